@@ -1,0 +1,96 @@
+/**
+ * The shapes every part of keydrift shares: the finding (the one output format, see DESIGN.md), the
+ * normalized CloudTrail event, and resource state snapshots.
+ */
+
+export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const STATUSES = ['drift', 'resolved', 'planned', 'denied'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export type Service = 'kms' | 'cloudtrail';
+
+/** One attribute's change: `before`/`after` are `null` when unknown; details depend on the attribute. */
+export interface AttributeChange {
+  before: unknown;
+  after: unknown;
+  added_principals?: string[];
+  removed_principals?: string[];
+  external_accounts?: string[];
+  [detail: string]: unknown;
+}
+
+export interface Finding {
+  service: Service;
+  event: string;
+  eventId: string;
+  timestamp: string;
+  account: string;
+  region: string;
+  resource: string;
+  user: string;
+  severity: Severity;
+  status: Status;
+  changes: Record<string, AttributeChange>;
+  summary: string;
+  /** Commands that bring the resource back to its baseline, most important first. */
+  remediation: string[];
+  /** Why the severity is what it is, when an escalation or downgrade applied. */
+  reasons?: string[];
+  /** For `denied`: the error CloudTrail recorded. */
+  error?: { code: string; message?: string };
+}
+
+export type ResourceKind = 'key' | 'alias' | 'trail' | 'custom-key-store';
+
+/** Who made a call, as precisely as the record allows. */
+export interface Actor {
+  /** Full ARN of the caller (assumed-role session ARN, user ARN, root ARN) or the AWS service name. */
+  arn: string;
+  /** Short human name for summaries: session name, user name, `root`, or the service. */
+  name: string;
+  /** For an assumed-role session, the ARN of the issuing role (what planned principals match). */
+  issuerArn?: string;
+  type: string;
+  /** Set when an AWS service made the call on the caller's behalf (e.g. `ec2.amazonaws.com`). */
+  invokedBy?: string;
+}
+
+/** A CloudTrail record (or KMS native event) reduced to what detection needs. */
+export interface ChangeEvent {
+  eventId: string;
+  eventName: string;
+  /** ISO-8601 UTC, seconds precision (`2026-10-03T12:00:00Z`). */
+  time: string;
+  /** Milliseconds since the epoch, for ordering. */
+  epochMs: number;
+  service: Service;
+  account: string;
+  region: string;
+  actor: Actor;
+  readOnly: boolean;
+  errorCode?: string;
+  errorMessage?: string;
+  requestParameters: Record<string, unknown>;
+  responseElements: Record<string, unknown>;
+  /** ARNs from `resources[]` (CloudTrail) or the EventBridge envelope. */
+  resourceArns: string[];
+  additionalEventData: Record<string, unknown>;
+  sourceIp?: string;
+  userAgent?: string;
+}
+
+/**
+ * A resource's attributes as flat paths: `policy`, `key_state`, `tags.owner`, `grants.<id>`,
+ * `aliases.alias/app`. A path that is absent is unknown; `null` means known to be absent.
+ */
+export type AttributeMap = Record<string, unknown>;
+
+export interface ResourceSnapshot {
+  kind: ResourceKind;
+  arn: string;
+  attributes: AttributeMap;
+  /** True when the snapshot was read whole (live reads): a map entry it lacks is known to be absent. */
+  complete?: boolean;
+}
