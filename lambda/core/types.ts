@@ -91,6 +91,11 @@ export interface ResourceSnapshot {
   kind: ResourceKind;
   arn: string;
   attributes: AttributeMap;
-  /** True when the snapshot was read whole (live reads): a map entry it lacks is known to be absent. */
-  complete?: boolean;
+  /**
+   * Map attributes (`tags`, `grants`, `aliases`, `replica_regions`) known in full: an entry such a map
+   * lacks is known to be absent. Live reads know every map; the replay knows a map from the key's creation.
+   */
+  completeMaps: string[];
+  /** Baselines only: paths whose approved value was settled as unknown (never inferred later). */
+  unknownPaths?: string[];
 }

@@ -35,10 +35,19 @@ export const KMS_API_WRITES = [
 ] as const;
 
 /** Changes KMS makes itself (`AWS Service Event via CloudTrail`). */
-export const KMS_SERVICE_EVENTS = ['DeleteKey', 'RotateKey', 'DeleteExpiredKeyMaterial', 'SynchronizeMultiRegionKey'] as const;
+export const KMS_SERVICE_EVENTS = [
+  'DeleteKey',
+  'RotateKey',
+  'DeleteExpiredKeyMaterial',
+  'SynchronizeMultiRegionKey',
+] as const;
 
 /** KMS's own EventBridge events (source `aws.kms`), named by their `detail-type`. */
-export const KMS_NATIVE_EVENTS = ['KMS CMK Deletion', 'KMS CMK Rotation', 'KMS Imported Key Material Expiration'] as const;
+export const KMS_NATIVE_EVENTS = [
+  'KMS CMK Deletion',
+  'KMS CMK Rotation',
+  'KMS Imported Key Material Expiration',
+] as const;
 
 /** CloudTrail API calls that change a trail (`AWS API Call via CloudTrail`, source `aws.cloudtrail`). */
 export const TRAIL_WRITES = [

@@ -1,0 +1,68 @@
+import { styleText } from 'node:util';
+import type { Finding, Severity } from '../core/types';
+import type { ReplaySummary } from '../replay/replay';
+
+type Style = Parameters<typeof styleText>[0];
+const SEVERITY_STYLE: Record<Severity, Style> = {
+  critical: ['bold', 'red'],
+  error: 'red',
+  warning: 'yellow',
+  info: 'gray',
+};
+
+/** Control characters and ANSI escapes from records never reach the terminal. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const clean = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+
+function pad(text: string, width: number): string {
+  return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/**
+ * A readable table: one line per finding (time, severity, status, event, summary), then for drift the
+ * first command that undoes it. `columns` bounds the line width on a terminal.
+ */
+export function formatTable(findings: Finding[], options: { color: boolean; columns?: number }): string {
+  const paint = (style: Style, text: string) => (options.color ? styleText(style, text) : text);
+  const width = options.columns ?? 200;
+  const lines = [
+    paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', 22)}  SUMMARY`),
+  ];
+  for (const f of findings) {
+    const fixed = `${pad(f.timestamp, 20)}  ${pad(f.severity.toUpperCase(), 8)}  ${pad(f.status, 8)}  ${pad(f.event, 22)}  `;
+    const summary = pad(clean(f.summary), Math.max(20, width - fixed.length)).trimEnd();
+    lines.push(
+      `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${pad(f.event, 22)}  ${summary}`,
+    );
+    if (f.status === 'drift' && f.severity !== 'info' && f.remediation[0])
+      lines.push(paint('dim', `${' '.repeat(22)}↳ ${clean(f.remediation[0])}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** JSON Lines: one finding per line, the format machines read. */
+export function formatJsonLines(findings: Finding[]): string {
+  return findings.map((f) => `${JSON.stringify(f)}\n`).join('');
+}
+
+/** The run's summary for standard error: what was read, what was found, what was skipped and why. */
+export function formatSummary(summary: ReplaySummary, shown: number): string {
+  const f = summary.findings;
+  const lines = [
+    `keydrift replay: ${summary.inputs} input(s), ${summary.records} records (${summary.writes} KMS/trail writes, ${summary.reads} KMS/trail reads, ${summary.others} other services)`,
+    `findings: ${f.critical} critical, ${f.error} error, ${f.warning} warning, ${f.info} info` +
+      `${shown !== f.critical + f.error + f.warning + f.info ? ` (${shown} shown)` : ''}` +
+      `${summary.duplicates ? `; ${summary.duplicates} duplicate record(s) counted once` : ''}` +
+      `${summary.ignored ? `; ${summary.ignored} ignored by configuration` : ''}`,
+  ];
+  for (const { source, reason } of summary.skipped) lines.push(`skipped ${source}: ${reason}`);
+  for (const error of summary.recordErrors) lines.push(`bad record ${clean(error)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** A one-line progress bar for long runs on a terminal. */
+export function progressLine(done: number, total: number): string {
+  const width = 30;
+  const filled = total ? Math.round((done / total) * width) : width;
+  return `\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} files`;
+}

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONFIG, type DetectionConfig, parseDetectionConfig } from '../core/config';
+import { KeydriftError } from '../core/errors';
+import { SEVERITIES, type Severity } from '../core/types';
+import { replay } from '../replay/replay';
+import { formatJsonLines, formatSummary, formatTable, progressLine } from './format';
+
+/** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read. */
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+const DEFAULT_CONFIG_FILE = 'keydrift.config.json';
+
+function severity(value: string): Severity {
+  if ((SEVERITIES as readonly string[]).includes(value)) return value as Severity;
+  throw new InvalidArgumentError(`expected one of ${SEVERITIES.join(', ')}`);
+}
+
+/** Loads --config, or ./keydrift.config.json when present, and adds --planned-principal values. */
+function loadConfig(file: string | undefined, planned: string[]): DetectionConfig {
+  const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  let raw: Record<string, unknown> = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new KeydriftError(`cannot read config file ${path}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new KeydriftError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const base = path ? parseDetectionConfig(raw, `config file ${path}`) : DEFAULT_CONFIG;
+  return parseDetectionConfig(
+    { ...base, plannedPrincipals: [...base.plannedPrincipals, ...planned] },
+    path ? `config file ${path} with --planned-principal` : '--planned-principal',
+  );
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+interface ReplayFlags {
+  format: 'table' | 'json';
+  plannedPrincipal: string[];
+  config?: string;
+  minSeverity: Severity;
+  failOn: Severity | 'never';
+  progress: boolean;
+}
+
+async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
+  const config = loadConfig(flags.config, flags.plannedPrincipal);
+  const showProgress = flags.progress && process.stderr.isTTY;
+  const { findings, summary } = await replay(paths, {
+    config,
+    readStdin,
+    onProgress:
+      showProgress && paths.length ? (done, total) => process.stderr.write(progressLine(done, total)) : undefined,
+  });
+  if (showProgress) process.stderr.write('\r\u001b[K');
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  const shown = findings.filter((f) => rank(f.severity) >= rank(flags.minSeverity));
+  process.stdout.write(
+    flags.format === 'json'
+      ? formatJsonLines(shown)
+      : formatTable(shown, { color: !!process.stdout.isTTY && !process.env.NO_COLOR, columns: process.stdout.columns }),
+  );
+  process.stderr.write(formatSummary(summary, shown.length));
+  if (summary.inputs === 0 || summary.skipped.length === summary.inputs) {
+    process.stderr.write('keydrift replay: nothing could be read\n');
+    return EXIT.usage;
+  }
+  if (flags.failOn === 'never') return EXIT.ok;
+  const failOn = flags.failOn;
+  return findings.some((f) => rank(f.severity) >= rank(failOn)) ? EXIT.findings : EXIT.ok;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('keydrift')
+    .description('Detects drift in AWS KMS keys and the CloudTrail trails that depend on them.')
+    .exitOverride()
+    .showHelpAfterError();
+  program
+    .command('replay')
+    .description('Replay CloudTrail logs offline (no AWS access) and report every KMS key and trail drift.')
+    .argument(
+      '<paths...>',
+      'CloudTrail log files (.json, .json.gz, JSON Lines), folders of them, or - for standard input',
+    )
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option(
+      '--planned-principal <arn>',
+      'an IAM role or user ARN whose changes are planned (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--config <file>', `configuration file (default: ./${DEFAULT_CONFIG_FILE} when present)`)
+    .option('--min-severity <level>', 'show findings at or above this severity', severity, 'info' as Severity)
+    .addOption(
+      new Option('--fail-on <level>', 'exit 1 when a finding is at or above this severity')
+        .choices([...SEVERITIES, 'never'])
+        .default('error'),
+    )
+    .option('--no-progress', 'no progress bar on a terminal')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  keydrift replay examples/cloudtrail
+  keydrift replay --format json s3-export/AWSLogs/ | jq 'select(.severity == "critical")'
+  zcat trail.json.gz | keydrift replay - --planned-principal arn:aws:iam::111122223333:role/deployer
+  keydrift replay logs/ --min-severity error --fail-on critical
+
+Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error or nothing readable.`,
+    )
+    .action(async (paths: string[], flags: ReplayFlags) => {
+      process.exitCode = await runReplay(paths, flags);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return Number(process.exitCode ?? EXIT.ok);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.ok;
+    if (code?.startsWith('commander.')) return EXIT.usage;
+    if (error instanceof KeydriftError) {
+      process.stderr.write(`keydrift: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}

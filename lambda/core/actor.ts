@@ -1,0 +1,84 @@
+import type { Actor } from './types';
+
+/** The `userIdentity` block of a CloudTrail record, as far as keydrift reads it. */
+interface UserIdentity {
+  type?: string;
+  arn?: string;
+  accountId?: string;
+  principalId?: string;
+  userName?: string;
+  invokedBy?: string;
+  sessionContext?: { sessionIssuer?: { arn?: string; userName?: string; type?: string } };
+  onBehalfOf?: { userId?: string; identityStoreArn?: string };
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * Names the caller as precisely as the record allows: the assumed-role session ARN (not just the role),
+ * the IAM user, root, a federated user, or the AWS service that acted.
+ */
+export function resolveActor(identity: unknown, fallbackService?: string): Actor {
+  const id = (identity && typeof identity === 'object' ? identity : {}) as UserIdentity;
+  const type = text(id.type) ?? (fallbackService ? 'AWSService' : 'Unknown');
+  const invokedBy = text(id.invokedBy);
+  const arn = text(id.arn);
+  const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
+
+  if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
+    const service = invokedBy ?? fallbackService ?? 'AWS';
+    return { arn: service, name: service, type: 'AWSService', invokedBy: service };
+  }
+  if (type === 'Root') {
+    const account = text(id.accountId) ?? arn?.split(':')[4] ?? 'unknown';
+    return { arn: arn ?? `arn:aws:iam::${account}:root`, name: `root (${account})`, type, invokedBy };
+  }
+  if (arn) {
+    return { arn, name: shortName(arn, id) || arn, type, issuerArn, invokedBy };
+  }
+  if (type === 'AWSAccount' && text(id.accountId)) {
+    return { arn: `arn:aws:iam::${id.accountId}:root`, name: `account ${id.accountId}`, type, invokedBy };
+  }
+  if (text(id.onBehalfOf?.userId)) {
+    // Identity Center users without an ARN: name them by their identity store user id.
+    return {
+      arn: `${id.onBehalfOf?.identityStoreArn ?? 'identitystore'}/user/${id.onBehalfOf?.userId}`,
+      name: id.onBehalfOf?.userId as string,
+      type,
+      invokedBy,
+    };
+  }
+  const principal = text(id.principalId) ?? 'unknown';
+  return { arn: principal, name: principal, type, invokedBy };
+}
+
+/** `carol@example.com` from `arn:aws:sts::1:assumed-role/Admin/carol@example.com`; `alice` from `…:user/alice`. */
+function shortName(arn: string, id: UserIdentity): string {
+  const resource = arn.split(':').slice(5).join(':');
+  const parts = resource.split('/');
+  if (parts[0] === 'assumed-role' && parts.length >= 3) return parts.slice(2).join('/');
+  if (parts[0] === 'federated-user' && parts.length >= 2) return parts.slice(1).join('/');
+  return text(id.userName) ?? parts[parts.length - 1] ?? arn;
+}
+
+/**
+ * True when the actor is one of the planned-change principals: the same ARN, or an assumed-role session
+ * whose issuing role is listed. Role paths are ignored, since session ARNs drop them.
+ */
+export function isPlannedPrincipal(actor: Actor, plannedPrincipals: readonly string[]): boolean {
+  if (plannedPrincipals.length === 0) return false;
+  const candidates = [actor.arn, actor.issuerArn, sessionRoleArn(actor.arn)].filter((v): v is string => !!v);
+  return plannedPrincipals.some((planned) => candidates.some((c) => samePrincipal(c, planned)));
+}
+
+/** `arn:aws:iam::1:role/Admin` for the session `arn:aws:sts::1:assumed-role/Admin/carol`. */
+function sessionRoleArn(arn: string): string | undefined {
+  const match = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(arn);
+  return match ? `arn:${match[1]}:iam::${match[2]}:role/${match[3]}` : undefined;
+}
+
+function samePrincipal(a: string, b: string): boolean {
+  if (a === b) return true;
+  const strip = (arn: string) => arn.replace(/:(role|user)\/(?:.*\/)?([^/]+)$/, ':$1/$2');
+  return strip(a) === strip(b);
+}

@@ -1,0 +1,266 @@
+/**
+ * The catalogue: default severity and one-line summary of every watched event, and the metadata of the
+ * escalation rules. Severities and texts live here, never in comparison code; configuration may
+ * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
+ */
+import type { AttributeChange, ChangeEvent, Severity } from './types';
+
+export interface SummaryContext {
+  event: ChangeEvent;
+  /** The resource as a person knows it: `key alias/payments`, `alias alias/payments`, `trail org-audit`. */
+  label: string;
+  /** The actor's short name. */
+  who: string;
+  changes: Record<string, AttributeChange>;
+  /** How to name another resource (an alias's old or new key). */
+  labelOf(arn: unknown): string;
+}
+
+export interface EventEntry {
+  severity: Severity;
+  summary(ctx: SummaryContext): string;
+  /** Scheduled work KMS does itself for an approved setting (automatic rotation): never drift. */
+  routine?: boolean;
+}
+
+const list = (values: unknown): string => (Array.isArray(values) && values.length ? values.join(', ') : '');
+const after = (ctx: SummaryContext, attribute: string): unknown => ctx.changes[attribute]?.after;
+const entries = (value: unknown): Array<[string, unknown]> =>
+  value && typeof value === 'object' ? Object.entries(value as Record<string, unknown>) : [];
+
+function policySummary(ctx: SummaryContext): string {
+  const change = ctx.changes.policy;
+  const external = change?.external_accounts ?? [];
+  if (external.includes('*')) return `Key policy of ${ctx.label} opened to anyone by ${ctx.who}`;
+  if (external.length) return `Key policy of ${ctx.label} opened to account ${list(external)} by ${ctx.who}`;
+  if (change?.cloudtrail_access_removed)
+    return `Key policy of ${ctx.label} no longer lets CloudTrail encrypt logs (changed by ${ctx.who})`;
+  const added = change?.added_principals?.length ?? 0;
+  const removed = change?.removed_principals?.length ?? 0;
+  const detail = added || removed ? ` (+${added} / -${removed} principals)` : '';
+  return `Key policy of ${ctx.label} changed by ${ctx.who}${detail}`;
+}
+
+function tagSummary(verb: string) {
+  return (ctx: SummaryContext): string => {
+    const tags = entries(ctx.changes.tags?.after).map(([k, v]) => (v === null ? k : `${k}=${String(v)}`));
+    return `Tags of ${ctx.label} ${verb} by ${ctx.who}${tags.length ? `: ${tags.join(', ')}` : ''}`;
+  };
+}
+
+function grantSummary(ctx: SummaryContext): string {
+  const grant = entries(ctx.changes.grants?.after).find(([, v]) => v)?.[1] as
+    | { grantee_principal?: string; operations?: string[] }
+    | undefined;
+  const external = ctx.changes.grants?.external_accounts ?? [];
+  const who = grant?.grantee_principal ?? 'a grantee';
+  const outside = external.length ? ` in account ${list(external)}` : '';
+  return `Grant on ${ctx.label} for ${who}${outside} (${list(grant?.operations) || 'no operations'}) created by ${ctx.who}`;
+}
+
+function trailUpdateSummary(ctx: SummaryContext): string {
+  if ('kms_key_id' in ctx.changes) {
+    const key = after(ctx, 'kms_key_id');
+    return key
+      ? `Trail ${ctx.label} now encrypts its logs with ${ctx.labelOf(key)} (changed by ${ctx.who})`
+      : `Trail ${ctx.label} left without a KMS key by ${ctx.who}: its logs are no longer encrypted with KMS`;
+  }
+  const names = Object.keys(ctx.changes);
+  return `Trail ${ctx.label} updated by ${ctx.who}${names.length ? ` (${names.join(', ')})` : ''}`;
+}
+
+function selectorSummary(ctx: SummaryContext): string {
+  const selectors = after(ctx, 'event_selectors') as { management?: string; excluded_sources?: string[] } | undefined;
+  const logsKms =
+    selectors &&
+    (selectors.management === 'All' || selectors.management === 'WriteOnly') &&
+    !selectors.excluded_sources?.includes('kms.amazonaws.com');
+  return selectors && !logsKms
+    ? `Trail ${ctx.label} no longer logs KMS management events (event selectors changed by ${ctx.who})`
+    : `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
+}
+
+const s = (text: (ctx: SummaryContext) => string) => text;
+
+export const EVENTS: Record<string, EventEntry> = {
+  // critical
+  ScheduleKeyDeletion: {
+    severity: 'critical',
+    summary: s(
+      (c) =>
+        `Key ${c.label} scheduled for deletion${after(c, 'deletion_date') ? ` on ${after(c, 'deletion_date')}` : ''} by ${c.who}`,
+    ),
+  },
+  DisableKey: { severity: 'critical', summary: s((c) => `Key ${c.label} disabled by ${c.who}`) },
+  PutKeyPolicy: { severity: 'critical', summary: policySummary },
+  DeleteImportedKeyMaterial: {
+    severity: 'critical',
+    summary: s(
+      (c) => `Imported key material of ${c.label} deleted by ${c.who}: the key cannot be used until it is re-imported`,
+    ),
+  },
+  DeleteKey: {
+    severity: 'critical',
+    summary: s((c) => `Key ${c.label} deleted by KMS at the end of its waiting period`),
+  },
+  'KMS CMK Deletion': { severity: 'critical', summary: s((c) => `Key ${c.label} deleted (KMS CMK Deletion)`) },
+  DisconnectCustomKeyStore: {
+    severity: 'critical',
+    summary: s((c) => `Custom key store ${c.label} disconnected by ${c.who}: its keys cannot be used`),
+  },
+  DeleteCustomKeyStore: { severity: 'critical', summary: s((c) => `Custom key store ${c.label} deleted by ${c.who}`) },
+  StopLogging: { severity: 'critical', summary: s((c) => `Trail ${c.label} stopped logging (by ${c.who})`) },
+  DeleteTrail: { severity: 'critical', summary: s((c) => `Trail ${c.label} deleted by ${c.who}`) },
+  // error
+  DisableKeyRotation: {
+    severity: 'error',
+    summary: s((c) => `Automatic rotation of key ${c.label} disabled by ${c.who}`),
+  },
+  UpdateAlias: {
+    severity: 'error',
+    summary: s(
+      (c) =>
+        `Alias ${c.label} moved from ${c.labelOf(c.changes.target_key_id?.before)} to ${c.labelOf(c.changes.target_key_id?.after)} by ${c.who}`,
+    ),
+  },
+  DeleteAlias: {
+    severity: 'error',
+    summary: s((c) => `Alias ${c.label} (on ${c.labelOf(c.changes.target_key_id?.before)}) deleted by ${c.who}`),
+  },
+  CreateGrant: { severity: 'error', summary: grantSummary },
+  ImportKeyMaterial: {
+    severity: 'error',
+    summary: s((c) => {
+      const material = after(c, 'key_material') as { valid_to?: string | null } | undefined;
+      return `Key material imported into ${c.label} by ${c.who}${material?.valid_to ? ` (expires ${material.valid_to})` : ''}`;
+    }),
+  },
+  ReplicateKey: {
+    severity: 'error',
+    summary: s(
+      (c) =>
+        `Key ${c.label} replicated to ${Object.keys((c.changes.replica_regions?.after as object) ?? {}).join(', ') || 'another Region'} by ${c.who}`,
+    ),
+  },
+  UpdatePrimaryRegion: {
+    severity: 'error',
+    summary: s(
+      (c) =>
+        `Primary Region of key ${c.label} moved to ${String(after(c, 'primary_region') ?? 'another Region')} by ${c.who}`,
+    ),
+  },
+  UpdateCustomKeyStore: {
+    severity: 'error',
+    summary: s((c) => `Custom key store ${c.label} settings changed by ${c.who}`),
+  },
+  UpdateTrail: { severity: 'error', summary: trailUpdateSummary },
+  PutEventSelectors: { severity: 'error', summary: selectorSummary },
+  'KMS Imported Key Material Expiration': {
+    severity: 'error',
+    summary: s((c) => `Imported key material of ${c.label} expired: the key cannot be used until it is re-imported`),
+  },
+  DeleteExpiredKeyMaterial: {
+    severity: 'error',
+    summary: s(
+      (c) => `KMS deleted the expired key material of ${c.label}: the key cannot be used until it is re-imported`,
+    ),
+  },
+  // warning
+  TagResource: { severity: 'warning', summary: tagSummary('changed') },
+  UntagResource: { severity: 'warning', summary: tagSummary('removed') },
+  UpdateKeyDescription: {
+    severity: 'warning',
+    summary: s((c) => `Description of key ${c.label} changed by ${c.who}`),
+  },
+  CreateAlias: {
+    severity: 'warning',
+    summary: s((c) => `Alias ${c.label} created for ${c.labelOf(c.changes.target_key_id?.after)} by ${c.who}`),
+  },
+  RetireGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} retired by ${c.who}`) },
+  RevokeGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} revoked by ${c.who}`) },
+  CreateKey: { severity: 'warning', summary: s((c) => `New key ${c.label} created by ${c.who}`) },
+  CreateCustomKeyStore: { severity: 'warning', summary: s((c) => `Custom key store ${c.label} created by ${c.who}`) },
+  CreateTrail: { severity: 'warning', summary: s((c) => `Trail ${c.label} created by ${c.who}`) },
+  // info
+  EnableKey: { severity: 'info', summary: s((c) => `Key ${c.label} enabled by ${c.who}`) },
+  EnableKeyRotation: {
+    severity: 'info',
+    summary: s(
+      (c) =>
+        `Automatic rotation of key ${c.label} enabled (every ${String(after(c, 'rotation_period_in_days') ?? 365)} days) by ${c.who}`,
+    ),
+  },
+  CancelKeyDeletion: {
+    severity: 'info',
+    summary: s((c) => `Deletion of key ${c.label} cancelled by ${c.who}; the key is left Disabled`),
+  },
+  RotateKeyOnDemand: { severity: 'info', summary: s((c) => `Key ${c.label} rotated on demand by ${c.who}`) },
+  RotateKey: { severity: 'info', routine: true, summary: s((c) => `Key ${c.label} rotated automatically by KMS`) },
+  'KMS CMK Rotation': {
+    severity: 'info',
+    routine: true,
+    summary: s((c) => `Key ${c.label} rotated automatically by KMS`),
+  },
+  SynchronizeMultiRegionKey: {
+    severity: 'info',
+    routine: true,
+    summary: s((c) => `Multi-Region key ${c.label} synchronized by KMS`),
+  },
+  ConnectCustomKeyStore: { severity: 'info', summary: s((c) => `Custom key store ${c.label} connected by ${c.who}`) },
+  StartLogging: { severity: 'info', summary: s((c) => `Trail ${c.label} started logging (by ${c.who})`) },
+};
+
+/** A write keydrift has no entry for (a new KMS API): reported, never dropped. */
+export const UNKNOWN_WRITE: EventEntry = {
+  severity: 'warning',
+  summary: s((c) => `${c.event.eventName} on ${c.label} by ${c.who} (a write keydrift does not know yet)`),
+};
+
+/** Severities the statuses impose, whatever the event (DESIGN: planned, resolved and denied). */
+export const STATUS_SEVERITY = { planned: 'info', resolved: 'info', denied: 'warning' } as const;
+
+export interface RuleEntry {
+  /** The severity a violation sets: `raise` never lowers, `lower` never raises. */
+  severity: Severity;
+  effect: 'raise' | 'lower';
+  explanation: string;
+}
+
+/** Metadata of the escalation rules in `rules/`, by rule id. */
+export const RULES: Record<string, RuleEntry> = {
+  NoOutsideAccessGained: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation: 'A change that lets another account, or anyone, use the key is critical.',
+  },
+  TrailKeyKeepsCloudTrailAccess: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation: 'The key encrypts a CloudTrail trail: CloudTrail must keep kms:GenerateDataKey* or logging fails.',
+  },
+  TrailKeyStaysUsable: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation: 'The key encrypts a CloudTrail trail: disabling or deleting it stops the audit log.',
+  },
+  TrailKeepsKmsKey: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation: 'A trail left without its KMS key writes audit logs no longer protected by KMS.',
+  },
+  TrailLogsKmsManagementEvents: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation: 'A trail that stops logging KMS management events blinds keydrift and the auditors.',
+  },
+  ServiceGrantsAreRoutine: {
+    severity: 'info',
+    effect: 'lower',
+    explanation: "AWS services create and retire grants on their callers' behalf all day; they page no one.",
+  },
+  RuleFailed: {
+    severity: 'error',
+    effect: 'raise',
+    explanation: 'A detection rule failed on this event: review the change by hand.',
+  },
+};

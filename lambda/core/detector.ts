@@ -1,0 +1,124 @@
+import { isPlannedPrincipal } from './actor';
+import { customKeyStoreArn, keyArn, trailArn } from './arn';
+import type { DetectionConfig } from './config';
+import { type Effect, effectOf, resolveKeyArn } from './effects';
+import { judge, type TouchedPath } from './judge';
+import type { MemoryStore } from './memory-store';
+import { emptySnapshot, lookup, MAP_ATTRIBUTES } from './state';
+import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
+
+/** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
+const TRANSIENT = new Set(['PendingDeletion', 'PendingReplicaDeletion', 'Creating', 'Updating']);
+
+/**
+ * The detection core's main loop for one event: work out what it changed, infer or read the baseline,
+ * judge the change, then move the state (and, for planned changes and creations, the baseline).
+ */
+export class Detector {
+  constructor(
+    private readonly config: DetectionConfig,
+    private readonly store: MemoryStore,
+  ) {}
+
+  observe(event: ChangeEvent): Finding {
+    const denied = !!event.errorCode;
+    const effect = denied ? attemptedEffect(event, this.store) : effectOf(event, this.store);
+    const state = this.store.snapshot(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
+    const baseline = this.store.baseline(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
+    const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
+      const known = lookup(state, path);
+      const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
+      return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied) };
+    });
+    const finding = judge(
+      { event, kind: effect.kind, resource: effect.resource, paths, creates: !!effect.creates, notes: effect.notes },
+      this.store,
+      this.config,
+    );
+    if (!denied)
+      this.apply(effect, state, baseline, finding, isPlannedPrincipal(event.actor, this.config.plannedPrincipals));
+    return finding;
+  }
+
+  /**
+   * The approved value of a path. With none yet, the first observed change settles it: the value before
+   * the change where the event implies it, and otherwise unknown for good.
+   */
+  private baselineFor(
+    baseline: ResourceSnapshot,
+    path: string,
+    before: unknown,
+    effect: Effect,
+    denied: boolean,
+  ): unknown {
+    const approved = lookup(baseline, path);
+    if (approved !== undefined || denied || baseline.unknownPaths?.includes(path)) return approved;
+    if (before !== undefined && !(typeof before === 'string' && TRANSIENT.has(before))) {
+      baseline.attributes[path] = before;
+    } else if (!effect.creates) {
+      baseline.unknownPaths = [...(baseline.unknownPaths ?? []), path];
+    }
+    this.store.putBaseline(baseline);
+    return baseline.attributes[path];
+  }
+
+  private apply(
+    effect: Effect,
+    state: ResourceSnapshot,
+    baseline: ResourceSnapshot,
+    finding: Finding,
+    planned: boolean,
+  ) {
+    Object.assign(state.attributes, effect.set);
+    if (effect.creates) state.completeMaps = [...MAP_ATTRIBUTES];
+    this.store.putState(state);
+    // A creation's state is its baseline (DESIGN: even an unplanned CreateKey); planned changes move it.
+    if (effect.creates || finding.status === 'planned') {
+      Object.assign(baseline.attributes, effect.set);
+      baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
+      if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
+      this.store.putBaseline(baseline);
+    }
+    for (const related of effect.related) {
+      const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);
+      Object.assign(relatedState.attributes, related.set);
+      this.store.putState(relatedState);
+      if (planned || effect.creates) {
+        const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
+        Object.assign(relatedBaseline.attributes, related.set);
+        this.store.putBaseline(relatedBaseline);
+      }
+    }
+  }
+}
+
+/**
+ * A failed call changed nothing, but the finding still names what was tried and on what. Its effect is
+ * worked out as if it had succeeded; when the record is too thin for that (a denied CreateKey has no
+ * key yet), the attempt is reported on the resource it aimed at, without changes.
+ */
+function attemptedEffect(event: ChangeEvent, store: MemoryStore): Effect {
+  try {
+    return effectOf(event, store);
+  } catch {
+    const request = event.requestParameters;
+    const empty = { set: {}, implied: {}, related: [], notes: {} };
+    if (event.service === 'cloudtrail') {
+      const name = String(request.name ?? request.trailName ?? '*');
+      return {
+        kind: 'trail',
+        resource: name.startsWith('arn:') ? name : trailArn(event.region, event.account, name),
+        ...empty,
+      };
+    }
+    if (typeof request.customKeyStoreId === 'string') {
+      return {
+        kind: 'custom-key-store',
+        resource: customKeyStoreArn(event.region, event.account, request.customKeyStoreId),
+        ...empty,
+      };
+    }
+    const key = resolveKeyArn(event, store, request.keyId) ?? keyArn(event.region, event.account, '*');
+    return { kind: 'key', resource: key, ...empty };
+  }
+}

@@ -1,0 +1,421 @@
+import { aliasArn, customKeyStoreArn, isAliasArn, isKeyArn, keyArn, partitionOf, trailArn } from './arn';
+import { RecordError } from './errors';
+import { defaultKeyPolicy, normalizePolicy } from './policy';
+import { entryPath } from './state';
+import { parseAwsDate, toIsoSeconds } from './time';
+import type { ChangeEvent, ResourceKind, ResourceSnapshot } from './types';
+
+/** What the detection core may ask about resources other than the one an event names. */
+export interface World {
+  snapshot(arn: string): ResourceSnapshot | undefined;
+  /** The key ARN an alias ARN points to, when known. */
+  aliasTarget(aliasArn: string): string | undefined;
+}
+
+/** How one event changes state: the resource it names and the attribute paths it sets. */
+export interface Effect {
+  kind: ResourceKind;
+  resource: string;
+  /** Attribute path → the value after the event. */
+  set: Record<string, unknown>;
+  /** Attribute path → the value the event implies it had before (DisableKey ⇒ it was Enabled). */
+  implied: Record<string, unknown>;
+  /** The event created the resource: nothing existed before, and its maps are now known in full. */
+  creates?: boolean;
+  /** Other resources the event changes too (the keys an alias moves between, the trail's key). */
+  related: Array<{ kind: ResourceKind; resource: string; set: Record<string, unknown> }>;
+  /** Extra details per attribute, copied into the finding's change (e.g. a grant retired by token). */
+  notes: Record<string, Record<string, unknown>>;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => !!value && typeof value === 'object' && !Array.isArray(value);
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const sorted = (value: unknown): string[] => (Array.isArray(value) ? value.map(String).sort() : []);
+
+function effect(
+  kind: ResourceKind,
+  resource: string,
+  set: Record<string, unknown>,
+  extra: Partial<Effect> = {},
+): Effect {
+  return { kind, resource, set, implied: {}, related: [], notes: {}, ...extra };
+}
+
+/** The key ARN for whatever form the request used: key id, key ARN, alias name or alias ARN. */
+export function resolveKeyArn(event: ChangeEvent, world: World, requested?: unknown): string | undefined {
+  const value = text(requested);
+  if (value) {
+    if (isKeyArn(value)) return value;
+    if (value.startsWith('alias/') || isAliasArn(value)) {
+      const target = world.aliasTarget(isAliasArn(value) ? value : aliasArn(event.region, event.account, value));
+      if (target) return target;
+    } else if (!value.startsWith('arn:')) {
+      return keyArn(event.region, event.account, value);
+    }
+  }
+  return undefined;
+}
+
+function requireKeyArn(event: ChangeEvent, world: World): string {
+  const response = event.responseElements;
+  const metadata = isObject(response.keyMetadata) ? response.keyMetadata : {};
+  const candidates = [
+    event.resourceArns.find(isKeyArn),
+    resolveKeyArn(event, world, event.requestParameters.keyId),
+    resolveKeyArn(event, world, response.keyId),
+    resolveKeyArn(event, world, metadata.arn ?? metadata.keyId),
+    resolveKeyArn(event, world, event.additionalEventData.keyId ?? event.additionalEventData['key-id']),
+  ];
+  const arn = candidates.find((c): c is string => !!c);
+  if (!arn)
+    throw new RecordError(`${event.eventName} ${event.eventId} names no key (no resources[], keyId or key metadata)`);
+  return arn;
+}
+
+function aliasOf(event: ChangeEvent): string {
+  const name = text(event.requestParameters.aliasName) ?? event.resourceArns.find(isAliasArn);
+  if (!name) throw new RecordError(`${event.eventName} ${event.eventId} names no alias`);
+  return isAliasArn(name) ? name : aliasArn(event.region, event.account, name);
+}
+
+function trailOf(event: ChangeEvent): string {
+  const response = text(event.responseElements.trailARN);
+  if (response?.startsWith('arn:')) return response;
+  const name = text(event.requestParameters.name) ?? text(event.requestParameters.trailName);
+  if (!name) throw new RecordError(`${event.eventName} ${event.eventId} names no trail`);
+  return name.startsWith('arn:') ? name : trailArn(event.region, event.account, name);
+}
+
+function customKeyStoreOf(event: ChangeEvent): string {
+  const id = text(event.requestParameters.customKeyStoreId) ?? text(event.responseElements.customKeyStoreId);
+  if (!id) throw new RecordError(`${event.eventName} ${event.eventId} names no custom key store`);
+  return customKeyStoreArn(event.region, event.account, id);
+}
+
+function dateOrNull(value: unknown): string | null {
+  const ms = parseAwsDate(value);
+  return ms === undefined ? null : toIsoSeconds(ms);
+}
+
+function createKey(event: ChangeEvent, world: World): Effect {
+  const request = event.requestParameters;
+  const metadata = isObject(event.responseElements.keyMetadata) ? event.responseElements.keyMetadata : {};
+  const arn = requireKeyArn(event, world);
+  const origin = text(metadata.origin) ?? text(request.origin) ?? 'AWS_KMS';
+  const multiRegion = (metadata.multiRegion ?? request.multiRegion) === true;
+  const set: Record<string, unknown> = {
+    description: text(metadata.description) ?? text(request.description) ?? '',
+    key_usage: text(metadata.keyUsage) ?? text(request.keyUsage) ?? 'ENCRYPT_DECRYPT',
+    key_spec:
+      text(metadata.keySpec) ?? text(request.keySpec) ?? text(request.customerMasterKeySpec) ?? 'SYMMETRIC_DEFAULT',
+    key_state: text(metadata.keyState) ?? (origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled'),
+    deletion_date: null,
+    enable_key_rotation: false,
+    rotation_period_in_days: null,
+    policy: request.policy
+      ? normalizePolicy(request.policy)
+      : defaultKeyPolicy(event.account, partitionOf(event.region)),
+    multi_region: multiRegion,
+    primary_region: multiRegion ? event.region : null,
+    origin,
+    key_material: null,
+    custom_key_store: text(metadata.customKeyStoreId) ?? text(request.customKeyStoreId) ?? null,
+  };
+  for (const tag of Array.isArray(request.tags) ? request.tags.filter(isObject) : []) {
+    const key = text(tag.tagKey) ?? text(tag.TagKey);
+    if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
+  }
+  return effect('key', arn, set, { creates: true });
+}
+
+function keyChange(set: (event: ChangeEvent) => Record<string, unknown>, implied: Record<string, unknown> = {}) {
+  return (event: ChangeEvent, world: World): Effect =>
+    effect('key', requireKeyArn(event, world), set(event), { implied: { ...implied } });
+}
+
+function scheduleKeyDeletion(event: ChangeEvent, world: World): Effect {
+  const state = text(event.responseElements.keyState) ?? 'PendingDeletion';
+  return effect(
+    'key',
+    requireKeyArn(event, world),
+    { key_state: state, deletion_date: dateOrNull(event.responseElements.deletionDate) },
+    { implied: { deletion_date: null } },
+  );
+}
+
+function tagResource(event: ChangeEvent): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const tag of Array.isArray(event.requestParameters.tags) ? event.requestParameters.tags.filter(isObject) : []) {
+    const key = text(tag.tagKey) ?? text(tag.TagKey);
+    if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
+  }
+  return set;
+}
+
+function untagResource(event: ChangeEvent): Record<string, unknown> {
+  return Object.fromEntries(sorted(event.requestParameters.tagKeys).map((key) => [entryPath('tags', key), null]));
+}
+
+function aliasChange(event: ChangeEvent, world: World): Effect {
+  const alias = aliasOf(event);
+  const name = alias.slice(alias.indexOf('alias/'));
+  const previous = world.aliasTarget(alias);
+  const deleting = event.eventName === 'DeleteAlias';
+  const target = deleting
+    ? null
+    : (resolveKeyArn(event, world, event.requestParameters.targetKeyId) ?? event.resourceArns.find(isKeyArn) ?? null);
+  const related: Effect['related'] = [];
+  // DeleteAlias records name the key the alias pointed to in resources[].
+  const oldKey = previous ?? (deleting ? event.resourceArns.find(isKeyArn) : undefined);
+  if (oldKey && oldKey !== target)
+    related.push({ kind: 'key', resource: oldKey, set: { [entryPath('aliases', name)]: null } });
+  if (target) related.push({ kind: 'key', resource: target, set: { [entryPath('aliases', name)]: true } });
+  const implied: Record<string, unknown> = {};
+  if (event.eventName === 'CreateAlias') implied.target_key_id = null;
+  else if (oldKey) implied.target_key_id = oldKey;
+  return effect(
+    'alias',
+    alias,
+    { target_key_id: target },
+    { implied, related, creates: event.eventName === 'CreateAlias' },
+  );
+}
+
+interface GrantValue {
+  grantee_principal: string | null;
+  retiring_principal: string | null;
+  operations: string[];
+  constraints: unknown;
+  name: string | null;
+}
+
+function createGrant(event: ChangeEvent, world: World): Effect {
+  const request = event.requestParameters;
+  const grantId = text(event.responseElements.grantId) ?? `request-${event.eventId}`;
+  const grant: GrantValue = {
+    grantee_principal: text(request.granteePrincipal) ?? null,
+    retiring_principal: text(request.retiringPrincipal) ?? null,
+    operations: sorted(request.operations),
+    constraints: request.constraints ?? null,
+    name: text(request.name) ?? null,
+  };
+  const path = entryPath('grants', grantId);
+  return effect('key', requireKeyArn(event, world), { [path]: grant }, { implied: { [path]: null } });
+}
+
+function endGrant(event: ChangeEvent, world: World): Effect {
+  const grantId = text(event.requestParameters.grantId) ?? text(event.additionalEventData.grantId);
+  const arn = requireKeyArn(event, world);
+  if (!grantId) {
+    // RetireGrant with a grant token names no grant id: the change is known, the grant is not.
+    return effect('key', arn, {}, { notes: { grants: { ended_grant: 'unknown (retired with a grant token)' } } });
+  }
+  return effect('key', arn, { [entryPath('grants', grantId)]: null });
+}
+
+function importKeyMaterial(event: ChangeEvent, world: World): Effect {
+  const request = event.requestParameters;
+  const material = {
+    expiration_model: text(request.expirationModel) ?? 'KEY_MATERIAL_EXPIRES',
+    valid_to: dateOrNull(request.validTo),
+  };
+  return effect(
+    'key',
+    requireKeyArn(event, world),
+    { key_material: material, key_state: 'Enabled' },
+    {
+      implied: { key_material: null },
+    },
+  );
+}
+
+const materialGone = keyChange(() => ({ key_material: null, key_state: 'PendingImport' }));
+const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
+
+function replicateKey(event: ChangeEvent, world: World): Effect {
+  const region = text(event.requestParameters.replicaRegion) ?? 'unknown';
+  const path = entryPath('replica_regions', region);
+  return effect(
+    'key',
+    requireKeyArn(event, world),
+    { [path]: true, multi_region: true },
+    { implied: { [path]: null } },
+  );
+}
+
+function updatePrimaryRegion(event: ChangeEvent, world: World): Effect {
+  return effect('key', requireKeyArn(event, world), {
+    primary_region: text(event.requestParameters.primaryRegion) ?? null,
+  });
+}
+
+/** Trail key ids may be key ids, ARNs or aliases: stored as the key ARN where it can be resolved. */
+function trailKey(event: ChangeEvent, world: World, value: unknown): string | null {
+  const raw = text(value);
+  if (!raw) return null;
+  return (
+    resolveKeyArn(event, world, raw) ?? (raw.startsWith('alias/') ? aliasArn(event.region, event.account, raw) : raw)
+  );
+}
+
+function trailSettings(event: ChangeEvent, world: World, creating: boolean): Record<string, unknown> {
+  const request = event.requestParameters;
+  const set: Record<string, unknown> = {};
+  if ('kmsKeyId' in request || creating) set.kms_key_id = trailKey(event, world, request.kmsKeyId);
+  if ('isMultiRegionTrail' in request || creating) set.multi_region = request.isMultiRegionTrail === true;
+  if ('enableLogFileValidation' in request || creating)
+    set.log_file_validation = request.enableLogFileValidation === true;
+  return set;
+}
+
+function createTrail(event: ChangeEvent, world: World): Effect {
+  const trail = trailOf(event);
+  const set = {
+    trail: 'exists',
+    logging: false,
+    event_selectors: DEFAULT_SELECTORS,
+    ...trailSettings(event, world, true),
+  };
+  return effect('trail', trail, set, { creates: true });
+}
+
+function updateTrail(event: ChangeEvent, world: World): Effect {
+  return effect('trail', trailOf(event), trailSettings(event, world, false));
+}
+
+/** Event selectors reduced to what drift cares about: which management events the trail logs. */
+export interface TrailSelectors {
+  management: 'All' | 'ReadOnly' | 'WriteOnly' | 'None';
+  excluded_sources: string[];
+  data_resources: string[];
+}
+
+const DEFAULT_SELECTORS: TrailSelectors = { management: 'All', excluded_sources: [], data_resources: [] };
+
+/** Normalizes basic and advanced event selectors from a PutEventSelectors request. */
+export function normalizeSelectors(request: Json): TrailSelectors {
+  let read = false;
+  let write = false;
+  const excluded = new Set<string>();
+  const data = new Set<string>();
+  for (const selector of Array.isArray(request.eventSelectors) ? request.eventSelectors.filter(isObject) : []) {
+    for (const resource of Array.isArray(selector.dataResources) ? selector.dataResources.filter(isObject) : []) {
+      data.add(String(resource.type));
+    }
+    if (selector.includeManagementEvents === false) continue;
+    const type = String(selector.readWriteType ?? 'All');
+    read ||= type === 'All' || type === 'ReadOnly';
+    write ||= type === 'All' || type === 'WriteOnly';
+    for (const source of sorted(selector.excludeManagementEventSources)) excluded.add(source);
+  }
+  for (const selector of Array.isArray(request.advancedEventSelectors)
+    ? request.advancedEventSelectors.filter(isObject)
+    : []) {
+    const fields = Array.isArray(selector.fieldSelectors) ? selector.fieldSelectors.filter(isObject) : [];
+    const field = (name: string) => fields.find((f) => f.field === name);
+    const category = field('eventCategory');
+    if (!sorted(category?.equals).includes('Management')) {
+      for (const value of sorted(field('resources.type')?.equals)) data.add(value);
+      continue;
+    }
+    const readOnly = sorted(field('readOnly')?.equals);
+    read ||= readOnly.length === 0 || readOnly.includes('true');
+    write ||= readOnly.length === 0 || readOnly.includes('false');
+    for (const source of sorted(field('eventSource')?.notEquals)) excluded.add(source);
+  }
+  const management = read && write ? 'All' : read ? 'ReadOnly' : write ? 'WriteOnly' : 'None';
+  return { management, excluded_sources: [...excluded].sort(), data_resources: [...data].sort() };
+}
+
+/** True when a trail with these selectors records KMS write management events. */
+export function logsKmsWrites(selectors: TrailSelectors): boolean {
+  return (
+    (selectors.management === 'All' || selectors.management === 'WriteOnly') &&
+    !selectors.excluded_sources.includes('kms.amazonaws.com')
+  );
+}
+
+const trailChange =
+  (set: Record<string, unknown>, implied: Record<string, unknown> = {}) =>
+  (event: ChangeEvent): Effect =>
+    effect('trail', trailOf(event), { ...set }, { implied: { ...implied } });
+
+const storeChange =
+  (set: (event: ChangeEvent) => Record<string, unknown>, extra: Partial<Effect> = {}) =>
+  (event: ChangeEvent): Effect =>
+    effect('custom-key-store', customKeyStoreOf(event), set(event), extra);
+
+function updateCustomKeyStore(event: ChangeEvent): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(event.requestParameters)) {
+    if (field === 'customKeyStoreId') continue;
+    // Secrets appear as HIDDEN_DUE_TO_SECURITY_REASONS; record that they changed, never their value.
+    set[entryPath('configuration', field)] = /password|secret|credential/i.test(field) ? 'changed' : value;
+  }
+  return set;
+}
+
+type EffectOf = (event: ChangeEvent, world: World) => Effect;
+
+/** How each watched event changes state. Events not listed here still produce a finding, without changes. */
+const EFFECTS: Record<string, EffectOf> = {
+  CreateKey: createKey,
+  ScheduleKeyDeletion: scheduleKeyDeletion,
+  CancelKeyDeletion: keyChange(() => ({ key_state: 'Disabled', deletion_date: null }), {
+    key_state: 'PendingDeletion',
+  }),
+  DisableKey: keyChange(() => ({ key_state: 'Disabled' }), { key_state: 'Enabled' }),
+  EnableKey: keyChange(() => ({ key_state: 'Enabled' })),
+  PutKeyPolicy: keyChange((e) => ({ policy: normalizePolicy(e.requestParameters.policy) })),
+  EnableKeyRotation: keyChange((e) => ({
+    enable_key_rotation: true,
+    rotation_period_in_days:
+      typeof e.requestParameters.rotationPeriodInDays === 'number' ? e.requestParameters.rotationPeriodInDays : 365,
+  })),
+  DisableKeyRotation: keyChange(() => ({ enable_key_rotation: false }), { enable_key_rotation: true }),
+  TagResource: keyChange(tagResource),
+  UntagResource: keyChange(untagResource),
+  UpdateKeyDescription: keyChange((e) => ({ description: text(e.requestParameters.description) ?? '' })),
+  CreateAlias: aliasChange,
+  UpdateAlias: aliasChange,
+  DeleteAlias: aliasChange,
+  CreateGrant: createGrant,
+  RetireGrant: endGrant,
+  RevokeGrant: endGrant,
+  ImportKeyMaterial: importKeyMaterial,
+  DeleteImportedKeyMaterial: materialGone,
+  DeleteExpiredKeyMaterial: materialGone,
+  'KMS Imported Key Material Expiration': materialGone,
+  DeleteKey: keyDeleted,
+  'KMS CMK Deletion': keyDeleted,
+  ReplicateKey: replicateKey,
+  UpdatePrimaryRegion: updatePrimaryRegion,
+  CreateCustomKeyStore: storeChange(() => ({ custom_key_store: 'exists', connection_state: 'DISCONNECTED' }), {
+    creates: true,
+  }),
+  ConnectCustomKeyStore: storeChange(() => ({ connection_state: 'CONNECTED' })),
+  DisconnectCustomKeyStore: storeChange(() => ({ connection_state: 'DISCONNECTED' }), {
+    implied: { connection_state: 'CONNECTED' },
+  }),
+  DeleteCustomKeyStore: storeChange(() => ({ custom_key_store: 'deleted', connection_state: null })),
+  UpdateCustomKeyStore: storeChange(updateCustomKeyStore),
+  CreateTrail: createTrail,
+  UpdateTrail: updateTrail,
+  DeleteTrail: trailChange({ trail: 'deleted', logging: false }, { trail: 'exists' }),
+  StartLogging: trailChange({ logging: true }),
+  StopLogging: trailChange({ logging: false }, { logging: true }),
+  PutEventSelectors: (event) =>
+    effect('trail', trailOf(event), { event_selectors: normalizeSelectors(event.requestParameters) }),
+};
+
+/**
+ * The effect of one event on state. Events that change no tracked attribute (rotations, unknown new
+ * writes) yield an effect with nothing set, on the resource they name.
+ */
+export function effectOf(event: ChangeEvent, world: World): Effect {
+  const known = EFFECTS[event.eventName];
+  if (known) return known(event, world);
+  if (event.service === 'cloudtrail') return effect('trail', trailOf(event), {});
+  return effect('key', requireKeyArn(event, world), {});
+}

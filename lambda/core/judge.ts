@@ -1,0 +1,205 @@
+import { isPlannedPrincipal } from './actor';
+import { parseArn } from './arn';
+import { EVENTS, type EventEntry, RULES, STATUS_SEVERITY, type SummaryContext, UNKNOWN_WRITE } from './catalog';
+import type { DetectionConfig } from './config';
+import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
+import { remediationFor } from './remediation';
+import { ALL_RULES, type RuleContext } from './rules';
+import { splitPath } from './state';
+import {
+  type AttributeChange,
+  type ChangeEvent,
+  type Finding,
+  type ResourceKind,
+  SEVERITIES,
+  type Severity,
+  type Status,
+} from './types';
+
+/** One attribute path an event touched. `undefined` means unknown; `null` means absent. */
+export interface TouchedPath {
+  path: string;
+  before: unknown;
+  after: unknown;
+  /** The approved value. */
+  baseline: unknown;
+}
+
+/** Everything the core knows about one event on one resource. */
+export interface Observation {
+  event: ChangeEvent;
+  kind: ResourceKind;
+  resource: string;
+  paths: TouchedPath[];
+  /** The event created the resource. */
+  creates: boolean;
+  notes: Record<string, Record<string, unknown>>;
+}
+
+/** Facts about the surroundings, supplied by the replay's memory or the live detector's reads. */
+export interface Surroundings {
+  labelOf(arn: unknown): string;
+  trailsUsingKey(keyArn: string): string[];
+}
+
+const rank = (severity: Severity): number => SEVERITIES.indexOf(severity);
+const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
+
+/** The `changes` object of a finding: touched paths grouped by attribute, with policy and grant details. */
+export function groupChanges(
+  observation: Pick<Observation, 'paths' | 'notes' | 'resource' | 'event'>,
+): Record<string, AttributeChange> {
+  const changes: Record<string, AttributeChange> = {};
+  for (const { path, before, after } of observation.paths) {
+    if (before !== undefined && same(before, after)) continue;
+    const { attribute, entry } = splitPath(path);
+    if (entry === undefined) {
+      changes[attribute] = { before: before ?? null, after: after ?? null };
+      continue;
+    }
+    changes[attribute] ??= { before: {}, after: {} };
+    const change = changes[attribute];
+    (change.before as Record<string, unknown>)[entry] = before ?? null;
+    (change.after as Record<string, unknown>)[entry] = after ?? null;
+  }
+  const ownAccount = parseArn(observation.resource)?.account ?? observation.event.account;
+  if (changes.policy) Object.assign(changes.policy, policyDetails(changes.policy, ownAccount));
+  if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
+  for (const [attribute, notes] of Object.entries(observation.notes)) {
+    changes[attribute] = { ...(changes[attribute] ?? { before: null, after: null }), ...notes };
+  }
+  return changes;
+}
+
+function policyDetails(change: AttributeChange, ownAccount: string): Partial<AttributeChange> {
+  const before = change.before as Policy | null;
+  const after = change.after as Policy | null;
+  const details: Partial<AttributeChange> = { ...diffPolicies(before, after, ownAccount) };
+  if (before && after && allowsCloudTrailEncryption(before) && !allowsCloudTrailEncryption(after)) {
+    details.cloudtrail_access_removed = true;
+  }
+  return details;
+}
+
+function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
+  const outside = new Set<string>();
+  for (const [id, grant] of Object.entries((change.after as Record<string, unknown>) ?? {})) {
+    const before = (change.before as Record<string, unknown>)[id];
+    const grantee = (grant as { grantee_principal?: string } | null)?.grantee_principal;
+    const account = grantee ? /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(grantee)?.[1] : undefined;
+    if (grant && !before && account && account !== ownAccount) outside.add(account);
+  }
+  return [...outside].sort();
+}
+
+function statusOf(observation: Observation, entry: EventEntry, config: DetectionConfig): Status {
+  const { event, paths } = observation;
+  if (event.errorCode) return 'denied';
+  if (entry.routine || isPlannedPrincipal(event.actor, config.plannedPrincipals)) return 'planned';
+  const backToBaseline = paths.length > 0 && paths.every((p) => p.baseline !== undefined && same(p.after, p.baseline));
+  return backToBaseline ? 'resolved' : 'drift';
+}
+
+function severityOf(
+  entry: EventEntry,
+  status: Status,
+  ctx: RuleContext,
+  config: DetectionConfig,
+): { severity: Severity; reasons: string[] } {
+  let severity = config.severityOverrides[ctx.event.eventName] ?? entry.severity;
+  const reasons: string[] = [];
+  for (const rule of ALL_RULES) {
+    try {
+      const outcome = rule.check(ctx);
+      if (outcome.verdict !== 'NON_COMPLIANT') continue;
+      const meta = RULES[rule.id];
+      const lowered = meta.effect === 'lower' && rank(meta.severity) < rank(severity);
+      const raised = meta.effect === 'raise' && rank(meta.severity) > rank(severity);
+      if (lowered || raised) severity = meta.severity;
+      reasons.push(`${rule.id}: ${outcome.reason}`);
+    } catch (error) {
+      // A broken rule must not hide what the other rules found: it becomes part of the finding.
+      if (rank(RULES.RuleFailed.severity) > rank(severity)) severity = RULES.RuleFailed.severity;
+      reasons.push(`RuleFailed: ${rule.id} threw ${(error as Error).message}`);
+    }
+  }
+  if (status !== 'drift') severity = config.severityOverrides[status] ?? STATUS_SEVERITY[status];
+  return { severity, reasons };
+}
+
+function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext): string {
+  const base = entry.summary(ctx);
+  switch (status) {
+    case 'denied':
+      return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
+    case 'planned':
+      return entry.routine ? base : `${base} (planned; baseline updated)`;
+    case 'resolved':
+      return `${base}: back to its baseline`;
+    default:
+      return base;
+  }
+}
+
+function remediationOf(observation: Observation, status: Status): string[] {
+  if (status !== 'drift') return [];
+  const { kind, resource, paths } = observation;
+  if (observation.creates && (kind === 'key' || kind === 'trail')) {
+    const region = parseArn(resource)?.region ?? observation.event.region;
+    return kind === 'key'
+      ? [
+          `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${resource} --region ${region} --pending-window-in-days 30`,
+        ]
+      : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${resource} --region ${region}`];
+  }
+  return remediationFor(
+    kind,
+    resource,
+    paths.map((p) => ({ path: p.path, current: p.after, target: p.baseline !== undefined ? p.baseline : p.before })),
+  );
+}
+
+/**
+ * Judges one observed change: its status, severity (catalogue default, configuration override,
+ * escalation rules, then the status's own severity), summary and remediation.
+ */
+export function judge(observation: Observation, surroundings: Surroundings, config: DetectionConfig): Finding {
+  const { event, kind, resource } = observation;
+  const entry = EVENTS[event.eventName] ?? UNKNOWN_WRITE;
+  const changes = groupChanges(observation);
+  const status = statusOf(observation, entry, config);
+  const ruleContext: RuleContext = {
+    event,
+    kind,
+    resource,
+    changes,
+    trailsUsingKey: kind === 'key' ? surroundings.trailsUsingKey(resource) : [],
+  };
+  const { severity, reasons } = severityOf(entry, status, ruleContext, config);
+  const summaryContext: SummaryContext = {
+    event,
+    label: surroundings.labelOf(resource),
+    who: event.actor.name,
+    changes,
+    labelOf: (arn) => surroundings.labelOf(arn),
+  };
+  const finding: Finding = {
+    service: event.service,
+    event: event.eventName,
+    eventId: event.eventId,
+    timestamp: event.time,
+    account: parseArn(resource)?.account || event.account,
+    region: event.region,
+    resource,
+    user: event.actor.arn,
+    severity,
+    status,
+    changes,
+    summary: summaryOf(entry, status, summaryContext),
+    remediation: remediationOf(observation, status),
+  };
+  if (reasons.length) finding.reasons = reasons;
+  if (event.errorCode)
+    finding.error = { code: event.errorCode, ...(event.errorMessage ? { message: event.errorMessage } : {}) };
+  return finding;
+}

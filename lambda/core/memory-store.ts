@@ -1,0 +1,64 @@
+import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from './arn';
+import type { World } from './effects';
+import type { Surroundings } from './judge';
+import { lookup, mapEntries } from './state';
+import type { ResourceSnapshot } from './types';
+
+/**
+ * Resource states and baselines held in memory: the whole world of an offline replay, or the slice of
+ * it the live detector loaded from DynamoDB for one event.
+ */
+export class MemoryStore implements World, Surroundings {
+  private readonly states = new Map<string, ResourceSnapshot>();
+  private readonly baselines = new Map<string, ResourceSnapshot>();
+
+  /** @param knownTrailKeys keys known to encrypt a trail whose creation the replay will not see. */
+  constructor(private readonly knownTrailKeys: readonly string[] = []) {}
+
+  snapshot(arn: string): ResourceSnapshot | undefined {
+    return this.states.get(arn);
+  }
+
+  baseline(arn: string): ResourceSnapshot | undefined {
+    return this.baselines.get(arn);
+  }
+
+  putState(snapshot: ResourceSnapshot): void {
+    this.states.set(snapshot.arn, snapshot);
+  }
+
+  putBaseline(snapshot: ResourceSnapshot): void {
+    this.baselines.set(snapshot.arn, snapshot);
+  }
+
+  resources(): string[] {
+    return [...new Set([...this.states.keys(), ...this.baselines.keys()])].sort();
+  }
+
+  aliasTarget(alias: string): string | undefined {
+    const target = lookup(this.states.get(alias), 'target_key_id');
+    return typeof target === 'string' ? target : undefined;
+  }
+
+  trailsUsingKey(keyArn: string): string[] {
+    const trails: string[] = [];
+    for (const snapshot of this.states.values()) {
+      if (snapshot.kind !== 'trail' || snapshot.attributes.trail === 'deleted') continue;
+      if (snapshot.attributes.kms_key_id === keyArn) trails.push(snapshot.arn);
+    }
+    if (trails.length === 0 && this.knownTrailKeys.includes(keyArn)) trails.push('a trail (configured trailKeys)');
+    return trails;
+  }
+
+  /** `alias/payments` for a key that has that alias, else its key id; alias and trail names as such. */
+  labelOf(arn: unknown): string {
+    if (typeof arn !== 'string' || arn === '') return 'an unknown key';
+    if (isKeyArn(arn)) {
+      const aliases = Object.keys(mapEntries(this.states.get(arn), 'aliases')).sort();
+      return aliases[0] ?? keyIdOf(arn);
+    }
+    if (isAliasArn(arn)) return aliasNameOf(arn);
+    const resource = parseArn(arn)?.resource ?? arn;
+    return resource.slice(resource.indexOf('/') + 1);
+  }
+}

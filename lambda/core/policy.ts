@@ -1,0 +1,240 @@
+/**
+ * Key policy semantics: a normal form (so formatting, principal spelling and statement order never
+ * count as drift), the principals a change adds or removes, and who outside the account gained access.
+ */
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: string;
+  Principal?: Record<string, string[]> | '*';
+  NotPrincipal?: Record<string, string[]> | '*';
+  Action?: string[];
+  NotAction?: string[];
+  Resource?: string[];
+  NotResource?: string[];
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+export interface Policy {
+  Version?: string;
+  Id?: string;
+  Statement: PolicyStatement[];
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => !!value && typeof value === 'object' && !Array.isArray(value);
+const list = (value: unknown): string[] =>
+  [...new Set((Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String))].sort();
+
+/** Condition keys that fence a wildcard principal to one account or an organization. */
+const ACCOUNT_FENCES = ['kms:calleraccount', 'aws:principalaccount', 'aws:sourceaccount'];
+const ORG_FENCES = ['aws:principalorgid'];
+
+/** A bare account id principal means the account's root. */
+function principalArn(value: string): string {
+  return /^\d{12}$/.test(value) ? `arn:aws:iam::${value}:root` : value;
+}
+
+function normalizePrincipal(value: unknown): Record<string, string[]> | '*' | undefined {
+  if (value === undefined) return undefined;
+  if (value === '*') return '*';
+  if (!isObject(value)) return { AWS: list(value).map(principalArn) };
+  const out: Record<string, string[]> = {};
+  for (const kind of Object.keys(value).sort()) {
+    const values = list(value[kind]);
+    out[kind] = kind === 'AWS' ? [...new Set(values.map(principalArn))].sort() : values;
+  }
+  if (Object.keys(out).length === 1 && out.AWS?.length === 1 && out.AWS[0] === '*') return '*';
+  return out;
+}
+
+function normalizeCondition(value: unknown): PolicyStatement['Condition'] {
+  if (!isObject(value)) return undefined;
+  const out: Record<string, Record<string, string[]>> = {};
+  for (const operator of Object.keys(value).sort()) {
+    const block = value[operator];
+    if (!isObject(block)) continue;
+    out[operator] = {};
+    for (const key of Object.keys(block).sort()) out[operator][key] = list(block[key]);
+  }
+  return out;
+}
+
+function normalizeStatement(raw: unknown): PolicyStatement {
+  const s = isObject(raw) ? raw : {};
+  const statement: PolicyStatement = { Effect: String(s.Effect ?? 'Allow') };
+  if (s.Sid !== undefined) statement.Sid = String(s.Sid);
+  const principal = normalizePrincipal(s.Principal);
+  if (principal) statement.Principal = principal;
+  const notPrincipal = normalizePrincipal(s.NotPrincipal);
+  if (notPrincipal) statement.NotPrincipal = notPrincipal;
+  for (const field of ['Action', 'NotAction', 'Resource', 'NotResource'] as const) {
+    if (s[field] !== undefined) statement[field] = list(s[field]);
+  }
+  const condition = normalizeCondition(s.Condition);
+  if (condition) statement.Condition = condition;
+  return statement;
+}
+
+/**
+ * Parses (when given a JSON string) and normalizes a key policy. Throws on text that is not a JSON policy.
+ */
+export function normalizePolicy(value: unknown): Policy {
+  const doc = typeof value === 'string' ? JSON.parse(value) : value;
+  if (!isObject(doc)) throw new Error('policy is not a JSON object');
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement])
+    .filter((s) => s !== undefined)
+    .map(normalizeStatement);
+  statements.sort((a, b) => stableJson(a).localeCompare(stableJson(b)));
+  const policy: Policy = { Statement: statements };
+  if (doc.Version !== undefined) policy.Version = String(doc.Version);
+  if (doc.Id !== undefined) policy.Id = String(doc.Id);
+  return policy;
+}
+
+/** The policy KMS gives a key created without one: the account's root may do everything. */
+export function defaultKeyPolicy(account: string, partition = 'aws'): Policy {
+  return normalizePolicy({
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  });
+}
+
+/** JSON with sorted keys, for comparing normalized values. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    isObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
+}
+
+/** One principal an Allow statement grants to, with the account fence its conditions set. */
+interface Grantee {
+  /** An ARN, a service name (`cloudtrail.amazonaws.com`) or `*`. */
+  principal: string;
+  /** For `*`: the accounts its conditions confine it to, `org` for an organization fence, none when open. */
+  fencedTo: string[];
+}
+
+function fencesOf(statement: PolicyStatement): string[] {
+  const fences: string[] = [];
+  for (const block of Object.values(statement.Condition ?? {})) {
+    for (const [key, values] of Object.entries(block)) {
+      const lower = key.toLowerCase();
+      if (ACCOUNT_FENCES.includes(lower)) fences.push(...values);
+      if (ORG_FENCES.includes(lower)) fences.push('org');
+    }
+  }
+  return fences;
+}
+
+function granteesOf(policy: Policy): Grantee[] {
+  const grantees: Grantee[] = [];
+  for (const statement of policy.Statement) {
+    if (statement.Effect !== 'Allow') continue;
+    const fencedTo = fencesOf(statement);
+    // NotPrincipal with Allow grants everyone but the listed principals.
+    if (statement.Principal === '*' || statement.NotPrincipal) {
+      grantees.push({ principal: '*', fencedTo });
+      continue;
+    }
+    for (const [kind, values] of Object.entries(statement.Principal ?? {})) {
+      for (const value of values)
+        grantees.push({ principal: kind === 'AWS' || value === '*' ? value : value, fencedTo });
+    }
+  }
+  return grantees;
+}
+
+const accountOfPrincipal = (principal: string): string | undefined =>
+  /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(principal)?.[1];
+
+/** Accounts (or `*`) outside `ownAccount` that a grantee lets in. */
+function outsiders(grantee: Grantee, ownAccount: string): string[] {
+  if (grantee.principal === '*') {
+    if (grantee.fencedTo.length === 0) return ['*'];
+    return grantee.fencedTo.filter((fence) => fence !== 'org' && fence !== ownAccount && fence !== '*');
+  }
+  const account = accountOfPrincipal(grantee.principal);
+  return account && account !== ownAccount ? [account] : [];
+}
+
+const granteeKey = (g: Grantee): string =>
+  g.fencedTo.length ? `${g.principal} (${[...g.fencedTo].sort().join(',')})` : g.principal;
+
+export interface PolicyDiff {
+  added_principals: string[];
+  removed_principals: string[];
+  external_accounts: string[];
+}
+
+/**
+ * Principals added and removed between two policies, and the outside accounts that gained access.
+ * When `before` is unknown, every outside principal in `after` counts as gained.
+ */
+export function diffPolicies(
+  before: Policy | null | undefined,
+  after: Policy | null | undefined,
+  ownAccount: string,
+): PolicyDiff {
+  const beforeGrantees = before ? granteesOf(before) : [];
+  const afterGrantees = after ? granteesOf(after) : [];
+  const beforeKeys = new Set(beforeGrantees.map(granteeKey));
+  const afterKeys = new Set(afterGrantees.map(granteeKey));
+  const gained = afterGrantees.filter((g) => !beforeKeys.has(granteeKey(g)));
+  const beforeOutsiders = new Set(before ? beforeGrantees.flatMap((g) => outsiders(g, ownAccount)) : []);
+  const external = new Set(gained.flatMap((g) => outsiders(g, ownAccount)).filter((a) => !beforeOutsiders.has(a)));
+  return {
+    added_principals: [...new Set(gained.map(granteeKey))].sort(),
+    removed_principals: [...beforeKeys].filter((k) => !afterKeys.has(k)).sort(),
+    external_accounts: [...external].sort(),
+  };
+}
+
+/** Accounts (or `*`) outside `ownAccount` that a policy lets in at all. */
+export function externalAccountsOf(policy: Policy, ownAccount: string): string[] {
+  return [...new Set(granteesOf(policy).flatMap((g) => outsiders(g, ownAccount)))].sort();
+}
+
+const CLOUDTRAIL = 'cloudtrail.amazonaws.com';
+
+function actionCovers(patterns: string[] | undefined, action: string): boolean {
+  return (patterns ?? []).some((pattern) => {
+    const regex = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
+    return regex.test(action);
+  });
+}
+
+function namesCloudTrail(principal: PolicyStatement['Principal']): boolean {
+  if (principal === '*') return true;
+  return !!principal && Object.values(principal).some((values) => values.includes(CLOUDTRAIL) || values.includes('*'));
+}
+
+/**
+ * True when the policy lets CloudTrail call `kms:GenerateDataKey*`, which a trail needs to encrypt its
+ * log files with the key; an unconditional Deny for CloudTrail takes it away.
+ */
+export function allowsCloudTrailEncryption(policy: Policy): boolean {
+  const action = 'kms:GenerateDataKey';
+  const allowed = policy.Statement.some(
+    (s) => s.Effect === 'Allow' && namesCloudTrail(s.Principal) && actionCovers(s.Action, action),
+  );
+  const denied = policy.Statement.some(
+    (s) => s.Effect === 'Deny' && !s.Condition && namesCloudTrail(s.Principal) && actionCovers(s.Action, action),
+  );
+  return allowed && !denied;
+}

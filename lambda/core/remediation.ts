@@ -1,0 +1,206 @@
+/**
+ * The AWS CLI commands that bring a resource back to its approved value, one attribute at a time.
+ * Every value that came from a record is shell-quoted: descriptions, tags and alias names are chosen
+ * by whoever made the change.
+ */
+import { aliasNameOf, parseArn } from './arn';
+import { splitPath } from './state';
+import type { ResourceKind } from './types';
+
+/** One attribute path to undo: `current` is its value now, `target` the value to return to. */
+export interface Undo {
+  path: string;
+  current: unknown;
+  /** `undefined` when the approved value is not known. */
+  target: unknown;
+}
+
+/** Quotes a value for a POSIX shell. */
+export function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const MAX_INLINE_POLICY = 4096;
+
+function keyCommands(arn: string, region: string, undo: Undo): string[] {
+  const key = `--key-id ${shellQuote(arn)} --region ${region}`;
+  const { attribute, entry } = splitPath(undo.path);
+  const { current, target } = undo;
+  if (target === undefined) {
+    // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo.
+    const pendingDeletion = attribute === 'key_state' && typeof current === 'string' && current.endsWith('Deletion');
+    return pendingDeletion ? [`aws kms cancel-key-deletion ${key}`] : [];
+  }
+  switch (attribute) {
+    case 'key_state':
+      if (current === 'Deleted') {
+        return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
+      }
+      if (target === 'Enabled') {
+        const cancel = current === 'PendingDeletion' || current === 'PendingReplicaDeletion';
+        if (current === 'PendingImport')
+          return [
+            `# re-import the same key material: aws kms get-parameters-for-import ${key} …, then aws kms import-key-material ${key} …`,
+          ];
+        return [...(cancel ? [`aws kms cancel-key-deletion ${key}`] : []), `aws kms enable-key ${key}`];
+      }
+      if (target === 'Disabled') {
+        return current === 'PendingDeletion' ? [`aws kms cancel-key-deletion ${key}`] : [`aws kms disable-key ${key}`];
+      }
+      return [];
+    case 'deletion_date':
+      return target === null && current ? [`aws kms cancel-key-deletion ${key}`] : [];
+    case 'enable_key_rotation':
+      return [target ? `aws kms enable-key-rotation ${key}` : `aws kms disable-key-rotation ${key}`];
+    case 'rotation_period_in_days':
+      return typeof target === 'number'
+        ? [`aws kms enable-key-rotation ${key} --rotation-period-in-days ${target}`]
+        : [];
+    case 'policy': {
+      if (!target) return [];
+      const json = JSON.stringify(target);
+      return json.length <= MAX_INLINE_POLICY
+        ? [`aws kms put-key-policy ${key} --policy-name default --policy ${shellQuote(json)}`]
+        : [
+            `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json  # write changes.policy.before to approved-policy.json`,
+          ];
+    }
+    case 'description':
+      return [`aws kms update-key-description ${key} --description ${shellQuote(String(target ?? ''))}`];
+    case 'tags':
+      if (entry === undefined) return [];
+      return target === null || target === undefined
+        ? [`aws kms untag-resource ${key} --tag-keys ${shellQuote(entry)}`]
+        : [`aws kms tag-resource ${key} --tags ${shellQuote(`TagKey=${entry},TagValue=${String(target)}`)}`];
+    case 'grants':
+      if (entry === undefined) return [];
+      if (target === null && current) return [`aws kms revoke-grant ${key} --grant-id ${shellQuote(entry)}`];
+      if (target && !current) {
+        const grant = target as { grantee_principal?: string; operations?: string[] };
+        return [
+          `aws kms create-grant ${key} --grantee-principal ${shellQuote(String(grant.grantee_principal))} --operations ${(grant.operations ?? []).map(shellQuote).join(' ')}`,
+        ];
+      }
+      return [];
+    case 'key_material':
+      return target && !current
+        ? [
+            `# re-import the same key material: aws kms get-parameters-for-import ${key} …, then aws kms import-key-material ${key} …`,
+          ]
+        : [];
+    case 'primary_region':
+      return typeof target === 'string' ? [`aws kms update-primary-region ${key} --primary-region ${target}`] : [];
+    case 'replica_regions':
+      if (entry === undefined) return [];
+      return target && !current
+        ? [`aws kms replicate-key ${key} --replica-region ${entry}`]
+        : [
+            `aws kms schedule-key-deletion --key-id ${shellQuote(arn.replace(`:${region}:`, `:${entry}:`))} --region ${entry} --pending-window-in-days 30`,
+          ];
+    default:
+      return [];
+  }
+}
+
+function aliasCommands(arn: string, region: string, undo: Undo): string[] {
+  if (undo.path !== 'target_key_id' || undo.target === undefined) return [];
+  const alias = `--alias-name ${shellQuote(aliasNameOf(arn))} --region ${region}`;
+  if (typeof undo.target === 'string') {
+    return [
+      undo.current
+        ? `aws kms update-alias ${alias} --target-key-id ${shellQuote(undo.target)}`
+        : `aws kms create-alias ${alias} --target-key-id ${shellQuote(undo.target)}`,
+    ];
+  }
+  return undo.target === null && undo.current ? [`aws kms delete-alias ${alias}`] : [];
+}
+
+function trailCommands(arn: string, region: string, undo: Undo): string[] {
+  const name = `--name ${shellQuote(arn)} --region ${region}`;
+  const { current, target } = undo;
+  if (target === undefined) return [];
+  switch (undo.path) {
+    case 'trail':
+      return target === 'exists' && current === 'deleted'
+        ? [
+            `# recreate the trail: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name <bucket> --region ${region} …`,
+          ]
+        : [];
+    case 'logging':
+      return [target ? `aws cloudtrail start-logging ${name}` : `aws cloudtrail stop-logging ${name}`];
+    case 'kms_key_id':
+      return typeof target === 'string'
+        ? [`aws cloudtrail update-trail ${name} --kms-key-id ${shellQuote(target)}`]
+        : [];
+    case 'multi_region':
+      return [
+        `aws cloudtrail update-trail ${name} ${target ? '--is-multi-region-trail' : '--no-is-multi-region-trail'}`,
+      ];
+    case 'log_file_validation':
+      return [
+        `aws cloudtrail update-trail ${name} ${target ? '--enable-log-file-validation' : '--no-enable-log-file-validation'}`,
+      ];
+    case 'event_selectors': {
+      const selectors = target as { management?: string; excluded_sources?: string[] } | undefined;
+      if (!selectors) return [];
+      const selector = {
+        ReadWriteType: selectors.management === 'None' ? 'All' : selectors.management,
+        IncludeManagementEvents: selectors.management !== 'None',
+        ExcludeManagementEventSources: selectors.excluded_sources ?? [],
+      };
+      return [
+        `aws cloudtrail put-event-selectors --trail-name ${shellQuote(arn)} --region ${region} --event-selectors ${shellQuote(JSON.stringify([selector]))}`,
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+function storeCommands(arn: string, region: string, undo: Undo): string[] {
+  const id = `--custom-key-store-id ${shellQuote(arn.split('/').pop() ?? arn)} --region ${region}`;
+  if (undo.path === 'connection_state' && undo.target === 'CONNECTED')
+    return [`aws kms connect-custom-key-store ${id}`];
+  if (undo.path === 'connection_state' && undo.target === 'DISCONNECTED')
+    return [`aws kms disconnect-custom-key-store ${id}`];
+  return [];
+}
+
+const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo) => string[]> = {
+  key: keyCommands,
+  alias: aliasCommands,
+  trail: trailCommands,
+  'custom-key-store': storeCommands,
+};
+
+/**
+ * Commands that undo each change whose approved value is known, in order, without repeats. Changes
+ * whose approved value is unknown get a command to inspect the resource instead.
+ */
+export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): string[] {
+  const region = parseArn(arn)?.region ?? 'us-east-1';
+  const commands: string[] = [];
+  let unknownTarget = false;
+  for (const undo of undos) {
+    if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
+    const undoing = COMMANDS[kind](arn, region, undo);
+    if (undo.target === undefined && undoing.length === 0) unknownTarget = true;
+    commands.push(...undoing);
+  }
+  if (unknownTarget) commands.push(inspectCommand(kind, arn, region));
+  return [...new Set(commands)];
+}
+
+function inspectCommand(kind: ResourceKind, arn: string, region: string): string {
+  const quoted = shellQuote(arn);
+  switch (kind) {
+    case 'key':
+      return `# approved value unknown; inspect: aws kms describe-key --key-id ${quoted} --region ${region}`;
+    case 'alias':
+      return `# approved value unknown; inspect: aws kms list-aliases --region ${region}`;
+    case 'trail':
+      return `# approved value unknown; inspect: aws cloudtrail get-trail --name ${quoted} --region ${region}`;
+    default:
+      return `# approved value unknown; inspect: aws kms describe-custom-key-stores --region ${region}`;
+  }
+}

@@ -1,0 +1,19 @@
+import { NoOutsideAccessGained } from './NoOutsideAccessGained';
+import type { Rule } from './rule';
+import { ServiceGrantsAreRoutine } from './ServiceGrantsAreRoutine';
+import { TrailKeepsKmsKey } from './TrailKeepsKmsKey';
+import { TrailKeyKeepsCloudTrailAccess } from './TrailKeyKeepsCloudTrailAccess';
+import { TrailKeyStaysUsable } from './TrailKeyStaysUsable';
+import { TrailLogsKmsManagementEvents } from './TrailLogsKmsManagementEvents';
+
+export type { Rule, RuleContext, RuleOutcome } from './rule';
+
+/** Every rule, lowering rules first so that escalations always win. */
+export const ALL_RULES: readonly Rule[] = [
+  ServiceGrantsAreRoutine,
+  NoOutsideAccessGained,
+  TrailKeyKeepsCloudTrailAccess,
+  TrailKeyStaysUsable,
+  TrailKeepsKmsKey,
+  TrailLogsKmsManagementEvents,
+];

@@ -1,0 +1,64 @@
+import type { AttributeMap, ResourceKind, ResourceSnapshot } from './types';
+
+/**
+ * Map attributes hold one entry per tag, grant, alias, replica Region or setting. Their entries are
+ * tracked as paths `tags#owner`, so a change to one tag is known even when the other tags are not.
+ * (`#` appears in no tag key, alias name, grant id or Region name.)
+ */
+export const MAP_ATTRIBUTES = ['tags', 'grants', 'aliases', 'replica_regions', 'configuration'] as const;
+const SEPARATOR = '#';
+
+export const entryPath = (attribute: string, entry: string): string => `${attribute}${SEPARATOR}${entry}`;
+
+export function splitPath(path: string): { attribute: string; entry?: string } {
+  const index = path.indexOf(SEPARATOR);
+  return index < 0 ? { attribute: path } : { attribute: path.slice(0, index), entry: path.slice(index + 1) };
+}
+
+/** A path's value: `undefined` when unknown, `null` when known to be absent. */
+export function lookup(snapshot: ResourceSnapshot | undefined, path: string): unknown {
+  if (!snapshot) return undefined;
+  if (Object.hasOwn(snapshot.attributes, path)) return snapshot.attributes[path];
+  const { attribute, entry } = splitPath(path);
+  return entry !== undefined && snapshot.completeMaps.includes(attribute) ? null : undefined;
+}
+
+export function emptySnapshot(kind: ResourceKind, arn: string): ResourceSnapshot {
+  return { kind, arn, attributes: {}, completeMaps: [] };
+}
+
+/**
+ * Flattens a whole state (maps as objects) into paths, marking every map as complete: what live reads
+ * and reconciles produce.
+ */
+export function snapshotFromState(kind: ResourceKind, arn: string, state: Record<string, unknown>): ResourceSnapshot {
+  const attributes: AttributeMap = {};
+  const completeMaps: string[] = [];
+  for (const [attribute, value] of Object.entries(state)) {
+    if ((MAP_ATTRIBUTES as readonly string[]).includes(attribute) && value && typeof value === 'object') {
+      completeMaps.push(attribute);
+      for (const [entry, entryValue] of Object.entries(value as Record<string, unknown>)) {
+        attributes[entryPath(attribute, entry)] = entryValue;
+      }
+    } else if (value !== undefined) {
+      attributes[attribute] = value;
+    }
+  }
+  return { kind, arn, attributes, completeMaps };
+}
+
+/** Every path either snapshot knows, for whole-state comparisons. */
+export function knownPaths(...snapshots: ResourceSnapshot[]): string[] {
+  return [...new Set(snapshots.flatMap((s) => Object.keys(s.attributes)))].sort();
+}
+
+/** Entries of one map attribute that a snapshot knows, as an object. */
+export function mapEntries(snapshot: ResourceSnapshot | undefined, attribute: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!snapshot) return out;
+  const prefix = `${attribute}${SEPARATOR}`;
+  for (const [path, value] of Object.entries(snapshot.attributes)) {
+    if (path.startsWith(prefix) && value !== null) out[path.slice(prefix.length)] = value;
+  }
+  return out;
+}
