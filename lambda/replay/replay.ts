@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -80,14 +80,23 @@ export function listInputs(paths: string[]): InputList {
   return list;
 }
 
+/**
+ * The CLI runs as an esbuild bundle with the worker bundled beside it; tests and tsx run the TypeScript,
+ * where the worker needs tsx's loader.
+ */
+function startParseWorker(): Worker {
+  const bundled = join(__dirname, 'parse-worker.cjs');
+  if (__filename.endsWith('.cjs') && existsSync(bundled)) return new Worker(bundled);
+  const script = join(__dirname, 'parse-worker.ts');
+  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(script)});`, { eval: true });
+}
+
 /** Reads the files on worker threads (both cores), handing out one file at a time. */
 async function readOnWorkers(paths: string[], count: number, onResult: (result: FileResult) => void): Promise<void> {
-  const script = join(__dirname, 'parse-worker.ts');
-  const bootstrap = `require('tsx/cjs/api').register(); require(${JSON.stringify(script)});`;
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(count, paths.length) }, async () => {
-      const worker = new Worker(bootstrap, { eval: true });
+      const worker = startParseWorker();
       try {
         await new Promise<void>((resolve, reject) => {
           const feed = () => {
