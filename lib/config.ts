@@ -1,0 +1,203 @@
+/**
+ * keydrift's deployment configuration: what the CDK app reads from the `keydrift` context key and what the
+ * {@link Keydrift} construct accepts. Validation fails early, at synth, with a message naming the bad field,
+ * because a wrong value here otherwise surfaces as a silent gap in alerting after deployment.
+ */
+import { z } from 'zod';
+import { EVENTS } from '../lambda/core/catalog';
+import { SEVERITIES, type Severity, STATUSES } from '../lambda/core/types';
+import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
+
+/** Slack channel that receives chat alerts through Amazon Q Developer in chat applications (AWS Chatbot). */
+export interface SlackTarget {
+  /** Workspace ID (`T…`), shown in the Chatbot console once the workspace has been authorized there. */
+  readonly workspaceId: string;
+  /** Channel ID (`C…`), from the channel's details in Slack. */
+  readonly channelId: string;
+}
+
+/** Configuration as a user writes it: every field is optional and the defaults are listed per field. */
+export interface KeydriftProps {
+  /**
+   * E-mail addresses subscribed to the `email` and `ops` topics (each must confirm by clicking a link).
+   * @default []
+   */
+  readonly alertEmails?: string[];
+  /**
+   * Slack channel for the `chat` and `ops` topics.
+   * @default - no Slack integration
+   */
+  readonly slack?: SlackTarget;
+  /**
+   * Name (not ARN) of a Secrets Manager secret holding the PagerDuty Events API v2 routing key. When set, a
+   * `pager` function forwards the `page` topic to PagerDuty.
+   * @default - no paging
+   */
+  readonly pagerDutySecretName?: string;
+  /**
+   * IAM role or user ARNs whose changes are planned: they update the baseline instead of raising drift. An
+   * assumed-role session matches its role.
+   * @default []
+   */
+  readonly plannedPrincipals?: string[];
+  /**
+   * Severity per event name, catalogue rule or status, replacing the defaults in DESIGN.md
+   * (e.g. `{ "TagResource": "info", "denied": "error" }`).
+   * @default {}
+   */
+  readonly severityOverrides?: Record<string, Severity>;
+  /**
+   * Lowest severity published to the alert topics; lower ones go to history, logs and metrics only.
+   * @default 'error'
+   */
+  readonly alertMinSeverity?: Severity;
+  /**
+   * Create a multi-Region CloudTrail trail for management events. Off by default because most accounts
+   * already have one (often an organization trail) and a second copy of management events is billed.
+   * @default false
+   */
+  readonly createTrail?: boolean;
+  /**
+   * EventBridge schedule expression for the reconciler (`rate(…)` or `cron(…)`).
+   * @default 'rate(6 hours)'
+   */
+  readonly reconcileSchedule?: string;
+}
+
+/** Validated configuration with every default applied. */
+export interface KeydriftConfig {
+  readonly alertEmails: string[];
+  readonly slack?: SlackTarget;
+  readonly pagerDutySecretName?: string;
+  readonly plannedPrincipals: string[];
+  readonly severityOverrides: Record<string, Severity>;
+  readonly alertMinSeverity: Severity;
+  readonly createTrail: boolean;
+  readonly reconcileSchedule: string;
+}
+
+/**
+ * What a severity override can target: the events the rules deliver, the core's catalogue entries (events and
+ * rules) and finding statuses. The same set the detector accepts, so a typo fails at synth, not at cold start.
+ */
+export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
+  ...KMS_API_WRITES,
+  ...KMS_SERVICE_EVENTS,
+  ...KMS_NATIVE_EVENTS,
+  ...TRAIL_WRITES,
+  ...Object.keys(EVENTS),
+  ...STATUSES,
+]);
+
+// Role or user ARN, with an optional IAM path; sessions (`arn:aws:sts::…:assumed-role/…`) are rejected because
+// planned principals match the issuing role.
+const PRINCIPAL_ARN = /^arn:aws[-a-z]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+// Patterns of CloudFormation's AWS::Chatbot::SlackChannelConfiguration, so a bad ID fails at synth, not deploy.
+const SLACK_WORKSPACE_ID = /^[0-9A-Z]{1,255}$/;
+const SLACK_CHANNEL_ID = /^[A-Za-z0-9]+$/;
+// Secrets Manager's name alphabet; an ARN contains ':' and is rejected here on purpose.
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
+
+const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
+
+const schema = z.strictObject({
+  alertEmails: z
+    .array(z.email({ error: 'is not an e-mail address' }))
+    .default([])
+    .superRefine((emails, ctx) => {
+      emails.forEach((email, i) => {
+        if (emails.indexOf(email) !== i) {
+          ctx.addIssue({ code: 'custom', path: [i], input: email, message: 'is listed twice' });
+        }
+      });
+    }),
+  slack: z
+    .strictObject({
+      workspaceId: z
+        .string()
+        .regex(
+          SLACK_WORKSPACE_ID,
+          'is not a Slack workspace ID (like T07EA123LEP: authorize the workspace in the chat applications console, then copy its ID)',
+        ),
+      channelId: z.string().regex(SLACK_CHANNEL_ID, 'is not a Slack channel ID (like C07EZ1ABC23)'),
+    })
+    .optional(),
+  pagerDutySecretName: z
+    .string()
+    .regex(SECRET_NAME, 'is not a Secrets Manager secret name (give the name, not the ARN)')
+    .optional(),
+  plannedPrincipals: z
+    .array(z.string().regex(PRINCIPAL_ARN, 'is not an IAM role or user ARN (arn:aws:iam::111122223333:role/NAME)'))
+    .default([]),
+  severityOverrides: z
+    .record(z.string(), severity)
+    .default({})
+    .superRefine((overrides, ctx) => {
+      for (const name of Object.keys(overrides)) {
+        if (!OVERRIDABLE_NAMES.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            input: name,
+            message: 'is not an event, rule or status keydrift knows (see lambda/core/catalog.ts)',
+          });
+        }
+      }
+    }),
+  alertMinSeverity: severity.default('error'),
+  createTrail: z.boolean({ error: 'must be true or false' }).default(false),
+  reconcileSchedule: z
+    .string()
+    .regex(SCHEDULE, 'is not a schedule expression like rate(6 hours) or cron(0 6 * * ? *)')
+    .default('rate(6 hours)'),
+});
+
+// Compile-time check that the schema and the documented interfaces describe the same shape.
+const typedSchema: z.ZodType<KeydriftConfig, KeydriftProps> = schema;
+
+/** `alertEmails[1]`, `slack.channelId`, `severityOverrides["KMS CMK Deletion"]`. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) => {
+      if (typeof part === 'number') return `[${part}]`;
+      const name = String(part);
+      if (/^[A-Za-z_$][\w$]*$/.test(name)) return i === 0 ? name : `.${name}`;
+      return `[${JSON.stringify(name)}]`;
+    })
+    .join('');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = fieldName(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  if (issue.code === 'unrecognized_keys') {
+    const where = field ? ` in ${field}` : '';
+    return issue.keys.map((key) => `unknown field ${JSON.stringify(key)}${where}`).join('; ');
+  }
+  if (issue.code === 'invalid_type') {
+    if (!field) return `must be an object, got ${JSON.stringify(input) ?? 'undefined'}`;
+    if (input === undefined) return `${field} is required`;
+    if (issue.message.startsWith('Invalid input'))
+      return `${field} must be ${issue.expected}, got ${JSON.stringify(input)}`;
+  }
+  // A custom issue on a record key names the key itself, so show it as the field rather than repeating it.
+  if (issue.code === 'custom' && issue.path.length > 0 && input === issue.path[issue.path.length - 1]) {
+    return `${fieldName(issue.path.slice(0, -1))} key ${JSON.stringify(input)} ${issue.message}`;
+  }
+  return `${field} ${JSON.stringify(input)} ${issue.message}`;
+}
+
+/**
+ * Validates keydrift's configuration and applies the defaults.
+ *
+ * @throws Error whose message starts with `keydrift config:` and names each bad field, e.g.
+ *   `keydrift config: alertEmails[1] "bob@" is not an e-mail address`.
+ * @example
+ * const config = parseKeydriftConfig({ alertEmails: ['secops@example.com'], createTrail: true });
+ */
+export function parseKeydriftConfig(input: unknown): KeydriftConfig {
+  const result = typedSchema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  throw new Error(`keydrift config: ${result.error.issues.map(describeIssue).join('; ')}`);
+}

@@ -1,0 +1,127 @@
+/**
+ * keydrift's deployment configuration: defaults, and a message naming the field for every kind of mistake, as
+ * read from the CDK context the way `cdk synth -c keydrift='{...}'` passes it.
+ */
+import { App } from 'aws-cdk-lib';
+import { configFromContext, stackNameFromContext } from '../../lib/app-context';
+import { parseKeydriftConfig } from '../../lib/config';
+
+describe('parseKeydriftConfig', () => {
+  it('applies every default to an empty configuration', () => {
+    expect(parseKeydriftConfig({})).toEqual({
+      alertEmails: [],
+      plannedPrincipals: [],
+      severityOverrides: {},
+      alertMinSeverity: 'error',
+      createTrail: false,
+      reconcileSchedule: 'rate(6 hours)',
+    });
+  });
+
+  it('accepts a complete, valid configuration unchanged', () => {
+    const config = {
+      alertEmails: ['secops@example.com'],
+      slack: { workspaceId: 'T07EA123LEP', channelId: 'C07EZ1ABC23' },
+      pagerDutySecretName: 'keydrift/pagerduty-routing-key',
+      plannedPrincipals: [
+        'arn:aws:iam::111122223333:role/platform-deployer',
+        'arn:aws-us-gov:iam::111122223333:user/ops/alice',
+      ],
+      severityOverrides: { TagResource: 'info', 'KMS CMK Deletion': 'critical', denied: 'error' },
+      alertMinSeverity: 'warning',
+      createTrail: true,
+      reconcileSchedule: 'cron(0 6 * * ? *)',
+    };
+    expect(parseKeydriftConfig(config)).toEqual(config);
+  });
+
+  it.each([
+    [{ alertEmails: ['ok@example.com', 'bob@'] }, 'keydrift config: alertEmails[1] "bob@" is not an e-mail address'],
+    [{ alertEmails: ['a@example.com', 'a@example.com'] }, 'alertEmails[1] "a@example.com" is listed twice'],
+    [{ alertEmails: 'secops@example.com' }, 'alertEmails must be array, got "secops@example.com"'],
+    [
+      { slack: { workspaceId: 'acme', channelId: 'C07EZ1ABC23' } },
+      'slack.workspaceId "acme" is not a Slack workspace ID',
+    ],
+    [
+      { slack: { workspaceId: 'T07EA123LEP', channelId: '#alerts' } },
+      'slack.channelId "#alerts" is not a Slack channel ID',
+    ],
+    [{ slack: { workspaceId: 'T07EA123LEP' } }, 'slack.channelId is required'],
+    [
+      { pagerDutySecretName: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pd-AbCdEf' },
+      'pagerDutySecretName "arn:aws:secretsmanager:eu-west-1:111122223333:secret:pd-AbCdEf" is not a Secrets Manager secret name',
+    ],
+    [
+      { plannedPrincipals: ['arn:aws:sts::111122223333:assumed-role/Deployer/ci'] },
+      'plannedPrincipals[0] "arn:aws:sts::111122223333:assumed-role/Deployer/ci" is not an IAM role or user ARN',
+    ],
+    [
+      { plannedPrincipals: ['arn:aws:iam::1111:role/x'] },
+      'plannedPrincipals[0] "arn:aws:iam::1111:role/x" is not an IAM role',
+    ],
+    [
+      { severityOverrides: { PutKeyPolicy: 'urgent' } },
+      'severityOverrides.PutKeyPolicy "urgent" is not one of info, warning, error, critical',
+    ],
+    [
+      { severityOverrides: { PutKeyPolicyy: 'info' } },
+      'severityOverrides key "PutKeyPolicyy" is not an event, rule or status',
+    ],
+    [{ alertMinSeverity: 'high' }, 'alertMinSeverity "high" is not one of info, warning, error, critical'],
+    [{ createTrail: 'yes' }, 'createTrail "yes" must be true or false'],
+    [{ reconcileSchedule: 'every 6 hours' }, 'reconcileSchedule "every 6 hours" is not a schedule expression'],
+    [{ alertEmail: ['secops@example.com'] }, 'unknown field "alertEmail"'],
+    [{ slack: { workspaceId: 'T07EA123LEP', channelId: 'C07EZ1ABC23', token: 'x' } }, 'unknown field "token" in slack'],
+    [['secops@example.com'], 'keydrift config: must be an object'],
+    [null, 'keydrift config: must be an object, got null'],
+  ])('rejects %j naming the field', (input, message) => {
+    expect(() => parseKeydriftConfig(input)).toThrow(message);
+  });
+
+  it('reports every bad field at once', () => {
+    expect(() => parseKeydriftConfig({ alertEmails: ['bob@'], createTrail: 1 })).toThrow(
+      'keydrift config: alertEmails[0] "bob@" is not an e-mail address; createTrail 1 must be true or false',
+    );
+  });
+});
+
+describe('configuration from the CDK context', () => {
+  const appWith = (context: Record<string, unknown>) => new App({ context });
+
+  it('uses every default when the keydrift context key is absent', () => {
+    expect(configFromContext(appWith({}))).toEqual(parseKeydriftConfig({}));
+  });
+
+  it('accepts an object, as cdk.json holds it', () => {
+    expect(configFromContext(appWith({ keydrift: { createTrail: true } })).createTrail).toBe(true);
+  });
+
+  it('accepts a JSON string, as `-c keydrift=...` passes it', () => {
+    const config = configFromContext(appWith({ keydrift: '{"alertEmails":["secops@example.com"]}' }));
+    expect(config.alertEmails).toEqual(['secops@example.com']);
+  });
+
+  it('says so when the JSON string is malformed', () => {
+    expect(() => configFromContext(appWith({ keydrift: "{alertEmails:['x']}" }))).toThrow(
+      'keydrift config: context "keydrift" is not valid JSON',
+    );
+  });
+
+  it('validates what the context holds', () => {
+    expect(() => configFromContext(appWith({ keydrift: '{"alertEmails":["bob@"]}' }))).toThrow(
+      'keydrift config: alertEmails[0] "bob@" is not an e-mail address',
+    );
+  });
+
+  it('names the stack Keydrift unless stackName is given', () => {
+    expect(stackNameFromContext(appWith({}))).toBe('Keydrift');
+    expect(stackNameFromContext(appWith({ stackName: 'KeydriftStaging' }))).toBe('KeydriftStaging');
+  });
+
+  it('rejects a stack name CloudFormation would refuse', () => {
+    expect(() => stackNameFromContext(appWith({ stackName: 'keydrift_prod' }))).toThrow(
+      'keydrift: context "stackName" "keydrift_prod" is not a valid stack name',
+    );
+  });
+});
