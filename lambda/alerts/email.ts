@@ -1,0 +1,198 @@
+/**
+ * The email alert: an SNS subject and a plain-text body for someone woken at 3 a.m. Everything taken from the
+ * finding is sanitized to single lines, and the body stays far below SNS's 256 KiB message limit.
+ */
+
+import type { AttributeChange, Finding, Status } from '../core/types';
+import { consoleUrl } from './console-url';
+import { oneLine, truncate, truncateBytes, utf8Bytes } from './sanitize';
+import {
+  boundedList,
+  compactValue,
+  extraDetails,
+  hasPrincipalDetails,
+  PRINCIPAL_DETAILS,
+  safeCommand,
+  safeText,
+} from './values';
+
+/** How much of a finding the email shows. */
+export interface EmailOptions {
+  /** Longest rendering of one before/after value, in characters (default 2,000). */
+  maxValueChars?: number;
+  /** Hard cap on the body, in bytes of UTF-8 (default 64 KiB, a quarter of SNS's limit; at most 240 KiB). */
+  maxBodyBytes?: number;
+}
+
+/** What SNS's Publish takes for an email subscription. */
+export interface EmailMessage {
+  subject: string;
+  body: string;
+}
+
+// SNS rejects subjects of 100 characters or more.
+const MAX_SUBJECT = 99;
+const DEFAULTS: Required<EmailOptions> = { maxValueChars: 2000, maxBodyBytes: 64 * 1024 };
+// SNS counts the subject and message attributes in its 256 KiB too; leave them room.
+const MAX_BODY_BYTES = 240 * 1024;
+const MAX_LIST_ITEMS = 50;
+const MAX_ITEM_CHARS = 300;
+const MAX_COMMANDS = 20;
+// Commands carry whole policies (up to 4 KB inline): shown whole or not at all, within a quarter of the body.
+const MAX_COMMAND_CHARS = 16 * 1024;
+
+const MAX_REASONS = 10;
+const MAX_REASON_CHARS = 500;
+const MAX_TEXT_CHARS = 1000;
+const LABEL_WIDTH = 10;
+
+const STATUS_MEANING: Record<Status, string> = {
+  drift: 'the resource now differs from its approved baseline',
+  resolved: 'this change brought the resource back to its baseline',
+  planned: 'made by a planned-change principal; the baseline was updated',
+  denied: 'the call failed, so nothing changed, but someone tried',
+};
+
+const NO_REMEDIATION: Record<Status, string> = {
+  drift: 'No ready-made command: compare with the baseline, then revert by hand or accept the change.',
+  resolved: 'Nothing to do: the resource is back at its baseline.',
+  planned: 'Nothing to do: the change was planned and the baseline now matches it.',
+  denied: 'Nothing to revert: the call failed. Find out why this principal tried it.',
+};
+
+/** Formats a finding as an email: a one-line subject under 100 characters and a readable plain-text body. */
+export function formatEmail(finding: Finding, options: EmailOptions = {}): EmailMessage {
+  const opts = { ...DEFAULTS, ...options };
+  opts.maxBodyBytes = Math.min(opts.maxBodyBytes, MAX_BODY_BYTES);
+  return { subject: emailSubject(finding), body: emailBody(finding, opts) };
+}
+
+/** The subject: `[SEVERITY]`, `[STATUS]` unless drift, the event and the summary, on one line under 100 characters. */
+export function emailSubject(finding: Finding): string {
+  const status = finding.status === 'drift' ? '' : `[${oneLine(finding.status, 12).toUpperCase()}]`;
+  const prefix = `[${oneLine(finding.severity, 12).toUpperCase()}]${status} ${oneLine(finding.event, 60)}:`;
+  return truncate(oneLine(`${prefix} ${safeText(finding.summary, MAX_SUBJECT)}`), MAX_SUBJECT);
+}
+
+function emailBody(finding: Finding, opts: Required<EmailOptions>): string {
+  const head = `${[...overview(finding), '', 'WHAT CHANGED'].join('\n')}\n`;
+  const commands = remediation(finding, opts.maxBodyBytes / 4);
+  const tail = `\n\n${[...severityReasons(finding), '', ...commands, '', ...footer(finding)].join('\n')}\n`;
+  const changes = changesSection(finding, opts.maxValueChars).join('\n');
+  const budget = opts.maxBodyBytes - utf8Bytes(head) - utf8Bytes(tail);
+  return truncateBytes(head + fitChanges(changes, budget) + tail, opts.maxBodyBytes);
+}
+
+function overview(finding: Finding): string[] {
+  const facts: Array<[string, string]> = [
+    ['Severity', oneLine(finding.severity, 12).toUpperCase()],
+    ['Status', `${oneLine(finding.status, 12)} (${STATUS_MEANING[finding.status] ?? 'unknown status'})`],
+    ['Who', safeText(finding.user, MAX_ITEM_CHARS)],
+    ['When', safeText(finding.timestamp, 64)],
+    ['Account', safeText(finding.account, 64)],
+    ['Region', safeText(finding.region, 64)],
+    ['Resource', safeText(finding.resource, MAX_ITEM_CHARS)],
+    ['Event', `${safeText(finding.event, 64)} (${safeText(finding.service, 16)})`],
+  ];
+  if (finding.error) {
+    const message = finding.error.message ? `: ${safeText(finding.error.message, MAX_TEXT_CHARS)}` : '';
+    facts.push(['Error', `${safeText(finding.error.code, 128)}${message}`]);
+  }
+  return [safeText(finding.summary, MAX_TEXT_CHARS), '', ...facts.map(([label, value]) => fact(label, value))];
+}
+
+function changesSection(finding: Finding, maxValueChars: number): string[] {
+  const entries = Object.entries(finding.changes);
+  if (entries.length === 0) {
+    return finding.status === 'denied'
+      ? [`Nothing: the ${safeText(finding.event, 64)} call failed, so the resource is unchanged.`]
+      : ['No attribute changes were recorded.'];
+  }
+  return entries.flatMap(([attribute, change], i) => [
+    ...(i > 0 ? [''] : []),
+    safeText(attribute, MAX_ITEM_CHARS),
+    ...changeLines(change, maxValueChars),
+  ]);
+}
+
+function changeLines(change: AttributeChange, maxValueChars: number): string[] {
+  const lines: string[] = [];
+  for (const [key, label] of PRINCIPAL_DETAILS) {
+    if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
+  }
+  lines.push(valueLine('before:', change.before, change, maxValueChars));
+  lines.push(valueLine('after: ', change.after, change, maxValueChars));
+  for (const [key, value] of extraDetails(change)) {
+    lines.push(`  ${safeText(key, 64)}: ${boundedValue(value, maxValueChars)}`);
+  }
+  return lines;
+}
+
+function listLines(label: string, value: unknown): string[] {
+  const { items, more } = boundedList(value, MAX_LIST_ITEMS, MAX_ITEM_CHARS);
+  const tail = more > 0 ? [`    - and ${more} more`] : [];
+  if (items.length === 0) return [`  ${label}: (none)`];
+  if (items.length === 1 && more === 0) return [`  ${label}: ${items[0]}`];
+  return [`  ${label}:`, ...items.map((item) => `    - ${item}`), ...tail];
+}
+
+function valueLine(label: string, value: unknown, change: AttributeChange, maxValueChars: number): string {
+  const full = compactValue(value);
+  // A large policy cut mid-way tells nobody anything; the principal lists above say who gained or lost access.
+  if (full.length > maxValueChars && hasPrincipalDetails(change)) {
+    return `  ${label} (${utf8Bytes(full).toLocaleString('en-US')} bytes, not shown: see the principals above)`;
+  }
+  return `  ${label} ${boundedValue(value, maxValueChars)}`;
+}
+
+function boundedValue(value: unknown, maxValueChars: number): string {
+  const full = compactValue(value);
+  const shown = safeText(full, maxValueChars);
+  return full.length > maxValueChars ? `${shown} [${full.length.toLocaleString('en-US')} characters in all]` : shown;
+}
+
+function fitChanges(changes: string, budget: number): string {
+  if (utf8Bytes(changes) <= budget) return changes;
+  const note = '\n[Changes cut to fit the email: the full finding is in the keydrift drift history, by eventId.]';
+  return truncateBytes(changes, Math.max(0, budget - utf8Bytes(note))) + note;
+}
+
+function severityReasons(finding: Finding): string[] {
+  const reasons = (finding.reasons ?? []).slice(0, MAX_REASONS).map((r) => `- ${safeText(r, MAX_REASON_CHARS)}`);
+  const heading = `WHY ${oneLine(finding.severity, 12).toUpperCase()}`;
+  return [heading, ...(reasons.length > 0 ? reasons : ['- The default severity for this event and status.'])];
+}
+
+function remediation(finding: Finding, maxBytes: number): string[] {
+  const commands: string[] = [];
+  let bytes = 0;
+  for (const command of finding.remediation.slice(0, MAX_COMMANDS)) {
+    const line = safeCommand(command, MAX_COMMAND_CHARS, 'see changes.*.before in the keydrift drift history');
+    if (bytes + utf8Bytes(line) > maxBytes) break;
+    commands.push(line);
+    bytes += utf8Bytes(line) + 1;
+  }
+  const more = finding.remediation.length - commands.length;
+  if (commands.length === 0 && more === 0) {
+    return ['REMEDIATION', NO_REMEDIATION[finding.status] ?? NO_REMEDIATION.drift];
+  }
+  return [
+    'REMEDIATION (one command per line; check each before you run it)',
+    ...commands,
+    ...(more > 0 ? [`# ${more} more commands not shown: see the keydrift drift history`] : []),
+  ];
+}
+
+function footer(finding: Finding): string[] {
+  const url = consoleUrl(finding);
+  return [
+    ...(url ? ['CONSOLE', url, ''] : []),
+    `eventId: ${safeText(finding.eventId, 128)}`,
+    '-- ',
+    'Sent by keydrift.',
+  ];
+}
+
+function fact(label: string, value: string): string {
+  return `${`${label}:`.padEnd(LABEL_WIDTH)} ${value}`;
+}

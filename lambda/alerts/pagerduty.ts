@@ -1,0 +1,142 @@
+/**
+ * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
+ * region, resource and attribute, so a key that flaps stays one incident, and a `resolved` or `planned` finding
+ * (after which the attribute matches its baseline) closes it.
+ */
+
+import type { AttributeChange, Finding, Severity } from '../core/types';
+import { consoleUrl } from './console-url';
+import { sha256Hex } from './digest';
+import { oneLine, truncate } from './sanitize';
+import { boundedList, extraDetails, PRINCIPAL_DETAILS, safeCommand, safeText } from './values';
+
+/** One `POST https://events.pagerduty.com/v2/enqueue` body. */
+export interface PagerDutyEvent {
+  routing_key: string;
+  event_action: 'trigger' | 'resolve';
+  dedup_key: string;
+  payload: {
+    summary: string;
+    source: string;
+    severity: Severity;
+    timestamp?: string;
+    component: 'kms' | 'cloudtrail';
+    group: string;
+    class: string;
+    custom_details: Record<string, unknown>;
+  };
+  client: 'keydrift';
+  client_url?: string;
+  links?: Array<{ href: string; text: string }>;
+}
+
+// PagerDuty's limits: dedup keys of at most 255 characters, summaries of at most 1,024.
+const MAX_DEDUP_KEY = 255;
+const MAX_SUMMARY = 1024;
+const MAX_FIELD = 255;
+const MAX_DETAIL_VALUE = 1000;
+const MAX_DETAIL_ITEMS = 20;
+const MAX_REASONS = 5;
+const MAX_REASON = 500;
+const MAX_COMMANDS = 5;
+const MAX_COMMAND = 5000;
+const SHA256_HEX_LENGTH = 64;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** The attributes a finding is paged under: its changed ones, else `attempt` for a denied call, else the event. */
+export function attributesPaged(finding: Finding): string[] {
+  const attributes = Object.keys(finding.changes);
+  if (attributes.length > 0) return attributes;
+  return [finding.status === 'denied' ? 'attempt' : finding.event];
+}
+
+/** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute; `resolved`/`planned` resolve. */
+export function formatPagerDutyEvents(finding: Finding, routingKey: string): PagerDutyEvent[] {
+  return attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute));
+}
+
+/** `keydrift:<account>:<region>:<resource ARN>:<attribute>`, its tail replaced by a SHA-256 when over 255 chars. */
+export function pagerDutyDedupKey(
+  finding: Pick<Finding, 'account' | 'region' | 'resource'>,
+  attribute: string,
+): string {
+  const key = oneLine(['keydrift', finding.account, finding.region, finding.resource, attribute].join(':'));
+  if (key.length <= MAX_DEDUP_KEY) return key;
+  // Keep the readable head (account, region, most of the ARN) and hash the whole key, so distinct keys stay distinct.
+  return `${key.slice(0, MAX_DEDUP_KEY - SHA256_HEX_LENGTH - 1)}#${sha256Hex(key)}`;
+}
+
+function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string): PagerDutyEvent {
+  const url = consoleUrl(finding);
+  const timestamp = ISO_8601.test(finding.timestamp) ? finding.timestamp : undefined;
+  return {
+    routing_key: routingKey,
+    // A `planned` change moved the baseline to the live state, so the attribute no longer drifts either.
+    event_action: finding.status === 'resolved' || finding.status === 'planned' ? 'resolve' : 'trigger',
+    dedup_key: pagerDutyDedupKey(finding, attribute),
+    payload: {
+      summary: eventSummary(finding, attribute),
+      source: safeText(finding.resource, MAX_FIELD) || 'unknown',
+      severity: finding.severity,
+      ...(timestamp ? { timestamp } : {}),
+      component: finding.service === 'cloudtrail' ? 'cloudtrail' : 'kms',
+      group: safeText(finding.account, MAX_FIELD),
+      class: safeText(finding.event, MAX_FIELD),
+      custom_details: customDetails(finding, attribute, url),
+    },
+    client: 'keydrift',
+    ...(url ? { client_url: url, links: [{ href: url, text: 'Open in the AWS console' }] } : {}),
+  };
+}
+
+function eventSummary(finding: Finding, attribute: string): string {
+  const severity = oneLine(finding.severity, 12).toUpperCase();
+  const suffix = ` (${safeText(attribute, 200)})`;
+  const summary = safeText(finding.summary, MAX_SUMMARY) || safeText(finding.event, MAX_FIELD);
+  return truncate(`[${severity}] ${summary}`, MAX_SUMMARY - suffix.length) + suffix;
+}
+
+function customDetails(finding: Finding, attribute: string, url: string | undefined): Record<string, unknown> {
+  const change = finding.changes[attribute];
+  const commands = finding.remediation
+    .slice(0, MAX_COMMANDS)
+    .map((c) => safeCommand(c, MAX_COMMAND, 'it is in the email alert'));
+  return {
+    attribute: safeText(attribute, MAX_FIELD),
+    event: safeText(finding.event, MAX_FIELD),
+    status: safeText(finding.status, MAX_FIELD),
+    user: safeText(finding.user, MAX_FIELD),
+    account: safeText(finding.account, MAX_FIELD),
+    region: safeText(finding.region, MAX_FIELD),
+    resource: safeText(finding.resource, MAX_FIELD),
+    event_id: safeText(finding.eventId, MAX_FIELD),
+    ...(change ? { change: trimmedChange(change) } : {}),
+    ...(finding.error ? { error: trimmedError(finding.error) } : {}),
+    reasons: (finding.reasons ?? []).slice(0, MAX_REASONS).map((r) => safeText(r, MAX_REASON)),
+    remediation: commands,
+    ...(url ? { console: url } : {}),
+  };
+}
+
+function trimmedChange(change: AttributeChange): Record<string, unknown> {
+  const trimmed: Record<string, unknown> = {
+    before: safeText(change.before, MAX_DETAIL_VALUE),
+    after: safeText(change.after, MAX_DETAIL_VALUE),
+  };
+  for (const [key] of PRINCIPAL_DETAILS) {
+    if (!Array.isArray(change[key])) continue;
+    const { items, more } = boundedList(change[key], MAX_DETAIL_ITEMS, MAX_FIELD);
+    trimmed[key] = more > 0 ? [...items, `+${more} more`] : items;
+  }
+  for (const [key, value] of extraDetails(change).slice(0, MAX_DETAIL_ITEMS)) {
+    trimmed[safeText(key, 64)] = safeText(value, MAX_DETAIL_VALUE);
+  }
+  return trimmed;
+}
+
+function trimmedError(error: NonNullable<Finding['error']>): Record<string, string> {
+  return {
+    code: safeText(error.code, MAX_FIELD),
+    ...(error.message ? { message: safeText(error.message, MAX_DETAIL_VALUE) } : {}),
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Which audiences a finding goes to. Chat and email get everything at or above the configured severity; the pager
+ * gets critical findings, plus the `resolved` and `planned` ones that close an incident it may hold open.
+ */
+
+import { type Finding, SEVERITIES, type Severity, type Status } from '../core/types';
+
+/** The alert audiences, each published to its own SNS topic. */
+export const AUDIENCES = ['chat', 'email', 'page'] as const;
+export type Audience = (typeof AUDIENCES)[number];
+
+// These statuses produce PagerDuty `resolve` events: they wake nobody, and without them incidents never close.
+const CLOSES_INCIDENT: ReadonlySet<Status> = new Set<Status>(['resolved', 'planned']);
+
+/** True when `severity` ranks at or above `minimum` in SEVERITIES (info < warning < error < critical). */
+export function severityAtLeast(severity: Severity, minimum: Severity): boolean {
+  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(minimum);
+}
+
+/** The audiences for a finding: chat and email at or above `minSeverity`, page for critical or incident-closing. */
+export function audiencesFor(
+  finding: Pick<Finding, 'severity' | 'status'>,
+  minSeverity: Severity = 'error',
+): Audience[] {
+  const audiences: Audience[] = [];
+  if (severityAtLeast(finding.severity, minSeverity)) audiences.push('chat', 'email');
+  if (finding.severity === 'critical' || CLOSES_INCIDENT.has(finding.status)) audiences.push('page');
+  return audiences;
+}

@@ -1,0 +1,71 @@
+/**
+ * Renders the values inside a finding (attribute before/after, principal lists, free text) as bounded, sanitized
+ * one-line text that every channel can show.
+ */
+
+import type { AttributeChange } from '../core/types';
+import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
+
+/** The principal and account lists a `policy` or `grants` change carries, with the label people read. */
+export const PRINCIPAL_DETAILS = [
+  ['added_principals', 'added principals'],
+  ['removed_principals', 'removed principals'],
+  ['external_accounts', 'external accounts'],
+] as const;
+
+// Anything in a command that is not a plain printable character: a line break could smuggle in a second command.
+const UNSAFE_IN_COMMAND = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+const CORE_KEYS = new Set<string>(['before', 'after', ...PRINCIPAL_DETAILS.map(([key]) => key)]);
+
+/** A value as compact text: strings bare, `null`/`undefined` as `(unknown)`, anything else as compact JSON. */
+export function compactValue(value: unknown): string {
+  if (value === null || value === undefined) return '(unknown)';
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // Cycles or BigInts cannot come from JSON input, but an alert must still render.
+    return String(value);
+  }
+}
+
+/** Attacker-controlled free text made safe to show: one line, links defanged, cut to `max` characters. */
+export function safeText(value: unknown, max: number): string {
+  return oneLine(defangUrls(compactValue(value)), max);
+}
+
+/** A list of principals or accounts as safe one-line items, at most `maxItems`; `more` counts the ones left out. */
+export function boundedList(value: unknown, maxItems: number, maxEach: number): { items: string[]; more: number } {
+  if (!Array.isArray(value)) return { items: [], more: 0 };
+  const items = value.slice(0, maxItems).map((item) => safeText(item, maxEach));
+  return { items, more: value.length - items.length };
+}
+
+/** True when the change lists who gained or lost access (policy and grant changes). */
+export function hasPrincipalDetails(change: AttributeChange): boolean {
+  return PRINCIPAL_DETAILS.some(([key]) => Array.isArray(change[key]));
+}
+
+/** Details of a change other than before/after and the principal lists, in their original order. */
+export function extraDetails(change: AttributeChange): Array<[string, unknown]> {
+  return Object.entries(change).filter(([key]) => !CORE_KEYS.has(key));
+}
+
+/** Size of a value serialized as compact JSON, in bytes of UTF-8 (0 for what JSON drops). */
+export function jsonBytes(value: unknown): number {
+  const json = JSON.stringify(value);
+  return json === undefined ? 0 : utf8Bytes(json);
+}
+
+/**
+ * A remediation command to show verbatim, or a shell comment in its place: when it holds control characters (so a
+ * paste does nothing) or is longer than `max` (a cut command must never be run). `elsewhere` says where it is whole.
+ */
+export function safeCommand(command: string, max: number, elsewhere: string): string {
+  if (UNSAFE_IN_COMMAND.test(command)) {
+    return truncate(`# control characters removed, check before running: ${oneLine(command)}`, max);
+  }
+  if (command.length > max) return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
+  return command;
+}

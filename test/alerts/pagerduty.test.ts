@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
+import type { Finding } from '../../lambda/core/types';
+import {
+  ACCOUNT,
+  ALL_FINDINGS,
+  deniedPutKeyPolicy,
+  enableKeyRotationResolved,
+  hostileDescription,
+  hostileTag,
+  hugeFinding,
+  KEY_ARN,
+  putKeyPolicyOpened,
+  REGION,
+  scheduleKeyDeletion,
+  stopLogging,
+  TRAIL_ARN,
+} from './fixtures';
+import { pagerDutyEventSchema } from './schemas';
+import { allStrings, UNSAFE_CHARACTERS } from './walk';
+
+const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
+const keyDedup = (attribute: string) => `keydrift:${ACCOUNT}:${REGION}:${KEY_ARN}:${attribute}`;
+
+describe('formatPagerDutyEvents: format', () => {
+  it.each(ALL_FINDINGS)('produces Events API v2 bodies that match the schema for the %s finding', (_name, finding) => {
+    const events = formatPagerDutyEvents(finding, ROUTING_KEY);
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) {
+      expect(pagerDutyEventSchema.safeParse(event).error).toBeUndefined();
+      expect(event.routing_key).toBe(ROUTING_KEY);
+      expect(event.client).toBe('keydrift');
+    }
+  });
+
+  it('fails the schema check for a body PagerDuty would reject, so the check itself can fail', () => {
+    const [event] = formatPagerDutyEvents(putKeyPolicyOpened, ROUTING_KEY);
+    const wrong = { ...event, dedup_key: 'x'.repeat(256), payload: { ...event!.payload, severity: 'high' } };
+    expect(pagerDutyEventSchema.safeParse(wrong).success).toBe(false);
+  });
+
+  it('fills the payload of a critical policy drift for the on-call engineer', () => {
+    const [event] = formatPagerDutyEvents(putKeyPolicyOpened, ROUTING_KEY);
+    expect(event!.event_action).toBe('trigger');
+    expect(event!.dedup_key).toBe(keyDedup('policy'));
+    expect(event!.payload).toMatchObject({
+      summary: '[CRITICAL] Key policy of alias/payments opened to account 444455556666 by Alice (policy)',
+      source: KEY_ARN,
+      severity: 'critical',
+      timestamp: '2022-09-01T20:06:16Z',
+      component: 'kms',
+      group: ACCOUNT,
+      class: 'PutKeyPolicy',
+    });
+    expect(event!.payload.custom_details).toMatchObject({
+      attribute: 'policy',
+      user: 'arn:aws:iam::111122223333:user/Alice',
+      event_id: 'c217db1f-903f-4a2f-8f88-9580182d6313',
+      change: { added_principals: ['arn:aws:iam::444455556666:root'], external_accounts: ['444455556666'] },
+      remediation: putKeyPolicyOpened.remediation,
+    });
+    expect(event!.links).toEqual([
+      {
+        href: 'https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab',
+        text: 'Open in the AWS console',
+      },
+    ]);
+  });
+
+  it('sends one event per changed attribute, each with its own dedup key', () => {
+    const events = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
+    expect(events.map((e) => e.dedup_key)).toEqual([keyDedup('key_state'), keyDedup('deletion_date')]);
+    expect(events.map((e) => e.payload.custom_details.change)).toEqual([
+      { before: 'Enabled', after: 'PendingDeletion' },
+      { before: '(unknown)', after: '2021-04-12T18:58:30Z' },
+    ]);
+  });
+
+  it('names the trail component cloudtrail and dedups on the trail ARN', () => {
+    const [event] = formatPagerDutyEvents(stopLogging, ROUTING_KEY);
+    expect(event!.payload.component).toBe('cloudtrail');
+    expect(event!.dedup_key).toBe(`keydrift:143434273843:us-east-1:${TRAIL_ARN}:logging`);
+  });
+});
+
+describe('formatPagerDutyEvents: incident lifecycle', () => {
+  it('resolves, with the same dedup key, the incident a drift on the same attribute opened', () => {
+    const drift: Finding = { ...enableKeyRotationResolved, status: 'drift', severity: 'critical' };
+    const [opened] = formatPagerDutyEvents(drift, ROUTING_KEY);
+    const [closed] = formatPagerDutyEvents(enableKeyRotationResolved, ROUTING_KEY);
+    expect(opened!.event_action).toBe('trigger');
+    expect(closed!.event_action).toBe('resolve');
+    expect(closed!.dedup_key).toBe(opened!.dedup_key);
+  });
+
+  it('resolves after a planned change, which moved the baseline to the live state', () => {
+    const planned: Finding = { ...scheduleKeyDeletion, status: 'planned', severity: 'info' };
+    expect(formatPagerDutyEvents(planned, ROUTING_KEY).map((e) => e.event_action)).toEqual(['resolve', 'resolve']);
+  });
+
+  it('triggers a denied attempt under the attribute name "attempt"', () => {
+    const [event, ...rest] = formatPagerDutyEvents(deniedPutKeyPolicy, ROUTING_KEY);
+    expect(rest).toEqual([]);
+    expect(event!.event_action).toBe('trigger');
+    expect(event!.dedup_key).toBe(keyDedup('attempt'));
+    expect(event!.payload.severity).toBe('warning');
+    expect(event!.payload.custom_details.error).toEqual({
+      code: 'AccessDeniedException',
+      message: deniedPutKeyPolicy.error!.message,
+    });
+  });
+
+  it('pages a finding without changes that is not denied under its event name', () => {
+    const deleted: Finding = { ...scheduleKeyDeletion, event: 'DeleteKey', changes: {} };
+    expect(formatPagerDutyEvents(deleted, ROUTING_KEY).map((e) => e.dedup_key)).toEqual([keyDedup('DeleteKey')]);
+  });
+});
+
+describe('pagerDutyDedupKey', () => {
+  const longAlias = (name: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:alias/${name.repeat(250)}`;
+
+  it('keeps a long key within 255 characters by replacing its tail with a SHA-256 of the whole key', () => {
+    const resource = longAlias('a');
+    const full = `keydrift:${ACCOUNT}:${REGION}:${resource}:target_key_id`;
+    const key = pagerDutyDedupKey({ account: ACCOUNT, region: REGION, resource }, 'target_key_id');
+    expect(key).toHaveLength(255);
+    expect(key).toBe(`${full.slice(0, 190)}#${createHash('sha256').update(full).digest('hex')}`);
+  });
+
+  it('keeps long keys of different resources distinct', () => {
+    const a = pagerDutyDedupKey({ account: ACCOUNT, region: REGION, resource: `${longAlias('a')}x` }, 'target_key_id');
+    const b = pagerDutyDedupKey({ account: ACCOUNT, region: REGION, resource: `${longAlias('a')}y` }, 'target_key_id');
+    expect(a.slice(0, 190)).toBe(b.slice(0, 190));
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('formatPagerDutyEvents: hostile strings', () => {
+  it('cuts the summary of a 40 KB tag change to 1,024 characters and keeps the attribute', () => {
+    const [event] = formatPagerDutyEvents(hostileTag, ROUTING_KEY);
+    expect(event!.payload.summary).toHaveLength(1024);
+    expect(event!.payload.summary.endsWith('AAA… (tags)')).toBe(true);
+  });
+
+  it('leaves no control character, line break or live link in any field', () => {
+    const strings = allStrings(formatPagerDutyEvents(hostileDescription, ROUTING_KEY));
+    expect(strings.filter((s) => UNSAFE_CHARACTERS.test(s))).toEqual([]);
+    expect(strings.filter((s) => s.includes('https://evil.example'))).toEqual([]);
+  });
+
+  it("trims custom details far below PagerDuty's 512 KB event limit", () => {
+    const [event] = formatPagerDutyEvents(hugeFinding, ROUTING_KEY);
+    const change = event!.payload.custom_details.change as { added_principals: string[]; before: string };
+    expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(16 * 1024);
+    // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command.
+    expect(event!.payload.custom_details.remediation).toEqual(
+      Array(5).fill('# a 5153-character command does not fit here: it is in the email alert'),
+    );
+    expect(change.added_principals).toHaveLength(21);
+    expect(change.added_principals[20]).toBe('+4980 more');
+    expect(change.before).toHaveLength(1000);
+  });
+});

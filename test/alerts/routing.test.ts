@@ -1,0 +1,59 @@
+import { audiencesFor, severityAtLeast } from '../../lambda/alerts/routing';
+import type { Severity } from '../../lambda/core/types';
+import {
+  deniedPutKeyPolicy,
+  enableKeyRotationResolved,
+  hostileDescription,
+  hostileTag,
+  putKeyPolicyOpened,
+  scheduleKeyDeletion,
+  stopLogging,
+} from './fixtures';
+
+describe('audiencesFor', () => {
+  it('sends a critical drift to chat, email and the pager', () => {
+    expect(audiencesFor(putKeyPolicyOpened)).toEqual(['chat', 'email', 'page']);
+    expect(audiencesFor(scheduleKeyDeletion)).toEqual(['chat', 'email', 'page']);
+    expect(audiencesFor(stopLogging)).toEqual(['chat', 'email', 'page']);
+  });
+
+  it('sends an error to chat and email but never pages it', () => {
+    expect(audiencesFor(hostileDescription)).toEqual(['chat', 'email']);
+    expect(audiencesFor(hostileTag, 'info')).toEqual(['chat', 'email']);
+  });
+
+  it('keeps a warning out of the alert channels at the default threshold, error', () => {
+    expect(audiencesFor(deniedPutKeyPolicy)).toEqual([]);
+  });
+
+  it('sends a warning to chat and email when the threshold is lowered to warning', () => {
+    expect(audiencesFor(deniedPutKeyPolicy, 'warning')).toEqual(['chat', 'email']);
+  });
+
+  it('keeps an error out of chat and email when the threshold is critical, which still pages', () => {
+    expect(audiencesFor(hostileDescription, 'critical')).toEqual([]);
+    expect(audiencesFor(putKeyPolicyOpened, 'critical')).toEqual(['chat', 'email', 'page']);
+  });
+
+  it('sends a resolved change to the pager only, to resolve the incident its drift may have opened', () => {
+    expect(audiencesFor(enableKeyRotationResolved)).toEqual(['page']);
+    expect(audiencesFor(enableKeyRotationResolved, 'info')).toEqual(['chat', 'email', 'page']);
+  });
+
+  it('sends a planned change to the pager only, since the baseline now matches the live state', () => {
+    expect(audiencesFor({ severity: 'info', status: 'planned' })).toEqual(['page']);
+  });
+});
+
+describe('severityAtLeast', () => {
+  it.each<[Severity, Severity, boolean]>([
+    ['critical', 'error', true],
+    ['error', 'error', true],
+    ['warning', 'error', false],
+    ['info', 'warning', false],
+    ['info', 'info', true],
+    ['error', 'critical', false],
+  ])('ranks %s against a minimum of %s as %s', (severity, minimum, expected) => {
+    expect(severityAtLeast(severity, minimum)).toBe(expected);
+  });
+});
