@@ -1,0 +1,108 @@
+/**
+ * Starts moto's server (a third-party AWS emulator) on a free loopback port for end-to-end tests, and
+ * stops it afterwards. moto validates little: tests must never rely on it to reject anything.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Moto {
+  endpoint: string;
+  port: number;
+  /** SDK client settings that reach this moto only. */
+  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  /** Environment for the `aws` CLI and child processes: this moto, fake credentials, no other AWS. */
+  env: NodeJS.ProcessEnv;
+  /** Runs an `aws` CLI command line against this moto; returns stdout, throws with stderr on failure. */
+  aws(args: string[]): string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function ensureMotoInstalled(): void {
+  const check = spawnSync('python3', ['-c', 'import moto.server'], { encoding: 'utf8' });
+  if (check.status === 0) return;
+  const install = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]'], { encoding: 'utf8' });
+  if (install.status !== 0) {
+    throw new Error(
+      `moto is not installed and could not be installed: run  pip install "moto[server]"\n${install.stderr}`,
+    );
+  }
+}
+
+async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto exited early (${child.exitCode}):\n${output()}`);
+    try {
+      const response = await fetch(`${endpoint}/moto-api/`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`moto did not start within 20 s:\n${output()}`);
+}
+
+export async function startMoto(region = 'eu-west-1'): Promise<Moto> {
+  ensureMotoInstalled();
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout?.on('data', (d) => {
+    log = (log + d).slice(-4000);
+  });
+  child.stderr?.on('data', (d) => {
+    log = (log + d).slice(-4000);
+  });
+  await waitUntilReady(endpoint, child, () => log);
+  const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  return {
+    endpoint,
+    port,
+    clientConfig: { endpoint, region, credentials },
+    env,
+    aws(args: string[]): string {
+      const result = spawnSync('aws', ['--endpoint-url', endpoint, '--region', region, ...args], {
+        env,
+        encoding: 'utf8',
+      });
+      if (result.status !== 0) throw new Error(`aws ${args.join(' ')} failed: ${result.stderr}`);
+      return result.stdout;
+    },
+    async stop(): Promise<void> {
+      if (child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      });
+    },
+  };
+}
