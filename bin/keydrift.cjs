@@ -30,9 +30,11 @@ function loadCli() {
   }
   const built = fs.existsSync(bundle) ? fs.statSync(bundle).mtimeMs : 0;
   if (built < Math.max(newestSource(path.join(root, 'lambda')), fs.statSync(__filename).mtimeMs)) {
+    // Build beside the cache and rename into place, so concurrent first runs never load a half-written file.
+    const staging = `${outdir}.${process.pid}`;
     esbuild.buildSync({
       entryPoints: Object.fromEntries(Object.entries(entryPoints).map(([name, file]) => [name, path.join(root, file)])),
-      outdir,
+      outdir: staging,
       outExtension: { '.js': '.cjs' },
       bundle: true,
       platform: 'node',
@@ -40,6 +42,10 @@ function loadCli() {
       target: 'node20',
       logLevel: 'error',
     });
+    fs.mkdirSync(outdir, { recursive: true });
+    // The worker first: the CLI bundle appearing is what marks the build complete.
+    for (const name of ['parse-worker.cjs', 'cli.cjs']) fs.renameSync(path.join(staging, name), path.join(outdir, name));
+    fs.rmSync(staging, { recursive: true, force: true });
   }
   return require(bundle);
 }

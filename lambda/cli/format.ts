@@ -29,10 +29,11 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
     paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', 22)}  SUMMARY`),
   ];
   for (const f of findings) {
-    const fixed = `${pad(f.timestamp, 20)}  ${pad(f.severity.toUpperCase(), 8)}  ${pad(f.status, 8)}  ${pad(f.event, 22)}  `;
+    const event = pad(clean(f.event), 22);
+    const fixed = `${pad(f.timestamp, 20)}  ${pad(f.severity.toUpperCase(), 8)}  ${pad(f.status, 8)}  ${event}  `;
     const summary = pad(clean(f.summary), Math.max(20, width - fixed.length)).trimEnd();
     lines.push(
-      `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${pad(f.event, 22)}  ${summary}`,
+      `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  ${summary}`,
     );
     if (f.status === 'drift' && f.severity !== 'info' && f.remediation[0])
       lines.push(paint('dim', `${' '.repeat(22)}↳ ${clean(f.remediation[0])}`));
@@ -40,9 +41,13 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
   return `${lines.join('\n')}\n`;
 }
 
-/** JSON Lines: one finding per line, the format machines read. */
+/** DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw. */
+const escapeC1 = (json: string): string =>
+  json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** JSON Lines: one finding per line, the format machines read (every control character escaped). */
 export function formatJsonLines(findings: Finding[]): string {
-  return findings.map((f) => `${JSON.stringify(f)}\n`).join('');
+  return findings.map((f) => `${escapeC1(JSON.stringify(f))}\n`).join('');
 }
 
 /** The run's summary for standard error: what was read, what was found, what was skipped and why. */
@@ -55,7 +60,7 @@ export function formatSummary(summary: ReplaySummary, shown: number): string {
       `${summary.duplicates ? `; ${summary.duplicates} duplicate record(s) counted once` : ''}` +
       `${summary.ignored ? `; ${summary.ignored} ignored by configuration` : ''}`,
   ];
-  for (const { source, reason } of summary.skipped) lines.push(`skipped ${source}: ${reason}`);
+  for (const { source, reason } of summary.skipped) lines.push(`skipped ${clean(source)}: ${clean(reason)}`);
   for (const error of summary.recordErrors) lines.push(`bad record ${clean(error)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -73,7 +73,7 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
       : formatTable(shown, { color: !!process.stdout.isTTY && !process.env.NO_COLOR, columns: process.stdout.columns }),
   );
   process.stderr.write(formatSummary(summary, shown.length));
-  if (summary.inputs === 0 || summary.skipped.length === summary.inputs) {
+  if (summary.inputsRead === 0) {
     process.stderr.write('keydrift replay: nothing could be read\n');
     return EXIT.usage;
   }
@@ -131,9 +131,9 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return Number(process.exitCode ?? EXIT.ok);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.ok;
-    if (code?.startsWith('commander.')) return EXIT.usage;
+    const { code, exitCode } = error as { code?: string; exitCode?: number };
+    // Help asked for (`--help`) exits 0; help shown because no command was given is a usage error.
+    if (code?.startsWith('commander.')) return exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (error instanceof KeydriftError) {
       process.stderr.write(`keydrift: ${error.message}\n`);
       return EXIT.usage;

@@ -35,10 +35,11 @@ function emptyResult(source: string, bytes: number): FileResult {
 /** Files CloudTrail writes next to the logs that hold no records. */
 const isDigest = (value: Record<string, unknown>): boolean => 'digestStartTime' in value && 'logFiles' in value;
 
-function collect(value: unknown, where: string, result: FileResult): void {
-  if (Array.isArray(value)) {
-    value.forEach((item, index) => {
-      collect(item, `${where}[${index}]`, result);
+/** `item` is an element of a top-level array: arrays are not nested deeper in any input format. */
+function collect(value: unknown, where: string, result: FileResult, item = false): void {
+  if (Array.isArray(value) && !item) {
+    value.forEach((element, index) => {
+      collect(element, `${where}[${index}]`, result, true);
     });
     return;
   }
@@ -67,6 +68,22 @@ function countRecord(record: unknown, where: string, result: FileResult): void {
   else result.others++;
 }
 
+function parseLine(line: string): { value?: unknown; error?: string } {
+  try {
+    return { value: JSON.parse(line) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** Adds the line and column to a JSON error that gives only a position (older Node versions). */
+function withLine(message: string, text: string): string {
+  const position = /at position (\d+)$/.exec(message);
+  if (!position) return message;
+  const before = text.slice(0, Number(position[1])).split('\n');
+  return `${message} (line ${before.length} column ${before[before.length - 1].length + 1})`;
+}
+
 /**
  * Reads one input's bytes: gzip or plain; a CloudTrail log file, an array, one record or EventBridge
  * event, or JSON Lines of any of these. A bad line or record is reported and the rest still counts.
@@ -91,16 +108,15 @@ export function parseBuffer(source: string, buffer: Buffer): FileResult {
     whole = JSON.parse(text);
   } catch (error) {
     const lines = text.split('\n');
-    if (lines.filter((l) => l.trim()).length < 2) {
-      return { ...result, fileError: `not valid JSON or JSON Lines (${(error as Error).message})` };
+    // JSON Lines only when some line holds a whole object: a broken pretty-printed document is one error.
+    if (!lines.some((line) => line.includes('{') && isObject(parseLine(line).value))) {
+      return { ...result, fileError: `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})` };
     }
     lines.forEach((line, index) => {
       if (!line.trim()) return;
-      try {
-        collect(JSON.parse(line), `line ${index + 1}`, result);
-      } catch (lineError) {
-        result.recordErrors.push(`line ${index + 1}: not valid JSON (${(lineError as Error).message})`);
-      }
+      const parsed = parseLine(line);
+      if (parsed.error === undefined) collect(parsed.value, `line ${index + 1}`, result);
+      else result.recordErrors.push(`line ${index + 1}: not valid JSON (${parsed.error})`);
     });
     return result;
   }

@@ -1,0 +1,273 @@
+/**
+ * `keydrift replay` as a user runs it: the real binary (node bin/keydrift.cjs) in a temporary working
+ * folder, so no keydrift.config.json is picked up unless a test puts one there. Each run costs a Node
+ * start, so each test groups the assertions one run allows.
+ */
+import * as path from 'node:path';
+import { SEVERITIES, STATUSES } from '../../lambda/core/types';
+import {
+  countBySeverity,
+  EXAMPLES,
+  parseFindings,
+  type Run,
+  runKeydrift,
+  sample,
+  samplePath,
+  summaryCounts,
+  tempDir,
+  writeFile,
+} from '../helpers/keydrift';
+
+const DEPLOYER = 'arn:aws:iam::111122223333:role/platform-deployer';
+const PAYMENTS_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
+/** The pipeline's work in examples/cloudtrail (09:01–09:07), in time order. */
+const PIPELINE_EVENTS = [
+  'CreateKey',
+  'CreateAlias',
+  'EnableKeyRotation',
+  'CreateKey',
+  'CreateAlias',
+  'EnableKeyRotation',
+  'CreateTrail',
+  'StartLogging',
+];
+
+let cwd: string;
+let json: Run;
+
+beforeAll(() => {
+  cwd = tempDir();
+  json = runKeydrift(['replay', '--format', 'json', EXAMPLES], { cwd });
+});
+
+describe('--format json', () => {
+  test('prints JSON Lines, each line a finding with the fields DESIGN.md names', () => {
+    const lines = json.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(16);
+    for (const line of lines) {
+      const finding = JSON.parse(line);
+      expect(finding).toEqual(
+        expect.objectContaining({
+          service: expect.stringMatching(/^(kms|cloudtrail)$/),
+          event: expect.any(String),
+          eventId: expect.any(String),
+          timestamp: expect.stringMatching(/^2026-10-03T\d\d:\d\d:\d\dZ$/),
+          account: '111122223333',
+          region: 'eu-west-1',
+          resource: expect.stringMatching(/^arn:aws:(kms|cloudtrail):eu-west-1:111122223333:(key|alias|trail)\//),
+          user: expect.stringMatching(/^arn:aws:(iam|sts)::111122223333:/),
+          severity: expect.stringMatching(new RegExp(`^(${SEVERITIES.join('|')})$`)),
+          status: expect.stringMatching(new RegExp(`^(${STATUSES.join('|')})$`)),
+          changes: expect.any(Object),
+          summary: expect.any(String),
+        }),
+      );
+      expect(finding.summary).not.toBe('');
+    }
+    expect(new Set(parseFindings(json.stdout).map((f) => f.eventId)).size).toBe(16);
+  });
+
+  test('writes the summary to standard error: inputs, records, writes, findings by severity, duplicates', () => {
+    expect(json.stderr).toContain(
+      'keydrift replay: 6 input(s), 58 records (17 KMS/trail writes, 35 KMS/trail reads, 6 other services)',
+    );
+    expect(summaryCounts(json.stderr)).toEqual(countBySeverity(parseFindings(json.stdout)));
+    expect(json.stderr).toContain('1 duplicate record(s) counted once');
+    expect(json.stderr).not.toContain('{');
+  });
+
+  test('without a planned principal the pipeline is unplanned: its CreateKeys are warning drift', () => {
+    const findings = parseFindings(json.stdout);
+    expect(findings.slice(0, 8).map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+    expect(findings.filter((f) => f.status === 'planned')).toEqual([]);
+    expect(findings.filter((f) => f.event === 'CreateKey').map((f) => [f.severity, f.status])).toEqual([
+      ['warning', 'drift'],
+      ['warning', 'drift'],
+    ]);
+    // Rotation was off at creation, so carol turning it off brings the key back to that baseline.
+    expect(findings.find((f) => f.event === 'DisableKeyRotation')).toMatchObject({
+      status: 'resolved',
+      severity: 'info',
+    });
+  });
+});
+
+describe('the table (default output)', () => {
+  let table: Run;
+  beforeAll(() => {
+    table = runKeydrift(['replay', EXAMPLES], { cwd });
+  });
+
+  test('shows every finding with its time, severity, status, event and summary, without ANSI escapes', () => {
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TIME +SEVERITY +STATUS +EVENT +SUMMARY$/);
+    const rows = lines.filter((line) => /^2026-10-03T/.test(line));
+    const findings = parseFindings(json.stdout);
+    expect(rows).toHaveLength(findings.length);
+    findings.forEach((f, i) => {
+      expect(rows[i]).toMatch(new RegExp(`^${f.timestamp} +${f.severity.toUpperCase()} +${f.status} +${f.event} +`));
+      // Long summaries are cut to the line width with an ellipsis.
+      expect(rows[i]).toContain(f.summary.slice(0, 80));
+    });
+    for (const severity of ['CRITICAL', 'WARNING', 'INFO']) expect(table.stdout).toContain(severity);
+    expect(table.stdout).toContain('Key policy of alias/payments opened to account 444455556666 by carol@example.com');
+    expect(table.stdout).not.toContain('\u001b');
+    expect(table.stderr).toBe(json.stderr);
+  });
+
+  test('follows a drift with the first command that undoes it', () => {
+    expect(table.stdout).toContain(`↳ aws kms cancel-key-deletion --key-id ${PAYMENTS_KEY} --region eu-west-1\n`);
+  });
+});
+
+describe('exit codes', () => {
+  let onlyErrors: string;
+  beforeAll(() => {
+    // DisableKeyRotation and UpdateAlias: two error findings, nothing critical.
+    onlyErrors = writeFile(path.join(cwd, 'only-errors.json'), {
+      Records: [sample('DisableKeyRotation__awskmsdg__1'), sample('UpdateAlias__awskmsdg__1')],
+    });
+  });
+
+  test('1 when a finding reaches --fail-on (default error); 0 with --fail-on never', () => {
+    expect(json.status).toBe(1);
+    const never = runKeydrift(['replay', '--fail-on', 'never', '--format', 'json', EXAMPLES], { cwd });
+    expect(never.status).toBe(0);
+    expect(never.stdout).toBe(json.stdout);
+  });
+
+  test('errors only: 1 by default, 0 with --fail-on critical', () => {
+    const byDefault = runKeydrift(['replay', '--format', 'json', onlyErrors], { cwd });
+    expect(parseFindings(byDefault.stdout).map((f) => f.severity)).toEqual(['error', 'error']);
+    expect(byDefault.status).toBe(1);
+    const critical = runKeydrift(['replay', '--fail-on', 'critical', onlyErrors], { cwd });
+    expect(critical.status).toBe(0);
+    expect(critical.stdout).toContain('ERROR');
+  });
+
+  test('2 for an unknown option, naming it', () => {
+    const run = runKeydrift(['replay', '--colour', onlyErrors], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("unknown option '--colour'");
+    expect(run.stdout).toBe('');
+  });
+
+  test('2 for a bad --min-severity, listing the levels', () => {
+    const run = runKeydrift(['replay', '--min-severity', 'loud', onlyErrors], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('expected one of info, warning, error, critical');
+  });
+
+  test('2 when no command is given (help on standard error), 0 for --help', () => {
+    const bare = runKeydrift([], { cwd });
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toContain('Usage: keydrift');
+    const help = runKeydrift(['replay', '--help'], { cwd });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error');
+  });
+
+  test('2 when nothing could be read (a missing path), saying why', () => {
+    const missing = path.join(cwd, 'no-such-logs');
+    const run = runKeydrift(['replay', missing], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`skipped ${missing}: no such file or folder`);
+    expect(run.stderr).toContain('keydrift replay: nothing could be read');
+  });
+
+  test('a missing path next to readable files is reported, and the exit follows the findings', () => {
+    const missing = path.join(cwd, 'no-such-file.json');
+    const run = runKeydrift(['replay', '--fail-on', 'critical', missing, onlyErrors], { cwd });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`skipped ${missing}: no such file or folder`);
+    expect(run.stderr).not.toContain('nothing could be read');
+  });
+});
+
+test('--min-severity shows only findings at or above it; --fail-on still sees them all', () => {
+  const run = runKeydrift(['replay', '--format', 'json', '--min-severity', 'warning', '--fail-on', 'info', EXAMPLES], {
+    cwd,
+  });
+  const all = parseFindings(json.stdout);
+  const shown = parseFindings(run.stdout);
+  expect(shown).toEqual(all.filter((f) => f.severity !== 'info'));
+  expect(shown.length).toBeLessThan(all.length);
+  expect(run.stderr).toContain(`(${shown.length} shown)`);
+  expect(run.status).toBe(1);
+});
+
+test("--planned-principal turns the example pipeline's changes into planned (info), and only those", () => {
+  const run = runKeydrift(['replay', '--format', 'json', '--planned-principal', DEPLOYER, EXAMPLES], { cwd });
+  const findings = parseFindings(run.stdout);
+  const planned = findings.filter((f) => f.status === 'planned');
+  expect(planned.map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+  expect(planned.every((f) => f.severity === 'info' && f.user.includes('assumed-role/platform-deployer/'))).toBe(true);
+  expect(findings.filter((f) => f.status !== 'planned').every((f) => !f.user.includes('platform-deployer'))).toBe(true);
+  // With rotation approved by the pipeline, carol turning it off is drift again.
+  expect(findings.find((f) => f.event === 'DisableKeyRotation')).toMatchObject({ status: 'drift', severity: 'error' });
+});
+
+describe('configuration', () => {
+  test('--config FILE applies severityOverrides (by event and by status) and ignore rules', () => {
+    const config = writeFile(path.join(cwd, 'team.json'), {
+      plannedPrincipals: [DEPLOYER],
+      severityOverrides: { TagResource: 'error', denied: 'critical' },
+      ignore: [{ event: 'CreateGrant', resource: `${PAYMENTS_KEY.slice(0, -20)}*`, reason: 'RDS grants are routine' }],
+    });
+    const run = runKeydrift(['replay', '--format', 'json', '--config', config, EXAMPLES], { cwd });
+    const findings = parseFindings(run.stdout);
+    expect(findings).toHaveLength(15);
+    expect(findings.find((f) => f.event === 'CreateGrant')).toBeUndefined();
+    expect(findings.find((f) => f.event === 'TagResource')).toMatchObject({ severity: 'error', status: 'drift' });
+    expect(findings.find((f) => f.status === 'denied')).toMatchObject({ event: 'PutKeyPolicy', severity: 'critical' });
+    expect(findings.filter((f) => f.status === 'planned')).toHaveLength(8);
+    expect(run.stderr).toContain('1 ignored by configuration');
+  });
+
+  test('a wrong config is a clear error: exit 2, the message names the file and each wrong field', () => {
+    const config = writeFile(path.join(cwd, 'wrong.json'), {
+      plannedPrincipals: ['platform-deployer'],
+      severityOverrides: { PutKeyPolicy: 'urgent' },
+      ignore: [{ reason: 'matches nothing' }],
+    });
+    const run = runKeydrift(['replay', '--config', config, EXAMPLES], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`keydrift: config file ${config} is not valid:`);
+    expect(run.stderr).toMatch(/plannedPrincipals\[0\]: must be an IAM role or user ARN/);
+    expect(run.stderr).toMatch(/severityOverrides\.PutKeyPolicy: .*"critical"/);
+    expect(run.stderr).toMatch(/ignore\[0\]: an ignore rule needs event, resource or user/);
+  });
+
+  test('a config that is not JSON, or is missing, is a clear error naming the file', () => {
+    const broken = writeFile(path.join(cwd, 'broken.json'), '{ "plannedPrincipals": [ }');
+    const notJson = runKeydrift(['replay', '--config', broken, EXAMPLES], { cwd });
+    expect(notJson.status).toBe(2);
+    expect(notJson.stderr).toContain(`keydrift: config file ${broken} is not valid JSON`);
+    const absent = path.join(cwd, 'absent.json');
+    const missing = runKeydrift(['replay', '--config', absent, EXAMPLES], { cwd });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`keydrift: cannot read config file ${absent}`);
+  });
+
+  test('./keydrift.config.json in the working folder is picked up by default', () => {
+    const project = tempDir();
+    writeFile(path.join(project, 'keydrift.config.json'), {
+      plannedPrincipals: [DEPLOYER],
+      severityOverrides: { denied: 'error' },
+    });
+    const run = runKeydrift(['replay', '--format', 'json', EXAMPLES], { cwd: project });
+    const findings = parseFindings(run.stdout);
+    expect(findings.filter((f) => f.status === 'planned').map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+    expect(findings.find((f) => f.status === 'denied')).toMatchObject({ severity: 'error' });
+  });
+
+  test('--planned-principal adds to the config file; a bad ARN there is a usage error', () => {
+    const run = runKeydrift(
+      ['replay', '--format', 'json', '--planned-principal', 'deployer', samplePath('DisableKey__awskmsdg__1')],
+      { cwd },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/--planned-principal is not valid:\n {2}plannedPrincipals\[0\]: must be an IAM role/);
+  });
+});

@@ -1,0 +1,278 @@
+/**
+ * The replay reads every input format DESIGN.md lists ("Input formats the replay reads"): S3 log files
+ * (plain and gzipped), folders of them, single records, EventBridge events (CloudTrail envelopes and KMS's
+ * native events), JSON Lines of any of these, and standard input. Each is shown through `replay()`, and the
+ * main ones again through the real binary.
+ */
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import type { Finding } from '../../lambda/core/types';
+import { replay } from '../../lambda/replay/replay';
+import { type Json, jsonLines, parseFindings, runKeydrift, sample, tempDir, writeFile } from '../helpers/keydrift';
+
+const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/** An "AWS API Call via CloudTrail" event as EventBridge delivers it, with the record as `detail`. */
+function envelope(record: Json, id: string): Json {
+  return {
+    version: '0',
+    id,
+    'detail-type': 'AWS API Call via CloudTrail',
+    source: 'aws.kms',
+    account: record.recipientAccountId,
+    time: record.eventTime,
+    region: record.awsRegion,
+    resources: [],
+    detail: record,
+  };
+}
+
+const eventIdOf = (name: string): string => {
+  const raw = sample(name);
+  return String(raw.eventID ?? raw.id);
+};
+
+const ids = (findings: Finding[]): string[] => findings.map((f) => f.eventId).sort();
+
+let root: string;
+const file: Record<string, string> = {};
+const logDay = 'AWSLogs/111122223333/CloudTrail/us-west-2/2022/09/01';
+
+beforeAll(() => {
+  root = path.join(tempDir(), 'logs');
+  file.s3Json = writeFile(path.join(root, logDay, '111122223333_CloudTrail_us-west-2_20220901T1935Z_a1.json'), {
+    Records: [
+      sample('DisableKey__awskmsdg__1'),
+      sample('Decrypt__awskmsdg__2'),
+      sample('CreateBucket__awscweug__1').detail,
+    ],
+  });
+  file.s3Gz = writeFile(
+    path.join(root, logDay, '111122223333_CloudTrail_us-west-2_20220901T2010Z_b2.json.gz'),
+    gzipSync(JSON.stringify({ Records: [sample('TagResource__awskmsdg__1')] })),
+  );
+  file.digest = writeFile(
+    path.join(
+      root,
+      'AWSLogs/111122223333/CloudTrail-Digest/us-west-2/2022/09/01',
+      '111122223333_CloudTrail-Digest_us-west-2_org-audit_us-west-2_20220901T200000Z.json.gz',
+    ),
+    gzipSync(
+      JSON.stringify({
+        awsAccountId: '111122223333',
+        digestStartTime: '2022-09-01T19:00:00Z',
+        digestEndTime: '2022-09-01T20:00:00Z',
+        digestS3Bucket: 'org-audit-logs',
+        digestS3Object: 'AWSLogs/111122223333/CloudTrail-Digest/us-west-2/2022/09/01/digest.json.gz',
+        digestPublicKeyFingerprint: '0123456789abcdef0123456789abcdef',
+        digestSignatureAlgorithm: 'SHA256withRSA',
+        newestEventTime: '2022-09-01T19:59:00Z',
+        oldestEventTime: '2022-09-01T19:01:00Z',
+        previousDigestS3Bucket: null,
+        previousDigestSignature: null,
+        logFiles: [
+          {
+            s3Bucket: 'org-audit-logs',
+            s3Object: `${logDay}/111122223333_CloudTrail_us-west-2_20220901T1935Z_a1.json.gz`,
+            hashValue: '00',
+            hashAlgorithm: 'SHA-256',
+            newestEventTime: '2022-09-01T19:31:39Z',
+            oldestEventTime: '2022-09-01T19:22:40Z',
+          },
+        ],
+      }),
+    ),
+  );
+  file.readme = writeFile(path.join(root, 'README.txt'), 'exported from s3://org-audit-logs\n');
+  file.single = writeFile(path.join(root, 'single', 'put-key-policy.json'), sample('PutKeyPolicy__awskmsdg__1'));
+  file.envelope = writeFile(
+    path.join(root, 'eventbridge', 'update-key-description.json'),
+    envelope(sample('UpdateKeyDescription__awskmsdg__1'), '0b0d2b9c-1e4f-4d0a-9c55-6a3c1f7e2d10'),
+  );
+  file.nativeDeletion = writeFile(path.join(root, 'native', 'deletion.json'), sample('KMSCMKDeletion__awskmsdg__1'));
+  file.nativeExpiration = writeFile(
+    path.join(root, 'native', 'expiration.json'),
+    sample('KMSImportedKeyMaterialExpiration__awskmsdg__1'),
+  );
+  file.jsonl = writeFile(
+    path.join(root, 'mixed.jsonl'),
+    jsonLines([
+      { Records: [sample('EnableKey__awskmsdg__1'), sample('Decrypt__awskmsdg__3')] },
+      sample('UntagResource__awskmsdg__1'),
+      envelope(sample('EnableKeyRotation__awskmsdg__1'), '5f2c7a41-8d3e-4b6f-a1c9-0e7d3b2a4f58'),
+      sample('KMSCMKRotation__awskmsdg__1'),
+      sample('CreateBucket__awscweug__1'),
+    ]),
+  );
+  file.jsonlGz = writeFile(
+    path.join(root, 'mixed.jsonl.gz'),
+    gzipSync(
+      jsonLines([
+        { Records: [sample('RevokeGrant__awskmsdg__1')] },
+        sample('DisableKeyRotation__awskmsdg__1'),
+        envelope(sample('ScheduleKeyDeletion__awskmsdg__3'), '9a4e1c3b-7f2d-4e8a-b6c0-d1f3a5e7c9b2'),
+      ]),
+    ),
+  );
+});
+
+/** Every finding the fixture folder holds, by eventID. */
+const ALL_IDS = [
+  'DisableKey__awskmsdg__1',
+  'TagResource__awskmsdg__1',
+  'PutKeyPolicy__awskmsdg__1',
+  'UpdateKeyDescription__awskmsdg__1',
+  'KMSCMKDeletion__awskmsdg__1',
+  'KMSImportedKeyMaterialExpiration__awskmsdg__1',
+  'EnableKey__awskmsdg__1',
+  'UntagResource__awskmsdg__1',
+  'EnableKeyRotation__awskmsdg__1',
+  'KMSCMKRotation__awskmsdg__1',
+  'RevokeGrant__awskmsdg__1',
+  'DisableKeyRotation__awskmsdg__1',
+  'ScheduleKeyDeletion__awskmsdg__3',
+];
+
+describe('replay() reads', () => {
+  const run = (paths: string[]) => replay(paths, { config: DEFAULT_CONFIG, workers: 0 });
+
+  test('an S3 log file {"Records": [...]} as .json: writes become findings, reads and other services are counted', async () => {
+    const { findings, summary } = await run([file.s3Json]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      event: 'DisableKey',
+      eventId: eventIdOf('DisableKey__awskmsdg__1'),
+      resource: KEY,
+    });
+    expect(summary).toMatchObject({ inputs: 1, inputsRead: 1, records: 3, writes: 1, reads: 1, others: 1 });
+    expect(summary.skipped).toEqual([]);
+    expect(summary.recordErrors).toEqual([]);
+  });
+
+  test('an S3 log file as .json.gz', async () => {
+    const { findings, summary } = await run([file.s3Gz]);
+    expect(findings.map((f) => [f.event, f.resource])).toEqual([['TagResource', KEY]]);
+    expect(findings[0].changes.tags.after).toEqual({ Department: 'IT' });
+    expect(summary).toMatchObject({ records: 1, writes: 1 });
+  });
+
+  test('a folder recursively, skipping the CloudTrail-Digest file and the non-log file with their reasons', async () => {
+    const { findings, summary } = await run([root]);
+    expect(ids(findings)).toEqual(ALL_IDS.map(eventIdOf).sort());
+    expect(summary.inputs).toBe(9);
+    expect(summary.skipped).toEqual(
+      expect.arrayContaining([
+        { source: file.digest, reason: 'CloudTrail digest file (no records)' },
+        { source: file.readme, reason: 'not a .json, .json.gz or .jsonl file' },
+      ]),
+    );
+    expect(summary.skipped).toHaveLength(2);
+    expect(summary.recordErrors).toEqual([]);
+  });
+
+  test('a single CloudTrail record', async () => {
+    const { findings } = await run([file.single]);
+    expect(findings.map((f) => [f.event, f.eventId, f.resource])).toEqual([
+      ['PutKeyPolicy', eventIdOf('PutKeyPolicy__awskmsdg__1'), KEY],
+    ]);
+  });
+
+  test('an EventBridge "AWS API Call via CloudTrail" event, judged by the record in its detail', async () => {
+    const { findings, summary } = await run([file.envelope]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      service: 'kms',
+      event: 'UpdateKeyDescription',
+      eventId: eventIdOf('UpdateKeyDescription__awskmsdg__1'),
+      resource: KEY,
+      user: 'arn:aws:iam::111122223333:user/Alice',
+      changes: { description: { after: 'New key description' } },
+    });
+    expect(summary.records).toBe(1);
+  });
+
+  test("KMS's native events: KMS CMK Deletion, Imported Key Material Expiration and CMK Rotation", async () => {
+    const { findings } = await run([file.nativeDeletion, file.nativeExpiration, file.jsonl]);
+    const native = findings.filter((f) => f.event.startsWith('KMS '));
+    expect(native.map((f) => [f.event, f.severity, f.resource, f.eventId])).toEqual([
+      ['KMS CMK Rotation', 'info', KEY, eventIdOf('KMSCMKRotation__awskmsdg__1')],
+      [
+        'KMS Imported Key Material Expiration',
+        'error',
+        KEY,
+        eventIdOf('KMSImportedKeyMaterialExpiration__awskmsdg__1'),
+      ],
+      ['KMS CMK Deletion', 'critical', KEY, eventIdOf('KMSCMKDeletion__awskmsdg__1')],
+    ]);
+  });
+
+  test('JSON Lines mixing a log file, a record, an EventBridge envelope, a native event and another service', async () => {
+    const { findings, summary } = await run([file.jsonl]);
+    expect(ids(findings)).toEqual(
+      [
+        'EnableKey__awskmsdg__1',
+        'UntagResource__awskmsdg__1',
+        'EnableKeyRotation__awskmsdg__1',
+        'KMSCMKRotation__awskmsdg__1',
+      ]
+        .map(eventIdOf)
+        .sort(),
+    );
+    expect(summary).toMatchObject({ records: 6, writes: 4, reads: 1, others: 1 });
+    expect(summary.recordErrors).toEqual([]);
+  });
+
+  test('gzipped JSON Lines (.jsonl.gz)', async () => {
+    const { findings } = await run([file.jsonlGz]);
+    expect(findings.map((f) => f.event)).toEqual(['ScheduleKeyDeletion', 'DisableKeyRotation', 'RevokeGrant']);
+  });
+
+  test('- as standard input, plain and gzipped', async () => {
+    const text = Buffer.from(jsonLines([sample('DisableKey__awskmsdg__1'), sample('TagResource__awskmsdg__1')]));
+    for (const input of [text, gzipSync(text)]) {
+      const { findings, summary } = await replay(['-'], { config: DEFAULT_CONFIG, readStdin: async () => input });
+      expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
+      expect(summary).toMatchObject({ inputs: 1, inputsRead: 1, records: 2 });
+    }
+  });
+
+  test('standard input together with files', async () => {
+    const stdin = Buffer.from(JSON.stringify(sample('EnableKey__awskmsdg__1')));
+    const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, readStdin: async () => stdin });
+    expect(findings.map((f) => f.event)).toEqual(['EnableKey', 'TagResource']);
+  });
+});
+
+describe('keydrift replay (the real binary) reads', () => {
+  test('a folder holding every format; the summary names the skipped digest and non-log files', () => {
+    const run = runKeydrift(['replay', '--format', 'json', '--fail-on', 'never', root], { cwd: tempDir() });
+    expect(run.status).toBe(0);
+    expect(ids(parseFindings(run.stdout))).toEqual(ALL_IDS.map(eventIdOf).sort());
+    expect(run.stderr).toContain(
+      'keydrift replay: 9 input(s), 17 records (13 KMS/trail writes, 2 KMS/trail reads, 2 other',
+    );
+    expect(run.stderr).toContain(`skipped ${file.digest}: CloudTrail digest file (no records)`);
+    expect(run.stderr).toContain(`skipped ${file.readme}: not a .json, .json.gz or .jsonl file`);
+  });
+
+  test('- as standard input, plain', () => {
+    const input = jsonLines([sample('DisableKey__awskmsdg__1'), envelope(sample('TagResource__awskmsdg__1'), 'e-1')]);
+    const run = runKeydrift(['replay', '--format', 'json', '-'], { cwd: tempDir(), input });
+    expect(run.status).toBe(1);
+    expect(parseFindings(run.stdout).map((f) => [f.event, f.resource])).toEqual([
+      ['DisableKey', KEY],
+      ['TagResource', KEY],
+    ]);
+    expect(run.stderr).toContain('1 input(s), 2 records');
+  });
+
+  test('- as standard input, gzip piped', () => {
+    const input = gzipSync(JSON.stringify({ Records: [sample('EnableKey__awskmsdg__1')] }));
+    const run = runKeydrift(['replay', '--format', 'json', '-'], { cwd: tempDir(), input });
+    expect(run.status).toBe(0);
+    expect(parseFindings(run.stdout).map((f) => [f.event, f.status, f.resource])).toEqual([
+      ['EnableKey', 'drift', KEY],
+    ]);
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * CloudTrail delivers log files out of order and sometimes delivers a record twice. The replay judges
+ * records in eventTime order whatever the file order, and judges each eventID once.
+ */
+import * as path from 'node:path';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import { replay } from '../../lambda/replay/replay';
+import { type Json, sample, tempDir, writeFile } from '../helpers/keydrift';
+
+const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/** A sample record moved to another time, with its own eventID. */
+function at(name: string, eventTime: string, eventID: string): Json {
+  return { ...sample(name), eventTime, eventID };
+}
+
+const disable = at('DisableKey__awskmsdg__1', '2026-10-03T10:00:00Z', '11111111-0000-4000-8000-000000000001');
+const enable = at('EnableKey__awskmsdg__1', '2026-10-03T11:00:00Z', '11111111-0000-4000-8000-000000000002');
+
+describe('records are judged in eventTime order, whatever the file order', () => {
+  let dir: string;
+  let fileA: string;
+  let fileB: string;
+
+  beforeAll(() => {
+    dir = tempDir();
+    // File A comes first by name (and is given first) but holds the later record.
+    fileA = writeFile(path.join(dir, 'a-1100.json'), { Records: [enable] });
+    fileB = writeFile(path.join(dir, 'b-1000.json'), { Records: [disable] });
+  });
+
+  test('DisableKey at 10:00 in file B, then EnableKey at 11:00 in file A: the EnableKey is resolved', async () => {
+    for (const paths of [[fileA, fileB], [fileB, fileA], [dir]]) {
+      const { findings } = await replay(paths, { config: DEFAULT_CONFIG, workers: 0 });
+      expect(findings.map((f) => [f.timestamp, f.event, f.status, f.severity, f.resource])).toEqual([
+        ['2026-10-03T10:00:00Z', 'DisableKey', 'drift', 'critical', KEY],
+        ['2026-10-03T11:00:00Z', 'EnableKey', 'resolved', 'info', KEY],
+      ]);
+      expect(findings[1].summary).toMatch(/back to its baseline/);
+    }
+  });
+
+  test('records inside one file are sorted too', async () => {
+    const file = writeFile(path.join(tempDir(), 'reversed.json'), { Records: [enable, disable] });
+    const { findings } = await replay([file], { config: DEFAULT_CONFIG, workers: 0 });
+    expect(findings.map((f) => [f.event, f.status])).toEqual([
+      ['DisableKey', 'drift'],
+      ['EnableKey', 'resolved'],
+    ]);
+  });
+});
+
+describe('the same eventID twice counts once', () => {
+  test('a record delivered in two files gives one finding, and the summary reports the duplicate', async () => {
+    const dir = tempDir();
+    const tag = sample('TagResource__awskmsdg__1');
+    writeFile(path.join(dir, 'first.json'), { Records: [disable, tag] });
+    writeFile(path.join(dir, 'second.json'), { Records: [tag, enable] });
+    const { findings, summary } = await replay([dir], { config: DEFAULT_CONFIG, workers: 0 });
+    expect(findings.map((f) => f.event)).toEqual(['TagResource', 'DisableKey', 'EnableKey']);
+    expect(findings.filter((f) => f.eventId === tag.eventID)).toHaveLength(1);
+    expect(summary).toMatchObject({ records: 4, writes: 4, duplicates: 1 });
+    expect(summary.findings).toEqual({ critical: 1, error: 0, warning: 1, info: 1 });
+  });
+
+  test('the duplicate in an EventBridge envelope (eventID in detail) is recognised as the same record', async () => {
+    const dir = tempDir();
+    const tag = sample('TagResource__awskmsdg__1');
+    writeFile(path.join(dir, 'log.json'), { Records: [tag] });
+    writeFile(path.join(dir, 'event.json'), {
+      version: '0',
+      id: 'another-id-for-the-envelope',
+      'detail-type': 'AWS API Call via CloudTrail',
+      source: 'aws.kms',
+      account: '111122223333',
+      time: tag.eventTime,
+      region: 'us-west-2',
+      resources: [],
+      detail: tag,
+    });
+    const { findings, summary } = await replay([dir], { config: DEFAULT_CONFIG, workers: 0 });
+    expect(findings).toHaveLength(1);
+    expect(summary.duplicates).toBe(1);
+  });
+});
