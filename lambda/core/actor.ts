@@ -26,7 +26,9 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
   const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
 
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
-    const service = invokedBy ?? fallbackService ?? 'AWS';
+    // Service events carry `invokedBy: "AWS Internal"`, a placeholder: the service that wrote the record is more precise.
+    const namedService = invokedBy && /\.amazonaws\.com$/.test(invokedBy) ? invokedBy : undefined;
+    const service = namedService ?? fallbackService ?? invokedBy ?? 'AWS';
     return { arn: service, name: service, type: 'AWSService', invokedBy: service };
   }
   if (type === 'Root') {

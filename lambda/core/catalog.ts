@@ -3,6 +3,7 @@
  * escalation rules. Severities and texts live here, never in comparison code; configuration may
  * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
  */
+import { keyIdOf } from './arn';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
 export interface SummaryContext {
@@ -80,6 +81,15 @@ function selectorSummary(ctx: SummaryContext): string {
     : `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
 }
 
+/**
+ * The key an alias pointed to or points to, by key id: its usual label (its first alias) would be the
+ * alias being changed, since summaries are written before the alias moves.
+ */
+function targetLabel(ctx: SummaryContext, side: 'before' | 'after'): string {
+  const arn = ctx.changes.target_key_id?.[side];
+  return typeof arn === 'string' && arn !== '' ? keyIdOf(arn) : ctx.labelOf(arn);
+}
+
 const s = (text: (ctx: SummaryContext) => string) => text;
 
 export const EVENTS: Record<string, EventEntry> = {
@@ -119,13 +129,12 @@ export const EVENTS: Record<string, EventEntry> = {
   UpdateAlias: {
     severity: 'error',
     summary: s(
-      (c) =>
-        `Alias ${c.label} moved from ${c.labelOf(c.changes.target_key_id?.before)} to ${c.labelOf(c.changes.target_key_id?.after)} by ${c.who}`,
+      (c) => `Alias ${c.label} moved from ${targetLabel(c, 'before')} to ${targetLabel(c, 'after')} by ${c.who}`,
     ),
   },
   DeleteAlias: {
     severity: 'error',
-    summary: s((c) => `Alias ${c.label} (on ${c.labelOf(c.changes.target_key_id?.before)}) deleted by ${c.who}`),
+    summary: s((c) => `Alias ${c.label} (on ${targetLabel(c, 'before')}) deleted by ${c.who}`),
   },
   CreateGrant: { severity: 'error', summary: grantSummary },
   ImportKeyMaterial: {
@@ -174,7 +183,7 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   CreateAlias: {
     severity: 'warning',
-    summary: s((c) => `Alias ${c.label} created for ${c.labelOf(c.changes.target_key_id?.after)} by ${c.who}`),
+    summary: s((c) => `Alias ${c.label} created for ${targetLabel(c, 'after')} by ${c.who}`),
   },
   RetireGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} retired by ${c.who}`) },
   RevokeGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} revoked by ${c.who}`) },

@@ -60,7 +60,10 @@ export function parseDetectionConfig(input: unknown, source = 'configuration'): 
       .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
       .join('')
       .replace(/^\./, '');
-    return `${path || '(top level)'}: ${issue.message}`;
+    // A bad record key ("Invalid key in record") carries the reason, e.g. "is not a watched event name", inside.
+    const message =
+      issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
+    return `${path || '(top level)'}: ${message}`;
   });
   throw new ConfigError(`${source} is not valid:\n  ${problems.join('\n  ')}`);
 }

@@ -130,10 +130,16 @@ interface Grantee {
   fencedTo: string[];
 }
 
+/** Operators that confine a key to the values listed; negated (`StringNotEquals`) and `…IfExists` ones do not. */
+const CONFINING_OPERATORS = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
+
 function fencesOf(statement: PolicyStatement): string[] {
   const fences: string[] = [];
-  for (const block of Object.values(statement.Condition ?? {})) {
+  for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
+    if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
+      // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.
+      if (/Like$/i.test(operator) && values.some((value) => /[*?]/.test(value))) continue;
       const lower = key.toLowerCase();
       if (ACCOUNT_FENCES.includes(lower)) fences.push(...values);
       if (ORG_FENCES.includes(lower)) fences.push('org');

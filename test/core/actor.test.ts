@@ -1,0 +1,114 @@
+/**
+ * The `user` of a finding names the actor as precisely as the record allows, and planned principals
+ * match sessions through their issuing role.
+ */
+import { isPlannedPrincipal, resolveActor } from '../../lambda/core/actor';
+import { normalizeRecord } from '../../lambda/core/normalize';
+import { ALICE, by, detect, onKey, rec, sessionIdentity } from './harness';
+
+const actorOf = (name: string) => normalizeRecord(rec(name)).actor;
+
+describe('Actor', () => {
+  it('names an IAM user by the user ARN', () => {
+    expect(actorOf('DisableKey__awskmsdg__1')).toEqual({ arn: ALICE, name: 'Alice', type: 'IAMUser' });
+    expect(detect([rec('DisableKey__awskmsdg__1')]).last.user).toBe(ALICE);
+  });
+
+  it('names an assumed-role session by the session ARN, not the role', () => {
+    const { last } = detect([rec('PutKeyPolicy__panther__1')]);
+    expect(last.user).toBe(
+      'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx/example.user',
+    );
+    expect(normalizeRecord(rec('PutKeyPolicy__panther__1')).actor).toMatchObject({
+      name: 'example.user',
+      type: 'AssumedRole',
+      issuerArn:
+        'arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx',
+    });
+  });
+
+  it('names the root user by the root ARN', () => {
+    const actor = actorOf('StopLogging__panther__2');
+    expect(actor).toMatchObject({ arn: 'arn:aws:iam::493859302102:root', name: 'root (493859302102)', type: 'Root' });
+  });
+
+  it('names KMS itself for a KMS service event such as DeleteKey', () => {
+    const { last } = detect([rec('DeleteKey__awskmsdg__1')]);
+    expect(last.user).toBe('kms.amazonaws.com');
+    expect(normalizeRecord(rec('DeleteKey__awskmsdg__1')).actor).toEqual({
+      arn: 'kms.amazonaws.com',
+      name: 'kms.amazonaws.com',
+      type: 'AWSService',
+      invokedBy: 'kms.amazonaws.com',
+    });
+  });
+
+  it('names KMS for its native EventBridge events', () => {
+    expect(detect([rec('KMSCMKRotation__awskmsdg__1')]).last.user).toBe('kms.amazonaws.com');
+  });
+
+  it('names an AWS service that called with its own identity', () => {
+    const actor = actorOf('Decrypt__awskmsdg__7');
+    expect(actor).toMatchObject({ arn: 'workmail.eu-west-1.amazonaws.com', type: 'AWSService' });
+  });
+
+  it('keeps the caller as the user and the service in invokedBy when a service acts for a caller', () => {
+    const actor = actorOf('CreateGrant__awskmsdg__3');
+    expect(actor).toEqual({
+      arn: 'arn:aws:sts::111122223333:assumed-role/Admin/user01',
+      name: 'user01',
+      type: 'AssumedRole',
+      issuerArn: 'arn:aws:iam::111122223333:role/Admin',
+      invokedBy: 'dynamodb.amazonaws.com',
+    });
+  });
+
+  it('names an identity without an ARN by its account root when only the account is known', () => {
+    expect(resolveActor({ type: 'AWSAccount', accountId: '444455556666', principalId: 'AIDAEXAMPLE' })).toMatchObject({
+      arn: 'arn:aws:iam::444455556666:root',
+      name: 'account 444455556666',
+    });
+  });
+});
+
+describe('Planned principals', () => {
+  const session = normalizeRecord(rec('CreateGrant__awskmsdg__3')).actor;
+
+  it('match an assumed-role session through its issuing role', () => {
+    expect(isPlannedPrincipal(session, ['arn:aws:iam::111122223333:role/Admin'])).toBe(true);
+  });
+
+  it('do not match a session of another role', () => {
+    expect(isPlannedPrincipal(session, ['arn:aws:iam::111122223333:role/Administrators'])).toBe(false);
+  });
+
+  it('match a role given with its path, since session ARNs drop the path', () => {
+    const sso = normalizeRecord(rec('PutKeyPolicy__panther__1')).actor;
+    expect(
+      isPlannedPrincipal(sso, ['arn:aws:iam::123456789012:role/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx']),
+    ).toBe(true);
+    expect(
+      isPlannedPrincipal(sso, [
+        'arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx',
+      ]),
+    ).toBe(true);
+  });
+
+  it('match an IAM user by its ARN', () => {
+    expect(isPlannedPrincipal(actorOf('DisableKey__awskmsdg__1'), [ALICE])).toBe(true);
+  });
+
+  it('do not match the same role name in another account', () => {
+    expect(isPlannedPrincipal(session, ['arn:aws:iam::444455556666:role/Admin'])).toBe(false);
+  });
+
+  it('make a session of the planned role a planned change in findings', () => {
+    const record = by(onKey(rec('DisableKey__awskmsdg__1')), sessionIdentity('platform-deployer', 'codepipeline-7f3a'));
+    const { last } = detect([record], { plannedPrincipals: ['arn:aws:iam::111122223333:role/platform-deployer'] });
+    expect(last).toMatchObject({
+      user: 'arn:aws:sts::111122223333:assumed-role/platform-deployer/codepipeline-7f3a',
+      status: 'planned',
+      severity: 'info',
+    });
+  });
+});

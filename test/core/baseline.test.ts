@@ -1,0 +1,178 @@
+/**
+ * Baseline rules of DESIGN.md: what the first observed change implies about the approved state, and
+ * what a creation sets.
+ */
+import { at, by, createKey, detect, KEY_ARN, onKey, policyWith, putKeyPolicy, rec, sessionIdentity } from './harness';
+
+const ANALYTICS = {
+  Sid: 'Analytics',
+  Effect: 'Allow',
+  Principal: { AWS: 'arn:aws:iam::111122223333:role/analytics' },
+  Action: 'kms:Decrypt',
+  Resource: '*',
+};
+
+describe('Baseline inference', () => {
+  it('infers an Enabled baseline from a DisableKey, so a following EnableKey is resolved', () => {
+    // Act: no CreateKey seen, nothing known about the key.
+    const { findings, store } = detect([
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-1'),
+    ]);
+    // Assess
+    expect(findings[0]).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+      remediation: [`aws kms enable-key --key-id ${KEY_ARN} --region us-west-2`],
+    });
+    expect(findings[1]).toMatchObject({ status: 'resolved', severity: 'info' });
+    expect(store.baseline(KEY_ARN)?.attributes.key_state).toBe('Enabled');
+  });
+
+  it('infers that rotation was on from a DisableKeyRotation', () => {
+    const { last, store } = detect([rec('DisableKeyRotation__awskmsdg__1')]);
+    expect(last).toMatchObject({
+      status: 'drift',
+      severity: 'error',
+      changes: { enable_key_rotation: { before: true, after: false } },
+      remediation: [`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2`],
+    });
+    expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+  });
+
+  it('records the policy baseline as unknown after a PutKeyPolicy on an unseen key', () => {
+    const { last, store } = detect([putKeyPolicy(policyWith(ANALYTICS))]);
+    expect(last.status).toBe('drift');
+    expect(last.changes.policy.before).toBeNull();
+    expect(last.remediation).toEqual([
+      `# approved value unknown; inspect: aws kms describe-key --key-id ${KEY_ARN} --region us-west-2`,
+    ]);
+    expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
+    expect(store.baseline(KEY_ARN)?.attributes.policy).toBeUndefined();
+  });
+
+  it('never resolves a later PutKeyPolicy against a policy baseline that is unknown', () => {
+    // Prepare: P1 (baseline unknown), P2, then P1 again.
+    const records = [
+      at(putKeyPolicy(policyWith(ANALYTICS)), 'put-1'),
+      at(putKeyPolicy(policyWith()), 'put-2'),
+      at(putKeyPolicy(policyWith(ANALYTICS)), 'put-3'),
+    ];
+    // Act
+    const { findings } = detect(records);
+    // Assess
+    expect(findings.map((f) => [f.status, f.severity])).toEqual([
+      ['drift', 'critical'],
+      ['drift', 'critical'],
+      ['drift', 'critical'],
+    ]);
+    expect(findings[2].changes.policy.added_principals).toEqual(['arn:aws:iam::111122223333:role/analytics']);
+  });
+
+  it('settles an unknown policy baseline when a planned principal changes the policy', () => {
+    // Prepare: P1 (baseline unknown), then the Admin role (planned) approves P2.
+    const records = [
+      at(putKeyPolicy(policyWith(ANALYTICS)), 'put-1'),
+      at(by(putKeyPolicy(policyWith()), sessionIdentity('Admin', 'user01')), 'put-2'),
+      at(putKeyPolicy(policyWith(ANALYTICS)), 'put-3'),
+      at(putKeyPolicy(policyWith()), 'put-4'),
+    ];
+    // Act
+    const { findings, store } = detect(records, { plannedPrincipals: ['arn:aws:iam::111122223333:role/Admin'] });
+    // Assess
+    expect(findings.map((f) => f.status)).toEqual(['drift', 'planned', 'drift', 'resolved']);
+    expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual([]);
+  });
+
+  it('does not take PendingDeletion as a baseline: CancelKeyDeletion on an unseen key is drift', () => {
+    const { last, store } = detect([rec('CancelKeyDeletion__awskmsdg__1')]);
+    expect(last).toMatchObject({
+      status: 'drift',
+      severity: 'info',
+      changes: { key_state: { before: 'PendingDeletion', after: 'Disabled' } },
+    });
+    expect(store.baseline(KEY_ARN)?.attributes.key_state).toBeUndefined();
+    expect(store.baseline(KEY_ARN)?.unknownPaths).toContain('key_state');
+  });
+});
+
+describe('CancelKeyDeletion', () => {
+  it('leaves the key Disabled, and the remediation enables it again when the baseline was Enabled', () => {
+    // Prepare
+    const records = [
+      createKey(),
+      at(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), 'schedule-1'),
+      at(onKey(rec('CancelKeyDeletion__awskmsdg__1')), 'cancel-1'),
+    ];
+    // Act
+    const { findings, store } = detect(records);
+    // Assess
+    const [, scheduled, cancelled] = findings;
+    expect(scheduled.changes).toEqual({
+      key_state: { before: 'Enabled', after: 'PendingDeletion' },
+      deletion_date: { before: null, after: '2021-04-12T18:58:30Z' },
+    });
+    expect(cancelled).toMatchObject({
+      event: 'CancelKeyDeletion',
+      status: 'drift',
+      severity: 'info',
+      changes: {
+        key_state: { before: 'PendingDeletion', after: 'Disabled' },
+        deletion_date: { before: '2021-04-12T18:58:30Z', after: null },
+      },
+    });
+    expect(cancelled.remediation).toEqual([`aws kms enable-key --key-id ${KEY_ARN} --region us-west-2`]);
+    expect(store.snapshot(KEY_ARN)?.attributes.key_state).toBe('Disabled');
+  });
+});
+
+describe('CreateKey', () => {
+  it('reports an unplanned CreateKey as warning drift and takes its created state as the baseline', () => {
+    // Act
+    const { findings, store } = detect([
+      createKey({ tags: { team: 'payments' } }),
+      at(onKey(rec('UpdateKeyDescription__awskmsdg__1')), 'describe-1'),
+      at(
+        onKey(
+          rec('UpdateKeyDescription__awskmsdg__1', (r) => {
+            (r.requestParameters as Record<string, unknown>).description = '';
+          }),
+        ),
+        'describe-2',
+      ),
+    ]);
+    // Assess
+    const [created, described, restored] = findings;
+    expect(created).toMatchObject({ event: 'CreateKey', status: 'drift', severity: 'warning', resource: KEY_ARN });
+    expect(created.remediation).toEqual([
+      `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${KEY_ARN} --region us-west-2 --pending-window-in-days 30`,
+    ]);
+    expect(store.baseline(KEY_ARN)?.attributes).toMatchObject({
+      key_state: 'Enabled',
+      description: '',
+      enable_key_rotation: false,
+      'tags#team': 'payments',
+    });
+    expect(described).toMatchObject({
+      status: 'drift',
+      severity: 'warning',
+      changes: { description: { before: '', after: 'New key description' } },
+    });
+    expect(restored).toMatchObject({ status: 'resolved', severity: 'info' });
+  });
+
+  it('knows the full tag map of a key it saw created: a new tag was absent before', () => {
+    const { last } = detect([createKey({ tags: { team: 'payments' } }), onKey(rec('TagResource__awskmsdg__1'))]);
+    expect(last.changes).toEqual({ tags: { before: { Department: null }, after: { Department: 'IT' } } });
+    expect(last.remediation).toEqual([
+      `aws kms untag-resource --key-id ${KEY_ARN} --region us-west-2 --tag-keys Department`,
+    ]);
+  });
+
+  it('records the key created for imported key material as PendingImport', () => {
+    const { last } = detect([rec('CreateKey__awskmsdg__1')]);
+    expect(last.changes.key_state).toEqual({ before: null, after: 'PendingImport' });
+    expect(last.changes.origin).toEqual({ before: null, after: 'EXTERNAL' });
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * DESIGN.md's escalations: outside access, CloudTrail's access to the key of its logs, and routine
+ * service grants. Where the event is critical anyway, the tests lower its default in the configuration
+ * so that only the escalation can make it critical.
+ */
+import { diffPolicies, normalizePolicy } from '../../lambda/core/policy';
+import type { CloudTrailRecord } from '../helpers/fixtures';
+import {
+  ACCOUNT,
+  cloudTrailStatement,
+  createKey,
+  createTrail,
+  detect,
+  EXTERNAL_ACCOUNT,
+  KEY_ARN,
+  KEY_ID,
+  onKey,
+  policyWith,
+  putKeyPolicy,
+  rec,
+  TRAIL_ARN,
+} from './harness';
+
+const QUIET_POLICY = {
+  severityOverrides: { PutKeyPolicy: 'warning', DisableKey: 'warning', ScheduleKeyDeletion: 'warning' },
+};
+
+const decryptFor = (principal: unknown, condition?: Record<string, unknown>) => ({
+  Sid: 'Decrypt',
+  Effect: 'Allow',
+  Principal: principal,
+  Action: 'kms:Decrypt',
+  Resource: '*',
+  ...(condition ? { Condition: condition } : {}),
+});
+
+/** The finding of a PutKeyPolicy that adds `statement` to the default policy of a freshly created key. */
+function policyChange(statement: Record<string, unknown>) {
+  return detect([createKey(), putKeyPolicy(policyWith(statement))], QUIET_POLICY).last;
+}
+
+describe('Escalation: outside access through the key policy', () => {
+  it('reports a key policy that opens the key to another account as critical drift', () => {
+    const finding = policyChange(decryptFor({ AWS: EXTERNAL_ACCOUNT }));
+    expect(finding).toMatchObject({ event: 'PutKeyPolicy', status: 'drift', severity: 'critical', resource: KEY_ARN });
+    expect(finding.changes.policy).toMatchObject({
+      added_principals: [`arn:aws:iam::${EXTERNAL_ACCOUNT}:root`],
+      removed_principals: [],
+      external_accounts: [EXTERNAL_ACCOUNT],
+    });
+    expect(finding.reasons).toEqual([`NoOutsideAccessGained: account ${EXTERNAL_ACCOUNT} gained access to the key`]);
+    expect(finding.summary).toBe(`Key policy of ${KEY_ID} opened to account ${EXTERNAL_ACCOUNT} by Alice`);
+  });
+
+  it('treats a bare account id principal as that account root', () => {
+    const bare = policyChange(decryptFor({ AWS: EXTERNAL_ACCOUNT }));
+    const root = policyChange(decryptFor({ AWS: `arn:aws:iam::${EXTERNAL_ACCOUNT}:root` }));
+    expect(bare.changes).toEqual(root.changes);
+  });
+
+  it('reports a role of another account as that account', () => {
+    const finding = policyChange(decryptFor({ AWS: [`arn:aws:iam::${EXTERNAL_ACCOUNT}:role/reader`] }));
+    expect(finding.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+  });
+
+  it('reports a wildcard principal as "*" (anyone)', () => {
+    const finding = policyChange(decryptFor('*'));
+    expect(finding.severity).toBe('critical');
+    expect(finding.changes.policy.external_accounts).toEqual(['*']);
+    expect(finding.summary).toMatch(/opened to anyone by Alice$/);
+  });
+
+  it('reports {"AWS": "*"} like "*"', () => {
+    expect(policyChange(decryptFor({ AWS: '*' })).changes.policy.external_accounts).toEqual(['*']);
+  });
+
+  it.each([
+    ['kms:CallerAccount', { StringEquals: { 'kms:CallerAccount': ACCOUNT } }],
+    ['aws:PrincipalAccount', { StringEquals: { 'aws:PrincipalAccount': ACCOUNT } }],
+    ['aws:SourceAccount', { StringEquals: { 'aws:SourceAccount': ACCOUNT } }],
+    ['aws:PrincipalOrgID', { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } }],
+  ])('does not count a wildcard fenced by %s to the key account or its organization as external', (_key, condition) => {
+    const finding = policyChange(decryptFor('*', condition));
+    expect(finding.changes.policy.external_accounts).toEqual([]);
+    expect(finding.severity).toBe('warning');
+  });
+
+  it('reports a wildcard fenced to another account as that account', () => {
+    const finding = policyChange(decryptFor('*', { StringEquals: { 'kms:CallerAccount': EXTERNAL_ACCOUNT } }));
+    expect(finding.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(finding.severity).toBe('critical');
+  });
+
+  it.each([
+    ['StringNotEquals kms:CallerAccount (every other account)', { StringNotEquals: { 'kms:CallerAccount': ACCOUNT } }],
+    ['StringEqualsIfExists aws:PrincipalAccount', { StringEqualsIfExists: { 'aws:PrincipalAccount': ACCOUNT } }],
+    ['StringLike kms:CallerAccount "*"', { StringLike: { 'kms:CallerAccount': '*' } }],
+    ['StringLike aws:PrincipalOrgID "o-*"', { StringLike: { 'aws:PrincipalOrgID': 'o-*' } }],
+  ])('reports a wildcard whose condition does not confine it (%s) as "*"', (_title, condition) => {
+    const finding = policyChange(decryptFor('*', condition));
+    expect(finding.changes.policy.external_accounts).toEqual(['*']);
+    expect(finding.severity).toBe('critical');
+  });
+
+  it('reports every outside principal as gained when the previous policy is unknown', () => {
+    // Prepare: no CreateKey seen, so the policy before the change is unknown.
+    const opened = policyWith(decryptFor({ AWS: [`arn:aws:iam::${EXTERNAL_ACCOUNT}:root`, ACCOUNT] }));
+    // Act
+    const { last } = detect([putKeyPolicy(opened)], QUIET_POLICY);
+    // Assess
+    expect(last.changes.policy.before).toBeNull();
+    expect(last.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last.severity).toBe('critical');
+  });
+
+  it('does not report an outside account that already had access', () => {
+    const shared = policyWith(decryptFor({ AWS: EXTERNAL_ACCOUNT }));
+    const sharedMore = policyWith(decryptFor({ AWS: EXTERNAL_ACCOUNT }), {
+      Sid: 'Describe',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/ops` },
+      Action: 'kms:DescribeKey',
+      Resource: '*',
+    });
+    const { last } = detect([createKey({ policy: shared }), putKeyPolicy(sharedMore)], QUIET_POLICY);
+    expect(last.changes.policy.external_accounts).toEqual([]);
+    expect(last.severity).toBe('warning');
+  });
+
+  it("does not count Panther's org-fenced wildcards (a policy that should not alert) as outside access", () => {
+    const { last } = detect([rec('PutKeyPolicy__panther__1')], QUIET_POLICY);
+    expect(last.changes.policy.external_accounts).toEqual([]);
+    expect(last.changes.policy.added_principals).toEqual([
+      '* (org)',
+      'arn:aws:iam::123456789012:role/ExampleRoleAssumption1',
+      'arn:aws:iam::123456789012:role/ExampleRoleAssumption2',
+      'arn:aws:iam::123456789012:root',
+    ]);
+    expect(last.severity).toBe('warning');
+  });
+
+  it('reports the console policy StreamAlert captured, which lets "*" use the key, as open to anyone', () => {
+    const { last } = detect([rec('PutKeyPolicy__streamalert__1')], QUIET_POLICY);
+    expect(last.resource).toBe('arn:aws:kms:us-east-1:123456789123:key/0000000-0000-0000-0000-0000000000000');
+    expect(last.changes.policy.external_accounts).toEqual(['*']);
+    expect(last.severity).toBe('critical');
+  });
+
+  it('reports a key created with a policy open to anyone as critical', () => {
+    // CreateKey__streamalert__1 carries the console policy whose "Allow use of the key" names AWS "*".
+    const record = rec('CreateKey__streamalert__1', (r) => {
+      r.userIdentity = rec('EnableKey__awskmsdg__1').userIdentity;
+    });
+    const { last } = detect([record]);
+    expect(last).toMatchObject({ event: 'CreateKey', status: 'drift', severity: 'critical' });
+    expect(last.changes.policy.external_accounts).toEqual(['*']);
+  });
+});
+
+describe('Escalation: outside access through a grant', () => {
+  it('reports a grant for another account principal as critical', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal =
+        `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/reader`;
+    });
+    const { last } = detect([grant]);
+    expect(last).toMatchObject({ event: 'CreateGrant', status: 'drift', severity: 'critical' });
+    expect(last.changes.grants.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last.summary).toMatch(/in account 444455556666/);
+  });
+
+  it('keeps a grant for a principal of the key account at error', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${ACCOUNT}:role/app`;
+    });
+    const { last } = detect([grant]);
+    expect(last.severity).toBe('error');
+    expect(last.changes.grants.external_accounts).toEqual([]);
+  });
+});
+
+describe('Escalation: grants made by AWS services', () => {
+  it('reports a grant an AWS service created for its caller as info (ServiceGrantsAreRoutine)', () => {
+    const { last } = detect([rec('CreateGrant__awskmsdg__3')]);
+    expect(last).toMatchObject({
+      event: 'CreateGrant',
+      status: 'drift',
+      severity: 'info',
+      user: 'arn:aws:sts::111122223333:assumed-role/Admin/user01',
+      reasons: ['ServiceGrantsAreRoutine: dynamodb.amazonaws.com manages this grant for its caller'],
+    });
+  });
+
+  it('still reports a service-made grant for another account as critical', () => {
+    const grant = rec('CreateGrant__awskmsdg__3', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${EXTERNAL_ACCOUNT}:root`;
+    });
+    expect(detect([grant]).last.severity).toBe('critical');
+  });
+});
+
+describe('Escalation: the key that encrypts a trail', () => {
+  const setup = (): CloudTrailRecord[] => [
+    createKey({ policy: policyWith(cloudTrailStatement()) }),
+    createTrail('org-audit', KEY_ARN),
+  ];
+
+  it('reports a policy change that takes kms:GenerateDataKey* away from CloudTrail as critical', () => {
+    const { last } = detect([...setup(), putKeyPolicy(policyWith())], QUIET_POLICY);
+    expect(last.severity).toBe('critical');
+    expect(last.changes.policy.cloudtrail_access_removed).toBe(true);
+    expect(last.changes.policy.removed_principals).toEqual([`cloudtrail.amazonaws.com (${ACCOUNT})`]);
+    expect(last.reasons).toEqual([
+      `TrailKeyKeepsCloudTrailAccess: CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key`,
+    ]);
+  });
+
+  it('reports a Deny for CloudTrail added to the policy of a trail key as critical', () => {
+    const denied = policyWith(cloudTrailStatement(), {
+      Effect: 'Deny',
+      Principal: { Service: 'cloudtrail.amazonaws.com' },
+      Action: 'kms:*',
+      Resource: '*',
+    });
+    const { last } = detect([...setup(), putKeyPolicy(denied)], QUIET_POLICY);
+    expect(last.severity).toBe('critical');
+    expect(last.changes.policy.cloudtrail_access_removed).toBe(true);
+  });
+
+  it('does not escalate the same policy change on a key that encrypts no trail', () => {
+    const { last } = detect(
+      [createKey({ policy: policyWith(cloudTrailStatement()) }), putKeyPolicy(policyWith())],
+      QUIET_POLICY,
+    );
+    expect(last.severity).toBe('warning');
+    expect(last.reasons).toBeUndefined();
+  });
+
+  it('reports disabling the key of a trail as critical, naming the trail', () => {
+    const { last } = detect([...setup(), onKey(rec('DisableKey__awskmsdg__1'))], QUIET_POLICY);
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([`TrailKeyStaysUsable: the key encrypting the logs of ${TRAIL_ARN} is now Disabled`]);
+  });
+
+  it('reports scheduling the deletion of the key of a trail as critical, naming the trail', () => {
+    const { last } = detect([...setup(), onKey(rec('ScheduleKeyDeletion__awskmsdg__1'))], QUIET_POLICY);
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([
+      `TrailKeyStaysUsable: the key encrypting the logs of ${TRAIL_ARN} is now PendingDeletion`,
+    ]);
+  });
+
+  it('knows the key of a trail it never saw created from trailKeys in the configuration', () => {
+    const { last } = detect([onKey(rec('DisableKey__awskmsdg__1'))], { ...QUIET_POLICY, trailKeys: [KEY_ARN] });
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([
+      'TrailKeyStaysUsable: the key encrypting the logs of a trail (configured trailKeys) is now Disabled',
+    ]);
+  });
+
+  it('stops protecting the key once the trail is deleted', () => {
+    const deleteTrail = rec('DeleteTrail__stratus__1', (r) => {
+      r.awsRegion = 'us-west-2';
+      r.recipientAccountId = ACCOUNT;
+      (r.requestParameters as Record<string, unknown>).name = 'org-audit';
+    });
+    const { last } = detect([...setup(), deleteTrail, onKey(rec('DisableKey__awskmsdg__1'))], QUIET_POLICY);
+    expect(last.severity).toBe('warning');
+  });
+});
+
+describe('Policy diff', () => {
+  it('lists added and removed principals and the outside accounts that gained access', () => {
+    const before = normalizePolicy(policyWith(decryptFor({ AWS: `arn:aws:iam::${ACCOUNT}:role/app` })));
+    const after = normalizePolicy(
+      policyWith(decryptFor({ AWS: [`arn:aws:iam::${EXTERNAL_ACCOUNT}:role/x`, '555566667777'] })),
+    );
+    expect(diffPolicies(before, after, ACCOUNT)).toEqual({
+      added_principals: [`arn:aws:iam::${EXTERNAL_ACCOUNT}:role/x`, 'arn:aws:iam::555566667777:root'],
+      removed_principals: [`arn:aws:iam::${ACCOUNT}:role/app`],
+      external_accounts: [EXTERNAL_ACCOUNT, '555566667777'],
+    });
+  });
+});

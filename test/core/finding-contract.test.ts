@@ -1,0 +1,48 @@
+/**
+ * The finding contract of DESIGN.md, checked on every public sample: each watched write becomes one
+ * finding with a full-ARN resource, the record's eventID and an ISO-8601 timestamp; reads are not writes.
+ */
+import { classifyRecord } from '../../lambda/core/normalize';
+import { SEVERITIES, STATUSES } from '../../lambda/core/types';
+import { sample, sampleNames } from '../helpers/fixtures';
+import { detect } from './harness';
+
+const writes = sampleNames().filter((name) => classifyRecord(sample(name)) === 'write');
+const reads = sampleNames().filter((name) => classifyRecord(sample(name)) === 'read');
+
+describe('Finding contract on every sample', () => {
+  it('sorts the samples into watched writes, reads and other services', () => {
+    expect(writes).toHaveLength(60);
+    expect(reads.map((name) => name.split('__')[0])).toEqual(
+      expect.arrayContaining(['Decrypt', 'Encrypt', 'GenerateDataKey', 'DescribeKey', 'ListAliases', 'ReEncrypt']),
+    );
+    expect(
+      reads.every((name) =>
+        /^(Decrypt|Encrypt|GenerateDataKey|GenerateDataKeyWithoutPlaintext|DescribeKey|GetKeyPolicy|GetParametersForImport|ListAliases|ListGrants|ReEncrypt)__/.test(
+          name,
+        ),
+      ),
+    ).toBe(true);
+    expect(classifyRecord(sample('CreateBucket__awscweug__1'))).toBe('other');
+  });
+
+  it.each(writes)('turns %s into one finding that follows the contract', (name) => {
+    // Prepare
+    const record = sample(name);
+    // Act
+    const { last } = detect([record]);
+    // Assess
+    expect(last.resource).toMatch(/^arn:aws:(kms|cloudtrail):[\w-]+:\d{12}:(key|alias|trail|custom-key-store)\/.+$/);
+    expect(last.service).toBe(last.resource.split(':')[2] === 'cloudtrail' ? 'cloudtrail' : 'kms');
+    expect(last.eventId).toBe(String(record.eventID ?? record.id ?? last.eventId));
+    expect(last.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(SEVERITIES).toContain(last.severity);
+    expect(STATUSES).toContain(last.status);
+    expect(last.summary).not.toBe('');
+    expect(last.status === 'denied').toBe(!!record.errorCode);
+    for (const change of Object.values(last.changes)) {
+      expect(change).toHaveProperty('before');
+      expect(change).toHaveProperty('after');
+    }
+  });
+});

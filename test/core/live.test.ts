@@ -1,0 +1,71 @@
+/**
+ * The live detector's read-after-write check and how a live read settles state and baseline.
+ */
+import { Detector } from '../../lambda/core/detector';
+import { effectOf } from '../../lambda/core/effects';
+import { pathsNotYetVisible, settleWithLive } from '../../lambda/core/live';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { normalizeRecord } from '../../lambda/core/normalize';
+import { lookup, snapshotFromState } from '../../lambda/core/state';
+import { config, KEY_ARN, onKey, rec } from './harness';
+
+/** What the live reads of a key return, as the adapters flatten them. */
+const liveKey = (state: Record<string, unknown>) =>
+  snapshotFromState('key', KEY_ARN, {
+    key_state: 'Enabled',
+    enable_key_rotation: true,
+    description: '',
+    tags: { Department: 'IT' },
+    ...state,
+  });
+
+describe('Read-after-write', () => {
+  const tagEvent = () => normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+
+  it('finds nothing missing when the live read already shows the change', () => {
+    const store = new MemoryStore();
+    expect(pathsNotYetVisible(effectOf(tagEvent(), store), liveKey({}))).toEqual([]);
+  });
+
+  it('names the paths the live read does not show yet', () => {
+    const store = new MemoryStore();
+    expect(pathsNotYetVisible(effectOf(tagEvent(), store), liveKey({ tags: { Department: 'Sales' } }))).toEqual([
+      'tags#Department',
+    ]);
+  });
+
+  it('does not count a path the live read does not cover', () => {
+    const store = new MemoryStore();
+    const live = snapshotFromState('key', KEY_ARN, { key_state: 'Enabled' });
+    expect(pathsNotYetVisible(effectOf(tagEvent(), store), live)).toEqual([]);
+  });
+});
+
+describe('Settling with the live read', () => {
+  it('adopts the paths the baseline does not know, and keeps what the event settled', () => {
+    // Prepare: a DisableKeyRotation on an unseen key infers that rotation was on.
+    const store = new MemoryStore();
+    const event = normalizeRecord(onKey(rec('DisableKeyRotation__awskmsdg__1')));
+    new Detector(config(), store).observe(event);
+    // Act
+    settleWithLive(store, effectOf(event, store), liveKey({ enable_key_rotation: false }));
+    // Assess
+    const baseline = store.baseline(KEY_ARN);
+    expect(lookup(baseline, 'enable_key_rotation')).toBe(true);
+    expect(lookup(baseline, 'key_state')).toBe('Enabled');
+    expect(lookup(baseline, 'tags#Department')).toBe('IT');
+    // The live tag map is complete: a tag it lacks is known to be absent.
+    expect(lookup(baseline, 'tags#Owner')).toBeNull();
+    expect(store.snapshot(KEY_ARN)?.attributes.enable_key_rotation).toBe(false);
+  });
+
+  it('never adopts a path whose approved value was settled as unknown', () => {
+    const store = new MemoryStore();
+    const event = normalizeRecord(onKey(rec('PutKeyPolicy__awskmsdg__1')));
+    new Detector(config(), store).observe(event);
+    const otherEvent = normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+    settleWithLive(store, effectOf(otherEvent, store), liveKey({ policy: { Statement: [] } }));
+    expect(lookup(store.baseline(KEY_ARN), 'policy')).toBeUndefined();
+    expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Key policy normalization: formatting, statement order and principal spelling never count as drift.
+ */
+import { allowsCloudTrailEncryption, externalAccountsOf, normalizePolicy } from '../../lambda/core/policy';
+import { kmsApiSample } from '../helpers/fixtures';
+import {
+  ACCOUNT,
+  cloudTrailStatement,
+  createKey,
+  defaultPolicy,
+  detect,
+  KEY_ARN,
+  policyWith,
+  putKeyPolicy,
+} from './harness';
+
+/** The policy of GetKeyPolicy__custodian__2, as KMS returned it (a JSON string with named statements). */
+const custodianPolicy = () => String(kmsApiSample('GetKeyPolicy__custodian__2').data.Policy);
+
+describe('Policy normalization', () => {
+  it('reads a policy given as a JSON string like the same policy as an object', () => {
+    expect(normalizePolicy(custodianPolicy())).toEqual(normalizePolicy(JSON.parse(custodianPolicy())));
+  });
+
+  it('treats a single value and a one-element array alike', () => {
+    const single = {
+      Statement: {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    };
+    const arrays = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: [`arn:aws:iam::${ACCOUNT}:root`] }, Action: ['kms:*'], Resource: ['*'] },
+      ],
+    };
+    expect(normalizePolicy(single)).toEqual(normalizePolicy(arrays));
+  });
+
+  it('ignores the order of statements, of actions and of condition values', () => {
+    const policy = JSON.parse(custodianPolicy()) as { Statement: Array<{ Action?: unknown }> };
+    const reordered = structuredClone(policy);
+    reordered.Statement.reverse();
+    for (const statement of reordered.Statement) {
+      if (Array.isArray(statement.Action)) statement.Action.reverse();
+    }
+    expect(policy.Statement.length).toBeGreaterThan(1);
+    expect(normalizePolicy(reordered)).toEqual(normalizePolicy(policy));
+  });
+
+  it('treats a bare account id principal as the account root ARN', () => {
+    const bare = policyWith({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' });
+    const root = policyWith({
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    });
+    expect(normalizePolicy(bare)).toEqual(normalizePolicy(root));
+  });
+
+  it('reports no policy change when only the formatting of the approved policy changes', () => {
+    // Prepare: the same policy as an array-free, reordered, bare-account-id document in one line.
+    const approved = policyWith(cloudTrailStatement());
+    const rewritten = {
+      Id: approved.Id,
+      Statement: [
+        {
+          Resource: ['*'],
+          Action: ['kms:GenerateDataKey*'],
+          Principal: { Service: ['cloudtrail.amazonaws.com'] },
+          Effect: 'Allow',
+          Sid: 'Allow CloudTrail to encrypt logs',
+          Condition: { StringEquals: { 'aws:SourceAccount': [ACCOUNT] } },
+        },
+        {
+          Resource: '*',
+          Action: 'kms:*',
+          Principal: { AWS: ACCOUNT },
+          Effect: 'Allow',
+          Sid: 'Enable IAM User Permissions',
+        },
+      ],
+      Version: approved.Version,
+    };
+    // Act
+    const { last } = detect([createKey({ policy: approved }), putKeyPolicy(JSON.stringify(rewritten))]);
+    // Assess
+    expect(last.changes).toEqual({});
+    expect(last.status).toBe('resolved');
+    expect(last.severity).toBe('info');
+  });
+
+  it('keeps statements that differ only by condition apart', () => {
+    const open = normalizePolicy(policyWith({ Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' }));
+    const fenced = normalizePolicy(
+      policyWith({
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT } },
+      }),
+    );
+    expect(open).not.toEqual(fenced);
+  });
+
+  it('rejects text that is not a JSON policy', () => {
+    expect(() => normalizePolicy('{"Statement": [')).toThrow(SyntaxError);
+    expect(() => normalizePolicy('"just a string"')).toThrow('policy is not a JSON object');
+  });
+
+  it('reports a PutKeyPolicy that KMS rejected as malformed as a denied attempt on the key', () => {
+    const rejected = putKeyPolicy('{"Statement": [');
+    rejected.errorCode = 'MalformedPolicyDocumentException';
+    const { last } = detect([rejected]);
+    expect(last).toMatchObject({
+      status: 'denied',
+      severity: 'warning',
+      resource: KEY_ARN,
+      changes: {},
+      error: { code: 'MalformedPolicyDocumentException' },
+    });
+  });
+});
+
+describe('Policy analysis', () => {
+  it('finds the outside access of a real policy whose statement names "*"', () => {
+    // GetKeyPolicy__custodian__1 comes from cloud-custodian's cross-account test.
+    const policy = normalizePolicy(String(kmsApiSample('GetKeyPolicy__custodian__1').data.Policy));
+    expect(externalAccountsOf(policy, '644160558196')).toEqual(['*']);
+  });
+
+  it('finds that the default key policy does not let CloudTrail encrypt logs', () => {
+    expect(allowsCloudTrailEncryption(normalizePolicy(defaultPolicy()))).toBe(false);
+    expect(allowsCloudTrailEncryption(normalizePolicy(policyWith(cloudTrailStatement())))).toBe(true);
+  });
+
+  it('reports the root of the key account as inside the account', () => {
+    expect(externalAccountsOf(normalizePolicy(defaultPolicy()), ACCOUNT)).toEqual([]);
+    expect(KEY_ARN).toContain(ACCOUNT);
+  });
+});

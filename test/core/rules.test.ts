@@ -1,0 +1,299 @@
+/**
+ * The escalation rules in lambda/core/rules, each judged on the contexts the detector builds from real
+ * records: the verdict of the rule's last call is what these tests assert.
+ */
+import { ALL_RULES, type Rule, type RuleOutcome } from '../../lambda/core/rules';
+import { NoOutsideAccessGained } from '../../lambda/core/rules/NoOutsideAccessGained';
+import { ServiceGrantsAreRoutine } from '../../lambda/core/rules/ServiceGrantsAreRoutine';
+import { TrailKeepsKmsKey } from '../../lambda/core/rules/TrailKeepsKmsKey';
+import { TrailKeyKeepsCloudTrailAccess } from '../../lambda/core/rules/TrailKeyKeepsCloudTrailAccess';
+import { TrailKeyStaysUsable } from '../../lambda/core/rules/TrailKeyStaysUsable';
+import { TrailLogsKmsManagementEvents } from '../../lambda/core/rules/TrailLogsKmsManagementEvents';
+import type { CloudTrailRecord } from '../helpers/fixtures';
+import {
+  ACCOUNT,
+  at,
+  cloudTrailStatement,
+  createKey,
+  createTrail,
+  detect,
+  EXTERNAL_ACCOUNT,
+  KEY_ARN,
+  onKey,
+  onTrail,
+  policyWith,
+  putKeyPolicy,
+  rec,
+  TRAIL_ARN,
+} from './harness';
+
+/** Runs the records and returns what `rule` answered for the last one. */
+function verdictOf(rule: Rule, records: CloudTrailRecord[], configInput?: unknown): RuleOutcome {
+  const spy = jest.spyOn(rule, 'check');
+  try {
+    detect(records, configInput);
+    const result = spy.mock.results[spy.mock.results.length - 1];
+    expect(result?.type).toBe('return');
+    return result.value as RuleOutcome;
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const COMPLIANT = { verdict: 'COMPLIANT' };
+const NOT_APPLICABLE = { verdict: 'NOT_APPLICABLE' };
+const nonCompliant = (reason: string | RegExp) => ({
+  verdict: 'NON_COMPLIANT',
+  reason: typeof reason === 'string' ? reason : expect.stringMatching(reason),
+});
+
+/** A key whose policy lets CloudTrail encrypt logs, and trail org-audit encrypted with it. */
+const trailKeySetup = (): CloudTrailRecord[] => [
+  createKey({ policy: policyWith(cloudTrailStatement()) }),
+  createTrail('org-audit', KEY_ARN),
+];
+
+describe('Rule: NoOutsideAccessGained', () => {
+  it('is COMPLIANT when a policy change keeps every principal inside the account', () => {
+    const records = [
+      createKey(),
+      putKeyPolicy(policyWith({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' })),
+    ];
+    expect(verdictOf(NoOutsideAccessGained, records)).toEqual(COMPLIANT);
+  });
+
+  it('is NON_COMPLIANT when a policy change lets another account use the key', () => {
+    const opened = policyWith({
+      Effect: 'Allow',
+      Principal: { AWS: EXTERNAL_ACCOUNT },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    });
+    expect(verdictOf(NoOutsideAccessGained, [createKey(), putKeyPolicy(opened)])).toEqual(
+      nonCompliant(`account ${EXTERNAL_ACCOUNT} gained access to the key`),
+    );
+  });
+
+  it('is NON_COMPLIANT, naming anyone, when a policy change opens the key to every principal', () => {
+    const open = policyWith({ Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' });
+    expect(verdictOf(NoOutsideAccessGained, [createKey(), putKeyPolicy(open)])).toEqual(
+      nonCompliant('anyone can now use the key'),
+    );
+  });
+
+  it('is NON_COMPLIANT when a grant is created for another account', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal =
+        `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/reader`;
+    });
+    expect(verdictOf(NoOutsideAccessGained, [grant])).toEqual(nonCompliant(/account 444455556666/));
+  });
+
+  it('is NOT_APPLICABLE to a change that touches neither policy nor grants', () => {
+    expect(verdictOf(NoOutsideAccessGained, [rec('DisableKey__awskmsdg__1')])).toEqual(NOT_APPLICABLE);
+  });
+});
+
+describe('Rule: ServiceGrantsAreRoutine', () => {
+  it('is NON_COMPLIANT (lowering the severity) when an AWS service creates a grant for its caller', () => {
+    expect(verdictOf(ServiceGrantsAreRoutine, [rec('CreateGrant__awskmsdg__3')])).toEqual(
+      nonCompliant('dynamodb.amazonaws.com manages this grant for its caller'),
+    );
+  });
+
+  it('is COMPLIANT when a person creates the grant', () => {
+    expect(verdictOf(ServiceGrantsAreRoutine, [rec('CreateGrant__awskmsdg__1')])).toEqual(COMPLIANT);
+  });
+
+  it('is COMPLIANT when a service-made grant lets another account in', () => {
+    const grant = rec('CreateGrant__awskmsdg__3', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${EXTERNAL_ACCOUNT}:root`;
+    });
+    expect(verdictOf(ServiceGrantsAreRoutine, [grant])).toEqual(COMPLIANT);
+  });
+
+  it('is NOT_APPLICABLE to events other than grant changes', () => {
+    expect(verdictOf(ServiceGrantsAreRoutine, [rec('TagResource__awskmsdg__1')])).toEqual(NOT_APPLICABLE);
+  });
+});
+
+describe('Rule: TrailKeyKeepsCloudTrailAccess', () => {
+  it('is NON_COMPLIANT when the policy of a trail key stops letting CloudTrail generate data keys', () => {
+    expect(verdictOf(TrailKeyKeepsCloudTrailAccess, [...trailKeySetup(), putKeyPolicy(policyWith())])).toEqual(
+      nonCompliant(`CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key`),
+    );
+  });
+
+  it('is COMPLIANT when the policy of a trail key changes but keeps CloudTrail statement', () => {
+    const reworded = policyWith(cloudTrailStatement(), {
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/Alice` },
+      Action: 'kms:DescribeKey',
+      Resource: '*',
+    });
+    expect(verdictOf(TrailKeyKeepsCloudTrailAccess, [...trailKeySetup(), putKeyPolicy(reworded)])).toEqual(COMPLIANT);
+  });
+
+  it('is NOT_APPLICABLE to a policy change on a key no trail uses', () => {
+    expect(verdictOf(TrailKeyKeepsCloudTrailAccess, [createKey(), putKeyPolicy(policyWith())])).toEqual(NOT_APPLICABLE);
+  });
+});
+
+describe('Rule: TrailKeyStaysUsable', () => {
+  it('is NON_COMPLIANT when the key of a trail is disabled', () => {
+    expect(verdictOf(TrailKeyStaysUsable, [...trailKeySetup(), onKey(rec('DisableKey__awskmsdg__1'))])).toEqual(
+      nonCompliant(`the key encrypting the logs of ${TRAIL_ARN} is now Disabled`),
+    );
+  });
+
+  it('is NON_COMPLIANT when the key of a trail is scheduled for deletion', () => {
+    const schedule = onKey(rec('ScheduleKeyDeletion__awskmsdg__1'));
+    expect(verdictOf(TrailKeyStaysUsable, [...trailKeySetup(), schedule])).toEqual(
+      nonCompliant(/is now PendingDeletion$/),
+    );
+  });
+
+  it('is COMPLIANT when the key of a trail is enabled again', () => {
+    const records = [...trailKeySetup(), onKey(rec('DisableKey__awskmsdg__1')), onKey(rec('EnableKey__awskmsdg__1'))];
+    expect(verdictOf(TrailKeyStaysUsable, records)).toEqual(COMPLIANT);
+  });
+
+  it('is NOT_APPLICABLE when the disabled key encrypts no trail', () => {
+    expect(verdictOf(TrailKeyStaysUsable, [createKey(), onKey(rec('DisableKey__awskmsdg__1'))])).toEqual(
+      NOT_APPLICABLE,
+    );
+  });
+});
+
+describe('Rule: TrailKeepsKmsKey', () => {
+  it('is NON_COMPLIANT when an UpdateTrail removes the KMS key of a trail', () => {
+    expect(
+      verdictOf(TrailKeepsKmsKey, [createTrail('org-audit', KEY_ARN), onTrail(rec('UpdateTrail__streamalert__1'))]),
+    ).toEqual(nonCompliant(/left without a KMS key/));
+  });
+
+  it('is COMPLIANT when an UpdateTrail moves the trail to another key', () => {
+    const update = onTrail(
+      rec('UpdateTrail__streamalert__1', (r) => {
+        (r.requestParameters as Record<string, unknown>).kmsKeyId = 'alias/other-logs-key';
+      }),
+    );
+    expect(verdictOf(TrailKeepsKmsKey, [createTrail('org-audit', KEY_ARN), update])).toEqual(COMPLIANT);
+  });
+
+  it('is COMPLIANT when a trail is created with a key', () => {
+    expect(verdictOf(TrailKeepsKmsKey, [createTrail('org-audit', KEY_ARN)])).toEqual(COMPLIANT);
+  });
+
+  it('is NOT_APPLICABLE to a trail created without a key (it never had one to lose)', () => {
+    expect(verdictOf(TrailKeepsKmsKey, [createTrail('org-audit')])).toEqual(NOT_APPLICABLE);
+  });
+
+  it('is NOT_APPLICABLE to trail changes that leave the key alone', () => {
+    expect(verdictOf(TrailKeepsKmsKey, [at(onTrail(rec('StopLogging__stratus__1')), 'stop-1')])).toEqual(
+      NOT_APPLICABLE,
+    );
+  });
+});
+
+describe('Rule: TrailLogsKmsManagementEvents', () => {
+  it('is NON_COMPLIANT when event selectors turn management events off', () => {
+    expect(verdictOf(TrailLogsKmsManagementEvents, [rec('PutEventSelectors__stratus__1')])).toEqual(
+      nonCompliant('the trail now logs no management events'),
+    );
+  });
+
+  it('is NON_COMPLIANT when event selectors exclude KMS events', () => {
+    const excluding = rec('PutEventSelectors__stratus__1', (r) => {
+      const [selector] = (r.requestParameters as { eventSelectors: Array<Record<string, unknown>> }).eventSelectors;
+      selector.includeManagementEvents = true;
+      selector.readWriteType = 'All';
+      selector.excludeManagementEventSources = ['kms.amazonaws.com'];
+    });
+    expect(verdictOf(TrailLogsKmsManagementEvents, [excluding])).toEqual(
+      nonCompliant('the trail now excludes KMS management events'),
+    );
+  });
+
+  it('is NON_COMPLIANT when advanced event selectors leave KMS out of the management events', () => {
+    const advanced = rec('PutEventSelectors__stratus__1', (r) => {
+      const request = r.requestParameters as Record<string, unknown>;
+      delete request.eventSelectors;
+      request.advancedEventSelectors = [
+        {
+          name: 'Management events without KMS',
+          fieldSelectors: [
+            { field: 'eventCategory', equals: ['Management'] },
+            { field: 'eventSource', notEquals: ['kms.amazonaws.com'] },
+          ],
+        },
+      ];
+    });
+    expect(verdictOf(TrailLogsKmsManagementEvents, [advanced])).toEqual(
+      nonCompliant('the trail now excludes KMS management events'),
+    );
+  });
+
+  it('is COMPLIANT when event selectors keep write management events', () => {
+    const writeOnly = rec('PutEventSelectors__panther__1', (r) => {
+      const [selector] = (r.requestParameters as { eventSelectors: Array<Record<string, unknown>> }).eventSelectors;
+      selector.includeManagementEvents = true;
+      selector.readWriteType = 'WriteOnly';
+    });
+    expect(verdictOf(TrailLogsKmsManagementEvents, [writeOnly])).toEqual(COMPLIANT);
+  });
+
+  it('is NOT_APPLICABLE to a KMS key change', () => {
+    expect(verdictOf(TrailLogsKmsManagementEvents, [rec('TagResource__awskmsdg__1')])).toEqual(NOT_APPLICABLE);
+  });
+});
+
+describe('A rule that throws', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('becomes part of the finding, at least error, instead of stopping detection', () => {
+    // Prepare
+    jest.spyOn(NoOutsideAccessGained, 'check').mockImplementation(() => {
+      throw new Error('policy parser exploded');
+    });
+    // Act
+    const { last } = detect([rec('TagResource__awskmsdg__1')]);
+    // Assess
+    expect(last.severity).toBe('error');
+    expect(last.status).toBe('drift');
+    expect(last.reasons).toEqual(['RuleFailed: NoOutsideAccessGained threw policy parser exploded']);
+    expect(last.changes.tags).toEqual({ before: { Department: null }, after: { Department: 'IT' } });
+  });
+
+  it('does not hide what the other rules found', () => {
+    jest.spyOn(TrailLogsKmsManagementEvents, 'check').mockImplementation(() => {
+      throw new TypeError('selectors is undefined');
+    });
+    const { last } = detect([createTrail('org-audit', KEY_ARN), onTrail(rec('UpdateTrail__streamalert__1'))]);
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([
+      expect.stringMatching(/^TrailKeepsKmsKey: /),
+      'RuleFailed: TrailLogsKmsManagementEvents threw selectors is undefined',
+    ]);
+  });
+
+  it('never lowers a critical event', () => {
+    jest.spyOn(ServiceGrantsAreRoutine, 'check').mockImplementation(() => {
+      throw new Error('boom');
+    });
+    const { last } = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]);
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual(['RuleFailed: ServiceGrantsAreRoutine threw boom']);
+  });
+
+  it('runs every rule of the catalogue, lowering rules first', () => {
+    expect(ALL_RULES.map((rule) => rule.id)).toEqual([
+      'ServiceGrantsAreRoutine',
+      'NoOutsideAccessGained',
+      'TrailKeyKeepsCloudTrailAccess',
+      'TrailKeyStaysUsable',
+      'TrailKeepsKmsKey',
+      'TrailLogsKmsManagementEvents',
+    ]);
+  });
+});

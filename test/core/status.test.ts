@@ -1,0 +1,175 @@
+/**
+ * The four statuses of DESIGN.md: drift, resolved, planned, denied.
+ */
+import {
+  at,
+  by,
+  createKey,
+  detect,
+  KEY_ARN,
+  KEY_ID,
+  onKey,
+  policyWith,
+  putKeyPolicy,
+  rec,
+  sessionIdentity,
+} from './harness';
+
+const ADMIN_ROLE = 'arn:aws:iam::111122223333:role/Admin';
+const adminSession = () => sessionIdentity('Admin', 'user01');
+
+describe('Status: drift', () => {
+  it('reports a change away from the baseline as drift with the catalogue severity', () => {
+    const { last } = detect([createKey(), onKey(rec('TagResource__awskmsdg__1'))]);
+    expect(last.status).toBe('drift');
+    expect(last.severity).toBe('warning');
+    // The key was created without tags: its tag map is known in full, so the tag was absent before.
+    expect(last.changes).toEqual({ tags: { before: { Department: null }, after: { Department: 'IT' } } });
+  });
+
+  it('reports a change that only repeats the baseline as resolved, not drift', () => {
+    // Rotation is off when a key is created: turning it off again leaves the key at its baseline.
+    const { last } = detect([createKey(), onKey(rec('DisableKeyRotation__awskmsdg__1'))]);
+    expect(last).toMatchObject({ status: 'resolved', severity: 'info', changes: {} });
+  });
+
+  it('reports a key disabled from its Enabled baseline as critical drift', () => {
+    const { last } = detect([createKey(), onKey(rec('DisableKey__awskmsdg__1'))]);
+    expect(last).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      resource: KEY_ARN,
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+  });
+});
+
+describe('Status: resolved', () => {
+  it('reports EnableKey after DisableKey on a key with a known baseline as resolved, info', () => {
+    // Prepare
+    const records = [
+      createKey(),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-1'),
+    ];
+    // Act
+    const { findings } = detect(records);
+    // Assess
+    expect(findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+      ['CreateKey', 'drift', 'warning'],
+      ['DisableKey', 'drift', 'critical'],
+      ['EnableKey', 'resolved', 'info'],
+    ]);
+    expect(findings[2].changes).toEqual({ key_state: { before: 'Disabled', after: 'Enabled' } });
+    expect(findings[2].summary).toMatch(/back to its baseline$/);
+    expect(findings[2].remediation).toEqual([]);
+  });
+
+  it('reports resolved as info even for an event whose default is critical', () => {
+    const records = [
+      createKey(),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-1'),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-2'),
+    ];
+    const { findings } = detect(records);
+    expect(findings[1]).toMatchObject({ status: 'resolved', severity: 'info' });
+  });
+});
+
+describe('Status: planned', () => {
+  it('reports a change by a session of a planned role as planned, info, and moves the baseline', () => {
+    // Prepare
+    const opened = policyWith({
+      Sid: 'Let the analytics role decrypt',
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::111122223333:role/analytics' },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    });
+    const records = [createKey(), by(putKeyPolicy(opened), adminSession())];
+    // Act
+    const { last, store } = detect(records, { plannedPrincipals: [ADMIN_ROLE] });
+    // Assess
+    expect(last).toMatchObject({
+      status: 'planned',
+      severity: 'info',
+      user: 'arn:aws:sts::111122223333:assumed-role/Admin/user01',
+    });
+    expect(last.summary).toMatch(/\(planned; baseline updated\)$/);
+    expect(last.changes.policy.added_principals).toEqual(['arn:aws:iam::111122223333:role/analytics']);
+    expect(store.baseline(KEY_ARN)?.attributes.policy).toEqual(store.snapshot(KEY_ARN)?.attributes.policy);
+  });
+
+  it('reports an unplanned revert of a planned change as drift', () => {
+    const rotationOn = by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession());
+    const rotationOff = onKey(rec('DisableKeyRotation__awskmsdg__1'));
+    const { findings } = detect([createKey(), rotationOn, rotationOff], { plannedPrincipals: [ADMIN_ROLE] });
+    expect(findings[1]).toMatchObject({ event: 'EnableKeyRotation', status: 'planned', severity: 'info' });
+    expect(findings[2]).toMatchObject({
+      event: 'DisableKeyRotation',
+      status: 'drift',
+      severity: 'error',
+      changes: { enable_key_rotation: { before: true, after: false } },
+    });
+    expect(findings[2].remediation).toEqual([`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2`]);
+  });
+
+  it('reports a critical event by a planned principal as info', () => {
+    const { last } = detect([by(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), adminSession())], {
+      plannedPrincipals: [ADMIN_ROLE],
+    });
+    expect(last).toMatchObject({ status: 'planned', severity: 'info', remediation: [] });
+  });
+});
+
+describe('Status: denied', () => {
+  const deniedDisable = () =>
+    onKey(
+      rec('DisableKey__awskmsdg__1', (r) => {
+        r.errorCode = 'AccessDenied';
+        r.errorMessage = 'User: arn:aws:iam::111122223333:user/Alice is not authorized to perform: kms:DisableKey';
+      }),
+    );
+
+  it('reports a call that failed with AccessDenied as denied, warning', () => {
+    const { last } = detect([createKey(), deniedDisable()]);
+    expect(last).toMatchObject({
+      event: 'DisableKey',
+      resource: KEY_ARN,
+      status: 'denied',
+      severity: 'warning',
+      remediation: [],
+      error: {
+        code: 'AccessDenied',
+        message: 'User: arn:aws:iam::111122223333:user/Alice is not authorized to perform: kms:DisableKey',
+      },
+    });
+    expect(last.summary).toBe(`Denied (AccessDenied): Alice tried DisableKey on ${KEY_ID}`);
+  });
+
+  it('changes nothing in state or baseline', () => {
+    // Prepare
+    const { store: before } = detect([createKey()]);
+    // Act
+    const { store: after } = detect([createKey(), deniedDisable()]);
+    // Assess
+    expect(after.snapshot(KEY_ARN)).toEqual(before.snapshot(KEY_ARN));
+    expect(after.baseline(KEY_ARN)).toEqual(before.baseline(KEY_ARN));
+  });
+
+  it('leaves an unseen key unknown, so nothing is inferred from the attempt', () => {
+    const { store } = detect([deniedDisable()]);
+    expect(store.snapshot(KEY_ARN)).toBeUndefined();
+    expect(store.baseline(KEY_ARN)?.attributes ?? {}).toEqual({});
+  });
+
+  it('reports a denied attempt as warning whatever the event', () => {
+    const { last } = detect([
+      rec('StopLogging__panther__2', (r) => {
+        r.errorCode = 'AccessDenied';
+      }),
+    ]);
+    expect(last).toMatchObject({ status: 'denied', severity: 'warning', service: 'cloudtrail' });
+  });
+});
