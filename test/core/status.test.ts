@@ -164,6 +164,23 @@ describe('Status: denied', () => {
     expect(store.baseline(KEY_ARN)?.attributes ?? {}).toEqual({});
   });
 
+  it('words the reasons of a denied attempt as what it would have done', () => {
+    const opening = onKey(
+      rec('PutKeyPolicy__awskmsdg__1', (r) => {
+        r.errorCode = 'AccessDenied';
+        (r.requestParameters as Record<string, unknown>).policy = JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: '444455556666' }, Action: 'kms:Decrypt', Resource: '*' }],
+        });
+      }),
+    );
+    const { last } = detect([createKey(), opening]);
+    expect(last).toMatchObject({ status: 'denied', severity: 'warning' });
+    expect(last.reasons).toEqual([
+      'had it succeeded: NoOutsideAccessGained: account 444455556666 gained access to the key',
+    ]);
+  });
+
   it('reports a denied attempt as warning whatever the event', () => {
     const { last } = detect([
       rec('StopLogging__panther__2', (r) => {

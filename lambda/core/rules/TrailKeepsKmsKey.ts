@@ -6,8 +6,7 @@ export const TrailKeepsKmsKey: Rule = {
   check({ kind, changes }) {
     const change = changes.kms_key_id;
     if (kind !== 'trail' || !change) return NOT_APPLICABLE;
-    // A trail created without a key was never protected by one; that is not a loss.
-    if (change.after || (changes.trail && changes.trail.before === null)) return COMPLIANT;
+    if (change.after) return COMPLIANT;
     return violation('the trail is left without a KMS key: its log files are no longer encrypted with KMS');
   },
 };
