@@ -4,9 +4,8 @@
  * because a wrong value here otherwise surfaces as a silent gap in alerting after deployment.
  */
 import { z } from 'zod';
-import { EVENTS } from '../lambda/core/catalog';
-import { SEVERITIES, type Severity, STATUSES } from '../lambda/core/types';
-import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
+import { OVERRIDABLE_NAMES } from '../lambda/core/config';
+import { SEVERITIES, type Severity } from '../lambda/core/types';
 
 /** Slack channel that receives chat alerts through Amazon Q Developer in chat applications (AWS Chatbot). */
 export interface SlackTarget {
@@ -76,18 +75,8 @@ export interface KeydriftConfig {
   readonly reconcileSchedule: string;
 }
 
-/**
- * What a severity override can target: the events the rules deliver, the core's catalogue entries (events and
- * rules) and finding statuses. The same set the detector accepts, so a typo fails at synth, not at cold start.
- */
-export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
-  ...KMS_API_WRITES,
-  ...KMS_SERVICE_EVENTS,
-  ...KMS_NATIVE_EVENTS,
-  ...TRAIL_WRITES,
-  ...Object.keys(EVENTS),
-  ...STATUSES,
-]);
+/** What a severity override can target: the same names the detector accepts, so a typo fails at synth. */
+export { OVERRIDABLE_NAMES };
 
 // Role or user ARN, with an optional IAM path; sessions (`arn:aws:sts::…:assumed-role/…`) are rejected because
 // planned principals match the issuing role.

@@ -18,7 +18,8 @@ export interface SummaryContext {
 }
 
 export interface EventEntry {
-  severity: Severity;
+  /** A fixed severity, or one that depends on what changed (findings with no event behind them). */
+  severity: Severity | ((changes: Record<string, AttributeChange>) => Severity);
   summary(ctx: SummaryContext): string;
   /** Scheduled work KMS does itself for an approved setting (automatic rotation): never drift. */
   routine?: boolean;
@@ -217,6 +218,68 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   ConnectCustomKeyStore: { severity: 'info', summary: s((c) => `Custom key store ${c.label} connected by ${c.who}`) },
   StartLogging: { severity: 'info', summary: s((c) => `Trail ${c.label} started logging (by ${c.who})`) },
+};
+
+const RANK: readonly Severity[] = ['info', 'warning', 'error', 'critical'];
+const UNUSABLE_STATES = new Set(['Disabled', 'PendingDeletion', 'PendingReplicaDeletion', 'PendingImport', 'Deleted']);
+
+/**
+ * For drift no event explained, the severity of the change that would have made each difference (a key
+ * found Disabled is as bad as a DisableKey), the worst one winning.
+ */
+function severityOfDifferences(changes: Record<string, AttributeChange>): Severity {
+  const of = (attribute: string, change: AttributeChange): Severity => {
+    switch (attribute) {
+      case 'key_state':
+        return UNUSABLE_STATES.has(String(change.after)) ? 'critical' : 'info';
+      case 'deletion_date':
+      case 'key_material':
+        return change.after ? 'error' : 'critical';
+      case 'policy':
+        return 'critical';
+      case 'enable_key_rotation':
+        return change.after ? 'info' : 'error';
+      case 'logging':
+        return change.after ? 'info' : 'critical';
+      case 'trail':
+        return change.after === 'deleted' ? 'critical' : 'warning';
+      case 'connection_state':
+        return change.after === 'CONNECTED' ? 'info' : 'critical';
+      case 'tags':
+      case 'description':
+      case 'aliases':
+      case 'rotation_period_in_days':
+        return 'warning';
+      default:
+        return 'error';
+    }
+  };
+  return Object.entries(changes).reduce<Severity>((worst, [attribute, change]) => {
+    const severity = of(attribute, change);
+    return RANK.indexOf(severity) > RANK.indexOf(worst) ? severity : worst;
+  }, 'info');
+}
+
+/** Findings the reconciler makes: drift no event explained, and deletion countdown reminders. */
+export const RECONCILE_EVENTS: Record<string, EventEntry> = {
+  Reconcile: {
+    severity: severityOfDifferences,
+    summary: s(
+      (c) => `${c.label} differs from its baseline with no change event seen (${Object.keys(c.changes).join(', ')})`,
+    ),
+  },
+  DeletionReminder: {
+    severity: (changes) => (Number(changes.deletion_date?.days_left) <= 3 ? 'critical' : 'error'),
+    summary: s((c) => {
+      const detail = c.changes.deletion_date ?? { before: null, after: null };
+      const trails = Array.isArray(detail.dependent_trails) ? detail.dependent_trails : [];
+      const uses = [
+        ...(trails.length ? [`trail ${trails.map((t) => c.labelOf(t)).join(', ')} encrypts its logs with it`] : []),
+        ...(detail.used_by_keydrift ? ['keydrift itself uses it'] : []),
+      ];
+      return `Key ${c.label} will be deleted in ${String(detail.days_left)} day(s), on ${String(detail.after)}${uses.length ? `; ${uses.join('; ')}` : ''}`;
+    }),
+  },
 };
 
 /** A write keydrift has no entry for (a new KMS API): reported, never dropped. */

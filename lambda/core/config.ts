@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { EVENTS } from './catalog';
+import { EVENTS, RECONCILE_EVENTS } from './catalog';
 import { ConfigError } from './errors';
 import { SEVERITIES, STATUSES } from './types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from './watched-events';
 
 const PRINCIPAL = /^arn:aws[\w-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
-const OVERRIDABLE = new Set<string>([
+/** What a severity override may name: every event the core judges, and the statuses. */
+export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
   ...Object.keys(EVENTS),
+  ...Object.keys(RECONCILE_EVENTS),
   ...KMS_API_WRITES,
   ...KMS_SERVICE_EVENTS,
   ...KMS_NATIVE_EVENTS,
@@ -31,7 +33,7 @@ const Schema = z
       .default([]),
     severityOverrides: z
       .record(
-        z.string().refine((name) => OVERRIDABLE.has(name), 'is not a watched event name or a status'),
+        z.string().refine((name) => OVERRIDABLE_NAMES.has(name), 'is not a watched event name or a status'),
         z.enum(SEVERITIES),
       )
       .default({}),

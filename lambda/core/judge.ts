@@ -1,6 +1,14 @@
 import { isPlannedPrincipal } from './actor';
 import { parseArn } from './arn';
-import { EVENTS, type EventEntry, RULES, STATUS_SEVERITY, type SummaryContext, UNKNOWN_WRITE } from './catalog';
+import {
+  EVENTS,
+  type EventEntry,
+  RECONCILE_EVENTS,
+  RULES,
+  STATUS_SEVERITY,
+  type SummaryContext,
+  UNKNOWN_WRITE,
+} from './catalog';
 import type { DetectionConfig } from './config';
 import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
 import { remediationFor, shellQuote } from './remediation';
@@ -106,7 +114,8 @@ function severityOf(
   ctx: RuleContext,
   config: DetectionConfig,
 ): { severity: Severity; reasons: string[] } {
-  let severity = config.severityOverrides[ctx.event.eventName] ?? entry.severity;
+  const fixed = typeof entry.severity === 'function' ? entry.severity(ctx.changes) : entry.severity;
+  let severity = config.severityOverrides[ctx.event.eventName] ?? fixed;
   const reasons: string[] = [];
   for (const rule of ALL_RULES) {
     try {
@@ -167,7 +176,7 @@ function remediationOf(observation: Observation, status: Status): string[] {
  */
 export function judge(observation: Observation, surroundings: Surroundings, config: DetectionConfig): Finding {
   const { event, kind, resource } = observation;
-  const entry = EVENTS[event.eventName] ?? UNKNOWN_WRITE;
+  const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
   const changes = groupChanges(observation);
   const status = statusOf(observation, entry, config);
   const ruleContext: RuleContext = {

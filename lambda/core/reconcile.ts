@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { parseArn } from './arn';
+import type { DetectionConfig } from './config';
+import { judge, type Surroundings, type TouchedPath } from './judge';
+import { stableJson } from './policy';
+import { knownPaths, lookup } from './state';
+import { toIsoSeconds } from './time';
+import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
+
+/** The event name of findings the reconciler makes: drift that no event explained. */
+export const RECONCILE_EVENT = 'Reconcile';
+/** The event name of deletion countdown reminders. */
+export const DELETION_REMINDER_EVENT = 'DeletionReminder';
+/** Days before a scheduled deletion when a reminder goes out. */
+export const REMINDER_DAYS = [7, 3, 1] as const;
+
+const RECONCILER: Actor = { arn: 'keydrift-reconciler', name: 'the keydrift reconciler', type: 'keydrift' };
+const DAY_MS = 24 * 60 * 60 * 1000;
+const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
+
+/** Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). */
+export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): string[] {
+  // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
+  return knownPaths(from, to).filter((path) => {
+    const a = lookup(from, path);
+    const b = lookup(to, path);
+    return a !== undefined && b !== undefined && !same(a, b);
+  });
+}
+
+function reconcileEvent(resource: string, eventName: string, idParts: unknown[], nowMs: number): ChangeEvent {
+  const arn = parseArn(resource);
+  const digest = createHash('sha256')
+    .update(stableJson([resource, ...idParts]))
+    .digest('hex')
+    .slice(0, 32);
+  return {
+    eventId: `${eventName === RECONCILE_EVENT ? 'reconcile' : 'reminder'}-${digest}`,
+    eventName,
+    time: toIsoSeconds(nowMs),
+    epochMs: nowMs,
+    service: arn?.service === 'cloudtrail' ? 'cloudtrail' : 'kms',
+    account: arn?.account ?? 'unknown',
+    region: arn?.region ?? 'unknown',
+    actor: RECONCILER,
+    readOnly: false,
+    requestParameters: {},
+    responseElements: {},
+    resourceArns: [resource],
+    additionalEventData: {},
+  };
+}
+
+export interface ReconcileInput {
+  baseline: ResourceSnapshot;
+  live: ResourceSnapshot;
+  /** The last state keydrift knew: when it differed from the baseline and live no longer does, drift resolved. */
+  previous?: ResourceSnapshot;
+  /** The reconcile's time, in epoch milliseconds (the core has no clock). */
+  nowMs: number;
+}
+
+/**
+ * Compares a resource's live state with its baseline. Returns a `drift` finding for differences no
+ * event explained, a `resolved` finding when earlier drift has gone away, or nothing. The finding's
+ * eventId is derived from the differences, so the same drift seen again is the same finding (deduped),
+ * and a new difference is a new one.
+ */
+export function reconcileResource(
+  input: ReconcileInput,
+  surroundings: Surroundings,
+  config: DetectionConfig,
+): Finding | undefined {
+  const { baseline, live, previous, nowMs } = input;
+  const drifted = differingPaths(baseline, live);
+  let paths: TouchedPath[];
+  if (drifted.length > 0) {
+    paths = drifted.map((path) => ({
+      path,
+      before: lookup(baseline, path),
+      after: lookup(live, path),
+      baseline: lookup(baseline, path),
+    }));
+  } else if (previous && differingPaths(baseline, previous).length > 0) {
+    paths = differingPaths(previous, live).map((path) => ({
+      path,
+      before: lookup(previous, path),
+      after: lookup(live, path),
+      baseline: lookup(baseline, path),
+    }));
+    if (paths.length === 0) return undefined;
+  } else {
+    return undefined;
+  }
+  const event = reconcileEvent(
+    live.arn,
+    RECONCILE_EVENT,
+    paths.map((p) => [p.path, p.after]),
+    nowMs,
+  );
+  return judge({ event, kind: live.kind, resource: live.arn, paths, creates: false, notes: {} }, surroundings, config);
+}
+
+/** What depends on a key, named in deletion reminders. */
+export interface KeyDependents {
+  trails: string[];
+  /** True when keydrift itself encrypts its table, topics or queue with the key. */
+  usedByKeydrift: boolean;
+}
+
+/**
+ * A reminder for a key pending deletion, 7, 3 and 1 days before its deletion date (the last threshold
+ * crossed and not yet sent), with the exact command that cancels the deletion.
+ */
+export function deletionReminder(
+  live: ResourceSnapshot,
+  nowMs: number,
+  dependents: KeyDependents,
+  surroundings: Surroundings,
+  config: DetectionConfig,
+): Finding | undefined {
+  const state = lookup(live, 'key_state');
+  const date = lookup(live, 'deletion_date');
+  if (state !== 'PendingDeletion' || typeof date !== 'string') return undefined;
+  const daysLeft = (Date.parse(date) - nowMs) / DAY_MS;
+  const threshold = [...REMINDER_DAYS].reverse().find((days) => daysLeft <= days);
+  if (threshold === undefined || daysLeft <= 0) return undefined;
+  const event = reconcileEvent(live.arn, DELETION_REMINDER_EVENT, [date, threshold], nowMs);
+  const finding = judge(
+    {
+      event,
+      kind: 'key',
+      resource: live.arn,
+      paths: [{ path: 'deletion_date', before: date, after: date, baseline: undefined }],
+      creates: false,
+      notes: {
+        deletion_date: {
+          before: date,
+          after: date,
+          days_left: Math.ceil(daysLeft),
+          reminder: `${threshold} day${threshold === 1 ? '' : 's'}`,
+          dependent_trails: dependents.trails,
+          used_by_keydrift: dependents.usedByKeydrift,
+        },
+      },
+    },
+    surroundings,
+    config,
+  );
+  const region = parseArn(live.arn)?.region ?? live.arn;
+  finding.remediation = [
+    `aws kms cancel-key-deletion --key-id ${live.arn} --region ${region}`,
+    `aws kms enable-key --key-id ${live.arn} --region ${region}`,
+  ];
+  return finding;
+}
