@@ -55,6 +55,19 @@ export function formatPagerDutyEvents(finding: Finding, routingKey: string): Pag
   return attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute));
 }
 
+/** What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone). */
+export function pagerDutyEventsToSend(finding: Finding, routingKey: string): PagerDutyEvent[] {
+  return formatPagerDutyEvents(finding, routingKey).filter(
+    (event) => event.event_action === 'resolve' || finding.severity === 'critical',
+  );
+}
+
+/** Resolve when the finding, or this attribute alone, is back at its baseline; otherwise trigger. */
+function actionFor(finding: Finding, attribute: string): PagerDutyEvent['event_action'] {
+  if (finding.status === 'resolved' || finding.status === 'planned') return 'resolve';
+  return finding.changes[attribute]?.back_to_baseline ? 'resolve' : 'trigger';
+}
+
 /** `keydrift:<account>:<region>:<resource ARN>:<attribute>`, its tail replaced by a SHA-256 when over 255 chars. */
 export function pagerDutyDedupKey(
   finding: Pick<Finding, 'account' | 'region' | 'resource'>,
@@ -72,7 +85,7 @@ function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string)
   return {
     routing_key: routingKey,
     // A `planned` change moved the baseline to the live state, so the attribute no longer drifts either.
-    event_action: finding.status === 'resolved' || finding.status === 'planned' ? 'resolve' : 'trigger',
+    event_action: actionFor(finding, attribute),
     dedup_key: pagerDutyDedupKey(finding, attribute),
     payload: {
       summary: eventSummary(finding, attribute),

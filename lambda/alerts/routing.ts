@@ -12,6 +12,10 @@ export type Audience = (typeof AUDIENCES)[number];
 // These statuses produce PagerDuty `resolve` events: they wake nobody, and without them incidents never close.
 const CLOSES_INCIDENT: ReadonlySet<Status> = new Set<Status>(['resolved', 'planned']);
 
+/** A drift finding that still brings one attribute back (CancelKeyDeletion clears deletion_date) closes its incident. */
+const closesSomeAttribute = (finding: Partial<Pick<Finding, 'changes'>>): boolean =>
+  Object.values(finding.changes ?? {}).some((change) => change.back_to_baseline === true);
+
 /** True when `severity` ranks at or above `minimum` in SEVERITIES (info < warning < error < critical). */
 export function severityAtLeast(severity: Severity, minimum: Severity): boolean {
   return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(minimum);
@@ -19,11 +23,13 @@ export function severityAtLeast(severity: Severity, minimum: Severity): boolean 
 
 /** The audiences for a finding: chat and email at or above `minSeverity`, page for critical or incident-closing. */
 export function audiencesFor(
-  finding: Pick<Finding, 'severity' | 'status'>,
+  finding: Pick<Finding, 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
   minSeverity: Severity = 'error',
 ): Audience[] {
   const audiences: Audience[] = [];
   if (severityAtLeast(finding.severity, minSeverity)) audiences.push('chat', 'email');
-  if (finding.severity === 'critical' || CLOSES_INCIDENT.has(finding.status)) audiences.push('page');
+  if (finding.severity === 'critical' || CLOSES_INCIDENT.has(finding.status) || closesSomeAttribute(finding)) {
+    audiences.push('page');
+  }
   return audiences;
 }

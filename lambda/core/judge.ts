@@ -100,6 +100,16 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
   return [...outside].sort();
 }
 
+/** Flags each attribute whose touched paths all equal their known baseline (a pager closes that incident). */
+function markBackToBaseline(changes: Record<string, AttributeChange>, paths: TouchedPath[]): void {
+  for (const [attribute, change] of Object.entries(changes)) {
+    const touched = paths.filter((p) => splitPath(p.path).attribute === attribute);
+    if (touched.length > 0 && touched.every((p) => p.baseline !== undefined && same(p.after, p.baseline))) {
+      change.back_to_baseline = true;
+    }
+  }
+}
+
 function statusOf(observation: Observation, entry: EventEntry, config: DetectionConfig): Status {
   const { event, paths } = observation;
   if (event.errorCode) return 'denied';
@@ -178,6 +188,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
   const { event, kind, resource } = observation;
   const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
   const changes = groupChanges(observation);
+  markBackToBaseline(changes, observation.paths);
   const status = statusOf(observation, entry, config);
   const ruleContext: RuleContext = {
     event,

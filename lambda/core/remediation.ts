@@ -26,6 +26,9 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
   const key = `--key-id ${shellQuote(arn)} --region ${region}`;
   const { attribute, entry } = splitPath(undo.path);
   const { current, target } = undo;
+  if (attribute === 'key_state' && current === 'Deleted') {
+    return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
+  }
   if (target === undefined) {
     // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo.
     const pendingDeletion = attribute === 'key_state' && typeof current === 'string' && current.endsWith('Deletion');
@@ -33,9 +36,6 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
   }
   switch (attribute) {
     case 'key_state':
-      if (current === 'Deleted') {
-        return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
-      }
       if (target === 'Enabled') {
         const cancel = current === 'PendingDeletion' || current === 'PendingReplicaDeletion';
         if (current === 'PendingImport')

@@ -18,6 +18,8 @@ export interface AttributeChange {
   added_principals?: string[];
   removed_principals?: string[];
   external_accounts?: string[];
+  /** This attribute is back at its approved value, even if the finding as a whole is still drift. */
+  back_to_baseline?: boolean;
   [detail: string]: unknown;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
+import { formatPagerDutyEvents, pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { audiencesFor } from '../../lambda/alerts/routing';
 import type { Finding } from '../../lambda/core/types';
 import {
   ACCOUNT,
@@ -113,6 +114,36 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
   it('pages a finding without changes that is not denied under its event name', () => {
     const deleted: Finding = { ...scheduleKeyDeletion, event: 'DeleteKey', changes: {} };
     expect(formatPagerDutyEvents(deleted, ROUTING_KEY).map((e) => e.dedup_key)).toEqual([keyDedup('DeleteKey')]);
+  });
+});
+
+describe('pagerDutyEventsToSend: partly resolving changes', () => {
+  // CancelKeyDeletion: deletion_date is back at its baseline, the key is still Disabled (info drift).
+  const cancelled: Finding = {
+    ...scheduleKeyDeletion,
+    event: 'CancelKeyDeletion',
+    severity: 'info',
+    status: 'drift',
+    changes: {
+      key_state: { before: 'PendingDeletion', after: 'Disabled' },
+      deletion_date: { before: '2026-10-10T15:30:41Z', after: null, back_to_baseline: true },
+    },
+  };
+
+  it('sends the page topic a drift finding that brings one attribute back to its baseline', () => {
+    expect(audiencesFor(cancelled, 'error')).toEqual(['page']);
+  });
+
+  it('resolves the attribute that is back, and wakes no one for the rest of a non-critical finding', () => {
+    const events = pagerDutyEventsToSend(cancelled, 'routing-key');
+    expect(events.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual([['resolve', 'deletion_date']]);
+    expect(events[0].dedup_key).toBe(pagerDutyDedupKey(scheduleKeyDeletion, 'deletion_date'));
+  });
+
+  it('still triggers every attribute of a critical drift', () => {
+    expect(pagerDutyEventsToSend(scheduleKeyDeletion, 'routing-key').map((e) => e.event_action)).toEqual(
+      Object.keys(scheduleKeyDeletion.changes).map(() => 'trigger'),
+    );
   });
 });
 

@@ -60,7 +60,9 @@ describe('Status: resolved', () => {
       ['DisableKey', 'drift', 'critical'],
       ['EnableKey', 'resolved', 'info'],
     ]);
-    expect(findings[2].changes).toEqual({ key_state: { before: 'Disabled', after: 'Enabled' } });
+    expect(findings[2].changes).toEqual({
+      key_state: { before: 'Disabled', after: 'Enabled', back_to_baseline: true },
+    });
     expect(findings[2].summary).toMatch(/back to its baseline$/);
     expect(findings[2].remediation).toEqual([]);
   });
