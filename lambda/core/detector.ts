@@ -8,7 +8,12 @@ import { emptySnapshot, lookup, MAP_ATTRIBUTES } from './state';
 import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
-const TRANSIENT = new Set(['PendingDeletion', 'PendingReplicaDeletion', 'Creating', 'Updating']);
+export const TRANSIENT_STATES: ReadonlySet<unknown> = new Set([
+  'PendingDeletion',
+  'PendingReplicaDeletion',
+  'Creating',
+  'Updating',
+]);
 
 /**
  * The detection core's main loop for one event: work out what it changed, infer or read the baseline,
@@ -53,7 +58,7 @@ export class Detector {
   ): unknown {
     const approved = lookup(baseline, path);
     if (approved !== undefined || denied || baseline.unknownPaths?.includes(path)) return approved;
-    if (before !== undefined && !(typeof before === 'string' && TRANSIENT.has(before))) {
+    if (before !== undefined && !(typeof before === 'string' && TRANSIENT_STATES.has(before))) {
       baseline.attributes[path] = before;
     } else if (!effect.creates) {
       baseline.unknownPaths = [...(baseline.unknownPaths ?? []), path];

@@ -1,3 +1,4 @@
+import { TRANSIENT_STATES } from './detector';
 import type { Effect } from './effects';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
@@ -28,6 +29,8 @@ export function settleWithLive(store: MemoryStore, effect: Effect, live: Resourc
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
   for (const [path, value] of Object.entries(live.attributes)) {
     if (path in effect.set || baseline.unknownPaths?.includes(path)) continue;
+    // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
+    if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
     if (lookup(baseline, path) === undefined) baseline.attributes[path] = value;
   }
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...live.completeMaps])];

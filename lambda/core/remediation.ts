@@ -183,6 +183,9 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): 
   // The Region comes from the record too: quoted like every other value.
   const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
+  const deleted = kind === 'key' && undos.some((u) => u.path === 'key_state' && u.current === 'Deleted');
+  // Nothing else can be undone on a deleted key, and inspecting it only answers NotFound.
+  if (deleted) return keyCommands(arn, region, { path: 'key_state', current: 'Deleted', target: undefined });
   let unknownTarget = false;
   for (const undo of undos) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;

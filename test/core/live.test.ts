@@ -68,4 +68,22 @@ describe('Settling with the live read', () => {
     expect(lookup(store.baseline(KEY_ARN), 'policy')).toBeUndefined();
     expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
   });
+
+  it('never adopts a pending deletion the read caught before its event was judged', () => {
+    // Prepare: a PutKeyPolicy on an unseen key, read live after a ScheduleKeyDeletion had already happened.
+    const store = new MemoryStore();
+    const event = normalizeRecord(onKey(rec('PutKeyPolicy__awskmsdg__1')));
+    new Detector(config(), store).observe(event);
+    // Act
+    settleWithLive(
+      store,
+      effectOf(event, store),
+      liveKey({ key_state: 'PendingDeletion', deletion_date: '2026-10-10T15:30:41Z' }),
+    );
+    // Assess: the ScheduleKeyDeletion, judged next, is still drift from an unknown key state.
+    const baseline = store.baseline(KEY_ARN);
+    expect(lookup(baseline, 'key_state')).toBeUndefined();
+    expect(lookup(baseline, 'deletion_date')).toBeUndefined();
+    expect(lookup(baseline, 'enable_key_rotation')).toBe(true);
+  });
 });

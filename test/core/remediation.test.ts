@@ -205,6 +205,12 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('says a deleted key cannot be restored, and nothing else, even with no baseline', () => {
+    expect(remediationOf([onKey(rec('DeleteKey__awskmsdg__1'))])).toEqual([
+      `# ${KEY_ARN} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`,
+    ]);
+  });
+
   it('offers to delete an unwanted new key', () => {
     expect(remediationOf([createKey()])).toEqual([
       `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${KEY_ARN} --region us-west-2 --pending-window-in-days 30`,

@@ -55,11 +55,48 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   throw new Error(`moto did not start within 20 s:\n${output()}`);
 }
 
-export async function startMoto(region = 'eu-west-1'): Promise<Moto> {
+export interface StartMotoOptions {
+  /**
+   * Makes moto accept ARNs where AWS does, in calls moto otherwise answers with HTTP 500 (a `KeyError` inside moto
+   * 5.2): KMS EnableKey, DisableKey, ScheduleKeyDeletion and CancelKeyDeletion with a key ARN, and CloudTrail
+   * StartLogging and StopLogging with a trail ARN (an unknown trail then gets `TrailNotFoundException`). Only changes
+   * how these calls find the resource: keydrift's remediation commands, which name resources by ARN, run as printed.
+   */
+  acceptArns?: boolean;
+}
+
+/** Python run instead of `-m moto.server` when `acceptArns` is set: the patches above, then moto's own server. */
+const ACCEPT_ARNS_PRELUDE = `
+import sys
+from moto.cloudtrail.models import CloudTrailBackend
+from moto.kms.models import KmsBackend
+
+def _by_key_id(method):
+    def patched(self, key_id, *args, **kwargs):
+        return method(self, KmsBackend.get_key_id(key_id), *args, **kwargs)
+    return patched
+
+for _name in ('enable_key', 'disable_key', 'schedule_key_deletion', 'cancel_key_deletion'):
+    setattr(KmsBackend, _name, _by_key_id(getattr(KmsBackend, _name)))
+
+def _by_trail_name(method):
+    def patched(self, name, *args, **kwargs):
+        return method(self, self.get_trail(name).trail_name, *args, **kwargs)
+    return patched
+
+for _name in ('start_logging', 'stop_logging'):
+    setattr(CloudTrailBackend, _name, _by_trail_name(getattr(CloudTrailBackend, _name)))
+
+from moto.server import main
+main(sys.argv[1:])
+`;
+
+export async function startMoto(region = 'eu-west-1', options: StartMotoOptions = {}): Promise<Moto> {
   ensureMotoInstalled();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const server = options.acceptArns ? ['-c', ACCEPT_ARNS_PRELUDE] : ['-m', 'moto.server'];
+  const child = spawn('python3', [...server, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

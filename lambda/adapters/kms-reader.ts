@@ -1,0 +1,226 @@
+/**
+ * Reads a key's live state from KMS, as the attribute map the detection core compares (DESIGN.md "Drift
+ * attributes"; the same names and value shapes as core/effects.ts gives each event's effect).
+ */
+
+import {
+  DescribeKeyCommand,
+  GetKeyPolicyCommand,
+  GetKeyRotationStatusCommand,
+  type GetKeyRotationStatusResponse,
+  type GrantListEntry,
+  type KeyMetadata,
+  type KMSClient,
+  ListAliasesCommand,
+  ListGrantsCommand,
+  ListResourceTagsCommand,
+} from '@aws-sdk/client-kms';
+import { normalizePolicy } from '../core/policy';
+import { snapshotFromState } from '../core/state';
+import { toIsoSeconds } from '../core/time';
+import type { ResourceSnapshot } from '../core/types';
+import { awsErrorName, isTransientAwsError, RetryableKmsError } from './errors';
+
+export interface KmsReaderOptions {
+  /** Configure retries on the client itself (`maxAttempts`, `retryStrategy`): the SDK backs off on throttling. */
+  client: KMSClient;
+}
+
+export interface KmsReader {
+  /**
+   * The key's live state. A key KMS no longer knows reads as `key_state: 'Deleted'`; an attribute KMS will not
+   * report for this key's type or state (rotation of an asymmetric key) is left out, meaning unknown.
+   *
+   * @throws RetryableKmsError when KMS throttled or failed after the SDK's retries
+   */
+  readKey(keyArn: string): Promise<ResourceSnapshot>;
+  /** The alias's live state: `target_key_id` is the key ARN it points to, or `null` when the alias is gone. */
+  readAlias(aliasArn: string): Promise<ResourceSnapshot>;
+}
+
+/** What one key's reads returned; `undefined` where KMS said the call does not apply to this key. */
+export interface KeyReads {
+  metadata: KeyMetadata;
+  policy: string | undefined;
+  rotation: GetKeyRotationStatusResponse | undefined;
+  tags: Array<{ TagKey?: string; TagValue?: string }> | undefined;
+  aliases: Array<{ AliasName?: string }> | undefined;
+  grants: GrantListEntry[] | undefined;
+}
+
+// "This call does not apply in this key state or to this key type": not drift, not a failure (aws-facts §2.4).
+const NOT_APPLICABLE = new Set(['KMSInvalidStateException', 'UnsupportedOperationException']);
+// While a key is pending deletion KMS reports rotation as off, and restores it on cancel: not a real reading.
+const ROTATION_HIDDEN_STATES = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
+// The largest pages each list call allows, so that a typical key needs one page each.
+const GRANTS_PAGE = 100;
+const ALIASES_PAGE = 100;
+const TAGS_PAGE = 50;
+
+class KeyGoneSignal {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * Creates the KMS reader. Every read of a key runs its six calls in parallel (one round trip when no list needs a
+ * second page).
+ *
+ * @example
+ * const reader = createKmsReader({ client: new KMSClient({ maxAttempts: 5 }) });
+ * const live = await reader.readKey('arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+ */
+export function createKmsReader({ client }: KmsReaderOptions): KmsReader {
+  /** Runs one call: NotFound means the key is gone; "not applicable" errors read as `undefined`. */
+  async function call<T>(what: string, keyArn: string, send: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await send();
+    } catch (error) {
+      const name = awsErrorName(error);
+      if (name === 'NotFoundException') throw new KeyGoneSignal(error);
+      if (name && NOT_APPLICABLE.has(name)) return undefined;
+      if (isTransientAwsError(error)) {
+        throw new RetryableKmsError(`KMS ${what} for ${keyArn} failed after retries: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Follows `NextMarker` while `Truncated`, collecting every page's items. */
+  async function listAll<T>(
+    what: string,
+    keyArn: string,
+    page: (marker: string | undefined) => Promise<{ items?: T[]; truncated?: boolean; next?: string }>,
+  ): Promise<T[] | undefined> {
+    const items: T[] = [];
+    let marker: string | undefined;
+    do {
+      const result = await call(what, keyArn, () => page(marker));
+      if (!result) return undefined;
+      items.push(...(result.items ?? []));
+      marker = result.truncated ? result.next : undefined;
+    } while (marker);
+    return items;
+  }
+
+  async function readKey(keyArn: string): Promise<ResourceSnapshot> {
+    let reads: KeyReads;
+    try {
+      const [described, policy, rotation, tags, aliases, grants] = await Promise.all([
+        call('DescribeKey', keyArn, () => client.send(new DescribeKeyCommand({ KeyId: keyArn }))),
+        call('GetKeyPolicy', keyArn, () =>
+          client.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' })),
+        ),
+        call('GetKeyRotationStatus', keyArn, () => client.send(new GetKeyRotationStatusCommand({ KeyId: keyArn }))),
+        listAll('ListResourceTags', keyArn, async (Marker) => {
+          const r = await client.send(new ListResourceTagsCommand({ KeyId: keyArn, Marker, Limit: TAGS_PAGE }));
+          return { items: r.Tags, truncated: r.Truncated, next: r.NextMarker };
+        }),
+        listAll('ListAliases', keyArn, async (Marker) => {
+          const r = await client.send(new ListAliasesCommand({ KeyId: keyArn, Marker, Limit: ALIASES_PAGE }));
+          return { items: r.Aliases, truncated: r.Truncated, next: r.NextMarker };
+        }),
+        listAll('ListGrants', keyArn, async (Marker) => {
+          const r = await client.send(new ListGrantsCommand({ KeyId: keyArn, Marker, Limit: GRANTS_PAGE }));
+          return { items: r.Grants, truncated: r.Truncated, next: r.NextMarker };
+        }),
+      ]);
+      if (!described?.KeyMetadata) throw new KeyGoneSignal(new Error('DescribeKey returned no KeyMetadata'));
+      reads = { metadata: described.KeyMetadata, policy: policy?.Policy, rotation, tags, aliases, grants };
+    } catch (error) {
+      if (error instanceof KeyGoneSignal) return deletedKey(keyArn);
+      throw error;
+    }
+    return keySnapshot(keyArn, reads);
+  }
+
+  async function readAlias(aliasArn: string): Promise<ResourceSnapshot> {
+    // DescribeKey resolves an alias ARN to its key in one call; ListAliases would page through every alias in the
+    // account to prove that a deleted alias is gone.
+    try {
+      const described = await call('DescribeKey', aliasArn, () =>
+        client.send(new DescribeKeyCommand({ KeyId: aliasArn })),
+      );
+      return snapshotFromState('alias', aliasArn, { target_key_id: described?.KeyMetadata?.Arn ?? null });
+    } catch (error) {
+      if (error instanceof KeyGoneSignal) return snapshotFromState('alias', aliasArn, { target_key_id: null });
+      throw error;
+    }
+  }
+
+  return { readKey, readAlias };
+}
+
+/** The state of a key KMS no longer knows (deleted, as a DeleteKey event's effect says). */
+export function deletedKey(keyArn: string): ResourceSnapshot {
+  return snapshotFromState('key', keyArn, { key_state: 'Deleted', deletion_date: null });
+}
+
+const isoOrNull = (date: Date | undefined): string | null =>
+  date instanceof Date && !Number.isNaN(date.getTime()) ? toIsoSeconds(date.getTime()) : null;
+
+/** Maps one key's read results onto the drift attributes (maps as objects; the snapshot flattens them). */
+export function keyState(reads: KeyReads): Record<string, unknown> {
+  const { metadata } = reads;
+  const lifecycle = metadata.KeyState ?? null;
+  const origin = metadata.Origin ?? null;
+  const multiRegion = metadata.MultiRegionConfiguration;
+  const state: Record<string, unknown> = {
+    description: metadata.Description ?? '',
+    key_usage: metadata.KeyUsage ?? null,
+    key_spec: metadata.KeySpec ?? metadata.CustomerMasterKeySpec ?? null,
+    key_state: lifecycle,
+    deletion_date: isoOrNull(metadata.DeletionDate),
+    multi_region: metadata.MultiRegion === true,
+    primary_region: metadata.MultiRegion === true ? (multiRegion?.PrimaryKey?.Region ?? null) : null,
+    replica_regions: Object.fromEntries(
+      (multiRegion?.ReplicaKeys ?? []).filter((r) => r.Region).map((r) => [r.Region as string, true]),
+    ),
+    origin,
+    key_material:
+      origin === 'EXTERNAL' && lifecycle !== 'PendingImport'
+        ? { expiration_model: metadata.ExpirationModel ?? null, valid_to: isoOrNull(metadata.ValidTo) }
+        : null,
+    custom_key_store: metadata.CustomKeyStoreId ?? null,
+  };
+  // A map is only stated when its list was read: the snapshot then knows it in full.
+  if (reads.tags)
+    state.tags = Object.fromEntries(reads.tags.filter((t) => t.TagKey).map((t) => [t.TagKey, t.TagValue ?? '']));
+  if (reads.aliases)
+    state.aliases = Object.fromEntries(reads.aliases.filter((a) => a.AliasName).map((a) => [a.AliasName, true]));
+  if (reads.grants)
+    state.grants = Object.fromEntries(reads.grants.filter((g) => g.GrantId).map((g) => [g.GrantId, grantValue(g)]));
+  if (reads.policy !== undefined) state.policy = normalizePolicy(reads.policy);
+  if (reads.rotation && !ROTATION_HIDDEN_STATES.has(String(lifecycle))) {
+    const enabled = reads.rotation.KeyRotationEnabled === true;
+    state.enable_key_rotation = enabled;
+    state.rotation_period_in_days = enabled ? (reads.rotation.RotationPeriodInDays ?? null) : null;
+  }
+  return state;
+}
+
+/** A grant as CreateGrant's effect records it: request field names, operations sorted, empty name as `null`. */
+function grantValue(grant: GrantListEntry): Record<string, unknown> {
+  return {
+    grantee_principal: grant.GranteePrincipal || grant.GranteeServicePrincipal || null,
+    retiring_principal: grant.RetiringPrincipal || grant.RetiringServicePrincipal || null,
+    operations: [...(grant.Operations ?? [])].map(String).sort(),
+    constraints: grantConstraints(grant.Constraints),
+    name: grant.Name || null,
+  };
+}
+
+/** The SDK's `Constraints` in the camel-case form CloudTrail records in CreateGrant's `requestParameters`. */
+function grantConstraints(constraints: GrantListEntry['Constraints']): Record<string, unknown> | null {
+  if (!constraints) return null;
+  const out: Record<string, unknown> = {};
+  if (constraints.EncryptionContextSubset) out.encryptionContextSubset = constraints.EncryptionContextSubset;
+  if (constraints.EncryptionContextEquals) out.encryptionContextEquals = constraints.EncryptionContextEquals;
+  return Object.keys(out).length ? out : null;
+}
+
+/** The snapshot of a key from its reads. */
+export function keySnapshot(keyArn: string, reads: KeyReads): ResourceSnapshot {
+  return snapshotFromState('key', keyArn, keyState(reads));
+}

@@ -1,0 +1,440 @@
+/**
+ * keydrift's DynamoDB table: the known state and the approved baseline of each resource, the findings (by resource,
+ * and by day through the `byTime` index), and one claim per CloudTrail event so that each event alerts once.
+ *
+ * | item | pk | sk | other attributes |
+ * | --- | --- | --- | --- |
+ * | state | `RESOURCE#<arn>` | `STATE` | `kind`, `snapshot` (JSON), `version`, `updatedAt`, `eventId`, `truncated` |
+ * | baseline | `RESOURCE#<arn>` | `BASELINE` | the same, plus `acceptedBy`, `acceptedAt` when a person accepted it |
+ * | finding | `RESOURCE#<arn>` | `FINDING#<timestamp>#<eventId>` | `gsi1pk` `FINDINGS#<yyyy-mm-dd>`, `gsi1sk` `<timestamp>#<eventId>`, `severity`, `status`, `event`, `finding` (JSON) |
+ * | claim | `EVENT#<eventId>` | `CLAIM` | `status` (`in-progress`/`done`), `owner`, `leaseUntil` (ms), `expiresAt` (TTL, 14 days) |
+ */
+
+import { randomUUID } from 'node:crypto';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { toEventBridgeEntry } from '../alerts/event-entry';
+import type { Finding, ResourceSnapshot } from '../core/types';
+import {
+  awsErrorName,
+  ClaimLostError,
+  isTransientAwsError,
+  RetryableStoreError,
+  StaleStateError,
+  StoreError,
+} from './errors';
+
+/** A snapshot as stored, with the version a later write must still find. */
+export interface StoredSnapshot {
+  snapshot: ResourceSnapshot;
+  version: number;
+  /** When it was written (ISO-8601): a state written after an event may already show that event's change. */
+  updatedAt?: string;
+  acceptedBy?: string;
+  acceptedAt?: string;
+  /** Attributes dropped (left unknown) to keep the item under DynamoDB's 400 KB. */
+  truncated?: string[];
+}
+
+/** Where a finding is kept: it is looked up by the event it came from. */
+export interface FindingRef {
+  resource: string;
+  timestamp: string;
+  eventId: string;
+}
+
+export interface LoadResult {
+  states: Map<string, StoredSnapshot>;
+  baselines: Map<string, StoredSnapshot>;
+  /** The finding saved earlier for `options.finding`, when there is one. */
+  finding?: Finding;
+}
+
+/** `new`: this invocation holds the event; `done`: it was judged and alerted; `in-progress`: another holds it. */
+export type ClaimOutcome = 'new' | 'done' | 'in-progress';
+
+/** A snapshot to write, and the version the stored one must still have (`null`: there must be none). */
+export interface SnapshotWrite {
+  snapshot: ResourceSnapshot;
+  expectedVersion: number | null;
+  /** Kept on a baseline the detector rewrites: who last accepted it. */
+  acceptedBy?: string;
+  acceptedAt?: string;
+}
+
+export interface SaveInput {
+  eventId: string;
+  finding: Finding;
+  states: SnapshotWrite[];
+  baselines: SnapshotWrite[];
+  /** Set when an ignore rule matched: the finding is kept, marked, and was not alerted. */
+  ignoredBy?: string;
+}
+
+export interface StateStore {
+  /** States and baselines of these resources (one BatchGetItem, consistent reads), and optionally a saved finding. */
+  load(arns: string[], options?: { finding?: FindingRef }): Promise<LoadResult>;
+  /**
+   * Claims an event for this invocation (one conditional put). A claim whose lease ran out (its invocation died)
+   * is taken over; `leaseMs` should cover the rest of the invocation.
+   */
+  claim(eventId: string, options?: { leaseMs?: number }): Promise<ClaimOutcome>;
+  /** Gives up this invocation's claim, so that a retry judges and alerts again. Another owner's claim is kept. */
+  release(eventId: string): Promise<void>;
+  /**
+   * Writes states, baselines and the finding, and marks the claim done, in one transaction.
+   *
+   * @throws StaleStateError when a state or baseline changed since it was loaded
+   * @throws ClaimLostError when another invocation took the claim over
+   */
+  save(input: SaveInput): Promise<void>;
+  /** An operator's explicit accept: the snapshot becomes the baseline, with who and when. */
+  acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string): Promise<void>;
+}
+
+export interface StateStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Identifies this process's claims (default: a random id per store). */
+  owner?: string;
+}
+
+/** DynamoDB items are at most 400 KB; this leaves room for keys and the other attributes. */
+export const MAX_JSON_BYTES = 350 * 1024;
+export const CLAIM_TTL_SECONDS = 14 * 24 * 60 * 60;
+const DEFAULT_LEASE_MS = 35_000;
+const BATCH_GET_LIMIT = 100;
+const MAX_UNPROCESSED_ROUNDS = 5;
+
+export const resourcePk = (arn: string): string => `RESOURCE#${arn}`;
+export const eventPk = (eventId: string): string => `EVENT#${eventId}`;
+export const findingSk = (ref: Pick<FindingRef, 'timestamp' | 'eventId'>): string =>
+  `FINDING#${ref.timestamp}#${ref.eventId}`;
+
+type Item = Record<string, AttributeValue>;
+const s = (value: string): AttributeValue => ({ S: value });
+const n = (value: number): AttributeValue => ({ N: String(value) });
+const str = (item: Item | undefined, name: string): string | undefined => item?.[name]?.S;
+const num = (item: Item | undefined, name: string): number | undefined =>
+  item?.[name]?.N !== undefined ? Number(item[name].N) : undefined;
+const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/**
+ * Creates the store over the keydrift table.
+ *
+ * @example
+ * const store = createStateStore({ client: new DynamoDBClient({}), tableName: process.env.TABLE_NAME });
+ * if ((await store.claim(eventId)) === 'new') { ... await store.save({ eventId, finding, states, baselines }); }
+ */
+export function createStateStore(options: StateStoreOptions): StateStore {
+  const { client, tableName } = options;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const owner = options.owner ?? randomUUID();
+
+  async function send<T>(what: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw translate(what, error);
+    }
+  }
+
+  async function batchGet(keys: Item[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
+      let pending: Item[] = keys.slice(start, start + BATCH_GET_LIMIT);
+      for (let round = 0; pending.length > 0; round++) {
+        if (round > 0) await sleep(Math.min(1000, 50 * 2 ** round));
+        if (round > MAX_UNPROCESSED_ROUNDS)
+          throw new RetryableStoreError(`BatchGetItem left ${pending.length} keys unprocessed`);
+        const output: BatchGetItemCommandOutput = await send('BatchGetItem', () =>
+          client.send(
+            new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+          ),
+        );
+        items.push(...(output.Responses?.[tableName] ?? []));
+        pending = output.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      }
+    }
+    return items;
+  }
+
+  async function load(arns: string[], loadOptions: { finding?: FindingRef } = {}): Promise<LoadResult> {
+    const unique = [...new Set(arns)];
+    const keys: Item[] = unique.flatMap((arn) => [
+      { pk: s(resourcePk(arn)), sk: s('STATE') },
+      { pk: s(resourcePk(arn)), sk: s('BASELINE') },
+    ]);
+    const ref = loadOptions.finding;
+    if (ref) keys.push({ pk: s(resourcePk(ref.resource)), sk: s(findingSk(ref)) });
+    const result: LoadResult = { states: new Map(), baselines: new Map() };
+    for (const item of await batchGet(keys)) {
+      const sk = str(item, 'sk');
+      if (sk === 'STATE' || sk === 'BASELINE') {
+        const stored = readSnapshotItem(item);
+        (sk === 'STATE' ? result.states : result.baselines).set(stored.snapshot.arn, stored);
+      } else if (sk?.startsWith('FINDING#')) {
+        result.finding = JSON.parse(str(item, 'finding') ?? 'null') ?? undefined;
+      }
+    }
+    return result;
+  }
+
+  async function claim(eventId: string, claimOptions: { leaseMs?: number } = {}, attempt = 1): Promise<ClaimOutcome> {
+    const at = now();
+    const key = { pk: s(eventPk(eventId)), sk: s('CLAIM') };
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            ...key,
+            status: s('in-progress'),
+            owner: s(owner),
+            leaseUntil: n(at + (claimOptions.leaseMs ?? DEFAULT_LEASE_MS)),
+            claimedAt: s(new Date(at).toISOString()),
+            expiresAt: n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
+          },
+          // A claim whose invocation died (its lease ran out), or this process's own, may be taken over.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#status = :inProgress AND (leaseUntil < :now OR #owner = :owner))',
+          ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':inProgress': s('in-progress'), ':now': n(at), ':owner': s(owner) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'new';
+    } catch (error) {
+      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw translate('PutItem (claim)', error);
+      const existing =
+        (error as { Item?: Item }).Item ??
+        (
+          await send('GetItem (claim)', () =>
+            client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true })),
+          )
+        ).Item;
+      // Released between the two calls: claim again (once; after that, leave it to the other invocation).
+      if (!existing) return attempt < 2 ? claim(eventId, claimOptions, attempt + 1) : 'in-progress';
+      return str(existing, 'status') === 'done' ? 'done' : 'in-progress';
+    }
+  }
+
+  async function release(eventId: string): Promise<void> {
+    try {
+      await client.send(
+        new DeleteItemCommand({
+          TableName: tableName,
+          Key: { pk: s(eventPk(eventId)), sk: s('CLAIM') },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': s(owner) },
+        }),
+      );
+    } catch (error) {
+      // Another invocation holds it now (or it is gone): nothing of ours to release.
+      if (awsErrorName(error) === 'ConditionalCheckFailedException') return;
+      throw translate('DeleteItem (release)', error);
+    }
+  }
+
+  async function save(input: SaveInput): Promise<void> {
+    const at = now();
+    const updatedAt = new Date(at).toISOString();
+    const snapshotPut = (sk: 'STATE' | 'BASELINE', write: SnapshotWrite): TransactWriteItem => {
+      const { json, truncated } = fitSnapshot(write.snapshot);
+      const item: Item = {
+        pk: s(resourcePk(write.snapshot.arn)),
+        sk: s(sk),
+        kind: s(write.snapshot.kind),
+        snapshot: s(json),
+        version: n((write.expectedVersion ?? 0) + 1),
+        updatedAt: s(updatedAt),
+        updatedBy: s('keydrift-detector'),
+        eventId: s(input.eventId),
+      };
+      if (truncated.length) item.truncated = { L: truncated.map(s) };
+      if (write.acceptedBy) item.acceptedBy = s(write.acceptedBy);
+      if (write.acceptedAt) item.acceptedAt = s(write.acceptedAt);
+      return {
+        Put: {
+          TableName: tableName,
+          Item: item,
+          ...(write.expectedVersion === null
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'version = :version',
+                ExpressionAttributeValues: { ':version': n(write.expectedVersion) },
+              }),
+        },
+      };
+    };
+    const items: TransactWriteItem[] = [
+      ...input.states.map((w) => snapshotPut('STATE', w)),
+      ...input.baselines.map((w) => snapshotPut('BASELINE', w)),
+      { Put: { TableName: tableName, Item: findingItem(input.finding, updatedAt, input.ignoredBy) } },
+      {
+        Put: {
+          TableName: tableName,
+          Item: {
+            pk: s(eventPk(input.eventId)),
+            sk: s('CLAIM'),
+            status: s('done'),
+            owner: s(owner),
+            completedAt: s(updatedAt),
+            findingSk: s(findingSk(input.finding)),
+            expiresAt: n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
+          },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': s(owner) },
+        },
+      },
+    ];
+    try {
+      await client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (error) {
+      throw translateTransaction(error, items, input.eventId);
+    }
+  }
+
+  async function acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string): Promise<void> {
+    const { json, truncated } = fitSnapshot(snapshot);
+    const at = new Date(now()).toISOString();
+    await send('UpdateItem (accept baseline)', () =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: s(resourcePk(snapshot.arn)), sk: s('BASELINE') },
+          // The version moves too, so a detector that loaded the old baseline cannot overwrite this accept.
+          UpdateExpression:
+            'SET kind = :kind, #snapshot = :snapshot, updatedAt = :at, updatedBy = :by, acceptedBy = :by, ' +
+            'acceptedAt = :at, truncated = :truncated ADD version :one',
+          ExpressionAttributeNames: { '#snapshot': 'snapshot' },
+          ExpressionAttributeValues: {
+            ':kind': s(snapshot.kind),
+            ':snapshot': s(json),
+            ':at': s(at),
+            ':by': s(acceptedBy),
+            ':truncated': { L: truncated.map(s) },
+            ':one': n(1),
+          },
+        }),
+      ),
+    );
+  }
+
+  return { load, claim, release, save, acceptBaseline };
+}
+
+function readSnapshotItem(item: Item): StoredSnapshot {
+  const stored: StoredSnapshot = {
+    snapshot: JSON.parse(str(item, 'snapshot') ?? '{}') as ResourceSnapshot,
+    version: num(item, 'version') ?? 0,
+  };
+  const updatedAt = str(item, 'updatedAt');
+  if (updatedAt) stored.updatedAt = updatedAt;
+  const acceptedBy = str(item, 'acceptedBy');
+  const acceptedAt = str(item, 'acceptedAt');
+  if (acceptedBy) stored.acceptedBy = acceptedBy;
+  if (acceptedAt) stored.acceptedAt = acceptedAt;
+  const truncated = item.truncated?.L?.map((v) => v.S ?? '').filter(Boolean);
+  if (truncated?.length) stored.truncated = truncated;
+  return stored;
+}
+
+function findingItem(finding: Finding, createdAt: string, ignoredBy: string | undefined): Item {
+  let json = JSON.stringify(finding);
+  let truncated = false;
+  if (bytes(json) > MAX_JSON_BYTES) {
+    // The EventBridge copy replaces the largest values by their SHA-256 and lists them under `truncated`.
+    json = toEventBridgeEntry(finding, 'default').Detail;
+    truncated = true;
+  }
+  const item: Item = {
+    pk: s(resourcePk(finding.resource)),
+    sk: s(findingSk(finding)),
+    gsi1pk: s(`FINDINGS#${finding.timestamp.slice(0, 10)}`),
+    gsi1sk: s(`${finding.timestamp}#${finding.eventId}`),
+    eventId: s(finding.eventId),
+    event: s(finding.event),
+    resource: s(finding.resource),
+    severity: s(finding.severity),
+    status: s(finding.status),
+    finding: s(json),
+    createdAt: s(createdAt),
+  };
+  if (truncated) item.truncated = { BOOL: true };
+  if (ignoredBy) item.ignoredBy = s(ignoredBy);
+  return item;
+}
+
+/**
+ * The snapshot as JSON under {@link MAX_JSON_BYTES}. When too large (a key with thousands of grants), whole map
+ * attributes are dropped, largest first, and stop being complete: they become unknown rather than wrong.
+ */
+export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncated: string[] } {
+  const json = JSON.stringify(snapshot);
+  if (bytes(json) <= MAX_JSON_BYTES) return { json, truncated: [] };
+  const copy: ResourceSnapshot = structuredClone(snapshot);
+  const groups = new Map<string, number>();
+  for (const [path, value] of Object.entries(copy.attributes)) {
+    const index = path.indexOf('#');
+    const group = index < 0 ? path : path.slice(0, index);
+    groups.set(group, (groups.get(group) ?? 0) + bytes(path) + bytes(JSON.stringify(value) ?? ''));
+  }
+  const truncated: string[] = [];
+  for (const [group] of [...groups].sort((a, b) => b[1] - a[1])) {
+    for (const path of Object.keys(copy.attributes)) {
+      if (path === group || path.startsWith(`${group}#`)) delete copy.attributes[path];
+    }
+    copy.completeMaps = copy.completeMaps.filter((m) => m !== group);
+    truncated.push(group);
+    const shorter = JSON.stringify(copy);
+    if (bytes(shorter) <= MAX_JSON_BYTES) return { json: shorter, truncated };
+  }
+  return { json: JSON.stringify(copy), truncated };
+}
+
+function translate(what: string, error: unknown): Error {
+  const name = awsErrorName(error) ?? 'Error';
+  const message = `DynamoDB ${what} failed: ${name}: ${(error as Error)?.message ?? String(error)}`;
+  if (isTransientAwsError(error)) return new RetryableStoreError(message, { cause: error });
+  return new StoreError(message, { cause: error });
+}
+
+function translateTransaction(error: unknown, items: TransactWriteItem[], eventId: string): Error {
+  if (awsErrorName(error) !== 'TransactionCanceledException') return translate('TransactWriteItems', error);
+  const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  const failed = reasons
+    .map((reason, index) => ({ code: reason.Code, item: items[index]?.Put?.Item }))
+    .filter((r) => r.code && r.code !== 'None');
+  const conditional = failed.filter((r) => r.code === 'ConditionalCheckFailed');
+  if (conditional.some((r) => str(r.item, 'sk') === 'CLAIM')) {
+    return new ClaimLostError(`the claim on event ${eventId} was taken over by another invocation`, { cause: error });
+  }
+  if (conditional.length > 0 && conditional.length === failed.length) {
+    const stale = conditional.map((r) => ({ pk: str(r.item, 'pk') ?? '', sk: str(r.item, 'sk') ?? '' }));
+    return new StaleStateError(`changed since loaded: ${stale.map((i) => `${i.pk} ${i.sk}`).join(', ')}`, stale, {
+      cause: error,
+    });
+  }
+  const codes = failed.map((r) => r.code).join(', ') || 'no reason given';
+  const message = `DynamoDB TransactWriteItems was cancelled: ${codes}`;
+  if (failed.some((r) => r.code === 'TransactionConflict' || /Throttl|Capacity/.test(r.code ?? ''))) {
+    return new RetryableStoreError(message, { cause: error });
+  }
+  return new StoreError(message, { cause: error });
+}

@@ -1,0 +1,143 @@
+/**
+ * Reads CloudTrail trails' live state as the attributes the detection core compares: `trail`, `logging`,
+ * `kms_key_id` (a key ARN), `multi_region`, `log_file_validation` and `event_selectors`.
+ */
+
+import {
+  type AdvancedEventSelector,
+  type CloudTrailClient,
+  DescribeTrailsCommand,
+  type EventSelector,
+  GetEventSelectorsCommand,
+  type GetEventSelectorsCommandOutput,
+  GetTrailStatusCommand,
+  type Trail,
+} from '@aws-sdk/client-cloudtrail';
+import { normalizeSelectors } from '../core/effects';
+import { snapshotFromState } from '../core/state';
+import type { ResourceSnapshot } from '../core/types';
+import { awsErrorName, isTransientAwsError, RetryableCloudTrailError } from './errors';
+
+export interface TrailReaderOptions {
+  client: CloudTrailClient;
+}
+
+export interface TrailReader {
+  /**
+   * Every trail this Region knows (its own and other Regions' multi-Region trails). With `details: false`, one
+   * DescribeTrails call: enough to know which keys encrypt trails, without `logging` and `event_selectors`.
+   */
+  readTrails(options?: { details?: boolean }): Promise<ResourceSnapshot[]>;
+  /** One trail in full, in one round trip; a trail CloudTrail no longer knows reads as `trail: 'deleted'`. */
+  readTrail(trailArn: string): Promise<ResourceSnapshot>;
+}
+
+// A trail (or a shadow copy) that vanished between calls, or a call that does not apply to it.
+const GONE = new Set(['TrailNotFoundException']);
+const NOT_APPLICABLE = new Set(['UnsupportedOperationException', 'OperationNotPermittedException']);
+
+/**
+ * Creates the trail reader.
+ *
+ * @example
+ * const trails = await createTrailReader({ client: new CloudTrailClient({}) }).readTrails({ details: false });
+ */
+export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
+  async function call<T>(what: string, trail: string, send: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await send();
+    } catch (error) {
+      const name = awsErrorName(error);
+      if (name && (GONE.has(name) || NOT_APPLICABLE.has(name))) return undefined;
+      if (isTransientAwsError(error)) {
+        throw new RetryableCloudTrailError(
+          `CloudTrail ${what} for ${trail} failed after retries: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async function details(trailArn: string): Promise<Record<string, unknown>> {
+    const [status, selectors] = await Promise.all([
+      call('GetTrailStatus', trailArn, () => client.send(new GetTrailStatusCommand({ Name: trailArn }))),
+      call('GetEventSelectors', trailArn, () => client.send(new GetEventSelectorsCommand({ TrailName: trailArn }))),
+    ]);
+    const out: Record<string, unknown> = {};
+    if (status && typeof status.IsLogging === 'boolean') out.logging = status.IsLogging;
+    if (selectors) out.event_selectors = eventSelectors(selectors);
+    return out;
+  }
+
+  async function readTrails(options: { details?: boolean } = {}): Promise<ResourceSnapshot[]> {
+    const described = await call('DescribeTrails', '*', () =>
+      client.send(new DescribeTrailsCommand({ includeShadowTrails: true })),
+    );
+    const trails = (described?.trailList ?? []).filter((t): t is Trail & { TrailARN: string } => !!t.TrailARN);
+    if (options.details === false) return trails.map((t) => snapshotFromState('trail', t.TrailARN, trailState(t)));
+    return Promise.all(
+      trails.map(async (t) =>
+        snapshotFromState('trail', t.TrailARN, { ...trailState(t), ...(await details(t.TrailARN)) }),
+      ),
+    );
+  }
+
+  async function readTrail(trailArn: string): Promise<ResourceSnapshot> {
+    const [described, more] = await Promise.all([
+      call('DescribeTrails', trailArn, () =>
+        client.send(new DescribeTrailsCommand({ trailNameList: [trailArn], includeShadowTrails: true })),
+      ),
+      details(trailArn),
+    ]);
+    const trail = described?.trailList?.find((t) => t.TrailARN === trailArn) ?? described?.trailList?.[0];
+    if (!trail) return snapshotFromState('trail', trailArn, { trail: 'deleted', logging: false });
+    return snapshotFromState('trail', trailArn, { ...trailState(trail), ...more });
+  }
+
+  return { readTrails, readTrail };
+}
+
+/** What DescribeTrails tells about a trail. CloudTrail returns `KmsKeyId` as the full key ARN. */
+export function trailState(trail: Trail): Record<string, unknown> {
+  return {
+    trail: 'exists',
+    kms_key_id: trail.KmsKeyId || null,
+    multi_region: trail.IsMultiRegionTrail === true,
+    log_file_validation: trail.LogFileValidationEnabled === true,
+  };
+}
+
+/** GetEventSelectors' answer, normalized by the core exactly as a PutEventSelectors request is. */
+export function eventSelectors(
+  output: Pick<GetEventSelectorsCommandOutput, 'EventSelectors' | 'AdvancedEventSelectors'>,
+) {
+  return normalizeSelectors({
+    eventSelectors: (output.EventSelectors ?? []).map(basicSelector),
+    advancedEventSelectors: (output.AdvancedEventSelectors ?? []).map(advancedSelector),
+  });
+}
+
+function basicSelector(selector: EventSelector): Record<string, unknown> {
+  return {
+    readWriteType: selector.ReadWriteType,
+    includeManagementEvents: selector.IncludeManagementEvents,
+    dataResources: (selector.DataResources ?? []).map((r) => ({ type: r.Type, values: r.Values })),
+    excludeManagementEventSources: selector.ExcludeManagementEventSources ?? [],
+  };
+}
+
+function advancedSelector(selector: AdvancedEventSelector): Record<string, unknown> {
+  return {
+    name: selector.Name,
+    fieldSelectors: (selector.FieldSelectors ?? []).map((f) => ({
+      field: f.Field,
+      equals: f.Equals,
+      startsWith: f.StartsWith,
+      endsWith: f.EndsWith,
+      notEquals: f.NotEquals,
+      notStartsWith: f.NotStartsWith,
+      notEndsWith: f.NotEndsWith,
+    })),
+  };
+}

@@ -1,0 +1,592 @@
+/**
+ * The live detector: one EventBridge event in, at most one finding out, alerted once.
+ *
+ * Normal path, two sequential round trips:
+ *  1. in parallel: claim the event, load the stored state and baseline (and a finding saved by an earlier attempt),
+ *     read the resource's live state, and (for keys) list the trails to learn which keys encrypt them;
+ *  2. in parallel: publish the finding and save state, baseline, finding and "claim done" in one transaction.
+ * Extra round trips happen only when needed: a live read that does not show the event yet (read-after-write lag),
+ * an UpdateAlias whose previous key only the stored alias names, or a state saved concurrently by another event.
+ *
+ * Powertools Idempotency (`makeIdempotent`) is not used on purpose: it writes its INPROGRESS record before the
+ * handler runs, which would add a third sequential round trip. The claim item does the same job inside phase 1.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { ClaimLostError, RetryableError, StaleStateError } from '../adapters/errors';
+import { createKmsReader } from '../adapters/kms-reader';
+import { createPublisher, type PublishReport, type Topics } from '../adapters/publisher';
+import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
+import { createTrailReader } from '../adapters/trail-reader';
+import { isAliasArn, isKeyArn } from '../core/arn';
+import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
+import { Detector } from '../core/detector';
+import { type Effect, effectOf } from '../core/effects';
+import { RecordError } from '../core/errors';
+import { pathsNotYetVisible, settleWithLive } from '../core/live';
+import { MemoryStore } from '../core/memory-store';
+import { normalizeRecord } from '../core/normalize';
+import { stableJson } from '../core/policy';
+import { splitPath } from '../core/state';
+import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot, Severity } from '../core/types';
+import { DetectorEventSchema, describeIssues } from './detector-event';
+
+export interface DetectorSettings {
+  tableName: string;
+  topics: Topics;
+  eventBusName: string;
+  /** keydrift's own key: findings on it also go to the ops topic. */
+  selfKeyArn: string;
+  config: DetectionConfig;
+  alertMinSeverity: Severity;
+  /** Re-reads when the live state does not show the event yet (default 3). */
+  lagRetries?: number;
+  /** Wait before each re-read (default 500 ms). */
+  lagDelayMs?: number;
+  /** How long a claim holds when the Lambda context does not say how long the invocation may run (35 s). */
+  claimLeaseMs?: number;
+  /** Saves tried when another event on the same resource was saved in between (default 3). */
+  saveAttempts?: number;
+}
+
+export interface DetectorDeps {
+  kms: KMSClient;
+  dynamodb: DynamoDBClient;
+  sns: SNSClient;
+  eventBridge: EventBridgeClient;
+  cloudtrail: CloudTrailClient;
+  settings: DetectorSettings;
+  logger: Logger;
+  metrics: Metrics;
+  /** Waits between live re-reads (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+  /** The clock for stored timestamps and claim leases (epoch ms). */
+  now?: () => number;
+}
+
+export interface DetectorResult {
+  finding?: Finding;
+  /** The event was already judged (or is being judged right now) by another invocation. */
+  duplicate?: boolean;
+}
+
+/** The part of the Lambda context the detector uses. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type DetectorHandler = (event: unknown, context?: InvocationContext) => Promise<DetectorResult>;
+
+/** The resource an event names, worked out before anything is loaded. */
+interface Target {
+  kind: ResourceKind;
+  resource: string;
+  related: string[];
+}
+
+interface Judgement {
+  finding: Finding;
+  states: SnapshotWrite[];
+  baselines: SnapshotWrite[];
+}
+
+/** Where one attempt got to: the claim is released on failure only once it is ours. */
+interface Progress {
+  claimed: boolean;
+  eventId?: string;
+}
+
+const LEASE_MARGIN_MS = 5_000;
+
+/**
+ * Creates the detector handler from clients and settings.
+ *
+ * @example
+ * export const handler = createDetector({ kms, dynamodb, sns, eventBridge, cloudtrail, settings, logger, metrics });
+ */
+export function createDetector(deps: DetectorDeps): DetectorHandler {
+  const { settings, logger, metrics } = deps;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = deps.now ?? Date.now;
+  const lagRetries = settings.lagRetries ?? 3;
+  const lagDelayMs = settings.lagDelayMs ?? 500;
+  const saveAttempts = settings.saveAttempts ?? 3;
+  const kmsReader = createKmsReader({ client: deps.kms });
+  const trailReader = createTrailReader({ client: deps.cloudtrail });
+  const store = createStateStore({ client: deps.dynamodb, tableName: settings.tableName, now, sleep });
+  const publisher = createPublisher({
+    sns: deps.sns,
+    eventBridge: deps.eventBridge,
+    topics: settings.topics,
+    eventBusName: settings.eventBusName,
+    selfKeyArns: [settings.selfKeyArn],
+    alertMinSeverity: settings.alertMinSeverity,
+  });
+
+  const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
+
+  /** Rejects what is not a watched change; `undefined` means "log, count and stop" (never worth a retry). */
+  function parse(raw: unknown): ChangeEvent | undefined {
+    const validated = DetectorEventSchema.safeParse(raw);
+    if (!validated.success) {
+      logger.error('Invalid event: not a KMS or CloudTrail change event', { issues: describeIssues(validated.error) });
+      count('InvalidEvents');
+      return undefined;
+    }
+    try {
+      return normalizeRecord(raw);
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      logger.error('Invalid event: the record cannot be read', { error: error.message, id: validated.data.id });
+      count('InvalidEvents');
+      return undefined;
+    }
+  }
+
+  function targetOf(event: ChangeEvent): Target | undefined {
+    try {
+      const effect = effectOf(event, new MemoryStore());
+      return { kind: effect.kind, resource: effect.resource, related: effect.related.map((r) => r.resource) };
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      if (event.errorCode) {
+        // A denied call may name too little for its effect; the core still reports the attempt on what it aimed at.
+        const { resource } = new Detector(settings.config, new MemoryStore()).observe(event);
+        return { kind: kindOf(resource), resource, related: [] };
+      }
+      logger.error('Invalid event: it names no resource', { error: error.message, eventId: event.eventId });
+      count('InvalidEvents');
+      return undefined;
+    }
+  }
+
+  /** The live state, or `undefined` when it cannot be known (no reader for the kind, or KMS refused us). */
+  async function readLive(target: Target, eventId: string): Promise<ResourceSnapshot | undefined> {
+    try {
+      switch (target.kind) {
+        case 'key':
+          return target.resource.endsWith('/*') ? undefined : await kmsReader.readKey(target.resource);
+        case 'alias':
+          return await kmsReader.readAlias(target.resource);
+        case 'trail':
+          return await trailReader.readTrail(target.resource);
+        default:
+          return undefined;
+      }
+    } catch (error) {
+      if (error instanceof RetryableError) throw error;
+      // A policy that locks keydrift out must still be reported: judge from the event alone.
+      logger.warn('Live state could not be read; judging from the event alone', {
+        eventId,
+        resource: target.resource,
+        error: describe(error),
+      });
+      count('LiveReadFailures');
+      return undefined;
+    }
+  }
+
+  async function readTrails(target: Target, eventId: string): Promise<ResourceSnapshot[]> {
+    if (target.kind !== 'key') return [];
+    try {
+      return await trailReader.readTrails({ details: false });
+    } catch (error) {
+      if (error instanceof RetryableError) throw error;
+      logger.warn('Trails could not be listed; trail keys come from configuration only', {
+        eventId,
+        error: describe(error),
+      });
+      count('TrailReadFailures');
+      return [];
+    }
+  }
+
+  /** A memory store holding what was loaded (copies: the core changes snapshots in place) and the live trails. */
+  function seed(loaded: LoadResult, trails: ResourceSnapshot[], touched: Set<string>): MemoryStore {
+    const memory = new MemoryStore(settings.config.trailKeys);
+    for (const trail of trails) if (!touched.has(trail.arn)) memory.putState(trail);
+    for (const stored of loaded.states.values()) memory.putState(structuredClone(stored.snapshot));
+    for (const stored of loaded.baselines.values()) memory.putBaseline(structuredClone(stored.snapshot));
+    return memory;
+  }
+
+  /**
+   * A stored state written after the event happened was read live after it, so it may already show this event's
+   * change (events are delivered concurrently and out of order). Its values for the paths the event sets are not
+   * "before" values: they are dropped, and the core falls back to what the event implies or to unknown.
+   */
+  function withoutLaterValues(event: ChangeEvent, effect: Effect, loaded: LoadResult): LoadResult {
+    const stored = loaded.states.get(effect.resource);
+    // CloudTrail's eventTime has whole seconds: a state saved within the event's own second may be from before it.
+    if (!stored?.updatedAt || Date.parse(stored.updatedAt) < event.epochMs + 1000) return loaded;
+    const paths = Object.keys(effect.set).filter((path) => path in stored.snapshot.attributes);
+    const maps = new Set(Object.keys(effect.set).map((path) => splitPath(path).attribute));
+    if (paths.length === 0 && !stored.snapshot.completeMaps.some((m) => maps.has(m))) return loaded;
+    const snapshot = structuredClone(stored.snapshot);
+    for (const path of paths) delete snapshot.attributes[path];
+    // An entry missing from a complete map reads as "known absent"; the map is no longer complete.
+    snapshot.completeMaps = snapshot.completeMaps.filter((m) => !maps.has(m));
+    logger.info('Stored state is newer than the event; its values for the changed paths are not used', {
+      eventId: event.eventId,
+      resource: effect.resource,
+      storedAt: stored.updatedAt,
+      paths: Object.keys(effect.set),
+    });
+    return { ...loaded, states: new Map([...loaded.states, [effect.resource, { ...stored, snapshot }]]) };
+  }
+
+  /**
+   * The state the core judges against: the stored values of the paths the event sets (the "before"), and the live
+   * read for everything else, so that summaries name a key by the aliases it has now, even on a first event.
+   * Attributes and maps the event touches are left exactly as stored.
+   */
+  function withLiveContext(
+    stored: ResourceSnapshot | undefined,
+    live: ResourceSnapshot,
+    effect: Effect,
+  ): ResourceSnapshot {
+    const touched = new Set(Object.keys(effect.set).map((path) => splitPath(path).attribute));
+    const attributes: Record<string, unknown> = {};
+    for (const [path, value] of Object.entries(stored?.attributes ?? {})) {
+      if (touched.has(splitPath(path).attribute) || !(path in live.attributes || liveKnowsGroup(live, path))) {
+        attributes[path] = value;
+      }
+    }
+    for (const [path, value] of Object.entries(live.attributes)) {
+      if (!touched.has(splitPath(path).attribute)) attributes[path] = value;
+    }
+    const completeMaps = new Set([
+      ...(stored?.completeMaps ?? []).filter((m) => touched.has(m) || !live.completeMaps.includes(m)),
+      ...live.completeMaps.filter((m) => !touched.has(m)),
+    ]);
+    return {
+      ...(stored ?? { kind: live.kind, arn: live.arn }),
+      attributes,
+      completeMaps: [...completeMaps],
+    };
+  }
+
+  function effectFor(event: ChangeEvent, memory: MemoryStore, target: Target): Effect {
+    try {
+      return effectOf(event, memory);
+    } catch (error) {
+      if (!(error instanceof RecordError) || !event.errorCode) throw error;
+      return { kind: target.kind, resource: target.resource, set: {}, implied: {}, related: [], notes: {} };
+    }
+  }
+
+  /** Runs the core on one event: the finding, and the states and baselines that changed. */
+  function judge(
+    event: ChangeEvent,
+    target: Target,
+    loaded: LoadResult,
+    live: ResourceSnapshot | undefined,
+    trails: ResourceSnapshot[],
+  ): Judgement {
+    const touched = new Set([target.resource, ...target.related]);
+    const effect = effectFor(event, seed(loaded, trails, touched), target);
+    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched);
+    if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
+    const finding = new Detector(settings.config, memory).observe(event);
+    if (live && live.arn === effect.resource) {
+      // A failed call changed nothing: the live state is simply the state, and adopts unknown baseline paths.
+      settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live);
+    }
+    const arns = [effect.resource, ...effect.related.map((r) => r.resource)];
+    return {
+      finding,
+      states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states),
+      baselines: changedWrites(arns, (arn) => memory.baseline(arn), loaded.baselines),
+    };
+  }
+
+  /**
+   * Re-reads while the live state does not show what the event set (KMS reads are eventually consistent). If it
+   * never does, the event is taken as the truth for the paths it set: a later change would have its own event.
+   */
+  async function settledLive(
+    event: ChangeEvent,
+    target: Target,
+    effect: Effect,
+    first: ResourceSnapshot | undefined,
+  ): Promise<ResourceSnapshot | undefined> {
+    if (!first || event.errorCode || first.arn !== effect.resource) return first;
+    let live = first;
+    let lagging = pathsNotYetVisible(effect, live);
+    for (let attempt = 1; lagging.length > 0 && attempt <= lagRetries; attempt++) {
+      logger.info('Live state does not show the event yet; reading again', {
+        eventId: event.eventId,
+        resource: target.resource,
+        paths: lagging,
+        attempt,
+      });
+      count('ReadAfterWriteRetries');
+      await sleep(lagDelayMs);
+      live = (await readLive(target, event.eventId)) ?? live;
+      lagging = pathsNotYetVisible(effect, live);
+    }
+    if (lagging.length === 0) return live;
+    logger.warn('Live state still differs from the event; taking the event for those paths', {
+      eventId: event.eventId,
+      resource: target.resource,
+      paths: lagging,
+    });
+    count('ReadAfterWriteLag');
+    const attributes = { ...live.attributes };
+    for (const path of lagging) attributes[path] = effect.set[path];
+    return { ...live, attributes };
+  }
+
+  async function saveJudgement(
+    event: ChangeEvent,
+    target: Target,
+    published: Finding,
+    first: Judgement,
+    rejudge: () => Promise<Judgement>,
+    ignoredBy: string | undefined,
+  ): Promise<void> {
+    let judgement = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.save({
+          eventId: event.eventId,
+          // The finding kept is the one alerted, even when the state is judged again below.
+          finding: published,
+          states: judgement.states,
+          baselines: judgement.baselines,
+          ignoredBy,
+        });
+        return;
+      } catch (error) {
+        if (!(error instanceof StaleStateError) || attempt >= saveAttempts) throw error;
+        logger.info('State changed since it was loaded; judging again on the fresh state', {
+          eventId: event.eventId,
+          resource: target.resource,
+          items: error.items,
+        });
+        count('StaleStateRetries');
+        judgement = await rejudge();
+      }
+    }
+  }
+
+  function recordFinding(finding: Finding, report: PublishReport | undefined, extra: Record<string, unknown> = {}) {
+    const byEvent = metrics.singleMetric();
+    byEvent.addDimension('event', finding.event);
+    byEvent.addMetric('Findings', MetricUnit.Count, 1);
+    const bySeverity = metrics.singleMetric();
+    bySeverity.addDimension('severity', finding.severity);
+    bySeverity.addMetric('FindingsBySeverity', MetricUnit.Count, 1);
+    logger.info(finding.summary, {
+      eventId: finding.eventId,
+      event: finding.event,
+      resource: finding.resource,
+      severity: finding.severity,
+      status: finding.status,
+      user: finding.user,
+      delivered: report?.delivered ?? [],
+      ...(report?.tolerated.length ? { tolerated: report.tolerated } : {}),
+      ...extra,
+    });
+  }
+
+  /**
+   * Publishes and saves in parallel. A failed delivery fails the invocation, and the claim is then released (by the
+   * caller), so that Lambda's retry alerts again instead of finding the event done.
+   */
+  async function deliver(
+    event: ChangeEvent,
+    finding: Finding,
+    save: () => Promise<void>,
+    ignoredBy: string | undefined,
+  ): Promise<PublishReport | undefined> {
+    const [published, saved] = await Promise.allSettled([
+      ignoredBy ? Promise.resolve(undefined) : publisher.publish(finding),
+      save(),
+    ]);
+    if (published.status === 'rejected') {
+      count('AlertPublishFailures');
+      throw published.reason;
+    }
+    if (saved.status === 'rejected') {
+      if (saved.reason instanceof ClaimLostError) {
+        logger.warn('Another invocation took this event over; it will save the state', {
+          eventId: event.eventId,
+          error: saved.reason.message,
+        });
+        return published.value;
+      }
+      throw saved.reason;
+    }
+    return published.value;
+  }
+
+  async function releaseQuietly(eventId: string): Promise<void> {
+    try {
+      await store.release(eventId);
+    } catch (error) {
+      // The claim's lease runs out on its own; the retry takes it over then.
+      logger.warn('Could not release the claim', { eventId, error: describe(error) });
+    }
+  }
+
+  async function handle(raw: unknown, context: InvocationContext | undefined, progress: Progress) {
+    const event = parse(raw);
+    if (!event) return {};
+    progress.eventId = event.eventId;
+    if (event.readOnly) {
+      logger.info('Not a change: ignored', { eventId: event.eventId, event: event.eventName });
+      count('IgnoredEvents');
+      return {};
+    }
+    const target = targetOf(event);
+    if (!target) return {};
+
+    const leaseMs = context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : settings.claimLeaseMs;
+    const requested = new Set([target.resource, ...target.related]);
+    const [claim, loadedResult, liveResult, trailsResult] = await Promise.allSettled([
+      store.claim(event.eventId, { leaseMs }),
+      store.load([...requested], {
+        finding: { resource: target.resource, timestamp: event.time, eventId: event.eventId },
+      }),
+      readLive(target, event.eventId),
+      readTrails(target, event.eventId),
+    ]);
+    if (claim.status === 'rejected') throw claim.reason;
+    if (claim.value !== 'new') {
+      logger.info('Duplicate event: already judged or being judged', { eventId: event.eventId, claim: claim.value });
+      count('DuplicateEvents');
+      return { duplicate: true };
+    }
+    progress.claimed = true;
+    for (const result of [loadedResult, liveResult, trailsResult])
+      if (result.status === 'rejected') throw result.reason;
+    let loaded = (loadedResult as PromiseFulfilledResult<LoadResult>).value;
+    const firstLive = (liveResult as PromiseFulfilledResult<ResourceSnapshot | undefined>).value;
+    const trails = (trailsResult as PromiseFulfilledResult<ResourceSnapshot[]>).value;
+
+    if (loaded.finding) {
+      // An earlier attempt judged and saved this event but could not alert: send that finding again.
+      const saved = loaded.finding;
+      const report = await deliver(
+        event,
+        saved,
+        () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [] }),
+        undefined,
+      );
+      recordFinding(saved, report, { redelivered: true });
+      return { finding: saved };
+    }
+
+    let effect = effectFor(event, seed(loaded, trails, requested), target);
+    // UpdateAlias: the key the alias left is known only from the stored alias, so it is loaded now.
+    const missing = [effect.resource, ...effect.related.map((r) => r.resource)].filter((arn) => !requested.has(arn));
+    if (missing.length > 0) {
+      loaded = merge(loaded, await store.load(missing));
+      for (const arn of missing) requested.add(arn);
+      effect = effectFor(event, seed(loaded, trails, requested), target);
+    }
+    const fullTarget: Target = { ...target, related: [...requested].filter((arn) => arn !== target.resource) };
+    const live = await settledLive(event, fullTarget, effect, firstLive);
+
+    const judgement = judge(event, fullTarget, loaded, live, trails);
+    const { finding } = judgement;
+    const ignore = matchingIgnoreRule(settings.config, finding);
+    const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
+    const rejudge = async () => judge(event, fullTarget, merge(loaded, await store.load([...requested])), live, trails);
+    const report = await deliver(
+      event,
+      finding,
+      () => saveJudgement(event, fullTarget, finding, judgement, rejudge, ignoredBy),
+      ignoredBy,
+    );
+    if (ignoredBy) {
+      count('IgnoredFindings');
+      logger.info('Finding matches an ignore rule: kept, not alerted', {
+        eventId: finding.eventId,
+        resource: finding.resource,
+        severity: finding.severity,
+        ignoredBy,
+      });
+      return { finding };
+    }
+    recordFinding(finding, report);
+    return { finding };
+  }
+
+  return async (raw, context) => {
+    const started = performance.now();
+    const progress: Progress = { claimed: false };
+    try {
+      return await handle(raw, context, progress);
+    } catch (error) {
+      count('DetectorErrors');
+      logger.error('Event could not be processed; it will be retried', {
+        eventId: progress.eventId,
+        error: describe(error),
+        cause: describe((error as Error)?.cause),
+      });
+      if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
+        await releaseQuietly(progress.eventId);
+      }
+      throw error;
+    } finally {
+      metrics.addMetric('ProcessingTime', MetricUnit.Milliseconds, Math.round(performance.now() - started));
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/** True when the live read knows the whole map `path` belongs to (so a stored entry it lacks is gone). */
+function liveKnowsGroup(live: ResourceSnapshot, path: string): boolean {
+  const { attribute, entry } = splitPath(path);
+  return entry !== undefined && live.completeMaps.includes(attribute);
+}
+
+function kindOf(resource: string): ResourceKind {
+  if (isKeyArn(resource)) return 'key';
+  if (isAliasArn(resource)) return 'alias';
+  if (resource.includes(':cloudtrail:')) return 'trail';
+  return 'custom-key-store';
+}
+
+/** Writes for the snapshots the core changed, each expecting the version it was loaded at. */
+function changedWrites(
+  arns: string[],
+  current: (arn: string) => ResourceSnapshot | undefined,
+  loaded: Map<string, StoredSnapshot>,
+): SnapshotWrite[] {
+  const writes: SnapshotWrite[] = [];
+  for (const arn of new Set(arns)) {
+    const snapshot = current(arn);
+    const before = loaded.get(arn);
+    if (!snapshot || (before && stableJson(before.snapshot) === stableJson(snapshot))) continue;
+    writes.push({
+      snapshot,
+      expectedVersion: before ? before.version : null,
+      ...(before?.acceptedBy ? { acceptedBy: before.acceptedBy } : {}),
+      ...(before?.acceptedAt ? { acceptedAt: before.acceptedAt } : {}),
+    });
+  }
+  return writes;
+}
+
+/** `fresh` wins for every resource it holds. */
+function merge(base: LoadResult, fresh: LoadResult): LoadResult {
+  return {
+    states: new Map([...base.states, ...fresh.states]),
+    baselines: new Map([...base.baselines, ...fresh.baselines]),
+    finding: fresh.finding ?? base.finding,
+  };
+}
+
+function describe(error: unknown): string | undefined {
+  if (error === undefined) return undefined;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

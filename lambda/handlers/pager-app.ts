@@ -1,0 +1,140 @@
+/**
+ * The pager: SNS delivers each finding published to the page topic; it becomes PagerDuty Events API v2 events (one
+ * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that SNS's
+ * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SNSEvent } from 'aws-lambda';
+import { createPagerDutySender, createRoutingKeyProvider } from '../adapters/pagerduty';
+import { formatPagerDutyEvents } from '../alerts/pagerduty';
+import { type Finding, SEVERITIES, STATUSES } from '../core/types';
+
+export interface PagerDeps {
+  secrets: SecretsManagerClient;
+  secretName: string;
+  logger: Logger;
+  metrics: Metrics;
+  /** Replaces global fetch (tests). */
+  fetch?: typeof fetch;
+  /** Replaces `https://events.pagerduty.com/v2/enqueue` (tests, or a regional endpoint). */
+  endpoint?: string;
+  /** How long the routing key is cached (default 15 minutes). */
+  secretTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The problems that keep a message from being a finding the PagerDuty formatter can read (empty when there are
+ * none). Checked by hand rather than with zod: it keeps zod's ~440 KB out of the pager's bundle and cold start.
+ */
+export function findingProblems(value: unknown): string[] {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return ['(message): not a JSON object'];
+  const f = value as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const field of ['event', 'eventId', 'timestamp', 'account', 'region', 'resource', 'user', 'summary']) {
+    if (typeof f[field] !== 'string') problems.push(`${field}: expected a string`);
+  }
+  if (f.service !== 'kms' && f.service !== 'cloudtrail') problems.push('service: expected kms or cloudtrail');
+  if (!(SEVERITIES as readonly unknown[]).includes(f.severity))
+    problems.push(`severity: expected ${SEVERITIES.join('|')}`);
+  if (!(STATUSES as readonly unknown[]).includes(f.status)) problems.push(`status: expected ${STATUSES.join('|')}`);
+  const changes = f.changes;
+  if (!changes || typeof changes !== 'object' || Array.isArray(changes)) {
+    problems.push('changes: expected an object');
+  } else if (Object.values(changes).some((c) => !c || typeof c !== 'object' || Array.isArray(c))) {
+    problems.push('changes: each change must be an object');
+  }
+  if (
+    f.remediation !== undefined &&
+    !(Array.isArray(f.remediation) && f.remediation.every((r) => typeof r === 'string'))
+  ) {
+    problems.push('remediation: expected a list of strings');
+  }
+  if (f.reasons !== undefined && !(Array.isArray(f.reasons) && f.reasons.every((r) => typeof r === 'string'))) {
+    problems.push('reasons: expected a list of strings');
+  }
+  return problems;
+}
+
+/**
+ * Creates the pager handler.
+ *
+ * @example
+ * export const handler = createPager({ secrets: new SecretsManagerClient({}), secretName, logger, metrics });
+ */
+export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void> {
+  const { logger, metrics } = deps;
+  const routingKey = createRoutingKeyProvider({
+    client: deps.secrets,
+    secretName: deps.secretName,
+    ttlMs: deps.secretTtlMs,
+    now: deps.now,
+  });
+  const send = createPagerDutySender({ fetch: deps.fetch, endpoint: deps.endpoint });
+  const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
+
+  function parse(message: string, messageId: string): Finding | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(message);
+    } catch {
+      json = undefined;
+    }
+    const problems = findingProblems(json);
+    if (problems.length === 0) {
+      const finding = json as Finding;
+      return { ...finding, remediation: finding.remediation ?? [] };
+    }
+    // Sending it again would fail the same way: log it and drop it.
+    logger.error('Page message is not a keydrift finding; dropped', { messageId, issues: problems.slice(0, 10) });
+    count('PagerInvalidMessages');
+    return undefined;
+  }
+
+  async function page(finding: Finding): Promise<unknown[]> {
+    const bodies = formatPagerDutyEvents(finding, await routingKey());
+    const results = await Promise.allSettled(bodies.map((body) => send(body)));
+    const retryable: unknown[] = [];
+    results.forEach((result, index) => {
+      const { dedup_key, event_action } = bodies[index];
+      if (result.status === 'rejected') {
+        retryable.push(result.reason);
+        logger.warn('PagerDuty did not take the event; the invocation will be retried', {
+          eventId: finding.eventId,
+          dedupKey: dedup_key,
+          error: (result.reason as Error).message,
+        });
+      } else if (result.value.outcome === 'rejected') {
+        count('PagerDutyRejected');
+        logger.error('PagerDuty rejected the event; not retried', {
+          eventId: finding.eventId,
+          dedupKey: dedup_key,
+          status: result.value.status,
+          response: result.value.body,
+        });
+      } else {
+        count('PagerDutyEvents');
+        logger.info('Sent to PagerDuty', { eventId: finding.eventId, dedupKey: dedup_key, action: event_action });
+      }
+    });
+    return retryable;
+  }
+
+  return async (event) => {
+    try {
+      const findings = (event.Records ?? [])
+        .map((record) => parse(record.Sns?.Message ?? '', record.Sns?.MessageId ?? ''))
+        .filter((f): f is Finding => !!f);
+      const failures = (await Promise.all(findings.map(page))).flat();
+      if (failures.length > 0) throw failures[0];
+    } catch (error) {
+      count('PagerErrors');
+      throw error;
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}

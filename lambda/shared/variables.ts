@@ -1,0 +1,27 @@
+/**
+ * Environment variables, read once by the composition roots. Free of zod on purpose: the pager's bundle stays small.
+ */
+
+import { ConfigError } from '../core/errors';
+
+export type Env = Record<string, string | undefined>;
+
+export interface PagerEnvironment {
+  secretName: string;
+}
+
+/**
+ * The named variables, trimmed.
+ *
+ * @throws ConfigError naming every one that is missing or empty
+ */
+export function required(env: Env, names: readonly string[]): Record<string, string> {
+  const missing = names.filter((name) => !env[name]?.trim());
+  if (missing.length) throw new ConfigError(`missing environment variable(s): ${missing.join(', ')}`);
+  return Object.fromEntries(names.map((name) => [name, (env[name] as string).trim()]));
+}
+
+/** The pager's settings: PAGERDUTY_SECRET_NAME. */
+export function readPagerEnvironment(env: Env): PagerEnvironment {
+  return { secretName: required(env, ['PAGERDUTY_SECRET_NAME']).PAGERDUTY_SECRET_NAME };
+}

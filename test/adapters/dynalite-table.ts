@@ -1,0 +1,166 @@
+/**
+ * An in-process DynamoDB (dynalite, in memory, loopback only) holding a table with the stack's schema. dynalite has
+ * no TransactWriteItems, so the client emulates it: every action is applied with its condition, and if any
+ * condition fails, those applied are rolled back and a real `TransactionCanceledException` is thrown with one
+ * cancellation reason per action, as DynamoDB does.
+ */
+
+import type { AddressInfo } from 'node:net';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  TransactionCanceledException,
+  type TransactWriteItemsCommandInput,
+  UpdateItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+
+interface DynaliteServer {
+  listen(port: number, host: string, callback: () => void): void;
+  address(): AddressInfo;
+  close(callback: () => void): void;
+}
+// dynalite is CommonJS and ships no types.
+const dynalite = require('dynalite') as (options: { createTableMs: number }) => DynaliteServer;
+
+export interface TestTable {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Every command the client sent, with its start time (performance.now()). */
+  calls: Array<{ command: string; start: number }>;
+  /** Delay every command by this many ms from now on (0 to stop). */
+  setDelay(ms: number): void;
+  stop(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/** Starts dynalite and creates a table as lib/keydrift.ts defines it (pk/sk, GSI byTime on gsi1pk/gsi1sk). */
+export async function startTable(tableName = 'keydrift-test'): Promise<TestTable> {
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const client = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+  // The emulation's own calls go through a second client, so they are neither delayed nor recorded.
+  const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+  const calls: TestTable['calls'] = [];
+  let delay = 0;
+
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push({ command: String(context.commandName), start: performance.now() });
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (context.commandName === 'TransactWriteItemsCommand') {
+        await emulateTransaction(raw, args.input as TransactWriteItemsCommandInput);
+        return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'dynaliteTestHarness', priority: 'high' },
+  );
+
+  const stop = async () => {
+    client.destroy();
+    raw.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    await createTable(client, tableName);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  calls.length = 0;
+
+  return {
+    client,
+    tableName,
+    calls,
+    setDelay: (ms) => {
+      delay = ms;
+    },
+    stop,
+  };
+}
+
+async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byTime',
+          KeySchema: [
+            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  // With createTableMs 0 the table is ACTIVE at once: the waiter's first check returns.
+  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+}
+
+type Item = Record<string, AttributeValue>;
+
+async function emulateTransaction(client: DynamoDBClient, input: TransactWriteItemsCommandInput): Promise<void> {
+  const actions = input.TransactItems ?? [];
+  const applied: Array<{ table: string; key: Item; before: Item | undefined }> = [];
+  const reasons: Array<{ Code: string; Message?: string }> = [];
+  for (const action of actions) {
+    const { table, key } = target(action);
+    const before = (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+    try {
+      if (action.Put) await client.send(new PutItemCommand(action.Put));
+      else if (action.Update) await client.send(new UpdateItemCommand(action.Update));
+      else if (action.Delete) await client.send(new DeleteItemCommand(action.Delete));
+      else throw new Error('the test emulation supports Put, Update and Delete only');
+      applied.push({ table, key, before });
+      reasons.push({ Code: 'None' });
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      reasons.push({ Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' });
+    }
+  }
+  if (reasons.every((r) => r.Code === 'None')) return;
+  for (const { table, key, before } of applied.reverse()) {
+    if (before) await client.send(new PutItemCommand({ TableName: table, Item: before }));
+    else await client.send(new DeleteItemCommand({ TableName: table, Key: key }));
+  }
+  throw new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+    $metadata: { httpStatusCode: 400 },
+    CancellationReasons: reasons,
+  });
+}
+
+function target(action: NonNullable<TransactWriteItemsCommandInput['TransactItems']>[number]): {
+  table: string;
+  key: Item;
+} {
+  if (action.Put) {
+    const item = action.Put.Item ?? {};
+    return { table: String(action.Put.TableName), key: { pk: item.pk, sk: item.sk } };
+  }
+  const keyed = action.Update ?? action.Delete ?? action.ConditionCheck;
+  return { table: String(keyed?.TableName), key: keyed?.Key ?? {} };
+}

@@ -1,0 +1,337 @@
+import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { ClaimLostError, StaleStateError } from '../../lambda/adapters/errors';
+import { createStateStore, MAX_JSON_BYTES, type StateStore } from '../../lambda/adapters/state-store';
+import { snapshotFromState } from '../../lambda/core/state';
+import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
+import { startTable, type TestTable } from './dynalite-table';
+
+const KEY_PREFIX = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-';
+const ALIAS = 'arn:aws:kms:us-west-2:111122223333:alias/payments';
+const T0 = Date.parse('2026-10-03T12:00:00Z');
+
+let table: TestTable;
+let clock: number;
+let sequence = 0;
+/** A fresh key per test: the table is shared by the file. */
+let KEY: string;
+
+beforeAll(async () => {
+  table = await startTable();
+});
+
+afterAll(async () => {
+  await table.stop();
+});
+
+beforeEach(() => {
+  clock = T0;
+  KEY = `${KEY_PREFIX}${String(++sequence).padStart(12, '0')}`;
+});
+
+const storeFor = (owner: string): StateStore =>
+  createStateStore({ client: table.client, tableName: table.tableName, owner, now: () => clock });
+
+/** A fresh event id per test: the table is shared by the file. */
+const newEventId = () => `c217db1f-903f-4a2f-8f88-${String(++sequence).padStart(12, '0')}`;
+
+/** A key policy of about 32 KB, the most KMS allows. */
+function largePolicy(): Record<string, unknown> {
+  const statements = Array.from({ length: 120 }, (_, i) => ({
+    Sid: `Allow${i}`,
+    Effect: 'Allow',
+    Principal: { AWS: `arn:aws:iam::111122223333:role/service-role-number-${String(i).padStart(4, '0')}` },
+    Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*'],
+    Resource: '*',
+    Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } },
+  }));
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+function keySnapshot(extra: Record<string, unknown> = {}): ResourceSnapshot {
+  return snapshotFromState('key', KEY, {
+    key_state: 'Enabled',
+    description: 'payments',
+    policy: largePolicy(),
+    tags: { team: 'payments' },
+    aliases: { 'alias/payments': true },
+    grants: {},
+    ...extra,
+  });
+}
+
+function finding(eventId: string, changes: Finding['changes'] = {}): Finding {
+  return {
+    service: 'kms',
+    event: 'PutKeyPolicy',
+    eventId,
+    timestamp: '2026-10-03T12:00:00Z',
+    account: '111122223333',
+    region: 'us-west-2',
+    resource: KEY,
+    user: 'arn:aws:iam::111122223333:user/Alice',
+    severity: 'critical',
+    status: 'drift',
+    changes,
+    summary: 'Key policy of alias/payments changed by Alice',
+    remediation: [],
+  };
+}
+
+const claimItem = async (eventId: string) =>
+  (
+    await table.client.send(
+      new GetItemCommand({
+        TableName: table.tableName,
+        Key: { pk: { S: `EVENT#${eventId}` }, sk: { S: 'CLAIM' } },
+        ConsistentRead: true,
+      }),
+    )
+  ).Item;
+
+describe('createStateStore: claims', () => {
+  it('claims a new event, reports it in progress to another process, and done once saved', async () => {
+    // Prepare
+    const a = storeFor('process-a');
+    const b = storeFor('process-b');
+    const eventId = newEventId();
+
+    // Act / Assess
+    expect(await a.claim(eventId)).toBe('new');
+    expect(await b.claim(eventId)).toBe('in-progress');
+    await a.save({ eventId, finding: finding(eventId), states: [], baselines: [] });
+    expect(await b.claim(eventId)).toBe('done');
+    expect(await a.claim(eventId)).toBe('done');
+  });
+
+  it('keeps the claim for 14 days (TTL attribute expiresAt, in epoch seconds)', async () => {
+    const eventId = newEventId();
+    await storeFor('process-a').claim(eventId);
+
+    const item = await claimItem(eventId);
+
+    expect(Number(item?.expiresAt?.N)).toBe(T0 / 1000 + 14 * 24 * 3600);
+    expect(item?.status?.S).toBe('in-progress');
+  });
+
+  it('takes over a claim whose lease ran out (its invocation died without releasing it)', async () => {
+    const eventId = newEventId();
+    await storeFor('process-a').claim(eventId, { leaseMs: 30_000 });
+
+    clock = T0 + 10_000;
+    expect(await storeFor('process-b').claim(eventId)).toBe('in-progress');
+    clock = T0 + 31_000;
+    expect(await storeFor('process-b').claim(eventId)).toBe('new');
+  });
+
+  it("lets a released event be claimed again, and never releases another process's claim", async () => {
+    const a = storeFor('process-a');
+    const b = storeFor('process-b');
+    const eventId = newEventId();
+    await a.claim(eventId);
+
+    await b.release(eventId);
+    expect(await b.claim(eventId)).toBe('in-progress');
+    await a.release(eventId);
+    expect(await b.claim(eventId)).toBe('new');
+  });
+
+  it('releases a claim it already marked done, so that a retry alerts again', async () => {
+    const a = storeFor('process-a');
+    const eventId = newEventId();
+    await a.claim(eventId);
+    await a.save({ eventId, finding: finding(eventId), states: [], baselines: [] });
+
+    await a.release(eventId);
+
+    expect(await storeFor('process-b').claim(eventId)).toBe('new');
+  });
+});
+
+describe('createStateStore: save and load', () => {
+  it('round-trips states, baselines (with a 32 KB policy) and the finding, with versions', async () => {
+    // Prepare
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const state = keySnapshot({ key_state: 'Disabled' });
+    const baseline = { ...keySnapshot(), unknownPaths: ['rotation_period_in_days'] };
+    const alias = snapshotFromState('alias', ALIAS, { target_key_id: KEY });
+    const saved = finding(eventId, { policy: { before: largePolicy(), after: largePolicy() } });
+    expect(Buffer.byteLength(JSON.stringify(largePolicy()))).toBeGreaterThan(30_000);
+    await store.claim(eventId);
+
+    // Act
+    await store.save({
+      eventId,
+      finding: saved,
+      states: [
+        { snapshot: state, expectedVersion: null },
+        { snapshot: alias, expectedVersion: null },
+      ],
+      baselines: [{ snapshot: baseline, expectedVersion: null }],
+    });
+    const loaded = await store.load([KEY, ALIAS, KEY], {
+      finding: { resource: KEY, timestamp: saved.timestamp, eventId },
+    });
+
+    // Assess
+    const updatedAt = '2026-10-03T12:00:00.000Z';
+    expect(loaded.states.get(KEY)).toEqual({ snapshot: state, version: 1, updatedAt });
+    expect(loaded.states.get(ALIAS)).toEqual({ snapshot: alias, version: 1, updatedAt });
+    expect(loaded.baselines.get(KEY)).toEqual({ snapshot: baseline, version: 1, updatedAt });
+    expect(loaded.baselines.has(ALIAS)).toBe(false);
+    expect(loaded.finding).toEqual(saved);
+  });
+
+  it('indexes findings by day for the byTime index', async () => {
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    await store.claim(eventId);
+    await store.save({ eventId, finding: finding(eventId), states: [], baselines: [] });
+
+    const { Items } = await table.client.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        IndexName: 'byTime',
+        KeyConditionExpression: 'gsi1pk = :day',
+        ExpressionAttributeValues: { ':day': { S: 'FINDINGS#2026-10-03' } },
+      }),
+    );
+
+    const item = Items?.find((i) => i.eventId?.S === eventId);
+    expect(item).toMatchObject({
+      gsi1sk: { S: `2026-10-03T12:00:00Z#${eventId}` },
+      severity: { S: 'critical' },
+      status: { S: 'drift' },
+      sk: { S: `FINDING#2026-10-03T12:00:00Z#${eventId}` },
+    });
+  });
+
+  it('refuses to overwrite a state saved by another event since it was loaded (StaleStateError), writing nothing', async () => {
+    // Prepare: two events on one key load version 1; the first saves.
+    const a = storeFor('process-a');
+    const b = storeFor('process-b');
+    const [first, second] = [newEventId(), newEventId()];
+    const seedEvent = newEventId();
+    await a.claim(seedEvent);
+    await a.save({
+      eventId: seedEvent,
+      finding: finding(seedEvent),
+      states: [{ snapshot: keySnapshot({ description: 'v1' }), expectedVersion: null }],
+      baselines: [],
+    });
+    await a.claim(first);
+    await b.claim(second);
+    await a.save({
+      eventId: first,
+      finding: finding(first),
+      states: [{ snapshot: keySnapshot({ description: 'v2' }), expectedVersion: 1 }],
+      baselines: [],
+    });
+
+    // Act
+    const error = await b
+      .save({
+        eventId: second,
+        finding: finding(second),
+        states: [{ snapshot: keySnapshot({ description: 'stale' }), expectedVersion: 1 }],
+        baselines: [],
+      })
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(StaleStateError);
+    expect((error as StaleStateError).items).toEqual([{ pk: `RESOURCE#${KEY}`, sk: 'STATE' }]);
+    expect((error as Error).cause).toMatchObject({ name: 'TransactionCanceledException' });
+    const loaded = await b.load([KEY], {
+      finding: { resource: KEY, timestamp: '2026-10-03T12:00:00Z', eventId: second },
+    });
+    expect(loaded.states.get(KEY)?.snapshot.attributes.description).toBe('v2');
+    expect(loaded.states.get(KEY)?.version).toBe(2);
+    expect(loaded.finding).toBeUndefined();
+    expect(await storeFor('process-c').claim(second)).toBe('in-progress');
+  });
+
+  it('fails with ClaimLostError when another invocation took the claim over', async () => {
+    const eventId = newEventId();
+    await storeFor('process-a').claim(eventId, { leaseMs: 1000 });
+    clock = T0 + 5000;
+    await storeFor('process-b').claim(eventId);
+
+    const error = await storeFor('process-a')
+      .save({ eventId, finding: finding(eventId), states: [], baselines: [] })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ClaimLostError);
+  });
+
+  it('keeps a key with thousands of grants under 400 KB by leaving its grants unknown, with a marker', async () => {
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const grants = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, i) => [
+        `${String(i).padStart(8, '0')}0e4e15d7f1ad2d4b6d1ad1b8a1e3b7bdbd0b1c0e7c2c1a3b4f`,
+        {
+          grantee_principal: `arn:aws:iam::111122223333:role/ebs-volume-attacher-${i}`,
+          retiring_principal: null,
+          operations: ['CreateGrant', 'Decrypt', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+          constraints: { encryptionContextSubset: { 'aws:ebs:id': `vol-${i}` } },
+          name: null,
+        },
+      ]),
+    );
+    const huge = keySnapshot({ grants });
+    expect(Buffer.byteLength(JSON.stringify(huge))).toBeGreaterThan(MAX_JSON_BYTES);
+    await store.claim(eventId);
+
+    await store.save({
+      eventId,
+      finding: finding(eventId),
+      states: [{ snapshot: huge, expectedVersion: null }],
+      baselines: [],
+    });
+    const stored = (await store.load([KEY])).states.get(KEY);
+
+    expect(stored?.truncated).toEqual(['grants']);
+    expect(stored?.snapshot.completeMaps).not.toContain('grants');
+    expect(Object.keys(stored?.snapshot.attributes ?? {}).some((p) => p.startsWith('grants#'))).toBe(false);
+    expect(stored?.snapshot.attributes.policy).toEqual(huge.attributes.policy);
+  });
+
+  it('shrinks a finding too large for one item, marking what was replaced', async () => {
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const big = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`tag-${i}`, 'x'.repeat(200)]));
+    const large = finding(eventId, { tags: { before: big(1000), after: big(1000) } });
+    expect(Buffer.byteLength(JSON.stringify(large))).toBeGreaterThan(MAX_JSON_BYTES);
+    await store.claim(eventId);
+
+    await store.save({ eventId, finding: large, states: [], baselines: [] });
+    const loaded = await store.load([], { finding: { resource: KEY, timestamp: large.timestamp, eventId } });
+
+    expect(loaded.finding).toMatchObject({ eventId, severity: 'critical', truncated: expect.any(Array) });
+    expect(Buffer.byteLength(JSON.stringify(loaded.finding))).toBeLessThan(MAX_JSON_BYTES);
+  });
+
+  it("records an operator's accept with who and when, so a detector holding the old version cannot overwrite it", async () => {
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const arn = `${KEY}-accepted`;
+    const snapshot = snapshotFromState('key', arn, { key_state: 'Enabled' });
+    await store.acceptBaseline(snapshot, 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
+
+    const loaded = (await store.load([arn])).baselines.get(arn);
+    await store.claim(eventId);
+    const error = await store
+      .save({ eventId, finding: finding(eventId), states: [], baselines: [{ snapshot, expectedVersion: null }] })
+      .catch((e: unknown) => e);
+
+    expect(loaded).toEqual({
+      snapshot,
+      version: 1,
+      updatedAt: '2026-10-03T12:00:00.000Z',
+      acceptedBy: 'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+      acceptedAt: '2026-10-03T12:00:00.000Z',
+    });
+    expect(error).toBeInstanceOf(StaleStateError);
+  });
+});

@@ -1,0 +1,652 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  CloudTrailClient,
+  DescribeTrailsCommand,
+  GetEventSelectorsCommand,
+  GetTrailStatusCommand,
+} from '@aws-sdk/client-cloudtrail';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeKeyCommand,
+  type DescribeKeyCommandOutput,
+  GetKeyPolicyCommand,
+  GetKeyRotationStatusCommand,
+  type GrantListEntry,
+  type KeyState,
+  KMSClient,
+  ListAliasesCommand,
+  ListGrantsCommand,
+  ListResourceTagsCommand,
+} from '@aws-sdk/client-kms';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { PublishError, RetryableKmsError } from '../../lambda/adapters/errors';
+import { keySnapshot } from '../../lambda/adapters/kms-reader';
+import { createStateStore } from '../../lambda/adapters/state-store';
+import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
+import { formatEmail } from '../../lambda/alerts/email';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import { normalizePolicy } from '../../lambda/core/policy';
+import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
+import { startTable, type TestTable } from '../adapters/dynalite-table';
+import { kmsError, sdkOutput } from '../helpers/kms-api';
+import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
+
+const kmsMock = mockClient(KMSClient);
+const snsMock = mockClient(SNSClient);
+const eventsMock = mockClient(EventBridgeClient);
+const trailMock = mockClient(CloudTrailClient);
+
+const REGION = 'us-west-2';
+const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const OLD_KEY = 'arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321';
+const SELF_KEY = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key';
+const topics = {
+  chat: 'arn:aws:sns:us-west-2:111122223333:keydrift-chat',
+  email: 'arn:aws:sns:us-west-2:111122223333:keydrift-email',
+  page: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
+  ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
+};
+const none = { $metadata: {} };
+
+let table: TestTable;
+let output: CapturedOutput;
+
+beforeEach(async () => {
+  kmsMock.reset();
+  snsMock.reset();
+  eventsMock.reset();
+  trailMock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+  trailMock.on(DescribeTrailsCommand).resolves({ trailList: [] });
+  table = await startTable();
+  output = captureOutput();
+});
+
+afterEach(async () => {
+  output.restore();
+  await table.stop();
+});
+
+function settings(overrides: Partial<DetectorSettings> = {}): DetectorSettings {
+  return {
+    tableName: table.tableName,
+    topics,
+    eventBusName: 'default',
+    selfKeyArn: SELF_KEY,
+    config: parseDetectionConfig({}),
+    alertMinSeverity: 'error',
+    ...overrides,
+  };
+}
+
+function makeDetector(overrides: Partial<DetectorSettings> = {}, deps: Partial<DetectorDeps> = {}) {
+  const sleeps: number[] = [];
+  const detect = createDetector({
+    kms: new KMSClient({ region: REGION }),
+    dynamodb: table.client,
+    sns: new SNSClient({ region: REGION }),
+    eventBridge: new EventBridgeClient({ region: REGION }),
+    cloudtrail: new CloudTrailClient({ region: REGION }),
+    settings: settings(overrides),
+    logger: new Logger({ serviceName: 'keydrift' }),
+    metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    ...deps,
+  });
+  return { detect, sleeps };
+}
+
+const store = () => createStateStore({ client: table.client, tableName: table.tableName });
+
+interface LiveKey {
+  arn?: string;
+  state?: string;
+  policy?: string;
+  grants?: GrantListEntry[];
+  aliases?: string[];
+}
+
+/** The live KMS answers for a key, built from the recorded DescribeKey and GetKeyRotationStatus responses. */
+function liveKey(key: LiveKey = {}) {
+  const arn = key.arn ?? KEY;
+  const described = sdkOutput<DescribeKeyCommandOutput>('DescribeKey__custodian__1');
+  const state = (key.state ?? 'Enabled') as KeyState;
+  const describe: DescribeKeyCommandOutput = {
+    ...described,
+    KeyMetadata: {
+      ...described.KeyMetadata,
+      AWSAccountId: '111122223333',
+      KeyId: arn.slice(arn.indexOf('key/') + 4),
+      Arn: arn,
+      KeyState: state,
+      Enabled: state === 'Enabled',
+    },
+  };
+  return {
+    describe,
+    policy: { ...none, PolicyName: 'default', Policy: key.policy ?? defaultPolicy() },
+    rotation: sdkOutput('GetKeyRotationStatus__custodian__1'),
+    tags: { ...none, Tags: [], Truncated: false },
+    aliases: { ...none, Aliases: (key.aliases ?? []).map((AliasName) => ({ AliasName })), Truncated: false },
+    grants: { ...none, Grants: key.grants ?? [], Truncated: false },
+  };
+}
+
+function mockLiveKey(key: LiveKey = {}) {
+  const live = liveKey(key);
+  const arn = key.arn ?? KEY;
+  kmsMock.on(DescribeKeyCommand, { KeyId: arn }).resolves(live.describe);
+  kmsMock.on(GetKeyPolicyCommand, { KeyId: arn }).resolves(live.policy);
+  kmsMock.on(GetKeyRotationStatusCommand, { KeyId: arn }).resolves(live.rotation);
+  kmsMock.on(ListResourceTagsCommand, { KeyId: arn }).resolves(live.tags);
+  kmsMock.on(ListAliasesCommand, { KeyId: arn }).resolves(live.aliases);
+  kmsMock.on(ListGrantsCommand, { KeyId: arn }).resolves(live.grants);
+  return live;
+}
+
+/** The snapshot the reader makes of a live key (what an adoption sweep or an operator would accept). */
+function keySnapshotOf(live: ReturnType<typeof liveKey>) {
+  return keySnapshot(KEY, {
+    metadata: live.describe.KeyMetadata as NonNullable<DescribeKeyCommandOutput['KeyMetadata']>,
+    policy: live.policy.Policy,
+    rotation: live.rotation as never,
+    tags: live.tags.Tags,
+    aliases: live.aliases.Aliases,
+    grants: live.grants.Grants,
+  });
+}
+
+/** The policy PutKeyPolicy__awskmsdg__1 sets (the KMS default policy for account 111122223333). */
+const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
+
+const published = (topic: string) =>
+  snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
+
+describe('createDetector: alerting', () => {
+  it('publishes a PutKeyPolicy change to email, chat and page, and the finding to EventBridge', async () => {
+    // Prepare
+    mockLiveKey();
+    const { detect } = makeDetector();
+
+    // Act
+    const { finding } = await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    // Assess: the finding
+    expect(finding).toMatchObject({
+      service: 'kms',
+      event: 'PutKeyPolicy',
+      eventId: 'c217db1f-903f-4a2f-8f88-9580182d6313',
+      timestamp: '2022-09-01T20:06:16Z',
+      resource: KEY,
+      user: 'arn:aws:iam::111122223333:user/Alice',
+      severity: 'critical',
+      status: 'drift',
+      changes: { policy: { before: null, after: normalizePolicy(defaultPolicy()), external_accounts: [] } },
+    });
+    if (!finding) throw new Error('no finding');
+    // Assess: one message per audience, each in its audience's form
+    expect(published(topics.email)).toEqual([
+      expect.objectContaining({ Subject: formatEmail(finding).subject, Message: formatEmail(finding).body }),
+    ]);
+    expect(published(topics.chat).map((m) => JSON.parse(String(m.Message)))).toEqual([
+      formatChatbotNotification(finding),
+    ]);
+    expect(published(topics.page).map((m) => JSON.parse(String(m.Message)))).toEqual([finding]);
+    expect(published(topics.ops)).toEqual([]);
+    expect(published(topics.email)[0].MessageAttributes?.severity).toEqual({
+      DataType: 'String',
+      StringValue: 'critical',
+    });
+    const entries = eventsMock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]);
+    expect(entries).toEqual([
+      {
+        Source: 'keydrift',
+        DetailType: 'KMS Drift Finding',
+        Detail: JSON.stringify(finding),
+        Resources: [KEY],
+        EventBusName: 'default',
+      },
+    ]);
+    // Assess: what is kept
+    const loaded = await store().load([KEY], {
+      finding: { resource: KEY, timestamp: finding.timestamp, eventId: finding.eventId },
+    });
+    expect(loaded.finding).toEqual(finding);
+    expect(loaded.states.get(KEY)?.snapshot.attributes).toMatchObject({
+      key_state: 'Enabled',
+      policy: normalizePolicy(defaultPolicy()),
+    });
+    expect(loaded.baselines.get(KEY)?.snapshot).toMatchObject({
+      unknownPaths: ['policy'],
+      attributes: expect.objectContaining({ key_state: 'Enabled' }),
+    });
+    expect(output.metric('Findings', { event: 'PutKeyPolicy' })).toBe(1);
+    expect(output.lines().find((line) => 'Findings' in line)).toMatchObject({
+      service: 'keydrift',
+      event: 'PutKeyPolicy',
+      _aws: { CloudWatchMetrics: [{ Namespace: 'KeydriftTest', Dimensions: [['service', 'event']] }] },
+    });
+    expect(output.lines().find((line) => 'ProcessingTime' in line)?._aws).toMatchObject({
+      CloudWatchMetrics: [{ Metrics: expect.arrayContaining([{ Name: 'ProcessingTime', Unit: 'Milliseconds' }]) }],
+    });
+    expect(output.metric('FindingsBySeverity', { severity: 'critical' })).toBe(1);
+    expect(output.logs('INFO').find((l) => l.eventId === finding.eventId && l.severity === 'critical')).toBeDefined();
+  });
+
+  it('alerts once when the same event arrives three times', async () => {
+    mockLiveKey();
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    const results = [await detect(event), await detect(structuredClone(event)), await detect(structuredClone(event))];
+
+    expect(results.map((r) => r.duplicate ?? false)).toEqual([false, true, true]);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 3);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(output.metric('DuplicateEvents')).toBe(2);
+  });
+
+  it('alerts on the retry after SNS failed: the claim was released, and the saved finding is sent again', async () => {
+    // Prepare: the email topic refuses the first message.
+    mockLiveKey();
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.email })
+      .rejectsOnce(new Error('connect ETIMEDOUT'))
+      .resolves({ MessageId: 'm-2' });
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    // Act
+    const first = await detect(event).catch((e: unknown) => e);
+    const second = await detect(structuredClone(event));
+    const third = await detect(structuredClone(event));
+
+    // Assess
+    expect(first).toBeInstanceOf(PublishError);
+    expect(second.finding).toMatchObject({ eventId: 'c217db1f-903f-4a2f-8f88-9580182d6313', severity: 'critical' });
+    expect(third).toEqual({ duplicate: true });
+    expect(published(topics.email)).toHaveLength(2);
+    expect(published(topics.page).map((m) => m.Message)).toEqual([
+      published(topics.page)[0].Message,
+      published(topics.page)[0].Message,
+    ]);
+    expect(output.metric('DetectorErrors')).toBe(1);
+    expect(output.metric('AlertPublishFailures')).toBe(1);
+  });
+
+  it("sends findings on keydrift's own key to the ops topic as well", async () => {
+    mockLiveKey();
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    const [ops] = published(topics.ops);
+    expect(ops.MessageStructure).toBe('json');
+    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https']);
+    expect(published(topics.email)).toHaveLength(1);
+  });
+
+  it('pages no one for a grant an AWS service created for its caller (invokedBy), but keeps it', async () => {
+    // Prepare: DynamoDB's grant as ListGrants reports it.
+    const record = readRecord('CreateGrant__awskmsdg__3');
+    const request = record.requestParameters as Record<string, never>;
+    mockLiveKey({
+      grants: [
+        {
+          KeyId: KEY,
+          GrantId: String((record.responseElements as Json).grantId),
+          GranteePrincipal: request.granteePrincipal,
+          RetiringPrincipal: request.retiringPrincipal,
+          Operations: request.operations,
+          Constraints: { EncryptionContextSubset: (request.constraints as Json).encryptionContextSubset as never },
+        },
+      ],
+    });
+    const { detect, sleeps } = makeDetector();
+
+    // Act
+    const { finding } = await detect(envelope(record));
+
+    // Assess
+    expect(finding).toMatchObject({ event: 'CreateGrant', severity: 'info', status: 'drift' });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(sleeps).toEqual([]);
+    expect(output.metric('FindingsBySeverity', { severity: 'info' })).toBe(1);
+  });
+});
+
+describe('createDetector: live state', () => {
+  it('reads again while KMS still shows the key Enabled after DisableKey, and reports one finding', async () => {
+    // Prepare: the first DescribeKey predates the change (read-after-write lag).
+    mockLiveKey();
+    kmsMock
+      .on(DescribeKeyCommand, { KeyId: KEY })
+      .resolvesOnce(liveKey({ state: 'Enabled' }).describe)
+      .resolves(liveKey({ state: 'Disabled' }).describe);
+    const { detect, sleeps } = makeDetector();
+
+    // Act
+    const { finding } = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+
+    // Assess
+    expect(kmsMock).toHaveReceivedCommandTimes(DescribeKeyCommand, 2);
+    expect(sleeps).toEqual([500]);
+    expect(finding).toMatchObject({
+      event: 'DisableKey',
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    expect(published(topics.email)).toHaveLength(1);
+    expect(output.metric('ReadAfterWriteRetries')).toBe(1);
+    const saved = await store().load([KEY]);
+    expect(saved.states.get(KEY)?.snapshot.attributes.key_state).toBe('Disabled');
+    expect(saved.baselines.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+  });
+
+  it('names the key by its alias in the first finding about it, from the live read', async () => {
+    mockLiveKey({ state: 'Disabled', aliases: ['alias/card-payments'] });
+    const { detect } = makeDetector();
+
+    const { finding } = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+
+    expect(finding?.summary).toBe('Key alias/card-payments disabled by Alice');
+  });
+
+  it('takes the event as the truth for a path the live state never shows, after lagRetries re-reads', async () => {
+    mockLiveKey({ state: 'Enabled' });
+    const { detect, sleeps } = makeDetector({ lagRetries: 2, lagDelayMs: 200 });
+
+    const { finding } = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+
+    expect(sleeps).toEqual([200, 200]);
+    expect(finding?.changes.key_state).toEqual({ before: 'Enabled', after: 'Disabled' });
+    expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Disabled');
+    expect(output.metric('ReadAfterWriteLag')).toBe(1);
+  });
+
+  it('reports a key KMS no longer knows (DeleteKey service event) as deleted', async () => {
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    const { detect } = makeDetector();
+
+    const { finding } = await detect(envelope(readRecord('DeleteKey__awskmsdg__1')));
+
+    expect(finding).toMatchObject({
+      event: 'DeleteKey',
+      severity: 'critical',
+      resource: KEY,
+      changes: { key_state: { after: 'Deleted' } },
+    });
+    expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes).toEqual({
+      key_state: 'Deleted',
+      deletion_date: null,
+    });
+  });
+
+  it('judges from the event alone when KMS refuses to let keydrift read the key', async () => {
+    kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
+    const { detect } = makeDetector();
+
+    const { finding } = await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    expect(finding).toMatchObject({ event: 'PutKeyPolicy', severity: 'critical' });
+    expect(published(topics.page)).toHaveLength(1);
+    expect(output.metric('LiveReadFailures')).toBe(1);
+  });
+
+  it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {
+    mockLiveKey();
+    kmsMock
+      .on(GetKeyPolicyCommand, { KeyId: KEY })
+      .rejectsOnce(kmsError('ThrottlingException', 'Rate exceeded'))
+      .resolves(liveKey().policy);
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    await expect(detect(event)).rejects.toBeInstanceOf(RetryableKmsError);
+    const retry = await detect(structuredClone(event));
+
+    expect(retry.finding?.event).toBe('PutKeyPolicy');
+    expect(published(topics.email)).toHaveLength(1);
+  });
+
+  it('judges a second event on the key against the state the first one saved', async () => {
+    // The first event is processed two minutes after it happened, well before the second one.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T00:54:43Z') });
+    mockLiveKey({ state: 'Disabled' });
+    await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    const enable = readRecord('DisableKey__awskmsdg__1');
+    Object.assign(enable, {
+      eventName: 'EnableKey',
+      eventID: 'e2f4a6c8-0000-4000-8000-000000000001',
+      eventTime: '2014-11-04T01:00:00Z',
+    });
+    mockLiveKey({ state: 'Enabled' });
+
+    const { finding } = await detect(envelope(enable));
+
+    expect(finding).toMatchObject({
+      event: 'EnableKey',
+      status: 'resolved',
+      severity: 'info',
+      changes: { key_state: { before: 'Disabled', after: 'Enabled' } },
+    });
+  });
+
+  it('does not take a stored state written after the event as the value before it', async () => {
+    // Prepare: DisableKey was processed after EnableKey happened, so its live read already showed Enabled again.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+    mockLiveKey({ state: 'Enabled' });
+    const disable = envelope(readRecord('DisableKey__awskmsdg__1'));
+    const enable = readRecord('DisableKey__awskmsdg__1');
+    Object.assign(enable, {
+      eventName: 'EnableKey',
+      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
+      eventTime: '2014-11-04T01:00:00Z',
+    });
+    await detect(disable);
+
+    // Act
+    const { finding } = await detect(envelope(enable));
+
+    // Assess: "Enabled before Enabled" would hide the change; the stored value is set aside.
+    expect(finding?.changes.key_state).toMatchObject({ before: null, after: 'Enabled' });
+    expect(finding?.status).toBe('resolved');
+  });
+
+  it('reads a trail change from CloudTrail (StopLogging)', async () => {
+    const record = readRecord('StopLogging__stratus__1');
+    const trail = `arn:aws:cloudtrail:${record.awsRegion}:143434273843:trail/stratus-red-team-ct-stop-trail-buykxbqejv`;
+    trailMock
+      .on(DescribeTrailsCommand, { trailNameList: [trail] })
+      .resolves({ trailList: [{ TrailARN: trail, IsMultiRegionTrail: true, KmsKeyId: KEY }] });
+    trailMock.on(GetTrailStatusCommand).resolves({ IsLogging: false });
+    trailMock
+      .on(GetEventSelectorsCommand)
+      .resolves({ EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] });
+    const { detect } = makeDetector();
+
+    const { finding } = await detect(envelope(record));
+
+    expect(finding).toMatchObject({
+      service: 'cloudtrail',
+      event: 'StopLogging',
+      resource: trail,
+      severity: 'critical',
+    });
+    expect(trailMock).toHaveReceivedCommandWith(GetTrailStatusCommand, { Name: trail });
+    expect((await store().load([trail])).states.get(trail)?.snapshot.attributes).toMatchObject({
+      logging: false,
+      kms_key_id: KEY,
+    });
+  });
+});
+
+describe('createDetector: aliases and concurrency', () => {
+  it('loads the key an alias leaves, known only from the stored alias, and takes the alias off it', async () => {
+    // Prepare: alias/my_alias was created on OLD_KEY (and judged) before UpdateAlias moved it to KEY.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2020-11-13T23:00:05Z') });
+    const create = readRecord('CreateAlias__awskmsdg__1');
+    Object.assign(create, {
+      eventTime: '2020-11-13T23:00:00Z',
+      requestParameters: { aliasName: 'alias/my_alias', targetKeyId: OLD_KEY },
+      resources: [{ ARN: OLD_KEY }, { ARN: 'arn:aws:kms:us-west-2:111122223333:alias/my_alias' }],
+    });
+    const alias = 'arn:aws:kms:us-west-2:111122223333:alias/my_alias';
+    kmsMock.on(DescribeKeyCommand, { KeyId: alias }).resolves(liveKey({ arn: OLD_KEY }).describe);
+    await detect(envelope(create));
+    kmsMock.on(DescribeKeyCommand, { KeyId: alias }).resolves(liveKey({ arn: KEY }).describe);
+    const loadsBefore = table.calls.filter((c) => c.command === 'BatchGetItemCommand').length;
+
+    // Act
+    const { finding } = await detect(envelope(readRecord('UpdateAlias__awskmsdg__1')));
+
+    // Assess
+    expect(finding).toMatchObject({
+      event: 'UpdateAlias',
+      resource: alias,
+      changes: { target_key_id: { before: OLD_KEY, after: KEY } },
+    });
+    expect(table.calls.filter((c) => c.command === 'BatchGetItemCommand').length - loadsBefore).toBe(2);
+    const saved = await store().load([OLD_KEY, KEY, alias]);
+    expect(saved.states.get(OLD_KEY)?.snapshot.attributes['aliases#alias/my_alias']).toBeNull();
+    expect(saved.states.get(KEY)?.snapshot.attributes['aliases#alias/my_alias']).toBe(true);
+    expect(saved.states.get(alias)?.snapshot.attributes.target_key_id).toBe(KEY);
+  });
+
+  it('judges again and saves both when two events on one key are saved at the same time', async () => {
+    // Prepare: an operator accepted the key as it was (Enabled, root-only policy); both changes are visible in KMS.
+    const opened = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:*', Resource: '*' },
+      ],
+    });
+    const accepted = liveKey({ policy: defaultPolicy() });
+    await store().acceptBaseline(keySnapshotOf(accepted), 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
+    mockLiveKey({ state: 'Disabled', policy: opened });
+    const put = readRecord('PutKeyPolicy__awskmsdg__1');
+    (put.requestParameters as Json).policy = opened;
+    const { detect } = makeDetector();
+
+    // Act
+    const [policy, disable] = await Promise.all([
+      detect(envelope(put)),
+      detect(envelope(readRecord('DisableKey__awskmsdg__1'))),
+    ]);
+
+    // Assess: both alerted as drift from the accepted baseline
+    expect(policy.finding).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(policy.finding?.changes.policy?.external_accounts).toEqual(['444455556666']);
+    expect(disable.finding).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(disable.finding?.changes.key_state).toEqual({ before: 'Enabled', after: 'Disabled' });
+    // The loser of the race judged again on the winner's state, then found nothing left to write but its finding.
+    expect(output.metric('StaleStateRetries')).toBe(1);
+    const saved = await store().load([KEY]);
+    expect(saved.states.get(KEY)?.version).toBe(1);
+    expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
+      key_state: 'Disabled',
+      policy: normalizePolicy(opened),
+    });
+    expect(saved.baselines.get(KEY)).toMatchObject({ version: 1, acceptedBy: expect.stringContaining('carol') });
+  });
+});
+
+describe('createDetector: events it does not judge', () => {
+  it.each([
+    ['not an EventBridge event', { hello: 'world' }],
+    ['another service', { ...envelope(readRecord('PutKeyPolicy__awskmsdg__1')), source: 'aws.s3' }],
+    [
+      'a record without eventTime',
+      (() => {
+        const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+        delete (event.detail as Json).eventTime;
+        return event;
+      })(),
+    ],
+  ])('logs and counts an invalid event (%s), without throwing or calling AWS', async (_name, event) => {
+    const { detect } = makeDetector();
+
+    await expect(detect(event)).resolves.toEqual({});
+
+    expect(output.metric('InvalidEvents')).toBe(1);
+    expect(output.logs('ERROR')).toHaveLength(1);
+    expect(table.calls).toEqual([]);
+    expect(kmsMock.calls()).toEqual([]);
+  });
+
+  it('ignores a read-only call that reached it', async () => {
+    const { detect } = makeDetector();
+    const record = readRecord('PutKeyPolicy__awskmsdg__1');
+    Object.assign(record, { eventName: 'GetKeyPolicy', readOnly: true });
+
+    await expect(detect(envelope(record))).resolves.toEqual({});
+    expect(output.metric('IgnoredEvents')).toBe(1);
+  });
+});
+
+describe('createDetector: round trips', () => {
+  it('makes at most two sequential round trips on the normal path', async () => {
+    // Prepare: every AWS call answers after `delay` ms; record when each one starts.
+    let delay = 0;
+    const starts: number[] = [];
+    const slow =
+      <T>(value: T) =>
+      async () => {
+        starts.push(performance.now());
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        return value;
+      };
+    const live = liveKey();
+    kmsMock.on(DescribeKeyCommand).callsFake(slow(live.describe));
+    kmsMock.on(GetKeyPolicyCommand).callsFake(slow(live.policy));
+    kmsMock.on(GetKeyRotationStatusCommand).callsFake(slow(live.rotation));
+    kmsMock.on(ListResourceTagsCommand).callsFake(slow(live.tags));
+    kmsMock.on(ListAliasesCommand).callsFake(slow(live.aliases));
+    kmsMock.on(ListGrantsCommand).callsFake(slow(live.grants));
+    trailMock.on(DescribeTrailsCommand).callsFake(slow({ trailList: [] }));
+    snsMock.on(PublishCommand).callsFake(slow({ MessageId: 'm-1' }));
+    eventsMock.on(PutEventsCommand).callsFake(slow({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }));
+    const { detect } = makeDetector();
+    const run = async (eventId: string) => {
+      const record = readRecord('PutKeyPolicy__awskmsdg__1');
+      record.eventID = eventId;
+      starts.length = 0;
+      table.calls.length = 0;
+      table.setDelay(delay);
+      const started = performance.now();
+      const { finding } = await detect(envelope(record));
+      const elapsed = performance.now() - started;
+      const all = [...starts, ...table.calls.map((c) => c.start)].sort((a, b) => a - b);
+      // A wave: calls that start within 10 ms of the previous one.
+      const waves = all.reduce((count, start, i) => (i > 0 && start - all[i - 1] > 10 ? count + 1 : count), 1);
+      return { finding, elapsed, calls: all.length, waves };
+    };
+
+    // Act: the same path with instant answers (after a warm-up), then with 20 ms answers
+    await run('warm-up-0000-4000-8000-000000000000');
+    const instant = await run('c217db1f-903f-4a2f-8f88-000000000001');
+    delay = 20;
+    const timed = await run('c217db1f-903f-4a2f-8f88-000000000002');
+
+    // Assess
+    expect(timed.finding?.severity).toBe('critical');
+    expect(timed.calls).toBe(6 + 1 + 2 + 3 + 1 + 1); // KMS, DescribeTrails, claim + load, SNS, PutEvents, save
+    expect(timed.waves).toBe(2);
+    // What the delays added: two round trips (2 × 20 ms), short of a third.
+    expect(timed.elapsed).toBeGreaterThanOrEqual(2 * delay);
+    expect(timed.elapsed - instant.elapsed).toBeLessThan(3 * delay);
+    if (process.env.KEYDRIFT_TIMING_FILE) {
+      require('node:fs').appendFileSync(
+        process.env.KEYDRIFT_TIMING_FILE,
+        `instant ${instant.elapsed.toFixed(1)} ms, 20 ms per call ${timed.elapsed.toFixed(1)} ms\n`,
+      );
+    }
+  });
+});

@@ -1,0 +1,185 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type { SNSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { RetryablePagerDutyError, SecretError } from '../../lambda/adapters/errors';
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import type { Finding } from '../../lambda/core/types';
+import { createPager } from '../../lambda/handlers/pager-app';
+import { type CapturedOutput, captureOutput } from './harness';
+
+const secretsMock = mockClient(SecretsManagerClient);
+const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
+const ENDPOINT = 'https://pagerduty.test/v2/enqueue';
+const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const finding: Finding = {
+  service: 'kms',
+  event: 'PutKeyPolicy',
+  eventId: 'c217db1f-903f-4a2f-8f88-9580182d6313',
+  timestamp: '2022-09-01T20:06:16Z',
+  account: '111122223333',
+  region: 'us-west-2',
+  resource: KEY,
+  user: 'arn:aws:iam::111122223333:user/Alice',
+  severity: 'critical',
+  status: 'drift',
+  changes: {
+    policy: { before: null, after: { Statement: [] }, external_accounts: ['444455556666'] },
+    key_state: { before: 'Enabled', after: 'Disabled' },
+  },
+  summary: 'Key policy of 1234abcd-12ab-34cd-56ef-1234567890ab opened to account 444455556666 by Alice',
+  remediation: [],
+};
+
+/** What SNS hands a Lambda subscriber. */
+function snsEvent(...messages: string[]): SNSEvent {
+  return {
+    Records: messages.map((Message, i) => ({
+      EventVersion: '1.0',
+      EventSubscriptionArn: 'arn:aws:sns:us-west-2:111122223333:keydrift-page:sub',
+      EventSource: 'aws:sns',
+      Sns: {
+        SignatureVersion: '1',
+        Timestamp: '2022-09-01T20:06:20.000Z',
+        Signature: 'x',
+        SigningCertUrl: 'https://sns.us-west-2.amazonaws.com/cert.pem',
+        MessageId: `message-${i}`,
+        Message,
+        MessageAttributes: {},
+        Type: 'Notification',
+        UnsubscribeUrl: 'https://sns.us-west-2.amazonaws.com/unsubscribe',
+        TopicArn: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
+      },
+    })),
+  };
+}
+
+/** A fetch that answers with the given statuses in turn and records each request body. */
+function fakeFetch(...statuses: number[]) {
+  const bodies: unknown[] = [];
+  const urls: string[] = [];
+  const fetch = jest.fn(async (url: string | URL | Request, init?: RequestInit) => {
+    urls.push(String(url));
+    bodies.push(JSON.parse(String(init?.body)));
+    const status = statuses.length > 1 ? (statuses.shift() as number) : statuses[0];
+    return new Response(JSON.stringify({ status: status === 202 ? 'success' : 'error', message: 'm' }), { status });
+  });
+  return { fetch: fetch as unknown as typeof globalThis.fetch, bodies, urls, calls: fetch };
+}
+
+let output: CapturedOutput;
+
+beforeEach(() => {
+  secretsMock.reset();
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ routing_key: ROUTING_KEY }) });
+  output = captureOutput();
+});
+
+afterEach(() => {
+  output.restore();
+});
+
+function makePager(fetch: typeof globalThis.fetch) {
+  return createPager({
+    secrets: new SecretsManagerClient({ region: 'us-west-2' }),
+    secretName: 'keydrift/pagerduty',
+    logger: new Logger({ serviceName: 'keydrift' }),
+    metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
+    fetch,
+    endpoint: ENDPOINT,
+  });
+}
+
+describe('createPager', () => {
+  it('posts one Events v2 body per changed attribute, built by formatPagerDutyEvents, with the routing key', async () => {
+    const { fetch, bodies, urls } = fakeFetch(202);
+
+    await makePager(fetch)(snsEvent(JSON.stringify(finding)));
+
+    expect(urls).toEqual([ENDPOINT, ENDPOINT]);
+    expect(bodies).toEqual(formatPagerDutyEvents(finding, ROUTING_KEY));
+    expect(bodies).toEqual([
+      expect.objectContaining({ routing_key: ROUTING_KEY, event_action: 'trigger', client: 'keydrift' }),
+      expect.objectContaining({ routing_key: ROUTING_KEY, event_action: 'trigger' }),
+    ]);
+    expect(output.metric('PagerDutyEvents')).toBe(2);
+  });
+
+  it('fetches the routing key once for many invocations', async () => {
+    const { fetch } = fakeFetch(202);
+    const page = makePager(fetch);
+
+    await page(snsEvent(JSON.stringify(finding)));
+    await page(snsEvent(JSON.stringify(finding), JSON.stringify({ ...finding, eventId: 'another' })));
+
+    expect(secretsMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(secretsMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'keydrift/pagerduty' });
+  });
+
+  it('accepts a secret that holds the bare routing key', async () => {
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: `${ROUTING_KEY}\n` });
+    const { fetch, bodies } = fakeFetch(202);
+
+    await makePager(fetch)(snsEvent(JSON.stringify(finding)));
+
+    expect((bodies[0] as { routing_key: string }).routing_key).toBe(ROUTING_KEY);
+  });
+
+  it('throws on 429 so that SNS retries the invocation', async () => {
+    const { fetch } = fakeFetch(429);
+
+    await expect(makePager(fetch)(snsEvent(JSON.stringify(finding)))).rejects.toMatchObject({
+      name: 'RetryablePagerDutyError',
+      status: 429,
+    });
+    expect(output.metric('PagerErrors')).toBe(1);
+  });
+
+  it('throws on a 5xx and on a network failure', async () => {
+    await expect(makePager(fakeFetch(503).fetch)(snsEvent(JSON.stringify(finding)))).rejects.toBeInstanceOf(
+      RetryablePagerDutyError,
+    );
+    const offline = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as typeof globalThis.fetch;
+    await expect(makePager(offline)(snsEvent(JSON.stringify(finding)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+  });
+
+  it('logs a 400 and does not throw: sending the same body again cannot succeed', async () => {
+    const { fetch } = fakeFetch(400, 202);
+
+    await expect(makePager(fetch)(snsEvent(JSON.stringify(finding)))).resolves.toBeUndefined();
+
+    expect(output.metric('PagerDutyRejected')).toBe(1);
+    expect(output.metric('PagerDutyEvents')).toBe(1);
+    expect(output.logs('ERROR')[0]).toMatchObject({ status: 400, eventId: finding.eventId });
+  });
+
+  it('drops a message that is not a finding, without calling PagerDuty', async () => {
+    const { fetch, calls } = fakeFetch(202);
+
+    await makePager(fetch)(snsEvent('not json', JSON.stringify({ hello: 'world' })));
+
+    expect(calls).not.toHaveBeenCalled();
+    expect(secretsMock).not.toHaveReceivedCommand(GetSecretValueCommand);
+    expect(output.metric('PagerInvalidMessages')).toBe(2);
+  });
+
+  it('fails with a clear error when the secret is missing', async () => {
+    secretsMock
+      .on(GetSecretValueCommand)
+      .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the secret", $metadata: {} }));
+
+    const error = await makePager(fakeFetch(202).fetch)(snsEvent(JSON.stringify(finding))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(SecretError);
+    expect((error as Error).message).toContain('keydrift/pagerduty');
+  });
+});
