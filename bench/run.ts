@@ -6,8 +6,9 @@
  * single-core floor (../shared/bench/floor-parse.mjs: gunzip + JSON.parse only) and `zcat | jq`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { LAMBDA_BANNER } from '../lib/keydrift-function';
 
 const root = resolve(__dirname, '..');
 const shared = resolve(root, '..', 'shared', 'bench');
@@ -84,7 +85,98 @@ function replayBench(): void {
   console.log(`| replay peak memory, 1M records | ${fmt(replayBig.peakMiB, 0)} MiB | < 256 MiB |`);
 }
 
-const sections: Record<string, () => void | Promise<void>> = { replay: replayBench };
+/** Builds a Lambda bundle exactly as the stack does (lib/keydrift-function.ts), returning its path and size. */
+async function lambdaBundle(name: string, entry: string): Promise<{ file: string; bytes: number }> {
+  const esbuild = await import('esbuild');
+  const file = join(work, 'bundles', `${name}.mjs`);
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: LAMBDA_BANNER },
+    logLevel: 'error',
+  });
+  return { file, bytes: statSync(file).size };
+}
+
+/** Median time to import a bundle in a fresh Node process (cold init, without Node's own start-up). */
+/** What the detector's composition root reads at init, as the stack sets it. */
+const LAMBDA_ENV = {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  TABLE_NAME: 'keydrift',
+  CHAT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:chat',
+  EMAIL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:email',
+  PAGE_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:page',
+  OPS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:ops',
+  SELF_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/bench',
+  KEYDRIFT_CONFIG: '{"plannedPrincipals":[],"severityOverrides":{},"alertMinSeverity":"error"}',
+  POWERTOOLS_SERVICE_NAME: 'keydrift',
+  POWERTOOLS_METRICS_NAMESPACE: 'Keydrift',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+function coldInitMs(file: string, runs = 11): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
+  const times = Array.from({ length: runs }, () => {
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...LAMBDA_ENV },
+    });
+    if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
+    return Number(result.stdout.trim());
+  });
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)];
+}
+
+async function detectorBench(): Promise<void> {
+  mkdirSync(join(work, 'bundles'), { recursive: true });
+  const floorEntry = join(work, 'bundles', 'sdk-floor.ts');
+  writeFileSync(
+    floorEntry,
+    [
+      "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';",
+      "import { KMSClient } from '@aws-sdk/client-kms';",
+      "import { SNSClient } from '@aws-sdk/client-sns';",
+      'export const clients = [new KMSClient({}), new SNSClient({}), new DynamoDBClient({})];',
+    ].join('\n'),
+  );
+  const detector = await lambdaBundle('detector', join(root, 'lambda/handlers/detector.ts'));
+  const floor = await lambdaBundle('sdk-floor', floorEntry);
+  const detectorInit = coldInitMs(detector.file);
+  const floorInit = coldInitMs(floor.file);
+
+  // The round-trip test measures event → publish with every AWS call answering after 20 ms.
+  const timing = join(work, 'detector-timing.txt');
+  rmSync(timing, { force: true });
+  const jest = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/jest/bin/jest.js'), 'test/handlers/detector-app.test.ts', '-t', 'round trips'],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, KEYDRIFT_TIMING_FILE: timing } },
+  );
+  if (jest.status !== 0) throw new Error(`round-trip measurement failed:\n${jest.stderr}`);
+  const roundTrips = readFileSync(timing, 'utf8').trim();
+
+  const kib = (bytes: number) => `${fmt(bytes / 1024, 0)} KiB`;
+  console.log('\n## Detector Lambda (bundled as the stack does: ESM, minified, SDK inside)\n');
+  console.log('| measure | figure | target |');
+  console.log('| --- | --- | --- |');
+  console.log(`| detector bundle | ${kib(detector.bytes)} | |`);
+  console.log(`| KMS + SNS + DynamoDB clients only, same build | ${kib(floor.bytes)} | |`);
+  console.log(`| size ratio | ${fmt(detector.bytes / floor.bytes)}× | ≤ 1.25× |`);
+  console.log(`| cold init (import), detector | ${fmt(detectorInit, 1)} ms | |`);
+  console.log(`| cold init (import), clients only | ${fmt(floorInit, 1)} ms | |`);
+  console.log(`| init ratio | ${fmt(detectorInit / floorInit)}× | ≤ 1.30× |`);
+  console.log(`| event → publish, AWS calls instant vs 20 ms each | ${roundTrips} | ≤ 2 round trips (≤ +60 ms) |`);
+}
+
+const sections: Record<string, () => void | Promise<void>> = { replay: replayBench, detector: detectorBench };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

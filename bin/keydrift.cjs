@@ -44,7 +44,8 @@ function loadCli() {
     });
     fs.mkdirSync(outdir, { recursive: true });
     // The worker first: the CLI bundle appearing is what marks the build complete.
-    for (const name of ['parse-worker.cjs', 'cli.cjs']) fs.renameSync(path.join(staging, name), path.join(outdir, name));
+    for (const name of ['parse-worker.cjs', 'cli.cjs'])
+      fs.renameSync(path.join(staging, name), path.join(outdir, name));
     fs.rmSync(staging, { recursive: true, force: true });
   }
   return require(bundle);

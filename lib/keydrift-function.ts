@@ -37,6 +37,11 @@ export interface KeydriftFunctionProps extends Omit<NodejsFunctionProps, 'entry'
  * - environment `POWERTOOLS_SERVICE_NAME=keydrift` and `POWERTOOLS_METRICS_NAMESPACE=Keydrift`, merged
  *   under `props.environment`.
  */
+/** Gives CommonJS dependencies inside the ESM bundle a working `require` (npm run bench builds the same way). */
+export const LAMBDA_BANNER =
+  "import { createRequire as __keydriftCreateRequire } from 'node:module';" +
+  'const require = __keydriftCreateRequire(import.meta.url);';
+
 export class KeydriftFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: KeydriftFunctionProps) {
     const { logRetentionDays, bundling, environment, ...rest } = props;
@@ -71,9 +76,7 @@ export class KeydriftFunction extends NodejsFunction {
         target: 'node24',
         externalModules: [],
         mainFields: ['module', 'main'],
-        banner:
-          "import { createRequire as __keydriftCreateRequire } from 'node:module';" +
-          'const require = __keydriftCreateRequire(import.meta.url);',
+        banner: LAMBDA_BANNER,
         ...bundling,
       },
     });

@@ -3,7 +3,7 @@
  * so a misconfigured deployment fails on its first invocation with a message that says what to fix.
  */
 
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type DetectionConfig, parseDetectionConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
@@ -18,7 +18,7 @@ export interface DetectorEnvironment {
   alertMinSeverity: Severity;
 }
 
-const AlertSettings = z.object({ alertMinSeverity: z.enum(SEVERITIES).default('error') }).loose();
+const AlertSettings = z.looseObject({ alertMinSeverity: z._default(z.enum(SEVERITIES), 'error') });
 
 /**
  * The detector's settings: TABLE_NAME, the four topic ARNs, EVENT_BUS_NAME, SELF_KEY_ARN and KEYDRIFT_CONFIG
