@@ -8,7 +8,12 @@ const path = require('node:path');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'node_modules', '.cache', 'keydrift');
-const entryPoints = { cli: 'lambda/cli/main.ts', 'parse-worker': 'lambda/replay/parse-worker.ts' };
+const entryPoints = {
+  cli: 'lambda/cli/main.ts',
+  'parse-worker': 'lambda/replay/parse-worker.ts',
+  // The operator commands and the AWS SDK: a bundle of their own, loaded only when one runs (replay never needs it).
+  'operator-actions': 'lambda/cli/operator-actions.ts',
+};
 
 function newestSource(dir) {
   let newest = 0;
@@ -41,9 +46,12 @@ function loadCli() {
       format: 'cjs',
       target: 'node20',
       logLevel: 'error',
+      // lambda/cli/operator.ts requires it as ./operator-actions: left to Node, which finds the bundle below.
+      external: ['./operator-actions'],
     });
     fs.mkdirSync(outdir, { recursive: true });
-    // The worker first: the CLI bundle appearing is what marks the build complete.
+    // The others first: the CLI bundle appearing is what marks the build complete.
+    fs.renameSync(path.join(staging, 'operator-actions.cjs'), path.join(outdir, 'operator-actions.js'));
     for (const name of ['parse-worker.cjs', 'cli.cjs'])
       fs.renameSync(path.join(staging, name), path.join(outdir, name));
     fs.rmSync(staging, { recursive: true, force: true });

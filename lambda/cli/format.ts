@@ -12,9 +12,9 @@ const SEVERITY_STYLE: Record<Severity, Style> = {
 
 /** Control characters and ANSI escapes from records never reach the terminal. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const clean = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+export const clean = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 
-function pad(text: string, width: number): string {
+export function pad(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
@@ -42,7 +42,7 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
 }
 
 /** DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw. */
-const escapeC1 = (json: string): string =>
+export const escapeC1 = (json: string): string =>
   json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** JSON Lines: one finding per line, the format machines read (every control character escaped). */

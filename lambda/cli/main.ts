@@ -5,6 +5,7 @@ import { KeydriftError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
 import { replay } from '../replay/replay';
 import { formatJsonLines, formatSummary, formatTable, progressLine } from './format';
+import { addOperatorCommands } from './operator';
 
 /** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read. */
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
@@ -123,6 +124,7 @@ Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error o
     .action(async (paths: string[], flags: ReplayFlags) => {
       process.exitCode = await runReplay(paths, flags);
     });
+  addOperatorCommands(program);
   return program;
 }
 

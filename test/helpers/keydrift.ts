@@ -55,16 +55,22 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs the real binary, `node bin/keydrift.cjs ARGS`, with standard output and error as pipes (not a TTY). */
-export function runKeydrift(args: string[], options: { cwd: string; input?: string | Buffer }): Run {
-  const env = { ...process.env };
+/**
+ * Runs the real binary, `node bin/keydrift.cjs ARGS`, with standard output and error as pipes (not a TTY). `env`
+ * replaces the environment (e.g. a moto's `env`: its endpoint and fake credentials, nothing else).
+ */
+export function runKeydrift(
+  args: string[],
+  options: { cwd: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Run {
+  const env = { ...(options.env ?? process.env) };
   delete env.NO_COLOR;
   const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
     env,
-    timeout: 30_000,
+    timeout: options.timeoutMs ?? 30_000,
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -1,0 +1,202 @@
+/**
+ * The operator commands' actions (loaded on demand, with the AWS SDK): build the context from the options, do the
+ * work in lambda/ops, print tables or JSON Lines on standard output and a summary on standard error, and turn AWS
+ * errors into messages that say what to fix.
+ */
+
+import { createInterface } from 'node:readline';
+import { KeydriftError } from '../core/errors';
+import { toIsoSeconds } from '../core/time';
+import type { Severity } from '../core/types';
+import { type AwsOptions, closeOpsContext, createOpsContext, explainAwsError, type OpsContext } from '../ops/aws';
+import { parseSince } from '../ops/drift';
+import {
+  type AcceptResult,
+  acceptBaselines,
+  applyAdopt,
+  findings,
+  planAdopt,
+  resolveTargets,
+  showBaselines,
+  status,
+} from '../ops/operations';
+import { formatJsonLines, formatTable } from './format';
+import {
+  adoptCounts,
+  formatAccepted,
+  formatAdopted,
+  formatBaselines,
+  formatStatus,
+  jsonLines,
+  type TableOptions,
+} from './operator-format';
+
+export interface CommonFlags extends AwsOptions {
+  format: 'table' | 'json';
+}
+
+export interface FindingsFlags extends CommonFlags {
+  since: string;
+  severity: Severity;
+  resource?: string;
+  limit?: number;
+}
+
+export interface AdoptFlags extends CommonFlags {
+  yes?: boolean;
+}
+
+/** As lambda/cli/main.ts: 0 done, 1 nothing shown or declined, 2 usage error or AWS not usable. */
+const EXIT = { ok: 0, none: 1, usage: 2 } as const;
+
+function tableOptions(): TableOptions {
+  const tty = !!process.stdout.isTTY;
+  return { color: tty && !process.env.NO_COLOR, columns: tty ? process.stdout.columns : undefined };
+}
+
+const out = (text: string) => process.stdout.write(text);
+const note = (text: string) => process.stderr.write(`${text}\n`);
+
+/**
+ * Runs one command with a fresh context, and closes its clients. What went wrong with AWS or keydrift's table is
+ * printed as one line saying what to fix, with exit status 2 (here: this module is a bundle of its own, so main's
+ * `instanceof KeydriftError` would not recognise its errors); anything else is a bug and is thrown.
+ */
+async function withContext(flags: CommonFlags, work: (context: OpsContext) => Promise<number>): Promise<number> {
+  let context: OpsContext | undefined;
+  try {
+    context = await createOpsContext(flags);
+    return await work(context);
+  } catch (error) {
+    const explained = explainAwsError(error, {
+      options: flags,
+      region: context?.region,
+      table: context?.knownTableName(),
+    });
+    if (!(explained instanceof KeydriftError)) throw explained;
+    process.stderr.write(`keydrift: ${explained.message}\n`);
+    return EXIT.usage;
+  } finally {
+    if (context) closeOpsContext(context);
+  }
+}
+
+export function runStatus(flags: CommonFlags): Promise<number> {
+  return withContext(flags, async (context) => {
+    const report = await status(context);
+    out(flags.format === 'json' ? jsonLines(report.drift) : formatStatus(report.drift, tableOptions()));
+    note(
+      `keydrift status: ${report.drift.length} of ${report.compared} baselined resource(s) drifted` +
+        (report.withoutBaseline
+          ? `; ${report.withoutBaseline} seen without a baseline (keydrift baseline adopt records them)`
+          : '') +
+        ` (table ${context.knownTableName()}, ${context.region})`,
+    );
+    return EXIT.ok;
+  });
+}
+
+export function runFindings(flags: FindingsFlags): Promise<number> {
+  return withContext(flags, async (context) => {
+    const nowMs = Date.now();
+    const sinceMs = parseSince(flags.since, nowMs) ?? nowMs;
+    // An ARN is taken as it is; a key id or alias name is resolved to its key's ARN.
+    const resource =
+      flags.resource && !flags.resource.startsWith('arn:')
+        ? (await resolveTargets(context, flags.resource))[0].arn
+        : flags.resource;
+    const list = await findings(context, { sinceMs, nowMs, minSeverity: flags.severity, resource, limit: flags.limit });
+    const scope =
+      `since ${toIsoSeconds(sinceMs)}` +
+      (flags.severity !== 'info' ? `, severity ${flags.severity} or worse` : '') +
+      (resource ? `, resource ${resource}` : '');
+    if (flags.format === 'json') out(formatJsonLines(list));
+    else if (list.length === 0) out(`No findings ${scope}.\n`);
+    else out(formatTable(list, tableOptions()));
+    note(
+      `keydrift findings: ${list.length} finding(s) ${scope}${flags.limit && list.length >= flags.limit ? ` (first ${flags.limit})` : ''}`,
+    );
+    return EXIT.ok;
+  });
+}
+
+export function runBaselineShow(key: string, flags: CommonFlags): Promise<number> {
+  return withContext(flags, async (context) => {
+    const targets = await resolveTargets(context, key);
+    const views = await showBaselines(context, targets, Date.now());
+    out(flags.format === 'json' ? jsonLines(views) : formatBaselines(views, tableOptions()));
+    if (views.some((v) => v.baseline)) return EXIT.ok;
+    note(`keydrift: no baseline recorded for ${key} yet: keydrift baseline accept ${key} records its live state`);
+    return EXIT.none;
+  });
+}
+
+export function runBaselineAccept(key: string, flags: CommonFlags): Promise<number> {
+  return withContext(flags, async (context) => {
+    const targets = await resolveTargets(context, key);
+    const results = await acceptBaselines(context, targets, Date.now());
+    out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
+    return EXIT.ok;
+  });
+}
+
+/** Asks a yes/no question on the terminal; anything but y or yes, Ctrl-C and Ctrl-D mean no. */
+function confirm(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise<boolean>((resolve) => {
+    prompt.on('SIGINT', () => {
+      process.stderr.write('\n');
+      prompt.close();
+    });
+    prompt.on('close', () => resolve(false));
+    prompt.question(question, (answer) => {
+      resolve(/^y(es)?$/i.test(answer.trim()));
+      prompt.close();
+    });
+  });
+}
+
+export function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
+  return withContext(flags, async (context) => {
+    const nowMs = Date.now();
+    const progress = process.stderr.isTTY
+      ? (done: number, total: number) => process.stderr.write(`\rreading ${done}/${total} keys and aliases…`)
+      : undefined;
+    const plan = await planAdopt(context, nowMs, progress);
+    if (progress) process.stderr.write('\r\u001b[K');
+    const pending = plan.results.filter((r) => r.written).length;
+    const where = `table ${plan.tableName} (${context.region})`;
+    const skipped = plan.inventory.skippedAwsManaged
+      ? `; ${plan.inventory.skippedAwsManaged} AWS-managed key(s) skipped`
+      : '';
+    const print = (results: AcceptResult[]) =>
+      out(flags.format === 'json' ? jsonLines(results) : formatAdopted(results, tableOptions()));
+    if (pending === 0) {
+      print(plan.results);
+      note(
+        `keydrift baseline adopt: nothing to accept, every baseline matches the live state (${adoptCounts(plan.results)})${skipped}`,
+      );
+      return EXIT.ok;
+    }
+    const ask = !flags.yes && !!process.stdin.isTTY;
+    if (!flags.yes && !ask) note('keydrift baseline adopt: standard input is not a terminal: accepting without asking');
+    if (ask) {
+      if (flags.format === 'table') print(plan.results);
+      const agreed = await confirm(
+        `Accept the live state of ${pending} resource(s) as their baselines in ${where}, as ${plan.acceptedBy} ` +
+          `(${adoptCounts(plan.results)})? [y/N] `,
+      );
+      if (!agreed) {
+        note('keydrift baseline adopt: nothing accepted');
+        return EXIT.none;
+      }
+    }
+    const results = await applyAdopt(context, plan, Date.now());
+    if (!ask || flags.format === 'json') print(results);
+    note(
+      `keydrift baseline adopt: accepted ${pending} baseline(s) in ${where} as ${plan.acceptedBy} ` +
+        `(${adoptCounts(plan.results)})${skipped}`,
+    );
+    return EXIT.ok;
+  });
+}

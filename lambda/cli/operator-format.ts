@@ -1,0 +1,188 @@
+/**
+ * How the operator commands print: readable tables for people, JSON Lines (one object per line) for machines.
+ * Everything that came from AWS or the table is cleaned of control characters before it reaches a terminal.
+ */
+
+import { styleText } from 'node:util';
+import type { Severity } from '../core/types';
+import { attributesOf, type OpenDrift } from '../ops/drift';
+import type { AcceptResult, BaselineView } from '../ops/operations';
+import { clean, escapeC1, pad } from './format';
+
+type Style = Parameters<typeof styleText>[0];
+export interface TableOptions {
+  color: boolean;
+  /** The terminal's width; long cells are cut to fit it (nothing is cut without one). */
+  columns?: number;
+}
+
+const SEVERITY_STYLE: Record<Severity, Style> = {
+  critical: ['bold', 'red'],
+  error: 'red',
+  warning: 'yellow',
+  info: 'gray',
+};
+
+const painter =
+  (options: TableOptions) =>
+  (style: Style, text: string): string =>
+    options.color ? styleText(style, text) : text;
+
+/** Cuts a line (or the last cell of one) to the width left on the terminal, when there is one. */
+const cut = (text: string, width: number | undefined): string =>
+  width !== undefined && text.length > width ? pad(text, Math.max(10, width)).trimEnd() : text;
+
+/** JSON Lines: one value per line, every control character escaped. */
+export function jsonLines(values: unknown[]): string {
+  return values.map((v) => `${escapeC1(JSON.stringify(v))}\n`).join('');
+}
+
+/** A value as a table shows it: JSON, `(unknown)` for a value keydrift does not know. */
+export function showValue(value: unknown): string {
+  return value === undefined ? '(unknown)' : clean(JSON.stringify(value));
+}
+
+/** `keydrift status`: one block per drifted resource, worst first. */
+export function formatStatus(rows: OpenDrift[], options: TableOptions): string {
+  const paint = painter(options);
+  if (rows.length === 0) return 'No open drift: every resource with a baseline matches it.\n';
+  const lines = [paint('bold', `${pad('SEVERITY', 8)}  ${pad('SINCE', 20)}  ${pad('RESOURCE', 28)}  DRIFTED`)];
+  for (const row of rows) {
+    const severity = pad(row.severity ? row.severity.toUpperCase() : '-', 8);
+    const prefix = `${pad(row.since ?? '-', 20)}  ${pad(clean(row.label), 28)}  `;
+    const drifted = row.attributes.join(', ');
+    lines.push(
+      `${row.severity ? paint(SEVERITY_STYLE[row.severity], severity) : severity}  ${prefix}` +
+        cut(drifted, options.columns && options.columns - 10 - prefix.length),
+    );
+    lines.push(paint('dim', cut(`${' '.repeat(10)}${clean(row.resource)}`, options.columns)));
+    if (row.latest) {
+      const { timestamp, event, summary } = row.latest;
+      lines.push(
+        paint('dim', cut(`${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(summary)}`, options.columns)),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One accepted change, on one line when short, else before and after on lines of their own. */
+function changeLines(
+  change: { path: string; before: unknown; after: unknown },
+  indent: string,
+  first: boolean,
+): string[] {
+  const path = clean(change.path);
+  const after = showValue(change.after);
+  if (first) return [`${indent}${path}: ${after}`];
+  const before = showValue(change.before);
+  if (path.length + before.length + after.length < 100) return [`${indent}${path}: ${before} → ${after}`];
+  return [`${indent}${path}`, `${indent}  before: ${before}`, `${indent}  after:  ${after}`];
+}
+
+/** `keydrift baseline show`: the approved value of every attribute, and the stored state where it differs. */
+export function formatBaselines(views: BaselineView[], options: TableOptions): string {
+  const paint = painter(options);
+  const out: string[] = [];
+  for (const view of views) {
+    if (out.length) out.push('');
+    out.push(paint('bold', `Baseline of ${clean(view.label)} (${view.kind})`));
+    out.push(`  resource   ${clean(view.resource)}`);
+    const { baseline, state } = view;
+    if (!baseline) {
+      out.push('  baseline   none yet: keydrift has not adopted this resource (keydrift baseline accept records one)');
+      continue;
+    }
+    out.push(`  version    ${baseline.version}`);
+    out.push(
+      `  accepted   ${
+        baseline.acceptedBy
+          ? `by ${clean(baseline.acceptedBy)} at ${baseline.acceptedAt ?? '(unknown)'}`
+          : 'not by an operator (set by keydrift: adoption or a planned change)'
+      }`,
+    );
+    out.push(`  updated    ${baseline.updatedAt ?? '(unknown)'}`);
+    out.push(
+      `  drift      ${
+        !state
+          ? 'unknown (keydrift has stored no state for it yet)'
+          : view.drift.length
+            ? paint('yellow', `${view.drift.join(', ')} (the stored state differs)`)
+            : 'none (the stored state matches)'
+      }`,
+    );
+    // A map known in full with no entry (no tags, no grants) has no path of its own: shown as {}.
+    const attributes: Record<string, unknown> = { ...baseline.snapshot.attributes };
+    for (const map of baseline.snapshot.completeMaps) {
+      if (!Object.keys(attributes).some((p) => p.startsWith(`${map}#`))) attributes[map] = {};
+    }
+    const paths = Object.keys(attributes).sort();
+    const width = Math.min(40, Math.max(9, ...paths.map((p) => p.length)));
+    out.push(paint('bold', `  ${pad('ATTRIBUTE', width)}  APPROVED VALUE`));
+    for (const path of paths) {
+      out.push(`  ${pad(clean(path), width)}  ${showValue(attributes[path])}`);
+      if (view.drift.includes(path) && state) {
+        out.push(
+          paint('yellow', `  ${' '.repeat(width)}  ↳ stored state: ${showValue(state.snapshot.attributes[path])}`),
+        );
+      }
+    }
+    const unknown = baseline.snapshot.unknownPaths ?? [];
+    if (unknown.length) out.push(`  approved as unknown: ${unknown.map(clean).join(', ')}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** `keydrift baseline accept`: what was recorded, and every approved value it changed. */
+export function formatAccepted(results: AcceptResult[], options: TableOptions): string {
+  const paint = painter(options);
+  const out: string[] = [];
+  for (const r of results) {
+    const what = `${clean(r.label)} (${r.kind})`;
+    out.push(
+      r.result === 'new'
+        ? `${paint('bold', 'Recorded')} the live state of ${what} as its first baseline, version ${r.version}`
+        : r.result === 'changed'
+          ? `${paint('bold', 'Accepted')} the live state of ${what} as its baseline, version ${r.version}`
+          : `${paint('bold', 'Re-approved')} the baseline of ${what}, which already matched its live state, as version ${r.version}`,
+    );
+    out.push(`  resource     ${clean(r.resource)}`);
+    out.push(`  accepted by  ${clean(r.acceptedBy ?? '(unknown)')} at ${r.acceptedAt ?? '(unknown)'}`);
+    if (r.changes.length === 0) continue;
+    out.push(r.result === 'new' ? '  values approved:' : '  changes approved:');
+    for (const change of r.changes) out.push(...changeLines(change, '    ', r.result === 'new'));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** `keydrift baseline adopt`: one line per resource with what adopting did (or would do) to its baseline. */
+export function formatAdopted(results: AcceptResult[], options: TableOptions): string {
+  const paint = painter(options);
+  const lines = [paint('bold', `${pad('KIND', 5)}  ${pad('RESULT', 9)}  ${pad('RESOURCE', 36)}  CHANGED ATTRIBUTES`)];
+  const order = { key: 0, alias: 1, trail: 2, 'custom-key-store': 3 };
+  const sorted = [...results].sort((a, b) => order[a.kind] - order[b.kind] || a.label.localeCompare(b.label));
+  for (const r of sorted) {
+    const changed = r.result === 'changed' ? attributesOf(r.changes.map((c) => c.path)).join(', ') : '';
+    const result = pad(r.result, 9);
+    const label = pad(clean(r.label), 36);
+    lines.push(
+      `${pad(r.kind, 5)}  ${r.result === 'unchanged' ? result : paint('bold', result)}  ${label}  ${cut(
+        changed,
+        options.columns && options.columns - 5 - 2 - 9 - 2 - 36 - 2,
+      )}`.trimEnd(),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `keydrift baseline adopt`'s counts, for standard error and the confirmation question. */
+export function adoptCounts(results: AcceptResult[]): string {
+  const count = (result: AcceptResult['result']) => results.filter((r) => r.result === result).length;
+  const kinds = (['key', 'alias', 'trail'] as const)
+    .map((kind) => {
+      const n = results.filter((r) => r.kind === kind).length;
+      return `${n} ${kind === 'alias' ? (n === 1 ? 'alias' : 'aliases') : `${kind}${n === 1 ? '' : 's'}`}`;
+    })
+    .join(', ');
+  return `${kinds}: ${count('new')} new, ${count('changed')} changed, ${count('unchanged')} unchanged`;
+}

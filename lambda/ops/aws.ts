@@ -1,0 +1,238 @@
+/**
+ * The operator commands' composition root: SDK clients from `--profile`, `--region` and `--endpoint-url` (else the
+ * standard chain: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/config, SSO …), the caller's identity, and
+ * keydrift's table, found from the stack's `TableName` output. AWS errors become {@link OperatorError}s that say
+ * what to fix.
+ */
+
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { OperatorError } from './errors';
+
+/** The options every operator command takes. */
+export interface AwsOptions {
+  stackName: string;
+  table?: string;
+  profile?: string;
+  region?: string;
+  endpointUrl?: string;
+}
+
+/** The stack output that names keydrift's table (lib/keydrift.ts OUTPUT_KEYS.tableName). */
+export const TABLE_OUTPUT = 'TableName';
+const MAX_ATTEMPTS = 4;
+
+export interface OpsContext {
+  options: AwsOptions;
+  region: string;
+  kms: KMSClient;
+  dynamodb: DynamoDBClient;
+  cloudtrail: CloudTrailClient;
+  /** The caller's ARN (STS GetCallerIdentity), asked once. */
+  identity(): Promise<string>;
+  /** keydrift's table: `--table`, else the stack's `TableName` output (asked once). */
+  tableName(): Promise<string>;
+  /** The table's name once known (for messages about it). */
+  knownTableName(): string | undefined;
+}
+
+/**
+ * The SDK's logger for the operator commands: silent, but for warnings. The warning that AWS_PROFILE wins over
+ * AWS_ACCESS_KEY_ID is left out when --profile chose the profile: that is what the operator asked for.
+ */
+function sdkLogger(explicitProfile: boolean) {
+  const quiet = () => {};
+  return {
+    trace: quiet,
+    debug: quiet,
+    info: quiet,
+    error: quiet,
+    warn: (...content: unknown[]) => {
+      const text = content.map(String).join(' ');
+      if (explicitProfile && /Multiple credential sources detected/.test(text)) return;
+      process.stderr.write(`${text.trimEnd()}\n`);
+    },
+  };
+}
+
+/** Client settings from the options; what is not given is left to the SDK's standard chain. */
+export function clientConfig(options: AwsOptions): {
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  maxAttempts: number;
+  logger: ReturnType<typeof sdkLogger>;
+} {
+  return {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    maxAttempts: MAX_ATTEMPTS,
+    logger: sdkLogger(!!options.profile),
+  };
+}
+
+/**
+ * Builds the clients and settles the Region (the one thing every command needs before its first call).
+ *
+ * @throws OperatorError when no Region is configured
+ */
+export async function createOpsContext(options: AwsOptions): Promise<OpsContext> {
+  const config = clientConfig(options);
+  const kms = new KMSClient(config);
+  let region: string;
+  try {
+    region = await kms.config.region();
+  } catch (error) {
+    kms.destroy();
+    throw new OperatorError(
+      `no AWS Region: pass --region, set AWS_REGION, or set region in ${options.profile ? `profile ${options.profile}` : 'your AWS profile'}`,
+      { cause: error },
+    );
+  }
+  // Every client in the same Region, even when it came from a profile.
+  const regional = { ...config, region };
+  const dynamodb = new DynamoDBClient(regional);
+  const cloudtrail = new CloudTrailClient(regional);
+  let identity: Promise<string> | undefined;
+  let table: Promise<string> | undefined;
+  let tableKnown: string | undefined = options.table;
+
+  async function askIdentity(): Promise<string> {
+    const sts = new STSClient(regional);
+    try {
+      const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
+      if (!Arn) throw new OperatorError('STS GetCallerIdentity returned no ARN');
+      return Arn;
+    } finally {
+      sts.destroy();
+    }
+  }
+
+  async function findTable(): Promise<string> {
+    if (options.table) return options.table;
+    const cloudformation = new CloudFormationClient(regional);
+    try {
+      const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: options.stackName }));
+      const stack = Stacks?.[0];
+      const output = stack?.Outputs?.find((o) => o.OutputKey === TABLE_OUTPUT)?.OutputValue;
+      if (!output) {
+        throw new OperatorError(
+          `stack ${options.stackName} in ${region} has no ${TABLE_OUTPUT} output (status ${stack?.StackStatus ?? 'unknown'}): ` +
+            'is it a keydrift stack? pass --stack-name or --table',
+        );
+      }
+      return output;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ValidationError' && /does not exist/i.test(error.message)) {
+        throw new OperatorError(
+          `stack ${options.stackName} not found in ${region}: deploy it or pass --stack-name/--table`,
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      cloudformation.destroy();
+    }
+  }
+
+  return {
+    options,
+    region,
+    kms,
+    dynamodb,
+    cloudtrail,
+    identity: () => {
+      identity ??= askIdentity();
+      return identity;
+    },
+    tableName: () => {
+      table ??= findTable().then((name) => {
+        tableKnown = name;
+        return name;
+      });
+      return table;
+    },
+    knownTableName: () => tableKnown,
+  };
+}
+
+/** Releases the clients' sockets so the process can exit at once. */
+export function closeOpsContext(context: OpsContext): void {
+  context.kms.destroy();
+  context.dynamodb.destroy();
+  context.cloudtrail.destroy();
+}
+
+const CREDENTIAL_REJECTED = new Set([
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+]);
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
+
+/** The underlying AWS error of an adapter's error (which keeps it as `cause`). */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 5 && current instanceof Error && current.cause !== undefined; depth++) {
+    if ((current as { $metadata?: unknown }).$metadata) break;
+    current = current.cause;
+  }
+  return current;
+}
+
+/**
+ * Turns what went wrong talking to AWS into a message that says what to do. keydrift's own errors pass through;
+ * anything that is not an AWS error (a bug) is returned as it came.
+ */
+export function explainAwsError(error: unknown, context: { options: AwsOptions; region?: string; table?: string }) {
+  if (error instanceof OperatorError) return error;
+  const cause = rootCause(error);
+  if (!(cause instanceof Error)) return error;
+  const name = cause.name;
+  const code = (cause as { code?: string }).code;
+  const where = context.region ? ` in ${context.region}` : '';
+  const profile = context.options.profile;
+  if (name === 'CredentialsProviderError' || /could not load credentials/i.test(cause.message)) {
+    return new OperatorError(
+      profile
+        ? `no AWS credentials for profile ${profile}: ${cause.message} (check ~/.aws/config, or run aws sso login --profile ${profile})`
+        : 'no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, ' +
+            'or run aws configure / aws sso login',
+      { cause: error },
+    );
+  }
+  if (CREDENTIAL_REJECTED.has(name)) {
+    return new OperatorError(
+      `AWS rejected the credentials (${name}: ${cause.message}): refresh them (aws sso login) or pass another --profile`,
+      { cause: error },
+    );
+  }
+  if (ACCESS_DENIED.has(name)) return new OperatorError(`access denied: ${cause.message}`, { cause: error });
+  if (name === 'ResourceNotFoundException') {
+    return new OperatorError(
+      `table ${context.table ?? '(unknown)'} not found${where} (named by ${
+        context.options.table ? '--table' : `the ${TABLE_OUTPUT} output of stack ${context.options.stackName}`
+      }): check the Region, or pass --table`,
+      { cause: error },
+    );
+  }
+  if ((code && UNREACHABLE.has(code)) || name === 'TimeoutError') {
+    const endpoint = context.options.endpointUrl;
+    return new OperatorError(`cannot reach AWS${endpoint ? ` at ${endpoint}` : where}: ${cause.message}`, {
+      cause: error,
+    });
+  }
+  if ((cause as { $metadata?: unknown }).$metadata) {
+    return new OperatorError(`AWS ${name}${where}: ${cause.message}`, { cause: error });
+  }
+  return error;
+}

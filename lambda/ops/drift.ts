@@ -1,0 +1,236 @@
+/**
+ * What the operator commands conclude from keydrift's table, without AWS: open drift per resource (the core's
+ * differingPaths between baseline and stored state, dated and rated by the findings), the differences an accept
+ * approves, resource labels, and `--since` values. No SDK, no clock: times come in as arguments.
+ */
+
+import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from '../core/arn';
+import { stableJson } from '../core/policy';
+import { differingPaths } from '../core/reconcile';
+import { knownPaths, lookup, mapEntries, splitPath } from '../core/state';
+import { toIsoSeconds } from '../core/time';
+import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
+
+/** A state or baseline item of keydrift's table. */
+export interface StoredItem {
+  snapshot: ResourceSnapshot;
+  version: number;
+  updatedAt?: string;
+  acceptedBy?: string;
+  acceptedAt?: string;
+}
+
+/** One resource as the table knows it: its last known state and its approved baseline, either may be missing. */
+export interface StoredResource {
+  arn: string;
+  kind: ResourceKind;
+  state?: StoredItem;
+  baseline?: StoredItem;
+}
+
+/** One resource that differs from its baseline, as `keydrift status` reports it. */
+export interface OpenDrift {
+  resource: string;
+  kind: ResourceKind;
+  label: string;
+  /** Attributes whose stored state differs from the baseline (`tags`, not `tags#owner`). */
+  attributes: string[];
+  /** The differing paths themselves (`tags#owner`). */
+  paths: string[];
+  /** When the oldest finding still open on these attributes happened; else when keydrift last stored the state. */
+  since: string | null;
+  /** The worst severity among the open findings on these attributes; `null` when no finding explains the drift. */
+  severity: Severity | null;
+  /** The resource's newest finding, whatever its status. */
+  latest: Finding | null;
+  baseline: { version: number; updatedAt: string | null; acceptedBy: string | null; acceptedAt: string | null };
+  stateUpdatedAt: string | null;
+}
+
+const rank = (severity: Severity): number => SEVERITIES.indexOf(severity);
+/**
+ * Events whose state became the baseline whatever their status (DESIGN: a creation's state is its baseline, even an
+ * unplanned CreateKey's; the reconciler baselines a resource it finds without one, event `Unbaselined`).
+ */
+const BASELINE_SETTING_EVENTS: ReadonlySet<string> = new Set([
+  'CreateKey',
+  'CreateAlias',
+  'CreateTrail',
+  'CreateCustomKeyStore',
+  'Unbaselined',
+]);
+/** A stored ISO time at the seconds precision findings use. */
+const seconds = (iso: string | undefined): string | undefined => iso?.replace(/\.\d+Z$/, 'Z');
+const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
+
+/** `alias/payments` for a key with that alias (its first, sorted), else its key id; alias and trail names as such. */
+export function labelOf(arn: string, ...snapshots: Array<ResourceSnapshot | undefined>): string {
+  if (isKeyArn(arn)) {
+    for (const snapshot of snapshots) {
+      const aliases = Object.keys(mapEntries(snapshot, 'aliases')).sort();
+      if (aliases[0]) return aliases[0];
+    }
+    return keyIdOf(arn);
+  }
+  if (isAliasArn(arn)) return aliasNameOf(arn);
+  const resource = parseArn(arn)?.resource ?? arn;
+  return resource.slice(resource.indexOf('/') + 1);
+}
+
+/** The attribute names of paths (`tags#owner` → `tags`), sorted and unique. */
+export const attributesOf = (paths: string[]): string[] =>
+  [...new Set(paths.map((p) => splitPath(p).attribute))].sort();
+
+/**
+ * Dates and rates the open drift on some attributes from a resource's findings, fed newest first. For each
+ * attribute, every `drift` finding that changed it counts until an older finding closed it (`resolved`, `planned`,
+ * a change back to the baseline, or a creation, whose state became the baseline), or the findings reach the
+ * baseline's last explicit accept.
+ *
+ * @example
+ * const tracker = driftTracker(['policy'], baseline.acceptedAt);
+ * for await (const finding of newestFirst) if (!tracker.push(finding)) break;
+ * const { since, severity } = tracker.result();
+ */
+export function driftTracker(attributes: string[], acceptedAt?: string) {
+  const open = new Map(
+    attributes.map((a) => [a, { since: undefined as string | undefined, worst: undefined as Severity | undefined }]),
+  );
+  const closed = new Set<string>();
+  // Findings carry seconds; an accept's time has milliseconds. A finding in the accept's own second counts as after.
+  const boundary = seconds(acceptedAt);
+  let latest: Finding | null = null;
+  return {
+    /** Feeds the next older finding; false once no older finding can change the result. */
+    push(finding: Finding): boolean {
+      latest ??= finding;
+      if (boundary && finding.timestamp < boundary) return false;
+      for (const [attribute, entry] of open) {
+        const change = finding.changes?.[attribute];
+        if (!change || closed.has(attribute)) continue;
+        if (BASELINE_SETTING_EVENTS.has(finding.event)) {
+          closed.add(attribute);
+        } else if (finding.status === 'drift' && !change.back_to_baseline) {
+          entry.since = finding.timestamp;
+          if (!entry.worst || rank(finding.severity) > rank(entry.worst)) entry.worst = finding.severity;
+        } else if (finding.status !== 'denied') {
+          closed.add(attribute);
+        }
+      }
+      return closed.size < open.size;
+    },
+    result(): { since?: string; severity: Severity | null; latest: Finding | null } {
+      let since: string | undefined;
+      let severity: Severity | null = null;
+      for (const entry of open.values()) {
+        if (entry.since && (!since || entry.since < since)) since = entry.since;
+        if (entry.worst && (!severity || rank(entry.worst) > rank(severity))) severity = entry.worst;
+      }
+      return { since, severity, latest };
+    },
+  };
+}
+
+/** The paths where a resource's stored state differs from its baseline (both known); empty without either. */
+export function driftedPaths(resource: StoredResource): string[] {
+  return resource.state && resource.baseline ? differingPaths(resource.baseline.snapshot, resource.state.snapshot) : [];
+}
+
+/** The status row of a drifted resource, from the tracker's verdict on its findings. */
+export function openDrift(
+  resource: StoredResource,
+  paths: string[],
+  verdict: ReturnType<ReturnType<typeof driftTracker>['result']>,
+): OpenDrift {
+  const { state, baseline } = resource;
+  return {
+    resource: resource.arn,
+    kind: resource.kind,
+    label: labelOf(resource.arn, state?.snapshot, baseline?.snapshot),
+    attributes: attributesOf(paths),
+    paths,
+    since: verdict.since ?? seconds(state?.updatedAt) ?? null,
+    severity: verdict.severity,
+    latest: verdict.latest,
+    baseline: {
+      version: baseline?.version ?? 0,
+      updatedAt: baseline?.updatedAt ?? null,
+      acceptedBy: baseline?.acceptedBy ?? null,
+      acceptedAt: baseline?.acceptedAt ?? null,
+    },
+    stateUpdatedAt: state?.updatedAt ?? null,
+  };
+}
+
+/** Worst first, then the oldest. */
+export function compareDrift(a: OpenDrift, b: OpenDrift): number {
+  const bySeverity = (b.severity ? rank(b.severity) : -1) - (a.severity ? rank(a.severity) : -1);
+  if (bySeverity !== 0) return bySeverity;
+  return (a.since ?? '').localeCompare(b.since ?? '') || a.resource.localeCompare(b.resource);
+}
+
+/** One path an accept changes: `undefined` (unknown) on either side becomes `null` in JSON, `(unknown)` in tables. */
+export interface AcceptedChange {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/**
+ * Every path whose approved value an accept changes: the core's differences, and the paths one side knows and the
+ * other does not (the new baseline learns or forgets them). With no previous baseline, every path of the new one.
+ */
+export function acceptedChanges(previous: ResourceSnapshot | undefined, next: ResourceSnapshot): AcceptedChange[] {
+  if (!previous) return knownPaths(next).map((path) => ({ path, before: undefined, after: lookup(next, path) }));
+  const differing = new Set(differingPaths(previous, next));
+  return knownPaths(previous, next)
+    .filter((path) => {
+      if (differing.has(path)) return true;
+      const before = lookup(previous, path);
+      const after = lookup(next, path);
+      return (before === undefined) !== (after === undefined);
+    })
+    .map((path) => ({ path, before: lookup(previous, path), after: lookup(next, path) }));
+}
+
+/** True when a baseline already holds exactly this snapshot (same paths, values and complete maps). */
+export function sameSnapshot(a: ResourceSnapshot | undefined, b: ResourceSnapshot): boolean {
+  return (
+    !!a &&
+    same(a.attributes, b.attributes) &&
+    same([...a.completeMaps].sort(), [...b.completeMaps].sort()) &&
+    same(a.unknownPaths ?? [], b.unknownPaths ?? [])
+  );
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * A `--since` value as epoch milliseconds: `30m`, `24h`, `7d`, `2w` before `nowMs`, or an ISO date or date-time
+ * (`2026-11-01`, `2026-11-01T08:00:00Z`; UTC unless a zone is given). Returns undefined for anything else.
+ */
+export function parseSince(value: string, nowMs: number): number | undefined {
+  const relative = /^(\d+)\s*([mhdw])$/i.exec(value.trim());
+  if (relative) return nowMs - Number(relative[1]) * UNITS[relative[2].toLowerCase()];
+  const absolute = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(
+    value.trim(),
+  );
+  if (!absolute) return undefined;
+  // A date or a time without a zone is UTC, as every timestamp keydrift prints.
+  const [, date, time, zone] = absolute;
+  const offset = (zone ?? 'Z').toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
+  const ms = Date.parse(time ? `${date}T${time}${offset}` : `${date}T00:00:00Z`);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The `byTime` partitions (`yyyy-mm-dd`, UTC) from `toMs`'s day back to `fromMs`'s, newest first. */
+export function daysBetween(fromMs: number, toMs: number): string[] {
+  const days: string[] = [];
+  const first = toIsoSeconds(fromMs).slice(0, 10);
+  for (let day = Date.parse(`${toIsoSeconds(toMs).slice(0, 10)}T00:00:00Z`); ; day -= UNITS.d) {
+    const name = toIsoSeconds(day).slice(0, 10);
+    if (name < first) break;
+    days.push(name);
+  }
+  return days;
+}

@@ -1,0 +1,263 @@
+/**
+ * The operator commands' work against a deployed keydrift: open drift, findings by time, and showing, accepting and
+ * adopting baselines. Each takes an {@link OpsContext} and returns plain data; the CLI prints it.
+ */
+
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { createKmsReader, type KmsReader } from '../adapters/kms-reader';
+import { createStateStore, type StateStore, type StoredSnapshot } from '../adapters/state-store';
+import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
+import { aliasArn, isAliasArn, parseArn } from '../core/arn';
+import type { Finding, ResourceKind, ResourceSnapshot } from '../core/types';
+import type { OpsContext } from './aws';
+import {
+  type AcceptedChange,
+  acceptedChanges,
+  attributesOf,
+  compareDrift,
+  driftedPaths,
+  driftTracker,
+  labelOf,
+  type OpenDrift,
+  openDrift,
+  sameSnapshot,
+} from './drift';
+import { OperatorError } from './errors';
+import { type Inventory, mapLimit, readInventory } from './inventory';
+import { createTableReader, type FindingQuery } from './table-reader';
+
+const CONCURRENCY = 8;
+
+export interface StatusReport {
+  drift: OpenDrift[];
+  /** Resources with both a state and a baseline: what was compared. */
+  compared: number;
+  /** Resources keydrift has seen but not baselined yet (the reconciler or adopt will). */
+  withoutBaseline: number;
+}
+
+/** Open drift per resource: stored state against baseline, dated and rated by the resource's findings. */
+export async function status(context: OpsContext): Promise<StatusReport> {
+  const tableName = await context.tableName();
+  const reader = createTableReader({ client: context.dynamodb, tableName });
+  const resources = await reader.resources();
+  const compared = resources.filter((r) => r.state && r.baseline);
+  const drifted = compared.map((r) => ({ resource: r, paths: driftedPaths(r) })).filter((d) => d.paths.length > 0);
+  const drift = await mapLimit(drifted, CONCURRENCY, async ({ resource, paths }) => {
+    // Findings before the last explicit accept were approved by it.
+    const tracker = driftTracker(attributesOf(paths), resource.baseline?.acceptedAt);
+    for await (const finding of reader.resourceFindings(resource.arn)) if (!tracker.push(finding)) break;
+    return openDrift(resource, paths, tracker.result());
+  });
+  return {
+    drift: drift.sort(compareDrift),
+    compared: compared.length,
+    withoutBaseline: resources.filter((r) => r.state && !r.baseline).length,
+  };
+}
+
+/** Findings newest first, from the `byTime` index (or the resource's own items with `resource`). */
+export async function findings(context: OpsContext, query: FindingQuery): Promise<Finding[]> {
+  const reader = createTableReader({ client: context.dynamodb, tableName: await context.tableName() });
+  return reader.findings(query);
+}
+
+/** A resource an operator named: a key (by id, ARN, alias name or alias ARN), the alias it was named by, a trail. */
+export interface Target {
+  kind: ResourceKind;
+  arn: string;
+}
+
+const TRAIL_ARN = /^arn:[\w-]+:cloudtrail:[^:]+:\d{12}:trail\/.+$/;
+
+/**
+ * Resolves what an operator typed through KMS: the key, and the alias too when named by one (accepting
+ * `alias/payments` approves both what the alias points to and that key's state). A trail ARN names the trail.
+ *
+ * @throws OperatorError when KMS knows no such key or alias in this Region
+ */
+export async function resolveTargets(context: OpsContext, name: string): Promise<Target[]> {
+  if (TRAIL_ARN.test(name)) return [{ kind: 'trail', arn: name }];
+  let keyArn: string | undefined;
+  try {
+    const { KeyMetadata } = await context.kms.send(new DescribeKeyCommand({ KeyId: name }));
+    keyArn = KeyMetadata?.Arn;
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'NotFoundException') throw error;
+  }
+  if (!keyArn) {
+    const hint = /^[0-9a-f-]{36}$|^mrk-|^arn:|^alias\//.test(name) ? '' : ' (alias names start with alias/)';
+    throw new OperatorError(`no such key: ${name} in ${context.region}${hint}`);
+  }
+  const targets: Target[] = [{ kind: 'key', arn: keyArn }];
+  if (isAliasArn(name)) targets.push({ kind: 'alias', arn: name });
+  else if (name.startsWith('alias/')) {
+    const account = parseArn(keyArn)?.account ?? '';
+    targets.push({ kind: 'alias', arn: aliasArn(context.region, account, name) });
+  }
+  return targets;
+}
+
+function storeFor(context: OpsContext, tableName: string, nowMs: number): StateStore {
+  return createStateStore({ client: context.dynamodb, tableName, now: () => nowMs });
+}
+
+export interface BaselineView {
+  resource: string;
+  kind: ResourceKind;
+  label: string;
+  baseline: StoredSnapshot | null;
+  /** The last state keydrift stored, and where it differs from the baseline. */
+  state: StoredSnapshot | null;
+  drift: string[];
+}
+
+/** The stored baseline (and last known state) of each target. */
+export async function showBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<BaselineView[]> {
+  const store = storeFor(context, await context.tableName(), nowMs);
+  const { states, baselines } = await store.load(targets.map((t) => t.arn));
+  return targets.map(({ kind, arn }) => {
+    const baseline = baselines.get(arn) ?? null;
+    const state = states.get(arn) ?? null;
+    return {
+      resource: arn,
+      kind,
+      label: labelOf(arn, state?.snapshot, baseline?.snapshot),
+      baseline,
+      state,
+      drift: driftedPaths({ arn, kind, state: state ?? undefined, baseline: baseline ?? undefined }),
+    };
+  });
+}
+
+/** What one accept recorded. */
+export interface AcceptResult {
+  resource: string;
+  kind: ResourceKind;
+  label: string;
+  /** `new`: no baseline before; `changed`: the approved state moved; `unchanged`: it already matched. */
+  result: 'new' | 'changed' | 'unchanged';
+  /** False when adopt left a matching baseline as it was (its version and acceptance are the stored ones). */
+  written: boolean;
+  previousVersion: number | null;
+  version: number;
+  acceptedBy: string | null;
+  acceptedAt: string | null;
+  changes: AcceptedChange[];
+}
+
+function readers(context: OpsContext): { kmsReader: KmsReader; trailReader: TrailReader } {
+  return {
+    kmsReader: createKmsReader({ client: context.kms }),
+    trailReader: createTrailReader({ client: context.cloudtrail }),
+  };
+}
+
+function readLive(context: OpsContext, target: Target): Promise<ResourceSnapshot> {
+  const { kmsReader, trailReader } = readers(context);
+  if (target.kind === 'trail') return trailReader.readTrail(target.arn);
+  return target.kind === 'alias' ? kmsReader.readAlias(target.arn) : kmsReader.readKey(target.arn);
+}
+
+/**
+ * What accepting `live` over `previous` records. `rewriteUnchanged`: an explicit accept writes even a baseline that
+ * already matches (re-approving it, with who and when); adopt leaves such a baseline as it is.
+ */
+function acceptResult(
+  live: ResourceSnapshot,
+  previous: StoredSnapshot | undefined,
+  by: { acceptedBy: string; acceptedAt: string; rewriteUnchanged: boolean },
+): AcceptResult {
+  const result = !previous ? 'new' : sameSnapshot(previous.snapshot, live) ? 'unchanged' : 'changed';
+  const kept = result === 'unchanged' && !by.rewriteUnchanged;
+  return {
+    resource: live.arn,
+    kind: live.kind,
+    label: labelOf(live.arn, live, previous?.snapshot),
+    result,
+    written: !kept,
+    previousVersion: previous?.version ?? null,
+    version: kept ? (previous?.version ?? 0) : (previous?.version ?? 0) + 1,
+    acceptedBy: kept ? (previous?.acceptedBy ?? null) : by.acceptedBy,
+    acceptedAt: kept ? (previous?.acceptedAt ?? null) : by.acceptedAt,
+    changes: acceptedChanges(previous?.snapshot, live),
+  };
+}
+
+/** Reads each target's live state and records it as its baseline, by the caller, now. */
+export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
+  const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
+  const store = storeFor(context, tableName, nowMs);
+  const [live, { baselines }] = await Promise.all([
+    Promise.all(targets.map((t) => readLive(context, t))),
+    store.load(targets.map((t) => t.arn)),
+  ]);
+  const acceptedAt = new Date(nowMs).toISOString();
+  const results: AcceptResult[] = [];
+  for (const snapshot of live) {
+    await store.acceptBaseline(snapshot, acceptedBy);
+    results.push(
+      acceptResult(snapshot, baselines.get(snapshot.arn), { acceptedBy, acceptedAt, rewriteUnchanged: true }),
+    );
+  }
+  return results;
+}
+
+/** What adopt would record: every resource's live state against its current baseline. */
+export interface AdoptPlan {
+  tableName: string;
+  acceptedBy: string;
+  inventory: Inventory;
+  /** One per resource, with `version` and `acceptedBy` as they will be once applied. */
+  results: AcceptResult[];
+  live: Map<string, ResourceSnapshot>;
+}
+
+/** Reads the live state of every customer-managed key, alias and trail, and compares it with the baselines. */
+export async function planAdopt(
+  context: OpsContext,
+  nowMs: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<AdoptPlan> {
+  const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
+  const store = storeFor(context, tableName, nowMs);
+  // The table first: a missing table is reported before minutes of KMS reads.
+  await createTableReader({ client: context.dynamodb, tableName }).check();
+  const inventory = await readInventory({
+    kms: context.kms,
+    ...readers(context),
+    concurrency: CONCURRENCY,
+    onProgress,
+  });
+  const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
+  const { baselines } = await store.load(snapshots.map((s) => s.arn));
+  const acceptedAt = new Date(nowMs).toISOString();
+  return {
+    tableName,
+    acceptedBy,
+    inventory,
+    results: snapshots.map((s) =>
+      acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, rewriteUnchanged: false }),
+    ),
+    live: new Map(snapshots.map((s) => [s.arn, s])),
+  };
+}
+
+/**
+ * Records the plan's new and changed baselines (unchanged ones are left as they are), as accepted at `nowMs` (when
+ * the operator agreed, which may be a while after the plan was read).
+ */
+export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: number): Promise<AcceptResult[]> {
+  const store = storeFor(context, plan.tableName, nowMs);
+  const acceptedAt = new Date(nowMs).toISOString();
+  const results = plan.results.map((r) => (r.written ? { ...r, acceptedAt } : r));
+  await mapLimit(
+    results.filter((r) => r.written),
+    CONCURRENCY,
+    async (r) => {
+      const live = plan.live.get(r.resource);
+      if (live) await store.acceptBaseline(live, plan.acceptedBy);
+    },
+  );
+  return results;
+}

@@ -1,0 +1,248 @@
+/**
+ * The operator commands' reads of keydrift's table (the layout lambda/adapters/state-store.ts writes): every
+ * resource's state and baseline, a resource's findings newest first, and findings by time through the `byTime`
+ * index. Writes go through the state store itself.
+ */
+
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  paginateQuery,
+  paginateScan,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { toIsoSeconds } from '../core/time';
+import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
+import { daysBetween, type StoredItem, type StoredResource } from './drift';
+
+type Item = Record<string, AttributeValue>;
+
+export interface TableReaderOptions {
+  client: DynamoDBClient;
+  tableName: string;
+}
+
+export interface FindingQuery {
+  sinceMs: number;
+  nowMs: number;
+  minSeverity?: Severity;
+  resource?: string;
+  /** Stop after this many findings (newest first). */
+  limit?: number;
+}
+
+export interface TableReader {
+  /** Proves the table exists and is readable (one GetItem of a key keydrift never writes). */
+  check(): Promise<void>;
+  /** Every resource with a state or a baseline (one paginated Scan that returns only those items). */
+  resources(): Promise<StoredResource[]>;
+  /** A resource's findings, newest first, page by page as they are consumed; `fromIso` bounds how far back. */
+  resourceFindings(arn: string, options?: { fromIso?: string; pageSize?: number }): AsyncGenerator<Finding>;
+  /** Findings at or after `sinceMs`, newest first: by day through `byTime`, or by resource from its own items. */
+  findings(query: FindingQuery): Promise<Finding[]>;
+}
+
+const RESOURCE_PREFIX = 'RESOURCE#';
+const FINDING_PREFIX = 'FINDING#';
+/** Sorts after every timestamp: the upper end of a timestamp range in a sort key. */
+const AFTER_ALL = '\uffff';
+/** Parallel segments of the scan for states and baselines. */
+const SCAN_SEGMENTS = 4;
+/** How many day partitions of `byTime` are queried at once. */
+const DAYS_AT_ONCE = 7;
+
+const str = (item: Item, name: string): string | undefined => item[name]?.S;
+
+/** A finding as stored, with the fields the CLI prints present even on a truncated copy. */
+export function parseFinding(item: Item): Finding | undefined {
+  const json = str(item, 'finding');
+  if (!json) return undefined;
+  const finding = JSON.parse(json) as Finding;
+  finding.remediation = Array.isArray(finding.remediation) ? finding.remediation : [];
+  finding.changes ??= {};
+  finding.summary ??= '';
+  finding.event ??= str(item, 'event') ?? 'unknown';
+  return finding;
+}
+
+function storedItem(item: Item): StoredItem {
+  const stored: StoredItem = {
+    snapshot: JSON.parse(str(item, 'snapshot') ?? '{}') as ResourceSnapshot,
+    version: Number(item.version?.N ?? 0),
+  };
+  for (const name of ['updatedAt', 'acceptedBy', 'acceptedAt'] as const) {
+    const value = str(item, name);
+    if (value) stored[name] = value;
+  }
+  return stored;
+}
+
+/**
+ * Creates the reader.
+ *
+ * @example
+ * const reader = createTableReader({ client: new DynamoDBClient({}), tableName: 'Keydrift-Table-1A2B3C' });
+ * const lastDay = await reader.findings({ sinceMs: Date.now() - 86_400_000, nowMs: Date.now() });
+ */
+export function createTableReader({ client, tableName }: TableReaderOptions): TableReader {
+  async function resources(): Promise<StoredResource[]> {
+    const byArn = new Map<string, StoredResource>();
+    const add = (item: Item) => {
+      const pk = str(item, 'pk') ?? '';
+      if (!pk.startsWith(RESOURCE_PREFIX)) return;
+      const stored = storedItem(item);
+      const arn = pk.slice(RESOURCE_PREFIX.length);
+      const kind = (str(item, 'kind') ?? stored.snapshot.kind) as ResourceKind;
+      const resource = byArn.get(arn) ?? { arn, kind };
+      if (str(item, 'sk') === 'STATE') resource.state = stored;
+      else resource.baseline = stored;
+      byArn.set(arn, resource);
+    };
+    // The scan reads the findings too (the filter applies after the read): segments in parallel keep it quick.
+    await Promise.all(
+      Array.from({ length: SCAN_SEGMENTS }, async (_, segment) => {
+        const pages = paginateScan(
+          { client, pageSize: 1000 },
+          {
+            TableName: tableName,
+            Segment: segment,
+            TotalSegments: SCAN_SEGMENTS,
+            FilterExpression: '#sk IN (:state, :baseline)',
+            ProjectionExpression: '#pk, #sk, #kind, #snapshot, #version, #updatedAt, #acceptedBy, #acceptedAt',
+            ExpressionAttributeNames: Object.fromEntries(
+              ['pk', 'sk', 'kind', 'snapshot', 'version', 'updatedAt', 'acceptedBy', 'acceptedAt'].map((n) => [
+                `#${n}`,
+                n,
+              ]),
+            ),
+            ExpressionAttributeValues: { ':state': { S: 'STATE' }, ':baseline': { S: 'BASELINE' } },
+          },
+        );
+        for await (const page of pages) for (const item of page.Items ?? []) add(item);
+      }),
+    );
+    return [...byArn.values()].sort((a, b) => a.arn.localeCompare(b.arn));
+  }
+
+  async function* resourceFindings(
+    arn: string,
+    options: { fromIso?: string; pageSize?: number } = {},
+  ): AsyncGenerator<Finding> {
+    const input: QueryCommandInput = {
+      TableName: tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: {
+        ':pk': { S: `${RESOURCE_PREFIX}${arn}` },
+        ':from': { S: `${FINDING_PREFIX}${options.fromIso ?? ''}` },
+        ':to': { S: `${FINDING_PREFIX}${AFTER_ALL}` },
+      },
+      ScanIndexForward: false,
+    };
+    for await (const page of paginateQuery({ client, pageSize: options.pageSize ?? 25 }, input)) {
+      for (const item of page.Items ?? []) {
+        const finding = parseFinding(item);
+        if (finding) yield finding;
+      }
+    }
+  }
+
+  /** Severity and resource conditions for a query's FilterExpression. */
+  function filters(query: FindingQuery): Pick<QueryCommandInput, 'FilterExpression'> & {
+    names: Record<string, string>;
+    values: Record<string, AttributeValue>;
+  } {
+    const parts: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = {};
+    const min = query.minSeverity ?? 'info';
+    if (min !== 'info') {
+      const allowed = SEVERITIES.slice(SEVERITIES.indexOf(min));
+      names['#severity'] = 'severity';
+      allowed.forEach((s, i) => {
+        values[`:severity${i}`] = { S: s };
+      });
+      parts.push(`#severity IN (${allowed.map((_, i) => `:severity${i}`).join(', ')})`);
+    }
+    if (query.resource) {
+      names['#resource'] = 'resource';
+      values[':resource'] = { S: query.resource };
+      parts.push('#resource = :resource');
+    }
+    return { FilterExpression: parts.length ? parts.join(' AND ') : undefined, names, values };
+  }
+
+  async function collect(input: QueryCommandInput, into: Finding[], limit: number): Promise<void> {
+    for await (const page of paginateQuery({ client, pageSize: 100 }, input)) {
+      for (const item of page.Items ?? []) {
+        const finding = parseFinding(item);
+        if (finding) into.push(finding);
+        if (into.length >= limit) return;
+      }
+    }
+  }
+
+  async function findings(query: FindingQuery): Promise<Finding[]> {
+    const sinceIso = toIsoSeconds(query.sinceMs);
+    const limit = query.limit && query.limit > 0 ? query.limit : Number.POSITIVE_INFINITY;
+    const { FilterExpression, names, values } = filters(query);
+    if (query.resource) {
+      // A resource's findings are its own items: one range of its partition, no day-by-day walk.
+      const out: Finding[] = [];
+      await collect(
+        {
+          TableName: tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          FilterExpression,
+          ExpressionAttributeNames: { ...names, '#pk': 'pk', '#sk': 'sk' },
+          ExpressionAttributeValues: {
+            ...values,
+            ':pk': { S: `${RESOURCE_PREFIX}${query.resource}` },
+            ':from': { S: `${FINDING_PREFIX}${sinceIso}` },
+            ':to': { S: `${FINDING_PREFIX}${AFTER_ALL}` },
+          },
+          ScanIndexForward: false,
+        },
+        out,
+        limit,
+      );
+      return out;
+    }
+    const days = daysBetween(query.sinceMs, query.nowMs);
+    const out: Finding[] = [];
+    for (let start = 0; start < days.length && out.length < limit; start += DAYS_AT_ONCE) {
+      // A week of days at once, kept in day order so the result stays newest first.
+      const batch = await Promise.all(
+        days.slice(start, start + DAYS_AT_ONCE).map(async (day) => {
+          const found: Finding[] = [];
+          await collect(
+            {
+              TableName: tableName,
+              IndexName: 'byTime',
+              KeyConditionExpression: '#gsi1pk = :day AND #gsi1sk >= :since',
+              FilterExpression,
+              ExpressionAttributeNames: { ...names, '#gsi1pk': 'gsi1pk', '#gsi1sk': 'gsi1sk' },
+              ExpressionAttributeValues: { ...values, ':day': { S: `FINDINGS#${day}` }, ':since': { S: sinceIso } },
+              ScanIndexForward: false,
+            },
+            found,
+            limit,
+          );
+          return found;
+        }),
+      );
+      for (const found of batch) out.push(...found);
+    }
+    return Number.isFinite(limit) ? out.slice(0, limit) : out;
+  }
+
+  async function check(): Promise<void> {
+    // GetItem needs no more permission than the commands use anyway (DescribeTable would).
+    await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'KEYDRIFT#CHECK' }, sk: { S: 'CHECK' } } }),
+    );
+  }
+
+  return { check, resources, resourceFindings, findings };
+}

@@ -1,0 +1,522 @@
+/**
+ * The operator commands as an operator runs them: the real binary (node bin/keydrift.cjs) against a moto account
+ * holding a `Keydrift` stack with keydrift's table, keys and aliases made with the SDK, and baselines, states and
+ * findings the real state store wrote. The tests run in order: accept and adopt change what later tests see.
+ */
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  DisableKeyRotationCommand,
+  EnableKeyRotationCommand,
+  ListKeysCommand,
+  TagResourceCommand,
+  UpdateKeyDescriptionCommand,
+} from '@aws-sdk/client-kms';
+import { toIsoSeconds } from '../../lambda/core/time';
+import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
+import { BIN, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
+import {
+  finding,
+  MOTO_IDENTITY,
+  type OperatorWorld,
+  REGION,
+  STACK,
+  setUpOperatorWorld,
+} from '../helpers/operator-world';
+
+const HOUR = 3_600_000;
+
+let world: OperatorWorld;
+let cwd: string;
+let payments: string;
+let reports: string;
+let unmanaged: string;
+let trail: string;
+/** Every finding saved, to compare with what `findings` prints. */
+const saved: Finding[] = [];
+
+const keydrift = (args: string[], env: NodeJS.ProcessEnv = world.moto.env): Run => runKeydrift(args, { cwd, env });
+const jsonLines = <T>(stdout: string): T[] =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as T);
+const ids = (findings: Finding[]): string[] => findings.map((f) => f.eventId);
+/** Saved findings at or after `sinceMs`, newest first, as the command should list them. */
+const expected = (filter: (f: Finding) => boolean, sinceMs: number): string[] =>
+  ids(
+    saved
+      .filter((f) => Date.parse(f.timestamp) >= sinceMs && filter(f))
+      .sort((a, b) => b.timestamp.localeCompare(a.timestamp)),
+  );
+
+async function save(f: Finding, writes: Parameters<OperatorWorld['save']>[0] = { finding: f }): Promise<void> {
+  saved.push(f);
+  await world.save({ ...writes, finding: f });
+}
+
+beforeAll(async () => {
+  world = await setUpOperatorWorld();
+  cwd = tempDir();
+  payments = await world.createKey('payments card data', 'alias/payments');
+  reports = await world.createKey('monthly reports', 'alias/reports');
+  unmanaged = await world.createKey('made by hand');
+  trail = await world.createTrail('org-audit');
+  await world.kms.send(new EnableKeyRotationCommand({ KeyId: payments }));
+
+  // Both keys adopted when created (planned), weeks ago: their state and baseline are the live state then.
+  const created = async (arn: string, hoursAgo: number) => {
+    const live = await world.reader.readKey(arn);
+    const f = finding({ resource: arn, event: 'CreateKey', severity: 'info', status: 'planned', hoursAgo });
+    await save(f, {
+      finding: f,
+      states: [{ snapshot: live, expectedVersion: null }],
+      baselines: [{ snapshot: live, expectedVersion: null }],
+    });
+  };
+  await created(payments, 480);
+  await created(reports, 288);
+  // A key keydrift saw created but has no baseline for yet.
+  const seen = finding({ resource: unmanaged, event: 'CreateKey', severity: 'warning', hoursAgo: 100 });
+  await save(seen, {
+    finding: seen,
+    states: [{ snapshot: await world.reader.readKey(unmanaged), expectedVersion: null }],
+  });
+
+  // History that is over: a description change two days ago, undone; a policy opened and closed again on reports.
+  const description = (before: string, after: string) => ({ description: { before, after } });
+  await save(
+    finding({
+      resource: payments,
+      event: 'UpdateKeyDescription',
+      severity: 'warning',
+      hoursAgo: 50,
+      changes: description('payments card data', 'x'),
+    }),
+  );
+  await save(
+    finding({
+      resource: payments,
+      event: 'UpdateKeyDescription',
+      severity: 'info',
+      status: 'resolved',
+      hoursAgo: 48,
+      changes: { description: { before: 'x', after: 'payments card data', back_to_baseline: true } },
+    }),
+  );
+  await save(
+    finding({ resource: reports, event: 'EnableKeyRotation', severity: 'info', status: 'planned', hoursAgo: 240 }),
+  );
+  await save(
+    finding({
+      resource: reports,
+      event: 'PutKeyPolicy',
+      severity: 'critical',
+      hoursAgo: 72,
+      changes: { policy: { before: null, after: null } },
+    }),
+  );
+  await save(
+    finding({
+      resource: reports,
+      event: 'PutKeyPolicy',
+      severity: 'info',
+      status: 'resolved',
+      hoursAgo: 71,
+      changes: { policy: { before: null, after: null, back_to_baseline: true } },
+    }),
+  );
+
+  // Open drift on payments: rotation turned off two hours ago, the description changed an hour ago.
+  await world.kms.send(new DisableKeyRotationCommand({ KeyId: payments }));
+  await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: payments, Description: 'payments — temporary' }));
+  const drifted = await world.reader.readKey(payments);
+  const rotation = finding({
+    resource: payments,
+    event: 'DisableKeyRotation',
+    severity: 'error',
+    hoursAgo: 2,
+    changes: { enable_key_rotation: { before: true, after: false } },
+  });
+  await save(rotation, { finding: rotation, states: [{ snapshot: drifted, expectedVersion: 1 }] });
+  const retitled = finding({
+    resource: payments,
+    event: 'UpdateKeyDescription',
+    severity: 'warning',
+    hoursAgo: 1,
+    changes: description('payments card data', 'payments — temporary'),
+  });
+  await save(retitled, { finding: retitled, states: [{ snapshot: drifted, expectedVersion: 2 }] });
+}, 60_000);
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+interface StatusRow {
+  resource: string;
+  label: string;
+  attributes: string[];
+  since: string;
+  severity: string | null;
+  latest: Finding | null;
+}
+
+describe('keydrift status', () => {
+  it('lists the drifted key with the attributes that drifted, since when and its worst open severity', () => {
+    const run = keydrift(['status', '--format', 'json']);
+    expect(run.stderr).toContain('keydrift status: 1 of 2 baselined resource(s) drifted; 1 seen without a baseline');
+    expect(run.status).toBe(0);
+    const rows = jsonLines<StatusRow>(run.stdout);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      resource: payments,
+      label: 'alias/payments',
+      attributes: expect.arrayContaining(['description', 'enable_key_rotation']),
+      // The rotation change (2 h ago) is the oldest still open; the description drift of two days ago was undone.
+      since: toIsoSeconds(Date.parse(saved.find((f) => f.event === 'DisableKeyRotation')!.timestamp)),
+      severity: 'error',
+      latest: { event: 'UpdateKeyDescription', severity: 'warning' },
+    });
+    expect(rows[0].attributes).not.toContain('policy');
+  });
+
+  it('prints a table with the severity, the label, the drifted attributes, the ARN and the latest finding', () => {
+    const run = keydrift(['status']);
+    expect(run.status).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toMatch(/^SEVERITY +SINCE +RESOURCE +DRIFTED$/);
+    expect(lines[1]).toMatch(/^ERROR +\S+Z +alias\/payments +description, enable_key_rotation/);
+    expect(lines[2].trim()).toBe(payments);
+    expect(lines[3]).toMatch(/latest: \S+ UpdateKeyDescription: UpdateKeyDescription on/);
+  });
+});
+
+describe('keydrift findings', () => {
+  it('lists the last 7 days newest first by default', () => {
+    const run = keydrift(['findings', '--format', 'json']);
+    expect(run.status).toBe(0);
+    expect(ids(jsonLines<Finding>(run.stdout))).toEqual(expected(() => true, Date.now() - 7 * 24 * HOUR));
+    expect(jsonLines<Finding>(run.stdout)).toHaveLength(7);
+  });
+
+  it('filters by --since (a duration or an ISO date) and --severity (a minimum)', () => {
+    const day = keydrift(['findings', '--since', '24h', '--format', 'json']);
+    expect(ids(jsonLines<Finding>(day.stdout))).toEqual(expected(() => true, Date.now() - 24 * HOUR));
+    expect(jsonLines<Finding>(day.stdout).map((f) => f.event)).toEqual(['UpdateKeyDescription', 'DisableKeyRotation']);
+
+    const sinceIso = toIsoSeconds(Date.now() - 60 * HOUR);
+    const dated = keydrift(['findings', '--since', sinceIso, '--format', 'json']);
+    expect(ids(jsonLines<Finding>(dated.stdout))).toEqual(expected(() => true, Date.parse(sinceIso)));
+
+    const serious = keydrift(['findings', '--severity', 'error', '--since', '30d', '--format', 'json']);
+    expect(jsonLines<Finding>(serious.stdout).map((f) => [f.event, f.severity])).toEqual([
+      ['DisableKeyRotation', 'error'],
+      ['PutKeyPolicy', 'critical'],
+    ]);
+    expect(serious.stderr).toContain('keydrift findings: 2 finding(s) since');
+  });
+
+  it('filters by --resource (an ARN, or a key named through KMS) and stops at --limit', () => {
+    const about = expected((f) => f.resource === reports, Date.now() - 30 * 24 * HOUR);
+    expect(about).toHaveLength(4);
+    for (const resource of [reports, 'alias/reports']) {
+      const one = keydrift(['findings', '--since', '30d', '--resource', resource, '--format', 'json']);
+      expect(ids(jsonLines<Finding>(one.stdout))).toEqual(about);
+    }
+    const first = keydrift(['findings', '--since', '30d', '--limit', '3', '--format', 'json']);
+    expect(ids(jsonLines<Finding>(first.stdout))).toEqual(
+      expected(() => true, Date.now() - 30 * 24 * HOUR).slice(0, 3),
+    );
+  });
+
+  it('prints the same table as replay, and says so when nothing matches', () => {
+    const table = keydrift(['findings', '--since', '24h']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^TIME +SEVERITY +STATUS +EVENT +SUMMARY$/);
+    expect(table.stdout).toMatch(/\n\S+Z +ERROR +drift +DisableKeyRotation +DisableKeyRotation on/);
+    const none = keydrift(['findings', '--since', '10m']);
+    expect(none.stdout).toMatch(/^No findings since \S+Z\.\n$/);
+    expect(none.status).toBe(0);
+  });
+
+  it('rejects a --since it cannot read (exit 2)', () => {
+    const run = keydrift(['findings', '--since', 'last tuesday']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("option '--since <when>' argument 'last tuesday' is invalid");
+  });
+});
+
+interface BaselineView {
+  resource: string;
+  kind: string;
+  label: string;
+  baseline: { snapshot: ResourceSnapshot; version: number; acceptedBy?: string } | null;
+  drift: string[];
+}
+
+describe('keydrift baseline show', () => {
+  it('shows the key named by an alias, where its stored state differs, and the alias (no baseline yet)', () => {
+    const run = keydrift(['baseline', 'show', 'alias/payments', '--format', 'json']);
+    expect(run.status).toBe(0);
+    const [key, alias] = jsonLines<BaselineView>(run.stdout);
+    expect(key).toMatchObject({ resource: payments, kind: 'key', label: 'alias/payments', baseline: { version: 1 } });
+    expect(key.baseline?.snapshot.attributes).toMatchObject({
+      description: 'payments card data',
+      enable_key_rotation: true,
+    });
+    expect(key.drift).toEqual(expect.arrayContaining(['description', 'enable_key_rotation']));
+    expect(alias).toMatchObject({
+      resource: `arn:aws:kms:${REGION}:123456789012:alias/payments`,
+      kind: 'alias',
+      baseline: null,
+    });
+  });
+
+  it('prints every approved value, and the stored state under each that drifted', () => {
+    const keyId = payments.split('/').pop() as string;
+    const run = keydrift(['baseline', 'show', keyId]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Baseline of alias/payments (key)');
+    expect(run.stdout).toMatch(/accepted +not by an operator/);
+    expect(run.stdout).toMatch(/\n +description +"payments card data"\n +↳ stored state: "payments — temporary"\n/);
+  });
+
+  it('exits 1 with a hint for a key that has no baseline yet', () => {
+    const run = keydrift(['baseline', 'show', unmanaged]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`no baseline recorded for ${unmanaged} yet: keydrift baseline accept`);
+  });
+});
+
+describe('keydrift baseline accept', () => {
+  it("records the key's live state as its baseline, by the caller, now, and prints what it approved", async () => {
+    const before = Date.now();
+    const run = keydrift(['baseline', 'accept', 'alias/payments', '--format', 'json']);
+    const after = Date.now();
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const [key, alias] = jsonLines<{
+      resource: string;
+      result: string;
+      changes: Array<{ path: string }>;
+      acceptedAt: string;
+    }>(run.stdout);
+    expect(key).toMatchObject({
+      resource: payments,
+      result: 'changed',
+      acceptedBy: MOTO_IDENTITY,
+      previousVersion: 1,
+      version: 2,
+    });
+    expect(key.changes.map((c) => c.path)).toEqual(expect.arrayContaining(['description', 'enable_key_rotation']));
+    expect(key.changes).toContainEqual({
+      path: 'description',
+      before: 'payments card data',
+      after: 'payments — temporary',
+    });
+    expect(alias).toMatchObject({
+      kind: 'alias',
+      result: 'new',
+      changes: [{ path: 'target_key_id', after: payments }],
+    });
+
+    const item = await world.item(`RESOURCE#${payments}`, 'BASELINE');
+    const live = await world.reader.readKey(payments);
+    expect(JSON.parse(item?.snapshot.S ?? '{}')).toEqual(live);
+    expect(item?.acceptedBy?.S).toBe(MOTO_IDENTITY);
+    const acceptedAt = Date.parse(item?.acceptedAt?.S ?? '');
+    expect(acceptedAt).toBeGreaterThanOrEqual(before);
+    expect(acceptedAt).toBeLessThanOrEqual(after);
+    expect(item?.acceptedAt?.S).toBe(key.acceptedAt);
+    expect(item?.version?.N).toBe('2');
+  });
+
+  it('leaves no open drift behind, and says so', () => {
+    const run = keydrift(['status']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('No open drift: every resource with a baseline matches it.\n');
+  });
+
+  it('prints what it recorded as text: a re-approved key and the new baseline of the alias it was named by', () => {
+    const run = keydrift(['baseline', 'accept', 'alias/reports']);
+    expect(run.status).toBe(0);
+    expect(run.stdout.split('\n')).toEqual([
+      'Re-approved the baseline of alias/reports (key), which already matched its live state, as version 2',
+      `  resource     ${reports}`,
+      expect.stringMatching(/^ {2}accepted by {2}arn:aws:sts::123456789012:user\/moto at \S+Z$/),
+      'Recorded the live state of alias/reports (alias) as its first baseline, version 1',
+      `  resource     arn:aws:kms:${REGION}:123456789012:alias/reports`,
+      expect.stringMatching(/^ {2}accepted by {2}arn:aws:sts::123456789012:user\/moto at \S+Z$/),
+      '  values approved:',
+      `    target_key_id: "${reports}"`,
+      '',
+    ]);
+  });
+});
+
+describe('keydrift baseline adopt', () => {
+  it('asks first on a terminal, and accepts nothing when the answer is no', async () => {
+    // A pseudo-terminal (Python's pty) is the binary's standard input and output; the answer is typed ahead.
+    const run = spawnSync(
+      'python3',
+      ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, BIN, 'baseline', 'adopt'],
+      { cwd, env: { ...world.moto.env, NO_COLOR: '1' }, input: 'n\n', encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(run.stdout).toMatch(
+      /Accept the live state of 2 resource\(s\) as their baselines in table \S+ \(eu-west-1\)/,
+    );
+    expect(run.stdout).toContain('[y/N] ');
+    expect(run.stdout).toContain('keydrift baseline adopt: nothing accepted');
+    expect(run.status).toBe(1);
+    expect(await world.item(`RESOURCE#${unmanaged}`, 'BASELINE')).toBeUndefined();
+  });
+
+  it('baselines every customer-managed key, alias and trail, leaving matching baselines as they are', async () => {
+    // Tagged behind keydrift's back: adopt approves it.
+    await world.kms.send(new TagResourceCommand({ KeyId: reports, Tags: [{ TagKey: 'team', TagValue: 'finance' }] }));
+    const run = keydrift(['baseline', 'adopt', '--yes', '--format', 'json']);
+    expect(run.status).toBe(0);
+    const results = jsonLines<{ resource: string; kind: string; result: string; written: boolean; changes: unknown[] }>(
+      run.stdout,
+    );
+    const byResource = Object.fromEntries(results.map((r) => [r.resource, r.result]));
+    expect(byResource).toMatchObject({
+      [payments]: 'unchanged',
+      [reports]: 'changed',
+      [unmanaged]: 'new',
+      [trail]: 'new',
+    });
+    expect(results.find((r) => r.resource === reports)?.changes).toEqual([
+      { path: 'tags#team', before: null, after: 'finance' },
+    ]);
+    expect(results.find((r) => r.resource === payments)).toMatchObject({ written: false, version: 2 });
+    expect(results.filter((r) => r.kind === 'alias').map((r) => r.resource.split(':').pop())).toEqual(
+      expect.arrayContaining(['alias/payments', 'alias/reports']),
+    );
+    // moto lists AWS's own aliases (alias/aws/…): never adopted.
+    expect(results.some((r) => r.resource.includes(':alias/aws/'))).toBe(false);
+    expect(run.stderr).toMatch(
+      /accepted 3 baseline\(s\) in table \S+ \(eu-west-1\) as arn:aws:sts::123456789012:user\/moto/,
+    );
+
+    const { Keys } = await world.kms.send(new ListKeysCommand({}));
+    expect(Keys?.length).toBeGreaterThanOrEqual(3);
+    for (const { KeyArn } of Keys ?? []) {
+      const item = await world.item(`RESOURCE#${KeyArn}`, 'BASELINE');
+      expect(JSON.parse(item?.snapshot.S ?? 'null')).toEqual(await world.reader.readKey(KeyArn as string));
+    }
+    const trailItem = await world.item(`RESOURCE#${trail}`, 'BASELINE');
+    expect(JSON.parse(trailItem?.snapshot.S ?? '{}')).toMatchObject({ kind: 'trail', attributes: { trail: 'exists' } });
+    expect(trailItem?.acceptedBy?.S).toBe(MOTO_IDENTITY);
+  });
+
+  it('has nothing to do the second time', () => {
+    const run = keydrift(['baseline', 'adopt', '--yes']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('nothing to accept, every baseline matches the live state');
+    expect(run.stdout.split('\n')[0]).toMatch(/^KIND +RESULT +RESOURCE +CHANGED ATTRIBUTES$/);
+    expect(run.stdout).not.toMatch(/\b(new|changed) /);
+  });
+});
+
+describe('errors', () => {
+  it('names an unknown stack and the Region, and exits 2', () => {
+    const run = keydrift(['status', '--stack-name', 'NoSuchStack']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(
+      'keydrift: stack NoSuchStack not found in eu-west-1: deploy it or pass --stack-name/--table\n',
+    );
+  });
+
+  it('says when the table is missing', () => {
+    const run = keydrift(['findings', '--table', 'gone']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^keydrift: table gone not found in eu-west-1 \(named by --table\)/);
+  });
+
+  it('names a key KMS does not know, and exits 2', () => {
+    for (const name of ['alias/nope', '0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91']) {
+      const run = keydrift(['baseline', 'accept', name]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(`keydrift: no such key: ${name} in eu-west-1\n`);
+    }
+  });
+
+  it('says there are no credentials, quickly, when the chain finds none', () => {
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...env } = world.moto.env;
+    const started = Date.now();
+    const run = keydrift(['status'], { ...env, HOME: tempDir(), AWS_EC2_METADATA_DISABLED: 'true' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^keydrift: no AWS credentials: set AWS_PROFILE or /);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('says there is no Region', () => {
+    const { AWS_REGION: _r, AWS_DEFAULT_REGION: _d, ...env } = world.moto.env;
+    const run = keydrift(['status'], { ...env, HOME: tempDir() });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^keydrift: no AWS Region: pass --region, set AWS_REGION/);
+  });
+});
+
+describe('options', () => {
+  it('reaches the endpoint given by --endpoint-url, the Region by --region and the table by --table', () => {
+    const { AWS_ENDPOINT_URL: endpoint, AWS_REGION: _r, AWS_DEFAULT_REGION: _d, ...env } = world.moto.env;
+    const run = keydrift(
+      [
+        'status',
+        '--endpoint-url',
+        endpoint as string,
+        '--region',
+        REGION,
+        '--table',
+        world.tableName,
+        '--format',
+        'json',
+      ],
+      { ...env, HOME: path.join(os.tmpdir(), 'keydrift-no-home') },
+    );
+    expect(run.stderr).toContain(`(table ${world.tableName}, eu-west-1)`);
+    expect(run.status).toBe(0);
+  });
+
+  it('uses the credentials and Region of --profile, and says when the profile has none', () => {
+    const {
+      AWS_ACCESS_KEY_ID: id,
+      AWS_SECRET_ACCESS_KEY: secret,
+      AWS_REGION: _r,
+      AWS_DEFAULT_REGION: _d,
+      ...env
+    } = world.moto.env;
+    const home = tempDir();
+    writeFile(
+      path.join(home, '.aws', 'credentials'),
+      `[audit]\naws_access_key_id = ${id}\naws_secret_access_key = ${secret}\n`,
+    );
+    writeFile(path.join(home, '.aws', 'config'), `[profile audit]\nregion = ${REGION}\n`);
+    const run = keydrift(['status', '--profile', 'audit'], { ...env, HOME: home });
+    expect(run.stderr).toContain(`(table ${world.tableName}, eu-west-1)`);
+    expect(run.status).toBe(0);
+
+    const missing = keydrift(['status', '--profile', 'nope', '--region', REGION], { ...env, HOME: home });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^keydrift: no AWS credentials for profile nope: /);
+  });
+
+  it(`finds the table through stack ${STACK} by default, and documents every command with examples`, () => {
+    for (const command of [
+      ['status'],
+      ['findings'],
+      ['baseline', 'show'],
+      ['baseline', 'accept'],
+      ['baseline', 'adopt'],
+    ]) {
+      const run = keydrift([...command, '--help']);
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain('--stack-name <name>');
+      expect(run.stdout).toContain('(default: "Keydrift"');
+      expect(run.stdout).toContain(`Examples:\n  keydrift ${command.join(' ')}`);
+    }
+  });
+});
