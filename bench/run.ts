@@ -4,11 +4,14 @@
  *
  * Replay: a generated CloudTrail corpus (../shared/bench/make-cloudtrail-corpus.py), timed against the
  * single-core floor (../shared/bench/floor-parse.mjs: gunzip + JSON.parse only) and `zcat | jq`.
+ * Reconcile: a simulated sweep of 100 and 10,000 keys under KMS's request quotas (bench/reconcile.ts).
+ * `npm run bench -- reconcile` runs one section.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LAMBDA_BANNER } from '../lib/keydrift-function';
+import { reconcileBench } from './reconcile';
 
 const root = resolve(__dirname, '..');
 const shared = resolve(root, '..', 'shared', 'bench');
@@ -176,7 +179,11 @@ async function detectorBench(): Promise<void> {
   console.log(`| event → publish, AWS calls instant vs 20 ms each | ${roundTrips} | ≤ 2 round trips (≤ +60 ms) |`);
 }
 
-const sections: Record<string, () => void | Promise<void>> = { replay: replayBench, detector: detectorBench };
+const sections: Record<string, () => void | Promise<void>> = {
+  replay: replayBench,
+  detector: detectorBench,
+  reconcile: reconcileBench,
+};
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -33,6 +33,25 @@ export const DETECTOR_KEY_READ_ACTIONS = [
   'kms:ListKeyRotations',
   'kms:ListResourceTags',
 ] as const;
+/** The KMS reads the reconciler makes per key (aliases come from one account-wide ListAliases). */
+export const RECONCILER_KEY_READ_ACTIONS = [
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListGrants',
+  'kms:ListResourceTags',
+] as const;
+/** What the reconciler does in keydrift's table: batch loads, claims and saves, its cursor, the baseline scan. */
+export const RECONCILER_TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Scan',
+] as const;
+/** The event that hands an unfinished reconcile to the next invocation (reconciler-app.ts sends it). */
+export const RECONCILE_CONTINUE_PATTERN = { source: ['keydrift'], detailType: ['Reconcile Continue'] };
 /** KMS list calls that IAM only authorizes on `*` (they name no key). */
 export const DETECTOR_KMS_LIST_ACTIONS = ['kms:ListAliases', 'kms:ListKeys'] as const;
 /** What DynamoDB, SNS and SQS need from a caller to use keydrift's key on its behalf (no wildcard actions). */
@@ -72,6 +91,8 @@ const TRAIL_PREREQUISITE =
  *   the stack is deleted, because they hold baselines, history and audit logs;
  * - EventBridge targets retry 8 times for up to 24 hours, the detector retries twice, and whatever still fails
  *   lands in the dead-letter queue (kept 14 days), which alarms to `ops`;
+ * - the reconciler runs on `reconcileSchedule` (every 6 hours), one invocation at a time (reserved concurrency 1),
+ *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
  * - function defaults are those of {@link KeydriftFunction}.
  *
  * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources.
@@ -98,6 +119,8 @@ export class Keydrift extends Construct {
   /** Events that neither EventBridge nor the detector could process. */
   readonly deadLetterQueue: sqs.Queue;
   readonly detector: KeydriftFunction;
+  /** Compares every key, alias and trail with its baseline on the schedule; adopts on the first run. */
+  readonly reconciler: KeydriftFunction;
   /** Forwards the `page` topic to PagerDuty; only with `pagerDutySecretName`. */
   readonly pager?: KeydriftFunction;
   readonly slackChannel?: chatbot.SlackChannelConfiguration;
@@ -105,6 +128,8 @@ export class Keydrift extends Construct {
   readonly rules: Readonly<
     Record<'kmsApiCalls' | 'kmsServiceEvents' | 'kmsNativeEvents' | 'trailApiCalls', events.Rule>
   >;
+  /** The reconciler's schedule, and the rule that routes its continuation events back to it. */
+  readonly reconcileRules: Readonly<Record<'schedule' | 'continuation', events.Rule>>;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
   /** The multi-Region trail; only with `createTrail: true`. */
@@ -227,26 +252,39 @@ export class Keydrift extends Construct {
         'invocations. A queue behind it would only move the problem; instead an alarm on its depth pages ops.',
     });
 
+    const findingEnvironment = {
+      TABLE_NAME: this.table.tableName,
+      CHAT_TOPIC_ARN: this.chatTopic.topicArn,
+      EMAIL_TOPIC_ARN: this.emailTopic.topicArn,
+      PAGE_TOPIC_ARN: this.pageTopic.topicArn,
+      OPS_TOPIC_ARN: this.opsTopic.topicArn,
+      EVENT_BUS_NAME: 'default',
+      SELF_KEY_ARN: this.key.keyArn,
+      KEYDRIFT_CONFIG: JSON.stringify({
+        plannedPrincipals: this.config.plannedPrincipals,
+        severityOverrides: this.config.severityOverrides,
+        alertMinSeverity: this.config.alertMinSeverity,
+      }),
+    };
     this.detector = new KeydriftFunction(this, 'Detector', {
       entry: path.join(HANDLERS_DIR, 'detector.ts'),
       description: 'keydrift: turns KMS and CloudTrail change events into findings',
-      environment: {
-        TABLE_NAME: this.table.tableName,
-        CHAT_TOPIC_ARN: this.chatTopic.topicArn,
-        EMAIL_TOPIC_ARN: this.emailTopic.topicArn,
-        PAGE_TOPIC_ARN: this.pageTopic.topicArn,
-        OPS_TOPIC_ARN: this.opsTopic.topicArn,
-        EVENT_BUS_NAME: 'default',
-        SELF_KEY_ARN: this.key.keyArn,
-        KEYDRIFT_CONFIG: JSON.stringify({
-          plannedPrincipals: this.config.plannedPrincipals,
-          severityOverrides: this.config.severityOverrides,
-          alertMinSeverity: this.config.alertMinSeverity,
-        }),
-      },
+      environment: findingEnvironment,
     });
     this.grantDetectorAccess(this.detector);
     this.sendFailedInvocationsToDeadLetterQueue(this.detector);
+
+    this.reconciler = new KeydriftFunction(this, 'Reconciler', {
+      entry: path.join(HANDLERS_DIR, 'reconciler.ts'),
+      description: 'keydrift: compares every key, alias and trail with its baseline, and counts down deletions',
+      // One run at a time: a scheduled run never overlaps an unfinished one (it waits in Lambda's queue).
+      reservedConcurrentExecutions: 1,
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      environment: { ...findingEnvironment, RECONCILE_RESERVE_MS: '60000' },
+    });
+    this.grantReconcilerAccess(this.reconciler);
+    this.sendFailedInvocationsToDeadLetterQueue(this.reconciler);
 
     if (this.config.pagerDutySecretName) {
       const secret = secretsmanager.Secret.fromSecretNameV2(this, 'PagerDutySecret', this.config.pagerDutySecretName);
@@ -282,6 +320,17 @@ export class Keydrift extends Construct {
         detailType: ['AWS API Call via CloudTrail'],
         detail: { eventSource: ['cloudtrail.amazonaws.com'], eventName: [...TRAIL_WRITES] },
       }),
+    };
+
+    this.reconcileRules = {
+      schedule: this.addReconcileRule('ReconcileScheduleRule', 'scheduled reconcile of keys, aliases and trails', {
+        schedule: events.Schedule.expression(this.config.reconcileSchedule),
+      }),
+      continuation: this.addReconcileRule(
+        'ReconcileContinueRule',
+        'continues a reconcile run that needs more than one invocation',
+        { eventPattern: RECONCILE_CONTINUE_PATTERN },
+      ),
     };
 
     this.addAlarms();
@@ -379,6 +428,55 @@ export class Keydrift extends Construct {
   }
 
   /**
+   * Least privilege for the reconciler: the per-key reads and the two account listings, trail reads, its own table
+   * (no index), the four topics, and the default bus for findings and its continuation events.
+   */
+  private grantReconcilerAccess(fn: KeydriftFunction): void {
+    const stack = Stack.of(this);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadKeyState',
+        actions: [...RECONCILER_KEY_READ_ACTIONS],
+        resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListKeysAndAliases', actions: [...DETECTOR_KMS_LIST_ACTIONS], resources: ['*'] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListTrails', actions: ['cloudtrail:DescribeTrails'], resources: ['*'] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTrailState',
+        actions: ['cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'],
+        resources: [stack.formatArn({ service: 'cloudtrail', region: '*', resource: 'trail', resourceName: '*' })],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteKeydriftTable',
+        actions: [...RECONCILER_TABLE_ACTIONS],
+        resources: [this.table.tableArn],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [this.chatTopic, this.emailTopic, this.pageTopic, this.opsTopic].map((t) => t.topicArn),
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PutFindingAndContinueEvents',
+        actions: ['events:PutEvents'],
+        resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+      }),
+    );
+  }
+
+  /**
    * Lets a function use keydrift's key only through DynamoDB, SNS and SQS. Written out rather than taken from
    * the L2 grants, which add the `kms:GenerateDataKey*` and `kms:ReEncrypt*` wildcards.
    */
@@ -424,6 +522,19 @@ export class Keydrift extends Construct {
     return rule;
   }
 
+  /** A rule that invokes the reconciler, with the same delivery retries and dead-letter queue as the others. */
+  private addReconcileRule(ruleId: string, description: string, props: events.RuleProps): events.Rule {
+    const rule = new events.Rule(this, ruleId, { description: `keydrift: ${description}`, ...props });
+    rule.addTarget(
+      new targets.LambdaFunction(this.reconciler, {
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(24),
+        deadLetterQueue: this.deadLetterQueue,
+      }),
+    );
+    return rule;
+  }
+
   private addAlarms(): void {
     const period = Duration.minutes(5);
     const alarmOnAny = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
@@ -455,6 +566,22 @@ export class Keydrift extends Construct {
       'DetectorThrottlesAlarm',
       this.detector.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
       'the detector was throttled: account concurrency is exhausted and findings are delayed',
+    );
+    alarmOnAny(
+      'ReconcilerErrorsAlarm',
+      this.reconciler.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+      'a reconcile invocation failed (Lambda retries it twice from its stored place, then the dead-letter queue)',
+    );
+    alarmOnAny(
+      'ReconcileFailuresAlarm',
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ReconcileFailures',
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.hours(1),
+      }),
+      'the reconciler could not read or save some resources (logged); the next run tries them again',
     );
     if (this.pager) {
       alarmOnAny(
@@ -627,21 +754,21 @@ export class Keydrift extends Construct {
   }
 
   /**
-   * The detector's IAM5 (wildcard resource) findings that no narrowing can fix, each with its reason. The ids are
-   * cdk-nag's full finding ids, so a new wildcard still fails the nag test.
+   * The detector's and the reconciler's IAM5 (wildcard resource) findings that no narrowing can fix, each with its
+   * reason. The ids are cdk-nag's full finding ids, so a new wildcard still fails the nag test.
    */
   private acknowledgeUnavoidableWildcards(): void {
     const account = '<AWS::AccountId>';
     const partition = '<AWS::Partition>';
     const region = '<AWS::Region>';
     const tableLogicalId = Stack.of(this).getLogicalId(this.table.node.defaultChild as dynamodb.CfnGlobalTable);
-    // On the role, so the acknowledgements cover its default policy and nothing else in the stack.
-    Validations.of(this.detector.role as iam.Role).acknowledge(
+    const readers = [
       {
         id: `AwsSolutions-IAM5[Resource::arn:${partition}:kms:${region}:${account}:key/*]`,
         reason:
-          'The detector must read any key in this account and Region that changed (the point of keydrift); the ' +
-          'actions are read-only (Describe/Get/List) and no key ARN is known at deploy time.',
+          'keydrift must read any key in this account and Region (the detector the one that changed, the ' +
+          'reconciler all of them); the actions are read-only (Describe/Get/List) and no key ARN is known at ' +
+          'deploy time.',
       },
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -655,10 +782,12 @@ export class Keydrift extends Construct {
           "Reads the status and event selectors of this account's trails, whatever their names; a multi-Region " +
           "trail's home Region can be any Region. Read-only.",
       },
-      {
-        id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
-        reason: "Queries keydrift's own table through its byTime index (findings by time).",
-      },
-    );
+    ];
+    // On the roles, so the acknowledgements cover their default policies and nothing else in the stack.
+    Validations.of(this.reconciler.role as iam.Role).acknowledge(...readers);
+    Validations.of(this.detector.role as iam.Role).acknowledge(...readers, {
+      id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
+      reason: "Queries keydrift's own table through its byTime index (findings by time).",
+    });
   }
 }

@@ -268,6 +268,21 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
       (c) => `${c.label} differs from its baseline with no change event seen (${Object.keys(c.changes).join(', ')})`,
     ),
   },
+  Unbaselined: {
+    severity: 'warning',
+    summary: s((c) => {
+      const arn = c.event.resourceArns[0] ?? '';
+      const kind = arn.includes(':key/')
+        ? 'Key'
+        : arn.includes(':alias/')
+          ? 'Alias'
+          : arn.includes(':trail/')
+            ? 'Trail'
+            : 'Resource';
+      const adopted = 'its current state is now its baseline';
+      return `${kind} ${c.label} appeared without a baseline and with no change event seen; ${adopted}`;
+    }),
+  },
   DeletionReminder: {
     severity: (changes) => (Number(changes.deletion_date?.days_left) <= 3 ? 'critical' : 'error'),
     summary: s((c) => {

@@ -11,6 +11,8 @@ import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
 export const RECONCILE_EVENT = 'Reconcile';
 /** The event name of deletion countdown reminders. */
 export const DELETION_REMINDER_EVENT = 'DeletionReminder';
+/** The event name of findings about a resource the reconciler found with no baseline (after adoption). */
+export const UNBASELINED_EVENT = 'Unbaselined';
 /** Days before a scheduled deletion when a reminder goes out. */
 export const REMINDER_DAYS = [7, 3, 1] as const;
 
@@ -35,7 +37,7 @@ function reconcileEvent(resource: string, eventName: string, idParts: unknown[],
     .digest('hex')
     .slice(0, 32);
   return {
-    eventId: `${eventName === RECONCILE_EVENT ? 'reconcile' : 'reminder'}-${digest}`,
+    eventId: `${eventName === DELETION_REMINDER_EVENT ? 'reminder' : 'reconcile'}-${digest}`,
     eventName,
     time: toIsoSeconds(nowMs),
     epochMs: nowMs,
@@ -99,6 +101,25 @@ export function reconcileResource(
     nowMs,
   );
   return judge({ event, kind: live.kind, resource: live.arn, paths, creates: false, notes: {} }, surroundings, config);
+}
+
+/**
+ * A resource the reconciler found with no baseline after the adoption sweep (its creation event was missed): a
+ * `warning` drift finding (raised by the escalation rules, e.g. a policy open to another account), listing its
+ * whole state. The caller makes that state its baseline. The eventId is derived from the state, so the same
+ * appearance seen again is deduped.
+ */
+export function unbaselinedResource(
+  live: ResourceSnapshot,
+  nowMs: number,
+  surroundings: Surroundings,
+  config: DetectionConfig,
+): Finding {
+  const paths: TouchedPath[] = Object.keys(live.attributes)
+    .sort()
+    .map((path) => ({ path, before: undefined, after: lookup(live, path), baseline: undefined }));
+  const event = reconcileEvent(live.arn, UNBASELINED_EVENT, ['appeared', live.attributes], nowMs);
+  return judge({ event, kind: live.kind, resource: live.arn, paths, creates: true, notes: {} }, surroundings, config);
 }
 
 /** What depends on a key, named in deletion reminders. */

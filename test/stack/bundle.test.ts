@@ -1,6 +1,6 @@
 /**
- * The one test that really bundles (every other test skips esbuild): the detector and pager assets are built with
- * the project's esbuild settings and load in Node as ES modules exporting `handler`.
+ * The one test that really bundles (every other test skips esbuild): the detector, reconciler and pager assets are
+ * built with the project's esbuild settings and load in Node as ES modules exporting `handler`.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -38,8 +38,8 @@ function assetFile(fn: Json): string {
 }
 
 describe('Lambda bundles', () => {
-  it('are built for the detector and the pager', () => {
-    expect(functions).toHaveLength(2);
+  it('are built for the detector, the reconciler and the pager', () => {
+    expect(functions).toHaveLength(3);
     for (const fn of functions) {
       expect(fs.statSync(assetFile(fn)).size).toBeGreaterThan(0);
     }

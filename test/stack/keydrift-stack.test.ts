@@ -69,14 +69,23 @@ function roleStatements(template: Template, roleLogicalId: string): Json[] {
   return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Json[]);
 }
 
-/** The role logical id of the function whose environment has `marker`. */
-function functionRole(template: Template, marker: string): string {
-  const fns = template.findResources('AWS::Lambda::Function', {
-    Properties: { Environment: { Variables: Match.objectLike({ [marker]: Match.anyValue() }) } },
-  });
-  expect(Object.keys(fns)).toHaveLength(1);
-  return Object.values(fns)[0].Properties.Role['Fn::GetAtt'][0];
+/** The role logical id of the function whose environment has `marker` (and not `unless`). */
+function functionRole(template: Template, marker: string, unless?: string): string {
+  const fns = Object.values(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ [marker]: Match.anyValue() }) } },
+    }),
+  ).filter((fn) => !unless || !(unless in fn.Properties.Environment.Variables));
+  expect(fns).toHaveLength(1);
+  return fns[0].Properties.Role['Fn::GetAtt'][0];
 }
+const detectorRole = (template: Template) => functionRole(template, 'TABLE_NAME', 'RECONCILE_RESERVE_MS');
+const reconcilerRole = (template: Template) => functionRole(template, 'RECONCILE_RESERVE_MS');
+/** The rules whose target is the function with this logical id. */
+const rulesTargeting = (template: Template, functionLogicalId: string) =>
+  Object.values(template.findResources('AWS::Events::Rule'))
+    .map((r) => r.Properties)
+    .filter((rule) => rule.Targets.some((t: Json) => t.Arn['Fn::GetAtt']?.[0] === functionLogicalId));
 
 describe('keydrift stack with the default configuration', () => {
   it('creates a rotating, retained customer managed key', () => {
@@ -195,8 +204,9 @@ describe('keydrift stack with the default configuration', () => {
   });
 
   it('runs the detector on Node.js 24, arm64, 512 MB and 30 s without reserved concurrency', () => {
-    defaults.template.resourceCountIs('AWS::Lambda::Function', 1);
+    defaults.template.resourceCountIs('AWS::Lambda::Function', 2);
     defaults.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('change events into findings'),
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
@@ -244,7 +254,7 @@ describe('keydrift stack with the default configuration', () => {
   });
 
   it('routes every watched KMS API call, service event, native event and trail change to the detector', () => {
-    const rules = Object.values(defaults.template.findResources('AWS::Events::Rule')).map((r) => r.Properties);
+    const rules = rulesTargeting(defaults.template, logicalId(defaults.stack, defaults.stack.keydrift.detector));
     expect(rules).toHaveLength(4);
     expect(rules.every((rule) => rule.State === 'ENABLED')).toBe(true);
     const pattern = (source: string, detailType: string) =>
@@ -265,12 +275,15 @@ describe('keydrift stack with the default configuration', () => {
 
   it('gives every rule target 8 retries over 24 hours and the dead-letter queue', () => {
     const queueArn = { 'Fn::GetAtt': [logicalId(defaults.stack, defaults.stack.keydrift.deadLetterQueue), 'Arn'] };
-    const detectorArn = { 'Fn::GetAtt': [logicalId(defaults.stack, defaults.stack.keydrift.detector), 'Arn'] };
+    const functionArns = [defaults.stack.keydrift.detector, defaults.stack.keydrift.reconciler].map((fn) => ({
+      'Fn::GetAtt': [logicalId(defaults.stack, fn), 'Arn'],
+    }));
     const rules = Object.values(defaults.template.findResources('AWS::Events::Rule'));
+    expect(rules).toHaveLength(6);
     for (const rule of rules) {
+      expect(functionArns).toContainEqual(rule.Properties.Targets[0].Arn);
       expect(rule.Properties.Targets).toEqual([
         expect.objectContaining({
-          Arn: detectorArn,
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 },
           DeadLetterConfig: { Arn: queueArn },
         }),
@@ -279,7 +292,7 @@ describe('keydrift stack with the default configuration', () => {
   });
 
   it('grants the detector only the listed KMS reads, plus key use through DynamoDB, SNS and SQS', () => {
-    const statements = roleStatements(defaults.template, functionRole(defaults.template, 'TABLE_NAME'));
+    const statements = roleStatements(defaults.template, detectorRole(defaults.template));
     const kmsStatements = statements.filter((s) => toArray(s.Action).some((a: string) => a.startsWith('kms:')));
     const kmsActions = kmsStatements.flatMap((s) => toArray(s.Action) as string[]);
     expect(kmsActions).toEqual(expect.arrayContaining(KEY_READ_ACTIONS));
@@ -290,7 +303,7 @@ describe('keydrift stack with the default configuration', () => {
   });
 
   it('grants the detector trail reads, its table, the four topics and the default bus', () => {
-    const statements = roleStatements(defaults.template, functionRole(defaults.template, 'TABLE_NAME'));
+    const statements = roleStatements(defaults.template, detectorRole(defaults.template));
     const actions = statements.flatMap((s) => toArray(s.Action) as string[]);
     expect(actions).toEqual(
       expect.arrayContaining([
@@ -327,7 +340,7 @@ describe('keydrift stack with the default configuration', () => {
   it("alarms to the ops topic on dead letters, detector errors and throttles, and each rule's failed deliveries", () => {
     const opsTopic = { Ref: logicalId(defaults.stack, defaults.stack.keydrift.opsTopic) };
     const alarms = Object.values(defaults.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
         Threshold: 0,
@@ -343,8 +356,10 @@ describe('keydrift stack with the default configuration', () => {
       'AWS/Events/FailedInvocations',
       'AWS/Events/FailedInvocations',
       'AWS/Lambda/Errors',
+      'AWS/Lambda/Errors',
       'AWS/Lambda/Throttles',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
+      'Keydrift/ReconcileFailures',
     ]);
   });
 
@@ -402,6 +417,115 @@ describe('keydrift stack with the default configuration', () => {
   });
 });
 
+describe('keydrift stack: the reconciler', () => {
+  const reconciler = () => logicalId(defaults.stack, defaults.stack.keydrift.reconciler);
+
+  it('runs one reconcile at a time, for up to 15 minutes with 1024 MB, with the detector settings', () => {
+    const { stack } = defaults;
+    defaults.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('compares every key, alias and trail with its baseline'),
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 1024,
+      Timeout: 900,
+      ReservedConcurrentExecutions: 1,
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: logicalId(stack, stack.keydrift.table) },
+          SELF_KEY_ARN: keyArn(stack),
+          EVENT_BUS_NAME: 'default',
+          RECONCILE_RESERVE_MS: '60000',
+        }),
+      },
+    });
+  });
+
+  it('runs every 6 hours by default, and on its own continuation events', () => {
+    const rules = rulesTargeting(defaults.template, reconciler());
+    expect(rules).toHaveLength(2);
+    expect(rules.map((r) => r.ScheduleExpression).filter(Boolean)).toEqual(['rate(6 hours)']);
+    expect(rules.map((r) => r.EventPattern).filter(Boolean)).toEqual([
+      { source: ['keydrift'], 'detail-type': ['Reconcile Continue'] },
+    ]);
+    expect(rules.every((rule) => rule.State === 'ENABLED')).toBe(true);
+  });
+
+  it('takes its schedule from reconcileSchedule', () => {
+    const stack = new KeydriftStack(testApp(), 'KeydriftDaily', { config: { reconcileSchedule: 'cron(0 6 * * ? *)' } });
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 6 * * ? *)' });
+    } finally {
+      quiet.mockRestore();
+    }
+  });
+
+  it('retries a failing reconcile twice, then keeps the event in the dead-letter queue', () => {
+    const queueId = logicalId(defaults.stack, defaults.stack.keydrift.deadLetterQueue);
+    defaults.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: reconciler() },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+  });
+
+  it('may list keys and aliases, read keys and trails, use its table, publish alerts and put events', () => {
+    const statements = roleStatements(defaults.template, reconcilerRole(defaults.template));
+    const actions = statements.flatMap((s) => toArray(s.Action) as string[]);
+    expect([...new Set(actions)].sort()).toEqual(
+      [
+        'kms:DescribeKey',
+        'kms:GetKeyPolicy',
+        'kms:GetKeyRotationStatus',
+        'kms:ListGrants',
+        'kms:ListResourceTags',
+        'kms:ListAliases',
+        'kms:ListKeys',
+        'cloudtrail:DescribeTrails',
+        'cloudtrail:GetEventSelectors',
+        'cloudtrail:GetTrailStatus',
+        'dynamodb:BatchGetItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Scan',
+        'sns:Publish',
+        'events:PutEvents',
+        ...KEY_USE_ACTIONS,
+        // Writing its log group (KeydriftFunction), and sending failed invocations to the dead-letter queue.
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'sqs:SendMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+      ].sort(),
+    );
+    const table = statements.find((s) => toArray(s.Action).includes('dynamodb:Scan'));
+    expect(table?.Resource).toEqual({
+      'Fn::GetAtt': [logicalId(defaults.stack, defaults.stack.keydrift.table), 'Arn'],
+    });
+    const keyReads = statements.find((s) => toArray(s.Action).includes('kms:ListGrants'));
+    expect(JSON.stringify(keyReads?.Resource)).toContain(':key/*');
+    const putEvents = statements.find((s) => s.Action === 'events:PutEvents');
+    expect(JSON.stringify(putEvents?.Resource)).toContain(':event-bus/default');
+    expect(statements.find((s) => s.Action === 'sns:Publish')?.Resource).toHaveLength(4);
+  });
+
+  it('alarms when a reconcile invocation fails, and when resources could not be reconciled', () => {
+    defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: reconciler() } }],
+    });
+    defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Keydrift',
+      MetricName: 'ReconcileFailures',
+      Dimensions: [{ Name: 'service', Value: 'keydrift' }],
+    });
+  });
+});
+
 describe('keydrift stack with every option', () => {
   it('subscribes each alert address to the email and ops topics', () => {
     const { keydrift } = full.stack;
@@ -453,7 +577,7 @@ describe('keydrift stack with every option', () => {
   });
 
   it('alarms on pager errors too', () => {
-    full.template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    full.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
   });
 
   it('passes planned principals, severity overrides and the alert threshold to the detector', () => {

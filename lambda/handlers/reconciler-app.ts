@@ -1,0 +1,773 @@
+/**
+ * The scheduled reconciler: compares the live state of every customer managed key, alias and trail with its baseline
+ * and reports what no event explained, resources that disappeared, drift that went away, and keys about to be
+ * deleted. The first complete run adopts the live state as the baseline without alerting.
+ *
+ * One run:
+ *  1. list the account's aliases (one listing, which also names the AWS managed keys to skip) and trails;
+ *  2. keys, one ListKeys page at a time: load their stored states and baselines (batched), then read and judge up to
+ *     `concurrency` keys at once, every KMS call paced under its request quota (ListGrants: 100 per second);
+ *  3. aliases and this Region's trails, from the listings;
+ *  4. resources with a baseline that are no longer listed: read again (a key KMS no longer knows is Deleted).
+ * Each finding is claimed by its deterministic eventId (the same drift seen every run is one alert), published, and
+ * then saved with the new state.
+ *
+ * Large accounts: before each key the remaining invocation time is checked. When it runs low, no new key starts, the
+ * place (ListKeys marker, position in the page, counts) is stored in the table, and a `Reconcile Continue` event on
+ * the bus invokes the function again, which resumes there. The cursor is also stored after every page, so an
+ * invocation that fails resumes at the page it was on.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { StaleStateError, StoreError } from '../adapters/errors';
+import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage } from '../adapters/kms-inventory';
+import { createKmsReader } from '../adapters/kms-reader';
+import { createPublisher, type PublishReport, type Topics } from '../adapters/publisher';
+import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } from '../adapters/rate-limiter';
+import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
+import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
+import { createTrailReader } from '../adapters/trail-reader';
+import { parseArn } from '../core/arn';
+import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
+import { ConfigError } from '../core/errors';
+import { MemoryStore } from '../core/memory-store';
+import { stableJson } from '../core/policy';
+import { deletionReminder, differingPaths, reconcileResource, unbaselinedResource } from '../core/reconcile';
+import { knownPaths, lookup, snapshotFromState } from '../core/state';
+import type { Finding, ResourceSnapshot, Severity } from '../core/types';
+import { runPool } from '../shared/pool';
+import type { InvocationContext } from './detector-app';
+
+/** The `detail-type` of the event that hands an unfinished run to the next invocation (source `keydrift`). */
+export const CONTINUE_DETAIL_TYPE = 'Reconcile Continue';
+export const CONTINUE_SOURCE = 'keydrift';
+/** Who a baseline set for a resource that appeared after adoption was accepted by. */
+export const APPEARED_ACCEPTED_BY = 'keydrift reconciler (appeared without a baseline)';
+
+export interface ReconcilerSettings {
+  tableName: string;
+  topics: Topics;
+  eventBusName: string;
+  /** keydrift's own key: findings on it also go to the ops topic, and deletion reminders say keydrift uses it. */
+  selfKeyArn: string;
+  config: DetectionConfig;
+  alertMinSeverity: Severity;
+  /** The Region reconciled: its keys and aliases, and the trails whose home Region it is. */
+  region: string;
+  /** Keys read at once (default 10). */
+  concurrency?: number;
+  /** The share of each KMS request quota the reconciler may use (default 0.8: ListGrants at 80 per second). */
+  kmsQuotaShare?: number;
+  /** Requests per second per KMS operation, replacing the share (accounts with raised quotas, tests). */
+  kmsRates?: Partial<Record<KmsReadOperation, number>>;
+  /** When less invocation time than this remains, the run continues in a new invocation (default 60 s). */
+  reserveMs?: number;
+  /** Attempts per KMS call on throttling, above the SDK's own retries (default 5), and the first backoff (100 ms). */
+  kmsAttempts?: number;
+  kmsBackoffMs?: number;
+}
+
+export interface ReconcilerDeps {
+  kms: KMSClient;
+  dynamodb: DynamoDBClient;
+  sns: SNSClient;
+  eventBridge: EventBridgeClient;
+  cloudtrail: CloudTrailClient;
+  settings: ReconcilerSettings;
+  logger: Logger;
+  metrics: Metrics;
+  /** Paces KMS calls; by default one built from `kmsQuotaShare` / `kmsRates`. */
+  limiter?: RateLimiter;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+/** What a run has done so far (all its invocations). */
+export interface RunCounts {
+  /** Customer managed keys reconciled. */
+  keys: number;
+  awsManagedKeys: number;
+  aliases: number;
+  trails: number;
+  /** Resources with a baseline that are no longer listed. */
+  gone: number;
+  /** Baselines set by the adoption sweep. */
+  adopted: number;
+  /** Findings delivered (or kept, when an ignore rule matched). */
+  findings: number;
+  /** Findings an earlier run had already delivered. */
+  duplicates: number;
+  /** Resources whose live state differs from the baseline (alerted now or earlier). */
+  openDrift: number;
+  /** Resources that could not be reconciled (logged; the next run tries again). */
+  failures: number;
+}
+
+export interface ReconcileResult {
+  /** `continued`: the run goes on in another invocation; `ignored`: a stale or foreign continuation event. */
+  status: 'completed' | 'continued' | 'ignored';
+  runId?: string;
+  sequence?: number;
+  counts?: RunCounts;
+  /** Findings this invocation delivered. */
+  findings: Finding[];
+}
+
+export type ReconcilerHandler = (event: unknown, context?: InvocationContext) => Promise<ReconcileResult>;
+
+/** Where a run is; stored (with its run id and sequence) between invocations. */
+export interface RunCursor {
+  startedAt: string;
+  /** The first run ever: resources without a baseline are adopted silently. */
+  adopting: boolean;
+  phase: 'keys' | 'finish';
+  /** The ListKeys marker of the page being worked on (absent: the first page). */
+  marker?: string;
+  /** How many keys of that page are done. */
+  position: number;
+  /** The last key done, to find the place again should the page have shifted. */
+  lastKeyId?: string;
+  /** Counts of the keys phase so far (the finish phase is counted when it completes). */
+  counts: RunCounts;
+  invocations: number;
+}
+
+interface Run {
+  runId: string;
+  sequence: number;
+  cursor: RunCursor;
+}
+
+type Trigger = { kind: 'schedule' } | { kind: 'continue'; runId: string; sequence: number } | { kind: 'invalid' };
+
+interface Stored {
+  state?: StoredSnapshot;
+  baseline?: StoredSnapshot;
+}
+
+/** What every invocation learns first: the aliases, the AWS managed keys and the trails. */
+interface World {
+  aliases: AccountAlias[];
+  aliasNamesByKey: Map<string, string[]>;
+  awsManagedKeys: Set<string>;
+  trails: ResourceSnapshot[];
+}
+
+/** One invocation's clock and what it delivered. */
+interface Invocation {
+  timeLow(): boolean;
+  leaseMs(): number | undefined;
+  findings: Finding[];
+  succeeded: number;
+  failed: number;
+}
+
+const LEASE_MARGIN_MS = 5_000;
+const LOAD_CHUNK = 50;
+const LOAD_CONCURRENCY = 4;
+const DETAILED_FAILURES = 20;
+const AWS_ALIAS_PREFIX = 'alias/aws/';
+
+export const emptyCounts = (): RunCounts => ({
+  keys: 0,
+  awsManagedKeys: 0,
+  aliases: 0,
+  trails: 0,
+  gone: 0,
+  adopted: 0,
+  findings: 0,
+  duplicates: 0,
+  openDrift: 0,
+  failures: 0,
+});
+
+/**
+ * Creates the reconciler handler from clients and settings.
+ *
+ * @example
+ * export const handler = createReconciler({ kms, dynamodb, sns, eventBridge, cloudtrail, settings, logger, metrics });
+ */
+export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
+  const { settings, logger, metrics } = deps;
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const concurrency = settings.concurrency ?? 10;
+  const reserveMs = settings.reserveMs ?? 60_000;
+  const limiter =
+    deps.limiter ?? createRateLimiter({ rates: kmsRates(settings.kmsQuotaShare ?? 0.8, settings.kmsRates) });
+  const inventory = createKmsInventory({
+    client: deps.kms,
+    limiter,
+    region: settings.region,
+    attempts: settings.kmsAttempts,
+    backoffMs: settings.kmsBackoffMs,
+    sleep,
+  });
+  const kmsReader = createKmsReader({ client: deps.kms });
+  const trailReader = createTrailReader({ client: deps.cloudtrail });
+  const store = createStateStore({ client: deps.dynamodb, tableName: settings.tableName, now, sleep });
+  const recon = createReconcileStore({ client: deps.dynamodb, tableName: settings.tableName, now });
+  const publisher = createPublisher({
+    sns: deps.sns,
+    eventBridge: deps.eventBridge,
+    topics: settings.topics,
+    eventBusName: settings.eventBusName,
+    selfKeyArns: [settings.selfKeyArn],
+    alertMinSeverity: settings.alertMinSeverity,
+  });
+  const { config } = settings;
+
+  const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
+
+  // ---- what every invocation reads first ----
+
+  async function survey(): Promise<World> {
+    // One DescribeTrails call: which keys encrypt trails. The finish phase reads this Region's trails in full.
+    const [aliases, trails] = await Promise.all([inventory.listAliases(), trailReader.readTrails({ details: false })]);
+    const aliasNamesByKey = new Map<string, string[]>();
+    const awsManagedKeys = new Set<string>();
+    for (const alias of aliases) {
+      if (!alias.targetKeyArn) continue;
+      if (alias.aliasName.startsWith(AWS_ALIAS_PREFIX)) awsManagedKeys.add(alias.targetKeyArn);
+      const names = aliasNamesByKey.get(alias.targetKeyArn) ?? [];
+      names.push(alias.aliasName);
+      aliasNamesByKey.set(alias.targetKeyArn, names);
+    }
+    return { aliases, aliasNamesByKey, awsManagedKeys, trails };
+  }
+
+  /** The core's view of a resource's surroundings: the trails (which keys they use) and the resource itself. */
+  function surroundingsFor(world: World, live: ResourceSnapshot): MemoryStore {
+    const memory = new MemoryStore(config.trailKeys);
+    for (const trail of world.trails) if (trail.arn !== live.arn) memory.putState(trail);
+    memory.putState(live);
+    return memory;
+  }
+
+  /** States and baselines of many resources: batches of 50 resources, a few at once. */
+  async function loadAll(arns: string[]): Promise<Map<string, Stored>> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < arns.length; i += LOAD_CHUNK) chunks.push(arns.slice(i, i + LOAD_CHUNK));
+    const out = new Map<string, Stored>();
+    await runPool(
+      chunks,
+      async (chunk) => {
+        const loaded = await store.load(chunk);
+        for (const [arn, state] of loaded.states) out.set(arn, { ...out.get(arn), state });
+        for (const [arn, baseline] of loaded.baselines) out.set(arn, { ...out.get(arn), baseline });
+      },
+      { concurrency: LOAD_CONCURRENCY },
+    );
+    return out;
+  }
+
+  // ---- one resource ----
+
+  /**
+   * Claims, publishes and then saves one finding. Saving after publishing (not beside it, as the detector does)
+   * keeps the stored state from moving on when the alert failed: the next run then sees the same difference again,
+   * derives the same eventId, and alerts. Returns whether the state writes were saved.
+   */
+  async function deliver(
+    finding: Finding,
+    writes: { states: SnapshotWrite[]; baselines: SnapshotWrite[] },
+    run: Run,
+    inv: Invocation,
+  ): Promise<boolean> {
+    const ignore = matchingIgnoreRule(config, finding);
+    const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
+    const leaseMs = inv.leaseMs();
+    const claim = await store.claim(finding.eventId, leaseMs === undefined ? {} : { leaseMs });
+    if (claim !== 'new') {
+      run.cursor.counts.duplicates++;
+      return false;
+    }
+    let report: PublishReport | undefined;
+    if (!ignoredBy) {
+      try {
+        report = await publisher.publish(finding);
+      } catch (error) {
+        count('AlertPublishFailures');
+        await releaseQuietly(finding.eventId);
+        throw error;
+      }
+    }
+    let written = true;
+    try {
+      await store.save({ eventId: finding.eventId, finding, ...writes, ignoredBy });
+    } catch (error) {
+      if (!(error instanceof StaleStateError)) throw error;
+      // The detector saved an event on this resource meanwhile: keep the finding; the next run sees the new state.
+      logger.info('Stored state changed during the reconcile; finding kept, state left to the next run', {
+        eventId: finding.eventId,
+        resource: finding.resource,
+      });
+      await store.save({ eventId: finding.eventId, finding, states: [], baselines: [], ignoredBy });
+      written = false;
+    }
+    run.cursor.counts.findings++;
+    inv.findings.push(finding);
+    recordFinding(finding, report, ignoredBy);
+    return written;
+  }
+
+  function recordFinding(finding: Finding, report: PublishReport | undefined, ignoredBy: string | undefined) {
+    const byEvent = metrics.singleMetric();
+    byEvent.addDimension('event', finding.event);
+    byEvent.addMetric('Findings', MetricUnit.Count, 1);
+    const bySeverity = metrics.singleMetric();
+    bySeverity.addDimension('severity', finding.severity);
+    bySeverity.addMetric('FindingsBySeverity', MetricUnit.Count, 1);
+    logger.info(finding.summary, {
+      eventId: finding.eventId,
+      event: finding.event,
+      resource: finding.resource,
+      severity: finding.severity,
+      status: finding.status,
+      delivered: report?.delivered ?? [],
+      ...(ignoredBy ? { ignoredBy } : {}),
+      ...(report?.tolerated.length ? { tolerated: report.tolerated } : {}),
+    });
+  }
+
+  async function releaseQuietly(eventId: string): Promise<void> {
+    try {
+      await store.release(eventId);
+    } catch (error) {
+      logger.warn('Could not release the claim', { eventId, error: describe(error) });
+    }
+  }
+
+  /** Adopts, reports a resource that appeared, or compares with the baseline (and reminds about a deletion). */
+  async function reconcileOne(live: ResourceSnapshot, stored: Stored, world: World, run: Run, inv: Invocation) {
+    const { state, baseline } = stored;
+    const nowMs = now();
+    const surroundings = surroundingsFor(world, live);
+    const stateWrite: SnapshotWrite = { snapshot: live, expectedVersion: state?.version ?? null };
+
+    if (!baseline) {
+      if (run.cursor.adopting) {
+        if (await recon.adopt(live, state?.version ?? null, run.runId)) run.cursor.counts.adopted++;
+        else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
+        return;
+      }
+      const finding = unbaselinedResource(live, nowMs, surroundings, config);
+      const baselineWrite: SnapshotWrite = {
+        snapshot: live,
+        expectedVersion: null,
+        acceptedBy: APPEARED_ACCEPTED_BY,
+        acceptedAt: new Date(nowMs).toISOString(),
+      };
+      const saved = await deliver(finding, { states: [stateWrite], baselines: [baselineWrite] }, run, inv);
+      // Delivered by an earlier run, or saved without its writes: the resource still needs its baseline.
+      if (!saved) await recon.adopt(live, state?.version ?? null, run.runId, APPEARED_ACCEPTED_BY);
+      return;
+    }
+
+    const drifted = differingPaths(baseline.snapshot, live);
+    if (drifted.length > 0) run.cursor.counts.openDrift++;
+    // A difference the stored state already shows was reported before (by the detector, from its event, or by an
+    // earlier run): only what changed since is news.
+    const explained = drifted.filter((path) => {
+      const before = lookup(state?.snapshot, path);
+      return before !== undefined && same(before, lookup(live, path));
+    });
+    const finding = reconcileResource(
+      { baseline: withValues(baseline.snapshot, live, explained), live, previous: state?.snapshot, nowMs },
+      surroundings,
+      config,
+    );
+    const changed = !state || !sameState(state.snapshot, live);
+    let saved = !changed;
+    if (finding)
+      saved = (await deliver(finding, { states: changed ? [stateWrite] : [], baselines: [] }, run, inv)) || saved;
+    if (live.kind === 'key') {
+      const dependents = {
+        trails: surroundings.trailsUsingKey(live.arn),
+        usedByKeydrift: live.arn === settings.selfKeyArn,
+      };
+      const reminder = deletionReminder(live, nowMs, dependents, surroundings, config);
+      if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
+    }
+    if (!saved) await recon.putState(live, stateWrite.expectedVersion, run.runId);
+  }
+
+  /** Runs one resource's work; its failure is counted and logged, and the run goes on (unless it is systemic). */
+  async function guarded(resource: string, inv: Invocation, run: Run, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+      inv.succeeded++;
+    } catch (error) {
+      // A table that cannot be written to, or a broken configuration, fails every resource: stop the invocation.
+      if (error instanceof StoreError || error instanceof ConfigError) throw error;
+      inv.failed++;
+      run.cursor.counts.failures++;
+      count('ReconcileFailures');
+      if (inv.failed <= DETAILED_FAILURES) {
+        logger.warn('Resource could not be reconciled; the next run tries again', {
+          resource,
+          error: describe(error),
+          cause: describe((error as Error)?.cause),
+        });
+      }
+      if (inv.failed >= DETAILED_FAILURES && inv.succeeded === 0) throw error;
+    }
+  }
+
+  // ---- phases ----
+
+  async function reconcileKey(
+    key: KeyPage['keys'][number],
+    stored: Stored | undefined,
+    world: World,
+    run: Run,
+    inv: Invocation,
+  ) {
+    if (world.awsManagedKeys.has(key.keyArn)) {
+      run.cursor.counts.awsManagedKeys++;
+      return;
+    }
+    await guarded(key.keyArn, inv, run, async () => {
+      const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
+      if (read.keyManager === 'AWS') {
+        run.cursor.counts.awsManagedKeys++;
+        return;
+      }
+      run.cursor.counts.keys++;
+      await reconcileOne(read.snapshot, stored ?? {}, world, run, inv);
+    });
+  }
+
+  /** Where to start in a page: after the last key done when it is still there, else at the stored position. */
+  function resumeIndex(page: KeyPage, cursor: RunCursor): number {
+    if (cursor.lastKeyId) {
+      const index = page.keys.findIndex((k) => k.keyId === cursor.lastKeyId);
+      if (index >= 0) return index + 1;
+    }
+    return Math.min(cursor.position, page.keys.length);
+  }
+
+  /** Reconciles keys page by page from the cursor. Returns false when the invocation ran low on time. */
+  async function keysPhase(run: Run, world: World, inv: Invocation): Promise<boolean> {
+    const { cursor } = run;
+    for (;;) {
+      let page: KeyPage;
+      try {
+        page = await inventory.listKeys(cursor.marker);
+      } catch (error) {
+        if (!(error instanceof InvalidMarkerError) || !cursor.marker) throw error;
+        logger.warn('The stored ListKeys marker is no longer valid; listing keys from the start', { runId: run.runId });
+        Object.assign(cursor, { marker: undefined, position: 0, lastKeyId: undefined, counts: emptyCounts() });
+        continue;
+      }
+      const start = resumeIndex(page, cursor);
+      const todo = page.keys.slice(start);
+      const loaded = await loadAll(todo.filter((k) => !world.awsManagedKeys.has(k.keyArn)).map((k) => k.keyArn));
+      const started = await runPool(todo, (key) => reconcileKey(key, loaded.get(key.keyArn), world, run, inv), {
+        concurrency,
+        shouldStop: inv.timeLow,
+      });
+      if (started > 0) {
+        cursor.position = start + started;
+        cursor.lastKeyId = todo[started - 1].keyId;
+      }
+      if (started < todo.length) return false;
+      Object.assign(cursor, { marker: page.nextMarker, position: 0, lastKeyId: undefined });
+      if (!page.nextMarker) cursor.phase = 'finish';
+      await checkpoint(run);
+      if (!page.nextMarker) return true;
+      if (inv.timeLow()) return false;
+    }
+  }
+
+  /** Every key ARN ListKeys returns now (1,000 per call). */
+  async function listedKeys(): Promise<Set<string>> {
+    const arns = new Set<string>();
+    let marker: string | undefined;
+    do {
+      const page = await inventory.listKeys(marker);
+      for (const key of page.keys) arns.add(key.keyArn);
+      marker = page.nextMarker;
+    } while (marker);
+    return arns;
+  }
+
+  const inRegion = (arn: string) => parseArn(arn)?.region === settings.region;
+
+  function isGone(snapshot: ResourceSnapshot | undefined): boolean {
+    if (!snapshot) return false;
+    switch (snapshot.kind) {
+      case 'key':
+        return snapshot.attributes.key_state === 'Deleted';
+      case 'alias':
+        return snapshot.attributes.target_key_id === null;
+      case 'trail':
+        return snapshot.attributes.trail === 'deleted';
+      default:
+        return false;
+    }
+  }
+
+  /** Reads a resource that is no longer listed (a key KMS no longer knows reads as Deleted). */
+  async function readUnlisted(arn: string, kind: string, world: World): Promise<ResourceSnapshot | undefined> {
+    switch (kind) {
+      case 'key':
+        return (await inventory.readKey(arn, world.aliasNamesByKey.get(arn) ?? [])).snapshot;
+      case 'alias':
+        await limiter.take('DescribeKey');
+        return kmsReader.readAlias(arn);
+      case 'trail':
+        return trailReader.readTrail(arn);
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * Aliases, this Region's trails, then resources with a baseline that are no longer listed. Returns false when the
+   * invocation ran low on time (the next one does this phase again: what was done is not alerted twice).
+   */
+  async function finishPhase(run: Run, world: World, inv: Invocation, totals: RunCounts): Promise<boolean> {
+    const pool = <T>(items: T[], task: (item: T) => Promise<void>) =>
+      runPool(items, task, { concurrency, shouldStop: inv.timeLow }).then((started) => started === items.length);
+    const proxy: Run = { ...run, cursor: { ...run.cursor, counts: totals } };
+
+    const aliases = world.aliases
+      .filter((a) => !a.aliasName.startsWith(AWS_ALIAS_PREFIX) && a.targetKeyArn)
+      .map((a) => snapshotFromState('alias', a.aliasArn, { target_key_id: a.targetKeyArn }));
+    const trails = world.trails.some((t) => inRegion(t.arn))
+      ? (await trailReader.readTrails()).filter((t) => inRegion(t.arn))
+      : [];
+    const listed = [...aliases, ...trails];
+    const loaded = await loadAll(listed.map((s) => s.arn));
+    const listedDone = await pool(listed, (live) =>
+      guarded(live.arn, inv, proxy, async () => {
+        totals[live.kind === 'alias' ? 'aliases' : 'trails']++;
+        await reconcileOne(live, loaded.get(live.arn) ?? {}, world, proxy, inv);
+      }),
+    );
+    if (!listedDone) return false;
+
+    const present = await listedKeys();
+    for (const alias of world.aliases) present.add(alias.aliasArn);
+    for (const trail of world.trails) present.add(trail.arn);
+    const unlisted = (await recon.baselined()).filter(
+      (r) => !present.has(r.arn) && inRegion(r.arn) && ['key', 'alias', 'trail'].includes(r.kind),
+    );
+    const loadedUnlisted = await loadAll(unlisted.map((r) => r.arn));
+    return pool(unlisted, (resource) =>
+      guarded(resource.arn, inv, proxy, async () => {
+        const stored = loadedUnlisted.get(resource.arn);
+        if (!stored?.baseline) return;
+        const known = stored.state?.snapshot;
+        const live = isGone(known) ? known : await readUnlisted(resource.arn, resource.kind, world);
+        if (!live) return;
+        if (isGone(live)) totals.gone++;
+        else if (live.kind === 'key') totals.keys++;
+        await reconcileOne(live, stored, world, proxy, inv);
+      }),
+    );
+  }
+
+  // ---- run bookkeeping ----
+
+  const stored = (run: Run): StoredCursor<RunCursor> => ({
+    runId: run.runId,
+    sequence: run.sequence,
+    cursor: run.cursor,
+    updatedAt: new Date(now()).toISOString(),
+  });
+
+  async function checkpoint(run: Run): Promise<void> {
+    if (!(await recon.saveCursor(stored(run), run.sequence))) {
+      throw new StoreError(`the cursor of run ${run.runId} was moved on by another invocation`);
+    }
+  }
+
+  async function startRun(): Promise<Run | undefined> {
+    const adoption = await recon.adoption();
+    const run: Run = {
+      runId: randomUUID(),
+      sequence: 0,
+      cursor: {
+        startedAt: new Date(now()).toISOString(),
+        adopting: !adoption,
+        phase: 'keys',
+        position: 0,
+        counts: emptyCounts(),
+        invocations: 0,
+      },
+    };
+    if (!(await recon.saveCursor(stored(run), null))) return undefined;
+    logger.info(run.cursor.adopting ? 'Reconcile run started: adopting the live state' : 'Reconcile run started', {
+      runId: run.runId,
+    });
+    return run;
+  }
+
+  async function continueRun(run: Run, inv: Invocation): Promise<ReconcileResult> {
+    const previous = run.sequence;
+    run.sequence += 1;
+    if (!(await recon.saveCursor(stored(run), previous))) {
+      throw new StoreError(`the cursor of run ${run.runId} was moved on by another invocation`);
+    }
+    const output = await deps.eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: CONTINUE_SOURCE,
+            DetailType: CONTINUE_DETAIL_TYPE,
+            Detail: JSON.stringify({ runId: run.runId, sequence: run.sequence }),
+            EventBusName: settings.eventBusName,
+          },
+        ],
+      }),
+    );
+    if ((output.FailedEntryCount ?? 0) > 0) {
+      const entry = output.Entries?.find((e) => e.ErrorCode) ?? {};
+      // The cursor is stored: the next scheduled run resumes it.
+      throw new Error(`PutEvents rejected the continuation: ${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`);
+    }
+    count('ReconcileContinuations');
+    logger.info('Reconcile run continues in a new invocation', {
+      runId: run.runId,
+      sequence: run.sequence,
+      phase: run.cursor.phase,
+      position: run.cursor.position,
+      counts: run.cursor.counts,
+    });
+    return {
+      status: 'continued',
+      runId: run.runId,
+      sequence: run.sequence,
+      counts: run.cursor.counts,
+      findings: inv.findings,
+    };
+  }
+
+  async function completeRun(run: Run, totals: RunCounts, inv: Invocation): Promise<ReconcileResult> {
+    if (run.cursor.adopting) {
+      if (totals.failures === 0) {
+        await recon.markAdopted({
+          adoptedAt: new Date(now()).toISOString(),
+          runId: run.runId,
+          resources: totals.adopted,
+        });
+      } else {
+        logger.warn('Adoption incomplete: some resources could not be read; the next run adopts them', {
+          failures: totals.failures,
+        });
+      }
+    }
+    await recon.clearCursor(run.runId);
+    const seconds = (now() - Date.parse(run.cursor.startedAt)) / 1000;
+    metrics.addMetric('OpenDrift', MetricUnit.Count, totals.openDrift);
+    count('ReconciledKeys', totals.keys);
+    count('ReconciledAliases', totals.aliases);
+    count('ReconciledTrails', totals.trails);
+    count('GoneResources', totals.gone);
+    count('AdoptedResources', totals.adopted);
+    metrics.addMetric('ReconcileRunTime', MetricUnit.Seconds, seconds);
+    logger.info('Reconcile run completed', {
+      runId: run.runId,
+      invocations: run.cursor.invocations,
+      seconds,
+      ...totals,
+    });
+    return { status: 'completed', runId: run.runId, sequence: run.sequence, counts: totals, findings: inv.findings };
+  }
+
+  async function handle(raw: unknown, context: InvocationContext | undefined): Promise<ReconcileResult> {
+    const trigger = triggerOf(raw);
+    const inv: Invocation = {
+      timeLow: () => (context ? context.getRemainingTimeInMillis() < reserveMs : false),
+      leaseMs: () => (context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : undefined),
+      findings: [],
+      succeeded: 0,
+      failed: 0,
+    };
+    if (trigger.kind === 'invalid') {
+      logger.error('Invalid continuation event: it names no run', { event: raw });
+      return { status: 'ignored', findings: [] };
+    }
+    const current = await recon.cursor<RunCursor>();
+    let run: Run | undefined;
+    if (trigger.kind === 'continue') {
+      if (!current || current.runId !== trigger.runId || current.sequence !== trigger.sequence) {
+        logger.info('Continuation of a run that has moved on or finished: ignored', {
+          runId: trigger.runId,
+          sequence: trigger.sequence,
+          current: current ? { runId: current.runId, sequence: current.sequence } : null,
+        });
+        count('StaleContinuations');
+        return { status: 'ignored', findings: [] };
+      }
+      run = { runId: current.runId, sequence: current.sequence, cursor: current.cursor };
+    } else if (current) {
+      logger.info('Resuming an unfinished reconcile run', { runId: current.runId, sequence: current.sequence });
+      run = { runId: current.runId, sequence: current.sequence, cursor: current.cursor };
+    } else {
+      run = await startRun();
+      if (!run) return { status: 'ignored', findings: [] };
+    }
+    run.cursor.invocations++;
+
+    const world = await survey();
+    if (run.cursor.phase === 'keys' && !(await keysPhase(run, world, inv))) return continueRun(run, inv);
+    if (inv.timeLow()) return continueRun(run, inv);
+    const totals = { ...run.cursor.counts };
+    if (!(await finishPhase(run, world, inv, totals))) return continueRun(run, inv);
+    return completeRun(run, totals, inv);
+  }
+
+  return async (raw, context) => {
+    try {
+      return await handle(raw, context);
+    } catch (error) {
+      count('ReconcilerErrors');
+      logger.error('Reconcile invocation failed; it will be retried from the stored cursor', {
+        error: describe(error),
+        cause: describe((error as Error)?.cause),
+      });
+      throw error;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function triggerOf(raw: unknown): Trigger {
+  const event = (raw ?? {}) as { source?: unknown; 'detail-type'?: unknown; detail?: unknown };
+  if (event.source !== CONTINUE_SOURCE || event['detail-type'] !== CONTINUE_DETAIL_TYPE) return { kind: 'schedule' };
+  const detail = (event.detail ?? {}) as { runId?: unknown; sequence?: unknown };
+  if (typeof detail.runId !== 'string' || !Number.isInteger(detail.sequence)) return { kind: 'invalid' };
+  return { kind: 'continue', runId: detail.runId, sequence: detail.sequence as number };
+}
+
+const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
+
+/** True when two snapshots know the same paths with the same values and the same complete maps. */
+export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
+  const maps = (s: ResourceSnapshot) => [...s.completeMaps].sort().join(',');
+  return maps(a) === maps(b) && knownPaths(a, b).every((path) => same(lookup(a, path), lookup(b, path)));
+}
+
+/** The baseline with the live values at `paths` (drift already reported, hidden from this comparison). */
+function withValues(baseline: ResourceSnapshot, live: ResourceSnapshot, paths: string[]): ResourceSnapshot {
+  if (paths.length === 0) return baseline;
+  const attributes = { ...baseline.attributes };
+  for (const path of paths) attributes[path] = lookup(live, path);
+  return { ...baseline, attributes };
+}
+
+function describe(error: unknown): string | undefined {
+  if (error === undefined) return undefined;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

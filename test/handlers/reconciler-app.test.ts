@@ -1,0 +1,382 @@
+/**
+ * The reconciler application (lambda/handlers/reconciler-app.ts) against an in-memory KMS account
+ * (aws-sdk-client-mock, test/helpers/fake-kms.ts) and an in-process DynamoDB (dynalite): adoption, drift found by
+ * comparison, accounts that throttle, and runs continued across invocations.
+ */
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  CloudTrailClient,
+  DescribeTrailsCommand,
+  GetEventSelectorsCommand,
+  GetTrailStatusCommand,
+} from '@aws-sdk/client-cloudtrail';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createStateStore } from '../../lambda/adapters/state-store';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import {
+  CONTINUE_DETAIL_TYPE,
+  createReconciler,
+  type ReconcileResult,
+  type ReconcilerSettings,
+} from '../../lambda/handlers/reconciler-app';
+import { startTable, type TestTable } from '../adapters/dynalite-table';
+import { FakeKms, seeded } from '../helpers/fake-kms';
+
+const kmsMock = mockClient(KMSClient);
+const snsMock = mockClient(SNSClient);
+const eventsMock = mockClient(EventBridgeClient);
+const trailMock = mockClient(CloudTrailClient);
+
+const REGION = 'us-west-2';
+const ACCOUNT = '111122223333';
+const TRAIL = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/org-audit`;
+const topics = {
+  chat: `arn:aws:sns:${REGION}:${ACCOUNT}:keydrift-chat`,
+  email: `arn:aws:sns:${REGION}:${ACCOUNT}:keydrift-email`,
+  page: `arn:aws:sns:${REGION}:${ACCOUNT}:keydrift-page`,
+  ops: `arn:aws:sns:${REGION}:${ACCOUNT}:keydrift-ops`,
+};
+
+let table: TestTable;
+let account: FakeKms;
+
+beforeAll(() => {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+});
+
+beforeEach(async () => {
+  for (const mock of [kmsMock, snsMock, eventsMock, trailMock]) mock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+  trailMock.on(DescribeTrailsCommand).resolves({
+    trailList: [
+      {
+        Name: 'org-audit',
+        TrailARN: TRAIL,
+        HomeRegion: REGION,
+        IsMultiRegionTrail: true,
+        LogFileValidationEnabled: true,
+      },
+    ],
+  });
+  trailMock.on(GetTrailStatusCommand).resolves({ IsLogging: true });
+  trailMock.on(GetEventSelectorsCommand).resolves({
+    EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }],
+  });
+  table = await startTable();
+});
+
+afterEach(async () => {
+  await table.stop();
+});
+
+const logger = new Logger({ serviceName: 'keydrift-test', logLevel: 'SILENT' });
+
+function reconciler(overrides: Partial<ReconcilerSettings> = {}, now?: () => number) {
+  const settings: ReconcilerSettings = {
+    tableName: table.tableName,
+    topics,
+    eventBusName: 'default',
+    selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-own-key`,
+    config: parseDetectionConfig({}),
+    alertMinSeverity: 'error',
+    region: REGION,
+    concurrency: 4,
+    kmsBackoffMs: 5,
+    ...overrides,
+  };
+  return createReconciler({
+    kms: new KMSClient({ region: REGION }),
+    dynamodb: table.client,
+    sns: new SNSClient({ region: REGION }),
+    eventBridge: new EventBridgeClient({ region: REGION }),
+    cloudtrail: new CloudTrailClient({ region: REGION }),
+    settings,
+    logger,
+    metrics: new Metrics({ namespace: 'KeydriftTest', serviceName: 'keydrift-test' }),
+    ...(now ? { now } : {}),
+  });
+}
+
+/** An account of `n` customer managed keys, an alias on the first, and one AWS managed key. */
+function accountWith(n: number, options: ConstructorParameters<typeof FakeKms>[0] = {}): FakeKms {
+  const fake = new FakeKms({ region: REGION, account: ACCOUNT, ...options });
+  for (let i = 0; i < n; i++) fake.addKey({ tags: { team: `team-${i % 3}` } });
+  const first = [...fake.keys.values()][0];
+  fake.aliases.set('alias/payments', first.id);
+  const ebs = fake.addKey({ keyManager: 'AWS', description: 'Default key for EBS' });
+  fake.aliases.set('alias/aws/ebs', ebs.id);
+  fake.install(kmsMock);
+  return fake;
+}
+
+async function item(pk: string, sk: string) {
+  const { Item } = await table.client.send(
+    new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
+  );
+  return Item;
+}
+
+const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
+const findingEvents = () =>
+  eventsMock
+    .commandCalls(PutEventsCommand)
+    .flatMap((c) => c.args[0].input.Entries ?? [])
+    .filter((e) => e.DetailType !== CONTINUE_DETAIL_TYPE);
+
+describe('Reconciler: adoption and drift', () => {
+  it('adopts every customer managed key, alias and trail on the first run without alerting', async () => {
+    // Prepare
+    account = accountWith(5);
+
+    // Act
+    const result = await reconciler()({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'completed', findings: [] });
+    expect(result.counts).toMatchObject({ keys: 5, awsManagedKeys: 1, aliases: 1, trails: 1, adopted: 7 });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(findingEvents()).toEqual([]);
+    for (const key of customerKeys(account)) {
+      const baseline = await item(`RESOURCE#${key.arn}`, 'BASELINE');
+      expect(baseline?.acceptedBy?.S).toBe('keydrift adoption');
+      expect(JSON.parse(baseline?.snapshot?.S ?? '{}').attributes).toMatchObject({ key_state: 'Enabled' });
+      expect(await item(`RESOURCE#${key.arn}`, 'STATE')).toBeDefined();
+    }
+    // The AWS managed key is known from its alias/aws/ alias: not even read.
+    const ebs = [...account.keys.values()].find((k) => k.keyManager === 'AWS');
+    expect(account.callsByKey.get(ebs?.arn ?? '')).toBeUndefined();
+    expect(await item('META', 'ADOPTION')).toBeDefined();
+    expect(await item('META', 'RECONCILE')).toBeUndefined();
+  });
+
+  it('reports unexplained drift once, a key that appeared later as a warning, and resolves the drift', async () => {
+    // Prepare
+    account = accountWith(3);
+    await reconciler()({});
+    const [first, second] = customerKeys(account);
+
+    // Act: disabled behind keydrift's back, and a new key nobody told keydrift about
+    first.keyState = 'Disabled';
+    const late = account.addKey({ description: 'created while the detector was down' });
+    const drift = await reconciler()({});
+    const again = await reconciler()({});
+    first.keyState = 'Enabled';
+    second.tags.team = 'someone-else';
+    const resolved = await reconciler()({});
+
+    // Assess
+    expect(drift.findings).toHaveLength(2);
+    expect(drift.findings.find((f) => f.resource === first.arn)).toMatchObject({
+      event: 'Reconcile',
+      severity: 'critical',
+      status: 'drift',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    const appeared = drift.findings.find((f) => f.resource === late.arn);
+    expect(appeared).toMatchObject({ event: 'Unbaselined', severity: 'warning', status: 'drift' });
+    expect(appeared?.summary).toMatch(/^Key .* appeared without a baseline/);
+    expect(appeared?.remediation[0]).toMatch(/^# if this key is not wanted: aws kms schedule-key-deletion/);
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
+    expect(drift.counts?.openDrift).toBe(1);
+    expect(again).toMatchObject({ status: 'completed', findings: [] });
+    expect(again.counts?.openDrift).toBe(1);
+    expect((await item(`RESOURCE#${late.arn}`, 'BASELINE'))?.acceptedBy?.S).toMatch(/appeared without a baseline/);
+    expect(resolved.findings.map((f) => [f.resource, f.status, f.severity]).sort()).toEqual(
+      [
+        [first.arn, 'resolved', 'info'],
+        [second.arn, 'drift', 'warning'],
+      ].sort(),
+    );
+  });
+
+  it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
+    // Prepare
+    account = accountWith(2);
+    await reconciler()({});
+    const [gone] = customerKeys(account);
+    account.keys.delete(gone.arn);
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result.findings).toHaveLength(1);
+    expect(result.findings[0]).toMatchObject({
+      resource: gone.arn,
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'Deleted' } },
+    });
+    expect(result.counts?.gone).toBe(1);
+  });
+});
+
+describe('Reconciler: KMS request quotas', () => {
+  it('completes in an account that throttles a share of its calls, retrying with backoff', async () => {
+    // Prepare: 30% of all calls throttled (others using the quota), deterministically
+    account = accountWith(30, { throttleShare: 0.3, random: seeded(7) });
+
+    // Act
+    const result = await reconciler({ kmsAttempts: 10 })({});
+
+    // Assess
+    expect(account.throttled).toBeGreaterThan(30);
+    expect(result).toMatchObject({ status: 'completed', counts: { keys: 30, adopted: 32, failures: 0 } });
+  });
+
+  it('never sends more ListGrants per second than the quota allows, and still completes', async () => {
+    // Prepare: this account's ListGrants quota is 25 per second (KMS's is 100); the mock rejects anything above it.
+    // The reconciler paces itself at 80% of it, as it does by default with the real quotas.
+    account = accountWith(50, { quotas: { ListGrants: 25 } });
+    const started = performance.now();
+
+    // Act
+    const result = await reconciler({ kmsRates: { ListGrants: 20 }, concurrency: 8 })({});
+
+    // Assess
+    expect(result).toMatchObject({ status: 'completed', counts: { keys: 50, failures: 0 } });
+    expect(account.overQuota.get('ListGrants') ?? 0).toBe(0);
+    expect(account.maxInWindow('ListGrants')).toBeLessThanOrEqual(25);
+    // 50 calls at 20 per second: calls 41 to 50 cannot start before two full windows have passed.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2000);
+  });
+});
+
+describe('Reconciler: runs continued across invocations', () => {
+  /** A Lambda context whose remaining time drops below the reserve once `budget` keys have been read. */
+  const contextReading = (fake: FakeKms, budget: number) => {
+    const base = fake.calls.get('DescribeKey') ?? 0;
+    return {
+      getRemainingTimeInMillis: () => ((fake.calls.get('DescribeKey') ?? 0) - base < budget ? 600_000 : 1_000),
+    };
+  };
+  const continuation = (entry: PutEventsRequestEntry | undefined) => ({
+    version: '0',
+    source: entry?.Source,
+    'detail-type': entry?.DetailType,
+    detail: JSON.parse(entry?.Detail ?? '{}'),
+  });
+  const lastContinue = () =>
+    eventsMock
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? [])
+      .filter((e) => e.DetailType === CONTINUE_DETAIL_TYPE)
+      .at(-1);
+
+  it('stores its place when time runs low and resumes there, reading every key exactly once', async () => {
+    // Prepare: 25 keys listed 7 per page
+    account = accountWith(25, { keysPageSize: 7 });
+    const run = reconciler({ concurrency: 3 });
+
+    // Act
+    const results: ReconcileResult[] = [await run({}, contextReading(account, 10))];
+    while (results.at(-1)?.status === 'continued') {
+      results.push(await run(continuation(lastContinue()), contextReading(account, 8)));
+    }
+
+    // Assess
+    expect(results.length).toBeGreaterThanOrEqual(3);
+    expect(results.slice(0, -1).every((r) => r.status === 'continued')).toBe(true);
+    expect(results.at(-1)?.status).toBe('completed');
+    expect(results.at(-1)?.counts).toMatchObject({ keys: 25, adopted: 27, failures: 0 });
+    for (const key of customerKeys(account)) {
+      expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(1);
+      expect(await item(`RESOURCE#${key.arn}`, 'BASELINE')).toBeDefined();
+    }
+    expect(kmsMock.calls().some((c) => (c.args[0].input as { Marker?: string }).Marker === '7')).toBe(true);
+    expect(lastContinue()).toMatchObject({
+      Source: 'keydrift',
+      DetailType: 'Reconcile Continue',
+      EventBusName: 'default',
+    });
+    expect(await item('META', 'RECONCILE')).toBeUndefined();
+    expect(await item('META', 'ADOPTION')).toBeDefined();
+  });
+
+  it('ignores a continuation event delivered twice or after its run moved on', async () => {
+    // Prepare
+    account = accountWith(6, { keysPageSize: 2 });
+    const run = reconciler({ concurrency: 1 });
+    await run({}, contextReading(account, 2));
+    const first = continuation(lastContinue());
+    await run(first, contextReading(account, 2));
+
+    // Act
+    const replayed = await run(first, contextReading(account, 100));
+
+    // Assess
+    expect(replayed.status).toBe('ignored');
+    const resumed = await run(continuation(lastContinue()), contextReading(account, 100));
+    expect(resumed).toMatchObject({ status: 'completed', counts: { keys: 6 } });
+    for (const key of customerKeys(account)) expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(1);
+  });
+
+  it('resumes an unfinished run on the next schedule when its continuation was lost', async () => {
+    // Prepare
+    account = accountWith(5, { keysPageSize: 2 });
+    const run = reconciler({ concurrency: 1 });
+    await run({}, contextReading(account, 3));
+
+    // Act: the continuation event never arrives; the schedule fires
+    const resumed = await run({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+
+    // Assess
+    expect(resumed).toMatchObject({ status: 'completed', counts: { keys: 5, adopted: 7 } });
+    for (const key of customerKeys(account)) expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(1);
+  });
+});
+
+describe('Reconciler: stored state', () => {
+  it('keeps a state the detector saved when the drift it shows was already reported', async () => {
+    // Prepare: adopted, then the detector saw a DisableKey event and saved the state
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    const store = createStateStore({ client: table.client, tableName: table.tableName });
+    const loaded = await store.load([key.arn]);
+    const state = loaded.states.get(key.arn);
+    const snapshot = structuredClone(state?.snapshot);
+    if (!snapshot || !state) throw new Error('no state adopted');
+    snapshot.attributes.key_state = 'Disabled';
+    await store.claim('detector-event');
+    await store.save({
+      eventId: 'detector-event',
+      finding: { ...(await fakeFinding(key.arn)) },
+      states: [{ snapshot, expectedVersion: state.version }],
+      baselines: [],
+    });
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess: the detector already alerted; the drift is open but not news
+    expect(result.findings).toEqual([]);
+    expect(result.counts?.openDrift).toBe(1);
+  });
+});
+
+async function fakeFinding(resource: string) {
+  return {
+    service: 'kms' as const,
+    event: 'DisableKey',
+    eventId: 'detector-event',
+    timestamp: '2026-10-03T12:00:00Z',
+    account: ACCOUNT,
+    region: REGION,
+    resource,
+    user: `arn:aws:iam::${ACCOUNT}:user/Alice`,
+    severity: 'critical' as const,
+    status: 'drift' as const,
+    changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    summary: 'Key disabled',
+    remediation: [],
+  };
+}
