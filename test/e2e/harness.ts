@@ -5,6 +5,7 @@
  * keydrift's findings to a queue, a trail writing to an S3 bucket, and keydrift's own KMS key. The live detector
  * (lambda/handlers/detector-app.ts) is wired to it exactly as its composition root wires it to AWS.
  */
+
 import { spawnSync } from 'node:child_process';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -44,6 +45,7 @@ import { createDetector, type DetectorHandler } from '../../lambda/handlers/dete
 import { type KeyRef, keyRef, toEventBridge } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { type Moto, startMoto } from '../helpers/moto';
+import { createTableInput } from '../helpers/table-schema';
 
 export const REGION = 'eu-west-1';
 export const TABLE = 'keydrift-e2e';
@@ -125,32 +127,7 @@ export async function setUpWorld(): Promise<World> {
   const eventBridge = client((c) => new EventBridgeClient(c), moto);
   const cloudtrail = client((c) => new CloudTrailClient(c), moto);
 
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'gsi1pk', AttributeType: 'S' },
-        { AttributeName: 'gsi1sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byTime',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  await dynamodb.send(new CreateTableCommand(createTableInput(TABLE)));
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: TABLE,

@@ -3,6 +3,7 @@
  * table (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`) and its `TableName` output, keys and aliases made with the SDK,
  * and baselines, states and findings written through the real state store, as the detector writes them.
  */
+
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
@@ -12,6 +13,7 @@ import { createStateStore, type StateStore } from '../../lambda/adapters/state-s
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot, Severity, Status } from '../../lambda/core/types';
 import { type Moto, startMoto } from './moto';
+import { TABLE_KEYS } from './table-schema';
 
 export const REGION = 'eu-west-1';
 export const STACK = 'Keydrift';
@@ -25,25 +27,7 @@ export const STACK_TEMPLATE = {
     Table: {
       Type: 'AWS::DynamoDB::Table',
       Properties: {
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((name) => ({
-          AttributeName: name,
-          AttributeType: 'S',
-        })),
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'byTime',
-            KeySchema: [
-              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        ...TABLE_KEYS,
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       },
     },
