@@ -35,6 +35,7 @@ import { normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { splitPath } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot, Severity } from '../core/types';
+import { recordFinding } from '../shared/finding-telemetry';
 import { DetectorEventSchema, describeIssues } from './detector-event';
 
 export interface DetectorSettings {
@@ -376,26 +377,6 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
   }
 
-  function recordFinding(finding: Finding, report: PublishReport | undefined, extra: Record<string, unknown> = {}) {
-    const byEvent = metrics.singleMetric();
-    byEvent.addDimension('event', finding.event);
-    byEvent.addMetric('Findings', MetricUnit.Count, 1);
-    const bySeverity = metrics.singleMetric();
-    bySeverity.addDimension('severity', finding.severity);
-    bySeverity.addMetric('FindingsBySeverity', MetricUnit.Count, 1);
-    logger.info(finding.summary, {
-      eventId: finding.eventId,
-      event: finding.event,
-      resource: finding.resource,
-      severity: finding.severity,
-      status: finding.status,
-      user: finding.user,
-      delivered: report?.delivered ?? [],
-      ...(report?.tolerated.length ? { tolerated: report.tolerated } : {}),
-      ...extra,
-    });
-  }
-
   /**
    * Publishes and saves in parallel. A failed delivery fails the invocation, and the claim is then released (by the
    * caller), so that Lambda's retry alerts again instead of finding the event done.
@@ -480,7 +461,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [] }),
         undefined,
       );
-      recordFinding(saved, report, { redelivered: true });
+      recordFinding(logger, metrics, saved, report, { redelivered: true });
       return { finding: saved };
     }
 
@@ -516,7 +497,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       });
       return { finding };
     }
-    recordFinding(finding, report);
+    recordFinding(logger, metrics, finding, report);
     return { finding };
   }
 

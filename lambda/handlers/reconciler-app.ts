@@ -42,6 +42,7 @@ import { stableJson } from '../core/policy';
 import { deletionReminder, differingPaths, reconcileResource, unbaselinedResource } from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
 import type { Finding, ResourceSnapshot, Severity } from '../core/types';
+import { recordFinding } from '../shared/finding-telemetry';
 import { runPool } from '../shared/pool';
 import type { InvocationContext } from './detector-app';
 
@@ -314,27 +315,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     run.cursor.counts.findings++;
     inv.findings.push(finding);
-    recordFinding(finding, report, ignoredBy);
+    recordFinding(logger, metrics, finding, report, ignoredBy ? { ignoredBy } : {});
     return written;
-  }
-
-  function recordFinding(finding: Finding, report: PublishReport | undefined, ignoredBy: string | undefined) {
-    const byEvent = metrics.singleMetric();
-    byEvent.addDimension('event', finding.event);
-    byEvent.addMetric('Findings', MetricUnit.Count, 1);
-    const bySeverity = metrics.singleMetric();
-    bySeverity.addDimension('severity', finding.severity);
-    bySeverity.addMetric('FindingsBySeverity', MetricUnit.Count, 1);
-    logger.info(finding.summary, {
-      eventId: finding.eventId,
-      event: finding.event,
-      resource: finding.resource,
-      severity: finding.severity,
-      status: finding.status,
-      delivered: report?.delivered ?? [],
-      ...(ignoredBy ? { ignoredBy } : {}),
-      ...(report?.tolerated.length ? { tolerated: report.tolerated } : {}),
-    });
   }
 
   async function releaseQuietly(eventId: string): Promise<void> {

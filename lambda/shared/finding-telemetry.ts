@@ -1,0 +1,34 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { PublishReport } from '../adapters/publisher';
+import type { Finding } from '../core/types';
+
+/**
+ * Counts a finding for the dashboard (`Findings` by event, `FindingsBySeverity` by severity; one dimension set
+ * each) and logs it with where it was delivered.
+ */
+export function recordFinding(
+  logger: Logger,
+  metrics: Metrics,
+  finding: Finding,
+  report: PublishReport | undefined,
+  extra: Record<string, unknown> = {},
+): void {
+  const byEvent = metrics.singleMetric();
+  byEvent.addDimension('event', finding.event);
+  byEvent.addMetric('Findings', MetricUnit.Count, 1);
+  const bySeverity = metrics.singleMetric();
+  bySeverity.addDimension('severity', finding.severity);
+  bySeverity.addMetric('FindingsBySeverity', MetricUnit.Count, 1);
+  logger.info(finding.summary, {
+    eventId: finding.eventId,
+    event: finding.event,
+    resource: finding.resource,
+    severity: finding.severity,
+    status: finding.status,
+    user: finding.user,
+    delivered: report?.delivered ?? [],
+    ...(report?.tolerated.length ? { tolerated: report.tolerated } : {}),
+    ...extra,
+  });
+}
