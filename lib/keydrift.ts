@@ -296,6 +296,7 @@ export class Keydrift extends Construct {
       // Only GetSecretValue/DescribeSecret on this secret name; a secret encrypted with a customer managed key
       // also needs kms:Decrypt on that key, granted by whoever owns it.
       secret.grantRead(this.pager);
+      this.grantKeyUseViaServices(this.pager);
       this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
@@ -368,30 +369,9 @@ export class Keydrift extends Construct {
     }
   }
 
-  /** Least privilege for the detector: reads on keys and trails, its own table, topics, bus and key. */
+  /** Least privilege for the detector: reads on keys and trails, its own table (and index), topics, bus and key. */
   private grantDetectorAccess(fn: KeydriftFunction): void {
-    const stack = Stack.of(this);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadKeyState',
-        actions: [...DETECTOR_KEY_READ_ACTIONS],
-        resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListKeysAndAliases', actions: [...DETECTOR_KMS_LIST_ACTIONS], resources: ['*'] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListTrails', actions: ['cloudtrail:DescribeTrails'], resources: ['*'] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadTrailState',
-        actions: ['cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'],
-        // Any Region: a multi-Region trail's home Region may differ from this one.
-        resources: [stack.formatArn({ service: 'cloudtrail', region: '*', resource: 'trail', resourceName: '*' })],
-      }),
-    );
+    this.grantFindingAccess(fn, DETECTOR_KEY_READ_ACTIONS);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReadWriteKeydriftTable',
@@ -410,49 +390,14 @@ export class Keydrift extends Construct {
         resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
       }),
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishAlerts',
-        actions: ['sns:Publish'],
-        resources: [this.chatTopic, this.emailTopic, this.pageTopic, this.opsTopic].map((t) => t.topicArn),
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PutFindingEvents',
-        actions: ['events:PutEvents'],
-        resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-      }),
-    );
-    this.grantKeyUseViaServices(fn);
   }
 
   /**
    * Least privilege for the reconciler: the per-key reads and the two account listings, trail reads, its own table
-   * (no index), the four topics, and the default bus for findings and its continuation events.
+   * (no index), the four topics, the default bus for findings and its continuation events, and the key.
    */
   private grantReconcilerAccess(fn: KeydriftFunction): void {
-    const stack = Stack.of(this);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadKeyState',
-        actions: [...RECONCILER_KEY_READ_ACTIONS],
-        resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListKeysAndAliases', actions: [...DETECTOR_KMS_LIST_ACTIONS], resources: ['*'] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListTrails', actions: ['cloudtrail:DescribeTrails'], resources: ['*'] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadTrailState',
-        actions: ['cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'],
-        resources: [stack.formatArn({ service: 'cloudtrail', region: '*', resource: 'trail', resourceName: '*' })],
-      }),
-    );
+    this.grantFindingAccess(fn, RECONCILER_KEY_READ_ACTIONS);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReadWriteKeydriftTable',
@@ -460,20 +405,42 @@ export class Keydrift extends Construct {
         resources: [this.table.tableArn],
       }),
     );
-    fn.addToRolePolicy(
+  }
+
+  /**
+   * What every function that makes findings needs: the given KMS reads on keys, the key and alias listings (IAM
+   * authorizes them only on `*`), trail reads, publishing to the four topics, events on the default bus, and
+   * keydrift's key through the services that encrypt with it (SNS needs it to publish to the encrypted topics).
+   */
+  private grantFindingAccess(fn: KeydriftFunction, keyReadActions: readonly string[]): void {
+    const stack = Stack.of(this);
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'ReadKeyState',
+        actions: [...keyReadActions],
+        resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+      }),
+      new iam.PolicyStatement({ sid: 'ListKeysAndAliases', actions: [...DETECTOR_KMS_LIST_ACTIONS], resources: ['*'] }),
+      new iam.PolicyStatement({ sid: 'ListTrails', actions: ['cloudtrail:DescribeTrails'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'ReadTrailState',
+        actions: ['cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'],
+        // Any Region: a multi-Region trail's home Region may differ from this one.
+        resources: [stack.formatArn({ service: 'cloudtrail', region: '*', resource: 'trail', resourceName: '*' })],
+      }),
       new iam.PolicyStatement({
         sid: 'PublishAlerts',
         actions: ['sns:Publish'],
         resources: [this.chatTopic, this.emailTopic, this.pageTopic, this.opsTopic].map((t) => t.topicArn),
       }),
-    );
-    fn.addToRolePolicy(
       new iam.PolicyStatement({
-        sid: 'PutFindingAndContinueEvents',
+        sid: 'PutKeydriftEvents',
         actions: ['events:PutEvents'],
         resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
       }),
-    );
+    ];
+    for (const statement of statements) fn.addToRolePolicy(statement);
+    this.grantKeyUseViaServices(fn);
   }
 
   /**
@@ -507,7 +474,6 @@ export class Keydrift extends Construct {
       queueUrl: this.deadLetterQueue.queueUrl,
     });
     fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(queueRef) });
-    if (fn !== this.detector) this.grantKeyUseViaServices(fn);
   }
 
   private addRule(ruleId: string, description: string, eventPattern: events.EventPattern): events.Rule {
