@@ -90,7 +90,11 @@ export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
       ),
       details(trailArn),
     ]);
-    const trail = described?.trailList?.find((t) => t.TrailARN === trailArn) ?? described?.trailList?.[0];
+    // By ARN, else by name (a multi-Region trail's ARN names its home Region, not the Region of the event); never
+    // some other trail the call returned.
+    const name = trailArn.slice(trailArn.lastIndexOf('/') + 1);
+    const trail =
+      described?.trailList?.find((t) => t.TrailARN === trailArn) ?? described?.trailList?.find((t) => t.Name === name);
     if (!trail) return snapshotFromState('trail', trailArn, { trail: 'deleted', logging: false });
     return snapshotFromState('trail', trailArn, { ...trailState(trail), ...more });
   }

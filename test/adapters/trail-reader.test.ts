@@ -148,4 +148,21 @@ describe('createTrailReader: readTrail', () => {
 
     expect((await reader.readTrail(TRAIL)).attributes).toEqual({ trail: 'deleted', logging: false });
   });
+
+  it('never reads another trail as the one asked for (an emulator may ignore trailNameList)', async () => {
+    const gone = new TrailNotFoundException({ message: 'Unknown trail', $metadata: { httpStatusCode: 400 } });
+    const deleted = 'arn:aws:cloudtrail:us-east-1:143434273843:trail/deleted-trail';
+    trailMock.on(GetTrailStatusCommand).rejects(gone);
+    trailMock.on(GetEventSelectorsCommand).rejects(gone);
+
+    expect((await reader.readTrail(deleted)).attributes).toEqual({ trail: 'deleted', logging: false });
+  });
+
+  it('finds a multi-Region trail by name when the event named it from another Region', async () => {
+    trailMock.on(GetTrailStatusCommand).resolves({ $metadata, IsLogging: true });
+    trailMock.on(GetEventSelectorsCommand).resolves({ $metadata, EventSelectors: [] });
+    const fromEurope = 'arn:aws:cloudtrail:eu-west-1:143434273843:trail/org-audit';
+
+    expect((await reader.readTrail(fromEurope)).attributes).toMatchObject({ trail: 'exists', kms_key_id: KEY });
+  });
 });
