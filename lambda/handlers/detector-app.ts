@@ -21,11 +21,11 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ClaimLostError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createPublisher, type PublishReport, type Topics } from '../adapters/publisher';
+import { createPublisher, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { isAliasArn, isKeyArn } from '../core/arn';
-import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
+import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
 import { RecordError } from '../core/errors';
@@ -34,18 +34,12 @@ import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { splitPath } from '../core/state';
-import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot, Severity } from '../core/types';
+import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
+import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
 import { DetectorEventSchema, describeIssues } from './detector-event';
 
-export interface DetectorSettings {
-  tableName: string;
-  topics: Topics;
-  eventBusName: string;
-  /** keydrift's own key: findings on it also go to the ops topic. */
-  selfKeyArn: string;
-  config: DetectionConfig;
-  alertMinSeverity: Severity;
+export interface DetectorSettings extends DetectorEnvironment {
   /** Re-reads when the live state does not show the event yet (default 3). */
   lagRetries?: number;
   /** Wait before each re-read (default 500 ms). */

@@ -29,19 +29,20 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { StaleStateError, StoreError } from '../adapters/errors';
 import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage } from '../adapters/kms-inventory';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createPublisher, type PublishReport, type Topics } from '../adapters/publisher';
+import { createPublisher, type PublishReport } from '../adapters/publisher';
 import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } from '../adapters/rate-limiter';
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
-import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
+import { matchingIgnoreRule } from '../core/config';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
 import { deletionReminder, differingPaths, reconcileResource, unbaselinedResource } from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
-import type { Finding, ResourceSnapshot, Severity } from '../core/types';
+import type { Finding, ResourceSnapshot } from '../core/types';
+import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
 import { runPool } from '../shared/pool';
 import type { InvocationContext } from './detector-app';
@@ -52,14 +53,8 @@ export const CONTINUE_SOURCE = 'keydrift';
 /** Who a baseline set for a resource that appeared after adoption was accepted by. */
 export const APPEARED_ACCEPTED_BY = 'keydrift reconciler (appeared without a baseline)';
 
-export interface ReconcilerSettings {
-  tableName: string;
-  topics: Topics;
-  eventBusName: string;
-  /** keydrift's own key: findings on it also go to the ops topic, and deletion reminders say keydrift uses it. */
-  selfKeyArn: string;
-  config: DetectionConfig;
-  alertMinSeverity: Severity;
+/** `selfKeyArn` also makes deletion reminders say that keydrift itself uses the key. */
+export interface ReconcilerSettings extends DetectorEnvironment {
   /** The Region reconciled: its keys and aliases, and the trails whose home Region it is. */
   region: string;
   /** Keys read at once (default 10). */

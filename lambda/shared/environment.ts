@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
 import { type Env, required } from './variables';
 
+/** What every function that makes findings is configured with: where to store them and whom to tell. */
 export interface DetectorEnvironment {
   tableName: string;
   topics: { chat: string; email: string; page: string; ops: string };
