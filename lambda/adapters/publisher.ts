@@ -10,6 +10,7 @@ import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry } from '../alerts/event-entry';
 import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import type { Finding, Severity } from '../core/types';
+import type { DetectorEnvironment } from '../shared/environment';
 import { awsErrorName, PublishError } from './errors';
 
 export interface Topics {
@@ -179,4 +180,18 @@ function messageAttributes(finding: Finding): Record<string, MessageAttributeVal
 /** The finding as JSON for the pager, shrunk like the EventBridge copy in the rare case it nears SNS's 256 KiB. */
 export function pageMessage(finding: Finding): string {
   return toEventBridgeEntry(finding, 'default').Detail;
+}
+
+/** The publisher every finding-making function uses: its topics, bus, own key and alert threshold from settings. */
+export function createFindingPublisher(
+  clients: { sns: SNSClient; eventBridge: EventBridgeClient },
+  settings: Pick<DetectorEnvironment, 'topics' | 'eventBusName' | 'selfKeyArn' | 'alertMinSeverity'>,
+): Publisher {
+  return createPublisher({
+    ...clients,
+    topics: settings.topics,
+    eventBusName: settings.eventBusName,
+    selfKeyArns: [settings.selfKeyArn],
+    alertMinSeverity: settings.alertMinSeverity,
+  });
 }

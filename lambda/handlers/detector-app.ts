@@ -21,7 +21,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ClaimLostError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createPublisher, type PublishReport } from '../adapters/publisher';
+import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { isAliasArn, isKeyArn } from '../core/arn';
@@ -115,14 +115,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   const kmsReader = createKmsReader({ client: deps.kms });
   const trailReader = createTrailReader({ client: deps.cloudtrail });
   const store = createStateStore({ client: deps.dynamodb, tableName: settings.tableName, now, sleep });
-  const publisher = createPublisher({
-    sns: deps.sns,
-    eventBridge: deps.eventBridge,
-    topics: settings.topics,
-    eventBusName: settings.eventBusName,
-    selfKeyArns: [settings.selfKeyArn],
-    alertMinSeverity: settings.alertMinSeverity,
-  });
+  const publisher = createFindingPublisher(deps, settings);
 
   const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
 

@@ -29,7 +29,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { StaleStateError, StoreError } from '../adapters/errors';
 import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage } from '../adapters/kms-inventory';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createPublisher, type PublishReport } from '../adapters/publisher';
+import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } from '../adapters/rate-limiter';
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
@@ -210,14 +210,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   const trailReader = createTrailReader({ client: deps.cloudtrail });
   const store = createStateStore({ client: deps.dynamodb, tableName: settings.tableName, now, sleep });
   const recon = createReconcileStore({ client: deps.dynamodb, tableName: settings.tableName, now });
-  const publisher = createPublisher({
-    sns: deps.sns,
-    eventBridge: deps.eventBridge,
-    topics: settings.topics,
-    eventBusName: settings.eventBusName,
-    selfKeyArns: [settings.selfKeyArn],
-    alertMinSeverity: settings.alertMinSeverity,
-  });
+  const publisher = createFindingPublisher(deps, settings);
   const { config } = settings;
 
   const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
