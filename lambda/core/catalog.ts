@@ -4,6 +4,7 @@
  * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
  */
 import { keyIdOf } from './arn';
+import { organizationsOfPrincipalKey } from './policy';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
 export interface SummaryContext {
@@ -40,7 +41,21 @@ function policySummary(ctx: SummaryContext): string {
   const added = change?.added_principals?.length ?? 0;
   const removed = change?.removed_principals?.length ?? 0;
   const detail = added || removed ? ` (+${added} / -${removed} principals)` : '';
-  return `Key policy of ${ctx.label} changed by ${ctx.who}${detail}`;
+  return `Key policy of ${ctx.label} changed by ${ctx.who}${detail}${organizationDetail(change)}`;
+}
+
+/** `: now shared with organization o-b, no longer with o-a` when the policy's organization fences moved. */
+function organizationDetail(change: AttributeChange | undefined): string {
+  const orgs = (keys: string[] | undefined) => new Set((keys ?? []).flatMap(organizationsOfPrincipalKey));
+  const before = orgs(change?.removed_principals);
+  const now = orgs(change?.added_principals);
+  const gained = [...now].filter((org) => !before.has(org)).sort();
+  const lost = [...before].filter((org) => !now.has(org)).sort();
+  const named = (ids: string[]) => `organization${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`;
+  if (gained.length && lost.length) return `: now shared with ${named(gained)}, no longer with ${lost.join(', ')}`;
+  if (gained.length) return `: now shared with ${named(gained)}`;
+  if (lost.length) return `: no longer shared with ${named(lost)}`;
+  return '';
 }
 
 function tagSummary(verb: string) {

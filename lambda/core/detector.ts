@@ -77,8 +77,10 @@ export class Detector {
     Object.assign(state.attributes, effect.set);
     if (effect.creates) state.completeMaps = [...MAP_ATTRIBUTES];
     this.store.putState(state);
-    // A creation's state is its baseline (DESIGN: even an unplanned CreateKey); planned changes move it.
-    if (effect.creates || finding.status === 'planned') {
+    // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
+    // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
+    const adoptsCreation = effect.creates && (planned || effect.kind !== 'alias');
+    if (adoptsCreation || finding.status === 'planned') {
       Object.assign(baseline.attributes, effect.set);
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
       if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
@@ -88,7 +90,9 @@ export class Detector {
       const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);
       Object.assign(relatedState.attributes, related.set);
       this.store.putState(relatedState);
-      if (planned || effect.creates) {
+      // A created resource's own baseline is its created state, but an unplanned creation never approves what it
+      // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline).
+      if (planned) {
         const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
         Object.assign(relatedBaseline.attributes, related.set);
         this.store.putBaseline(relatedBaseline);

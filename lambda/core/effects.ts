@@ -1,6 +1,16 @@
-import { aliasArn, customKeyStoreArn, isAliasArn, isKeyArn, keyArn, partitionOf, trailArn } from './arn';
+import {
+  aliasArn,
+  customKeyStoreArn,
+  isAliasArn,
+  isKeyArn,
+  keyArn,
+  keyIdOf,
+  parseArn,
+  partitionOf,
+  trailArn,
+} from './arn';
 import { RecordError } from './errors';
-import { defaultKeyPolicy, normalizePolicy } from './policy';
+import { defaultKeyPolicy, diffPolicies, normalizePolicy } from './policy';
 import { entryPath } from './state';
 import { parseAwsDate, toIsoSeconds } from './time';
 import type { ChangeEvent, ResourceKind, ResourceSnapshot } from './types';
@@ -102,6 +112,8 @@ function createKey(event: ChangeEvent, world: World): Effect {
   const request = event.requestParameters;
   const metadata = isObject(event.responseElements.keyMetadata) ? event.responseElements.keyMetadata : {};
   const arn = requireKeyArn(event, world);
+  // The default policy names the root of the key's own account, which need not be the record's recipient.
+  const owner = parseArn(arn);
   const origin = text(metadata.origin) ?? text(request.origin) ?? 'AWS_KMS';
   const multiRegion = (metadata.multiRegion ?? request.multiRegion) === true;
   const set: Record<string, unknown> = {
@@ -115,7 +127,7 @@ function createKey(event: ChangeEvent, world: World): Effect {
     rotation_period_in_days: null,
     policy: request.policy
       ? normalizePolicy(request.policy)
-      : defaultKeyPolicy(event.account, partitionOf(event.region)),
+      : defaultKeyPolicy(owner?.account || event.account, owner?.partition || partitionOf(event.region)),
     multi_region: multiRegion,
     primary_region: multiRegion ? event.region : null,
     origin,
@@ -233,14 +245,66 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
 const materialGone = keyChange(() => ({ key_material: null, key_state: 'PendingImport' }));
 const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
 
+/**
+ * ReplicateKey adds a Region to the primary key and creates the replica key, with a policy of its own:
+ * the request's, else the one KMS answers with, else the default policy of the replica's account. The
+ * replica's policy is reported on the primary's finding as its `policy` change (naming `replica_key`),
+ * so that outside access it grants escalates like any other policy change.
+ */
 function replicateKey(event: ChangeEvent, world: World): Effect {
-  const region = text(event.requestParameters.replicaRegion) ?? 'unknown';
-  const path = entryPath('replica_regions', region);
+  const request = event.requestParameters;
+  const response = event.responseElements;
+  const primary = requireKeyArn(event, world);
+  const metadata = isObject(response.replicaKeyMetadata) ? response.replicaKeyMetadata : {};
+  const answered = text(metadata.arn);
+  const region = text(request.replicaRegion) ?? (answered ? parseArn(answered)?.region : undefined);
+  const path = entryPath('replica_regions', region ?? 'unknown');
+  const owner = parseArn(primary);
+  const account = owner?.account || event.account;
+  // Multi-Region keys share their key id: the replica is the primary's id in the replica Region.
+  const replica =
+    answered && isKeyArn(answered) ? answered : region ? keyArn(region, account, keyIdOf(primary)) : undefined;
+  const replicaAccount = (replica && parseArn(replica)?.account) || account;
+  const policyText = [request.policy, response.replicaPolicy].find((p) => p !== undefined && p !== null && p !== '');
+  const policy = policyText
+    ? normalizePolicy(policyText)
+    : defaultKeyPolicy(replicaAccount, partitionOf(region ?? owner?.region ?? event.region));
+  const related: Effect['related'] = [];
+  if (replica) {
+    const set: Record<string, unknown> = {
+      policy,
+      multi_region: true,
+      primary_region: owner?.region ?? event.region,
+      deletion_date: null,
+      description: text(request.description) ?? text(metadata.description) ?? '',
+    };
+    for (const [attribute, field] of [
+      ['key_usage', 'keyUsage'],
+      ['key_spec', 'keySpec'],
+      ['origin', 'origin'],
+    ] as const) {
+      const value = text(metadata[field]);
+      if (value) set[attribute] = value;
+    }
+    Object.assign(set, tagResource(event));
+    related.push({ kind: 'key', resource: replica, set });
+  }
   return effect(
     'key',
-    requireKeyArn(event, world),
+    primary,
     { [path]: true, multi_region: true },
-    { implied: { [path]: null } },
+    {
+      implied: { [path]: null },
+      related,
+      notes: {
+        policy: {
+          before: null,
+          after: policy,
+          ...(replica ? { replica_key: replica } : {}),
+          ...diffPolicies(null, policy, replicaAccount),
+        },
+      },
+    },
   );
 }
 
@@ -250,8 +314,13 @@ function updatePrimaryRegion(event: ChangeEvent, world: World): Effect {
   });
 }
 
-/** Trail key ids may be key ids, ARNs or aliases: stored as the key ARN where it can be resolved. */
+/**
+ * Trail key ids may be key ids, ARNs or aliases: stored as the key ARN where it can be resolved. CloudTrail
+ * answers CreateTrail and UpdateTrail with the key's full ARN, which wins over whatever the request named.
+ */
 function trailKey(event: ChangeEvent, world: World, value: unknown): string | null {
+  const answered = text(event.responseElements.kmsKeyId);
+  if (answered && isKeyArn(answered)) return answered;
   const raw = text(value);
   if (!raw) return null;
   return (
@@ -287,16 +356,42 @@ function updateTrail(event: ChangeEvent, world: World): Effect {
 /** Event selectors reduced to what drift cares about: which management events the trail logs. */
 export interface TrailSelectors {
   management: 'All' | 'ReadOnly' | 'WriteOnly' | 'None';
+  /**
+   * Management event sources the trail leaves out: those the selectors exclude by name, and
+   * `kms.amazonaws.com` whenever the trail logs write management events but none from KMS (for instance
+   * advanced selectors that admit only other sources).
+   */
   excluded_sources: string[];
   data_resources: string[];
 }
 
 const DEFAULT_SELECTORS: TrailSelectors = { management: 'All', excluded_sources: [], data_resources: [] };
+const KMS_SOURCE = 'kms.amazonaws.com';
 
-/** Normalizes basic and advanced event selectors from a PutEventSelectors request. */
+/** True when an advanced field selector lets `value` through (no field selector: everything passes). */
+function admits(selector: Json | undefined, value: string): boolean {
+  if (!selector) return true;
+  const any = (key: string, test: (pattern: string) => boolean) => sorted(selector[key]).some(test);
+  const set = (key: string) => sorted(selector[key]).length > 0;
+  return (
+    (!set('equals') || any('equals', (v) => v === value)) &&
+    (!set('startsWith') || any('startsWith', (p) => value.startsWith(p))) &&
+    (!set('endsWith') || any('endsWith', (p) => value.endsWith(p))) &&
+    !any('notEquals', (v) => v === value) &&
+    !any('notStartsWith', (p) => value.startsWith(p)) &&
+    !any('notEndsWith', (p) => value.endsWith(p))
+  );
+}
+
+/**
+ * Normalizes basic and advanced event selectors from a PutEventSelectors request. Selectors add up: the
+ * trail logs an event when any selector does, so KMS counts as excluded only when no selector that logs
+ * write management events lets KMS through.
+ */
 export function normalizeSelectors(request: Json): TrailSelectors {
   let read = false;
   let write = false;
+  let kmsWrites = false;
   const excluded = new Set<string>();
   const data = new Set<string>();
   for (const selector of Array.isArray(request.eventSelectors) ? request.eventSelectors.filter(isObject) : []) {
@@ -305,9 +400,12 @@ export function normalizeSelectors(request: Json): TrailSelectors {
     }
     if (selector.includeManagementEvents === false) continue;
     const type = String(selector.readWriteType ?? 'All');
+    const writes = type === 'All' || type === 'WriteOnly';
+    const left = sorted(selector.excludeManagementEventSources);
     read ||= type === 'All' || type === 'ReadOnly';
-    write ||= type === 'All' || type === 'WriteOnly';
-    for (const source of sorted(selector.excludeManagementEventSources)) excluded.add(source);
+    write ||= writes;
+    kmsWrites ||= writes && !left.includes(KMS_SOURCE);
+    for (const source of left) excluded.add(source);
   }
   for (const selector of Array.isArray(request.advancedEventSelectors)
     ? request.advancedEventSelectors.filter(isObject)
@@ -319,11 +417,16 @@ export function normalizeSelectors(request: Json): TrailSelectors {
       for (const value of sorted(field('resources.type')?.equals)) data.add(value);
       continue;
     }
-    const readOnly = sorted(field('readOnly')?.equals);
-    read ||= readOnly.length === 0 || readOnly.includes('true');
-    write ||= readOnly.length === 0 || readOnly.includes('false');
-    for (const source of sorted(field('eventSource')?.notEquals)) excluded.add(source);
+    const source = field('eventSource');
+    const writes = admits(field('readOnly'), 'false');
+    read ||= admits(field('readOnly'), 'true');
+    write ||= writes;
+    kmsWrites ||= writes && admits(source, KMS_SOURCE);
+    for (const name of sorted(source?.notEquals)) excluded.add(name);
   }
+  // With no write management events logged at all, `management` already says so.
+  if (kmsWrites) excluded.delete(KMS_SOURCE);
+  else if (write) excluded.add(KMS_SOURCE);
   const management = read && write ? 'All' : read ? 'ReadOnly' : write ? 'WriteOnly' : 'None';
   return { management, excluded_sources: [...excluded].sort(), data_resources: [...data].sort() };
 }
@@ -368,10 +471,13 @@ const EFFECTS: Record<string, EffectOf> = {
   DisableKey: keyChange(() => ({ key_state: 'Disabled' }), { key_state: 'Enabled' }),
   EnableKey: keyChange(() => ({ key_state: 'Enabled' })),
   PutKeyPolicy: keyChange((e) => ({ policy: normalizePolicy(e.requestParameters.policy) })),
+  // The record shows a rotation period only when the request sets one; without it the path stays untouched (the
+  // scheduled reconcile reads the period KMS applied), so re-enabling rotation can bring the key back to baseline.
   EnableKeyRotation: keyChange((e) => ({
     enable_key_rotation: true,
-    rotation_period_in_days:
-      typeof e.requestParameters.rotationPeriodInDays === 'number' ? e.requestParameters.rotationPeriodInDays : 365,
+    ...(typeof e.requestParameters.rotationPeriodInDays === 'number'
+      ? { rotation_period_in_days: e.requestParameters.rotationPeriodInDays }
+      : {}),
   })),
   DisableKeyRotation: keyChange(() => ({ enable_key_rotation: false }), { enable_key_rotation: true }),
   TagResource: keyChange(tagResource),

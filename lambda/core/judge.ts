@@ -53,9 +53,14 @@ export interface Surroundings {
 const rank = (severity: Severity): number => SEVERITIES.indexOf(severity);
 const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
 
-/** The `changes` object of a finding: touched paths grouped by attribute, with policy and grant details. */
+/**
+ * The `changes` object of a finding: touched paths grouped by attribute, with policy and grant details.
+ * `trailsUsingKey` (the trails whose logs the key encrypts) lets a new policy that locks CloudTrail out
+ * be flagged even when the previous policy is unknown.
+ */
 export function groupChanges(
   observation: Pick<Observation, 'paths' | 'notes' | 'resource' | 'event'>,
+  trailsUsingKey: readonly string[] = [],
 ): Record<string, AttributeChange> {
   const changes: Record<string, AttributeChange> = {};
   for (const { path, before, after } of observation.paths) {
@@ -71,7 +76,8 @@ export function groupChanges(
     (change.after as Record<string, unknown>)[entry] = after ?? null;
   }
   const ownAccount = parseArn(observation.resource)?.account ?? observation.event.account;
-  if (changes.policy) Object.assign(changes.policy, policyDetails(changes.policy, ownAccount));
+  if (changes.policy)
+    Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey.length > 0));
   if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
   for (const [attribute, notes] of Object.entries(observation.notes)) {
     changes[attribute] = { ...(changes[attribute] ?? { before: null, after: null }), ...notes };
@@ -79,13 +85,17 @@ export function groupChanges(
   return changes;
 }
 
-function policyDetails(change: AttributeChange, ownAccount: string): Partial<AttributeChange> {
+/**
+ * Principal details of a policy change, and whether it takes CloudTrail's `kms:GenerateDataKey*` away:
+ * from a known policy that allowed it, or, on a key that encrypts a trail, from whatever the unknown
+ * previous policy was (the new policy breaks the trail either way).
+ */
+function policyDetails(change: AttributeChange, ownAccount: string, encryptsTrail: boolean): Partial<AttributeChange> {
   const before = change.before as Policy | null;
   const after = change.after as Policy | null;
   const details: Partial<AttributeChange> = { ...diffPolicies(before, after, ownAccount) };
-  if (before && after && allowsCloudTrailEncryption(before) && !allowsCloudTrailEncryption(after)) {
-    details.cloudtrail_access_removed = true;
-  }
+  const hadAccess = before ? allowsCloudTrailEncryption(before) : encryptsTrail;
+  if (after && hadAccess && !allowsCloudTrailEncryption(after)) details.cloudtrail_access_removed = true;
   return details;
 }
 
@@ -187,16 +197,11 @@ function remediationOf(observation: Observation, status: Status): string[] {
 export function judge(observation: Observation, surroundings: Surroundings, config: DetectionConfig): Finding {
   const { event, kind, resource } = observation;
   const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
-  const changes = groupChanges(observation);
+  const trailsUsingKey = kind === 'key' ? surroundings.trailsUsingKey(resource) : [];
+  const changes = groupChanges(observation, trailsUsingKey);
   markBackToBaseline(changes, observation.paths);
   const status = statusOf(observation, entry, config);
-  const ruleContext: RuleContext = {
-    event,
-    kind,
-    resource,
-    changes,
-    trailsUsingKey: kind === 'key' ? surroundings.trailsUsingKey(resource) : [],
-  };
+  const ruleContext: RuleContext = { event, kind, resource, changes, trailsUsingKey };
   const { severity, reasons } = severityOf(entry, status, ruleContext, config);
   const summaryContext: SummaryContext = {
     event,

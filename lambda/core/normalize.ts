@@ -23,9 +23,13 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 /** What a raw record is, judged cheaply (the replay's workers call this for every record). */
 export type RecordKind = 'write' | 'read' | 'other';
 
+/** Event categories that record traffic, never a change of configuration (CloudTrail network activity and data events). */
+const NOT_MANAGEMENT_CATEGORIES = new Set(['NetworkActivity', 'Data']);
+
 /**
  * Sorts a raw CloudTrail record or EventBridge event into a watched write (KMS or trail change, or a
- * native KMS event), a read-only KMS/CloudTrail call, or another service's record.
+ * native KMS event), a read-only KMS/CloudTrail call, or anything else: another service's record, or a
+ * network-activity or data event (a call seen at a VPC endpoint, even one named `UpdateTrail`, is not a change).
  */
 export function classifyRecord(raw: unknown): RecordKind {
   if (!isObject(raw)) return 'other';
@@ -36,6 +40,7 @@ export function classifyRecord(raw: unknown): RecordKind {
   }
   const source = raw.eventSource;
   if (typeof source !== 'string' || !(source in WATCHED_SOURCES)) return 'other';
+  if (NOT_MANAGEMENT_CATEGORIES.has(String(raw.eventCategory)) || raw.eventType === 'AwsVpceEvent') return 'other';
   const name = typeof raw.eventName === 'string' ? raw.eventName : '';
   if (KNOWN_WRITES.has(name)) return 'write';
   if (raw.readOnly === true || READ_NAME.test(name)) return 'read';
@@ -69,7 +74,11 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
   const region = text(record.awsRegion) ?? 'unknown';
   const account =
     text(record.recipientAccountId) ?? text(identity?.accountId) ?? text(resources[0]?.accountId) ?? 'unknown';
-  const isServiceEvent = record.eventType === 'AwsServiceEvent';
+  // Service events, and calls a service made itself (no identity type or ARN, only `invokedBy`, e.g. KMS's
+  // SynchronizeMultiRegionKey), are named by the service that wrote the record where nothing is more precise.
+  const isServiceEvent =
+    record.eventType === 'AwsServiceEvent' ||
+    (!!identity && !text(identity.type) && !text(identity.arn) && !!text(identity.invokedBy));
   return {
     eventId: text(record.eventID) ?? syntheticId(record),
     eventName,

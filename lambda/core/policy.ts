@@ -122,45 +122,48 @@ export function stableJson(value: unknown): string {
   );
 }
 
-/** One principal an Allow statement grants to, with the account fence its conditions set. */
+/** One principal an Allow statement grants to, with the fences its conditions set. */
 interface Grantee {
   /** An ARN, a service name (`cloudtrail.amazonaws.com`) or `*`. */
   principal: string;
-  /** For `*`: the accounts its conditions confine it to, `org` for an organization fence, none when open. */
-  fencedTo: string[];
+  /** The accounts its conditions confine it to; none when no account condition applies. */
+  accounts: string[];
+  /** The organizations (`o-abc123`) its conditions confine it to; none when no organization condition applies. */
+  orgs: string[];
 }
 
 /** Operators that confine a key to the values listed; negated (`StringNotEquals`) and `…IfExists` ones do not. */
 const CONFINING_OPERATORS = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
 
-function fencesOf(statement: PolicyStatement): string[] {
-  const fences: string[] = [];
+function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
+  const accounts = new Set<string>();
+  const orgs = new Set<string>();
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
       // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.
       if (/Like$/i.test(operator) && values.some((value) => /[*?]/.test(value))) continue;
       const lower = key.toLowerCase();
-      if (ACCOUNT_FENCES.includes(lower)) fences.push(...values);
-      if (ORG_FENCES.includes(lower)) fences.push('org');
+      if (ACCOUNT_FENCES.includes(lower)) for (const value of values) accounts.add(value);
+      // Org ids are lowercase; `StringEqualsIgnoreCase` may spell them otherwise.
+      if (ORG_FENCES.includes(lower)) for (const value of values) orgs.add(value.toLowerCase());
     }
   }
-  return fences;
+  return { accounts: [...accounts].sort(), orgs: [...orgs].sort() };
 }
 
 function granteesOf(policy: Policy): Grantee[] {
   const grantees: Grantee[] = [];
   for (const statement of policy.Statement) {
     if (statement.Effect !== 'Allow') continue;
-    const fencedTo = fencesOf(statement);
+    const fences = fencesOf(statement);
     // NotPrincipal with Allow grants everyone but the listed principals.
     if (statement.Principal === '*' || statement.NotPrincipal) {
-      grantees.push({ principal: '*', fencedTo });
+      grantees.push({ principal: '*', ...fences });
       continue;
     }
-    for (const [kind, values] of Object.entries(statement.Principal ?? {})) {
-      for (const value of values)
-        grantees.push({ principal: kind === 'AWS' || value === '*' ? value : value, fencedTo });
+    for (const values of Object.values(statement.Principal ?? {})) {
+      for (const value of values) grantees.push({ principal: value, ...fences });
     }
   }
   return grantees;
@@ -169,18 +172,31 @@ function granteesOf(policy: Policy): Grantee[] {
 const accountOfPrincipal = (principal: string): string | undefined =>
   /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(principal)?.[1];
 
-/** Accounts (or `*`) outside `ownAccount` that a grantee lets in. */
+/** Accounts (or `*`) outside `ownAccount` that a grantee lets in; an organization fence lets no one outside in. */
 function outsiders(grantee: Grantee, ownAccount: string): string[] {
   if (grantee.principal === '*') {
-    if (grantee.fencedTo.length === 0) return ['*'];
-    return grantee.fencedTo.filter((fence) => fence !== 'org' && fence !== ownAccount && fence !== '*');
+    if (grantee.accounts.length === 0 && grantee.orgs.length === 0) return ['*'];
+    return grantee.accounts.filter((account) => account !== ownAccount && account !== '*');
   }
   const account = accountOfPrincipal(grantee.principal);
   return account && account !== ownAccount ? [account] : [];
 }
 
-const granteeKey = (g: Grantee): string =>
-  g.fencedTo.length ? `${g.principal} (${[...g.fencedTo].sort().join(',')})` : g.principal;
+/**
+ * How a grantee shows in `added_principals` / `removed_principals`: the principal, then its fences, e.g.
+ * `cloudtrail.amazonaws.com (111122223333)`, `* (org o-abc123)`, `* (111122223333; org o-a,o-b)`. The
+ * fence values are part of the key, so moving a fence to another account or organization shows.
+ */
+const granteeKey = (g: Grantee): string => {
+  const fences = [g.accounts.join(','), g.orgs.length ? `org ${g.orgs.join(',')}` : ''].filter(Boolean);
+  return fences.length ? `${g.principal} (${fences.join('; ')})` : g.principal;
+};
+
+/** The organization ids of a principal key that `granteeKey` wrote (`* (org o-a,o-b)` gives `o-a`, `o-b`). */
+export function organizationsOfPrincipalKey(key: string): string[] {
+  const match = /[(;] ?org ([^)]+)\)$/.exec(key);
+  return match ? match[1].split(',') : [];
+}
 
 export interface PolicyDiff {
   added_principals: string[];

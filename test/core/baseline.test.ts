@@ -2,7 +2,21 @@
  * Baseline rules of DESIGN.md: what the first observed change implies about the approved state, and
  * what a creation sets.
  */
-import { at, by, createKey, detect, KEY_ARN, onKey, policyWith, putKeyPolicy, rec, sessionIdentity } from './harness';
+import {
+  ACCOUNT,
+  ALICE,
+  at,
+  by,
+  createKey,
+  detect,
+  KEY_ARN,
+  onKey,
+  policyWith,
+  putKeyPolicy,
+  REGION,
+  rec,
+  sessionIdentity,
+} from './harness';
 
 const ANALYTICS = {
   Sid: 'Analytics',
@@ -46,7 +60,7 @@ describe('Baseline inference', () => {
     expect(last.status).toBe('drift');
     expect(last.changes.policy.before).toBeNull();
     expect(last.remediation).toEqual([
-      `# approved value unknown; inspect: aws kms describe-key --key-id ${KEY_ARN} --region us-west-2`,
+      `# approved value unknown; inspect: aws kms get-key-policy --key-id ${KEY_ARN} --region us-west-2 --policy-name default --output text`,
     ]);
     expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
     expect(store.baseline(KEY_ARN)?.attributes.policy).toBeUndefined();
@@ -174,5 +188,43 @@ describe('CreateKey', () => {
     const { last } = detect([rec('CreateKey__awskmsdg__1')]);
     expect(last.changes.key_state).toEqual({ before: null, after: 'PendingImport' });
     expect(last.changes.origin).toEqual({ before: null, after: 'EXTERNAL' });
+  });
+});
+
+describe('CreateAlias', () => {
+  const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/ExampleAlias`;
+  /** The documented DeleteAlias record, aimed at the alias the CreateAlias sample creates. */
+  const deleteExampleAlias = () =>
+    rec('DeleteAlias__awskmsdg__1', (r) => {
+      r.awsRegion = REGION;
+      r.requestParameters = { aliasName: 'alias/ExampleAlias' };
+      r.resources = [{ ARN: KEY_ARN }, { ARN: ALIAS_ARN }];
+    });
+
+  it('leaves an alias created by an unplanned principal unapproved, so deleting it resolves the drift', () => {
+    // Act: Alice is not a planned principal.
+    const { findings, store } = detect([
+      at(rec('CreateAlias__awskmsdg__1'), 'create-1'),
+      at(deleteExampleAlias(), 'delete-1'),
+    ]);
+    // Assess
+    const [created, deleted] = findings;
+    expect(created).toMatchObject({ event: 'CreateAlias', status: 'drift', severity: 'warning', resource: ALIAS_ARN });
+    expect(deleted).toMatchObject({ event: 'DeleteAlias', status: 'resolved', severity: 'info' });
+    expect(store.baseline(ALIAS_ARN)?.attributes.target_key_id).toBeNull();
+    expect(store.baseline(KEY_ARN)?.attributes['aliases#alias/ExampleAlias']).toBeUndefined();
+  });
+
+  it('approves an alias a planned principal creates, so deleting it is drift', () => {
+    const { findings, store } = detect(
+      [
+        at(rec('CreateAlias__awskmsdg__1'), 'create-1'),
+        at(by(deleteExampleAlias(), sessionIdentity('Ops', 'mallory')), 'delete-1'),
+      ],
+      { plannedPrincipals: [ALICE] },
+    );
+    expect(findings[0]).toMatchObject({ status: 'planned', severity: 'info' });
+    expect(store.baseline(KEY_ARN)?.attributes['aliases#alias/ExampleAlias']).toBe(true);
+    expect(findings[1]).toMatchObject({ event: 'DeleteAlias', status: 'drift', severity: 'error' });
   });
 });

@@ -131,7 +131,8 @@ describe('Escalation: outside access through the key policy', () => {
     const { last } = detect([rec('PutKeyPolicy__panther__1')], QUIET_POLICY);
     expect(last.changes.policy.external_accounts).toEqual([]);
     expect(last.changes.policy.added_principals).toEqual([
-      '* (org)',
+      '* (org o-xxxxxxxxxx)',
+      '* (org o-yyyyyyyyyy)',
       'arn:aws:iam::123456789012:role/ExampleRoleAssumption1',
       'arn:aws:iam::123456789012:role/ExampleRoleAssumption2',
       'arn:aws:iam::123456789012:root',

@@ -12,7 +12,8 @@ const reads = sampleNames().filter((name) => classifyRecord(sample(name)) === 'r
 
 describe('Finding contract on every sample', () => {
   it('sorts the samples into watched writes, reads and other services', () => {
-    expect(writes).toHaveLength(60);
+    // 59: UpdateTrail__panther__1 is a network-activity record (a VPC endpoint call), not a change.
+    expect(writes).toHaveLength(59);
     expect(reads.map((name) => name.split('__')[0])).toEqual(
       expect.arrayContaining(['Decrypt', 'Encrypt', 'GenerateDataKey', 'DescribeKey', 'ListAliases', 'ReEncrypt']),
     );
@@ -24,6 +25,7 @@ describe('Finding contract on every sample', () => {
       ),
     ).toBe(true);
     expect(classifyRecord(sample('CreateBucket__awscweug__1'))).toBe('other');
+    expect(classifyRecord(sample('UpdateTrail__panther__1'))).toBe('other');
   });
 
   it.each(writes)('turns %s into one finding that follows the contract', (name) => {

@@ -141,7 +141,6 @@ const EXPECTED_RESOURCE: Array<[sample: string, resource: string, why: string]> 
     'arn:aws:cloudtrail:apiso-centralnorth-2r:143434273843:trail/stratus-red-team-ct-stop-trail-buykxbqejv',
     'a captured StopLogging',
   ],
-  ['UpdateTrail__panther__1', 'arn:aws:cloudtrail:us-east-1:111111111111:trail/management-events', 'trail name only'],
   [
     'PutEventSelectors__panther__1',
     'arn:aws:cloudtrail:us-west-2:111122223333:trail/sample-cloudtrail-name',

@@ -1,0 +1,304 @@
+/**
+ * What lambda/core/effects.ts makes of five kinds of record that it used to misread: the replica key of a
+ * ReplicateKey, a trail linked to its key by an alias, re-enabled rotation, the default policy of a key in
+ * another account than the record's, and advanced event selectors that leave KMS out. Every record is a
+ * public CloudTrail sample, changed only where the scenario needs it.
+ */
+import { defaultKeyPolicy } from '../../lambda/core/policy';
+import { type CloudTrailRecord, malformedSampleText } from '../helpers/fixtures';
+import {
+  ACCOUNT,
+  at,
+  createKey,
+  createTrail,
+  defaultPolicy,
+  detect,
+  EXTERNAL_ACCOUNT,
+  KEY_ARN,
+  onKey,
+  putKeyPolicy,
+  rec,
+  TRAIL_ARN,
+  TRAIL_NAME,
+} from './harness';
+
+type Json = Record<string, unknown>;
+
+/** Default severities lowered, so that only an escalation rule can make these findings critical. */
+const QUIET = { severityOverrides: { DisableKey: 'warning', ReplicateKey: 'warning' } };
+
+/** The primary key and replica key the ReplicateKey documentation example names. */
+const PRIMARY_ARN = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const REPLICA_ARN = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+/**
+ * The ReplicateKey documentation example (the only one published), without the trailing comma that makes
+ * it invalid JSON in its source. Its replica policy names users of accounts 123456789012 and 012345678901.
+ */
+function replicateKey(edit?: (request: Json, response: Json) => void): CloudTrailRecord {
+  const text = malformedSampleText('ReplicateKey__awskmsdg__1').replace(/("replicaPolicy": ".*"),(\s*\})/, '$1$2');
+  const record = JSON.parse(text) as CloudTrailRecord;
+  edit?.(record.requestParameters as Json, record.responseElements as Json);
+  return record;
+}
+
+describe('ReplicateKey: the replica key and its policy', () => {
+  it('reports a replica policy that opens the key to other accounts as critical, listing them', () => {
+    // Act
+    const { last } = detect([replicateKey()], QUIET);
+    // Assess
+    expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'critical', status: 'drift' });
+    expect(last.changes.policy).toMatchObject({
+      before: null,
+      replica_key: REPLICA_ARN,
+      removed_principals: [],
+      external_accounts: ['012345678901', '123456789012'],
+    });
+    expect(last.changes.replica_regions).toEqual({ before: { 'us-west-2': null }, after: { 'us-west-2': true } });
+    expect(last.reasons).toEqual([
+      'NoOutsideAccessGained: account 012345678901, 123456789012 gained access to the key',
+    ]);
+  });
+
+  it('keeps a replica whose policy stays inside the account at the default error severity', () => {
+    // Prepare
+    const ownAccount = replicateKey((_request, response) => {
+      response.replicaPolicy = String(response.replicaPolicy).replace(/123456789012|012345678901/g, ACCOUNT);
+    });
+    // Act
+    const { last } = detect([ownAccount]);
+    // Assess
+    expect(last.severity).toBe('error');
+    expect(last.changes.policy.external_accounts).toEqual([]);
+    expect(last.reasons).toBeUndefined();
+  });
+
+  it('prefers the policy of the request to the one in the response', () => {
+    // Prepare
+    const requested = replicateKey((request, response) => {
+      request.policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' }],
+      });
+      response.replicaPolicy = JSON.stringify(defaultKeyPolicy(ACCOUNT));
+    });
+    // Act
+    const { last } = detect([requested], QUIET);
+    // Assess
+    expect(last.severity).toBe('critical');
+    expect(last.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+  });
+
+  it('gives a replica with no policy in the record the default policy of its own account', () => {
+    // Prepare
+    const bare = replicateKey((_request, response) => {
+      delete response.replicaPolicy;
+    });
+    // Act
+    const { last } = detect([bare]);
+    // Assess
+    expect(last.severity).toBe('error');
+    expect(last.changes.policy).toMatchObject({ after: defaultKeyPolicy(ACCOUNT), external_accounts: [] });
+  });
+
+  it('remembers the replica key, so a later change to its policy is compared with the replicated one', () => {
+    // Act
+    const { last, store } = detect([replicateKey(), at(putKeyPolicy(defaultPolicy(), REPLICA_ARN), 'put-policy-1')]);
+    // Assess
+    expect(store.snapshot(REPLICA_ARN)?.attributes).toMatchObject({ multi_region: true, primary_region: 'us-east-1' });
+    expect(last.resource).toBe(REPLICA_ARN);
+    expect(last.changes.policy.before).not.toBeNull();
+    expect(last.changes.policy.removed_principals).toEqual([
+      'arn:aws:iam::012345678901:user/Bob',
+      'arn:aws:iam::012345678901:user/Charlie',
+      'arn:aws:iam::123456789012:user/Alice',
+    ]);
+    expect(last.changes.policy.external_accounts).toEqual([]);
+  });
+});
+
+/** CreateTrail__panther__1 (as the harness makes it succeed) naming `requested`, answered with the key's ARN. */
+function trailCreatedWithAlias(requested: string): CloudTrailRecord {
+  const record = createTrail(TRAIL_NAME, requested);
+  record.responseElements = {
+    name: TRAIL_NAME,
+    s3BucketName: 'org-audit-logs',
+    isMultiRegionTrail: true,
+    logFileValidationEnabled: true,
+    trailARN: TRAIL_ARN,
+    kmsKeyId: KEY_ARN,
+  };
+  return record;
+}
+
+describe('Trails linked to their key by an alias the replay has not seen', () => {
+  it.each([
+    ['an alias name', 'alias/x'],
+    ['an alias ARN', 'arn:aws:kms:us-west-2:111122223333:alias/x'],
+  ])('links a trail created with %s to the key ARN of the response', (_form, requested) => {
+    // Act
+    const { findings, store } = detect([
+      trailCreatedWithAlias(requested),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1'),
+    ]);
+    // Assess
+    expect(findings[0].changes.kms_key_id).toEqual({ before: null, after: KEY_ARN });
+    expect(store.trailsUsingKey(KEY_ARN)).toEqual([TRAIL_ARN]);
+  });
+
+  it('reports disabling the key of that trail as critical, with the trail as the reason', () => {
+    // Act
+    const { last } = detect(
+      [trailCreatedWithAlias('alias/x'), at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1')],
+      QUIET,
+    );
+    // Assess
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([`TrailKeyStaysUsable: the key encrypting the logs of ${TRAIL_ARN} is now Disabled`]);
+  });
+
+  it('still keeps the alias ARN when the response does not name the key', () => {
+    // Act
+    const { last } = detect([createTrail(TRAIL_NAME, 'alias/x')]);
+    // Assess
+    expect(last.changes.kms_key_id.after).toBe('arn:aws:kms:us-west-2:111122223333:alias/x');
+  });
+});
+
+describe('EnableKeyRotation after a DisableKeyRotation', () => {
+  it('resolves the drift when rotation is enabled again without a new period', () => {
+    // Act
+    const { findings } = detect([
+      rec('DisableKeyRotation__awskmsdg__1'),
+      at(rec('EnableKeyRotation__awskmsdg__1'), 'enable-rotation-1', '2026-10-03T12:00:00Z'),
+    ]);
+    // Assess
+    expect(findings[0]).toMatchObject({ status: 'drift', severity: 'error' });
+    expect(findings[1]).toMatchObject({ status: 'resolved', severity: 'info' });
+    expect(Object.keys(findings[1].changes)).toEqual(['enable_key_rotation']);
+  });
+
+  it('records the rotation period when the request gives one', () => {
+    // Prepare
+    const every180Days = rec('EnableKeyRotation__awskmsdg__1', (r) => {
+      (r.requestParameters as Json).rotationPeriodInDays = 180;
+    });
+    // Act
+    const { last } = detect([createKey(), every180Days]);
+    // Assess
+    expect(last.changes.rotation_period_in_days).toEqual({ before: null, after: 180 });
+  });
+});
+
+describe('CreateKey: the default key policy belongs to the key account', () => {
+  it('does not report the account that received the record as gaining access to a key of another account', () => {
+    // Prepare: CreateKey__awskmsdg__3 names key 39c5eb22… of account 227179770375 in resources[] and was
+    // delivered to account 111122223333.
+    const record = rec('CreateKey__awskmsdg__3');
+    // Act
+    const { last } = detect([record]);
+    // Assess
+    expect(last.resource).toBe('arn:aws:kms:us-east-1:227179770375:key/39c5eb22-f37c-4956-92ca-89e8f8b57ab2');
+    expect(last.changes.policy).toMatchObject({
+      after: defaultKeyPolicy('227179770375'),
+      external_accounts: [],
+    });
+    expect(last.severity).toBe('warning');
+    expect(last.reasons).toBeUndefined();
+  });
+});
+
+/** PutEventSelectors__stratus__1 with `advancedEventSelectors` instead of its basic selectors. */
+function advancedSelectors(...selectors: Json[]): CloudTrailRecord {
+  return rec('PutEventSelectors__stratus__1', (r) => {
+    const request = r.requestParameters as Json;
+    delete request.eventSelectors;
+    request.advancedEventSelectors = selectors;
+  });
+}
+
+/** PutEventSelectors__stratus__1 with its basic selector logging management events, changed by `edit`. */
+function basicSelectors(...edits: Array<(selector: Json) => void>): CloudTrailRecord {
+  return rec('PutEventSelectors__stratus__1', (r) => {
+    const request = r.requestParameters as { eventSelectors: Json[] };
+    const [template] = request.eventSelectors;
+    request.eventSelectors = edits.map((edit) => {
+      const selector = { ...structuredClone(template), includeManagementEvents: true, readWriteType: 'All' };
+      edit(selector);
+      return selector;
+    });
+  });
+}
+
+const managementOf = (...fieldSelectors: Json[]): Json => ({
+  name: 'Management events',
+  fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, ...fieldSelectors],
+});
+
+describe('PutEventSelectors: selectors that stop logging KMS management events', () => {
+  const EXCLUDES_KMS = 'TrailLogsKmsManagementEvents: the trail now excludes KMS management events';
+
+  it('reports advanced selectors that log management events of other sources only as critical', () => {
+    // Act
+    const { last } = detect([advancedSelectors(managementOf({ field: 'eventSource', equals: ['s3.amazonaws.com'] }))]);
+    // Assess
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([EXCLUDES_KMS]);
+    expect(last.changes.event_selectors.after).toMatchObject({ excluded_sources: ['kms.amazonaws.com'] });
+  });
+
+  it('reports advanced selectors whose source prefixes leave KMS out as critical', () => {
+    const { last } = detect([advancedSelectors(managementOf({ field: 'eventSource', startsWith: ['s3.'] }))]);
+    expect(last.reasons).toEqual([EXCLUDES_KMS]);
+  });
+
+  it('does not flag advanced selectors whose source list includes KMS', () => {
+    const { last } = detect([
+      advancedSelectors(managementOf({ field: 'eventSource', equals: ['s3.amazonaws.com', 'kms.amazonaws.com'] })),
+    ]);
+    expect(last.severity).toBe('error');
+    expect(last.reasons).toBeUndefined();
+  });
+
+  it('does not flag a source-limited selector when another management selector logs KMS', () => {
+    const { last } = detect([
+      advancedSelectors(managementOf({ field: 'eventSource', equals: ['s3.amazonaws.com'] }), managementOf()),
+    ]);
+    expect(last.reasons).toBeUndefined();
+  });
+
+  it('does not flag advanced selectors that log every management event', () => {
+    const { last } = detect([advancedSelectors(managementOf())]);
+    expect(last.severity).toBe('error');
+    expect(last.reasons).toBeUndefined();
+    expect(last.changes.event_selectors.after).toEqual({ management: 'All', excluded_sources: [], data_resources: [] });
+  });
+
+  it('still reports classic selectors that exclude KMS as critical', () => {
+    const { last } = detect([
+      basicSelectors((s) => {
+        s.excludeManagementEventSources = ['kms.amazonaws.com'];
+      }),
+    ]);
+    expect(last.severity).toBe('critical');
+    expect(last.reasons).toEqual([EXCLUDES_KMS]);
+  });
+
+  it('does not flag classic selectors when another selector still logs KMS management events', () => {
+    const { last } = detect([
+      basicSelectors(
+        (s) => {
+          s.excludeManagementEventSources = ['kms.amazonaws.com'];
+        },
+        () => {},
+      ),
+    ]);
+    expect(last.reasons).toBeUndefined();
+  });
+
+  it('does not flag classic selectors that include management events with no source filter', () => {
+    const { last } = detect([basicSelectors(() => {})]);
+    expect(last.severity).toBe('error');
+    expect(last.reasons).toBeUndefined();
+  });
+});
