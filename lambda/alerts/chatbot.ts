@@ -8,8 +8,17 @@
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { escapeWithin, oneLine, slackCode, slackEscape, slackEscapeLiteral } from './sanitize';
-import { boundedList, compactValue, hasPrincipalDetails, PRINCIPAL_DETAILS, safeCommand, safeText } from './values';
+import { defaultSeverityReason, readableReason } from './reasons';
+import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
+import {
+  boundedList,
+  changeValue,
+  hasPrincipalDetails,
+  PRINCIPAL_DETAILS,
+  readableDetails,
+  safeCommand,
+  safeText,
+} from './values';
 
 /** The documented custom notification format (see the link above). */
 export interface ChatbotNotification {
@@ -42,6 +51,10 @@ const MAX_PRINCIPAL = 100;
 const MAX_STEPS = 5;
 const MAX_STEP = 1000;
 const MAX_REASONS = 5;
+// A reason with the catalogue's explanation runs to about 300 characters.
+const MAX_REASON = 400;
+const MAX_WHY = 800;
+const MAX_DETAILS = 3;
 
 const SEVERITY_EMOJI: Record<Severity, string> = {
   critical: ':rotating_light:',
@@ -123,7 +136,8 @@ function errorLine(error: NonNullable<Finding['error']>): string {
 function changesLines(finding: Finding, budget: number): string[] {
   const entries = Object.entries(finding.changes);
   if (entries.length === 0) return [];
-  const lines = ['*What changed:*'];
+  // A denied call changed nothing: its changes are what it tried, and must not read as done.
+  const lines = [finding.status === 'denied' ? '*Attempted (not applied):*' : '*What changed:*'];
   let used = lines[0]!.length;
   for (const [i, [attribute, change]] of entries.entries()) {
     const line = `• ${code(attribute, 100)}: ${changeSummary(change)}`;
@@ -140,8 +154,16 @@ function changesLines(finding: Finding, budget: number): string[] {
 }
 
 function changeSummary(change: AttributeChange): string {
+  const details = readableDetails(change)
+    .slice(0, MAX_DETAILS)
+    .map(({ label, value }) =>
+      label === undefined
+        ? escapeWithin(safeText(value, MAX_VALUE), MAX_VALUE, slackEscape)
+        : `${escapeWithin(safeText(label, 64), 64, slackEscape)} ${code(safeText(value, MAX_VALUE), MAX_VALUE)}`,
+    );
   if (!hasPrincipalDetails(change)) {
-    return `${code(compactValue(change.before), MAX_VALUE)} → ${code(compactValue(change.after), MAX_VALUE)}`;
+    const values = `${code(changeValue(change.before, 'before'), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
+    return details.length > 0 ? `${values} (${details.join('; ')})` : values;
   }
   const lists = PRINCIPAL_DETAILS.filter(([key]) => Array.isArray(change[key])).map(([key, label]) => {
     const { items, more } = boundedList(change[key], MAX_PRINCIPALS, MAX_PRINCIPAL);
@@ -149,14 +171,16 @@ function changeSummary(change: AttributeChange): string {
     if (more > 0) shown.push(`+${more} more`);
     return `${label} ${shown.length > 0 ? shown.join(', ') : 'none'}`;
   });
-  return lists.join('; ');
+  return [...lists, ...details].join('; ');
 }
 
 function reasonsLine(finding: Finding): string[] {
-  const reasons = (finding.reasons ?? []).slice(0, MAX_REASONS).map((r) => safeText(r, 200));
-  if (reasons.length === 0) return [];
+  const given = (finding.reasons ?? [])
+    .slice(0, MAX_REASONS)
+    .map((r) => safeText(readableReason(String(r)), MAX_REASON));
+  const reasons = given.length > 0 ? given : [safeText(defaultSeverityReason(finding), MAX_REASON)];
   const severity = slackEscape(oneLine(finding.severity, 12));
-  return [`*Why ${severity}:* ${escapeWithin(reasons.join('; '), MAX_LINE, slackEscape)}`];
+  return [`*Why ${severity}:* ${escapeWithin(reasons.join('; '), MAX_WHY, slackEscape)}`];
 }
 
 function consoleLine(finding: Finding): string[] {
@@ -166,13 +190,25 @@ function consoleLine(finding: Finding): string[] {
 }
 
 function nextSteps(finding: Finding): string[] {
-  const steps = finding.remediation
-    .slice(0, MAX_STEPS)
-    .map((c) => slackCode(safeCommand(c, MAX_STEP, 'it is in the email alert')));
+  const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, EMAIL_HAS_IT)));
   const more = finding.remediation.length - steps.length;
   if (more > 0) steps.push(`…and ${more} more commands in the email`);
   const fallback = DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];
+}
+
+const EMAIL_HAS_IT = 'it is in the email alert';
+
+/**
+ * A command as a code span that copies back exactly. Slack markdown cannot show a backtick inside code, nor a bare
+ * `@here` without it mentioning the channel: such a command is never shown altered, but named, with where to copy it.
+ */
+function step(command: string): string {
+  const exact = slackCodeExact(command);
+  if (exact !== undefined) return exact;
+  const words = command.split(' ').slice(0, 3).join(' ');
+  const name = /^[\w./-]+(?: [\w./-]+)*$/.test(words) ? `${words} … ` : '';
+  return slackCode(`# ${name}(a command Slack cannot show exactly: copy it from the email alert)`);
 }
 
 function keywords(finding: Finding): string[] {

@@ -5,13 +5,15 @@
 
 import type { AttributeChange, Finding, Status } from '../core/types';
 import { consoleUrl } from './console-url';
+import { defaultSeverityReason, readableReason } from './reasons';
 import { oneLine, truncate, truncateBytes, utf8Bytes } from './sanitize';
 import {
   boundedList,
+  changeValue,
   compactValue,
-  extraDetails,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
+  readableDetails,
   safeCommand,
   safeText,
 } from './values';
@@ -75,7 +77,9 @@ export function emailSubject(finding: Finding): string {
 }
 
 function emailBody(finding: Finding, opts: Required<EmailOptions>): string {
-  const head = `${[...overview(finding), '', 'WHAT CHANGED'].join('\n')}\n`;
+  // A denied call changed nothing: its changes are what it tried, and must not read as done.
+  const heading = finding.status === 'denied' ? 'ATTEMPTED (not applied)' : 'WHAT CHANGED';
+  const head = `${[...overview(finding), '', heading].join('\n')}\n`;
   const commands = remediation(finding, opts.maxBodyBytes / 4);
   const tail = `\n\n${[...severityReasons(finding), '', ...commands, '', ...footer(finding)].join('\n')}\n`;
   const changes = changesSection(finding, opts.maxValueChars).join('\n');
@@ -120,10 +124,11 @@ function changeLines(change: AttributeChange, maxValueChars: number): string[] {
   for (const [key, label] of PRINCIPAL_DETAILS) {
     if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
   }
-  lines.push(valueLine('before:', change.before, change, maxValueChars));
-  lines.push(valueLine('after: ', change.after, change, maxValueChars));
-  for (const [key, value] of extraDetails(change)) {
-    lines.push(`  ${safeText(key, 64)}: ${boundedValue(value, maxValueChars)}`);
+  lines.push(valueLine('before:', changeValue(change.before, 'before'), change, maxValueChars));
+  lines.push(valueLine('after: ', changeValue(change.after, 'after'), change, maxValueChars));
+  for (const { label, value } of readableDetails(change)) {
+    const text = boundedValue(value, maxValueChars);
+    lines.push(label === undefined ? `  ${text}` : `  ${safeText(label, 64)}: ${text}`);
   }
   return lines;
 }
@@ -158,9 +163,14 @@ function fitChanges(changes: string, budget: number): string {
 }
 
 function severityReasons(finding: Finding): string[] {
-  const reasons = (finding.reasons ?? []).slice(0, MAX_REASONS).map((r) => `- ${safeText(r, MAX_REASON_CHARS)}`);
+  const reasons = (finding.reasons ?? [])
+    .slice(0, MAX_REASONS)
+    .map((r) => `- ${safeText(readableReason(String(r)), MAX_REASON_CHARS)}`);
   const heading = `WHY ${oneLine(finding.severity, 12).toUpperCase()}`;
-  return [heading, ...(reasons.length > 0 ? reasons : ['- The default severity for this event and status.'])];
+  return [
+    heading,
+    ...(reasons.length > 0 ? reasons : [`- ${safeText(defaultSeverityReason(finding), MAX_REASON_CHARS)}`]),
+  ];
 }
 
 function remediation(finding: Finding, maxBytes: number): string[] {

@@ -7,8 +7,9 @@
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
+import { defaultSeverityReason, readableReason } from './reasons';
 import { oneLine, truncate } from './sanitize';
-import { boundedList, extraDetails, PRINCIPAL_DETAILS, safeCommand, safeText } from './values';
+import { boundedList, changeValue, PRINCIPAL_DETAILS, readableDetails, safeCommand, safeText } from './values';
 
 /** One `POST https://events.pagerduty.com/v2/enqueue` body. */
 export interface PagerDutyEvent {
@@ -41,6 +42,8 @@ const MAX_REASON = 500;
 const MAX_COMMANDS = 5;
 const MAX_COMMAND = 5000;
 const SHA256_HEX_LENGTH = 64;
+// The custom_details key of a denied call's attempted change, worded as in the email and chat.
+const ATTEMPTED = 'attempted (not applied)';
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** The attributes a finding is paged under: its changed ones, else `attempt` for a denied call, else the event. */
@@ -123,27 +126,38 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     region: safeText(finding.region, MAX_FIELD),
     resource: safeText(finding.resource, MAX_FIELD),
     event_id: safeText(finding.eventId, MAX_FIELD),
-    ...(change ? { change: trimmedChange(change) } : {}),
+    // A denied call changed nothing: what it tried must not read as a change that happened.
+    ...(change ? { [finding.status === 'denied' ? ATTEMPTED : 'change']: trimmedChange(change) } : {}),
     ...(finding.error ? { error: trimmedError(finding.error) } : {}),
-    reasons: (finding.reasons ?? []).slice(0, MAX_REASONS).map((r) => safeText(r, MAX_REASON)),
+    reasons: reasons(finding),
     remediation: commands,
     ...(url ? { console: url } : {}),
   };
 }
 
+function reasons(finding: Finding): string[] {
+  const given = (finding.reasons ?? [])
+    .slice(0, MAX_REASONS)
+    .map((r) => safeText(readableReason(String(r)), MAX_REASON));
+  return given.length > 0 ? given : [safeText(defaultSeverityReason(finding), MAX_REASON)];
+}
+
 function trimmedChange(change: AttributeChange): Record<string, unknown> {
   const trimmed: Record<string, unknown> = {
-    before: safeText(change.before, MAX_DETAIL_VALUE),
-    after: safeText(change.after, MAX_DETAIL_VALUE),
+    before: safeText(changeValue(change.before, 'before'), MAX_DETAIL_VALUE),
+    after: safeText(changeValue(change.after, 'after'), MAX_DETAIL_VALUE),
   };
   for (const [key] of PRINCIPAL_DETAILS) {
     if (!Array.isArray(change[key])) continue;
     const { items, more } = boundedList(change[key], MAX_DETAIL_ITEMS, MAX_FIELD);
     trimmed[key] = more > 0 ? [...items, `+${more} more`] : items;
   }
-  for (const [key, value] of extraDetails(change).slice(0, MAX_DETAIL_ITEMS)) {
-    trimmed[safeText(key, 64)] = safeText(value, MAX_DETAIL_VALUE);
+  const notes: string[] = [];
+  for (const { label, value } of readableDetails(change).slice(0, MAX_DETAIL_ITEMS)) {
+    if (label === undefined) notes.push(safeText(value, MAX_DETAIL_VALUE));
+    else trimmed[safeText(label, 64)] = safeText(value, MAX_DETAIL_VALUE);
   }
+  if (notes.length > 0) trimmed.notes = notes;
   return trimmed;
 }
 

@@ -100,6 +100,18 @@ export function slackCode(s: string): string {
   return s === '' ? '(empty)' : `\`${slackEscapeLiteral(s)}\``;
 }
 
+/**
+ * A Slack code span whose text copies back exactly as `s`, or `undefined` when none can: Slack shows `&amp;`, `&lt;`
+ * and `&gt;` as the characters, but a backtick (which would close the span) or a bare `@here`-style mention (which
+ * would notify the channel) can only be shown altered. For commands, which must never change silently.
+ */
+export function slackCodeExact(s: string): string | undefined {
+  if (s === '') return undefined;
+  const escaped = slackEscapeLiteral(s);
+  const shown = escaped.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return shown === s ? `\`${escaped}\`` : undefined;
+}
+
 /** Applies `escaper` to the longest prefix of `raw` (cut with `…`) whose escaped form is at most `max` characters. */
 export function escapeWithin(raw: string, max: number, escaper: (s: string) => string): string {
   // Escaping can grow text several times over (`<` is four characters escaped), so search for the longest cut.

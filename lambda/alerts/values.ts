@@ -30,6 +30,14 @@ export function compactValue(value: unknown): string {
   }
 }
 
+/**
+ * One side of an attribute change as compact text. A `before` of `null` is unknown (DESIGN), but the state after an
+ * event is known: an `after` of `null` means the attribute is now absent, shown as `(none)`.
+ */
+export function changeValue(value: unknown, side: 'before' | 'after'): string {
+  return side === 'after' && value === null ? '(none)' : compactValue(value);
+}
+
 /** Attacker-controlled free text made safe to show: one line, links defanged, cut to `max` characters. */
 export function safeText(value: unknown, max: number): string {
   return oneLine(defangUrls(compactValue(value)), max);
@@ -50,6 +58,55 @@ export function hasPrincipalDetails(change: AttributeChange): boolean {
 /** Details of a change other than before/after and the principal lists, in their original order. */
 export function extraDetails(change: AttributeChange): Array<[string, unknown]> {
   return Object.entries(change).filter(([key]) => !CORE_KEYS.has(key));
+}
+
+/** A detail of a change as people read it: a labelled value, or (no label) a sentence standing alone. */
+export interface ReadableDetail {
+  label?: string;
+  value: unknown;
+}
+
+// Flags the core sets on a change, in words; a flag that is false or absent says nothing and is left out.
+const FLAG_WORDS: Record<string, string> = {
+  back_to_baseline: 'back to the approved value',
+  cloudtrail_access_removed:
+    "CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key",
+  used_by_keydrift: 'keydrift itself uses this key',
+};
+
+const DETAIL_LABELS: Record<string, string> = {
+  days_left: 'days left',
+  dependent_trails: 'trails whose logs it encrypts',
+  ended_grant: 'ended grant',
+};
+
+/**
+ * The details of a change other than before/after and the principal lists, in words rather than internal field
+ * names: known flags become sentences (and vanish when false), other names lose their underscores, lists of text are
+ * joined with commas.
+ */
+export function readableDetails(change: AttributeChange): ReadableDetail[] {
+  const details: ReadableDetail[] = [];
+  for (const [key, value] of extraDetails(change)) {
+    if (Object.hasOwn(FLAG_WORDS, key)) {
+      if (value === true) details.push({ value: FLAG_WORDS[key] });
+      else if (value !== false && value !== null && value !== undefined) {
+        details.push({ label: key.replace(/_/g, ' '), value });
+      }
+      continue;
+    }
+    const label = Object.hasOwn(DETAIL_LABELS, key) ? DETAIL_LABELS[key]! : key.replace(/_/g, ' ');
+    details.push({ label, value: readableValue(value) });
+  }
+  return details;
+}
+
+function readableValue(value: unknown): unknown {
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    return value.length > 0 ? value.join(', ') : '(none)';
+  }
+  return value;
 }
 
 /** Size of a value serialized as compact JSON, in bytes of UTF-8 (0 for what JSON drops). */

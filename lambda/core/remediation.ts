@@ -30,9 +30,15 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
     return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
   }
   if (target === undefined) {
-    // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo.
+    // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo. Whether
+    // the key was Enabled before is not known, so enabling it is left to the reader, as a comment.
     const pendingDeletion = attribute === 'key_state' && typeof current === 'string' && current.endsWith('Deletion');
-    return pendingDeletion ? [`aws kms cancel-key-deletion ${key}`] : [];
+    return pendingDeletion
+      ? [
+          `aws kms cancel-key-deletion ${key}`,
+          `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: aws kms enable-key ${key}`,
+        ]
+      : [];
   }
   switch (attribute) {
     case 'key_state':
@@ -59,10 +65,12 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
     case 'policy': {
       if (!target) return [];
       const json = JSON.stringify(target);
+      // Too long for a command line (and for an alert): the approved policy comes from keydrift's baseline store.
       return json.length <= MAX_INLINE_POLICY
         ? [`aws kms put-key-policy ${key} --policy-name default --policy ${shellQuote(json)}`]
         : [
-            `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json  # write changes.policy.before to approved-policy.json`,
+            `keydrift baseline show ${shellQuote(arn)} --region ${region} --format json | jq -e '.baseline.snapshot.attributes.policy' > approved-policy.json`,
+            `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json`,
           ];
     }
     case 'description':
@@ -186,27 +194,56 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): 
   const deleted = kind === 'key' && undos.some((u) => u.path === 'key_state' && u.current === 'Deleted');
   // Nothing else can be undone on a deleted key, and inspecting it only answers NotFound.
   if (deleted) return keyCommands(arn, region, { path: 'key_state', current: 'Deleted', target: undefined });
-  let unknownTarget = false;
+  const inspect: string[] = [];
   for (const undo of undos) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
     const undoing = COMMANDS[kind](arn, region, undo);
-    if (undo.target === undefined && undoing.length === 0) unknownTarget = true;
+    if (undo.target === undefined && undoing.length === 0) inspect.push(inspectCommand(kind, arn, region, undo.path));
     commands.push(...undoing);
   }
-  if (unknownTarget) commands.push(inspectCommand(kind, arn, region));
-  return [...new Set(commands)];
+  // A deleted trail has nothing left to inspect: reading it only answers TrailNotFound.
+  const trailDeleted = kind === 'trail' && undos.some((u) => u.path === 'trail' && u.current === 'deleted');
+  return [...new Set([...commands, ...(trailDeleted ? [] : inspect)])];
 }
 
-function inspectCommand(kind: ResourceKind, arn: string, region: string): string {
+/** The read that shows an attribute's live value, for a change whose approved value is unknown. */
+function inspectCommand(kind: ResourceKind, arn: string, region: string, path: string): string {
   const quoted = shellQuote(arn);
-  switch (kind) {
-    case 'key':
-      return `# approved value unknown; inspect: aws kms describe-key --key-id ${quoted} --region ${region}`;
-    case 'alias':
-      return `# approved value unknown; inspect: aws kms list-aliases --region ${region}`;
-    case 'trail':
-      return `# approved value unknown; inspect: aws cloudtrail get-trail --name ${quoted} --region ${region}`;
-    default:
-      return `# approved value unknown; inspect: aws kms describe-custom-key-stores --region ${region}`;
-  }
+  const key = `--key-id ${quoted} --region ${region}`;
+  const { attribute } = splitPath(path);
+  const read = (() => {
+    switch (kind) {
+      case 'key':
+        switch (attribute) {
+          // DescribeKey does not return the policy, rotation, tags, grants or aliases: each has its own read.
+          case 'policy':
+            return `aws kms get-key-policy ${key} --policy-name default --output text`;
+          case 'enable_key_rotation':
+          case 'rotation_period_in_days':
+            return `aws kms get-key-rotation-status ${key}`;
+          case 'tags':
+            return `aws kms list-resource-tags ${key}`;
+          case 'grants':
+            return `aws kms list-grants ${key}`;
+          case 'aliases':
+            return `aws kms list-aliases ${key}`;
+          default:
+            return `aws kms describe-key ${key}`;
+        }
+      case 'alias':
+        return `aws kms list-aliases --region ${region}`;
+      case 'trail':
+        switch (attribute) {
+          case 'event_selectors':
+            return `aws cloudtrail get-event-selectors --trail-name ${quoted} --region ${region}`;
+          case 'logging':
+            return `aws cloudtrail get-trail-status --name ${quoted} --region ${region}`;
+          default:
+            return `aws cloudtrail get-trail --name ${quoted} --region ${region}`;
+        }
+      default:
+        return `aws kms describe-custom-key-stores --custom-key-store-id ${shellQuote(arn.split('/').pop() ?? arn)} --region ${region}`;
+    }
+  })();
+  return `# approved value unknown; inspect: ${read}`;
 }

@@ -1,6 +1,9 @@
 import { formatChatbotNotification, threadIdFor } from '../../lambda/alerts/chatbot';
+import type { Finding } from '../../lambda/core/types';
 import {
   ALL_FINDINGS,
+  cancelKeyDeletion,
+  deniedPolicyAttempt,
   deniedPutKeyPolicy,
   enableKeyRotationResolved,
   HOSTILE,
@@ -11,6 +14,7 @@ import {
   putKeyPolicyOpened,
   scheduleKeyDeletion,
   stopLogging,
+  trailKeyRemoved,
 } from './fixtures';
 import { chatbotNotificationSchema } from './schemas';
 import { allStrings, UNSAFE_CHARACTERS } from './walk';
@@ -145,5 +149,70 @@ describe('formatChatbotNotification: hostile strings', () => {
     expect(description.length).toBeLessThanOrEqual(SLACK_SECTION);
     expect(description).toContain('`arn:aws:iam::400000000002:root`, +4997 more;');
     expect(description.endsWith('*eventId:* `9e8d7c6b-5a49-4837-a625-1403f2e1d0c9`')).toBe(true);
+  });
+});
+
+describe('formatChatbotNotification: nothing the reader can misread', () => {
+  const withSteps = (...remediation: string[]): Finding => ({ ...hostileDescription, remediation });
+
+  it('heads the changes of a denied call "Attempted (not applied)", never "What changed"', () => {
+    const { description } = formatChatbotNotification(deniedPolicyAttempt).content;
+    expect(description).toContain('\n*Attempted (not applied):*\n• `policy`: added principals');
+    expect(description).not.toContain('*What changed:*');
+    expect(formatChatbotNotification(putKeyPolicyOpened).content.description).toContain('\n*What changed:*\n');
+  });
+
+  it('shows an after of null as (none) and a before of null as (unknown)', () => {
+    expect(formatChatbotNotification(trailKeyRemoved).content.description).toContain(
+      `\n• \`kms_key_id\`: \`${KEY_ARN}\` → \`(none)\`\n`,
+    );
+    expect(formatChatbotNotification(cancelKeyDeletion).content.description).toContain(
+      '\n• `deletion_date`: `2021-04-12T18:58:30Z` → `(none)` (back to the approved value)\n',
+    );
+    expect(formatChatbotNotification(scheduleKeyDeletion).content.description).toContain('`(unknown)` →');
+  });
+
+  it('explains the severity without rule ids or internal flag names', () => {
+    const { description } = formatChatbotNotification(deniedPolicyAttempt).content;
+    expect(description).toContain(
+      '\n*Why warning:* Had it succeeded: account 444455556666 gained access. A change that lets another account',
+    );
+    expect(description).not.toMatch(/NoOutsideAccessGained|TrailKeyKeepsCloudTrailAccess|cloudtrail_access_removed/);
+    expect(description).toContain('CloudTrail loses the kms:GenerateDataKey∗ permission');
+  });
+
+  it('says why a finding without escalation reasons has its severity', () => {
+    expect(formatChatbotNotification({ ...stopLogging, reasons: undefined }).content.description).toContain(
+      "\n*Why critical:* StopLogging is critical by default in keydrift's event catalogue.\n",
+    );
+  });
+
+  it('never alters a next-step command with a backtick: it points to the email instead', () => {
+    // Prepare
+    const command = "aws kms update-key-description --key-id k --region us-west-2 --description 'it`s'";
+    // Act
+    const [step] = formatChatbotNotification(withSteps(command)).content.nextSteps;
+    // Assess
+    expect(step).toBe(
+      '`# aws kms update-key-description … (a command Slack cannot show exactly: copy it from the email alert)`',
+    );
+    expect(step).not.toContain('ˋ');
+  });
+
+  it('never alters a next-step command with a bare @here, which Slack would turn into a mention', () => {
+    const [step] = formatChatbotNotification(
+      withSteps("aws kms tag-resource --key-id k --region us-west-2 --tags 'TagKey=owner,TagValue=@here'"),
+    ).content.nextSteps;
+    expect(step).toBe('`# aws kms tag-resource … (a command Slack cannot show exactly: copy it from the email alert)`');
+  });
+
+  it('keeps commands with quotes, pipes and redirections exact: Slack shows &amp; &lt; &gt; as the characters', () => {
+    const command = "keydrift baseline show k --format json | jq -e '.baseline' > approved-policy.json && echo '<ok>'";
+    const [step] = formatChatbotNotification(withSteps(command)).content.nextSteps;
+    expect(step).toBe(
+      "`keydrift baseline show k --format json | jq -e '.baseline' &gt; approved-policy.json &amp;&amp; echo '&lt;ok&gt;'`",
+    );
+    const shown = step!.slice(1, -1).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    expect(shown).toBe(command);
   });
 });

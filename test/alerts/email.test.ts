@@ -2,6 +2,8 @@ import { formatEmail } from '../../lambda/alerts/email';
 import type { Finding } from '../../lambda/core/types';
 import {
   ALL_FINDINGS,
+  cancelKeyDeletion,
+  deniedPolicyAttempt,
   deniedPutKeyPolicy,
   enableKeyRotationResolved,
   HOSTILE,
@@ -13,6 +15,8 @@ import {
   putKeyPolicyOpened,
   scheduleKeyDeletion,
   stopLogging,
+  TRAIL_ARN,
+  trailKeyRemoved,
 } from './fixtures';
 import { UNSAFE_CHARACTERS } from './walk';
 
@@ -210,6 +214,80 @@ describe('formatEmail: hostile strings', () => {
     };
     expect(linesOf(finding)).toContain(
       '# a 20034-character command does not fit here: see changes.*.before in the keydrift drift history',
+    );
+  });
+});
+
+describe('formatEmail: nothing the reader can misread', () => {
+  it('heads the changes of a denied call "ATTEMPTED (not applied)", never "WHAT CHANGED"', () => {
+    // Act
+    const lines = linesOf(deniedPolicyAttempt);
+    // Assess
+    expect(lines).not.toContain('WHAT CHANGED');
+    const at = lines.indexOf('ATTEMPTED (not applied)');
+    expect(lines.slice(at, at + 3)).toEqual([
+      'ATTEMPTED (not applied)',
+      'policy',
+      '  added principals: arn:aws:iam::444455556666:root',
+    ]);
+    expect(linesOf(deniedPutKeyPolicy)).toContain('ATTEMPTED (not applied)');
+    expect(linesOf(putKeyPolicyOpened)).toContain('WHAT CHANGED');
+  });
+
+  it('shows an after of null as (none), since the state after an event is known, and a before of null as (unknown)', () => {
+    const removed = linesOf(trailKeyRemoved);
+    const at = removed.indexOf('kms_key_id');
+    expect(removed.slice(at, at + 3)).toEqual(['kms_key_id', `  before: ${KEY_ARN}`, '  after:  (none)']);
+    const cancelled = linesOf(cancelKeyDeletion);
+    expect(cancelled.slice(cancelled.indexOf('deletion_date'), cancelled.indexOf('deletion_date') + 3)).toEqual([
+      'deletion_date',
+      '  before: 2021-04-12T18:58:30Z',
+      '  after:  (none)',
+    ]);
+    expect(linesOf(scheduleKeyDeletion)).toContain('  before: (unknown)');
+  });
+
+  it('explains the severity in words, without the rule ids the core tags its reasons with', () => {
+    const { body } = formatEmail(trailKeyRemoved);
+    expect(body).toContain(
+      '\nWHY CRITICAL\n- The trail is left without a KMS key: its log files are no longer encrypted with KMS. ' +
+        'A trail left without its KMS key writes audit logs no longer protected by KMS.\n',
+    );
+    expect(body).not.toContain('TrailKeepsKmsKey');
+  });
+
+  it('says what a denied call would have done, in words, without rule ids', () => {
+    const lines = linesOf(deniedPolicyAttempt);
+    expect(lines).toContain(
+      '- Had it succeeded: account 444455556666 gained access. ' +
+        'A change that lets another account, or anyone, use the key is critical.',
+    );
+    expect(lines).toContain(
+      `- Had it succeeded: CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key. ` +
+        'The key encrypts a CloudTrail trail: CloudTrail must keep kms:GenerateDataKey* or logging fails.',
+    );
+    expect(lines.join('\n')).not.toMatch(/NoOutsideAccessGained|TrailKeyKeepsCloudTrailAccess/);
+  });
+
+  it('renders the flags the core sets on a change in words, never as field names', () => {
+    const denied = formatEmail(deniedPolicyAttempt).body;
+    const cancelled = formatEmail(cancelKeyDeletion).body;
+    expect(denied).toContain(
+      "\n  CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key\n",
+    );
+    expect(cancelled).toContain('\n  after:  (none)\n  back to the approved value\n');
+    expect(`${denied}${cancelled}`).not.toMatch(/cloudtrail_access_removed|back_to_baseline|: true/);
+  });
+
+  it('explains a default severity from the event catalogue instead of a generic sentence', () => {
+    expect(formatEmail({ ...stopLogging, reasons: undefined }).body).toContain(
+      "\nWHY CRITICAL\n- StopLogging is critical by default in keydrift's event catalogue.\n",
+    );
+    expect(formatEmail({ ...stopLogging, severity: 'error', reasons: undefined }).body).toContain(
+      "\n- Set by configuration for StopLogging (critical by default in keydrift's event catalogue).\n",
+    );
+    expect(formatEmail(deniedPutKeyPolicy).body).toContain(
+      '\nWHY WARNING\n- Every denied finding is a warning by default: the call failed, so nothing changed.\n',
     );
   });
 });

@@ -149,6 +149,55 @@ export const stopLogging: Finding = {
   reasons: ['A trail that stops logging blinds keydrift and the auditors.'],
 };
 
+/**
+ * A PutKeyPolicy that failed (AccessDenied) but would have dropped CloudTrail from the key of a trail, as the core
+ * reports it: the attempted policy under `changes`, the rule's reason prefixed with what it would have done.
+ */
+export const deniedPolicyAttempt: Finding = {
+  ...deniedPutKeyPolicy,
+  eventId: '1eafb04a-5d49-496a-9c50-183e3bb03375',
+  changes: {
+    policy: {
+      before: DEFAULT_POLICY,
+      after: OPENED_POLICY,
+      added_principals: ['arn:aws:iam::444455556666:root'],
+      removed_principals: [],
+      external_accounts: ['444455556666'],
+      cloudtrail_access_removed: true,
+    },
+  },
+  reasons: [
+    'had it succeeded: NoOutsideAccessGained: account 444455556666 gained access',
+    `had it succeeded: TrailKeyKeepsCloudTrailAccess: CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key`,
+  ],
+};
+
+/** An UpdateTrail that removed the trail's KMS key (`kms_key_id` after is null: now none), escalated by its rule. */
+export const trailKeyRemoved: Finding = {
+  ...stopLogging,
+  event: 'UpdateTrail',
+  eventId: 'a22ad086-e1f0-4ba1-bc63-34ab77506b68',
+  changes: { kms_key_id: { before: KEY_ARN, after: null } },
+  summary: `Trail ${TRAIL_NAME} left without a KMS key by christophe: its logs are no longer encrypted with KMS`,
+  remediation: [`aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-east-1 --kms-key-id ${KEY_ARN}`],
+  reasons: ['TrailKeepsKmsKey: the trail is left without a KMS key: its log files are no longer encrypted with KMS'],
+};
+
+/** A CancelKeyDeletion: the deletion date is gone (back at its baseline), the key is left Disabled (info drift). */
+export const cancelKeyDeletion: Finding = {
+  ...scheduleKeyDeletion,
+  event: 'CancelKeyDeletion',
+  eventId: '91c149f3-fc50-42b9-8777-5fcb25a9b328',
+  severity: 'info',
+  status: 'drift',
+  changes: {
+    key_state: { before: 'PendingDeletion', after: 'Disabled' },
+    deletion_date: { before: '2021-04-12T18:58:30Z', after: null, back_to_baseline: true },
+  },
+  summary: 'Deletion of key alias/payments cancelled by Alice; the key is left Disabled',
+  remediation: [`aws kms enable-key ${keyFlag}`],
+};
+
 /** Strings an attacker can place in a key description, tag, session name or anything else a record carries. */
 export const HOSTILE = {
   headerInjection: 'Payments key\r\nBcc: x@evil.example\r\nSubject: all clear',
@@ -272,6 +321,9 @@ export const ALL_FINDINGS: Array<[string, Finding]> = [
   ['ScheduleKeyDeletion', scheduleKeyDeletion],
   ['resolved EnableKeyRotation', enableKeyRotationResolved],
   ['denied PutKeyPolicy', deniedPutKeyPolicy],
+  ['denied PutKeyPolicy with its attempted policy', deniedPolicyAttempt],
+  ['UpdateTrail removing the KMS key', trailKeyRemoved],
+  ['CancelKeyDeletion', cancelKeyDeletion],
   ['trail StopLogging', stopLogging],
   ['hostile description', hostileDescription],
   ['hostile 40 KB tag', hostileTag],

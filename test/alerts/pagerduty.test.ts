@@ -5,6 +5,8 @@ import type { Finding } from '../../lambda/core/types';
 import {
   ACCOUNT,
   ALL_FINDINGS,
+  cancelKeyDeletion,
+  deniedPolicyAttempt,
   deniedPutKeyPolicy,
   enableKeyRotationResolved,
   hostileDescription,
@@ -16,6 +18,7 @@ import {
   scheduleKeyDeletion,
   stopLogging,
   TRAIL_ARN,
+  trailKeyRemoved,
 } from './fixtures';
 import { pagerDutyEventSchema } from './schemas';
 import { allStrings, UNSAFE_CHARACTERS } from './walk';
@@ -190,5 +193,40 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     expect(change.added_principals).toHaveLength(21);
     expect(change.added_principals[20]).toBe('+4980 more');
     expect(change.before).toHaveLength(1000);
+  });
+});
+
+describe('formatPagerDutyEvents: nothing the responder can misread', () => {
+  it('files the change of a denied call under "attempted (not applied)", not "change"', () => {
+    const [event] = formatPagerDutyEvents(deniedPolicyAttempt, ROUTING_KEY);
+    const details = event!.payload.custom_details;
+    expect(details).not.toHaveProperty('change');
+    expect(details['attempted (not applied)']).toMatchObject({ external_accounts: ['444455556666'] });
+    expect(formatPagerDutyEvents(putKeyPolicyOpened, ROUTING_KEY)[0]!.payload.custom_details).toHaveProperty('change');
+  });
+
+  it('shows an after of null as (none) and keeps (unknown) for a before of null', () => {
+    expect(formatPagerDutyEvents(trailKeyRemoved, ROUTING_KEY)[0]!.payload.custom_details.change).toEqual({
+      before: KEY_ARN,
+      after: '(none)',
+    });
+    const [, deletionDate] = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
+    expect(deletionDate!.payload.custom_details.change).toEqual({ before: '(unknown)', after: '2021-04-12T18:58:30Z' });
+  });
+
+  it('renders flags in words and reasons without rule ids', () => {
+    const [, deletionDate] = formatPagerDutyEvents(cancelKeyDeletion, ROUTING_KEY);
+    expect(deletionDate!.payload.custom_details.change).toEqual({
+      before: '2021-04-12T18:58:30Z',
+      after: '(none)',
+      notes: ['back to the approved value'],
+    });
+    const [denied] = formatPagerDutyEvents(deniedPolicyAttempt, ROUTING_KEY);
+    expect(denied!.payload.custom_details.reasons).toEqual([
+      'Had it succeeded: account 444455556666 gained access. A change that lets another account, or anyone, use the key is critical.',
+      `Had it succeeded: CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key. ` +
+        'The key encrypts a CloudTrail trail: CloudTrail must keep kms:GenerateDataKey* or logging fails.',
+    ]);
+    expect(JSON.stringify(denied)).not.toMatch(/NoOutsideAccessGained|cloudtrail_access_removed/);
   });
 });

@@ -35,8 +35,9 @@ describe('audiencesFor', () => {
     expect(audiencesFor(putKeyPolicyOpened, 'critical')).toEqual(['chat', 'email', 'page']);
   });
 
-  it('sends a resolved change to the pager only, to resolve the incident its drift may have opened', () => {
-    expect(audiencesFor(enableKeyRotationResolved)).toEqual(['page']);
+  it('sends a resolved change to chat, so the channel hears the drift was fixed, and to the pager, never to email', () => {
+    expect(audiencesFor(enableKeyRotationResolved)).toEqual(['chat', 'page']);
+    expect(audiencesFor(enableKeyRotationResolved, 'critical')).toEqual(['chat', 'page']);
     expect(audiencesFor(enableKeyRotationResolved, 'info')).toEqual(['chat', 'email', 'page']);
   });
 

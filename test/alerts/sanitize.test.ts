@@ -3,6 +3,7 @@ import {
   escapeWithin,
   oneLine,
   slackCode,
+  slackCodeExact,
   slackEscape,
   stripTerminalEscapes,
   truncate,
@@ -98,6 +99,18 @@ describe('slackCode', () => {
 
   it('cannot be closed early by a backtick in the text', () => {
     expect(slackCode('a`b')).toBe('`aˋb`');
+  });
+});
+
+describe('slackCodeExact', () => {
+  it('wraps text whose only escapes are entities Slack shows as the characters', () => {
+    expect(slackCodeExact("jq -e '.a' > f.json && cat f.json")).toBe("`jq -e '.a' &gt; f.json &amp;&amp; cat f.json`");
+  });
+
+  it('refuses text it could only show altered: a backtick, a bare mention, nothing at all', () => {
+    expect(slackCodeExact("--description 'it`s'")).toBeUndefined();
+    expect(slackCodeExact('--tags TagValue=@channel')).toBeUndefined();
+    expect(slackCodeExact('')).toBeUndefined();
   });
 });
 

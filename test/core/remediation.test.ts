@@ -1,12 +1,17 @@
 /**
  * Remediation commands undo each change, back to the approved value, and quote every value a caller chose.
  */
+
+import { buildProgram } from '../../lambda/cli/main';
+import { jsonLines } from '../../lambda/cli/operator-format';
 import { normalizePolicy } from '../../lambda/core/policy';
-import { shellQuote } from '../../lambda/core/remediation';
+import { remediationFor, shellQuote } from '../../lambda/core/remediation';
+import type { BaselineView } from '../../lambda/ops/operations';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import {
   ALICE,
   at,
+  by,
   createAlias,
   createKey,
   createTrail,
@@ -19,6 +24,7 @@ import {
   policyWith,
   putKeyPolicy,
   rec,
+  sessionIdentity,
   TRAIL_ARN,
 } from './harness';
 
@@ -70,8 +76,15 @@ describe('Remediation', () => {
     ]);
   });
 
-  it('cancels a scheduled key deletion even when the approved key state is unknown', () => {
-    expect(remediationOf([rec('ScheduleKeyDeletion__awskmsdg__1')])).toEqual([`aws kms cancel-key-deletion ${KEY}`]);
+  it('cancels a scheduled key deletion even when the approved key state is unknown, and says the key stays Disabled', () => {
+    // Act
+    const commands = remediationOf([rec('ScheduleKeyDeletion__awskmsdg__1')]);
+    // Assess: enabling is offered only as a comment, since nobody knows whether the key was Enabled.
+    expect(commands).toEqual([
+      `aws kms cancel-key-deletion ${KEY}`,
+      `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: aws kms enable-key ${KEY}`,
+    ]);
+    expect(commands.filter((c) => c.startsWith('aws kms enable-key'))).toEqual([]);
   });
 
   it('enables rotation again after a DisableKeyRotation', () => {
@@ -95,7 +108,7 @@ describe('Remediation', () => {
     expect(JSON.parse(argAfter(command, '--policy'))).toEqual(normalizePolicy(approved));
   });
 
-  it('points to the approved policy in the finding when it is too long to inline', () => {
+  it('writes an approved policy too long to inline to a file from the baseline store, then puts it back', () => {
     const statements = Array.from({ length: 60 }, (_, i) => ({
       Sid: `Reader${i}`,
       Effect: 'Allow',
@@ -103,10 +116,82 @@ describe('Remediation', () => {
       Action: 'kms:Decrypt',
       Resource: '*',
     }));
-    const [command] = remediationOf([createKey({ policy: policyWith(...statements) }), putKeyPolicy(policyWith())]);
+    expect(remediationOf([createKey({ policy: policyWith(...statements) }), putKeyPolicy(policyWith())])).toEqual([
+      `keydrift baseline show ${KEY_ARN} --region us-west-2 --format json | jq -e '.baseline.snapshot.attributes.policy' > approved-policy.json`,
+      `aws kms put-key-policy ${KEY} --policy-name default --policy file://approved-policy.json`,
+    ]);
+  });
+
+  it('uses only options `keydrift baseline show` has, and a path its JSON output has', () => {
+    // Prepare: the command the large-policy remediation runs.
+    const show = buildProgram()
+      .commands.find((c) => c.name() === 'baseline')
+      ?.commands.find((c) => c.name() === 'show');
+    const view: BaselineView = {
+      resource: KEY_ARN,
+      kind: 'key',
+      label: 'alias/payments',
+      baseline: {
+        snapshot: { kind: 'key', arn: KEY_ARN, attributes: { policy: policyWith() }, completeMaps: [] },
+        version: 1,
+      },
+      state: null,
+      drift: [],
+    };
+    // Assess: --region and --format json exist, and jq's path finds the policy in the printed view.
+    expect(show?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--region', '--format']));
+    expect(show?.options.find((o) => o.long === '--format')?.argChoices).toContain('json');
+    expect(JSON.parse(jsonLines([view])).baseline.snapshot.attributes.policy).toEqual(policyWith());
+  });
+
+  it.each([
+    ['policy', 'get-key-policy --key-id K --region R --policy-name default --output text'],
+    ['enable_key_rotation', 'get-key-rotation-status --key-id K --region R'],
+    ['rotation_period_in_days', 'get-key-rotation-status --key-id K --region R'],
+    ['tags#owner', 'list-resource-tags --key-id K --region R'],
+    ['grants#abc', 'list-grants --key-id K --region R'],
+    ['aliases#alias/app', 'list-aliases --key-id K --region R'],
+    ['key_state', 'describe-key --key-id K --region R'],
+    ['description', 'describe-key --key-id K --region R'],
+  ])('inspects %s with the read that returns it when its approved value is unknown', (path, read) => {
+    const expected = read.replace('K', KEY_ARN).replace('R', 'us-west-2');
+    expect(remediationFor('key', KEY_ARN, [{ path, current: 'x', target: undefined }])).toEqual([
+      `# approved value unknown; inspect: aws kms ${expected}`,
+    ]);
+  });
+
+  it('inspects a trail with the read that returns the unknown attribute', () => {
+    const unknown = (path: string) => remediationFor('trail', TRAIL_ARN, [{ path, current: 'x', target: undefined }]);
+    expect(unknown('event_selectors')).toEqual([
+      `# approved value unknown; inspect: aws cloudtrail get-event-selectors --trail-name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+    expect(unknown('logging')).toEqual([
+      `# approved value unknown; inspect: aws cloudtrail get-trail-status --name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+    expect(unknown('kms_key_id')).toEqual([
+      `# approved value unknown; inspect: aws cloudtrail get-trail --name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+  });
+
+  it('inspects the key policy with get-key-policy after a PutKeyPolicy on a key it never saw', () => {
+    expect(remediationOf([putKeyPolicy(policyWith())])).toEqual([
+      `# approved value unknown; inspect: aws kms get-key-policy ${KEY} --policy-name default --output text`,
+    ]);
+  });
+
+  it('inspects the event selectors with get-event-selectors after a PutEventSelectors on a trail it never saw', () => {
+    const [command] = remediationOf([onTrail(rec('PutEventSelectors__stratus__1'))]);
     expect(command).toBe(
-      `aws kms put-key-policy ${KEY} --policy-name default --policy file://approved-policy.json  # write changes.policy.before to approved-policy.json`,
+      `# approved value unknown; inspect: aws cloudtrail get-event-selectors --trail-name ${TRAIL_ARN} --region us-west-2`,
     );
+  });
+
+  it('offers no inspection of a deleted trail, which would only answer TrailNotFound', () => {
+    const commands = remediationFor('trail', TRAIL_ARN, [
+      { path: 'trail', current: 'deleted', target: 'exists' },
+      { path: 'logging', current: null, target: undefined },
+    ]);
+    expect(commands.filter((c) => c.includes('inspect'))).toEqual([]);
   });
 
   it('starts logging again after StopLogging', () => {
@@ -153,11 +238,19 @@ describe('Remediation', () => {
     ]);
   });
 
+  // The aliases below are created by Alice, a planned principal, so their first target is the approved one.
+  const mallory = sessionIdentity('Ops', 'mallory');
+
   it('moves an alias back to its old key after an UpdateAlias', () => {
-    const records = [createAlias('alias/my_alias', OTHER_KEY_ID), rec('UpdateAlias__awskmsdg__1')];
-    expect(remediationOf(records)).toEqual([
+    const records = [createAlias('alias/my_alias', OTHER_KEY_ID), by(rec('UpdateAlias__awskmsdg__1'), mallory)];
+    expect(remediationOf(records, { plannedPrincipals: [ALICE] })).toEqual([
       `aws kms update-alias --alias-name alias/my_alias --region us-west-2 --target-key-id ${OTHER_KEY_ARN}`,
     ]);
+  });
+
+  it('deletes an alias no planned principal approved, after an UpdateAlias moves it', () => {
+    const records = [createAlias('alias/my_alias', OTHER_KEY_ID), rec('UpdateAlias__awskmsdg__1')];
+    expect(remediationOf(records)).toEqual(['aws kms delete-alias --alias-name alias/my_alias --region us-west-2']);
   });
 
   it('creates a deleted alias again on its old key', () => {
@@ -166,9 +259,9 @@ describe('Remediation', () => {
       (r.requestParameters as Record<string, unknown>).aliasName = 'alias/ExampleAlias';
       r.resources = [];
     });
-    expect(remediationOf([rec('CreateAlias__awskmsdg__1'), deleteAlias])).toEqual([
-      `aws kms create-alias --alias-name alias/ExampleAlias --region us-west-2 --target-key-id ${KEY_ARN}`,
-    ]);
+    expect(
+      remediationOf([rec('CreateAlias__awskmsdg__1'), by(deleteAlias, mallory)], { plannedPrincipals: [ALICE] }),
+    ).toEqual([`aws kms create-alias --alias-name alias/ExampleAlias --region us-west-2 --target-key-id ${KEY_ARN}`]);
     expect(detect([rec('CreateAlias__awskmsdg__1'), deleteAlias]).last.resource).toBe(
       'arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias',
     );
