@@ -78,6 +78,12 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
     process.stderr.write('keydrift replay: nothing could be read\n');
     return EXIT.usage;
   }
+  // A mistyped path must not pass for "no drift" in an audit: the replay above is incomplete.
+  const missing = summary.skipped.filter((s) => s.missing).length;
+  if (missing) {
+    process.stderr.write(`keydrift replay: ${missing} named path(s) do not exist; the replay above is incomplete\n`);
+    return EXIT.usage;
+  }
   if (flags.failOn === 'never') return EXIT.ok;
   const failOn = flags.failOn;
   return findings.some((f) => rank(f.severity) >= rank(failOn)) ? EXIT.findings : EXIT.ok;
@@ -119,7 +125,7 @@ Examples:
   zcat trail.json.gz | keydrift replay - --planned-principal arn:aws:iam::111122223333:role/deployer
   keydrift replay logs/ --min-severity error --fail-on critical
 
-Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error or nothing readable.`,
+Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error, a named path that does not exist, or nothing readable.`,
     )
     .action(async (paths: string[], flags: ReplayFlags) => {
       process.exitCode = await runReplay(paths, flags);

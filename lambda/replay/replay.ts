@@ -31,8 +31,8 @@ export interface ReplaySummary {
   duplicates: number;
   ignored: number;
   findings: Record<Severity, number>;
-  /** Inputs that could not be read, or were passed over, and why. */
-  skipped: Array<{ source: string; reason: string }>;
+  /** Inputs that could not be read, or were passed over, and why (`missing`: a named path that does not exist). */
+  skipped: Array<{ source: string; reason: string; missing?: true }>;
   /** Records that could not be judged, each naming its file and record. */
   recordErrors: string[];
 }
@@ -65,11 +65,11 @@ export function listInputs(paths: string[]): InputList {
     try {
       stats = statSync(path);
     } catch (error) {
-      list.skipped.push({
-        source: path,
-        reason:
-          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (error as Error).message,
-      });
+      list.skipped.push(
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? { source: path, reason: 'no such file or folder', missing: true }
+          : { source: path, reason: (error as Error).message },
+      );
       return;
     }
     if (stats.isDirectory()) {

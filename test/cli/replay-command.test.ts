@@ -175,11 +175,13 @@ describe('exit codes', () => {
     expect(run.stderr).toContain('keydrift replay: nothing could be read');
   });
 
-  test('a missing path next to readable files is reported, and the exit follows the findings', () => {
+  test('2 for a missing path next to readable files: their findings are printed, the run is called incomplete', () => {
     const missing = path.join(cwd, 'no-such-file.json');
-    const run = runKeydrift(['replay', '--fail-on', 'critical', missing, onlyErrors], { cwd });
-    expect(run.status).toBe(0);
+    const run = runKeydrift(['replay', '--format', 'json', '--fail-on', 'critical', missing, onlyErrors], { cwd });
+    expect(run.status).toBe(2);
+    expect(parseFindings(run.stdout).length).toBeGreaterThan(0);
     expect(run.stderr).toContain(`skipped ${missing}: no such file or folder`);
+    expect(run.stderr).toContain('1 named path(s) do not exist; the replay above is incomplete');
     expect(run.stderr).not.toContain('nothing could be read');
   });
 });
