@@ -48,6 +48,8 @@ export interface Publisher {
    * @throws PublishError naming each failed target (a partial EventBridge failure counts as a failure)
    */
   publish(finding: Finding): Promise<PublishReport>;
+  /** Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. */
+  publishToOps(finding: Finding): Promise<void>;
 }
 
 // SNS's errors when a topic's KMS key is disabled, pending deletion, missing or refused; throttling is not among
@@ -165,7 +167,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
     });
   }
 
-  return { targetsFor, publish };
+  async function publishToOps(finding: Finding): Promise<void> {
+    await send('ops', finding);
+  }
+
+  return { targetsFor, publish, publishToOps };
 }
 
 /** String attributes for SNS subscription filter policies (sent in clear text: no secrets in them). */

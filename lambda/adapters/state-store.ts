@@ -60,7 +60,12 @@ export interface LoadResult {
   finding?: Finding;
 }
 
-/** `new`: this invocation holds the event; `done`: it was judged and alerted; `in-progress`: another holds it. */
+/**
+ * `new`: this invocation holds the event; `done`: it was judged and alerted; `in-progress`: another holds it.
+ *
+ * A claim goes `in-progress` → `saved` (state and finding written, alert not yet confirmed) → `done`. Until it is
+ * done, a claim whose lease ran out is taken over, so an alert lost with its invocation is sent by the retry.
+ */
 export type ClaimOutcome = 'new' | 'done' | 'in-progress';
 
 /** A snapshot to write, and the version the stored one must still have (`null`: there must be none). */
@@ -79,6 +84,8 @@ export interface SaveInput {
   baselines: SnapshotWrite[];
   /** Set when an ignore rule matched: the finding is kept, marked, and was not alerted. */
   ignoredBy?: string;
+  /** The alert went out before this save (the reconciler publishes first): the claim is marked done at once. */
+  alertSent?: boolean;
 }
 
 export interface StateStore {
@@ -92,12 +99,15 @@ export interface StateStore {
   /** Gives up this invocation's claim, so that a retry judges and alerts again. Another owner's claim is kept. */
   release(eventId: string): Promise<void>;
   /**
-   * Writes states, baselines and the finding, and marks the claim done, in one transaction.
+   * Writes states, baselines and the finding, and marks the claim saved (or done, with `alertSent`), in one
+   * transaction.
    *
    * @throws StaleStateError when a state or baseline changed since it was loaded
    * @throws ClaimLostError when another invocation took the claim over
    */
   save(input: SaveInput): Promise<void>;
+  /** Marks a saved claim done once its alert is confirmed sent: later copies of the event are duplicates. */
+  complete(eventId: string): Promise<void>;
   /** An operator's explicit accept: the snapshot becomes the baseline, with who and when. */
   acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string): Promise<void>;
 }
@@ -208,11 +218,11 @@ export function createStateStore(options: StateStoreOptions): StateStore {
             claimedAt: s(new Date(at).toISOString()),
             expiresAt: n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
           },
-          // A claim whose invocation died (its lease ran out), or this process's own, may be taken over.
+          // A claim not yet done whose invocation died (its lease ran out), or this process's own, may be taken over.
           ConditionExpression:
-            'attribute_not_exists(pk) OR (#status = :inProgress AND (leaseUntil < :now OR #owner = :owner))',
+            'attribute_not_exists(pk) OR (#status <> :done AND (leaseUntil < :now OR #owner = :owner))',
           ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':inProgress': s('in-progress'), ':now': n(at), ':owner': s(owner) },
+          ExpressionAttributeValues: { ':done': s('done'), ':now': n(at), ':owner': s(owner) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -286,20 +296,19 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       ...input.baselines.map((w) => snapshotPut('BASELINE', w)),
       { Put: { TableName: tableName, Item: findingItem(input.finding, updatedAt, input.ignoredBy) } },
       {
-        Put: {
+        // The lease stays: should the alert never be confirmed, the claim is taken over once it runs out.
+        Update: {
           TableName: tableName,
-          Item: {
-            pk: s(eventPk(input.eventId)),
-            sk: s('CLAIM'),
-            status: s('done'),
-            owner: s(owner),
-            completedAt: s(updatedAt),
-            findingSk: s(findingSk(input.finding)),
-            expiresAt: n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
-          },
+          Key: { pk: s(eventPk(input.eventId)), sk: s('CLAIM') },
+          UpdateExpression: 'SET #status = :status, savedAt = :at, findingSk = :findingSk',
           ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': s(owner) },
+          ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':status': s(input.alertSent ? 'done' : 'saved'),
+            ':at': s(updatedAt),
+            ':findingSk': s(findingSk(input.finding)),
+            ':owner': s(owner),
+          },
         },
       },
     ];
@@ -307,6 +316,29 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       await client.send(new TransactWriteItemsCommand({ TransactItems: items }));
     } catch (error) {
       throw translateTransaction(error, items, input.eventId);
+    }
+  }
+
+  async function complete(eventId: string): Promise<void> {
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: s(eventPk(eventId)), sk: s('CLAIM') },
+          UpdateExpression: 'SET #status = :done, completedAt = :at',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':done': s('done'),
+            ':at': s(new Date(now()).toISOString()),
+            ':owner': s(owner),
+          },
+        }),
+      );
+    } catch (error) {
+      if (awsErrorName(error) === 'ConditionalCheckFailedException')
+        throw new ClaimLostError(`the claim on event ${eventId} is held by another invocation`, { cause: error });
+      throw translate('UpdateItem (complete claim)', error);
     }
   }
 
@@ -336,7 +368,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     );
   }
 
-  return { load, claim, release, save, acceptBaseline };
+  return { load, claim, release, save, complete, acceptBaseline };
 }
 
 function readSnapshotItem(item: Item): StoredSnapshot {
@@ -419,7 +451,7 @@ function translateTransaction(error: unknown, items: TransactWriteItem[], eventI
   if (awsErrorName(error) !== 'TransactionCanceledException') return translate('TransactWriteItems', error);
   const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
   const failed = reasons
-    .map((reason, index) => ({ code: reason.Code, item: items[index]?.Put?.Item }))
+    .map((reason, index) => ({ code: reason.Code, item: items[index]?.Put?.Item ?? items[index]?.Update?.Key }))
     .filter((r) => r.code && r.code !== 'None');
   const conditional = failed.filter((r) => r.code === 'ConditionalCheckFailed');
   if (conditional.some((r) => str(r.item, 'sk') === 'CLAIM')) {

@@ -4,7 +4,8 @@
  * Normal path, two sequential round trips:
  *  1. in parallel: claim the event, load the stored state and baseline (and a finding saved by an earlier attempt),
  *     read the resource's live state, and (for keys) list the trails to learn which keys encrypt them;
- *  2. in parallel: publish the finding and save state, baseline, finding and "claim done" in one transaction.
+ *  2. in parallel: publish the finding and save state, baseline, finding and "claim saved" in one transaction;
+ * then the claim is marked done (after the alert is out, so a lost alert is sent again by the retry).
  * Extra round trips happen only when needed: a live read that does not show the event yet (read-after-write lag),
  * an UpdateAlias whose previous key only the stored alias names, or a state saved concurrently by another event.
  *
@@ -95,6 +96,8 @@ interface Judgement {
 interface Progress {
   claimed: boolean;
   eventId?: string;
+  /** Set for an event on keydrift's own key until its alert is out: a failure then warns the ops topic. */
+  selfKeyEvent?: ChangeEvent;
 }
 
 const LEASE_MARGIN_MS = 5_000;
@@ -211,8 +214,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
    */
   function withoutLaterValues(event: ChangeEvent, effect: Effect, loaded: LoadResult): LoadResult {
     const stored = loaded.states.get(effect.resource);
-    // CloudTrail's eventTime has whole seconds: a state saved within the event's own second may be from before it.
-    if (!stored?.updatedAt || Date.parse(stored.updatedAt) < event.epochMs + 1000) return loaded;
+    if (!stored || !savedAfter(event, stored)) return loaded;
     const paths = Object.keys(effect.set).filter((path) => path in stored.snapshot.attributes);
     const maps = new Set(Object.keys(effect.set).map((path) => splitPath(path).attribute));
     if (paths.length === 0 && !stored.snapshot.completeMaps.some((m) => maps.has(m))) return loaded;
@@ -303,8 +305,13 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     target: Target,
     effect: Effect,
     first: ResourceSnapshot | undefined,
+    loaded: LoadResult,
   ): Promise<ResourceSnapshot | undefined> {
     if (!first || event.errorCode || first.arn !== effect.resource) return first;
+    // A state saved after this event happened means a later change was already judged: the live state that differs
+    // from this event is that later change, not lag, and stays the truth.
+    const stored = loaded.states.get(effect.resource);
+    if (stored && savedAfter(event, stored)) return first;
     let live = first;
     let lagging = pathsNotYetVisible(effect, live);
     for (let attempt = 1; lagging.length > 0 && attempt <= lagRetries; attempt++) {
@@ -365,8 +372,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
-   * Publishes and saves in parallel. A failed delivery fails the invocation, and the claim is then released (by the
-   * caller), so that Lambda's retry alerts again instead of finding the event done.
+   * Publishes and saves in parallel, then marks the claim done. A failed delivery fails the invocation, and the claim
+   * is then released (by the caller), so that Lambda's retry alerts again instead of finding the event done; should
+   * the release fail, or the invocation die mid-publish, the saved claim's lease runs out and the retry takes over.
    */
   async function deliver(
     event: ChangeEvent,
@@ -392,7 +400,40 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       }
       throw saved.reason;
     }
+    await completeQuietly(event.eventId);
     return published.value;
+  }
+
+  /** The alert is out: failing now would only make the retry alert twice. */
+  async function completeQuietly(eventId: string): Promise<void> {
+    try {
+      await store.complete(eventId);
+    } catch (error) {
+      count('ClaimCompletionFailures');
+      logger.warn('Alert sent, but its claim could not be marked done; a later copy of the event may alert again', {
+        eventId,
+        error: describe(error),
+      });
+    }
+  }
+
+  /**
+   * keydrift's table, queues and topics use its own key: when that key is disabled or locked, the store fails before
+   * anything is judged, and the retries and dead-letter queue may fail the same way. The ops topic does not depend
+   * on the key, so the change, judged from the event alone, goes there before the invocation fails.
+   */
+  async function warnOps(event: ChangeEvent): Promise<void> {
+    try {
+      const finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
+      await publisher.publishToOps(finding);
+      count('OpsFallbackAlerts');
+      logger.warn("Event on keydrift's own key could not be processed; sent to the ops topic from the event alone", {
+        eventId: event.eventId,
+        severity: finding.severity,
+      });
+    } catch (error) {
+      logger.error('Could not warn the ops topic either', { eventId: event.eventId, error: describe(error) });
+    }
   }
 
   async function releaseQuietly(eventId: string): Promise<void> {
@@ -415,6 +456,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
     const target = targetOf(event);
     if (!target) return {};
+    if ([target.resource, ...target.related].includes(settings.selfKeyArn)) progress.selfKeyEvent = event;
 
     const leaseMs = context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : settings.claimLeaseMs;
     const requested = new Set([target.resource, ...target.related]);
@@ -461,7 +503,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       effect = effectFor(event, seed(loaded, trails, requested), target);
     }
     const fullTarget: Target = { ...target, related: [...requested].filter((arn) => arn !== target.resource) };
-    const live = await settledLive(event, fullTarget, effect, firstLive);
+    const live = await settledLive(event, fullTarget, effect, firstLive, loaded);
 
     const judgement = judge(event, fullTarget, loaded, live, trails);
     const { finding } = judgement;
@@ -503,12 +545,18 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
         await releaseQuietly(progress.eventId);
       }
+      if (progress.selfKeyEvent) await warnOps(progress.selfKeyEvent);
       throw error;
     } finally {
       metrics.addMetric('ProcessingTime', MetricUnit.Milliseconds, Math.round(performance.now() - started));
       metrics.publishStoredMetrics();
     }
   };
+}
+
+/** CloudTrail's eventTime has whole seconds: a state saved within the event's own second may be from before it. */
+function savedAfter(event: ChangeEvent, stored: StoredSnapshot): boolean {
+  return !!stored.updatedAt && Date.parse(stored.updatedAt) >= event.epochMs + 1000;
 }
 
 /** True when the live read knows the whole map `path` belongs to (so a stored entry it lacks is gone). */

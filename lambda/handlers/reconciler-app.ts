@@ -290,7 +290,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     let written = true;
     try {
-      await store.save({ eventId: finding.eventId, finding, ...writes, ignoredBy });
+      await store.save({ eventId: finding.eventId, finding, ...writes, ignoredBy, alertSent: true });
     } catch (error) {
       if (!(error instanceof StaleStateError)) throw error;
       // The detector saved an event on this resource meanwhile: keep the finding; the next run sees the new state.
@@ -298,7 +298,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         eventId: finding.eventId,
         resource: finding.resource,
       });
-      await store.save({ eventId: finding.eventId, finding, states: [], baselines: [], ignoredBy });
+      await store.save({ eventId: finding.eventId, finding, states: [], baselines: [], ignoredBy, alertSent: true });
       written = false;
     }
     run.cursor.counts.findings++;

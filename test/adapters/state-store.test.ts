@@ -89,7 +89,7 @@ const claimItem = async (eventId: string) =>
   ).Item;
 
 describe('createStateStore: claims', () => {
-  it('claims a new event, reports it in progress to another process, and done once saved', async () => {
+  it('claims a new event, reports it in progress to another process while saved, and done once completed', async () => {
     // Prepare
     const a = storeFor('process-a');
     const b = storeFor('process-b');
@@ -99,8 +99,35 @@ describe('createStateStore: claims', () => {
     expect(await a.claim(eventId)).toBe('new');
     expect(await b.claim(eventId)).toBe('in-progress');
     await a.save({ eventId, finding: finding(eventId), states: [], baselines: [] });
+    expect(await b.claim(eventId)).toBe('in-progress');
+    expect((await claimItem(eventId))?.status?.S).toBe('saved');
+    await a.complete(eventId);
     expect(await b.claim(eventId)).toBe('done');
     expect(await a.claim(eventId)).toBe('done');
+  });
+
+  it('marks the claim done in the save itself when the alert went out before it (the reconciler)', async () => {
+    const eventId = newEventId();
+    const a = storeFor('process-a');
+    await a.claim(eventId);
+
+    await a.save({ eventId, finding: finding(eventId), states: [], baselines: [], alertSent: true });
+
+    expect(await a.claim(eventId)).toBe('done');
+  });
+
+  it('lets a retry take over a saved claim whose alert was never confirmed, once its lease ran out', async () => {
+    // Prepare: process A saved the finding, then died before its alert was confirmed.
+    const eventId = newEventId();
+    const a = storeFor('process-a');
+    await a.claim(eventId, { leaseMs: 30_000 });
+    await a.save({ eventId, finding: finding(eventId), states: [], baselines: [] });
+
+    // Act / Assess
+    clock = T0 + 31_000;
+    expect(await storeFor('process-b').claim(eventId)).toBe('new');
+    const error = await a.complete(eventId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClaimLostError);
   });
 
   it('keeps the claim for 14 days (TTL attribute expiresAt, in epoch seconds)', async () => {
@@ -135,7 +162,7 @@ describe('createStateStore: claims', () => {
     expect(await b.claim(eventId)).toBe('new');
   });
 
-  it('releases a claim it already marked done, so that a retry alerts again', async () => {
+  it('releases a claim it already saved, so that a retry alerts again', async () => {
     const a = storeFor('process-a');
     const eventId = newEventId();
     await a.claim(eventId);

@@ -6,6 +6,7 @@ import {
   GetEventSelectorsCommand,
   GetTrailStatusCommand,
 } from '@aws-sdk/client-cloudtrail';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeKeyCommand,
@@ -280,6 +281,72 @@ describe('createDetector: alerting', () => {
     expect(output.metric('AlertPublishFailures')).toBe(1);
   });
 
+  it('alerts on the retry even when releasing the claim failed: the saved claim is taken over once its lease ran out', async () => {
+    // Prepare: the email topic refuses the first message, and DynamoDB throttles the claim's release once.
+    mockLiveKey();
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.email })
+      .rejectsOnce(new Error('connect ETIMEDOUT'))
+      .resolves({ MessageId: 'm-2' });
+    let throttleRelease = true;
+    table.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (throttleRelease && context.commandName === 'DeleteItemCommand') {
+          throttleRelease = false;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleRelease' },
+    );
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    // Act: Lambda retries a failed asynchronous invocation after a minute or more.
+    const first = await detect(event).catch((e: unknown) => e);
+    clock += 90_000;
+    const retry = await detect(structuredClone(event));
+
+    // Assess
+    expect(first).toBeInstanceOf(PublishError);
+    expect(retry.finding).toMatchObject({ severity: 'critical' });
+    expect(published(topics.email)).toHaveLength(2);
+    expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
+  });
+
+  it('alerts on the retry when the invocation died while publishing, after the finding was saved', async () => {
+    // Prepare: SNS never answers the first invocation (it times out once its state is saved).
+    mockLiveKey();
+    snsMock.on(PublishCommand).callsFake(() => new Promise(() => {}));
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    const record = readRecord('PutKeyPolicy__awskmsdg__1');
+    void detect(envelope(record));
+    const claimStatus = async () =>
+      (
+        await table.client.send(
+          new GetItemCommand({
+            TableName: table.tableName,
+            Key: { pk: { S: `EVENT#${record.eventID}` }, sk: { S: 'CLAIM' } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item?.status?.S;
+    while ((await claimStatus()) !== 'saved') await new Promise((resolve) => setTimeout(resolve, 10));
+
+    // Act
+    snsMock.reset();
+    snsMock.on(PublishCommand).resolves({ MessageId: 'm-2' });
+    clock += 90_000;
+    const retry = await detect(envelope(record));
+
+    // Assess
+    expect(retry.finding).toMatchObject({ severity: 'critical' });
+    expect(published(topics.email)).toHaveLength(1);
+    expect(await claimStatus()).toBe('done');
+  });
+
   it("sends findings on keydrift's own key to the ops topic as well", async () => {
     mockLiveKey();
     const { detect } = makeDetector({ selfKeyArn: KEY });
@@ -290,6 +357,47 @@ describe('createDetector: alerting', () => {
     expect(ops.MessageStructure).toBe('json');
     expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https']);
     expect(published(topics.email)).toHaveLength(1);
+  });
+
+  it("still warns the ops topic when keydrift's own key is disabled and its table cannot be used", async () => {
+    // Prepare: the table is encrypted with keydrift's key, which DisableKey just turned off.
+    mockLiveKey({ state: 'Disabled' });
+    table.client.middlewareStack.add(
+      () => async () => {
+        throw Object.assign(new Error('The KMS key that protects this table is disabled'), {
+          name: 'KMSAccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+      { step: 'initialize', name: 'keyDisabled' },
+    );
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+
+    // Act
+    const error = await detect(envelope(readRecord('DisableKey__awskmsdg__1'))).catch((e: unknown) => e);
+
+    // Assess: the invocation fails (Lambda retries it), but the ops topic has the change, judged from the event.
+    expect(error).toBeInstanceOf(Error);
+    const [ops] = published(topics.ops);
+    expect(JSON.parse(String(ops.Message)).email).toContain('DisableKey');
+    expect(ops.Subject).toMatch(/CRITICAL/i);
+    expect(published(topics.email)).toHaveLength(0);
+    expect(output.metric('OpsFallbackAlerts')).toBe(1);
+  });
+
+  it('does not fall back to the ops topic for a failing event on any other key', async () => {
+    mockLiveKey({ state: 'Disabled' });
+    table.client.middlewareStack.add(
+      () => async () => {
+        throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError', $metadata: {} });
+      },
+      { step: 'initialize', name: 'tableDown' },
+    );
+    const { detect } = makeDetector();
+
+    await expect(detect(envelope(readRecord('DisableKey__awskmsdg__1')))).rejects.toThrow();
+
+    expect(published(topics.ops)).toHaveLength(0);
   });
 
   it('pages no one for a grant an AWS service created for its caller (invokedBy), but keeps it', async () => {
@@ -437,6 +545,28 @@ describe('createDetector: live state', () => {
       severity: 'info',
       changes: { key_state: { before: 'Disabled', after: 'Enabled' } },
     });
+  });
+
+  it('keeps the live state when an older event arrives after a later change was judged (no lag re-reads)', async () => {
+    // Prepare: EnableKey (01:00) is judged first; the DisableKey before it arrives late, and KMS shows Enabled.
+    const { detect, sleeps } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+    mockLiveKey({ state: 'Enabled' });
+    const enable = readRecord('DisableKey__awskmsdg__1');
+    Object.assign(enable, {
+      eventName: 'EnableKey',
+      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
+      eventTime: '2014-11-04T01:00:00Z',
+    });
+    await detect(envelope(enable));
+
+    // Act
+    const { finding } = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+
+    // Assess: the late DisableKey is still reported, but the stored state stays what KMS shows.
+    expect(finding).toMatchObject({ event: 'DisableKey', severity: 'critical' });
+    expect(sleeps).toEqual([]);
+    const loaded = await store().load([KEY]);
+    expect(loaded.states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
   });
 
   it('does not take a stored state written after the event as the value before it', async () => {
@@ -592,10 +722,11 @@ describe('createDetector: events it does not judge', () => {
 });
 
 describe('createDetector: round trips', () => {
-  it('makes at most two sequential round trips on the normal path', async () => {
-    // Prepare: every AWS call answers after `delay` ms; record when each one starts.
+  it('makes at most two sequential round trips from the event to its published alert', async () => {
+    // Prepare: every AWS call answers after `delay` ms; record when each one starts, and when the alert is out.
     let delay = 0;
     const starts: number[] = [];
+    let publishedAt = 0;
     const slow =
       <T>(value: T) =>
       async () => {
@@ -611,7 +742,11 @@ describe('createDetector: round trips', () => {
     kmsMock.on(ListAliasesCommand).callsFake(slow(live.aliases));
     kmsMock.on(ListGrantsCommand).callsFake(slow(live.grants));
     trailMock.on(DescribeTrailsCommand).callsFake(slow({ trailList: [] }));
-    snsMock.on(PublishCommand).callsFake(slow({ MessageId: 'm-1' }));
+    snsMock.on(PublishCommand).callsFake(async () => {
+      const answer = await slow({ MessageId: 'm-1' })();
+      publishedAt = performance.now();
+      return answer;
+    });
     eventsMock.on(PutEventsCommand).callsFake(slow({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }));
     const { detect } = makeDetector();
     const run = async (eventId: string) => {
@@ -622,11 +757,13 @@ describe('createDetector: round trips', () => {
       table.setDelay(delay);
       const started = performance.now();
       const { finding } = await detect(envelope(record));
-      const elapsed = performance.now() - started;
+      const elapsed = publishedAt - started;
       const all = [...starts, ...table.calls.map((c) => c.start)].sort((a, b) => a - b);
+      const beforePublished = all.filter((start) => start < publishedAt);
       // A wave: calls that start within 10 ms of the previous one.
-      const waves = all.reduce((count, start, i) => (i > 0 && start - all[i - 1] > 10 ? count + 1 : count), 1);
-      return { finding, elapsed, calls: all.length, waves };
+      const waves = (starts: number[]) =>
+        starts.reduce((count, start, i) => (i > 0 && start - starts[i - 1] > 10 ? count + 1 : count), 1);
+      return { finding, elapsed, calls: all.length, waves: waves(beforePublished), allWaves: waves(all) };
     };
 
     // Act: the same path with instant answers (after a warm-up), then with 20 ms answers
@@ -637,8 +774,10 @@ describe('createDetector: round trips', () => {
 
     // Assess
     expect(timed.finding?.severity).toBe('critical');
-    expect(timed.calls).toBe(6 + 1 + 2 + 3 + 1 + 1); // KMS, DescribeTrails, claim + load, SNS, PutEvents, save
+    // KMS, DescribeTrails, claim + load, SNS, PutEvents, save, then "claim done" once the alert is out
+    expect(timed.calls).toBe(6 + 1 + 2 + 3 + 1 + 1 + 1);
     expect(timed.waves).toBe(2);
+    expect(timed.allWaves).toBe(3);
     // What the delays added: two round trips (2 × 20 ms), short of a third.
     expect(timed.elapsed).toBeGreaterThanOrEqual(2 * delay);
     expect(timed.elapsed - instant.elapsed).toBeLessThan(3 * delay);
