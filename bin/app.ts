@@ -2,7 +2,9 @@
  * The keydrift CDK app. Configuration comes from the `keydrift` context key, as an object in cdk.json or
  * cdk.context.json, or as JSON on the command line:
  *
- *   npx cdk deploy -c keydrift='{"alertEmails":["secops@example.com"],"createTrail":true}'
+ *   npm run deploy -- -c keydrift='{"alertEmails":["secops@example.com"],"createTrail":true}'
+ *
+ * (`npm run synth` and `npm run deploy` set CDK_DISABLE_VERSION_CHECK=1, so the CLI does not ask npm for updates.)
  *
  * The stack is called `Keydrift` unless `-c stackName=...` says otherwise. It is environment-agnostic: the
  * account and Region come from the credentials used to deploy.

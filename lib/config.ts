@@ -4,7 +4,8 @@
  * because a wrong value here otherwise surfaces as a silent gap in alerting after deployment.
  */
 import { z } from 'zod';
-import { OVERRIDABLE_NAMES } from '../lambda/core/config';
+import { type DetectionConfig, type IgnoreRule, OVERRIDABLE_NAMES, parseDetectionConfig } from '../lambda/core/config';
+import { ConfigError } from '../lambda/core/errors';
 import { SEVERITIES, type Severity } from '../lambda/core/types';
 
 /** Slack channel that receives chat alerts through Amazon Q Developer in chat applications (AWS Chatbot). */
@@ -51,6 +52,19 @@ export interface KeydriftProps {
    */
   readonly alertMinSeverity?: Severity;
   /**
+   * Findings to drop: each rule gives at least one of `event`, `resource`, `user` (`*` is a wildcard) and
+   * optionally a `reason`; a finding matching every field a rule gives is kept in history but not alerted.
+   * Validated by the detection core's own parser (lambda/core/config.ts), as `keydrift replay --config` does.
+   * @default []
+   */
+  readonly ignore?: IgnoreRule[];
+  /**
+   * KMS key ARNs known to encrypt a trail whose creation keydrift has not seen, for the escalations that protect
+   * trail keys. Validated by the detection core's own parser.
+   * @default []
+   */
+  readonly trailKeys?: string[];
+  /**
    * Create a multi-Region CloudTrail trail for management events. Off by default because most accounts
    * already have one (often an organization trail) and a second copy of management events is billed.
    * @default false
@@ -71,6 +85,8 @@ export interface KeydriftConfig {
   readonly plannedPrincipals: string[];
   readonly severityOverrides: Record<string, Severity>;
   readonly alertMinSeverity: Severity;
+  readonly ignore: IgnoreRule[];
+  readonly trailKeys: string[];
   readonly createTrail: boolean;
   readonly reconcileSchedule: string;
 }
@@ -89,6 +105,28 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
 
 const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
+
+/**
+ * A detection setting the core defines (`ignore`, `trailKeys`), validated by the core's own parser so that the stack
+ * accepts exactly what the functions will; each problem is reported under the field as the core words it.
+ */
+function detectionSetting<K extends 'ignore' | 'trailKeys'>(field: K) {
+  return z
+    .custom<DetectionConfig[K]>()
+    .optional()
+    .transform((value, ctx): DetectionConfig[K] => {
+      try {
+        return parseDetectionConfig({ [field]: value })[field];
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        // After its first line, the core's message lists one problem a line: `ignore[0].event: Too small: …`.
+        for (const problem of error.message.split('\n').slice(1)) {
+          ctx.addIssue({ code: 'custom', message: problem.trim(), params: { fromCore: true } });
+        }
+        return z.NEVER;
+      }
+    });
+}
 
 const schema = z.strictObject({
   alertEmails: z
@@ -135,6 +173,8 @@ const schema = z.strictObject({
       }
     }),
   alertMinSeverity: severity.default('error'),
+  ignore: detectionSetting('ignore'),
+  trailKeys: detectionSetting('trailKeys'),
   createTrail: z.boolean({ error: 'must be true or false' }).default(false),
   reconcileSchedule: z
     .string()
@@ -160,6 +200,8 @@ function fieldName(path: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = fieldName(issue.path);
   const input = (issue as { input?: unknown }).input;
+  // The core's problems already name their field: `ignore[0]: an ignore rule needs event, resource or user`.
+  if (issue.code === 'custom' && issue.params?.fromCore) return issue.message;
   if (issue.code === 'unrecognized_keys') {
     const where = field ? ` in ${field}` : '';
     return issue.keys.map((key) => `unknown field ${JSON.stringify(key)}${where}`).join('; ');

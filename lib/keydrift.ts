@@ -10,13 +10,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { RECONCILE_EVENTS } from '../lambda/core/catalog';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
 import { type KeydriftConfig, type KeydriftProps, parseKeydriftConfig } from './config';
@@ -24,38 +23,71 @@ import { KeydriftFunction, METRICS_NAMESPACE, SERVICE_NAME } from './keydrift-fu
 
 const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
 
-/** The KMS reads the detector makes to learn a key's live state; all read-only, all scoped to keys. */
-export const DETECTOR_KEY_READ_ACTIONS = [
-  'kms:DescribeKey',
-  'kms:GetKeyPolicy',
-  'kms:GetKeyRotationStatus',
-  'kms:ListGrants',
-  'kms:ListKeyRotations',
-  'kms:ListResourceTags',
-] as const;
-/** The KMS reads the reconciler makes per key (aliases come from one account-wide ListAliases). */
-export const RECONCILER_KEY_READ_ACTIONS = [
+/**
+ * The KMS reads made on one key: by the detector on the key an event names, by the reconciler on each key in turn
+ * (kms-reader.ts, kms-inventory.ts). All read-only, all scoped to keys.
+ */
+export const KEY_READ_ACTIONS = [
   'kms:DescribeKey',
   'kms:GetKeyPolicy',
   'kms:GetKeyRotationStatus',
   'kms:ListGrants',
   'kms:ListResourceTags',
 ] as const;
-/** What the reconciler does in keydrift's table: batch loads, claims and saves, its cursor, the baseline scan. */
+/** KMS listings IAM only authorizes on `*`: the detector lists the aliases of one key (ListAliases with KeyId). */
+export const DETECTOR_KMS_LIST_ACTIONS = ['kms:ListAliases'] as const;
+/** The reconciler lists every key (a page at a time) and every alias of the account. */
+export const RECONCILER_KMS_LIST_ACTIONS = ['kms:ListAliases', 'kms:ListKeys'] as const;
+/**
+ * What the detector does in keydrift's table (state-store.ts): batch loads, claims (put, get, release), saves (a
+ * transaction of puts and an update of the claim) and marking the claim done. No index, no query, no scan.
+ */
+export const DETECTOR_TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+] as const;
+/**
+ * What the reconciler does in keydrift's table: the detector's loads, claims and saves (state-store.ts), plus its
+ * cursor and adoption marker and the scan for baselines (reconcile-store.ts). No index.
+ */
 export const RECONCILER_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
-  'dynamodb:ConditionCheckItem',
   'dynamodb:DeleteItem',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:Scan',
+  'dynamodb:UpdateItem',
 ] as const;
 /** The event that hands an unfinished reconcile to the next invocation (reconciler-app.ts sends it). */
 export const RECONCILE_CONTINUE_PATTERN = { source: ['keydrift'], detailType: ['Reconcile Continue'] };
-/** KMS list calls that IAM only authorizes on `*` (they name no key). */
-export const DETECTOR_KMS_LIST_ACTIONS = ['kms:ListAliases', 'kms:ListKeys'] as const;
 /** What DynamoDB, SNS and SQS need from a caller to use keydrift's key on its behalf (no wildcard actions). */
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
+
+/** An event name keydrift's rules route to the detector (lambda/core/watched-events.ts). */
+type WatchedEvent =
+  | (typeof KMS_API_WRITES)[number]
+  | (typeof KMS_SERVICE_EVENTS)[number]
+  | (typeof KMS_NATIVE_EVENTS)[number]
+  | (typeof TRAIL_WRITES)[number];
+
+/**
+ * The dashboard's first row: findings about a key's policy, deletion, rotation and state, by event. The names are
+ * typed as watched events, so a misspelt one fails to compile. The other watched events are graphed under "Trail
+ * changes" and "Other KMS changes", and the reconciler's findings (catalog.ts `RECONCILE_EVENTS`) under "Found by
+ * the reconciler".
+ */
+export const KEY_FINDING_WIDGETS: readonly { title: string; events: readonly WatchedEvent[] }[] = [
+  { title: 'Key policy changes', events: ['PutKeyPolicy'] },
+  { title: 'Key deletion', events: ['ScheduleKeyDeletion', 'CancelKeyDeletion', 'KMS CMK Deletion', 'DeleteKey'] },
+  {
+    title: 'Key rotation',
+    events: ['EnableKeyRotation', 'DisableKeyRotation', 'RotateKeyOnDemand', 'RotateKey', 'KMS CMK Rotation'],
+  },
+  { title: 'Key state changes', events: ['DisableKey', 'EnableKey'] },
+];
 
 /** The CloudFormation output keys `exportOutputs` creates; operator commands look resources up by these. */
 export const OUTPUT_KEYS = {
@@ -65,6 +97,7 @@ export const OUTPUT_KEYS = {
   pageTopicArn: 'PageTopicArn',
   opsTopicArn: 'OpsTopicArn',
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  detectorFunctionName: 'DetectorFunctionName',
   keyArn: 'KeyArn',
   trailArn: 'TrailArn',
   trailPrerequisite: 'TrailPrerequisite',
@@ -75,6 +108,17 @@ const TRAIL_PREREQUISITE =
   'records management events in this Region (a multi-Region or organization trail is fine) and does not exclude ' +
   'KMS events. None was created here (createTrail is false). Check with "aws cloudtrail describe-trails" and ' +
   '"aws cloudtrail get-event-selectors", or redeploy with createTrail: true.';
+
+const NO_ALERT_TARGETS =
+  'keydrift alerts no one: no alertEmails, slack or pagerDutySecretName is configured, so its topics have no ' +
+  'subscribers and findings and alarms reach nobody (they are still kept in the table and the logs). Redeploy ' +
+  'with at least one of them, or subscribe to the topics in the ChatTopicArn, EmailTopicArn, PageTopicArn and ' +
+  'OpsTopicArn outputs yourself.';
+
+const NO_OPS_TARGET =
+  "keydrift's alarms reach no one: only pagerDutySecretName is configured, and PagerDuty receives the page topic " +
+  "alone, so the ops topic (alarms, dead-lettered events, drift of keydrift's own key) has no subscriber. Add " +
+  'alertEmails or slack, or subscribe to the topic in the OpsTopicArn output yourself.';
 
 /**
  * keydrift in one construct: watches KMS keys and CloudTrail trails through EventBridge, keeps baselines and
@@ -87,6 +131,7 @@ const TRAIL_PREREQUISITE =
  * - only `error` and `critical` findings are published (`alertMinSeverity`); no planned principals;
  * - no CloudTrail trail is created (`createTrail: false`): a `TrailPrerequisite` output and a synth warning say
  *   that one is required;
+ * - with no e-mail, Slack or PagerDuty target configured, a synth warning says that alerts reach no one;
  * - the key, the table (deletion protection, point-in-time recovery) and the trail's buckets are retained when
  *   the stack is deleted, because they hold baselines, history and audit logs;
  * - EventBridge targets retry 8 times for up to 24 hours, the detector retries twice, and whatever still fails
@@ -141,24 +186,12 @@ export class Keydrift extends Construct {
     const stack = Stack.of(this);
 
     this.key = new kms.Key(this, 'Key', {
-      description: 'keydrift: encrypts the keydrift table, its chat/email/page alert topics and its dead-letter queue',
+      description: 'keydrift: encrypts the keydrift table and its chat/email/page alert topics',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // EventBridge (rule dead-letter queue, future topic targets) and CloudWatch (alarms) call KMS as
-    // themselves, and the account-root statement does not cover service principals.
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowEventBridgeAndCloudWatchToEncryptForThisAccount',
-        principals: [
-          new iam.ServicePrincipal('events.amazonaws.com'),
-          new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-        ],
-        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-    );
+    // No service principal needs this key: CloudWatch alarms publish only to the ops topic and failures go to the
+    // dead-letter queue, neither of which this key encrypts.
 
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -239,9 +272,10 @@ export class Keydrift extends Construct {
       });
     }
 
+    // SQS-managed encryption, not keydrift's key: when that key is disabled or scheduled for deletion, the detector
+    // fails on its table and topics, and exactly those events must still be kept here to be redriven.
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -260,10 +294,13 @@ export class Keydrift extends Construct {
       OPS_TOPIC_ARN: this.opsTopic.topicArn,
       EVENT_BUS_NAME: 'default',
       SELF_KEY_ARN: this.key.keyArn,
+      // The detection settings, read by lambda/shared/environment.ts with the core's own parser.
       KEYDRIFT_CONFIG: JSON.stringify({
         plannedPrincipals: this.config.plannedPrincipals,
         severityOverrides: this.config.severityOverrides,
         alertMinSeverity: this.config.alertMinSeverity,
+        ignore: this.config.ignore,
+        trailKeys: this.config.trailKeys,
       }),
     };
     this.detector = new KeydriftFunction(this, 'Detector', {
@@ -287,16 +324,30 @@ export class Keydrift extends Construct {
     this.sendFailedInvocationsToDeadLetterQueue(this.reconciler);
 
     if (this.config.pagerDutySecretName) {
-      const secret = secretsmanager.Secret.fromSecretNameV2(this, 'PagerDutySecret', this.config.pagerDutySecretName);
+      const secretName = this.config.pagerDutySecretName;
       this.pager = new KeydriftFunction(this, 'Pager', {
         entry: path.join(HANDLERS_DIR, 'pager.ts'),
         description: 'keydrift: forwards critical findings to PagerDuty Events API v2',
-        environment: { PAGERDUTY_SECRET_NAME: this.config.pagerDutySecretName },
+        environment: { PAGERDUTY_SECRET_NAME: secretName },
       });
-      // Only GetSecretValue/DescribeSecret on this secret name; a secret encrypted with a customer managed key
-      // also needs kms:Decrypt on that key, granted by whoever owns it.
-      secret.grantRead(this.pager);
-      this.grantKeyUseViaServices(this.pager);
+      // GetSecretValue is the pager's one call (adapters/pagerduty.ts), on this secret name with Secrets Manager's
+      // six-character suffix. A secret encrypted with a customer managed key also needs kms:Decrypt on that key,
+      // granted by whoever owns it.
+      this.pager.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadPagerDutyRoutingKey',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [
+            stack.formatArn({
+              service: 'secretsmanager',
+              resource: 'secret',
+              resourceName: `${secretName}-??????`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      );
+      // The page topic's messages reach the pager decrypted: it needs no use of keydrift's key.
       this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
@@ -342,14 +393,20 @@ export class Keydrift extends Construct {
     } else {
       Annotations.of(this).addWarningV2('keydrift:trailPrerequisite', TRAIL_PREREQUISITE);
     }
+    const { alertEmails, slack, pagerDutySecretName } = this.config;
+    if (alertEmails.length === 0 && !slack && !pagerDutySecretName) {
+      Annotations.of(this).addWarningV2('keydrift:noAlertTargets', NO_ALERT_TARGETS);
+    } else if (alertEmails.length === 0 && !slack) {
+      Annotations.of(this).addWarningV2('keydrift:noOpsTarget', NO_OPS_TARGET);
+    }
 
     this.acknowledgeUnavoidableWildcards();
   }
 
   /**
    * Creates the stack outputs operator commands rely on, with exactly these ids: `TableName`, `ChatTopicArn`,
-   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `KeyArn`, plus `TrailArn` (with
-   * `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
+   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `KeyArn`, plus
+   * `TrailArn` (with `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
    *
    * @param scope where the outputs go; their logical ids equal the keys only directly under a stack.
    */
@@ -361,6 +418,7 @@ export class Keydrift extends Construct {
     output(OUTPUT_KEYS.pageTopicArn, this.pageTopic.topicArn, 'Critical alerts for paging');
     output(OUTPUT_KEYS.opsTopicArn, this.opsTopic.topicArn, "Alarms and findings about keydrift's own key");
     output(OUTPUT_KEYS.deadLetterQueueUrl, this.deadLetterQueue.queueUrl, 'Events keydrift failed to process');
+    output(OUTPUT_KEYS.detectorFunctionName, this.detector.functionName, 'Where dead-lettered events are sent back');
     output(OUTPUT_KEYS.keyArn, this.key.keyArn, "keydrift's own KMS key");
     if (this.trail) {
       output(OUTPUT_KEYS.trailArn, this.trail.trailArn, 'The multi-Region trail keydrift created');
@@ -369,64 +427,55 @@ export class Keydrift extends Construct {
     }
   }
 
-  /** Least privilege for the detector: reads on keys and trails, its own table (and index), topics, bus and key. */
+  /**
+   * Least privilege for the detector: the reads of the key an event names and that key's aliases, trail reads, its
+   * table items (no index), the four topics, the default bus, and the key through the services that use it.
+   */
   private grantDetectorAccess(fn: KeydriftFunction): void {
-    this.grantFindingAccess(fn, DETECTOR_KEY_READ_ACTIONS);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadWriteKeydriftTable',
-        actions: [
-          'dynamodb:BatchGetItem',
-          'dynamodb:BatchWriteItem',
-          'dynamodb:ConditionCheckItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:DescribeTable',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:Query',
-          'dynamodb:Scan',
-          'dynamodb:UpdateItem',
-        ],
-        resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
-      }),
-    );
+    this.grantFindingAccess(fn, { kmsListActions: DETECTOR_KMS_LIST_ACTIONS, tableActions: DETECTOR_TABLE_ACTIONS });
   }
 
   /**
-   * Least privilege for the reconciler: the per-key reads and the two account listings, trail reads, its own table
-   * (no index), the four topics, the default bus for findings and its continuation events, and the key.
+   * Least privilege for the reconciler: the per-key reads and the key and alias listings, trail reads, its table
+   * items and the baseline scan (no index), the four topics, the default bus for findings and its continuation
+   * events, and the key through the services that use it.
    */
   private grantReconcilerAccess(fn: KeydriftFunction): void {
-    this.grantFindingAccess(fn, RECONCILER_KEY_READ_ACTIONS);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadWriteKeydriftTable',
-        actions: [...RECONCILER_TABLE_ACTIONS],
-        resources: [this.table.tableArn],
-      }),
-    );
+    this.grantFindingAccess(fn, {
+      kmsListActions: RECONCILER_KMS_LIST_ACTIONS,
+      tableActions: RECONCILER_TABLE_ACTIONS,
+    });
   }
 
   /**
-   * What every function that makes findings needs: the given KMS reads on keys, the key and alias listings (IAM
-   * authorizes them only on `*`), trail reads, publishing to the four topics, events on the default bus, and
-   * keydrift's key through the services that encrypt with it (SNS needs it to publish to the encrypted topics).
+   * What a function that makes findings needs: the KMS reads on keys, the given KMS listings (IAM authorizes them
+   * only on `*`), trail reads, the given actions on the table's items, publishing to the four topics, events on the
+   * default bus, and keydrift's key through the services that encrypt with it (SNS needs it to publish to the
+   * encrypted topics).
    */
-  private grantFindingAccess(fn: KeydriftFunction, keyReadActions: readonly string[]): void {
+  private grantFindingAccess(
+    fn: KeydriftFunction,
+    access: { kmsListActions: readonly string[]; tableActions: readonly string[] },
+  ): void {
     const stack = Stack.of(this);
     const statements = [
       new iam.PolicyStatement({
         sid: 'ReadKeyState',
-        actions: [...keyReadActions],
+        actions: [...KEY_READ_ACTIONS],
         resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
       }),
-      new iam.PolicyStatement({ sid: 'ListKeysAndAliases', actions: [...DETECTOR_KMS_LIST_ACTIONS], resources: ['*'] }),
+      new iam.PolicyStatement({ sid: 'ListKms', actions: [...access.kmsListActions], resources: ['*'] }),
       new iam.PolicyStatement({ sid: 'ListTrails', actions: ['cloudtrail:DescribeTrails'], resources: ['*'] }),
       new iam.PolicyStatement({
         sid: 'ReadTrailState',
         actions: ['cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'],
         // Any Region: a multi-Region trail's home Region may differ from this one.
         resources: [stack.formatArn({ service: 'cloudtrail', region: '*', resource: 'trail', resourceName: '*' })],
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadWriteKeydriftTable',
+        actions: [...access.tableActions],
+        resources: [this.table.tableArn],
       }),
       new iam.PolicyStatement({
         sid: 'PublishAlerts',
@@ -440,14 +489,14 @@ export class Keydrift extends Construct {
       }),
     ];
     for (const statement of statements) fn.addToRolePolicy(statement);
-    this.grantKeyUseViaServices(fn);
+    this.grantKeyUseViaServices(fn, ['dynamodb', 'sns']);
   }
 
   /**
-   * Lets a function use keydrift's key only through DynamoDB, SNS and SQS. Written out rather than taken from
-   * the L2 grants, which add the `kms:GenerateDataKey*` and `kms:ReEncrypt*` wildcards.
+   * Lets a function use keydrift's key only through the given services. Written out rather than taken from the L2
+   * grants, which add the `kms:GenerateDataKey*` and `kms:ReEncrypt*` wildcards.
    */
-  private grantKeyUseViaServices(fn: lambda.IFunction): void {
+  private grantKeyUseViaServices(fn: lambda.IFunction, services: readonly ('dynamodb' | 'sns')[]): void {
     const region = Stack.of(this).region;
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -455,9 +504,7 @@ export class Keydrift extends Construct {
         actions: [...KEY_USE_ACTIONS],
         resources: [this.key.keyArn],
         conditions: {
-          StringEquals: {
-            'kms:ViaService': ['dynamodb', 'sns', 'sqs'].map((service) => `${service}.${region}.amazonaws.com`),
-          },
+          StringEquals: { 'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`) },
         },
       }),
     );
@@ -465,15 +512,26 @@ export class Keydrift extends Construct {
 
   /**
    * Lambda's asynchronous retries (2) end in the dead-letter queue, so an event the function keeps failing on is
-   * kept rather than dropped. The queue is referenced without its key so that SqsDestination's grant adds only
-   * SQS actions; the key use is granted precisely by {@link grantKeyUseViaServices}.
+   * kept rather than dropped. Lambda sends it with the function's role, which gets `sqs:SendMessage` on the queue
+   * and nothing else (SqsDestination would add GetQueueAttributes and GetQueueUrl, which Lambda does not call).
    */
   private sendFailedInvocationsToDeadLetterQueue(fn: KeydriftFunction): void {
-    const queueRef = sqs.Queue.fromQueueAttributes(this, `${fn.node.id}FailureDestination`, {
-      queueArn: this.deadLetterQueue.queueArn,
-      queueUrl: this.deadLetterQueue.queueUrl,
+    const queueArn = this.deadLetterQueue.queueArn;
+    fn.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: {
+        bind: (_scope, target) => {
+          target.addToRolePolicy(
+            new iam.PolicyStatement({
+              sid: 'SendFailedInvocations',
+              actions: ['sqs:SendMessage'],
+              resources: [queueArn],
+            }),
+          );
+          return { destination: queueArn };
+        },
+      },
     });
-    fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(queueRef) });
   }
 
   private addRule(ruleId: string, description: string, eventPattern: events.EventPattern): events.Rule {
@@ -501,6 +559,11 @@ export class Keydrift extends Construct {
     return rule;
   }
 
+  /**
+   * Alarms to the ops topic on anything that fails or drops a change: dead letters; function errors, throttles and
+   * failed deliveries to the dead-letter queue; events the detector rejects or could not read live state for;
+   * messages the pager drops; each rule's failed invocations and failed dead-lettering; reconcile failures.
+   */
   private addAlarms(): void {
     const period = Duration.minutes(5);
     const alarmOnAny = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
@@ -517,6 +580,22 @@ export class Keydrift extends Construct {
       alarm.addOkAction(action);
       this.alarms.push(alarm);
     };
+    /** A count keydrift's functions emit (Powertools EMF, default dimension `service`). */
+    const keydriftCount = (metricName: string, metricPeriod = period) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: cloudwatch.Stats.SUM,
+        period: metricPeriod,
+      });
+    const sum = { period, statistic: cloudwatch.Stats.SUM };
+    const destinationDeliveryFailures = (fn: KeydriftFunction, name: string) =>
+      alarmOnAny(
+        `${fn.node.id}DestinationDeliveryFailuresAlarm`,
+        fn.metric('DestinationDeliveryFailures', sum),
+        `Lambda could not put a failed ${name} invocation in the dead-letter queue: that event is lost`,
+      );
 
     alarmOnAny(
       'DeadLetterQueueAlarm',
@@ -525,49 +604,79 @@ export class Keydrift extends Construct {
     );
     alarmOnAny(
       'DetectorErrorsAlarm',
-      this.detector.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+      this.detector.metricErrors(sum),
       'the detector failed on an event (Lambda retries it twice, then sends it to the dead-letter queue)',
     );
     alarmOnAny(
       'DetectorThrottlesAlarm',
-      this.detector.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
+      this.detector.metricThrottles(sum),
       'the detector was throttled: account concurrency is exhausted and findings are delayed',
+    );
+    destinationDeliveryFailures(this.detector, 'detector');
+    alarmOnAny(
+      'InvalidEventsAlarm',
+      keydriftCount('InvalidEvents'),
+      'the detector dropped an event it could not read or that names no resource (logged as "Invalid event"); ' +
+        'it is not retried, so check the log and the change it describes',
+    );
+    alarmOnAny(
+      'LiveReadFailuresAlarm',
+      keydriftCount('LiveReadFailures'),
+      "the detector could not read a resource's live state (a key policy may lock keydrift out) and judged from " +
+        'the event alone',
     );
     alarmOnAny(
       'ReconcilerErrorsAlarm',
-      this.reconciler.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+      this.reconciler.metricErrors(sum),
       'a reconcile invocation failed (Lambda retries it twice from its stored place, then the dead-letter queue)',
     );
+    destinationDeliveryFailures(this.reconciler, 'reconciler');
     alarmOnAny(
       'ReconcileFailuresAlarm',
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ReconcileFailures',
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.hours(1),
-      }),
+      keydriftCount('ReconcileFailures', Duration.hours(1)),
       'the reconciler could not read or save some resources (logged); the next run tries them again',
     );
     if (this.pager) {
+      alarmOnAny('PagerErrorsAlarm', this.pager.metricErrors(sum), 'a critical finding could not be sent to PagerDuty');
+      destinationDeliveryFailures(this.pager, 'pager');
       alarmOnAny(
-        'PagerErrorsAlarm',
-        this.pager.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-        'a critical finding could not be sent to PagerDuty',
+        'PagerInvalidMessagesAlarm',
+        keydriftCount('PagerInvalidMessages'),
+        'the pager dropped a page-topic message that is not a keydrift finding (logged); it is not retried',
+      );
+      alarmOnAny(
+        'PagerDutyRejectedAlarm',
+        keydriftCount('PagerDutyRejected'),
+        'PagerDuty refused an event (4xx, logged with its response): a critical finding paged no one',
       );
     }
-    for (const [name, rule] of Object.entries(this.rules)) {
-      const ruleAlarmId = `${name.charAt(0).toUpperCase()}${name.slice(1)}FailedInvocationsAlarm`;
-      alarmOnAny(
-        ruleAlarmId,
+    const rules: [string, events.Rule, string][] = [
+      ...Object.entries(this.rules).map(([name, rule]): [string, events.Rule, string] => [name, rule, 'detector']),
+      ...Object.entries(this.reconcileRules).map(([name, rule]): [string, events.Rule, string] => [
+        `reconcile${name.charAt(0).toUpperCase()}${name.slice(1)}`,
+        rule,
+        'reconciler',
+      ]),
+    ];
+    for (const [name, rule, target] of rules) {
+      const alarmPrefix = `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+      const ruleMetric = (metricName: string) =>
         new cloudwatch.Metric({
           namespace: 'AWS/Events',
-          metricName: 'FailedInvocations',
+          metricName,
           dimensionsMap: { RuleName: rule.ruleName },
-          statistic: cloudwatch.Stats.SUM,
-          period,
-        }),
-        `EventBridge could not deliver ${name} events to the detector`,
+          ...sum,
+        });
+      alarmOnAny(
+        `${alarmPrefix}FailedInvocationsAlarm`,
+        ruleMetric('FailedInvocations'),
+        `EventBridge could not deliver ${name} events to the ${target} (they go to the dead-letter queue)`,
+      );
+      alarmOnAny(
+        `${alarmPrefix}DeadLetterFailuresAlarm`,
+        // AWS/Events spells it `Dlq`; metric names are case-sensitive.
+        ruleMetric('InvocationsFailedToBeSentToDlq'),
+        `EventBridge could not put undeliverable ${name} events in the dead-letter queue: they are lost`,
       );
     }
   }
@@ -583,21 +692,26 @@ export class Keydrift extends Construct {
         period,
         label,
       });
-    const findings = (title: string, eventNames: string[]) =>
+    const findings = (title: string, eventNames: string[], width = 6) =>
       new cloudwatch.GraphWidget({
         title,
-        width: 6,
+        width,
         left: eventNames.map((event) => emf('Findings', { event }, cloudwatch.Stats.SUM, event)),
       });
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
     });
+    const grouped = new Set<string>(KEY_FINDING_WIDGETS.flatMap((widget) => widget.events));
+    dashboard.addWidgets(...KEY_FINDING_WIDGETS.map((widget) => findings(widget.title, [...widget.events])));
     dashboard.addWidgets(
-      findings('Key policy changes', ['PutKeyPolicy']),
-      findings('Deletion schedules', ['ScheduleKeyDeletion', 'CancelKeyDeletion', 'KMS CMK Deletion']),
-      findings('Rotation changes', ['EnableKeyRotation', 'DisableKeyRotation']),
-      findings('Key state changes', ['DisableKey', 'EnableKey']),
+      findings('Trail changes', [...TRAIL_WRITES], 8),
+      findings(
+        'Other KMS changes',
+        [...KMS_API_WRITES, ...KMS_SERVICE_EVENTS, ...KMS_NATIVE_EVENTS].filter((event) => !grouped.has(event)),
+        8,
+      ),
+      findings('Found by the reconciler', Object.keys(RECONCILE_EVENTS), 8),
     );
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -720,40 +834,42 @@ export class Keydrift extends Construct {
   }
 
   /**
-   * The detector's and the reconciler's IAM5 (wildcard resource) findings that no narrowing can fix, each with its
-   * reason. The ids are cdk-nag's full finding ids, so a new wildcard still fails the nag test.
+   * The detector's and the reconciler's IAM5 (wildcard resource) findings that no narrowing can fix, each with a
+   * reason true of the function it covers. The ids are cdk-nag's full finding ids, so a new wildcard still fails the
+   * nag test.
    */
   private acknowledgeUnavoidableWildcards(): void {
     const account = '<AWS::AccountId>';
     const partition = '<AWS::Partition>';
     const region = '<AWS::Region>';
-    const tableLogicalId = Stack.of(this).getLogicalId(this.table.node.defaultChild as dynamodb.CfnGlobalTable);
-    const readers = [
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:${partition}:kms:${region}:${account}:key/*]`,
-        reason:
-          'keydrift must read any key in this account and Region (the detector the one that changed, the ' +
-          'reconciler all of them); the actions are read-only (Describe/Get/List) and no key ARN is known at ' +
-          'deploy time.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'kms:ListAliases, kms:ListKeys and cloudtrail:DescribeTrails name no resource, so IAM only authorizes ' +
-          'them on "*". They are read-only listings.',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:${partition}:cloudtrail:*:${account}:trail/*]`,
-        reason:
-          "Reads the status and event selectors of this account's trails, whatever their names; a multi-Region " +
-          "trail's home Region can be any Region. Read-only.",
-      },
-    ];
-    // On the roles, so the acknowledgements cover their default policies and nothing else in the stack.
-    Validations.of(this.reconciler.role as iam.Role).acknowledge(...readers);
-    Validations.of(this.detector.role as iam.Role).acknowledge(...readers, {
-      id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
-      reason: "Queries keydrift's own table through its byTime index (findings by time).",
+    const keys = (reason: string) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:kms:${region}:${account}:key/*]`,
+      reason: `${reason} The actions are read-only (Describe/Get/List) and no key ARN is known at deploy time.`,
     });
+    const listings = (reason: string) => ({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `${reason} name no resource, so IAM only authorizes them on "*". They are read-only listings.`,
+    });
+    const trails = {
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:cloudtrail:*:${account}:trail/*]`,
+      reason:
+        "Reads the status and event selectors of this account's trails, whatever their names; a multi-Region " +
+        "trail's home Region can be any Region. Read-only.",
+    };
+    // On the roles, so the acknowledgements cover their default policies and nothing else in the stack.
+    Validations.of(this.detector.role as iam.Role).acknowledge(
+      keys('The detector reads the key a change event names, which can be any key in this account and Region.'),
+      listings(
+        "kms:ListAliases (the aliases of the key an event names) and cloudtrail:DescribeTrails (the account's trails)",
+      ),
+      trails,
+    );
+    Validations.of(this.reconciler.role as iam.Role).acknowledge(
+      keys('The reconciler reads every key in this account and Region, one after another.'),
+      listings(
+        'kms:ListKeys, kms:ListAliases and cloudtrail:DescribeTrails (every key, alias and trail of the account)',
+      ),
+      trails,
+    );
   }
 }

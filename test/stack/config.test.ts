@@ -3,6 +3,7 @@
  * read from the CDK context the way `cdk synth -c keydrift='{...}'` passes it.
  */
 import { App } from 'aws-cdk-lib';
+import { parseDetectionConfig } from '../../lambda/core/config';
 import { configFromContext, stackNameFromContext } from '../../lib/app-context';
 import { parseKeydriftConfig } from '../../lib/config';
 
@@ -13,6 +14,8 @@ describe('parseKeydriftConfig', () => {
       plannedPrincipals: [],
       severityOverrides: {},
       alertMinSeverity: 'error',
+      ignore: [],
+      trailKeys: [],
       createTrail: false,
       reconcileSchedule: 'rate(6 hours)',
     });
@@ -29,10 +32,24 @@ describe('parseKeydriftConfig', () => {
       ],
       severityOverrides: { TagResource: 'info', 'KMS CMK Deletion': 'critical', denied: 'error' },
       alertMinSeverity: 'warning',
+      ignore: [
+        { event: 'CreateGrant', user: 'arn:aws:sts::*:assumed-role/backup-*', reason: 'AWS Backup' },
+        { resource: 'arn:aws:kms:*:111122223333:key/sandbox-*' },
+      ],
+      trailKeys: ['arn:aws:kms:eu-west-1:111122223333:key/c7d3e2b8-5a16-4f0e-b9c4-2e81a7f6d305'],
       createTrail: true,
       reconcileSchedule: 'cron(0 6 * * ? *)',
     };
     expect(parseKeydriftConfig(config)).toEqual(config);
+  });
+
+  it('accepts ignore and trailKeys exactly as the detection core does (README, keydrift replay --config)', () => {
+    const detection = {
+      ignore: [{ event: 'CreateGrant', user: 'arn:aws:sts::*:assumed-role/backup-*', reason: 'AWS Backup' }],
+      trailKeys: ['arn:aws:kms:eu-west-1:111122223333:key/c7d3e2b8-5a16-4f0e-b9c4-2e81a7f6d305'],
+    };
+    const core = parseDetectionConfig(detection);
+    expect(parseKeydriftConfig(detection)).toMatchObject({ ignore: core.ignore, trailKeys: core.trailKeys });
   });
 
   it.each([
@@ -71,6 +88,10 @@ describe('parseKeydriftConfig', () => {
     [{ alertMinSeverity: 'high' }, 'alertMinSeverity "high" is not one of info, warning, error, critical'],
     [{ createTrail: 'yes' }, 'createTrail "yes" must be true or false'],
     [{ reconcileSchedule: 'every 6 hours' }, 'reconcileSchedule "every 6 hours" is not a schedule expression'],
+    [{ ignore: [{ reason: 'backups' }] }, 'keydrift config: ignore[0]: an ignore rule needs event, resource or user'],
+    [{ ignore: [{ event: 'CreateGrant', evnt: 'x' }] }, 'keydrift config: ignore[0]: Unrecognized key: "evnt"'],
+    [{ ignore: { event: 'CreateGrant' } }, 'keydrift config: ignore: Invalid input: expected array'],
+    [{ trailKeys: ['alias/cloudtrail'] }, 'keydrift config: trailKeys[0]: must be a KMS key ARN'],
     [{ alertEmail: ['secops@example.com'] }, 'unknown field "alertEmail"'],
     [{ slack: { workspaceId: 'T07EA123LEP', channelId: 'C07EZ1ABC23', token: 'x' } }, 'unknown field "token" in slack'],
     [['secops@example.com'], 'keydrift config: must be an object'],
@@ -82,6 +103,10 @@ describe('parseKeydriftConfig', () => {
   it('reports every bad field at once', () => {
     expect(() => parseKeydriftConfig({ alertEmails: ['bob@'], createTrail: 1 })).toThrow(
       'keydrift config: alertEmails[0] "bob@" is not an e-mail address; createTrail 1 must be true or false',
+    );
+    expect(() => parseKeydriftConfig({ alertEmails: ['bob@'], ignore: [{}], trailKeys: ['x'] })).toThrow(
+      'keydrift config: alertEmails[0] "bob@" is not an e-mail address; ' +
+        'ignore[0]: an ignore rule needs event, resource or user; trailKeys[0]: must be a KMS key ARN',
     );
   });
 });
@@ -106,6 +131,13 @@ describe('configuration from the CDK context', () => {
     expect(() => configFromContext(appWith({ keydrift: "{alertEmails:['x']}" }))).toThrow(
       'keydrift config: context "keydrift" is not valid JSON',
     );
+  });
+
+  it('accepts ignore rules and trail keys from the context, as the README documents them', () => {
+    const config = configFromContext(
+      appWith({ keydrift: '{"ignore":[{"event":"CreateGrant","reason":"AWS Backup"}],"trailKeys":[]}' }),
+    );
+    expect(config.ignore).toEqual([{ event: 'CreateGrant', reason: 'AWS Backup' }]);
   });
 
   it('validates what the context holds', () => {
