@@ -48,6 +48,15 @@ export const OPENED_POLICY = {
   ],
 };
 
+/** The policy change of a PutKeyPolicy that opened the key to account 444455556666. */
+const POLICY_OPENED_TO_ANOTHER_ACCOUNT = {
+  before: DEFAULT_POLICY,
+  after: OPENED_POLICY,
+  added_principals: ['arn:aws:iam::444455556666:root'],
+  removed_principals: [],
+  external_accounts: ['444455556666'],
+};
+
 const keyFlag = `--key-id ${KEY_ARN} --region ${REGION}`;
 
 export const putKeyPolicyOpened: Finding = {
@@ -61,15 +70,7 @@ export const putKeyPolicyOpened: Finding = {
   user: ALICE,
   severity: 'critical',
   status: 'drift',
-  changes: {
-    policy: {
-      before: DEFAULT_POLICY,
-      after: OPENED_POLICY,
-      added_principals: ['arn:aws:iam::444455556666:root'],
-      removed_principals: [],
-      external_accounts: ['444455556666'],
-    },
-  },
+  changes: { policy: POLICY_OPENED_TO_ANOTHER_ACCOUNT },
   summary: 'Key policy of alias/payments opened to account 444455556666 by Alice',
   remediation: [`aws kms put-key-policy ${keyFlag} --policy-name default --policy '${JSON.stringify(DEFAULT_POLICY)}'`],
   reasons: ['A change that lets another account, or anyone, use the key is critical.'],
@@ -158,11 +159,7 @@ export const deniedPolicyAttempt: Finding = {
   eventId: '1eafb04a-5d49-496a-9c50-183e3bb03375',
   changes: {
     policy: {
-      before: DEFAULT_POLICY,
-      after: OPENED_POLICY,
-      added_principals: ['arn:aws:iam::444455556666:root'],
-      removed_principals: [],
-      external_accounts: ['444455556666'],
+      ...POLICY_OPENED_TO_ANOTHER_ACCOUNT,
       cloudtrail_access_removed: true,
     },
   },

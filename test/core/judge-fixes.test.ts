@@ -9,6 +9,7 @@ import { replay } from '../../lambda/replay/replay';
 import { CLOUDTRAIL_SAMPLES_DIR } from '../helpers/fixtures';
 import {
   ACCOUNT,
+  cloudTrailStatement,
   createKey,
   createTrail,
   detect,
@@ -104,15 +105,10 @@ describe('Escalation: CloudTrail locked out of its key when the previous policy 
   });
 
   it('does not flag an unknown previous policy replaced by one that keeps CloudTrail', () => {
-    const cloudTrail = {
-      Sid: 'Allow CloudTrail to encrypt logs',
-      Effect: 'Allow',
-      Principal: { Service: 'cloudtrail.amazonaws.com' },
-      Action: 'kms:GenerateDataKey*',
-      Resource: '*',
-      Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
-    };
-    const { last } = detect([createTrail('org-audit', KEY_ARN), putKeyPolicy(policyWith(cloudTrail))], QUIET_POLICY);
+    const { last } = detect(
+      [createTrail('org-audit', KEY_ARN), putKeyPolicy(policyWith(cloudTrailStatement()))],
+      QUIET_POLICY,
+    );
     expect(last.changes.policy.cloudtrail_access_removed).toBeUndefined();
     expect(last.severity).toBe('warning');
   });
