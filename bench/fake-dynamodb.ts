@@ -1,6 +1,7 @@
 /**
  * An in-memory DynamoDB table behind aws-sdk-client-mock for the reconcile bench: the commands keydrift's stores send
- * (GetItem, PutItem, DeleteItem, BatchGetItem, TransactWriteItems, Scan), their condition expressions, a delay per
+ * (GetItem, PutItem, UpdateItem, DeleteItem, BatchGetItem, TransactWriteItems of puts and updates, Scan), their
+ * condition expressions and `SET` updates, a delay per
  * call, and the request units DynamoDB on-demand would bill for each (reads per 4 KB, writes per 1 KB, transactions
  * double, eventually consistent reads half, a write to an item in the byTime index once more for the index).
  */
@@ -17,6 +18,7 @@ import {
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 
@@ -41,11 +43,11 @@ export const itemSize = (item: Item): number =>
 const keyOf = (item: Item) => `${item.pk?.S}\u0000${item.sk?.S}`;
 
 /**
- * Evaluates the condition expressions keydrift writes: comparisons (`=`, `<`), `attribute_not_exists(…)`,
+ * Evaluates the condition expressions keydrift writes: comparisons (`=`, `<>`, `<`), `attribute_not_exists(…)`,
  * `AND`, `OR` and parentheses.
  */
 export function evaluate(expression: string, item: Item | undefined, names: Names, values: Values): boolean {
-  const tokens = expression.match(/attribute_not_exists\([^)]*\)|\(|\)|AND|OR|=|<|[#:]?[\w]+/g) ?? [];
+  const tokens = expression.match(/attribute_not_exists\([^)]*\)|\(|\)|AND|OR|<>|=|<|[#:]?[\w]+/g) ?? [];
   let at = 0;
   const operand = (token: string): AttributeValue | undefined => {
     if (token.startsWith(':')) return values?.[token];
@@ -68,7 +70,8 @@ export function evaluate(expression: string, item: Item | undefined, names: Name
     const left = scalar(operand(token));
     const right = scalar(operand(tokens[at++]));
     if (left === undefined || right === undefined) return false;
-    return op === '=' ? left === right : left < right;
+    if (op === '=') return left === right;
+    return op === '<>' ? left !== right : left < right;
   };
   const and = (): boolean => {
     let result = primary();
@@ -87,6 +90,36 @@ export function evaluate(expression: string, item: Item | undefined, names: Name
     return result;
   };
   return or();
+}
+
+/** Applies the updates keydrift writes: `SET name = :value, #name = :value, …` (attributes set to values). */
+export function applySet(expression: string, item: Item, names: Names, values: Values): Item {
+  const assignments = /^\s*SET\s+(.*)$/.exec(expression)?.[1].split(',');
+  if (!assignments) throw new Error(`the bench table applies SET updates only, not "${expression}"`);
+  const updated = structuredClone(item);
+  for (const assignment of assignments) {
+    const [target, source] = assignment.split('=').map((part) => part.trim());
+    const value = values?.[source];
+    if (!value) throw new Error(`the bench table cannot apply "${assignment.trim()}" (a value placeholder only)`);
+    updated[target.startsWith('#') ? (names?.[target] ?? target) : target] = value;
+  }
+  return updated;
+}
+
+/** An update as UpdateItem and a transaction's Update action both give it. */
+interface Update {
+  Key?: Item;
+  UpdateExpression?: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Names;
+  ExpressionAttributeValues?: Values;
+}
+
+/** One write of a transaction: whether its condition holds, and the item it leaves once all of them do. */
+interface PlannedWrite {
+  key: string;
+  ok: boolean;
+  next: () => Item;
 }
 
 export class FakeDynamoDB {
@@ -127,6 +160,18 @@ export class FakeDynamoDB {
     return !condition || evaluate(condition, this.items.get(key), names, values);
   }
 
+  /** The item an update makes (a new item from its key if there is none), once its condition holds; bills it. */
+  private updated(update: Update, factor = 1): Item {
+    const key = keyOf(update.Key ?? {});
+    const { ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values } = update;
+    if (!this.check(ConditionExpression, key, names, values)) {
+      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    }
+    const next = applySet(update.UpdateExpression ?? '', this.items.get(key) ?? update.Key ?? {}, names, values);
+    this.write(next, factor);
+    return next;
+  }
+
   install(mock: AwsClientStub<DynamoDBClient>): void {
     mock.on(GetItemCommand).callsFake(async (input) => {
       await this.enter('GetItem');
@@ -144,6 +189,11 @@ export class FakeDynamoDB {
         throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
       }
       this.items.set(key, structuredClone(input.Item));
+      return {};
+    });
+    mock.on(UpdateItemCommand).callsFake(async (input) => {
+      await this.enter('UpdateItem');
+      this.items.set(keyOf(input.Key), this.updated(input));
       return {};
     });
     mock.on(DeleteItemCommand).callsFake(async (input) => {
@@ -175,28 +225,41 @@ export class FakeDynamoDB {
     });
     mock.on(TransactWriteItemsCommand).callsFake(async (input) => {
       await this.enter('TransactWriteItems');
-      const puts = (input.TransactItems ?? []).map((action: TransactWriteItem) => {
-        if (!action.Put) throw new Error('the bench table supports Put actions only');
-        return action.Put;
+      const planned: PlannedWrite[] = (input.TransactItems ?? []).map((action: TransactWriteItem): PlannedWrite => {
+        if (action.Put) {
+          const {
+            Item: item = {},
+            ConditionExpression,
+            ExpressionAttributeNames,
+            ExpressionAttributeValues,
+          } = action.Put;
+          this.write(item, 2);
+          const key = keyOf(item);
+          const ok = this.check(ConditionExpression, key, ExpressionAttributeNames, ExpressionAttributeValues);
+          return { key, ok, next: () => structuredClone(item) };
+        }
+        if (action.Update) {
+          const update = action.Update;
+          const key = keyOf(update.Key ?? {});
+          const ok = this.check(
+            update.ConditionExpression,
+            key,
+            update.ExpressionAttributeNames,
+            update.ExpressionAttributeValues,
+          );
+          return { key, ok, next: () => this.updated(update, 2) };
+        }
+        throw new Error('the bench table supports Put and Update actions only');
       });
-      const reasons = puts.map((put: NonNullable<TransactWriteItem['Put']>) => {
-        this.write(put.Item, 2);
-        const ok = this.check(
-          put.ConditionExpression,
-          keyOf(put.Item ?? {}),
-          put.ExpressionAttributeNames,
-          put.ExpressionAttributeValues,
-        );
-        return { Code: ok ? 'None' : 'ConditionalCheckFailed' };
-      });
-      if (reasons.some((r: { Code: string }) => r.Code !== 'None')) {
+      // Every condition is checked before anything is written: a transaction applies all of its writes or none.
+      if (planned.some((write) => !write.ok)) {
         throw new TransactionCanceledException({
           message: 'Transaction cancelled',
           $metadata: {},
-          CancellationReasons: reasons,
+          CancellationReasons: planned.map((write) => ({ Code: write.ok ? 'None' : 'ConditionalCheckFailed' })),
         });
       }
-      for (const put of puts) this.items.set(keyOf(put.Item ?? {}), structuredClone(put.Item ?? {}));
+      for (const write of planned) this.items.set(write.key, write.next());
       return {};
     });
     mock.on(ScanCommand).callsFake(async (input) => {

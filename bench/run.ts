@@ -107,7 +107,6 @@ async function lambdaBundle(name: string, entry: string): Promise<{ file: string
   return { file, bytes: statSync(file).size };
 }
 
-/** Median time to import a bundle in a fresh Node process (cold init, without Node's own start-up). */
 /** What the detector's composition root reads at init, as the stack sets it. */
 const LAMBDA_ENV = {
   AWS_REGION: 'eu-west-1',
@@ -125,17 +124,27 @@ const LAMBDA_ENV = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
-function coldInitMs(file: string, runs = 11): number {
+/** Time to import a bundle in a fresh Node process (cold init, without Node's own start-up). */
+function importMs(file: string): number {
   const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
-  const times = Array.from({ length: runs }, () => {
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, ...LAMBDA_ENV },
-    });
-    if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
-    return Number(result.stdout.trim());
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...LAMBDA_ENV },
   });
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)];
+  if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
+  return Number(result.stdout.trim());
+}
+
+/**
+ * Median cold init of each bundle. The bundles take turns, so a machine that slows down during the bench slows
+ * them alike and their ratio holds.
+ */
+function coldInitMs(files: string[], rounds = 15): number[] {
+  const times = files.map((): number[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, file] of files.entries()) times[i].push(importMs(file));
+  }
+  return times.map((samples) => samples.sort((x, y) => x - y)[Math.floor(rounds / 2)]);
 }
 
 async function detectorBench(): Promise<void> {
@@ -152,8 +161,7 @@ async function detectorBench(): Promise<void> {
   );
   const detector = await lambdaBundle('detector', join(root, 'lambda/handlers/detector.ts'));
   const floor = await lambdaBundle('sdk-floor', floorEntry);
-  const detectorInit = coldInitMs(detector.file);
-  const floorInit = coldInitMs(floor.file);
+  const [detectorInit, floorInit] = coldInitMs([detector.file, floor.file]);
 
   // The round-trip test measures event → publish with every AWS call answering after 20 ms.
   const timing = join(work, 'detector-timing.txt');
