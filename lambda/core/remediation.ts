@@ -22,6 +22,34 @@ export function shellQuote(value: string): string {
 
 const MAX_INLINE_POLICY = 4096;
 
+/** A grant as keydrift keeps it (effects.ts, kms-reader.ts): CreateGrant's request fields. */
+interface GrantValue {
+  grantee_principal?: string | null;
+  retiring_principal?: string | null;
+  operations?: string[];
+  constraints?: { encryptionContextSubset?: unknown; encryptionContextEquals?: unknown } | null;
+  name?: string | null;
+}
+
+/**
+ * The options that recreate a grant as approved. Its constraints above all: without them the new grant would allow
+ * the operations under any encryption context, wider than the grant it replaces.
+ */
+function createGrantOptions(grant: GrantValue): string {
+  const { encryptionContextSubset, encryptionContextEquals } = grant.constraints ?? {};
+  const constraints = {
+    ...(encryptionContextSubset ? { EncryptionContextSubset: encryptionContextSubset } : {}),
+    ...(encryptionContextEquals ? { EncryptionContextEquals: encryptionContextEquals } : {}),
+  };
+  return [
+    `--grantee-principal ${shellQuote(String(grant.grantee_principal))}`,
+    `--operations ${(grant.operations ?? []).map(shellQuote).join(' ')}`,
+    ...(Object.keys(constraints).length ? [`--constraints ${shellQuote(JSON.stringify(constraints))}`] : []),
+    ...(grant.retiring_principal ? [`--retiring-principal ${shellQuote(grant.retiring_principal)}`] : []),
+    ...(grant.name ? [`--name ${shellQuote(grant.name)}`] : []),
+  ].join(' ');
+}
+
 function keyCommands(arn: string, region: string, undo: Undo): string[] {
   const key = `--key-id ${shellQuote(arn)} --region ${region}`;
   const { attribute, entry } = splitPath(undo.path);
@@ -83,13 +111,7 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
     case 'grants':
       if (entry === undefined) return [];
       if (target === null && current) return [`aws kms revoke-grant ${key} --grant-id ${shellQuote(entry)}`];
-      if (target && !current) {
-        const grant = target as { grantee_principal?: string; operations?: string[] };
-        return [
-          `aws kms create-grant ${key} --grantee-principal ${shellQuote(String(grant.grantee_principal))} --operations ${(grant.operations ?? []).map(shellQuote).join(' ')}`,
-        ];
-      }
-      return [];
+      return target && !current ? [`aws kms create-grant ${key} ${createGrantOptions(target as GrantValue)}`] : [];
     case 'key_material':
       return target && !current
         ? [

@@ -24,6 +24,7 @@ import {
   ListAliasesCommand,
   ListGrantsCommand,
   PutKeyPolicyCommand,
+  RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UpdateAliasCommand,
@@ -591,6 +592,47 @@ describe('policy, rotation, tags, aliases, grants', () => {
     runRemediation(finding.remediation[0]);
     const { Grants = [] } = await world.kms.send(new ListGrantsCommand({ KeyId: key.arn }));
     expect(Grants.map((g) => g.GrantId)).not.toContain(grantId);
+  });
+
+  test('RevokeGrant of an approved grant is drift; its remediation grants the same again, constraints included', async () => {
+    const key = await adoptedKey('books');
+    const approved = {
+      GranteePrincipal: `arn:aws:iam::${MOTO_ACCOUNT}:role/BooksReader`,
+      Operations: ['Decrypt' as const],
+      Constraints: { EncryptionContextSubset: { table: 'Books' } },
+      RetiringPrincipal: `arn:aws:iam::${MOTO_ACCOUNT}:role/BooksAdmin`,
+      Name: 'books-reader',
+    };
+    const { GrantId } = await world.kms.send(new CreateGrantCommand({ KeyId: key.arn, ...approved }));
+    const grantId = GrantId as string;
+    const granted = await detect(
+      kmsRecords.createGrant(
+        key,
+        {
+          grantId,
+          granteePrincipal: approved.GranteePrincipal,
+          operations: approved.Operations,
+          retiringPrincipal: approved.RetiringPrincipal,
+          constraints: { encryptionContextSubset: approved.Constraints.EncryptionContextSubset },
+          name: approved.Name,
+        },
+        ctx({ identity: assumedRole(PLANNED_ROLE, 'release-2026-11') }),
+      ),
+    );
+    expect(granted.finding.status).toBe('planned');
+    await world.kms.send(new RevokeGrantCommand({ KeyId: key.arn, GrantId: grantId }));
+
+    const { finding } = await detect(kmsRecords.revokeGrant(key, grantId, ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'RevokeGrant',
+      status: 'drift',
+      changes: { grants: { after: { [grantId]: null } } },
+    });
+    expect(finding.remediation[0]).toMatch(/^aws kms create-grant .* --constraints /);
+    runRemediation(finding.remediation[0]);
+    const { Grants = [] } = await world.kms.send(new ListGrantsCommand({ KeyId: key.arn }));
+    expect(Grants).toEqual([expect.objectContaining(approved)]);
   });
 });
 

@@ -200,17 +200,32 @@ export const kmsRecords = {
   },
   createGrant(
     key: KeyRef,
-    grant: { grantId: string; granteePrincipal: string; operations: string[]; retiringPrincipal?: string },
+    grant: {
+      grantId: string;
+      granteePrincipal: string;
+      operations: string[];
+      retiringPrincipal?: string;
+      /** As CloudTrail records them: `{ encryptionContextSubset: {…} }`. */
+      constraints?: Json;
+      name?: string;
+    },
     ctx: CallContext,
   ): CloudTrailRecord {
     const record = keyRecord('CreateGrant__awskmsdg__1', key, ctx);
     const params = record.requestParameters as Json;
-    // The sample's encryption-context constraint was not part of the grant the test made.
+    // The sample's encryption-context constraint is replaced by the grant the test made.
     delete params.constraints;
     params.granteePrincipal = grant.granteePrincipal;
     params.operations = grant.operations;
     if (grant.retiringPrincipal) params.retiringPrincipal = grant.retiringPrincipal;
+    if (grant.constraints) params.constraints = grant.constraints;
+    if (grant.name) params.name = grant.name;
     if (record.responseElements) record.responseElements.grantId = grant.grantId;
+    return record;
+  },
+  revokeGrant(key: KeyRef, grantId: string, ctx: CallContext): CloudTrailRecord {
+    const record = keyRecord('RevokeGrant__awskmsdg__1', key, ctx);
+    (record.requestParameters as Json).grantId = grantId;
     return record;
   },
   /** The service event KMS writes when a key's waiting period ends and it is deleted. */
