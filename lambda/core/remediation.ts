@@ -4,6 +4,7 @@
  * by whoever made the change.
  */
 import { aliasNameOf, parseArn } from './arn';
+import type { TrailSelectors } from './effects';
 import { splitPath } from './state';
 import type { ResourceKind } from './types';
 
@@ -173,8 +174,9 @@ function trailCommands(arn: string, region: string, undo: Undo): string[] {
         `aws cloudtrail update-trail ${name} ${target ? '--enable-log-file-validation' : '--no-enable-log-file-validation'}`,
       ];
     case 'event_selectors': {
-      const selectors = target as { management?: string; excluded_sources?: string[] } | undefined;
+      const selectors = target as Partial<TrailSelectors> | undefined;
       if (!selectors) return [];
+      if (selectors.data_resources?.length) return managementSelectorCommands(arn, region, selectors);
       const selector = {
         ReadWriteType: selectors.management === 'None' ? 'All' : selectors.management,
         IncludeManagementEvents: selectors.management !== 'None',
@@ -187,6 +189,48 @@ function trailCommands(arn: string, region: string, undo: Undo): string[] {
     default:
       return [];
   }
+}
+
+/**
+ * Rewrites a trail's live selectors (basic or advanced, whichever it uses): its data-event selectors stay, with
+ * management events taken out of them, and the management-event selectors become `$basic` or `$advanced`.
+ */
+const REPLACE_MANAGEMENT_SELECTORS_JQ =
+  '{TrailName: .TrailARN} + if ((.AdvancedEventSelectors // []) | length) > 0 ' +
+  'then {AdvancedEventSelectors: ([.AdvancedEventSelectors[] | select(any(.FieldSelectors[]; ' +
+  '.Field == "eventCategory" and any((.Equals // [])[]; . == "Management")) | not)] + $advanced)} ' +
+  'else {EventSelectors: ([.EventSelectors[]? | select((.DataResources // []) | length > 0) ' +
+  '| .IncludeManagementEvents = false | .ExcludeManagementEventSources = []] + $basic)} end';
+
+/**
+ * Restores which management events a trail logs while keeping the data events it logs: the approved state records
+ * only the types of its data resources, and a plain put-event-selectors would replace (and drop) them.
+ */
+function managementSelectorCommands(arn: string, region: string, selectors: Partial<TrailSelectors>): string[] {
+  const management = selectors.management ?? 'All';
+  const excluded = selectors.excluded_sources ?? [];
+  const logs = management !== 'None';
+  const basic = logs
+    ? [{ ReadWriteType: management, IncludeManagementEvents: true, ExcludeManagementEventSources: excluded }]
+    : [];
+  const readOnly = { ReadOnly: ['true'], WriteOnly: ['false'] }[management as string];
+  const advanced = logs
+    ? [
+        {
+          Name: 'Management events',
+          FieldSelectors: [
+            { Field: 'eventCategory', Equals: ['Management'] },
+            ...(readOnly ? [{ Field: 'readOnly', Equals: readOnly }] : []),
+            ...(excluded.length ? [{ Field: 'eventSource', NotEquals: excluded }] : []),
+          ],
+        },
+      ]
+    : [];
+  const trail = `--trail-name ${shellQuote(arn)} --region ${region}`;
+  return [
+    `aws cloudtrail get-event-selectors ${trail} --output json | jq --argjson basic ${shellQuote(JSON.stringify(basic))} --argjson advanced ${shellQuote(JSON.stringify(advanced))} ${shellQuote(REPLACE_MANAGEMENT_SELECTORS_JQ)} > trail-event-selectors.json`,
+    `aws cloudtrail put-event-selectors --region ${region} --cli-input-json file://trail-event-selectors.json`,
+  ];
 }
 
 function storeCommands(arn: string, region: string, undo: Undo): string[] {

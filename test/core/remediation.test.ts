@@ -238,6 +238,35 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('keeps the data-event selectors of a trail that logs data events, replacing only its management selectors', () => {
+    const approved = { management: 'WriteOnly', excluded_sources: [], data_resources: ['AWS::S3::Object'] };
+    const current = { ...approved, excluded_sources: ['kms.amazonaws.com'] };
+
+    const [edit, put, ...rest] = remediationFor('trail', TRAIL_ARN, [
+      { path: 'event_selectors', current, target: approved },
+    ]);
+
+    expect(rest).toEqual([]);
+    // The read, its edit with jq (whose arguments are checked for quoting word by word), and where the edit goes.
+    const [read, jq] = edit.match(/^(.*) \| (jq .*) > trail-event-selectors\.json$/)?.slice(1) ?? [];
+    expect(read).toBe(`aws cloudtrail get-event-selectors --trail-name ${TRAIL_ARN} --region us-west-2 --output json`);
+    expect(JSON.parse(argAfter(jq, 'basic'))).toEqual([
+      { ReadWriteType: 'WriteOnly', IncludeManagementEvents: true, ExcludeManagementEventSources: [] },
+    ]);
+    expect(JSON.parse(argAfter(jq, 'advanced'))).toEqual([
+      {
+        Name: 'Management events',
+        FieldSelectors: [
+          { Field: 'eventCategory', Equals: ['Management'] },
+          { Field: 'readOnly', Equals: ['false'] },
+        ],
+      },
+    ]);
+    expect(put).toBe(
+      'aws cloudtrail put-event-selectors --region us-west-2 --cli-input-json file://trail-event-selectors.json',
+    );
+  });
+
   // The aliases below are created by Alice, a planned principal, so their first target is the approved one.
   const mallory = sessionIdentity('Ops', 'mallory');
 

@@ -8,7 +8,14 @@
  * One moto serves the whole file; every test uses its own keys, and alerts are told apart by eventId.
  */
 
-import { CreateTrailCommand, GetTrailStatusCommand, StopLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import {
+  CreateTrailCommand,
+  type EventSelector,
+  GetEventSelectorsCommand,
+  GetTrailStatusCommand,
+  PutEventSelectorsCommand,
+  StopLoggingCommand,
+} from '@aws-sdk/client-cloudtrail';
 import {
   CancelKeyDeletionCommand,
   CreateAliasCommand,
@@ -726,6 +733,40 @@ describe('trails', () => {
     runRemediation(finding.remediation[0]);
     const status = await world.cloudtrail.send(new GetTrailStatusCommand({ Name: world.trailArn }));
     expect(status.IsLogging).toBe(true);
+  });
+
+  test('PutEventSelectors leaving KMS out is critical; its remediation logs KMS again and keeps the data events', async () => {
+    const s3DataEvents: EventSelector = {
+      ReadWriteType: 'All',
+      IncludeManagementEvents: false,
+      ExcludeManagementEventSources: [],
+      DataResources: [{ Type: 'AWS::S3::Object', Values: ['arn:aws:s3:::e2e-payroll/'] }],
+    };
+    const allManagement: EventSelector = {
+      ReadWriteType: 'All',
+      IncludeManagementEvents: true,
+      ExcludeManagementEventSources: [],
+    };
+    const putSelectors = async (selectors: EventSelector[], identity: CallContext['identity']) => {
+      await world.cloudtrail.send(
+        new PutEventSelectorsCommand({ TrailName: world.trailArn, EventSelectors: selectors }),
+      );
+      return detect(trailRecords.putEventSelectors(world.trailArn, selectors, ctx({ identity })));
+    };
+    const approved = await putSelectors([allManagement, s3DataEvents], assumedRole(PLANNED_ROLE, 'release-2026-11'));
+    expect(approved.finding.status).toBe('planned');
+
+    const { finding } = await putSelectors(
+      [{ ...allManagement, ExcludeManagementEventSources: ['kms.amazonaws.com'] }, s3DataEvents],
+      iamUser('Bob'),
+    );
+
+    expect(finding).toMatchObject({ event: 'PutEventSelectors', severity: 'critical', status: 'drift' });
+    // The commands write a file: run them in a directory of their own.
+    const result = world.run(`cd "$(mktemp -d)" && ${finding.remediation.join(' && ')}`);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    const live = await world.cloudtrail.send(new GetEventSelectorsCommand({ TrailName: world.trailArn }));
+    expect(live.EventSelectors).toEqual([s3DataEvents, allManagement]);
   });
 });
 

@@ -9,6 +9,7 @@
  * await detect(toEventBridge(record));
  */
 import { randomUUID } from 'node:crypto';
+import type { EventSelector } from '@aws-sdk/client-cloudtrail';
 import { type CloudTrailRecord, sample } from './fixtures';
 
 /** The account moto answers for by default. */
@@ -252,6 +253,23 @@ export const trailRecords = {
   stopLogging(trailName: string, ctx: CallContext): CloudTrailRecord {
     const record = fromSample('StopLogging__stratus__1', ctx);
     (record.requestParameters as Json).name = trailName;
+    delete record.tlsDetails;
+    return record;
+  },
+  /** PutEventSelectors with basic selectors as the SDK takes them, recorded in CloudTrail's camel case. */
+  putEventSelectors(trailArn: string, selectors: EventSelector[], ctx: CallContext): CloudTrailRecord {
+    const record = fromSample('PutEventSelectors__stratus__1', ctx);
+    const eventSelectors = selectors.map((selector) => ({
+      readWriteType: selector.ReadWriteType,
+      includeManagementEvents: selector.IncludeManagementEvents,
+      excludeManagementEventSources: selector.ExcludeManagementEventSources ?? [],
+      dataResources: (selector.DataResources ?? []).map((resource) => ({
+        type: resource.Type,
+        values: resource.Values,
+      })),
+    }));
+    record.requestParameters = { trailName: trailArn, eventSelectors };
+    record.responseElements = { trailARN: trailArn, eventSelectors };
     delete record.tlsDetails;
     return record;
   },
