@@ -118,6 +118,7 @@ function description(finding: Finding): string {
   const head = [
     `*Event:* ${code(finding.event, 80)} (${service}) · *Status:* ${status}`,
     `*Who:* ${code(finding.user, 300)}`,
+    ...(finding.sourceIp || finding.userAgent ? [originLine(finding)] : []),
     `*When:* ${escapeWithin(safeText(finding.timestamp, 40), 60, slackEscape)}`,
     `*Where:* account ${code(finding.account, 40)}, region ${code(finding.region, 40)}`,
     `*Resource:* ${code(finding.resource, 300)}`,
@@ -126,6 +127,14 @@ function description(finding: Finding): string {
   const tail = [...reasonsLine(finding), ...consoleLine(finding), `*eventId:* ${code(finding.eventId, 80)}`];
   const budget = MAX_DESCRIPTION - [...head, ...tail].join('\n').length - 2;
   return [...head, ...changesLines(finding, budget), ...tail].join('\n');
+}
+
+function originLine(finding: Finding): string {
+  const parts = [
+    ...(finding.sourceIp ? [`IP ${code(finding.sourceIp, 64)}`] : []),
+    ...(finding.userAgent ? [`user agent ${code(finding.userAgent, 200)}`] : []),
+  ];
+  return `*From:* ${parts.join(', ')}`;
 }
 
 function errorLine(error: NonNullable<Finding['error']>): string {

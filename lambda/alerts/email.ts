@@ -92,6 +92,7 @@ function overview(finding: Finding): string[] {
     ['Severity', oneLine(finding.severity, 12).toUpperCase()],
     ['Status', `${oneLine(finding.status, 12)} (${STATUS_MEANING[finding.status] ?? 'unknown status'})`],
     ['Who', safeText(finding.user, MAX_ITEM_CHARS)],
+    ...(finding.sourceIp || finding.userAgent ? [['From', origin(finding)] as [string, string]] : []),
     ['When', safeText(finding.timestamp, 64)],
     ['Account', safeText(finding.account, 64)],
     ['Region', safeText(finding.region, 64)],
@@ -103,6 +104,13 @@ function overview(finding: Finding): string[] {
     facts.push(['Error', `${safeText(finding.error.code, 128)}${message}`]);
   }
   return [safeText(finding.summary, MAX_TEXT_CHARS), '', ...facts.map(([label, value]) => fact(label, value))];
+}
+
+/** `203.0.113.5 (aws-cli/2.17.0 …)`: the source IP and the user agent, whichever the record has. */
+function origin(finding: Finding): string {
+  const agent = finding.userAgent ? safeText(finding.userAgent, MAX_ITEM_CHARS) : '';
+  const ip = finding.sourceIp ? safeText(finding.sourceIp, 64) : '';
+  return ip && agent ? `${ip} (${agent})` : ip || agent;
 }
 
 function changesSection(finding: Finding, maxValueChars: number): string[] {

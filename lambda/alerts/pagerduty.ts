@@ -122,6 +122,8 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     event: safeText(finding.event, MAX_FIELD),
     status: safeText(finding.status, MAX_FIELD),
     user: safeText(finding.user, MAX_FIELD),
+    ...(finding.sourceIp ? { source_ip: safeText(finding.sourceIp, MAX_FIELD) } : {}),
+    ...(finding.userAgent ? { user_agent: safeText(finding.userAgent, MAX_FIELD) } : {}),
     account: safeText(finding.account, MAX_FIELD),
     region: safeText(finding.region, MAX_FIELD),
     resource: safeText(finding.resource, MAX_FIELD),

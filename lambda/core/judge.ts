@@ -228,5 +228,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
   if (reasons.length) finding.reasons = reasons;
   if (event.errorCode)
     finding.error = { code: event.errorCode, ...(event.errorMessage ? { message: event.errorMessage } : {}) };
+  if (event.sourceIp) finding.sourceIp = event.sourceIp;
+  if (event.userAgent) finding.userAgent = event.userAgent;
   return finding;
 }

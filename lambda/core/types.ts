@@ -42,6 +42,10 @@ export interface Finding {
   reasons?: string[];
   /** For `denied`: the error CloudTrail recorded. */
   error?: { code: string; message?: string };
+  /** Where the call came from, as CloudTrail recorded it (absent when the record has none, or from the reconciler). */
+  sourceIp?: string;
+  /** The caller's client, as CloudTrail recorded it: chosen by the caller, so never trusted or shown unescaped. */
+  userAgent?: string;
 }
 
 export type ResourceKind = 'key' | 'alias' | 'trail' | 'custom-key-store';

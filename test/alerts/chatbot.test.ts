@@ -46,6 +46,15 @@ describe('formatChatbotNotification: format', () => {
     );
   });
 
+  it('says where the call came from, under who made it, when the record says', () => {
+    const fromCli = { ...putKeyPolicyOpened, sourceIp: '203.0.113.5', userAgent: 'aws-cli/2.17.0 Python/3.11' };
+    const lines = formatChatbotNotification(fromCli).content.description.split('\n');
+    expect(lines.slice(1, 3)).toEqual([
+      '*Who:* `arn:aws:iam::111122223333:user/Alice`',
+      '*From:* IP `203.0.113.5`, user agent `aws-cli/2.17.0 Python/3.11`',
+    ]);
+  });
+
   it('describes who, when, where and which principals gained access', () => {
     expect(formatChatbotNotification(putKeyPolicyOpened).content.description.split('\n')).toEqual([
       '*Event:* `PutKeyPolicy` (kms) · *Status:* drift',

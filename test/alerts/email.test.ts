@@ -71,6 +71,15 @@ describe('formatEmail: body', () => {
     );
   });
 
+  it('says where the call came from: its source IP and user agent, when the record has them', () => {
+    const fromCli = { ...putKeyPolicyOpened, sourceIp: '203.0.113.5', userAgent: 'aws-cli/2.17.0 Python/3.11' };
+    expect(linesOf(fromCli)).toContain('From:      203.0.113.5 (aws-cli/2.17.0 Python/3.11)');
+    expect(linesOf({ ...putKeyPolicyOpened, userAgent: 'console.amazonaws.com' })).toContain(
+      'From:      console.amazonaws.com',
+    );
+    expect(linesOf(putKeyPolicyOpened).filter((line) => line.startsWith('From:'))).toEqual([]);
+  });
+
   it('lists the principals and external accounts a policy change added, then the policies as compact JSON', () => {
     const lines = linesOf(putKeyPolicyOpened);
     const at = lines.indexOf('policy');

@@ -217,7 +217,10 @@ export const HOSTILE_DESCRIPTION = [
   HOSTILE.bareMention,
 ].join(' ');
 
-/** An UpdateKeyDescription whose new description, actor and summary are all hostile. */
+/** A user agent, which the caller chooses freely, carrying every hostile string. */
+export const HOSTILE_USER_AGENT = `aws-cli/2.17.0 ${HOSTILE_DESCRIPTION}`;
+
+/** An UpdateKeyDescription whose new description, actor, user agent and summary are all hostile. */
 export const hostileDescription: Finding = {
   service: 'kms',
   event: 'UpdateKeyDescription',
@@ -234,6 +237,8 @@ export const hostileDescription: Finding = {
   summary: `Description of key alias/payments changed by @here to ${HOSTILE_DESCRIPTION}`,
   remediation: [`aws kms update-key-description ${keyFlag} --description 'Payments key'`],
   reasons: [HOSTILE.channelMention],
+  sourceIp: '203.0.113.5',
+  userAgent: HOSTILE_USER_AGENT,
 };
 
 /** A TagResource whose tag value is 40 KB and whose summary repeats it, as the core's tag summary does. */

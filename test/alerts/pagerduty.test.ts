@@ -87,6 +87,19 @@ describe('formatPagerDutyEvents: format', () => {
   });
 });
 
+describe('formatPagerDutyEvents: where the call came from', () => {
+  it('gives the responder the source IP and user agent in custom details, and leaves them out when unknown', () => {
+    const fromCli = { ...putKeyPolicyOpened, sourceIp: '203.0.113.5', userAgent: 'aws-cli/2.17.0 Python/3.11' };
+    const [event] = formatPagerDutyEvents(fromCli, ROUTING_KEY);
+    expect(event!.payload.custom_details).toMatchObject({
+      source_ip: '203.0.113.5',
+      user_agent: 'aws-cli/2.17.0 Python/3.11',
+    });
+    const [unknown] = formatPagerDutyEvents(putKeyPolicyOpened, ROUTING_KEY);
+    expect(Object.keys(unknown!.payload.custom_details)).not.toContain('user_agent');
+  });
+});
+
 describe('formatPagerDutyEvents: incident lifecycle', () => {
   it('resolves, with the same dedup key, the incident a drift on the same attribute opened', () => {
     const drift: Finding = { ...enableKeyRotationResolved, status: 'drift', severity: 'critical' };

@@ -46,5 +46,8 @@ describe('Finding contract on every sample', () => {
       expect(change).toHaveProperty('before');
       expect(change).toHaveProperty('after');
     }
+    // Where the call came from, for the reader: as the record has it, or not at all.
+    expect(last.sourceIp).toBe(record.sourceIPAddress || undefined);
+    expect(last.userAgent).toBe(record.userAgent || undefined);
   });
 });
