@@ -24,10 +24,11 @@ export interface TrailReaderOptions {
 
 export interface TrailReader {
   /**
-   * Every trail this Region knows (its own and other Regions' multi-Region trails). With `details: false`, one
-   * DescribeTrails call: enough to know which keys encrypt trails, without `logging` and `event_selectors`.
+   * Every trail this Region knows (its own, other Regions' multi-Region trails and organization trails), or those
+   * `where` accepts. With `details: false`, one DescribeTrails call: enough to know which keys encrypt trails,
+   * without `logging` and `event_selectors`.
    */
-  readTrails(options?: { details?: boolean }): Promise<ResourceSnapshot[]>;
+  readTrails(options?: { details?: boolean; where?: (trailArn: string) => boolean }): Promise<ResourceSnapshot[]>;
   /** One trail in full, in one round trip; a trail CloudTrail no longer knows reads as `trail: 'deleted'`. */
   readTrail(trailArn: string): Promise<ResourceSnapshot>;
 }
@@ -70,11 +71,15 @@ export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
     return out;
   }
 
-  async function readTrails(options: { details?: boolean } = {}): Promise<ResourceSnapshot[]> {
+  async function readTrails(
+    options: { details?: boolean; where?: (trailArn: string) => boolean } = {},
+  ): Promise<ResourceSnapshot[]> {
     const described = await call('DescribeTrails', '*', () =>
       client.send(new DescribeTrailsCommand({ includeShadowTrails: true })),
     );
-    const trails = (described?.trailList ?? []).filter((t): t is Trail & { TrailARN: string } => !!t.TrailARN);
+    const trails = (described?.trailList ?? []).filter(
+      (t): t is Trail & { TrailARN: string } => !!t.TrailARN && (options.where?.(t.TrailARN) ?? true),
+    );
     if (options.details === false) return trails.map((t) => snapshotFromState('trail', t.TrailARN, trailState(t)));
     return Promise.all(
       trails.map(async (t) =>

@@ -55,7 +55,7 @@ export const APPEARED_ACCEPTED_BY = 'keydrift reconciler (appeared without a bas
 
 /** `selfKeyArn` also makes deletion reminders say that keydrift itself uses the key. */
 export interface ReconcilerSettings extends DetectorEnvironment {
-  /** The Region reconciled: its keys and aliases, and the trails whose home Region it is. */
+  /** The Region reconciled: its keys and aliases, and this account's trails whose home Region it is. */
   region: string;
   /** Keys read at once (default 10). */
   concurrency?: number;
@@ -470,6 +470,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   }
 
   const inRegion = (arn: string) => parseArn(arn)?.region === settings.region;
+  // This account's trails homed here. An organization trail belongs to the management account, which watches it:
+  // a member account may not read its status (and keydrift's role may read only this account's trails).
+  const ownAccount = parseArn(settings.selfKeyArn)?.account;
+  const isHomeTrail = (arn: string) => inRegion(arn) && parseArn(arn)?.account === ownAccount;
 
   function isGone(snapshot: ResourceSnapshot | undefined): boolean {
     if (!snapshot) return false;
@@ -512,8 +516,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const aliases = world.aliases
       .filter((a) => !a.aliasName.startsWith(AWS_ALIAS_PREFIX) && a.targetKeyArn)
       .map((a) => snapshotFromState('alias', a.aliasArn, { target_key_id: a.targetKeyArn }));
-    const trails = world.trails.some((t) => inRegion(t.arn))
-      ? (await trailReader.readTrails()).filter((t) => inRegion(t.arn))
+    const trails = world.trails.some((t) => isHomeTrail(t.arn))
+      ? await trailReader.readTrails({ where: isHomeTrail })
       : [];
     const listed = [...aliases, ...trails];
     const loaded = await loadAll(listed.map((s) => s.arn));

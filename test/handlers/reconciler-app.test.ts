@@ -216,6 +216,33 @@ describe('Reconciler: adoption and drift', () => {
     });
     expect(result.counts?.gone).toBe(1);
   });
+
+  it('leaves an organization trail to the management account that owns it, and finishes the run', async () => {
+    // Prepare: the member account sees the organization's trail; its role may not read that trail's status.
+    const orgTrail = `arn:aws:cloudtrail:${REGION}:999988887777:trail/o-exampleorgid-audit`;
+    trailMock.on(DescribeTrailsCommand).resolves({
+      trailList: [
+        { Name: 'org-audit', TrailARN: TRAIL, HomeRegion: REGION, IsMultiRegionTrail: true },
+        { Name: 'o-exampleorgid-audit', TrailARN: orgTrail, HomeRegion: REGION, IsOrganizationTrail: true },
+      ],
+    });
+    const denied = Object.assign(new Error('User is not authorized to perform: cloudtrail:GetTrailStatus'), {
+      name: 'AccessDeniedException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    trailMock.on(GetTrailStatusCommand, { Name: orgTrail }).rejects(denied);
+    trailMock.on(GetEventSelectorsCommand, { TrailName: orgTrail }).rejects(denied);
+    account = accountWith(1);
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result).toMatchObject({ status: 'completed', counts: { trails: 1 } });
+    expect(trailMock).not.toHaveReceivedCommandWith(GetTrailStatusCommand, { Name: orgTrail });
+    expect(await item(`RESOURCE#${orgTrail}`, 'BASELINE')).toBeUndefined();
+    expect(await item(`RESOURCE#${TRAIL}`, 'BASELINE')).toBeDefined();
+  });
 });
 
 describe('Reconciler: KMS request quotas', () => {
