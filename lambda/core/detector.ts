@@ -29,19 +29,33 @@ export class Detector {
     const denied = !!event.errorCode;
     const effect = denied ? attemptedEffect(event, this.store) : effectOf(event, this.store);
     const state = this.store.snapshot(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
-    const baseline = this.store.baseline(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
+    const approved = this.store.baseline(effect.resource);
+    // A trail deleted and created again under its name is judged against the trail that was approved, and an
+    // unplanned re-creation does not replace that approval (trail ARNs are names; key and key store ids are new).
+    const recreatesApproved = !!effect.creates && approved?.attributes.trail === 'exists';
+    const baseline = approved ?? emptySnapshot(effect.kind, effect.resource);
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       const known = lookup(state, path);
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
       return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied) };
     });
     const finding = judge(
-      { event, kind: effect.kind, resource: effect.resource, paths, creates: !!effect.creates, notes: effect.notes },
+      {
+        event,
+        kind: effect.kind,
+        resource: effect.resource,
+        paths,
+        creates: !!effect.creates && !recreatesApproved,
+        notes: effect.notes,
+      },
       this.store,
       this.config,
     );
     if (!denied)
-      this.apply(effect, state, baseline, finding, isPlannedPrincipal(event.actor, this.config.plannedPrincipals));
+      this.apply(effect, state, baseline, finding, {
+        planned: isPlannedPrincipal(event.actor, this.config.plannedPrincipals),
+        recreatesApproved,
+      });
     return finding;
   }
 
@@ -72,14 +86,14 @@ export class Detector {
     state: ResourceSnapshot,
     baseline: ResourceSnapshot,
     finding: Finding,
-    planned: boolean,
+    { planned, recreatesApproved }: { planned: boolean; recreatesApproved: boolean },
   ) {
     Object.assign(state.attributes, effect.set);
     if (effect.creates) state.completeMaps = [...MAP_ATTRIBUTES];
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
-    const adoptsCreation = effect.creates && (planned || effect.kind !== 'alias');
+    const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
       Object.assign(baseline.attributes, effect.set);
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));

@@ -8,14 +8,19 @@ import {
   at,
   by,
   createKey,
+  createTrail,
   detect,
   KEY_ARN,
+  KEY_ID,
   onKey,
+  onTrail,
   policyWith,
   putKeyPolicy,
   REGION,
   rec,
   sessionIdentity,
+  TRAIL_ARN,
+  TRAIL_NAME,
 } from './harness';
 
 const ANALYTICS = {
@@ -226,5 +231,49 @@ describe('CreateAlias', () => {
     expect(findings[0]).toMatchObject({ status: 'planned', severity: 'info' });
     expect(store.baseline(KEY_ARN)?.attributes['aliases#alias/ExampleAlias']).toBe(true);
     expect(findings[1]).toMatchObject({ event: 'DeleteAlias', status: 'drift', severity: 'error' });
+  });
+});
+
+describe('CreateTrail', () => {
+  it('judges a trail deleted and created again against the approved trail, and keeps that approval', () => {
+    // Prepare: a planned deployer creates and starts a multi-Region trail; Alice deletes it.
+    const deployer = sessionIdentity('Deployer', 'ci');
+    const startLogging = by(
+      at(
+        onTrail(
+          rec('StopLogging__stratus__1', (r) => {
+            r.eventName = 'StartLogging';
+          }),
+        ),
+        'start-1',
+        '2024-01-01T00:00:02Z',
+      ),
+      deployer,
+    );
+    const recreated = at(createTrail(TRAIL_NAME, KEY_ID), 'create-2', '2024-01-01T00:00:04Z');
+    (recreated.requestParameters as Record<string, unknown>).isMultiRegionTrail = false;
+
+    // Act: ... and creates it again under the same name, single-Region and not logging.
+    const { findings, store } = detect(
+      [
+        by(at(createTrail(TRAIL_NAME, KEY_ID), 'create-1', '2024-01-01T00:00:01Z'), deployer),
+        startLogging,
+        at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1', '2024-01-01T00:00:03Z'),
+        recreated,
+      ],
+      { plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/Deployer`] },
+    );
+
+    // Assess
+    expect(findings[3]).toMatchObject({
+      event: 'CreateTrail',
+      status: 'drift',
+      changes: { multi_region: { before: true, after: false } },
+    });
+    expect(findings[3].remediation).toEqual([
+      `aws cloudtrail start-logging --name ${TRAIL_ARN} --region ${REGION}`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region ${REGION} --is-multi-region-trail`,
+    ]);
+    expect(store.baseline(TRAIL_ARN)?.attributes).toMatchObject({ trail: 'exists', logging: true, multi_region: true });
   });
 });
