@@ -4,7 +4,8 @@ import type { DetectionConfig } from './config';
 import { type Effect, effectOf, resolveKeyArn } from './effects';
 import { judge, type TouchedPath } from './judge';
 import type { MemoryStore } from './memory-store';
-import { emptySnapshot, lookup, MAP_ATTRIBUTES } from './state';
+import { stableJson } from './policy';
+import { emptySnapshot, lookup, MAP_ATTRIBUTES, splitPath } from './state';
 import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
@@ -47,6 +48,7 @@ export class Detector {
         paths,
         creates: !!effect.creates && !recreatesApproved,
         notes: effect.notes,
+        untouchedDrift: untouchedDrift(paths, state, baseline),
       },
       this.store,
       this.config,
@@ -113,6 +115,28 @@ export class Detector {
       }
     }
   }
+}
+
+/**
+ * The entries of the map attributes `paths` touch that the event did not touch and that differ from their known
+ * approved value (a revoked grant leaves another, unapproved grant on the key). Each as a path at its value now.
+ */
+function untouchedDrift(paths: TouchedPath[], state: ResourceSnapshot, baseline: ResourceSnapshot): TouchedPath[] {
+  const touched = new Set(paths.map((p) => p.path));
+  const maps = new Set(
+    paths.map((p) => splitPath(p.path)).flatMap(({ attribute, entry }) => (entry ? [attribute] : [])),
+  );
+  const entries = new Set(
+    [...Object.keys(state.attributes), ...Object.keys(baseline.attributes)].filter(
+      (path) => !touched.has(path) && maps.has(splitPath(path).attribute),
+    ),
+  );
+  return [...entries].flatMap((path) => {
+    const now = lookup(state, path);
+    const approved = lookup(baseline, path);
+    const drifts = now !== undefined && approved !== undefined && stableJson(now) !== stableJson(approved);
+    return drifts ? [{ path, before: now, after: now, baseline: approved }] : [];
+  });
 }
 
 /**

@@ -41,6 +41,11 @@ export interface Observation {
   paths: TouchedPath[];
   /** The event created the resource. */
   creates: boolean;
+  /**
+   * Entries of the map attributes the event touched (other grants, tags, aliases) that it left differing from their
+   * approved value: while any remains, the attribute is not back at its baseline.
+   */
+  untouchedDrift?: TouchedPath[];
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -110,13 +115,17 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
   return [...outside].sort();
 }
 
-/** Flags each attribute whose touched paths all equal their known baseline (a pager closes that incident). */
-function markBackToBaseline(changes: Record<string, AttributeChange>, paths: TouchedPath[]): void {
+const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && same(p.after, p.baseline);
+
+/**
+ * Flags each attribute that is whole at its known baseline again: every path the event touched, and no other entry
+ * of it still drifting (a pager closes that attribute's incident).
+ */
+function markBackToBaseline(changes: Record<string, AttributeChange>, observation: Observation): void {
+  const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
   for (const [attribute, change] of Object.entries(changes)) {
-    const touched = paths.filter((p) => splitPath(p.path).attribute === attribute);
-    if (touched.length > 0 && touched.every((p) => p.baseline !== undefined && same(p.after, p.baseline))) {
-      change.back_to_baseline = true;
-    }
+    const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
+    if (touched.length > 0 && touched.every(atBaseline) && !drifting.has(attribute)) change.back_to_baseline = true;
   }
 }
 
@@ -124,7 +133,7 @@ function statusOf(observation: Observation, entry: EventEntry, config: Detection
   const { event, paths } = observation;
   if (event.errorCode) return 'denied';
   if (entry.routine || isPlannedPrincipal(event.actor, config.plannedPrincipals)) return 'planned';
-  const backToBaseline = paths.length > 0 && paths.every((p) => p.baseline !== undefined && same(p.after, p.baseline));
+  const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
   return backToBaseline ? 'resolved' : 'drift';
 }
 
@@ -183,10 +192,15 @@ function remediationOf(observation: Observation, status: Status): string[] {
         ]
       : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`];
   }
+  // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   return remediationFor(
     kind,
     resource,
-    paths.map((p) => ({ path: p.path, current: p.after, target: p.baseline !== undefined ? p.baseline : p.before })),
+    [...paths, ...(observation.untouchedDrift ?? [])].map((p) => ({
+      path: p.path,
+      current: p.after,
+      target: p.baseline !== undefined ? p.baseline : p.before,
+    })),
   );
 }
 
@@ -199,7 +213,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
   const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
   const trailsUsingKey = kind === 'key' ? surroundings.trailsUsingKey(resource) : [];
   const changes = groupChanges(observation, trailsUsingKey);
-  markBackToBaseline(changes, observation.paths);
+  markBackToBaseline(changes, observation);
   const status = statusOf(observation, entry, config);
   const ruleContext: RuleContext = { event, kind, resource, changes, trailsUsingKey };
   const { severity, reasons } = severityOf(entry, status, ruleContext, config);

@@ -6,6 +6,7 @@ import {
   by,
   createKey,
   detect,
+  EXTERNAL_ACCOUNT,
   KEY_ARN,
   KEY_ID,
   onKey,
@@ -76,6 +77,44 @@ describe('Status: resolved', () => {
     ];
     const { findings } = detect(records);
     expect(findings[1]).toMatchObject({ status: 'resolved', severity: 'info' });
+  });
+
+  it('is not resolved while another entry of the attribute it touched still drifts (a grant to another account)', () => {
+    // Prepare: two unapproved grants, one to another account; then the internal one is revoked.
+    const grant = (grantId: string, granteePrincipal: string, eventId: string) =>
+      at(
+        onKey(
+          rec('CreateGrant__awskmsdg__1', (r) => {
+            Object.assign(r.requestParameters as object, { granteePrincipal });
+            r.responseElements = { grantId };
+          }),
+        ),
+        eventId,
+      );
+    const revoke = at(
+      onKey(
+        rec('RevokeGrant__awskmsdg__1', (r) => {
+          Object.assign(r.requestParameters as object, { grantId: 'internal-grant' });
+        }),
+      ),
+      'revoke-1',
+    );
+
+    // Act
+    const { findings } = detect([
+      createKey(),
+      grant('external-grant', `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/x`, 'grant-1'),
+      grant('internal-grant', 'arn:aws:iam::111122223333:role/app', 'grant-2'),
+      revoke,
+    ]);
+
+    // Assess: the grants attribute is not back (no pager resolve), and the remediation removes what still drifts.
+    const revoked = findings[3];
+    expect(revoked).toMatchObject({ event: 'RevokeGrant', status: 'drift' });
+    expect(revoked.changes.grants.back_to_baseline).toBeUndefined();
+    expect(revoked.remediation).toEqual([
+      `aws kms revoke-grant --key-id ${KEY_ARN} --region us-west-2 --grant-id external-grant`,
+    ]);
   });
 });
 
