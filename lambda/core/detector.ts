@@ -49,6 +49,7 @@ export class Detector {
         creates: !!effect.creates && !recreatesApproved,
         notes: effect.notes,
         untouchedDrift: untouchedDrift(paths, state, baseline),
+        approved: (path) => lookup(baseline, path),
       },
       this.store,
       this.config,

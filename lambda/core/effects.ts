@@ -471,13 +471,11 @@ const EFFECTS: Record<string, EffectOf> = {
   DisableKey: keyChange(() => ({ key_state: 'Disabled' }), { key_state: 'Enabled' }),
   EnableKey: keyChange(() => ({ key_state: 'Enabled' })),
   PutKeyPolicy: keyChange((e) => ({ policy: normalizePolicy(e.requestParameters.policy) })),
-  // The record shows a rotation period only when the request sets one; without it the path stays untouched (the
-  // scheduled reconcile reads the period KMS applied), so re-enabling rotation can bring the key back to baseline.
+  // Without a period in the request, KMS applies its default of 365 days (the only period before custom ones).
   EnableKeyRotation: keyChange((e) => ({
     enable_key_rotation: true,
-    ...(typeof e.requestParameters.rotationPeriodInDays === 'number'
-      ? { rotation_period_in_days: e.requestParameters.rotationPeriodInDays }
-      : {}),
+    rotation_period_in_days:
+      typeof e.requestParameters.rotationPeriodInDays === 'number' ? e.requestParameters.rotationPeriodInDays : 365,
   })),
   DisableKeyRotation: keyChange(() => ({ enable_key_rotation: false }), { enable_key_rotation: true }),
   TagResource: keyChange(tagResource),

@@ -11,7 +11,7 @@ import {
 } from './catalog';
 import type { DetectionConfig } from './config';
 import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
-import { remediationFor, shellQuote } from './remediation';
+import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { splitPath } from './state';
 import {
@@ -46,6 +46,8 @@ export interface Observation {
    * approved value: while any remains, the attribute is not back at its baseline.
    */
   untouchedDrift?: TouchedPath[];
+  /** The approved value of any path of the resource (`undefined` when unknown). */
+  approved?: ApprovedValue;
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -201,6 +203,7 @@ function remediationOf(observation: Observation, status: Status): string[] {
       current: p.after,
       target: p.baseline !== undefined ? p.baseline : p.before,
     })),
+    observation.approved,
   );
 }
 

@@ -51,7 +51,10 @@ function createGrantOptions(grant: GrantValue): string {
   ].join(' ');
 }
 
-function keyCommands(arn: string, region: string, undo: Undo): string[] {
+/** The approved value of any path of the resource (`undefined` when unknown), for commands that set several. */
+export type ApprovedValue = (path: string) => unknown;
+
+function keyCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
   const key = `--key-id ${shellQuote(arn)} --region ${region}`;
   const { attribute, entry } = splitPath(undo.path);
   const { current, target } = undo;
@@ -85,8 +88,13 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
       return [];
     case 'deletion_date':
       return target === null && current ? [`aws kms cancel-key-deletion ${key}`] : [];
-    case 'enable_key_rotation':
-      return [target ? `aws kms enable-key-rotation ${key}` : `aws kms disable-key-rotation ${key}`];
+    case 'enable_key_rotation': {
+      if (!target) return [`aws kms disable-key-rotation ${key}`];
+      // Without a period, KMS applies 365 days: name the approved one when it differs.
+      const period = approved('rotation_period_in_days');
+      const flag = typeof period === 'number' && period !== 365 ? ` --rotation-period-in-days ${period}` : '';
+      return [`aws kms enable-key-rotation ${key}${flag}`];
+    }
     case 'rotation_period_in_days':
       return typeof target === 'number'
         ? [`aws kms enable-key-rotation ${key} --rotation-period-in-days ${target}`]
@@ -108,7 +116,10 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
       if (entry === undefined) return [];
       return target === null || target === undefined
         ? [`aws kms untag-resource ${key} --tag-keys ${shellQuote(entry)}`]
-        : [`aws kms tag-resource ${key} --tags ${shellQuote(`TagKey=${entry},TagValue=${String(target)}`)}`];
+        : // JSON, not the TagKey=…,TagValue=… shorthand, which a comma in the value would break.
+          [
+            `aws kms tag-resource ${key} --tags ${shellQuote(JSON.stringify([{ TagKey: entry, TagValue: String(target) }]))}`,
+          ];
     case 'grants':
       if (entry === undefined) return [];
       if (target === null && current) return [`aws kms revoke-grant ${key} --grant-id ${shellQuote(entry)}`];
@@ -119,10 +130,13 @@ function keyCommands(arn: string, region: string, undo: Undo): string[] {
             `# re-import the same key material: aws kms get-parameters-for-import ${key} …, then aws kms import-key-material ${key} …`,
           ]
         : [];
-    case 'primary_region':
-      return typeof target === 'string'
-        ? [`aws kms update-primary-region ${key} --primary-region ${shellQuote(target)}`]
-        : [];
+    case 'primary_region': {
+      if (typeof target !== 'string') return [];
+      // The call goes to the current primary key, in its Region (the key of this ARN is now a replica).
+      const primary = typeof current === 'string' ? current : region;
+      const primaryKey = `--key-id ${shellQuote(arn.replace(`:${region}:`, `:${primary}:`))} --region ${shellQuote(primary)}`;
+      return [`aws kms update-primary-region ${primaryKey} --primary-region ${shellQuote(target)}`];
+    }
     case 'replica_regions':
       if (entry === undefined) return [];
       return target && !current
@@ -242,18 +256,19 @@ function storeCommands(arn: string, region: string, undo: Undo): string[] {
   return [];
 }
 
-const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo) => string[]> = {
-  key: keyCommands,
-  alias: aliasCommands,
-  trail: trailCommands,
-  'custom-key-store': storeCommands,
-};
+const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo, approved?: ApprovedValue) => string[]> =
+  {
+    key: keyCommands,
+    alias: aliasCommands,
+    trail: trailCommands,
+    'custom-key-store': storeCommands,
+  };
 
 /**
  * Commands that undo each change whose approved value is known, in order, without repeats. Changes
  * whose approved value is unknown get a command to inspect the resource instead.
  */
-export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): string[] {
+export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], approved?: ApprovedValue): string[] {
   // The Region comes from the record too: quoted like every other value.
   const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
@@ -263,7 +278,7 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[]): 
   const inspect: string[] = [];
   for (const undo of undos) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
-    const undoing = COMMANDS[kind](arn, region, undo);
+    const undoing = COMMANDS[kind](arn, region, undo, approved);
     if (undo.target === undefined && undoing.length === 0) inspect.push(inspectCommand(kind, arn, region, undo.path));
     commands.push(...undoing);
   }

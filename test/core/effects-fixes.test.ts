@@ -9,6 +9,7 @@ import { type CloudTrailRecord, malformedSampleText } from '../helpers/fixtures'
 import {
   ACCOUNT,
   at,
+  by,
   createKey,
   createTrail,
   defaultPolicy,
@@ -18,6 +19,7 @@ import {
   onKey,
   putKeyPolicy,
   rec,
+  sessionIdentity,
   TRAIL_ARN,
   TRAIL_NAME,
 } from './harness';
@@ -166,16 +168,47 @@ describe('Trails linked to their key by an alias the replay has not seen', () =>
 });
 
 describe('EnableKeyRotation after a DisableKeyRotation', () => {
-  it('resolves the drift when rotation is enabled again without a new period', () => {
-    // Act
-    const { findings } = detect([
-      rec('DisableKeyRotation__awskmsdg__1'),
-      at(rec('EnableKeyRotation__awskmsdg__1'), 'enable-rotation-1', '2026-10-03T12:00:00Z'),
+  // A deployer (planned) sets the approved rotation; Alice (unplanned) turns it off and on again without a period.
+  const rotationHistory = (approvedPeriod?: number) => {
+    const deployer = sessionIdentity('Deployer', 'ci');
+    const approve = by(
+      at(
+        rec('EnableKeyRotation__awskmsdg__1', (r) => {
+          if (approvedPeriod) (r.requestParameters as Json).rotationPeriodInDays = approvedPeriod;
+        }),
+        'enable-rotation-0',
+        '2026-10-03T11:00:00Z',
+      ),
+      deployer,
+    );
+    return detect(
+      [
+        createKey(),
+        approve,
+        at(rec('DisableKeyRotation__awskmsdg__1'), 'disable-rotation-1', '2026-10-03T11:30:00Z'),
+        at(rec('EnableKeyRotation__awskmsdg__1'), 'enable-rotation-1', '2026-10-03T12:00:00Z'),
+      ],
+      { plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/Deployer`] },
+    ).findings.slice(2);
+  };
+
+  it('resolves the drift when rotation is enabled again at the approved default period (365 days)', () => {
+    const [disabled, enabled] = rotationHistory();
+    expect(disabled).toMatchObject({ status: 'drift', severity: 'error' });
+    expect(enabled).toMatchObject({ status: 'resolved', severity: 'info' });
+    expect(enabled.changes.rotation_period_in_days).toBeUndefined();
+  });
+
+  it("takes KMS's 365 days when no period is given, so an approved 90 days is not restored by it", () => {
+    const [disabled, enabled] = rotationHistory(90);
+    expect(disabled.remediation).toEqual([
+      `aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2 --rotation-period-in-days 90`,
     ]);
-    // Assess
-    expect(findings[0]).toMatchObject({ status: 'drift', severity: 'error' });
-    expect(findings[1]).toMatchObject({ status: 'resolved', severity: 'info' });
-    expect(Object.keys(findings[1].changes)).toEqual(['enable_key_rotation']);
+    expect(enabled).toMatchObject({
+      status: 'drift',
+      changes: { rotation_period_in_days: { before: 90, after: 365 } },
+      remediation: [`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2 --rotation-period-in-days 90`],
+    });
   });
 
   it('records the rotation period when the request gives one', () => {

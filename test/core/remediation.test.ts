@@ -298,12 +298,32 @@ describe('Remediation', () => {
 
   it('puts the old tag value back after a TagResource', () => {
     const records = [createKey({ tags: { Department: 'Finance' } }), onKey(rec('TagResource__awskmsdg__1'))];
-    expect(remediationOf(records)).toEqual([`aws kms tag-resource ${KEY} --tags TagKey=Department,TagValue=Finance`]);
+    expect(remediationOf(records)).toEqual([
+      `aws kms tag-resource ${KEY} --tags '[{"TagKey":"Department","TagValue":"Finance"}]'`,
+    ]);
+  });
+
+  it('puts back a tag value with a comma, which the CLI shorthand would split', () => {
+    const records = [createKey({ tags: { Department: 'Finance,Audit' } }), onKey(rec('TagResource__awskmsdg__1'))];
+    const [command] = remediationOf(records);
+    expect(JSON.parse(argAfter(command, '--tags'))).toEqual([{ TagKey: 'Department', TagValue: 'Finance,Audit' }]);
   });
 
   it('puts a removed tag back after an UntagResource', () => {
     const records = [createKey({ tags: { Dept: 'IT' } }), onKey(rec('UntagResource__awskmsdg__1'))];
-    expect(remediationOf(records)).toEqual([`aws kms tag-resource ${KEY} --tags TagKey=Dept,TagValue=IT`]);
+    expect(remediationOf(records)).toEqual([
+      `aws kms tag-resource ${KEY} --tags '[{"TagKey":"Dept","TagValue":"IT"}]'`,
+    ]);
+  });
+
+  it('moves the primary Region back by calling the current primary key, in its own Region', () => {
+    const mrk = 'arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const commands = remediationFor('key', mrk, [
+      { path: 'primary_region', current: 'ap-northeast-1', target: 'us-west-2' },
+    ]);
+    expect(commands).toEqual([
+      'aws kms update-primary-region --key-id arn:aws:kms:ap-northeast-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab --region ap-northeast-1 --primary-region us-west-2',
+    ]);
   });
 
   it('revokes a grant that was created', () => {
@@ -382,8 +402,7 @@ describe('Remediation with hostile values', () => {
     // Act
     const [command] = remediationOf(records);
     // Assess
-    expect(command).toBe(`aws kms tag-resource ${KEY} --tags 'TagKey=owner,TagValue='\\''; rm -rf / #'`);
-    expect(argAfter(command, '--tags')).toBe(`TagKey=owner,TagValue=${HOSTILE}`);
+    expect(JSON.parse(argAfter(command, '--tags'))).toEqual([{ TagKey: 'owner', TagValue: HOSTILE }]);
   });
 
   it('shell-quotes a hostile Region taken from the record', () => {
