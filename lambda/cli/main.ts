@@ -7,7 +7,7 @@ import { replay } from '../replay/replay';
 import { formatJsonLines, formatSummary, formatTable, progressLine } from './format';
 import { addOperatorCommands } from './operator';
 
-/** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read. */
+/** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read (no CloudTrail log). */
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 
 const DEFAULT_CONFIG_FILE = 'keydrift.config.json';
@@ -74,8 +74,10 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
       : formatTable(shown, { color: !!process.stdout.isTTY && !process.env.NO_COLOR, columns: process.stdout.columns }),
   );
   process.stderr.write(formatSummary(summary, shown.length));
+  // Inputs that are no CloudTrail log (`{}`, a digest folder alone) must not pass for "no drift" either; a log that
+  // holds no records (a quiet hour) is a log read.
   if (summary.inputsRead === 0) {
-    process.stderr.write('keydrift replay: nothing could be read\n');
+    process.stderr.write('keydrift replay: nothing could be read (no input is a CloudTrail log)\n');
     return EXIT.usage;
   }
   // A mistyped path must not pass for "no drift" in an audit: the replay above is incomplete.

@@ -1,36 +1,58 @@
-/** Date parsing for the formats CloudTrail and KMS write. Pure: no clock. */
+/** Date parsing for the formats CloudTrail and KMS write. Pure: no clock, no local time zone. */
 
 const MONTHS: Record<string, number> = {
-  jan: 0,
-  feb: 1,
-  mar: 2,
-  apr: 3,
-  may: 4,
-  jun: 5,
-  jul: 6,
-  aug: 7,
-  sep: 8,
-  oct: 9,
-  nov: 10,
-  dec: 11,
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
 };
+
+/** `2026-10-03T12:00:00Z`, with optional fractional seconds and an optional `Z` or `±hh[:]mm` offset; Panther's space form. */
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))?$/;
+/** `Apr 12, 2021 18:58:30 PM` and `Nov 2, 2021, 11:25:25 PM`: the ScheduleKeyDeletion response forms. */
+const KMS = /^([A-Za-z]{3})[a-z]* (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AP]M))?$/i;
+
+const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+const daysIn = (year: number, month: number) =>
+  [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+
+/** Epoch milliseconds of a UTC date and time, or `undefined` when a field is out of range (no rolling over: Feb 30 is not Mar 2). */
+function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, ms = 0) {
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getTime();
+}
 
 /**
  * Parses an event or deletion date into epoch milliseconds, or `undefined` when it is not a date.
- * Accepts ISO-8601, Panther's `2024-11-25 17:51:21.000000000`, and the form KMS writes in
- * ScheduleKeyDeletion responses, `Apr 12, 2021 18:58:30 PM` (24-hour clock with a stray AM/PM).
+ * Accepts only the forms AWS writes, always as UTC whatever the machine's time zone: ISO-8601
+ * (`2026-10-03T12:00:00Z`, fractional seconds and `+02:00` offsets allowed), Panther's
+ * `2024-11-25 17:51:21.000000000` (no zone: UTC), the form KMS writes in ScheduleKeyDeletion responses,
+ * `Apr 12, 2021 18:58:30 PM` (24-hour clock with a stray AM/PM), and epoch seconds or milliseconds as numbers.
  */
 export function parseAwsDate(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value < 1e11 ? value * 1000 : value;
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  if (typeof value !== 'string') return undefined;
   const text = value.trim();
-  const spaced = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
-  if (spaced) {
-    const fraction = spaced[3] ? spaced[3].slice(0, 4) : '';
-    const ms = Date.parse(`${spaced[1]}T${spaced[2]}${fraction}${spaced[4] ?? 'Z'}`);
-    return Number.isNaN(ms) ? undefined : ms;
+  const iso = ISO.exec(text);
+  if (iso) {
+    const [, year, month, day, hour, minute, second, fraction = '', zone, sign, offsetHours, offsetMinutes] = iso;
+    const ms = utc(+year, +month, +day, +hour, +minute, +second, Number(fraction.slice(0, 3).padEnd(3, '0')));
+    if (ms === undefined || !zone || zone === 'Z') return ms;
+    if (+offsetHours > 23 || +offsetMinutes > 59) return undefined;
+    return ms - (sign === '-' ? -1 : 1) * (+offsetHours * 60 + +offsetMinutes) * 60_000;
   }
-  const kms = /^([A-Za-z]{3})[a-z]* (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AP]M))?$/i.exec(text);
+  const kms = KMS.exec(text);
   if (kms) {
     const month = MONTHS[kms[1].toLowerCase()];
     if (month === undefined) return undefined;
@@ -41,10 +63,9 @@ export function parseAwsDate(value: unknown): number | undefined {
       if (pm && hour < 12) hour += 12;
       if (!pm && hour === 12) hour = 0;
     }
-    return Date.UTC(Number(kms[3]), month, Number(kms[2]), hour, Number(kms[5]), Number(kms[6]));
+    return utc(Number(kms[3]), month, Number(kms[2]), hour, Number(kms[5]), Number(kms[6]));
   }
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  return undefined;
 }
 
 /** `2026-10-03T12:00:00Z`: ISO-8601 UTC without milliseconds, the finding's timestamp form. */

@@ -3,8 +3,8 @@
  * only the watched writes and the counts, so the main thread never holds a whole log file.
  */
 import { parentPort } from 'node:worker_threads';
-import { readInputFile } from './parse-file';
+import { type ParseRequest, readInputFile } from './parse-file';
 
-parentPort?.on('message', (path: string) => {
-  parentPort?.postMessage(readInputFile(path));
+parentPort?.on('message', ({ path, options }: ParseRequest) => {
+  parentPort?.postMessage(readInputFile(path, options));
 });

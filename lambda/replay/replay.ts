@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -7,7 +7,7 @@ import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
-import { type FileResult, parseBuffer, readInputFile } from './parse-file';
+import { type FileResult, type ParseOptions, type ParseRequest, parseBuffer, readInputFile } from './parse-file';
 
 export interface ReplayOptions {
   config: DetectionConfig;
@@ -17,11 +17,13 @@ export interface ReplayOptions {
   onProgress?: (done: number, total: number) => void;
   /** Worker threads for reading and parsing; by default one per core for large inputs, none for small. */
   workers?: number;
+  /** Decompressed bytes past which one input is reported as too large to read (default: V8's longest string). */
+  maxFileBytes?: number;
 }
 
 export interface ReplaySummary {
   inputs: number;
-  /** Inputs that could be read (a digest file counts; a missing, unreadable or broken file does not). */
+  /** CloudTrail log inputs read, with or without records (a digest, missing, unreadable or broken file is not one). */
   inputsRead: number;
   bytes: number;
   records: number;
@@ -57,9 +59,24 @@ interface InputList {
   skipped: ReplaySummary['skipped'];
 }
 
-/** Expands the given paths: folders recursively (log files only, in name order), files as given. */
+/**
+ * Expands the given paths: folders recursively (log files only, in name order), files as given. Each folder
+ * and file is taken once by its real path, so a path named twice or a symlink loop (`up -> ..`) reads nothing twice.
+ */
 export function listInputs(paths: string[]): InputList {
   const list: InputList = { files: [], stdin: false, skipped: [] };
+  const seen = new Set<string>();
+  const firstVisit = (path: string): boolean => {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      real = path;
+    }
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  };
   const walk = (path: string, named: boolean) => {
     let stats: ReturnType<typeof statSync>;
     try {
@@ -73,9 +90,9 @@ export function listInputs(paths: string[]): InputList {
       return;
     }
     if (stats.isDirectory()) {
-      for (const entry of readdirSync(path).sort()) walk(join(path, entry), false);
+      if (firstVisit(path)) for (const entry of readdirSync(path).sort()) walk(join(path, entry), false);
     } else if (named || LOG_FILE.test(path)) {
-      list.files.push({ path, size: stats.size });
+      if (firstVisit(path)) list.files.push({ path, size: stats.size });
     } else {
       list.skipped.push({ source: path, reason: 'not a .json, .json.gz or .jsonl file' });
     }
@@ -101,30 +118,57 @@ function startParseWorker(): Worker {
   });
 }
 
-/** Reads the files on worker threads (both cores), handing out one file at a time. */
-async function readOnWorkers(paths: string[], count: number, onResult: (result: FileResult) => void): Promise<void> {
+/**
+ * Reads the files on worker threads (both cores), handing out one file at a time. A worker that dies on a
+ * file (out of memory, say) costs that file only: it is reported and a fresh worker takes the rest.
+ */
+async function readOnWorkers(
+  paths: string[],
+  count: number,
+  parse: ParseOptions,
+  onResult: (result: FileResult) => void,
+): Promise<void> {
   let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(count, paths.length) }, async () => {
-      const worker = startParseWorker();
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const feed = () => {
-            if (next >= paths.length) return resolve();
-            worker.postMessage(paths[next++]);
-          };
-          worker.on('message', (result: FileResult) => {
-            onResult(result);
-            feed();
-          });
-          worker.on('error', reject);
+  const readSome = async (): Promise<void> => {
+    const worker = startParseWorker();
+    let current: string | undefined;
+    let failure: Error | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        const feed = () => {
+          if (next >= paths.length) return resolve();
+          current = paths[next++];
+          worker.postMessage({ path: current, options: parse } satisfies ParseRequest);
+        };
+        worker.on('message', (result: FileResult) => {
+          current = undefined;
+          onResult(result);
           feed();
         });
-      } finally {
-        await worker.terminate();
-      }
-    }),
-  );
+        worker.on('error', (error) => {
+          failure = error;
+          resolve();
+        });
+        feed();
+      });
+    } finally {
+      await worker.terminate();
+    }
+    if (!failure) return;
+    if (current === undefined) throw failure;
+    onResult({
+      source: current,
+      bytes: 0,
+      records: 0,
+      reads: 0,
+      others: 0,
+      writes: [],
+      recordErrors: [],
+      fileError: `could not be read (${failure.message})`,
+    });
+    if (next < paths.length) await readSome();
+  };
+  await Promise.all(Array.from({ length: Math.min(count, paths.length) }, readSome));
 }
 
 /** Same-second events: creations first, deletions last, so a key is not changed before it exists. */
@@ -171,7 +215,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     summary.reads += result.reads;
     summary.others += result.others;
     summary.writes += result.writes.length;
-    if (!result.fileError) summary.inputsRead++;
+    if (!result.fileError && !result.skipped) summary.inputsRead++;
     const reason = result.fileError ?? result.skipped;
     if (reason) summary.skipped.push({ source: result.source, reason });
     summary.recordErrors.push(...result.recordErrors.map((e) => `${result.source}: ${e}`));
@@ -186,12 +230,18 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     options.onProgress?.(++done, summary.inputs);
   };
 
-  if (inputs.stdin) onResult(parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0)));
+  if (inputs.stdin)
+    onResult(
+      parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0), {
+        maxBytes: options.maxFileBytes,
+      }),
+    );
   const totalBytes = inputs.files.reduce((sum, f) => sum + f.size, 0);
   const workers = options.workers ?? (totalBytes >= WORKER_THRESHOLD_BYTES ? availableParallelism() : 0);
   const paths_ = inputs.files.map((f) => f.path);
-  if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, onResult);
-  else for (const path of paths_) onResult(readInputFile(path));
+  const parse: ParseOptions = { maxBytes: options.maxFileBytes };
+  if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, parse, onResult);
+  else for (const path of paths_) onResult(readInputFile(path, parse));
 
   events.sort((a, b) => byTime(a.event, b.event));
   const detector = new Detector(options.config, new MemoryStore(options.config.trailKeys));

@@ -120,11 +120,12 @@ describe('a record that cannot be judged', () => {
       expect.arrayContaining([
         `${file}: Records[0]: EnableKey has no valid eventTime ("yesterday")`,
         expect.stringMatching(new RegExp(`^${file}: Records\\[1\\]: DisableKey .*names no key`)),
+        `${file}: Records[2]: not a JSON object`,
       ]),
     );
-    expect(summary.recordErrors).toHaveLength(2);
-    // A number in Records[] is no record of a watched service: counted, not judged.
-    expect(summary).toMatchObject({ records: 4, writes: 3, others: 1 });
+    expect(summary.recordErrors).toHaveLength(3);
+    // A number in Records[] is no record at all: an error, not another service's record.
+    expect(summary).toMatchObject({ records: 3, writes: 3, others: 0 });
   });
 
   test('a file that is JSON but no CloudTrail content is reported, and so are empty and broken gzip files', async () => {
@@ -134,10 +135,12 @@ describe('a record that cannot be judged', () => {
     const broken = writeFile(path.join(dir, 'broken.json.gz'), gzipSync('{"Records": []}').subarray(0, 12));
     const { findings, summary } = await run([other, empty, broken]);
     expect(findings).toEqual([]);
-    expect(summary.recordErrors).toEqual([
-      `${other}: content: not a CloudTrail log file, CloudTrail record or EventBridge event`,
-    ]);
+    expect(summary.recordErrors).toEqual([]);
     expect(summary.skipped).toEqual([
+      {
+        source: other,
+        reason: 'holds no CloudTrail records (not a CloudTrail log file, CloudTrail record or EventBridge event)',
+      },
       { source: empty, reason: 'empty file' },
       { source: broken, reason: expect.stringMatching(/^not a valid gzip file/) },
     ]);

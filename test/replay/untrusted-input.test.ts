@@ -1,0 +1,296 @@
+/**
+ * The replay is an audit tool: what it cannot read must never pass for "no drift". Made-up dates, values
+ * that are no records, files with nothing to replay, byte order marks, decompression bombs, symlink loops
+ * and paths named twice each get a clear answer, and the other inputs still replay.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import { parseAwsDate, toIsoSeconds } from '../../lambda/core/time';
+import { parseBuffer, readInputFile } from '../../lambda/replay/parse-file';
+import { listInputs, type ReplayOptions, replay } from '../../lambda/replay/replay';
+import {
+  EXAMPLES,
+  type Json,
+  jsonLines,
+  runKeydrift,
+  sample,
+  samplePath,
+  tempDir,
+  writeFile,
+} from '../helpers/keydrift';
+
+const run = (paths: string[], options: Partial<ReplayOptions> = {}) =>
+  replay(paths, { config: DEFAULT_CONFIG, workers: 0, ...options });
+
+const withTime = (name: string, eventTime: unknown): Json => ({ ...sample(name), eventTime });
+
+describe('eventTime values AWS never writes', () => {
+  const MADE_UP = ['not a date 7', 'x 1', '12', '2026-02-30T00:00:00Z', 'Oct 3 2026 10:00:00', '2026-10-03T24:00:00Z'];
+
+  test('each gets the clear eventTime error naming the file and the record; the good record still counts', async () => {
+    // Prepare
+    const records = MADE_UP.map((time) => withTime('DisableKey__awskmsdg__1', time));
+    const file = writeFile(path.join(tempDir(), 'log.json'), {
+      Records: [...records, sample('TagResource__awskmsdg__1')],
+    });
+    // Act
+    const { findings, summary } = await run([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['TagResource']);
+    expect(summary.recordErrors).toEqual(
+      MADE_UP.map((time, i) => `${file}: Records[${i}]: DisableKey has no valid eventTime (${JSON.stringify(time)})`),
+    );
+  });
+
+  test.each(['UTC', 'Pacific/Kiritimati', 'America/St_Johns'])(
+    'reads the forms AWS writes as UTC and refuses made-up ones, whatever the time zone (TZ=%s)',
+    (zone) => {
+      const before = process.env.TZ;
+      process.env.TZ = zone;
+      try {
+        const iso = (value: string) => {
+          const ms = parseAwsDate(value);
+          return ms === undefined ? undefined : new Date(ms).toISOString();
+        };
+        expect(iso('2026-10-03T12:00:00Z')).toBe('2026-10-03T12:00:00.000Z');
+        expect(iso('2026-10-03T12:00:00.123Z')).toBe('2026-10-03T12:00:00.123Z');
+        expect(iso('2026-10-03T14:05:47+02:00')).toBe('2026-10-03T12:05:47.000Z');
+        expect(iso('2026-10-03T08:35:47-0330')).toBe('2026-10-03T12:05:47.000Z');
+        expect(iso('2024-11-25 17:51:21.000000000')).toBe('2024-11-25T17:51:21.000Z');
+        expect(iso('2024-02-29T00:00:00Z')).toBe('2024-02-29T00:00:00.000Z');
+        expect(iso('Apr 12, 2021 18:58:30 PM')).toBe('2021-04-12T18:58:30.000Z');
+        for (const value of [...MADE_UP, '2026-02-29T00:00:00Z', '2026-10-03', 'Feb 30, 2021 10:00:00 AM', '']) {
+          expect([value, parseAwsDate(value)]).toEqual([value, undefined]);
+        }
+      } finally {
+        if (before === undefined) delete process.env.TZ;
+        else process.env.TZ = before;
+      }
+    },
+  );
+
+  test('a valid eventTime is unchanged: the finding carries it to the second', async () => {
+    const file = writeFile(path.join(tempDir(), 'log.json'), {
+      Records: [withTime('DisableKey__awskmsdg__1', '2026-10-03T12:00:00.999Z')],
+    });
+    const { findings } = await run([file]);
+    expect(findings.map((f) => f.timestamp)).toEqual([toIsoSeconds(Date.UTC(2026, 9, 3, 12, 0, 0))]);
+  });
+});
+
+describe('values that are no records', () => {
+  test('a string, a number, null and a nested array inside Records are each an error naming the record, not another service', async () => {
+    // Prepare
+    const file = writeFile(path.join(tempDir(), 'log.json'), {
+      Records: ['a string', 42, null, [sample('EnableKey__awskmsdg__1')], sample('DisableKey__awskmsdg__1')],
+    });
+    // Act
+    const { findings, summary } = await run([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.recordErrors).toEqual([0, 1, 2, 3].map((i) => `${file}: Records[${i}]: not a JSON object`));
+    expect(summary).toMatchObject({ records: 1, writes: 1, others: 0 });
+  });
+
+  test('an EventBridge event without detail is an error naming its line, not another service', async () => {
+    const noDetail = sample('CreateBucket__awscweug__1');
+    delete noDetail.detail;
+    const file = writeFile(
+      path.join(tempDir(), 'events.jsonl'),
+      jsonLines([sample('CreateBucket__awscweug__1'), noDetail, sample('DisableKey__awskmsdg__1')]),
+    );
+    const { findings, summary } = await run([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.recordErrors).toEqual([
+      `${file}: line 2: EventBridge event "AWS API Call via CloudTrail" has no detail`,
+    ]);
+    expect(summary).toMatchObject({ records: 2, writes: 1, others: 1 });
+  });
+
+  test('a file holding only null is reported by name as holding no CloudTrail records, never with an empty location', async () => {
+    const file = writeFile(path.join(tempDir(), 'null.json'), 'null');
+    const { summary } = await run([file]);
+    expect(summary.skipped).toEqual([
+      { source: file, reason: 'holds no CloudTrail records (null, not a JSON object)' },
+    ]);
+    expect(summary.recordErrors).toEqual([]);
+  });
+});
+
+describe('inputs with nothing to replay', () => {
+  const NOTHING: Array<[string, string, string]> = [
+    ['empty-object.json', '{}', 'not a CloudTrail log file, CloudTrail record or EventBridge event'],
+    ['records-string.json', '{"Records": "x"}', '"Records" is not an array'],
+    ['package.json', '{"name": "not-a-log"}', 'not a CloudTrail log file, CloudTrail record or EventBridge event'],
+    ['null.json', 'null', 'null, not a JSON object'],
+    ['number.json', '42', 'number, not a JSON object'],
+    ['empty-array.json', '[]', 'an empty array'],
+  ];
+
+  test('each is skipped by name as holding no CloudTrail records and is not counted as read', async () => {
+    const dir = tempDir();
+    const files = NOTHING.map(([name, content]) => writeFile(path.join(dir, name), content));
+    const { summary } = await run(files);
+    expect(summary.skipped).toEqual(
+      NOTHING.map(([, , why], i) => ({ source: files[i], reason: `holds no CloudTrail records (${why})` })),
+    );
+    expect(summary).toMatchObject({ inputs: NOTHING.length, inputsRead: 0, records: 0 });
+  });
+
+  test('through the binary, such inputs alone exit 2 (nothing could be read), not 0 as if there were no drift', () => {
+    const dir = tempDir();
+    const files = NOTHING.map(([name, content]) => writeFile(path.join(dir, name), content));
+    const result = runKeydrift(['replay', ...files], { cwd: tempDir() });
+    expect(result.status).toBe(2);
+    for (const file of files) expect(result.stderr).toContain(`skipped ${file}: holds no CloudTrail records`);
+    expect(result.stderr).toContain('keydrift replay: nothing could be read (no input is a CloudTrail log)');
+  });
+
+  test('a digest file alone exits 2, but a log whose Records array is empty was read: exit 0', () => {
+    const dir = tempDir();
+    const empty = writeFile(path.join(dir, 'empty-log.json'), { Records: [] });
+    const digest = writeFile(path.join(dir, 'digest.json'), { digestStartTime: '2026-10-03T09:00:00Z', logFiles: [] });
+    const digestOnly = runKeydrift(['replay', digest], { cwd: tempDir() });
+    expect(digestOnly.status).toBe(2);
+    expect(digestOnly.stderr).toContain(`skipped ${digest}: CloudTrail digest file (no records)`);
+    expect(digestOnly.stderr).toContain('keydrift replay: nothing could be read (no input is a CloudTrail log)');
+    const quietHour = runKeydrift(['replay', empty, digest], { cwd: tempDir() });
+    expect(quietHour.status).toBe(0);
+    expect(quietHour.stderr).toContain('0 records');
+  });
+
+  test('beside a readable log, they are reported and the exit status follows the findings; digest files stay a note', () => {
+    const dir = tempDir();
+    const nothing = writeFile(path.join(dir, 'obj.json'), '{}');
+    const digest = writeFile(
+      path.join(
+        dir,
+        'CloudTrail-Digest',
+        '111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261003T100000Z.json.gz',
+      ),
+      gzipSync(JSON.stringify({ digestStartTime: '2026-10-03T09:00:00Z', logFiles: [] })),
+    );
+    writeFile(path.join(dir, 'CloudTrail', 'log.json'), { Records: [sample('TagResource__awskmsdg__1')] });
+    const result = runKeydrift(['replay', dir, '--fail-on', 'critical'], { cwd: tempDir() });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(`skipped ${nothing}: holds no CloudTrail records`);
+    expect(result.stderr).toContain(`skipped ${digest}: CloudTrail digest file (no records)`);
+    expect(result.stderr).not.toContain('nothing could be read');
+  });
+});
+
+describe('a byte order mark', () => {
+  test('at the start of a log file or JSON Lines file is ignored, plain or gzipped', async () => {
+    const dir = tempDir();
+    const bom = '\uFEFF';
+    const log = writeFile(
+      path.join(dir, 'log.json'),
+      `${bom}${JSON.stringify({ Records: [sample('EnableKey__awskmsdg__1')] })}`,
+    );
+    const lines = writeFile(path.join(dir, 'events.jsonl'), `${bom}${jsonLines([sample('DisableKey__awskmsdg__1')])}`);
+    const gz = writeFile(
+      path.join(dir, 'log.json.gz'),
+      gzipSync(`${bom}${JSON.stringify(sample('TagResource__awskmsdg__1'))}`),
+    );
+    const { findings, summary } = await run([log, lines, gz]);
+    expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey', 'TagResource']);
+    expect(summary.skipped).toEqual([]);
+    expect(summary.recordErrors).toEqual([]);
+  });
+});
+
+describe('an input too large to read (a decompression bomb)', () => {
+  /** A gzipped log that expands far past the small cap the tests use (a real bomb passes V8's string limit). */
+  const bigLog = () =>
+    gzipSync(JSON.stringify({ Records: Array.from({ length: 200 }, () => sample('Decrypt__awskmsdg__2')) }));
+  const CAP = 16 * 1024;
+
+  test('is reported as too large to read, never parsed', () => {
+    const result = parseBuffer('bomb.json.gz', bigLog(), { maxBytes: CAP });
+    expect(result).toMatchObject({
+      records: 0,
+      fileError: 'too large to read (decompresses to more than 16384 bytes)',
+    });
+    const plain = parseBuffer('big.json', Buffer.alloc(CAP + 1, ' '), { maxBytes: CAP });
+    expect(plain.fileError).toBe('too large to read (more than 16384 bytes)');
+  });
+
+  test('a read that fails past V8 limits costs that file only', () => {
+    const file = writeFile(path.join(tempDir(), 'log.json'), { Records: [sample('DisableKey__awskmsdg__1')] });
+    const tooLong = Object.assign(new RangeError('Cannot create a string longer than 0x1fffffe8 characters'), {
+      code: 'ERR_STRING_TOO_LONG',
+    });
+    const decode = jest.spyOn(Buffer.prototype, 'toString').mockImplementationOnce(() => {
+      throw tooLong;
+    });
+    try {
+      expect(readInputFile(file).fileError).toBe(`too large to read (${tooLong.message})`);
+    } finally {
+      decode.mockRestore();
+    }
+  });
+
+  test.each([0, 2])('the other inputs still replay (workers: %i)', async (workers) => {
+    const dir = tempDir();
+    const bomb = writeFile(path.join(dir, 'a-bomb.json.gz'), bigLog());
+    const good = writeFile(path.join(dir, 'b-log.json'), { Records: [sample('DisableKey__awskmsdg__1')] });
+    const { findings, summary } = await run([bomb, good, samplePath('TagResource__awskmsdg__1')], {
+      workers,
+      maxFileBytes: CAP,
+    });
+    expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'TagResource']);
+    expect(summary.skipped).toEqual([{ source: bomb, reason: expect.stringMatching(/^too large to read \(/) }]);
+    expect(summary).toMatchObject({ inputs: 3, inputsRead: 2 });
+  });
+});
+
+describe('folders reached twice', () => {
+  const logFolder = () => {
+    const dir = tempDir();
+    writeFile(path.join(dir, 'a', 'log.json'), {
+      Records: [sample('DisableKey__awskmsdg__1'), sample('TagResource__awskmsdg__1')],
+    });
+    return dir;
+  };
+
+  test('a symlink back to a parent folder reads each file once', async () => {
+    const dir = logFolder();
+    fs.symlinkSync('..', path.join(dir, 'a', 'up'));
+    const { findings, summary } = await run([dir]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
+    expect(summary).toMatchObject({ inputs: 1, records: 2, duplicates: 0 });
+  });
+
+  test('two symlinks back to the parent finish at once through the binary, each file read once', () => {
+    const dir = logFolder();
+    fs.symlinkSync('..', path.join(dir, 'a', 'up1'));
+    fs.symlinkSync('..', path.join(dir, 'a', 'up2'));
+    const result = runKeydrift(['replay', dir], { cwd: tempDir(), timeoutMs: 10_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('keydrift replay: 1 input(s), 2 records');
+  });
+
+  test('a symlinked file beside its target is read once', () => {
+    const dir = logFolder();
+    fs.symlinkSync(path.join(dir, 'a', 'log.json'), path.join(dir, 'a', 'same.json'));
+    expect(listInputs([dir]).files.map((f) => f.path)).toEqual([path.join(dir, 'a', 'log.json')]);
+  });
+});
+
+describe('the same path named twice', () => {
+  test('reads each real file once: same counts as naming it once, no duplicates', async () => {
+    const once = await run([EXAMPLES]);
+    const twice = await run([EXAMPLES, `${EXAMPLES}/`, path.join(EXAMPLES, '..', 'cloudtrail')]);
+    expect(twice.summary).toEqual(once.summary);
+    expect(twice.findings).toEqual(once.findings);
+  });
+
+  test('a file named on its own and inside its folder is read once', () => {
+    const file = samplePath('DisableKey__awskmsdg__1');
+    expect(
+      listInputs([file, path.dirname(file), file]).files.filter((f) => f.path.endsWith('DisableKey__awskmsdg__1.json')),
+    ).toHaveLength(1);
+  });
+});
