@@ -66,7 +66,8 @@ export interface KeydriftProps {
   readonly trailKeys?: string[];
   /**
    * Create a multi-Region CloudTrail trail for management events. Off by default because most accounts
-   * already have one (often an organization trail) and a second copy of management events is billed.
+   * already have one (often an organization trail) and a second copy of management events is billed. The trail
+   * covers every Region: set this in one Region's stack only.
    * @default false
    */
   readonly createTrail?: boolean;
@@ -220,15 +221,60 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /**
+ * Most bytes the detection settings may take in the functions' `KEYDRIFT_CONFIG` variable. Lambda rejects a function
+ * whose environment variables, names and values together, exceed 4 KB (4,096 bytes), and only at deploy: synth
+ * passes. The detector's and reconciler's other variables measure about 720 bytes once deployed with the default
+ * stack name (178 bytes of names, the literal values, then the table name, four topic ARNs and the key ARN that
+ * CloudFormation resolves), and each character of the stack name adds about 5 (it is part of the five generated
+ * names). 3,000 bytes leaves them 1,096, enough for stack names of up to about 80 characters.
+ */
+export const MAX_DETECTION_SETTINGS_BYTES = 3000;
+
+/** The fields of {@link KeydriftConfig} the functions read at run time, and so pass in `KEYDRIFT_CONFIG`. */
+const DETECTION_FIELDS = ['plannedPrincipals', 'severityOverrides', 'alertMinSeverity', 'ignore', 'trailKeys'] as const;
+
+/**
+ * The detector's and reconciler's `KEYDRIFT_CONFIG` variable: the detection settings as JSON, read back by
+ * lambda/shared/environment.ts with the core's own parser.
+ */
+export function detectionSettingsJson(config: KeydriftConfig): string {
+  return JSON.stringify(Object.fromEntries(DETECTION_FIELDS.map((field) => [field, config[field]])));
+}
+
+const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** Throws when the detection settings would not fit in the functions' environment (see MAX_DETECTION_SETTINGS_BYTES). */
+function assertDetectionSettingsFit(config: KeydriftConfig): void {
+  const size = bytes(detectionSettingsJson(config));
+  if (size <= MAX_DETECTION_SETTINGS_BYTES) return;
+  const largest = DETECTION_FIELDS.filter((field) => field !== 'alertMinSeverity')
+    .map((field) => ({ field, size: bytes(JSON.stringify(config[field])) }))
+    .sort((a, b) => b.size - a.size)
+    .map(({ field, size: fieldSize }) => `${field} ${fieldSize.toLocaleString('en-US')}`)
+    .join(', ');
+  throw new Error(
+    `keydrift config: the detection settings take ${size.toLocaleString('en-US')} bytes in the functions' ` +
+      `KEYDRIFT_CONFIG environment variable (${largest}), over the limit of ` +
+      `${MAX_DETECTION_SETTINGS_BYTES.toLocaleString('en-US')} bytes: Lambda allows 4 KB for all of a function's ` +
+      'environment variables and would refuse the deployment. Shorten plannedPrincipals (one role per team ' +
+      'rather than each person), severityOverrides, ignore (fewer rules, "*" wildcards, shorter reasons) or trailKeys.',
+  );
+}
+
+/**
  * Validates keydrift's configuration and applies the defaults.
  *
  * @throws Error whose message starts with `keydrift config:` and names each bad field, e.g.
- *   `keydrift config: alertEmails[1] "bob@" is not an e-mail address`.
+ *   `keydrift config: alertEmails[1] "bob@" is not an e-mail address`, or says that the detection settings are too
+ *   large for the functions' environment.
  * @example
  * const config = parseKeydriftConfig({ alertEmails: ['secops@example.com'], createTrail: true });
  */
 export function parseKeydriftConfig(input: unknown): KeydriftConfig {
   const result = typedSchema.safeParse(input, { reportInput: true });
-  if (result.success) return result.data;
+  if (result.success) {
+    assertDetectionSettingsFit(result.data);
+    return result.data;
+  }
   throw new Error(`keydrift config: ${result.error.issues.map(describeIssue).join('; ')}`);
 }

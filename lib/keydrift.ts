@@ -1,5 +1,16 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  CfnOutput,
+  Duration,
+  Fn,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -18,7 +29,7 @@ import { Construct } from 'constructs';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
-import { type KeydriftConfig, type KeydriftProps, parseKeydriftConfig } from './config';
+import { detectionSettingsJson, type KeydriftConfig, type KeydriftProps, parseKeydriftConfig } from './config';
 import { KeydriftFunction, METRICS_NAMESPACE, SERVICE_NAME } from './keydrift-function';
 
 const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
@@ -119,6 +130,74 @@ const NO_OPS_TARGET =
   "keydrift's alarms reach no one: only pagerDutySecretName is configured, and PagerDuty receives the page topic " +
   "alone, so the ops topic (alarms, dead-lettered events, drift of keydrift's own key) has no subscriber. Add " +
   'alertEmails or slack, or subscribe to the topic in the OpsTopicArn output yourself.';
+
+/** Chatbot's limit on a configuration name, whose characters may be letters, digits, `-` and `_`. */
+const CHATBOT_NAME_MAX_LENGTH = 128;
+/** Room kept for the Region in that name: the longest Region names today have 19 characters (us-isof-southeast-1). */
+const REGION_NAME_MAX_LENGTH = 25;
+
+/**
+ * `keydrift-<stack name>-<Region>`: Chatbot is a global service whose configuration names are unique in the account,
+ * so the same stack in a second Region needs its own name. The Region is a token in an environment-agnostic stack,
+ * so the stack name is cut to leave room for the longest Region and the name stays within Chatbot's 128 characters.
+ */
+function slackChannelConfigurationName(stack: Stack): string {
+  const prefix = 'keydrift';
+  const stackNameRoom = CHATBOT_NAME_MAX_LENGTH - prefix.length - REGION_NAME_MAX_LENGTH - 2;
+  const stackName = Token.isUnresolved(stack.stackName) ? stack.stackName : stack.stackName.slice(0, stackNameRoom);
+  return Fn.join('-', [prefix, stackName, stack.region]);
+}
+
+/** The shortest heartbeat window: a run can take several 15-minute invocations, and its metric lands at its end. */
+const MIN_HEARTBEAT_WINDOW = Duration.hours(2);
+/** CloudWatch's limit on period × evaluation periods for alarms with periods of an hour or more. */
+const MAX_HEARTBEAT_WINDOW = Duration.days(7);
+/**
+ * A cron() schedule that runs every day (day-of-month and day-of-week both `*` or `?`) runs at least daily; one that
+ * names days may skip a weekend or more (`MON-FRI`), so it gets CloudWatch's longest window.
+ */
+const DAILY_CRON = /^cron\(\S+ \S+ [*?] \S+ [*?] \S+\)$/;
+
+/**
+ * How long the reconcile heartbeat alarm waits for a completed run: twice the interval of a rate() schedule, two days
+ * for a cron() that runs daily, seven days for any other cron(); never under 2 hours or over CloudWatch's 7 days
+ * (a schedule rarer than every 3.5 days therefore alarms between its runs).
+ */
+export function reconcileHeartbeatWindow(schedule: string): Duration {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule);
+  let minutes: number;
+  if (rate) {
+    const unitMinutes = { minute: 1, hour: 60, day: 24 * 60 }[rate[2] as 'minute' | 'hour' | 'day'];
+    minutes = 2 * Number(rate[1]) * unitMinutes;
+  } else {
+    minutes = DAILY_CRON.test(schedule) ? 2 * 24 * 60 : MAX_HEARTBEAT_WINDOW.toMinutes();
+  }
+  const bounded = Math.min(Math.max(minutes, MIN_HEARTBEAT_WINDOW.toMinutes()), MAX_HEARTBEAT_WINDOW.toMinutes());
+  // Whole hours: the alarm counts hourly periods.
+  return Duration.hours(Math.ceil(bounded / 60));
+}
+
+/**
+ * The trail's log bucket: every statement of its policy that grants CloudTrail something (the ACL read and the
+ * log writes that `cloudtrail.Trail` adds itself) only holds for keydrift's trail (`aws:SourceArn`), so another
+ * account's or another trail's CloudTrail cannot write here (the confused deputy).
+ */
+class TrailLogBucket extends s3.Bucket {
+  private readonly trailArn: string;
+
+  constructor(scope: Construct, id: string, trailArn: string, props: s3.BucketProps) {
+    super(scope, id, props);
+    this.trailArn = trailArn;
+  }
+
+  override addToResourcePolicy(statement: iam.PolicyStatement): iam.AddToResourcePolicyResult {
+    const grantsCloudTrail = statement.principals.some(
+      (principal) => principal instanceof iam.ServicePrincipal && principal.service === 'cloudtrail.amazonaws.com',
+    );
+    if (grantsCloudTrail) statement.addCondition('StringEquals', { 'aws:SourceArn': this.trailArn });
+    return super.addToResourcePolicy(statement);
+  }
+}
 
 /**
  * keydrift in one construct: watches KMS keys and CloudTrail trails through EventBridge, keeps baselines and
@@ -261,13 +340,15 @@ export class Keydrift extends Construct {
 
     if (this.config.slack) {
       this.slackChannel = new chatbot.SlackChannelConfiguration(this, 'SlackChannel', {
-        slackChannelConfigurationName: `keydrift-${stack.stackName}`.slice(0, 128),
+        slackChannelConfigurationName: slackChannelConfigurationName(stack),
         slackWorkspaceId: this.config.slack.workspaceId,
         slackChannelId: this.config.slack.channelId,
         notificationTopics: [this.chatTopic, this.opsTopic],
         // The default guardrail is AdministratorAccess: anyone in the channel could then run any command the
-        // channel role allows. Notifications need no rights at all.
-        guardrailPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')],
+        // channel role allows. Notifications need no rights at all, and the channel role (created by the L2) has
+        // no policy; the guardrail caps it at CloudWatch reads, the narrowest policy used for notification-only
+        // channels, rather than ReadOnlyAccess's reads of every service.
+        guardrailPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('CloudWatchReadOnlyAccess')],
         loggingLevel: chatbot.LoggingLevel.ERROR,
       });
     }
@@ -295,13 +376,8 @@ export class Keydrift extends Construct {
       EVENT_BUS_NAME: 'default',
       SELF_KEY_ARN: this.key.keyArn,
       // The detection settings, read by lambda/shared/environment.ts with the core's own parser.
-      KEYDRIFT_CONFIG: JSON.stringify({
-        plannedPrincipals: this.config.plannedPrincipals,
-        severityOverrides: this.config.severityOverrides,
-        alertMinSeverity: this.config.alertMinSeverity,
-        ignore: this.config.ignore,
-        trailKeys: this.config.trailKeys,
-      }),
+      // parseKeydriftConfig has checked that it fits in Lambda's 4 KB environment with the variables above.
+      KEYDRIFT_CONFIG: detectionSettingsJson(this.config),
     };
     this.detector = new KeydriftFunction(this, 'Detector', {
       entry: path.join(HANDLERS_DIR, 'detector.ts'),
@@ -561,8 +637,9 @@ export class Keydrift extends Construct {
 
   /**
    * Alarms to the ops topic on anything that fails or drops a change: dead letters; function errors, throttles and
-   * failed deliveries to the dead-letter queue; events the detector rejects or could not read live state for;
-   * messages the pager drops; each rule's failed invocations and failed dead-lettering; reconcile failures.
+   * failed deliveries to the dead-letter queue; events the detector rejects or could not read live state or the
+   * trails for; messages the pager drops; each rule's failed invocations and failed dead-lettering; reconcile
+   * failures; and no completed reconcile run for twice the schedule (the heartbeat).
    */
   private addAlarms(): void {
     const period = Duration.minutes(5);
@@ -626,6 +703,12 @@ export class Keydrift extends Construct {
         'the event alone',
     );
     alarmOnAny(
+      'TrailReadFailuresAlarm',
+      keydriftCount('TrailReadFailures'),
+      "the detector could not list this account's trails (logged) and judged a key change knowing only the " +
+        'trailKeys of its configuration: a key that encrypts a trail may have been rated too low',
+    );
+    alarmOnAny(
       'ReconcilerErrorsAlarm',
       this.reconciler.metricErrors(sum),
       'a reconcile invocation failed (Lambda retries it twice from its stored place, then the dead-letter queue)',
@@ -636,6 +719,7 @@ export class Keydrift extends Construct {
       keydriftCount('ReconcileFailures', Duration.hours(1)),
       'the reconciler could not read or save some resources (logged); the next run tries them again',
     );
+    this.addReconcileHeartbeatAlarm();
     if (this.pager) {
       alarmOnAny('PagerErrorsAlarm', this.pager.metricErrors(sum), 'a critical finding could not be sent to PagerDuty');
       destinationDeliveryFailures(this.pager, 'pager');
@@ -679,6 +763,39 @@ export class Keydrift extends Construct {
         `EventBridge could not put undeliverable ${name} events in the dead-letter queue: they are lost`,
       );
     }
+  }
+
+  /**
+   * Alarms to the ops topic when no reconcile run has completed for twice the schedule's interval (see
+   * {@link reconcileHeartbeatWindow}): the schedule rule disabled or deleted, runs that never finish, the reconciler
+   * unable to start. The reconciler emits `ReconcileRunTime` once per completed run (reconciler-app.ts), so its
+   * sample count is the heartbeat, and no data at all is breaching. Hourly periods: the alarm fires once every hour
+   * of the window has passed without a completed run.
+   */
+  private addReconcileHeartbeatAlarm(): void {
+    const period = Duration.hours(1);
+    const window = reconcileHeartbeatWindow(this.config.reconcileSchedule);
+    const alarm = new cloudwatch.Alarm(this, 'ReconcileHeartbeatAlarm', {
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ReconcileRunTime',
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: cloudwatch.Stats.SAMPLE_COUNT,
+        period,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: Math.ceil(window.toHours({ integral: false })),
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription:
+        `keydrift: no reconcile run has completed in ${window.toHumanString()} (reconcileSchedule ` +
+        `${this.config.reconcileSchedule}): check the reconciler's schedule rule, errors and logs. It is expected ` +
+        'after a first deployment, until the first scheduled run completes.',
+    });
+    const action = new cloudwatchActions.SnsAction(this.opsTopic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.push(alarm);
   }
 
   private addDashboard(): cloudwatch.Dashboard {
@@ -765,7 +882,11 @@ export class Keydrift extends Construct {
       ],
     });
 
-    const trailBucket = new s3.Bucket(this, 'TrailBucket', {
+    // Named, so that its ARN can fence the bucket policy without a reference from the bucket to the trail, which
+    // itself depends on that policy. A multi-Region trail's ARN names its home Region: the deployment Region.
+    const trailName = `keydrift-${Names.uniqueResourceName(this, { maxLength: 100 })}`;
+    const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
+    const trailBucket = new TrailLogBucket(this, 'TrailBucket', trailArn, {
       // Log files are SSE-KMS with the trail key (set on the trail); this default covers digest files.
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -824,6 +945,7 @@ export class Keydrift extends Construct {
     );
 
     return new cloudtrail.Trail(this, 'Trail', {
+      trailName,
       bucket: trailBucket,
       isMultiRegionTrail: true,
       includeGlobalServiceEvents: true,

@@ -5,7 +5,7 @@
 import { App } from 'aws-cdk-lib';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { configFromContext, stackNameFromContext } from '../../lib/app-context';
-import { parseKeydriftConfig } from '../../lib/config';
+import { detectionSettingsJson, MAX_DETECTION_SETTINGS_BYTES, parseKeydriftConfig } from '../../lib/config';
 
 describe('parseKeydriftConfig', () => {
   it('applies every default to an empty configuration', () => {
@@ -98,6 +98,32 @@ describe('parseKeydriftConfig', () => {
     [null, 'keydrift config: must be an object, got null'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => parseKeydriftConfig(input)).toThrow(message);
+  });
+
+  it("rejects detection settings too large for the functions' environment, naming the size, the limit and what to shorten", () => {
+    // Prepare: 80 planned principals come to about 6 KB of JSON; Lambda allows 4 KB for a function's whole environment.
+    const plannedPrincipals = Array.from(
+      { length: 80 },
+      (_, i) => `arn:aws:iam::111122223333:role/platform/deployers/team-${i}-pipeline-deployer`,
+    );
+    const size = Buffer.byteLength(
+      detectionSettingsJson({ ...parseKeydriftConfig({}), plannedPrincipals }),
+    ).toLocaleString('en-US');
+
+    // Act and assess
+    expect(() => parseKeydriftConfig({ plannedPrincipals })).toThrow(
+      `keydrift config: the detection settings take ${size} bytes in the functions' KEYDRIFT_CONFIG environment ` +
+        'variable (plannedPrincipals ',
+    );
+    expect(() => parseKeydriftConfig({ plannedPrincipals })).toThrow(
+      /over the limit of 3,000 bytes: Lambda allows 4 KB for all of a function's environment variables .*Shorten plannedPrincipals/,
+    );
+    expect(MAX_DETECTION_SETTINGS_BYTES).toBe(3000);
+  });
+
+  it('accepts detection settings up to that limit', () => {
+    const plannedPrincipals = Array.from({ length: 40 }, (_, i) => `arn:aws:iam::111122223333:role/deployer-${i}`);
+    expect(parseKeydriftConfig({ plannedPrincipals }).plannedPrincipals).toEqual(plannedPrincipals);
   });
 
   it('reports every bad field at once', () => {

@@ -8,7 +8,8 @@ import type { IConstruct } from 'constructs';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
 import { readDetectorEnvironment } from '../../lambda/shared/environment';
-import { KEY_USE_ACTIONS, Keydrift } from '../../lib/keydrift';
+import { MAX_DETECTION_SETTINGS_BYTES } from '../../lib/config';
+import { KEY_USE_ACTIONS, Keydrift, reconcileHeartbeatWindow } from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
 
@@ -146,8 +147,8 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
     .filter((rule) => rule.Targets.some((t: Json) => t.Arn['Fn::GetAtt']?.[0] === functionLogicalId));
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
-const DEFAULT_ALARMS = 21;
-const FULL_ALARMS = 25;
+const DEFAULT_ALARMS = 23;
+const FULL_ALARMS = 27;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -177,10 +178,13 @@ function expectedAlarms(stack: KeydriftStack): string[] {
       `AWS/Lambda/DestinationDeliveryFailures FunctionName=${id(fn)}`,
     ]),
     `AWS/Lambda/Throttles FunctionName=${id(keydrift.detector)}`,
-    // detector-app.ts: events it rejects or that name no resource; live state it could not read.
+    // detector-app.ts: events it rejects or that name no resource; live state and trails it could not read.
     count('InvalidEvents'),
     count('LiveReadFailures'),
+    count('TrailReadFailures'),
     count('ReconcileFailures'),
+    // reconciler-app.ts emits ReconcileRunTime once per completed run: the heartbeat.
+    count('ReconcileRunTime'),
     // pager-app.ts: messages that are not findings, and events PagerDuty refused (4xx); neither is retried.
     ...(keydrift.pager ? [count('PagerInvalidMessages'), count('PagerDutyRejected')] : []),
     ...rules.flatMap((rule) => [
@@ -474,7 +478,8 @@ describe('keydrift stack with the default configuration', () => {
   it('alarms to the ops topic on anything that fails or drops a change, and only on that', () => {
     const opsTopic = { Ref: logicalId(defaults.stack, defaults.stack.keydrift.opsTopic) };
     const alarms = Object.values(defaults.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    for (const alarm of alarms) {
+    // The heartbeat alarms on the absence of a metric instead (asserted below).
+    for (const alarm of alarms.filter((a) => a.MetricName !== 'ReconcileRunTime')) {
       expect(alarm).toMatchObject({
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
@@ -485,6 +490,21 @@ describe('keydrift stack with the default configuration', () => {
     }
     expect(alarmedMetrics(defaults.template)).toEqual(expectedAlarms(defaults.stack));
     expect(alarms).toHaveLength(DEFAULT_ALARMS);
+  });
+
+  it("alarms when the detector could not list the trails, as when it could not read a resource's live state", () => {
+    for (const metricName of ['LiveReadFailures', 'TrailReadFailures']) {
+      defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Keydrift',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'service', Value: 'keydrift' }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 
   it("alarms on both failed invocations and failed dead-lettering of every rule, the reconciler's included", () => {
@@ -675,6 +695,49 @@ describe('keydrift stack: the reconciler', () => {
     }
   });
 
+  it('alarms to the ops topic when no reconcile run completes within twice the 6-hour schedule', () => {
+    const opsTopic = { Ref: logicalId(defaults.stack, defaults.stack.keydrift.opsTopic) };
+    defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Keydrift',
+      MetricName: 'ReconcileRunTime',
+      Dimensions: [{ Name: 'service', Value: 'keydrift' }],
+      Statistic: 'SampleCount',
+      Period: 3600,
+      EvaluationPeriods: 12,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [opsTopic],
+      OKActions: [opsTopic],
+    });
+  });
+
+  it.each([
+    ['rate(30 minutes)', 2],
+    ['rate(1 hour)', 2],
+    ['rate(12 hours)', 24],
+    ['rate(1 day)', 48],
+    ['rate(10 days)', 168],
+    ['cron(0 6 * * ? *)', 48],
+    ['cron(0 6 ? * MON-FRI *)', 168],
+  ])('waits for a completed run %s for %i hours before the heartbeat alarms', (schedule, hours) => {
+    expect(reconcileHeartbeatWindow(schedule).toHours()).toBe(hours);
+  });
+
+  it('derives the heartbeat window from reconcileSchedule', () => {
+    const stack = new KeydriftStack(testApp(), 'KeydriftDaily', { config: { reconcileSchedule: 'rate(1 day)' } });
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ReconcileRunTime',
+        Period: 3600,
+        EvaluationPeriods: 48,
+      });
+    } finally {
+      quiet.mockRestore();
+    }
+  });
+
   it('alarms when a reconcile invocation fails, and when resources could not be reconciled', () => {
     defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
@@ -704,18 +767,54 @@ describe('keydrift stack with every option', () => {
     full.template.resourceCountIs('AWS::SNS::Subscription', 2 * FULL_CONFIG.alertEmails.length + 1);
   });
 
-  it('sends the chat and ops topics to Slack with read-only guardrails and error logging', () => {
+  it('sends the chat and ops topics to Slack with CloudWatch read-only guardrails and error logging', () => {
     const { keydrift } = full.stack;
     full.template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
       SlackWorkspaceId: FULL_CONFIG.slack.workspaceId,
       SlackChannelId: FULL_CONFIG.slack.channelId,
       LoggingLevel: 'ERROR',
-      GuardrailPolicies: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/ReadOnlyAccess']] }],
+      GuardrailPolicies: [
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/CloudWatchReadOnlyAccess']] },
+      ],
       SnsTopicArns: [
         { Ref: logicalId(full.stack, keydrift.chatTopic) },
         { Ref: logicalId(full.stack, keydrift.opsTopic) },
       ],
     });
+  });
+
+  it('gives the Slack channel a role with no policy at all, notifications need none', () => {
+    const [channel] = Object.values(full.template.findResources('AWS::Chatbot::SlackChannelConfiguration'));
+    const roleId = channel.Properties.IamRoleArn['Fn::GetAtt'][0];
+    const role = full.template.toJSON().Resources[roleId];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: 'chatbot.amazonaws.com' } }),
+    ]);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role.Properties.Policies).toBeUndefined();
+    expect(roleStatements(full.template, roleId)).toEqual([]);
+  });
+
+  it("names the Slack channel configuration after the stack and the deployment's Region", () => {
+    full.template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      ConfigurationName: { 'Fn::Join': ['-', ['keydrift-Keydrift', { Ref: 'AWS::Region' }]] },
+    });
+  });
+
+  it('gives the same stack in two Regions two Slack channel configuration names within Chatbot limits', () => {
+    const names = ['eu-west-1', 'us-isof-southeast-1'].map((region) => {
+      const stack = new KeydriftStack(testApp(), 'K'.repeat(128), {
+        env: { account: '111122223333', region },
+        config: { slack: FULL_CONFIG.slack },
+      });
+      const [channel] = Object.values(
+        Template.fromStack(stack).findResources('AWS::Chatbot::SlackChannelConfiguration'),
+      );
+      return channel.Properties.ConfigurationName as string;
+    });
+    expect(names[0]).not.toEqual(names[1]);
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    expect(names[1]).toMatch(/^keydrift-K+-us-isof-southeast-1$/);
   });
 
   it('forwards the page topic to a pager function that may read only the PagerDuty secret', () => {
@@ -850,6 +949,41 @@ describe('keydrift stack with every option', () => {
     }
   });
 
+  it("lets CloudTrail read the trail bucket's ACL and write logs only for keydrift's own trail", () => {
+    const [trail] = Object.values(full.template.findResources('AWS::CloudTrail::Trail'));
+    const trailName = trail.Properties.TrailName;
+    expect(trailName).toMatch(/^keydrift-[A-Za-z0-9]+$/);
+    const trailArn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':cloudtrail:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:trail/${trailName}`,
+        ],
+      ],
+    };
+    const bucketId = trail.Properties.S3BucketName.Ref;
+    const [[policyId, policy]] = Object.entries(
+      full.template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: bucketId } } }),
+    );
+    const cloudTrailStatements = (policy.Properties.PolicyDocument.Statement as Json[]).filter(
+      (s) => s.Principal?.Service === 'cloudtrail.amazonaws.com',
+    );
+    expect(cloudTrailStatements.map((s) => s.Action).sort()).toEqual(['s3:GetBucketAcl', 's3:PutObject']);
+    for (const statement of cloudTrailStatements) {
+      expect(statement.Effect).toBe('Allow');
+      expect(statement.Condition.StringEquals['aws:SourceArn']).toEqual(trailArn);
+    }
+    // The trail waits for that policy (CloudTrail checks it on creation), and nothing in the policy refers back.
+    expect(trail.DependsOn).toContain(policyId);
+    expect(JSON.stringify(policy)).not.toContain(logicalId(full.stack, full.stack.keydrift.trail!));
+  });
+
   it('outputs the trail ARN instead of the trail prerequisite', () => {
     const outputs = Object.keys(full.template.toJSON().Outputs);
     expect(outputs).toContain('TrailArn');
@@ -881,6 +1015,28 @@ describe('keydrift stack with every option', () => {
 });
 
 describe('Keydrift construct', () => {
+  it("refuses at synth detection settings that would not fit in Lambda's 4 KB environment", () => {
+    const plannedPrincipals = Array.from(
+      { length: 80 },
+      (_, i) => `arn:aws:iam::111122223333:role/platform/deployers/team-${i}-pipeline-deployer`,
+    );
+    const stack = new KeydriftStack(testApp(), 'Empty', { config: {} });
+    expect(() => new Keydrift(stack, 'Large', { plannedPrincipals })).toThrow(
+      /^keydrift config: the detection settings take [\d,]+ bytes in the functions' KEYDRIFT_CONFIG environment variable \(plannedPrincipals [\d,]+, .*\), over the limit of 3,000 bytes: Lambda allows 4 KB .* Shorten plannedPrincipals/,
+    );
+  });
+
+  it('passes the full test configuration well within that limit', () => {
+    const [fn] = Object.values(
+      full.template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: Match.objectLike({ KEYDRIFT_CONFIG: Match.anyValue() }) } },
+      }),
+    );
+    expect(Buffer.byteLength(fn.Properties.Environment.Variables.KEYDRIFT_CONFIG)).toBeLessThan(
+      MAX_DETECTION_SETTINGS_BYTES,
+    );
+  });
+
   it('rejects an invalid configuration before creating anything', () => {
     const stack = new KeydriftStack(testApp(), 'Empty', { config: {} });
     expect(() => new Keydrift(stack, 'Second', { alertEmails: ['bob@'] })).toThrow(

@@ -1,6 +1,7 @@
 /**
  * What the README's Deploy section promises, checked against package.json and the synthesized stack: the commands
- * it tells users to run, and the alarm count and conditional items of its cost table.
+ * it tells users to run, what it says about KMS rights, the trail and a second Region, and the alarm count and
+ * conditional items of its cost table.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,15 +25,19 @@ function section(heading: string): string {
   return next < 0 ? rest : rest.slice(0, next);
 }
 
-function alarmCount(config: KeydriftProps): number {
+/** The stack's template for `config`, without the validation report CDK prints on synth. */
+function synthesize(config: KeydriftProps): Template {
   const stack = new KeydriftStack(testApp(), 'Keydrift', { config });
   const quiet = jest.spyOn(console, 'error').mockImplementation(() => {});
   try {
-    return Object.keys(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')).length;
+    return Template.fromStack(stack);
   } finally {
     quiet.mockRestore();
   }
 }
+
+const alarmCount = (config: KeydriftProps): number =>
+  Object.keys(synthesize(config).findResources('AWS::CloudWatch::Alarm')).length;
 
 describe('README: deploying', () => {
   it('has package.json synth and deploy scripts that turn off the CDK CLI version check', () => {
@@ -53,6 +58,36 @@ describe('README: operating', () => {
     const lookedUp = [...readme.matchAll(/\$\(out (\w+)\)/g)].map(([, key]) => key);
     expect(lookedUp).toEqual(expect.arrayContaining(['DeadLetterQueueUrl', 'DetectorFunctionName']));
     expect(Object.values(OUTPUT_KEYS)).toEqual(expect.arrayContaining(lookedUp));
+  });
+});
+
+describe('README: security and Regions', () => {
+  const deploy = () => section('## Deploy').replace(/\s+/g, ' ');
+
+  it("says the functions use keydrift's own key only through DynamoDB and SNS, with the actions they are granted", () => {
+    const policies = Object.values(synthesize({}).findResources('AWS::IAM::Policy'));
+    const keyUse = policies
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string[]; Condition?: object }[])
+      .filter((statement) => JSON.stringify(statement.Condition ?? {}).includes('kms:ViaService'));
+    expect(keyUse.length).toBeGreaterThan(0);
+    const text = deploy();
+    expect(text).not.toMatch(/KMS read actions only/);
+    for (const action of new Set(keyUse.flatMap((statement) => statement.Action)))
+      expect(text).toContain(`\`${action}\``);
+    expect(text).toContain('only through DynamoDB and SNS');
+    expect(text).toContain('`kms:ViaService`');
+  });
+
+  it('says createTrail makes a multi-Region trail, to be set in one Region only', () => {
+    synthesize({ createTrail: true }).hasResourceProperties('AWS::CloudTrail::Trail', { IsMultiRegionTrail: true });
+    expect(deploy()).toMatch(/\| `createTrail` \| create a multi-Region [^|]*set it in one Region only \|/);
+  });
+
+  it('tells a second Region to share the Slack channel through the outputs the stack exports', () => {
+    const text = deploy();
+    expect(text).toContain('one configuration per Slack channel per account');
+    for (const key of [OUTPUT_KEYS.chatTopicArn, OUTPUT_KEYS.opsTopicArn]) expect(text).toContain(`\`${key}\``);
+    expect(text).toContain('aws chatbot update-slack-channel-configuration --sns-topic-arns');
   });
 });
 
