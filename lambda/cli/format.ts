@@ -18,9 +18,28 @@ export function pad(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/** Splits text into lines of at most `width` characters, at spaces where it can. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let rest = text.trim();
+  while (rest.length > width) {
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 2 ? space : width;
+    lines.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+  }
+  return rest ? [...lines, rest] : lines;
+}
+
+/** Where summaries that do not fit beside the fixed columns continue, like the remediation line. */
+const INDENT = ' '.repeat(22);
+/** The narrowest summary column worth keeping beside the fixed columns; below it the summary goes under them. */
+const MIN_SUMMARY_WIDTH = 30;
+
 /**
- * A readable table: one line per finding (time, severity, status, event, summary), then for drift the
- * first command that undoes it. `columns` bounds the line width on a terminal.
+ * A readable table: one row per finding (time, severity, status, event, summary), then for drift the
+ * first command that undoes it. `columns` bounds the line width on a terminal: a summary is wrapped,
+ * never cut, since it says what changed and who did it.
  */
 export function formatTable(findings: Finding[], options: { color: boolean; columns?: number }): string {
   const paint = (style: Style, text: string) => (options.color ? styleText(style, text) : text);
@@ -30,13 +49,20 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
   ];
   for (const f of findings) {
     const event = pad(clean(f.event), 22);
-    const fixed = `${pad(f.timestamp, 20)}  ${pad(f.severity.toUpperCase(), 8)}  ${pad(f.status, 8)}  ${event}  `;
-    const summary = pad(clean(f.summary), Math.max(20, width - fixed.length)).trimEnd();
-    lines.push(
-      `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  ${summary}`,
-    );
+    const row = `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  `;
+    const column = 20 + 2 + 8 + 2 + 8 + 2 + 22 + 2;
+    const summary = clean(f.summary);
+    if (width - column >= MIN_SUMMARY_WIDTH) {
+      const [first = '', ...more] = wrap(summary, width - column);
+      lines.push(`${row}${first}`, ...more.map((line) => `${' '.repeat(column)}${line}`));
+    } else {
+      lines.push(
+        row.trimEnd(),
+        ...wrap(summary, Math.max(20, width - INDENT.length)).map((line) => `${INDENT}${line}`),
+      );
+    }
     if (f.status === 'drift' && f.severity !== 'info' && f.remediation[0])
-      lines.push(paint('dim', `${' '.repeat(22)}↳ ${clean(f.remediation[0])}`));
+      lines.push(paint('dim', `${INDENT}↳ ${clean(f.remediation[0])}`));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,40 @@
+/**
+ * The replay's table on a terminal: every summary says what changed and who did it, so it is wrapped to the
+ * terminal's width, never cut.
+ */
+import { formatTable, wrap } from '../../lambda/cli/format';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import { replay } from '../../lambda/replay/replay';
+import { EXAMPLES } from '../helpers/keydrift';
+
+const criticalExampleFindings = async () =>
+  (await replay([EXAMPLES], { config: DEFAULT_CONFIG, workers: 0 })).findings.filter((f) => f.severity === 'critical');
+
+describe('formatTable on a terminal', () => {
+  it.each([80, 120])('keeps every word of each summary within %i columns', async (columns) => {
+    const findings = await criticalExampleFindings();
+    const table = formatTable(findings, { color: false, columns });
+    const words = table.split(/\s+/);
+    for (const finding of findings) {
+      for (const word of finding.summary.split(' ')) expect(words).toContain(word);
+    }
+    const rows = table.split('\n').filter((line) => !line.trimStart().startsWith('↳'));
+    expect(rows.filter((line) => line.length > columns)).toEqual([]);
+  });
+
+  it('writes the summary beside the fixed columns when there is room for it', async () => {
+    const [policy] = await criticalExampleFindings();
+    const [row] = formatTable([policy], { color: false, columns: 200 }).split('\n').slice(1);
+    expect(row.endsWith(policy.summary)).toBe(true);
+  });
+});
+
+describe('wrap', () => {
+  it('breaks at spaces, and inside a word only when it is longer than a line', () => {
+    expect(wrap('Key policy of alias/payments opened', 16)).toEqual(['Key policy of', 'alias/payments', 'opened']);
+    expect(wrap('arn:aws:kms:eu-west-1:111122223333:key/x', 20)).toEqual([
+      'arn:aws:kms:eu-west-',
+      '1:111122223333:key/x',
+    ]);
+  });
+});
