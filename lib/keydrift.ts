@@ -131,6 +131,23 @@ const NO_OPS_TARGET =
   "alone, so the ops topic (alarms, dead-lettered events, drift of keydrift's own key) has no subscriber. Add " +
   'alertEmails or slack, or subscribe to the topic in the OpsTopicArn output yourself.';
 
+/** A metric keydrift's functions emit (Powertools EMF, default dimension `service`, plus any given). */
+function keydriftMetric(
+  metricName: string,
+  statistic: string,
+  period: Duration,
+  more: { dimensions?: Record<string, string>; label?: string } = {},
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME, ...more.dimensions },
+    statistic,
+    period,
+    label: more.label,
+  });
+}
+
 /** Chatbot's limit on a configuration name, whose characters may be letters, digits, `-` and `_`. */
 const CHATBOT_NAME_MAX_LENGTH = 128;
 /** Room kept for the Region in that name: the longest Region names today have 19 characters (us-isof-southeast-1). */
@@ -652,20 +669,10 @@ export class Keydrift extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `keydrift: ${description}`,
       });
-      const action = new cloudwatchActions.SnsAction(this.opsTopic);
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-      this.alarms.push(alarm);
+      this.reportToOps(alarm);
     };
-    /** A count keydrift's functions emit (Powertools EMF, default dimension `service`). */
     const keydriftCount = (metricName: string, metricPeriod = period) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: cloudwatch.Stats.SUM,
-        period: metricPeriod,
-      });
+      keydriftMetric(metricName, cloudwatch.Stats.SUM, metricPeriod);
     const sum = { period, statistic: cloudwatch.Stats.SUM };
     const destinationDeliveryFailures = (fn: KeydriftFunction, name: string) =>
       alarmOnAny(
@@ -773,25 +780,23 @@ export class Keydrift extends Construct {
    * of the window has passed without a completed run.
    */
   private addReconcileHeartbeatAlarm(): void {
-    const period = Duration.hours(1);
     const window = reconcileHeartbeatWindow(this.config.reconcileSchedule);
     const alarm = new cloudwatch.Alarm(this, 'ReconcileHeartbeatAlarm', {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ReconcileRunTime',
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: cloudwatch.Stats.SAMPLE_COUNT,
-        period,
-      }),
+      metric: keydriftMetric('ReconcileRunTime', cloudwatch.Stats.SAMPLE_COUNT, Duration.hours(1)),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: Math.ceil(window.toHours({ integral: false })),
+      evaluationPeriods: window.toHours(),
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       alarmDescription:
         `keydrift: no reconcile run has completed in ${window.toHumanString()} (reconcileSchedule ` +
         `${this.config.reconcileSchedule}): check the reconciler's schedule rule, errors and logs. It is expected ` +
         'after a first deployment, until the first scheduled run completes.',
     });
+    this.reportToOps(alarm);
+  }
+
+  /** Sends an alarm's state changes, into alarm and back to OK, to the ops topic. */
+  private reportToOps(alarm: cloudwatch.Alarm): void {
     const action = new cloudwatchActions.SnsAction(this.opsTopic);
     alarm.addAlarmAction(action);
     alarm.addOkAction(action);
@@ -801,14 +806,7 @@ export class Keydrift extends Construct {
   private addDashboard(): cloudwatch.Dashboard {
     const period = Duration.minutes(5);
     const emf = (metricName: string, dimensions: Record<string, string>, statistic: string, label?: string) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: SERVICE_NAME, ...dimensions },
-        statistic,
-        period,
-        label,
-      });
+      keydriftMetric(metricName, statistic, period, { dimensions, label });
     const findings = (title: string, eventNames: string[], width = 6) =>
       new cloudwatch.GraphWidget({
         title,

@@ -33,6 +33,8 @@ export function wrap(text: string, width: number): string[] {
 
 /** Where summaries that do not fit beside the fixed columns continue, like the remediation line. */
 const INDENT = ' '.repeat(22);
+/** Where the SUMMARY column starts: after time, severity, status and event, each followed by two spaces. */
+const SUMMARY_COLUMN = 20 + 2 + 8 + 2 + 8 + 2 + 22 + 2;
 /** The narrowest summary column worth keeping beside the fixed columns; below it the summary goes under them. */
 const MIN_SUMMARY_WIDTH = 30;
 
@@ -50,11 +52,10 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
   for (const f of findings) {
     const event = pad(clean(f.event), 22);
     const row = `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  `;
-    const column = 20 + 2 + 8 + 2 + 8 + 2 + 22 + 2;
     const summary = clean(f.summary);
-    if (width - column >= MIN_SUMMARY_WIDTH) {
-      const [first = '', ...more] = wrap(summary, width - column);
-      lines.push(`${row}${first}`, ...more.map((line) => `${' '.repeat(column)}${line}`));
+    if (width - SUMMARY_COLUMN >= MIN_SUMMARY_WIDTH) {
+      const [first = '', ...more] = wrap(summary, width - SUMMARY_COLUMN);
+      lines.push(`${row}${first}`, ...more.map((line) => `${' '.repeat(SUMMARY_COLUMN)}${line}`));
     } else {
       lines.push(
         row.trimEnd(),

@@ -127,6 +127,7 @@ function untouchedDrift(paths: TouchedPath[], state: ResourceSnapshot, baseline:
   const maps = new Set(
     paths.map((p) => splitPath(p.path)).flatMap(({ attribute, entry }) => (entry ? [attribute] : [])),
   );
+  if (maps.size === 0) return [];
   const entries = new Set(
     [...Object.keys(state.attributes), ...Object.keys(baseline.attributes)].filter(
       (path) => !touched.has(path) && maps.has(splitPath(path).attribute),

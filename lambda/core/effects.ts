@@ -194,7 +194,8 @@ function aliasChange(event: ChangeEvent, world: World): Effect {
   );
 }
 
-interface GrantValue {
+/** A grant as keydrift keeps it (also what kms-reader.ts reads): CreateGrant's request fields. */
+export interface GrantValue {
   grantee_principal: string | null;
   retiring_principal: string | null;
   operations: string[];

@@ -4,7 +4,7 @@
  * by whoever made the change.
  */
 import { aliasNameOf, parseArn } from './arn';
-import type { TrailSelectors } from './effects';
+import type { GrantValue, TrailSelectors } from './effects';
 import { splitPath } from './state';
 import type { ResourceKind } from './types';
 
@@ -23,21 +23,13 @@ export function shellQuote(value: string): string {
 
 const MAX_INLINE_POLICY = 4096;
 
-/** A grant as keydrift keeps it (effects.ts, kms-reader.ts): CreateGrant's request fields. */
-interface GrantValue {
-  grantee_principal?: string | null;
-  retiring_principal?: string | null;
-  operations?: string[];
-  constraints?: { encryptionContextSubset?: unknown; encryptionContextEquals?: unknown } | null;
-  name?: string | null;
-}
-
 /**
  * The options that recreate a grant as approved. Its constraints above all: without them the new grant would allow
  * the operations under any encryption context, wider than the grant it replaces.
  */
-function createGrantOptions(grant: GrantValue): string {
-  const { encryptionContextSubset, encryptionContextEquals } = grant.constraints ?? {};
+function createGrantOptions(grant: Partial<GrantValue>): string {
+  const { encryptionContextSubset, encryptionContextEquals } =
+    (grant.constraints as { encryptionContextSubset?: unknown; encryptionContextEquals?: unknown } | null) ?? {};
   const constraints = {
     ...(encryptionContextSubset ? { EncryptionContextSubset: encryptionContextSubset } : {}),
     ...(encryptionContextEquals ? { EncryptionContextEquals: encryptionContextEquals } : {}),
@@ -123,7 +115,9 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     case 'grants':
       if (entry === undefined) return [];
       if (target === null && current) return [`aws kms revoke-grant ${key} --grant-id ${shellQuote(entry)}`];
-      return target && !current ? [`aws kms create-grant ${key} ${createGrantOptions(target as GrantValue)}`] : [];
+      return target && !current
+        ? [`aws kms create-grant ${key} ${createGrantOptions(target as Partial<GrantValue>)}`]
+        : [];
     case 'key_material':
       return target && !current
         ? [

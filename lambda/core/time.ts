@@ -20,17 +20,13 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?
 /** `Apr 12, 2021 18:58:30 PM` and `Nov 2, 2021, 11:25:25 PM`: the ScheduleKeyDeletion response forms. */
 const KMS = /^([A-Za-z]{3})[a-z]* (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AP]M))?$/i;
 
-const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-const daysIn = (year: number, month: number) =>
-  [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-
 /** Epoch milliseconds of a UTC date and time, or `undefined` when a field is out of range (no rolling over: Feb 30 is not Mar 2). */
 function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, ms = 0) {
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
-  date.setUTCFullYear(year, month - 1, day);
-  return date.getTime();
+  date.setUTCFullYear(year); // Date.UTC reads the years 0–99 as 1900–1999.
+  const asGiven = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  return asGiven ? date.getTime() : undefined;
 }
 
 /**

@@ -29,7 +29,7 @@ export interface FileResult {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   !!value && typeof value === 'object' && !Array.isArray(value);
 
-function emptyResult(source: string, bytes: number): FileResult {
+export function emptyResult(source: string, bytes: number): FileResult {
   return { source, bytes, records: 0, reads: 0, others: 0, writes: [], recordErrors: [] };
 }
 

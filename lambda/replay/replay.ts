@@ -7,7 +7,14 @@ import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
-import { type FileResult, type ParseOptions, type ParseRequest, parseBuffer, readInputFile } from './parse-file';
+import {
+  emptyResult,
+  type FileResult,
+  type ParseOptions,
+  type ParseRequest,
+  parseBuffer,
+  readInputFile,
+} from './parse-file';
 
 export interface ReplayOptions {
   config: DetectionConfig;
@@ -156,16 +163,7 @@ async function readOnWorkers(
     }
     if (!failure) return;
     if (current === undefined) throw failure;
-    onResult({
-      source: current,
-      bytes: 0,
-      records: 0,
-      reads: 0,
-      others: 0,
-      writes: [],
-      recordErrors: [],
-      fileError: `could not be read (${failure.message})`,
-    });
+    onResult({ ...emptyResult(current, 0), fileError: `could not be read (${failure.message})` });
     if (next < paths.length) await readSome();
   };
   await Promise.all(Array.from({ length: Math.min(count, paths.length) }, readSome));

@@ -9,6 +9,7 @@ import { ClaimLostError, StaleStateError } from '../../lambda/adapters/errors';
 import { createStateStore, type StateStore } from '../../lambda/adapters/state-store';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
+import { putKeyPolicyOpened } from '../alerts/fixtures';
 
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const T0 = Date.parse('2026-10-03T12:00:00Z');
@@ -37,23 +38,8 @@ const storeFor = (owner: string): StateStore =>
 const keyState = (description: string) =>
   snapshotFromState('key', KEY, { key_state: 'Enabled', description, aliases: {}, grants: {}, tags: {} });
 
-function finding(eventId: string): Finding {
-  return {
-    service: 'kms',
-    event: 'UpdateKeyDescription',
-    eventId,
-    timestamp: '2026-10-03T12:00:00Z',
-    account: '111122223333',
-    region: 'us-west-2',
-    resource: KEY,
-    user: 'arn:aws:iam::111122223333:user/Alice',
-    severity: 'warning',
-    status: 'drift',
-    changes: {},
-    summary: 'Description of the key changed by Alice',
-    remediation: [],
-  };
-}
+/** The alerts' PutKeyPolicy finding, under its own event id: what the store keeps does not depend on its content. */
+const finding = (eventId: string): Finding => ({ ...putKeyPolicyOpened, eventId, resource: KEY });
 
 describe('the bench table (FakeDynamoDB) under the real state store', () => {
   it('follows a claim from new through saved to done, as DynamoDB does', async () => {

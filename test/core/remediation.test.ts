@@ -332,32 +332,33 @@ describe('Remediation', () => {
     ]);
   });
 
-  it('creates a revoked grant again from the grant it knew, no wider: with its constraints', () => {
-    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+  /** A planned principal's grant (the sample, given RevokeGrant's grant id), then Bob revokes it. */
+  const grantRevokedByBob = (grantSample: string, plannedPrincipal: string, edit: (r: CloudTrailRecord) => void) => {
+    const grant = rec(grantSample, (r) => {
       (r.responseElements as Record<string, unknown>).grantId =
         'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
-      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::111122223333:role/app';
+      edit(r);
     });
-    const planned = { plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'] };
     const revoke = rec('RevokeGrant__awskmsdg__1', (r) => {
       r.userIdentity = { ...r.userIdentity, arn: 'arn:aws:iam::111122223333:user/Bob', userName: 'Bob' };
     });
-    expect(remediationOf([grant, revoke], planned)).toEqual([
+    return remediationOf([grant, revoke], { plannedPrincipals: [plannedPrincipal] });
+  };
+
+  it('creates a revoked grant again from the grant it knew, no wider: with its constraints', () => {
+    const commands = grantRevokedByBob('CreateGrant__awskmsdg__1', 'arn:aws:iam::111122223333:user/Alice', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::111122223333:role/app';
+    });
+    expect(commands).toEqual([
       `aws kms create-grant ${KEY} --grantee-principal arn:aws:iam::111122223333:role/app --operations Encrypt RetireGrant --constraints '{"EncryptionContextSubset":{"ContextKey1":"Value1"}}'`,
     ]);
   });
 
   it('creates a revoked grant again with its retiring principal and name', () => {
-    const grant = rec('CreateGrant__awskmsdg__3', (r) => {
-      (r.responseElements as Record<string, unknown>).grantId =
-        'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
+    const commands = grantRevokedByBob('CreateGrant__awskmsdg__3', 'arn:aws:iam::111122223333:role/Admin', (r) => {
       (r.requestParameters as Record<string, unknown>).name = "books table's grant";
     });
-    const planned = { plannedPrincipals: ['arn:aws:iam::111122223333:role/Admin'] };
-    const revoke = rec('RevokeGrant__awskmsdg__1', (r) => {
-      r.userIdentity = { ...r.userIdentity, arn: 'arn:aws:iam::111122223333:user/Bob', userName: 'Bob' };
-    });
-    expect(remediationOf([grant, revoke], planned)).toEqual([
+    expect(commands).toEqual([
       `aws kms create-grant ${KEY} --grantee-principal dynamodb.us-west-2.amazonaws.com --operations Decrypt DescribeKey Encrypt GenerateDataKey ReEncryptFrom ReEncryptTo RetireGrant --constraints '{"EncryptionContextSubset":{"aws:dynamodb:tableName":"Books","aws:dynamodb:subscriberId":"111122223333"}}' --retiring-principal dynamodb.us-west-2.amazonaws.com --name 'books table'\\''s grant'`,
     ]);
   });
