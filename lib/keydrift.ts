@@ -74,6 +74,15 @@ export const RECONCILER_TABLE_ACTIONS = [
 ] as const;
 /** The event that hands an unfinished reconcile to the next invocation (reconciler-app.ts sends it). */
 export const RECONCILE_CONTINUE_PATTERN = { source: ['keydrift'], detailType: ['Reconcile Continue'] };
+
+/** CloudFormation's event for a stack that finished a create or an update (it does not fire for a rollback). */
+function stackDeployedPattern(stackId: string): events.EventPattern {
+  return {
+    source: ['aws.cloudformation'],
+    detailType: ['CloudFormation Stack Status Change'],
+    detail: { 'stack-id': [stackId], 'status-details': { status: ['CREATE_COMPLETE', 'UPDATE_COMPLETE'] } },
+  };
+}
 /** What DynamoDB, SNS and SQS need from a caller to use keydrift's key on its behalf (no wildcard actions). */
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 
@@ -232,7 +241,8 @@ class TrailLogBucket extends s3.Bucket {
  *   the stack is deleted, because they hold baselines, history and audit logs;
  * - EventBridge targets retry 8 times for up to 24 hours, the detector retries twice, and whatever still fails
  *   lands in the dead-letter queue (kept 14 days), which alarms to `ops`;
- * - the reconciler runs on `reconcileSchedule` (every 6 hours), one invocation at a time (reserved concurrency 1),
+ * - the reconciler runs on `reconcileSchedule` (every 6 hours) and after each completed create or update of the
+ *   stack, one invocation at a time (reserved concurrency 1),
  *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
  * - function defaults are those of {@link KeydriftFunction}.
  *
@@ -269,8 +279,11 @@ export class Keydrift extends Construct {
   readonly rules: Readonly<
     Record<'kmsApiCalls' | 'kmsServiceEvents' | 'kmsNativeEvents' | 'trailApiCalls', events.Rule>
   >;
-  /** The reconciler's schedule, and the rule that routes its continuation events back to it. */
-  readonly reconcileRules: Readonly<Record<'schedule' | 'continuation', events.Rule>>;
+  /**
+   * What starts the reconciler: its schedule, each completed deployment of the stack (so the first run adopts
+   * baselines right away rather than hours later), and its own continuation events.
+   */
+  readonly reconcileRules: Readonly<Record<'schedule' | 'deployment' | 'continuation', events.Rule>>;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
   /** The multi-Region trail; only with `createTrail: true`. */
@@ -471,6 +484,11 @@ export class Keydrift extends Construct {
       schedule: this.addReconcileRule('ReconcileScheduleRule', 'scheduled reconcile of keys, aliases and trails', {
         schedule: events.Schedule.expression(this.config.reconcileSchedule),
       }),
+      deployment: this.addReconcileRule(
+        'ReconcileAfterDeployRule',
+        'reconcile once the stack is deployed or updated (the first run adopts the baselines)',
+        { eventPattern: stackDeployedPattern(stack.stackId) },
+      ),
       continuation: this.addReconcileRule(
         'ReconcileContinueRule',
         'continues a reconcile run that needs more than one invocation',
@@ -789,8 +807,8 @@ export class Keydrift extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       alarmDescription:
         `keydrift: no reconcile run has completed in ${window.toHumanString()} (reconcileSchedule ` +
-        `${this.config.reconcileSchedule}): check the reconciler's schedule rule, errors and logs. It is expected ` +
-        'after a first deployment, until the first scheduled run completes.',
+        `${this.config.reconcileSchedule}): check the reconciler's schedule rule, errors and logs. Right after a ` +
+        'first deployment it can alarm for a few minutes, until the run the deployment starts has completed.',
     });
     this.reportToOps(alarm);
   }

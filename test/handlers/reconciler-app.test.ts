@@ -131,31 +131,55 @@ const findingEvents = () =>
     .flatMap((c) => c.args[0].input.Entries ?? [])
     .filter((e) => e.DetailType !== CONTINUE_DETAIL_TYPE);
 
+/** What starts a run: the schedule, and CloudFormation's event for the stack's completed deployment. */
+const SCHEDULED = { source: 'aws.events', 'detail-type': 'Scheduled Event' };
+const STACK_DEPLOYED = {
+  version: '0',
+  id: 'f7c5a2d8-0d4c-4f7e-8c57-2b8e4d7f1a90',
+  'detail-type': 'CloudFormation Stack Status Change',
+  source: 'aws.cloudformation',
+  account: ACCOUNT,
+  time: '2026-12-04T17:20:11Z',
+  region: REGION,
+  resources: [`arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Keydrift/5b1c3e40-d1f2-11f0-9c2a-0a8f3d5e6b71`],
+  detail: {
+    'stack-id': `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Keydrift/5b1c3e40-d1f2-11f0-9c2a-0a8f3d5e6b71`,
+    'status-details': { status: 'CREATE_COMPLETE', 'status-reason': '' },
+    'client-request-token': 'exec-7e5e6a55-2c5f-4a3b-9f21-6d1c0e8b4a12',
+  },
+};
+
 describe('Reconciler: adoption and drift', () => {
-  it('adopts every customer managed key, alias and trail on the first run without alerting', async () => {
-    // Prepare
-    account = accountWith(5);
+  it.each([
+    ['on its schedule', SCHEDULED],
+    ["right after the stack's deployment", STACK_DEPLOYED],
+  ])(
+    'adopts every customer managed key, alias and trail on the first run, %s, without alerting',
+    async (_, trigger) => {
+      // Prepare
+      account = accountWith(5);
 
-    // Act
-    const result = await reconciler()({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+      // Act
+      const result = await reconciler()(trigger);
 
-    // Assess
-    expect(result).toMatchObject({ status: 'completed', findings: [] });
-    expect(result.counts).toMatchObject({ keys: 5, awsManagedKeys: 1, aliases: 1, trails: 1, adopted: 7 });
-    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
-    expect(findingEvents()).toEqual([]);
-    for (const key of customerKeys(account)) {
-      const baseline = await item(`RESOURCE#${key.arn}`, 'BASELINE');
-      expect(baseline?.acceptedBy?.S).toBe('keydrift adoption');
-      expect(JSON.parse(baseline?.snapshot?.S ?? '{}').attributes).toMatchObject({ key_state: 'Enabled' });
-      expect(await item(`RESOURCE#${key.arn}`, 'STATE')).toBeDefined();
-    }
-    // The AWS managed key is known from its alias/aws/ alias: not even read.
-    const ebs = [...account.keys.values()].find((k) => k.keyManager === 'AWS');
-    expect(account.callsByKey.get(ebs?.arn ?? '')).toBeUndefined();
-    expect(await item('META', 'ADOPTION')).toBeDefined();
-    expect(await item('META', 'RECONCILE')).toBeUndefined();
-  });
+      // Assess
+      expect(result).toMatchObject({ status: 'completed', findings: [] });
+      expect(result.counts).toMatchObject({ keys: 5, awsManagedKeys: 1, aliases: 1, trails: 1, adopted: 7 });
+      expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+      expect(findingEvents()).toEqual([]);
+      for (const key of customerKeys(account)) {
+        const baseline = await item(`RESOURCE#${key.arn}`, 'BASELINE');
+        expect(baseline?.acceptedBy?.S).toBe('keydrift adoption');
+        expect(JSON.parse(baseline?.snapshot?.S ?? '{}').attributes).toMatchObject({ key_state: 'Enabled' });
+        expect(await item(`RESOURCE#${key.arn}`, 'STATE')).toBeDefined();
+      }
+      // The AWS managed key is known from its alias/aws/ alias: not even read.
+      const ebs = [...account.keys.values()].find((k) => k.keyManager === 'AWS');
+      expect(account.callsByKey.get(ebs?.arn ?? '')).toBeUndefined();
+      expect(await item('META', 'ADOPTION')).toBeDefined();
+      expect(await item('META', 'RECONCILE')).toBeUndefined();
+    },
+  );
 
   it('reports unexplained drift once, a key that appeared later as a warning, and resolves the drift', async () => {
     // Prepare
@@ -352,7 +376,7 @@ describe('Reconciler: runs continued across invocations', () => {
     await run({}, contextReading(account, 3));
 
     // Act: the continuation event never arrives; the schedule fires
-    const resumed = await run({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    const resumed = await run(SCHEDULED);
 
     // Assess
     expect(resumed).toMatchObject({ status: 'completed', counts: { keys: 5, adopted: 7 } });

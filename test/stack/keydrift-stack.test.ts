@@ -147,8 +147,8 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
     .filter((rule) => rule.Targets.some((t: Json) => t.Arn['Fn::GetAtt']?.[0] === functionLogicalId));
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
-const DEFAULT_ALARMS = 23;
-const FULL_ALARMS = 27;
+const DEFAULT_ALARMS = 25;
+const FULL_ALARMS = 29;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -411,7 +411,7 @@ describe('keydrift stack with the default configuration', () => {
       'Fn::GetAtt': [logicalId(defaults.stack, fn), 'Arn'],
     }));
     const rules = Object.values(defaults.template.findResources('AWS::Events::Rule'));
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(7);
     for (const rule of rules) {
       expect(functionArns).toContainEqual(rule.Properties.Targets[0].Arn);
       expect(rule.Properties.Targets).toEqual([
@@ -509,7 +509,7 @@ describe('keydrift stack with the default configuration', () => {
 
   it("alarms on both failed invocations and failed dead-lettering of every rule, the reconciler's included", () => {
     const rules = Object.keys(defaults.template.findResources('AWS::Events::Rule'));
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(7);
     const alarmed = alarmedMetrics(defaults.template);
     for (const rule of rules) {
       expect(alarmed).toContain(`AWS/Events/FailedInvocations RuleName=${rule}`);
@@ -640,11 +640,19 @@ describe('keydrift stack: the reconciler', () => {
     });
   });
 
-  it('runs every 6 hours by default, and on its own continuation events', () => {
+  it('runs every 6 hours by default, after each completed deployment of its stack, and on its own continuations', () => {
     const rules = rulesTargeting(defaults.template, reconciler());
-    expect(rules).toHaveLength(2);
+    expect(rules).toHaveLength(3);
     expect(rules.map((r) => r.ScheduleExpression).filter(Boolean)).toEqual(['rate(6 hours)']);
     expect(rules.map((r) => r.EventPattern).filter(Boolean)).toEqual([
+      {
+        source: ['aws.cloudformation'],
+        'detail-type': ['CloudFormation Stack Status Change'],
+        detail: {
+          'stack-id': [{ Ref: 'AWS::StackId' }],
+          'status-details': { status: ['CREATE_COMPLETE', 'UPDATE_COMPLETE'] },
+        },
+      },
       { source: ['keydrift'], 'detail-type': ['Reconcile Continue'] },
     ]);
     expect(rules.every((rule) => rule.State === 'ENABLED')).toBe(true);
