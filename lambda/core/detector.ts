@@ -96,9 +96,12 @@ export class Detector {
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
+    // An unplanned trail, key store or key for imported material is approved working (logging, connected, enabled),
+    // not in its set-up state: otherwise a later StopLogging, DisconnectCustomKeyStore or DeleteImportedKeyMaterial
+    // would read as back to its baseline.
     const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
-      Object.assign(baseline.attributes, effect.set);
+      Object.assign(baseline.attributes, effect.set, planned ? {} : effect.createdFor);
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
       if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
       this.store.putBaseline(baseline);

@@ -32,6 +32,13 @@ export interface Effect {
   implied: Record<string, unknown>;
   /** The event created the resource: nothing existed before, and its maps are now known in full. */
   creates?: boolean;
+  /**
+   * Set-up states a creation leaves behind and the value the resource is created for: a trail is created not
+   * logging, a custom key store disconnected and a key for imported material pending import, and their creator
+   * starts, connects or imports next. What an unplanned creation approves (a planned one approves what it created,
+   * and its next steps are planned too).
+   */
+  createdFor?: Record<string, unknown>;
   /** Other resources the event changes too (the keys an alias moves between, the trail's key). */
   related: Array<{ kind: ResourceKind; resource: string; set: Record<string, unknown> }>;
   /** Extra details per attribute, copied into the finding's change (e.g. a grant retired by token). */
@@ -138,7 +145,9 @@ function createKey(event: ChangeEvent, world: World): Effect {
     const key = text(tag.tagKey) ?? text(tag.TagKey);
     if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
   }
-  return effect('key', arn, set, { creates: true });
+  // A key for imported material waits for its creator to import it.
+  const createdFor = set.key_state === 'PendingImport' ? { key_state: 'Enabled' } : undefined;
+  return effect('key', arn, set, { creates: true, createdFor });
 }
 
 function keyChange(set: (event: ChangeEvent) => Record<string, unknown>, implied: Record<string, unknown> = {}) {
@@ -347,7 +356,7 @@ function createTrail(event: ChangeEvent, world: World): Effect {
     event_selectors: DEFAULT_SELECTORS,
     ...trailSettings(event, world, true),
   };
-  return effect('trail', trail, set, { creates: true });
+  return effect('trail', trail, set, { creates: true, createdFor: { logging: true } });
 }
 
 function updateTrail(event: ChangeEvent, world: World): Effect {
@@ -498,6 +507,7 @@ const EFFECTS: Record<string, EffectOf> = {
   UpdatePrimaryRegion: updatePrimaryRegion,
   CreateCustomKeyStore: storeChange(() => ({ custom_key_store: 'exists', connection_state: 'DISCONNECTED' }), {
     creates: true,
+    createdFor: { connection_state: 'CONNECTED' },
   }),
   ConnectCustomKeyStore: storeChange(() => ({ connection_state: 'CONNECTED' })),
   DisconnectCustomKeyStore: storeChange(() => ({ connection_state: 'DISCONNECTED' }), {

@@ -194,6 +194,29 @@ describe('CreateKey', () => {
     expect(last.changes.key_state).toEqual({ before: null, after: 'PendingImport' });
     expect(last.changes.origin).toEqual({ before: null, after: 'EXTERNAL' });
   });
+
+  it('approves an unplanned key for imported material as enabled: deleting its material later is critical', () => {
+    // Act: Alice creates the key and imports its material; Mallory deletes the material.
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const { findings, store } = detect([
+      at(create, 'create-1', '2024-01-01T00:00:01Z'),
+      at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
+      by(
+        at(onKey(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), arn), 'delete-1', '2024-01-01T00:00:03Z'),
+        sessionIdentity('Mallory', 'x'),
+      ),
+    ]);
+
+    // Assess: the import still shows its new material (drift), but the key's state is where it was created for.
+    expect(findings[1].changes.key_state).toMatchObject({ after: 'Enabled', back_to_baseline: true });
+    expect(findings[2]).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'PendingImport' } },
+    });
+    expect(store.baseline(arn)?.attributes.key_state).toBe('Enabled');
+  });
 });
 
 describe('CreateAlias', () => {
@@ -234,22 +257,53 @@ describe('CreateAlias', () => {
   });
 });
 
+/** StopLogging__stratus__1 as a StartLogging on the trail (the samples hold no StartLogging). */
+const startLogging = (eventId: string, eventTime: string) =>
+  at(
+    onTrail(
+      rec('StopLogging__stratus__1', (r) => {
+        r.eventName = 'StartLogging';
+      }),
+    ),
+    eventId,
+    eventTime,
+  );
+
 describe('CreateTrail', () => {
+  it("approves an unplanned trail as logging: its creator's StartLogging is no drift, anyone's StopLogging is", () => {
+    // Act: Alice (not a planned principal) creates and starts a trail, as the console does; Mallory stops it.
+    const { findings, store } = detect([
+      at(createTrail(TRAIL_NAME, KEY_ID), 'create-1', '2024-01-01T00:00:01Z'),
+      startLogging('start-1', '2024-01-01T00:00:02Z'),
+      by(
+        at(onTrail(rec('StopLogging__stratus__1')), 'stop-1', '2024-01-01T00:00:03Z'),
+        sessionIdentity('Mallory', 'x'),
+      ),
+    ]);
+
+    // Assess
+    expect(findings.map((f) => [f.event, f.severity, f.status])).toEqual([
+      ['CreateTrail', 'warning', 'drift'],
+      ['StartLogging', 'info', 'resolved'],
+      ['StopLogging', 'critical', 'drift'],
+    ]);
+    expect(findings[2].remediation).toEqual([`aws cloudtrail start-logging --name ${TRAIL_ARN} --region ${REGION}`]);
+    expect(store.baseline(TRAIL_ARN)?.attributes).toMatchObject({ trail: 'exists', logging: true });
+  });
+
+  it('keeps what a planned principal created as the baseline: its trail not logging until it starts it', () => {
+    const deployer = sessionIdentity('Deployer', 'ci');
+    const { findings, store } = detect([by(at(createTrail(), 'create-1', '2024-01-01T00:00:01Z'), deployer)], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/Deployer`],
+    });
+    expect(findings[0]).toMatchObject({ status: 'planned', severity: 'info' });
+    expect(store.baseline(TRAIL_ARN)?.attributes.logging).toBe(false);
+  });
+
   it('judges a trail deleted and created again against the approved trail, and keeps that approval', () => {
     // Prepare: a planned deployer creates and starts a multi-Region trail; Alice deletes it.
     const deployer = sessionIdentity('Deployer', 'ci');
-    const startLogging = by(
-      at(
-        onTrail(
-          rec('StopLogging__stratus__1', (r) => {
-            r.eventName = 'StartLogging';
-          }),
-        ),
-        'start-1',
-        '2024-01-01T00:00:02Z',
-      ),
-      deployer,
-    );
+    const deployerStarts = by(startLogging('start-1', '2024-01-01T00:00:02Z'), deployer);
     const recreated = at(createTrail(TRAIL_NAME, KEY_ID), 'create-2', '2024-01-01T00:00:04Z');
     (recreated.requestParameters as Record<string, unknown>).isMultiRegionTrail = false;
 
@@ -257,7 +311,7 @@ describe('CreateTrail', () => {
     const { findings, store } = detect(
       [
         by(at(createTrail(TRAIL_NAME, KEY_ID), 'create-1', '2024-01-01T00:00:01Z'), deployer),
-        startLogging,
+        deployerStarts,
         at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1', '2024-01-01T00:00:03Z'),
         recreated,
       ],
@@ -275,5 +329,24 @@ describe('CreateTrail', () => {
       `aws cloudtrail update-trail --name ${TRAIL_ARN} --region ${REGION} --is-multi-region-trail`,
     ]);
     expect(store.baseline(TRAIL_ARN)?.attributes).toMatchObject({ trail: 'exists', logging: true, multi_region: true });
+  });
+});
+
+describe('CreateCustomKeyStore', () => {
+  const keyStore = (name: string, eventId: string, second: number) =>
+    at(rec(name), eventId, `2021-10-21T20:17:3${second}Z`);
+
+  it('approves a key store an unplanned principal creates as connected: disconnecting it later is drift', () => {
+    const { findings, store } = detect([
+      keyStore('CreateCustomKeyStore__awskmsdg__1', 'create-1', 2),
+      keyStore('ConnectCustomKeyStore__awskmsdg__1', 'connect-1', 3),
+      by(keyStore('DisconnectCustomKeyStore__awskmsdg__1', 'disconnect-1', 4), sessionIdentity('Mallory', 'x')),
+    ]);
+    expect(findings.map((f) => [f.event, f.severity, f.status])).toEqual([
+      ['CreateCustomKeyStore', 'warning', 'drift'],
+      ['ConnectCustomKeyStore', 'info', 'resolved'],
+      ['DisconnectCustomKeyStore', 'critical', 'drift'],
+    ]);
+    expect(store.baseline(findings[0].resource)?.attributes).toMatchObject({ connection_state: 'CONNECTED' });
   });
 });
