@@ -101,8 +101,8 @@ function policyDetails(change: AttributeChange, ownAccount: string, encryptsTrai
   const before = change.before as Policy | null;
   const after = change.after as Policy | null;
   const details: Partial<AttributeChange> = { ...diffPolicies(before, after, ownAccount) };
-  const hadAccess = before ? allowsCloudTrailEncryption(before) : encryptsTrail;
-  if (after && hadAccess && !allowsCloudTrailEncryption(after)) details.cloudtrail_access_removed = true;
+  const hadAccess = before ? allowsCloudTrailEncryption(before, ownAccount) : encryptsTrail;
+  if (after && hadAccess && !allowsCloudTrailEncryption(after, ownAccount)) details.cloudtrail_access_removed = true;
   return details;
 }
 

@@ -246,17 +246,34 @@ function namesCloudTrail(principal: PolicyStatement['Principal']): boolean {
   return !!principal && Object.values(principal).some((values) => values.includes(CLOUDTRAIL) || values.includes('*'));
 }
 
+/** The statement's principals include CloudTrail: named, `*`, or a `NotPrincipal` that does not list it. */
+function appliesToCloudTrail(statement: PolicyStatement): boolean {
+  const excluded = statement.NotPrincipal;
+  if (!excluded) return namesCloudTrail(statement.Principal);
+  return excluded !== '*' && !Object.values(excluded).some((values) => values.includes(CLOUDTRAIL));
+}
+
+/** The statement's actions include `action`: matched by `Action`, or not matched by `NotAction`. */
+function coversAction(statement: PolicyStatement, action: string): boolean {
+  return statement.NotAction ? !actionCovers(statement.NotAction, action) : actionCovers(statement.Action, action);
+}
+
 /**
- * True when the policy lets CloudTrail call `kms:GenerateDataKey*`, which a trail needs to encrypt its
- * log files with the key; an unconditional Deny for CloudTrail takes it away.
+ * True when the policy lets CloudTrail call `kms:GenerateDataKey*`, which a trail needs to encrypt its log files
+ * with the key. An unconditional Deny that covers CloudTrail takes it away, however it is spelled (`NotPrincipal`,
+ * `NotAction`); so does an Allow fenced to other accounts than `ownAccount` (`aws:SourceAccount`), when given.
  */
-export function allowsCloudTrailEncryption(policy: Policy): boolean {
+export function allowsCloudTrailEncryption(policy: Policy, ownAccount?: string): boolean {
   const action = 'kms:GenerateDataKey';
+  const fencedElsewhere = (statement: PolicyStatement) => {
+    const { accounts } = fencesOf(statement);
+    return !!ownAccount && accounts.length > 0 && !accounts.includes(ownAccount);
+  };
   const allowed = policy.Statement.some(
-    (s) => s.Effect === 'Allow' && namesCloudTrail(s.Principal) && actionCovers(s.Action, action),
+    (s) => s.Effect === 'Allow' && appliesToCloudTrail(s) && coversAction(s, action) && !fencedElsewhere(s),
   );
   const denied = policy.Statement.some(
-    (s) => s.Effect === 'Deny' && !s.Condition && namesCloudTrail(s.Principal) && actionCovers(s.Action, action),
+    (s) => s.Effect === 'Deny' && !s.Condition && appliesToCloudTrail(s) && coversAction(s, action),
   );
   return allowed && !denied;
 }

@@ -228,6 +228,18 @@ describe('Escalation: the key that encrypts a trail', () => {
     expect(last.changes.policy.cloudtrail_access_removed).toBe(true);
   });
 
+  it('reports a policy of a trail key that denies everyone but the root, CloudTrail included, as critical', () => {
+    const lockout = policyWith(cloudTrailStatement(), {
+      Effect: 'Deny',
+      NotPrincipal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    });
+    const { last } = detect([...setup(), putKeyPolicy(lockout)], QUIET_POLICY);
+    expect(last.severity).toBe('critical');
+    expect(last.changes.policy.cloudtrail_access_removed).toBe(true);
+  });
+
   it('does not escalate the same policy change on a key that encrypts no trail', () => {
     const { last } = detect(
       [createKey({ policy: policyWith(cloudTrailStatement()) }), putKeyPolicy(policyWith())],

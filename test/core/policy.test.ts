@@ -138,6 +138,31 @@ describe('Policy analysis', () => {
     expect(allowsCloudTrailEncryption(normalizePolicy(policyWith(cloudTrailStatement())))).toBe(true);
   });
 
+  const ROOT = `arn:aws:iam::${ACCOUNT}:root`;
+  const deny = (statement: Record<string, unknown>) => ({ Effect: 'Deny', Resource: '*', ...statement });
+  it.each([
+    [
+      'a Deny for everyone but the root (NotPrincipal)',
+      [deny({ NotPrincipal: { AWS: ROOT }, Action: 'kms:*' })],
+      false,
+    ],
+    [
+      'a Deny of everything but Decrypt for anyone (NotAction)',
+      [deny({ Principal: '*', NotAction: 'kms:Decrypt' })],
+      false,
+    ],
+    [
+      'a Deny for everyone but the root and CloudTrail',
+      [deny({ NotPrincipal: { AWS: ROOT, Service: 'cloudtrail.amazonaws.com' }, Action: 'kms:*' })],
+      true,
+    ],
+    ['a Deny of everything but GenerateDataKey*', [deny({ Principal: '*', NotAction: 'kms:GenerateDataKey*' })], true],
+    ["CloudTrail's statement fenced to another account", [], false, '444455556666'],
+  ])('finds whether CloudTrail can still encrypt logs with %s', (_, statements, allowed, fence = ACCOUNT) => {
+    const policy = normalizePolicy(policyWith(cloudTrailStatement(fence), ...statements));
+    expect(allowsCloudTrailEncryption(policy, ACCOUNT)).toBe(allowed);
+  });
+
   it('reports the root of the key account as inside the account', () => {
     expect(externalAccountsOf(normalizePolicy(defaultPolicy()), ACCOUNT)).toEqual([]);
     expect(KEY_ARN).toContain(ACCOUNT);
