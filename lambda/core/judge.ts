@@ -163,7 +163,9 @@ function severityOf(
       reasons.push(`RuleFailed: ${rule.id} threw ${(error as Error).message}`);
     }
   }
-  if (status !== 'drift') severity = config.severityOverrides[status] ?? STATUS_SEVERITY[status];
+  // A routine event (automatic rotation) is `planned` by nature, not by approval: an override by its name applies.
+  const routineOverride = entry.routine ? config.severityOverrides[ctx.event.eventName] : undefined;
+  if (status !== 'drift') severity = routineOverride ?? config.severityOverrides[status] ?? STATUS_SEVERITY[status];
   // A denied call changed nothing: its reasons say what it would have done.
   return { severity, reasons: status === 'denied' ? reasons.map((r) => `had it succeeded: ${r}`) : reasons };
 }

@@ -93,6 +93,18 @@ describe('severityOverrides', () => {
     });
   });
 
+  it.each(['KMSCMKRotation__awskmsdg__1', 'RotateKey__awskmsdg__1', 'SynchronizeMultiRegionKey__awskmsdg__1'])(
+    'changes the severity of a routine event KMS does itself (%s), which is planned by nature',
+    (sample) => {
+      const unchanged = detect([rec(sample)]).last;
+      expect(unchanged).toMatchObject({ status: 'planned', severity: 'info' });
+      expect(detect([rec(sample)], { severityOverrides: { [unchanged.event]: 'warning' } }).last).toMatchObject({
+        status: 'planned',
+        severity: 'warning',
+      });
+    },
+  );
+
   it('does not lower an event below an escalation', () => {
     const grant = rec('CreateGrant__awskmsdg__1', (r) => {
       (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::444455556666:root';
