@@ -83,6 +83,7 @@ function stackDeployedPattern(stackId: string): events.EventPattern {
     detail: { 'stack-id': [stackId], 'status-details': { status: ['CREATE_COMPLETE', 'UPDATE_COMPLETE'] } },
   };
 }
+
 /** What DynamoDB, SNS and SQS need from a caller to use keydrift's key on its behalf (no wildcard actions). */
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 
