@@ -105,9 +105,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
           }),
         );
       case 'page':
-        return sns.send(
-          new PublishCommand({ TopicArn: topics.page, Message: pageMessage(finding), MessageAttributes: attributes }),
-        );
+        return sns.send(pageCommand(topics.page, finding));
       case 'ops': {
         // Email and Chatbot both subscribe to the ops topic: each protocol gets the form it can read.
         const email = formatEmail(finding);
@@ -184,8 +182,17 @@ function messageAttributes(finding: Finding): Record<string, MessageAttributeVal
 }
 
 /** The finding as JSON for the pager, shrunk like the EventBridge copy in the rare case it nears SNS's 256 KiB. */
-export function pageMessage(finding: Finding): string {
+function pageMessage(finding: Finding): string {
   return toEventBridgeEntry(finding, 'default').Detail;
+}
+
+/** Publishes a finding to the page topic, as the pager reads it. */
+export function pageCommand(topicArn: string, finding: Finding): PublishCommand {
+  return new PublishCommand({
+    TopicArn: topicArn,
+    Message: pageMessage(finding),
+    MessageAttributes: messageAttributes(finding),
+  });
 }
 
 /** The publisher every finding-making function uses: its topics, bus, own key and alert threshold from settings. */

@@ -15,10 +15,12 @@ import {
   acceptBaselines,
   applyAdopt,
   findings,
+  type PagerNotice,
   planAdopt,
   resolveTargets,
   showBaselines,
   status,
+  tellPagerAboutAccepts,
 } from '../ops/operations';
 import { formatJsonLines, formatTable } from './format';
 import {
@@ -81,6 +83,26 @@ async function withContext(flags: CommonFlags, work: (context: OpsContext) => Pr
   }
 }
 
+/**
+ * Says how many accepted resources the pager was told about (it resolves their open incidents), and, when that
+ * failed, that the baselines are accepted all the same and which resources' incidents need resolving by hand.
+ */
+function reportPagerNotice(notice: PagerNotice, flags: CommonFlags, context: OpsContext): void {
+  if (notice.told.length > 0) {
+    note(
+      `keydrift: told the page topic that ${notice.told.length} resource(s) are approved as they are now ` +
+        '(the pager resolves their open incidents)',
+    );
+  }
+  if (notice.failed === undefined) return;
+  const explained = explainAwsError(notice.failed, { options: flags, region: context.region });
+  const reason = explained instanceof Error ? explained.message : String(explained);
+  note(
+    `keydrift: baselines accepted, but the page topic could not be told (${reason}): resolve the open ` +
+      `PagerDuty incidents of ${notice.untold.join(', ')} by hand`,
+  );
+}
+
 export function runStatus(flags: CommonFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const report = await status(context);
@@ -136,6 +158,7 @@ export function runBaselineAccept(key: string, flags: CommonFlags): Promise<numb
     const targets = await resolveTargets(context, key);
     const results = await acceptBaselines(context, targets, Date.now());
     out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
+    reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     return EXIT.ok;
   });
 }
@@ -193,6 +216,7 @@ export function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
     }
     const results = await applyAdopt(context, plan, Date.now());
     if (!ask || flags.format === 'json') print(results);
+    reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     note(
       `keydrift baseline adopt: accepted ${pending} baseline(s) in ${where} as ${plan.acceptedBy} ` +
         `(${adoptCounts(plan.results)})${skipped}`,

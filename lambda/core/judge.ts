@@ -69,8 +69,23 @@ export function groupChanges(
   observation: Pick<Observation, 'paths' | 'notes' | 'resource' | 'event'>,
   trailsUsingKey: readonly string[] = [],
 ): Record<string, AttributeChange> {
+  const changes = changesByAttribute(observation.paths);
+  const ownAccount = parseArn(observation.resource)?.account ?? observation.event.account;
+  if (changes.policy)
+    Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey.length > 0));
+  if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
+  for (const [attribute, notes] of Object.entries(observation.notes)) {
+    changes[attribute] = { ...(changes[attribute] ?? { before: null, after: null }), ...notes };
+  }
+  return changes;
+}
+
+/** Paths that changed, as `{before, after}` per attribute; the entries of a map attribute (grants, tags) inside. */
+export function changesByAttribute(
+  paths: ReadonlyArray<Pick<TouchedPath, 'path' | 'before' | 'after'>>,
+): Record<string, AttributeChange> {
   const changes: Record<string, AttributeChange> = {};
-  for (const { path, before, after } of observation.paths) {
+  for (const { path, before, after } of paths) {
     if (before !== undefined && same(before, after)) continue;
     const { attribute, entry } = splitPath(path);
     if (entry === undefined) {
@@ -81,13 +96,6 @@ export function groupChanges(
     const change = changes[attribute];
     (change.before as Record<string, unknown>)[entry] = before ?? null;
     (change.after as Record<string, unknown>)[entry] = after ?? null;
-  }
-  const ownAccount = parseArn(observation.resource)?.account ?? observation.event.account;
-  if (changes.policy)
-    Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey.length > 0));
-  if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
-  for (const [attribute, notes] of Object.entries(observation.notes)) {
-    changes[attribute] = { ...(changes[attribute] ?? { before: null, after: null }), ...notes };
   }
   return changes;
 }

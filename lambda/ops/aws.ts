@@ -9,6 +9,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { OperatorError } from './errors';
 
@@ -23,6 +24,8 @@ export interface AwsOptions {
 
 /** The stack output that names keydrift's table (lib/keydrift.ts OUTPUT_KEYS.tableName). */
 export const TABLE_OUTPUT = 'TableName';
+/** The stack output that names the page topic (lib/keydrift.ts OUTPUT_KEYS.pageTopicArn). */
+export const PAGE_TOPIC_OUTPUT = 'PageTopicArn';
 const MAX_ATTEMPTS = 4;
 
 export interface OpsContext {
@@ -31,12 +34,15 @@ export interface OpsContext {
   kms: KMSClient;
   dynamodb: DynamoDBClient;
   cloudtrail: CloudTrailClient;
+  sns: SNSClient;
   /** The caller's ARN (STS GetCallerIdentity), asked once. */
   identity(): Promise<string>;
   /** keydrift's table: `--table`, else the stack's `TableName` output (asked once). */
   tableName(): Promise<string>;
   /** The table's name once known (for messages about it). */
   knownTableName(): string | undefined;
+  /** The page topic: the stack's `PageTopicArn` output (asked once with the table's). */
+  pageTopicArn(): Promise<string>;
 }
 
 /**
@@ -97,8 +103,10 @@ export async function createOpsContext(options: AwsOptions): Promise<OpsContext>
   const regional = { ...config, region };
   const dynamodb = new DynamoDBClient(regional);
   const cloudtrail = new CloudTrailClient(regional);
+  const sns = new SNSClient(regional);
   let identity: Promise<string> | undefined;
   let table: Promise<string> | undefined;
+  let outputs: Promise<Map<string, string>> | undefined;
   let tableKnown: string | undefined = options.table;
 
   async function askIdentity(): Promise<string> {
@@ -112,20 +120,19 @@ export async function createOpsContext(options: AwsOptions): Promise<OpsContext>
     }
   }
 
-  async function findTable(): Promise<string> {
-    if (options.table) return options.table;
+  async function readOutputs(): Promise<Map<string, string>> {
     const cloudformation = new CloudFormationClient(regional);
     try {
       const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: options.stackName }));
       const stack = Stacks?.[0];
-      const output = stack?.Outputs?.find((o) => o.OutputKey === TABLE_OUTPUT)?.OutputValue;
-      if (!output) {
+      const values = new Map((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+      if (!values.get(TABLE_OUTPUT)) {
         throw new OperatorError(
           `stack ${options.stackName} in ${region} has no ${TABLE_OUTPUT} output (status ${stack?.StackStatus ?? 'unknown'}): ` +
             'is it a keydrift stack? pass --stack-name or --table',
         );
       }
-      return output;
+      return values;
     } catch (error) {
       if (error instanceof Error && error.name === 'ValidationError' && /does not exist/i.test(error.message)) {
         throw new OperatorError(
@@ -139,24 +146,34 @@ export async function createOpsContext(options: AwsOptions): Promise<OpsContext>
     }
   }
 
+  /** One of the stack's outputs; the stack is asked once. */
+  async function stackOutput(key: string): Promise<string> {
+    outputs ??= readOutputs();
+    const value = (await outputs).get(key);
+    if (!value) throw new OperatorError(`stack ${options.stackName} in ${region} has no ${key} output`);
+    return value;
+  }
+
   return {
     options,
     region,
     kms,
     dynamodb,
     cloudtrail,
+    sns,
     identity: () => {
       identity ??= askIdentity();
       return identity;
     },
     tableName: () => {
-      table ??= findTable().then((name) => {
+      table ??= (options.table ? Promise.resolve(options.table) : stackOutput(TABLE_OUTPUT)).then((name) => {
         tableKnown = name;
         return name;
       });
       return table;
     },
     knownTableName: () => tableKnown,
+    pageTopicArn: () => stackOutput(PAGE_TOPIC_OUTPUT),
   };
 }
 
@@ -165,6 +182,7 @@ export function closeOpsContext(context: OpsContext): void {
   context.kms.destroy();
   context.dynamodb.destroy();
   context.cloudtrail.destroy();
+  context.sns.destroy();
 }
 
 const CREDENTIAL_REJECTED = new Set([

@@ -5,9 +5,12 @@
 
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { createKmsReader, type KmsReader } from '../adapters/kms-reader';
+import { pageCommand } from '../adapters/publisher';
 import { createStateStore, type StateStore, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, parseArn } from '../core/arn';
+import { changesByAttribute } from '../core/judge';
+import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { OpsContext } from './aws';
 import {
@@ -260,4 +263,66 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
     },
   );
   return results;
+}
+
+/** The event name of the finding an accept sends to the page topic. */
+const ACCEPT_EVENT = 'BaselineAccept';
+
+/**
+ * The finding an accept amounts to, for the pager: `planned`, so it resolves the PagerDuty incident of each attribute
+ * the accept approved, as a planned change does (incidents are keyed by resource and attribute). Only an approved
+ * state that moved can close one: a first baseline had no drift to page about.
+ */
+export function acceptFinding(result: AcceptResult): Finding | undefined {
+  if (result.result !== 'changed' || !result.acceptedBy || !result.acceptedAt) return undefined;
+  const changes = changesByAttribute(result.changes);
+  const arn = parseArn(result.resource);
+  return {
+    service: result.kind === 'trail' ? 'cloudtrail' : 'kms',
+    event: ACCEPT_EVENT,
+    eventId: `${ACCEPT_EVENT}:${result.resource}:v${result.version}`,
+    timestamp: toIsoSeconds(Date.parse(result.acceptedAt)),
+    account: arn?.account ?? '',
+    region: arn?.region ?? '',
+    resource: result.resource,
+    user: result.acceptedBy,
+    severity: 'info',
+    status: 'planned',
+    changes,
+    summary: `Baseline of ${result.label} accepted by ${result.acceptedBy}: ${Object.keys(changes).join(', ')} approved as they are now`,
+    remediation: [],
+  };
+}
+
+/** What telling the pager about accepts came to, by resource label. */
+export interface PagerNotice {
+  told: string[];
+  /** Accepted resources the pager was not told about, because of `failed`. */
+  untold: string[];
+  /** The error that stopped the rest (the page topic unknown, publishing refused …). */
+  failed?: unknown;
+}
+
+/**
+ * Sends each accept that moved an approved state to the page topic, so the pager closes the incidents it holds open
+ * for what is now approved. The baselines are written either way: a failure is returned, not thrown.
+ */
+export async function tellPagerAboutAccepts(context: OpsContext, results: AcceptResult[]): Promise<PagerNotice> {
+  const pending = results.flatMap((result) => {
+    const finding = acceptFinding(result);
+    return finding ? [{ label: result.label, finding }] : [];
+  });
+  const told: string[] = [];
+  const untold = () => pending.map((p) => p.label).filter((label) => !told.includes(label));
+  if (pending.length === 0) return { told, untold: [] };
+  try {
+    const topicArn = await context.pageTopicArn();
+    await mapLimit(pending, CONCURRENCY, async ({ label, finding }) => {
+      await context.sns.send(pageCommand(topicArn, finding));
+      told.push(label);
+    });
+    return { told, untold: [] };
+  } catch (error) {
+    return { told, untold: untold(), failed: error };
+  }
 }

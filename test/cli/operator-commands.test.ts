@@ -13,8 +13,10 @@ import {
   TagResourceCommand,
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
+import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
+import { findingProblems } from '../../lambda/handlers/pager-app';
 import { BIN, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
 import {
   finding,
@@ -294,7 +296,10 @@ describe('keydrift baseline accept', () => {
     const before = Date.now();
     const run = keydrift(['baseline', 'accept', 'alias/payments', '--format', 'json']);
     const after = Date.now();
-    expect(run.stderr).toBe('');
+    expect(run.stderr).toBe(
+      'keydrift: told the page topic that 1 resource(s) are approved as they are now ' +
+        '(the pager resolves their open incidents)\n',
+    );
     expect(run.status).toBe(0);
     const [key, alias] = jsonLines<{
       resource: string;
@@ -330,6 +335,27 @@ describe('keydrift baseline accept', () => {
     expect(acceptedAt).toBeLessThanOrEqual(after);
     expect(item?.acceptedAt?.S).toBe(key.acceptedAt);
     expect(item?.version?.N).toBe('2');
+  });
+
+  it('tells the pager that what it approved is planned now, so the incidents drift opened on it resolve', async () => {
+    const [accepted, ...others] = await world.pageMessages();
+    expect(others).toEqual([]);
+    expect(accepted).toMatchObject({
+      event: 'BaselineAccept',
+      status: 'planned',
+      severity: 'info',
+      resource: payments,
+      user: MOTO_IDENTITY,
+    });
+    expect(findingProblems(accepted)).toEqual([]);
+    expect(accepted.changes.description).toEqual({ before: 'payments card data', after: 'payments — temporary' });
+    // The same incidents a drift finding on those attributes opened: PagerDuty keys them by resource and attribute.
+    const drift = finding({ resource: payments, event: 'UpdateKeyDescription', severity: 'critical', hoursAgo: 1 });
+    const events = formatPagerDutyEvents(accepted, 'routing-key');
+    expect(events.map((e) => e.event_action)).toEqual(events.map(() => 'resolve'));
+    expect(events.map((e) => e.dedup_key)).toEqual(
+      expect.arrayContaining(['description', 'enable_key_rotation'].map((a) => pagerDutyDedupKey(drift, a))),
+    );
   });
 
   it('leaves no open drift behind, and says so', () => {
@@ -427,6 +453,19 @@ describe('errors', () => {
     expect(run.stderr).toBe(
       'keydrift: stack NoSuchStack not found in eu-west-1: deploy it or pass --stack-name/--table\n',
     );
+  });
+
+  it('accepts all the same when the page topic cannot be told, and says to resolve the incidents by hand', async () => {
+    await world.kms.send(new TagResourceCommand({ KeyId: reports, Tags: [{ TagKey: 'team', TagValue: 'audit' }] }));
+    const run = keydrift(['baseline', 'accept', reports, '--table', world.tableName, '--stack-name', 'NoSuchStack']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe(
+      'keydrift: baselines accepted, but the page topic could not be told (stack NoSuchStack not found in ' +
+        `eu-west-1: deploy it or pass --stack-name/--table): resolve the open PagerDuty incidents of alias/reports ` +
+        'by hand\n',
+    );
+    const item = await world.item(`RESOURCE#${reports}`, 'BASELINE');
+    expect(JSON.parse(item?.snapshot.S ?? '{}').attributes['tags#team']).toBe('audit');
   });
 
   it('says when the table is missing', () => {

@@ -1,13 +1,22 @@
 /**
  * An account in moto for the operator commands: a CloudFormation stack `Keydrift` whose template holds keydrift's
- * table (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`) and its `TableName` output, keys and aliases made with the SDK,
- * and baselines, states and findings written through the real state store, as the detector writes them.
+ * table (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`) and page topic with their `TableName` and `PageTopicArn` outputs
+ * (an SQS queue subscribed to the topic shows what reaches it), keys and aliases made with the SDK, and baselines,
+ * states and findings written through the real state store, as the detector writes them.
  */
 
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { createKmsReader, type KmsReader } from '../../lambda/adapters/kms-reader';
 import { createStateStore, type StateStore } from '../../lambda/adapters/state-store';
 import { toIsoSeconds } from '../../lambda/core/time';
@@ -21,7 +30,7 @@ export const STACK = 'Keydrift';
 export const ACCOUNT = '123456789012';
 export const MOTO_IDENTITY = `arn:aws:sts::${ACCOUNT}:user/moto`;
 
-/** The stack's table as lib/keydrift.ts defines it, with the output the operator commands look up. */
+/** The stack's table and page topic as lib/keydrift.ts defines them, with the outputs the operator commands look up. */
 export const STACK_TEMPLATE = {
   Resources: {
     Table: {
@@ -31,8 +40,12 @@ export const STACK_TEMPLATE = {
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       },
     },
+    PageTopic: { Type: 'AWS::SNS::Topic' },
   },
-  Outputs: { TableName: { Value: { Ref: 'Table' }, Description: 'keydrift baselines, findings and dedupe' } },
+  Outputs: {
+    TableName: { Value: { Ref: 'Table' }, Description: 'keydrift baselines, findings and dedupe' },
+    PageTopicArn: { Value: { Ref: 'PageTopic' }, Description: 'Critical alerts for paging' },
+  },
 };
 
 export interface OperatorWorld {
@@ -53,6 +66,8 @@ export interface OperatorWorld {
     states?: Array<{ snapshot: ResourceSnapshot; expectedVersion: number | null }>;
     baselines?: Array<{ snapshot: ResourceSnapshot; expectedVersion: number | null }>;
   }): Promise<void>;
+  /** The findings published to the page topic since the last call, oldest first. */
+  pageMessages(): Promise<Finding[]>;
   /** One item of keydrift's table, as DynamoDB returns it. */
   item(pk: string, sk: string): Promise<Record<string, { S?: string; N?: string }> | undefined>;
   stop(): Promise<void>;
@@ -96,9 +111,18 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
 
   await cloudformation.send(new CreateStackCommand({ StackName: STACK, TemplateBody: JSON.stringify(STACK_TEMPLATE) }));
   const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: STACK }));
-  const tableName = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'TableName')?.OutputValue;
-  if (!tableName) throw new Error(`moto created stack ${STACK} without its TableName output`);
+  const output = (key: string) => Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+  const tableName = output('TableName');
+  const pageTopicArn = output('PageTopicArn');
+  if (!tableName || !pageTopicArn) throw new Error(`moto created stack ${STACK} without its outputs`);
   cloudformation.destroy();
+  const sns = new SNSClient(config);
+  const sqs = new SQSClient(config);
+  const { QueueUrl: pageQueue } = await sqs.send(new CreateQueueCommand({ QueueName: 'page-topic-messages' }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: pageQueue, AttributeNames: ['QueueArn'] }),
+  );
+  await sns.send(new SubscribeCommand({ TopicArn: pageTopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }));
   // moto's CloudFormation leaves the table's TTL off.
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
@@ -139,6 +163,23 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
       if ((await store.claim(f.eventId)) !== 'new') throw new Error(`event ${f.eventId} was already saved`);
       await store.save({ eventId: f.eventId, finding: f, states, baselines });
     },
+    async pageMessages() {
+      const findings: Finding[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: pageQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (Messages.length === 0) return findings;
+        // The SNS envelope (no raw delivery) carries the finding as its Message.
+        for (const m of Messages) findings.push(JSON.parse(JSON.parse(m.Body ?? '{}').Message) as Finding);
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: pageQueue,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+          }),
+        );
+      }
+    },
     async item(pk, sk) {
       const { Item } = await dynamodb.send(
         new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
@@ -149,6 +190,8 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
       kms.destroy();
       dynamodb.destroy();
       cloudtrail.destroy();
+      sns.destroy();
+      sqs.destroy();
       await moto.stop();
     },
   };
