@@ -1,7 +1,8 @@
 /**
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
  * region, resource and attribute, so a key that flaps stays one incident, and a `resolved` or `planned` finding
- * (after which the attribute matches its baseline) closes it.
+ * (after which the attribute matches its baseline) closes it. A key's deletion date is paged with its state: one
+ * deletion is one incident.
  */
 
 import type { AttributeChange, Finding, Severity } from '../core/types';
@@ -46,9 +47,26 @@ const SHA256_HEX_LENGTH = 64;
 const ATTEMPTED = 'attempted (not applied)';
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** Attributes paged in another attribute's incident: ScheduleKeyDeletion changes both, and is one thing to undo. */
+const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state' };
+const incidentOf = (attribute: string): string => PAGED_WITH[attribute] ?? attribute;
+
+/** The changes to the attributes paged under `incident`. */
+const changesIn = (changes: Finding['changes'], incident: string): Array<[string, AttributeChange]> =>
+  Object.entries(changes).filter(([attribute]) => incidentOf(attribute) === incident);
+
+/** Every attribute of an incident back at its baseline: the incident resolves, whatever else the finding changed. */
+const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
+  changes.length > 0 && changes.every(([, change]) => change.back_to_baseline);
+
+/** A drift finding that still brings all of one incident back (a revoked grant's) resolves it: the pager needs it. */
+export function resolvesSomeIncident(changes: Finding['changes']): boolean {
+  return [...new Set(Object.keys(changes).map(incidentOf))].some((incident) => allBack(changesIn(changes, incident)));
+}
+
 /** The attributes a finding is paged under: its changed ones, else `attempt` for a denied call, else the event. */
 export function attributesPaged(finding: Finding): string[] {
-  const attributes = Object.keys(finding.changes);
+  const attributes = [...new Set(Object.keys(finding.changes).map(incidentOf))];
   if (attributes.length > 0) return attributes;
   return [finding.status === 'denied' ? 'attempt' : finding.event];
 }
@@ -65,10 +83,10 @@ export function pagerDutyEventsToSend(finding: Finding, routingKey: string): Pag
   );
 }
 
-/** Resolve when the finding, or this attribute alone, is back at its baseline; otherwise trigger. */
-function actionFor(finding: Finding, attribute: string): PagerDutyEvent['event_action'] {
+/** Resolve when the finding, or every attribute of this incident, is back at its baseline; otherwise trigger. */
+function actionFor(finding: Finding, incident: string): PagerDutyEvent['event_action'] {
   if (finding.status === 'resolved' || finding.status === 'planned') return 'resolve';
-  return finding.changes[attribute]?.back_to_baseline ? 'resolve' : 'trigger';
+  return allBack(changesIn(finding.changes, incident)) ? 'resolve' : 'trigger';
 }
 
 /** `keydrift:<account>:<region>:<resource ARN>:<attribute>`, its tail replaced by a SHA-256 when over 255 chars. */
@@ -113,7 +131,9 @@ function eventSummary(finding: Finding, attribute: string): string {
 }
 
 function customDetails(finding: Finding, attribute: string, url: string | undefined): Record<string, unknown> {
-  const change = finding.changes[attribute];
+  const changes = changesIn(finding.changes, attribute);
+  // A denied call changed nothing: what it tried must not read as a change that happened.
+  const label = finding.status === 'denied' ? ATTEMPTED : 'change';
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
     .map((c) => safeCommand(c, MAX_COMMAND, 'it is in the email alert'));
@@ -128,8 +148,10 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     region: safeText(finding.region, MAX_FIELD),
     resource: safeText(finding.resource, MAX_FIELD),
     event_id: safeText(finding.eventId, MAX_FIELD),
-    // A denied call changed nothing: what it tried must not read as a change that happened.
-    ...(change ? { [finding.status === 'denied' ? ATTEMPTED : 'change']: trimmedChange(change) } : {}),
+    // Each change of the incident; the attribute is named when it shares the incident with another.
+    ...Object.fromEntries(
+      changes.map(([name, change]) => [name === attribute ? label : `${label} (${name})`, trimmedChange(change)]),
+    ),
     ...(finding.error ? { error: trimmedError(finding.error) } : {}),
     reasons: reasons(finding),
     remediation: commands,

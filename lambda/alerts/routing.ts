@@ -5,6 +5,7 @@
  */
 
 import { type Finding, SEVERITIES, type Severity, type Status } from '../core/types';
+import { resolvesSomeIncident } from './pagerduty';
 
 /** The alert audiences, each published to its own SNS topic. */
 export const AUDIENCES = ['chat', 'email', 'page'] as const;
@@ -12,10 +13,6 @@ export type Audience = (typeof AUDIENCES)[number];
 
 // These statuses produce PagerDuty `resolve` events: they wake nobody, and without them incidents never close.
 const CLOSES_INCIDENT: ReadonlySet<Status> = new Set<Status>(['resolved', 'planned']);
-
-/** A drift finding that still brings one attribute back (CancelKeyDeletion clears deletion_date) closes its incident. */
-const closesSomeAttribute = (finding: Partial<Pick<Finding, 'changes'>>): boolean =>
-  Object.values(finding.changes ?? {}).some((change) => change.back_to_baseline === true);
 
 /** True when `severity` ranks at or above `minimum` in SEVERITIES (info < warning < error < critical). */
 export function severityAtLeast(severity: Severity, minimum: Severity): boolean {
@@ -34,7 +31,11 @@ export function audiencesFor(
   if (severityAtLeast(finding.severity, minSeverity)) audiences.push('chat', 'email');
   // The all-clear for drift chat was told about; e-mail is not worth a second message for it.
   else if (finding.status === 'resolved') audiences.push('chat');
-  if (finding.severity === 'critical' || CLOSES_INCIDENT.has(finding.status) || closesSomeAttribute(finding)) {
+  if (
+    finding.severity === 'critical' ||
+    CLOSES_INCIDENT.has(finding.status) ||
+    resolvesSomeIncident(finding.changes ?? {})
+  ) {
     audiences.push('page');
   }
   return audiences;

@@ -72,12 +72,34 @@ describe('formatPagerDutyEvents: format', () => {
   });
 
   it('sends one event per changed attribute, each with its own dedup key', () => {
-    const events = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
-    expect(events.map((e) => e.dedup_key)).toEqual([keyDedup('key_state'), keyDedup('deletion_date')]);
-    expect(events.map((e) => e.payload.custom_details.change)).toEqual([
-      { before: 'Enabled', after: 'PendingDeletion' },
-      { before: '(unknown)', after: '2021-04-12T18:58:30Z' },
+    const rotationOff: Finding = {
+      ...enableKeyRotationResolved,
+      status: 'drift',
+      changes: {
+        enable_key_rotation: { before: true, after: false },
+        rotation_period_in_days: { before: 365, after: null },
+      },
+    };
+    const events = formatPagerDutyEvents(rotationOff, ROUTING_KEY);
+    expect(events.map((e) => e.dedup_key)).toEqual([
+      pagerDutyDedupKey(rotationOff, 'enable_key_rotation'),
+      pagerDutyDedupKey(rotationOff, 'rotation_period_in_days'),
     ]);
+    expect(events.map((e) => e.payload.custom_details.change)).toEqual([
+      { before: 'true', after: 'false' },
+      { before: '365', after: '(none)' },
+    ]);
+  });
+
+  it("pages a key's deletion date with its state: one ScheduleKeyDeletion is one incident, showing both changes", () => {
+    const [event, ...rest] = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
+    expect(rest).toEqual([]);
+    expect(event!.dedup_key).toBe(keyDedup('key_state'));
+    expect(event!.payload.custom_details).toMatchObject({
+      attribute: 'key_state',
+      change: { before: 'Enabled', after: 'PendingDeletion' },
+      'change (deletion_date)': { before: '(unknown)', after: '2021-04-12T18:58:30Z' },
+    });
   });
 
   it('names the trail component cloudtrail and dedups on the trail ARN', () => {
@@ -111,8 +133,8 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
   });
 
   it('resolves after a planned change, which moved the baseline to the live state', () => {
-    const planned: Finding = { ...scheduleKeyDeletion, status: 'planned', severity: 'info' };
-    expect(formatPagerDutyEvents(planned, ROUTING_KEY).map((e) => e.event_action)).toEqual(['resolve', 'resolve']);
+    const planned: Finding = { ...putKeyPolicyOpened, status: 'planned', severity: 'info' };
+    expect(formatPagerDutyEvents(planned, ROUTING_KEY).map((e) => e.event_action)).toEqual(['resolve']);
   });
 
   it('triggers a denied attempt under the attribute name "attempt"', () => {
@@ -146,19 +168,39 @@ describe('pagerDutyEventsToSend: partly resolving changes', () => {
     },
   };
 
-  it('sends the page topic a drift finding that brings one attribute back to its baseline', () => {
-    expect(audiencesFor(cancelled, 'error')).toEqual(['page']);
+  it('sends the page topic a drift finding only when it brings all of an incident back to its baseline', () => {
+    expect(audiencesFor(cancelled, 'error')).toEqual([]);
+    const tagsBack = {
+      ...cancelled,
+      changes: { tags: { before: { team: 'x' }, after: { team: null }, back_to_baseline: true } },
+    };
+    expect(audiencesFor(tagsBack, 'error')).toEqual(['page']);
   });
 
-  it('resolves the attribute that is back, and wakes no one for the rest of a non-critical finding', () => {
-    const events = pagerDutyEventsToSend(cancelled, 'routing-key');
-    expect(events.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual([['resolve', 'deletion_date']]);
-    expect(events[0].dedup_key).toBe(pagerDutyDedupKey(scheduleKeyDeletion, 'deletion_date'));
+  it('keeps the deletion incident open while the key is still Disabled, and wakes no one for it', () => {
+    expect(formatPagerDutyEvents(cancelled, 'routing-key').map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['trigger', pagerDutyDedupKey(scheduleKeyDeletion, 'key_state')],
+    ]);
+    expect(pagerDutyEventsToSend(cancelled, 'routing-key')).toEqual([]);
   });
 
-  it('still triggers every attribute of a critical drift', () => {
-    expect(pagerDutyEventsToSend(scheduleKeyDeletion, 'routing-key').map((e) => e.event_action)).toEqual(
-      Object.keys(scheduleKeyDeletion.changes).map(() => 'trigger'),
+  it('resolves an attribute that is back while another one of the finding still drifts', () => {
+    const tagsBack: Finding = {
+      ...cancelled,
+      changes: { ...cancelled.changes, tags: { before: { team: 'x' }, after: { team: null }, back_to_baseline: true } },
+    };
+    expect(pagerDutyEventsToSend(tagsBack, 'routing-key').map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['resolve', pagerDutyDedupKey(scheduleKeyDeletion, 'tags')],
+    ]);
+  });
+
+  it('still triggers every incident of a critical drift', () => {
+    const opened = {
+      ...putKeyPolicyOpened,
+      changes: { ...putKeyPolicyOpened.changes, ...scheduleKeyDeletion.changes },
+    };
+    expect(pagerDutyEventsToSend(opened, 'routing-key').map((e) => [e.event_action, e.dedup_key])).toEqual(
+      ['policy', 'key_state'].map((attribute) => ['trigger', pagerDutyDedupKey(opened, attribute)]),
     );
   });
 });
@@ -223,13 +265,16 @@ describe('formatPagerDutyEvents: nothing the responder can misread', () => {
       before: KEY_ARN,
       after: '(none)',
     });
-    const [, deletionDate] = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
-    expect(deletionDate!.payload.custom_details.change).toEqual({ before: '(unknown)', after: '2021-04-12T18:58:30Z' });
+    const [deletion] = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
+    expect(deletion!.payload.custom_details['change (deletion_date)']).toEqual({
+      before: '(unknown)',
+      after: '2021-04-12T18:58:30Z',
+    });
   });
 
   it('renders flags in words and reasons without rule ids', () => {
-    const [, deletionDate] = formatPagerDutyEvents(cancelKeyDeletion, ROUTING_KEY);
-    expect(deletionDate!.payload.custom_details.change).toEqual({
+    const [deletion] = formatPagerDutyEvents(cancelKeyDeletion, ROUTING_KEY);
+    expect(deletion!.payload.custom_details['change (deletion_date)']).toEqual({
       before: '2021-04-12T18:58:30Z',
       after: '(none)',
       notes: ['back to the approved value'],

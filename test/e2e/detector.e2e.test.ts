@@ -296,13 +296,10 @@ describe('key state', () => {
     // Cancelling leaves the key Disabled: it still differs from its Enabled baseline.
     expect(cancel.finding.status).toBe('drift');
     expect(await keyState(key)).toBe('Disabled');
-    // No person is alerted; the pager gets it only to close the deletion_date incident the schedule opened.
+    // No person is alerted, and the incident the schedule opened stays open: the key is still Disabled.
     expect(cancel.delivered.email).toHaveLength(0);
     expect(cancel.delivered.chat).toHaveLength(0);
-    expect(cancel.delivered.page).toHaveLength(1);
-    expect(
-      pagerDutyEventsToSend(JSON.parse(cancel.delivered.page[0].Message) as Finding, 'k').map((e) => e.event_action),
-    ).toEqual(['resolve']);
+    expect(pagerDutyEventsToSend(cancel.finding, 'k')).toEqual([]);
     expect(cancel.finding.remediation).toEqual([`aws kms enable-key --key-id ${key.arn} --region ${REGION}`]);
     runRemediation(cancel.finding.remediation[0]);
     expect(await keyState(key)).toBe('Enabled');
@@ -313,7 +310,7 @@ describe('key state', () => {
     expect(enabled.delivered.page).toHaveLength(1);
   });
 
-  test('every incident ScheduleKeyDeletion opened is resolved once the key is back at its baseline', async () => {
+  test('ScheduleKeyDeletion opens one incident, resolved once the key is back at its baseline', async () => {
     const key = await adoptedKey('ledger archive');
     const paged: Finding[] = [];
     const scheduled = await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.arn, PendingWindowInDays: 7 }));
@@ -333,7 +330,7 @@ describe('key state', () => {
     const events = paged.flatMap((finding) => pagerDutyEventsToSend(finding, 'routing-key'));
     const opened = new Set(events.filter((e) => e.event_action === 'trigger').map((e) => e.dedup_key));
     const closed = new Set(events.filter((e) => e.event_action === 'resolve').map((e) => e.dedup_key));
-    expect(opened.size).toBe(2);
+    expect(opened.size).toBe(1);
     expect([...opened].filter((dedupKey) => !closed.has(dedupKey))).toEqual([]);
   });
 
