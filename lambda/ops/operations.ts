@@ -273,7 +273,7 @@ const ACCEPT_EVENT = 'BaselineAccept';
  * the accept approved, as a planned change does (incidents are keyed by resource and attribute). Only an approved
  * state that moved can close one: a first baseline had no drift to page about.
  */
-export function acceptFinding(result: AcceptResult): Finding | undefined {
+function acceptFinding(result: AcceptResult): Finding | undefined {
   if (result.result !== 'changed' || !result.acceptedBy || !result.acceptedAt) return undefined;
   const changes = changesByAttribute(result.changes);
   const arn = parseArn(result.resource);
@@ -313,7 +313,6 @@ export async function tellPagerAboutAccepts(context: OpsContext, results: Accept
     return finding ? [{ label: result.label, finding }] : [];
   });
   const told: string[] = [];
-  const untold = () => pending.map((p) => p.label).filter((label) => !told.includes(label));
   if (pending.length === 0) return { told, untold: [] };
   try {
     const topicArn = await context.pageTopicArn();
@@ -323,6 +322,7 @@ export async function tellPagerAboutAccepts(context: OpsContext, results: Accept
     });
     return { told, untold: [] };
   } catch (error) {
-    return { told, untold: untold(), failed: error };
+    const untold = pending.map((p) => p.label).filter((label) => !told.includes(label));
+    return { told, untold, failed: error };
   }
 }
