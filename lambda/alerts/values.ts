@@ -69,6 +69,8 @@ export interface ReadableDetail {
 // Flags the core sets on a change, in words; a flag that is false or absent says nothing and is left out.
 const FLAG_WORDS: Record<string, string> = {
   back_to_baseline: 'back to the approved value',
+  already_known:
+    'unchanged by this event: keydrift already knew this value (reported earlier), which is not the approved one',
   cloudtrail_access_removed:
     "CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key",
   used_by_keydrift: 'keydrift itself uses this key',

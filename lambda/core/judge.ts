@@ -74,6 +74,10 @@ export function groupChanges(
   if (changes.policy)
     Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey.length > 0));
   if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
+  // Nothing changed that keydrift did not know: no principals gained or lost, but the drift is still there.
+  if (Object.keys(changes).length === 0 && !observation.event.errorCode) {
+    Object.assign(changes, alreadyKnown(observation));
+  }
   for (const [attribute, notes] of Object.entries(observation.notes)) {
     changes[attribute] = { ...(changes[attribute] ?? { before: null, after: null }), ...notes };
   }
@@ -96,6 +100,21 @@ export function changesByAttribute(
     const change = changes[attribute];
     (change.before as Record<string, unknown>)[entry] = before ?? null;
     (change.after as Record<string, unknown>)[entry] = after ?? null;
+  }
+  return changes;
+}
+
+/**
+ * What an event that changed nothing keydrift did not already know still leaves off its baseline: the reconciler
+ * reported the change before its event arrived, or the same change was made twice. Naming the attribute keeps the
+ * finding (and its page) on the incident that attribute's drift opened, rather than on one nothing ever resolves.
+ */
+function alreadyKnown(observation: Pick<Observation, 'paths'>): Record<string, AttributeChange> {
+  const drifting = observation.paths.filter((p) => p.baseline === undefined || !same(p.after, p.baseline));
+  const changes = changesByAttribute(drifting.map(({ path, after }) => ({ path, before: undefined, after })));
+  for (const change of Object.values(changes)) {
+    change.before = change.after;
+    change.already_known = true;
   }
   return changes;
 }

@@ -10,8 +10,8 @@ import { Detector } from '../../lambda/core/detector';
 import { groupChanges } from '../../lambda/core/judge';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
-import { diffPolicies, normalizePolicy } from '../../lambda/core/policy';
-import { MAP_ATTRIBUTES } from '../../lambda/core/state';
+import { diffPolicies, normalizePolicy, stableJson } from '../../lambda/core/policy';
+import { MAP_ATTRIBUTES, splitPath } from '../../lambda/core/state';
 import type { ChangeEvent, Finding } from '../../lambda/core/types';
 import { readInputFile } from '../../lambda/replay/parse-file';
 import { ACCOUNT, KEY_ARN, rec } from './harness';
@@ -74,7 +74,7 @@ describe('Property: a state compared with itself', () => {
     .map(([map, entry]) => `${map}#${entry}`);
   const attributes = fc.dictionary(fc.oneof(attribute, mapPath), fc.jsonValue(), { maxKeys: 12 });
 
-  it('groups no changes when every touched path keeps its value', () => {
+  it('groups, when every touched path keeps its value, only what is still off its baseline, marked already known', () => {
     const event = normalizeRecord(rec('PutKeyPolicy__awskmsdg__1'));
     fc.assert(
       fc.property(attributes, fc.option(attributes), (state, baseline) => {
@@ -84,7 +84,16 @@ describe('Property: a state compared with itself', () => {
           after: structuredClone(value),
           baseline: baseline?.[p],
         }));
-        expect(groupChanges({ paths, notes: {}, resource: KEY_ARN, event })).toEqual({});
+        const changes = groupChanges({ paths, notes: {}, resource: KEY_ARN, event });
+        const offBaseline = paths.filter(
+          (p) => p.baseline === undefined || stableJson(p.after) !== stableJson(p.baseline),
+        );
+        expect(Object.keys(changes).sort()).toEqual(
+          [...new Set(offBaseline.map((p) => splitPath(p.path).attribute))].sort(),
+        );
+        for (const change of Object.values(changes)) {
+          expect(change).toMatchObject({ already_known: true, before: change.after });
+        }
       }),
     );
   });

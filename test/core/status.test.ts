@@ -1,6 +1,7 @@
 /**
  * The four statuses of DESIGN.md: drift, resolved, planned, denied.
  */
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import {
   at,
   by,
@@ -42,6 +43,28 @@ describe('Status: drift', () => {
       resource: KEY_ARN,
       changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
     });
+  });
+
+  it('names the drifting attribute of a change keydrift already knew (made twice), for the incident it belongs to', () => {
+    // Act: the key is disabled twice, then enabled again.
+    const { findings } = detect([
+      createKey(),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1'),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-2'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable-1'),
+    ]);
+    const [, , again, enabled] = findings;
+
+    // Assess: the repeat is still critical drift, on key_state, and the page it sends is the incident EnableKey closes.
+    expect(again).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { before: 'Disabled', after: 'Disabled', already_known: true } },
+    });
+    const [paged] = formatPagerDutyEvents(again, 'routing-key');
+    const [closed] = formatPagerDutyEvents(enabled, 'routing-key');
+    expect([paged.event_action, closed.event_action]).toEqual(['trigger', 'resolve']);
+    expect(paged.dedup_key).toBe(closed.dedup_key);
   });
 });
 

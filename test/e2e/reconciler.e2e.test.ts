@@ -24,10 +24,11 @@ import {
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { createStateStore } from '../../lambda/adapters/state-store';
+import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import type { Finding } from '../../lambda/core/types';
 import { createReconciler, type ReconcilerHandler } from '../../lambda/handlers/reconciler-app';
-import { type KeyRef, keyRef, MOTO_ACCOUNT } from '../helpers/cloudtrail-events';
+import { type KeyRef, keyRef, kmsRecords, MOTO_ACCOUNT } from '../helpers/cloudtrail-events';
 import { EVENT_BUS, REGION, setUpWorld, TABLE, TRAIL_BUCKET, type World } from './harness';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -213,6 +214,21 @@ describe('Reconciler against moto', () => {
     expect(again).toMatchObject({ status: 'completed', findings: [] });
     expect(again.counts?.openDrift).toBe(3);
     expect((await world.deliveredFor(disabled.eventId)).email).toHaveLength(1);
+  });
+
+  it('takes the late event of drift it reported as saying who did it, paged on the same incident', async () => {
+    // The DisableKey of the previous test reaches the detector only now: CloudTrail's events can lag by minutes.
+    const late = await world.deliver(kmsRecords.disableKey(keys.payments, { region: REGION }));
+    expect(late.finding).toMatchObject({
+      event: 'DisableKey',
+      severity: 'critical',
+      status: 'drift',
+      changes: { key_state: { before: 'Disabled', after: 'Disabled', already_known: true } },
+    });
+    const finding = late.finding as Finding;
+    expect(formatPagerDutyEvents(finding, 'routing-key').map((e) => e.dedup_key)).toEqual([
+      pagerDutyDedupKey({ account: MOTO_ACCOUNT, region: REGION, resource: keys.payments.arn }, 'key_state'),
+    ]);
   });
 
   it('reports a baselined key that KMS no longer knows as deleted, critical', async () => {
