@@ -108,8 +108,11 @@ export interface StateStore {
   save(input: SaveInput): Promise<void>;
   /** Marks a saved claim done once its alert is confirmed sent: later copies of the event are duplicates. */
   complete(eventId: string): Promise<void>;
-  /** An operator's explicit accept: the snapshot becomes the baseline, with who and when. */
-  acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string): Promise<void>;
+  /**
+   * An operator's explicit accept: the snapshot becomes the baseline, with who and when; `record`, when given, goes
+   * into the finding history in the same transaction.
+   */
+  acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string, record?: Finding): Promise<void>;
 }
 
 export interface StateStoreOptions {
@@ -342,29 +345,37 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     }
   }
 
-  async function acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string): Promise<void> {
+  async function acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string, record?: Finding): Promise<void> {
     const { json, truncated } = fitSnapshot(snapshot);
     const at = new Date(now()).toISOString();
-    await send('UpdateItem (accept baseline)', () =>
-      client.send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: { pk: s(resourcePk(snapshot.arn)), sk: s('BASELINE') },
-          // The version moves too, so a detector that loaded the old baseline cannot overwrite this accept.
-          UpdateExpression:
-            'SET kind = :kind, #snapshot = :snapshot, updatedAt = :at, updatedBy = :by, acceptedBy = :by, ' +
-            'acceptedAt = :at, truncated = :truncated ADD version :one',
-          ExpressionAttributeNames: { '#snapshot': 'snapshot' },
-          ExpressionAttributeValues: {
-            ':kind': s(snapshot.kind),
-            ':snapshot': s(json),
-            ':at': s(at),
-            ':by': s(acceptedBy),
-            ':truncated': { L: truncated.map(s) },
-            ':one': n(1),
-          },
-        }),
-      ),
+    const update = {
+      TableName: tableName,
+      Key: { pk: s(resourcePk(snapshot.arn)), sk: s('BASELINE') },
+      // The version moves too, so a detector that loaded the old baseline cannot overwrite this accept.
+      UpdateExpression:
+        'SET kind = :kind, #snapshot = :snapshot, updatedAt = :at, updatedBy = :by, acceptedBy = :by, ' +
+        'acceptedAt = :at, truncated = :truncated ADD version :one',
+      ExpressionAttributeNames: { '#snapshot': 'snapshot' },
+      ExpressionAttributeValues: {
+        ':kind': s(snapshot.kind),
+        ':snapshot': s(json),
+        ':at': s(at),
+        ':by': s(acceptedBy),
+        ':truncated': { L: truncated.map(s) },
+        ':one': n(1),
+      },
+    };
+    if (!record) {
+      await send('UpdateItem (accept baseline)', () => client.send(new UpdateItemCommand(update)));
+      return;
+    }
+    // The accept and its record in the finding history, together.
+    const items: TransactWriteItem[] = [
+      { Update: update },
+      { Put: { TableName: tableName, Item: findingItem(record, at, undefined) } },
+    ];
+    await send('TransactWriteItems (accept baseline)', () =>
+      client.send(new TransactWriteItemsCommand({ TransactItems: items })),
     );
   }
 

@@ -198,10 +198,13 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
   const acceptedAt = new Date(nowMs).toISOString();
   const results: AcceptResult[] = [];
   for (const snapshot of live) {
-    await store.acceptBaseline(snapshot, acceptedBy);
-    results.push(
-      acceptResult(snapshot, baselines.get(snapshot.arn), { acceptedBy, acceptedAt, rewriteUnchanged: true }),
-    );
+    const result = acceptResult(snapshot, baselines.get(snapshot.arn), {
+      acceptedBy,
+      acceptedAt,
+      rewriteUnchanged: true,
+    });
+    await store.acceptBaseline(snapshot, acceptedBy, acceptFinding(result));
+    results.push(result);
   }
   return results;
 }
@@ -259,7 +262,7 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
     CONCURRENCY,
     async (r) => {
       const live = plan.live.get(r.resource);
-      if (live) await store.acceptBaseline(live, plan.acceptedBy);
+      if (live) await store.acceptBaseline(live, plan.acceptedBy, acceptFinding(r));
     },
   );
   return results;
@@ -269,9 +272,10 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
 const ACCEPT_EVENT = 'BaselineAccept';
 
 /**
- * The finding an accept amounts to, for the pager: `planned`, so it resolves the PagerDuty incident of each attribute
- * the accept approved, as a planned change does (incidents are keyed by resource and attribute). Only an approved
- * state that moved can close one: a first baseline had no drift to page about.
+ * The finding an accept amounts to: `planned`, kept in the finding history (who approved what, when), and sent to
+ * the pager so it resolves the PagerDuty incident of each attribute the accept approved, as a planned change does
+ * (incidents are keyed by resource and attribute). Only an approved state that moved makes one: a first baseline
+ * approves no change, and had no drift to page about.
  */
 function acceptFinding(result: AcceptResult): Finding | undefined {
   if (result.result !== 'changed' || !result.acceptedBy || !result.acceptedAt) return undefined;

@@ -361,4 +361,15 @@ describe('createStateStore: save and load', () => {
     });
     expect(error).toBeInstanceOf(StaleStateError);
   });
+
+  it('keeps the record of an accept in the finding history, written with the baseline', async () => {
+    const store = storeFor('process-a');
+    const arn = `${KEY}-accepted-with-record`;
+    const record = { ...finding(newEventId()), resource: arn, event: 'BaselineAccept', status: 'planned' as const };
+    await store.acceptBaseline(snapshotFromState('key', arn, { key_state: 'Disabled' }), 'carol', record);
+
+    const loaded = await store.load([arn], { finding: record });
+    expect(loaded.finding).toEqual(record);
+    expect(loaded.baselines.get(arn)).toMatchObject({ version: 1, acceptedBy: 'carol' });
+  });
 });

@@ -358,6 +358,14 @@ describe('keydrift baseline accept', () => {
     );
   });
 
+  it('keeps the accept in the finding history: who approved what, when', () => {
+    const run = keydrift(['findings', '--resource', payments, '--since', '1h', '--format', 'json']);
+    expect(run.status).toBe(0);
+    const [latest] = jsonLines<Finding>(run.stdout);
+    expect(latest).toMatchObject({ event: 'BaselineAccept', status: 'planned', user: MOTO_IDENTITY });
+    expect(latest.summary).toMatch(/^Baseline of alias\/payments accepted by .+: description, enable_key_rotation/);
+  });
+
   it('leaves no open drift behind, and says so', () => {
     const run = keydrift(['status']);
     expect(run.status).toBe(0);
