@@ -104,13 +104,15 @@ export function changesByAttribute(
   return changes;
 }
 
+const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && same(p.after, p.baseline);
+
 /**
  * What an event that changed nothing keydrift did not already know still leaves off its baseline: the reconciler
  * reported the change before its event arrived, or the same change was made twice. Naming the attribute keeps the
  * finding (and its page) on the incident that attribute's drift opened, rather than on one nothing ever resolves.
  */
 function alreadyKnown(observation: Pick<Observation, 'paths'>): Record<string, AttributeChange> {
-  const drifting = observation.paths.filter((p) => p.baseline === undefined || !same(p.after, p.baseline));
+  const drifting = observation.paths.filter((p) => !atBaseline(p));
   const changes = changesByAttribute(drifting.map(({ path, after }) => ({ path, before: undefined, after })));
   for (const change of Object.values(changes)) {
     change.before = change.after;
@@ -143,8 +145,6 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
   }
   return [...outside].sort();
 }
-
-const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && same(p.after, p.baseline);
 
 /**
  * Flags each attribute that is whole at its known baseline again: every path the event touched, and no other entry

@@ -228,16 +228,12 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     options.onProgress?.(++done, summary.inputs);
   };
 
+  const parse: ParseOptions = { maxBytes: options.maxFileBytes };
   if (inputs.stdin)
-    onResult(
-      parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0), {
-        maxBytes: options.maxFileBytes,
-      }),
-    );
+    onResult(parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0), parse));
   const totalBytes = inputs.files.reduce((sum, f) => sum + f.size, 0);
   const workers = options.workers ?? (totalBytes >= WORKER_THRESHOLD_BYTES ? availableParallelism() : 0);
   const paths_ = inputs.files.map((f) => f.path);
-  const parse: ParseOptions = { maxBytes: options.maxFileBytes };
   if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, parse, onResult);
   else for (const path of paths_) onResult(readInputFile(path, parse));
 

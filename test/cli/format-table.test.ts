@@ -3,12 +3,10 @@
  * terminal's width, never cut.
  */
 import { formatTable, wrap } from '../../lambda/cli/format';
-import { DEFAULT_CONFIG } from '../../lambda/core/config';
-import { replay } from '../../lambda/replay/replay';
-import { EXAMPLES } from '../helpers/keydrift';
+import { EXAMPLES, replayInProcess } from '../helpers/keydrift';
 
 const criticalExampleFindings = async () =>
-  (await replay([EXAMPLES], { config: DEFAULT_CONFIG, workers: 0 })).findings.filter((f) => f.severity === 'critical');
+  (await replayInProcess([EXAMPLES])).findings.filter((f) => f.severity === 'critical');
 
 describe('formatTable on a terminal', () => {
   it.each([80, 120])('keeps every word of each summary within %i columns', async (columns) => {

@@ -31,13 +31,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ChatbotNotification } from '../../lambda/alerts/chatbot';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
@@ -45,6 +39,7 @@ import { createDetector, type DetectorHandler } from '../../lambda/handlers/dete
 import { type KeyRef, keyRef, toEventBridge } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { type Moto, startMoto } from '../helpers/moto';
+import { createQueue, drainQueue } from '../helpers/sqs';
 import { createTableInput } from '../helpers/table-schema';
 
 export const REGION = 'eu-west-1';
@@ -107,13 +102,6 @@ export interface World {
 
 const client = <T>(make: (config: Moto['clientConfig'] & { maxAttempts: number }) => T, moto: Moto): T =>
   make({ ...moto.clientConfig, maxAttempts: 2 });
-
-async function createQueue(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const url = QueueUrl as string;
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
-  return { url, arn: Attributes?.QueueArn as string };
-}
 
 /** Builds the account in a fresh moto and wires the detector to it. */
 export async function setUpWorld(): Promise<World> {
@@ -219,19 +207,8 @@ export async function setUpWorld(): Promise<World> {
   async function drain(): Promise<void> {
     await Promise.all(
       Object.entries(queues).map(async ([from, url]) => {
-        for (;;) {
-          const { Messages = [] } = await sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-          );
-          if (Messages.length === 0) return;
-          for (const m of Messages) pool.push({ from: from as Topic | 'eventBridge', body: m.Body ?? '' });
-          await sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: url,
-              Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-            }),
-          );
-        }
+        for (const m of await drainQueue(sqs, url))
+          pool.push({ from: from as Topic | 'eventBridge', body: m.Body ?? '' });
       }),
     );
   }

@@ -6,7 +6,9 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import type { Finding, Severity } from '../../lambda/core/types';
+import { type ReplayOptions, type ReplayResult, replay } from '../../lambda/replay/replay';
 
 export const REPO = path.resolve(__dirname, '../..');
 /** CI clones the repository with shared/ beside it. */
@@ -17,6 +19,11 @@ export const EXAMPLES = path.join(REPO, 'examples', 'cloudtrail');
 export const BIN = path.join(REPO, 'bin', 'keydrift.cjs');
 
 export type Json = Record<string, unknown>;
+
+/** The replay in this process on one thread, with the default configuration unless `options` say otherwise. */
+export function replayInProcess(paths: string[], options: Partial<ReplayOptions> = {}): Promise<ReplayResult> {
+  return replay(paths, { config: DEFAULT_CONFIG, workers: 0, ...options });
+}
 
 export const samplePath = (name: string): string => path.join(SAMPLES, `${name}.json`);
 

@@ -10,18 +10,13 @@ import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail
 import { DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createKmsReader, type KmsReader } from '../../lambda/adapters/kms-reader';
 import { createStateStore, type StateStore } from '../../lambda/adapters/state-store';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot, Severity, Status } from '../../lambda/core/types';
 import { type Moto, startMoto } from './moto';
+import { createQueue, drainQueue } from './sqs';
 import { TABLE_KEYS } from './table-schema';
 
 export const REGION = 'eu-west-1';
@@ -118,11 +113,8 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
   cloudformation.destroy();
   const sns = new SNSClient(config);
   const sqs = new SQSClient(config);
-  const { QueueUrl: pageQueue } = await sqs.send(new CreateQueueCommand({ QueueName: 'page-topic-messages' }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: pageQueue, AttributeNames: ['QueueArn'] }),
-  );
-  await sns.send(new SubscribeCommand({ TopicArn: pageTopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }));
+  const pageQueue = await createQueue(sqs, 'page-topic-messages');
+  await sns.send(new SubscribeCommand({ TopicArn: pageTopicArn, Protocol: 'sqs', Endpoint: pageQueue.arn }));
   // moto's CloudFormation leaves the table's TTL off.
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
@@ -164,21 +156,9 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
       await store.save({ eventId: f.eventId, finding: f, states, baselines });
     },
     async pageMessages() {
-      const findings: Finding[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: pageQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-        );
-        if (Messages.length === 0) return findings;
-        // The SNS envelope (no raw delivery) carries the finding as its Message.
-        for (const m of Messages) findings.push(JSON.parse(JSON.parse(m.Body ?? '{}').Message) as Finding);
-        await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: pageQueue,
-            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-          }),
-        );
-      }
+      // The SNS envelope (no raw delivery) carries the finding as its Message.
+      const messages = await drainQueue(sqs, pageQueue.url);
+      return messages.map((m) => JSON.parse(JSON.parse(m.Body ?? '{}').Message) as Finding);
     },
     async item(pk, sk) {
       const { Item } = await dynamodb.send(

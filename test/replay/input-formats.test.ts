@@ -9,7 +9,16 @@ import { gzipSync } from 'node:zlib';
 import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import type { Finding } from '../../lambda/core/types';
 import { replay } from '../../lambda/replay/replay';
-import { type Json, jsonLines, parseFindings, runKeydrift, sample, tempDir, writeFile } from '../helpers/keydrift';
+import {
+  type Json,
+  jsonLines,
+  parseFindings,
+  replayInProcess,
+  runKeydrift,
+  sample,
+  tempDir,
+  writeFile,
+} from '../helpers/keydrift';
 
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -135,10 +144,8 @@ const ALL_IDS = [
 ];
 
 describe('replay() reads', () => {
-  const run = (paths: string[]) => replay(paths, { config: DEFAULT_CONFIG, workers: 0 });
-
   test('an S3 log file {"Records": [...]} as .json: writes become findings, reads and other services are counted', async () => {
-    const { findings, summary } = await run([file.s3Json]);
+    const { findings, summary } = await replayInProcess([file.s3Json]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
       event: 'DisableKey',
@@ -151,14 +158,14 @@ describe('replay() reads', () => {
   });
 
   test('an S3 log file as .json.gz', async () => {
-    const { findings, summary } = await run([file.s3Gz]);
+    const { findings, summary } = await replayInProcess([file.s3Gz]);
     expect(findings.map((f) => [f.event, f.resource])).toEqual([['TagResource', KEY]]);
     expect(findings[0].changes.tags.after).toEqual({ Department: 'IT' });
     expect(summary).toMatchObject({ records: 1, writes: 1 });
   });
 
   test('a folder recursively, skipping the CloudTrail-Digest file and the non-log file with their reasons', async () => {
-    const { findings, summary } = await run([root]);
+    const { findings, summary } = await replayInProcess([root]);
     expect(ids(findings)).toEqual(ALL_IDS.map(eventIdOf).sort());
     expect(summary.inputs).toBe(9);
     expect(summary.skipped).toEqual(
@@ -172,14 +179,14 @@ describe('replay() reads', () => {
   });
 
   test('a single CloudTrail record', async () => {
-    const { findings } = await run([file.single]);
+    const { findings } = await replayInProcess([file.single]);
     expect(findings.map((f) => [f.event, f.eventId, f.resource])).toEqual([
       ['PutKeyPolicy', eventIdOf('PutKeyPolicy__awskmsdg__1'), KEY],
     ]);
   });
 
   test('an EventBridge "AWS API Call via CloudTrail" event, judged by the record in its detail', async () => {
-    const { findings, summary } = await run([file.envelope]);
+    const { findings, summary } = await replayInProcess([file.envelope]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
       service: 'kms',
@@ -193,7 +200,7 @@ describe('replay() reads', () => {
   });
 
   test("KMS's native events: KMS CMK Deletion, Imported Key Material Expiration and CMK Rotation", async () => {
-    const { findings } = await run([file.nativeDeletion, file.nativeExpiration, file.jsonl]);
+    const { findings } = await replayInProcess([file.nativeDeletion, file.nativeExpiration, file.jsonl]);
     const native = findings.filter((f) => f.event.startsWith('KMS '));
     expect(native.map((f) => [f.event, f.severity, f.resource, f.eventId])).toEqual([
       ['KMS CMK Rotation', 'info', KEY, eventIdOf('KMSCMKRotation__awskmsdg__1')],
@@ -208,7 +215,7 @@ describe('replay() reads', () => {
   });
 
   test('JSON Lines mixing a log file, a record, an EventBridge envelope, a native event and another service', async () => {
-    const { findings, summary } = await run([file.jsonl]);
+    const { findings, summary } = await replayInProcess([file.jsonl]);
     expect(ids(findings)).toEqual(
       [
         'EnableKey__awskmsdg__1',
@@ -224,7 +231,7 @@ describe('replay() reads', () => {
   });
 
   test('gzipped JSON Lines (.jsonl.gz)', async () => {
-    const { findings } = await run([file.jsonlGz]);
+    const { findings } = await replayInProcess([file.jsonlGz]);
     expect(findings.map((f) => f.event)).toEqual(['ScheduleKeyDeletion', 'DisableKeyRotation', 'RevokeGrant']);
   });
 

@@ -5,20 +5,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DEFAULT_CONFIG } from '../../lambda/core/config';
-import { replay } from '../../lambda/replay/replay';
 import {
   jsonLines,
   MALFORMED,
   parseFindings,
+  replayInProcess,
   runKeydrift,
   sample,
   samplePath,
   tempDir,
   writeFile,
 } from '../helpers/keydrift';
-
-const run = (paths: string[]) => replay(paths, { config: DEFAULT_CONFIG, workers: 0 });
 
 /** The AWS documentation examples that are not valid JSON in their source (trailing or missing commas). */
 const MALFORMED_FILES = fs
@@ -32,7 +29,7 @@ const GOOD = ['DisableKey__awskmsdg__1', 'TagResource__awskmsdg__1', 'UpdateAlia
 describe('the malformed samples, passed explicitly together with good files', () => {
   test('each malformed file gets one error naming the file and where the JSON breaks; the good files still count', async () => {
     expect(MALFORMED_FILES).toHaveLength(3);
-    const { findings, summary } = await run([...MALFORMED_FILES, ...GOOD.map(samplePath)]);
+    const { findings, summary } = await replayInProcess([...MALFORMED_FILES, ...GOOD.map(samplePath)]);
     expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'TagResource', 'UpdateAlias']);
     expect(summary.skipped.map((s) => s.source)).toEqual(MALFORMED_FILES);
     for (const { reason } of summary.skipped) {
@@ -45,7 +42,7 @@ describe('the malformed samples, passed explicitly together with good files', ()
 
   test('the error points at the line that breaks (Decrypt: the missing comma after errorCode, line 18)', async () => {
     const decrypt = MALFORMED_FILES.find((f) => f.includes('Decrypt__awskmsdg__1'))!;
-    const { summary } = await run([decrypt]);
+    const { summary } = await replayInProcess([decrypt]);
     expect(summary.skipped).toEqual([{ source: decrypt, reason: expect.stringContaining('(line 18 column 5)') }]);
   });
 
@@ -77,7 +74,7 @@ describe('JSON Lines with a bad line', () => {
       file,
       [good[0], '{"eventSource": "kms.amazonaws.com", "eventName": "PutKeyPolicy",', good[1], ''].join('\n'),
     );
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
     expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: line 2: not valid JSON \\(`))]);
     expect(summary.skipped).toEqual([]);
@@ -87,7 +84,7 @@ describe('JSON Lines with a bad line', () => {
   test('the same in a gzipped file, with a line that is JSON but not an object', async () => {
     const file = path.join(tempDir(), 'events.jsonl.gz');
     writeFile(file, gzipSync(`${JSON.stringify(sample('EnableKey__awskmsdg__1'))}\n"just a string"\n`));
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['EnableKey']);
     expect(summary.recordErrors).toEqual([`${file}: line 2: not a JSON object`]);
   });
@@ -100,7 +97,7 @@ describe('a record that cannot be judged', () => {
     const file = writeFile(path.join(tempDir(), 'log.json'), {
       Records: [sample('DisableKey__awskmsdg__1'), noTime, sample('TagResource__awskmsdg__1')],
     });
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
     expect(summary.recordErrors).toEqual([`${file}: Records[1]: PutKeyPolicy has no valid eventTime (undefined)`]);
     expect(summary).toMatchObject({ records: 3, writes: 3 });
@@ -114,7 +111,7 @@ describe('a record that cannot be judged', () => {
     const file = writeFile(path.join(tempDir(), 'log.json'), {
       Records: [badTime, noKey, 42, sample('TagResource__awskmsdg__1')],
     });
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['TagResource']);
     expect(summary.recordErrors).toEqual(
       expect.arrayContaining([
@@ -133,7 +130,7 @@ describe('a record that cannot be judged', () => {
     const other = writeFile(path.join(dir, 'package.json'), { name: 'not-a-log' });
     const empty = writeFile(path.join(dir, 'empty.json'), '');
     const broken = writeFile(path.join(dir, 'broken.json.gz'), gzipSync('{"Records": []}').subarray(0, 12));
-    const { findings, summary } = await run([other, empty, broken]);
+    const { findings, summary } = await replayInProcess([other, empty, broken]);
     expect(findings).toEqual([]);
     expect(summary.recordErrors).toEqual([]);
     expect(summary.skipped).toEqual([
@@ -149,7 +146,7 @@ describe('a record that cannot be judged', () => {
   test('deeply nested arrays are reported, not a crash of the whole replay', async () => {
     const dir = tempDir();
     const deep = writeFile(path.join(dir, 'deep.json'), `${'['.repeat(20000)}${']'.repeat(20000)}`);
-    const { findings, summary } = await run([deep, samplePath('DisableKey__awskmsdg__1')]);
+    const { findings, summary } = await replayInProcess([deep, samplePath('DisableKey__awskmsdg__1')]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
     expect(summary.recordErrors).toEqual([`${deep}: [0]: not a JSON object`]);
   });

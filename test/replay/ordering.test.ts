@@ -3,9 +3,7 @@
  * records in eventTime order whatever the file order, and judges each eventID once.
  */
 import * as path from 'node:path';
-import { DEFAULT_CONFIG } from '../../lambda/core/config';
-import { replay } from '../../lambda/replay/replay';
-import { type Json, sample, tempDir, writeFile } from '../helpers/keydrift';
+import { type Json, replayInProcess, sample, tempDir, writeFile } from '../helpers/keydrift';
 
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -31,7 +29,7 @@ describe('records are judged in eventTime order, whatever the file order', () =>
 
   test('DisableKey at 10:00 in file B, then EnableKey at 11:00 in file A: the EnableKey is resolved', async () => {
     for (const paths of [[fileA, fileB], [fileB, fileA], [dir]]) {
-      const { findings } = await replay(paths, { config: DEFAULT_CONFIG, workers: 0 });
+      const { findings } = await replayInProcess(paths);
       expect(findings.map((f) => [f.timestamp, f.event, f.status, f.severity, f.resource])).toEqual([
         ['2026-10-03T10:00:00Z', 'DisableKey', 'drift', 'critical', KEY],
         ['2026-10-03T11:00:00Z', 'EnableKey', 'resolved', 'info', KEY],
@@ -42,7 +40,7 @@ describe('records are judged in eventTime order, whatever the file order', () =>
 
   test('records inside one file are sorted too', async () => {
     const file = writeFile(path.join(tempDir(), 'reversed.json'), { Records: [enable, disable] });
-    const { findings } = await replay([file], { config: DEFAULT_CONFIG, workers: 0 });
+    const { findings } = await replayInProcess([file]);
     expect(findings.map((f) => [f.event, f.status])).toEqual([
       ['DisableKey', 'drift'],
       ['EnableKey', 'resolved'],
@@ -56,7 +54,7 @@ describe('the same eventID twice counts once', () => {
     const tag = sample('TagResource__awskmsdg__1');
     writeFile(path.join(dir, 'first.json'), { Records: [disable, tag] });
     writeFile(path.join(dir, 'second.json'), { Records: [tag, enable] });
-    const { findings, summary } = await replay([dir], { config: DEFAULT_CONFIG, workers: 0 });
+    const { findings, summary } = await replayInProcess([dir]);
     expect(findings.map((f) => f.event)).toEqual(['TagResource', 'DisableKey', 'EnableKey']);
     expect(findings.filter((f) => f.eventId === tag.eventID)).toHaveLength(1);
     expect(summary).toMatchObject({ records: 4, writes: 4, duplicates: 1 });
@@ -78,7 +76,7 @@ describe('the same eventID twice counts once', () => {
       resources: [],
       detail: tag,
     });
-    const { findings, summary } = await replay([dir], { config: DEFAULT_CONFIG, workers: 0 });
+    const { findings, summary } = await replayInProcess([dir]);
     expect(findings).toHaveLength(1);
     expect(summary.duplicates).toBe(1);
   });

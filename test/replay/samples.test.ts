@@ -4,10 +4,8 @@
  * (DESIGN: "resource is always a full ARN"), whatever form the request used.
  */
 import * as fs from 'node:fs';
-import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { classifyRecord } from '../../lambda/core/normalize';
-import { replay } from '../../lambda/replay/replay';
-import { type Json, SAMPLES, sample, samplePath } from '../helpers/keydrift';
+import { type Json, replayInProcess, SAMPLES, sample, samplePath } from '../helpers/keydrift';
 
 const SAMPLE_NAMES = fs
   .readdirSync(SAMPLES)
@@ -31,7 +29,7 @@ describe.each(SAMPLE_NAMES)('%s replayed on its own', (name) => {
   test('reads without errors; a write yields exactly one finding on a full ARN, anything else none', async () => {
     const raw = sample(name);
     const kind = classifyRecord(raw);
-    const { findings, summary } = await replay([samplePath(name)], { config: DEFAULT_CONFIG, workers: 0 });
+    const { findings, summary } = await replayInProcess([samplePath(name)]);
     expect(summary.skipped).toEqual([]);
     expect(summary.recordErrors).toEqual([]);
     expect(summary.records).toBe(1);
@@ -159,6 +157,6 @@ const EXPECTED_RESOURCE: Array<[sample: string, resource: string, why: string]> 
 ];
 
 test.each(EXPECTED_RESOURCE)('%s names %s (%s)', async (name, resource) => {
-  const { findings } = await replay([samplePath(name)], { config: DEFAULT_CONFIG, workers: 0 });
+  const { findings } = await replayInProcess([samplePath(name)]);
   expect(findings.map((f) => f.resource)).toEqual([resource]);
 });

@@ -6,23 +6,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { parseAwsDate, toIsoSeconds } from '../../lambda/core/time';
 import { parseBuffer, readInputFile } from '../../lambda/replay/parse-file';
-import { listInputs, type ReplayOptions, replay } from '../../lambda/replay/replay';
+import { listInputs } from '../../lambda/replay/replay';
 import {
   EXAMPLES,
   type Json,
   jsonLines,
+  replayInProcess,
   runKeydrift,
   sample,
   samplePath,
   tempDir,
   writeFile,
 } from '../helpers/keydrift';
-
-const run = (paths: string[], options: Partial<ReplayOptions> = {}) =>
-  replay(paths, { config: DEFAULT_CONFIG, workers: 0, ...options });
 
 const withTime = (name: string, eventTime: unknown): Json => ({ ...sample(name), eventTime });
 
@@ -36,7 +33,7 @@ describe('eventTime values AWS never writes', () => {
       Records: [...records, sample('TagResource__awskmsdg__1')],
     });
     // Act
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     // Assess
     expect(findings.map((f) => f.event)).toEqual(['TagResource']);
     expect(summary.recordErrors).toEqual(
@@ -75,7 +72,7 @@ describe('eventTime values AWS never writes', () => {
     const file = writeFile(path.join(tempDir(), 'log.json'), {
       Records: [withTime('DisableKey__awskmsdg__1', '2026-10-03T12:00:00.999Z')],
     });
-    const { findings } = await run([file]);
+    const { findings } = await replayInProcess([file]);
     expect(findings.map((f) => f.timestamp)).toEqual([toIsoSeconds(Date.UTC(2026, 9, 3, 12, 0, 0))]);
   });
 });
@@ -87,7 +84,7 @@ describe('values that are no records', () => {
       Records: ['a string', 42, null, [sample('EnableKey__awskmsdg__1')], sample('DisableKey__awskmsdg__1')],
     });
     // Act
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     // Assess
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
     expect(summary.recordErrors).toEqual([0, 1, 2, 3].map((i) => `${file}: Records[${i}]: not a JSON object`));
@@ -101,7 +98,7 @@ describe('values that are no records', () => {
       path.join(tempDir(), 'events.jsonl'),
       jsonLines([sample('CreateBucket__awscweug__1'), noDetail, sample('DisableKey__awskmsdg__1')]),
     );
-    const { findings, summary } = await run([file]);
+    const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
     expect(summary.recordErrors).toEqual([
       `${file}: line 2: EventBridge event "AWS API Call via CloudTrail" has no detail`,
@@ -111,7 +108,7 @@ describe('values that are no records', () => {
 
   test('a file holding only null is reported by name as holding no CloudTrail records, never with an empty location', async () => {
     const file = writeFile(path.join(tempDir(), 'null.json'), 'null');
-    const { summary } = await run([file]);
+    const { summary } = await replayInProcess([file]);
     expect(summary.skipped).toEqual([
       { source: file, reason: 'holds no CloudTrail records (null, not a JSON object)' },
     ]);
@@ -132,7 +129,7 @@ describe('inputs with nothing to replay', () => {
   test('each is skipped by name as holding no CloudTrail records and is not counted as read', async () => {
     const dir = tempDir();
     const files = NOTHING.map(([name, content]) => writeFile(path.join(dir, name), content));
-    const { summary } = await run(files);
+    const { summary } = await replayInProcess(files);
     expect(summary.skipped).toEqual(
       NOTHING.map(([, , why], i) => ({ source: files[i], reason: `holds no CloudTrail records (${why})` })),
     );
@@ -194,7 +191,7 @@ describe('a byte order mark', () => {
       path.join(dir, 'log.json.gz'),
       gzipSync(`${bom}${JSON.stringify(sample('TagResource__awskmsdg__1'))}`),
     );
-    const { findings, summary } = await run([log, lines, gz]);
+    const { findings, summary } = await replayInProcess([log, lines, gz]);
     expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey', 'TagResource']);
     expect(summary.skipped).toEqual([]);
     expect(summary.recordErrors).toEqual([]);
@@ -236,7 +233,7 @@ describe('an input too large to read (a decompression bomb)', () => {
     const dir = tempDir();
     const bomb = writeFile(path.join(dir, 'a-bomb.json.gz'), bigLog());
     const good = writeFile(path.join(dir, 'b-log.json'), { Records: [sample('DisableKey__awskmsdg__1')] });
-    const { findings, summary } = await run([bomb, good, samplePath('TagResource__awskmsdg__1')], {
+    const { findings, summary } = await replayInProcess([bomb, good, samplePath('TagResource__awskmsdg__1')], {
       workers,
       maxFileBytes: CAP,
     });
@@ -258,7 +255,7 @@ describe('folders reached twice', () => {
   test('a symlink back to a parent folder reads each file once', async () => {
     const dir = logFolder();
     fs.symlinkSync('..', path.join(dir, 'a', 'up'));
-    const { findings, summary } = await run([dir]);
+    const { findings, summary } = await replayInProcess([dir]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
     expect(summary).toMatchObject({ inputs: 1, records: 2, duplicates: 0 });
   });
@@ -281,8 +278,8 @@ describe('folders reached twice', () => {
 
 describe('the same path named twice', () => {
   test('reads each real file once: same counts as naming it once, no duplicates', async () => {
-    const once = await run([EXAMPLES]);
-    const twice = await run([EXAMPLES, `${EXAMPLES}/`, path.join(EXAMPLES, '..', 'cloudtrail')]);
+    const once = await replayInProcess([EXAMPLES]);
+    const twice = await replayInProcess([EXAMPLES, `${EXAMPLES}/`, path.join(EXAMPLES, '..', 'cloudtrail')]);
     expect(twice.summary).toEqual(once.summary);
     expect(twice.findings).toEqual(once.findings);
   });
