@@ -39,7 +39,10 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
     return { arn, name: shortName(arn, id) || arn, type, issuerArn, invokedBy };
   }
   if (type === 'AWSAccount' && text(id.accountId)) {
-    return { arn: `arn:aws:iam::${id.accountId}:root`, name: `account ${id.accountId}`, type, invokedBy };
+    // A caller from another account: the record names only its account and principal id (`AROA…:session`).
+    const principal = text(id.principalId);
+    const name = `account ${id.accountId}${principal ? ` (principal ${principal})` : ''}`;
+    return { arn: `arn:aws:iam::${id.accountId}:root`, name, type, invokedBy };
   }
   if (text(id.onBehalfOf?.userId)) {
     // Identity Center users without an ARN: name them by their identity store user id.

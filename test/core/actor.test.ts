@@ -63,11 +63,13 @@ describe('Actor', () => {
     });
   });
 
-  it('names an identity without an ARN by its account root when only the account is known', () => {
-    expect(resolveActor({ type: 'AWSAccount', accountId: '444455556666', principalId: 'AIDAEXAMPLE' })).toMatchObject({
+  it('names a caller from another account by its account root and the principal id the record gives', () => {
+    const identity = { type: 'AWSAccount', accountId: '444455556666', principalId: 'AROAEXAMPLE:mallory' };
+    expect(resolveActor(identity)).toMatchObject({
       arn: 'arn:aws:iam::444455556666:root',
-      name: 'account 444455556666',
+      name: 'account 444455556666 (principal AROAEXAMPLE:mallory)',
     });
+    expect(resolveActor({ type: 'AWSAccount', accountId: '444455556666' }).name).toBe('account 444455556666');
   });
 });
 
