@@ -224,13 +224,14 @@ function remediationOf(observation: Observation, status: Status): string[] {
       : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`];
   }
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
+  // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.
   return remediationFor(
     kind,
     resource,
     [...paths, ...(observation.untouchedDrift ?? [])].map((p) => ({
       path: p.path,
       current: p.after,
-      target: p.baseline !== undefined ? p.baseline : p.before,
+      target: p.baseline,
     })),
     observation.approved,
   );

@@ -16,6 +16,7 @@ import {
   createKey,
   createTrail,
   detect,
+  EXTERNAL_ACCOUNT,
   KEY_ARN,
   OTHER_KEY_ARN,
   OTHER_KEY_ID,
@@ -176,6 +177,35 @@ describe('Remediation', () => {
   it('inspects the key policy with get-key-policy after a PutKeyPolicy on a key it never saw', () => {
     expect(remediationOf([putKeyPolicy(policyWith())])).toEqual([
       `# approved value unknown; inspect: aws kms get-key-policy ${KEY} --policy-name default --output text`,
+    ]);
+  });
+
+  it('never undoes a change back to an unapproved value: a policy put back on a key it never saw is only inspected', () => {
+    // Act: bob opens a key keydrift never saw to another account; carol puts the old policy back.
+    const opened = policyWith({
+      Effect: 'Allow',
+      Principal: { AWS: EXTERNAL_ACCOUNT },
+      Action: 'kms:*',
+      Resource: '*',
+    });
+    const { findings } = detect([
+      by(at(putKeyPolicy(opened), 'open-1'), sessionIdentity('Admin', 'bob')),
+      by(at(putKeyPolicy(policyWith()), 'restore-1'), sessionIdentity('Admin', 'carol')),
+    ]);
+
+    // Assess: undoing carol's change would open the key again, so neither finding offers it.
+    expect(findings.map((f) => f.remediation)).toEqual([
+      [`# approved value unknown; inspect: aws kms get-key-policy ${KEY} --policy-name default --output text`],
+      [`# approved value unknown; inspect: aws kms get-key-policy ${KEY} --policy-name default --output text`],
+    ]);
+  });
+
+  it('inspects the tags, not removes one, when a removed tag of a key it never saw is put back', () => {
+    const untag = onKey(rec('UntagResource__awskmsdg__1'));
+    const retag = onKey(rec('TagResource__awskmsdg__1'));
+    (retag.requestParameters as { tags: unknown }).tags = [{ tagKey: 'Dept', tagValue: 'IT' }];
+    expect(remediationOf([at(untag, 'untag-1'), at(retag, 'tag-1')])).toEqual([
+      `# approved value unknown; inspect: aws kms list-resource-tags ${KEY}`,
     ]);
   });
 
