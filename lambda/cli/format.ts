@@ -38,14 +38,24 @@ const SUMMARY_COLUMN = 20 + 2 + 8 + 2 + 8 + 2 + 22 + 2;
 /** The narrowest summary column worth keeping beside the fixed columns; below it the summary goes under them. */
 const MIN_SUMMARY_WIDTH = 30;
 
+/** The width assumed for a terminal that reports none, or one too narrow to be real. */
+const FALLBACK_COLUMNS = 80;
+/** Narrower than this a reported width is taken for a placeholder (a pty under `script` reports 0), not a terminal. */
+const MIN_PLAUSIBLE_COLUMNS = 40;
+
+/** The terminal width to lay the table out in: the reported one, unless it is missing or implausibly small. */
+export function terminalColumns(reported: number | undefined): number {
+  return reported !== undefined && reported >= MIN_PLAUSIBLE_COLUMNS ? reported : FALLBACK_COLUMNS;
+}
+
 /**
  * A readable table: one row per finding (time, severity, status, event, summary), then for drift the
- * first command that undoes it. `columns` bounds the line width on a terminal: a summary is wrapped,
- * never cut, since it says what changed and who did it.
+ * first command that undoes it. `columns` (a terminal's width; none when not a terminal) bounds the line
+ * width: a summary is wrapped, never cut, since it says what changed and who did it.
  */
 export function formatTable(findings: Finding[], options: { color: boolean; columns?: number }): string {
   const paint = (style: Style, text: string) => (options.color ? styleText(style, text) : text);
-  const width = options.columns ?? 200;
+  const width = options.columns === undefined ? 200 : terminalColumns(options.columns);
   const lines = [
     paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', 22)}  SUMMARY`),
   ];

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONFIG, type DetectionConfig, parseDetectionConfig } from '../core/config';
-import { KeydriftError } from '../core/errors';
+import { ConfigError, KeydriftError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
 import { replay } from '../replay/replay';
-import { formatJsonLines, formatSummary, formatTable, progressLine } from './format';
+import { formatJsonLines, formatSummary, formatTable, progressLine, terminalColumns } from './format';
 import { addOperatorCommands } from './operator';
 
 /** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read (no CloudTrail log). */
@@ -12,9 +13,29 @@ export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 
 const DEFAULT_CONFIG_FILE = 'keydrift.config.json';
 
-function severity(value: string): Severity {
-  if ((SEVERITIES as readonly string[]).includes(value)) return value as Severity;
-  throw new InvalidArgumentError(`expected one of ${SEVERITIES.join(', ')}`);
+/**
+ * keydrift's version, read from the package.json above this file at run time: from lambda/cli/ (tsx, Jest) or
+ * from the bundle bin/keydrift.cjs runs, in node_modules/.cache/keydrift/ (not rebuilt when only the version changes).
+ */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const { name, version } = JSON.parse(readFileSync(file, 'utf8'));
+    if (name === 'keydrift') return version;
+  }
+  return 'unknown';
+}
+
+/** Collects --planned-principal values, each checked by the same rule as plannedPrincipals in a config file. */
+function plannedPrincipal(value: string, previous: string[]): string[] {
+  try {
+    parseDetectionConfig({ plannedPrincipals: [value] });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new InvalidArgumentError('expected an IAM role or user ARN (arn:aws:iam::123456789012:role/Name)');
+  }
+  return [...previous, value];
 }
 
 /** Loads --config, or ./keydrift.config.json when present, and adds --planned-principal values. */
@@ -35,10 +56,13 @@ function loadConfig(file: string | undefined, planned: string[]): DetectionConfi
     }
   }
   const base = path ? parseDetectionConfig(raw, `config file ${path}`) : DEFAULT_CONFIG;
-  return parseDetectionConfig(
-    { ...base, plannedPrincipals: [...base.plannedPrincipals, ...planned] },
-    path ? `config file ${path} with --planned-principal` : '--planned-principal',
-  );
+  return { ...base, plannedPrincipals: [...base.plannedPrincipals, ...planned] };
+}
+
+/** After a usage error each command prints the error and where its help is, not the whole help. */
+function hintHelpAfterError(command: Command, name: string): void {
+  command.showHelpAfterError(`(run ${name} --help for usage)`);
+  for (const sub of command.commands) hintHelpAfterError(sub, `${name} ${sub.name()}`);
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -71,7 +95,10 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   process.stdout.write(
     flags.format === 'json'
       ? formatJsonLines(shown)
-      : formatTable(shown, { color: !!process.stdout.isTTY && !process.env.NO_COLOR, columns: process.stdout.columns }),
+      : formatTable(shown, {
+          color: !!process.stdout.isTTY && !process.env.NO_COLOR,
+          columns: process.stdout.isTTY ? terminalColumns(process.stdout.columns) : undefined,
+        }),
   );
   process.stderr.write(formatSummary(summary, shown.length));
   // Inputs that are no CloudTrail log (`{}`, a digest folder alone) must not pass for "no drift" either; a log that
@@ -94,8 +121,8 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
 export function buildProgram(): Command {
   const program = new Command('keydrift')
     .description('Detects drift in AWS KMS keys and the CloudTrail trails that depend on them.')
-    .exitOverride()
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .exitOverride();
   program
     .command('replay')
     .description('Replay CloudTrail logs offline (no AWS access) and report every KMS key and trail drift.')
@@ -107,11 +134,15 @@ export function buildProgram(): Command {
     .option(
       '--planned-principal <arn>',
       'an IAM role or user ARN whose changes are planned (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
+      plannedPrincipal,
       [] as string[],
     )
     .option('--config <file>', `configuration file (default: ./${DEFAULT_CONFIG_FILE} when present)`)
-    .option('--min-severity <level>', 'show findings at or above this severity', severity, 'info' as Severity)
+    .addOption(
+      new Option('--min-severity <level>', 'show findings at or above this severity')
+        .choices(SEVERITIES)
+        .default('info'),
+    )
     .addOption(
       new Option('--fail-on <level>', 'exit 1 when a finding is at or above this severity')
         .choices([...SEVERITIES, 'never'])
@@ -133,6 +164,7 @@ Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error, 
       process.exitCode = await runReplay(paths, flags);
     });
   addOperatorCommands(program);
+  hintHelpAfterError(program, program.name());
   return program;
 }
 

@@ -152,10 +152,12 @@ describe('exit codes', () => {
     expect(run.stdout).toBe('');
   });
 
-  test('2 for a bad --min-severity, listing the levels', () => {
+  test('2 for a bad --min-severity, listing the levels as --fail-on does', () => {
     const run = runKeydrift(['replay', '--min-severity', 'loud', onlyErrors], { cwd });
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('expected one of info, warning, error, critical');
+    expect(run.stderr).toContain(
+      "option '--min-severity <level>' argument 'loud' is invalid. Allowed choices are info, warning, error, critical.",
+    );
   });
 
   test('2 when no command is given (help on standard error), 0 for --help', () => {
@@ -165,6 +167,7 @@ describe('exit codes', () => {
     const help = runKeydrift(['replay', '--help'], { cwd });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error');
+    expect(help.stdout).toMatch(/--min-severity <level> +show findings at or above this severity \(choices:\s+"info",/);
   });
 
   test('2 when nothing could be read (a missing path), saying why', () => {
@@ -264,12 +267,30 @@ describe('configuration', () => {
     expect(findings.find((f) => f.status === 'denied')).toMatchObject({ severity: 'error' });
   });
 
-  test('--planned-principal adds to the config file; a bad ARN there is a usage error', () => {
+  test('--planned-principal adds to the planned principals of the config file', () => {
+    const project = tempDir();
+    writeFile(path.join(project, 'keydrift.config.json'), {
+      plannedPrincipals: ['arn:aws:iam::111122223333:role/someone-else'],
+    });
+    const run = runKeydrift(['replay', '--format', 'json', '--planned-principal', DEPLOYER, EXAMPLES], {
+      cwd: project,
+    });
+    const planned = parseFindings(run.stdout).filter((f) => f.status === 'planned');
+    expect(planned.map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+  });
+
+  test('a --planned-principal that is no ARN is a usage error naming the flag and the value, not the config file', () => {
+    const project = tempDir();
+    writeFile(path.join(project, 'keydrift.config.json'), { plannedPrincipals: [DEPLOYER] });
     const run = runKeydrift(
-      ['replay', '--format', 'json', '--planned-principal', 'deployer', samplePath('DisableKey__awskmsdg__1')],
-      { cwd },
+      ['replay', '--format', 'json', '--planned-principal', 'notanarn', samplePath('DisableKey__awskmsdg__1')],
+      { cwd: project },
     );
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/--planned-principal is not valid:\n {2}plannedPrincipals\[0\]: must be an IAM role/);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      "error: option '--planned-principal <arn>' argument 'notanarn' is invalid. expected an IAM role or user ARN " +
+        '(arn:aws:iam::123456789012:role/Name)\n(run keydrift replay --help for usage)\n',
+    );
   });
 });
