@@ -26,7 +26,13 @@ export function configFromContext(scope: Construct): KeydriftConfig {
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw new Error(`keydrift config: context "${CONFIG_CONTEXT_KEY}" is not valid JSON (${(error as Error).message})`);
+    // `cdk -c key=value` keeps the value's first line only: a JSON object written over several lines arrives cut.
+    const cut = !raw.trimEnd().endsWith('}')
+      ? '; the CDK CLI keeps only the first line of a -c value: write it on one line or put it in cdk.json'
+      : '';
+    throw new Error(
+      `keydrift config: context "${CONFIG_CONTEXT_KEY}" is not valid JSON (${(error as Error).message})${cut}`,
+    );
   }
   return parseKeydriftConfig(parsed);
 }

@@ -159,6 +159,12 @@ describe('configuration from the CDK context', () => {
     );
   });
 
+  it('says the CDK CLI cut a -c value written over several lines, which arrives as its first line only', () => {
+    expect(() => configFromContext(appWith({ keydrift: '{' }))).toThrow(
+      'the CDK CLI keeps only the first line of a -c value: write it on one line or put it in cdk.json',
+    );
+  });
+
   it('accepts ignore rules and trail keys from the context, as the README documents them', () => {
     const config = configFromContext(
       appWith({ keydrift: '{"ignore":[{"event":"CreateGrant","reason":"AWS Backup"}],"trailKeys":[]}' }),

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import { configFromContext } from '../../lib/app-context';
 import type { KeydriftProps } from '../../lib/config';
 import { OUTPUT_KEYS } from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
@@ -50,6 +51,27 @@ describe('README: deploying', () => {
     expect(deploy).toContain('npm run deploy -- -c keydrift=');
     expect(deploy).toContain('npm run synth');
     expect(readme).not.toMatch(/\b(npx )?cdk (synth|deploy)\b/);
+  });
+});
+
+describe('README: the deploy command', () => {
+  /** `-c key=value` as the CDK CLI reads it: the value up to the first line break. */
+  const cdkContextValue = (assignment: string): string => assignment.split(/=(.*)/, 2)[1];
+
+  it('passes a configuration the app accepts whole, once the CDK CLI has read it', () => {
+    const [command] = section('### Deploy command').match(/npm run deploy -- -c keydrift='[^']*'/) ?? [''];
+    const value = cdkContextValue(command.slice(command.indexOf('keydrift=')).replace(/'/g, ''));
+    expect(configFromContext(testApp({ keydrift: value }))).toMatchObject({
+      alertEmails: ['kms-oncall@example.com'],
+      createTrail: false,
+    });
+  });
+
+  it('shows a cdk.json context the app accepts, with every alert channel', () => {
+    const [, json] = section('### Deploy command').match(/```json\n([\s\S]*?)```/) ?? [];
+    const config = configFromContext(testApp(JSON.parse(json).context));
+    expect(config).toMatchObject({ slack: { workspaceId: 'T0123ABCD' }, pagerDutySecretName: 'keydrift/pagerduty' });
+    expect(config.alertEmails).toHaveLength(1);
   });
 });
 
