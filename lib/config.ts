@@ -103,7 +103,31 @@ const SLACK_WORKSPACE_ID = /^[0-9A-Z]{1,255}$/;
 const SLACK_CHANNEL_ID = /^[A-Za-z0-9]+$/;
 // Secrets Manager's name alphabet; an ARN contains ':' and is rejected here on purpose.
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/;
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+const CRON = /^cron\(([^()\s]+ ){5}[^()\s]+\)$/;
+/** A rarer schedule outlasts the heartbeat alarm's longest window (7 days for two runs). */
+const MAX_RATE_MINUTES = 3 * 24 * 60;
+
+/** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
+function scheduleProblem(schedule: string): string | undefined {
+  const rate = RATE.exec(schedule);
+  if (rate) {
+    const [count, unit] = [Number(rate[1]), rate[2]];
+    if (count < 1) return 'must run at least every 1 unit: rate(0 …) never runs';
+    if ((count === 1) !== !unit.endsWith('s'))
+      return `says ${unit} for ${count}: EventBridge wants rate(1 hour), rate(6 hours)`;
+    const minutes = count * { m: 1, h: 60, d: 24 * 60 }[unit[0] as 'm' | 'h' | 'd'];
+    if (minutes > MAX_RATE_MINUTES)
+      return 'is rarer than every 3 days, which the reconcile heartbeat alarm cannot watch';
+    return undefined;
+  }
+  if (!CRON.test(schedule)) return 'is not a schedule expression like rate(6 hours) or cron(0 6 * * ? *)';
+  const fields = schedule.slice(5, -1).split(' ');
+  if ((fields[2] === '?') === (fields[4] === '?')) {
+    return 'needs ? in exactly one of day-of-month and day-of-week (the 3rd and 5th fields), like cron(0 6 * * ? *)';
+  }
+  return undefined;
+}
 
 const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
 
@@ -179,7 +203,10 @@ const schema = z.strictObject({
   createTrail: z.boolean({ error: 'must be true or false' }).default(false),
   reconcileSchedule: z
     .string()
-    .regex(SCHEDULE, 'is not a schedule expression like rate(6 hours) or cron(0 6 * * ? *)')
+    .superRefine((schedule, ctx) => {
+      const problem = scheduleProblem(schedule);
+      if (problem) ctx.addIssue({ code: 'custom', input: schedule, message: problem });
+    })
     .default('rate(6 hours)'),
 });
 
