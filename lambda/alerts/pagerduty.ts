@@ -1,7 +1,7 @@
 /**
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
- * region, resource and attribute, so a key that flaps stays one incident, and a `resolved` or `planned` finding
- * (after which the attribute matches its baseline) closes it. A key's deletion date is paged with its state: one
+ * region, resource and attribute, so a key that flaps stays one incident, and a finding after which the attribute
+ * matches its approved value again (`resolved`, or drift a `planned` change approves) closes it. A key's deletion date is paged with its state: one
  * deletion is one incident.
  */
 
@@ -59,8 +59,13 @@ const changesIn = (changes: Finding['changes'], incident: string): Array<[string
 const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
   changes.length > 0 && changes.every(([, change]) => change.back_to_baseline);
 
-/** A drift finding that still brings all of one incident back (a revoked grant's) resolves it: the pager needs it. */
-export function resolvesSomeIncident(changes: Finding['changes']): boolean {
+/**
+ * True when the finding closes one of its incidents: a `resolved` one always; a drift or planned one when it brings
+ * all of one incident back (a revoked grant's, or drift a planned change approves).
+ */
+export function resolvesSomeIncident(finding: Pick<Finding, 'status'> & Partial<Pick<Finding, 'changes'>>): boolean {
+  const changes = finding.changes ?? {};
+  if (finding.status === 'resolved') return true;
   return [...new Set(Object.keys(changes).map(incidentOf))].some((incident) => allBack(changesIn(changes, incident)));
 }
 
@@ -71,7 +76,7 @@ export function attributesPaged(finding: Finding): string[] {
   return [finding.status === 'denied' ? 'attempt' : finding.event];
 }
 
-/** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute; `resolved`/`planned` resolve. */
+/** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve. */
 export function formatPagerDutyEvents(finding: Finding, routingKey: string): PagerDutyEvent[] {
   return attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute));
 }
@@ -83,9 +88,9 @@ export function pagerDutyEventsToSend(finding: Finding, routingKey: string): Pag
   );
 }
 
-/** Resolve when the finding, or every attribute of this incident, is back at its baseline; otherwise trigger. */
+/** Resolve when the finding, or every attribute of this incident, is back at its approved value; else trigger. */
 function actionFor(finding: Finding, incident: string): PagerDutyEvent['event_action'] {
-  if (finding.status === 'resolved' || finding.status === 'planned') return 'resolve';
+  if (finding.status === 'resolved') return 'resolve';
   return allBack(changesIn(finding.changes, incident)) ? 'resolve' : 'trigger';
 }
 

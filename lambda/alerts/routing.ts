@@ -4,15 +4,12 @@
  * gets every `resolved` finding, so the channel that saw the drift hears it was fixed (in its thread).
  */
 
-import { type Finding, SEVERITIES, type Severity, type Status } from '../core/types';
+import { type Finding, SEVERITIES, type Severity } from '../core/types';
 import { resolvesSomeIncident } from './pagerduty';
 
 /** The alert audiences, each published to its own SNS topic. */
 export const AUDIENCES = ['chat', 'email', 'page'] as const;
 export type Audience = (typeof AUDIENCES)[number];
-
-// These statuses produce PagerDuty `resolve` events: they wake nobody, and without them incidents never close.
-const CLOSES_INCIDENT: ReadonlySet<Status> = new Set<Status>(['resolved', 'planned']);
 
 /** True when `severity` ranks at or above `minimum` in SEVERITIES (info < warning < error < critical). */
 export function severityAtLeast(severity: Severity, minimum: Severity): boolean {
@@ -31,12 +28,7 @@ export function audiencesFor(
   if (severityAtLeast(finding.severity, minSeverity)) audiences.push('chat', 'email');
   // The all-clear for drift chat was told about; e-mail is not worth a second message for it.
   else if (finding.status === 'resolved') audiences.push('chat');
-  if (
-    finding.severity === 'critical' ||
-    CLOSES_INCIDENT.has(finding.status) ||
-    resolvesSomeIncident(finding.changes ?? {})
-  ) {
-    audiences.push('page');
-  }
+  // Resolves wake nobody, and without them incidents never close.
+  if (finding.severity === 'critical' || resolvesSomeIncident(finding)) audiences.push('page');
   return audiences;
 }

@@ -13,6 +13,7 @@ import type { DetectionConfig } from './config';
 import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
 import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
+import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
 import { splitPath } from './state';
 import {
   type AttributeChange,
@@ -147,21 +148,31 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
 }
 
 /**
- * Flags each attribute that is whole at its known baseline again: every path the event touched, and no other entry
- * of it still drifting (a pager closes that attribute's incident).
+ * Flags each attribute that is whole at its approved value again, so a pager closes that attribute's incident: every
+ * path the event touched is back at its known baseline, or was drifting (or unknown) and a planned change approves
+ * it; and no other entry of it still drifts (approving one grant does not approve another).
  */
-function markBackToBaseline(changes: Record<string, AttributeChange>, observation: Observation): void {
+function markBackToBaseline(changes: Record<string, AttributeChange>, observation: Observation, status: Status): void {
   const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
+  const wasDrifting = (p: TouchedPath) => p.baseline === undefined || !same(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
-    if (touched.length > 0 && touched.every(atBaseline) && !drifting.has(attribute)) change.back_to_baseline = true;
+    if (touched.length === 0 || drifting.has(attribute)) continue;
+    const back = status === 'planned' ? touched.some(wasDrifting) : touched.every(atBaseline);
+    if (back) change.back_to_baseline = true;
   }
 }
 
-function statusOf(observation: Observation, entry: EventEntry, config: DetectionConfig): Status {
+/** `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one. */
+function statusOf(
+  observation: Observation,
+  entry: EventEntry,
+  config: DetectionConfig,
+  managedBy: string | undefined,
+): Status {
   const { event, paths } = observation;
   if (event.errorCode) return 'denied';
-  if (entry.routine || isPlannedPrincipal(event.actor, config.plannedPrincipals)) return 'planned';
+  if (entry.routine || managedBy || isPlannedPrincipal(event.actor, config.plannedPrincipals)) return 'planned';
   const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
   return backToBaseline ? 'resolved' : 'drift';
 }
@@ -197,13 +208,14 @@ function severityOf(
   return { severity, reasons: status === 'denied' ? reasons.map((r) => `had it succeeded: ${r}`) : reasons };
 }
 
-function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext): string {
+function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, managedBy: string | undefined): string {
   const base = entry.summary(ctx);
   switch (status) {
     case 'denied':
       return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
     case 'planned':
-      return entry.routine ? base : `${base} (planned; baseline updated)`;
+      if (entry.routine) return base;
+      return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
     case 'resolved':
       return `${base}: back to its baseline`;
     default:
@@ -246,9 +258,10 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
   const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
   const trailsUsingKey = kind === 'key' ? surroundings.trailsUsingKey(resource) : [];
   const changes = groupChanges(observation, trailsUsingKey);
-  markBackToBaseline(changes, observation);
-  const status = statusOf(observation, entry, config);
   const ruleContext: RuleContext = { event, kind, resource, changes, trailsUsingKey };
+  const managedBy = grantManagedByService(ruleContext);
+  const status = statusOf(observation, entry, config, managedBy);
+  markBackToBaseline(changes, observation, status);
   const { severity, reasons } = severityOf(entry, status, ruleContext, config);
   const summaryContext: SummaryContext = {
     event,
@@ -269,7 +282,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
     severity,
     status,
     changes,
-    summary: summaryOf(entry, status, summaryContext),
+    summary: summaryOf(entry, status, summaryContext, managedBy),
     remediation: remediationOf(observation, status),
   };
   if (reasons.length) finding.reasons = reasons;

@@ -132,9 +132,15 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     expect(closed!.dedup_key).toBe(opened!.dedup_key);
   });
 
-  it('resolves after a planned change, which moved the baseline to the live state', () => {
-    const planned: Finding = { ...putKeyPolicyOpened, status: 'planned', severity: 'info' };
+  it('resolves after a planned change that approves the drifting attribute whole', () => {
+    const policy = { ...putKeyPolicyOpened.changes.policy!, back_to_baseline: true };
+    const planned: Finding = { ...putKeyPolicyOpened, status: 'planned', severity: 'info', changes: { policy } };
     expect(formatPagerDutyEvents(planned, ROUTING_KEY).map((e) => e.event_action)).toEqual(['resolve']);
+  });
+
+  it('sends nothing for a planned change that leaves its attribute drifting or had nothing drifting to approve', () => {
+    const planned: Finding = { ...putKeyPolicyOpened, status: 'planned', severity: 'info' };
+    expect(pagerDutyEventsToSend(planned, ROUTING_KEY)).toEqual([]);
   });
 
   it('triggers a denied attempt under the attribute name "attempt"', () => {

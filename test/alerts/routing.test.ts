@@ -41,8 +41,11 @@ describe('audiencesFor', () => {
     expect(audiencesFor(enableKeyRotationResolved, 'info')).toEqual(['chat', 'email', 'page']);
   });
 
-  it('sends a planned change to the pager only, since the baseline now matches the live state', () => {
-    expect(audiencesFor({ severity: 'info', status: 'planned' })).toEqual(['page']);
+  it('sends a planned change to the pager only when it approves a drifting attribute whole, closing its incident', () => {
+    const approved = { before: 'Enabled', after: 'Disabled', back_to_baseline: true };
+    expect(audiencesFor({ severity: 'info', status: 'planned', changes: { key_state: approved } })).toEqual(['page']);
+    const nothingToClose = { before: 'v1', after: 'v2' };
+    expect(audiencesFor({ severity: 'info', status: 'planned', changes: { description: nothingToClose } })).toEqual([]);
   });
 });
 

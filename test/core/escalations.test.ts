@@ -7,6 +7,8 @@ import { diffPolicies, normalizePolicy } from '../../lambda/core/policy';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import {
   ACCOUNT,
+  at,
+  by,
   cloudTrailStatement,
   createKey,
   createTrail,
@@ -18,6 +20,7 @@ import {
   policyWith,
   putKeyPolicy,
   rec,
+  sessionIdentity,
   TRAIL_ARN,
 } from './harness';
 
@@ -181,15 +184,67 @@ describe('Escalation: outside access through a grant', () => {
 });
 
 describe('Escalation: grants made by AWS services', () => {
-  it('reports a grant an AWS service created for its caller as info (ServiceGrantsAreRoutine)', () => {
+  it('reports a grant an AWS service created for its caller as routine: info, planned (ServiceGrantsAreRoutine)', () => {
     const { last } = detect([rec('CreateGrant__awskmsdg__3')]);
     expect(last).toMatchObject({
       event: 'CreateGrant',
-      status: 'drift',
+      status: 'planned',
       severity: 'info',
+      summary: expect.stringMatching(/ \(routine for dynamodb\.amazonaws\.com; baseline updated\)$/),
       user: 'arn:aws:sts::111122223333:assumed-role/Admin/user01',
       reasons: ['ServiceGrantsAreRoutine: dynamodb.amazonaws.com manages this grant for its caller'],
     });
+  });
+
+  it("approves a service's grant, so a person's grant is undone alone and revoking it is resolved", () => {
+    // Prepare: DynamoDB creates a grant on a key keydrift knows; bob creates one of his own.
+    const serviceGrant = at(onKey(rec('CreateGrant__awskmsdg__3')), 'service-1', '2024-01-01T00:00:01Z');
+    const bobsGrant = by(
+      at(onKey(rec('CreateGrant__awskmsdg__1')), 'bob-1', '2024-01-01T00:00:02Z'),
+      sessionIdentity('Admin', 'bob'),
+    );
+    const bobsGrantId = (bobsGrant.responseElements as { grantId: string }).grantId;
+    const revoke = at(onKey(rec('RevokeGrant__awskmsdg__1')), 'revoke-1', '2024-01-01T00:00:03Z');
+    (revoke.requestParameters as { grantId: string }).grantId = bobsGrantId;
+
+    // Act
+    const { findings, store } = detect([createKey(), serviceGrant, bobsGrant, revoke]);
+
+    // Assess: only bob's grant is revoked by the remediation, and revoking it brings the key back.
+    const [, , created, revoked] = findings;
+    expect(created.remediation).toEqual([expect.stringContaining(`revoke-grant`)]);
+    expect(created.remediation[0]).toContain(`--grant-id ${bobsGrantId}`);
+    expect(revoked).toMatchObject({ status: 'resolved', remediation: [] });
+    const serviceGrantId = (serviceGrant.responseElements as { grantId: string }).grantId;
+    expect(store.baseline(KEY_ARN)?.attributes[`grants#${serviceGrantId}`]).toBeTruthy();
+  });
+
+  it('closes no incident with a routine grant: approving it leaves another drifting grant drifting', () => {
+    // Prepare: bob creates a grant of his own (drift); then DynamoDB creates one (routine).
+    const bobsGrant = by(
+      at(onKey(rec('CreateGrant__awskmsdg__1')), 'bob-1', '2024-01-01T00:00:01Z'),
+      sessionIdentity('Admin', 'bob'),
+    );
+    const serviceGrant = at(onKey(rec('CreateGrant__awskmsdg__3')), 'service-1', '2024-01-01T00:00:02Z');
+
+    // Act
+    const { last } = detect([createKey(), bobsGrant, serviceGrant]);
+
+    // Assess
+    expect(last.status).toBe('planned');
+    expect(last.changes.grants.back_to_baseline).toBeUndefined();
+  });
+
+  it("flags a planned change that approves drift as back at its approved value (the pager's cue to resolve)", () => {
+    const planner = sessionIdentity('Deployer', 'ci');
+    const disable = at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-1', '2024-01-01T00:00:01Z');
+    const approve = by(at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-2', '2024-01-01T00:00:02Z'), planner);
+    const { findings } = detect([createKey(), disable, approve], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/Deployer`],
+    });
+    expect(findings[1].changes.key_state.back_to_baseline).toBeUndefined();
+    expect(findings[2]).toMatchObject({ status: 'planned' });
+    expect(findings[2].changes.key_state.back_to_baseline).toBe(true);
   });
 
   it('still reports a service-made grant for another account as critical', () => {

@@ -659,10 +659,8 @@ describe('who made the change', () => {
     });
     expect(planned.delivered.email).toHaveLength(0);
     expect(planned.delivered.chat).toHaveLength(0);
-    // The pager gets planned changes as resolves: they close whatever an earlier drift on the key opened.
-    expect(planned.delivered.page).toHaveLength(1);
-    const paged = JSON.parse(planned.delivered.page[0].Message) as Finding;
-    expect(formatPagerDutyEvents(paged, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+    // The description was at its baseline: the approval closes no incident, so the pager is not told.
+    expect(planned.delivered.page).toHaveLength(0);
     expect((await world.snapshot(key.arn, 'BASELINE'))?.attributes.description).toBe('orders v2');
 
     // Someone else puts the old description back: against the moved baseline, that is the drift.

@@ -422,7 +422,7 @@ describe('createDetector: alerting', () => {
     const { finding } = await detect(envelope(record));
 
     // Assess
-    expect(finding).toMatchObject({ event: 'CreateGrant', severity: 'info', status: 'drift' });
+    expect(finding).toMatchObject({ event: 'CreateGrant', severity: 'info', status: 'planned' });
     expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
     expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
     expect(sleeps).toEqual([]);
