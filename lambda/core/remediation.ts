@@ -243,6 +243,11 @@ function managementSelectorCommands(arn: string, region: string, selectors: Part
 
 function storeCommands(arn: string, region: string, undo: Undo): string[] {
   const id = `--custom-key-store-id ${shellQuote(arn.split('/').pop() ?? arn)} --region ${region}`;
+  if (undo.path === 'custom_key_store' && undo.current === 'deleted') {
+    return [
+      `# ${arn} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
+    ];
+  }
   if (undo.path === 'connection_state' && undo.target === 'CONNECTED')
     return [`aws kms connect-custom-key-store ${id}`];
   if (undo.path === 'connection_state' && undo.target === 'DISCONNECTED')
@@ -267,8 +272,12 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
   const deleted = kind === 'key' && undos.some((u) => u.path === 'key_state' && u.current === 'Deleted');
-  // Nothing else can be undone on a deleted key, and inspecting it only answers NotFound.
+  // Nothing else can be undone on a deleted key or key store, and inspecting it only answers NotFound.
   if (deleted) return keyCommands(arn, region, { path: 'key_state', current: 'Deleted', target: undefined });
+  const storeDeleted =
+    kind === 'custom-key-store' && undos.some((u) => u.path === 'custom_key_store' && u.current === 'deleted');
+  if (storeDeleted)
+    return storeCommands(arn, region, { path: 'custom_key_store', current: 'deleted', target: undefined });
   const inspect: string[] = [];
   for (const undo of undos) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;

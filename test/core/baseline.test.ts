@@ -349,4 +349,17 @@ describe('CreateCustomKeyStore', () => {
     ]);
     expect(store.baseline(findings[0].resource)?.attributes).toMatchObject({ connection_state: 'CONNECTED' });
   });
+
+  it('says a deleted key store cannot be restored, rather than offering to connect it', () => {
+    const { last } = detect([
+      keyStore('CreateCustomKeyStore__awskmsdg__1', 'create-1', 2),
+      keyStore('ConnectCustomKeyStore__awskmsdg__1', 'connect-1', 3),
+      keyStore('DisconnectCustomKeyStore__awskmsdg__1', 'disconnect-1', 4),
+      keyStore('DeleteCustomKeyStore__awskmsdg__1', 'delete-1', 5),
+    ]);
+    expect(last).toMatchObject({ event: 'DeleteCustomKeyStore', status: 'drift' });
+    expect(last.remediation).toEqual([
+      `# ${last.resource} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
+    ]);
+  });
 });
