@@ -212,6 +212,10 @@ function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, manag
   const base = entry.summary(ctx);
   switch (status) {
     case 'denied':
+      // KMS answers a DryRun call it would have allowed with this error: nothing changed, but the caller may do it.
+      if (ctx.event.errorCode === 'DryRunOperationException') {
+        return `Dry run: ${ctx.who} checked ${ctx.event.eventName} on ${ctx.label}, which would have succeeded (nothing changed)`;
+      }
       return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
     case 'planned':
       if (entry.routine) return base;

@@ -212,6 +212,21 @@ describe('Status: denied', () => {
     expect(last.summary).toBe(`Denied (AccessDenied): Alice tried DisableKey on ${KEY_ID}`);
   });
 
+  it('says a dry run KMS would have allowed is one, not a denial: nothing changed, but the caller may do it', () => {
+    const dryRun = onKey(
+      rec('DisableKey__awskmsdg__1', (r) => {
+        r.errorCode = 'DryRunOperationException';
+        r.errorMessage = 'The request would have succeeded, but the DryRun option is set.';
+      }),
+    );
+    const { last, store } = detect([createKey(), dryRun]);
+    expect(last).toMatchObject({ status: 'denied', remediation: [], error: { code: 'DryRunOperationException' } });
+    expect(last.summary).toBe(
+      `Dry run: Alice checked DisableKey on ${KEY_ID}, which would have succeeded (nothing changed)`,
+    );
+    expect(store.snapshot(KEY_ARN)?.attributes.key_state).toBe('Enabled');
+  });
+
   it('changes nothing in state or baseline', () => {
     // Prepare
     const { store: before } = detect([createKey()]);
