@@ -355,6 +355,11 @@ export const RULES: Record<string, RuleEntry> = {
     effect: 'raise',
     explanation: 'A trail that stops logging KMS management events blinds keydrift and the auditors.',
   },
+  RotationPeriodNotLengthened: {
+    severity: 'warning',
+    effect: 'raise',
+    explanation: 'A longer rotation period keeps each version of the key material in use longer.',
+  },
   ServiceGrantsAreRoutine: {
     severity: 'info',
     effect: 'lower',

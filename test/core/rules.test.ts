@@ -4,6 +4,7 @@
  */
 import { ALL_RULES, type Rule, type RuleOutcome } from '../../lambda/core/rules';
 import { NoOutsideAccessGained } from '../../lambda/core/rules/NoOutsideAccessGained';
+import { RotationPeriodNotLengthened } from '../../lambda/core/rules/RotationPeriodNotLengthened';
 import { ServiceGrantsAreRoutine } from '../../lambda/core/rules/ServiceGrantsAreRoutine';
 import { TrailKeepsKmsKey } from '../../lambda/core/rules/TrailKeepsKmsKey';
 import { TrailKeyKeepsCloudTrailAccess } from '../../lambda/core/rules/TrailKeyKeepsCloudTrailAccess';
@@ -165,6 +166,39 @@ describe('Rule: TrailKeyStaysUsable', () => {
   });
 });
 
+describe('Rule: RotationPeriodNotLengthened', () => {
+  const enableRotation = (days: number, eventId: string) =>
+    at(
+      onKey(
+        rec('EnableKeyRotation__awskmsdg__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).rotationPeriodInDays = days;
+        }),
+      ),
+      eventId,
+    );
+
+  it('is NON_COMPLIANT, and a warning, when rotation gets rarer (90 to 2560 days)', () => {
+    const records = [createKey(), enableRotation(90, 'rotate-1'), enableRotation(2560, 'rotate-2')];
+    expect(verdictOf(RotationPeriodNotLengthened, records)).toEqual(
+      nonCompliant('automatic rotation now every 2560 days instead of every 90'),
+    );
+    expect(detect(records).last).toMatchObject({ severity: 'warning', status: 'drift' });
+  });
+
+  it('is COMPLIANT when rotation gets more frequent, and NOT_APPLICABLE when it is first turned on', () => {
+    expect(
+      verdictOf(RotationPeriodNotLengthened, [
+        createKey(),
+        enableRotation(365, 'rotate-1'),
+        enableRotation(90, 'rotate-2'),
+      ]),
+    ).toEqual(COMPLIANT);
+    expect(verdictOf(RotationPeriodNotLengthened, [createKey(), enableRotation(90, 'rotate-1')])).toEqual(
+      NOT_APPLICABLE,
+    );
+  });
+});
+
 describe('Rule: TrailKeepsKmsKey', () => {
   it('is NON_COMPLIANT when an UpdateTrail removes the KMS key of a trail', () => {
     expect(
@@ -290,6 +324,7 @@ describe('A rule that throws', () => {
     expect(ALL_RULES.map((rule) => rule.id)).toEqual([
       'ServiceGrantsAreRoutine',
       'NoOutsideAccessGained',
+      'RotationPeriodNotLengthened',
       'TrailKeyKeepsCloudTrailAccess',
       'TrailKeyStaysUsable',
       'TrailKeepsKmsKey',

@@ -1,4 +1,5 @@
 import { NoOutsideAccessGained } from './NoOutsideAccessGained';
+import { RotationPeriodNotLengthened } from './RotationPeriodNotLengthened';
 import type { Rule } from './rule';
 import { ServiceGrantsAreRoutine } from './ServiceGrantsAreRoutine';
 import { TrailKeepsKmsKey } from './TrailKeepsKmsKey';
@@ -12,6 +13,7 @@ export type { Rule, RuleContext, RuleOutcome } from './rule';
 export const ALL_RULES: readonly Rule[] = [
   ServiceGrantsAreRoutine,
   NoOutsideAccessGained,
+  RotationPeriodNotLengthened,
   TrailKeyKeepsCloudTrailAccess,
   TrailKeyStaysUsable,
   TrailKeepsKmsKey,
