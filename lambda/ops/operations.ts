@@ -274,12 +274,14 @@ const ACCEPT_EVENT = 'BaselineAccept';
 /**
  * The finding an accept amounts to: `planned`, kept in the finding history (who approved what, when), and sent to
  * the pager so it resolves the PagerDuty incident of each attribute the accept approved, as a planned change does
- * (incidents are keyed by resource and attribute). Only an approved state that moved makes one: a first baseline
+ * (incidents are keyed by resource and attribute; each approved attribute is flagged back at its approved value). Only an approved state that moved makes one: a first baseline
  * approves no change, and had no drift to page about.
  */
 function acceptFinding(result: AcceptResult): Finding | undefined {
   if (result.result !== 'changed' || !result.acceptedBy || !result.acceptedAt) return undefined;
   const changes = changesByAttribute(result.changes);
+  // The whole live state is approved: every attribute is at its approved value, nothing of it left drifting.
+  for (const change of Object.values(changes)) change.back_to_baseline = true;
   const arn = parseArn(result.resource);
   return {
     service: result.kind === 'trail' ? 'cloudtrail' : 'kms',

@@ -63,7 +63,7 @@ test('npx keydrift replay examples/cloudtrail prints the story as a table and ex
     expect(rows[i]).toMatch(new RegExp(`^2026-10-03T${time}Z +${severity.toUpperCase()} +${status} +${event} `));
   });
   expect(npx.stdout).not.toContain('\u001b');
-  expect(npx.stderr).toContain('keydrift replay: 6 input(s), 58 records');
+  expect(npx.stderr).toContain('keydrift replay: 6 input(s), 57 records');
   expect(npx.stderr).toContain('1 duplicate record(s) counted once');
 });
 

@@ -348,7 +348,11 @@ describe('keydrift baseline accept', () => {
       user: MOTO_IDENTITY,
     });
     expect(findingProblems(accepted)).toEqual([]);
-    expect(accepted.changes.description).toEqual({ before: 'payments card data', after: 'payments — temporary' });
+    expect(accepted.changes.description).toEqual({
+      before: 'payments card data',
+      after: 'payments — temporary',
+      back_to_baseline: true,
+    });
     // The same incidents a drift finding on those attributes opened: PagerDuty keys them by resource and attribute.
     const drift = finding({ resource: payments, event: 'UpdateKeyDescription', severity: 'critical', hoursAgo: 1 });
     const events = formatPagerDutyEvents(accepted, 'routing-key');
