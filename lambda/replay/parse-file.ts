@@ -1,7 +1,8 @@
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { classifyRecord } from '../core/normalize';
+import { fingerprint } from './seen-ids';
 
 /** A watched write found in an input, with where it came from (for error messages). */
 export interface LocatedRecord {
@@ -10,7 +11,7 @@ export interface LocatedRecord {
 }
 
 /** What one input file (or standard input) held. */
-export interface FileResult {
+export interface FileResult<Ids extends ArrayLike<number> = number[]> {
   source: string;
   bytes: number;
   records: number;
@@ -18,6 +19,12 @@ export interface FileResult {
   reads: number;
   /** Other services' records. */
   others: number;
+  /**
+   * Fingerprints of the reads' and other records' IDs (pairs of numbers, see {@link fingerprint}), to count each
+   * record once over the run. A worker sends them as `Uint32Array`s, which cross threads as one copy.
+   */
+  readIds: Ids;
+  otherIds: Ids;
   writes: LocatedRecord[];
   /** Records that could not be read; the rest of the file still counts. */
   recordErrors: string[];
@@ -30,7 +37,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   !!value && typeof value === 'object' && !Array.isArray(value);
 
 export function emptyResult(source: string, bytes: number): FileResult {
-  return { source, bytes, records: 0, reads: 0, others: 0, writes: [], recordErrors: [] };
+  return { source, bytes, records: 0, reads: 0, others: 0, readIds: [], otherIds: [], writes: [], recordErrors: [] };
 }
 
 /**
@@ -90,7 +97,19 @@ function collect(value: unknown, where: string, result: FileResult, item = false
   result.recordErrors.push(`${where || 'content'}: not a CloudTrail log file, CloudTrail record or EventBridge event`);
 }
 
-/** Counts one record by kind; what is no record at all (not an object, an event without `detail`) is an error, not another service's record. */
+/** EventBridge events whose `detail` is a CloudTrail record (API calls, service events, console sign-ins...). */
+const VIA_CLOUDTRAIL = / via CloudTrail$/;
+
+/** The ID a record is known by: its eventID, or an EventBridge event's (its detail's eventID, else its own id). */
+function recordId(record: Record<string, unknown>): string | undefined {
+  const id = record.eventID ?? (isObject(record.detail) ? record.detail.eventID : undefined) ?? record.id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Counts one record by kind; what is no record at all (not an object, an event without `detail`, a CloudTrail
+ * record that names no service) is an error, not another service's record.
+ */
 function countRecord(record: unknown, where: string, result: FileResult): void {
   if (!isObject(record)) {
     result.recordErrors.push(`${where}: not a JSON object`);
@@ -101,50 +120,242 @@ function countRecord(record: unknown, where: string, result: FileResult): void {
     result.recordErrors.push(`${where}: EventBridge event ${JSON.stringify(detailType)} has no detail`);
     return;
   }
+  const trailRecord =
+    detailType === undefined ? record : VIA_CLOUDTRAIL.test(String(detailType)) ? record.detail : undefined;
+  if (isObject(trailRecord) && (typeof trailRecord.eventSource !== 'string' || trailRecord.eventSource === '')) {
+    result.recordErrors.push(`${where}: record has no eventSource`);
+    return;
+  }
   result.records++;
   const kind = classifyRecord(record);
-  if (kind === 'write') result.writes.push({ raw: record, where });
-  else if (kind === 'read') result.reads++;
+  if (kind === 'write') {
+    result.writes.push({ raw: record, where });
+    return;
+  }
+  if (kind === 'read') result.reads++;
   else result.others++;
+  const id = recordId(record);
+  if (id !== undefined) {
+    const [high, low] = fingerprint(id);
+    (kind === 'read' ? result.readIds : result.otherIds).push(high, low);
+  }
 }
 
-function parseLine(line: string): { value?: unknown; error?: string } {
+function parseJson(text: string): { value?: unknown; error?: string } {
   try {
-    return { value: JSON.parse(line) };
+    return { value: JSON.parse(text) };
   } catch (error) {
     return { error: (error as Error).message };
   }
 }
 
-/** Adds the line and column to a JSON error that gives only a position (older Node versions). */
-function withLine(message: string, text: string): string {
-  const position = /at position (\d+)$/.exec(message);
-  if (!position) return message;
-  const before = text.slice(0, Number(position[1])).split('\n');
-  return `${message} (line ${before.length} column ${before[before.length - 1].length + 1})`;
+/** Line numbers of positions asked for in increasing order, counting through the text once. */
+function lineCounter(text: string): (position: number) => number {
+  let line = 1;
+  let newline = text.indexOf('\n');
+  return (position) => {
+    for (; newline !== -1 && newline < position; newline = text.indexOf('\n', newline + 1)) line++;
+    return line;
+  };
 }
 
 /**
- * Reads one input's bytes: gzip or plain; a CloudTrail log file, an array, one record or EventBridge
- * event, or JSON Lines of any of these. A bad line or record is reported and the rest still counts; an
- * input too large to hold as text (a decompression bomb) is reported, never a crash.
+ * Places a JSON error in the whole text by position, line and column (Node 20 gives only the position);
+ * `offset` is where the part that was parsed starts.
+ */
+function withLine(message: string, text: string, offset = 0, lineAt = lineCounter(text)): string {
+  const position = /at position (\d+)( \(line \d+ column \d+\))?$/.exec(message);
+  if (!position) return message;
+  const at = offset + Number(position[1]);
+  const column = at - text.lastIndexOf('\n', at - 1);
+  return `${message.slice(0, position.index)}at position ${at} (line ${lineAt(at)} column ${column})`;
+}
+
+/** Where one JSON value (or what should be one) lies in a text, `end` excluded. */
+interface Span {
+  start: number;
+  end: number;
+}
+
+const isSpace = (c: string): boolean => c === ' ' || c === '\n' || c === '\r' || c === '\t';
+
+/** Where the string opening at `open` closes (the first quote not escaped by a backslash), or -1 when `to` comes first. */
+function closingQuote(text: string, open: number, to: number): number {
+  for (let quote = text.indexOf('"', open + 1); quote !== -1 && quote < to; quote = text.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (text[quote - 1 - backslashes] === '\\') backslashes++;
+    if (backslashes % 2 === 0) return quote;
+  }
+  return -1;
+}
+
+/**
+ * Splits text into JSON values without parsing them, by bracket depth outside strings: inside an array or object
+ * (`from` just past its opening bracket, `close` its closing one) at the commas, up to `close`; otherwise between
+ * concatenated values. `cut` is set when `to` comes first: the text ends inside a value, or before the array or
+ * object closes.
+ */
+function splitValues(text: string, from: number, to: number, close?: ']' | '}'): { spans: Span[]; cut: boolean } {
+  const spans: Span[] = [];
+  let depth = 0;
+  let start = -1;
+  const endValue = (end: number) => {
+    if (start >= 0) spans.push({ start, end });
+    start = -1;
+  };
+  for (let i = from; i < to; i++) {
+    const c = text[i];
+    if (depth === 0 && (close ? c === ',' || c === close : isSpace(c))) {
+      endValue(i);
+      if (c === close) return { spans, cut: false };
+      continue;
+    }
+    if (start < 0 && !isSpace(c)) start = i;
+    if (c === '"') {
+      i = closingQuote(text, i, to);
+      if (i === -1) {
+        endValue(to);
+        return { spans, cut: true };
+      }
+    } else if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && depth > 0 && --depth === 0 && !close) endValue(i + 1);
+  }
+  endValue(to);
+  return { spans, cut: close !== undefined || depth > 0 };
+}
+
+/** Where the elements of a broken log file's `Records` array start (just past its `[`), if the value has one. */
+function recordsArray(text: string, value: Span): number | undefined {
+  if (text[value.start] !== '{') return undefined;
+  const key = /"Records"\s*:\s*\[/y;
+  for (const member of splitValues(text, value.start + 1, value.end, '}').spans) {
+    key.lastIndex = member.start;
+    if (key.test(text)) return key.lastIndex;
+  }
+  return undefined;
+}
+
+/**
+ * Reads, value by value, text that JSON.parse refused: each of several concatenated values (as jq prints them),
+ * and each element of a log file's `Records` array, is parsed on its own, so a syntax error costs only the value
+ * it is in, and a truncated input only its end.
+ */
+function scanValues(text: string, result: FileResult): void {
+  const lineAt = lineCounter(text);
+  const values = splitValues(text, 0, text.length);
+  const report = (where: string, offset: number, error: string, cut: boolean) =>
+    result.recordErrors.push(
+      cut
+        ? `${where}: truncated (the input ends inside it)`
+        : `${where}: not valid JSON (${withLine(error, text, offset, lineAt)})`,
+    );
+  values.spans.forEach((span, index) => {
+    const where = values.spans.length > 1 ? `value ${index + 1} (line ${lineAt(span.start)})` : '';
+    const cut = values.cut && index === values.spans.length - 1;
+    const whole = parseJson(text.slice(span.start, span.end));
+    if (whole.error === undefined) {
+      collect(whole.value, where, result);
+      return;
+    }
+    const records = recordsArray(text, span);
+    if (records === undefined) {
+      report(where || 'content', span.start, whole.error, cut);
+      return;
+    }
+    const prefix = where ? `${where} ` : '';
+    const elements = splitValues(text, records, span.end, ']');
+    let broken = 0;
+    let endsInRecord = false;
+    elements.spans.forEach((element, i) => {
+      const name = `${prefix}Records[${i}]`;
+      const item = parseJson(text.slice(element.start, element.end));
+      if (item.error === undefined) {
+        countRecord(item.value, name, result);
+        return;
+      }
+      broken++;
+      endsInRecord = cut && elements.cut && i === elements.spans.length - 1;
+      report(name, element.start, item.error, endsInRecord);
+    });
+    if (cut && !endsInRecord) {
+      // The input ends between two records, or after the last one.
+      const after = `the log file ends after ${elements.spans.length} record(s)`;
+      result.recordErrors.push(`${where ? `${where}: ` : ''}truncated (${after})`);
+    } else if (!broken) {
+      // Every record parses: the error is elsewhere in the log file.
+      report(where || 'content', span.start, whole.error, false);
+    }
+  });
+}
+
+/**
+ * Decompresses gzip. A truncated file (a partial download or copy) gives what decompresses before the cut, with
+ * `truncated` set; any other fault, or more than `maxBytes` of output, is an error.
+ */
+function gunzip(buffer: Buffer, maxBytes: number): { data: Buffer; truncated: boolean } | { error: string } {
+  const options = { maxOutputLength: maxBytes + 1 };
+  try {
+    return { data: gunzipSync(buffer, options), truncated: false };
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ERR_BUFFER_TOO_LARGE')
+      return { error: `too large to read (decompresses to more than ${mib(maxBytes)})` };
+    // "unexpected end of file": decompressing again without asking for the end gives the partial output.
+    const partial =
+      code === 'Z_BUF_ERROR' ? gunzipSync(buffer, { ...options, finishFlush: zlibConstants.Z_SYNC_FLUSH }) : undefined;
+    if (partial?.length) return { data: partial, truncated: true };
+    return { error: `not a valid gzip file (${message})` };
+  }
+}
+
+/** The JSON reading of one input's text: the fast path for a whole document, then the tolerant ones. */
+function parseText(text: string, result: FileResult): FileResult {
+  let whole: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch (error) {
+    const lines = text.split('\n');
+    // JSON Lines when some line holds a whole object; else each value and record on its own. (Only a line that
+    // looks like one is parsed: a failed JSON.parse is slow, and pretty-printed JSON has many lines.)
+    const isObjectLine = (line: string) => /^\s*\{.*\}\s*$/s.test(line) && isObject(parseJson(line).value);
+    if (lines.some(isObjectLine)) {
+      lines.forEach((line, index) => {
+        if (!line.trim()) return;
+        const parsed = parseJson(line);
+        if (parsed.error === undefined) collect(parsed.value, `line ${index + 1}`, result);
+        else result.recordErrors.push(`line ${index + 1}: not valid JSON (${parsed.error})`);
+      });
+      return result;
+    }
+    scanValues(text, result);
+    if (result.records > 0) return result;
+    // No record in it parses (a broken single record, a text file): one error for the file, not one per value.
+    return {
+      ...emptyResult(result.source, result.bytes),
+      fileError: `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
+    };
+  }
+  if (isObject(whole) && isDigest(whole)) return { ...result, skipped: 'CloudTrail digest file (no records)' };
+  const nothing = nothingToReplay(whole);
+  if (nothing) return { ...result, fileError: `holds no CloudTrail records (${nothing})` };
+  collect(whole, '', result);
+  return result;
+}
+
+/**
+ * Reads one input's bytes: gzip or plain; a CloudTrail log file, an array, one record or EventBridge event, JSON
+ * Lines of any of these, or several of them one after another (as jq prints them). A bad line, value or record is
+ * reported and the rest still counts; so is a truncated input, whose complete records still count. An input too
+ * large to hold as text (a decompression bomb) is reported, never a crash.
  */
 export function parseBuffer(source: string, buffer: Buffer, options: ParseOptions = {}): FileResult {
   const maxBytes = Math.min(options.maxBytes ?? MAX_INPUT_BYTES, MAX_INPUT_BYTES);
   let data = buffer;
+  let truncated = false;
   if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
-    try {
-      data = gunzipSync(data, { maxOutputLength: maxBytes + 1 });
-    } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException;
-      return {
-        ...emptyResult(source, buffer.length),
-        fileError:
-          code === 'ERR_BUFFER_TOO_LARGE'
-            ? `too large to read (decompresses to more than ${mib(maxBytes)})`
-            : `not a valid gzip file (${message})`,
-      };
-    }
+    const inflated = gunzip(data, maxBytes);
+    if ('error' in inflated) return { ...emptyResult(source, buffer.length), fileError: inflated.error };
+    ({ data, truncated } = inflated);
   }
   if (data.length > maxBytes)
     return { ...emptyResult(source, data.length), fileError: `too large to read (more than ${mib(maxBytes)})` };
@@ -158,28 +369,12 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   // Windows editors and some exporters start the text with a byte order mark, which JSON.parse refuses.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return { ...result, fileError: 'empty file' };
-  let whole: unknown;
-  try {
-    whole = JSON.parse(text);
-  } catch (error) {
-    const lines = text.split('\n');
-    // JSON Lines only when some line holds a whole object: a broken pretty-printed document is one error.
-    if (!lines.some((line) => line.includes('{') && isObject(parseLine(line).value))) {
-      return { ...result, fileError: `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})` };
-    }
-    lines.forEach((line, index) => {
-      if (!line.trim()) return;
-      const parsed = parseLine(line);
-      if (parsed.error === undefined) collect(parsed.value, `line ${index + 1}`, result);
-      else result.recordErrors.push(`line ${index + 1}: not valid JSON (${parsed.error})`);
-    });
-    return result;
-  }
-  if (isObject(whole) && isDigest(whole)) return { ...result, skipped: 'CloudTrail digest file (no records)' };
-  const nothing = nothingToReplay(whole);
-  if (nothing) return { ...result, fileError: `holds no CloudTrail records (${nothing})` };
-  collect(whole, '', result);
-  return result;
+  const parsed = parseText(text, result);
+  if (!truncated) return parsed;
+  const cut = `truncated gzip file (the data ends after ${mib(data.length)})`;
+  if (parsed.fileError) return { ...parsed, fileError: `${cut}: ${parsed.fileError}` };
+  parsed.recordErrors.push(`${cut}: the ${parsed.records} complete record(s) before the cut were read`);
+  return parsed;
 }
 
 /** Reads and parses one file; a file that cannot be read becomes a file error, never an exception. */

@@ -19,6 +19,7 @@ import {
   tempDir,
   writeFile,
 } from '../helpers/keydrift';
+import { EXAMPLE_LOG, exampleRecords, jqPretty } from './example-log';
 
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -244,6 +245,25 @@ describe('replay() reads', () => {
     }
   });
 
+  test("jq's default output: a log file, a record and an EventBridge event pretty-printed one after another", async () => {
+    // Prepare: a string holding quotes, brackets and a final backslash does not end a value.
+    const untag = { ...sample('UntagResource__awskmsdg__1'), userAgent: 'tool "v2" }]{[\\' };
+    const text = jqPretty([
+      { Records: [sample('EnableKey__awskmsdg__1'), sample('Decrypt__awskmsdg__3')] },
+      untag,
+      envelope(sample('EnableKeyRotation__awskmsdg__1'), '5f2c7a41-8d3e-4b6f-a1c9-0e7d3b2a4f58'),
+      sample('CreateBucket__awscweug__1'),
+    ]);
+    const file = writeFile(path.join(tempDir(), 'jq-output.json'), text);
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(ids(findings)).toEqual(
+      ['EnableKey__awskmsdg__1', 'UntagResource__awskmsdg__1', 'EnableKeyRotation__awskmsdg__1'].map(eventIdOf).sort(),
+    );
+    expect(summary).toMatchObject({ records: 5, writes: 3, reads: 1, others: 1, recordErrors: [], skipped: [] });
+  });
+
   test('standard input together with files', async () => {
     const stdin = Buffer.from(JSON.stringify(sample('EnableKey__awskmsdg__1')));
     const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, readStdin: async () => stdin });
@@ -256,9 +276,11 @@ describe('keydrift replay (the real binary) reads', () => {
     const run = runKeydrift(['replay', '--format', 'json', '--fail-on', 'never', root], { cwd: tempDir() });
     expect(run.status).toBe(0);
     expect(ids(parseFindings(run.stdout))).toEqual(ALL_IDS.map(eventIdOf).sort());
+    // CreateBucket is there twice: as a log file's record and as the EventBridge event delivering it.
     expect(run.stderr).toContain(
-      'keydrift replay: 9 input(s), 17 records (13 KMS/trail writes, 2 KMS/trail reads, 2 other',
+      'keydrift replay: 9 input(s), 16 records (13 KMS/trail writes, 2 KMS/trail reads, 1 other services)',
     );
+    expect(run.stderr).toContain('1 duplicate record(s) counted once');
     expect(run.stderr).toContain(`skipped ${file.digest}: CloudTrail digest file (no records)`);
     expect(run.stderr).toContain(`skipped ${file.readme}: not a .json, .json.gz or .jsonl file`);
   });
@@ -272,6 +294,22 @@ describe('keydrift replay (the real binary) reads', () => {
       ['TagResource', KEY],
     ]);
     expect(run.stderr).toContain('1 input(s), 2 records');
+  });
+
+  test("- as standard input, jq's default output: the log's writes, the same findings as the log file itself", () => {
+    // jq '.Records[] | select(.readOnly == false)' log.json | keydrift replay -
+    const input = jqPretty(exampleRecords().filter((r) => r.readOnly === false));
+    const piped = runKeydrift(['replay', '--format', 'json', '-'], { cwd: tempDir(), input });
+    const direct = runKeydrift(['replay', '--format', 'json', EXAMPLE_LOG], { cwd: tempDir() });
+    expect(piped.status).toBe(1);
+    expect(piped.stderr).toContain('keydrift replay: 1 input(s), 3 records (3 KMS/trail writes');
+    expect(piped.stderr).not.toContain('bad record');
+    expect(parseFindings(piped.stdout)).toEqual(parseFindings(direct.stdout));
+    expect(parseFindings(piped.stdout).map((f) => f.event)).toEqual([
+      'DisableKeyRotation',
+      'PutKeyPolicy',
+      'TagResource',
+    ]);
   });
 
   test('- as standard input, gzip piped', () => {

@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants, gzipSync } from 'node:zlib';
 import {
+  EXAMPLES,
   jsonLines,
   MALFORMED,
   parseFindings,
@@ -16,6 +17,7 @@ import {
   tempDir,
   writeFile,
 } from '../helpers/keydrift';
+import { exampleRecords } from './example-log';
 
 /** The AWS documentation examples that are not valid JSON in their source (trailing or missing commas). */
 const MALFORMED_FILES = fs
@@ -129,7 +131,12 @@ describe('a record that cannot be judged', () => {
     const dir = tempDir();
     const other = writeFile(path.join(dir, 'package.json'), { name: 'not-a-log' });
     const empty = writeFile(path.join(dir, 'empty.json'), '');
-    const broken = writeFile(path.join(dir, 'broken.json.gz'), gzipSync('{"Records": []}').subarray(0, 12));
+    // A gzip header followed by bytes that are no compressed data.
+    const header = gzipSync('{"Records": []}').subarray(0, 10);
+    const broken = writeFile(
+      path.join(dir, 'broken.json.gz'),
+      Buffer.concat([header, Buffer.from('not deflate data')]),
+    );
     const { findings, summary } = await replayInProcess([other, empty, broken]);
     expect(findings).toEqual([]);
     expect(summary.recordErrors).toEqual([]);
@@ -149,5 +156,164 @@ describe('a record that cannot be judged', () => {
     const { findings, summary } = await replayInProcess([deep, samplePath('DisableKey__awskmsdg__1')]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
     expect(summary.recordErrors).toEqual([`${deep}: [0]: not a JSON object`]);
+  });
+});
+
+describe('a truncated input (a partial download or copy)', () => {
+  const SAMPLES_4 = [
+    'DisableKey__awskmsdg__1',
+    'TagResource__awskmsdg__1',
+    'EnableKey__awskmsdg__1',
+    'Decrypt__awskmsdg__2',
+  ];
+  /** JSON Lines of the four samples that end 100 characters into line 4. */
+  const cutInLine4 = (): string => {
+    const lines = jsonLines(SAMPLES_4.map(sample)).split('\n');
+    return `${lines.slice(0, 3).join('\n')}\n${lines[3].slice(0, 100)}`;
+  };
+
+  test('a gzipped JSON Lines file keeps its complete lines and is reported as truncated, like the plain file', async () => {
+    // Prepare: gzip data that stops where the text does, with no end (what a writer stopped mid-way leaves).
+    const text = cutInLine4();
+    const dir = tempDir();
+    const plain = writeFile(path.join(dir, 'events.jsonl'), text);
+    const gz = writeFile(path.join(dir, 'events.jsonl.gz'), gzipSync(text, { finishFlush: constants.Z_SYNC_FLUSH }));
+    // Act
+    const fromPlain = await replayInProcess([plain]);
+    const fromGz = await replayInProcess([gz]);
+    // Assess
+    for (const { findings, summary } of [fromPlain, fromGz]) {
+      expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey', 'TagResource']);
+      expect(summary).toMatchObject({ inputsRead: 1, records: 3, skipped: [] });
+    }
+    const lineError = fromPlain.summary.recordErrors[0].slice(plain.length);
+    expect(lineError).toMatch(/^: line 4: not valid JSON \(/);
+    expect(fromGz.summary.recordErrors).toEqual([
+      `${gz}${lineError}`,
+      `${gz}: truncated gzip file (the data ends after ${Buffer.byteLength(text)} bytes): the 3 complete record(s) before the cut were read`,
+    ]);
+  });
+
+  test('a real gzipped log file cut in half: the records before the cut count, and the record it cuts is named', async () => {
+    // Prepare
+    const source = path.join(
+      EXAMPLES,
+      'AWSLogs/111122223333/CloudTrail/eu-west-1/2026/10/03',
+      '111122223333_CloudTrail_eu-west-1_20261003T1145Z_tAyNh9lTIscmTeQk.json.gz',
+    );
+    const bytes = fs.readFileSync(source);
+    const file = writeFile(path.join(tempDir(), 'log.json.gz'), bytes.subarray(0, bytes.length / 2));
+    // Act
+    const { summary } = await replayInProcess([file]);
+    // Assess: of its 18 records, some are read, and the one the cut falls in is the next.
+    const read = summary.records;
+    expect(read).toBeGreaterThan(0);
+    expect(read).toBeLessThan(18);
+    expect(summary.skipped).toEqual([]);
+    expect(summary.recordErrors).toEqual([
+      `${file}: Records[${read}]: truncated (the input ends inside it)`,
+      expect.stringMatching(
+        new RegExp(`^${file}: truncated gzip file \\(the data ends after \\d+ bytes\\): the ${read} complete record`),
+      ),
+    ]);
+  });
+
+  test('through the binary, a truncated gzip file is read, not skipped: its findings count and the exit follows them', () => {
+    const text = cutInLine4();
+    const gz = writeFile(path.join(tempDir(), 'tr.jsonl.gz'), gzipSync(text, { finishFlush: constants.Z_SYNC_FLUSH }));
+    const result = runKeydrift(['replay', '--format', 'json', gz], { cwd: tempDir() });
+    expect(result.status).toBe(1);
+    expect(parseFindings(result.stdout)).toHaveLength(3);
+    expect(result.stderr).toContain(`bad record ${gz}: truncated gzip file`);
+    expect(result.stderr).not.toContain('skipped');
+  });
+
+  test('a pretty-printed log file cut inside Records[6] keeps Records[0] to [5] and names Records[6]', async () => {
+    const text = JSON.stringify({ Records: exampleRecords() }, null, 2);
+    const file = writeFile(path.join(tempDir(), 'log.json'), text.slice(0, text.indexOf('"DisableKeyRotation"')));
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings).toEqual([]);
+    expect(summary).toMatchObject({ inputsRead: 1, records: 6, reads: 5, others: 1, skipped: [] });
+    expect(summary.recordErrors).toEqual([`${file}: Records[6]: truncated (the input ends inside it)`]);
+  });
+
+  test('a log file cut after its last complete record, before "]}", keeps every record and says where it ends', async () => {
+    const text = JSON.stringify({ Records: exampleRecords() });
+    const file = writeFile(path.join(tempDir(), 'log.json'), text.slice(0, -2));
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'PutKeyPolicy', 'TagResource']);
+    expect(summary.recordErrors).toEqual([`${file}: truncated (the log file ends after 9 record(s))`]);
+  });
+
+  test('a gzip file cut before any whole record is skipped as a truncated gzip file, not as empty', async () => {
+    const file = writeFile(path.join(tempDir(), 'log.json.gz'), gzipSync('{"Records": []}').subarray(0, 12));
+    const { summary } = await replayInProcess([file]);
+    expect(summary.skipped).toEqual([
+      {
+        source: file,
+        reason: expect.stringMatching(
+          /^truncated gzip file \(the data ends after 1 bytes\): not valid JSON or JSON Lines/,
+        ),
+      },
+    ]);
+    expect(summary).toMatchObject({ inputsRead: 0, records: 0, recordErrors: [] });
+  });
+});
+
+describe('a broken record inside a log file or a stream of values', () => {
+  test('a syntax error in one record of a pretty-printed log file costs that record only, named by index and line', async () => {
+    // Prepare: PutKeyPolicy (Records[7]) loses the comma after its first field.
+    const records = exampleRecords().map((r) => JSON.stringify(r, null, 2));
+    records[7] = records[7].replace(',\n', '\n');
+    const text = `{"Records": [\n${records.join(',\n')}\n]}\n`;
+    const file = writeFile(path.join(tempDir(), 'log.json'), text);
+    const secondField = text.slice(0, text.indexOf(records[7])).split('\n').length + 2;
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    expect(summary).toMatchObject({ inputsRead: 1, records: 8, skipped: [] });
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${file}: Records\\[7\\]: not valid JSON \\(.+ \\(line ${secondField} column 3\\)\\)$`),
+      ),
+    ]);
+  });
+
+  test('through the binary, the file is read: the bad record is reported and the exit follows the findings', () => {
+    const records = exampleRecords().map((r) => JSON.stringify(r, null, 2));
+    records[3] = records[3].replace(',\n', '\n');
+    const file = writeFile(path.join(tempDir(), 'log.json'), `{"Records": [${records.join(',')}]}`);
+    const result = runKeydrift(['replay', '--format', 'json', file], { cwd: tempDir() });
+    expect(result.status).toBe(1);
+    expect(parseFindings(result.stdout)).toHaveLength(3);
+    expect(result.stderr).toContain(`bad record ${file}: Records[3]: not valid JSON`);
+    expect(result.stderr).not.toContain('skipped');
+  });
+
+  test("a bad value among jq's pretty-printed values is reported by its number and line; the other values count", async () => {
+    // Prepare: the writes of the example log, as `jq '.Records[] | select(.readOnly == false)'` prints them.
+    const values = exampleRecords()
+      .filter((r) => r.readOnly === false)
+      .map((r) => JSON.stringify(r, null, 2));
+    values[1] = values[1].replace(',\n', '\n');
+    const file = writeFile(path.join(tempDir(), 'writes.json'), `${values.join('\n')}\n`);
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    const line = values[0].split('\n').length + 1;
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(new RegExp(`^${file}: value 2 \\(line ${line}\\): not valid JSON \\(`)),
+    ]);
+  });
+
+  test('an error outside the Records array (a trailing comma after it) is reported once; every record counts', async () => {
+    const text = JSON.stringify({ Records: exampleRecords() }, null, 2).replace(/\]\n\}$/, '],\n}');
+    const file = writeFile(path.join(tempDir(), 'log.json'), text);
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings).toHaveLength(3);
+    expect(summary.records).toBe(9);
+    expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: content: not valid JSON \\(`))]);
   });
 });

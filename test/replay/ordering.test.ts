@@ -2,8 +2,9 @@
  * CloudTrail delivers log files out of order and sometimes delivers a record twice. The replay judges
  * records in eventTime order whatever the file order, and judges each eventID once.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Json, replayInProcess, sample, tempDir, writeFile } from '../helpers/keydrift';
+import { EXAMPLES, type Json, replayInProcess, sample, tempDir, writeFile } from '../helpers/keydrift';
 
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -57,7 +58,7 @@ describe('the same eventID twice counts once', () => {
     const { findings, summary } = await replayInProcess([dir]);
     expect(findings.map((f) => f.event)).toEqual(['TagResource', 'DisableKey', 'EnableKey']);
     expect(findings.filter((f) => f.eventId === tag.eventID)).toHaveLength(1);
-    expect(summary).toMatchObject({ records: 4, writes: 4, duplicates: 1 });
+    expect(summary).toMatchObject({ records: 3, writes: 3, duplicates: 1 });
     expect(summary.findings).toEqual({ critical: 1, error: 0, warning: 1, info: 1 });
   });
 
@@ -79,5 +80,34 @@ describe('the same eventID twice counts once', () => {
     const { findings, summary } = await replayInProcess([dir]);
     expect(findings).toHaveLength(1);
     expect(summary.duplicates).toBe(1);
+  });
+});
+
+describe('duplicates count once in every category', () => {
+  test("a read and another service's record delivered in two files count once each; the duplicates are both counted", async () => {
+    // Prepare
+    const dir = tempDir();
+    const read = sample('Decrypt__awskmsdg__2');
+    const other = sample('CreateBucket__awscweug__1').detail;
+    writeFile(path.join(dir, 'first.json'), { Records: [read, other] });
+    writeFile(path.join(dir, 'second.json'), { Records: [other, read] });
+    // Act
+    const { summary } = await replayInProcess([dir]);
+    // Assess
+    expect(summary).toMatchObject({ records: 2, writes: 0, reads: 1, others: 1, duplicates: 2 });
+  });
+
+  test('the examples folder and a copy of it: the same counts as the folder alone, every copied record a duplicate', async () => {
+    // Prepare
+    const copy = path.join(tempDir(), 'copy');
+    fs.cpSync(EXAMPLES, copy, { recursive: true });
+    // Act
+    const once = await replayInProcess([EXAMPLES]);
+    const twice = await replayInProcess([EXAMPLES, copy]);
+    // Assess: 58 records, of which one (TagResource) is delivered twice; the copy adds 58 more.
+    const counts = { records: 57, writes: 16, reads: 35, others: 6 };
+    expect(once.summary).toMatchObject({ ...counts, duplicates: 1 });
+    expect(twice.summary).toMatchObject({ ...counts, duplicates: 59 });
+    expect(twice.findings).toEqual(once.findings);
   });
 });

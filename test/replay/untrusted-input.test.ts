@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants, gzipSync } from 'node:zlib';
 import { parseAwsDate, toIsoSeconds } from '../../lambda/core/time';
 import { parseBuffer, readInputFile } from '../../lambda/replay/parse-file';
 import { listInputs } from '../../lambda/replay/replay';
@@ -20,6 +20,7 @@ import {
   tempDir,
   writeFile,
 } from '../helpers/keydrift';
+import { exampleRecords } from './example-log';
 
 const withTime = (name: string, eventTime: unknown): Json => ({ ...sample(name), eventTime });
 
@@ -103,6 +104,37 @@ describe('values that are no records', () => {
     expect(summary.recordErrors).toEqual([
       `${file}: line 2: EventBridge event "AWS API Call via CloudTrail" has no detail`,
     ]);
+    expect(summary).toMatchObject({ records: 2, writes: 1, others: 1 });
+  });
+
+  test.each([
+    ['null', null],
+    ['missing', undefined],
+    ['a number', 42],
+    ['empty', ''],
+  ])('a record whose eventSource is %s is reported by its index, not counted as another service', async (_, source) => {
+    // Prepare: the example log's TagResource (Records[8]), as `jq '.Records[8].eventSource = …'` leaves it.
+    const records = exampleRecords();
+    records[8].eventSource = source;
+    const file = writeFile(path.join(tempDir(), 'log.json'), JSON.stringify({ Records: records }));
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'PutKeyPolicy']);
+    expect(summary.recordErrors).toEqual([`${file}: Records[8]: record has no eventSource`]);
+    expect(summary).toMatchObject({ records: 8, writes: 2, reads: 5, others: 1 });
+  });
+
+  test('an EventBridge CloudTrail event whose detail has no eventSource is reported too; other services stay silent', async () => {
+    const bucket = sample('CreateBucket__awscweug__1');
+    const noSource = sample('CreateBucket__awscweug__1');
+    delete (noSource.detail as Json).eventSource;
+    const file = writeFile(
+      path.join(tempDir(), 'events.jsonl'),
+      jsonLines([bucket, noSource, sample('KMSCMKRotation__awskmsdg__1')]),
+    );
+    const { summary } = await replayInProcess([file]);
+    expect(summary.recordErrors).toEqual([`${file}: line 2: record has no eventSource`]);
     expect(summary).toMatchObject({ records: 2, writes: 1, others: 1 });
   });
 
@@ -200,8 +232,8 @@ describe('a byte order mark', () => {
 
 describe('an input too large to read (a decompression bomb)', () => {
   /** A gzipped log that expands far past the small cap the tests use (a real bomb passes V8's string limit). */
-  const bigLog = () =>
-    gzipSync(JSON.stringify({ Records: Array.from({ length: 200 }, () => sample('Decrypt__awskmsdg__2')) }));
+  const bigText = () => JSON.stringify({ Records: Array.from({ length: 200 }, () => sample('Decrypt__awskmsdg__2')) });
+  const bigLog = () => gzipSync(bigText());
   const CAP = 16 * 1024;
 
   test('is reported as too large to read, never parsed', () => {
@@ -212,6 +244,14 @@ describe('an input too large to read (a decompression bomb)', () => {
     });
     const plain = parseBuffer('big.json', Buffer.alloc(CAP + 1, ' '), { maxBytes: CAP });
     expect(plain.fileError).toBe('too large to read (more than 16384 bytes)');
+  });
+
+  test('cut short, it is still too large to read: the size guard holds for a truncated gzip file too', () => {
+    const bomb = bigLog();
+    const cut = parseBuffer('bomb.json.gz', bomb.subarray(0, bomb.length - 100), { maxBytes: CAP });
+    expect(cut).toMatchObject({ records: 0, fileError: 'too large to read (decompresses to more than 16384 bytes)' });
+    const flushed = gzipSync(bigText(), { finishFlush: constants.Z_SYNC_FLUSH });
+    expect(parseBuffer('flushed.json.gz', flushed, { maxBytes: CAP }).fileError).toMatch(/^too large to read/);
   });
 
   test('a read that fails past V8 limits costs that file only', () => {
