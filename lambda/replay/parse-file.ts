@@ -301,10 +301,18 @@ function gunzip(buffer: Buffer, maxBytes: number): { data: Buffer; truncated: bo
     if (code === 'ERR_BUFFER_TOO_LARGE')
       return { error: `too large to read (decompresses to more than ${mib(maxBytes)})` };
     // "unexpected end of file": decompressing again without asking for the end gives the partial output.
-    const partial =
-      code === 'Z_BUF_ERROR' ? gunzipSync(buffer, { ...options, finishFlush: zlibConstants.Z_SYNC_FLUSH }) : undefined;
+    const partial = code === 'Z_BUF_ERROR' ? partialGunzip(buffer, options) : undefined;
     if (partial?.length) return { data: partial, truncated: true };
     return { error: `not a valid gzip file (${message})` };
+  }
+}
+
+/** What a truncated gzip decompresses to before its cut; nothing when even that fails. */
+function partialGunzip(buffer: Buffer, options: { maxOutputLength: number }): Buffer | undefined {
+  try {
+    return gunzipSync(buffer, { ...options, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return undefined;
   }
 }
 
