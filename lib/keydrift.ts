@@ -256,7 +256,7 @@ class TrailLogBucket extends s3.Bucket {
 export class Keydrift extends Construct {
   /** The validated configuration, defaults applied. */
   readonly config: KeydriftConfig;
-  /** Customer managed key for the table, the chat/email/page topics and the dead-letter queue. */
+  /** Customer managed key for the table and the chat/email/page topics (the ops topic and dead-letter queue do without it). */
   readonly key: kms.Key;
   /** Baselines, drift history and deduplication (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`). */
   readonly table: dynamodb.TableV2;
