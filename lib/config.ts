@@ -108,6 +108,12 @@ const CRON = /^cron\(([^()\s]+ ){5}[^()\s]+\)$/;
 /** A rarer schedule outlasts the heartbeat alarm's longest window (7 days for two runs). */
 const MAX_RATE_MINUTES = 3 * 24 * 60;
 
+/** The interval of a `rate(…)` schedule in minutes; undefined for anything else (a cron). */
+export function rateMinutes(schedule: string): number | undefined {
+  const rate = RATE.exec(schedule);
+  return rate ? Number(rate[1]) * { m: 1, h: 60, d: 24 * 60 }[rate[2][0] as 'm' | 'h' | 'd'] : undefined;
+}
+
 /** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
 function scheduleProblem(schedule: string): string | undefined {
   const rate = RATE.exec(schedule);
@@ -116,8 +122,7 @@ function scheduleProblem(schedule: string): string | undefined {
     if (count < 1) return 'must run at least every 1 unit: rate(0 …) never runs';
     if ((count === 1) !== !unit.endsWith('s'))
       return `says ${unit} for ${count}: EventBridge wants rate(1 hour), rate(6 hours)`;
-    const minutes = count * { m: 1, h: 60, d: 24 * 60 }[unit[0] as 'm' | 'h' | 'd'];
-    if (minutes > MAX_RATE_MINUTES)
+    if ((rateMinutes(schedule) ?? 0) > MAX_RATE_MINUTES)
       return 'is rarer than every 3 days, which the reconcile heartbeat alarm cannot watch';
     return undefined;
   }

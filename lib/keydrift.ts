@@ -29,7 +29,13 @@ import { Construct } from 'constructs';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
-import { detectionSettingsJson, type KeydriftConfig, type KeydriftProps, parseKeydriftConfig } from './config';
+import {
+  detectionSettingsJson,
+  type KeydriftConfig,
+  type KeydriftProps,
+  parseKeydriftConfig,
+  rateMinutes,
+} from './config';
 import { KeydriftFunction, METRICS_NAMESPACE, SERVICE_NAME } from './keydrift-function';
 
 const HANDLERS_DIR = path.join(__dirname, '..', 'lambda', 'handlers');
@@ -191,14 +197,9 @@ const DAILY_CRON = /^cron\(\S+ \S+ [*?] \S+ [*?] \S+\)$/;
  * (a schedule rarer than every 3.5 days therefore alarms between its runs).
  */
 export function reconcileHeartbeatWindow(schedule: string): Duration {
-  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule);
-  let minutes: number;
-  if (rate) {
-    const unitMinutes = { minute: 1, hour: 60, day: 24 * 60 }[rate[2] as 'minute' | 'hour' | 'day'];
-    minutes = 2 * Number(rate[1]) * unitMinutes;
-  } else {
-    minutes = DAILY_CRON.test(schedule) ? 2 * 24 * 60 : MAX_HEARTBEAT_WINDOW.toMinutes();
-  }
+  const interval = rateMinutes(schedule);
+  const minutes =
+    interval !== undefined ? 2 * interval : DAILY_CRON.test(schedule) ? 2 * 24 * 60 : MAX_HEARTBEAT_WINDOW.toMinutes();
   const bounded = Math.min(Math.max(minutes, MIN_HEARTBEAT_WINDOW.toMinutes()), MAX_HEARTBEAT_WINDOW.toMinutes());
   // Whole hours: the alarm counts hourly periods.
   return Duration.hours(Math.ceil(bounded / 60));
