@@ -263,6 +263,12 @@ const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo, a
     'custom-key-store': storeCommands,
   };
 
+/** The change that leaves a resource deleted for good, for the kinds that cannot be brought back. */
+const GONE: Partial<Record<ResourceKind, { path: string; current: string }>> = {
+  key: { path: 'key_state', current: 'Deleted' },
+  'custom-key-store': { path: 'custom_key_store', current: 'deleted' },
+};
+
 /**
  * Commands that undo each change whose approved value is known, in order, without repeats. Changes
  * whose approved value is unknown get a command to inspect the resource instead.
@@ -271,13 +277,11 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   // The Region comes from the record too: quoted like every other value.
   const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
-  const deleted = kind === 'key' && undos.some((u) => u.path === 'key_state' && u.current === 'Deleted');
   // Nothing else can be undone on a deleted key or key store, and inspecting it only answers NotFound.
-  if (deleted) return keyCommands(arn, region, { path: 'key_state', current: 'Deleted', target: undefined });
-  const storeDeleted =
-    kind === 'custom-key-store' && undos.some((u) => u.path === 'custom_key_store' && u.current === 'deleted');
-  if (storeDeleted)
-    return storeCommands(arn, region, { path: 'custom_key_store', current: 'deleted', target: undefined });
+  const gone = GONE[kind];
+  if (gone && undos.some((u) => u.path === gone.path && u.current === gone.current)) {
+    return COMMANDS[kind](arn, region, { ...gone, target: undefined });
+  }
   const inspect: string[] = [];
   for (const undo of undos) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
