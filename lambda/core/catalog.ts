@@ -3,7 +3,7 @@
  * escalation rules. Severities and texts live here, never in comparison code; configuration may
  * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
  */
-import { keyIdOf } from './arn';
+import { keyIdOf, parseArn } from './arn';
 import { organizationsOfPrincipalKey } from './policy';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
@@ -78,8 +78,10 @@ function grantSummary(ctx: SummaryContext): string {
 function trailUpdateSummary(ctx: SummaryContext): string {
   if ('kms_key_id' in ctx.changes) {
     const key = after(ctx, 'kms_key_id');
+    const keyAccount = typeof key === 'string' ? parseArn(key)?.account : undefined;
+    const elsewhere = keyAccount && keyAccount !== ctx.event.account ? ` of account ${keyAccount}` : '';
     return key
-      ? `Trail ${ctx.label} now encrypts its logs with ${ctx.labelOf(key)} (changed by ${ctx.who})`
+      ? `Trail ${ctx.label} now encrypts its logs with ${ctx.labelOf(key)}${elsewhere} (changed by ${ctx.who})`
       : `Trail ${ctx.label} left without a KMS key by ${ctx.who}: its logs are no longer encrypted with KMS`;
   }
   const names = Object.keys(ctx.changes);
@@ -349,6 +351,12 @@ export const RULES: Record<string, RuleEntry> = {
     severity: 'critical',
     effect: 'raise',
     explanation: 'A trail left without its KMS key writes audit logs no longer protected by KMS.',
+  },
+  TrailKeyStaysInAccount: {
+    severity: 'critical',
+    effect: 'raise',
+    explanation:
+      "A trail encrypted with another account's key depends on that account: disabling the key stops the audit log.",
   },
   TrailLogsKmsManagementEvents: {
     severity: 'critical',

@@ -130,6 +130,38 @@ describe('Reconciling a key with its baseline', () => {
   });
 });
 
+describe('Reconciling a trail with its baseline', () => {
+  const store = new MemoryStore();
+  const trail = (kmsKeyId: string) =>
+    snapshotFromState('trail', TRAIL, { trail: 'exists', logging: true, kms_key_id: kmsKeyId });
+  const foreignKey = 'arn:aws:kms:eu-west-1:444455556666:key/5e6f7a8b-0000-4000-8000-000000000001';
+
+  it("reports a trail found encrypting with another account's key as critical, naming that account", () => {
+    const finding = reconcileResource(
+      { baseline: trail(KEY), live: trail(foreignKey), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    expect(finding).toMatchObject({
+      severity: 'critical',
+      changes: { kms_key_id: { before: KEY, after: foreignKey } },
+    });
+    expect(finding?.reasons).toEqual([
+      "TrailKeyStaysInAccount: the trail's logs are now encrypted with a key of account 444455556666",
+    ]);
+  });
+
+  it('reports a trail found on another key of its own account as error', () => {
+    const otherKey = KEY.replace('0f4a6c1e', '1a2b3c4d');
+    const finding = reconcileResource(
+      { baseline: trail(KEY), live: trail(otherKey), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    expect(finding?.severity).toBe('error');
+  });
+});
+
 describe('Deletion countdown', () => {
   const store = new MemoryStore();
   const pending = (daysLeft: number) =>

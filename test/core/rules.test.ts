@@ -8,6 +8,7 @@ import { RotationPeriodNotLengthened } from '../../lambda/core/rules/RotationPer
 import { ServiceGrantsAreRoutine } from '../../lambda/core/rules/ServiceGrantsAreRoutine';
 import { TrailKeepsKmsKey } from '../../lambda/core/rules/TrailKeepsKmsKey';
 import { TrailKeyKeepsCloudTrailAccess } from '../../lambda/core/rules/TrailKeyKeepsCloudTrailAccess';
+import { TrailKeyStaysInAccount } from '../../lambda/core/rules/TrailKeyStaysInAccount';
 import { TrailKeyStaysUsable } from '../../lambda/core/rules/TrailKeyStaysUsable';
 import { TrailLogsKmsManagementEvents } from '../../lambda/core/rules/TrailLogsKmsManagementEvents';
 import type { CloudTrailRecord } from '../helpers/fixtures';
@@ -20,6 +21,7 @@ import {
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
+  OTHER_KEY_ARN,
   onKey,
   onTrail,
   policyWith,
@@ -230,6 +232,49 @@ describe('Rule: TrailKeepsKmsKey', () => {
   });
 });
 
+describe('Rule: TrailKeyStaysInAccount', () => {
+  const EXTERNAL_KEY_ARN = `arn:aws:kms:us-west-2:${EXTERNAL_ACCOUNT}:key/5e6f7a8b-0000-4000-8000-000000000001`;
+  const moveTrailTo = (kmsKeyId: string, eventId = 'move-1') =>
+    at(
+      onTrail(
+        rec('UpdateTrail__streamalert__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).kmsKeyId = kmsKeyId;
+        }),
+      ),
+      eventId,
+    );
+
+  it('is NON_COMPLIANT, and critical, when an UpdateTrail moves the logs to a key of another account', () => {
+    const records = [createTrail('org-audit', KEY_ARN), moveTrailTo(EXTERNAL_KEY_ARN)];
+    expect(verdictOf(TrailKeyStaysInAccount, records)).toEqual(
+      nonCompliant(`the trail's logs are now encrypted with a key of account ${EXTERNAL_ACCOUNT}`),
+    );
+    const { last } = detect(records);
+    expect(last).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(last.summary).toBe(
+      `Trail org-audit now encrypts its logs with 5e6f7a8b-0000-4000-8000-000000000001 of account ${EXTERNAL_ACCOUNT} (changed by Alice)`,
+    );
+  });
+
+  it('is COMPLIANT when the trail moves to another key of its own account', () => {
+    expect(verdictOf(TrailKeyStaysInAccount, [createTrail('org-audit', KEY_ARN), moveTrailTo(OTHER_KEY_ARN)])).toEqual(
+      COMPLIANT,
+    );
+  });
+
+  it("is COMPLIANT when the trail's approved key was already in that account (an organization's log archive)", () => {
+    const archiveKey = `arn:aws:kms:us-west-2:${EXTERNAL_ACCOUNT}:key/5e6f7a8b-0000-4000-8000-000000000002`;
+    const records = [createTrail('org-audit', archiveKey), moveTrailTo(EXTERNAL_KEY_ARN)];
+    expect(verdictOf(TrailKeyStaysInAccount, records)).toEqual(COMPLIANT);
+    expect(detect(records).last).toMatchObject({ severity: 'error', status: 'drift' });
+  });
+
+  it('is NOT_APPLICABLE to a trail created with a key of another account (no existing logs move)', () => {
+    expect(verdictOf(TrailKeyStaysInAccount, [createTrail('org-audit', EXTERNAL_KEY_ARN)])).toEqual(NOT_APPLICABLE);
+    expect(detect([createTrail('org-audit', EXTERNAL_KEY_ARN)]).last).toMatchObject({ severity: 'warning' });
+  });
+});
+
 describe('Rule: TrailLogsKmsManagementEvents', () => {
   it('is NON_COMPLIANT when event selectors turn management events off', () => {
     expect(verdictOf(TrailLogsKmsManagementEvents, [rec('PutEventSelectors__stratus__1')])).toEqual(
@@ -328,6 +373,7 @@ describe('A rule that throws', () => {
       'TrailKeyKeepsCloudTrailAccess',
       'TrailKeyStaysUsable',
       'TrailKeepsKmsKey',
+      'TrailKeyStaysInAccount',
       'TrailLogsKmsManagementEvents',
     ]);
   });

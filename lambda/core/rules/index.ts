@@ -4,6 +4,7 @@ import type { Rule } from './rule';
 import { ServiceGrantsAreRoutine } from './ServiceGrantsAreRoutine';
 import { TrailKeepsKmsKey } from './TrailKeepsKmsKey';
 import { TrailKeyKeepsCloudTrailAccess } from './TrailKeyKeepsCloudTrailAccess';
+import { TrailKeyStaysInAccount } from './TrailKeyStaysInAccount';
 import { TrailKeyStaysUsable } from './TrailKeyStaysUsable';
 import { TrailLogsKmsManagementEvents } from './TrailLogsKmsManagementEvents';
 
@@ -17,5 +18,6 @@ export const ALL_RULES: readonly Rule[] = [
   TrailKeyKeepsCloudTrailAccess,
   TrailKeyStaysUsable,
   TrailKeepsKmsKey,
+  TrailKeyStaysInAccount,
   TrailLogsKmsManagementEvents,
 ];
