@@ -95,6 +95,7 @@ export function formatSummary(summary: ReplaySummary, shown: number): string {
     `findings: ${f.critical} critical, ${f.error} error, ${f.warning} warning, ${f.info} info` +
       `${shown !== f.critical + f.error + f.warning + f.info ? ` (${shown} shown)` : ''}` +
       `${summary.duplicates ? `; ${summary.duplicates} duplicate record(s) counted once` : ''}` +
+      `${summary.otherAccounts ? `; ${summary.otherAccounts} call(s) on other accounts' resources, left to their owners` : ''}` +
       `${summary.ignored ? `; ${summary.ignored} ignored by configuration` : ''}`,
   ];
   for (const { source, reason } of summary.skipped) lines.push(`skipped ${clean(source)}: ${clean(reason)}`);

@@ -26,9 +26,14 @@ export class Detector {
     private readonly store: MemoryStore,
   ) {}
 
+  /** The resource an event changed (or, denied, aimed at): the one `observe` judges. */
+  resourceOf(event: ChangeEvent): string {
+    return this.effectOf(event).resource;
+  }
+
   observe(event: ChangeEvent): Finding {
     const denied = !!event.errorCode;
-    const effect = denied ? attemptedEffect(event, this.store) : effectOf(event, this.store);
+    const effect = this.effectOf(event);
     const state = this.store.snapshot(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
     const approved = this.store.baseline(effect.resource);
     // A trail deleted and created again under its name is judged against the trail that was approved, and an
@@ -60,6 +65,10 @@ export class Detector {
         recreatesApproved,
       });
     return finding;
+  }
+
+  private effectOf(event: ChangeEvent): Effect {
+    return event.errorCode ? attemptedEffect(event, this.store) : effectOf(event, this.store);
   }
 
   /**

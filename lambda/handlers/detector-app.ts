@@ -33,6 +33,7 @@ import { RecordError } from '../core/errors';
 import { pathsNotYetVisible, settleWithLive } from '../core/live';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
+import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
 import { splitPath } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
@@ -456,6 +457,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
     const target = targetOf(event);
     if (!target) return {};
+    const owner = ownerElsewhere(event, target.resource);
+    if (owner) {
+      logger.info("Not this account's resource: judged in its owner's account", { eventId: event.eventId, owner });
+      count('OtherAccountEvents');
+      return {};
+    }
     if ([target.resource, ...target.related].includes(settings.selfKeyArn)) progress.selfKeyEvent = event;
 
     const leaseMs = context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : settings.claimLeaseMs;

@@ -6,6 +6,7 @@ import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
+import { ownerElsewhere } from '../core/owner';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
 import {
   emptyResult,
@@ -40,6 +41,8 @@ export interface ReplaySummary {
   reads: number;
   others: number;
   duplicates: number;
+  /** Writes to another account's resources, recorded in the caller's account: judged in the owner's account. */
+  otherAccounts: number;
   ignored: number;
   findings: Record<Severity, number>;
   /** Inputs that could not be read, or were passed over, and why (`missing`: a named path that does not exist). */
@@ -203,6 +206,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     reads: 0,
     others: 0,
     duplicates: 0,
+    otherAccounts: 0,
     ignored: 0,
     findings: Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>,
     skipped: [...inputs.skipped],
@@ -258,6 +262,10 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     }
     seen.add(event.eventId);
     try {
+      if (ownerElsewhere(event, detector.resourceOf(event))) {
+        summary.otherAccounts++;
+        continue;
+      }
       const finding = detector.observe(event);
       if (matchingIgnoreRule(options.config, finding)) {
         summary.ignored++;

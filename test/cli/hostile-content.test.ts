@@ -142,6 +142,7 @@ test('formatTable in colour adds only its own styles; record text stays defanged
       reads: 0,
       others: 0,
       duplicates: 0,
+      otherAccounts: 0,
       ignored: 0,
       findings: { critical: 0, error: 0, warning: 0, info: 0 },
       skipped: [{ source: 'logs/\u001b[2Jx.json', reason: 'not valid JSON (\u001b]0;t\u0007)' }],

@@ -719,6 +719,23 @@ describe('createDetector: events it does not judge', () => {
     await expect(detect(envelope(record))).resolves.toEqual({});
     expect(output.metric('IgnoredEvents')).toBe(1);
   });
+
+  it("leaves a call on another account's key, recorded here because this account made it, to the key's owner", async () => {
+    const { detect } = makeDetector();
+    const sharedKey = 'arn:aws:kms:us-west-2:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const record = readRecord('CreateGrant__awskmsdg__3');
+    Object.assign(record, {
+      requestParameters: { ...(record.requestParameters as Json), keyId: sharedKey },
+      resources: [{ ARN: sharedKey, accountId: '999988887777' }],
+    });
+
+    await expect(detect(envelope(record))).resolves.toEqual({});
+
+    expect(output.metric('OtherAccountEvents')).toBe(1);
+    expect(table.calls).toEqual([]);
+    expect(kmsMock.calls()).toEqual([]);
+    expect(snsMock.calls()).toEqual([]);
+  });
 });
 
 describe('createDetector: round trips', () => {
