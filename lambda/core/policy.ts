@@ -133,7 +133,10 @@ interface Grantee {
 }
 
 /** Operators that confine a key to the values listed; negated (`StringNotEquals`) and `…IfExists` ones do not. */
-const CONFINING_OPERATORS = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
+const CONFINING_OPERATORS = /^(ForAnyValue:)?(String(Equals|EqualsIgnoreCase|Like)|Arn(Equals|Like))$/i;
+
+/** The account field of an `aws:SourceArn` value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
+const accountOfSourceArn = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
 
 function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
   const accounts = new Set<string>();
@@ -141,9 +144,15 @@ function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
+      const lower = key.toLowerCase();
+      if (lower === 'aws:sourcearn') {
+        // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
+        const owners = values.map(accountOfSourceArn).filter((owner) => owner !== undefined);
+        if (owners.length === values.length) for (const owner of owners) accounts.add(owner);
+        continue;
+      }
       // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.
       if (/Like$/i.test(operator) && values.some((value) => /[*?]/.test(value))) continue;
-      const lower = key.toLowerCase();
       if (ACCOUNT_FENCES.includes(lower)) for (const value of values) accounts.add(value);
       // Org ids are lowercase; `StringEqualsIgnoreCase` may spell them otherwise.
       if (ORG_FENCES.includes(lower)) for (const value of values) orgs.add(value.toLowerCase());
@@ -172,14 +181,19 @@ function granteesOf(policy: Policy): Grantee[] {
 const accountOfPrincipal = (principal: string): string | undefined =>
   /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(principal)?.[1];
 
-/** Accounts (or `*`) outside `ownAccount` that a grantee lets in; an organization fence lets no one outside in. */
+/**
+ * Accounts (or `*`) outside `ownAccount` that a grantee lets in; an organization fence lets no one outside in. A
+ * service principal fenced to another account (CloudTrail writing that account's trail) lets that account in.
+ */
 function outsiders(grantee: Grantee, ownAccount: string): string[] {
   if (grantee.principal === '*') {
     if (grantee.accounts.length === 0 && grantee.orgs.length === 0) return ['*'];
     return grantee.accounts.filter((account) => account !== ownAccount && account !== '*');
   }
   const account = accountOfPrincipal(grantee.principal);
-  return account && account !== ownAccount ? [account] : [];
+  if (account) return account !== ownAccount ? [account] : [];
+  // A service principal acts for the account its fence names (`aws:SourceAccount`, `aws:SourceArn`).
+  return grantee.accounts.filter((fenced) => fenced !== ownAccount && fenced !== '*');
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   createKey,
   defaultPolicy,
   detect,
+  EXTERNAL_ACCOUNT,
   KEY_ARN,
   policyWith,
   putKeyPolicy,
@@ -161,6 +162,47 @@ describe('Policy analysis', () => {
   ])('finds whether CloudTrail can still encrypt logs with %s', (_, statements, allowed, fence = ACCOUNT) => {
     const policy = normalizePolicy(policyWith(cloudTrailStatement(fence), ...statements));
     expect(allowsCloudTrailEncryption(policy, ACCOUNT)).toBe(allowed);
+  });
+
+  const cloudTrailFencedBy = (operator: string, key: string, value: string) => ({
+    Effect: 'Allow',
+    Principal: { Service: 'cloudtrail.amazonaws.com' },
+    Action: 'kms:GenerateDataKey*',
+    Resource: '*',
+    Condition: { [operator]: { [key]: value } },
+  });
+  it.each([
+    ['aws:SourceAccount', 'StringEquals', 'aws:SourceAccount', EXTERNAL_ACCOUNT, [EXTERNAL_ACCOUNT]],
+    [
+      'an aws:SourceArn pattern',
+      'ArnLike',
+      'aws:SourceArn',
+      `arn:aws:cloudtrail:*:${EXTERNAL_ACCOUNT}:trail/*`,
+      [EXTERNAL_ACCOUNT],
+    ],
+    ['aws:SourceArn', 'StringEquals', 'aws:SourceArn', `arn:aws:cloudtrail:us-west-2:${ACCOUNT}:trail/org-audit`, []],
+    ['aws:SourceAccount of its own account', 'StringEquals', 'aws:SourceAccount', ACCOUNT, []],
+  ])('finds the account a service principal fenced by %s acts for (%s %s)', (_, operator, key, value, outside) => {
+    const policy = normalizePolicy(policyWith(cloudTrailFencedBy(operator, key, value)));
+    expect(externalAccountsOf(policy, ACCOUNT)).toEqual(outside);
+  });
+
+  it('escalates a new policy that lets the CloudTrail of another account use the key', () => {
+    const records = [
+      createKey(),
+      putKeyPolicy(policyWith(cloudTrailFencedBy('StringEquals', 'aws:SourceAccount', EXTERNAL_ACCOUNT))),
+    ];
+    const { last } = detect(records, { severityOverrides: { PutKeyPolicy: 'error' } });
+    expect(last.changes.policy?.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last.severity).toBe('critical');
+  });
+
+  it('finds "*" fenced by an aws:SourceArn of its own account inside the account', () => {
+    const statement = {
+      ...cloudTrailFencedBy('ArnLike', 'aws:SourceArn', `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*`),
+      Principal: '*',
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual([]);
   });
 
   it('reports the root of the key account as inside the account', () => {
