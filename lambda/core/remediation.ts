@@ -5,6 +5,7 @@
  */
 import { aliasNameOf, parseArn } from './arn';
 import type { GrantValue, TrailSelectors } from './effects';
+import { externalAccountsOf, type Policy } from './policy';
 import { splitPath } from './state';
 import type { ResourceKind } from './types';
 
@@ -45,6 +46,15 @@ function createGrantOptions(grant: Partial<GrantValue>): string {
 
 /** The approved value of any path of the resource (`undefined` when unknown), for commands that set several. */
 export type ApprovedValue = (path: string) => unknown;
+
+/** The outside accounts (or `*`) that restoring `target` over `current` would let use the key again. */
+function outsideAccessRestored(arn: string, current: unknown, target: unknown): string[] {
+  const account = parseArn(arn)?.account ?? '';
+  const outside = (policy: unknown) =>
+    policy && typeof policy === 'object' ? externalAccountsOf(policy as Policy, account) : [];
+  const now = new Set(outside(current));
+  return outside(target).filter((accountId) => !now.has(accountId));
+}
 
 function keyCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
   const key = `--key-id ${shellQuote(arn)} --region ${region}`;
@@ -95,12 +105,20 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       if (!target) return [];
       const json = JSON.stringify(target);
       // Too long for a command line (and for an alert): the approved policy comes from keydrift's baseline store.
-      return json.length <= MAX_INLINE_POLICY
-        ? [`aws kms put-key-policy ${key} --policy-name default --policy ${shellQuote(json)}`]
-        : [
-            `keydrift baseline show ${shellQuote(arn)} --region ${region} --format json | jq -e '.baseline.snapshot.attributes.policy' > approved-policy.json`,
-            `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json`,
-          ];
+      const restore =
+        json.length <= MAX_INLINE_POLICY
+          ? [`aws kms put-key-policy ${key} --policy-name default --policy ${shellQuote(json)}`]
+          : [
+              `keydrift baseline show ${shellQuote(arn)} --region ${region} --format json | jq -e '.baseline.snapshot.attributes.policy' > approved-policy.json`,
+              `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json`,
+            ];
+      // A baseline adopted from an unplanned creation may hold outside access: never hand it back without a word.
+      const reopened = outsideAccessRestored(arn, current, target);
+      if (reopened.length === 0) return restore;
+      return [
+        `# the approved policy lets ${reopened.includes('*') ? 'anyone' : `account ${reopened.join(', ')}`} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${shellQuote(arn)} --region ${region}):`,
+        ...restore.map((command) => `# ${command}`),
+      ];
     }
     case 'description':
       return [`aws kms update-key-description ${key} --description ${shellQuote(String(target ?? ''))}`];

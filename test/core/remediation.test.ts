@@ -109,6 +109,26 @@ describe('Remediation', () => {
     expect(JSON.parse(argAfter(command, '--policy'))).toEqual(normalizePolicy(approved));
   });
 
+  it('never hands back outside access: a key created open to another account, then closed, gets a warning, not a command', () => {
+    // Prepare: an unplanned creator opens the key to another account; that created state is its baseline (DESIGN).
+    const open = policyWith({
+      Sid: 'Partner',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${EXTERNAL_ACCOUNT}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    });
+    // Act: carol closes it again.
+    const [warning, ...commented] = remediationOf([createKey({ policy: open }), putKeyPolicy(policyWith())]);
+    // Assess
+    expect(warning).toBe(
+      `# the approved policy lets account ${EXTERNAL_ACCOUNT} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${KEY_ARN} --region us-west-2):`,
+    );
+    expect(commented).toEqual([
+      expect.stringMatching(new RegExp(`^# aws kms put-key-policy ${KEY} --policy-name default`)),
+    ]);
+  });
+
   it('writes an approved policy too long to inline to a file from the baseline store, then puts it back', () => {
     const statements = Array.from({ length: 60 }, (_, i) => ({
       Sid: `Reader${i}`,
