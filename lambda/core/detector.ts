@@ -1,5 +1,5 @@
 import { isPlannedPrincipal } from './actor';
-import { customKeyStoreArn, keyArn, trailArn } from './arn';
+import { aliasArn, customKeyStoreArn, isAliasArn, keyArn, trailArn } from './arn';
 import type { DetectionConfig } from './config';
 import { type Effect, effectOf, resolveKeyArn } from './effects';
 import { judge, type TouchedPath } from './judge';
@@ -179,7 +179,17 @@ function attemptedEffect(event: ChangeEvent, store: MemoryStore): Effect {
         ...empty,
       };
     }
-    const key = resolveKeyArn(event, store, request.keyId) ?? keyArn(event.region, event.account, '*');
-    return { kind: 'key', resource: key, ...empty };
+    const key = resolveKeyArn(event, store, request.keyId);
+    if (key) return { kind: 'key', resource: key, ...empty };
+    // An alias keydrift has not seen resolve: the alias the caller named is the most precise resource known.
+    const named = typeof request.keyId === 'string' ? request.keyId : '';
+    if (isAliasArn(named) || named.startsWith('alias/')) {
+      return {
+        kind: 'alias',
+        resource: isAliasArn(named) ? named : aliasArn(event.region, event.account, named),
+        ...empty,
+      };
+    }
+    return { kind: 'key', resource: keyArn(event.region, event.account, '*'), ...empty };
   }
 }

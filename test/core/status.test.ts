@@ -212,6 +212,21 @@ describe('Status: denied', () => {
     expect(last.summary).toBe(`Denied (AccessDenied): Alice tried DisableKey on ${KEY_ID}`);
   });
 
+  it.each([
+    ['alias name', 'alias/unknown'],
+    ['alias ARN', 'arn:aws:kms:us-west-2:111122223333:alias/unknown'],
+  ])('names the alias a denied call aimed at by %s when keydrift never saw where it points', (_, keyId) => {
+    const denied = rec('DisableKey__awskmsdg__1', (r) => {
+      r.errorCode = 'AccessDenied';
+      r.awsRegion = 'us-west-2';
+      r.requestParameters = { keyId };
+      r.resources = [];
+    });
+    const { last } = detect([denied]);
+    expect(last).toMatchObject({ status: 'denied', resource: 'arn:aws:kms:us-west-2:111122223333:alias/unknown' });
+    expect(last.summary).toBe('Denied (AccessDenied): Alice tried DisableKey on alias/unknown');
+  });
+
   it('says a dry run KMS would have allowed is one, not a denial: nothing changed, but the caller may do it', () => {
     const dryRun = onKey(
       rec('DisableKey__awskmsdg__1', (r) => {
