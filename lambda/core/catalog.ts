@@ -302,17 +302,27 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   },
   DeletionReminder: {
     severity: (changes) => (Number(changes.deletion_date?.days_left) <= 3 ? 'critical' : 'error'),
-    summary: s((c) => {
-      const detail = c.changes.deletion_date ?? { before: null, after: null };
-      const trails = Array.isArray(detail.dependent_trails) ? detail.dependent_trails : [];
-      const uses = [
-        ...(trails.length ? [`trail ${trails.map((t) => c.labelOf(t)).join(', ')} encrypts its logs with it`] : []),
-        ...(detail.used_by_keydrift ? ['keydrift itself uses it'] : []),
-      ];
-      return `Key ${c.label} will be deleted in ${String(detail.days_left)} day(s), on ${String(detail.after)}${uses.length ? `; ${uses.join('; ')}` : ''}`;
-    }),
+    summary: deletionReminderSummary(''),
+  },
+  /** A deletion a planned principal scheduled: its baseline is "pending deletion on that date". */
+  ApprovedDeletionReminder: {
+    severity: 'info',
+    routine: true,
+    summary: deletionReminderSummary(', as approved'),
   },
 };
+
+function deletionReminderSummary(approval: string) {
+  return (c: SummaryContext): string => {
+    const detail = c.changes.deletion_date ?? { before: null, after: null };
+    const trails = Array.isArray(detail.dependent_trails) ? detail.dependent_trails : [];
+    const uses = [
+      ...(trails.length ? [`trail ${trails.map((t) => c.labelOf(t)).join(', ')} encrypts its logs with it`] : []),
+      ...(detail.used_by_keydrift ? ['keydrift itself uses it'] : []),
+    ];
+    return `Key ${c.label} will be deleted in ${String(detail.days_left)} day(s), on ${String(detail.after)}${approval}${uses.length ? `; ${uses.join('; ')}` : ''}`;
+  };
+}
 
 /** A write keydrift has no entry for (a new KMS API): reported, never dropped. */
 export const UNKNOWN_WRITE: EventEntry = {

@@ -3,6 +3,7 @@ import { parseArn } from './arn';
 import type { DetectionConfig } from './config';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
+import { remediationFor, shellQuote } from './remediation';
 import { knownPaths, lookup } from './state';
 import { toIsoSeconds } from './time';
 import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
@@ -11,6 +12,7 @@ import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
 export const RECONCILE_EVENT = 'Reconcile';
 /** The event name of deletion countdown reminders. */
 export const DELETION_REMINDER_EVENT = 'DeletionReminder';
+export const APPROVED_DELETION_REMINDER_EVENT = 'ApprovedDeletionReminder';
 /** The event name of findings about a resource the reconciler found with no baseline (after adoption). */
 export const UNBASELINED_EVENT = 'Unbaselined';
 /** Days before a scheduled deletion when a reminder goes out. */
@@ -37,7 +39,7 @@ function reconcileEvent(resource: string, eventName: string, idParts: unknown[],
     .digest('hex')
     .slice(0, 32);
   return {
-    eventId: `${eventName === DELETION_REMINDER_EVENT ? 'reminder' : 'reconcile'}-${digest}`,
+    eventId: `${eventName.endsWith(DELETION_REMINDER_EVENT) ? 'reminder' : 'reconcile'}-${digest}`,
     eventName,
     time: toIsoSeconds(nowMs),
     epochMs: nowMs,
@@ -139,6 +141,7 @@ export function deletionReminder(
   dependents: KeyDependents,
   surroundings: Surroundings,
   config: DetectionConfig,
+  baseline?: ResourceSnapshot,
 ): Finding | undefined {
   const state = lookup(live, 'key_state');
   const date = lookup(live, 'deletion_date');
@@ -146,7 +149,10 @@ export function deletionReminder(
   const daysLeft = (Date.parse(date) - nowMs) / DAY_MS;
   const threshold = [...REMINDER_DAYS].reverse().find((days) => daysLeft <= days);
   if (threshold === undefined || daysLeft <= 0) return undefined;
-  const event = reconcileEvent(live.arn, DELETION_REMINDER_EVENT, [date, threshold], nowMs);
+  const approvedState = baseline && lookup(baseline, 'key_state');
+  const approved = approvedState === 'PendingDeletion' && lookup(baseline, 'deletion_date') === date;
+  const eventName = approved ? APPROVED_DELETION_REMINDER_EVENT : DELETION_REMINDER_EVENT;
+  const event = reconcileEvent(live.arn, eventName, [date, threshold], nowMs);
   const finding = judge(
     {
       event,
@@ -168,10 +174,13 @@ export function deletionReminder(
     surroundings,
     config,
   );
-  const region = parseArn(live.arn)?.region ?? live.arn;
-  finding.remediation = [
-    `aws kms cancel-key-deletion --key-id ${live.arn} --region ${region}`,
-    `aws kms enable-key --key-id ${live.arn} --region ${region}`,
-  ];
+  const region = shellQuote(parseArn(live.arn)?.region ?? live.arn);
+  const cancel = `aws kms cancel-key-deletion --key-id ${shellQuote(live.arn)} --region ${region}`;
+  // Back to the approved state: cancelling leaves the key Disabled, which may be what was approved.
+  finding.remediation = approved
+    ? [`# the deletion is approved; to keep the key after all: ${cancel}`]
+    : remediationFor('key', live.arn, [
+        { path: 'key_state', current: state, target: approvedState === 'PendingDeletion' ? undefined : approvedState },
+      ]);
   return finding;
 }

@@ -363,7 +363,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         trails: surroundings.trailsUsingKey(live.arn),
         usedByKeydrift: live.arn === settings.selfKeyArn,
       };
-      const reminder = deletionReminder(live, nowMs, dependents, surroundings, config);
+      const reminder = deletionReminder(live, nowMs, dependents, surroundings, config, baseline.snapshot);
       if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
     }
     if (!saved) await recon.putState(live, stateWrite.expectedVersion, run.runId);

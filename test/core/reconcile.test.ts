@@ -197,4 +197,28 @@ describe('Deletion countdown', () => {
   it('ignores keys that are not pending deletion', () => {
     expect(deletionReminder(key(), NOW, dependents, store, DEFAULT_CONFIG)).toBeUndefined();
   });
+
+  it('undoes to the approved state: a key approved Disabled is cancelled, not enabled', () => {
+    const reminder = deletionReminder(
+      pending(2.5),
+      NOW,
+      dependents,
+      store,
+      DEFAULT_CONFIG,
+      key({ key_state: 'Disabled' }),
+    );
+    expect(reminder).toMatchObject({ event: 'DeletionReminder', severity: 'critical', status: 'drift' });
+    expect(reminder?.remediation).toEqual([`aws kms cancel-key-deletion --key-id ${KEY} --region eu-west-1`]);
+  });
+
+  it('reminds of a deletion a planned principal scheduled as info, with cancelling only as a comment', () => {
+    const approved = pending(2.5);
+    const reminder = deletionReminder(pending(2.5), NOW, dependents, store, DEFAULT_CONFIG, approved);
+    expect(reminder).toMatchObject({ event: 'ApprovedDeletionReminder', severity: 'info', status: 'planned' });
+    expect(reminder?.eventId).toMatch(/^reminder-/);
+    expect(reminder?.summary).toMatch(/will be deleted in 3 day\(s\), on \S+, as approved; trail org-audit encrypts/);
+    expect(reminder?.remediation).toEqual([
+      `# the deletion is approved; to keep the key after all: aws kms cancel-key-deletion --key-id ${KEY} --region eu-west-1`,
+    ]);
+  });
 });
