@@ -40,6 +40,7 @@ export class Detector {
     // unplanned re-creation does not replace that approval (trail ARNs are names; key and key store ids are new).
     const recreatesApproved = !!effect.creates && approved?.attributes.trail === 'exists';
     const baseline = approved ?? emptySnapshot(effect.kind, effect.resource);
+    if (!denied) this.takeBackRestoredGrants(effect, state, baseline);
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       const known = lookup(state, path);
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
@@ -65,6 +66,28 @@ export class Detector {
         recreatesApproved,
       });
     return finding;
+  }
+
+  /**
+   * A grant created exactly as an approved grant that is gone (its remediation re-created it) takes that grant's
+   * place in the baseline: KMS gives it a new id, but it is the approved grant back, not a new one.
+   */
+  private takeBackRestoredGrants(effect: Effect, state: ResourceSnapshot, baseline: ResourceSnapshot): void {
+    for (const [path, value] of Object.entries(effect.set)) {
+      const { attribute, entry } = splitPath(path);
+      if (attribute !== 'grants' || !entry || !value || lookup(baseline, path) !== undefined) continue;
+      const wanted = stableJson(value);
+      const gone = Object.keys(baseline.attributes).find(
+        (approvedPath) =>
+          splitPath(approvedPath).attribute === 'grants' &&
+          lookup(state, approvedPath) === null &&
+          stableJson(baseline.attributes[approvedPath]) === wanted,
+      );
+      if (!gone) continue;
+      delete baseline.attributes[gone];
+      baseline.attributes[path] = value;
+      this.store.putBaseline(baseline);
+    }
   }
 
   private effectOf(event: ChangeEvent): Effect {

@@ -413,6 +413,52 @@ describe('Remediation', () => {
     ]);
   });
 
+  it("resolves a revoked grant when its create-grant is run: the new grant id takes the approved one's place", () => {
+    // Prepare: Alice's (planned) grant, revoked by Bob; then the remediation's create-grant, which KMS answers with
+    // a new grant id.
+    const approvedId = 'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
+    const grant = (grantId: string, eventId: string) =>
+      at(
+        rec('CreateGrant__awskmsdg__1', (r) => {
+          (r.responseElements as Record<string, unknown>).grantId = grantId;
+        }),
+        eventId,
+      );
+    const revoke = rec('RevokeGrant__awskmsdg__1', (r) => {
+      r.userIdentity = { ...r.userIdentity, arn: 'arn:aws:iam::111122223333:user/Bob', userName: 'Bob' };
+    });
+    const restore = by(grant('0000restored0000', 'restore-1'), sessionIdentity('Admin', 'carol'));
+    // Act
+    const { last, store } = detect([grant(approvedId, 'grant-1'), revoke, restore], {
+      plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'],
+    });
+    // Assess
+    expect(last).toMatchObject({ status: 'resolved', severity: 'info', remediation: [] });
+    expect(last.changes.grants?.back_to_baseline).toBe(true);
+    const approvedGrants = Object.keys(store.baseline(KEY_ARN)?.attributes ?? {}).filter((p) => p.startsWith('grants'));
+    expect(approvedGrants).toEqual([expect.stringContaining('0000restored0000')]);
+  });
+
+  it('still reports a grant created unlike any approved one that is gone', () => {
+    const approvedId = 'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.responseElements as Record<string, unknown>).grantId = approvedId;
+    });
+    const revoke = rec('RevokeGrant__awskmsdg__1');
+    const wider = at(
+      by(
+        rec('CreateGrant__awskmsdg__1', (r) => {
+          (r.responseElements as Record<string, unknown>).grantId = '0000wider0000';
+          (r.requestParameters as Record<string, unknown>).operations = ['Encrypt', 'Decrypt', 'RetireGrant'];
+        }),
+        sessionIdentity('Admin', 'carol'),
+      ),
+      'wider-1',
+    );
+    const { last } = detect([grant, revoke, wider], { plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'] });
+    expect(last).toMatchObject({ status: 'drift', severity: 'error' });
+  });
+
   it('says a deleted key cannot be restored, and nothing else, even with no baseline', () => {
     expect(remediationOf([onKey(rec('DeleteKey__awskmsdg__1'))])).toEqual([
       `# ${KEY_ARN} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`,
