@@ -106,9 +106,12 @@ function reportPagerNotice(notice: PagerNotice, flags: CommonFlags, context: Ops
 export function runStatus(flags: CommonFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const report = await status(context);
-    out(flags.format === 'json' ? jsonLines(report.drift) : formatStatus(report.drift, tableOptions()));
+    out(flags.format === 'json' ? jsonLines(report.drift) : formatStatus(report, tableOptions()));
     note(
       `keydrift status: ${report.drift.length} of ${report.compared} baselined resource(s) drifted` +
+        (report.withoutState
+          ? `; ${report.withoutState} other baselined resource(s) not compared: no stored state yet (the next reconcile run stores it)`
+          : '') +
         (report.withoutBaseline
           ? `; ${report.withoutBaseline} seen without a baseline (keydrift baseline adopt records them)`
           : '') +

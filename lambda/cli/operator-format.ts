@@ -6,7 +6,7 @@
 import { styleText } from 'node:util';
 import type { Severity } from '../core/types';
 import { attributesOf, type OpenDrift } from '../ops/drift';
-import type { AcceptResult, BaselineView } from '../ops/operations';
+import type { AcceptResult, BaselineView, StatusReport } from '../ops/operations';
 import { clean, escapeC1, pad } from './format';
 
 type Style = Parameters<typeof styleText>[0];
@@ -42,15 +42,31 @@ export function showValue(value: unknown): string {
   return value === undefined ? '(unknown)' : clean(JSON.stringify(value));
 }
 
-/** `keydrift status`: one block per drifted resource, worst first. */
-export function formatStatus(rows: OpenDrift[], options: TableOptions): string {
+/** A drifted attribute as status lists it, marked when its approved value is unknown (open by its findings). */
+const driftedAttribute = (row: OpenDrift, attribute: string): string =>
+  row.unknownBaseline.includes(attribute) ? `${attribute} (approved value unknown)` : attribute;
+
+/**
+ * `keydrift status`: one block per drifted resource, worst first; with none, what was compared, never claiming a
+ * match for a baselined resource keydrift has no stored state for.
+ */
+export function formatStatus(report: StatusReport, options: TableOptions): string {
   const paint = painter(options);
-  if (rows.length === 0) return 'No open drift: every resource with a baseline matches it.\n';
+  const rows = report.drift;
+  if (rows.length === 0 && report.withoutState === 0)
+    return 'No open drift: every resource with a baseline matches it.\n';
+  if (rows.length === 0) {
+    return (
+      `No open drift among the ${report.compared} baselined resource(s) with a stored state; ` +
+      `${report.withoutState} other baselined resource(s) have no stored state yet, so their drift is unknown ` +
+      '(the next reconcile run stores it).\n'
+    );
+  }
   const lines = [paint('bold', `${pad('SEVERITY', 8)}  ${pad('SINCE', 20)}  ${pad('RESOURCE', 28)}  DRIFTED`)];
   for (const row of rows) {
     const severity = pad(row.severity ? row.severity.toUpperCase() : '-', 8);
     const prefix = `${pad(row.since ?? '-', 20)}  ${pad(clean(row.label), 28)}  `;
-    const drifted = row.attributes.join(', ');
+    const drifted = row.attributes.map((attribute) => driftedAttribute(row, attribute)).join(', ');
     lines.push(
       `${row.severity ? paint(SEVERITY_STYLE[row.severity], severity) : severity}  ${prefix}` +
         cut(drifted, options.columns && options.columns - 10 - prefix.length),
@@ -80,6 +96,22 @@ function changeLines(
   return [`${indent}${path}`, `${indent}  before: ${before}`, `${indent}  after:  ${after}`];
 }
 
+/**
+ * The drift line of `baseline show`: the paths where the stored state differs, and those approved as unknown whose
+ * drift finding is still open (no comparison shows them; they are not a match).
+ */
+function driftLine(view: BaselineView, paint: ReturnType<typeof painter>): string {
+  const unknown = new Set(view.baseline?.snapshot.unknownPaths ?? []);
+  const differing = view.drift.filter((p) => !unknown.has(p)).map(clean);
+  const open = view.drift.filter((p) => unknown.has(p)).map(clean);
+  if (differing.length === 0 && open.length === 0) return 'none (the stored state matches)';
+  const parts = [
+    ...(differing.length ? [`${differing.join(', ')} (the stored state differs)`] : []),
+    ...(open.length ? [`${open.join(', ')} (approved value unknown; a drift finding is open)`] : []),
+  ];
+  return paint('yellow', parts.join('; '));
+}
+
 /** `keydrift baseline show`: the approved value of every attribute, and the stored state where it differs. */
 export function formatBaselines(views: BaselineView[], options: TableOptions): string {
   const paint = painter(options);
@@ -102,15 +134,7 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
       }`,
     );
     out.push(`  updated    ${baseline.updatedAt ?? '(unknown)'}`);
-    out.push(
-      `  drift      ${
-        !state
-          ? 'unknown (keydrift has stored no state for it yet)'
-          : view.drift.length
-            ? paint('yellow', `${view.drift.join(', ')} (the stored state differs)`)
-            : 'none (the stored state matches)'
-      }`,
-    );
+    out.push(`  drift      ${!state ? 'unknown (keydrift has stored no state for it yet)' : driftLine(view, paint)}`);
     // A map known in full with no entry (no tags, no grants) has no path of its own: shown as {}.
     const attributes: Record<string, unknown> = { ...baseline.snapshot.attributes };
     for (const map of baseline.snapshot.completeMaps) {
@@ -129,6 +153,9 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
     }
     const unknown = baseline.snapshot.unknownPaths ?? [];
     if (unknown.length) out.push(`  approved as unknown: ${unknown.map(clean).join(', ')}`);
+    for (const path of unknown.filter((p) => view.drift.includes(p))) {
+      out.push(paint('yellow', `    ↳ ${clean(path)} stored state: ${showValue(state?.snapshot.attributes[path])}`));
+    }
   }
   return `${out.join('\n')}\n`;
 }

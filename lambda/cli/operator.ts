@@ -71,8 +71,9 @@ export function addOperatorCommands(program: Command): void {
       .command('status')
       .summary('Show open drift per resource (against a deployed keydrift stack).')
       .description(
-        'Show open drift: every resource whose last known state differs from its approved baseline, with the ' +
-          'attributes that drifted, since when, the worst severity and the latest finding.',
+        'Show open drift: every resource whose last known state differs from its approved baseline, or whose ' +
+          'attribute approved as unknown has a drift finding still open, with the attributes that drifted, since ' +
+          'when, the worst severity and the latest finding.',
       ),
   )
     .addHelpText(

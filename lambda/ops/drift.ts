@@ -1,7 +1,8 @@
 /**
  * What the operator commands conclude from keydrift's table, without AWS: open drift per resource (the core's
- * differingPaths between baseline and stored state, dated and rated by the findings), the differences an accept
- * approves, resource labels, and `--since` values. No SDK, no clock: times come in as arguments.
+ * differingPaths between baseline and stored state, and the attributes approved as unknown that an open drift finding
+ * changed, dated and rated by the findings), the differences an accept approves, resource labels, and `--since`
+ * values. No SDK, no clock: times come in as arguments.
  */
 
 import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from '../core/arn';
@@ -28,15 +29,23 @@ export interface StoredResource {
   baseline?: StoredItem;
 }
 
+/** A finding as keydrift's table holds it: `ignoredBy` names the ignore rule that kept it out of alerts. */
+export type StoredFinding = Finding & { ignoredBy?: string };
+
 /** One resource that differs from its baseline, as `keydrift status` reports it. */
 export interface OpenDrift {
   resource: string;
   kind: ResourceKind;
   label: string;
-  /** Attributes whose stored state differs from the baseline (`tags`, not `tags#owner`). */
+  /**
+   * Attributes that drifted (`tags`, not `tags#owner`): the stored state differs from the baseline, or the approved
+   * value is unknown and the attribute's last finding is an open drift.
+   */
   attributes: string[];
-  /** The differing paths themselves (`tags#owner`). */
+  /** The drifted paths themselves (`tags#owner`). */
   paths: string[];
+  /** The drifted attributes whose approved value is unknown: open by their findings, not by a comparison. */
+  unknownBaseline: string[];
   /** When the oldest finding still open on these attributes happened; else when keydrift last stored the state. */
   since: string | null;
   /** The worst severity among the open findings on these attributes; `null` when no finding explains the drift. */
@@ -85,12 +94,14 @@ export const attributesOf = (paths: string[]): string[] =>
  * Dates and rates the open drift on some attributes from a resource's findings, fed newest first. For each
  * attribute, every `drift` finding that changed it counts until an older finding closed it (`resolved`, `planned`,
  * a change back to the baseline, or a creation, whose state became the baseline), or the findings reach the
- * baseline's last explicit accept.
+ * baseline's last explicit accept. Denied attempts changed nothing, and findings an ignore rule kept out of alerts
+ * are dropped (README: `ignore`): neither counts nor closes. `open` lists the attributes with a drift finding still
+ * open.
  *
  * @example
  * const tracker = driftTracker(['policy'], baseline.acceptedAt);
  * for await (const finding of newestFirst) if (!tracker.push(finding)) break;
- * const { since, severity } = tracker.result();
+ * const { since, severity, open } = tracker.result();
  */
 export function driftTracker(attributes: string[], acceptedAt?: string) {
   const open = new Map(
@@ -102,7 +113,7 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
   let latest: Finding | null = null;
   return {
     /** Feeds the next older finding; false once no older finding can change the result. */
-    push(finding: Finding): boolean {
+    push(finding: StoredFinding): boolean {
       latest ??= finding;
       if (boundary && finding.timestamp < boundary) return false;
       for (const [attribute, entry] of open) {
@@ -111,6 +122,7 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
         if (BASELINE_SETTING_EVENTS.has(finding.event)) {
           closed.add(attribute);
         } else if (finding.status === 'drift' && !change.back_to_baseline) {
+          if (finding.ignoredBy) continue;
           entry.since = finding.timestamp;
           if (!entry.worst || rank(finding.severity) > rank(entry.worst)) entry.worst = finding.severity;
         } else if (finding.status !== 'denied') {
@@ -119,14 +131,16 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
       }
       return closed.size < open.size;
     },
-    result(): { since?: string; severity: Severity | null; latest: Finding | null } {
+    result(): { since?: string; severity: Severity | null; latest: Finding | null; open: string[] } {
       let since: string | undefined;
       let severity: Severity | null = null;
-      for (const entry of open.values()) {
+      const withOpenFinding: string[] = [];
+      for (const [attribute, entry] of open) {
+        if (entry.since) withOpenFinding.push(attribute);
         if (entry.since && (!since || entry.since < since)) since = entry.since;
         if (entry.worst && (!severity || rank(entry.worst) > rank(severity))) severity = entry.worst;
       }
-      return { since, severity, latest };
+      return { since, severity, latest, open: withOpenFinding.sort() };
     },
   };
 }
@@ -134,6 +148,22 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
 /** The paths where a resource's stored state differs from its baseline (both known); empty without either. */
 export function driftedPaths(resource: StoredResource): string[] {
   return resource.state && resource.baseline ? differingPaths(resource.baseline.snapshot, resource.state.snapshot) : [];
+}
+
+/** The paths a resource's baseline approved as unknown: no comparison can show their drift, only their findings. */
+export function unknownBaselinePaths(resource: StoredResource): string[] {
+  return resource.baseline?.snapshot.unknownPaths ?? [];
+}
+
+/**
+ * Every drifted path of a resource: where its stored state differs from its baseline, and the paths approved as
+ * unknown whose attribute has a drift finding still open (`openAttributes`, the tracker's `open`). A critical change
+ * to a key keydrift had no baseline for leaves its policy approved as unknown: it is open drift until resolved,
+ * planned or accepted, not a match.
+ */
+export function openPaths(resource: StoredResource, openAttributes: string[]): string[] {
+  const unknown = unknownBaselinePaths(resource).filter((p) => openAttributes.includes(splitPath(p).attribute));
+  return [...new Set([...driftedPaths(resource), ...unknown])].sort();
 }
 
 /** The status row of a drifted resource, from the tracker's verdict on its findings. */
@@ -149,6 +179,7 @@ export function openDrift(
     label: labelOf(resource.arn, state?.snapshot, baseline?.snapshot),
     attributes: attributesOf(paths),
     paths,
+    unknownBaseline: attributesOf(paths.filter((p) => unknownBaselinePaths(resource).includes(p))),
     since: verdict.since ?? seconds(state?.updatedAt) ?? null,
     severity: verdict.severity,
     latest: verdict.latest,

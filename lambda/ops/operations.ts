@@ -23,11 +23,14 @@ import {
   labelOf,
   type OpenDrift,
   openDrift,
+  openPaths,
+  type StoredResource,
   sameSnapshot,
+  unknownBaselinePaths,
 } from './drift';
 import { OperatorError } from './errors';
 import { type Inventory, mapLimit, readInventory } from './inventory';
-import { createTableReader, type FindingQuery } from './table-reader';
+import { createTableReader, type FindingQuery, type TableReader } from './table-reader';
 
 const CONCURRENCY = 8;
 
@@ -35,8 +38,25 @@ export interface StatusReport {
   drift: OpenDrift[];
   /** Resources with both a state and a baseline: what was compared. */
   compared: number;
+  /** Resources with a baseline but no stored state yet: not compared, their drift unknown (the reconciler stores it). */
+  withoutState: number;
   /** Resources keydrift has seen but not baselined yet (the reconciler or adopt will). */
   withoutBaseline: number;
+}
+
+/**
+ * A resource's open drift, or undefined: the paths where its stored state differs from its baseline, and the paths
+ * approved as unknown whose attribute's drift finding is still open, dated and rated by the resource's findings.
+ */
+async function driftOf(reader: TableReader, resource: StoredResource): Promise<OpenDrift | undefined> {
+  const candidates = [...driftedPaths(resource), ...unknownBaselinePaths(resource)];
+  if (candidates.length === 0) return undefined;
+  // Findings before the last explicit accept were approved by it.
+  const tracker = driftTracker(attributesOf(candidates), resource.baseline?.acceptedAt);
+  for await (const finding of reader.resourceFindings(resource.arn)) if (!tracker.push(finding)) break;
+  const verdict = tracker.result();
+  const paths = openPaths(resource, verdict.open);
+  return paths.length > 0 ? openDrift(resource, paths, verdict) : undefined;
 }
 
 /** Open drift per resource: stored state against baseline, dated and rated by the resource's findings. */
@@ -44,17 +64,15 @@ export async function status(context: OpsContext): Promise<StatusReport> {
   const tableName = await context.tableName();
   const reader = createTableReader({ client: context.dynamodb, tableName });
   const resources = await reader.resources();
-  const compared = resources.filter((r) => r.state && r.baseline);
-  const drifted = compared.map((r) => ({ resource: r, paths: driftedPaths(r) })).filter((d) => d.paths.length > 0);
-  const drift = await mapLimit(drifted, CONCURRENCY, async ({ resource, paths }) => {
-    // Findings before the last explicit accept were approved by it.
-    const tracker = driftTracker(attributesOf(paths), resource.baseline?.acceptedAt);
-    for await (const finding of reader.resourceFindings(resource.arn)) if (!tracker.push(finding)) break;
-    return openDrift(resource, paths, tracker.result());
-  });
+  const baselined = resources.filter((r) => r.baseline);
+  const compared = baselined.filter((r) => r.state);
+  const drift = (await mapLimit(compared, CONCURRENCY, (resource) => driftOf(reader, resource))).filter(
+    (d): d is OpenDrift => d !== undefined,
+  );
   return {
     drift: drift.sort(compareDrift),
     compared: compared.length,
+    withoutState: baselined.length - compared.length,
     withoutBaseline: resources.filter((r) => r.state && !r.baseline).length,
   };
 }
@@ -110,27 +128,43 @@ export interface BaselineView {
   kind: ResourceKind;
   label: string;
   baseline: StoredSnapshot | null;
-  /** The last state keydrift stored, and where it differs from the baseline. */
+  /** The last state keydrift stored. */
   state: StoredSnapshot | null;
+  /**
+   * The drifted paths: where the stored state differs from the baseline, and the paths approved as unknown (in the
+   * baseline's `unknownPaths`) whose drift finding is still open.
+   */
   drift: string[];
 }
 
-/** The stored baseline (and last known state) of each target. */
+/**
+ * The stored baseline (and last known state) of each target, and its open drift as `keydrift status` sees it.
+ *
+ * @throws OperatorError for a trail CloudTrail does not know that has no baseline either (a mistyped ARN): one that
+ *   has a baseline is shown, since its deletion is the drift to see
+ */
 export async function showBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<BaselineView[]> {
-  const store = storeFor(context, await context.tableName(), nowMs);
+  const tableName = await context.tableName();
+  const store = storeFor(context, tableName, nowMs);
+  const reader = createTableReader({ client: context.dynamodb, tableName });
   const { states, baselines } = await store.load(targets.map((t) => t.arn));
-  return targets.map(({ kind, arn }) => {
-    const baseline = baselines.get(arn) ?? null;
-    const state = states.get(arn) ?? null;
-    return {
-      resource: arn,
-      kind,
-      label: labelOf(arn, state?.snapshot, baseline?.snapshot),
-      baseline,
-      state,
-      drift: driftedPaths({ arn, kind, state: state ?? undefined, baseline: baseline ?? undefined }),
-    };
-  });
+  return Promise.all(
+    targets.map(async ({ kind, arn }) => {
+      const baseline = baselines.get(arn) ?? null;
+      const state = states.get(arn) ?? null;
+      if (kind === 'trail' && !baseline) await requireTrail(context, arn);
+      const resource: StoredResource = { arn, kind, state: state ?? undefined, baseline: baseline ?? undefined };
+      const drift = resource.state ? await driftOf(reader, resource) : undefined;
+      return {
+        resource: arn,
+        kind,
+        label: labelOf(arn, state?.snapshot, baseline?.snapshot),
+        baseline,
+        state,
+        drift: drift?.paths ?? [],
+      };
+    }),
+  );
 }
 
 /** What one accept recorded. */
@@ -162,6 +196,18 @@ function readLive(context: OpsContext, target: Target): Promise<ResourceSnapshot
   return target.kind === 'alias' ? kmsReader.readAlias(target.arn) : kmsReader.readKey(target.arn);
 }
 
+/** The trail reader's answer for a trail CloudTrail does not know (by ARN, nor by name). */
+const isUnknownTrail = (live: ResourceSnapshot): boolean =>
+  live.kind === 'trail' && live.attributes.trail === 'deleted';
+
+const noSuchTrail = (context: OpsContext, arn: string): OperatorError =>
+  new OperatorError(`no such trail: ${arn} in ${context.region}`);
+
+/** @throws OperatorError when CloudTrail knows no trail by that ARN (or its name) */
+async function requireTrail(context: OpsContext, arn: string): Promise<void> {
+  if (isUnknownTrail(await readers(context).trailReader.readTrail(arn))) throw noSuchTrail(context, arn);
+}
+
 /**
  * What accepting `live` over `previous` records. `rewriteUnchanged`: an explicit accept writes even a baseline that
  * already matches (re-approving it, with who and when); adopt leaves such a baseline as it is.
@@ -187,7 +233,12 @@ function acceptResult(
   };
 }
 
-/** Reads each target's live state and records it as its baseline, by the caller, now. */
+/**
+ * Reads each target's live state and records it as its baseline, by the caller, now.
+ *
+ * @throws OperatorError, before anything is written, for a trail CloudTrail does not know: a mistyped trail ARN
+ *   would otherwise approve `trail: "deleted"`
+ */
 export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
@@ -195,6 +246,8 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
     Promise.all(targets.map((t) => readLive(context, t))),
     store.load(targets.map((t) => t.arn)),
   ]);
+  const unknownTrail = live.find(isUnknownTrail);
+  if (unknownTrail) throw noSuchTrail(context, unknownTrail.arn);
   const acceptedAt = new Date(nowMs).toISOString();
   const results: AcceptResult[] = [];
   for (const snapshot of live) {

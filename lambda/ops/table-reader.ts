@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { toIsoSeconds } from '../core/time';
 import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
-import { daysBetween, type StoredItem, type StoredResource } from './drift';
+import { daysBetween, type StoredFinding, type StoredItem, type StoredResource } from './drift';
 
 type Item = Record<string, AttributeValue>;
 
@@ -37,8 +37,11 @@ export interface TableReader {
   check(): Promise<void>;
   /** Every resource with a state or a baseline (one paginated Scan that returns only those items). */
   resources(): Promise<StoredResource[]>;
-  /** A resource's findings, newest first, page by page as they are consumed; `fromIso` bounds how far back. */
-  resourceFindings(arn: string, options?: { fromIso?: string; pageSize?: number }): AsyncGenerator<Finding>;
+  /**
+   * A resource's findings, newest first, page by page as they are consumed, each with the ignore rule that kept it
+   * out of alerts, if one did; `fromIso` bounds how far back.
+   */
+  resourceFindings(arn: string, options?: { fromIso?: string; pageSize?: number }): AsyncGenerator<StoredFinding>;
   /** Findings at or after `sinceMs`, newest first: by day through `byTime`, or by resource from its own items. */
   findings(query: FindingQuery): Promise<Finding[]>;
 }
@@ -128,7 +131,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
   async function* resourceFindings(
     arn: string,
     options: { fromIso?: string; pageSize?: number } = {},
-  ): AsyncGenerator<Finding> {
+  ): AsyncGenerator<StoredFinding> {
     const input: QueryCommandInput = {
       TableName: tableName,
       KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
@@ -142,7 +145,9 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     };
     for await (const page of paginateQuery({ client, pageSize: options.pageSize ?? 25 }, input)) {
       for (const item of page.Items ?? []) {
-        const finding = parseFinding(item);
+        const finding: StoredFinding | undefined = parseFinding(item);
+        const ignoredBy = str(item, 'ignoredBy');
+        if (finding && ignoredBy) finding.ignoredBy = ignoredBy;
         if (finding) yield finding;
       }
     }

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DeleteTrailCommand } from '@aws-sdk/client-cloudtrail';
 import {
   DisableKeyRotationCommand,
   EnableKeyRotationCommand,
@@ -160,6 +161,7 @@ interface StatusRow {
   resource: string;
   label: string;
   attributes: string[];
+  unknownBaseline: string[];
   since: string;
   severity: string | null;
   latest: Finding | null;
@@ -370,10 +372,18 @@ describe('keydrift baseline accept', () => {
     expect(latest.summary).toMatch(/^Baseline of alias\/payments accepted by .+: description, enable_key_rotation/);
   });
 
-  it('leaves no open drift behind, and says so', () => {
+  it('leaves no open drift behind, and says the alias it baselined has no stored state to compare yet', () => {
     const run = keydrift(['status']);
     expect(run.status).toBe(0);
-    expect(run.stdout).toBe('No open drift: every resource with a baseline matches it.\n');
+    // Two keys compared; alias/payments has a baseline now, but keydrift has stored no state for it: not a match.
+    expect(run.stdout).toBe(
+      'No open drift among the 2 baselined resource(s) with a stored state; 1 other baselined resource(s) have no ' +
+        'stored state yet, so their drift is unknown (the next reconcile run stores it).\n',
+    );
+    expect(run.stderr).toContain(
+      'keydrift status: 0 of 2 baselined resource(s) drifted; 1 other baselined resource(s) not compared: ' +
+        'no stored state yet',
+    );
   });
 
   it('prints what it recorded as text: a re-approved key and the new baseline of the alias it was named by', () => {
@@ -449,6 +459,16 @@ describe('keydrift baseline adopt', () => {
     expect(trailItem?.acceptedBy?.S).toBe(MOTO_IDENTITY);
   });
 
+  it('leaves status counting the adopted alias and trail baselines as not compared, not as matching', () => {
+    const run = keydrift(['status']);
+    expect(run.status).toBe(0);
+    // The trail and both aliases have baselines and no stored state; the three keys have both.
+    expect(run.stderr).toMatch(
+      /^keydrift status: \d+ of 3 baselined resource\(s\) drifted; 3 other baselined resource\(s\) not compared: no stored state yet/,
+    );
+    expect(run.stdout).not.toContain('every resource with a baseline matches it');
+  });
+
   it('has nothing to do the second time', () => {
     const run = keydrift(['baseline', 'adopt', '--yes']);
     expect(run.status).toBe(0);
@@ -492,6 +512,32 @@ describe('errors', () => {
       expect(run.status).toBe(2);
       expect(run.stderr).toBe(`keydrift: no such key: ${name} in eu-west-1\n`);
     }
+  });
+
+  it('names a trail CloudTrail does not know, exits 2, and approves nothing', async () => {
+    const typo = `arn:aws:cloudtrail:${REGION}:123456789012:trail/none`;
+    const run = keydrift(['baseline', 'accept', typo]);
+    expect(run.stderr).toBe(`keydrift: no such trail: ${typo} in eu-west-1\n`);
+    expect(run.status).toBe(2);
+    expect(await world.item(`RESOURCE#${typo}`, 'BASELINE')).toBeUndefined();
+  });
+
+  it('shows no baseline for a trail CloudTrail does not know, and does not suggest accepting it', () => {
+    const typo = `arn:aws:cloudtrail:${REGION}:123456789012:trail/none`;
+    const run = keydrift(['baseline', 'show', typo]);
+    expect(run.stderr).toBe(`keydrift: no such trail: ${typo} in eu-west-1\n`);
+    expect(run.status).toBe(2);
+  });
+
+  it('still shows the baseline of a trail deleted since: its deletion is the drift to look at', async () => {
+    await world.cloudtrail.send(new DeleteTrailCommand({ Name: trail }));
+    const run = keydrift(['baseline', 'show', trail, '--format', 'json']);
+    expect(run.status).toBe(0);
+    expect(jsonLines<BaselineView>(run.stdout)[0]).toMatchObject({
+      resource: trail,
+      kind: 'trail',
+      baseline: { snapshot: { attributes: { trail: 'exists' } } },
+    });
   });
 
   it('says there are no credentials, quickly, when the chain finds none', () => {
@@ -569,5 +615,63 @@ describe('options', () => {
       expect(run.stdout).toContain('(default: "Keydrift"');
       expect(run.stdout).toContain(`Examples:\n  keydrift ${command.join(' ')}`);
     }
+  });
+});
+
+describe('open drift on an attribute approved as unknown', () => {
+  // A key keydrift had no baseline for, whose policy someone opened to another account: the detector wrote a
+  // critical drift finding, the state, and a baseline that approves the policy as unknown.
+  let opened: string;
+
+  beforeAll(async () => {
+    opened = await world.createKey('opened to 444455556666');
+    const live = await world.reader.readKey(opened);
+    const { policy, ...rest } = live.attributes;
+    const baseline: ResourceSnapshot = { ...live, attributes: rest, unknownPaths: ['policy'] };
+    const policyOpened = finding({
+      resource: opened,
+      event: 'PutKeyPolicy',
+      severity: 'critical',
+      hoursAgo: 1,
+      changes: { policy: { before: null, after: policy } },
+    });
+    await save(policyOpened, {
+      finding: policyOpened,
+      states: [{ snapshot: live, expectedVersion: null }],
+      baselines: [{ snapshot: baseline, expectedVersion: null }],
+    });
+  });
+
+  it('is listed by status as critical, marked as having no known approved value', () => {
+    const json = keydrift(['status', '--format', 'json']);
+    expect(json.status).toBe(0);
+    expect(jsonLines<StatusRow>(json.stdout).find((r) => r.resource === opened)).toMatchObject({
+      attributes: ['policy'],
+      unknownBaseline: ['policy'],
+      severity: 'critical',
+      latest: { event: 'PutKeyPolicy', severity: 'critical' },
+    });
+
+    const table = keydrift(['status']);
+    expect(table.stdout.split('\n')[1]).toMatch(/^CRITICAL +\S+Z +\S+ +policy \(approved value unknown\)$/);
+    expect(table.stdout).toContain(opened);
+  });
+
+  it('is shown by baseline show as drift, not as a stored state that matches', () => {
+    const json = keydrift(['baseline', 'show', opened, '--format', 'json']);
+    expect(json.status).toBe(0);
+    expect(jsonLines<BaselineView>(json.stdout)[0].drift).toEqual(['policy']);
+
+    const table = keydrift(['baseline', 'show', opened]);
+    expect(table.stdout).toMatch(/\n {2}drift {6}policy \(approved value unknown; a drift finding is open\)\n/);
+    expect(table.stdout).not.toContain('none (the stored state matches)');
+    expect(table.stdout).toContain('approved as unknown: policy');
+  });
+
+  it('stays open until the live state is accepted as the baseline', () => {
+    const drifted = () => jsonLines<StatusRow>(keydrift(['status', '--format', 'json']).stdout).map((r) => r.resource);
+    expect(drifted()).toContain(opened);
+    expect(keydrift(['baseline', 'accept', opened]).status).toBe(0);
+    expect(drifted()).not.toContain(opened);
   });
 });

@@ -14,7 +14,9 @@ import {
   labelOf,
   type OpenDrift,
   openDrift,
+  openPaths,
   parseSince,
+  type StoredResource,
   sameSnapshot,
 } from '../../lambda/ops/drift';
 
@@ -68,7 +70,12 @@ describe('driftTracker: dating and rating open drift from findings fed newest fi
     // Act
     for (const finding of newestFirst) tracker.push(finding);
     // Assess
-    expect(tracker.result()).toEqual({ since: '2026-10-03T09:00:00Z', severity: 'error', latest: newestFirst[0] });
+    expect(tracker.result()).toEqual({
+      since: '2026-10-03T09:00:00Z',
+      severity: 'error',
+      latest: newestFirst[0],
+      open: ['description', 'enable_key_rotation'],
+    });
   });
 
   it('stops counting an attribute at a finding that resolved it, moved its baseline or brought it back', () => {
@@ -112,6 +119,27 @@ describe('driftTracker: dating and rating open drift from findings fed newest fi
     expect(tracker.result()).toMatchObject({ since: undefined, severity: null });
   });
 
+  it('drops findings an ignore rule kept out of alerts: they neither open an attribute nor close it', () => {
+    // Prepare
+    const ignored = {
+      ...f('2026-10-03T11:00:00Z', 'critical', 'drift', { policy: { before: null, after: null } }),
+      ignoredBy: 'AWS Backup',
+    };
+    const onlyIgnored = driftTracker(['policy']);
+    const overAnOpenDrift = driftTracker(['policy']);
+    // Act
+    onlyIgnored.push(ignored);
+    overAnOpenDrift.push(ignored);
+    overAnOpenDrift.push(f('2026-10-03T10:00:00Z', 'error', 'drift', { policy: { before: null, after: null } }));
+    // Assess
+    expect(onlyIgnored.result()).toMatchObject({ open: [], severity: null, since: undefined });
+    expect(overAnOpenDrift.result()).toMatchObject({
+      open: ['policy'],
+      severity: 'error',
+      since: '2026-10-03T10:00:00Z',
+    });
+  });
+
   it("stops at the baseline's last explicit accept (milliseconds and all)", () => {
     const tracker = driftTracker(['description'], '2026-10-03T10:00:00.250Z');
     expect(
@@ -147,6 +175,7 @@ describe('openDrift: one status row', () => {
       since: '2026-10-03T08:00:00Z',
       severity: null,
       latest: null,
+      unknownBaseline: [],
       baseline: { version: 3, updatedAt: null, acceptedBy: 'arn:aws:iam::111122223333:user/ops', acceptedAt: null },
       stateUpdatedAt: '2026-10-03T08:00:00.123Z',
     });
@@ -167,6 +196,70 @@ describe('openDrift: one status row', () => {
       row('d', 'warning', '2026-09-30T00:00:00Z'),
     ];
     expect(rows.sort(compareDrift).map((r) => r.resource)).toEqual(['c', 'd', 'a', 'b']);
+  });
+});
+
+describe('openPaths: drift on an attribute approved as unknown', () => {
+  // A key keydrift had no baseline for, whose policy was opened: the detector approved the policy as unknown.
+  const policyOpened = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:*' }],
+  };
+  const opened: StoredResource = {
+    arn: KEY,
+    kind: 'key',
+    state: { snapshot: key({ policy: policyOpened }), version: 1, updatedAt: '2026-10-03T09:00:00.000Z' },
+    baseline: { snapshot: { ...key({}), unknownPaths: ['policy'] }, version: 1 },
+  };
+  const policyOpenedFinding = f(
+    '2026-10-03T09:00:00Z',
+    'critical',
+    'drift',
+    { policy: { before: null, after: policyOpened } },
+    'PutKeyPolicy',
+  );
+
+  it('counts it as drifted while its latest finding is an open drift, rated and dated by that finding', () => {
+    // Prepare
+    const tracker = driftTracker(['policy']);
+    // Act
+    tracker.push(policyOpenedFinding);
+    const verdict = tracker.result();
+    const paths = openPaths(opened, verdict.open);
+    // Assess
+    expect(driftedPaths(opened)).toEqual([]);
+    expect(paths).toEqual(['policy']);
+    expect(openDrift(opened, paths, verdict)).toMatchObject({
+      attributes: ['policy'],
+      unknownBaseline: ['policy'],
+      severity: 'critical',
+      since: '2026-10-03T09:00:00Z',
+    });
+  });
+
+  it('does not count it once a later finding resolved it or a planned change approved it', () => {
+    for (const closing of ['resolved', 'planned'] as const) {
+      // Prepare
+      const tracker = driftTracker(['policy']);
+      // Act
+      tracker.push(f('2026-10-03T10:00:00Z', 'info', closing, { policy: { before: policyOpened, after: null } }));
+      tracker.push(policyOpenedFinding);
+      // Assess
+      expect(openPaths(opened, tracker.result().open)).toEqual([]);
+    }
+  });
+
+  it('does not count it when no drift finding changed it', () => {
+    expect(openPaths(opened, driftTracker(['policy']).result().open)).toEqual([]);
+  });
+
+  it('keeps the paths where the stored state differs, beside the open ones approved as unknown', () => {
+    const retitled: StoredResource = {
+      ...opened,
+      state: { snapshot: key({ policy: policyOpened, description: 'x' }), version: 2 },
+    };
+    expect(openPaths(retitled, ['policy'])).toEqual(['description', 'policy']);
+    expect(openPaths(retitled, [])).toEqual(['description']);
   });
 });
 
