@@ -69,10 +69,11 @@ export function formatEmail(finding: Finding, options: EmailOptions = {}): Email
   return { subject: emailSubject(finding), body: emailBody(finding, opts) };
 }
 
-/** The subject: `[SEVERITY]`, `[STATUS]` unless drift, the event and the summary, on one line under 100 characters. */
+/** The subject: `[SEVERITY]`, `[STATUS]` unless drift, and the summary, on one line under 100 characters. */
 export function emailSubject(finding: Finding): string {
   const status = finding.status === 'drift' ? '' : `[${oneLine(finding.status, 12).toUpperCase()}]`;
-  const prefix = `[${oneLine(finding.severity, 12).toUpperCase()}]${status} ${oneLine(finding.event, 60)}:`;
+  // The summary names the change and who made it; the event name is in the body: the subject keeps room for the actor.
+  const prefix = `[${oneLine(finding.severity, 12).toUpperCase()}]${status}`;
   return truncate(oneLine(`${prefix} ${safeText(finding.summary, MAX_SUBJECT)}`), MAX_SUBJECT);
 }
 

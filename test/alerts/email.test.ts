@@ -24,17 +24,21 @@ const SNS_MAX_BYTES = 256 * 1024;
 const linesOf = (finding: Finding) => formatEmail(finding).body.split('\n');
 
 describe('formatEmail: subject', () => {
-  it('reads severity, event and summary for a critical policy drift', () => {
+  it('reads severity and summary (what, on what, by whom) for a critical policy drift', () => {
     expect(formatEmail(putKeyPolicyOpened).subject).toBe(
-      '[CRITICAL] PutKeyPolicy: Key policy of alias/payments opened to account 444455556666 by Alice',
+      '[CRITICAL] Key policy of alias/payments opened to account 444455556666 by Alice',
     );
   });
 
-  it('names the status when it is not plain drift, and cuts a long summary with an ellipsis', () => {
-    const { subject } = formatEmail(enableKeyRotationResolved);
-    expect(subject).toBe(
-      '[INFO][RESOLVED] EnableKeyRotation: Automatic rotation of key alias/payments enabled (every 365 da…',
+  it('names the status when it is not plain drift', () => {
+    expect(formatEmail(enableKeyRotationResolved).subject).toBe(
+      '[INFO][RESOLVED] Automatic rotation of key alias/payments enabled (every 365 days) by Alice',
     );
+  });
+
+  it('cuts a long summary with an ellipsis at 99 characters', () => {
+    const { subject } = formatEmail({ ...enableKeyRotationResolved, summary: `Key ${'x'.repeat(200)} changed` });
+    expect(subject).toBe(`[INFO][RESOLVED] Key ${'x'.repeat(77)}…`);
     expect(subject).toHaveLength(99);
   });
 
@@ -47,7 +51,7 @@ describe('formatEmail: subject', () => {
 
   it('cannot be split into extra mail headers by a description with CR/LF', () => {
     expect(formatEmail(hostileDescription).subject).toBe(
-      '[ERROR] UpdateKeyDescription: Description of key alias/payments changed by @here to Payments key B…',
+      '[ERROR] Description of key alias/payments changed by @here to Payments key Bcc: x@evil.example Sub…',
     );
   });
 });
