@@ -31,6 +31,12 @@ const after = (ctx: SummaryContext, attribute: string): unknown => ctx.changes[a
 const entries = (value: unknown): Array<[string, unknown]> =>
   value && typeof value === 'object' ? Object.entries(value as Record<string, unknown>) : [];
 
+/** `, open to account 444455556666` (or `to anyone`) for outside access, else nothing. */
+function openedTo(external: string[] | undefined): string {
+  if (!external?.length) return '';
+  return external.includes('*') ? ', open to anyone' : `, open to account ${list(external)}`;
+}
+
 function policySummary(ctx: SummaryContext): string {
   const change = ctx.changes.policy;
   const external = change?.external_accounts ?? [];
@@ -85,7 +91,13 @@ function trailUpdateSummary(ctx: SummaryContext): string {
       : `Trail ${ctx.label} left without a KMS key by ${ctx.who}: its logs are no longer encrypted with KMS`;
   }
   const names = Object.keys(ctx.changes);
-  return `Trail ${ctx.label} updated by ${ctx.who}${names.length ? ` (${names.join(', ')})` : ''}`;
+  if (names.length) return `Trail ${ctx.label} updated by ${ctx.who} (${names.join(', ')})`;
+  // Settings keydrift does not baseline (the bucket, SNS topic, global service events): named as the request set them.
+  const { name: _trail, ...settings } = ctx.event.requestParameters;
+  const set = Object.entries(settings).map(
+    ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+  );
+  return `Trail ${ctx.label} updated by ${ctx.who}${set.length ? `: ${set.join(', ')}` : ''}`;
 }
 
 function selectorSummary(ctx: SummaryContext): string {
@@ -205,7 +217,10 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   RetireGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} retired by ${c.who}`) },
   RevokeGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} revoked by ${c.who}`) },
-  CreateKey: { severity: 'warning', summary: s((c) => `New key ${c.label} created by ${c.who}`) },
+  CreateKey: {
+    severity: 'warning',
+    summary: s((c) => `New key ${c.label} created by ${c.who}${openedTo(c.changes.policy?.external_accounts)}`),
+  },
   CreateCustomKeyStore: { severity: 'warning', summary: s((c) => `Custom key store ${c.label} created by ${c.who}`) },
   CreateTrail: { severity: 'warning', summary: s((c) => `Trail ${c.label} created by ${c.who}`) },
   // info

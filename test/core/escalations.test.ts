@@ -55,6 +55,15 @@ describe('Escalation: outside access through the key policy', () => {
     expect(finding.summary).toBe(`Key policy of ${KEY_ID} opened to account ${EXTERNAL_ACCOUNT} by Alice`);
   });
 
+  it('says in its summary why a new key is critical: the account it is open to, or anyone', () => {
+    const toAccount = detect([createKey({ policy: policyWith(decryptFor({ AWS: EXTERNAL_ACCOUNT })) })]).last;
+    expect(toAccount).toMatchObject({ event: 'CreateKey', severity: 'critical' });
+    expect(toAccount.summary).toBe(`New key ${KEY_ID} created by Alice, open to account ${EXTERNAL_ACCOUNT}`);
+    const toAnyone = detect([createKey({ policy: policyWith(decryptFor('*')) })]).last;
+    expect(toAnyone.summary).toBe(`New key ${KEY_ID} created by Alice, open to anyone`);
+    expect(detect([createKey()]).last.summary).toBe(`New key ${KEY_ID} created by Alice`);
+  });
+
   it('treats a bare account id principal as that account root', () => {
     const bare = policyChange(decryptFor({ AWS: EXTERNAL_ACCOUNT }));
     const root = policyChange(decryptFor({ AWS: `arn:aws:iam::${EXTERNAL_ACCOUNT}:root` }));

@@ -170,3 +170,22 @@ describe('Severity table (DESIGN.md)', () => {
     });
   }
 });
+
+describe('UpdateTrail of settings keydrift does not baseline', () => {
+  it('is an error that names each setting as the request set it', () => {
+    const moved = onTrail(
+      rec('UpdateTrail__streamalert__1', (r) => {
+        r.requestParameters = {
+          name: 'org-audit',
+          s3BucketName: 'attacker-bucket-999988887777',
+          includeGlobalServiceEvents: false,
+        };
+      }),
+    );
+    const { last } = detect([createTrail('org-audit', KEY_ARN), moved]);
+    expect(last).toMatchObject({ event: 'UpdateTrail', severity: 'error', status: 'drift' });
+    expect(last.summary).toBe(
+      'Trail org-audit updated by Alice: s3BucketName=attacker-bucket-999988887777, includeGlobalServiceEvents=false',
+    );
+  });
+});
