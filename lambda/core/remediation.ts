@@ -174,7 +174,19 @@ function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   return undo.target === null && undo.current ? [`aws kms delete-alias ${alias}`] : [];
 }
 
-function trailCommands(arn: string, region: string, undo: Undo): string[] {
+/** The create-trail options of the approved settings keydrift knows (not the bucket: it is not baselined). */
+function approvedTrailOptions(approved: ApprovedValue): string {
+  const key = approved('kms_key_id');
+  return [
+    ...(typeof key === 'string' && key ? [`--kms-key-id ${shellQuote(key)}`] : []),
+    ...(approved('multi_region') === true ? ['--is-multi-region-trail'] : []),
+    ...(approved('log_file_validation') === true ? ['--enable-log-file-validation'] : []),
+  ]
+    .map((option) => ` ${option}`)
+    .join('');
+}
+
+function trailCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
   const name = `--name ${shellQuote(arn)} --region ${region}`;
   const { current, target } = undo;
   if (target === undefined) return [];
@@ -182,7 +194,7 @@ function trailCommands(arn: string, region: string, undo: Undo): string[] {
     case 'trail':
       return target === 'exists' && current === 'deleted'
         ? [
-            `# recreate the trail: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name <bucket> --region ${region} …`,
+            `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name <bucket> --region ${region}${approvedTrailOptions(approved)}`,
           ]
         : [];
     case 'logging':

@@ -459,6 +459,14 @@ describe('Remediation', () => {
     expect(last).toMatchObject({ status: 'drift', severity: 'error' });
   });
 
+  it('recreates a deleted trail with its approved key, Regions and log file validation, then starts its logging', () => {
+    const deleted = at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1');
+    expect(remediationOf([createTrail('org-audit', KEY_ARN), deleted])).toEqual([
+      `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name org-audit --s3-bucket-name <bucket> --region us-west-2 --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation`,
+      `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+  });
+
   it('says a deleted key cannot be restored, and nothing else, even with no baseline', () => {
     expect(remediationOf([onKey(rec('DeleteKey__awskmsdg__1'))])).toEqual([
       `# ${KEY_ARN} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`,
