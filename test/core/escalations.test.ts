@@ -205,6 +205,36 @@ describe('Escalation: grants made by AWS services', () => {
     });
   });
 
+  it('reports a grant a service made for a caller of another account, for that account, as routine (a shared key)', () => {
+    // EBS attaching a volume encrypted with this key, for an instance of account EXTERNAL_ACCOUNT.
+    const shared = rec('CreateGrant__awskmsdg__3', (r) => {
+      r.userIdentity = {
+        type: 'AssumedRole',
+        arn: `arn:aws:sts::${EXTERNAL_ACCOUNT}:assumed-role/app/i-0abc`,
+        accountId: EXTERNAL_ACCOUNT,
+        invokedBy: 'ec2.amazonaws.com',
+      };
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/app`;
+    });
+    const { last } = detect([shared]);
+    expect(last.changes.grants.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+    expect(last.summary).toMatch(/ \(routine for ec2\.amazonaws\.com; baseline updated\)$/);
+  });
+
+  it('still escalates a grant a service made for a caller of another account, for a third account', () => {
+    const thirdAccount = rec('CreateGrant__awskmsdg__3', (r) => {
+      r.userIdentity = {
+        type: 'AssumedRole',
+        arn: `arn:aws:sts::${EXTERNAL_ACCOUNT}:assumed-role/app/i-0abc`,
+        accountId: EXTERNAL_ACCOUNT,
+        invokedBy: 'ec2.amazonaws.com',
+      };
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::999988887777:role/other';
+    });
+    expect(detect([thirdAccount]).last).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+
   it("approves a service's grant, so a person's grant is undone alone and revoking it is resolved", () => {
     // Prepare: DynamoDB creates a grant on a key keydrift knows; bob creates one of his own.
     const serviceGrant = at(onKey(rec('CreateGrant__awskmsdg__3')), 'service-1', '2024-01-01T00:00:01Z');
