@@ -81,6 +81,17 @@ function grantSummary(ctx: SummaryContext): string {
   return `Grant on ${ctx.label} for ${who}${outside} (${list(grant?.operations) || 'no operations'}) created by ${ctx.who}`;
 }
 
+/** `Grant 0a1b2c3d… for arn:…:role/app on alias/payments revoked by carol`, naming what the record and state know. */
+function endedGrantSummary(verb: string) {
+  return (ctx: SummaryContext): string => {
+    const [id, grant] = entries(ctx.changes.grants?.before)[0] ?? [];
+    const grantee = (grant as { grantee_principal?: string } | null | undefined)?.grantee_principal;
+    const shortId = id && id.length > 16 ? `${id.slice(0, 12)}…` : id;
+    const named = shortId ? ` ${shortId}${grantee ? ` for ${grantee}` : ''}` : '';
+    return `Grant${named} on ${ctx.label} ${verb} by ${ctx.who}`;
+  };
+}
+
 function trailUpdateSummary(ctx: SummaryContext): string {
   if ('kms_key_id' in ctx.changes) {
     const key = after(ctx, 'kms_key_id');
@@ -215,8 +226,8 @@ export const EVENTS: Record<string, EventEntry> = {
     severity: 'warning',
     summary: s((c) => `Alias ${c.label} created for ${targetLabel(c, 'after')} by ${c.who}`),
   },
-  RetireGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} retired by ${c.who}`) },
-  RevokeGrant: { severity: 'warning', summary: s((c) => `Grant on ${c.label} revoked by ${c.who}`) },
+  RetireGrant: { severity: 'warning', summary: endedGrantSummary('retired') },
+  RevokeGrant: { severity: 'warning', summary: endedGrantSummary('revoked') },
   CreateKey: {
     severity: 'warning',
     summary: s((c) => `New key ${c.label} created by ${c.who}${openedTo(c.changes.policy?.external_accounts)}`),

@@ -214,7 +214,15 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
     case 'event_selectors': {
       const selectors = target as Partial<TrailSelectors> | undefined;
       if (!selectors) return [];
-      if (selectors.data_resources?.length) return managementSelectorCommands(arn, region, selectors);
+      // These commands restore management events and keep today's data-event selectors: say what they cannot bring back.
+      const now = new Set((current as Partial<TrailSelectors> | undefined)?.data_resources ?? []);
+      const lost = (selectors.data_resources ?? []).filter((resource) => !now.has(resource));
+      const lostNote = lost.length
+        ? [
+            `# the approved selectors also logged data events on ${lost.join(', ')}: add those data-event selectors back by hand`,
+          ]
+        : [];
+      if (selectors.data_resources?.length) return [...managementSelectorCommands(arn, region, selectors), ...lostNote];
       const selector = {
         ReadWriteType: selectors.management === 'None' ? 'All' : selectors.management,
         IncludeManagementEvents: selectors.management !== 'None',

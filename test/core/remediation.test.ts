@@ -317,6 +317,16 @@ describe('Remediation', () => {
     );
   });
 
+  it('says which approved data-event selectors its commands cannot bring back', () => {
+    const approved = { management: 'All', excluded_sources: [], data_resources: ['AWS::S3::Object'] };
+    const current = { management: 'ReadOnly', excluded_sources: [], data_resources: [] };
+    const commands = remediationFor('trail', TRAIL_ARN, [{ path: 'event_selectors', current, target: approved }]);
+    expect(commands).toHaveLength(3);
+    expect(commands[2]).toBe(
+      '# the approved selectors also logged data events on AWS::S3::Object: add those data-event selectors back by hand',
+    );
+  });
+
   // The aliases below are created by Alice, a planned principal, so their first target is the approved one.
   const mallory = sessionIdentity('Ops', 'mallory');
 

@@ -189,3 +189,23 @@ describe('UpdateTrail of settings keydrift does not baseline', () => {
     );
   });
 });
+
+describe('Grant revoked', () => {
+  it('names the grant and its grantee when keydrift saw the grant made', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.responseElements as Record<string, unknown>).grantId =
+        'abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a';
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${ACCOUNT}:role/app`;
+    });
+    const { last } = detect([grant, rec('RevokeGrant__awskmsdg__1')]);
+    expect(last.summary).toBe(
+      `Grant abcde1237f76… for arn:aws:iam::${ACCOUNT}:role/app on 1234abcd-12ab-34cd-56ef-1234567890ab revoked by Alice: back to its baseline`,
+    );
+  });
+
+  it('names the grant id alone when the grant was never seen', () => {
+    expect(detect([rec('RevokeGrant__awskmsdg__1')]).last.summary).toBe(
+      'Grant abcde1237f76… on 1234abcd-12ab-34cd-56ef-1234567890ab revoked by Alice',
+    );
+  });
+});
