@@ -132,10 +132,15 @@ interface Grantee {
   orgs: string[];
 }
 
-/** Operators that confine a key to the values listed; negated (`StringNotEquals`) and `…IfExists` ones do not. */
+/**
+ * Operators that confine a key to the values listed; negated (`StringNotEquals`) and `…IfExists` ones do not (a
+ * service principal's request carries no principal account or ARN, so IfExists lets it through).
+ */
 const CONFINING_OPERATORS = /^(ForAnyValue:)?(String(Equals|EqualsIgnoreCase|Like)|Arn(Equals|Like))$/i;
+/** Condition keys whose ARN values confine the caller to the account in the ARN. */
+const ARN_FENCES = ['aws:sourcearn', 'aws:principalarn'];
 
-/** The account field of an `aws:SourceArn` value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
+/** The account field of an ARN fence's value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
 const accountOfSourceArn = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
 
 function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
@@ -145,7 +150,7 @@ function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
       const lower = key.toLowerCase();
-      if (lower === 'aws:sourcearn') {
+      if (ARN_FENCES.includes(lower)) {
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
         const owners = values.map(accountOfSourceArn).filter((owner) => owner !== undefined);
         if (owners.length === values.length) for (const owner of owners) accounts.add(owner);

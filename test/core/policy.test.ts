@@ -197,6 +197,21 @@ describe('Policy analysis', () => {
     expect(last.severity).toBe('critical');
   });
 
+  it.each([
+    [`arn:aws:iam::${ACCOUNT}:role/*`, []],
+    [`arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*`, [EXTERNAL_ACCOUNT]],
+    ['arn:aws:iam::*:role/admin', ['*']],
+  ])('finds "*" fenced by ArnLike aws:PrincipalArn %s open to %j', (pattern, outside) => {
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { ArnLike: { 'aws:PrincipalArn': pattern } },
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
+  });
+
   it('finds "*" fenced by an aws:SourceArn of its own account inside the account', () => {
     const statement = {
       ...cloudTrailFencedBy('ArnLike', 'aws:SourceArn', `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*`),
