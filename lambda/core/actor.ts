@@ -25,6 +25,21 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
   const arn = text(id.arn);
   const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
 
+  if (type === 'AWSAccount' && !arn && text(id.accountId)) {
+    // A caller from another account: the record names only its account and principal id (`AROA…:session`),
+    // also when a service acted for it (EBS for an instance of that account): the account is what matters.
+    const principal = text(id.principalId);
+    const name = `account ${id.accountId}${principal ? ` (principal ${principal})` : ''}`;
+    return { arn: `arn:aws:iam::${id.accountId}:root`, name, type, invokedBy };
+  }
+  const session = text(id.principalId)?.split(':')[1];
+  if (type === 'AssumedRole' && !arn && issuerArn && session) {
+    // The session ARN the record left out, from its issuing role (paths dropped, as STS does) and session name.
+    const role = issuerArn.split('/').pop();
+    const account = issuerArn.split(':')[4];
+    const sessionArn = `arn:aws:sts::${account}:assumed-role/${role}/${session}`;
+    return { arn: sessionArn, name: session, type, issuerArn, invokedBy };
+  }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
     // Service events carry `invokedBy: "AWS Internal"`, a placeholder: the service that wrote the record is more precise.
     const namedService = invokedBy && /\.amazonaws\.com$/.test(invokedBy) ? invokedBy : undefined;
@@ -37,12 +52,6 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
   }
   if (arn) {
     return { arn, name: shortName(arn, id) || arn, type, issuerArn, invokedBy };
-  }
-  if (type === 'AWSAccount' && text(id.accountId)) {
-    // A caller from another account: the record names only its account and principal id (`AROA…:session`).
-    const principal = text(id.principalId);
-    const name = `account ${id.accountId}${principal ? ` (principal ${principal})` : ''}`;
-    return { arn: `arn:aws:iam::${id.accountId}:root`, name, type, invokedBy };
   }
   if (text(id.onBehalfOf?.userId)) {
     // Identity Center users without an ARN: name them by their identity store user id.

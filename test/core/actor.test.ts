@@ -71,6 +71,28 @@ describe('Actor', () => {
     });
     expect(resolveActor({ type: 'AWSAccount', accountId: '444455556666' }).name).toBe('account 444455556666');
   });
+
+  it('keeps the account of a caller from another account when a service acted for it', () => {
+    const identity = { type: 'AWSAccount', accountId: '444455556666', invokedBy: 'ec2.amazonaws.com' };
+    expect(resolveActor(identity)).toMatchObject({
+      arn: 'arn:aws:iam::444455556666:root',
+      name: 'account 444455556666',
+      invokedBy: 'ec2.amazonaws.com',
+    });
+  });
+
+  it('builds the session ARN of an assumed role whose record leaves it out, from its issuing role', () => {
+    const identity = {
+      type: 'AssumedRole',
+      principalId: 'AROAABC:eve',
+      sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::111122223333:role/ops/oncall' } },
+    };
+    expect(resolveActor(identity)).toMatchObject({
+      arn: 'arn:aws:sts::111122223333:assumed-role/oncall/eve',
+      name: 'eve',
+      issuerArn: 'arn:aws:iam::111122223333:role/ops/oncall',
+    });
+  });
 });
 
 describe('Planned principals', () => {
