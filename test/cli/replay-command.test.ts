@@ -121,6 +121,14 @@ describe('the table (default output)', () => {
   test('follows a drift with the first command that undoes it', () => {
     expect(table.stdout).toContain(`↳ aws kms cancel-key-deletion --key-id ${PAYMENTS_KEY} --region eu-west-1\n`);
   });
+
+  test('follows an info drift too: the key CancelKeyDeletion left Disabled gets its enable-key', () => {
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `CancelKeyDeletion .*left Disabled\n +↳ aws kms enable-key --key-id ${PAYMENTS_KEY} --region eu-west-1\n`,
+      ),
+    );
+  });
 });
 
 describe('exit codes', () => {
