@@ -205,33 +205,27 @@ describe('Escalation: grants made by AWS services', () => {
     });
   });
 
-  it('reports a grant a service made for a caller of another account, for that account, as routine (a shared key)', () => {
-    // EBS attaching a volume encrypted with this key, for an instance of account EXTERNAL_ACCOUNT.
-    const shared = rec('CreateGrant__awskmsdg__3', (r) => {
+  /** EBS attaching a volume encrypted with this key, for an instance of account EXTERNAL_ACCOUNT, granting `grantee`. */
+  const ebsGrantForOtherAccount = (grantee: string) =>
+    rec('CreateGrant__awskmsdg__3', (r) => {
       r.userIdentity = {
         type: 'AssumedRole',
         arn: `arn:aws:sts::${EXTERNAL_ACCOUNT}:assumed-role/app/i-0abc`,
         accountId: EXTERNAL_ACCOUNT,
         invokedBy: 'ec2.amazonaws.com',
       };
-      (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/app`;
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = grantee;
     });
-    const { last } = detect([shared]);
+
+  it('reports a grant a service made for a caller of another account, for that account, as routine (a shared key)', () => {
+    const { last } = detect([ebsGrantForOtherAccount(`arn:aws:iam::${EXTERNAL_ACCOUNT}:role/app`)]);
     expect(last.changes.grants.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
     expect(last).toMatchObject({ status: 'planned', severity: 'info' });
     expect(last.summary).toMatch(/ \(routine for ec2\.amazonaws\.com; baseline updated\)$/);
   });
 
   it('still escalates a grant a service made for a caller of another account, for a third account', () => {
-    const thirdAccount = rec('CreateGrant__awskmsdg__3', (r) => {
-      r.userIdentity = {
-        type: 'AssumedRole',
-        arn: `arn:aws:sts::${EXTERNAL_ACCOUNT}:assumed-role/app/i-0abc`,
-        accountId: EXTERNAL_ACCOUNT,
-        invokedBy: 'ec2.amazonaws.com',
-      };
-      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::999988887777:role/other';
-    });
+    const thirdAccount = ebsGrantForOtherAccount('arn:aws:iam::999988887777:role/other');
     expect(detect([thirdAccount]).last).toMatchObject({ status: 'drift', severity: 'critical' });
   });
 
