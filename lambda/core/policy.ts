@@ -141,7 +141,7 @@ const CONFINING_OPERATORS = /^(ForAnyValue:)?(String(Equals|EqualsIgnoreCase|Lik
 const ARN_FENCES = ['aws:sourcearn', 'aws:principalarn'];
 
 /** The account field of an ARN fence's value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
-const accountOfSourceArn = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
+const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
 
 function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
   const accounts = new Set<string>();
@@ -152,7 +152,7 @@ function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'
       const lower = key.toLowerCase();
       if (ARN_FENCES.includes(lower)) {
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
-        const owners = values.map(accountOfSourceArn).filter((owner) => owner !== undefined);
+        const owners = values.map(accountOfArnFence).filter((owner) => owner !== undefined);
         if (owners.length === values.length) for (const owner of owners) accounts.add(owner);
         continue;
       }
