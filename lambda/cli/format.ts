@@ -72,8 +72,7 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
         ...wrap(summary, Math.max(20, width - INDENT.length)).map((line) => `${INDENT}${line}`),
       );
     }
-    if (f.status === 'drift' && f.remediation[0])
-      lines.push(paint('dim', `${INDENT}↳ ${clean(f.remediation[0])}`));
+    if (f.status === 'drift' && f.remediation[0]) lines.push(paint('dim', `${INDENT}↳ ${clean(f.remediation[0])}`));
   }
   return `${lines.join('\n')}\n`;
 }
