@@ -4,6 +4,7 @@ import type { DetectionConfig } from './config';
 import { type Effect, effectOf, resolveKeyArn } from './effects';
 import { judge, type TouchedPath } from './judge';
 import type { MemoryStore } from './memory-store';
+import { ownerElsewhere } from './owner';
 import { stableJson } from './policy';
 import { emptySnapshot, lookup, MAP_ATTRIBUTES, splitPath } from './state';
 import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
@@ -26,14 +27,18 @@ export class Detector {
     private readonly store: MemoryStore,
   ) {}
 
-  /** The resource an event changed (or, denied, aimed at): the one `observe` judges. */
-  resourceOf(event: ChangeEvent): string {
-    return this.effectOf(event).resource;
+  observe(event: ChangeEvent): Finding {
+    return this.judgeEffect(event, this.effectOf(event));
   }
 
-  observe(event: ChangeEvent): Finding {
-    const denied = !!event.errorCode;
+  /** `observe`, unless the event changed another account's resource: the owner's copy is judged (`ownerElsewhere`). */
+  observeOwn(event: ChangeEvent): Finding | undefined {
     const effect = this.effectOf(event);
+    return ownerElsewhere(event, effect.resource) ? undefined : this.judgeEffect(event, effect);
+  }
+
+  private judgeEffect(event: ChangeEvent, effect: Effect): Finding {
+    const denied = !!event.errorCode;
     const state = this.store.snapshot(effect.resource) ?? emptySnapshot(effect.kind, effect.resource);
     const approved = this.store.baseline(effect.resource);
     // A trail deleted and created again under its name is judged against the trail that was approved, and an

@@ -94,9 +94,9 @@ export const attributesOf = (paths: string[]): string[] =>
  * Dates and rates the open drift on some attributes from a resource's findings, fed newest first. For each
  * attribute, every `drift` finding that changed it counts until an older finding closed it (`resolved`, `planned`,
  * a change back to the baseline, or a creation, whose state became the baseline), or the findings reach the
- * baseline's last explicit accept. Denied attempts changed nothing, and findings an ignore rule kept out of alerts
- * are dropped (README: `ignore`): neither counts nor closes. `open` lists the attributes with a drift finding still
- * open.
+ * baseline's last explicit accept. Denied attempts changed nothing, and a drift finding an ignore rule kept out of
+ * alerts opens nothing (README: `ignore`); a change back still closes, ignored or not. `open` lists the attributes
+ * with a drift finding still open.
  *
  * @example
  * const tracker = driftTracker(['policy'], baseline.acceptedAt);

@@ -6,7 +6,6 @@ import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
-import { ownerElsewhere } from '../core/owner';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
 import {
   emptyResult,
@@ -262,11 +261,11 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     }
     seen.add(event.eventId);
     try {
-      if (ownerElsewhere(event, detector.resourceOf(event))) {
+      const finding = detector.observeOwn(event);
+      if (!finding) {
         summary.otherAccounts++;
         continue;
       }
-      const finding = detector.observe(event);
       if (matchingIgnoreRule(options.config, finding)) {
         summary.ignored++;
         continue;

@@ -25,7 +25,7 @@ function crossAccountGrant(recordedIn: string): CloudTrailRecord {
 /** The owner the detector would leave the record to, if not the recording account. */
 function ownerOf(record: CloudTrailRecord): string | undefined {
   const event = normalizeRecord(record);
-  return ownerElsewhere(event, new Detector(DEFAULT_CONFIG, new MemoryStore()).resourceOf(event));
+  return ownerElsewhere(event, new Detector(DEFAULT_CONFIG, new MemoryStore()).observe(event).resource);
 }
 
 describe('ownerElsewhere, on the resource the detector judges', () => {
