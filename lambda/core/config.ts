@@ -2,16 +2,19 @@
 
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { EVENTS, RECONCILE_EVENTS } from './catalog';
+import { EVENTS, RECONCILE_EVENTS, STATUS_SEVERITY } from './catalog';
 import { ConfigError } from './errors';
-import { SEVERITIES, STATUSES } from './types';
+import { SEVERITIES } from './types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from './watched-events';
 
 // zod/mini ships without messages; the English ones name what is wrong ("Unrecognized key", "Invalid option").
 z.config(en());
 
 const PRINCIPAL = /^arn:aws[\w-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
-/** What a severity override may name: every event the core judges, and the statuses. */
+/**
+ * What a severity override may name: every event the core judges, and the statuses that set a severity whatever the
+ * event (`drift` does not: a drift finding takes its event's severity).
+ */
 export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
   ...Object.keys(EVENTS),
   ...Object.keys(RECONCILE_EVENTS),
@@ -19,7 +22,7 @@ export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
   ...KMS_SERVICE_EVENTS,
   ...KMS_NATIVE_EVENTS,
   ...TRAIL_WRITES,
-  ...STATUSES,
+  ...Object.keys(STATUS_SEVERITY),
 ]);
 
 const nonEmpty = () => z.string().check(z.minLength(1));
@@ -44,7 +47,14 @@ const Schema = z.strictObject({
   ),
   severityOverrides: z._default(
     z.record(
-      z.string().check(z.refine((name) => OVERRIDABLE_NAMES.has(name), 'is not a watched event name or a status')),
+      z
+        .string()
+        .check(
+          z.refine(
+            (name) => OVERRIDABLE_NAMES.has(name),
+            'is not a watched event name or one of denied, planned, resolved',
+          ),
+        ),
       z.enum(SEVERITIES),
     ),
     {},

@@ -115,6 +115,13 @@ function dateOrNull(value: unknown): string | null {
   return ms === undefined ? null : toIsoSeconds(ms);
 }
 
+/** The primary key's Region of a multi-Region key: the key's own, unless KMS names another (a replica). */
+function primaryRegionOf(metadata: Json, region: string): string {
+  const configuration = isObject(metadata.multiRegionConfiguration) ? metadata.multiRegionConfiguration : {};
+  const primary = isObject(configuration.primaryKey) ? configuration.primaryKey : {};
+  return text(primary.region) ?? region;
+}
+
 function createKey(event: ChangeEvent, world: World): Effect {
   const request = event.requestParameters;
   const metadata = isObject(event.responseElements.keyMetadata) ? event.responseElements.keyMetadata : {};
@@ -136,7 +143,7 @@ function createKey(event: ChangeEvent, world: World): Effect {
       ? normalizePolicy(request.policy)
       : defaultKeyPolicy(owner?.account || event.account, owner?.partition || partitionOf(event.region)),
     multi_region: multiRegion,
-    primary_region: multiRegion ? event.region : null,
+    primary_region: multiRegion ? primaryRegionOf(metadata, event.region) : null,
     origin,
     key_material: null,
     custom_key_store: text(metadata.customKeyStoreId) ?? text(request.customKeyStoreId) ?? null,
@@ -242,10 +249,14 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
     expiration_model: text(request.expirationModel) ?? 'KEY_MATERIAL_EXPIRES',
     valid_to: dateOrNull(request.validTo),
   };
+  const arn = requireKeyArn(event, world);
+  // Importing makes a key pending import usable; importing again (a new expiry) leaves a Disabled key disabled.
+  const state = world.snapshot(arn)?.attributes.key_state;
+  const enables = state === undefined || state === 'PendingImport';
   return effect(
     'key',
-    requireKeyArn(event, world),
-    { key_material: material, key_state: 'Enabled' },
+    arn,
+    { key_material: material, ...(enables ? { key_state: 'Enabled' } : {}) },
     {
       implied: { key_material: null },
     },
@@ -338,13 +349,31 @@ function trailKey(event: ChangeEvent, world: World, value: unknown): string | nu
   );
 }
 
+/**
+ * The trail's tracked settings a CreateTrail or UpdateTrail set: each one the request names (CloudTrail answers with
+ * the trail's settings, which win), and at creation the defaults of those it leaves out. A bucket neither names stays
+ * unknown (the live read tells it).
+ */
 function trailSettings(event: ChangeEvent, world: World, creating: boolean): Record<string, unknown> {
   const request = event.requestParameters;
+  const response = event.responseElements;
+  const named = (field: string) => field in request;
+  const flag = (field: string, answered: string, absent: boolean): boolean => {
+    const value = typeof response[answered] === 'boolean' ? response[answered] : request[field];
+    return typeof value === 'boolean' ? value : absent;
+  };
   const set: Record<string, unknown> = {};
-  if ('kmsKeyId' in request || creating) set.kms_key_id = trailKey(event, world, request.kmsKeyId);
-  if ('isMultiRegionTrail' in request || creating) set.multi_region = request.isMultiRegionTrail === true;
-  if ('enableLogFileValidation' in request || creating)
+  if (named('kmsKeyId') || creating) set.kms_key_id = trailKey(event, world, request.kmsKeyId);
+  if (named('isMultiRegionTrail') || creating) set.multi_region = request.isMultiRegionTrail === true;
+  if (named('enableLogFileValidation') || creating)
     set.log_file_validation = request.enableLogFileValidation === true;
+  const bucket = text(response.s3BucketName) ?? text(request.s3BucketName);
+  if (bucket && (named('s3BucketName') || creating)) set.s3_bucket_name = bucket;
+  if (named('isOrganizationTrail') || creating)
+    set.organization_trail = flag('isOrganizationTrail', 'isOrganizationTrail', false);
+  // CloudTrail includes global service events (IAM, STS, CloudFront) unless told not to.
+  if (named('includeGlobalServiceEvents') || creating)
+    set.include_global_service_events = flag('includeGlobalServiceEvents', 'includeGlobalServiceEvents', true);
   return set;
 }
 

@@ -111,13 +111,17 @@ const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && same
  * What an event that changed nothing keydrift did not already know still leaves off its baseline: the reconciler
  * reported the change before its event arrived, or the same change was made twice. Naming the attribute keeps the
  * finding (and its page) on the incident that attribute's drift opened, rather than on one nothing ever resolves.
+ * With nothing off its baseline, the attributes the event touched, marked `unchanged`.
  */
 function alreadyKnown(observation: Pick<Observation, 'paths'>): Record<string, AttributeChange> {
   const drifting = observation.paths.filter((p) => !atBaseline(p));
-  const changes = changesByAttribute(drifting.map(({ path, after }) => ({ path, before: undefined, after })));
+  // With nothing drifting, the call changed nothing at all (a policy put again as approved, a grant retired twice).
+  const flag = drifting.length ? 'already_known' : 'unchanged';
+  const paths = drifting.length ? drifting : observation.paths;
+  const changes = changesByAttribute(paths.map(({ path, after }) => ({ path, before: undefined, after })));
   for (const change of Object.values(changes)) {
     change.before = change.after;
-    change.already_known = true;
+    change[flag] = true;
   }
   return changes;
 }
@@ -157,7 +161,7 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
   const wasDrifting = (p: TouchedPath) => p.baseline === undefined || !same(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
-    if (touched.length === 0 || drifting.has(attribute)) continue;
+    if (touched.length === 0 || drifting.has(attribute) || change.unchanged) continue;
     const back = status === 'planned' ? touched.some(wasDrifting) : touched.every(atBaseline);
     if (back) change.back_to_baseline = true;
   }
@@ -220,12 +224,21 @@ function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, manag
     case 'planned':
       if (entry.routine) return base;
       return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
-    case 'resolved':
+    case 'resolved': {
+      const changes = Object.values(ctx.changes);
+      if (changes.length && changes.every((change) => change.unchanged))
+        return `${ctx.event.eventName} on ${ctx.label} by ${ctx.who} changed nothing: already at its baseline`;
       return `${base}: back to its baseline`;
+    }
     default:
       return base;
   }
 }
+
+/** Longest summary: values a caller chose (a 5,000-character tag) must not turn the one line into a page. */
+const MAX_SUMMARY_CHARS = 400;
+const boundedSummary = (summary: string): string =>
+  summary.length > MAX_SUMMARY_CHARS ? `${summary.slice(0, MAX_SUMMARY_CHARS - 1)}…` : summary;
 
 function remediationOf(observation: Observation, status: Status): string[] {
   if (status !== 'drift') return [];
@@ -286,7 +299,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
     severity,
     status,
     changes,
-    summary: summaryOf(entry, status, summaryContext, managedBy),
+    summary: boundedSummary(summaryOf(entry, status, summaryContext, managedBy)),
     remediation: remediationOf(observation, status),
   };
   if (reasons.length) finding.reasons = reasons;

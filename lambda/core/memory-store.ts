@@ -1,7 +1,6 @@
-import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from './arn';
 import type { World } from './effects';
 import type { Surroundings } from './judge';
-import { lookup, mapEntries } from './state';
+import { labelOf, lookup } from './state';
 import type { ResourceSnapshot } from './types';
 
 /**
@@ -50,15 +49,9 @@ export class MemoryStore implements World, Surroundings {
     return trails;
   }
 
-  /** `alias/payments` for a key that has that alias, else its key id; alias and trail names as such. */
+  /** How alerts name a resource: see {@link labelOf}. */
   labelOf(arn: unknown): string {
     if (typeof arn !== 'string' || arn === '') return 'an unknown key';
-    if (isKeyArn(arn)) {
-      const aliases = Object.keys(mapEntries(this.states.get(arn), 'aliases')).sort();
-      return aliases[0] ?? keyIdOf(arn);
-    }
-    if (isAliasArn(arn)) return aliasNameOf(arn);
-    const resource = parseArn(arn)?.resource ?? arn;
-    return resource.slice(resource.indexOf('/') + 1);
+    return labelOf(arn, this.states.get(arn), this.baselines.get(arn));
   }
 }

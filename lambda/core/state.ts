@@ -1,3 +1,4 @@
+import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from './arn';
 import type { AttributeMap, ResourceKind, ResourceSnapshot } from './types';
 
 /**
@@ -61,4 +62,21 @@ export function mapEntries(snapshot: ResourceSnapshot | undefined, attribute: st
     if (path.startsWith(prefix) && value !== null) out[path.slice(prefix.length)] = value;
   }
   return out;
+}
+
+/**
+ * A resource as people know it: a key by its alias (`alias/payments`), else its key id; alias and trail names as
+ * such. An approved alias names the key before any other, so an alias someone just added (`alias/0-test`) cannot
+ * take over how alerts name it.
+ */
+export function labelOf(arn: string, state?: ResourceSnapshot, baseline?: ResourceSnapshot): string {
+  if (isKeyArn(arn)) {
+    const current = Object.keys(mapEntries(state, 'aliases')).sort();
+    const approved = Object.keys(mapEntries(baseline, 'aliases')).sort();
+    const label = approved.find((alias) => current.includes(alias)) ?? approved[0] ?? current[0];
+    return label ?? keyIdOf(arn);
+  }
+  if (isAliasArn(arn)) return aliasNameOf(arn);
+  const resource = parseArn(arn)?.resource ?? arn;
+  return resource.slice(resource.indexOf('/') + 1);
 }

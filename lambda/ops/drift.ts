@@ -5,10 +5,9 @@
  * values. No SDK, no clock: times come in as arguments.
  */
 
-import { aliasNameOf, isAliasArn, isKeyArn, keyIdOf, parseArn } from '../core/arn';
 import { stableJson } from '../core/policy';
 import { differingPaths } from '../core/reconcile';
-import { knownPaths, lookup, mapEntries, splitPath } from '../core/state';
+import { knownPaths, labelOf, lookup, splitPath } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
 
@@ -71,20 +70,6 @@ const BASELINE_SETTING_EVENTS: ReadonlySet<string> = new Set([
 /** A stored ISO time at the seconds precision findings use. */
 const seconds = (iso: string | undefined): string | undefined => iso?.replace(/\.\d+Z$/, 'Z');
 const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
-
-/** `alias/payments` for a key with that alias (its first, sorted), else its key id; alias and trail names as such. */
-export function labelOf(arn: string, ...snapshots: Array<ResourceSnapshot | undefined>): string {
-  if (isKeyArn(arn)) {
-    for (const snapshot of snapshots) {
-      const aliases = Object.keys(mapEntries(snapshot, 'aliases')).sort();
-      if (aliases[0]) return aliases[0];
-    }
-    return keyIdOf(arn);
-  }
-  if (isAliasArn(arn)) return aliasNameOf(arn);
-  const resource = parseArn(arn)?.resource ?? arn;
-  return resource.slice(resource.indexOf('/') + 1);
-}
 
 /** The attribute names of paths (`tags#owner` → `tags`), sorted and unique. */
 export const attributesOf = (paths: string[]): string[] =>

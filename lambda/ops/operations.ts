@@ -10,6 +10,7 @@ import { createStateStore, type StateStore, type StoredSnapshot } from '../adapt
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, parseArn } from '../core/arn';
 import { changesByAttribute } from '../core/judge';
+import { labelOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { OpsContext } from './aws';
@@ -20,7 +21,6 @@ import {
   compareDrift,
   driftedPaths,
   driftTracker,
-  labelOf,
   type OpenDrift,
   openDrift,
   openPaths,

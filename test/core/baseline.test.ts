@@ -217,6 +217,23 @@ describe('CreateKey', () => {
     });
     expect(store.baseline(arn)?.attributes.key_state).toBe('Enabled');
   });
+
+  it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
+    // Act: the key gets its material, Mallory disables it, then imports the same material again.
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const mallory = sessionIdentity('Mallory', 'x');
+    const { last } = detect([
+      at(create, 'create-1', '2024-01-01T00:00:01Z'),
+      at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
+      by(at(onKey(rec('DisableKey__awskmsdg__1'), arn), 'disable-1', '2024-01-01T00:00:03Z'), mallory),
+      by(at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:04Z'), mallory),
+    ]);
+
+    // Assess: the re-import claims nothing about the key's state, and closes nothing.
+    expect(last.changes.key_state).toBeUndefined();
+    expect(Object.values(last.changes).some((change) => change.back_to_baseline)).toBe(false);
+  });
 });
 
 describe('CreateAlias', () => {
@@ -361,5 +378,35 @@ describe('CreateCustomKeyStore', () => {
     expect(last.remediation).toEqual([
       `# ${last.resource} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
     ]);
+  });
+});
+
+describe('Multi-Region replica keys', () => {
+  const REPLICA = 'arn:aws:kms:ap-northeast-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+
+  /** The CreateKey KMS records in the replica's Region for a ReplicateKey from us-west-2. */
+  const replicaCreated = () => {
+    const record = createKey({ keyArn: REPLICA });
+    record.awsRegion = 'ap-northeast-1';
+    const metadata = (record.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata;
+    metadata.multiRegion = true;
+    metadata.multiRegionConfiguration = {
+      multiRegionKeyType: 'REPLICA',
+      primaryKey: { arn: REPLICA.replace('ap-northeast-1', 'us-west-2'), region: 'us-west-2' },
+    };
+    return record;
+  };
+
+  it("records a replica's primary Region as KMS names it, so promoting the replica is drift", () => {
+    const { findings } = detect([
+      at(replicaCreated(), 'create-1', '2021-03-10T20:00:00Z'),
+      rec('UpdatePrimaryRegion__awskmsdg__2'),
+    ]);
+
+    expect(findings[0].changes.primary_region).toEqual({ before: null, after: 'us-west-2' });
+    expect(findings[1]).toMatchObject({
+      status: 'drift',
+      changes: { primary_region: { before: 'us-west-2', after: 'ap-northeast-1' } },
+    });
   });
 });

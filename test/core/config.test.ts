@@ -39,7 +39,13 @@ describe('parseDetectionConfig', () => {
 
   it('names an unknown event in severityOverrides', () => {
     expect(problemsOf({ severityOverrides: { PutKeyPolicies: 'info' } })).toBe(
-      'keydrift.config.json is not valid:\n  severityOverrides.PutKeyPolicies: is not a watched event name or a status',
+      'keydrift.config.json is not valid:\n  severityOverrides.PutKeyPolicies: is not a watched event name or one of denied, planned, resolved',
+    );
+  });
+
+  it('refuses an override of drift, which takes its event severity and would silently do nothing', () => {
+    expect(problemsOf({ severityOverrides: { drift: 'info' } })).toBe(
+      'keydrift.config.json is not valid:\n  severityOverrides.drift: is not a watched event name or one of denied, planned, resolved',
     );
   });
 

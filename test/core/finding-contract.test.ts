@@ -5,7 +5,7 @@
 import { classifyRecord } from '../../lambda/core/normalize';
 import { SEVERITIES, STATUSES } from '../../lambda/core/types';
 import { sample, sampleNames } from '../helpers/fixtures';
-import { detect } from './harness';
+import { detect, rec } from './harness';
 
 const writes = sampleNames().filter((name) => classifyRecord(sample(name)) === 'write');
 const reads = sampleNames().filter((name) => classifyRecord(sample(name)) === 'read');
@@ -49,5 +49,23 @@ describe('Finding contract on every sample', () => {
     // Where the call came from, for the reader: as the record has it, or not at all.
     expect(last.sourceIp).toBe(record.sourceIPAddress || undefined);
     expect(last.userAgent).toBe(record.userAgent || undefined);
+  });
+});
+
+describe('Summary length', () => {
+  it('cuts a summary that a caller-chosen value would stretch, and keeps the whole value in changes', () => {
+    const long = 'x'.repeat(5000);
+    const { last } = detect([
+      rec('TagResource__awskmsdg__1', (r) => {
+        (r.requestParameters as { tags: Array<{ tagKey: string; tagValue: string }> }).tags = [
+          { tagKey: 'note', tagValue: long },
+        ];
+      }),
+    ]);
+
+    expect(last.summary.length).toBe(400);
+    expect(last.summary.endsWith('…')).toBe(true);
+    expect(last.summary).toMatch(/^Tags of .* changed by Alice: note=x+…$/);
+    expect(last.changes.tags.after).toEqual({ note: long });
   });
 });

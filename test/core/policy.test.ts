@@ -89,9 +89,13 @@ describe('Policy normalization', () => {
     // Act
     const { last } = detect([createKey({ policy: approved }), putKeyPolicy(JSON.stringify(rewritten))]);
     // Assess
-    expect(last.changes).toEqual({});
+    expect(last.changes).toEqual({
+      policy: { before: last.changes.policy.after, after: expect.any(Object), unchanged: true },
+    });
+    expect(last.changes.policy.after).toEqual(normalizePolicy(approved));
     expect(last.status).toBe('resolved');
     expect(last.severity).toBe('info');
+    expect(last.summary).toMatch(/^PutKeyPolicy on .* changed nothing: already at its baseline$/);
   });
 
   it('keeps statements that differ only by condition apart', () => {

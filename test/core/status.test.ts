@@ -29,10 +29,16 @@ describe('Status: drift', () => {
     expect(last.changes).toEqual({ tags: { before: { Department: null }, after: { Department: 'IT' } } });
   });
 
-  it('reports a change that only repeats the baseline as resolved, not drift', () => {
+  it('reports a change that only repeats the baseline as resolved, saying that it changed nothing', () => {
     // Rotation is off when a key is created: turning it off again leaves the key at its baseline.
     const { last } = detect([createKey(), onKey(rec('DisableKeyRotation__awskmsdg__1'))]);
-    expect(last).toMatchObject({ status: 'resolved', severity: 'info', changes: {} });
+    expect(last).toMatchObject({
+      status: 'resolved',
+      severity: 'info',
+      changes: { enable_key_rotation: { before: false, after: false, unchanged: true } },
+      summary:
+        'DisableKeyRotation on 1234abcd-12ab-34cd-56ef-1234567890ab by Alice changed nothing: already at its baseline',
+    });
   });
 
   it('reports a key disabled from its Enabled baseline as critical drift', () => {

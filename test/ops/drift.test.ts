@@ -11,7 +11,6 @@ import {
   daysBetween,
   driftedPaths,
   driftTracker,
-  labelOf,
   type OpenDrift,
   openDrift,
   openPaths,
@@ -287,15 +286,6 @@ describe('acceptedChanges and sameSnapshot: what an accept approves', () => {
     expect(acceptedChanges(key({}), key({}))).toEqual([]);
     expect(sameSnapshot(key({}), key({}))).toBe(true);
     expect(sameSnapshot(undefined, key({}))).toBe(false);
-  });
-});
-
-describe('labelOf', () => {
-  it('names a key by its first alias, else its id; aliases and trails by name', () => {
-    expect(labelOf(KEY, key({ aliases: { 'alias/zeta': true, 'alias/alpha': true } }))).toBe('alias/alpha');
-    expect(labelOf(KEY, key({ aliases: {} }))).toBe('0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91');
-    expect(labelOf('arn:aws:kms:eu-west-1:111122223333:alias/payments')).toBe('alias/payments');
-    expect(labelOf('arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit')).toBe('org-audit');
   });
 });
 
