@@ -224,6 +224,91 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual([]);
   });
 
+  const openToAll = { Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' };
+  const perimeter = (operator: string, key: string, value: string, extra: Record<string, unknown> = {}) =>
+    deny({ Principal: '*', Action: 'kms:*', Condition: { [operator]: { [key]: value }, ...extra } });
+
+  it.each([
+    ['an organization', 'StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123'],
+    ['its own account', 'StringNotEqualsIfExists', 'aws:PrincipalAccount', ACCOUNT],
+    ["its own account's roles", 'ArnNotLike', 'aws:PrincipalArn', `arn:aws:iam::${ACCOUNT}:role/*`],
+  ])('finds "*" inside a Deny perimeter around %s not open to anyone', (_, operator, key, value) => {
+    const policy = normalizePolicy(policyWith(openToAll, perimeter(operator, key, value)));
+    expect(externalAccountsOf(policy, ACCOUNT)).toEqual([]);
+  });
+
+  it('finds an outside account shut out by a Deny perimeter around the own account', () => {
+    const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
+    const fenced = normalizePolicy(policyWith(partner, perimeter('StringNotEquals', 'aws:PrincipalAccount', ACCOUNT)));
+    expect(externalAccountsOf(fenced, ACCOUNT)).toEqual([]);
+    expect(externalAccountsOf(normalizePolicy(policyWith(partner)), ACCOUNT)).toEqual([EXTERNAL_ACCOUNT]);
+  });
+
+  it('does not read a Deny narrowed by a second condition as a perimeter', () => {
+    const narrowed = perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123', {
+      StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },
+    });
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, narrowed)), ACCOUNT)).toEqual(['*']);
+  });
+
+  it('reports removing the Deny perimeter from a policy that allows "*" as opening the key to anyone', () => {
+    const fenced = policyWith(openToAll, perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123'));
+    const { findings } = detect([createKey({ policy: fenced }), putKeyPolicy(policyWith(openToAll))]);
+    expect(findings[0].changes.policy?.external_accounts).toEqual([]);
+    expect(findings[1].changes.policy?.external_accounts).toEqual(['*']);
+    expect(findings[1].summary).toMatch(/opened to anyone/);
+  });
+
+  it.each([
+    ['an organization perimeter', perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123'), false],
+    [
+      'an organization perimeter that lets AWS services through',
+      perimeter('StringNotEqualsIfExists', 'aws:PrincipalOrgID', 'o-abc123', {
+        BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' },
+      }),
+      true,
+    ],
+    [
+      'a Deny outside another source account',
+      perimeter('StringNotEquals', 'aws:SourceAccount', EXTERNAL_ACCOUNT),
+      false,
+    ],
+    ['a Deny outside its own source account', perimeter('StringNotEquals', 'aws:SourceAccount', ACCOUNT), true],
+  ])('finds whether CloudTrail can still encrypt logs behind %s', (_, denyStatement, allowed) => {
+    const policy = normalizePolicy(policyWith(cloudTrailStatement(), denyStatement));
+    expect(allowsCloudTrailEncryption(policy, ACCOUNT)).toBe(allowed);
+  });
+
+  it("finds CloudTrail locked out when its statement's encryption context names another account's trails", () => {
+    const statement = {
+      ...cloudTrailFencedBy(
+        'StringLike',
+        'kms:EncryptionContext:aws:cloudtrail:arn',
+        `arn:aws:cloudtrail:*:${EXTERNAL_ACCOUNT}:trail/*`,
+      ),
+    };
+    expect(allowsCloudTrailEncryption(normalizePolicy(policyWith(statement)), ACCOUNT)).toBe(false);
+    const own = cloudTrailFencedBy(
+      'StringLike',
+      'kms:EncryptionContext:aws:cloudtrail:arn',
+      `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*`,
+    );
+    expect(allowsCloudTrailEncryption(normalizePolicy(policyWith(own)), ACCOUNT)).toBe(true);
+  });
+
+  it('keeps "*" fenced only by the encryption context of log files open to anyone: it does not confine who decrypts', () => {
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: {
+        StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*` },
+      },
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(['*']);
+  });
+
   it('reports the root of the key account as inside the account', () => {
     expect(externalAccountsOf(normalizePolicy(defaultPolicy()), ACCOUNT)).toEqual([]);
     expect(KEY_ARN).toContain(ACCOUNT);
