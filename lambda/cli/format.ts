@@ -31,10 +31,12 @@ export function wrap(text: string, width: number): string[] {
   return rest ? [...lines, rest] : lines;
 }
 
-/** Where summaries that do not fit beside the fixed columns continue, like the remediation line. */
+/** Where summaries that do not fit beside the fixed columns continue, like the remediation lines. */
 const INDENT = ' '.repeat(22);
-/** Where the SUMMARY column starts: after time, severity, status and event, each followed by two spaces. */
-const SUMMARY_COLUMN = 20 + 2 + 8 + 2 + 8 + 2 + 22 + 2;
+/** The EVENT column's width when every event name fits it: what the table has always been laid out with. */
+const EVENT_WIDTH = 22;
+/** The columns before EVENT: time, severity and status, each followed by two spaces. */
+const BEFORE_EVENT = 20 + 2 + 8 + 2 + 8 + 2;
 /** The narrowest summary column worth keeping beside the fixed columns; below it the summary goes under them. */
 const MIN_SUMMARY_WIDTH = 30;
 
@@ -49,32 +51,56 @@ export function terminalColumns(reported: number | undefined): number {
 }
 
 /**
- * A readable table: one row per finding (time, severity, status, event, summary), then for drift the
- * first command that undoes it. `columns` (a terminal's width; none when not a terminal) bounds the line
- * width: a summary is wrapped, never cut, since it says what changed and who did it.
+ * The EVENT column's width: the longest event name shown (never under 22), so names are shown whole; on a terminal,
+ * no wider than keeps the header (up to SUMMARY) within its width: a longer name is cut there.
+ */
+function eventWidth(findings: Finding[], columns: number | undefined): number {
+  const longest = Math.max(EVENT_WIDTH, ...findings.map((f) => clean(f.event).length));
+  if (columns === undefined) return longest;
+  return Math.max(EVENT_WIDTH, Math.min(longest, columns - BEFORE_EVENT - '  SUMMARY'.length));
+}
+
+/**
+ * A readable table: one row per finding (time, severity, status, event, summary), then for drift every command
+ * that undoes it (comments included), in order, each on a line of its own. `columns` (a terminal's width; none
+ * when not a terminal) bounds the line width: a summary is wrapped, never cut, since it says what changed and who
+ * did it; a command is never wrapped, so it can be copied whole.
  */
 export function formatTable(findings: Finding[], options: { color: boolean; columns?: number }): string {
   const paint = (style: Style, text: string) => (options.color ? styleText(style, text) : text);
-  const width = options.columns === undefined ? 200 : terminalColumns(options.columns);
+  const columns = options.columns === undefined ? undefined : terminalColumns(options.columns);
+  const width = columns ?? 200;
+  const events = eventWidth(findings, columns);
+  const summaryColumn = BEFORE_EVENT + events + 2;
   const lines = [
-    paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', 22)}  SUMMARY`),
+    paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', events)}  SUMMARY`),
   ];
   for (const f of findings) {
-    const event = pad(clean(f.event), 22);
+    const event = pad(clean(f.event), events);
     const row = `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  `;
     const summary = clean(f.summary);
-    if (width - SUMMARY_COLUMN >= MIN_SUMMARY_WIDTH) {
-      const [first = '', ...more] = wrap(summary, width - SUMMARY_COLUMN);
-      lines.push(`${row}${first}`, ...more.map((line) => `${' '.repeat(SUMMARY_COLUMN)}${line}`));
+    if (width - summaryColumn >= MIN_SUMMARY_WIDTH) {
+      const [first = '', ...more] = wrap(summary, width - summaryColumn);
+      lines.push(`${row}${first}`, ...more.map((line) => `${' '.repeat(summaryColumn)}${line}`));
     } else {
       lines.push(
         row.trimEnd(),
         ...wrap(summary, Math.max(20, width - INDENT.length)).map((line) => `${INDENT}${line}`),
       );
     }
-    if (f.status === 'drift' && f.remediation[0]) lines.push(paint('dim', `${INDENT}↳ ${clean(f.remediation[0])}`));
+    if (f.status === 'drift') lines.push(...remediationLines(f.remediation).map((line) => paint('dim', line)));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Every remediation entry (a command, or a `#` comment saying what no command can do) on a `↳` line of its own, in
+ * order: following only the first would leave a key whose deletion was cancelled Disabled. Each entry stays one
+ * line: a line break inside it (in a shell-quoted value from a record) is shown as a space, like any control
+ * character, and can start no line of its own.
+ */
+function remediationLines(remediation: string[]): string[] {
+  return remediation.filter((entry) => entry.trim() !== '').map((entry) => `${INDENT}↳ ${clean(entry).trimEnd()}`);
 }
 
 /** DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw. */

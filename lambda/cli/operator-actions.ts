@@ -8,7 +8,14 @@ import { createInterface } from 'node:readline';
 import { KeydriftError } from '../core/errors';
 import { toIsoSeconds } from '../core/time';
 import type { Severity } from '../core/types';
-import { type AwsOptions, closeOpsContext, createOpsContext, explainAwsError, type OpsContext } from '../ops/aws';
+import {
+  type AwsOptions,
+  closeOpsContext,
+  configuredEndpoints,
+  createOpsContext,
+  explainAwsError,
+  type OpsContext,
+} from '../ops/aws';
 import { parseSince } from '../ops/drift';
 import {
   type AcceptResult,
@@ -74,6 +81,7 @@ async function withContext(flags: CommonFlags, work: (context: OpsContext) => Pr
       options: flags,
       region: context?.region,
       table: context?.knownTableName(),
+      endpoints: configuredEndpoints(flags, process.env),
     });
     if (!(explained instanceof KeydriftError)) throw explained;
     process.stderr.write(`keydrift: ${explained.message}\n`);
@@ -95,7 +103,11 @@ function reportPagerNotice(notice: PagerNotice, flags: CommonFlags, context: Ops
     );
   }
   if (notice.failed === undefined) return;
-  const explained = explainAwsError(notice.failed, { options: flags, region: context.region });
+  const explained = explainAwsError(notice.failed, {
+    options: flags,
+    region: context.region,
+    endpoints: configuredEndpoints(flags, process.env),
+  });
   const reason = explained instanceof Error ? explained.message : String(explained);
   note(
     `keydrift: baselines accepted, but the page topic could not be told (${reason}): resolve the open ` +
@@ -182,7 +194,16 @@ function confirm(question: string): Promise<boolean> {
   });
 }
 
-export function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
+export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
+  // Only a person can approve without --yes: a script that left it out must not approve whatever the live state is
+  // now (an attacker's changes too) as the baseline. Refused before any AWS call.
+  if (!flags.yes && !process.stdin.isTTY) {
+    note(
+      'keydrift baseline adopt: nothing accepted: standard input is not a terminal, so there is no one to ask; ' +
+        'pass --yes to accept without asking',
+    );
+    return EXIT.usage;
+  }
   return withContext(flags, async (context) => {
     const nowMs = Date.now();
     const progress = process.stderr.isTTY
@@ -204,8 +225,7 @@ export function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
       );
       return EXIT.ok;
     }
-    const ask = !flags.yes && !!process.stdin.isTTY;
-    if (!flags.yes && !ask) note('keydrift baseline adopt: standard input is not a terminal: accepting without asking');
+    const ask = !flags.yes;
     if (ask) {
       if (flags.format === 'table') print(plan.results);
       const agreed = await confirm(

@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SEVERITIES } from '../core/types';
 import { parseSince } from '../ops/drift';
+import { isTargetName, TARGET_FORMS } from '../ops/targets';
 import type { AdoptFlags, CommonFlags, FindingsFlags } from './operator-actions';
 
 const AWS_HELP = `
@@ -22,6 +23,12 @@ function since(value: string): string {
       'expected a duration (30m, 24h, 7d, 2w) or an ISO date (2026-11-01, 2026-11-01T08:00Z)',
     );
   }
+  return value;
+}
+
+/** A key, alias or trail as `baseline show|accept` take it, checked before any AWS call. */
+function targetName(value: string): string {
+  if (!isTargetName(value)) throw new InvalidArgumentError(`expected ${TARGET_FORMS}`);
   return value;
 }
 
@@ -140,6 +147,7 @@ Examples:
   const keyArgument = [
     '<key>',
     'key id, key ARN, alias name (alias/payments) or alias ARN, resolved through KMS; or a trail ARN',
+    targetName,
   ] as const;
 
   withAwsOptions(
@@ -195,10 +203,10 @@ ${AWS_HELP}`,
       .summary('Approve the live state of every customer-managed key, alias and trail.')
       .description(
         'Approve the current live state of every customer-managed key (AWS-managed keys are skipped), alias and ' +
-          'trail in the Region as its baseline. Baselines that already match are left as they are. Asks first on ' +
-          'a terminal.',
+          'trail in the Region as its baseline. Baselines that already match are left as they are. Asks first; ' +
+          'where it cannot (standard input is not a terminal), accepts nothing unless --yes is given.',
       )
-      .option('--yes', 'do not ask for confirmation'),
+      .option('--yes', 'accept without asking (required where standard input is not a terminal)'),
   )
     .addHelpText(
       'after',
@@ -207,7 +215,7 @@ Examples:
   keydrift baseline adopt
   keydrift baseline adopt --yes --profile admin --region eu-west-1
   keydrift baseline adopt --yes --format json | jq -r 'select(.result != "unchanged") | .resource'
-${AWS_HELP.replace('0 done,', '0 done, 1 declined at the prompt,')}`,
+${AWS_HELP.replace('0 done, 2 usage error,', '0 done, 1 declined at the prompt, 2 usage error (no --yes and no terminal to ask on),')}`,
     )
     .action(async (flags: AdoptFlags) => {
       process.exitCode = await (await actions()).runBaselineAdopt(flags);

@@ -64,6 +64,35 @@ function sdkLogger(explicitProfile: boolean) {
   };
 }
 
+/** An endpoint AWS calls go to instead of AWS itself (an emulator, a VPC endpoint), and what set it. */
+export interface ConfiguredEndpoint {
+  url: string;
+  /** `--endpoint-url`, or the environment variable that set it. */
+  source: string;
+}
+
+/** The AWS_ENDPOINT_URL_<SERVICE> variables of the services the operator commands call. */
+const SERVICE_ENDPOINT_VARIABLES = ['KMS', 'DYNAMODB', 'CLOUDTRAIL', 'CLOUDFORMATION', 'SNS', 'STS'].map(
+  (service) => `AWS_ENDPOINT_URL_${service}`,
+);
+
+/**
+ * The endpoints the clients use instead of AWS, as the SDK picks them: `--endpoint-url` for every call; else each
+ * service's AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL for the rest (none when
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true). For messages: the clients get only `--endpoint-url` from keydrift.
+ *
+ * @example
+ * configuredEndpoints({ stackName: 'Keydrift' }, { AWS_ENDPOINT_URL: 'http://localhost:4566' });
+ * // [{ url: 'http://localhost:4566', source: 'AWS_ENDPOINT_URL' }]
+ */
+export function configuredEndpoints(options: AwsOptions, env: NodeJS.ProcessEnv): ConfiguredEndpoint[] {
+  if (options.endpointUrl) return [{ url: options.endpointUrl, source: '--endpoint-url' }];
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return [];
+  return [...SERVICE_ENDPOINT_VARIABLES, 'AWS_ENDPOINT_URL']
+    .filter((name) => env[name])
+    .map((name) => ({ url: env[name] as string, source: name }));
+}
+
 /** Client settings from the options; what is not given is left to the SDK's standard chain. */
 export function clientConfig(options: AwsOptions): {
   region?: string;
@@ -208,10 +237,33 @@ function rootCause(error: unknown): unknown {
 }
 
 /**
- * Turns what went wrong talking to AWS into a message that says what to do. keydrift's own errors pass through;
- * anything that is not an AWS error (a bug) is returned as it came.
+ * The configured endpoint a connection error is about: the one at the host or port the error names, else the one
+ * every other service uses (`--endpoint-url`, AWS_ENDPOINT_URL); none when the call went to AWS itself.
  */
-export function explainAwsError(error: unknown, context: { options: AwsOptions; region?: string; table?: string }) {
+function unreachableEndpoint(cause: Error, endpoints: ConfiguredEndpoint[]): ConfiguredEndpoint | undefined {
+  const { hostname, port } = cause as { hostname?: string; port?: number };
+  const named = endpoints.find(({ url }) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return false;
+    }
+    const urlPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+    return (hostname !== undefined && parsed.hostname === hostname) || (port !== undefined && urlPort === port);
+  });
+  return named ?? endpoints.find((e) => e.source === '--endpoint-url' || e.source === 'AWS_ENDPOINT_URL');
+}
+
+/**
+ * Turns what went wrong talking to AWS into a message that says what to do. keydrift's own errors pass through;
+ * anything that is not an AWS error (a bug) is returned as it came. `endpoints` are those configured instead of AWS
+ * ({@link configuredEndpoints}; by default `--endpoint-url` alone), so an unreachable one is named.
+ */
+export function explainAwsError(
+  error: unknown,
+  context: { options: AwsOptions; region?: string; table?: string; endpoints?: ConfiguredEndpoint[] },
+) {
   if (error instanceof OperatorError) return error;
   const cause = rootCause(error);
   if (!(cause instanceof Error)) return error;
@@ -244,10 +296,20 @@ export function explainAwsError(error: unknown, context: { options: AwsOptions; 
     );
   }
   if ((code && UNREACHABLE.has(code)) || name === 'TimeoutError') {
-    const endpoint = context.options.endpointUrl;
-    return new OperatorError(`cannot reach AWS${endpoint ? ` at ${endpoint}` : where}: ${cause.message}`, {
-      cause: error,
-    });
+    const endpoint = unreachableEndpoint(cause, context.endpoints ?? configuredEndpoints(context.options, {}));
+    if (endpoint) {
+      const without = endpoint.source === '--endpoint-url' ? 'leave out --endpoint-url' : `unset ${endpoint.source}`;
+      return new OperatorError(
+        `cannot reach ${endpoint.url} (the endpoint set by ${endpoint.source}): ${cause.message}: check that it is ` +
+          `running and its URL is right, or ${without} to reach AWS${where}`,
+        { cause: error },
+      );
+    }
+    return new OperatorError(
+      `cannot reach AWS${where}: ${cause.message}: check the network connection (VPN, proxy, firewall) and the ` +
+        `Region (--region, AWS_REGION)`,
+      { cause: error },
+    );
   }
   if ((cause as { $metadata?: unknown }).$metadata) {
     return new OperatorError(`AWS ${name}${where}: ${cause.message}`, { cause: error });

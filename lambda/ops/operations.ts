@@ -31,6 +31,7 @@ import {
 import { OperatorError } from './errors';
 import { type Inventory, mapLimit, readInventory } from './inventory';
 import { createTableReader, type FindingQuery, type TableReader } from './table-reader';
+import { isTargetName, TARGET_FORMS, TRAIL_ARN } from './targets';
 
 const CONCURRENCY = 8;
 
@@ -89,15 +90,15 @@ export interface Target {
   arn: string;
 }
 
-const TRAIL_ARN = /^arn:[\w-]+:cloudtrail:[^:]+:\d{12}:trail\/.+$/;
-
 /**
  * Resolves what an operator typed through KMS: the key, and the alias too when named by one (accepting
  * `alias/payments` approves both what the alias points to and that key's state). A trail ARN names the trail.
  *
- * @throws OperatorError when KMS knows no such key or alias in this Region
+ * @throws OperatorError before any AWS call when the name is no key, alias or trail; when KMS knows no such key or
+ * alias in this Region
  */
 export async function resolveTargets(context: OpsContext, name: string): Promise<Target[]> {
+  if (!isTargetName(name)) throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
   if (TRAIL_ARN.test(name)) return [{ kind: 'trail', arn: name }];
   let keyArn: string | undefined;
   try {
@@ -106,10 +107,7 @@ export async function resolveTargets(context: OpsContext, name: string): Promise
   } catch (error) {
     if (!(error instanceof Error) || error.name !== 'NotFoundException') throw error;
   }
-  if (!keyArn) {
-    const hint = /^[0-9a-f-]{36}$|^mrk-|^arn:|^alias\//.test(name) ? '' : ' (alias names start with alias/)';
-    throw new OperatorError(`no such key: ${name} in ${context.region}${hint}`);
-  }
+  if (!keyArn) throw new OperatorError(`no such key: ${name} in ${context.region}`);
   const targets: Target[] = [{ kind: 'key', arn: keyArn }];
   if (isAliasArn(name)) targets.push({ kind: 'alias', arn: name });
   else if (name.startsWith('alias/')) {

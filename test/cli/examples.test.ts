@@ -1,8 +1,11 @@
 /**
  * examples/README.md promises what `npx keydrift replay examples/cloudtrail` reports from the repository
- * root, with the keydrift.config.json shipped there. This holds the command to that table.
+ * root, with the keydrift.config.json shipped there, and README.md's Start here shows what it prints. This holds
+ * the command to both.
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Finding } from '../../lambda/core/types';
 import { countBySeverity, parseFindings, REPO, type Run, runKeydrift, summaryCounts } from '../helpers/keydrift';
 
@@ -65,6 +68,14 @@ test('npx keydrift replay examples/cloudtrail prints the story as a table and ex
   expect(npx.stdout).not.toContain('\u001b');
   expect(npx.stderr).toContain('keydrift replay: 6 input(s), 57 records');
   expect(npx.stderr).toContain('1 duplicate record(s) counted once');
+});
+
+test("the README's Start here shows exactly what it prints: the table, then the summary on standard error", () => {
+  const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const [, sample] = /\bIt prints:\n\n```\n([\s\S]*?)```\n/.exec(readme) ?? [];
+  expect(sample).toBe(`${npx.stdout}${npx.stderr}`);
+  // Every command that undoes carol's deletion, not only the first: cancelling leaves the key Disabled.
+  expect(sample).toMatch(/ScheduleKeyDeletion .*\n +↳ aws kms cancel-key-deletion .*\n +↳ aws kms enable-key /);
 });
 
 test('16 findings, one per change, in time order; the duplicate TagResource is reported once', () => {

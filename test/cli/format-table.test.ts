@@ -2,11 +2,44 @@
  * The replay's table on a terminal: every summary says what changed and who did it, so it is wrapped to the
  * terminal's width, never cut.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { formatTable, terminalColumns, wrap } from '../../lambda/cli/format';
-import { EXAMPLES, replayInProcess } from '../helpers/keydrift';
+import type { Finding } from '../../lambda/core/types';
+import { EXAMPLES, type Json, replayInProcess, tempDir, writeFile } from '../helpers/keydrift';
 
 const criticalExampleFindings = async () =>
   (await replayInProcess([EXAMPLES])).findings.filter((f) => f.severity === 'critical');
+
+const REMEDIATION_INDENT = ' '.repeat(22);
+/** The `↳` lines of a table, without their indent. */
+const remediationLines = (table: string): string[] =>
+  table
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('↳ '))
+    .map((line) => line.slice(REMEDIATION_INDENT.length));
+
+/** Every record of the example story, by event name (the first of each). */
+function exampleRecord(eventName: string): Json {
+  const files = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((entry) => (entry.isDirectory() ? files(path.join(dir, entry.name)) : [path.join(dir, entry.name)]));
+  for (const file of files(EXAMPLES)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const records = JSON.parse(fs.readFileSync(file, 'utf8')).Records as Json[];
+    const found = records.find((r) => r.eventName === eventName);
+    if (found) return structuredClone(found);
+  }
+  throw new Error(`no ${eventName} in the examples`);
+}
+
+/** A finding of the example story with only the event name changed (the table shows it as it comes). */
+async function findingNamed(event: string): Promise<Finding> {
+  const [first] = await criticalExampleFindings();
+  return { ...structuredClone(first), event };
+}
 
 describe('formatTable on a terminal', () => {
   it.each([80, 120])('keeps every word of each summary within %i columns', async (columns) => {
@@ -51,5 +84,142 @@ describe('wrap', () => {
       'arn:aws:kms:eu-west-',
       '1:111122223333:key/x',
     ]);
+  });
+});
+
+describe('formatTable: remediation', () => {
+  it('shows every command of a ScheduleKeyDeletion, in order: cancelling alone would leave the key Disabled', async () => {
+    // Prepare
+    const deletion = (await criticalExampleFindings()).find((f) => f.event === 'ScheduleKeyDeletion')!;
+    expect(deletion.remediation.map((command) => command.split(' --')[0])).toEqual([
+      'aws kms cancel-key-deletion',
+      'aws kms enable-key',
+    ]);
+    // Act
+    const table = formatTable([deletion], { color: false });
+    // Assess
+    expect(remediationLines(table)).toEqual(deletion.remediation.map((command) => `↳ ${command}`));
+  });
+
+  it("shows a deleted trail's start-logging after the comment on recreating it, and both tags a TagResource changed", async () => {
+    // Prepare: bob deletes the trail, carol changes two of the payments key's approved tags.
+    const deleteTrail = exampleRecord('UpdateTrail');
+    const trail = (deleteTrail.requestParameters as Json).name;
+    Object.assign(deleteTrail, {
+      eventName: 'DeleteTrail',
+      eventID: '5d0c1f9e-0000-4000-8000-00000000d7e1',
+      eventTime: '2026-10-03T17:05:00Z',
+      requestParameters: { name: trail },
+      responseElements: null,
+    });
+    const tagResource = exampleRecord('TagResource');
+    Object.assign(tagResource, {
+      eventID: '5d0c1f9e-0000-4000-8000-0000000074a6',
+      eventTime: '2026-10-03T17:00:00Z',
+      requestParameters: {
+        ...(tagResource.requestParameters as Json),
+        tags: [
+          { tagKey: 'team', tagValue: 'billing' },
+          { tagKey: 'data-class', tagValue: 'public' },
+        ],
+      },
+    });
+    const later = writeFile(path.join(tempDir(), 'later.json'), { Records: [tagResource, deleteTrail] });
+    const { findings } = await replayInProcess([EXAMPLES, later]);
+    const deleted = findings.find((f) => f.event === 'DeleteTrail')!;
+    const tagged = findings.find((f) => f.event === 'TagResource' && f.timestamp === '2026-10-03T17:00:00Z')!;
+    expect(deleted.remediation).toEqual([
+      expect.stringMatching(/^# recreate the trail/),
+      expect.stringMatching(/^aws cloudtrail start-logging /),
+    ]);
+    expect(tagged.remediation).toHaveLength(2);
+    // Act
+    const table = formatTable([tagged, deleted], { color: false, columns: 120 });
+    // Assess
+    expect(remediationLines(table)).toEqual([...tagged.remediation, ...deleted.remediation].map((c) => `↳ ${c}`));
+  });
+
+  it('keeps comment lines whole, each on its own line, with the commented-out command after them', async () => {
+    // Prepare
+    const opened = await findingNamed('PutKeyPolicy');
+    opened.remediation = [
+      '# the approved policy lets account 444455556666 use the key again; restore it only if that access is intended:',
+      "# aws kms put-key-policy --key-id arn:aws:kms:eu-west-1:111122223333:key/0f4a6c1e --policy-name default --policy '{}'",
+    ];
+    // Act
+    const table = formatTable([opened], { color: false, columns: 80 });
+    // Assess
+    expect(remediationLines(table)).toEqual(opened.remediation.map((line) => `↳ ${line}`));
+  });
+
+  it('starts no line of its own from a line break inside a command (a quoted value from a record)', async () => {
+    // Prepare
+    const described = await findingNamed('UpdateKeyDescription');
+    described.remediation = [
+      "aws kms update-key-description --key-id k --description 'a\n2026-10-03T00:00:00Z  CRITICAL'",
+    ];
+    // Act
+    const table = formatTable([described], { color: false });
+    // Assess
+    expect(remediationLines(table)).toEqual([
+      "↳ aws kms update-key-description --key-id k --description 'a 2026-10-03T00:00:00Z  CRITICAL'",
+    ]);
+    expect(table.split('\n').filter((line) => line.startsWith('2026-'))).toHaveLength(1);
+  });
+
+  it('shows no remediation for a finding that is not drift', async () => {
+    const planned = { ...(await findingNamed('CreateKey')), status: 'planned' as const };
+    expect(remediationLines(formatTable([planned], { color: false }))).toEqual([]);
+  });
+});
+
+describe('formatTable: the EVENT column', () => {
+  const LONG_NAMES = ['KMS Imported Key Material Expiration', 'DeleteImportedKeyMaterial', 'SynchronizeMultiRegionKey'];
+
+  /** Where each line's SUMMARY (or the header's) starts. */
+  const summaryStarts = (table: string, findings: Finding[]): number[] => {
+    const [header, ...lines] = table.split('\n');
+    const rows = lines.filter((line) => /^\d{4}-/.test(line));
+    return [header.indexOf('SUMMARY'), ...findings.map((f, i) => rows[i].indexOf(f.summary.slice(0, 20)))];
+  };
+
+  it('shows event names whole when not on a terminal, the column as wide as the longest name shown', async () => {
+    // Prepare
+    const findings = await Promise.all(LONG_NAMES.map(findingNamed));
+    // Act
+    const table = formatTable(findings, { color: false });
+    // Assess
+    const rows = table.split('\n').filter((line) => /^\d{4}-/.test(line));
+    expect(rows).toEqual(LONG_NAMES.map((name) => expect.stringContaining(`  ${name}  `)));
+    expect(table).not.toContain('…');
+    expect(new Set(summaryStarts(table, findings))).toEqual(new Set([42 + LONG_NAMES[0].length + 2]));
+  });
+
+  it.each([
+    { columns: 89, whole: LONG_NAMES, which: 'all three' },
+    { columns: 120, whole: LONG_NAMES, which: 'all three' },
+    { columns: 80, whole: LONG_NAMES.slice(1), which: 'the two of 25 characters' },
+  ])('shows them whole on a terminal of $columns columns where they fit: $which', async ({ columns, whole }) => {
+    // Prepare
+    const findings = await Promise.all(LONG_NAMES.map(findingNamed));
+    // Act
+    const table = formatTable(findings, { color: false, columns });
+    // Assess
+    const rows = table.split('\n').filter((line) => /^\d{4}-/.test(line));
+    for (const name of whole) expect(rows[LONG_NAMES.indexOf(name)]).toMatch(new RegExp(` {2}${name}( {2}|$)`));
+    expect(table.split('\n').filter((line) => line.length > columns && !line.trimStart().startsWith('↳'))).toEqual([]);
+  });
+
+  it('cuts a name only where the terminal is too narrow for it', async () => {
+    const findings = await Promise.all(LONG_NAMES.map(findingNamed));
+    // 80 columns hold the header with a 29-character column; narrower, the column stays at 22 characters.
+    expect(formatTable(findings, { color: false, columns: 80 })).toMatch(/ {2}KMS Imported Key Material Ex…$/m);
+    expect(formatTable(findings, { color: false, columns: 60 })).toMatch(/ {2}KMS Imported Key Mate…$/m);
+  });
+
+  it('keeps the 22-character column when every name fits it', async () => {
+    const findings = await criticalExampleFindings();
+    const table = formatTable(findings, { color: false });
+    expect(new Set(summaryStarts(table, findings))).toEqual(new Set([66]));
   });
 });

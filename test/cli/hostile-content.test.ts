@@ -86,10 +86,12 @@ test('the table carries no escape or control character from the records, and no 
   expect(table.status).toBe(0);
   expect(table.stdout).not.toMatch(CONTROL);
   const lines = table.stdout.trimEnd().split('\n');
-  // Every line is the header, a finding's row, a remediation line or an indented rest of a wrapped summary:
-  // embedded newlines made none, and nothing from a record starts a line where rows start.
+  // Every line is the header, a finding's row, a remediation line or an indented rest of a wrapped summary (under
+  // SUMMARY, after an EVENT column as wide as the longest event name, 23 characters): embedded newlines made none,
+  // and nothing from a record starts a line where rows start.
   expect(lines[0]).toMatch(/^TIME +SEVERITY/);
-  for (const line of lines.slice(1)) expect(line).toMatch(/^(2026-10-03T12:00:0[1-5]Z {2}| {22}↳ | {66}\S)/);
+  expect(lines[0].indexOf('SUMMARY')).toBe(67);
+  for (const line of lines.slice(1)) expect(line).toMatch(/^(2026-10-03T12:00:0[1-5]Z {2}| {22}↳ | {67}\S)/);
   expect(lines.filter((line) => line.startsWith('2026-10-03T'))).toHaveLength(RECORDS.length);
   expect(lines.filter((line) => line.startsWith(FORGED_ROW))).toEqual([]);
 });
@@ -98,7 +100,7 @@ test('the hostile text is shown defanged rather than dropped', () => {
   const tagRow = table.stdout.split('\n').find((line) => line.includes('TagResource'))!;
   expect(tagRow).toContain('all clear');
   expect(table.stdout).toMatch(
-    / {2}PutKeyFeature \[2J \[1;… {2}PutKeyFeature \[2J \[1;1H on alias\/ \[31mred alias by/,
+    / {2}PutKeyFeature \[2J \[1;1H {2}PutKeyFeature \[2J \[1;1H on alias\/ \[31mred alias by/,
   );
   // Undoing the description change restores the hostile original: quoted for the shell and defanged.
   expect(table.stdout).toMatch(/↳ aws kms update-key-description .*--description '.*payments.*Nothing to see'/);

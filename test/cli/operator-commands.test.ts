@@ -420,6 +420,23 @@ describe('keydrift baseline adopt', () => {
     expect(await world.item(`RESOURCE#${unmanaged}`, 'BASELINE')).toBeUndefined();
   });
 
+  it('accepts nothing without --yes where it cannot ask (standard input is no terminal), and exits 2', async () => {
+    // Act: as a script runs it, standard input a pipe (even one that says yes).
+    const run = keydrift(['baseline', 'adopt'], world.moto.env);
+    const piped = runKeydrift(['baseline', 'adopt', '--format', 'json'], { cwd, env: world.moto.env, input: 'y\n' });
+    // Assess
+    for (const refused of [run, piped]) {
+      expect(refused.status).toBe(2);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toBe(
+        'keydrift baseline adopt: nothing accepted: standard input is not a terminal, so there is no one to ask; ' +
+          'pass --yes to accept without asking\n',
+      );
+    }
+    expect(await world.item(`RESOURCE#${unmanaged}`, 'BASELINE')).toBeUndefined();
+    expect(await world.item(`RESOURCE#${trail}`, 'BASELINE')).toBeUndefined();
+  });
+
   it('baselines every customer-managed key, alias and trail, leaving matching baselines as they are', async () => {
     // Tagged behind keydrift's back: adopt approves it.
     await world.kms.send(new TagResourceCommand({ KeyId: reports, Tags: [{ TagKey: 'team', TagValue: 'finance' }] }));

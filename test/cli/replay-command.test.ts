@@ -118,8 +118,26 @@ describe('the table (default output)', () => {
     expect(table.stderr).toBe(json.stderr);
   });
 
-  test('follows a drift with the first command that undoes it', () => {
-    expect(table.stdout).toContain(`↳ aws kms cancel-key-deletion --key-id ${PAYMENTS_KEY} --region eu-west-1\n`);
+  test('follows a drift with every command that undoes it, in order, each on its own line', () => {
+    // Cancelling the deletion leaves the key Disabled: enabling it is part of the undo.
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `ScheduleKeyDeletion .*\n +↳ aws kms cancel-key-deletion --key-id ${PAYMENTS_KEY} --region eu-west-1\n` +
+          ` +↳ aws kms enable-key --key-id ${PAYMENTS_KEY} --region eu-west-1\n`,
+      ),
+    );
+  });
+
+  test('shows event names longer than 22 characters whole when standard output is no terminal', () => {
+    const names = ['KMSImportedKeyMaterialExpiration__awskmsdg__1', 'DeleteImportedKeyMaterial__awskmsdg-current__1'];
+    const run = runKeydrift(['replay', '--fail-on', 'never', ...names.map(samplePath)], { cwd });
+    expect(run.status).toBe(0);
+    const rows = run.stdout.split('\n').filter((line) => /^\d{4}-/.test(line));
+    expect(rows).toEqual([
+      expect.stringMatching(/ {2}KMS Imported Key Material Expiration {2}Imported key material of /),
+      expect.stringMatching(/ {2}DeleteImportedKeyMaterial {13}Imported key material of /),
+    ]);
+    expect(run.stdout.split('\n')[0]).toMatch(/ {2}EVENT {33}SUMMARY$/);
   });
 
   test('follows an info drift too: the key CancelKeyDeletion left Disabled gets its enable-key', () => {

@@ -4,7 +4,7 @@
  */
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { StoreError } from '../../lambda/adapters/errors';
-import { type AwsOptions, clientConfig, explainAwsError } from '../../lambda/ops/aws';
+import { type AwsOptions, clientConfig, configuredEndpoints, explainAwsError } from '../../lambda/ops/aws';
 import { OperatorError } from '../../lambda/ops/errors';
 
 const OPTIONS: AwsOptions = { stackName: 'Keydrift' };
@@ -67,12 +67,58 @@ describe('explainAwsError', () => {
     );
   });
 
-  it('says when AWS (or the endpoint) cannot be reached', () => {
-    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), { code: 'ECONNREFUSED' });
-    expect(
-      (explainAwsError(refused, { ...context, options: { ...OPTIONS, endpointUrl: 'http://127.0.0.1:4566' } }) as Error)
-        .message,
-    ).toBe('cannot reach AWS at http://127.0.0.1:4566: connect ECONNREFUSED 127.0.0.1:4566');
+  /** A connection error as Node's http client gives it to the SDK. */
+  const refused = (host: string, port: number) =>
+    Object.assign(new Error(`connect ECONNREFUSED ${host}:${port}`), {
+      code: 'ECONNREFUSED',
+      address: host,
+      port,
+      $metadata: { attempts: 1, totalRetryDelay: 0 },
+    });
+
+  it('names the endpoint --endpoint-url set when it cannot be reached, and what to do', () => {
+    const options = { ...OPTIONS, endpointUrl: 'http://127.0.0.1:4566' };
+    expect((explainAwsError(refused('127.0.0.1', 4566), { ...context, options }) as Error).message).toBe(
+      'cannot reach http://127.0.0.1:4566 (the endpoint set by --endpoint-url): connect ECONNREFUSED ' +
+        '127.0.0.1:4566: check that it is running and its URL is right, or leave out --endpoint-url to reach AWS ' +
+        'in eu-west-1',
+    );
+  });
+
+  it('names the endpoint AWS_ENDPOINT_URL set, not AWS, when it cannot be reached', () => {
+    const endpoints = configuredEndpoints(OPTIONS, { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' });
+    expect((explainAwsError(refused('127.0.0.1', 9), { ...context, endpoints }) as Error).message).toBe(
+      'cannot reach http://127.0.0.1:9 (the endpoint set by AWS_ENDPOINT_URL): connect ECONNREFUSED 127.0.0.1:9: ' +
+        'check that it is running and its URL is right, or unset AWS_ENDPOINT_URL to reach AWS in eu-west-1',
+    );
+  });
+
+  it("names a service's own endpoint variable when that is the endpoint the error names", () => {
+    const endpoints = configuredEndpoints(OPTIONS, {
+      AWS_ENDPOINT_URL: 'http://localhost:4566',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000',
+    });
+    expect((explainAwsError(refused('127.0.0.1', 8000), { ...context, endpoints }) as Error).message).toMatch(
+      /^cannot reach http:\/\/localhost:8000 \(the endpoint set by AWS_ENDPOINT_URL_DYNAMODB\): .* unset AWS_ENDPOINT_URL_DYNAMODB /,
+    );
+    expect((explainAwsError(refused('127.0.0.1', 4566), { ...context, endpoints }) as Error).message).toMatch(
+      /^cannot reach http:\/\/localhost:4566 \(the endpoint set by AWS_ENDPOINT_URL\): /,
+    );
+  });
+
+  it('says to check the network and the Region when AWS itself cannot be reached', () => {
+    const unknownHost = Object.assign(new Error('getaddrinfo ENOTFOUND kms.eu-wset-1.amazonaws.com'), {
+      code: 'ENOTFOUND',
+      hostname: 'kms.eu-wset-1.amazonaws.com',
+    });
+    expect((explainAwsError(unknownHost, { ...context, region: 'eu-wset-1', endpoints: [] }) as Error).message).toBe(
+      'cannot reach AWS in eu-wset-1: getaddrinfo ENOTFOUND kms.eu-wset-1.amazonaws.com: check the network ' +
+        'connection (VPN, proxy, firewall) and the Region (--region, AWS_REGION)',
+    );
+    const timeout = Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
+    expect((explainAwsError(timeout, context) as Error).message).toMatch(
+      /^cannot reach AWS in eu-west-1: Connection timed out after 1000 ms: check the network connection/,
+    );
   });
 
   it('names any other AWS error, and passes a bug through untouched', () => {
@@ -83,5 +129,23 @@ describe('explainAwsError', () => {
     expect(explainAwsError(bug, context)).toBe(bug);
     const own = new OperatorError('no such key: alias/nope in eu-west-1');
     expect(explainAwsError(own, context)).toBe(own);
+  });
+});
+
+describe('configuredEndpoints', () => {
+  it('takes --endpoint-url for every call, over any environment variable', () => {
+    expect(
+      configuredEndpoints({ ...OPTIONS, endpointUrl: 'http://127.0.0.1:5000' }, { AWS_ENDPOINT_URL: 'http://x:1' }),
+    ).toEqual([{ url: 'http://127.0.0.1:5000', source: '--endpoint-url' }]);
+  });
+
+  it("lists the services' own variables before AWS_ENDPOINT_URL, and none when configured endpoints are ignored", () => {
+    const env = { AWS_ENDPOINT_URL: 'http://localhost:4566', AWS_ENDPOINT_URL_KMS: 'http://localhost:5000' };
+    expect(configuredEndpoints(OPTIONS, env)).toEqual([
+      { url: 'http://localhost:5000', source: 'AWS_ENDPOINT_URL_KMS' },
+      { url: 'http://localhost:4566', source: 'AWS_ENDPOINT_URL' },
+    ]);
+    expect(configuredEndpoints(OPTIONS, { ...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toEqual([]);
+    expect(configuredEndpoints(OPTIONS, {})).toEqual([]);
   });
 });
