@@ -235,32 +235,67 @@ function recordsArray(text: string, value: Span): number | undefined {
   return undefined;
 }
 
+/** A log file's opening, `{"Records":`: no JSON string can hold it (a quote in a string is escaped). */
+const LOG_FILE_START = /\{\s*"Records"\s*:/y;
+/** Where a value may start in a value that failed to parse: a log file's opening, or a `{` at the start of a line. */
+const VALUE_START = /\{\s*"Records"\s*:|(?<=\n)\{/;
+
+/**
+ * Where the next value starts inside a value that failed to parse (one broken off, then the next concatenated to
+ * it), if anywhere: a log file's opening, or, in anything but a log file (whose records may sit at column 0), a `{`
+ * at the start of a line, where jq and JSON Lines put each value and never a nested one. A JSON string holds
+ * neither.
+ */
+function nextValueStart(text: string, value: Span): number | undefined {
+  LOG_FILE_START.lastIndex = value.start;
+  const pattern = LOG_FILE_START.test(text) ? LOG_FILE_START.source : VALUE_START;
+  const inside = text.slice(value.start + 1, value.end);
+  const match = new RegExp(pattern).exec(inside);
+  return match ? value.start + 1 + match.index : undefined;
+}
+
 /**
  * Reads, value by value, text that JSON.parse refused: each of several concatenated values (as jq prints them),
  * and each element of a log file's `Records` array, is parsed on its own, so a syntax error costs only the value
- * it is in, and a truncated input only its end.
+ * it is in, and a truncated input only its end. A value broken off where the next one starts (partial files joined
+ * by `cat`) costs only itself, or in a log file only the record it breaks in: the reading resumes at the next value.
  */
 function scanValues(text: string, result: FileResult): void {
   const lineAt = lineCounter(text);
-  const values = splitValues(text, 0, text.length);
-  const report = (where: string, offset: number, error: string, cut: boolean) =>
-    result.recordErrors.push(
-      cut
-        ? `${where}: truncated (the input ends inside it)`
-        : `${where}: not valid JSON (${withLine(error, text, offset, lineAt)})`,
-    );
-  values.spans.forEach((span, index) => {
-    const where = values.spans.length > 1 ? `value ${index + 1} (line ${lineAt(span.start)})` : '';
-    const cut = values.cut && index === values.spans.length - 1;
+  const lineAndColumn = (at: number) => `line ${lineAt(at)} column ${at - text.lastIndexOf('\n', at - 1)}`;
+  let values = splitValues(text, 0, text.length);
+  let count = 0;
+  for (let index = 0; index < values.spans.length; index++) {
+    let span = values.spans[index];
     const whole = parseJson(text.slice(span.start, span.end));
+    const next = whole.error === undefined ? undefined : nextValueStart(text, span);
+    const many = count > 0 || values.spans.length > 1 || next !== undefined;
+    const where = many ? `value ${++count} (line ${lineAt(span.start)})` : '';
     if (whole.error === undefined) {
       collect(whole.value, where, result);
-      return;
+      continue;
     }
+    // Why the value stops early, if it does, given how many records of a log file come before the stop.
+    let stop: ((records?: number) => string) | undefined;
+    if (next !== undefined) {
+      const value = count + 1;
+      stop = (records) =>
+        `broken off ${records === undefined ? '' : `after ${records} record(s), `}where value ${value} starts (${lineAndColumn(next)})`;
+      span = { start: span.start, end: next };
+      values = splitValues(text, next, text.length);
+      index = -1;
+    } else if (values.cut && index === values.spans.length - 1) {
+      stop = (records) =>
+        `truncated (${records === undefined ? 'the input ends inside it' : `the log file ends after ${records} record(s)`})`;
+    }
+    const report = (name: string, offset: number, error: string, stopped: boolean) =>
+      result.recordErrors.push(
+        stopped && stop ? `${name}: ${stop()}` : `${name}: not valid JSON (${withLine(error, text, offset, lineAt)})`,
+      );
     const records = recordsArray(text, span);
     if (records === undefined) {
-      report(where || 'content', span.start, whole.error, cut);
-      return;
+      report(where || 'content', span.start, whole.error, true);
+      continue;
     }
     const prefix = where ? `${where} ` : '';
     const elements = splitValues(text, records, span.end, ']');
@@ -274,18 +309,17 @@ function scanValues(text: string, result: FileResult): void {
         return;
       }
       broken++;
-      endsInRecord = cut && elements.cut && i === elements.spans.length - 1;
+      endsInRecord = stop !== undefined && elements.cut && i === elements.spans.length - 1;
       report(name, element.start, item.error, endsInRecord);
     });
-    if (cut && !endsInRecord) {
-      // The input ends between two records, or after the last one.
-      const after = `the log file ends after ${elements.spans.length} record(s)`;
-      result.recordErrors.push(`${where ? `${where}: ` : ''}truncated (${after})`);
+    if (stop && !endsInRecord) {
+      // The value stops between two records, or after the last one.
+      result.recordErrors.push(`${where ? `${where}: ` : ''}${stop(elements.spans.length)}`);
     } else if (!broken) {
       // Every record parses: the error is elsewhere in the log file.
       report(where || 'content', span.start, whole.error, false);
     }
-  });
+  }
 }
 
 /**

@@ -180,12 +180,42 @@ function phase(eventName: string): number {
   return 1;
 }
 
-function byTime(a: ChangeEvent, b: ChangeEvent): number {
+/** A write to judge and where it was read (`file: Records[i]`). */
+interface Located {
+  event: ChangeEvent;
+  where: string;
+}
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * eventTime order (see {@link phase}); records sharing an eventID by name, service and place, so which of them is
+ * judged and which is the duplicate never depends on the order files are given or read in.
+ */
+function byTime(a: Located, b: Located): number {
   return (
-    a.epochMs - b.epochMs ||
-    phase(a.eventName) - phase(b.eventName) ||
-    (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0)
+    a.event.epochMs - b.event.epochMs ||
+    phase(a.event.eventName) - phase(b.event.eventName) ||
+    compare(a.event.eventId, b.event.eventId) ||
+    compare(a.event.eventName, b.event.eventName) ||
+    compare(a.event.service, b.event.service) ||
+    compare(a.where, b.where)
   );
+}
+
+/**
+ * How a record differs from the one kept with its eventID (a different call, not a second copy of it), or
+ * `undefined` when it is a copy: the same eventName, eventSource and eventTime.
+ */
+function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
+  const sameSecond = kept.time === copy.time;
+  const at = (e: ChangeEvent) => (sameSecond ? new Date(e.epochMs).toISOString() : e.time);
+  const differences = [
+    kept.eventName !== copy.eventName && `eventName ${copy.eventName}, not ${kept.eventName}`,
+    kept.service !== copy.service && `eventSource ${copy.service}.amazonaws.com, not ${kept.service}.amazonaws.com`,
+    kept.epochMs !== copy.epochMs && `eventTime ${at(copy)}, not ${at(kept)}`,
+  ].filter((difference) => difference !== false);
+  return differences.length ? differences.join('; ') : undefined;
 }
 
 /**
@@ -211,7 +241,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     skipped: [...inputs.skipped],
     recordErrors: [],
   };
-  const events: Array<{ event: ChangeEvent; where: string }> = [];
+  const events: Located[] = [];
   // Reads and other services' records by fingerprint (there are millions); writes by eventID, below.
   const seenIds = new SeenIds();
   let done = 0;
@@ -248,18 +278,28 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, parse, onResult);
   else for (const path of paths_) onResult(readInputFile(path, parse));
 
-  events.sort((a, b) => byTime(a.event, b.event));
+  events.sort(byTime);
   const detector = new Detector(options.config, new MemoryStore(options.config.trailKeys));
-  const seen = new Set<string>();
+  // Writes by exact eventID: the first in the sorted order is judged, a later one is its duplicate.
+  const kept = new Map<string, Located>();
   const findings: Finding[] = [];
-  for (const { event, where } of events) {
-    if (seen.has(event.eventId)) {
+  for (const located of events) {
+    const { event, where } = located;
+    const first = kept.get(event.eventId);
+    if (first) {
       summary.duplicates++;
       summary.records--;
       summary.writes--;
+      // The same eventID on another call (a reused or forged ID) must not hide it silently.
+      const differs = conflict(first.event, event);
+      if (differs)
+        summary.recordErrors.push(
+          `${where}: eventID ${event.eventId} already seen for ${first.event.eventName} at ${first.where}: ` +
+            `this ${event.eventName} record is ignored (${differs})`,
+        );
       continue;
     }
-    seen.add(event.eventId);
+    kept.set(event.eventId, located);
     try {
       const finding = detector.observeOwn(event);
       if (!finding) {

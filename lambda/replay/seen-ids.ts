@@ -20,7 +20,9 @@ export function fingerprint(id: string): [number, number] {
  * The eventIDs a replay has met, kept as fingerprints in one typed array: 16 to 32 bytes a record where a Set of
  * the strings takes about 75, so remembering millions of reads stays within the replay's memory budget. Two
  * different IDs share a fingerprint with odds of about 1 in 10 million over a million records; only the
- * summary's counts rest on this, never a finding (writes are deduplicated by their exact eventID).
+ * summary's counts rest on this, never a finding (writes are deduplicated by their exact eventID). Holding only the
+ * ID, it cannot tell a second copy of a record from a different call reusing its eventID: both count once (the
+ * replay checks that for writes, which it keeps whole).
  *
  * @example
  * const seen = new SeenIds();
