@@ -180,6 +180,39 @@ function phase(eventName: string): number {
   return 1;
 }
 
+/** The alias or trail a successful Create/Delete call names (`alias/payments in eu-west-1`), else undefined. */
+function recreatable(event: ChangeEvent): string | undefined {
+  if (event.errorCode || !/^(Create|Delete)(Alias|Trail)$/.test(event.eventName)) return undefined;
+  const name = event.requestParameters.aliasName ?? event.requestParameters.name;
+  if (typeof name !== 'string') return undefined;
+  return `${event.eventName.endsWith('Alias') ? 'alias' : 'trail'} ${name.slice(name.lastIndexOf('/') + 1)} in ${event.region}`;
+}
+
+/**
+ * Within one second, a deletion and a creation of the same alias or trail name can only have come in that order when
+ * the name existed (it cannot be created twice): moves such a deletion before the creation {@link phase} put first. A
+ * name never seen before is taken to exist, as a replay window mostly starts long after its aliases were made.
+ */
+function deleteBeforeRecreate(events: Located[]): void {
+  const exists = new Map<string, boolean>();
+  for (let i = 0; i < events.length; i++) {
+    const name = recreatable(events[i].event);
+    if (!name) continue;
+    const creating = events[i].event.eventName.startsWith('Create');
+    if (creating && (exists.get(name) ?? true)) {
+      const second = events[i].event.epochMs;
+      for (let j = i + 1; j < events.length && events[j].event.epochMs === second; j++) {
+        const later = events[j].event;
+        if (later.eventName.startsWith('Delete') && recreatable(later) === name) {
+          events.splice(i, 0, ...events.splice(j, 1));
+          break;
+        }
+      }
+    }
+    exists.set(name, events[i].event.eventName.startsWith('Create'));
+  }
+}
+
 /** A write to judge and where it was read (`file: Records[i]`). */
 interface Located {
   event: ChangeEvent;
@@ -279,6 +312,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   else for (const path of paths_) onResult(readInputFile(path, parse));
 
   events.sort(byTime);
+  deleteBeforeRecreate(events);
   const detector = new Detector(options.config, new MemoryStore(options.config.trailKeys));
   // Writes by exact eventID: the first in the sorted order is judged, a later one is its duplicate.
   const kept = new Map<string, Located>();

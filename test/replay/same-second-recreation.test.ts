@@ -1,0 +1,58 @@
+/**
+ * CloudTrail times calls to the second. An alias deleted and created again in the same second (repointed to
+ * another key) can only have been deleted first: the name cannot be created while it exists.
+ */
+import * as path from 'node:path';
+import { type Json, replayInProcess, sample, tempDir, writeFile } from '../helpers/keydrift';
+
+const ACCOUNT = '111122223333';
+const REGION = 'us-east-1';
+const keyArn = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
+const PAYMENTS_KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const OTHER_KEY = '0987dcba-09fe-87dc-65ba-ab0987654321';
+
+/** A real alias record (CreateAlias or DeleteAlias) on alias/payments for `keyId`, at `eventTime`. */
+function aliasCall(name: 'CreateAlias' | 'DeleteAlias', keyId: string, eventTime: string, eventID: string): Json {
+  const record = sample(`${name}__awskmsdg__1`);
+  return {
+    ...record,
+    awsRegion: REGION,
+    eventTime,
+    eventID,
+    requestParameters:
+      name === 'CreateAlias' ? { aliasName: 'alias/payments', targetKeyId: keyId } : { aliasName: 'alias/payments' },
+    resources: [{ ARN: ALIAS_ARN }, { ARN: keyArn(keyId) }],
+  };
+}
+
+async function replayRecords(records: Json[]) {
+  const file = writeFile(path.join(tempDir(), 'log.json'), { Records: records });
+  return replayInProcess([file]);
+}
+
+describe('an alias deleted and created again in the same second', () => {
+  test('is judged deleted first, so the alias ends on the key it was created for', async () => {
+    // Act: alias/payments exists on the payments key; within one second it is moved to another key.
+    const { findings } = await replayRecords([
+      aliasCall('CreateAlias', OTHER_KEY, '2026-10-03T12:00:01Z', 'recreate'),
+      aliasCall('DeleteAlias', PAYMENTS_KEY, '2026-10-03T12:00:01Z', 'delete'),
+      aliasCall('CreateAlias', PAYMENTS_KEY, '2026-10-03T11:00:00Z', 'create'),
+    ]);
+
+    // Assess
+    expect(findings.map((f) => f.eventId)).toEqual(['create', 'delete', 'recreate']);
+    expect(findings[2].changes.target_key_id).toEqual({ before: null, after: keyArn(OTHER_KEY) });
+  });
+
+  test('keeps a name first created and then deleted in one second in that order when it did not exist', async () => {
+    const { findings } = await replayRecords([
+      aliasCall('CreateAlias', PAYMENTS_KEY, '2026-10-03T11:00:00Z', 'create'),
+      aliasCall('DeleteAlias', PAYMENTS_KEY, '2026-10-03T11:30:00Z', 'delete'),
+      aliasCall('DeleteAlias', OTHER_KEY, '2026-10-03T12:00:01Z', 'delete-again'),
+      aliasCall('CreateAlias', OTHER_KEY, '2026-10-03T12:00:01Z', 'create-again'),
+    ]);
+
+    expect(findings.map((f) => f.eventId)).toEqual(['create', 'delete', 'create-again', 'delete-again']);
+  });
+});
