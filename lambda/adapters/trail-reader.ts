@@ -1,6 +1,7 @@
 /**
  * Reads CloudTrail trails' live state as the attributes the detection core compares: `trail`, `logging`,
- * `kms_key_id` (a key ARN), `multi_region`, `log_file_validation` and `event_selectors`.
+ * `kms_key_id` (a key ARN), `multi_region`, `log_file_validation`, `s3_bucket_name`, `organization_trail`,
+ * `include_global_service_events` and `event_selectors`.
  */
 
 import {
@@ -107,17 +108,29 @@ export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
   return { readTrails, readTrail };
 }
 
-/** What DescribeTrails tells about a trail. CloudTrail returns `KmsKeyId` as the full key ARN. */
+/**
+ * What DescribeTrails tells about a trail, named as the core names CreateTrail's and UpdateTrail's settings.
+ * CloudTrail returns `KmsKeyId` as the full key ARN. A setting the answer leaves out stays unknown (left out here
+ * too), never read as a change.
+ */
 export function trailState(trail: Trail): Record<string, unknown> {
+  const flag = (value: boolean | undefined) => (typeof value === 'boolean' ? value : undefined);
   return {
     trail: 'exists',
     kms_key_id: trail.KmsKeyId || null,
     multi_region: trail.IsMultiRegionTrail === true,
     log_file_validation: trail.LogFileValidationEnabled === true,
+    s3_bucket_name: trail.S3BucketName || undefined,
+    organization_trail: flag(trail.IsOrganizationTrail),
+    include_global_service_events: flag(trail.IncludeGlobalServiceEvents),
   };
 }
 
-/** GetEventSelectors' answer, normalized by the core exactly as a PutEventSelectors request is. */
+/**
+ * GetEventSelectors' answer, normalized by the core exactly as a PutEventSelectors request is (CloudTrail's record
+ * of that request names the same fields in camel case): the same selectors read live and put by an event compare
+ * equal.
+ */
 export function eventSelectors(
   output: Pick<GetEventSelectorsCommandOutput, 'EventSelectors' | 'AdvancedEventSelectors'>,
 ) {

@@ -4,7 +4,7 @@
  * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
  */
 import { keyIdOf, parseArn } from './arn';
-import { organizationsOfPrincipalKey } from './policy';
+import { organizationsOfPrincipalKey, stableJson } from './policy';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
 export interface SummaryContext {
@@ -92,18 +92,36 @@ function endedGrantSummary(verb: string) {
   };
 }
 
+/** What a trail does with each tracked setting's new value, in words. */
+const TRAIL_SETTINGS: Record<string, (value: unknown) => string> = {
+  s3_bucket_name: (bucket) => `now delivers its logs to S3 bucket ${String(bucket)}`,
+  organization_trail: (on) =>
+    on
+      ? 'is now an organization trail'
+      : 'is no longer an organization trail: the member accounts are no longer logged',
+  include_global_service_events: (on) =>
+    on ? 'logs global service events again' : 'no longer logs global service events (IAM, STS, CloudFront)',
+};
+
 function trailUpdateSummary(ctx: SummaryContext): string {
+  const names = Object.keys(ctx.changes);
+  const said = names.filter((name) => name in TRAIL_SETTINGS);
+  const tracked = said.map((name) => TRAIL_SETTINGS[name](after(ctx, name))).join('; ');
   if ('kms_key_id' in ctx.changes) {
     const key = after(ctx, 'kms_key_id');
     const keyAccount = typeof key === 'string' ? parseArn(key)?.account : undefined;
     const elsewhere = keyAccount && keyAccount !== ctx.event.account ? ` of account ${keyAccount}` : '';
+    const also = said.length ? `; it also ${tracked}` : '';
     return key
-      ? `Trail ${ctx.label} now encrypts its logs with ${ctx.labelOf(key)}${elsewhere} (changed by ${ctx.who})`
-      : `Trail ${ctx.label} left without a KMS key by ${ctx.who}: its logs are no longer encrypted with KMS`;
+      ? `Trail ${ctx.label} now encrypts its logs with ${ctx.labelOf(key)}${elsewhere} (changed by ${ctx.who})${also}`
+      : `Trail ${ctx.label} left without a KMS key by ${ctx.who}: its logs are no longer encrypted with KMS${also}`;
   }
-  const names = Object.keys(ctx.changes);
+  if (said.length) {
+    const others = names.filter((name) => !(name in TRAIL_SETTINGS));
+    return `Trail ${ctx.label} ${tracked} (changed by ${ctx.who}${others.length ? `, with ${others.join(', ')}` : ''})`;
+  }
   if (names.length) return `Trail ${ctx.label} updated by ${ctx.who} (${names.join(', ')})`;
-  // Settings keydrift does not baseline (the bucket, SNS topic, global service events): named as the request set them.
+  // Settings keydrift does not baseline (the SNS topic, CloudWatch Logs, key prefix): named as the request set them.
   const { name: _trail, ...settings } = ctx.event.requestParameters;
   const set = Object.entries(settings).map(
     ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
@@ -111,14 +129,27 @@ function trailUpdateSummary(ctx: SummaryContext): string {
   return `Trail ${ctx.label} updated by ${ctx.who}${set.length ? `: ${set.join(', ')}` : ''}`;
 }
 
+type SelectorsValue = { management?: string; excluded_sources?: string[]; data_resources?: unknown[] };
+
 function selectorSummary(ctx: SummaryContext): string {
-  const selectors = after(ctx, 'event_selectors') as { management?: string; excluded_sources?: string[] } | undefined;
+  const selectors = after(ctx, 'event_selectors') as SelectorsValue | undefined;
+  const before = ctx.changes.event_selectors?.before as SelectorsValue | null | undefined;
   const logsKms =
     selectors &&
     (selectors.management === 'All' || selectors.management === 'WriteOnly') &&
     !selectors.excluded_sources?.includes('kms.amazonaws.com');
-  return selectors && !logsKms
-    ? `Trail ${ctx.label} no longer logs KMS management events (event selectors changed by ${ctx.who})`
+  if (selectors && !logsKms)
+    return `Trail ${ctx.label} no longer logs KMS management events (event selectors changed by ${ctx.who})`;
+  // Only the data-event (and network activity) selectors moved: which objects, functions or endpoints are logged.
+  const same = (a: unknown, b: unknown) => stableJson(a ?? []) === stableJson(b ?? []);
+  const dataOnly =
+    selectors &&
+    before &&
+    before.management === selectors.management &&
+    same(before.excluded_sources, selectors.excluded_sources) &&
+    !same(before.data_resources, selectors.data_resources);
+  return dataOnly
+    ? `Data-event selectors of trail ${ctx.label} changed by ${ctx.who}`
     : `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
 }
 

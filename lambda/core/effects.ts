@@ -358,22 +358,20 @@ function trailSettings(event: ChangeEvent, world: World, creating: boolean): Rec
   const request = event.requestParameters;
   const response = event.responseElements;
   const named = (field: string) => field in request;
-  const flag = (field: string, answered: string, absent: boolean): boolean => {
-    const value = typeof response[answered] === 'boolean' ? response[answered] : request[field];
+  const flag = (field: string, absent: boolean): boolean => {
+    const value = typeof response[field] === 'boolean' ? response[field] : request[field];
     return typeof value === 'boolean' ? value : absent;
   };
   const set: Record<string, unknown> = {};
   if (named('kmsKeyId') || creating) set.kms_key_id = trailKey(event, world, request.kmsKeyId);
   if (named('isMultiRegionTrail') || creating) set.multi_region = request.isMultiRegionTrail === true;
-  if (named('enableLogFileValidation') || creating)
-    set.log_file_validation = request.enableLogFileValidation === true;
+  if (named('enableLogFileValidation') || creating) set.log_file_validation = request.enableLogFileValidation === true;
   const bucket = text(response.s3BucketName) ?? text(request.s3BucketName);
   if (bucket && (named('s3BucketName') || creating)) set.s3_bucket_name = bucket;
-  if (named('isOrganizationTrail') || creating)
-    set.organization_trail = flag('isOrganizationTrail', 'isOrganizationTrail', false);
+  if (named('isOrganizationTrail') || creating) set.organization_trail = flag('isOrganizationTrail', false);
   // CloudTrail includes global service events (IAM, STS, CloudFront) unless told not to.
   if (named('includeGlobalServiceEvents') || creating)
-    set.include_global_service_events = flag('includeGlobalServiceEvents', 'includeGlobalServiceEvents', true);
+    set.include_global_service_events = flag('includeGlobalServiceEvents', true);
   return set;
 }
 
@@ -392,7 +390,30 @@ function updateTrail(event: ChangeEvent, world: World): Effect {
   return effect('trail', trailOf(event), trailSettings(event, world, false));
 }
 
-/** Event selectors reduced to what drift cares about: which management events the trail logs. */
+/** The operators of an advanced field selector, as CloudTrail records them. */
+export const FIELD_OPERATORS = [
+  'equals',
+  'startsWith',
+  'endsWith',
+  'notEquals',
+  'notStartsWith',
+  'notEndsWith',
+] as const;
+export type FieldOperator = (typeof FIELD_OPERATORS)[number];
+
+/** One field selector of an advanced event selector: the field and its operators that have values (sorted). */
+export type FieldSelector = { field: string } & Partial<Record<FieldOperator, string[]>>;
+
+/**
+ * One non-management event selector, in a canonical form: a basic selector's data resource (one entry per resource,
+ * with the selector's read/write type and its sorted values), or an advanced selector that is not for management
+ * events (data or network activity events) with all its field selectors, sorted. Selector names are labels, left out.
+ */
+export type DataSelector =
+  | { selector: 'basic'; read_write_type: string; type: string; values: string[] }
+  | { selector: 'advanced'; field_selectors: FieldSelector[] };
+
+/** Event selectors reduced to what drift cares about: which management events the trail logs, and which others. */
 export interface TrailSelectors {
   management: 'All' | 'ReadOnly' | 'WriteOnly' | 'None';
   /**
@@ -401,11 +422,46 @@ export interface TrailSelectors {
    * advanced selectors that admit only other sources).
    */
   excluded_sources: string[];
-  data_resources: string[];
+  /**
+   * Every non-management selector (data and network activity events), sorted: the same selectors give the same list
+   * whatever their order, names or grouping.
+   */
+  data_resources: DataSelector[];
 }
 
 const DEFAULT_SELECTORS: TrailSelectors = { management: 'All', excluded_sources: [], data_resources: [] };
 const KMS_SOURCE = 'kms.amazonaws.com';
+
+const uniqueSorted = (value: unknown): string[] => [...new Set(sorted(value))].sort();
+const objects = (value: unknown): Json[] => (Array.isArray(value) ? value.filter(isObject) : []);
+const byJson = <T>(items: T[]): T[] =>
+  [...new Map(items.map((item) => [JSON.stringify(item), item])).entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, item]) => item);
+
+/** A basic selector's data resources, one canonical entry each. */
+function basicDataSelectors(selector: Json): DataSelector[] {
+  const readWriteType = text(selector.readWriteType) ?? 'All';
+  return objects(selector.dataResources).map((resource) => ({
+    selector: 'basic',
+    read_write_type: readWriteType,
+    type: text(resource.type) ?? '',
+    values: uniqueSorted(resource.values),
+  }));
+}
+
+/** An advanced selector's field selectors in canonical form: operators with values, each list sorted. */
+function advancedDataSelector(fields: Json[]): DataSelector {
+  const fieldSelectors = fields.map((f) => {
+    const canonical: FieldSelector = { field: text(f.field) ?? '' };
+    for (const operator of FIELD_OPERATORS) {
+      const values = uniqueSorted(f[operator]);
+      if (values.length) canonical[operator] = values;
+    }
+    return canonical;
+  });
+  return { selector: 'advanced', field_selectors: byJson(fieldSelectors) };
+}
 
 /** True when an advanced field selector lets `value` through (no field selector: everything passes). */
 function admits(selector: Json | undefined, value: string): boolean {
@@ -423,20 +479,18 @@ function admits(selector: Json | undefined, value: string): boolean {
 }
 
 /**
- * Normalizes basic and advanced event selectors from a PutEventSelectors request. Selectors add up: the
- * trail logs an event when any selector does, so KMS counts as excluded only when no selector that logs
- * write management events lets KMS through.
+ * Normalizes basic and advanced event selectors from a PutEventSelectors request (or a GetEventSelectors answer in
+ * the same shape). Selectors add up: the trail logs an event when any selector does, so KMS counts as excluded only
+ * when no selector that logs write management events lets KMS through.
  */
 export function normalizeSelectors(request: Json): TrailSelectors {
   let read = false;
   let write = false;
   let kmsWrites = false;
   const excluded = new Set<string>();
-  const data = new Set<string>();
-  for (const selector of Array.isArray(request.eventSelectors) ? request.eventSelectors.filter(isObject) : []) {
-    for (const resource of Array.isArray(selector.dataResources) ? selector.dataResources.filter(isObject) : []) {
-      data.add(String(resource.type));
-    }
+  const data: DataSelector[] = [];
+  for (const selector of objects(request.eventSelectors)) {
+    data.push(...basicDataSelectors(selector));
     if (selector.includeManagementEvents === false) continue;
     const type = String(selector.readWriteType ?? 'All');
     const writes = type === 'All' || type === 'WriteOnly';
@@ -446,14 +500,12 @@ export function normalizeSelectors(request: Json): TrailSelectors {
     kmsWrites ||= writes && !left.includes(KMS_SOURCE);
     for (const source of left) excluded.add(source);
   }
-  for (const selector of Array.isArray(request.advancedEventSelectors)
-    ? request.advancedEventSelectors.filter(isObject)
-    : []) {
-    const fields = Array.isArray(selector.fieldSelectors) ? selector.fieldSelectors.filter(isObject) : [];
+  for (const selector of objects(request.advancedEventSelectors)) {
+    const fields = objects(selector.fieldSelectors);
     const field = (name: string) => fields.find((f) => f.field === name);
     const category = field('eventCategory');
     if (!sorted(category?.equals).includes('Management')) {
-      for (const value of sorted(field('resources.type')?.equals)) data.add(value);
+      data.push(advancedDataSelector(fields));
       continue;
     }
     const source = field('eventSource');
@@ -467,7 +519,7 @@ export function normalizeSelectors(request: Json): TrailSelectors {
   if (kmsWrites) excluded.delete(KMS_SOURCE);
   else if (write) excluded.add(KMS_SOURCE);
   const management = read && write ? 'All' : read ? 'ReadOnly' : write ? 'WriteOnly' : 'None';
-  return { management, excluded_sources: [...excluded].sort(), data_resources: [...data].sort() };
+  return { management, excluded_sources: [...excluded].sort(), data_resources: byJson(data) };
 }
 
 /** True when a trail with these selectors records KMS write management events. */

@@ -4,7 +4,7 @@
  * by whoever made the change.
  */
 import { aliasNameOf, parseArn } from './arn';
-import type { GrantValue, TrailSelectors } from './effects';
+import { FIELD_OPERATORS, type GrantValue, type TrailSelectors } from './effects';
 import { externalAccountsOf, type Policy } from './policy';
 import { splitPath } from './state';
 import type { ResourceKind } from './types';
@@ -174,13 +174,22 @@ function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   return undo.target === null && undo.current ? [`aws kms delete-alias ${alias}`] : [];
 }
 
-/** The create-trail options of the approved settings keydrift knows (not the bucket: it is not baselined). */
+/** The approved bucket of a trail, for create-trail: `<bucket>` when it is not known. */
+function approvedBucket(approved: ApprovedValue): string {
+  const bucket = approved('s3_bucket_name');
+  return typeof bucket === 'string' && bucket ? shellQuote(bucket) : '<bucket>';
+}
+
+/** The create-trail options of the other approved settings keydrift knows. */
 function approvedTrailOptions(approved: ApprovedValue): string {
   const key = approved('kms_key_id');
   return [
     ...(typeof key === 'string' && key ? [`--kms-key-id ${shellQuote(key)}`] : []),
     ...(approved('multi_region') === true ? ['--is-multi-region-trail'] : []),
     ...(approved('log_file_validation') === true ? ['--enable-log-file-validation'] : []),
+    ...(approved('organization_trail') === true ? ['--is-organization-trail'] : []),
+    // create-trail includes global service events unless told not to.
+    ...(approved('include_global_service_events') === false ? ['--no-include-global-service-events'] : []),
   ]
     .map((option) => ` ${option}`)
     .join('');
@@ -194,7 +203,7 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
     case 'trail':
       return target === 'exists' && current === 'deleted'
         ? [
-            `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name <bucket> --region ${region}${approvedTrailOptions(approved)}`,
+            `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name ${approvedBucket(approved)} --region ${region}${approvedTrailOptions(approved)}`,
           ]
         : [];
     case 'logging':
@@ -211,71 +220,103 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
       return [
         `aws cloudtrail update-trail ${name} ${target ? '--enable-log-file-validation' : '--no-enable-log-file-validation'}`,
       ];
+    case 's3_bucket_name':
+      return typeof target === 'string' && target
+        ? [`aws cloudtrail update-trail ${name} --s3-bucket-name ${shellQuote(target)}`]
+        : [];
+    case 'organization_trail':
+      return [
+        `aws cloudtrail update-trail ${name} ${target ? '--is-organization-trail' : '--no-is-organization-trail'}`,
+      ];
+    case 'include_global_service_events':
+      return [
+        `aws cloudtrail update-trail ${name} ${target ? '--include-global-service-events' : '--no-include-global-service-events'}`,
+      ];
     case 'event_selectors': {
       const selectors = target as Partial<TrailSelectors> | undefined;
       if (!selectors) return [];
-      // These commands restore management events and keep today's data-event selectors: say what they cannot bring back.
-      const now = new Set((current as Partial<TrailSelectors> | undefined)?.data_resources ?? []);
-      const lost = (selectors.data_resources ?? []).filter((resource) => !now.has(resource));
-      const lostNote = lost.length
-        ? [
-            `# the approved selectors also logged data events on ${lost.join(', ')}: add those data-event selectors back by hand`,
-          ]
-        : [];
-      if (selectors.data_resources?.length) return [...managementSelectorCommands(arn, region, selectors), ...lostNote];
-      const selector = {
-        ReadWriteType: selectors.management === 'None' ? 'All' : selectors.management,
-        IncludeManagementEvents: selectors.management !== 'None',
-        ExcludeManagementEventSources: selectors.excluded_sources ?? [],
-      };
-      return [
-        `aws cloudtrail put-event-selectors --trail-name ${shellQuote(arn)} --region ${region} --event-selectors ${shellQuote(JSON.stringify([selector]))}`,
-      ];
+      return putSelectorsCommands(arn, region, selectors);
     }
     default:
       return [];
   }
 }
 
-/**
- * Rewrites a trail's live selectors (basic or advanced, whichever it uses): its data-event selectors stay, with
- * management events taken out of them, and the management-event selectors become `$basic` or `$advanced`.
- */
-const REPLACE_MANAGEMENT_SELECTORS_JQ =
-  '{TrailName: .TrailARN} + if ((.AdvancedEventSelectors // []) | length) > 0 ' +
-  'then {AdvancedEventSelectors: ([.AdvancedEventSelectors[] | select(any(.FieldSelectors[]; ' +
-  '.Field == "eventCategory" and any((.Equals // [])[]; . == "Management")) | not)] + $advanced)} ' +
-  'else {EventSelectors: ([.EventSelectors[]? | select((.DataResources // []) | length > 0) ' +
-  '| .IncludeManagementEvents = false | .ExcludeManagementEventSources = []] + $basic)} end';
+/** Management event sources a basic selector can exclude (advanced selectors exclude any). */
+const BASIC_EXCLUDABLE = new Set(['kms.amazonaws.com', 'rdsdata.amazonaws.com']);
 
 /**
- * Restores which management events a trail logs while keeping the data events it logs: the approved state records
- * only the types of its data resources, and a plain put-event-selectors would replace (and drop) them.
+ * One put-event-selectors that sets the approved selectors whole: management events as approved, and every approved
+ * data-event and network-activity selector. Basic selectors when the approved ones were basic (one per read/write
+ * type), else advanced.
  */
-function managementSelectorCommands(arn: string, region: string, selectors: Partial<TrailSelectors>): string[] {
+function putSelectorsCommands(arn: string, region: string, selectors: Partial<TrailSelectors>): string[] {
   const management = selectors.management ?? 'All';
   const excluded = selectors.excluded_sources ?? [];
-  const logs = management !== 'None';
-  const basic = logs
-    ? [{ ReadWriteType: management, IncludeManagementEvents: true, ExcludeManagementEventSources: excluded }]
-    : [];
-  const readOnly = { ReadOnly: ['true'], WriteOnly: ['false'] }[management as string];
-  const advanced = logs
-    ? [
-        {
-          Name: 'Management events',
-          FieldSelectors: [
-            { Field: 'eventCategory', Equals: ['Management'] },
-            ...(readOnly ? [{ Field: 'readOnly', Equals: readOnly }] : []),
-            ...(excluded.length ? [{ Field: 'eventSource', NotEquals: excluded }] : []),
-          ],
-        },
-      ]
-    : [];
+  const data = selectors.data_resources ?? [];
   const trail = `--trail-name ${shellQuote(arn)} --region ${region}`;
+  const advancedData = data.filter((d) => d.selector === 'advanced');
+  const basicData = data.filter((d) => d.selector === 'basic');
+  if (advancedData.length && basicData.length) {
+    // CloudTrail takes one kind or the other: no single put can set both.
+    return [
+      `# the approved selectors mix basic and advanced selectors, which CloudTrail does not take together: restore them by hand (keydrift baseline show ${shellQuote(arn)} --region ${region})`,
+    ];
+  }
+  if (advancedData.length || !excluded.every((source) => BASIC_EXCLUDABLE.has(source))) {
+    const advanced = [
+      ...advancedData.map((d) => ({
+        // Names are labels (never compared): each says what its selector logs.
+        Name: `${(d.field_selectors.find((f) => f.field === 'eventCategory')?.equals ?? ['Other']).join(', ')} events`,
+        FieldSelectors: d.field_selectors.map((f) => ({
+          Field: f.field,
+          ...Object.fromEntries(
+            FIELD_OPERATORS.filter((op) => f[op]?.length).map((op) => [op[0].toUpperCase() + op.slice(1), f[op]]),
+          ),
+        })),
+      })),
+      ...advancedManagementSelectors(management, excluded),
+    ];
+    return [
+      `aws cloudtrail put-event-selectors ${trail} --advanced-event-selectors ${shellQuote(JSON.stringify(advanced))}`,
+    ];
+  }
+  const byReadWrite = new Map<string, Array<{ Type: string; Values: string[] }>>();
+  for (const d of basicData) {
+    const resources = byReadWrite.get(d.read_write_type) ?? [];
+    resources.push({ Type: d.type, Values: d.values });
+    byReadWrite.set(d.read_write_type, resources);
+  }
+  const basic: Array<Record<string, unknown>> = [...byReadWrite].map(([readWriteType, resources]) => ({
+    ReadWriteType: readWriteType,
+    IncludeManagementEvents: false,
+    ExcludeManagementEventSources: [],
+    DataResources: resources,
+  }));
+  // A trail that logs no events at all still takes one selector: management events off.
+  if (management !== 'None' || basic.length === 0) {
+    basic.push({
+      ReadWriteType: management === 'None' ? 'All' : management,
+      IncludeManagementEvents: management !== 'None',
+      ExcludeManagementEventSources: excluded,
+    });
+  }
+  return [`aws cloudtrail put-event-selectors ${trail} --event-selectors ${shellQuote(JSON.stringify(basic))}`];
+}
+
+/** The advanced selector that logs management events as approved (none when the trail logs none). */
+function advancedManagementSelectors(management: string, excluded: string[]): Array<Record<string, unknown>> {
+  if (management === 'None') return [];
+  const readOnly = { ReadOnly: ['true'], WriteOnly: ['false'] }[management];
   return [
-    `aws cloudtrail get-event-selectors ${trail} --output json | jq --argjson basic ${shellQuote(JSON.stringify(basic))} --argjson advanced ${shellQuote(JSON.stringify(advanced))} ${shellQuote(REPLACE_MANAGEMENT_SELECTORS_JQ)} > trail-event-selectors.json`,
-    `aws cloudtrail put-event-selectors --region ${region} --cli-input-json file://trail-event-selectors.json`,
+    {
+      Name: 'Management events',
+      FieldSelectors: [
+        { Field: 'eventCategory', Equals: ['Management'] },
+        ...(readOnly ? [{ Field: 'readOnly', Equals: readOnly }] : []),
+        ...(excluded.length ? [{ Field: 'eventSource', NotEquals: excluded }] : []),
+      ],
+    },
   ];
 }
 

@@ -288,45 +288,6 @@ describe('Remediation', () => {
     ]);
   });
 
-  it('keeps the data-event selectors of a trail that logs data events, replacing only its management selectors', () => {
-    const approved = { management: 'WriteOnly', excluded_sources: [], data_resources: ['AWS::S3::Object'] };
-    const current = { ...approved, excluded_sources: ['kms.amazonaws.com'] };
-
-    const [edit, put, ...rest] = remediationFor('trail', TRAIL_ARN, [
-      { path: 'event_selectors', current, target: approved },
-    ]);
-
-    expect(rest).toEqual([]);
-    // The read, its edit with jq (whose arguments are checked for quoting word by word), and where the edit goes.
-    const [read, jq] = edit.match(/^(.*) \| (jq .*) > trail-event-selectors\.json$/)?.slice(1) ?? [];
-    expect(read).toBe(`aws cloudtrail get-event-selectors --trail-name ${TRAIL_ARN} --region us-west-2 --output json`);
-    expect(JSON.parse(argAfter(jq, 'basic'))).toEqual([
-      { ReadWriteType: 'WriteOnly', IncludeManagementEvents: true, ExcludeManagementEventSources: [] },
-    ]);
-    expect(JSON.parse(argAfter(jq, 'advanced'))).toEqual([
-      {
-        Name: 'Management events',
-        FieldSelectors: [
-          { Field: 'eventCategory', Equals: ['Management'] },
-          { Field: 'readOnly', Equals: ['false'] },
-        ],
-      },
-    ]);
-    expect(put).toBe(
-      'aws cloudtrail put-event-selectors --region us-west-2 --cli-input-json file://trail-event-selectors.json',
-    );
-  });
-
-  it('says which approved data-event selectors its commands cannot bring back', () => {
-    const approved = { management: 'All', excluded_sources: [], data_resources: ['AWS::S3::Object'] };
-    const current = { management: 'ReadOnly', excluded_sources: [], data_resources: [] };
-    const commands = remediationFor('trail', TRAIL_ARN, [{ path: 'event_selectors', current, target: approved }]);
-    expect(commands).toHaveLength(3);
-    expect(commands[2]).toBe(
-      '# the approved selectors also logged data events on AWS::S3::Object: add those data-event selectors back by hand',
-    );
-  });
-
   // The aliases below are created by Alice, a planned principal, so their first target is the approved one.
   const mallory = sessionIdentity('Ops', 'mallory');
 
@@ -469,10 +430,10 @@ describe('Remediation', () => {
     expect(last).toMatchObject({ status: 'drift', severity: 'error' });
   });
 
-  it('recreates a deleted trail with its approved key, Regions and log file validation, then starts its logging', () => {
+  it('recreates a deleted trail with its approved bucket, key, Regions and log file validation, then starts its logging', () => {
     const deleted = at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1');
     expect(remediationOf([createTrail('org-audit', KEY_ARN), deleted])).toEqual([
-      `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name org-audit --s3-bucket-name <bucket> --region us-west-2 --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation`,
+      `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name org-audit --s3-bucket-name org-audit-logs --region us-west-2 --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation`,
       `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`,
     ]);
   });

@@ -177,16 +177,14 @@ describe('UpdateTrail of settings keydrift does not baseline', () => {
       rec('UpdateTrail__streamalert__1', (r) => {
         r.requestParameters = {
           name: 'org-audit',
-          s3BucketName: 'attacker-bucket-999988887777',
-          includeGlobalServiceEvents: false,
+          s3KeyPrefix: 'elsewhere',
+          snsTopicName: 'attacker-topic',
         };
       }),
     );
     const { last } = detect([createTrail('org-audit', KEY_ARN), moved]);
     expect(last).toMatchObject({ event: 'UpdateTrail', severity: 'error', status: 'drift' });
-    expect(last.summary).toBe(
-      'Trail org-audit updated by Alice: s3BucketName=attacker-bucket-999988887777, includeGlobalServiceEvents=false',
-    );
+    expect(last.summary).toBe('Trail org-audit updated by Alice: s3KeyPrefix=elsewhere, snsTopicName=attacker-topic');
   });
 });
 

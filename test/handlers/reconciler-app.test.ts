@@ -267,6 +267,101 @@ describe('Reconciler: adoption and drift', () => {
     expect(await item(`RESOURCE#${orgTrail}`, 'BASELINE')).toBeUndefined();
     expect(await item(`RESOURCE#${TRAIL}`, 'BASELINE')).toBeDefined();
   });
+
+  it("reports a trail's logs moved to another bucket, its data events retargeted, and their return as resolved", async () => {
+    // Prepare: an organization trail logging payroll objects, adopted as it is.
+    const trail = (bucket: string, organization: boolean) => ({
+      Name: 'org-audit',
+      TrailARN: TRAIL,
+      HomeRegion: REGION,
+      S3BucketName: bucket,
+      IsOrganizationTrail: organization,
+      IncludeGlobalServiceEvents: true,
+      IsMultiRegionTrail: true,
+      LogFileValidationEnabled: true,
+    });
+    const selectors = (prefix: string) => ({
+      AdvancedEventSelectors: [
+        { Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] },
+        {
+          Name: 'Payroll export objects',
+          FieldSelectors: [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::S3::Object'] },
+            { Field: 'resources.ARN', StartsWith: [prefix] },
+          ],
+        },
+      ],
+    });
+    const live = (bucket: string, organization: boolean, prefix: string) => {
+      trailMock.on(DescribeTrailsCommand).resolves({ trailList: [trail(bucket, organization)] });
+      trailMock.on(GetEventSelectorsCommand).resolves(selectors(prefix));
+    };
+    live('org-audit-logs', true, 'arn:aws:s3:::payroll-exports/');
+    account = accountWith(1);
+    expect(await reconciler()({})).toMatchObject({ status: 'completed', findings: [] });
+
+    // Act: changed behind keydrift's back, then put back
+    live('attacker-bucket-999988887777', false, 'arn:aws:s3:::payroll-exports-decoy/');
+    const drift = await reconciler()({});
+    live('org-audit-logs', true, 'arn:aws:s3:::payroll-exports/');
+    const resolved = await reconciler()({});
+
+    // Assess
+    expect(drift.findings).toHaveLength(1);
+    expect(drift.findings[0]).toMatchObject({
+      resource: TRAIL,
+      severity: 'error',
+      status: 'drift',
+      changes: {
+        s3_bucket_name: { before: 'org-audit-logs', after: 'attacker-bucket-999988887777' },
+        organization_trail: { before: true, after: false },
+        event_selectors: {},
+      },
+    });
+    expect(drift.findings[0].remediation).toEqual(
+      expect.arrayContaining([
+        `aws cloudtrail update-trail --name ${TRAIL} --region ${REGION} --s3-bucket-name org-audit-logs`,
+        `aws cloudtrail update-trail --name ${TRAIL} --region ${REGION} --is-organization-trail`,
+      ]),
+    );
+    expect(resolved.findings.map((f) => [f.resource, f.status])).toEqual([[TRAIL, 'resolved']]);
+  });
+});
+
+describe("Reconciler: keydrift's own keys", () => {
+  it.each([
+    ['main key', 'selfKeyArn'],
+    ['ops key', 'opsKeyArn'],
+  ] as const)(
+    "says in a deletion reminder that keydrift itself uses its %s, and sends it where the other key's topics carry it",
+    async (_, setting) => {
+      // Prepare: keydrift's two keys adopted, then one of them scheduled for deletion in 2 days.
+      account = accountWith(2);
+      const [main, ops] = customerKeys(account);
+      const own = { selfKeyArn: main.arn, opsKeyArn: ops.arn };
+      const now = Date.parse('2026-12-01T00:00:00Z');
+      await reconciler(own, () => now)({});
+      const scheduled = setting === 'selfKeyArn' ? main : ops;
+      scheduled.keyState = 'PendingDeletion';
+      scheduled.deletionDate = new Date(now + 2 * 24 * 3600 * 1000);
+      snsMock.resetHistory();
+
+      // Act
+      const result = await reconciler(own, () => now)({});
+
+      // Assess
+      const reminder = result.findings.find((f) => f.event === 'DeletionReminder');
+      expect(reminder).toMatchObject({ resource: scheduled.arn, severity: 'critical' });
+      expect(reminder?.changes.deletion_date).toMatchObject({ used_by_keydrift: true });
+      const published = (topic: string) =>
+        snsMock
+          .commandCalls(PublishCommand, { TopicArn: topic })
+          .some((call) => String(call.args[0].input.Message).includes('DeletionReminder'));
+      expect(published(topics.ops)).toBe(setting === 'selfKeyArn');
+      expect(published(topics.page)).toBe(true);
+    },
+  );
 });
 
 describe('Reconciler: KMS request quotas', () => {
