@@ -37,6 +37,17 @@ export class RetryableStoreError extends RetryableError {
   }
 }
 
+/**
+ * KMS denied keydrift a read of a key: its key policy does not let the account's IAM policies in (or someone locked
+ * keydrift out). Nothing about the key can be known; retrying will not change that.
+ */
+export class KeyUnreadableError extends KeydriftError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KeyUnreadableError';
+  }
+}
+
 /** A DynamoDB failure that retrying will not fix (missing table, missing permission, item too large). */
 export class StoreError extends KeydriftError {
   constructor(message: string, options?: ErrorOptions) {

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { aliasArn, keyArn, parseArn } from '../core/arn';
 import type { ResourceSnapshot } from '../core/types';
-import { awsErrorName, isTransientAwsError, RetryableKmsError } from './errors';
+import { awsErrorName, isTransientAwsError, KeyUnreadableError, RetryableKmsError } from './errors';
 import { deletedKey, keySnapshot } from './kms-reader';
 import type { RateLimiter } from './rate-limiter';
 
@@ -113,6 +113,8 @@ export function createKmsInventory(options: KmsInventoryOptions): KmsInventory {
         const name = awsErrorName(error);
         if (name === 'NotFoundException') throw new KeyGone(error);
         if (name && NOT_APPLICABLE.has(name)) return undefined;
+        if (name === 'AccessDeniedException')
+          throw new KeyUnreadableError(`KMS denied keydrift ${operation} on ${subject}`, { cause: error });
         if (name === 'InvalidMarkerException') {
           throw new InvalidMarkerError(`KMS ${operation} refused its marker`, { cause: error });
         }

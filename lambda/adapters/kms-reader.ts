@@ -19,7 +19,7 @@ import { normalizePolicy } from '../core/policy';
 import { snapshotFromState } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { ResourceSnapshot } from '../core/types';
-import { awsErrorName, isTransientAwsError, RetryableKmsError } from './errors';
+import { awsErrorName, isTransientAwsError, KeyUnreadableError, RetryableKmsError } from './errors';
 
 export interface KmsReaderOptions {
   /** Configure retries on the client itself (`maxAttempts`, `retryStrategy`): the SDK backs off on throttling. */
@@ -32,6 +32,7 @@ export interface KmsReader {
    * report for this key's type or state (rotation of an asymmetric key) is left out, meaning unknown.
    *
    * @throws RetryableKmsError when KMS throttled or failed after the SDK's retries
+   * @throws KeyUnreadableError when the key's policy denies keydrift a read
    */
   readKey(keyArn: string): Promise<ResourceSnapshot>;
   /** The alias's live state: `target_key_id` is the key ARN it points to, or `null` when the alias is gone. */
@@ -78,6 +79,8 @@ export function createKmsReader({ client }: KmsReaderOptions): KmsReader {
       const name = awsErrorName(error);
       if (name === 'NotFoundException') throw new KeyGoneSignal(error);
       if (name && NOT_APPLICABLE.has(name)) return undefined;
+      if (name === 'AccessDeniedException')
+        throw new KeyUnreadableError(`KMS denied keydrift ${what} on ${keyArn}`, { cause: error });
       if (isTransientAwsError(error)) {
         throw new RetryableKmsError(`KMS ${what} for ${keyArn} failed after retries: ${(error as Error).message}`, {
           cause: error,

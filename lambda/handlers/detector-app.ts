@@ -20,7 +20,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { ClaimLostError, RetryableError, StaleStateError } from '../adapters/errors';
+import { ClaimLostError, KeyUnreadableError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
@@ -179,7 +179,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         resource: target.resource,
         error: describe(error),
       });
-      count('LiveReadFailures');
+      // A key whose policy keeps keydrift out fails the same way on every event: counted apart from real failures.
+      count(error instanceof KeyUnreadableError ? 'UnreadableKeys' : 'LiveReadFailures');
       return undefined;
     }
   }

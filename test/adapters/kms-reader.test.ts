@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { RetryableKmsError } from '../../lambda/adapters/errors';
+import { KeyUnreadableError, RetryableKmsError } from '../../lambda/adapters/errors';
 import { createKmsReader } from '../../lambda/adapters/kms-reader';
 import { effectOf } from '../../lambda/core/effects';
 import { pathsNotYetVisible } from '../../lambda/core/live';
@@ -332,12 +332,23 @@ describe('createKmsReader: readKey sorts KMS errors', () => {
     await expect(reader.readKey(CUSTOMER_KEY)).rejects.toBeInstanceOf(RetryableKmsError);
   });
 
-  it('re-throws what it does not expect (missing permission) unchanged', async () => {
+  it('reports a key whose policy denies keydrift its reads as unreadable, keeping KMS error as the cause', async () => {
     const denied = kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey');
     kmsMock.onAnyCommand().resolves({});
     kmsMock.on(DescribeKeyCommand).rejects(denied);
 
-    await expect(reader.readKey(CUSTOMER_KEY)).rejects.toBe(denied);
+    const error = await reader.readKey(CUSTOMER_KEY).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KeyUnreadableError);
+    expect((error as Error).message).toBe(`KMS denied keydrift DescribeKey on ${CUSTOMER_KEY}`);
+    expect((error as Error).cause).toBe(denied);
+  });
+
+  it('re-throws what it does not expect unchanged', async () => {
+    const invalid = kmsError('InvalidArnException', 'Invalid arn');
+    kmsMock.onAnyCommand().resolves({});
+    kmsMock.on(DescribeKeyCommand).rejects(invalid);
+
+    await expect(reader.readKey(CUSTOMER_KEY)).rejects.toBe(invalid);
   });
 });
 
