@@ -11,8 +11,9 @@ export const CONFIG_CONTEXT_KEY = 'keydrift';
 export const STACK_NAME_CONTEXT_KEY = 'stackName';
 export const DEFAULT_STACK_NAME = 'Keydrift';
 
-// CloudFormation's stack name rule.
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+// CloudFormation's stack name rule, but at most 64 characters: the stack name is part of five generated names in the
+// functions' environment, which must fit Lambda's 4 KB with the largest detection settings (MAX_DETECTION_SETTINGS_BYTES).
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 
 /**
  * The validated configuration from the `keydrift` context key (absent means every default).
@@ -46,7 +47,8 @@ export function stackNameFromContext(scope: Construct): string {
   if (typeof name !== 'string' || !STACK_NAME.test(name)) {
     throw new Error(
       `keydrift: context "${STACK_NAME_CONTEXT_KEY}" ${JSON.stringify(name)} is not a valid stack name ` +
-        '(a letter, then up to 127 letters, digits or hyphens)',
+        "(a letter, then up to 63 letters, digits or hyphens; CloudFormation allows 128, but keydrift's functions " +
+        'would outgrow the 4 KB Lambda allows for their environment)',
     );
   }
   return name;

@@ -107,11 +107,83 @@ const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const CRON = /^cron\(([^()\s]+ ){5}[^()\s]+\)$/;
 /** A rarer schedule outlasts the heartbeat alarm's longest window (7 days for two runs). */
 const MAX_RATE_MINUTES = 3 * 24 * 60;
+/** The most days a cron() schedule may leave between the days it runs, for the same reason. */
+export const MAX_CRON_GAP_DAYS = 3;
 
 /** The interval of a `rate(…)` schedule in minutes; undefined for anything else (a cron). */
 export function rateMinutes(schedule: string): number | undefined {
   const rate = RATE.exec(schedule);
   return rate ? Number(rate[1]) * { m: 1, h: 60, d: 24 * 60 }[rate[2][0] as 'm' | 'h' | 'd'] : undefined;
+}
+
+/** EventBridge's day-of-week names; 1 is Sunday. */
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+/** A day-of-week value (1–7 or SUN–SAT) as 1–7; undefined when it is neither. */
+function weekday(value: string): number | undefined {
+  if (/^[1-7]$/.test(value)) return Number(value);
+  const index = WEEKDAYS.indexOf(value.toUpperCase());
+  return index < 0 ? undefined : index + 1;
+}
+
+/**
+ * The days of the week a day-of-week field names (`*`, a day, a range `MON-FRI`, or a list of those), as 1–7; a
+ * string saying why when it is anything else (`L`, `#`, `/`, a range that runs backwards).
+ */
+function weekdays(field: string): number[] | string {
+  if (field === '*') return [1, 2, 3, 4, 5, 6, 7];
+  const days = new Set<number>();
+  for (const part of field.split(',')) {
+    const bounds = part.split('-');
+    const [first, last] = bounds.map(weekday);
+    if (bounds.length > 2 || first === undefined || (bounds.length === 2 && last === undefined)) {
+      return `"${part}" is not a day (1-7 or SUN-SAT) or a range of days: only *, days, ranges and lists of them show how far apart the runs are`;
+    }
+    const end = last ?? first;
+    if (end < first) return `"${part}" runs backwards: write it as a list, like FRI,SAT,SUN,MON`;
+    for (let day = first; day <= end; day++) days.add(day);
+  }
+  return [...days].sort((a, b) => a - b);
+}
+
+/** The longest run of days between two consecutive days of the week in `days` (sorted 1–7), wrapping over Sunday. */
+function longestGap(days: readonly number[]): { days: number; from: number; to: number } {
+  let longest = { days: 0, from: days[0], to: days[0] };
+  days.forEach((day, i) => {
+    const next = days[(i + 1) % days.length];
+    const gap = (next - day + 7) % 7 || 7;
+    if (gap > longest.days) longest = { days: gap, from: day, to: next };
+  });
+  return longest;
+}
+
+/**
+ * The most days a `cron(…)` schedule can leave between two of its runs (1 when it runs every day), or why keydrift
+ * cannot tell or would not accept it: a schedule that runs on some days of the month, in some months or some years,
+ * or more than {@link MAX_CRON_GAP_DAYS} days apart. Undefined for anything that is not a cron with six fields.
+ */
+export function cronGapDays(schedule: string): { days: number } | { problem: string } | undefined {
+  if (!CRON.test(schedule)) return undefined;
+  const [, , dayOfMonth, month, dayOfWeek, year] = schedule.slice(5, -1).split(' ');
+  const rarer = `which leaves more than ${MAX_CRON_GAP_DAYS} days between runs: the reconcile heartbeat alarm cannot watch it`;
+  if (month !== '*') return { problem: `has month (4th field) "${month}": it skips months, ${rarer}` };
+  if (year !== '*') return { problem: `has year (6th field) "${year}": it stops running after it, ${rarer}` };
+  if (dayOfMonth !== '*' && dayOfMonth !== '?') {
+    return {
+      problem: `has day-of-month (3rd field) "${dayOfMonth}": it runs on some days of the month only, ${rarer} (use * or ?, or name days of the week)`,
+    };
+  }
+  if (dayOfWeek === '?') return { days: 1 };
+  const days = weekdays(dayOfWeek);
+  if (typeof days === 'string') return { problem: `has day-of-week (5th field) "${dayOfWeek}": ${days}` };
+  const gap = longestGap(days);
+  if (gap.days > MAX_CRON_GAP_DAYS) {
+    const name = (day: number) => WEEKDAYS[day - 1];
+    return {
+      problem: `has day-of-week (5th field) "${dayOfWeek}", which leaves ${gap.days} days between runs (${name(gap.from)} to ${name(gap.to)}), more than the ${MAX_CRON_GAP_DAYS} days the reconcile heartbeat alarm can watch`,
+    };
+  }
+  return { days: gap.days };
 }
 
 /** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
@@ -131,7 +203,8 @@ function scheduleProblem(schedule: string): string | undefined {
   if ((fields[2] === '?') === (fields[4] === '?')) {
     return 'needs ? in exactly one of day-of-month and day-of-week (the 3rd and 5th fields), like cron(0 6 * * ? *)';
   }
-  return undefined;
+  const gap = cronGapDays(schedule);
+  return gap && 'problem' in gap ? gap.problem : undefined;
 }
 
 const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
@@ -255,10 +328,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /**
  * Most bytes the detection settings may take in the functions' `KEYDRIFT_CONFIG` variable. Lambda rejects a function
  * whose environment variables, names and values together, exceed 4 KB (4,096 bytes), and only at deploy: synth
- * passes. The detector's and reconciler's other variables measure about 720 bytes once deployed with the default
- * stack name (178 bytes of names, the literal values, then the table name, four topic ARNs and the key ARN that
+ * passes. The detector's and reconciler's other variables measure about 810 bytes once deployed with the default
+ * stack name (189 bytes of names, the literal values, then the table name, four topic ARNs and the two key ARNs that
  * CloudFormation resolves), and each character of the stack name adds about 5 (it is part of the five generated
- * names). 3,000 bytes leaves them 1,096, enough for stack names of up to about 80 characters.
+ * names). 3,000 bytes leaves them 1,096, enough for stack names of up to about 65 characters (app-context.ts allows 64).
  */
 export const MAX_DETECTION_SETTINGS_BYTES = 3000;
 

@@ -25,11 +25,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
 import {
+  cronGapDays,
   detectionSettingsJson,
   type KeydriftConfig,
   type KeydriftProps,
@@ -92,6 +94,10 @@ function stackDeployedPattern(stackId: string): events.EventPattern {
 
 /** What DynamoDB, SNS and SQS need from a caller to use keydrift's key on its behalf (no wildcard actions). */
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
+/** What SNS needs from a publisher to an encrypted topic: the functions' use of the ops key (no wildcard actions). */
+export const OPS_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
+/** The `severity` message attribute values the pager takes from the ops topic (publisher.ts sets the attribute). */
+export const PAGED_SEVERITIES = ['critical'] as const;
 
 /** An event name keydrift's rules route to the detector (lambda/core/watched-events.ts). */
 type WatchedEvent =
@@ -144,8 +150,9 @@ const NO_ALERT_TARGETS =
 
 const NO_OPS_TARGET =
   "keydrift's alarms reach no one: only pagerDutySecretName is configured, and PagerDuty receives the page topic " +
-  "alone, so the ops topic (alarms, dead-lettered events, drift of keydrift's own key) has no subscriber. Add " +
-  'alertEmails or slack, or subscribe to the topic in the OpsTopicArn output yourself.';
+  "and only the critical findings of the ops topic, so the ops topic's alarms (dead-lettered events, failures) and " +
+  "its other findings on keydrift's own key reach no one. Add alertEmails or slack, or subscribe to the topic in " +
+  'the OpsTopicArn output yourself.';
 
 /** A metric keydrift's functions emit (Powertools EMF, default dimension `service`, plus any given). */
 function keydriftMetric(
@@ -181,25 +188,52 @@ function slackChannelConfigurationName(stack: Stack): string {
   return Fn.join('-', [prefix, stackName, stack.region]);
 }
 
+/** Partitions without AWS Chatbot (Amazon Q Developer in chat applications): CloudFormation has no resource type there. */
+const PARTITIONS_WITHOUT_CHATBOT = ['aws-cn', 'aws-us-gov'];
+
+/** The partition of a Region keydrift is deployed to, from CDK's Region table or, for a newer Region, its name. */
+function partitionOf(region: string): string {
+  const known = RegionInfo.get(region).partition;
+  if (known) return known;
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/**
+ * Refuses Slack for a stack whose Region is known and lies in a partition without AWS Chatbot, where the deployment
+ * would fail on the channel configuration (cfn-lint E3006). An environment-agnostic stack's Region is only known at
+ * deploy time, so it is not checked.
+ */
+function assertChatbotAvailable(stack: Stack, config: KeydriftConfig): void {
+  if (!config.slack || Token.isUnresolved(stack.region)) return;
+  const partition = partitionOf(stack.region);
+  if (!PARTITIONS_WITHOUT_CHATBOT.includes(partition)) return;
+  throw new Error(
+    `keydrift config: slack is set, but this stack deploys to ${stack.region} (partition ${partition}), where AWS ` +
+      'Chatbot (Amazon Q Developer in chat applications) does not exist, so CloudFormation cannot create the Slack ' +
+      'channel configuration. Leave slack out there and subscribe alertEmails, or subscribe your own endpoint to ' +
+      'the topics in the ChatTopicArn and OpsTopicArn outputs.',
+  );
+}
+
 /** The shortest heartbeat window: a run can take several 15-minute invocations, and its metric lands at its end. */
 const MIN_HEARTBEAT_WINDOW = Duration.hours(2);
 /** CloudWatch's limit on period × evaluation periods for alarms with periods of an hour or more. */
 const MAX_HEARTBEAT_WINDOW = Duration.days(7);
-/**
- * A cron() schedule that runs every day (day-of-month and day-of-week both `*` or `?`) runs at least daily; one that
- * names days may skip a weekend or more (`MON-FRI`), so it gets CloudWatch's longest window.
- */
-const DAILY_CRON = /^cron\(\S+ \S+ [*?] \S+ [*?] \S+\)$/;
 
 /**
- * How long the reconcile heartbeat alarm waits for a completed run: twice the interval of a rate() schedule, two days
- * for a cron() that runs daily, seven days for any other cron(); never under 2 hours or over CloudWatch's 7 days
- * (a schedule rarer than every 3.5 days therefore alarms between its runs).
+ * How long the reconcile heartbeat alarm waits for a completed run: twice the interval of a rate() schedule, twice the
+ * longest run of days between the days a cron() runs on (two days for one that runs daily, six for `MON-FRI`); never
+ * under 2 hours or over CloudWatch's 7 days. parseKeydriftConfig refuses schedules rarer than every 3 days, so a
+ * valid schedule never alarms between its runs; a cron() it cannot read gets the longest window.
  */
 export function reconcileHeartbeatWindow(schedule: string): Duration {
   const interval = rateMinutes(schedule);
+  const cronGap = cronGapDays(schedule);
+  const days = cronGap && 'days' in cronGap ? cronGap.days : undefined;
   const minutes =
-    interval !== undefined ? 2 * interval : DAILY_CRON.test(schedule) ? 2 * 24 * 60 : MAX_HEARTBEAT_WINDOW.toMinutes();
+    interval !== undefined ? 2 * interval : days !== undefined ? 2 * days * 24 * 60 : MAX_HEARTBEAT_WINDOW.toMinutes();
   const bounded = Math.min(Math.max(minutes, MIN_HEARTBEAT_WINDOW.toMinutes()), MAX_HEARTBEAT_WINDOW.toMinutes());
   // Whole hours: the alarm counts hourly periods.
   return Duration.hours(Math.ceil(bounded / 60));
@@ -232,23 +266,28 @@ class TrailLogBucket extends s3.Bucket {
  * findings in DynamoDB and alerts by audience over SNS. Put one per account and Region (rules are regional).
  *
  * Defaults (configuration in {@link KeydriftProps}, validated by `parseKeydriftConfig`):
- * - alerts: `chat`, `email` and `page` topics encrypted with keydrift's key; an `ops` topic without a
- *   customer managed key for alarms and for findings about keydrift's own key; no e-mail, Slack or paging
+ * - alerts: `chat`, `email` and `page` topics encrypted with keydrift's key; an `ops` topic for alarms and for
+ *   findings about that key, encrypted with a second key of its own (findings about the second key go to the
+ *   other topics), so disabling either key is still reported through the other; the pager (with
+ *   `pagerDutySecretName`) takes the page topic and the ops topic's critical findings; no e-mail, Slack or paging
  *   targets until configured;
  * - only `error` and `critical` findings are published (`alertMinSeverity`); no planned principals;
  * - no CloudTrail trail is created (`createTrail: false`): a `TrailPrerequisite` output and a synth warning say
  *   that one is required;
  * - with no e-mail, Slack or PagerDuty target configured, a synth warning says that alerts reach no one;
- * - the key, the table (deletion protection, point-in-time recovery) and the trail's buckets are retained when
+ * - both keys, the table (deletion protection, point-in-time recovery) and the trail's buckets are retained when
  *   the stack is deleted, because they hold baselines, history and audit logs;
- * - EventBridge targets retry 8 times for up to 24 hours, the detector retries twice, and whatever still fails
- *   lands in the dead-letter queue (kept 14 days), which alarms to `ops`;
+ * - EventBridge targets retry 8 times (events older than 24 hours are not retried), the detector retries twice,
+ *   and whatever still fails lands in the dead-letter queue (kept 14 days), which alarms to `ops` on each new
+ *   arrival and while messages wait;
  * - the reconciler runs on `reconcileSchedule` (every 6 hours) and after each completed create or update of the
  *   stack, one invocation at a time (reserved concurrency 1),
  *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
  * - function defaults are those of {@link KeydriftFunction}.
  *
- * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources.
+ * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources. Its outputs
+ * take fixed ids (`TableName`, `KeyArn`, …) directly under the stack, so CDK refuses it in a stack that already has a
+ * construct of one of those ids there (an output of your own named `TableName`, or a second Keydrift's outputs).
  *
  * @example
  * const keydrift = new Keydrift(stack, 'Keydrift', { alertEmails: ['secops@example.com'] });
@@ -259,6 +298,8 @@ export class Keydrift extends Construct {
   readonly config: KeydriftConfig;
   /** Customer managed key for the table and the chat/email/page topics (the ops topic and dead-letter queue do without it). */
   readonly key: kms.Key;
+  /** Customer managed key for the ops topic alone, so that losing either key is still reported through the other. */
+  readonly opsKey: kms.Key;
   /** Baselines, drift history and deduplication (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`). */
   readonly table: dynamodb.TableV2;
   /** Chatbot custom-notification JSON for Slack. */
@@ -267,14 +308,14 @@ export class Keydrift extends Construct {
   readonly emailTopic: sns.Topic;
   /** Critical findings for on-call paging. */
   readonly pageTopic: sns.Topic;
-  /** Alarms and findings about keydrift's own key; deliberately not encrypted with that key. */
+  /** Alarms and findings about keydrift's main key; encrypted with {@link opsKey}, deliberately not with that key. */
   readonly opsTopic: sns.Topic;
   /** Events that neither EventBridge nor the detector could process. */
   readonly deadLetterQueue: sqs.Queue;
   readonly detector: KeydriftFunction;
   /** Compares every key, alias and trail with its baseline on the schedule; adopts on the first run. */
   readonly reconciler: KeydriftFunction;
-  /** Forwards the `page` topic to PagerDuty; only with `pagerDutySecretName`. */
+  /** Forwards the `page` topic, and the `ops` topic's critical findings, to PagerDuty; only with `pagerDutySecretName`. */
   readonly pager?: KeydriftFunction;
   readonly slackChannel?: chatbot.SlackChannelConfiguration;
   /** The EventBridge rules feeding the detector, by name. */
@@ -295,6 +336,7 @@ export class Keydrift extends Construct {
     super(scope, id);
     this.config = parseKeydriftConfig(props);
     const stack = Stack.of(this);
+    assertChatbotAvailable(stack, this.config);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'keydrift: encrypts the keydrift table and its chat/email/page alert topics',
@@ -303,6 +345,36 @@ export class Keydrift extends Construct {
     });
     // No service principal needs this key: CloudWatch alarms publish only to the ops topic and failures go to the
     // dead-letter queue, neither of which this key encrypts.
+
+    // A second key for the ops topic alone, so that disabling or deleting either key leaves a way to say so: findings
+    // on the main key also go to ops, findings on this one to the chat, e-mail and page topics (publisher.ts).
+    this.opsKey = new kms.Key(this, 'OpsKey', {
+      description: "keydrift: encrypts the ops alert topic (alarms, findings on keydrift's main key)",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const thisAccountsAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    // CloudWatch publishes alarm state changes to the encrypted ops topic, so it must use the topic's key; only for
+    // this account's alarms (the confused deputy).
+    this.opsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisAccountsAlarmsToUseTheKey',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: thisAccountsAlarms,
+      }),
+    );
 
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -335,13 +407,12 @@ export class Keydrift extends Construct {
     this.chatTopic = encryptedTopic('ChatTopic', 'keydrift chat');
     this.emailTopic = encryptedTopic('EmailTopic', 'keydrift');
     this.pageTopic = encryptedTopic('PageTopic', 'keydrift page');
-    this.opsTopic = new sns.Topic(this, 'OpsTopic', { displayName: 'keydrift ops', enforceSSL: true });
-    Validations.of(this.opsTopic).acknowledge({
-      id: 'AwsSolutions-SNS2',
-      reason:
-        "The ops topic carries alarms and findings about keydrift's own key. Encrypting it with that key would " +
-        'silence exactly the alerts that say the key was disabled or scheduled for deletion, and the AWS managed ' +
-        'key cannot be used by CloudWatch alarms. Messages hold ARNs and alarm states, not secrets.',
+    // Encrypted with the ops key, not the main one: it carries full findings (who, from where, policy diffs), and
+    // must still reach someone when the main key is disabled or pending deletion.
+    this.opsTopic = new sns.Topic(this, 'OpsTopic', {
+      displayName: 'keydrift ops',
+      masterKey: this.opsKey,
+      enforceSSL: true,
     });
     // The topic policy that enforceSSL creates replaces SNS's default one, so CloudWatch alarms need an explicit
     // allow; it is fenced to this account's alarms.
@@ -351,17 +422,7 @@ export class Keydrift extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
         resources: [this.opsTopic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: {
-            'aws:SourceArn': stack.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: '*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
+        conditions: thisAccountsAlarms,
       }),
     );
 
@@ -407,6 +468,7 @@ export class Keydrift extends Construct {
       OPS_TOPIC_ARN: this.opsTopic.topicArn,
       EVENT_BUS_NAME: 'default',
       SELF_KEY_ARN: this.key.keyArn,
+      OPS_KEY_ARN: this.opsKey.keyArn,
       // The detection settings, read by lambda/shared/environment.ts with the core's own parser.
       // parseKeydriftConfig has checked that it fits in Lambda's 4 KB environment with the variables above.
       KEYDRIFT_CONFIG: detectionSettingsJson(this.config),
@@ -455,8 +517,16 @@ export class Keydrift extends Construct {
           ],
         }),
       );
-      // The page topic's messages reach the pager decrypted: it needs no use of keydrift's key.
+      // The page topic's messages reach the pager decrypted: it needs no use of keydrift's keys.
       this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
+      // The ops topic too, for critical findings only: a finding on keydrift's main key pages even while that key
+      // (and so the page topic) is unusable. Alarm messages carry no attributes, so the filter keeps them out. A
+      // finding that arrives both ways is one PagerDuty incident: the dedup key is per resource and attribute.
+      this.opsTopic.addSubscription(
+        new subscriptions.LambdaSubscription(this.pager, {
+          filterPolicy: { severity: sns.SubscriptionFilter.stringFilter({ allowlist: [...PAGED_SEVERITIES] }) },
+        }),
+      );
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
 
@@ -563,8 +633,8 @@ export class Keydrift extends Construct {
   /**
    * What a function that makes findings needs: the KMS reads on keys, the given KMS listings (IAM authorizes them
    * only on `*`), trail reads, the given actions on the table's items, publishing to the four topics, events on the
-   * default bus, and keydrift's key through the services that encrypt with it (SNS needs it to publish to the
-   * encrypted topics).
+   * default bus, keydrift's key through the services that encrypt with it (SNS needs it to publish to the
+   * encrypted topics), and the ops key through SNS alone.
    */
   private grantFindingAccess(
     fn: KeydriftFunction,
@@ -603,6 +673,14 @@ export class Keydrift extends Construct {
     ];
     for (const statement of statements) fn.addToRolePolicy(statement);
     this.grantKeyUseViaServices(fn, ['dynamodb', 'sns']);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'UseOpsKeyViaSns',
+        actions: [...OPS_KEY_USE_ACTIONS],
+        resources: [this.opsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
+      }),
+    );
   }
 
   /**
@@ -673,10 +751,10 @@ export class Keydrift extends Construct {
   }
 
   /**
-   * Alarms to the ops topic on anything that fails or drops a change: dead letters; function errors, throttles and
-   * failed deliveries to the dead-letter queue; events the detector rejects or could not read live state or the
-   * trails for; messages the pager drops; each rule's failed invocations and failed dead-lettering; reconcile
-   * failures; and no completed reconcile run for twice the schedule (the heartbeat).
+   * Alarms to the ops topic on anything that fails or drops a change: dead letters (waiting, and each new one);
+   * function errors, throttles and failed deliveries to the dead-letter queue; events the detector rejects or could
+   * not read live state or the trails for; messages the pager drops; each rule's failed invocations and failed
+   * dead-lettering; reconcile failures; and no completed reconcile run for twice the schedule (the heartbeat).
    */
   private addAlarms(): void {
     const period = Duration.minutes(5);
@@ -706,6 +784,20 @@ export class Keydrift extends Construct {
       this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
       'events are waiting in the dead-letter queue: changes went unchecked (redrive them after fixing the cause)',
     );
+    // The depth alarm stays in ALARM while an old record waits, so it says nothing of the next one; this one fires
+    // on every 5 minutes that bring a new message. EventBridge and Lambda's on-failure destination both use
+    // SendMessage, which NumberOfMessagesSent counts.
+    const arrivals = new cloudwatch.Alarm(this, 'DeadLetterQueueArrivalsAlarm', {
+      metric: this.deadLetterQueue.metricNumberOfMessagesSent(sum),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'keydrift: a new event reached the dead-letter queue: a change went unchecked (see the function or rule ' +
+        'alarm for the cause, then redrive it); this alarm fires again for each new one even while older ones wait',
+    });
+    this.reportToOps(arrivals);
     alarmOnAny(
       'DetectorErrorsAlarm',
       this.detector.metricErrors(sum),

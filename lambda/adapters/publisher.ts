@@ -1,14 +1,16 @@
 /**
  * Delivers a finding: to the SNS topic of each audience it reaches (email text, Chatbot JSON, the finding itself for
- * the pager), to the ops topic when it is about keydrift's own key, and always to EventBridge as a custom event.
+ * the pager), to the ops topic when it is about keydrift's main key (and to chat and email when it is about the ops
+ * key), and always to EventBridge as a custom event.
  */
 
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
-import { toEventBridgeEntry } from '../alerts/event-entry';
-import { audiencesFor, severityAtLeast } from '../alerts/routing';
+import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
+import { audiencesFor, crossKeyRoutes } from '../alerts/routing';
+import { utf8Bytes } from '../alerts/sanitize';
 import type { Finding, Severity } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { awsErrorName, PublishError } from './errors';
@@ -17,7 +19,7 @@ export interface Topics {
   chat: string;
   email: string;
   page: string;
-  /** Not encrypted with keydrift's key: alerts about that key still get through when it is disabled. */
+  /** Encrypted with the ops key, not keydrift's main key: alerts about that key still get through when it is disabled. */
   ops: string;
 }
 
@@ -26,8 +28,10 @@ export interface PublisherOptions {
   eventBridge: EventBridgeClient;
   topics: Topics;
   eventBusName: string;
-  /** Keys whose findings also go to the ops topic: keydrift's own key (its table, queue and topics use it). */
+  /** Keys whose findings also go to the ops topic: keydrift's main key (its table and chat/email/page topics use it). */
   selfKeyArns: readonly string[];
+  /** Keys whose findings also go to chat and email: the ops topic's own key (default none). */
+  opsKeyArns?: readonly string[];
   alertMinSeverity: Severity;
 }
 
@@ -35,7 +39,10 @@ export type Target = 'chat' | 'email' | 'page' | 'ops' | 'eventbridge';
 
 export interface PublishReport {
   delivered: Target[];
-  /** Deliveries that failed only because keydrift's own key is unusable, while the ops topic got the finding. */
+  /**
+   * Deliveries that failed only because their topic's key is unusable, while a topic encrypted with keydrift's other
+   * key got the finding (ops when the main key is disabled; chat, email or page when the ops key is).
+   */
   tolerated: Array<{ target: Target; error: string }>;
 }
 
@@ -48,9 +55,24 @@ export interface Publisher {
    * @throws PublishError naming each failed target (a partial EventBridge failure counts as a failure)
    */
   publish(finding: Finding): Promise<PublishReport>;
-  /** Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. */
+  /**
+   * Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. A
+   * critical finding pages from there too (the pager's subscription takes the ops topic's critical findings).
+   */
   publishToOps(finding: Finding): Promise<void>;
 }
+
+/** Which of keydrift's keys encrypts a target's topic; EventBridge uses neither. */
+const TARGET_KEY: Record<Target, 'main' | 'ops' | undefined> = {
+  chat: 'main',
+  email: 'main',
+  page: 'main',
+  ops: 'ops',
+  eventbridge: undefined,
+};
+
+/** SNS's limit on a message: body, subject and message attributes together (256 KiB). */
+const MAX_SNS_MESSAGE_BYTES = 256 * 1024;
 
 // SNS's errors when a topic's KMS key is disabled, pending deletion, missing or refused; throttling is not among
 // them: it passes.
@@ -67,19 +89,20 @@ const TOPIC_KEY_UNUSABLE = new Set([
  *
  * @example
  * const publisher = createPublisher({ sns, eventBridge, topics, eventBusName: 'default', selfKeyArns: [keyArn],
- *   alertMinSeverity: 'error' });
+ *   opsKeyArns: [opsKeyArn], alertMinSeverity: 'error' });
  * await publisher.publish(finding);
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { sns, eventBridge, topics } = options;
-
-  const isSelf = (finding: Finding) => options.selfKeyArns.includes(finding.resource);
+  const ownKeys = { main: options.selfKeyArns, ops: options.opsKeyArns ?? [] };
 
   function targetsFor(finding: Finding): Target[] {
-    const targets: Target[] = [...audiencesFor(finding, options.alertMinSeverity)];
-    if (isSelf(finding) && severityAtLeast(finding.severity, options.alertMinSeverity)) targets.push('ops');
-    targets.push('eventbridge');
-    return targets;
+    const routes = new Set<Target>([
+      ...audiencesFor(finding, options.alertMinSeverity),
+      ...crossKeyRoutes(finding, ownKeys, options.alertMinSeverity),
+    ]);
+    const order: Target[] = ['chat', 'email', 'page', 'ops'];
+    return [...order.filter((target) => routes.has(target)), 'eventbridge'];
   }
 
   function send(target: Target, finding: Finding): Promise<unknown> {
@@ -106,19 +129,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
         );
       case 'page':
         return sns.send(pageCommand(topics.page, finding));
-      case 'ops': {
-        // Email and Chatbot both subscribe to the ops topic: each protocol gets the form it can read.
-        const email = formatEmail(finding);
-        const chat = JSON.stringify(formatChatbotNotification(finding));
-        return sns.send(
-          new PublishCommand({
-            TopicArn: topics.ops,
-            Subject: email.subject,
-            MessageStructure: 'json',
-            Message: JSON.stringify({ default: chat, email: email.body, https: chat }),
-          }),
-        );
-      }
+      case 'ops':
+        return sns.send(opsCommand(topics.ops, finding));
       case 'eventbridge':
         return putEvent(finding);
     }
@@ -147,11 +159,15 @@ export function createPublisher(options: PublisherOptions): Publisher {
       else failures.push({ target: targets[index], error: result.reason });
     });
     if (failures.length === 0) return report;
-    // When keydrift's own key is disabled, its encrypted topics cannot take messages until someone re-enables it;
-    // retrying would only repeat the ops alert. The ops topic (not encrypted with that key) carried the news.
-    const opsDelivered = report.delivered.includes('ops');
+    // When one of keydrift's keys is disabled, the topics it encrypts cannot take messages until someone re-enables
+    // it; retrying would only repeat the alert that a topic under the other key carried.
+    const deliveredUnder = new Set(report.delivered.map((target) => TARGET_KEY[target]));
+    const otherKeyDelivered = (target: Target) => {
+      const key = TARGET_KEY[target];
+      return key !== undefined && deliveredUnder.has(key === 'main' ? 'ops' : 'main');
+    };
     const fatal = failures.filter(
-      (f) => !(opsDelivered && f.target !== 'eventbridge' && TOPIC_KEY_UNUSABLE.has(awsErrorName(f.error) ?? '')),
+      (f) => !(otherKeyDelivered(f.target) && TOPIC_KEY_UNUSABLE.has(awsErrorName(f.error) ?? '')),
     );
     for (const f of failures.filter((x) => !fatal.includes(x))) {
       report.tolerated.push({ target: f.target, error: `${awsErrorName(f.error)}: ${(f.error as Error).message}` });
@@ -186,6 +202,64 @@ function pageMessage(finding: Finding): string {
   return toEventBridgeEntry(finding, 'default').Detail;
 }
 
+/**
+ * A smaller copy of the finding for the pager, when the whole one does not fit in the ops message beside the e-mail
+ * and Chatbot forms: each changed value becomes its size and SHA-256 (as in the EventBridge copy), and the commands,
+ * reasons and user agent are left to the other forms. The dedup keys, and so the incidents, are the same.
+ */
+function compactPageMessage(finding: Finding): string {
+  const changes = Object.fromEntries(
+    Object.entries(finding.changes).map(([attribute, change]) => [
+      attribute,
+      {
+        before: truncatedValue(change.before),
+        after: truncatedValue(change.after),
+        ...(change.back_to_baseline ? { back_to_baseline: true } : {}),
+      },
+    ]),
+  );
+  const { userAgent: _userAgent, reasons: _reasons, ...rest } = finding;
+  return JSON.stringify({ ...rest, changes, remediation: [] });
+}
+
+/** Bytes SNS counts for message attributes: each name, data type and value. */
+function attributesBytes(attributes: Record<string, MessageAttributeValue>): number {
+  return Object.entries(attributes).reduce(
+    (sum, [name, value]) =>
+      sum + utf8Bytes(name) + utf8Bytes(value.DataType ?? '') + utf8Bytes(value.StringValue ?? ''),
+    0,
+  );
+}
+
+/**
+ * Publishes a finding to the ops topic. E-mail and Chatbot subscribe to it, and with PagerDuty the pager does too,
+ * for critical findings only: each protocol gets the form it can read (`lambda` is the pager's, the finding as the
+ * page topic carries it), and the message attributes let the pager's filter policy pick the critical ones (alarm
+ * messages have none, so they never reach it).
+ */
+export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
+  const email = formatEmail(finding);
+  const chat = JSON.stringify(formatChatbotNotification(finding));
+  const attributes = messageAttributes(finding);
+  const forms: Record<string, string> = { default: chat, email: email.body, https: chat };
+  const fits = (message: string) =>
+    utf8Bytes(message) + utf8Bytes(email.subject) + attributesBytes(attributes) <= MAX_SNS_MESSAGE_BYTES;
+  let message = JSON.stringify(forms);
+  if (finding.severity === 'critical') {
+    const whole = JSON.stringify({ ...forms, lambda: pageMessage(finding) });
+    const compact = JSON.stringify({ ...forms, lambda: compactPageMessage(finding) });
+    // Should even the compact copy not fit, the pager gets the default form, drops it and counts it (an alarm).
+    message = fits(whole) ? whole : fits(compact) ? compact : message;
+  }
+  return new PublishCommand({
+    TopicArn: topicArn,
+    Subject: email.subject,
+    MessageStructure: 'json',
+    Message: message,
+    MessageAttributes: attributes,
+  });
+}
+
 /** Publishes a finding to the page topic, as the pager reads it. */
 export function pageCommand(topicArn: string, finding: Finding): PublishCommand {
   return new PublishCommand({
@@ -195,16 +269,17 @@ export function pageCommand(topicArn: string, finding: Finding): PublishCommand 
   });
 }
 
-/** The publisher every finding-making function uses: its topics, bus, own key and alert threshold from settings. */
+/** The publisher every finding-making function uses: its topics, bus, own keys and alert threshold from settings. */
 export function createFindingPublisher(
   clients: { sns: SNSClient; eventBridge: EventBridgeClient },
-  settings: Pick<DetectorEnvironment, 'topics' | 'eventBusName' | 'selfKeyArn' | 'alertMinSeverity'>,
+  settings: Pick<DetectorEnvironment, 'topics' | 'eventBusName' | 'selfKeyArn' | 'opsKeyArn' | 'alertMinSeverity'>,
 ): Publisher {
   return createPublisher({
     ...clients,
     topics: settings.topics,
     eventBusName: settings.eventBusName,
     selfKeyArns: [settings.selfKeyArn],
+    opsKeyArns: settings.opsKeyArn ? [settings.opsKeyArn] : [],
     alertMinSeverity: settings.alertMinSeverity,
   });
 }

@@ -26,7 +26,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { StaleStateError, StoreError } from '../adapters/errors';
+import { KeyUnreadableError, StaleStateError, StoreError } from '../adapters/errors';
 import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage } from '../adapters/kms-inventory';
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
@@ -53,7 +53,7 @@ export const CONTINUE_SOURCE = 'keydrift';
 /** Who a baseline set for a resource that appeared after adoption was accepted by. */
 export const APPEARED_ACCEPTED_BY = 'keydrift reconciler (appeared without a baseline)';
 
-/** `selfKeyArn` also makes deletion reminders say that keydrift itself uses the key. */
+/** `selfKeyArn` and `opsKeyArn` also make deletion reminders say that keydrift itself uses the key. */
 export interface ReconcilerSettings extends DetectorEnvironment {
   /** The Region reconciled: its keys and aliases, and this account's trails whose home Region it is. */
   region: string;
@@ -104,6 +104,8 @@ export interface RunCounts {
   openDrift: number;
   /** Resources that could not be reconciled (logged; the next run tries again). */
   failures: number;
+  /** Keys whose policy denies keydrift its reads: not failures, as every run would fail the same way. */
+  unreadable: number;
 }
 
 export interface ReconcileResult {
@@ -182,6 +184,7 @@ export const emptyCounts = (): RunCounts => ({
   duplicates: 0,
   openDrift: 0,
   failures: 0,
+  unreadable: 0,
 });
 
 /**
@@ -361,7 +364,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (live.kind === 'key') {
       const dependents = {
         trails: surroundings.trailsUsingKey(live.arn),
-        usedByKeydrift: live.arn === settings.selfKeyArn,
+        usedByKeydrift: live.arn === settings.selfKeyArn || live.arn === settings.opsKeyArn,
       };
       const reminder = deletionReminder(live, nowMs, dependents, surroundings, config, baseline.snapshot);
       if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
@@ -377,6 +380,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     } catch (error) {
       // A table that cannot be written to, or a broken configuration, fails every resource: stop the invocation.
       if (error instanceof StoreError || error instanceof ConfigError) throw error;
+      // Counted apart: an alarm on failures would otherwise fire on every run for as long as such a key exists.
+      if (error instanceof KeyUnreadableError) {
+        run.cursor.counts.unreadable++;
+        count('UnreadableKeys');
+        logger.info('Key not reconciled: its key policy denies keydrift its reads', { resource });
+        return;
+      }
       inv.failed++;
       run.cursor.counts.failures++;
       count('ReconcileFailures');

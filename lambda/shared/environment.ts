@@ -14,7 +14,10 @@ export interface DetectorEnvironment {
   tableName: string;
   topics: { chat: string; email: string; page: string; ops: string };
   eventBusName: string;
+  /** keydrift's main key: it encrypts the table and the chat, email and page topics. */
   selfKeyArn: string;
+  /** keydrift's second key, which encrypts the ops topic alone; absent where the stack does not set OPS_KEY_ARN. */
+  opsKeyArn?: string;
   config: DetectionConfig;
   alertMinSeverity: Severity;
 }
@@ -22,8 +25,9 @@ export interface DetectorEnvironment {
 const AlertSettings = z.looseObject({ alertMinSeverity: z._default(z.enum(SEVERITIES), 'error') });
 
 /**
- * The detector's settings: TABLE_NAME, the four topic ARNs, EVENT_BUS_NAME, SELF_KEY_ARN and KEYDRIFT_CONFIG
- * (JSON: `plannedPrincipals`, `severityOverrides`, `alertMinSeverity`, and optionally `ignore`, `trailKeys`).
+ * The detector's settings: TABLE_NAME, the four topic ARNs, EVENT_BUS_NAME, SELF_KEY_ARN, OPS_KEY_ARN (optional) and
+ * KEYDRIFT_CONFIG (JSON: `plannedPrincipals`, `severityOverrides`, `alertMinSeverity`, and optionally `ignore`,
+ * `trailKeys`).
  *
  * @throws ConfigError naming every missing variable or invalid configuration field
  */
@@ -56,6 +60,7 @@ export function readDetectorEnvironment(env: Env): DetectorEnvironment {
     );
   }
   const { alertMinSeverity, ...detection } = alert.data;
+  const opsKeyArn = env.OPS_KEY_ARN?.trim();
   return {
     tableName: vars.TABLE_NAME,
     topics: {
@@ -66,6 +71,7 @@ export function readDetectorEnvironment(env: Env): DetectorEnvironment {
     },
     eventBusName: env.EVENT_BUS_NAME?.trim() || 'default',
     selfKeyArn: vars.SELF_KEY_ARN,
+    ...(opsKeyArn ? { opsKeyArn } : {}),
     config: parseDetectionConfig(detection, 'KEYDRIFT_CONFIG'),
     alertMinSeverity,
   };

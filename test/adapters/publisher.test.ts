@@ -3,8 +3,9 @@ import { KMSDisabledException, PublishCommand, SNSClient } from '@aws-sdk/client
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { PublishError } from '../../lambda/adapters/errors';
-import { createPublisher } from '../../lambda/adapters/publisher';
+import { createPublisher, opsCommand, pageCommand } from '../../lambda/adapters/publisher';
 import { formatEmail } from '../../lambda/alerts/email';
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import type { Finding } from '../../lambda/core/types';
 
 const snsMock = mockClient(SNSClient);
@@ -17,14 +18,20 @@ const topics = {
 };
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SELF = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key';
+const OPS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops-key';
 const publisher = createPublisher({
   sns: new SNSClient({ region: 'us-west-2' }),
   eventBridge: new EventBridgeClient({ region: 'us-west-2' }),
   topics,
   eventBusName: 'default',
   selfKeyArns: [SELF],
+  opsKeyArns: [OPS_KEY],
   alertMinSeverity: 'error',
 });
+/** SNS's limit on a message: body, subject and attributes. */
+const SNS_MAX_BYTES = 256 * 1024;
+const disabled = () => new KMSDisabledException({ message: 'key disabled', $metadata: {} });
+const opsInput = () => snsMock.commandCalls(PublishCommand, { TopicArn: topics.ops })[0].args[0].input;
 
 const finding = (overrides: Partial<Finding> = {}): Finding => ({
   service: 'kms',
@@ -99,13 +106,98 @@ describe('createPublisher', () => {
   });
 
   it("does not fail when only the topics encrypted with keydrift's disabled key refuse, once ops got it", async () => {
-    const disabled = new KMSDisabledException({ message: 'key disabled', $metadata: {} });
-    snsMock.on(PublishCommand).rejects(disabled).on(PublishCommand, { TopicArn: topics.ops }).resolves({});
+    snsMock.on(PublishCommand).rejects(disabled()).on(PublishCommand, { TopicArn: topics.ops }).resolves({});
 
     const report = await publisher.publish(finding({ resource: SELF }));
 
     expect(report.delivered.sort()).toEqual(['eventbridge', 'ops']);
     expect(report.tolerated.map((t) => t.target).sort()).toEqual(['chat', 'email', 'page']);
+  });
+
+  it("marks the ops copy of a critical finding for the pager's filter policy and adds the pager's form", async () => {
+    await publisher.publish(finding({ resource: SELF }));
+
+    const ops = opsInput();
+    expect(ops.MessageAttributes).toEqual({
+      severity: { DataType: 'String', StringValue: 'critical' },
+      status: { DataType: 'String', StringValue: 'drift' },
+      event: { DataType: 'String', StringValue: 'DisableKey' },
+    });
+    const message = JSON.parse(String(ops.Message));
+    const page = snsMock.commandCalls(PublishCommand, { TopicArn: topics.page })[0].args[0].input;
+    expect(message.lambda).toBe(page.Message);
+    expect(JSON.parse(message.lambda)).toEqual(finding({ resource: SELF }));
+  });
+
+  it('marks a non-critical ops copy with its severity, which the pager filter refuses, and adds no pager form', async () => {
+    await publisher.publish(finding({ resource: SELF, severity: 'error', event: 'DisableKeyRotation' }));
+
+    const ops = opsInput();
+    expect(ops.MessageAttributes?.severity).toEqual({ DataType: 'String', StringValue: 'error' });
+    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https']);
+  });
+
+  it('sends a critical finding from the event alone to ops marked for the pager (the way out when the main key is unusable)', async () => {
+    await publisher.publishToOps(finding({ resource: SELF }));
+
+    const ops = opsInput();
+    expect(ops.MessageAttributes?.severity?.StringValue).toBe('critical');
+    expect(JSON.parse(JSON.parse(String(ops.Message)).lambda)).toEqual(finding({ resource: SELF }));
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+
+  it("sends findings on the ops topic's own key to chat, email and page (keydrift's main key), never to ops", async () => {
+    const report = await publisher.publish(finding({ resource: OPS_KEY }));
+
+    expect(report.delivered.sort()).toEqual(['chat', 'email', 'eventbridge', 'page']);
+    expect(snsMock).not.toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.ops });
+  });
+
+  it('does not fail when only the ops topic refuses because the ops key is disabled, once the other topics got it', async () => {
+    snsMock.on(PublishCommand, { TopicArn: topics.ops }).rejects(disabled());
+
+    const report = await publisher.publish(finding({ resource: SELF }));
+
+    expect(report.delivered.sort()).toEqual(['chat', 'email', 'eventbridge', 'page']);
+    expect(report.tolerated).toEqual([{ target: 'ops', error: 'KMSDisabledException: key disabled' }]);
+  });
+
+  it('fails when both keys are unusable: no topic carried the finding', async () => {
+    snsMock.on(PublishCommand).rejects(disabled());
+
+    const error = await publisher.publish(finding({ resource: SELF })).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).failures.map((f) => f.target).sort()).toEqual(['chat', 'email', 'ops', 'page']);
+  });
+
+  it('fails when the ops topic refuses for any other reason, or its key is unusable and nothing else got it', async () => {
+    snsMock.on(PublishCommand, { TopicArn: topics.ops }).rejects(new Error('socket hang up'));
+    const error = await publisher.publish(finding({ resource: SELF })).catch((e: unknown) => e);
+    expect((error as PublishError).failures.map((f) => f.target)).toEqual(['ops']);
+
+    snsMock.reset();
+    snsMock.on(PublishCommand).rejects(disabled());
+    await expect(publisher.publishToOps(finding({ resource: SELF }))).rejects.toBeInstanceOf(KMSDisabledException);
+  });
+
+  it('keeps the ops message within SNS limits for a huge critical finding, with a pager form of the same incidents', () => {
+    const huge = finding({
+      resource: SELF,
+      changes: {
+        policy: { before: { Statement: 'x'.repeat(200_000) }, after: { Statement: 'y'.repeat(200_000) } },
+        key_state: { before: 'Enabled', after: 'Disabled' },
+      },
+    });
+
+    const input = opsCommand(topics.ops, huge).input;
+
+    const bytes = Buffer.byteLength(String(input.Message)) + Buffer.byteLength(String(input.Subject));
+    expect(bytes).toBeLessThan(SNS_MAX_BYTES - 1024);
+    const pagerCopy = JSON.parse(JSON.parse(String(input.Message)).lambda);
+    const dedupKeys = (f: Finding) => formatPagerDutyEvents(f, 'rk').map((e) => [e.dedup_key, e.event_action]);
+    expect(dedupKeys(pagerCopy)).toEqual(dedupKeys(huge));
+    expect(dedupKeys(JSON.parse(String(pageCommand(topics.page, huge).input.Message)))).toEqual(dedupKeys(huge));
   });
 
   it('fails when a topic refuses for any other reason, naming it', async () => {

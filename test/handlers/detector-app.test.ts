@@ -355,7 +355,9 @@ describe('createDetector: alerting', () => {
 
     const [ops] = published(topics.ops);
     expect(ops.MessageStructure).toBe('json');
-    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https']);
+    // A critical finding: the pager's form too, and the attribute its filter policy on the ops topic selects.
+    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https', 'lambda']);
+    expect(ops.MessageAttributes?.severity).toEqual({ DataType: 'String', StringValue: 'critical' });
     expect(published(topics.email)).toHaveLength(1);
   });
 
@@ -381,6 +383,12 @@ describe('createDetector: alerting', () => {
     const [ops] = published(topics.ops);
     expect(JSON.parse(String(ops.Message)).email).toContain('DisableKey');
     expect(ops.Subject).toMatch(/CRITICAL/i);
+    // It pages from the ops topic too: the page topic, encrypted with the disabled key, cannot take it.
+    expect(ops.MessageAttributes?.severity?.StringValue).toBe('critical');
+    expect(JSON.parse(JSON.parse(String(ops.Message)).lambda)).toMatchObject({
+      event: 'DisableKey',
+      severity: 'critical',
+    });
     expect(published(topics.email)).toHaveLength(0);
     expect(output.metric('OpsFallbackAlerts')).toBe(1);
   });
@@ -505,7 +513,9 @@ describe('createDetector: live state', () => {
 
     expect(finding).toMatchObject({ event: 'PutKeyPolicy', severity: 'critical' });
     expect(published(topics.page)).toHaveLength(1);
-    expect(output.metric('LiveReadFailures')).toBe(1);
+    // Counted apart from failures: such a key fails the same way on every event.
+    expect(output.metric('UnreadableKeys')).toBe(1);
+    expect(output.metric('LiveReadFailures')).toBe(0);
   });
 
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {

@@ -41,6 +41,13 @@ describe('readDetectorEnvironment', () => {
     });
   });
 
+  it("reads the ops topic's own key, which the stack sets, and leaves it out when unset", () => {
+    const opsKeyArn = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops';
+
+    expect(readDetectorEnvironment({ ...base, OPS_KEY_ARN: ` ${opsKeyArn} ` }).opsKeyArn).toBe(opsKeyArn);
+    expect(readDetectorEnvironment(base)).not.toHaveProperty('opsKeyArn');
+  });
+
   it('defaults the threshold to error and the configuration to empty', () => {
     const settings = readDetectorEnvironment(base);
 

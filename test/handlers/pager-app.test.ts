@@ -9,6 +9,7 @@ import type { SNSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { RetryablePagerDutyError, SecretError } from '../../lambda/adapters/errors';
+import { opsCommand, pageCommand } from '../../lambda/adapters/publisher';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import type { Finding } from '../../lambda/core/types';
 import { createPager } from '../../lambda/handlers/pager-app';
@@ -110,6 +111,25 @@ describe('createPager', () => {
       expect.objectContaining({ routing_key: ROUTING_KEY, event_action: 'trigger' }),
     ]);
     expect(output.metric('PagerDutyEvents')).toBe(2);
+  });
+
+  it('sends a finding delivered by both the page and the ops topic as one incident per attribute (same dedup keys)', async () => {
+    // Prepare: what SNS hands the pager from each topic (the ops topic's `lambda` form, as its subscription gets it).
+    const fromPage = String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', finding).input.Message);
+    const fromOps = JSON.parse(String(opsCommand('arn:aws:sns:us-west-2:111122223333:ops', finding).input.Message));
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(fromPage));
+    await makePager(fetch)(snsEvent(fromOps.lambda));
+
+    // Assess: PagerDuty merges triggers with an open incident's dedup key, so the second delivery adds no incident.
+    const keys = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.dedup_key, b.event_action]);
+    expect(keys).toHaveLength(4);
+    expect(keys.slice(2)).toEqual(keys.slice(0, 2));
+    expect(new Set(keys.map(([key]) => key)).size).toBe(2);
+    expect(output.metric('PagerInvalidMessages')).toBe(0);
+    expect(output.metric('PagerDutyEvents')).toBe(4);
   });
 
   it('fetches the routing key once for many invocations', async () => {

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -362,6 +362,26 @@ describe("Reconciler: keydrift's own keys", () => {
       expect(published(topics.page)).toBe(true);
     },
   );
+});
+
+describe('Reconciler: keys that deny keydrift its reads', () => {
+  it('counts a key whose policy keeps keydrift out apart from failures, so no failure alarm fires on every run', async () => {
+    // Prepare: three keys; the second one's policy does not let the account's IAM policies in.
+    account = accountWith(3);
+    const locked = customerKeys(account)[1].arn;
+    const denied = Object.assign(new Error(`User is not authorized to perform: kms:DescribeKey on ${locked}`), {
+      name: 'AccessDeniedException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    kmsMock.on(DescribeKeyCommand, { KeyId: locked }).rejects(denied);
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess: the other keys are reconciled; the locked one is counted as unreadable, not failed.
+    expect(result).toMatchObject({ status: 'completed', counts: { keys: 2, unreadable: 1, failures: 0 } });
+    expect(await item(`RESOURCE#${locked}`, 'BASELINE')).toBeUndefined();
+  });
 });
 
 describe('Reconciler: KMS request quotas', () => {

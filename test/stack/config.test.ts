@@ -106,6 +106,46 @@ describe('parseKeydriftConfig', () => {
     expect(() => parseKeydriftConfig(input)).toThrow(message);
   });
 
+  it.each([
+    'cron(0 6 * * ? *)',
+    'cron(0 6 ? * * *)',
+    'cron(15 */6 * * ? *)',
+    'cron(0 6 ? * MON-FRI *)',
+    'cron(0 6 ? * 2-6 *)',
+    'cron(0 6 ? * MON,WED,FRI *)',
+    'cron(0 6 ? * SUN,TUE-THU,SAT *)',
+    'cron(0 6 ? * SUN,WED,SAT *)',
+  ])('accepts %s: its runs are never more than 3 days apart', (reconcileSchedule) => {
+    expect(parseKeydriftConfig({ reconcileSchedule }).reconcileSchedule).toBe(reconcileSchedule);
+  });
+
+  it.each([
+    [
+      'cron(0 6 1 * ? *)',
+      'reconcileSchedule "cron(0 6 1 * ? *)" has day-of-month (3rd field) "1": it runs on some days of the month only, which leaves more than 3 days between runs',
+    ],
+    ['cron(0 6 1,15 * ? *)', 'has day-of-month (3rd field) "1,15"'],
+    ['cron(0 6 */2 * ? *)', 'has day-of-month (3rd field) "*/2"'],
+    ['cron(0 6 L * ? *)', 'has day-of-month (3rd field) "L"'],
+    [
+      'cron(0 6 ? * MON *)',
+      'reconcileSchedule "cron(0 6 ? * MON *)" has day-of-week (5th field) "MON", which leaves 7 days between runs (MON to MON), more than the 3 days the reconcile heartbeat alarm can watch',
+    ],
+    ['cron(0 6 ? * MON,THU *)', '"MON,THU", which leaves 4 days between runs (THU to MON)'],
+    ['cron(0 6 ? * MON-WED *)', '"MON-WED", which leaves 5 days between runs (WED to MON)'],
+    [
+      'cron(0 6 ? * 2#1 *)',
+      'has day-of-week (5th field) "2#1": "2#1" is not a day (1-7 or SUN-SAT) or a range of days',
+    ],
+    ['cron(0 6 ? * 6L *)', 'has day-of-week (5th field) "6L": "6L" is not a day'],
+    ['cron(0 6 ? * 1/2 *)', 'has day-of-week (5th field) "1/2": "1/2" is not a day'],
+    ['cron(0 6 ? * FRI-MON *)', 'has day-of-week (5th field) "FRI-MON": "FRI-MON" runs backwards: write it as a list'],
+    ['cron(0 6 * 1-6 ? *)', 'has month (4th field) "1-6": it skips months'],
+    ['cron(0 6 * * ? 2026)', 'has year (6th field) "2026": it stops running after it'],
+  ])('rejects %s, naming the field and why the heartbeat cannot watch it', (reconcileSchedule, message) => {
+    expect(() => parseKeydriftConfig({ reconcileSchedule })).toThrow(message);
+  });
+
   it("rejects detection settings too large for the functions' environment, naming the size, the limit and what to shorten", () => {
     // Prepare: 80 planned principals come to about 6 KB of JSON; Lambda allows 4 KB for a function's whole environment.
     const plannedPrincipals = Array.from(
@@ -193,5 +233,10 @@ describe('configuration from the CDK context', () => {
     expect(() => stackNameFromContext(appWith({ stackName: 'keydrift_prod' }))).toThrow(
       'keydrift: context "stackName" "keydrift_prod" is not a valid stack name',
     );
+  });
+
+  it("rejects a stack name over 64 characters, which would outgrow the functions' 4 KB environment", () => {
+    expect(stackNameFromContext(appWith({ stackName: `K${'x'.repeat(63)}` }))).toHaveLength(64);
+    expect(() => stackNameFromContext(appWith({ stackName: `K${'x'.repeat(64)}` }))).toThrow(/4 KB Lambda allows/);
   });
 });

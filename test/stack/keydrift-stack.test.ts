@@ -9,7 +9,7 @@ import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
 import { readDetectorEnvironment } from '../../lambda/shared/environment';
 import { MAX_DETECTION_SETTINGS_BYTES } from '../../lib/config';
-import { KEY_USE_ACTIONS, Keydrift, reconcileHeartbeatWindow } from '../../lib/keydrift';
+import { KEY_USE_ACTIONS, Keydrift, OPS_KEY_USE_ACTIONS, reconcileHeartbeatWindow } from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
 
@@ -106,6 +106,7 @@ beforeAll(() => {
 const logicalId = (stack: KeydriftStack, construct: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(construct.node.defaultChild as never);
 const keyArn = (stack: KeydriftStack) => ({ 'Fn::GetAtt': [logicalId(stack, stack.keydrift.key), 'Arn'] });
+const opsKeyArn = (stack: KeydriftStack) => ({ 'Fn::GetAtt': [logicalId(stack, stack.keydrift.opsKey), 'Arn'] });
 const toArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 /** Every statement of the IAM policies attached to a role. */
@@ -147,8 +148,8 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
     .filter((rule) => rule.Targets.some((t: Json) => t.Arn['Fn::GetAtt']?.[0] === functionLogicalId));
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
-const DEFAULT_ALARMS = 25;
-const FULL_ALARMS = 29;
+const DEFAULT_ALARMS = 26;
+const FULL_ALARMS = 30;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -172,6 +173,8 @@ function expectedAlarms(stack: KeydriftStack): string[] {
   const rules = [...Object.values(keydrift.rules), ...Object.values(keydrift.reconcileRules)];
   return [
     `AWS/SQS/ApproximateNumberOfMessagesVisible QueueName=${id(keydrift.deadLetterQueue)}`,
+    // Each new dead letter, even while older ones keep the depth alarm in ALARM.
+    `AWS/SQS/NumberOfMessagesSent QueueName=${id(keydrift.deadLetterQueue)}`,
     ...functions.flatMap((fn) => [
       `AWS/Lambda/Errors FunctionName=${id(fn)}`,
       // Every function sends its failed invocations to the dead-letter queue, and that can fail too.
@@ -223,7 +226,7 @@ describe('keydrift stack with the default configuration', () => {
   });
 
   it('lets no service principal use the key', () => {
-    const [key] = Object.values(defaults.template.findResources('AWS::KMS::Key'));
+    const key = defaults.template.toJSON().Resources[logicalId(defaults.stack, defaults.stack.keydrift.key)];
     const services = (key.Properties.KeyPolicy.Statement as Json[]).flatMap((s) => toArray(s.Principal?.Service ?? []));
     expect(services).toEqual([]);
   });
@@ -295,10 +298,18 @@ describe('keydrift stack with the default configuration', () => {
     }
   });
 
-  it("keeps the ops topic free of keydrift's key, so alerts about that key survive its loss", () => {
-    const id = logicalId(defaults.stack, defaults.stack.keydrift.opsTopic);
-    expect(defaults.template.toJSON().Resources[id].Properties.KmsMasterKeyId).toBeUndefined();
-    defaults.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+  it("encrypts the ops topic with a second key of its own, not keydrift's key, so alerts about that key survive its loss", () => {
+    const { stack, template } = defaults;
+    const id = logicalId(stack, stack.keydrift.opsTopic);
+    expect(template.toJSON().Resources[id].Properties.KmsMasterKeyId).toEqual(opsKeyArn(stack));
+    expect(logicalId(stack, stack.keydrift.opsKey)).not.toEqual(logicalId(stack, stack.keydrift.key));
+    template.resourceCountIs('AWS::KMS::Key', 2);
+    expect(template.toJSON().Resources[logicalId(stack, stack.keydrift.opsKey)]).toMatchObject({
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: id }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -312,6 +323,50 @@ describe('keydrift stack with the default configuration', () => {
         ]),
       },
     });
+  });
+
+  it("lets only this account's CloudWatch alarms use the ops key, to publish to the ops topic", () => {
+    const { stack, template } = defaults;
+    const key = template.toJSON().Resources[logicalId(stack, stack.keydrift.opsKey)];
+    const services = (key.Properties.KeyPolicy.Statement as Json[]).filter((s) => s.Principal?.Service);
+    expect(services).toEqual([
+      {
+        Sid: 'AllowThisAccountsAlarmsToUseTheKey',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':cloudwatch:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':alarm:*',
+                ],
+              ],
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('acknowledges no unencrypted topic: every topic has a customer managed key', () => {
+    const { keydrift } = defaults.stack;
+    for (const topic of [keydrift.chatTopic, keydrift.emailTopic, keydrift.pageTopic, keydrift.opsTopic]) {
+      expect(acknowledgements(topic).map((a) => a.id)).not.toContain('AwsSolutions-SNS2');
+    }
+    for (const topic of Object.values(defaults.template.findResources('AWS::SNS::Topic'))) {
+      expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+    }
   });
 
   it("keeps failed events for 14 days in an encrypted dead-letter queue that does not depend on keydrift's key", () => {
@@ -356,6 +411,7 @@ describe('keydrift stack with the default configuration', () => {
           OPS_TOPIC_ARN: ref(keydrift.opsTopic),
           EVENT_BUS_NAME: 'default',
           SELF_KEY_ARN: keyArn(stack),
+          OPS_KEY_ARN: opsKeyArn(stack),
           KEYDRIFT_CONFIG: JSON.stringify({
             plannedPrincipals: [],
             severityOverrides: {},
@@ -451,6 +507,26 @@ describe('keydrift stack with the default configuration', () => {
     });
   });
 
+  it('lets the detector and the reconciler use the ops key only through SNS, to publish to the ops topic', () => {
+    const { stack, template } = defaults;
+    for (const role of [detectorRole(template), reconcilerRole(template)]) {
+      const opsKeyUse = roleStatements(template, role).filter(
+        (s) => JSON.stringify(s.Resource) === JSON.stringify(opsKeyArn(stack)),
+      );
+      expect(opsKeyUse).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: [...OPS_KEY_USE_ACTIONS],
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['sns.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+            },
+          },
+        }),
+      ]);
+    }
+  });
+
   it("acknowledges only the detector's own wildcards, with reasons that name only actions it is granted", () => {
     const granted = new Set(roleActions(defaults.template, detectorRole(defaults.template)));
     const acknowledged = acknowledgements(defaults.stack.keydrift.detector.role!);
@@ -478,8 +554,8 @@ describe('keydrift stack with the default configuration', () => {
   it('alarms to the ops topic on anything that fails or drops a change, and only on that', () => {
     const opsTopic = { Ref: logicalId(defaults.stack, defaults.stack.keydrift.opsTopic) };
     const alarms = Object.values(defaults.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    // The heartbeat alarms on the absence of a metric instead (asserted below).
-    for (const alarm of alarms.filter((a) => a.MetricName !== 'ReconcileRunTime')) {
+    // The heartbeat alarms on the absence of a metric instead, the dead-letter arrivals on at least one (below).
+    for (const alarm of alarms.filter((a) => !['ReconcileRunTime', 'NumberOfMessagesSent'].includes(a.MetricName))) {
       expect(alarm).toMatchObject({
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
@@ -490,6 +566,32 @@ describe('keydrift stack with the default configuration', () => {
     }
     expect(alarmedMetrics(defaults.template)).toEqual(expectedAlarms(defaults.stack));
     expect(alarms).toHaveLength(DEFAULT_ALARMS);
+  });
+
+  it('alarms to the ops topic on each new dead letter, even while older ones keep the depth alarm in ALARM', () => {
+    const opsTopic = { Ref: logicalId(defaults.stack, defaults.stack.keydrift.opsTopic) };
+    const queue = { 'Fn::GetAtt': [logicalId(defaults.stack, defaults.stack.keydrift.deadLetterQueue), 'QueueName'] };
+    for (const [metricName, statistic] of [
+      ['ApproximateNumberOfMessagesVisible', 'Maximum'],
+      ['NumberOfMessagesSent', 'Sum'],
+    ]) {
+      defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'QueueName', Value: queue }],
+        Statistic: statistic,
+        Period: 300,
+        EvaluationPeriods: 1,
+        AlarmActions: [opsTopic],
+        OKActions: [opsTopic],
+        TreatMissingData: 'notBreaching',
+      });
+    }
+    defaults.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'NumberOfMessagesSent',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
   });
 
   it("alarms when the detector could not list the trails, as when it could not read a resource's live state", () => {
@@ -613,7 +715,7 @@ describe('keydrift stack with the default configuration', () => {
     defaults.template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
     defaults.template.resourceCountIs('AWS::CloudTrail::Trail', 0);
     defaults.template.resourceCountIs('AWS::S3::Bucket', 0);
-    defaults.template.resourceCountIs('AWS::KMS::Key', 1);
+    defaults.template.resourceCountIs('AWS::KMS::Key', 2);
   });
 });
 
@@ -727,7 +829,10 @@ describe('keydrift stack: the reconciler', () => {
     ['rate(1 day)', 48],
     ['rate(10 days)', 168],
     ['cron(0 6 * * ? *)', 48],
-    ['cron(0 6 ? * MON-FRI *)', 168],
+    ['cron(0 */4 ? * * *)', 48],
+    ['cron(0 6 ? * MON-FRI *)', 144],
+    ['cron(0 6 ? * MON,WED,FRI *)', 144],
+    ['cron(0 6 ? * SUN,TUE,THU,SAT *)', 96],
   ])('waits for a completed run %s for %i hours before the heartbeat alarms', (schedule, hours) => {
     expect(reconcileHeartbeatWindow(schedule).toHours()).toBe(hours);
   });
@@ -772,7 +877,8 @@ describe('keydrift stack with every option', () => {
         });
       }
     }
-    full.template.resourceCountIs('AWS::SNS::Subscription', 2 * FULL_CONFIG.alertEmails.length + 1);
+    // Plus the pager's two: the page topic and the ops topic.
+    full.template.resourceCountIs('AWS::SNS::Subscription', 2 * FULL_CONFIG.alertEmails.length + 2);
   });
 
   it('sends the chat and ops topics to Slack with CloudWatch read-only guardrails and error logging', () => {
@@ -826,6 +932,7 @@ describe('keydrift stack with every option', () => {
   });
 
   it('forwards the page topic to a pager function that may read only the PagerDuty secret', () => {
+    // It needs neither key: SNS decrypts both topics' messages before invoking it.
     const pager = full.stack.keydrift.pager;
     expect(pager).toBeDefined();
     full.template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -843,6 +950,27 @@ describe('keydrift stack with every option', () => {
     const statements = roleStatements(full.template, pagerRole);
     const secretRead = statements.find((s) => toArray(s.Action).includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secretRead?.Resource)).toContain(':secret:keydrift/pagerduty-??????');
+  });
+
+  it('subscribes the pager to the ops topic for critical findings only, so alarm messages never reach it', () => {
+    const { stack, template } = full;
+    const pagerArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.pager!), 'Arn'] };
+    const subscriptions = Object.values(
+      template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'lambda', Endpoint: pagerArn } }),
+    ).map((subscription) => subscription.Properties);
+    expect(subscriptions).toHaveLength(2);
+    const byTopic = (topic: IConstruct) =>
+      subscriptions.find((sub) => sub.TopicArn.Ref === logicalId(stack, topic as never));
+    // The page topic's messages are all for the pager; the ops topic's only when the publisher marks them critical.
+    expect(byTopic(stack.keydrift.pageTopic)?.FilterPolicy).toBeUndefined();
+    expect(byTopic(stack.keydrift.opsTopic)).toMatchObject({ FilterPolicy: { severity: ['critical'] } });
+    expect(byTopic(stack.keydrift.opsTopic)?.FilterPolicyScope).not.toBe('MessageBody');
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'sns.amazonaws.com',
+      FunctionName: pagerArn,
+      SourceArn: { Ref: logicalId(stack, stack.keydrift.opsTopic) },
+    });
   });
 
   it('grants the detector and the reconciler the same exact actions as by default', () => {
@@ -908,7 +1036,8 @@ describe('keydrift stack with every option', () => {
   });
 
   it('encrypts trail logs with a dedicated key that CloudTrail may use only for this account', () => {
-    full.template.resourceCountIs('AWS::KMS::Key', 2);
+    // keydrift's key, the ops key and the trail key.
+    full.template.resourceCountIs('AWS::KMS::Key', 3);
     full.template.hasResource('AWS::KMS::Key', {
       Properties: {
         EnableKeyRotation: true,
@@ -1023,6 +1152,37 @@ describe('keydrift stack with every option', () => {
 });
 
 describe('Keydrift construct', () => {
+  it.each([
+    ['us-gov-west-1', 'aws-us-gov'],
+    ['cn-north-1', 'aws-cn'],
+    ['cn-northwest-1', 'aws-cn'],
+  ])('refuses Slack at synth for a stack in %s, where AWS Chatbot does not exist (%s)', (region, partition) => {
+    const build = () =>
+      new KeydriftStack(testApp(), 'Keydrift', {
+        env: { account: '111122223333', region },
+        config: { slack: FULL_CONFIG.slack },
+      });
+    expect(build).toThrow(
+      new RegExp(
+        `^keydrift config: slack is set, but this stack deploys to ${region} \\(partition ${partition}\\), where AWS Chatbot`,
+      ),
+    );
+  });
+
+  it('accepts Slack in the aws partition, and in an environment-agnostic stack whose Region is only known at deploy', () => {
+    for (const env of [{ account: '111122223333', region: 'eu-west-1' }, undefined]) {
+      const stack = new KeydriftStack(testApp(), 'Keydrift', { env, config: { slack: FULL_CONFIG.slack } });
+      expect(stack.keydrift.slackChannel).toBeDefined();
+    }
+    expect(
+      () =>
+        new KeydriftStack(testApp(), 'Keydrift', {
+          env: { account: '111122223333', region: 'us-gov-west-1' },
+          config: { alertEmails: ['secops@example.com'] },
+        }),
+    ).not.toThrow();
+  });
+
   it("refuses at synth detection settings that would not fit in Lambda's 4 KB environment", () => {
     const plannedPrincipals = Array.from(
       { length: 80 },

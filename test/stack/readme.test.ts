@@ -105,11 +105,56 @@ describe('README: security and Regions', () => {
     expect(deploy()).toMatch(/\| `createTrail` \| create a multi-Region [^|]*set it in one Region only \|/);
   });
 
+  it('gives every AWS Chatbot CLI command --region us-east-2, where the Chatbot API answers', () => {
+    const commands = [...readme.matchAll(/`(aws chatbot [^`]*)`/g)].map(([, command]) => command);
+    expect(commands.length).toBeGreaterThan(0);
+    for (const command of commands) expect(command).toContain('--region us-east-2');
+  });
+
   it('tells a second Region to share the Slack channel through the outputs the stack exports', () => {
     const text = deploy();
     expect(text).toContain('one configuration per Slack channel per account');
     for (const key of [OUTPUT_KEYS.chatTopicArn, OUTPUT_KEYS.opsTopicArn]) expect(text).toContain(`\`${key}\``);
     expect(text).toContain('aws chatbot update-slack-channel-configuration --sns-topic-arns');
+  });
+});
+
+describe('README: reusing the construct', () => {
+  it('shows the construct with exportOutputs(), and says when its fixed output ids collide', () => {
+    const deploy = section('## Deploy');
+    const [, example] = deploy.match(/```ts\n([\s\S]*?)```/) ?? [];
+    expect(example).toMatch(/new Keydrift\(this, 'Keydrift', \{[^\n]*\}\);/);
+    expect(example).toContain('keydrift.exportOutputs();');
+    const text = deploy.replace(/\s+/g, ' ');
+    expect(text).toContain(
+      '`exportOutputs()` gives the outputs those fixed ids, so CDK refuses it in a stack that already',
+    );
+  });
+});
+
+describe('README: failures and the dead-letter queue', () => {
+  const template = () => synthesize({}).toJSON();
+
+  it('states the retry policy the rule targets have, not a 24-hour retry', () => {
+    const targets = Object.values(template().Resources as Record<string, { Type: string; Properties: never }>)
+      .filter((r) => r.Type === 'AWS::Events::Rule')
+      .flatMap((r) => (r.Properties as { Targets: { RetryPolicy: Record<string, number> }[] }).Targets);
+    const policies = new Set(targets.map((t) => JSON.stringify(t.RetryPolicy)));
+    expect(policies.size).toBe(1);
+    const { MaximumRetryAttempts, MaximumEventAgeInSeconds } = targets[0].RetryPolicy;
+    const text = section('### When something fails').replace(/\s+/g, ' ');
+    expect(text).toContain(`\`MaximumRetryAttempts\` ${MaximumRetryAttempts}`);
+    expect(text).toContain(`\`MaximumEventAgeInSeconds\` ${MaximumEventAgeInSeconds}`);
+    expect(readme).not.toMatch(/retries delivery\s+for 24 hours/);
+  });
+
+  it('names both dead-letter alarms, and says which encryption the queue and each topic use', () => {
+    const text = section('### When something fails').replace(/\s+/g, ' ');
+    expect(text).toContain('`NumberOfMessagesSent`');
+    expect(text).toContain('depth');
+    expect(readme).not.toMatch(/table, queue and topics use that key/);
+    expect(text).toContain('the dead-letter queue SQS-managed encryption');
+    expect(section('## Deploy').replace(/\s+/g, ' ')).toContain('the dead-letter queue with SQS-managed encryption');
   });
 });
 
@@ -131,6 +176,43 @@ describe('README: what the stack holds and costs', () => {
     expect([lowCost, highCost]).toEqual([(byDefault * 0.1).toFixed(2), (withPaging * 0.1).toFixed(2)]);
     const holds = section('## Deploy').replace(/\s+/g, ' ');
     expect(holds).toContain(`${byDefault} CloudWatch alarms to the \`ops\` topic (${withPaging} with PagerDuty`);
+  });
+
+  it("prices both of the stack's KMS keys and their rotation", () => {
+    const keys = Object.values(synthesize({}).toJSON().Resources as Record<string, { Type: string }>).filter(
+      (r) => r.Type === 'AWS::KMS::Key',
+    );
+    expect(keys).toHaveLength(2);
+    const rows = section('### What it costs').split('\n');
+    expect(rows).toContainEqual(expect.stringMatching(/^\| the stack's two KMS keys .*\| \$2\.00 \|$/));
+    expect(rows).toContainEqual(
+      expect.stringMatching(
+        /^\| their yearly rotation: .*first two rotations.*\| \$0 the first year, \$2\.00 the second, \$4\.00 from the third \|$/,
+      ),
+    );
+  });
+
+  it('prices the dashboard at $3.00 when it has more metrics than the free tier allows (50)', () => {
+    const [dashboard] = Object.values(
+      synthesize({}).findResources('AWS::CloudWatch::Dashboard') as Record<
+        string,
+        { Properties: Record<string, unknown> }
+      >,
+    );
+    const body = dashboard.Properties.DashboardBody as string | { 'Fn::Join': [string, unknown[]] };
+    const json = (typeof body === 'string' ? [body] : body['Fn::Join'][1])
+      .map((part) => (typeof part === 'string' ? part : 'REF'))
+      .join('');
+    const widgets = JSON.parse(json).widgets as { properties: { metrics?: unknown[] } }[];
+    const metrics = widgets.reduce((sum, widget) => sum + (widget.properties.metrics?.length ?? 0), 0);
+    const row = section('### What it costs')
+      .split('\n')
+      .find((line) => line.startsWith('| dashboard'));
+    if (metrics > 50) {
+      expect(row).toMatch(new RegExp(`^\\| dashboard: ${metrics} metrics .*\\| \\$3\\.00 \\|$`));
+    } else {
+      expect(row).toMatch(/free/);
+    }
   });
 
   it('lists the Secrets Manager secret and the trail key, each marked as conditional', () => {
