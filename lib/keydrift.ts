@@ -838,6 +838,13 @@ export class Keydrift extends Construct {
       keydriftCount('ReconcileFailures', Duration.hours(1)),
       'the reconciler could not read or save some resources (logged); the next run tries them again',
     );
+    alarmOnAny(
+      'NoTrailLogsKmsAlarm',
+      keydriftCount('NoTrailLogsKms', Duration.hours(1)),
+      'no trail delivers KMS write events in this Region (none logging, or all leave KMS out): EventBridge sends ' +
+        'keydrift no KMS events, and changes show only at the next reconcile run. Create a trail (createTrail) or ' +
+        'start logging',
+    );
     this.addReconcileHeartbeatAlarm();
     if (this.pager) {
       alarmOnAny('PagerErrorsAlarm', this.pager.metricErrors(sum), 'a critical finding could not be sent to PagerDuty');
@@ -949,13 +956,11 @@ export class Keydrift extends Construct {
           .reverse()
           .map((severity) => emf('FindingsBySeverity', { severity }, cloudwatch.Stats.SUM, severity)),
       }),
+      // p99 alone: one more metric would take the dashboard past the free tier's 50 ($3 a month).
       new cloudwatch.GraphWidget({
-        title: 'Processing time (ms)',
+        title: 'Processing time (ms, p99)',
         width: 8,
-        left: [
-          emf('ProcessingTime', {}, cloudwatch.Stats.AVERAGE, 'average'),
-          emf('ProcessingTime', {}, cloudwatch.Stats.p(99), 'p99'),
-        ],
+        left: [emf('ProcessingTime', {}, cloudwatch.Stats.p(99), 'p99')],
       }),
       new cloudwatch.SingleValueWidget({
         title: 'Open drift (from the last reconcile)',

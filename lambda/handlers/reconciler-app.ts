@@ -36,6 +36,7 @@ import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../ad
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
+import { logsKmsWrites, type TrailSelectors } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
@@ -106,6 +107,11 @@ export interface RunCounts {
   failures: number;
   /** Keys whose policy denies keydrift its reads: not failures, as every run would fail the same way. */
   unreadable: number;
+  /**
+   * Trails that deliver KMS write events to EventBridge in this Region: this account's trails homed here that log and
+   * record them, plus any other trail seen here (another Region's or the organization's, counted unverified).
+   */
+  kmsTrails: number;
 }
 
 export interface ReconcileResult {
@@ -185,6 +191,7 @@ export const emptyCounts = (): RunCounts => ({
   openDrift: 0,
   failures: 0,
   unreadable: 0,
+  kmsTrails: 0,
 });
 
 /**
@@ -485,6 +492,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   const ownAccount = parseArn(settings.selfKeyArn)?.account;
   const isHomeTrail = (arn: string) => inRegion(arn) && parseArn(arn)?.account === ownAccount;
 
+  /** A trail that logs and records KMS write events (selectors it could not read are given the benefit of the doubt). */
+  function deliversKmsEvents(trail: ResourceSnapshot): boolean {
+    const selectors = trail.attributes.event_selectors as TrailSelectors | undefined;
+    return trail.attributes.logging === true && (selectors === undefined || logsKmsWrites(selectors));
+  }
+
   function isGone(snapshot: ResourceSnapshot | undefined): boolean {
     if (!snapshot) return false;
     switch (snapshot.kind) {
@@ -529,6 +542,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const trails = world.trails.some((t) => isHomeTrail(t.arn))
       ? await trailReader.readTrails({ where: isHomeTrail })
       : [];
+    totals.kmsTrails = trails.filter(deliversKmsEvents).length + world.trails.filter((t) => !isHomeTrail(t.arn)).length;
     const listed = [...aliases, ...trails];
     const loaded = await loadAll(listed.map((s) => s.arn));
     const listedDone = await pool(listed, (live) =>
@@ -658,6 +672,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     count('ReconciledTrails', totals.trails);
     count('GoneResources', totals.gone);
     count('AdoptedResources', totals.adopted);
+    if (totals.kmsTrails === 0) {
+      // Without such a trail EventBridge delivers no KMS event: only these runs see changes, hours late.
+      count('NoTrailLogsKms');
+      logger.warn('No trail delivers KMS write events in this Region: keydrift sees changes only when it reconciles', {
+        region: settings.region,
+      });
+    }
     metrics.addMetric('ReconcileRunTime', MetricUnit.Seconds, seconds);
     logger.info('Reconcile run completed', {
       runId: run.runId,

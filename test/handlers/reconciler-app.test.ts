@@ -364,6 +364,92 @@ describe("Reconciler: keydrift's own keys", () => {
   );
 });
 
+describe('Reconciler: trails that deliver KMS events', () => {
+  const metricNames = () => {
+    const added = jest.spyOn(Metrics.prototype, 'addMetric');
+    return () => added.mock.calls.map(([name]) => name);
+  };
+
+  it('reports a Region where no trail delivers KMS events, which leaves keydrift only its reconcile runs', async () => {
+    // Prepare: the account has no trail at all.
+    trailMock.on(DescribeTrailsCommand).resolves({ trailList: [] });
+    account = accountWith(1);
+    const names = metricNames();
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 0 } });
+    expect(names()).toContain('NoTrailLogsKms');
+  });
+
+  it.each([
+    [
+      'a stopped trail',
+      { IsLogging: false },
+      { EventSelectors: [{ ReadWriteType: 'All' as const, IncludeManagementEvents: true }] },
+    ],
+    [
+      'a trail that leaves KMS out',
+      { IsLogging: true },
+      {
+        EventSelectors: [
+          {
+            ReadWriteType: 'All' as const,
+            IncludeManagementEvents: true,
+            ExcludeManagementEventSources: ['kms.amazonaws.com'],
+          },
+        ],
+      },
+    ],
+  ])('counts %s as delivering no KMS events', async (_, status, selectors) => {
+    trailMock.on(GetTrailStatusCommand).resolves(status);
+    trailMock.on(GetEventSelectorsCommand).resolves(selectors);
+    account = accountWith(1);
+    const names = metricNames();
+
+    const result = await reconciler()({});
+
+    expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 0 } });
+    expect(names()).toContain('NoTrailLogsKms');
+  });
+
+  it('counts a logging trail that records KMS write events', async () => {
+    account = accountWith(1);
+    const names = metricNames();
+
+    const result = await reconciler()({});
+
+    expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 1 } });
+    expect(names()).not.toContain('NoTrailLogsKms');
+  });
+
+  it("counts an organization's trail it cannot check as delivering KMS events", async () => {
+    trailMock.on(GetTrailStatusCommand).resolves({ IsLogging: false });
+    trailMock.on(DescribeTrailsCommand).resolves({
+      trailList: [
+        { Name: 'org-audit', TrailARN: TRAIL, HomeRegion: REGION, IsMultiRegionTrail: true },
+        {
+          Name: 'o-exampleorgid-audit',
+          TrailARN: `arn:aws:cloudtrail:${REGION}:999988887777:trail/o-exampleorgid-audit`,
+          HomeRegion: REGION,
+          IsOrganizationTrail: true,
+        },
+      ],
+    });
+    account = accountWith(1);
+    const names = metricNames();
+
+    const result = await reconciler()({});
+
+    expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 1 } });
+    expect(names()).not.toContain('NoTrailLogsKms');
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+});
+
 describe('Reconciler: keys that deny keydrift its reads', () => {
   it('counts a key whose policy keeps keydrift out apart from failures, so no failure alarm fires on every run', async () => {
     // Prepare: three keys; the second one's policy does not let the account's IAM policies in.

@@ -148,8 +148,8 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
     .filter((rule) => rule.Targets.some((t: Json) => t.Arn['Fn::GetAtt']?.[0] === functionLogicalId));
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
-const DEFAULT_ALARMS = 26;
-const FULL_ALARMS = 30;
+const DEFAULT_ALARMS = 27;
+const FULL_ALARMS = 31;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -186,6 +186,8 @@ function expectedAlarms(stack: KeydriftStack): string[] {
     count('LiveReadFailures'),
     count('TrailReadFailures'),
     count('ReconcileFailures'),
+    // reconciler-app.ts: a completed run that found no trail delivering KMS events in the Region.
+    count('NoTrailLogsKms'),
     // reconciler-app.ts emits ReconcileRunTime once per completed run: the heartbeat.
     count('ReconcileRunTime'),
     // pager-app.ts: messages that are not findings, and events PagerDuty refused (4xx); neither is retried.
