@@ -44,6 +44,9 @@ export function classifyRecord(raw: unknown): RecordKind {
   const name = typeof raw.eventName === 'string' ? raw.eventName : '';
   if (KNOWN_WRITES.has(name)) return 'write';
   if (raw.readOnly === true || READ_NAME.test(name)) return 'read';
+  // CloudTrail calls that change no trail's logging (CloudTrail Lake, channels, tags, Insights): the deployed rules do
+  // not watch them either.
+  if (source === 'cloudtrail.amazonaws.com') return 'other';
   // A write keydrift does not know yet (a new KMS API): still watched, so nothing passes silently.
   return raw.readOnly === false ? 'write' : 'read';
 }

@@ -255,7 +255,7 @@ function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
  * Replays CloudTrail logs offline: reads every input (in parallel for large inputs), keeps only KMS and
  * trail writes, judges them in eventTime order with each eventID once, and returns the findings.
  * Memory grows with the number of writes, and by 16 to 32 bytes a record (the fingerprints that count each
- * record once); it never holds a whole log file.
+ * record once), beside the log files being read (each whole, one per worker).
  */
 export async function replay(paths: string[], options: ReplayOptions): Promise<ReplayResult> {
   const inputs = listInputs(paths);

@@ -28,6 +28,19 @@ describe('Finding contract on every sample', () => {
     expect(classifyRecord(sample('UpdateTrail__panther__1'))).toBe('other');
   });
 
+  it.each([
+    [
+      'StopEventDataStoreIngestion',
+      { eventDataStore: 'arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/EXAMPLE' },
+    ],
+    ['AddTags', { resourceId: 'arn:aws:cloudtrail:us-east-1:123456789012:trail/myTrail', tagsList: [] }],
+    ['PutInsightSelectors', { trailName: 'myTrail', insightSelectors: [{ insightType: 'ApiCallRateInsight' }] }],
+  ])('counts a CloudTrail %s, which changes no trail logging, as no watched write', (eventName, requestParameters) => {
+    const record = { ...sample('StopLogging__panther__2'), eventName, requestParameters, readOnly: false };
+    delete record.errorCode;
+    expect(classifyRecord(record)).toBe('other');
+  });
+
   it.each(writes)('turns %s into one finding that follows the contract', (name) => {
     // Prepare
     const record = sample(name);
