@@ -149,6 +149,7 @@ async function simulate(keys: number): Promise<{ adoption: Measured; steady: Mea
       topics: { chat: 'chat', email: 'email', page: 'page', ops: 'ops' },
       eventBusName: 'default',
       selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift`,
+      opsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-ops`,
       config: parseDetectionConfig({}),
       alertMinSeverity: 'error',
       region: REGION,

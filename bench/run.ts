@@ -118,6 +118,7 @@ const LAMBDA_ENV = {
   PAGE_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:page',
   OPS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:ops',
   SELF_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/bench',
+  OPS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/bench-ops',
   KEYDRIFT_CONFIG: '{"plannedPrincipals":[],"severityOverrides":{},"alertMinSeverity":"error"}',
   POWERTOOLS_SERVICE_NAME: 'keydrift',
   POWERTOOLS_METRICS_NAMESPACE: 'Keydrift',

@@ -279,7 +279,7 @@ export function createFindingPublisher(
     topics: settings.topics,
     eventBusName: settings.eventBusName,
     selfKeyArns: [settings.selfKeyArn],
-    opsKeyArns: settings.opsKeyArn ? [settings.opsKeyArn] : [],
+    opsKeyArns: [settings.opsKeyArn],
     alertMinSeverity: settings.alertMinSeverity,
   });
 }

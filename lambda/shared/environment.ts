@@ -16,8 +16,8 @@ export interface DetectorEnvironment {
   eventBusName: string;
   /** keydrift's main key: it encrypts the table and the chat, email and page topics. */
   selfKeyArn: string;
-  /** keydrift's second key, which encrypts the ops topic alone; absent where the stack does not set OPS_KEY_ARN. */
-  opsKeyArn?: string;
+  /** keydrift's second key, which encrypts the ops topic alone. */
+  opsKeyArn: string;
   config: DetectionConfig;
   alertMinSeverity: Severity;
 }
@@ -25,7 +25,7 @@ export interface DetectorEnvironment {
 const AlertSettings = z.looseObject({ alertMinSeverity: z._default(z.enum(SEVERITIES), 'error') });
 
 /**
- * The detector's settings: TABLE_NAME, the four topic ARNs, EVENT_BUS_NAME, SELF_KEY_ARN, OPS_KEY_ARN (optional) and
+ * The detector's settings: TABLE_NAME, the four topic ARNs, EVENT_BUS_NAME, SELF_KEY_ARN, OPS_KEY_ARN and
  * KEYDRIFT_CONFIG (JSON: `plannedPrincipals`, `severityOverrides`, `alertMinSeverity`, and optionally `ignore`,
  * `trailKeys`).
  *
@@ -39,6 +39,7 @@ export function readDetectorEnvironment(env: Env): DetectorEnvironment {
     'PAGE_TOPIC_ARN',
     'OPS_TOPIC_ARN',
     'SELF_KEY_ARN',
+    'OPS_KEY_ARN',
   ]);
   let raw: unknown = {};
   if (env.KEYDRIFT_CONFIG?.trim()) {
@@ -60,7 +61,6 @@ export function readDetectorEnvironment(env: Env): DetectorEnvironment {
     );
   }
   const { alertMinSeverity, ...detection } = alert.data;
-  const opsKeyArn = env.OPS_KEY_ARN?.trim();
   return {
     tableName: vars.TABLE_NAME,
     topics: {
@@ -71,7 +71,7 @@ export function readDetectorEnvironment(env: Env): DetectorEnvironment {
     },
     eventBusName: env.EVENT_BUS_NAME?.trim() || 'default',
     selfKeyArn: vars.SELF_KEY_ARN,
-    ...(opsKeyArn ? { opsKeyArn } : {}),
+    opsKeyArn: vars.OPS_KEY_ARN,
     config: parseDetectionConfig(detection, 'KEYDRIFT_CONFIG'),
     alertMinSeverity,
   };

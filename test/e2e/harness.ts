@@ -192,6 +192,7 @@ export async function setUpWorld(): Promise<World> {
         topics,
         eventBusName: EVENT_BUS,
         selfKeyArn: selfKey.arn,
+        opsKeyArn: `${selfKey.arn}-ops`,
         config: parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::123456789012:role/${PLANNED_ROLE}`] }),
         alertMinSeverity: 'error',
         lagRetries: 2,

@@ -98,6 +98,7 @@ beforeAll(async () => {
       topics: world.topics,
       eventBusName: EVENT_BUS,
       selfKeyArn: world.selfKey.arn,
+      opsKeyArn: `${world.selfKey.arn}-ops`,
       config: parseDetectionConfig({}),
       alertMinSeverity: 'error',
       region: REGION,

@@ -78,6 +78,7 @@ function settings(overrides: Partial<DetectorSettings> = {}): DetectorSettings {
     topics,
     eventBusName: 'default',
     selfKeyArn: SELF_KEY,
+    opsKeyArn: `${SELF_KEY}-ops`,
     config: parseDetectionConfig({}),
     alertMinSeverity: 'error',
     ...overrides,

@@ -10,6 +10,7 @@ const base = {
   OPS_TOPIC_ARN: 'arn:aws:sns:us-west-2:111122223333:ops',
   EVENT_BUS_NAME: 'default',
   SELF_KEY_ARN: 'arn:aws:kms:us-west-2:111122223333:key/keydrift',
+  OPS_KEY_ARN: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops',
 };
 
 describe('readDetectorEnvironment', () => {
@@ -41,11 +42,13 @@ describe('readDetectorEnvironment', () => {
     });
   });
 
-  it("reads the ops topic's own key, which the stack sets, and leaves it out when unset", () => {
+  it("reads the ops topic's own key, and requires it: findings on that key must route around it", () => {
     const opsKeyArn = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops';
 
     expect(readDetectorEnvironment({ ...base, OPS_KEY_ARN: ` ${opsKeyArn} ` }).opsKeyArn).toBe(opsKeyArn);
-    expect(readDetectorEnvironment(base)).not.toHaveProperty('opsKeyArn');
+    expect(() => readDetectorEnvironment({ ...base, OPS_KEY_ARN: undefined })).toThrow(
+      new ConfigError('missing environment variable(s): OPS_KEY_ARN'),
+    );
   });
 
   it('defaults the threshold to error and the configuration to empty', () => {

@@ -85,6 +85,7 @@ function reconciler(overrides: Partial<ReconcilerSettings> = {}, now?: () => num
     topics,
     eventBusName: 'default',
     selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-own-key`,
+    opsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-ops-key`,
     config: parseDetectionConfig({}),
     alertMinSeverity: 'error',
     region: REGION,

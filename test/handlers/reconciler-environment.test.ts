@@ -8,6 +8,7 @@ const base = {
   PAGE_TOPIC_ARN: 'arn:aws:sns:us-west-2:111122223333:page',
   OPS_TOPIC_ARN: 'arn:aws:sns:us-west-2:111122223333:ops',
   SELF_KEY_ARN: 'arn:aws:kms:us-west-2:111122223333:key/keydrift',
+  OPS_KEY_ARN: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops',
   AWS_REGION: 'us-west-2',
 };
 

@@ -1012,6 +1012,7 @@ describe('keydrift stack with every option', () => {
       PAGE_TOPIC_ARN: 'page',
       OPS_TOPIC_ARN: 'ops',
       SELF_KEY_ARN: 'key',
+      OPS_KEY_ARN: 'ops-key',
       KEYDRIFT_CONFIG: fn.Properties.Environment.Variables.KEYDRIFT_CONFIG,
     });
     expect(environment.config.ignore).toEqual(FULL_CONFIG.ignore);
