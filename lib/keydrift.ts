@@ -784,8 +784,8 @@ export class Keydrift extends Construct {
       this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
       'events are waiting in the dead-letter queue: changes went unchecked (redrive them after fixing the cause)',
     );
-    // The depth alarm stays in ALARM while an old record waits, so it says nothing of the next one; this one fires
-    // on every 5 minutes that bring a new message. EventBridge and Lambda's on-failure destination both use
+    // The depth alarm stays in ALARM while an old record waits, so it says nothing of the next one; this one goes to
+    // ALARM when new messages arrive (again after 5 quiet minutes). EventBridge and Lambda's on-failure destination both use
     // SendMessage, which NumberOfMessagesSent counts.
     const arrivals = new cloudwatch.Alarm(this, 'DeadLetterQueueArrivalsAlarm', {
       metric: this.deadLetterQueue.metricNumberOfMessagesSent(sum),
@@ -795,7 +795,8 @@ export class Keydrift extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
         'keydrift: a new event reached the dead-letter queue: a change went unchecked (see the function or rule ' +
-        'alarm for the cause, then redrive it); this alarm fires again for each new one even while older ones wait',
+        'alarm for the cause, then redrive it); it fires again when new ones arrive after 5 quiet minutes, even while ' +
+        'older ones wait',
     });
     this.reportToOps(arrivals);
     alarmOnAny(
@@ -818,8 +819,9 @@ export class Keydrift extends Construct {
     alarmOnAny(
       'LiveReadFailuresAlarm',
       keydriftCount('LiveReadFailures'),
-      "the detector could not read a resource's live state (a key policy may lock keydrift out) and judged from " +
-        'the event alone',
+      "the detector could not read a resource's live state (logged) and judged from the event alone; a key whose " +
+        'policy denies keydrift its reads counts as UnreadableKeys instead, and the reconciler alarms on one it could ' +
+        'read before',
     );
     alarmOnAny(
       'TrailReadFailuresAlarm',

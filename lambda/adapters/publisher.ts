@@ -9,7 +9,7 @@ import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws
 import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
-import { audiencesFor, crossKeyRoutes } from '../alerts/routing';
+import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import { utf8Bytes } from '../alerts/sanitize';
 import type { Finding, Severity } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
@@ -30,8 +30,6 @@ export interface PublisherOptions {
   eventBusName: string;
   /** Keys whose findings also go to the ops topic: keydrift's main key (its table and chat/email/page topics use it). */
   selfKeyArns: readonly string[];
-  /** Keys whose findings also go to chat and email: the ops topic's own key (default none). */
-  opsKeyArns?: readonly string[];
   alertMinSeverity: Severity;
 }
 
@@ -89,20 +87,19 @@ const TOPIC_KEY_UNUSABLE = new Set([
  *
  * @example
  * const publisher = createPublisher({ sns, eventBridge, topics, eventBusName: 'default', selfKeyArns: [keyArn],
- *   opsKeyArns: [opsKeyArn], alertMinSeverity: 'error' });
+ *   alertMinSeverity: 'error' });
  * await publisher.publish(finding);
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { sns, eventBridge, topics } = options;
-  const ownKeys = { main: options.selfKeyArns, ops: options.opsKeyArns ?? [] };
+  const isSelf = (finding: Finding) => options.selfKeyArns.includes(finding.resource);
 
+  // A finding on the ops key itself goes to the audiences' topics, which the main key encrypts, and never to ops.
   function targetsFor(finding: Finding): Target[] {
-    const routes = new Set<Target>([
-      ...audiencesFor(finding, options.alertMinSeverity),
-      ...crossKeyRoutes(finding, ownKeys, options.alertMinSeverity),
-    ]);
-    const order: Target[] = ['chat', 'email', 'page', 'ops'];
-    return [...order.filter((target) => routes.has(target)), 'eventbridge'];
+    const targets: Target[] = [...audiencesFor(finding, options.alertMinSeverity)];
+    if (isSelf(finding) && severityAtLeast(finding.severity, options.alertMinSeverity)) targets.push('ops');
+    targets.push('eventbridge');
+    return targets;
   }
 
   function send(target: Target, finding: Finding): Promise<unknown> {
@@ -272,14 +269,13 @@ export function pageCommand(topicArn: string, finding: Finding): PublishCommand 
 /** The publisher every finding-making function uses: its topics, bus, own keys and alert threshold from settings. */
 export function createFindingPublisher(
   clients: { sns: SNSClient; eventBridge: EventBridgeClient },
-  settings: Pick<DetectorEnvironment, 'topics' | 'eventBusName' | 'selfKeyArn' | 'opsKeyArn' | 'alertMinSeverity'>,
+  settings: Pick<DetectorEnvironment, 'topics' | 'eventBusName' | 'selfKeyArn' | 'alertMinSeverity'>,
 ): Publisher {
   return createPublisher({
     ...clients,
     topics: settings.topics,
     eventBusName: settings.eventBusName,
     selfKeyArns: [settings.selfKeyArn],
-    opsKeyArns: [settings.opsKeyArn],
     alertMinSeverity: settings.alertMinSeverity,
   });
 }

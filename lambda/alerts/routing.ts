@@ -1,8 +1,7 @@
 /**
  * Which audiences a finding goes to. Chat and email get everything at or above the configured severity; the pager
  * gets critical findings, plus the `resolved` and `planned` ones that close an incident it may hold open. Chat also
- * gets every `resolved` finding, so the channel that saw the drift hears it was fixed (in its thread). A finding on
- * one of keydrift's own keys also goes through the topics of its other key (`crossKeyRoutes`).
+ * gets every `resolved` finding, so the channel that saw the drift hears it was fixed (in its thread).
  */
 
 import { type Finding, SEVERITIES, type Severity } from '../core/types';
@@ -32,34 +31,4 @@ export function audiencesFor(
   // Resolves wake nobody, and without them incidents never close.
   if (finding.severity === 'critical' || resolvesSomeIncident(finding)) audiences.push('page');
   return audiences;
-}
-
-/**
- * keydrift's own keys. Each encrypts topics the other does not, so a finding on one of them also goes through the
- * topics of the other: disabling or deleting either key is still reported.
- */
-export interface OwnKeys {
-  /** Encrypts the table and the chat, email and page topics. */
-  main: readonly string[];
-  /** Encrypts the ops topic. */
-  ops: readonly string[];
-}
-
-/** Where a finding goes besides its audiences' topics: the ops topic, encrypted with the ops key. */
-export type CrossKeyRoute = Audience | 'ops';
-
-/**
- * The topics a finding on one of keydrift's own keys must reach through the other key, at or above `minSeverity`
- * like every alert: the ops topic for a finding on the main key (its own topics may be unusable); chat and email
- * for a finding on the ops key (so the ops topic, unusable then, is not needed). Empty for any other resource.
- */
-export function crossKeyRoutes(
-  finding: Pick<Finding, 'severity' | 'resource'>,
-  ownKeys: OwnKeys,
-  minSeverity: Severity = 'error',
-): CrossKeyRoute[] {
-  if (!severityAtLeast(finding.severity, minSeverity)) return [];
-  if (ownKeys.main.includes(finding.resource)) return ['ops'];
-  if (ownKeys.ops.includes(finding.resource)) return ['chat', 'email'];
-  return [];
 }

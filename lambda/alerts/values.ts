@@ -71,7 +71,7 @@ const FLAG_WORDS: Record<string, string> = {
   back_to_baseline: 'back to the approved value',
   already_known:
     'unchanged by this event: keydrift already knew this value (reported earlier), which is not the approved one',
-  unchanged: 'unchanged by this event, and at its approved value',
+  unchanged: 'unchanged by this event',
   cloudtrail_access_removed:
     "CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key",
   used_by_keydrift: 'keydrift itself uses this key',

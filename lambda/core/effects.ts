@@ -350,8 +350,9 @@ function trailKey(event: ChangeEvent, world: World, value: unknown): string | nu
 }
 
 /**
- * The trail's tracked settings a CreateTrail or UpdateTrail set: each one the request names (CloudTrail answers with
- * the trail's settings, which win), and at creation the defaults of those it leaves out. A bucket neither names stays
+ * The trail's tracked settings a CreateTrail or UpdateTrail set: each one the request names (for the key, bucket,
+ * organization and global-events settings, CloudTrail's answer wins), and at creation the defaults of those it leaves
+ * out. A bucket neither names stays
  * unknown (the live read tells it).
  */
 function trailSettings(event: ChangeEvent, world: World, creating: boolean): Record<string, unknown> {

@@ -237,8 +237,12 @@ function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, manag
 
 /** Longest summary: values a caller chose (a 5,000-character tag) must not turn the one line into a page. */
 const MAX_SUMMARY_CHARS = 400;
-const boundedSummary = (summary: string): string =>
-  summary.length > MAX_SUMMARY_CHARS ? `${summary.slice(0, MAX_SUMMARY_CHARS - 1)}…` : summary;
+function boundedSummary(summary: string): string {
+  if (summary.length <= MAX_SUMMARY_CHARS) return summary;
+  // Never half of a surrogate pair (an emoji in a tag value): a lone surrogate is not text.
+  const cut = /[\uD800-\uDBFF]/.test(summary[MAX_SUMMARY_CHARS - 2]) ? MAX_SUMMARY_CHARS - 2 : MAX_SUMMARY_CHARS - 1;
+  return `${summary.slice(0, cut)}…`;
+}
 
 function remediationOf(observation: Observation, status: Status): string[] {
   if (status !== 'drift') return [];

@@ -223,10 +223,12 @@ function perimetersOf(policy: Policy): DenyFence[] {
  */
 function granteesOf(policy: Policy): Grantee[] {
   const grantees: Grantee[] = [];
-  const perimeter = perimetersOf(policy)[0];
+  const perimeters = perimetersOf(policy);
+  // Every perimeter applies: one fenced to accounts is the narrowest a wildcard can be read as.
+  const perimeter = perimeters.find((p) => p.accounts.length > 0) ?? perimeters[0];
   const fencedOut = (principal: string) => {
     const account = accountOfPrincipal(principal);
-    return !!perimeter && !!account && perimeter.orgs.length === 0 && !perimeter.accounts.includes(account);
+    return !!account && perimeters.some((p) => p.orgs.length === 0 && !p.accounts.includes(account));
   };
   for (const statement of policy.Statement) {
     if (statement.Effect !== 'Allow') continue;

@@ -73,7 +73,9 @@ export function labelOf(arn: string, state?: ResourceSnapshot, baseline?: Resour
   if (isKeyArn(arn)) {
     const current = Object.keys(mapEntries(state, 'aliases')).sort();
     const approved = Object.keys(mapEntries(baseline, 'aliases')).sort();
-    const label = approved.find((alias) => current.includes(alias)) ?? approved[0] ?? current[0];
+    // An approved alias known to be gone from the key may name another key now.
+    const notGone = (alias: string) => lookup(state, entryPath('aliases', alias)) !== null;
+    const label = approved.find((alias) => current.includes(alias)) ?? approved.find(notGone) ?? current[0];
     return label ?? keyIdOf(arn);
   }
   if (isAliasArn(arn)) return aliasNameOf(arn);

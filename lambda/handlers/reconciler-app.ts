@@ -379,8 +379,18 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (!saved) await recon.putState(live, stateWrite.expectedVersion, run.runId);
   }
 
-  /** Runs one resource's work; its failure is counted and logged, and the run goes on (unless it is systemic). */
-  async function guarded(resource: string, inv: Invocation, run: Run, work: () => Promise<void>): Promise<void> {
+  /**
+   * Runs one resource's work; its failure is counted and logged, and the run goes on (unless it is systemic). A key
+   * that denies keydrift its reads is no failure when it never had a baseline (its policy never let keydrift in); one
+   * that keydrift could read before (`baselined`) is, as someone took that away.
+   */
+  async function guarded(
+    resource: string,
+    inv: Invocation,
+    run: Run,
+    work: () => Promise<void>,
+    baselined = true,
+  ): Promise<void> {
     try {
       await work();
       inv.succeeded++;
@@ -388,7 +398,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       // A table that cannot be written to, or a broken configuration, fails every resource: stop the invocation.
       if (error instanceof StoreError || error instanceof ConfigError) throw error;
       // Counted apart: an alarm on failures would otherwise fire on every run for as long as such a key exists.
-      if (error instanceof KeyUnreadableError) {
+      if (error instanceof KeyUnreadableError && !baselined) {
         run.cursor.counts.unreadable++;
         count('UnreadableKeys');
         logger.info('Key not reconciled: its key policy denies keydrift its reads', { resource });
@@ -421,15 +431,21 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       run.cursor.counts.awsManagedKeys++;
       return;
     }
-    await guarded(key.keyArn, inv, run, async () => {
-      const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
-      if (read.keyManager === 'AWS') {
-        run.cursor.counts.awsManagedKeys++;
-        return;
-      }
-      run.cursor.counts.keys++;
-      await reconcileOne(read.snapshot, stored ?? {}, world, run, inv);
-    });
+    await guarded(
+      key.keyArn,
+      inv,
+      run,
+      async () => {
+        const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
+        if (read.keyManager === 'AWS') {
+          run.cursor.counts.awsManagedKeys++;
+          return;
+        }
+        run.cursor.counts.keys++;
+        await reconcileOne(read.snapshot, stored ?? {}, world, run, inv);
+      },
+      !!stored?.baseline,
+    );
   }
 
   /** Where to start in a page: after the last key done when it is still there, else at the stored position. */

@@ -237,11 +237,13 @@ function rootCause(error: unknown): unknown {
 }
 
 /**
- * The configured endpoint a connection error is about: the one at the host or port the error names, else the one
+ * The configured endpoint a connection error is about: the one at the host the error names (ENOTFOUND names the host,
+ * ECONNREFUSED only the address and port: a loopback address matches a loopback endpoint on that port), else the one
  * every other service uses (`--endpoint-url`, AWS_ENDPOINT_URL); none when the call went to AWS itself.
  */
 function unreachableEndpoint(cause: Error, endpoints: ConfiguredEndpoint[]): ConfiguredEndpoint | undefined {
-  const { hostname, port } = cause as { hostname?: string; port?: number };
+  const { hostname, address, port } = cause as { hostname?: string; address?: string; port?: number };
+  const isLoopback = (host: string) => /^(localhost|127\.[\d.]+|\[?::1\]?)$/.test(host);
   const named = endpoints.find(({ url }) => {
     let parsed: URL;
     try {
@@ -250,7 +252,8 @@ function unreachableEndpoint(cause: Error, endpoints: ConfiguredEndpoint[]): Con
       return false;
     }
     const urlPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
-    return (hostname !== undefined && parsed.hostname === hostname) || (port !== undefined && urlPort === port);
+    if (parsed.hostname === hostname || parsed.hostname === address) return true;
+    return !!address && isLoopback(address) && isLoopback(parsed.hostname) && urlPort === port;
   });
   return named ?? endpoints.find((e) => e.source === '--endpoint-url' || e.source === 'AWS_ENDPOINT_URL');
 }

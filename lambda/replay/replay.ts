@@ -2,6 +2,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { aliasNameOf } from '../core/arn';
 import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
@@ -183,9 +184,11 @@ function phase(eventName: string): number {
 /** The alias or trail a successful Create/Delete call names (`alias/payments in eu-west-1`), else undefined. */
 function recreatable(event: ChangeEvent): string | undefined {
   if (event.errorCode || !/^(Create|Delete)(Alias|Trail)$/.test(event.eventName)) return undefined;
-  const name = event.requestParameters.aliasName ?? event.requestParameters.name;
-  if (typeof name !== 'string') return undefined;
-  return `${event.eventName.endsWith('Alias') ? 'alias' : 'trail'} ${name.slice(name.lastIndexOf('/') + 1)} in ${event.region}`;
+  const { aliasName, name } = event.requestParameters;
+  // Alias names may hold slashes (`alias/team-a/db`); a trail may be named by its ARN.
+  if (typeof aliasName === 'string') return `${aliasNameOf(aliasName)} in ${event.region}`;
+  if (typeof name === 'string') return `trail ${name.slice(name.lastIndexOf('/') + 1)} in ${event.region}`;
+  return undefined;
 }
 
 /**

@@ -25,7 +25,6 @@ const publisher = createPublisher({
   topics,
   eventBusName: 'default',
   selfKeyArns: [SELF],
-  opsKeyArns: [OPS_KEY],
   alertMinSeverity: 'error',
 });
 /** SNS's limit on a message: body, subject and attributes. */

@@ -1,4 +1,4 @@
-import { audiencesFor, crossKeyRoutes, severityAtLeast } from '../../lambda/alerts/routing';
+import { audiencesFor, severityAtLeast } from '../../lambda/alerts/routing';
 import type { Severity } from '../../lambda/core/types';
 import {
   deniedPutKeyPolicy,
@@ -46,29 +46,6 @@ describe('audiencesFor', () => {
     expect(audiencesFor({ severity: 'info', status: 'planned', changes: { key_state: approved } })).toEqual(['page']);
     const nothingToClose = { before: 'v1', after: 'v2' };
     expect(audiencesFor({ severity: 'info', status: 'planned', changes: { description: nothingToClose } })).toEqual([]);
-  });
-});
-
-describe('crossKeyRoutes', () => {
-  const MAIN = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-main';
-  const OPS = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-ops';
-  const ownKeys = { main: [MAIN], ops: [OPS] };
-
-  it("sends a finding on keydrift's main key to the ops topic, which that key does not encrypt", () => {
-    expect(crossKeyRoutes({ severity: 'critical', resource: MAIN }, ownKeys)).toEqual(['ops']);
-    expect(crossKeyRoutes({ severity: 'error', resource: MAIN }, ownKeys)).toEqual(['ops']);
-  });
-
-  it('sends a finding on the ops key to chat and email, which the main key encrypts, and never to ops', () => {
-    expect(crossKeyRoutes({ severity: 'critical', resource: OPS }, ownKeys)).toEqual(['chat', 'email']);
-    expect(crossKeyRoutes({ severity: 'error', resource: OPS }, ownKeys)).not.toContain('ops');
-  });
-
-  it('routes nothing extra for any other resource, or below the alert threshold', () => {
-    expect(crossKeyRoutes(putKeyPolicyOpened, ownKeys)).toEqual([]);
-    expect(crossKeyRoutes({ severity: 'warning', resource: MAIN }, ownKeys)).toEqual([]);
-    expect(crossKeyRoutes({ severity: 'warning', resource: OPS }, ownKeys)).toEqual([]);
-    expect(crossKeyRoutes({ severity: 'warning', resource: MAIN }, ownKeys, 'warning')).toEqual(['ops']);
   });
 });
 

@@ -81,4 +81,18 @@ describe('Summary length', () => {
     expect(last.summary).toMatch(/^Tags of .* changed by Alice: note=x+…$/);
     expect(last.changes.tags.after).toEqual({ note: long });
   });
+
+  it('never cuts a summary inside a character that takes two UTF-16 units (an emoji)', () => {
+    for (const padding of ['', 'x']) {
+      const { last } = detect([
+        rec('TagResource__awskmsdg__1', (r) => {
+          (r.requestParameters as { tags: Array<{ tagKey: string; tagValue: string }> }).tags = [
+            { tagKey: 'note', tagValue: `${padding}${'🔑'.repeat(300)}` },
+          ];
+        }),
+      ]);
+      expect(last.summary).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+      expect(last.summary.endsWith('…')).toBe(true);
+    }
+  });
 });

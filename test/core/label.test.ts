@@ -20,10 +20,15 @@ describe('labelOf', () => {
     expect(labelOf('arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit')).toBe('org-audit');
   });
 
-  it('prefers an approved alias the key still has, then any approved alias, to one added since', () => {
+  it('prefers an approved alias the key still has, then one not known gone, to one added since', () => {
     const approved = key(['alias/payments']);
     expect(labelOf(KEY_ARN, key(['alias/0-scratch', 'alias/payments']), approved)).toBe('alias/payments');
-    expect(labelOf(KEY_ARN, key(['alias/0-scratch']), approved)).toBe('alias/payments');
+    const aliasesUnknown: ResourceSnapshot = { ...key([]), completeMaps: [] };
+    expect(labelOf(KEY_ARN, aliasesUnknown, approved)).toBe('alias/payments');
+  });
+
+  it('does not name a key by an approved alias known to be gone from it, which may name another key now', () => {
+    expect(labelOf(KEY_ARN, key([]), key(['alias/payments']))).toBe(KEY_ID);
   });
 
   it('keeps naming a key by its approved alias after someone adds an alias that sorts first', () => {

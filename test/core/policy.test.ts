@@ -244,6 +244,23 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(partner)), ACCOUNT)).toEqual([EXTERNAL_ACCOUNT]);
   });
 
+  it('applies every Deny perimeter, whatever their order', () => {
+    const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
+    const policy = normalizePolicy(
+      policyWith(
+        openToAll,
+        partner,
+        perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123'),
+        perimeter('StringNotEqualsIfExists', 'aws:PrincipalAccount', ACCOUNT),
+      ),
+    );
+    // The organization perimeter sorts first in the normal form; the account one still shuts the partner out.
+    expect(policy.Statement.findIndex((s) => JSON.stringify(s).includes('PrincipalOrgID'))).toBeLessThan(
+      policy.Statement.findIndex((s) => JSON.stringify(s).includes('PrincipalAccount')),
+    );
+    expect(externalAccountsOf(policy, ACCOUNT)).toEqual([]);
+  });
+
   it('does not read a Deny narrowed by a second condition as a perimeter', () => {
     const narrowed = perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123', {
       StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },

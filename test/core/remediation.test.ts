@@ -280,6 +280,18 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('never restores selectors from a baseline that kept only data-event types, which would drop the data events', () => {
+    // The form an earlier keydrift stored: resource types only, no values.
+    const approved = { management: 'All', excluded_sources: [], data_resources: ['AWS::S3::Object'] };
+    const current = { management: 'ReadOnly', excluded_sources: [], data_resources: [] };
+
+    const commands = remediationFor('trail', TRAIL_ARN, [{ path: 'event_selectors', current, target: approved }]);
+
+    expect(commands).toEqual([
+      `# the approved selectors were stored before keydrift kept data-event selectors whole: check the live ones, then approve them (keydrift baseline accept ${TRAIL_ARN} --region us-west-2)`,
+    ]);
+  });
+
   it('restores the event selectors a trail was created with', () => {
     const records = [createTrail(), onTrail(rec('PutEventSelectors__stratus__1'))];
     const [command] = remediationOf(records);

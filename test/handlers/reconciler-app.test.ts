@@ -452,7 +452,7 @@ describe('Reconciler: trails that deliver KMS events', () => {
 });
 
 describe('Reconciler: keys that deny keydrift its reads', () => {
-  it('counts a key whose policy keeps keydrift out apart from failures, so no failure alarm fires on every run', async () => {
+  it('counts a key whose policy never let keydrift in apart from failures, so no alarm fires on every run', async () => {
     // Prepare: three keys; the second one's policy does not let the account's IAM policies in.
     account = accountWith(3);
     const locked = customerKeys(account)[1].arn;
@@ -468,6 +468,25 @@ describe('Reconciler: keys that deny keydrift its reads', () => {
     // Assess: the other keys are reconciled; the locked one is counted as unreadable, not failed.
     expect(result).toMatchObject({ status: 'completed', counts: { keys: 2, unreadable: 1, failures: 0 } });
     expect(await item(`RESOURCE#${locked}`, 'BASELINE')).toBeUndefined();
+  });
+
+  it('counts a key it could read before (it has a baseline) and no longer can as a failure, which alarms', async () => {
+    // Prepare: a first run adopts all three keys; then the second one's policy shuts keydrift out.
+    account = accountWith(3);
+    await reconciler()({});
+    const locked = customerKeys(account)[1].arn;
+    kmsMock.on(DescribeKeyCommand, { KeyId: locked }).rejects(
+      Object.assign(new Error('not authorized to perform: kms:DescribeKey'), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result).toMatchObject({ status: 'completed', counts: { keys: 2, unreadable: 0, failures: 1 } });
   });
 });
 

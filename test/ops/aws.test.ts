@@ -106,6 +106,13 @@ describe('explainAwsError', () => {
     );
   });
 
+  it("does not blame a service's endpoint for another service's address on the same port", () => {
+    const endpoints = configuredEndpoints(OPTIONS, { AWS_ENDPOINT_URL_STS: 'https://sts.eu-west-1.amazonaws.com' });
+    expect((explainAwsError(refused('52.94.0.10', 443), { ...context, endpoints }) as Error).message).toMatch(
+      /^cannot reach AWS in eu-west-1: connect ECONNREFUSED 52\.94\.0\.10:443: check the network connection/,
+    );
+  });
+
   it('says to check the network and the Region when AWS itself cannot be reached', () => {
     const unknownHost = Object.assign(new Error('getaddrinfo ENOTFOUND kms.eu-wset-1.amazonaws.com'), {
       code: 'ENOTFOUND',

@@ -12,17 +12,25 @@ const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
 const PAYMENTS_KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const OTHER_KEY = '0987dcba-09fe-87dc-65ba-ab0987654321';
 
-/** A real alias record (CreateAlias or DeleteAlias) on alias/payments for `keyId`, at `eventTime`. */
-function aliasCall(name: 'CreateAlias' | 'DeleteAlias', keyId: string, eventTime: string, eventID: string): Json {
+/** A real alias record (CreateAlias or DeleteAlias) on `aliasName` for `keyId`, at `eventTime`. */
+function aliasCall(
+  name: 'CreateAlias' | 'DeleteAlias',
+  keyId: string,
+  eventTime: string,
+  eventID: string,
+  aliasName = 'alias/payments',
+): Json {
   const record = sample(`${name}__awskmsdg__1`);
   return {
     ...record,
     awsRegion: REGION,
     eventTime,
     eventID,
-    requestParameters:
-      name === 'CreateAlias' ? { aliasName: 'alias/payments', targetKeyId: keyId } : { aliasName: 'alias/payments' },
-    resources: [{ ARN: ALIAS_ARN }, { ARN: keyArn(keyId) }],
+    requestParameters: name === 'CreateAlias' ? { aliasName, targetKeyId: keyId } : { aliasName },
+    resources: [
+      { ARN: aliasName === 'alias/payments' ? ALIAS_ARN : `${ALIAS_ARN.split(':alias/')[0]}:${aliasName}` },
+      { ARN: keyArn(keyId) },
+    ],
   };
 }
 
@@ -43,6 +51,15 @@ describe('an alias deleted and created again in the same second', () => {
     // Assess
     expect(findings.map((f) => f.eventId)).toEqual(['create', 'delete', 'recreate']);
     expect(findings[2].changes.target_key_id).toEqual({ before: null, after: keyArn(OTHER_KEY) });
+  });
+
+  test('tells apart aliases whose names end alike (alias/team-a/db, alias/team-b/db)', async () => {
+    const { findings } = await replayRecords([
+      aliasCall('DeleteAlias', PAYMENTS_KEY, '2026-10-03T12:00:01Z', 'delete-a', 'alias/team-a/db'),
+      aliasCall('CreateAlias', OTHER_KEY, '2026-10-03T12:00:01Z', 'create-b', 'alias/team-b/db'),
+    ]);
+
+    expect(findings.map((f) => f.eventId)).toEqual(['create-b', 'delete-a']);
   });
 
   test('keeps a name first created and then deleted in one second in that order when it did not exist', async () => {
