@@ -10,7 +10,7 @@ import {
   UNKNOWN_WRITE,
 } from './catalog';
 import type { DetectionConfig } from './config';
-import { allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
+import { accountOfPrincipal, allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
 import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
@@ -145,7 +145,7 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
   for (const [id, grant] of Object.entries((change.after as Record<string, unknown>) ?? {})) {
     const before = (change.before as Record<string, unknown>)[id];
     const grantee = (grant as { grantee_principal?: string } | null)?.grantee_principal;
-    const account = grantee ? /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(grantee)?.[1] : undefined;
+    const account = grantee ? accountOfPrincipal(grantee) : undefined;
     if (grant && !before && account && account !== ownAccount) outside.add(account);
   }
   return [...outside].sort();

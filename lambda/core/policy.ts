@@ -249,7 +249,8 @@ function granteesOf(policy: Policy): Grantee[] {
   return grantees;
 }
 
-function accountOfPrincipal(principal: string): string | undefined {
+/** The account of an IAM or STS principal ARN (`arn:aws:iam::111122223333:role/app`). */
+export function accountOfPrincipal(principal: string): string | undefined {
   return /^arn:[\w-]+:(?:iam|sts)::(\d{12}):/.exec(principal)?.[1];
 }
 
