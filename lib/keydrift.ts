@@ -758,13 +758,20 @@ export class Keydrift extends Construct {
    */
   private addAlarms(): void {
     const period = Duration.minutes(5);
-    const alarmOnAny = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+    // Metrics written only when something fails read as OK when missing; the reconciler's run results, written at the
+    // end of every run, keep the alarm's state until the next run says otherwise.
+    const alarmOnAny = (
+      alarmId: string,
+      metric: cloudwatch.IMetric,
+      description: string,
+      missing = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) => {
       const alarm = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        treatMissingData: missing,
         alarmDescription: `keydrift: ${description}`,
       });
       this.reportToOps(alarm);
@@ -794,9 +801,10 @@ export class Keydrift extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'keydrift: a new event reached the dead-letter queue: a change went unchecked (see the function or rule ' +
-        'alarm for the cause, then redrive it); it fires again when new ones arrive after 5 quiet minutes, even while ' +
-        'older ones wait',
+        'keydrift: new records reached the dead-letter queue: an event from a rule or the detector is a change that ' +
+        'went unchecked (fix the cause, then redrive it); a reconciler or pager record (requestContext.functionArn ' +
+        'names it) is to read and delete: a pager one is a critical page that never went out. It fires again when ' +
+        'new ones arrive after 5 quiet minutes, even while older ones wait',
     });
     this.reportToOps(arrivals);
     alarmOnAny(
@@ -838,14 +846,19 @@ export class Keydrift extends Construct {
     alarmOnAny(
       'ReconcileFailuresAlarm',
       keydriftCount('ReconcileFailures', Duration.hours(1)),
-      'the reconciler could not read or save some resources (logged); the next run tries them again',
+      'the last reconcile run could not read or save some resources; it stays in ALARM until a run completes ' +
+        'without failure. A key keydrift could read before that now denies it its reads may mean someone locked ' +
+        'keydrift out: find the resources in the reconciler log ("Resource could not be reconciled")',
+      cloudwatch.TreatMissingData.IGNORE,
     );
     alarmOnAny(
       'NoTrailLogsKmsAlarm',
       keydriftCount('NoTrailLogsKms', Duration.hours(1)),
       'no trail delivers KMS write events in this Region (none logging, or all leave KMS out): EventBridge sends ' +
-        'keydrift no KMS events, and changes show only at the next reconcile run. Create a trail (createTrail) or ' +
-        'start logging',
+        'keydrift no KMS events, and changes show only at reconcile runs. Check with aws cloudtrail describe-trails, ' +
+        'get-trail-status --name NAME and get-event-selectors --trail-name NAME; then aws cloudtrail start-logging ' +
+        '--name NAME, or redeploy with createTrail. It stays in ALARM until a run finds such a trail',
+      cloudwatch.TreatMissingData.IGNORE,
     );
     this.addReconcileHeartbeatAlarm();
     if (this.pager) {

@@ -688,9 +688,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     count('ReconciledTrails', totals.trails);
     count('GoneResources', totals.gone);
     count('AdoptedResources', totals.adopted);
+    // Written by every run, 0 or more, so their alarms keep their state from one run to the next.
+    count('ReconcileFailures', 0);
+    count('NoTrailLogsKms', totals.kmsTrails === 0 ? 1 : 0);
     if (totals.kmsTrails === 0) {
       // Without such a trail EventBridge delivers no KMS event: only these runs see changes, hours late.
-      count('NoTrailLogsKms');
       logger.warn('No trail delivers KMS write events in this Region: keydrift sees changes only when it reconciles', {
         region: settings.region,
       });

@@ -366,23 +366,24 @@ describe("Reconciler: keydrift's own keys", () => {
 });
 
 describe('Reconciler: trails that deliver KMS events', () => {
-  const metricNames = () => {
+  /** What the run reported as NoTrailLogsKms: written by every run, 1 when no trail delivers KMS events. */
+  const noTrailMetric = () => {
     const added = jest.spyOn(Metrics.prototype, 'addMetric');
-    return () => added.mock.calls.map(([name]) => name);
+    return () => added.mock.calls.filter(([name]) => name === 'NoTrailLogsKms').map(([, , value]) => value);
   };
 
   it('reports a Region where no trail delivers KMS events, which leaves keydrift only its reconcile runs', async () => {
     // Prepare: the account has no trail at all.
     trailMock.on(DescribeTrailsCommand).resolves({ trailList: [] });
     account = accountWith(1);
-    const names = metricNames();
+    const reported = noTrailMetric();
 
     // Act
     const result = await reconciler()({});
 
     // Assess
     expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 0 } });
-    expect(names()).toContain('NoTrailLogsKms');
+    expect(reported()).toEqual([1]);
   });
 
   it.each([
@@ -408,22 +409,22 @@ describe('Reconciler: trails that deliver KMS events', () => {
     trailMock.on(GetTrailStatusCommand).resolves(status);
     trailMock.on(GetEventSelectorsCommand).resolves(selectors);
     account = accountWith(1);
-    const names = metricNames();
+    const reported = noTrailMetric();
 
     const result = await reconciler()({});
 
     expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 0 } });
-    expect(names()).toContain('NoTrailLogsKms');
+    expect(reported()).toEqual([1]);
   });
 
   it('counts a logging trail that records KMS write events', async () => {
     account = accountWith(1);
-    const names = metricNames();
+    const reported = noTrailMetric();
 
     const result = await reconciler()({});
 
     expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 1 } });
-    expect(names()).not.toContain('NoTrailLogsKms');
+    expect(reported()).toEqual([0]);
   });
 
   it("counts an organization's trail it cannot check as delivering KMS events", async () => {
@@ -440,12 +441,12 @@ describe('Reconciler: trails that deliver KMS events', () => {
       ],
     });
     account = accountWith(1);
-    const names = metricNames();
+    const reported = noTrailMetric();
 
     const result = await reconciler()({});
 
     expect(result).toMatchObject({ status: 'completed', counts: { kmsTrails: 1 } });
-    expect(names()).not.toContain('NoTrailLogsKms');
+    expect(reported()).toEqual([0]);
   });
 
   afterEach(() => jest.restoreAllMocks());
