@@ -50,14 +50,14 @@ const LABEL_WIDTH = 10;
 
 const STATUS_MEANING: Record<Status, string> = {
   drift: 'the resource now differs from its approved baseline',
-  resolved: 'this change brought the resource back to its baseline',
+  resolved: 'what this change touched is at its approved baseline',
   planned: 'made by a planned-change principal; the baseline was updated',
   denied: 'the call failed, so nothing changed, but someone tried',
 };
 
 const NO_REMEDIATION: Record<Status, string> = {
   drift: 'No ready-made command: compare with the baseline, then revert by hand or accept the change.',
-  resolved: 'Nothing to do: the resource is back at its baseline.',
+  resolved: 'Nothing to do for what this change touched: it is at its approved baseline.',
   planned: 'Nothing to do: the change was planned and the baseline now matches it.',
   denied: 'Nothing to revert: the call failed. Find out why this principal tried it.',
 };

@@ -59,12 +59,19 @@ const changesIn = (changes: Finding['changes'], incident: string): Array<[string
 const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
   changes.length > 0 && changes.every(([, change]) => change.back_to_baseline);
 
+/** A `resolved` finding of a call that changed nothing (every change `unchanged`): nothing was fixed either. */
+export function changedNothing(finding: Pick<Finding, 'status'> & Partial<Pick<Finding, 'changes'>>): boolean {
+  const changes = Object.values(finding.changes ?? {});
+  return finding.status === 'resolved' && changes.length > 0 && changes.every((change) => change.unchanged === true);
+}
+
 /**
- * True when the finding closes one of its incidents: a `resolved` one always; a drift or planned one when it brings
- * all of one incident back (a revoked grant's, or drift a planned change approves).
+ * True when the finding closes one of its incidents: a `resolved` one always, unless it changed nothing; a drift or
+ * planned one when it brings all of one incident back (a revoked grant's, or drift a planned change approves).
  */
 export function resolvesSomeIncident(finding: Pick<Finding, 'status'> & Partial<Pick<Finding, 'changes'>>): boolean {
   const changes = finding.changes ?? {};
+  if (changedNothing(finding)) return false;
   if (finding.status === 'resolved') return true;
   return [...new Set(Object.keys(changes).map(incidentOf))].some((incident) => allBack(changesIn(changes, incident)));
 }

@@ -5,7 +5,7 @@
  */
 
 import { type Finding, SEVERITIES, type Severity } from '../core/types';
-import { resolvesSomeIncident } from './pagerduty';
+import { changedNothing, resolvesSomeIncident } from './pagerduty';
 
 /** The alert audiences, each published to its own SNS topic. */
 export const AUDIENCES = ['chat', 'email', 'page'] as const;
@@ -17,8 +17,8 @@ export function severityAtLeast(severity: Severity, minimum: Severity): boolean 
 }
 
 /**
- * The audiences for a finding: chat and email at or above `minSeverity`, chat for every `resolved` one, page for
- * critical or incident-closing ones.
+ * The audiences for a finding: chat and email at or above `minSeverity`, chat for every `resolved` one that changed
+ * something, page for critical or incident-closing ones.
  */
 export function audiencesFor(
   finding: Pick<Finding, 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
@@ -26,8 +26,9 @@ export function audiencesFor(
 ): Audience[] {
   const audiences: Audience[] = [];
   if (severityAtLeast(finding.severity, minSeverity)) audiences.push('chat', 'email');
-  // The all-clear for drift chat was told about; e-mail is not worth a second message for it.
-  else if (finding.status === 'resolved') audiences.push('chat');
+  // The all-clear for drift chat was told about; e-mail is not worth a second message for it. A call that changed
+  // nothing clears nothing.
+  else if (finding.status === 'resolved' && !changedNothing(finding)) audiences.push('chat');
   // Resolves wake nobody, and without them incidents never close.
   if (finding.severity === 'critical' || resolvesSomeIncident(finding)) audiences.push('page');
   return audiences;

@@ -148,7 +148,9 @@ describe('formatEmail: body', () => {
   });
 
   it('says there is nothing to do for a resolved change', () => {
-    expect(linesOf(enableKeyRotationResolved)).toContain('Nothing to do: the resource is back at its baseline.');
+    expect(linesOf(enableKeyRotationResolved)).toContain(
+      'Nothing to do for what this change touched: it is at its approved baseline.',
+    );
   });
 
   it.each(ALL_FINDINGS)('stays within 64 KiB, well under the SNS limit, for the %s finding', (_name, finding) => {

@@ -41,6 +41,16 @@ describe('audiencesFor', () => {
     expect(audiencesFor(enableKeyRotationResolved, 'info')).toEqual(['chat', 'email', 'page']);
   });
 
+  it('sends a call that changed nothing nowhere: it fixed nothing, so there is no all-clear to give or incident to close', () => {
+    const noOp = {
+      severity: 'info' as const,
+      status: 'resolved' as const,
+      changes: { tags: { before: { team: 'a' }, after: { team: 'a' }, unchanged: true } },
+    };
+    expect(audiencesFor(noOp)).toEqual([]);
+    expect(audiencesFor(noOp, 'info')).toEqual(['chat', 'email']);
+  });
+
   it('sends a planned change to the pager only when it approves a drifting attribute whole, closing its incident', () => {
     const approved = { before: 'Enabled', after: 'Disabled', back_to_baseline: true };
     expect(audiencesFor({ severity: 'info', status: 'planned', changes: { key_state: approved } })).toEqual(['page']);
