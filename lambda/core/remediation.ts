@@ -174,10 +174,18 @@ function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   return undo.target === null && undo.current ? [`aws kms delete-alias ${alias}`] : [];
 }
 
-/** The approved bucket of a trail, for create-trail: `<bucket>` when it is not known. */
-function approvedBucket(approved: ApprovedValue): string {
+/**
+ * Recreating a deleted trail: create-trail with its approved settings, then its approved event selectors (logging is
+ * started by the `logging` undo, after). Without a known bucket, one line to fill in, commented out.
+ */
+function recreateTrailCommands(arn: string, region: string, approved: ApprovedValue): string[] {
   const bucket = approved('s3_bucket_name');
-  return typeof bucket === 'string' && bucket ? shellQuote(bucket) : '<bucket>';
+  const selectors = approved('event_selectors') as Partial<TrailSelectors> | undefined;
+  const create = (bucketName: string) =>
+    `aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name ${bucketName} --region ${region}${approvedTrailOptions(approved)}`;
+  if (typeof bucket !== 'string' || !bucket)
+    return [`# recreate the trail, then restore its event selectors: ${create('<bucket>')}`];
+  return [create(shellQuote(bucket)), ...(selectors ? putSelectorsCommands(arn, region, selectors) : [])];
 }
 
 /** The create-trail options of the other approved settings keydrift knows. */
@@ -201,11 +209,7 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
   if (target === undefined) return [];
   switch (undo.path) {
     case 'trail':
-      return target === 'exists' && current === 'deleted'
-        ? [
-            `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name ${approvedBucket(approved)} --region ${region}${approvedTrailOptions(approved)}`,
-          ]
-        : [];
+      return target === 'exists' && current === 'deleted' ? recreateTrailCommands(arn, region, approved) : [];
     case 'logging':
       return [target ? `aws cloudtrail start-logging ${name}` : `aws cloudtrail stop-logging ${name}`];
     case 'kms_key_id':

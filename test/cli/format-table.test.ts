@@ -129,7 +129,8 @@ describe('formatTable: remediation', () => {
     const deleted = findings.find((f) => f.event === 'DeleteTrail')!;
     const tagged = findings.find((f) => f.event === 'TagResource' && f.timestamp === '2026-10-03T17:00:00Z')!;
     expect(deleted.remediation).toEqual([
-      expect.stringMatching(/^# recreate the trail/),
+      expect.stringMatching(/^aws cloudtrail create-trail /),
+      expect.stringMatching(/^aws cloudtrail put-event-selectors /),
       expect.stringMatching(/^aws cloudtrail start-logging /),
     ]);
     expect(tagged.remediation).toHaveLength(2);

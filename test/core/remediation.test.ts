@@ -442,10 +442,11 @@ describe('Remediation', () => {
     expect(last).toMatchObject({ status: 'drift', severity: 'error' });
   });
 
-  it('recreates a deleted trail with its approved bucket, key, Regions and log file validation, then starts its logging', () => {
+  it('recreates a deleted trail with its approved bucket, key, Regions and log file validation, restores its selectors, then starts its logging', () => {
     const deleted = at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1');
     expect(remediationOf([createTrail('org-audit', KEY_ARN), deleted])).toEqual([
-      `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name org-audit --s3-bucket-name org-audit-logs --region us-west-2 --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation`,
+      `aws cloudtrail create-trail --name org-audit --s3-bucket-name org-audit-logs --region us-west-2 --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation`,
+      `aws cloudtrail put-event-selectors --trail-name ${TRAIL_ARN} --region us-west-2 --event-selectors '[{"ReadWriteType":"All","IncludeManagementEvents":true,"ExcludeManagementEventSources":[]}]'`,
       `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`,
     ]);
   });

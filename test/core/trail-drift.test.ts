@@ -388,7 +388,7 @@ describe('UpdateTrail: where the logs go and whose activity they hold', () => {
     const deleted = by(at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1'), mallory);
     const [recreate] = detect([organizationTrail(), deleted], PLANNED).last.remediation;
     expect(recreate).toBe(
-      `# recreate the trail, then restore its event selectors: aws cloudtrail create-trail --name ${TRAIL_NAME} --s3-bucket-name org-audit-logs --region ${REGION} --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation --is-organization-trail`,
+      `aws cloudtrail create-trail --name ${TRAIL_NAME} --s3-bucket-name org-audit-logs --region ${REGION} --kms-key-id ${KEY_ARN} --is-multi-region-trail --enable-log-file-validation --is-organization-trail`,
     );
   });
 });
