@@ -209,10 +209,12 @@ function denyFenceOf(statement: PolicyStatement): DenyFence | undefined {
   return { ...fences, key: fence.key.toLowerCase(), exemptsServices };
 }
 
-/** Deny fences that apply to every principal and every KMS action: a perimeter around the whole key. */
+/** Deny fences that apply to every principal and every KMS action on the key: a perimeter around the whole key. */
 function perimetersOf(policy: Policy): DenyFence[] {
   const everyAction = (s: PolicyStatement) => !s.NotAction && (s.Action ?? []).some((a) => a === '*' || a === 'kms:*');
-  return policy.Statement.filter((s) => s.Principal === '*' && everyAction(s))
+  // In a key policy `*` is the key itself; a Deny on some other resource never applies to it.
+  const thisKey = (s: PolicyStatement) => !s.NotResource && (s.Resource ?? ['*']).includes('*');
+  return policy.Statement.filter((s) => s.Principal === '*' && everyAction(s) && thisKey(s))
     .map(denyFenceOf)
     .filter((fence) => fence !== undefined);
 }

@@ -380,7 +380,10 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   }
   // A deleted trail has nothing left to inspect: reading it only answers TrailNotFound.
   const trailDeleted = kind === 'trail' && undos.some((u) => u.path === 'trail' && u.current === 'deleted');
-  return [...new Set([...commands, ...(trailDeleted ? [] : inspect)])];
+  // A trail starts logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
+  const startsLogging = (command: string) => command.startsWith('aws cloudtrail start-logging ');
+  const ordered = [...commands.filter((c) => !startsLogging(c)), ...commands.filter(startsLogging)];
+  return [...new Set([...ordered, ...(trailDeleted ? [] : inspect)])];
 }
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */

@@ -342,8 +342,8 @@ describe('CreateTrail', () => {
       changes: { multi_region: { before: true, after: false } },
     });
     expect(findings[3].remediation).toEqual([
-      `aws cloudtrail start-logging --name ${TRAIL_ARN} --region ${REGION}`,
       `aws cloudtrail update-trail --name ${TRAIL_ARN} --region ${REGION} --is-multi-region-trail`,
+      `aws cloudtrail start-logging --name ${TRAIL_ARN} --region ${REGION}`,
     ]);
     expect(store.baseline(TRAIL_ARN)?.attributes).toMatchObject({ trail: 'exists', logging: true, multi_region: true });
   });

@@ -261,6 +261,17 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(policy, ACCOUNT)).toEqual([]);
   });
 
+  it('does not read a Deny on some other resource as a perimeter around this key', () => {
+    const elsewhere = {
+      ...perimeter('StringNotEquals', 'aws:PrincipalAccount', ACCOUNT),
+      Resource: 'arn:aws:kms:us-west-2:111122223333:key/00000000-dead-beef-0000-000000000000',
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, elsewhere)), ACCOUNT)).toEqual(['*']);
+    const { Resource: _elsewhere, ...rest } = elsewhere;
+    const notResource = { ...rest, NotResource: '*' };
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, notResource)), ACCOUNT)).toEqual(['*']);
+  });
+
   it('does not read a Deny narrowed by a second condition as a perimeter', () => {
     const narrowed = perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123', {
       StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' },

@@ -292,6 +292,19 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('starts logging last, once the key and bucket of a trail someone recreated are back', () => {
+    const commands = remediationFor('trail', TRAIL_ARN, [
+      { path: 'logging', current: false, target: true },
+      { path: 'kms_key_id', current: null, target: KEY_ARN },
+      { path: 's3_bucket_name', current: 'attacker-bucket', target: 'org-audit-logs' },
+    ]);
+    expect(commands).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --kms-key-id ${KEY_ARN}`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --s3-bucket-name org-audit-logs`,
+      `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+  });
+
   it('restores the event selectors a trail was created with', () => {
     const records = [createTrail(), onTrail(rec('PutEventSelectors__stratus__1'))];
     const [command] = remediationOf(records);
