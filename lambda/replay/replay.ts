@@ -7,6 +7,7 @@ import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
+import { stableJson } from '../core/policy';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
 import {
   emptyResult,
@@ -241,17 +242,24 @@ function byTime(a: Located, b: Located): number {
 
 /**
  * How a record differs from the one kept with its eventID (a different call, not a second copy of it), or
- * `undefined` when it is a copy: the same eventName, eventSource and eventTime.
+ * `undefined` when it is a copy: the same eventName, eventSource, eventTime, user, errorCode and requestParameters.
  */
 function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
   const sameSecond = kept.time === copy.time;
   const at = (e: ChangeEvent) => (sameSecond ? new Date(e.epochMs).toISOString() : e.time);
-  const differences = [
+  const listed = (differences: Array<string | false>) => differences.filter((d) => d !== false).join('; ');
+  const call = listed([
     kept.eventName !== copy.eventName && `eventName ${copy.eventName}, not ${kept.eventName}`,
     kept.service !== copy.service && `eventSource ${copy.service}.amazonaws.com, not ${kept.service}.amazonaws.com`,
     kept.epochMs !== copy.epochMs && `eventTime ${at(copy)}, not ${at(kept)}`,
-  ].filter((difference) => difference !== false);
-  return differences.length ? differences.join('; ') : undefined;
+  ]);
+  // The same call at the same time can still be another one: a forged copy naming another trail or user.
+  const details = listed([
+    kept.actor.arn !== copy.actor.arn && `user ${copy.actor.arn}, not ${kept.actor.arn}`,
+    kept.errorCode !== copy.errorCode && `errorCode ${copy.errorCode ?? 'none'}, not ${kept.errorCode ?? 'none'}`,
+    stableJson(kept.requestParameters) !== stableJson(copy.requestParameters) && 'other requestParameters',
+  ]);
+  return call || details || undefined;
 }
 
 /**

@@ -86,7 +86,29 @@ describe('writes that share an eventID but are different calls', () => {
     expect(result.stderr).toContain('1 duplicate record(s) counted once');
   });
 
-  test('the same record delivered twice (same eventName, eventSource and eventTime) is a duplicate, not a bad record', async () => {
+  test('a forged copy of the same call at the same time, naming another trail and user, is reported', async () => {
+    // Prepare: the real StopLogging, and a copy with its eventID naming a decoy trail and another user.
+    const stop = sample('StopLogging__stratus__1');
+    const forged: Json = {
+      ...stop,
+      requestParameters: { name: 'decoy' },
+      userIdentity: { ...(stop.userIdentity as Json), arn: 'arn:aws:iam::143434273843:user/innocent-bob' },
+    };
+    const dir = tempDir();
+    const files = [
+      writeFile(path.join(dir, 'a.json'), { Records: [forged] }),
+      writeFile(path.join(dir, 'b.json'), { Records: [stop] }),
+    ];
+    // Act
+    const { findings, summary } = await replayInProcess(files);
+    // Assess: one is judged (DESIGN: once per eventID), and the other is reported with what differs.
+    expect(findings).toHaveLength(1);
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(/this StopLogging record is ignored \(user .*, not .*; other requestParameters\)$/),
+    ]);
+  });
+
+  test('the same record delivered twice (same call, time, user and parameters) is a duplicate, not a bad record', async () => {
     // The examples folder delivers one TagResource in two log files.
     const { summary } = await replayInProcess([EXAMPLES]);
     expect(summary.duplicates).toBe(1);
