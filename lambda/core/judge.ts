@@ -9,8 +9,9 @@ import {
   type SummaryContext,
   UNKNOWN_WRITE,
 } from './catalog';
+import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access';
 import type { DetectionConfig } from './config';
-import { accountOfPrincipal, allowsCloudTrailEncryption, diffPolicies, type Policy, stableJson } from './policy';
+import { accountOfPrincipal, diffPolicies, type Policy, stableJson } from './policy';
 import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
@@ -72,8 +73,7 @@ export function groupChanges(
 ): Record<string, AttributeChange> {
   const changes = changesByAttribute(observation.paths);
   const ownAccount = parseArn(observation.resource)?.account ?? observation.event.account;
-  if (changes.policy)
-    Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey.length > 0));
+  if (changes.policy) Object.assign(changes.policy, policyDetails(changes.policy, ownAccount, trailsUsingKey));
   if (changes.grants) changes.grants.external_accounts = grantOutsiders(changes.grants, ownAccount);
   // Nothing changed that keydrift did not know: no principals gained or lost, but the drift is still there.
   if (Object.keys(changes).length === 0 && !observation.event.errorCode) {
@@ -127,16 +127,20 @@ function alreadyKnown(observation: Pick<Observation, 'paths'>): Record<string, A
 }
 
 /**
- * Principal details of a policy change, and whether it takes CloudTrail's `kms:GenerateDataKey*` away:
- * from a known policy that allowed it, or, on a key that encrypts a trail, from whatever the unknown
- * previous policy was (the new policy breaks the trail either way).
+ * Principal details of a policy change, and whether it takes CloudTrail's `kms:GenerateDataKey*` away from a key
+ * meant for it: one that encrypts a trail (`trailsUsingKey`: ARNs, or a placeholder for configured trail keys), or
+ * whose previous policy named CloudTrail. With the previous policy unknown, on a key that encrypts a trail, the new
+ * policy breaks the trail either way.
  */
-function policyDetails(change: AttributeChange, ownAccount: string, encryptsTrail: boolean): Partial<AttributeChange> {
+function policyDetails(change: AttributeChange, ownAccount: string, trailsUsingKey: readonly string[]) {
   const before = change.before as Policy | null;
   const after = change.after as Policy | null;
   const details: Partial<AttributeChange> = { ...diffPolicies(before, after, ownAccount) };
-  const hadAccess = before ? allowsCloudTrailEncryption(before, ownAccount) : encryptsTrail;
-  if (after && hadAccess && !allowsCloudTrailEncryption(after, ownAccount)) details.cloudtrail_access_removed = true;
+  const trails = trailsUsingKey.filter((trail) => trail.startsWith('arn:'));
+  const meantForCloudTrail = trailsUsingKey.length > 0 || (!!before && namesCloudTrail(before));
+  const hadAccess = before ? allowsCloudTrailEncryption(before, ownAccount, trails) : trailsUsingKey.length > 0;
+  if (after && meantForCloudTrail && hadAccess && !allowsCloudTrailEncryption(after, ownAccount, trails))
+    details.cloudtrail_access_removed = true;
   return details;
 }
 

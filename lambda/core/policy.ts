@@ -139,23 +139,18 @@ interface Grantee {
 const CONFINING_OPERATORS = /^(ForAnyValue:)?(String(Equals|EqualsIgnoreCase|Like)|Arn(Equals|Like))$/i;
 /** Condition keys whose ARN values confine the caller to the account in the ARN. */
 const ARN_FENCES = ['aws:sourcearn', 'aws:principalarn'];
-/**
- * The trail in the encryption context of CloudTrail's log files: it fences which trails CloudTrail may encrypt for,
- * not who may decrypt (anyone holding a log file's ciphertext could), so it counts only for CloudTrail's own access.
- */
-const TRAIL_CONTEXT_FENCES = [...ARN_FENCES, 'kms:encryptioncontext:aws:cloudtrail:arn'];
 
 /** The account field of an ARN fence's value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
 const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
 
-function fencesOf(statement: PolicyStatement, arnFences = ARN_FENCES): Pick<Grantee, 'accounts' | 'orgs'> {
+function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
   const accounts = new Set<string>();
   const orgs = new Set<string>();
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
       const lower = key.toLowerCase();
-      if (arnFences.includes(lower)) {
+      if (ARN_FENCES.includes(lower)) {
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
         const owners = values.map(accountOfArnFence).filter((owner) => owner !== undefined);
         if (owners.length === values.length) for (const owner of owners) accounts.add(owner);
@@ -172,12 +167,7 @@ function fencesOf(statement: PolicyStatement, arnFences = ARN_FENCES): Pick<Gran
 }
 
 /** A Deny whose one condition is a negated fence (`StringNotEquals aws:PrincipalOrgID`): it denies all outside it. */
-interface DenyFence extends Pick<Grantee, 'accounts' | 'orgs'> {
-  /** The condition key, lowercase. */
-  key: string;
-  /** `aws:PrincipalIsAWSService` is `false` too: AWS services calling as themselves are let through. */
-  exemptsServices: boolean;
-}
+type DenyFence = Pick<Grantee, 'accounts' | 'orgs'>;
 
 const NEGATED_OPERATORS = /^(String(NotEquals|NotEqualsIgnoreCase|NotLike)|Arn(NotEquals|NotLike))(IfExists)?$/i;
 const isServiceExemption = (operator: string, key: string, values: string[]): boolean =>
@@ -188,25 +178,23 @@ const isServiceExemption = (operator: string, key: string, values: string[]): bo
 
 /**
  * The fence of a Deny statement conditioned on exactly one negated account, organization or ARN key (optionally
- * exempting AWS services), read as the confining operator it negates. Any other condition makes the Deny narrower
- * than a fence, so it is not one.
+ * exempting AWS services, which outside access does not count), read as the confining operator it negates. Any other
+ * condition makes the Deny narrower than a fence, so it is not one.
  */
 function denyFenceOf(statement: PolicyStatement): DenyFence | undefined {
   if (statement.Effect !== 'Deny' || !statement.Condition) return undefined;
   let fence: { operator: string; key: string; values: string[] } | undefined;
-  let exemptsServices = false;
   for (const [operator, block] of Object.entries(statement.Condition)) {
     for (const [key, values] of Object.entries(block)) {
-      if (isServiceExemption(operator, key, values)) exemptsServices = true;
-      else if (fence || !NEGATED_OPERATORS.test(operator)) return undefined;
-      else fence = { operator, key, values };
+      if (isServiceExemption(operator, key, values)) continue;
+      if (fence || !NEGATED_OPERATORS.test(operator)) return undefined;
+      fence = { operator, key, values };
     }
   }
   if (!fence) return undefined;
   const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');
   const fences = fencesOf({ Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } });
-  if (fences.accounts.length === 0 && fences.orgs.length === 0) return undefined;
-  return { ...fences, key: fence.key.toLowerCase(), exemptsServices };
+  return fences.accounts.length === 0 && fences.orgs.length === 0 ? undefined : fences;
 }
 
 /** Deny fences that apply to every principal and every KMS action on the key: a perimeter around the whole key. */
@@ -319,63 +307,4 @@ export function diffPolicies(
 /** Accounts (or `*`) outside `ownAccount` that a policy lets in at all. */
 export function externalAccountsOf(policy: Policy, ownAccount: string): string[] {
   return [...new Set(granteesOf(policy).flatMap((g) => outsiders(g, ownAccount)))].sort();
-}
-
-const CLOUDTRAIL = 'cloudtrail.amazonaws.com';
-
-function actionCovers(patterns: string[] | undefined, action: string): boolean {
-  return (patterns ?? []).some((pattern) => {
-    const regex = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
-    return regex.test(action);
-  });
-}
-
-function namesCloudTrail(principal: PolicyStatement['Principal']): boolean {
-  if (principal === '*') return true;
-  return !!principal && Object.values(principal).some((values) => values.includes(CLOUDTRAIL) || values.includes('*'));
-}
-
-/** The statement's principals include CloudTrail: named, `*`, or a `NotPrincipal` that does not list it. */
-function appliesToCloudTrail(statement: PolicyStatement): boolean {
-  const excluded = statement.NotPrincipal;
-  if (!excluded) return namesCloudTrail(statement.Principal);
-  return excluded !== '*' && !Object.values(excluded).some((values) => values.includes(CLOUDTRAIL));
-}
-
-/** The statement's actions include `action`: matched by `Action`, or not matched by `NotAction`. */
-function coversAction(statement: PolicyStatement, action: string): boolean {
-  return statement.NotAction ? !actionCovers(statement.NotAction, action) : actionCovers(statement.Action, action);
-}
-
-/** Condition keys absent from the requests of a service principal such as CloudTrail: a negated match on one holds. */
-const ABSENT_FOR_SERVICES = ['aws:principalorgid', 'aws:principalaccount', 'aws:principalarn', 'aws:principalorgpaths'];
-
-/**
- * True when a Deny takes CloudTrail's call away: unconditional, or fenced by a key CloudTrail's requests lack (an
- * organization perimeter without a service exemption), or by a source account or ARN other than `ownAccount`.
- */
-function deniesCloudTrail(statement: PolicyStatement, ownAccount: string | undefined): boolean {
-  if (!statement.Condition) return true;
-  const fence = denyFenceOf(statement);
-  if (!fence || fence.exemptsServices) return false;
-  if (ABSENT_FOR_SERVICES.includes(fence.key)) return true;
-  return !!ownAccount && fence.accounts.length > 0 && !fence.accounts.includes(ownAccount);
-}
-
-/**
- * True when the policy lets CloudTrail call `kms:GenerateDataKey*`, which a trail needs to encrypt its log files
- * with the key. A Deny that covers CloudTrail takes it away, however it is spelled (`NotPrincipal`, `NotAction`,
- * see {@link deniesCloudTrail}); so does an Allow fenced to other accounts than `ownAccount` (`aws:SourceAccount`,
- * the trail in the encryption context), when given.
- */
-export function allowsCloudTrailEncryption(policy: Policy, ownAccount?: string): boolean {
-  const action = 'kms:GenerateDataKey';
-  const fencedElsewhere = (statement: PolicyStatement) => {
-    const { accounts } = fencesOf(statement, TRAIL_CONTEXT_FENCES);
-    return !!ownAccount && accounts.length > 0 && !accounts.includes(ownAccount);
-  };
-  const covers = (s: PolicyStatement) => appliesToCloudTrail(s) && coversAction(s, action);
-  const allowed = policy.Statement.some((s) => s.Effect === 'Allow' && covers(s) && !fencedElsewhere(s));
-  const denied = policy.Statement.some((s) => s.Effect === 'Deny' && covers(s) && deniesCloudTrail(s, ownAccount));
-  return allowed && !denied;
 }

@@ -1,7 +1,8 @@
 /**
  * Key policy normalization: formatting, statement order and principal spelling never count as drift.
  */
-import { allowsCloudTrailEncryption, externalAccountsOf, normalizePolicy } from '../../lambda/core/policy';
+import { allowsCloudTrailEncryption } from '../../lambda/core/cloudtrail-access';
+import { externalAccountsOf, normalizePolicy } from '../../lambda/core/policy';
 import { kmsApiSample } from '../helpers/fixtures';
 import {
   ACCOUNT,
