@@ -357,9 +357,10 @@ function parseText(text: string, result: FileResult): FileResult {
     whole = JSON.parse(text);
   } catch (error) {
     const lines = text.split('\n');
-    // JSON Lines when some line holds a whole object; else each value and record on its own. (Only a line that
+    // JSON Lines when some line holds a whole object from its first column (a pretty-printed document indents its
+    // nested ones, such as an empty `{}` in an array); else each value and record on its own. (Only a line that
     // looks like one is parsed: a failed JSON.parse is slow, and pretty-printed JSON has many lines.)
-    const isObjectLine = (line: string) => /^\s*\{.*\}\s*$/s.test(line) && isObject(parseJson(line).value);
+    const isObjectLine = (line: string) => /^\{.*\}\s*$/s.test(line) && isObject(parseJson(line).value);
     if (lines.some(isObjectLine)) {
       lines.forEach((line, index) => {
         if (!line.trim()) return;

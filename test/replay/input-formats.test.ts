@@ -264,6 +264,18 @@ describe('replay() reads', () => {
     expect(summary).toMatchObject({ records: 5, writes: 3, reads: 1, others: 1, recordErrors: [], skipped: [] });
   });
 
+  test("jq's default output whose records hold an empty object in an array (a line holding only `{}`)", async () => {
+    const enable = { ...sample('EnableKey__awskmsdg__1'), additionalEventData: { constraints: [{}] } };
+    const text = jqPretty([enable, sample('UntagResource__awskmsdg__1')]);
+    expect(text.split('\n').some((line) => line.trim() === '{}')).toBe(true);
+    const file = writeFile(path.join(tempDir(), 'jq-output.json'), text);
+
+    const { findings, summary } = await replayInProcess([file]);
+
+    expect(ids(findings)).toEqual(['EnableKey__awskmsdg__1', 'UntagResource__awskmsdg__1'].map(eventIdOf).sort());
+    expect(summary).toMatchObject({ records: 2, recordErrors: [] });
+  });
+
   test('standard input together with files', async () => {
     const stdin = Buffer.from(JSON.stringify(sample('EnableKey__awskmsdg__1')));
     const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, readStdin: async () => stdin });
