@@ -132,6 +132,7 @@ export const OUTPUT_KEYS = {
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   detectorFunctionName: 'DetectorFunctionName',
   keyArn: 'KeyArn',
+  opsKeyArn: 'OpsKeyArn',
   trailArn: 'TrailArn',
   trailPrerequisite: 'TrailPrerequisite',
 } as const;
@@ -153,6 +154,16 @@ const NO_OPS_TARGET =
   "and only the critical findings of the ops topic, so the ops topic's alarms (dead-lettered events, failures) and " +
   "its other findings on keydrift's own key reach no one. Add alertEmails or slack, or subscribe to the topic in " +
   'the OpsTopicArn output yourself.';
+
+/**
+ * The aliases of keydrift's two keys, `alias/keydrift/<stack name>` and `alias/keydrift/<stack name>-ops`, so that
+ * findings and alerts about them (which name a key by its alias) say whose keys they are. A stack name holds only
+ * letters, digits and hyphens, within KMS's alias rules; alias names are unique per account and Region, as a stack's
+ * name is, so one keydrift per stack (and per account and Region) never collides with another.
+ */
+export function keyAliasNames(stackName: string): { key: string; opsKey: string } {
+  return { key: `alias/keydrift/${stackName}`, opsKey: `alias/keydrift/${stackName}-ops` };
+}
 
 /** A metric keydrift's functions emit (Powertools EMF, default dimension `service`, plus any given). */
 function keydriftMetric(
@@ -275,6 +286,8 @@ class TrailLogBucket extends s3.Bucket {
  * - no CloudTrail trail is created (`createTrail: false`): a `TrailPrerequisite` output and a synth warning say
  *   that one is required;
  * - with no e-mail, Slack or PagerDuty target configured, a synth warning says that alerts reach no one;
+ * - the keys have the aliases `alias/keydrift/<stack name>` and `alias/keydrift/<stack name>-ops`
+ *   ({@link keyAliasNames}), so findings about them say they are keydrift's;
  * - both keys, the table (deletion protection, point-in-time recovery) and the trail's buckets are retained when
  *   the stack is deleted, because they hold baselines, history and audit logs;
  * - EventBridge targets retry 8 times (events older than 24 hours are not retried), the detector retries twice,
@@ -300,6 +313,10 @@ export class Keydrift extends Construct {
   readonly key: kms.Key;
   /** Customer managed key for the ops topic alone, so that losing either key is still reported through the other. */
   readonly opsKey: kms.Key;
+  /** `alias/keydrift/<stack name>`, on {@link key}: findings about the key name it by this alias. */
+  readonly keyAlias: kms.Alias;
+  /** `alias/keydrift/<stack name>-ops`, on {@link opsKey}. */
+  readonly opsKeyAlias: kms.Alias;
   /** Baselines, drift history and deduplication (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`). */
   readonly table: dynamodb.TableV2;
   /** Chatbot custom-notification JSON for Slack. */
@@ -353,6 +370,10 @@ export class Keydrift extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Findings name a key by its alias: these say the keys are keydrift's own, not some other team's.
+    const aliases = keyAliasNames(stack.stackName);
+    this.keyAlias = this.key.addAlias(aliases.key);
+    this.opsKeyAlias = this.opsKey.addAlias(aliases.opsKey);
     const thisAccountsAlarms = {
       StringEquals: { 'aws:SourceAccount': stack.account },
       ArnLike: {
@@ -588,8 +609,8 @@ export class Keydrift extends Construct {
 
   /**
    * Creates the stack outputs operator commands rely on, with exactly these ids: `TableName`, `ChatTopicArn`,
-   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `KeyArn`, plus
-   * `TrailArn` (with `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
+   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `KeyArn`,
+   * `OpsKeyArn`, plus `TrailArn` (with `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
    *
    * @param scope where the outputs go; their logical ids equal the keys only directly under a stack.
    */
@@ -602,7 +623,9 @@ export class Keydrift extends Construct {
     output(OUTPUT_KEYS.opsTopicArn, this.opsTopic.topicArn, "Alarms and findings about keydrift's own key");
     output(OUTPUT_KEYS.deadLetterQueueUrl, this.deadLetterQueue.queueUrl, 'Events keydrift failed to process');
     output(OUTPUT_KEYS.detectorFunctionName, this.detector.functionName, 'Where dead-lettered events are sent back');
-    output(OUTPUT_KEYS.keyArn, this.key.keyArn, "keydrift's own KMS key");
+    // Literal descriptions: CloudFormation takes no intrinsic function there (a nested stack's name is one).
+    output(OUTPUT_KEYS.keyArn, this.key.keyArn, "keydrift's own KMS key (table; chat, email and page topics)");
+    output(OUTPUT_KEYS.opsKeyArn, this.opsKey.keyArn, "keydrift's ops KMS key (ops topic)");
     if (this.trail) {
       output(OUTPUT_KEYS.trailArn, this.trail.trailArn, 'The multi-Region trail keydrift created');
     } else {

@@ -4,6 +4,7 @@
  * override any severity by event name (or by status: `denied`, `planned`, `resolved`).
  */
 import { keyIdOf, parseArn } from './arn';
+import type { DataSelector } from './effects';
 import { organizationsOfPrincipalKey, stableJson } from './policy';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
@@ -129,7 +130,53 @@ function trailUpdateSummary(ctx: SummaryContext): string {
   return `Trail ${ctx.label} updated by ${ctx.who}${set.length ? `: ${set.join(', ')}` : ''}`;
 }
 
-type SelectorsValue = { management?: string; excluded_sources?: string[]; data_resources?: unknown[] };
+type SelectorsValue = { management?: string; excluded_sources?: string[]; data_resources?: DataSelector[] };
+
+/** Each thing one data-event or network-activity selector logs: `AWS::S3::Object under arn:aws:s3:::bucket/`. */
+function loggedBy(selector: DataSelector): string[] {
+  if (selector.selector === 'basic') {
+    const only = { ReadOnly: ' (reads only)', WriteOnly: ' (writes only)' }[selector.read_write_type] ?? '';
+    const values = selector.values.length ? selector.values : [''];
+    return values.map((value) => `${selector.type}${value ? ` under ${value}` : ''}${only}`);
+  }
+  const fields = new Map(selector.field_selectors.map((f) => [f.field, f]));
+  const equals = (name: string) => fields.get(name)?.equals;
+  const network = equals('eventCategory')?.includes('NetworkActivity');
+  const what = network
+    ? `${equals('eventSource')?.join(' or ') ?? 'all'} network activity`
+    : (equals('resources.type')?.join(' or ') ?? 'data events');
+  const arns = fields.get('resources.ARN');
+  const where = arns?.startsWith ?? arns?.equals ?? [''];
+  const shown = new Set(['eventCategory', network ? 'eventSource' : 'resources.type']);
+  if (where[0]) shown.add('resources.ARN');
+  // Any other field narrows what is logged: named with its operators, as CloudTrail spells them.
+  const narrowed = selector.field_selectors
+    .filter((f) => !shown.has(f.field))
+    .flatMap(({ field, ...operators }) =>
+      Object.entries(operators).map(([op, v]) => `${field} ${op} ${v.join(' or ')}`),
+    );
+  const how = narrowed.length ? ` (${narrowed.join(', ')})` : '';
+  return where.map((value) => `${what}${value ? ` under ${value}` : ''}${how}`);
+}
+
+/** `a, b, c and 2 more`: a list kept short enough that both sides of a change fit the one-line summary. */
+const fewOf = (items: string[], most = 3): string =>
+  items.length > most ? `${items.slice(0, most).join(', ')} and ${items.length - most} more` : items.join(', ');
+
+/** `: no longer logs X; now logs Y` from the data-event selectors before and after (nothing for an older baseline). */
+function dataSelectorDetail(before: DataSelector[] = [], after: DataSelector[] = []): string {
+  // A baseline stored by an earlier keydrift holds only resource types: it cannot say what is no longer logged.
+  if ([...before, ...after].some((s) => typeof s !== 'object' || s === null)) return '';
+  const was = new Set(before.flatMap(loggedBy));
+  const now = new Set(after.flatMap(loggedBy));
+  const dropped = [...was].filter((item) => !now.has(item)).sort();
+  const added = [...now].filter((item) => !was.has(item)).sort();
+  const parts = [
+    ...(dropped.length ? [`no longer logs ${fewOf(dropped)}`] : []),
+    ...(added.length ? [`now logs ${fewOf(added)}`] : []),
+  ];
+  return parts.length ? `: ${parts.join('; ')}` : '';
+}
 
 function selectorSummary(ctx: SummaryContext): string {
   const selectors = after(ctx, 'event_selectors') as SelectorsValue | undefined;
@@ -148,9 +195,9 @@ function selectorSummary(ctx: SummaryContext): string {
     before.management === selectors.management &&
     same(before.excluded_sources, selectors.excluded_sources) &&
     !same(before.data_resources, selectors.data_resources);
-  return dataOnly
-    ? `Data-event selectors of trail ${ctx.label} changed by ${ctx.who}`
-    : `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
+  if (!dataOnly) return `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
+  const detail = dataSelectorDetail(before.data_resources, selectors.data_resources);
+  return `Data-event selectors of trail ${ctx.label} changed by ${ctx.who}${detail}`;
 }
 
 /**

@@ -3,6 +3,7 @@
  * types), and the trail settings that decide whose activity is logged and where the logs go (bucket, organization
  * trail, global service events). Every record is a public CloudTrail sample, changed only where the scenario needs it.
  */
+import { EVENTS } from '../../lambda/core/catalog';
 import { normalizeSelectors } from '../../lambda/core/effects';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import {
@@ -100,7 +101,11 @@ describe('PutEventSelectors: data-event and network-activity selectors', () => {
     // Assess
     expect(last).toMatchObject({ event: 'PutEventSelectors', severity: 'error', status: 'drift' });
     expect(last.reasons).toBeUndefined();
-    expect(last.summary).toBe(`Data-event selectors of trail ${TRAIL_NAME} changed by mallory`);
+    expect(last.summary).toBe(
+      `Data-event selectors of trail ${TRAIL_NAME} changed by mallory: ` +
+        'no longer logs AWS::S3::Object under arn:aws:s3:::payroll-exports/, kms.amazonaws.com network activity; ' +
+        'now logs AWS::S3::Object under arn:aws:s3:::payroll-exports-decoy/',
+    );
     const { before, after } = last.changes.event_selectors as { before: Json; after: Json };
     expect(before).toEqual({
       management: 'All',
@@ -210,6 +215,43 @@ describe('PutEventSelectors: data-event and network-activity selectors', () => {
       expect(last).toMatchObject({ event: 'PutEventSelectors', severity: 'error', status: 'drift' });
     });
 
+    it.each([
+      [
+        'moved to another bucket',
+        [management, s3Objects(['arn:aws:s3:::payroll-exports-decoy/'])],
+        'no longer logs AWS::S3::Object under arn:aws:s3:::payroll-exports/; ' +
+          'now logs AWS::S3::Object under arn:aws:s3:::payroll-exports-decoy/',
+      ],
+      [
+        'narrowed to reads',
+        [management, s3Objects(['arn:aws:s3:::payroll-exports/'], 'ReadOnly')],
+        'no longer logs AWS::Lambda::Function under arn:aws:lambda:us-west-2:111122223333:function:payroll-export, ' +
+          'AWS::S3::Object under arn:aws:s3:::payroll-exports/; ' +
+          'now logs AWS::Lambda::Function under arn:aws:lambda:us-west-2:111122223333:function:payroll-export ' +
+          '(reads only), AWS::S3::Object under arn:aws:s3:::payroll-exports/ (reads only)',
+      ],
+      [
+        'widened to a second bucket',
+        [management, s3Objects(['arn:aws:s3:::payroll-exports/', 'arn:aws:s3:::hr-exports/'])],
+        'now logs AWS::S3::Object under arn:aws:s3:::hr-exports/',
+      ],
+      [
+        'dropped',
+        [management],
+        'no longer logs AWS::Lambda::Function under arn:aws:lambda:us-west-2:111122223333:function:payroll-export, ' +
+          'AWS::S3::Object under arn:aws:s3:::payroll-exports/',
+      ],
+    ])('names what the trail no longer logs and now logs when its data events are %s', (_, changed, detail) => {
+      // Act
+      const { last } = detect(
+        [...approvedTrail(basic(APPROVED, 'approve-1')), basic(changed as Json[], 'change-1', mallory)],
+        PLANNED,
+      );
+
+      // Assess
+      expect(last.summary).toBe(`Data-event selectors of trail ${TRAIL_NAME} changed by mallory: ${detail}`);
+    });
+
     it('restores them with one put-event-selectors whose selectors bring the trail back', () => {
       const records = [
         ...approvedTrail(basic(APPROVED, 'approve-1')),
@@ -246,6 +288,91 @@ describe('PutEventSelectors: data-event and network-activity selectors', () => {
       ];
       expect(normalizeSelectors({ eventSelectors: split })).toEqual(normalizeSelectors({ eventSelectors: together }));
     });
+  });
+
+  it('names the fields an advanced selector narrows what it logs to', () => {
+    // Prepare: payroll objects, then only their writes, by PutObject or DeleteObject, and a second prefix
+    const narrowed = {
+      name: 'Payroll export writes',
+      fieldSelectors: [
+        ...payrollObjects().fieldSelectors.slice(0, 2),
+        { field: 'resources.ARN', startsWith: ['arn:aws:s3:::payroll-exports/', 'arn:aws:s3:::payroll-archive/'] },
+        { field: 'readOnly', equals: ['false'] },
+        { field: 'eventName', equals: ['PutObject', 'DeleteObject'] },
+      ],
+    };
+    const vpceDenials = {
+      name: 'Denied KMS calls through VPC endpoints',
+      fieldSelectors: [...KMS_NETWORK_ACTIVITY.fieldSelectors, { field: 'errorCode', equals: ['VpceAccessDenied'] }],
+    };
+
+    // Act
+    const { last } = detect(
+      [
+        ...approvedTrail(advanced(APPROVED_ADVANCED, 'approve-1')),
+        advanced([MANAGEMENT, narrowed, vpceDenials], 'narrow-1', mallory),
+      ],
+      PLANNED,
+    );
+
+    // Assess
+    expect(last.summary).toMatch(
+      new RegExp(
+        '^Data-event selectors of trail org-audit changed by mallory: ' +
+          'no longer logs AWS::S3::Object under arn:aws:s3:::payroll-exports/, kms.amazonaws.com network activity; ' +
+          'now logs AWS::S3::Object under arn:aws:s3:::payroll-archive/ ' +
+          '\\(eventName equals DeleteObject or PutObject, readOnly equals false\\), ',
+      ),
+    );
+  });
+
+  it('keeps both sides of a long selector change in the summary, the same whatever the order of the selectors', () => {
+    // Prepare: 40 buckets, swapped for 40 others
+    const buckets = (prefix: string) =>
+      Array.from({ length: 40 }, (_, i) => ({
+        name: `${prefix} ${i}`,
+        fieldSelectors: [
+          { field: 'eventCategory', equals: ['Data'] },
+          { field: 'resources.type', equals: [i % 2 ? 'AWS::S3::Object' : 'AWS::DynamoDB::Table'] },
+          { field: 'resources.ARN', startsWith: [`arn:aws:s3:::${prefix}-${String(i).padStart(2, '0')}/`] },
+        ],
+      }));
+    const approved = [MANAGEMENT, ...buckets('finance')];
+    const changed = [MANAGEMENT, ...buckets('scratch')];
+    const summaryOf = (selectors: Json[]) =>
+      detect([...approvedTrail(advanced(approved, 'approve-1')), advanced(selectors, 'change-1', mallory)], PLANNED)
+        .last.summary;
+
+    // Act
+    const summary = summaryOf(changed);
+
+    // Assess
+    expect(summary.length).toBeLessThanOrEqual(400);
+    expect(summary).toMatch(/: no longer logs AWS::DynamoDB::Table under arn:aws:s3:::finance-00\/, .* and 37 more; /);
+    expect(summary).toMatch(/; now logs AWS::DynamoDB::Table under arn:aws:s3:::scratch-00\/, /);
+    expect(summaryOf([...changed].reverse())).toBe(summary);
+  });
+
+  it('adds nothing it cannot know when the approved selectors were stored by an earlier keydrift (types only)', () => {
+    // Prepare: a baseline of resource types alone, as an earlier keydrift stored them
+    const summary = EVENTS.PutEventSelectors.summary;
+    const change = (before: unknown[]) => ({
+      event_selectors: {
+        before: { management: 'All', excluded_sources: [], data_resources: before },
+        after: normalizeSelectors({ advancedEventSelectors: RETARGETED }),
+      },
+    });
+    const ctx = (before: unknown[]) =>
+      ({ label: TRAIL_NAME, who: 'mallory', changes: change(before), labelOf: String }) as unknown as Parameters<
+        typeof summary
+      >[0];
+
+    // Act, Assess
+    expect(summary(ctx(['AWS::S3::Object']))).toBe(`Data-event selectors of trail ${TRAIL_NAME} changed by mallory`);
+    expect(summary(ctx([]))).toBe(
+      `Data-event selectors of trail ${TRAIL_NAME} changed by mallory: ` +
+        'now logs AWS::S3::Object under arn:aws:s3:::payroll-exports-decoy/',
+    );
   });
 
   it('still escalates to critical when the change also stops logging KMS management events', () => {

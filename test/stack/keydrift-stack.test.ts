@@ -2,14 +2,20 @@
  * The synthesized keydrift stack, asserted fact by fact: what each resource must guarantee for keydrift to see
  * every change, keep it, and reach a human. Each configuration is synthesized once.
  */
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
 import { readDetectorEnvironment } from '../../lambda/shared/environment';
 import { MAX_DETECTION_SETTINGS_BYTES } from '../../lib/config';
-import { KEY_USE_ACTIONS, Keydrift, OPS_KEY_USE_ACTIONS, reconcileHeartbeatWindow } from '../../lib/keydrift';
+import {
+  KEY_USE_ACTIONS,
+  Keydrift,
+  keyAliasNames,
+  OPS_KEY_USE_ACTIONS,
+  reconcileHeartbeatWindow,
+} from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
 
@@ -699,6 +705,7 @@ describe('keydrift stack with the default configuration', () => {
         'DetectorFunctionName',
         'EmailTopicArn',
         'KeyArn',
+        'OpsKeyArn',
         'OpsTopicArn',
         'PageTopicArn',
         'TableName',
@@ -709,8 +716,22 @@ describe('keydrift stack with the default configuration', () => {
       Value: { Ref: logicalId(defaults.stack, defaults.stack.keydrift.table) },
     });
     defaults.template.hasOutput('KeyArn', { Value: keyArn(defaults.stack) });
+    defaults.template.hasOutput('OpsKeyArn', { Value: opsKeyArn(defaults.stack) });
     defaults.template.hasOutput('DetectorFunctionName', {
       Value: { Ref: logicalId(defaults.stack, defaults.stack.keydrift.detector) },
+    });
+  });
+
+  it("names both keys by aliases that say they are keydrift's, after the stack", () => {
+    const { stack, template } = defaults;
+    template.resourceCountIs('AWS::KMS::Alias', 2);
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/keydrift/Keydrift',
+      TargetKeyId: keyArn(stack),
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/keydrift/Keydrift-ops',
+      TargetKeyId: opsKeyArn(stack),
     });
   });
 
@@ -1208,6 +1229,47 @@ describe('Keydrift construct', () => {
     expect(Buffer.byteLength(fn.Properties.Environment.Variables.KEYDRIFT_CONFIG)).toBeLessThan(
       MAX_DETECTION_SETTINGS_BYTES,
     );
+  });
+
+  it("names the keys' aliases after the user's own stack, and exports both key ARNs there", () => {
+    // Prepare
+    const stack = new Stack(testApp(), 'Platform-Security');
+
+    // Act
+    const keydrift = new Keydrift(stack, 'KmsWatch', { alertEmails: ['secops@example.com'] });
+    keydrift.exportOutputs();
+
+    // Assess
+    const template = Template.fromStack(stack);
+    const arnOf = (key: { node: { defaultChild?: unknown } }) => ({
+      'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as never), 'Arn'],
+    });
+    expect(keyAliasNames('Platform-Security')).toEqual({
+      key: 'alias/keydrift/Platform-Security',
+      opsKey: 'alias/keydrift/Platform-Security-ops',
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/keydrift/Platform-Security',
+      TargetKeyId: arnOf(keydrift.key),
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/keydrift/Platform-Security-ops',
+      TargetKeyId: arnOf(keydrift.opsKey),
+    });
+    template.hasOutput('KeyArn', { Value: arnOf(keydrift.key) });
+    template.hasOutput('OpsKeyArn', { Value: arnOf(keydrift.opsKey) });
+  });
+
+  it('keeps the aliases within KMS alias rules for the longest stack name CloudFormation allows', () => {
+    const longest = `K${'x'.repeat(127)}`;
+    const stack = new Stack(testApp(), longest);
+    new Keydrift(stack, 'Keydrift');
+    const names = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Alias')).map(
+      (alias) => alias.Properties.AliasName,
+    );
+    expect(names).toEqual([`alias/keydrift/${longest}`, `alias/keydrift/${longest}-ops`]);
+    // KMS: alias/ then 1 to 250 letters, digits, slashes, underscores or hyphens, never under alias/aws/.
+    for (const name of names) expect(name).toMatch(/^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/);
   });
 
   it('rejects an invalid configuration before creating anything', () => {
