@@ -45,12 +45,10 @@ const glob = (pattern: string, ignoreCase = false): RegExp =>
  * of that account, false when it names another account, unknown otherwise.
  */
 function matches(value: string | { account: string }, pattern: string, like: boolean, ignoreCase: boolean) {
-  if (typeof value === 'string')
-    return like
-      ? glob(pattern, ignoreCase).test(value)
-      : ignoreCase
-        ? value.toLowerCase() === pattern.toLowerCase()
-        : value === pattern;
+  if (typeof value === 'string') {
+    if (like) return glob(pattern, ignoreCase).test(value);
+    return ignoreCase ? value.toLowerCase() === pattern.toLowerCase() : value === pattern;
+  }
   const [, , , , account, resource] = pattern.split(':');
   if (account === undefined || resource === undefined) return undefined;
   if (account !== value.account && !(like && account === '*')) return false;
