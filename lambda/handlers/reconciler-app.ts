@@ -105,7 +105,7 @@ export interface RunCounts {
   openDrift: number;
   /** Resources that could not be reconciled (logged; the next run tries again). */
   failures: number;
-  /** Keys whose policy denies keydrift its reads: not failures, as every run would fail the same way. */
+  /** Keys never baselined whose policy denies keydrift its reads: not failures, as every run would fail alike. */
   unreadable: number;
   /**
    * Trails that deliver KMS write events to EventBridge in this Region: this account's trails homed here that log and
