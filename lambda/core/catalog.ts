@@ -130,7 +130,12 @@ function trailUpdateSummary(ctx: SummaryContext): string {
   return `Trail ${ctx.label} updated by ${ctx.who}${set.length ? `: ${set.join(', ')}` : ''}`;
 }
 
-type SelectorsValue = { management?: string; excluded_sources?: string[]; data_resources?: DataSelector[] };
+type SelectorsValue = {
+  management?: string;
+  excluded_sources?: string[];
+  kms_reads_excluded?: true;
+  data_resources?: DataSelector[];
+};
 
 /** Each thing one data-event or network-activity selector logs: `AWS::S3::Object under arn:aws:s3:::bucket/`. */
 function loggedBy(selector: DataSelector): string[] {
@@ -178,6 +183,14 @@ function dataSelectorDetail(before: DataSelector[] = [], after: DataSelector[] =
   return parts.length ? `: ${parts.join('; ')}` : '';
 }
 
+/** `: KMS read events … no longer logged` (or `logged again`) when a trail's selectors changed that. */
+function kmsReadsDetail(before: SelectorsValue | null | undefined, after: SelectorsValue | undefined): string {
+  if (!before || !after || !!before.kms_reads_excluded === !!after.kms_reads_excluded) return '';
+  return after.kms_reads_excluded
+    ? ': KMS read events (Decrypt, GenerateDataKey…) no longer logged'
+    : ': KMS read events logged again';
+}
+
 function selectorSummary(ctx: SummaryContext): string {
   const selectors = after(ctx, 'event_selectors') as SelectorsValue | undefined;
   const before = ctx.changes.event_selectors?.before as SelectorsValue | null | undefined;
@@ -195,7 +208,8 @@ function selectorSummary(ctx: SummaryContext): string {
     before.management === selectors.management &&
     same(before.excluded_sources, selectors.excluded_sources) &&
     !same(before.data_resources, selectors.data_resources);
-  if (!dataOnly) return `Event selectors of trail ${ctx.label} changed by ${ctx.who}`;
+  if (!dataOnly)
+    return `Event selectors of trail ${ctx.label} changed by ${ctx.who}${kmsReadsDetail(before, selectors)}`;
   const detail = dataSelectorDetail(before.data_resources, selectors.data_resources);
   return `Data-event selectors of trail ${ctx.label} changed by ${ctx.who}${detail}`;
 }

@@ -424,6 +424,11 @@ export interface TrailSelectors {
    */
   excluded_sources: string[];
   /**
+   * Set (only) when the trail logs KMS write events and other read events, but no KMS read events (Decrypt,
+   * GenerateDataKey…): a selector for reads leaves KMS out.
+   */
+  kms_reads_excluded?: true;
+  /**
    * Every non-management selector (data and network activity events), sorted: the same selectors give the same list
    * whatever their order, names or grouping.
    */
@@ -488,6 +493,7 @@ export function normalizeSelectors(request: Json): TrailSelectors {
   let read = false;
   let write = false;
   let kmsWrites = false;
+  let kmsReads = false;
   const excluded = new Set<string>();
   const data: DataSelector[] = [];
   for (const selector of objects(request.eventSelectors)) {
@@ -495,10 +501,12 @@ export function normalizeSelectors(request: Json): TrailSelectors {
     if (selector.includeManagementEvents === false) continue;
     const type = String(selector.readWriteType ?? 'All');
     const writes = type === 'All' || type === 'WriteOnly';
+    const reads = type === 'All' || type === 'ReadOnly';
     const left = sorted(selector.excludeManagementEventSources);
-    read ||= type === 'All' || type === 'ReadOnly';
+    read ||= reads;
     write ||= writes;
     kmsWrites ||= writes && !left.includes(KMS_SOURCE);
+    kmsReads ||= reads && !left.includes(KMS_SOURCE);
     for (const source of left) excluded.add(source);
   }
   for (const selector of objects(request.advancedEventSelectors)) {
@@ -511,16 +519,20 @@ export function normalizeSelectors(request: Json): TrailSelectors {
     }
     const source = field('eventSource');
     const writes = admits(field('readOnly'), 'false');
-    read ||= admits(field('readOnly'), 'true');
+    const reads = admits(field('readOnly'), 'true');
+    read ||= reads;
     write ||= writes;
     kmsWrites ||= writes && admits(source, KMS_SOURCE);
+    kmsReads ||= reads && admits(source, KMS_SOURCE);
     for (const name of sorted(source?.notEquals)) excluded.add(name);
   }
   // With no write management events logged at all, `management` already says so.
   if (kmsWrites) excluded.delete(KMS_SOURCE);
   else if (write) excluded.add(KMS_SOURCE);
   const management = read && write ? 'All' : read ? 'ReadOnly' : write ? 'WriteOnly' : 'None';
-  return { management, excluded_sources: [...excluded].sort(), data_resources: byJson(data) };
+  // KMS reads left out while KMS writes are logged: `excluded_sources` (about writes, which matter most) cannot say it.
+  const readsExcluded = kmsWrites && read && !kmsReads ? { kms_reads_excluded: true as const } : {};
+  return { management, excluded_sources: [...excluded].sort(), ...readsExcluded, data_resources: byJson(data) };
 }
 
 /** True when a trail with these selectors records KMS write management events. */

@@ -246,8 +246,10 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
   }
 }
 
+/** The source of KMS's events, which a trail's selectors may leave out. */
+const KMS_SOURCE = 'kms.amazonaws.com';
 /** Management event sources a basic selector can exclude (advanced selectors exclude any). */
-const BASIC_EXCLUDABLE = new Set(['kms.amazonaws.com', 'rdsdata.amazonaws.com']);
+const BASIC_EXCLUDABLE = new Set([KMS_SOURCE, 'rdsdata.amazonaws.com']);
 
 /**
  * One put-event-selectors that sets the approved selectors whole: management events as approved, and every approved
@@ -285,7 +287,7 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
           ),
         })),
       })),
-      ...advancedManagementSelectors(management, excluded),
+      ...advancedManagementSelectors(management, excluded, selectors.kms_reads_excluded),
     ];
     return [
       `aws cloudtrail put-event-selectors ${trail} --advanced-event-selectors ${shellQuote(JSON.stringify(advanced))}`,
@@ -303,8 +305,18 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
     ExcludeManagementEventSources: [],
     DataResources: resources,
   }));
-  // A trail that logs no events at all still takes one selector: management events off.
-  if (management !== 'None' || basic.length === 0) {
+  if (selectors.kms_reads_excluded) {
+    // Reads and writes apart: the reads' selector leaves KMS out too.
+    basic.push(
+      { ReadWriteType: 'WriteOnly', IncludeManagementEvents: true, ExcludeManagementEventSources: excluded },
+      {
+        ReadWriteType: 'ReadOnly',
+        IncludeManagementEvents: true,
+        ExcludeManagementEventSources: [...excluded, KMS_SOURCE],
+      },
+    );
+  } else if (management !== 'None' || basic.length === 0) {
+    // A trail that logs no events at all still takes one selector: management events off.
     basic.push({
       ReadWriteType: management === 'None' ? 'All' : management,
       IncludeManagementEvents: management !== 'None',
@@ -314,20 +326,30 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
   return [`aws cloudtrail put-event-selectors ${trail} --event-selectors ${shellQuote(JSON.stringify(basic))}`];
 }
 
-/** The advanced selector that logs management events as approved (none when the trail logs none). */
-function advancedManagementSelectors(management: string, excluded: string[]): Array<Record<string, unknown>> {
+/**
+ * The advanced selectors that log management events as approved (none when the trail logs none): one, or one for
+ * writes and one for reads when the reads leave KMS out.
+ */
+function advancedManagementSelectors(
+  management: string,
+  excluded: string[],
+  kmsReadsExcluded = false,
+): Array<Record<string, unknown>> {
   if (management === 'None') return [];
-  const readOnly = { ReadOnly: ['true'], WriteOnly: ['false'] }[management];
-  return [
-    {
-      Name: 'Management events',
-      FieldSelectors: [
-        { Field: 'eventCategory', Equals: ['Management'] },
-        ...(readOnly ? [{ Field: 'readOnly', Equals: readOnly }] : []),
-        ...(excluded.length ? [{ Field: 'eventSource', NotEquals: excluded }] : []),
-      ],
-    },
-  ];
+  const selector = (name: string, readOnly: string[] | undefined, left: string[]) => ({
+    Name: name,
+    FieldSelectors: [
+      { Field: 'eventCategory', Equals: ['Management'] },
+      ...(readOnly ? [{ Field: 'readOnly', Equals: readOnly }] : []),
+      ...(left.length ? [{ Field: 'eventSource', NotEquals: left }] : []),
+    ],
+  });
+  if (kmsReadsExcluded)
+    return [
+      selector('Management write events', ['false'], excluded),
+      selector('Management read events', ['true'], [...excluded, KMS_SOURCE]),
+    ];
+  return [selector('Management events', { ReadOnly: ['true'], WriteOnly: ['false'] }[management], excluded)];
 }
 
 function storeCommands(arn: string, region: string, undo: Undo): string[] {

@@ -375,6 +375,67 @@ describe('PutEventSelectors: data-event and network-activity selectors', () => {
     );
   });
 
+  describe('KMS read events left out while KMS writes are logged', () => {
+    const writes = { readWriteType: 'WriteOnly', includeManagementEvents: true, excludeManagementEventSources: [] };
+    const readsButKms = {
+      readWriteType: 'ReadOnly',
+      includeManagementEvents: true,
+      excludeManagementEventSources: ['kms.amazonaws.com'],
+    };
+    const everything = { readWriteType: 'All', includeManagementEvents: true, excludeManagementEventSources: [] };
+
+    it('reports a trail that stops logging Decrypt and GenerateDataKey as drift, not as a change of nothing', () => {
+      const { last } = detect(
+        [...approvedTrail(basic([everything], 'approve-1')), basic([writes, readsButKms], 'change-1', mallory)],
+        PLANNED,
+      );
+
+      expect(last).toMatchObject({ status: 'drift', severity: 'error' });
+      expect(last.summary).toBe(
+        `Event selectors of trail ${TRAIL_NAME} changed by mallory: KMS read events (Decrypt, GenerateDataKey…) no longer logged`,
+      );
+      expect(last.changes.event_selectors?.after).toMatchObject({ management: 'All', kms_reads_excluded: true });
+    });
+
+    it('reads the same selectors in their advanced form alike', () => {
+      const advancedForm = [
+        {
+          name: 'writes',
+          fieldSelectors: [
+            { field: 'eventCategory', equals: ['Management'] },
+            { field: 'readOnly', equals: ['false'] },
+          ],
+        },
+        {
+          name: 'reads but KMS',
+          fieldSelectors: [
+            { field: 'eventCategory', equals: ['Management'] },
+            { field: 'readOnly', equals: ['true'] },
+            { field: 'eventSource', notEquals: ['kms.amazonaws.com'] },
+          ],
+        },
+      ];
+      expect(normalizeSelectors({ advancedEventSelectors: advancedForm })).toEqual(
+        normalizeSelectors({ eventSelectors: [writes, readsButKms] }),
+      );
+    });
+
+    it('restores such an approved trail with selectors that read back as approved', () => {
+      const records = [
+        ...approvedTrail(basic([writes, readsButKms], 'approve-1')),
+        basic([everything], 'change-1', mallory),
+      ];
+      const [command] = detect(records, PLANNED).last.remediation;
+      const restored = JSON.parse(command.split("--event-selectors '")[1].slice(0, -1)) as Json[];
+      const lower = (selector: Json) =>
+        Object.fromEntries(Object.entries(selector).map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]));
+
+      expect(normalizeSelectors({ eventSelectors: restored.map(lower) })).toEqual(
+        normalizeSelectors({ eventSelectors: [writes, readsButKms] }),
+      );
+    });
+  });
+
   it('still escalates to critical when the change also stops logging KMS management events', () => {
     const noKms = {
       name: 'Management events',
