@@ -188,17 +188,23 @@ function recreateTrailCommands(arn: string, region: string, approved: ApprovedVa
   return [create(shellQuote(bucket)), ...(selectors ? putSelectorsCommands(arn, region, selectors) : [])];
 }
 
-/** The create-trail options of the other approved settings keydrift knows. */
+/** The trail settings that are an on/off option of create-trail and update-trail, and create-trail's default. */
+const TRAIL_FLAGS: Record<string, { option: string; byDefault: boolean }> = {
+  multi_region: { option: 'is-multi-region-trail', byDefault: false },
+  log_file_validation: { option: 'enable-log-file-validation', byDefault: false },
+  organization_trail: { option: 'is-organization-trail', byDefault: false },
+  include_global_service_events: { option: 'include-global-service-events', byDefault: true },
+};
+const flagOption = (attribute: string, on: boolean): string => `--${on ? '' : 'no-'}${TRAIL_FLAGS[attribute].option}`;
+
+/** The create-trail options of the other approved settings keydrift knows (flags only where not the default). */
 function approvedTrailOptions(approved: ApprovedValue): string {
   const key = approved('kms_key_id');
-  return [
-    ...(typeof key === 'string' && key ? [`--kms-key-id ${shellQuote(key)}`] : []),
-    ...(approved('multi_region') === true ? ['--is-multi-region-trail'] : []),
-    ...(approved('log_file_validation') === true ? ['--enable-log-file-validation'] : []),
-    ...(approved('organization_trail') === true ? ['--is-organization-trail'] : []),
-    // create-trail includes global service events unless told not to.
-    ...(approved('include_global_service_events') === false ? ['--no-include-global-service-events'] : []),
-  ]
+  const flags = Object.entries(TRAIL_FLAGS).flatMap(([attribute, { byDefault }]) => {
+    const value = approved(attribute);
+    return typeof value === 'boolean' && value !== byDefault ? [flagOption(attribute, value)] : [];
+  });
+  return [...(typeof key === 'string' && key ? [`--kms-key-id ${shellQuote(key)}`] : []), ...flags]
     .map((option) => ` ${option}`)
     .join('');
 }
@@ -207,6 +213,8 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
   const name = `--name ${shellQuote(arn)} --region ${region}`;
   const { current, target } = undo;
   if (target === undefined) return [];
+  if (Object.hasOwn(TRAIL_FLAGS, undo.path))
+    return [`aws cloudtrail update-trail ${name} ${flagOption(undo.path, !!target)}`];
   switch (undo.path) {
     case 'trail':
       return target === 'exists' && current === 'deleted' ? recreateTrailCommands(arn, region, approved) : [];
@@ -216,26 +224,10 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
       return typeof target === 'string'
         ? [`aws cloudtrail update-trail ${name} --kms-key-id ${shellQuote(target)}`]
         : [];
-    case 'multi_region':
-      return [
-        `aws cloudtrail update-trail ${name} ${target ? '--is-multi-region-trail' : '--no-is-multi-region-trail'}`,
-      ];
-    case 'log_file_validation':
-      return [
-        `aws cloudtrail update-trail ${name} ${target ? '--enable-log-file-validation' : '--no-enable-log-file-validation'}`,
-      ];
     case 's3_bucket_name':
       return typeof target === 'string' && target
         ? [`aws cloudtrail update-trail ${name} --s3-bucket-name ${shellQuote(target)}`]
         : [];
-    case 'organization_trail':
-      return [
-        `aws cloudtrail update-trail ${name} ${target ? '--is-organization-trail' : '--no-is-organization-trail'}`,
-      ];
-    case 'include_global_service_events':
-      return [
-        `aws cloudtrail update-trail ${name} ${target ? '--include-global-service-events' : '--no-include-global-service-events'}`,
-      ];
     case 'event_selectors': {
       const selectors = target as Partial<TrailSelectors> | undefined;
       if (!selectors) return [];
@@ -394,7 +386,9 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
     return COMMANDS[kind](arn, region, { ...gone, target: undefined });
   }
   const inspect: string[] = [];
-  for (const undo of undos) {
+  // A trail starts logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
+  const startsLogging = (u: Undo) => kind === 'trail' && u.path === 'logging' && u.target === true;
+  for (const undo of [...undos.filter((u) => !startsLogging(u)), ...undos.filter(startsLogging)]) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
     const undoing = COMMANDS[kind](arn, region, undo, approved);
     if (undo.target === undefined && undoing.length === 0) inspect.push(inspectCommand(kind, arn, region, undo.path));
@@ -402,10 +396,7 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   }
   // A deleted trail has nothing left to inspect: reading it only answers TrailNotFound.
   const trailDeleted = kind === 'trail' && undos.some((u) => u.path === 'trail' && u.current === 'deleted');
-  // A trail starts logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
-  const startsLogging = (command: string) => command.startsWith('aws cloudtrail start-logging ');
-  const ordered = [...commands.filter((c) => !startsLogging(c)), ...commands.filter(startsLogging)];
-  return [...new Set([...ordered, ...(trailDeleted ? [] : inspect)])];
+  return [...new Set([...commands, ...(trailDeleted ? [] : inspect)])];
 }
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */

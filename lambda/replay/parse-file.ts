@@ -237,8 +237,9 @@ function recordsArray(text: string, value: Span): number | undefined {
 
 /** A log file's opening, `{"Records":`: no JSON string can hold it (a quote in a string is escaped). */
 const LOG_FILE_START = /\{\s*"Records"\s*:/y;
+const NEXT_LOG_FILE = /\{\s*"Records"\s*:/g;
 /** Where a value may start in a value that failed to parse: a log file's opening, or a `{` at the start of a line. */
-const VALUE_START = /\{\s*"Records"\s*:|(?<=\n)\{/;
+const NEXT_VALUE = /\{\s*"Records"\s*:|(?<=\n)\{/g;
 
 /**
  * Where the next value starts inside a value that failed to parse (one broken off, then the next concatenated to
@@ -248,10 +249,11 @@ const VALUE_START = /\{\s*"Records"\s*:|(?<=\n)\{/;
  */
 function nextValueStart(text: string, value: Span): number | undefined {
   LOG_FILE_START.lastIndex = value.start;
-  const pattern = LOG_FILE_START.test(text) ? LOG_FILE_START.source : VALUE_START;
-  const inside = text.slice(value.start + 1, value.end);
-  const match = new RegExp(pattern).exec(inside);
-  return match ? value.start + 1 + match.index : undefined;
+  const next = LOG_FILE_START.test(text) ? NEXT_LOG_FILE : NEXT_VALUE;
+  // Searched in place from just inside the value: no copy of the rest of the input per broken value.
+  next.lastIndex = value.start + 1;
+  const match = next.exec(text);
+  return match && match.index < value.end ? match.index : undefined;
 }
 
 /**
