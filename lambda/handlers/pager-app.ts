@@ -9,7 +9,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
 import { createPagerDutySender, createRoutingKeyProvider } from '../adapters/pagerduty';
-import { formatPagerDutyEvents } from '../alerts/pagerduty';
+import { pagerDutyEventsToSend } from '../alerts/pagerduty';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
 
 export interface PagerDeps {
@@ -95,7 +95,7 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
   }
 
   async function page(finding: Finding): Promise<unknown[]> {
-    const bodies = formatPagerDutyEvents(finding, await routingKey());
+    const bodies = pagerDutyEventsToSend(finding, await routingKey());
     const results = await Promise.allSettled(bodies.map((body) => send(body)));
     const retryable: unknown[] = [];
     results.forEach((result, index) => {

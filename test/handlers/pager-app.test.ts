@@ -10,9 +10,25 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { RetryablePagerDutyError, SecretError } from '../../lambda/adapters/errors';
 import { opsCommand, pageCommand } from '../../lambda/adapters/publisher';
-import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
+import { audiencesFor } from '../../lambda/alerts/routing';
 import type { Finding } from '../../lambda/core/types';
 import { createPager } from '../../lambda/handlers/pager-app';
+import { hugeFinding } from '../alerts/fixtures';
+import {
+  ALICE,
+  aliceIdentity,
+  at,
+  by,
+  createTrail,
+  detect,
+  KEY_ARN,
+  onTrail,
+  rec,
+  sessionIdentity,
+  TRAIL_ARN,
+  TRAIL_NAME,
+} from '../core/harness';
 import { type CapturedOutput, captureOutput } from './harness';
 
 const secretsMock = mockClient(SecretsManagerClient);
@@ -111,6 +127,66 @@ describe('createPager', () => {
       expect.objectContaining({ routing_key: ROUTING_KEY, event_action: 'trigger' }),
     ]);
     expect(output.metric('PagerDutyEvents')).toBe(2);
+  });
+
+  it('closes the incident a planned change brings back, and opens none for what else that change moved', async () => {
+    // Prepare: mallory leaves the trail without a key (pages kms_key_id); alice, a planned principal, puts the key back
+    // and moves the log bucket in one UpdateTrail: info, planned, on the page topic only to close the incident.
+    const updateTrail = (request: Record<string, unknown>, eventId: string, identity: Record<string, unknown>) =>
+      by(
+        at(
+          onTrail(
+            rec('UpdateTrail__streamalert__1', (record) => {
+              record.requestParameters = { name: TRAIL_NAME, ...request };
+              record.responseElements = {
+                ...(record.responseElements as Record<string, unknown>),
+                name: TRAIL_NAME,
+                trailARN: TRAIL_ARN,
+                kmsKeyId: KEY_ARN,
+                ...request,
+              };
+            }),
+          ),
+          eventId,
+        ),
+        identity,
+      );
+    const { findings } = detect(
+      [
+        at(createTrail(TRAIL_NAME, KEY_ARN), 'create'),
+        updateTrail({ kmsKeyId: '' }, 'unkeyed', sessionIdentity('Ops', 'mallory')),
+        updateTrail({ kmsKeyId: KEY_ARN, s3BucketName: 'org-audit-logs-v2' }, 'fixed', aliceIdentity()),
+      ],
+      { plannedPrincipals: [ALICE] },
+    );
+    const fix = findings[2];
+    expect([fix.status, fix.severity, audiencesFor(fix, 'error')]).toEqual(['planned', 'info', ['page']]);
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', fix).input.Message)));
+
+    // Assess
+    const sent = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
+    expect(sent).toEqual([['resolve', pagerDutyDedupKey(fix, 'kms_key_id')]]);
+  });
+
+  it('pages every attribute of a critical finding too large for one SNS message', async () => {
+    // Prepare: policy, tags and description changes with thousands of principals, commands and reasons (over 256 KiB).
+    const input = pageCommand('arn:aws:sns:us-west-2:111122223333:page', hugeFinding).input;
+    expect(Buffer.byteLength(JSON.stringify(hugeFinding))).toBeGreaterThan(256 * 1024);
+    expect(Buffer.byteLength(String(input.Message))).toBeLessThan(256 * 1024);
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(String(input.Message)));
+
+    // Assess
+    const sent = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
+    const expected = formatPagerDutyEvents(hugeFinding, ROUTING_KEY).map((e) => [e.event_action, e.dedup_key]);
+    expect(expected).toHaveLength(3);
+    expect(sent).toEqual(expected);
+    expect(output.metric('PagerInvalidMessages')).toBe(0);
   });
 
   it('sends a finding delivered by both the page and the ops topic as one incident per attribute (same dedup keys)', async () => {
