@@ -187,6 +187,19 @@ export function cronGapDays(schedule: string): { days: number } | { problem: str
 }
 
 /** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
+/** A cron minutes or hours field EventBridge would refuse at deploy: values (`5`, `0-30`, `0/15`, lists) 0 to `max`. */
+function timeFieldProblem(field: string, name: string, max: number): string | undefined {
+  const valid = field.split(',').every((part) => {
+    const item = /^(?:\*|(\d{1,2})(?:-(\d{1,2}))?)(?:\/(\d{1,2}))?$/.exec(part);
+    if (!item) return false;
+    const [from, to, step] = [item[1], item[2], item[3]].map((value) =>
+      value === undefined ? undefined : Number(value),
+    );
+    return (from ?? 0) <= max && (to ?? 0) <= max && (step === undefined || (step >= 1 && step <= max + 1));
+  });
+  return valid ? undefined : `has ${name} "${field}": it takes values from 0 to ${max}`;
+}
+
 function scheduleProblem(schedule: string): string | undefined {
   const rate = RATE.exec(schedule);
   if (rate) {
@@ -200,6 +213,9 @@ function scheduleProblem(schedule: string): string | undefined {
   }
   if (!CRON.test(schedule)) return 'is not a schedule expression like rate(6 hours) or cron(0 6 * * ? *)';
   const fields = schedule.slice(5, -1).split(' ');
+  const time =
+    timeFieldProblem(fields[0], 'minutes (1st field)', 59) ?? timeFieldProblem(fields[1], 'hours (2nd field)', 23);
+  if (time) return time;
   if ((fields[2] === '?') === (fields[4] === '?')) {
     return 'needs ? in exactly one of day-of-month and day-of-week (the 3rd and 5th fields), like cron(0 6 * * ? *)';
   }
@@ -326,14 +342,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /**
- * Most bytes the detection settings may take in the functions' `KEYDRIFT_CONFIG` variable. Lambda rejects a function
- * whose environment variables, names and values together, exceed 4 KB (4,096 bytes), and only at deploy: synth
- * passes. The detector's and reconciler's other variables measure about 810 bytes once deployed with the default
- * stack name (189 bytes of names, the literal values, then the table name, four topic ARNs and the two key ARNs that
- * CloudFormation resolves), and each character of the stack name adds about 5 (it is part of the five generated
- * names). 3,000 bytes leaves them 1,096, enough for stack names of up to about 65 characters (app-context.ts allows 64).
+ * Most bytes the detection settings may take in the functions' `KEYDRIFT_CONFIG` variable, as Lambda counts them.
+ * Lambda rejects a function whose environment exceeds 4 KB (4,096 bytes), and only at deploy: synth passes. It
+ * measures the variables as one JSON object, `{"NAME":"value",…}`, so each `"` of the settings' JSON counts twice
+ * ({@link environmentBytes}). The detector's and reconciler's other variables take up to about 1,160 bytes of it with
+ * a 64-character stack name (app-context.ts allows no longer) in the partition with the longest ARNs: names and
+ * punctuation, the literal values, then the table name, four topic ARNs and the two key ARNs that CloudFormation
+ * resolves. 2,900 bytes leaves them 1,196.
  */
-export const MAX_DETECTION_SETTINGS_BYTES = 3000;
+export const MAX_DETECTION_SETTINGS_BYTES = 2900;
+
+/** Bytes a value takes in Lambda's measure of an environment: inside a JSON string, escapes included. */
+export const environmentBytes = (value: string): number => Buffer.byteLength(JSON.stringify(value), 'utf8') - 2;
 
 /** The fields of {@link KeydriftConfig} the functions read at run time, and so pass in `KEYDRIFT_CONFIG`. */
 const DETECTION_FIELDS = ['plannedPrincipals', 'severityOverrides', 'alertMinSeverity', 'ignore', 'trailKeys'] as const;
@@ -346,14 +366,12 @@ export function detectionSettingsJson(config: KeydriftConfig): string {
   return JSON.stringify(Object.fromEntries(DETECTION_FIELDS.map((field) => [field, config[field]])));
 }
 
-const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
-
 /** Throws when the detection settings would not fit in the functions' environment (see MAX_DETECTION_SETTINGS_BYTES). */
 function assertDetectionSettingsFit(config: KeydriftConfig): void {
-  const size = bytes(detectionSettingsJson(config));
+  const size = environmentBytes(detectionSettingsJson(config));
   if (size <= MAX_DETECTION_SETTINGS_BYTES) return;
   const largest = DETECTION_FIELDS.filter((field) => field !== 'alertMinSeverity')
-    .map((field) => ({ field, size: bytes(JSON.stringify(config[field])) }))
+    .map((field) => ({ field, size: environmentBytes(JSON.stringify(config[field])) }))
     .sort((a, b) => b.size - a.size)
     .map(({ field, size: fieldSize }) => `${field} ${fieldSize.toLocaleString('en-US')}`)
     .join(', ');

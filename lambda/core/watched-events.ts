@@ -26,6 +26,8 @@ export const KMS_API_WRITES = [
   'RevokeGrant',
   'RotateKeyOnDemand',
   'ScheduleKeyDeletion',
+  // KMS itself calls it (no user), but CloudTrail records it as an API call, not a service event.
+  'SynchronizeMultiRegionKey',
   'TagResource',
   'UntagResource',
   'UpdateAlias',
@@ -35,12 +37,7 @@ export const KMS_API_WRITES = [
 ] as const;
 
 /** Changes KMS makes itself (`AWS Service Event via CloudTrail`). */
-export const KMS_SERVICE_EVENTS = [
-  'DeleteKey',
-  'RotateKey',
-  'DeleteExpiredKeyMaterial',
-  'SynchronizeMultiRegionKey',
-] as const;
+export const KMS_SERVICE_EVENTS = ['DeleteKey', 'RotateKey', 'DeleteExpiredKeyMaterial'] as const;
 
 /** KMS's own EventBridge events (source `aws.kms`), named by their `detail-type`. */
 export const KMS_NATIVE_EVENTS = [

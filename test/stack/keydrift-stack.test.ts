@@ -8,7 +8,7 @@ import type { IConstruct } from 'constructs';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
 import { readDetectorEnvironment } from '../../lambda/shared/environment';
-import { MAX_DETECTION_SETTINGS_BYTES } from '../../lib/config';
+import { environmentBytes, MAX_DETECTION_SETTINGS_BYTES } from '../../lib/config';
 import {
   KEY_USE_ACTIONS,
   Keydrift,
@@ -18,6 +18,7 @@ import {
 } from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
+import { sample, sampleNames } from '../helpers/fixtures';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped; assertions check its shape.
 type Json = Record<string, any>;
@@ -467,6 +468,36 @@ describe('keydrift stack with the default configuration', () => {
     const trailCalls = pattern('aws.cloudtrail', 'AWS API Call via CloudTrail');
     expect(trailCalls.detail.eventSource).toEqual(['cloudtrail.amazonaws.com']);
     expect(trailCalls.detail.eventName).toEqual(expect.arrayContaining([...TRAIL_WRITES]));
+  });
+
+  it('routes each real record of a watched call to the detector under the detail-type its eventType reaches EventBridge with', () => {
+    const rules = rulesTargeting(defaults.template, logicalId(defaults.stack, defaults.stack.keydrift.detector));
+    const watched = new Set<string>([...KMS_API_WRITES, ...KMS_SERVICE_EVENTS, ...TRAIL_WRITES]);
+    const DETAIL_TYPES: Record<string, string> = {
+      AwsApiCall: 'AWS API Call via CloudTrail',
+      AwsServiceEvent: 'AWS Service Event via CloudTrail',
+    };
+    const records = sampleNames()
+      .map(sample)
+      .filter((r) => watched.has(String(r.eventName)) && String(r.eventType) in DETAIL_TYPES && !r.errorCode);
+    const matches = (pattern: Json, event: Json) =>
+      pattern.source.includes(event.source) &&
+      pattern['detail-type'].includes(event['detail-type']) &&
+      Object.entries(pattern.detail ?? {}).every(([field, values]) =>
+        (values as unknown[]).includes(event.detail[field]),
+      );
+
+    const unrouted = records
+      .map((record) => ({
+        source: `aws.${String(record.eventSource).split('.')[0]}`,
+        'detail-type': DETAIL_TYPES[String(record.eventType)],
+        detail: record,
+      }))
+      .filter((event) => !rules.some((rule) => matches(rule.EventPattern, event)))
+      .map((event) => `${event.detail.eventName} (${event.detail.eventType})`);
+
+    expect(new Set(records.map((r) => r.eventName)).size).toBeGreaterThan(25);
+    expect(unrouted).toEqual([]);
   });
 
   it('gives every rule target 8 retries over 24 hours and the dead-letter queue', () => {
@@ -1216,8 +1247,51 @@ describe('Keydrift construct', () => {
     );
     const stack = new KeydriftStack(testApp(), 'Empty', { config: {} });
     expect(() => new Keydrift(stack, 'Large', { plannedPrincipals })).toThrow(
-      /^keydrift config: the detection settings take [\d,]+ bytes in the functions' KEYDRIFT_CONFIG environment variable \(plannedPrincipals [\d,]+, .*\), over the limit of 3,000 bytes: Lambda allows 4 KB .* Shorten plannedPrincipals/,
+      /^keydrift config: the detection settings take [\d,]+ bytes in the functions' KEYDRIFT_CONFIG environment variable \(plannedPrincipals [\d,]+, .*\), over the limit of 2,900 bytes: Lambda allows 4 KB .* Shorten plannedPrincipals/,
     );
+  });
+
+  it("keeps each function's environment within Lambda's 4 KB as Lambda measures it, at the largest settings and longest stack name", () => {
+    // Prepare: as many ignore rules (quote-heavy JSON, escaped in Lambda's measure) as the limit lets through.
+    const rule = (i: number) => ({ event: 'TagResource', user: `arn:aws-us-gov:iam::111122223333:role/r${i}` });
+    const ignore = [rule(0)];
+    while (environmentBytes(JSON.stringify([...ignore, rule(ignore.length)])) < MAX_DETECTION_SETTINGS_BYTES - 160) {
+      ignore.push(rule(ignore.length));
+    }
+    const stackName = `K${'x'.repeat(63)}`;
+    const region = 'us-gov-west-1';
+    const stack = new KeydriftStack(testApp(), stackName, {
+      env: { account: '111122223333', region },
+      config: { ignore },
+    });
+    const template = Template.fromStack(stack).toJSON();
+    // What CloudFormation resolves: generated names are `<stack>-<logical id>-<12 characters>`.
+    const generated = (id: string) => `${stackName}-${id}-${'A'.repeat(12)}`;
+    const arn = (service: string, resource: string) => `arn:aws-us-gov:${service}:${region}:111122223333:${resource}`;
+    const resolve = (value: unknown): string => {
+      if (typeof value === 'string') return value;
+      const { Ref, 'Fn::GetAtt': getAtt } = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+      const type = template.Resources[Ref ?? getAtt?.[0] ?? '']?.Type;
+      if (Ref && type === 'AWS::SNS::Topic') return arn('sns', generated(Ref));
+      if (Ref && /^AWS::DynamoDB::(Global)?Table$/.test(type)) return generated(Ref);
+      if (getAtt?.[1] === 'Arn' && type === 'AWS::KMS::Key') return arn('kms', `key/${'0'.repeat(36)}`);
+      throw new Error(`no worst case for ${JSON.stringify(value)}`);
+    };
+
+    // Act
+    const functions = Object.values(template.Resources as Record<string, { Type: string; Properties: Json }>).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && (r.Properties.Environment as Json | undefined)?.Variables,
+    );
+    const sizes = functions.map(({ Properties }) => {
+      const variables = (Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const resolved = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, resolve(value)]));
+      return Buffer.byteLength(JSON.stringify(resolved));
+    });
+
+    // Assess
+    expect(environmentBytes(JSON.stringify(ignore))).toBeGreaterThan(MAX_DETECTION_SETTINGS_BYTES - 300);
+    expect(sizes.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
   });
 
   it('passes the full test configuration well within that limit', () => {
@@ -1226,7 +1300,7 @@ describe('Keydrift construct', () => {
         Properties: { Environment: { Variables: Match.objectLike({ KEYDRIFT_CONFIG: Match.anyValue() }) } },
       }),
     );
-    expect(Buffer.byteLength(fn.Properties.Environment.Variables.KEYDRIFT_CONFIG)).toBeLessThan(
+    expect(environmentBytes(fn.Properties.Environment.Variables.KEYDRIFT_CONFIG)).toBeLessThan(
       MAX_DETECTION_SETTINGS_BYTES,
     );
   });
