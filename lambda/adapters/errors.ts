@@ -80,11 +80,12 @@ export class ClaimLostError extends KeydriftError {
   }
 }
 
-/** One or more alert deliveries failed; `failures` names each target and its error. */
+/** One or more alert deliveries failed; `failures` names each target and its error, `delivered` what went out. */
 export class PublishError extends KeydriftError {
   constructor(
     message: string,
     public readonly failures: Array<{ target: string; error: unknown }>,
+    public readonly delivered: readonly string[],
     options?: ErrorOptions,
   ) {
     super(message, options);

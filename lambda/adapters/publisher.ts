@@ -48,11 +48,12 @@ export interface Publisher {
   /** Where a finding goes, without sending it. */
   targetsFor(finding: Finding): Target[];
   /**
-   * Sends to every target in parallel.
+   * Sends to every target in parallel, but those in `skip` (what an earlier attempt at the same event delivered).
    *
-   * @throws PublishError naming each failed target (a partial EventBridge failure counts as a failure)
+   * @throws PublishError naming each failed target, and the targets it did deliver to (a partial EventBridge failure
+   * counts as a failure)
    */
-  publish(finding: Finding): Promise<PublishReport>;
+  publish(finding: Finding, options?: { skip?: readonly string[] }): Promise<PublishReport>;
   /**
    * Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. A
    * critical finding pages from there too (the pager's subscription takes the ops topic's critical findings).
@@ -146,8 +147,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  async function publish(finding: Finding): Promise<PublishReport> {
-    const targets = targetsFor(finding);
+  async function publish(finding: Finding, { skip = [] }: { skip?: readonly string[] } = {}): Promise<PublishReport> {
+    const targets = targetsFor(finding).filter((target) => !skip.includes(target));
     const results = await Promise.allSettled(targets.map((target) => send(target, finding)));
     const report: PublishReport = { delivered: [], tolerated: [] };
     const failures: Array<{ target: Target; error: unknown }> = [];
@@ -158,7 +159,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     if (failures.length === 0) return report;
     // When one of keydrift's keys is disabled, the topics it encrypts cannot take messages until someone re-enables
     // it; retrying would only repeat the alert that a topic under the other key carried.
-    const deliveredUnder = new Set(report.delivered.map((target) => TARGET_KEY[target]));
+    const deliveredUnder = new Set([...report.delivered, ...skip].map((target) => TARGET_KEY[target as Target]));
     const otherKeyDelivered = (target: Target) => {
       const key = TARGET_KEY[target];
       return key !== undefined && deliveredUnder.has(key === 'main' ? 'ops' : 'main');
@@ -173,9 +174,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
     const summary = fatal.map(
       (f) => `${f.target}: ${awsErrorName(f.error) ?? 'Error'}: ${(f.error as Error)?.message}`,
     );
-    throw new PublishError(`could not deliver finding ${finding.eventId} to ${summary.join('; ')}`, fatal, {
-      cause: fatal[0].error,
-    });
+    throw new PublishError(
+      `could not deliver finding ${finding.eventId} to ${summary.join('; ')}`,
+      fatal,
+      report.delivered,
+      { cause: fatal[0].error },
+    );
   }
 
   async function publishToOps(finding: Finding): Promise<void> {
@@ -194,15 +198,11 @@ function messageAttributes(finding: Finding): Record<string, MessageAttributeVal
   };
 }
 
-/** The finding as JSON for the pager, shrunk like the EventBridge copy in the rare case it nears SNS's 256 KiB. */
-function pageMessage(finding: Finding): string {
-  return toEventBridgeEntry(finding, 'default').Detail;
-}
-
 /**
- * A smaller copy of the finding for the pager, when the whole one does not fit in the ops message beside the e-mail
- * and Chatbot forms: each changed value becomes its size and SHA-256 (as in the EventBridge copy), and the commands,
- * reasons and user agent are left to the other forms. The dedup keys, and so the incidents, are the same.
+ * A smaller copy of the finding for the pager, when the whole one does not fit in an SNS message (beside the e-mail
+ * and Chatbot forms on the ops topic): each changed value becomes its size and SHA-256 (as in the EventBridge copy),
+ * and the commands, reasons and user agent are left to the other forms. It is still a finding the pager reads, and
+ * its dedup keys, and so the incidents, are the same.
  */
 function compactPageMessage(finding: Finding): string {
   const changes = Object.fromEntries(
@@ -219,13 +219,14 @@ function compactPageMessage(finding: Finding): string {
   return JSON.stringify({ ...rest, changes, remediation: [] });
 }
 
-/** Bytes SNS counts for message attributes: each name, data type and value. */
-function attributesBytes(attributes: Record<string, MessageAttributeValue>): number {
-  return Object.entries(attributes).reduce(
+/** Whether text (message and subject) and message attributes fit in one SNS message, as SNS counts them. */
+function fitsSns(text: string, attributes: Record<string, MessageAttributeValue>): boolean {
+  const attributeBytes = Object.entries(attributes).reduce(
     (sum, [name, value]) =>
       sum + utf8Bytes(name) + utf8Bytes(value.DataType ?? '') + utf8Bytes(value.StringValue ?? ''),
     0,
   );
+  return utf8Bytes(text) + attributeBytes <= MAX_SNS_MESSAGE_BYTES;
 }
 
 /**
@@ -239,11 +240,10 @@ export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
   const chat = JSON.stringify(formatChatbotNotification(finding));
   const attributes = messageAttributes(finding);
   const forms: Record<string, string> = { default: chat, email: email.body, https: chat };
-  const fits = (message: string) =>
-    utf8Bytes(message) + utf8Bytes(email.subject) + attributesBytes(attributes) <= MAX_SNS_MESSAGE_BYTES;
+  const fits = (message: string) => fitsSns(message + email.subject, attributes);
   let message = JSON.stringify(forms);
   if (finding.severity === 'critical') {
-    const whole = JSON.stringify({ ...forms, lambda: pageMessage(finding) });
+    const whole = JSON.stringify({ ...forms, lambda: JSON.stringify(finding) });
     const compact = JSON.stringify({ ...forms, lambda: compactPageMessage(finding) });
     // Should even the compact copy not fit, the pager gets the default form, drops it and counts it (an alarm).
     message = fits(whole) ? whole : fits(compact) ? compact : message;
@@ -257,12 +257,14 @@ export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
   });
 }
 
-/** Publishes a finding to the page topic, as the pager reads it. */
+/** Publishes a finding to the page topic, as the pager reads it: whole, or compact when it would not fit. */
 export function pageCommand(topicArn: string, finding: Finding): PublishCommand {
+  const attributes = messageAttributes(finding);
+  const whole = JSON.stringify(finding);
   return new PublishCommand({
     TopicArn: topicArn,
-    Message: pageMessage(finding),
-    MessageAttributes: messageAttributes(finding),
+    Message: fitsSns(whole, attributes) ? whole : compactPageMessage(finding),
+    MessageAttributes: attributes,
   });
 }
 

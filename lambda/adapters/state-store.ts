@@ -7,7 +7,7 @@
  * | state | `RESOURCE#<arn>` | `STATE` | `kind`, `snapshot` (JSON), `version`, `updatedAt`, `eventId`, `truncated` |
  * | baseline | `RESOURCE#<arn>` | `BASELINE` | the same, plus `acceptedBy`, `acceptedAt` when a person accepted it |
  * | finding | `RESOURCE#<arn>` | `FINDING#<timestamp>#<eventId>` | `gsi1pk` `FINDINGS#<yyyy-mm-dd>`, `gsi1sk` `<timestamp>#<eventId>`, `severity`, `status`, `event`, `finding` (JSON) |
- * | claim | `EVENT#<eventId>` | `CLAIM` | `status` (`in-progress`/`done`), `owner`, `leaseUntil` (ms), `expiresAt` (TTL, 14 days) |
+ * | claim | `EVENT#<eventId>` | `CLAIM` | `status` (`in-progress`/`saved`/`done`), `owner`, `leaseUntil` (ms), `delivered` (targets already sent, a string set), `expiresAt` (TTL, 14 days) |
  */
 
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,6 @@ import {
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -58,6 +57,8 @@ export interface LoadResult {
   baselines: Map<string, StoredSnapshot>;
   /** The finding saved earlier for `options.finding`, when there is one. */
   finding?: Finding;
+  /** The alert targets an earlier attempt at `options.finding`'s event already sent to (none when not loaded). */
+  delivered?: string[];
 }
 
 /**
@@ -96,8 +97,11 @@ export interface StateStore {
    * is taken over; `leaseMs` should cover the rest of the invocation.
    */
   claim(eventId: string, options?: { leaseMs?: number }): Promise<ClaimOutcome>;
-  /** Gives up this invocation's claim, so that a retry judges and alerts again. Another owner's claim is kept. */
-  release(eventId: string): Promise<void>;
+  /**
+   * Gives up this invocation's claim, so that a retry judges and alerts again; the targets it already sent to are
+   * kept with the claim (`LoadResult.delivered`), so the retry sends only to the others. Another owner's claim is kept.
+   */
+  release(eventId: string, delivered?: readonly string[]): Promise<void>;
   /**
    * Writes states, baselines and the finding, and marks the claim saved (or done, with `alertSent`), in one
    * transaction.
@@ -133,6 +137,7 @@ const MAX_UNPROCESSED_ROUNDS = 5;
 
 export const resourcePk = (arn: string): string => `RESOURCE#${arn}`;
 export const eventPk = (eventId: string): string => `EVENT#${eventId}`;
+const claimKey = (eventId: string): Item => ({ pk: { S: eventPk(eventId) }, sk: { S: 'CLAIM' } });
 export const findingSk = (ref: Pick<FindingRef, 'timestamp' | 'eventId'>): string =>
   `FINDING#${ref.timestamp}#${ref.eventId}`;
 
@@ -192,8 +197,8 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       { pk: s(resourcePk(arn)), sk: s('BASELINE') },
     ]);
     const ref = loadOptions.finding;
-    if (ref) keys.push({ pk: s(resourcePk(ref.resource)), sk: s(findingSk(ref)) });
-    const result: LoadResult = { states: new Map(), baselines: new Map() };
+    if (ref) keys.push({ pk: s(resourcePk(ref.resource)), sk: s(findingSk(ref)) }, claimKey(ref.eventId));
+    const result: LoadResult = { states: new Map(), baselines: new Map(), ...(ref ? { delivered: [] } : {}) };
     for (const item of await batchGet(keys)) {
       const sk = str(item, 'sk');
       if (sk === 'STATE' || sk === 'BASELINE') {
@@ -201,6 +206,8 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         (sk === 'STATE' ? result.states : result.baselines).set(stored.snapshot.arn, stored);
       } else if (sk?.startsWith('FINDING#')) {
         result.finding = JSON.parse(str(item, 'finding') ?? 'null') ?? undefined;
+      } else if (sk === 'CLAIM') {
+        result.delivered = [...(item.delivered?.SS ?? [])].sort();
       }
     }
     return result;
@@ -208,30 +215,34 @@ export function createStateStore(options: StateStoreOptions): StateStore {
 
   async function claim(eventId: string, claimOptions: { leaseMs?: number } = {}, attempt = 1): Promise<ClaimOutcome> {
     const at = now();
-    const key = { pk: s(eventPk(eventId)), sk: s('CLAIM') };
+    const key = claimKey(eventId);
     try {
+      // An update, not a put: what an earlier attempt already delivered (`delivered`) stays with the claim.
       await client.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: tableName,
-          Item: {
-            ...key,
-            status: s('in-progress'),
-            owner: s(owner),
-            leaseUntil: n(at + (claimOptions.leaseMs ?? DEFAULT_LEASE_MS)),
-            claimedAt: s(new Date(at).toISOString()),
-            expiresAt: n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
-          },
+          Key: key,
+          UpdateExpression:
+            'SET #status = :inProgress, #owner = :owner, leaseUntil = :lease, claimedAt = :at, expiresAt = :expires',
           // A claim not yet done whose invocation died (its lease ran out), or this process's own, may be taken over.
           ConditionExpression:
             'attribute_not_exists(pk) OR (#status <> :done AND (leaseUntil < :now OR #owner = :owner))',
           ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':done': s('done'), ':now': n(at), ':owner': s(owner) },
+          ExpressionAttributeValues: {
+            ':inProgress': s('in-progress'),
+            ':done': s('done'),
+            ':now': n(at),
+            ':owner': s(owner),
+            ':lease': n(at + (claimOptions.leaseMs ?? DEFAULT_LEASE_MS)),
+            ':at': s(new Date(at).toISOString()),
+            ':expires': n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return 'new';
     } catch (error) {
-      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw translate('PutItem (claim)', error);
+      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw translate('UpdateItem (claim)', error);
       const existing =
         (error as { Item?: Item }).Item ??
         (
@@ -245,21 +256,30 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     }
   }
 
-  async function release(eventId: string): Promise<void> {
+  async function release(eventId: string, delivered: readonly string[] = []): Promise<void> {
+    const ours = {
+      TableName: tableName,
+      Key: claimKey(eventId),
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+    };
     try {
-      await client.send(
-        new DeleteItemCommand({
-          TableName: tableName,
-          Key: { pk: s(eventPk(eventId)), sk: s('CLAIM') },
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': s(owner) },
-        }),
-      );
+      if (delivered.length === 0) {
+        await client.send(new DeleteItemCommand({ ...ours, ExpressionAttributeValues: { ':owner': s(owner) } }));
+      } else {
+        // An expired lease is what lets the retry (or another copy of the event) take the claim over.
+        await client.send(
+          new UpdateItemCommand({
+            ...ours,
+            UpdateExpression: 'SET leaseUntil = :released ADD delivered :delivered',
+            ExpressionAttributeValues: { ':owner': s(owner), ':released': n(0), ':delivered': { SS: [...delivered] } },
+          }),
+        );
+      }
     } catch (error) {
       // Another invocation holds it now (or it is gone): nothing of ours to release.
       if (awsErrorName(error) === 'ConditionalCheckFailedException') return;
-      throw translate('DeleteItem (release)', error);
+      throw translate('release claim', error);
     }
   }
 
@@ -302,7 +322,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         // The lease stays: should the alert never be confirmed, the claim is taken over once it runs out.
         Update: {
           TableName: tableName,
-          Key: { pk: s(eventPk(input.eventId)), sk: s('CLAIM') },
+          Key: claimKey(input.eventId),
           UpdateExpression: 'SET #status = :status, savedAt = :at, findingSk = :findingSk',
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
@@ -327,7 +347,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       await client.send(
         new UpdateItemCommand({
           TableName: tableName,
-          Key: { pk: s(eventPk(eventId)), sk: s('CLAIM') },
+          Key: claimKey(eventId),
           UpdateExpression: 'SET #status = :done, completedAt = :at',
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },

@@ -20,7 +20,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { ClaimLostError, KeyUnreadableError, RetryableError, StaleStateError } from '../adapters/errors';
+import { ClaimLostError, KeyUnreadableError, PublishError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
@@ -99,6 +99,8 @@ interface Progress {
   eventId?: string;
   /** Set for an event on keydrift's own key until its alert is out: a failure then warns the ops topic. */
   selfKeyEvent?: ChangeEvent;
+  /** Alert targets the event reached, in this attempt or an earlier one: kept with a released claim, not sent again. */
+  delivered: string[];
 }
 
 const LEASE_MARGIN_MS = 5_000;
@@ -374,8 +376,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
-   * Publishes and saves in parallel, then marks the claim done. A failed delivery fails the invocation, and the claim
-   * is then released (by the caller), so that Lambda's retry alerts again instead of finding the event done; should
+   * Publishes (to the targets no earlier attempt reached) and saves in parallel, then marks the claim done. A failed
+   * delivery or save fails the invocation, and the claim is then released with the targets reached so far (by the
+   * caller), so that Lambda's retry sends to the others instead of finding the event done, or alerting twice; should
    * the release fail, or the invocation die mid-publish, the saved claim's lease runs out and the retry takes over.
    */
   async function deliver(
@@ -383,11 +386,19 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     finding: Finding,
     save: () => Promise<void>,
     ignoredBy: string | undefined,
+    progress: Progress,
   ): Promise<PublishReport | undefined> {
     const [published, saved] = await Promise.allSettled([
-      ignoredBy ? Promise.resolve(undefined) : publisher.publish(finding),
+      ignoredBy ? Promise.resolve(undefined) : publisher.publish(finding, { skip: progress.delivered }),
       save(),
     ]);
+    const reached =
+      published.status === 'fulfilled'
+        ? (published.value?.delivered ?? [])
+        : published.reason instanceof PublishError
+          ? published.reason.delivered
+          : [];
+    progress.delivered.push(...reached);
     if (published.status === 'rejected') {
       count('AlertPublishFailures');
       throw published.reason;
@@ -438,9 +449,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
   }
 
-  async function releaseQuietly(eventId: string): Promise<void> {
+  async function releaseQuietly(eventId: string, delivered: readonly string[]): Promise<void> {
     try {
-      await store.release(eventId);
+      await store.release(eventId, delivered);
     } catch (error) {
       // The claim's lease runs out on its own; the retry takes it over then.
       logger.warn('Could not release the claim', { eventId, error: describe(error) });
@@ -486,6 +497,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     for (const result of [loadedResult, liveResult, trailsResult])
       if (result.status === 'rejected') throw result.reason;
     let loaded = (loadedResult as PromiseFulfilledResult<LoadResult>).value;
+    progress.delivered.push(...(loaded.delivered ?? []));
     const firstLive = (liveResult as PromiseFulfilledResult<ResourceSnapshot | undefined>).value;
     const trails = (trailsResult as PromiseFulfilledResult<ResourceSnapshot[]>).value;
 
@@ -497,6 +509,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         saved,
         () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [] }),
         undefined,
+        progress,
       );
       recordFinding(logger, metrics, saved, report, { redelivered: true });
       return { finding: saved };
@@ -523,6 +536,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       finding,
       () => saveJudgement(event, fullTarget, finding, judgement, rejudge, ignoredBy),
       ignoredBy,
+      progress,
     );
     if (ignoredBy) {
       count('IgnoredFindings');
@@ -540,7 +554,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 
   return async (raw, context) => {
     const started = performance.now();
-    const progress: Progress = { claimed: false };
+    const progress: Progress = { claimed: false, delivered: [] };
     try {
       return await handle(raw, context, progress);
     } catch (error) {
@@ -551,7 +565,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         cause: describe((error as Error)?.cause),
       });
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
-        await releaseQuietly(progress.eventId);
+        await releaseQuietly(progress.eventId, progress.delivered);
       }
       if (progress.selfKeyEvent) await warnOps(progress.selfKeyEvent);
       throw error;

@@ -36,6 +36,8 @@ export interface TestTable {
   calls: Array<{ command: string; start: number }>;
   /** Delay every command by this many ms from now on (0 to stop). */
   setDelay(ms: number): void;
+  /** Fail the next command that `matches` (its name, `TransactWriteItemsCommand`, and input) with `error`, once. */
+  failOnce(matches: (command: string, input: Record<string, unknown>) => boolean, error: Error): void;
   stop(): Promise<void>;
 }
 
@@ -52,11 +54,14 @@ export async function startTable(tableName = 'keydrift-test'): Promise<TestTable
   const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
   const calls: TestTable['calls'] = [];
   let delay = 0;
+  const failures: Array<{ matches: (command: string, input: Record<string, unknown>) => boolean; error: Error }> = [];
 
   client.middlewareStack.add(
     (next, context) => async (args) => {
       calls.push({ command: String(context.commandName), start: performance.now() });
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      const failure = failures.findIndex((f) => f.matches(String(context.commandName), args.input as never));
+      if (failure >= 0) throw failures.splice(failure, 1)[0].error;
       if (context.commandName === 'TransactWriteItemsCommand') {
         await emulateTransaction(raw, args.input as TransactWriteItemsCommandInput);
         return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
@@ -85,6 +90,9 @@ export async function startTable(tableName = 'keydrift-test'): Promise<TestTable
     calls,
     setDelay: (ms) => {
       delay = ms;
+    },
+    failOnce: (matches, error) => {
+      failures.push({ matches, error });
     },
     stop,
   };

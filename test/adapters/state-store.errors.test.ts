@@ -5,10 +5,10 @@ import {
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
-  PutItemCommand,
   ResourceNotFoundException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -33,8 +33,8 @@ beforeEach(() => {
 });
 
 describe('createStateStore: DynamoDB errors become keydrift errors', () => {
-  it('reads the existing claim from the failed conditional put, without a second call', async () => {
-    dynamoMock.on(PutItemCommand).rejects(
+  it('reads the existing claim from the failed conditional update, without a second call', async () => {
+    dynamoMock.on(UpdateItemCommand).rejects(
       new ConditionalCheckFailedException({
         message: 'The conditional request failed',
         $metadata,
@@ -44,12 +44,12 @@ describe('createStateStore: DynamoDB errors become keydrift errors', () => {
 
     expect(await store.claim(EVENT)).toBe('done');
     expect(dynamoMock).not.toHaveReceivedCommand(GetItemCommand);
-    expect(dynamoMock).toHaveReceivedCommandWith(PutItemCommand, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
+    expect(dynamoMock).toHaveReceivedCommandWith(UpdateItemCommand, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
   });
 
   it('turns throttling into RetryableStoreError with the cause', async () => {
     const throttled = new ProvisionedThroughputExceededException({ message: 'slow down', $metadata });
-    dynamoMock.on(PutItemCommand).rejects(throttled);
+    dynamoMock.on(UpdateItemCommand).rejects(throttled);
 
     const error = await store.claim(EVENT).catch((e: unknown) => e);
 

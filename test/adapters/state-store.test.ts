@@ -172,6 +172,27 @@ describe('createStateStore: claims', () => {
 
     expect(await storeFor('process-b').claim(eventId)).toBe('new');
   });
+
+  it('keeps what each released attempt delivered with the claim, for the next attempt to load', async () => {
+    // Prepare
+    const eventId = newEventId();
+    const ref = { resource: KEY, timestamp: finding(eventId).timestamp, eventId };
+    const first = storeFor('process-a');
+    const second = storeFor('process-b');
+    expect((await first.load([KEY], { finding: ref })).delivered).toEqual([]);
+
+    // Act: the first attempt got e-mail and EventBridge out; the second, taking over, got the page out too.
+    await first.claim(eventId);
+    await first.release(eventId, ['email', 'eventbridge']);
+    expect(await second.claim(eventId)).toBe('new');
+    const seenBySecond = (await second.load([KEY], { finding: ref })).delivered;
+    await second.release(eventId, ['page']);
+
+    // Assess
+    expect(seenBySecond).toEqual(['email', 'eventbridge']);
+    expect((await first.load([KEY], { finding: ref })).delivered).toEqual(['email', 'eventbridge', 'page']);
+    expect(await first.claim(eventId)).toBe('new');
+  });
 });
 
 describe('createStateStore: save and load', () => {

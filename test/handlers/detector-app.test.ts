@@ -23,7 +23,7 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { PublishError, RetryableKmsError } from '../../lambda/adapters/errors';
+import { PublishError, RetryableKmsError, RetryableStoreError } from '../../lambda/adapters/errors';
 import { keySnapshot } from '../../lambda/adapters/kms-reader';
 import { createStateStore } from '../../lambda/adapters/state-store';
 import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
@@ -167,6 +167,9 @@ function keySnapshotOf(live: ReturnType<typeof liveKey>) {
 /** The policy PutKeyPolicy__awskmsdg__1 sets (the KMS default policy for account 111122223333). */
 const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
 
+/** What DynamoDB throws when it throttles a request (after the SDK's own retries). */
+const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+
 const published = (topic: string) =>
   snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
 
@@ -254,7 +257,7 @@ describe('createDetector: alerting', () => {
     expect(output.metric('DuplicateEvents')).toBe(2);
   });
 
-  it('alerts on the retry after SNS failed: the claim was released, and the saved finding is sent again', async () => {
+  it('alerts on the retry after SNS failed: the claim was released, and the saved finding goes where it had not', async () => {
     // Prepare: the email topic refuses the first message.
     mockLiveKey();
     snsMock
@@ -274,10 +277,9 @@ describe('createDetector: alerting', () => {
     expect(second.finding).toMatchObject({ eventId: 'c217db1f-903f-4a2f-8f88-9580182d6313', severity: 'critical' });
     expect(third).toEqual({ duplicate: true });
     expect(published(topics.email)).toHaveLength(2);
-    expect(published(topics.page).map((m) => m.Message)).toEqual([
-      published(topics.page)[0].Message,
-      published(topics.page)[0].Message,
-    ]);
+    expect(published(topics.chat)).toHaveLength(1);
+    expect(published(topics.page)).toHaveLength(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
     expect(output.metric('DetectorErrors')).toBe(1);
     expect(output.metric('AlertPublishFailures')).toBe(1);
   });
@@ -289,17 +291,7 @@ describe('createDetector: alerting', () => {
       .on(PublishCommand, { TopicArn: topics.email })
       .rejectsOnce(new Error('connect ETIMEDOUT'))
       .resolves({ MessageId: 'm-2' });
-    let throttleRelease = true;
-    table.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (throttleRelease && context.commandName === 'DeleteItemCommand') {
-          throttleRelease = false;
-          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'throttleRelease' },
-    );
+    table.failOnce((_command, input) => String(input.UpdateExpression).includes('ADD delivered'), throttled());
     let clock = Date.parse('2026-11-22T03:00:00Z');
     const { detect } = makeDetector({}, { now: () => clock });
     const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
@@ -314,6 +306,46 @@ describe('createDetector: alerting', () => {
     expect(retry.finding).toMatchObject({ severity: 'critical' });
     expect(published(topics.email)).toHaveLength(2);
     expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
+  });
+
+  it('sends nothing twice when saving failed after every alert went out: the retry saves and stays quiet', async () => {
+    // Prepare: DynamoDB throttles the transaction that saves the judgement, once.
+    mockLiveKey();
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttled());
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    // Act
+    const first = await detect(event).catch((e: unknown) => e);
+    const retry = await detect(structuredClone(event));
+
+    // Assess
+    expect(first).toBeInstanceOf(RetryableStoreError);
+    expect(retry.finding).toMatchObject({ severity: 'critical' });
+    for (const topic of [topics.chat, topics.email, topics.page]) expect(published(topic)).toHaveLength(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
+  });
+
+  it('sends only the EventBridge copy again when PutEvents failed its entry', async () => {
+    // Prepare: PutEvents answers 200 with the entry failed, once.
+    mockLiveKey();
+    eventsMock
+      .on(PutEventsCommand)
+      .resolvesOnce({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] })
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+
+    // Act
+    const first = await detect(event).catch((e: unknown) => e);
+    const retry = await detect(structuredClone(event));
+
+    // Assess
+    expect(first).toBeInstanceOf(PublishError);
+    expect(retry.finding).toMatchObject({ severity: 'critical' });
+    for (const topic of [topics.chat, topics.email, topics.page]) expect(published(topic)).toHaveLength(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 2);
   });
 
   it('alerts on the retry when the invocation died while publishing, after the finding was saved', async () => {
