@@ -1,7 +1,8 @@
 /**
  * The AWS CLI commands that bring a resource back to its approved value, one attribute at a time.
  * Every value that came from a record is shell-quoted: descriptions, tags and alias names are chosen
- * by whoever made the change.
+ * by whoever made the change. And the CLI must take each one literally: a value it would read as an option or load
+ * as a parameter file goes in `--cli-input-json` instead (see `aws`).
  */
 import { aliasNameOf, parseArn } from './arn';
 import { FIELD_OPERATORS, type GrantValue, type TrailSelectors } from './effects';
@@ -22,13 +23,63 @@ export function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** An option of an AWS CLI operation with a value that came from a record, which the CLI must take literally. */
+interface Param {
+  option: `--${string}`;
+  value: string | number | string[];
+}
+
+const param = (option: Param['option'], value: Param['value']): Param => ({ option, value });
+
+/** The prefixes of values the CLI replaces with the content of a file or URL (its "paramfile" loading). */
+const PARAMFILE = /^(file|fileb|https?):\/\//i;
+
+/**
+ * Whether the CLI would misread the value after its option: one starting with `-` is taken for an option ("Unknown
+ * options", "expected one argument"), a paramfile prefix makes it load a file or fetch a URL, and a list given as
+ * one word starting with `[` is parsed as JSON.
+ */
+function misread(value: Param['value']): boolean {
+  const words = Array.isArray(value) ? value : [String(value)];
+  return words.some((w) => w.startsWith('-') || PARAMFILE.test(w) || (Array.isArray(value) && /^\s*\[/.test(w)));
+}
+
+/** The operation's member an option sets: `--s3-bucket-name` is `S3BucketName`, as the CLI names options. */
+const memberOf = (option: string): string =>
+  option
+    .slice(2)
+    .split('-')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');
+
+/**
+ * An `aws` command line: text words as they are (options, values keydrift chose, and Regions, which the CLI never
+ * loads), then each parameter shell-quoted after its option. A parameter the CLI would misread goes in
+ * `--cli-input-json` instead, where values are taken literally; the common case stays readable.
+ *
+ * @example
+ * aws('kms untag-resource', param('--key-id', arn), '--region us-west-2', param('--tag-keys', ['-x']))
+ * // aws kms untag-resource --key-id arn:… --region us-west-2 --cli-input-json '{"TagKeys":["-x"]}'
+ */
+function aws(operation: string, ...words: Array<string | Param>): string {
+  const literal: Record<string, Param['value']> = {};
+  const line = ['aws', operation];
+  for (const word of words) {
+    if (typeof word === 'string') line.push(word);
+    else if (misread(word.value)) literal[memberOf(word.option)] = word.value;
+    else line.push(word.option, ...[word.value].flat().map((v) => shellQuote(String(v))));
+  }
+  if (Object.keys(literal).length) line.push('--cli-input-json', shellQuote(JSON.stringify(literal)));
+  return line.join(' ');
+}
+
 const MAX_INLINE_POLICY = 4096;
 
 /**
  * The options that recreate a grant as approved. Its constraints above all: without them the new grant would allow
  * the operations under any encryption context, wider than the grant it replaces.
  */
-function createGrantOptions(grant: Partial<GrantValue>): string {
+function createGrantOptions(grant: Partial<GrantValue>): Array<string | Param> {
   const { encryptionContextSubset, encryptionContextEquals } =
     (grant.constraints as { encryptionContextSubset?: unknown; encryptionContextEquals?: unknown } | null) ?? {};
   const constraints = {
@@ -36,12 +87,12 @@ function createGrantOptions(grant: Partial<GrantValue>): string {
     ...(encryptionContextEquals ? { EncryptionContextEquals: encryptionContextEquals } : {}),
   };
   return [
-    `--grantee-principal ${shellQuote(String(grant.grantee_principal))}`,
-    `--operations ${(grant.operations ?? []).map(shellQuote).join(' ')}`,
+    param('--grantee-principal', String(grant.grantee_principal)),
+    param('--operations', grant.operations ?? []),
     ...(Object.keys(constraints).length ? [`--constraints ${shellQuote(JSON.stringify(constraints))}`] : []),
-    ...(grant.retiring_principal ? [`--retiring-principal ${shellQuote(grant.retiring_principal)}`] : []),
-    ...(grant.name ? [`--name ${shellQuote(grant.name)}`] : []),
-  ].join(' ');
+    ...(grant.retiring_principal ? [param('--retiring-principal', grant.retiring_principal)] : []),
+    ...(grant.name ? [param('--name', grant.name)] : []),
+  ];
 }
 
 /** The approved value of any path of the resource (`undefined` when unknown), for commands that set several. */
@@ -57,7 +108,7 @@ function outsideAccessRestored(arn: string, current: unknown, target: unknown): 
 }
 
 function keyCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
-  const key = `--key-id ${shellQuote(arn)} --region ${region}`;
+  const key = [param('--key-id', arn), `--region ${region}`];
   const { attribute, entry } = splitPath(undo.path);
   const { current, target } = undo;
   if (attribute === 'key_state' && current === 'Deleted') {
@@ -69,8 +120,8 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     const pendingDeletion = attribute === 'key_state' && typeof current === 'string' && current.endsWith('Deletion');
     return pendingDeletion
       ? [
-          `aws kms cancel-key-deletion ${key}`,
-          `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: aws kms enable-key ${key}`,
+          aws('kms cancel-key-deletion', ...key),
+          `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: ${aws('kms enable-key', ...key)}`,
         ]
       : [];
   }
@@ -78,28 +129,25 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     case 'key_state':
       if (target === 'Enabled') {
         const cancel = current === 'PendingDeletion' || current === 'PendingReplicaDeletion';
-        if (current === 'PendingImport')
-          return [
-            `# re-import the same key material: aws kms get-parameters-for-import ${key} …, then aws kms import-key-material ${key} …`,
-          ];
-        return [...(cancel ? [`aws kms cancel-key-deletion ${key}`] : []), `aws kms enable-key ${key}`];
+        if (current === 'PendingImport') return [reimportComment(key)];
+        return [...(cancel ? [aws('kms cancel-key-deletion', ...key)] : []), aws('kms enable-key', ...key)];
       }
       if (target === 'Disabled') {
-        return current === 'PendingDeletion' ? [`aws kms cancel-key-deletion ${key}`] : [`aws kms disable-key ${key}`];
+        return [aws(current === 'PendingDeletion' ? 'kms cancel-key-deletion' : 'kms disable-key', ...key)];
       }
       return [];
     case 'deletion_date':
-      return target === null && current ? [`aws kms cancel-key-deletion ${key}`] : [];
+      return target === null && current ? [aws('kms cancel-key-deletion', ...key)] : [];
     case 'enable_key_rotation': {
-      if (!target) return [`aws kms disable-key-rotation ${key}`];
+      if (!target) return [aws('kms disable-key-rotation', ...key)];
       // Without a period, KMS applies 365 days: name the approved one when it differs.
       const period = approved('rotation_period_in_days');
-      const flag = typeof period === 'number' && period !== 365 ? ` --rotation-period-in-days ${period}` : '';
-      return [`aws kms enable-key-rotation ${key}${flag}`];
+      const flag = typeof period === 'number' && period !== 365 ? [param('--rotation-period-in-days', period)] : [];
+      return [aws('kms enable-key-rotation', ...key, ...flag)];
     }
     case 'rotation_period_in_days':
       return typeof target === 'number'
-        ? [`aws kms enable-key-rotation ${key} --rotation-period-in-days ${target}`]
+        ? [aws('kms enable-key-rotation', ...key, param('--rotation-period-in-days', target))]
         : [];
     case 'policy': {
       if (!target) return [];
@@ -107,10 +155,11 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       // Too long for a command line (and for an alert): the approved policy comes from keydrift's baseline store.
       const restore =
         json.length <= MAX_INLINE_POLICY
-          ? [`aws kms put-key-policy ${key} --policy-name default --policy ${shellQuote(json)}`]
+          ? [aws('kms put-key-policy', ...key, `--policy-name default --policy ${shellQuote(json)}`)]
           : [
               `keydrift baseline show ${shellQuote(arn)} --region ${region} --format json | jq -e '.baseline.snapshot.attributes.policy' > approved-policy.json`,
-              `aws kms put-key-policy ${key} --policy-name default --policy file://approved-policy.json`,
+              // The one value the CLI is meant to load from a file: the file keydrift just wrote.
+              aws('kms put-key-policy', ...key, '--policy-name default --policy file://approved-policy.json'),
             ];
       // A baseline adopted from an unplanned creation may hold outside access: never hand it back without a word.
       const reopened = outsideAccessRestored(arn, current, target);
@@ -121,57 +170,66 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       ];
     }
     case 'description':
-      return [`aws kms update-key-description ${key} --description ${shellQuote(String(target ?? ''))}`];
+      return [aws('kms update-key-description', ...key, param('--description', String(target ?? '')))];
     case 'tags':
       if (entry === undefined) return [];
       return target === null || target === undefined
-        ? [`aws kms untag-resource ${key} --tag-keys ${shellQuote(entry)}`]
+        ? [aws('kms untag-resource', ...key, param('--tag-keys', [entry]))]
         : // JSON, not the TagKey=…,TagValue=… shorthand, which a comma in the value would break.
           [
-            `aws kms tag-resource ${key} --tags ${shellQuote(JSON.stringify([{ TagKey: entry, TagValue: String(target) }]))}`,
+            aws(
+              'kms tag-resource',
+              ...key,
+              `--tags ${shellQuote(JSON.stringify([{ TagKey: entry, TagValue: String(target) }]))}`,
+            ),
           ];
     case 'grants':
       if (entry === undefined) return [];
-      if (target === null && current) return [`aws kms revoke-grant ${key} --grant-id ${shellQuote(entry)}`];
+      if (target === null && current) return [aws('kms revoke-grant', ...key, param('--grant-id', entry))];
       return target && !current
-        ? [`aws kms create-grant ${key} ${createGrantOptions(target as Partial<GrantValue>)}`]
+        ? [aws('kms create-grant', ...key, ...createGrantOptions(target as Partial<GrantValue>))]
         : [];
     case 'key_material':
-      return target && !current
-        ? [
-            `# re-import the same key material: aws kms get-parameters-for-import ${key} …, then aws kms import-key-material ${key} …`,
-          ]
-        : [];
+      return target && !current ? [reimportComment(key)] : [];
     case 'primary_region': {
       if (typeof target !== 'string') return [];
       // The call goes to the current primary key, in its Region (the key of this ARN is now a replica).
       const primary = typeof current === 'string' ? current : region;
-      const primaryKey = `--key-id ${shellQuote(arn.replace(`:${region}:`, `:${primary}:`))} --region ${shellQuote(primary)}`;
-      return [`aws kms update-primary-region ${primaryKey} --primary-region ${shellQuote(target)}`];
+      const primaryKey = [
+        param('--key-id', arn.replace(`:${region}:`, `:${primary}:`)),
+        `--region ${shellQuote(primary)}`,
+      ];
+      return [aws('kms update-primary-region', ...primaryKey, param('--primary-region', target))];
     }
     case 'replica_regions':
       if (entry === undefined) return [];
       return target && !current
-        ? [`aws kms replicate-key ${key} --replica-region ${shellQuote(entry)}`]
+        ? [aws('kms replicate-key', ...key, param('--replica-region', entry))]
         : [
-            `aws kms schedule-key-deletion --key-id ${shellQuote(arn.replace(`:${region}:`, `:${entry}:`))} --region ${shellQuote(entry)} --pending-window-in-days 30`,
+            aws(
+              'kms schedule-key-deletion',
+              param('--key-id', arn.replace(`:${region}:`, `:${entry}:`)),
+              `--region ${shellQuote(entry)} --pending-window-in-days 30`,
+            ),
           ];
     default:
       return [];
   }
 }
 
+/** The step to bring back key material, which only its owner holds: a comment, not a command. */
+const reimportComment = (key: Array<string | Param>): string =>
+  `# re-import the same key material: ${aws('kms get-parameters-for-import', ...key)} …, then ${aws('kms import-key-material', ...key)} …`;
+
 function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   if (undo.path !== 'target_key_id' || undo.target === undefined) return [];
-  const alias = `--alias-name ${shellQuote(aliasNameOf(arn))} --region ${region}`;
+  const alias = [param('--alias-name', aliasNameOf(arn)), `--region ${region}`];
   if (typeof undo.target === 'string') {
     return [
-      undo.current
-        ? `aws kms update-alias ${alias} --target-key-id ${shellQuote(undo.target)}`
-        : `aws kms create-alias ${alias} --target-key-id ${shellQuote(undo.target)}`,
+      aws(undo.current ? 'kms update-alias' : 'kms create-alias', ...alias, param('--target-key-id', undo.target)),
     ];
   }
-  return undo.target === null && undo.current ? [`aws kms delete-alias ${alias}`] : [];
+  return undo.target === null && undo.current ? [aws('kms delete-alias', ...alias)] : [];
 }
 
 /**
@@ -181,11 +239,20 @@ function aliasCommands(arn: string, region: string, undo: Undo): string[] {
 function recreateTrailCommands(arn: string, region: string, approved: ApprovedValue): string[] {
   const bucket = approved('s3_bucket_name');
   const selectors = approved('event_selectors') as Partial<TrailSelectors> | undefined;
-  const create = (bucketName: string) =>
-    `aws cloudtrail create-trail --name ${shellQuote(arn.split('/').pop() ?? arn)} --s3-bucket-name ${bucketName} --region ${region}${approvedTrailOptions(approved)}`;
+  const create = (bucketName: string | Param) =>
+    aws(
+      'cloudtrail create-trail',
+      param('--name', arn.split('/').pop() ?? arn),
+      ...(typeof bucketName === 'string' ? [`--s3-bucket-name ${bucketName}`] : [bucketName]),
+      `--region ${region}`,
+      ...approvedTrailOptions(approved),
+    );
   if (typeof bucket !== 'string' || !bucket)
     return [`# recreate the trail, then restore its event selectors: ${create('<bucket>')}`];
-  return [create(shellQuote(bucket)), ...(selectors ? putSelectorsCommands(arn, region, selectors) : [])];
+  return [
+    create(param('--s3-bucket-name', bucket)),
+    ...(selectors ? putSelectorsCommands(arn, region, selectors) : []),
+  ];
 }
 
 /** The trail settings that are an on/off option of create-trail and update-trail, and create-trail's default. */
@@ -198,35 +265,31 @@ const TRAIL_FLAGS: Record<string, { option: string; byDefault: boolean }> = {
 const flagOption = (attribute: string, on: boolean): string => `--${on ? '' : 'no-'}${TRAIL_FLAGS[attribute].option}`;
 
 /** The create-trail options of the other approved settings keydrift knows (flags only where not the default). */
-function approvedTrailOptions(approved: ApprovedValue): string {
+function approvedTrailOptions(approved: ApprovedValue): Array<string | Param> {
   const key = approved('kms_key_id');
   const flags = Object.entries(TRAIL_FLAGS).flatMap(([attribute, { byDefault }]) => {
     const value = approved(attribute);
     return typeof value === 'boolean' && value !== byDefault ? [flagOption(attribute, value)] : [];
   });
-  return [...(typeof key === 'string' && key ? [`--kms-key-id ${shellQuote(key)}`] : []), ...flags]
-    .map((option) => ` ${option}`)
-    .join('');
+  return [...(typeof key === 'string' && key ? [param('--kms-key-id', key)] : []), ...flags];
 }
 
 function trailCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
-  const name = `--name ${shellQuote(arn)} --region ${region}`;
+  const name = [param('--name', arn), `--region ${region}`];
   const { current, target } = undo;
   if (target === undefined) return [];
   if (Object.hasOwn(TRAIL_FLAGS, undo.path))
-    return [`aws cloudtrail update-trail ${name} ${flagOption(undo.path, !!target)}`];
+    return [aws('cloudtrail update-trail', ...name, flagOption(undo.path, !!target))];
   switch (undo.path) {
     case 'trail':
       return target === 'exists' && current === 'deleted' ? recreateTrailCommands(arn, region, approved) : [];
     case 'logging':
-      return [target ? `aws cloudtrail start-logging ${name}` : `aws cloudtrail stop-logging ${name}`];
+      return [aws(target ? 'cloudtrail start-logging' : 'cloudtrail stop-logging', ...name)];
     case 'kms_key_id':
-      return typeof target === 'string'
-        ? [`aws cloudtrail update-trail ${name} --kms-key-id ${shellQuote(target)}`]
-        : [];
+      return typeof target === 'string' ? [aws('cloudtrail update-trail', ...name, param('--kms-key-id', target))] : [];
     case 's3_bucket_name':
       return typeof target === 'string' && target
-        ? [`aws cloudtrail update-trail ${name} --s3-bucket-name ${shellQuote(target)}`]
+        ? [aws('cloudtrail update-trail', ...name, param('--s3-bucket-name', target))]
         : [];
     case 'event_selectors': {
       const selectors = target as Partial<TrailSelectors> | undefined;
@@ -252,7 +315,7 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
   const management = selectors.management ?? 'All';
   const excluded = selectors.excluded_sources ?? [];
   const data = selectors.data_resources ?? [];
-  const trail = `--trail-name ${shellQuote(arn)} --region ${region}`;
+  const trail = [param('--trail-name', arn), `--region ${region}`];
   const advancedData = data.filter((d) => d.selector === 'advanced');
   const basicData = data.filter((d) => d.selector === 'basic');
   if (advancedData.length + basicData.length < data.length) {
@@ -282,7 +345,11 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
       ...advancedManagementSelectors(management, excluded, selectors.kms_reads_excluded),
     ];
     return [
-      `aws cloudtrail put-event-selectors ${trail} --advanced-event-selectors ${shellQuote(JSON.stringify(advanced))}`,
+      aws(
+        'cloudtrail put-event-selectors',
+        ...trail,
+        `--advanced-event-selectors ${shellQuote(JSON.stringify(advanced))}`,
+      ),
     ];
   }
   const byReadWrite = new Map<string, Array<{ Type: string; Values: string[] }>>();
@@ -315,7 +382,7 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
       ExcludeManagementEventSources: excluded,
     });
   }
-  return [`aws cloudtrail put-event-selectors ${trail} --event-selectors ${shellQuote(JSON.stringify(basic))}`];
+  return [aws('cloudtrail put-event-selectors', ...trail, `--event-selectors ${shellQuote(JSON.stringify(basic))}`)];
 }
 
 /**
@@ -345,16 +412,16 @@ function advancedManagementSelectors(
 }
 
 function storeCommands(arn: string, region: string, undo: Undo): string[] {
-  const id = `--custom-key-store-id ${shellQuote(arn.split('/').pop() ?? arn)} --region ${region}`;
+  const id = [param('--custom-key-store-id', arn.split('/').pop() ?? arn), `--region ${region}`];
   if (undo.path === 'custom_key_store' && undo.current === 'deleted') {
     return [
       `# ${arn} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
     ];
   }
   if (undo.path === 'connection_state' && undo.target === 'CONNECTED')
-    return [`aws kms connect-custom-key-store ${id}`];
+    return [aws('kms connect-custom-key-store', ...id)];
   if (undo.path === 'connection_state' && undo.target === 'DISCONNECTED')
-    return [`aws kms disconnect-custom-key-store ${id}`];
+    return [aws('kms disconnect-custom-key-store', ...id)];
   return [];
 }
 
@@ -401,8 +468,7 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */
 function inspectCommand(kind: ResourceKind, arn: string, region: string, path: string): string {
-  const quoted = shellQuote(arn);
-  const key = `--key-id ${quoted} --region ${region}`;
+  const key = [param('--key-id', arn), `--region ${region}`];
   const { attribute } = splitPath(path);
   const read = (() => {
     switch (kind) {
@@ -410,32 +476,36 @@ function inspectCommand(kind: ResourceKind, arn: string, region: string, path: s
         switch (attribute) {
           // DescribeKey does not return the policy, rotation, tags, grants or aliases: each has its own read.
           case 'policy':
-            return `aws kms get-key-policy ${key} --policy-name default --output text`;
+            return aws('kms get-key-policy', ...key, '--policy-name default --output text');
           case 'enable_key_rotation':
           case 'rotation_period_in_days':
-            return `aws kms get-key-rotation-status ${key}`;
+            return aws('kms get-key-rotation-status', ...key);
           case 'tags':
-            return `aws kms list-resource-tags ${key}`;
+            return aws('kms list-resource-tags', ...key);
           case 'grants':
-            return `aws kms list-grants ${key}`;
+            return aws('kms list-grants', ...key);
           case 'aliases':
-            return `aws kms list-aliases ${key}`;
+            return aws('kms list-aliases', ...key);
           default:
-            return `aws kms describe-key ${key}`;
+            return aws('kms describe-key', ...key);
         }
       case 'alias':
-        return `aws kms list-aliases --region ${region}`;
+        return aws('kms list-aliases', `--region ${region}`);
       case 'trail':
         switch (attribute) {
           case 'event_selectors':
-            return `aws cloudtrail get-event-selectors --trail-name ${quoted} --region ${region}`;
+            return aws('cloudtrail get-event-selectors', param('--trail-name', arn), `--region ${region}`);
           case 'logging':
-            return `aws cloudtrail get-trail-status --name ${quoted} --region ${region}`;
+            return aws('cloudtrail get-trail-status', param('--name', arn), `--region ${region}`);
           default:
-            return `aws cloudtrail get-trail --name ${quoted} --region ${region}`;
+            return aws('cloudtrail get-trail', param('--name', arn), `--region ${region}`);
         }
       default:
-        return `aws kms describe-custom-key-stores --custom-key-store-id ${shellQuote(arn.split('/').pop() ?? arn)} --region ${region}`;
+        return aws(
+          'kms describe-custom-key-stores',
+          param('--custom-key-store-id', arn.split('/').pop() ?? arn),
+          `--region ${region}`,
+        );
     }
   })();
   return `# approved value unknown; inspect: ${read}`;

@@ -1,5 +1,7 @@
 /**
- * Remediation commands undo each change, back to the approved value, and quote every value a caller chose.
+ * Remediation commands undo each change, back to the approved value, and quote every value a caller chose. The AWS
+ * CLI must take each such value literally too: one it would misread goes in `--cli-input-json` (the e2e tests in
+ * test/e2e/detector.e2e.test.ts run such commands against moto).
  */
 
 import { buildProgram } from '../../lambda/cli/main';
@@ -409,6 +411,18 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('creates a revoked grant again with a name the CLI would take for an option, passed in --cli-input-json', () => {
+    // Prepare: grant names may contain `-`, `:` and `/`, so `-reader` and `file://reader` are both valid names.
+    const commands = grantRevokedByBob('CreateGrant__awskmsdg__1', 'arn:aws:iam::111122223333:user/Alice', (r) => {
+      (r.requestParameters as Record<string, unknown>).granteePrincipal = 'arn:aws:iam::111122223333:role/app';
+      (r.requestParameters as Record<string, unknown>).name = '-reader';
+    });
+    // Assess: argparse would stop at `--name -reader` ("expected one argument"); the JSON's values are taken as they are.
+    expect(commands).toEqual([
+      `aws kms create-grant ${KEY} --grantee-principal arn:aws:iam::111122223333:role/app --operations Encrypt RetireGrant --constraints '{"EncryptionContextSubset":{"ContextKey1":"Value1"}}' --cli-input-json '{"Name":"-reader"}'`,
+    ]);
+  });
+
   it("resolves a revoked grant when its create-grant is run: the new grant id takes the approved one's place", () => {
     // Prepare: Alice's (planned) grant, revoked by Bob; then the remediation's create-grant, which KMS answers with
     // a new grant id.
@@ -562,5 +576,97 @@ describe('Remediation with hostile values', () => {
     );
     expect(shellQuote('')).toBe("''");
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
+
+describe('Remediation with values the AWS CLI would misread', () => {
+  // argparse takes a value starting with `-` for an option, and the CLI replaces a value starting with file://,
+  // fileb://, http:// or https:// (in any case) with the content of that file or URL.
+  const ALIAS_ARN = 'arn:aws:kms:us-west-2:111122223333:alias/payments';
+
+  /** TagResource__awskmsdg__1 adding the tag `tagKey` to a key created without tags. */
+  const tagAdded = (tagKey: string) => [
+    createKey(),
+    onKey(
+      rec('TagResource__awskmsdg__1', (r) => {
+        (r.requestParameters as Record<string, unknown>).tags = [{ tagKey, tagValue: '1' }];
+      }),
+    ),
+  ];
+
+  it.each(['-x', 'file://owner', 'FILE://owner'])(
+    'removes an added tag whose key is %s by passing the key in --cli-input-json',
+    (tagKey) => {
+      expect(remediationOf(tagAdded(tagKey))).toEqual([
+        `aws kms untag-resource ${KEY} --cli-input-json ${shellQuote(JSON.stringify({ TagKeys: [tagKey] }))}`,
+      ]);
+    },
+  );
+
+  it('removes a tag whose key would be parsed as a JSON list, by passing the key in --cli-input-json', () => {
+    // `--tag-keys '["a","b"]'` would remove the tags a and b instead.
+    const [command] = remediationOf(tagAdded('["a","b"]'));
+    expect(JSON.parse(argAfter(command, '--cli-input-json'))).toEqual({ TagKeys: ['["a","b"]'] });
+  });
+
+  it('puts back a description the CLI would fetch as a URL by passing it in --cli-input-json', () => {
+    // Prepare
+    const description = 'https://wiki.example.com/kms/payments';
+    const created = createKey();
+    (created.requestParameters as Record<string, unknown>).description = description;
+    (created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata.description = description;
+    // Act
+    const commands = remediationOf([created, onKey(rec('UpdateKeyDescription__awskmsdg__1'))]);
+    // Assess
+    expect(commands).toEqual([
+      `aws kms update-key-description ${KEY} --cli-input-json '{"Description":"https://wiki.example.com/kms/payments"}'`,
+    ]);
+  });
+
+  it('moves a trail back to an approved bucket and KMS key the CLI would misread, from --cli-input-json', () => {
+    const commands = remediationFor('trail', TRAIL_ARN, [
+      { path: 'kms_key_id', current: null, target: 'fileb://audit-key' },
+      { path: 's3_bucket_name', current: 'attacker-bucket', target: '-audit-logs' },
+    ]);
+    expect(commands).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --cli-input-json '{"KmsKeyId":"fileb://audit-key"}'`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --cli-input-json '{"S3BucketName":"-audit-logs"}'`,
+    ]);
+  });
+
+  it.each([
+    '-x',
+    '--debug',
+    'file://owner',
+    'fileb://owner',
+    'HTTP://169.254.169.254/latest/meta-data',
+    'https://x.test',
+  ])('never leaves %s bare after an option: every command that sets it takes it from --cli-input-json', (value) => {
+    // Prepare: the value in every place a command names a value from a record.
+    const grant = { grantee_principal: value, retiring_principal: value, operations: [value], name: value };
+    const trailApproved = (path: string) => ({ s3_bucket_name: value, kms_key_id: value })[path];
+    // Act
+    const commands = [
+      ...remediationFor('key', KEY_ARN, [
+        { path: `tags#${value}`, current: '1', target: null },
+        { path: 'description', current: 'x', target: value },
+        { path: `grants#${value}`, current: { operations: ['Decrypt'] }, target: null },
+        { path: 'grants#approved', current: null, target: grant },
+        { path: 'primary_region', current: 'us-east-1', target: value },
+        { path: `replica_regions#${value}`, current: null, target: true },
+      ]),
+      ...remediationFor('alias', ALIAS_ARN, [{ path: 'target_key_id', current: KEY_ARN, target: value }]),
+      ...remediationFor('trail', TRAIL_ARN, [
+        { path: 'kms_key_id', current: null, target: value },
+        { path: 's3_bucket_name', current: 'b', target: value },
+      ]),
+      ...remediationFor('trail', TRAIL_ARN, [{ path: 'trail', current: 'deleted', target: 'exists' }], trailApproved),
+    ];
+    // Assess
+    expect(commands).toHaveLength(10);
+    for (const command of commands) {
+      expect(shellWords(command)).not.toContain(value);
+      expect(Object.values(JSON.parse(argAfter(command, '--cli-input-json'))).flat()).toContain(value);
+    }
   });
 });

@@ -30,6 +30,7 @@ import {
   GetKeyRotationStatusCommand,
   ListAliasesCommand,
   ListGrantsCommand,
+  ListResourceTagsCommand,
   PutKeyPolicyCommand,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
@@ -527,6 +528,44 @@ describe('policy, rotation, tags, aliases, grants', () => {
       changes: { tags: { after: { Department: 'IT' } } },
     });
     await expectNotAlerted(finding, delivered);
+  });
+
+  test.each([
+    ['-x', 'takes for an option'],
+    ['file://owner', 'loads from a file'],
+  ])('TagResource adding a tag %s (a key the CLI %s): its remediation removes that tag', async (tagKey) => {
+    const key = await adoptedKey('ledger');
+    await world.kms.send(new TagResourceCommand({ KeyId: key.arn, Tags: [{ TagKey: tagKey, TagValue: 'mallory' }] }));
+
+    const { finding } = await detect(kmsRecords.tagResource(key, { [tagKey]: 'mallory' }, ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'TagResource',
+      resource: key.arn,
+      status: 'drift',
+      changes: { tags: { after: { [tagKey]: 'mallory' } } },
+    });
+    runRemediation(finding.remediation[0]);
+    const { Tags } = await world.kms.send(new ListResourceTagsCommand({ KeyId: key.arn }));
+    expect(Tags).toEqual([]);
+  });
+
+  test('UpdateKeyDescription away from a URL: its remediation puts the URL back as text, never fetching it', async () => {
+    const description = 'https://wiki.example.com/kms/payments';
+    const key = await adoptedKey(description);
+    await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: key.arn, Description: 'New key description' }));
+
+    const { finding } = await detect(kmsRecords.updateKeyDescription(key, 'New key description', ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'UpdateKeyDescription',
+      resource: key.arn,
+      status: 'drift',
+      changes: { description: { before: description, after: 'New key description' } },
+    });
+    runRemediation(finding.remediation[0]);
+    const { KeyMetadata } = await world.kms.send(new DescribeKeyCommand({ KeyId: key.arn }));
+    expect(KeyMetadata?.Description).toBe(description);
   });
 
   test('UpdateAlias names the old and the new target; its remediation moves the alias back', async () => {

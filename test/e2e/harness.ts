@@ -256,8 +256,9 @@ export async function setUpWorld(): Promise<World> {
     return typeof stored?.snapshot === 'string' ? (JSON.parse(stored.snapshot) as ResourceSnapshot) : undefined;
   }
 
-  // Whatever the command, its traffic stays on loopback: the endpoint is moto, and anything that ignored it would
-  // meet a proxy on a closed loopback port.
+  // A command's AWS traffic stays on loopback: the endpoint is moto, and anything that ignored it would meet a proxy
+  // on a closed loopback port. The CLI fetches an http(s):// parameter value without any proxy, so `run` refuses a
+  // command holding one.
   const runEnv: NodeJS.ProcessEnv = {
     ...moto.env,
     HTTP_PROXY: 'http://127.0.0.1:9',
@@ -282,6 +283,8 @@ export async function setUpWorld(): Promise<World> {
     item,
     snapshot,
     run(command) {
+      if (/(^|\s)'?https?:\/\//i.test(command))
+        throw new Error(`refusing a command that would fetch a URL: ${command}`);
       const result = spawnSync('bash', ['-c', command], { env: runEnv, encoding: 'utf8', timeout: 20_000 });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
