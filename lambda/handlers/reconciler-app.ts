@@ -26,7 +26,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { KeyUnreadableError, StaleStateError, StoreError } from '../adapters/errors';
+import { KeyUnreadableError, PublishError, StaleStateError, StoreError } from '../adapters/errors';
 import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage } from '../adapters/kms-inventory';
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
@@ -290,11 +290,14 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     let report: PublishReport | undefined;
     if (!ignoredBy) {
+      // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
+      const { delivered = [] } = await store.load([], { finding });
       try {
-        report = await publisher.publish(finding);
+        report = await publisher.publish(finding, { skip: delivered });
       } catch (error) {
         count('AlertPublishFailures');
-        await releaseQuietly(finding.eventId);
+        const reached = error instanceof PublishError ? error.delivered : [];
+        await releaseQuietly(finding.eventId, [...delivered, ...reached]);
         throw error;
       }
     }
@@ -317,9 +320,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     return written;
   }
 
-  async function releaseQuietly(eventId: string): Promise<void> {
+  async function releaseQuietly(eventId: string, delivered: readonly string[]): Promise<void> {
     try {
-      await store.release(eventId);
+      await store.release(eventId, delivered);
     } catch (error) {
       logger.warn('Could not release the claim', { eventId, error: describe(error) });
     }

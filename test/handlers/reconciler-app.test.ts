@@ -222,6 +222,29 @@ describe('Reconciler: adoption and drift', () => {
     );
   });
 
+  it('alerts a drift whose alert failed part-way on the next run, only to the channels that missed it', async () => {
+    // Prepare: the chat topic refuses the first message.
+    account = accountWith(2);
+    await reconciler()({});
+    const [first] = customerKeys(account);
+    first.keyState = 'Disabled';
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.chat })
+      .rejectsOnce(new Error('connect ETIMEDOUT'))
+      .resolves({ MessageId: 'm-2' });
+    const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
+
+    // Act
+    const failed = await reconciler()({});
+    const next = await reconciler()({});
+
+    // Assess
+    expect(next.findings.map((f) => [f.resource, f.severity])).toEqual([[first.arn, 'critical']]);
+    expect(failed).toMatchObject({ status: 'completed', findings: [], counts: { failures: 1 } });
+    expect([sent(topics.chat), sent(topics.email), sent(topics.page)]).toEqual([2, 1, 1]);
+    expect(findingEvents()).toHaveLength(1);
+  });
+
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
     // Prepare
     account = accountWith(2);
