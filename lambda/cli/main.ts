@@ -92,6 +92,11 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   if (showProgress) process.stderr.write('\r\u001b[K');
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   const shown = findings.filter((f) => rank(f.severity) >= rank(flags.minSeverity));
+  // A reader that stops early (`| head`) closes the pipe: the rest of the output is dropped quietly, and the exit
+  // status stays the one the findings give (a script reading it still learns of drift), not a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   process.stdout.write(
     flags.format === 'json'
       ? formatJsonLines(shown)

@@ -44,6 +44,8 @@ export function classifyRecord(raw: unknown): RecordKind {
   const name = typeof raw.eventName === 'string' ? raw.eventName : '';
   if (KNOWN_WRITES.has(name)) return 'write';
   if (raw.readOnly === true || READ_NAME.test(name)) return 'read';
+  // A call that names no call may be any change: judged, so that normalizeRecord reports what it lacks.
+  if (name === '') return 'write';
   // CloudTrail calls that change no trail's logging (CloudTrail Lake, channels, tags, Insights): the deployed rules do
   // not watch them either.
   if (source === 'cloudtrail.amazonaws.com') return 'other';
@@ -64,9 +66,35 @@ export function normalizeRecord(raw: unknown, where?: string): ChangeEvent {
   return fromCloudTrailRecord(raw, where);
 }
 
+/** What a JSON value is, for messages: `a number`, `an array`, `null`... */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Why a CloudTrail record names no caller (its `userIdentity` is missing or no object), if so: such a write is still
+ * judged, as made by an unknown user, and the replay says so. Service events and KMS's native events name the service.
+ */
+export function missingCaller(raw: unknown): string | undefined {
+  if (!isObject(raw)) return undefined;
+  const detailType = raw['detail-type'];
+  const record = typeof detailType === 'string' ? (NATIVE.has(detailType) ? undefined : raw.detail) : raw;
+  if (!isObject(record) || isObject(record.userIdentity) || record.eventType === 'AwsServiceEvent') return undefined;
+  const identity = record.userIdentity;
+  return identity === undefined || identity === null
+    ? 'no userIdentity'
+    : `userIdentity is ${jsonType(identity)}, not an object`;
+}
+
 function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
   const eventName = text(record.eventName);
-  if (!eventName) throw new RecordError('record has no eventName', where);
+  if (!eventName) {
+    const name = record.eventName;
+    const missing = name === undefined || name === null || name === '';
+    throw new RecordError(missing ? 'record has no eventName' : `eventName is ${jsonType(name)}, not a string`, where);
+  }
   const service = WATCHED_SOURCES[String(record.eventSource)];
   if (!service) throw new RecordError(`eventSource "${String(record.eventSource)}" is not KMS or CloudTrail`, where);
   const epochMs = parseAwsDate(record.eventTime);

@@ -63,38 +63,53 @@ const mib = (bytes: number): string =>
 /** Files CloudTrail writes next to the logs that hold no records. */
 const isDigest = (value: Record<string, unknown>): boolean => 'digestStartTime' in value && 'logFiles' in value;
 
-/** Why a whole document holds nothing to replay, or `undefined` when it is a log file, an array, a record or an event. */
-function nothingToReplay(value: unknown): string | undefined {
-  if (Array.isArray(value)) return value.length ? undefined : 'an empty array';
+/** Why a whole document that {@link collect} found no CloudTrail content in holds nothing to replay. */
+function whyNothing(value: unknown): string {
+  if (Array.isArray(value))
+    return value.length ? 'no element is a CloudTrail log file, record or event' : 'an empty array';
   if (!isObject(value)) return `${value === null ? 'null' : typeof value}, not a JSON object`;
-  if ('Records' in value) return Array.isArray(value.Records) ? undefined : '"Records" is not an array';
-  if ('detail-type' in value || 'eventName' in value) return undefined;
+  if ('Records' in value) return '"Records" is not an array';
   return 'not a CloudTrail log file, CloudTrail record or EventBridge event';
 }
 
-/** `item` is an element of a top-level array: arrays are not nested deeper in any input format. */
-function collect(value: unknown, where: string, result: FileResult, item = false): void {
+/**
+ * Whether `Events` is `aws cloudtrail lookup-events` output: empty, or holding events with a `CloudTrailEvent`
+ * (other AWS CLI commands, RDS's `describe-events` say, print `{"Events": [...]}` too).
+ */
+const isLookupEvents = (events: unknown): events is unknown[] =>
+  Array.isArray(events) &&
+  (events.length === 0 || events.some((event) => isObject(event) && 'CloudTrailEvent' in event));
+
+/**
+ * Counts what a value holds, and returns whether it is CloudTrail content at all: a log file (even with no records),
+ * lookup-events output, a record or event, or an array holding one. `item` is an element of a top-level array:
+ * arrays are not nested deeper in any input format.
+ */
+function collect(value: unknown, where: string, result: FileResult, item = false): boolean {
   if (Array.isArray(value) && !item) {
+    let content = false;
     value.forEach((element, index) => {
-      collect(element, `${where}[${index}]`, result, true);
+      content = collect(element, `${where}[${index}]`, result, true) || content;
     });
-    return;
+    return content;
   }
   if (!isObject(value)) {
     result.recordErrors.push(`${where || 'content'}: not a JSON object`);
-    return;
+    return false;
   }
-  if (Array.isArray(value.Records)) {
-    value.Records.forEach((record, index) => {
-      countRecord(record, `${where ? `${where} ` : ''}Records[${index}]`, result);
+  const list = Array.isArray(value.Records) ? 'Records' : isLookupEvents(value.Events) ? 'Events' : undefined;
+  if (list) {
+    (value[list] as unknown[]).forEach((record, index) => {
+      countRecord(record, `${where ? `${where} ` : ''}${list}[${index}]`, result);
     });
-    return;
+    return true;
   }
-  if ('detail-type' in value || 'eventName' in value) {
+  if ('detail-type' in value || 'eventName' in value || 'CloudTrailEvent' in value) {
     countRecord(value, where || 'record', result);
-    return;
+    return true;
   }
   result.recordErrors.push(`${where || 'content'}: not a CloudTrail log file, CloudTrail record or EventBridge event`);
+  return false;
 }
 
 /** EventBridge events whose `detail` is a CloudTrail record (API calls, service events, console sign-ins...). */
@@ -110,7 +125,12 @@ function recordId(record: Record<string, unknown>): string | undefined {
  * Counts one record by kind; what is no record at all (not an object, an event without `detail`, a CloudTrail
  * record that names no service) is an error, not another service's record.
  */
-function countRecord(record: unknown, where: string, result: FileResult): void {
+function countRecord(value: unknown, where: string, result: FileResult): void {
+  const { value: record, error } = unwrapLookupEvent(value);
+  if (error !== undefined) {
+    result.recordErrors.push(`${where}: ${error}`);
+    return;
+  }
   if (!isObject(record)) {
     result.recordErrors.push(`${where}: not a JSON object`);
     return;
@@ -122,7 +142,13 @@ function countRecord(record: unknown, where: string, result: FileResult): void {
   }
   const trailRecord =
     detailType === undefined ? record : VIA_CLOUDTRAIL.test(String(detailType)) ? record.detail : undefined;
-  if (isObject(trailRecord) && (typeof trailRecord.eventSource !== 'string' || trailRecord.eventSource === '')) {
+  // CloudTrail Insights records (unusual call rates) name a service only inside insightDetails: counted as others.
+  const insight = isObject(trailRecord) && trailRecord.eventType === 'AwsCloudTrailInsight';
+  if (
+    isObject(trailRecord) &&
+    !insight &&
+    (typeof trailRecord.eventSource !== 'string' || trailRecord.eventSource === '')
+  ) {
     result.recordErrors.push(`${where}: record has no eventSource`);
     return;
   }
@@ -139,6 +165,17 @@ function countRecord(record: unknown, where: string, result: FileResult): void {
     const [high, low] = fingerprint(id);
     (kind === 'read' ? result.readIds : result.otherIds).push(high, low);
   }
+}
+
+/**
+ * The CloudTrail record of an `aws cloudtrail lookup-events` event: its `CloudTrailEvent`, the record as a JSON
+ * string. Any other value is its own record.
+ */
+function unwrapLookupEvent(value: unknown): { value?: unknown; error?: string } {
+  if (!isObject(value) || !('CloudTrailEvent' in value)) return { value };
+  if (typeof value.CloudTrailEvent !== 'string') return { error: 'CloudTrailEvent is not a string' };
+  const parsed = parseJson(value.CloudTrailEvent);
+  return parsed.error === undefined ? parsed : { error: `CloudTrailEvent is not valid JSON (${parsed.error})` };
 }
 
 function parseJson(text: string): { value?: unknown; error?: string } {
@@ -224,13 +261,24 @@ function splitValues(text: string, from: number, to: number, close?: ']' | '}'):
   return { spans, cut: close !== undefined || depth > 0 };
 }
 
-/** Where the elements of a broken log file's `Records` array start (just past its `[`), if the value has one. */
-function recordsArray(text: string, value: Span): number | undefined {
+/** A broken value that holds a list of records, read element by element: where its elements start, and their name. */
+interface Container {
+  open: number;
+  /** `Records` (a log file), `Events` (lookup-events output), or `` for a top-level array. */
+  key: string;
+}
+
+const LIST_NAMES: Record<string, string> = { Records: 'log file', Events: 'lookup-events output', '': 'array' };
+const LIST_KEY = /"(Records|Events)"\s*:\s*\[/y;
+
+/** The list a broken value holds, if any: a top-level array, or a log file's `Records` or lookup-events' `Events`. */
+function containerOf(text: string, value: Span): Container | undefined {
+  if (text[value.start] === '[') return { open: value.start + 1, key: '' };
   if (text[value.start] !== '{') return undefined;
-  const key = /"Records"\s*:\s*\[/y;
   for (const member of splitValues(text, value.start + 1, value.end, '}').spans) {
-    key.lastIndex = member.start;
-    if (key.test(text)) return key.lastIndex;
+    LIST_KEY.lastIndex = member.start;
+    const match = LIST_KEY.exec(text);
+    if (match) return { open: LIST_KEY.lastIndex, key: match[1] };
   }
   return undefined;
 }
@@ -240,88 +288,123 @@ const LOG_FILE_START = /\{\s*"Records"\s*:/y;
 const NEXT_LOG_FILE = /\{\s*"Records"\s*:/g;
 /** Where a value may start in a value that failed to parse: a log file's opening, or a `{` at the start of a line. */
 const NEXT_VALUE = /\{\s*"Records"\s*:|(?<=\n)\{/g;
+/** Where a value may start in an array that failed to parse: a `[` at the start of a line. */
+const NEXT_ARRAY = /(?<=\n)\[/g;
 
 /**
  * Where the next value starts inside a value that failed to parse (one broken off, then the next concatenated to
- * it), if anywhere: a log file's opening, or, in anything but a log file (whose records may sit at column 0), a `{`
- * at the start of a line, where jq and JSON Lines put each value and never a nested one. A JSON string holds
- * neither.
+ * it), if anywhere: a log file's opening, or, in anything but a log file or an array (whose records may sit at
+ * column 0, and an array's log files hold `{"Records":`), a `{` at the start of a line, where jq and JSON Lines put
+ * each value and never a nested one; after an array, only another one at the start of a line. A JSON string holds
+ * none of these.
  */
 function nextValueStart(text: string, value: Span): number | undefined {
   LOG_FILE_START.lastIndex = value.start;
-  const next = LOG_FILE_START.test(text) ? NEXT_LOG_FILE : NEXT_VALUE;
+  const next = text[value.start] === '[' ? NEXT_ARRAY : LOG_FILE_START.test(text) ? NEXT_LOG_FILE : NEXT_VALUE;
   // Searched in place from just inside the value: no copy of the rest of the input per broken value.
   next.lastIndex = value.start + 1;
   const match = next.exec(text);
   return match && match.index < value.end ? match.index : undefined;
 }
 
+const REST_OF_LINE = /[ \t\r]*(?:\n|$)/y;
+const BLANKS = /\s*/y;
+
 /**
- * Reads, value by value, text that JSON.parse refused: each of several concatenated values (as jq prints them),
- * and each element of a log file's `Records` array, is parsed on its own, so a syntax error costs only the value
- * it is in, and a truncated input only its end. A value broken off where the next one starts (partial files joined
- * by `cat`) costs only itself, or in a log file only the record it breaks in: the reading resumes at the next value.
+ * Whether a value fills its line alone, as in JSON Lines (a broken one cut where the next value starts may take the
+ * blank lines after it). Only a value starting a line looks for the line's end, so the text is searched once.
  */
-function scanValues(text: string, result: FileResult): void {
+function aloneOnLine(text: string, value: Span): boolean {
+  if (value.start > 0 && text[value.start - 1] !== '\n') return false;
+  const newline = text.indexOf('\n', value.start);
+  if (newline === -1 || newline >= value.end) {
+    REST_OF_LINE.lastIndex = value.end;
+    return REST_OF_LINE.test(text);
+  }
+  BLANKS.lastIndex = newline;
+  BLANKS.test(text);
+  return BLANKS.lastIndex >= value.end;
+}
+
+/**
+ * Reads, value by value, text that JSON.parse refused: JSON Lines, several values one after another (as jq prints
+ * them), or a broken value. Each value, and each element of a broken log file's `Records` (or lookup-events'
+ * `Events`, or a top-level array), is parsed on its own, so a syntax error costs only the value or record it is in,
+ * and a truncated input only its end. A value broken off where the next one starts (partial files joined by `cat`)
+ * costs only itself, or in a log file only the record it breaks in: the reading resumes at the next value.
+ * Values are named by their line in JSON Lines (when the first value fills its line alone), else by their number.
+ * Returns whether any value parsed, and whether any was CloudTrail content (see {@link collect}).
+ */
+function scanValues(text: string, result: FileResult): { parsed: boolean; content: boolean } {
   const lineAt = lineCounter(text);
   const lineAndColumn = (at: number) => `line ${lineAt(at)} column ${at - text.lastIndexOf('\n', at - 1)}`;
+  const found = { parsed: false, content: false };
   let values = splitValues(text, 0, text.length);
   let count = 0;
+  let jsonLines: boolean | undefined;
   for (let index = 0; index < values.spans.length; index++) {
     let span = values.spans[index];
     const whole = parseJson(text.slice(span.start, span.end));
     const next = whole.error === undefined ? undefined : nextValueStart(text, span);
     const many = count > 0 || values.spans.length > 1 || next !== undefined;
-    const where = many ? `value ${++count} (line ${lineAt(span.start)})` : '';
+    const value = ++count;
+    if (next !== undefined) span = { start: span.start, end: next };
+    const alone = aloneOnLine(text, span);
+    jsonLines ??= alone;
+    const byLine = jsonLines && alone;
+    const where = !many ? '' : byLine ? `line ${lineAt(span.start)}` : `value ${value} (line ${lineAt(span.start)})`;
     if (whole.error === undefined) {
-      collect(whole.value, where, result);
+      found.parsed = true;
+      found.content = collect(whole.value, where, result) || found.content;
       continue;
     }
-    // Why the value stops early, if it does, given how many records of a log file come before the stop.
-    let stop: ((records?: number) => string) | undefined;
+    const container = containerOf(text, span);
+    // Why the value stops early, if it does, given how many elements of its list come before the stop (lazily: line
+    // numbers are counted forwards, and the errors inside the value come first).
+    let stop: ((elements?: number) => string) | undefined;
     if (next !== undefined) {
-      const value = count + 1;
-      stop = (records) =>
-        `broken off ${records === undefined ? '' : `after ${records} record(s), `}where value ${value} starts (${lineAndColumn(next)})`;
-      span = { start: span.start, end: next };
+      stop = (elements) =>
+        `broken off ${elements === undefined ? '' : `after ${elements} record(s), `}where ${
+          byLine ? `line ${lineAt(next)} starts` : `value ${value + 1} starts (${lineAndColumn(next)})`
+        }`;
       values = splitValues(text, next, text.length);
       index = -1;
     } else if (values.cut && index === values.spans.length - 1) {
-      stop = (records) =>
-        `truncated (${records === undefined ? 'the input ends inside it' : `the log file ends after ${records} record(s)`})`;
+      stop = (elements) =>
+        `truncated (${elements === undefined ? 'the input ends inside it' : `the ${LIST_NAMES[container?.key ?? '']} ends after ${elements} record(s)`})`;
     }
     const report = (name: string, offset: number, error: string, stopped: boolean) =>
       result.recordErrors.push(
         stopped && stop ? `${name}: ${stop()}` : `${name}: not valid JSON (${withLine(error, text, offset, lineAt)})`,
       );
-    const records = recordsArray(text, span);
-    if (records === undefined) {
+    if (container === undefined) {
       report(where || 'content', span.start, whole.error, true);
       continue;
     }
-    const prefix = where ? `${where} ` : '';
-    const elements = splitValues(text, records, span.end, ']');
+    const elements = splitValues(text, container.open, span.end, ']');
     let broken = 0;
-    let endsInRecord = false;
+    let endsInElement = false;
     elements.spans.forEach((element, i) => {
-      const name = `${prefix}Records[${i}]`;
+      const name = container.key ? `${where ? `${where} ` : ''}${container.key}[${i}]` : `${where}[${i}]`;
       const item = parseJson(text.slice(element.start, element.end));
       if (item.error === undefined) {
-        countRecord(item.value, name, result);
+        if (container.key) countRecord(item.value, name, result);
+        else found.content = collect(item.value, name, result, true) || found.content;
         return;
       }
       broken++;
-      endsInRecord = stop !== undefined && elements.cut && i === elements.spans.length - 1;
-      report(name, element.start, item.error, endsInRecord);
+      endsInElement = stop !== undefined && elements.cut && i === elements.spans.length - 1;
+      report(name, element.start, item.error, endsInElement);
     });
-    if (stop && !endsInRecord) {
-      // The value stops between two records, or after the last one.
+    if (stop && !endsInElement) {
+      // The value stops between two elements, or after the last one.
       result.recordErrors.push(`${where ? `${where}: ` : ''}${stop(elements.spans.length)}`);
     } else if (!broken) {
-      // Every record parses: the error is elsewhere in the log file.
+      // Every element parses: the error is elsewhere in the value.
       report(where || 'content', span.start, whole.error, false);
     }
   }
+  return found;
 }
 
 /**
@@ -352,46 +435,35 @@ function partialGunzip(buffer: Buffer, options: { maxOutputLength: number }): Bu
   }
 }
 
-/** The JSON reading of one input's text: the fast path for a whole document, then the tolerant ones. */
+/** The JSON reading of one input's text: the fast path for a whole document, then value by value. */
 function parseText(text: string, result: FileResult): FileResult {
   let whole: unknown;
   try {
     whole = JSON.parse(text);
   } catch (error) {
-    const lines = text.split('\n');
-    // JSON Lines when some line holds a whole object from its first column (a pretty-printed document indents its
-    // nested ones, such as an empty `{}` in an array); else each value and record on its own. (Only a line that
-    // looks like one is parsed: a failed JSON.parse is slow, and pretty-printed JSON has many lines.)
-    const isObjectLine = (line: string) => /^\{.*\}\s*$/s.test(line) && isObject(parseJson(line).value);
-    if (lines.some(isObjectLine)) {
-      lines.forEach((line, index) => {
-        if (!line.trim()) return;
-        const parsed = parseJson(line);
-        if (parsed.error === undefined) collect(parsed.value, `line ${index + 1}`, result);
-        else result.recordErrors.push(`line ${index + 1}: not valid JSON (${parsed.error})`);
-      });
-      return result;
-    }
-    scanValues(text, result);
-    if (result.records > 0) return result;
-    // No record in it parses (a broken single record, a text file): one error for the file, not one per value.
+    const found = scanValues(text, result);
+    if (found.content || result.records > 0) return result;
+    // Nothing in it is CloudTrail content: one error for the file, not one per value.
     return {
       ...emptyResult(result.source, result.bytes),
-      fileError: `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
+      fileError: found.parsed
+        ? 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)'
+        : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
     };
   }
   if (isObject(whole) && isDigest(whole)) return { ...result, skipped: 'CloudTrail digest file (no records)' };
-  const nothing = nothingToReplay(whole);
-  if (nothing) return { ...result, fileError: `holds no CloudTrail records (${nothing})` };
-  collect(whole, '', result);
-  return result;
+  if (collect(whole, '', result)) return result;
+  return {
+    ...emptyResult(result.source, result.bytes),
+    fileError: `holds no CloudTrail records (${whyNothing(whole)})`,
+  };
 }
 
 /**
- * Reads one input's bytes: gzip or plain; a CloudTrail log file, an array, one record or EventBridge event, JSON
- * Lines of any of these, or several of them one after another (as jq prints them). A bad line, value or record is
- * reported and the rest still counts; so is a truncated input, whose complete records still count. An input too
- * large to hold as text (a decompression bomb) is reported, never a crash.
+ * Reads one input's bytes: gzip or plain; a CloudTrail log file, lookup-events output, an array, one record or
+ * EventBridge event, JSON Lines of any of these, or several of them one after another (as jq prints them). A bad
+ * line, value or record is reported and the rest still counts; so is a truncated input, whose complete records still
+ * count. An input too large to hold as text (a decompression bomb) is reported, never a crash.
  */
 export function parseBuffer(source: string, buffer: Buffer, options: ParseOptions = {}): FileResult {
   const maxBytes = Math.min(options.maxBytes ?? MAX_INPUT_BYTES, MAX_INPUT_BYTES);

@@ -6,7 +6,7 @@ import { aliasNameOf } from '../core/arn';
 import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { MemoryStore } from '../core/memory-store';
-import { normalizeRecord } from '../core/normalize';
+import { missingCaller, normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
 import {
@@ -305,7 +305,14 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     for (const { raw, where } of result.writes) {
       const location = `${result.source}: ${where}`;
       try {
-        events.push({ event: normalizeRecord(raw), where: location });
+        const event = normalizeRecord(raw);
+        events.push({ event, where: location });
+        // Judged all the same (a write is never lost), but said: its finding can name no one.
+        const noCaller = missingCaller(raw);
+        if (noCaller)
+          summary.recordErrors.push(
+            `${location}: ${event.eventName} ${event.eventId}: ${noCaller}; judged as made by an unknown user`,
+          );
       } catch (error) {
         summary.recordErrors.push(`${location}: ${(error as Error).message}`);
       }

@@ -3,9 +3,11 @@
  * folder, so no keydrift.config.json is picked up unless a test puts one there. Each run costs a Node
  * start, so each test groups the assertions one run allows.
  */
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { type Finding, SEVERITIES, STATUSES } from '../../lambda/core/types';
 import {
+  BIN,
   countBySeverity,
   EXAMPLES,
   parseFindings,
@@ -215,6 +217,28 @@ describe('exit codes', () => {
     expect(run.stderr).toContain(`skipped ${missing}: no such file or folder`);
     expect(run.stderr).toContain('1 named path(s) do not exist; the replay above is incomplete');
     expect(run.stderr).not.toContain('nothing could be read');
+  });
+});
+
+describe('standard output closed early (`| head -1`)', () => {
+  test('the replay ends quietly, with no stack trace, and exits with the status its findings give', async () => {
+    // Prepare: 3000 DisableKey calls (each its own eventID), far more table than a pipe holds.
+    const record = sample('DisableKey__awskmsdg__1');
+    const file = writeFile(path.join(cwd, 'many.json'), {
+      Records: Array.from({ length: 3000 }, (_, i) => ({ ...record, eventID: `disable-${i}` })),
+    });
+    // Act: take the first chunk of output, then close the pipe, as head does.
+    const child = spawn(process.execPath, [BIN, 'replay', file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const status = await new Promise((resolve) => child.on('close', resolve));
+    // Assess
+    expect(stderr).not.toContain('EPIPE');
+    expect(stderr).toContain('findings: 3000 critical');
+    expect(status).toBe(1);
   });
 });
 

@@ -333,3 +333,63 @@ describe('keydrift replay (the real binary) reads', () => {
     ]);
   });
 });
+
+describe('aws cloudtrail lookup-events output', () => {
+  /** An event as `aws cloudtrail lookup-events` prints it: a summary of the call, and the record as a JSON string. */
+  const lookupEvent = (record: Json): Json => ({
+    EventId: record.eventID,
+    EventName: record.eventName,
+    ReadOnly: String(record.readOnly ?? false),
+    EventTime: record.eventTime,
+    EventSource: record.eventSource,
+    Username: (record.userIdentity as Json).userName,
+    Resources: [],
+    CloudTrailEvent: JSON.stringify(record),
+  });
+  const RECORDS = ['DisableKey__awskmsdg__1', 'Decrypt__awskmsdg__2', 'TagResource__awskmsdg__1'];
+  const events = (): Json[] => RECORDS.map((name) => lookupEvent(sample(name)));
+  const WRITES = ['DisableKey__awskmsdg__1', 'TagResource__awskmsdg__1'].map(eventIdOf).sort();
+
+  test('the whole output, its --query Events array and JSON Lines of its events (jq -c) are read by each CloudTrailEvent', async () => {
+    // Prepare
+    const dir = tempDir();
+    const files = [
+      writeFile(
+        path.join(dir, 'lookup.json'),
+        JSON.stringify({ Events: events(), NextToken: 'eyJ2IjoyfQ==' }, null, 4),
+      ),
+      writeFile(path.join(dir, 'events.json'), JSON.stringify(events(), null, 2)),
+      writeFile(path.join(dir, 'events.jsonl'), jsonLines(events())),
+    ];
+    for (const file of files) {
+      // Act
+      const { findings, summary } = await replayInProcess([file]);
+      // Assess
+      expect({ file, ids: ids(findings) }).toEqual({ file, ids: WRITES });
+      expect(summary).toMatchObject({ inputsRead: 1, records: 3, writes: 2, reads: 1, recordErrors: [], skipped: [] });
+    }
+  });
+
+  test('an event whose CloudTrailEvent is not valid JSON is a bad record naming its place; the others count', async () => {
+    const broken = events();
+    broken[1].CloudTrailEvent = String(broken[1].CloudTrailEvent).slice(0, 100);
+    const file = writeFile(path.join(tempDir(), 'lookup.json'), { Events: broken });
+    const { findings, summary } = await replayInProcess([file]);
+    expect(ids(findings)).toEqual(WRITES);
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(new RegExp(`^${file}: Events\\[1\\]: CloudTrailEvent is not valid JSON \\(`)),
+    ]);
+    expect(summary).toMatchObject({ records: 2, writes: 2, reads: 0 });
+  });
+
+  test('through the binary from standard input: the same findings as a log file of the same records', () => {
+    const dir = tempDir();
+    const log = writeFile(path.join(dir, 'log.json'), { Records: RECORDS.map(sample) });
+    const input = JSON.stringify({ Events: events() });
+    const fromLookup = runKeydrift(['replay', '--format', 'json', '-'], { cwd: dir, input });
+    const fromLog = runKeydrift(['replay', '--format', 'json', log], { cwd: dir });
+    expect(parseFindings(fromLookup.stdout)).toHaveLength(2);
+    expect(parseFindings(fromLookup.stdout)).toEqual(parseFindings(fromLog.stdout));
+    expect(fromLookup.status).toBe(fromLog.status);
+  });
+});

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { constants, gzipSync } from 'node:zlib';
 import {
   EXAMPLES,
+  type Json,
   jsonLines,
   MALFORMED,
   parseFindings,
@@ -78,7 +79,7 @@ describe('JSON Lines with a bad line', () => {
     );
     const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
-    expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: line 2: not valid JSON \\(`))]);
+    expect(summary.recordErrors).toEqual([`${file}: line 2: broken off where line 3 starts`]);
     expect(summary.skipped).toEqual([]);
     expect(summary.records).toBe(2);
   });
@@ -127,6 +128,30 @@ describe('a record that cannot be judged', () => {
     expect(summary).toMatchObject({ records: 3, writes: 3, others: 0 });
   });
 
+  test('a write without userIdentity, or with a string there, is still judged, and each is reported naming the record', async () => {
+    // Prepare
+    const noIdentity = sample('DisableKey__awskmsdg__1');
+    delete noIdentity.userIdentity;
+    const stringIdentity: Json = { ...sample('TagResource__awskmsdg__1'), userIdentity: 'Alice' };
+    const file = writeFile(path.join(tempDir(), 'log.json'), {
+      Records: [noIdentity, stringIdentity, sample('EnableKey__awskmsdg__1')],
+    });
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess: no write is lost; the two without a caller are by "unknown", and said so.
+    expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey', 'TagResource']);
+    expect(
+      findings
+        .filter((f) => f.user === 'unknown')
+        .map((f) => f.event)
+        .sort(),
+    ).toEqual(['DisableKey', 'TagResource']);
+    expect(summary.recordErrors).toEqual([
+      `${file}: Records[0]: DisableKey ${noIdentity.eventID}: no userIdentity; judged as made by an unknown user`,
+      `${file}: Records[1]: TagResource ${stringIdentity.eventID}: userIdentity is a string, not an object; judged as made by an unknown user`,
+    ]);
+  });
+
   test('a file that is JSON but no CloudTrail content is reported, and so are empty and broken gzip files', async () => {
     const dir = tempDir();
     const other = writeFile(path.join(dir, 'package.json'), { name: 'not-a-log' });
@@ -155,7 +180,9 @@ describe('a record that cannot be judged', () => {
     const deep = writeFile(path.join(dir, 'deep.json'), `${'['.repeat(20000)}${']'.repeat(20000)}`);
     const { findings, summary } = await replayInProcess([deep, samplePath('DisableKey__awskmsdg__1')]);
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
-    expect(summary.recordErrors).toEqual([`${deep}: [0]: not a JSON object`]);
+    expect(summary.skipped).toEqual([
+      { source: deep, reason: 'holds no CloudTrail records (no element is a CloudTrail log file, record or event)' },
+    ]);
   });
 });
 
@@ -187,7 +214,7 @@ describe('a truncated input (a partial download or copy)', () => {
       expect(summary).toMatchObject({ inputsRead: 1, records: 3, skipped: [] });
     }
     const lineError = fromPlain.summary.recordErrors[0].slice(plain.length);
-    expect(lineError).toMatch(/^: line 4: not valid JSON \(/);
+    expect(lineError).toBe(': line 4: truncated (the input ends inside it)');
     expect(fromGz.summary.recordErrors).toEqual([
       `${gz}${lineError}`,
       `${gz}: truncated gzip file (the data ends after ${Buffer.byteLength(text)} bytes): the 3 complete record(s) before the cut were read`,
@@ -315,5 +342,95 @@ describe('a broken record inside a log file or a stream of values', () => {
     expect(findings).toHaveLength(3);
     expect(summary.records).toBe(9);
     expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: content: not valid JSON \\(`))]);
+  });
+});
+
+describe('a log file or array laid out one record per line (`jq -c` per record, some exporters)', () => {
+  /** The example log as `{"Records": [` / one compact record per line / `]}`, with `PutKeyPolicy` (Records[7]) broken. */
+  const oneRecordPerLine = (open: string, close: string): { text: string; brokenLine: number } => {
+    const lines = exampleRecords().map((r) => JSON.stringify(r));
+    lines[7] = lines[7].replace('"eventVersion"', 'eventVersion');
+    return { text: `${open}\n${lines.join(',\n')}\n${close}\n`, brokenLine: 9 };
+  };
+
+  test('a log file with one bad record keeps every other record, though its last record is a whole line', async () => {
+    // Prepare
+    const { text, brokenLine } = oneRecordPerLine('{"Records": [', ']}');
+    const file = writeFile(path.join(tempDir(), 'log.json'), text);
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    expect(summary).toMatchObject({ inputsRead: 1, records: 8, reads: 5, others: 1, skipped: [] });
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${file}: Records\\[7\\]: not valid JSON \\(.+ \\(line ${brokenLine} column 2\\)\\)$`),
+      ),
+    ]);
+  });
+
+  test('a top-level array with one bad record keeps every other record', async () => {
+    const { text } = oneRecordPerLine('[', ']');
+    const file = writeFile(path.join(tempDir(), 'records.json'), text);
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    expect(summary).toMatchObject({ records: 8, skipped: [] });
+    expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: \\[7\\]: not valid JSON \\(`))]);
+  });
+
+  test('a log file cut right after its eighth record, a whole line, keeps its complete records and is reported as truncated', async () => {
+    // Prepare: the download stops at the end of PutKeyPolicy's record, before its comma.
+    const lines = exampleRecords().map((r) => JSON.stringify(r));
+    const text = `{"Records": [\n${lines.slice(0, 8).join(',\n')}`;
+    const file = writeFile(path.join(tempDir(), 'log.json'), text);
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'PutKeyPolicy']);
+    expect(summary).toMatchObject({ inputsRead: 1, records: 8, skipped: [] });
+    expect(summary.recordErrors).toEqual([`${file}: truncated (the log file ends after 8 record(s))`]);
+  });
+});
+
+describe('JSON Lines of log files (one compact `{"Records": [...]}` a line)', () => {
+  /** The example log split in three log files, one a line: reads; reads, GetObject, DisableKeyRotation, PutKeyPolicy; TagResource. */
+  const logLines = (): string[] => {
+    const records = exampleRecords();
+    return [records.slice(0, 4), records.slice(4, 8), records.slice(8)].map((r) => JSON.stringify({ Records: r }));
+  };
+
+  test('a line cut inside a record keeps the records before the cut, and every later line is read', async () => {
+    // Prepare: line 2 stops inside PutKeyPolicy, its fourth record.
+    const lines = logLines();
+    lines[1] = lines[1].slice(0, lines[1].indexOf('"PutKeyPolicy"'));
+    const file = writeFile(path.join(tempDir(), 'logs.jsonl'), `${lines.join('\n')}\n`);
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    expect(summary).toMatchObject({ inputsRead: 1, records: 8, reads: 5, others: 1, skipped: [] });
+    expect(summary.recordErrors).toEqual([`${file}: line 2 Records[3]: broken off where line 3 starts`]);
+  });
+
+  test('a last line cut inside a record keeps its complete records and is reported as truncated', async () => {
+    const lines = logLines().slice(0, 2);
+    lines[1] = lines[1].slice(0, lines[1].indexOf('"PutKeyPolicy"'));
+    const file = writeFile(path.join(tempDir(), 'logs.jsonl'), lines.join('\n'));
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation']);
+    expect(summary).toMatchObject({ records: 7, skipped: [] });
+    expect(summary.recordErrors).toEqual([`${file}: line 2 Records[3]: truncated (the input ends inside it)`]);
+  });
+
+  test('a line holding one bad record loses only that record', async () => {
+    const lines = logLines();
+    lines[1] = lines[1].replace('"eventName":"PutKeyPolicy"', '"eventName":PutKeyPolicy');
+    const file = writeFile(path.join(tempDir(), 'logs.jsonl'), `${lines.join('\n')}\n`);
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+    expect(summary).toMatchObject({ records: 8, skipped: [] });
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(new RegExp(`^${file}: line 2 Records\\[3\\]: not valid JSON \\(`)),
+    ]);
   });
 });

@@ -138,6 +138,64 @@ describe('values that are no records', () => {
     expect(summary).toMatchObject({ records: 2, writes: 1, others: 1 });
   });
 
+  test.each([
+    ['missing', undefined],
+    ['empty', ''],
+  ])(
+    'a KMS record whose eventName is %s, with no readOnly, is reported by its index, not counted as a read',
+    async (_, name) => {
+      // Prepare: the example log's PutKeyPolicy (Records[7]) with neither its name nor its readOnly flag.
+      const records = exampleRecords();
+      records[7].eventName = name;
+      delete records[7].readOnly;
+      const file = writeFile(path.join(tempDir(), 'log.json'), JSON.stringify({ Records: records }));
+      // Act
+      const { findings, summary } = await replayInProcess([file]);
+      // Assess: counted as a write that could not be judged, as a record without eventTime is.
+      expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'TagResource']);
+      expect(summary.recordErrors).toEqual([`${file}: Records[7]: record has no eventName`]);
+      expect(summary).toMatchObject({ records: 9, writes: 3, reads: 5, others: 1 });
+    },
+  );
+
+  test('a KMS record whose eventName is a number is reported as such, not as missing', async () => {
+    const records = exampleRecords();
+    records[7].eventName = 123;
+    const file = writeFile(path.join(tempDir(), 'log.json'), JSON.stringify({ Records: records }));
+    const { summary } = await replayInProcess([file]);
+    expect(summary.recordErrors).toEqual([`${file}: Records[7]: eventName is a number, not a string`]);
+  });
+
+  test('a CloudTrail Insights record (its service named only in insightDetails) counts with other services, silently', async () => {
+    // Prepare: an Insights log file beside the example log, as CloudTrail delivers it to CloudTrail-Insight/.
+    const dir = tempDir();
+    const [read] = exampleRecords();
+    const insight = {
+      eventVersion: '1.08',
+      eventTime: read.eventTime,
+      awsRegion: read.awsRegion,
+      eventID: '654ccbc0-ba0d-486a-9076-dbf7274677a7',
+      eventType: 'AwsCloudTrailInsight',
+      recipientAccountId: read.recipientAccountId,
+      sharedEventID: 'bcbfc686-64dc-4442-9f14-5be9ac0d3be8',
+      insightDetails: {
+        state: 'Start',
+        eventSource: 'kms.amazonaws.com',
+        eventName: 'ScheduleKeyDeletion',
+        insightType: 'ApiCallRateInsight',
+        insightContext: { statistics: { baseline: { average: 0.01 }, insight: { average: 5 }, insightDuration: 1 } },
+      },
+      eventCategory: 'Insight',
+    };
+    writeFile(path.join(dir, 'CloudTrail-Insight', 'insight.json'), { Records: [insight] });
+    writeFile(path.join(dir, 'CloudTrail', 'log.json'), { Records: exampleRecords() });
+    // Act
+    const { findings, summary } = await replayInProcess([dir]);
+    // Assess
+    expect(findings).toHaveLength(3);
+    expect(summary).toMatchObject({ inputsRead: 2, records: 10, writes: 3, reads: 5, others: 2, recordErrors: [] });
+  });
+
   test('a file holding only null is reported by name as holding no CloudTrail records, never with an empty location', async () => {
     const file = writeFile(path.join(tempDir(), 'null.json'), 'null');
     const { summary } = await replayInProcess([file]);
@@ -174,6 +232,45 @@ describe('inputs with nothing to replay', () => {
     const result = runKeydrift(['replay', ...files], { cwd: tempDir() });
     expect(result.status).toBe(2);
     for (const file of files) expect(result.stderr).toContain(`skipped ${file}: holds no CloudTrail records`);
+    expect(result.stderr).toContain('keydrift replay: nothing could be read (no input is a CloudTrail log)');
+  });
+
+  test('an array or JSON Lines of objects that are no CloudTrail records is skipped like one such object: alone, exit 2', () => {
+    // Prepare: `aws rds describe-events` output (also `{"Events": [...]}`), its `--query Events` array, and jq -c '.Events[]'.
+    const events = [
+      {
+        SourceIdentifier: 'payments-db',
+        SourceType: 'db-instance',
+        Message: 'Backing up DB instance',
+        EventCategories: ['backup'],
+        Date: '2026-10-03T10:00:00.000Z',
+      },
+      {
+        SourceIdentifier: 'payments-db',
+        SourceType: 'db-instance',
+        Message: 'Finished DB Instance backup',
+        EventCategories: ['backup'],
+        Date: '2026-10-03T10:05:00.000Z',
+      },
+    ];
+    const dir = tempDir();
+    const object = writeFile(path.join(dir, 'rds-events.json'), { Events: events });
+    const array = writeFile(path.join(dir, 'rds-events-array.json'), events);
+    const lines = writeFile(path.join(dir, 'rds-events.jsonl'), jsonLines(events));
+    // Act
+    const result = runKeydrift(['replay', object, array, lines], { cwd: tempDir() });
+    // Assess
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      `skipped ${object}: holds no CloudTrail records (not a CloudTrail log file, CloudTrail record or EventBridge event)`,
+    );
+    expect(result.stderr).toContain(
+      `skipped ${array}: holds no CloudTrail records (no element is a CloudTrail log file, record or event)`,
+    );
+    expect(result.stderr).toContain(
+      `skipped ${lines}: holds no CloudTrail records (no value is a CloudTrail log file, record or event)`,
+    );
+    expect(result.stderr).not.toContain('bad record');
     expect(result.stderr).toContain('keydrift replay: nothing could be read (no input is a CloudTrail log)');
   });
 
