@@ -114,9 +114,26 @@ export interface StateStore {
   complete(eventId: string): Promise<void>;
   /**
    * An operator's explicit accept: the snapshot becomes the baseline, with who and when; `record`, when given, goes
-   * into the finding history in the same transaction.
+   * into the finding history, and with `state` the snapshot becomes the stored state too, in the same transaction.
+   *
+   * @throws StaleStateError when the stored state is no longer `state.expectedVersion` (nothing is written)
    */
-  acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string, record?: Finding): Promise<void>;
+  acceptBaseline(
+    snapshot: ResourceSnapshot,
+    acceptedBy: string,
+    record?: Finding,
+    state?: AcceptedState,
+  ): Promise<void>;
+}
+
+/**
+ * The stored state an accept writes with the baseline (the live snapshot it approved), under the same version rule as
+ * {@link StateStore.save}: the stored state must still have `expectedVersion` (`null`: there must be none).
+ */
+export interface AcceptedState {
+  expectedVersion: number | null;
+  /** When the snapshot was read (ISO-8601; default: now): the detector takes a state as newer than events before it. */
+  readAt?: string;
 }
 
 export interface StateStoreOptions {
@@ -365,7 +382,12 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     }
   }
 
-  async function acceptBaseline(snapshot: ResourceSnapshot, acceptedBy: string, record?: Finding): Promise<void> {
+  async function acceptBaseline(
+    snapshot: ResourceSnapshot,
+    acceptedBy: string,
+    record?: Finding,
+    state?: AcceptedState,
+  ): Promise<void> {
     const { json, truncated } = fitSnapshot(snapshot);
     const at = new Date(now()).toISOString();
     const update = {
@@ -385,18 +407,44 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         ':one': n(1),
       },
     };
-    if (!record) {
+    if (!record && !state) {
       await send('UpdateItem (accept baseline)', () => client.send(new UpdateItemCommand(update)));
       return;
     }
-    // The accept and its record in the finding history, together.
-    const items: TransactWriteItem[] = [
-      { Update: update },
-      { Put: { TableName: tableName, Item: findingItem(record, at, undefined) } },
-    ];
-    await send('TransactWriteItems (accept baseline)', () =>
-      client.send(new TransactWriteItemsCommand({ TransactItems: items })),
-    );
+    // The accept, the state it approved and its record in the finding history, together.
+    const items: TransactWriteItem[] = [{ Update: update }];
+    if (state) {
+      // The state's version rule is save()'s: a detector save since it was loaded cancels the accept, not the save.
+      const item: Item = {
+        pk: s(resourcePk(snapshot.arn)),
+        sk: s('STATE'),
+        kind: s(snapshot.kind),
+        snapshot: s(json),
+        version: n((state.expectedVersion ?? 0) + 1),
+        updatedAt: s(state.readAt ?? at),
+        updatedBy: s(acceptedBy),
+      };
+      if (record) item.eventId = s(record.eventId);
+      if (truncated.length) item.truncated = { L: truncated.map(s) };
+      items.push({
+        Put: {
+          TableName: tableName,
+          Item: item,
+          ...(state.expectedVersion === null
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'version = :version',
+                ExpressionAttributeValues: { ':version': n(state.expectedVersion) },
+              }),
+        },
+      });
+    }
+    if (record) items.push({ Put: { TableName: tableName, Item: findingItem(record, at, undefined) } });
+    try {
+      await client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (error) {
+      throw translateTransaction(error, items, record?.eventId ?? `accept of ${snapshot.arn}`);
+    }
   }
 
   return { load, claim, release, save, complete, acceptBaseline };

@@ -24,6 +24,7 @@ import {
   findings,
   type PagerNotice,
   planAdopt,
+  requireOwnResource,
   resolveTargets,
   showBaselines,
   status,
@@ -102,6 +103,13 @@ function reportPagerNotice(notice: PagerNotice, flags: CommonFlags, context: Ops
         '(the pager resolves their open incidents)',
     );
   }
+  if (notice.topicUnknown) {
+    note(
+      'keydrift: baselines accepted; with --table (or KEYDRIFT_TABLE) keydrift does not look up the stack, so it ' +
+        `does not know the page topic and told no pager: resolve the open PagerDuty incidents of ${notice.untold.join(', ')} by hand`,
+    );
+    return;
+  }
   if (notice.failed === undefined) return;
   const explained = explainAwsError(notice.failed, {
     options: flags,
@@ -119,6 +127,16 @@ export function runStatus(flags: CommonFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const report = await status(context);
     out(flags.format === 'json' ? jsonLines(report.drift) : formatStatus(report, tableOptions()));
+    // Nothing baselined is no all-clear (a first reconcile that failed looks the same): exit 1, as `baseline show`
+    // does for a key with no baseline yet.
+    if (report.compared + report.withoutState === 0) {
+      note(
+        `keydrift status: nothing has a baseline yet, so nothing was compared` +
+          (report.withoutBaseline ? ` (${report.withoutBaseline} resource(s) seen without one)` : '') +
+          `: run keydrift baseline adopt (table ${context.knownTableName()}, ${context.region})`,
+      );
+      return EXIT.none;
+    }
     note(
       `keydrift status: ${report.drift.length} of ${report.compared} baselined resource(s) drifted` +
         (report.withoutState
@@ -137,11 +155,11 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const nowMs = Date.now();
     const sinceMs = parseSince(flags.since, nowMs) ?? nowMs;
-    // An ARN is taken as it is; a key id or alias name is resolved to its key's ARN.
-    const resource =
-      flags.resource && !flags.resource.startsWith('arn:')
-        ? (await resolveTargets(context, flags.resource))[0].arn
-        : flags.resource;
+    // An ARN of this table's Region and account is taken as it is; a key id or alias name is resolved to its key's ARN
+    // (through the table for a key KMS no longer knows).
+    let resource = flags.resource;
+    if (resource?.startsWith('arn:')) await requireOwnResource(context, resource);
+    else if (resource) resource = (await resolveTargets(context, resource))[0].arn;
     const list = await findings(context, { sinceMs, nowMs, minSeverity: flags.severity, resource, limit: flags.limit });
     const scope =
       `since ${toIsoSeconds(sinceMs)}` +

@@ -53,6 +53,13 @@ const driftedAttribute = (row: OpenDrift, attribute: string): string =>
 export function formatStatus(report: StatusReport, options: TableOptions): string {
   const paint = painter(options);
   const rows = report.drift;
+  if (report.compared + report.withoutState === 0) {
+    return (
+      'Nothing has a baseline yet, so there is no drift to show (this is no all-clear). keydrift records every ' +
+      "key, alias and trail as its baseline on the reconciler's first run after deploy: if that run failed, see the " +
+      "reconciler's errors alarm and log. keydrift baseline adopt records them now.\n"
+    );
+  }
   if (rows.length === 0 && report.withoutState === 0)
     return 'No open drift: every resource with a baseline matches it.\n';
   if (rows.length === 0) {

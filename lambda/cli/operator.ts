@@ -6,7 +6,7 @@
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SEVERITIES } from '../core/types';
-import { parseSince } from '../ops/drift';
+import { impossibleSince, parseSince } from '../ops/drift';
 import { isTargetName, TARGET_FORMS } from '../ops/targets';
 import type { AdoptFlags, CommonFlags, FindingsFlags } from './operator-actions';
 
@@ -18,6 +18,10 @@ roles), --profile and --region, and AWS_ENDPOINT_URL or --endpoint-url for an em
 Exit status: 0 done, 2 usage error, no credentials or Region, no such stack, table or key.`;
 
 function since(value: string): string {
+  const impossible = impossibleSince(value);
+  if (impossible !== undefined) {
+    throw new InvalidArgumentError(impossible);
+  }
   if (parseSince(value, Date.now()) === undefined) {
     throw new InvalidArgumentError(
       'expected a duration (30m, 24h, 7d, 2w) or an ISO date (2026-11-01, 2026-11-01T08:00Z)',
@@ -55,7 +59,13 @@ function withAwsOptions(command: Command): Command {
         .env('KEYDRIFT_STACK_NAME')
         .default('Keydrift'),
     )
-    .addOption(new Option('--table <name>', "keydrift's DynamoDB table (skips the stack lookup)").env('KEYDRIFT_TABLE'))
+    .addOption(
+      new Option(
+        '--table <name>',
+        "keydrift's DynamoDB table (skips the stack lookup, so accept and adopt tell no page topic: they name the " +
+          'PagerDuty incidents to resolve by hand)',
+      ).env('KEYDRIFT_TABLE'),
+    )
     .option('--profile <name>', 'AWS profile to use (default: AWS_PROFILE, else the default credential chain)')
     .option('--region <name>', "AWS Region (default: AWS_REGION, else the profile's)")
     .option('--endpoint-url <url>', 'send every AWS call to this endpoint (default: AWS_ENDPOINT_URL)', url)
@@ -91,7 +101,7 @@ Examples:
   keydrift status --profile security-audit --region eu-west-1
   keydrift status --format json | jq -r 'select(.severity == "critical") | .resource'
   keydrift status --table Keydrift-Table-1A2B3C4D5E6F
-${AWS_HELP}`,
+${AWS_HELP.replace('0 done,', '0 done, 1 nothing has a baseline yet (no all-clear: run keydrift baseline adopt),')}`,
     )
     .action(async (flags: CommonFlags) => {
       process.exitCode = await (await actions()).runStatus(flags);

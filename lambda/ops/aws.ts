@@ -41,8 +41,11 @@ export interface OpsContext {
   tableName(): Promise<string>;
   /** The table's name once known (for messages about it). */
   knownTableName(): string | undefined;
-  /** The page topic: the stack's `PageTopicArn` output (asked once with the table's). */
-  pageTopicArn(): Promise<string>;
+  /**
+   * The page topic: the stack's `PageTopicArn` output (asked once with the table's). Undefined with `--table`, which
+   * skips the stack lookup: the stack named by `--stack-name` (default `Keydrift`) may be another deployment's.
+   */
+  pageTopicArn(): Promise<string | undefined>;
 }
 
 /**
@@ -202,7 +205,7 @@ export async function createOpsContext(options: AwsOptions): Promise<OpsContext>
       return table;
     },
     knownTableName: () => tableKnown,
-    pageTopicArn: () => stackOutput(PAGE_TOPIC_OUTPUT),
+    pageTopicArn: () => (options.table ? Promise.resolve(undefined) : stackOutput(PAGE_TOPIC_OUTPUT)),
   };
 }
 

@@ -221,17 +221,43 @@ export function sameSnapshot(a: ResourceSnapshot | undefined, b: ResourceSnapsho
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+const ISO_SINCE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Why a `--since` value in ISO form names no real date or time (`2026-02-30`, `24:00`, a zone of `+25:00`), or
+ * undefined: Date.parse would roll such a value over (2026-02-30 to 2026-03-02) instead of refusing it.
+ *
+ * @example
+ * impossibleSince('2026-02-30'); // '2026-02-30 is no date: February 2026 has 28 days'
+ */
+export function impossibleSince(value: string): string | undefined {
+  const absolute = ISO_SINCE.exec(value.trim());
+  if (!absolute) return undefined;
+  const [, date, time, zone] = absolute;
+  const [year, month, day] = date.split('-').map(Number);
+  if (month < 1 || month > 12) return `${date} is no date: months go from 01 to 12`;
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > days) {
+    const name = new Date(Date.UTC(2000, month - 1, 1)).toLocaleString('en', { month: 'long', timeZone: 'UTC' });
+    return `${date} is no date: ${name} ${year} has ${days} days`;
+  }
+  const [hours, minutes, seconds = 0] = (time ?? '00:00').split(':').map(Number);
+  if (hours > 23 || minutes > 59 || seconds >= 60) return `${time} is no time of day: from 00:00 to 23:59:59`;
+  const offset = /^[+-](\d{2}):?(\d{2})$/.exec(zone ?? '');
+  if (offset && (Number(offset[1]) > 23 || Number(offset[2]) > 59)) return `${zone} is no time zone offset`;
+  return undefined;
+}
+
 /**
  * A `--since` value as epoch milliseconds: `30m`, `24h`, `7d`, `2w` before `nowMs`, or an ISO date or date-time
- * (`2026-11-01`, `2026-11-01T08:00:00Z`; UTC unless a zone is given). Returns undefined for anything else.
+ * (`2026-11-01`, `2026-11-01T08:00:00Z`; UTC unless a zone is given). Returns undefined for anything else, an
+ * impossible date or time ({@link impossibleSince}) included.
  */
 export function parseSince(value: string, nowMs: number): number | undefined {
   const relative = /^(\d+)\s*([mhdw])$/i.exec(value.trim());
   if (relative) return nowMs - Number(relative[1]) * UNITS[relative[2].toLowerCase()];
-  const absolute = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(
-    value.trim(),
-  );
-  if (!absolute) return undefined;
+  const absolute = ISO_SINCE.exec(value.trim());
+  if (!absolute || impossibleSince(value) !== undefined) return undefined;
   // A date or a time without a zone is UTC, as every timestamp keydrift prints.
   const [, date, time, zone] = absolute;
   const offset = (zone ?? 'Z').toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');

@@ -4,11 +4,12 @@
  */
 
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { StaleStateError } from '../adapters/errors';
 import { createKmsReader, type KmsReader } from '../adapters/kms-reader';
 import { pageCommand } from '../adapters/publisher';
 import { createStateStore, type StateStore, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
-import { aliasArn, isAliasArn, parseArn } from '../core/arn';
+import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { changesByAttribute } from '../core/judge';
 import { labelOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -92,10 +93,12 @@ export interface Target {
 
 /**
  * Resolves what an operator typed through KMS: the key, and the alias too when named by one (accepting
- * `alias/payments` approves both what the alias points to and that key's state). A trail ARN names the trail.
+ * `alias/payments` approves both what the alias points to and that key's state). A trail ARN names the trail. A key
+ * (by id or ARN) KMS no longer knows is resolved through keydrift's table when it holds its state or baseline: a
+ * deleted key stays listed by `status` until its deletion is looked at and accepted.
  *
- * @throws OperatorError before any AWS call when the name is no key, alias or trail; when KMS knows no such key or
- * alias in this Region
+ * @throws OperatorError before any AWS call when the name is no key, alias or trail; when neither KMS nor keydrift's
+ * table knows such a key, nor KMS such an alias, in this Region
  */
 export async function resolveTargets(context: OpsContext, name: string): Promise<Target[]> {
   if (!isTargetName(name)) throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
@@ -107,6 +110,7 @@ export async function resolveTargets(context: OpsContext, name: string): Promise
   } catch (error) {
     if (!(error instanceof Error) || error.name !== 'NotFoundException') throw error;
   }
+  keyArn ??= await storedKeyArn(context, name);
   if (!keyArn) throw new OperatorError(`no such key: ${name} in ${context.region}`);
   const targets: Target[] = [{ kind: 'key', arn: keyArn }];
   if (isAliasArn(name)) targets.push({ kind: 'alias', arn: name });
@@ -115,6 +119,40 @@ export async function resolveTargets(context: OpsContext, name: string): Promise
     targets.push({ kind: 'alias', arn: aliasArn(context.region, account, name) });
   }
   return targets;
+}
+
+/** The ARN of a key named by id or ARN that keydrift's table holds a state or baseline of; else undefined. */
+async function storedKeyArn(context: OpsContext, name: string): Promise<string | undefined> {
+  if (name.startsWith('alias/') || isAliasArn(name)) return undefined;
+  // A key id names a key of the caller's account, whose keydrift table this is.
+  const arn = isKeyArn(name) ? name : keyArn(context.region, parseArn(await context.identity())?.account ?? '', name);
+  const tableName = await context.tableName();
+  const { states, baselines } = await storeFor(context, tableName, Date.now()).load([arn]);
+  return states.has(arn) || baselines.has(arn) ? arn : undefined;
+}
+
+/**
+ * Refuses an ARN of another Region or account than keydrift's table: each deployment keeps only its own Region's and
+ * account's findings, so the answer would be an empty list that looks like "nothing happened".
+ *
+ * @throws OperatorError naming the Region or account to use instead
+ */
+export async function requireOwnResource(context: OpsContext, arn: string): Promise<void> {
+  const parsed = parseArn(arn);
+  if (!parsed) throw new OperatorError(`not an ARN: ${arn}`);
+  if (parsed.region && parsed.region !== context.region) {
+    throw new OperatorError(
+      `${arn} is in ${parsed.region}, and keydrift's table here keeps the findings of ${context.region}: ` +
+        `pass --region ${parsed.region} to read that Region's`,
+    );
+  }
+  const account = parseArn(await context.identity())?.account;
+  if (parsed.account && account && parsed.account !== account) {
+    throw new OperatorError(
+      `${arn} belongs to account ${parsed.account}, and keydrift's table here keeps the findings of account ` +
+        `${account}: use that account's keydrift stack (with its credentials, e.g. --profile)`,
+    );
+  }
 }
 
 function storeFor(context: OpsContext, tableName: string, nowMs: number): StateStore {
@@ -232,15 +270,16 @@ function acceptResult(
 }
 
 /**
- * Reads each target's live state and records it as its baseline, by the caller, now.
+ * Reads each target's live state and records it as its baseline (and its stored state), by the caller, now. A key KMS
+ * no longer knows reads as deleted: accepting it approves its deletion.
  *
  * @throws OperatorError, before anything is written, for a trail CloudTrail does not know: a mistyped trail ARN
- *   would otherwise approve `trail: "deleted"`
+ *   would otherwise approve `trail: "deleted"`; and when keydrift stored a newer state of a target meanwhile
  */
 export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
-  const [live, { baselines }] = await Promise.all([
+  const [live, { states, baselines }] = await Promise.all([
     Promise.all(targets.map((t) => readLive(context, t))),
     store.load(targets.map((t) => t.arn)),
   ]);
@@ -254,11 +293,45 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
       acceptedAt,
       rewriteUnchanged: true,
     });
-    await store.acceptBaseline(snapshot, acceptedBy, acceptFinding(result));
+    if (!(await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) }))) {
+      throw changedMeanwhile([result.label], 'keydrift baseline accept');
+    }
     results.push(result);
   }
   return results;
 }
+
+/**
+ * Writes an accept: the live snapshot as the baseline, with who and when, and as the stored state too (`status`
+ * compares the two, and the state stored before is older than what was just approved), with its record in the
+ * finding history. `stored` is the state loaded with the baseline: a detector save since then is kept, not
+ * overwritten. Returns false, having written nothing, when keydrift stored a newer state meanwhile.
+ */
+async function recordAccept(
+  store: StateStore,
+  live: ResourceSnapshot,
+  result: AcceptResult,
+  acceptedBy: string,
+  stored: { state: StoredSnapshot | undefined; readAt?: string },
+): Promise<boolean> {
+  try {
+    await store.acceptBaseline(live, acceptedBy, acceptFinding(result), {
+      expectedVersion: stored.state?.version ?? null,
+      readAt: stored.readAt,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof StaleStateError) return false;
+    throw error;
+  }
+}
+
+/** What to say when keydrift stored a newer state of some resources while they were being accepted. */
+const changedMeanwhile = (labels: string[], command: string): OperatorError =>
+  new OperatorError(
+    `${labels.join(', ')} changed while being accepted (keydrift stored a newer state), so their baselines were ` +
+      `left as they were: run ${command} again to accept their state as it is now`,
+  );
 
 /** What adopt would record: every resource's live state against its current baseline. */
 export interface AdoptPlan {
@@ -268,6 +341,10 @@ export interface AdoptPlan {
   /** One per resource, with `version` and `acceptedBy` as they will be once applied. */
   results: AcceptResult[];
   live: Map<string, ResourceSnapshot>;
+  /** The stored states loaded with the baselines, whose versions the accepts must still find. */
+  states: Map<string, StoredSnapshot>;
+  /** When the live states were read (ISO-8601). */
+  readAt: string;
 }
 
 /** Reads the live state of every customer-managed key, alias and trail, and compares it with the baselines. */
@@ -287,12 +364,14 @@ export async function planAdopt(
     onProgress,
   });
   const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
-  const { baselines } = await store.load(snapshots.map((s) => s.arn));
+  const { states, baselines } = await store.load(snapshots.map((s) => s.arn));
   const acceptedAt = new Date(nowMs).toISOString();
   return {
     tableName,
     acceptedBy,
     inventory,
+    states,
+    readAt: acceptedAt,
     results: snapshots.map((s) =>
       acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, rewriteUnchanged: false }),
     ),
@@ -308,14 +387,17 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
   const store = storeFor(context, plan.tableName, nowMs);
   const acceptedAt = new Date(nowMs).toISOString();
   const results = plan.results.map((r) => (r.written ? { ...r, acceptedAt } : r));
+  const changed: string[] = [];
   await mapLimit(
     results.filter((r) => r.written),
     CONCURRENCY,
     async (r) => {
       const live = plan.live.get(r.resource);
-      if (live) await store.acceptBaseline(live, plan.acceptedBy, acceptFinding(r));
+      const stored = { state: plan.states.get(r.resource), readAt: plan.readAt };
+      if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored))) changed.push(r.label);
     },
   );
+  if (changed.length > 0) throw changedMeanwhile(changed, 'keydrift baseline adopt');
   return results;
 }
 
@@ -356,13 +438,16 @@ export interface PagerNotice {
   told: string[];
   /** Accepted resources the pager was not told about, because of `failed`. */
   untold: string[];
-  /** The error that stopped the rest (the page topic unknown, publishing refused …). */
+  /** The error that stopped the rest (the stack not found, publishing refused …). */
   failed?: unknown;
+  /** True when no page topic was asked for: `--table` skips the stack lookup that names it. */
+  topicUnknown?: boolean;
 }
 
 /**
  * Sends each accept that moved an approved state to the page topic, so the pager closes the incidents it holds open
- * for what is now approved. The baselines are written either way: a failure is returned, not thrown.
+ * for what is now approved. The baselines are written either way: a failure is returned, not thrown. With `--table`
+ * no topic is known (`topicUnknown`): none is told, rather than the topic of a stack that may not own that table.
  */
 export async function tellPagerAboutAccepts(context: OpsContext, results: AcceptResult[]): Promise<PagerNotice> {
   const pending = results.flatMap((result) => {
@@ -373,6 +458,7 @@ export async function tellPagerAboutAccepts(context: OpsContext, results: Accept
   if (pending.length === 0) return { told, untold: [] };
   try {
     const topicArn = await context.pageTopicArn();
+    if (!topicArn) return { told, untold: pending.map((p) => p.label), topicUnknown: true };
     await mapLimit(pending, CONCURRENCY, async ({ label, finding }) => {
       await context.sns.send(pageCommand(topicArn, finding));
       told.push(label);

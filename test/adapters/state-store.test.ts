@@ -393,4 +393,59 @@ describe('createStateStore: save and load', () => {
     expect(loaded.finding).toEqual(record);
     expect(loaded.baselines.get(arn)).toMatchObject({ version: 1, acceptedBy: 'carol' });
   });
+
+  it('stores the accepted snapshot as the state too, in the same transaction, under the version rule of save', async () => {
+    // Prepare: the detector stored a state (version 1); the operator's accept loaded that version.
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const stored = keySnapshot({ description: 'payments' });
+    await store.claim(eventId);
+    await store.save({
+      eventId,
+      finding: finding(eventId),
+      states: [{ snapshot: stored, expectedVersion: null }],
+      baselines: [{ snapshot: stored, expectedVersion: null }],
+    });
+    const accepted = snapshotFromState('key', KEY, { key_state: 'Enabled', description: 'payments (archived)' });
+    const record = { ...finding(newEventId()), event: 'BaselineAccept', status: 'planned' as const };
+    clock = T0 + 60_000;
+    // Act
+    await store.acceptBaseline(accepted, 'carol', record, { expectedVersion: 1 });
+    // Assess
+    const loaded = await store.load([KEY]);
+    expect(loaded.states.get(KEY)).toEqual({ snapshot: accepted, version: 2, updatedAt: '2026-10-03T12:01:00.000Z' });
+    expect(loaded.baselines.get(KEY)).toMatchObject({ snapshot: accepted, version: 2, acceptedBy: 'carol' });
+  });
+
+  it('writes nothing of an accept when the detector saved a newer state since it was loaded', async () => {
+    // Prepare: the accept loaded the state at version 1; the detector saved version 2 in between.
+    const store = storeFor('process-a');
+    const [first, second] = [newEventId(), newEventId()];
+    const before = keySnapshot({ description: 'payments' });
+    const newer = keySnapshot({ description: 'changed by mallory' });
+    await store.claim(first);
+    await store.save({
+      eventId: first,
+      finding: finding(first),
+      states: [{ snapshot: before, expectedVersion: null }],
+      baselines: [{ snapshot: before, expectedVersion: null }],
+    });
+    await store.claim(second);
+    await store.save({
+      eventId: second,
+      finding: finding(second),
+      states: [{ snapshot: newer, expectedVersion: 1 }],
+      baselines: [],
+    });
+    const accepted = snapshotFromState('key', KEY, { key_state: 'Enabled', description: 'payments (archived)' });
+    // Act
+    const error = await store
+      .acceptBaseline(accepted, 'carol', undefined, { expectedVersion: 1 })
+      .catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(StaleStateError);
+    const loaded = await store.load([KEY]);
+    expect(loaded.states.get(KEY)).toMatchObject({ snapshot: newer, version: 2 });
+    expect(loaded.baselines.get(KEY)).toMatchObject({ snapshot: before, version: 1 });
+  });
 });

@@ -15,6 +15,7 @@ import {
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
+import { snapshotFromState } from '../../lambda/core/state';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { findingProblems } from '../../lambda/handlers/pager-app';
@@ -195,6 +196,29 @@ describe('keydrift status', () => {
     expect(lines[2].trim()).toBe(payments);
     expect(lines[3]).toMatch(/latest: \S+ UpdateKeyDescription: UpdateKeyDescription on/);
   });
+
+  it('says plainly that nothing has a baseline yet, and what to do, instead of an all-clear (exit 1)', async () => {
+    // Prepare: a table no reconcile has filled (its first run failed, or has not run yet).
+    await world.createTable('never-reconciled');
+    // Act
+    const table = keydrift(['status', '--table', 'never-reconciled']);
+    const json = keydrift(['status', '--table', 'never-reconciled', '--format', 'json']);
+    // Assess
+    expect(table.stdout).toBe(
+      'Nothing has a baseline yet, so there is no drift to show (this is no all-clear). keydrift records every key, ' +
+        "alias and trail as its baseline on the reconciler's first run after deploy: if that run failed, see the " +
+        "reconciler's errors alarm and log. keydrift baseline adopt records them now.\n",
+    );
+    expect(table.stdout).not.toContain('No open drift');
+    for (const run of [table, json]) {
+      expect(run.status).toBe(1);
+      expect(run.stderr).toBe(
+        'keydrift status: nothing has a baseline yet, so nothing was compared: run keydrift baseline adopt ' +
+          '(table never-reconciled, eu-west-1)\n',
+      );
+    }
+    expect(json.stdout).toBe('');
+  });
 });
 
 describe('keydrift findings', () => {
@@ -248,6 +272,39 @@ describe('keydrift findings', () => {
     const run = keydrift(['findings', '--since', 'last tuesday']);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("option '--since <when>' argument 'last tuesday' is invalid");
+  });
+
+  it('rejects a date that does not exist instead of rolling it over to the next month (exit 2)', () => {
+    for (const [since, why] of [
+      ['2026-02-30', '2026-02-30 is no date: February 2026 has 28 days'],
+      ['2026-04-31T08:00Z', '2026-04-31 is no date: April 2026 has 30 days'],
+      ['2026-11-01T24:00Z', '24:00 is no time of day: from 00:00 to 23:59:59'],
+    ]) {
+      const run = keydrift(['findings', '--since', since]);
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`option '--since <when>' argument '${since}' is invalid. ${why}`);
+    }
+  });
+
+  it("refuses an ARN of another Region or account, whose findings are that deployment's, saying where (exit 2)", () => {
+    const keyId = payments.split('/').pop() as string;
+    const elsewhere = `arn:aws:kms:us-east-1:123456789012:key/${keyId}`;
+    const inRegion = keydrift(['findings', '--resource', elsewhere]);
+    expect(inRegion.status).toBe(2);
+    expect(inRegion.stdout).toBe('');
+    expect(inRegion.stderr).toBe(
+      `keydrift: ${elsewhere} is in us-east-1, and keydrift's table here keeps the findings of eu-west-1: ` +
+        "pass --region us-east-1 to read that Region's\n",
+    );
+
+    const foreign = `arn:aws:kms:${REGION}:444455556666:key/${keyId}`;
+    const inAccount = keydrift(['findings', '--resource', foreign]);
+    expect(inAccount.status).toBe(2);
+    expect(inAccount.stderr).toBe(
+      `keydrift: ${foreign} belongs to account 444455556666, and keydrift's table here keeps the findings of ` +
+        "account 123456789012: use that account's keydrift stack (with its credentials, e.g. --profile)\n",
+    );
   });
 });
 
@@ -372,18 +429,36 @@ describe('keydrift baseline accept', () => {
     expect(latest.summary).toMatch(/^Baseline of alias\/payments accepted by .+: description, enable_key_rotation/);
   });
 
-  it('leaves no open drift behind, and says the alias it baselined has no stored state to compare yet', () => {
+  it('leaves no open drift behind: what it approved is stored as the state too, alias/payments included', async () => {
     const run = keydrift(['status']);
     expect(run.status).toBe(0);
-    // Two keys compared; alias/payments has a baseline now, but keydrift has stored no state for it: not a match.
-    expect(run.stdout).toBe(
-      'No open drift among the 2 baselined resource(s) with a stored state; 1 other baselined resource(s) have no ' +
-        'stored state yet, so their drift is unknown (the next reconcile run stores it).\n',
-    );
-    expect(run.stderr).toContain(
-      'keydrift status: 0 of 2 baselined resource(s) drifted; 1 other baselined resource(s) not compared: ' +
-        'no stored state yet',
-    );
+    expect(run.stdout).toBe('No open drift: every resource with a baseline matches it.\n');
+    expect(run.stderr).toContain('keydrift status: 0 of 3 baselined resource(s) drifted;');
+    const aliasState = await world.item(`RESOURCE#arn:aws:kms:${REGION}:123456789012:alias/payments`, 'STATE');
+    expect(JSON.parse(aliasState?.snapshot.S ?? '{}')).toMatchObject({ attributes: { target_key_id: payments } });
+  });
+
+  it('stores the live state it approved as the stored state, so status shows no drift on a change it never saw', async () => {
+    // Prepare: a key keydrift baselined at creation, changed behind its back (no event, no reconcile since).
+    const quiet = await world.createKey('ledger');
+    const created = await world.reader.readKey(quiet);
+    const f = finding({ resource: quiet, event: 'CreateKey', severity: 'info', status: 'planned', hoursAgo: 5 });
+    await save(f, {
+      finding: f,
+      states: [{ snapshot: created, expectedVersion: null }],
+      baselines: [{ snapshot: created, expectedVersion: null }],
+    });
+    await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: quiet, Description: 'ledger (archived)' }));
+    // Act
+    const run = keydrift(['baseline', 'accept', quiet]);
+    const after = keydrift(['status', '--format', 'json']);
+    // Assess
+    expect(run.status).toBe(0);
+    expect(jsonLines<StatusRow>(after.stdout).map((r) => r.resource)).not.toContain(quiet);
+    const state = await world.item(`RESOURCE#${quiet}`, 'STATE');
+    expect(JSON.parse(state?.snapshot.S ?? '{}')).toEqual(await world.reader.readKey(quiet));
+    expect(state?.version?.N).toBe('2');
+    expect(state?.updatedBy?.S).toBe(MOTO_IDENTITY);
   });
 
   it('prints what it recorded as text: a re-approved key and the new baseline of the alias it was named by', () => {
@@ -476,14 +551,16 @@ describe('keydrift baseline adopt', () => {
     expect(trailItem?.acceptedBy?.S).toBe(MOTO_IDENTITY);
   });
 
-  it('leaves status counting the adopted alias and trail baselines as not compared, not as matching', () => {
+  it('stores the live state it adopted, so status compares it and finds no drift on what it approved', async () => {
     const run = keydrift(['status']);
     expect(run.status).toBe(0);
-    // The trail and both aliases have baselines and no stored state; the three keys have both.
-    expect(run.stderr).toMatch(
-      /^keydrift status: \d+ of 3 baselined resource\(s\) drifted; 3 other baselined resource\(s\) not compared: no stored state yet/,
-    );
-    expect(run.stdout).not.toContain('every resource with a baseline matches it');
+    // Four keys, two aliases and the trail, each with the state adopt read: reports' new tag is approved, not drift.
+    expect(run.stdout).toBe('No open drift: every resource with a baseline matches it.\n');
+    expect(run.stderr).toMatch(/^keydrift status: 0 of 7 baselined resource\(s\) drifted \(table /);
+    const state = await world.item(`RESOURCE#${reports}`, 'STATE');
+    expect(JSON.parse(state?.snapshot.S ?? '{}').attributes['tags#team']).toBe('finance');
+    const trailState = await world.item(`RESOURCE#${trail}`, 'STATE');
+    expect(JSON.parse(trailState?.snapshot.S ?? '{}')).toMatchObject({ attributes: { trail: 'exists' } });
   });
 
   it('has nothing to do the second time', () => {
@@ -505,16 +582,46 @@ describe('errors', () => {
   });
 
   it('accepts all the same when the page topic cannot be told, and says to resolve the incidents by hand', async () => {
+    // Prepare: a stack whose outputs name the table but no page topic.
+    await world.createStack('TableOnly', {
+      Resources: { Placeholder: { Type: 'AWS::SQS::Queue' } },
+      Outputs: { TableName: { Value: world.tableName } },
+    });
     await world.kms.send(new TagResourceCommand({ KeyId: reports, Tags: [{ TagKey: 'team', TagValue: 'audit' }] }));
-    const run = keydrift(['baseline', 'accept', reports, '--table', world.tableName, '--stack-name', 'NoSuchStack']);
+    // Act
+    const run = keydrift(['baseline', 'accept', reports, '--stack-name', 'TableOnly']);
+    // Assess
     expect(run.status).toBe(0);
     expect(run.stderr).toBe(
-      'keydrift: baselines accepted, but the page topic could not be told (stack NoSuchStack not found in ' +
-        `eu-west-1: deploy it or pass --stack-name/--table): resolve the open PagerDuty incidents of alias/reports ` +
-        'by hand\n',
+      'keydrift: baselines accepted, but the page topic could not be told (stack TableOnly in eu-west-1 has no ' +
+        'PageTopicArn output): resolve the open PagerDuty incidents of alias/reports by hand\n',
     );
     const item = await world.item(`RESOURCE#${reports}`, 'BASELINE');
     expect(JSON.parse(item?.snapshot.S ?? '{}').attributes['tags#team']).toBe('audit');
+  });
+
+  it("with --table, tells no stack's page topic (it may be another deployment's) and names the incidents to resolve", async () => {
+    await world.pageMessages();
+    const byHand =
+      'keydrift: baselines accepted; with --table (or KEYDRIFT_TABLE) keydrift does not look up the stack, so it ' +
+      'does not know the page topic and told no pager: resolve the open PagerDuty incidents of alias/reports by hand\n';
+    for (const [team, stack] of [
+      ['billing', []],
+      ['ledger', ['--stack-name', 'NoSuchStack']],
+    ]) {
+      // Prepare
+      await world.kms.send(
+        new TagResourceCommand({ KeyId: reports, Tags: [{ TagKey: 'team', TagValue: team as string }] }),
+      );
+      // Act: the default stack Keydrift exists here, and its page topic must not hear of another table's accept.
+      const run = keydrift(['baseline', 'accept', reports, '--table', world.tableName, ...(stack as string[])]);
+      // Assess
+      expect(run.stderr).toBe(byHand);
+      expect(run.status).toBe(0);
+      const item = await world.item(`RESOURCE#${reports}`, 'BASELINE');
+      expect(JSON.parse(item?.snapshot.S ?? '{}').attributes['tags#team']).toBe(team);
+    }
+    expect(await world.pageMessages()).toEqual([]);
   });
 
   it('says when the table is missing', () => {
@@ -690,5 +797,104 @@ describe('open drift on an attribute approved as unknown', () => {
     expect(drifted()).toContain(opened);
     expect(keydrift(['baseline', 'accept', opened]).status).toBe(0);
     expect(drifted()).not.toContain(opened);
+  });
+});
+
+describe('a key deleted since keydrift baselined it', () => {
+  // KMS no longer knows the key; keydrift's table holds its baseline (Enabled) and the state its DeleteKey left.
+  const keyId = '5d8e2c41-7a9b-4f03-b6e2-91c0d4a8f7e3';
+  const deleted = `arn:aws:kms:${REGION}:123456789012:key/${keyId}`;
+  let deletion: Finding;
+
+  beforeAll(async () => {
+    const enabled = snapshotFromState('key', deleted, {
+      key_state: 'Enabled',
+      deletion_date: null,
+      description: 'old exports',
+    });
+    const created = finding({
+      resource: deleted,
+      event: 'CreateKey',
+      severity: 'info',
+      status: 'planned',
+      hoursAgo: 30,
+    });
+    await save(created, {
+      finding: created,
+      states: [{ snapshot: enabled, expectedVersion: null }],
+      baselines: [{ snapshot: enabled, expectedVersion: null }],
+    });
+    const gone = snapshotFromState('key', deleted, {
+      key_state: 'Deleted',
+      deletion_date: null,
+      description: 'old exports',
+    });
+    deletion = finding({
+      resource: deleted,
+      event: 'DeleteKey',
+      severity: 'critical',
+      hoursAgo: 6,
+      changes: { key_state: { before: 'PendingDeletion', after: 'Deleted' } },
+    });
+    await save(deletion, { finding: deletion, states: [{ snapshot: gone, expectedVersion: 1 }] });
+  });
+
+  it('is listed by status as critical drift on key_state', () => {
+    const run = keydrift(['status', '--format', 'json']);
+    expect(jsonLines<StatusRow>(run.stdout).find((r) => r.resource === deleted)).toMatchObject({
+      attributes: ['key_state'],
+      severity: 'critical',
+    });
+  });
+
+  it('shows its stored baseline and state by ARN or key id, as a deleted trail: its deletion is the drift to look at', () => {
+    for (const name of [deleted, keyId]) {
+      const run = keydrift(['baseline', 'show', name, '--format', 'json']);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const [view] = jsonLines<BaselineView & { state: { snapshot: ResourceSnapshot } }>(run.stdout);
+      expect(view).toMatchObject({
+        resource: deleted,
+        kind: 'key',
+        baseline: { version: 1, snapshot: { attributes: { key_state: 'Enabled' } } },
+        state: { snapshot: { attributes: { key_state: 'Deleted' } } },
+        drift: ['key_state'],
+      });
+    }
+  });
+
+  it('lists its findings by key id, resolved through the table', () => {
+    const run = keydrift(['findings', '--resource', keyId, '--since', '2d', '--format', 'json']);
+    expect(run.status).toBe(0);
+    expect(jsonLines<Finding>(run.stdout).map((f) => f.eventId)).toEqual([
+      deletion.eventId,
+      `CreateKey-30-${keyId.slice(-12)}`,
+    ]);
+  });
+
+  it('approves its deletion on accept, with who and when, so status stops listing it', async () => {
+    await world.pageMessages();
+    // Act
+    const run = keydrift(['baseline', 'accept', deleted, '--format', 'json']);
+    // Assess
+    expect(run.status).toBe(0);
+    expect(jsonLines<{ resource: string }>(run.stdout)[0]).toMatchObject({
+      resource: deleted,
+      result: 'changed',
+      acceptedBy: MOTO_IDENTITY,
+      version: 2,
+      changes: expect.arrayContaining([{ path: 'key_state', before: 'Enabled', after: 'Deleted' }]),
+    });
+    const baseline = await world.item(`RESOURCE#${deleted}`, 'BASELINE');
+    expect(JSON.parse(baseline?.snapshot.S ?? '{}').attributes).toMatchObject({ key_state: 'Deleted' });
+    expect(baseline?.acceptedBy?.S).toBe(MOTO_IDENTITY);
+    const [accepted, ...others] = await world.pageMessages();
+    expect(others).toEqual([]);
+    expect(accepted).toMatchObject({ event: 'BaselineAccept', resource: deleted, status: 'planned' });
+    const history = keydrift(['findings', '--resource', deleted, '--since', '1h', '--format', 'json']);
+    expect(jsonLines<Finding>(history.stdout)[0]).toMatchObject({ event: 'BaselineAccept', user: MOTO_IDENTITY });
+    const status = keydrift(['status', '--format', 'json']);
+    expect(status.status).toBe(0);
+    expect(jsonLines<StatusRow>(status.stdout).map((r) => r.resource)).not.toContain(deleted);
   });
 });

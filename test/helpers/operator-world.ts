@@ -7,7 +7,7 @@
 
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
-import { DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -17,7 +17,7 @@ import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot, Severity, Status } from '../../lambda/core/types';
 import { type Moto, startMoto } from './moto';
 import { createQueue, drainQueue } from './sqs';
-import { TABLE_KEYS } from './table-schema';
+import { createTableInput, TABLE_KEYS } from './table-schema';
 
 export const REGION = 'eu-west-1';
 export const STACK = 'Keydrift';
@@ -55,6 +55,10 @@ export interface OperatorWorld {
   createKey(description: string, alias?: string): Promise<string>;
   /** Creates a trail (and its S3 bucket); returns its ARN. */
   createTrail(name: string): Promise<string>;
+  /** Creates an empty table of keydrift's layout (as another deployment's, or one no reconcile has filled). */
+  createTable(name: string): Promise<void>;
+  /** Creates a CloudFormation stack from a template. */
+  createStack(name: string, template: object): Promise<void>;
   /** Saves a finding (and optionally states and baselines) through the state store, as the detector does. */
   save(input: {
     finding: Finding;
@@ -110,7 +114,6 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
   const tableName = output('TableName');
   const pageTopicArn = output('PageTopicArn');
   if (!tableName || !pageTopicArn) throw new Error(`moto created stack ${STACK} without its outputs`);
-  cloudformation.destroy();
   const sns = new SNSClient(config);
   const sqs = new SQSClient(config);
   const pageQueue = await createQueue(sqs, 'page-topic-messages');
@@ -151,6 +154,12 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
       const { TrailARN } = await cloudtrail.send(new CreateTrailCommand({ Name: name, S3BucketName: bucket }));
       return TrailARN as string;
     },
+    async createTable(name) {
+      await dynamodb.send(new CreateTableCommand(createTableInput(name)));
+    },
+    async createStack(name, template) {
+      await cloudformation.send(new CreateStackCommand({ StackName: name, TemplateBody: JSON.stringify(template) }));
+    },
     async save({ finding: f, states = [], baselines = [] }) {
       if ((await store.claim(f.eventId)) !== 'new') throw new Error(`event ${f.eventId} was already saved`);
       await store.save({ eventId: f.eventId, finding: f, states, baselines });
@@ -170,6 +179,7 @@ export async function setUpOperatorWorld(): Promise<OperatorWorld> {
       kms.destroy();
       dynamodb.destroy();
       cloudtrail.destroy();
+      cloudformation.destroy();
       sns.destroy();
       sqs.destroy();
       await moto.stop();
