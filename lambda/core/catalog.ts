@@ -356,17 +356,29 @@ export const EVENTS: Record<string, EventEntry> = {
 };
 
 const RANK: readonly Severity[] = ['info', 'warning', 'error', 'critical'];
-const UNUSABLE_STATES = new Set(['Disabled', 'PendingDeletion', 'PendingReplicaDeletion', 'PendingImport', 'Deleted']);
+/**
+ * Key states in which the key cannot be used for cryptography: `Unavailable` is a key whose custom key store is
+ * disconnected (DESIGN: DisconnectCustomKeyStore is critical, "its keys cannot be used").
+ */
+export const UNUSABLE_KEY_STATES: ReadonlySet<string> = new Set([
+  'Disabled',
+  'PendingDeletion',
+  'PendingReplicaDeletion',
+  'PendingImport',
+  'Unavailable',
+  'Deleted',
+]);
 
 /**
  * For drift no event explained, the severity of the change that would have made each difference (a key
- * found Disabled is as bad as a DisableKey), the worst one winning.
+ * found Disabled is as bad as a DisableKey), the worst one winning. An attribute back at its baseline is a
+ * resolution, not drift: it weighs nothing.
  */
 function severityOfDifferences(changes: Record<string, AttributeChange>): Severity {
   const of = (attribute: string, change: AttributeChange): Severity => {
     switch (attribute) {
       case 'key_state':
-        return UNUSABLE_STATES.has(String(change.after)) ? 'critical' : 'info';
+        return UNUSABLE_KEY_STATES.has(String(change.after)) ? 'critical' : 'info';
       case 'deletion_date':
       case 'key_material':
         return change.after ? 'error' : 'critical';
@@ -390,6 +402,7 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
     }
   };
   return Object.entries(changes).reduce<Severity>((worst, [attribute, change]) => {
+    if (change.back_to_baseline) return worst;
     const severity = of(attribute, change);
     return RANK.indexOf(severity) > RANK.indexOf(worst) ? severity : worst;
   }, 'info');
@@ -399,9 +412,15 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
 export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   Reconcile: {
     severity: severityOfDifferences,
-    summary: s(
-      (c) => `${c.label} differs from its baseline with no change event seen (${Object.keys(c.changes).join(', ')})`,
-    ),
+    summary: s((c) => {
+      const all = Object.keys(c.changes);
+      const back = all.filter((attribute) => c.changes[attribute].back_to_baseline);
+      const drifting = all.filter((attribute) => !c.changes[attribute].back_to_baseline);
+      // All back (a `resolved` finding): the status adds so. Some back beside new drift: named apart, as news too.
+      if (drifting.length === 0 || back.length === 0)
+        return `${c.label} differs from its baseline with no change event seen (${all.join(', ')})`;
+      return `${c.label} differs from its baseline with no change event seen (${drifting.join(', ')}); back to its baseline: ${back.join(', ')}`;
+    }),
   },
   Unbaselined: {
     severity: 'warning',

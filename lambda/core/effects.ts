@@ -23,6 +23,24 @@ export interface World {
 }
 
 /** How one event changes state: the resource it names and the attribute paths it sets. */
+/**
+ * What an unplanned creation is approved as, over the set-up state it leaves (`Effect.createdFor`): working. A key for
+ * imported material waits for its creator's import, a new trail for its StartLogging, a new custom key store for its
+ * connection; approving those states would make a later DeleteImportedKeyMaterial, StopLogging or
+ * DisconnectCustomKeyStore read as a return to the baseline. For the reconciler too, of a resource found unseen.
+ */
+export function workingState(
+  kind: ResourceKind,
+  attributes: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  if (kind === 'key' && attributes.key_state === 'PendingImport') return { key_state: 'Enabled' };
+  if (kind === 'trail' && attributes.logging === false) return { logging: true };
+  if (kind === 'custom-key-store' && attributes.connection_state === 'DISCONNECTED') {
+    return { connection_state: 'CONNECTED' };
+  }
+  return undefined;
+}
+
 export interface Effect {
   kind: ResourceKind;
   resource: string;
@@ -152,9 +170,7 @@ function createKey(event: ChangeEvent, world: World): Effect {
     const key = text(tag.tagKey) ?? text(tag.TagKey);
     if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
   }
-  // A key for imported material waits for its creator to import it.
-  const createdFor = set.key_state === 'PendingImport' ? { key_state: 'Enabled' } : undefined;
-  return effect('key', arn, set, { creates: true, createdFor });
+  return effect('key', arn, set, { creates: true, createdFor: workingState('key', set) });
 }
 
 function keyChange(set: (event: ChangeEvent) => Record<string, unknown>, implied: Record<string, unknown> = {}) {
@@ -384,7 +400,7 @@ function createTrail(event: ChangeEvent, world: World): Effect {
     event_selectors: DEFAULT_SELECTORS,
     ...trailSettings(event, world, true),
   };
-  return effect('trail', trail, set, { creates: true, createdFor: { logging: true } });
+  return effect('trail', trail, set, { creates: true, createdFor: workingState('trail', set) });
 }
 
 function updateTrail(event: ChangeEvent, world: World): Effect {
@@ -601,7 +617,7 @@ const EFFECTS: Record<string, EffectOf> = {
   UpdatePrimaryRegion: updatePrimaryRegion,
   CreateCustomKeyStore: storeChange(() => ({ custom_key_store: 'exists', connection_state: 'DISCONNECTED' }), {
     creates: true,
-    createdFor: { connection_state: 'CONNECTED' },
+    createdFor: workingState('custom-key-store', { connection_state: 'DISCONNECTED' }),
   }),
   ConnectCustomKeyStore: storeChange(() => ({ connection_state: 'CONNECTED' })),
   DisconnectCustomKeyStore: storeChange(() => ({ connection_state: 'DISCONNECTED' }), {

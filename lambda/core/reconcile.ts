@@ -4,7 +4,7 @@ import type { DetectionConfig } from './config';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
 import { remediationFor, shellQuote } from './remediation';
-import { knownPaths, lookup } from './state';
+import { knownPaths, lookup, splitPath } from './state';
 import { toIsoSeconds } from './time';
 import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
@@ -58,51 +58,86 @@ function reconcileEvent(resource: string, eventName: string, idParts: unknown[],
 export interface ReconcileInput {
   baseline: ResourceSnapshot;
   live: ResourceSnapshot;
-  /** The last state keydrift knew: when it differed from the baseline and live no longer does, drift resolved. */
+  /**
+   * The last state keydrift stored (from an event or an earlier run). A difference it already shows is known (alerted
+   * then), so not reported again; a drift it shows that live no longer has is reported back at its baseline.
+   */
   previous?: ResourceSnapshot;
+  /** The stored state's version (monotonic per resource); absent when there is no stored state. */
+  previousVersion?: number;
   /** The reconcile's time, in epoch milliseconds (the core has no clock). */
   nowMs: number;
 }
 
 /**
- * Compares a resource's live state with its baseline. Returns a `drift` finding for differences no
- * event explained, a `resolved` finding when earlier drift has gone away, or nothing. The finding's
- * eventId is derived from the differences, so the same drift seen again is the same finding (deduped),
- * and a new difference is a new one.
+ * Compares a resource's live state with its baseline and the state keydrift stored last. Reports, in one finding,
+ * the differences from the baseline that the stored state does not already show (drift no event explained), and the
+ * drift the stored state shows that has gone away, each such attribute marked `back_to_baseline`: `drift` when
+ * anything still newly drifts, `resolved` when everything it names is back, nothing when there is no news. The
+ * eventId is derived from the differences and the stored state's version: the same drift seen again against the same
+ * stored state is the same finding (deduped), while a drift that comes back after the state moved on is a new one.
+ *
+ * @example
+ * // Stored state version 3 shows the key Enabled (as approved); live it is Disabled: critical drift.
+ * reconcileResource({ baseline, live, previous, previousVersion: 3, nowMs }, surroundings, config);
  */
 export function reconcileResource(
   input: ReconcileInput,
   surroundings: Surroundings,
   config: DetectionConfig,
 ): Finding | undefined {
-  const { baseline, live, previous, nowMs } = input;
-  const drifted = differingPaths(baseline, live);
-  let paths: TouchedPath[];
-  if (drifted.length > 0) {
-    paths = drifted.map((path) => ({
+  const { baseline, live, previous, previousVersion, nowMs } = input;
+  // A difference the stored state already shows was reported when it was stored (by the detector from its event, or
+  // by an earlier run): only what changed since is news.
+  const known = (path: string) => {
+    const stored = lookup(previous, path);
+    return stored !== undefined && same(stored, lookup(live, path));
+  };
+  const drifting = differingPaths(baseline, live);
+  const news: TouchedPath[] = drifting
+    .filter((path) => !known(path))
+    .map((path) => ({
       path,
       before: lookup(baseline, path),
       after: lookup(live, path),
       baseline: lookup(baseline, path),
     }));
-  } else if (previous && differingPaths(baseline, previous).length > 0) {
-    paths = differingPaths(previous, live).map((path) => ({
+  // Drift the stored state shows that live no longer has: that attribute's incident closes.
+  const back: TouchedPath[] = (previous ? differingPaths(baseline, previous) : [])
+    .filter((path) => {
+      const now = lookup(live, path);
+      return now !== undefined && same(now, lookup(baseline, path));
+    })
+    .map((path) => ({
       path,
       before: lookup(previous, path),
       after: lookup(live, path),
       baseline: lookup(baseline, path),
     }));
-    if (paths.length === 0) return undefined;
-  } else {
-    return undefined;
-  }
-  const event = reconcileEvent(
-    live.arn,
-    RECONCILE_EVENT,
-    paths.map((p) => [p.path, p.after]),
-    nowMs,
+  const paths = [...news, ...back];
+  if (paths.length === 0) return undefined;
+  // Known drift in a map attribute the finding names (another tag, another grant): the attribute is not back yet.
+  const touched = new Set(paths.map((p) => splitPath(p.path).attribute));
+  const untouchedDrift: TouchedPath[] = drifting
+    .filter((path) => known(path) && touched.has(splitPath(path).attribute))
+    .map((path) => ({ path, before: lookup(live, path), after: lookup(live, path), baseline: lookup(baseline, path) }));
+  const idParts: unknown[] = paths.map((p) => [p.path, p.after]);
+  if (previousVersion !== undefined) idParts.unshift({ previousVersion });
+  const event = reconcileEvent(live.arn, RECONCILE_EVENT, idParts, nowMs);
+  return judge(
+    {
+      event,
+      kind: live.kind,
+      resource: live.arn,
+      paths,
+      creates: false,
+      notes: {},
+      untouchedDrift,
+      approved: (path) => lookup(baseline, path),
+    },
+    surroundings,
+    config,
   );
-  return judge({ event, kind: live.kind, resource: live.arn, paths, creates: false, notes: {} }, surroundings, config);
 }
 
 /**

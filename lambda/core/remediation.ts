@@ -114,6 +114,8 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   if (attribute === 'key_state' && current === 'Deleted') {
     return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
   }
+  if (attribute === 'key_state' && current === 'Unavailable')
+    return reconnectStoreCommands(key, region, undo, approved);
   if (target === undefined) {
     // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo. Whether
     // the key was Enabled before is not known, so enabling it is left to the reader, as a comment.
@@ -215,6 +217,26 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     default:
       return [];
   }
+}
+
+/**
+ * A key found `Unavailable`: its custom key store is disconnected, and enabling the key does nothing for that.
+ * Reconnecting the store (the key's own, which never changes) brings the key back in the state it had; a key approved
+ * Disabled is disabled again after, in case it was enabled meanwhile. Without the store's id, a comment saying where
+ * to find it.
+ */
+function reconnectStoreCommands(
+  key: Array<string | Param>,
+  region: string,
+  undo: Undo,
+  approved: ApprovedValue,
+): string[] {
+  const store = approved('custom_key_store');
+  const reconnect =
+    typeof store === 'string' && store
+      ? aws('kms connect-custom-key-store', param('--custom-key-store-id', store), `--region ${region}`)
+      : `# reconnect the key's custom key store (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`;
+  return [reconnect, ...(undo.target === 'Disabled' ? [aws('kms disable-key', ...key)] : [])];
 }
 
 /** The step to bring back key material, which only its owner holds: a comment, not a command. */

@@ -3,10 +3,13 @@
  * the deletion countdown.
  */
 import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import type { Surroundings } from '../../lambda/core/judge';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizePolicy } from '../../lambda/core/policy';
-import { deletionReminder, RECONCILE_EVENT, reconcileResource } from '../../lambda/core/reconcile';
+import { deletionReminder, RECONCILE_EVENT, type ReconcileInput, reconcileResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
+import type { ResourceSnapshot } from '../../lambda/core/types';
+import { rec } from './harness';
 
 const KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
 const TRAIL = 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit';
@@ -127,6 +130,214 @@ describe('Reconciling a key with its baseline', () => {
       severity: 'info',
       changes: { enable_key_rotation: { before: false, after: true } },
     });
+  });
+});
+
+/**
+ * The reconciler's runs against the state keydrift stored, as the reconciler app drives them: after a finding is
+ * reported, the live state is stored as the resource's new state (its version one higher); while it is not, the
+ * stored state stays as it was.
+ */
+describe('Reconciling a key over several runs, against its stored state', () => {
+  const store = new MemoryStore();
+  const run = (live: ResourceSnapshot, stored: { snapshot: ResourceSnapshot; version: number }, nowMs = NOW) =>
+    reconcileResource(
+      { baseline: key(), live, previous: stored.snapshot, previousVersion: stored.version, nowMs },
+      store,
+      DEFAULT_CONFIG,
+    );
+
+  it('reports a drift that persists over three runs once: from then on the stored state shows it', () => {
+    // Prepare
+    const disabled = key({ key_state: 'Disabled' });
+    // Act
+    const first = run(disabled, { snapshot: key(), version: 1 });
+    const second = run(disabled, { snapshot: disabled, version: 2 }, NOW + DAY);
+    const third = run(disabled, { snapshot: disabled, version: 2 }, NOW + 2 * DAY);
+    // Assess
+    expect(first).toMatchObject({ status: 'drift', severity: 'critical' });
+    expect(second).toBeUndefined();
+    expect(third).toBeUndefined();
+  });
+
+  it('gives a drift seen again against the same stored state (its finding not reported yet) the same eventId', () => {
+    const disabled = key({ key_state: 'Disabled' });
+    const first = run(disabled, { snapshot: key(), version: 1 });
+    const retried = run(disabled, { snapshot: key(), version: 1 }, NOW + DAY);
+    expect(retried?.eventId).toBe(first?.eventId);
+  });
+
+  it('alerts a drift that comes back after it was resolved as a new finding, not a duplicate of the first', () => {
+    // Prepare: disabled, enabled again, disabled again, every event missed.
+    const disabled = key({ key_state: 'Disabled' });
+    // Act
+    const first = run(disabled, { snapshot: key(), version: 1 });
+    const resolved = run(key(), { snapshot: disabled, version: 2 }, NOW + DAY);
+    const again = run(disabled, { snapshot: key(), version: 3 }, NOW + 3 * DAY);
+    const resolvedAgain = run(key(), { snapshot: disabled, version: 4 }, NOW + 4 * DAY);
+    // Assess
+    expect(resolved).toMatchObject({
+      status: 'resolved',
+      changes: { key_state: { before: 'Disabled', after: 'Enabled' } },
+    });
+    expect(again).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { after: 'Disabled' } },
+    });
+    expect(again?.eventId).not.toBe(first?.eventId);
+    expect(resolvedAgain?.status).toBe('resolved');
+    expect(resolvedAgain?.eventId).not.toBe(resolved?.eventId);
+  });
+
+  it('reports nothing for a drift the detector already alerted from its event and stored', () => {
+    const disabled = key({ key_state: 'Disabled' });
+    expect(run(disabled, { snapshot: disabled, version: 7 })).toBeUndefined();
+  });
+
+  it('reports only what changed since the stored state when a known drift is still there', () => {
+    // Prepare: the key was found disabled (stored), then its description changed too.
+    const disabled = key({ key_state: 'Disabled' });
+    // Act
+    const finding = run(key({ key_state: 'Disabled', description: 'renamed' }), { snapshot: disabled, version: 2 });
+    // Assess
+    expect(finding).toMatchObject({
+      status: 'drift',
+      severity: 'warning',
+      changes: { description: { before: 'payments card data', after: 'renamed' } },
+    });
+    expect(finding?.changes.key_state).toBeUndefined();
+  });
+
+  it('reports a known drift that changed again since it was stored', () => {
+    const finding = run(key({ description: 'third' }), { snapshot: key({ description: 'second' }), version: 2 });
+    expect(finding).toMatchObject({
+      status: 'drift',
+      changes: { description: { before: 'payments card data', after: 'third' } },
+    });
+  });
+});
+
+describe('Reconciling drift that went away while something else drifted', () => {
+  const store = new MemoryStore();
+  const open = normalizePolicy({
+    Version: '2012-10-17',
+    Statement: [
+      ...approved.policy.Statement,
+      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
+    ],
+  });
+
+  it('marks a policy put back at its baseline while the description changed, so its incident closes', () => {
+    // Prepare: the open policy was alerted (critical) and stored; then it was put back and the description changed.
+    const input: ReconcileInput = {
+      baseline: key(),
+      previous: key({ policy: open }),
+      previousVersion: 2,
+      live: key({ description: 'renamed' }),
+      nowMs: NOW,
+    };
+    // Act
+    const finding = reconcileResource(input, store, DEFAULT_CONFIG);
+    // Assess
+    expect(finding).toMatchObject({
+      status: 'drift',
+      severity: 'warning',
+      changes: {
+        description: { before: 'payments card data', after: 'renamed' },
+        policy: { before: open, after: approved.policy, back_to_baseline: true, external_accounts: [] },
+      },
+    });
+    expect(finding?.changes.description?.back_to_baseline).toBeUndefined();
+    expect(finding?.summary).toBe(
+      `${KEY.split('/')[1]} differs from its baseline with no change event seen (description); back to its baseline: policy`,
+    );
+    expect(finding?.remediation).toEqual([
+      `aws kms update-key-description --key-id ${KEY} --region eu-west-1 --description 'payments card data'`,
+    ]);
+  });
+
+  it('does not mark a tag attribute back at its baseline while another of its tags still drifts', () => {
+    // Prepare: two tags drifted (stored); one of them was removed again.
+    const input: ReconcileInput = {
+      baseline: key(),
+      previous: key({ tags: { team: 'x', owner: 'mallory' } }),
+      previousVersion: 2,
+      live: key({ tags: { team: 'x' } }),
+      nowMs: NOW,
+    };
+    // Act
+    const finding = reconcileResource(input, store, DEFAULT_CONFIG);
+    // Assess
+    expect(finding).toMatchObject({
+      status: 'drift',
+      changes: { tags: { before: { owner: 'mallory' }, after: { owner: null } } },
+    });
+    expect(finding?.changes.tags?.back_to_baseline).toBeUndefined();
+    expect(finding?.remediation).toContain(
+      `aws kms tag-resource --key-id ${KEY} --region eu-west-1 --tags '[{"TagKey":"team","TagValue":"payments"}]'`,
+    );
+  });
+});
+
+describe('Reconciling a key in a custom key store', () => {
+  const store = new MemoryStore();
+  // The store of the DisconnectCustomKeyStore sample.
+  const storeId = String(
+    (rec('DisconnectCustomKeyStore__awskmsdg__1').requestParameters as { customKeyStoreId: string }).customKeyStoreId,
+  );
+  const inStore = (overrides: Record<string, unknown> = {}) =>
+    key({ origin: 'AWS_CLOUDHSM', custom_key_store: storeId, ...overrides });
+
+  it('reports a key found Unavailable (its store disconnected) as critical, with the command that reconnects the store', () => {
+    const finding = reconcileResource(
+      { baseline: inStore(), live: inStore({ key_state: 'Unavailable' }), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    expect(finding).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'Unavailable' } },
+    });
+    expect(finding?.remediation).toEqual([
+      `aws kms connect-custom-key-store --custom-key-store-id ${storeId} --region eu-west-1`,
+    ]);
+  });
+
+  it('says to reconnect the key store, and how to find it, when the baseline does not know which it is', () => {
+    const finding = reconcileResource(
+      { baseline: key(), live: key({ key_state: 'Unavailable' }), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    expect(finding?.remediation).toEqual([
+      `# reconnect the key's custom key store (aws kms describe-key --key-id ${KEY} --region eu-west-1 names it: CustomKeyStoreId): aws kms connect-custom-key-store --custom-key-store-id <id> --region eu-west-1`,
+    ]);
+  });
+
+  it('reconnects the store, then disables the key again, for a key approved Disabled', () => {
+    const finding = reconcileResource(
+      { baseline: inStore({ key_state: 'Disabled' }), live: inStore({ key_state: 'Unavailable' }), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    expect(finding?.remediation).toEqual([
+      `aws kms connect-custom-key-store --custom-key-store-id ${storeId} --region eu-west-1`,
+      `aws kms disable-key --key-id ${KEY} --region eu-west-1`,
+    ]);
+  });
+
+  it('names the trail whose logs a key found Unavailable encrypts', () => {
+    const surroundings: Surroundings = { labelOf: (arn) => String(arn), trailsUsingKey: () => [TRAIL] };
+    const finding = reconcileResource(
+      { baseline: inStore(), live: inStore({ key_state: 'Unavailable' }), nowMs: NOW },
+      surroundings,
+      DEFAULT_CONFIG,
+    );
+    expect(finding?.reasons).toEqual([
+      `TrailKeyStaysUsable: the key encrypting the logs of ${TRAIL} is now Unavailable`,
+    ]);
   });
 });
 

@@ -1,6 +1,5 @@
+import { UNUSABLE_KEY_STATES } from '../catalog';
 import { COMPLIANT, NOT_APPLICABLE, type Rule, violation } from './rule';
-
-const UNUSABLE = new Set(['Disabled', 'PendingDeletion', 'PendingReplicaDeletion', 'PendingImport', 'Deleted']);
 
 /** A key that encrypts a trail stays enabled, is not scheduled for deletion and keeps its key material. */
 export const TrailKeyStaysUsable: Rule = {
@@ -8,7 +7,7 @@ export const TrailKeyStaysUsable: Rule = {
   check({ changes, trailsUsingKey }) {
     if (trailsUsingKey.length === 0 || (!changes.key_state && !changes.key_material)) return NOT_APPLICABLE;
     const state = changes.key_state?.after;
-    if (typeof state !== 'string' || !UNUSABLE.has(state)) return COMPLIANT;
+    if (typeof state !== 'string' || !UNUSABLE_KEY_STATES.has(state)) return COMPLIANT;
     return violation(`the key encrypting the logs of ${trailsUsingKey.join(', ')} is now ${state}`);
   },
 };
