@@ -56,9 +56,16 @@ export interface ReconcileStore {
   markAdopted(adoption: Adoption): Promise<void>;
   /**
    * Makes a snapshot both the baseline (accepted by `acceptedBy`, default {@link ADOPTED_BY}) and the state, in one
-   * transaction. Returns false, writing nothing, when a baseline appeared or the state changed since it was loaded.
+   * transaction; `approved`, when given, is the baseline instead (the working form of a resource found set up).
+   * Returns false, writing nothing, when a baseline appeared or the state changed since it was loaded.
    */
-  adopt(snapshot: ResourceSnapshot, stateVersion: number | null, runId: string, acceptedBy?: string): Promise<boolean>;
+  adopt(
+    snapshot: ResourceSnapshot,
+    stateVersion: number | null,
+    runId: string,
+    acceptedBy?: string,
+    approved?: ResourceSnapshot,
+  ): Promise<boolean>;
   /** Writes the state if its version is still `expectedVersion` (`null`: none). Returns false when it was not. */
   putState(snapshot: ResourceSnapshot, expectedVersion: number | null, runId: string): Promise<boolean>;
   cursor<T>(): Promise<StoredCursor<T> | undefined>;
@@ -189,6 +196,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
     stateVersion: number | null,
     runId: string,
     acceptedBy = ADOPTED_BY,
+    approved = snapshot,
   ): Promise<boolean> {
     return conditional('TransactWriteItems (adopt)', () =>
       client.send(
@@ -197,7 +205,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
             {
               Put: {
                 TableName: tableName,
-                Item: snapshotItem('BASELINE', snapshot, 1, runId, acceptedBy),
+                Item: snapshotItem('BASELINE', approved, 1, runId, acceptedBy),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },

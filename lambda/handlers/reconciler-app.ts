@@ -36,7 +36,7 @@ import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../ad
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
-import { logsKmsWrites, type TrailSelectors } from '../core/effects';
+import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
@@ -101,6 +101,11 @@ export interface RunCounts {
   findings: number;
   /** Findings an earlier run had already delivered. */
   duplicates: number;
+  /**
+   * Findings claimed by an invocation that did not finish delivering them (its claim's lease has not run out): not
+   * alerted yet. Their resources' stored state is left as it was, so a later run finds them again and alerts.
+   */
+  pending: number;
   /** Resources whose live state differs from the baseline (alerted now or earlier). */
   openDrift: number;
   /** Resources that could not be reconciled (logged; the next run tries again). */
@@ -170,8 +175,17 @@ interface Invocation {
   leaseMs(): number | undefined;
   findings: Finding[];
   succeeded: number;
+  /** Resources that failed (the first few are logged in detail). */
   failed: number;
+  /** Failures other than keys that deny keydrift: these, with nothing succeeding, mean the run itself is broken. */
+  broken: number;
 }
+
+/**
+ * What became of a finding: `saved` with its writes; `reported` (now or by an earlier run) but its writes not saved;
+ * `pending` while another invocation holds its claim (the finding is not reported yet).
+ */
+type Delivery = 'saved' | 'reported' | 'pending';
 
 const LEASE_MARGIN_MS = 5_000;
 const LOAD_CHUNK = 50;
@@ -188,6 +202,7 @@ export const emptyCounts = (): RunCounts => ({
   adopted: 0,
   findings: 0,
   duplicates: 0,
+  pending: 0,
   openDrift: 0,
   failures: 0,
   unreadable: 0,
@@ -272,21 +287,31 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   /**
    * Claims, publishes and then saves one finding. Saving after publishing (not beside it, as the detector does)
    * keeps the stored state from moving on when the alert failed: the next run then sees the same difference again,
-   * derives the same eventId, and alerts. Returns whether the state writes were saved.
+   * derives the same eventId, and alerts.
    */
   async function deliver(
     finding: Finding,
     writes: { states: SnapshotWrite[]; baselines: SnapshotWrite[] },
     run: Run,
     inv: Invocation,
-  ): Promise<boolean> {
+  ): Promise<Delivery> {
     const ignore = matchingIgnoreRule(config, finding);
     const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
     const leaseMs = inv.leaseMs();
     const claim = await store.claim(finding.eventId, leaseMs === undefined ? {} : { leaseMs });
-    if (claim !== 'new') {
+    if (claim === 'done') {
       run.cursor.counts.duplicates++;
-      return false;
+      return 'reported';
+    }
+    if (claim === 'in-progress') {
+      // Runs never overlap (reserved concurrency 1): the holder is an invocation that ended before its alert was
+      // confirmed. Once its lease runs out, a later run takes the claim over and alerts (to the targets not reached).
+      run.cursor.counts.pending++;
+      logger.warn('Finding claimed by an unfinished invocation; a later run alerts it once the claim expires', {
+        eventId: finding.eventId,
+        resource: finding.resource,
+      });
+      return 'pending';
     }
     let report: PublishReport | undefined;
     if (!ignoredBy) {
@@ -317,7 +342,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     run.cursor.counts.findings++;
     inv.findings.push(finding);
     recordFinding(logger, metrics, finding, report, ignoredBy ? { ignoredBy } : {});
-    return written;
+    return written ? 'saved' : 'reported';
   }
 
   async function releaseQuietly(eventId: string, delivered: readonly string[]): Promise<void> {
@@ -328,12 +353,39 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
   }
 
-  /** Adopts, reports a resource that appeared, or compares with the baseline (and reminds about a deletion). */
-  async function reconcileOne(live: ResourceSnapshot, stored: Stored, world: World, run: Run, inv: Invocation) {
+  /** The resource's state and baseline as stored now, when the detector (or an accept) wrote either since `stored`. */
+  async function newerStored(arn: string, stored: Stored): Promise<Stored | undefined> {
+    const loaded = await store.load([arn]);
+    const current = { state: loaded.states.get(arn), baseline: loaded.baselines.get(arn) };
+    const unchanged =
+      current.state?.version === stored.state?.version && current.baseline?.version === stored.baseline?.version;
+    return unchanged ? undefined : current;
+  }
+
+  /**
+   * Adopts, reports a resource that appeared, or compares with the baseline (and reminds about a deletion).
+   * `reread`: `stored` was read again just now (it was loaded with its page, before the resource was read).
+   */
+  async function reconcileOne(
+    live: ResourceSnapshot,
+    stored: Stored,
+    world: World,
+    run: Run,
+    inv: Invocation,
+    reread = false,
+  ): Promise<void> {
     const { state, baseline } = stored;
     const nowMs = now();
     const surroundings = surroundingsFor(world, live);
     const stateWrite: SnapshotWrite = { snapshot: live, expectedVersion: state?.version ?? null };
+    // A page's states are loaded before its keys are read, which takes seconds to minutes. When the detector saved
+    // this resource meanwhile (it alerted the change from its event), judge again against what it saved, so that
+    // the change is not also reported as one no event explained.
+    const judgeAgain = async () => {
+      const newer = reread ? undefined : await newerStored(live.arn, stored);
+      if (newer) await reconcileOne(live, newer, world, run, inv, true);
+      return !!newer;
+    };
 
     if (!baseline) {
       if (run.cursor.adopting) {
@@ -341,36 +393,41 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
         return;
       }
+      if (await judgeAgain()) return;
       const finding = unbaselinedResource(live, nowMs, surroundings, config);
+      const approved = approvedWorking(live);
       const baselineWrite: SnapshotWrite = {
-        snapshot: live,
+        snapshot: approved,
         expectedVersion: null,
         acceptedBy: APPEARED_ACCEPTED_BY,
         acceptedAt: new Date(nowMs).toISOString(),
       };
-      const saved = await deliver(finding, { states: [stateWrite], baselines: [baselineWrite] }, run, inv);
-      // Delivered by an earlier run, or saved without its writes: the resource still needs its baseline.
-      if (!saved) await recon.adopt(live, state?.version ?? null, run.runId, APPEARED_ACCEPTED_BY);
+      const delivery = await deliver(finding, { states: [stateWrite], baselines: [baselineWrite] }, run, inv);
+      // Reported (now or by an earlier run) without its writes: the resource still needs its baseline. While the
+      // finding is pending, nothing is written: the next run finds the resource without a baseline again and alerts.
+      if (delivery === 'reported') {
+        await recon.adopt(live, state?.version ?? null, run.runId, APPEARED_ACCEPTED_BY, approved);
+      }
       return;
     }
 
     const drifted = differingPaths(baseline.snapshot, live);
-    if (drifted.length > 0) run.cursor.counts.openDrift++;
-    // A difference the stored state already shows was reported before (by the detector, from its event, or by an
-    // earlier run): only what changed since is news.
-    const explained = drifted.filter((path) => {
-      const before = lookup(state?.snapshot, path);
-      return before !== undefined && same(before, lookup(live, path));
-    });
     const finding = reconcileResource(
-      { baseline: withValues(baseline.snapshot, live, explained), live, previous: state?.snapshot, nowMs },
+      {
+        baseline: baseline.snapshot,
+        live,
+        previous: state?.snapshot,
+        previousVersion: state?.version,
+        nowMs,
+      },
       surroundings,
       config,
     );
+    if (finding && (await judgeAgain())) return;
+    if (drifted.length > 0) run.cursor.counts.openDrift++;
     const changed = !state || !sameState(state.snapshot, live);
-    let saved = !changed;
-    if (finding)
-      saved = (await deliver(finding, { states: changed ? [stateWrite] : [], baselines: [] }, run, inv)) || saved;
+    let delivery: Delivery | undefined;
+    if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines: [] }, run, inv);
     if (live.kind === 'key') {
       const dependents = {
         trails: surroundings.trailsUsingKey(live.arn),
@@ -379,7 +436,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       const reminder = deletionReminder(live, nowMs, dependents, surroundings, config, baseline.snapshot);
       if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
     }
-    if (!saved) await recon.putState(live, stateWrite.expectedVersion, run.runId);
+    // Only a reported finding lets the state move on: while it is pending, the next run must see the difference again.
+    if (changed && delivery !== 'saved' && delivery !== 'pending') {
+      await recon.putState(live, stateWrite.expectedVersion, run.runId);
+    }
   }
 
   /**
@@ -417,7 +477,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
           cause: describe((error as Error)?.cause),
         });
       }
-      if (inv.failed >= DETAILED_FAILURES && inv.succeeded === 0) throw error;
+      // A key that shuts keydrift out is that key's condition (counted, and alarmed on), however many there are and
+      // wherever they are listed: it must not stop the reconcile of every other key.
+      if (error instanceof KeyUnreadableError) return;
+      inv.broken++;
+      if (inv.broken >= DETAILED_FAILURES && inv.succeeded === 0) throw error;
     }
   }
 
@@ -718,6 +782,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       findings: [],
       succeeded: 0,
       failed: 0,
+      broken: 0,
     };
     if (trigger.kind === 'invalid') {
       logger.error('Invalid continuation event: it names no run', { event: raw });
@@ -743,6 +808,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       run = await startRun();
       if (!run) return { status: 'ignored', findings: [] };
     }
+    // A run stored by an earlier version lacks the counts added since.
+    run.cursor.counts = { ...emptyCounts(), ...run.cursor.counts };
     run.cursor.invocations++;
 
     const world = await survey();
@@ -785,12 +852,13 @@ export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
   return maps(a) === maps(b) && knownPaths(a, b).every((path) => same(lookup(a, path), lookup(b, path)));
 }
 
-/** The baseline with the live values at `paths` (drift already reported, hidden from this comparison). */
-function withValues(baseline: ResourceSnapshot, live: ResourceSnapshot, paths: string[]): ResourceSnapshot {
-  if (paths.length === 0) return baseline;
-  const attributes = { ...baseline.attributes };
-  for (const path of paths) attributes[path] = lookup(live, path);
-  return { ...baseline, attributes };
+/**
+ * What a resource that appeared unseen is approved as: working, not in the set-up state its creation leaves it in, as
+ * the detector approves an unplanned creation (core/effects.ts `workingState`).
+ */
+function approvedWorking(live: ResourceSnapshot): ResourceSnapshot {
+  const working = workingState(live.kind, live.attributes);
+  return working ? { ...live, attributes: { ...live.attributes, ...working } } : live;
 }
 
 function describe(error: unknown): string | undefined {

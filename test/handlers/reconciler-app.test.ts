@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, type KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -27,7 +27,7 @@ import {
   type ReconcilerSettings,
 } from '../../lambda/handlers/reconciler-app';
 import { startTable, type TestTable } from '../adapters/dynalite-table';
-import { FakeKms, seeded } from '../helpers/fake-kms';
+import { type FakeKey, FakeKms, seeded } from '../helpers/fake-kms';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -126,6 +126,25 @@ async function item(pk: string, sk: string) {
 }
 
 const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
+
+/** DescribeKey's answer for a key of the fake account, with what the fake does not model (`changes`). */
+const keyMetadata = (key: FakeKey, changes: Partial<KeyMetadata> = {}): KeyMetadata => ({
+  AWSAccountId: ACCOUNT,
+  KeyId: key.id,
+  Arn: key.arn,
+  Enabled: key.keyState === 'Enabled',
+  Description: key.description,
+  KeyUsage: 'ENCRYPT_DECRYPT',
+  KeySpec: 'SYMMETRIC_DEFAULT',
+  KeyState: key.keyState as KeyMetadata['KeyState'],
+  Origin: 'AWS_KMS',
+  KeyManager: key.keyManager,
+  MultiRegion: false,
+  ...changes,
+});
+
+const snapshotOf = async (arn: string, sk: 'STATE' | 'BASELINE') =>
+  JSON.parse((await item(`RESOURCE#${arn}`, sk))?.snapshot?.S ?? '{}').attributes;
 const findingEvents = () =>
   eventsMock
     .commandCalls(PutEventsCommand)
@@ -222,6 +241,28 @@ describe('Reconciler: adoption and drift', () => {
     );
   });
 
+  it('alerts a drift again when it recurs after it was resolved', async () => {
+    // Prepare: adopted; the key disabled behind keydrift's back (alerted), then enabled again (resolved).
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    const first = await reconciler()({});
+    key.keyState = 'Enabled';
+    await reconciler()({});
+    snsMock.resetHistory();
+
+    // Act: disabled again
+    key.keyState = 'Disabled';
+    const recurred = await reconciler()({});
+
+    // Assess
+    expect(first.findings.map((f) => [f.status, f.severity])).toEqual([['drift', 'critical']]);
+    expect(recurred.findings.map((f) => [f.status, f.severity])).toEqual([['drift', 'critical']]);
+    expect(recurred.findings[0].eventId).not.toBe(first.findings[0].eventId);
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
+  });
+
   it('alerts a drift whose alert failed part-way on the next run, only to the channels that missed it', async () => {
     // Prepare: the chat topic refuses the first message.
     account = accountWith(2);
@@ -243,6 +284,48 @@ describe('Reconciler: adoption and drift', () => {
     expect(failed).toMatchObject({ status: 'completed', findings: [], counts: { failures: 1 } });
     expect([sent(topics.chat), sent(topics.email), sent(topics.page)]).toEqual([2, 1, 1]);
     expect(findingEvents()).toHaveLength(1);
+  });
+
+  it('alerts a drift whose invocation died while alerting it on the first run after its claim expires', async () => {
+    // Prepare: adopted; then the key is disabled, and the invocation that finds it dies with its alert unconfirmed.
+    account = accountWith(1);
+    let clock = Date.parse('2026-12-01T00:00:00Z');
+    const run = () => reconciler({}, () => clock);
+    await run()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    const lambda = { getRemainingTimeInMillis: () => 600_000 };
+    const hung: Array<(error: Error) => void> = [];
+    let dying = true;
+    let publishing = () => {};
+    const published = new Promise<void>((resolve) => {
+      publishing = resolve;
+    });
+    snsMock.on(PublishCommand).callsFake(() => {
+      if (!dying) return Promise.resolve({ MessageId: 'm-2' });
+      publishing();
+      return new Promise((_, reject) => hung.push(reject));
+    });
+    const dead = run()({}, lambda).catch(() => undefined);
+    await published;
+    dying = false;
+    snsMock.resetHistory();
+
+    // Act: Lambda's retry, while the dead invocation's claim still holds; then a run once it has run out
+    const retry = await run()({}, lambda);
+    const stateAfterRetry = await snapshotOf(key.arn, 'STATE');
+    const pagedByRetry = snsMock.commandCalls(PublishCommand).length;
+    clock += 11 * 60 * 1000;
+    const later = await run()({}, lambda);
+    for (const reject of hung) reject(new Error('Task timed out after 900.00 seconds'));
+    await dead;
+
+    // Assess
+    expect(retry).toMatchObject({ status: 'completed', findings: [], counts: { pending: 1, duplicates: 0 } });
+    expect(pagedByRetry).toBe(0);
+    expect(stateAfterRetry).toMatchObject({ key_state: 'Enabled' });
+    expect(later.findings.map((f) => [f.resource, f.status, f.severity])).toEqual([[key.arn, 'drift', 'critical']]);
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
   });
 
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
@@ -350,6 +433,80 @@ describe('Reconciler: adoption and drift', () => {
       ]),
     );
     expect(resolved.findings.map((f) => [f.resource, f.status])).toEqual([[TRAIL, 'resolved']]);
+  });
+});
+
+describe('Reconciler: resources that appear in their set-up state', () => {
+  it('approves a key for imported material that appeared pending import as enabled, so losing its material is critical', async () => {
+    // Prepare: adopted; then a key for imported material appears, created while the detector was down.
+    account = accountWith(1);
+    await reconciler()({});
+    const imported = account.addKey({ keyState: 'PendingImport', rotation: false });
+    kmsMock.on(DescribeKeyCommand, { KeyId: imported.arn }).callsFake(() => ({
+      KeyMetadata: keyMetadata(imported, {
+        Origin: 'EXTERNAL',
+        ...(imported.keyState === 'PendingImport' ? {} : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+      }),
+    }));
+
+    // Act: its creator imports the material; later someone deletes it
+    const appeared = await reconciler()({});
+    imported.keyState = 'Enabled';
+    const importedRun = await reconciler()({});
+    imported.keyState = 'PendingImport';
+    const deleted = await reconciler()({});
+
+    // Assess
+    expect(appeared.findings.map((f) => [f.resource, f.event])).toEqual([[imported.arn, 'Unbaselined']]);
+    expect(await snapshotOf(imported.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled', origin: 'EXTERNAL' });
+    // The import puts it in its approved state: only the new material is news.
+    const stateDrift = importedRun.findings.filter((f) => f.changes.key_state && !f.changes.key_state.back_to_baseline);
+    expect(stateDrift).toEqual([]);
+    expect(deleted.findings).toHaveLength(1);
+    expect(deleted.findings[0]).toMatchObject({
+      resource: imported.arn,
+      status: 'drift',
+      severity: 'critical',
+      changes: { key_state: { before: 'Enabled', after: 'PendingImport' } },
+    });
+  });
+
+  it('approves a trail that appeared not yet logging as logging, so its creator starting it is no drift and stopping it is', async () => {
+    // Prepare: adopted; then a trail appears, created while the detector was down and not started yet.
+    account = accountWith(1);
+    await reconciler()({});
+    const created = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/new-trail`;
+    const trail = (name: string, arn: string) => ({
+      Name: name,
+      TrailARN: arn,
+      HomeRegion: REGION,
+      IsMultiRegionTrail: true,
+      LogFileValidationEnabled: true,
+    });
+    trailMock.on(DescribeTrailsCommand).resolves({
+      trailList: [trail('org-audit', TRAIL), trail('new-trail', created)],
+    });
+    const logging = (on: boolean) => trailMock.on(GetTrailStatusCommand, { Name: created }).resolves({ IsLogging: on });
+    logging(false);
+
+    // Act: its creator starts it; later someone stops it
+    const appeared = await reconciler()({});
+    logging(true);
+    const started = await reconciler()({});
+    logging(false);
+    const stopped = await reconciler()({});
+
+    // Assess
+    expect(appeared.findings.map((f) => [f.resource, f.event])).toEqual([[created, 'Unbaselined']]);
+    expect(await snapshotOf(created, 'BASELINE')).toMatchObject({ logging: true });
+    expect(started.findings.filter((f) => f.status === 'drift')).toEqual([]);
+    expect(stopped.findings).toHaveLength(1);
+    expect(stopped.findings[0]).toMatchObject({
+      resource: created,
+      status: 'drift',
+      severity: 'critical',
+      changes: { logging: { before: true, after: false } },
+    });
   });
 });
 
@@ -512,6 +669,29 @@ describe('Reconciler: keys that deny keydrift its reads', () => {
     // Assess
     expect(result).toMatchObject({ status: 'completed', counts: { keys: 2, unreadable: 0, failures: 1 } });
   });
+
+  it('goes on reconciling the other keys when the first twenty it reads have all shut keydrift out', async () => {
+    // Prepare: adopted; then the first 20 keys listed shut keydrift out, and a later one is disabled.
+    account = accountWith(22);
+    await reconciler()({});
+    const keys = customerKeys(account);
+    for (const key of keys.slice(0, 20)) {
+      kmsMock.on(DescribeKeyCommand, { KeyId: key.arn }).rejects(
+        Object.assign(new Error('not authorized to perform: kms:DescribeKey'), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    }
+    keys[21].keyState = 'Disabled';
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess: each locked key is a failure (which alarms); the run still reaches the rest
+    expect(result).toMatchObject({ status: 'completed', counts: { keys: 2, failures: 20 } });
+    expect(result.findings.map((f) => [f.resource, f.severity])).toEqual([[keys[21].arn, 'critical']]);
+  });
 });
 
 describe('Reconciler: KMS request quotas', () => {
@@ -636,19 +816,7 @@ describe('Reconciler: stored state', () => {
     await reconciler()({});
     const [key] = customerKeys(account);
     key.keyState = 'Disabled';
-    const store = createStateStore({ client: table.client, tableName: table.tableName });
-    const loaded = await store.load([key.arn]);
-    const state = loaded.states.get(key.arn);
-    const snapshot = structuredClone(state?.snapshot);
-    if (!snapshot || !state) throw new Error('no state adopted');
-    snapshot.attributes.key_state = 'Disabled';
-    await store.claim('detector-event');
-    await store.save({
-      eventId: 'detector-event',
-      finding: { ...(await fakeFinding(key.arn)) },
-      states: [{ snapshot, expectedVersion: state.version }],
-      baselines: [],
-    });
+    await detectorSavesDisabled(key.arn);
 
     // Act
     const result = await reconciler()({});
@@ -657,7 +825,49 @@ describe('Reconciler: stored state', () => {
     expect(result.findings).toEqual([]);
     expect(result.counts?.openDrift).toBe(1);
   });
+
+  it('does not report again a change the detector alerted while the run was reading the keys', async () => {
+    // Prepare: adopted; the states of the page are loaded, then the key is disabled and the detector alerts it
+    // before the reconciler gets to read that key.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    snsMock.resetHistory();
+    kmsMock.on(DescribeKeyCommand, { KeyId: key.arn }).callsFake(async () => {
+      if (key.keyState !== 'Disabled') {
+        key.keyState = 'Disabled';
+        await detectorSavesDisabled(key.arn);
+      }
+      return { KeyMetadata: keyMetadata(key) };
+    });
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result.findings).toEqual([]);
+    expect(result.counts?.openDrift).toBe(1);
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
+  });
 });
+
+/** What the detector does on an unplanned DisableKey event: it alerts, and saves the key's state as disabled. */
+async function detectorSavesDisabled(keyArn: string) {
+  const store = createStateStore({ client: table.client, tableName: table.tableName });
+  const state = (await store.load([keyArn])).states.get(keyArn);
+  if (!state) throw new Error('no state adopted');
+  const snapshot = structuredClone(state.snapshot);
+  snapshot.attributes.key_state = 'Disabled';
+  await store.claim('detector-event');
+  await store.save({
+    eventId: 'detector-event',
+    finding: await fakeFinding(keyArn),
+    states: [{ snapshot, expectedVersion: state.version }],
+    baselines: [],
+    alertSent: true,
+  });
+}
 
 async function fakeFinding(resource: string) {
   return {
