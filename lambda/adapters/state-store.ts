@@ -300,6 +300,22 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     }
   }
 
+  /** A put of a snapshot item that holds only while the stored one has `expectedVersion` (`null`: there is none). */
+  function versionedPut(item: Item, expectedVersion: number | null): TransactWriteItem {
+    return {
+      Put: {
+        TableName: tableName,
+        Item: item,
+        ...(expectedVersion === null
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : {
+              ConditionExpression: 'version = :version',
+              ExpressionAttributeValues: { ':version': n(expectedVersion) },
+            }),
+      },
+    };
+  }
+
   async function save(input: SaveInput): Promise<void> {
     const at = now();
     const updatedAt = new Date(at).toISOString();
@@ -318,18 +334,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       if (truncated.length) item.truncated = { L: truncated.map(s) };
       if (write.acceptedBy) item.acceptedBy = s(write.acceptedBy);
       if (write.acceptedAt) item.acceptedAt = s(write.acceptedAt);
-      return {
-        Put: {
-          TableName: tableName,
-          Item: item,
-          ...(write.expectedVersion === null
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: 'version = :version',
-                ExpressionAttributeValues: { ':version': n(write.expectedVersion) },
-              }),
-        },
-      };
+      return versionedPut(item, write.expectedVersion);
     };
     const items: TransactWriteItem[] = [
       ...input.states.map((w) => snapshotPut('STATE', w)),
@@ -426,18 +431,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       };
       if (record) item.eventId = s(record.eventId);
       if (truncated.length) item.truncated = { L: truncated.map(s) };
-      items.push({
-        Put: {
-          TableName: tableName,
-          Item: item,
-          ...(state.expectedVersion === null
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: 'version = :version',
-                ExpressionAttributeValues: { ':version': n(state.expectedVersion) },
-              }),
-        },
-      });
+      items.push(versionedPut(item, state.expectedVersion));
     }
     if (record) items.push({ Put: { TableName: tableName, Item: findingItem(record, at, undefined) } });
     try {
