@@ -314,9 +314,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       return 'pending';
     }
     let report: PublishReport | undefined;
+    // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
+    let delivered: string[] = [];
     if (!ignoredBy) {
-      // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
-      const { delivered = [] } = await store.load([], { finding });
+      delivered = (await store.load([], { finding })).delivered ?? [];
       try {
         report = await publisher.publish(finding, { skip: delivered });
       } catch (error) {
@@ -330,7 +331,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     try {
       await store.save({ eventId: finding.eventId, finding, ...writes, ignoredBy, alertSent: true });
     } catch (error) {
-      if (!(error instanceof StaleStateError)) throw error;
+      if (!(error instanceof StaleStateError)) {
+        // The alert is out: the run that takes the claim over judges again and sends only what this one did not.
+        await releaseQuietly(finding.eventId, [...delivered, ...(report?.delivered ?? [])]);
+        throw error;
+      }
       // The detector saved an event on this resource meanwhile: keep the finding; the next run sees the new state.
       logger.info('Stored state changed during the reconcile; finding kept, state left to the next run', {
         eventId: finding.eventId,

@@ -328,6 +328,32 @@ describe('Reconciler: adoption and drift', () => {
     expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
   });
 
+  it('stores a drift on the next run, without alerting it again, when saving it failed after its alert went out', async () => {
+    // Prepare: DynamoDB throttles the transaction that saves the finding, once.
+    account = accountWith(2);
+    await reconciler()({});
+    const [first] = customerKeys(account);
+    first.keyState = 'Disabled';
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttled);
+    const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
+
+    // Act
+    const failed = await reconciler()({});
+    const next = await reconciler()({});
+    const after = await reconciler()({});
+
+    // Assess
+    expect(failed).toMatchObject({ counts: { failures: 1 } });
+    expect(next.counts?.failures).toBe(0);
+    expect([sent(topics.chat), sent(topics.email), sent(topics.page)]).toEqual([1, 1, 1]);
+    expect(findingEvents()).toHaveLength(1);
+    expect(after).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+    expect(JSON.parse((await item(`RESOURCE#${first.arn}`, 'STATE'))?.snapshot?.S ?? '{}').attributes.key_state).toBe(
+      'Disabled',
+    );
+  });
+
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
     // Prepare
     account = accountWith(2);
