@@ -383,6 +383,8 @@ describe('keydrift stack with the default configuration', () => {
     expect(queue.Properties).toEqual(
       expect.objectContaining({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 }),
     );
+    // Its messages are detections not yet alerted: deleting or replacing the stack keeps them, as it keeps the table.
+    expect([queue.DeletionPolicy, queue.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
     expect(queue.Properties.KmsMasterKeyId).toBeUndefined();
     defaults.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
