@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { ResourceKind, ResourceSnapshot } from '../core/types';
 import { awsErrorName, isTransientAwsError, RetryableStoreError, StoreError } from './errors';
-import { fitSnapshot, resourcePk } from './state-store';
+import { snapshotItem, versionCondition } from './state-store';
 
 export const META_PK = 'META';
 export const ADOPTION_SK = 'ADOPTION';
@@ -131,37 +131,17 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
     }
   }
 
-  function snapshotItem(
+  function adoptedItem(
     sk: 'STATE' | 'BASELINE',
     snapshot: ResourceSnapshot,
     version: number,
     runId: string,
     acceptedBy = ADOPTED_BY,
   ): Item {
-    const { json, truncated } = fitSnapshot(snapshot);
     const at = new Date(now()).toISOString();
-    const item: Item = {
-      pk: s(resourcePk(snapshot.arn)),
-      sk: s(sk),
-      kind: s(snapshot.kind),
-      snapshot: s(json),
-      version: n(version),
-      updatedAt: s(at),
-      updatedBy: s(UPDATED_BY),
-      runId: s(runId),
-    };
-    if (truncated.length) item.truncated = { L: truncated.map(s) };
-    if (sk === 'BASELINE') {
-      item.acceptedBy = s(acceptedBy);
-      item.acceptedAt = s(at);
-    }
-    return item;
+    const accepted = sk === 'BASELINE' ? { acceptedBy, acceptedAt: at } : {};
+    return snapshotItem(sk, snapshot, { version, updatedAt: at, updatedBy: UPDATED_BY, runId, ...accepted });
   }
-
-  const versionCondition = (expected: number | null) =>
-    expected === null
-      ? { ConditionExpression: 'attribute_not_exists(pk)' }
-      : { ConditionExpression: 'version = :version', ExpressionAttributeValues: { ':version': n(expected) } };
 
   async function adoption(): Promise<Adoption | undefined> {
     const { Item } = await send('GetItem (adoption)', () =>
@@ -205,14 +185,14 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
             {
               Put: {
                 TableName: tableName,
-                Item: snapshotItem('BASELINE', approved, 1, runId, acceptedBy),
+                Item: adoptedItem('BASELINE', approved, 1, runId, acceptedBy),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
             {
               Put: {
                 TableName: tableName,
-                Item: snapshotItem('STATE', snapshot, (stateVersion ?? 0) + 1, runId),
+                Item: adoptedItem('STATE', snapshot, (stateVersion ?? 0) + 1, runId),
                 ...versionCondition(stateVersion),
               },
             },
@@ -227,7 +207,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
       client.send(
         new PutItemCommand({
           TableName: tableName,
-          Item: snapshotItem('STATE', snapshot, (expectedVersion ?? 0) + 1, runId),
+          Item: adoptedItem('STATE', snapshot, (expectedVersion ?? 0) + 1, runId),
           ...versionCondition(expectedVersion),
         }),
       ),

@@ -301,39 +301,22 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   }
 
   /** A put of a snapshot item that holds only while the stored one has `expectedVersion` (`null`: there is none). */
-  function versionedPut(item: Item, expectedVersion: number | null): TransactWriteItem {
-    return {
-      Put: {
-        TableName: tableName,
-        Item: item,
-        ...(expectedVersion === null
-          ? { ConditionExpression: 'attribute_not_exists(pk)' }
-          : {
-              ConditionExpression: 'version = :version',
-              ExpressionAttributeValues: { ':version': n(expectedVersion) },
-            }),
-      },
-    };
-  }
+  const versionedPut = (item: Item, expectedVersion: number | null): TransactWriteItem => ({
+    Put: { TableName: tableName, Item: item, ...versionCondition(expectedVersion) },
+  });
 
   async function save(input: SaveInput): Promise<void> {
     const at = now();
     const updatedAt = new Date(at).toISOString();
     const snapshotPut = (sk: 'STATE' | 'BASELINE', write: SnapshotWrite): TransactWriteItem => {
-      const { json, truncated } = fitSnapshot(write.snapshot);
-      const item: Item = {
-        pk: s(resourcePk(write.snapshot.arn)),
-        sk: s(sk),
-        kind: s(write.snapshot.kind),
-        snapshot: s(json),
-        version: n((write.expectedVersion ?? 0) + 1),
-        updatedAt: s(updatedAt),
-        updatedBy: s('keydrift-detector'),
-        eventId: s(input.eventId),
-      };
-      if (truncated.length) item.truncated = { L: truncated.map(s) };
-      if (write.acceptedBy) item.acceptedBy = s(write.acceptedBy);
-      if (write.acceptedAt) item.acceptedAt = s(write.acceptedAt);
+      const item = snapshotItem(sk, write.snapshot, {
+        version: (write.expectedVersion ?? 0) + 1,
+        updatedAt,
+        updatedBy: 'keydrift-detector',
+        eventId: input.eventId,
+        acceptedBy: write.acceptedBy,
+        acceptedAt: write.acceptedAt,
+      });
       return versionedPut(item, write.expectedVersion);
     };
     const items: TransactWriteItem[] = [
@@ -420,17 +403,12 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     const items: TransactWriteItem[] = [{ Update: update }];
     if (state) {
       // The state's version rule is save()'s: a detector save since it was loaded cancels the accept, not the save.
-      const item: Item = {
-        pk: s(resourcePk(snapshot.arn)),
-        sk: s('STATE'),
-        kind: s(snapshot.kind),
-        snapshot: s(json),
-        version: n((state.expectedVersion ?? 0) + 1),
-        updatedAt: s(state.readAt ?? at),
-        updatedBy: s(acceptedBy),
-      };
-      if (record) item.eventId = s(record.eventId);
-      if (truncated.length) item.truncated = { L: truncated.map(s) };
+      const item = snapshotItem('STATE', snapshot, {
+        version: (state.expectedVersion ?? 0) + 1,
+        updatedAt: state.readAt ?? at,
+        updatedBy: acceptedBy,
+        eventId: record?.eventId,
+      });
       items.push(versionedPut(item, state.expectedVersion));
     }
     if (record) items.push({ Put: { TableName: tableName, Item: findingItem(record, at, undefined) } });
@@ -490,6 +468,43 @@ function findingItem(finding: Finding, createdAt: string, ignoredBy: string | un
  * The snapshot as JSON under {@link MAX_JSON_BYTES}. When too large (a key with thousands of grants), whole map
  * attributes are dropped, largest first, and stop being complete: they become unknown rather than wrong.
  */
+/** The condition of a snapshot write: the stored item still has version `expected` (`null`: there is none). */
+export const versionCondition = (expected: number | null) =>
+  expected === null
+    ? { ConditionExpression: 'attribute_not_exists(pk)' }
+    : { ConditionExpression: 'version = :version', ExpressionAttributeValues: { ':version': n(expected) } };
+
+/** Who wrote a stored snapshot, when, and at which version; `runId` and the accept fields where they apply. */
+export interface SnapshotItemFields {
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+  eventId?: string;
+  runId?: string;
+  acceptedBy?: string;
+  acceptedAt?: string;
+}
+
+/** A state or baseline item, its snapshot fitted under DynamoDB's item size (`truncated` names what was left out). */
+export function snapshotItem(sk: 'STATE' | 'BASELINE', snapshot: ResourceSnapshot, fields: SnapshotItemFields): Item {
+  const { json, truncated } = fitSnapshot(snapshot);
+  const item: Item = {
+    pk: s(resourcePk(snapshot.arn)),
+    sk: s(sk),
+    kind: s(snapshot.kind),
+    snapshot: s(json),
+    version: n(fields.version),
+    updatedAt: s(fields.updatedAt),
+    updatedBy: s(fields.updatedBy),
+  };
+  for (const name of ['eventId', 'runId', 'acceptedBy', 'acceptedAt'] as const) {
+    const value = fields[name];
+    if (value) item[name] = s(value);
+  }
+  if (truncated.length) item.truncated = { L: truncated.map(s) };
+  return item;
+}
+
 export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncated: string[] } {
   const json = JSON.stringify(snapshot);
   if (bytes(json) <= MAX_JSON_BYTES) return { json, truncated: [] };
