@@ -22,7 +22,6 @@ export interface World {
   aliasTarget(aliasArn: string): string | undefined;
 }
 
-/** How one event changes state: the resource it names and the attribute paths it sets. */
 /**
  * What an unplanned creation is approved as, over the set-up state it leaves (`Effect.createdFor`): working. A key for
  * imported material waits for its creator's import, a new trail for its StartLogging, a new custom key store for its
@@ -41,6 +40,7 @@ export function workingState(
   return undefined;
 }
 
+/** How one event changes state: the resource it names and the attribute paths it sets. */
 export interface Effect {
   kind: ResourceKind;
   resource: string;

@@ -41,6 +41,10 @@ export interface TestTable {
   stop(): Promise<void>;
 }
 
+/** What DynamoDB throws when it throttles a request (after the SDK's own retries), for `failOnce`. */
+export const throttlingError = (): Error =>
+  Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 

@@ -31,7 +31,7 @@ import { formatEmail } from '../../lambda/alerts/email';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
-import { startTable, type TestTable } from '../adapters/dynalite-table';
+import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
 import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
 
@@ -167,9 +167,6 @@ function keySnapshotOf(live: ReturnType<typeof liveKey>) {
 /** The policy PutKeyPolicy__awskmsdg__1 sets (the KMS default policy for account 111122223333). */
 const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
 
-/** What DynamoDB throws when it throttles a request (after the SDK's own retries). */
-const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
-
 const published = (topic: string) =>
   snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
 
@@ -291,7 +288,7 @@ describe('createDetector: alerting', () => {
       .on(PublishCommand, { TopicArn: topics.email })
       .rejectsOnce(new Error('connect ETIMEDOUT'))
       .resolves({ MessageId: 'm-2' });
-    table.failOnce((_command, input) => String(input.UpdateExpression).includes('ADD delivered'), throttled());
+    table.failOnce((_command, input) => String(input.UpdateExpression).includes('ADD delivered'), throttlingError());
     let clock = Date.parse('2026-11-22T03:00:00Z');
     const { detect } = makeDetector({}, { now: () => clock });
     const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
@@ -311,7 +308,7 @@ describe('createDetector: alerting', () => {
   it('sends nothing twice when saving failed after every alert went out: the retry saves and stays quiet', async () => {
     // Prepare: DynamoDB throttles the transaction that saves the judgement, once.
     mockLiveKey();
-    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttled());
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttlingError());
     const { detect } = makeDetector();
     const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
 

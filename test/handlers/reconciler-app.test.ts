@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { DescribeKeyCommand, type KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -26,8 +26,8 @@ import {
   type ReconcileResult,
   type ReconcilerSettings,
 } from '../../lambda/handlers/reconciler-app';
-import { startTable, type TestTable } from '../adapters/dynalite-table';
-import { type FakeKey, FakeKms, seeded } from '../helpers/fake-kms';
+import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
+import { FakeKms, seeded } from '../helpers/fake-kms';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -125,23 +125,10 @@ async function item(pk: string, sk: string) {
   return Item;
 }
 
-const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
+/** How many messages were published to a topic. */
+const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
 
-/** DescribeKey's answer for a key of the fake account, with what the fake does not model (`changes`). */
-const keyMetadata = (key: FakeKey, changes: Partial<KeyMetadata> = {}): KeyMetadata => ({
-  AWSAccountId: ACCOUNT,
-  KeyId: key.id,
-  Arn: key.arn,
-  Enabled: key.keyState === 'Enabled',
-  Description: key.description,
-  KeyUsage: 'ENCRYPT_DECRYPT',
-  KeySpec: 'SYMMETRIC_DEFAULT',
-  KeyState: key.keyState as KeyMetadata['KeyState'],
-  Origin: 'AWS_KMS',
-  KeyManager: key.keyManager,
-  MultiRegion: false,
-  ...changes,
-});
+const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
 
 const snapshotOf = async (arn: string, sk: 'STATE' | 'BASELINE') =>
   JSON.parse((await item(`RESOURCE#${arn}`, sk))?.snapshot?.S ?? '{}').attributes;
@@ -273,7 +260,6 @@ describe('Reconciler: adoption and drift', () => {
       .on(PublishCommand, { TopicArn: topics.chat })
       .rejectsOnce(new Error('connect ETIMEDOUT'))
       .resolves({ MessageId: 'm-2' });
-    const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
 
     // Act
     const failed = await reconciler()({});
@@ -334,9 +320,7 @@ describe('Reconciler: adoption and drift', () => {
     await reconciler()({});
     const [first] = customerKeys(account);
     first.keyState = 'Disabled';
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
-    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttled);
-    const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttlingError());
 
     // Act
     const failed = await reconciler()({});
@@ -469,10 +453,11 @@ describe('Reconciler: resources that appear in their set-up state', () => {
     await reconciler()({});
     const imported = account.addKey({ keyState: 'PendingImport', rotation: false });
     kmsMock.on(DescribeKeyCommand, { KeyId: imported.arn }).callsFake(() => ({
-      KeyMetadata: keyMetadata(imported, {
+      KeyMetadata: {
+        ...account.metadata(imported),
         Origin: 'EXTERNAL',
         ...(imported.keyState === 'PendingImport' ? {} : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
-      }),
+      },
     }));
 
     // Act: its creator imports the material; later someone deletes it
@@ -864,7 +849,7 @@ describe('Reconciler: stored state', () => {
         key.keyState = 'Disabled';
         await detectorSavesDisabled(key.arn);
       }
-      return { KeyMetadata: keyMetadata(key) };
+      return { KeyMetadata: account.metadata(key) };
     });
 
     // Act

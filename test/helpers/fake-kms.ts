@@ -243,7 +243,8 @@ export class FakeKms {
     return key;
   }
 
-  private metadata(key: FakeKey): KeyMetadata {
+  /** DescribeKey's KeyMetadata for one of its keys. */
+  metadata(key: FakeKey): KeyMetadata {
     return {
       AWSAccountId: this.account,
       KeyId: key.id,
