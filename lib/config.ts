@@ -186,7 +186,6 @@ export function cronGapDays(schedule: string): { days: number } | { problem: str
   return { days: gap.days };
 }
 
-/** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
 /** A cron minutes or hours field EventBridge would refuse at deploy: values (`5`, `0-30`, `0/15`, lists) 0 to `max`. */
 function timeFieldProblem(field: string, name: string, max: number): string | undefined {
   const valid = field.split(',').every((part) => {
@@ -200,6 +199,7 @@ function timeFieldProblem(field: string, name: string, max: number): string | un
   return valid ? undefined : `has ${name} "${field}": it takes values from 0 to ${max}`;
 }
 
+/** What EventBridge would refuse in a schedule expression, or what keydrift's heartbeat alarm cannot watch. */
 function scheduleProblem(schedule: string): string | undefined {
   const rate = RATE.exec(schedule);
   if (rate) {
