@@ -333,15 +333,20 @@ function aloneOnLine(text: string, value: Span): boolean {
  * and a truncated input only its end. A value broken off where the next one starts (partial files joined by `cat`)
  * costs only itself, or in a log file only the record it breaks in: the reading resumes at the next value.
  * Values are named by their line in JSON Lines (when the first value fills its line alone), else by their number.
- * Returns whether any value parsed, and whether any was CloudTrail content (see {@link collect}).
+ * The scan goes on from where {@link readJsonLines} stopped. Returns whether any value parsed, and whether any was
+ * CloudTrail content (see {@link collect}).
  */
-function scanValues(text: string, result: FileResult): { parsed: boolean; content: boolean } {
+function scanValues(
+  text: string,
+  result: FileResult,
+  readBefore: LinesRead = { end: 0, values: 0, content: false },
+): { parsed: boolean; content: boolean } {
   const lineAt = lineCounter(text);
   const lineAndColumn = (at: number) => `line ${lineAt(at)} column ${at - text.lastIndexOf('\n', at - 1)}`;
-  const found = { parsed: false, content: false };
-  let values = splitValues(text, 0, text.length);
-  let count = 0;
-  let jsonLines: boolean | undefined;
+  const found = { parsed: readBefore.values > 0, content: readBefore.content };
+  let values = splitValues(text, readBefore.end, text.length);
+  let count = readBefore.values;
+  let jsonLines: boolean | undefined = count > 0 ? true : undefined;
   for (let index = 0; index < values.spans.length; index++) {
     let span = values.spans[index];
     const whole = parseJson(text.slice(span.start, span.end));
@@ -435,13 +440,43 @@ function partialGunzip(buffer: Buffer, options: { maxOutputLength: number }): Bu
   }
 }
 
-/** The JSON reading of one input's text: the fast path for a whole document, then value by value. */
+/** How far {@link readJsonLines} got: the offset of the first line that did not parse, and what came before it. */
+interface LinesRead {
+  end: number;
+  values: number;
+  content: boolean;
+}
+
+/**
+ * Reads JSON Lines line by line for as long as each line parses on its own: one JSON.parse per line, far faster than
+ * scanning the text character by character. A line that parses alone is a whole value (no value can go on past its
+ * line once balanced), so the reading is the same as {@link scanValues}', which goes on from the first line that
+ * does not parse.
+ */
+function readJsonLines(text: string, result: FileResult): LinesRead {
+  const read: LinesRead = { end: 0, values: 0, content: false };
+  for (let line = 1; read.end < text.length; line++) {
+    const newline = text.indexOf('\n', read.end);
+    const end = newline === -1 ? text.length : newline + 1;
+    const lineText = text.slice(read.end, end);
+    if (lineText.trim() !== '') {
+      const parsed = parseJson(lineText);
+      if (parsed.error !== undefined) return read;
+      read.values++;
+      read.content = collect(parsed.value, `line ${line}`, result) || read.content;
+    }
+    read.end = end;
+  }
+  return read;
+}
+
+/** The JSON reading of one input's text: the fast path for a whole document, then JSON Lines, then value by value. */
 function parseText(text: string, result: FileResult): FileResult {
   let whole: unknown;
   try {
     whole = JSON.parse(text);
   } catch (error) {
-    const found = scanValues(text, result);
+    const found = scanValues(text, result, readJsonLines(text, result));
     if (found.content || result.records > 0) return result;
     // Nothing in it is CloudTrail content: one error for the file, not one per value.
     return {

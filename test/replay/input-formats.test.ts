@@ -276,6 +276,31 @@ describe('replay() reads', () => {
     expect(summary).toMatchObject({ records: 2, recordErrors: [] });
   });
 
+  test("JSON Lines then jq's default output, then JSON Lines again: every value counts, named by its line or number", async () => {
+    // Prepare: the compact lines are read line by line; the pretty-printed values, where that stops, value by value.
+    const text = [
+      jsonLines([sample('EnableKey__awskmsdg__1'), sample('Decrypt__awskmsdg__3')]),
+      jqPretty([
+        { Records: [sample('UntagResource__awskmsdg__1'), 'not a record'] },
+        sample('CreateBucket__awscweug__1'),
+      ]),
+      jsonLines([sample('EnableKeyRotation__awskmsdg__1'), 42]),
+    ].join('');
+    const file = writeFile(path.join(tempDir(), 'mixed.jsonl'), text);
+    const lastLine = text.trimEnd().split('\n').length;
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+    // Assess
+    expect(ids(findings)).toEqual(
+      ['EnableKey__awskmsdg__1', 'UntagResource__awskmsdg__1', 'EnableKeyRotation__awskmsdg__1'].map(eventIdOf).sort(),
+    );
+    expect(summary).toMatchObject({ records: 5, writes: 3, reads: 1, others: 1 });
+    expect(summary.recordErrors).toEqual([
+      `${file}: value 3 (line 3) Records[1]: not a JSON object`,
+      `${file}: line ${lastLine}: not a JSON object`,
+    ]);
+  });
+
   test('standard input together with files', async () => {
     const stdin = Buffer.from(JSON.stringify(sample('EnableKey__awskmsdg__1')));
     const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, readStdin: async () => stdin });
