@@ -4,21 +4,11 @@
  * limiter and retry throttling with backoff, so a sweep of thousands of keys stays inside KMS's request quotas.
  */
 
-import {
-  DescribeKeyCommand,
-  GetKeyPolicyCommand,
-  GetKeyRotationStatusCommand,
-  type GrantListEntry,
-  type KMSClient,
-  ListAliasesCommand,
-  ListGrantsCommand,
-  ListKeysCommand,
-  ListResourceTagsCommand,
-} from '@aws-sdk/client-kms';
+import { type KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { aliasArn, keyArn, parseArn } from '../core/arn';
 import type { ResourceSnapshot } from '../core/types';
-import { awsErrorName, isTransientAwsError, KeyUnreadableError, RetryableKmsError } from './errors';
-import { deletedKey, keySnapshot } from './kms-reader';
+import { awsErrorName, isTransientAwsError, RetryableKmsError } from './errors';
+import { aliasesPage, deletedKey, type KmsCall, keySnapshot, listAll, notApplicable, readKeyParts } from './kms-reader';
 import type { RateLimiter } from './rate-limiter';
 
 export interface KeyPage {
@@ -78,16 +68,8 @@ export class InvalidMarkerError extends Error {
   }
 }
 
-const NOT_APPLICABLE = new Set(['KMSInvalidStateException', 'UnsupportedOperationException']);
 const KEYS_PAGE = 1000;
-const ALIASES_PAGE = 100;
-const TAGS_PAGE = 50;
-const GRANTS_PAGE = 100;
 const MAX_BACKOFF_MS = 5000;
-
-class KeyGone {
-  constructor(readonly cause: unknown) {}
-}
 
 /**
  * Creates the inventory.
@@ -104,18 +86,14 @@ export function createKmsInventory(options: KmsInventoryOptions): KmsInventory {
   const random = options.random ?? Math.random;
 
   /** One call: paced, retried on transient errors; NotFound means the key is gone, "not applicable" is undefined. */
-  async function call<T>(operation: string, subject: string, send: () => Promise<T>): Promise<T | undefined> {
+  const call: KmsCall = async (operation, subject, send) => {
     for (let attempt = 1; ; attempt++) {
       await limiter.take(operation);
       try {
         return await send();
       } catch (error) {
-        const name = awsErrorName(error);
-        if (name === 'NotFoundException') throw new KeyGone(error);
-        if (name && NOT_APPLICABLE.has(name)) return undefined;
-        if (name === 'AccessDeniedException')
-          throw new KeyUnreadableError(`KMS denied keydrift ${operation} on ${subject}`, { cause: error });
-        if (name === 'InvalidMarkerException') {
+        if (notApplicable(error, operation, subject)) return undefined;
+        if (awsErrorName(error) === 'InvalidMarkerException') {
           throw new InvalidMarkerError(`KMS ${operation} refused its marker`, { cause: error });
         }
         if (!isTransientAwsError(error)) throw error;
@@ -128,23 +106,7 @@ export function createKmsInventory(options: KmsInventoryOptions): KmsInventory {
         await sleep(Math.floor(random() * Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempt - 1))));
       }
     }
-  }
-
-  async function listAll<T>(
-    operation: string,
-    subject: string,
-    page: (marker: string | undefined) => Promise<{ items?: T[]; truncated?: boolean; next?: string }>,
-  ): Promise<T[] | undefined> {
-    const items: T[] = [];
-    let marker: string | undefined;
-    do {
-      const result = await call(operation, subject, () => page(marker));
-      if (!result) return undefined;
-      items.push(...(result.items ?? []));
-      marker = result.truncated ? result.next : undefined;
-    } while (marker);
-    return items;
-  }
+  };
 
   async function listKeys(marker?: string): Promise<KeyPage> {
     const output = await call('ListKeys', 'the account', () =>
@@ -160,11 +122,7 @@ export function createKmsInventory(options: KmsInventoryOptions): KmsInventory {
   }
 
   async function listAliases(): Promise<AccountAlias[]> {
-    const aliases =
-      (await listAll('ListAliases', 'the account', async (Marker) => {
-        const r = await client.send(new ListAliasesCommand({ Limit: ALIASES_PAGE, ...(Marker ? { Marker } : {}) }));
-        return { items: r.Aliases, truncated: r.Truncated, next: r.NextMarker };
-      })) ?? [];
+    const aliases = (await listAll(call, 'ListAliases', 'the account', aliasesPage(client))) ?? [];
     return aliases
       .filter((a) => a.AliasName)
       .map((a) => {
@@ -180,39 +138,11 @@ export function createKmsInventory(options: KmsInventoryOptions): KmsInventory {
   }
 
   async function readKey(arn: string, aliasNames: readonly string[]): Promise<InventoryKey> {
-    try {
-      const [described, policy, rotation, tags, grants] = await Promise.all([
-        call('DescribeKey', arn, () => client.send(new DescribeKeyCommand({ KeyId: arn }))),
-        call('GetKeyPolicy', arn, () => client.send(new GetKeyPolicyCommand({ KeyId: arn, PolicyName: 'default' }))),
-        call('GetKeyRotationStatus', arn, () => client.send(new GetKeyRotationStatusCommand({ KeyId: arn }))),
-        listAll('ListResourceTags', arn, async (Marker) => {
-          const r = await client.send(
-            new ListResourceTagsCommand({ KeyId: arn, Limit: TAGS_PAGE, ...(Marker ? { Marker } : {}) }),
-          );
-          return { items: r.Tags, truncated: r.Truncated, next: r.NextMarker };
-        }),
-        listAll<GrantListEntry>('ListGrants', arn, async (Marker) => {
-          const r = await client.send(
-            new ListGrantsCommand({ KeyId: arn, Limit: GRANTS_PAGE, ...(Marker ? { Marker } : {}) }),
-          );
-          return { items: r.Grants, truncated: r.Truncated, next: r.NextMarker };
-        }),
-      ]);
-      const metadata = described?.KeyMetadata;
-      if (!metadata) return { snapshot: deletedKey(arn) };
-      const snapshot = keySnapshot(arn, {
-        metadata,
-        policy: policy?.Policy,
-        rotation,
-        tags,
-        aliases: aliasNames.map((AliasName) => ({ AliasName })),
-        grants,
-      });
-      return { snapshot, ...(metadata.KeyManager ? { keyManager: metadata.KeyManager } : {}) };
-    } catch (error) {
-      if (error instanceof KeyGone) return { snapshot: deletedKey(arn) };
-      throw error;
-    }
+    const reads = await readKeyParts(client, call, arn, false);
+    if (!reads) return { snapshot: deletedKey(arn) };
+    const snapshot = keySnapshot(arn, { ...reads, aliases: aliasNames.map((AliasName) => ({ AliasName })) });
+    const { KeyManager } = reads.metadata;
+    return { snapshot, ...(KeyManager ? { keyManager: KeyManager } : {}) };
   }
 
   return { listKeys, listAliases, readKey };

@@ -1,9 +1,11 @@
 /**
  * Reads a key's live state from KMS, as the attribute map the detection core compares (DESIGN.md "Drift
- * attributes"; the same names and value shapes as core/effects.ts gives each event's effect).
+ * attributes"; the same names and value shapes as core/effects.ts gives each event's effect). The reconciler's
+ * inventory (kms-inventory.ts) makes the same reads with the same error meanings, paced its own way.
  */
 
 import {
+  type AliasListEntry,
   DescribeKeyCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
@@ -58,8 +60,94 @@ const GRANTS_PAGE = 100;
 const ALIASES_PAGE = 100;
 const TAGS_PAGE = 50;
 
-class KeyGoneSignal {
+/** Thrown inside a read when KMS no longer knows the key: the read then gives the deleted key's state. */
+export class KeyGone {
   constructor(readonly cause: unknown) {}
+}
+
+/**
+ * Maps the KMS errors every read of a key means alike, for the detector's reader and the reconciler's inventory:
+ * NotFound throws {@link KeyGone}, AccessDenied throws KeyUnreadableError. Returns true when the call does not apply
+ * to this key's type or state (its answer reads as `undefined`), false for any other error: the caller's to retry
+ * or rethrow.
+ */
+export function notApplicable(error: unknown, operation: string, subject: string): boolean {
+  const name = awsErrorName(error);
+  if (name === 'NotFoundException') throw new KeyGone(error);
+  if (name === 'AccessDeniedException')
+    throw new KeyUnreadableError(`KMS denied keydrift ${operation} on ${subject}`, { cause: error });
+  return name !== undefined && NOT_APPLICABLE.has(name);
+}
+
+/** One KMS call as each reader makes it (retried, paced): `undefined` when the call does not apply to the key. */
+export type KmsCall = <T>(operation: string, subject: string, send: () => Promise<T>) => Promise<T | undefined>;
+
+interface Page<T> {
+  items?: T[];
+  truncated?: boolean;
+  next?: string;
+}
+
+/** Follows `NextMarker` while `Truncated`, collecting every page's items; `undefined` when the listing does not apply. */
+export async function listAll<T>(
+  call: KmsCall,
+  operation: string,
+  subject: string,
+  page: (marker: string | undefined) => Promise<Page<T>>,
+): Promise<T[] | undefined> {
+  const items: T[] = [];
+  let marker: string | undefined;
+  do {
+    const result = await call(operation, subject, () => page(marker));
+    if (!result) return undefined;
+    items.push(...(result.items ?? []));
+    marker = result.truncated ? result.next : undefined;
+  } while (marker);
+  return items;
+}
+
+/** One page of the aliases of a key, or of the account when `keyId` is absent. */
+export const aliasesPage =
+  (client: KMSClient, keyId?: string) =>
+  async (Marker: string | undefined): Promise<Page<AliasListEntry>> => {
+    const r = await client.send(new ListAliasesCommand({ KeyId: keyId, Marker, Limit: ALIASES_PAGE }));
+    return { items: r.Aliases, truncated: r.Truncated, next: r.NextMarker };
+  };
+
+/**
+ * A key's reads, in parallel (one round trip when no list needs a second page), each through `call`; its aliases only
+ * when asked (the reconciler lists the account's once). `undefined` when KMS no longer knows the key.
+ */
+export async function readKeyParts(
+  client: KMSClient,
+  call: KmsCall,
+  keyArn: string,
+  withAliases: boolean,
+): Promise<KeyReads | undefined> {
+  try {
+    const [described, policy, rotation, tags, aliases, grants] = await Promise.all([
+      call('DescribeKey', keyArn, () => client.send(new DescribeKeyCommand({ KeyId: keyArn }))),
+      call('GetKeyPolicy', keyArn, () =>
+        client.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' })),
+      ),
+      call('GetKeyRotationStatus', keyArn, () => client.send(new GetKeyRotationStatusCommand({ KeyId: keyArn }))),
+      listAll(call, 'ListResourceTags', keyArn, async (Marker) => {
+        const r = await client.send(new ListResourceTagsCommand({ KeyId: keyArn, Marker, Limit: TAGS_PAGE }));
+        return { items: r.Tags, truncated: r.Truncated, next: r.NextMarker };
+      }),
+      withAliases ? listAll(call, 'ListAliases', keyArn, aliasesPage(client, keyArn)) : undefined,
+      listAll(call, 'ListGrants', keyArn, async (Marker) => {
+        const r = await client.send(new ListGrantsCommand({ KeyId: keyArn, Marker, Limit: GRANTS_PAGE }));
+        return { items: r.Grants, truncated: r.Truncated, next: r.NextMarker };
+      }),
+    ]);
+    const metadata = described?.KeyMetadata;
+    if (!metadata) return undefined;
+    return { metadata, policy: policy?.Policy, rotation, tags, aliases, grants };
+  } catch (error) {
+    if (error instanceof KeyGone) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -71,71 +159,25 @@ class KeyGoneSignal {
  * const live = await reader.readKey('arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
  */
 export function createKmsReader({ client }: KmsReaderOptions): KmsReader {
-  /** Runs one call: NotFound means the key is gone; "not applicable" errors read as `undefined`. */
-  async function call<T>(what: string, keyArn: string, send: () => Promise<T>): Promise<T | undefined> {
+  /** Runs one call; what the SDK's own retries could not get past becomes a RetryableKmsError. */
+  const call: KmsCall = async (operation, subject, send) => {
     try {
       return await send();
     } catch (error) {
-      const name = awsErrorName(error);
-      if (name === 'NotFoundException') throw new KeyGoneSignal(error);
-      if (name && NOT_APPLICABLE.has(name)) return undefined;
-      if (name === 'AccessDeniedException')
-        throw new KeyUnreadableError(`KMS denied keydrift ${what} on ${keyArn}`, { cause: error });
+      if (notApplicable(error, operation, subject)) return undefined;
       if (isTransientAwsError(error)) {
-        throw new RetryableKmsError(`KMS ${what} for ${keyArn} failed after retries: ${(error as Error).message}`, {
-          cause: error,
-        });
+        throw new RetryableKmsError(
+          `KMS ${operation} for ${subject} failed after retries: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       throw error;
     }
-  }
-
-  /** Follows `NextMarker` while `Truncated`, collecting every page's items. */
-  async function listAll<T>(
-    what: string,
-    keyArn: string,
-    page: (marker: string | undefined) => Promise<{ items?: T[]; truncated?: boolean; next?: string }>,
-  ): Promise<T[] | undefined> {
-    const items: T[] = [];
-    let marker: string | undefined;
-    do {
-      const result = await call(what, keyArn, () => page(marker));
-      if (!result) return undefined;
-      items.push(...(result.items ?? []));
-      marker = result.truncated ? result.next : undefined;
-    } while (marker);
-    return items;
-  }
+  };
 
   async function readKey(keyArn: string): Promise<ResourceSnapshot> {
-    let reads: KeyReads;
-    try {
-      const [described, policy, rotation, tags, aliases, grants] = await Promise.all([
-        call('DescribeKey', keyArn, () => client.send(new DescribeKeyCommand({ KeyId: keyArn }))),
-        call('GetKeyPolicy', keyArn, () =>
-          client.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' })),
-        ),
-        call('GetKeyRotationStatus', keyArn, () => client.send(new GetKeyRotationStatusCommand({ KeyId: keyArn }))),
-        listAll('ListResourceTags', keyArn, async (Marker) => {
-          const r = await client.send(new ListResourceTagsCommand({ KeyId: keyArn, Marker, Limit: TAGS_PAGE }));
-          return { items: r.Tags, truncated: r.Truncated, next: r.NextMarker };
-        }),
-        listAll('ListAliases', keyArn, async (Marker) => {
-          const r = await client.send(new ListAliasesCommand({ KeyId: keyArn, Marker, Limit: ALIASES_PAGE }));
-          return { items: r.Aliases, truncated: r.Truncated, next: r.NextMarker };
-        }),
-        listAll('ListGrants', keyArn, async (Marker) => {
-          const r = await client.send(new ListGrantsCommand({ KeyId: keyArn, Marker, Limit: GRANTS_PAGE }));
-          return { items: r.Grants, truncated: r.Truncated, next: r.NextMarker };
-        }),
-      ]);
-      if (!described?.KeyMetadata) throw new KeyGoneSignal(new Error('DescribeKey returned no KeyMetadata'));
-      reads = { metadata: described.KeyMetadata, policy: policy?.Policy, rotation, tags, aliases, grants };
-    } catch (error) {
-      if (error instanceof KeyGoneSignal) return deletedKey(keyArn);
-      throw error;
-    }
-    return keySnapshot(keyArn, reads);
+    const reads = await readKeyParts(client, call, keyArn, true);
+    return reads ? keySnapshot(keyArn, reads) : deletedKey(keyArn);
   }
 
   async function readAlias(aliasArn: string): Promise<ResourceSnapshot> {
@@ -147,7 +189,7 @@ export function createKmsReader({ client }: KmsReaderOptions): KmsReader {
       );
       return snapshotFromState('alias', aliasArn, { target_key_id: described?.KeyMetadata?.Arn ?? null });
     } catch (error) {
-      if (error instanceof KeyGoneSignal) return snapshotFromState('alias', aliasArn, { target_key_id: null });
+      if (error instanceof KeyGone) return snapshotFromState('alias', aliasArn, { target_key_id: null });
       throw error;
     }
   }
