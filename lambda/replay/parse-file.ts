@@ -447,6 +447,9 @@ interface LinesRead {
   content: boolean;
 }
 
+// JSON's own whitespace only: a line of other blanks (a no-break space, a stray byte order mark) is reported.
+const NOT_JSON_SPACE = /[^ \t\r\n]/;
+
 /**
  * Reads JSON Lines line by line for as long as each line parses on its own: one JSON.parse per line, far faster than
  * scanning the text character by character. A line that parses alone is a whole value (no value can go on past its
@@ -459,7 +462,7 @@ function readJsonLines(text: string, result: FileResult): LinesRead {
     const newline = text.indexOf('\n', read.end);
     const end = newline === -1 ? text.length : newline + 1;
     const lineText = text.slice(read.end, end);
-    if (lineText.trim() !== '') {
+    if (NOT_JSON_SPACE.test(lineText)) {
       const parsed = parseJson(lineText);
       if (parsed.error !== undefined) return read;
       read.values++;

@@ -84,6 +84,15 @@ describe('JSON Lines with a bad line', () => {
     expect(summary.records).toBe(2);
   });
 
+  test('a line of blanks JSON does not allow (a no-break space) is reported, not skipped as an empty line', async () => {
+    const file = path.join(tempDir(), 'events.jsonl');
+    const good = jsonLines([sample('DisableKey__awskmsdg__1'), sample('TagResource__awskmsdg__1')]).split('\n');
+    writeFile(file, [good[0], '', '\u00a0', good[1], ''].join('\n'));
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
+    expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: line 3: not valid JSON \\(`))]);
+  });
+
   test('the same in a gzipped file, with a line that is JSON but not an object', async () => {
     const file = path.join(tempDir(), 'events.jsonl.gz');
     writeFile(file, gzipSync(`${JSON.stringify(sample('EnableKey__awskmsdg__1'))}\n"just a string"\n`));
