@@ -97,7 +97,7 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
   }
   const service = WATCHED_SOURCES[String(record.eventSource)];
   if (!service) throw new RecordError(`eventSource "${String(record.eventSource)}" is not KMS or CloudTrail`, where);
-  const epochMs = parseAwsDate(record.eventTime);
+  const epochMs = recordTime(record.eventTime);
   if (epochMs === undefined)
     throw new RecordError(`${eventName} has no valid eventTime (${JSON.stringify(record.eventTime)})`, where);
   const identity = isObject(record.userIdentity) ? record.userIdentity : undefined;
@@ -134,8 +134,15 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
   };
 }
 
+/**
+ * A record's or event's own time: CloudTrail and EventBridge write it as an ISO string only. (parseAwsDate also reads
+ * the epoch seconds KMS responses hold; a number here is no time AWS wrote.)
+ */
+const recordTime = (value: unknown): number | undefined =>
+  typeof value === 'string' ? parseAwsDate(value) : undefined;
+
 function fromNativeEvent(envelope: Json, detailType: string, where?: string): ChangeEvent {
-  const epochMs = parseAwsDate(envelope.time);
+  const epochMs = recordTime(envelope.time);
   if (epochMs === undefined) throw new RecordError(`"${detailType}" event has no valid time`, where);
   const detail = isObject(envelope.detail) ? envelope.detail : {};
   const resources = Array.isArray(envelope.resources) ? envelope.resources.filter((r) => typeof r === 'string') : [];

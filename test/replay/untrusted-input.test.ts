@@ -26,10 +26,12 @@ const withTime = (name: string, eventTime: unknown): Json => ({ ...sample(name),
 
 describe('eventTime values AWS never writes', () => {
   const MADE_UP = ['not a date 7', 'x 1', '12', '2026-02-30T00:00:00Z', 'Oct 3 2026 10:00:00', '2026-10-03T24:00:00Z'];
+  // CloudTrail writes eventTime as an ISO string only, never as epoch seconds.
+  const NOT_WRITTEN = [...MADE_UP, 5, 1759485600];
 
   test('each gets the clear eventTime error naming the file and the record; the good record still counts', async () => {
     // Prepare
-    const records = MADE_UP.map((time) => withTime('DisableKey__awskmsdg__1', time));
+    const records = NOT_WRITTEN.map((time) => withTime('DisableKey__awskmsdg__1', time));
     const file = writeFile(path.join(tempDir(), 'log.json'), {
       Records: [...records, sample('TagResource__awskmsdg__1')],
     });
@@ -38,7 +40,9 @@ describe('eventTime values AWS never writes', () => {
     // Assess
     expect(findings.map((f) => f.event)).toEqual(['TagResource']);
     expect(summary.recordErrors).toEqual(
-      MADE_UP.map((time, i) => `${file}: Records[${i}]: DisableKey has no valid eventTime (${JSON.stringify(time)})`),
+      NOT_WRITTEN.map(
+        (time, i) => `${file}: Records[${i}]: DisableKey has no valid eventTime (${JSON.stringify(time)})`,
+      ),
     );
   });
 
