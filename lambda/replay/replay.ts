@@ -107,7 +107,7 @@ export function listInputs(paths: string[]): InputList {
     } else if (named || LOG_FILE.test(path)) {
       if (firstVisit(path)) list.files.push({ path, size: stats.size });
     } else {
-      list.skipped.push({ source: path, reason: 'not a .json, .json.gz or .jsonl file' });
+      list.skipped.push({ source: path, reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' });
     }
   };
   for (const path of paths) {

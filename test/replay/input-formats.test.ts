@@ -172,7 +172,7 @@ describe('replay() reads', () => {
     expect(summary.skipped).toEqual(
       expect.arrayContaining([
         { source: file.digest, reason: 'CloudTrail digest file (no records)' },
-        { source: file.readme, reason: 'not a .json, .json.gz or .jsonl file' },
+        { source: file.readme, reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' },
       ]),
     );
     expect(summary.skipped).toHaveLength(2);
@@ -319,7 +319,7 @@ describe('keydrift replay (the real binary) reads', () => {
     );
     expect(run.stderr).toContain('1 duplicate record(s) counted once');
     expect(run.stderr).toContain(`skipped ${file.digest}: CloudTrail digest file (no records)`);
-    expect(run.stderr).toContain(`skipped ${file.readme}: not a .json, .json.gz or .jsonl file`);
+    expect(run.stderr).toContain(`skipped ${file.readme}: not a .json, .jsonl or .ndjson file, gzipped or not`);
   });
 
   test('- as standard input, plain', () => {

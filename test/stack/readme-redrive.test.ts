@@ -1,0 +1,86 @@
+/**
+ * The README's dead-letter redrive script, run as printed under `sh` (dash here; zsh's echo is alike) with a stand-in
+ * `aws` that serves one batch of real dead-letter messages and records what the script invokes and deletes.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sample } from '../helpers/fixtures';
+import { tempDir } from '../helpers/keydrift';
+
+const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const DETECTOR = 'Keydrift-DetectorFunction9C3A1F2B';
+
+/** The README's shell block that drains the dead-letter queue. */
+function redriveScript(): string {
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
+  const script = blocks.find((block) => block.includes('aws sqs receive-message'));
+  if (!script) throw new Error('the README has no redrive script');
+  return script;
+}
+
+/** An `aws` that answers the script's calls: the stack outputs, one batch of messages, then an empty queue. */
+const FAKE_AWS = `#!/usr/bin/env bash
+dir=$(dirname "$0")
+case "$1 $2" in
+  "cloudformation describe-stacks")
+    case "$*" in
+      *DeadLetterQueueUrl*) echo "https://sqs.eu-west-1.amazonaws.com/111122223333/dlq" ;;
+      *DetectorFunctionName*) echo "${DETECTOR}" ;;
+    esac ;;
+  "sqs receive-message")
+    if [ ! -e "$dir/served" ]; then touch "$dir/served"; cat "$dir/batch.json"; fi ;;
+  "lambda invoke")
+    while [ $# -gt 0 ]; do [ "$1" = --payload ] && printf '%s\\n' "$2" >> "$dir/invoked"; shift; done ;;
+  "sqs delete-message")
+    while [ $# -gt 0 ]; do [ "$1" = --receipt-handle ] && printf '%s\\n' "$2" >> "$dir/deleted"; shift; done ;;
+  *) echo "unexpected aws call: $*" >&2; exit 1 ;;
+esac
+`;
+
+/** PutKeyPolicy as EventBridge delivers it: its policy is a JSON string, full of escaped quotes. */
+const putKeyPolicyEvent = {
+  version: '0',
+  id: '8d5b2f3c-1e4a-4f6b-9c7d-2a1b3c4d5e6f',
+  'detail-type': 'AWS API Call via CloudTrail',
+  source: 'aws.kms',
+  account: '111122223333',
+  time: sample('PutKeyPolicy__awskmsdg__1').eventTime,
+  region: 'us-east-1',
+  resources: [],
+  detail: sample('PutKeyPolicy__awskmsdg__1'),
+};
+
+const failureRecord = (functionName: string) => ({
+  version: '1.0',
+  timestamp: '2026-12-05T10:00:00.000Z',
+  requestContext: {
+    requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    functionArn: `arn:aws:lambda:eu-west-1:111122223333:function:${functionName}:$LATEST`,
+    condition: 'RetriesExhausted',
+    approximateInvokeCount: 3,
+  },
+  requestPayload: putKeyPolicyEvent,
+  responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+});
+
+test("the redrive script sends the detector's dead letters back under sh, escaped policies intact, and keeps the reconciler's", () => {
+  // Prepare
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'aws'), FAKE_AWS, { mode: 0o755 });
+  const bodies = [putKeyPolicyEvent, failureRecord(DETECTOR), failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4')];
+  const batch = { Messages: bodies.map((body, i) => ({ ReceiptHandle: `handle-${i}`, Body: JSON.stringify(body) })) };
+  fs.writeFileSync(path.join(dir, 'batch.json'), JSON.stringify(batch, null, 4));
+  // Act
+  const run = spawnSync('sh', ['-c', redriveScript()], {
+    encoding: 'utf8',
+    env: { PATH: `${dir}:${process.env.PATH}` },
+    timeout: 30_000,
+  });
+  // Assess
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const invoked = fs.readFileSync(path.join(dir, 'invoked'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  expect(invoked).toEqual([putKeyPolicyEvent, putKeyPolicyEvent]);
+  expect(fs.readFileSync(path.join(dir, 'deleted'), 'utf8').trim().split('\n')).toEqual(['handle-0', 'handle-1']);
+});
