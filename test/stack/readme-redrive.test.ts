@@ -80,7 +80,7 @@ test("the redrive script sends the detector's dead letters back under sh, escape
   // Assess
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
-  const invoked = fs.readFileSync(path.join(dir, 'invoked'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  expect(invoked).toEqual([putKeyPolicyEvent, putKeyPolicyEvent]);
-  expect(fs.readFileSync(path.join(dir, 'deleted'), 'utf8').trim().split('\n')).toEqual(['handle-0', 'handle-1']);
+  const linesOf = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8').trim().split('\n');
+  expect(linesOf('invoked').map((line) => JSON.parse(line))).toEqual([putKeyPolicyEvent, putKeyPolicyEvent]);
+  expect(linesOf('deleted')).toEqual(['handle-0', 'handle-1']);
 });
