@@ -66,14 +66,13 @@ function replayBench(): void {
     `node bin/keydrift.cjs replay ${dir} --format json --no-progress --fail-on never 2>/dev/null | wc -l`,
     5,
   );
+  const logFiles = `find ${dir} -name '*.json.gz' -print0 | xargs -0 zcat`;
   const jq = timed(
-    `find ${dir} -name '*.json.gz' -print0 | xargs -0 zcat | jq -c '.Records[] | select((.eventSource == "kms.amazonaws.com" or .eventSource == "cloudtrail.amazonaws.com") and .readOnly == false)' | wc -l`,
+    `${logFiles} | jq -c '.Records[] | select((.eventSource == "kms.amazonaws.com" or .eventSource == "cloudtrail.amazonaws.com") and .readOnly == false)' | wc -l`,
   );
   const lines = join(work, 'corpus-200k.jsonl');
   if (!existsSync(lines)) {
-    timed(
-      `find ${dir} -name '*.json.gz' -print0 | xargs -0 zcat | jq -c '.Records[]' > ${lines}.part && mv ${lines}.part ${lines}`,
-    );
+    timed(`${logFiles} | jq -c '.Records[]' > ${lines}.part && mv ${lines}.part ${lines}`);
   }
   const replayLines = repeat(
     `node bin/keydrift.cjs replay ${lines} --format json --no-progress --fail-on never >/dev/null 2>&1`,

@@ -336,11 +336,7 @@ function aloneOnLine(text: string, value: Span): boolean {
  * The scan goes on from where {@link readJsonLines} stopped. Returns whether any value parsed, and whether any was
  * CloudTrail content (see {@link collect}).
  */
-function scanValues(
-  text: string,
-  result: FileResult,
-  readBefore: LinesRead = { end: 0, values: 0, content: false },
-): { parsed: boolean; content: boolean } {
+function scanValues(text: string, result: FileResult, readBefore: LinesRead): { parsed: boolean; content: boolean } {
   const lineAt = lineCounter(text);
   const lineAndColumn = (at: number) => `line ${lineAt(at)} column ${at - text.lastIndexOf('\n', at - 1)}`;
   const found = { parsed: readBefore.values > 0, content: readBefore.content };
