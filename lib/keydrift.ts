@@ -521,7 +521,7 @@ export class Keydrift extends Construct {
       this.pager = new KeydriftFunction(this, 'Pager', {
         entry: path.join(HANDLERS_DIR, 'pager.ts'),
         description: 'keydrift: forwards critical findings to PagerDuty Events API v2',
-        environment: { PAGERDUTY_SECRET_NAME: secretName },
+        environment: { PAGERDUTY_SECRET_NAME: secretName, TABLE_NAME: this.table.tableName },
       });
       // GetSecretValue is the pager's one call (adapters/pagerduty.ts), on this secret name with Secrets Manager's
       // six-character suffix. A secret encrypted with a customer managed key also needs kms:Decrypt on that key,
@@ -540,7 +540,17 @@ export class Keydrift extends Construct {
           ],
         }),
       );
-      // The page topic's messages reach the pager decrypted: it needs no use of keydrift's keys.
+      // Its other call records the newest event sent per dedup key (adapters/page-ledger.ts): only those items.
+      this.pager.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'RecordPageOrder',
+          actions: ['dynamodb:UpdateItem'],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PAGE#*'] } },
+        }),
+      );
+      this.grantKeyUseViaServices(this.pager, ['dynamodb']);
+      // The page topic's messages reach the pager decrypted: it needs no use of keydrift's keys for them.
       this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
       // The ops topic too, for critical findings only: a finding on keydrift's main key pages even while that key
       // (and so the page topic) is unusable. Alarm messages carry no attributes, so the filter keeps them out. A
@@ -893,6 +903,12 @@ export class Keydrift extends Construct {
         'PagerInvalidMessagesAlarm',
         keydriftCount('PagerInvalidMessages'),
         'the pager dropped a page-topic message that is not a keydrift finding (logged); it is not retried',
+      );
+      alarmOnAny(
+        'PagerOrderUncheckedAlarm',
+        keydriftCount('PagerOrderUnchecked'),
+        'the pager could not check its table for a newer PagerDuty event (logged) and paged anyway: a late trigger ' +
+          'may have reopened an incident for drift already undone',
       );
       alarmOnAny(
         'PagerDutyRejectedAlarm',

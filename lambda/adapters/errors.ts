@@ -150,3 +150,11 @@ export function isTransientAwsError(error: unknown): boolean {
     (typeof details.code === 'string' && NETWORK_CODES.has(details.code))
   );
 }
+
+/** A DynamoDB failure as keydrift's own error: retryable when transient, a `StoreError` otherwise. */
+export function storeError(what: string, error: unknown): RetryableStoreError | StoreError {
+  const name = awsErrorName(error) ?? 'Error';
+  const message = `DynamoDB ${what} failed: ${name}: ${(error as Error)?.message ?? String(error)}`;
+  if (isTransientAwsError(error)) return new RetryableStoreError(message, { cause: error });
+  return new StoreError(message, { cause: error });
+}

@@ -24,14 +24,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { toEventBridgeEntry } from '../alerts/event-entry';
 import type { Finding, ResourceSnapshot } from '../core/types';
-import {
-  awsErrorName,
-  ClaimLostError,
-  isTransientAwsError,
-  RetryableStoreError,
-  StaleStateError,
-  StoreError,
-} from './errors';
+import { awsErrorName, ClaimLostError, RetryableStoreError, StaleStateError, StoreError, storeError } from './errors';
 
 /** A snapshot as stored, with the version a later write must still find. */
 export interface StoredSnapshot {
@@ -183,7 +176,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     try {
       return await action();
     } catch (error) {
-      throw translate(what, error);
+      throw storeError(what, error);
     }
   }
 
@@ -259,7 +252,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       );
       return 'new';
     } catch (error) {
-      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw translate('UpdateItem (claim)', error);
+      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw storeError('UpdateItem (claim)', error);
       const existing =
         (error as { Item?: Item }).Item ??
         (
@@ -296,7 +289,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     } catch (error) {
       // Another invocation holds it now (or it is gone): nothing of ours to release.
       if (awsErrorName(error) === 'ConditionalCheckFailedException') return;
-      throw translate('release claim', error);
+      throw storeError('release claim', error);
     }
   }
 
@@ -366,7 +359,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     } catch (error) {
       if (awsErrorName(error) === 'ConditionalCheckFailedException')
         throw new ClaimLostError(`the claim on event ${eventId} is held by another invocation`, { cause: error });
-      throw translate('UpdateItem (complete claim)', error);
+      throw storeError('UpdateItem (complete claim)', error);
     }
   }
 
@@ -528,15 +521,8 @@ export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncat
   return { json: JSON.stringify(copy), truncated };
 }
 
-function translate(what: string, error: unknown): Error {
-  const name = awsErrorName(error) ?? 'Error';
-  const message = `DynamoDB ${what} failed: ${name}: ${(error as Error)?.message ?? String(error)}`;
-  if (isTransientAwsError(error)) return new RetryableStoreError(message, { cause: error });
-  return new StoreError(message, { cause: error });
-}
-
 function translateTransaction(error: unknown, items: TransactWriteItem[], eventId: string): Error {
-  if (awsErrorName(error) !== 'TransactionCanceledException') return translate('TransactWriteItems', error);
+  if (awsErrorName(error) !== 'TransactionCanceledException') return storeError('TransactWriteItems', error);
   const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
   const failed = reasons
     .map((reason, index) => ({ code: reason.Code, item: items[index]?.Put?.Item ?? items[index]?.Update?.Key }))

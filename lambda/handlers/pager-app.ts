@@ -1,20 +1,25 @@
 /**
  * The pager: SNS delivers each finding published to the page topic; it becomes PagerDuty Events API v2 events (one
  * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that SNS's
- * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried.
+ * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried. An event
+ * older than one already sent for its dedup key is not sent (adapters/page-ledger.ts): it would reopen an incident
+ * for drift already undone.
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
+import type { PageLedger } from '../adapters/page-ledger';
 import { createPagerDutySender, createRoutingKeyProvider } from '../adapters/pagerduty';
-import { pagerDutyEventsToSend } from '../alerts/pagerduty';
+import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
 
 export interface PagerDeps {
   secrets: SecretsManagerClient;
   secretName: string;
+  /** The newest event sent per dedup key. */
+  ledger: PageLedger;
   logger: Logger;
   metrics: Metrics;
   /** Replaces global fetch (tests). */
@@ -25,6 +30,9 @@ export interface PagerDeps {
   secretTtlMs?: number;
   now?: () => number;
 }
+
+/** What the pager does instead of sending an event older than one already sent for its dedup key. */
+const SUPERSEDED = { outcome: 'superseded' } as const;
 
 /**
  * The problems that keep a message from being a finding the PagerDuty formatter can read (empty when there are
@@ -94,9 +102,35 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     return undefined;
   }
 
+  /** False when a newer event for the body's dedup key was sent already. */
+  async function isNewest(finding: Finding, body: PagerDutyEvent): Promise<boolean> {
+    const at = Date.parse(finding.timestamp);
+    if (Number.isNaN(at)) return true;
+    try {
+      return await deps.ledger.recordIfNewest({
+        dedupKey: body.dedup_key,
+        at,
+        eventId: finding.eventId,
+        action: body.event_action,
+      });
+    } catch (error) {
+      // A page matters more than its order, and the table may be unusable for the very reason to page (keydrift's
+      // own key disabled).
+      count('PagerOrderUnchecked');
+      logger.error('Could not check for a newer PagerDuty event; sending this one anyway', {
+        eventId: finding.eventId,
+        dedupKey: body.dedup_key,
+        error: (error as Error).message,
+      });
+      return true;
+    }
+  }
+
   async function page(finding: Finding): Promise<unknown[]> {
     const bodies = pagerDutyEventsToSend(finding, await routingKey());
-    const results = await Promise.allSettled(bodies.map((body) => send(body)));
+    const results = await Promise.allSettled(
+      bodies.map(async (body) => ((await isNewest(finding, body)) ? send(body) : SUPERSEDED)),
+    );
     const retryable: unknown[] = [];
     results.forEach((result, index) => {
       const { dedup_key, event_action } = bodies[index];
@@ -106,6 +140,13 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
           eventId: finding.eventId,
           dedupKey: dedup_key,
           error: (result.reason as Error).message,
+        });
+      } else if (result.value.outcome === 'superseded') {
+        count('PagerDutySuperseded');
+        logger.info('Not sent: a newer PagerDuty event for this attribute was sent already', {
+          eventId: finding.eventId,
+          dedupKey: dedup_key,
+          action: event_action,
         });
       } else if (result.value.outcome === 'rejected') {
         count('PagerDutyRejected');

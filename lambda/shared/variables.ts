@@ -8,6 +8,7 @@ export type Env = Record<string, string | undefined>;
 
 export interface PagerEnvironment {
   secretName: string;
+  tableName: string;
 }
 
 /**
@@ -21,7 +22,8 @@ export function required(env: Env, names: readonly string[]): Record<string, str
   return Object.fromEntries(names.map((name) => [name, (env[name] as string).trim()]));
 }
 
-/** The pager's settings: PAGERDUTY_SECRET_NAME. */
+/** The pager's settings: PAGERDUTY_SECRET_NAME and TABLE_NAME. */
 export function readPagerEnvironment(env: Env): PagerEnvironment {
-  return { secretName: required(env, ['PAGERDUTY_SECRET_NAME']).PAGERDUTY_SECRET_NAME };
+  const { PAGERDUTY_SECRET_NAME, TABLE_NAME } = required(env, ['PAGERDUTY_SECRET_NAME', 'TABLE_NAME']);
+  return { secretName: PAGERDUTY_SECRET_NAME, tableName: TABLE_NAME };
 }

@@ -83,10 +83,12 @@ describe('readDetectorEnvironment', () => {
 });
 
 describe('readPagerEnvironment', () => {
-  it('reads the secret name, and says when it is missing', () => {
-    expect(readPagerEnvironment({ PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty' })).toEqual({
+  it('reads the secret and table names, and names each one missing', () => {
+    expect(readPagerEnvironment({ PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty', TABLE_NAME: 'keydrift' })).toEqual({
       secretName: 'keydrift/pagerduty',
+      tableName: 'keydrift',
     });
-    expect(() => readPagerEnvironment({})).toThrow(/PAGERDUTY_SECRET_NAME/);
+    expect(() => readPagerEnvironment({})).toThrow(/PAGERDUTY_SECRET_NAME, TABLE_NAME/);
+    expect(() => readPagerEnvironment({ PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty' })).toThrow(/: TABLE_NAME$/);
   });
 });

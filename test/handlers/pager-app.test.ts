@@ -9,20 +9,24 @@ import type { SNSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { RetryablePagerDutyError, SecretError } from '../../lambda/adapters/errors';
+import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { opsCommand, pageCommand } from '../../lambda/adapters/publisher';
 import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
 import { audiencesFor } from '../../lambda/alerts/routing';
 import type { Finding } from '../../lambda/core/types';
 import { createPager } from '../../lambda/handlers/pager-app';
+import { startTable, type TestTable } from '../adapters/dynalite-table';
 import { hugeFinding } from '../alerts/fixtures';
 import {
   ALICE,
   aliceIdentity,
   at,
   by,
+  createKey,
   createTrail,
   detect,
   KEY_ARN,
+  onKey,
   onTrail,
   rec,
   sessionIdentity,
@@ -92,21 +96,25 @@ function fakeFetch(...statuses: number[]) {
 }
 
 let output: CapturedOutput;
+let table: TestTable;
 
-beforeEach(() => {
+beforeEach(async () => {
   secretsMock.reset();
   secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ routing_key: ROUTING_KEY }) });
+  table = await startTable();
   output = captureOutput();
 });
 
-afterEach(() => {
+afterEach(async () => {
   output.restore();
+  await table.stop();
 });
 
-function makePager(fetch: typeof globalThis.fetch) {
+function makePager(fetch: typeof globalThis.fetch, tableName = table.tableName) {
   return createPager({
     secrets: new SecretsManagerClient({ region: 'us-west-2' }),
     secretName: 'keydrift/pagerduty',
+    ledger: createPageLedger({ client: table.client, tableName }),
     logger: new Logger({ serviceName: 'keydrift' }),
     metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
     fetch,
@@ -206,6 +214,75 @@ describe('createPager', () => {
     expect(new Set(keys.map(([key]) => key)).size).toBe(2);
     expect(output.metric('PagerInvalidMessages')).toBe(0);
     expect(output.metric('PagerDutyEvents')).toBe(4);
+  });
+
+  describe('an event older than one already sent for its attribute', () => {
+    // DisableKey pages key_state; the EnableKey a minute later puts it back and resolves that incident.
+    const pageMessage = (f: Finding) => String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', f).input.Message);
+    const [, disabled, enabled] = detect([
+      at(createKey(), 'create', '2026-10-03T11:00:00Z'),
+      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable', '2026-10-03T12:00:00Z'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable', '2026-10-03T12:01:00Z'),
+    ]).findings;
+    const sent = (bodies: unknown[]) =>
+      (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
+    const keyState = () => pagerDutyDedupKey(disabled, 'key_state');
+
+    it('is not sent when its retry comes after the resolve: the incident stays closed', async () => {
+      // Prepare: PagerDuty answers the trigger with 429, so Lambda retries it after the resolve went out.
+      expect([disabled.severity, enabled.status]).toEqual(['critical', 'resolved']);
+      const { fetch, bodies } = fakeFetch(429, 202);
+      const pager = makePager(fetch);
+
+      // Act
+      await expect(pager(snsEvent(pageMessage(disabled)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+      await pager(snsEvent(pageMessage(enabled)));
+      await pager(snsEvent(pageMessage(disabled)));
+
+      // Assess
+      expect(sent(bodies)).toEqual([
+        ['trigger', keyState()],
+        ['resolve', keyState()],
+      ]);
+      expect(output.metric('PagerDutySuperseded')).toBe(1);
+      expect(output.logs('INFO').at(-1)).toMatchObject({ eventId: 'disable', dedupKey: keyState(), action: 'trigger' });
+    });
+
+    it('is not sent when EventBridge delivers it after the newer one', async () => {
+      const { fetch, bodies } = fakeFetch(202);
+
+      await makePager(fetch)(snsEvent(pageMessage(enabled)));
+      await makePager(fetch)(snsEvent(pageMessage(disabled)));
+
+      expect(sent(bodies)).toEqual([['resolve', keyState()]]);
+    });
+
+    it('is sent again on its own retry when nothing newer was sent', async () => {
+      const { fetch, bodies } = fakeFetch(429, 202);
+
+      await expect(makePager(fetch)(snsEvent(pageMessage(disabled)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+      await makePager(fetch)(snsEvent(pageMessage(disabled)));
+
+      expect(sent(bodies)).toEqual([
+        ['trigger', keyState()],
+        ['trigger', keyState()],
+      ]);
+      expect(output.metric('PagerDutyEvents')).toBe(1);
+    });
+
+    it('is sent, and the failed check logged, when the table cannot be written', async () => {
+      const { fetch, bodies } = fakeFetch(202);
+
+      await makePager(fetch, 'no-such-table')(snsEvent(pageMessage(disabled)));
+
+      expect(sent(bodies)).toEqual([['trigger', keyState()]]);
+      expect(output.metric('PagerOrderUnchecked')).toBe(1);
+      expect(output.logs('ERROR')[0]).toMatchObject({
+        message: 'Could not check for a newer PagerDuty event; sending this one anyway',
+        eventId: 'disable',
+        error: expect.stringContaining('ResourceNotFoundException'),
+      });
+    });
   });
 
   it('fetches the routing key once for many invocations', async () => {

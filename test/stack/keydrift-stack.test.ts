@@ -83,8 +83,14 @@ const RECONCILER_ACTIONS = [
   ...KEY_USE_ACTIONS,
   ...DEAD_LETTER_SEND,
 ];
-/** pager.ts reads the routing key; nothing else but its logs and its failures. */
-const PAGER_ACTIONS = [...LOG_WRITES, 'secretsmanager:GetSecretValue', ...DEAD_LETTER_SEND];
+/** pager.ts reads the routing key and records the newest event per dedup key; nothing else but logs and failures. */
+const PAGER_ACTIONS = [
+  ...LOG_WRITES,
+  'secretsmanager:GetSecretValue',
+  'dynamodb:UpdateItem',
+  ...KEY_USE_ACTIONS,
+  ...DEAD_LETTER_SEND,
+];
 
 interface Synthesized {
   stack: KeydriftStack;
@@ -146,7 +152,7 @@ function functionRole(template: Template, marker: string, unless?: string): stri
   expect(fns).toHaveLength(1);
   return fns[0].Properties.Role['Fn::GetAtt'][0];
 }
-const detectorRole = (template: Template) => functionRole(template, 'TABLE_NAME', 'RECONCILE_RESERVE_MS');
+const detectorRole = (template: Template) => functionRole(template, 'CHAT_TOPIC_ARN', 'RECONCILE_RESERVE_MS');
 const reconcilerRole = (template: Template) => functionRole(template, 'RECONCILE_RESERVE_MS');
 /** The rules whose target is the function with this logical id. */
 const rulesTargeting = (template: Template, functionLogicalId: string) =>
@@ -156,7 +162,7 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
 const DEFAULT_ALARMS = 27;
-const FULL_ALARMS = 31;
+const FULL_ALARMS = 32;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -197,8 +203,11 @@ function expectedAlarms(stack: KeydriftStack): string[] {
     count('NoTrailLogsKms'),
     // reconciler-app.ts emits ReconcileRunTime once per completed run: the heartbeat.
     count('ReconcileRunTime'),
-    // pager-app.ts: messages that are not findings, and events PagerDuty refused (4xx); neither is retried.
-    ...(keydrift.pager ? [count('PagerInvalidMessages'), count('PagerDutyRejected')] : []),
+    // pager-app.ts: messages that are not findings, and events PagerDuty refused (4xx), neither retried; pages sent
+    // without checking for a newer one.
+    ...(keydrift.pager
+      ? [count('PagerInvalidMessages'), count('PagerDutyRejected'), count('PagerOrderUnchecked')]
+      : []),
     ...rules.flatMap((rule) => [
       `AWS/Events/FailedInvocations RuleName=${id(rule)}`,
       `AWS/Events/InvocationsFailedToBeSentToDlq RuleName=${id(rule)}`,
@@ -989,8 +998,8 @@ describe('keydrift stack with every option', () => {
     expect(names[1]).toMatch(/^keydrift-K+-us-isof-southeast-1$/);
   });
 
-  it('forwards the page topic to a pager function that may read only the PagerDuty secret', () => {
-    // It needs neither key: SNS decrypts both topics' messages before invoking it.
+  it('forwards the page topic to a pager function that may read only the PagerDuty secret and write its order items', () => {
+    // SNS decrypts both topics' messages before invoking it; keydrift's key is for the table alone.
     const pager = full.stack.keydrift.pager;
     expect(pager).toBeDefined();
     full.template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -1001,13 +1010,30 @@ describe('keydrift stack with every option', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      Environment: { Variables: Match.objectLike({ PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty',
+          TABLE_NAME: { Ref: logicalId(full.stack, full.stack.keydrift.table) },
+        }),
+      },
     });
     const pagerRole = functionRole(full.template, 'PAGERDUTY_SECRET_NAME');
     expect(roleActions(full.template, pagerRole)).toEqual(sorted(PAGER_ACTIONS));
     const statements = roleStatements(full.template, pagerRole);
     const secretRead = statements.find((s) => toArray(s.Action).includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secretRead?.Resource)).toContain(':secret:keydrift/pagerduty-??????');
+    expect(statements.find((s) => toArray(s.Action).includes('dynamodb:UpdateItem'))).toMatchObject({
+      Resource: { 'Fn::GetAtt': [logicalId(full.stack, full.stack.keydrift.table), 'Arn'] },
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PAGE#*'] } },
+    });
+    const keyUse = statements.find((s) => toArray(s.Action).includes('kms:Decrypt'));
+    expect(JSON.stringify(keyUse?.Condition)).toBe(
+      JSON.stringify({
+        StringEquals: {
+          'kms:ViaService': [{ 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] }],
+        },
+      }),
+    );
   });
 
   it('subscribes the pager to the ops topic for critical findings only, so alarm messages never reach it', () => {
@@ -1076,7 +1102,7 @@ describe('keydrift stack with every option', () => {
     expect(environment.alertMinSeverity).toBe(FULL_CONFIG.alertMinSeverity);
   });
 
-  it('alarms on pager errors, its failed dead-lettering and the messages it drops', () => {
+  it('alarms on pager errors, its failed dead-lettering, the messages it drops and pages sent unordered', () => {
     expect(alarmedMetrics(full.template)).toEqual(expectedAlarms(full.stack));
     full.template.resourceCountIs('AWS::CloudWatch::Alarm', FULL_ALARMS);
   });

@@ -1,0 +1,83 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { RetryableStoreError, StoreError } from '../../lambda/adapters/errors';
+import { createPageLedger, type PageRecord } from '../../lambda/adapters/page-ledger';
+import { startTable, type TestTable, throttlingError } from './dynalite-table';
+
+const DEDUP_KEY = 'keydrift:111122223333:us-west-2:arn:aws:kms:us-west-2:111122223333:key/1234abcd:key_state';
+const NOW = Date.parse('2026-10-03T12:05:00Z');
+const page = (at: string, eventId: string, action: PageRecord['action'], dedupKey = DEDUP_KEY): PageRecord => ({
+  dedupKey,
+  at: Date.parse(at),
+  eventId,
+  action,
+});
+
+let table: TestTable;
+
+beforeEach(async () => {
+  table = await startTable();
+});
+
+afterEach(async () => {
+  await table.stop();
+});
+
+const ledger = () => createPageLedger({ client: table.client, tableName: table.tableName, now: () => NOW });
+
+describe('createPageLedger', () => {
+  it('takes the first event of a dedup key, then only events of the same time or newer', async () => {
+    const pages = ledger();
+
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
+    expect(await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'))).toBe(true);
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(false);
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
+  });
+
+  it('orders each dedup key on its own', async () => {
+    const pages = ledger();
+    await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
+
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'policy', 'trigger', `${DEDUP_KEY}:policy`))).toBe(
+      true,
+    );
+  });
+
+  it('keeps the newest event with a 14-day expiry, and leaves an older one out', async () => {
+    const pages = ledger();
+    await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
+    await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'));
+
+    const { Item } = await table.client.send(
+      new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: `PAGE#${DEDUP_KEY}` }, sk: { S: 'LAST' } } }),
+    );
+
+    expect(Item).toEqual({
+      pk: { S: `PAGE#${DEDUP_KEY}` },
+      sk: { S: 'LAST' },
+      at: { N: String(Date.parse('2026-10-03T12:01:00Z')) },
+      eventId: { S: 'enable' },
+      action: { S: 'resolve' },
+      expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
+    });
+  });
+
+  it('turns throttling into RetryableStoreError and a missing table into StoreError, each with its cause', async () => {
+    const throttled = throttlingError();
+    table.failOnce((command) => command === 'UpdateItemCommand', throttled);
+
+    const slow = await ledger()
+      .recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
+      .catch((e: unknown) => e);
+    const missing = await createPageLedger({ client: table.client, tableName: 'no-such-table' })
+      .recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
+      .catch((e: unknown) => e);
+
+    expect(slow).toBeInstanceOf(RetryableStoreError);
+    expect((slow as Error).cause).toBe(throttled);
+    expect(missing).toBeInstanceOf(StoreError);
+    expect((missing as Error).message).toMatch(/^DynamoDB UpdateItem \(page order\) failed: ResourceNotFoundException/);
+    expect((missing as Error).cause).toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
