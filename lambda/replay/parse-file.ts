@@ -1,7 +1,8 @@
 import { constants } from 'node:buffer';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { classifyRecord } from '../core/normalize';
+import { eachLine } from './lines';
 import { fingerprint } from './seen-ids';
 
 /** A watched write found in an input, with where it came from (for error messages). */
@@ -46,9 +47,17 @@ export function emptyResult(source: string, bytes: number): FileResult {
  */
 export const MAX_INPUT_BYTES = constants.MAX_STRING_LENGTH;
 
+/** Decompressed size from which a JSON Lines file is read as a stream, a line at a time. */
+export const STREAM_FROM_BYTES = 64 * 1024 * 1024;
+
 export interface ParseOptions {
   /** Decompressed size past which an input is reported as too large to read (default {@link MAX_INPUT_BYTES}). */
   maxBytes?: number;
+  /**
+   * Decompressed size from which a file is streamed when it is JSON Lines (default {@link STREAM_FROM_BYTES}): it is
+   * then limited by neither `maxBytes` nor V8's longest string, and holds one line at a time.
+   */
+  streamFrom?: number;
 }
 
 /** What the main thread asks a replay worker to read. */
@@ -186,9 +195,16 @@ function parseJson(text: string): { value?: unknown; error?: string } {
   }
 }
 
+/** Where a text starts in its input: all of it, or one line of an input read as a stream. */
+interface TextOrigin {
+  line: number;
+  position: number;
+}
+const INPUT_START: TextOrigin = { line: 1, position: 0 };
+
 /** Line numbers of positions asked for in increasing order, counting through the text once. */
-function lineCounter(text: string): (position: number) => number {
-  let line = 1;
+function lineCounter(text: string, firstLine: number): (position: number) => number {
+  let line = firstLine;
   let newline = text.indexOf('\n');
   return (position) => {
     for (; newline !== -1 && newline < position; newline = text.indexOf('\n', newline + 1)) line++;
@@ -197,15 +213,21 @@ function lineCounter(text: string): (position: number) => number {
 }
 
 /**
- * Places a JSON error in the whole text by position, line and column (Node 20 gives only the position);
- * `offset` is where the part that was parsed starts.
+ * Places a JSON error in the input by position, line and column (Node 20 gives only the position); `offset` is where
+ * the part that was parsed starts in `text`, and `origin` where `text` starts in the input.
  */
-function withLine(message: string, text: string, offset = 0, lineAt = lineCounter(text)): string {
+function withLine(
+  message: string,
+  text: string,
+  offset = 0,
+  lineAt = lineCounter(text, INPUT_START.line),
+  origin = INPUT_START,
+): string {
   const position = /at position (\d+)( \(line \d+ column \d+\))?$/.exec(message);
   if (!position) return message;
   const at = offset + Number(position[1]);
   const column = at - text.lastIndexOf('\n', at - 1);
-  return `${message.slice(0, position.index)}at position ${at} (line ${lineAt(at)} column ${column})`;
+  return `${message.slice(0, position.index)}at position ${origin.position + at} (line ${lineAt(at)} column ${column})`;
 }
 
 /** Where one JSON value (or what should be one) lies in a text, `end` excluded. */
@@ -333,11 +355,16 @@ function aloneOnLine(text: string, value: Span): boolean {
  * and a truncated input only its end. A value broken off where the next one starts (partial files joined by `cat`)
  * costs only itself, or in a log file only the record it breaks in: the reading resumes at the next value.
  * Values are named by their line in JSON Lines (when the first value fills its line alone), else by their number.
- * The scan goes on from where {@link readJsonLines} stopped. Returns whether any value parsed, and whether any was
- * CloudTrail content (see {@link collect}).
+ * The scan goes on from where {@link readJsonLines} stopped; `origin` places the text in its input. Returns whether
+ * any value parsed, whether any was CloudTrail content (see {@link collect}), and how many values there were in all.
  */
-function scanValues(text: string, result: FileResult, readBefore: LinesRead): { parsed: boolean; content: boolean } {
-  const lineAt = lineCounter(text);
+function scanValues(
+  text: string,
+  result: FileResult,
+  readBefore: LinesRead,
+  origin: TextOrigin,
+): { parsed: boolean; content: boolean; values: number } {
+  const lineAt = lineCounter(text, origin.line);
   const lineAndColumn = (at: number) => `line ${lineAt(at)} column ${at - text.lastIndexOf('\n', at - 1)}`;
   const found = { parsed: readBefore.values > 0, content: readBefore.content };
   let values = splitValues(text, readBefore.end, text.length);
@@ -376,7 +403,9 @@ function scanValues(text: string, result: FileResult, readBefore: LinesRead): { 
     }
     const report = (name: string, offset: number, error: string, stopped: boolean) =>
       result.recordErrors.push(
-        stopped && stop ? `${name}: ${stop()}` : `${name}: not valid JSON (${withLine(error, text, offset, lineAt)})`,
+        stopped && stop
+          ? `${name}: ${stop()}`
+          : `${name}: not valid JSON (${withLine(error, text, offset, lineAt, origin)})`,
       );
     if (container === undefined) {
       report(where || 'content', span.start, whole.error, true);
@@ -405,7 +434,7 @@ function scanValues(text: string, result: FileResult, readBefore: LinesRead): { 
       report(where || 'content', span.start, whole.error, false);
     }
   }
-  return found;
+  return { ...found, values: count };
 }
 
 /**
@@ -475,7 +504,7 @@ function parseText(text: string, result: FileResult): FileResult {
   try {
     whole = JSON.parse(text);
   } catch (error) {
-    const found = scanValues(text, result, readJsonLines(text, result));
+    const found = scanValues(text, result, readJsonLines(text, result), INPUT_START);
     if (found.content || result.records > 0) return result;
     // Nothing in it is CloudTrail content: one error for the file, not one per value.
     return {
@@ -528,8 +557,8 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   return parsed;
 }
 
-/** Reads and parses one file; a file that cannot be read becomes a file error, never an exception. */
-export function readInputFile(path: string, options: ParseOptions = {}): FileResult {
+/** Reads and parses one file whole; a file that cannot be read becomes a file error, never an exception. */
+function readWholeFile(path: string, options: ParseOptions): FileResult {
   let buffer: Buffer;
   try {
     buffer = readFileSync(path);
@@ -551,4 +580,109 @@ export function readInputFile(path: string, options: ParseOptions = {}): FileRes
       fileError: `${tooLarge ? 'too large to read' : 'could not be read'} (${error.message})`,
     };
   }
+}
+
+/**
+ * Reads and parses one file; a file that cannot be read becomes a file error, never an exception. A large JSON Lines
+ * file is read as a stream, a line at a time; any other file is read whole.
+ */
+export async function readInputFile(path: string, options: ParseOptions = {}): Promise<FileResult> {
+  const large = largeFile(path, options.streamFrom ?? STREAM_FROM_BYTES);
+  return (large && (await streamJsonLines(path, large.gzip))) || readWholeFile(path, options);
+}
+
+/** Whether a file decompresses to at least `streamFrom` bytes, and is gzip; `undefined` when smaller or unreadable. */
+function largeFile(path: string, streamFrom: number): { gzip: boolean } | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const { size } = fstatSync(fd);
+    const head = Buffer.alloc(2);
+    const gzip = readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    if (!gzip) return size >= streamFrom ? { gzip } : undefined;
+    // A gzip file ends with its decompressed size modulo 4 GiB (of its last member, for a file of several).
+    const tail = Buffer.alloc(4);
+    readSync(fd, tail, 0, 4, Math.max(0, size - 4));
+    return Math.max(size, tail.readUInt32LE(0)) >= streamFrom ? { gzip } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Reads a JSON Lines file line by line as {@link readJsonLines} and {@link scanValues} read it in memory, with the same
+ * names, holding one line at a time. `undefined` when the file is not JSON Lines (its first line is not a value on its
+ * own) or holds one value only: it is read whole instead. Unlike in memory, a value must not go on past its line.
+ */
+async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult | undefined> {
+  const result = emptyResult(path, 0);
+  let first: { value: unknown; line: number } | undefined;
+  let read: LinesRead = { end: 0, values: 0, content: false };
+  let position = 0;
+  // A line that does not parse, with the blank lines after it: scanned with the next line, as in memory, so that a
+  // value broken off is named by where the next one starts.
+  let broken: { text: string; origin: TextOrigin } | undefined;
+  const scan = (text: string, origin: TextOrigin) => {
+    const found = scanValues(text, result, read, origin);
+    read = { end: 0, values: found.values, content: found.content };
+  };
+  const end = await eachLine(
+    path,
+    {
+      gzip,
+      maxLineLength: MAX_INPUT_BYTES,
+      onLongLine: (line) =>
+        result.recordErrors.push(`line ${line}: too long to read (more than ${mib(MAX_INPUT_BYTES)})`),
+    },
+    (text, line) => {
+      const origin = { line, position };
+      position += text.length;
+      const content = NOT_JSON_SPACE.test(text);
+      if (broken) {
+        broken.text += text;
+        if (!content) return true;
+        scan(broken.text, broken.origin);
+        broken = undefined;
+        return true;
+      }
+      if (!content) return true;
+      const parsed = parseJson(text);
+      if (read.values === 0) {
+        if (parsed.error !== undefined) return false;
+        first = { value: parsed.value, line };
+        read.values = 1;
+        return true;
+      }
+      if (first) {
+        read.content = collect(first.value, `line ${first.line}`, result);
+        first = undefined;
+      }
+      if (parsed.error !== undefined) {
+        broken = { text, origin };
+      } else {
+        read.values++;
+        read.content = collect(parsed.value, `line ${line}`, result) || read.content;
+      }
+      return true;
+    },
+  );
+  if (broken) scan(broken.text, broken.origin);
+  if (read.values === 0 || first) return undefined;
+  result.bytes = end.bytes;
+  if (end.error?.truncated) {
+    result.recordErrors.push(
+      `truncated gzip file (the data ends after ${mib(end.bytes)}): the ${result.records} complete record(s) before the cut were read`,
+    );
+  } else if (end.error) {
+    result.recordErrors.push(
+      `could not be read past ${mib(end.bytes)} (${end.error.message}): the ${result.records} record(s) before were read`,
+    );
+  }
+  if (read.content || result.records > 0) return result;
+  return {
+    ...emptyResult(path, end.bytes),
+    fileError: 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)',
+  };
 }

@@ -6,8 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { type FileResult, type ParseRequest, readInputFile } from './parse-file';
 
-parentPort?.on('message', ({ path, options }: ParseRequest) => {
-  const result = readInputFile(path, options);
+parentPort?.on('message', async ({ path, options }: ParseRequest) => {
+  const result = await readInputFile(path, options);
   const sent: FileResult<Uint32Array> = {
     ...result,
     readIds: Uint32Array.from(result.readIds),

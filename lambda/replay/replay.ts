@@ -29,6 +29,8 @@ export interface ReplayOptions {
   workers?: number;
   /** Decompressed bytes past which one input is reported as too large to read (default: V8's longest string). */
   maxFileBytes?: number;
+  /** Decompressed bytes from which a JSON Lines file is read as a stream (default: 64 MiB). */
+  streamFromBytes?: number;
 }
 
 export interface ReplaySummary {
@@ -320,14 +322,14 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     options.onProgress?.(++done, summary.inputs);
   };
 
-  const parse: ParseOptions = { maxBytes: options.maxFileBytes };
+  const parse: ParseOptions = { maxBytes: options.maxFileBytes, streamFrom: options.streamFromBytes };
   if (inputs.stdin)
     onResult(parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0), parse));
   const totalBytes = inputs.files.reduce((sum, f) => sum + f.size, 0);
   const workers = options.workers ?? (totalBytes >= WORKER_THRESHOLD_BYTES ? availableParallelism() : 0);
   const paths_ = inputs.files.map((f) => f.path);
   if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, parse, onResult);
-  else for (const path of paths_) onResult(readInputFile(path, parse));
+  else for (const path of paths_) onResult(await readInputFile(path, parse));
 
   events.sort(byTime);
   deleteBeforeRecreate(events);

@@ -2,7 +2,7 @@
  * Properties of the detection core, checked with fast-check, and the example story of examples/cloudtrail
  * judged at the core level.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parseDetectionConfig } from '../../lambda/core/config';
@@ -13,7 +13,7 @@ import { normalizeRecord } from '../../lambda/core/normalize';
 import { diffPolicies, normalizePolicy, stableJson } from '../../lambda/core/policy';
 import { MAP_ATTRIBUTES, splitPath } from '../../lambda/core/state';
 import type { ChangeEvent, Finding } from '../../lambda/core/types';
-import { readInputFile } from '../../lambda/replay/parse-file';
+import { parseBuffer } from '../../lambda/replay/parse-file';
 import { ACCOUNT, KEY_ARN, rec } from './harness';
 
 const STORY_DIR = path.resolve(__dirname, '../../examples/cloudtrail');
@@ -29,7 +29,9 @@ function filesUnder(dir: string): string[] {
 }
 
 /** The watched writes of the story, in file order (the duplicate TagResource included). */
-const storyWrites: unknown[] = filesUnder(STORY_DIR).flatMap((file) => readInputFile(file).writes.map((w) => w.raw));
+const storyWrites: unknown[] = filesUnder(STORY_DIR).flatMap((file) =>
+  parseBuffer(file, readFileSync(file)).writes.map((w) => w.raw),
+);
 
 /** Same-second events: creations first, deletions last (the replay's rule). */
 function phase(eventName: string): number {
