@@ -65,12 +65,6 @@ function hintHelpAfterError(command: Command, name: string): void {
   for (const sub of command.commands) hintHelpAfterError(sub, `${name} ${sub.name()}`);
 }
 
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 interface ReplayFlags {
   format: 'table' | 'json';
   plannedPrincipal: string[];
@@ -85,7 +79,7 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   const showProgress = flags.progress && process.stderr.isTTY;
   const { findings, summary } = await replay(paths, {
     config,
-    readStdin,
+    stdin: process.stdin,
     onProgress:
       showProgress && paths.length ? (done, total) => process.stderr.write(progressLine(done, total)) : undefined,
   });

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { aliasNameOf } from '../core/arn';
 import { type DetectionConfig, matchingIgnoreRule } from '../core/config';
@@ -9,20 +10,14 @@ import { MemoryStore } from '../core/memory-store';
 import { missingCaller, normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
-import {
-  emptyResult,
-  type FileResult,
-  type ParseOptions,
-  type ParseRequest,
-  parseBuffer,
-  readInputFile,
-} from './parse-file';
+import { emptyResult, type FileResult, type ParseOptions, type ParseRequest, readInputFile } from './parse-file';
 import { SeenIds } from './seen-ids';
+import { readStandardInput } from './stdin';
 
 export interface ReplayOptions {
   config: DetectionConfig;
-  /** Reads standard input when a path is `-`. */
-  readStdin?: () => Promise<Buffer>;
+  /** Standard input's bytes, read when a path is `-`. */
+  stdin?: AsyncIterable<Buffer>;
   /** Called after each input is read. */
   onProgress?: (done: number, total: number) => void;
   /** Worker threads for reading and parsing; by default one per core for large inputs, none for small. */
@@ -323,8 +318,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   };
 
   const parse: ParseOptions = { maxBytes: options.maxFileBytes, streamFrom: options.streamFromBytes };
-  if (inputs.stdin)
-    onResult(parseBuffer('<stdin>', options.readStdin ? await options.readStdin() : Buffer.alloc(0), parse));
+  if (inputs.stdin) onResult(await readStandardInput(options.stdin ?? Readable.from([]), parse));
   const totalBytes = inputs.files.reduce((sum, f) => sum + f.size, 0);
   const workers = options.workers ?? (totalBytes >= WORKER_THRESHOLD_BYTES ? availableParallelism() : 0);
   const paths_ = inputs.files.map((f) => f.path);

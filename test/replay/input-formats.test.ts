@@ -5,6 +5,7 @@
  * main ones again through the real binary.
  */
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import type { Finding } from '../../lambda/core/types';
@@ -239,7 +240,7 @@ describe('replay() reads', () => {
   test('- as standard input, plain and gzipped', async () => {
     const text = Buffer.from(jsonLines([sample('DisableKey__awskmsdg__1'), sample('TagResource__awskmsdg__1')]));
     for (const input of [text, gzipSync(text)]) {
-      const { findings, summary } = await replay(['-'], { config: DEFAULT_CONFIG, readStdin: async () => input });
+      const { findings, summary } = await replay(['-'], { config: DEFAULT_CONFIG, stdin: Readable.from([input]) });
       expect(findings.map((f) => f.event)).toEqual(['DisableKey', 'TagResource']);
       expect(summary).toMatchObject({ inputs: 1, inputsRead: 1, records: 2 });
     }
@@ -303,7 +304,7 @@ describe('replay() reads', () => {
 
   test('standard input together with files', async () => {
     const stdin = Buffer.from(JSON.stringify(sample('EnableKey__awskmsdg__1')));
-    const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, readStdin: async () => stdin });
+    const { findings } = await replay(['-', file.s3Gz], { config: DEFAULT_CONFIG, stdin: Readable.from([stdin]) });
     expect(findings.map((f) => f.event)).toEqual(['EnableKey', 'TagResource']);
   });
 });

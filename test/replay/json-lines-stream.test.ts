@@ -5,10 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { eachLine } from '../../lambda/replay/lines';
 import { type FileResult, readInputFile } from '../../lambda/replay/parse-file';
+import { type ReplayOptions, replay } from '../../lambda/replay/replay';
 import { jsonLines, replayInProcess, tempDir, writeFile } from '../helpers/keydrift';
 import { EXAMPLE_LOG, exampleRecords, jqPretty } from './example-log';
 
@@ -150,6 +154,44 @@ describe('a large JSON Lines file, read as a stream', () => {
 
     expect(streamed).toEqual(whole);
     expect(whole.summary).toMatchObject({ inputsRead: 2, duplicates: 9 });
+  });
+});
+
+describe('standard input past the size at which a file is streamed', () => {
+  const keydriftTempDirs = () => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('keydrift-stdin-'));
+  const replayStdin = (input: Buffer, options: Partial<ReplayOptions> = {}) =>
+    replay(['-'], {
+      config: DEFAULT_CONFIG,
+      stdin: Readable.from([input.subarray(0, 7), input.subarray(7)]),
+      ...options,
+    });
+
+  test('is read as a stream, plain or gzipped, from a temporary file deleted after', async () => {
+    // Prepare: gzip counts from an eighth of the size, as it decompresses to many times more.
+    const text = Buffer.from(mixedLines().repeat(20));
+    const gzipped = gzipSync(text);
+    expect(8 * gzipped.length).toBeLessThan(text.length);
+    const before = keydriftTempDirs();
+
+    // Act
+    const whole = await replayStdin(text);
+    const streamed = await replayStdin(text, { streamFromBytes: text.length, maxFileBytes: 1 });
+    const streamedGzip = await replayStdin(gzipped, { streamFromBytes: 8 * gzipped.length, maxFileBytes: 1 });
+
+    // Assess
+    expect(whole.summary).toMatchObject({ inputsRead: 1, records: 9, skipped: [] });
+    expect(streamed).toEqual(whole);
+    expect(streamedGzip).toEqual(whole);
+    expect(keydriftTempDirs()).toEqual(before);
+  });
+
+  test('that is no JSON Lines is read whole, as it is when small', async () => {
+    const indented = Buffer.from(jqPretty([{ Records: exampleRecords() }]));
+
+    const spooled = await replayStdin(indented, { streamFromBytes: 1 });
+
+    expect(spooled).toEqual(await replayStdin(indented));
+    expect(spooled.summary).toMatchObject({ inputsRead: 1, records: 9 });
   });
 });
 

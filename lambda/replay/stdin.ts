@@ -1,0 +1,53 @@
+/**
+ * Standard input (`keydrift replay -`), read as a file is: whole while it is small. From the size at which a file is
+ * streamed (an eighth of it when gzipped, which decompresses to many times more), it is first copied to a temporary
+ * file only this user can read, deleted after, so that a large JSON Lines export piped in (`aws s3 cp s3://… - |`)
+ * is read a line at a time, as when it is named.
+ */
+
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type FileResult, type ParseOptions, parseBuffer, readInputFile, STREAM_FROM_BYTES } from './parse-file';
+
+export const STDIN_SOURCE = '<stdin>';
+
+const isGzip = (held: Buffer[]): boolean => {
+  const head = Buffer.concat(held.slice(0, 2));
+  return head[0] === 0x1f && head[1] === 0x8b;
+};
+
+/** Reads standard input's bytes as one input named `<stdin>`. */
+export async function readStandardInput(stdin: AsyncIterable<Buffer>, options: ParseOptions): Promise<FileResult> {
+  const streamFrom = options.streamFrom ?? STREAM_FROM_BYTES;
+  const held: Buffer[] = [];
+  let size = 0;
+  const chunks = stdin[Symbol.asyncIterator]();
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    held.push(next.value);
+    size += next.value.length;
+    if (size >= streamFrom / 8 && (size >= streamFrom || isGzip(held))) {
+      return { ...(await readSpooled(held, chunks, options)), source: STDIN_SOURCE };
+    }
+  }
+  return parseBuffer(STDIN_SOURCE, Buffer.concat(held), options);
+}
+
+/** Copies what was read and the rest of standard input to a private temporary file, and reads that file. */
+async function readSpooled(held: Buffer[], rest: AsyncIterator<Buffer>, options: ParseOptions): Promise<FileResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'keydrift-stdin-'));
+  try {
+    const file = join(dir, 'stdin');
+    async function* all(): AsyncGenerator<Buffer> {
+      // Handed over one by one, so the part read before is not held until the end.
+      for (let chunk = held.shift(); chunk; chunk = held.shift()) yield chunk;
+      for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+    }
+    await pipeline(Readable.from(all()), createWriteStream(file, { mode: 0o600 }));
+    return await readInputFile(file, options);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
