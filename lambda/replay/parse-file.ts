@@ -49,6 +49,9 @@ export const MAX_INPUT_BYTES = constants.MAX_STRING_LENGTH;
 
 /** Decompressed size from which a JSON Lines file is read as a stream, a line at a time. */
 export const STREAM_FROM_BYTES = 64 * 1024 * 1024;
+const INDENTED = /^[ \t]/;
+/** The most text of lines that do not parse on their own that a stream scans at once. */
+const MAX_BROKEN_RUN = 64 * 1024 * 1024;
 
 export interface ParseOptions {
   /** Decompressed size past which an input is reported as too large to read (default {@link MAX_INPUT_BYTES}). */
@@ -587,23 +590,31 @@ function readWholeFile(path: string, options: ParseOptions): FileResult {
  * file is read as a stream, a line at a time; any other file is read whole.
  */
 export async function readInputFile(path: string, options: ParseOptions = {}): Promise<FileResult> {
-  const large = largeFile(path, options.streamFrom ?? STREAM_FROM_BYTES);
-  return (large && (await streamJsonLines(path, large.gzip))) || readWholeFile(path, options);
+  const file = sizeOf(path, options.streamFrom ?? STREAM_FROM_BYTES);
+  const streamed = file?.large ? await streamJsonLines(path, file.gzip) : undefined;
+  if (streamed) return streamed;
+  const whole = readWholeFile(path, options);
+  // A gzip file of several members (`cat a.gz b.gz`) ends with the size of its last member only.
+  const largerThanItSaid = file?.gzip && !file.large && whole.fileError?.startsWith('too large to read');
+  return (largerThanItSaid && (await streamJsonLines(path, true))) || whole;
 }
 
-/** Whether a file decompresses to at least `streamFrom` bytes, and is gzip; `undefined` when smaller or unreadable. */
-function largeFile(path: string, streamFrom: number): { gzip: boolean } | undefined {
+/**
+ * Whether a file is gzip, and decompresses to at least `streamFrom` bytes as far as its size says; `undefined` when it
+ * cannot be read.
+ */
+function sizeOf(path: string, streamFrom: number): { gzip: boolean; large: boolean } | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
     const { size } = fstatSync(fd);
     const head = Buffer.alloc(2);
     const gzip = readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    if (!gzip) return size >= streamFrom ? { gzip } : undefined;
+    if (!gzip) return { gzip, large: size >= streamFrom };
     // A gzip file ends with its decompressed size modulo 4 GiB (of its last member, for a file of several).
     const tail = Buffer.alloc(4);
     readSync(fd, tail, 0, 4, Math.max(0, size - 4));
-    return Math.max(size, tail.readUInt32LE(0)) >= streamFrom ? { gzip } : undefined;
+    return { gzip, large: Math.max(size, tail.readUInt32LE(0)) >= streamFrom };
   } catch {
     return undefined;
   } finally {
@@ -621,8 +632,9 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
   let first: { value: unknown; line: number } | undefined;
   let read: LinesRead = { end: 0, values: 0, content: false };
   let position = 0;
-  // A line that does not parse, with the blank lines after it: scanned with the next line, as in memory, so that a
-  // value broken off is named by where the next one starts.
+  // Lines that do not parse on their own (and the blank lines among them): scanned together with the next line that
+  // does, as in memory, so that a value broken off is named by where the next one starts, and a value spread over
+  // lines (jq's indented output) is read whole.
   let broken: { text: string; origin: TextOrigin } | undefined;
   const scan = (text: string, origin: TextOrigin) => {
     const found = scanValues(text, result, read, origin);
@@ -639,15 +651,10 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
     (text, line) => {
       const origin = { line, position };
       position += text.length;
-      const content = NOT_JSON_SPACE.test(text);
-      if (broken) {
-        broken.text += text;
-        if (!content) return true;
-        scan(broken.text, broken.origin);
-        broken = undefined;
+      if (!NOT_JSON_SPACE.test(text)) {
+        if (broken) broken.text += text;
         return true;
       }
-      if (!content) return true;
       const parsed = parseJson(text);
       if (read.values === 0) {
         if (parsed.error !== undefined) return false;
@@ -659,8 +666,17 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
         read.content = collect(first.value, `line ${first.line}`, result);
         first = undefined;
       }
-      if (parsed.error !== undefined) {
-        broken = { text, origin };
+      // Inside a value spread over lines every line is indented (`    "x"` parses alone, yet is no value of its own).
+      if (parsed.error !== undefined || (broken && INDENTED.test(text))) {
+        if (broken) broken.text += text;
+        else broken = { text, origin };
+        if (broken.text.length >= MAX_BROKEN_RUN) {
+          scan(broken.text, broken.origin);
+          broken = undefined;
+        }
+      } else if (broken) {
+        scan(broken.text + text, broken.origin);
+        broken = undefined;
       } else {
         read.values++;
         read.content = collect(parsed.value, `line ${line}`, result) || read.content;
@@ -668,16 +684,17 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
       return true;
     },
   );
+  // Gzip checks its data only at the end: what came before a fault cannot be trusted (a truncation is no fault).
+  if (end.error && !end.error.truncated) {
+    const fault = gzip ? `not a valid gzip file (${end.error.message})` : `could not be read (${end.error.message})`;
+    return { ...emptyResult(path, end.bytes), fileError: fault };
+  }
   if (broken) scan(broken.text, broken.origin);
   if (read.values === 0 || first) return undefined;
   result.bytes = end.bytes;
-  if (end.error?.truncated) {
+  if (end.error) {
     result.recordErrors.push(
       `truncated gzip file (the data ends after ${mib(end.bytes)}): the ${result.records} complete record(s) before the cut were read`,
-    );
-  } else if (end.error) {
-    result.recordErrors.push(
-      `could not be read past ${mib(end.bytes)} (${end.error.message}): the ${result.records} record(s) before were read`,
     );
   }
   if (read.content || result.records > 0) return result;

@@ -85,6 +85,61 @@ describe('a large JSON Lines file, read as a stream', () => {
     expect(found(whole).writes).toEqual(['line 1', 'line 3 Records[1]', 'value 4 (line 4)', 'value 5 (line 4)']);
   });
 
+  test("reads runs of broken lines, and jq's indented values after JSON Lines, as the whole file does", async () => {
+    // Prepare: two broken lines in a row, then a log and a record as jq indents them, then JSON Lines again.
+    // An indented list's last string is a line that parses on its own, yet is inside a value.
+    const records = exampleRecords().map((record) => ({ ...record, additionalEventData: { list: ['x', 'y'] } }));
+    const line = (i: number) => JSON.stringify(records[i]);
+    const text = [
+      line(0),
+      line(1).slice(0, 60),
+      line(2).slice(0, 60),
+      line(3),
+      jqPretty([{ Records: records.slice(4, 7) }, records[7]]),
+    ]
+      .join('\n')
+      .concat(`${line(8)}\n`);
+    const file = writeFile(path.join(tempDir(), 'mixed.jsonl'), text);
+
+    // Act
+    const { streamed, whole } = await readBothWays(file);
+
+    // Assess
+    expect(found(streamed)).toEqual(found(whole));
+    expect(whole.recordErrors).toEqual([
+      'line 2: broken off where line 3 starts',
+      'line 3: broken off where line 4 starts',
+    ]);
+    expect(whole.records).toBe(7);
+  });
+
+  test('refuses a gzip file whose data fails its check, as the whole file does: no record of it can be trusted', async () => {
+    // Prepare: stored (not compressed) gzip, so one changed key ID still decompresses, and only the CRC tells.
+    const gzipped = gzipSync(mixedLines(), { level: 0 });
+    const at = gzipped.indexOf('0f4a6c1e');
+    expect(at).toBeGreaterThan(0);
+    gzipped[at + 7] = 'f'.charCodeAt(0);
+    const file = writeFile(path.join(tempDir(), 'corrupt.jsonl.gz'), gzipped);
+
+    const { streamed, whole } = await readBothWays(file);
+
+    expect({ ...streamed, bytes: 0 }).toEqual({ ...whole, bytes: 0 });
+    expect(whole).toMatchObject({ records: 0, fileError: 'not a valid gzip file (incorrect data check)' });
+  });
+
+  test("streams a gzip file of several members, whose trailer tells only the last one's size", async () => {
+    const records = Array.from({ length: 40 }, (_, i) => ({ ...exampleRecords()[6], eventID: `put-${i}` }));
+    const members = Buffer.concat([gzipSync(jsonLines(records)), gzipSync(jsonLines([exampleRecords()[7]]))]);
+    const file = writeFile(path.join(tempDir(), 'joined.jsonl.gz'), members);
+    const limits = { maxBytes: 16 * 1024, streamFrom: 32 * 1024 };
+    expect(members.length).toBeLessThan(limits.streamFrom);
+
+    const read = await readInputFile(file, limits);
+
+    expect(read).toMatchObject({ records: 41, recordErrors: [] });
+    expect(read.fileError).toBeUndefined();
+  });
+
   test('is not held back by the size limit of an input read whole', async () => {
     const records = Array.from({ length: 40 }, (_, i) => ({ ...exampleRecords()[6], eventID: `put-${i}` }));
     const file = writeFile(path.join(tempDir(), 'export.jsonl'), jsonLines(records));
