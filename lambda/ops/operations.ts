@@ -216,6 +216,11 @@ export interface AcceptResult {
   version: number;
   acceptedBy: string | null;
   acceptedAt: string | null;
+  /**
+   * When the live state it approves was read: the time of its finding (an adopt is confirmed a while after), so that
+   * a change made after the read, delivered later, is not taken for an older one.
+   */
+  readAt: string;
   changes: AcceptedChange[];
 }
 
@@ -251,7 +256,7 @@ async function requireTrail(context: OpsContext, arn: string): Promise<void> {
 function acceptResult(
   live: ResourceSnapshot,
   previous: StoredSnapshot | undefined,
-  by: { acceptedBy: string; acceptedAt: string; rewriteUnchanged: boolean },
+  by: { acceptedBy: string; acceptedAt: string; readAt: string; rewriteUnchanged: boolean },
 ): AcceptResult {
   const result = !previous ? 'new' : sameSnapshot(previous.snapshot, live) ? 'unchanged' : 'changed';
   const kept = result === 'unchanged' && !by.rewriteUnchanged;
@@ -265,6 +270,7 @@ function acceptResult(
     version: kept ? (previous?.version ?? 0) : (previous?.version ?? 0) + 1,
     acceptedBy: kept ? (previous?.acceptedBy ?? null) : by.acceptedBy,
     acceptedAt: kept ? (previous?.acceptedAt ?? null) : by.acceptedAt,
+    readAt: by.readAt,
     changes: acceptedChanges(previous?.snapshot, live),
   };
 }
@@ -291,6 +297,7 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
     const result = acceptResult(snapshot, baselines.get(snapshot.arn), {
       acceptedBy,
       acceptedAt,
+      readAt: acceptedAt,
       rewriteUnchanged: true,
     });
     if (!(await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) }))) {
@@ -373,7 +380,7 @@ export async function planAdopt(
     states,
     readAt: acceptedAt,
     results: snapshots.map((s) =>
-      acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, rewriteUnchanged: false }),
+      acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, readAt: acceptedAt, rewriteUnchanged: false }),
     ),
     live: new Map(snapshots.map((s) => [s.arn, s])),
   };
@@ -420,7 +427,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
     service: result.kind === 'trail' ? 'cloudtrail' : 'kms',
     event: ACCEPT_EVENT,
     eventId: `${ACCEPT_EVENT}:${result.resource}:v${result.version}`,
-    timestamp: toIsoSeconds(Date.parse(result.acceptedAt)),
+    timestamp: toIsoSeconds(Date.parse(result.readAt)),
     account: arn?.account ?? '',
     region: arn?.region ?? '',
     resource: result.resource,

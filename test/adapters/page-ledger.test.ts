@@ -35,6 +35,20 @@ describe('createPageLedger', () => {
     expect(await pages.recordIfNewest(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
   });
 
+  it('of events in the same second, takes each on its first arrival, and a retry only of the last one taken', async () => {
+    const pages = ledger();
+    const second = '2026-10-03T12:00:00Z';
+
+    expect(await pages.recordIfNewest(page(second, 'disable', 'trigger'))).toBe(true);
+    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(true);
+    // The trigger's retry after the resolve went out: it would reopen the incident.
+    expect(await pages.recordIfNewest(page(second, 'disable', 'trigger'))).toBe(false);
+    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(true);
+    expect(await pages.recordIfNewest(page(second, 'schedule', 'trigger'))).toBe(true);
+    expect(await pages.recordIfNewest(page('2026-10-03T12:00:01Z', 'disable-again', 'trigger'))).toBe(true);
+    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(false);
+  });
+
   it('orders each dedup key on its own', async () => {
     const pages = ledger();
     await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
@@ -58,6 +72,7 @@ describe('createPageLedger', () => {
       sk: { S: 'LAST' },
       at: { N: String(Date.parse('2026-10-03T12:01:00Z')) },
       eventId: { S: 'enable' },
+      seen: { SS: ['enable'] },
       action: { S: 'resolve' },
       expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
     });

@@ -217,29 +217,35 @@ describe('createPager', () => {
   });
 
   describe('an event older than one already sent for its attribute', () => {
-    // DisableKey pages key_state; the EnableKey a minute later puts it back and resolves that incident.
+    // DisableKey pages key_state; the EnableKey after it puts the key back and resolves that incident.
     const pageMessage = (f: Finding) => String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', f).input.Message);
-    const [, disabled, enabled] = detect([
-      at(createKey(), 'create', '2026-10-03T11:00:00Z'),
-      at(onKey(rec('DisableKey__awskmsdg__1')), 'disable', '2026-10-03T12:00:00Z'),
-      at(onKey(rec('EnableKey__awskmsdg__1')), 'enable', '2026-10-03T12:01:00Z'),
-    ]).findings;
+    const disableThenEnable = (enabledAt: string) =>
+      detect([
+        at(createKey(), 'create', '2026-10-03T11:00:00Z'),
+        at(onKey(rec('DisableKey__awskmsdg__1')), 'disable', '2026-10-03T12:00:00Z'),
+        at(onKey(rec('EnableKey__awskmsdg__1')), 'enable', enabledAt),
+      ]).findings.slice(1);
+    const [disabled, enabled] = disableThenEnable('2026-10-03T12:01:00Z');
     const sent = (bodies: unknown[]) =>
       (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
     const keyState = () => pagerDutyDedupKey(disabled, 'key_state');
 
-    it('is not sent when its retry comes after the resolve: the incident stays closed', async () => {
+    it.each([
+      ['a minute later', '2026-10-03T12:01:00Z'],
+      ['in the same second (CloudTrail times are whole seconds)', '2026-10-03T12:00:00Z'],
+    ])('is not sent when its retry comes after the resolve of a change %s', async (_when, enabledAt) => {
       // Prepare: PagerDuty answers the trigger with 429, so Lambda retries it after the resolve went out.
-      expect([disabled.severity, enabled.status]).toEqual(['critical', 'resolved']);
+      const [disable, enable] = disableThenEnable(enabledAt);
+      expect([disable.severity, enable.status]).toEqual(['critical', 'resolved']);
       const { fetch, bodies } = fakeFetch(429, 202);
       const pager = makePager(fetch);
 
       // Act
-      await expect(pager(snsEvent(pageMessage(disabled)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
-      await pager(snsEvent(pageMessage(enabled)));
-      await pager(snsEvent(pageMessage(disabled)));
+      await expect(pager(snsEvent(pageMessage(disable)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+      await pager(snsEvent(pageMessage(enable)));
+      await pager(snsEvent(pageMessage(disable)));
 
-      // Assess
+      // Assess: the incident stays closed.
       expect(sent(bodies)).toEqual([
         ['trigger', keyState()],
         ['resolve', keyState()],

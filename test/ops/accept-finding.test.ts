@@ -1,0 +1,49 @@
+import type { PublishCommand } from '@aws-sdk/client-sns';
+import type { Finding } from '../../lambda/core/types';
+import type { OpsContext } from '../../lambda/ops/aws';
+import { type AcceptResult, tellPagerAboutAccepts } from '../../lambda/ops/operations';
+
+const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
+const PAGE_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:keydrift-page';
+
+/** An operator context that only knows the page topic, and keeps what is published to it. */
+function pageOnlyContext(published: Finding[]): OpsContext {
+  const sns = {
+    send: async (command: PublishCommand) => {
+      published.push(JSON.parse(String(command.input.Message)));
+      return {};
+    },
+  };
+  return { pageTopicArn: async () => PAGE_TOPIC, sns } as unknown as OpsContext;
+}
+
+describe('the finding an accept sends the pager', () => {
+  it('is dated when the approved state was read, not when an adopt was confirmed: a change in between stays newer', async () => {
+    // Prepare: adopt read the key Disabled at 12:00; the operator confirmed at 12:05. A ScheduleKeyDeletion at 12:02
+    // is not part of what was approved: its page must not read as older than the approval.
+    const adopted: AcceptResult = {
+      resource: KEY,
+      kind: 'key',
+      label: 'key 0f4a6c1e',
+      result: 'changed',
+      written: true,
+      previousVersion: 1,
+      version: 2,
+      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
+      acceptedAt: '2026-10-03T12:05:00.000Z',
+      readAt: '2026-10-03T12:00:00.000Z',
+      changes: [{ path: 'key_state', before: 'Enabled', after: 'Disabled' }],
+    };
+    const published: Finding[] = [];
+
+    // Act
+    const notice = await tellPagerAboutAccepts(pageOnlyContext(published), [adopted]);
+
+    // Assess
+    expect(notice).toEqual({ told: ['key 0f4a6c1e'], untold: [] });
+    expect(published).toEqual([
+      expect.objectContaining({ event: 'BaselineAccept', status: 'planned', timestamp: '2026-10-03T12:00:00Z' }),
+    ]);
+    expect(Date.parse(published[0].timestamp)).toBeLessThan(Date.parse('2026-10-03T12:02:00Z'));
+  });
+});
