@@ -42,6 +42,8 @@ export async function eachLine(
   let tooLong = false;
   let line = 0;
   let bytes = 0;
+  // Through gunzip the pipeline rejects with its own AbortError, not STOP: the flag says a stop was asked for.
+  let stopped = false;
 
   const take = (text: string): void => {
     let from = 0;
@@ -50,7 +52,10 @@ export async function eachLine(
       from = newline + 1;
       line++;
       if (tooLong || partsLength + end.length > options.maxLineLength) options.onLongLine(line);
-      else if (!onLine(parts.length ? parts.join('') + end : end, line)) throw STOP;
+      else if (!onLine(parts.length ? parts.join('') + end : end, line)) {
+        stopped = true;
+        throw STOP;
+      }
       parts = [];
       partsLength = 0;
       tooLong = false;
@@ -88,7 +93,7 @@ export async function eachLine(
     finish();
     return { bytes };
   } catch (error) {
-    if (error === STOP) return { bytes };
+    if (stopped) return { bytes };
     const { code, message } = error as NodeJS.ErrnoException;
     // A gzip file cut short ends in "unexpected end of file": what came before the cut still counts.
     const truncated = code === 'Z_BUF_ERROR';

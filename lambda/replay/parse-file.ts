@@ -50,7 +50,7 @@ export const MAX_INPUT_BYTES = constants.MAX_STRING_LENGTH;
 /** Decompressed size from which a JSON Lines file is read as a stream, a line at a time. */
 export const STREAM_FROM_BYTES = 64 * 1024 * 1024;
 const INDENTED = /^[ \t]/;
-/** The most text of lines that do not parse on their own that a stream scans at once. */
+/** The most text of lines that do not parse on their own a stream holds: past it, the file is read whole. */
 const MAX_BROKEN_RUN = 64 * 1024 * 1024;
 
 export interface ParseOptions {
@@ -624,8 +624,8 @@ function sizeOf(path: string, streamFrom: number): { gzip: boolean; large: boole
 
 /**
  * Reads a JSON Lines file line by line as {@link readJsonLines} and {@link scanValues} read it in memory, with the same
- * names, holding one line at a time. `undefined` when the file is not JSON Lines (its first line is not a value on its
- * own) or holds one value only: it is read whole instead. Unlike in memory, a value must not go on past its line.
+ * names, holding one line at a time (and runs of lines that do not parse on their own). `undefined` when the file is
+ * not JSON Lines (its first line is not a value on its own) or holds one value only: it is read whole instead.
  */
 async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult | undefined> {
   const result = emptyResult(path, 0);
@@ -636,6 +636,7 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
   // does, as in memory, so that a value broken off is named by where the next one starts, and a value spread over
   // lines (jq's indented output) is read whole.
   let broken: { text: string; origin: TextOrigin } | undefined;
+  let tooMuchBroken = false;
   const scan = (text: string, origin: TextOrigin) => {
     const found = scanValues(text, result, read, origin);
     read = { end: 0, values: found.values, content: found.content };
@@ -670,9 +671,10 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
       if (parsed.error !== undefined || (broken && INDENTED.test(text))) {
         if (broken) broken.text += text;
         else broken = { text, origin };
+        // So much text that is no JSON Lines: read whole, as in memory, within the whole-file limit.
         if (broken.text.length >= MAX_BROKEN_RUN) {
-          scan(broken.text, broken.origin);
-          broken = undefined;
+          tooMuchBroken = true;
+          return false;
         }
       } else if (broken) {
         scan(broken.text + text, broken.origin);
@@ -684,6 +686,7 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
       return true;
     },
   );
+  if (tooMuchBroken) return undefined;
   // Gzip checks its data only at the end: what came before a fault cannot be trusted (a truncation is no fault).
   if (end.error && !end.error.truncated) {
     const fault = gzip ? `not a valid gzip file (${end.error.message})` : `could not be read (${end.error.message})`;

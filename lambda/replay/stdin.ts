@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type FileResult, type ParseOptions, parseBuffer, readInputFile, STREAM_FROM_BYTES } from './parse-file';
+import {
+  emptyResult,
+  type FileResult,
+  type ParseOptions,
+  parseBuffer,
+  readInputFile,
+  STREAM_FROM_BYTES,
+} from './parse-file';
 
 export const STDIN_SOURCE = '<stdin>';
 
@@ -29,7 +36,13 @@ export async function readStandardInput(stdin: AsyncIterable<Buffer>, options: P
     held.push(next.value);
     size += next.value.length;
     if (size >= streamFrom / 8 && (size >= streamFrom || isGzip(held))) {
-      return { ...(await readSpooled(held, chunks, options)), source: STDIN_SOURCE };
+      try {
+        return { ...(await readSpooled(held, chunks, options)), source: STDIN_SOURCE };
+      } catch (error) {
+        // No temporary folder, or no room in it: said of this input, the others still replay.
+        const reason = `could not be copied to a temporary file (${(error as Error).message})`;
+        return { ...emptyResult(STDIN_SOURCE, size), fileError: reason };
+      }
     }
   }
   return parseBuffer(STDIN_SOURCE, Buffer.concat(held), options);
