@@ -99,8 +99,8 @@ export async function eachLine(
     const truncated = code === 'Z_BUF_ERROR';
     try {
       if (truncated) finish();
-    } catch (stopped) {
-      if (stopped !== STOP) throw stopped;
+    } catch (fromOnLine) {
+      if (fromOnLine !== STOP) throw fromOnLine;
     }
     return { bytes, error: { truncated, message } };
   }

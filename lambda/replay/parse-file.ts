@@ -47,6 +47,9 @@ export function emptyResult(source: string, bytes: number): FileResult {
  */
 export const MAX_INPUT_BYTES = constants.MAX_STRING_LENGTH;
 
+/** Whether bytes start as gzip data does (its two magic bytes). */
+export const isGzipData = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
 /** Decompressed size from which a JSON Lines file is read as a stream, a line at a time. */
 export const STREAM_FROM_BYTES = 64 * 1024 * 1024;
 const INDENTED = /^[ \t]/;
@@ -535,7 +538,7 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   const maxBytes = Math.min(options.maxBytes ?? MAX_INPUT_BYTES, MAX_INPUT_BYTES);
   let data = buffer;
   let truncated = false;
-  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
+  if (isGzipData(data)) {
     const inflated = gunzip(data, maxBytes);
     if ('error' in inflated) return { ...emptyResult(source, buffer.length), fileError: inflated.error };
     ({ data, truncated } = inflated);
@@ -609,7 +612,7 @@ function sizeOf(path: string, streamFrom: number): { gzip: boolean; large: boole
     fd = openSync(path, 'r');
     const { size } = fstatSync(fd);
     const head = Buffer.alloc(2);
-    const gzip = readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const gzip = isGzipData(head.subarray(0, readSync(fd, head, 0, 2, 0)));
     if (!gzip) return { gzip, large: size >= streamFrom };
     // A gzip file ends with its decompressed size modulo 4 GiB (of its last member, for a file of several).
     const tail = Buffer.alloc(4);

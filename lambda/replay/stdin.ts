@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   emptyResult,
   type FileResult,
+  isGzipData,
   type ParseOptions,
   parseBuffer,
   readInputFile,
@@ -20,11 +21,6 @@ import {
 } from './parse-file';
 
 export const STDIN_SOURCE = '<stdin>';
-
-const isGzip = (held: Buffer[]): boolean => {
-  const head = Buffer.concat(held.slice(0, 2));
-  return head[0] === 0x1f && head[1] === 0x8b;
-};
 
 /** Reads standard input's bytes as one input named `<stdin>`. */
 export async function readStandardInput(stdin: AsyncIterable<Buffer>, options: ParseOptions): Promise<FileResult> {
@@ -35,7 +31,7 @@ export async function readStandardInput(stdin: AsyncIterable<Buffer>, options: P
   for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
     held.push(next.value);
     size += next.value.length;
-    if (size >= streamFrom / 8 && (size >= streamFrom || isGzip(held))) {
+    if (size >= streamFrom / 8 && (size >= streamFrom || isGzipData(Buffer.concat(held.slice(0, 2))))) {
       try {
         return { ...(await readSpooled(held, chunks, options)), source: STDIN_SOURCE };
       } catch (error) {
