@@ -223,11 +223,10 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
     return EXIT.usage;
   }
   return withContext(flags, async (context) => {
-    const nowMs = Date.now();
     const progress = process.stderr.isTTY
       ? (done: number, total: number) => process.stderr.write(`\rreading ${done}/${total} keys and aliases…`)
       : undefined;
-    const plan = await planAdopt(context, nowMs, progress);
+    const plan = await planAdopt(context, Date.now, progress);
     if (progress) process.stderr.write('\r\u001b[K');
     const pending = plan.results.filter((r) => r.written).length;
     const where = `table ${plan.tableName} (${context.region})`;

@@ -15,6 +15,8 @@ export interface InventoryOptions {
   /** How many keys are read at once (each read is six KMS calls in parallel). */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** The clock that dates each read (default: the system's). */
+  now?: () => number;
 }
 
 export interface Inventory {
@@ -23,6 +25,11 @@ export interface Inventory {
   trails: ResourceSnapshot[];
   /** AWS-managed keys left out. */
   skippedAwsManaged: number;
+  /**
+   * When each resource's read began (epoch ms), by ARN: a change made before then is in the state read. Each is its
+   * own (a large account takes minutes to read), so a change made meanwhile is dated against its resource's read.
+   */
+  readAt: Map<string, number>;
 }
 
 /** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
@@ -71,21 +78,27 @@ export async function customerAliases(kms: KMSClient): Promise<string[]> {
 export async function readInventory(options: InventoryOptions): Promise<Inventory> {
   const { kms, kmsReader, trailReader } = options;
   const concurrency = options.concurrency ?? 8;
+  const now = options.now ?? Date.now;
+  const readAt = new Map<string, number>();
+  const trailsReadAt = now();
   const [{ arns: keyArns, skipped }, aliasArns, trails] = await Promise.all([
     customerManagedKeys(kms, concurrency),
     customerAliases(kms),
     trailReader.readTrails(),
   ]);
+  for (const trail of trails) readAt.set(trail.arn, trailsReadAt);
   const total = keyArns.length + aliasArns.length;
   let done = 0;
-  const counted =
-    <T>(read: (arn: string) => Promise<T>) =>
-    async (arn: string): Promise<T> => {
-      const result = await read(arn);
+  const dated =
+    (read: (arn: string) => Promise<ResourceSnapshot>) =>
+    async (arn: string): Promise<ResourceSnapshot> => {
+      const began = now();
+      const snapshot = await read(arn);
+      readAt.set(snapshot.arn, began);
       options.onProgress?.(++done, total);
-      return result;
+      return snapshot;
     };
-  const keys = await mapLimit(keyArns, concurrency, counted(kmsReader.readKey));
-  const aliases = await mapLimit(aliasArns, concurrency, counted(kmsReader.readAlias));
-  return { keys, aliases, trails, skippedAwsManaged: skipped };
+  const keys = await mapLimit(keyArns, concurrency, dated(kmsReader.readKey));
+  const aliases = await mapLimit(aliasArns, concurrency, dated(kmsReader.readAlias));
+  return { keys, aliases, trails, skippedAwsManaged: skipped, readAt };
 }

@@ -350,16 +350,18 @@ export interface AdoptPlan {
   live: Map<string, ResourceSnapshot>;
   /** The stored states loaded with the baselines, whose versions the accepts must still find. */
   states: Map<string, StoredSnapshot>;
-  /** When the live states were read (ISO-8601). */
-  readAt: string;
 }
 
-/** Reads the live state of every customer-managed key, alias and trail, and compares it with the baselines. */
+/**
+ * Reads the live state of every customer-managed key, alias and trail, and compares it with the baselines. Each result
+ * is dated when its own resource's read began (`now` dates them).
+ */
 export async function planAdopt(
   context: OpsContext,
-  nowMs: number,
+  now: () => number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<AdoptPlan> {
+  const nowMs = now();
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
   // The table first: a missing table is reported before minutes of KMS reads.
@@ -369,6 +371,7 @@ export async function planAdopt(
     ...readers(context),
     concurrency: CONCURRENCY,
     onProgress,
+    now,
   });
   const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
   const { states, baselines } = await store.load(snapshots.map((s) => s.arn));
@@ -378,10 +381,10 @@ export async function planAdopt(
     acceptedBy,
     inventory,
     states,
-    readAt: acceptedAt,
-    results: snapshots.map((s) =>
-      acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, readAt: acceptedAt, rewriteUnchanged: false }),
-    ),
+    results: snapshots.map((s) => {
+      const readAt = new Date(inventory.readAt.get(s.arn) ?? nowMs).toISOString();
+      return acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, readAt, rewriteUnchanged: false });
+    }),
     live: new Map(snapshots.map((s) => [s.arn, s])),
   };
 }
@@ -400,7 +403,7 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
     CONCURRENCY,
     async (r) => {
       const live = plan.live.get(r.resource);
-      const stored = { state: plan.states.get(r.resource), readAt: plan.readAt };
+      const stored = { state: plan.states.get(r.resource), readAt: r.readAt };
       if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored))) changed.push(r.label);
     },
   );

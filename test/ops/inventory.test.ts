@@ -82,6 +82,33 @@ describe('readInventory', () => {
     expect(inventory.skippedAwsManaged).toBe(1);
     expect(progress).toEqual(['1/4', '2/4', '3/4', '4/4']);
   });
+
+  it('dates each resource when its own read began, trails when the trail listing began', async () => {
+    // Prepare: each key or alias read takes a minute on the clock.
+    let clock = 0;
+    const aMinuteLater = async <T>(value: T): Promise<T> => {
+      clock += 60_000;
+      return value;
+    };
+    const kmsReader: KmsReader = {
+      readKey: (arn) => aMinuteLater(snapshotFromState('key', arn, { key_state: 'Enabled' })),
+      readAlias: (arn) => aMinuteLater(snapshotFromState('alias', arn, { target_key_id: ARN('a') })),
+    };
+    const trailReader: TrailReader = {
+      readTrails: async () => [snapshotFromState('trail', TRAIL, { trail: 'exists' })],
+      readTrail: async (arn) => snapshotFromState('trail', arn, { trail: 'exists' }),
+    };
+    // Act
+    const inventory = await readInventory({ kms, kmsReader, trailReader, concurrency: 1, now: () => clock });
+    // Assess
+    expect(Object.fromEntries(inventory.readAt)).toEqual({
+      [TRAIL]: 0,
+      [ARN('a')]: 0,
+      [ARN('b')]: 60_000,
+      [ALIAS('alias/payments')]: 120_000,
+      [ALIAS('alias/reports')]: 180_000,
+    });
+  });
 });
 
 describe('mapLimit', () => {

@@ -1,0 +1,98 @@
+/**
+ * Adopt planned and applied in process against a moto account holding a `Keydrift` stack, with a clock that says each
+ * read takes a minute (a large account's adopt reads for minutes). Each approval is dated when its own resource's
+ * read began, so a change made while adopt read other resources, and read into the approved state, is older than the
+ * approval that resolves its incident.
+ */
+import { DisableKeyCommand } from '@aws-sdk/client-kms';
+import { createPageLedger } from '../../lambda/adapters/page-ledger';
+import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { toIsoSeconds } from '../../lambda/core/time';
+import type { Finding } from '../../lambda/core/types';
+import { closeOpsContext, createOpsContext, type OpsContext } from '../../lambda/ops/aws';
+import { applyAdopt, planAdopt, tellPagerAboutAccepts } from '../../lambda/ops/operations';
+import { finding, type OperatorWorld, REGION, STACK, setUpOperatorWorld } from '../helpers/operator-world';
+
+const MINUTE = 60_000;
+
+let world: OperatorWorld;
+let context: OpsContext;
+
+beforeAll(async () => {
+  world = await setUpOperatorWorld();
+  context = await createOpsContext({ stackName: STACK, region: REGION, endpointUrl: world.moto.endpoint });
+});
+
+afterAll(async () => {
+  closeOpsContext(context);
+  await world.stop();
+});
+
+/** Baselines `arn` as it is now, as the detector does for a key it saw created. */
+async function baselined(arn: string): Promise<void> {
+  const live = await world.reader.readKey(arn);
+  const created = finding({ resource: arn, event: 'CreateKey', severity: 'info', status: 'planned', hoursAgo: 24 });
+  await world.save({
+    finding: created,
+    states: [{ snapshot: live, expectedVersion: null }],
+    baselines: [{ snapshot: live, expectedVersion: null }],
+  });
+}
+
+describe('keydrift baseline adopt', () => {
+  it("dates each approval when its own resource's read began: a change paged while adopt read other keys is resolved", async () => {
+    // Prepare: two baselined keys. Adopt begins at `start` and reads a resource a minute; the second key is disabled
+    // (and paged) 90 s in, before adopt reaches it, so adopt reads it Disabled and approves that.
+    const first = await world.createKey('payments card data');
+    const second = await world.createKey('monthly reports');
+    await baselined(first);
+    await baselined(second);
+    await world.kms.send(new DisableKeyCommand({ KeyId: second.split('/')[1] }));
+    const start = Date.parse('2026-12-06T03:00:00Z');
+    let clock = start;
+    const oneMinutePerRead = () => {
+      const now = clock;
+      clock += MINUTE;
+      return now;
+    };
+    const disabledAt = start + 90_000;
+    const disabled: Finding = {
+      ...finding({ resource: second, event: 'DisableKey', severity: 'critical', hoursAgo: 0 }),
+      timestamp: toIsoSeconds(disabledAt),
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    };
+    const ledger = createPageLedger({ client: world.dynamodb, tableName: world.tableName });
+    const paged = async (f: Finding) =>
+      Promise.all(
+        pagerDutyEventsToSend(f, 'routing-key').map((body) =>
+          ledger.recordIfNewest({
+            dedupKey: body.dedup_key,
+            at: Date.parse(f.timestamp),
+            eventId: f.eventId,
+            action: body.event_action,
+          }),
+        ),
+      );
+    expect(await paged(disabled)).toEqual([true]);
+
+    // Act
+    const plan = await planAdopt(context, oneMinutePerRead);
+    const results = await applyAdopt(context, plan, clock);
+    await tellPagerAboutAccepts(context, results);
+
+    // Assess: each resource is dated at its own read, the second key's after its change.
+    const readAt = (arn: string) => Date.parse(results.find((r) => r.resource === arn)?.readAt ?? '');
+    expect(readAt(first)).toBeGreaterThan(start);
+    expect(readAt(second)).toBeGreaterThan(readAt(first));
+    expect(readAt(second)).toBeGreaterThan(disabledAt);
+    // The stored state carries the same time: the detector takes it as read after events before then.
+    const state = await world.item(`RESOURCE#${second}`, 'STATE');
+    expect(state?.updatedAt?.S).toBe(new Date(readAt(second)).toISOString());
+    // The approval resolves the DisableKey incident: the pager takes it as newer and sends it.
+    const approvals = (await world.pageMessages()).filter((f) => f.resource === second);
+    expect(approvals).toEqual([
+      expect.objectContaining({ event: 'BaselineAccept', changes: { key_state: expect.anything() } }),
+    ]);
+    expect(await paged(approvals[0])).toEqual([true]);
+  });
+});
