@@ -47,6 +47,7 @@ export async function readStandardInput(stdin: AsyncIterable<Buffer>, options: P
 /** Copies what was read and the rest of standard input to a private temporary file, and reads that file. */
 async function readSpooled(held: Buffer[], rest: AsyncIterator<Buffer>, options: ParseOptions): Promise<FileResult> {
   const dir = mkdtempSync(join(tmpdir(), 'keydrift-stdin-'));
+  const release = removedOnSignal(dir);
   try {
     const file = join(dir, 'stdin');
     async function* all(): AsyncGenerator<Buffer> {
@@ -57,6 +58,26 @@ async function readSpooled(held: Buffer[], rest: AsyncIterator<Buffer>, options:
     await pipeline(Readable.from(all()), createWriteStream(file, { mode: 0o600 }));
     return await readInputFile(file, options);
   } finally {
+    release();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Removes `dir` when the run is ended by a signal (Ctrl-C, kill, a closed terminal) while it exists, then ends as
+ * the signal would have: the copy may be gigabytes of audit logs. Returns what stops watching.
+ */
+function removedOnSignal(dir: string): () => void {
+  const release = () => {
+    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
+  };
+  function onSignal(signal: NodeJS.Signals): void {
+    rmSync(dir, { recursive: true, force: true });
+    release();
+    process.kill(process.pid, signal);
+  }
+  for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
+  return release;
 }

@@ -4,6 +4,7 @@
  * start, so each test groups the assertions one run allows.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Finding, SEVERITIES, STATUSES } from '../../lambda/core/types';
 import {
@@ -240,6 +241,34 @@ describe('standard output closed early (`| head -1`)', () => {
     expect(stderr).toContain('findings: 3000 critical');
     expect(status).toBe(1);
   });
+});
+
+describe('a run ended by a signal while standard input is copied to a temporary file', () => {
+  test.each([['SIGINT'], ['SIGTERM']] as const)(
+    '%s removes the copy and ends the run as the signal does',
+    async (signal) => {
+      // Prepare: 8 MiB that starts as gzip does is copied to the temporary folder; the pipe stays open after it.
+      const tmp = tempDir();
+      const child = spawn(process.execPath, [BIN, 'replay', '-'], {
+        cwd,
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_, by) => resolve(by)));
+      const gzipStart = Buffer.alloc(8 * 1024 * 1024);
+      gzipStart.set([0x1f, 0x8b]);
+      child.stdin.write(gzipStart);
+      const copies = () => fs.readdirSync(tmp).filter((name) => name.startsWith('keydrift-stdin-'));
+      while (!copies().some((dir) => fs.existsSync(path.join(tmp, dir, 'stdin')))) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Act
+      child.kill(signal);
+      // Assess
+      expect(await ended).toBe(signal);
+      expect(copies()).toEqual([]);
+    },
+  );
 });
 
 test('--min-severity shows only findings at or above it; --fail-on still sees them all', () => {
