@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate } from 'node:timers/promises';
 import {
   emptyResult,
   type FileResult,
@@ -58,26 +59,33 @@ async function readSpooled(held: Buffer[], rest: AsyncIterator<Buffer>, options:
     await pipeline(Readable.from(all()), createWriteStream(file, { mode: 0o600 }));
     return await readInputFile(file, options);
   } finally {
-    release();
     rmSync(dir, { recursive: true, force: true });
+    await release();
   }
 }
 
 const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
- * Removes `dir` when the run is ended by a signal (Ctrl-C, kill, a closed terminal) while it exists, then ends as
- * the signal would have: the copy may be gigabytes of audit logs. Returns what stops watching.
+ * Removes `dir` when a signal (Ctrl-C, kill, a closed terminal) ends the run while it exists, then ends as the signal
+ * would have: the copy may be gigabytes of audit logs. Returns what stops watching.
  */
-function removedOnSignal(dir: string): () => void {
-  const release = () => {
+function removedOnSignal(dir: string): () => Promise<void> {
+  const stopWatching = () => {
     for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
   };
   function onSignal(signal: NodeJS.Signals): void {
     rmSync(dir, { recursive: true, force: true });
-    release();
+    stopWatching();
     process.kill(process.pid, signal);
   }
   for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
-  return release;
+  return async () => {
+    // A signal that came during a synchronous read waits for the event loop's next poll: removing the listeners
+    // before it would drop the signal, and the run would go on. The first immediate may still run in the loop turn
+    // that woke this code; the second runs after the next poll.
+    await setImmediate();
+    await setImmediate();
+    stopWatching();
+  };
 }

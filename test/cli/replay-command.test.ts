@@ -243,32 +243,58 @@ describe('standard output closed early (`| head -1`)', () => {
   });
 });
 
-describe('a run ended by a signal while standard input is copied to a temporary file', () => {
+describe('a run ended by a signal while standard input is held in a temporary file', () => {
+  /** `keydrift replay -` with its temporary folder in a test folder, given `input` (and its end, when `end`). */
+  function replayStandardInput(input: Buffer, end: boolean) {
+    const tmp = tempDir();
+    const child = spawn(process.execPath, [BIN, 'replay', '-'], {
+      cwd,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_, by) => resolve(by)));
+    child.stdin.on('error', () => {});
+    if (end) child.stdin.end(input);
+    else child.stdin.write(input);
+    const copies = () => fs.readdirSync(tmp).filter((name) => name.startsWith('keydrift-stdin-'));
+    /** Waits until a copy holds at least `bytes`. */
+    const copied = async (bytes: number) => {
+      const size = (dir: string) => fs.statSync(path.join(tmp, dir, 'stdin'), { throwIfNoEntry: false })?.size ?? -1;
+      while (!copies().some((dir) => size(dir) >= bytes)) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    return { child, ended, copies, copied };
+  }
+
   test.each([['SIGINT'], ['SIGTERM']] as const)(
-    '%s removes the copy and ends the run as the signal does',
+    '%s while it is copied removes the copy and ends the run as the signal does',
     async (signal) => {
       // Prepare: 8 MiB that starts as gzip does is copied to the temporary folder; the pipe stays open after it.
-      const tmp = tempDir();
-      const child = spawn(process.execPath, [BIN, 'replay', '-'], {
-        cwd,
-        env: { ...process.env, TMPDIR: tmp },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_, by) => resolve(by)));
       const gzipStart = Buffer.alloc(8 * 1024 * 1024);
       gzipStart.set([0x1f, 0x8b]);
-      child.stdin.write(gzipStart);
-      const copies = () => fs.readdirSync(tmp).filter((name) => name.startsWith('keydrift-stdin-'));
-      while (!copies().some((dir) => fs.existsSync(path.join(tmp, dir, 'stdin')))) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const run = replayStandardInput(gzipStart, false);
+      await run.copied(0);
       // Act
-      child.kill(signal);
+      run.child.kill(signal);
       // Assess
-      expect(await ended).toBe(signal);
-      expect(copies()).toEqual([]);
+      expect(await run.ended).toBe(signal);
+      expect(run.copies()).toEqual([]);
     },
   );
+
+  test('SIGTERM while the whole copy is read at once (an indented log) is not lost once the read is done', async () => {
+    // Prepare: an indented log of 70 MiB (mostly indentation), read whole in one synchronous stretch.
+    const record = JSON.stringify(sample('DisableKey__awskmsdg__1'));
+    const padding = `${' '.repeat(1023)}\n`.repeat(70 * 1024);
+    const log = Buffer.from(`{\n  "Records": [\n${record}\n${padding}]}\n`);
+    const run = replayStandardInput(log, true);
+    await run.copied(log.length);
+    // Act: once the copy is complete, while it is read (an earlier signal is handled as the copy is written).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    run.child.kill('SIGTERM');
+    // Assess
+    expect(await run.ended).toBe('SIGTERM');
+    expect(run.copies()).toEqual([]);
+  });
 });
 
 test('--min-severity shows only findings at or above it; --fail-on still sees them all', () => {
