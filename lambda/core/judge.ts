@@ -283,7 +283,8 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
   const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
   const trailsUsingKey = kind === 'key' ? surroundings.trailsUsingKey(resource) : [];
   const changes = groupChanges(observation, trailsUsingKey);
-  const ruleContext: RuleContext = { event, kind, resource, changes, trailsUsingKey };
+  const approved = observation.approved ?? (() => undefined);
+  const ruleContext: RuleContext = { event, kind, resource, changes, trailsUsingKey, approved };
   const managedBy = grantManagedByService(ruleContext);
   const status = statusOf(observation, entry, config, managedBy);
   markBackToBaseline(changes, observation, status);

@@ -256,6 +256,19 @@ describe('Rule: TrailKeyStaysInAccount', () => {
     );
   });
 
+  it('is NON_COMPLIANT, and critical, again on a second move between keys of that account: the approved key is ours', () => {
+    const secondKey = `arn:aws:kms:us-west-2:${EXTERNAL_ACCOUNT}:key/5e6f7a8b-0000-4000-8000-000000000003`;
+    const records = [
+      createTrail('org-audit', KEY_ARN),
+      moveTrailTo(EXTERNAL_KEY_ARN),
+      moveTrailTo(secondKey, 'move-2'),
+    ];
+    expect(verdictOf(TrailKeyStaysInAccount, records)).toEqual(
+      nonCompliant(`the trail's logs are now encrypted with a key of account ${EXTERNAL_ACCOUNT}`),
+    );
+    expect(detect(records).last).toMatchObject({ severity: 'critical', status: 'drift' });
+  });
+
   it('is COMPLIANT when the trail moves to another key of its own account', () => {
     expect(verdictOf(TrailKeyStaysInAccount, [createTrail('org-audit', KEY_ARN), moveTrailTo(OTHER_KEY_ARN)])).toEqual(
       COMPLIANT,

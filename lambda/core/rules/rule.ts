@@ -1,3 +1,4 @@
+import type { ApprovedValue } from '../remediation';
 import type { AttributeChange, ChangeEvent, ResourceKind } from '../types';
 
 /** What a rule sees: one event's changes on one resource, and what is known around it. */
@@ -8,6 +9,8 @@ export interface RuleContext {
   changes: Record<string, AttributeChange>;
   /** Trails whose logs this key encrypts (empty for aliases, trails and unrelated keys). */
   trailsUsingKey: string[];
+  /** The approved value of any path of the resource (`undefined` when unknown, `null` when approved absent). */
+  approved: ApprovedValue;
 }
 
 export type RuleOutcome =
