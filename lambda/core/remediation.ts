@@ -107,6 +107,9 @@ function outsideAccessRestored(arn: string, current: unknown, target: unknown): 
   return outside(target).filter((accountId) => !now.has(accountId));
 }
 
+/** PendingDeletion, or PendingReplicaDeletion (a multi-Region primary waiting for its replicas to go): cancellable. */
+const pendingDeletion = (state: unknown): boolean => state === 'PendingDeletion' || state === 'PendingReplicaDeletion';
+
 function keyCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
   const key = [param('--key-id', arn), `--region ${region}`];
   const { attribute, entry } = splitPath(undo.path);
@@ -119,8 +122,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   if (target === undefined) {
     // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo. Whether
     // the key was Enabled before is not known, so enabling it is left to the reader, as a comment.
-    const pendingDeletion = attribute === 'key_state' && typeof current === 'string' && current.endsWith('Deletion');
-    return pendingDeletion
+    return attribute === 'key_state' && pendingDeletion(current)
       ? [
           aws('kms cancel-key-deletion', ...key),
           `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: ${aws('kms enable-key', ...key)}`,
@@ -130,12 +132,15 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   switch (attribute) {
     case 'key_state':
       if (target === 'Enabled') {
-        const cancel = current === 'PendingDeletion' || current === 'PendingReplicaDeletion';
         if (current === 'PendingImport') return [reimportComment(key)];
-        return [...(cancel ? [aws('kms cancel-key-deletion', ...key)] : []), aws('kms enable-key', ...key)];
+        return [
+          ...(pendingDeletion(current) ? [aws('kms cancel-key-deletion', ...key)] : []),
+          aws('kms enable-key', ...key),
+        ];
       }
       if (target === 'Disabled') {
-        return [aws(current === 'PendingDeletion' ? 'kms cancel-key-deletion' : 'kms disable-key', ...key)];
+        // Cancelling leaves the key Disabled; DisableKey on a key pending deletion fails and cancels nothing.
+        return [aws(pendingDeletion(current) ? 'kms cancel-key-deletion' : 'kms disable-key', ...key)];
       }
       return [];
     case 'deletion_date':
@@ -475,9 +480,8 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
     return COMMANDS[kind](arn, region, { ...gone, target: undefined });
   }
   const inspect: string[] = [];
-  // A trail starts logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
-  const startsLogging = (u: Undo) => kind === 'trail' && u.path === 'logging' && u.target === true;
-  for (const undo of [...undos.filter((u) => !startsLogging(u)), ...undos.filter(startsLogging)]) {
+  const ordered = kind === 'trail' ? [...undos].sort((a, b) => trailUndoStep(a) - trailUndoStep(b)) : undos;
+  for (const undo of ordered) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
     const undoing = COMMANDS[kind](arn, region, undo, approved);
     if (undo.target === undefined && undoing.length === 0) inspect.push(inspectCommand(kind, arn, region, undo.path));
@@ -486,6 +490,16 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   // A deleted trail has nothing left to inspect: reading it only answers TrailNotFound.
   const trailDeleted = kind === 'trail' && undos.some((u) => u.path === 'trail' && u.current === 'deleted');
   return [...new Set([...commands, ...(trailDeleted ? [] : inspect)])];
+}
+
+/**
+ * When a trail's undo can run. CloudTrail refuses a multi-Region trail without global service events: they come back
+ * on before the multi-Region flag, and go off after it. The trail starts logging only once its key, bucket and
+ * selectors are back: never into a wrong bucket unencrypted.
+ */
+function trailUndoStep(undo: Undo): number {
+  if (undo.path === 'include_global_service_events') return undo.target === true ? 0 : 2;
+  return undo.path === 'logging' && undo.target === true ? 3 : 1;
 }
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */

@@ -90,6 +90,13 @@ describe('Remediation', () => {
     expect(commands.filter((c) => c.startsWith('aws kms enable-key'))).toEqual([]);
   });
 
+  it('cancels the deletion of a multi-Region primary approved Disabled (PendingReplicaDeletion): DisableKey fails on it', () => {
+    const commands = remediationFor('key', KEY_ARN, [
+      { path: 'key_state', current: 'PendingReplicaDeletion', target: 'Disabled' },
+    ]);
+    expect(commands).toEqual([`aws kms cancel-key-deletion ${KEY}`]);
+  });
+
   it('enables rotation again after a DisableKeyRotation', () => {
     expect(remediationOf([rec('DisableKeyRotation__awskmsdg__1')])).toEqual([`aws kms enable-key-rotation ${KEY}`]);
   });
@@ -304,6 +311,30 @@ describe('Remediation', () => {
       `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --kms-key-id ${KEY_ARN}`,
       `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --s3-bucket-name org-audit-logs`,
       `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-west-2`,
+    ]);
+  });
+
+  it('turns global service events back on before the multi-Region flag, which CloudTrail refuses without them', () => {
+    const commands = remediationFor('trail', TRAIL_ARN, [
+      { path: 'multi_region', current: false, target: true },
+      { path: 's3_bucket_name', current: 'attacker-bucket', target: 'org-audit-logs' },
+      { path: 'include_global_service_events', current: false, target: true },
+    ]);
+    expect(commands).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --include-global-service-events`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --is-multi-region-trail`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --s3-bucket-name org-audit-logs`,
+    ]);
+  });
+
+  it('turns global service events off only after the multi-Region flag, when both were approved off', () => {
+    const commands = remediationFor('trail', TRAIL_ARN, [
+      { path: 'include_global_service_events', current: true, target: false },
+      { path: 'multi_region', current: true, target: false },
+    ]);
+    expect(commands).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --no-is-multi-region-trail`,
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --no-include-global-service-events`,
     ]);
   });
 
