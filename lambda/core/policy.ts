@@ -143,27 +143,49 @@ const ARN_FENCES = ['aws:sourcearn', 'aws:principalarn'];
 /** The account field of an ARN fence's value, when it names one account (`arn:aws:cloudtrail:*:ID:trail/*`). */
 const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(value)?.[1];
 
-function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> {
-  const accounts = new Set<string>();
-  const orgs = new Set<string>();
+/** Condition keys about the resource a service acts for, not the caller. */
+const SOURCE_FENCES = ['aws:sourceaccount', 'aws:sourcearn'];
+
+/** The values every set holds (conditions that must all hold); `undefined` with no sets. */
+function common(sets: string[][]): string[] | undefined {
+  if (sets.length === 0) return undefined;
+  return [...new Set(sets.reduce((kept, set) => kept.filter((value) => set.includes(value))))].sort();
+}
+
+/**
+ * The accounts and organizations a statement's conditions confine it to. Each condition key lists what it allows, and
+ * every key must hold: the accounts are those all the caller's keys allow (else all the source keys allow), so a
+ * fence to the key's own account and a pattern of another account's roles let no one in (`unsatisfiable`).
+ */
+function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> & { unsatisfiable: boolean } {
+  const caller: string[][] = [];
+  const source: string[][] = [];
+  const orgs: string[][] = [];
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, values] of Object.entries(block)) {
       const lower = key.toLowerCase();
+      const fences = SOURCE_FENCES.includes(lower) ? source : caller;
       if (ARN_FENCES.includes(lower)) {
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
         const owners = values.map(accountOfArnFence).filter((owner) => owner !== undefined);
-        if (owners.length === values.length) for (const owner of owners) accounts.add(owner);
+        if (owners.length === values.length) fences.push(owners);
         continue;
       }
       // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.
       if (/Like$/i.test(operator) && values.some((value) => /[*?]/.test(value))) continue;
-      if (ACCOUNT_FENCES.includes(lower)) for (const value of values) accounts.add(value);
+      if (ACCOUNT_FENCES.includes(lower)) fences.push(values);
       // Org ids are lowercase; `StringEqualsIgnoreCase` may spell them otherwise.
-      if (ORG_FENCES.includes(lower)) for (const value of values) orgs.add(value.toLowerCase());
+      if (ORG_FENCES.includes(lower)) orgs.push(values.map((value) => value.toLowerCase()));
     }
   }
-  return { accounts: [...accounts].sort(), orgs: [...orgs].sort() };
+  const accounts = common(caller.length ? caller : source);
+  const organizations = common(orgs);
+  return {
+    accounts: accounts ?? [],
+    orgs: organizations ?? [],
+    unsatisfiable: accounts?.length === 0 || organizations?.length === 0,
+  };
 }
 
 /** A Deny whose one condition is a negated fence (`StringNotEquals aws:PrincipalOrgID`): it denies all outside it. */
@@ -193,8 +215,8 @@ function denyFenceOf(statement: PolicyStatement): DenyFence | undefined {
   }
   if (!fence) return undefined;
   const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');
-  const fences = fencesOf({ Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } });
-  return fences.accounts.length === 0 && fences.orgs.length === 0 ? undefined : fences;
+  const { accounts, orgs } = fencesOf({ Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } });
+  return accounts.length === 0 && orgs.length === 0 ? undefined : { accounts, orgs };
 }
 
 /** Deny fences that apply to every principal and every KMS action on the key: a perimeter around the whole key. */
@@ -222,7 +244,9 @@ function granteesOf(policy: Policy): Grantee[] {
   };
   for (const statement of policy.Statement) {
     if (statement.Effect !== 'Allow') continue;
-    const fences = fencesOf(statement);
+    const { unsatisfiable, ...fences } = fencesOf(statement);
+    // Conditions no request can meet grant nothing.
+    if (unsatisfiable) continue;
     // NotPrincipal with Allow grants everyone but the listed principals.
     if (statement.Principal === '*' || statement.NotPrincipal) {
       const unfenced = fences.accounts.length === 0 && fences.orgs.length === 0;

@@ -217,6 +217,55 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
   });
 
+  it.each([
+    ['its own account and a pattern of roles of the other account: no one can meet both', [ACCOUNT], []],
+    [
+      'either account and a pattern of roles of the other account: the other account',
+      [ACCOUNT, EXTERNAL_ACCOUNT],
+      [EXTERNAL_ACCOUNT],
+    ],
+  ])('finds "*" fenced by kms:CallerAccount of %s', (_, callers, outside) => {
+    // Every condition key must hold: the accounts both allow, not either.
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: {
+        StringEquals: { 'kms:CallerAccount': callers },
+        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*` },
+      },
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
+  });
+
+  it('finds "*" fenced to callers of its own account inside, whatever account the resource a service acts for is in', () => {
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT, 'aws:SourceAccount': EXTERNAL_ACCOUNT } },
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual([]);
+  });
+
+  it('reports no principal gained by a PutKeyPolicy whose new statement no request can meet', () => {
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: {
+        StringEquals: { 'kms:CallerAccount': ACCOUNT },
+        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*` },
+      },
+    };
+    const { last } = detect([createKey(), putKeyPolicy(policyWith(statement))]);
+    expect(last.changes.policy).toMatchObject({ added_principals: [], external_accounts: [] });
+    expect(last.summary).not.toContain(EXTERNAL_ACCOUNT);
+  });
+
   it('finds "*" fenced by an aws:SourceArn of its own account inside the account', () => {
     const statement = {
       ...cloudTrailFencedBy('ArnLike', 'aws:SourceArn', `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*`),
