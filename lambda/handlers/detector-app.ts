@@ -567,7 +567,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
         await releaseQuietly(progress.eventId, progress.delivered);
       }
-      if (progress.selfKeyEvent) await warnOps(progress.selfKeyEvent);
+      // Only when the ops topic has not had it already: the failure may be another target's.
+      if (progress.selfKeyEvent && !progress.delivered.includes('ops')) await warnOps(progress.selfKeyEvent);
       throw error;
     } finally {
       metrics.addMetric('ProcessingTime', MetricUnit.Milliseconds, Math.round(performance.now() - started));

@@ -423,6 +423,26 @@ describe('createDetector: alerting', () => {
     expect(output.metric('OpsFallbackAlerts')).toBe(1);
   });
 
+  it("alerts the ops topic once for an event on keydrift's own key when another target fails and Lambda retries", async () => {
+    // Prepare: EventBridge fails once, after the ops topic took the finding.
+    mockLiveKey({ state: 'Disabled' });
+    eventsMock
+      .on(PutEventsCommand)
+      .rejectsOnce(Object.assign(new Error('Internal failure'), { name: 'InternalException', $metadata: {} }))
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+    const record = readRecord('DisableKey__awskmsdg__1');
+
+    // Act
+    await expect(detect(envelope(record))).rejects.toThrow();
+    await detect(envelope(record));
+
+    // Assess
+    expect(published(topics.ops)).toHaveLength(1);
+    expect(published(topics.email)).toHaveLength(1);
+    expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(2);
+  });
+
   it('does not fall back to the ops topic for a failing event on any other key', async () => {
     mockLiveKey({ state: 'Disabled' });
     table.client.middlewareStack.add(
