@@ -2,8 +2,9 @@
  * The newest PagerDuty event sent for each dedup key (a resource's attribute), in keydrift's table. PagerDuty takes
  * events in the order they arrive, so a trigger that arrives after the resolve of newer drift (a retry after a 429,
  * or EventBridge delivering two events out of order) would reopen an incident for drift already undone. The pager
- * sends an event only if no newer one for its dedup key was recorded. CloudTrail times are whole seconds: of events
- * at the same time, each is sent as it first arrives, but not again once another replaced it.
+ * sends an event only if no newer one for its dedup key was recorded, but for an older trigger while the incident is
+ * open. CloudTrail times are whole seconds: of events at the same time, each is sent as it first arrives, but not
+ * again once another replaced it.
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
@@ -30,12 +31,14 @@ export interface PageRecord {
 
 export interface PageLedger {
   /**
-   * Records `page` as its dedup key's newest event and returns `true`, or returns `false` when a newer event for that
-   * key was recorded already. Of the same time, it counts as newest on its first arrival, and on a later one (its own
-   * retry, or its copy from another topic) while it is still the last recorded.
+   * Whether `page` may be sent. The newest event of its dedup key is recorded and sent. Of the same time, one counts
+   * as newest on its first arrival, and on a later one (its own retry, or its copy from another topic) while it is
+   * still the last recorded. An older trigger is sent (not recorded) while the last recorded event is a trigger too:
+   * the incident is open, and it adds who did it (a CloudTrail event arriving after the reconciler paged its drift).
+   * Anything else older is not sent.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
-  recordIfNewest(page: PageRecord): Promise<boolean>;
+  admit(page: PageRecord): Promise<boolean>;
 }
 
 // Longer than any retry of a page can arrive (Lambda keeps an asynchronous event for at most 6 hours).
@@ -46,11 +49,14 @@ const PAGE_TTL_SECONDS = 14 * 24 * 60 * 60;
  *
  * @example
  * const ledger = createPageLedger({ client: new DynamoDBClient({}), tableName: process.env.TABLE_NAME });
- * if (await ledger.recordIfNewest({ dedupKey, at: Date.parse(finding.timestamp), eventId, action })) await send(body);
+ * if (await ledger.admit({ dedupKey, at: Date.parse(finding.timestamp), eventId, action })) await send(body);
  */
 export function createPageLedger({ client, tableName, now = Date.now }: PageLedgerOptions): PageLedger {
   /** Applies `update` if `condition` holds; false when it does not. */
   async function recordIf(page: PageRecord, update: string, condition: string): Promise<boolean> {
+    // DynamoDB refuses names and values an expression does not use.
+    const used = <T>(entries: Record<string, T>) =>
+      Object.fromEntries(Object.entries(entries).filter(([token]) => `${update} ${condition}`.includes(token)));
     try {
       await client.send(
         new UpdateItemCommand({
@@ -58,14 +64,14 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
           Key: { pk: { S: `PAGE#${page.dedupKey}` }, sk: { S: 'LAST' } },
           UpdateExpression: update,
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#at': 'at', '#action': 'action', '#seen': 'seen' },
-          ExpressionAttributeValues: {
+          ExpressionAttributeNames: used({ '#at': 'at', '#action': 'action', '#seen': 'seen' }),
+          ExpressionAttributeValues: used({
             ':at': { N: String(page.at) },
             ':eventId': { S: page.eventId },
             ':seen': { SS: [page.eventId] },
             ':action': { S: page.action },
             ':expires': { N: String(Math.floor(now() / 1000) + PAGE_TTL_SECONDS) },
-          },
+          }),
         }),
       );
       return true;
@@ -76,15 +82,17 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
   }
 
   return {
-    async recordIfNewest(page) {
+    async admit(page) {
       const fields = 'eventId = :eventId, #action = :action, expiresAt = :expires';
       return (
         (await recordIf(page, `SET #at = :at, #seen = :seen, ${fields}`, 'attribute_not_exists(#at) OR #at < :at')) ||
-        recordIf(
+        (await recordIf(
           page,
           `SET ${fields} ADD #seen :seen`,
           '#at = :at AND (eventId = :eventId OR NOT contains(#seen, :eventId))',
-        )
+        )) ||
+        // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).
+        (page.action === 'trigger' && recordIf(page, 'SET expiresAt = :expires', '#action = :action'))
       );
     },
   };

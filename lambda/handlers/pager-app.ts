@@ -107,7 +107,7 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     const at = Date.parse(finding.timestamp);
     if (Number.isNaN(at)) return true;
     try {
-      return await deps.ledger.recordIfNewest({
+      return await deps.ledger.admit({
         dedupKey: body.dedup_key,
         at,
         eventId: finding.eventId,

@@ -28,40 +28,59 @@ describe('createPageLedger', () => {
   it('takes the first event of a dedup key, then only events of the same time or newer', async () => {
     const pages = ledger();
 
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
-    expect(await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'))).toBe(true);
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(false);
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
   });
 
   it('of events in the same second, takes each on its first arrival, and a retry only of the last one taken', async () => {
     const pages = ledger();
     const second = '2026-10-03T12:00:00Z';
 
-    expect(await pages.recordIfNewest(page(second, 'disable', 'trigger'))).toBe(true);
-    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(true);
+    expect(await pages.admit(page(second, 'disable', 'trigger'))).toBe(true);
+    expect(await pages.admit(page(second, 'enable', 'resolve'))).toBe(true);
     // The trigger's retry after the resolve went out: it would reopen the incident.
-    expect(await pages.recordIfNewest(page(second, 'disable', 'trigger'))).toBe(false);
-    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(true);
-    expect(await pages.recordIfNewest(page(second, 'schedule', 'trigger'))).toBe(true);
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:01Z', 'disable-again', 'trigger'))).toBe(true);
-    expect(await pages.recordIfNewest(page(second, 'enable', 'resolve'))).toBe(false);
+    expect(await pages.admit(page(second, 'disable', 'trigger'))).toBe(false);
+    expect(await pages.admit(page(second, 'enable', 'resolve'))).toBe(true);
+    expect(await pages.admit(page(second, 'schedule', 'trigger'))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:00:01Z', 'disable-again', 'trigger'))).toBe(true);
+    expect(await pages.admit(page(second, 'enable', 'resolve'))).toBe(false);
+  });
+
+  it('takes an older trigger while the last one taken is a trigger (its incident is open), without recording it', async () => {
+    // Prepare: the reconciler paged the drift it found at 12:02; the DisableKey behind it happened at 12:00.
+    const pages = ledger();
+    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'reconcile', 'trigger'))).toBe(true);
+
+    // Act and assess: the late event names who did it, on the open incident.
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
+    // An older resolve is still left out: the reconciler saw the drift after it.
+    expect(await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'))).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:03:00Z', 'enable-again', 'resolve'))).toBe(true);
+    // Once resolved, the late trigger would reopen the incident.
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(false);
+    const { Item } = await table.client.send(
+      new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: `PAGE#${DEDUP_KEY}` }, sk: { S: 'LAST' } } }),
+    );
+    expect(Item).toMatchObject({
+      at: { N: String(Date.parse('2026-10-03T12:03:00Z')) },
+      eventId: { S: 'enable-again' },
+    });
   });
 
   it('orders each dedup key on its own', async () => {
     const pages = ledger();
-    await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
+    await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
 
-    expect(await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'policy', 'trigger', `${DEDUP_KEY}:policy`))).toBe(
-      true,
-    );
+    expect(await pages.admit(page('2026-10-03T12:00:00Z', 'policy', 'trigger', `${DEDUP_KEY}:policy`))).toBe(true);
   });
 
   it('keeps the newest event with a 14-day expiry, and leaves an older one out', async () => {
     const pages = ledger();
-    await pages.recordIfNewest(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
-    await pages.recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'));
+    await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
+    await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'));
 
     const { Item } = await table.client.send(
       new GetItemCommand({ TableName: table.tableName, Key: { pk: { S: `PAGE#${DEDUP_KEY}` }, sk: { S: 'LAST' } } }),
@@ -83,10 +102,10 @@ describe('createPageLedger', () => {
     table.failOnce((command) => command === 'UpdateItemCommand', throttled);
 
     const slow = await ledger()
-      .recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
+      .admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
       .catch((e: unknown) => e);
     const missing = await createPageLedger({ client: table.client, tableName: 'no-such-table' })
-      .recordIfNewest(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
+      .admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))
       .catch((e: unknown) => e);
 
     expect(slow).toBeInstanceOf(RetryableStoreError);

@@ -23,6 +23,7 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { createStateStore } from '../../lambda/adapters/state-store';
 import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
@@ -59,6 +60,8 @@ let warnings: jest.SpyInstance;
 let clock = Date.now();
 const keys: Record<'payments' | 'ledger' | 'reports' | 'archive', KeyRef> = {} as never;
 let archiveTrail: string;
+/** The reconciler's finding of the DisableKey it found, before that call's CloudTrail event arrived. */
+let reconciledDisable: Finding;
 
 beforeAll(async () => {
   world = await setUpWorld();
@@ -183,6 +186,7 @@ describe('Reconciler against moto', () => {
     // Assess
     expect(result.findings).toHaveLength(3);
     const disabled = only(result.findings, keys.payments.arn);
+    reconciledDisable = disabled;
     expect(disabled).toMatchObject({
       event: 'Reconcile',
       severity: 'critical',
@@ -218,18 +222,37 @@ describe('Reconciler against moto', () => {
   });
 
   it('takes the late event of drift it reported as saying who did it, paged on the same incident', async () => {
-    // The DisableKey of the previous test reaches the detector only now: CloudTrail's events can lag by minutes.
-    const late = await world.deliver(kmsRecords.disableKey(keys.payments, { region: REGION }));
+    // The DisableKey of the previous test reaches the detector only now: CloudTrail's events can lag by minutes, and
+    // the call was made before the run that found it.
+    const time = new Date(Date.parse(reconciledDisable.timestamp) - 60_000);
+    const late = await world.deliver(kmsRecords.disableKey(keys.payments, { region: REGION, time }));
     expect(late.finding).toMatchObject({
       event: 'DisableKey',
       severity: 'critical',
       status: 'drift',
-      changes: { key_state: { before: 'Disabled', after: 'Disabled', already_known: true } },
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
     });
     const finding = late.finding as Finding;
-    expect(formatPagerDutyEvents(finding, 'routing-key').map((e) => e.dedup_key)).toEqual([
+    expect((await world.deliveredFor(finding.eventId)).page).toHaveLength(1);
+    const pages = (f: Finding) => formatPagerDutyEvents(f, 'routing-key');
+    expect(pages(finding).map((e) => e.dedup_key)).toEqual([
       pagerDutyDedupKey({ account: MOTO_ACCOUNT, region: REGION, resource: keys.payments.arn }, 'key_state'),
     ]);
+    // The pager's order: the reconciler's page went out first; the older event still goes, to the open incident.
+    const ledger = createPageLedger({ client: world.dynamodb, tableName: TABLE });
+    const admitted = (f: Finding) =>
+      Promise.all(
+        pages(f).map((e) =>
+          ledger.admit({
+            dedupKey: e.dedup_key,
+            at: Date.parse(f.timestamp),
+            eventId: f.eventId,
+            action: e.event_action,
+          }),
+        ),
+      );
+    expect(await admitted(reconciledDisable)).toEqual([true]);
+    expect(await admitted(finding)).toEqual([true]);
   });
 
   it('reports a baselined key that KMS no longer knows as deleted, critical', async () => {

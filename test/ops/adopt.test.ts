@@ -65,7 +65,7 @@ describe('keydrift baseline adopt', () => {
     const paged = async (f: Finding) =>
       Promise.all(
         pagerDutyEventsToSend(f, 'routing-key').map((body) =>
-          ledger.recordIfNewest({
+          ledger.admit({
             dedupKey: body.dedup_key,
             at: Date.parse(f.timestamp),
             eventId: f.eventId,
