@@ -55,6 +55,15 @@ const STATUS_MEANING: Record<Status, string> = {
   denied: 'the call failed, so nothing changed, but someone tried',
 };
 
+/** What the status means for this finding: drift a later change already undid no longer differs. */
+function statusMeaning(finding: Finding): string {
+  const changes = Object.values(finding.changes ?? {});
+  if (finding.status === 'drift' && changes.length > 0 && changes.every((c) => c.since_undone === true)) {
+    return 'it made the resource differ from its approved baseline; a later change already put it back';
+  }
+  return STATUS_MEANING[finding.status] ?? 'unknown status';
+}
+
 const NO_REMEDIATION: Record<Status, string> = {
   drift: 'No ready-made command: compare with the baseline, then revert by hand or accept the change.',
   resolved: 'Nothing to do for what this change touched: it is at its approved baseline.',
@@ -91,7 +100,7 @@ function emailBody(finding: Finding, opts: Required<EmailOptions>): string {
 function overview(finding: Finding): string[] {
   const facts: Array<[string, string]> = [
     ['Severity', oneLine(finding.severity, 12).toUpperCase()],
-    ['Status', `${oneLine(finding.status, 12)} (${STATUS_MEANING[finding.status] ?? 'unknown status'})`],
+    ['Status', `${oneLine(finding.status, 12)} (${statusMeaning(finding)})`],
     ['Who', safeText(finding.user, MAX_ITEM_CHARS)],
     ...(finding.sourceIp || finding.userAgent ? [['From', origin(finding)] as [string, string]] : []),
     ['When', safeText(finding.timestamp, 64)],

@@ -72,6 +72,7 @@ const FLAG_WORDS: Record<string, string> = {
   already_known:
     'unchanged by this event: keydrift already knew this value (reported earlier), which is not the approved one',
   unchanged: 'unchanged by this event',
+  since_undone: 'since undone: a later change put it back at the approved value (the live state shows it)',
   cloudtrail_access_removed:
     "CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key",
   used_by_keydrift: 'keydrift itself uses this key',

@@ -241,7 +241,8 @@ function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, manag
 
 /** Longest summary: values a caller chose (a 5,000-character tag) must not turn the one line into a page. */
 const MAX_SUMMARY_CHARS = 400;
-function boundedSummary(summary: string): string {
+/** A summary cut to its maximum length, with an ellipsis. */
+export function boundedSummary(summary: string): string {
   if (summary.length <= MAX_SUMMARY_CHARS) return summary;
   // Never half of a surrogate pair (an emoji in a tag value): a lone surrogate is not text.
   const cut = /[\uD800-\uDBFF]/.test(summary[MAX_SUMMARY_CHARS - 2]) ? MAX_SUMMARY_CHARS - 2 : MAX_SUMMARY_CHARS - 1;

@@ -1,9 +1,10 @@
 import { TRANSIENT_STATES } from './detector';
 import type { Effect } from './effects';
+import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
-import { emptySnapshot, lookup } from './state';
-import type { ResourceSnapshot } from './types';
+import { emptySnapshot, lookup, splitPath } from './state';
+import type { Finding, ResourceSnapshot } from './types';
 
 /**
  * Paths the event set that the live read does not show yet. KMS reads are eventually consistent: a
@@ -35,4 +36,34 @@ export function settleWithLive(store: MemoryStore, effect: Effect, live: Resourc
   }
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...live.completeMaps])];
   store.putBaseline(baseline);
+}
+
+/**
+ * The drift of an event judged after a later change that undid it (EventBridge does not keep order): each attribute
+ * the live read shows back at its approved value is flagged `since_undone`. With all of them so, nothing is left to
+ * undo, and the summary and remediation say so. Status and severity stay: the call did drift the resource, and who
+ * made it still matters.
+ */
+export function markUndone(
+  finding: Finding,
+  effect: Effect,
+  live: ResourceSnapshot,
+  baseline: ResourceSnapshot | undefined,
+): void {
+  if (finding.status !== 'drift') return;
+  const backAtBaseline = (path: string) => {
+    const [now, approved] = [lookup(live, path), lookup(baseline, path)];
+    return now !== undefined && approved !== undefined && stableJson(now) === stableJson(approved);
+  };
+  const paths = Object.keys(effect.set);
+  const undone = Object.keys(finding.changes).filter((attribute) => {
+    const own = paths.filter((path) => splitPath(path).attribute === attribute);
+    return own.length > 0 && own.every(backAtBaseline);
+  });
+  for (const attribute of undone) finding.changes[attribute].since_undone = true;
+  if (undone.length === 0 || undone.length < Object.keys(finding.changes).length) return;
+  finding.summary = boundedSummary(`${finding.summary} (since undone: back at its baseline)`);
+  finding.remediation = [
+    '# nothing to undo: a later change put it back at its approved state, as the live state shows',
+  ];
 }

@@ -30,7 +30,7 @@ import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
 import { RecordError } from '../core/errors';
-import { pathsNotYetVisible, settleWithLive } from '../core/live';
+import { markUndone, pathsNotYetVisible, settleWithLive } from '../core/live';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
@@ -288,6 +288,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched);
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
+    const stored = loaded.states.get(effect.resource);
+    if (live && live.arn === effect.resource && stored && savedAfter(event, stored)) {
+      // A later change was judged first: what the live state shows back at the baseline, it undid.
+      markUndone(finding, effect, live, memory.baseline(effect.resource));
+    }
     if (live && live.arn === effect.resource) {
       // A failed call changed nothing: the live state is simply the state, and adopts unknown baseline paths.
       settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live);

@@ -3,11 +3,11 @@
  */
 import { Detector } from '../../lambda/core/detector';
 import { effectOf } from '../../lambda/core/effects';
-import { pathsNotYetVisible, settleWithLive } from '../../lambda/core/live';
+import { markUndone, pathsNotYetVisible, settleWithLive } from '../../lambda/core/live';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { lookup, snapshotFromState } from '../../lambda/core/state';
-import { config, KEY_ARN, onKey, rec } from './harness';
+import { config, createKey, KEY_ARN, onKey, rec } from './harness';
 
 /** What the live reads of a key return, as the adapters flatten them. */
 const liveKey = (state: Record<string, unknown>) =>
@@ -85,5 +85,28 @@ describe('Settling with the live read', () => {
     expect(lookup(baseline, 'key_state')).toBeUndefined();
     expect(lookup(baseline, 'deletion_date')).toBeUndefined();
     expect(lookup(baseline, 'enable_key_rotation')).toBe(true);
+  });
+});
+
+describe('An older event judged after the change that undid it', () => {
+  it('flags only what the live state shows back at the baseline, and keeps the remediation while drift is left', () => {
+    // Prepare: a key approved Enabled is scheduled for deletion; by the time that event is judged, the deletion was
+    // cancelled (no date) but the key is still Disabled, which is not its approved state.
+    const store = new MemoryStore();
+    const detector = new Detector(config(), store);
+    detector.observe(normalizeRecord(createKey()));
+    const event = normalizeRecord(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')));
+    const effect = effectOf(event, store);
+    const finding = detector.observe(event);
+    const { summary, remediation } = structuredClone(finding);
+
+    // Act
+    markUndone(finding, effect, liveKey({ key_state: 'Disabled', deletion_date: null }), store.baseline(KEY_ARN));
+
+    // Assess
+    expect(finding.changes.deletion_date?.since_undone).toBe(true);
+    expect(finding.changes.key_state?.since_undone).toBeUndefined();
+    expect(finding.summary).toBe(summary);
+    expect(finding.remediation).toEqual(remediation);
   });
 });

@@ -629,6 +629,36 @@ describe('createDetector: live state', () => {
     expect(loaded.states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
   });
 
+  it("says an older event's drift is since undone when the later change judged first put the key back", async () => {
+    // Prepare: the key approved Enabled; EnableKey (01:00) is judged first, then the DisableKey made before it.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+    const live = mockLiveKey({ state: 'Enabled' });
+    await store().acceptBaseline(keySnapshotOf(live), 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
+    const enable = readRecord('DisableKey__awskmsdg__1');
+    Object.assign(enable, {
+      eventName: 'EnableKey',
+      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
+      eventTime: '2014-11-04T01:00:00Z',
+    });
+    await detect(envelope(enable));
+
+    // Act
+    const { finding } = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+
+    // Assess: still the critical change it was, who made it, but nothing to undo.
+    expect(finding).toMatchObject({
+      event: 'DisableKey',
+      severity: 'critical',
+      status: 'drift',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled', since_undone: true } },
+      remediation: ['# nothing to undo: a later change put it back at its approved state, as the live state shows'],
+    });
+    expect(finding?.summary).toMatch(/ \(since undone: back at its baseline\)$/);
+    const [email] = published(topics.email).slice(-1);
+    expect(email.Message).toContain('Status:    drift (it made the resource differ from its approved baseline; a');
+    expect(email.Message).toContain('since undone: a later change put it back at the approved value');
+  });
+
   it('does not take a stored state written after the event as the value before it', async () => {
     // Prepare: DisableKey was processed after EnableKey happened, so its live read already showed Enabled again.
     const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
