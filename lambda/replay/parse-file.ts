@@ -75,6 +75,14 @@ export interface ParseRequest {
 const mib = (bytes: number): string =>
   bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${bytes} bytes`;
 
+/**
+ * The refusal of an input past the size limit of one read whole, with the way round it: JSON Lines are read as a
+ * stream whatever their size (jq reads no gzip, so a gzipped input is decompressed into it).
+ */
+const tooLargeToRead = (detail: string, gzip: boolean): string =>
+  `too large to read (${detail}): convert it to JSON Lines, which is read as a stream: ` +
+  `${gzip ? "gunzip -c FILE | jq -c '.Records[]'" : "jq -c '.Records[]' FILE"} > FILE.jsonl`;
+
 /** Files CloudTrail writes next to the logs that hold no records. */
 const isDigest = (value: Record<string, unknown>): boolean => 'digestStartTime' in value && 'logFiles' in value;
 
@@ -454,7 +462,7 @@ function gunzip(buffer: Buffer, maxBytes: number): { data: Buffer; truncated: bo
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     if (code === 'ERR_BUFFER_TOO_LARGE')
-      return { error: `too large to read (decompresses to more than ${mib(maxBytes)})` };
+      return { error: tooLargeToRead(`decompresses to more than ${mib(maxBytes)}`, true) };
     // "unexpected end of file": decompressing again without asking for the end gives the partial output.
     const partial = code === 'Z_BUF_ERROR' ? partialGunzip(buffer, options) : undefined;
     if (partial?.length) return { data: partial, truncated: true };
@@ -538,13 +546,14 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   const maxBytes = Math.min(options.maxBytes ?? MAX_INPUT_BYTES, MAX_INPUT_BYTES);
   let data = buffer;
   let truncated = false;
-  if (isGzipData(data)) {
+  const gzip = isGzipData(data);
+  if (gzip) {
     const inflated = gunzip(data, maxBytes);
     if ('error' in inflated) return { ...emptyResult(source, buffer.length), fileError: inflated.error };
     ({ data, truncated } = inflated);
   }
   if (data.length > maxBytes)
-    return { ...emptyResult(source, data.length), fileError: `too large to read (more than ${mib(maxBytes)})` };
+    return { ...emptyResult(source, data.length), fileError: tooLargeToRead(`more than ${mib(maxBytes)}`, gzip) };
   const result = emptyResult(source, data.length);
   let text: string;
   try {

@@ -337,20 +337,25 @@ describe('an input too large to read (a decompression bomb)', () => {
   const bigLog = () => gzipSync(bigText());
   const CAP = 16 * 1024;
 
-  test('is reported as too large to read, never parsed', () => {
+  /** The refusal, with the way round it the README gives: JSON Lines are read as a stream whatever their size. */
+  const TOO_LARGE_GZIP =
+    'too large to read (decompresses to more than 16384 bytes): convert it to JSON Lines, which is read as a ' +
+    "stream: gunzip -c FILE | jq -c '.Records[]' > FILE.jsonl";
+
+  test('is reported as too large to read, never parsed, with how to convert it to JSON Lines', () => {
     const result = parseBuffer('bomb.json.gz', bigLog(), { maxBytes: CAP });
-    expect(result).toMatchObject({
-      records: 0,
-      fileError: 'too large to read (decompresses to more than 16384 bytes)',
-    });
+    expect(result).toMatchObject({ records: 0, fileError: TOO_LARGE_GZIP });
     const plain = parseBuffer('big.json', Buffer.alloc(CAP + 1, ' '), { maxBytes: CAP });
-    expect(plain.fileError).toBe('too large to read (more than 16384 bytes)');
+    expect(plain.fileError).toBe(
+      'too large to read (more than 16384 bytes): convert it to JSON Lines, which is read as a stream: ' +
+        "jq -c '.Records[]' FILE > FILE.jsonl",
+    );
   });
 
   test('cut short, it is still too large to read: the size guard holds for a truncated gzip file too', () => {
     const bomb = bigLog();
     const cut = parseBuffer('bomb.json.gz', bomb.subarray(0, bomb.length - 100), { maxBytes: CAP });
-    expect(cut).toMatchObject({ records: 0, fileError: 'too large to read (decompresses to more than 16384 bytes)' });
+    expect(cut).toMatchObject({ records: 0, fileError: TOO_LARGE_GZIP });
     const flushed = gzipSync(bigText(), { finishFlush: constants.Z_SYNC_FLUSH });
     expect(parseBuffer('flushed.json.gz', flushed, { maxBytes: CAP }).fileError).toMatch(/^too large to read/);
   });
