@@ -55,6 +55,8 @@ export interface ReplayResult {
 }
 
 const LOG_FILE = /\.(json|jsonl|ndjson)(\.gz)?$/i;
+/** Why a folder named is skipped when no file in it is read. */
+const NO_LOG_FILES = 'no .json, .jsonl or .ndjson files (gzipped or not) in it';
 /**
  * A worker holds one parsed log file at a time; a small young generation makes V8 collect each file's
  * garbage early, which keeps the process's peak memory well under 256 MiB on a million records.
@@ -72,6 +74,8 @@ interface InputList {
 /**
  * Expands the given paths: folders recursively (log files only, in name order), files as given. Each folder
  * and file is taken once by its real path, so a path named twice or a symlink loop (`up -> ..`) reads nothing twice.
+ * A folder named that holds no log file, at any depth, is skipped by name (a file or folder reached again counts as
+ * one found: it was taken, or reported, where first reached).
  */
 export function listInputs(paths: string[]): InputList {
   const list: InputList = { files: [], stdin: false, skipped: [] };
@@ -87,7 +91,8 @@ export function listInputs(paths: string[]): InputList {
     seen.add(real);
     return true;
   };
-  const walk = (path: string, named: boolean) => {
+  /** Lists what is under `path`; returns how many log files it found there. */
+  const walk = (path: string, named: boolean): number => {
     let stats: ReturnType<typeof statSync>;
     try {
       stats = statSync(path);
@@ -97,15 +102,22 @@ export function listInputs(paths: string[]): InputList {
           ? { source: path, reason: 'no such file or folder', missing: true }
           : { source: path, reason: (error as Error).message },
       );
-      return;
+      return 0;
     }
     if (stats.isDirectory()) {
-      if (firstVisit(path)) for (const entry of readdirSync(path).sort()) walk(join(path, entry), false);
-    } else if (named || LOG_FILE.test(path)) {
-      if (firstVisit(path)) list.files.push({ path, size: stats.size });
-    } else {
-      list.skipped.push({ source: path, reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' });
+      if (!firstVisit(path)) return 1;
+      let found = 0;
+      for (const entry of readdirSync(path).sort()) found += walk(join(path, entry), false);
+      // An empty folder named, or one of other files only, would otherwise end the run unnamed.
+      if (named && found === 0) list.skipped.push({ source: path, reason: NO_LOG_FILES });
+      return found;
     }
+    if (named || LOG_FILE.test(path)) {
+      if (firstVisit(path)) list.files.push({ path, size: stats.size });
+      return 1;
+    }
+    list.skipped.push({ source: path, reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' });
+    return 0;
   };
   for (const path of paths) {
     if (path === '-') list.stdin = true;

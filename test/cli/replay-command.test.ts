@@ -210,6 +210,22 @@ describe('exit codes', () => {
     expect(run.stderr).toContain('keydrift replay: nothing could be read');
   });
 
+  test('2 when a folder named holds no log file: it is named, and nothing could be read', () => {
+    const empty = tempDir();
+    const run = runKeydrift(['replay', empty], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`skipped ${empty}: no .json, .jsonl or .ndjson files (gzipped or not) in it\n`);
+    expect(run.stderr).toContain('keydrift replay: nothing could be read');
+  });
+
+  test('a folder with no log file next to readable files is named, and leaves the status to the findings', () => {
+    const empty = tempDir();
+    const run = runKeydrift(['replay', '--fail-on', 'critical', empty, onlyErrors], { cwd });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`skipped ${empty}: no .json, .jsonl or .ndjson files (gzipped or not) in it\n`);
+    expect(run.stderr).not.toContain('nothing could be read');
+  });
+
   test('2 for a missing path next to readable files: their findings are printed, the run is called incomplete', () => {
     const missing = path.join(cwd, 'no-such-file.json');
     const run = runKeydrift(['replay', '--format', 'json', '--fail-on', 'critical', missing, onlyErrors], { cwd });

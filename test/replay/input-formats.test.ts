@@ -309,6 +309,40 @@ describe('replay() reads', () => {
   });
 });
 
+describe('a folder named that holds no log file', () => {
+  const NO_LOG_FILES = 'no .json, .jsonl or .ndjson files (gzipped or not) in it';
+
+  test('is skipped by name: empty, or with other files only (each named too)', async () => {
+    // Prepare
+    const empty = tempDir();
+    const notes = tempDir();
+    const readme = writeFile(path.join(notes, 'sub', 'README.txt'), 'not a log');
+    // Act
+    const { summary } = await replayInProcess([empty, notes]);
+    // Assess
+    expect(summary.skipped).toEqual([
+      { source: empty, reason: NO_LOG_FILES },
+      { source: readme, reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' },
+      { source: notes, reason: NO_LOG_FILES },
+    ]);
+    expect(summary).toMatchObject({ inputs: 0, inputsRead: 0 });
+  });
+
+  test('is not said of a folder with a log file at any depth, of its empty subfolders, or of one already read', async () => {
+    // Prepare
+    const dir = tempDir();
+    writeFile(path.join(dir, 'a', 'b', 'log.json.gz'), gzipSync(JSON.stringify({ Records: [] })));
+    writeFile(path.join(dir, 'empty', '.keep'), '');
+    // Act: the subfolder named first, then its parent, which holds nothing else; then the parent again.
+    const { summary } = await replayInProcess([path.join(dir, 'a'), dir, dir]);
+    // Assess
+    expect(summary.skipped).toEqual([
+      { source: path.join(dir, 'empty', '.keep'), reason: 'not a .json, .jsonl or .ndjson file, gzipped or not' },
+    ]);
+    expect(summary).toMatchObject({ inputs: 1, inputsRead: 1 });
+  });
+});
+
 describe('keydrift replay (the real binary) reads', () => {
   test('a folder holding every format; the summary names the skipped digest and non-log files', () => {
     const run = runKeydrift(['replay', '--format', 'json', '--fail-on', 'never', root], { cwd: tempDir() });
