@@ -180,8 +180,14 @@ export function runBaselineShow(key: string, flags: CommonFlags): Promise<number
     const targets = await resolveTargets(context, key);
     const views = await showBaselines(context, targets, Date.now());
     out(flags.format === 'json' ? jsonLines(views) : formatBaselines(views, tableOptions()));
-    if (views.some((v) => v.baseline)) return EXIT.ok;
-    note(`keydrift: no baseline recorded for ${key} yet: keydrift baseline accept ${key} records its live state`);
+    // What was named decides: named by alias, the alias (its key's baseline, shown too, is another resource's).
+    const named = views.find((v) => v.kind === 'alias') ?? views[0];
+    if (named?.baseline) return EXIT.ok;
+    const keyHasOne = named?.kind === 'alias' && views.some((v) => v.kind === 'key' && v.baseline);
+    note(
+      `keydrift: no baseline recorded for ${key} yet${keyHasOne ? ' (the key it points to has one, shown too)' : ''}: ` +
+        `keydrift baseline accept ${key} records its live state`,
+    );
     return EXIT.none;
   });
 }

@@ -177,7 +177,7 @@ Examples:
   keydrift baseline show alias/payments
   keydrift baseline show 1234abcd-12ab-34cd-56ef-1234567890ab --format json | jq .baseline.snapshot.attributes
   keydrift baseline show arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit
-${AWS_HELP.replace('0 done,', '0 done, 1 no baseline recorded yet,')}`,
+${AWS_HELP.replace('0 done,', '0 done, 1 no baseline recorded yet for what is named (named by alias: the alias),')}`,
     )
     .action(async (key: string, flags: CommonFlags) => {
       process.exitCode = await (await actions()).runBaselineShow(key, flags);

@@ -317,9 +317,14 @@ interface BaselineView {
 }
 
 describe('keydrift baseline show', () => {
-  it('shows the key named by an alias, where its stored state differs, and the alias (no baseline yet)', () => {
+  it('shows the key named by an alias, where its stored state differs, and the alias (no baseline yet: exit 1)', () => {
     const run = keydrift(['baseline', 'show', 'alias/payments', '--format', 'json']);
-    expect(run.status).toBe(0);
+    // The alias named has no baseline: only its key has one.
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe(
+      'keydrift: no baseline recorded for alias/payments yet (the key it points to has one, shown too): ' +
+        'keydrift baseline accept alias/payments records its live state\n',
+    );
     const [key, alias] = jsonLines<BaselineView>(run.stdout);
     expect(key).toMatchObject({ resource: payments, kind: 'key', label: 'alias/payments', baseline: { version: 1 } });
     expect(key.baseline?.snapshot.attributes).toMatchObject({
@@ -436,6 +441,10 @@ describe('keydrift baseline accept', () => {
     expect(run.stderr).toContain('keydrift status: 0 of 3 baselined resource(s) drifted;');
     const aliasState = await world.item(`RESOURCE#arn:aws:kms:${REGION}:123456789012:alias/payments`, 'STATE');
     expect(JSON.parse(aliasState?.snapshot.S ?? '{}')).toMatchObject({ attributes: { target_key_id: payments } });
+    // The alias has a baseline of its own now.
+    const shown = keydrift(['baseline', 'show', 'alias/payments']);
+    expect(shown.stderr).toBe('');
+    expect(shown.status).toBe(0);
   });
 
   it('stores the live state it approved as the stored state, so status shows no drift on a change it never saw', async () => {
