@@ -67,7 +67,7 @@ function withAwsOptions(command: Command): Command {
       ).env('KEYDRIFT_TABLE'),
     )
     .option('--profile <name>', 'AWS profile to use (default: AWS_PROFILE, else the default credential chain)')
-    .option('--region <name>', "AWS Region (default: AWS_REGION, else the profile's)")
+    .option('--region <name>', "AWS Region (default: AWS_REGION, else the profile's, else AWS_DEFAULT_REGION)")
     .option('--endpoint-url <url>', 'send every AWS call to this endpoint (default: AWS_ENDPOINT_URL)', url)
     .addOption(
       new Option('--format <format>', 'output format (json: JSON Lines, one object per line)')

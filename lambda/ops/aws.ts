@@ -1,6 +1,7 @@
 /**
  * The operator commands' composition root: SDK clients from `--profile`, `--region` and `--endpoint-url` (else the
- * standard chain: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/config, SSO …), the caller's identity, and
+ * standard chain: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/config, SSO …; and, as the aws CLI reads it,
+ * AWS_DEFAULT_REGION when none of these gives a Region), the caller's identity, and
  * keydrift's table, found from the stack's `TableName` output. AWS errors become {@link OperatorError}s that say
  * what to fix.
  */
@@ -114,22 +115,30 @@ export function clientConfig(options: AwsOptions): {
 }
 
 /**
- * Builds the clients and settles the Region (the one thing every command needs before its first call).
+ * Builds the clients and settles the Region (the one thing every command needs before its first call): `--region`,
+ * else the SDK's (AWS_REGION, then the profile's), else AWS_DEFAULT_REGION of `env`, which the aws CLI reads and the
+ * SDK does not.
  *
  * @throws OperatorError when no Region is configured
  */
-export async function createOpsContext(options: AwsOptions): Promise<OpsContext> {
+export async function createOpsContext(options: AwsOptions, env: NodeJS.ProcessEnv = process.env): Promise<OpsContext> {
   const config = clientConfig(options);
-  const kms = new KMSClient(config);
+  let kms = new KMSClient(config);
   let region: string;
   try {
     region = await kms.config.region();
   } catch (error) {
     kms.destroy();
-    throw new OperatorError(
-      `no AWS Region: pass --region, set AWS_REGION, or set region in ${options.profile ? `profile ${options.profile}` : 'your AWS profile'}`,
-      { cause: error },
-    );
+    const fallback = env.AWS_DEFAULT_REGION?.trim();
+    if (!fallback) {
+      throw new OperatorError(
+        'no AWS Region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in ' +
+          (options.profile ? `profile ${options.profile}` : 'your AWS profile'),
+        { cause: error },
+      );
+    }
+    region = fallback;
+    kms = new KMSClient({ ...config, region });
   }
   // Every client in the same Region, even when it came from a profile.
   const regional = { ...config, region };
@@ -313,7 +322,7 @@ export function explainAwsError(
     }
     return new OperatorError(
       `cannot reach AWS${where}: ${cause.message}: check the network connection (VPN, proxy, firewall) and the ` +
-        `Region (--region, AWS_REGION)`,
+        `Region (--region, AWS_REGION, AWS_DEFAULT_REGION)`,
       { cause: error },
     );
   }

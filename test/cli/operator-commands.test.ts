@@ -686,7 +686,10 @@ describe('errors', () => {
     const { AWS_REGION: _r, AWS_DEFAULT_REGION: _d, ...env } = world.moto.env;
     const run = keydrift(['status'], { ...env, HOME: tempDir() });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^keydrift: no AWS Region: pass --region, set AWS_REGION/);
+    expect(run.stderr).toBe(
+      'keydrift: no AWS Region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in your AWS ' +
+        'profile\n',
+    );
   });
 });
 
@@ -709,6 +712,36 @@ describe('options', () => {
     );
     expect(run.stderr).toContain(`(table ${world.tableName}, eu-west-1)`);
     expect(run.status).toBe(0);
+  });
+
+  it('takes the Region from AWS_DEFAULT_REGION, as the aws CLI does, when neither AWS_REGION nor the profile gives one', () => {
+    // Prepare
+    const { AWS_REGION: _r, AWS_DEFAULT_REGION: _d, ...env } = world.moto.env;
+    const home = tempDir();
+    writeFile(
+      path.join(home, '.aws', 'credentials'),
+      `[audit]\naws_access_key_id = ${env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${env.AWS_SECRET_ACCESS_KEY}\n`,
+    );
+    writeFile(path.join(home, '.aws', 'config'), `[profile audit]\nregion = ${REGION}\n`);
+    // Act
+    const fallback = keydrift(['status'], { ...env, HOME: home, AWS_DEFAULT_REGION: REGION });
+    // AWS_REGION and the profile's Region come first: the stack is not in us-east-1.
+    const regionFirst = keydrift(['status'], {
+      ...env,
+      HOME: home,
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: 'us-east-1',
+    });
+    const profileFirst = keydrift(['status', '--profile', 'audit'], {
+      ...env,
+      HOME: home,
+      AWS_DEFAULT_REGION: 'us-east-1',
+    });
+    // Assess
+    for (const run of [fallback, regionFirst, profileFirst]) {
+      expect(run.stderr).toContain(`(table ${world.tableName}, eu-west-1)`);
+      expect(run.status).toBe(0);
+    }
   });
 
   it('uses the credentials and Region of --profile, and says when the profile has none', () => {

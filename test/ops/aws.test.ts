@@ -120,7 +120,7 @@ describe('explainAwsError', () => {
     });
     expect((explainAwsError(unknownHost, { ...context, region: 'eu-wset-1', endpoints: [] }) as Error).message).toBe(
       'cannot reach AWS in eu-wset-1: getaddrinfo ENOTFOUND kms.eu-wset-1.amazonaws.com: check the network ' +
-        'connection (VPN, proxy, firewall) and the Region (--region, AWS_REGION)',
+        'connection (VPN, proxy, firewall) and the Region (--region, AWS_REGION, AWS_DEFAULT_REGION)',
     );
     const timeout = Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
     expect((explainAwsError(timeout, context) as Error).message).toMatch(
