@@ -73,7 +73,11 @@ function withAwsOptions(command: Command): Command {
       new Option('--format <format>', 'output format (json: JSON Lines, one object per line)')
         .choices(['table', 'json'])
         .default('table'),
-    );
+    )
+    .hook('preAction', (self) => {
+      // Messages about the table name what named it.
+      if (self.getOptionValueSource('table') === 'env') self.setOptionValue('tableSource', 'KEYDRIFT_TABLE');
+    });
 }
 
 /**

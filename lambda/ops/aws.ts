@@ -18,6 +18,8 @@ import { OperatorError } from './errors';
 export interface AwsOptions {
   stackName: string;
   table?: string;
+  /** What gave `table`: `--table` (the default) or the KEYDRIFT_TABLE variable. For messages. */
+  tableSource?: '--table' | 'KEYDRIFT_TABLE';
   profile?: string;
   region?: string;
   endpointUrl?: string;
@@ -303,12 +305,14 @@ export function explainAwsError(
   }
   if (ACCESS_DENIED.has(name)) return new OperatorError(`access denied: ${cause.message}`, { cause: error });
   if (name === 'ResourceNotFoundException') {
-    return new OperatorError(
-      `table ${context.table ?? '(unknown)'} not found${where} (named by ${
-        context.options.table ? '--table' : `the ${TABLE_OUTPUT} output of stack ${context.options.stackName}`
-      }): check the Region, or pass --table`,
-      { cause: error },
-    );
+    const { table, tableSource, stackName } = context.options;
+    // Named by the operator, the name may be wrong; named by the stack, the stack may be another Region's.
+    const named = table
+      ? `${tableSource ?? '--table'}): check the name and the Region`
+      : `the ${TABLE_OUTPUT} output of stack ${stackName}): check the Region, or pass --table`;
+    return new OperatorError(`table ${context.table ?? '(unknown)'} not found${where} (named by ${named}`, {
+      cause: error,
+    });
   }
   if ((code && UNREACHABLE.has(code)) || name === 'TimeoutError') {
     const endpoint = unreachableEndpoint(cause, context.endpoints ?? configuredEndpoints(context.options, {}));

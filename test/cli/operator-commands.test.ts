@@ -633,10 +633,17 @@ describe('errors', () => {
     expect(await world.pageMessages()).toEqual([]);
   });
 
-  it('says when the table is missing', () => {
+  it('says when the table is missing, by what named it, and to check its name and Region', () => {
     const run = keydrift(['findings', '--table', 'gone']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^keydrift: table gone not found in eu-west-1 \(named by --table\)/);
+    expect(run.stderr).toBe(
+      'keydrift: table gone not found in eu-west-1 (named by --table): check the name and the Region\n',
+    );
+    const fromEnv = keydrift(['status'], { ...world.moto.env, KEYDRIFT_TABLE: 'nope' });
+    expect(fromEnv.status).toBe(2);
+    expect(fromEnv.stderr).toBe(
+      'keydrift: table nope not found in eu-west-1 (named by KEYDRIFT_TABLE): check the name and the Region\n',
+    );
   });
 
   it('names a key KMS does not know, and exits 2', () => {

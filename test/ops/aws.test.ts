@@ -67,6 +67,18 @@ describe('explainAwsError', () => {
     );
   });
 
+  it('says to check the name and the Region of a table --table or KEYDRIFT_TABLE named, not to pass --table', () => {
+    const missing = new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} });
+    const named = { ...context, table: 'nope' };
+    expect((explainAwsError(missing, { ...named, options: { ...OPTIONS, table: 'nope' } }) as Error).message).toBe(
+      'table nope not found in eu-west-1 (named by --table): check the name and the Region',
+    );
+    const fromEnv = { ...OPTIONS, table: 'nope', tableSource: 'KEYDRIFT_TABLE' as const };
+    expect((explainAwsError(missing, { ...named, options: fromEnv }) as Error).message).toBe(
+      'table nope not found in eu-west-1 (named by KEYDRIFT_TABLE): check the name and the Region',
+    );
+  });
+
   /** A connection error as Node's http client gives it to the SDK. */
   const refused = (host: string, port: number) =>
     Object.assign(new Error(`connect ECONNREFUSED ${host}:${port}`), {
