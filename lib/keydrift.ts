@@ -28,6 +28,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
+import { TABLE_KEY } from '../lambda/core/table-key';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
 import {
@@ -398,8 +399,8 @@ export class Keydrift extends Construct {
     );
 
     this.table = new dynamodb.TableV2(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_KEY.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEY.sortKey, type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
       timeToLiveAttribute: 'expiresAt',
       globalSecondaryIndexes: [

@@ -15,7 +15,7 @@ Finds keydrift's table from the TableName output of the stack (--stack-name, def
 names it. Uses the standard AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…, ~/.aws/config, SSO, instance
 roles), --profile and --region, and AWS_ENDPOINT_URL or --endpoint-url for an emulator.
 
-Exit status: 0 done, 2 usage error, no credentials or Region, no such stack, table or key.`;
+Exit status: 0 done, 2 usage error, no credentials or Region, no such stack, table or key, a table that is not keydrift's.`;
 
 function since(value: string): string {
   const impossible = impossibleSince(value);

@@ -12,7 +12,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { OperatorError } from './errors';
+import { TABLE_KEY } from '../core/table-key';
+import { OperatorError, TableKeyError } from './errors';
+import { createTableReader } from './table-reader';
 
 /** The options every operator command takes. */
 export interface AwsOptions {
@@ -40,7 +42,10 @@ export interface OpsContext {
   sns: SNSClient;
   /** The caller's ARN (STS GetCallerIdentity), asked once. */
   identity(): Promise<string>;
-  /** keydrift's table: `--table`, else the stack's `TableName` output (asked once). */
+  /**
+   * keydrift's table: `--table`, else the stack's `TableName` output (asked once), checked once to exist and to have
+   * keydrift's key, so that another table is refused before it is read as holding nothing.
+   */
   tableName(): Promise<string>;
   /** The table's name once known (for messages about it). */
   knownTableName(): string | undefined;
@@ -189,6 +194,23 @@ export async function createOpsContext(options: AwsOptions, env: NodeJS.ProcessE
     }
   }
 
+  /**
+   * Proves the table exists and has keydrift's key.
+   *
+   * @throws OperatorError for a table of another key, saying what named it
+   */
+  async function checkTable(name: string): Promise<void> {
+    try {
+      await createTableReader({ client: dynamodb, tableName: name }).check();
+    } catch (error) {
+      if (!(error instanceof TableKeyError)) throw error;
+      throw new OperatorError(
+        `table ${name} in ${region} is not a keydrift table (${describeKey(error)}): ${whatNamedTable(options)}`,
+        { cause: error },
+      );
+    }
+  }
+
   /** One of the stack's outputs; the stack is asked once. */
   async function stackOutput(key: string): Promise<string> {
     outputs ??= readOutputs();
@@ -209,8 +231,9 @@ export async function createOpsContext(options: AwsOptions, env: NodeJS.ProcessE
       return identity;
     },
     tableName: () => {
-      table ??= (options.table ? Promise.resolve(options.table) : stackOutput(TABLE_OUTPUT)).then((name) => {
+      table ??= (options.table ? Promise.resolve(options.table) : stackOutput(TABLE_OUTPUT)).then(async (name) => {
         tableKnown = name;
+        await checkTable(name);
         return name;
       });
       return table;
@@ -218,6 +241,27 @@ export async function createOpsContext(options: AwsOptions, env: NodeJS.ProcessE
     knownTableName: () => tableKnown,
     pageTopicArn: () => (options.table ? Promise.resolve(undefined) : stackOutput(PAGE_TOPIC_OUTPUT)),
   };
+}
+
+const TYPE_NAMES: Record<string, string> = { S: 'string', N: 'number', B: 'binary' };
+
+/** `its key is id, not pk and sk`: a table's key against keydrift's, with types where they differ. */
+function describeKey({ key }: TableKeyError): string {
+  const ours = `${TABLE_KEY.partitionKey} and ${TABLE_KEY.sortKey}`;
+  if (!key) return `its key is not ${ours}`;
+  const typed = key.some((k) => k.type && k.type !== 'S');
+  const theirs = key.map((k) => (typed && k.type ? `${k.name} (${TYPE_NAMES[k.type] ?? k.type})` : k.name));
+  return `its key is ${theirs.join(' and ')}, not ${ours}${typed ? ' (strings)' : ''}`;
+}
+
+/** What to check about a table name, by what gave it. */
+function whatNamedTable(options: AwsOptions): string {
+  const stack = `stack ${options.stackName}`;
+  if (!options.table) return `${stack}'s ${TABLE_OUTPUT} output names it: check --stack-name, or pass --table`;
+  if (options.tableSource === 'KEYDRIFT_TABLE') {
+    return `check KEYDRIFT_TABLE, or unset it to find keydrift's table through ${stack}`;
+  }
+  return `check --table, or leave it out to find keydrift's table through ${stack}`;
 }
 
 /** Releases the clients' sockets so the process can exit at once. */

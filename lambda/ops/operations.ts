@@ -364,8 +364,7 @@ export async function planAdopt(
   const nowMs = now();
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
-  // The table first: a missing table is reported before minutes of KMS reads.
-  await createTableReader({ client: context.dynamodb, tableName }).check();
+  // The table is checked first (context.tableName): a missing one is reported before minutes of KMS reads.
   const inventory = await readInventory({
     kms: context.kms,
     ...readers(context),

@@ -6,15 +6,18 @@
 
 import {
   type AttributeValue,
+  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   paginateQuery,
   paginateScan,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { TABLE_KEY } from '../core/table-key';
 import { toIsoSeconds } from '../core/time';
 import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
 import { daysBetween, type StoredFinding, type StoredItem, type StoredResource } from './drift';
+import { type KeyAttribute, TableKeyError } from './errors';
 
 type Item = Record<string, AttributeValue>;
 
@@ -33,7 +36,12 @@ export interface FindingQuery {
 }
 
 export interface TableReader {
-  /** Proves the table exists and is readable (one GetItem of a key keydrift never writes). */
+  /**
+   * Proves the table exists, is readable and has keydrift's key (one GetItem of a key keydrift never writes).
+   *
+   * @throws TableKeyError when the table's key is another (DynamoDB refuses keydrift's), with its key if
+   *   DescribeTable tells it
+   */
   check(): Promise<void>;
   /** Every resource with a state or a baseline (one paginated Scan that returns only those items). */
   resources(): Promise<StoredResource[]>;
@@ -242,11 +250,35 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     return Number.isFinite(limit) ? out.slice(0, limit) : out;
   }
 
+  /** The table's key as DescribeTable tells it; undefined when it cannot (the caller may not describe tables). */
+  async function keyOf(): Promise<KeyAttribute[] | undefined> {
+    try {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      const types = new Map((Table?.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]));
+      const schema = Table?.KeySchema ?? [];
+      const key = ['HASH', 'RANGE'].flatMap((type) => schema.filter((k) => k.KeyType === type));
+      return key.length
+        ? key.map((k) => ({ name: k.AttributeName ?? '', type: types.get(k.AttributeName) }))
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function check(): Promise<void> {
-    // GetItem needs no more permission than the commands use anyway (DescribeTable would).
-    await client.send(
-      new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'KEYDRIFT#CHECK' }, sk: { S: 'CHECK' } } }),
-    );
+    // GetItem needs no more permission than the commands use anyway (DescribeTable would): it is asked only to name
+    // the key of a table that refuses keydrift's.
+    const key = { [TABLE_KEY.partitionKey]: { S: 'KEYDRIFT#CHECK' }, [TABLE_KEY.sortKey]: { S: 'CHECK' } };
+    try {
+      await client.send(new GetItemCommand({ TableName: tableName, Key: key }));
+    } catch (error) {
+      const refused =
+        error instanceof Error &&
+        error.name === 'ValidationException' &&
+        /key element does not match the schema/i.test(error.message);
+      if (refused) throw new TableKeyError(tableName, await keyOf(), { cause: error });
+      throw error;
+    }
   }
 
   return { check, resources, resourceFindings, findings };

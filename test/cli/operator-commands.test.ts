@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteTrailCommand } from '@aws-sdk/client-cloudtrail';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   DisableKeyRotationCommand,
   EnableKeyRotationCommand,
@@ -644,6 +645,46 @@ describe('errors', () => {
     expect(fromEnv.stderr).toBe(
       'keydrift: table nope not found in eu-west-1 (named by KEYDRIFT_TABLE): check the name and the Region\n',
     );
+  });
+
+  it("refuses a table that is not keydrift's (another key), naming its key and what named it, before reading it", async () => {
+    // Prepare: another application's table, keyed by `id`.
+    const keyedById = {
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }],
+      BillingMode: 'PAY_PER_REQUEST' as const,
+    };
+    await world.dynamodb.send(new CreateTableCommand({ TableName: 'orders', ...keyedById }));
+    await world.createStack('OtherApp', {
+      Resources: { Table: { Type: 'AWS::DynamoDB::Table', Properties: keyedById } },
+      Outputs: { TableName: { Value: { Ref: 'Table' } } },
+    });
+    const notOurs = (table: string) =>
+      `keydrift: table ${table} in eu-west-1 is not a keydrift table (its key is id, not pk and sk): `;
+    // Act and assess: status would say nothing has a baseline yet; adopt would fail on DynamoDB's own error.
+    for (const command of [
+      ['status'],
+      ['findings'],
+      ['baseline', 'show', 'alias/payments'],
+      ['baseline', 'adopt', '--yes'],
+    ]) {
+      const run = keydrift([...command, '--table', 'orders']);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        `${notOurs('orders')}check --table, or leave it out to find keydrift's table through stack ${STACK}\n`,
+      );
+      expect(run.status).toBe(2);
+    }
+    const fromEnv = keydrift(['status'], { ...world.moto.env, KEYDRIFT_TABLE: 'orders' });
+    expect(fromEnv.stderr).toBe(
+      `${notOurs('orders')}check KEYDRIFT_TABLE, or unset it to find keydrift's table through stack ${STACK}\n`,
+    );
+    expect(fromEnv.status).toBe(2);
+    const fromStack = keydrift(['status', '--stack-name', 'OtherApp']);
+    expect(fromStack.stderr).toMatch(
+      /^keydrift: table \S+ in eu-west-1 is not a keydrift table \(its key is id, not pk and sk\): stack OtherApp's TableName output names it: check --stack-name, or pass --table\n$/,
+    );
+    expect(fromStack.status).toBe(2);
   });
 
   it('names a key KMS does not know, and exits 2', () => {
