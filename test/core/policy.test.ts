@@ -217,6 +217,18 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
   });
 
+  /** "*" allowed to decrypt for callers of `callers` whose principal is a role of the outside account. */
+  const callersAndOutsideRoles = (callers: string[]) => ({
+    Effect: 'Allow',
+    Principal: '*',
+    Action: 'kms:Decrypt',
+    Resource: '*',
+    Condition: {
+      StringEquals: { 'kms:CallerAccount': callers },
+      ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*` },
+    },
+  });
+
   it.each([
     ['its own account and a pattern of roles of the other account: no one can meet both', [ACCOUNT], []],
     [
@@ -226,16 +238,7 @@ describe('Policy analysis', () => {
     ],
   ])('finds "*" fenced by kms:CallerAccount of %s', (_, callers, outside) => {
     // Every condition key must hold: the accounts both allow, not either.
-    const statement = {
-      Effect: 'Allow',
-      Principal: '*',
-      Action: 'kms:Decrypt',
-      Resource: '*',
-      Condition: {
-        StringEquals: { 'kms:CallerAccount': callers },
-        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*` },
-      },
-    };
+    const statement = callersAndOutsideRoles(callers);
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
   });
 
@@ -251,17 +254,7 @@ describe('Policy analysis', () => {
   });
 
   it('reports no principal gained by a PutKeyPolicy whose new statement no request can meet', () => {
-    const statement = {
-      Effect: 'Allow',
-      Principal: '*',
-      Action: 'kms:Decrypt',
-      Resource: '*',
-      Condition: {
-        StringEquals: { 'kms:CallerAccount': ACCOUNT },
-        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/*` },
-      },
-    };
-    const { last } = detect([createKey(), putKeyPolicy(policyWith(statement))]);
+    const { last } = detect([createKey(), putKeyPolicy(policyWith(callersAndOutsideRoles([ACCOUNT])))]);
     expect(last.changes.policy).toMatchObject({ added_principals: [], external_accounts: [] });
     expect(last.summary).not.toContain(EXTERNAL_ACCOUNT);
   });

@@ -167,6 +167,15 @@ function keySnapshotOf(live: ReturnType<typeof liveKey>) {
 /** The policy PutKeyPolicy__awskmsdg__1 sets (the KMS default policy for account 111122223333). */
 const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
 
+/** An EnableKey of the key at 01:00, after DisableKey__awskmsdg__1 (same call, another event). */
+function enableKeyAfterDisableKey(): Json {
+  return Object.assign(readRecord('DisableKey__awskmsdg__1'), {
+    eventName: 'EnableKey',
+    eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
+    eventTime: '2014-11-04T01:00:00Z',
+  });
+}
+
 const published = (topic: string) =>
   snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
 
@@ -611,12 +620,7 @@ describe('createDetector: live state', () => {
     // Prepare: EnableKey (01:00) is judged first; the DisableKey before it arrives late, and KMS shows Enabled.
     const { detect, sleeps } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
     mockLiveKey({ state: 'Enabled' });
-    const enable = readRecord('DisableKey__awskmsdg__1');
-    Object.assign(enable, {
-      eventName: 'EnableKey',
-      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
-      eventTime: '2014-11-04T01:00:00Z',
-    });
+    const enable = enableKeyAfterDisableKey();
     await detect(envelope(enable));
 
     // Act
@@ -634,12 +638,7 @@ describe('createDetector: live state', () => {
     const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
     const live = mockLiveKey({ state: 'Enabled' });
     await store().acceptBaseline(keySnapshotOf(live), 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
-    const enable = readRecord('DisableKey__awskmsdg__1');
-    Object.assign(enable, {
-      eventName: 'EnableKey',
-      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
-      eventTime: '2014-11-04T01:00:00Z',
-    });
+    const enable = enableKeyAfterDisableKey();
     await detect(envelope(enable));
 
     // Act
@@ -664,12 +663,7 @@ describe('createDetector: live state', () => {
     const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
     mockLiveKey({ state: 'Enabled' });
     const disable = envelope(readRecord('DisableKey__awskmsdg__1'));
-    const enable = readRecord('DisableKey__awskmsdg__1');
-    Object.assign(enable, {
-      eventName: 'EnableKey',
-      eventID: 'e2f4a6c8-0000-4000-8000-000000000002',
-      eventTime: '2014-11-04T01:00:00Z',
-    });
+    const enable = enableKeyAfterDisableKey();
     await detect(disable);
 
     // Act
