@@ -1,3 +1,4 @@
+import { ownEntry } from '../core/own';
 /**
  * Links from an alert to the resource in the AWS console. Every part of the URL is checked against the shape AWS
  * allows, so a hostile region or name cannot turn the link into one that points elsewhere.
@@ -29,7 +30,7 @@ export function consoleUrl(finding: Pick<Finding, 'resource' | 'region'>): strin
   const arn = parseArn(finding.resource);
   if (!arn) return undefined;
   const region = REGION.test(arn.region) ? arn.region : finding.region;
-  const host = CONSOLE_HOSTS[arn.partition];
+  const host = ownEntry(CONSOLE_HOSTS, arn.partition);
   if (!host || !REGION.test(region) || !ACCOUNT.test(arn.account)) return undefined;
   const page = consolePage(arn, finding.resource);
   return page === undefined ? undefined : `${host(region)}/${page.app}/home?region=${region}#${page.fragment}`;

@@ -1,3 +1,4 @@
+import { ownEntry } from '../core/own';
 /**
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
  * region, resource and attribute, so a key that flaps stays one incident, and a finding after which the attribute
@@ -9,7 +10,7 @@ import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
 import { defaultSeverityReason, readableReason } from './reasons';
-import { oneLine, truncate } from './sanitize';
+import { isHighSurrogate, oneLine, truncate } from './sanitize';
 import { boundedList, changeValue, PRINCIPAL_DETAILS, readableDetails, safeCommand, safeText } from './values';
 
 /** One `POST https://events.pagerduty.com/v2/enqueue` body. */
@@ -49,7 +50,7 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\
 
 /** Attributes paged in another attribute's incident: ScheduleKeyDeletion changes both, and is one thing to undo. */
 const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state' };
-const incidentOf = (attribute: string): string => PAGED_WITH[attribute] ?? attribute;
+const incidentOf = (attribute: string): string => ownEntry(PAGED_WITH, attribute) ?? attribute;
 
 /** The changes to the attributes paged under `incident`. */
 const changesIn = (changes: Finding['changes'], incident: string): Array<[string, AttributeChange]> =>
@@ -109,7 +110,10 @@ export function pagerDutyDedupKey(
   const key = oneLine(['keydrift', finding.account, finding.region, finding.resource, attribute].join(':'));
   if (key.length <= MAX_DEDUP_KEY) return key;
   // Keep the readable head (account, region, most of the ARN) and hash the whole key, so distinct keys stay distinct.
-  return `${key.slice(0, MAX_DEDUP_KEY - SHA256_HEX_LENGTH - 1)}#${sha256Hex(key)}`;
+  let head = MAX_DEDUP_KEY - SHA256_HEX_LENGTH - 1;
+  // Never half of a surrogate pair (an emoji in a forged ARN): a lone surrogate is no text once sent.
+  if (isHighSurrogate(key.charCodeAt(head - 1))) head -= 1;
+  return `${key.slice(0, head)}#${sha256Hex(key)}`;
 }
 
 function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string): PagerDutyEvent {

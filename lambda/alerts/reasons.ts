@@ -1,3 +1,4 @@
+import { ownEntry } from '../core/own';
 /**
  * Why a finding has its severity, in words for the reader: the core tags each escalation reason with the id of the
  * rule that raised it (`NoOutsideAccessGained: account … gained access`); alerts show the rule's explanation from
@@ -52,11 +53,7 @@ export function defaultSeverityReason(finding: Pick<Finding, 'event' | 'severity
       ? `Every ${status} finding is ${severityPhrase(severity)} by default: ${why}.`
       : `Set by configuration for ${status} findings (${severityPhrase(standard)} by default): ${why}.`;
   }
-  const entry = Object.hasOwn(EVENTS, event)
-    ? EVENTS[event]
-    : Object.hasOwn(RECONCILE_EVENTS, event)
-      ? RECONCILE_EVENTS[event]
-      : undefined;
+  const entry = ownEntry(EVENTS, event) ?? ownEntry(RECONCILE_EVENTS, event);
   const explanation = (entry as { explanation?: unknown } | undefined)?.explanation;
   if (typeof explanation === 'string' && explanation.trim() !== '') return explanation;
   const standard = (entry ?? UNKNOWN_WRITE).severity;

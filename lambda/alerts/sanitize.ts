@@ -126,6 +126,6 @@ export function escapeWithin(raw: string, max: number, escaper: (s: string) => s
   return out.length <= max ? out : '';
 }
 
-function isHighSurrogate(code: number): boolean {
+export function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }

@@ -40,7 +40,8 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
 
 /** Attacker-controlled free text made safe to show: one line, links defanged, cut to `max` characters. */
 export function safeText(value: unknown, max: number): string {
-  return oneLine(defangUrls(compactValue(value)), max);
+  // Invisible characters go first: one inside `http://` would hide the scheme from the defanging, not from a client.
+  return defangUrls(oneLine(compactValue(value), max));
 }
 
 /** A list of principals or accounts as safe one-line items, at most `maxItems`; `more` counts the ones left out. */
@@ -125,7 +126,8 @@ export function jsonBytes(value: unknown): number {
  */
 export function safeCommand(command: string, max: number, elsewhere: string): string {
   if (UNSAFE_IN_COMMAND.test(command)) {
-    return truncate(`# control characters removed, check before running: ${oneLine(command)}`, max);
+    // Never meant to be run as it is: the record's text in it is defanged as anywhere else.
+    return truncate(`# control characters removed, check before running: ${defangUrls(oneLine(command))}`, max);
   }
   if (command.length > max) return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
   return command;

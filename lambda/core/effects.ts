@@ -10,6 +10,7 @@ import {
   trailArn,
 } from './arn';
 import { RecordError } from './errors';
+import { ownEntry } from './own';
 import { defaultKeyPolicy, diffPolicies, normalizePolicy } from './policy';
 import { entryPath } from './state';
 import { parseAwsDate, toIsoSeconds } from './time';
@@ -639,7 +640,7 @@ const EFFECTS: Record<string, EffectOf> = {
  * writes) yield an effect with nothing set, on the resource they name.
  */
 export function effectOf(event: ChangeEvent, world: World): Effect {
-  const known = EFFECTS[event.eventName];
+  const known = ownEntry(EFFECTS, event.eventName);
   if (known) return known(event, world);
   if (event.service === 'cloudtrail') return effect('trail', trailOf(event), {});
   return effect('key', requireKeyArn(event, world), {});

@@ -11,6 +11,7 @@ import {
 } from './catalog';
 import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access';
 import type { DetectionConfig } from './config';
+import { ownEntry } from './own';
 import { accountOfPrincipal, diffPolicies, type Policy, stableJson } from './policy';
 import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
@@ -192,7 +193,7 @@ function severityOf(
   config: DetectionConfig,
 ): { severity: Severity; reasons: string[] } {
   const fixed = typeof entry.severity === 'function' ? entry.severity(ctx.changes) : entry.severity;
-  let severity = config.severityOverrides[ctx.event.eventName] ?? fixed;
+  let severity = ownEntry(config.severityOverrides, ctx.event.eventName) ?? fixed;
   const reasons: string[] = [];
   for (const rule of ALL_RULES) {
     try {
@@ -210,7 +211,7 @@ function severityOf(
     }
   }
   // A routine event (automatic rotation) is `planned` by nature, not by approval: an override by its name applies.
-  const routineOverride = entry.routine ? config.severityOverrides[ctx.event.eventName] : undefined;
+  const routineOverride = entry.routine ? ownEntry(config.severityOverrides, ctx.event.eventName) : undefined;
   if (status !== 'drift') severity = routineOverride ?? config.severityOverrides[status] ?? STATUS_SEVERITY[status];
   // A denied call changed nothing: its reasons say what it would have done.
   return { severity, reasons: status === 'denied' ? reasons.map((r) => `had it succeeded: ${r}`) : reasons };
@@ -281,7 +282,7 @@ function remediationOf(observation: Observation, status: Status): string[] {
  */
 export function judge(observation: Observation, surroundings: Surroundings, config: DetectionConfig): Finding {
   const { event, kind, resource } = observation;
-  const entry = EVENTS[event.eventName] ?? RECONCILE_EVENTS[event.eventName] ?? UNKNOWN_WRITE;
+  const entry = ownEntry(EVENTS, event.eventName) ?? ownEntry(RECONCILE_EVENTS, event.eventName) ?? UNKNOWN_WRITE;
   const trailsUsingKey = kind === 'key' ? surroundings.trailsUsingKey(resource) : [];
   const changes = groupChanges(observation, trailsUsingKey);
   const approved = observation.approved ?? (() => undefined);

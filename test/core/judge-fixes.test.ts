@@ -188,3 +188,16 @@ describe('Actor: calls KMS makes itself', () => {
     expect(normalizeRecord(record).actor.arn).toBe('dynamodb.amazonaws.com');
   });
 });
+
+describe('Event names that are also names of object properties', () => {
+  it.each([['constructor'], ['__proto__'], ['toString'], ['hasOwnProperty']])(
+    'judges a KMS write named %s as a write keydrift does not know, not as a broken record',
+    (eventName) => {
+      // A forged or future record: the catalogue, effects and overrides must not answer with Object's own members.
+      const record = onKey(rec('DisableKey__awskmsdg__1', (r) => Object.assign(r, { eventName })));
+      const { last } = detect([record], { severityOverrides: { DisableKey: 'info' } });
+      expect(last).toMatchObject({ event: eventName, severity: 'warning', status: 'drift', resource: KEY_ARN });
+      expect(last.summary).toContain('(a write keydrift does not know yet)');
+    },
+  );
+});
