@@ -97,8 +97,6 @@ function stackDeployedPattern(stackId: string): events.EventPattern {
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 /** What SNS needs from a publisher to an encrypted topic: the functions' use of the ops key (no wildcard actions). */
 export const OPS_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
-/** The `severity` message attribute values the pager takes from the ops topic (publisher.ts sets the attribute). */
-export const PAGED_SEVERITIES = ['critical'] as const;
 
 /** An event name keydrift's rules route to the detector (lambda/core/watched-events.ts). */
 type WatchedEvent =
@@ -553,14 +551,12 @@ export class Keydrift extends Construct {
       this.grantKeyUseViaServices(this.pager, ['dynamodb']);
       // The page topic's messages reach the pager decrypted: it needs no use of keydrift's keys for them.
       this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
-      // The ops topic too, for critical findings only: a finding on keydrift's main key pages even while that key
-      // (and so the page topic) is unusable. Alarm messages carry no attributes, so the filter keeps them out. A
-      // finding that arrives both ways is one PagerDuty incident: the dedup key is per resource and attribute.
-      this.opsTopic.addSubscription(
-        new subscriptions.LambdaSubscription(this.pager, {
-          filterPolicy: { severity: sns.SubscriptionFilter.stringFilter({ allowlist: [...PAGED_SEVERITIES] }) },
-        }),
-      );
+      // The ops topic too: a finding on keydrift's main key pages even while that key (and so the page topic) is
+      // unusable. No filter policy: the findings there are JSON-structured, and SNS sends message attributes only
+      // with String ones, so a filter on them might never match; the pager skips the alarms' notifications and
+      // triggers for critical findings only. A finding that arrives both ways is one PagerDuty incident: the dedup
+      // key is per resource and attribute.
+      this.opsTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
 

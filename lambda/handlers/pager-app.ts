@@ -68,6 +68,16 @@ export function findingProblems(value: unknown): string[] {
 }
 
 /**
+ * A CloudWatch alarm's notification: the pager hears the ops topic, where keydrift's alarms go too, with no filter
+ * (the findings there are JSON-structured, and SNS may not filter those by message attribute).
+ */
+function isAlarmNotification(json: unknown): boolean {
+  if (!json || typeof json !== 'object') return false;
+  const { AlarmName, NewStateValue } = json as Record<string, unknown>;
+  return typeof AlarmName === 'string' && typeof NewStateValue === 'string';
+}
+
+/**
  * Creates the pager handler.
  *
  * @example
@@ -90,6 +100,10 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
       json = JSON.parse(message);
     } catch {
       json = undefined;
+    }
+    if (isAlarmNotification(json)) {
+      logger.debug('Alarm notification from the ops topic: not for PagerDuty', { messageId });
+      return undefined;
     }
     const problems = findingProblems(json);
     if (problems.length === 0) {

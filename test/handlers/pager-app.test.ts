@@ -351,6 +351,31 @@ describe('createPager', () => {
     expect(output.metric('PagerInvalidMessages')).toBe(2);
   });
 
+  it("skips a CloudWatch alarm's notification from the ops topic quietly: no PagerDuty call, nothing counted as invalid", async () => {
+    // Prepare: what CloudWatch publishes to the ops topic when keydrift's dead-letter queue alarm fires.
+    const alarm = {
+      AlarmName: 'Keydrift-DeadLetterQueueNotEmpty',
+      AlarmDescription: 'keydrift: events or findings could not be delivered',
+      AWSAccountId: '111122223333',
+      NewStateValue: 'ALARM',
+      NewStateReason: 'Threshold Crossed: 1 datapoint [1.0] was greater than or equal to the threshold (1.0).',
+      StateChangeTime: '2026-10-03T12:00:00.000+0000',
+      Region: 'US West (Oregon)',
+      AlarmArn: 'arn:aws:cloudwatch:us-west-2:111122223333:alarm:Keydrift-DeadLetterQueueNotEmpty',
+      OldStateValue: 'OK',
+      Trigger: { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 },
+    };
+    const { fetch, calls } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(JSON.stringify(alarm), JSON.stringify({ ...alarm, NewStateValue: 'OK' })));
+
+    // Assess
+    expect(calls).not.toHaveBeenCalled();
+    expect(output.metric('PagerInvalidMessages')).toBe(0);
+    expect(output.logs('ERROR')).toEqual([]);
+  });
+
   it('fails with a clear error when the secret is missing', async () => {
     secretsMock
       .on(GetSecretValueCommand)
