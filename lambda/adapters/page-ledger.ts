@@ -55,8 +55,9 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
   /** Applies `update` if `condition` holds; false when it does not. */
   async function recordIf(page: PageRecord, update: string, condition: string): Promise<boolean> {
     // DynamoDB refuses names and values an expression does not use.
+    const tokens = new Set(`${update} ${condition}`.match(/[#:]\w+/g));
     const used = <T>(entries: Record<string, T>) =>
-      Object.fromEntries(Object.entries(entries).filter(([token]) => `${update} ${condition}`.includes(token)));
+      Object.fromEntries(Object.entries(entries).filter(([token]) => tokens.has(token)));
     try {
       await client.send(
         new UpdateItemCommand({
