@@ -37,6 +37,7 @@ import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
+import { TRANSIENT_STATES } from '../core/detector';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
@@ -163,6 +164,8 @@ interface Stored {
 
 /** What every invocation learns first: the aliases, the AWS managed keys and the trails. */
 interface World {
+  /** When the aliases were listed (epoch ms): what the aliases' states were read at. */
+  surveyedAt: number;
   aliases: AccountAlias[];
   aliasNamesByKey: Map<string, string[]>;
   awsManagedKeys: Set<string>;
@@ -244,6 +247,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
 
   async function survey(): Promise<World> {
     // One DescribeTrails call: which keys encrypt trails. The finish phase reads this Region's trails in full.
+    const surveyedAt = now();
     const [aliases, trails] = await Promise.all([inventory.listAliases(), trailReader.readTrails({ details: false })]);
     const aliasNamesByKey = new Map<string, string[]>();
     const awsManagedKeys = new Set<string>();
@@ -254,7 +258,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       names.push(alias.aliasName);
       aliasNamesByKey.set(alias.targetKeyArn, names);
     }
-    return { aliases, aliasNamesByKey, awsManagedKeys, trails };
+    return { surveyedAt, aliases, aliasNamesByKey, awsManagedKeys, trails };
   }
 
   /** The core's view of a resource's surroundings: the trails (which keys they use) and the resource itself. */
@@ -369,7 +373,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
 
   /**
    * Adopts, reports a resource that appeared, or compares with the baseline (and reminds about a deletion).
-   * `reread`: `stored` was read again just now (it was loaded with its page, before the resource was read).
+   * `readAt`: when the read of `live` began (epoch ms). `reread`: `stored` was read again just now (it was loaded
+   * with its page, before the resource was read).
    */
   async function reconcileOne(
     live: ResourceSnapshot,
@@ -377,6 +382,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     world: World,
     run: Run,
     inv: Invocation,
+    readAt: number,
     reread = false,
   ): Promise<void> {
     const { state, baseline } = stored;
@@ -386,15 +392,26 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // A page's states are loaded before its keys are read, which takes seconds to minutes. When the detector saved
     // this resource meanwhile (it alerted the change from its event), judge again against what it saved, so that
     // the change is not also reported as one no event explained.
+    // Saved after the read began and unlike it, it holds a change this read missed: the read is the older, and
+    // neither judged nor written (it would resolve drift the detector just alerted, and overwrite its state); the
+    // next run compares again. Its drift still counts as open.
     const judgeAgain = async () => {
       const newer = reread ? undefined : await newerStored(live.arn, stored);
-      if (newer) await reconcileOne(live, newer, world, run, inv, true);
+      if (newer?.state && savedSince(newer, readAt) && !sameState(newer.state.snapshot, live)) {
+        logger.info('Saved by the detector after this read began; left to the next run', { resource: live.arn });
+        const approved = newer.baseline?.snapshot;
+        if (approved && differingPaths(approved, newer.state.snapshot).length > 0) run.cursor.counts.openDrift++;
+        return true;
+      }
+      if (newer) await reconcileOne(live, newer, world, run, inv, readAt, true);
       return !!newer;
     };
 
     if (!baseline) {
       if (run.cursor.adopting) {
-        if (await recon.adopt(live, state?.version ?? null, run.runId)) run.cursor.counts.adopted++;
+        if (await recon.adopt(live, state?.version ?? null, run.runId, undefined, approvable(live))) {
+          run.cursor.counts.adopted++;
+        }
         else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
         return;
       }
@@ -508,13 +525,14 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       inv,
       run,
       async () => {
+        const readAt = now();
         const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
         if (read.keyManager === 'AWS') {
           run.cursor.counts.awsManagedKeys++;
           return;
         }
         run.cursor.counts.keys++;
-        await reconcileOne(read.snapshot, stored ?? {}, world, run, inv);
+        await reconcileOne(read.snapshot, stored ?? {}, world, run, inv, readAt);
       },
       !!stored?.baseline,
     );
@@ -627,6 +645,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const aliases = world.aliases
       .filter((a) => !a.aliasName.startsWith(AWS_ALIAS_PREFIX) && a.targetKeyArn)
       .map((a) => snapshotFromState('alias', a.aliasArn, { target_key_id: a.targetKeyArn }));
+    const trailsReadAt = now();
     const trails = world.trails.some((t) => isHomeTrail(t.arn))
       ? await trailReader.readTrails({ where: isHomeTrail })
       : [];
@@ -636,7 +655,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const listedDone = await pool(listed, (live) =>
       guarded(live.arn, inv, proxy, async () => {
         totals[live.kind === 'alias' ? 'aliases' : 'trails']++;
-        await reconcileOne(live, loaded.get(live.arn) ?? {}, world, proxy, inv);
+        const readAt = live.kind === 'alias' ? world.surveyedAt : trailsReadAt;
+        await reconcileOne(live, loaded.get(live.arn) ?? {}, world, proxy, inv, readAt);
       }),
     );
     if (!listedDone) return false;
@@ -653,11 +673,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         const stored = loadedUnlisted.get(resource.arn);
         if (!stored?.baseline) return;
         const known = stored.state?.snapshot;
+        const readAt = now();
         const live = isGone(known) ? known : await readUnlisted(resource.arn, resource.kind, world);
         if (!live) return;
         if (isGone(live)) totals.gone++;
         else if (live.kind === 'key') totals.keys++;
-        await reconcileOne(live, stored, world, proxy, inv);
+        await reconcileOne(live, stored, world, proxy, inv, readAt);
       }),
     );
   }
@@ -863,7 +884,23 @@ export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
  */
 function approvedWorking(live: ResourceSnapshot): ResourceSnapshot {
   const working = workingState(live.kind, live.attributes);
-  return working ? { ...live, attributes: { ...live.attributes, ...working } } : live;
+  return approvable(working ? { ...live, attributes: { ...live.attributes, ...working } } : live);
+}
+
+/**
+ * What the reconciler may approve of a resource it adopts or finds unseen: never a pending deletion (the core's
+ * TRANSIENT_STATES). The state and date of a key caught so stay unknown, and its deletion is reminded as one nobody
+ * approved.
+ */
+function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
+  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state)) return snapshot;
+  const { key_state: _state, deletion_date: _date, ...attributes } = snapshot.attributes;
+  return { ...snapshot, attributes };
+}
+
+/** True when the detector (or an accept) saved the resource's state at or after `readAt`. */
+function savedSince({ state }: Stored, readAt: number): boolean {
+  return !!state?.updatedAt && Date.parse(state.updatedAt) >= readAt;
 }
 
 function describe(error: unknown): string | undefined {

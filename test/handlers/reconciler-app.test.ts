@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -521,6 +521,54 @@ describe('Reconciler: resources that appear in their set-up state', () => {
   });
 });
 
+describe('Reconciler: keys found pending deletion', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const START = Date.parse('2026-12-01T00:00:00Z');
+
+  it('adopts a key already pending deletion without approving the deletion: its reminders are alerts', async () => {
+    // Prepare: the first run finds one key 6.5 days from deletion.
+    account = accountWith(2);
+    const [, doomed] = customerKeys(account);
+    doomed.keyState = 'PendingDeletion';
+    doomed.deletionDate = new Date(START + 6.5 * DAY);
+    let clock = START;
+    await reconciler({}, () => clock)({});
+    snsMock.resetHistory();
+
+    // Act: runs at 6.25 and 2.5 days before the deletion.
+    clock = START + 0.25 * DAY;
+    const week = await reconciler({}, () => clock)({});
+    clock = START + 4 * DAY;
+    const days = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).not.toHaveProperty('key_state');
+    expect([...week.findings, ...days.findings].map((f) => [f.event, f.severity, f.status])).toEqual([
+      ['DeletionReminder', 'error', 'drift'],
+      ['DeletionReminder', 'critical', 'drift'],
+    ]);
+    expect(sent(topics.email)).toBe(2);
+  });
+
+  it('approves a key that appears pending deletion as working, not as pending deletion', async () => {
+    // Prepare: adopted; then a key appears 2.5 days from deletion.
+    account = accountWith(1);
+    let clock = START;
+    await reconciler({}, () => clock)({});
+    const doomed = account.addKey({ keyState: 'PendingDeletion', deletionDate: new Date(START + 2.5 * DAY) });
+
+    // Act
+    const appeared = await reconciler({}, () => clock)({});
+    clock = START + 2 * DAY;
+    const reminded = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(appeared.findings.map((f) => f.event)).toEqual(['Unbaselined']);
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).not.toHaveProperty('deletion_date');
+    expect(reminded.findings.map((f) => [f.event, f.severity])).toEqual([['DeletionReminder', 'critical']]);
+  });
+});
+
 describe("Reconciler: keydrift's own keys", () => {
   it.each([
     ['main key', 'selfKeyArn'],
@@ -835,6 +883,38 @@ describe('Reconciler: stored state', () => {
     // Assess: the detector already alerted; the drift is open but not news
     expect(result.findings).toEqual([]);
     expect(result.counts?.openDrift).toBe(1);
+  });
+
+  it('leaves a key to the next run when the detector saved a change its read missed: no false resolve, no overwrite', async () => {
+    // Prepare: a missed DisableKey was reported; the key is enabled again unseen; during the next run, after
+    // DescribeKey answered Enabled, it is disabled again and the detector alerts and saves that.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    expect((await reconciler()({})).findings.map((f) => [f.status, f.severity])).toEqual([['drift', 'critical']]);
+    key.keyState = 'Enabled';
+    let disabled = false;
+    kmsMock.on(ListGrantsCommand, { KeyId: key.arn }).callsFake(async () => {
+      if (!disabled) {
+        disabled = true;
+        key.keyState = 'Disabled';
+        await detectorSavesDisabled(key.arn);
+      }
+      return { Grants: [], Truncated: false };
+    });
+    snsMock.resetHistory();
+
+    // Act
+    const racing = await reconciler()({});
+    const next = await reconciler()({});
+
+    // Assess
+    expect(racing.findings).toEqual([]);
+    expect(racing.counts?.openDrift).toBe(1);
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
+    expect(next.findings).toEqual([]);
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
   });
 
   it('does not report again a change the detector alerted while the run was reading the keys', async () => {
