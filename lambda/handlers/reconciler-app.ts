@@ -36,8 +36,8 @@ import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../ad
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
-import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { TRANSIENT_STATES } from '../core/detector';
+import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
@@ -411,8 +411,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       if (run.cursor.adopting) {
         if (await recon.adopt(live, state?.version ?? null, run.runId, undefined, approvable(live))) {
           run.cursor.counts.adopted++;
-        }
-        else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
+        } else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
         return;
       }
       if (await judgeAgain()) return;
