@@ -7,7 +7,7 @@
 
 import { stableJson } from '../core/policy';
 import { differingPaths } from '../core/reconcile';
-import { knownPaths, labelOf, lookup, splitPath } from '../core/state';
+import { knownPaths, labelOf, lookup, MAP_ATTRIBUTES, splitPath } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
 
@@ -88,6 +88,8 @@ export const attributesOf = (paths: string[]): string[] =>
  * for await (const finding of newestFirst) if (!tracker.push(finding)) break;
  * const { since, severity, open } = tracker.result();
  */
+const isMap = (attribute: string): boolean => (MAP_ATTRIBUTES as readonly string[]).includes(attribute);
+
 export function driftTracker(attributes: string[], acceptedAt?: string) {
   const open = new Map(
     attributes.map((a) => [a, { since: undefined as string | undefined, worst: undefined as Severity | undefined }]),
@@ -110,7 +112,8 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
           if (finding.ignoredBy) continue;
           entry.since = finding.timestamp;
           if (!entry.worst || rank(finding.severity) > rank(entry.worst)) entry.worst = finding.severity;
-        } else if (finding.status !== 'denied') {
+        } else if (finding.status !== 'denied' && (change.back_to_baseline || !isMap(attribute))) {
+          // A planned or routine change to one entry of a map (a service's grant) approves that entry only.
           closed.add(attribute);
         }
       }

@@ -98,6 +98,36 @@ describe('driftTracker: dating and rating open drift from findings fed newest fi
     }
   });
 
+  it("keeps a map attribute open past a routine or planned change to another of its entries (a service's grant)", () => {
+    // Prepare: newest first: RDS's routine grant B (planned, grant A still drifting), then the critical grant A.
+    const tracker = driftTracker(['grants']);
+    const routine = f(
+      '2026-10-03T11:00:00Z',
+      'info',
+      'planned',
+      { grants: { before: { B: null }, after: { B: { grantee: 'rds.amazonaws.com' } } } },
+      'CreateGrant',
+    );
+    const outside = f(
+      '2026-10-03T09:00:00Z',
+      'critical',
+      'drift',
+      { grants: { before: { A: null }, after: { A: { grantee: 'arn:aws:iam::444455556666:root' } } } },
+      'CreateGrant',
+    );
+
+    // Act
+    tracker.push(routine);
+    tracker.push(outside);
+
+    // Assess
+    expect(tracker.result()).toMatchObject({ since: '2026-10-03T09:00:00Z', severity: 'critical', open: ['grants'] });
+    // One that brings the whole map back does close it.
+    const back = driftTracker(['grants']);
+    back.push({ ...routine, changes: { grants: { ...routine.changes.grants, back_to_baseline: true } } });
+    expect(back.push(outside)).toBe(false);
+  });
+
   it('stops at a creation, whose state became the baseline even when it was itself drift', () => {
     for (const event of ['CreateKey', 'Unbaselined']) {
       const tracker = driftTracker(['description']);
