@@ -21,6 +21,7 @@ import {
   type AcceptResult,
   acceptBaselines,
   applyAdopt,
+  ChangedMeanwhileError,
   findings,
   type PagerNotice,
   planAdopt,
@@ -195,11 +196,32 @@ export function runBaselineShow(key: string, flags: CommonFlags): Promise<number
 export function runBaselineAccept(key: string, flags: CommonFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const targets = await resolveTargets(context, key);
-    const results = await acceptBaselines(context, targets, Date.now());
+    const results = await tellingPagerOfPartialAccepts(context, flags, () =>
+      acceptBaselines(context, targets, Date.now()),
+    );
     out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     return EXIT.ok;
   });
+}
+
+/**
+ * Runs an accept; when some resources changed meanwhile, the page topic still hears of the others, which were
+ * written, before the error says which to accept again.
+ */
+async function tellingPagerOfPartialAccepts(
+  context: OpsContext,
+  flags: CommonFlags,
+  accept: () => Promise<AcceptResult[]>,
+): Promise<AcceptResult[]> {
+  try {
+    return await accept();
+  } catch (error) {
+    if (error instanceof ChangedMeanwhileError && error.accepted.length > 0) {
+      reportPagerNotice(await tellPagerAboutAccepts(context, error.accepted), flags, context);
+    }
+    throw error;
+  }
 }
 
 /** Asks a yes/no question on the terminal; anything but y or yes, Ctrl-C and Ctrl-D mean no. */
@@ -260,7 +282,7 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
         return EXIT.none;
       }
     }
-    const results = await applyAdopt(context, plan, Date.now());
+    const results = await tellingPagerOfPartialAccepts(context, flags, () => applyAdopt(context, plan, Date.now()));
     if (!ask || flags.format === 'json') print(results);
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     note(

@@ -280,7 +280,8 @@ function acceptResult(
  * no longer knows reads as deleted: accepting it approves its deletion.
  *
  * @throws OperatorError, before anything is written, for a trail CloudTrail does not know: a mistyped trail ARN
- *   would otherwise approve `trail: "deleted"`; and when keydrift stored a newer state of a target meanwhile
+ *   would otherwise approve `trail: "deleted"`
+ * @throws ChangedMeanwhileError, having accepted the other targets, when keydrift stored a newer state of some
  */
 export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
@@ -293,6 +294,7 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
   if (unknownTrail) throw noSuchTrail(context, unknownTrail.arn);
   const acceptedAt = new Date(nowMs).toISOString();
   const results: AcceptResult[] = [];
+  const changed: string[] = [];
   for (const snapshot of live) {
     const result = acceptResult(snapshot, baselines.get(snapshot.arn), {
       acceptedBy,
@@ -300,11 +302,13 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
       readAt: acceptedAt,
       rewriteUnchanged: true,
     });
-    if (!(await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) }))) {
-      throw changedMeanwhile([result.label], 'keydrift baseline accept');
+    if (await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) })) {
+      results.push(result);
+    } else {
+      changed.push(result.label);
     }
-    results.push(result);
   }
+  if (changed.length > 0) throw new ChangedMeanwhileError(changed, 'keydrift baseline accept', results);
   return results;
 }
 
@@ -333,12 +337,23 @@ async function recordAccept(
   }
 }
 
-/** What to say when keydrift stored a newer state of some resources while they were being accepted. */
-const changedMeanwhile = (labels: string[], command: string): OperatorError =>
-  new OperatorError(
-    `${labels.join(', ')} changed while being accepted (keydrift stored a newer state), so their baselines were ` +
-      `left as they were: run ${command} again to accept their state as it is now`,
-  );
+/**
+ * Some resources changed while being accepted (keydrift stored a newer state): their baselines were left as they
+ * were. `accepted` holds the others, written all the same: the pager must still be told of them.
+ */
+export class ChangedMeanwhileError extends OperatorError {
+  constructor(
+    labels: string[],
+    command: string,
+    public readonly accepted: AcceptResult[],
+  ) {
+    super(
+      `${labels.join(', ')} changed while being accepted (keydrift stored a newer state), so their baselines were ` +
+        `left as they were: run ${command} again to accept their state as it is now`,
+    );
+    this.name = 'ChangedMeanwhileError';
+  }
+}
 
 /** What adopt would record: every resource's live state against its current baseline. */
 export interface AdoptPlan {
@@ -396,17 +411,24 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
   const store = storeFor(context, plan.tableName, nowMs);
   const acceptedAt = new Date(nowMs).toISOString();
   const results = plan.results.map((r) => (r.written ? { ...r, acceptedAt } : r));
-  const changed: string[] = [];
+  const changed = new Set<AcceptResult>();
   await mapLimit(
     results.filter((r) => r.written),
     CONCURRENCY,
     async (r) => {
       const live = plan.live.get(r.resource);
       const stored = { state: plan.states.get(r.resource), readAt: r.readAt };
-      if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored))) changed.push(r.label);
+      if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored))) changed.add(r);
     },
   );
-  if (changed.length > 0) throw changedMeanwhile(changed, 'keydrift baseline adopt');
+  if (changed.size > 0) {
+    const accepted = results.filter((r) => !changed.has(r));
+    throw new ChangedMeanwhileError(
+      [...changed].map((r) => r.label),
+      'keydrift baseline adopt',
+      accepted,
+    );
+  }
   return results;
 }
 

@@ -1,16 +1,24 @@
 /**
- * Adopt planned and applied in process against a moto account holding a `Keydrift` stack, with a clock that says each
+ * Accept and adopt planned and applied in process against a moto account holding a `Keydrift` stack, with a clock that says each
  * read takes a minute (a large account's adopt reads for minutes). Each approval is dated when its own resource's
  * read began, so a change made while adopt read other resources, and read into the approved state, is older than the
  * approval that resolves its incident.
  */
-import { DisableKeyCommand } from '@aws-sdk/client-kms';
+import { DisableKeyCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { snapshotFromState } from '../../lambda/core/state';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding } from '../../lambda/core/types';
 import { closeOpsContext, createOpsContext, type OpsContext } from '../../lambda/ops/aws';
-import { applyAdopt, planAdopt, tellPagerAboutAccepts } from '../../lambda/ops/operations';
+import {
+  acceptBaselines,
+  applyAdopt,
+  ChangedMeanwhileError,
+  planAdopt,
+  resolveTargets,
+  tellPagerAboutAccepts,
+} from '../../lambda/ops/operations';
 import { finding, type OperatorWorld, REGION, STACK, setUpOperatorWorld } from '../helpers/operator-world';
 
 const MINUTE = 60_000;
@@ -94,5 +102,48 @@ describe('keydrift baseline adopt', () => {
       expect.objectContaining({ event: 'BaselineAccept', changes: { key_state: expect.anything() } }),
     ]);
     expect(await paged(approvals[0])).toEqual([true]);
+  });
+});
+
+describe('keydrift baseline accept', () => {
+  it('accepts the other targets when one changed meanwhile, and says so, so the pager can still be told of them', async () => {
+    // Prepare: a baselined key with its alias, tagged behind keydrift's back; while the key is accepted, the detector
+    // saves a newer state of the alias.
+    const key = await world.createKey('ledger', 'alias/ledger');
+    await baselined(key);
+    await world.kms.send(
+      new TagResourceCommand({ KeyId: key.split('/')[1], Tags: [{ TagKey: 'team', TagValue: 'x' }] }),
+    );
+    const targets = await resolveTargets(context, 'alias/ledger');
+    const alias = targets.find((t) => t.kind === 'alias')?.arn ?? '';
+    let detectorSaved = false;
+    context.dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        if (!detectorSaved && 'TransactItems' in (args.input as object)) {
+          detectorSaved = true;
+          const aliasState = snapshotFromState('alias', alias, { target_key_id: key });
+          const created = finding({ resource: alias, event: 'CreateAlias', severity: 'warning', hoursAgo: 0 });
+          await world.save({ finding: created, states: [{ snapshot: aliasState, expectedVersion: null }] });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'detectorSavesMeanwhile' },
+    );
+
+    // Act
+    const error = await acceptBaselines(context, targets, Date.now()).catch((e: unknown) => e);
+    context.dynamodb.middlewareStack.remove('detectorSavesMeanwhile');
+
+    // Assess
+    expect(error).toBeInstanceOf(ChangedMeanwhileError);
+    const { accepted, message } = error as ChangedMeanwhileError;
+    expect(message).toMatch(/^alias\/ledger changed while being accepted/);
+    expect(accepted.map((r) => [r.resource, r.result])).toEqual([[key, 'changed']]);
+    expect(JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes).toMatchObject(
+      {
+        'tags#team': 'x',
+      },
+    );
+    expect(await tellPagerAboutAccepts(context, accepted)).toMatchObject({ told: [expect.stringContaining('ledger')] });
   });
 });
