@@ -537,11 +537,16 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     );
   }
 
-  /** Where to start in a page: after the last key done when it is still there, else at the stored position. */
+  /**
+   * Where to start in a page: after the last key done when it is still there. When it is gone (deleted between
+   * invocations), the keys after it moved back one place: one before the stored position, so that none is skipped (a
+   * key read twice is judged the same twice, and alerted once).
+   */
   function resumeIndex(page: KeyPage, cursor: RunCursor): number {
     if (cursor.lastKeyId) {
       const index = page.keys.findIndex((k) => k.keyId === cursor.lastKeyId);
       if (index >= 0) return index + 1;
+      return Math.max(0, Math.min(cursor.position, page.keys.length) - 1);
     }
     return Math.min(cursor.position, page.keys.length);
   }

@@ -805,6 +805,27 @@ describe('Reconciler: runs continued across invocations', () => {
       .filter((e) => e.DetailType === CONTINUE_DETAIL_TYPE)
       .at(-1);
 
+  it('reads the key after the last one done even when that one was deleted before the run continued', async () => {
+    // Prepare: adopted; the 4th key is disabled unseen; the first invocation reads 3 keys, then the 3rd is deleted.
+    account = accountWith(8, { keysPageSize: 20 });
+    await reconciler()({});
+    const keys = customerKeys(account);
+    keys[3].keyState = 'Disabled';
+    const run = reconciler({ concurrency: 1 });
+    const results: ReconcileResult[] = [await run({}, contextReading(account, 3))];
+    expect(results[0].status).toBe('continued');
+    account.keys.delete(keys[2].arn);
+
+    // Act
+    while (results.at(-1)?.status === 'continued') {
+      results.push(await run(continuation(lastContinue()), contextReading(account, 100)));
+    }
+
+    // Assess: the 4th key's drift is found in this run, not the next.
+    const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
+    expect(found.map((f) => [f.event, f.severity])).toEqual([['Reconcile', 'critical']]);
+  });
+
   it('stores its place when time runs low and resumes there, reading every key exactly once', async () => {
     // Prepare: 25 keys listed 7 per page
     account = accountWith(25, { keysPageSize: 7 });
