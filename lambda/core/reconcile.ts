@@ -32,6 +32,31 @@ export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): st
   });
 }
 
+/**
+ * The baseline with each approved grant that is gone replaced by a live grant made exactly like it (its remediation
+ * re-created it: KMS gives it a new id), as the detector takes a restored grant back; `undefined` when none is.
+ */
+export function withRestoredGrants(baseline: ResourceSnapshot, live: ResourceSnapshot): ResourceSnapshot | undefined {
+  const grants = (snapshot: ResourceSnapshot) =>
+    Object.keys(snapshot.attributes).filter((path) => {
+      const { attribute, entry } = splitPath(path);
+      return attribute === 'grants' && entry !== undefined && snapshot.attributes[path] !== null;
+    });
+  const fresh = grants(live).filter((path) => !lookup(baseline, path));
+  const attributes = { ...baseline.attributes };
+  let restored = false;
+  for (const gone of grants(baseline).filter((path) => lookup(live, path) === null)) {
+    const wanted = stableJson(baseline.attributes[gone]);
+    const index = fresh.findIndex((path) => stableJson(live.attributes[path]) === wanted);
+    if (index < 0) continue;
+    const [back] = fresh.splice(index, 1);
+    delete attributes[gone];
+    attributes[back] = live.attributes[back];
+    restored = true;
+  }
+  return restored ? { ...baseline, attributes } : undefined;
+}
+
 function reconcileEvent(resource: string, eventName: string, idParts: unknown[], nowMs: number): ChangeEvent {
   const arn = parseArn(resource);
   const digest = createHash('sha256')

@@ -41,7 +41,13 @@ import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effect
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
-import { deletionReminder, differingPaths, reconcileResource, unbaselinedResource } from '../core/reconcile';
+import {
+  deletionReminder,
+  differingPaths,
+  reconcileResource,
+  unbaselinedResource,
+  withRestoredGrants,
+} from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
@@ -432,10 +438,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       return;
     }
 
-    const drifted = differingPaths(baseline.snapshot, live);
+    // A grant re-created exactly as an approved one that is gone (its remediation run) takes its place.
+    const restored = withRestoredGrants(baseline.snapshot, live);
+    const approved = restored ?? baseline.snapshot;
+    const drifted = differingPaths(approved, live);
     const finding = reconcileResource(
       {
-        baseline: baseline.snapshot,
+        baseline: approved,
         live,
         previous: state?.snapshot,
         previousVersion: state?.version,
@@ -448,7 +457,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (drifted.length > 0) run.cursor.counts.openDrift++;
     const changed = !state || !sameState(state.snapshot, live);
     let delivery: Delivery | undefined;
-    if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines: [] }, run, inv);
+    const { acceptedBy, acceptedAt } = baseline;
+    const baselines = restored
+      ? [{ snapshot: restored, expectedVersion: baseline.version, acceptedBy, acceptedAt }]
+      : [];
+    if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines }, run, inv);
     if (live.kind === 'key') {
       const dependents = {
         trails: surroundings.trailsUsingKey(live.arn),

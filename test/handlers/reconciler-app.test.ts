@@ -521,6 +521,42 @@ describe('Reconciler: resources that appear in their set-up state', () => {
   });
 });
 
+describe('Reconciler: a revoked grant re-created by its remediation', () => {
+  it('resolves the drift when the grant is back under a new id, and approves it under that id', async () => {
+    // Prepare: a key with an approved grant that is revoked unseen (alerted, with its create-grant), then re-created.
+    account = accountWith(1);
+    const [key] = customerKeys(account);
+    const grant = (id: string) => ({
+      KeyId: key.arn,
+      GrantId: id,
+      Name: '',
+      CreationDate: new Date('2026-01-01T00:00:00Z'),
+      GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/app`,
+      RetiringPrincipal: `arn:aws:iam::${ACCOUNT}:role/app`,
+      IssuingAccount: `arn:aws:iam::${ACCOUNT}:root`,
+      Operations: ['Encrypt' as const, 'Decrypt' as const],
+    });
+    key.grants = [grant(`g1${'a'.repeat(62)}`)];
+    await reconciler()({});
+    key.grants = [];
+    const revoked = await reconciler()({});
+    expect(revoked.findings.map((f) => f.remediation.some((r) => r.includes('kms create-grant')))).toEqual([true]);
+    key.grants = [grant(`g2${'b'.repeat(62)}`)];
+
+    // Act
+    const restored = await reconciler()({});
+    const after = await reconciler()({});
+
+    // Assess
+    expect(restored.findings.map((f) => [f.status, f.severity])).toEqual([['resolved', 'info']]);
+    expect(Object.keys(await snapshotOf(key.arn, 'BASELINE')).filter((p) => p.startsWith('grants#'))).toEqual([
+      `grants#g2${'b'.repeat(62)}`,
+    ]);
+    expect(after.findings).toEqual([]);
+    expect(after.counts?.openDrift).toBe(0);
+  });
+});
+
 describe('Reconciler: keys found pending deletion', () => {
   const DAY = 24 * 60 * 60 * 1000;
   const START = Date.parse('2026-12-01T00:00:00Z');
