@@ -152,20 +152,35 @@ export function runStatus(flags: CommonFlags): Promise<number> {
   });
 }
 
+/** The resources `findings --resource` names: none without it. */
+async function findingsResources(context: OpsContext, name: string | undefined): Promise<string[]> {
+  if (!name) return [];
+  if (name.startsWith('arn:')) await requireOwnResource(context, name);
+  const alias = name.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:\d*:alias\//.test(name);
+  if (name.startsWith('arn:') && !alias) return [name];
+  const targets = await resolveTargets(context, name);
+  return alias ? targets.map((t) => t.arn) : [targets[0].arn];
+}
+
 export function runFindings(flags: FindingsFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const nowMs = Date.now();
     const sinceMs = parseSince(flags.since, nowMs) ?? nowMs;
-    // An ARN of this table's Region and account is taken as it is; a key id or alias name is resolved to its key's ARN
-    // (through the table for a key KMS no longer knows).
-    let resource = flags.resource;
-    if (resource?.startsWith('arn:')) await requireOwnResource(context, resource);
-    else if (resource) resource = (await resolveTargets(context, resource))[0].arn;
-    const list = await findings(context, { sinceMs, nowMs, minSeverity: flags.severity, resource, limit: flags.limit });
+    // A key or trail ARN of this table's Region and account is taken as it is; a key id is resolved to its key's ARN
+    // (through the table for a key KMS no longer knows); an alias, by name or ARN, to the alias and its key, as
+    // `baseline show` names both.
+    const resources = await findingsResources(context, flags.resource);
+    const list = await findings(context, {
+      sinceMs,
+      nowMs,
+      minSeverity: flags.severity,
+      resources,
+      limit: flags.limit,
+    });
     const scope =
       `since ${toIsoSeconds(sinceMs)}` +
       (flags.severity !== 'info' ? `, severity ${flags.severity} or worse` : '') +
-      (resource ? `, resource ${resource}` : '');
+      (resources.length ? `, resource ${resources.join(' and ')}` : '');
     if (flags.format === 'json') out(formatJsonLines(list));
     else if (list.length === 0) out(`No findings ${scope}.\n`);
     else out(formatTable(list, tableOptions()));

@@ -80,9 +80,18 @@ export async function status(context: OpsContext): Promise<StatusReport> {
 }
 
 /** Findings newest first, from the `byTime` index (or the resource's own items with `resource`). */
-export async function findings(context: OpsContext, query: FindingQuery): Promise<Finding[]> {
+export async function findings(
+  context: OpsContext,
+  { resources = [], ...query }: Omit<FindingQuery, 'resource'> & { resources?: string[] },
+): Promise<Finding[]> {
   const reader = createTableReader({ client: context.dynamodb, tableName: await context.tableName() });
-  return reader.findings(query);
+  if (resources.length <= 1) return reader.findings({ ...query, resource: resources[0] });
+  // Several resources (an alias and its key): each one's findings, merged newest first as one list would be.
+  const lists = await Promise.all(resources.map((resource) => reader.findings({ ...query, resource })));
+  const newestFirst = lists
+    .flat()
+    .sort((a, b) => b.timestamp.localeCompare(a.timestamp) || b.eventId.localeCompare(a.eventId));
+  return query.limit === undefined ? newestFirst : newestFirst.slice(0, query.limit);
 }
 
 /** A resource an operator named: a key (by id, ARN, alias name or alias ARN), the alias it was named by, a trail. */

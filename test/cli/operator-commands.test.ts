@@ -22,6 +22,7 @@ import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { findingProblems } from '../../lambda/handlers/pager-app';
 import { BIN, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
 import {
+  ACCOUNT,
   finding,
   MOTO_IDENTITY,
   type OperatorWorld,
@@ -247,12 +248,22 @@ describe('keydrift findings', () => {
     expect(serious.stderr).toContain('keydrift findings: 2 finding(s) since');
   });
 
-  it('filters by --resource (an ARN, or a key named through KMS) and stops at --limit', () => {
-    const about = expected((f) => f.resource === reports, Date.now() - 30 * 24 * HOUR);
+  it('filters by --resource (an ARN, or a key named through KMS; an alias and its key by the alias) and stops at --limit', async () => {
+    // Prepare: the alias has a finding of its own.
+    const aliasArn = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/reports`;
+    await save(finding({ resource: aliasArn, event: 'UpdateAlias', severity: 'error', hoursAgo: 30 }));
+    const since = Date.now() - 30 * 24 * HOUR;
+    const about = expected((f) => f.resource === reports, since);
     expect(about).toHaveLength(4);
-    for (const resource of [reports, 'alias/reports']) {
+    const aboutBoth = expected((f) => f.resource === reports || f.resource === aliasArn, since);
+    expect(aboutBoth).toHaveLength(5);
+    for (const [resource, listed] of [
+      [reports, about],
+      ['alias/reports', aboutBoth],
+      [aliasArn, aboutBoth],
+    ] as const) {
       const one = keydrift(['findings', '--since', '30d', '--resource', resource, '--format', 'json']);
-      expect(ids(jsonLines<Finding>(one.stdout))).toEqual(about);
+      expect([resource, ids(jsonLines<Finding>(one.stdout))]).toEqual([resource, listed]);
     }
     const first = keydrift(['findings', '--since', '30d', '--limit', '3', '--format', 'json']);
     expect(ids(jsonLines<Finding>(first.stdout))).toEqual(
