@@ -397,10 +397,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const stateWrite: SnapshotWrite = { snapshot: live, expectedVersion: state?.version ?? null };
     // A page's states are loaded before its keys are read, which takes seconds to minutes. When the detector saved
     // this resource meanwhile (it alerted the change from its event), judge again against what it saved, so that
-    // the change is not also reported as one no event explained.
-    // Saved after the read began and unlike it, it holds a change this read missed: the read is the older, and
-    // neither judged nor written (it would resolve drift the detector just alerted, and overwrite its state); the
-    // next run compares again. Its drift still counts as open.
+    // the change is not also reported as one no event explained. Saved after the read began and unlike it, it holds
+    // a change this read missed: the read is the older, and is neither judged nor written (it would resolve drift
+    // the detector just alerted, and overwrite its state); the next run compares again. Its drift still counts.
     const judgeAgain = async () => {
       const newer = reread ? undefined : await newerStored(live.arn, stored);
       if (newer?.state && savedSince(newer, readAt) && !sameState(newer.state.snapshot, live)) {
@@ -417,7 +416,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       if (run.cursor.adopting) {
         if (await recon.adopt(live, state?.version ?? null, run.runId, undefined, approvable(live))) {
           run.cursor.counts.adopted++;
-        } else logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
+        } else {
+          logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
+        }
         return;
       }
       if (await judgeAgain()) return;
