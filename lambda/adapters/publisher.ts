@@ -241,13 +241,12 @@ export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
   const attributes = messageAttributes(finding);
   const forms: Record<string, string> = { default: chat, email: email.body, https: chat };
   const fits = (message: string) => fitsSns(message + email.subject, attributes);
-  let message = JSON.stringify(forms);
-  if (finding.severity === 'critical') {
-    const whole = JSON.stringify({ ...forms, lambda: JSON.stringify(finding) });
-    const compact = JSON.stringify({ ...forms, lambda: compactPageMessage(finding) });
-    // Should even the compact copy not fit, the pager gets the default form, drops it and counts it (an alarm).
-    message = fits(whole) ? whole : fits(compact) ? compact : message;
-  }
+  // The pager hears the ops topic unfiltered, and reads its `lambda` form: the finding, whatever its severity (it
+  // triggers on critical ones only, and resolves what is back).
+  const whole = JSON.stringify({ ...forms, lambda: JSON.stringify(finding) });
+  const compact = JSON.stringify({ ...forms, lambda: compactPageMessage(finding) });
+  // Should even the compact copy not fit, the pager gets the default form, drops it and counts it (an alarm).
+  const message = fits(whole) ? whole : fits(compact) ? compact : JSON.stringify(forms);
   return new PublishCommand({
     TopicArn: topicArn,
     Subject: email.subject,

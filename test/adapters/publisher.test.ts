@@ -128,12 +128,14 @@ describe('createPublisher', () => {
     expect(JSON.parse(message.lambda)).toEqual(finding({ resource: SELF }));
   });
 
-  it('marks a non-critical ops copy with its severity, which the pager filter refuses, and adds no pager form', async () => {
-    await publisher.publish(finding({ resource: SELF, severity: 'error', event: 'DisableKeyRotation' }));
+  it('gives a non-critical ops copy the pager form too: the pager, subscribed unfiltered, reads it as a finding', async () => {
+    const rotationOff = finding({ resource: SELF, severity: 'error', event: 'DisableKeyRotation' });
+    await publisher.publish(rotationOff);
 
     const ops = opsInput();
     expect(ops.MessageAttributes?.severity).toEqual({ DataType: 'String', StringValue: 'error' });
-    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https']);
+    expect(Object.keys(JSON.parse(String(ops.Message))).sort()).toEqual(['default', 'email', 'https', 'lambda']);
+    expect(JSON.parse(JSON.parse(String(ops.Message)).lambda)).toEqual(rotationOff);
   });
 
   it('sends a critical finding from the event alone to ops marked for the pager (the way out when the main key is unusable)', async () => {

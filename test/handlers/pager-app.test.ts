@@ -351,6 +351,24 @@ describe('createPager', () => {
     expect(output.metric('PagerInvalidMessages')).toBe(2);
   });
 
+  it('reads a non-critical finding from the ops topic and pages no one for it', async () => {
+    // Prepare: DisableKeyRotation on keydrift's own key: an error, sent to ops, which the pager hears unfiltered.
+    const rotationOff: Finding = {
+      ...finding,
+      event: 'DisableKeyRotation',
+      severity: 'error',
+      changes: { enable_key_rotation: { before: true, after: false } },
+    };
+    const { fetch, calls } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(JSON.stringify(rotationOff)));
+
+    // Assess
+    expect(calls).not.toHaveBeenCalled();
+    expect(output.metric('PagerInvalidMessages')).toBe(0);
+  });
+
   it("skips a CloudWatch alarm's notification from the ops topic quietly: no PagerDuty call, nothing counted as invalid", async () => {
     // Prepare: what CloudWatch publishes to the ops topic when keydrift's dead-letter queue alarm fires.
     const alarm = {
