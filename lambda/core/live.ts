@@ -3,6 +3,7 @@ import type { Effect } from './effects';
 import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
+import { differingPaths } from './reconcile';
 import { emptySnapshot, lookup, splitPath } from './state';
 import type { Finding, ResourceSnapshot } from './types';
 
@@ -40,7 +41,8 @@ export function settleWithLive(store: MemoryStore, effect: Effect, live: Resourc
 
 /**
  * The drift of an event judged after a later change that undid it (EventBridge does not keep order): each attribute
- * the live read shows back at its approved value is flagged `since_undone`. With all of them so, nothing is left to
+ * this event took away from its approved value, which the live read shows whole at that value again, is flagged
+ * `since_undone`. With all of them so, nothing is left to
  * undo, and the summary and remediation say so. Status and severity stay: the call did drift the resource, and who
  * made it still matters.
  */
@@ -50,15 +52,19 @@ export function markUndone(
   live: ResourceSnapshot,
   baseline: ResourceSnapshot | undefined,
 ): void {
-  if (finding.status !== 'drift') return;
-  const backAtBaseline = (path: string) => {
-    const [now, approved] = [lookup(live, path), lookup(baseline, path)];
-    return now !== undefined && approved !== undefined && stableJson(now) === stableJson(approved);
+  if (finding.status !== 'drift' || !baseline) return;
+  const same = (a: unknown, b: unknown) => stableJson(a) === stableJson(b);
+  // Each path this event took away from its approved value, which the live state shows back at it.
+  const undoneHere = (path: string) => {
+    const approved = lookup(baseline, path);
+    const now = lookup(live, path);
+    return approved !== undefined && now !== undefined && !same(effect.set[path], approved) && same(now, approved);
   };
+  const stillDrifting = new Set(differingPaths(baseline, live).map((path) => splitPath(path).attribute));
   const paths = Object.keys(effect.set);
   const undone = Object.keys(finding.changes).filter((attribute) => {
     const own = paths.filter((path) => splitPath(path).attribute === attribute);
-    return own.length > 0 && own.every(backAtBaseline);
+    return own.length > 0 && own.every(undoneHere) && !stillDrifting.has(attribute);
   });
   for (const attribute of undone) finding.changes[attribute].since_undone = true;
   if (undone.length === 0 || undone.length < Object.keys(finding.changes).length) return;

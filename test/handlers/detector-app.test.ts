@@ -32,6 +32,7 @@ import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
+import { sample } from '../helpers/fixtures';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
 import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
 
@@ -656,6 +657,54 @@ describe('createDetector: live state', () => {
     const [email] = published(topics.email).slice(-1);
     expect(email.Message).toContain('Status:    drift (it made the resource differ from its approved baseline; a');
     expect(email.Message).toContain('since undone: a later change put it back at the approved value');
+  });
+
+  it('says nothing is undone of a map another entry of which still drifts, nor of what the event itself put back', async () => {
+    // Prepare: the key approved with no tags; TagResource B, TagResource A, then UntagResource A, each judged 40 s
+    // after it happened, in order; KMS still shows B.
+    let clock = Date.parse('2020-07-01T21:00:40Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    const live = mockLiveKey({ state: 'Enabled' });
+    await store().acceptBaseline(keySnapshotOf(live), 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
+    const liveTags = (tags: Record<string, string>) =>
+      kmsMock.on(ListResourceTagsCommand, { KeyId: KEY }).resolves({
+        ...none,
+        Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+        Truncated: false,
+      });
+    const at = (record: Json, eventID: string, eventTime: string, requestParameters: Json) =>
+      Object.assign(record, { eventID, eventTime, requestParameters: { keyId: KEY, ...requestParameters } });
+    const tag = (n: number, key: string, value: string) =>
+      at(
+        sample('TagResource__awskmsdg__1') as Json,
+        `e0000000-0000-4000-8000-00000000000${n}`,
+        `2020-07-01T21:00:${n}0Z`,
+        {
+          tags: [{ tagKey: key, tagValue: value }],
+        },
+      );
+    liveTags({ B: '2' });
+    await detect(envelope(tag(0, 'B', '2')));
+    clock += 10_000;
+    liveTags({ A: '1', B: '2' });
+    await detect(envelope(tag(1, 'A', '1')));
+    clock += 10_000;
+    liveTags({ B: '2' });
+    const untag = at(
+      sample('UntagResource__awskmsdg__1') as Json,
+      'e0000000-0000-4000-8000-000000000002',
+      '2020-07-01T21:00:20Z',
+      {
+        tagKeys: ['A'],
+      },
+    );
+
+    // Act
+    const { finding } = await detect(envelope(untag));
+
+    // Assess: B is still to undo.
+    expect(finding?.changes.tags).not.toHaveProperty('since_undone');
+    expect(finding?.remediation.join('\n')).toMatch(/aws kms untag-resource .*--tag-keys B/);
   });
 
   it('does not take a stored state written after the event as the value before it', async () => {
