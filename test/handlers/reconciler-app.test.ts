@@ -577,13 +577,33 @@ describe('Reconciler: keys found pending deletion', () => {
     clock = START + 4 * DAY;
     const days = await reconciler({}, () => clock)({});
 
-    // Assess
-    expect(await snapshotOf(doomed.arn, 'BASELINE')).not.toHaveProperty('key_state');
+    // Assess: approved as cancelling would leave it.
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Disabled', deletion_date: null });
     expect([...week.findings, ...days.findings].map((f) => [f.event, f.severity, f.status])).toEqual([
       ['DeletionReminder', 'error', 'drift'],
       ['DeletionReminder', 'critical', 'drift'],
     ]);
     expect(sent(topics.email)).toBe(2);
+  });
+
+  it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
+    // Prepare: adopted 6.5 days before its deletion.
+    account = accountWith(2);
+    const [, doomed] = customerKeys(account);
+    doomed.keyState = 'PendingDeletion';
+    doomed.deletionDate = new Date(START + 6.5 * DAY);
+    let clock = START;
+    await reconciler({}, () => clock)({});
+    account.keys.delete(doomed.arn);
+
+    // Act
+    clock = START + 7 * DAY;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(result.findings.map((f) => [f.event, f.severity, f.changes.key_state?.after])).toEqual([
+      ['Reconcile', 'critical', 'Deleted'],
+    ]);
   });
 
   it('approves a key that appears pending deletion as working, not as pending deletion', async () => {
@@ -600,7 +620,7 @@ describe('Reconciler: keys found pending deletion', () => {
 
     // Assess
     expect(appeared.findings.map((f) => f.event)).toEqual(['Unbaselined']);
-    expect(await snapshotOf(doomed.arn, 'BASELINE')).not.toHaveProperty('deletion_date');
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Disabled', deletion_date: null });
     expect(reminded.findings.map((f) => [f.event, f.severity])).toEqual([['DeletionReminder', 'critical']]);
   });
 });
