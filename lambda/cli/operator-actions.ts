@@ -17,6 +17,7 @@ import {
   type OpsContext,
 } from '../ops/aws';
 import { parseSince } from '../ops/drift';
+import { OperatorError } from '../ops/errors';
 import {
   type AcceptResult,
   acceptBaselines,
@@ -158,8 +159,14 @@ async function findingsResources(context: OpsContext, name: string | undefined):
   if (name.startsWith('arn:')) await requireOwnResource(context, name);
   const alias = name.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:\d*:alias\//.test(name);
   if (name.startsWith('arn:') && !alias) return [name];
-  const targets = await resolveTargets(context, name);
-  return alias ? targets.map((t) => t.arn) : [targets[0].arn];
+  try {
+    const targets = await resolveTargets(context, name);
+    return alias ? targets.map((t) => t.arn) : [targets[0].arn];
+  } catch (error) {
+    // An alias KMS no longer knows (deleted, or gone with its key) is what one investigates: its own findings.
+    if (alias && name.startsWith('arn:') && error instanceof OperatorError) return [name];
+    throw error;
+  }
 }
 
 export function runFindings(flags: FindingsFlags): Promise<number> {
