@@ -493,11 +493,12 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
 }
 
 /**
- * When a trail's undo can run. CloudTrail refuses a multi-Region trail without global service events: they come back
- * on before the multi-Region flag, and go off after it. The trail starts logging only once its key, bucket and
- * selectors are back: never into a wrong bucket unencrypted.
+ * When a trail's undo can run: a deleted trail is created first. CloudTrail refuses a multi-Region trail without
+ * global service events: they come back on before the multi-Region flag, and go off after it. The trail starts
+ * logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
  */
 function trailUndoStep(undo: Undo): number {
+  if (undo.path === 'trail') return -1;
   if (undo.path === 'include_global_service_events') return undo.target === true ? 0 : 2;
   return undo.path === 'logging' && undo.target === true ? 3 : 1;
 }

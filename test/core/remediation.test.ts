@@ -327,6 +327,19 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('creates a deleted trail again before it sets anything on it', () => {
+    const commands = remediationFor(
+      'trail',
+      TRAIL_ARN,
+      [
+        { path: 'include_global_service_events', current: false, target: true },
+        { path: 'trail', current: 'deleted', target: 'exists' },
+      ],
+      (path) => ({ s3_bucket_name: 'org-audit-logs', include_global_service_events: true })[path],
+    );
+    expect(commands[0]).toMatch(/^aws cloudtrail create-trail /);
+  });
+
   it('turns global service events off only after the multi-Region flag, when both were approved off', () => {
     const commands = remediationFor('trail', TRAIL_ARN, [
       { path: 'include_global_service_events', current: true, target: false },
