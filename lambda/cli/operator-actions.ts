@@ -218,28 +218,30 @@ export function runBaselineShow(key: string, flags: CommonFlags): Promise<number
 export function runBaselineAccept(key: string, flags: CommonFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const targets = await resolveTargets(context, key);
-    const results = await tellingPagerOfPartialAccepts(context, flags, () =>
-      acceptBaselines(context, targets, Date.now()),
-    );
-    out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
+    const print = (results: AcceptResult[]) =>
+      out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
+    const results = await acceptingAll(context, flags, print, () => acceptBaselines(context, targets, Date.now()));
+    print(results);
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     return EXIT.ok;
   });
 }
 
 /**
- * Runs an accept; when some resources changed meanwhile, the page topic still hears of the others, which were
- * written, before the error says which to accept again.
+ * Runs an accept; when some resources changed meanwhile, the others, which were written, are printed and the page
+ * topic hears of them, before the error says which to accept again.
  */
-async function tellingPagerOfPartialAccepts(
+async function acceptingAll(
   context: OpsContext,
   flags: CommonFlags,
+  print: (results: AcceptResult[]) => void,
   accept: () => Promise<AcceptResult[]>,
 ): Promise<AcceptResult[]> {
   try {
     return await accept();
   } catch (error) {
     if (error instanceof ChangedMeanwhileError && error.accepted.length > 0) {
+      print(error.accepted);
       reportPagerNotice(await tellPagerAboutAccepts(context, error.accepted), flags, context);
     }
     throw error;
@@ -304,7 +306,7 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
         return EXIT.none;
       }
     }
-    const results = await tellingPagerOfPartialAccepts(context, flags, () => applyAdopt(context, plan, Date.now()));
+    const results = await acceptingAll(context, flags, print, () => applyAdopt(context, plan, Date.now()));
     if (!ask || flags.format === 'json') print(results);
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     note(
