@@ -561,14 +561,20 @@ describe('Reconciler: keys found pending deletion', () => {
   const DAY = 24 * 60 * 60 * 1000;
   const START = Date.parse('2026-12-01T00:00:00Z');
 
-  it('adopts a key already pending deletion without approving the deletion: its reminders are alerts', async () => {
-    // Prepare: the first run finds one key 6.5 days from deletion.
+  /** An account whose second key is 6.5 days from deletion at START, adopted by a first run then. */
+  async function adoptedPendingDeletion() {
     account = accountWith(2);
     const [, doomed] = customerKeys(account);
     doomed.keyState = 'PendingDeletion';
     doomed.deletionDate = new Date(START + 6.5 * DAY);
+    await reconciler({}, () => START)({});
+    return doomed;
+  }
+
+  it('adopts a key already pending deletion without approving the deletion: its reminders are alerts', async () => {
+    // Prepare
+    const doomed = await adoptedPendingDeletion();
     let clock = START;
-    await reconciler({}, () => clock)({});
     snsMock.resetHistory();
 
     // Act: runs at 6.25 and 2.5 days before the deletion.
@@ -587,18 +593,12 @@ describe('Reconciler: keys found pending deletion', () => {
   });
 
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
-    // Prepare: adopted 6.5 days before its deletion.
-    account = accountWith(2);
-    const [, doomed] = customerKeys(account);
-    doomed.keyState = 'PendingDeletion';
-    doomed.deletionDate = new Date(START + 6.5 * DAY);
-    let clock = START;
-    await reconciler({}, () => clock)({});
+    // Prepare
+    const doomed = await adoptedPendingDeletion();
     account.keys.delete(doomed.arn);
 
     // Act
-    clock = START + 7 * DAY;
-    const result = await reconciler({}, () => clock)({});
+    const result = await reconciler({}, () => START + 7 * DAY)({});
 
     // Assess
     expect(result.findings.map((f) => [f.event, f.severity, f.changes.key_state?.after])).toEqual([
