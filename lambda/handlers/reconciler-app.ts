@@ -36,6 +36,7 @@ import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../ad
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
+import { TRANSIENT_STATES } from '../core/detector';
 import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
@@ -904,17 +905,15 @@ function approvedWorking(live: ResourceSnapshot): ResourceSnapshot {
   return approvable(working ? { ...live, attributes: { ...live.attributes, ...working } } : live);
 }
 
-/** Key states of a deletion under way, which cancel-key-deletion undoes (leaving the key Disabled). */
-const PENDING_DELETION = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
-
 /**
- * What the reconciler may approve of a resource it adopts or finds unseen: never a pending deletion. A key caught so
- * is approved as cancelling would leave it (Disabled, no deletion date): its deletion shows as open drift, is reminded
- * as one nobody approved, and is reported when it happens.
+ * What the reconciler may approve of a resource it adopts or finds unseen: never a key state in passing (pending
+ * deletion, creating, updating). A key caught so is approved working (Enabled, no deletion date), as the detector
+ * approves an unplanned creation: a pending deletion is open drift, reminded as unapproved and reported when it
+ * happens; cancelling it and enabling the key bring it back, and a later DisableKey is drift again.
  */
 function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
-  if (!PENDING_DELETION.has(String(snapshot.attributes.key_state))) return snapshot;
-  return { ...snapshot, attributes: { ...snapshot.attributes, key_state: 'Disabled', deletion_date: null } };
+  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state)) return snapshot;
+  return { ...snapshot, attributes: { ...snapshot.attributes, key_state: 'Enabled', deletion_date: null } };
 }
 
 /** True when the detector (or an accept) saved the resource's state at or after `readAt`. */

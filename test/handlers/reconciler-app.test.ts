@@ -583,8 +583,8 @@ describe('Reconciler: keys found pending deletion', () => {
     clock = START + 4 * DAY;
     const days = await reconciler({}, () => clock)({});
 
-    // Assess: approved as cancelling would leave it.
-    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Disabled', deletion_date: null });
+    // Assess: approved working.
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled', deletion_date: null });
     expect([...week.findings, ...days.findings].map((f) => [f.event, f.severity, f.status])).toEqual([
       ['DeletionReminder', 'error', 'drift'],
       ['DeletionReminder', 'critical', 'drift'],
@@ -606,6 +606,46 @@ describe('Reconciler: keys found pending deletion', () => {
     ]);
   });
 
+  it('resolves a key adopted pending deletion once it is cancelled and enabled, and reports a later disable', async () => {
+    // Prepare
+    const doomed = await adoptedPendingDeletion();
+    doomed.keyState = 'Enabled';
+    doomed.deletionDate = undefined;
+
+    // Act
+    const recovered = await reconciler({}, () => START + DAY)({});
+    doomed.keyState = 'Disabled';
+    const disabled = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess
+    expect(recovered.findings.map((f) => [f.status, f.changes.key_state?.after])).toEqual([['resolved', 'Enabled']]);
+    expect(disabled.findings.map((f) => [f.status, f.severity, f.remediation])).toEqual([
+      ['drift', 'critical', [`aws kms enable-key --key-id ${doomed.arn} --region ${REGION}`]],
+    ]);
+  });
+
+  it('approves a key caught while being created or updated as working: no drift once it is, only an info resolve', async () => {
+    for (const passing of ['Creating', 'Updating']) {
+      // Prepare
+      account = accountWith(1);
+      const [key] = customerKeys(account);
+      key.keyState = passing;
+      await reconciler()({});
+      key.keyState = 'Enabled';
+
+      // Act
+      const next = await reconciler()({});
+
+      // Assess
+      expect([passing, await snapshotOf(key.arn, 'BASELINE')]).toEqual([
+        passing,
+        expect.objectContaining({ key_state: 'Enabled' }),
+      ]);
+      expect([passing, next.findings.map((f) => [f.status, f.severity])]).toEqual([passing, [['resolved', 'info']]]);
+      expect(next.counts?.openDrift).toBe(0);
+    }
+  });
+
   it('approves a key that appears pending deletion as working, not as pending deletion', async () => {
     // Prepare: adopted; then a key appears 2.5 days from deletion.
     account = accountWith(1);
@@ -620,7 +660,7 @@ describe('Reconciler: keys found pending deletion', () => {
 
     // Assess
     expect(appeared.findings.map((f) => f.event)).toEqual(['Unbaselined']);
-    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Disabled', deletion_date: null });
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled', deletion_date: null });
     expect(reminded.findings.map((f) => [f.event, f.severity])).toEqual([['DeletionReminder', 'critical']]);
   });
 });
