@@ -54,17 +54,20 @@ export function markUndone(
 ): void {
   if (finding.status !== 'drift' || !baseline) return;
   const same = (a: unknown, b: unknown) => stableJson(a) === stableJson(b);
-  // Each path this event took away from its approved value, which the live state shows back at it.
-  const undoneHere = (path: string) => {
+  // The paths this event took away from their approved value: all back at it in the live state, and nothing else
+  // of the attribute still drifting.
+  const takenAway = Object.keys(effect.set).filter((path) => {
     const approved = lookup(baseline, path);
+    return approved !== undefined && !same(effect.set[path], approved);
+  });
+  const backNow = (path: string) => {
     const now = lookup(live, path);
-    return approved !== undefined && now !== undefined && !same(effect.set[path], approved) && same(now, approved);
+    return now !== undefined && same(now, lookup(baseline, path));
   };
   const stillDrifting = new Set(differingPaths(baseline, live).map((path) => splitPath(path).attribute));
-  const paths = Object.keys(effect.set);
   const undone = Object.keys(finding.changes).filter((attribute) => {
-    const own = paths.filter((path) => splitPath(path).attribute === attribute);
-    return own.length > 0 && own.every(undoneHere) && !stillDrifting.has(attribute);
+    const own = takenAway.filter((path) => splitPath(path).attribute === attribute);
+    return own.length > 0 && own.every(backNow) && !stillDrifting.has(attribute);
   });
   for (const attribute of undone) finding.changes[attribute].since_undone = true;
   if (undone.length === 0 || undone.length < Object.keys(finding.changes).length) return;

@@ -110,3 +110,38 @@ describe('An older event judged after the change that undid it', () => {
     expect(finding.remediation).toEqual(remediation);
   });
 });
+
+describe('An event that also set values already approved, judged after the change that undid the rest', () => {
+  it('is undone when what it took away is back, whatever it left as approved', () => {
+    // Prepare: the key approved with tag Department=IT; a TagResource puts Department=IT again and adds Team=x, which
+    // a later UntagResource removed before this event is judged.
+    const store = new MemoryStore();
+    const detector = new Detector(config(), store);
+    detector.observe(normalizeRecord(createKey({ tags: { Department: 'IT' } })));
+    const event = normalizeRecord(
+      onKey(
+        rec('TagResource__awskmsdg__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).tags = [
+            { tagKey: 'Department', tagValue: 'IT' },
+            { tagKey: 'Team', tagValue: 'x' },
+          ];
+        }),
+      ),
+    );
+    const effect = effectOf(event, store);
+    const finding = detector.observe(event);
+    const live = snapshotFromState('key', KEY_ARN, {
+      ...store.baseline(KEY_ARN)?.attributes,
+      tags: { Department: 'IT' },
+    });
+
+    // Act
+    markUndone(finding, effect, live, store.baseline(KEY_ARN));
+
+    // Assess
+    expect(finding.changes.tags?.since_undone).toBe(true);
+    expect(finding.remediation).toEqual([
+      '# nothing to undo: a later change put it back at its approved state, as the live state shows',
+    ]);
+  });
+});
