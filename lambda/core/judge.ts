@@ -162,6 +162,8 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
  * it; and no other entry of it still drifts (approving one grant does not approve another).
  */
 function markBackToBaseline(changes: Record<string, AttributeChange>, observation: Observation, status: Status): void {
+  // A denied call changed nothing: it must not close an incident (a failed EnableKey of a key still disabled).
+  if (status === 'denied') return;
   const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
   const wasDrifting = (p: TouchedPath) => p.baseline === undefined || !same(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {

@@ -218,6 +218,22 @@ describe('Status: denied', () => {
     expect(last.summary).toBe(`Denied (AccessDenied): Alice tried DisableKey on ${KEY_ID}`);
   });
 
+  it('never marks what a denied call aimed at as back at its baseline: a failed EnableKey closes no incident', () => {
+    // Prepare: the key disabled (critical, paged), then an EnableKey that failed.
+    const deniedEnable = onKey(
+      rec('DisableKey__awskmsdg__1', (r) => {
+        Object.assign(r, { eventName: 'EnableKey', eventID: 'e2f4a6c8-0000-4000-8000-00000000e0e0' });
+        r.errorCode = 'AccessDenied';
+      }),
+    );
+    // Act
+    const { last } = detect([createKey(), onKey(rec('DisableKey__awskmsdg__1')), deniedEnable]);
+    // Assess: the incident of the disabled key stays open.
+    expect(last).toMatchObject({ event: 'EnableKey', status: 'denied' });
+    expect(last.changes.key_state).not.toHaveProperty('back_to_baseline');
+    expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).not.toContain('resolve');
+  });
+
   it.each([
     ['alias name', 'alias/unknown'],
     ['alias ARN', 'arn:aws:kms:us-west-2:111122223333:alias/unknown'],
