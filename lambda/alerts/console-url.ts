@@ -1,9 +1,9 @@
-import { ownEntry } from '../core/own';
 /**
  * Links from an alert to the resource in the AWS console. Every part of the URL is checked against the shape AWS
  * allows, so a hostile region or name cannot turn the link into one that points elsewhere.
  */
 
+import { ownEntry } from '../core/own';
 import type { Finding } from '../core/types';
 
 const CONSOLE_HOSTS: Record<string, (region: string) => string> = {

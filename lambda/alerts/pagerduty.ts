@@ -1,4 +1,3 @@
-import { ownEntry } from '../core/own';
 /**
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
  * region, resource and attribute, so a key that flaps stays one incident, and a finding after which the attribute
@@ -6,6 +5,7 @@ import { ownEntry } from '../core/own';
  * deletion is one incident.
  */
 
+import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';

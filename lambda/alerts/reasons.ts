@@ -1,4 +1,3 @@
-import { ownEntry } from '../core/own';
 /**
  * Why a finding has its severity, in words for the reader: the core tags each escalation reason with the id of the
  * rule that raised it (`NoOutsideAccessGained: account … gained access`); alerts show the rule's explanation from
@@ -6,6 +5,7 @@ import { ownEntry } from '../core/own';
  */
 
 import { EVENTS, RECONCILE_EVENTS, RULES, STATUS_SEVERITY, UNKNOWN_WRITE } from '../core/catalog';
+import { ownEntry } from '../core/own';
 import type { Finding, Severity } from '../core/types';
 
 // The core prefixes the reasons of a denied call with this (what the call would have done).

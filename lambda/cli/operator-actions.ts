@@ -5,6 +5,7 @@
  */
 
 import { createInterface } from 'node:readline';
+import { isAliasArn } from '../core/arn';
 import { KeydriftError } from '../core/errors';
 import { toIsoSeconds } from '../core/time';
 import type { Severity } from '../core/types';
@@ -157,7 +158,7 @@ export function runStatus(flags: CommonFlags): Promise<number> {
 async function findingsResources(context: OpsContext, name: string | undefined): Promise<string[]> {
   if (!name) return [];
   if (name.startsWith('arn:')) await requireOwnResource(context, name);
-  const alias = name.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:\d*:alias\//.test(name);
+  const alias = name.startsWith('alias/') || isAliasArn(name);
   if (name.startsWith('arn:') && !alias) return [name];
   try {
     const targets = await resolveTargets(context, name);

@@ -75,6 +75,9 @@ const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b
 export const attributesOf = (paths: string[]): string[] =>
   [...new Set(paths.map((p) => splitPath(p).attribute))].sort();
 
+/** Attributes that are maps of entries (tags, grants…): a change to one entry leaves the others as they were. */
+const isMap = (attribute: string): boolean => (MAP_ATTRIBUTES as readonly string[]).includes(attribute);
+
 /**
  * Dates and rates the open drift on some attributes from a resource's findings, fed newest first. For each
  * attribute, every `drift` finding that changed it counts until an older finding closed it (`resolved`, `planned`,
@@ -88,8 +91,6 @@ export const attributesOf = (paths: string[]): string[] =>
  * for await (const finding of newestFirst) if (!tracker.push(finding)) break;
  * const { since, severity, open } = tracker.result();
  */
-const isMap = (attribute: string): boolean => (MAP_ATTRIBUTES as readonly string[]).includes(attribute);
-
 export function driftTracker(attributes: string[], acceptedAt?: string) {
   const open = new Map(
     attributes.map((a) => [a, { since: undefined as string | undefined, worst: undefined as Severity | undefined }]),
