@@ -76,7 +76,7 @@ describe('Property: a state compared with itself', () => {
     .map(([map, entry]) => `${map}#${entry}`);
   const attributes = fc.dictionary(fc.oneof(attribute, mapPath), fc.jsonValue(), { maxKeys: 12 });
 
-  it('groups, when every touched path keeps its value, only what is still off its baseline, marked already known', () => {
+  it('groups, when every touched path keeps its value, only what is still off its baseline, marked already known (or, with nothing off it, all it touched, marked unchanged)', () => {
     const event = normalizeRecord(rec('PutKeyPolicy__awskmsdg__1'));
     fc.assert(
       fc.property(attributes, fc.option(attributes), (state, baseline) => {
@@ -90,14 +90,22 @@ describe('Property: a state compared with itself', () => {
         const offBaseline = paths.filter(
           (p) => p.baseline === undefined || stableJson(p.after) !== stableJson(p.baseline),
         );
-        expect(Object.keys(changes).sort()).toEqual(
-          [...new Set(offBaseline.map((p) => splitPath(p.path).attribute))].sort(),
-        );
+        const named = offBaseline.length > 0 ? offBaseline : paths;
+        expect(Object.keys(changes).sort()).toEqual([...new Set(named.map((p) => splitPath(p.path).attribute))].sort());
+        const flag = offBaseline.length > 0 ? 'already_known' : 'unchanged';
         for (const change of Object.values(changes)) {
-          expect(change).toMatchObject({ already_known: true, before: change.after });
+          expect(change).toMatchObject({ [flag]: true, before: change.after });
         }
       }),
     );
+  });
+
+  it('marks the touched attributes unchanged when every path is at its baseline (a seed that found it)', () => {
+    const event = normalizeRecord(rec('PutKeyPolicy__awskmsdg__1'));
+    const paths = [{ path: 'key_state', before: {}, after: {}, baseline: {} }];
+    expect(groupChanges({ paths, notes: {}, resource: KEY_ARN, event })).toEqual({
+      key_state: { before: {}, after: {}, unchanged: true },
+    });
   });
 
   const principal = fc.oneof(
