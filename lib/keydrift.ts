@@ -27,8 +27,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
+import { TABLE_KEY } from '../lambda/adapters/table-key';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
-import { TABLE_KEY } from '../lambda/core/table-key';
 import { SEVERITIES } from '../lambda/core/types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../lambda/core/watched-events';
 import {

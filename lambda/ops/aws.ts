@@ -12,7 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { TABLE_KEY } from '../core/table-key';
+import { TABLE_KEY } from '../adapters/table-key';
 import { OperatorError, TableKeyError } from './errors';
 import { createTableReader } from './table-reader';
 

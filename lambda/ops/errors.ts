@@ -17,7 +17,7 @@ export interface KeyAttribute {
 }
 
 /**
- * The table named is no keydrift table: its key is not keydrift's (lambda/core/table-key.ts). `key` is the table's own
+ * The table named is no keydrift table: its key is not keydrift's (lambda/adapters/table-key.ts). `key` is the table's own
  * key when DescribeTable told it (it may be denied).
  */
 export class TableKeyError extends KeydriftError {

@@ -13,7 +13,7 @@ import {
   paginateScan,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEY } from '../core/table-key';
+import { TABLE_KEY } from '../adapters/table-key';
 import { toIsoSeconds } from '../core/time';
 import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
 import { daysBetween, type StoredFinding, type StoredItem, type StoredResource } from './drift';
