@@ -5,7 +5,7 @@
  */
 
 import { createInterface } from 'node:readline';
-import { isAliasArn } from '../core/arn';
+import { aliasArn, isAliasArn, parseArn } from '../core/arn';
 import { KeydriftError } from '../core/errors';
 import { toIsoSeconds } from '../core/time';
 import type { Severity } from '../core/types';
@@ -165,8 +165,9 @@ async function findingsResources(context: OpsContext, name: string | undefined):
     return alias ? targets.map((t) => t.arn) : [targets[0].arn];
   } catch (error) {
     // An alias KMS no longer knows (deleted, or gone with its key) is what one investigates: its own findings.
-    if (alias && name.startsWith('arn:') && error instanceof OperatorError) return [name];
-    throw error;
+    if (!alias || !(error instanceof OperatorError)) throw error;
+    if (name.startsWith('arn:')) return [name];
+    return [aliasArn(context.region, parseArn(await context.identity())?.account ?? '', name)];
   }
 }
 

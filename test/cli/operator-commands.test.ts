@@ -265,12 +265,14 @@ describe('keydrift findings', () => {
       const one = keydrift(['findings', '--since', '30d', '--resource', resource, '--format', 'json']);
       expect([resource, ids(jsonLines<Finding>(one.stdout))]).toEqual([resource, listed]);
     }
-    // An alias KMS no longer knows, by ARN: its own findings.
+    // An alias KMS no longer knows, by ARN or by name: its own findings.
     const goneArn = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/gone`;
     const deleted = finding({ resource: goneArn, event: 'DeleteAlias', severity: 'error', hoursAgo: 31 });
     await save(deleted);
-    const gone = keydrift(['findings', '--since', '30d', '--resource', goneArn, '--format', 'json']);
-    expect([gone.status, ids(jsonLines<Finding>(gone.stdout))]).toEqual([0, [deleted.eventId]]);
+    for (const named of [goneArn, 'alias/gone']) {
+      const gone = keydrift(['findings', '--since', '30d', '--resource', named, '--format', 'json']);
+      expect([named, gone.status, ids(jsonLines<Finding>(gone.stdout))]).toEqual([named, 0, [deleted.eventId]]);
+    }
     const first = keydrift(['findings', '--since', '30d', '--limit', '3', '--format', 'json']);
     expect(ids(jsonLines<Finding>(first.stdout))).toEqual(
       expected(() => true, Date.now() - 30 * 24 * HOUR).slice(0, 3),
