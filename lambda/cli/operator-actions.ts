@@ -233,7 +233,7 @@ export function runBaselineAccept(key: string, flags: CommonFlags): Promise<numb
  * Runs an accept; when some resources changed meanwhile, the others, which were written, are printed and the page
  * topic hears of them, before the error says which to accept again.
  */
-async function acceptingAll(
+export async function acceptingAll(
   context: OpsContext,
   flags: CommonFlags,
   print: (results: AcceptResult[]) => void,

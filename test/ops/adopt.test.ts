@@ -7,11 +7,13 @@
 import { DisableKeyCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { acceptingAll } from '../../lambda/cli/operator-actions';
 import { snapshotFromState } from '../../lambda/core/state';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding } from '../../lambda/core/types';
 import { closeOpsContext, createOpsContext, type OpsContext } from '../../lambda/ops/aws';
 import {
+  type AcceptResult,
   acceptBaselines,
   applyAdopt,
   ChangedMeanwhileError,
@@ -106,7 +108,7 @@ describe('keydrift baseline adopt', () => {
 });
 
 describe('keydrift baseline accept', () => {
-  it('accepts the other targets when one changed meanwhile, and says so, so the pager can still be told of them', async () => {
+  it('accepts the other targets when one changed meanwhile, prints them and tells the pager of them, then fails naming the one to accept again', async () => {
     // Prepare: a baselined key with its alias, tagged behind keydrift's back; while the key is accepted, the detector
     // saves a newer state of the alias.
     const key = await world.createKey('ledger', 'alias/ledger');
@@ -130,20 +132,34 @@ describe('keydrift baseline accept', () => {
       { step: 'initialize', name: 'detectorSavesMeanwhile' },
     );
 
-    // Act
-    const error = await acceptBaselines(context, targets, Date.now()).catch((e: unknown) => e);
+    const printed: AcceptResult[][] = [];
+    const notes = jest.spyOn(process.stderr, 'write').mockReturnValue(true);
+
+    // Act: as `keydrift baseline accept alias/ledger` runs it.
+    const flags = { format: 'table', stackName: STACK, region: REGION } as const;
+    const error = await acceptingAll(
+      context,
+      flags,
+      (results) => printed.push(results),
+      () => acceptBaselines(context, targets, Date.now()),
+    ).catch((e: unknown) => e);
     context.dynamodb.middlewareStack.remove('detectorSavesMeanwhile');
+    const noted = notes.mock.calls.map(([text]) => String(text));
+    notes.mockRestore();
 
     // Assess
     expect(error).toBeInstanceOf(ChangedMeanwhileError);
     const { accepted, message } = error as ChangedMeanwhileError;
     expect(message).toMatch(/^alias\/ledger changed while being accepted/);
     expect(accepted.map((r) => [r.resource, r.result])).toEqual([[key, 'changed']]);
+    expect(printed).toEqual([accepted]);
     expect(JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes).toMatchObject(
       {
         'tags#team': 'x',
       },
     );
-    expect(await tellPagerAboutAccepts(context, accepted)).toMatchObject({ told: [expect.stringContaining('ledger')] });
+    const told = (await world.pageMessages()).filter((f) => f.event === 'BaselineAccept');
+    expect(told.map((f) => f.resource)).toEqual([key]);
+    expect(noted).toEqual([expect.stringMatching(/^keydrift: told the page topic that 1 resource\(s\) are approved/)]);
   });
 });
