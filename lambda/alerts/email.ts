@@ -51,7 +51,7 @@ const LABEL_WIDTH = 10;
 const STATUS_MEANING: Record<Status, string> = {
   drift: 'the resource now differs from its approved baseline',
   resolved: 'what this change touched is at its approved baseline',
-  planned: 'made by a planned-change principal; the baseline was updated',
+  planned: 'made by a planned-change principal, or a routine change AWS makes; the baseline was updated',
   denied: 'the call failed, so nothing changed, but someone tried',
 };
 

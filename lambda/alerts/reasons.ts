@@ -14,7 +14,7 @@ const RULE_TAGGED = /^([A-Za-z][A-Za-z0-9]*): ([\s\S]*)$/;
 
 const STATUS_WHY: Record<keyof typeof STATUS_SEVERITY, string> = {
   denied: 'the call failed, so nothing changed',
-  planned: 'a planned-change principal made it and the baseline was updated',
+  planned: 'a planned-change principal made it, or AWS made it as routine, and the baseline was updated',
   resolved: 'what it touched is at its approved baseline',
 };
 

@@ -262,6 +262,29 @@ describe('formatEmail: nothing the reader can misread', () => {
     expect(linesOf(scheduleKeyDeletion)).toContain('  before: (unknown)');
   });
 
+  it('never says a planned-change principal made a routine change of AWS (automatic rotation)', () => {
+    // Prepare: KMS's own RotateKey record (RotateKey__awskmsdg__1): `planned`, though no planned principal acted
+    const rotation: Finding = {
+      ...enableKeyRotationResolved,
+      event: 'RotateKey',
+      eventId: 'a24b3967-ddad-417f-9b22-2332b918db06',
+      timestamp: '2021-01-14T01:41:59Z',
+      user: 'kms.amazonaws.com',
+      status: 'planned',
+      changes: {},
+      summary: 'Key 1234abcd-12ab-34cd-56ef-1234567890ab rotated automatically by KMS',
+    };
+    // Act
+    const lines = linesOf(rotation);
+    // Assess
+    expect(lines).toContain(
+      'Status:    planned (made by a planned-change principal, or a routine change AWS makes; the baseline was updated)',
+    );
+    expect(lines).toContain(
+      '- Every planned finding is info by default: a planned-change principal made it, or AWS made it as routine, and the baseline was updated.',
+    );
+  });
+
   it('explains the severity in words, without the rule ids the core tags its reasons with', () => {
     const { body } = formatEmail(trailKeyRemoved);
     expect(body).toContain(
