@@ -8,7 +8,7 @@
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { defaultSeverityReason, readableReason } from './reasons';
+import { severityExplanations } from './reasons';
 import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
 import {
   boundedList,
@@ -184,10 +184,9 @@ function changeSummary(change: AttributeChange): string {
 }
 
 function reasonsLine(finding: Finding): string[] {
-  const given = (finding.reasons ?? [])
+  const reasons = severityExplanations(finding)
     .slice(0, MAX_REASONS)
-    .map((r) => safeText(readableReason(String(r)), MAX_REASON));
-  const reasons = given.length > 0 ? given : [safeText(defaultSeverityReason(finding), MAX_REASON)];
+    .map((r) => safeText(r, MAX_REASON));
   const severity = slackEscape(oneLine(finding.severity, 12));
   return [`*Why ${severity}:* ${escapeWithin(reasons.join('; '), MAX_WHY, slackEscape)}`];
 }

@@ -5,7 +5,7 @@
 
 import type { AttributeChange, Finding, Status } from '../core/types';
 import { consoleUrl } from './console-url';
-import { defaultSeverityReason, readableReason } from './reasons';
+import { severityExplanations } from './reasons';
 import { oneLine, truncate, truncateBytes, utf8Bytes } from './sanitize';
 import {
   boundedList,
@@ -181,14 +181,10 @@ function fitChanges(changes: string, budget: number): string {
 }
 
 function severityReasons(finding: Finding): string[] {
-  const reasons = (finding.reasons ?? [])
+  const reasons = severityExplanations(finding)
     .slice(0, MAX_REASONS)
-    .map((r) => `- ${safeText(readableReason(String(r)), MAX_REASON_CHARS)}`);
-  const heading = `WHY ${oneLine(finding.severity, 12).toUpperCase()}`;
-  return [
-    heading,
-    ...(reasons.length > 0 ? reasons : [`- ${safeText(defaultSeverityReason(finding), MAX_REASON_CHARS)}`]),
-  ];
+    .map((r) => `- ${safeText(r, MAX_REASON_CHARS)}`);
+  return [`WHY ${oneLine(finding.severity, 12).toUpperCase()}`, ...reasons];
 }
 
 function remediation(finding: Finding, maxBytes: number): string[] {

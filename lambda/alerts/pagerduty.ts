@@ -9,7 +9,7 @@ import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { defaultSeverityReason, readableReason } from './reasons';
+import { severityExplanations } from './reasons';
 import { isHighSurrogate, oneLine, truncate } from './sanitize';
 import { boundedList, changeValue, PRINCIPAL_DETAILS, readableDetails, safeCommand, safeText } from './values';
 
@@ -176,10 +176,9 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
 }
 
 function reasons(finding: Finding): string[] {
-  const given = (finding.reasons ?? [])
+  return severityExplanations(finding)
     .slice(0, MAX_REASONS)
-    .map((r) => safeText(readableReason(String(r)), MAX_REASON));
-  return given.length > 0 ? given : [safeText(defaultSeverityReason(finding), MAX_REASON)];
+    .map((r) => safeText(r, MAX_REASON));
 }
 
 function trimmedChange(change: AttributeChange): Record<string, unknown> {

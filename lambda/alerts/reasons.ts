@@ -41,6 +41,16 @@ export function readableReason(reason: string): string {
 }
 
 /**
+ * Why the finding's severity is what it is, in words: the rules' reasons, or the default one when none applied. A
+ * denied call's rule reasons say only what it would have done, so the status's own reason comes first.
+ */
+export function severityExplanations(finding: Pick<Finding, 'event' | 'reasons' | 'severity' | 'status'>): string[] {
+  const given = (finding.reasons ?? []).map((r) => readableReason(String(r)));
+  if (given.length === 0) return [defaultSeverityReason(finding)];
+  return finding.status === 'denied' ? [defaultSeverityReason(finding), ...given] : given;
+}
+
+/**
  * Why the severity is what it is when no rule raised or lowered it: the status's own severity, or the event's default
  * from the catalogue (with the catalogue's explanation when the entry carries one), or a configuration override.
  */

@@ -184,7 +184,8 @@ describe('formatChatbotNotification: nothing the reader can misread', () => {
   it('explains the severity without rule ids or internal flag names', () => {
     const { description } = formatChatbotNotification(deniedPolicyAttempt).content;
     expect(description).toContain(
-      '\n*Why warning:* Had it succeeded: account 444455556666 gained access. A change that lets another account',
+      '\n*Why warning:* Every denied finding is a warning by default: the call failed, so nothing changed.; ' +
+        'Had it succeeded: account 444455556666 gained access. A change that lets another account',
     );
     expect(description).not.toMatch(/NoOutsideAccessGained|TrailKeyKeepsCloudTrailAccess|cloudtrail_access_removed/);
     expect(description).toContain('CloudTrail loses the kms:GenerateDataKey∗ permission');

@@ -296,6 +296,9 @@ describe('formatEmail: nothing the reader can misread', () => {
 
   it('says what a denied call would have done, in words, without rule ids', () => {
     const lines = linesOf(deniedPolicyAttempt);
+    // What would have made it critical does not say why it is a warning: the status's reason comes first.
+    const why = lines.indexOf('WHY WARNING');
+    expect(lines[why + 1]).toBe('- Every denied finding is a warning by default: the call failed, so nothing changed.');
     expect(lines).toContain(
       '- Had it succeeded: account 444455556666 gained access. ' +
         'A change that lets another account, or anyone, use the key is critical.',

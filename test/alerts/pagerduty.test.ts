@@ -287,6 +287,7 @@ describe('formatPagerDutyEvents: nothing the responder can misread', () => {
     });
     const [denied] = formatPagerDutyEvents(deniedPolicyAttempt, ROUTING_KEY);
     expect(denied!.payload.custom_details.reasons).toEqual([
+      'Every denied finding is a warning by default: the call failed, so nothing changed.',
       'Had it succeeded: account 444455556666 gained access. A change that lets another account, or anyone, use the key is critical.',
       `Had it succeeded: CloudTrail can no longer encrypt the logs of ${TRAIL_ARN} with this key. ` +
         'The key encrypts a CloudTrail trail: CloudTrail must keep kms:GenerateDataKey* or logging fails.',
