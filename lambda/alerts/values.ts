@@ -32,11 +32,18 @@ export function compactValue(value: unknown): string {
 
 /**
  * One side of an attribute change as compact text. A `before` of `null` is unknown (DESIGN), but the state after an
- * event is known: an `after` of `null` means the attribute is now absent, shown as `(none)`.
+ * event is known: an `after` of `null` means the attribute is now absent, shown as `(none)`. The entries of a map
+ * attribute (tags, grants) read the same way, so a removed tag is not `{"Dept":null}` on both sides.
  */
 export function changeValue(value: unknown, side: 'before' | 'after'): string {
-  return side === 'after' && value === null ? '(none)' : compactValue(value);
+  const absent = side === 'after' ? '(none)' : '(unknown)';
+  if (value === null) return absent;
+  if (!isMap(value)) return compactValue(value);
+  return compactValue(Object.fromEntries(Object.entries(value).map(([entry, v]) => [entry, v === null ? absent : v])));
 }
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Attacker-controlled free text made safe to show: one line, links defanged, cut to `max` characters. */
 export function safeText(value: unknown, max: number): string {

@@ -1,5 +1,6 @@
 import { formatEmail } from '../../lambda/alerts/email';
 import type { Finding } from '../../lambda/core/types';
+import { detect, rec } from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -260,6 +261,16 @@ describe('formatEmail: nothing the reader can misread', () => {
       '  after:  (none)',
     ]);
     expect(linesOf(scheduleKeyDeletion)).toContain('  before: (unknown)');
+  });
+
+  it('reads the entries of a map the same way: a tag removed from a key seen for the first time is unknown → (none)', () => {
+    const untagged = detect([rec('UntagResource__awskmsdg__1')]).last;
+    const lines = linesOf(untagged);
+    expect(lines.slice(lines.indexOf('tags'), lines.indexOf('tags') + 3)).toEqual([
+      'tags',
+      '  before: {"Dept":"(unknown)"}',
+      '  after:  {"Dept":"(none)"}',
+    ]);
   });
 
   it('never says a planned-change principal made a routine change of AWS (automatic rotation)', () => {
