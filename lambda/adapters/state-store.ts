@@ -15,7 +15,6 @@ import {
   type AttributeValue,
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
-  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   type TransactWriteItem,
@@ -267,25 +266,24 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   }
 
   async function release(eventId: string, delivered: readonly string[] = []): Promise<void> {
-    const ours = {
-      TableName: tableName,
-      Key: claimKey(eventId),
-      ConditionExpression: '#owner = :owner',
-      ExpressionAttributeNames: { '#owner': 'owner' },
-    };
+    const adds = delivered.length > 0;
     try {
-      if (delivered.length === 0) {
-        await client.send(new DeleteItemCommand({ ...ours, ExpressionAttributeValues: { ':owner': s(owner) } }));
-      } else {
-        // An expired lease is what lets the retry (or another copy of the event) take the claim over.
-        await client.send(
-          new UpdateItemCommand({
-            ...ours,
-            UpdateExpression: 'SET leaseUntil = :released ADD delivered :delivered',
-            ExpressionAttributeValues: { ':owner': s(owner), ':released': n(0), ':delivered': { SS: [...delivered] } },
-          }),
-        );
-      }
+      // An update, never a delete: what earlier attempts delivered stays with the claim even when this one sent
+      // nothing (it may have failed before loading them). An expired lease lets the retry take the claim over.
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: claimKey(eventId),
+          UpdateExpression: `SET leaseUntil = :released${adds ? ' ADD delivered :delivered' : ''}`,
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':owner': s(owner),
+            ':released': n(0),
+            ...(adds ? { ':delivered': { SS: [...delivered] } } : {}),
+          },
+        }),
+      );
     } catch (error) {
       // Another invocation holds it now (or it is gone): nothing of ours to release.
       if (awsErrorName(error) === 'ConditionalCheckFailedException') return;

@@ -1,7 +1,6 @@
 import {
   BatchGetItemCommand,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
@@ -125,7 +124,7 @@ describe('createStateStore: DynamoDB errors become keydrift errors', () => {
 
   it('ignores a release of a claim it does not own, and reports other release failures', async () => {
     dynamoMock
-      .on(DeleteItemCommand)
+      .on(UpdateItemCommand)
       .rejectsOnce(new ConditionalCheckFailedException({ message: 'not yours', $metadata }))
       .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata }));
 

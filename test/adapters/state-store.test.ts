@@ -193,6 +193,23 @@ describe('createStateStore: claims', () => {
     expect((await first.load([KEY], { finding: ref })).delivered).toEqual(['email', 'eventbridge', 'page']);
     expect(await first.claim(eventId)).toBe('new');
   });
+
+  it('keeps what earlier attempts delivered when a later one releases having delivered nothing', async () => {
+    const eventId = newEventId();
+    const ref = { resource: KEY, timestamp: finding(eventId).timestamp, eventId };
+    const first = storeFor('process-a');
+    const second = storeFor('process-b');
+    await first.claim(eventId);
+    await first.release(eventId, ['chat', 'page']);
+
+    // Act: the second attempt fails before it loaded (or sent) anything
+    expect(await second.claim(eventId)).toBe('new');
+    await second.release(eventId);
+
+    // Assess
+    expect((await first.load([KEY], { finding: ref })).delivered).toEqual(['chat', 'page']);
+    expect(await first.claim(eventId)).toBe('new');
+  });
 });
 
 describe('createStateStore: save and load', () => {

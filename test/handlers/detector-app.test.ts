@@ -315,6 +315,35 @@ describe('createDetector: alerting', () => {
     expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
   });
 
+  it('sends nothing twice when a retry failed before loading what the first attempt delivered', async () => {
+    // Prepare: the email topic refuses the first message; on the retry, KMS throttles the live read once.
+    mockLiveKey();
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.email })
+      .rejectsOnce(new Error('connect ETIMEDOUT'))
+      .resolves({ MessageId: 'm-2' });
+    const { detect } = makeDetector();
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+    await expect(detect(event)).rejects.toBeInstanceOf(PublishError);
+    kmsMock.reset();
+    mockLiveKey();
+    kmsMock
+      .on(GetKeyPolicyCommand, { KeyId: KEY })
+      .rejectsOnce(kmsError('ThrottlingException', 'Rate exceeded'))
+      .resolves(liveKey().policy);
+
+    // Act
+    await expect(detect(structuredClone(event))).rejects.toBeInstanceOf(RetryableKmsError);
+    const third = await detect(structuredClone(event));
+
+    // Assess: the released claim still held chat, page and EventBridge; only e-mail is sent again
+    expect(third.finding).toMatchObject({ severity: 'critical' });
+    expect(published(topics.email)).toHaveLength(2);
+    expect(published(topics.chat)).toHaveLength(1);
+    expect(published(topics.page)).toHaveLength(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
   it('sends nothing twice when saving failed after every alert went out: the retry saves and stays quiet', async () => {
     // Prepare: DynamoDB throttles the transaction that saves the judgement, once.
     mockLiveKey();
