@@ -49,6 +49,8 @@ export interface LoadResult {
   baselines: Map<string, StoredSnapshot>;
   /** The finding saved earlier for `options.finding`, when there is one. */
   finding?: Finding;
+  /** The ignore rule that kept that finding from being alerted, when one did. */
+  ignoredBy?: string;
   /** The alert targets an earlier attempt at `options.finding`'s event already sent to (none when not loaded). */
   delivered?: string[];
 }
@@ -215,6 +217,8 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         (sk === 'STATE' ? result.states : result.baselines).set(stored.snapshot.arn, stored);
       } else if (sk?.startsWith('FINDING#')) {
         result.finding = JSON.parse(str(item, 'finding') ?? 'null') ?? undefined;
+        const ignoredBy = str(item, 'ignoredBy');
+        if (ignoredBy) result.ignoredBy = ignoredBy;
       } else if (sk === 'CLAIM') {
         result.delivered = [...(item.delivered?.SS ?? [])].sort();
       }

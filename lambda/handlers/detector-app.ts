@@ -507,16 +507,18 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const trails = (trailsResult as PromiseFulfilledResult<ResourceSnapshot[]>).value;
 
     if (loaded.finding) {
-      // An earlier attempt judged and saved this event but could not alert: send that finding again.
+      // An earlier attempt judged and saved this event but could not alert: send that finding again (unless an
+      // ignore rule kept it from alerting: then it is only marked done).
       const saved = loaded.finding;
+      const { ignoredBy } = loaded;
       const report = await deliver(
         event,
         saved,
-        () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [] }),
-        undefined,
+        () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [], ignoredBy }),
+        ignoredBy,
         progress,
       );
-      recordFinding(logger, metrics, saved, report, { redelivered: true });
+      if (!ignoredBy) recordFinding(logger, metrics, saved, report, { redelivered: true });
       return { finding: saved };
     }
 

@@ -416,6 +416,27 @@ describe('createDetector: alerting', () => {
     expect(await claimStatus()).toBe('done');
   });
 
+  it('keeps an ignored finding quiet when a retry takes over its saved claim that was never marked done', async () => {
+    // Prepare: an ignore rule matches; the claim is never marked done (throttled, or the invocation timed out first).
+    mockLiveKey();
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const config = parseDetectionConfig({ ignore: [{ event: 'PutKeyPolicy', reason: 'change window' }] });
+    const { detect } = makeDetector({ config }, { now: () => clock });
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+    table.failOnce((_command, input) => String(input.UpdateExpression).includes('completedAt'), throttlingError());
+    await detect(event);
+
+    // Act: a later copy of the event, once the claim's lease ran out
+    clock += 90_000;
+    const retry = await detect(structuredClone(event));
+
+    // Assess
+    expect(retry.finding).toMatchObject({ event: 'PutKeyPolicy' });
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 0);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+    expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
+  });
+
   it("sends findings on keydrift's own key to the ops topic as well", async () => {
     mockLiveKey();
     const { detect } = makeDetector({ selfKeyArn: KEY });
