@@ -537,7 +537,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const { finding } = judgement;
     const ignore = matchingIgnoreRule(settings.config, finding);
     const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
-    const rejudge = async () => judge(event, fullTarget, merge(loaded, await store.load([...requested])), live, trails);
+    // Another event on the resource was saved in between, maybe from a newer live read than this one: the live state
+    // is read again with the fresh state, so that an older read never overwrites it.
+    const rejudge = async () => {
+      const [fresh, again] = await Promise.all([store.load([...requested]), readLive(fullTarget, event.eventId)]);
+      const merged = merge(loaded, fresh);
+      const newer = await settledLive(event, fullTarget, effect, again ?? live, merged);
+      return judge(event, fullTarget, merged, newer, trails);
+    };
     const report = await deliver(
       event,
       finding,

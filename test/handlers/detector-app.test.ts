@@ -871,6 +871,41 @@ describe('createDetector: aliases and concurrency', () => {
   });
 });
 
+describe('createDetector: concurrent events and live reads', () => {
+  it('does not overwrite the state a later event saved from a newer live read with its own older read', async () => {
+    // Prepare: the DisableKey's live read sees the key Disabled, then stalls; KMS shows it Enabled from then on.
+    const now = () => Date.parse('2014-11-04T01:00:30Z');
+    const first = makeDetector({}, { now });
+    const second = makeDetector({}, { now });
+    const enabled = mockLiveKey({ state: 'Enabled' });
+    kmsMock
+      .on(DescribeKeyCommand, { KeyId: KEY })
+      .resolvesOnce(liveKey({ state: 'Disabled' }).describe)
+      .resolves(enabled.describe);
+    let resume = () => {};
+    const stalled = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    let policyReads = 0;
+    kmsMock.on(GetKeyPolicyCommand, { KeyId: KEY }).callsFake(async () => {
+      if (policyReads++ === 0) await stalled;
+      return enabled.policy;
+    });
+
+    // Act: the EnableKey after it is judged and saved meanwhile; then the DisableKey goes on
+    const disable = first.detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await second.detect(envelope(enableKeyAfterDisableKey()));
+    resume();
+    const { finding } = await disable;
+
+    // Assess: the DisableKey is reported, judged again on the saved state, which stays what KMS shows now
+    expect(finding).toMatchObject({ event: 'DisableKey', severity: 'critical' });
+    expect(output.metric('StaleStateRetries')).toBe(1);
+    expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+  });
+});
+
 describe('createDetector: events it does not judge', () => {
   it.each([
     ['not an EventBridge event', { hello: 'world' }],
