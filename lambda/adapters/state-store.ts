@@ -541,7 +541,9 @@ function translateTransaction(error: unknown, items: TransactWriteItem[], eventI
   }
   const codes = failed.map((r) => r.code).join(', ') || 'no reason given';
   const message = `DynamoDB TransactWriteItems was cancelled: ${codes}`;
-  if (failed.some((r) => r.code === 'TransactionConflict' || /Throttl|Capacity/.test(r.code ?? ''))) {
+  if (
+    failed.some((r) => r.code === 'TransactionConflict' || /Throttl|Capacity|ProvisionedThroughput/.test(r.code ?? ''))
+  ) {
     return new RetryableStoreError(message, { cause: error });
   }
   return new StoreError(message, { cause: error });

@@ -122,6 +122,23 @@ describe('createStateStore: DynamoDB errors become keydrift errors', () => {
     expect((error as Error).cause).toBeInstanceOf(TransactionCanceledException);
   });
 
+  it.each(['ProvisionedThroughputExceeded', 'ThrottlingError'])(
+    'turns a transaction cancelled for capacity (%s) into RetryableStoreError',
+    async (code) => {
+      dynamoMock.on(TransactWriteItemsCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata,
+          CancellationReasons: [{ Code: code }, { Code: 'None' }],
+        }),
+      );
+
+      const error = await store.save({ eventId: EVENT, finding, states: [], baselines: [] }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(RetryableStoreError);
+    },
+  );
+
   it('ignores a release of a claim it does not own, and reports other release failures', async () => {
     dynamoMock
       .on(UpdateItemCommand)
