@@ -153,6 +153,9 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
     .map((c) => safeCommand(c, MAX_COMMAND, 'it is in the email alert'));
+  // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
+  const more = finding.remediation.length - commands.length;
+  if (more > 0) commands.push(`# ${more} more commands, to run after these: see the email alert`);
   return {
     attribute: safeText(attribute, MAX_FIELD),
     event: safeText(finding.event, MAX_FIELD),

@@ -247,10 +247,11 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     const [event] = formatPagerDutyEvents(hugeFinding, ROUTING_KEY);
     const change = event!.payload.custom_details.change as { added_principals: string[]; before: string };
     expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(16 * 1024);
-    // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command.
-    expect(event!.payload.custom_details.remediation).toEqual(
-      Array(5).fill('# a 5153-character command does not fit here: it is in the email alert'),
-    );
+    // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command; then the rest counted.
+    expect(event!.payload.custom_details.remediation).toEqual([
+      ...Array(5).fill('# a 5153-character command does not fit here: it is in the email alert'),
+      '# 25 more commands, to run after these: see the email alert',
+    ]);
     expect(change.added_principals).toHaveLength(21);
     expect(change.added_principals[20]).toBe('+4980 more');
     expect(change.before).toHaveLength(1000);
@@ -258,6 +259,29 @@ describe('formatPagerDutyEvents: hostile strings', () => {
 });
 
 describe('formatPagerDutyEvents: nothing the responder can misread', () => {
+  it('says when commands are left out: the last ones, such as start-logging, finish the undo', () => {
+    // Prepare: a trail found with six settings off its baseline; starting its logging comes last.
+    const update = (option: string) => `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-east-1 ${option}`;
+    const finding: Finding = {
+      ...stopLogging,
+      remediation: [
+        update('--include-global-service-events'),
+        update(`--kms-key-id ${KEY_ARN}`),
+        update('--enable-log-file-validation'),
+        update('--is-multi-region-trail'),
+        update('--s3-bucket-name org-audit-logs'),
+        `aws cloudtrail start-logging --name ${TRAIL_ARN} --region us-east-1`,
+      ],
+    };
+    // Act
+    const [event] = formatPagerDutyEvents(finding, ROUTING_KEY);
+    // Assess
+    expect(event!.payload.custom_details.remediation).toEqual([
+      ...finding.remediation.slice(0, 5),
+      '# 1 more commands, to run after these: see the email alert',
+    ]);
+  });
+
   it('files the change of a denied call under "attempted (not applied)", not "change"', () => {
     const [event] = formatPagerDutyEvents(deniedPolicyAttempt, ROUTING_KEY);
     const details = event!.payload.custom_details;
