@@ -313,6 +313,8 @@ function trailCommands(arn: string, region: string, undo: Undo, approved: Approv
     case 'logging':
       return [aws(target ? 'cloudtrail start-logging' : 'cloudtrail stop-logging', ...name)];
     case 'kms_key_id':
+      // Approved without a KMS key: an empty key id takes away the one the trail was given (its logs back to SSE-S3).
+      if (target === null && current) return [aws('cloudtrail update-trail', ...name, param('--kms-key-id', ''))];
       return typeof target === 'string' ? [aws('cloudtrail update-trail', ...name, param('--kms-key-id', target))] : [];
     case 's3_bucket_name':
       return typeof target === 'string' && target

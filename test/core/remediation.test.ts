@@ -29,6 +29,7 @@ import {
   rec,
   sessionIdentity,
   TRAIL_ARN,
+  TRAIL_NAME,
 } from './harness';
 
 const HOSTILE = `'; rm -rf / #`;
@@ -286,6 +287,23 @@ describe('Remediation', () => {
     const records = [createTrail('org-audit', KEY_ARN), onTrail(rec('UpdateTrail__streamalert__1'))];
     expect(remediationOf(records)).toEqual([
       `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --kms-key-id ${KEY_ARN}`,
+    ]);
+  });
+
+  it('takes away a KMS key an UpdateTrail gave a trail approved without one, with an empty key id', () => {
+    // Prepare: the trail's logs encrypted from now on with a key of another account.
+    const update = onTrail(rec('UpdateTrail__streamalert__1'));
+    update.requestParameters = {
+      name: TRAIL_NAME,
+      kmsKeyId: `arn:aws:kms:us-west-2:${EXTERNAL_ACCOUNT}:key/${OTHER_KEY_ID}`,
+    };
+    update.responseElements = null;
+    // Act
+    const { last } = detect([createTrail(), update]);
+    // Assess
+    expect(last).toMatchObject({ status: 'drift', changes: { kms_key_id: { before: null } } });
+    expect(last.remediation).toEqual([
+      `aws cloudtrail update-trail --name ${TRAIL_ARN} --region us-west-2 --kms-key-id ''`,
     ]);
   });
 
