@@ -482,7 +482,8 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
     return COMMANDS[kind](arn, region, { ...gone, target: undefined });
   }
   const inspect: string[] = [];
-  const ordered = kind === 'trail' ? [...undos].sort((a, b) => trailUndoStep(a) - trailUndoStep(b)) : undos;
+  const step = UNDO_STEP[kind];
+  const ordered = step ? [...undos].sort((a, b) => step(a) - step(b)) : undos;
   for (const undo of ordered) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
     const undoing = COMMANDS[kind](arn, region, undo, approved);
@@ -495,6 +496,18 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
 }
 
 /**
+ * When a key's undo can run: a key pending deletion or disabled refuses rotation, grant, tag and description changes
+ * (KMSInvalidStateException, DisabledException), so cancelling its deletion and enabling it come first, and disabling
+ * it comes last.
+ */
+function keyUndoStep(undo: Undo): number {
+  const { attribute } = splitPath(undo.path);
+  if (attribute === 'deletion_date') return 0;
+  if (attribute !== 'key_state') return 1;
+  return undo.target === 'Disabled' && !pendingDeletion(undo.current) ? 2 : 0;
+}
+
+/**
  * When a trail's undo can run: a deleted trail is created first. CloudTrail refuses a multi-Region trail without
  * global service events: they come back on before the multi-Region flag, and go off after it. The trail starts
  * logging only once its key, bucket and selectors are back: never into a wrong bucket unencrypted.
@@ -504,6 +517,8 @@ function trailUndoStep(undo: Undo): number {
   if (undo.path === 'include_global_service_events') return undo.target === true ? 0 : 2;
   return undo.path === 'logging' && undo.target === true ? 3 : 1;
 }
+
+const UNDO_STEP: Partial<Record<ResourceKind, (undo: Undo) => number>> = { key: keyUndoStep, trail: trailUndoStep };
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */
 function inspectCommand(kind: ResourceKind, arn: string, region: string, path: string): string {

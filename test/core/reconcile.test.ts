@@ -58,6 +58,28 @@ describe('Reconciling a key with its baseline', () => {
     expect(finding?.remediation).toEqual([`aws kms enable-key --key-id ${KEY} --region eu-west-1`]);
   });
 
+  it('enables a key found disabled before turning its rotation back on: KMS refuses EnableKeyRotation on a disabled key', () => {
+    // Prepare: rotation turned off, then the key disabled, both missed by the events.
+    const live = key({ key_state: 'Disabled', enable_key_rotation: false });
+    // Act
+    const finding = reconcileResource({ baseline: key(), live, nowMs: NOW }, store, DEFAULT_CONFIG);
+    // Assess: DisabledException would stop the first command of the other order.
+    expect(finding?.remediation).toEqual([
+      `aws kms enable-key --key-id ${KEY} --region eu-west-1`,
+      `aws kms enable-key-rotation --key-id ${KEY} --region eu-west-1`,
+    ]);
+  });
+
+  it('disables a key found enabled only after the changes a disabled key refuses', () => {
+    const baseline = key({ key_state: 'Disabled', enable_key_rotation: true });
+    const live = key({ key_state: 'Enabled', enable_key_rotation: false });
+    const finding = reconcileResource({ baseline, live, nowMs: NOW }, store, DEFAULT_CONFIG);
+    expect(finding?.remediation).toEqual([
+      `aws kms enable-key-rotation --key-id ${KEY} --region eu-west-1`,
+      `aws kms disable-key --key-id ${KEY} --region eu-west-1`,
+    ]);
+  });
+
   it('gives the same drift the same eventId on every run, and a new difference a new one', () => {
     const once = reconcileResource(
       { baseline: key(), live: key({ key_state: 'Disabled' }), nowMs: NOW },
