@@ -138,11 +138,10 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
           aws('kms enable-key', ...key),
         ];
       }
-      if (target === 'Disabled') {
-        // Cancelling leaves the key Disabled; DisableKey on a key pending deletion fails and cancels nothing.
-        return [aws(pendingDeletion(current) ? 'kms cancel-key-deletion' : 'kms disable-key', ...key)];
-      }
-      return [];
+      // Cancelling leaves the key Disabled (PendingImport without its key material, as approved before its import);
+      // DisableKey on a key pending deletion fails and cancels nothing.
+      if (pendingDeletion(current)) return [aws('kms cancel-key-deletion', ...key)];
+      return target === 'Disabled' ? [aws('kms disable-key', ...key)] : [];
     case 'deletion_date':
       return target === null && current ? [aws('kms cancel-key-deletion', ...key)] : [];
     case 'enable_key_rotation': {

@@ -444,6 +444,16 @@ describe('Deletion countdown', () => {
     expect(reminder?.remediation).toEqual([`aws kms cancel-key-deletion --key-id ${KEY} --region eu-west-1`]);
   });
 
+  it('cancels the deletion of a key approved waiting for its imported key material (PendingImport)', () => {
+    // Prepare: a key for imported material, approved before its import, then scheduled for deletion.
+    const approvedPendingImport = key({ key_state: 'PendingImport', origin: 'EXTERNAL' });
+    // Act
+    const reminder = deletionReminder(pending(2.5), NOW, dependents, store, DEFAULT_CONFIG, approvedPendingImport);
+    // Assess: critical, three days before the key is gone, with the one command that keeps it.
+    expect(reminder).toMatchObject({ event: 'DeletionReminder', severity: 'critical', status: 'drift' });
+    expect(reminder?.remediation).toEqual([`aws kms cancel-key-deletion --key-id ${KEY} --region eu-west-1`]);
+  });
+
   it('reminds of a deletion a planned principal scheduled as info, with cancelling only as a comment', () => {
     const approved = pending(2.5);
     const reminder = deletionReminder(pending(2.5), NOW, dependents, store, DEFAULT_CONFIG, approved);
