@@ -97,10 +97,24 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
  * Every remediation entry (a command, or a `#` comment saying what no command can do) on a `↳` line of its own, in
  * order: following only the first would leave a key whose deletion was cancelled Disabled. Each entry stays one
  * line: a line break inside it (in a shell-quoted value from a record) is shown as a space, like any control
- * character, and can start no line of its own.
+ * character, and can start no line of its own (the command, altered so, is shown as a comment).
  */
 function remediationLines(remediation: string[]): string[] {
-  return remediation.filter((entry) => entry.trim() !== '').map((entry) => `${INDENT}↳ ${clean(entry).trimEnd()}`);
+  return remediation.filter((entry) => entry.trim() !== '').map((entry) => `${INDENT}↳ ${shownCommand(entry)}`);
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A command as it can be shown: one holding a control character, shown as a space, is no longer the command (a tag
+ * key `a<TAB>b` would read `'a b'`, another tag), so it is shown as a comment, never to paste, as the alerts do.
+ */
+function shownCommand(entry: string): string {
+  const shown = clean(entry).trimEnd();
+  return CONTROL.test(entry) && !entry.startsWith('#')
+    ? `# control characters removed, check before running: ${shown}`
+    : shown;
 }
 
 /** DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw. */

@@ -163,9 +163,21 @@ describe('formatTable: remediation', () => {
     const table = formatTable([described], { color: false });
     // Assess
     expect(remediationLines(table)).toEqual([
-      "↳ aws kms update-key-description --key-id k --description 'a 2026-10-03T00:00:00Z  CRITICAL'",
+      "↳ # control characters removed, check before running: aws kms update-key-description --key-id k --description 'a 2026-10-03T00:00:00Z  CRITICAL'",
     ]);
     expect(table.split('\n').filter((line) => line.startsWith('2026-'))).toHaveLength(1);
+  });
+
+  it('never shows as a command one whose control character it shows as a space: it would name another tag', async () => {
+    // Prepare: the tag to remove is `cost<TAB>center`; `cost center` is another tag, perhaps an approved one.
+    const tagged = await findingNamed('TagResource');
+    tagged.remediation = ["aws kms untag-resource --key-id k --region us-west-2 --tag-keys 'cost\tcenter'"];
+    // Act
+    const [line] = remediationLines(formatTable([tagged], { color: false }));
+    // Assess: shown, but as a comment a paste does not run.
+    expect(line).toBe(
+      "↳ # control characters removed, check before running: aws kms untag-resource --key-id k --region us-west-2 --tag-keys 'cost center'",
+    );
   });
 
   it('shows no remediation for a finding that is not drift', async () => {

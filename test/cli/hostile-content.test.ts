@@ -102,8 +102,10 @@ test('the hostile text is shown defanged rather than dropped', () => {
   expect(table.stdout).toMatch(
     / {2}PutKeyFeature \[2J \[1;1H {2}PutKeyFeature \[2J \[1;1H on alias\/ \[31mred alias by/,
   );
-  // Undoing the description change restores the hostile original: quoted for the shell and defanged.
-  expect(table.stdout).toMatch(/↳ aws kms update-key-description .*--description '.*payments.*Nothing to see'/);
+  // Undoing the description change restores the hostile original: defanged, it is no longer the command, so a comment.
+  expect(table.stdout).toMatch(
+    /↳ # control characters removed, check before running: aws kms update-key-description .*--description '.*payments.*Nothing to see'/,
+  );
 });
 
 test('the summary on standard error carries no control character either', () => {
