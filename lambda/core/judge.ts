@@ -13,7 +13,7 @@ import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access
 import type { DetectionConfig } from './config';
 import { ownEntry } from './own';
 import { accountOfPrincipal, diffPolicies, type Policy, stableJson } from './policy';
-import { type ApprovedValue, remediationFor, shellQuote } from './remediation';
+import { type ApprovedValue, comment, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
 import { splitPath } from './state';
@@ -260,9 +260,11 @@ function remediationOf(observation: Observation, status: Status): string[] {
     const arn = shellQuote(resource);
     return kind === 'key'
       ? [
-          `# if this key is not wanted: aws kms schedule-key-deletion --key-id ${arn} --region ${region} --pending-window-in-days 30`,
+          comment(
+            `if this key is not wanted: aws kms schedule-key-deletion --key-id ${arn} --region ${region} --pending-window-in-days 30`,
+          ),
         ]
-      : [`# if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`];
+      : [comment(`if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`)];
   }
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.

