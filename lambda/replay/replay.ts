@@ -106,8 +106,16 @@ export function listInputs(paths: string[]): InputList {
     }
     if (stats.isDirectory()) {
       if (!firstVisit(path)) return 1;
+      let entries: string[];
+      try {
+        entries = readdirSync(path).sort();
+      } catch (error) {
+        // A folder this user may not list (EACCES) costs that folder only; reported, it counts as one found.
+        list.skipped.push({ source: path, reason: `could not be listed (${(error as Error).message})` });
+        return 1;
+      }
       let found = 0;
-      for (const entry of readdirSync(path).sort()) found += walk(join(path, entry), false);
+      for (const entry of entries) found += walk(join(path, entry), false);
       // An empty folder named, or one of other files only, would otherwise end the run unnamed.
       if (named && found === 0) list.skipped.push({ source: path, reason: NO_LOG_FILES });
       return found;

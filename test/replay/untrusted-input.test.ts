@@ -437,3 +437,38 @@ describe('the same path named twice', () => {
     ).toHaveLength(1);
   });
 });
+
+describe('folder entries that cannot be read as log files', () => {
+  const logFolder = () => {
+    const dir = tempDir();
+    writeFile(path.join(dir, 'a', 'log.json'), { Records: [sample('DisableKey__awskmsdg__1')] });
+    return dir;
+  };
+
+  test('a subfolder that cannot be listed is reported by name; the other files still replay', async () => {
+    // Prepare: root reads any folder, so the refusal a non-root user gets is made here.
+    const dir = logFolder();
+    const locked = path.join(dir, 'b-locked');
+    fs.mkdirSync(locked);
+    // The module itself, not the namespace copy `import * as fs` gives: the one replay.ts calls.
+    const nodeFs: typeof fs = jest.requireActual('node:fs');
+    const readdir = nodeFs.readdirSync;
+    const spy = jest.spyOn(nodeFs, 'readdirSync').mockImplementation(((folder: fs.PathLike, ...rest: unknown[]) => {
+      if (String(folder) === locked) {
+        throw Object.assign(new Error(`EACCES: permission denied, scandir '${locked}'`), { code: 'EACCES' });
+      }
+      return (readdir as (...args: unknown[]) => unknown)(folder, ...rest);
+    }) as typeof fs.readdirSync);
+    try {
+      // Act
+      const { findings, summary } = await replayInProcess([dir]);
+      // Assess
+      expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+      expect(summary.skipped).toEqual([
+        { source: locked, reason: `could not be listed (EACCES: permission denied, scandir '${locked}')` },
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
