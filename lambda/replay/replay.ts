@@ -97,9 +97,10 @@ export function listInputs(paths: string[]): InputList {
     try {
       stats = statSync(path);
     } catch (error) {
+      // Only a path named can be mistyped; one found in a folder (a broken symlink) leaves the replay complete.
       list.skipped.push(
         (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? { source: path, reason: 'no such file or folder', missing: true }
+          ? { source: path, reason: 'no such file or folder', ...(named ? { missing: true as const } : {}) }
           : { source: path, reason: (error as Error).message },
       );
       return 0;
