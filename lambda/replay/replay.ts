@@ -121,6 +121,12 @@ export function listInputs(paths: string[]): InputList {
       if (named && found === 0) list.skipped.push({ source: path, reason: NO_LOG_FILES });
       return found;
     }
+    // In a folder, a FIFO or device named like a log (`x.json -> /dev/zero`) would be read for ever; named, it is
+    // what the user asked for (`keydrift replay <(zcat x.gz)`).
+    if (!named && LOG_FILE.test(path) && !stats.isFile()) {
+      list.skipped.push({ source: path, reason: 'not a regular file (a FIFO, socket or device)' });
+      return 0;
+    }
     if (named || LOG_FILE.test(path)) {
       if (firstVisit(path)) list.files.push({ path, size: stats.size });
       return 1;

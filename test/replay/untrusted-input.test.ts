@@ -3,6 +3,7 @@
  * that are no records, files with nothing to replay, byte order marks, decompression bombs, symlink loops
  * and paths named twice each get a clear answer, and the other inputs still replay.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { constants, gzipSync } from 'node:zlib';
@@ -478,6 +479,15 @@ describe('folder entries that cannot be read as log files', () => {
     const result = runKeydrift(['replay', dir], { cwd: tempDir() });
     expect(result.stderr).toContain(`skipped ${path.join(dir, 'a', 'moved.json')}: no such file or folder`);
     expect(result.stderr).not.toContain('do not exist');
+    expect(result.status).toBe(1);
+  });
+
+  test('a FIFO named like a log file in a folder is skipped, not waited on for ever', () => {
+    const dir = logFolder();
+    const fifo = path.join(dir, 'a', 'pipe.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const result = runKeydrift(['replay', dir], { cwd: tempDir(), timeoutMs: 15_000 });
+    expect(result.stderr).toContain(`skipped ${fifo}: not a regular file`);
     expect(result.status).toBe(1);
   });
 });
