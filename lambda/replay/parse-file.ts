@@ -557,7 +557,9 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   const result = emptyResult(source, data.length);
   let text: string;
   try {
-    text = data.toString('utf8');
+    // Windows PowerShell 5 writes what `>` redirects (`aws cloudtrail lookup-events > events.json`) as UTF-16 with a
+    // byte order mark, which JSON.parse would refuse as "not valid JSON"; its mark is dropped below like UTF-8's.
+    text = data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
   } catch (error) {
     return { ...result, fileError: `too large to read (${(error as Error).message})` };
   }

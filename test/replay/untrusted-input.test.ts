@@ -330,6 +330,20 @@ describe('a byte order mark', () => {
     expect(summary.skipped).toEqual([]);
     expect(summary.recordErrors).toEqual([]);
   });
+
+  test('of UTF-16 (Windows PowerShell 5 writes `aws cloudtrail lookup-events > events.json` so) is read as UTF-16', async () => {
+    const dir = tempDir();
+    const lookup = {
+      Events: [{ EventName: 'DisableKey', CloudTrailEvent: JSON.stringify(sample('DisableKey__awskmsdg__1')) }],
+    };
+    const utf16 = (text: string) => Buffer.from(`\uFEFF${text}`, 'utf16le');
+    const events = writeFile(path.join(dir, 'events.json'), utf16(JSON.stringify(lookup, null, 4)));
+    const gz = writeFile(path.join(dir, 'log.json.gz'), gzipSync(utf16(jsonLines([sample('EnableKey__awskmsdg__1')]))));
+    const { findings, summary } = await replayInProcess([events, gz]);
+    expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey']);
+    expect(summary.skipped).toEqual([]);
+    expect(summary.recordErrors).toEqual([]);
+  });
 });
 
 describe('an input too large to read (a decompression bomb)', () => {
