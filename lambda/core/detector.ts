@@ -7,7 +7,7 @@ import type { MemoryStore } from './memory-store';
 import { ownerElsewhere } from './owner';
 import { stableJson } from './policy';
 import { emptySnapshot, lookup, MAP_ATTRIBUTES, splitPath } from './state';
-import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
+import type { AttributeMap, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
 export const TRANSIENT_STATES: ReadonlySet<unknown> = new Set([
@@ -66,7 +66,7 @@ export class Detector {
       this.config,
     );
     if (!denied)
-      this.apply(effect, state, baseline, finding, {
+      this.apply(event, effect, state, baseline, finding, {
         planned: isPlannedPrincipal(event.actor, this.config.plannedPrincipals),
         recreatesApproved,
       });
@@ -122,6 +122,7 @@ export class Detector {
   }
 
   private apply(
+    event: ChangeEvent,
     effect: Effect,
     state: ResourceSnapshot,
     baseline: ResourceSnapshot,
@@ -138,7 +139,8 @@ export class Detector {
     // would read as back to its baseline.
     const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
-      Object.assign(baseline.attributes, effect.set, planned ? {} : effect.createdFor);
+      if (effect.creates) Object.assign(baseline.attributes, effect.set, planned ? {} : effect.createdFor);
+      else approve(baseline, effect.set, event);
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
       if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
       this.store.putBaseline(baseline);
@@ -151,10 +153,28 @@ export class Detector {
       // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline).
       if (planned) {
         const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
-        Object.assign(relatedBaseline.attributes, related.set);
+        approve(relatedBaseline, related.set, event);
         this.store.putBaseline(relatedBaseline);
       }
     }
+  }
+}
+
+/**
+ * Approves a planned change's `values` into the baseline, as of the event's time, except an attribute a newer planned
+ * change already approved: one delivered late must not undo the one that followed it. Map entries (tags, grants,
+ * aliases) are approved as they come: services make and retire grants all day, and their times would outgrow the item.
+ */
+function approve(baseline: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
+  for (const [path, value] of Object.entries(values)) {
+    if (splitPath(path).entry !== undefined) {
+      baseline.attributes[path] = value;
+      continue;
+    }
+    const last = baseline.approvedAt?.[path];
+    if (last !== undefined && Date.parse(last) > event.epochMs) continue;
+    baseline.attributes[path] = value;
+    baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
   }
 }
 

@@ -104,4 +104,9 @@ export interface ResourceSnapshot {
   completeMaps: string[];
   /** Baselines only: paths whose approved value was settled as unknown (never inferred later). */
   unknownPaths?: string[];
+  /**
+   * Baselines only: the time (ISO-8601) of the event that last approved each attribute outside the maps, so that an
+   * older change, arriving late, does not replace what a newer one approved (EventBridge does not keep order).
+   */
+  approvedAt?: Record<string, string>;
 }

@@ -185,6 +185,17 @@ describe('Status: planned', () => {
     expect(findings[2].remediation).toEqual([`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2`]);
   });
 
+  it('keeps the newer of two planned changes approved when the older arrives last (EventBridge does not keep order)', () => {
+    // Prepare: rotation turned on by the admin at 20:10, and turned off by the admin at 20:00, delivered after.
+    const on = at(by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession()), 'on', '2030-01-01T20:10:00Z');
+    const off = at(by(onKey(rec('DisableKeyRotation__awskmsdg__1')), adminSession()), 'off', '2030-01-01T20:00:00Z');
+    // Act
+    const { last, store } = detect([createKey(), on, off], { plannedPrincipals: [ADMIN_ROLE] });
+    // Assess: the late change is still reported as planned, but what stays approved is the newer one.
+    expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'planned' });
+    expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+  });
+
   it('reports a critical event by a planned principal as info', () => {
     const { last } = detect([by(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), adminSession())], {
       plannedPrincipals: [ADMIN_ROLE],

@@ -684,6 +684,47 @@ describe('createDetector: live state', () => {
     expect(loaded.states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
   });
 
+  it('keeps the later of two planned policy changes approved when the earlier one arrives last, so a revert to it is drift', async () => {
+    // Prepare: the pipeline (a planned principal) puts the default policy at 20:06:16, then opens the key to account
+    // 444455556666 a minute later; EventBridge delivers the second first.
+    const pipeline = 'arn:aws:iam::111122223333:user/Pipeline';
+    const { detect } = makeDetector(
+      { config: parseDetectionConfig({ plannedPrincipals: [pipeline] }) },
+      { now: () => Date.parse('2022-09-01T20:08:00Z') },
+    );
+    const opened = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
+      ],
+    });
+    const put = (user: string, policy: string, eventTime: string, eventID: string) => {
+      const record = readRecord('PutKeyPolicy__awskmsdg__1');
+      (record.requestParameters as Json).policy = policy;
+      Object.assign(record.userIdentity as Json, { arn: `arn:aws:iam::111122223333:user/${user}`, userName: user });
+      return envelope(Object.assign(record, { eventTime, eventID }));
+    };
+    mockLiveKey({ policy: opened });
+    await detect(put('Pipeline', opened, '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+
+    // Act: the earlier planned change arrives; then someone else puts that earlier policy back.
+    const late = await detect(
+      put('Pipeline', defaultPolicy(), '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'),
+    );
+    mockLiveKey({ policy: defaultPolicy() });
+    const revert = await detect(
+      put('Mallory', defaultPolicy(), '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
+    );
+
+    // Assess
+    expect(late.finding).toMatchObject({ status: 'planned' });
+    expect(revert.finding).toMatchObject({
+      status: 'drift',
+      changes: { policy: { removed_principals: ['arn:aws:iam::444455556666:root'] } },
+    });
+  });
+
   it("says an older event's drift is since undone when the later change judged first put the key back", async () => {
     // Prepare: the key approved Enabled; EnableKey (01:00) is judged first, then the DisableKey made before it.
     const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
