@@ -418,10 +418,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
 }
 
 function readSnapshotItem(item: Item): StoredSnapshot {
-  const stored: StoredSnapshot = {
-    snapshot: JSON.parse(str(item, 'snapshot') ?? '{}') as ResourceSnapshot,
-    version: num(item, 'version') ?? 0,
-  };
+  const stored: StoredSnapshot = { snapshot: snapshotOfItem(item), version: num(item, 'version') ?? 0 };
   const updatedAt = str(item, 'updatedAt');
   if (updatedAt) stored.updatedAt = updatedAt;
   const acceptedBy = str(item, 'acceptedBy');
@@ -431,6 +428,37 @@ function readSnapshotItem(item: Item): StoredSnapshot {
   const truncated = item.truncated?.L?.map((v) => v.S ?? '').filter(Boolean);
   if (truncated?.length) stored.truncated = truncated;
   return stored;
+}
+
+/**
+ * The snapshot a state or baseline item holds, named by the item's key. An item written by hand (or by an older
+ * keydrift) that lacks a field reads as knowing nothing of it; one whose snapshot is no JSON object is refused by name.
+ *
+ * @throws StoreError naming the item, when its snapshot cannot be read
+ */
+export function snapshotOfItem(item: Item): ResourceSnapshot {
+  const pk = str(item, 'pk') ?? '';
+  const unreadable = (why: string, cause?: unknown) =>
+    new StoreError(
+      `item ${pk} ${str(item, 'sk')} of keydrift's table holds no snapshot that can be read (${why}): delete it, ` +
+        "then accept the resource's baseline again (keydrift baseline accept)",
+      { cause },
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(str(item, 'snapshot') ?? '{}');
+  } catch (error) {
+    throw unreadable((error as Error).message, error);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw unreadable('not a JSON object');
+  const snapshot = parsed as Partial<ResourceSnapshot>;
+  return {
+    ...snapshot,
+    kind: snapshot.kind ?? (str(item, 'kind') as ResourceSnapshot['kind']),
+    arn: pk.slice(resourcePk('').length),
+    attributes: typeof snapshot.attributes === 'object' && snapshot.attributes !== null ? snapshot.attributes : {},
+    completeMaps: Array.isArray(snapshot.completeMaps) ? snapshot.completeMaps : [],
+  };
 }
 
 function findingItem(finding: Finding, createdAt: string, ignoredBy: string | undefined): Item {

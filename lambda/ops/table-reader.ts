@@ -13,9 +13,10 @@ import {
   paginateScan,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { snapshotOfItem } from '../adapters/state-store';
 import { TABLE_KEY } from '../adapters/table-key';
 import { toIsoSeconds } from '../core/time';
-import { type Finding, type ResourceKind, type ResourceSnapshot, SEVERITIES, type Severity } from '../core/types';
+import { type Finding, type ResourceKind, SEVERITIES, type Severity } from '../core/types';
 import { daysBetween, type StoredFinding, type StoredItem, type StoredResource } from './drift';
 import { type KeyAttribute, TableKeyError } from './errors';
 
@@ -79,7 +80,7 @@ export function parseFinding(item: Item): Finding | undefined {
 
 function storedItem(item: Item): StoredItem {
   const stored: StoredItem = {
-    snapshot: JSON.parse(str(item, 'snapshot') ?? '{}') as ResourceSnapshot,
+    snapshot: snapshotOfItem(item),
     version: Number(item.version?.N ?? 0),
   };
   for (const name of ['updatedAt', 'acceptedBy', 'acceptedAt'] as const) {

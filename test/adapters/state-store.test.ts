@@ -1,4 +1,4 @@
-import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ClaimLostError, StaleStateError } from '../../lambda/adapters/errors';
 import { createStateStore, MAX_JSON_BYTES, type StateStore } from '../../lambda/adapters/state-store';
 import { snapshotFromState } from '../../lambda/core/state';
@@ -245,6 +245,48 @@ describe('createStateStore: save and load', () => {
     expect(loaded.baselines.get(KEY)).toEqual({ snapshot: baseline, version: 1, updatedAt });
     expect(loaded.baselines.has(ALIAS)).toBe(false);
     expect(loaded.finding).toEqual(saved);
+  });
+
+  it('reads an item written by hand as what it says: its ARN from its key, a missing field as nothing known', async () => {
+    // Prepare: a baseline without a snapshot, a state whose snapshot lacks completeMaps and names another ARN.
+    const put = (sk: string, extra: Record<string, { S: string }>) =>
+      table.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: { pk: { S: `RESOURCE#${KEY}` }, sk: { S: sk }, kind: { S: 'key' }, version: { N: '3' }, ...extra },
+        }),
+      );
+    await put('BASELINE', {});
+    await put('STATE', { snapshot: { S: JSON.stringify({ arn: ALIAS, attributes: { key_state: 'Enabled' } }) } });
+    // Act
+    const loaded = await storeFor('detector').load([KEY]);
+    // Assess
+    expect(loaded.baselines.get(KEY)).toEqual({
+      snapshot: { kind: 'key', arn: KEY, attributes: {}, completeMaps: [] },
+      version: 3,
+    });
+    expect(loaded.states.get(KEY)?.snapshot).toEqual({
+      kind: 'key',
+      arn: KEY,
+      attributes: { key_state: 'Enabled' },
+      completeMaps: [],
+    });
+  });
+
+  it('refuses, naming the item, a snapshot that is no JSON object', async () => {
+    for (const snapshot of ['{"kind":"key","arn":', '[]']) {
+      await table.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: { pk: { S: `RESOURCE#${KEY}` }, sk: { S: 'BASELINE' }, snapshot: { S: snapshot }, version: { N: '1' } },
+        }),
+      );
+      await expect(storeFor('detector').load([KEY])).rejects.toThrow(
+        new RegExp(
+          `^item RESOURCE#${KEY} BASELINE of keydrift's table holds no snapshot that can be read \\(.+\\): delete it`,
+        ),
+      );
+    }
   });
 
   it('indexes findings by day for the byTime index', async () => {
