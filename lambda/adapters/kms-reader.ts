@@ -17,6 +17,7 @@ import {
   ListGrantsCommand,
   ListResourceTagsCommand,
 } from '@aws-sdk/client-kms';
+import { parseArn } from '../core/arn';
 import { normalizePolicy } from '../core/policy';
 import { snapshotFromState } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -236,7 +237,7 @@ export function keyState(reads: KeyReads): Record<string, unknown> {
     state.aliases = Object.fromEntries(reads.aliases.filter((a) => a.AliasName).map((a) => [a.AliasName, true]));
   if (reads.grants)
     state.grants = Object.fromEntries(reads.grants.filter((g) => g.GrantId).map((g) => [g.GrantId, grantValue(g)]));
-  if (reads.policy !== undefined) state.policy = normalizePolicy(reads.policy);
+  if (reads.policy !== undefined) state.policy = normalizePolicy(reads.policy, parseArn(metadata.Arn ?? '')?.partition);
   if (reads.rotation && !ROTATION_HIDDEN_STATES.has(String(lifecycle))) {
     const enabled = reads.rotation.KeyRotationEnabled === true;
     state.enable_key_rotation = enabled;

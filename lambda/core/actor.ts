@@ -1,3 +1,4 @@
+import { partitionOf } from './arn';
 import type { Actor } from './types';
 
 /** The `userIdentity` block of a CloudTrail record, as far as keydrift reads it. */
@@ -16,9 +17,10 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 
 /**
  * Names the caller as precisely as the record allows: the assumed-role session ARN (not just the role),
- * the IAM user, root, a federated user, or the AWS service that acted.
+ * the IAM user, root, a federated user, or the AWS service that acted. ARNs the record leaves out are built in the
+ * partition of the record's Region (`aws-cn` in China).
  */
-export function resolveActor(identity: unknown, fallbackService?: string): Actor {
+export function resolveActor(identity: unknown, fallbackService?: string, region = ''): Actor {
   const id = (identity && typeof identity === 'object' ? identity : {}) as UserIdentity;
   const type = text(id.type) ?? (fallbackService ? 'AWSService' : 'Unknown');
   const invokedBy = text(id.invokedBy);
@@ -30,14 +32,14 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
     // also when a service acted for it (EBS for an instance of that account): the account is what matters.
     const principal = text(id.principalId);
     const name = `account ${id.accountId}${principal ? ` (principal ${principal})` : ''}`;
-    return { arn: `arn:aws:iam::${id.accountId}:root`, name, type, invokedBy };
+    return { arn: `arn:${partitionOf(region)}:iam::${id.accountId}:root`, name, type, invokedBy };
   }
   const session = text(id.principalId)?.split(':')[1];
   if (type === 'AssumedRole' && !arn && issuerArn && session) {
     // The session ARN the record left out, from its issuing role (paths dropped, as STS does) and session name.
     const role = issuerArn.split('/').pop();
-    const account = issuerArn.split(':')[4];
-    const sessionArn = `arn:aws:sts::${account}:assumed-role/${role}/${session}`;
+    const [, partition, , , account] = issuerArn.split(':');
+    const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
     return { arn: sessionArn, name: session, type, issuerArn, invokedBy };
   }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
@@ -48,7 +50,12 @@ export function resolveActor(identity: unknown, fallbackService?: string): Actor
   }
   if (type === 'Root') {
     const account = text(id.accountId) ?? arn?.split(':')[4] ?? 'unknown';
-    return { arn: arn ?? `arn:aws:iam::${account}:root`, name: `root (${account})`, type, invokedBy };
+    return {
+      arn: arn ?? `arn:${partitionOf(region)}:iam::${account}:root`,
+      name: `root (${account})`,
+      type,
+      invokedBy,
+    };
   }
   if (arn) {
     return { arn, name: shortName(arn, id) || arn, type, issuerArn, invokedBy };

@@ -159,7 +159,7 @@ function createKey(event: ChangeEvent, world: World): Effect {
     enable_key_rotation: false,
     rotation_period_in_days: null,
     policy: request.policy
-      ? normalizePolicy(request.policy)
+      ? normalizePolicy(request.policy, owner?.partition || partitionOf(event.region))
       : defaultKeyPolicy(owner?.account || event.account, owner?.partition || partitionOf(event.region)),
     multi_region: multiRegion,
     primary_region: multiRegion ? primaryRegionOf(metadata, event.region) : null,
@@ -304,9 +304,8 @@ function replicateKey(event: ChangeEvent, world: World): Effect {
     answered && isKeyArn(answered) ? answered : region ? keyArn(region, account, keyIdOf(primary)) : undefined;
   const replicaAccount = (replica && parseArn(replica)?.account) || account;
   const policyText = [request.policy, response.replicaPolicy].find((p) => p !== undefined && p !== null && p !== '');
-  const policy = policyText
-    ? normalizePolicy(policyText)
-    : defaultKeyPolicy(replicaAccount, partitionOf(region ?? owner?.region ?? event.region));
+  const partition = partitionOf(region ?? owner?.region ?? event.region);
+  const policy = policyText ? normalizePolicy(policyText, partition) : defaultKeyPolicy(replicaAccount, partition);
   const related: Effect['related'] = [];
   if (replica) {
     const set: Record<string, unknown> = {
@@ -591,7 +590,7 @@ const EFFECTS: Record<string, EffectOf> = {
   }),
   DisableKey: keyChange(() => ({ key_state: 'Disabled' }), { key_state: 'Enabled' }),
   EnableKey: keyChange(() => ({ key_state: 'Enabled' })),
-  PutKeyPolicy: keyChange((e) => ({ policy: normalizePolicy(e.requestParameters.policy) })),
+  PutKeyPolicy: keyChange((e) => ({ policy: normalizePolicy(e.requestParameters.policy, partitionOf(e.region)) })),
   // Without a period in the request, KMS applies its default of 365 days (the only period before custom ones).
   EnableKeyRotation: keyChange((e) => ({
     enable_key_rotation: true,

@@ -118,7 +118,7 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
     service,
     account,
     region,
-    actor: resolveActor(identity, isServiceEvent ? String(record.eventSource) : undefined),
+    actor: resolveActor(identity, isServiceEvent ? String(record.eventSource) : undefined, region),
     readOnly: classifyRecord(record) !== 'write',
     errorCode: text(record.errorCode),
     errorMessage: text(record.errorMessage),

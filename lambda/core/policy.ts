@@ -30,19 +30,19 @@ const list = (value: unknown): string[] =>
 const ACCOUNT_FENCES = ['kms:calleraccount', 'aws:principalaccount', 'aws:sourceaccount'];
 const ORG_FENCES = ['aws:principalorgid'];
 
-/** A bare account id principal means the account's root. */
-function principalArn(value: string): string {
-  return /^\d{12}$/.test(value) ? `arn:aws:iam::${value}:root` : value;
+/** A bare account id principal means the account's root (in the key's partition: `aws-cn` in China). */
+function principalArn(value: string, partition: string): string {
+  return /^\d{12}$/.test(value) ? `arn:${partition}:iam::${value}:root` : value;
 }
 
-function normalizePrincipal(value: unknown): Record<string, string[]> | '*' | undefined {
+function normalizePrincipal(value: unknown, partition: string): Record<string, string[]> | '*' | undefined {
   if (value === undefined) return undefined;
   if (value === '*') return '*';
-  if (!isObject(value)) return { AWS: list(value).map(principalArn) };
+  if (!isObject(value)) return { AWS: list(value).map((v) => principalArn(v, partition)) };
   const out: Record<string, string[]> = {};
   for (const kind of Object.keys(value).sort()) {
     const values = list(value[kind]);
-    out[kind] = kind === 'AWS' ? [...new Set(values.map(principalArn))].sort() : values;
+    out[kind] = kind === 'AWS' ? [...new Set(values.map((v) => principalArn(v, partition)))].sort() : values;
   }
   if (Object.keys(out).length === 1 && out.AWS?.length === 1 && out.AWS[0] === '*') return '*';
   return out;
@@ -60,13 +60,13 @@ function normalizeCondition(value: unknown): PolicyStatement['Condition'] {
   return out;
 }
 
-function normalizeStatement(raw: unknown): PolicyStatement {
+function normalizeStatement(raw: unknown, partition: string): PolicyStatement {
   const s = isObject(raw) ? raw : {};
   const statement: PolicyStatement = { Effect: String(s.Effect ?? 'Allow') };
   if (s.Sid !== undefined) statement.Sid = String(s.Sid);
-  const principal = normalizePrincipal(s.Principal);
+  const principal = normalizePrincipal(s.Principal, partition);
   if (principal) statement.Principal = principal;
-  const notPrincipal = normalizePrincipal(s.NotPrincipal);
+  const notPrincipal = normalizePrincipal(s.NotPrincipal, partition);
   if (notPrincipal) statement.NotPrincipal = notPrincipal;
   for (const field of ['Action', 'NotAction', 'Resource', 'NotResource'] as const) {
     if (s[field] !== undefined) statement[field] = list(s[field]);
@@ -77,14 +77,15 @@ function normalizeStatement(raw: unknown): PolicyStatement {
 }
 
 /**
- * Parses (when given a JSON string) and normalizes a key policy. Throws on text that is not a JSON policy.
+ * Parses (when given a JSON string) and normalizes a key policy of a key in `partition`. Throws on text that is not a
+ * JSON policy.
  */
-export function normalizePolicy(value: unknown): Policy {
+export function normalizePolicy(value: unknown, partition = 'aws'): Policy {
   const doc = typeof value === 'string' ? JSON.parse(value) : value;
   if (!isObject(doc)) throw new Error('policy is not a JSON object');
   const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement])
     .filter((s) => s !== undefined)
-    .map(normalizeStatement);
+    .map((statement) => normalizeStatement(statement, partition));
   statements.sort((a, b) => stableJson(a).localeCompare(stableJson(b)));
   const policy: Policy = { Statement: statements };
   if (doc.Version !== undefined) policy.Version = String(doc.Version);

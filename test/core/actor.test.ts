@@ -81,6 +81,23 @@ describe('Actor', () => {
     });
   });
 
+  it('builds the ARNs a record leaves out in its own partition (aws-cn in China, aws-us-gov in GovCloud)', () => {
+    const fromAccount = rec('CreateGrant__awskmsdg__3', (r) => {
+      r.awsRegion = 'cn-north-1';
+      r.userIdentity = { type: 'AWSAccount', accountId: '444455556666', principalId: 'AROAEXAMPLE:mallory' };
+    });
+    expect(normalizeRecord(fromAccount).actor.arn).toBe('arn:aws-cn:iam::444455556666:root');
+    const session = rec('CreateGrant__awskmsdg__3', (r) => {
+      r.awsRegion = 'us-gov-west-1';
+      r.userIdentity = {
+        type: 'AssumedRole',
+        principalId: 'AROAABC:eve',
+        sessionContext: { sessionIssuer: { arn: 'arn:aws-us-gov:iam::111122223333:role/oncall' } },
+      };
+    });
+    expect(normalizeRecord(session).actor.arn).toBe('arn:aws-us-gov:sts::111122223333:assumed-role/oncall/eve');
+  });
+
   it('builds the session ARN of an assumed role whose record leaves it out, from its issuing role', () => {
     const identity = {
       type: 'AssumedRole',

@@ -20,6 +20,25 @@ import {
 const custodianPolicy = () => String(kmsApiSample('GetKeyPolicy__custodian__2').data.Policy);
 
 describe('Policy normalization', () => {
+  it("reads a bare account id as that account's root in the key's partition: the same policy in China spelled otherwise", () => {
+    // Prepare: a key in cn-north-1 whose policy names its account's root by ARN, put again naming it by account id.
+    const keyArn = `arn:aws-cn:kms:cn-north-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    const byArn = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: `arn:aws-cn:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+      ],
+    };
+    const byId = { Statement: [{ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:*', Resource: '*' }] };
+    // Act
+    const { last } = detect([createKey({ keyArn, policy: byArn }), putKeyPolicy(byId, keyArn)]);
+    // Assess: nothing changed, and no principal came or went.
+    expect(last.changes.policy).toMatchObject({ unchanged: true });
+    expect([last.changes.policy.added_principals ?? [], last.changes.policy.removed_principals ?? []]).toEqual([
+      [],
+      [],
+    ]);
+  });
+
   it('reads a policy given as a JSON string like the same policy as an object', () => {
     expect(normalizePolicy(custodianPolicy())).toEqual(normalizePolicy(JSON.parse(custodianPolicy())));
   });
