@@ -2,7 +2,7 @@
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
  * region, resource and attribute, so a key that flaps stays one incident, and a finding after which the attribute
  * matches its approved value again (`resolved`, or drift a `planned` change approves) closes it. A key's deletion date is paged with its state: one
- * deletion is one incident.
+ * deletion is one incident. A new resource is one incident too (`created`), whatever it was created with.
  */
 
 import { ownEntry } from '../core/own';
@@ -50,11 +50,23 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\
 
 /** Attributes paged in another attribute's incident: ScheduleKeyDeletion changes both, and is one thing to undo. */
 const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state' };
-const incidentOf = (attribute: string): string => ownEntry(PAGED_WITH, attribute) ?? attribute;
+/** The events that make a resource; one that was never there before has every `before` unknown. */
+const CREATIONS: ReadonlySet<string> = new Set(['CreateKey', 'ReplicateKey', 'CreateTrail', 'CreateCustomKeyStore']);
+/** The incident of a new resource: what it was created with is one thing to look at, not one per attribute. */
+const CREATED = 'created';
 
-/** The changes to the attributes paged under `incident`. */
-const changesIn = (changes: Finding['changes'], incident: string): Array<[string, AttributeChange]> =>
-  Object.entries(changes).filter(([attribute]) => incidentOf(attribute) === incident);
+type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;
+
+const isNew = (finding: Paged): boolean =>
+  CREATIONS.has(finding.event) && Object.values(finding.changes ?? {}).every((change) => change.before === null);
+
+/** The incident a change to `attribute` is paged under. */
+const incidentOf = (finding: Paged, attribute: string): string =>
+  isNew(finding) ? CREATED : (ownEntry(PAGED_WITH, attribute) ?? attribute);
+
+/** The changes paged under `incident`. */
+const changesIn = (finding: Paged, incident: string): Array<[string, AttributeChange]> =>
+  Object.entries(finding.changes ?? {}).filter(([attribute]) => incidentOf(finding, attribute) === incident);
 
 /** Every attribute of an incident back at its baseline: the incident resolves, whatever else the finding changed. */
 const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
@@ -70,16 +82,19 @@ export function changedNothing(finding: Pick<Finding, 'status'> & Partial<Pick<F
  * True when the finding closes one of its incidents: a `resolved` one always, unless it changed nothing; a drift or
  * planned one when it brings all of one incident back (a revoked grant's, or drift a planned change approves).
  */
-export function resolvesSomeIncident(finding: Pick<Finding, 'status'> & Partial<Pick<Finding, 'changes'>>): boolean {
-  const changes = finding.changes ?? {};
+export function resolvesSomeIncident(finding: Paged): boolean {
   if (changedNothing(finding)) return false;
   if (finding.status === 'resolved') return true;
-  return [...new Set(Object.keys(changes).map(incidentOf))].some((incident) => allBack(changesIn(changes, incident)));
+  return incidentsOf(finding).some((incident) => allBack(changesIn(finding, incident)));
 }
+
+const incidentsOf = (finding: Paged): string[] => [
+  ...new Set(Object.keys(finding.changes ?? {}).map((attribute) => incidentOf(finding, attribute))),
+];
 
 /** The attributes a finding is paged under: its changed ones, else `attempt` for a denied call, else the event. */
 export function attributesPaged(finding: Finding): string[] {
-  const attributes = [...new Set(Object.keys(finding.changes).map(incidentOf))];
+  const attributes = incidentsOf(finding);
   if (attributes.length > 0) return attributes;
   return [finding.status === 'denied' ? 'attempt' : finding.event];
 }
@@ -99,7 +114,7 @@ export function pagerDutyEventsToSend(finding: Finding, routingKey: string): Pag
 /** Resolve when the finding, or every attribute of this incident, is back at its approved value; else trigger. */
 function actionFor(finding: Finding, incident: string): PagerDutyEvent['event_action'] {
   if (finding.status === 'resolved') return 'resolve';
-  return allBack(changesIn(finding.changes, incident)) ? 'resolve' : 'trigger';
+  return allBack(changesIn(finding, incident)) ? 'resolve' : 'trigger';
 }
 
 /** `keydrift:<account>:<region>:<resource ARN>:<attribute>`, its tail replaced by a SHA-256 when over 255 chars. */
@@ -147,7 +162,7 @@ function eventSummary(finding: Finding, attribute: string): string {
 }
 
 function customDetails(finding: Finding, attribute: string, url: string | undefined): Record<string, unknown> {
-  const changes = changesIn(finding.changes, attribute);
+  const changes = changesIn(finding, attribute);
   // A denied call changed nothing: what it tried must not read as a change that happened.
   const label = finding.status === 'denied' ? ATTEMPTED : 'change';
   const commands = finding.remediation

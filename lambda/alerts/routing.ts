@@ -21,7 +21,7 @@ export function severityAtLeast(severity: Severity, minimum: Severity): boolean 
  * something, page for critical or incident-closing ones.
  */
 export function audiencesFor(
-  finding: Pick<Finding, 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
+  finding: Pick<Finding, 'event' | 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
   minSeverity: Severity = 'error',
 ): Audience[] {
   const audiences: Audience[] = [];

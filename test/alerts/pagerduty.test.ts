@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { formatPagerDutyEvents, pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { audiencesFor } from '../../lambda/alerts/routing';
 import type { Finding } from '../../lambda/core/types';
+import { at, createTrail, detect, onTrail, rec } from '../core/harness';
 import {
   ACCOUNT,
   ALL_FINDINGS,
@@ -153,6 +154,34 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
       code: 'AccessDeniedException',
       message: deniedPutKeyPolicy.error!.message,
     });
+  });
+
+  it('pages a key created open to anyone as one incident, "created", with every attribute it was created with', () => {
+    // Prepare: CreateKey__streamalert__1, a key whose policy lets anyone use it (critical), seen for the first time.
+    const created = detect([rec('CreateKey__streamalert__1')]).last;
+    expect(created).toMatchObject({ severity: 'critical', status: 'drift' });
+    // Act
+    const events = pagerDutyEventsToSend(created, ROUTING_KEY);
+    // Assess
+    expect(events.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual([['trigger', 'created']]);
+    expect(events[0]!.payload.summary).toMatch(/ \(created\)$/);
+    expect(Object.keys(events[0]!.payload.custom_details)).toEqual(
+      expect.arrayContaining(Object.keys(created.changes).map((attribute) => `change (${attribute})`)),
+    );
+  });
+
+  it('still pages a trail created again per attribute, so that the deletion it undoes is resolved', () => {
+    // Prepare: an approved trail deleted, then created again as it was.
+    const { findings } = detect([
+      at(createTrail(), 'create-1', '2024-01-01T00:00:01Z'),
+      at(onTrail(rec('DeleteTrail__stratus__1')), 'delete-1', '2024-01-01T00:00:03Z'),
+      at(createTrail(), 'create-2', '2024-01-01T00:00:04Z'),
+    ]);
+    // Act
+    const [deleted, recreated] = [findings[1]!, findings[2]!].map((f) => pagerDutyEventsToSend(f, ROUTING_KEY));
+    // Assess
+    expect(deleted!.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual([['trigger', 'trail']]);
+    expect(recreated!.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toContainEqual(['resolve', 'trail']);
   });
 
   it('pages a finding without changes that is not denied under its event name', () => {

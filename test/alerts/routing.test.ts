@@ -43,6 +43,7 @@ describe('audiencesFor', () => {
 
   it('sends a call that changed nothing nowhere: it fixed nothing, so there is no all-clear to give or incident to close', () => {
     const noOp = {
+      event: 'TagResource',
       severity: 'info' as const,
       status: 'resolved' as const,
       changes: { tags: { before: { team: 'a' }, after: { team: 'a' }, unchanged: true } },
@@ -53,9 +54,18 @@ describe('audiencesFor', () => {
 
   it('sends a planned change to the pager only when it approves a drifting attribute whole, closing its incident', () => {
     const approved = { before: 'Enabled', after: 'Disabled', back_to_baseline: true };
-    expect(audiencesFor({ severity: 'info', status: 'planned', changes: { key_state: approved } })).toEqual(['page']);
+    expect(
+      audiencesFor({ event: 'DisableKey', severity: 'info', status: 'planned', changes: { key_state: approved } }),
+    ).toEqual(['page']);
     const nothingToClose = { before: 'v1', after: 'v2' };
-    expect(audiencesFor({ severity: 'info', status: 'planned', changes: { description: nothingToClose } })).toEqual([]);
+    expect(
+      audiencesFor({
+        event: 'UpdateKeyDescription',
+        severity: 'info',
+        status: 'planned',
+        changes: { description: nothingToClose },
+      }),
+    ).toEqual([]);
   });
 });
 
