@@ -5,6 +5,7 @@
  * @see https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
  */
 
+import { isIP } from 'node:net';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
@@ -131,7 +132,8 @@ function description(finding: Finding): string {
 
 function originLine(finding: Finding): string {
   const parts = [
-    ...(finding.sourceIp ? [`IP ${code(finding.sourceIp, 64)}`] : []),
+    // CloudTrail puts the service's name there when a service called (`dynamodb.amazonaws.com`): no IP.
+    ...(finding.sourceIp ? [`${isIP(finding.sourceIp) ? 'IP' : 'source'} ${code(finding.sourceIp, 64)}`] : []),
     ...(finding.userAgent ? [`user agent ${code(finding.userAgent, 200)}`] : []),
   ];
   return `*From:* ${parts.join(', ')}`;

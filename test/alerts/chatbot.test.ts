@@ -1,5 +1,6 @@
 import { formatChatbotNotification, threadIdFor } from '../../lambda/alerts/chatbot';
 import type { Finding } from '../../lambda/core/types';
+import { detect, rec } from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -53,6 +54,12 @@ describe('formatChatbotNotification: format', () => {
       '*Who:* `arn:aws:iam::111122223333:user/Alice`',
       '*From:* IP `203.0.113.5`, user agent `aws-cli/2.17.0 Python/3.11`',
     ]);
+  });
+
+  it('calls the source a source, not an IP, when a service made the call (CreateGrant__awskmsdg__3: DynamoDB)', () => {
+    const grant = detect([rec('CreateGrant__awskmsdg__3')]).last;
+    expect(grant.sourceIp).toBe('dynamodb.amazonaws.com');
+    expect(formatChatbotNotification(grant).content.description).toContain('*From:* source `dynamodb.amazonaws.com`');
   });
 
   it('describes who, when, where and which principals gained access', () => {
