@@ -32,6 +32,18 @@ const after = (ctx: SummaryContext, attribute: string): unknown => ctx.changes[a
 const entries = (value: unknown): Array<[string, unknown]> =>
   value && typeof value === 'object' ? Object.entries(value as Record<string, unknown>) : [];
 
+/**
+ * ` on <date>`; for a multi-Region primary with replicas (PendingReplicaDeletion, no date yet), when its waiting
+ * period starts, so that no one reads the deletion as far off or never.
+ */
+function deletionWhen(c: SummaryContext): string {
+  const date = after(c, 'deletion_date');
+  if (date) return ` on ${date}`;
+  if (after(c, 'key_state') !== 'PendingReplicaDeletion') return '';
+  const days = c.event.requestParameters.pendingWindowInDays ?? c.event.responseElements.pendingWindowInDays;
+  return `, ${typeof days === 'number' ? `${days} days` : 'its waiting period'} after its last replica is deleted,`;
+}
+
 /** `, open to account 444455556666` (or `to anyone`) for outside access, else nothing. */
 function openedTo(external: string[] | undefined): string {
   if (!external?.length) return '';
@@ -229,10 +241,7 @@ export const EVENTS: Record<string, EventEntry> = {
   // critical
   ScheduleKeyDeletion: {
     severity: 'critical',
-    summary: s(
-      (c) =>
-        `Key ${c.label} scheduled for deletion${after(c, 'deletion_date') ? ` on ${after(c, 'deletion_date')}` : ''} by ${c.who}`,
-    ),
+    summary: s((c) => `Key ${c.label} scheduled for deletion${deletionWhen(c)} by ${c.who}`),
   },
   DisableKey: { severity: 'critical', summary: s((c) => `Key ${c.label} disabled by ${c.who}`) },
   PutKeyPolicy: { severity: 'critical', summary: policySummary },

@@ -48,6 +48,14 @@ describe('Dates', () => {
     );
   });
 
+  it('says when the deletion of a multi-Region primary with replicas starts, which KMS gives no date for yet', () => {
+    const { last } = detect([rec('ScheduleKeyDeletion__awskmsdg__2')]);
+    expect(last.changes.key_state).toEqual({ before: null, after: 'PendingReplicaDeletion' });
+    expect(last.summary).toBe(
+      'Key mrk-1234abcd12ab34cd56ef1234567890ab scheduled for deletion, 30 days after its last replica is deleted, by Alice',
+    );
+  });
+
   it("stamps a finding from a Panther-normalized record with the record's time", () => {
     const { last } = detect([rec('PutEventSelectors__panther__1')]);
     expect(last.timestamp).toBe('2024-11-25T17:51:21Z');
