@@ -312,6 +312,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   const events: Located[] = [];
   // Reads and other services' records by fingerprint (there are millions); writes by eventID, below.
   const seenIds = new SeenIds();
+  const unjudged = new Set<string>();
   let done = 0;
   const onResult = (result: FileResult<ArrayLike<number>>) => {
     const repeatedReads = seenIds.addAll(result.readIds);
@@ -338,6 +339,16 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
             `${location}: ${event.eventName} ${event.eventId}: ${noCaller}; judged as made by an unknown user`,
           );
       } catch (error) {
+        // A second copy of the same record (delivered twice) is a duplicate, as with the writes judged below, not a
+        // second error; another record under the same eventID is its own error.
+        const copy = JSON.stringify(raw);
+        if (unjudged.has(copy)) {
+          summary.duplicates++;
+          summary.records--;
+          summary.writes--;
+          continue;
+        }
+        unjudged.add(copy);
         summary.recordErrors.push(`${location}: ${(error as Error).message}`);
       }
     }

@@ -97,6 +97,21 @@ describe('duplicates count once in every category', () => {
     expect(summary).toMatchObject({ records: 2, writes: 0, reads: 1, others: 1, duplicates: 2 });
   });
 
+  test('a write that cannot be judged (no eventTime) delivered in two files counts once, its error said once', async () => {
+    // Prepare
+    const dir = tempDir();
+    const { eventTime: _, ...timeless } = sample('TagResource__awskmsdg__1');
+    writeFile(path.join(dir, 'first.json'), { Records: [timeless, disable] });
+    writeFile(path.join(dir, 'second.json'), { Records: [timeless] });
+    // Act
+    const { summary } = await replayInProcess([dir]);
+    // Assess
+    expect(summary).toMatchObject({ records: 2, writes: 2, duplicates: 1 });
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(/first\.json: Records\[0\]: TagResource has no valid eventTime/),
+    ]);
+  });
+
   test('the examples folder and a copy of it: the same counts as the folder alone, every copied record a duplicate', async () => {
     // Prepare
     const copy = path.join(tempDir(), 'copy');
