@@ -5,6 +5,7 @@
  * deletion is one incident. A new resource is one incident too (`created`), whatever it was created with.
  */
 
+import { ACCEPT_EVENT } from '../core/catalog';
 import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
@@ -88,8 +89,12 @@ export function resolvesSomeIncident(finding: Paged): boolean {
   return incidentsOf(finding).some((incident) => allBack(changesIn(finding, incident)));
 }
 
+/** The incidents a finding is paged under; an accept approves what the resource was created with too. */
 const incidentsOf = (finding: Paged): string[] => [
-  ...new Set(Object.keys(finding.changes ?? {}).map((attribute) => incidentOf(finding, attribute))),
+  ...new Set([
+    ...Object.keys(finding.changes ?? {}).map((attribute) => incidentOf(finding, attribute)),
+    ...(finding.event === ACCEPT_EVENT ? [CREATED] : []),
+  ]),
 ];
 
 /** The attributes a finding is paged under: its changed ones, else `attempt` for a denied call, else the event. */
@@ -113,7 +118,7 @@ export function pagerDutyEventsToSend(finding: Finding, routingKey: string): Pag
 
 /** Resolve when the finding, or every attribute of this incident, is back at its approved value; else trigger. */
 function actionFor(finding: Finding, incident: string): PagerDutyEvent['event_action'] {
-  if (finding.status === 'resolved') return 'resolve';
+  if (finding.status === 'resolved' || (incident === CREATED && finding.event === ACCEPT_EVENT)) return 'resolve';
   return allBack(changesIn(finding, incident)) ? 'resolve' : 'trigger';
 }
 

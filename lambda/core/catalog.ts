@@ -417,6 +417,12 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
   }, 'info');
 }
 
+/**
+ * The event name of the finding an operator's accept (or adopt) makes: everything about the resource is approved as
+ * it is now, what it was created with too, so it closes the resource's incidents.
+ */
+export const ACCEPT_EVENT = 'BaselineAccept';
+
 /** Findings the reconciler makes: drift no event explained, and deletion countdown reminders. */
 export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   Reconcile: {

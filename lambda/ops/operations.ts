@@ -10,6 +10,7 @@ import { pageCommand } from '../adapters/publisher';
 import { createStateStore, type StateStore, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
+import { ACCEPT_EVENT } from '../core/catalog';
 import { changesByAttribute } from '../core/judge';
 import { labelOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -441,21 +442,20 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
   return results;
 }
 
-/** The event name of the finding an accept sends to the page topic. */
-const ACCEPT_EVENT = 'BaselineAccept';
-
 /**
  * The finding an accept amounts to: `planned`, kept in the finding history (who approved what, when), and sent to
  * the pager so it resolves the PagerDuty incident of each attribute the accept approved, as a planned change does
- * (incidents are keyed by resource and attribute; each approved attribute is flagged back at its approved value). Only an approved state that moved makes one: a first baseline
- * approves no change, and had no drift to page about.
+ * (incidents are keyed by resource and attribute; each approved attribute is flagged back at its approved value), and
+ * the incident of a new resource (`created`). Only an approved state that was written again makes one: a first
+ * baseline approves no change and had no drift to page about; adopt leaves a matching baseline as it is.
  */
 function acceptFinding(result: AcceptResult): Finding | undefined {
-  if (result.result !== 'changed' || !result.acceptedBy || !result.acceptedAt) return undefined;
+  if (result.result === 'new' || !result.written || !result.acceptedBy || !result.acceptedAt) return undefined;
   const changes = changesByAttribute(result.changes);
   // The whole live state is approved: every attribute is at its approved value, nothing of it left drifting.
   for (const change of Object.values(changes)) change.back_to_baseline = true;
   const arn = parseArn(result.resource);
+  const approved = Object.keys(changes).join(', ');
   return {
     service: result.kind === 'trail' ? 'cloudtrail' : 'kms',
     event: ACCEPT_EVENT,
@@ -468,7 +468,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
     severity: 'info',
     status: 'planned',
     changes,
-    summary: `Baseline of ${result.label} accepted by ${result.acceptedBy}: ${Object.keys(changes).join(', ')} approved as they are now`,
+    summary: `Baseline of ${result.label} accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}`,
     remediation: [],
   };
 }

@@ -170,6 +170,25 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     );
   });
 
+  it('resolves the created incident when the resource is accepted, with or without attributes that moved', () => {
+    const accept: Finding = {
+      ...enableKeyRotationResolved,
+      event: 'BaselineAccept',
+      status: 'planned',
+      changes: {},
+    };
+    const incidents = (f: Finding) => pagerDutyEventsToSend(f, ROUTING_KEY).map((e) => [e.event_action, e.dedup_key]);
+    expect(incidents(accept)).toEqual([['resolve', keyDedup('created')]]);
+    const moved = {
+      ...accept,
+      changes: { key_state: { before: 'Enabled', after: 'Disabled', back_to_baseline: true } },
+    };
+    expect(incidents(moved)).toEqual([
+      ['resolve', keyDedup('key_state')],
+      ['resolve', keyDedup('created')],
+    ]);
+  });
+
   it('still pages a trail created again per attribute, so that the deletion it undoes is resolved', () => {
     // Prepare: an approved trail deleted, then created again as it was.
     const { findings } = detect([

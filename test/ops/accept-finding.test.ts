@@ -46,4 +46,36 @@ describe('the finding an accept sends the pager', () => {
     ]);
     expect(Date.parse(published[0].timestamp)).toBeLessThan(Date.parse('2026-10-03T12:02:00Z'));
   });
+
+  it('is sent for a resource an operator accepted again as it was, to close what it was created with; not for adopt', async () => {
+    // Prepare: `baseline accept` rewrites a matching baseline (written); adopt leaves it as it is.
+    const accepted: AcceptResult = {
+      resource: KEY,
+      kind: 'key',
+      label: 'key 0f4a6c1e',
+      result: 'unchanged',
+      written: true,
+      previousVersion: 1,
+      version: 2,
+      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
+      acceptedAt: '2026-10-03T12:05:00.000Z',
+      readAt: '2026-10-03T12:05:00.000Z',
+      changes: [],
+    };
+    const adopted: AcceptResult = { ...accepted, written: false, version: 1, acceptedAt: null, acceptedBy: null };
+    const published: Finding[] = [];
+
+    // Act
+    const notice = await tellPagerAboutAccepts(pageOnlyContext(published), [accepted, adopted]);
+
+    // Assess
+    expect(notice).toEqual({ told: ['key 0f4a6c1e'], untold: [] });
+    expect(published).toEqual([
+      expect.objectContaining({
+        event: 'BaselineAccept',
+        changes: {},
+        summary: 'Baseline of key 0f4a6c1e accepted by arn:aws:iam::123456789012:user/Alice: approved as it is now',
+      }),
+    ]);
+  });
 });
