@@ -17,10 +17,11 @@ export interface RoutingKeyOptions {
 }
 
 /**
- * The routing key, fetched once and cached. The secret holds either the key itself or JSON with `routing_key`
- * (also accepted: `routingKey`, `integration_key`, `integrationKey`).
+ * The routing key, fetched once and cached; `fresh` reads the secret again (a key PagerDuty refused may have been
+ * rotated). The secret holds either the key itself or JSON with `routing_key` (also accepted: `routingKey`,
+ * `integration_key`, `integrationKey`).
  */
-export function createRoutingKeyProvider(options: RoutingKeyOptions): () => Promise<string> {
+export function createRoutingKeyProvider(options: RoutingKeyOptions): (fresh?: boolean) => Promise<string> {
   const ttlMs = options.ttlMs ?? 15 * 60 * 1000;
   const now = options.now ?? Date.now;
   let cached: { key: string; until: number } | undefined;
@@ -45,8 +46,8 @@ export function createRoutingKeyProvider(options: RoutingKeyOptions): () => Prom
     return key;
   }
 
-  return async () => {
-    if (cached && cached.until > now()) return cached.key;
+  return async (fresh = false) => {
+    if (!fresh && cached && cached.until > now()) return cached.key;
     // Concurrent callers share one fetch.
     pending ??= fetchKey().finally(() => {
       pending = undefined;

@@ -1,7 +1,8 @@
 /**
  * The pager: SNS delivers each finding published to the page topic; it becomes PagerDuty Events API v2 events (one
  * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that SNS's
- * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried. An event
+ * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried (but sent
+ * once with the secret's current key when the cached one was rotated out). An event
  * older than one already sent for its dedup key is not sent (adapters/page-ledger.ts): it would reopen an incident
  * for drift already undone.
  */
@@ -11,7 +12,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
 import type { PageLedger } from '../adapters/page-ledger';
-import { createPagerDutySender, createRoutingKeyProvider } from '../adapters/pagerduty';
+import { createPagerDutySender, createRoutingKeyProvider, type SendResult } from '../adapters/pagerduty';
 import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
 
@@ -140,10 +141,21 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     }
   }
 
+  /**
+   * Sends `body`; should PagerDuty refuse it, sends it once more with the secret's key if that changed: a rotated
+   * secret's old key (cached up to its TTL) is refused with a 400 once its integration is deleted.
+   */
+  async function sendWithCurrentKey(body: PagerDutyEvent): Promise<SendResult> {
+    const result = await send(body);
+    if (result.outcome !== 'rejected') return result;
+    const key = await routingKey(true);
+    return key === body.routing_key ? result : send({ ...body, routing_key: key });
+  }
+
   async function page(finding: Finding): Promise<unknown[]> {
     const bodies = pagerDutyEventsToSend(finding, await routingKey());
     const results = await Promise.allSettled(
-      bodies.map(async (body) => ((await isNewest(finding, body)) ? send(body) : SUPERSEDED)),
+      bodies.map(async (body) => ((await isNewest(finding, body)) ? sendWithCurrentKey(body) : SUPERSEDED)),
     );
     const retryable: unknown[] = [];
     results.forEach((result, index) => {

@@ -341,6 +341,37 @@ describe('createPager', () => {
     expect(output.logs('ERROR')[0]).toMatchObject({ status: 400, eventId: finding.eventId });
   });
 
+  it('sends a refused event again with the rotated routing key, rather than dropping it until the cached key expires', async () => {
+    // Prepare: the pager has cached the key; then the secret is rotated to a new integration's key and the old
+    // integration deleted, so that PagerDuty refuses the old key.
+    const newKey = 'N3WR0UT1NGKEY0123456789abcdefABC';
+    let oldKeyValid = true;
+    const routingKeys: string[] = [];
+    const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+      const { routing_key } = JSON.parse(String(init?.body)) as { routing_key: string };
+      routingKeys.push(routing_key);
+      if (routing_key === ROUTING_KEY && !oldKeyValid) {
+        return new Response(JSON.stringify({ status: 'invalid event', errors: ['Invalid routing key'] }), {
+          status: 400,
+        });
+      }
+      return new Response(JSON.stringify({ status: 'success' }), { status: 202 });
+    }) as typeof globalThis.fetch;
+    const page = makePager(fetch);
+    const keyState = { ...finding, changes: { key_state: finding.changes.key_state } };
+    await page(snsEvent(JSON.stringify(keyState)));
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ routing_key: newKey }) });
+    oldKeyValid = false;
+
+    // Act
+    await page(snsEvent(JSON.stringify({ ...keyState, eventId: 'after-rotation' })));
+
+    // Assess
+    expect(routingKeys).toEqual([ROUTING_KEY, ROUTING_KEY, newKey]);
+    expect(output.metric('PagerDutyRejected')).toBe(0);
+    expect(output.metric('PagerDutyEvents')).toBe(2);
+  });
+
   it('drops a message that is not a finding, without calling PagerDuty', async () => {
     const { fetch, calls } = fakeFetch(202);
 
