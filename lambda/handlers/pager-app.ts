@@ -152,11 +152,32 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     return key === body.routing_key ? result : send({ ...body, routing_key: key });
   }
 
+  /** Sends `body` if it is the newest for its dedup key, and records it sent once PagerDuty took it. */
+  async function sendIfNewest(finding: Finding, body: PagerDutyEvent): Promise<SendResult | typeof SUPERSEDED> {
+    if (!(await isNewest(finding, body))) return SUPERSEDED;
+    const result = await sendWithCurrentKey(body);
+    if (result.outcome === 'accepted') await markSent(finding, body);
+    return result;
+  }
+
+  /** Best effort: unrecorded, a retry of the invocation sends the event again, which PagerDuty merges. */
+  async function markSent(finding: Finding, body: PagerDutyEvent): Promise<void> {
+    const at = Date.parse(finding.timestamp);
+    if (Number.isNaN(at)) return;
+    try {
+      await deps.ledger.sent({ dedupKey: body.dedup_key, at, eventId: finding.eventId, action: body.event_action });
+    } catch (error) {
+      logger.warn('Could not record the PagerDuty event as sent', {
+        eventId: finding.eventId,
+        dedupKey: body.dedup_key,
+        error: (error as Error).message,
+      });
+    }
+  }
+
   async function page(finding: Finding): Promise<unknown[]> {
     const bodies = pagerDutyEventsToSend(finding, await routingKey());
-    const results = await Promise.allSettled(
-      bodies.map(async (body) => ((await isNewest(finding, body)) ? sendWithCurrentKey(body) : SUPERSEDED)),
-    );
+    const results = await Promise.allSettled(bodies.map((body) => sendIfNewest(finding, body)));
     const retryable: unknown[] = [];
     results.forEach((result, index) => {
       const { dedup_key, event_action } = bodies[index];
@@ -169,7 +190,7 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
         });
       } else if (result.value.outcome === 'superseded') {
         count('PagerDutySuperseded');
-        logger.info('Not sent: a newer PagerDuty event for this attribute was sent already', {
+        logger.info('Not sent: PagerDuty has this event, or a newer one for this attribute, already', {
           eventId: finding.eventId,
           dedupKey: dedup_key,
           action: event_action,

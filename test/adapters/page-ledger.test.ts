@@ -35,6 +35,19 @@ describe('createPageLedger', () => {
     expect(await pages.admit(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
   });
 
+  it('does not take again an event PagerDuty took, until a newer one is recorded', async () => {
+    const pages = ledger();
+    const disable = page('2026-10-03T12:00:00Z', 'disable', 'trigger');
+    expect(await pages.admit(disable)).toBe(true);
+    await pages.sent(disable);
+    // Its retry (another event of the finding failed), or its copy from the other topic.
+    expect(await pages.admit(disable)).toBe(false);
+    // A newer event is taken and, until PagerDuty took it, so is its retry.
+    const enable = page('2026-10-03T12:01:00Z', 'enable', 'resolve');
+    expect(await pages.admit(enable)).toBe(true);
+    expect(await pages.admit(enable)).toBe(true);
+  });
+
   it('of events in the same second, takes each on its first arrival, and a retry only of the last one taken', async () => {
     const pages = ledger();
     const second = '2026-10-03T12:00:00Z';

@@ -197,7 +197,7 @@ describe('createPager', () => {
     expect(output.metric('PagerInvalidMessages')).toBe(0);
   });
 
-  it('sends a finding delivered by both the page and the ops topic as one incident per attribute (same dedup keys)', async () => {
+  it('sends a finding delivered by both the page and the ops topic once per attribute: the second delivery sends nothing', async () => {
     // Prepare: what SNS hands the pager from each topic (the ops topic's `lambda` form, as its subscription gets it).
     const fromPage = String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', finding).input.Message);
     const fromOps = JSON.parse(String(opsCommand('arn:aws:sns:us-west-2:111122223333:ops', finding).input.Message));
@@ -207,13 +207,15 @@ describe('createPager', () => {
     await makePager(fetch)(snsEvent(fromPage));
     await makePager(fetch)(snsEvent(fromOps.lambda));
 
-    // Assess: PagerDuty merges triggers with an open incident's dedup key, so the second delivery adds no incident.
+    // Assess: PagerDuty took each event of the first delivery; sent again, a trigger resolved by hand meanwhile would
+    // open a second incident.
     const keys = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.dedup_key, b.event_action]);
-    expect(keys).toHaveLength(4);
-    expect(keys.slice(2)).toEqual(keys.slice(0, 2));
-    expect(new Set(keys.map(([key]) => key)).size).toBe(2);
+    expect(keys.map(([key, action]) => [key.split(':').pop(), action])).toEqual([
+      ['policy', 'trigger'],
+      ['key_state', 'trigger'],
+    ]);
     expect(output.metric('PagerInvalidMessages')).toBe(0);
-    expect(output.metric('PagerDutyEvents')).toBe(4);
+    expect([output.metric('PagerDutyEvents'), output.metric('PagerDutySuperseded')]).toEqual([2, 2]);
   });
 
   describe('an event older than one already sent for its attribute', () => {
@@ -289,6 +291,28 @@ describe('createPager', () => {
         error: expect.stringContaining('ResourceNotFoundException'),
       });
     });
+  });
+
+  it('sends again, on the retry of a partly failed invocation, only the events PagerDuty did not take', async () => {
+    // Prepare: the key_state event fails on the network, the policy event is taken.
+    const sent: string[] = [];
+    let offline = true;
+    const fetch = (async (_url: string, init: RequestInit) => {
+      const body = JSON.parse(String(init.body));
+      const attribute = body.dedup_key.split(':').pop();
+      if (attribute === 'key_state' && offline) throw new TypeError('fetch failed');
+      sent.push(`${body.event_action} ${attribute}`);
+      return new Response('{}', { status: 202 });
+    }) as unknown as typeof globalThis.fetch;
+    const pager = makePager(fetch);
+    await expect(pager(snsEvent(JSON.stringify(finding)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+
+    // Act: Lambda retries the invocation once the network is back.
+    offline = false;
+    await pager(snsEvent(JSON.stringify(finding)));
+
+    // Assess
+    expect(sent).toEqual(['trigger policy', 'trigger key_state']);
   });
 
   it('fetches the routing key once for many invocations', async () => {
