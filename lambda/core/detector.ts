@@ -139,8 +139,8 @@ export class Detector {
     // would read as back to its baseline.
     const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
-      if (effect.creates) Object.assign(baseline.attributes, effect.set, planned ? {} : effect.createdFor);
-      else approve(baseline, effect.set, event);
+      // A creation too: delivered after a planned change that followed it, it must not put back what that changed.
+      approve(baseline, { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) }, event);
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
       if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
       this.store.putBaseline(baseline);
@@ -161,8 +161,8 @@ export class Detector {
 }
 
 /**
- * Approves a planned change's `values` into the baseline, as of the event's time, except an attribute a newer planned
- * change already approved: one delivered late must not undo the one that followed it. Map entries (tags, grants,
+ * Approves a planned change's (or an adopted creation's) `values` into the baseline, as of the event's time, except an
+ * attribute a newer planned change already approved: one delivered late must not undo the one that followed it. Map entries (tags, grants,
  * aliases) are approved as they come: services make and retire grants all day, and their times would outgrow the item.
  */
 function approve(baseline: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {

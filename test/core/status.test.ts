@@ -172,7 +172,12 @@ describe('Status: planned', () => {
   });
 
   it('reports an unplanned revert of a planned change as drift', () => {
-    const rotationOn = by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession());
+    // After the creation (2021-10-14): the sample's own time (2020) is older than the key.
+    const rotationOn = at(
+      by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession()),
+      'on',
+      '2021-10-14T18:00:00Z',
+    );
     const rotationOff = onKey(rec('DisableKeyRotation__awskmsdg__1'));
     const { findings } = detect([createKey(), rotationOn, rotationOff], { plannedPrincipals: [ADMIN_ROLE] });
     expect(findings[1]).toMatchObject({ event: 'EnableKeyRotation', status: 'planned', severity: 'info' });
@@ -194,6 +199,18 @@ describe('Status: planned', () => {
     // Assess: the late change is still reported as planned, but what stays approved is the newer one.
     expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'planned' });
     expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+  });
+
+  it('keeps a planned change approved when the planned creation it followed arrives after it', () => {
+    // Prepare: the key created by the admin at 20:00 (rotation off), its rotation turned on at 20:00:05, delivered first.
+    const created = at(createKey({ identity: adminSession() }), 'created', '2030-01-01T20:00:00Z');
+    const on = at(by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession()), 'on', '2030-01-01T20:00:05Z');
+    const off = at(onKey(rec('DisableKeyRotation__awskmsdg__1')), 'off', '2030-01-01T21:00:00Z');
+    // Act
+    const { last, store } = detect([on, created, off], { plannedPrincipals: [ADMIN_ROLE] });
+    // Assess: rotation stays approved on, so Alice turning it off is drift, not back to the baseline.
+    expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+    expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
   });
 
   it('reports a critical event by a planned principal as info', () => {

@@ -725,6 +725,56 @@ describe('createDetector: live state', () => {
     });
   });
 
+  it('keeps a planned policy change approved when the planned CreateKey before it arrives last, so reopening is drift', async () => {
+    // Prepare: the pipeline (a planned principal) creates the key open to account 444455556666 at 20:06:16, then
+    // closes it a minute later; EventBridge delivers the policy change first.
+    const pipeline = 'arn:aws:iam::111122223333:user/Pipeline';
+    const { detect } = makeDetector(
+      { config: parseDetectionConfig({ plannedPrincipals: [pipeline] }) },
+      { now: () => Date.parse('2022-09-01T20:08:00Z') },
+    );
+    const opened = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
+      ],
+    });
+    const as = (record: Json, user: string, eventTime: string, eventID: string) => {
+      Object.assign(record.userIdentity as Json, { arn: `arn:aws:iam::111122223333:user/${user}`, userName: user });
+      return envelope(Object.assign(record, { eventTime, eventID }));
+    };
+    const put = (user: string, policy: string, eventTime: string, eventID: string) => {
+      const record = readRecord('PutKeyPolicy__awskmsdg__1');
+      (record.requestParameters as Json).policy = policy;
+      return as(record, user, eventTime, eventID);
+    };
+    const created = sample('CreateKey__awskmsdg__2') as Json;
+    (created.requestParameters as Json).policy = opened;
+    Object.assign((created.responseElements as { keyMetadata: Json }).keyMetadata, {
+      keyId: KEY.split('/').pop(),
+      arn: KEY,
+    });
+    created.resources = [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN: KEY }];
+    mockLiveKey({ policy: defaultPolicy() });
+    await detect(put('Pipeline', defaultPolicy(), '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+
+    // Act: the creation arrives; then someone else opens the key again.
+    const late = await detect(as(created, 'Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
+    mockLiveKey({ policy: opened });
+    const reopened = await detect(
+      put('Mallory', opened, '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
+    );
+
+    // Assess
+    expect(late.finding).toMatchObject({ event: 'CreateKey', status: 'planned' });
+    expect(reopened.finding).toMatchObject({
+      status: 'drift',
+      severity: 'critical',
+      changes: { policy: { external_accounts: ['444455556666'] } },
+    });
+  });
+
   it("says an older event's drift is since undone when the later change judged first put the key back", async () => {
     // Prepare: the key approved Enabled; EnableKey (01:00) is judged first, then the DisableKey made before it.
     const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
