@@ -5,7 +5,7 @@
  * deletion is one incident. A new resource is one incident too (`created`), whatever it was created with.
  */
 
-import { ACCEPT_EVENT } from '../core/catalog';
+import { ACCEPT_EVENT, UNBASELINED_EVENT } from '../core/catalog';
 import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
@@ -51,8 +51,17 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\
 
 /** Attributes paged in another attribute's incident: ScheduleKeyDeletion changes both, and is one thing to undo. */
 const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state' };
-/** The events that make a resource; one that was never there before has every `before` unknown. */
-const CREATIONS: ReadonlySet<string> = new Set(['CreateKey', 'ReplicateKey', 'CreateTrail', 'CreateCustomKeyStore']);
+/**
+ * The events that make a resource; one that was never there before has every `before` unknown. The reconciler's
+ * finding of a resource that appeared without its creation event (missed) is its creation too.
+ */
+const CREATIONS: ReadonlySet<string> = new Set([
+  'CreateKey',
+  'ReplicateKey',
+  'CreateTrail',
+  'CreateCustomKeyStore',
+  UNBASELINED_EVENT,
+]);
 /** The incident of a new resource: what it was created with is one thing to look at, not one per attribute. */
 const CREATED = 'created';
 

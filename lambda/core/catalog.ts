@@ -423,6 +423,9 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
  */
 export const ACCEPT_EVENT = 'BaselineAccept';
 
+/** The event name of findings about a resource the reconciler found with no baseline (after adoption). */
+export const UNBASELINED_EVENT = 'Unbaselined';
+
 /** Findings the reconciler makes: drift no event explained, and deletion countdown reminders. */
 export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   Reconcile: {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseArn } from './arn';
+import { UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
@@ -13,8 +14,6 @@ export const RECONCILE_EVENT = 'Reconcile';
 /** The event name of deletion countdown reminders. */
 export const DELETION_REMINDER_EVENT = 'DeletionReminder';
 export const APPROVED_DELETION_REMINDER_EVENT = 'ApprovedDeletionReminder';
-/** The event name of findings about a resource the reconciler found with no baseline (after adoption). */
-export const UNBASELINED_EVENT = 'Unbaselined';
 /** Days before a scheduled deletion when a reminder goes out. */
 export const REMINDER_DAYS = [7, 3, 1] as const;
 

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { formatPagerDutyEvents, pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { audiencesFor } from '../../lambda/alerts/routing';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { unbaselinedResource } from '../../lambda/core/reconcile';
+import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { at, createTrail, detect, onTrail, rec } from '../core/harness';
 import {
@@ -187,6 +191,26 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
       ['resolve', keyDedup('key_state')],
       ['resolve', keyDedup('created')],
     ]);
+  });
+
+  it('pages a key open to anyone the reconciler found without its creation event as one incident, "created", too', () => {
+    // Prepare: the same key as CreateKey__streamalert__1 makes, its creation event missed (the detector was down).
+    const created = detect([rec('CreateKey__streamalert__1')]).last;
+    const after = Object.entries(created.changes).map(([attribute, change]) => [attribute, change.after]);
+    const live = snapshotFromState('key', created.resource, Object.fromEntries(after));
+    const surroundings = new MemoryStore([]);
+    surroundings.putState(live);
+    const appeared = unbaselinedResource(
+      live,
+      Date.parse('2024-01-01T00:00:00Z'),
+      surroundings,
+      parseDetectionConfig({}),
+    );
+    expect(appeared).toMatchObject({ event: 'Unbaselined', severity: 'critical', status: 'drift' });
+    // Act
+    const events = pagerDutyEventsToSend(appeared, ROUTING_KEY);
+    // Assess
+    expect(events.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual([['trigger', 'created']]);
   });
 
   it('still pages a trail created again per attribute, so that the deletion it undoes is resolved', () => {
