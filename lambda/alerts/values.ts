@@ -32,14 +32,17 @@ export function compactValue(value: unknown): string {
 
 /**
  * One side of an attribute change as compact text. A `before` of `null` is unknown (DESIGN), but the state after an
- * event is known: an `after` of `null` means the attribute is now absent, shown as `(none)`. The entries of a map
- * attribute (tags, grants) read the same way, so a removed tag is not `{"Dept":null}` on both sides.
+ * event is known: an `after` of `null` means the attribute is now absent, shown as `(none)`. So are the entries of a
+ * map attribute (tags, grants), so that a removed tag does not read `{"Dept":null}` on both sides; a `null` entry
+ * before stays `null`: absent or unknown, the finding does not say which.
  */
 export function changeValue(value: unknown, side: 'before' | 'after'): string {
-  const absent = side === 'after' ? '(none)' : '(unknown)';
-  if (value === null) return absent;
+  if (side === 'before') return compactValue(value);
+  if (value === null) return '(none)';
   if (!isMap(value)) return compactValue(value);
-  return compactValue(Object.fromEntries(Object.entries(value).map(([entry, v]) => [entry, v === null ? absent : v])));
+  return compactValue(
+    Object.fromEntries(Object.entries(value).map(([entry, v]) => [entry, v === null ? '(none)' : v])),
+  );
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> =>

@@ -263,12 +263,12 @@ describe('formatEmail: nothing the reader can misread', () => {
     expect(linesOf(scheduleKeyDeletion)).toContain('  before: (unknown)');
   });
 
-  it('reads the entries of a map the same way: a tag removed from a key seen for the first time is unknown → (none)', () => {
+  it('reads the entries of a map the same way after: a tag removed from a key seen for the first time is (none) after', () => {
     const untagged = detect([rec('UntagResource__awskmsdg__1')]).last;
     const lines = linesOf(untagged);
     expect(lines.slice(lines.indexOf('tags'), lines.indexOf('tags') + 3)).toEqual([
       'tags',
-      '  before: {"Dept":"(unknown)"}',
+      '  before: {"Dept":null}',
       '  after:  {"Dept":"(none)"}',
     ]);
   });
