@@ -177,6 +177,14 @@ function enableKeyAfterDisableKey(): Json {
   });
 }
 
+/** The email topic refuses the first message (a network error), then takes every one. */
+function emailFailsOnce(): void {
+  snsMock
+    .on(PublishCommand, { TopicArn: topics.email })
+    .rejectsOnce(new Error('connect ETIMEDOUT'))
+    .resolves({ MessageId: 'm-2' });
+}
+
 const published = (topic: string) =>
   snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
 
@@ -267,10 +275,7 @@ describe('createDetector: alerting', () => {
   it('alerts on the retry after SNS failed: the claim was released, and the saved finding goes where it had not', async () => {
     // Prepare: the email topic refuses the first message.
     mockLiveKey();
-    snsMock
-      .on(PublishCommand, { TopicArn: topics.email })
-      .rejectsOnce(new Error('connect ETIMEDOUT'))
-      .resolves({ MessageId: 'm-2' });
+    emailFailsOnce();
     const { detect } = makeDetector();
     const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
 
@@ -294,10 +299,7 @@ describe('createDetector: alerting', () => {
   it('alerts on the retry even when releasing the claim failed: the saved claim is taken over once its lease ran out', async () => {
     // Prepare: the email topic refuses the first message, and DynamoDB throttles the claim's release once.
     mockLiveKey();
-    snsMock
-      .on(PublishCommand, { TopicArn: topics.email })
-      .rejectsOnce(new Error('connect ETIMEDOUT'))
-      .resolves({ MessageId: 'm-2' });
+    emailFailsOnce();
     table.failOnce((_command, input) => String(input.UpdateExpression).includes('ADD delivered'), throttlingError());
     let clock = Date.parse('2026-11-22T03:00:00Z');
     const { detect } = makeDetector({}, { now: () => clock });
@@ -318,10 +320,7 @@ describe('createDetector: alerting', () => {
   it('sends nothing twice when a retry failed before loading what the first attempt delivered', async () => {
     // Prepare: the email topic refuses the first message; on the retry, KMS throttles the live read once.
     mockLiveKey();
-    snsMock
-      .on(PublishCommand, { TopicArn: topics.email })
-      .rejectsOnce(new Error('connect ETIMEDOUT'))
-      .resolves({ MessageId: 'm-2' });
+    emailFailsOnce();
     const { detect } = makeDetector();
     const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
     await expect(detect(event)).rejects.toBeInstanceOf(PublishError);
@@ -684,14 +683,13 @@ describe('createDetector: live state', () => {
     expect(loaded.states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
   });
 
-  it('keeps the later of two planned policy changes approved when the earlier one arrives last, so a revert to it is drift', async () => {
-    // Prepare: the pipeline (a planned principal) puts the default policy at 20:06:16, then opens the key to account
-    // 444455556666 a minute later; EventBridge delivers the second first.
-    const pipeline = 'arn:aws:iam::111122223333:user/Pipeline';
-    const { detect } = makeDetector(
-      { config: parseDetectionConfig({ plannedPrincipals: [pipeline] }) },
-      { now: () => Date.parse('2022-09-01T20:08:00Z') },
-    );
+  describe('planned changes EventBridge delivers out of order', () => {
+    // The pipeline is a planned principal; it opens or closes the key to account 444455556666 a minute apart.
+    const pipelineDetector = () =>
+      makeDetector(
+        { config: parseDetectionConfig({ plannedPrincipals: ['arn:aws:iam::111122223333:user/Pipeline'] }) },
+        { now: () => Date.parse('2022-09-01T20:08:00Z') },
+      ).detect;
     const opened = JSON.stringify({
       Version: '2012-10-17',
       Statement: [
@@ -699,47 +697,7 @@ describe('createDetector: live state', () => {
         { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
       ],
     });
-    const put = (user: string, policy: string, eventTime: string, eventID: string) => {
-      const record = readRecord('PutKeyPolicy__awskmsdg__1');
-      (record.requestParameters as Json).policy = policy;
-      Object.assign(record.userIdentity as Json, { arn: `arn:aws:iam::111122223333:user/${user}`, userName: user });
-      return envelope(Object.assign(record, { eventTime, eventID }));
-    };
-    mockLiveKey({ policy: opened });
-    await detect(put('Pipeline', opened, '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
-
-    // Act: the earlier planned change arrives; then someone else puts that earlier policy back.
-    const late = await detect(
-      put('Pipeline', defaultPolicy(), '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'),
-    );
-    mockLiveKey({ policy: defaultPolicy() });
-    const revert = await detect(
-      put('Mallory', defaultPolicy(), '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
-    );
-
-    // Assess
-    expect(late.finding).toMatchObject({ status: 'planned' });
-    expect(revert.finding).toMatchObject({
-      status: 'drift',
-      changes: { policy: { removed_principals: ['arn:aws:iam::444455556666:root'] } },
-    });
-  });
-
-  it('keeps a planned policy change approved when the planned CreateKey before it arrives last, so reopening is drift', async () => {
-    // Prepare: the pipeline (a planned principal) creates the key open to account 444455556666 at 20:06:16, then
-    // closes it a minute later; EventBridge delivers the policy change first.
-    const pipeline = 'arn:aws:iam::111122223333:user/Pipeline';
-    const { detect } = makeDetector(
-      { config: parseDetectionConfig({ plannedPrincipals: [pipeline] }) },
-      { now: () => Date.parse('2022-09-01T20:08:00Z') },
-    );
-    const opened = JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
-        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
-      ],
-    });
+    /** `record` as made by IAM user `user` at `eventTime`, delivered by EventBridge. */
     const as = (record: Json, user: string, eventTime: string, eventID: string) => {
       Object.assign(record.userIdentity as Json, { arn: `arn:aws:iam::111122223333:user/${user}`, userName: user });
       return envelope(Object.assign(record, { eventTime, eventID }));
@@ -749,29 +707,59 @@ describe('createDetector: live state', () => {
       (record.requestParameters as Json).policy = policy;
       return as(record, user, eventTime, eventID);
     };
-    const created = sample('CreateKey__awskmsdg__2') as Json;
-    (created.requestParameters as Json).policy = opened;
-    Object.assign((created.responseElements as { keyMetadata: Json }).keyMetadata, {
-      keyId: KEY.split('/').pop(),
-      arn: KEY,
+
+    it('keeps the later of two planned policy changes approved when the earlier arrives last: a revert to it is drift', async () => {
+      // Prepare: the pipeline puts the default policy at 20:06:16, then opens the key; the second comes first.
+      const detect = pipelineDetector();
+      mockLiveKey({ policy: opened });
+      await detect(put('Pipeline', opened, '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+
+      // Act: the earlier planned change arrives; then someone else puts that earlier policy back.
+      const late = await detect(
+        put('Pipeline', defaultPolicy(), '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'),
+      );
+      mockLiveKey({ policy: defaultPolicy() });
+      const revert = await detect(
+        put('Mallory', defaultPolicy(), '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
+      );
+
+      // Assess
+      expect(late.finding).toMatchObject({ status: 'planned' });
+      expect(revert.finding).toMatchObject({
+        status: 'drift',
+        changes: { policy: { removed_principals: ['arn:aws:iam::444455556666:root'] } },
+      });
     });
-    created.resources = [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN: KEY }];
-    mockLiveKey({ policy: defaultPolicy() });
-    await detect(put('Pipeline', defaultPolicy(), '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
 
-    // Act: the creation arrives; then someone else opens the key again.
-    const late = await detect(as(created, 'Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
-    mockLiveKey({ policy: opened });
-    const reopened = await detect(
-      put('Mallory', opened, '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
-    );
+    it('keeps a planned policy change approved when the planned CreateKey before it arrives last: reopening is drift', async () => {
+      // Prepare: the pipeline creates the key open at 20:06:16, then closes it; the policy change comes first.
+      const detect = pipelineDetector();
+      const created = sample('CreateKey__awskmsdg__2') as Json;
+      (created.requestParameters as Json).policy = opened;
+      Object.assign((created.responseElements as { keyMetadata: Json }).keyMetadata, {
+        keyId: KEY.split('/').pop(),
+        arn: KEY,
+      });
+      created.resources = [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN: KEY }];
+      mockLiveKey({ policy: defaultPolicy() });
+      await detect(put('Pipeline', defaultPolicy(), '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
 
-    // Assess
-    expect(late.finding).toMatchObject({ event: 'CreateKey', status: 'planned' });
-    expect(reopened.finding).toMatchObject({
-      status: 'drift',
-      severity: 'critical',
-      changes: { policy: { external_accounts: ['444455556666'] } },
+      // Act: the creation arrives; then someone else opens the key again.
+      const late = await detect(
+        as(created, 'Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'),
+      );
+      mockLiveKey({ policy: opened });
+      const reopened = await detect(
+        put('Mallory', opened, '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
+      );
+
+      // Assess
+      expect(late.finding).toMatchObject({ event: 'CreateKey', status: 'planned' });
+      expect(reopened.finding).toMatchObject({
+        status: 'drift',
+        severity: 'critical',
+        changes: { policy: { external_accounts: ['444455556666'] } },
+      });
     });
   });
 
