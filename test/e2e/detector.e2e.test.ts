@@ -416,6 +416,9 @@ describe('key state', () => {
     expect(finding.reasons).toEqual(expect.arrayContaining([expect.stringContaining(trail.TrailARN as string)]));
     expectAlerted(finding, delivered, { paged: true });
     expect(delivered.email[0].Message).toContain(trail.TrailARN as string);
+
+    runRemediation(finding.remediation[0]);
+    expect(await keyState(key)).toBe('Enabled');
   });
 
   test("a change to keydrift's own key also goes to the ops topic", async () => {

@@ -231,7 +231,26 @@ export const kmsRecords = {
   },
   /** The service event KMS writes when a key's waiting period ends and it is deleted. */
   deleteKey: (key: KeyRef, ctx: CallContext) => keyRecord('DeleteKey__awskmsdg__1', key, ctx),
+  /** DeleteAlias: `resources[]` names the alias and the key it pointed to, as KMS records it. */
+  deleteAlias(aliasName: string, key: KeyRef, ctx: CallContext): CloudTrailRecord {
+    return aliasRecord('DeleteAlias__awskmsdg__1', aliasName, key, ctx);
+  },
 };
+
+/**
+ * KMS's native "KMS CMK Deletion" EventBridge event (not a CloudTrail record), from its sample: the key KMS deleted
+ * at the end of its waiting period.
+ */
+export function kmsCmkDeletionEvent(key: KeyRef, ctx: CallContext): Json {
+  const event = sample('KMSCMKDeletion__awskmsdg__1') as Json;
+  event.id = ctx.eventId ?? randomUUID();
+  event.time = cloudTrailTime(ctx.time ?? new Date());
+  event.region = ctx.region;
+  event.account = ctx.account ?? MOTO_ACCOUNT;
+  event.resources = [key.arn];
+  event.detail = { 'key-id': key.id };
+  return event;
+}
 
 function aliasRecord(name: string, aliasName: string, key: KeyRef, ctx: CallContext): CloudTrailRecord {
   const record = fromSample(name, ctx);
@@ -247,13 +266,62 @@ function aliasRecord(name: string, aliasName: string, key: KeyRef, ctx: CallCont
   return record;
 }
 
+/** What CloudTrail answers CreateTrail and UpdateTrail with (the SDK's output), recorded in camel case. */
+export interface TrailResponse {
+  Name?: string;
+  S3BucketName?: string;
+  IncludeGlobalServiceEvents?: boolean;
+  IsMultiRegionTrail?: boolean;
+  TrailARN?: string;
+  LogFileValidationEnabled?: boolean;
+  KmsKeyId?: string;
+  IsOrganizationTrail?: boolean;
+}
+
+function trailResponse(response: TrailResponse): Json {
+  const camel = Object.entries(response)
+    .filter(([field, value]) => value !== undefined && field !== '$metadata')
+    .map(([field, value]) => [field === 'TrailARN' ? 'trailARN' : field[0].toLowerCase() + field.slice(1), value]);
+  return Object.fromEntries(camel);
+}
+
 /** Records of CloudTrail calls on a trail. */
 export const trailRecords = {
+  /** CreateTrail with the request as sent (CloudTrail's camel case) and CloudTrail's answer, from the Panther sample. */
+  createTrail(request: Json, response: TrailResponse, ctx: CallContext): CloudTrailRecord {
+    const record = fromSample('CreateTrail__panther__1', ctx);
+    record.requestParameters = request;
+    record.responseElements = trailResponse(response);
+    return record;
+  },
+  /** UpdateTrail with the request as sent and CloudTrail's answer (the Stream Alert sample's shape). */
+  updateTrail(request: Json, response: TrailResponse, ctx: CallContext): CloudTrailRecord {
+    const record = fromSample('UpdateTrail__streamalert__1', ctx);
+    record.requestParameters = request;
+    if (!ctx.error) record.responseElements = trailResponse(response);
+    return record;
+  },
+  /** DeleteTrail, from the real Stratus Red Team detonation. */
+  deleteTrail(trailName: string, ctx: CallContext): CloudTrailRecord {
+    const record = fromSample('DeleteTrail__stratus__1', ctx);
+    (record.requestParameters as Json).name = trailName;
+    delete record.tlsDetails;
+    return record;
+  },
   /** StopLogging, from the real Stratus Red Team detonation (the KMS guide has no trail samples). */
   stopLogging(trailName: string, ctx: CallContext): CloudTrailRecord {
     const record = fromSample('StopLogging__stratus__1', ctx);
     (record.requestParameters as Json).name = trailName;
     delete record.tlsDetails;
+    return record;
+  },
+  /**
+   * StartLogging. No public sample records it: it is the Stratus StopLogging record with the other event name, the
+   * two calls taking the same request (the trail's `name`) and answering nothing.
+   */
+  startLogging(trailName: string, ctx: CallContext): CloudTrailRecord {
+    const record = trailRecords.stopLogging(trailName, ctx);
+    record.eventName = 'StartLogging';
     return record;
   },
   /** PutEventSelectors with basic selectors as the SDK takes them, recorded in CloudTrail's camel case. */
