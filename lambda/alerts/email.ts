@@ -34,6 +34,9 @@ export interface EmailMessage {
 
 // SNS rejects subjects of 100 characters or more.
 const MAX_SUBJECT = 99;
+/** Words longer than this (a key id has 36 characters) are cut to `SHORT_WORD` and `…` when the subject is too long. */
+const LONG_WORD = 24;
+const SHORT_WORD = 12;
 const DEFAULTS: Required<EmailOptions> = { maxValueChars: 2000, maxBodyBytes: 64 * 1024 };
 // SNS counts the subject and message attributes in its 256 KiB too; leave them room.
 const MAX_BODY_BYTES = 240 * 1024;
@@ -83,7 +86,22 @@ export function emailSubject(finding: Finding): string {
   const status = finding.status === 'drift' ? '' : `[${oneLine(finding.status, 12).toUpperCase()}]`;
   // The summary names the change and who made it; the event name is in the body: the subject keeps room for the actor.
   const prefix = `[${oneLine(finding.severity, 12).toUpperCase()}]${status}`;
-  return truncate(oneLine(`${prefix} ${safeText(finding.summary, MAX_SUBJECT)}`), MAX_SUBJECT);
+  const summary = oneLine(safeText(finding.summary, MAX_SUBJECT * 4));
+  return truncate(`${prefix} ${shortenLongWords(summary, MAX_SUBJECT - prefix.length - 1)}`, MAX_SUBJECT);
+}
+
+/**
+ * Cuts a summary's long words (key ids, ARNs: the body has them whole) while it is over `max`, so that what happened
+ * and who did it, at its end, stay in the subject.
+ */
+function shortenLongWords(summary: string, max: number): string {
+  let text = summary;
+  while (text.length > max) {
+    const longest = text.split(' ').reduce((a, b) => (b.length > a.length ? b : a), '');
+    if (longest.length <= LONG_WORD) break;
+    text = text.replace(longest, truncate(longest, SHORT_WORD + 1));
+  }
+  return text;
 }
 
 function emailBody(finding: Finding, opts: Required<EmailOptions>): string {

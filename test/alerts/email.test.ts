@@ -38,9 +38,21 @@ describe('formatEmail: subject', () => {
   });
 
   it('cuts a long summary with an ellipsis at 99 characters', () => {
-    const { subject } = formatEmail({ ...enableKeyRotationResolved, summary: `Key ${'x'.repeat(200)} changed` });
-    expect(subject).toBe(`[INFO][RESOLVED] Key ${'x'.repeat(77)}…`);
+    const { subject } = formatEmail({ ...enableKeyRotationResolved, summary: `Key ${'x '.repeat(100)}changed` });
+    expect(subject).toBe(`[INFO][RESOLVED] Key ${'x '.repeat(38)}x…`);
     expect(subject).toHaveLength(99);
+  });
+
+  it('cuts long words (a key id, an ARN) before the end, so that who did it stays', () => {
+    const scheduled = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last;
+    expect(scheduled.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab scheduled for deletion on 2021-04-12T18:58:30Z by Alice',
+    );
+    expect(formatEmail(scheduled).subject).toBe(
+      '[CRITICAL] Key 1234abcd-12a… scheduled for deletion on 2021-04-12T18:58:30Z by Alice',
+    );
+    const { subject } = formatEmail({ ...scheduled, summary: `Key ${'y'.repeat(300)} disabled by Mallory` });
+    expect(subject).toBe(`[CRITICAL] Key ${'y'.repeat(12)}… disabled by Mallory`);
   });
 
   it.each(ALL_FINDINGS)('is one line under 100 characters for the %s finding', (_name, finding) => {
