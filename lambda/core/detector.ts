@@ -140,7 +140,9 @@ export class Detector {
     const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
       // A creation too: delivered after a planned change that followed it, it must not put back what that changed.
-      approve(baseline, { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) }, event);
+      approve(baseline, { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) }, event, {
+        creates: effect.creates,
+      });
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
       if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
       this.store.putBaseline(baseline);
@@ -165,14 +167,25 @@ export class Detector {
  * attribute a newer planned change already approved: one delivered late must not undo the one that followed it. Map entries (tags, grants,
  * aliases) are approved as they come: services make and retire grants all day, and their times would outgrow the item.
  */
-function approve(baseline: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
+function approve(
+  baseline: ResourceSnapshot,
+  values: AttributeMap,
+  event: ChangeEvent,
+  { creates = false }: { creates?: boolean } = {},
+): void {
+  // CloudTrail times are whole seconds. What a creation finds approved in its own second came after it (the replay
+  // judges creations first too), but for the deletion of a trail created again under its name.
+  const laterSameSecond = creates && baseline.attributes.trail !== 'deleted';
   for (const [path, value] of Object.entries(values)) {
     if (splitPath(path).entry !== undefined) {
       baseline.attributes[path] = value;
       continue;
     }
     const last = baseline.approvedAt?.[path];
-    if (last !== undefined && Date.parse(last) > event.epochMs) continue;
+    if (last !== undefined) {
+      const lastMs = Date.parse(last);
+      if (lastMs > event.epochMs || (laterSameSecond && lastMs === event.epochMs)) continue;
+    }
     baseline.attributes[path] = value;
     baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
   }

@@ -213,6 +213,19 @@ describe('Status: planned', () => {
     expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
   });
 
+  it('keeps a planned change approved when the planned creation of the same second arrives after it', () => {
+    // Prepare: the key created by the admin and its rotation turned on in the same second (CloudTrail times are whole
+    // seconds), the rotation delivered first.
+    const created = at(createKey({ identity: adminSession() }), 'created', '2030-01-01T20:00:00Z');
+    const on = at(by(onKey(rec('EnableKeyRotation__awskmsdg__1')), adminSession()), 'on', '2030-01-01T20:00:00Z');
+    const off = at(onKey(rec('DisableKeyRotation__awskmsdg__1')), 'off', '2030-01-01T21:00:00Z');
+    // Act
+    const { last, store } = detect([on, created, off], { plannedPrincipals: [ADMIN_ROLE] });
+    // Assess: the creation came first, so rotation stays approved on, and Alice turning it off is drift.
+    expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+    expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+  });
+
   it('reports a critical event by a planned principal as info', () => {
     const { last } = detect([by(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), adminSession())], {
       plannedPrincipals: [ADMIN_ROLE],
