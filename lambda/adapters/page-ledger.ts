@@ -8,7 +8,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sentEventId` (the last recorded, once PagerDuty took it), `expiresAt` (TTL, 14 days) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since `at` last moved, older triggers included, a string set), `expiresAt` (TTL, 14 days) |
  */
 
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -34,14 +34,14 @@ export interface PageLedger {
    * Whether `page` may be sent. The newest event of its dedup key is recorded and sent. Of the same time, one counts
    * as newest on its first arrival, and on a later one (its own retry, or its copy from another topic) while it is
    * still the last recorded and PagerDuty has not taken it ({@link sent}). An older trigger is sent (not recorded) while the last recorded event is a trigger too:
-   * the incident is open, and it adds who did it (a CloudTrail event arriving after the reconciler paged its drift).
-   * Anything else older is not sent.
+   * the incident is open, and it adds who did it (a CloudTrail event arriving after the reconciler paged its drift),
+   * unless PagerDuty took it already. Anything else older is not sent.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
   admit(page: PageRecord): Promise<boolean>;
   /**
-   * Records that PagerDuty took `page`, while it is the last recorded: a retry of the invocation (another of the
-   * finding's events failed) does not send it again, which would open a new incident once someone resolved it.
+   * Records that PagerDuty took `page` (the last recorded or an older trigger): a retry of the invocation (another of
+   * the finding's events failed) does not send it again, which would open a new incident once someone resolved it.
    */
   sent(page: PageRecord): Promise<void>;
 }
@@ -70,7 +70,7 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
           Key: { pk: { S: `PAGE#${page.dedupKey}` }, sk: { S: 'LAST' } },
           UpdateExpression: update,
           ConditionExpression: condition,
-          ExpressionAttributeNames: used({ '#at': 'at', '#action': 'action', '#seen': 'seen', '#sent': 'sentEventId' }),
+          ExpressionAttributeNames: used({ '#at': 'at', '#action': 'action', '#seen': 'seen', '#sent': 'sent' }),
           ExpressionAttributeValues: used({
             ':at': { N: String(page.at) },
             ':eventId': { S: page.eventId },
@@ -99,15 +99,16 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
         (await recordIf(
           page,
           `SET ${fields} ADD #seen :seen`,
-          '#at = :at AND ((eventId = :eventId AND NOT #sent = :eventId) OR NOT contains(#seen, :eventId))',
+          '#at = :at AND NOT contains(#sent, :eventId) AND (eventId = :eventId OR NOT contains(#seen, :eventId))',
         )) ||
         // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).
         (page.action === 'trigger' &&
-          recordIf(page, 'SET expiresAt = :expires', '#action = :action AND NOT #sent = :eventId'))
+          recordIf(page, 'SET expiresAt = :expires', '#action = :action AND NOT contains(#sent, :eventId)'))
       );
     },
     async sent(page) {
-      await recordIf(page, 'SET #sent = :eventId', 'eventId = :eventId');
+      // Whatever was recorded since: an older trigger PagerDuty took must not go again either.
+      await recordIf(page, 'ADD #sent :seen', 'attribute_exists(#at)');
     },
   };
 }

@@ -83,6 +83,33 @@ describe('createPageLedger', () => {
     });
   });
 
+  it('does not take again an older trigger PagerDuty took, nor one of the same second once another was taken', async () => {
+    // Prepare: the reconciler paged the drift it found at 12:02; the DisableKey behind it (12:00) arrives late.
+    const pages = ledger();
+    const reconcile = page('2026-10-03T12:02:00Z', 'reconcile', 'trigger');
+    expect(await pages.admit(reconcile)).toBe(true);
+    await pages.sent(reconcile);
+    const disable = page('2026-10-03T12:00:00Z', 'disable', 'trigger');
+    expect(await pages.admit(disable)).toBe(true);
+    await pages.sent(disable);
+
+    // Act and assess: its retry (another event of its finding failed), or its copy from the ops topic.
+    expect(await pages.admit(disable)).toBe(false);
+    // Still taken before PagerDuty took it: a late trigger while the incident is open.
+    expect(await pages.admit(page('2026-10-03T12:01:00Z', 'tag', 'trigger'))).toBe(true);
+
+    // Two triggers of one second, each taken by PagerDuty: neither goes again.
+    const second = '2026-10-03T12:05:00Z';
+    const schedule = page(second, 'schedule', 'trigger');
+    expect(await pages.admit(schedule)).toBe(true);
+    await pages.sent(schedule);
+    const policy = page(second, 'policy', 'trigger');
+    expect(await pages.admit(policy)).toBe(true);
+    await pages.sent(policy);
+    expect(await pages.admit(schedule)).toBe(false);
+    expect(await pages.admit(policy)).toBe(false);
+  });
+
   it('orders each dedup key on its own', async () => {
     const pages = ledger();
     await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
