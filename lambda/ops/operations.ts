@@ -490,22 +490,29 @@ export interface PagerNotice {
  * no topic is known (`topicUnknown`): none is told, rather than the topic of a stack that may not own that table.
  */
 export async function tellPagerAboutAccepts(context: OpsContext, results: AcceptResult[]): Promise<PagerNotice> {
-  const pending = results.flatMap((result) => {
+  const accepted = results.flatMap((result) => {
     const finding = acceptFinding(result);
-    return finding ? [{ label: result.label, finding }] : [];
+    return finding ? [{ result, finding }] : [];
   });
+  // An alias and its key share a label (alias/payments): name each with its kind then, as the accept's output does.
+  const shared = (label: string) => accepted.filter(({ result }) => result.label === label).length > 1;
+  const pending = accepted.map(({ result, finding }) => ({
+    label: shared(result.label) ? `${result.label} (${result.kind})` : result.label,
+    finding,
+  }));
   const told: string[] = [];
   if (pending.length === 0) return { told, untold: [] };
+  const sent = new Set<(typeof pending)[number]>();
   try {
     const topicArn = await context.pageTopicArn();
     if (!topicArn) return { told, untold: pending.map((p) => p.label), topicUnknown: true };
-    await mapLimit(pending, CONCURRENCY, async ({ label, finding }) => {
-      await context.sns.send(pageCommand(topicArn, finding));
-      told.push(label);
+    await mapLimit(pending, CONCURRENCY, async (entry) => {
+      await context.sns.send(pageCommand(topicArn, entry.finding));
+      sent.add(entry);
+      told.push(entry.label);
     });
     return { told, untold: [] };
   } catch (error) {
-    const untold = pending.map((p) => p.label).filter((label) => !told.includes(label));
-    return { told, untold, failed: error };
+    return { told, untold: pending.filter((p) => !sent.has(p)).map((p) => p.label), failed: error };
   }
 }

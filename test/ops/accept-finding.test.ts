@@ -78,4 +78,76 @@ describe('the finding an accept sends the pager', () => {
       }),
     ]);
   });
+
+  it('names the alias and its key apart, and leaves neither out of what to resolve by hand when one could not be sent', async () => {
+    // Prepare: `baseline accept alias/payments` approved the key and the alias, both labelled alias/payments; the
+    // page topic took the key's finding and refused the alias's.
+    const key: AcceptResult = {
+      resource: KEY,
+      kind: 'key',
+      label: 'alias/payments',
+      result: 'changed',
+      written: true,
+      previousVersion: 1,
+      version: 2,
+      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
+      acceptedAt: '2026-10-03T12:05:00.000Z',
+      readAt: '2026-10-03T12:05:00.000Z',
+      changes: [{ path: 'description', before: 'payments card data', after: 'payments (temporary)' }],
+    };
+    const alias: AcceptResult = {
+      ...key,
+      resource: 'arn:aws:kms:eu-west-1:123456789012:alias/payments',
+      kind: 'alias',
+      result: 'unchanged',
+      changes: [],
+    };
+    const sns = {
+      send: async (command: PublishCommand) => {
+        const finding = JSON.parse(String(command.input.Message)) as Finding;
+        if (finding.resource === alias.resource) throw new Error('AuthorizationError');
+        return {};
+      },
+    };
+    const context = { pageTopicArn: async () => PAGE_TOPIC, sns } as unknown as OpsContext;
+
+    // Act
+    const notice = await tellPagerAboutAccepts(context, [key, alias]);
+
+    // Assess
+    expect(notice).toMatchObject({ told: ['alias/payments (key)'], untold: ['alias/payments (alias)'] });
+  });
+
+  it('names the alias and its key apart when no page topic is known (--table)', async () => {
+    // Prepare: the key and the alias of `baseline accept alias/payments --table …`, and no page topic to tell.
+    const key: AcceptResult = {
+      resource: KEY,
+      kind: 'key',
+      label: 'alias/payments',
+      result: 'unchanged',
+      written: true,
+      previousVersion: 1,
+      version: 2,
+      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
+      acceptedAt: '2026-10-03T12:05:00.000Z',
+      readAt: '2026-10-03T12:05:00.000Z',
+      changes: [],
+    };
+    const alias: AcceptResult = {
+      ...key,
+      resource: 'arn:aws:kms:eu-west-1:123456789012:alias/payments',
+      kind: 'alias',
+    };
+    const context = { pageTopicArn: async () => undefined } as unknown as OpsContext;
+
+    // Act
+    const notice = await tellPagerAboutAccepts(context, [key, alias]);
+
+    // Assess
+    expect(notice).toEqual({
+      told: [],
+      untold: ['alias/payments (key)', 'alias/payments (alias)'],
+      topicUnknown: true,
+    });
+  });
 });
