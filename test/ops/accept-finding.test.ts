@@ -17,23 +17,32 @@ function pageOnlyContext(published: Finding[]): OpsContext {
   return { pageTopicArn: async () => PAGE_TOPIC, sns } as unknown as OpsContext;
 }
 
+/** An accept of the key by Alice at 12:05, written as version 2 over version 1, as `changes` make it. */
+function acceptedKey(fields: Partial<AcceptResult> = {}): AcceptResult {
+  return {
+    resource: KEY,
+    kind: 'key',
+    label: 'key 0f4a6c1e',
+    result: 'changed',
+    written: true,
+    previousVersion: 1,
+    version: 2,
+    acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
+    acceptedAt: '2026-10-03T12:05:00.000Z',
+    readAt: '2026-10-03T12:05:00.000Z',
+    changes: [],
+    ...fields,
+  };
+}
+
 describe('the finding an accept sends the pager', () => {
   it('is dated when the approved state was read, not when an adopt was confirmed: a change in between stays newer', async () => {
     // Prepare: adopt read the key Disabled at 12:00; the operator confirmed at 12:05. A ScheduleKeyDeletion at 12:02
     // is not part of what was approved: its page must not read as older than the approval.
-    const adopted: AcceptResult = {
-      resource: KEY,
-      kind: 'key',
-      label: 'key 0f4a6c1e',
-      result: 'changed',
-      written: true,
-      previousVersion: 1,
-      version: 2,
-      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
-      acceptedAt: '2026-10-03T12:05:00.000Z',
+    const adopted = acceptedKey({
       readAt: '2026-10-03T12:00:00.000Z',
       changes: [{ path: 'key_state', before: 'Enabled', after: 'Disabled' }],
-    };
+    });
     const published: Finding[] = [];
 
     // Act
@@ -49,19 +58,7 @@ describe('the finding an accept sends the pager', () => {
 
   it('is sent for a resource an operator accepted again as it was, to close what it was created with; not for adopt', async () => {
     // Prepare: `baseline accept` rewrites a matching baseline (written); adopt leaves it as it is.
-    const accepted: AcceptResult = {
-      resource: KEY,
-      kind: 'key',
-      label: 'key 0f4a6c1e',
-      result: 'unchanged',
-      written: true,
-      previousVersion: 1,
-      version: 2,
-      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
-      acceptedAt: '2026-10-03T12:05:00.000Z',
-      readAt: '2026-10-03T12:05:00.000Z',
-      changes: [],
-    };
+    const accepted = acceptedKey({ result: 'unchanged' });
     const adopted: AcceptResult = { ...accepted, written: false, version: 1, acceptedAt: null, acceptedBy: null };
     const published: Finding[] = [];
 
@@ -82,19 +79,10 @@ describe('the finding an accept sends the pager', () => {
   it('names the alias and its key apart, and leaves neither out of what to resolve by hand when one could not be sent', async () => {
     // Prepare: `baseline accept alias/payments` approved the key and the alias, both labelled alias/payments; the
     // page topic took the key's finding and refused the alias's.
-    const key: AcceptResult = {
-      resource: KEY,
-      kind: 'key',
+    const key = acceptedKey({
       label: 'alias/payments',
-      result: 'changed',
-      written: true,
-      previousVersion: 1,
-      version: 2,
-      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
-      acceptedAt: '2026-10-03T12:05:00.000Z',
-      readAt: '2026-10-03T12:05:00.000Z',
       changes: [{ path: 'description', before: 'payments card data', after: 'payments (temporary)' }],
-    };
+    });
     const alias: AcceptResult = {
       ...key,
       resource: 'arn:aws:kms:eu-west-1:123456789012:alias/payments',
@@ -120,19 +108,7 @@ describe('the finding an accept sends the pager', () => {
 
   it('names the alias and its key apart when no page topic is known (--table)', async () => {
     // Prepare: the key and the alias of `baseline accept alias/payments --table …`, and no page topic to tell.
-    const key: AcceptResult = {
-      resource: KEY,
-      kind: 'key',
-      label: 'alias/payments',
-      result: 'unchanged',
-      written: true,
-      previousVersion: 1,
-      version: 2,
-      acceptedBy: 'arn:aws:iam::123456789012:user/Alice',
-      acceptedAt: '2026-10-03T12:05:00.000Z',
-      readAt: '2026-10-03T12:05:00.000Z',
-      changes: [],
-    };
+    const key = acceptedKey({ label: 'alias/payments', result: 'unchanged' });
     const alias: AcceptResult = {
       ...key,
       resource: 'arn:aws:kms:eu-west-1:123456789012:alias/payments',
