@@ -54,7 +54,16 @@ import {
   trailRecords,
 } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
-import { chatbot, type Delivered, PLANNED_ROLE, REGION, setUpWorld, TRAIL, TRAIL_BUCKET, type World } from './harness';
+import {
+  chatbot,
+  type Delivered,
+  PLANNED_ROLE,
+  REGION,
+  TRAIL,
+  TRAIL_BUCKET,
+  type World,
+  worldForEachFile,
+} from './harness';
 
 const ALICE = `arn:aws:iam::${MOTO_ACCOUNT}:user/Alice`;
 const ctx = (extra: Partial<CallContext> = {}): CallContext => ({ region: REGION, ...extra });
@@ -83,27 +92,10 @@ function startingPolicy(): string {
   });
 }
 
+const theWorld = worldForEachFile();
 let world: World;
-let warnings: jest.SpyInstance;
-let errors: jest.SpyInstance;
-
-beforeAll(async () => {
-  world = await setUpWorld();
-  warnings = jest.spyOn(world.logger, 'warn');
-  errors = jest.spyOn(world.logger, 'error');
-}, 60_000);
-
-// The detector logs a warning when moto's answers disagree with the event (read-after-write lag never settling, a
-// read that failed) and an error when it cannot process the event: none of that should happen here.
-afterEach(() => {
-  const logged = [...warnings.mock.calls, ...errors.mock.calls].map((call) => JSON.stringify(call));
-  warnings.mockClear();
-  errors.mockClear();
-  expect(logged).toEqual([]);
-});
-
-afterAll(async () => {
-  await world?.stop();
+beforeAll(() => {
+  world = theWorld();
 });
 
 /** A new key in moto. */

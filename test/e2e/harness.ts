@@ -104,6 +104,35 @@ const client = <T>(make: (config: Moto['clientConfig'] & { maxAttempts: number }
   make({ ...moto.clientConfig, maxAttempts: 2 });
 
 /** Builds the account in a fresh moto and wires the detector to it. */
+/**
+ * Sets up a world for the test file and takes it down after; each test fails if the detector logged a warning (moto's
+ * answers disagreeing with the event: read-after-write lag never settling, a read that failed) or an error (an event
+ * it could not process): none of that should happen here. Returns the world once `beforeAll` has run.
+ */
+export function worldForEachFile(): () => World {
+  let world: World | undefined;
+  let warnings: jest.SpyInstance;
+  let errors: jest.SpyInstance;
+  beforeAll(async () => {
+    world = await setUpWorld();
+    warnings = jest.spyOn(world.logger, 'warn');
+    errors = jest.spyOn(world.logger, 'error');
+  }, 60_000);
+  afterEach(() => {
+    const logged = [...warnings.mock.calls, ...errors.mock.calls].map((call) => JSON.stringify(call));
+    warnings.mockClear();
+    errors.mockClear();
+    expect(logged).toEqual([]);
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+  return () => {
+    if (!world) throw new Error('the world is set up in beforeAll');
+    return world;
+  };
+}
+
 export async function setUpWorld(): Promise<World> {
   // Powertools would print one EMF document per invocation; the tests read logs, not metrics.
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';

@@ -46,32 +46,17 @@ import {
   trailRecords,
 } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
-import { chatbot, type Delivered, PLANNED_ROLE, REGION, setUpWorld, TRAIL_BUCKET, type World } from './harness';
+import { chatbot, type Delivered, PLANNED_ROLE, REGION, TRAIL_BUCKET, type World, worldForEachFile } from './harness';
 
 const ALICE = `arn:aws:iam::${MOTO_ACCOUNT}:user/Alice`;
 const OUTSIDER = '444455556666';
 const ctx = (extra: Partial<CallContext> = {}): CallContext => ({ region: REGION, ...extra });
 const planner = () => ctx({ identity: assumedRole(PLANNED_ROLE, 'release-2026-11') });
 
+const theWorld = worldForEachFile();
 let world: World;
-let warnings: jest.SpyInstance;
-let errors: jest.SpyInstance;
-
-beforeAll(async () => {
-  world = await setUpWorld();
-  warnings = jest.spyOn(world.logger, 'warn');
-  errors = jest.spyOn(world.logger, 'error');
-}, 60_000);
-
-afterEach(() => {
-  const logged = [...warnings.mock.calls, ...errors.mock.calls].map((call) => JSON.stringify(call));
-  warnings.mockClear();
-  errors.mockClear();
-  expect(logged).toEqual([]);
-});
-
-afterAll(async () => {
-  await world?.stop();
+beforeAll(() => {
+  world = theWorld();
 });
 
 /** A key policy: the account's root, an application role, and (for a trail's key) CloudTrail's encryption. */
