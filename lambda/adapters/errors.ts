@@ -38,6 +38,17 @@ export class RetryableStoreError extends RetryableError {
 }
 
 /**
+ * Another invocation was still sending a PagerDuty event of the same dedup key after the pager waited for it: sent
+ * now, the two could reach PagerDuty in the reverse of their order.
+ */
+export class PageInFlightError extends RetryableError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PageInFlightError';
+  }
+}
+
+/**
  * KMS denied keydrift a read of a key: its key policy does not let the account's IAM policies in (or someone locked
  * keydrift out). Nothing about the key can be known; retrying will not change that.
  */

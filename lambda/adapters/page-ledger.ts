@@ -4,20 +4,25 @@
  * or EventBridge delivering two events out of order) would reopen an incident for drift already undone. The pager
  * sends an event only if no newer one for its dedup key was recorded, but for an older trigger while the incident is
  * open. CloudTrail times are whole seconds: of events at the same time, each is sent as it first arrives, but not
- * again once another replaced it.
+ * again once another replaced it. One invocation at a time sends the events of a dedup key (its turn, a lease on the
+ * item): two admitted at once could reach PagerDuty in reverse order, a resolve closing the incident of newer drift.
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since `at` last moved, older triggers included, a string set), `expiresAt` (TTL, 14 days) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since `at` last moved, older triggers included, a string set), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
  */
 
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { awsErrorName, storeError } from './errors';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { awsErrorName, PageInFlightError, storeError } from './errors';
 
 export interface PageLedgerOptions {
   client: DynamoDBClient;
   tableName: string;
   now?: () => number;
+  /** Replaces the wait between tries for a dedup key's turn (tests). */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 /** One PagerDuty event about to be sent. */
@@ -30,6 +35,12 @@ export interface PageRecord {
 }
 
 export interface PageLedger {
+  /**
+   * Waits until no other invocation is sending an event of `dedupKey`, and holds the turn until the returned release
+   * is called (or {@link TURN_MS} passed, should this invocation die). Throws `PageInFlightError` when the other still
+   * sends after {@link TURN_WAIT_MS}, and `StoreError` or `RetryableStoreError` when the table cannot be written.
+   */
+  takeTurn(dedupKey: string): Promise<() => Promise<void>>;
   /**
    * Whether `page` may be sent. The newest event of its dedup key is recorded and sent. Of the same time, one counts
    * as newest on its first arrival, and on a later one (its own retry, or its copy from another topic) while it is
@@ -49,6 +60,12 @@ export interface PageLedger {
 // Longer than any retry of a page can arrive (Lambda keeps an asynchronous event for at most 6 hours).
 const PAGE_TTL_SECONDS = 14 * 24 * 60 * 60;
 
+/** Longest a turn is held: a send and its second try with a fresh routing key (10 s each), and the secret's read. */
+export const TURN_MS = 25_000;
+/** Longest the pager waits for a turn, so that its own send still ends within its 30-second timeout. */
+export const TURN_WAIT_MS = 8_000;
+const TURN_POLL_MS = 250;
+
 /**
  * Creates the ledger over the keydrift table.
  *
@@ -56,9 +73,19 @@ const PAGE_TTL_SECONDS = 14 * 24 * 60 * 60;
  * const ledger = createPageLedger({ client: new DynamoDBClient({}), tableName: process.env.TABLE_NAME });
  * if (await ledger.admit({ dedupKey, at: Date.parse(finding.timestamp), eventId, action })) await send(body);
  */
-export function createPageLedger({ client, tableName, now = Date.now }: PageLedgerOptions): PageLedger {
-  /** Applies `update` if `condition` holds; false when it does not. */
-  async function recordIf(page: PageRecord, update: string, condition: string): Promise<boolean> {
+export function createPageLedger({
+  client,
+  tableName,
+  now = Date.now,
+  sleep = sleepFor,
+}: PageLedgerOptions): PageLedger {
+  /** Applies `update` to the dedup key's item if `condition` holds; false when it does not. */
+  async function updateIf(
+    dedupKey: string,
+    update: string,
+    condition: string,
+    values: Record<string, AttributeValue>,
+  ): Promise<boolean> {
     // DynamoDB refuses names and values an expression does not use.
     const tokens = new Set(`${update} ${condition}`.match(/[#:]\w+/g));
     const used = <T>(entries: Record<string, T>) =>
@@ -67,15 +94,18 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
       await client.send(
         new UpdateItemCommand({
           TableName: tableName,
-          Key: { pk: { S: `PAGE#${page.dedupKey}` }, sk: { S: 'LAST' } },
+          Key: { pk: { S: `PAGE#${dedupKey}` }, sk: { S: 'LAST' } },
           UpdateExpression: update,
           ConditionExpression: condition,
-          ExpressionAttributeNames: used({ '#at': 'at', '#action': 'action', '#seen': 'seen', '#sent': 'sent' }),
+          ExpressionAttributeNames: used({
+            '#at': 'at',
+            '#action': 'action',
+            '#seen': 'seen',
+            '#sent': 'sent',
+            '#turn': 'turn',
+          }),
           ExpressionAttributeValues: used({
-            ':at': { N: String(page.at) },
-            ':eventId': { S: page.eventId },
-            ':seen': { SS: [page.eventId] },
-            ':action': { S: page.action },
+            ...values,
             ':expires': { N: String(Math.floor(now() / 1000) + PAGE_TTL_SECONDS) },
           }),
         }),
@@ -87,7 +117,38 @@ export function createPageLedger({ client, tableName, now = Date.now }: PageLedg
     }
   }
 
+  const recordIf = (page: PageRecord, update: string, condition: string) =>
+    updateIf(page.dedupKey, update, condition, {
+      ':at': { N: String(page.at) },
+      ':eventId': { S: page.eventId },
+      ':seen': { SS: [page.eventId] },
+      ':action': { S: page.action },
+    });
+
   return {
+    async takeTurn(dedupKey) {
+      const turn = { S: randomUUID() };
+      const waitUntil = now() + TURN_WAIT_MS;
+      for (;;) {
+        const taken = await updateIf(
+          dedupKey,
+          'SET #turn = :turn, turnUntil = :until, expiresAt = if_not_exists(expiresAt, :expires)',
+          'attribute_not_exists(#turn) OR turnUntil < :now',
+          { ':turn': turn, ':until': { N: String(now() + TURN_MS) }, ':now': { N: String(now()) } },
+        );
+        if (taken) break;
+        if (now() >= waitUntil) {
+          throw new PageInFlightError(
+            `Another invocation is still sending a PagerDuty event of ${dedupKey}; this one is retried after it`,
+          );
+        }
+        await sleep(TURN_POLL_MS);
+      }
+      return async () => {
+        // Best effort: a turn not given back ends by itself at turnUntil.
+        await updateIf(dedupKey, 'REMOVE #turn, turnUntil', '#turn = :turn', { ':turn': turn }).catch(() => false);
+      };
+    },
     async admit(page) {
       const fields = 'eventId = :eventId, #action = :action, expiresAt = :expires';
       return (

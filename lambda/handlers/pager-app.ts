@@ -11,6 +11,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
+import { PageInFlightError } from '../adapters/errors';
 import type { PageLedger } from '../adapters/page-ledger';
 import { createPagerDutySender, createRoutingKeyProvider, type SendResult } from '../adapters/pagerduty';
 import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
@@ -152,12 +153,33 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     return key === body.routing_key ? result : send({ ...body, routing_key: key });
   }
 
-  /** Sends `body` if it is the newest for its dedup key, and records it sent once PagerDuty took it. */
+  /**
+   * Sends `body` if it is the newest for its dedup key, and records it sent once PagerDuty took it; in the dedup key's
+   * turn, so that no other invocation's event of it is checked or sent in between.
+   */
   async function sendIfNewest(finding: Finding, body: PagerDutyEvent): Promise<SendResult | typeof SUPERSEDED> {
-    if (!(await isNewest(finding, body))) return SUPERSEDED;
-    const result = await sendWithCurrentKey(body);
-    if (result.outcome === 'accepted') await markSent(finding, body);
-    return result;
+    const release = await takeTurn(body);
+    try {
+      if (!(await isNewest(finding, body))) return SUPERSEDED;
+      const result = await sendWithCurrentKey(body);
+      if (result.outcome === 'accepted') await markSent(finding, body);
+      return result;
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * The dedup key's turn; none when the table cannot be written: the page goes anyway, and {@link isNewest}, failing
+   * the same way, logs and counts it.
+   */
+  async function takeTurn(body: PagerDutyEvent): Promise<() => Promise<void>> {
+    try {
+      return await deps.ledger.takeTurn(body.dedup_key);
+    } catch (error) {
+      if (error instanceof PageInFlightError) throw error;
+      return async () => {};
+    }
   }
 
   /** Best effort: unrecorded, a retry of the invocation sends the event again, which PagerDuty merges. */

@@ -1,6 +1,6 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { RetryableStoreError, StoreError } from '../../lambda/adapters/errors';
-import { createPageLedger, type PageRecord } from '../../lambda/adapters/page-ledger';
+import { PageInFlightError, RetryableStoreError, StoreError } from '../../lambda/adapters/errors';
+import { createPageLedger, type PageRecord, TURN_MS, TURN_WAIT_MS } from '../../lambda/adapters/page-ledger';
 import { startTable, type TestTable, throttlingError } from './dynalite-table';
 
 const DEDUP_KEY = 'keydrift:111122223333:us-west-2:arn:aws:kms:us-west-2:111122223333:key/1234abcd:key_state';
@@ -134,6 +134,97 @@ describe('createPageLedger', () => {
       seen: { SS: ['enable'] },
       action: { S: 'resolve' },
       expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
+    });
+  });
+
+  describe('turns to send', () => {
+    /** A ledger on a clock that each wait for a turn moves on by `step` ms; `onWait` runs on each wait. */
+    function ledgerOnClock(step: number, onWait: () => unknown = () => undefined) {
+      const clock = { now: NOW, waits: 0 };
+      const pages = createPageLedger({
+        client: table.client,
+        tableName: table.tableName,
+        now: () => clock.now,
+        sleep: async () => {
+          clock.waits += 1;
+          clock.now += step;
+          await onWait();
+        },
+      });
+      return { pages, clock };
+    }
+
+    it("gives a dedup key's turn to one invocation at a time, the next once it is given back", async () => {
+      let release: () => Promise<void> = async () => undefined;
+      const { pages, clock } = ledgerOnClock(250, () => release());
+      release = await pages.takeTurn(DEDUP_KEY);
+
+      const next = await pages.takeTurn(DEDUP_KEY);
+
+      expect(clock.waits).toBe(1);
+      await next();
+      await pages.takeTurn(DEDUP_KEY);
+      expect(clock.waits).toBe(1);
+    });
+
+    it('does not hold up another dedup key', async () => {
+      const { pages, clock } = ledgerOnClock(250);
+      await pages.takeTurn(DEDUP_KEY);
+
+      await pages.takeTurn(`${DEDUP_KEY.replace(':key_state', ':policy')}`);
+
+      expect(clock.waits).toBe(0);
+    });
+
+    it('throws PageInFlightError, naming the dedup key, when the other still sends after the wait', async () => {
+      const { pages, clock } = ledgerOnClock(250);
+      await pages.takeTurn(DEDUP_KEY);
+
+      const error = await pages.takeTurn(DEDUP_KEY).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(PageInFlightError);
+      expect((error as Error).message).toContain(DEDUP_KEY);
+      expect(clock.now - NOW).toBe(TURN_WAIT_MS);
+    });
+
+    it('takes the turn of an invocation that died holding it, once its time is up', async () => {
+      const { pages: died } = ledgerOnClock(0);
+      await died.takeTurn(DEDUP_KEY);
+      const { pages, clock } = ledgerOnClock(TURN_MS / 4);
+      clock.now += TURN_MS;
+
+      await pages.takeTurn(DEDUP_KEY);
+
+      expect(clock.waits).toBe(1);
+    });
+
+    it('leaves the newest event recorded as it was, and the item to expire', async () => {
+      const pages = ledger();
+      await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'));
+      const release = await pages.takeTurn(DEDUP_KEY);
+      await release();
+      await createPageLedger({ client: table.client, tableName: table.tableName }).takeTurn(`${DEDUP_KEY}:new`);
+
+      const item = async (dedupKey: string) =>
+        (
+          await table.client.send(
+            new GetItemCommand({
+              TableName: table.tableName,
+              Key: { pk: { S: `PAGE#${dedupKey}` }, sk: { S: 'LAST' } },
+            }),
+          )
+        ).Item;
+      expect(await item(DEDUP_KEY)).toEqual({
+        pk: { S: `PAGE#${DEDUP_KEY}` },
+        sk: { S: 'LAST' },
+        at: { N: String(Date.parse('2026-10-03T12:00:00Z')) },
+        eventId: { S: 'disable' },
+        seen: { SS: ['disable'] },
+        action: { S: 'trigger' },
+        expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
+      });
+      expect(await item(`${DEDUP_KEY}:new`)).toMatchObject({ expiresAt: { N: expect.any(String) } });
+      expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
     });
   });
 

@@ -110,11 +110,15 @@ afterEach(async () => {
   await table.stop();
 });
 
-function makePager(fetch: typeof globalThis.fetch, tableName = table.tableName) {
+function makePager(
+  fetch: typeof globalThis.fetch,
+  tableName = table.tableName,
+  sleep?: (ms: number) => Promise<unknown>,
+) {
   return createPager({
     secrets: new SecretsManagerClient({ region: 'us-west-2' }),
     secretName: 'keydrift/pagerduty',
-    ledger: createPageLedger({ client: table.client, tableName }),
+    ledger: createPageLedger({ client: table.client, tableName, sleep }),
     logger: new Logger({ serviceName: 'keydrift' }),
     metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
     fetch,
@@ -276,6 +280,76 @@ describe('createPager', () => {
         ['trigger', keyState()],
       ]);
       expect(output.metric('PagerDutyEvents')).toBe(1);
+    });
+
+    /**
+     * A fetch whose first call PagerDuty answers only once `arrive` is called (a slow request); `arrived` lists the
+     * events in the order they reached PagerDuty.
+     */
+    function slowFirstFetch() {
+      const arrived: string[][] = [];
+      let arrive = () => {};
+      const firstArrives = new Promise<void>((resolve) => {
+        arrive = resolve;
+      });
+      let calls = 0;
+      const fetch = (async (_url: string, init: RequestInit) => {
+        const body = JSON.parse(String(init.body));
+        calls += 1;
+        if (calls === 1) await firstArrives;
+        arrived.push([body.event_action, body.dedup_key]);
+        return new Response('{}', { status: 202 });
+      }) as unknown as typeof globalThis.fetch;
+      return { fetch, arrived, arrive, called: () => calls };
+    }
+
+    /** Resolves once `condition` holds, checking between turns of the event loop. */
+    async function until(condition: () => boolean): Promise<void> {
+      while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    it('waits while an event of its attribute is on its way, so PagerDuty sees them in their order', async () => {
+      // Prepare: the key is disabled (paged), enabled (the resolve is slow to reach PagerDuty), then disabled again.
+      const [disable, enable, disableAgain] = detect([
+        at(createKey(), 'create', '2026-10-03T11:00:00Z'),
+        at(onKey(rec('DisableKey__awskmsdg__1')), 'disable', '2026-10-03T12:00:00Z'),
+        at(onKey(rec('EnableKey__awskmsdg__1')), 'enable', '2026-10-03T12:01:00Z'),
+        at(onKey(rec('DisableKey__awskmsdg__1')), 'disable-again', '2026-10-03T12:02:00Z'),
+      ]).findings.slice(1);
+      const { fetch: quick, bodies } = fakeFetch(202);
+      await makePager(quick)(snsEvent(pageMessage(disable)));
+      const slow = slowFirstFetch();
+      // The second invocation, waiting for its turn, lets the first one's request arrive.
+      const pager = makePager(slow.fetch, table.tableName, async () => slow.arrive());
+
+      // Act: the second invocation starts while the first one's resolve is on its way.
+      const resolving = pager(snsEvent(pageMessage(enable)));
+      await until(() => slow.called() === 1);
+      await pager(snsEvent(pageMessage(disableAgain)));
+      slow.arrive();
+      await resolving;
+
+      // Assess: the incident is open, as the key is disabled.
+      expect(sent(bodies)).toEqual([['trigger', keyState()]]);
+      expect(slow.arrived).toEqual([
+        ['resolve', keyState()],
+        ['trigger', keyState()],
+      ]);
+    });
+
+    it("is not sent twice when a finding's copies through the page and ops topics arrive together", async () => {
+      const fromOps = JSON.parse(String(opsCommand('arn:aws:sns:us-west-2:111122223333:ops', disabled).input.Message));
+      const slow = slowFirstFetch();
+      const pager = makePager(slow.fetch, table.tableName, async () => slow.arrive());
+
+      const first = pager(snsEvent(pageMessage(disabled)));
+      await until(() => slow.called() === 1);
+      await pager(snsEvent(fromOps.lambda));
+      slow.arrive();
+      await first;
+
+      expect(slow.arrived).toEqual([['trigger', keyState()]]);
+      expect([output.metric('PagerDutyEvents'), output.metric('PagerDutySuperseded')]).toEqual([1, 1]);
     });
 
     it('is sent, and the failed check logged, when the table cannot be written', async () => {
