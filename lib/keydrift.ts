@@ -59,19 +59,19 @@ export const DETECTOR_KMS_LIST_ACTIONS = ['kms:ListAliases'] as const;
 /** The reconciler lists every key (a page at a time) and every alias of the account. */
 export const RECONCILER_KMS_LIST_ACTIONS = ['kms:ListAliases', 'kms:ListKeys'] as const;
 /**
- * What the detector does in keydrift's table (state-store.ts): batch loads, claims (put, get, release), saves (a
- * transaction of puts and an update of the claim) and marking the claim done. No index, no query, no scan.
+ * What the detector does in keydrift's table (state-store.ts): batch loads, claims (an update, and a get when another
+ * holds it), releases (an update: never a delete), saves (a transaction of puts and an update of the claim) and
+ * marking the claim done. No delete, no index, no query, no scan.
  */
 export const DETECTOR_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
-  'dynamodb:DeleteItem',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
 ] as const;
 /**
  * What the reconciler does in keydrift's table: the detector's loads, claims and saves (state-store.ts), plus its
- * cursor and adoption marker and the scan for baselines (reconcile-store.ts). No index.
+ * cursor (deleted when a run completes) and adoption marker and the scan for baselines (reconcile-store.ts). No index.
  */
 export const RECONCILER_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',

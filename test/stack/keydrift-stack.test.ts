@@ -19,6 +19,7 @@ import {
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
 import { sample, sampleNames } from '../helpers/fixtures';
+import { sdkActions } from '../helpers/sdk-calls';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped; assertions check its shape.
 type Json = Record<string, any>;
@@ -53,14 +54,11 @@ const KEY_READS = [
 const TRAIL_READS = ['cloudtrail:DescribeTrails', 'cloudtrail:GetEventSelectors', 'cloudtrail:GetTrailStatus'];
 /** publisher.ts: the four topics and the default bus. */
 const PUBLISHING = ['sns:Publish', 'events:PutEvents'];
-/** state-store.ts: batch loads, claims (put, get, release), saves (puts and a claim update), claims marked done. */
-const STATE_STORE = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-];
+/**
+ * state-store.ts: batch loads, claims (an update, and a get when it is held), releases (an update, never a delete),
+ * saves (a transaction of puts and a claim update), claims marked done.
+ */
+const STATE_STORE = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 const DETECTOR_ACTIONS = [
   ...LOG_WRITES,
   ...KEY_READS,
@@ -78,6 +76,7 @@ const RECONCILER_ACTIONS = [
   'kms:ListKeys', // kms-inventory.ts lists every key and alias
   ...TRAIL_READS,
   ...STATE_STORE,
+  'dynamodb:DeleteItem', // reconcile-store.ts: the cursor of a completed run
   'dynamodb:Scan', // reconcile-store.ts: the baselines
   ...PUBLISHING,
   ...KEY_USE_ACTIONS,
@@ -531,6 +530,22 @@ describe('keydrift stack with the default configuration', () => {
 
   it('grants the detector exactly the actions its code calls', () => {
     expect(roleActions(defaults.template, detectorRole(defaults.template))).toEqual(sorted(DETECTOR_ACTIONS));
+  });
+
+  it("grants each function exactly the AWS calls of the code it bundles, besides logs, dead letters and keydrift's keys through services", () => {
+    const calls = (template: Template, role: string) =>
+      sorted(
+        roleStatements(template, role)
+          .filter((s) => !JSON.stringify(s.Condition ?? {}).includes('kms:ViaService'))
+          .flatMap((s) => toArray(s.Action) as string[])
+          .filter((action) => ![...LOG_WRITES, ...DEAD_LETTER_SEND].includes(action)),
+      );
+    const entry = (name: string) => `lambda/handlers/${name}.ts`;
+    expect(calls(full.template, detectorRole(full.template))).toEqual(sdkActions(entry('detector')));
+    expect(calls(full.template, reconcilerRole(full.template))).toEqual(sdkActions(entry('reconciler')));
+    expect(calls(full.template, functionRole(full.template, 'PAGERDUTY_SECRET_NAME'))).toEqual(
+      sdkActions(entry('pager')),
+    );
   });
 
   it('scopes the detector to keys, its table (not its index), the four topics, the default bus and the queue', () => {
