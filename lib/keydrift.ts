@@ -1064,14 +1064,18 @@ export class Keydrift extends Construct {
       serverAccessLogsBucket: accessLogsBucket,
       serverAccessLogsPrefix: 'trail-bucket/',
       removalPolicy: RemovalPolicy.RETAIN,
-      // Audit logs are never expired here (retention is a compliance decision); they move to cheaper storage.
+      // Audit logs are never expired here (retention is a compliance decision); they move to cheaper storage. That
+      // holds for noncurrent versions too: CloudTrail never overwrites a log file, so a noncurrent version is a log
+      // someone deleted or replaced, which versioning is here to keep.
       lifecycleRules: [
         {
           id: 'archive-logs',
           transitions: [
             { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) },
           ],
-          noncurrentVersionExpiration: Duration.days(30),
+          noncurrentVersionTransitions: [
+            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) },
+          ],
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],

@@ -1185,6 +1185,22 @@ describe('keydrift stack with every option', () => {
     }
   });
 
+  it('never expires a trail log, not even a deleted or overwritten one that versioning keeps', () => {
+    const trailBucket = Object.values(full.template.findResources('AWS::S3::Bucket')).find(
+      (bucket) => bucket.Properties.VersioningConfiguration,
+    );
+    const rules = trailBucket?.Properties.LifecycleConfiguration.Rules as Json[];
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      expect(Object.keys(rule).filter((field) => field.includes('Expiration'))).toEqual([]);
+    }
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        NoncurrentVersionTransitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 30 }],
+      }),
+    );
+  });
+
   it("lets CloudTrail read the trail bucket's ACL and write logs only for keydrift's own trail", () => {
     const [trail] = Object.values(full.template.findResources('AWS::CloudTrail::Trail'));
     const trailName = trail.Properties.TrailName;
