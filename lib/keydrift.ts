@@ -478,7 +478,7 @@ export class Keydrift extends Construct {
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        "This queue is itself the dead-letter queue of the EventBridge targets and of the functions' asynchronous " +
+        "This queue is itself the dead-letter queue of the EventBridge targets, of the pager's SNS subscriptions and of the functions' asynchronous " +
         'invocations. A queue behind it would only move the problem; instead an alarm on its depth pages ops.',
     });
 
@@ -549,14 +549,17 @@ export class Keydrift extends Construct {
         }),
       );
       this.grantKeyUseViaServices(this.pager, ['dynamodb']);
+      // What SNS cannot hand to the pager (the invocation refused: a permission removed, the function gone) is kept
+      // in the dead-letter queue, whose alarms tell ops, rather than dropped: a page that never went out.
+      const pagerSubscription = { deadLetterQueue: this.deadLetterQueue };
       // The page topic's messages reach the pager decrypted: it needs no use of keydrift's keys for them.
-      this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
+      this.pageTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager, pagerSubscription));
       // The ops topic too: a finding on keydrift's main key pages even while that key (and so the page topic) is
       // unusable. No filter policy: the findings there are JSON-structured, and SNS sends message attributes only
       // with String ones, so a filter on them might never match; the pager skips the alarms' notifications and
       // triggers for critical findings only. A finding that arrives both ways is one PagerDuty incident: the dedup
       // key is per resource and attribute.
-      this.opsTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager));
+      this.opsTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager, pagerSubscription));
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
 
@@ -835,7 +838,8 @@ export class Keydrift extends Construct {
       alarmDescription:
         'keydrift: new records reached the dead-letter queue: an event from a rule or the detector is a change that ' +
         'went unchecked (fix the cause, then redrive it); a reconciler or pager record (requestContext.functionArn ' +
-        'names it) is to read and delete: a pager one is a critical page that never went out. It fires again when ' +
+        'names it), or an SNS notification SNS could not deliver to the pager (TopicArn names the page or ops topic), ' +
+        'is to read and delete: a pager one is a critical page that never went out. It fires again when ' +
         'new ones arrive after 5 quiet minutes, even while older ones wait',
     });
     this.reportToOps(arrivals);

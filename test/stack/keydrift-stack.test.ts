@@ -1071,6 +1071,32 @@ describe('keydrift stack with every option', () => {
     });
   });
 
+  it('keeps in the dead-letter queue what SNS could not deliver to the pager from either topic, rather than dropping a page', () => {
+    const { stack, template } = full;
+    const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.deadLetterQueue), 'Arn'] };
+    const pagerArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.pager!), 'Arn'] };
+    const subscriptions = Object.values(
+      template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'lambda', Endpoint: pagerArn } }),
+    ).map((subscription) => subscription.Properties);
+    expect(subscriptions).toHaveLength(2);
+    for (const subscription of subscriptions) {
+      expect(subscription.RedrivePolicy).toEqual({ deadLetterTargetArn: queueArn });
+    }
+    const [queuePolicy] = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+    const snsSenders = (queuePolicy.Properties.PolicyDocument.Statement as Json[])
+      .filter((s) => s.Effect === 'Allow' && s.Principal?.Service === 'sns.amazonaws.com')
+      .map((s) => ({ action: s.Action, topic: s.Condition?.ArnEquals?.['aws:SourceArn']?.Ref }));
+    expect(snsSenders).toEqual(
+      expect.arrayContaining(
+        [stack.keydrift.pageTopic, stack.keydrift.opsTopic].map((topic) => ({
+          action: 'sqs:SendMessage',
+          topic: logicalId(stack, topic),
+        })),
+      ),
+    );
+    expect(snsSenders).toHaveLength(2);
+  });
+
   it('grants the detector and the reconciler the same exact actions as by default', () => {
     expect(roleActions(full.template, detectorRole(full.template))).toEqual(sorted(DETECTOR_ACTIONS));
     expect(roleActions(full.template, reconcilerRole(full.template))).toEqual(sorted(RECONCILER_ACTIONS));

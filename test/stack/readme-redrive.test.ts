@@ -64,11 +64,26 @@ const failureRecord = (functionName: string) => ({
   responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
 });
 
-test("the redrive script sends the detector's dead letters back under sh, escaped policies intact, and keeps the reconciler's", () => {
+/** A page-topic message SNS could not deliver to the pager, as its subscription's dead-letter queue keeps it. */
+const undeliveredPage = {
+  Type: 'Notification',
+  MessageId: '5a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b',
+  TopicArn: 'arn:aws:sns:eu-west-1:111122223333:Keydrift-PageTopic1A2B3C4D',
+  Message: JSON.stringify({ event: 'ScheduleKeyDeletion', severity: 'critical', status: 'drift' }),
+  Timestamp: '2026-12-05T10:00:00.000Z',
+  MessageAttributes: { severity: { Type: 'String', Value: 'critical' } },
+};
+
+test("the redrive script sends the detector's dead letters back under sh, escaped policies intact, and keeps the reconciler's and the pager's", () => {
   // Prepare
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'aws'), FAKE_AWS, { mode: 0o755 });
-  const bodies = [putKeyPolicyEvent, failureRecord(DETECTOR), failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4')];
+  const bodies = [
+    putKeyPolicyEvent,
+    failureRecord(DETECTOR),
+    failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4'),
+    undeliveredPage,
+  ];
   const batch = { Messages: bodies.map((body, i) => ({ ReceiptHandle: `handle-${i}`, Body: JSON.stringify(body) })) };
   fs.writeFileSync(path.join(dir, 'batch.json'), JSON.stringify(batch, null, 4));
   // Act
