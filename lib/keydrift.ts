@@ -130,6 +130,7 @@ export const OUTPUT_KEYS = {
   opsTopicArn: 'OpsTopicArn',
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   detectorFunctionName: 'DetectorFunctionName',
+  pagerFunctionName: 'PagerFunctionName',
   keyArn: 'KeyArn',
   opsKeyArn: 'OpsKeyArn',
   trailArn: 'TrailArn',
@@ -621,7 +622,7 @@ export class Keydrift extends Construct {
 
   /**
    * Creates the stack outputs operator commands rely on, with exactly these ids: `TableName`, `ChatTopicArn`,
-   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `KeyArn`,
+   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `PagerFunctionName` (with PagerDuty), `KeyArn`,
    * `OpsKeyArn`, plus `TrailArn` (with `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
    *
    * @param scope where the outputs go; their logical ids equal the keys only directly under a stack.
@@ -635,6 +636,9 @@ export class Keydrift extends Construct {
     output(OUTPUT_KEYS.opsTopicArn, this.opsTopic.topicArn, "Alarms and findings about keydrift's own key");
     output(OUTPUT_KEYS.deadLetterQueueUrl, this.deadLetterQueue.queueUrl, 'Events keydrift failed to process');
     output(OUTPUT_KEYS.detectorFunctionName, this.detector.functionName, 'Where dead-lettered events are sent back');
+    if (this.pager) {
+      output(OUTPUT_KEYS.pagerFunctionName, this.pager.functionName, 'Where dead-lettered pages are sent back');
+    }
     // Literal descriptions: CloudFormation takes no intrinsic function there (a nested stack's name is one).
     output(OUTPUT_KEYS.keyArn, this.key.keyArn, "keydrift's own KMS key (table; chat, email and page topics)");
     output(OUTPUT_KEYS.opsKeyArn, this.opsKey.keyArn, "keydrift's ops KMS key (ops topic)");

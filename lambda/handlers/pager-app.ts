@@ -1,7 +1,8 @@
 /**
  * The pager: SNS delivers each finding published to the page topic; it becomes PagerDuty Events API v2 events (one
- * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that SNS's
- * retry policy sends it again (PagerDuty merges repeats by `dedup_key`); a 400 is logged, never retried (but sent
+ * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that Lambda
+ * retries it (twice, about 1 and 3 minutes later; then it waits in the dead-letter queue, which the README's redrive
+ * gives back to the pager); a 400 is logged, never retried (but sent
  * once with the secret's current key when the cached one was rotated out). An event
  * older than one already sent for its dedup key is not sent (adapters/page-ledger.ts): it would reopen an incident
  * for drift already undone.

@@ -389,6 +389,27 @@ describe('createPager', () => {
     expect(sent).toEqual(['trigger policy', 'trigger key_state']);
   });
 
+  it("pages a page-topic message the README's redrive gives back from the dead-letter queue", async () => {
+    // Prepare: the notification SNS could not deliver, as the subscription's dead-letter queue keeps it, wrapped as
+    // the redrive script wraps it.
+    const input = pageCommand('arn:aws:sns:us-west-2:111122223333:page', finding).input;
+    const undelivered = {
+      Type: 'Notification',
+      MessageId: '5a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b',
+      TopicArn: 'arn:aws:sns:us-west-2:111122223333:page',
+      Message: input.Message,
+      Timestamp: '2026-12-05T10:00:00.000Z',
+      MessageAttributes: { severity: { Type: 'String', Value: 'critical' } },
+    };
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)({ Records: [{ EventSource: 'aws:sns', Sns: undelivered }] } as unknown as SNSEvent);
+
+    // Assess
+    expect(bodies).toEqual(formatPagerDutyEvents(finding, ROUTING_KEY));
+  });
+
   it('fetches the routing key once for many invocations', async () => {
     const { fetch } = fakeFetch(202);
     const page = makePager(fetch);

@@ -779,6 +779,12 @@ describe('keydrift stack with the default configuration', () => {
     });
   });
 
+  it('with PagerDuty, also exports the pager function name, where the redrive sends pages back', () => {
+    const pager = full.stack.keydrift.pager;
+    if (!pager) throw new Error('the full configuration has no pager');
+    full.template.hasOutput('PagerFunctionName', { Value: { Ref: logicalId(full.stack, pager) } });
+  });
+
   it("names both keys by aliases that say they are keydrift's, after the stack", () => {
     const { stack, template } = defaults;
     template.resourceCountIs('AWS::KMS::Alias', 2);
@@ -1016,7 +1022,6 @@ describe('keydrift stack with every option', () => {
   it('forwards the page topic to a pager function that may read only the PagerDuty secret and write its order items', () => {
     // SNS decrypts both topics' messages before invoking it; keydrift's key is for the table alone.
     const pager = full.stack.keydrift.pager;
-    expect(pager).toBeDefined();
     full.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'lambda',
       TopicArn: { Ref: logicalId(full.stack, full.stack.keydrift.pageTopic) },

@@ -10,6 +10,7 @@ import { tempDir } from '../helpers/keydrift';
 
 const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 const DETECTOR = 'Keydrift-DetectorFunction9C3A1F2B';
+const PAGER = 'Keydrift-PagerFunction5E6F7A8B';
 
 /** The README's shell block that drains the dead-letter queue. */
 function redriveScript(): string {
@@ -19,7 +20,10 @@ function redriveScript(): string {
   return script;
 }
 
-/** An `aws` that answers the script's calls: the stack outputs, one batch of messages, then an empty queue. */
+/**
+ * An `aws` that answers the script's calls: the stack outputs (`PagerFunctionName` only when the file `pager` holds
+ * it, as with PagerDuty), one batch of messages, then an empty queue.
+ */
 const FAKE_AWS = `#!/usr/bin/env bash
 dir=$(dirname "$0")
 case "$1 $2" in
@@ -27,11 +31,16 @@ case "$1 $2" in
     case "$*" in
       *DeadLetterQueueUrl*) echo "https://sqs.eu-west-1.amazonaws.com/111122223333/dlq" ;;
       *DetectorFunctionName*) echo "${DETECTOR}" ;;
+      *PagerFunctionName*) cat "$dir/pager" 2>/dev/null ;;
     esac ;;
   "sqs receive-message")
     if [ ! -e "$dir/served" ]; then touch "$dir/served"; cat "$dir/batch.json"; fi ;;
   "lambda invoke")
-    while [ $# -gt 0 ]; do [ "$1" = --payload ] && printf '%s\\n' "$2" >> "$dir/invoked"; shift; done ;;
+    while [ $# -gt 0 ]; do
+      [ "$1" = --function-name ] && printf '%s ' "$2" >> "$dir/invoked"
+      [ "$1" = --payload ] && printf '%s\\n' "$2" >> "$dir/invoked"
+      shift
+    done ;;
   "sqs delete-message")
     while [ $# -gt 0 ]; do [ "$1" = --receipt-handle ] && printf '%s\\n' "$2" >> "$dir/deleted"; shift; done ;;
   *) echo "unexpected aws call: $*" >&2; exit 1 ;;
@@ -74,28 +83,62 @@ const undeliveredPage = {
   MessageAttributes: { severity: { Type: 'String', Value: 'critical' } },
 };
 
-test("the redrive script sends the detector's dead letters back under sh, escaped policies intact, and keeps the reconciler's and the pager's", () => {
-  // Prepare
+/** Runs the README's script on one batch of `bodies`; what it invoked (function and payload) and deleted. */
+function redrive(bodies: unknown[], pager?: string) {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'aws'), FAKE_AWS, { mode: 0o755 });
-  const bodies = [
-    putKeyPolicyEvent,
-    failureRecord(DETECTOR),
-    failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4'),
-    undeliveredPage,
-  ];
+  if (pager) fs.writeFileSync(path.join(dir, 'pager'), `${pager}\n`);
   const batch = { Messages: bodies.map((body, i) => ({ ReceiptHandle: `handle-${i}`, Body: JSON.stringify(body) })) };
   fs.writeFileSync(path.join(dir, 'batch.json'), JSON.stringify(batch, null, 4));
-  // Act
   const run = spawnSync('sh', ['-c', redriveScript()], {
     encoding: 'utf8',
     env: { PATH: `${dir}:${process.env.PATH}` },
     timeout: 30_000,
   });
-  // Assess
+  const linesOf = (name: string) =>
+    fs.existsSync(path.join(dir, name)) ? fs.readFileSync(path.join(dir, name), 'utf8').trim().split('\n') : [];
+  const invoked = linesOf('invoked').map((line) => {
+    const space = line.indexOf(' ');
+    return [line.slice(0, space), JSON.parse(line.slice(space + 1))];
+  });
+  return { run, invoked, deleted: linesOf('deleted') };
+}
+
+/** A failure record of the pager: the SNS event it was invoked with, after its retries. */
+const pagerFailureRecord = {
+  ...failureRecord(PAGER),
+  requestPayload: { Records: [{ EventSource: 'aws:sns', Sns: undeliveredPage }] },
+};
+
+test("the redrive script sends the detector's dead letters back under sh, escaped policies intact, and keeps the reconciler's and, without PagerDuty, the pages", () => {
+  const { run, invoked, deleted } = redrive([
+    putKeyPolicyEvent,
+    failureRecord(DETECTOR),
+    failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4'),
+    undeliveredPage,
+  ]);
+
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
-  const linesOf = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8').trim().split('\n');
-  expect(linesOf('invoked').map((line) => JSON.parse(line))).toEqual([putKeyPolicyEvent, putKeyPolicyEvent]);
-  expect(linesOf('deleted')).toEqual(['handle-0', 'handle-1']);
+  expect(invoked).toEqual([
+    [DETECTOR, putKeyPolicyEvent],
+    [DETECTOR, putKeyPolicyEvent],
+  ]);
+  expect(deleted).toEqual(['handle-0', 'handle-1']);
+});
+
+test('the redrive script gives the pager back its failure records and the pages SNS could not deliver to it, as SNS events', () => {
+  const { run, invoked, deleted } = redrive(
+    [undeliveredPage, pagerFailureRecord, failureRecord('Keydrift-ReconcilerFunctionA1B2C3D4'), putKeyPolicyEvent],
+    PAGER,
+  );
+
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  expect(invoked).toEqual([
+    [PAGER, { Records: [{ EventSource: 'aws:sns', Sns: undeliveredPage }] }],
+    [PAGER, pagerFailureRecord.requestPayload],
+    [DETECTOR, putKeyPolicyEvent],
+  ]);
+  expect(deleted).toEqual(['handle-0', 'handle-1', 'handle-3']);
 });
