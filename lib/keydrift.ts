@@ -828,7 +828,8 @@ export class Keydrift extends Construct {
     alarmOnAny(
       'DeadLetterQueueAlarm',
       this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-      'events are waiting in the dead-letter queue: changes went unchecked (redrive them after fixing the cause)',
+      'events are waiting in the dead-letter queue: changes went unchecked or pages never went out (redrive them after ' +
+        'fixing the cause)',
     );
     // The depth alarm stays in ALARM while an old record waits, so it says nothing of the next one; this one goes to
     // ALARM when new messages arrive (again after 5 quiet minutes). EventBridge and Lambda's on-failure destination both use
@@ -841,10 +842,10 @@ export class Keydrift extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
         'keydrift: new records reached the dead-letter queue: an event from a rule or the detector is a change that ' +
-        'went unchecked (fix the cause, then redrive it); a reconciler or pager record (requestContext.functionArn ' +
-        'names it), or an SNS notification SNS could not deliver to the pager (TopicArn names the page or ops topic), ' +
-        'is to read and delete: a pager one is a critical page that never went out. It fires again when ' +
-        'new ones arrive after 5 quiet minutes, even while older ones wait',
+        'went unchecked; a pager record (requestContext.functionArn names it) or an SNS notification (TopicArn names ' +
+        'the page or ops topic) is a critical page that never went out. Fix the cause, then redrive them (README, ' +
+        'When something fails); a reconciler record is to read and delete. It fires again when new ones arrive ' +
+        'after 5 quiet minutes, even while older ones wait',
     });
     this.reportToOps(arrivals);
     alarmOnAny(
