@@ -22,6 +22,8 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { toEventBridgeEntry } from '../alerts/event-entry';
+import { approvedAsOf } from '../core/state';
+import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import { awsErrorName, ClaimLostError, RetryableStoreError, StaleStateError, StoreError, storeError } from './errors';
 
@@ -107,7 +109,8 @@ export interface StateStore {
   /** Marks a saved claim done once its alert is confirmed sent: later copies of the event are duplicates. */
   complete(eventId: string): Promise<void>;
   /**
-   * An operator's explicit accept: the snapshot becomes the baseline, with who and when; `record`, when given, goes
+   * An operator's explicit accept: the snapshot becomes the baseline, with who and when, each attribute approved as of
+   * `state.readAt` (default now: see `approvedAsOf`); `record`, when given, goes
    * into the finding history, and with `state` the snapshot becomes the stored state too, in the same transaction.
    *
    * @throws StaleStateError when the stored state is no longer `state.expectedVersion` (nothing is written)
@@ -371,8 +374,10 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     record?: Finding,
     state?: AcceptedState,
   ): Promise<void> {
-    const { json, truncated } = fitSnapshot(snapshot);
     const at = new Date(now()).toISOString();
+    // Approved as of its read, in whole seconds as CloudTrail dates events: a planned change of that second may
+    // have come after the read, and still moves the baseline.
+    const { json, truncated } = fitSnapshot(approvedAsOf(snapshot, toIsoSeconds(Date.parse(state?.readAt ?? at))));
     const update = {
       TableName: tableName,
       Key: { pk: s(resourcePk(snapshot.arn)), sk: s('BASELINE') },

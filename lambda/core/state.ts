@@ -48,6 +48,17 @@ export function snapshotFromState(kind: ResourceKind, arn: string, state: Record
   return { kind, arn, attributes, completeMaps };
 }
 
+/**
+ * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute outside the maps
+ * is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made before the
+ * accept and delivered after it does not put its older value back.
+ */
+export function approvedAsOf(snapshot: ResourceSnapshot, time: string): ResourceSnapshot {
+  const approvedAt: Record<string, string> = {};
+  for (const path of Object.keys(snapshot.attributes)) if (splitPath(path).entry === undefined) approvedAt[path] = time;
+  return { ...snapshot, approvedAt };
+}
+
 /** Every path either snapshot knows, for whole-state comparisons. */
 export function knownPaths(...snapshots: ResourceSnapshot[]): string[] {
   return [...new Set(snapshots.flatMap((s) => Object.keys(s.attributes)))].sort();

@@ -433,7 +433,8 @@ describe('createStateStore: save and load', () => {
       .catch((e: unknown) => e);
 
     expect(loaded).toEqual({
-      snapshot,
+      // Approved as of the accept (whole seconds, as CloudTrail dates events), so an older planned change does not undo it.
+      snapshot: { ...snapshot, approvedAt: { key_state: '2026-10-03T12:00:00Z' } },
       version: 1,
       updatedAt: '2026-10-03T12:00:00.000Z',
       acceptedBy: 'arn:aws:sts::111122223333:assumed-role/Admin/carol',

@@ -412,7 +412,11 @@ describe('keydrift baseline accept', () => {
 
     const item = await world.item(`RESOURCE#${payments}`, 'BASELINE');
     const live = await world.reader.readKey(payments);
-    expect(JSON.parse(item?.snapshot.S ?? '{}')).toEqual(live);
+    // Approved as of the accept: each attribute outside the maps is dated then, in whole seconds.
+    expect(JSON.parse(item?.snapshot.S ?? '{}')).toEqual({
+      ...live,
+      approvedAt: expect.objectContaining({ policy: toIsoSeconds(Date.parse(item?.acceptedAt?.S ?? '')) }),
+    });
     expect(item?.acceptedBy?.S).toBe(MOTO_IDENTITY);
     const acceptedAt = Date.parse(item?.acceptedAt?.S ?? '');
     expect(acceptedAt).toBeGreaterThanOrEqual(before);
@@ -573,7 +577,10 @@ describe('keydrift baseline adopt', () => {
     expect(Keys?.length).toBeGreaterThanOrEqual(3);
     for (const { KeyArn } of Keys ?? []) {
       const item = await world.item(`RESOURCE#${KeyArn}`, 'BASELINE');
-      expect(JSON.parse(item?.snapshot.S ?? 'null')).toEqual(await world.reader.readKey(KeyArn as string));
+      expect(JSON.parse(item?.snapshot.S ?? 'null')).toEqual({
+        ...(await world.reader.readKey(KeyArn as string)),
+        approvedAt: expect.any(Object),
+      });
     }
     const trailItem = await world.item(`RESOURCE#${trail}`, 'BASELINE');
     expect(JSON.parse(trailItem?.snapshot.S ?? '{}')).toMatchObject({ kind: 'trail', attributes: { trail: 'exists' } });

@@ -761,6 +761,41 @@ describe('createDetector: live state', () => {
         changes: { policy: { external_accounts: ['444455556666'] } },
       });
     });
+
+    it("leaves an operator's accept approved when a planned change made before it arrives last: reopening is drift", async () => {
+      // Prepare: the pipeline opens the key at 20:06:16 (delivered late); Mallory closes it at 20:07:16; at 20:08
+      // carol accepts the key as it is, closed (as keydrift baseline accept writes it, read then).
+      const detect = pipelineDetector();
+      mockLiveKey({ policy: defaultPolicy() });
+      await detect(put('Mallory', defaultPolicy(), '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+      const { states } = await store().load([KEY]);
+      await store().acceptBaseline(
+        keySnapshotOf(liveKey({ policy: defaultPolicy() })),
+        'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+        undefined,
+        { expectedVersion: states.get(KEY)?.version ?? null, readAt: '2022-09-01T20:08:00.000Z' },
+      );
+
+      // Act: the pipeline's older change arrives; then someone opens the key again.
+      const late = await detect(
+        put('Pipeline', opened, '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'),
+      );
+      mockLiveKey({ policy: opened });
+      const reopened = await detect(
+        put('Mallory', opened, '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'),
+      );
+
+      // Assess: the accept, newer than the pipeline's change, is still what is approved.
+      expect(late.finding).toMatchObject({ status: 'planned' });
+      expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes.policy).toEqual(
+        normalizePolicy(defaultPolicy()),
+      );
+      expect(reopened.finding).toMatchObject({
+        status: 'drift',
+        severity: 'critical',
+        changes: { policy: { external_accounts: ['444455556666'] } },
+      });
+    });
   });
 
   it("says an older event's drift is since undone when the later change judged first put the key back", async () => {
