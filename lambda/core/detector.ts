@@ -174,8 +174,9 @@ function approve(
   { creates = false }: { creates?: boolean } = {},
 ): void {
   // CloudTrail times are whole seconds. What a creation finds approved in its own second came after it (the replay
-  // judges creations first too), but for the deletion of a trail created again under its name.
-  const laterSameSecond = creates && baseline.attributes.trail !== 'deleted';
+  // judges creations first too), but for the deletion of the trail or alias it creates again under its name (a name
+  // cannot be created while it exists).
+  const laterSameSecond = creates && !deletedAsApproved(baseline);
   for (const [path, value] of Object.entries(values)) {
     if (splitPath(path).entry !== undefined) {
       baseline.attributes[path] = value;
@@ -189,6 +190,13 @@ function approve(
     baseline.attributes[path] = value;
     baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
   }
+}
+
+/** A trail or alias approved deleted (a trail's `trail`, an alias's `target_key_id` known to be no key). */
+function deletedAsApproved(baseline: ResourceSnapshot): boolean {
+  return (
+    baseline.attributes.trail === 'deleted' || (baseline.kind === 'alias' && baseline.attributes.target_key_id === null)
+  );
 }
 
 /**

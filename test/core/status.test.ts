@@ -5,11 +5,14 @@ import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import {
   at,
   by,
+  createAlias,
   createKey,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
   KEY_ID,
+  OTHER_KEY_ARN,
+  OTHER_KEY_ID,
   onKey,
   policyWith,
   putKeyPolicy,
@@ -224,6 +227,43 @@ describe('Status: planned', () => {
     // Assess: the creation came first, so rotation stays approved on, and Alice turning it off is drift.
     expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
     expect(last).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+  });
+
+  describe('an alias the admin moves to another key by deleting and creating it again in one second', () => {
+    const ALIAS_ARN = `arn:aws:kms:us-west-2:111122223333:alias/payments`;
+    const aliasCall = (record: ReturnType<typeof rec>, id: string, time: string, identity = adminSession()) =>
+      at(by(record, identity), id, time);
+    const created = () => aliasCall(createAlias('alias/payments', KEY_ID), 'created', '2030-01-01T19:00:00Z');
+    const deleted = () =>
+      aliasCall(
+        rec('DeleteAlias__awskmsdg__1', (r) => {
+          r.awsRegion = 'us-west-2';
+          r.requestParameters = { aliasName: 'alias/payments' };
+          r.resources = [{ ARN: KEY_ARN }, { ARN: ALIAS_ARN }];
+        }),
+        'deleted',
+        '2030-01-01T20:00:00Z',
+      );
+    const moved = () => aliasCall(createAlias('alias/payments', OTHER_KEY_ID), 'moved', '2030-01-01T20:00:00Z');
+    // Alice (not planned) deletes the alias an hour later.
+    const removed = () =>
+      at(
+        rec('DeleteAlias__awskmsdg__1', (r) => {
+          r.awsRegion = 'us-west-2';
+          r.requestParameters = { aliasName: 'alias/payments' };
+          r.resources = [{ ARN: OTHER_KEY_ARN }, { ARN: ALIAS_ARN }];
+        }),
+        'removed',
+        '2030-01-01T21:00:00Z',
+      );
+
+    it('keeps it approved on the other key when the deletion is delivered first, as it came', () => {
+      // Act: the name existed, so it was deleted first (it cannot be created while it exists).
+      const { last, store } = detect([created(), deleted(), moved(), removed()], { plannedPrincipals: [ADMIN_ROLE] });
+      // Assess: the alias is approved on the other key, so Alice deleting it is drift.
+      expect(store.baseline(ALIAS_ARN)?.attributes.target_key_id).toBe(OTHER_KEY_ARN);
+      expect(last).toMatchObject({ event: 'DeleteAlias', status: 'drift' });
+    });
   });
 
   it('reports a critical event by a planned principal as info', () => {
