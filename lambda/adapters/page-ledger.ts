@@ -9,7 +9,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since `at` last moved, older triggers included, a string set), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
  */
 
 import { randomUUID } from 'node:crypto';
@@ -46,7 +46,7 @@ export interface PageLedger {
    * as newest on its first arrival, and on a later one (its own retry, or its copy from another topic) while it is
    * still the last recorded and PagerDuty has not taken it ({@link sent}). An older trigger is sent (not recorded) while the last recorded event is a trigger too:
    * the incident is open, and it adds who did it (a CloudTrail event arriving after the reconciler paged its drift),
-   * unless PagerDuty took it already. Anything else older is not sent.
+   * unless PagerDuty took it already or it is older than the last resolve recorded. Anything else older is not sent.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
   admit(page: PageRecord): Promise<boolean>;
@@ -152,9 +152,12 @@ export function createPageLedger({
     async admit(page) {
       const fields = 'eventId = :eventId, #action = :action, expiresAt = :expires';
       return (
+        // A newer trigger keeps what PagerDuty took (an older trigger may still go, but not twice); a resolve ends it.
         (await recordIf(
           page,
-          `SET #at = :at, #seen = :seen, ${fields} REMOVE #sent`,
+          page.action === 'resolve'
+            ? `SET #at = :at, #seen = :seen, ${fields}, resolvedAt = :at REMOVE #sent`
+            : `SET #at = :at, #seen = :seen, ${fields}`,
           'attribute_not_exists(#at) OR #at < :at',
         )) ||
         (await recordIf(
@@ -164,7 +167,11 @@ export function createPageLedger({
         )) ||
         // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).
         (page.action === 'trigger' &&
-          recordIf(page, 'SET expiresAt = :expires', '#action = :action AND NOT contains(#sent, :eventId)'))
+          recordIf(
+            page,
+            'SET expiresAt = :expires',
+            '#action = :action AND NOT contains(#sent, :eventId) AND (attribute_not_exists(resolvedAt) OR resolvedAt < :at)',
+          ))
       );
     },
     async sent(page) {

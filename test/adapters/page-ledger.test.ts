@@ -110,6 +110,27 @@ describe('createPageLedger', () => {
     expect(await pages.admit(policy)).toBe(false);
   });
 
+  it('does not take again a trigger PagerDuty took once a newer trigger moved the newest', async () => {
+    // Prepare: the DisableKey (12:00) is paged; the key is then scheduled for deletion (12:01), paged too.
+    const pages = ledger();
+    const disable = page('2026-10-03T12:00:00Z', 'disable', 'trigger');
+    expect(await pages.admit(disable)).toBe(true);
+    await pages.sent(disable);
+    const schedule = page('2026-10-03T12:01:00Z', 'schedule', 'trigger');
+    expect(await pages.admit(schedule)).toBe(true);
+    await pages.sent(schedule);
+
+    // Act and assess: the DisableKey's retry (another event of its finding failed), or its copy from the ops topic.
+    expect(await pages.admit(disable)).toBe(false);
+    expect(await pages.admit(schedule)).toBe(false);
+    // A trigger older than a resolve is not taken, even once a newer trigger opened the incident again.
+    const tag = page('2026-10-03T12:01:30Z', 'tag', 'trigger');
+    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'cancel', 'resolve'))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:03:00Z', 'policy', 'trigger'))).toBe(true);
+    expect(await pages.admit(tag)).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:02:30Z', 'late', 'trigger'))).toBe(true);
+  });
+
   it('orders each dedup key on its own', async () => {
     const pages = ledger();
     await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
@@ -133,6 +154,7 @@ describe('createPageLedger', () => {
       eventId: { S: 'enable' },
       seen: { SS: ['enable'] },
       action: { S: 'resolve' },
+      resolvedAt: { N: String(Date.parse('2026-10-03T12:01:00Z')) },
       expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
     });
   });
