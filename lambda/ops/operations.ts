@@ -503,16 +503,26 @@ export async function tellPagerAboutAccepts(context: OpsContext, results: Accept
   const told: string[] = [];
   if (pending.length === 0) return { told, untold: [] };
   const sent = new Set<(typeof pending)[number]>();
+  const untold = () => pending.filter((p) => !sent.has(p)).map((p) => p.label);
+  let topicArn: string | undefined;
   try {
-    const topicArn = await context.pageTopicArn();
-    if (!topicArn) return { told, untold: pending.map((p) => p.label), topicUnknown: true };
-    await mapLimit(pending, CONCURRENCY, async (entry) => {
-      await context.sns.send(pageCommand(topicArn, entry.finding));
-      sent.add(entry);
-      told.push(entry.label);
-    });
-    return { told, untold: [] };
+    topicArn = await context.pageTopicArn();
   } catch (error) {
-    return { told, untold: pending.filter((p) => !sent.has(p)).map((p) => p.label), failed: error };
+    return { told, untold: untold(), failed: error };
   }
+  if (!topicArn) return { told, untold: untold(), topicUnknown: true };
+  // Once one is refused no other is started, but those under way are waited for: what is told is what went out.
+  let failed: { error: unknown } | undefined;
+  await mapLimit(pending, CONCURRENCY, async (entry) => {
+    if (failed) return;
+    try {
+      await context.sns.send(pageCommand(topicArn, entry.finding));
+    } catch (error) {
+      failed ??= { error };
+      return;
+    }
+    sent.add(entry);
+    told.push(entry.label);
+  });
+  return failed ? { told, untold: untold(), failed: failed.error } : { told, untold: [] };
 }

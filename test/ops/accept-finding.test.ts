@@ -127,3 +127,36 @@ describe('the finding an accept sends the pager', () => {
     });
   });
 });
+
+describe('telling the page topic of many accepts', () => {
+  it('leaves to resolve by hand only what was not sent, when the topic refuses one while others are on their way', async () => {
+    // Prepare: an adopt approved twelve keys; the topic refuses the first at once, and takes each other after 10 ms.
+    const results = Array.from({ length: 12 }, (_, i) =>
+      acceptedKey({ resource: `${KEY.slice(0, -2)}${String(i).padStart(2, '0')}`, label: `key ${i}` }),
+    );
+    const published: string[] = [];
+    const sns = {
+      send: async (command: PublishCommand) => {
+        const finding = JSON.parse(String(command.input.Message)) as Finding;
+        if (finding.resource === results[0].resource) throw new Error('AuthorizationError');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        published.push(finding.resource);
+        return {};
+      },
+    };
+    const context = { pageTopicArn: async () => PAGE_TOPIC, sns } as unknown as OpsContext;
+
+    // Act
+    const notice = await tellPagerAboutAccepts(context, results);
+    const untold = [...notice.untold];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // Assess: what went out (the sends under way when the first was refused) is told, the rest is to resolve by hand.
+    const label = (arn: string) => results.find((r) => r.resource === arn)?.label;
+    expect(notice.failed).toBeInstanceOf(Error);
+    expect(untold).toContain('key 0');
+    expect(untold.filter((l) => published.map(label).includes(l))).toEqual([]);
+    expect([...notice.told].sort()).toEqual(published.map(label).sort());
+    expect(untold.length + published.length).toBe(12);
+  });
+});
