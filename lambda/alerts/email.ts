@@ -99,7 +99,8 @@ function shortenLongWords(summary: string, max: number): string {
   while (text.length > max) {
     const longest = text.split(' ').reduce((a, b) => (b.length > a.length ? b : a), '');
     if (longest.length <= LONG_WORD) break;
-    text = text.replace(longest, truncate(longest, SHORT_WORD + 1));
+    // A function, so that `$&` or `$'` in the word (a description) is not read as a replacement pattern.
+    text = text.replace(longest, () => truncate(longest, SHORT_WORD + 1));
   }
   return text;
 }

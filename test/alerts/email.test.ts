@@ -55,6 +55,15 @@ describe('formatEmail: subject', () => {
     expect(subject).toBe(`[CRITICAL] Key ${'y'.repeat(12)}… disabled by Mallory`);
   });
 
+  it('cuts a long word holding $ patterns as it is, with nothing of the summary pasted into it', () => {
+    const scheduled = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last;
+    const word = `$\`$'$&${'y'.repeat(40)}`;
+
+    const { subject } = formatEmail({ ...scheduled, summary: `Key ${word} disabled by Mallory ${'z '.repeat(30)}` });
+
+    expect(subject).toMatch(/^\[CRITICAL\] Key \$`\$'\$&y{6}… disabled by Mallory z/);
+  });
+
   it.each(ALL_FINDINGS)('is one line under 100 characters for the %s finding', (_name, finding) => {
     const { subject } = formatEmail(finding);
     expect(subject.length).toBeLessThan(100);
