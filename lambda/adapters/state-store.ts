@@ -131,6 +131,8 @@ export interface AcceptedState {
   expectedVersion: number | null;
   /** When the snapshot was read (ISO-8601; default: now): the detector takes a state as newer than events before it. */
   readAt?: string;
+  /** The live state read, when the baseline approves another form of it (adopt's: a key pending deletion as Enabled). */
+  snapshot?: ResourceSnapshot;
 }
 
 export interface StateStoreOptions {
@@ -403,7 +405,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     const items: TransactWriteItem[] = [{ Update: update }];
     if (state) {
       // The state's version rule is save()'s: a detector save since it was loaded cancels the accept, not the save.
-      const item = snapshotItem('STATE', snapshot, {
+      const item = snapshotItem('STATE', state.snapshot ?? snapshot, {
         version: (state.expectedVersion ?? 0) + 1,
         updatedAt: state.readAt ?? at,
         updatedBy: acceptedBy,

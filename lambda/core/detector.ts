@@ -18,6 +18,17 @@ export const TRANSIENT_STATES: ReadonlySet<unknown> = new Set([
 ]);
 
 /**
+ * What an adoption may approve of a resource's live state (the reconciler's, `keydrift baseline adopt`'s): never a key
+ * state in passing (pending deletion, creating, updating). A key caught so is approved working (Enabled, no deletion
+ * date), as the detector approves an unplanned creation: a pending deletion is open drift, reminded as unapproved and
+ * reported when it happens; cancelling it and enabling the key bring it back, and a later DisableKey is drift again.
+ */
+export function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
+  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state)) return snapshot;
+  return { ...snapshot, attributes: { ...snapshot.attributes, key_state: 'Enabled', deletion_date: null } };
+}
+
+/**
  * The detection core's main loop for one event: work out what it changed, infer or read the baseline,
  * judge the change, then move the state (and, for planned changes and creations, the baseline).
  */

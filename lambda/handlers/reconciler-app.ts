@@ -36,7 +36,7 @@ import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../ad
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
-import { TRANSIENT_STATES } from '../core/detector';
+import { approvable } from '../core/detector';
 import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
@@ -903,17 +903,6 @@ export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
 function approvedWorking(live: ResourceSnapshot): ResourceSnapshot {
   const working = workingState(live.kind, live.attributes);
   return approvable(working ? { ...live, attributes: { ...live.attributes, ...working } } : live);
-}
-
-/**
- * What the reconciler may approve of a resource it adopts or finds unseen: never a key state in passing (pending
- * deletion, creating, updating). A key caught so is approved working (Enabled, no deletion date), as the detector
- * approves an unplanned creation: a pending deletion is open drift, reminded as unapproved and reported when it
- * happens; cancelling it and enabling the key bring it back, and a later DisableKey is drift again.
- */
-function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
-  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state)) return snapshot;
-  return { ...snapshot, attributes: { ...snapshot.attributes, key_state: 'Enabled', deletion_date: null } };
 }
 
 /** True when the detector (or an accept) saved the resource's state at or after `readAt`. */

@@ -11,6 +11,7 @@ import { createStateStore, type StateStore, type StoredSnapshot } from '../adapt
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { ACCEPT_EVENT } from '../core/catalog';
+import { approvable } from '../core/detector';
 import { changesByAttribute } from '../core/judge';
 import { labelOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -334,11 +335,13 @@ async function recordAccept(
   result: AcceptResult,
   acceptedBy: string,
   stored: { state: StoredSnapshot | undefined; readAt?: string },
+  approved: ResourceSnapshot = live,
 ): Promise<boolean> {
   try {
-    await store.acceptBaseline(live, acceptedBy, acceptFinding(result), {
+    await store.acceptBaseline(approved, acceptedBy, acceptFinding(result), {
       expectedVersion: stored.state?.version ?? null,
       readAt: stored.readAt,
+      snapshot: live,
     });
     return true;
   } catch (error) {
@@ -373,6 +376,11 @@ export interface AdoptPlan {
   /** One per resource, with `version` and `acceptedBy` as they will be once applied. */
   results: AcceptResult[];
   live: Map<string, ResourceSnapshot>;
+  /**
+   * What each baseline approves of its live state: the live state itself, but a key caught pending deletion (or being
+   * created or updated) working, as the reconciler's adoption approves it.
+   */
+  approved: Map<string, ResourceSnapshot>;
   /** The stored states loaded with the baselines, whose versions the accepts must still find. */
   states: Map<string, StoredSnapshot>;
 }
@@ -400,16 +408,18 @@ export async function planAdopt(
   const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
   const { states, baselines } = await store.load(snapshots.map((s) => s.arn));
   const acceptedAt = new Date(nowMs).toISOString();
+  const approved = snapshots.map(approvable);
   return {
     tableName,
     acceptedBy,
     inventory,
     states,
-    results: snapshots.map((s) => {
+    results: approved.map((s) => {
       const readAt = new Date(inventory.readAt.get(s.arn) ?? nowMs).toISOString();
       return acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, readAt, rewriteUnchanged: false });
     }),
     live: new Map(snapshots.map((s) => [s.arn, s])),
+    approved: new Map(approved.map((s) => [s.arn, s])),
   };
 }
 
@@ -428,7 +438,8 @@ export async function applyAdopt(context: OpsContext, plan: AdoptPlan, nowMs: nu
     async (r) => {
       const live = plan.live.get(r.resource);
       const stored = { state: plan.states.get(r.resource), readAt: r.readAt };
-      if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored))) changed.add(r);
+      const approved = plan.approved.get(r.resource) ?? live;
+      if (live && !(await recordAccept(store, live, r, plan.acceptedBy, stored, approved))) changed.add(r);
     },
   );
   if (changed.size > 0) {

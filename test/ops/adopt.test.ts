@@ -4,7 +4,7 @@
  * read began, so a change made while adopt read other resources, and read into the approved state, is older than the
  * approval that resolves its incident.
  */
-import { DisableKeyCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import { DisableKeyCommand, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { acceptingAll } from '../../lambda/cli/operator-actions';
@@ -19,6 +19,7 @@ import {
   ChangedMeanwhileError,
   planAdopt,
   resolveTargets,
+  status,
   tellPagerAboutAccepts,
 } from '../../lambda/ops/operations';
 import { finding, type OperatorWorld, REGION, STACK, setUpOperatorWorld } from '../helpers/operator-world';
@@ -105,6 +106,28 @@ describe('keydrift baseline adopt', () => {
     ]);
     // Its key_state incident, and the incident of what it was created with, if one is open.
     expect(await paged(approvals[0])).toEqual([true, true]);
+  });
+
+  it('approves a key caught pending deletion working, as the reconciler adopts it: the deletion stays open drift', async () => {
+    // Prepare: a key whose deletion someone scheduled before keydrift baselined it.
+    const key = await world.createKey('invoices');
+    await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.split('/')[1], PendingWindowInDays: 7 }));
+
+    // Act
+    const plan = await planAdopt(context, Date.now);
+    const results = await applyAdopt(context, plan, Date.now());
+
+    // Assess: the baseline is the working key, the stored state what was read; status reports the deletion.
+    expect(results.find((r) => r.resource === key)).toMatchObject({ result: 'new', written: true });
+    const snapshot = async (sk: string) =>
+      JSON.parse((await world.item(`RESOURCE#${key}`, sk))?.snapshot?.S ?? '{}').attributes;
+    expect(await snapshot('BASELINE')).toMatchObject({ key_state: 'Enabled', deletion_date: null });
+    expect(await snapshot('STATE')).toMatchObject({ key_state: 'PendingDeletion', deletion_date: expect.any(String) });
+    const drift = (await status(context)).drift.find((d) => d.resource === key);
+    expect(drift?.attributes).toEqual(['deletion_date', 'key_state']);
+    // Adopted again, the key still pending deletion: its approved state is left as it is.
+    const again = await planAdopt(context, Date.now);
+    expect(again.results.find((r) => r.resource === key)).toMatchObject({ result: 'unchanged', written: false });
   });
 });
 
