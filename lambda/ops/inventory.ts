@@ -1,6 +1,6 @@
 /**
  * What `keydrift baseline adopt` baselines: the live state of every customer-managed key (AWS-managed keys are
- * skipped), every alias but AWS's own (`alias/aws/…`), and every trail this Region knows.
+ * skipped), every alias but AWS's own (`alias/aws/…`), and every trail homed in this Region and account.
  */
 
 import { DescribeKeyCommand, type KMSClient, paginateListAliases, paginateListKeys } from '@aws-sdk/client-kms';
@@ -17,6 +17,11 @@ export interface InventoryOptions {
   onProgress?: (done: number, total: number) => void;
   /** The clock that dates each read (default: the system's). */
   now?: () => number;
+  /**
+   * The trails to read, by ARN (default: all CloudTrail lists, which includes other Regions' multi-Region trails and
+   * the organization's trail of another account).
+   */
+  isOwnTrail?: (trailArn: string) => boolean;
 }
 
 export interface Inventory {
@@ -84,7 +89,7 @@ export async function readInventory(options: InventoryOptions): Promise<Inventor
   const [{ arns: keyArns, skipped }, aliasArns, trails] = await Promise.all([
     customerManagedKeys(kms, concurrency),
     customerAliases(kms),
-    trailReader.readTrails(),
+    trailReader.readTrails({ where: options.isOwnTrail }),
   ]);
   for (const trail of trails) readAt.set(trail.arn, trailsReadAt);
   const total = keyArns.length + aliasArns.length;

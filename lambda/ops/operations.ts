@@ -398,12 +398,20 @@ export async function planAdopt(
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
   // The table is checked first (context.tableName): a missing one is reported before minutes of KMS reads.
+  // Only this Region's and account's trails, as the reconciler adopts: another Region's multi-Region trail (listed
+  // here as its shadow) or the organization's trail is judged by the keydrift of its own Region and account, and a
+  // baseline of it here would never be compared again.
+  const account = parseArn(acceptedBy)?.account;
   const inventory = await readInventory({
     kms: context.kms,
     ...readers(context),
     concurrency: CONCURRENCY,
     onProgress,
     now,
+    isOwnTrail: (arn) => {
+      const trail = parseArn(arn);
+      return trail?.region === context.region && (!account || trail.account === account);
+    },
   });
   const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
   const { states, baselines } = await store.load(snapshots.map((s) => s.arn));

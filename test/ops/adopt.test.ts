@@ -4,6 +4,7 @@
  * read began, so a change made while adopt read other resources, and read into the approved state, is older than the
  * approval that resolves its incident.
  */
+import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { DisableKeyCommand, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
@@ -128,6 +129,27 @@ describe('keydrift baseline adopt', () => {
     // Adopted again, the key still pending deletion: its approved state is left as it is.
     const again = await planAdopt(context, Date.now);
     expect(again.results.find((r) => r.resource === key)).toMatchObject({ result: 'unchanged', written: false });
+  });
+
+  it("baselines only this Region's own trails, as the reconciler does: not another Region's multi-Region trail", async () => {
+    // Prepare: a trail of this Region, and a multi-Region trail homed in us-east-1, which CloudTrail lists here too.
+    const own = await world.createTrail('eu-audit');
+    world.moto.aws(['s3api', 'create-bucket', '--bucket', 'us-audit-logs', '--region', 'us-east-1']);
+    const usEast = new CloudTrailClient({ ...world.moto.clientConfig, region: 'us-east-1' });
+    const { TrailARN } = await usEast.send(
+      new CreateTrailCommand({ Name: 'us-audit', S3BucketName: 'us-audit-logs', IsMultiRegionTrail: true }),
+    );
+    usEast.destroy();
+
+    // Act
+    const plan = await planAdopt(context, Date.now);
+    await applyAdopt(context, plan, Date.now());
+
+    // Assess: us-east-1's keydrift judges its trail; no baseline of it here would ever be compared again.
+    const trails = plan.results.filter((r) => r.kind === 'trail').map((r) => r.resource);
+    expect(trails).toContain(own);
+    expect(trails).not.toContain(TrailARN);
+    expect(await world.item(`RESOURCE#${TrailARN}`, 'BASELINE')).toBeUndefined();
   });
 });
 
