@@ -108,11 +108,14 @@ export interface Target {
  * (by id or ARN) KMS no longer knows is resolved through keydrift's table when it holds its state or baseline: a
  * deleted key stays listed by `status` until its deletion is looked at and accepted.
  *
- * @throws OperatorError before any AWS call when the name is no key, alias or trail; when neither KMS nor keydrift's
- * table knows such a key, nor KMS such an alias, in this Region
+ * @throws OperatorError before any AWS call when the name is no key, alias or trail; for an ARN of another Region or
+ * account; when neither KMS nor keydrift's table knows such a key, nor KMS such an alias, in this Region
  */
 export async function resolveTargets(context: OpsContext, name: string): Promise<Target[]> {
   if (!isTargetName(name)) throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
+  // Another Region's or account's resource (a multi-Region trail homed elsewhere, a key shared with this account) is
+  // judged by the keydrift of its own Region and account: a baseline of it here would never be compared.
+  if (name.startsWith('arn:')) await requireOwnResource(context, name, 'baselines');
   if (TRAIL_ARN.test(name)) return [{ kind: 'trail', arn: name }];
   let keyArn: string | undefined;
   try {
@@ -148,19 +151,23 @@ async function storedKeyArn(context: OpsContext, name: string): Promise<string |
  *
  * @throws OperatorError naming the Region or account to use instead
  */
-export async function requireOwnResource(context: OpsContext, arn: string): Promise<void> {
+export async function requireOwnResource(
+  context: OpsContext,
+  arn: string,
+  kept: 'findings' | 'baselines' = 'findings',
+): Promise<void> {
   const parsed = parseArn(arn);
   if (!parsed) throw new OperatorError(`not an ARN: ${arn}`);
   if (parsed.region && parsed.region !== context.region) {
     throw new OperatorError(
-      `${arn} is in ${parsed.region}, and keydrift's table here keeps the findings of ${context.region}: ` +
-        `pass --region ${parsed.region} to read that Region's`,
+      `${arn} is in ${parsed.region}, and keydrift's table here keeps the ${kept} of ${context.region}: ` +
+        `pass --region ${parsed.region} to ${kept === 'findings' ? "read that Region's" : "use that Region's keydrift"}`,
     );
   }
   const account = parseArn(await context.identity())?.account;
   if (parsed.account && account && parsed.account !== account) {
     throw new OperatorError(
-      `${arn} belongs to account ${parsed.account}, and keydrift's table here keeps the findings of account ` +
+      `${arn} belongs to account ${parsed.account}, and keydrift's table here keeps the ${kept} of account ` +
         `${account}: use that account's keydrift stack (with its credentials, e.g. --profile)`,
     );
   }

@@ -326,6 +326,37 @@ describe('keydrift findings', () => {
         "account 123456789012: use that account's keydrift stack (with its credentials, e.g. --profile)\n",
     );
   });
+
+  it('refuses to show or accept an ARN of another Region or account, which no keydrift here compares (exit 2)', async () => {
+    const keyId = payments.split('/').pop() as string;
+    const baselineBefore = await world.item(`RESOURCE#${payments}`, 'BASELINE');
+    for (const [arn, why] of [
+      [
+        `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`,
+        "is in us-east-1, and keydrift's table here keeps the baselines of eu-west-1: pass --region us-east-1 to use " +
+          "that Region's keydrift",
+      ],
+      [
+        `arn:aws:kms:${REGION}:444455556666:key/${keyId}`,
+        `belongs to account 444455556666, and keydrift's table here keeps the baselines of account ${ACCOUNT}: use ` +
+          "that account's keydrift stack (with its credentials, e.g. --profile)",
+      ],
+      [
+        `arn:aws:cloudtrail:us-east-1:${ACCOUNT}:trail/org-audit`,
+        "is in us-east-1, and keydrift's table here keeps the baselines of eu-west-1: pass --region us-east-1 to use " +
+          "that Region's keydrift",
+      ],
+    ]) {
+      for (const command of ['show', 'accept']) {
+        const run = keydrift(['baseline', command, arn]);
+        expect(run.status).toBe(2);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toBe(`keydrift: ${arn} ${why}\n`);
+        expect(await world.item(`RESOURCE#${arn}`, 'BASELINE')).toBeUndefined();
+      }
+    }
+    expect(await world.item(`RESOURCE#${payments}`, 'BASELINE')).toEqual(baselineBefore);
+  });
 });
 
 interface BaselineView {
