@@ -295,10 +295,11 @@ function acceptResult(
 
 /**
  * Reads each target's live state and records it as its baseline (and its stored state), by the caller, now. A key KMS
- * no longer knows reads as deleted: accepting it approves its deletion.
+ * no longer knows, or a trail CloudTrail no longer knows that keydrift's table holds, reads as deleted: accepting it
+ * approves its deletion.
  *
- * @throws OperatorError, before anything is written, for a trail CloudTrail does not know: a mistyped trail ARN
- *   would otherwise approve `trail: "deleted"`
+ * @throws OperatorError, before anything is written, for a trail neither CloudTrail nor keydrift's table knows: a
+ *   mistyped trail ARN would otherwise approve `trail: "deleted"`
  * @throws ChangedMeanwhileError, having accepted the other targets, when keydrift stored a newer state of some
  */
 export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
@@ -308,7 +309,9 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
     Promise.all(targets.map((t) => readLive(context, t))),
     store.load(targets.map((t) => t.arn)),
   ]);
-  const unknownTrail = live.find(isUnknownTrail);
+  // A trail keydrift's table knows (a baseline or a state) is one deleted since: accepting approves its deletion, as of a
+  // key KMS no longer knows, so status stops listing it.
+  const unknownTrail = live.find((s) => isUnknownTrail(s) && !baselines.has(s.arn) && !states.has(s.arn));
   if (unknownTrail) throw noSuchTrail(context, unknownTrail.arn);
   const acceptedAt = new Date(nowMs).toISOString();
   const results: AcceptResult[] = [];

@@ -768,7 +768,8 @@ describe('errors', () => {
   });
 
   it('still shows the baseline of a trail deleted since: its deletion is the drift to look at', async () => {
-    await world.cloudtrail.send(new DeleteTrailCommand({ Name: trail }));
+    // By name: moto 5.2 answers DeleteTrail by ARN with success and keeps the trail.
+    await world.cloudtrail.send(new DeleteTrailCommand({ Name: 'org-audit' }));
     const run = keydrift(['baseline', 'show', trail, '--format', 'json']);
     expect(run.status).toBe(0);
     expect(jsonLines<BaselineView>(run.stdout)[0]).toMatchObject({
@@ -776,6 +777,37 @@ describe('errors', () => {
       kind: 'trail',
       baseline: { snapshot: { attributes: { trail: 'exists' } } },
     });
+  });
+
+  it('approves the deletion of a trail deleted since on accept, as of a deleted key, so status stops listing it', async () => {
+    // Prepare: the reconciler found the trail gone and stored it so: status lists its deletion.
+    const stored = await world.item(`RESOURCE#${trail}`, 'STATE');
+    const gone = snapshotFromState('trail', trail, { trail: 'deleted', logging: false });
+    const deletion = finding({ resource: trail, event: 'DeleteTrail', severity: 'critical', hoursAgo: 0 });
+    await save(deletion, {
+      finding: deletion,
+      states: [{ snapshot: gone, expectedVersion: stored ? Number(stored.version.N) : null }],
+    });
+    const before = keydrift(['status', '--format', 'json']);
+    expect(jsonLines<StatusRow>(before.stdout).map((r) => r.resource)).toContain(trail);
+    await world.pageMessages();
+
+    // Act
+    const run = keydrift(['baseline', 'accept', trail, '--format', 'json']);
+
+    // Assess
+    expect(run.stderr).not.toContain('no such trail');
+    expect(run.status).toBe(0);
+    expect(jsonLines<{ resource: string }>(run.stdout)[0]).toMatchObject({
+      resource: trail,
+      result: 'changed',
+      changes: expect.arrayContaining([{ path: 'trail', before: 'exists', after: 'deleted' }]),
+    });
+    const baseline = await world.item(`RESOURCE#${trail}`, 'BASELINE');
+    expect(JSON.parse(baseline?.snapshot.S ?? '{}').attributes).toMatchObject({ trail: 'deleted' });
+    expect(await world.pageMessages()).toEqual([expect.objectContaining({ event: 'BaselineAccept', resource: trail })]);
+    const after = keydrift(['status', '--format', 'json']);
+    expect(jsonLines<StatusRow>(after.stdout).map((r) => r.resource)).not.toContain(trail);
   });
 
   it('says there are no credentials, quickly, when the chain finds none', () => {
