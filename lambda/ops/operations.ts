@@ -106,7 +106,8 @@ export interface Target {
  * Resolves what an operator typed through KMS: the key, and the alias too when named by one (accepting
  * `alias/payments` approves both what the alias points to and that key's state). A trail ARN names the trail. A key
  * (by id or ARN) KMS no longer knows is resolved through keydrift's table when it holds its state or baseline: a
- * deleted key stays listed by `status` until its deletion is looked at and accepted.
+ * deleted key stays listed by `status` until its deletion is looked at and accepted. So is an alias KMS no longer
+ * knows, alone (the key it pointed to is not known by it any more).
  *
  * @throws OperatorError before any AWS call when the name is no key, alias or trail; for an ARN of another Region or
  * account; when neither KMS nor keydrift's table knows such a key, nor KMS such an alias, in this Region
@@ -125,7 +126,13 @@ export async function resolveTargets(context: OpsContext, name: string): Promise
     if (!(error instanceof Error) || error.name !== 'NotFoundException') throw error;
   }
   keyArn ??= await storedKeyArn(context, name);
-  if (!keyArn) throw new OperatorError(`no such key: ${name} in ${context.region}`);
+  if (!keyArn) {
+    // An alias KMS no longer knows (deleted, or gone with its key) that keydrift's table holds: its deletion is the
+    // drift `status` lists, shown and approved as a deleted key's is.
+    const storedAlias = await storedAliasArn(context, name);
+    if (storedAlias) return [{ kind: 'alias', arn: storedAlias }];
+    throw new OperatorError(`no such key: ${name} in ${context.region}`);
+  }
   const targets: Target[] = [{ kind: 'key', arn: keyArn }];
   if (isAliasArn(name)) targets.push({ kind: 'alias', arn: name });
   else if (name.startsWith('alias/')) {
@@ -171,6 +178,16 @@ export async function requireOwnResource(
         `${account}: use that account's keydrift stack (with its credentials, e.g. --profile)`,
     );
   }
+}
+
+/** The ARN of an alias named by name or ARN that keydrift's table holds a state or baseline of; else undefined. */
+async function storedAliasArn(context: OpsContext, name: string): Promise<string | undefined> {
+  if (!name.startsWith('alias/') && !isAliasArn(name)) return undefined;
+  const arn = isAliasArn(name)
+    ? name
+    : aliasArn(context.region, parseArn(await context.identity())?.account ?? '', name);
+  const { states, baselines } = await storeFor(context, await context.tableName(), Date.now()).load([arn]);
+  return states.has(arn) || baselines.has(arn) ? arn : undefined;
 }
 
 function storeFor(context: OpsContext, tableName: string, nowMs: number): StateStore {

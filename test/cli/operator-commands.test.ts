@@ -1077,3 +1077,66 @@ describe('a key deleted since keydrift baselined it', () => {
     expect(jsonLines<StatusRow>(status.stdout).map((r) => r.resource)).not.toContain(deleted);
   });
 });
+
+describe('an alias deleted since keydrift baselined it', () => {
+  // KMS no longer knows the alias; keydrift's table holds its baseline and the state the reconciler stored for it gone.
+  const alias = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/retired`;
+
+  beforeAll(async () => {
+    const target = snapshotFromState('alias', alias, { target_key_id: reports });
+    const created = finding({
+      resource: alias,
+      event: 'CreateAlias',
+      severity: 'info',
+      status: 'planned',
+      hoursAgo: 30,
+    });
+    await save(created, {
+      finding: created,
+      states: [{ snapshot: target, expectedVersion: null }],
+      baselines: [{ snapshot: target, expectedVersion: null }],
+    });
+    const gone = snapshotFromState('alias', alias, { target_key_id: null });
+    const deletion = finding({ resource: alias, event: 'Reconcile', severity: 'error', hoursAgo: 2 });
+    await save(deletion, { finding: deletion, states: [{ snapshot: gone, expectedVersion: 1 }] });
+  });
+
+  it('shows its stored baseline and state by name or ARN, as a deleted key: its deletion is the drift to look at', () => {
+    const listed = keydrift(['status', '--format', 'json']);
+    expect(jsonLines<StatusRow>(listed.stdout).map((r) => r.resource)).toContain(alias);
+    for (const name of [alias, 'alias/retired']) {
+      const run = keydrift(['baseline', 'show', name, '--format', 'json']);
+      expect([name, run.status, run.stderr]).toEqual([name, 0, '']);
+      expect(jsonLines<BaselineView>(run.stdout)).toEqual([
+        expect.objectContaining({
+          resource: alias,
+          kind: 'alias',
+          baseline: expect.objectContaining({
+            snapshot: expect.objectContaining({ attributes: { target_key_id: reports } }),
+          }),
+        }),
+      ]);
+    }
+  });
+
+  it('approves its deletion on accept, so status stops listing it', async () => {
+    await world.pageMessages();
+    // Act
+    const run = keydrift(['baseline', 'accept', 'alias/retired', '--format', 'json']);
+    // Assess
+    expect(run.stderr).not.toContain('no such key');
+    expect(run.status).toBe(0);
+    expect(jsonLines<{ resource: string }>(run.stdout)).toEqual([
+      expect.objectContaining({
+        resource: alias,
+        result: 'changed',
+        changes: [{ path: 'target_key_id', before: reports, after: null }],
+      }),
+    ]);
+    const baseline = await world.item(`RESOURCE#${alias}`, 'BASELINE');
+    expect(JSON.parse(baseline?.snapshot.S ?? '{}').attributes).toEqual({ target_key_id: null });
+    expect(await world.pageMessages()).toEqual([expect.objectContaining({ event: 'BaselineAccept', resource: alias })]);
+    const status = keydrift(['status', '--format', 'json']);
+    expect(jsonLines<StatusRow>(status.stdout).map((r) => r.resource)).not.toContain(alias);
+  });
+});
