@@ -32,8 +32,8 @@ const dynalite = require('dynalite') as (options: { createTableMs: number }) => 
 export interface TestTable {
   client: DynamoDBClient;
   tableName: string;
-  /** Every command the client sent, with its start time (performance.now()). */
-  calls: Array<{ command: string; start: number }>;
+  /** Every command the client sent, with when it started and when it was answered (performance.now()). */
+  calls: Array<{ command: string; start: number; end: number }>;
   /** Delay every command by this many ms from now on (0 to stop). */
   setDelay(ms: number): void;
   /** Fail the next command that `matches` (its name, `TransactWriteItemsCommand`, and input) with `error`, once. */
@@ -62,15 +62,20 @@ export async function startTable(tableName = 'keydrift-test'): Promise<TestTable
 
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      calls.push({ command: String(context.commandName), start: performance.now() });
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      const failure = failures.findIndex((f) => f.matches(String(context.commandName), args.input as never));
-      if (failure >= 0) throw failures.splice(failure, 1)[0].error;
-      if (context.commandName === 'TransactWriteItemsCommand') {
-        await emulateTransaction(raw, args.input as TransactWriteItemsCommandInput);
-        return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
+      const call = { command: String(context.commandName), start: performance.now(), end: Number.NaN };
+      calls.push(call);
+      try {
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        const failure = failures.findIndex((f) => f.matches(String(context.commandName), args.input as never));
+        if (failure >= 0) throw failures.splice(failure, 1)[0].error;
+        if (context.commandName === 'TransactWriteItemsCommand') {
+          await emulateTransaction(raw, args.input as TransactWriteItemsCommandInput);
+          return { output: { $metadata: { httpStatusCode: 200 } }, response: {} } as never;
+        }
+        return await next(args);
+      } finally {
+        call.end = performance.now();
       }
-      return next(args);
     },
     { step: 'initialize', name: 'dynaliteTestHarness', priority: 'high' },
   );
