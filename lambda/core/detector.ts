@@ -141,7 +141,8 @@ export class Detector {
     { planned, recreatesApproved }: { planned: boolean; recreatesApproved: boolean },
   ) {
     Object.assign(state.attributes, effect.set);
-    if (effect.creates) state.completeMaps = [...MAP_ATTRIBUTES];
+    const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
+    if (effect.creates) state.completeMaps = createdMaps;
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
@@ -155,7 +156,7 @@ export class Detector {
         creates: effect.creates,
       });
       baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
-      if (effect.creates) baseline.completeMaps = [...MAP_ATTRIBUTES];
+      if (effect.creates) baseline.completeMaps = createdMaps;
       this.store.putBaseline(baseline);
     }
     for (const related of effect.related) {

@@ -12,7 +12,7 @@ import {
 import { RecordError } from './errors';
 import { ownEntry } from './own';
 import { defaultKeyPolicy, diffPolicies, normalizePolicy } from './policy';
-import { entryPath } from './state';
+import { entryPath, MAP_ATTRIBUTES } from './state';
 import { parseAwsDate, toIsoSeconds } from './time';
 import type { ChangeEvent, ResourceKind, ResourceSnapshot } from './types';
 
@@ -51,6 +51,8 @@ export interface Effect {
   implied: Record<string, unknown>;
   /** The event created the resource: nothing existed before, and its maps are now known in full. */
   creates?: boolean;
+  /** The maps a creation knows in full, when not all of them: a replica key's replica Regions are its primary's. */
+  knownMaps?: readonly string[];
   /**
    * Set-up states a creation leaves behind and the value the resource is created for: a trail is created not
    * logging, a custom key store disconnected and a key for imported material pending import, and their creator
@@ -171,7 +173,13 @@ function createKey(event: ChangeEvent, world: World): Effect {
     const key = text(tag.tagKey) ?? text(tag.TagKey);
     if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
   }
-  return effect('key', arn, set, { creates: true, createdFor: workingState('key', set) });
+  // A replica's replica Regions are its primary's to know (kms-reader.ts leaves them out): not known to be none.
+  const replica = multiRegion && set.primary_region !== (owner?.region || event.region);
+  return effect('key', arn, set, {
+    creates: true,
+    createdFor: workingState('key', set),
+    ...(replica ? { knownMaps: MAP_ATTRIBUTES.filter((map) => map !== 'replica_regions') } : {}),
+  });
 }
 
 function keyChange(set: (event: ChangeEvent) => Record<string, unknown>, implied: Record<string, unknown> = {}) {

@@ -221,7 +221,11 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       return [aws('kms update-primary-region', ...primaryKey, param('--primary-region', target))];
     }
     case 'replica_regions':
-      if (entry === undefined) return [];
+      // Replicas are added and deleted through the primary key: none of this key's Region, which is no replica of
+      // itself, and none while it is not approved as the primary (a replica promoted: moving the primary back is the
+      // undo, never deleting the other keys).
+      if (entry === undefined || entry === region) return [];
+      if (typeof approved('primary_region') === 'string' && approved('primary_region') !== region) return [];
       return target && !current
         ? [aws('kms replicate-key', ...key, param('--replica-region', entry))]
         : [

@@ -14,11 +14,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { KeyUnreadableError, RetryableKmsError } from '../../lambda/adapters/errors';
 import { createKmsReader } from '../../lambda/adapters/kms-reader';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { effectOf } from '../../lambda/core/effects';
 import { pathsNotYetVisible } from '../../lambda/core/live';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { normalizePolicy } from '../../lambda/core/policy';
+import { reconcileResource } from '../../lambda/core/reconcile';
 import { kmsError, sdkError, sdkOutput } from '../helpers/kms-api';
 
 const kmsMock = mockClient(KMSClient);
@@ -219,6 +221,51 @@ describe('createKmsReader: readKey maps the read calls to drift attributes', () 
       primary_region: 'us-east-1',
       'replica_regions#eu-west-1': true,
     });
+  });
+});
+
+describe('createKmsReader: a multi-Region replica key', () => {
+  const KEY_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
+  const arnIn = (region: string) => `arn:aws:kms:${region}:644160558196:key/${KEY_ID}`;
+  /** The replica in eu-west-1 of a primary in us-east-1, read while KMS lists `replicas` as the replica keys. */
+  const readReplica = async (replicas: string[]) => {
+    const described = sdkOutput<{ KeyMetadata: Record<string, unknown> }>('DescribeKey__custodian__1');
+    kmsMock.on(DescribeKeyCommand).resolves({
+      ...described,
+      KeyMetadata: {
+        ...described.KeyMetadata,
+        KeyId: KEY_ID,
+        Arn: arnIn('eu-west-1'),
+        MultiRegion: true,
+        MultiRegionConfiguration: {
+          MultiRegionKeyType: 'REPLICA',
+          PrimaryKey: { Arn: arnIn('us-east-1'), Region: 'us-east-1' },
+          // KMS lists every replica key, this one included.
+          ReplicaKeys: replicas.map((region) => ({ Arn: arnIn(region), Region: region })),
+        },
+      },
+    });
+    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
+    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
+    emptyLists();
+    return reader.readKey(arnIn('eu-west-1'));
+  };
+
+  it("reads its primary's Region, and leaves the replica Regions to the primary: a sibling replicated from the primary is no drift of this key", async () => {
+    // Prepare: adopted while it was the only replica.
+    const adopted = await readReplica(['eu-west-1']);
+    // Act: the primary was replicated to ap-south-1, which only the primary's and ap-south-1's logs record.
+    const live = await readReplica(['eu-west-1', 'ap-south-1']);
+    // Assess
+    expect(live.attributes).toMatchObject({ multi_region: true, primary_region: 'us-east-1' });
+    expect(Object.keys(live.attributes).filter((path) => path.startsWith('replica_regions'))).toEqual([]);
+    expect(live.completeMaps).not.toContain('replica_regions');
+    const finding = reconcileResource(
+      { baseline: adopted, live, previous: adopted, previousVersion: 1, nowMs: Date.parse('2026-10-03T12:00:00Z') },
+      new MemoryStore(),
+      DEFAULT_CONFIG,
+    );
+    expect(finding).toBeUndefined();
   });
 });
 

@@ -2,11 +2,13 @@
  * Baseline rules of DESIGN.md: what the first observed change implies about the approved state, and
  * what a creation sets.
  */
+import { reconcileResource } from '../../lambda/core/reconcile';
 import {
   ACCOUNT,
   ALICE,
   at,
   by,
+  config,
   createKey,
   createTrail,
   detect,
@@ -396,6 +398,28 @@ describe('Multi-Region replica keys', () => {
     };
     return record;
   };
+
+  it("leaves a created replica's replica Regions unknown, so a planned promotion finds no drift in those it then lists", () => {
+    // Prepare: the replica created, then made the primary by the platform's role.
+    const deployer = sessionIdentity('platform-deployer', 'pipeline');
+    const promote = by(rec('UpdatePrimaryRegion__awskmsdg__2'), deployer);
+    const { store } = detect([by(at(replicaCreated(), 'create-1', '2021-03-10T20:00:00Z'), deployer), promote], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/platform-deployer`],
+    });
+    const baseline = store.baseline(REPLICA);
+    // Act: the reconciler reads the new primary, which now lists the old primary's Region as a replica.
+    const live = structuredClone(baseline) as NonNullable<typeof baseline>;
+    live.attributes['replica_regions#us-west-2'] = true;
+    live.completeMaps = [...new Set([...live.completeMaps, 'replica_regions'])];
+    const finding = reconcileResource(
+      { baseline: baseline as NonNullable<typeof baseline>, live, nowMs: Date.parse('2021-03-11T00:00:00Z') },
+      store,
+      config(),
+    );
+    // Assess
+    expect(baseline?.attributes.primary_region).toBe('ap-northeast-1');
+    expect(finding).toBeUndefined();
+  });
 
   it("records a replica's primary Region as KMS names it, so promoting the replica is drift", () => {
     const { findings } = detect([

@@ -436,6 +436,43 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('moves a promoted replica back, never deleting the keys it now lists as its replicas', () => {
+    // Prepare: the replica in ap-northeast-1 of a primary approved in us-west-2 was made the primary; as the primary, it
+    // lists us-west-2 and eu-west-1 as its replicas.
+    const mrk = 'arn:aws:kms:ap-northeast-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const approved = (path: string) => ({ primary_region: 'us-west-2' })[path];
+    // Act
+    const commands = remediationFor(
+      'key',
+      mrk,
+      [
+        { path: 'primary_region', current: 'ap-northeast-1', target: 'us-west-2' },
+        { path: 'replica_regions#us-west-2', current: true, target: null },
+        { path: 'replica_regions#eu-west-1', current: true, target: null },
+        { path: 'replica_regions#ap-northeast-1', current: null, target: true },
+      ],
+      approved,
+    );
+    // Assess
+    expect(commands).toEqual([
+      'aws kms update-primary-region --key-id arn:aws:kms:ap-northeast-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab --region ap-northeast-1 --primary-region us-west-2',
+    ]);
+  });
+
+  it('deletes a replica added to a primary approved as such, in the replica Region', () => {
+    const mrk = 'arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const approved = (path: string) => ({ primary_region: 'us-west-2' })[path];
+    const commands = remediationFor(
+      'key',
+      mrk,
+      [{ path: 'replica_regions#eu-west-1', current: true, target: null }],
+      approved,
+    );
+    expect(commands).toEqual([
+      'aws kms schedule-key-deletion --key-id arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab --region eu-west-1 --pending-window-in-days 30',
+    ]);
+  });
+
   it('revokes a grant that was created', () => {
     expect(remediationOf([rec('CreateGrant__awskmsdg__1')])).toEqual([
       `aws kms revoke-grant ${KEY} --grant-id f020fe75197b93991dc8491d6f19dd3cebb24ee62277a05914386724f3d48758`,
