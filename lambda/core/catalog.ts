@@ -302,7 +302,13 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   UpdateCustomKeyStore: {
     severity: 'error',
-    summary: s((c) => `Custom key store ${c.label} settings changed by ${c.who}`),
+    summary: s((c) => {
+      // Secrets are recorded only as changed (effects.ts): named, never shown.
+      const settings = entries(c.changes.configuration?.after).map(([name, value]) =>
+        value === 'changed' || typeof value !== 'string' ? name : `${name}=${value}`,
+      );
+      return `Custom key store ${c.label} settings changed by ${c.who}${settings.length ? `: ${settings.join(', ')}` : ''}`;
+    }),
   },
   UpdateTrail: { severity: 'error', summary: trailUpdateSummary },
   PutEventSelectors: { severity: 'error', summary: selectorSummary },

@@ -626,6 +626,8 @@ const EFFECTS: Record<string, EffectOf> = {
   CreateCustomKeyStore: storeChange(() => ({ custom_key_store: 'exists', connection_state: 'DISCONNECTED' }), {
     creates: true,
     createdFor: workingState('custom-key-store', { connection_state: 'DISCONNECTED' }),
+    // Its settings (name, cluster, proxy) are not kept from the creation: not known to be none.
+    knownMaps: MAP_ATTRIBUTES.filter((map) => map !== 'configuration'),
   }),
   ConnectCustomKeyStore: storeChange(() => ({ connection_state: 'CONNECTED' })),
   DisconnectCustomKeyStore: storeChange(() => ({ connection_state: 'DISCONNECTED' }), {

@@ -369,6 +369,31 @@ describe('CreateCustomKeyStore', () => {
     expect(store.baseline(findings[0].resource)?.attributes).toMatchObject({ connection_state: 'CONNECTED' });
   });
 
+  it('keeps no settings from the creation: a later UpdateCustomKeyStore says what it set, and how to inspect the store', () => {
+    // Prepare
+    const rename = keyStore('UpdateCustomKeyStore__awskmsdg__1', 'update-1', 5);
+    rename.requestParameters = { customKeyStoreId: 'cks-1234567890abcdef0', newCustomKeyStoreName: 'Other' };
+    // Act
+    const { last } = detect([
+      keyStore('CreateCustomKeyStore__awskmsdg__1', 'create-1', 2),
+      keyStore('ConnectCustomKeyStore__awskmsdg__1', 'connect-1', 3),
+      keyStore('DisconnectCustomKeyStore__awskmsdg__1', 'disconnect-1', 4),
+      rename,
+    ]);
+    // Assess: the store was created with a name, which the creation record does not say as this setting.
+    expect(last).toMatchObject({
+      event: 'UpdateCustomKeyStore',
+      status: 'drift',
+      summary: 'Custom key store cks-1234567890abcdef0 settings changed by Alice: newCustomKeyStoreName=Other',
+      changes: {
+        configuration: { before: { newCustomKeyStoreName: null }, after: { newCustomKeyStoreName: 'Other' } },
+      },
+    });
+    expect(last.remediation).toEqual([
+      '# approved value unknown; inspect: aws kms describe-custom-key-stores --custom-key-store-id cks-1234567890abcdef0 --region us-east-1',
+    ]);
+  });
+
   it('says a deleted key store cannot be restored, rather than offering to connect it', () => {
     const { last } = detect([
       keyStore('CreateCustomKeyStore__awskmsdg__1', 'create-1', 2),
