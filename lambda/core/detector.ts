@@ -152,10 +152,14 @@ export class Detector {
     const adoptsCreation = effect.creates && (planned || (effect.kind !== 'alias' && !recreatesApproved));
     if (adoptsCreation || finding.status === 'planned') {
       // A creation too: delivered after a planned change that followed it, it must not put back what that changed.
-      approve(baseline, { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) }, event, {
-        creates: effect.creates,
-      });
-      baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in effect.set));
+      const values: AttributeMap = { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) };
+      // What the working state leaves unknown (the material a key for import is to have) is not approved as it is now.
+      const unknown = Object.keys(values).filter((path) => values[path] === undefined);
+      for (const path of unknown) delete values[path];
+      approve(baseline, values, event, { creates: effect.creates });
+      baseline.unknownPaths = baseline.unknownPaths?.filter((p) => !(p in values));
+      for (const path of unknown) delete baseline.attributes[path];
+      if (unknown.length) baseline.unknownPaths = [...new Set([...(baseline.unknownPaths ?? []), ...unknown])];
       if (effect.creates) baseline.completeMaps = createdMaps;
       this.store.putBaseline(baseline);
     }

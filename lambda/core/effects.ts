@@ -28,12 +28,14 @@ export interface World {
  * imported material waits for its creator's import, a new trail for its StartLogging, a new custom key store for its
  * connection; approving those states would make a later DeleteImportedKeyMaterial, StopLogging or
  * DisconnectCustomKeyStore read as a return to the baseline. For the reconciler too, of a resource found unseen.
+ * `undefined`: not approved as it is, and unknown (the material a key for import is to have is its creator's choice).
  */
 export function workingState(
   kind: ResourceKind,
   attributes: Record<string, unknown>,
 ): Record<string, unknown> | undefined {
-  if (kind === 'key' && attributes.key_state === 'PendingImport') return { key_state: 'Enabled' };
+  if (kind === 'key' && attributes.key_state === 'PendingImport')
+    return { key_state: 'Enabled', key_material: undefined };
   if (kind === 'trail' && attributes.logging === false) return { logging: true };
   if (kind === 'custom-key-store' && attributes.connection_state === 'DISCONNECTED') {
     return { connection_state: 'CONNECTED' };

@@ -218,6 +218,10 @@ describe('CreateKey', () => {
       changes: { key_state: { before: 'Enabled', after: 'PendingImport' } },
     });
     expect(store.baseline(arn)?.attributes.key_state).toBe('Enabled');
+    // The material it was created for is its creator's choice: not approved as none, so losing it is no way back.
+    expect(findings[2].changes.key_material).toMatchObject({ after: null });
+    expect(findings[2].changes.key_material.back_to_baseline).toBeUndefined();
+    expect(store.baseline(arn)?.attributes).not.toHaveProperty('key_material');
   });
 
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {

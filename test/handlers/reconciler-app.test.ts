@@ -480,6 +480,9 @@ describe('Reconciler: resources that appear in their set-up state', () => {
       severity: 'critical',
       changes: { key_state: { before: 'Enabled', after: 'PendingImport' } },
     });
+    // Its material was not approved as none: losing it is no way back to the baseline.
+    expect(await snapshotOf(imported.arn, 'BASELINE')).not.toHaveProperty('key_material');
+    expect(deleted.findings[0].changes.key_material).toBeUndefined();
   });
 
   it('approves a trail that appeared not yet logging as logging, so its creator starting it is no drift and stopping it is', async () => {
