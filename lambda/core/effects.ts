@@ -145,6 +145,11 @@ function primaryRegionOf(metadata: Json, region: string): string {
   return text(primary.region) ?? region;
 }
 
+function createdKeyState(answered: string | undefined, origin: string): string {
+  if (answered && answered !== 'Creating') return answered;
+  return origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled';
+}
+
 function createKey(event: ChangeEvent, world: World): Effect {
   const request = event.requestParameters;
   const metadata = isObject(event.responseElements.keyMetadata) ? event.responseElements.keyMetadata : {};
@@ -158,7 +163,9 @@ function createKey(event: ChangeEvent, world: World): Effect {
     key_usage: text(metadata.keyUsage) ?? text(request.keyUsage) ?? 'ENCRYPT_DECRYPT',
     key_spec:
       text(metadata.keySpec) ?? text(request.keySpec) ?? text(request.customerMasterKeySpec) ?? 'SYMMETRIC_DEFAULT',
-    key_state: text(metadata.keyState) ?? (origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled'),
+    // A replica is answered Creating, which KMS turns into Enabled (PendingImport for imported material) once the
+    // replication is done: the state it is created for, approved as such, not a passing one no key returns to.
+    key_state: createdKeyState(text(metadata.keyState), origin),
     deletion_date: null,
     enable_key_rotation: false,
     rotation_period_in_days: null,

@@ -450,6 +450,30 @@ describe('Multi-Region replica keys', () => {
     expect(finding).toBeUndefined();
   });
 
+  it('approves a replica KMS answers as Creating as Enabled, which it becomes: disabling it later is undone by enabling it', () => {
+    // Prepare: KMS answers a replica's creation with the transient state Creating.
+    const created = replicaCreated();
+    const metadata = (created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata;
+    metadata.keyState = 'Creating';
+    metadata.enabled = false;
+    // Act
+    const { findings, store } = detect([
+      at(created, 'create-1', '2021-03-10T20:00:00Z'),
+      by(
+        at(onKey(rec('DisableKey__awskmsdg__1'), REPLICA), 'disable-1', '2021-03-10T21:00:00Z'),
+        sessionIdentity('Mallory', 'x'),
+      ),
+    ]);
+    // Assess
+    expect(findings[0].changes.key_state).toEqual({ before: null, after: 'Enabled' });
+    expect(store.baseline(REPLICA)?.attributes.key_state).toBe('Enabled');
+    expect(findings[1]).toMatchObject({
+      status: 'drift',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    expect(findings[1].remediation).toEqual([`aws kms enable-key --key-id ${REPLICA} --region ap-northeast-1`]);
+  });
+
   it("records a replica's primary Region as KMS names it, so promoting the replica is drift", () => {
     const { findings } = detect([
       at(replicaCreated(), 'create-1', '2021-03-10T20:00:00Z'),
