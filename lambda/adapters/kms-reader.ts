@@ -242,7 +242,9 @@ export function keyState(reads: KeyReads): Record<string, unknown> {
   if (reads.grants)
     state.grants = Object.fromEntries(reads.grants.filter((g) => g.GrantId).map((g) => [g.GrantId, grantValue(g)]));
   if (reads.policy !== undefined) state.policy = normalizePolicy(reads.policy, parseArn(metadata.Arn ?? '')?.partition);
-  if (reads.rotation && !ROTATION_HIDDEN_STATES.has(String(lifecycle))) {
+  // Automatic rotation is shared by a multi-Region key's primary and replicas, and set on the primary only: like the
+  // replica Regions, the primary's to report (a replica refuses EnableKeyRotation), left out on a replica.
+  if (reads.rotation && !ROTATION_HIDDEN_STATES.has(String(lifecycle)) && !isReplica(metadata)) {
     const enabled = reads.rotation.KeyRotationEnabled === true;
     state.enable_key_rotation = enabled;
     state.rotation_period_in_days = enabled ? (reads.rotation.RotationPeriodInDays ?? null) : null;

@@ -228,7 +228,7 @@ describe('createKmsReader: a multi-Region replica key', () => {
   const KEY_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
   const arnIn = (region: string) => `arn:aws:kms:${region}:644160558196:key/${KEY_ID}`;
   /** The replica in eu-west-1 of a primary in us-east-1, read while KMS lists `replicas` as the replica keys. */
-  const readReplica = async (replicas: string[]) => {
+  const readReplica = async (replicas: string[], rotation = 'GetKeyRotationStatus__custodian__1') => {
     const described = sdkOutput<{ KeyMetadata: Record<string, unknown> }>('DescribeKey__custodian__1');
     kmsMock.on(DescribeKeyCommand).resolves({
       ...described,
@@ -246,10 +246,26 @@ describe('createKmsReader: a multi-Region replica key', () => {
       },
     });
     kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
+    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput(rotation));
     emptyLists();
     return reader.readKey(arnIn('eu-west-1'));
   };
+
+  it('leaves its automatic rotation to the primary, which shares it: rotation turned on at the primary is no drift of this key (EnableKeyRotation would refuse it)', async () => {
+    // Prepare: adopted with rotation off (GetKeyRotationStatus__custodian__1).
+    const adopted = await readReplica(['eu-west-1']);
+    // Act: rotation turned on at the primary, in us-east-1; KMS synchronizes it to the replica.
+    const live = await readReplica(['eu-west-1'], 'GetKeyRotationStatus__custodian__2');
+    // Assess
+    expect(live.attributes).not.toHaveProperty('enable_key_rotation');
+    expect(live.attributes).not.toHaveProperty('rotation_period_in_days');
+    const finding = reconcileResource(
+      { baseline: adopted, live, previous: adopted, previousVersion: 1, nowMs: Date.parse('2026-10-03T12:00:00Z') },
+      new MemoryStore(),
+      DEFAULT_CONFIG,
+    );
+    expect(finding).toBeUndefined();
+  });
 
   it("reads its primary's Region, and leaves the replica Regions to the primary: a sibling replicated from the primary is no drift of this key", async () => {
     // Prepare: adopted while it was the only replica.
