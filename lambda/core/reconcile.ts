@@ -21,12 +21,22 @@ const RECONCILER: Actor = { arn: 'keydrift-reconciler', name: 'the keydrift reco
 const DAY_MS = 24 * 60 * 60 * 1000;
 const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
 
-/** Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). */
+/**
+ * Key states KMS passes through on its own and leaves by itself: a replica being created, a multi-Region key whose
+ * primary Region is moving. No one chose them, and no command undoes them.
+ */
+const PASSING_KEY_STATES: ReadonlySet<unknown> = new Set(['Creating', 'Updating']);
+
+/**
+ * Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). A key `to` shows in
+ * a passing state (Creating, Updating) is not compared on its state: it is on its way to one.
+ */
 export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): string[] {
   // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
   return knownPaths(from, to).filter((path) => {
     const a = lookup(from, path);
     const b = lookup(to, path);
+    if (path === 'key_state' && PASSING_KEY_STATES.has(b)) return false;
     return a !== undefined && b !== undefined && !same(a, b);
   });
 }

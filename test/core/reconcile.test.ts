@@ -40,6 +40,20 @@ describe('Reconciling a key with its baseline', () => {
     expect(reconcileResource({ baseline: key(), live: key(), nowMs: NOW }, store, DEFAULT_CONFIG)).toBeUndefined();
   });
 
+  it('reports nothing of a multi-Region key caught Updating while its primary Region moves, nor its return to Enabled', () => {
+    // Act: one run reads the key while KMS moves its primary Region; the detector stored that read too.
+    const updating = key({ key_state: 'Updating' });
+    const during = reconcileResource({ baseline: key(), live: updating, nowMs: NOW }, store, DEFAULT_CONFIG);
+    const after = reconcileResource(
+      { baseline: key(), live: key(), previous: updating, previousVersion: 2, nowMs: NOW + DAY },
+      store,
+      DEFAULT_CONFIG,
+    );
+    // Assess: no drift with an enable-key KMS would refuse, and no all-clear for drift never reported.
+    expect(during).toBeUndefined();
+    expect(after).toBeUndefined();
+  });
+
   it("reports a key found disabled behind keydrift's back as critical drift, with the undo", () => {
     const finding = reconcileResource(
       { baseline: key(), live: key({ key_state: 'Disabled' }), nowMs: NOW },
