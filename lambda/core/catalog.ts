@@ -290,7 +290,7 @@ export const EVENTS: Record<string, EventEntry> = {
     severity: 'error',
     summary: s(
       (c) =>
-        `Key ${c.label} replicated to ${Object.keys((c.changes.replica_regions?.after as object) ?? {}).join(', ') || 'another Region'} by ${c.who}`,
+        `Key ${c.label} replicated to ${Object.keys((c.changes.replica_regions?.after as object) ?? {}).join(', ') || 'another Region'} by ${c.who}${openedTo(c.changes.policy?.external_accounts)}`,
     ),
   },
   UpdatePrimaryRegion: {

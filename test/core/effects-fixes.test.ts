@@ -60,6 +60,10 @@ describe('ReplicateKey: the replica key and its policy', () => {
     expect(last.reasons).toEqual([
       'NoOutsideAccessGained: account 012345678901, 123456789012 gained access to the key',
     ]);
+    // The summary says why it is critical, as a CreateKey's does.
+    expect(last.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab replicated to us-west-2 by Alice, open to account 012345678901, 123456789012',
+    );
   });
 
   it('keeps a replica whose policy stays inside the account at the default error severity', () => {
