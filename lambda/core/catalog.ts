@@ -355,7 +355,16 @@ export const EVENTS: Record<string, EventEntry> = {
     summary: s((c) => `Deletion of key ${c.label} cancelled by ${c.who}; the key is left Disabled`),
   },
   RotateKeyOnDemand: { severity: 'info', summary: s((c) => `Key ${c.label} rotated on demand by ${c.who}`) },
-  RotateKey: { severity: 'info', routine: true, summary: s((c) => `Key ${c.label} rotated automatically by KMS`) },
+  RotateKey: {
+    severity: 'info',
+    routine: true,
+    // KMS records the rotation a RotateKeyOnDemand started with this event too (rotationType ON_DEMAND).
+    summary: s((c) =>
+      c.event.additionalEventData.rotationType === 'ON_DEMAND'
+        ? `Key ${c.label} rotated on demand: KMS completed the rotation requested with RotateKeyOnDemand`
+        : `Key ${c.label} rotated automatically by KMS`,
+    ),
+  },
   'KMS CMK Rotation': {
     severity: 'info',
     routine: true,

@@ -207,3 +207,28 @@ describe('Grant revoked', () => {
     );
   });
 });
+
+describe('RotateKey, the service event of a rotation', () => {
+  it('says a rotation KMS made on demand was requested, not automatic', () => {
+    // Prepare: the current documentation's RotateKey names its rotation type.
+    const onDemand = rec('RotateKey__awskmsdg__1', (r) => {
+      (r.serviceEventDetails as Record<string, unknown>).rotationType = 'ON_DEMAND';
+    });
+    // Act
+    const { last } = detect([onDemand]);
+    // Assess
+    expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+    expect(last.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab rotated on demand: KMS completed the rotation requested with RotateKeyOnDemand',
+    );
+  });
+
+  it('says an automatic rotation is one', () => {
+    const automatic = rec('RotateKey__awskmsdg__1', (r) => {
+      (r.serviceEventDetails as Record<string, unknown>).rotationType = 'AUTOMATIC';
+    });
+    expect(detect([automatic]).last.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab rotated automatically by KMS',
+    );
+  });
+});
