@@ -400,14 +400,21 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // the change is not also reported as one no event explained. Saved after the read began and unlike it, it holds
     // a change this read missed: the read is the older, and is neither judged nor written (it would resolve drift
     // the detector just alerted, and overwrite its state); the next run compares again. Its drift still counts.
+    // A key's aliases come from the listing at the start of the invocation, so what the page loaded can be newer too
+    // (saved after that listing; what was saved in its millisecond, as by an earlier run with a stopped clock, is not).
+    const newerThanRead = (current: Stored, loaded: boolean): boolean =>
+      !!current.state && savedSince(current, loaded ? readAt + 1 : readAt) && !sameState(current.state.snapshot, live);
+    const savedAfterRead = (current: Stored, loaded: boolean): boolean => {
+      if (!current.state || !newerThanRead(current, loaded)) return false;
+      logger.info('Saved by the detector after this read began; left to the next run', { resource: live.arn });
+      const approved = current.baseline?.snapshot;
+      if (approved && differingPaths(approved, current.state.snapshot).length > 0) run.cursor.counts.openDrift++;
+      return true;
+    };
     const judgeAgain = async () => {
+      if (savedAfterRead(stored, !reread)) return true;
       const newer = reread ? undefined : await newerStored(live.arn, stored);
-      if (newer?.state && savedSince(newer, readAt) && !sameState(newer.state.snapshot, live)) {
-        logger.info('Saved by the detector after this read began; left to the next run', { resource: live.arn });
-        const approved = newer.baseline?.snapshot;
-        if (approved && differingPaths(approved, newer.state.snapshot).length > 0) run.cursor.counts.openDrift++;
-        return true;
-      }
+      if (newer && savedAfterRead(newer, false)) return true;
       if (newer) await reconcileOne(live, newer, world, run, inv, readAt, true);
       return !!newer;
     };
@@ -472,7 +479,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
     }
     // Only a reported finding lets the state move on: while it is pending, the next run must see the difference again.
-    if (changed && delivery !== 'saved' && delivery !== 'pending') {
+    // A state saved since the read began is the newer: it stays.
+    if (changed && delivery !== 'saved' && delivery !== 'pending' && !newerThanRead(stored, !reread)) {
       await recon.putState(live, stateWrite.expectedVersion, run.runId);
     }
   }
@@ -538,7 +546,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       inv,
       run,
       async () => {
-        const readAt = now();
+        // The read began with its aliases: the account's listing, made when the invocation began.
+        const readAt = world.surveyedAt;
         const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
         if (read.keyManager === 'AWS') {
           run.cursor.counts.awsManagedKeys++;

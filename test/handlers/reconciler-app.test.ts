@@ -14,12 +14,14 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { DescribeKeyCommand, KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient, ListGrantsCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createStateStore } from '../../lambda/adapters/state-store';
 import { parseDetectionConfig } from '../../lambda/core/config';
+import { snapshotFromState } from '../../lambda/core/state';
+import type { ResourceSnapshot } from '../../lambda/core/types';
 import {
   CONTINUE_DETAIL_TYPE,
   createReconciler,
@@ -1062,15 +1064,63 @@ describe('Reconciler: stored state', () => {
     expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
     expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
   });
+
+  it("does not take a key's aliases, listed before the detector saved a new one, for the alias gone", async () => {
+    // Prepare: adopted; the run lists the aliases, then an alias is created on the second key and the detector
+    // alerts it and saves the key's state, all before the run loads and reads that key's page.
+    account = accountWith(2);
+    await reconciler()({});
+    const key = customerKeys(account)[1];
+    const keys = () => [...account.keys.values()].map((k) => ({ KeyId: k.id, KeyArn: k.arn }));
+    kmsMock.on(ListKeysCommand).callsFake(async () => {
+      if (!account.aliases.has('alias/rogue')) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        account.aliases.set('alias/rogue', key.id);
+        await detectorSaves(key.arn, (snapshot) => {
+          snapshot.attributes['aliases#alias/rogue'] = true;
+        });
+        // The alias itself, as the detector keeps an unplanned one: its state, and "no alias" approved.
+        const alias = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/rogue`;
+        const store = createStateStore({ client: table.client, tableName: table.tableName });
+        await store.claim('detector-alias');
+        await store.save({
+          eventId: 'detector-alias',
+          finding: { ...(await fakeFinding(alias)), eventId: 'detector-alias' },
+          states: [{ snapshot: snapshotFromState('alias', alias, { target_key_id: key.arn }), expectedVersion: null }],
+          baselines: [{ snapshot: snapshotFromState('alias', alias, { target_key_id: null }), expectedVersion: null }],
+          alertSent: true,
+        });
+      }
+      return { Keys: keys(), Truncated: false };
+    });
+    snsMock.resetHistory();
+
+    // Act
+    const racing = await reconciler()({});
+    const next = await reconciler()({});
+
+    // Assess: no false resolve of the alias, no state without it, and no second alert of the CreateAlias
+    expect(racing.findings).toEqual([]);
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ 'aliases#alias/rogue': true });
+    expect(next.findings).toEqual([]);
+    expect(findingEvents()).toEqual([]);
+  });
 });
 
 /** What the detector does on an unplanned DisableKey event: it alerts, and saves the key's state as disabled. */
 async function detectorSavesDisabled(keyArn: string) {
+  await detectorSaves(keyArn, (snapshot) => {
+    snapshot.attributes.key_state = 'Disabled';
+  });
+}
+
+/** What the detector does on an unplanned change event: it alerts, and saves the key's state as changed. */
+async function detectorSaves(keyArn: string, change: (snapshot: ResourceSnapshot) => void) {
   const store = createStateStore({ client: table.client, tableName: table.tableName });
   const state = (await store.load([keyArn])).states.get(keyArn);
   if (!state) throw new Error('no state adopted');
   const snapshot = structuredClone(state.snapshot);
-  snapshot.attributes.key_state = 'Disabled';
+  change(snapshot);
   await store.claim('detector-event');
   await store.save({
     eventId: 'detector-event',

@@ -237,6 +237,9 @@ export class FakeKms {
   }
 
   private key(keyId: string | undefined): FakeKey {
+    // An alias name or ARN stands for the key it points to, as in every KMS call that takes a KeyId.
+    const alias = keyId?.match(/(?:^|:)(alias\/.+)$/)?.[1];
+    if (alias) keyId = this.aliases.get(alias) ?? keyId;
     const key =
       this.keys.get(keyId ?? '') ?? [...this.keys.values()].find((k) => k.id === keyId || k.arn.endsWith(`/${keyId}`));
     if (!key) throw kmsError('NotFoundException', `Key '${keyId}' does not exist`);
