@@ -420,6 +420,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     };
 
     if (!baseline) {
+      // Gone before keydrift ever saw it, or not visible yet (a key KMS lists right after CreateKey, before its reads
+      // know it): nothing to approve, nor to report; a key that exists is found by the next run.
+      if (isGone(live)) {
+        logger.info('Listed but gone, never baselined; left to the next run', { resource: live.arn });
+        return;
+      }
       if (run.cursor.adopting) {
         if (await recon.adopt(live, state?.version ?? null, run.runId, undefined, approvable(live))) {
           run.cursor.counts.adopted++;

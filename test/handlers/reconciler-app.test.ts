@@ -30,6 +30,7 @@ import {
 } from '../../lambda/handlers/reconciler-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
 import { FakeKms, seeded } from '../helpers/fake-kms';
+import { kmsError } from '../helpers/kms-api';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -988,6 +989,32 @@ describe('Reconciler: runs continued across invocations', () => {
     // Assess
     expect(resumed).toMatchObject({ status: 'completed', counts: { keys: 5, adopted: 7 } });
     for (const key of customerKeys(account)) expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(1);
+  });
+});
+
+describe('Reconciler: keys KMS lists but does not know yet', () => {
+  it('neither adopts nor reports as deleted a new key whose read found nothing yet: the next run finds it', async () => {
+    // Prepare: adopted; a new key is listed, but its DescribeKey answers NotFound once (KMS reads are eventually
+    // consistent right after CreateKey).
+    account = accountWith(1);
+    await reconciler()({});
+    const fresh = account.addKey({ description: 'fresh' });
+    let described = 0;
+    kmsMock.on(DescribeKeyCommand, { KeyId: fresh.arn }).callsFake(async () => {
+      if (described++ === 0) throw kmsError('NotFoundException', `Key '${fresh.arn}' does not exist`);
+      return { KeyMetadata: account.metadata(fresh) };
+    });
+
+    // Act
+    const first = await reconciler()({});
+    const next = await reconciler()({});
+
+    // Assess
+    expect(first.findings).toEqual([]);
+    expect(next.findings.map((f) => [f.event, f.resource, f.changes.key_state?.after])).toEqual([
+      ['Unbaselined', fresh.arn, 'Enabled'],
+    ]);
+    expect(await snapshotOf(fresh.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled', description: 'fresh' });
   });
 });
 
