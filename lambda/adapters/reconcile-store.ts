@@ -7,7 +7,8 @@
  * | adoption marker | `META` | `ADOPTION` | `adoptedAt`, `runId`, `resources`: the first complete reconcile |
  * | run cursor | `META` | `RECONCILE` | `runId`, `sequence`, `cursor` (JSON), `updatedAt`: an unfinished run |
  *
- * Adoption writes a resource's baseline and state; later reconciles write states that changed without a finding.
+ * Adoption writes a resource's baseline and state; later reconciles write states that changed without a finding, and
+ * baselines with what they had no value for yet.
  * Every write is conditional on the version loaded, so nothing the detector saved in between is overwritten.
  */
 
@@ -68,6 +69,16 @@ export interface ReconcileStore {
   ): Promise<boolean>;
   /** Writes the state if its version is still `expectedVersion` (`null`: none). Returns false when it was not. */
   putState(snapshot: ResourceSnapshot, expectedVersion: number | null, runId: string): Promise<boolean>;
+  /**
+   * Writes the baseline if its version is still `expectedVersion`, still accepted by whom and when it was (what the
+   * reconciler adds to it is what it had no value for). Returns false when it was not.
+   */
+  putBaseline(
+    snapshot: ResourceSnapshot,
+    expectedVersion: number,
+    runId: string,
+    accepted: { acceptedBy?: string; acceptedAt?: string },
+  ): Promise<boolean>;
   cursor<T>(): Promise<StoredCursor<T> | undefined>;
   /**
    * Stores the cursor if the stored one is still the run's `expectedSequence` (`null`: there is none).
@@ -214,6 +225,30 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
     );
   }
 
+  function putBaseline(
+    snapshot: ResourceSnapshot,
+    expectedVersion: number,
+    runId: string,
+    accepted: { acceptedBy?: string; acceptedAt?: string },
+  ): Promise<boolean> {
+    const at = new Date(now()).toISOString();
+    return conditional('PutItem (baseline)', () =>
+      client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: snapshotItem('BASELINE', snapshot, {
+            version: expectedVersion + 1,
+            updatedAt: at,
+            updatedBy: UPDATED_BY,
+            runId,
+            ...accepted,
+          }),
+          ...versionCondition(expectedVersion),
+        }),
+      ),
+    );
+  }
+
   async function cursor<T>(): Promise<StoredCursor<T> | undefined> {
     const { Item } = await send('GetItem (cursor)', () =>
       client.send(new GetItemCommand({ TableName: tableName, Key: META_KEY(CURSOR_SK), ConsistentRead: true })),
@@ -298,7 +333,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
     return [...new Map(parts.flat().map((r) => [r.arn, r])).values()];
   }
 
-  return { adoption, markAdopted, adopt, putState, cursor, saveCursor, clearCursor, baselined };
+  return { adoption, markAdopted, adopt, putState, putBaseline, cursor, saveCursor, clearCursor, baselined };
 }
 
 function translate(what: string, error: unknown): Error {

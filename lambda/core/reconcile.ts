@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseArn } from './arn';
 import { UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
+import { TRANSIENT_STATES } from './detector';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
 import { comment, remediationFor, shellQuote } from './remediation';
@@ -64,6 +65,32 @@ export function withRestoredGrants(baseline: ResourceSnapshot, live: ResourceSna
     restored = true;
   }
   return restored ? { ...baseline, attributes } : undefined;
+}
+
+/**
+ * The baseline with what it does not know yet taken from the live state, as the detector settles a baseline with its
+ * live read (core/live.ts `settleWithLive`): a path it never knew (KMS hides a key's rotation while it is pending
+ * deletion, a detector's read may have failed) is seen for the first time, and approved so, but a key state in
+ * passing, a deletion date, a path settled as unknown, or an attribute left out to fit the table (`truncated`).
+ * `undefined` when nothing is new.
+ */
+export function withFirstSeen(
+  baseline: ResourceSnapshot,
+  live: ResourceSnapshot,
+  truncated: readonly string[] = [],
+): ResourceSnapshot | undefined {
+  const attributes = { ...baseline.attributes };
+  let seen = false;
+  for (const [path, value] of Object.entries(live.attributes)) {
+    if (truncated.includes(splitPath(path).attribute) || baseline.unknownPaths?.includes(path)) continue;
+    if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
+    if (lookup(baseline, path) !== undefined) continue;
+    attributes[path] = value;
+    seen = true;
+  }
+  const maps = live.completeMaps.filter((m) => !baseline.completeMaps.includes(m) && !truncated.includes(m));
+  if (!seen && maps.length === 0) return undefined;
+  return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps] };
 }
 
 function reconcileEvent(resource: string, eventName: string, idParts: unknown[], nowMs: number): ChangeEvent {

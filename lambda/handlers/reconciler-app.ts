@@ -46,6 +46,7 @@ import {
   differingPaths,
   reconcileResource,
   unbaselinedResource,
+  withFirstSeen,
   withRestoredGrants,
 } from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
@@ -452,9 +453,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       return;
     }
 
-    // A grant re-created exactly as an approved one that is gone (its remediation run) takes its place.
+    // A grant re-created exactly as an approved one that is gone (its remediation run) takes its place; what the
+    // baseline never knew (a key's rotation, hidden while it was pending deletion) is approved as first seen.
     const restored = withRestoredGrants(baseline.snapshot, live);
-    const approved = restored ?? baseline.snapshot;
+    const firstSeen = isGone(live) ? undefined : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated);
+    const approved = firstSeen ?? restored ?? baseline.snapshot;
     const drifted = differingPaths(approved, live);
     const finding = reconcileResource(
       {
@@ -472,9 +475,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const changed = !state || !sameState(state.snapshot, live);
     let delivery: Delivery | undefined;
     const { acceptedBy, acceptedAt } = baseline;
-    const baselines = restored
-      ? [{ snapshot: restored, expectedVersion: baseline.version, acceptedBy, acceptedAt }]
-      : [];
+    const baselines =
+      approved !== baseline.snapshot
+        ? [{ snapshot: approved, expectedVersion: baseline.version, acceptedBy, acceptedAt }]
+        : [];
     if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines }, run, inv);
     if (live.kind === 'key') {
       const dependents = {
@@ -489,6 +493,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (changed && delivery !== 'saved' && delivery !== 'pending' && !newerThanRead(stored, !reread)) {
       await recon.putState(live, stateWrite.expectedVersion, run.runId);
     }
+    if (firstSeen && !finding)
+      await recon.putBaseline(firstSeen, baseline.version, run.runId, { acceptedBy, acceptedAt });
   }
 
   /**

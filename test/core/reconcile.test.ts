@@ -6,7 +6,13 @@ import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import type { Surroundings } from '../../lambda/core/judge';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizePolicy } from '../../lambda/core/policy';
-import { deletionReminder, RECONCILE_EVENT, type ReconcileInput, reconcileResource } from '../../lambda/core/reconcile';
+import {
+  deletionReminder,
+  RECONCILE_EVENT,
+  type ReconcileInput,
+  reconcileResource,
+  withFirstSeen,
+} from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { ResourceSnapshot } from '../../lambda/core/types';
 import { rec } from './harness';
@@ -406,6 +412,27 @@ describe('Reconciling a trail with its baseline', () => {
       DEFAULT_CONFIG,
     );
     expect(finding?.severity).toBe('error');
+  });
+});
+
+describe('What a baseline never knew, seen live', () => {
+  const { enable_key_rotation, ...withoutRotation } = approved;
+  const partial = () => snapshotFromState('key', KEY, withoutRotation);
+
+  it('is approved as first seen, and nothing when the baseline knows it all', () => {
+    expect(withFirstSeen(partial(), key())?.attributes).toMatchObject({ enable_key_rotation });
+    expect(withFirstSeen(key(), key({ enable_key_rotation: false }))).toBeUndefined();
+  });
+
+  it('is not approved as a key state in passing, a deletion date, a path settled unknown, or one left out to fit', () => {
+    const unknown = { ...partial(), unknownPaths: ['enable_key_rotation'] };
+    const pending = { key_state: 'PendingDeletion', deletion_date: '2026-10-10T12:00:00Z' };
+    const baseline = snapshotFromState('key', KEY, { description: 'payments' });
+
+    expect(withFirstSeen(unknown, key())).toBeUndefined();
+    expect(withFirstSeen(baseline, key(pending))?.attributes).not.toHaveProperty('key_state');
+    expect(withFirstSeen(baseline, key(pending))?.attributes).not.toHaveProperty('deletion_date');
+    expect(withFirstSeen(partial(), key(), ['enable_key_rotation'])).toBeUndefined();
   });
 });
 

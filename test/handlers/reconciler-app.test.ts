@@ -598,6 +598,24 @@ describe('Reconciler: keys found pending deletion', () => {
     expect(sent(topics.email)).toBe(2);
   });
 
+  it('watches the rotation of a key adopted pending deletion once it is back: KMS hid it while pending', async () => {
+    // Prepare: adopted pending deletion (no rotation read then); cancelled and enabled unseen, rotation on again.
+    const doomed = await adoptedPendingDeletion();
+    Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: true });
+    const back = await reconciler({}, () => START + DAY)({});
+    expect(back.findings.map((f) => f.status)).toEqual(['resolved']);
+    expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ enable_key_rotation: true });
+
+    // Act: rotation turned off, unseen.
+    doomed.rotation = false;
+    const result = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess
+    expect(result.findings.map((f) => [f.event, f.severity, f.changes.enable_key_rotation])).toEqual([
+      ['Reconcile', 'error', { before: true, after: false }],
+    ]);
+  });
+
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();
