@@ -18,7 +18,9 @@ import {
   CreateKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
+  KMSClient,
   PutKeyPolicyCommand,
+  ReplicateKeyCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
 } from '@aws-sdk/client-kms';
@@ -400,5 +402,27 @@ describe('Reconciler against moto', () => {
     expect(await admitted(paged, { observed: true })).toEqual([true]);
     expect(await admitted(late, { approves: true })).toEqual([true]);
     expect((await reconcile({})).findings.filter((f) => f.resource === partner.arn)).toEqual([]);
+  });
+
+  it('leaves the replicas of a multi-Region key to its primary: a replica added elsewhere is no drift here', async () => {
+    // Prepare: a multi-Region key whose primary is in another Region, replicated here and found by a run.
+    const primaryRegion = new KMSClient({ ...world.moto.clientConfig, region: 'us-east-1', maxAttempts: 2 });
+    const primary = await primaryRegion.send(new CreateKeyCommand({ MultiRegion: true, Description: 'e2e mrk' }));
+    const { ReplicaKeyMetadata } = await primaryRegion.send(
+      new ReplicateKeyCommand({ KeyId: primary.KeyMetadata?.KeyId, ReplicaRegion: REGION }),
+    );
+    const replica = ReplicaKeyMetadata?.Arn as string;
+    expect(only((await reconcile({})).findings, replica)).toMatchObject({ event: 'Unbaselined' });
+
+    // Act: the primary gets a third Region, recorded there and in the primary's Region only.
+    await primaryRegion.send(
+      new ReplicateKeyCommand({ KeyId: primary.KeyMetadata?.KeyId, ReplicaRegion: 'us-west-2' }),
+    );
+    clock += 60_000;
+    const result = await reconcile({});
+    primaryRegion.destroy();
+
+    // Assess
+    expect(result.findings.filter((f) => f.resource === replica)).toEqual([]);
   });
 });
