@@ -1008,7 +1008,9 @@ describe('createDetector: concurrent events and live reads', () => {
 
     // Act: the EnableKey after it is judged and saved meanwhile; then the DisableKey goes on
     const disable = first.detect(envelope(readRecord('DisableKey__awskmsdg__1')));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Until the DisableKey's claim and load are answered and its policy read stalls.
+    const stalling = () => policyReads > 0 && table.calls.length >= 2 && table.calls.every((c) => c.end >= 0);
+    while (!stalling()) await new Promise((resolve) => setTimeout(resolve, 5));
     await second.detect(envelope(enableKeyAfterDisableKey()));
     resume();
     const { finding } = await disable;
