@@ -161,8 +161,12 @@ const NO_OPS_TARGET =
  * letters, digits and hyphens, within KMS's alias rules; alias names are unique per account and Region, as a stack's
  * name is, so one keydrift per stack (and per account and Region) never collides with another.
  */
-export function keyAliasNames(stackName: string): { key: string; opsKey: string } {
-  return { key: `alias/keydrift/${stackName}`, opsKey: `alias/keydrift/${stackName}-ops` };
+export function keyAliasNames(stackName: string): { key: string; opsKey: string; trailKey: string } {
+  return {
+    key: `alias/keydrift/${stackName}`,
+    opsKey: `alias/keydrift/${stackName}-ops`,
+    trailKey: `alias/keydrift/${stackName}-trail`,
+  };
 }
 
 /** A metric keydrift's functions emit (Powertools EMF, default dimension `service`, plus any given). */
@@ -1095,6 +1099,8 @@ export class Keydrift extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // A finding about the key that protects the audit logs names it by this alias, not by a bare key id.
+    trailKey.addAlias(keyAliasNames(Stack.of(this).stackName).trailKey);
     const cloudTrailPrincipal = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
     trailKey.addToResourcePolicy(
       new iam.PolicyStatement({

@@ -1165,6 +1165,16 @@ describe('keydrift stack with every option', () => {
     expect(JSON.stringify(trail)).not.toContain('ExcludeManagementEventSources');
   });
 
+  it("names the trail's key by an alias that says it is keydrift's trail key, so findings about it say so", () => {
+    const trail = full.template.findResources('AWS::CloudTrail::Trail');
+    const [trailKeyId] = Object.values(trail)[0].Properties.KMSKeyId['Fn::GetAtt'] ?? [];
+    expect(trailKeyId).toEqual(expect.stringMatching(/^KeydriftTrailKey/));
+    full.template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/keydrift/Keydrift-trail',
+      TargetKeyId: { 'Fn::GetAtt': [trailKeyId, 'Arn'] },
+    });
+  });
+
   it('encrypts trail logs with a dedicated key that CloudTrail may use only for this account', () => {
     // keydrift's key, the ops key and the trail key.
     full.template.resourceCountIs('AWS::KMS::Key', 3);
@@ -1410,6 +1420,7 @@ describe('Keydrift construct', () => {
     expect(keyAliasNames('Platform-Security')).toEqual({
       key: 'alias/keydrift/Platform-Security',
       opsKey: 'alias/keydrift/Platform-Security-ops',
+      trailKey: 'alias/keydrift/Platform-Security-trail',
     });
     template.hasResourceProperties('AWS::KMS::Alias', {
       AliasName: 'alias/keydrift/Platform-Security',
