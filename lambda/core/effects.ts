@@ -182,8 +182,13 @@ function createKey(event: ChangeEvent, world: World): Effect {
     const key = text(tag.tagKey) ?? text(tag.TagKey);
     if (key) set[entryPath('tags', key)] = String(tag.tagValue ?? tag.TagValue ?? '');
   }
-  // A replica's replica Regions are its primary's to know (kms-reader.ts leaves them out): not known to be none.
+  // A replica's replica Regions and automatic rotation are its primary's to know (kms-reader.ts leaves them out): not
+  // known to be none or off. The rotation it shares is read and compared once it is made the primary.
   const replica = multiRegion && set.primary_region !== (owner?.region || event.region);
+  if (replica) {
+    delete set.enable_key_rotation;
+    delete set.rotation_period_in_days;
+  }
   return effect('key', arn, set, {
     creates: true,
     createdFor: workingState('key', set),

@@ -450,6 +450,42 @@ describe('Multi-Region replica keys', () => {
     expect(finding).toBeUndefined();
   });
 
+  it("leaves a created replica's rotation unknown: a promotion finds the rotation it shares with its primary no drift", () => {
+    // Prepare: the replica created while its primary rotates, then made the primary by the platform's role.
+    const deployer = sessionIdentity('platform-deployer', 'pipeline');
+    const promote = by(rec('UpdatePrimaryRegion__awskmsdg__2'), deployer);
+    const { findings, store } = detect(
+      [by(at(replicaCreated(), 'create-1', '2021-03-10T20:00:00Z'), deployer), promote],
+      { plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/platform-deployer`] },
+    );
+    const baseline = store.baseline(REPLICA) as NonNullable<ReturnType<typeof store.baseline>>;
+    // Act: the reconciler reads the new primary, whose rotation (the primary's all along) it now reads.
+    const live = structuredClone(baseline);
+    live.attributes.enable_key_rotation = true;
+    live.attributes.rotation_period_in_days = 365;
+    const finding = reconcileResource({ baseline, live, nowMs: Date.parse('2021-03-11T00:00:00Z') }, store, config());
+    // Assess: no drift undone by turning off the rotation every replica shares.
+    expect(findings[0].changes.enable_key_rotation).toBeUndefined();
+    expect(finding).toBeUndefined();
+  });
+
+  it('reports rotation turned off at a promoted replica as drift, not as already at its baseline', () => {
+    // Prepare: the replica created while its primary rotates, then made the primary.
+    const disable = by(
+      at(onKey(rec('DisableKeyRotation__awskmsdg__1'), REPLICA), 'disable-rotation-1', '2021-03-11T20:00:00Z'),
+      sessionIdentity('Mallory', 'x'),
+    );
+    // Act
+    const { last } = detect([
+      at(replicaCreated(), 'create-1', '2021-03-10T20:00:00Z'),
+      rec('UpdatePrimaryRegion__awskmsdg__2'),
+      disable,
+    ]);
+    // Assess
+    expect(last).toMatchObject({ status: 'drift', changes: { enable_key_rotation: { before: true, after: false } } });
+    expect(last.remediation).toEqual([`aws kms enable-key-rotation --key-id ${REPLICA} --region ap-northeast-1`]);
+  });
+
   it('approves a replica KMS answers as Creating as Enabled, which it becomes: disabling it later is undone by enabling it', () => {
     // Prepare: KMS answers a replica's creation with the transient state Creating.
     const created = replicaCreated();
