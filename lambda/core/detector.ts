@@ -143,6 +143,7 @@ export class Detector {
     Object.assign(state.attributes, effect.set);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
+    forget(state, effect.forgets);
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
@@ -161,6 +162,7 @@ export class Detector {
       for (const path of unknown) delete baseline.attributes[path];
       if (unknown.length) baseline.unknownPaths = [...new Set([...(baseline.unknownPaths ?? []), ...unknown])];
       if (effect.creates) baseline.completeMaps = createdMaps;
+      forget(baseline, effect.forgets);
       this.store.putBaseline(baseline);
     }
     for (const related of effect.related) {
@@ -206,6 +208,17 @@ function approve(
     baseline.attributes[path] = value;
     baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
   }
+}
+
+/** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
+function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | undefined): void {
+  if (!attributes?.length) return;
+  const gone = (path: string) => attributes.includes(splitPath(path).attribute);
+  for (const path of Object.keys(snapshot.attributes)) if (gone(path)) delete snapshot.attributes[path];
+  snapshot.completeMaps = snapshot.completeMaps.filter((map) => !attributes.includes(map));
+  if (snapshot.approvedAt)
+    snapshot.approvedAt = Object.fromEntries(Object.entries(snapshot.approvedAt).filter(([path]) => !gone(path)));
+  if (snapshot.unknownPaths) snapshot.unknownPaths = snapshot.unknownPaths.filter((path) => !gone(path));
 }
 
 /** A trail or alias approved deleted (a trail's `trail`, an alias's `target_key_id` known to be no key). */

@@ -56,6 +56,12 @@ export interface Effect {
   /** The maps a creation knows in full, when not all of them: a replica key's replica Regions are its primary's. */
   knownMaps?: readonly string[];
   /**
+   * Attributes (whole maps too) the event leaves unknown: a primary key made a replica no longer knows its replica
+   * Regions and rotation, which its new primary changes from another Region's log. Forgotten by the state, and by the
+   * baseline when the change is approved, so that the live read takes them again once it is the primary.
+   */
+  forgets?: readonly string[];
+  /**
    * Set-up states a creation leaves behind and the value the resource is created for: a trail is created not
    * logging, a custom key store disconnected and a key for imported material pending import, and their creator
    * starts, connects or imports next. What an unplanned creation approves (a planned one approves what it created,
@@ -367,10 +373,15 @@ function replicateKey(event: ChangeEvent, world: World): Effect {
   );
 }
 
+/** Automatic rotation and the replica Regions: a multi-Region key's, set and read at its primary only. */
+const PRIMARY_ONLY = ['replica_regions', 'enable_key_rotation', 'rotation_period_in_days'] as const;
+
 function updatePrimaryRegion(event: ChangeEvent, world: World): Effect {
-  return effect('key', requireKeyArn(event, world), {
-    primary_region: text(event.requestParameters.primaryRegion) ?? null,
-  });
+  const arn = requireKeyArn(event, world);
+  const primary = text(event.requestParameters.primaryRegion) ?? null;
+  // The key made a replica: its new primary, in another Region, replicates, deletes and rotates from there.
+  const demoted = primary !== null && primary !== parseArn(arn)?.region;
+  return effect('key', arn, { primary_region: primary }, demoted ? { forgets: PRIMARY_ONLY } : {});
 }
 
 /**

@@ -414,6 +414,7 @@ describe('CreateCustomKeyStore', () => {
 
 describe('Multi-Region replica keys', () => {
   const REPLICA = 'arn:aws:kms:ap-northeast-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+  const PRIMARY = REPLICA.replace('ap-northeast-1', 'us-west-2');
 
   /** The CreateKey KMS records in the replica's Region for a ReplicateKey from us-west-2. */
   const replicaCreated = () => {
@@ -508,6 +509,46 @@ describe('Multi-Region replica keys', () => {
       changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
     });
     expect(findings[1].remediation).toEqual([`aws kms enable-key --key-id ${REPLICA} --region ap-northeast-1`]);
+  });
+
+  it('forgets the replica Regions and rotation of a primary made a replica: moved back, what its primary changed meanwhile is no drift', () => {
+    // Prepare: a multi-Region primary in us-west-2 rotating, replicated to ap-northeast-1, made a replica there and
+    // later the primary again, all by the platform's role.
+    const deployer = sessionIdentity('platform-deployer', 'pipeline');
+    const created = createKey({ keyArn: PRIMARY, identity: deployer });
+    const metadata = (created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata;
+    metadata.multiRegion = true;
+    const rotate = by(
+      at(onKey(rec('EnableKeyRotation__awskmsdg__1'), PRIMARY), 'rotate-1', '2021-03-10T19:10:00Z'),
+      deployer,
+    );
+    const replicate = by(
+      at(onKey(rec('UpdatePrimaryRegion__awskmsdg__1'), PRIMARY), 'replicate-1', '2021-03-10T19:30:00Z'),
+      deployer,
+    );
+    replicate.eventName = 'ReplicateKey';
+    replicate.requestParameters = { keyId: PRIMARY, replicaRegion: 'ap-northeast-1' };
+    const away = by(at(rec('UpdatePrimaryRegion__awskmsdg__1'), 'away-1', '2021-03-10T20:23:37Z'), deployer);
+    const back = by(at(rec('UpdatePrimaryRegion__awskmsdg__1'), 'back-1', '2021-03-12T20:00:00Z'), deployer);
+    (back.requestParameters as Record<string, unknown>).primaryRegion = 'us-west-2';
+    const { store } = detect([at(created, 'create-1', '2021-03-10T19:00:00Z'), rotate, replicate, away, back], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/platform-deployer`],
+    });
+    const baseline = store.baseline(PRIMARY) as NonNullable<ReturnType<typeof store.baseline>>;
+    // Act: meanwhile the primary in ap-northeast-1 was replicated to eu-west-1 and stopped rotating (recorded in those
+    // Regions only); the reconciler reads the key, the primary again.
+    const live = structuredClone(baseline);
+    Object.assign(live.attributes, {
+      'replica_regions#ap-northeast-1': true,
+      'replica_regions#eu-west-1': true,
+      enable_key_rotation: false,
+      rotation_period_in_days: null,
+    });
+    live.completeMaps = [...new Set([...live.completeMaps, 'replica_regions'])];
+    const finding = reconcileResource({ baseline, live, nowMs: Date.parse('2021-03-13T00:00:00Z') }, store, config());
+    // Assess: no drift, undone by deleting the eu-west-1 replica and turning rotation back on.
+    expect(baseline.attributes.primary_region).toBe('us-west-2');
+    expect(finding).toBeUndefined();
   });
 
   it("records a replica's primary Region as KMS names it, so promoting the replica is drift", () => {
