@@ -29,6 +29,20 @@ export function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
 }
 
 /**
+ * `approvable`, over the baseline a resource already has (`keydrift baseline adopt` run again): a key caught in passing
+ * keeps the state and deletion date approved for it. A deletion an operator accepted stays approved, and a key approved
+ * Disabled stays so; neither is approved working, which would resolve the pending deletion's incident.
+ */
+export function approvableOver(snapshot: ResourceSnapshot, baseline: ResourceSnapshot | undefined): ResourceSnapshot {
+  const approved = baseline?.attributes.key_state;
+  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state) || typeof approved !== 'string') return approvable(snapshot);
+  // Only a state no one chooses (creating, updating) is no approval to keep.
+  if (approved === 'Creating' || approved === 'Updating') return approvable(snapshot);
+  const deletionDate = baseline?.attributes.deletion_date ?? null;
+  return { ...snapshot, attributes: { ...snapshot.attributes, key_state: approved, deletion_date: deletionDate } };
+}
+
+/**
  * The detection core's main loop for one event: work out what it changed, infer or read the baseline,
  * judge the change, then move the state (and, for planned changes and creations, the baseline).
  */

@@ -11,7 +11,7 @@ import { createStateStore, type StateStore, type StoredSnapshot } from '../adapt
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { ACCEPT_EVENT } from '../core/catalog';
-import { approvable } from '../core/detector';
+import { approvableOver } from '../core/detector';
 import { changesByAttribute } from '../core/judge';
 import { labelOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -405,7 +405,8 @@ export interface AdoptPlan {
   live: Map<string, ResourceSnapshot>;
   /**
    * What each baseline approves of its live state: the live state itself, but a key caught pending deletion (or being
-   * created or updated) working, as the reconciler's adoption approves it.
+   * created or updated) working, as the reconciler's adoption approves it, or as its baseline approves it when it has
+   * one (an accepted deletion stays approved).
    */
   approved: Map<string, ResourceSnapshot>;
   /** The stored states loaded with the baselines, whose versions the accepts must still find. */
@@ -443,7 +444,8 @@ export async function planAdopt(
   const snapshots = [...inventory.keys, ...inventory.aliases, ...inventory.trails];
   const { states, baselines } = await store.load(snapshots.map((s) => s.arn));
   const acceptedAt = new Date(nowMs).toISOString();
-  const approved = snapshots.map(approvable);
+  // A key caught in passing is approved working, or as its baseline approves it when it has one.
+  const approved = snapshots.map((s) => approvableOver(s, baselines.get(s.arn)?.snapshot));
   return {
     tableName,
     acceptedBy,

@@ -131,6 +131,35 @@ describe('keydrift baseline adopt', () => {
     expect(again.results.find((r) => r.resource === key)).toMatchObject({ result: 'unchanged', written: false });
   });
 
+  it('keeps the approved state of a key caught pending deletion that has a baseline: an accepted deletion stays approved', async () => {
+    // Prepare: one key's deletion accepted by an operator; another key approved Disabled, whose deletion someone
+    // scheduled since.
+    const retired = await world.createKey('retired');
+    await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: retired.split('/')[1], PendingWindowInDays: 7 }));
+    await acceptBaselines(context, await resolveTargets(context, retired), Date.now());
+    const archive = await world.createKey('archive');
+    await world.kms.send(new DisableKeyCommand({ KeyId: archive.split('/')[1] }));
+    await baselined(archive);
+    await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: archive.split('/')[1], PendingWindowInDays: 7 }));
+    const baseline = async (key: string) =>
+      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+    const accepted = await baseline(retired);
+
+    // Act: adopt run again (to baseline new resources).
+    const plan = await planAdopt(context, Date.now);
+    await applyAdopt(context, plan, Date.now());
+
+    // Assess: neither approval moves to a working key, which would tell the pager the deletion was resolved.
+    expect(plan.results.find((r) => r.resource === retired)).toMatchObject({ result: 'unchanged', written: false });
+    expect(await baseline(retired)).toMatchObject({
+      key_state: 'PendingDeletion',
+      deletion_date: accepted.deletion_date,
+    });
+    const archived = plan.results.find((r) => r.resource === archive);
+    expect(archived?.changes.map((c) => c.path)).not.toContain('key_state');
+    expect(await baseline(archive)).toMatchObject({ key_state: 'Disabled', deletion_date: null });
+  });
+
   it("baselines only this Region's own trails, as the reconciler does: not another Region's multi-Region trail", async () => {
     // Prepare: a trail of this Region, and a multi-Region trail homed in us-east-1, which CloudTrail lists here too.
     const own = await world.createTrail('eu-audit');
