@@ -171,9 +171,10 @@ export function createPageLedger({
             : `SET #at = :at, #seen = :seen, ${fields}${unobserved}`,
           'attribute_not_exists(#at) OR #at < :at',
         )) ||
+        // A resolve of the same second is the last resolve too: older triggers stay out once a newer one reopens.
         (await recordIf(
           page,
-          `SET ${fields} ADD #seen :seen${unobserved}`,
+          `SET ${fields}${page.action === 'resolve' ? ', resolvedAt = :at' : ''} ADD #seen :seen${unobserved}`,
           '#at = :at AND NOT contains(#sent, :eventId) AND (eventId = :eventId OR NOT contains(#seen, :eventId))',
         )) ||
         // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).

@@ -154,6 +154,21 @@ describe('createPageLedger', () => {
     expect(await pages.admit(page('2026-10-03T12:02:30Z', 'late', 'trigger'))).toBe(true);
   });
 
+  it('does not take a trigger older than a resolve of the same second as the trigger before it, once a newer trigger reopened the incident', async () => {
+    // Prepare: a key disabled and enabled again in the same second, both paged, then disabled again.
+    const pages = ledger();
+    const second = '2026-10-03T12:00:00Z';
+    for (const event of [page(second, 'disable', 'trigger'), page(second, 'enable', 'resolve')]) {
+      expect(await pages.admit(event)).toBe(true);
+      await pages.sent(event);
+    }
+    expect(await pages.admit(page('2026-10-03T12:10:00Z', 'disable-again', 'trigger'))).toBe(true);
+
+    // Act and assess: a trigger from before that resolve (a tag change at 11:59), delivered late.
+    expect(await pages.admit(page('2026-10-03T11:59:00Z', 'tag', 'trigger'))).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:05:00Z', 'late', 'trigger'))).toBe(true);
+  });
+
   it('orders each dedup key on its own', async () => {
     const pages = ledger();
     await pages.admit(page('2026-10-03T12:01:00Z', 'enable', 'resolve'));
