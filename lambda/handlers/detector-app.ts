@@ -25,7 +25,7 @@ import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { isAliasArn, isKeyArn } from '../core/arn';
+import { isAliasArn, isKeyArn, parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
@@ -297,7 +297,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       // A failed call changed nothing: the live state is simply the state, and adopts unknown baseline paths.
       settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live);
     }
-    const arns = [effect.resource, ...effect.related.map((r) => r.resource)];
+    // This Region's resources only: the replica a ReplicateKey makes in another Region is that Region's to watch (it
+    // has its own CreateKey record there), and this Region's table would hold it unbaselined for good.
+    const inThisRegion = (arn: string) => parseArn(arn)?.region === event.region;
+    const arns = [effect.resource, ...effect.related.map((r) => r.resource).filter(inThisRegion)];
     return {
       finding,
       states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states),

@@ -32,7 +32,7 @@ import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
-import { sample } from '../helpers/fixtures';
+import { malformedSampleText, sample } from '../helpers/fixtures';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
 import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
 
@@ -982,6 +982,30 @@ describe('createDetector: aliases and concurrency', () => {
       policy: normalizePolicy(opened),
     });
     expect(saved.baselines.get(KEY)).toMatchObject({ version: 1, acceptedBy: expect.stringContaining('carol') });
+  });
+});
+
+describe('createDetector: multi-Region keys', () => {
+  it("keeps this Region's primary and leaves the replica a ReplicateKey makes in another Region to that Region", async () => {
+    // Prepare: the documented ReplicateKey (us-east-1 to us-west-2), without the trailing comma of its source.
+    const primary = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const replica = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const record = JSON.parse(
+      malformedSampleText('ReplicateKey__awskmsdg__1').replace(/("replicaPolicy": ".*"),(\s*\})/, '$1$2'),
+    ) as Json;
+    mockLiveKey({ arn: primary });
+
+    // Act
+    const { finding } = await makeDetector().detect(envelope(record));
+
+    // Assess
+    expect(finding).toMatchObject({ event: 'ReplicateKey', resource: primary, severity: 'critical' });
+    const saved = await store().load([primary, replica]);
+    expect([saved.states.has(primary), saved.states.has(replica), saved.baselines.has(replica)]).toEqual([
+      true,
+      false,
+      false,
+    ]);
   });
 });
 
