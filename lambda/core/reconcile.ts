@@ -29,8 +29,20 @@ const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b
 const PASSING_KEY_STATES: ReadonlySet<unknown> = new Set(['Creating', 'Updating']);
 
 /**
+ * A multi-Region key's primary Region moved between two Regions, neither of them this key's own: UpdatePrimaryRegion
+ * is recorded in the old and the new primary's Regions only, and alerted (or approved) there. In this key's Region no
+ * event explains it and nothing is to be undone: it is no difference here. A replica here promoted, or the primary
+ * here demoted, names this Region on one side, and is compared.
+ */
+export function primaryMovedElsewhere(arn: string, from: unknown, to: unknown): boolean {
+  const own = parseArn(arn)?.region;
+  return !!own && typeof from === 'string' && typeof to === 'string' && from !== own && to !== own;
+}
+
+/**
  * Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). A key `to` shows in
- * a passing state (Creating, Updating) is not compared on its state: it is on its way to one.
+ * a passing state (Creating, Updating) is not compared on its state: it is on its way to one; nor on a primary Region
+ * moved between two other Regions (`primaryMovedElsewhere`).
  */
 export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): string[] {
   // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
@@ -38,6 +50,7 @@ export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): st
     const a = lookup(from, path);
     const b = lookup(to, path);
     if (path === 'key_state' && PASSING_KEY_STATES.has(b)) return false;
+    if (path === 'primary_region' && primaryMovedElsewhere(to.arn, a, b)) return false;
     return a !== undefined && b !== undefined && !same(a, b);
   });
 }
@@ -91,6 +104,21 @@ export function withFirstSeen(
   const maps = live.completeMaps.filter((m) => !baseline.completeMaps.includes(m) && !truncated.includes(m));
   if (!seen && maps.length === 0) return undefined;
   return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps] };
+}
+
+/**
+ * The baseline with the primary Region the live read shows, when the primary moved between two other Regions
+ * (`primaryMovedElsewhere`): approved as it is, so that moving a replica promoted here back later names the primary
+ * approved last. `undefined` when it did not.
+ */
+export function withPrimaryMovedElsewhere(
+  baseline: ResourceSnapshot,
+  live: ResourceSnapshot,
+): ResourceSnapshot | undefined {
+  const approved = lookup(baseline, 'primary_region');
+  const now = lookup(live, 'primary_region');
+  if (same(approved, now) || !primaryMovedElsewhere(live.arn, approved, now)) return undefined;
+  return { ...baseline, attributes: { ...baseline.attributes, primary_region: now } };
 }
 
 function reconcileEvent(resource: string, eventName: string, idParts: unknown[], nowMs: number): ChangeEvent {

@@ -47,6 +47,7 @@ import {
   reconcileResource,
   unbaselinedResource,
   withFirstSeen,
+  withPrimaryMovedElsewhere,
   withRestoredGrants,
 } from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
@@ -454,9 +455,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
 
     // A grant re-created exactly as an approved one that is gone (its remediation run) takes its place; what the
-    // baseline never knew (a key's rotation, hidden while it was pending deletion) is approved as first seen.
+    // baseline never knew (a key's rotation, hidden while it was pending deletion) is approved as first seen, and so
+    // is a multi-Region key's primary moved between two other Regions (recorded and alerted there only).
     const restored = withRestoredGrants(baseline.snapshot, live);
-    const firstSeen = isGone(live) ? undefined : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated);
+    const seen = isGone(live) ? undefined : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated);
+    const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live) ?? seen;
     const approved = firstSeen ?? restored ?? baseline.snapshot;
     const drifted = differingPaths(approved, live);
     const finding = reconcileResource(

@@ -69,6 +69,24 @@ describe('Settling with the live read', () => {
     expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
   });
 
+  it("approves a replica's primary moved between two other Regions, and never a move to or from this Region", () => {
+    // Prepare: a replica (us-west-2) of us-east-1, and the primary (us-west-2) of a key, both known to keydrift.
+    const cases = [
+      ['us-east-1', 'eu-west-1', 'eu-west-1'],
+      ['us-east-1', 'us-west-2', 'us-east-1'],
+      ['us-west-2', 'eu-west-1', 'us-west-2'],
+    ];
+    for (const [approved, live, expected] of cases) {
+      const store = new MemoryStore();
+      store.putBaseline(liveKey({ multi_region: true, primary_region: approved }));
+      // Act: an event here (TagResource), read live after the primary moved.
+      const event = normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+      settleWithLive(store, effectOf(event, store), liveKey({ multi_region: true, primary_region: live }));
+      // Assess
+      expect(lookup(store.baseline(KEY_ARN), 'primary_region')).toBe(expected);
+    }
+  });
+
   it('never adopts a pending deletion the read caught before its event was judged', () => {
     // Prepare: a PutKeyPolicy on an unseen key, read live after a ScheduleKeyDeletion had already happened.
     const store = new MemoryStore();

@@ -12,6 +12,7 @@ import {
   type ReconcileInput,
   reconcileResource,
   withFirstSeen,
+  withPrimaryMovedElsewhere,
 } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { ResourceSnapshot } from '../../lambda/core/types';
@@ -433,6 +434,40 @@ describe('What a baseline never knew, seen live', () => {
     expect(withFirstSeen(baseline, key(pending))?.attributes).not.toHaveProperty('key_state');
     expect(withFirstSeen(baseline, key(pending))?.attributes).not.toHaveProperty('deletion_date');
     expect(withFirstSeen(partial(), key(), ['enable_key_rotation'])).toBeUndefined();
+  });
+});
+
+describe('A multi-Region key whose primary Region moved (the key is in eu-west-1)', () => {
+  const store = new MemoryStore();
+  const mrk = (primary: string) => key({ multi_region: true, primary_region: primary });
+  const reconcile = (baseline: string, live: string, previous = baseline) =>
+    reconcileResource(
+      { baseline: mrk(baseline), live: mrk(live), previous: mrk(previous), previousVersion: 1, nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+
+  it('reports nothing of a move between two other Regions, recorded there only, and approves it as it is', () => {
+    // A replica of us-east-1 whose primary moved to ap-southeast-2: before and after the stored state shows it.
+    expect(reconcile('us-east-1', 'ap-southeast-2')).toBeUndefined();
+    expect(reconcile('us-east-1', 'ap-southeast-2', 'ap-southeast-2')).toBeUndefined();
+    expect(withPrimaryMovedElsewhere(mrk('us-east-1'), mrk('ap-southeast-2'))?.attributes.primary_region).toBe(
+      'ap-southeast-2',
+    );
+  });
+
+  it('reports a replica promoted here and a primary here demoted as drift, and approves neither', () => {
+    for (const [approvedPrimary, livePrimary] of [
+      ['us-east-1', 'eu-west-1'],
+      ['eu-west-1', 'us-east-1'],
+    ]) {
+      expect(reconcile(approvedPrimary, livePrimary)).toMatchObject({
+        status: 'drift',
+        severity: 'error',
+        changes: { primary_region: { before: approvedPrimary, after: livePrimary } },
+      });
+      expect(withPrimaryMovedElsewhere(mrk(approvedPrimary), mrk(livePrimary))).toBeUndefined();
+    }
   });
 });
 

@@ -113,6 +113,8 @@ interface LiveKey {
   policy?: string;
   grants?: GrantListEntry[];
   aliases?: string[];
+  /** A multi-Region key's primary Region: a replica here unless it is us-west-2. */
+  primaryRegion?: string;
 }
 
 /** The live KMS answers for a key, built from the recorded DescribeKey and GetKeyRotationStatus responses. */
@@ -129,6 +131,15 @@ function liveKey(key: LiveKey = {}) {
       Arn: arn,
       KeyState: state,
       Enabled: state === 'Enabled',
+      ...(key.primaryRegion
+        ? {
+            MultiRegion: true,
+            MultiRegionConfiguration: {
+              MultiRegionKeyType: key.primaryRegion === REGION ? 'PRIMARY' : 'REPLICA',
+              PrimaryKey: { Arn: arn.replace(`:${REGION}:`, `:${key.primaryRegion}:`), Region: key.primaryRegion },
+            },
+          }
+        : {}),
     },
   };
   return {
@@ -664,6 +675,24 @@ describe('createDetector: live state', () => {
       severity: 'info',
       changes: { key_state: { before: 'Disabled', after: 'Enabled' } },
     });
+  });
+
+  it("approves a replica's primary moved between two other Regions, which its read shows with no event here", async () => {
+    // Prepare: a replica here of a primary in us-east-1, known from an earlier event's read.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T00:54:43Z') });
+    mockLiveKey({ state: 'Disabled', primaryRegion: 'us-east-1' });
+    await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    // The primary moved to eu-west-1: UpdatePrimaryRegion is recorded in us-east-1 and eu-west-1 only.
+    mockLiveKey({ state: 'Enabled', primaryRegion: 'eu-west-1' });
+
+    // Act: an event here about the key
+    const { finding } = await detect(envelope(enableKeyAfterDisableKey()));
+
+    // Assess: nothing of the move is drift here; the baseline follows it, as the state does.
+    expect(Object.keys(finding?.changes ?? {})).toEqual(['key_state']);
+    const loaded = await store().load([KEY]);
+    expect(loaded.states.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
+    expect(loaded.baselines.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
   });
 
   it('keeps the live state when an older event arrives after a later change was judged (no lag re-reads)', async () => {

@@ -1194,3 +1194,65 @@ async function fakeFinding(resource: string) {
     remediation: [],
   };
 }
+
+describe('Reconciler: multi-Region keys whose primary Region moves', () => {
+  const MRK = 'mrk-1234abcd12ab34cd56ef1234567890ab';
+
+  it('approves a move of the primary between two other Regions, recorded there only, and still reports a promotion here', async () => {
+    // Prepare: a replica here (us-west-2) of a primary in us-east-1, with a sibling in eu-west-1, adopted.
+    account = accountWith(1);
+    const replica = account.addKey({
+      id: MRK,
+      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
+    });
+    await reconciler()({});
+
+    // Act: the primary moves from us-east-1 to eu-west-1 (UpdatePrimaryRegion, recorded in those two Regions), and
+    // later, unseen, to this Region.
+    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    const moved = await reconciler()({});
+    const again = await reconciler()({});
+    const baseline = await snapshotOf(replica.arn, 'BASELINE');
+    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    const promoted = await reconciler()({});
+
+    // Assess: nothing to report here of a move between two other Regions; the baseline follows it, so moving a
+    // promoted replica back names the primary Region approved last.
+    expect(moved).toMatchObject({ status: 'completed', findings: [] });
+    expect(moved.counts?.openDrift).toBe(0);
+    expect(again).toMatchObject({ status: 'completed', findings: [] });
+    expect(baseline.primary_region).toBe('eu-west-1');
+    expect(promoted.findings).toHaveLength(1);
+    expect(promoted.findings[0]).toMatchObject({
+      resource: replica.arn,
+      status: 'drift',
+      severity: 'error',
+      changes: { primary_region: { before: 'eu-west-1', after: 'us-west-2' } },
+    });
+    expect(promoted.findings[0].remediation).toEqual([
+      `aws kms update-primary-region --key-id ${replica.arn} --region us-west-2 --primary-region eu-west-1`,
+    ]);
+  });
+
+  it("reports this Region's primary moved elsewhere with no event seen", async () => {
+    // Prepare: the primary here, replicated to eu-west-1 and us-east-1, adopted.
+    account = accountWith(1);
+    const primary = account.addKey({
+      id: MRK,
+      multiRegion: { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] },
+    });
+    await reconciler()({});
+
+    // Act: demoted, unseen: eu-west-1 is the primary now.
+    primary.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    const result = await reconciler()({});
+
+    // Assess
+    expect(result.findings).toHaveLength(1);
+    expect(result.findings[0]).toMatchObject({
+      status: 'drift',
+      severity: 'error',
+      changes: { primary_region: { before: 'us-west-2', after: 'eu-west-1' } },
+    });
+  });
+});

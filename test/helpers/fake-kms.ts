@@ -31,6 +31,8 @@ export interface FakeKey {
   tags: Record<string, string>;
   grants: GrantListEntry[];
   deletionDate?: Date;
+  /** A multi-Region key's primary Region and its replicas' Regions (the key's own Region among them or the primary). */
+  multiRegion?: { primaryRegion: string; replicaRegions: string[] };
 }
 
 export interface FakeKmsOptions {
@@ -260,8 +262,22 @@ export class FakeKms {
       KeyState: key.keyState as KeyMetadata['KeyState'],
       Origin: 'AWS_KMS',
       KeyManager: key.keyManager,
-      MultiRegion: false,
+      MultiRegion: !!key.multiRegion,
+      ...(key.multiRegion ? { MultiRegionConfiguration: this.multiRegionConfiguration(key, key.multiRegion) } : {}),
       ...(key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
+    };
+  }
+
+  /** A multi-Region key's configuration as DescribeKey answers it in this key's Region: the same keys in every Region. */
+  private multiRegionConfiguration(
+    key: FakeKey,
+    { primaryRegion, replicaRegions }: NonNullable<FakeKey['multiRegion']>,
+  ) {
+    const inRegion = (region: string) => ({ Arn: key.arn.replace(`:${this.region}:`, `:${region}:`), Region: region });
+    return {
+      MultiRegionKeyType: primaryRegion === this.region ? ('PRIMARY' as const) : ('REPLICA' as const),
+      PrimaryKey: inRegion(primaryRegion),
+      ReplicaKeys: replicaRegions.map(inRegion),
     };
   }
 }
