@@ -74,6 +74,7 @@ export class Detector {
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       const known = lookup(state, path);
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
+      if (!denied) unseenSince(baseline, path, event);
       return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied) };
     });
     const finding = judge(
@@ -209,6 +210,11 @@ function approve(
   // judges creations first too), but for the deletion of the trail or alias it creates again under its name (a name
   // cannot be created while it exists).
   const laterSameSecond = creates && !deletedAsApproved(baseline);
+  if (baseline.firstSeenAt) {
+    baseline.firstSeenAt = Object.fromEntries(
+      Object.entries(baseline.firstSeenAt).filter(([path]) => !(path in values)),
+    );
+  }
   for (const [path, value] of Object.entries(values)) {
     if (splitPath(path).entry !== undefined) {
       baseline.attributes[path] = value;
@@ -224,6 +230,19 @@ function approve(
   }
 }
 
+/**
+ * A path the reconciler approved as first seen (`firstSeenAt`) by a read made when or after `event` happened: the read
+ * may have seen this change (its event delivered after the run), which no one approved. It is no longer approved, and
+ * the change settles it as it settles any path without a baseline (the value before it, or unknown).
+ */
+function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEvent): void {
+  const seenAt = baseline.firstSeenAt?.[path];
+  if (seenAt === undefined || Date.parse(seenAt) < event.epochMs) return;
+  delete baseline.attributes[path];
+  const { [path]: _, ...rest } = baseline.firstSeenAt ?? {};
+  baseline.firstSeenAt = rest;
+}
+
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
 function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | undefined): void {
   if (!attributes?.length) return;
@@ -233,6 +252,8 @@ function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | unde
   if (snapshot.approvedAt)
     snapshot.approvedAt = Object.fromEntries(Object.entries(snapshot.approvedAt).filter(([path]) => !gone(path)));
   if (snapshot.unknownPaths) snapshot.unknownPaths = snapshot.unknownPaths.filter((path) => !gone(path));
+  if (snapshot.firstSeenAt)
+    snapshot.firstSeenAt = Object.fromEntries(Object.entries(snapshot.firstSeenAt).filter(([path]) => !gone(path)));
 }
 
 /** A trail or alias approved deleted (a trail's `trail`, an alias's `target_key_id` known to be no key). */

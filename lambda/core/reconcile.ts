@@ -85,25 +85,30 @@ export function withRestoredGrants(baseline: ResourceSnapshot, live: ResourceSna
  * live read (core/live.ts `settleWithLive`): a path it never knew (KMS hides a key's rotation while it is pending
  * deletion, a detector's read may have failed) is seen for the first time, and approved so, but a key state in
  * passing, a deletion date, a path settled as unknown, or an attribute left out to fit the table (`truncated`).
- * `undefined` when nothing is new.
+ * Each is dated by the read (`readAt`, `firstSeenAt`): an unplanned change made before it, its event delivered after,
+ * is not judged against what the read saw of it. `undefined` when nothing is new.
  */
 export function withFirstSeen(
   baseline: ResourceSnapshot,
   live: ResourceSnapshot,
   truncated: readonly string[] = [],
+  readAt?: string,
 ): ResourceSnapshot | undefined {
   const attributes = { ...baseline.attributes };
+  const firstSeenAt = { ...baseline.firstSeenAt };
   let seen = false;
   for (const [path, value] of Object.entries(live.attributes)) {
     if (truncated.includes(splitPath(path).attribute) || baseline.unknownPaths?.includes(path)) continue;
     if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
     if (lookup(baseline, path) !== undefined) continue;
     attributes[path] = value;
+    if (readAt) firstSeenAt[path] = readAt;
     seen = true;
   }
   const maps = live.completeMaps.filter((m) => !baseline.completeMaps.includes(m) && !truncated.includes(m));
   if (!seen && maps.length === 0) return undefined;
-  return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps] };
+  const dated = Object.keys(firstSeenAt).length > 0 ? { firstSeenAt } : {};
+  return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps], ...dated };
 }
 
 /**

@@ -109,4 +109,10 @@ export interface ResourceSnapshot {
    * older change, arriving late, does not replace what a newer one approved (EventBridge does not keep order).
    */
   approvedAt?: Record<string, string>;
+  /**
+   * Baselines only: paths approved as first seen by a live read (the reconciler's `withFirstSeen`), no one accepting
+   * them, with the read's time (ISO-8601). A change older than that read, its event delivered after it, may be what
+   * the read saw: for that change the value is not approved (core/detector.ts).
+   */
+  firstSeenAt?: Record<string, string>;
 }

@@ -458,7 +458,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // baseline never knew (a key's rotation, hidden while it was pending deletion) is approved as first seen, and so
     // is a multi-Region key's primary moved between two other Regions (recorded and alerted there only).
     const restored = withRestoredGrants(baseline.snapshot, live);
-    const seen = isGone(live) ? undefined : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated);
+    const seen = isGone(live)
+      ? undefined
+      : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated, new Date(readAt).toISOString());
     const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live) ?? seen;
     const approved = firstSeen ?? restored ?? baseline.snapshot;
     const drifted = differingPaths(approved, live);

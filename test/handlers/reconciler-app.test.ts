@@ -22,6 +22,7 @@ import { createStateStore } from '../../lambda/adapters/state-store';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { ResourceSnapshot } from '../../lambda/core/types';
+import { createDetector } from '../../lambda/handlers/detector-app';
 import {
   CONTINUE_DETAIL_TYPE,
   createReconciler,
@@ -30,7 +31,9 @@ import {
 } from '../../lambda/handlers/reconciler-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
 import { FakeKms, seeded } from '../helpers/fake-kms';
+import { sample } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
+import { envelope, type Json } from './harness';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -105,6 +108,30 @@ function reconciler(overrides: Partial<ReconcilerSettings> = {}, now?: () => num
     settings,
     logger,
     metrics: new Metrics({ namespace: 'KeydriftTest', serviceName: 'keydrift-test' }),
+    ...(now ? { now } : {}),
+  });
+}
+
+/** The detector on the same table and accounts, for an event the reconciler ran before. */
+function detector(now?: () => number) {
+  return createDetector({
+    kms: new KMSClient({ region: REGION }),
+    dynamodb: table.client,
+    sns: new SNSClient({ region: REGION }),
+    eventBridge: new EventBridgeClient({ region: REGION }),
+    cloudtrail: new CloudTrailClient({ region: REGION }),
+    settings: {
+      tableName: table.tableName,
+      topics,
+      eventBusName: 'default',
+      selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-own-key`,
+      opsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-ops-key`,
+      config: parseDetectionConfig({}),
+      alertMinSeverity: 'error',
+    },
+    logger,
+    metrics: new Metrics({ namespace: 'KeydriftTest', serviceName: 'keydrift-test' }),
+    sleep: async () => {},
     ...(now ? { now } : {}),
   });
 }
@@ -615,6 +642,26 @@ describe('Reconciler: keys found pending deletion', () => {
     expect(result.findings.map((f) => [f.event, f.severity, f.changes.enable_key_rotation])).toEqual([
       ['Reconcile', 'error', { before: true, after: false }],
     ]);
+  });
+
+  it('does not approve, as first seen, a rotation turned off just before the run, its event arriving after it', async () => {
+    // Prepare: adopted pending deletion (no rotation read then); cancelled, enabled and its rotation turned off a
+    // minute before a run, whose read shows rotation off; the DisableKeyRotation event reaches the detector after.
+    const doomed = await adoptedPendingDeletion();
+    Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: false });
+    await reconciler({}, () => START + DAY)({});
+    const record = {
+      ...sample('DisableKeyRotation__awskmsdg__1'),
+      eventTime: new Date(START + DAY - 60_000).toISOString().replace('.000Z', 'Z'),
+      requestParameters: { keyId: doomed.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
+    };
+
+    // Act
+    const { finding } = await detector()(envelope(record as unknown as Json));
+
+    // Assess: reported, not 'already at its baseline'.
+    expect(finding?.status).toBe('drift');
   });
 
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
