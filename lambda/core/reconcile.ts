@@ -42,15 +42,17 @@ export function primaryMovedElsewhere(arn: string, from: unknown, to: unknown): 
 /**
  * Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). A key `to` shows in
  * a passing state (Creating, Updating) is not compared on its state: it is on its way to one; nor on a primary Region
- * moved between two other Regions (`primaryMovedElsewhere`).
+ * moved between two other Regions (`primaryMovedElsewhere`), unless the state stored last (`previous`) showed it here:
+ * then it moved from here, and this Region's log has that move.
  */
-export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot): string[] {
+export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot, previous?: ResourceSnapshot): string[] {
+  const passedHere = lookup(previous, 'primary_region') === parseArn(to.arn)?.region;
   // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
   return knownPaths(from, to).filter((path) => {
     const a = lookup(from, path);
     const b = lookup(to, path);
     if (path === 'key_state' && PASSING_KEY_STATES.has(b)) return false;
-    if (path === 'primary_region' && primaryMovedElsewhere(to.arn, a, b)) return false;
+    if (path === 'primary_region' && !passedHere && primaryMovedElsewhere(to.arn, a, b)) return false;
     return a !== undefined && b !== undefined && !same(a, b);
   });
 }
@@ -114,14 +116,19 @@ export function withFirstSeen(
 /**
  * The baseline with the primary Region the live read shows, when the primary moved between two other Regions
  * (`primaryMovedElsewhere`): approved as it is, so that moving a replica promoted here back later names the primary
- * approved last. `undefined` when it did not.
+ * approved last. `undefined` when it did not, or when the state stored last (`previous`) showed another primary than
+ * the approved one: a replica promoted here (drift reported here) then moved on, or a move the detector judged here,
+ * is drift until someone accepts it, not a move seen in other Regions only.
  */
 export function withPrimaryMovedElsewhere(
   baseline: ResourceSnapshot,
   live: ResourceSnapshot,
+  previous?: ResourceSnapshot,
 ): ResourceSnapshot | undefined {
   const approved = lookup(baseline, 'primary_region');
   const now = lookup(live, 'primary_region');
+  const last = lookup(previous, 'primary_region');
+  if (last !== undefined && !same(last, approved)) return undefined;
   if (same(approved, now) || !primaryMovedElsewhere(live.arn, approved, now)) return undefined;
   return { ...baseline, attributes: { ...baseline.attributes, primary_region: now } };
 }
@@ -187,7 +194,7 @@ export function reconcileResource(
     const stored = lookup(previous, path);
     return stored !== undefined && same(stored, lookup(live, path));
   };
-  const drifting = differingPaths(baseline, live);
+  const drifting = differingPaths(baseline, live, previous);
   const news: TouchedPath[] = drifting
     .filter((path) => !known(path))
     .map((path) => ({

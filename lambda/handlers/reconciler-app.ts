@@ -461,9 +461,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const seen = isGone(live)
       ? undefined
       : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated, new Date(readAt).toISOString());
-    const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live) ?? seen;
+    const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live, state?.snapshot) ?? seen;
     const approved = firstSeen ?? restored ?? baseline.snapshot;
-    const drifted = differingPaths(approved, live);
+    const drifted = differingPaths(approved, live, state?.snapshot);
     const finding = reconcileResource(
       {
         baseline: approved,

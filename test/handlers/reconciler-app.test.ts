@@ -1302,4 +1302,30 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
       changes: { primary_region: { before: 'us-west-2', after: 'eu-west-1' } },
     });
   });
+  it('reports a replica promoted here, then moved on to another Region, as drift from its approved primary', async () => {
+    // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned (drift, reported).
+    account = accountWith(1);
+    const replica = account.addKey({
+      id: MRK,
+      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
+    });
+    await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    const promoted = await reconciler()({});
+
+    // Act: moved on from here to eu-west-1 (recorded here too: this Region is the old primary's).
+    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    const moved = await reconciler()({});
+    const again = await reconciler()({});
+
+    // Assess: still drift from the approved primary, not 'back to its baseline'; nothing approved silently.
+    expect(promoted.findings.map((f) => [f.status, f.changes.primary_region])).toEqual([
+      ['drift', { before: 'us-east-1', after: 'us-west-2' }],
+    ]);
+    expect(moved.findings.map((f) => [f.status, f.severity, f.changes.primary_region])).toEqual([
+      ['drift', 'error', { before: 'us-east-1', after: 'eu-west-1' }],
+    ]);
+    expect(again.findings).toEqual([]);
+    expect((await snapshotOf(replica.arn, 'BASELINE')).primary_region).toBe('us-east-1');
+  });
 });
