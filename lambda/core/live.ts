@@ -3,7 +3,7 @@ import type { Effect } from './effects';
 import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
-import { differingPaths, primaryMovedElsewhere } from './reconcile';
+import { differingPaths, withPrimaryMovedElsewhere } from './reconcile';
 import { emptySnapshot, lookup, splitPath } from './state';
 import type { Finding, ResourceSnapshot } from './types';
 
@@ -24,20 +24,29 @@ export function pathsNotYetVisible(effect: Effect, live: ResourceSnapshot): stri
  * After the live detector judged an event, the live read becomes the known state of the resource, and
  * the paths its baseline does not know yet are adopted from it: they were not part of this change, and
  * this is the first time keydrift sees them; so is a multi-Region key's primary Region moved between two
- * other Regions, recorded there only (`primaryMovedElsewhere`). (The attributes the event touched keep
- * what the core decided: inferred, unknown, or moved by a planned change.)
+ * other Regions, recorded there only (`primaryMovedElsewhere`), unless `previous` (the state stored before the
+ * event) shows another primary than the approved one. (The attributes the event touched keep what the core decided:
+ * inferred, unknown, or moved by a planned change.)
  */
-export function settleWithLive(store: MemoryStore, effect: Effect, live: ResourceSnapshot): void {
+export function settleWithLive(
+  store: MemoryStore,
+  effect: Effect,
+  live: ResourceSnapshot,
+  previous?: ResourceSnapshot,
+): void {
+  // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
+  const moved = withPrimaryMovedElsewhere(
+    store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn),
+    live,
+    previous,
+  );
   store.putState(live);
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
   for (const [path, value] of Object.entries(live.attributes)) {
     if (path in effect.set || baseline.unknownPaths?.includes(path)) continue;
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
     if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
-    const approved = lookup(baseline, path);
-    if (approved === undefined || (path === 'primary_region' && primaryMovedElsewhere(live.arn, approved, value))) {
-      baseline.attributes[path] = value;
-    }
+    if (lookup(baseline, path) === undefined || (path === 'primary_region' && moved)) baseline.attributes[path] = value;
   }
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...live.completeMaps])];
   store.putBaseline(baseline);

@@ -295,7 +295,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
     if (live && live.arn === effect.resource) {
       // A failed call changed nothing: the live state is simply the state, and adopts unknown baseline paths.
-      settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live);
+      settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live, stored?.snapshot);
     }
     // This Region's resources only: the replica a ReplicateKey makes in another Region is that Region's to watch (it
     // has its own CreateKey record there), and this Region's table would hold it unbaselined for good.

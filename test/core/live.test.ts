@@ -87,6 +87,19 @@ describe('Settling with the live read', () => {
     }
   });
 
+  it('never approves a primary moved on from this Region, where keydrift last saw it (a promotion still drift)', () => {
+    // Prepare: a replica (us-west-2) of us-east-1, promoted here unplanned: the state shows it the primary.
+    const store = new MemoryStore();
+    store.putBaseline(liveKey({ multi_region: true, primary_region: 'us-east-1' }));
+    const stored = liveKey({ multi_region: true, primary_region: 'us-west-2' });
+    // Act: an event here (TagResource), read live after the primary moved on from here to eu-west-1.
+    const event = normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+    const live = liveKey({ multi_region: true, primary_region: 'eu-west-1' });
+    settleWithLive(store, effectOf(event, store), live, stored);
+    // Assess
+    expect(lookup(store.baseline(KEY_ARN), 'primary_region')).toBe('us-east-1');
+  });
+
   it('never adopts a pending deletion the read caught before its event was judged', () => {
     // Prepare: a PutKeyPolicy on an unseen key, read live after a ScheduleKeyDeletion had already happened.
     const store = new MemoryStore();

@@ -695,6 +695,32 @@ describe('createDetector: live state', () => {
     expect(loaded.baselines.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
   });
 
+  it("never approves a replica's primary moved on from here, where its read last showed it (a promotion, drift)", async () => {
+    // Prepare: a replica here of a primary in us-east-1; an event's read then shows it promoted here, unapproved.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T02:00:00Z') });
+    mockLiveKey({ state: 'Disabled', primaryRegion: 'us-east-1' });
+    await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    mockLiveKey({ state: 'Enabled', primaryRegion: REGION });
+    await detect(envelope(enableKeyAfterDisableKey()));
+    // Moved on from here to eu-west-1 (recorded here too, the old primary's Region).
+    mockLiveKey({ state: 'Disabled', primaryRegion: 'eu-west-1' });
+
+    // Act: another event here about the key
+    await detect(
+      envelope(
+        Object.assign(readRecord('DisableKey__awskmsdg__1'), {
+          eventID: 'e2f4a6c8-0000-4000-8000-000000000003',
+          eventTime: '2014-11-04T01:30:00Z',
+        }),
+      ),
+    );
+
+    // Assess: the approved primary is still us-east-1.
+    const loaded = await store().load([KEY]);
+    expect(loaded.states.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
+    expect(loaded.baselines.get(KEY)?.snapshot.attributes.primary_region).toBe('us-east-1');
+  });
+
   it('keeps the live state when an older event arrives after a later change was judged (no lag re-reads)', async () => {
     // Prepare: EnableKey (01:00) is judged first; the DisableKey before it arrives late, and KMS shows Enabled.
     const { detect, sleeps } = makeDetector({}, { now: () => Date.parse('2014-11-04T01:00:30Z') });
