@@ -374,7 +374,7 @@ function replicateKey(event: ChangeEvent, world: World): Effect {
 }
 
 /** Automatic rotation and the replica Regions: a multi-Region key's, set and read at its primary only. */
-const PRIMARY_ONLY = ['replica_regions', 'enable_key_rotation', 'rotation_period_in_days'] as const;
+export const PRIMARY_ONLY = ['replica_regions', 'enable_key_rotation', 'rotation_period_in_days'] as const;
 
 function updatePrimaryRegion(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);

@@ -3,7 +3,7 @@ import type { Effect } from './effects';
 import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
-import { differingPaths, withPrimaryMovedElsewhere } from './reconcile';
+import { differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
 import { emptySnapshot, lookup, splitPath } from './state';
 import type { Finding, ResourceSnapshot } from './types';
 
@@ -46,9 +46,11 @@ export function settleWithLive(
     if (path in effect.set || baseline.unknownPaths?.includes(path)) continue;
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
     if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
+    if (primaryOnlyOfReplica(baseline, splitPath(path).attribute)) continue;
     if (lookup(baseline, path) === undefined || (path === 'primary_region' && moved)) baseline.attributes[path] = value;
   }
-  baseline.completeMaps = [...new Set([...baseline.completeMaps, ...live.completeMaps])];
+  const maps = live.completeMaps.filter((map) => !primaryOnlyOfReplica(baseline, map));
+  baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);
 }
 

@@ -3,6 +3,7 @@ import { parseArn } from './arn';
 import { UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
 import { TRANSIENT_STATES } from './detector';
+import { PRIMARY_ONLY } from './effects';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { stableJson } from './policy';
 import { comment, remediationFor, shellQuote } from './remediation';
@@ -83,12 +84,28 @@ export function withRestoredGrants(baseline: ResourceSnapshot, live: ResourceSna
 }
 
 /**
+ * An attribute of a multi-Region key's primary only (`PRIMARY_ONLY`: replica Regions, rotation) on a key its baseline
+ * approves as a replica (its primary in another Region): a live read that shows it, the key promoted here unapproved,
+ * does not approve it as first seen. The primary elsewhere changes it, and its baseline takes it once a promotion here
+ * is approved.
+ */
+export function primaryOnlyOfReplica(baseline: ResourceSnapshot, attribute: string): boolean {
+  const primary = lookup(baseline, 'primary_region');
+  return (
+    (PRIMARY_ONLY as readonly string[]).includes(attribute) &&
+    typeof primary === 'string' &&
+    primary !== parseArn(baseline.arn)?.region
+  );
+}
+
+/**
  * The baseline with what it does not know yet taken from the live state, as the detector settles a baseline with its
  * live read (core/live.ts `settleWithLive`): a path it never knew (KMS hides a key's rotation while it is pending
  * deletion, a detector's read may have failed) is seen for the first time, and approved so, but a key state in
- * passing, a deletion date, a path settled as unknown, or an attribute left out to fit the table (`truncated`).
- * Each is dated by the read (`readAt`, `firstSeenAt`): an unplanned change made before it, its event delivered after,
- * is not judged against what the read saw of it. `undefined` when nothing is new.
+ * passing, a deletion date, a path settled as unknown, an attribute left out to fit the table (`truncated`), or a
+ * primary's attribute of a key approved as a replica (`primaryOnlyOfReplica`). Each is dated by the read (`readAt`,
+ * `firstSeenAt`): an unplanned change made before it, its event delivered after, is not judged against what the read
+ * saw of it. `undefined` when nothing is new.
  */
 export function withFirstSeen(
   baseline: ResourceSnapshot,
@@ -102,12 +119,14 @@ export function withFirstSeen(
   for (const [path, value] of Object.entries(live.attributes)) {
     if (truncated.includes(splitPath(path).attribute) || baseline.unknownPaths?.includes(path)) continue;
     if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
-    if (lookup(baseline, path) !== undefined) continue;
+    if (lookup(baseline, path) !== undefined || primaryOnlyOfReplica(baseline, splitPath(path).attribute)) continue;
     attributes[path] = value;
     if (readAt) firstSeenAt[path] = readAt;
     seen = true;
   }
-  const maps = live.completeMaps.filter((m) => !baseline.completeMaps.includes(m) && !truncated.includes(m));
+  const maps = live.completeMaps.filter(
+    (m) => !baseline.completeMaps.includes(m) && !truncated.includes(m) && !primaryOnlyOfReplica(baseline, m),
+  );
   if (!seen && maps.length === 0) return undefined;
   const dated = Object.keys(firstSeenAt).length > 0 ? { firstSeenAt } : {};
   return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps], ...dated };

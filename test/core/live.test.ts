@@ -100,6 +100,23 @@ describe('Settling with the live read', () => {
     expect(lookup(store.baseline(KEY_ARN), 'primary_region')).toBe('us-east-1');
   });
 
+  it('never adopts the rotation or replica Regions of a key approved as a replica, read while promoted here', () => {
+    // Prepare: a replica (us-west-2) of us-east-1: its baseline knows neither (its primary's to know).
+    const store = new MemoryStore();
+    const replica = liveKey({ multi_region: true, primary_region: 'us-east-1' });
+    delete replica.attributes.enable_key_rotation;
+    store.putBaseline(replica);
+    // Act: an event here, read live while the key is promoted here unapproved.
+    const event = normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+    const live = liveKey({ multi_region: true, primary_region: 'us-west-2', replica_regions: { 'us-east-1': true } });
+    settleWithLive(store, effectOf(event, store), live);
+    // Assess
+    const baseline = store.baseline(KEY_ARN);
+    expect(lookup(baseline, 'enable_key_rotation')).toBeUndefined();
+    expect(lookup(baseline, 'replica_regions#us-east-1')).toBeUndefined();
+    expect(baseline?.completeMaps).not.toContain('replica_regions');
+  });
+
   it('never adopts a pending deletion the read caught before its event was judged', () => {
     // Prepare: a PutKeyPolicy on an unseen key, read live after a ScheduleKeyDeletion had already happened.
     const store = new MemoryStore();

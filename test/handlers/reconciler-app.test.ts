@@ -1328,4 +1328,29 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
     expect(again.findings).toEqual([]);
     expect((await snapshotOf(replica.arn, 'BASELINE')).primary_region).toBe('us-east-1');
   });
+
+  it("leaves a replica's rotation and replica Regions unknown while it is promoted here unapproved", async () => {
+    // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned (drift), then moved back.
+    account = accountWith(1);
+    const replica = account.addKey({
+      id: MRK,
+      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
+    });
+    await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] };
+    await reconciler()({});
+    // Meanwhile its primary in us-east-1 turns rotation off and replicates to ap-south-1 (recorded there).
+    replica.rotation = false;
+    replica.multiRegion = { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1', 'ap-south-1'] };
+
+    // Act: promoted here unplanned again.
+    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1', 'ap-south-1'] };
+    const promoted = await reconciler()({});
+
+    // Assess: the promotion is the drift; what its primary changed meanwhile is not, nor undone from here.
+    expect(promoted.findings.map((f) => Object.keys(f.changes))).toEqual([['primary_region']]);
+    expect(promoted.findings[0].remediation.join('\n')).not.toMatch(/rotation|schedule-key-deletion/);
+  });
 });
