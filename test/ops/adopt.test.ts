@@ -5,7 +5,12 @@
  * approval that resolves its incident.
  */
 import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
-import { DisableKeyCommand, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import {
+  DisableKeyCommand,
+  EnableKeyRotationCommand,
+  ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-kms';
 import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { acceptingAll } from '../../lambda/cli/operator-actions';
@@ -158,6 +163,28 @@ describe('keydrift baseline adopt', () => {
     const archived = plan.results.find((r) => r.resource === archive);
     expect(archived?.changes.map((c) => c.path)).not.toContain('key_state');
     expect(await baseline(archive)).toMatchObject({ key_state: 'Disabled', deletion_date: null });
+  });
+
+  it('keeps the approved rotation of a key caught pending deletion, which KMS hides then', async () => {
+    // Prepare: a key approved with rotation on; tagged (to adopt) and scheduled for deletion since.
+    const key = await world.createKey('ledger');
+    await world.kms.send(new EnableKeyRotationCommand({ KeyId: key.split('/')[1] }));
+    await baselined(key);
+    await world.kms.send(
+      new TagResourceCommand({ KeyId: key.split('/')[1], Tags: [{ TagKey: 'team', TagValue: 'x' }] }),
+    );
+    await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.split('/')[1], PendingWindowInDays: 7 }));
+    const baseline = async (arn: string) =>
+      JSON.parse((await world.item(`RESOURCE#${arn}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+
+    // Act: adopt run again.
+    const plan = await planAdopt(context, Date.now);
+    await applyAdopt(context, plan, Date.now());
+
+    // Assess: the tag is adopted; the rotation the read could not see stays approved (not left for anyone to set).
+    const adopted = plan.results.find((r) => r.resource === key);
+    expect(adopted?.changes.map((c) => c.path)).toEqual(['tags#team']);
+    expect(await baseline(key)).toMatchObject({ 'tags#team': 'x', enable_key_rotation: true, key_state: 'Enabled' });
   });
 
   it("baselines only this Region's own trails, as the reconciler does: not another Region's multi-Region trail", async () => {
