@@ -216,11 +216,7 @@ function approve(
   // judges creations first too), but for the deletion of the trail or alias it creates again under its name (a name
   // cannot be created while it exists).
   const laterSameSecond = creates && !deletedAsApproved(baseline);
-  if (baseline.firstSeenAt) {
-    baseline.firstSeenAt = Object.fromEntries(
-      Object.entries(baseline.firstSeenAt).filter(([path]) => !(path in values)),
-    );
-  }
+  if (baseline.firstSeenAt) baseline.firstSeenAt = withoutPaths(baseline.firstSeenAt, (path) => path in values);
   for (const [path, value] of Object.entries(values)) {
     if (splitPath(path).entry !== undefined) {
       baseline.attributes[path] = value;
@@ -245,8 +241,7 @@ function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEven
   const seenAt = baseline.firstSeenAt?.[path];
   if (seenAt === undefined || Date.parse(seenAt) < event.epochMs) return;
   delete baseline.attributes[path];
-  const { [path]: _, ...rest } = baseline.firstSeenAt ?? {};
-  baseline.firstSeenAt = rest;
+  if (baseline.firstSeenAt) baseline.firstSeenAt = withoutPaths(baseline.firstSeenAt, (seen) => seen === path);
 }
 
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
@@ -255,11 +250,14 @@ function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | unde
   const gone = (path: string) => attributes.includes(splitPath(path).attribute);
   for (const path of Object.keys(snapshot.attributes)) if (gone(path)) delete snapshot.attributes[path];
   snapshot.completeMaps = snapshot.completeMaps.filter((map) => !attributes.includes(map));
-  if (snapshot.approvedAt)
-    snapshot.approvedAt = Object.fromEntries(Object.entries(snapshot.approvedAt).filter(([path]) => !gone(path)));
+  if (snapshot.approvedAt) snapshot.approvedAt = withoutPaths(snapshot.approvedAt, gone);
   if (snapshot.unknownPaths) snapshot.unknownPaths = snapshot.unknownPaths.filter((path) => !gone(path));
-  if (snapshot.firstSeenAt)
-    snapshot.firstSeenAt = Object.fromEntries(Object.entries(snapshot.firstSeenAt).filter(([path]) => !gone(path)));
+  if (snapshot.firstSeenAt) snapshot.firstSeenAt = withoutPaths(snapshot.firstSeenAt, gone);
+}
+
+/** The times of `times` (`approvedAt`, `firstSeenAt`) but those of the paths `drop` names. */
+function withoutPaths(times: Record<string, string>, drop: (path: string) => boolean): Record<string, string> {
+  return Object.fromEntries(Object.entries(times).filter(([path]) => !drop(path)));
 }
 
 /** A trail or alias approved deleted (a trail's `trail`, an alias's `target_key_id` known to be no key). */
