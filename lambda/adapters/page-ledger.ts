@@ -9,7 +9,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `observed` (true when the last recorded is the reconciler's), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
  */
 
 import { randomUUID } from 'node:crypto';
@@ -32,10 +32,6 @@ export interface PageRecord {
   at: number;
   eventId: string;
   action: 'trigger' | 'resolve';
-  /** The reconciler's: `at` is when it saw the drift, which was made at some time before (its event came later). */
-  observed?: boolean;
-  /** A planned change's: it moved the baseline to what it set (the attribute is approved), rather than undoing drift. */
-  approves?: boolean;
 }
 
 export interface PageLedger {
@@ -50,9 +46,7 @@ export interface PageLedger {
    * as newest on its first arrival, and on a later one (its own retry, or its copy from another topic) while it is
    * still the last recorded and PagerDuty has not taken it ({@link sent}). An older trigger is sent (not recorded) while the last recorded event is a trigger too:
    * the incident is open, and it adds who did it (a CloudTrail event arriving after the reconciler paged its drift),
-   * unless PagerDuty took it already or it is older than the last resolve recorded. So is an older approval
-   * ({@link PageRecord.approves}) while the last recorded is a trigger the reconciler observed: it judged against the
-   * baseline before that planned change, whose event came after its run. Anything else older is not sent.
+   * unless PagerDuty took it already or it is older than the last resolve recorded. Anything else older is not sent.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
   admit(page: PageRecord): Promise<boolean>;
@@ -109,7 +103,6 @@ export function createPageLedger({
             '#seen': 'seen',
             '#sent': 'sent',
             '#turn': 'turn',
-            '#observed': 'observed',
           }),
           ExpressionAttributeValues: used({
             ...values,
@@ -130,8 +123,6 @@ export function createPageLedger({
       ':eventId': { S: page.eventId },
       ':seen': { SS: [page.eventId] },
       ':action': { S: page.action },
-      ':trigger': { S: 'trigger' },
-      ':true': { BOOL: true },
     });
 
   return {
@@ -159,22 +150,20 @@ export function createPageLedger({
       };
     },
     async admit(page) {
-      // Kept only while the last recorded is the reconciler's.
-      const fields = `eventId = :eventId, #action = :action, expiresAt = :expires${page.observed ? ', #observed = :true' : ''}`;
-      const unobserved = page.observed ? '' : ' REMOVE #observed';
+      const fields = 'eventId = :eventId, #action = :action, expiresAt = :expires';
       return (
         // A newer trigger keeps what PagerDuty took (an older trigger may still go, but not twice); a resolve ends it.
         (await recordIf(
           page,
           page.action === 'resolve'
-            ? `SET #at = :at, #seen = :seen, ${fields}, resolvedAt = :at REMOVE #sent${page.observed ? '' : ', #observed'}`
-            : `SET #at = :at, #seen = :seen, ${fields}${unobserved}`,
+            ? `SET #at = :at, #seen = :seen, ${fields}, resolvedAt = :at REMOVE #sent`
+            : `SET #at = :at, #seen = :seen, ${fields}`,
           'attribute_not_exists(#at) OR #at < :at',
         )) ||
         // A resolve of the same second is the last resolve too: older triggers stay out once a newer one reopens.
         (await recordIf(
           page,
-          `SET ${fields}${page.action === 'resolve' ? ', resolvedAt = :at' : ''} ADD #seen :seen${unobserved}`,
+          `SET ${fields}${page.action === 'resolve' ? ', resolvedAt = :at' : ''} ADD #seen :seen`,
           '#at = :at AND NOT contains(#sent, :eventId) AND (eventId = :eventId OR NOT contains(#seen, :eventId))',
         )) ||
         // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).
@@ -183,14 +172,6 @@ export function createPageLedger({
             page,
             'SET expiresAt = :expires',
             '#action = :action AND NOT contains(#sent, :eventId) AND (attribute_not_exists(resolvedAt) OR resolvedAt < :at)',
-          )) ||
-        // Checked, not recorded either: a late trigger (who made the drift it paged) still reopens, rather than be lost.
-        (page.action === 'resolve' &&
-          page.approves === true &&
-          recordIf(
-            page,
-            'SET expiresAt = :expires',
-            '#action = :trigger AND #observed = :true AND NOT contains(#sent, :eventId)',
           ))
       );
     },

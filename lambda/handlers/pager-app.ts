@@ -16,8 +16,6 @@ import { PageInFlightError } from '../adapters/errors';
 import type { PageLedger } from '../adapters/page-ledger';
 import { createPagerDutySender, createRoutingKeyProvider, type SendResult } from '../adapters/pagerduty';
 import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
-import { RECONCILE_EVENTS } from '../core/catalog';
-import { ownEntry } from '../core/own';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
 
 export interface PagerDeps {
@@ -131,8 +129,6 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
         at,
         eventId: finding.eventId,
         action: body.event_action,
-        observed: ownEntry(RECONCILE_EVENTS, finding.event) !== undefined,
-        approves: finding.status === 'planned',
       });
     } catch (error) {
       // A page matters more than its order, and the table may be unusable for the very reason to page (keydrift's

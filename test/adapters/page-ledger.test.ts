@@ -83,29 +83,6 @@ describe('createPageLedger', () => {
     });
   });
 
-  it('takes the older resolve of a planned change while the last taken is a trigger the reconciler observed', async () => {
-    // Prepare: at 12:02 the reconciler paged the policy a planned principal put at 12:00, before that call's event came.
-    const pages = ledger();
-    const observed = { ...page('2026-10-03T12:02:00Z', 'reconcile', 'trigger'), observed: true };
-    expect(await pages.admit(observed)).toBe(true);
-    await pages.sent(observed);
-
-    // Act and assess: the approval closes the incident; a revert as old does not (the reconciler saw drift after it).
-    expect(await pages.admit(page('2026-10-03T12:01:00Z', 'reverted', 'resolve'))).toBe(false);
-    const approval = { ...page('2026-10-03T12:00:00Z', 'approved', 'resolve'), approves: true };
-    expect(await pages.admit(approval)).toBe(true);
-    await pages.sent(approval);
-    expect(await pages.admit(approval)).toBe(false);
-    // Not recorded: a late trigger (who made drift the reconciler paged) still reopens rather than be lost.
-    expect(await pages.admit(page('2026-10-03T12:01:00Z', 'late', 'trigger'))).toBe(true);
-    // Against the detector's own trigger, an older approval is left out as before: that drift came after it.
-    const other = `${DEDUP_KEY}-other`;
-    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'disable', 'trigger', other))).toBe(true);
-    expect(await pages.admit({ ...page('2026-10-03T12:00:00Z', 'approved', 'resolve', other), approves: true })).toBe(
-      false,
-    );
-  });
-
   it('does not take again an older trigger PagerDuty took, nor one of the same second once another was taken', async () => {
     // Prepare: the reconciler paged the drift it found at 12:02; the DisableKey behind it (12:00) arrives late.
     const pages = ledger();

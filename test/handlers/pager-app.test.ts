@@ -183,41 +183,6 @@ describe('createPager', () => {
     expect(sent).toEqual([['resolve', pagerDutyDedupKey(fix, 'kms_key_id')]]);
   });
 
-  it('closes the incident the reconciler paged when the planned change behind it is delivered after its run', async () => {
-    // Prepare: a planned principal opened the policy at 12:00; the reconciler ran before that call's event arrived and
-    // paged the policy at 12:02; the event then comes, planned, and approves the policy.
-    const opened = { before: null, after: { Statement: [] }, external_accounts: ['444455556666'] };
-    const reconciled: Finding = {
-      ...finding,
-      event: 'Reconcile',
-      eventId: 'reconcile-6f1d0c2a9b8e7d6c5b4a39281706f5e4',
-      timestamp: '2026-10-03T12:02:00Z',
-      user: 'keydrift-reconciler',
-      changes: { policy: opened },
-    };
-    const approved: Finding = {
-      ...finding,
-      eventId: 'approved',
-      timestamp: '2026-10-03T12:00:00Z',
-      severity: 'info',
-      status: 'planned',
-      changes: { policy: { ...opened, back_to_baseline: true } },
-    };
-    const message = (f: Finding) => String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', f).input.Message);
-    const { fetch, bodies } = fakeFetch(202);
-
-    // Act
-    await makePager(fetch)(snsEvent(message(reconciled)));
-    await makePager(fetch)(snsEvent(message(approved)));
-
-    // Assess
-    const sent = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
-    expect(sent).toEqual([
-      ['trigger', pagerDutyDedupKey(finding, 'policy')],
-      ['resolve', pagerDutyDedupKey(finding, 'policy')],
-    ]);
-  });
-
   it('pages every attribute of a critical finding too large for one SNS message', async () => {
     // Prepare: policy, tags and description changes with thousands of principals, commands and reasons (over 256 KiB).
     const input = pageCommand('arn:aws:sns:us-west-2:111122223333:page', hugeFinding).input;
