@@ -65,9 +65,28 @@ export interface StartMotoOptions {
   acceptArns?: boolean;
 }
 
-/** Python run instead of `-m moto.server` when `acceptArns` is set: the patches above, then moto's own server. */
+/**
+ * Python run instead of `-m moto.server`. DynamoDB applies each conditional write atomically, but moto's threaded
+ * server checks a condition and writes without a lock, so two concurrent claims of one event could both succeed; its
+ * item reads and writes are made one at a time here. Then, with `acceptArns`, the patches above; then moto's server.
+ */
+const ATOMIC_ITEMS_PRELUDE = `
+import sys, threading
+from moto.dynamodb.models import DynamoDBBackend
+
+_items = threading.RLock()
+
+def _one_at_a_time(method):
+    def patched(self, *args, **kwargs):
+        with _items:
+            return method(self, *args, **kwargs)
+    return patched
+
+for _name in ('get_item', 'batch_get_item', 'put_item', 'update_item', 'delete_item', 'transact_write_items'):
+    setattr(DynamoDBBackend, _name, _one_at_a_time(getattr(DynamoDBBackend, _name)))
+`;
+
 const ACCEPT_ARNS_PRELUDE = `
-import sys
 from moto.cloudtrail.models import CloudTrailBackend
 from moto.kms.models import KmsBackend
 
@@ -86,7 +105,9 @@ def _by_trail_name(method):
 
 for _name in ('start_logging', 'stop_logging'):
     setattr(CloudTrailBackend, _name, _by_trail_name(getattr(CloudTrailBackend, _name)))
+`;
 
+const START_SERVER = `
 from moto.server import main
 main(sys.argv[1:])
 `;
@@ -95,8 +116,8 @@ export async function startMoto(region = 'eu-west-1', options: StartMotoOptions 
   ensureMotoInstalled();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const server = options.acceptArns ? ['-c', ACCEPT_ARNS_PRELUDE] : ['-m', 'moto.server'];
-  const child = spawn('python3', [...server, '-H', '127.0.0.1', '-p', String(port)], {
+  const prelude = ATOMIC_ITEMS_PRELUDE + (options.acceptArns ? ACCEPT_ARNS_PRELUDE : '') + START_SERVER;
+  const child = spawn('python3', ['-c', prelude, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
