@@ -1,9 +1,8 @@
-import { TRANSIENT_STATES } from './detector';
 import type { Effect } from './effects';
 import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
-import { differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
+import { approvableFirstSeen, differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
 import { emptySnapshot, lookup, splitPath } from './state';
 import type { Finding, ResourceSnapshot } from './types';
 
@@ -34,19 +33,13 @@ export function settleWithLive(
   live: ResourceSnapshot,
   previous?: ResourceSnapshot,
 ): void {
-  // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
-  const moved = withPrimaryMovedElsewhere(
-    store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn),
-    live,
-    previous,
-  );
-  store.putState(live);
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
+  // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
+  const moved = withPrimaryMovedElsewhere(baseline, live, previous);
+  store.putState(live);
   for (const [path, value] of Object.entries(live.attributes)) {
-    if (path in effect.set || baseline.unknownPaths?.includes(path)) continue;
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
-    if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
-    if (primaryOnlyOfReplica(baseline, splitPath(path).attribute)) continue;
+    if (path in effect.set || !approvableFirstSeen(baseline, path, value)) continue;
     if (lookup(baseline, path) === undefined || (path === 'primary_region' && moved)) baseline.attributes[path] = value;
   }
   const maps = live.completeMaps.filter((map) => !primaryOnlyOfReplica(baseline, map));

@@ -99,6 +99,17 @@ export function primaryOnlyOfReplica(baseline: ResourceSnapshot, attribute: stri
 }
 
 /**
+ * Whether a live read may approve `value` at `path` of a resource when its baseline does not know it: not a path
+ * settled as unknown, a key state in passing, a pending deletion's date, or a primary's attribute of a key approved
+ * as a replica (`primaryOnlyOfReplica`). The reconciler's `withFirstSeen` and the detector's `settleWithLive` ask it.
+ */
+export function approvableFirstSeen(baseline: ResourceSnapshot, path: string, value: unknown): boolean {
+  if (baseline.unknownPaths?.includes(path)) return false;
+  if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) return false;
+  return !primaryOnlyOfReplica(baseline, splitPath(path).attribute);
+}
+
+/**
  * The baseline with what it does not know yet taken from the live state, as the detector settles a baseline with its
  * live read (core/live.ts `settleWithLive`): a path it never knew (KMS hides a key's rotation while it is pending
  * deletion, a detector's read may have failed) is seen for the first time, and approved so, but a key state in
@@ -117,9 +128,8 @@ export function withFirstSeen(
   const firstSeenAt = { ...baseline.firstSeenAt };
   let seen = false;
   for (const [path, value] of Object.entries(live.attributes)) {
-    if (truncated.includes(splitPath(path).attribute) || baseline.unknownPaths?.includes(path)) continue;
-    if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) continue;
-    if (lookup(baseline, path) !== undefined || primaryOnlyOfReplica(baseline, splitPath(path).attribute)) continue;
+    if (truncated.includes(splitPath(path).attribute) || lookup(baseline, path) !== undefined) continue;
+    if (!approvableFirstSeen(baseline, path, value)) continue;
     attributes[path] = value;
     if (readAt) firstSeenAt[path] = readAt;
     seen = true;
