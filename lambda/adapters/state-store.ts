@@ -547,8 +547,11 @@ export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncat
   }
   const truncated: string[] = [];
   for (const [group] of [...groups].sort((a, b) => b[1] - a[1])) {
-    for (const path of Object.keys(copy.attributes)) {
-      if (path === group || path.startsWith(`${group}#`)) delete copy.attributes[path];
+    const inGroup = (path: string) => path === group || path.startsWith(`${group}#`);
+    for (const path of Object.keys(copy.attributes)) if (inGroup(path)) delete copy.attributes[path];
+    // A first-seen date (one per grant of a key first read with thousands) goes with the entry it dates.
+    for (const times of [copy.firstSeenAt, copy.approvedAt]) {
+      if (times) for (const path of Object.keys(times)) if (inGroup(path)) delete times[path];
     }
     copy.completeMaps = copy.completeMaps.filter((m) => m !== group);
     truncated.push(group);

@@ -233,8 +233,8 @@ function approve(
 }
 
 /**
- * A path the reconciler approved as first seen (`firstSeenAt`) by a read made when or after `event` happened: the read
- * may have seen this change (its event delivered after the run), which no one approved. It is no longer approved, and
+ * A path a live read approved as first seen (`firstSeenAt`), the read made when or after `event` happened: the read
+ * may have seen this change (its event delivered after the read), which no one approved. It is no longer approved, and
  * the change settles it as it settles any path without a baseline (the value before it, or unknown).
  */
 function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEvent): void {

@@ -25,23 +25,31 @@ export function pathsNotYetVisible(effect: Effect, live: ResourceSnapshot): stri
  * this is the first time keydrift sees them; so is a multi-Region key's primary Region moved between two
  * other Regions, recorded there only (`primaryMovedElsewhere`), unless `previous` (the state stored before the
  * event) shows another primary than the approved one. (The attributes the event touched keep what the core decided:
- * inferred, unknown, or moved by a planned change.)
+ * inferred, unknown, or moved by a planned change.) Each path seen first is dated by the read (`readAt`, no earlier
+ * than it ended: `firstSeenAt`), as the reconciler's `withFirstSeen` dates its own: an unplanned change made before
+ * the read, its event delivered after, is not judged against what the read saw of it.
  */
 export function settleWithLive(
   store: MemoryStore,
   effect: Effect,
   live: ResourceSnapshot,
   previous?: ResourceSnapshot,
+  readAt?: string,
 ): void {
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
   // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
   const moved = withPrimaryMovedElsewhere(baseline, live, previous);
   store.putState(live);
+  const firstSeenAt = { ...baseline.firstSeenAt };
   for (const [path, value] of Object.entries(live.attributes)) {
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
     if (path in effect.set || !approvableFirstSeen(baseline, path, value)) continue;
-    if (lookup(baseline, path) === undefined || (path === 'primary_region' && moved)) baseline.attributes[path] = value;
+    if (lookup(baseline, path) === undefined) {
+      baseline.attributes[path] = value;
+      if (readAt) firstSeenAt[path] = readAt;
+    } else if (path === 'primary_region' && moved) baseline.attributes[path] = value;
   }
+  if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   const maps = live.completeMaps.filter((map) => !primaryOnlyOfReplica(baseline, map));
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);

@@ -59,6 +59,22 @@ describe('Settling with the live read', () => {
     expect(store.snapshot(KEY_ARN)?.attributes.enable_key_rotation).toBe(false);
   });
 
+  it('dates what it adopts by the read, and nothing the event settled', () => {
+    // Prepare: a DisableKeyRotation on an unseen key infers that rotation was on.
+    const store = new MemoryStore();
+    const event = normalizeRecord(onKey(rec('DisableKeyRotation__awskmsdg__1')));
+    new Detector(config(), store).observe(event);
+    // Act
+    settleWithLive(store, effectOf(event, store), liveKey({}), undefined, '2022-09-01T19:32:00.000Z');
+    // Assess
+    const firstSeenAt = store.baseline(KEY_ARN)?.firstSeenAt ?? {};
+    expect(firstSeenAt).toMatchObject({
+      key_state: '2022-09-01T19:32:00.000Z',
+      'tags#Department': '2022-09-01T19:32:00.000Z',
+    });
+    expect(firstSeenAt).not.toHaveProperty('enable_key_rotation');
+  });
+
   it('never adopts a path whose approved value was settled as unknown', () => {
     const store = new MemoryStore();
     const event = normalizeRecord(onKey(rec('PutKeyPolicy__awskmsdg__1')));

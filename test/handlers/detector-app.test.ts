@@ -942,6 +942,61 @@ describe('createDetector: live state', () => {
     expect(finding?.status).toBe('resolved');
   });
 
+  it('does not approve, as first seen, a rotation turned off just before its read, its event arriving after', async () => {
+    // Prepare: a PutKeyPolicy on a key keydrift has not seen makes it read the key at 20:08:00; a second before, Alice
+    // turned its rotation off, which the read shows; EventBridge delivers that DisableKeyRotation after.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+    mockLiveKey();
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
+      eventTime: '2022-09-01T20:07:59Z',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(disableRotation));
+
+    // Assess: reported, not 'already at its baseline'.
+    expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+    expect(finding?.changes.enable_key_rotation).toMatchObject({ after: false });
+  });
+
+  it('saves a key with thousands of grants, first seen by its read, under 400 KB (their dates left out with them)', async () => {
+    // Prepare: EBS-style grants, one a volume, on a key keydrift has not seen.
+    const grants: GrantListEntry[] = Array.from({ length: 4500 }, (_, i) => ({
+      KeyId: KEY,
+      GrantId: `${String(i).padStart(8, '0')}0e4e15d7f1ad2d4b6d1ad1b8a1e3b7bdbd0b1c0e7c2c1a3b4f`,
+      GranteePrincipal: `arn:aws:iam::111122223333:role/ebs-volume-attacher-${i}`,
+      Operations: ['Decrypt'],
+    }));
+    mockLiveKey({ grants });
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+
+    // Act
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    // Assess: the grants are left unknown in the baseline, and so are their first-seen dates.
+    const baseline = (await store().load([KEY])).baselines.get(KEY);
+    expect(baseline?.truncated).toEqual(['grants']);
+    expect(Object.keys(baseline?.snapshot.firstSeenAt ?? {}).some((p) => p.startsWith('grants#'))).toBe(false);
+    expect(baseline?.snapshot.firstSeenAt?.enable_key_rotation).toBe('2022-09-01T20:08:00.000Z');
+  });
+
+  it('still judges against what its read saw first a change made after that read, delivered late', async () => {
+    // Prepare: as above, but the rotation was turned off (again) a second after the read.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+    mockLiveKey();
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
+      eventTime: '2022-09-01T20:08:01Z',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(disableRotation));
+
+    // Assess: the read showed it off before this call: it changed nothing.
+    expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'resolved' });
+  });
+
   it('reads a trail change from CloudTrail (StopLogging)', async () => {
     const record = readRecord('StopLogging__stratus__1');
     const trail = `arn:aws:cloudtrail:${record.awsRegion}:143434273843:trail/stratus-red-team-ct-stop-trail-buykxbqejv`;
