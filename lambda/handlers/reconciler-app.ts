@@ -456,11 +456,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
 
     // A grant re-created exactly as an approved one that is gone (its remediation run) takes its place; what the
     // baseline never knew (a key's rotation, hidden while it was pending deletion) is approved as first seen, and so
-    // is a multi-Region key's primary moved between two other Regions (recorded and alerted there only).
+    // is a multi-Region key's primary moved between two other Regions (recorded and alerted there only). What is seen
+    // first is dated when the read was over (now), not when it began: a key is read up to minutes after its run's alias
+    // listing, and a change made in between, which the read shows, is no one's approval.
     const restored = withRestoredGrants(baseline.snapshot, live);
     const seen = isGone(live)
       ? undefined
-      : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated, new Date(readAt).toISOString());
+      : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated, new Date(nowMs).toISOString());
     const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live, state?.snapshot) ?? seen;
     const approved = firstSeen ?? restored ?? baseline.snapshot;
     const drifted = differingPaths(approved, live, state?.snapshot);

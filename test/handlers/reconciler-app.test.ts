@@ -664,6 +664,28 @@ describe('Reconciler: keys found pending deletion', () => {
     expect(finding?.status).toBe('drift');
   });
 
+  it('does not approve, as first seen, a rotation turned off after the run began but before it read the key', async () => {
+    // Prepare: as above, but the rotation was turned off 30 s after the run began (its alias listing, the time its
+    // key reads are dated by), and the run read the key a minute after it began, when it showed rotation off.
+    const doomed = await adoptedPendingDeletion();
+    Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: false });
+    const rotationReads = () => account.callsByKey.get(doomed.arn)?.get('GetKeyRotationStatus') ?? 0;
+    const before = rotationReads();
+    await reconciler({}, () => START + DAY + (rotationReads() > before ? 60_000 : 0))({});
+    const record = {
+      ...sample('DisableKeyRotation__awskmsdg__1'),
+      eventTime: new Date(START + DAY + 30_000).toISOString().replace('.000Z', 'Z'),
+      requestParameters: { keyId: doomed.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
+    };
+
+    // Act
+    const { finding } = await detector()(envelope(record as unknown as Json));
+
+    // Assess: reported, not 'already at its baseline'.
+    expect(finding?.status).toBe('drift');
+  });
+
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();
