@@ -43,17 +43,19 @@ export function primaryMovedElsewhere(arn: string, from: unknown, to: unknown): 
 /**
  * Every path where two whole snapshots disagree, both sides known (maps compared entry by entry). A key `to` shows in
  * a passing state (Creating, Updating) is not compared on its state: it is on its way to one; nor on a primary Region
- * moved between two other Regions (`primaryMovedElsewhere`), unless the state stored last (`previous`) showed it here:
- * then it moved from here, and this Region's log has that move.
+ * moved between two other Regions (`primaryMovedElsewhere`), unless the state stored last (`previous`) showed another
+ * primary than `from`: keydrift saw it leave the approved one (a replica promoted here, then moved on: this Region's
+ * log has that move), and it is drift until accepted, as `withPrimaryMovedElsewhere` does not approve it.
  */
 export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot, previous?: ResourceSnapshot): string[] {
-  const passedHere = lookup(previous, 'primary_region') === parseArn(to.arn)?.region;
+  const last = lookup(previous, 'primary_region');
+  const leftApproved = last !== undefined && !same(last, lookup(from, 'primary_region'));
   // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
   return knownPaths(from, to).filter((path) => {
     const a = lookup(from, path);
     const b = lookup(to, path);
     if (path === 'key_state' && PASSING_KEY_STATES.has(b)) return false;
-    if (path === 'primary_region' && !passedHere && primaryMovedElsewhere(to.arn, a, b)) return false;
+    if (path === 'primary_region' && !leftApproved && primaryMovedElsewhere(to.arn, a, b)) return false;
     return a !== undefined && b !== undefined && !same(a, b);
   });
 }
@@ -233,7 +235,7 @@ export function reconcileResource(
       baseline: lookup(baseline, path),
     }));
   // Drift the stored state shows that live no longer has: that attribute's incident closes.
-  const back: TouchedPath[] = (previous ? differingPaths(baseline, previous) : [])
+  const back: TouchedPath[] = (previous ? differingPaths(baseline, previous, previous) : [])
     .filter((path) => {
       const now = lookup(live, path);
       return now !== undefined && same(now, lookup(baseline, path));

@@ -410,7 +410,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       if (!current.state || !newerThanRead(current, loaded)) return false;
       logger.info('Saved by the detector after this read began; left to the next run', { resource: live.arn });
       const approved = current.baseline?.snapshot;
-      if (approved && differingPaths(approved, current.state.snapshot).length > 0) run.cursor.counts.openDrift++;
+      const saved = current.state.snapshot;
+      if (approved && differingPaths(approved, saved, saved).length > 0) run.cursor.counts.openDrift++;
       return true;
     };
     const judgeAgain = async () => {
@@ -465,10 +466,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       : withFirstSeen(restored ?? baseline.snapshot, live, baseline.truncated, new Date(nowMs).toISOString());
     const firstSeen = withPrimaryMovedElsewhere(seen ?? restored ?? baseline.snapshot, live, state?.snapshot) ?? seen;
     const approved = firstSeen ?? restored ?? baseline.snapshot;
-    const drifted = differingPaths(approved, live, state?.snapshot);
+    // Compared before a move elsewhere is approved: the stored state, showing the primary approved until now, is no
+    // drift from it to resolve.
+    const compared = seen ?? restored ?? baseline.snapshot;
+    const drifted = differingPaths(compared, live, state?.snapshot);
     const finding = reconcileResource(
       {
-        baseline: approved,
+        baseline: compared,
         live,
         previous: state?.snapshot,
         previousVersion: state?.version,

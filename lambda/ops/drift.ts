@@ -136,7 +136,8 @@ export function driftTracker(attributes: string[], acceptedAt?: string) {
 
 /** The paths where a resource's stored state differs from its baseline (both known); empty without either. */
 export function driftedPaths(resource: StoredResource): string[] {
-  return resource.state && resource.baseline ? differingPaths(resource.baseline.snapshot, resource.state.snapshot) : [];
+  const { state, baseline } = resource;
+  return state && baseline ? differingPaths(baseline.snapshot, state.snapshot, state.snapshot) : [];
 }
 
 /** The paths a resource's baseline approved as unknown: no comparison can show their drift, only their findings. */

@@ -1351,6 +1351,33 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
     expect((await snapshotOf(replica.arn, 'BASELINE')).primary_region).toBe('us-east-1');
   });
 
+  it('keeps a replica promoted here, then moved on, as open drift, and resolves it once back at its approved primary', async () => {
+    // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned, then moved on to eu-west-1
+    // (drift, reported by the run that saw it).
+    account = accountWith(1);
+    const replica = account.addKey({
+      id: MRK,
+      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
+    });
+    await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    await reconciler()({});
+
+    // Act: a run that sees nothing new, then the primary moved back to us-east-1 (recorded in those two Regions).
+    const again = await reconciler()({});
+    replica.multiRegion = { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] };
+    const back = await reconciler()({});
+
+    // Assess: still open drift, not a move elsewhere; back at its approved primary, the drift is resolved.
+    expect(again).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+    expect(back.findings.map((f) => [f.status, f.changes.primary_region])).toEqual([
+      ['resolved', { before: 'eu-west-1', after: 'us-east-1', back_to_baseline: true }],
+    ]);
+    expect(back.counts?.openDrift).toBe(0);
+  });
+
   it("leaves a replica's rotation and replica Regions unknown while it is promoted here unapproved", async () => {
     // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned (drift), then moved back.
     account = accountWith(1);

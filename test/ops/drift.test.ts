@@ -210,6 +210,19 @@ describe('openDrift: one status row', () => {
     });
   });
 
+  it('finds a primary Region the stored state shows moved on from the approved one, between two other Regions', () => {
+    // A replica here (eu-west-1) approved with its primary in us-east-1, promoted here, then moved on to us-west-2: the
+    // stored state shows us-west-2 (drift alerted when it moved from here), which the reconciler does not approve.
+    const replica = (primary: string) => key({ multi_region: true, primary_region: primary });
+    const resource: StoredResource = {
+      arn: KEY,
+      kind: 'key',
+      baseline: { snapshot: replica('us-east-1'), version: 1 },
+      state: { snapshot: replica('us-west-2'), version: 3 },
+    };
+    expect(driftedPaths(resource)).toEqual(['primary_region']);
+  });
+
   it('finds no drift without a state or without a baseline', () => {
     expect(driftedPaths({ arn: KEY, kind: 'key', state: { snapshot: key({}), version: 1 } })).toEqual([]);
     expect(driftedPaths({ arn: KEY, kind: 'key', baseline: { snapshot: key({}), version: 1 } })).toEqual([]);
