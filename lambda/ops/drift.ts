@@ -203,7 +203,9 @@ export interface AcceptedChange {
  */
 export function acceptedChanges(previous: ResourceSnapshot | undefined, next: ResourceSnapshot): AcceptedChange[] {
   if (!previous) return knownPaths(next).map((path) => ({ path, before: undefined, after: lookup(next, path) }));
-  const differing = new Set(differingPaths(previous, next));
+  // `next` as the state compared: a primary Region moved between two other Regions, no difference to a live read,
+  // is one the accept approves.
+  const differing = new Set(differingPaths(previous, next, next));
   return knownPaths(previous, next)
     .filter((path) => {
       if (differing.has(path)) return true;

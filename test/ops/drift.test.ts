@@ -318,6 +318,14 @@ describe('acceptedChanges and sameSnapshot: what an accept approves', () => {
     expect(sameSnapshot(before, after)).toBe(false);
   });
 
+  it('lists a primary Region moved between two other Regions, which the accept approves', () => {
+    // A replica here (eu-west-1) approved with its primary in us-east-1, accepted with its primary now in us-west-2.
+    const replica = (primary: string) => key({ multi_region: true, primary_region: primary });
+    expect(acceptedChanges(replica('us-east-1'), replica('us-west-2'))).toEqual([
+      { path: 'primary_region', before: 'us-east-1', after: 'us-west-2' },
+    ]);
+  });
+
   it('lists every path of a first baseline, and nothing for an identical one', () => {
     expect(acceptedChanges(undefined, key({})).map((c) => c.path)).toEqual([
       'aliases#alias/payments',
