@@ -1,7 +1,7 @@
 /**
  * An in-memory DynamoDB table behind aws-sdk-client-mock for the reconcile bench: the commands keydrift's stores send
  * (GetItem, PutItem, UpdateItem, DeleteItem, BatchGetItem, TransactWriteItems of puts and updates, Scan), their
- * condition expressions and `SET` updates, a delay per
+ * condition expressions, `SET` and `ADD` updates and the old item they return when asked, a delay per
  * call, and the request units DynamoDB on-demand would bill for each (reads per 4 KB, writes per 1 KB, transactions
  * double, eventually consistent reads half, a write to an item in the byTime index once more for the index).
  */
@@ -92,16 +92,29 @@ export function evaluate(expression: string, item: Item | undefined, names: Name
   return or();
 }
 
-/** Applies the updates keydrift writes: `SET name = :value, #name = :value, …` (attributes set to values). */
+/**
+ * Applies the updates keydrift writes: `SET name = :value, #name = :value, …` (attributes set to values), optionally
+ * followed by `ADD name :value` (a string set merged in, or a number added, as DynamoDB does).
+ */
 export function applySet(expression: string, item: Item, names: Names, values: Values): Item {
-  const assignments = /^\s*SET\s+(.*)$/.exec(expression)?.[1].split(',');
-  if (!assignments) throw new Error(`the bench table applies SET updates only, not "${expression}"`);
+  const clauses = /^\s*SET\s+(.*?)(?:\s+ADD\s+(.*))?$/.exec(expression);
+  if (!clauses) throw new Error(`the bench table applies SET updates only, not "${expression}"`);
   const updated = structuredClone(item);
-  for (const assignment of assignments) {
+  const nameOf = (target: string) => (target.startsWith('#') ? (names?.[target] ?? target) : target);
+  for (const assignment of clauses[1].split(',')) {
     const [target, source] = assignment.split('=').map((part) => part.trim());
     const value = values?.[source];
     if (!value) throw new Error(`the bench table cannot apply "${assignment.trim()}" (a value placeholder only)`);
-    updated[target.startsWith('#') ? (names?.[target] ?? target) : target] = value;
+    updated[nameOf(target)] = value;
+  }
+  for (const addition of clauses[2]?.split(',') ?? []) {
+    const [target, source] = addition.trim().split(/\s+/);
+    const value = values?.[source];
+    const name = nameOf(target);
+    const current = updated[name];
+    if (value?.SS) updated[name] = { SS: [...new Set([...(current?.SS ?? []), ...value.SS])] };
+    else if (value?.N !== undefined) updated[name] = { N: String(Number(current?.N ?? 0) + Number(value.N)) };
+    else throw new Error(`the bench table cannot apply "ADD ${addition.trim()}" (a string set or number only)`);
   }
   return updated;
 }
@@ -109,6 +122,7 @@ export function applySet(expression: string, item: Item, names: Names, values: V
 /** An update as UpdateItem and a transaction's Update action both give it. */
 interface Update {
   Key?: Item;
+  ReturnValuesOnConditionCheckFailure?: string;
   UpdateExpression?: string;
   ConditionExpression?: string;
   ExpressionAttributeNames?: Names;
@@ -165,7 +179,14 @@ export class FakeDynamoDB {
     const key = keyOf(update.Key ?? {});
     const { ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values } = update;
     if (!this.check(ConditionExpression, key, names, values)) {
-      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      const existing = this.items.get(key);
+      throw new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        ...(update.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && existing
+          ? { Item: structuredClone(existing) }
+          : {}),
+      });
     }
     const next = applySet(update.UpdateExpression ?? '', this.items.get(key) ?? update.Key ?? {}, names, values);
     this.write(next, factor);
@@ -193,8 +214,9 @@ export class FakeDynamoDB {
     });
     mock.on(UpdateItemCommand).callsFake(async (input) => {
       await this.enter('UpdateItem');
+      const before = this.items.get(keyOf(input.Key));
       this.items.set(keyOf(input.Key), this.updated(input));
-      return {};
+      return input.ReturnValues === 'ALL_OLD' && before ? { Attributes: structuredClone(before) } : {};
     });
     mock.on(DeleteItemCommand).callsFake(async (input) => {
       await this.enter('DeleteItem');

@@ -65,6 +65,12 @@ export interface LoadResult {
  */
 export type ClaimOutcome = 'new' | 'done' | 'in-progress';
 
+/** A claim's outcome, and the alert targets earlier attempts had delivered when it was taken (none unless `new`). */
+export interface Claim {
+  outcome: ClaimOutcome;
+  delivered: string[];
+}
+
 /** A snapshot to write, and the version the stored one must still have (`null`: there must be none). */
 export interface SnapshotWrite {
   snapshot: ResourceSnapshot;
@@ -93,6 +99,11 @@ export interface StateStore {
    * is taken over; `leaseMs` should cover the rest of the invocation.
    */
   claim(eventId: string, options?: { leaseMs?: number }): Promise<ClaimOutcome>;
+  /**
+   * {@link StateStore.claim}, with what earlier attempts delivered read by the claim itself. A load beside the claim
+   * may read the claim before the attempt that held it last releases it with what it sent, and the claim just after.
+   */
+  claimWithDelivered(eventId: string, options?: { leaseMs?: number }): Promise<Claim>;
   /**
    * Gives up this invocation's claim, so that a retry judges and alerts again; the targets it already sent to are
    * kept with the claim (`LoadResult.delivered`), so the retry sends only to the others. Another owner's claim is kept.
@@ -231,12 +242,16 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     return result;
   }
 
-  async function claim(eventId: string, claimOptions: { leaseMs?: number } = {}, attempt = 1): Promise<ClaimOutcome> {
+  async function claimWithDelivered(
+    eventId: string,
+    claimOptions: { leaseMs?: number } = {},
+    attempt = 1,
+  ): Promise<Claim> {
     const at = now();
     const key = claimKey(eventId);
     try {
       // An update, not a put: what an earlier attempt already delivered (`delivered`) stays with the claim.
-      await client.send(
+      const output = await client.send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: key,
@@ -255,10 +270,11 @@ export function createStateStore(options: StateStoreOptions): StateStore {
             ':at': s(new Date(at).toISOString()),
             ':expires': n(Math.floor(at / 1000) + CLAIM_TTL_SECONDS),
           },
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'new';
+      return { outcome: 'new', delivered: [...(output?.Attributes?.delivered?.SS ?? [])].sort() };
     } catch (error) {
       if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw storeError('UpdateItem (claim)', error);
       const existing =
@@ -269,9 +285,16 @@ export function createStateStore(options: StateStoreOptions): StateStore {
           )
         ).Item;
       // Released between the two calls: claim again (once; after that, leave it to the other invocation).
-      if (!existing) return attempt < 2 ? claim(eventId, claimOptions, attempt + 1) : 'in-progress';
-      return str(existing, 'status') === 'done' ? 'done' : 'in-progress';
+      if (!existing)
+        return attempt < 2
+          ? claimWithDelivered(eventId, claimOptions, attempt + 1)
+          : { outcome: 'in-progress', delivered: [] };
+      return { outcome: str(existing, 'status') === 'done' ? 'done' : 'in-progress', delivered: [] };
     }
+  }
+
+  async function claim(eventId: string, claimOptions: { leaseMs?: number } = {}): Promise<ClaimOutcome> {
+    return (await claimWithDelivered(eventId, claimOptions)).outcome;
   }
 
   async function release(eventId: string, delivered: readonly string[] = []): Promise<void> {
@@ -421,7 +444,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     }
   }
 
-  return { load, claim, release, save, complete, acceptBaseline };
+  return { load, claim, claimWithDelivered, release, save, complete, acceptBaseline };
 }
 
 function readSnapshotItem(item: Item): StoredSnapshot {

@@ -490,7 +490,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const leaseMs = context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : settings.claimLeaseMs;
     const requested = new Set([target.resource, ...target.related]);
     const [claim, loadedResult, liveResult, trailsResult] = await Promise.allSettled([
-      store.claim(event.eventId, { leaseMs }),
+      store.claimWithDelivered(event.eventId, { leaseMs }),
       store.load([...requested], {
         finding: { resource: target.resource, timestamp: event.time, eventId: event.eventId },
       }),
@@ -498,8 +498,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       readTrails(target, event.eventId),
     ]);
     if (claim.status === 'rejected') throw claim.reason;
-    if (claim.value !== 'new') {
-      logger.info('Duplicate event: already judged or being judged', { eventId: event.eventId, claim: claim.value });
+    if (claim.value.outcome !== 'new') {
+      logger.info('Duplicate event: already judged or being judged', {
+        eventId: event.eventId,
+        claim: claim.value.outcome,
+      });
       count('DuplicateEvents');
       return { duplicate: true };
     }
@@ -507,7 +510,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     for (const result of [loadedResult, liveResult, trailsResult])
       if (result.status === 'rejected') throw result.reason;
     let loaded = (loadedResult as PromiseFulfilledResult<LoadResult>).value;
-    progress.delivered.push(...(loaded.delivered ?? []));
+    // What earlier attempts delivered, as the claim found it: the load beside it may have read it before the last
+    // attempt's release added what that one sent.
+    progress.delivered.push(...claim.value.delivered);
     const firstLive = (liveResult as PromiseFulfilledResult<ResourceSnapshot | undefined>).value;
     const trails = (trailsResult as PromiseFulfilledResult<ResourceSnapshot[]>).value;
 
