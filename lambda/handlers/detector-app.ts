@@ -445,7 +445,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
    * anything is judged, and the retries and dead-letter queue may fail the same way. The ops topic does not depend
    * on the key, so the change, judged from the event alone, goes there before the invocation fails.
    */
-  async function warnOps(event: ChangeEvent): Promise<void> {
+  async function warnOps(event: ChangeEvent): Promise<boolean> {
     try {
       const finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
       await publisher.publishToOps(finding);
@@ -454,8 +454,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         eventId: event.eventId,
         severity: finding.severity,
       });
+      return true;
     } catch (error) {
       logger.error('Could not warn the ops topic either', { eventId: event.eventId, error: describe(error) });
+      return false;
     }
   }
 
@@ -507,12 +509,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       return { duplicate: true };
     }
     progress.claimed = true;
-    for (const result of [loadedResult, liveResult, trailsResult])
-      if (result.status === 'rejected') throw result.reason;
-    let loaded = (loadedResult as PromiseFulfilledResult<LoadResult>).value;
     // What earlier attempts delivered, as the claim found it: the load beside it may have read it before the last
     // attempt's release added what that one sent.
     progress.delivered.push(...claim.value.delivered);
+    for (const result of [loadedResult, liveResult, trailsResult])
+      if (result.status === 'rejected') throw result.reason;
+    let loaded = (loadedResult as PromiseFulfilledResult<LoadResult>).value;
     const firstLive = (liveResult as PromiseFulfilledResult<ResourceSnapshot | undefined>).value;
     const trails = (trailsResult as PromiseFulfilledResult<ResourceSnapshot[]>).value;
 
@@ -588,11 +590,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         error: describe(error),
         cause: describe((error as Error)?.cause),
       });
+      // Only when the ops topic has not had it already: the failure may be another target's. Before the release, so
+      // that the claim keeps ops among the targets reached, and the retry does not send it there again.
+      if (progress.selfKeyEvent && !progress.delivered.includes('ops') && (await warnOps(progress.selfKeyEvent))) {
+        progress.delivered.push('ops');
+      }
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
         await releaseQuietly(progress.eventId, progress.delivered);
       }
-      // Only when the ops topic has not had it already: the failure may be another target's.
-      if (progress.selfKeyEvent && !progress.delivered.includes('ops')) await warnOps(progress.selfKeyEvent);
       throw error;
     } finally {
       metrics.addMetric('ProcessingTime', MetricUnit.Milliseconds, Math.round(performance.now() - started));

@@ -11,7 +11,10 @@
  * - nothing twice: a target gets it once, plus once for each attempt that reached it and could not record that it
  *   did, which at-least-once delivery makes unavoidable: an invocation that timed out after the target accepted it (or
  *   whose answer from the target was lost), or whose record of it failed (releasing the claim after a failure, or
- *   marking the claim done after a success; a later copy then sends again).
+ *   marking the claim done after a success; a later copy then sends again), or that never held the claim (its claim
+ *   failed) and warned the ops topic about keydrift's own key.
+ *
+ * More runs: RUNS=2000 npx jest test/handlers/delivery.properties.test.ts
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -94,6 +97,9 @@ function awsError(name: string, fault: 'client' | 'server' = 'client'): Error {
   return Object.assign(new Error(`${name} (injected)`), { name, $fault: fault, $metadata: { httpStatusCode: 400 } });
 }
 
+const isClaim = (input: Record<string, unknown>) => String(input.UpdateExpression ?? '').includes('claimedAt');
+const isRelease = (input: Record<string, unknown>) => String(input.UpdateExpression ?? '').includes(':released');
+
 function liveKey() {
   const described = sdkOutput<DescribeKeyCommandOutput>('DescribeKey__custodian__1');
   const policy = String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
@@ -147,6 +153,8 @@ function world(gate: Gate, applied: Applied = () => {}) {
     let kind = attempt?.faults.get(index);
     if (kind === 'partial' && !options.partial) kind = 'fail';
     if (kind && options.recordsDelivery && kind !== 'lostAck' && attempt) attempt.recordFailed = true;
+    // Without its claim an attempt records nothing: what the ops fallback sent then is sent again by the retry.
+    if (kind && isClaim(options.input ?? {}) && attempt) attempt.recordFailed = true;
     switch (kind) {
       case 'throttle':
         throw errors.throttle();
@@ -287,7 +295,7 @@ const faultArb = fc.record({
 const planArb: fc.Arbitrary<Plan> = fc.record({
   copies: fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 3 }),
   warm: fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
-  selfKey: fc.constant(false),
+  selfKey: fc.boolean(),
   faults: fc.array(faultArb, { maxLength: 6 }),
 });
 
@@ -419,14 +427,12 @@ const inOrder =
     await hold(label, attempt, input);
   };
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 20));
-const plainPlan = (copies: number[], faults: Fault[] = []): Plan => ({
+const plainPlan = (copies: number[], selfKey = false): Plan => ({
   copies,
   warm: Array(9).fill(false),
-  selfKey: false,
-  faults,
+  selfKey,
+  faults: [],
 });
-const isClaim = (input: Record<string, unknown>) => String(input.UpdateExpression ?? '').includes('claimedAt');
-const isRelease = (input: Record<string, unknown>) => String(input.UpdateExpression ?? '').includes(':released');
 
 describe('the detector delivers each finding once per target: sequences found by the property', () => {
   it('sends nothing twice when a concurrent copy claims the event just after a failed attempt released it', async () => {
@@ -450,5 +456,20 @@ describe('the detector delivers each finding once per target: sequences found by
 
     expect(outcome.stuck).toEqual([]);
     expect(Object.fromEntries(outcome.sends)).toEqual({ chat: 1, email: 1, page: 1, eventbridge: 1 });
+  });
+
+  it("sends keydrift's own key's finding to ops once when an attempt failed before publishing and warned ops", async () => {
+    // The first attempt's key policy read is throttled: the event on keydrift's own key goes to ops from the event
+    // alone, and the retry judges it in full.
+    const gate = inOrder((label, attempt) =>
+      attempt?.name === 'copy 0 attempt 0' && label.endsWith('GetKeyPolicy')
+        ? Promise.reject(kmsError('ThrottlingException', 'Rate exceeded'))
+        : undefined,
+    );
+
+    const outcome = await runPlan(plainPlan([0], true), gate, settle);
+
+    expect(outcome.stuck).toEqual([]);
+    expect(Object.fromEntries(outcome.sends)).toEqual({ ops: 1, chat: 1, email: 1, page: 1, eventbridge: 1 });
   });
 });
