@@ -340,20 +340,24 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       }
     }
     let written = true;
+    // The alert is out: should saving fail, the run that takes the claim over judges again and sends only what this
+    // one did not.
+    const releaseAndThrow = async (error: unknown): Promise<never> => {
+      await releaseQuietly(finding.eventId, [...delivered, ...(report?.delivered ?? [])]);
+      throw error;
+    };
     try {
       await store.save({ eventId: finding.eventId, finding, ...writes, ignoredBy, alertSent: true });
     } catch (error) {
-      if (!(error instanceof StaleStateError)) {
-        // The alert is out: the run that takes the claim over judges again and sends only what this one did not.
-        await releaseQuietly(finding.eventId, [...delivered, ...(report?.delivered ?? [])]);
-        throw error;
-      }
+      if (!(error instanceof StaleStateError)) await releaseAndThrow(error);
       // The detector saved an event on this resource meanwhile: keep the finding; the next run sees the new state.
       logger.info('Stored state changed during the reconcile; finding kept, state left to the next run', {
         eventId: finding.eventId,
         resource: finding.resource,
       });
-      await store.save({ eventId: finding.eventId, finding, states: [], baselines: [], ignoredBy, alertSent: true });
+      await store
+        .save({ eventId: finding.eventId, finding, states: [], baselines: [], ignoredBy, alertSent: true })
+        .catch(releaseAndThrow);
       written = false;
     }
     run.cursor.counts.findings++;

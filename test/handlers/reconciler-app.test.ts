@@ -12,7 +12,7 @@ import {
   GetEventSelectorsCommand,
   GetTrailStatusCommand,
 } from '@aws-sdk/client-cloudtrail';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { DescribeKeyCommand, KMSClient, ListGrantsCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -366,6 +366,36 @@ describe('Reconciler: adoption and drift', () => {
     expect(JSON.parse((await item(`RESOURCE#${first.arn}`, 'STATE'))?.snapshot?.S ?? '{}').attributes.key_state).toBe(
       'Disabled',
     );
+  });
+
+  it('alerts nothing again when the detector saved the key meanwhile and the save of the finding alone then failed', async () => {
+    // Prepare: the save of the finding with the key's state finds the state changed (the detector saved it), and the
+    // save of the finding alone is then throttled.
+    account = accountWith(2);
+    let clock = Date.parse('2026-12-01T00:00:00Z');
+    const run = () => reconciler({}, () => clock);
+    await run()({});
+    const [first] = customerKeys(account);
+    first.keyState = 'Disabled';
+    const stale = new TransactionCanceledException({
+      message:
+        'Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None, None]',
+      $metadata: { httpStatusCode: 400 },
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
+    });
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', stale);
+    table.failOnce((command) => command === 'TransactWriteItemsCommand', throttlingError());
+
+    // Act: the run that alerts, and one after the claim's lease ran out
+    const failed = await run()({});
+    clock += 11 * 60 * 1000;
+    const next = await run()({});
+
+    // Assess
+    expect(failed).toMatchObject({ counts: { failures: 1 } });
+    expect(next.counts?.failures).toBe(0);
+    expect([sent(topics.chat), sent(topics.email), sent(topics.page)]).toEqual([1, 1, 1]);
+    expect(findingEvents()).toHaveLength(1);
   });
 
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
