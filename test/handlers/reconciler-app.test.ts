@@ -716,6 +716,30 @@ describe('Reconciler: keys found pending deletion', () => {
     expect(finding?.status).toBe('drift');
   });
 
+  it("does not approve, as first seen, a rotation a detector's read saw turned off before that change's event", async () => {
+    // Prepare: adopted pending deletion (no rotation read then); cancelled, enabled, and its rotation turned off a
+    // minute later. The EnableKey event is judged after that: its read shows rotation off, seen for the first time.
+    const doomed = await adoptedPendingDeletion();
+    Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: false });
+    const onDoomed = (name: string, eventID: string, ms: number) =>
+      ({
+        ...sample(name),
+        eventID,
+        eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
+        requestParameters: { keyId: doomed.arn },
+        resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
+      }) as unknown as Json;
+    await detector(() => START + DAY)(envelope(onDoomed('EnableKey__awskmsdg__1', 'enable', START + DAY - 120_000)));
+
+    // Act: the DisableKeyRotation event, made before that read, arrives after it.
+    const { finding } = await detector(() => START + DAY + 1000)(
+      envelope(onDoomed('DisableKeyRotation__awskmsdg__1', 'disable-rotation', START + DAY - 60_000)),
+    );
+
+    // Assess: reported, not 'already at its baseline'.
+    expect([finding?.status, finding?.changes.enable_key_rotation]).toEqual(['drift', { before: true, after: false }]);
+  });
+
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();
