@@ -199,7 +199,7 @@ const PLANNED_CONFIG = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::
 const KEYS = ['1234abcd-12ab-34cd-56ef-1234567890ab', '0987dcba-09fe-87dc-65ba-ab0987654321'].map((id) =>
   keyRef(`arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`),
 );
-const policyWith = (extra?: string) =>
+const policyWith = (...extra: object[]) =>
   JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -210,36 +210,29 @@ const policyWith = (extra?: string) =>
         Action: 'kms:*',
         Resource: '*',
       },
-      ...(extra
-        ? [{ Sid: 'extra', Effect: 'Allow', Principal: { AWS: extra }, Action: 'kms:Decrypt', Resource: '*' }]
-        : []),
+      ...extra,
     ],
   });
-const cloudTrailPolicy = JSON.stringify({
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Sid: 'root',
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
-      Action: 'kms:*',
-      Resource: '*',
-    },
-    {
-      Sid: 'trail',
-      Effect: 'Allow',
-      Principal: { Service: 'cloudtrail.amazonaws.com' },
-      Action: 'kms:GenerateDataKey*',
-      Resource: '*',
-    },
-  ],
+const decryptBy = (principal: string) => ({
+  Sid: 'extra',
+  Effect: 'Allow',
+  Principal: { AWS: principal },
+  Action: 'kms:Decrypt',
+  Resource: '*',
+});
+const cloudTrailPolicy = policyWith({
+  Sid: 'trail',
+  Effect: 'Allow',
+  Principal: { Service: 'cloudtrail.amazonaws.com' },
+  Action: 'kms:GenerateDataKey*',
+  Resource: '*',
 });
 const TRAIL = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/org-audit`;
 const POLICIES = [
   cloudTrailPolicy,
   policyWith(),
-  policyWith(`arn:aws:iam::${ACCOUNT}:role/app`),
-  policyWith('arn:aws:iam::444455556666:root'),
+  policyWith(decryptBy(`arn:aws:iam::${ACCOUNT}:role/app`)),
+  policyWith(decryptBy('arn:aws:iam::444455556666:root')),
 ];
 
 /** One step of a generated sequence: which call, on which key, by whom, how long after the previous one. */

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-kms';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { parseAwsDate } from '../../lambda/core/time';
+import { basicPolicy } from '../helpers/fake-kms';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
 
@@ -62,22 +63,6 @@ export interface WorldTrail {
 const isObject = (value: unknown): value is Json => !!value && typeof value === 'object' && !Array.isArray(value);
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
-/** KMS's default key policy for a key of `account`. */
-export const kmsDefaultPolicy = (account: string): string =>
-  JSON.stringify({
-    Version: '2012-10-17',
-    Id: 'key-default-1',
-    Statement: [
-      {
-        Sid: 'Enable IAM User Permissions',
-        Effect: 'Allow',
-        Principal: { AWS: `arn:aws:iam::${account}:root` },
-        Action: 'kms:*',
-        Resource: '*',
-      },
-    ],
-  });
-
 /**
  * `{encryptionContextSubset}` as CloudTrail records it → the SDK's `{EncryptionContextSubset}`, `depth` levels down
  * (an encryption context's own keys stay as they are).
@@ -108,7 +93,7 @@ export class LiveWorld {
       keyUsage: 'ENCRYPT_DECRYPT',
       keySpec: 'SYMMETRIC_DEFAULT',
       origin: 'AWS_KMS',
-      policy: kmsDefaultPolicy(account),
+      policy: basicPolicy(account),
       rotation: false,
       rotationPeriod: 365,
       tags: {},
@@ -191,7 +176,7 @@ export class LiveWorld {
           keySpec: String(metadata.keySpec ?? 'SYMMETRIC_DEFAULT'),
           origin: String(metadata.origin ?? 'AWS_KMS'),
           customKeyStoreId: text(metadata.customKeyStoreId) ?? text(request.customKeyStoreId),
-          policy: text(request.policy) ?? kmsDefaultPolicy(arn.split(':')[4]),
+          policy: text(request.policy) ?? basicPolicy(arn.split(':')[4]),
           tags,
         });
         return;

@@ -635,6 +635,16 @@ describe('Reconciler: keys found pending deletion', () => {
     return doomed;
   }
 
+  /** The sample record `name` made on `key` at `ms`, as the detector receives it. */
+  const madeOn = (key: { arn: string }, name: string, ms: number) =>
+    ({
+      ...sample(name),
+      eventID: `${name}@${ms}`,
+      eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
+      requestParameters: { keyId: key.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    }) as unknown as Json;
+
   it('adopts a key already pending deletion without approving the deletion: its reminders are alerts', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();
@@ -680,15 +690,11 @@ describe('Reconciler: keys found pending deletion', () => {
     const doomed = await adoptedPendingDeletion();
     Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: false });
     await reconciler({}, () => START + DAY)({});
-    const record = {
-      ...sample('DisableKeyRotation__awskmsdg__1'),
-      eventTime: new Date(START + DAY - 60_000).toISOString().replace('.000Z', 'Z'),
-      requestParameters: { keyId: doomed.arn },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
-    };
 
     // Act
-    const { finding } = await detector()(envelope(record as unknown as Json));
+    const { finding } = await detector()(
+      envelope(madeOn(doomed, 'DisableKeyRotation__awskmsdg__1', START + DAY - 60_000)),
+    );
 
     // Assess: reported, not 'already at its baseline'.
     expect(finding?.status).toBe('drift');
@@ -702,15 +708,11 @@ describe('Reconciler: keys found pending deletion', () => {
     const rotationReads = () => account.callsByKey.get(doomed.arn)?.get('GetKeyRotationStatus') ?? 0;
     const before = rotationReads();
     await reconciler({}, () => START + DAY + (rotationReads() > before ? 60_000 : 0))({});
-    const record = {
-      ...sample('DisableKeyRotation__awskmsdg__1'),
-      eventTime: new Date(START + DAY + 30_000).toISOString().replace('.000Z', 'Z'),
-      requestParameters: { keyId: doomed.arn },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
-    };
 
     // Act
-    const { finding } = await detector()(envelope(record as unknown as Json));
+    const { finding } = await detector()(
+      envelope(madeOn(doomed, 'DisableKeyRotation__awskmsdg__1', START + DAY + 30_000)),
+    );
 
     // Assess: reported, not 'already at its baseline'.
     expect(finding?.status).toBe('drift');
@@ -721,19 +723,11 @@ describe('Reconciler: keys found pending deletion', () => {
     // minute later. The EnableKey event is judged after that: its read shows rotation off, seen for the first time.
     const doomed = await adoptedPendingDeletion();
     Object.assign(doomed, { keyState: 'Enabled', deletionDate: undefined, rotation: false });
-    const onDoomed = (name: string, eventID: string, ms: number) =>
-      ({
-        ...sample(name),
-        eventID,
-        eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
-        requestParameters: { keyId: doomed.arn },
-        resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: doomed.arn }],
-      }) as unknown as Json;
-    await detector(() => START + DAY)(envelope(onDoomed('EnableKey__awskmsdg__1', 'enable', START + DAY - 120_000)));
+    await detector(() => START + DAY)(envelope(madeOn(doomed, 'EnableKey__awskmsdg__1', START + DAY - 120_000)));
 
     // Act: the DisableKeyRotation event, made before that read, arrives after it.
     const { finding } = await detector(() => START + DAY + 1000)(
-      envelope(onDoomed('DisableKeyRotation__awskmsdg__1', 'disable-rotation', START + DAY - 60_000)),
+      envelope(madeOn(doomed, 'DisableKeyRotation__awskmsdg__1', START + DAY - 60_000)),
     );
 
     // Assess: reported, not 'already at its baseline'.

@@ -63,9 +63,11 @@ export function seeded(seed: number): () => number {
   };
 }
 
+/** KMS's default key policy for a key of `account` (created without one). */
 export const basicPolicy = (account = FAKE_ACCOUNT): string =>
   JSON.stringify({
     Version: '2012-10-17',
+    Id: 'key-default-1',
     Statement: [
       {
         Sid: 'Enable IAM User Permissions',
