@@ -1314,23 +1314,32 @@ async function fakeFinding(resource: string) {
 
 describe('Reconciler: multi-Region keys whose primary Region moves', () => {
   const MRK = 'mrk-1234abcd12ab34cd56ef1234567890ab';
+  const REGIONS = ['us-west-2', 'eu-west-1', 'us-east-1'];
+  /** The key's primary in `region`, replicated to the other two. */
+  const primaryIn = (region: string) => ({
+    primaryRegion: region,
+    replicaRegions: REGIONS.filter((r) => r !== region),
+  });
+
+  /** A replica here (us-west-2) of a primary in us-east-1, with a sibling in eu-west-1, adopted by a run. */
+  async function adoptedReplica() {
+    account = accountWith(1);
+    const replica = account.addKey({ id: MRK, multiRegion: primaryIn('us-east-1') });
+    await reconciler()({});
+    return replica;
+  }
 
   it('approves a move of the primary between two other Regions, recorded there only, and still reports a promotion here', async () => {
     // Prepare: a replica here (us-west-2) of a primary in us-east-1, with a sibling in eu-west-1, adopted.
-    account = accountWith(1);
-    const replica = account.addKey({
-      id: MRK,
-      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
-    });
-    await reconciler()({});
+    const replica = await adoptedReplica();
 
     // Act: the primary moves from us-east-1 to eu-west-1 (UpdatePrimaryRegion, recorded in those two Regions), and
     // later, unseen, to this Region.
-    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    replica.multiRegion = primaryIn('eu-west-1');
     const moved = await reconciler()({});
     const again = await reconciler()({});
     const baseline = await snapshotOf(replica.arn, 'BASELINE');
-    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    replica.multiRegion = primaryIn('us-west-2');
     const promoted = await reconciler()({});
 
     // Assess: nothing to report here of a move between two other Regions; the baseline follows it, so moving a
@@ -1374,17 +1383,12 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
   });
   it('reports a replica promoted here, then moved on to another Region, as drift from its approved primary', async () => {
     // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned (drift, reported).
-    account = accountWith(1);
-    const replica = account.addKey({
-      id: MRK,
-      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
-    });
-    await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
+    const replica = await adoptedReplica();
+    replica.multiRegion = primaryIn('us-west-2');
     const promoted = await reconciler()({});
 
     // Act: moved on from here to eu-west-1 (recorded here too: this Region is the old primary's).
-    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    replica.multiRegion = primaryIn('eu-west-1');
     const moved = await reconciler()({});
     const again = await reconciler()({});
 
@@ -1402,20 +1406,15 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
   it('keeps a replica promoted here, then moved on, as open drift, and resolves it once back at its approved primary', async () => {
     // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned, then moved on to eu-west-1
     // (drift, reported by the run that saw it).
-    account = accountWith(1);
-    const replica = account.addKey({
-      id: MRK,
-      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
-    });
+    const replica = await adoptedReplica();
+    replica.multiRegion = primaryIn('us-west-2');
     await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
-    await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'eu-west-1', replicaRegions: ['us-west-2', 'us-east-1'] };
+    replica.multiRegion = primaryIn('eu-west-1');
     await reconciler()({});
 
     // Act: a run that sees nothing new, then the primary moved back to us-east-1 (recorded in those two Regions).
     const again = await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] };
+    replica.multiRegion = primaryIn('us-east-1');
     const back = await reconciler()({});
 
     // Assess: still open drift, not a move elsewhere; back at its approved primary, the drift is resolved.
@@ -1428,15 +1427,10 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
 
   it("leaves a replica's rotation and replica Regions unknown while it is promoted here unapproved", async () => {
     // Prepare: a replica here of a primary in us-east-1, adopted; promoted here unplanned (drift), then moved back.
-    account = accountWith(1);
-    const replica = account.addKey({
-      id: MRK,
-      multiRegion: { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] },
-    });
+    const replica = await adoptedReplica();
+    replica.multiRegion = primaryIn('us-west-2');
     await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'us-west-2', replicaRegions: ['eu-west-1', 'us-east-1'] };
-    await reconciler()({});
-    replica.multiRegion = { primaryRegion: 'us-east-1', replicaRegions: ['us-west-2', 'eu-west-1'] };
+    replica.multiRegion = primaryIn('us-east-1');
     await reconciler()({});
     // Meanwhile its primary in us-east-1 turns rotation off and replicates to ap-south-1 (recorded there).
     replica.rotation = false;
