@@ -35,6 +35,13 @@ export interface PublisherOptions {
 
 export type Target = 'chat' | 'email' | 'page' | 'ops' | 'eventbridge';
 
+/**
+ * Kept among the targets reached when the ops topic had a warning about an event on keydrift's own key judged from the
+ * event alone (the detector's fallback), not the finding: `publish` then leaves ops out, unless no topic under the
+ * main key can take the finding.
+ */
+export const OPS_WARNING = 'ops-warning';
+
 export interface PublishReport {
   delivered: Target[];
   /**
@@ -48,7 +55,8 @@ export interface Publisher {
   /** Where a finding goes, without sending it. */
   targetsFor(finding: Finding): Target[];
   /**
-   * Sends to every target in parallel, but those in `skip` (what an earlier attempt at the same event delivered).
+   * Sends to every target in parallel, but those in `skip` (what an earlier attempt at the same event delivered). With
+   * {@link OPS_WARNING} in `skip`, ops gets the finding only when the main key's topics refuse it for their key.
    *
    * @throws PublishError naming each failed target, and the targets it did deliver to (a partial EventBridge failure
    * counts as a failure)
@@ -148,7 +156,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
   }
 
   async function publish(finding: Finding, { skip = [] }: { skip?: readonly string[] } = {}): Promise<PublishReport> {
-    const targets = targetsFor(finding).filter((target) => !skip.includes(target));
+    const warned = skip.includes(OPS_WARNING);
+    const held = (target: Target) => skip.includes(target) || (warned && target === 'ops');
+    const targets = targetsFor(finding).filter((target) => !held(target));
     const results = await Promise.allSettled(targets.map((target) => send(target, finding)));
     const report: PublishReport = { delivered: [], tolerated: [] };
     const failures: Array<{ target: Target; error: unknown }> = [];
@@ -157,6 +167,18 @@ export function createPublisher(options: PublisherOptions): Publisher {
       else failures.push({ target: targets[index], error: result.reason });
     });
     if (failures.length === 0) return report;
+    // The ops topic had only a warning judged from the event alone: when the main key's topics cannot take the
+    // finding, ops is where it still gets through.
+    const keyRefused = (f: { target: Target; error: unknown }) =>
+      TARGET_KEY[f.target] === 'main' && TOPIC_KEY_UNUSABLE.has(awsErrorName(f.error) ?? '');
+    if (warned && !skip.includes('ops') && targetsFor(finding).includes('ops') && failures.some(keyRefused)) {
+      try {
+        await send('ops', finding);
+        report.delivered.push('ops');
+      } catch (error) {
+        failures.push({ target: 'ops', error });
+      }
+    }
     // When one of keydrift's keys is disabled, the topics it encrypts cannot take messages until someone re-enables
     // it; retrying would only repeat the alert that a topic under the other key carried.
     const deliveredUnder = new Set([...report.delivered, ...skip].map((target) => TARGET_KEY[target as Target]));

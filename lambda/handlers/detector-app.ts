@@ -22,7 +22,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ClaimLostError, KeyUnreadableError, PublishError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
+import { createFindingPublisher, OPS_WARNING, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { isAliasArn, isKeyArn, parseArn } from '../core/arn';
@@ -590,10 +590,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         error: describe(error),
         cause: describe((error as Error)?.cause),
       });
-      // Only when the ops topic has not had it already: the failure may be another target's. Before the release, so
-      // that the claim keeps ops among the targets reached, and the retry does not send it there again.
-      if (progress.selfKeyEvent && !progress.delivered.includes('ops') && (await warnOps(progress.selfKeyEvent))) {
-        progress.delivered.push('ops');
+      // Only when the ops topic has not had it (or this warning) already: the failure may be another target's. Before
+      // the release, so that the claim keeps the warning, and the retry sends the finding to ops only should the main
+      // key's topics refuse it.
+      const opsHadIt = progress.delivered.includes('ops') || progress.delivered.includes(OPS_WARNING);
+      if (progress.selfKeyEvent && !opsHadIt && (await warnOps(progress.selfKeyEvent))) {
+        progress.delivered.push(OPS_WARNING);
       }
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
         await releaseQuietly(progress.eventId, progress.delivered);

@@ -513,6 +513,46 @@ describe('createDetector: alerting', () => {
     expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(2);
   });
 
+  it("sends keydrift's own key's finding to ops after its warning when the retry finds the main key's topics refused", async () => {
+    // Prepare: the key's approved policy; Alice's PutKeyPolicy; the first attempt's policy read is throttled (ops is
+    // warned from the event alone), and by the retry the key refuses the chat, e-mail and page topics.
+    const approved = defaultPolicy().replace('"Enable IAM User Permissions"', '"Approved root access"');
+    await store().acceptBaseline(
+      keySnapshotOf(liveKey({ policy: approved })),
+      'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+    );
+    mockLiveKey({ policy: defaultPolicy() });
+    let throttled = true;
+    kmsMock.on(GetKeyPolicyCommand).callsFake(async () => {
+      if (throttled) throw kmsError('ThrottlingException', 'Rate exceeded');
+      return liveKey({ policy: defaultPolicy() }).policy;
+    });
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const { detect } = makeDetector({ selfKeyArn: KEY }, { now: () => clock });
+    const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
+    await expect(detect(structuredClone(event))).rejects.toThrow();
+    throttled = false;
+    const refused = Object.assign(new Error('Access denied to the key'), {
+      name: 'KMSAccessDeniedException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    for (const topic of [topics.chat, topics.email, topics.page]) {
+      snsMock.on(PublishCommand, { TopicArn: topic }).rejects(refused);
+    }
+
+    // Act
+    clock += 90_000;
+    const retry = await detect(structuredClone(event));
+
+    // Assess: ops had the warning (the approved policy unknown), then the finding, which says what to put back.
+    const ops = published(topics.ops).map((m) => JSON.parse(JSON.parse(String(m.Message)).lambda));
+    expect(ops.map((finding) => finding.remediation[0])).toEqual([
+      expect.stringMatching(/^# approved value unknown/),
+      expect.stringMatching(/^aws kms put-key-policy .*Approved root access/),
+    ]);
+    expect(ops[1]).toEqual(retry.finding);
+  });
+
   it('does not fall back to the ops topic for a failing event on any other key', async () => {
     mockLiveKey({ state: 'Disabled' });
     table.client.middlewareStack.add(
