@@ -80,8 +80,8 @@ export class Detector {
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       const known = lookup(state, path);
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
-      if (!denied) unseenSince(baseline, path, event);
-      return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied) };
+      const unseen = !denied && unseenSince(baseline, path, event);
+      return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied, unseen) };
     });
     const finding = judge(
       {
@@ -132,8 +132,9 @@ export class Detector {
   }
 
   /**
-   * The approved value of a path. With none yet, the first observed change settles it: the value before
-   * the change where the event implies it, and otherwise unknown for good.
+   * The approved value of a path. With none yet (or none a read made after the change may not have shown, `unseen`),
+   * the first observed change settles it: the value before the change where the event implies it, and otherwise
+   * unknown for good.
    */
   private baselineFor(
     baseline: ResourceSnapshot,
@@ -141,8 +142,9 @@ export class Detector {
     before: unknown,
     effect: Effect,
     denied: boolean,
+    unseen = false,
   ): unknown {
-    const approved = lookup(baseline, path);
+    const approved = unseen ? undefined : lookup(baseline, path);
     if (approved !== undefined || denied || baseline.unknownPaths?.includes(path)) return approved;
     if (before !== undefined && !(typeof before === 'string' && TRANSIENT_STATES.has(before))) {
       baseline.attributes[path] = before;
@@ -235,13 +237,21 @@ function approve(
 /**
  * A path a live read approved as first seen (`firstSeenAt`), the read made when or after `event` happened: the read
  * may have seen this change (its event delivered after the read), which no one approved. It is no longer approved, and
- * the change settles it as it settles any path without a baseline (the value before it, or unknown).
+ * the change settles it as it settles any path without a baseline (the value before it, or unknown). So is an entry
+ * the read showed absent from a map it was the first to show whole (dated under the map's name): a grant revoked or a
+ * tag removed before the read. True when the path is no longer approved.
  */
-function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEvent): void {
+function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEvent): boolean {
   const seenAt = baseline.firstSeenAt?.[path];
-  if (seenAt === undefined || Date.parse(seenAt) < event.epochMs) return;
+  if (seenAt === undefined || Date.parse(seenAt) < event.epochMs) {
+    const { attribute, entry } = splitPath(path);
+    const mapSeenAt = entry === undefined ? undefined : baseline.firstSeenAt?.[attribute];
+    const absentAsSeen = lookup(baseline, path) === null && !Object.hasOwn(baseline.attributes, path);
+    return absentAsSeen && mapSeenAt !== undefined && Date.parse(mapSeenAt) >= event.epochMs;
+  }
   delete baseline.attributes[path];
   if (baseline.firstSeenAt) baseline.firstSeenAt = withoutPaths(baseline.firstSeenAt, (seen) => seen === path);
+  return true;
 }
 
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */

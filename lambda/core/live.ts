@@ -49,8 +49,10 @@ export function settleWithLive(
       if (readAt) firstSeenAt[path] = readAt;
     } else if (path === 'primary_region' && moved) baseline.attributes[path] = value;
   }
-  if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   const maps = live.completeMaps.filter((map) => !primaryOnlyOfReplica(baseline, map));
+  // A map first seen whole is dated under its name: what it lacks (a grant revoked before the read) is first seen too.
+  if (readAt) for (const map of maps) if (!baseline.completeMaps.includes(map)) firstSeenAt[map] = readAt;
+  if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);
 }

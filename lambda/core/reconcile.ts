@@ -140,6 +140,8 @@ export function withFirstSeen(
     (m) => !baseline.completeMaps.includes(m) && !truncated.includes(m) && !primaryOnlyOfReplica(baseline, m),
   );
   if (!seen && maps.length === 0) return undefined;
+  // A map first seen whole is dated under its name: what it lacks (a grant revoked before the read) is first seen too.
+  if (readAt) for (const map of maps) firstSeenAt[map] = readAt;
   const dated = Object.keys(firstSeenAt).length > 0 ? { firstSeenAt } : {};
   return { ...baseline, attributes, completeMaps: [...baseline.completeMaps, ...maps], ...dated };
 }

@@ -111,8 +111,9 @@ export interface ResourceSnapshot {
   approvedAt?: Record<string, string>;
   /**
    * Baselines only: paths approved as first seen by a live read (the reconciler's `withFirstSeen`, the detector's
-   * `settleWithLive`), no one accepting them, with the read's time (ISO-8601). A change older than that read, its event delivered after it, may be what
-   * the read saw: for that change the value is not approved (core/detector.ts).
+   * `settleWithLive`), no one accepting them, with the read's time (ISO-8601); a map the read was the first to show
+   * whole under its name (`grants`), for the entries it lacks. A change older than that read, its event delivered
+   * after it, may be what the read saw: for that change the value is not approved (core/detector.ts).
    */
   firstSeenAt?: Record<string, string>;
 }

@@ -6,6 +6,7 @@ import { effectOf } from '../../lambda/core/effects';
 import { markUndone, pathsNotYetVisible, settleWithLive } from '../../lambda/core/live';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
+import { withFirstSeen } from '../../lambda/core/reconcile';
 import { lookup, snapshotFromState } from '../../lambda/core/state';
 import { config, createKey, KEY_ARN, onKey, rec } from './harness';
 
@@ -73,6 +74,23 @@ describe('Settling with the live read', () => {
       'tags#Department': '2022-09-01T19:32:00.000Z',
     });
     expect(firstSeenAt).not.toHaveProperty('enable_key_rotation');
+  });
+
+  it("judges a tag removed before a reconciler's read, which first showed the tags whole, from before it", () => {
+    // Prepare: a DisableKeyRotation on an unseen key (no live read), then a reconciler run at 21:19:30 that reads the
+    // key: its tags, whole, lack Dept, removed by Alice at 21:19:19, whose UntagResource comes after the run.
+    const store = new MemoryStore();
+    new Detector(config(), store).observe(normalizeRecord(onKey(rec('DisableKeyRotation__awskmsdg__1'))));
+    const baseline = store.baseline(KEY_ARN);
+    const seen = baseline && withFirstSeen(baseline, liveKey({ tags: {} }), [], '2020-07-01T21:19:30.000Z');
+    if (seen) store.putBaseline(seen);
+
+    // Act
+    const finding = new Detector(config(), store).observe(normalizeRecord(onKey(rec('UntagResource__awskmsdg__1'))));
+
+    // Assess: no approved value (the tag was there before), not 'back to its baseline'.
+    expect(finding).toMatchObject({ status: 'drift', changes: { tags: { after: { Dept: null } } } });
+    expect(finding.changes.tags).not.toHaveProperty('back_to_baseline');
   });
 
   it('never adopts a path whose approved value was settled as unknown', () => {

@@ -1000,6 +1000,41 @@ describe('createDetector: live state', () => {
     expect(finding?.changes.enable_key_rotation).toMatchObject({ after: false });
   });
 
+  it('does not approve, as first seen, a grant revoked or a tag removed just before its read, their events arriving after', async () => {
+    // Prepare: a PutKeyPolicy on a key keydrift has not seen makes it read the key at 20:08:00 (its grants and tags
+    // whole); a second before, Alice revoked a grant and removed a tag, which the read shows gone; EventBridge delivers
+    // the RevokeGrant and the UntagResource after.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+    mockLiveKey();
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const revoke = Object.assign(sample('RevokeGrant__awskmsdg__1') as Json, { eventTime: '2022-09-01T20:07:59Z' });
+    const untag = Object.assign(sample('UntagResource__awskmsdg__1') as Json, { eventTime: '2022-09-01T20:07:59Z' });
+
+    // Act
+    const revoked = (await detect(envelope(revoke))).finding;
+    const untagged = (await detect(envelope(untag))).finding;
+
+    // Assess: reported, not 'back to its baseline'.
+    expect(revoked).toMatchObject({ event: 'RevokeGrant', status: 'drift' });
+    expect(revoked?.changes.grants).not.toHaveProperty('back_to_baseline');
+    expect(untagged).toMatchObject({ event: 'UntagResource', status: 'drift' });
+    expect(untagged?.changes.tags).not.toHaveProperty('back_to_baseline');
+  });
+
+  it('still judges against its read a grant revoked after that read, delivered late', async () => {
+    // Prepare: as above, but the grant was revoked a second after the read, which did not show it: it was gone then.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+    mockLiveKey();
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const revoke = Object.assign(sample('RevokeGrant__awskmsdg__1') as Json, { eventTime: '2022-09-01T20:08:01Z' });
+
+    // Act
+    const { finding } = await detect(envelope(revoke));
+
+    // Assess: the grant was already gone when the key was read: it changed nothing.
+    expect(finding).toMatchObject({ event: 'RevokeGrant', status: 'resolved' });
+  });
+
   it('saves a key with thousands of grants, first seen by its read, under 400 KB (their dates left out with them)', async () => {
     // Prepare: EBS-style grants, one a volume, on a key keydrift has not seen.
     const grants: GrantListEntry[] = Array.from({ length: 4500 }, (_, i) => ({
