@@ -78,9 +78,11 @@ export class Detector {
     const baseline = approved ?? emptySnapshot(effect.kind, effect.resource);
     if (!denied) this.takeBackRestoredGrants(effect, state, baseline);
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
-      const known = lookup(state, path);
-      const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
+      // A path a read made when or after this change saw first: the state that read left (stored in the second of
+      // this change, so not set aside as saved after it) may show the change itself, not what was before it.
       const unseen = !denied && unseenSince(baseline, path, event);
+      const known = unseen ? undefined : lookup(state, path);
+      const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
       return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied, unseen) };
     });
     const finding = judge(

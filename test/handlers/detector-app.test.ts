@@ -1056,6 +1056,24 @@ describe('createDetector: live state', () => {
     expect(baseline?.snapshot.firstSeenAt?.enable_key_rotation).toBe('2022-09-01T20:08:00.000Z');
   });
 
+  it('does not approve, as first seen, a rotation turned off in the second of its read, before it', async () => {
+    // Prepare: as above, but the rotation was turned off at 20:08:00.2, which CloudTrail dates 20:08:00, and the
+    // read, at 20:08:00.6, shows it off.
+    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00.600Z') });
+    mockLiveKey();
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
+      eventTime: '2022-09-01T20:08:00Z',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(disableRotation));
+
+    // Assess: judged from the value before it (on), which the state the read left does not hold.
+    expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+    expect(finding?.changes.enable_key_rotation).toMatchObject({ before: true, after: false });
+  });
+
   it('still judges against what its read saw first a change made after that read, delivered late', async () => {
     // Prepare: as above, but the rotation was turned off (again) a second after the read.
     const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
