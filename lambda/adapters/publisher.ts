@@ -158,7 +158,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
   async function publish(finding: Finding, { skip = [] }: { skip?: readonly string[] } = {}): Promise<PublishReport> {
     const warned = skip.includes(OPS_WARNING);
     const held = (target: Target) => skip.includes(target) || (warned && target === 'ops');
-    const targets = targetsFor(finding).filter((target) => !held(target));
+    const routed = targetsFor(finding);
+    const targets = routed.filter((target) => !held(target));
     const results = await Promise.allSettled(targets.map((target) => send(target, finding)));
     const report: PublishReport = { delivered: [], tolerated: [] };
     const failures: Array<{ target: Target; error: unknown }> = [];
@@ -171,7 +172,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     // finding, ops is where it still gets through.
     const keyRefused = (f: { target: Target; error: unknown }) =>
       TARGET_KEY[f.target] === 'main' && TOPIC_KEY_UNUSABLE.has(awsErrorName(f.error) ?? '');
-    if (warned && !skip.includes('ops') && targetsFor(finding).includes('ops') && failures.some(keyRefused)) {
+    if (warned && !skip.includes('ops') && routed.includes('ops') && failures.some(keyRefused)) {
       try {
         await send('ops', finding);
         report.delivered.push('ops');

@@ -53,8 +53,6 @@ export interface LoadResult {
   finding?: Finding;
   /** The ignore rule that kept that finding from being alerted, when one did. */
   ignoredBy?: string;
-  /** The alert targets an earlier attempt at `options.finding`'s event already sent to (none when not loaded). */
-  delivered?: string[];
 }
 
 /**
@@ -106,7 +104,7 @@ export interface StateStore {
   claimWithDelivered(eventId: string, options?: { leaseMs?: number }): Promise<Claim>;
   /**
    * Gives up this invocation's claim, so that a retry judges and alerts again; the targets it already sent to are
-   * kept with the claim (`LoadResult.delivered`), so the retry sends only to the others. Another owner's claim is kept.
+   * kept with the claim (`Claim.delivered`), so the retry sends only to the others. Another owner's claim is kept.
    */
   release(eventId: string, delivered?: readonly string[]): Promise<void>;
   /**
@@ -224,8 +222,8 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       { pk: s(resourcePk(arn)), sk: s('BASELINE') },
     ]);
     const ref = loadOptions.finding;
-    if (ref) keys.push({ pk: s(resourcePk(ref.resource)), sk: s(findingSk(ref)) }, claimKey(ref.eventId));
-    const result: LoadResult = { states: new Map(), baselines: new Map(), ...(ref ? { delivered: [] } : {}) };
+    if (ref) keys.push({ pk: s(resourcePk(ref.resource)), sk: s(findingSk(ref)) });
+    const result: LoadResult = { states: new Map(), baselines: new Map() };
     for (const item of await batchGet(keys)) {
       const sk = str(item, 'sk');
       if (sk === 'STATE' || sk === 'BASELINE') {
@@ -235,8 +233,6 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         result.finding = JSON.parse(str(item, 'finding') ?? 'null') ?? undefined;
         const ignoredBy = str(item, 'ignoredBy');
         if (ignoredBy) result.ignoredBy = ignoredBy;
-      } else if (sk === 'CLAIM') {
-        result.delivered = [...(item.delivered?.SS ?? [])].sort();
       }
     }
     return result;

@@ -310,12 +310,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const ignore = matchingIgnoreRule(config, finding);
     const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
     const leaseMs = inv.leaseMs();
-    const claim = await store.claim(finding.eventId, leaseMs === undefined ? {} : { leaseMs });
-    if (claim === 'done') {
+    const claim = await store.claimWithDelivered(finding.eventId, leaseMs === undefined ? {} : { leaseMs });
+    if (claim.outcome === 'done') {
       run.cursor.counts.duplicates++;
       return 'reported';
     }
-    if (claim === 'in-progress') {
+    if (claim.outcome === 'in-progress') {
       // Runs never overlap (reserved concurrency 1): the holder is an invocation that ended before its alert was
       // confirmed. Once its lease runs out, a later run takes the claim over and alerts (to the targets not reached).
       run.cursor.counts.pending++;
@@ -327,9 +327,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     let report: PublishReport | undefined;
     // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
-    let delivered: string[] = [];
+    const delivered = ignoredBy ? [] : claim.delivered;
     if (!ignoredBy) {
-      delivered = (await store.load([], { finding })).delivered ?? [];
       try {
         report = await publisher.publish(finding, { skip: delivered });
       } catch (error) {
