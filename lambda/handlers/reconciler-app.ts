@@ -538,7 +538,6 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       }
       inv.failed++;
       run.cursor.counts.failures++;
-      count('ReconcileFailures');
       if (inv.failed <= DETAILED_FAILURES) {
         logger.warn('Resource could not be reconciled; the next run tries again', {
           resource,
@@ -834,8 +833,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     count('ReconciledTrails', totals.trails);
     count('GoneResources', totals.gone);
     count('AdoptedResources', totals.adopted);
-    // Written by every run, 0 or more, so their alarms keep their state from one run to the next.
-    count('ReconcileFailures', 0);
+    // Written by every run, 0 or more, so their alarms keep their state from one run to the next. The run's failures
+    // are counted here, once it completes, not by the invocation that met them: a run continued past the hour of
+    // its failures would otherwise end on a 0 that clears the alarm.
+    count('ReconcileFailures', totals.failures);
     count('NoTrailLogsKms', totals.kmsTrails === 0 ? 1 : 0);
     if (totals.kmsTrails === 0) {
       // Without such a trail EventBridge delivers no KMS event: only these runs see changes, hours late.

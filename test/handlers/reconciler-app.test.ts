@@ -1095,6 +1095,35 @@ describe('Reconciler: runs continued across invocations', () => {
     expect(await item('META', 'ADOPTION')).toBeDefined();
   });
 
+  it('reports the failures of a run continued across invocations when the run completes, so its alarm stays on', async () => {
+    // Prepare: adopted; then the first key listed shuts keydrift out, and the run reads 2 keys per invocation.
+    account = accountWith(6, { keysPageSize: 2 });
+    await reconciler()({});
+    kmsMock.on(DescribeKeyCommand, { KeyId: customerKeys(account)[0].arn }).rejects(
+      Object.assign(new Error('not authorized to perform: kms:DescribeKey'), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const added = jest.spyOn(Metrics.prototype, 'addMetric');
+    const failuresReported = () =>
+      added.mock.calls.filter(([name]) => name === 'ReconcileFailures').map(([, , value]) => value);
+    const run = reconciler({ concurrency: 1 });
+
+    // Act: the invocation that met the failure reports none; the run goes on
+    const results: ReconcileResult[] = [await run({}, contextReading(account, 2))];
+    expect(results[0].status).toBe('continued');
+    expect(failuresReported()).toEqual([]);
+    while (results.at(-1)?.status === 'continued') {
+      results.push(await run(continuation(lastContinue()), contextReading(account, 2)));
+    }
+
+    // Assess: the last invocation reports the run's failure, not the 0 that would clear the alarm
+    expect(results.at(-1)).toMatchObject({ status: 'completed', counts: { failures: 1 } });
+    expect(failuresReported()).toEqual([1]);
+    added.mockRestore();
+  });
+
   it('ignores a continuation event delivered twice or after its run moved on', async () => {
     // Prepare
     account = accountWith(6, { keysPageSize: 2 });
