@@ -7,7 +7,7 @@ import { styleText } from 'node:util';
 import type { Severity } from '../core/types';
 import { attributesOf, type OpenDrift } from '../ops/drift';
 import type { AcceptResult, BaselineView, StatusReport } from '../ops/operations';
-import { clean, escapeC1, pad } from './format';
+import { clean, escapeC1, pad, terminalColumns } from './format';
 
 type Style = Parameters<typeof styleText>[0];
 export interface TableOptions {
@@ -22,6 +22,13 @@ const SEVERITY_STYLE: Record<Severity, Style> = {
   warning: 'yellow',
   info: 'gray',
 };
+
+/**
+ * The terminal's width to cut to, as the findings table takes it: a reported width that is missing or too small to
+ * be real (a pty under `script` reports 0) is taken for 80 columns, not for a table cut to its first letters.
+ */
+const widthOf = (options: TableOptions): number | undefined =>
+  options.columns === undefined ? undefined : terminalColumns(options.columns);
 
 const painter =
   (options: TableOptions) =>
@@ -52,6 +59,7 @@ const driftedAttribute = (row: OpenDrift, attribute: string): string =>
  */
 export function formatStatus(report: StatusReport, options: TableOptions): string {
   const paint = painter(options);
+  const columns = widthOf(options);
   const rows = report.drift;
   if (report.compared + report.withoutState === 0) {
     return (
@@ -76,13 +84,13 @@ export function formatStatus(report: StatusReport, options: TableOptions): strin
     const drifted = row.attributes.map((attribute) => driftedAttribute(row, attribute)).join(', ');
     lines.push(
       `${row.severity ? paint(SEVERITY_STYLE[row.severity], severity) : severity}  ${prefix}` +
-        cut(drifted, options.columns && options.columns - 10 - prefix.length),
+        cut(drifted, columns && columns - 10 - prefix.length),
     );
-    lines.push(paint('dim', cut(`${' '.repeat(10)}${clean(row.resource)}`, options.columns)));
+    lines.push(paint('dim', cut(`${' '.repeat(10)}${clean(row.resource)}`, columns)));
     if (row.latest) {
       const { timestamp, event, summary } = row.latest;
       lines.push(
-        paint('dim', cut(`${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(summary)}`, options.columns)),
+        paint('dim', cut(`${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(summary)}`, columns)),
       );
     }
   }
@@ -192,6 +200,7 @@ export function formatAccepted(results: AcceptResult[], options: TableOptions): 
 /** `keydrift baseline adopt`: one line per resource with what adopting did (or would do) to its baseline. */
 export function formatAdopted(results: AcceptResult[], options: TableOptions): string {
   const paint = painter(options);
+  const columns = widthOf(options);
   const lines = [paint('bold', `${pad('KIND', 5)}  ${pad('RESULT', 9)}  ${pad('RESOURCE', 36)}  CHANGED ATTRIBUTES`)];
   const order = { key: 0, alias: 1, trail: 2, 'custom-key-store': 3 };
   const sorted = [...results].sort((a, b) => order[a.kind] - order[b.kind] || a.label.localeCompare(b.label));
@@ -202,7 +211,7 @@ export function formatAdopted(results: AcceptResult[], options: TableOptions): s
     lines.push(
       `${pad(r.kind, 5)}  ${r.result === 'unchanged' ? result : paint('bold', result)}  ${label}  ${cut(
         changed,
-        options.columns && options.columns - 5 - 2 - 9 - 2 - 36 - 2,
+        columns && columns - 5 - 2 - 9 - 2 - 36 - 2,
       )}`.trimEnd(),
     );
   }
