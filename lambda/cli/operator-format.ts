@@ -35,7 +35,7 @@ const painter =
   (style: Style, text: string): string =>
     options.color ? styleText(style, text) : text;
 
-/** Cuts a line (or the last cell of one) to the width left on the terminal, when there is one. */
+/** Cuts a line (or the last cell of one) to the width left on the terminal, when there is one. ARNs are never cut. */
 const cut = (text: string, width: number | undefined): string =>
   width !== undefined && text.length > width ? pad(text, Math.max(10, width)).trimEnd() : text;
 
@@ -86,7 +86,9 @@ export function formatStatus(report: StatusReport, options: TableOptions): strin
       `${row.severity ? paint(SEVERITY_STYLE[row.severity], severity) : severity}  ${prefix}` +
         cut(drifted, columns && columns - 10 - prefix.length),
     );
-    lines.push(paint('dim', cut(`${' '.repeat(10)}${clean(row.resource)}`, columns)));
+    // Never cut: the ARN is what one copies into baseline show or accept, or findings --resource (a key's is 75
+    // characters and more, past 80 columns with its indent).
+    lines.push(paint('dim', `${' '.repeat(10)}${clean(row.resource)}`));
     if (row.latest) {
       const { timestamp, event, summary } = row.latest;
       lines.push(

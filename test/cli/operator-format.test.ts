@@ -52,6 +52,13 @@ describe('keydrift status on a terminal', () => {
   });
 });
 
+describe('keydrift status on an 80-column terminal', () => {
+  it("shows each drifted resource's ARN whole, to copy into baseline show or accept, or findings --resource", () => {
+    const lines = formatStatus(report, { color: false, columns: 80 }).split('\n');
+    expect(lines[2]).toBe(`          ${KEY}`);
+  });
+});
+
 describe('keydrift baseline adopt on a terminal', () => {
   it.each([0, 20])('lays the table out in 80 columns when the terminal reports %i', (columns) => {
     expect(formatAdopted([adopted], { color: false, columns })).toBe(
