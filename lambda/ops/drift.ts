@@ -228,16 +228,25 @@ export function sameSnapshot(a: ResourceSnapshot | undefined, b: ResourceSnapsho
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+const RELATIVE_SINCE = /^(\d+)\s*([mhdw])$/i;
+/** How far back from the epoch a JavaScript date can go (about 271,000 BC); a duration back past it names no time. */
+const EARLIEST_MS = -8.64e15;
+
 const ISO_SINCE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
- * Why a `--since` value in ISO form names no real date or time (`2026-02-30`, `24:00`, a zone of `+25:00`), or
- * undefined: Date.parse would roll such a value over (2026-02-30 to 2026-03-02) instead of refusing it.
+ * Why a `--since` value names no real date or time (`2026-02-30`, `24:00`, a zone of `+25:00`, a duration back past
+ * any date such as `99999999w`), or undefined: Date.parse would roll such a date over (2026-02-30 to 2026-03-02)
+ * instead of refusing it, and a date that far back cannot be printed.
  *
  * @example
  * impossibleSince('2026-02-30'); // '2026-02-30 is no date: February 2026 has 28 days'
  */
 export function impossibleSince(value: string): string | undefined {
+  const relative = RELATIVE_SINCE.exec(value.trim());
+  if (relative && Number(relative[1]) * UNITS[relative[2].toLowerCase()] > -EARLIEST_MS) {
+    return `${value.trim()} reaches back before any date: give a shorter duration, or an ISO date (2026-11-01)`;
+  }
   const absolute = ISO_SINCE.exec(value.trim());
   if (!absolute) return undefined;
   const [, date, time, zone] = absolute;
@@ -261,8 +270,11 @@ export function impossibleSince(value: string): string | undefined {
  * impossible date or time ({@link impossibleSince}) included.
  */
 export function parseSince(value: string, nowMs: number): number | undefined {
-  const relative = /^(\d+)\s*([mhdw])$/i.exec(value.trim());
-  if (relative) return nowMs - Number(relative[1]) * UNITS[relative[2].toLowerCase()];
+  const relative = RELATIVE_SINCE.exec(value.trim());
+  if (relative) {
+    const ms = nowMs - Number(relative[1]) * UNITS[relative[2].toLowerCase()];
+    return ms >= EARLIEST_MS ? ms : undefined;
+  }
   const absolute = ISO_SINCE.exec(value.trim());
   if (!absolute || impossibleSince(value) !== undefined) return undefined;
   // A date or a time without a zone is UTC, as every timestamp keydrift prints.

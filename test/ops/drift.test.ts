@@ -11,6 +11,7 @@ import {
   daysBetween,
   driftedPaths,
   driftTracker,
+  impossibleSince,
   type OpenDrift,
   openDrift,
   openPaths,
@@ -352,6 +353,15 @@ describe('parseSince and daysBetween', () => {
     expect(parseSince('2026-10-01T08:30:00+0200', NOW)).toBe(Date.parse('2026-10-01T06:30:00Z'));
     for (const bad of ['', 'yesterday', '7', '7y', '10/01/2026', '2026-13-45'])
       expect(parseSince(bad, NOW)).toBeUndefined();
+  });
+
+  it('refuses a duration that reaches back past any date, which would stop findings with a stack trace', () => {
+    expect(parseSince('99999999w', NOW)).toBeUndefined();
+    expect(impossibleSince('99999999w')).toBe(
+      '99999999w reaches back before any date: give a shorter duration, or an ISO date (2026-11-01)',
+    );
+    expect(impossibleSince('3650d')).toBeUndefined();
+    expect(parseSince('3650d', NOW)).toBe(NOW - 3650 * 86_400_000);
   });
 
   it('lists the byTime day partitions newest first, across a month end', () => {
