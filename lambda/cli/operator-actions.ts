@@ -33,6 +33,7 @@ import {
   status,
   tellPagerAboutAccepts,
 } from '../ops/operations';
+import { isTargetName, TARGET_FORMS } from '../ops/targets';
 import { formatJsonLines, formatTable } from './format';
 import {
   adoptCounts,
@@ -157,6 +158,9 @@ export function runStatus(flags: CommonFlags): Promise<number> {
 /** The resources `findings --resource` names: none without it. */
 async function findingsResources(context: OpsContext, name: string | undefined): Promise<string[]> {
   if (!name) return [];
+  // Checked before any AWS call: an ARN of anything else (an S3 bucket, a key ARN with a stray character) would be
+  // read as a resource with no findings, exit 0, as if nothing had happened to it.
+  if (!isTargetName(name)) throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
   if (name.startsWith('arn:')) await requireOwnResource(context, name);
   const alias = name.startsWith('alias/') || isAliasArn(name);
   if (name.startsWith('arn:') && !alias) return [name];

@@ -90,6 +90,19 @@ describe('keydrift findings --resource NAME', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/^keydrift: not a KMS key, alias or trail: payments \(expected a KMS key id .*\)\n$/);
   });
+
+  it.each([['arn:aws:s3:::bucket'], ['arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab ']])(
+    'refuses an ARN of no key, alias or trail (%j) before any AWS call, not as a resource without findings (exit 2)',
+    (name) => {
+      const run = runKeydrift(['findings', '--resource', name], { cwd, env });
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        `keydrift: not a KMS key, alias or trail: ${name} (expected a KMS key id (1234abcd-12ab-34cd-56ef-1234567890ab ` +
+          'or mrk-…), key ARN, alias name (alias/payments) or alias ARN, or a CloudTrail trail ARN)\n',
+      );
+    },
+  );
 });
 
 describe('keydrift baseline adopt without --yes', () => {
