@@ -118,7 +118,11 @@ function changeLines(
  * drift finding is still open (no comparison shows them; they are not a match).
  */
 function driftLine(view: BaselineView, paint: ReturnType<typeof painter>): string {
-  const unknown = new Set(view.baseline?.snapshot.unknownPaths ?? []);
+  const unknown = new Set([
+    ...(view.baseline?.snapshot.unknownPaths ?? []),
+    ...(view.baseline?.truncated ?? []),
+    ...(view.state?.truncated ?? []),
+  ]);
   const differing = view.drift.filter((p) => !unknown.has(p)).map(clean);
   const open = view.drift.filter((p) => unknown.has(p)).map(clean);
   if (differing.length === 0 && open.length === 0) return 'none (the stored state matches)';
@@ -170,6 +174,13 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
     }
     const unknown = baseline.snapshot.unknownPaths ?? [];
     if (unknown.length) out.push(`  approved as unknown: ${unknown.map(clean).join(', ')}`);
+    // Not shown above, yet no key approved without grants: the item could not hold them.
+    if (baseline.truncated?.length) {
+      out.push(
+        `  left out to fit a table item: ${baseline.truncated.map(clean).join(', ')} (approved as unknown: only ` +
+          'their findings show their drift)',
+      );
+    }
     for (const path of unknown.filter((p) => view.drift.includes(p))) {
       out.push(paint('yellow', `    ↳ ${clean(path)} stored state: ${showValue(state?.snapshot.attributes[path])}`));
     }

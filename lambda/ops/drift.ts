@@ -18,6 +18,8 @@ export interface StoredItem {
   updatedAt?: string;
   acceptedBy?: string;
   acceptedAt?: string;
+  /** Attributes left out of the item to fit DynamoDB's item size (a key with thousands of grants): unknown there. */
+  truncated?: string[];
 }
 
 /** One resource as the table knows it: its last known state and its approved baseline, either may be missing. */
@@ -140,19 +142,31 @@ export function driftedPaths(resource: StoredResource): string[] {
   return state && baseline ? differingPaths(baseline.snapshot, state.snapshot, state.snapshot) : [];
 }
 
-/** The paths a resource's baseline approved as unknown: no comparison can show their drift, only their findings. */
+/**
+ * The paths a resource's baseline approved as unknown, and the attributes its item left out to fit (thousands of
+ * grants): no comparison can show their drift, only their findings.
+ */
 export function unknownBaselinePaths(resource: StoredResource): string[] {
-  return resource.baseline?.snapshot.unknownPaths ?? [];
+  const { baseline } = resource;
+  return [...new Set([...(baseline?.snapshot.unknownPaths ?? []), ...(baseline?.truncated ?? [])])];
 }
 
 /**
- * Every drifted path of a resource: where its stored state differs from its baseline, and the paths approved as
- * unknown whose attribute has a drift finding still open (`openAttributes`, the tracker's `open`). A critical change
+ * Every path no comparison of stored state and baseline can show drift on: those the baseline does not know
+ * ({@link unknownBaselinePaths}), and the attributes the state's item left out to fit. Their findings tell.
+ */
+export function uncomparedPaths(resource: StoredResource): string[] {
+  return [...new Set([...unknownBaselinePaths(resource), ...(resource.state?.truncated ?? [])])];
+}
+
+/**
+ * Every drifted path of a resource: where its stored state differs from its baseline, and the paths no comparison
+ * can show ({@link uncomparedPaths}: approved as unknown, or left out to fit) whose attribute has a drift finding still open (`openAttributes`, the tracker's `open`). A critical change
  * to a key keydrift had no baseline for leaves its policy approved as unknown: it is open drift until resolved,
  * planned or accepted, not a match.
  */
 export function openPaths(resource: StoredResource, openAttributes: string[]): string[] {
-  const unknown = unknownBaselinePaths(resource).filter((p) => openAttributes.includes(splitPath(p).attribute));
+  const unknown = uncomparedPaths(resource).filter((p) => openAttributes.includes(splitPath(p).attribute));
   return [...new Set([...driftedPaths(resource), ...unknown])].sort();
 }
 

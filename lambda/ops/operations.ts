@@ -29,7 +29,7 @@ import {
   openPaths,
   type StoredResource,
   sameSnapshot,
-  unknownBaselinePaths,
+  uncomparedPaths,
 } from './drift';
 import { OperatorError } from './errors';
 import { type Inventory, mapLimit, readInventory } from './inventory';
@@ -49,11 +49,12 @@ export interface StatusReport {
 }
 
 /**
- * A resource's open drift, or undefined: the paths where its stored state differs from its baseline, and the paths
- * approved as unknown whose attribute's drift finding is still open, dated and rated by the resource's findings.
+ * A resource's open drift, or undefined: the paths where its stored state differs from its baseline, and the paths no
+ * comparison shows (approved as unknown, or left out of an item to fit) whose attribute's drift finding is still open,
+ * dated and rated by the resource's findings.
  */
 async function driftOf(reader: TableReader, resource: StoredResource): Promise<OpenDrift | undefined> {
-  const candidates = [...driftedPaths(resource), ...unknownBaselinePaths(resource)];
+  const candidates = [...driftedPaths(resource), ...uncomparedPaths(resource)];
   if (candidates.length === 0) return undefined;
   // Findings before the last explicit accept were approved by it.
   const tracker = driftTracker(attributesOf(candidates), resource.baseline?.acceptedAt);

@@ -87,6 +87,8 @@ function storedItem(item: Item): StoredItem {
     const value = str(item, name);
     if (value) stored[name] = value;
   }
+  const truncated = item.truncated?.L?.flatMap((v) => (v.S ? [v.S] : []));
+  if (truncated?.length) stored.truncated = truncated;
   return stored;
 }
 
@@ -121,12 +123,12 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
             Segment: segment,
             TotalSegments: SCAN_SEGMENTS,
             FilterExpression: '#sk IN (:state, :baseline)',
-            ProjectionExpression: '#pk, #sk, #kind, #snapshot, #version, #updatedAt, #acceptedBy, #acceptedAt',
+            ProjectionExpression:
+              '#pk, #sk, #kind, #snapshot, #version, #updatedAt, #acceptedBy, #acceptedAt, #truncated',
             ExpressionAttributeNames: Object.fromEntries(
-              ['pk', 'sk', 'kind', 'snapshot', 'version', 'updatedAt', 'acceptedBy', 'acceptedAt'].map((n) => [
-                `#${n}`,
-                n,
-              ]),
+              ['pk', 'sk', 'kind', 'snapshot', 'version', 'updatedAt', 'acceptedBy', 'acceptedAt', 'truncated'].map(
+                (n) => [`#${n}`, n],
+              ),
             ),
             ExpressionAttributeValues: { ':state': { S: 'STATE' }, ':baseline': { S: 'BASELINE' } },
           },

@@ -1140,3 +1140,61 @@ describe('an alias deleted since keydrift baselined it', () => {
     expect(jsonLines<StatusRow>(status.stdout).map((r) => r.resource)).not.toContain(alias);
   });
 });
+
+describe('a key with too many grants for a table item', () => {
+  // EBS-style grants, one a volume: the state and baseline items leave the grants out (unknown) to stay under 400 KB.
+  // Someone outside the planned principals then added one more: the detector's drift finding on grants is open.
+  const keyId = '3c9f1e2a-6b4d-4e8f-a0c7-5d2b8e1f4a60';
+  const busy = `arn:aws:kms:${REGION}:123456789012:key/${keyId}`;
+  const grant = (i: number) => ({
+    grantee_principal: `arn:aws:iam::123456789012:role/ebs-volume-attacher-${i}`,
+    retiring_principal: null,
+    operations: ['Decrypt', 'Encrypt', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+    constraints: null,
+  });
+  const grants = (n: number) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [`${String(i).padStart(8, '0')}0e4e15d7f1ad2d4b6d1a`, grant(i)]),
+    );
+
+  beforeAll(async () => {
+    const state = (n: number) =>
+      snapshotFromState('key', busy, { key_state: 'Enabled', description: 'ebs volumes', grants: grants(n) });
+    const created = finding({ resource: busy, event: 'CreateKey', severity: 'info', status: 'planned', hoursAgo: 30 });
+    await save(created, {
+      finding: created,
+      states: [{ snapshot: state(2500), expectedVersion: null }],
+      baselines: [{ snapshot: state(2500), expectedVersion: null }],
+    });
+    const added = finding({
+      resource: busy,
+      event: 'CreateGrant',
+      severity: 'error',
+      hoursAgo: 1,
+      changes: {
+        grants: { before: { f00d0e4e15d7f1ad2d4b6d1a: null }, after: { f00d0e4e15d7f1ad2d4b6d1a: grant(9999) } },
+      },
+    });
+    await save(added, { finding: added, states: [{ snapshot: state(2501), expectedVersion: 1 }] });
+    expect((await world.item(`RESOURCE#${busy}`, 'BASELINE'))?.truncated).toEqual({ L: [{ S: 'grants' }] });
+  });
+
+  it('is listed by status as drift on grants while the drift finding is open, though no comparison can show it', () => {
+    const run = keydrift(['status', '--format', 'json']);
+    expect(run.status).toBe(0);
+    expect(jsonLines<StatusRow>(run.stdout).find((r) => r.resource === busy)).toMatchObject({
+      attributes: ['grants'],
+      severity: 'error',
+      latest: { event: 'CreateGrant' },
+    });
+  });
+
+  it('is shown by baseline show with its grants left out, not as a key approved without grants', () => {
+    const run = keydrift(['baseline', 'show', keyId]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/\n {2}drift {6}grants \(.*a drift finding is open\)\n/);
+    expect(run.stdout).toContain(
+      '  left out to fit a table item: grants (approved as unknown: only their findings show their drift)',
+    );
+  });
+});
