@@ -133,6 +133,9 @@ function driftLine(view: BaselineView, paint: ReturnType<typeof painter>): strin
   return paint('yellow', parts.join('; '));
 }
 
+/** The widest ATTRIBUTE column of `keydrift baseline show`. */
+const MAX_ATTRIBUTE_WIDTH = 40;
+
 /** `keydrift baseline show`: the approved value of every attribute, and the stored state where it differs. */
 export function formatBaselines(views: BaselineView[], options: TableOptions): string {
   const paint = painter(options);
@@ -162,10 +165,14 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
       if (!Object.keys(attributes).some((p) => p.startsWith(`${map}#`))) attributes[map] = {};
     }
     const paths = Object.keys(attributes).sort();
-    const width = Math.min(40, Math.max(9, ...paths.map((p) => p.length)));
+    // The column fits the names up to 40 characters; a longer one (a tag key runs to 128) is shown whole on a line of
+    // its own, its value under APPROVED VALUE: cut, two tags that share their first 40 characters would look the same.
+    const width = Math.max(9, ...paths.map((p) => p.length).filter((length) => length <= MAX_ATTRIBUTE_WIDTH));
     out.push(paint('bold', `  ${pad('ATTRIBUTE', width)}  APPROVED VALUE`));
     for (const path of paths) {
-      out.push(`  ${pad(clean(path), width)}  ${showValue(attributes[path])}`);
+      const value = showValue(attributes[path]);
+      if (path.length > width) out.push(`  ${clean(path)}`, `  ${' '.repeat(width)}  ${value}`);
+      else out.push(`  ${pad(clean(path), width)}  ${value}`);
       if (view.drift.includes(path) && state) {
         out.push(
           paint('yellow', `  ${' '.repeat(width)}  ↳ stored state: ${showValue(state.snapshot.attributes[path])}`),

@@ -2,9 +2,10 @@
  * How `keydrift status` and `keydrift baseline adopt` lay their tables out on a terminal: cut to its width, but
  * never so that what one acts on (a resource's ARN) is lost, and never to nothing on a terminal that reports no width.
  */
-import { formatAdopted, formatStatus } from '../../lambda/cli/operator-format';
+import { formatAdopted, formatBaselines, formatStatus } from '../../lambda/cli/operator-format';
+import { snapshotFromState } from '../../lambda/core/state';
 import type { OpenDrift } from '../../lambda/ops/drift';
-import type { AcceptResult, StatusReport } from '../../lambda/ops/operations';
+import type { AcceptResult, BaselineView, StatusReport } from '../../lambda/ops/operations';
 
 const KEY = 'arn:aws:kms:ap-southeast-2:111122223333:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
 
@@ -65,5 +66,35 @@ describe('keydrift baseline adopt on a terminal', () => {
       formatAdopted([adopted], { color: false, columns: 80 }),
     );
     expect(formatAdopted([adopted], { color: false, columns }).split('\n')[1]).toMatch(/ {2}description$/);
+  });
+});
+
+describe('keydrift baseline show', () => {
+  // Tag keys run to 128 characters: two that share their first 40 are two tags, each with its own approved value.
+  const department = (name: string) => `cost-allocation:finance:department-of-payments-${name}`;
+  const approved = snapshotFromState('key', KEY, {
+    description: 'payments',
+    tags: { [department('cards')]: 'cc-1', [department('loans')]: 'cc-2' },
+  });
+  const stored = snapshotFromState('key', KEY, {
+    description: 'payments',
+    tags: { [department('cards')]: 'cc-1', [department('loans')]: 'cc-9' },
+  });
+  const view: BaselineView = {
+    resource: KEY,
+    kind: 'key',
+    label: 'alias/payments',
+    baseline: { snapshot: approved, version: 1 },
+    state: { snapshot: stored, version: 2 },
+    drift: [`tags#${department('loans')}`],
+  };
+
+  it.each([undefined, 80])('names every attribute whole, however long (terminal width %s)', (columns) => {
+    const lines = formatBaselines([view], { color: false, columns }).split('\n');
+    const at = (path: string) => lines.indexOf(`  ${path}`);
+    expect(lines[at(`tags#${department('cards')}`) + 1].trim()).toBe('"cc-1"');
+    expect(lines[at(`tags#${department('loans')}`) + 1].trim()).toBe('"cc-2"');
+    expect(lines[at(`tags#${department('loans')}`) + 2].trim()).toBe('↳ stored state: "cc-9"');
+    expect(lines).toContain('  description  "payments"');
   });
 });
