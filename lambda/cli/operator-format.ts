@@ -221,17 +221,22 @@ export function formatAccepted(results: AcceptResult[], options: TableOptions): 
 export function formatAdopted(results: AcceptResult[], options: TableOptions): string {
   const paint = painter(options);
   const columns = widthOf(options);
-  const lines = [paint('bold', `${pad('KIND', 5)}  ${pad('RESULT', 9)}  ${pad('RESOURCE', 36)}  CHANGED ATTRIBUTES`)];
+  // As wide as the longest name: an alias name runs to 256 characters, and two cut to the same first 35 would leave
+  // the operator asked to approve two lines that look alike.
+  const labels = Math.max(36, ...results.map((r) => clean(r.label).length));
+  const lines = [
+    paint('bold', `${pad('KIND', 5)}  ${pad('RESULT', 9)}  ${pad('RESOURCE', labels)}  CHANGED ATTRIBUTES`),
+  ];
   const order = { key: 0, alias: 1, trail: 2, 'custom-key-store': 3 };
   const sorted = [...results].sort((a, b) => order[a.kind] - order[b.kind] || a.label.localeCompare(b.label));
   for (const r of sorted) {
     const changed = r.result === 'changed' ? attributesOf(r.changes.map((c) => c.path)).join(', ') : '';
     const result = pad(r.result, 9);
-    const label = pad(clean(r.label), 36);
+    const label = pad(clean(r.label), labels);
     lines.push(
       `${pad(r.kind, 5)}  ${r.result === 'unchanged' ? result : paint('bold', result)}  ${label}  ${cut(
         changed,
-        columns && columns - 5 - 2 - 9 - 2 - 36 - 2,
+        columns && columns - 5 - 2 - 9 - 2 - labels - 2,
       )}`.trimEnd(),
     );
   }

@@ -69,6 +69,24 @@ describe('keydrift baseline adopt on a terminal', () => {
   });
 });
 
+describe('keydrift baseline adopt', () => {
+  it('names every resource whole, so two aliases that share their first 36 characters are told apart', () => {
+    const alias = (name: string): AcceptResult => ({
+      ...adopted,
+      kind: 'alias',
+      resource: `arn:aws:kms:ap-southeast-2:111122223333:${name}`,
+      label: name,
+    });
+    const names = [
+      'alias/payments-production-ap-southeast-2-primary',
+      'alias/payments-production-ap-southeast-2-replica',
+    ];
+    const lines = formatAdopted(names.map(alias), { color: false }).split('\n');
+    expect(lines[0]).toMatch(/^KIND +RESULT +RESOURCE +CHANGED ATTRIBUTES$/);
+    expect(lines.slice(1, 3)).toEqual(names.map((name) => `alias  changed    ${name}  description`));
+  });
+});
+
 describe('keydrift baseline show', () => {
   // Tag keys run to 128 characters: two that share their first 40 are two tags, each with its own approved value.
   const department = (name: string) => `cost-allocation:finance:department-of-payments-${name}`;
