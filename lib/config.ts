@@ -4,7 +4,13 @@
  * because a wrong value here otherwise surfaces as a silent gap in alerting after deployment.
  */
 import { z } from 'zod';
-import { type DetectionConfig, type IgnoreRule, OVERRIDABLE_NAMES, parseDetectionConfig } from '../lambda/core/config';
+import {
+  type DetectionConfig,
+  type IgnoreRule,
+  OVERRIDABLE_NAMES,
+  overrideNameProblem,
+  parseDetectionConfig,
+} from '../lambda/core/config';
 import { ConfigError } from '../lambda/core/errors';
 import { SEVERITIES, type Severity } from '../lambda/core/types';
 
@@ -281,14 +287,8 @@ const schema = z.strictObject({
     .default({})
     .superRefine((overrides, ctx) => {
       for (const name of Object.keys(overrides)) {
-        if (!OVERRIDABLE_NAMES.has(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            input: name,
-            message: 'is not an event, rule or status keydrift knows (see lambda/core/catalog.ts)',
-          });
-        }
+        const problem = overrideNameProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], input: name, message: problem });
       }
     }),
   alertMinSeverity: severity.default('error'),

@@ -2,7 +2,7 @@
 
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { EVENTS, RECONCILE_EVENTS, STATUS_SEVERITY } from './catalog';
+import { EVENTS, RECONCILE_EVENTS, RULES, STATUS_SEVERITY } from './catalog';
 import { ConfigError } from './errors';
 import { SEVERITIES } from './types';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from './watched-events';
@@ -24,6 +24,18 @@ export const OVERRIDABLE_NAMES: ReadonlySet<string> = new Set<string>([
   ...TRAIL_WRITES,
   ...Object.keys(STATUS_SEVERITY),
 ]);
+
+/**
+ * Why a severity override cannot be set by `name`, in words about what was written: an escalation rule's id and the
+ * `drift` status are names keydrift knows, yet neither sets a severity of its own; `undefined` when it can.
+ */
+export function overrideNameProblem(name: string): string | undefined {
+  if (OVERRIDABLE_NAMES.has(name)) return undefined;
+  if (Object.hasOwn(RULES, name))
+    return 'is an escalation rule, whose severity is fixed: override an event by name, or denied, planned, resolved';
+  if (name === 'drift') return "is the drift status, which takes its event's severity: override the event by name";
+  return 'is not a watched event name or one of denied, planned, resolved';
+}
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
@@ -47,14 +59,11 @@ const Schema = z.strictObject({
   ),
   severityOverrides: z._default(
     z.record(
-      z
-        .string()
-        .check(
-          z.refine(
-            (name) => OVERRIDABLE_NAMES.has(name),
-            'is not a watched event name or one of denied, planned, resolved',
-          ),
-        ),
+      z.string().check(
+        z.refine((name) => OVERRIDABLE_NAMES.has(name), {
+          error: (issue) => overrideNameProblem(String(issue.input)),
+        }),
+      ),
       z.enum(SEVERITIES),
     ),
     {},

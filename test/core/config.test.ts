@@ -45,7 +45,13 @@ describe('parseDetectionConfig', () => {
 
   it('refuses an override of drift, which takes its event severity and would silently do nothing', () => {
     expect(problemsOf({ severityOverrides: { drift: 'info' } })).toBe(
-      'keydrift.config.json is not valid:\n  severityOverrides.drift: is not a watched event name or one of denied, planned, resolved',
+      "keydrift.config.json is not valid:\n  severityOverrides.drift: is the drift status, which takes its event's severity: override the event by name",
+    );
+  });
+
+  it('says an escalation rule named in severityOverrides is a rule, whose severity no override sets', () => {
+    expect(problemsOf({ severityOverrides: { NoOutsideAccessGained: 'warning' } })).toBe(
+      'keydrift.config.json is not valid:\n  severityOverrides.NoOutsideAccessGained: is an escalation rule, whose severity is fixed: override an event by name, or denied, planned, resolved',
     );
   });
 

@@ -88,7 +88,16 @@ describe('parseKeydriftConfig', () => {
     ],
     [
       { severityOverrides: { PutKeyPolicyy: 'info' } },
-      'severityOverrides key "PutKeyPolicyy" is not an event, rule or status',
+      'severityOverrides key "PutKeyPolicyy" is not a watched event name or one of denied, planned, resolved',
+    ],
+    [
+      // Rules are known names, but no override sets their severity: saying "not a rule keydrift knows" misled.
+      { severityOverrides: { NoOutsideAccessGained: 'info' } },
+      'severityOverrides key "NoOutsideAccessGained" is an escalation rule, whose severity is fixed',
+    ],
+    [
+      { severityOverrides: { drift: 'info' } },
+      `severityOverrides key "drift" is the drift status, which takes its event's severity`,
     ],
     [{ alertMinSeverity: 'high' }, 'alertMinSeverity "high" is not one of info, warning, error, critical'],
     [{ createTrail: 'yes' }, 'createTrail "yes" must be true or false'],
