@@ -107,11 +107,16 @@ export function threadIdFor(resource: string): string {
 
 function title(finding: Finding): string {
   const emoji = STATUS_EMOJI[finding.status] ?? SEVERITY_EMOJI[finding.severity] ?? '';
-  const status = finding.status === 'drift' ? '' : ` ${oneLine(finding.status, 12).toUpperCase()}`;
-  const prefix = `${emoji} [${oneLine(finding.severity, 12).toUpperCase()}]${status} `;
   const text = finding.summary.trim() === '' ? finding.event : finding.summary;
+  // A summary that opens with its status (`Denied (AccessDeniedException): …`) says it already: not twice.
+  const said = finding.status === 'drift' || startsWithWord(oneLine(text), oneLine(finding.status, 12));
+  const status = said ? '' : ` ${oneLine(finding.status, 12).toUpperCase()}`;
+  const prefix = `${emoji} [${oneLine(finding.severity, 12).toUpperCase()}]${status} `;
   return prefix + escapeWithin(safeText(text, MAX_TITLE), MAX_TITLE - prefix.length, slackEscape);
 }
+
+const startsWithWord = (text: string, word: string): boolean =>
+  word !== '' && text.toLowerCase().startsWith(word.toLowerCase()) && !/[\p{L}\p{N}_]/u.test(text.charAt(word.length));
 
 function description(finding: Finding): string {
   const service = slackEscape(oneLine(finding.service, 16));

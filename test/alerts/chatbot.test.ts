@@ -95,6 +95,22 @@ describe('formatChatbotNotification: format', () => {
     expect(content.nextSteps).toEqual([]);
   });
 
+  it('names a denied call once in its title: the summary opens with "Denied"', () => {
+    // Panther's StopLogging sample, refused with InvalidTrailNameException.
+    const denied = detect([rec('StopLogging__panther__1')]).last;
+    expect(denied.status).toBe('denied');
+    expect(formatChatbotNotification(denied).content.title).toBe(
+      ':no_entry: [WARNING] Denied (InvalidTrailNameException): tester tried StopLogging on example-trail',
+    );
+  });
+
+  it('keeps the status in the title of a denied finding whose summary does not say it (a dry run)', () => {
+    const dryRun = { ...deniedPutKeyPolicy, summary: 'Dry run: mallory checked PutKeyPolicy on alias/payments' };
+    expect(formatChatbotNotification(dryRun).content.title).toBe(
+      ':no_entry: [WARNING] DENIED Dry run: mallory checked PutKeyPolicy on alias/payments',
+    );
+  });
+
   it('reports the error of a denied call and asks why it was tried', () => {
     const { content } = formatChatbotNotification(deniedPutKeyPolicy);
     expect(content.description).toContain('\n*Error:* `AccessDeniedException` User: ');
