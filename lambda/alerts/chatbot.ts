@@ -12,6 +12,7 @@ import { sha256Hex } from './digest';
 import { severityExplanations } from './reasons';
 import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
 import {
+  beforeValue,
   boundedList,
   changeValue,
   hasPrincipalDetails,
@@ -156,7 +157,7 @@ function changesLines(finding: Finding, budget: number): string[] {
   const lines = [finding.status === 'denied' ? '*Attempted (not applied):*' : '*What changed:*'];
   let used = lines[0]!.length;
   for (const [i, [attribute, change]] of entries.entries()) {
-    const line = `• ${code(attribute, 100)}: ${changeSummary(change)}`;
+    const line = `• ${code(attribute, 100)}: ${changeSummary(attribute, change, finding.status)}`;
     const more = `• …and ${entries.length - i} more (see the email)`;
     // Keep room for the "more" line so the cut is always announced.
     if (used + line.length + 1 + more.length + 1 > budget) {
@@ -169,7 +170,7 @@ function changesLines(finding: Finding, budget: number): string[] {
   return lines.length > 1 ? lines : [];
 }
 
-function changeSummary(change: AttributeChange): string {
+function changeSummary(attribute: string, change: AttributeChange, status: Status): string {
   const details = readableDetails(change)
     .slice(0, MAX_DETAILS)
     .map(({ label, value }) =>
@@ -178,7 +179,7 @@ function changeSummary(change: AttributeChange): string {
         : `${escapeWithin(safeText(label, 64), 64, slackEscape)} ${code(safeText(value, MAX_VALUE), MAX_VALUE)}`,
     );
   if (!hasPrincipalDetails(change)) {
-    const values = `${code(changeValue(change.before, 'before'), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
+    const values = `${code(beforeValue(attribute, change, status), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
     return details.length > 0 ? `${values} (${details.join('; ')})` : values;
   }
   const lists = PRINCIPAL_DETAILS.filter(([key]) => Array.isArray(change[key])).map(([key, label]) => {

@@ -8,6 +8,7 @@ import { consoleUrl } from './console-url';
 import { severityExplanations } from './reasons';
 import { oneLine, truncate, truncateBytes, utf8Bytes } from './sanitize';
 import {
+  beforeValue,
   boundedList,
   changeValue,
   compactValue,
@@ -152,16 +153,16 @@ function changesSection(finding: Finding, maxValueChars: number): string[] {
   return entries.flatMap(([attribute, change], i) => [
     ...(i > 0 ? [''] : []),
     safeText(attribute, MAX_ITEM_CHARS),
-    ...changeLines(change, maxValueChars),
+    ...changeLines(attribute, change, finding.status, maxValueChars),
   ]);
 }
 
-function changeLines(change: AttributeChange, maxValueChars: number): string[] {
+function changeLines(attribute: string, change: AttributeChange, status: Status, maxValueChars: number): string[] {
   const lines: string[] = [];
   for (const [key, label] of PRINCIPAL_DETAILS) {
     if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
   }
-  lines.push(valueLine('before:', changeValue(change.before, 'before'), change, maxValueChars));
+  lines.push(valueLine('before:', beforeValue(attribute, change, status), change, maxValueChars));
   lines.push(valueLine('after: ', changeValue(change.after, 'after'), change, maxValueChars));
   for (const { label, value } of readableDetails(change)) {
     const text = boundedValue(value, maxValueChars);

@@ -7,12 +7,20 @@
 
 import { ACCEPT_EVENT, UNBASELINED_EVENT } from '../core/catalog';
 import { ownEntry } from '../core/own';
-import type { AttributeChange, Finding, Severity } from '../core/types';
+import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
 import { severityExplanations } from './reasons';
 import { isHighSurrogate, oneLine, truncate } from './sanitize';
-import { boundedList, changeValue, PRINCIPAL_DETAILS, readableDetails, safeCommand, safeText } from './values';
+import {
+  beforeValue,
+  boundedList,
+  changeValue,
+  PRINCIPAL_DETAILS,
+  readableDetails,
+  safeCommand,
+  safeText,
+} from './values';
 
 /** One `POST https://events.pagerduty.com/v2/enqueue` body. */
 export interface PagerDutyEvent {
@@ -198,7 +206,10 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     event_id: safeText(finding.eventId, MAX_FIELD),
     // Each change of the incident; the attribute is named when it shares the incident with another.
     ...Object.fromEntries(
-      changes.map(([name, change]) => [name === attribute ? label : `${label} (${name})`, trimmedChange(change)]),
+      changes.map(([name, change]) => [
+        name === attribute ? label : `${label} (${name})`,
+        trimmedChange(name, change, finding.status),
+      ]),
     ),
     ...(finding.error ? { error: trimmedError(finding.error) } : {}),
     reasons: reasons(finding),
@@ -213,9 +224,9 @@ function reasons(finding: Finding): string[] {
     .map((r) => safeText(r, MAX_REASON));
 }
 
-function trimmedChange(change: AttributeChange): Record<string, unknown> {
+function trimmedChange(attribute: string, change: AttributeChange, status: Status): Record<string, unknown> {
   const trimmed: Record<string, unknown> = {
-    before: safeText(changeValue(change.before, 'before'), MAX_DETAIL_VALUE),
+    before: safeText(beforeValue(attribute, change, status), MAX_DETAIL_VALUE),
     after: safeText(changeValue(change.after, 'after'), MAX_DETAIL_VALUE),
   };
   for (const [key] of PRINCIPAL_DETAILS) {

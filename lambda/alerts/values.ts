@@ -3,7 +3,7 @@
  * one-line text that every channel can show.
  */
 
-import type { AttributeChange } from '../core/types';
+import type { AttributeChange, Status } from '../core/types';
 import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
 
 /** The principal and account lists a `policy` or `grants` change carries, with the label people read. */
@@ -43,6 +43,19 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
   return compactValue(
     Object.fromEntries(Object.entries(value).map(([entry, v]) => [entry, v === null ? '(none)' : v])),
   );
+}
+
+/**
+ * The `before` of a change to `attribute` as text. A key's deletion date `null` before is not left as `(unknown)`
+ * where the change says what it was: a deletion scheduled (a date after) was not scheduled before, since KMS schedules
+ * none on a key already pending deletion; a deletion cancelled or carried out (no date after) had a date, which the
+ * record does not give. A denied call says neither: it may have been refused for the very state it assumed.
+ */
+export function beforeValue(attribute: string, change: AttributeChange, status: Status): string {
+  if (attribute === 'deletion_date' && change.before === null && status !== 'denied') {
+    return change.after ? '(not scheduled)' : '(scheduled; the date is not in the record)';
+  }
+  return changeValue(change.before, 'before');
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> =>

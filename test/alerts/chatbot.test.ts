@@ -80,7 +80,7 @@ describe('formatChatbotNotification: format', () => {
   it('shows each state change before → after in code spans', () => {
     const { description } = formatChatbotNotification(scheduleKeyDeletion).content;
     expect(description).toContain('\n• `key_state`: `Enabled` → `PendingDeletion`\n');
-    expect(description).toContain('\n• `deletion_date`: `(unknown)` → `2021-04-12T18:58:30Z`\n');
+    expect(description).toContain('\n• `deletion_date`: `(not scheduled)` → `2021-04-12T18:58:30Z`\n');
   });
 
   it('offers the remediation commands as next steps, in code spans', () => {
@@ -201,7 +201,19 @@ describe('formatChatbotNotification: nothing the reader can misread', () => {
     expect(formatChatbotNotification(cancelKeyDeletion).content.description).toContain(
       '\n• `deletion_date`: `2021-04-12T18:58:30Z` → `(none)` (back to the approved value)\n',
     );
-    expect(formatChatbotNotification(scheduleKeyDeletion).content.description).toContain('`(unknown)` →');
+    const scheduled = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last;
+    expect(formatChatbotNotification(scheduled).content.description).toContain('\n• `key_state`: `(unknown)` →');
+  });
+
+  it('says a deletion scheduled had no date before, and one cancelled had a date the record does not give', () => {
+    const scheduled = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last;
+    expect(formatChatbotNotification(scheduled).content.description).toContain(
+      '\n• `deletion_date`: `(not scheduled)` → `2021-04-12T18:58:30Z`\n',
+    );
+    const cancelled = detect([rec('CancelKeyDeletion__awskmsdg__1')]).last;
+    expect(formatChatbotNotification(cancelled).content.description).toContain(
+      '\n• `deletion_date`: `(scheduled; the date is not in the record)` → `(none)`\n',
+    );
   });
 
   it('explains the severity without rule ids or internal flag names', () => {

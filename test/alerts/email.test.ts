@@ -134,7 +134,7 @@ describe('formatEmail: body', () => {
       '  after:  PendingDeletion',
       '',
       'deletion_date',
-      '  before: (unknown)',
+      '  before: (not scheduled)',
       '  after:  2021-04-12T18:58:30Z',
     ]);
   });
@@ -281,7 +281,29 @@ describe('formatEmail: nothing the reader can misread', () => {
       '  before: 2021-04-12T18:58:30Z',
       '  after:  (none)',
     ]);
-    expect(linesOf(scheduleKeyDeletion)).toContain('  before: (unknown)');
+    const scheduled = linesOf(detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last);
+    expect(scheduled.slice(scheduled.indexOf('key_state'), scheduled.indexOf('key_state') + 2)).toEqual([
+      'key_state',
+      '  before: (unknown)',
+    ]);
+  });
+
+  it('says a deletion scheduled had no date before, and one cancelled had a date the record does not give', () => {
+    const deletionDate = (lines: string[]) =>
+      lines.slice(lines.indexOf('deletion_date'), lines.indexOf('deletion_date') + 3);
+    expect(deletionDate(linesOf(detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last))).toEqual([
+      'deletion_date',
+      '  before: (not scheduled)',
+      '  after:  2021-04-12T18:58:30Z',
+    ]);
+    expect(deletionDate(linesOf(detect([rec('CancelKeyDeletion__awskmsdg__1')]).last))).toEqual([
+      'deletion_date',
+      '  before: (scheduled; the date is not in the record)',
+      '  after:  (none)',
+    ]);
+    // A denied call may have been refused for the state it assumed: its before stays unknown.
+    const denied = { ...scheduleKeyDeletion, status: 'denied' as const };
+    expect(deletionDate(linesOf(denied))[1]).toBe('  before: (unknown)');
   });
 
   it('reads the entries of a map the same way after: a tag removed from a key seen for the first time is (none) after', () => {

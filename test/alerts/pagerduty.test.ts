@@ -103,7 +103,7 @@ describe('formatPagerDutyEvents: format', () => {
     expect(event!.payload.custom_details).toMatchObject({
       attribute: 'key_state',
       change: { before: 'Enabled', after: 'PendingDeletion' },
-      'change (deletion_date)': { before: '(unknown)', after: '2021-04-12T18:58:30Z' },
+      'change (deletion_date)': { before: '(not scheduled)', after: '2021-04-12T18:58:30Z' },
     });
   });
 
@@ -367,9 +367,12 @@ describe('formatPagerDutyEvents: nothing the responder can misread', () => {
       before: KEY_ARN,
       after: '(none)',
     });
-    const [deletion] = formatPagerDutyEvents(scheduleKeyDeletion, ROUTING_KEY);
+    const scheduled = detect([rec('ScheduleKeyDeletion__awskmsdg__1')]).last;
+    const [deletion] = formatPagerDutyEvents(scheduled, ROUTING_KEY);
+    expect(deletion!.payload.custom_details.change).toEqual({ before: '(unknown)', after: 'PendingDeletion' });
+    // A deletion scheduled had none before: KMS schedules no deletion of a key already pending deletion.
     expect(deletion!.payload.custom_details['change (deletion_date)']).toEqual({
-      before: '(unknown)',
+      before: '(not scheduled)',
       after: '2021-04-12T18:58:30Z',
     });
   });
