@@ -163,7 +163,8 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       return [aws('kms enable-key-rotation', ...key, ...flag)];
     }
     case 'rotation_period_in_days':
-      return typeof target === 'number'
+      // Only EnableKeyRotation sets a period: on a key approved with rotation off, it would turn rotation back on.
+      return typeof target === 'number' && approved('enable_key_rotation') !== false
         ? [aws('kms enable-key-rotation', ...key, param('--rotation-period-in-days', target))]
         : [];
     case 'policy': {

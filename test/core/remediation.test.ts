@@ -102,6 +102,29 @@ describe('Remediation', () => {
     expect(remediationOf([rec('DisableKeyRotation__awskmsdg__1')])).toEqual([`aws kms enable-key-rotation ${KEY}`]);
   });
 
+  it('only turns rotation off again when it was approved off, whatever period the key kept from before', () => {
+    // Prepare: Alice (planned) turns rotation on every 180 days, then off; mallory turns it on every 90 days.
+    const mallory = sessionIdentity('ReadOnly', 'mallory');
+    const enable = (eventId: string, days: number) =>
+      at(
+        rec('EnableKeyRotation__awskmsdg__1', (r) => {
+          (r.requestParameters as Record<string, unknown>).rotationPeriodInDays = days;
+        }),
+        eventId,
+        `2024-01-0${eventId.slice(-1)}T00:00:00Z`,
+      );
+    const records = [
+      at(createKey(), 'e1', '2024-01-01T00:00:00Z'),
+      enable('e2', 180),
+      at(rec('DisableKeyRotation__awskmsdg__1'), 'e3', '2024-01-03T00:00:00Z'),
+      by(enable('e4', 90), mallory),
+    ];
+    // Act
+    const commands = remediationOf(records, { plannedPrincipals: [ALICE] });
+    // Assess: enabling rotation to set the approved period would leave it on, which was not approved.
+    expect(commands).toEqual([`aws kms disable-key-rotation ${KEY}`]);
+  });
+
   it('puts the approved policy back after a PutKeyPolicy on a key with a known baseline', () => {
     // Prepare
     const approved = policyWith({
