@@ -210,6 +210,8 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
         ? [aws('kms create-grant', ...key, ...createGrantOptions(target as Partial<GrantValue>))]
         : [];
     case 'key_material':
+      // Material imported into a key approved without any: deleting it puts the key back to PendingImport.
+      if (target === null && current) return [aws('kms delete-imported-key-material', ...key)];
       return target && !current ? [reimportComment(key)] : [];
     case 'primary_region': {
       if (typeof target !== 'string') return [];

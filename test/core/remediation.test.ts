@@ -125,6 +125,23 @@ describe('Remediation', () => {
     expect(commands).toEqual([`aws kms disable-key-rotation ${KEY}`]);
   });
 
+  it('deletes key material imported unplanned into a key approved waiting for its import', () => {
+    // Prepare: Alice (planned) creates a key for imported material; mallory imports material into it.
+    const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
+    (created.requestParameters as Record<string, unknown>).origin = 'EXTERNAL';
+    Object.assign((created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata, {
+      origin: 'EXTERNAL',
+      keyState: 'PendingImport',
+      enabled: false,
+    });
+    const imported = by(rec('ImportKeyMaterial__awskmsdg__1'), sessionIdentity('ReadOnly', 'mallory'));
+    // Act
+    const { last } = detect([created, imported], { plannedPrincipals: [ALICE] });
+    // Assess: deleting the material puts the key back to PendingImport, as approved.
+    expect(last).toMatchObject({ status: 'drift', severity: 'error' });
+    expect(last.remediation).toEqual([`aws kms delete-imported-key-material ${KEY}`]);
+  });
+
   it('puts the approved policy back after a PutKeyPolicy on a key with a known baseline', () => {
     // Prepare
     const approved = policyWith({
