@@ -9,12 +9,14 @@ import { isIP } from 'node:net';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
+import { emailShowsEveryCommand } from './email';
 import { severityExplanations } from './reasons';
 import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
 import {
   beforeValue,
   boundedList,
   changeValue,
+  findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
   readableDetails,
@@ -208,12 +210,18 @@ function consoleLine(finding: Finding): string[] {
 function nextSteps(finding: Finding): string[] {
   const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, EMAIL_HAS_IT)));
   const more = finding.remediation.length - steps.length;
-  if (more > 0) steps.push(`…and ${more} more commands in the email`);
+  if (more > 0) steps.push(`…and ${more} more commands ${moreCommandsAt(finding)}`);
   const fallback = DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];
 }
 
 const EMAIL_HAS_IT = 'it is in the email alert';
+
+/** Where the commands the chat leaves out are: in the e-mail when it shows them all, else in keydrift's findings. */
+function moreCommandsAt(finding: Finding): string {
+  if (emailShowsEveryCommand(finding)) return 'in the email';
+  return `not shown: ${step(findingsCommand(finding.resource))} lists them all`;
+}
 
 /**
  * A command as a code span that copies back exactly. Slack markdown cannot show a backtick inside code, nor a bare

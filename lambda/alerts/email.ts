@@ -12,6 +12,7 @@ import {
   boundedList,
   changeValue,
   compactValue,
+  findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
   readableDetails,
@@ -114,7 +115,7 @@ function emailBody(finding: Finding, opts: Required<EmailOptions>): string {
   const tail = `\n\n${[...severityReasons(finding), '', ...commands, '', ...footer(finding)].join('\n')}\n`;
   const changes = changesSection(finding, opts.maxValueChars).join('\n');
   const budget = opts.maxBodyBytes - utf8Bytes(head) - utf8Bytes(tail);
-  return truncateBytes(head + fitChanges(changes, budget) + tail, opts.maxBodyBytes);
+  return truncateBytes(head + fitChanges(changes, budget, finding.resource) + tail, opts.maxBodyBytes);
 }
 
 function overview(finding: Finding): string[] {
@@ -194,9 +195,9 @@ function boundedValue(value: unknown, maxValueChars: number): string {
   return full.length > maxValueChars ? `${shown} [${full.length.toLocaleString('en-US')} characters in all]` : shown;
 }
 
-function fitChanges(changes: string, budget: number): string {
+function fitChanges(changes: string, budget: number, resource: string): string {
   if (utf8Bytes(changes) <= budget) return changes;
-  const note = '\n[Changes cut to fit the email: the full finding is in the keydrift drift history, by eventId.]';
+  const note = `\n[Changes cut to fit the email: ${findingsCommand(resource)} --format json shows the finding as keydrift keeps it, by eventId.]`;
   return truncateBytes(changes, Math.max(0, budget - utf8Bytes(note))) + note;
 }
 
@@ -207,15 +208,29 @@ function severityReasons(finding: Finding): string[] {
   return [`WHY ${oneLine(finding.severity, 12).toUpperCase()}`, ...reasons];
 }
 
-function remediation(finding: Finding, maxBytes: number): string[] {
+/** The lines of the commands the e-mail shows: whole, at most MAX_COMMANDS of them, within `maxBytes`. */
+function shownCommands(finding: Finding, maxBytes: number): string[] {
   const commands: string[] = [];
   let bytes = 0;
   for (const command of finding.remediation.slice(0, MAX_COMMANDS)) {
-    const line = safeCommand(command, MAX_COMMAND_CHARS, 'see changes.*.before in the keydrift drift history');
+    const line = safeCommand(command, MAX_COMMAND_CHARS, `${findingsCommand(finding.resource)} shows it whole`);
     if (bytes + utf8Bytes(line) > maxBytes) break;
     commands.push(line);
     bytes += utf8Bytes(line) + 1;
   }
+  return commands;
+}
+
+/**
+ * Whether the e-mail alert (as the publisher sends it) shows every command of the finding: the chat and the page,
+ * which show fewer, send the reader there for the rest only then.
+ */
+export function emailShowsEveryCommand(finding: Finding): boolean {
+  return shownCommands(finding, DEFAULTS.maxBodyBytes / 4).length === finding.remediation.length;
+}
+
+function remediation(finding: Finding, maxBytes: number): string[] {
+  const commands = shownCommands(finding, maxBytes);
   const more = finding.remediation.length - commands.length;
   if (commands.length === 0 && more === 0) {
     return ['REMEDIATION', NO_REMEDIATION[finding.status] ?? NO_REMEDIATION.drift];
@@ -223,7 +238,7 @@ function remediation(finding: Finding, maxBytes: number): string[] {
   return [
     'REMEDIATION (one command per line; check each before you run it)',
     ...commands,
-    ...(more > 0 ? [`# ${more} more commands not shown: see the keydrift drift history`] : []),
+    ...(more > 0 ? [`# ${more} more commands not shown: ${findingsCommand(finding.resource)} lists them all`] : []),
   ];
 }
 

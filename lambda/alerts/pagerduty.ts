@@ -10,12 +10,14 @@ import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
+import { emailShowsEveryCommand } from './email';
 import { severityExplanations } from './reasons';
 import { isHighSurrogate, oneLine, truncate } from './sanitize';
 import {
   beforeValue,
   boundedList,
   changeValue,
+  findingsCommand,
   PRINCIPAL_DETAILS,
   readableDetails,
   safeCommand,
@@ -192,7 +194,10 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     .map((c) => safeCommand(c, MAX_COMMAND, 'it is in the email alert'));
   // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
   const more = finding.remediation.length - commands.length;
-  if (more > 0) commands.push(`# ${more} more commands, to run after these: see the email alert`);
+  const rest = emailShowsEveryCommand(finding)
+    ? 'see the email alert'
+    : `${findingsCommand(finding.resource)} lists them all`;
+  if (more > 0) commands.push(`# ${more} more commands, to run after these: ${rest}`);
   return {
     attribute: safeText(attribute, MAX_FIELD),
     event: safeText(finding.event, MAX_FIELD),

@@ -3,6 +3,8 @@
  * one-line text that every channel can show.
  */
 
+import { parseArn } from '../core/arn';
+import { shellQuote } from '../core/remediation';
 import type { AttributeChange, Status } from '../core/types';
 import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
 
@@ -154,4 +156,15 @@ export function safeCommand(command: string, max: number, elsewhere: string): st
   }
   if (command.length > max) return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
   return command;
+}
+
+/**
+ * The command that lists a resource's findings as keydrift keeps them, each drift's commands whole: where an alert
+ * sends the reader for what it cannot show. The resource is named when it can be pasted as it is.
+ */
+export function findingsCommand(resource: string): string {
+  if (UNSAFE_IN_COMMAND.test(resource)) return 'keydrift findings --resource <the resource ARN> --region <its Region>';
+  // In the resource's Region, whatever the reader's default: each Region's deployment keeps its own findings.
+  const region = parseArn(resource)?.region;
+  return `keydrift findings --resource ${shellQuote(resource)}${region ? ` --region ${shellQuote(region)}` : ''}`;
 }

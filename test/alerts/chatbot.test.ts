@@ -1,4 +1,7 @@
 import { formatChatbotNotification, threadIdFor } from '../../lambda/alerts/chatbot';
+import { formatEmail } from '../../lambda/alerts/email';
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
 import { detect, rec } from '../core/harness';
 import {
@@ -86,6 +89,37 @@ describe('formatChatbotNotification: format', () => {
   it('offers the remediation commands as next steps, in code spans', () => {
     expect(formatChatbotNotification(scheduleKeyDeletion).content.nextSteps).toEqual(
       scheduleKeyDeletion.remediation.map((command) => `\`${command}\``),
+    );
+  });
+
+  it('sends the reader for the commands it leaves out where they all are: the email, else keydrift findings', () => {
+    // Prepare: grants found on a key, none approved, each revoked by a command of its own.
+    const revokes = (count: number): Finding => ({
+      ...scheduleKeyDeletion,
+      remediation: remediationFor(
+        'key',
+        KEY_ARN,
+        Array.from({ length: count }, (_, i) => ({
+          path: `grants#${String(i).padStart(64, '0')}`,
+          current: { grantee_principal: 'arn:aws:iam::111122223333:role/app', operations: ['Decrypt'] },
+          target: null,
+        })),
+      ),
+    });
+    const stepsOf = (finding: Finding) => formatChatbotNotification(finding).content.nextSteps;
+    // Act, Assess: eight commands, all in the email.
+    expect(stepsOf(revokes(8))).toHaveLength(6);
+    expect(stepsOf(revokes(8))[5]).toBe('…and 3 more commands in the email');
+    // Twenty-five: the email shows twenty, and says where the rest are too.
+    const many = revokes(25);
+    expect(stepsOf(many)[5]).toBe(
+      `…and 20 more commands not shown: \`keydrift findings --resource ${KEY_ARN} --region us-west-2\` lists them all`,
+    );
+    expect(formatEmail(many).body).toContain(
+      `\n# 5 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all\n`,
+    );
+    expect(formatPagerDutyEvents(many, 'r'.repeat(32))[0]!.payload.custom_details.remediation).toContain(
+      `# 20 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
     );
   });
 

@@ -185,7 +185,7 @@ describe('formatEmail: body', () => {
     const { body } = formatEmail(hugeFinding, { maxBodyBytes: 12 * 1024 });
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(12 * 1024);
     expect(body).toContain(
-      '\n[Changes cut to fit the email: the full finding is in the keydrift drift history, by eventId.]\n',
+      `\n[Changes cut to fit the email: keydrift findings --resource ${KEY_ARN} --region us-west-2 --format json shows the finding as keydrift keeps it, by eventId.]\n`,
     );
     expect(body).toContain('\nWHY CRITICAL\n');
     expect(body).toContain('\nhttps://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/');
@@ -198,7 +198,9 @@ describe('formatEmail: body', () => {
     expect(lines.filter((line) => line.startsWith('aws kms tag-resource'))).toEqual(
       hugeFinding.remediation.slice(0, 3),
     );
-    expect(lines).toContain('# 27 more commands not shown: see the keydrift drift history');
+    expect(lines).toContain(
+      `# 27 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
+    );
   });
 
   it('honours a smaller body limit', () => {
@@ -250,7 +252,7 @@ describe('formatEmail: hostile strings', () => {
       remediation: [`aws kms put-key-policy --policy '${'x'.repeat(20_000)}'`],
     };
     expect(linesOf(finding)).toContain(
-      '# a 20034-character command does not fit here: see changes.*.before in the keydrift drift history',
+      `# a 20034-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 shows it whole`,
     );
   });
 });

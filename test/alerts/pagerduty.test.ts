@@ -322,7 +322,8 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command; then the rest counted.
     expect(event!.payload.custom_details.remediation).toEqual([
       ...Array(5).fill('# a 5153-character command does not fit here: it is in the email alert'),
-      '# 25 more commands, to run after these: see the email alert',
+      // The email shows three of them: the rest are in keydrift's findings only.
+      `# 25 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
     ]);
     expect(change.added_principals).toHaveLength(21);
     expect(change.added_principals[20]).toBe('+4980 more');
