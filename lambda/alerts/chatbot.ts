@@ -180,17 +180,18 @@ function changeSummary(attribute: string, change: AttributeChange, status: Statu
         ? escapeWithin(safeText(value, MAX_VALUE), MAX_VALUE, slackEscape)
         : `${escapeWithin(safeText(label, 64), 64, slackEscape)} ${code(safeText(value, MAX_VALUE), MAX_VALUE)}`,
     );
-  if (!hasPrincipalDetails(change)) {
-    const values = `${code(beforeValue(attribute, change, status), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
-    return details.length > 0 ? `${values} (${details.join('; ')})` : values;
-  }
   const lists = PRINCIPAL_DETAILS.filter(([key]) => Array.isArray(change[key])).map(([key, label]) => {
     const { items, more } = boundedList(change[key], MAX_PRINCIPALS, MAX_PRINCIPAL);
     const shown = items.map((item) => code(item, MAX_PRINCIPAL));
     if (more > 0) shown.push(`+${more} more`);
     return `${label} ${shown.length > 0 ? shown.join(', ') : 'none'}`;
   });
-  return [...lists, ...details].join('; ');
+  // A key policy is too long for one line: who gained or lost access says what changed. A grant, which lists its
+  // outside accounts too, is short: what it was and is says which grant, for whom, to do what.
+  if (attribute === 'policy' && hasPrincipalDetails(change)) return [...lists, ...details].join('; ');
+  const values = `${code(beforeValue(attribute, change, status), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
+  const notes = [...lists, ...details];
+  return notes.length > 0 ? `${values} (${notes.join('; ')})` : values;
 }
 
 function reasonsLine(finding: Finding): string[] {

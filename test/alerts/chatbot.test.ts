@@ -65,6 +65,18 @@ describe('formatChatbotNotification: format', () => {
     expect(formatChatbotNotification(grant).content.description).toContain('*From:* source `dynamodb.amazonaws.com`');
   });
 
+  it('shows what a grant change was and is, not only the outside accounts it reached', () => {
+    const created = formatChatbotNotification(detect([rec('CreateGrant__awskmsdg__1')]).last).content.description;
+    const line = created.split('\n').find((l) => l.startsWith('• `grants`:'));
+    expect(line).toContain('"grantee_principal":"EX_PRINCIPAL_ID"');
+    expect(line).toContain('"operations":["Encrypt","RetireGrant"]');
+    expect(line).toMatch(/\(external accounts none\)$/);
+    const revoked = formatChatbotNotification(detect([rec('RevokeGrant__awskmsdg__1')]).last).content.description;
+    expect(revoked).toContain(
+      '\n• `grants`: `{"abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a":null}` → `{"abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a":"(none)"}` (external accounts none)\n',
+    );
+  });
+
   it('describes who, when, where and which principals gained access', () => {
     expect(formatChatbotNotification(putKeyPolicyOpened).content.description.split('\n')).toEqual([
       '*Event:* `PutKeyPolicy` (kms) · *Status:* drift',
