@@ -39,6 +39,8 @@ export function compactValue(value: unknown): string {
  * before stays `null`: absent or unknown, the finding does not say which.
  */
 export function changeValue(value: unknown, side: 'before' | 'after'): string {
+  // An empty value (a description cleared) shown as nothing reads as a value missing from the alert.
+  if (value === '') return '(empty)';
   if (side === 'before') return compactValue(value);
   if (value === null) return '(none)';
   if (!isMap(value)) return compactValue(value);

@@ -1,4 +1,5 @@
 import { formatEmail } from '../../lambda/alerts/email';
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import type { Finding } from '../../lambda/core/types';
 import { detect, rec } from '../core/harness';
 import {
@@ -306,6 +307,24 @@ describe('formatEmail: nothing the reader can misread', () => {
     // A denied call may have been refused for the state it assumed: its before stays unknown.
     const denied = { ...scheduleKeyDeletion, status: 'denied' as const };
     expect(deletionDate(linesOf(denied))[1]).toBe('  before: (unknown)');
+  });
+
+  it('says a description cleared is empty after, not a blank the alert left out', () => {
+    const cleared = detect([
+      rec('UpdateKeyDescription__awskmsdg__1', (r) => {
+        (r.requestParameters as Record<string, unknown>).description = '';
+      }),
+    ]).last;
+    const lines = linesOf(cleared);
+    expect(lines.slice(lines.indexOf('description'), lines.indexOf('description') + 3)).toEqual([
+      'description',
+      '  before: (unknown)',
+      '  after:  (empty)',
+    ]);
+    expect(formatPagerDutyEvents(cleared, 'r'.repeat(32))[0]!.payload.custom_details.change).toEqual({
+      before: '(unknown)',
+      after: '(empty)',
+    });
   });
 
   it('reads the entries of a map the same way after: a tag removed from a key seen for the first time is (none) after', () => {
