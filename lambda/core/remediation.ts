@@ -152,6 +152,15 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       // Cancelling leaves the key Disabled (PendingImport without its key material, as approved before its import);
       // DisableKey on a key pending deletion fails and cancels nothing.
       if (pendingDeletion(current)) return [aws('kms cancel-key-deletion', ...key)];
+      // An approved deletion cancelled: it can be scheduled again, but not for its date (KMS counts from now).
+      if (pendingDeletion(target)) {
+        const date = approved('deletion_date');
+        return [
+          comment(
+            `the key was approved for deletion${typeof date === 'string' ? ` on ${date}` : ''}; to delete it as approved, schedule its deletion again (KMS takes 7 to 30 days from now): ${aws('kms schedule-key-deletion', ...key, '--pending-window-in-days 30')}`,
+          ),
+        ];
+      }
       return target === 'Disabled' ? [aws('kms disable-key', ...key)] : [];
     case 'deletion_date':
       return target === null && current ? [aws('kms cancel-key-deletion', ...key)] : [];

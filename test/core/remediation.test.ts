@@ -142,6 +142,25 @@ describe('Remediation', () => {
     expect(last.remediation).toEqual([`aws kms delete-imported-key-material ${KEY}`]);
   });
 
+  it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
+    // Prepare: Alice (planned) schedules the key's deletion; mallory cancels it.
+    const records = [
+      at(createKey(), 'e1', '2021-03-01T00:00:00Z'),
+      rec('ScheduleKeyDeletion__awskmsdg__1'),
+      by(
+        at(rec('CancelKeyDeletion__awskmsdg__1'), 'e3', '2021-03-24T00:00:00Z'),
+        sessionIdentity('ReadOnly', 'mallory'),
+      ),
+    ];
+    // Act
+    const { last } = detect(records, { plannedPrincipals: [ALICE] });
+    // Assess: a comment, since no command brings back the approved date.
+    expect(last.status).toBe('drift');
+    expect(last.remediation).toEqual([
+      `# the key was approved for deletion on 2021-04-12T18:58:30Z; to delete it as approved, schedule its deletion again (KMS takes 7 to 30 days from now): aws kms schedule-key-deletion ${KEY} --pending-window-in-days 30`,
+    ]);
+  });
+
   it('puts the approved policy back after a PutKeyPolicy on a key with a known baseline', () => {
     // Prepare
     const approved = policyWith({
