@@ -44,7 +44,9 @@ export function readableReason(reason: string): string {
  * Why the finding's severity is what it is, in words: the rules' reasons, or the default one when none applied. A
  * denied call's rule reasons say only what it would have done, so the status's own reason comes first.
  */
-export function severityExplanations(finding: Pick<Finding, 'event' | 'reasons' | 'severity' | 'status'>): string[] {
+export function severityExplanations(
+  finding: Pick<Finding, 'event' | 'reasons' | 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
+): string[] {
   const given = (finding.reasons ?? []).map((r) => readableReason(String(r)));
   if (given.length === 0) return [defaultSeverityReason(finding)];
   return finding.status === 'denied' ? [defaultSeverityReason(finding), ...given] : given;
@@ -54,7 +56,9 @@ export function severityExplanations(finding: Pick<Finding, 'event' | 'reasons' 
  * Why the severity is what it is when no rule raised or lowered it: the status's own severity, or the event's default
  * from the catalogue (with the catalogue's explanation when the entry carries one), or a configuration override.
  */
-export function defaultSeverityReason(finding: Pick<Finding, 'event' | 'severity' | 'status'>): string {
+export function defaultSeverityReason(
+  finding: Pick<Finding, 'event' | 'severity' | 'status'> & Partial<Pick<Finding, 'changes'>>,
+): string {
   const { event, severity, status } = finding;
   if (status !== 'drift' && Object.hasOwn(STATUS_SEVERITY, status)) {
     const why = STATUS_WHY[status as keyof typeof STATUS_SEVERITY];
@@ -66,12 +70,18 @@ export function defaultSeverityReason(finding: Pick<Finding, 'event' | 'severity
   const entry = ownEntry(EVENTS, event) ?? ownEntry(RECONCILE_EVENTS, event);
   const explanation = (entry as { explanation?: unknown } | undefined)?.explanation;
   if (typeof explanation === 'string' && explanation.trim() !== '') return explanation;
-  const standard = (entry ?? UNKNOWN_WRITE).severity;
-  if (typeof standard !== 'string') return `The severity keydrift's event catalogue gives ${event} for what it found.`;
+  const catalogued = (entry ?? UNKNOWN_WRITE).severity;
+  // One that depends on what changed (drift found with no event, a deletion reminder) is worked out from the changes,
+  // so that an override of it is told apart too.
+  const byChanges = typeof catalogued !== 'string';
+  const standard = !byChanges ? catalogued : finding.changes ? catalogued(finding.changes) : undefined;
+  if (standard === undefined || (byChanges && standard === severity))
+    return `The severity keydrift's event catalogue gives ${event} for what it found.`;
   const name = entry ? event : `A write keydrift does not know yet (${event})`;
+  const forWhat = byChanges ? ', for what it found' : '';
   return standard === severity
     ? `${name} is ${severityPhrase(severity)} by default in keydrift's event catalogue.`
-    : `Set by configuration for ${event} (${severityPhrase(standard)} by default in keydrift's event catalogue).`;
+    : `Set by configuration for ${event} (${severityPhrase(standard)} by default in keydrift's event catalogue${forWhat}).`;
 }
 
 const SEVERITY_PHRASE: Record<Severity, string> = {

@@ -406,4 +406,21 @@ describe('formatEmail: nothing the reader can misread', () => {
       '\nWHY WARNING\n- Every denied finding is a warning by default: the call failed, so nothing changed.\n',
     );
   });
+
+  it('says a configuration set the severity of drift found with no event, whose default depends on what changed', () => {
+    // Prepare: a key found Disabled by the reconciler (critical by default), with severityOverrides.Reconcile: warning.
+    const found: Finding = {
+      ...scheduleKeyDeletion,
+      event: 'Reconcile',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+      reasons: undefined,
+    };
+    // Act, Assess
+    expect(formatEmail({ ...found, severity: 'warning' }).body).toContain(
+      "\nWHY WARNING\n- Set by configuration for Reconcile (critical by default in keydrift's event catalogue, for what it found).\n",
+    );
+    expect(formatEmail({ ...found, severity: 'critical' }).body).toContain(
+      "\nWHY CRITICAL\n- The severity keydrift's event catalogue gives Reconcile for what it found.\n",
+    );
+  });
 });
