@@ -255,16 +255,28 @@ export function boundedSummary(summary: string): string {
 function remediationOf(observation: Observation, status: Status): string[] {
   if (status !== 'drift') return [];
   const { kind, resource, paths } = observation;
-  if (observation.creates && (kind === 'key' || kind === 'trail')) {
+  if (observation.creates && (kind === 'key' || kind === 'trail' || kind === 'custom-key-store')) {
     const region = shellQuote(parseArn(resource)?.region ?? observation.event.region);
     const arn = shellQuote(resource);
-    return kind === 'key'
-      ? [
+    switch (kind) {
+      case 'key':
+        return [
           comment(
             `if this key is not wanted: aws kms schedule-key-deletion --key-id ${arn} --region ${region} --pending-window-in-days 30`,
           ),
-        ]
-      : [comment(`if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`)];
+        ];
+      case 'trail':
+        return [comment(`if this trail is not wanted: aws cloudtrail delete-trail --name ${arn} --region ${region}`)];
+      default: {
+        // A new store is disconnected and holds no keys: it can be deleted as it is.
+        const id = shellQuote(resource.split('/').pop() ?? resource);
+        return [
+          comment(
+            `if this custom key store is not wanted: aws kms delete-custom-key-store --custom-key-store-id ${id} --region ${region}`,
+          ),
+        ];
+      }
+    }
   }
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.

@@ -648,6 +648,12 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('offers to delete an unwanted new custom key store', () => {
+    expect(remediationOf([rec('CreateCustomKeyStore__awskmsdg__1')])).toEqual([
+      '# if this custom key store is not wanted: aws kms delete-custom-key-store --custom-key-store-id cks-1234567890abcdef0 --region us-east-1',
+    ]);
+  });
+
   it('offers nothing for planned, resolved and denied findings', () => {
     const { findings } = detect([
       onKey(rec('DisableKey__awskmsdg__1')),
