@@ -219,8 +219,15 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
         ? [aws('kms create-grant', ...key, ...createGrantOptions(target as Partial<GrantValue>))]
         : [];
     case 'key_material':
-      // Material imported into a key approved without any: deleting it puts the key back to PendingImport.
-      if (target === null && current) return [aws('kms delete-imported-key-material', ...key)];
+      // Material imported into a key approved without any: deleting it puts the key back to PendingImport, but what
+      // was encrypted under it since cannot be decrypted until that material is imported again: a choice, not an undo.
+      if (target === null && current) {
+        return [
+          comment(
+            `if this key material is not wanted (what was encrypted under it cannot be decrypted until it is imported again): ${aws('kms delete-imported-key-material', ...key)}`,
+          ),
+        ];
+      }
       return target && !current ? [reimportComment(key)] : [];
     case 'primary_region': {
       if (typeof target !== 'string') return [];

@@ -125,7 +125,7 @@ describe('Remediation', () => {
     expect(commands).toEqual([`aws kms disable-key-rotation ${KEY}`]);
   });
 
-  it('deletes key material imported unplanned into a key approved waiting for its import', () => {
+  it('offers, commented out, to delete key material imported unplanned into a key approved waiting for its import', () => {
     // Prepare: Alice (planned) creates a key for imported material; mallory imports material into it.
     const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
     (created.requestParameters as Record<string, unknown>).origin = 'EXTERNAL';
@@ -137,9 +137,12 @@ describe('Remediation', () => {
     const imported = by(rec('ImportKeyMaterial__awskmsdg__1'), sessionIdentity('ReadOnly', 'mallory'));
     // Act
     const { last } = detect([created, imported], { plannedPrincipals: [ALICE] });
-    // Assess: deleting the material puts the key back to PendingImport, as approved.
+    // Assess: deleting the material puts the key back to PendingImport, as approved, but leaves what was encrypted
+    // under it undecryptable: a comment to choose, not a command to run at 3 a.m.
     expect(last).toMatchObject({ status: 'drift', severity: 'error' });
-    expect(last.remediation).toEqual([`aws kms delete-imported-key-material ${KEY}`]);
+    expect(last.remediation).toEqual([
+      `# if this key material is not wanted (what was encrypted under it cannot be decrypted until it is imported again): aws kms delete-imported-key-material ${KEY}`,
+    ]);
   });
 
   it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
