@@ -145,6 +145,25 @@ function recordId(record: Record<string, unknown>): string | undefined {
 }
 
 /**
+ * The deepest a write may nest objects and arrays; CloudTrail's go about ten levels deep (advanced event selectors).
+ * A write is kept whole, sent between threads and compared with its copies, all of which recurse: one nested
+ * thousands of levels deep (a forged log) overflowed the stack there, which ended the replay, or lost the message
+ * from a worker thread, on which the replay then waited for ever.
+ */
+const MAX_WRITE_DEPTH = 100;
+
+/** Whether a value nests objects and arrays deeper than `limit` levels, counted without recursion. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.depth > limit) return true;
+    for (const child of Object.values(next.value as object))
+      if (child && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
+
+/**
  * Counts one record by kind; what is no record at all (not an object, an event without `detail`, a CloudTrail
  * record that names no service) is an error, not another service's record.
  */
@@ -175,8 +194,12 @@ function countRecord(value: unknown, where: string, result: FileResult): void {
     result.recordErrors.push(`${where}: record has no eventSource`);
     return;
   }
-  result.records++;
   const kind = classifyRecord(record);
+  if (kind === 'write' && nestedDeeperThan(record, MAX_WRITE_DEPTH)) {
+    result.recordErrors.push(`${where}: nested more than ${MAX_WRITE_DEPTH} levels deep (no CloudTrail record is)`);
+    return;
+  }
+  result.records++;
   if (kind === 'write') {
     result.writes.push({ raw: record, where });
     return;

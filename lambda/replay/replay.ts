@@ -182,10 +182,14 @@ async function readOnWorkers(
           onResult(result);
           feed();
         });
-        worker.on('error', (error) => {
+        const fail = (error: Error) => {
           failure = error;
           resolve();
-        });
+        };
+        worker.on('error', fail);
+        // A result this thread cannot copy in is dropped with this event alone: without it the file's result never
+        // comes, and the run waits for ever.
+        worker.on('messageerror', fail);
         feed();
       });
     } finally {

@@ -211,6 +211,38 @@ describe('values that are no records', () => {
   });
 });
 
+describe('a write nested thousands of levels deep (a forged log)', () => {
+  /** A TagResource whose requestParameters hold arrays 5,000 deep, as text: JSON.stringify would overflow on it. */
+  const deepLine = (): string => {
+    const record: Json = { ...sample('TagResource__awskmsdg__1'), eventID: 'deep-1' };
+    (record.requestParameters as Json).nested = 'NESTED';
+    return `${JSON.stringify(record).replace('"NESTED"', `${'['.repeat(5000)}${']'.repeat(5000)}`)}\n`;
+  };
+  const good = () => jsonLines([sample('DisableKey__awskmsdg__1')]);
+
+  test('delivered twice, each copy is a bad record naming its line; the replay goes on', async () => {
+    const file = writeFile(path.join(tempDir(), 'events.jsonl'), deepLine() + deepLine() + good());
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.recordErrors).toEqual(
+      [1, 2].map((line) => `${file}: line ${line}: nested more than 100 levels deep (no CloudTrail record is)`),
+    );
+    expect(summary).toMatchObject({ records: 1, writes: 1 });
+  });
+
+  test('read on worker threads, the replay ends with the other records judged, not waiting for ever', async () => {
+    const dir = tempDir();
+    const deep = writeFile(path.join(dir, 'a.jsonl'), deepLine() + good());
+    writeFile(path.join(dir, 'b.jsonl'), good());
+    const { findings, summary } = await replayInProcess([dir], { workers: 2 });
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.recordErrors).toEqual([
+      `${deep}: line 1: nested more than 100 levels deep (no CloudTrail record is)`,
+    ]);
+    expect(summary).toMatchObject({ inputsRead: 2, duplicates: 1 });
+  }, 15_000);
+});
+
 describe('inputs with nothing to replay', () => {
   const NOTHING: Array<[string, string, string]> = [
     ['empty-object.json', '{}', 'not a CloudTrail log file, CloudTrail record or EventBridge event'],
