@@ -50,7 +50,9 @@ function loadConfig(file: string | undefined, planned: string[]): DetectionConfi
       throw new KeydriftError(`cannot read config file ${path}: ${(error as Error).message}`);
     }
     try {
-      raw = JSON.parse(text);
+      // Windows editors (Notepad, PowerShell 5's Set-Content) start the file with a byte order mark, which
+      // JSON.parse refuses as an invisible "Unexpected token"; the replay drops it from log files too.
+      raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (error) {
       throw new KeydriftError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
     }

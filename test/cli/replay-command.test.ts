@@ -392,6 +392,17 @@ describe('configuration', () => {
     expect(findings.find((f) => f.status === 'denied')).toMatchObject({ severity: 'error' });
   });
 
+  test('a config file that starts with a byte order mark (Notepad, PowerShell 5) is read as the log files are', () => {
+    const project = tempDir();
+    writeFile(
+      path.join(project, 'keydrift.config.json'),
+      `\uFEFF${JSON.stringify({ plannedPrincipals: [DEPLOYER] }, null, 2)}\r\n`,
+    );
+    const run = runKeydrift(['replay', '--format', 'json', EXAMPLES], { cwd: project });
+    expect(run.stderr).not.toContain('not valid JSON');
+    expect(approved(parseFindings(run.stdout)).map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+  });
+
   test('--planned-principal adds to the planned principals of the config file', () => {
     const project = tempDir();
     writeFile(path.join(project, 'keydrift.config.json'), {
