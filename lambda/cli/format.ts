@@ -10,9 +10,16 @@ const SEVERITY_STYLE: Record<Severity, Style> = {
   info: 'gray',
 };
 
-/** Control characters and ANSI escapes from records never reach the terminal. */
+/**
+ * What a terminal must not get raw from a record: control characters (ANSI escapes, line breaks), and the characters
+ * that move or hide text (bidi overrides such as U+202E, zero-width characters, line and paragraph separators),
+ * with which a tag value could show a row, or a command to paste, other than it is. The alerts drop them too.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-export const clean = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** Record text as the terminal may show it: each character of {@link UNSHOWABLE} a space. */
+export const clean = (text: string): string => text.replace(UNSHOWABLE, ' ');
 
 export function pad(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
@@ -103,16 +110,13 @@ function remediationLines(remediation: string[]): string[] {
   return remediation.filter((entry) => entry.trim() !== '').map((entry) => `${INDENT}↳ ${shownCommand(entry)}`);
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 /**
- * A command as it can be shown: one holding a control character, shown as a space, is no longer the command (a tag
+ * A command as it can be shown: one holding a character {@link clean} shows as a space is no longer the command (a tag
  * key `a<TAB>b` would read `'a b'`, another tag), so it is shown as a comment, never to paste, as the alerts do.
  */
 function shownCommand(entry: string): string {
   const shown = clean(entry).trimEnd();
-  return CONTROL.test(entry) && !entry.startsWith('#')
+  return clean(entry) !== entry && !entry.startsWith('#')
     ? `# control characters removed, check before running: ${shown}`
     : shown;
 }

@@ -180,6 +180,22 @@ describe('formatTable: remediation', () => {
     );
   });
 
+  it('shows no character from a record that moves or hides text: a bidi override, a zero-width space, a line separator', async () => {
+    // Prepare: U+202E shows what follows right to left in terminals that lay out bidi text (Konsole, GNOME Terminal).
+    const tagged = await findingNamed('TagResource');
+    const hidden = 'pci\u202Etxt.exe\u200B\u2028CRITICAL';
+    tagged.summary = `Tags of alias/payments changed by carol@example.com: data-class=${hidden}`;
+    tagged.remediation = [`aws kms untag-resource --key-id k --region eu-west-1 --tag-keys '${hidden}'`];
+    // Act
+    const table = formatTable([tagged], { color: false });
+    // Assess: each a space, as control characters are, and the command it changes is a comment, not to paste.
+    expect(table).not.toMatch(/[\u200B\u202E\u2028]/);
+    expect(table).toContain('data-class=pci txt.exe  CRITICAL');
+    expect(remediationLines(table)).toEqual([
+      "↳ # control characters removed, check before running: aws kms untag-resource --key-id k --region eu-west-1 --tag-keys 'pci txt.exe  CRITICAL'",
+    ]);
+  });
+
   it('shows no remediation for a finding that is not drift', async () => {
     const planned = { ...(await findingNamed('CreateKey')), status: 'planned' as const };
     expect(remediationLines(formatTable([planned], { color: false }))).toEqual([]);
