@@ -121,9 +121,13 @@ function shownCommand(entry: string): string {
     : shown;
 }
 
-/** DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw. */
+/**
+ * DEL and the C1 controls (8-bit CSI and OSC) that JSON.stringify leaves raw, and the line and paragraph separators
+ * (U+2028, U+2029) it leaves raw too, at which Python's `splitlines()` and other readers end a line: one finding would
+ * read as two broken lines.
+ */
 export const escapeC1 = (json: string): string =>
-  json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** JSON Lines: one finding per line, the format machines read (every control character escaped). */
 export function formatJsonLines(findings: Finding[]): string {

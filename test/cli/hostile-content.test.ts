@@ -5,7 +5,7 @@
  * every value exactly.
  */
 import * as path from 'node:path';
-import { formatSummary, formatTable } from '../../lambda/cli/format';
+import { formatJsonLines, formatSummary, formatTable } from '../../lambda/cli/format';
 import type { Finding } from '../../lambda/core/types';
 import { parseFindings, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
 
@@ -155,4 +155,14 @@ test('formatTable in colour adds only its own styles; record text stays defanged
     0,
   );
   expect(summary).not.toMatch(CONTROL);
+});
+
+test('--format json keeps each finding on one line for every reader: line and paragraph separators are escaped', () => {
+  // Python's str.splitlines() (subprocess output, say) also ends a line at U+2028 and U+2029, which JSON.stringify leaves raw.
+  const [finding] = parseFindings(json.stdout);
+  const tagged = { ...finding, summary: 'Tags changed: note=a\u2028b\u2029c' };
+  const output = formatJsonLines([tagged, finding]);
+  expect(output).not.toMatch(/[\u2028\u2029]/);
+  const lines = output.split(/\r\n|[\n\r\u2028\u2029\u0085]/).filter((line) => line !== '');
+  expect(lines.map((line) => JSON.parse(line))).toEqual([tagged, finding]);
 });
