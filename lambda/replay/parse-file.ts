@@ -502,6 +502,13 @@ function partialGunzip(buffer: Buffer, options: { maxOutputLength: number }): Bu
   }
 }
 
+/**
+ * A byte order mark starting a line before a value: files that each start with one joined by `cat` (Windows exports)
+ * leave one at the start of each file's first line. No JSON string holds a line break, so none is in a string; made a
+ * space, it keeps every position. A line of the mark alone stays a line of blanks JSON does not allow, reported.
+ */
+const JOINED_FILE_MARK = /(?<=\n)\uFEFF(?=[ \t\r]*[{[])/g;
+
 /** How far {@link readJsonLines} got: the offset of the first line that did not parse, and what came before it. */
 interface LinesRead {
   end: number;
@@ -588,6 +595,7 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   }
   // Windows editors and some exporters start the text with a byte order mark, which JSON.parse refuses.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.includes('\uFEFF')) text = text.replace(JOINED_FILE_MARK, ' ');
   if (text.trim() === '') return { ...result, fileError: 'empty file' };
   const parsed = parseText(text, result);
   if (!truncated) return parsed;
@@ -689,6 +697,8 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
     (text, line) => {
       const origin = { line, position };
       position += text.length;
+      JOINED_FILE_MARK.lastIndex = 0;
+      if (text.charCodeAt(0) === 0xfeff && JOINED_FILE_MARK.test(`\n${text}`)) text = ` ${text.slice(1)}`;
       if (!NOT_JSON_SPACE.test(text)) {
         if (broken) broken.text += text;
         return true;

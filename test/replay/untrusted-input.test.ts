@@ -363,6 +363,32 @@ describe('a byte order mark', () => {
     expect(summary.recordErrors).toEqual([]);
   });
 
+  test('at the start of each of several files joined by `cat` is ignored too, read whole or as a stream', async () => {
+    // Prepare: two JSON Lines files and two pretty-printed records, each file starting with the mark.
+    const dir = tempDir();
+    const bom = '\uFEFF';
+    const joinedLines = `${bom}${jsonLines([sample('DisableKey__awskmsdg__1')])}${bom}${jsonLines([sample('EnableKey__awskmsdg__1')])}`;
+    const lines = writeFile(path.join(dir, 'events.jsonl'), joinedLines);
+    const pretty = (name: string) => `${bom}${JSON.stringify(sample(name), null, 2)}\r\n`;
+    const joinedPretty = writeFile(
+      path.join(dir, 'records.json'),
+      pretty('TagResource__awskmsdg__1') + pretty('UpdateAlias__awskmsdg__1'),
+    );
+    // Act
+    const whole = await replayInProcess([lines, joinedPretty]);
+    const streamed = await replayInProcess([lines], { streamFromBytes: 1 });
+    // Assess
+    expect(whole.findings.map((f) => f.event).sort()).toEqual([
+      'DisableKey',
+      'EnableKey',
+      'TagResource',
+      'UpdateAlias',
+    ]);
+    expect(whole.summary.recordErrors).toEqual([]);
+    expect(streamed.findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'EnableKey']);
+    expect(streamed.summary.recordErrors).toEqual([]);
+  });
+
   test('of UTF-16 (Windows PowerShell 5 writes `aws cloudtrail lookup-events > events.json` so) is read as UTF-16', async () => {
     const dir = tempDir();
     const lookup = {
