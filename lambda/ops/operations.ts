@@ -505,6 +505,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
   for (const change of Object.values(changes)) change.back_to_baseline = true;
   const arn = parseArn(result.resource);
   const approved = Object.keys(changes).join(', ');
+  // Named as `baseline show` names it: an alias and its key share their label (alias/payments).
   return {
     service: result.kind === 'trail' ? 'cloudtrail' : 'kms',
     event: ACCEPT_EVENT,
@@ -517,7 +518,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
     severity: 'info',
     status: 'planned',
     changes,
-    summary: `Baseline of ${result.label} accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}`,
+    summary: `Baseline of ${result.label} (${result.kind}) accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}`,
     remediation: [],
   };
 }

@@ -486,7 +486,9 @@ describe('keydrift baseline accept', () => {
     expect(run.status).toBe(0);
     const [latest] = jsonLines<Finding>(run.stdout);
     expect(latest).toMatchObject({ event: 'BaselineAccept', status: 'planned', user: MOTO_IDENTITY });
-    expect(latest.summary).toMatch(/^Baseline of alias\/payments accepted by .+: description, enable_key_rotation/);
+    expect(latest.summary).toMatch(
+      /^Baseline of alias\/payments \(key\) accepted by .+: description, enable_key_rotation/,
+    );
   });
 
   it('leaves no open drift behind: what it approved is stored as the state too, alias/payments included', async () => {

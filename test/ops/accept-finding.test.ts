@@ -71,7 +71,8 @@ describe('the finding an accept sends the pager', () => {
       expect.objectContaining({
         event: 'BaselineAccept',
         changes: {},
-        summary: 'Baseline of key 0f4a6c1e accepted by arn:aws:iam::123456789012:user/Alice: approved as it is now',
+        summary:
+          'Baseline of key 0f4a6c1e (key) accepted by arn:aws:iam::123456789012:user/Alice: approved as it is now',
       }),
     ]);
   });
@@ -104,6 +105,26 @@ describe('the finding an accept sends the pager', () => {
 
     // Assess
     expect(notice).toMatchObject({ told: ['alias/payments (key)'], untold: ['alias/payments (alias)'] });
+  });
+
+  it('keeps apart in the finding history the accepts of an alias and of its key, which share their label', async () => {
+    // Prepare: `baseline accept alias/payments` re-approved the key and the alias as they were.
+    const key = acceptedKey({ label: 'alias/payments', result: 'unchanged' });
+    const alias: AcceptResult = {
+      ...key,
+      resource: 'arn:aws:kms:eu-west-1:123456789012:alias/payments',
+      kind: 'alias',
+    };
+    const published: Finding[] = [];
+
+    // Act
+    await tellPagerAboutAccepts(pageOnlyContext(published), [key, alias]);
+
+    // Assess: `keydrift findings` shows the summaries, which must not read the same
+    expect(published.map((f) => f.summary)).toEqual([
+      'Baseline of alias/payments (key) accepted by arn:aws:iam::123456789012:user/Alice: approved as it is now',
+      'Baseline of alias/payments (alias) accepted by arn:aws:iam::123456789012:user/Alice: approved as it is now',
+    ]);
   });
 
   it('names the alias and its key apart when no page topic is known (--table)', async () => {
