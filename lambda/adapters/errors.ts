@@ -129,13 +129,22 @@ export function awsErrorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
 }
 
-// Throttling and server-side errors that the SDK's standard retry strategy also treats as transient.
+// Throttling and server-side errors that the SDK's standard retry strategy also treats as transient (its throttling
+// names include LimitExceededException and the other spellings below).
 const TRANSIENT_NAMES = new Set([
   'ThrottlingException',
   'Throttling',
   'ThrottledException',
   'TooManyRequestsException',
   'RequestLimitExceeded',
+  'LimitExceededException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'BandwidthLimitExceeded',
+  'PriorRequestNotComplete',
+  'EC2ThrottledException',
+  'TransactionInProgressException',
   'ProvisionedThroughputExceededException',
   'TransactionConflictException',
   'InternalServerError',
@@ -148,16 +157,35 @@ const TRANSIENT_NAMES = new Set([
   'RequestTimeout',
   'RequestTimeoutException',
 ]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /** True for throttling, server-side and network failures: what is worth retrying after the SDK gave up. */
 export function isTransientAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const details = error as Error & { $fault?: string; $retryable?: unknown; code?: string };
+  const details = error as Error & {
+    $fault?: string;
+    $retryable?: unknown;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  // By status too, as the SDK does: a 429 under any name, and a 5xx whose body was no AWS error (a load balancer's
+  // HTML page reaches us as a SyntaxError that only its $metadata says came from a 503).
+  const status = details.$metadata?.httpStatusCode ?? 0;
   return (
     TRANSIENT_NAMES.has(error.name) ||
     details.$fault === 'server' ||
     details.$retryable !== undefined ||
+    status === 429 ||
+    (status >= 500 && status <= 599) ||
     (typeof details.code === 'string' && NETWORK_CODES.has(details.code))
   );
 }

@@ -87,6 +87,32 @@ describe('createKmsReader over the SDK retry stack', () => {
     expect(received.filter((op) => op === 'ListGrants')).toHaveLength(3);
   });
 
+  it.each([
+    [
+      'a 503 whose body is no KMS error (a load balancer page)',
+      { status: 503, body: '<html>Service Unavailable</html>' },
+    ],
+    ['a 429 under a name of its own', { status: 429, body: JSON.stringify({ __type: 'TooManyRequests' }) }],
+    [
+      'LimitExceededException, which the SDK retries as throttling',
+      {
+        status: 400,
+        body: JSON.stringify({ __type: 'LimitExceededException', message: 'Rate exceeded' }),
+      },
+    ],
+  ])('fails with RetryableKmsError on %s past the SDK retries, as on ThrottlingException', async (_, answer) => {
+    const { client, received } = fakeKms({ ...healthyKey(), ListGrants: [answer] });
+
+    const error = await createKmsReader({ client })
+      .readKey(KEY)
+      .catch((e: unknown) => e);
+
+    // The SDK retried it as transient: past its retries, the invocation must fail for Lambda to retry it too, not
+    // have the detector judge the event without the key's live state.
+    expect(received.filter((op) => op === 'ListGrants')).toHaveLength(3);
+    expect(error).toBeInstanceOf(RetryableKmsError);
+  });
+
   it('deserializes a recorded NotFoundException and reads the key as Deleted', async () => {
     const { client } = fakeKms({
       DescribeKey: [{ status: 400, body: wireBody('DescribeKey__custodian__5') }],
