@@ -8,6 +8,7 @@ import {
   type AdvancedEventSelector,
   type CloudTrailClient,
   DescribeTrailsCommand,
+  type DescribeTrailsCommandInput,
   type EventSelector,
   GetEventSelectorsCommand,
   type GetEventSelectorsCommandOutput,
@@ -45,18 +46,42 @@ const NOT_APPLICABLE = new Set(['UnsupportedOperationException', 'OperationNotPe
  * const trails = await createTrailReader({ client: new CloudTrailClient({}) }).readTrails({ details: false });
  */
 export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
-  async function call<T>(what: string, trail: string, send: () => Promise<T>): Promise<T | undefined> {
+  /** Runs one call; what the SDK's own retries could not get past becomes a RetryableCloudTrailError. */
+  async function send<T>(what: string, trail: string, request: () => Promise<T>): Promise<T> {
     try {
-      return await send();
+      return await request();
     } catch (error) {
-      const name = awsErrorName(error);
-      if (name && (GONE.has(name) || NOT_APPLICABLE.has(name))) return undefined;
       if (isTransientAwsError(error)) {
         throw new RetryableCloudTrailError(
           `CloudTrail ${what} for ${trail} failed after retries: ${(error as Error).message}`,
           { cause: error },
         );
       }
+      throw error;
+    }
+  }
+
+  /** A call about one trail's status or selectors: `undefined` when the trail is gone or the call does not apply. */
+  async function call<T>(what: string, trail: string, request: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await send(what, trail, request);
+    } catch (error) {
+      const name = awsErrorName(error);
+      if (name && (GONE.has(name) || NOT_APPLICABLE.has(name))) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * DescribeTrails, what says whether a trail exists: `undefined` when CloudTrail says the trail is not found. A
+   * refusal (OperationNotPermittedException, UnsupportedOperationException) says nothing of that: it is thrown, never
+   * read as a trail gone, nor as no trails at all.
+   */
+  async function describeTrails(trail: string, input: DescribeTrailsCommandInput) {
+    try {
+      return await send('DescribeTrails', trail, () => client.send(new DescribeTrailsCommand(input)));
+    } catch (error) {
+      if (GONE.has(awsErrorName(error) ?? '')) return undefined;
       throw error;
     }
   }
@@ -75,9 +100,7 @@ export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
   async function readTrails(
     options: { details?: boolean; where?: (trailArn: string) => boolean } = {},
   ): Promise<ResourceSnapshot[]> {
-    const described = await call('DescribeTrails', '*', () =>
-      client.send(new DescribeTrailsCommand({ includeShadowTrails: true })),
-    );
+    const described = await describeTrails('*', { includeShadowTrails: true });
     const trails = (described?.trailList ?? []).filter(
       (t): t is Trail & { TrailARN: string } => !!t.TrailARN && (options.where?.(t.TrailARN) ?? true),
     );
@@ -91,9 +114,7 @@ export function createTrailReader({ client }: TrailReaderOptions): TrailReader {
 
   async function readTrail(trailArn: string): Promise<ResourceSnapshot> {
     const [described, more] = await Promise.all([
-      call('DescribeTrails', trailArn, () =>
-        client.send(new DescribeTrailsCommand({ trailNameList: [trailArn], includeShadowTrails: true })),
-      ),
+      describeTrails(trailArn, { trailNameList: [trailArn], includeShadowTrails: true }),
       details(trailArn),
     ]);
     // By ARN, else by name (a multi-Region trail's ARN names its home Region, not the Region of the event); never

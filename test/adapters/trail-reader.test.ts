@@ -4,6 +4,7 @@ import {
   DescribeTrailsCommand,
   GetEventSelectorsCommand,
   GetTrailStatusCommand,
+  OperationNotPermittedException,
   TrailNotFoundException,
 } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -159,6 +160,21 @@ describe('createTrailReader: readTrail', () => {
     trailMock.on(GetEventSelectorsCommand).rejects(gone);
 
     expect((await reader.readTrail(TRAIL)).attributes).toEqual({ trail: 'deleted', logging: false });
+  });
+
+  it('does not read a trail as deleted, nor the Region as trail-less, when CloudTrail refuses DescribeTrails', async () => {
+    const refused = new OperationNotPermittedException({
+      message: 'This operation is not permitted.',
+      $metadata: { httpStatusCode: 400 },
+    });
+    trailMock.on(DescribeTrailsCommand).rejects(refused);
+    trailMock.on(GetTrailStatusCommand).rejects(refused);
+    trailMock.on(GetEventSelectorsCommand).rejects(refused);
+
+    // Whether the trail exists is unknown: the detector then judges from the event alone, and the reconciler counts
+    // a failure, rather than reporting the trail deleted (critical) and storing it so.
+    await expect(reader.readTrail(TRAIL)).rejects.toBe(refused);
+    await expect(reader.readTrails()).rejects.toBe(refused);
   });
 
   it('never reads another trail as the one asked for (an emulator may ignore trailNameList)', async () => {
