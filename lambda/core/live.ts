@@ -8,15 +8,19 @@ import type { Finding, ResourceSnapshot } from './types';
 
 /**
  * Paths the event set that the live read does not show yet. KMS reads are eventually consistent: a
- * non-empty answer right after an event means "read again shortly", not drift.
+ * non-empty answer right after an event means "read again shortly", not drift. A key read as gone after an event
+ * that did not delete it counts too, by its `key_state`: KMS may answer NotFoundException for a while for a key it
+ * has only just created, and that read shows none of the event, nor anything else of the key.
  */
 export function pathsNotYetVisible(effect: Effect, live: ResourceSnapshot): string[] {
-  return Object.entries(effect.set)
+  const paths = Object.entries(effect.set)
     .filter(([path, value]) => {
       const seen = lookup(live, path);
       return seen !== undefined && stableJson(seen) !== stableJson(value);
     })
     .map(([path]) => path);
+  const goneTooSoon = live.kind === 'key' && live.attributes.key_state === 'Deleted' && !('key_state' in effect.set);
+  return goneTooSoon ? [...paths, 'key_state'] : paths;
 }
 
 /**

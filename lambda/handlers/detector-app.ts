@@ -347,8 +347,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       paths: lagging,
     });
     count('ReadAfterWriteLag');
+    // Only the paths the event set: a key still read as gone after an event that did not delete it was deleted since
+    // (an event redriven from the dead-letter queue long after), and stays so.
     const attributes = { ...live.attributes };
-    for (const path of lagging) attributes[path] = effect.set[path];
+    for (const path of lagging) if (path in effect.set) attributes[path] = effect.set[path];
     return { ...live, attributes };
   }
 

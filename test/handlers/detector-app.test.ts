@@ -665,6 +665,39 @@ describe('createDetector: live state', () => {
     });
   });
 
+  it('reads again a key KMS says it does not know, right after an event that did not delete it (eventual consistency)', async () => {
+    // KMS may answer NotFoundException for a while for a key it has only just created: a key the event changed, not
+    // one it deleted, that reads as gone is read again, as a live state that does not show the change yet is.
+    mockLiveKey();
+    kmsMock
+      .on(DescribeKeyCommand, { KeyId: KEY })
+      .rejectsOnce(kmsError('NotFoundException', `Key '${KEY}' does not exist`))
+      .resolves(liveKey().describe);
+    const { detect, sleeps } = makeDetector();
+
+    const { finding } = await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    expect(sleeps).toEqual([500]);
+    expect(output.metric('ReadAfterWriteRetries')).toBe(1);
+    expect(finding).toMatchObject({ event: 'PutKeyPolicy', resource: KEY });
+    const saved = await store().load([KEY]);
+    expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
+      key_state: 'Enabled',
+      policy: expect.anything(),
+    });
+    expect(saved.baselines.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+  });
+
+  it('takes a key that still reads as gone after the re-reads as deleted since (an event redriven long after)', async () => {
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    const { detect, sleeps } = makeDetector({ lagRetries: 2 });
+
+    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    expect(sleeps).toEqual([500, 500]);
+    expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Deleted');
+  });
+
   it('judges from the event alone when KMS refuses to let keydrift read the key', async () => {
     kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
     const { detect } = makeDetector();
