@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventSelector } from '@aws-sdk/client-cloudtrail';
-import { type CloudTrailRecord, sample } from './fixtures';
+import { type CloudTrailRecord, malformedSampleText, sample } from './fixtures';
 
 /** The account moto answers for by default. */
 export const MOTO_ACCOUNT = '123456789012';
@@ -81,10 +81,9 @@ export function kmsResponseDate(date: Date): string {
   return `${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()}, ${date.getUTCFullYear()}, ${clock} ${hours < 12 ? 'AM' : 'PM'}`;
 }
 
-/** The sample with the call's common fields replaced: ids, time, region, account, caller and outcome. */
-function fromSample(name: string, ctx: CallContext): CloudTrailRecord {
+/** The sample (or `record`, a sample read otherwise) with the call's common fields replaced: ids, time, region, account, caller and outcome. */
+function fromSample(name: string, ctx: CallContext, record: CloudTrailRecord = sample(name)): CloudTrailRecord {
   const account = ctx.account ?? MOTO_ACCOUNT;
-  const record = sample(name);
   record.eventID = ctx.eventId ?? randomUUID();
   record.requestID = randomUUID();
   record.eventTime = cloudTrailTime(ctx.time ?? new Date());
@@ -132,6 +131,8 @@ export interface CreateKeyRequest {
   description?: string;
   policy?: string;
   tags?: Array<{ tagKey: string; tagValue: string }>;
+  /** A multi-Region primary key (its id starts with `mrk-`). */
+  multiRegion?: boolean;
 }
 
 /** Records of KMS calls, each built from its `<Event>__awskmsdg__<n>.json` sample. */
@@ -146,7 +147,16 @@ export const kmsRecords = {
     params.origin = 'AWS_KMS';
     if (request.policy !== undefined) params.policy = request.policy;
     if (request.tags) params.tags = request.tags;
+    if (request.multiRegion) params.multiRegion = true;
     const metadata = (record.responseElements as { keyMetadata: Json }).keyMetadata;
+    if (request.multiRegion) {
+      metadata.multiRegion = true;
+      metadata.multiRegionConfiguration = {
+        multiRegionKeyType: 'PRIMARY',
+        primaryKey: { arn: key.arn, region: ctx.region },
+        replicaKeys: [],
+      };
+    }
     Object.assign(metadata, {
       AWSAccountId: account,
       keyId: key.id,
@@ -186,6 +196,12 @@ export const kmsRecords = {
     (record.requestParameters as Json).tags = Object.entries(tags).map(([tagKey, tagValue]) => ({ tagKey, tagValue }));
     return record;
   },
+  untagResource(key: KeyRef, tagKeys: string[], ctx: CallContext): CloudTrailRecord {
+    const record = keyRecord('UntagResource__awskmsdg__1', key, ctx);
+    (record.requestParameters as Json).tagKeys = tagKeys;
+    return record;
+  },
+  rotateKeyOnDemand: (key: KeyRef, ctx: CallContext) => keyRecord('RotateKeyOnDemand__awskmsdg-current__1', key, ctx),
   updateKeyDescription(key: KeyRef, description: string, ctx: CallContext): CloudTrailRecord {
     const record = keyRecord('UpdateKeyDescription__awskmsdg__1', key, ctx);
     (record.requestParameters as Json).description = description;
@@ -229,6 +245,38 @@ export const kmsRecords = {
     (record.requestParameters as Json).grantId = grantId;
     return record;
   },
+  /**
+   * ReplicateKey of a multi-Region primary to `replica` (its ARN in the replica's Region), from the KMS guide's sample
+   * (malformed in its source by one trailing comma, dropped here), with the replica's policy as KMS answered it.
+   */
+  replicateKey(primary: KeyRef, replica: KeyRef, replicaPolicy: string, ctx: CallContext): CloudTrailRecord {
+    const text = malformedSampleText('ReplicateKey__awskmsdg__1').replace(/("replicaPolicy": ".*"),(\s*\})/, '$1$2');
+    const record = fromSample('ReplicateKey__awskmsdg__1', ctx, JSON.parse(text) as CloudTrailRecord);
+    const account = ctx.account ?? MOTO_ACCOUNT;
+    const replicaRegion = replica.arn.split(':')[3];
+    record.resources = [keyResource(primary, account)];
+    Object.assign(record.requestParameters as Json, { keyId: primary.id, replicaRegion });
+    const response = record.responseElements as { replicaKeyMetadata: Json; replicaPolicy: string };
+    response.replicaPolicy = replicaPolicy;
+    Object.assign(response.replicaKeyMetadata, {
+      aWSAccountId: account,
+      keyId: replica.id,
+      arn: replica.arn,
+      creationDate: kmsResponseDate(ctx.time ?? new Date()),
+      multiRegionConfiguration: {
+        multiRegionKeyType: 'REPLICA',
+        primaryKey: { arn: primary.arn, region: ctx.region },
+        replicaKeys: [{ arn: replica.arn, region: replicaRegion }],
+      },
+    });
+    return record;
+  },
+  /** RetireGrant: the sample records the grant only in `additionalEventData`, the key only in `resources[]`. */
+  retireGrant(key: KeyRef, grantId: string, ctx: CallContext): CloudTrailRecord {
+    const record = keyRecord('RetireGrant__awskmsdg__1', key, ctx);
+    (record.additionalEventData as Json).grantId = grantId;
+    return record;
+  },
   /** The service event KMS writes when a key's waiting period ends and it is deleted. */
   deleteKey: (key: KeyRef, ctx: CallContext) => keyRecord('DeleteKey__awskmsdg__1', key, ctx),
   /** DeleteAlias: `resources[]` names the alias and the key it pointed to, as KMS records it. */
@@ -243,6 +291,18 @@ export const kmsRecords = {
  */
 export function kmsCmkDeletionEvent(key: KeyRef, ctx: CallContext): Json {
   const event = sample('KMSCMKDeletion__awskmsdg__1') as Json;
+  event.id = ctx.eventId ?? randomUUID();
+  event.time = cloudTrailTime(ctx.time ?? new Date());
+  event.region = ctx.region;
+  event.account = ctx.account ?? MOTO_ACCOUNT;
+  event.resources = [key.arn];
+  event.detail = { 'key-id': key.id };
+  return event;
+}
+
+/** KMS's native "KMS CMK Rotation" EventBridge event, from its sample: KMS rotated the key's material itself. */
+export function kmsCmkRotationEvent(key: KeyRef, ctx: CallContext): Json {
+  const event = sample('KMSCMKRotation__awskmsdg__1') as Json;
   event.id = ctx.eventId ?? randomUUID();
   event.time = cloudTrailTime(ctx.time ?? new Date());
   event.region = ctx.region;

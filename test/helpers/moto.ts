@@ -68,7 +68,8 @@ export interface StartMotoOptions {
 /**
  * Python run instead of `-m moto.server`. DynamoDB applies each conditional write atomically, but moto's threaded
  * server checks a condition and writes without a lock, so two concurrent claims of one event could both succeed; its
- * item reads and writes are made one at a time here. Then, with `acceptArns`, the patches above; then moto's server.
+ * item reads and writes are made one at a time here. Then the rotation period (below); then, with
+ * `acceptArns`, the patches above; then moto's server.
  */
 const ATOMIC_ITEMS_PRELUDE = `
 import sys, threading
@@ -84,6 +85,35 @@ def _one_at_a_time(method):
 
 for _name in ('get_item', 'batch_get_item', 'put_item', 'update_item', 'delete_item', 'transact_write_items'):
     setattr(DynamoDBBackend, _name, _one_at_a_time(getattr(DynamoDBBackend, _name)))
+`;
+
+/**
+ * moto 5.2 keeps no rotation period: GetKeyRotationStatus answers `KeyRotationEnabled` alone, where AWS also gives
+ * `RotationPeriodInDays` (the period EnableKeyRotation asked for, 365 days when it asked none) while rotation is on.
+ */
+const ROTATION_PERIOD_PRELUDE = `
+import json as _json
+from moto.kms.responses import KmsResponse
+
+def _enable_key_rotation(self):
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    self.kms_backend.enable_key_rotation(key_id)
+    key = self.kms_backend.keys[self.kms_backend.get_key_id(key_id)]
+    key.rotation_period_in_days = self._get_param("RotationPeriodInDays") or 365
+    return _json.dumps(None)
+
+def _get_key_rotation_status(self):
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    key = self.kms_backend.keys[self.kms_backend.get_key_id(key_id)]
+    answer = {"KeyRotationEnabled": key.key_rotation_status}
+    if key.key_rotation_status:
+        answer["RotationPeriodInDays"] = getattr(key, "rotation_period_in_days", 365)
+    return _json.dumps(answer)
+
+KmsResponse.enable_key_rotation = _enable_key_rotation
+KmsResponse.get_key_rotation_status = _get_key_rotation_status
 `;
 
 const ACCEPT_ARNS_PRELUDE = `
@@ -116,7 +146,8 @@ export async function startMoto(region = 'eu-west-1', options: StartMotoOptions 
   ensureMotoInstalled();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const prelude = ATOMIC_ITEMS_PRELUDE + (options.acceptArns ? ACCEPT_ARNS_PRELUDE : '') + START_SERVER;
+  const prelude =
+    ATOMIC_ITEMS_PRELUDE + ROTATION_PERIOD_PRELUDE + (options.acceptArns ? ACCEPT_ARNS_PRELUDE : '') + START_SERVER;
   const child = spawn('python3', ['-c', prelude, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
