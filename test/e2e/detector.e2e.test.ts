@@ -32,9 +32,12 @@ import {
   ListGrantsCommand,
   ListResourceTagsCommand,
   PutKeyPolicyCommand,
+  RetireGrantCommand,
   RevokeGrantCommand,
+  RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
+  UntagResourceCommand,
   UpdateAliasCommand,
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
@@ -48,6 +51,7 @@ import {
   iamUser,
   type KeyRef,
   keyRef,
+  kmsCmkRotationEvent,
   kmsRecords,
   MOTO_ACCOUNT,
   toEventBridge,
@@ -428,6 +432,75 @@ describe('key state', () => {
       await world.kms.send(new EnableKeyCommand({ KeyId: self.arn }));
     }
   });
+
+  test.each([
+    ['alias name', (alias: string) => alias],
+    ['alias ARN', (alias: string) => `arn:aws:kms:${REGION}:${MOTO_ACCOUNT}:${alias}`],
+  ])('DisableKey naming the key by its %s: the finding names the key by its ARN', async (form, named) => {
+    const alias = `alias/e2e-by-${form.replace(' ', '-')}`;
+    const key = await adoptedKey(`named by ${form}`);
+    await world.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.id }));
+    await world.kms.send(new DisableKeyCommand({ KeyId: key.arn }));
+    const record = kmsRecords.disableKey(key, ctx());
+    (record.requestParameters as { keyId: string }).keyId = named(alias);
+
+    const { finding, delivered } = await detect(record);
+
+    expect(finding).toMatchObject({
+      event: 'DisableKey',
+      resource: key.arn,
+      severity: 'critical',
+      status: 'drift',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    expectAlerted(finding, delivered, { paged: true });
+    await expectStored(finding);
+    runRemediation(finding.remediation[0]);
+    expect(await keyState(key)).toBe('Enabled');
+  });
+
+  test("a planned principal's DisableKey is planned and info whatever the event: nobody alerted, the baseline moves", async () => {
+    const key = await adoptedKey('retired sessions');
+    await world.kms.send(new DisableKeyCommand({ KeyId: key.arn }));
+
+    const { finding, delivered } = await detect(
+      kmsRecords.disableKey(key, ctx({ identity: assumedRole(PLANNED_ROLE, 'decommission-2026-12') })),
+    );
+
+    expect(finding).toMatchObject({
+      event: 'DisableKey',
+      resource: key.arn,
+      user: `arn:aws:sts::${MOTO_ACCOUNT}:assumed-role/${PLANNED_ROLE}/decommission-2026-12`,
+      severity: 'info',
+      status: 'planned',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+      remediation: [],
+    });
+    await expectNotAlerted(finding, delivered);
+    expect((await world.snapshot(key.arn, 'BASELINE'))?.attributes.key_state).toBe('Disabled');
+  });
+
+  test('RotateKeyOnDemand and KMS rotating a key itself (KMS CMK Rotation) are info: nothing on the alert topics', async () => {
+    const key = await adoptedKey('rotated on demand');
+    await world.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.arn }));
+
+    const onDemand = await detect(kmsRecords.rotateKeyOnDemand(key, ctx()));
+
+    expect(onDemand.finding).toMatchObject({ event: 'RotateKeyOnDemand', resource: key.arn, severity: 'info' });
+    await expectNotAlerted(onDemand.finding, onDemand.delivered);
+
+    const event = kmsCmkRotationEvent(key, ctx());
+    const result = await world.detect(event as never);
+    const native = result.finding as Finding;
+    expect(native).toMatchObject({
+      event: 'KMS CMK Rotation',
+      eventId: event.id,
+      resource: key.arn,
+      user: expect.any(String),
+      severity: 'info',
+    });
+    await expectNotAlerted(native, await world.deliveredFor(native.eventId));
+  });
 });
 
 function trailKeyPolicy(): string {
@@ -672,6 +745,191 @@ describe('policy, rotation, tags, aliases, grants', () => {
     const { Grants = [] } = await world.kms.send(new ListGrantsCommand({ KeyId: key.arn }));
     expect(Grants).toEqual([expect.objectContaining(approved)]);
   });
+
+  /** The starting policy with one more statement letting `Principal` decrypt. */
+  function policyWith(principal: unknown, condition?: object): string {
+    const policy = JSON.parse(startingPolicy());
+    policy.Statement.push({
+      Sid: 'Extra decrypt',
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      ...(condition ? { Condition: condition } : {}),
+    });
+    return JSON.stringify(policy);
+  }
+
+  async function putPolicy(key: KeyRef, policy: string) {
+    await world.kms.send(new PutKeyPolicyCommand({ KeyId: key.arn, PolicyName: 'default', Policy: policy }));
+    return detect(kmsRecords.putKeyPolicy(key, policy, ctx()));
+  }
+
+  async function expectPolicyRestored(key: KeyRef, command: string | undefined): Promise<void> {
+    runRemediation(command);
+    const restored = await world.kms.send(new GetKeyPolicyCommand({ KeyId: key.arn, PolicyName: 'default' }));
+    expect(normalizePolicy(restored.Policy)).toEqual(normalizePolicy(startingPolicy()));
+  }
+
+  test.each([
+    ['a wildcard principal', { AWS: '*' }],
+    ['the bare "*"', '*'],
+  ])('PutKeyPolicy letting anyone in (%s) is critical with external_accounts ["*"]', async (_form, principal) => {
+    const key = await adoptedKey('public by mistake');
+
+    const { finding, delivered } = await putPolicy(key, policyWith(principal));
+
+    expect(finding).toMatchObject({
+      event: 'PutKeyPolicy',
+      resource: key.arn,
+      severity: 'critical',
+      status: 'drift',
+      changes: { policy: { external_accounts: ['*'] } },
+    });
+    expect(finding.reasons).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^NoOutsideAccessGained: anyone can now use the key/)]),
+    );
+    expectAlerted(finding, delivered, { paged: true });
+    await expectPolicyRestored(key, finding.remediation[0]);
+  });
+
+  test.each([
+    ['kms:CallerAccount', { StringEquals: { 'kms:CallerAccount': MOTO_ACCOUNT } }],
+    ['aws:PrincipalAccount', { StringEquals: { 'aws:PrincipalAccount': MOTO_ACCOUNT } }],
+    ['aws:SourceAccount', { StringEquals: { 'aws:SourceAccount': MOTO_ACCOUNT } }],
+    ['aws:PrincipalOrgID', { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } }],
+  ])(
+    'a wildcard principal fenced by %s is not external: PutKeyPolicy stays critical by its own default, not escalated',
+    async (_fence, condition) => {
+      const key = await adoptedKey('fenced wildcard');
+
+      const { finding, delivered } = await putPolicy(key, policyWith({ AWS: '*' }, condition));
+
+      expect(finding).toMatchObject({
+        event: 'PutKeyPolicy',
+        resource: key.arn,
+        severity: 'critical',
+        status: 'drift',
+        changes: { policy: { external_accounts: [] } },
+      });
+      expect(finding.reasons ?? []).not.toEqual(
+        expect.arrayContaining([expect.stringMatching(/^NoOutsideAccessGained/)]),
+      );
+      expectAlerted(finding, delivered, { paged: true });
+      await expectPolicyRestored(key, finding.remediation[0]);
+    },
+  );
+
+  test('EnableKeyRotation on a key approved without rotation is info drift: not alerted; its remediation turns it off', async () => {
+    const key = await adoptedKey('rotation off by design');
+    await world.kms.send(new EnableKeyRotationCommand({ KeyId: key.arn }));
+
+    const { finding, delivered } = await detect(kmsRecords.enableKeyRotation(key, ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'EnableKeyRotation',
+      resource: key.arn,
+      severity: 'info',
+      status: 'drift',
+      changes: { enable_key_rotation: { before: false, after: true } },
+    });
+    await expectNotAlerted(finding, delivered);
+    runRemediation(finding.remediation[0]);
+    const rotation = await world.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.arn }));
+    expect(rotation.KeyRotationEnabled).toBe(false);
+  });
+
+  test('UntagResource of an approved tag is a warning: not alerted; its remediation tags the key again', async () => {
+    const description = 'cost centre';
+    const key = await newKey(description, startingPolicy());
+    await world.kms.send(new TagResourceCommand({ KeyId: key.arn, Tags: [{ TagKey: 'Dept', TagValue: 'Finance' }] }));
+    const created = await world.deliver(
+      kmsRecords.createKey(
+        key,
+        { description, policy: startingPolicy(), tags: [{ tagKey: 'Dept', tagValue: 'Finance' }] },
+        ctx({ identity: assumedRole(PLANNED_ROLE, 'release-2026-11') }),
+      ),
+    );
+    expect(created.finding).toMatchObject({ status: 'planned' });
+    await world.kms.send(new UntagResourceCommand({ KeyId: key.arn, TagKeys: ['Dept'] }));
+
+    const { finding, delivered } = await detect(kmsRecords.untagResource(key, ['Dept'], ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'UntagResource',
+      resource: key.arn,
+      severity: 'warning',
+      status: 'drift',
+      changes: { tags: { before: { Dept: 'Finance' } } },
+    });
+    await expectNotAlerted(finding, delivered);
+    runRemediation(finding.remediation[0]);
+    const { Tags } = await world.kms.send(new ListResourceTagsCommand({ KeyId: key.arn }));
+    expect(Tags).toEqual([{ TagKey: 'Dept', TagValue: 'Finance' }]);
+  });
+
+  test('CreateAlias by an unplanned principal is a warning on the alias ARN: not alerted, nothing approved', async () => {
+    const alias = 'alias/e2e-shadow';
+    const key = await adoptedKey('shadow target');
+    await world.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.id }));
+
+    const { finding, delivered } = await detect(kmsRecords.createAlias(alias, key, ctx()));
+
+    expect(finding).toMatchObject({
+      service: 'kms',
+      event: 'CreateAlias',
+      resource: `arn:aws:kms:${REGION}:${MOTO_ACCOUNT}:${alias}`,
+      user: ALICE,
+      severity: 'warning',
+      status: 'drift',
+      changes: { target_key_id: { before: null, after: key.arn } },
+    });
+    await expectNotAlerted(finding, delivered);
+    expect(finding.remediation[0]).toMatch(/^aws kms delete-alias --alias-name alias\/e2e-shadow /);
+    runRemediation(finding.remediation[0]);
+    const { Aliases = [] } = await world.kms.send(new ListAliasesCommand({ KeyId: key.id }));
+    expect(Aliases.map((a) => a.AliasName)).not.toContain(alias);
+    expect((await world.snapshot(key.arn, 'BASELINE'))?.attributes).not.toHaveProperty([`aliases#${alias}`]);
+  });
+
+  test('RetireGrant of an approved grant is a warning: not alerted; its remediation grants the same again', async () => {
+    const key = await adoptedKey('reports');
+    const approved = {
+      GranteePrincipal: `arn:aws:iam::${MOTO_ACCOUNT}:role/ReportsReader`,
+      RetiringPrincipal: `arn:aws:iam::${MOTO_ACCOUNT}:role/ReportsAdmin`,
+      Operations: ['Decrypt' as const],
+    };
+    const { GrantId, GrantToken } = await world.kms.send(new CreateGrantCommand({ KeyId: key.arn, ...approved }));
+    const grantId = GrantId as string;
+    const granted = await detect(
+      kmsRecords.createGrant(
+        key,
+        {
+          grantId,
+          granteePrincipal: approved.GranteePrincipal,
+          retiringPrincipal: approved.RetiringPrincipal,
+          operations: approved.Operations,
+        },
+        ctx({ identity: assumedRole(PLANNED_ROLE, 'release-2026-11') }),
+      ),
+    );
+    expect(granted.finding.status).toBe('planned');
+    await world.kms.send(new RetireGrantCommand({ GrantToken }));
+
+    const { finding, delivered } = await detect(kmsRecords.retireGrant(key, grantId, ctx()));
+
+    expect(finding).toMatchObject({
+      event: 'RetireGrant',
+      resource: key.arn,
+      severity: 'warning',
+      status: 'drift',
+      changes: { grants: { after: { [grantId]: null } } },
+    });
+    await expectNotAlerted(finding, delivered);
+    runRemediation(finding.remediation[0]);
+    const { Grants = [] } = await world.kms.send(new ListGrantsCommand({ KeyId: key.arn }));
+    expect(Grants).toEqual([expect.objectContaining(approved)]);
+  });
 });
 
 describe('who made the change', () => {
@@ -738,6 +996,28 @@ describe('who made the change', () => {
     await expectNotAlerted(finding, delivered);
     expect(await keyState(key)).toBe('Enabled');
     expect((await world.snapshot(key.arn, 'BASELINE'))?.attributes.key_state).toBe('Enabled');
+  });
+
+  test('a denied DisableKey naming an alias ARN, recorded without resources[], is reported on the key ARN', async () => {
+    const alias = 'alias/e2e-vault';
+    const key = await adoptedKey('vault');
+    await world.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.id }));
+    const created = await detect(
+      kmsRecords.createAlias(alias, key, ctx({ identity: assumedRole(PLANNED_ROLE, 'release-2026-11') })),
+    );
+    expect(created.finding).toMatchObject({ event: 'CreateAlias', status: 'planned' });
+    const aliasArn = `arn:aws:kms:${REGION}:${MOTO_ACCOUNT}:${alias}`;
+    const record = kmsRecords.disableKey(
+      key,
+      ctx({ identity: assumedRole('Contractor', 'mallory'), error: { code: 'AccessDenied' } }),
+    );
+    (record.requestParameters as { keyId: string }).keyId = aliasArn;
+    delete record.resources;
+
+    const { finding, delivered } = await detect(record);
+
+    expect(finding).toMatchObject({ event: 'DisableKey', resource: key.arn, severity: 'warning', status: 'denied' });
+    await expectNotAlerted(finding, delivered);
   });
 });
 
