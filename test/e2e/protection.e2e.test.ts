@@ -12,6 +12,7 @@ import {
   CreateTrailCommand,
   type CreateTrailCommandInput,
   DeleteTrailCommand,
+  type EventSelector,
   GetEventSelectorsCommand,
   GetTrailCommand,
   GetTrailStatusCommand,
@@ -27,9 +28,11 @@ import {
   DeleteAliasCommand,
   DescribeKeyCommand,
   GetKeyPolicyCommand,
+  KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
   PutKeyPolicyCommand,
+  ReplicateKeyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { normalizePolicy } from '../../lambda/core/policy';
@@ -306,6 +309,59 @@ describe('trails', () => {
     runRemediation(finding.remediation);
     expect((await describeTrail(trailArn))?.LogFileValidationEnabled).toBe(true);
   });
+
+  test('UpdateTrail making a multi-Region trail single-Region is an error: email and chat, not page; its remediation restores it', async () => {
+    const trailArn = await plannedTrail({ Name: 'e2e-everywhere', IsMultiRegionTrail: true });
+    const updated = await world.cloudtrail.send(new UpdateTrailCommand({ Name: trailArn, IsMultiRegionTrail: false }));
+
+    const { finding, delivered } = await detect(
+      trailRecords.updateTrail({ name: trailArn, isMultiRegionTrail: false }, updated, ctx()),
+    );
+
+    expect(finding).toMatchObject({
+      service: 'cloudtrail',
+      event: 'UpdateTrail',
+      resource: trailArn,
+      severity: 'error',
+      status: 'drift',
+      changes: { multi_region: { before: true, after: false } },
+    });
+    expectAlerted(finding, delivered, { paged: false });
+
+    runRemediation(finding.remediation);
+    expect((await describeTrail(trailArn))?.IsMultiRegionTrail).toBe(true);
+  });
+
+  test('PutEventSelectors that still logs KMS management events (S3 data events added) is an error: not paged; its remediation restores the selectors', async () => {
+    const trailArn = await plannedTrail({ Name: 'e2e-selectors' });
+    const selectors: EventSelector[] = [
+      { ReadWriteType: 'All', IncludeManagementEvents: true, ExcludeManagementEventSources: [] },
+      {
+        ReadWriteType: 'All',
+        IncludeManagementEvents: false,
+        ExcludeManagementEventSources: [],
+        DataResources: [{ Type: 'AWS::S3::Object', Values: ['arn:aws:s3:::e2e-exports/'] }],
+      },
+    ];
+    await world.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: trailArn, EventSelectors: selectors }));
+
+    const { finding, delivered } = await detect(trailRecords.putEventSelectors(trailArn, selectors, ctx()));
+
+    expect(finding).toMatchObject({
+      service: 'cloudtrail',
+      event: 'PutEventSelectors',
+      resource: trailArn,
+      severity: 'error',
+      status: 'drift',
+    });
+    expect(finding.changes).toHaveProperty('event_selectors');
+    expectAlerted(finding, delivered, { paged: false });
+
+    runRemediation(finding.remediation);
+    const { EventSelectors } = await world.cloudtrail.send(new GetEventSelectorsCommand({ TrailName: trailArn }));
+    expect(EventSelectors).toEqual([expect.objectContaining({ ReadWriteType: 'All', IncludeManagementEvents: true })]);
+    expect(EventSelectors?.[0].DataResources ?? []).toEqual([]);
+  });
 });
 
 describe("the keys that encrypt trails' logs", () => {
@@ -450,6 +506,53 @@ describe('grants and aliases', () => {
     expect(Object.values(baseline?.attributes ?? {})).toContainEqual(
       expect.objectContaining({ grantee_principal: service }),
     );
+  });
+
+  test("ReplicateKey is an error: email and chat, not page; its remediation schedules the replica's deletion", async () => {
+    const policy = keyPolicy({ cloudTrail: false });
+    const created = await world.kms.send(
+      new CreateKeyCommand({
+        Description: 'global payments',
+        Policy: policy,
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        MultiRegion: true,
+      }),
+    );
+    const primary = keyRef(created.KeyMetadata?.Arn as string);
+    const adopted = await world.deliver(
+      kmsRecords.createKey(primary, { description: 'global payments', policy, multiRegion: true }, planner()),
+    );
+    expect(adopted.finding).toMatchObject({ status: 'planned' });
+    const { ReplicaKeyMetadata } = await world.kms.send(
+      // By key id: moto 5.2 answers a key ARN here with an HTTP 500.
+      new ReplicateKeyCommand({ KeyId: primary.id, ReplicaRegion: 'us-east-1', Policy: policy }),
+    );
+    const replica = keyRef(ReplicaKeyMetadata?.Arn as string);
+
+    const { finding, delivered } = await detect(kmsRecords.replicateKey(primary, replica, policy, ctx()));
+
+    expect(finding).toMatchObject({
+      service: 'kms',
+      event: 'ReplicateKey',
+      resource: primary.arn,
+      severity: 'error',
+      status: 'drift',
+      changes: { replica_regions: { after: { 'us-east-1': true } } },
+    });
+    expectAlerted(finding, delivered, { paged: false });
+
+    // The replica shares the primary's key material: deleting it loses no ciphertext, so the command is given to run.
+    expect(finding.remediation).toEqual([
+      `aws kms schedule-key-deletion --key-id ${replica.arn} --region us-east-1 --pending-window-in-days 30`,
+    ]);
+    runRemediation(finding.remediation);
+    const replicaRegion = new KMSClient({ ...world.moto.clientConfig, region: 'us-east-1', maxAttempts: 2 });
+    try {
+      const { KeyMetadata } = await replicaRegion.send(new DescribeKeyCommand({ KeyId: replica.arn }));
+      expect(KeyMetadata?.KeyState).toBe('PendingDeletion');
+    } finally {
+      replicaRegion.destroy();
+    }
   });
 
   test('DeleteAlias is an error: email and chat, not page; its remediation creates the alias again', async () => {
