@@ -737,6 +737,7 @@ describe('policy, rotation, tags, aliases, grants', () => {
 
     expect(finding).toMatchObject({
       event: 'RevokeGrant',
+      severity: 'warning',
       status: 'drift',
       changes: { grants: { after: { [grantId]: null } } },
     });
