@@ -285,12 +285,9 @@ export const kmsRecords = {
   },
 };
 
-/**
- * KMS's native "KMS CMK Deletion" EventBridge event (not a CloudTrail record), from its sample: the key KMS deleted
- * at the end of its waiting period.
- */
-export function kmsCmkDeletionEvent(key: KeyRef, ctx: CallContext): Json {
-  const event = sample('KMSCMKDeletion__awskmsdg__1') as Json;
+/** A KMS native EventBridge event (not a CloudTrail record) from its sample `name`, about `key`. */
+function nativeKmsEvent(name: string, key: KeyRef, ctx: CallContext): Json {
+  const event = sample(name) as Json;
   event.id = ctx.eventId ?? randomUUID();
   event.time = cloudTrailTime(ctx.time ?? new Date());
   event.region = ctx.region;
@@ -300,17 +297,13 @@ export function kmsCmkDeletionEvent(key: KeyRef, ctx: CallContext): Json {
   return event;
 }
 
-/** KMS's native "KMS CMK Rotation" EventBridge event, from its sample: KMS rotated the key's material itself. */
-export function kmsCmkRotationEvent(key: KeyRef, ctx: CallContext): Json {
-  const event = sample('KMSCMKRotation__awskmsdg__1') as Json;
-  event.id = ctx.eventId ?? randomUUID();
-  event.time = cloudTrailTime(ctx.time ?? new Date());
-  event.region = ctx.region;
-  event.account = ctx.account ?? MOTO_ACCOUNT;
-  event.resources = [key.arn];
-  event.detail = { 'key-id': key.id };
-  return event;
-}
+/** KMS's native "KMS CMK Deletion" event: the key KMS deleted at the end of its waiting period. */
+export const kmsCmkDeletionEvent = (key: KeyRef, ctx: CallContext): Json =>
+  nativeKmsEvent('KMSCMKDeletion__awskmsdg__1', key, ctx);
+
+/** KMS's native "KMS CMK Rotation" event: KMS rotated the key's material itself. */
+export const kmsCmkRotationEvent = (key: KeyRef, ctx: CallContext): Json =>
+  nativeKmsEvent('KMSCMKRotation__awskmsdg__1', key, ctx);
 
 function aliasRecord(name: string, aliasName: string, key: KeyRef, ctx: CallContext): CloudTrailRecord {
   const record = fromSample(name, ctx);
