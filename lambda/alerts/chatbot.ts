@@ -209,9 +209,13 @@ function consoleLine(finding: Finding): string[] {
 }
 
 function nextSteps(finding: Finding): string[] {
-  const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, EMAIL_HAS_IT)));
+  // A command the chat cannot show is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
+  const inEmail = emailShowsEveryCommand(finding);
+  const whole = inEmail ? EMAIL_HAS_IT : `${findingsCommand(finding.resource)} shows it whole`;
+  const copyFrom = inEmail ? 'the email alert' : findingsCommand(finding.resource);
+  const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, whole), copyFrom));
   const more = finding.remediation.length - steps.length;
-  if (more > 0) steps.push(`…and ${more} more commands ${moreCommandsAt(finding)}`);
+  if (more > 0) steps.push(`…and ${more} more commands ${moreCommandsAt(finding, inEmail)}`);
   const fallback = DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];
 }
@@ -219,21 +223,21 @@ function nextSteps(finding: Finding): string[] {
 const EMAIL_HAS_IT = 'it is in the email alert';
 
 /** Where the commands the chat leaves out are: in the e-mail when it shows them all, else in keydrift's findings. */
-function moreCommandsAt(finding: Finding): string {
-  if (emailShowsEveryCommand(finding)) return 'in the email';
-  return `not shown: ${step(findingsCommand(finding.resource))} lists them all`;
+function moreCommandsAt(finding: Finding, inEmail: boolean): string {
+  if (inEmail) return 'in the email';
+  return `not shown: ${step(findingsCommand(finding.resource), 'the email alert')} lists them all`;
 }
 
 /**
  * A command as a code span that copies back exactly. Slack markdown cannot show a backtick inside code, nor a bare
  * `@here` without it mentioning the channel: such a command is never shown altered, but named, with where to copy it.
  */
-function step(command: string): string {
+function step(command: string, copyFrom: string): string {
   const exact = slackCodeExact(command);
   if (exact !== undefined) return exact;
   const words = command.split(' ').slice(0, 3).join(' ');
   const name = /^[\w./-]+(?: [\w./-]+)*$/.test(words) ? `${words} … ` : '';
-  return slackCode(`# ${name}(a command Slack cannot show exactly: copy it from the email alert)`);
+  return slackCode(`# ${name}(a command Slack cannot show exactly: copy it from ${copyFrom})`);
 }
 
 function keywords(finding: Finding): string[] {

@@ -226,7 +226,11 @@ function shownCommands(finding: Finding, maxBytes: number): string[] {
  * which show fewer, send the reader there for the rest only then.
  */
 export function emailShowsEveryCommand(finding: Finding): boolean {
-  return shownCommands(finding, DEFAULTS.maxBodyBytes / 4).length === finding.remediation.length;
+  // One too long to show is a placeholder that sends the reader to keydrift findings: not in the e-mail either.
+  return (
+    shownCommands(finding, DEFAULTS.maxBodyBytes / 4).length === finding.remediation.length &&
+    finding.remediation.every((command) => command.length <= MAX_COMMAND_CHARS)
+  );
 }
 
 function remediation(finding: Finding, maxBytes: number): string[] {

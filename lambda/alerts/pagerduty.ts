@@ -189,14 +189,20 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
   const changes = changesIn(finding, attribute);
   // A denied call changed nothing: what it tried must not read as a change that happened.
   const label = finding.status === 'denied' ? ATTEMPTED : 'change';
+  // A command left out here is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
+  const inEmail = emailShowsEveryCommand(finding);
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
-    .map((c) => safeCommand(c, MAX_COMMAND, 'it is in the email alert'));
+    .map((c) =>
+      safeCommand(
+        c,
+        MAX_COMMAND,
+        inEmail ? 'it is in the email alert' : `${findingsCommand(finding.resource)} shows it whole`,
+      ),
+    );
   // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
   const more = finding.remediation.length - commands.length;
-  const rest = emailShowsEveryCommand(finding)
-    ? 'see the email alert'
-    : `${findingsCommand(finding.resource)} lists them all`;
+  const rest = inEmail ? 'see the email alert' : `${findingsCommand(finding.resource)} lists them all`;
   if (more > 0) commands.push(`# ${more} more commands, to run after these: ${rest}`);
   return {
     attribute: safeText(attribute, MAX_FIELD),

@@ -135,6 +135,28 @@ describe('formatChatbotNotification: format', () => {
     );
   });
 
+  it('never sends the reader to the email for a command the email does not show whole', () => {
+    // Prepare: a command longer than the email shows (a description of 5,000 quotes, each quoted in four characters).
+    const long = `aws kms update-key-description --key-id ${KEY_ARN} --region us-west-2 --description '${"'\\''".repeat(5000)}'`;
+    const finding: Finding = {
+      ...scheduleKeyDeletion,
+      remediation: [long, ...Array.from({ length: 5 }, (_, i) => `aws kms enable-key --key-id ${KEY_ARN} # ${i}`)],
+    };
+    const findings = `keydrift findings --resource ${KEY_ARN} --region us-west-2`;
+    // Act
+    const steps = formatChatbotNotification(finding).content.nextSteps;
+    const remediation = formatPagerDutyEvents(finding, 'r'.repeat(32))[0]!.payload.custom_details.remediation;
+    // Assess: the email has a placeholder in its place, so neither the chat nor the page names the email for it.
+    expect(formatEmail(finding).body).toContain(`# a ${long.length}-character command does not fit here: ${findings}`);
+    expect(steps[0]).toBe(`\`# a ${long.length}-character command does not fit here: ${findings} shows it whole\``);
+    expect(steps[5]).toBe(`…and 1 more commands not shown: \`${findings}\` lists them all`);
+    expect(remediation).toEqual([
+      `# a ${long.length}-character command does not fit here: ${findings} shows it whole`,
+      ...finding.remediation.slice(1, 5),
+      `# 1 more commands, to run after these: ${findings} lists them all`,
+    ]);
+  });
+
   it('marks a resolved change with a check mark and has no next step', () => {
     const { content } = formatChatbotNotification(enableKeyRotationResolved);
     expect(content.title.startsWith(':white_check_mark: [INFO] RESOLVED Automatic rotation')).toBe(true);

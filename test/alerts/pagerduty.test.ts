@@ -321,7 +321,10 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(16 * 1024);
     // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command; then the rest counted.
     expect(event!.payload.custom_details.remediation).toEqual([
-      ...Array(5).fill('# a 5153-character command does not fit here: it is in the email alert'),
+      // The email shows three of them: a placeholder never sends the reader there for one it does not show.
+      ...Array(5).fill(
+        `# a 5153-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 shows it whole`,
+      ),
       // The email shows three of them: the rest are in keydrift's findings only.
       `# 25 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
     ]);
