@@ -33,7 +33,7 @@ import {
   status,
   tellPagerAboutAccepts,
 } from '../ops/operations';
-import { isTargetName, TARGET_FORMS } from '../ops/targets';
+import { CUSTOM_KEY_STORE_ARN, isTargetName, TARGET_FORMS } from '../ops/targets';
 import { formatJsonLines, formatTable } from './format';
 import {
   adoptCounts,
@@ -160,7 +160,11 @@ async function findingsResources(context: OpsContext, name: string | undefined):
   if (!name) return [];
   // Checked before any AWS call: an ARN of anything else (an S3 bucket, a key ARN with a stray character) would be
   // read as a resource with no findings, exit 0, as if nothing had happened to it.
-  if (!isTargetName(name)) throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
+  // A custom key store has findings too (created, connected, deleted), under the ARN keydrift names it by.
+  const store = CUSTOM_KEY_STORE_ARN.test(name);
+  if (!isTargetName(name) && !store) {
+    throw new OperatorError(`not a KMS key, alias or trail: ${name} (expected ${TARGET_FORMS})`);
+  }
   if (name.startsWith('arn:')) await requireOwnResource(context, name);
   const alias = name.startsWith('alias/') || isAliasArn(name);
   if (name.startsWith('arn:') && !alias) return [name];

@@ -127,7 +127,7 @@ ${AWS_HELP.replace('0 done,', '0 done, 1 nothing has a baseline yet (no all-clea
       )
       .option(
         '--resource <resource>',
-        'only findings about this resource: a key or trail ARN, or a key id; an alias (name or ARN): it and its key',
+        'only findings about this resource: a key, trail or custom key store ARN, or a key id; an alias (name or ARN): it and its key',
       )
       .option('--limit <n>', 'at most this many findings', positiveInteger),
   )

@@ -13,6 +13,8 @@ const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const ALIAS_NAME = /^alias\/[\w/-]+$/;
 const KMS_ARN = /^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/(.+)$/;
 export const TRAIL_ARN = /^arn:aws[\w-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail\/.+$/;
+/** A custom key store's ARN, as keydrift names the store in its findings (KMS gives a store an id, not an ARN). */
+export const CUSTOM_KEY_STORE_ARN = /^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:custom-key-store\/[\w-]+$/;
 
 /** True when `name` is a key id, key ARN, alias name, alias ARN or trail ARN (in form: KMS or CloudTrail says if it exists). */
 export function isTargetName(name: string): boolean {

@@ -279,6 +279,21 @@ describe('keydrift findings', () => {
     );
   });
 
+  it('filters by --resource a custom key store ARN, the name its findings carry', async () => {
+    // Prepare: a store created by someone unplanned, as the detector names it.
+    const store = `arn:aws:kms:${REGION}:${ACCOUNT}:custom-key-store/cks-1234567890abcdef0`;
+    const created = finding({ resource: store, event: 'CreateCustomKeyStore', severity: 'info', hoursAgo: 2 });
+    await save(created);
+    // Act
+    const run = keydrift(['findings', '--since', '1d', '--resource', store, '--format', 'json']);
+    // Assess
+    expect([run.status, run.stderr.split('\n')[0]]).toEqual([
+      0,
+      expect.stringContaining('keydrift findings: 1 finding(s)'),
+    ]);
+    expect(ids(jsonLines<Finding>(run.stdout))).toEqual([created.eventId]);
+  });
+
   it('prints the same table as replay, and says so when nothing matches', () => {
     const table = keydrift(['findings', '--since', '24h']);
     expect(table.stdout.split('\n')[0]).toMatch(/^TIME +SEVERITY +STATUS +EVENT +SUMMARY$/);
