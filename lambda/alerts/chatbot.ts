@@ -211,8 +211,8 @@ function consoleLine(finding: Finding): string[] {
 function nextSteps(finding: Finding): string[] {
   // A command the chat cannot show is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
   const inEmail = emailShowsEveryCommand(finding);
-  const whole = inEmail ? EMAIL_HAS_IT : `${findingsCommand(finding.resource)} shows it whole`;
-  const copyFrom = inEmail ? 'the email alert' : findingsCommand(finding.resource);
+  const whole = inEmail ? EMAIL_HAS_IT : `${findingsCommand(finding)} shows it whole`;
+  const copyFrom = inEmail ? 'the email alert' : findingsCommand(finding);
   const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, whole), copyFrom));
   const more = finding.remediation.length - steps.length;
   if (more > 0) steps.push(`…and ${more} more commands ${moreCommandsAt(finding, inEmail)}`);
@@ -225,7 +225,7 @@ const EMAIL_HAS_IT = 'it is in the email alert';
 /** Where the commands the chat leaves out are: in the e-mail when it shows them all, else in keydrift's findings. */
 function moreCommandsAt(finding: Finding, inEmail: boolean): string {
   if (inEmail) return 'in the email';
-  return `not shown: ${step(findingsCommand(finding.resource), 'the email alert')} lists them all`;
+  return `not shown: ${step(findingsCommand(finding), 'the email alert')} lists them all`;
 }
 
 /**

@@ -115,7 +115,7 @@ function emailBody(finding: Finding, opts: Required<EmailOptions>): string {
   const tail = `\n\n${[...severityReasons(finding), '', ...commands, '', ...footer(finding)].join('\n')}\n`;
   const changes = changesSection(finding, opts.maxValueChars).join('\n');
   const budget = opts.maxBodyBytes - utf8Bytes(head) - utf8Bytes(tail);
-  return truncateBytes(head + fitChanges(changes, budget, finding.resource) + tail, opts.maxBodyBytes);
+  return truncateBytes(head + fitChanges(changes, budget, finding) + tail, opts.maxBodyBytes);
 }
 
 function overview(finding: Finding): string[] {
@@ -195,9 +195,9 @@ function boundedValue(value: unknown, maxValueChars: number): string {
   return full.length > maxValueChars ? `${shown} [${full.length.toLocaleString('en-US')} characters in all]` : shown;
 }
 
-function fitChanges(changes: string, budget: number, resource: string): string {
+function fitChanges(changes: string, budget: number, finding: Finding): string {
   if (utf8Bytes(changes) <= budget) return changes;
-  const note = `\n[Changes cut to fit the email: ${findingsCommand(resource)} --format json shows the finding as keydrift keeps it, by eventId.]`;
+  const note = `\n[Changes cut to fit the email: ${findingsCommand(finding)} --format json shows the finding as keydrift keeps it, by eventId.]`;
   return truncateBytes(changes, Math.max(0, budget - utf8Bytes(note))) + note;
 }
 
@@ -213,7 +213,7 @@ function shownCommands(finding: Finding, maxBytes: number): string[] {
   const commands: string[] = [];
   let bytes = 0;
   for (const command of finding.remediation.slice(0, MAX_COMMANDS)) {
-    const line = safeCommand(command, MAX_COMMAND_CHARS, `${findingsCommand(finding.resource)} shows it whole`);
+    const line = safeCommand(command, MAX_COMMAND_CHARS, `${findingsCommand(finding)} shows it whole`);
     if (bytes + utf8Bytes(line) > maxBytes) break;
     commands.push(line);
     bytes += utf8Bytes(line) + 1;
@@ -242,7 +242,7 @@ function remediation(finding: Finding, maxBytes: number): string[] {
   return [
     'REMEDIATION (one command per line; check each before you run it)',
     ...commands,
-    ...(more > 0 ? [`# ${more} more commands not shown: ${findingsCommand(finding.resource)} lists them all`] : []),
+    ...(more > 0 ? [`# ${more} more commands not shown: ${findingsCommand(finding)} lists them all`] : []),
   ];
 }
 

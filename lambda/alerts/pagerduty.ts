@@ -194,15 +194,11 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
     .map((c) =>
-      safeCommand(
-        c,
-        MAX_COMMAND,
-        inEmail ? 'it is in the email alert' : `${findingsCommand(finding.resource)} shows it whole`,
-      ),
+      safeCommand(c, MAX_COMMAND, inEmail ? 'it is in the email alert' : `${findingsCommand(finding)} shows it whole`),
     );
   // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
   const more = finding.remediation.length - commands.length;
-  const rest = inEmail ? 'see the email alert' : `${findingsCommand(finding.resource)} lists them all`;
+  const rest = inEmail ? 'see the email alert' : `${findingsCommand(finding)} lists them all`;
   if (more > 0) commands.push(`# ${more} more commands, to run after these: ${rest}`);
   return {
     attribute: safeText(attribute, MAX_FIELD),

@@ -5,7 +5,7 @@
 
 import { parseArn } from '../core/arn';
 import { shellQuote } from '../core/remediation';
-import type { AttributeChange, Status } from '../core/types';
+import type { AttributeChange, Finding, Status } from '../core/types';
 import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
 
 /** The principal and account lists a `policy` or `grants` change carries, with the label people read. */
@@ -162,11 +162,16 @@ export function safeCommand(command: string, max: number, elsewhere: string): st
 
 /**
  * The command that lists a resource's findings as keydrift keeps them, each drift's commands whole: where an alert
- * sends the reader for what it cannot show. The resource is named when it can be pasted as it is.
+ * sends the reader for what it cannot show. The resource is named when it can be pasted as it is; `--since` the
+ * finding's day, since `findings` lists a week by default and an alert may be read long after.
  */
-export function findingsCommand(resource: string): string {
-  if (UNSAFE_IN_COMMAND.test(resource)) return 'keydrift findings --resource <the resource ARN> --region <its Region>';
+export function findingsCommand({ resource, timestamp }: Pick<Finding, 'resource' | 'timestamp'>): string {
+  const day = /^\d{4}-\d{2}-\d{2}(?=T|$)/.exec(timestamp)?.[0];
+  const since = day ? ` --since ${day}` : '';
+  if (UNSAFE_IN_COMMAND.test(resource)) {
+    return `keydrift findings --resource <the resource ARN> --region <its Region>${since}`;
+  }
   // In the resource's Region, whatever the reader's default: each Region's deployment keeps its own findings.
   const region = parseArn(resource)?.region;
-  return `keydrift findings --resource ${shellQuote(resource)}${region ? ` --region ${shellQuote(region)}` : ''}`;
+  return `keydrift findings --resource ${shellQuote(resource)}${region ? ` --region ${shellQuote(region)}` : ''}${since}`;
 }

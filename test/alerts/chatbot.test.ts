@@ -125,13 +125,13 @@ describe('formatChatbotNotification: format', () => {
     // Twenty-five: the email shows twenty, and says where the rest are too.
     const many = revokes(25);
     expect(stepsOf(many)[5]).toBe(
-      `…and 20 more commands not shown: \`keydrift findings --resource ${KEY_ARN} --region us-west-2\` lists them all`,
+      `…and 20 more commands not shown: \`keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${many.timestamp.slice(0, 10)}\` lists them all`,
     );
     expect(formatEmail(many).body).toContain(
-      `\n# 5 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all\n`,
+      `\n# 5 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${many.timestamp.slice(0, 10)} lists them all\n`,
     );
     expect(formatPagerDutyEvents(many, 'r'.repeat(32))[0]!.payload.custom_details.remediation).toContain(
-      `# 20 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
+      `# 20 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${many.timestamp.slice(0, 10)} lists them all`,
     );
   });
 
@@ -142,7 +142,7 @@ describe('formatChatbotNotification: format', () => {
       ...scheduleKeyDeletion,
       remediation: [long, ...Array.from({ length: 5 }, (_, i) => `aws kms enable-key --key-id ${KEY_ARN} # ${i}`)],
     };
-    const findings = `keydrift findings --resource ${KEY_ARN} --region us-west-2`;
+    const findings = `keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${finding.timestamp.slice(0, 10)}`;
     // Act
     const steps = formatChatbotNotification(finding).content.nextSteps;
     const remediation = formatPagerDutyEvents(finding, 'r'.repeat(32))[0]!.payload.custom_details.remediation;

@@ -186,7 +186,7 @@ describe('formatEmail: body', () => {
     const { body } = formatEmail(hugeFinding, { maxBodyBytes: 12 * 1024 });
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(12 * 1024);
     expect(body).toContain(
-      `\n[Changes cut to fit the email: keydrift findings --resource ${KEY_ARN} --region us-west-2 --format json shows the finding as keydrift keeps it, by eventId.]\n`,
+      `\n[Changes cut to fit the email: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} --format json shows the finding as keydrift keeps it, by eventId.]\n`,
     );
     expect(body).toContain('\nWHY CRITICAL\n');
     expect(body).toContain('\nhttps://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/');
@@ -200,7 +200,7 @@ describe('formatEmail: body', () => {
       hugeFinding.remediation.slice(0, 3),
     );
     expect(lines).toContain(
-      `# 27 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
+      `# 27 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
     );
   });
 
@@ -253,7 +253,7 @@ describe('formatEmail: hostile strings', () => {
       remediation: [`aws kms put-key-policy --policy '${'x'.repeat(20_000)}'`],
     };
     expect(linesOf(finding)).toContain(
-      `# a 20034-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 shows it whole`,
+      `# a 20034-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${finding.timestamp.slice(0, 10)} shows it whole`,
     );
   });
 });

@@ -323,10 +323,10 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     expect(event!.payload.custom_details.remediation).toEqual([
       // The email shows three of them: a placeholder never sends the reader there for one it does not show.
       ...Array(5).fill(
-        `# a 5153-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 shows it whole`,
+        `# a 5153-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} shows it whole`,
       ),
       // The email shows three of them: the rest are in keydrift's findings only.
-      `# 25 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 lists them all`,
+      `# 25 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
     ]);
     expect(change.added_principals).toHaveLength(21);
     expect(change.added_principals[20]).toBe('+4980 more');
