@@ -63,6 +63,11 @@ const AFTER_ALL = '\uffff';
 const SCAN_SEGMENTS = 4;
 /** How many day partitions of `byTime` are queried at once. */
 const DAYS_AT_ONCE = 7;
+/**
+ * The day AWS KMS launched (2014-11-12): no finding is older, so a walk by day stops there, however far back `--since`
+ * reaches (`--since 0001-01-01` would otherwise be 740,000 queries).
+ */
+const NO_FINDING_BEFORE_MS = Date.parse('2014-11-12T00:00:00Z');
 
 const str = (item: Item, name: string): string | undefined => item[name]?.S;
 
@@ -225,7 +230,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
       );
       return out;
     }
-    const days = daysBetween(query.sinceMs, query.nowMs);
+    const days = daysBetween(Math.max(query.sinceMs, NO_FINDING_BEFORE_MS), query.nowMs);
     const out: Finding[] = [];
     for (let start = 0; start < days.length && out.length < limit; start += DAYS_AT_ONCE) {
       // A week of days at once, kept in day order so the result stays newest first.

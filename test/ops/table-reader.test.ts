@@ -1,0 +1,40 @@
+/**
+ * The table reader's walk through the findings by day (the `byTime` index), as `keydrift findings` without
+ * `--resource` makes it; DynamoDB answers through aws-sdk-client-mock with no findings.
+ */
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createTableReader } from '../../lambda/ops/table-reader';
+
+const dynamodb = mockClient(DynamoDBClient);
+afterEach(() => dynamodb.reset());
+
+/** The days the reader queried, in the order it queried them. */
+const daysQueried = () =>
+  dynamodb.commandCalls(QueryCommand).map((call) => call.args[0].input.ExpressionAttributeValues?.[':day']?.S);
+
+describe('Table reader: findings by day', () => {
+  it('walks back no further than the day AWS KMS launched, however far back --since reaches', async () => {
+    // Prepare: `keydrift findings --since 0001-01-01` on 2026-12-06
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    // Act
+    await reader.findings({ sinceMs: Date.parse('0001-01-01T00:00:00Z'), nowMs: Date.parse('2026-12-06T12:00:00Z') });
+
+    // Assess: one query a day, from today back to 2014-11-12, not 740,000 days to year 1
+    const days = daysQueried();
+    expect(days[0]).toBe('FINDINGS#2026-12-06');
+    expect(days.at(-1)).toBe('FINDINGS#2014-11-12');
+    expect(days).toHaveLength((Date.parse('2026-12-06') - Date.parse('2014-11-12')) / 86_400_000 + 1);
+  });
+
+  it('walks the days of a --since within them, its first day included', async () => {
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    await reader.findings({ sinceMs: Date.parse('2026-12-04T18:00:00Z'), nowMs: Date.parse('2026-12-06T12:00:00Z') });
+
+    expect(daysQueried()).toEqual(['FINDINGS#2026-12-06', 'FINDINGS#2026-12-05', 'FINDINGS#2026-12-04']);
+  });
+});
