@@ -114,9 +114,15 @@ function requireKeyArn(event: ChangeEvent, world: World): string {
     resolveKeyArn(event, world, event.additionalEventData.keyId ?? event.additionalEventData['key-id']),
   ];
   const arn = candidates.find((c): c is string => !!c);
-  if (!arn)
-    throw new RecordError(`${event.eventName} ${event.eventId} names no key (no resources[], keyId or key metadata)`);
-  return arn;
+  if (arn) return arn;
+  const keyId = text(event.requestParameters.keyId);
+  if (keyId && (keyId.startsWith('alias/') || isAliasArn(keyId))) {
+    throw new RecordError(
+      `${event.eventName} ${event.eventId} names its key by ${keyId}, which no earlier record points at a key, and has ` +
+        'no resources[] naming the key',
+    );
+  }
+  throw new RecordError(`${event.eventName} ${event.eventId} names no key (no resources[], keyId or key metadata)`);
 }
 
 function aliasOf(event: ChangeEvent): string {

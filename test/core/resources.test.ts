@@ -48,9 +48,12 @@ describe('Resource of key events', () => {
     expect(detect([rec('EnableKeyRotation__awskmsdg__1')]).last.resource).toBe(KEY_ARN);
   });
 
-  it('rejects a record that names an alias it has never seen and has no resources[]', () => {
+  it('rejects a record that names an alias it has never seen and has no resources[], saying which alias', () => {
     const run = () => detect([disableKeyNamed('alias/never-seen')]);
-    expect(run).toThrow(/DisableKey abcde202-ba1a-467c-b4ba-f729d45ae521 names no key/);
+    expect(run).toThrow(
+      'DisableKey abcde202-ba1a-467c-b4ba-f729d45ae521 names its key by alias/never-seen, which no earlier record ' +
+        'points at a key, and has no resources[] naming the key',
+    );
   });
 
   it('takes the ARN of a created key from responseElements.keyMetadata', () => {
