@@ -21,6 +21,17 @@ const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
 /** Record text as the terminal may show it: each character of {@link UNSHOWABLE} a space. */
 export const clean = (text: string): string => text.replace(UNSHOWABLE, ' ');
 
+/**
+ * A message about the input (a bad record, a skipped file) as the terminal may show it: each character of
+ * {@link UNSHOWABLE} as its escape (`\ufeff`), not a space. The message may be about that very character (JSON.parse
+ * quotes the token it refused): a space would name one JSON allows.
+ */
+export const escapeUnshowable = (text: string): string =>
+  text.replace(UNSHOWABLE, (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+
 export function pad(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
@@ -145,8 +156,10 @@ export function formatSummary(summary: ReplaySummary, shown: number): string {
       `${summary.otherAccounts ? `; ${summary.otherAccounts} call(s) on other accounts' resources, left to their owners` : ''}` +
       `${summary.ignored ? `; ${summary.ignored} ignored by configuration` : ''}`,
   ];
-  for (const { source, reason } of summary.skipped) lines.push(`skipped ${clean(source)}: ${clean(reason)}`);
-  for (const error of summary.recordErrors) lines.push(`bad record ${clean(error)}`);
+  for (const { source, reason } of summary.skipped) {
+    lines.push(`skipped ${escapeUnshowable(source)}: ${escapeUnshowable(reason)}`);
+  }
+  for (const error of summary.recordErrors) lines.push(`bad record ${escapeUnshowable(error)}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -114,6 +114,17 @@ test('the summary on standard error carries no control character either', () => 
   expect(table.stderr).not.toMatch(CONTROL);
 });
 
+test('a bad record is reported naming the invisible character it holds, never as a space JSON allows', () => {
+  // A line of a byte order mark alone (files joined by `cat`, one of them empty) is a bad record, V8 naming the mark as
+  // its unexpected token: shown as a space, the message blamed a space, which JSON allows, on a line that looks blank.
+  const bomLine = writeFile(path.join(tempDir(), 'joined.jsonl'), `${JSON.stringify(RECORDS[2])}\n\uFEFF\n`);
+  const run = runKeydrift(['replay', '--fail-on', 'never', bomLine], { cwd: dir });
+  const bad = run.stderr.split('\n').find((line) => line.startsWith('bad record '));
+  expect(bad).toMatch(/joined\.jsonl: line 2: not valid JSON \(.*\\ufeff/);
+  expect(bad).not.toMatch(/' '/);
+  expect(run.stderr).not.toMatch(/[\uFEFF\u200B-\u200F\u202A-\u202E]/);
+});
+
 test('the JSON output keeps every value exactly, escaped as JSON', () => {
   expect(json.stdout).not.toMatch(CONTROL);
   const findings = parseFindings(json.stdout);
