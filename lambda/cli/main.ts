@@ -45,7 +45,10 @@ function loadConfig(file: string | undefined, planned: string[]): DetectionConfi
   if (path) {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      const data = readFileSync(path);
+      // Windows PowerShell 5 writes what `>` redirects as UTF-16 with a byte order mark: read as the log files are.
+      text =
+        data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
     } catch (error) {
       throw new KeydriftError(`cannot read config file ${path}: ${(error as Error).message}`);
     }

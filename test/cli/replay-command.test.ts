@@ -403,6 +403,17 @@ describe('configuration', () => {
     expect(approved(parseFindings(run.stdout)).map((f) => f.event)).toEqual(PIPELINE_EVENTS);
   });
 
+  test('a config file PowerShell 5 wrote with `>` (UTF-16 with a byte order mark) is read as such log files are', () => {
+    // `'{...}' > keydrift.config.json` in Windows PowerShell 5 writes UTF-16LE: read as UTF-8, its two mark bytes and
+    // the NULs between characters stopped the replay with "not valid JSON: Unexpected token '\uFFFD'".
+    const project = tempDir();
+    const config = `\uFEFF${JSON.stringify({ plannedPrincipals: [DEPLOYER] }, null, 2)}\r\n`;
+    writeFile(path.join(project, 'keydrift.config.json'), Buffer.from(config, 'utf16le'));
+    const run = runKeydrift(['replay', '--format', 'json', EXAMPLES], { cwd: project });
+    expect(run.stderr).not.toContain('not valid JSON');
+    expect(approved(parseFindings(run.stdout)).map((f) => f.event)).toEqual(PIPELINE_EVENTS);
+  });
+
   test('--planned-principal adds to the planned principals of the config file', () => {
     const project = tempDir();
     writeFile(path.join(project, 'keydrift.config.json'), {
