@@ -351,6 +351,23 @@ describe('Escalation: the key that encrypts a trail', () => {
     ]);
   });
 
+  it.each([
+    ['after its deletion was scheduled', () => [...setup(), onKey(rec('ScheduleKeyDeletion__awskmsdg__1'))], {}],
+    ['of a trail key known from trailKeys alone', () => [], { trailKeys: [KEY_ARN] }],
+  ])(
+    'keeps CancelKeyDeletion of the key of a trail at info: it saves the key, it does not disable it (%s)',
+    (_title, before, trailKeys) => {
+      // Prepare: KMS leaves a cancelled key Disabled, as it was while pending deletion.
+      const cancel = at(onKey(rec('CancelKeyDeletion__awskmsdg__1')), 'cancel-1', '2026-01-01T00:00:00Z');
+      // Act
+      const { last } = detect([...before(), cancel], trailKeys);
+      // Assess
+      expect(last).toMatchObject({ event: 'CancelKeyDeletion', severity: 'info' });
+      expect(last.changes.key_state).toMatchObject({ after: 'Disabled' });
+      expect(last.reasons).toBeUndefined();
+    },
+  );
+
   it('knows the key of a trail it never saw created from trailKeys in the configuration', () => {
     const { last } = detect([onKey(rec('DisableKey__awskmsdg__1'))], { ...QUIET_POLICY, trailKeys: [KEY_ARN] });
     expect(last.severity).toBe('critical');
