@@ -396,9 +396,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     state?: AcceptedState,
   ): Promise<void> {
     const at = new Date(now()).toISOString();
-    // Approved as of its read, in whole seconds as CloudTrail dates events: a planned change of that second may
-    // have come after the read, and still moves the baseline.
-    const { json, truncated } = fitSnapshot(approvedAsOf(snapshot, toIsoSeconds(Date.parse(state?.readAt ?? at))));
+    const { json, truncated } = fitAcceptedBaseline(snapshot, state?.readAt ?? at);
     const update = {
       TableName: tableName,
       Key: { pk: s(resourcePk(snapshot.arn)), sk: s('BASELINE') },
@@ -552,6 +550,15 @@ export function snapshotItem(sk: 'STATE' | 'BASELINE', snapshot: ResourceSnapsho
   }
   if (truncated.length) item.truncated = { L: truncated.map(s) };
   return item;
+}
+
+/**
+ * The baseline an accept stores: `snapshot` approved as of `readAt`, in whole seconds as CloudTrail dates events (a
+ * planned change of that second may have come after the read, and still moves the baseline), fitted to an item.
+ * `truncated` names the attributes left out: the accept approves them as unknown, not as they are.
+ */
+export function fitAcceptedBaseline(snapshot: ResourceSnapshot, readAt: string): { json: string; truncated: string[] } {
+  return fitSnapshot(approvedAsOf(snapshot, toIsoSeconds(Date.parse(readAt))));
 }
 
 export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncated: string[] } {

@@ -210,9 +210,17 @@ export function formatAccepted(results: AcceptResult[], options: TableOptions): 
     );
     out.push(`  resource     ${clean(r.resource)}`);
     out.push(`  accepted by  ${clean(r.acceptedBy ?? '(unknown)')} at ${r.acceptedAt ?? '(unknown)'}`);
-    if (r.changes.length === 0) continue;
-    out.push(r.result === 'new' ? '  values approved:' : '  changes approved:');
-    for (const change of r.changes) out.push(...changeLines(change, '    ', r.result === 'new'));
+    if (r.changes.length > 0) {
+      out.push(r.result === 'new' ? '  values approved:' : '  changes approved:');
+      for (const change of r.changes) out.push(...changeLines(change, '    ', r.result === 'new'));
+    }
+    // Not approved, nor listed entry by entry (a key's grants run to thousands): the baseline could not hold them.
+    for (const { attribute, entries } of r.leftOut ?? []) {
+      out.push(
+        `  ${clean(attribute)}: ${entries.toLocaleString('en-US')} ${entries === 1 ? 'entry' : 'entries'}, left out ` +
+          'of the stored baseline to fit a table item (approved as unknown: only their findings show their drift)',
+      );
+    }
   }
   return `${out.join('\n')}\n`;
 }
@@ -230,7 +238,11 @@ export function formatAdopted(results: AcceptResult[], options: TableOptions): s
   const order = { key: 0, alias: 1, trail: 2, 'custom-key-store': 3 };
   const sorted = [...results].sort((a, b) => order[a.kind] - order[b.kind] || a.label.localeCompare(b.label));
   for (const r of sorted) {
-    const changed = r.result === 'changed' ? attributesOf(r.changes.map((c) => c.path)).join(', ') : '';
+    // An attribute left out of the baseline is named as such, changed or not: adopting does not approve it.
+    const changed = [
+      ...(r.result === 'changed' ? attributesOf(r.changes.map((c) => c.path)) : []),
+      ...(r.written ? (r.leftOut ?? []).map((l) => `${l.attribute} (left out)`) : []),
+    ].join(', ');
     const result = pad(r.result, 9);
     const label = pad(clean(r.label), labels);
     lines.push(

@@ -7,13 +7,13 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { StaleStateError } from '../adapters/errors';
 import { createKmsReader, type KmsReader } from '../adapters/kms-reader';
 import { pageCommand } from '../adapters/publisher';
-import { createStateStore, type StateStore, type StoredSnapshot } from '../adapters/state-store';
+import { createStateStore, fitAcceptedBaseline, type StateStore, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { ACCEPT_EVENT } from '../core/catalog';
 import { approvableOver } from '../core/detector';
 import { changesByAttribute } from '../core/judge';
-import { labelOf } from '../core/state';
+import { labelOf, splitPath } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { OpsContext } from './aws';
@@ -257,7 +257,18 @@ export interface AcceptResult {
    * a change made after the read, delivered later, is not taken for an older one.
    */
   readAt: string;
+  /** The approved values it changed, but none of an attribute in `leftOut`: the baseline does not hold those. */
   changes: AcceptedChange[];
+  /**
+   * The attributes the stored baseline leaves out to fit a table item (a key's thousands of grants), with how many
+   * paths each has live: they are approved as unknown, not as they are, so only their findings show their drift.
+   */
+  leftOut?: LeftOutAttribute[];
+}
+
+export interface LeftOutAttribute {
+  attribute: string;
+  entries: number;
 }
 
 function readers(context: OpsContext): { kmsReader: KmsReader; trailReader: TrailReader } {
@@ -296,6 +307,12 @@ function acceptResult(
 ): AcceptResult {
   const result = !previous ? 'new' : sameSnapshot(previous.snapshot, live) ? 'unchanged' : 'changed';
   const kept = result === 'unchanged' && !by.rewriteUnchanged;
+  // What the store will leave out of this baseline, found as it finds it: the same snapshot, dated as it dates it.
+  const truncated = fitAcceptedBaseline(live, by.readAt).truncated;
+  const leftOut = truncated.map((attribute) => ({
+    attribute,
+    entries: Object.keys(live.attributes).filter((path) => splitPath(path).attribute === attribute).length,
+  }));
   return {
     resource: live.arn,
     kind: live.kind,
@@ -307,7 +324,8 @@ function acceptResult(
     acceptedBy: kept ? (previous?.acceptedBy ?? null) : by.acceptedBy,
     acceptedAt: kept ? (previous?.acceptedAt ?? null) : by.acceptedAt,
     readAt: by.readAt,
-    changes: acceptedChanges(previous?.snapshot, live),
+    changes: acceptedChanges(previous?.snapshot, live).filter((c) => !truncated.includes(splitPath(c.path).attribute)),
+    ...(leftOut.length ? { leftOut } : {}),
   };
 }
 
@@ -505,6 +523,10 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
   for (const change of Object.values(changes)) change.back_to_baseline = true;
   const arn = parseArn(result.resource);
   const approved = Object.keys(changes).join(', ');
+  // An attribute the baseline leaves out is approved as unknown: its incident stays open, its findings show its drift.
+  const leftOut = result.leftOut?.length
+    ? `; ${result.leftOut.map((l) => l.attribute).join(', ')} left out of the stored baseline to fit a table item (approved as unknown)`
+    : '';
   // Named as `baseline show` names it: an alias and its key share their label (alias/payments).
   return {
     service: result.kind === 'trail' ? 'cloudtrail' : 'kms',
@@ -518,7 +540,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
     severity: 'info',
     status: 'planned',
     changes,
-    summary: `Baseline of ${result.label} (${result.kind}) accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}`,
+    summary: `Baseline of ${result.label} (${result.kind}) accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}${leftOut}`,
     remediation: [],
   };
 }

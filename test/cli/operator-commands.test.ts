@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { DeleteTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
+  CreateGrantCommand,
   DisableKeyRotationCommand,
   EnableKeyRotationCommand,
   ListKeysCommand,
@@ -20,6 +21,7 @@ import { snapshotFromState } from '../../lambda/core/state';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { findingProblems } from '../../lambda/handlers/pager-app';
+import type { AcceptResult } from '../../lambda/ops/operations';
 import { BIN, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
 import {
   ACCOUNT,
@@ -1213,5 +1215,59 @@ describe('a key with too many grants for a table item', () => {
     expect(run.stdout).toContain(
       '  left out to fit a table item: grants (approved as unknown: only their findings show their drift)',
     );
+  });
+});
+
+describe('accepting a key with too many grants for a table item', () => {
+  // EBS-style grants, one a volume: too many for the baseline item, which leaves them out (approved as unknown).
+  const GRANTS = 1200;
+  let ebs: string;
+
+  beforeAll(async () => {
+    ebs = await world.createKey('ebs volumes');
+    const attacher = `arn:aws:iam::${ACCOUNT}:role/ebs-volume-attacher`;
+    for (let i = 0; i < GRANTS; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, GRANTS - i) }, (_, j) =>
+          world.kms.send(
+            new CreateGrantCommand({
+              KeyId: ebs,
+              GranteePrincipal: attacher,
+              Operations: ['Decrypt', 'Encrypt', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+              Name: `ebs-volume-${String(i + j).padStart(6, '0')}-${'attachment'.repeat(20)}`,
+            }),
+          ),
+        ),
+      );
+    }
+  }, 120_000);
+
+  it('says on accept that the grants were left out, in one line, rather than listing each as approved', async () => {
+    // Act
+    const run = keydrift(['baseline', 'accept', ebs]);
+    // Assess
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect((await world.item(`RESOURCE#${ebs}`, 'BASELINE'))?.truncated).toEqual({ L: [{ S: 'grants' }] });
+    expect(run.stdout).not.toContain('grants#');
+    expect(run.stdout).toContain(
+      '\n  grants: 1,200 entries, left out of the stored baseline to fit a table item (approved as unknown: only ' +
+        'their findings show their drift)\n',
+    );
+    expect(run.stdout.split('\n').length).toBeLessThan(20);
+  });
+
+  it('leaves the grants out of what an accept over that baseline approves, in JSON and in its BaselineAccept finding', async () => {
+    await world.pageMessages();
+    // Act
+    const run = keydrift(['baseline', 'accept', ebs, '--format', 'json']);
+    // Assess
+    expect(run.status).toBe(0);
+    const [result] = jsonLines<AcceptResult>(run.stdout);
+    expect(result).toMatchObject({ resource: ebs, leftOut: [{ attribute: 'grants', entries: GRANTS }] });
+    expect(result?.changes.filter((c) => c.path.startsWith('grants'))).toEqual([]);
+    const [accepted] = await world.pageMessages();
+    expect(accepted).toMatchObject({ event: 'BaselineAccept', resource: ebs });
+    expect(Object.keys(accepted?.changes ?? {})).not.toContain('grants');
+    expect(accepted?.summary).toContain('grants left out of the stored baseline to fit a table item');
   });
 });

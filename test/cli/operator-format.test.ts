@@ -2,7 +2,7 @@
  * How `keydrift status` and `keydrift baseline adopt` lay their tables out on a terminal: cut to its width, but
  * never so that what one acts on (a resource's ARN) is lost, and never to nothing on a terminal that reports no width.
  */
-import { formatAdopted, formatBaselines, formatStatus } from '../../lambda/cli/operator-format';
+import { formatAccepted, formatAdopted, formatBaselines, formatStatus } from '../../lambda/cli/operator-format';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { OpenDrift } from '../../lambda/ops/drift';
 import type { AcceptResult, BaselineView, StatusReport } from '../../lambda/ops/operations';
@@ -84,6 +84,37 @@ describe('keydrift baseline adopt', () => {
     const lines = formatAdopted(names.map(alias), { color: false }).split('\n');
     expect(lines[0]).toMatch(/^KIND +RESULT +RESOURCE +CHANGED ATTRIBUTES$/);
     expect(lines.slice(1, 3)).toEqual(names.map((name) => `alias  changed    ${name}  description`));
+  });
+
+  it('names an attribute left out of the baseline to fit a table item as such, changed or new', () => {
+    const busy: AcceptResult = { ...adopted, leftOut: [{ attribute: 'grants', entries: 2500 }] };
+    const lines = formatAdopted([busy, { ...busy, result: 'new', label: 'alias/volumes', changes: [] }], {
+      color: false,
+    }).split('\n');
+    expect(lines.slice(1, 3)).toEqual([
+      `key    changed    ${'alias/payments'.padEnd(36)}  description, grants (left out)`,
+      `key    new        ${'alias/volumes'.padEnd(36)}  grants (left out)`,
+    ]);
+  });
+});
+
+describe('keydrift baseline accept', () => {
+  it('sums an attribute left out of the baseline up in one line, apart from the values it approved', () => {
+    const recorded: AcceptResult = {
+      ...adopted,
+      result: 'new',
+      previousVersion: null,
+      version: 1,
+      changes: [{ path: 'description', before: undefined, after: 'ebs volumes' }],
+      leftOut: [{ attribute: 'grants', entries: 2500 }],
+    };
+    expect(formatAccepted([recorded], { color: false }).split('\n').slice(3)).toEqual([
+      '  values approved:',
+      '    description: "ebs volumes"',
+      '  grants: 2,500 entries, left out of the stored baseline to fit a table item (approved as unknown: only ' +
+        'their findings show their drift)',
+      '',
+    ]);
   });
 });
 
