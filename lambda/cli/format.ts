@@ -26,11 +26,13 @@ export const clean = (text: string): string => text.replace(UNSHOWABLE, ' ');
  * {@link UNSHOWABLE} as its escape (`\ufeff`), not a space. The message may be about that very character (JSON.parse
  * quotes the token it refused): a space would name one JSON allows.
  */
-export const escapeUnshowable = (text: string): string =>
-  text.replace(UNSHOWABLE, (c) => {
-    const code = c.codePointAt(0) ?? 0;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+export const escapeUnshowable = (text: string): string => text.replace(UNSHOWABLE, unicodeEscape);
+
+/** A character as its escape: `\ufeff`, or `\u{1f600}` past the first plane (escapeC1 meets first-plane ones only). */
+function unicodeEscape(c: string): string {
+  const code = c.codePointAt(0) ?? 0;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
 
 export function pad(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, Math.max(0, width - 1))}…`;
@@ -137,8 +139,7 @@ function shownCommand(entry: string): string {
  * (U+2028, U+2029) it leaves raw too, at which Python's `splitlines()` and other readers end a line: one finding would
  * read as two broken lines.
  */
-export const escapeC1 = (json: string): string =>
-  json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const escapeC1 = (json: string): string => json.replace(/[\u007f-\u009f\u2028\u2029]/g, unicodeEscape);
 
 /** JSON Lines: one finding per line, the format machines read (every control character escaped). */
 export function formatJsonLines(findings: Finding[]): string {

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONFIG, type DetectionConfig, parseDetectionConfig } from '../core/config';
 import { ConfigError, KeydriftError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
+import { decodeText } from '../replay/parse-file';
 import { replay } from '../replay/replay';
 import { formatJsonLines, formatSummary, formatTable, progressLine, terminalColumns } from './format';
 import { addOperatorCommands } from './operator';
@@ -45,17 +46,13 @@ function loadConfig(file: string | undefined, planned: string[]): DetectionConfi
   if (path) {
     let text: string;
     try {
-      const data = readFileSync(path);
-      // Windows PowerShell 5 writes what `>` redirects as UTF-16 with a byte order mark: read as the log files are.
-      text =
-        data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
+      // Read as the log files are: Windows tools write UTF-16, or a byte order mark first.
+      text = decodeText(readFileSync(path));
     } catch (error) {
       throw new KeydriftError(`cannot read config file ${path}: ${(error as Error).message}`);
     }
     try {
-      // Windows editors (Notepad, PowerShell 5's Set-Content) start the file with a byte order mark, which
-      // JSON.parse refuses as an invisible "Unexpected token"; the replay drops it from log files too.
-      raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      raw = JSON.parse(text);
     } catch (error) {
       throw new KeydriftError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
     }

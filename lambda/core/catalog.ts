@@ -380,6 +380,10 @@ export const EVENTS: Record<string, EventEntry> = {
 };
 
 const RANK: readonly Severity[] = ['info', 'warning', 'error', 'critical'];
+/** PendingDeletion, or PendingReplicaDeletion (a multi-Region primary waiting for its replicas to go): cancellable. */
+export const isPendingDeletion = (state: unknown): boolean =>
+  state === 'PendingDeletion' || state === 'PendingReplicaDeletion';
+
 /**
  * Key states in which the key cannot be used for cryptography: `Unavailable` is a key whose custom key store is
  * disconnected (DESIGN: DisconnectCustomKeyStore is critical, "its keys cannot be used").

@@ -5,6 +5,7 @@
  * as a parameter file goes in `--cli-input-json` instead (see `aws`).
  */
 import { aliasNameOf, parseArn } from './arn';
+import { isPendingDeletion } from './catalog';
 import { FIELD_OPERATORS, type GrantValue, type TrailSelectors } from './effects';
 import { externalAccountsOf, type Policy } from './policy';
 import { splitPath } from './state';
@@ -116,9 +117,6 @@ function outsideAccessRestored(arn: string, current: unknown, target: unknown): 
   return outside(target).filter((accountId) => !now.has(accountId));
 }
 
-/** PendingDeletion, or PendingReplicaDeletion (a multi-Region primary waiting for its replicas to go): cancellable. */
-const pendingDeletion = (state: unknown): boolean => state === 'PendingDeletion' || state === 'PendingReplicaDeletion';
-
 function keyCommands(arn: string, region: string, undo: Undo, approved: ApprovedValue = () => undefined): string[] {
   const key = [param('--key-id', arn), `--region ${region}`];
   const { attribute, entry } = splitPath(undo.path);
@@ -131,7 +129,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   if (target === undefined) {
     // Whatever the approved state was, it was not "pending deletion": cancelling is always part of the undo. Whether
     // the key was Enabled before is not known, so enabling it is left to the reader, as a comment.
-    return attribute === 'key_state' && pendingDeletion(current)
+    return attribute === 'key_state' && isPendingDeletion(current)
       ? [
           aws('kms cancel-key-deletion', ...key),
           comment(
@@ -145,15 +143,15 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       if (target === 'Enabled') {
         if (current === 'PendingImport') return [reimportComment(key)];
         return [
-          ...(pendingDeletion(current) ? [aws('kms cancel-key-deletion', ...key)] : []),
+          ...(isPendingDeletion(current) ? [aws('kms cancel-key-deletion', ...key)] : []),
           aws('kms enable-key', ...key),
         ];
       }
       // Cancelling leaves the key Disabled (PendingImport without its key material, as approved before its import);
       // DisableKey on a key pending deletion fails and cancels nothing.
-      if (pendingDeletion(current)) return [aws('kms cancel-key-deletion', ...key)];
+      if (isPendingDeletion(current)) return [aws('kms cancel-key-deletion', ...key)];
       // An approved deletion cancelled: it can be scheduled again, but not for its date (KMS counts from now).
-      if (pendingDeletion(target)) {
+      if (isPendingDeletion(target)) {
         const date = approved('deletion_date');
         return [
           comment(
@@ -549,7 +547,7 @@ function keyUndoStep(undo: Undo): number {
   const { attribute } = splitPath(undo.path);
   if (attribute === 'deletion_date') return 0;
   if (attribute !== 'key_state') return 1;
-  return undo.target === 'Disabled' && !pendingDeletion(undo.current) ? 2 : 0;
+  return undo.target === 'Disabled' && !isPendingDeletion(undo.current) ? 2 : 0;
 }
 
 /**

@@ -567,6 +567,17 @@ function parseText(text: string, result: FileResult): FileResult {
 }
 
 /**
+ * A file's text as Windows tools may write it: UTF-16 with a byte order mark (PowerShell 5's `>`, as in
+ * `aws cloudtrail lookup-events > events.json`), else UTF-8; a leading byte order mark (Notepad, some exporters),
+ * which JSON.parse refuses as an invisible "Unexpected token", is dropped. Throws when the text is too long for a string.
+ */
+export function decodeText(data: Buffer): string {
+  const text =
+    data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
  * Reads one input's bytes: gzip or plain; a CloudTrail log file, lookup-events output, an array, one record or
  * EventBridge event, JSON Lines of any of these, or several of them one after another (as jq prints them). A bad
  * line, value or record is reported and the rest still counts; so is a truncated input, whose complete records still
@@ -587,14 +598,10 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   const result = emptyResult(source, data.length);
   let text: string;
   try {
-    // Windows PowerShell 5 writes what `>` redirects (`aws cloudtrail lookup-events > events.json`) as UTF-16 with a
-    // byte order mark, which JSON.parse would refuse as "not valid JSON"; its mark is dropped below like UTF-8's.
-    text = data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
+    text = decodeText(data);
   } catch (error) {
     return { ...result, fileError: `too large to read (${(error as Error).message})` };
   }
-  // Windows editors and some exporters start the text with a byte order mark, which JSON.parse refuses.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.includes('\uFEFF')) text = text.replace(JOINED_FILE_MARK, ' ');
   if (text.trim() === '') return { ...result, fileError: 'empty file' };
   const parsed = parseText(text, result);

@@ -1,7 +1,5 @@
-import { UNUSABLE_KEY_STATES } from '../catalog';
+import { isPendingDeletion, UNUSABLE_KEY_STATES } from '../catalog';
 import { COMPLIANT, NOT_APPLICABLE, type Rule, violation } from './rule';
-
-const PENDING_DELETION: ReadonlySet<unknown> = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
 
 /** A key that encrypts a trail stays enabled, is not scheduled for deletion and keeps its key material. */
 export const TrailKeyStaysUsable: Rule = {
@@ -11,7 +9,7 @@ export const TrailKeyStaysUsable: Rule = {
     const state = changes.key_state?.after;
     if (typeof state !== 'string' || !UNUSABLE_KEY_STATES.has(state)) return COMPLIANT;
     // CancelKeyDeletion leaves the key Disabled, as it was while pending deletion: it saves the key, it disables nothing.
-    if (state === 'Disabled' && PENDING_DELETION.has(changes.key_state?.before)) return COMPLIANT;
+    if (state === 'Disabled' && isPendingDeletion(changes.key_state?.before)) return COMPLIANT;
     return violation(`the key encrypting the logs of ${trailsUsingKey.join(', ')} is now ${state}`);
   },
 };
