@@ -305,10 +305,13 @@ function acceptResult(
   previous: StoredSnapshot | undefined,
   by: { acceptedBy: string; acceptedAt: string; readAt: string; rewriteUnchanged: boolean },
 ): AcceptResult {
-  const result = !previous ? 'new' : sameSnapshot(previous.snapshot, live) ? 'unchanged' : 'changed';
-  const kept = result === 'unchanged' && !by.rewriteUnchanged;
   // What the store will leave out of this baseline, found as it finds it: the same snapshot, dated as it dates it.
-  const truncated = fitAcceptedBaseline(live, by.readAt).truncated;
+  const fitted = fitAcceptedBaseline(live, by.readAt);
+  const truncated = fitted.truncated;
+  // Compared as it would be stored: a baseline that left out thousands of grants matches a live read holding them.
+  const approved: ResourceSnapshot = truncated.length ? JSON.parse(fitted.json) : live;
+  const result = !previous ? 'new' : sameSnapshot(previous.snapshot, approved) ? 'unchanged' : 'changed';
+  const kept = result === 'unchanged' && !by.rewriteUnchanged;
   const leftOut = truncated.map((attribute) => ({
     attribute,
     entries: Object.keys(live.attributes).filter((path) => splitPath(path).attribute === attribute).length,

@@ -1270,4 +1270,17 @@ describe('accepting a key with too many grants for a table item', () => {
     expect(Object.keys(accepted?.changes ?? {})).not.toContain('grants');
     expect(accepted?.summary).toContain('grants left out of the stored baseline to fit a table item');
   });
+
+  it('is left as it is by a later adopt, which pages no one, since the grants it left out are still left out', async () => {
+    await world.pageMessages();
+    const version = (await world.item(`RESOURCE#${ebs}`, 'BASELINE'))?.version;
+    // Act
+    const run = keydrift(['baseline', 'adopt', '--yes', '--format', 'json']);
+    // Assess
+    expect(run.status).toBe(0);
+    const result = jsonLines<AcceptResult>(run.stdout).find((r) => r.resource === ebs);
+    expect(result).toMatchObject({ result: 'unchanged', written: false, leftOut: [{ attribute: 'grants' }] });
+    expect((await world.item(`RESOURCE#${ebs}`, 'BASELINE'))?.version).toEqual(version);
+    expect((await world.pageMessages()).filter((m) => m.resource === ebs)).toEqual([]);
+  });
 });
