@@ -67,7 +67,7 @@ export function normalizeRecord(raw: unknown, where?: string): ChangeEvent {
 }
 
 /** What a JSON value is, for messages: `a number`, `an array`, `null`... */
-function jsonType(value: unknown): string {
+export function jsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

@@ -1,7 +1,7 @@
 import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { classifyRecord } from '../core/normalize';
+import { classifyRecord, jsonType } from '../core/normalize';
 import { eachLine } from './lines';
 import { fingerprint } from './seen-ids';
 
@@ -191,7 +191,11 @@ function countRecord(value: unknown, where: string, result: FileResult): void {
     !insight &&
     (typeof trailRecord.eventSource !== 'string' || trailRecord.eventSource === '')
   ) {
-    result.recordErrors.push(`${where}: record has no eventSource`);
+    const source = trailRecord.eventSource;
+    const missing = source === undefined || source === null || source === '';
+    result.recordErrors.push(
+      `${where}: ${missing ? 'record has no eventSource' : `eventSource is ${jsonType(source)}, not a string`}`,
+    );
     return;
   }
   const kind = classifyRecord(record);

@@ -113,22 +113,26 @@ describe('values that are no records', () => {
   });
 
   test.each([
-    ['null', null],
-    ['missing', undefined],
-    ['a number', 42],
-    ['empty', ''],
-  ])('a record whose eventSource is %s is reported by its index, not counted as another service', async (_, source) => {
-    // Prepare: the example log's TagResource (Records[8]), as `jq '.Records[8].eventSource = …'` leaves it.
-    const records = exampleRecords();
-    records[8].eventSource = source;
-    const file = writeFile(path.join(tempDir(), 'log.json'), JSON.stringify({ Records: records }));
-    // Act
-    const { findings, summary } = await replayInProcess([file]);
-    // Assess
-    expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'PutKeyPolicy']);
-    expect(summary.recordErrors).toEqual([`${file}: Records[8]: record has no eventSource`]);
-    expect(summary).toMatchObject({ records: 8, writes: 2, reads: 5, others: 1 });
-  });
+    ['null', null, 'record has no eventSource'],
+    ['missing', undefined, 'record has no eventSource'],
+    ['a number', 42, 'eventSource is a number, not a string'],
+    ['an object', { service: 'kms' }, 'eventSource is an object, not a string'],
+    ['empty', '', 'record has no eventSource'],
+  ])(
+    'a record whose eventSource is %s is reported by its index, not counted as another service',
+    async (_, source, why) => {
+      // Prepare: the example log's TagResource (Records[8]), as `jq '.Records[8].eventSource = …'` leaves it.
+      const records = exampleRecords();
+      records[8].eventSource = source;
+      const file = writeFile(path.join(tempDir(), 'log.json'), JSON.stringify({ Records: records }));
+      // Act
+      const { findings, summary } = await replayInProcess([file]);
+      // Assess
+      expect(findings.map((f) => f.event)).toEqual(['DisableKeyRotation', 'PutKeyPolicy']);
+      expect(summary.recordErrors).toEqual([`${file}: Records[8]: ${why}`]);
+      expect(summary).toMatchObject({ records: 8, writes: 2, reads: 5, others: 1 });
+    },
+  );
 
   test('an EventBridge CloudTrail event whose detail has no eventSource is reported too; other services stay silent', async () => {
     const bucket = sample('CreateBucket__awscweug__1');
