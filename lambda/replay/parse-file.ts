@@ -554,12 +554,16 @@ function parseText(text: string, result: FileResult): FileResult {
   } catch (error) {
     const found = scanValues(text, result, readJsonLines(text, result), INPUT_START);
     if (found.content || result.records > 0) return result;
+    // A log file (or lookup-events output) cut inside its first record: it was CloudTrail's, and is cut, not broken.
+    const cutInFirst = result.recordErrors.find((e) => /^(Records|Events)\[0\]: truncated \(/.test(e));
     // Nothing in it is CloudTrail content: one error for the file, not one per value.
     return {
       ...emptyResult(result.source, result.bytes),
-      fileError: found.parsed
-        ? 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)'
-        : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
+      fileError: cutInFirst
+        ? `truncated: the input ends inside ${cutInFirst.slice(0, cutInFirst.indexOf(':'))}, its first record`
+        : found.parsed
+          ? 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)'
+          : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
     };
   }
   if (isObject(whole) && isDigest(whole)) return { ...result, skipped: 'CloudTrail digest file (no records)' };

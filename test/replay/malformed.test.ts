@@ -273,6 +273,16 @@ describe('a truncated input (a partial download or copy)', () => {
     expect(summary.recordErrors).toEqual([`${file}: Records[6]: truncated (the input ends inside it)`]);
   });
 
+  test('a log file cut inside its first record is skipped as truncated there, not as invalid JSON', async () => {
+    const text = JSON.stringify({ Records: exampleRecords() }, null, 2);
+    const file = writeFile(path.join(tempDir(), 'log.json'), text.slice(0, text.indexOf('"userAgent"')));
+    const { summary } = await replayInProcess([file]);
+    expect(summary).toMatchObject({ inputsRead: 0, records: 0, recordErrors: [] });
+    expect(summary.skipped).toEqual([
+      { source: file, reason: 'truncated: the input ends inside Records[0], its first record' },
+    ]);
+  });
+
   test('a log file cut after its last complete record, before "]}", keeps every record and says where it ends', async () => {
     const text = JSON.stringify({ Records: exampleRecords() });
     const file = writeFile(path.join(tempDir(), 'log.json'), text.slice(0, -2));
