@@ -77,8 +77,18 @@ const CREATED = 'created';
 
 type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;
 
+/**
+ * A `before` of nothing known: null, or a map attribute's (tags, aliases, grants) whose every entry is null, as the
+ * core writes the entries a new resource was created with.
+ */
+export function beforeUnknown(change: AttributeChange): boolean {
+  const { before } = change;
+  if (before === null) return true;
+  return typeof before === 'object' && !Array.isArray(before) && Object.values(before).every((v) => v === null);
+}
+
 const isNew = (finding: Paged): boolean =>
-  CREATIONS.has(finding.event) && Object.values(finding.changes ?? {}).every((change) => change.before === null);
+  CREATIONS.has(finding.event) && Object.values(finding.changes ?? {}).every(beforeUnknown);
 
 /** The incident a change to `attribute` is paged under. */
 const incidentOf = (finding: Paged, attribute: string): string =>

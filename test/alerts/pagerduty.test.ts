@@ -174,6 +174,40 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     );
   });
 
+  it('pages a key created open to anyone with tags, or found so with an alias, as one incident, "created"', () => {
+    // Prepare: CreateKey__streamalert__1 with a tag, as keys are created where tag policies apply: the tags change
+    // has a before per tag (null, unknown) rather than one null.
+    const created = detect([
+      rec('CreateKey__streamalert__1', (record) => {
+        (record.requestParameters as Record<string, unknown>).tags = [{ tagKey: 'team', tagValue: 'payments' }];
+      }),
+    ]).last;
+    expect(created).toMatchObject({ severity: 'critical', changes: { tags: { before: { team: null } } } });
+    // The same key found by the reconciler, its creation event missed, with an alias too.
+    const state = Object.fromEntries(Object.entries(created.changes).map(([name, change]) => [name, change.after]));
+    const live = snapshotFromState('key', created.resource, { ...state, aliases: { 'alias/payments': true } });
+    const surroundings = new MemoryStore([]);
+    surroundings.putState(live);
+    const appeared = unbaselinedResource(
+      live,
+      Date.parse('2024-01-01T00:00:00Z'),
+      surroundings,
+      parseDetectionConfig({}),
+    );
+    expect(appeared).toMatchObject({
+      severity: 'critical',
+      changes: { aliases: { before: { 'alias/payments': null } } },
+    });
+
+    // Act
+    const incidents = [created, appeared].map((f) =>
+      pagerDutyEventsToSend(f, ROUTING_KEY).map((e) => [e.event_action, e.dedup_key.split(':').pop()]),
+    );
+
+    // Assess: the one incident an accept of the key resolves, not one per attribute that nothing resolves.
+    expect(incidents).toEqual([[['trigger', 'created']], [['trigger', 'created']]]);
+  });
+
   it('resolves the created incident when the resource is accepted, with or without attributes that moved', () => {
     const accept: Finding = {
       ...enableKeyRotationResolved,
