@@ -9,6 +9,7 @@ import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws
 import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
+import { beforeUnknown } from '../alerts/pagerduty';
 import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import { utf8Bytes } from '../alerts/sanitize';
 import type { Finding, Severity } from '../core/types';
@@ -232,7 +233,8 @@ function compactPageMessage(finding: Finding): string {
     Object.entries(finding.changes).map(([attribute, change]) => [
       attribute,
       {
-        before: truncatedValue(change.before),
+        // Unknown stays null, as small: a new resource is still one incident (`created`), not one per attribute.
+        before: beforeUnknown(change) ? null : truncatedValue(change.before),
         after: truncatedValue(change.after),
         ...(change.back_to_baseline ? { back_to_baseline: true } : {}),
       },

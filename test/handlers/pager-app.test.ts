@@ -13,6 +13,10 @@ import { createPageLedger } from '../../lambda/adapters/page-ledger';
 import { opsCommand, pageCommand } from '../../lambda/adapters/publisher';
 import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
 import { audiencesFor } from '../../lambda/alerts/routing';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { unbaselinedResource } from '../../lambda/core/reconcile';
+import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { createPager } from '../../lambda/handlers/pager-app';
 import { startTable, type TestTable } from '../adapters/dynalite-table';
@@ -199,6 +203,45 @@ describe('createPager', () => {
     expect(expected).toHaveLength(3);
     expect(sent).toEqual(expected);
     expect(output.metric('PagerInvalidMessages')).toBe(0);
+  });
+
+  it('pages a new key too large for one SNS message as one incident, "created", as when it fits', async () => {
+    // Prepare: the reconciler finds a key open to anyone (critical) that appeared without its creation event, with
+    // 3,000 grants: the finding is over 256 KiB, so the page topic carries its compact copy.
+    const created = detect([rec('CreateKey__streamalert__1')]).last;
+    const grants = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, i) => [
+        `${String(i).padStart(8, '0')}0e4e15d7f1ad2d4b6d1ad1b8a1e3b7bdbd0b1c0e7c2c1a3b4f`,
+        {
+          grantee_principal: `arn:aws:iam::111122223333:role/ebs-volume-attacher-${i}`,
+          retiring_principal: null,
+          operations: ['CreateGrant', 'Decrypt', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+          constraints: { encryptionContextSubset: { 'aws:ebs:id': `vol-${i}` } },
+          name: null,
+        },
+      ]),
+    );
+    const state = Object.fromEntries(Object.entries(created.changes).map(([name, change]) => [name, change.after]));
+    const live = snapshotFromState('key', created.resource, { ...state, grants });
+    const surroundings = new MemoryStore([]);
+    surroundings.putState(live);
+    const appeared = unbaselinedResource(
+      live,
+      Date.parse('2026-10-03T12:00:00Z'),
+      surroundings,
+      parseDetectionConfig({}),
+    );
+    expect(appeared).toMatchObject({ event: 'Unbaselined', severity: 'critical' });
+    const input = pageCommand('arn:aws:sns:us-west-2:111122223333:page', appeared).input;
+    expect(String(input.Message).length).toBeLessThan(Buffer.byteLength(JSON.stringify(appeared)));
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(String(input.Message)));
+
+    // Assess: the incident an accept of the key resolves, not one per attribute that nothing ever resolves.
+    const sent = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
+    expect(sent).toEqual([['trigger', pagerDutyDedupKey(appeared, 'created')]]);
   });
 
   it('sends a finding delivered by both the page and the ops topic once per attribute: the second delivery sends nothing', async () => {
