@@ -57,8 +57,12 @@ export interface PageLedger {
   sent(page: PageRecord): Promise<void>;
 }
 
-// Longer than any retry of a page can arrive (Lambda keeps an asynchronous event for at most 6 hours).
-const PAGE_TTL_SECONDS = 14 * 24 * 60 * 60;
+/**
+ * How long a page's record is kept: longer than any copy of the page can still arrive, so a late copy is held back
+ * rather than reopening an incident. The latest is a redrive from the dead-letter queue, which keeps a failed page
+ * for 14 days after Lambda gave up on it, and Lambda keeps an asynchronous event for at most 6 hours before that.
+ */
+export const PAGE_TTL_SECONDS = 15 * 24 * 60 * 60;
 
 /** Longest a turn is held: a send and its second try with a fresh routing key (10 s each), and the secret's read. */
 export const TURN_MS = 25_000;

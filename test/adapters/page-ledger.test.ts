@@ -1,6 +1,12 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PageInFlightError, RetryableStoreError, StoreError } from '../../lambda/adapters/errors';
-import { createPageLedger, type PageRecord, TURN_MS, TURN_WAIT_MS } from '../../lambda/adapters/page-ledger';
+import {
+  createPageLedger,
+  PAGE_TTL_SECONDS,
+  type PageRecord,
+  TURN_MS,
+  TURN_WAIT_MS,
+} from '../../lambda/adapters/page-ledger';
 import { startTable, type TestTable, throttlingError } from './dynalite-table';
 
 const DEDUP_KEY = 'keydrift:111122223333:us-west-2:arn:aws:kms:us-west-2:111122223333:key/1234abcd:key_state';
@@ -170,7 +176,7 @@ describe('createPageLedger', () => {
       seen: { SS: ['enable'] },
       action: { S: 'resolve' },
       resolvedAt: { N: String(Date.parse('2026-10-03T12:01:00Z')) },
-      expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
+      expiresAt: { N: String(NOW / 1000 + PAGE_TTL_SECONDS) },
     });
   });
 
@@ -258,7 +264,7 @@ describe('createPageLedger', () => {
         eventId: { S: 'disable' },
         seen: { SS: ['disable'] },
         action: { S: 'trigger' },
-        expiresAt: { N: String(NOW / 1000 + 14 * 24 * 60 * 60) },
+        expiresAt: { N: String(NOW / 1000 + PAGE_TTL_SECONDS) },
       });
       expect(await item(`${DEDUP_KEY}:new`)).toMatchObject({ expiresAt: { N: expect.any(String) } });
       expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);

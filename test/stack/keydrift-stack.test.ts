@@ -5,6 +5,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { PAGE_TTL_SECONDS } from '../../lambda/adapters/page-ledger';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
 import { readDetectorEnvironment } from '../../lambda/shared/environment';
@@ -393,6 +394,8 @@ describe('keydrift stack with the default configuration', () => {
     );
     // Its messages are detections not yet alerted: deleting or replacing the stack keeps them, as it keeps the table.
     expect([queue.DeletionPolicy, queue.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    // A page redriven on its last day (after Lambda's 6 hours of retries) still finds its record: it cannot reopen.
+    expect(PAGE_TTL_SECONDS).toBeGreaterThan(queue.Properties.MessageRetentionPeriod + 6 * 3600);
     expect(queue.Properties.KmsMasterKeyId).toBeUndefined();
     defaults.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
