@@ -13,7 +13,7 @@
  * then saved with the new state.
  *
  * Large accounts: before each key the remaining invocation time is checked. When it runs low, no new key starts, the
- * place (ListKeys marker, position in the page, counts) is stored in the table, and a `Reconcile Continue` event on
+ * place (ListKeys marker, the keys done in the page, counts) is stored in the table, and a `Reconcile Continue` event on
  * the bus invokes the function again, which resumes there. The cursor is also stored after every page, so an
  * invocation that fails resumes at the page it was on.
  */
@@ -150,7 +150,13 @@ export interface RunCursor {
   marker?: string;
   /** How many keys of that page are done. */
   position: number;
-  /** The last key done, to find the place again should the page have shifted. */
+  /**
+   * The ids of the keys of that page done so far: the page is listed again when the run continues, and every key it
+   * lists then that is not among them is read, however many keys were deleted or created in it meanwhile (at most
+   * a page of 1,000 ids, some 40 KB of the cursor item).
+   */
+  doneKeyIds?: string[];
+  /** The last key done: where a run stored by an earlier version, which kept no `doneKeyIds`, stopped in its page. */
   lastKeyId?: string;
   /** Counts of the keys phase so far (the finish phase is counted when it completes). */
   counts: RunCounts;
@@ -586,17 +592,15 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   }
 
   /**
-   * Where to start in a page: after the last key done when it is still there. When it is gone (deleted between
-   * invocations), the keys after it moved back one place: one before the stored position, so that none is skipped (a
-   * key read twice is judged the same twice, and alerted once).
+   * The ids of the page's keys done, as the cursor has them. A run stored by an earlier version names only its last
+   * key done: those up to it when it is still listed, else those before the stored position, one fewer (it was deleted).
    */
-  function resumeIndex(page: KeyPage, cursor: RunCursor): number {
-    if (cursor.lastKeyId) {
-      const index = page.keys.findIndex((k) => k.keyId === cursor.lastKeyId);
-      if (index >= 0) return index + 1;
-      return Math.max(0, Math.min(cursor.position, page.keys.length) - 1);
-    }
-    return Math.min(cursor.position, page.keys.length);
+  function doneKeyIdsOf(page: KeyPage, cursor: RunCursor): string[] {
+    if (cursor.doneKeyIds) return cursor.doneKeyIds;
+    const index = cursor.lastKeyId ? page.keys.findIndex((k) => k.keyId === cursor.lastKeyId) : -1;
+    const position = Math.min(cursor.position, page.keys.length);
+    const done = index >= 0 ? index + 1 : cursor.lastKeyId ? Math.max(0, position - 1) : position;
+    return page.keys.slice(0, done).map((k) => k.keyId);
   }
 
   /** Reconciles keys page by page from the cursor. Returns false when the invocation ran low on time. */
@@ -609,22 +613,30 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       } catch (error) {
         if (!(error instanceof InvalidMarkerError) || !cursor.marker) throw error;
         logger.warn('The stored ListKeys marker is no longer valid; listing keys from the start', { runId: run.runId });
-        Object.assign(cursor, { marker: undefined, position: 0, lastKeyId: undefined, counts: emptyCounts() });
+        Object.assign(cursor, {
+          marker: undefined,
+          position: 0,
+          doneKeyIds: [],
+          lastKeyId: undefined,
+          counts: emptyCounts(),
+        });
         continue;
       }
-      const start = resumeIndex(page, cursor);
-      const todo = page.keys.slice(start);
+      const done = doneKeyIdsOf(page, cursor);
+      const doneSet = new Set(done);
+      const todo = page.keys.filter((k) => !doneSet.has(k.keyId));
       const loaded = await loadAll(todo.filter((k) => !world.awsManagedKeys.has(k.keyArn)).map((k) => k.keyArn));
       const started = await runPool(todo, (key) => reconcileKey(key, loaded.get(key.keyArn), world, run, inv), {
         concurrency,
         shouldStop: inv.timeLow,
       });
       if (started > 0) {
-        cursor.position = start + started;
-        cursor.lastKeyId = todo[started - 1].keyId;
+        cursor.doneKeyIds = [...done, ...todo.slice(0, started).map((k) => k.keyId)];
+        cursor.position = cursor.doneKeyIds.length;
+        cursor.lastKeyId = undefined;
       }
       if (started < todo.length) return false;
-      Object.assign(cursor, { marker: page.nextMarker, position: 0, lastKeyId: undefined });
+      Object.assign(cursor, { marker: page.nextMarker, position: 0, doneKeyIds: [], lastKeyId: undefined });
       if (!page.nextMarker) cursor.phase = 'finish';
       await checkpoint(run);
       if (!page.nextMarker) return true;
@@ -760,6 +772,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         adopting: !adoption,
         phase: 'keys',
         position: 0,
+        doneKeyIds: [],
         counts: emptyCounts(),
         invocations: 0,
       },

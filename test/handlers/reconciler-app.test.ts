@@ -12,7 +12,7 @@ import {
   GetEventSelectorsCommand,
   GetTrailStatusCommand,
 } from '@aws-sdk/client-cloudtrail';
-import { GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { DescribeKeyCommand, KMSClient, ListGrantsCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -1063,6 +1063,55 @@ describe('Reconciler: runs continued across invocations', () => {
     // Assess: the 4th key's drift is found in this run, not the next.
     const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
     expect(found.map((f) => [f.event, f.severity])).toEqual([['Reconcile', 'critical']]);
+  });
+
+  it('reads every key not done yet when the last keys done were deleted before the run continued', async () => {
+    // Prepare: adopted; the 4th key is disabled unseen; the first invocation reads 3 keys, then the 2nd and 3rd are
+    // deleted, so the 4th moves back two places in the page.
+    account = accountWith(8, { keysPageSize: 20 });
+    await reconciler()({});
+    const keys = customerKeys(account);
+    keys[3].keyState = 'Disabled';
+    const run = reconciler({ concurrency: 1 });
+    const results: ReconcileResult[] = [await run({}, contextReading(account, 3))];
+    expect(results[0].status).toBe('continued');
+    account.keys.delete(keys[1].arn);
+    account.keys.delete(keys[2].arn);
+
+    // Act
+    while (results.at(-1)?.status === 'continued') {
+      results.push(await run(continuation(lastContinue()), contextReading(account, 100)));
+    }
+
+    // Assess: the 4th key's drift is found in this run, and no key still listed is read twice.
+    const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
+    expect(found.map((f) => [f.event, f.severity])).toEqual([['Reconcile', 'critical']]);
+    for (const key of customerKeys(account)) {
+      expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(2);
+    }
+  });
+
+  it('resumes a run stored by an earlier version, which names only the last key done, at the key after it', async () => {
+    // Prepare: the first invocation reads 3 keys; its cursor is then stored as an earlier version did.
+    account = accountWith(6, { keysPageSize: 20 });
+    const run = reconciler({ concurrency: 1 });
+    await run({}, contextReading(account, 3));
+    const stored = await item('META', 'RECONCILE');
+    const { doneKeyIds, ...cursor } = JSON.parse(stored?.cursor?.S ?? '{}');
+    expect(doneKeyIds).toHaveLength(3);
+    await table.client.send(
+      new PutItemCommand({
+        TableName: table.tableName,
+        Item: { ...stored, cursor: { S: JSON.stringify({ ...cursor, lastKeyId: doneKeyIds[2] }) } },
+      }),
+    );
+
+    // Act
+    const resumed = await run(continuation(lastContinue()), contextReading(account, 100));
+
+    // Assess
+    expect(resumed).toMatchObject({ status: 'completed', counts: { keys: 6 } });
+    for (const key of customerKeys(account)) expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(1);
   });
 
   it('stores its place when time runs low and resumes there, reading every key exactly once', async () => {
