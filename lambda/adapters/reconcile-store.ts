@@ -135,8 +135,13 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
       if (error instanceof ConditionalCheckFailedException || name === 'ConditionalCheckFailedException') return false;
       if (name === 'TransactionCanceledException') {
         const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        const codes = reasons.map((r) => r.Code).filter((c) => c && c !== 'None');
+        const codes = reasons.map((r) => r.Code ?? '').filter((c) => c && c !== 'None');
         if (codes.length > 0 && codes.every((c) => c === 'ConditionalCheckFailed')) return false;
+        // Another write to the same item at that moment (the detector saving an event), or throttling: this resource
+        // fails this time, as state-store.ts has it, not the whole table.
+        if (codes.some((c) => c === 'TransactionConflict' || /Throttl|Capacity|ProvisionedThroughput/.test(c))) {
+          throw new RetryableStoreError(`DynamoDB ${what} was cancelled: ${codes.join(', ')}`, { cause: error });
+        }
       }
       throw translate(what, error);
     }

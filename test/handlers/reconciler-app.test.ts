@@ -398,6 +398,34 @@ describe('Reconciler: adoption and drift', () => {
     expect(findingEvents()).toHaveLength(1);
   });
 
+  it.each([
+    ['a conflicting write to the same item', 'TransactionConflict'],
+    ['throttling', 'ThrottlingError'],
+  ])(
+    'counts a resource whose adoption DynamoDB cancelled for %s as a failure, and adopts it on the next run',
+    async (_, code) => {
+      // Prepare: the transaction that adopts the first resource is cancelled, once.
+      account = accountWith(3);
+      table.failOnce(
+        (command) => command === 'TransactWriteItemsCommand',
+        new TransactionCanceledException({
+          message: `Transaction cancelled, please refer cancellation reasons for specific reasons [None, ${code}]`,
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'None' }, { Code: code }],
+        }),
+      );
+
+      // Act
+      const first = await reconciler()({});
+      const next = await reconciler()({});
+
+      // Assess: one failure, not a failed invocation; the run after it adopts what is left, silently.
+      expect(first).toMatchObject({ status: 'completed', counts: { adopted: 4, failures: 1 } });
+      expect(next).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 1, failures: 0 } });
+      expect(await item('META', 'ADOPTION')).toBeDefined();
+    },
+  );
+
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
     // Prepare
     account = accountWith(2);
