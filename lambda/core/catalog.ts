@@ -412,6 +412,11 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
         return change.after ? 'error' : 'critical';
       case 'policy':
         return 'critical';
+      case 'grants':
+        // Only grants gone: a RetireGrant or RevokeGrant; any grant there that was not (a CreateGrant) is worse.
+        return Object.values((change.after ?? {}) as Record<string, unknown>).every((grant) => grant === null)
+          ? 'warning'
+          : 'error';
       case 'enable_key_rotation':
         return change.after ? 'info' : 'error';
       case 'logging':

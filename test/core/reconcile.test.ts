@@ -133,6 +133,46 @@ describe('Reconciling a key with its baseline', () => {
     });
   });
 
+  it('reports a grant found gone as warning, as RetireGrant and RevokeGrant are, and one found created as error', () => {
+    // Prepare: an approved grant for an application role of the key's own account.
+    const grant = (id: string) => ({
+      [id]: {
+        grantee_principal: 'arn:aws:iam::111122223333:role/app',
+        retiring_principal: null,
+        operations: ['Decrypt', 'Encrypt'],
+        constraints: null,
+        name: null,
+      },
+    });
+    const baseline = key({ grants: grant('g1') });
+
+    // Act
+    const gone = reconcileResource({ baseline, live: key({ grants: {} }), nowMs: NOW }, store, DEFAULT_CONFIG);
+    const created = reconcileResource(
+      { baseline, live: key({ grants: { ...grant('g1'), ...grant('g2') } }), nowMs: NOW },
+      store,
+      DEFAULT_CONFIG,
+    );
+    const replaced = reconcileResource(
+      {
+        baseline,
+        live: key({ grants: { ...grant('g2'), g2: { ...grant('g2').g2, operations: ['Decrypt'] } } }),
+        nowMs: NOW,
+      },
+      store,
+      DEFAULT_CONFIG,
+    );
+
+    // Assess
+    expect(gone).toMatchObject({ severity: 'warning', status: 'drift', changes: { grants: { after: { g1: null } } } });
+    expect(created).toMatchObject({
+      severity: 'error',
+      status: 'drift',
+      changes: { grants: { before: { g2: null } } },
+    });
+    expect(replaced).toMatchObject({ severity: 'error', status: 'drift' });
+  });
+
   it('reports a key that no longer exists as critical', () => {
     const finding = reconcileResource(
       { baseline: key(), live: key({ key_state: 'Deleted' }), nowMs: NOW },
