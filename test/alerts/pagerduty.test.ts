@@ -5,7 +5,7 @@ import { parseDetectionConfig } from '../../lambda/core/config';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { unbaselinedResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
-import type { Finding } from '../../lambda/core/types';
+import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { at, createTrail, detect, onTrail, rec } from '../core/harness';
 import {
   ACCOUNT,
@@ -30,6 +30,13 @@ import { allStrings, UNSAFE_CHARACTERS } from './walk';
 
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
 const keyDedup = (attribute: string) => `keydrift:${ACCOUNT}:${REGION}:${KEY_ARN}:${attribute}`;
+
+/** What the reconciler reports for `live` found with no baseline (its creation event missed). */
+function foundByReconciler(live: ResourceSnapshot): Finding {
+  const surroundings = new MemoryStore([]);
+  surroundings.putState(live);
+  return unbaselinedResource(live, Date.parse('2024-01-01T00:00:00Z'), surroundings, parseDetectionConfig({}));
+}
 
 describe('formatPagerDutyEvents: format', () => {
   it.each(ALL_FINDINGS)('produces Events API v2 bodies that match the schema for the %s finding', (_name, finding) => {
@@ -186,14 +193,7 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     // The same key found by the reconciler, its creation event missed, with an alias too.
     const state = Object.fromEntries(Object.entries(created.changes).map(([name, change]) => [name, change.after]));
     const live = snapshotFromState('key', created.resource, { ...state, aliases: { 'alias/payments': true } });
-    const surroundings = new MemoryStore([]);
-    surroundings.putState(live);
-    const appeared = unbaselinedResource(
-      live,
-      Date.parse('2024-01-01T00:00:00Z'),
-      surroundings,
-      parseDetectionConfig({}),
-    );
+    const appeared = foundByReconciler(live);
     expect(appeared).toMatchObject({
       severity: 'critical',
       changes: { aliases: { before: { 'alias/payments': null } } },
@@ -232,14 +232,7 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     const created = detect([rec('CreateKey__streamalert__1')]).last;
     const after = Object.entries(created.changes).map(([attribute, change]) => [attribute, change.after]);
     const live = snapshotFromState('key', created.resource, Object.fromEntries(after));
-    const surroundings = new MemoryStore([]);
-    surroundings.putState(live);
-    const appeared = unbaselinedResource(
-      live,
-      Date.parse('2024-01-01T00:00:00Z'),
-      surroundings,
-      parseDetectionConfig({}),
-    );
+    const appeared = foundByReconciler(live);
     expect(appeared).toMatchObject({ event: 'Unbaselined', severity: 'critical', status: 'drift' });
     // Act
     const events = pagerDutyEventsToSend(appeared, ROUTING_KEY);
