@@ -2,7 +2,8 @@
  * The paging alert: PagerDuty Events API v2 bodies, one per changed attribute. The dedup key names the account,
  * region, resource and attribute, so changes while the attribute differs from its baseline stay one incident, and a
  * finding after which the attribute matches its approved value again (`resolved`, or drift a `planned` change
- * approves) closes it. A key's deletion date is paged with its state: one deletion is one incident. A new resource is one incident too (`created`), whatever it was created with.
+ * approves) closes it. A key's deletion date is paged with its state: one deletion is one incident. A new resource is
+ * one incident too (`created`), whatever it was created with.
  */
 
 import { ACCEPT_EVENT, UNBASELINED_EVENT } from '../core/catalog';
