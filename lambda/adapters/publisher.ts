@@ -9,9 +9,9 @@ import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws
 import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
-import { beforeUnknown } from '../alerts/pagerduty';
 import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import { utf8Bytes } from '../alerts/sanitize';
+import { beforeUnknown } from '../alerts/values';
 import type { Finding, Severity } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { awsErrorName, PublishError } from './errors';

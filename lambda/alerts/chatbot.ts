@@ -159,7 +159,7 @@ function changesLines(finding: Finding, budget: number): string[] {
   const lines = [finding.status === 'denied' ? '*Attempted (not applied):*' : '*What changed:*'];
   let used = lines[0]!.length;
   for (const [i, [attribute, change]] of entries.entries()) {
-    const line = `• ${code(attribute, 100)}: ${changeSummary(attribute, change, finding.status)}`;
+    const line = `• ${code(attribute, 100)}: ${changeSummary(attribute, change, finding)}`;
     const more = `• …and ${entries.length - i} more (see the email)`;
     // Keep room for the "more" line so the cut is always announced.
     if (used + line.length + 1 + more.length + 1 > budget) {
@@ -172,7 +172,7 @@ function changesLines(finding: Finding, budget: number): string[] {
   return lines.length > 1 ? lines : [];
 }
 
-function changeSummary(attribute: string, change: AttributeChange, status: Status): string {
+function changeSummary(attribute: string, change: AttributeChange, finding: Finding): string {
   const details = readableDetails(change)
     .slice(0, MAX_DETAILS)
     .map(({ label, value }) =>
@@ -189,7 +189,7 @@ function changeSummary(attribute: string, change: AttributeChange, status: Statu
   // A key policy is too long for one line: who gained or lost access says what changed. A grant, which lists its
   // outside accounts too, is short: what it was and is says which grant, for whom, to do what.
   if (attribute === 'policy' && hasPrincipalDetails(change)) return [...lists, ...details].join('; ');
-  const values = `${code(beforeValue(attribute, change, status), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
+  const values = `${code(beforeValue(attribute, change, finding), MAX_VALUE)} → ${code(changeValue(change.after, 'after'), MAX_VALUE)}`;
   const notes = [...lists, ...details];
   return notes.length > 0 ? `${values} (${notes.join('; ')})` : values;
 }

@@ -154,16 +154,16 @@ function changesSection(finding: Finding, maxValueChars: number): string[] {
   return entries.flatMap(([attribute, change], i) => [
     ...(i > 0 ? [''] : []),
     safeText(attribute, MAX_ITEM_CHARS),
-    ...changeLines(attribute, change, finding.status, maxValueChars),
+    ...changeLines(attribute, change, finding, maxValueChars),
   ]);
 }
 
-function changeLines(attribute: string, change: AttributeChange, status: Status, maxValueChars: number): string[] {
+function changeLines(attribute: string, change: AttributeChange, finding: Finding, maxValueChars: number): string[] {
   const lines: string[] = [];
   for (const [key, label] of PRINCIPAL_DETAILS) {
     if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
   }
-  lines.push(valueLine('before:', beforeValue(attribute, change, status), change, maxValueChars));
+  lines.push(valueLine('before:', beforeValue(attribute, change, finding), change, maxValueChars));
   lines.push(valueLine('after: ', changeValue(change.after, 'after'), change, maxValueChars));
   for (const { label, value } of readableDetails(change)) {
     const text = boundedValue(value, maxValueChars);

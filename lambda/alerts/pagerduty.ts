@@ -8,18 +8,20 @@
 
 import { ACCEPT_EVENT, UNBASELINED_EVENT } from '../core/catalog';
 import { ownEntry } from '../core/own';
-import type { AttributeChange, Finding, Severity, Status } from '../core/types';
+import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
 import { emailShowsEveryCommand } from './email';
 import { severityExplanations } from './reasons';
 import { isHighSurrogate, oneLine, truncate } from './sanitize';
 import {
+  beforeUnknown,
   beforeValue,
   boundedList,
   changeValue,
   findingsCommand,
   PRINCIPAL_DETAILS,
+  RESOURCE_CREATIONS,
   readableDetails,
   safeCommand,
   safeText,
@@ -66,27 +68,11 @@ const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state
  * The events that make a resource; one that was never there before has every `before` unknown. The reconciler's
  * finding of a resource that appeared without its creation event (missed) is its creation too.
  */
-const CREATIONS: ReadonlySet<string> = new Set([
-  'CreateKey',
-  'ReplicateKey',
-  'CreateTrail',
-  'CreateCustomKeyStore',
-  UNBASELINED_EVENT,
-]);
+const CREATIONS: ReadonlySet<string> = new Set([...RESOURCE_CREATIONS, UNBASELINED_EVENT]);
 /** The incident of a new resource: what it was created with is one thing to look at, not one per attribute. */
 const CREATED = 'created';
 
 type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;
-
-/**
- * A `before` of nothing known: null, or a map attribute's (tags, aliases, grants) whose every entry is null, as the
- * core writes the entries a new resource was created with.
- */
-export function beforeUnknown(change: AttributeChange): boolean {
-  const { before } = change;
-  if (before === null) return true;
-  return typeof before === 'object' && !Array.isArray(before) && Object.values(before).every((v) => v === null);
-}
 
 const isNew = (finding: Paged): boolean =>
   CREATIONS.has(finding.event) && Object.values(finding.changes ?? {}).every(beforeUnknown);
@@ -226,7 +212,7 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     ...Object.fromEntries(
       changes.map(([name, change]) => [
         name === attribute ? label : `${label} (${name})`,
-        trimmedChange(name, change, finding.status),
+        trimmedChange(name, change, finding),
       ]),
     ),
     ...(finding.error ? { error: trimmedError(finding.error) } : {}),
@@ -242,9 +228,9 @@ function reasons(finding: Finding): string[] {
     .map((r) => safeText(r, MAX_REASON));
 }
 
-function trimmedChange(attribute: string, change: AttributeChange, status: Status): Record<string, unknown> {
+function trimmedChange(attribute: string, change: AttributeChange, finding: Finding): Record<string, unknown> {
   const trimmed: Record<string, unknown> = {
-    before: safeText(beforeValue(attribute, change, status), MAX_DETAIL_VALUE),
+    before: safeText(beforeValue(attribute, change, finding), MAX_DETAIL_VALUE),
     after: safeText(changeValue(change.after, 'after'), MAX_DETAIL_VALUE),
   };
   for (const [key] of PRINCIPAL_DETAILS) {

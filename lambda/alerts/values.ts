@@ -5,7 +5,7 @@
 
 import { parseArn } from '../core/arn';
 import { shellQuote } from '../core/remediation';
-import type { AttributeChange, Finding, Status } from '../core/types';
+import type { AttributeChange, Finding } from '../core/types';
 import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
 
 /** The principal and account lists a `policy` or `grants` change carries, with the label people read. */
@@ -49,14 +49,41 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
   );
 }
 
+/** The calls that make the resource they name: nothing was there before what they set. */
+export const RESOURCE_CREATIONS: ReadonlySet<string> = new Set([
+  'CreateKey',
+  'ReplicateKey',
+  'CreateTrail',
+  'CreateCustomKeyStore',
+]);
+
 /**
- * The `before` of a change to `attribute` as text. A key's deletion date `null` before is not left as `(unknown)`
- * where the change says what it was: a deletion scheduled (a date after) was not scheduled before, since KMS schedules
- * none on a key already pending deletion; a deletion cancelled or carried out (no date after) had a date, which the
- * record does not give. A denied call says neither: it may have been refused for the very state it assumed.
+ * A `before` of nothing known: null, or a map attribute's (tags, aliases, grants) whose every entry is null, as the
+ * core writes the entries a new resource was created with.
  */
-export function beforeValue(attribute: string, change: AttributeChange, status: Status): string {
-  if (attribute === 'deletion_date' && change.before === null && status !== 'denied') {
+export function beforeUnknown(change: AttributeChange): boolean {
+  const { before } = change;
+  if (before === null) return true;
+  return isMap(before) && Object.values(before).every((v) => v === null);
+}
+
+/**
+ * The `before` of a change to `attribute` as text. It is not left as `(unknown)` where the finding says what it was:
+ * - a resource its call created had nothing before (`(none: new)`);
+ * - a key's deletion date: a deletion scheduled (a date after) was not scheduled before, since KMS schedules none on a
+ *   key already pending deletion; a deletion cancelled or carried out (no date after) had a date, which the record
+ *   does not give.
+ * A denied call says neither: it may have been refused for the very state it assumed.
+ */
+export function beforeValue(
+  attribute: string,
+  change: AttributeChange,
+  finding: Pick<Finding, 'event' | 'status'>,
+): string {
+  if (finding.status !== 'denied' && RESOURCE_CREATIONS.has(finding.event) && beforeUnknown(change)) {
+    return '(none: new)';
+  }
+  if (attribute === 'deletion_date' && change.before === null && finding.status !== 'denied') {
     return change.after ? '(not scheduled)' : '(scheduled; the date is not in the record)';
   }
   return changeValue(change.before, 'before');

@@ -1,3 +1,4 @@
+import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import type { Finding } from '../../lambda/core/types';
@@ -289,6 +290,29 @@ describe('formatEmail: nothing the reader can misread', () => {
       'key_state',
       '  before: (unknown)',
     ]);
+  });
+
+  it('says a resource its call created had nothing before, in every channel, not that keydrift lost what it was', () => {
+    const created = detect([
+      rec('CreateKey__streamalert__1', (record) => {
+        (record.requestParameters as Record<string, unknown>).tags = [{ tagKey: 'team', tagValue: 'payments' }];
+      }),
+    ]).last;
+    const lines = linesOf(created);
+    for (const attribute of ['key_state', 'tags']) {
+      expect(lines.slice(lines.indexOf(attribute), lines.indexOf(attribute) + 2)).toEqual([
+        attribute,
+        '  before: (none: new)',
+      ]);
+    }
+    expect(formatChatbotNotification(created).content.description).toContain('\n• `key_state`: `(none: new)` →');
+    const [page] = formatPagerDutyEvents(created, 'r'.repeat(32));
+    expect(Object.entries(page!.payload.custom_details)).toContainEqual([
+      expect.stringContaining('key_state'),
+      expect.objectContaining({ before: '(none: new)' }),
+    ]);
+    // The reconciler's finding of a key that appeared unseen: what it was before is not known.
+    expect(linesOf({ ...created, event: 'Unbaselined' })).toContain('  before: (unknown)');
   });
 
   it('says a deletion scheduled had no date before, and one cancelled had a date the record does not give', () => {
