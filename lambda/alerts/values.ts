@@ -49,13 +49,12 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
   );
 }
 
-/** The calls that make the resource they name: nothing was there before what they set. */
-export const RESOURCE_CREATIONS: ReadonlySet<string> = new Set([
-  'CreateKey',
-  'ReplicateKey',
-  'CreateTrail',
-  'CreateCustomKeyStore',
-]);
+/**
+ * The calls that make the resource they name: nothing was there before what they set. Not ReplicateKey: its finding
+ * is the primary key's, which was there before (a new Region in replica_regions, the replica's policy), and the
+ * replica's own creation is the CreateKey record of the replica's Region.
+ */
+export const RESOURCE_CREATIONS: ReadonlySet<string> = new Set(['CreateKey', 'CreateTrail', 'CreateCustomKeyStore']);
 
 /**
  * A `before` of nothing known: null, or a map attribute's (tags, aliases, grants) whose every entry is null, as the

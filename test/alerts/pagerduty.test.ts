@@ -6,7 +6,8 @@ import { MemoryStore } from '../../lambda/core/memory-store';
 import { unbaselinedResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
-import { at, createTrail, detect, onTrail, rec } from '../core/harness';
+import { at, createTrail, detect, onKey, onTrail, rec } from '../core/harness';
+import { malformedSampleText } from '../helpers/fixtures';
 import {
   ACCOUNT,
   ALL_FINDINGS,
@@ -206,6 +207,38 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
 
     // Assess: the one incident an accept of the key resolves, not one per attribute that nothing resolves.
     expect(incidents).toEqual([[['trigger', 'created']], [['trigger', 'created']]]);
+  });
+
+  it('pages a replica made of a key it knew under the primary key\'s attributes, not as the primary key "created"', () => {
+    // Prepare: a multi-Region key created (its CreateKey seen), then replicated with a replica policy open to two
+    // other accounts (critical). The finding is the primary key's: its replica_regions change has a before per
+    // Region (null, none) and the replica's policy none, yet the primary key is no new resource.
+    const primary = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const created = at(
+      rec('CreateKey__awskmsdg__1', (record) => {
+        const metadata = (record.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata;
+        Object.assign(metadata, { arn: primary, keyId: primary.split('/')[1], multiRegion: true });
+        (record.requestParameters as Record<string, unknown>).multiRegion = true;
+      }),
+      'create-primary',
+      '2020-01-01T00:00:00Z',
+    );
+    const replicate = JSON.parse(
+      malformedSampleText('ReplicateKey__awskmsdg__1').replace(/("replicaPolicy": ".*"),(\s*\})/, '$1$2'),
+    );
+    const replicated = detect([onKey(created, primary), replicate]).last;
+    expect(replicated).toMatchObject({
+      event: 'ReplicateKey',
+      resource: primary,
+      severity: 'critical',
+      changes: { replica_regions: { before: { 'us-west-2': null } }, policy: { before: null } },
+    });
+
+    // Act
+    const incidents = pagerDutyEventsToSend(replicated, ROUTING_KEY).map((e) => e.dedup_key.split(':').pop());
+
+    // Assess: what a revert (the replica deleted) resolves, not the incident of the key's own creation.
+    expect(incidents).toEqual(['replica_regions', 'policy']);
   });
 
   it('resolves the created incident when the resource is accepted, with or without attributes that moved', () => {
