@@ -9,7 +9,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 14 days) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 15 days: see `PAGE_TTL_SECONDS`) |
  */
 
 import { randomUUID } from 'node:crypto';
