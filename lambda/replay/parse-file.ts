@@ -547,6 +547,10 @@ function readJsonLines(text: string, result: FileResult): LinesRead {
 }
 
 /** The JSON reading of one input's text: the fast path for a whole document, then JSON Lines, then value by value. */
+/** How a value or record the input ends inside is reported, and how a file of nothing else is. */
+const ENDS_INSIDE = ': truncated (the input ends inside it)';
+const CUT = 'truncated: ';
+
 function parseText(text: string, result: FileResult): FileResult {
   let whole: unknown;
   try {
@@ -554,13 +558,14 @@ function parseText(text: string, result: FileResult): FileResult {
   } catch (error) {
     const found = scanValues(text, result, readJsonLines(text, result), INPUT_START);
     if (found.content || result.records > 0) return result;
-    // A log file (or lookup-events output) cut inside its first record: it was CloudTrail's, and is cut, not broken.
-    const cutInFirst = result.recordErrors.find((e) => /^(Records|Events)\[0\]: truncated \(/.test(e));
+    // Cut before anything in it was whole (a partial download): it is cut, not broken, and says where.
+    const cut = found.parsed ? undefined : result.recordErrors.find((e) => e.endsWith(ENDS_INSIDE));
+    const cutIn = cut?.slice(0, -ENDS_INSIDE.length);
     // Nothing in it is CloudTrail content: one error for the file, not one per value.
     return {
       ...emptyResult(result.source, result.bytes),
-      fileError: cutInFirst
-        ? `truncated: the input ends inside ${cutInFirst.slice(0, cutInFirst.indexOf(':'))}, its first record`
+      fileError: cutIn
+        ? `${CUT}the input ends inside ${cutIn === 'content' ? 'its first value' : cutIn}`
         : found.parsed
           ? 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)'
           : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
@@ -615,7 +620,7 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   const parsed = parseText(text, result);
   if (!truncated) return parsed;
   const cut = `truncated gzip file (the data ends after ${mib(data.length)})`;
-  if (parsed.fileError) return { ...parsed, fileError: `${cut}: ${parsed.fileError}` };
+  if (parsed.fileError) return { ...parsed, fileError: `${cut}: ${parsed.fileError.replace(CUT, '')}` };
   parsed.recordErrors.push(`${cut}: the ${parsed.records} complete record(s) before the cut were read`);
   return parsed;
 }

@@ -273,13 +273,32 @@ describe('a truncated input (a partial download or copy)', () => {
     expect(summary.recordErrors).toEqual([`${file}: Records[6]: truncated (the input ends inside it)`]);
   });
 
-  test('a log file cut inside its first record is skipped as truncated there, not as invalid JSON', async () => {
-    const text = JSON.stringify({ Records: exampleRecords() }, null, 2);
-    const file = writeFile(path.join(tempDir(), 'log.json'), text.slice(0, text.indexOf('"userAgent"')));
-    const { summary } = await replayInProcess([file]);
+  test('a file cut inside its first record is skipped as truncated there, not as invalid JSON', async () => {
+    // Prepare: a partial download of a log file, of an array of records, of one record, and of a gzip log file.
+    const dir = tempDir();
+    const cutBefore = (text: string) => text.slice(0, text.indexOf('"userAgent"'));
+    const log = writeFile(
+      path.join(dir, 'log.json'),
+      cutBefore(JSON.stringify({ Records: exampleRecords() }, null, 2)),
+    );
+    const array = writeFile(path.join(dir, 'array.json'), cutBefore(JSON.stringify(exampleRecords(), null, 2)));
+    const one = writeFile(path.join(dir, 'one.json'), cutBefore(JSON.stringify(exampleRecords()[0])));
+    const logText = cutBefore(JSON.stringify({ Records: exampleRecords() }));
+    const gz = writeFile(path.join(dir, 'log.json.gz'), gzipSync(logText, { finishFlush: constants.Z_SYNC_FLUSH }));
+    // Act
+    const { summary } = await replayInProcess([log, array, one, gz]);
+    // Assess
     expect(summary).toMatchObject({ inputsRead: 0, records: 0, recordErrors: [] });
     expect(summary.skipped).toEqual([
-      { source: file, reason: 'truncated: the input ends inside Records[0], its first record' },
+      { source: log, reason: 'truncated: the input ends inside Records[0]' },
+      { source: array, reason: 'truncated: the input ends inside [0]' },
+      { source: one, reason: 'truncated: the input ends inside its first value' },
+      {
+        source: gz,
+        reason: expect.stringMatching(
+          /^truncated gzip file \(the data ends after \d+ bytes\): the input ends inside Records\[0\]$/,
+        ),
+      },
     ]);
   });
 
@@ -297,9 +316,7 @@ describe('a truncated input (a partial download or copy)', () => {
     expect(summary.skipped).toEqual([
       {
         source: file,
-        reason: expect.stringMatching(
-          /^truncated gzip file \(the data ends after 1 bytes\): not valid JSON or JSON Lines/,
-        ),
+        reason: 'truncated gzip file (the data ends after 1 bytes): the input ends inside its first value',
       },
     ]);
     expect(summary).toMatchObject({ inputsRead: 0, records: 0, recordErrors: [] });
