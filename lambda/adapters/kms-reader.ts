@@ -221,9 +221,11 @@ export function keyState(reads: KeyReads): Record<string, unknown> {
     multi_region: metadata.MultiRegion === true,
     primary_region: metadata.MultiRegion === true ? (multiRegion?.PrimaryKey?.Region ?? null) : null,
     origin,
+    // No material until an import: DescribeKey then has no ExpirationModel, whatever the state (a key for import
+    // scheduled for deletion before any import is PendingDeletion, and still has none).
     key_material:
-      origin === 'EXTERNAL' && lifecycle !== 'PendingImport'
-        ? { expiration_model: metadata.ExpirationModel ?? null, valid_to: isoOrNull(metadata.ValidTo) }
+      origin === 'EXTERNAL' && lifecycle !== 'PendingImport' && metadata.ExpirationModel
+        ? { expiration_model: metadata.ExpirationModel, valid_to: isoOrNull(metadata.ValidTo) }
         : null,
     custom_key_store: metadata.CustomKeyStoreId ?? null,
   };

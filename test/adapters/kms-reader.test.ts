@@ -5,6 +5,7 @@ import {
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
   type GrantOperation,
+  type KeyMetadata,
   KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
@@ -137,6 +138,39 @@ describe('createKmsReader: readKey maps the read calls to drift attributes', () 
     expect(attributes).toMatchObject({ origin: 'EXTERNAL', key_state: 'PendingImport', key_material: null });
     expect(attributes).not.toHaveProperty('enable_key_rotation');
     expect(attributes).not.toHaveProperty('rotation_period_in_days');
+  });
+
+  it('reads a key for import scheduled for deletion before any import as still without key material', async () => {
+    // Prepare: the key of DescribeKey__custodian__4 (PendingImport, no ExpirationModel) read, then scheduled for
+    // deletion: DescribeKey changes its state and dates the deletion, and still names no expiration model.
+    const described = sdkOutput<{ KeyMetadata: KeyMetadata }>('DescribeKey__custodian__4');
+    kmsMock.on(DescribeKeyCommand).resolves(described);
+    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
+    kmsMock.on(GetKeyRotationStatusCommand).rejects(sdkError('GetKeyRotationStatus__custodian__3'));
+    emptyLists();
+    const adopted = await reader.readKey(EXTERNAL_KEY);
+    kmsMock.on(DescribeKeyCommand).resolves({
+      ...described,
+      KeyMetadata: {
+        ...described.KeyMetadata,
+        KeyState: 'PendingDeletion',
+        DeletionDate: new Date('2025-06-09T10:45:00Z'),
+        PendingDeletionWindowInDays: 7,
+      },
+    });
+
+    // Act
+    const live = await reader.readKey(EXTERNAL_KEY);
+
+    // Assess: the reconciler sees the deletion only, not material that appeared (nor offers to delete it).
+    expect(live.attributes).toMatchObject({ key_state: 'PendingDeletion', key_material: null });
+    const finding = reconcileResource(
+      { baseline: adopted, live, previous: adopted, previousVersion: 1, nowMs: Date.parse('2025-06-02T12:00:00Z') },
+      new MemoryStore(),
+      DEFAULT_CONFIG,
+    );
+    expect(Object.keys(finding?.changes ?? {}).sort()).toEqual(['deletion_date', 'key_state']);
+    expect(finding?.remediation?.join('\n')).not.toContain('delete-imported-key-material');
   });
 
   it('leaves rotation unknown when GetKeyRotationStatus answers KMSInvalidStateException', async () => {
