@@ -280,6 +280,8 @@ function grantConstraints(constraints: GrantListEntry['Constraints']): Record<st
   const out: Record<string, unknown> = {};
   if (constraints.EncryptionContextSubset) out.encryptionContextSubset = constraints.EncryptionContextSubset;
   if (constraints.EncryptionContextEquals) out.encryptionContextEquals = constraints.EncryptionContextEquals;
+  // The resource on whose behalf alone the grantee may use the key (required with a GranteeServicePrincipal).
+  if (constraints.SourceArn) out.sourceArn = constraints.SourceArn;
   return Object.keys(out).length ? out : null;
 }
 

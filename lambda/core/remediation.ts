@@ -87,14 +87,19 @@ const MAX_INLINE_POLICY = 4096;
 
 /**
  * The options that recreate a grant as approved. Its constraints above all: without them the new grant would allow
- * the operations under any encryption context, wider than the grant it replaces.
+ * the operations under any encryption context, or on behalf of any resource, wider than the grant it replaces.
  */
 function createGrantOptions(grant: Partial<GrantValue>): Array<string | Param> {
-  const { encryptionContextSubset, encryptionContextEquals } =
-    (grant.constraints as { encryptionContextSubset?: unknown; encryptionContextEquals?: unknown } | null) ?? {};
+  const { encryptionContextSubset, encryptionContextEquals, sourceArn } =
+    (grant.constraints as {
+      encryptionContextSubset?: unknown;
+      encryptionContextEquals?: unknown;
+      sourceArn?: unknown;
+    } | null) ?? {};
   const constraints = {
     ...(encryptionContextSubset ? { EncryptionContextSubset: encryptionContextSubset } : {}),
     ...(encryptionContextEquals ? { EncryptionContextEquals: encryptionContextEquals } : {}),
+    ...(sourceArn ? { SourceArn: sourceArn } : {}),
   };
   return [
     param('--grantee-principal', String(grant.grantee_principal)),

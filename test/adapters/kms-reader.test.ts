@@ -509,6 +509,48 @@ describe('createKmsReader: agrees with the core on value shapes', () => {
     expect(Object.keys(effect.set)).toEqual([`grants#${event.responseElements.grantId}`]);
   });
 
+  it('reads a grant fenced to one resource by a SourceArn constraint with that constraint, as CreateGrant recorded it', async () => {
+    // Prepare: the DynamoDB grant of CreateGrant__awskmsdg__3 given a SourceArn constraint as well (KMS Developer
+    // Guide, "Using grant constraints"), read back as that guide's list-grants example shows such a grant.
+    const table = 'arn:aws:dynamodb:us-west-2:111122223333:table/Books';
+    const created = record('CreateGrant__awskmsdg__3');
+    const request = created.requestParameters as Record<string, never>;
+    const subset = (request.constraints as Record<string, never>).encryptionContextSubset;
+    created.requestParameters.constraints = { encryptionContextSubset: subset, sourceArn: table };
+    const event = normalizeRecord(created);
+    const effect = effectOf(event, new MemoryStore());
+    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
+    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
+    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
+    emptyLists();
+    kmsMock.on(ListGrantsCommand).resolves({
+      ...none,
+      Grants: [
+        {
+          Name: '',
+          IssuingAccount: 'arn:aws:iam::111122223333:root',
+          GrantId: String(event.responseElements.grantId),
+          Operations: request.operations,
+          GranteePrincipal: request.granteePrincipal,
+          RetiringPrincipal: request.retiringPrincipal,
+          Constraints: { EncryptionContextSubset: subset, SourceArn: table },
+          CreationDate: new Date(1718567315000),
+          KeyId: effect.resource,
+        },
+      ],
+      Truncated: false,
+    });
+
+    // Act
+    const live = await reader.readKey(effect.resource);
+
+    // Assess
+    expect(live.attributes[`grants#${event.responseElements.grantId}`]).toMatchObject({
+      constraints: { encryptionContextSubset: subset, sourceArn: table },
+    });
+    expect(pathsNotYetVisible(effect, live)).toEqual([]);
+  });
+
   it('reads the policy a PutKeyPolicy record set exactly as the event effect describes it', async () => {
     const event = normalizeRecord(record('PutKeyPolicy__awskmsdg__1'));
     const effect = effectOf(event, new MemoryStore());

@@ -563,6 +563,19 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('creates a revoked grant again no wider: with its SourceArn constraint, on behalf of that resource only', () => {
+    // Prepare: the grant of the KMS Developer Guide's SourceArn example ("Using grant constraints"), to a role.
+    const table = 'arn:aws:dynamodb:us-east-1:111122223333:table/ExampleTable';
+    const commands = grantRevokedByBob('CreateGrant__awskmsdg__1', 'arn:aws:iam::111122223333:user/Alice', (r) => {
+      const request = r.requestParameters as Record<string, unknown>;
+      request.granteePrincipal = 'arn:aws:iam::111122223333:role/app';
+      request.constraints = { encryptionContextSubset: { Department: 'IT' }, sourceArn: table };
+    });
+    expect(commands).toEqual([
+      `aws kms create-grant ${KEY} --grantee-principal arn:aws:iam::111122223333:role/app --operations Encrypt RetireGrant --constraints '{"EncryptionContextSubset":{"Department":"IT"},"SourceArn":"${table}"}'`,
+    ]);
+  });
+
   it('creates a revoked grant again with its retiring principal and name', () => {
     const commands = grantRevokedByBob('CreateGrant__awskmsdg__3', 'arn:aws:iam::111122223333:role/Admin', (r) => {
       (r.requestParameters as Record<string, unknown>).name = "books table's grant";
