@@ -274,8 +274,9 @@ function createGrant(event: ChangeEvent, world: World): Effect {
   const request = event.requestParameters;
   const grantId = text(event.responseElements.grantId) ?? `request-${event.eventId}`;
   const grant: GrantValue = {
-    grantee_principal: text(request.granteePrincipal) ?? null,
-    retiring_principal: text(request.retiringPrincipal) ?? null,
+    // A grant names its grantee (and retiring principal) either way, never both: an AWS principal or a service's.
+    grantee_principal: text(request.granteePrincipal) ?? text(request.granteeServicePrincipal) ?? null,
+    retiring_principal: text(request.retiringPrincipal) ?? text(request.retiringServicePrincipal) ?? null,
     operations: sorted(request.operations),
     constraints: request.constraints ?? null,
     name: text(request.name) ?? null,

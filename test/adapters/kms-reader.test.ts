@@ -551,6 +551,55 @@ describe('createKmsReader: agrees with the core on value shapes', () => {
     expect(pathsNotYetVisible(effect, live)).toEqual([]);
   });
 
+  it('reads a grant to a service principal exactly as the CreateGrant that named it by GranteeServicePrincipal', async () => {
+    // Prepare: CreateGrant__awskmsdg__3 made as the KMS Developer Guide's service principal grant ("Using grant
+    // constraints": --grantee-service-principal, --retiring-service-principal, a SourceArn constraint), read back as
+    // that guide's list-grants example shows it: no GranteePrincipal, the service in GranteeServicePrincipal.
+    const service = 'dynamodb.amazonaws.com';
+    const table = 'arn:aws:dynamodb:us-west-2:111122223333:table/Books';
+    const created = record('CreateGrant__awskmsdg__3');
+    const { granteePrincipal: _grantee, retiringPrincipal: _retiring, ...request } = created.requestParameters;
+    created.requestParameters = {
+      ...request,
+      granteeServicePrincipal: service,
+      retiringServicePrincipal: service,
+      constraints: { sourceArn: table },
+    };
+    const event = normalizeRecord(created);
+    const effect = effectOf(event, new MemoryStore());
+    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
+    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
+    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
+    emptyLists();
+    kmsMock.on(ListGrantsCommand).resolves({
+      ...none,
+      Grants: [
+        {
+          Name: '',
+          IssuingAccount: 'arn:aws:iam::111122223333:root',
+          GrantId: String(event.responseElements.grantId),
+          Operations: request.operations as never,
+          GranteeServicePrincipal: service,
+          Constraints: { SourceArn: table },
+          CreationDate: new Date(1718567315000),
+          KeyId: effect.resource,
+          RetiringServicePrincipal: service,
+        },
+      ],
+      Truncated: false,
+    });
+
+    // Act
+    const live = await reader.readKey(effect.resource);
+
+    // Assess
+    expect(effect.set[`grants#${event.responseElements.grantId}`]).toMatchObject({
+      grantee_principal: service,
+      retiring_principal: service,
+    });
+    expect(pathsNotYetVisible(effect, live)).toEqual([]);
+  });
+
   it('reads the policy a PutKeyPolicy record set exactly as the event effect describes it', async () => {
     const event = normalizeRecord(record('PutKeyPolicy__awskmsdg__1'));
     const effect = effectOf(event, new MemoryStore());
