@@ -27,7 +27,10 @@ export function shellQuote(value: string): string {
 
 /**
  * A `#` line: what no command can do, or a command not to run as it is. It stays one line: a line break in a value
- * it quotes from a record (quotes do not hold in a comment) would end the comment and run the rest as a command.
+ * it quotes from a record would end the comment and run the rest as a command. And it is not inert everywhere: an
+ * interactive zsh (macOS's shell) takes `#` for a comment only with `setopt interactivecomments`, else for a command
+ * whose words it expands and whose quotes it reads. So every value from a record in `text` is shell-quoted like a
+ * command's, and the text holds no quote of its own, which would leave the next lines' quotes inverted.
  */
 export function comment(text: string): string {
   return `# ${text.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ')}`;
@@ -127,7 +130,11 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   const { attribute, entry } = splitPath(undo.path);
   const { current, target } = undo;
   if (attribute === 'key_state' && current === 'Deleted') {
-    return [comment(`${arn} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`)];
+    return [
+      comment(
+        `${shellQuote(arn)} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`,
+      ),
+    ];
   }
   if (attribute === 'key_state' && current === 'Unavailable')
     return reconnectStoreCommands(key, region, undo, approved);
@@ -160,7 +167,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
         const date = approved('deletion_date');
         return [
           comment(
-            `the key was approved for deletion${typeof date === 'string' ? ` on ${date}` : ''}; to delete it as approved, schedule its deletion again (KMS takes 7 to 30 days from now): ${aws('kms schedule-key-deletion', ...key, '--pending-window-in-days 30')}`,
+            `the key was approved for deletion${typeof date === 'string' ? ` on ${shellQuote(date)}` : ''}; to delete it as approved, schedule its deletion again (KMS takes 7 to 30 days from now): ${aws('kms schedule-key-deletion', ...key, '--pending-window-in-days 30')}`,
           ),
         ];
       }
@@ -196,7 +203,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
       if (reopened.length === 0) return restore;
       return [
         comment(
-          `the approved policy lets ${reopened.includes('*') ? 'anyone' : `account ${reopened.join(', ')}`} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${shellQuote(arn)} --region ${region}):`,
+          `the approved policy lets ${reopened.includes('*') ? 'anyone' : `account ${reopened.map(shellQuote).join(', ')}`} use the key again; restore it only if that access is intended (else accept the current policy: keydrift baseline accept ${shellQuote(arn)} --region ${region}):`,
         ),
         ...restore.map(comment),
       ];
@@ -279,7 +286,7 @@ function reconnectStoreCommands(
     typeof store === 'string' && store
       ? aws('kms connect-custom-key-store', param('--custom-key-store-id', store), `--region ${region}`)
       : comment(
-          `reconnect the key's custom key store (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`,
+          `reconnect the custom key store of the key (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`,
         );
   return [reconnect, ...(undo.target === 'Disabled' ? [aws('kms disable-key', ...key)] : [])];
 }
@@ -491,7 +498,7 @@ function storeCommands(arn: string, region: string, undo: Undo): string[] {
   if (undo.path === 'custom_key_store' && undo.current === 'deleted') {
     return [
       comment(
-        `${arn} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
+        `${shellQuote(arn)} is deleted and cannot be restored: a new one made with aws kms create-custom-key-store gets a new id`,
       ),
     ];
   }

@@ -732,6 +732,51 @@ describe('Remediation with hostile values', () => {
     expect(comments.filter((entry) => /[\n\r\u2028\u2029]/.test(entry))).toEqual([]);
   });
 
+  it('keeps every comment inert where # starts no comment (an interactive zsh): record values quoted, no quote left open', () => {
+    // Prepare: zsh takes `#` for a command unless `setopt interactivecomments`, expanding its words: a condition value
+    // of an approved policy, the ARN of a deleted key or store, an approved deletion date would run; a quote of the
+    // text's own would open a string the next line's quoted description closes, leaving that description to run.
+    const payload = '$(touch /tmp/pwned)';
+    const partner = policyWith({
+      Sid: 'Partner trail',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudtrail.amazonaws.com' },
+      Action: 'kms:GenerateDataKey*',
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:SourceAccount': payload } },
+    });
+    const forged = `${KEY_ARN}${payload}`;
+    const comments = [
+      ...remediationOf([createKey({ policy: partner }), putKeyPolicy(policyWith())]),
+      ...remediationFor('key', forged, [{ path: 'key_state', current: 'Deleted', target: 'Enabled' }]),
+      ...remediationFor('custom-key-store', `arn:aws:kms:us-west-2:111122223333:custom-key-store/${payload}`, [
+        { path: 'custom_key_store', current: 'deleted', target: 'exists' },
+      ]),
+      ...remediationFor(
+        'key',
+        KEY_ARN,
+        [{ path: 'key_state', current: 'Enabled', target: 'PendingDeletion' }],
+        (path) => (path === 'deletion_date' ? payload : undefined),
+      ),
+      ...remediationFor('key', KEY_ARN, [{ path: 'key_state', current: 'Unavailable', target: 'Enabled' }]),
+    ].filter((entry) => entry.startsWith('#'));
+    // Act: what zsh leaves unquoted in each.
+    const unquoted = comments.map((line) => {
+      let outside = '';
+      for (let i = 0; i < line.length; i++) {
+        if (line[i] === '\\') i++;
+        else if (line[i] === "'") {
+          i = line.indexOf("'", i + 1);
+          if (i < 0) return `quote left open in ${line}`;
+        } else outside += line[i];
+      }
+      return outside;
+    });
+    // Assess
+    expect(comments).toHaveLength(6);
+    expect(unquoted.filter((text) => /[$`"|&]|quote left open/.test(text))).toEqual([]);
+  });
+
   it('quotes a value starting with = (zsh expands =name to the path of a command)', () => {
     expect(shellQuote('=x')).toBe("'=x'");
     expect(shellQuote('a=b')).toBe('a=b');
