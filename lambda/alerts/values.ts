@@ -6,7 +6,7 @@
 import { parseArn } from '../core/arn';
 import { shellQuote } from '../core/remediation';
 import type { AttributeChange, Finding } from '../core/types';
-import { defangUrls, oneLine, truncate, utf8Bytes } from './sanitize';
+import { defangUrls, oneLine, utf8Bytes } from './sanitize';
 
 /** The principal and account lists a `policy` or `grants` change carries, with the label people read. */
 export const PRINCIPAL_DETAILS = [
@@ -17,6 +17,7 @@ export const PRINCIPAL_DETAILS = [
 
 // Anything in a command that is not a plain printable character: a line break could smuggle in a second command.
 const UNSAFE_IN_COMMAND = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+const EACH_UNSAFE_IN_COMMAND = new RegExp(UNSAFE_IN_COMMAND.source, 'gu');
 
 const CORE_KEYS = new Set<string>(['before', 'after', ...PRINCIPAL_DETAILS.map(([key]) => key)]);
 
@@ -179,11 +180,14 @@ export function jsonBytes(value: unknown): number {
  */
 export function safeCommand(command: string, max: number, elsewhere: string): string {
   if (UNSAFE_IN_COMMAND.test(command)) {
-    // Never meant to be run as it is: the record's text in it is defanged as anywhere else.
-    return truncate(`# control characters removed, check before running: ${defangUrls(oneLine(command))}`, max);
-  }
-  if (command.length > max) return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
-  return command;
+    // Never meant to be run as it is: the record's text in it is defanged as anywhere else. Each such character is a
+    // space, one for one, and the line is never cut: taking out a whole escape sequence (an unterminated OSC runs to
+    // the end) or cutting could drop a closing quote, and an interactive zsh runs `#` lines (unless
+    // `interactivecomments`): the quote left open would close on the next line and run what that line quotes.
+    const shown = `# control characters removed, check before running: ${defangUrls(command.replace(EACH_UNSAFE_IN_COMMAND, ' '))}`;
+    if (shown.length <= max) return shown;
+  } else if (command.length <= max) return command;
+  return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
 }
 
 /**

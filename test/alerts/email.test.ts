@@ -1,6 +1,7 @@
 import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
 import { detect, rec } from '../core/harness';
 import {
@@ -246,6 +247,28 @@ describe('formatEmail: hostile strings', () => {
         `aws kms update-key-description --key-id ${KEY_ARN} --description 'ok rm -rf ~'`,
     );
     expect(lines.filter((line) => line.startsWith('rm '))).toEqual([]);
+  });
+
+  it('never shows a command with control characters with its quotes undone: by a sequence taken out, or by a cut', () => {
+    // Prepare: an unterminated OSC in a description runs to the end of the line, its closing quote too; a line cut
+    // inside a quoted value leaves it open as well. zsh runs `#` lines (no `interactivecomments`): the quote left open
+    // there would close at the next line's first quote and run what that line quotes.
+    const steps = [
+      remediationFor('key', KEY_ARN, [{ path: 'description', current: 'x', target: 'payments\u001b]' }])[0]!,
+      remediationFor('key', KEY_ARN, [{ path: 'description', current: 'x', target: `a\tb ${'x'.repeat(1200)}` }])[0]!,
+      `aws kms tag-resource --key-id ${KEY_ARN} --tags '[{"TagKey":"; touch /tmp/pwned; #","TagValue":"1"}]'`,
+    ];
+    const finding: Finding = { ...hostileDescription, remediation: steps };
+    // Act
+    const shown = [
+      ...linesOf(finding).filter((line) => line.startsWith('#')),
+      ...(formatPagerDutyEvents(finding, 'rk')[0]!.payload.custom_details.remediation as string[]),
+      ...formatChatbotNotification(finding).content.nextSteps,
+    ];
+    // Assess: every line shown of such a command still pairs its quotes (outside them, a backslash escapes a quote).
+    const openQuote = (line: string) => /^(?:[^'\\]|\\.|'[^']*')*$/su.test(line) === false;
+    expect(shown.filter((line) => line.includes('control characters') || line.includes('payments'))).not.toEqual([]);
+    expect(shown.filter(openQuote)).toEqual([]);
   });
 
   it('replaces a command too long to show whole with a comment instead of cutting it', () => {
