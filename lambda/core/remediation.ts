@@ -286,7 +286,7 @@ function reconnectStoreCommands(
     typeof store === 'string' && store
       ? aws('kms connect-custom-key-store', param('--custom-key-store-id', store), `--region ${region}`)
       : comment(
-          `reconnect the custom key store of the key (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id <id>', `--region ${region}`)}`,
+          `reconnect the custom key store of the key (${aws('kms describe-key', ...key)} names it: CustomKeyStoreId): ${aws('kms connect-custom-key-store', '--custom-key-store-id STORE_ID', `--region ${region}`)}`,
         );
   return [reconnect, ...(undo.target === 'Disabled' ? [aws('kms disable-key', ...key)] : [])];
 }
@@ -324,7 +324,7 @@ function recreateTrailCommands(arn: string, region: string, approved: ApprovedVa
       ...approvedTrailOptions(approved),
     );
   if (typeof bucket !== 'string' || !bucket)
-    return [comment(`recreate the trail, then restore its event selectors: ${create('<bucket>')}`)];
+    return [comment(`recreate the trail, then restore its event selectors: ${create('BUCKET_NAME')}`)];
   return [
     create(param('--s3-bucket-name', bucket)),
     ...(selectors ? putSelectorsCommands(arn, region, selectors) : []),

@@ -395,7 +395,7 @@ describe('Reconciling a key in a custom key store', () => {
       DEFAULT_CONFIG,
     );
     expect(finding?.remediation).toEqual([
-      `# reconnect the custom key store of the key (aws kms describe-key --key-id ${KEY} --region eu-west-1 names it: CustomKeyStoreId): aws kms connect-custom-key-store --custom-key-store-id <id> --region eu-west-1`,
+      `# reconnect the custom key store of the key (aws kms describe-key --key-id ${KEY} --region eu-west-1 names it: CustomKeyStoreId): aws kms connect-custom-key-store --custom-key-store-id STORE_ID --region eu-west-1`,
     ]);
   });
 

@@ -759,6 +759,9 @@ describe('Remediation with hostile values', () => {
         (path) => (path === 'deletion_date' ? payload : undefined),
       ),
       ...remediationFor('key', KEY_ARN, [{ path: 'key_state', current: 'Unavailable', target: 'Enabled' }]),
+      ...remediationFor('trail', 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/management', [
+        { path: 'trail', current: 'deleted', target: 'exists' },
+      ]),
     ].filter((entry) => entry.startsWith('#'));
     // Act: what zsh leaves unquoted in each.
     const unquoted = comments.map((line) => {
@@ -773,8 +776,9 @@ describe('Remediation with hostile values', () => {
       return outside;
     });
     // Assess
-    expect(comments).toHaveLength(6);
-    expect(unquoted.filter((text) => /[$`"|&]|quote left open/.test(text))).toEqual([]);
+    expect(comments).toHaveLength(7);
+    // A placeholder reads as a word: `<id>` would be redirections, reading a file `id` and writing the next word.
+    expect(unquoted.filter((text) => /[$`"|&<>]|quote left open/.test(text))).toEqual([]);
   });
 
   it('quotes a value starting with = (zsh expands =name to the path of a command)', () => {
