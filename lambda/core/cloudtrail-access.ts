@@ -4,6 +4,7 @@
  * in `aws:SourceArn` and in the encryption context). Conditions keydrift cannot evaluate give an Allow the benefit of
  * the doubt and leave a Deny out, so an unusual policy is never reported as a lockout it may not be.
  */
+import { parseArn } from './arn';
 import type { Policy, PolicyStatement } from './policy';
 
 const CLOUDTRAIL = 'cloudtrail.amazonaws.com';
@@ -15,8 +16,13 @@ type ContextValue = string | null | { account: string };
 /** Keys an AWS service principal's request does not carry: a negated match on one holds, a positive one does not. */
 const ABSENT_FOR_SERVICES = ['aws:principalorgid', 'aws:principalaccount', 'aws:principalarn', 'aws:principalorgpaths'];
 
-/** The request CloudTrail makes for one trail of `account` (its ARN when known), by lowercase condition key. */
-function requestContext(account: string | undefined, trailArn: string | undefined): Map<string, ContextValue> {
+/**
+ * The request CloudTrail makes for one trail (its ARN when known, else a trail of `keyAccount`), by lowercase
+ * condition key. Its `aws:SourceAccount` is the trail's owner, which need not be the key's: an organization trail
+ * belongs to the management account, whatever account's key encrypts its logs (the log archive's, often).
+ */
+function requestContext(keyAccount: string | undefined, trailArn: string | undefined): Map<string, ContextValue> {
+  const account = (trailArn && parseArn(trailArn)?.account) || keyAccount;
   const trail: ContextValue | undefined = trailArn ?? (account ? { account } : undefined);
   const context = new Map<string, ContextValue>([
     ['aws:principalisawsservice', 'true'],
@@ -109,8 +115,8 @@ const coversGenerateDataKey = (statement: PolicyStatement): boolean =>
   statement.NotAction ? !actionCovers(statement.NotAction, ACTION) : actionCovers(statement.Action, ACTION);
 
 /**
- * True when the policy lets CloudTrail call `kms:GenerateDataKey*` for every trail in `trailArns` (or, with none
- * known, for a trail of `ownAccount`): an Allow whose conditions hold for the request (or may), and no Deny whose
+ * True when the policy lets CloudTrail call `kms:GenerateDataKey*` for every trail in `trailArns`, each as its owner's
+ * (or, with none known, for a trail of `ownAccount`, the key's): an Allow whose conditions hold for the request (or may), and no Deny whose
  * conditions surely hold, however either is spelled (`NotPrincipal`, `NotAction`).
  */
 export function allowsCloudTrailEncryption(policy: Policy, ownAccount?: string, trailArns: string[] = []): boolean {

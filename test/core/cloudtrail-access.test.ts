@@ -6,13 +6,18 @@ import { allowsCloudTrailEncryption } from '../../lambda/core/cloudtrail-access'
 import { normalizePolicy } from '../../lambda/core/policy';
 import {
   ACCOUNT,
+  at,
+  by,
   cloudTrailStatement,
   createKey,
+  createTrail,
   defaultPolicy,
   detect,
   EXTERNAL_ACCOUNT,
+  KEY_ARN,
   policyWith,
   putKeyPolicy,
+  sessionIdentity,
   TRAIL_ARN,
 } from './harness';
 
@@ -95,5 +100,47 @@ describe('CloudTrail access to the key of its logs', () => {
     const { last } = detect([createKey({ policy: policyWith(openToAll) }), putKeyPolicy(defaultPolicy())]);
     expect(last.changes.policy).not.toHaveProperty('cloudtrail_access_removed');
     expect(last.summary).not.toMatch(/CloudTrail/);
+  });
+
+  describe("an organization trail encrypted with a key of another account (the organization's log archive)", () => {
+    // The organization trail belongs to the management account; its logs go to the log archive account's key.
+    const MANAGEMENT_ACCOUNT = EXTERNAL_ACCOUNT;
+    const ORGANIZATION_TRAIL = `arn:aws:cloudtrail:us-west-2:${MANAGEMENT_ACCOUNT}:trail/org-audit`;
+
+    /** CreateTrail__panther__1 as the management account's CreateTrail of its organization trail, on the key. */
+    function createOrganizationTrail() {
+      const record = at(createTrail('org-audit', KEY_ARN), 'create-trail-1');
+      record.recipientAccountId = MANAGEMENT_ACCOUNT;
+      (record.requestParameters as Record<string, unknown>).isOrganizationTrail = true;
+      return record;
+    }
+
+    it("lets CloudTrail in when the policy fences it to the management account, the trail's aws:SourceAccount", () => {
+      expect(allows([cloudTrailStatement(MANAGEMENT_ACCOUNT)], [ORGANIZATION_TRAIL])).toBe(true);
+      expect(allows([cloudTrailStatement(ACCOUNT)], [ORGANIZATION_TRAIL])).toBe(false);
+    });
+
+    it('reports a policy that fences CloudTrail to the key account instead as locking the trail out', () => {
+      // Act
+      const { store, last } = detect(
+        [
+          at(createKey({ policy: policyWith(cloudTrailStatement(MANAGEMENT_ACCOUNT)) }), 'create-key-1'),
+          createOrganizationTrail(),
+          by(at(putKeyPolicy(policyWith(cloudTrailStatement(ACCOUNT))), 'put-1'), sessionIdentity('Ops', 'mallory')),
+        ],
+        { severityOverrides: { PutKeyPolicy: 'error' } },
+      );
+
+      // Assess
+      expect(store.trailsUsingKey(KEY_ARN)).toEqual([ORGANIZATION_TRAIL]);
+      expect(last.changes.policy).toHaveProperty('cloudtrail_access_removed', true);
+      expect(last.severity).toBe('critical');
+      expect(last.reasons).toEqual([
+        `TrailKeyKeepsCloudTrailAccess: CloudTrail can no longer encrypt the logs of ${ORGANIZATION_TRAIL} with this key`,
+      ]);
+      expect(last.summary).toBe(
+        `Key policy of ${KEY_ARN.split('/').pop()} no longer lets CloudTrail encrypt logs (changed by mallory)`,
+      );
+    });
   });
 });
