@@ -130,7 +130,8 @@ function alreadyKnown(observation: Pick<Observation, 'paths'>): Record<string, A
 /**
  * Principal details of a policy change, and whether it takes CloudTrail's `kms:GenerateDataKey*` away from a key
  * meant for it: one that encrypts a trail (`trailsUsingKey`: ARNs, or a placeholder for configured trail keys), or
- * whose previous policy named CloudTrail. With the previous policy unknown, on a key that encrypts a trail, the new
+ * whose previous policy named CloudTrail. Trail by trail: one that had access and lost it counts, even when another
+ * trail on the key had none already. With the previous policy unknown, on a key that encrypts a trail, the new
  * policy breaks the trail either way.
  */
 function policyDetails(change: AttributeChange, ownAccount: string, trailsUsingKey: readonly string[]) {
@@ -139,9 +140,12 @@ function policyDetails(change: AttributeChange, ownAccount: string, trailsUsingK
   const details: Partial<AttributeChange> = { ...diffPolicies(before, after, ownAccount) };
   const trails = trailsUsingKey.filter((trail) => trail.startsWith('arn:'));
   const meantForCloudTrail = trailsUsingKey.length > 0 || (!!before && namesCloudTrail(before));
-  const hadAccess = before ? allowsCloudTrailEncryption(before, ownAccount, trails) : trailsUsingKey.length > 0;
-  if (after && meantForCloudTrail && hadAccess && !allowsCloudTrailEncryption(after, ownAccount, trails))
-    details.cloudtrail_access_removed = true;
+  const hadAccess = (arns: string[]) =>
+    before ? allowsCloudTrailEncryption(before, ownAccount, arns) : trailsUsingKey.length > 0;
+  const lostAccess = (trails.length > 0 ? trails.map((trail) => [trail]) : [[]]).some(
+    (arns) => hadAccess(arns) && !!after && !allowsCloudTrailEncryption(after, ownAccount, arns),
+  );
+  if (meantForCloudTrail && lostAccess) details.cloudtrail_access_removed = true;
   return details;
 }
 

@@ -143,4 +143,26 @@ describe('CloudTrail access to the key of its logs', () => {
       );
     });
   });
+
+  it('reports a trail locked out while another trail on the same key already was', () => {
+    // Two trails on the key; the approved policy lets CloudTrail in for org-audit only (app-audit's delivery fails).
+    const appAudit = TRAIL_ARN.replace('org-audit', 'app-audit');
+    const onlyFor = (trail: string) => cloudTrailOnlyIf({ StringEquals: { 'aws:SourceArn': trail } });
+
+    // Act
+    const { store, last } = detect(
+      [
+        at(createKey({ policy: policyWith(onlyFor(TRAIL_ARN)) }), 'create-key-1'),
+        at(createTrail('org-audit', KEY_ARN), 'create-trail-1'),
+        at(createTrail('app-audit', KEY_ARN), 'create-trail-2'),
+        by(at(putKeyPolicy(policyWith(onlyFor(`${TRAIL_ARN}-decoy`))), 'put-1'), sessionIdentity('Ops', 'mallory')),
+      ],
+      { severityOverrides: { PutKeyPolicy: 'error' } },
+    );
+
+    // Assess
+    expect(store.trailsUsingKey(KEY_ARN)).toEqual([TRAIL_ARN, appAudit]);
+    expect(last.changes.policy).toHaveProperty('cloudtrail_access_removed', true);
+    expect(last.severity).toBe('critical');
+  });
 });
