@@ -210,13 +210,17 @@ function phase(eventName: string): number {
   return 1;
 }
 
-/** The alias or trail a successful Create/Delete call names (`alias/payments in eu-west-1`), else undefined. */
+/**
+ * The alias or trail a successful Create/Delete call names (`alias/payments in 111122223333 eu-west-1`), else
+ * undefined. Names are an account's and Region's own: an organization trail holds the same alias name in many accounts.
+ */
 function recreatable(event: ChangeEvent): string | undefined {
   if (event.errorCode || !/^(Create|Delete)(Alias|Trail)$/.test(event.eventName)) return undefined;
   const { aliasName, name } = event.requestParameters;
+  const where = `in ${event.account} ${event.region}`;
   // Alias names may hold slashes (`alias/team-a/db`); a trail may be named by its ARN.
-  if (typeof aliasName === 'string') return `${aliasNameOf(aliasName)} in ${event.region}`;
-  if (typeof name === 'string') return `trail ${name.slice(name.lastIndexOf('/') + 1)} in ${event.region}`;
+  if (typeof aliasName === 'string') return `${aliasNameOf(aliasName)} ${where}`;
+  if (typeof name === 'string') return `trail ${name.slice(name.lastIndexOf('/') + 1)} ${where}`;
   return undefined;
 }
 

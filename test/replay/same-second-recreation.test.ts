@@ -6,30 +6,34 @@ import * as path from 'node:path';
 import { type Json, replayInProcess, sample, tempDir, writeFile } from '../helpers/keydrift';
 
 const ACCOUNT = '111122223333';
+const OTHER_ACCOUNT = '444455556666';
 const REGION = 'us-east-1';
-const keyArn = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
-const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
+const keyArn = (id: string, account = ACCOUNT) => `arn:aws:kms:${REGION}:${account}:key/${id}`;
+const aliasArnIn = (account: string) => `arn:aws:kms:${REGION}:${account}:alias/payments`;
 const PAYMENTS_KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const OTHER_KEY = '0987dcba-09fe-87dc-65ba-ab0987654321';
 
-/** A real alias record (CreateAlias or DeleteAlias) on `aliasName` for `keyId`, at `eventTime`. */
+/** A real alias record (CreateAlias or DeleteAlias) on `aliasName` for `keyId`, at `eventTime`, in `account`. */
 function aliasCall(
   name: 'CreateAlias' | 'DeleteAlias',
   keyId: string,
   eventTime: string,
   eventID: string,
   aliasName = 'alias/payments',
+  account = ACCOUNT,
 ): Json {
   const record = sample(`${name}__awskmsdg__1`);
+  const aliasArn = aliasArnIn(account);
   return {
     ...record,
     awsRegion: REGION,
+    recipientAccountId: account,
     eventTime,
     eventID,
     requestParameters: name === 'CreateAlias' ? { aliasName, targetKeyId: keyId } : { aliasName },
     resources: [
-      { ARN: aliasName === 'alias/payments' ? ALIAS_ARN : `${ALIAS_ARN.split(':alias/')[0]}:${aliasName}` },
-      { ARN: keyArn(keyId) },
+      { ARN: aliasName === 'alias/payments' ? aliasArn : `${aliasArn.split(':alias/')[0]}:${aliasName}` },
+      { ARN: keyArn(keyId, account) },
     ],
   };
 }
@@ -71,5 +75,26 @@ describe('an alias deleted and created again in the same second', () => {
     ]);
 
     expect(findings.map((f) => f.eventId)).toEqual(['create', 'delete', 'create-again', 'delete-again']);
+  });
+
+  test('in one account is told by what that account did to the name, not by another account of an organization trail', async () => {
+    // Act: account A deleted its alias/payments; later, in the same Region, account B moved its own alias/payments
+    // to another key within one second.
+    const other = (name: 'CreateAlias' | 'DeleteAlias', keyId: string, time: string, id: string) =>
+      aliasCall(name, keyId, time, id, 'alias/payments', OTHER_ACCOUNT);
+    const { findings } = await replayRecords([
+      aliasCall('CreateAlias', PAYMENTS_KEY, '2026-10-03T09:00:00Z', 'a-create'),
+      aliasCall('DeleteAlias', PAYMENTS_KEY, '2026-10-03T10:00:00Z', 'a-delete'),
+      other('CreateAlias', PAYMENTS_KEY, '2026-10-03T09:00:00Z', 'b-create'),
+      other('CreateAlias', OTHER_KEY, '2026-10-03T12:00:01Z', 'b-recreate'),
+      other('DeleteAlias', PAYMENTS_KEY, '2026-10-03T12:00:01Z', 'b-delete'),
+    ]);
+
+    // Assess: B's alias ends on the other key, drift, not deleted and back at its baseline.
+    expect(findings.map((f) => f.eventId)).toEqual(['a-create', 'b-create', 'a-delete', 'b-delete', 'b-recreate']);
+    const recreated = findings[4];
+    expect(recreated.resource).toBe(aliasArnIn(OTHER_ACCOUNT));
+    expect(recreated.changes.target_key_id).toEqual({ before: null, after: keyArn(OTHER_KEY, OTHER_ACCOUNT) });
+    expect(recreated.status).toBe('drift');
   });
 });
