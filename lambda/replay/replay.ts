@@ -274,7 +274,8 @@ function byTime(a: Located, b: Located): number {
 
 /**
  * How a record differs from the one kept with its eventID (a different call, not a second copy of it), or
- * `undefined` when it is a copy: the same eventName, eventSource, eventTime, user, errorCode and requestParameters.
+ * `undefined` when it is a copy: the same eventName, eventSource, eventTime, account, Region, user, errorCode,
+ * requestParameters and resources.
  */
 function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
   const sameSecond = kept.time === copy.time;
@@ -284,14 +285,28 @@ function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
     kept.eventName !== copy.eventName && `eventName ${copy.eventName}, not ${kept.eventName}`,
     kept.service !== copy.service && `eventSource ${copy.service}.amazonaws.com, not ${kept.service}.amazonaws.com`,
     kept.epochMs !== copy.epochMs && `eventTime ${at(copy)}, not ${at(kept)}`,
+    // An organization trail holds every account's records: a copy is the same account's and Region's.
+    kept.account !== copy.account && `recipientAccountId ${copy.account}, not ${kept.account}`,
+    kept.region !== copy.region && `awsRegion ${copy.region}, not ${kept.region}`,
   ]);
-  // The same call at the same time can still be another one: a forged copy naming another trail or user.
+  // The same call at the same time can still be another one: a forged copy naming another trail or user, or (KMS
+  // deleting a key, which has no caller or parameters) another key in resources[].
   const details = listed([
     kept.actor.arn !== copy.actor.arn && `user ${copy.actor.arn}, not ${kept.actor.arn}`,
     kept.errorCode !== copy.errorCode && `errorCode ${copy.errorCode ?? 'none'}, not ${kept.errorCode ?? 'none'}`,
     stableJson(kept.requestParameters) !== stableJson(copy.requestParameters) && 'other requestParameters',
+    otherResources(kept, copy) && 'other resources',
   ]);
   return call || details || undefined;
+}
+
+/**
+ * Whether two records name different resources. A copy may name none where the other does: the detail of an
+ * EventBridge event can leave out resources[], which the log file's record has.
+ */
+function otherResources(kept: ChangeEvent, copy: ChangeEvent): boolean {
+  if (kept.resourceArns.length === 0 || copy.resourceArns.length === 0) return false;
+  return stableJson([...kept.resourceArns].sort()) !== stableJson([...copy.resourceArns].sort());
 }
 
 /**

@@ -16,6 +16,8 @@ import {
   writeFile,
 } from '../helpers/keydrift';
 
+const OTHER_KEY = '0987dcba-09fe-87dc-65ba-ab0987654321';
+
 /** The Panther samples that reuse eventID "1": CreateTrail, DisableKey, ScheduleKeyDeletion, StopLogging twice. */
 const PANTHER_ID_1 = [
   'CreateTrail__panther__1',
@@ -40,7 +42,7 @@ describe('writes that share an eventID but are different calls', () => {
       `${disableKey}: record: ${seen}: this DisableKey record is ignored (eventName DisableKey, not CreateTrail; ${kmsNotTrail})`,
       `${scheduleDeletion}: record: ${seen}: this ScheduleKeyDeletion record is ignored (eventName ScheduleKeyDeletion, not CreateTrail; ${kmsNotTrail})`,
       `${stopLogging}: record: ${seen}: this StopLogging record is ignored (eventName StopLogging, not CreateTrail)`,
-      `${stopLoggingLater}: record: ${seen}: this StopLogging record is ignored (eventName StopLogging, not CreateTrail; eventTime 2020-11-01T08:30:03Z, not 2019-01-01T00:00:00Z)`,
+      `${stopLoggingLater}: record: ${seen}: this StopLogging record is ignored (eventName StopLogging, not CreateTrail; eventTime 2020-11-01T08:30:03Z, not 2019-01-01T00:00:00Z; recipientAccountId 493859302102, not 123456789012; awsRegion us-east-1, not us-west-2)`,
     ]);
   });
 
@@ -67,11 +69,12 @@ describe('writes that share an eventID but are different calls', () => {
   });
 
   test("a harmless write forged with a critical write's eventID is judged first, but the critical one is reported", () => {
-    // Prepare: a TagResource given DisableKey's eventID and an earlier time, in the same log file.
+    // Prepare: a TagResource given DisableKey's eventID, Region and an earlier time, in the same log file.
     const disable = sample('DisableKey__awskmsdg__1');
     const tag: Json = {
       ...sample('TagResource__awskmsdg__1'),
       eventID: disable.eventID,
+      awsRegion: disable.awsRegion,
       eventTime: '2014-11-04T00:00:00Z',
     };
     const file = writeFile(path.join(tempDir(), 'log.json'), { Records: [disable, tag] });
@@ -106,6 +109,52 @@ describe('writes that share an eventID but are different calls', () => {
     expect(summary.recordErrors).toEqual([
       expect.stringMatching(/this StopLogging record is ignored \(user .*, not .*; other requestParameters\)$/),
     ]);
+  });
+
+  test('a copy in another account or Region (an organization trail holds every account) is reported, not merged', async () => {
+    // Prepare: KMS deleting a key at the end of its waiting period: no caller and no request parameters, only the
+    // account, Region and resources[] tell one deletion from another. The same eventID in account B, Region
+    // eu-west-1, deletes B's key there.
+    const deleted = sample('DeleteKey__awskmsdg__1');
+    const elsewhere = JSON.parse(
+      JSON.stringify(deleted).replaceAll('111122223333', '444455556666').replaceAll('us-west-2', 'eu-west-1'),
+    );
+    elsewhere.awsRegion = 'eu-west-1';
+    // And in account A, the deletion of another key at the same second under that eventID.
+    const anotherKey = JSON.parse(
+      JSON.stringify(deleted).replaceAll('1234abcd-12ab-34cd-56ef-1234567890ab', OTHER_KEY),
+    );
+    const dir = tempDir();
+    const files = [
+      writeFile(path.join(dir, 'a.json'), { Records: [deleted] }),
+      writeFile(path.join(dir, 'b.json'), { Records: [elsewhere] }),
+      writeFile(path.join(dir, 'c.json'), { Records: [anotherKey] }),
+    ];
+    // Act
+    const { findings, summary } = await replayInProcess(files);
+    // Assess: one deletion judged, each other named with what differs, not counted as a second delivery.
+    expect(findings).toHaveLength(1);
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(
+        /^.*b\.json: .*this DeleteKey record is ignored \(recipientAccountId 444455556666, not 111122223333; awsRegion eu-west-1, not us-east-1\)$/,
+      ),
+      expect.stringMatching(/^.*c\.json: .*this DeleteKey record is ignored \(other resources\)$/),
+    ]);
+  });
+
+  test('a copy from EventBridge whose detail leaves out resources[] is a duplicate, not a bad record', async () => {
+    // AWS's published "AWS API Call via CloudTrail" example has no resources[] in its detail.
+    const disable = sample('DisableKey__awskmsdg__1');
+    const { resources: _, ...detail } = disable;
+    const event = { 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.kms', id: 'eb-1', detail };
+    const dir = tempDir();
+    const files = [
+      writeFile(path.join(dir, 'log.json'), { Records: [disable] }),
+      writeFile(path.join(dir, 'event.json'), event),
+    ];
+    const { findings, summary } = await replayInProcess(files);
+    expect(findings).toHaveLength(1);
+    expect(summary).toMatchObject({ duplicates: 1, recordErrors: [] });
   });
 
   test('the same record delivered twice (same call, time, user and parameters) is a duplicate, not a bad record', async () => {
