@@ -147,6 +147,30 @@ const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:
 /** Condition keys about the resource a service acts for, not the caller. */
 const SOURCE_FENCES = ['aws:sourceaccount', 'aws:sourcearn'];
 
+/**
+ * What a statement's policy variables stand for: `${aws:ResourceAccount}` is the key's own account, and only the 2012
+ * policy language has variables (in an older one `${…}` is text). Escapes (`${*}`, `${?}`, `${$}`) are not variables.
+ */
+interface VariableScope {
+  ownAccount: string;
+  variables: boolean;
+}
+const POLICY_VARIABLE = /\$\{[^}]*:[^}]*\}/;
+const RESOURCE_ACCOUNT = /\$\{aws:ResourceAccount\}/gi;
+/** The key's own organization: inside, whatever its id. */
+const RESOURCE_ORG = /^\$\{aws:ResourceOrgID\}$/i;
+
+/**
+ * A fence value with `${aws:ResourceAccount}` put in, or `undefined` when another variable makes it something each
+ * request supplies (`${aws:PrincipalOrgID}` is every caller's own organization): such a value fences no one out.
+ */
+function resolveVariables(value: string, scope: VariableScope, org: boolean): string | undefined {
+  if (!scope.variables) return value;
+  const resolved = value.replace(RESOURCE_ACCOUNT, scope.ownAccount);
+  if (org && RESOURCE_ORG.test(resolved)) return resolved;
+  return POLICY_VARIABLE.test(resolved) ? undefined : resolved;
+}
+
 /** The values every set holds (conditions that must all hold); `undefined` with no sets. */
 function common(sets: string[][]): string[] | undefined {
   if (sets.length === 0) return undefined;
@@ -158,14 +182,21 @@ function common(sets: string[][]): string[] | undefined {
  * every key must hold: the accounts are those all the caller's keys allow (else all the source keys allow), so a
  * fence to the key's own account and a pattern of another account's roles let no one in (`unsatisfiable`).
  */
-function fencesOf(statement: PolicyStatement): Pick<Grantee, 'accounts' | 'orgs'> & { unsatisfiable: boolean } {
+function fencesOf(
+  statement: PolicyStatement,
+  scope: VariableScope,
+): Pick<Grantee, 'accounts' | 'orgs'> & { unsatisfiable: boolean } {
   const caller: string[][] = [];
   const source: string[][] = [];
   const orgs: string[][] = [];
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
-    for (const [key, values] of Object.entries(block)) {
+    for (const [key, written] of Object.entries(block)) {
       const lower = key.toLowerCase();
+      const resolved = written.map((value) => resolveVariables(value, scope, ORG_FENCES.includes(lower)));
+      // A value each request supplies itself matches every request: the key confines nothing.
+      if (resolved.some((value) => value === undefined)) continue;
+      const values = resolved as string[];
       const fences = SOURCE_FENCES.includes(lower) ? source : caller;
       if (ARN_FENCES.includes(lower)) {
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
@@ -204,7 +235,7 @@ const isServiceExemption = (operator: string, key: string, values: string[]): bo
  * exempting AWS services, which outside access does not count), read as the confining operator it negates. Any other
  * condition makes the Deny narrower than a fence, so it is not one.
  */
-function denyFenceOf(statement: PolicyStatement): DenyFence | undefined {
+function denyFenceOf(statement: PolicyStatement, scope: VariableScope): DenyFence | undefined {
   if (statement.Effect !== 'Deny' || !statement.Condition) return undefined;
   let fence: { operator: string; key: string; values: string[] } | undefined;
   for (const [operator, block] of Object.entries(statement.Condition)) {
@@ -216,17 +247,20 @@ function denyFenceOf(statement: PolicyStatement): DenyFence | undefined {
   }
   if (!fence) return undefined;
   const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');
-  const { accounts, orgs } = fencesOf({ Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } });
+  const { accounts, orgs } = fencesOf(
+    { Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } },
+    scope,
+  );
   return accounts.length === 0 && orgs.length === 0 ? undefined : { accounts, orgs };
 }
 
 /** Deny fences that apply to every principal and every KMS action on the key: a perimeter around the whole key. */
-function perimetersOf(policy: Policy): DenyFence[] {
+function perimetersOf(policy: Policy, scope: VariableScope): DenyFence[] {
   const everyAction = (s: PolicyStatement) => !s.NotAction && (s.Action ?? []).some((a) => a === '*' || a === 'kms:*');
   // In a key policy `*` is the key itself; a Deny on some other resource never applies to it.
   const thisKey = (s: PolicyStatement) => !s.NotResource && (s.Resource ?? ['*']).includes('*');
   return policy.Statement.filter((s) => s.Principal === '*' && everyAction(s) && thisKey(s))
-    .map(denyFenceOf)
+    .map((statement) => denyFenceOf(statement, scope))
     .filter((fence) => fence !== undefined);
 }
 
@@ -234,9 +268,10 @@ function perimetersOf(policy: Policy): DenyFence[] {
  * Principals the policy's Allow statements grant to, each with its fences. A Deny perimeter fences a wildcard that
  * has none of its own, and takes away a principal of an account outside the accounts it lets in.
  */
-function granteesOf(policy: Policy): Grantee[] {
+function granteesOf(policy: Policy, ownAccount: string): Grantee[] {
   const grantees: Grantee[] = [];
-  const perimeters = perimetersOf(policy);
+  const scope: VariableScope = { ownAccount, variables: policy.Version === '2012-10-17' };
+  const perimeters = perimetersOf(policy, scope);
   // Every perimeter applies: one fenced to accounts is the narrowest a wildcard can be read as.
   const perimeter = perimeters.find((p) => p.accounts.length > 0) ?? perimeters[0];
   const fencedOut = (principal: string) => {
@@ -245,7 +280,7 @@ function granteesOf(policy: Policy): Grantee[] {
   };
   for (const statement of policy.Statement) {
     if (statement.Effect !== 'Allow') continue;
-    const { unsatisfiable, ...fences } = fencesOf(statement);
+    const { unsatisfiable, ...fences } = fencesOf(statement, scope);
     // Conditions no request can meet grant nothing.
     if (unsatisfiable) continue;
     // NotPrincipal with Allow grants everyone but the listed principals.
@@ -315,8 +350,8 @@ export function diffPolicies(
   after: Policy | null | undefined,
   ownAccount: string,
 ): PolicyDiff {
-  const beforeGrantees = before ? granteesOf(before) : [];
-  const afterGrantees = after ? granteesOf(after) : [];
+  const beforeGrantees = before ? granteesOf(before, ownAccount) : [];
+  const afterGrantees = after ? granteesOf(after, ownAccount) : [];
   const beforeKeys = new Set(beforeGrantees.map(granteeKey));
   const afterKeys = new Set(afterGrantees.map(granteeKey));
   const gained = afterGrantees.filter((g) => !beforeKeys.has(granteeKey(g)));
@@ -331,5 +366,5 @@ export function diffPolicies(
 
 /** Accounts (or `*`) outside `ownAccount` that a policy lets in at all. */
 export function externalAccountsOf(policy: Policy, ownAccount: string): string[] {
-  return [...new Set(granteesOf(policy).flatMap((g) => outsiders(g, ownAccount)))].sort();
+  return [...new Set(granteesOf(policy, ownAccount).flatMap((g) => outsiders(g, ownAccount)))].sort();
 }

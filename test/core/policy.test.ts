@@ -399,6 +399,61 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(['*']);
   });
 
+  /** A policy variable as a policy writes it: `${name}`. */
+  const variable = (name: string) => `\${${name}}`;
+  /** "*" allowed to decrypt when its condition key `key` equals `value` (`StringEquals`). */
+  const wildcardWhere = (key: string, value: string) => ({
+    Effect: 'Allow',
+    Principal: '*',
+    Action: 'kms:Decrypt',
+    Resource: '*',
+    Condition: { StringEquals: { [key]: value } },
+  });
+
+  it.each([
+    // Each caller's own account, organization or ARN: every caller meets it.
+    ['kms:CallerAccount', variable('aws:PrincipalAccount'), ['*']],
+    ['aws:PrincipalOrgID', variable('aws:PrincipalOrgID'), ['*']],
+    ['aws:PrincipalArn', `arn:aws:iam::${variable('aws:PrincipalAccount')}:root`, ['*']],
+    // The key's own account or organization: a fence like the value itself.
+    ['aws:PrincipalAccount', variable('aws:ResourceAccount'), []],
+    ['aws:PrincipalOrgID', variable('aws:ResourceOrgID'), []],
+  ])('reads "*" fenced by %s = %s (a policy variable) as open to %j', (key, value, outside) => {
+    expect(externalAccountsOf(normalizePolicy(policyWith(wildcardWhere(key, value))), ACCOUNT)).toEqual(outside);
+  });
+
+  it('reads a policy variable as text in a policy of the 2008 language, which has none', () => {
+    const policy = {
+      ...policyWith(wildcardWhere('aws:PrincipalOrgID', variable('aws:PrincipalOrgID'))),
+      Version: '2008-10-17',
+    };
+    expect(externalAccountsOf(normalizePolicy(policy), ACCOUNT)).toEqual([]);
+  });
+
+  it("does not read a Deny whose negated fence is each caller's own value as a perimeter", () => {
+    // `StringNotEquals aws:PrincipalAccount ${aws:PrincipalAccount}` holds for no request: the Deny never applies.
+    const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
+    const never = perimeter('StringNotEquals', 'aws:PrincipalAccount', variable('aws:PrincipalAccount'));
+    expect(externalAccountsOf(normalizePolicy(policyWith(partner, never)), ACCOUNT)).toEqual([EXTERNAL_ACCOUNT]);
+    const ownOrg = perimeter('StringNotEquals', 'aws:PrincipalOrgID', variable('aws:PrincipalOrgID'));
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, ownOrg)), ACCOUNT)).toEqual(['*']);
+  });
+
+  it('escalates a new key whose "*" is fenced to the organization of whoever calls: anyone in any organization', () => {
+    const policy = policyWith(wildcardWhere('aws:PrincipalOrgID', variable('aws:PrincipalOrgID')));
+    const { last } = detect([createKey({ policy })]);
+    expect(last.changes.policy?.external_accounts).toEqual(['*']);
+    expect(last.severity).toBe('critical');
+    expect(last.summary).toMatch(/open to anyone/);
+  });
+
+  it("does not escalate a new key whose wildcard is fenced to the key's own account by aws:ResourceAccount", () => {
+    const policy = policyWith(wildcardWhere('aws:PrincipalAccount', variable('aws:ResourceAccount')));
+    const { last } = detect([createKey({ policy })]);
+    expect(last.changes.policy?.external_accounts).toEqual([]);
+    expect(last.severity).toBe('warning');
+  });
+
   it('reports the root of the key account as inside the account', () => {
     expect(externalAccountsOf(normalizePolicy(defaultPolicy()), ACCOUNT)).toEqual([]);
     expect(KEY_ARN).toContain(ACCOUNT);
