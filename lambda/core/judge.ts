@@ -149,12 +149,27 @@ function policyDetails(change: AttributeChange, ownAccount: string, trailsUsingK
   return details;
 }
 
+/**
+ * The account a grant lets in: its grantee's, or for a service principal the account of the resource its SourceArn
+ * constraint names, on whose behalf alone the service may use the key (as a policy's `aws:SourceArn` fence).
+ */
+function grantAccount(grant: unknown): string | undefined {
+  const { grantee_principal: grantee, constraints } = (grant ?? {}) as {
+    grantee_principal?: string | null;
+    constraints?: { sourceArn?: unknown } | null;
+  };
+  if (!grantee) return undefined;
+  const account = accountOfPrincipal(grantee);
+  if (account || grantee.startsWith('arn:')) return account;
+  const sourceArn = constraints?.sourceArn;
+  return typeof sourceArn === 'string' ? parseArn(sourceArn)?.account || undefined : undefined;
+}
+
 function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
   const outside = new Set<string>();
   for (const [id, grant] of Object.entries((change.after as Record<string, unknown>) ?? {})) {
     const before = (change.before as Record<string, unknown>)[id];
-    const grantee = (grant as { grantee_principal?: string } | null)?.grantee_principal;
-    const account = grantee ? accountOfPrincipal(grantee) : undefined;
+    const account = grantAccount(grant);
     if (grant && !before && account && account !== ownAccount) outside.add(account);
   }
   return [...outside].sort();

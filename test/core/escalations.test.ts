@@ -192,6 +192,39 @@ describe('Escalation: outside access through a grant', () => {
   });
 });
 
+/**
+ * CreateGrant__awskmsdg__3 made by a person the current way, for a service principal fenced by a SourceArn constraint
+ * to `table` (KMS Developer Guide, "Using grant constraints": --grantee-service-principal, --retiring-service-principal).
+ */
+const serviceGrantFor = (table: string) =>
+  rec('CreateGrant__awskmsdg__3', (r) => {
+    delete (r.userIdentity as Record<string, unknown>).invokedBy;
+    r.sourceIPAddress = '198.51.100.7';
+    const { granteePrincipal: _grantee, retiringPrincipal: _retiring, ...request } = r.requestParameters ?? {};
+    r.requestParameters = {
+      ...request,
+      granteeServicePrincipal: 'dynamodb.amazonaws.com',
+      retiringServicePrincipal: 'dynamodb.amazonaws.com',
+      constraints: { sourceArn: table },
+    };
+  });
+
+describe('Escalation: outside access through a grant to a service principal', () => {
+  it('reports a grant that lets a service act for a resource of another account as that account, critical', () => {
+    // As a policy statement for the service fenced by aws:SourceArn to another account's resource.
+    const { last } = detect([serviceGrantFor(`arn:aws:dynamodb:us-west-2:${EXTERNAL_ACCOUNT}:table/Books`)]);
+    expect(last.changes.grants.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    expect(last.summary).toMatch(/for dynamodb\.amazonaws\.com in account 444455556666/);
+  });
+
+  it('keeps a grant that lets a service act for a resource of the key account at error', () => {
+    const { last } = detect([serviceGrantFor(`arn:aws:dynamodb:us-west-2:${ACCOUNT}:table/Books`)]);
+    expect(last.changes.grants.external_accounts).toEqual([]);
+    expect(last).toMatchObject({ status: 'drift', severity: 'error' });
+  });
+});
+
 describe('Escalation: grants made by AWS services', () => {
   it('reports a grant an AWS service created for its caller as routine: info, planned (ServiceGrantsAreRoutine)', () => {
     const { last } = detect([rec('CreateGrant__awskmsdg__3')]);
