@@ -29,6 +29,9 @@ const list = (value: unknown): string[] =>
 /** Condition keys that fence a wildcard principal to one account or an organization. */
 const ACCOUNT_FENCES = ['kms:calleraccount', 'aws:principalaccount', 'aws:sourceaccount'];
 const ORG_FENCES = ['aws:principalorgid'];
+/** Organization paths (`o-abc123/r-ab12/ou-ab12-11111111/*`) begin with the organization's id. */
+const ORG_PATH_FENCES = ['aws:principalorgpaths'];
+const organizationOfPath = (path: string): string | undefined => /^(o-[a-z0-9]+)\//i.exec(path)?.[1].toLowerCase();
 
 /** A bare account id principal means the account's root (in the key's partition: `aws-cn` in China). */
 function principalArn(value: string, partition: string): string {
@@ -202,6 +205,12 @@ function fencesOf(
         // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
         const owners = values.map(accountOfArnFence).filter((owner) => owner !== undefined);
         if (owners.length === values.length) fences.push(owners);
+        continue;
+      }
+      if (ORG_PATH_FENCES.includes(lower)) {
+        // A path pattern that names its organization confines the caller to it, whatever it leaves open below.
+        const owners = values.map(organizationOfPath).filter((org) => org !== undefined);
+        if (owners.length === values.length) orgs.push(owners);
         continue;
       }
       // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.

@@ -454,6 +454,39 @@ describe('Policy analysis', () => {
     expect(last.severity).toBe('warning');
   });
 
+  it.each([
+    ['an organizational unit of one organization', ['o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*'], []],
+    ['two organizations', ['o-a1b2c3d4e5/*', 'o-f6g7h8i9j0/r-cd34/*'], []],
+    ['any organization', ['o-*/r-ab12/ou-ab12-11111111/*'], ['*']],
+    ['a pattern open to anything', ['*'], ['*']],
+  ])('reads "*" fenced by aws:PrincipalOrgPaths to %s as an organization fence', (_, paths, outside) => {
+    // The form the IAM User Guide gives for aws:PrincipalOrgPaths: a multivalued key, matched with ForAnyValue.
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': paths } },
+    };
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
+  });
+
+  it('does not escalate a new key whose "*" is fenced to an organizational unit by aws:PrincipalOrgPaths', () => {
+    const statement = {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*' } },
+    };
+    const { last } = detect([createKey({ policy: policyWith(statement) })]);
+    expect(last.changes.policy).toMatchObject({
+      external_accounts: [],
+      added_principals: expect.arrayContaining(['* (org o-a1b2c3d4e5)']),
+    });
+    expect(last.severity).toBe('warning');
+  });
+
   it('reports the root of the key account as inside the account', () => {
     expect(externalAccountsOf(normalizePolicy(defaultPolicy()), ACCOUNT)).toEqual([]);
     expect(KEY_ARN).toContain(ACCOUNT);
