@@ -1,5 +1,6 @@
 import { styleText } from 'node:util';
 import type { Finding, Severity } from '../core/types';
+import { DIGEST_SKIPPED } from '../replay/parse-file';
 import type { ReplaySummary } from '../replay/replay';
 
 type Style = Parameters<typeof styleText>[0];
@@ -157,8 +158,17 @@ export function formatSummary(summary: ReplaySummary, shown: number): string {
       `${summary.otherAccounts ? `; ${summary.otherAccounts} call(s) on other accounts' resources, left to their owners` : ''}` +
       `${summary.ignored ? `; ${summary.ignored} ignored by configuration` : ''}`,
   ];
-  for (const { source, reason } of summary.skipped) {
+  // Digest files are expected beside the logs (an organization's prefix over a week holds thousands): one line for
+  // them all, so that what was skipped for a reason stays in sight.
+  const digests = summary.skipped.filter((s) => s.reason === DIGEST_SKIPPED);
+  const listed = digests.length > 1 ? summary.skipped.filter((s) => s.reason !== DIGEST_SKIPPED) : summary.skipped;
+  for (const { source, reason } of listed) {
     lines.push(`skipped ${escapeUnshowable(source)}: ${escapeUnshowable(reason)}`);
+  }
+  if (digests.length > 1) {
+    lines.push(
+      `skipped ${digests.length.toLocaleString('en-US')} CloudTrail digest files (no records), such as ${escapeUnshowable(digests[0].source)}`,
+    );
   }
   for (const error of summary.recordErrors) lines.push(`bad record ${escapeUnshowable(error)}`);
   return `${lines.join('\n')}\n`;

@@ -547,6 +547,9 @@ function readJsonLines(text: string, result: FileResult): LinesRead {
 }
 
 /** The JSON reading of one input's text: the fast path for a whole document, then JSON Lines, then value by value. */
+/** Why a digest file, which CloudTrail writes beside the logs to prove them untouched, is skipped. */
+export const DIGEST_SKIPPED = 'CloudTrail digest file (no records)';
+
 /** How a value or record the input ends inside is reported, and how a file of nothing else is. */
 const ENDS_INSIDE = ': truncated (the input ends inside it)';
 const CUT = 'truncated: ';
@@ -571,7 +574,7 @@ function parseText(text: string, result: FileResult): FileResult {
           : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
     };
   }
-  if (isObject(whole) && isDigest(whole)) return { ...result, skipped: 'CloudTrail digest file (no records)' };
+  if (isObject(whole) && isDigest(whole)) return { ...result, skipped: DIGEST_SKIPPED };
   if (collect(whole, '', result)) return result;
   return {
     ...emptyResult(result.source, result.bytes),

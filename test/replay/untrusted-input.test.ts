@@ -346,6 +346,29 @@ describe('inputs with nothing to replay', () => {
     expect(result.stderr).toContain(`skipped ${digest}: CloudTrail digest file (no records)`);
     expect(result.stderr).not.toContain('nothing could be read');
   });
+
+  test('many digest files (an organization prefix over days) are one line, so a file skipped for a reason stays in sight', () => {
+    const dir = tempDir();
+    const digests = Array.from({ length: 40 }, (_, hour) =>
+      writeFile(
+        path.join(
+          dir,
+          'CloudTrail-Digest',
+          `111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_${1000 + hour}.json.gz`,
+        ),
+        gzipSync(JSON.stringify({ digestStartTime: '2026-10-03T09:00:00Z', logFiles: [] })),
+      ),
+    );
+    const nothing = writeFile(path.join(dir, 'obj.json'), '{}');
+    writeFile(path.join(dir, 'CloudTrail', 'log.json'), { Records: [sample('TagResource__awskmsdg__1')] });
+    const result = runKeydrift(['replay', dir], { cwd: tempDir() });
+    expect(result.status).toBe(0);
+    const skipped = result.stderr.split('\n').filter((line) => line.startsWith('skipped '));
+    expect(skipped).toEqual([
+      `skipped ${nothing}: holds no CloudTrail records (not a CloudTrail log file, CloudTrail record or EventBridge event)`,
+      `skipped 40 CloudTrail digest files (no records), such as ${digests[0]}`,
+    ]);
+  });
 });
 
 describe('a byte order mark', () => {
