@@ -38,6 +38,14 @@ const emptyLists = () => {
   kmsMock.on(ListGrantsCommand).resolves({ ...none, Grants: [], Truncated: false });
 };
 
+/** The custodian sample key (enabled, its default policy, rotation on) with no tags, aliases or grants. */
+const custodianKeyWithoutLists = () => {
+  kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
+  kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
+  kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
+  emptyLists();
+};
+
 beforeEach(() => {
   kmsMock.reset();
 });
@@ -81,10 +89,7 @@ describe('createKmsReader: readKey maps the read calls to drift attributes', () 
   });
 
   it('asks for the default policy and the largest page of each list, by key ARN', async () => {
-    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
-    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
-    emptyLists();
+    custodianKeyWithoutLists();
 
     await reader.readKey(CUSTOMER_KEY);
 
@@ -402,10 +407,7 @@ describe('createKmsReader: readKey sorts KMS errors', () => {
   });
 
   it('reads the key as Deleted when it vanishes between DescribeKey and a list call', async () => {
-    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
-    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
-    emptyLists();
+    custodianKeyWithoutLists();
     kmsMock.on(ListGrantsCommand).rejects(kmsError('NotFoundException', 'Key not found'));
 
     expect((await reader.readKey(CUSTOMER_KEY)).attributes.key_state).toBe('Deleted');
@@ -478,10 +480,7 @@ describe('createKmsReader: agrees with the core on value shapes', () => {
     const event = normalizeRecord(record('CreateGrant__awskmsdg__3'));
     const effect = effectOf(event, new MemoryStore());
     const request = event.requestParameters as Record<string, never>;
-    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
-    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
-    emptyLists();
+    custodianKeyWithoutLists();
     kmsMock.on(ListGrantsCommand).resolves({
       ...none,
       Grants: [
@@ -519,10 +518,7 @@ describe('createKmsReader: agrees with the core on value shapes', () => {
     created.requestParameters.constraints = { encryptionContextSubset: subset, sourceArn: table };
     const event = normalizeRecord(created);
     const effect = effectOf(event, new MemoryStore());
-    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
-    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
-    emptyLists();
+    custodianKeyWithoutLists();
     kmsMock.on(ListGrantsCommand).resolves({
       ...none,
       Grants: [
@@ -567,10 +563,7 @@ describe('createKmsReader: agrees with the core on value shapes', () => {
     };
     const event = normalizeRecord(created);
     const effect = effectOf(event, new MemoryStore());
-    kmsMock.on(DescribeKeyCommand).resolves(sdkOutput('DescribeKey__custodian__1'));
-    kmsMock.on(GetKeyPolicyCommand).resolves(sdkOutput('GetKeyPolicy__custodian__1'));
-    kmsMock.on(GetKeyRotationStatusCommand).resolves(sdkOutput('GetKeyRotationStatus__custodian__1'));
-    emptyLists();
+    custodianKeyWithoutLists();
     kmsMock.on(ListGrantsCommand).resolves({
       ...none,
       Grants: [
