@@ -5,7 +5,7 @@
  * the doubt and leave a Deny out, so an unusual policy is never reported as a lockout it may not be.
  */
 import { parseArn } from './arn';
-import type { Policy, PolicyStatement } from './policy';
+import { type Policy, type PolicyStatement, resolveVariables, type VariableScope, variableScope } from './policy';
 
 const CLOUDTRAIL = 'cloudtrail.amazonaws.com';
 const ACTION = 'kms:GenerateDataKey';
@@ -63,8 +63,17 @@ function matches(value: string | { account: string }, pattern: string, like: boo
 
 const MATCHING = /^(String|Arn)(Not)?(Equals|EqualsIgnoreCase|Like)(IfExists)?$/i;
 
-/** Whether one condition holds for the request, or `undefined` when keydrift cannot tell. */
-function holds(operator: string, key: string, values: string[], context: Map<string, ContextValue>) {
+/**
+ * Whether one condition holds for the request, or `undefined` when keydrift cannot tell. A value's policy variables
+ * read as in the policy analysis (`${aws:ResourceAccount}` is the key's account); one keydrift cannot fill in is unknown.
+ */
+function holds(
+  operator: string,
+  key: string,
+  values: string[],
+  context: Map<string, ContextValue>,
+  scope: VariableScope,
+) {
   const lower = key.toLowerCase();
   if (!context.has(lower)) return undefined;
   const value = context.get(lower) as ContextValue;
@@ -79,17 +88,24 @@ function holds(operator: string, key: string, values: string[], context: Map<str
   const [, kind, not, how, ifExists] = matching;
   if (value === null) return !!not || !!ifExists;
   const like = /like/i.test(how) || /^arn$/i.test(kind);
-  const results = values.map((pattern) => matches(value, pattern, like, /IgnoreCase/i.test(how)));
+  const results = values.map((written) => {
+    const pattern = resolveVariables(written, scope, false);
+    return pattern === undefined ? undefined : matches(value, pattern, like, /IgnoreCase/i.test(how));
+  });
   const any = results.includes(true) ? true : results.includes(undefined) ? undefined : false;
   return any === undefined ? undefined : not ? !any : any;
 }
 
 /** Whether all of a statement's conditions hold for the request: true, false, or `undefined` when unknown. */
-function conditionsHold(statement: PolicyStatement, context: Map<string, ContextValue>): boolean | undefined {
+function conditionsHold(
+  statement: PolicyStatement,
+  context: Map<string, ContextValue>,
+  scope: VariableScope,
+): boolean | undefined {
   let result: boolean | undefined = true;
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     for (const [key, values] of Object.entries(block)) {
-      const outcome = holds(operator, key, values, context);
+      const outcome = holds(operator, key, values, context, scope);
       if (outcome === false) return false;
       if (outcome === undefined) result = undefined;
     }
@@ -122,10 +138,11 @@ const coversGenerateDataKey = (statement: PolicyStatement): boolean =>
 export function allowsCloudTrailEncryption(policy: Policy, ownAccount?: string, trailArns: string[] = []): boolean {
   const requests = (trailArns.length > 0 ? trailArns : [undefined]).map((arn) => requestContext(ownAccount, arn));
   const relevant = policy.Statement.filter((s) => appliesToCloudTrail(s) && coversGenerateDataKey(s));
+  const scope = variableScope(policy, ownAccount);
   return requests.every(
     (context) =>
-      relevant.some((s) => s.Effect === 'Allow' && conditionsHold(s, context) !== false) &&
-      !relevant.some((s) => s.Effect === 'Deny' && conditionsHold(s, context) === true),
+      relevant.some((s) => s.Effect === 'Allow' && conditionsHold(s, context, scope) !== false) &&
+      !relevant.some((s) => s.Effect === 'Deny' && conditionsHold(s, context, scope) === true),
   );
 }
 

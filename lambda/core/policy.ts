@@ -151,13 +151,19 @@ const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:
 const SOURCE_FENCES = ['aws:sourceaccount', 'aws:sourcearn'];
 
 /**
- * What a statement's policy variables stand for: `${aws:ResourceAccount}` is the key's own account, and only the 2012
- * policy language has variables (in an older one `${…}` is text). Escapes (`${*}`, `${?}`, `${$}`) are not variables.
+ * What a statement's policy variables stand for: `${aws:ResourceAccount}` is the key's own account (when known), and
+ * only the 2012 policy language has variables (in an older one `${…}` is text). Escapes (`${*}`, `${?}`, `${$}`) are
+ * not variables.
  */
-interface VariableScope {
-  ownAccount: string;
+export interface VariableScope {
+  ownAccount?: string;
   variables: boolean;
 }
+/** The variables of `policy`, a policy of a key in `ownAccount`. */
+export const variableScope = (policy: Policy, ownAccount?: string): VariableScope => ({
+  ownAccount,
+  variables: policy.Version === '2012-10-17',
+});
 const POLICY_VARIABLE = /\$\{[^}]*:[^}]*\}/;
 const RESOURCE_ACCOUNT = /\$\{aws:ResourceAccount\}/gi;
 /** The key's own organization: inside, whatever its id. */
@@ -167,9 +173,9 @@ const RESOURCE_ORG = /^\$\{aws:ResourceOrgID\}$/i;
  * A fence value with `${aws:ResourceAccount}` put in, or `undefined` when another variable makes it something each
  * request supplies (`${aws:PrincipalOrgID}` is every caller's own organization): such a value fences no one out.
  */
-function resolveVariables(value: string, scope: VariableScope, org: boolean): string | undefined {
+export function resolveVariables(value: string, scope: VariableScope, org: boolean): string | undefined {
   if (!scope.variables) return value;
-  const resolved = value.replace(RESOURCE_ACCOUNT, scope.ownAccount);
+  const resolved = scope.ownAccount ? value.replace(RESOURCE_ACCOUNT, scope.ownAccount) : value;
   if (org && RESOURCE_ORG.test(resolved)) return resolved;
   return POLICY_VARIABLE.test(resolved) ? undefined : resolved;
 }
@@ -279,7 +285,7 @@ function perimetersOf(policy: Policy, scope: VariableScope): DenyFence[] {
  */
 function granteesOf(policy: Policy, ownAccount: string): Grantee[] {
   const grantees: Grantee[] = [];
-  const scope: VariableScope = { ownAccount, variables: policy.Version === '2012-10-17' };
+  const scope = variableScope(policy, ownAccount);
   const perimeters = perimetersOf(policy, scope);
   // Every perimeter applies: one fenced to accounts is the narrowest a wildcard can be read as.
   const perimeter = perimeters.find((p) => p.accounts.length > 0) ?? perimeters[0];

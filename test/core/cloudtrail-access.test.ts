@@ -95,6 +95,63 @@ describe('CloudTrail access to the key of its logs', () => {
     expect(allows([cloudTrailOnlyIf(condition)], trails)).toBe(allowed);
   });
 
+  describe('policy variables in its conditions, read as the policy analysis reads them', () => {
+    const variable = (name: string) => `\${${name}}`;
+    const resourceAccount = variable('aws:ResourceAccount');
+
+    it.each([
+      ['aws:SourceAccount = the key account', { StringEquals: { 'aws:SourceAccount': resourceAccount } }, [], true],
+      [
+        "the key account's trails",
+        { ArnLike: { 'aws:SourceArn': `arn:aws:cloudtrail:*:${resourceAccount}:trail/*` } },
+        [TRAIL_ARN],
+        true,
+      ],
+      [
+        'aws:SourceAccount = the key account, for a trail of another account',
+        { StringEquals: { 'aws:SourceAccount': resourceAccount } },
+        [`arn:aws:cloudtrail:us-west-2:${EXTERNAL_ACCOUNT}:trail/org-audit`],
+        false,
+      ],
+      // A value keydrift cannot fill in gives the Allow the benefit of the doubt.
+      [
+        'a variable keydrift cannot fill in',
+        { StringEquals: { 'aws:SourceAccount': variable('aws:userid') } },
+        [],
+        true,
+      ],
+    ])("finds whether CloudTrail's Allow, conditioned on %s, still applies", (_, condition, trails, allowed) => {
+      expect(allows([cloudTrailOnlyIf(condition)], trails)).toBe(allowed);
+    });
+
+    it('reads a variable as text in a policy of the 2008 language, which has none', () => {
+      const policy = {
+        ...policyWith(cloudTrailOnlyIf({ StringEquals: { 'aws:SourceAccount': resourceAccount } })),
+        Version: '2008-10-17',
+      };
+      expect(allowsCloudTrailEncryption(normalizePolicy(policy), ACCOUNT, [TRAIL_ARN])).toBe(false);
+    });
+
+    it('does not report a lockout when the fence to the key account is written as aws:ResourceAccount', () => {
+      const fenced = cloudTrailOnlyIf({ StringEquals: { 'aws:SourceAccount': resourceAccount } });
+
+      // Act
+      const { last } = detect(
+        [
+          at(createKey({ policy: policyWith(cloudTrailStatement()) }), 'create-key-1'),
+          at(createTrail('org-audit', KEY_ARN), 'create-trail-1'),
+          by(at(putKeyPolicy(policyWith(fenced)), 'put-1'), sessionIdentity('Ops', 'mallory')),
+        ],
+        { severityOverrides: { PutKeyPolicy: 'error' } },
+      );
+
+      // Assess
+      expect(last.changes.policy).not.toHaveProperty('cloudtrail_access_removed');
+      expect(last.reasons ?? []).not.toContainEqual(expect.stringMatching(/^TrailKeyKeepsCloudTrailAccess/));
+      expect(last.severity).toBe('error');
+    });
+  });
+
   it('does not say CloudTrail lost access when a key that encrypts no trail is closed to everyone else', () => {
     const openToAll = { Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' };
     const { last } = detect([createKey({ policy: policyWith(openToAll) }), putKeyPolicy(defaultPolicy())]);
