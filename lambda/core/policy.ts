@@ -31,7 +31,6 @@ const ACCOUNT_FENCES = ['kms:calleraccount', 'aws:principalaccount', 'aws:source
 const ORG_FENCES = ['aws:principalorgid'];
 /** Organization paths (`o-abc123/r-ab12/ou-ab12-11111111/*`) begin with the organization's id. */
 const ORG_PATH_FENCES = ['aws:principalorgpaths'];
-const organizationOfPath = (path: string): string | undefined => /^(o-[a-z0-9]+)\//i.exec(path)?.[1].toLowerCase();
 
 /** A bare account id principal means the account's root (in the key's partition: `aws-cn` in China). */
 function principalArn(value: string, partition: string): string {
@@ -175,9 +174,22 @@ const RESOURCE_ORG = /^\$\{aws:ResourceOrgID\}$/i;
  */
 export function resolveVariables(value: string, scope: VariableScope, org: boolean): string | undefined {
   if (!scope.variables) return value;
-  const resolved = scope.ownAccount ? value.replace(RESOURCE_ACCOUNT, scope.ownAccount) : value;
+  const resolved = withResourceAccount(value, scope);
   if (org && RESOURCE_ORG.test(resolved)) return resolved;
   return POLICY_VARIABLE.test(resolved) ? undefined : resolved;
+}
+
+/** A value with `${aws:ResourceAccount}` put in (when the policy has variables and the key's account is known). */
+const withResourceAccount = (value: string, scope: VariableScope): string =>
+  scope.variables && scope.ownAccount ? value.replace(RESOURCE_ACCOUNT, scope.ownAccount) : value;
+
+/**
+ * The organization an organization path pattern names before its first `/`: its id, or the key's own
+ * (`${aws:ResourceOrgID}/…`, in the 2012 language). What follows may hold variables; it only narrows the fence.
+ */
+function organizationOfPath(path: string, scope: VariableScope): string | undefined {
+  const org = /^(o-[a-z0-9]+|\$\{aws:ResourceOrgID\})\//i.exec(path)?.[1].toLowerCase();
+  return org?.startsWith('$') && !scope.variables ? undefined : org;
 }
 
 /** The values every set holds (conditions that must all hold); `undefined` with no sets. */
@@ -202,23 +214,26 @@ function fencesOf(
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, written] of Object.entries(block)) {
       const lower = key.toLowerCase();
-      const resolved = written.map((value) => resolveVariables(value, scope, ORG_FENCES.includes(lower)));
-      // A value each request supplies itself matches every request: the key confines nothing.
-      if (resolved.some((value) => value === undefined)) continue;
-      const values = resolved as string[];
       const fences = SOURCE_FENCES.includes(lower) ? source : caller;
       if (ARN_FENCES.includes(lower)) {
-        // An ARN pattern may leave everything but its account open: it still confines the caller to that account.
-        const owners = values.map(accountOfArnFence).filter((owner) => owner !== undefined);
-        if (owners.length === values.length) fences.push(owners);
+        // An ARN pattern may leave everything but its account open (a variable in the role name, too): it still
+        // confines the caller to that account. A variable in the account field leaves no account, so no fence.
+        const owners = written
+          .map((value) => accountOfArnFence(withResourceAccount(value, scope)))
+          .filter((owner) => owner !== undefined);
+        if (owners.length === written.length) fences.push(owners);
         continue;
       }
       if (ORG_PATH_FENCES.includes(lower)) {
         // A path pattern that names its organization confines the caller to it, whatever it leaves open below.
-        const owners = values.map(organizationOfPath).filter((org) => org !== undefined);
-        if (owners.length === values.length) orgs.push(owners);
+        const owners = written.map((value) => organizationOfPath(value, scope)).filter((org) => org !== undefined);
+        if (owners.length === written.length) orgs.push(owners);
         continue;
       }
+      const resolved = written.map((value) => resolveVariables(value, scope, ORG_FENCES.includes(lower)));
+      // A value each request supplies itself matches every request: the key confines nothing.
+      if (resolved.some((value) => value === undefined)) continue;
+      const values = resolved as string[];
       // A `StringLike` pattern with a wildcard (`*`, `o-*`) confines nothing.
       if (/Like$/i.test(operator) && values.some((value) => /[*?]/.test(value))) continue;
       if (ACCOUNT_FENCES.includes(lower)) fences.push(values);
@@ -261,6 +276,12 @@ function denyFenceOf(statement: PolicyStatement, scope: VariableScope): DenyFenc
     }
   }
   if (!fence) return undefined;
+  // A variable keydrift cannot fill in (a tag the caller may not have) may keep the Deny from applying at all: it is no
+  // perimeter, even where the Allow side reads the account before it.
+  const lower = fence.key.toLowerCase();
+  if (fence.values.some((value) => resolveVariables(value, scope, ORG_FENCES.includes(lower)) === undefined)) {
+    return undefined;
+  }
   const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');
   const { accounts, orgs } = fencesOf(
     { Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } },

@@ -418,6 +418,13 @@ describe('Policy analysis', () => {
     // The key's own account or organization: a fence like the value itself.
     ['aws:PrincipalAccount', variable('aws:ResourceAccount'), []],
     ['aws:PrincipalOrgID', variable('aws:ResourceOrgID'), []],
+    // A variable after the account (a role named by the caller's tag) leaves the ARN in that account.
+    ['aws:PrincipalArn', `arn:aws:iam::${ACCOUNT}:role/${variable('aws:PrincipalTag/team')}`, []],
+    [
+      'aws:PrincipalArn',
+      `arn:aws:iam::${EXTERNAL_ACCOUNT}:role/${variable('aws:PrincipalTag/team')}`,
+      [EXTERNAL_ACCOUNT],
+    ],
   ])('reads "*" fenced by %s = %s (a policy variable) as open to %j', (key, value, outside) => {
     expect(externalAccountsOf(normalizePolicy(policyWith(wildcardWhere(key, value))), ACCOUNT)).toEqual(outside);
   });
@@ -439,6 +446,19 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, ownOrg)), ACCOUNT)).toEqual(['*']);
   });
 
+  it('does not read a Deny whose negated ARN holds a variable it cannot fill in as a perimeter', () => {
+    // Where the caller has no such tag, the Deny may not apply at all: it must not hide another account's principal.
+    const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
+    const byTag = perimeter(
+      'ArnNotLike',
+      'aws:PrincipalArn',
+      `arn:aws:iam::${ACCOUNT}:role/${variable('aws:PrincipalTag/team')}`,
+    );
+    expect(externalAccountsOf(normalizePolicy(policyWith(partner, byTag)), ACCOUNT)).toEqual([EXTERNAL_ACCOUNT]);
+    const own = perimeter('ArnNotLike', 'aws:PrincipalArn', `arn:aws:iam::${variable('aws:ResourceAccount')}:*`);
+    expect(externalAccountsOf(normalizePolicy(policyWith(partner, own)), ACCOUNT)).toEqual([]);
+  });
+
   it('escalates a new key whose "*" is fenced to the organization of whoever calls: anyone in any organization', () => {
     const policy = policyWith(wildcardWhere('aws:PrincipalOrgID', variable('aws:PrincipalOrgID')));
     const { last } = detect([createKey({ policy })]);
@@ -458,6 +478,12 @@ describe('Policy analysis', () => {
     ['an organizational unit of one organization', ['o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*'], []],
     ['two organizations', ['o-a1b2c3d4e5/*', 'o-f6g7h8i9j0/r-cd34/*'], []],
     ['any organization', ['o-*/r-ab12/ou-ab12-11111111/*'], ['*']],
+    ["the key's own organization", [`${variable('aws:ResourceOrgID')}/r-ab12/*`], []],
+    [
+      "an organizational unit named by the caller's tag",
+      [`o-a1b2c3d4e5/r-ab12/${variable('aws:PrincipalTag/ou')}/*`],
+      [],
+    ],
     ['a pattern open to anything', ['*'], ['*']],
   ])('reads "*" fenced by aws:PrincipalOrgPaths to %s as an organization fence', (_, paths, outside) => {
     // The form the IAM User Guide gives for aws:PrincipalOrgPaths: a multivalued key, matched with ForAnyValue.
