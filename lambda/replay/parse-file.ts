@@ -546,7 +546,6 @@ function readJsonLines(text: string, result: FileResult): LinesRead {
   return read;
 }
 
-/** The JSON reading of one input's text: the fast path for a whole document, then JSON Lines, then value by value. */
 /** Why a digest file, which CloudTrail writes beside the logs to prove them untouched, is skipped. */
 export const DIGEST_SKIPPED = 'CloudTrail digest file (no records)';
 
@@ -554,6 +553,7 @@ export const DIGEST_SKIPPED = 'CloudTrail digest file (no records)';
 const ENDS_INSIDE = ': truncated (the input ends inside it)';
 const CUT = 'truncated: ';
 
+/** The JSON reading of one input's text: the fast path for a whole document, then JSON Lines, then value by value. */
 function parseText(text: string, result: FileResult): FileResult {
   let whole: unknown;
   try {
