@@ -192,14 +192,15 @@ export function safeCommand(command: string, max: number, elsewhere: string): st
 
 /**
  * The command that lists a resource's findings as keydrift keeps them, each drift's commands whole: where an alert
- * sends the reader for what it cannot show. The resource is named when it can be pasted as it is; `--since` the
+ * sends the reader for what it cannot show. The resource is named when it can be pasted as it is, else by placeholders
+ * that are words (it goes in `#` lines, which an interactive zsh may run: `<…>` would redirect); `--since` the
  * finding's day, since `findings` lists a week by default and an alert may be read long after.
  */
 export function findingsCommand({ resource, timestamp }: Pick<Finding, 'resource' | 'timestamp'>): string {
   const day = /^\d{4}-\d{2}-\d{2}(?=T|$)/.exec(timestamp)?.[0];
   const since = day ? ` --since ${day}` : '';
   if (UNSAFE_IN_COMMAND.test(resource)) {
-    return `keydrift findings --resource <the resource ARN> --region <its Region>${since}`;
+    return `keydrift findings --resource RESOURCE_ARN --region REGION${since}`;
   }
   // In the resource's Region, whatever the reader's default: each Region's deployment keeps its own findings.
   const region = parseArn(resource)?.region;

@@ -206,6 +206,15 @@ describe('formatEmail: body', () => {
     );
   });
 
+  it('names a resource it cannot paste (a forged ARN holding a control character) by placeholders, not redirections', () => {
+    // `<the resource ARN>` in a # line that an interactive zsh runs (no interactivecomments) reads and writes files.
+    const forged = { ...hugeFinding, resource: `${KEY_ARN}\u001b]8;;https://evil.example\u0007` };
+    const pointer = linesOf(forged).find((line) => line.startsWith('# 27 more commands not shown'));
+    expect(pointer).toBe(
+      `# 27 more commands not shown: keydrift findings --resource RESOURCE_ARN --region REGION --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
+    );
+  });
+
   it('honours a smaller body limit', () => {
     expect(Buffer.byteLength(formatEmail(hostileTag, { maxBodyBytes: 8 * 1024 }).body)).toBeLessThanOrEqual(8 * 1024);
   });
