@@ -4,6 +4,8 @@
  * comparison, accounts that throttle, and runs continued across invocations.
  */
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
@@ -33,7 +35,7 @@ import { startTable, type TestTable, throttlingError } from '../adapters/dynalit
 import { FakeKms, seeded } from '../helpers/fake-kms';
 import { sample } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
-import { envelope, type Json } from './harness';
+import { captureOutput, envelope, type Json } from './harness';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -956,6 +958,43 @@ describe('Reconciler: trails that deliver KMS events', () => {
   });
 
   afterEach(() => jest.restoreAllMocks());
+});
+
+describe('Reconciler: the custom metrics the README prices', () => {
+  it('writes as many metrics per completed run as the cost table charges for', async () => {
+    // Prepare: adopted, so the run finds nothing (no finding adds its own metrics)
+    account = accountWith(2);
+    await reconciler()({});
+    // Written, for once: the Metrics the run is given is made with this file's switch off.
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    const output = captureOutput();
+
+    // Act
+    let result: ReconcileResult;
+    try {
+      result = await reconciler()({});
+    } finally {
+      output.restore();
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+
+    // Assess: CloudWatch bills each metric and dimension value for each hour it is written in
+    expect(result).toMatchObject({ status: 'completed', findings: [] });
+    const metrics = new Set(
+      output.lines().flatMap((line) => {
+        const directives = (
+          line._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }
+        ).CloudWatchMetrics;
+        return directives.flatMap((d) =>
+          d.Metrics.map((m) => JSON.stringify([m.Name, d.Dimensions.flat().map((name) => [name, line[name]])])),
+        );
+      }),
+    );
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const costs = readme.slice(readme.indexOf('### What it costs'), readme.indexOf('### The reconciler'));
+    const [, quoted] = costs.match(/the (\d+) that each reconcile run writes/i) ?? [];
+    expect(Number(quoted)).toBe(metrics.size);
+  });
 });
 
 describe('Reconciler: keys that deny keydrift its reads', () => {
