@@ -16,12 +16,16 @@ export function splitPath(path: string): { attribute: string; entry?: string } {
   return index < 0 ? { attribute: path } : { attribute: path.slice(0, index), entry: path.slice(index + 1) };
 }
 
-/** A path's value: `undefined` when unknown, `null` when known to be absent. */
+/**
+ * A path's value: `undefined` when unknown, `null` when known to be absent. An entry a baseline settled as unknown stays
+ * so when a live read later shows its map whole: that read came after the change, and may show what the change did.
+ */
 export function lookup(snapshot: ResourceSnapshot | undefined, path: string): unknown {
   if (!snapshot) return undefined;
   if (Object.hasOwn(snapshot.attributes, path)) return snapshot.attributes[path];
   const { attribute, entry } = splitPath(path);
-  return entry !== undefined && snapshot.completeMaps.includes(attribute) ? null : undefined;
+  const absent = entry !== undefined && snapshot.completeMaps.includes(attribute);
+  return absent && !snapshot.unknownPaths?.includes(path) ? null : undefined;
 }
 
 export function emptySnapshot(kind: ResourceKind, arn: string): ResourceSnapshot {

@@ -103,6 +103,31 @@ describe('Settling with the live read', () => {
     expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['policy']);
   });
 
+  it('keeps a tag whose approved value was settled as unknown unknown when the read shows the tags whole', () => {
+    // Prepare: Alice tags a key keydrift never saw (Department=IT: was it there before, with what value?), and the
+    // live detector's read after it shows the tags whole.
+    const store = new MemoryStore();
+    const detector = new Detector(config(), store);
+    const tagged = normalizeRecord(onKey(rec('TagResource__awskmsdg__1')));
+    detector.observe(tagged);
+    settleWithLive(store, effectOf(tagged, store), liveKey({}), undefined, '2020-07-01T21:19:28.000Z');
+    const untagged = onKey(
+      rec('UntagResource__awskmsdg__1', (r) => {
+        r.eventTime = '2020-07-01T21:20:19Z';
+        (r.requestParameters as { tagKeys: string[] }).tagKeys = ['Department'];
+      }),
+    );
+
+    // Act: she removes the tag again.
+    const finding = detector.observe(normalizeRecord(untagged));
+
+    // Assess: the read showed what her change did, not what was approved: not 'back to its baseline'.
+    expect(lookup(store.baseline(KEY_ARN), 'tags#Department')).toBeUndefined();
+    expect(finding).toMatchObject({ status: 'drift', severity: 'warning' });
+    expect(finding.changes.tags).toEqual({ before: { Department: 'IT' }, after: { Department: null } });
+    expect(finding.remediation).toEqual([expect.stringMatching(/^# approved value unknown; inspect: /)]);
+  });
+
   it("approves a replica's primary moved between two other Regions, and never a move to or from this Region", () => {
     // Prepare: a replica (us-west-2) of us-east-1, and the primary (us-west-2) of a key, both known to keydrift.
     const cases = [
