@@ -637,7 +637,11 @@ const EFFECTS: Record<string, EffectOf> = {
     rotation_period_in_days:
       typeof e.requestParameters.rotationPeriodInDays === 'number' ? e.requestParameters.rotationPeriodInDays : 365,
   })),
-  DisableKeyRotation: keyChange(() => ({ enable_key_rotation: false }), { enable_key_rotation: true }),
+  // A key without automatic rotation has no rotation period (GetKeyRotationStatus, as kms-reader.ts reads it, and a new
+  // key): a period left behind would stay approved after a planned DisableKeyRotation, differing from every read.
+  DisableKeyRotation: keyChange(() => ({ enable_key_rotation: false, rotation_period_in_days: null }), {
+    enable_key_rotation: true,
+  }),
   TagResource: keyChange(tagResource),
   UntagResource: keyChange(untagResource),
   UpdateKeyDescription: keyChange((e) => ({ description: text(e.requestParameters.description) ?? '' })),

@@ -183,8 +183,15 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     }
     case 'rotation_period_in_days':
       // Only EnableKeyRotation sets a period: on a key approved with rotation off, it would turn rotation back on.
+      // KMS's default, 365 days, goes without a period, as when rotation itself is enabled again: one command for both.
       return typeof target === 'number' && approved('enable_key_rotation') !== false
-        ? [aws('kms enable-key-rotation', ...key, param('--rotation-period-in-days', target))]
+        ? [
+            aws(
+              'kms enable-key-rotation',
+              ...key,
+              ...(target === 365 ? [] : [param('--rotation-period-in-days', target)]),
+            ),
+          ]
         : [];
     case 'policy': {
       if (!target) return [];

@@ -57,9 +57,14 @@ describe('Baseline inference', () => {
       status: 'drift',
       severity: 'error',
       changes: { enable_key_rotation: { before: true, after: false } },
-      remediation: [`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2`],
+      remediation: [
+        `aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2`,
+        // Its period is not implied: 365 days, or one a caller chose.
+        `# approved value unknown; inspect: aws kms get-key-rotation-status --key-id ${KEY_ARN} --region us-west-2`,
+      ],
     });
     expect(store.baseline(KEY_ARN)?.attributes.enable_key_rotation).toBe(true);
+    expect(store.baseline(KEY_ARN)?.unknownPaths).toEqual(['rotation_period_in_days']);
   });
 
   it('records the policy baseline as unknown after a PutKeyPolicy on an unseen key', () => {
@@ -484,7 +489,10 @@ describe('Multi-Region replica keys', () => {
     ]);
     // Assess
     expect(last).toMatchObject({ status: 'drift', changes: { enable_key_rotation: { before: true, after: false } } });
-    expect(last.remediation).toEqual([`aws kms enable-key-rotation --key-id ${REPLICA} --region ap-northeast-1`]);
+    expect(last.remediation).toEqual([
+      `aws kms enable-key-rotation --key-id ${REPLICA} --region ap-northeast-1`,
+      `# approved value unknown; inspect: aws kms get-key-rotation-status --key-id ${REPLICA} --region ap-northeast-1`,
+    ]);
   });
 
   it('approves a replica KMS answers as Creating as Enabled, which it becomes: disabling it later is undone by enabling it', () => {

@@ -16,6 +16,7 @@ import {
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
+  KEY_ID,
   onKey,
   putKeyPolicy,
   rec,
@@ -200,7 +201,8 @@ describe('EnableKeyRotation after a DisableKeyRotation', () => {
     const [disabled, enabled] = rotationHistory();
     expect(disabled).toMatchObject({ status: 'drift', severity: 'error' });
     expect(enabled).toMatchObject({ status: 'resolved', severity: 'info' });
-    expect(enabled.changes.rotation_period_in_days).toBeUndefined();
+    // Rotation off has no period (as GetKeyRotationStatus reads it): enabling it again brings the approved one back.
+    expect(enabled.changes.rotation_period_in_days).toEqual({ before: null, after: 365, back_to_baseline: true });
   });
 
   it("takes KMS's 365 days when no period is given, so an approved 90 days is not restored by it", () => {
@@ -210,8 +212,44 @@ describe('EnableKeyRotation after a DisableKeyRotation', () => {
     ]);
     expect(enabled).toMatchObject({
       status: 'drift',
-      changes: { rotation_period_in_days: { before: 90, after: 365 } },
+      changes: { rotation_period_in_days: { before: null, after: 365 } },
       remediation: [`aws kms enable-key-rotation --key-id ${KEY_ARN} --region us-west-2 --rotation-period-in-days 90`],
+    });
+  });
+
+  it('approves no rotation period once a planned DisableKeyRotation turns rotation off, as KMS reads it', () => {
+    // Prepare: the deployer turns rotation on every 90 days, later off; Alice turns it on every 90 days again.
+    const deployer = sessionIdentity('Deployer', 'ci');
+    const every90Days = (eventId: string, time: string) =>
+      at(
+        rec('EnableKeyRotation__awskmsdg__1', (r) => {
+          (r.requestParameters as Json).rotationPeriodInDays = 90;
+        }),
+        eventId,
+        time,
+      );
+    const records = [
+      createKey(),
+      by(every90Days('enable-rotation-0', '2026-10-03T11:00:00Z'), deployer),
+      by(at(rec('DisableKeyRotation__awskmsdg__1'), 'disable-rotation-0', '2026-10-03T11:30:00Z'), deployer),
+      every90Days('enable-rotation-1', '2026-10-03T12:00:00Z'),
+    ];
+
+    // Act
+    const { last, store } = detect(records, { plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/Deployer`] });
+
+    // Assess: GetKeyRotationStatus names no period for a key that does not rotate; nor does the baseline.
+    expect(store.baseline(KEY_ARN)?.attributes).toMatchObject({
+      enable_key_rotation: false,
+      rotation_period_in_days: null,
+    });
+    expect(last).toMatchObject({
+      status: 'drift',
+      changes: {
+        enable_key_rotation: { before: false, after: true },
+        rotation_period_in_days: { before: null, after: 90 },
+      },
+      summary: `Automatic rotation of key ${KEY_ID} enabled (every 90 days) by Alice`,
     });
   });
 

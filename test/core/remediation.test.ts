@@ -98,8 +98,11 @@ describe('Remediation', () => {
     expect(commands).toEqual([`aws kms cancel-key-deletion ${KEY}`]);
   });
 
-  it('enables rotation again after a DisableKeyRotation', () => {
-    expect(remediationOf([rec('DisableKeyRotation__awskmsdg__1')])).toEqual([`aws kms enable-key-rotation ${KEY}`]);
+  it('enables rotation again after a DisableKeyRotation, and says to check the period it had, which no record showed', () => {
+    expect(remediationOf([rec('DisableKeyRotation__awskmsdg__1')])).toEqual([
+      `aws kms enable-key-rotation ${KEY}`,
+      `# approved value unknown; inspect: aws kms get-key-rotation-status ${KEY}`,
+    ]);
   });
 
   it('only turns rotation off again when it was approved off, whatever period the key kept from before', () => {

@@ -14,7 +14,9 @@ import { TrailLogsKmsManagementEvents } from '../../lambda/core/rules/TrailLogsK
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import {
   ACCOUNT,
+  ALICE,
   at,
+  by,
   cloudTrailStatement,
   createKey,
   createTrail,
@@ -27,6 +29,7 @@ import {
   policyWith,
   putKeyPolicy,
   rec,
+  sessionIdentity,
   TRAIL_ARN,
 } from './harness';
 
@@ -185,6 +188,22 @@ describe('Rule: RotationPeriodNotLengthened', () => {
       nonCompliant('automatic rotation now every 2560 days instead of every 90'),
     );
     expect(detect(records).last).toMatchObject({ severity: 'warning', status: 'drift' });
+  });
+
+  it('holds rotation turned on again after it was turned off to its approved period', () => {
+    // Prepare: Alice (planned) rotates the key every 90 days; mallory turns rotation off, then on every 2560 days.
+    const mallory = sessionIdentity('ReadOnly', 'mallory');
+    const records = [
+      at(createKey(), 'create-1', '2024-01-01T00:00:00Z'),
+      at(enableRotation(90, 'rotate-1'), 'rotate-1', '2024-01-02T00:00:00Z'),
+      by(at(onKey(rec('DisableKeyRotation__awskmsdg__1')), 'rotate-2', '2024-01-03T00:00:00Z'), mallory),
+      by(at(enableRotation(2560, 'rotate-3'), 'rotate-3', '2024-01-04T00:00:00Z'), mallory),
+    ];
+    const planned = { plannedPrincipals: [ALICE] };
+    expect(verdictOf(RotationPeriodNotLengthened, records, planned)).toEqual(
+      nonCompliant('automatic rotation now every 2560 days instead of every 90'),
+    );
+    expect(detect(records, planned).last).toMatchObject({ severity: 'warning', status: 'drift' });
   });
 
   it('is COMPLIANT when rotation gets more frequent, and NOT_APPLICABLE when it is first turned on', () => {
