@@ -553,6 +553,31 @@ describe('createDetector: alerting', () => {
     expect(ops[1]).toEqual(retry.finding);
   });
 
+  it("warns the ops topic of a failing event on keydrift's own key only as its finding would alert", async () => {
+    // Prepare: DynamoDB's routine grant on keydrift's own key (info), an ignored tag change (critical by override);
+    // KMS throttles every policy read, so each attempt fails.
+    const grant = readRecord('CreateGrant__awskmsdg__3');
+    const tag = Object.assign(readRecord('PutKeyPolicy__awskmsdg__1'), {
+      eventName: 'TagResource',
+      requestParameters: { keyId: KEY, tags: [{ tagKey: 'Team', tagValue: 'payments' }] },
+    });
+    mockLiveKey();
+    kmsMock.on(GetKeyPolicyCommand).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    const config = parseDetectionConfig({
+      severityOverrides: { TagResource: 'critical' },
+      ignore: [{ event: 'TagResource', reason: 'tagging pipeline' }],
+    });
+    const { detect } = makeDetector({ selfKeyArn: KEY, config });
+
+    // Act
+    await expect(detect(envelope(grant))).rejects.toBeInstanceOf(RetryableKmsError);
+    await expect(detect(envelope(tag))).rejects.toBeInstanceOf(RetryableKmsError);
+
+    // Assess: neither finding would reach any topic, so neither does its warning
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(output.metric('OpsFallbackAlerts')).toBe(0);
+  });
+
   it('does not fall back to the ops topic for a failing event on any other key', async () => {
     mockLiveKey({ state: 'Disabled' });
     table.client.middlewareStack.add(
