@@ -425,10 +425,13 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
         return change.after === 'deleted' ? 'critical' : 'warning';
       case 'connection_state':
         return change.after === 'CONNECTED' ? 'info' : 'critical';
+      case 'rotation_period_in_days':
+        // As EnableKeyRotation (rotation turned on, or made more frequent); a longer period than approved is raised to
+        // a warning by RotationPeriodNotLengthened, and rotation turned off weighs as enable_key_rotation.
+        return 'info';
       case 'tags':
       case 'description':
       case 'aliases':
-      case 'rotation_period_in_days':
         return 'warning';
       default:
         return 'error';

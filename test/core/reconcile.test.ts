@@ -101,6 +101,24 @@ describe('Reconciling a key with its baseline', () => {
     ]);
   });
 
+  it.each([
+    ['turned on (no period approved: a planned DisableKeyRotation)', false, null, 365, 'info'],
+    ['made more frequent', true, 365, 90, 'info'],
+    ['made rarer', true, 365, 730, 'warning'],
+  ])('rates rotation found %s as EnableKeyRotation would be', (_, enabled, approvedPeriod, livePeriod, severity) => {
+    // Prepare: the approved rotation, and the key found rotating every `livePeriod` days, no event seen.
+    const baseline = key({ enable_key_rotation: enabled, rotation_period_in_days: approvedPeriod });
+    const live = key({ enable_key_rotation: true, rotation_period_in_days: livePeriod });
+    // Act
+    const finding = reconcileResource({ baseline, live, nowMs: NOW }, store, DEFAULT_CONFIG);
+    // Assess
+    expect(finding).toMatchObject({
+      status: 'drift',
+      severity,
+      changes: { rotation_period_in_days: { before: approvedPeriod, after: livePeriod } },
+    });
+  });
+
   it('gives the same drift the same eventId on every run, and a new difference a new one', () => {
     const once = reconcileResource(
       { baseline: key(), live: key({ key_state: 'Disabled' }), nowMs: NOW },
