@@ -277,9 +277,12 @@ function denyFenceOf(statement: PolicyStatement, scope: VariableScope): DenyFenc
   }
   if (!fence) return undefined;
   // A variable keydrift cannot fill in (a tag the caller may not have) may keep the Deny from applying at all: it is no
-  // perimeter, even where the Allow side reads the account before it.
+  // perimeter, even where the Allow side reads the account before it. The key's own organization heading a path
+  // (`${aws:ResourceOrgID}/r-ab12/*`) is filled in, as for an Allow and for aws:PrincipalOrgID.
   const lower = fence.key.toLowerCase();
-  if (fence.values.some((value) => resolveVariables(value, scope, ORG_FENCES.includes(lower)) === undefined)) {
+  const filled = (value: string) =>
+    ORG_PATH_FENCES.includes(lower) ? value.replace(/^\$\{aws:ResourceOrgID\}\//i, '/') : value;
+  if (fence.values.some((value) => resolveVariables(filled(value), scope, ORG_FENCES.includes(lower)) === undefined)) {
     return undefined;
   }
   const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');

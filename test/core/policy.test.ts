@@ -459,6 +459,20 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(normalizePolicy(policyWith(partner, own)), ACCOUNT)).toEqual([]);
   });
 
+  it.each([
+    ['a path of the organization it names', 'o-a1b2c3d4e5/r-ab12/*', []],
+    ["a path of the key's own organization", `${variable('aws:ResourceOrgID')}/r-ab12/*`, []],
+    [
+      "an organizational unit named by the caller's tag",
+      `${variable('aws:ResourceOrgID')}/r-ab12/${variable('aws:PrincipalTag/ou')}/*`,
+      ['*'],
+    ],
+  ])('reads a Deny outside %s as a perimeter only when it can fill in its variables', (_, path, outside) => {
+    // `${aws:ResourceOrgID}` is the key's own organization, as in an Allow's path or a Deny of aws:PrincipalOrgID.
+    const fenced = perimeter('StringNotLike', 'aws:PrincipalOrgPaths', path);
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, fenced)), ACCOUNT)).toEqual(outside);
+  });
+
   it('escalates a new key whose "*" is fenced to the organization of whoever calls: anyone in any organization', () => {
     const policy = policyWith(wildcardWhere('aws:PrincipalOrgID', variable('aws:PrincipalOrgID')));
     const { last } = detect([createKey({ policy })]);
