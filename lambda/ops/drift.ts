@@ -220,7 +220,10 @@ export function acceptedChanges(previous: ResourceSnapshot | undefined, next: Re
   // `next` as the state compared: a primary Region moved between two other Regions, no difference to a live read,
   // is one the accept approves.
   const differing = new Set(differingPaths(previous, next, next));
-  return knownPaths(previous, next)
+  // An entry approved as unknown that the new baseline knows absent (a tag an unplanned change removed from a key
+  // keydrift never saw) is in neither's attributes, yet the accept learns it.
+  const paths = [...new Set([...knownPaths(previous, next), ...(previous.unknownPaths ?? [])])].sort();
+  return paths
     .filter((path) => {
       if (differing.has(path)) return true;
       const before = lookup(previous, path);

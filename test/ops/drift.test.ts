@@ -319,6 +319,16 @@ describe('acceptedChanges and sameSnapshot: what an accept approves', () => {
     expect(sameSnapshot(before, after)).toBe(false);
   });
 
+  it('lists an entry approved as unknown that the accept approves absent', () => {
+    // Prepare: Alice removed tag Department from a key keydrift never saw, so its approved value is unknown, though
+    // the live read after it showed the tags whole.
+    const before = { ...key({ tags: {} }), unknownPaths: ['tags#Department'] };
+    // Act: the operator accepts the key as it is, without that tag.
+    const changes = acceptedChanges(before, key({ tags: {} }));
+    // Assess
+    expect(changes).toEqual([{ path: 'tags#Department', before: undefined, after: null }]);
+  });
+
   it('lists a primary Region moved between two other Regions, which the accept approves', () => {
     // A replica here (eu-west-1) approved with its primary in us-east-1, accepted with its primary now in us-west-2.
     const replica = (primary: string) => key({ multi_region: true, primary_region: primary });
