@@ -4,6 +4,7 @@
  */
 
 import { styleText } from 'node:util';
+import { lookup } from '../core/state';
 import type { Severity } from '../core/types';
 import { attributesOf, type OpenDrift } from '../ops/drift';
 import type { AcceptResult, BaselineView, StatusReport } from '../ops/operations';
@@ -174,9 +175,7 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
       if (path.length > width) out.push(`  ${clean(path)}`, `  ${' '.repeat(width)}  ${value}`);
       else out.push(`  ${pad(clean(path), width)}  ${value}`);
       if (view.drift.includes(path) && state) {
-        out.push(
-          paint('yellow', `  ${' '.repeat(width)}  ↳ stored state: ${showValue(state.snapshot.attributes[path])}`),
-        );
+        out.push(paint('yellow', `  ${' '.repeat(width)}  ↳ stored state: ${showValue(lookup(state.snapshot, path))}`));
       }
     }
     const unknown = baseline.snapshot.unknownPaths ?? [];
@@ -189,7 +188,7 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
       );
     }
     for (const path of unknown.filter((p) => view.drift.includes(p))) {
-      out.push(paint('yellow', `    ↳ ${clean(path)} stored state: ${showValue(state?.snapshot.attributes[path])}`));
+      out.push(paint('yellow', `    ↳ ${clean(path)} stored state: ${showValue(lookup(state?.snapshot, path))}`));
     }
   }
   return `${out.join('\n')}\n`;

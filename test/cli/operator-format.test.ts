@@ -146,4 +146,28 @@ describe('keydrift baseline show', () => {
     expect(lines[at(`tags#${department('loans')}`) + 2].trim()).toBe('↳ stored state: "cc-9"');
     expect(lines).toContain('  description  "payments"');
   });
+
+  it('shows a tag the stored state knows gone as none there, not as unknown', () => {
+    // Prepare: tag team approved and removed; tag Department approved as unknown (removed from a key keydrift never
+    // saw), both with a drift finding open. The stored state (a live read) shows the tags whole.
+    const view: BaselineView = {
+      resource: KEY,
+      kind: 'key',
+      label: 'alias/payments',
+      baseline: {
+        snapshot: {
+          ...snapshotFromState('key', KEY, { tags: { team: 'payments' } }),
+          unknownPaths: ['tags#Department'],
+        },
+        version: 1,
+      },
+      state: { snapshot: snapshotFromState('key', KEY, { tags: {} }), version: 2 },
+      drift: ['tags#Department', 'tags#team'],
+    };
+    // Act
+    const lines = formatBaselines([view], { color: false }).split('\n');
+    // Assess
+    expect(lines[lines.indexOf('  tags#team  "payments"') + 1].trim()).toBe('↳ stored state: null');
+    expect(lines).toContain('    ↳ tags#Department stored state: null');
+  });
 });
