@@ -183,13 +183,14 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
     }
     case 'rotation_period_in_days':
       // Only EnableKeyRotation sets a period: on a key approved with rotation off, it would turn rotation back on.
-      // KMS's default, 365 days, goes without a period, as when rotation itself is enabled again: one command for both.
+      // KMS's default, 365 days, goes without a period when rotation itself is enabled again (one command for both);
+      // a key rotating on another period now is told 365 days outright rather than trusted to fall back to it.
       return typeof target === 'number' && approved('enable_key_rotation') !== false
         ? [
             aws(
               'kms enable-key-rotation',
               ...key,
-              ...(target === 365 ? [] : [param('--rotation-period-in-days', target)]),
+              ...(target === 365 && typeof current !== 'number' ? [] : [param('--rotation-period-in-days', target)]),
             ),
           ]
         : [];

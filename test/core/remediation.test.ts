@@ -128,6 +128,24 @@ describe('Remediation', () => {
     expect(commands).toEqual([`aws kms disable-key-rotation ${KEY}`]);
   });
 
+  it('names the approved 365 days outright to a key mallory set rotating on another period', () => {
+    // Prepare: Alice (planned) turns rotation on at KMS's default, 365 days; mallory shortens it to 90.
+    const enable = (eventId: string, days?: number) =>
+      at(
+        rec('EnableKeyRotation__awskmsdg__1', (r) => {
+          if (days) (r.requestParameters as Record<string, unknown>).rotationPeriodInDays = days;
+        }),
+        eventId,
+        `2024-01-0${eventId.slice(-1)}T00:00:00Z`,
+      );
+    const mallory = sessionIdentity('ReadOnly', 'mallory');
+    const records = [at(createKey(), 'e1', '2024-01-01T00:00:00Z'), enable('e2'), by(enable('e3', 90), mallory)];
+    // Act
+    const commands = remediationOf(records, { plannedPrincipals: [ALICE] });
+    // Assess: a call without a period on a key that rotates would rest on KMS falling back to 365 days.
+    expect(commands).toEqual([`aws kms enable-key-rotation ${KEY} --rotation-period-in-days 365`]);
+  });
+
   it('offers, commented out, to delete key material imported unplanned into a key approved waiting for its import', () => {
     // Prepare: Alice (planned) creates a key for imported material; mallory imports material into it.
     const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
