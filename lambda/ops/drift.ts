@@ -204,7 +204,10 @@ export function compareDrift(a: OpenDrift, b: OpenDrift): number {
   return (a.since ?? '').localeCompare(b.since ?? '') || a.resource.localeCompare(b.resource);
 }
 
-/** One path an accept changes: `undefined` (unknown) on either side becomes `null` in JSON, `(unknown)` in tables. */
+/**
+ * One path an accept changes: `undefined` (unknown) on either side is left out of the JSON (where `null` is a value
+ * known to be absent, a tag removed) and reads `(unknown)` in tables.
+ */
 export interface AcceptedChange {
   path: string;
   before: unknown;
