@@ -13,8 +13,19 @@ const ACTION = 'kms:GenerateDataKey';
 /** A condition key's value in CloudTrail's request: text, absent (`null`), or a trail known only by its account. */
 type ContextValue = string | null | { account: string };
 
-/** Keys an AWS service principal's request does not carry: a negated match on one holds, a positive one does not. */
-const ABSENT_FOR_SERVICES = ['aws:principalorgid', 'aws:principalaccount', 'aws:principalarn', 'aws:principalorgpaths'];
+/**
+ * Keys an AWS service principal's request does not carry: a negated match on one holds, a positive one does not.
+ * CloudTrail calls KMS as itself, not through a service for an IAM principal of some account, so the KMS keys of the
+ * "Allow access through <service>" statements (`kms:CallerAccount`, `kms:ViaService`) are absent too.
+ */
+const ABSENT_FOR_SERVICES = [
+  'aws:principalorgid',
+  'aws:principalaccount',
+  'aws:principalarn',
+  'aws:principalorgpaths',
+  'kms:calleraccount',
+  'kms:viaservice',
+];
 
 /**
  * The request CloudTrail makes for one trail (its ARN when known, else a trail of `keyAccount`), by lowercase

@@ -201,6 +201,48 @@ describe('CloudTrail access to the key of its logs', () => {
     });
   });
 
+  describe('an "Allow access through <service>" statement, as in the AWS managed keys, on a trail key', () => {
+    // The statement of the AWS managed key aws/s3, copied into a key that also encrypts the trail's S3 bucket:
+    // anyone in the account, but only through S3 on their behalf. CloudTrail calls KMS as its own service principal,
+    // not through S3 for an IAM principal of the account: its request has no kms:ViaService and no kms:CallerAccount.
+    const throughS3 = {
+      Sid: 'Allow access through S3 for all principals in the account that are authorized to use S3',
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com', 'kms:CallerAccount': ACCOUNT } },
+    };
+    const callersOfTheAccount = { ...throughS3, Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT } } };
+
+    it.each([
+      ['through S3 for callers of the account', throughS3],
+      ['to every caller of the account', callersOfTheAccount],
+    ])('does not read an Allow %s as letting CloudTrail in', (_, statement) => {
+      expect(allows([statement], [TRAIL_ARN])).toBe(false);
+      expect(allows([statement])).toBe(false);
+    });
+
+    it('reports a policy that keeps only such a statement as locking the trail out', () => {
+      // Act
+      const { last } = detect(
+        [
+          at(createKey({ policy: policyWith(cloudTrailStatement(), throughS3) }), 'create-key-1'),
+          at(createTrail('org-audit', KEY_ARN), 'create-trail-1'),
+          by(at(putKeyPolicy(policyWith(throughS3)), 'put-1'), sessionIdentity('Ops', 'mallory')),
+        ],
+        { severityOverrides: { PutKeyPolicy: 'error' } },
+      );
+
+      // Assess
+      expect(last.changes.policy).toHaveProperty('cloudtrail_access_removed', true);
+      expect(last.severity).toBe('critical');
+      expect(last.summary).toBe(
+        `Key policy of ${KEY_ARN.split('/').pop()} no longer lets CloudTrail encrypt logs (changed by mallory)`,
+      );
+    });
+  });
+
   it('reports a trail locked out while another trail on the same key already was', () => {
     // Two trails on the key; the approved policy lets CloudTrail in for org-audit only (app-audit's delivery fails).
     const appAudit = TRAIL_ARN.replace('org-audit', 'app-audit');
