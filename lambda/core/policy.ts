@@ -253,7 +253,10 @@ function fencesOf(
 /** A Deny whose one condition is a negated fence (`StringNotEquals aws:PrincipalOrgID`): it denies all outside it. */
 type DenyFence = Pick<Grantee, 'accounts' | 'orgs'>;
 
-const NEGATED_OPERATORS = /^(String(NotEquals|NotEqualsIgnoreCase|NotLike)|Arn(NotEquals|NotLike))(IfExists)?$/i;
+// `ForAllValues:` with a negated operator holds when no value of the key matches, or the key is missing: the Deny
+// shuts out everyone outside, as the confining `ForAnyValue:` form lets in only those inside.
+const NEGATED_OPERATORS =
+  /^(ForAllValues:)?(String(NotEquals|NotEqualsIgnoreCase|NotLike)|Arn(NotEquals|NotLike))(IfExists)?$/i;
 const isServiceExemption = (operator: string, key: string, values: string[]): boolean =>
   /^Bool(IfExists)?$/i.test(operator) &&
   key.toLowerCase() === 'aws:principalisawsservice' &&
@@ -285,7 +288,10 @@ function denyFenceOf(statement: PolicyStatement, scope: VariableScope): DenyFenc
   if (fence.values.some((value) => resolveVariables(filled(value), scope, ORG_FENCES.includes(lower)) === undefined)) {
     return undefined;
   }
-  const confining = fence.operator.replace(/Not/i, '').replace(/IfExists$/i, '');
+  const confining = fence.operator
+    .replace(/^ForAllValues:/i, 'ForAnyValue:')
+    .replace(/Not/i, '')
+    .replace(/IfExists$/i, '');
   const { accounts, orgs } = fencesOf(
     { Effect: 'Allow', Condition: { [confining]: { [fence.key]: fence.values } } },
     scope,

@@ -294,6 +294,13 @@ describe('Policy analysis', () => {
     ['an organization', 'StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123'],
     ['its own account', 'StringNotEqualsIfExists', 'aws:PrincipalAccount', ACCOUNT],
     ["its own account's roles", 'ArnNotLike', 'aws:PrincipalArn', `arn:aws:iam::${ACCOUNT}:role/*`],
+    // The form IAM's guide gives for a multivalued key: it denies every caller with no path inside, or none at all.
+    [
+      'an organizational unit (multivalued)',
+      'ForAllValues:StringNotLike',
+      'aws:PrincipalOrgPaths',
+      'o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*',
+    ],
   ])('finds "*" inside a Deny perimeter around %s not open to anyone', (_, operator, key, value) => {
     const policy = normalizePolicy(policyWith(openToAll, perimeter(operator, key, value)));
     expect(externalAccountsOf(policy, ACCOUNT)).toEqual([]);
