@@ -148,6 +148,11 @@ const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:
 
 /** Condition keys about the resource a service acts for, not the caller. */
 const SOURCE_FENCES = ['aws:sourceaccount', 'aws:sourcearn'];
+/**
+ * Encryption context keys (`kms:EncryptionContext:aws:logs:arn`): a service principal sets the context to the resource
+ * it acts for, so an ARN there names the account it serves. Any other caller writes the context it likes.
+ */
+const CONTEXT_FENCE = 'kms:encryptioncontext:';
 
 /**
  * What a statement's policy variables stand for: `${aws:ResourceAccount}` is the key's own account (when known), and
@@ -201,23 +206,28 @@ function common(sets: string[][]): string[] | undefined {
 /**
  * The accounts and organizations a statement's conditions confine it to. Each condition key lists what it allows, and
  * every key must hold: the accounts are those all the caller's keys allow (else all the source keys allow), so a
- * fence to the key's own account and a pattern of another account's roles let no one in (`unsatisfiable`).
+ * fence to the key's own account and a pattern of another account's roles let no one in (`unsatisfiable`). For a
+ * `service` principal, ARNs in the encryption context count as source keys.
  */
 function fencesOf(
   statement: PolicyStatement,
   scope: VariableScope,
+  service = false,
 ): Pick<Grantee, 'accounts' | 'orgs'> & { unsatisfiable: boolean } {
   const caller: string[][] = [];
   const source: string[][] = [];
+  const context: string[][] = [];
   const orgs: string[][] = [];
   for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
     if (!CONFINING_OPERATORS.test(operator)) continue;
     for (const [key, written] of Object.entries(block)) {
       const lower = key.toLowerCase();
-      const fences = SOURCE_FENCES.includes(lower) ? source : caller;
-      if (ARN_FENCES.includes(lower)) {
+      const inContext = lower.startsWith(CONTEXT_FENCE);
+      const fences = SOURCE_FENCES.includes(lower) ? source : inContext ? context : caller;
+      if (ARN_FENCES.includes(lower) || inContext) {
         // An ARN pattern may leave everything but its account open (a variable in the role name, too): it still
-        // confines the caller to that account. A variable in the account field leaves no account, so no fence.
+        // confines the caller to that account. A variable or wildcard in the account field, or a value that is no ARN,
+        // leaves no account, so no fence.
         const owners = written
           .map((value) => accountOfArnFence(withResourceAccount(value, scope)))
           .filter((owner) => owner !== undefined);
@@ -241,7 +251,7 @@ function fencesOf(
       if (ORG_FENCES.includes(lower)) orgs.push(values.map((value) => value.toLowerCase()));
     }
   }
-  const accounts = common(caller.length ? caller : source);
+  const accounts = common(caller.length ? caller : service ? [...source, ...context] : source);
   const organizations = common(orgs);
   return {
     accounts: accounts ?? [],
@@ -337,8 +347,14 @@ function granteesOf(policy: Policy, ownAccount: string): Grantee[] {
       });
       continue;
     }
-    for (const values of Object.values(statement.Principal ?? {})) {
-      for (const value of values) if (!fencedOut(value)) grantees.push({ principal: value, ...fences });
+    for (const [kind, values] of Object.entries(statement.Principal ?? {})) {
+      // A service's encryption context fences it as its source keys do (a context of another account's resource
+      // and a source fence to the key's own account grant it nothing).
+      const own = kind === 'Service' ? fencesOf(statement, scope, true) : { ...fences, unsatisfiable };
+      if (own.unsatisfiable) continue;
+      for (const value of values) {
+        if (!fencedOut(value)) grantees.push({ principal: value, accounts: own.accounts, orgs: own.orgs });
+      }
     }
   }
   return grantees;
@@ -360,7 +376,8 @@ function outsiders(grantee: Grantee, ownAccount: string): string[] {
   }
   const account = accountOfPrincipal(grantee.principal);
   if (account) return account !== ownAccount ? [account] : [];
-  // A service principal acts for the account its fence names (`aws:SourceAccount`, `aws:SourceArn`).
+  // A service principal acts for the account its fence names (`aws:SourceAccount`, `aws:SourceArn`, an ARN in the
+  // encryption context).
   return grantee.accounts.filter((fenced) => fenced !== ownAccount && fenced !== '*');
 }
 

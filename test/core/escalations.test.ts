@@ -10,12 +10,14 @@ import {
   at,
   by,
   cloudTrailStatement,
+  cloudTrailStatementForTrailsOf,
   createKey,
   createTrail,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
   KEY_ID,
+  logsStatement,
   onKey,
   policyWith,
   putKeyPolicy,
@@ -62,6 +64,19 @@ describe('Escalation: outside access through the key policy', () => {
     const toAnyone = detect([createKey({ policy: policyWith(decryptFor('*')) })]).last;
     expect(toAnyone.summary).toBe(`New key ${KEY_ID} created by Alice, open to anyone`);
     expect(detect([createKey()]).last.summary).toBe(`New key ${KEY_ID} created by Alice`);
+  });
+
+  it.each([
+    [
+      "CloudTrail's statement for the trails of several accounts",
+      cloudTrailStatementForTrailsOf([ACCOUNT, EXTERNAL_ACCOUNT]),
+    ],
+    ["CloudWatch Logs' statement for another account's log groups", logsStatement(EXTERNAL_ACCOUNT)],
+  ])('reports a new key whose policy holds %s, fenced only by the encryption context, as critical', (_, statement) => {
+    // The service sets the context to the resource it acts for: the ARN's account is the account it serves.
+    const { last } = detect([createKey({ policy: policyWith(statement) })]);
+    expect(last).toMatchObject({ event: 'CreateKey', severity: 'critical' });
+    expect(last.summary).toBe(`New key ${KEY_ID} created by Alice, open to account ${EXTERNAL_ACCOUNT}`);
   });
 
   it('treats a bare account id principal as that account root', () => {

@@ -112,6 +112,38 @@ export function cloudTrailStatement(account = ACCOUNT): Json {
 }
 
 /**
+ * The statement CloudTrail's guide used to give for a key shared by the trails of several accounts: fenced only by the
+ * encryption context CloudTrail sets to the trail it writes, no aws:SourceArn.
+ */
+export function cloudTrailStatementForTrailsOf(accounts: string[]): Json {
+  return {
+    Sid: 'Allow CloudTrail to encrypt logs',
+    Effect: 'Allow',
+    Principal: { Service: 'cloudtrail.amazonaws.com' },
+    Action: 'kms:GenerateDataKey*',
+    Resource: '*',
+    Condition: {
+      StringLike: {
+        'kms:EncryptionContext:aws:cloudtrail:arn': accounts.map(
+          (account) => `arn:aws:cloudtrail:*:${account}:trail/*`,
+        ),
+      },
+    },
+  };
+}
+
+/** CloudWatch Logs' statement for encrypting the log groups of `account` in us-east-1 (its user guide's form). */
+export function logsStatement(account: string): Json {
+  return {
+    Effect: 'Allow',
+    Principal: { Service: 'logs.us-east-1.amazonaws.com' },
+    Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+    Resource: '*',
+    Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:us-east-1:${account}:log-group:*` } },
+  };
+}
+
+/**
  * CreateKey__awskmsdg__2 (an Enabled key made by Alice), creating `keyArn` with the given policy and tags.
  * Without a policy, KMS gives the key its default policy.
  */

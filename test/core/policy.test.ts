@@ -7,11 +7,13 @@ import { kmsApiSample } from '../helpers/fixtures';
 import {
   ACCOUNT,
   cloudTrailStatement,
+  cloudTrailStatementForTrailsOf,
   createKey,
   defaultPolicy,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
+  logsStatement,
   policyWith,
   putKeyPolicy,
 } from './harness';
@@ -209,6 +211,46 @@ describe('Policy analysis', () => {
   ])('finds the account a service principal fenced by %s acts for (%s %s)', (_, operator, key, value, outside) => {
     const policy = normalizePolicy(policyWith(cloudTrailFencedBy(operator, key, value)));
     expect(externalAccountsOf(policy, ACCOUNT)).toEqual(outside);
+  });
+
+  /** `statement` with `aws:SourceAccount` = `account` added to its conditions. */
+  const withSourceAccount = (statement: Record<string, unknown>, account: string) => ({
+    ...statement,
+    Condition: { ...(statement.Condition as object), StringEquals: { 'aws:SourceAccount': account } },
+  });
+  it.each([
+    [
+      "CloudTrail's statement for the trails of several accounts",
+      cloudTrailStatementForTrailsOf([ACCOUNT, EXTERNAL_ACCOUNT]),
+      [EXTERNAL_ACCOUNT],
+    ],
+    ["CloudTrail's statement for its own account's trails", cloudTrailStatementForTrailsOf([ACCOUNT]), []],
+    [
+      "CloudWatch Logs' statement for another account's log groups",
+      logsStatement(EXTERNAL_ACCOUNT),
+      [EXTERNAL_ACCOUNT],
+    ],
+    ["CloudWatch Logs' statement for its own account's log groups", logsStatement(ACCOUNT), []],
+    // As aws:SourceArn with a wildcard account: no account to name.
+    ["CloudTrail's statement for any account's trails", cloudTrailStatementForTrailsOf(['*']), []],
+    [
+      'a context value that is no ARN',
+      cloudTrailFencedBy('StringEquals', 'kms:EncryptionContext:aws:dynamodb:subscriberId', EXTERNAL_ACCOUNT),
+      [],
+    ],
+    [
+      'a context of both accounts and aws:SourceAccount of the other',
+      withSourceAccount(cloudTrailStatementForTrailsOf([ACCOUNT, EXTERNAL_ACCOUNT]), EXTERNAL_ACCOUNT),
+      [EXTERNAL_ACCOUNT],
+    ],
+    [
+      "another account's context and aws:SourceAccount of its own, which no request meets",
+      withSourceAccount(cloudTrailStatementForTrailsOf([EXTERNAL_ACCOUNT]), ACCOUNT),
+      [],
+    ],
+  ])('finds the account a service principal fenced by its encryption context acts for: %s', (_, statement, outside) => {
+    // The service sets the context to the resource it acts for, as it sets aws:SourceArn.
+    expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
   });
 
   it('escalates a new policy that lets the CloudTrail of another account use the key', () => {
