@@ -73,6 +73,7 @@ function matches(value: string | { account: string }, pattern: string, like: boo
 }
 
 const MATCHING = /^(String|Arn)(Not)?(Equals|EqualsIgnoreCase|Like)(IfExists)?$/i;
+const SET_OPERATOR = /^(ForAllValues|ForAnyValue):(.+)$/i;
 
 /**
  * Whether one condition holds for the request, or `undefined` when keydrift cannot tell. A value's policy variables
@@ -88,6 +89,17 @@ function holds(
   const lower = key.toLowerCase();
   if (!context.has(lower)) return undefined;
   const value = context.get(lower) as ContextValue;
+  const set = SET_OPERATOR.exec(operator);
+  if (set) {
+    // Each key of the request has one value or none. A set operator reads one value as the set of it, so as the
+    // operator alone; none as the empty set, which every ForAllValues condition holds for and no ForAnyValue one does
+    // (the Deny perimeter `ForAllValues:StringNotLike aws:PrincipalOrgPaths` shuts CloudTrail out).
+    const [, quantifier, single] = set;
+    if (!MATCHING.test(single)) return undefined;
+    if (value !== null) return holds(single, key, values, context, scope);
+    if (/^ForAllValues$/i.test(quantifier)) return true;
+    return /IfExists$/i.test(single) ? undefined : false;
+  }
   if (/^Null$/i.test(operator)) return values.some((v) => v.toLowerCase() === String(value === null));
   const bool = /^Bool(IfExists)?$/i.exec(operator);
   if (bool) {

@@ -95,6 +95,47 @@ describe('CloudTrail access to the key of its logs', () => {
     expect(allows([cloudTrailOnlyIf(condition)], trails)).toBe(allowed);
   });
 
+  describe("a set operator, as IAM's guide writes a perimeter on the multivalued aws:PrincipalOrgPaths", () => {
+    // CloudTrail's request has no organization path: an empty set, which every ForAllValues condition holds for and
+    // no ForAnyValue one does. Its other keys have one value, which a set operator reads as the set of that value.
+    const outsideUnit = {
+      'ForAllValues:StringNotLike': { 'aws:PrincipalOrgPaths': 'o-abc123/r-ab12/ou-ab12-11111111/*' },
+    };
+
+    it.each([
+      ['a perimeter around an organizational unit, without the AWS service exemption', outsideUnit],
+      [
+        'a perimeter around an organization, so written',
+        { 'ForAllValues:StringNotEquals': { 'aws:PrincipalOrgID': 'o-abc123' } },
+      ],
+      [
+        'a Deny of every trail not of another account',
+        { 'ForAllValues:StringNotEquals': { 'aws:SourceAccount': EXTERNAL_ACCOUNT } },
+      ],
+    ])('finds CloudTrail locked out by %s', (_, condition) => {
+      expect(allows([cloudTrailStatement(), denyCloudTrail(condition)])).toBe(false);
+    });
+
+    it.each([
+      ['that perimeter exempting AWS services', { ...outsideUnit, Bool: { 'aws:PrincipalIsAWSService': 'false' } }],
+      [
+        'a Deny of callers with a path outside the unit',
+        { 'ForAnyValue:StringNotLike': outsideUnit['ForAllValues:StringNotLike'] },
+      ],
+      [
+        "a Deny of every trail not of the key's account",
+        { 'ForAllValues:StringNotEquals': { 'aws:SourceAccount': ACCOUNT } },
+      ],
+    ])('does not report a lockout for %s', (_, condition) => {
+      expect(allows([cloudTrailStatement(), denyCloudTrail(condition)])).toBe(true);
+    });
+
+    it('does not let CloudTrail in by an Allow for callers inside the unit', () => {
+      const insideUnit = { 'ForAnyValue:StringLike': outsideUnit['ForAllValues:StringNotLike'] };
+      expect(allows([cloudTrailOnlyIf(insideUnit)])).toBe(false);
+    });
+  });
+
   describe('policy variables in its conditions, read as the policy analysis reads them', () => {
     const variable = (name: string) => `\${${name}}`;
     const resourceAccount = variable('aws:ResourceAccount');
