@@ -37,6 +37,7 @@ function requestContext(keyAccount: string | undefined, trailArn: string | undef
   const trail: ContextValue | undefined = trailArn ?? (account ? { account } : undefined);
   const context = new Map<string, ContextValue>([
     ['aws:principalisawsservice', 'true'],
+    ['aws:principalservicename', 'cloudtrail.amazonaws.com'],
     ['aws:securetransport', 'true'],
     ...ABSENT_FOR_SERVICES.map((key): [string, ContextValue] => [key, null]),
   ]);

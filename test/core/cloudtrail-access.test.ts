@@ -41,6 +41,11 @@ describe('CloudTrail access to the key of its logs', () => {
     ['a Deny of AWS services', { Bool: { 'aws:PrincipalIsAWSService': 'true' } }],
     ['a Deny of callers without an organization', { Null: { 'aws:PrincipalOrgID': 'true' } }],
     ["a Deny of this account's trails", { StringLike: { 'aws:SourceArn': ownTrails } }],
+    // AWS names the calling service in aws:PrincipalServiceName on a service principal's requests.
+    [
+      'a Deny of CloudTrail by its service name',
+      { StringEquals: { 'aws:PrincipalServiceName': 'cloudtrail.amazonaws.com' } },
+    ],
     [
       "a Deny of log files not in another account's trails",
       {
