@@ -149,8 +149,8 @@ const accountOfArnFence = (value: string): string | undefined => /^arn:[^:]*:[^:
 /** Condition keys about the resource a service acts for, not the caller. */
 const SOURCE_FENCES = ['aws:sourceaccount', 'aws:sourcearn'];
 /**
- * Encryption context keys (`kms:EncryptionContext:aws:logs:arn`): a service principal sets the context to the resource
- * it acts for, so an ARN there names the account it serves. Any other caller writes the context it likes.
+ * Encryption context keys (`kms:EncryptionContext:aws:logs:arn`): a service principal sets the context to a resource
+ * it acts on, so an ARN there names an account it serves. Any other caller writes the context it likes.
  */
 const CONTEXT_FENCE = 'kms:encryptioncontext:';
 
@@ -207,7 +207,7 @@ function common(sets: string[][]): string[] | undefined {
  * The accounts and organizations a statement's conditions confine it to. Each condition key lists what it allows, and
  * every key must hold: the accounts are those all the caller's keys allow (else all the source keys allow), so a
  * fence to the key's own account and a pattern of another account's roles let no one in (`unsatisfiable`). For a
- * `service` principal, ARNs in the encryption context count as source keys.
+ * `service` principal with no source key, ARNs in the encryption context stand in for one.
  */
 function fencesOf(
   statement: PolicyStatement,
@@ -251,7 +251,11 @@ function fencesOf(
       if (ORG_FENCES.includes(lower)) orgs.push(values.map((value) => value.toLowerCase()));
     }
   }
-  const accounts = common(caller.length ? caller : service ? [...source, ...context] : source);
+  // The source keys name the resource a service acts for; its context may name another, the one it writes to (SNS
+  // delivering another account's topic to a queue of the key's account sets aws:sqs:arn to the queue), so the context
+  // is the fence only where no source key is.
+  const served = source.length > 0 || !service ? source : context;
+  const accounts = common(caller.length ? caller : served);
   const organizations = common(orgs);
   return {
     accounts: accounts ?? [],
@@ -348,8 +352,7 @@ function granteesOf(policy: Policy, ownAccount: string): Grantee[] {
       continue;
     }
     for (const [kind, values] of Object.entries(statement.Principal ?? {})) {
-      // A service's encryption context fences it as its source keys do (a context of another account's resource
-      // and a source fence to the key's own account grant it nothing).
+      // A service's encryption context fences it as its source keys do, when it has none.
       const own = kind === 'Service' ? fencesOf(statement, scope, true) : { ...fences, unsatisfiable };
       if (own.unsatisfiable) continue;
       for (const value of values) {

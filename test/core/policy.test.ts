@@ -244,13 +244,53 @@ describe('Policy analysis', () => {
       [EXTERNAL_ACCOUNT],
     ],
     [
-      "another account's context and aws:SourceAccount of its own, which no request meets",
+      "another account's context and aws:SourceAccount of its own: the source key names the account",
       withSourceAccount(cloudTrailStatementForTrailsOf([EXTERNAL_ACCOUNT]), ACCOUNT),
       [],
+    ],
+    [
+      "S3 publishing for another account's bucket to a topic of the key's account",
+      {
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': EXTERNAL_ACCOUNT },
+          ArnEquals: { 'kms:EncryptionContext:aws:sns:topicArn': `arn:aws:sns:us-east-1:${ACCOUNT}:uploads` },
+        },
+      },
+      [EXTERNAL_ACCOUNT],
     ],
   ])('finds the account a service principal fenced by its encryption context acts for: %s', (_, statement, outside) => {
     // The service sets the context to the resource it acts for, as it sets aws:SourceArn.
     expect(externalAccountsOf(normalizePolicy(policyWith(statement)), ACCOUNT)).toEqual(outside);
+  });
+
+  it("escalates a new policy that lets SNS encrypt another account's topic into a queue of the key's account", () => {
+    // SNS acts for the topic (aws:SourceArn) and sets the context to the queue it writes to (aws:sqs:arn): two
+    // resources, here of two accounts. Naming the key's own queue narrows the grant; it leaves the topic's account in.
+    const snsForQueue = {
+      Sid: 'Allow SNS to encrypt messages for the queue',
+      Effect: 'Allow',
+      Principal: { Service: 'sns.amazonaws.com' },
+      Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      Resource: '*',
+      Condition: {
+        ArnEquals: {
+          'aws:SourceArn': `arn:aws:sns:us-east-1:${EXTERNAL_ACCOUNT}:orders`,
+          'kms:EncryptionContext:aws:sqs:arn': `arn:aws:sqs:us-east-1:${ACCOUNT}:orders-queue`,
+        },
+      },
+    };
+    const { last } = detect([createKey(), putKeyPolicy(policyWith(snsForQueue))], {
+      severityOverrides: { PutKeyPolicy: 'error' },
+    });
+    expect(last.changes.policy).toMatchObject({
+      added_principals: [`sns.amazonaws.com (${EXTERNAL_ACCOUNT})`],
+      external_accounts: [EXTERNAL_ACCOUNT],
+    });
+    expect(last.severity).toBe('critical');
   });
 
   it('escalates a new policy that lets the CloudTrail of another account use the key', () => {
