@@ -388,6 +388,25 @@ describe('Policy analysis', () => {
     expect(externalAccountsOf(policy, ACCOUNT)).toEqual([]);
   });
 
+  it('finds "*" inside an organization perimeter that lets one AWS service through by its name not open to anyone', () => {
+    // IAM principals have no aws:PrincipalServiceName: a negated condition on it holds for them, so the Deny shuts
+    // every principal outside the organization out, and lets only that service (not outside access) through.
+    const exempting = deny({
+      Principal: '*',
+      Action: 'kms:*',
+      Condition: {
+        StringNotEqualsIfExists: {
+          'aws:PrincipalOrgID': 'o-abc123',
+          'aws:PrincipalServiceName': 'cloudtrail.amazonaws.com',
+        },
+      },
+    });
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, exempting)), ACCOUNT)).toEqual([]);
+    expect(allowsCloudTrailEncryption(normalizePolicy(policyWith(cloudTrailStatement(), exempting)), ACCOUNT)).toBe(
+      true,
+    );
+  });
+
   it('finds an outside account shut out by a Deny perimeter around the own account', () => {
     const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
     const fenced = normalizePolicy(policyWith(partner, perimeter('StringNotEquals', 'aws:PrincipalAccount', ACCOUNT)));
