@@ -117,11 +117,7 @@ export function cloudTrailStatement(account = ACCOUNT): Json {
  */
 export function cloudTrailStatementForTrailsOf(accounts: string[]): Json {
   return {
-    Sid: 'Allow CloudTrail to encrypt logs',
-    Effect: 'Allow',
-    Principal: { Service: 'cloudtrail.amazonaws.com' },
-    Action: 'kms:GenerateDataKey*',
-    Resource: '*',
+    ...cloudTrailStatement(),
     Condition: {
       StringLike: {
         'kms:EncryptionContext:aws:cloudtrail:arn': accounts.map(
