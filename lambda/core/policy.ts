@@ -272,13 +272,15 @@ type DenyFence = Pick<Grantee, 'accounts' | 'orgs'>;
 const NEGATED_OPERATORS =
   /^(ForAllValues:)?(String(NotEquals|NotEqualsIgnoreCase|NotLike)|Arn(NotEquals|NotLike))(IfExists)?$/i;
 // AWS services let through by `aws:PrincipalIsAWSService false`, or by name (`aws:PrincipalServiceName`, which IAM
-// principals lack, so a negated condition on it holds for every one of them).
+// principals lack, so a negated condition on it holds for every one of them, however it matches; a `ForAnyValue:` one
+// holds for no request without the key, so it would keep the Deny off them).
 const isServiceExemption = (operator: string, key: string, values: string[]): boolean =>
   (/^Bool(IfExists)?$/i.test(operator) &&
     key.toLowerCase() === 'aws:principalisawsservice' &&
     values.length === 1 &&
     values[0].toLowerCase() === 'false') ||
-  (/^StringNotEquals(IgnoreCase)?(IfExists)?$/i.test(operator) && key.toLowerCase() === 'aws:principalservicename');
+  (/^(ForAllValues:)?StringNot(Equals|EqualsIgnoreCase|Like)(IfExists)?$/i.test(operator) &&
+    key.toLowerCase() === 'aws:principalservicename');
 
 /**
  * The fence of a Deny statement conditioned on exactly one negated account, organization or ARN key (optionally

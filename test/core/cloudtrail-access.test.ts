@@ -77,6 +77,23 @@ describe('CloudTrail access to the key of its logs', () => {
   });
 
   it.each([
+    ['CloudTrail', 'StringNotEqualsIfExists', 'cloudtrail.amazonaws.com', true],
+    ['CloudTrail, by a pattern', 'StringNotLike', 'cloudtrail.*', true],
+    ['another service', 'StringNotEqualsIfExists', 's3.amazonaws.com', false],
+    ['another service, by a pattern', 'StringNotLike', 's3.*', false],
+  ])(
+    'finds whether CloudTrail can encrypt behind an organization perimeter that lets %s through by name',
+    (_, operator, name, allowed) => {
+      // CloudTrail's request has no organization: the perimeter's Deny holds for it unless its name is let through.
+      const perimeter = denyCloudTrail({
+        StringNotEqualsIfExists: { 'aws:PrincipalOrgID': 'o-abc123' },
+        [operator]: { 'aws:PrincipalServiceName': name },
+      });
+      expect(allows([cloudTrailStatement(), perimeter])).toBe(allowed);
+    },
+  );
+
+  it.each([
     [
       'an organization, which CloudTrail does not carry',
       { StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } },

@@ -407,6 +407,27 @@ describe('Policy analysis', () => {
     );
   });
 
+  it.each([
+    ['StringNotLike', 'cloudtrail.*', []],
+    ['StringNotLike', '*', []],
+    ['ForAllValues:StringNotEquals', 'cloudtrail.amazonaws.com', []],
+    // Holds for no request without the key: the Deny spares every IAM principal.
+    ['ForAnyValue:StringNotEquals', 'cloudtrail.amazonaws.com', ['*']],
+  ])(
+    'finds "*" behind an organization perimeter with %s aws:PrincipalServiceName %s open to %j',
+    (operator, name, open) => {
+      const exempting = perimeter('StringNotEquals', 'aws:PrincipalOrgID', 'o-abc123', {
+        [operator]: { 'aws:PrincipalServiceName': name },
+      });
+      expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, exempting)), ACCOUNT)).toEqual(open);
+    },
+  );
+
+  it('does not read a Deny whose one condition exempts a service by name as a perimeter', () => {
+    const servicesOnly = perimeter('StringNotEquals', 'aws:PrincipalServiceName', 'cloudtrail.amazonaws.com');
+    expect(externalAccountsOf(normalizePolicy(policyWith(openToAll, servicesOnly)), ACCOUNT)).toEqual(['*']);
+  });
+
   it('finds an outside account shut out by a Deny perimeter around the own account', () => {
     const partner = { Effect: 'Allow', Principal: { AWS: EXTERNAL_ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' };
     const fenced = normalizePolicy(policyWith(partner, perimeter('StringNotEquals', 'aws:PrincipalAccount', ACCOUNT)));
