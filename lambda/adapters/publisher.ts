@@ -65,9 +65,10 @@ export interface Publisher {
   publish(finding: Finding, options?: { skip?: readonly string[] }): Promise<PublishReport>;
   /**
    * Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. A
-   * critical finding pages from there too (the pager's subscription takes the ops topic's critical findings).
+   * critical finding pages from there too (the pager's subscription takes the ops topic's critical findings). Only a
+   * finding that {@link publish} would send there goes (at least `alertMinSeverity`): false for one that does not.
    */
-  publishToOps(finding: Finding): Promise<void>;
+  publishToOps(finding: Finding): Promise<boolean>;
 }
 
 /** Which of keydrift's keys encrypts a target's topic; EventBridge uses neither. */
@@ -103,11 +104,13 @@ const TOPIC_KEY_UNUSABLE = new Set([
 export function createPublisher(options: PublisherOptions): Publisher {
   const { sns, eventBridge, topics } = options;
   const isSelf = (finding: Finding) => options.selfKeyArns.includes(finding.resource);
+  // A finding on one of keydrift's own keys goes to ops as it goes to chat and e-mail: at alertMinSeverity or above.
+  const reachesOps = (finding: Finding) => severityAtLeast(finding.severity, options.alertMinSeverity);
 
   // A finding on the ops key itself goes to the audiences' topics, which the main key encrypts, and never to ops.
   function targetsFor(finding: Finding): Target[] {
     const targets: Target[] = [...audiencesFor(finding, options.alertMinSeverity)];
-    if (isSelf(finding) && severityAtLeast(finding.severity, options.alertMinSeverity)) targets.push('ops');
+    if (isSelf(finding) && reachesOps(finding)) targets.push('ops');
     targets.push('eventbridge');
     return targets;
   }
@@ -206,8 +209,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     );
   }
 
-  async function publishToOps(finding: Finding): Promise<void> {
+  async function publishToOps(finding: Finding): Promise<boolean> {
+    if (!reachesOps(finding)) return false;
     await send('ops', finding);
+    return true;
   }
 
   return { targetsFor, publish, publishToOps };

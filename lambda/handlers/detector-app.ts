@@ -25,7 +25,6 @@ import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, OPS_WARNING, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { severityAtLeast } from '../alerts/routing';
 import { isAliasArn, isKeyArn, parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
@@ -447,15 +446,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
    * keydrift's table, queues and topics use its own key: when that key is disabled or locked, the store fails before
    * anything is judged, and the retries and dead-letter queue may fail the same way. The ops topic does not depend
    * on the key, so the change, judged from the event alone, goes there before the invocation fails. Only a finding
-   * that would alert does: one under alertMinSeverity (DynamoDB's routine grants on the key) or matched by an ignore
-   * rule reaches no topic when it is processed, so its failure is left to the retries and the dead-letter queue.
+   * that would alert does: one matched by an ignore rule, or under alertMinSeverity (DynamoDB's routine grants on the
+   * key: the publisher sends none such to ops), reaches no topic when it is processed, so its failure is left to the
+   * retries and the dead-letter queue.
    */
   async function warnOps(event: ChangeEvent): Promise<boolean> {
     try {
       const finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
-      if (!severityAtLeast(finding.severity, settings.alertMinSeverity) || matchingIgnoreRule(settings.config, finding))
-        return false;
-      await publisher.publishToOps(finding);
+      if (matchingIgnoreRule(settings.config, finding) || !(await publisher.publishToOps(finding))) return false;
       count('OpsFallbackAlerts');
       logger.warn("Event on keydrift's own key could not be processed; sent to the ops topic from the event alone", {
         eventId: event.eventId,
