@@ -9,14 +9,13 @@ import { isIP } from 'node:net';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { emailShowsEveryCommand } from './email';
+import { commandsBeyondEmail } from './email';
 import { severityExplanations } from './reasons';
 import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
 import {
   beforeValue,
   boundedList,
   changeValue,
-  findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
   readableDetails,
@@ -210,23 +209,18 @@ function consoleLine(finding: Finding): string[] {
 
 function nextSteps(finding: Finding): string[] {
   // A command the chat cannot show is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
-  const inEmail = emailShowsEveryCommand(finding);
-  const whole = inEmail ? EMAIL_HAS_IT : `${findingsCommand(finding)} shows it whole`;
-  const copyFrom = inEmail ? 'the email alert' : findingsCommand(finding);
+  const findings = commandsBeyondEmail(finding);
+  const whole = findings ? `${findings} shows it whole` : EMAIL_HAS_IT;
+  const copyFrom = findings ?? 'the email alert';
   const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, whole), copyFrom));
   const more = finding.remediation.length - steps.length;
-  if (more > 0) steps.push(`…and ${more} more commands ${moreCommandsAt(finding, inEmail)}`);
+  const moreAt = findings ? `not shown: ${step(findings, 'the email alert')} lists them all` : 'in the email';
+  if (more > 0) steps.push(`…and ${more} more commands ${moreAt}`);
   const fallback = DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];
 }
 
 const EMAIL_HAS_IT = 'it is in the email alert';
-
-/** Where the commands the chat leaves out are: in the e-mail when it shows them all, else in keydrift's findings. */
-function moreCommandsAt(finding: Finding, inEmail: boolean): string {
-  if (inEmail) return 'in the email';
-  return `not shown: ${step(findingsCommand(finding), 'the email alert')} lists them all`;
-}
 
 /**
  * A command as a code span that copies back exactly. Slack markdown cannot show a backtick inside code, nor a bare

@@ -212,8 +212,9 @@ function severityReasons(finding: Finding): string[] {
 function shownCommands(finding: Finding, maxBytes: number): string[] {
   const commands: string[] = [];
   let bytes = 0;
+  const whole = `${findingsCommand(finding)} shows it whole`;
   for (const command of finding.remediation.slice(0, MAX_COMMANDS)) {
-    const line = safeCommand(command, MAX_COMMAND_CHARS, `${findingsCommand(finding)} shows it whole`);
+    const line = safeCommand(command, MAX_COMMAND_CHARS, whole);
     if (bytes + utf8Bytes(line) > maxBytes) break;
     commands.push(line);
     bytes += utf8Bytes(line) + 1;
@@ -222,15 +223,15 @@ function shownCommands(finding: Finding, maxBytes: number): string[] {
 }
 
 /**
- * Whether the e-mail alert (as the publisher sends it) shows every command of the finding: the chat and the page,
- * which show fewer, send the reader there for the rest only then.
+ * Where the chat and the page, which show fewer commands, send the reader for one they leave out: to the e-mail alert
+ * (`undefined`) when it shows every command as the publisher sends it, else to the keydrift findings command that
+ * lists them (a command too long for the e-mail is a placeholder there too).
  */
-export function emailShowsEveryCommand(finding: Finding): boolean {
-  // One too long to show is a placeholder that sends the reader to keydrift findings: not in the e-mail either.
-  return (
+export function commandsBeyondEmail(finding: Finding): string | undefined {
+  const emailHasAll =
     shownCommands(finding, DEFAULTS.maxBodyBytes / 4).length === finding.remediation.length &&
-    finding.remediation.every((command) => command.length <= MAX_COMMAND_CHARS)
-  );
+    finding.remediation.every((command) => command.length <= MAX_COMMAND_CHARS);
+  return emailHasAll ? undefined : findingsCommand(finding);
 }
 
 function remediation(finding: Finding, maxBytes: number): string[] {

@@ -11,7 +11,7 @@ import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { emailShowsEveryCommand } from './email';
+import { commandsBeyondEmail } from './email';
 import { severityExplanations } from './reasons';
 import { isHighSurrogate, oneLine, truncate } from './sanitize';
 import {
@@ -19,7 +19,6 @@ import {
   beforeValue,
   boundedList,
   changeValue,
-  findingsCommand,
   PRINCIPAL_DETAILS,
   RESOURCE_CREATIONS,
   readableDetails,
@@ -187,15 +186,13 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
   // A denied call changed nothing: what it tried must not read as a change that happened.
   const label = finding.status === 'denied' ? ATTEMPTED : 'change';
   // A command left out here is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
-  const inEmail = emailShowsEveryCommand(finding);
+  const findings = commandsBeyondEmail(finding);
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
-    .map((c) =>
-      safeCommand(c, MAX_COMMAND, inEmail ? 'it is in the email alert' : `${findingsCommand(finding)} shows it whole`),
-    );
+    .map((c) => safeCommand(c, MAX_COMMAND, findings ? `${findings} shows it whole` : 'it is in the email alert'));
   // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
   const more = finding.remediation.length - commands.length;
-  const rest = inEmail ? 'see the email alert' : `${findingsCommand(finding)} lists them all`;
+  const rest = findings ? `${findings} lists them all` : 'see the email alert';
   if (more > 0) commands.push(`# ${more} more commands, to run after these: ${rest}`);
   return {
     attribute: safeText(attribute, MAX_FIELD),
