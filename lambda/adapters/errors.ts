@@ -168,6 +168,13 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/**
+ * True for a reason DynamoDB gives for cancelling a transaction that a retry can get past: another write to the same
+ * item at that moment, or throttling.
+ */
+export const isTransientCancellation = (code: string | undefined): boolean =>
+  code === 'TransactionConflict' || /Throttl|Capacity|ProvisionedThroughput/.test(code ?? '');
+
 /** True for throttling, server-side and network failures: what is worth retrying after the SDK gave up. */
 export function isTransientAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -24,7 +24,7 @@ import {
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { ResourceKind, ResourceSnapshot } from '../core/types';
-import { awsErrorName, isTransientAwsError, RetryableStoreError, StoreError } from './errors';
+import { awsErrorName, isTransientAwsError, isTransientCancellation, RetryableStoreError, StoreError } from './errors';
 import { snapshotItem, versionCondition } from './state-store';
 
 export const META_PK = 'META';
@@ -139,7 +139,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
         if (codes.length > 0 && codes.every((c) => c === 'ConditionalCheckFailed')) return false;
         // Another write to the same item at that moment (the detector saving an event), or throttling: this resource
         // fails this time, as state-store.ts has it, not the whole table.
-        if (codes.some((c) => c === 'TransactionConflict' || /Throttl|Capacity|ProvisionedThroughput/.test(c))) {
+        if (codes.some(isTransientCancellation)) {
           throw new RetryableStoreError(`DynamoDB ${what} was cancelled: ${codes.join(', ')}`, { cause: error });
         }
       }

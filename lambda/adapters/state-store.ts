@@ -25,7 +25,15 @@ import { toEventBridgeEntry } from '../alerts/event-entry';
 import { approvedAsOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceSnapshot } from '../core/types';
-import { awsErrorName, ClaimLostError, RetryableStoreError, StaleStateError, StoreError, storeError } from './errors';
+import {
+  awsErrorName,
+  ClaimLostError,
+  isTransientCancellation,
+  RetryableStoreError,
+  StaleStateError,
+  StoreError,
+  storeError,
+} from './errors';
 
 /** A snapshot as stored, with the version a later write must still find. */
 export interface StoredSnapshot {
@@ -605,10 +613,6 @@ function translateTransaction(error: unknown, items: TransactWriteItem[], eventI
   }
   const codes = failed.map((r) => r.code).join(', ') || 'no reason given';
   const message = `DynamoDB TransactWriteItems was cancelled: ${codes}`;
-  if (
-    failed.some((r) => r.code === 'TransactionConflict' || /Throttl|Capacity|ProvisionedThroughput/.test(r.code ?? ''))
-  ) {
-    return new RetryableStoreError(message, { cause: error });
-  }
+  if (failed.some((r) => isTransientCancellation(r.code))) return new RetryableStoreError(message, { cause: error });
   return new StoreError(message, { cause: error });
 }
