@@ -6,7 +6,7 @@
 import { styleText } from 'node:util';
 import { lookup } from '../core/state';
 import type { Severity } from '../core/types';
-import { attributesOf, type OpenDrift } from '../ops/drift';
+import { attributesOf, type OpenDrift, uncomparedPaths } from '../ops/drift';
 import type { AcceptResult, BaselineView, StatusReport } from '../ops/operations';
 import { clean, escapeC1, pad, terminalColumns } from './format';
 
@@ -119,11 +119,8 @@ function changeLines(
  * drift finding is still open (no comparison shows them; they are not a match).
  */
 function driftLine(view: BaselineView, paint: ReturnType<typeof painter>): string {
-  const unknown = new Set([
-    ...(view.baseline?.snapshot.unknownPaths ?? []),
-    ...(view.baseline?.truncated ?? []),
-    ...(view.state?.truncated ?? []),
-  ]);
+  const { resource: arn, kind, state, baseline } = view;
+  const unknown = new Set(uncomparedPaths({ arn, kind, state: state ?? undefined, baseline: baseline ?? undefined }));
   const differing = view.drift.filter((p) => !unknown.has(p)).map(clean);
   const open = view.drift.filter((p) => unknown.has(p)).map(clean);
   if (differing.length === 0 && open.length === 0) return 'none (the stored state matches)';
