@@ -156,8 +156,8 @@ const coversGenerateDataKey = (statement: PolicyStatement): boolean =>
 
 /**
  * True when the policy lets CloudTrail call `kms:GenerateDataKey*` for every trail in `trailArns`, each as its owner's
- * (or, with none known, for a trail of `ownAccount`, the key's): an Allow whose conditions hold for the request (or may), and no Deny whose
- * conditions surely hold, however either is spelled (`NotPrincipal`, `NotAction`).
+ * (or, with none known, for a trail of `ownAccount`, the key's): an Allow whose conditions hold for the request (or
+ * may), and no Deny whose conditions surely hold, however either is spelled (`NotPrincipal`, `NotAction`).
  */
 export function allowsCloudTrailEncryption(policy: Policy, ownAccount?: string, trailArns: string[] = []): boolean {
   const requests = (trailArns.length > 0 ? trailArns : [undefined]).map((arn) => requestContext(ownAccount, arn));

@@ -161,9 +161,9 @@ export function uncomparedPaths(resource: StoredResource): string[] {
 
 /**
  * Every drifted path of a resource: where its stored state differs from its baseline, and the paths no comparison
- * can show ({@link uncomparedPaths}: approved as unknown, or left out to fit) whose attribute has a drift finding still open (`openAttributes`, the tracker's `open`). A critical change
- * to a key keydrift had no baseline for leaves its policy approved as unknown: it is open drift until resolved,
- * planned or accepted, not a match.
+ * can show ({@link uncomparedPaths}: approved as unknown, or left out to fit) whose attribute has a drift finding
+ * still open (`openAttributes`, the tracker's `open`). A critical change to a key keydrift had no baseline for leaves
+ * its policy approved as unknown: it is open drift until resolved, planned or accepted, not a match.
  */
 export function openPaths(resource: StoredResource, openAttributes: string[]): string[] {
   const unknown = uncomparedPaths(resource).filter((p) => openAttributes.includes(splitPath(p).attribute));
