@@ -13,6 +13,7 @@ import {
   cloudTrailStatementForTrailsOf,
   createKey,
   createTrail,
+  decryptFor,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
@@ -29,15 +30,6 @@ import {
 const QUIET_POLICY = {
   severityOverrides: { PutKeyPolicy: 'warning', DisableKey: 'warning', ScheduleKeyDeletion: 'warning' },
 };
-
-const decryptFor = (principal: unknown, condition?: Record<string, unknown>) => ({
-  Sid: 'Decrypt',
-  Effect: 'Allow',
-  Principal: principal,
-  Action: 'kms:Decrypt',
-  Resource: '*',
-  ...(condition ? { Condition: condition } : {}),
-});
 
 /** The finding of a PutKeyPolicy that adds `statement` to the default policy of a freshly created key. */
 function policyChange(statement: Record<string, unknown>) {

@@ -99,6 +99,16 @@ export function policyWith(...statements: Json[]): { Version: string; Id: string
   return policy;
 }
 
+/** A statement letting `principal` decrypt with the key, under `condition` when given. */
+export const decryptFor = (principal: unknown, condition?: Record<string, unknown>): Json => ({
+  Sid: 'Decrypt',
+  Effect: 'Allow',
+  Principal: principal,
+  Action: 'kms:Decrypt',
+  Resource: '*',
+  ...(condition ? { Condition: condition } : {}),
+});
+
 /** The statement CloudTrail needs on a key that encrypts its logs (from the AWS CloudTrail key policy). */
 export function cloudTrailStatement(account = ACCOUNT): Json {
   return {

@@ -13,6 +13,7 @@ import {
   cloudTrailStatement,
   createKey,
   createTrail,
+  decryptFor,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
@@ -150,14 +151,6 @@ describe('every watched sample', () => {
 });
 
 describe('outside access, by condition and principal form', () => {
-  const decryptFor = (principal: unknown, condition?: Record<string, unknown>) => ({
-    Sid: 'Decrypt',
-    Effect: 'Allow',
-    Principal: principal,
-    Action: 'kms:Decrypt',
-    Resource: '*',
-    ...(condition ? { Condition: condition } : {}),
-  });
   const policyChange = (statement: Record<string, unknown>, created = policyWith()) =>
     detect(inOrder([createKey({ policy: created }), putKeyPolicy(policyWith(statement))]), QUIET).last;
 
