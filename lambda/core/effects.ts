@@ -9,6 +9,7 @@ import {
   partitionOf,
   trailArn,
 } from './arn';
+import { isPendingDeletion } from './catalog';
 import { RecordError } from './errors';
 import { ownEntry } from './own';
 import { defaultKeyPolicy, diffPolicies, normalizePolicy } from './policy';
@@ -315,7 +316,15 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
   );
 }
 
-const materialGone = keyChange(() => ({ key_material: null, key_state: 'PendingImport' }));
+/**
+ * Key material gone (deleted, or expired): the key waits for its import again, unless it is pending deletion, which
+ * KMS leaves as it is (its deletion stays scheduled, for its date).
+ */
+function materialGone(event: ChangeEvent, world: World): Effect {
+  const arn = requireKeyArn(event, world);
+  const pendingDeletion = isPendingDeletion(world.snapshot(arn)?.attributes.key_state);
+  return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
+}
 const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
 
 /**

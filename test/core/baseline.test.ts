@@ -229,6 +229,28 @@ describe('CreateKey', () => {
     expect(store.baseline(arn)?.attributes).not.toHaveProperty('key_material');
   });
 
+  it('leaves a key pending deletion so when its material is deleted: KMS keeps the deletion scheduled', () => {
+    // Act: the key gets its material, Mallory schedules its deletion, then deletes its material.
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const mallory = sessionIdentity('Mallory', 'x');
+    const { last, store } = detect([
+      at(create, 'create-1', '2024-01-01T00:00:01Z'),
+      at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
+      by(at(onKey(rec('ScheduleKeyDeletion__awskmsdg__1'), arn), 'schedule-1', '2024-01-01T00:00:03Z'), mallory),
+      by(
+        at(onKey(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), arn), 'delete-1', '2024-01-01T00:00:04Z'),
+        mallory,
+      ),
+    ]);
+
+    // Assess: the material is gone, but the key is still pending deletion, not waiting for an import.
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    expect(last.changes.key_material).toMatchObject({ after: null });
+    expect(last.changes.key_state).toBeUndefined();
+    expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingDeletion');
+  });
+
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
     // Act: the key gets its material, Mallory disables it, then imports the same material again.
     const create = rec('CreateKey__awskmsdg__1');
