@@ -171,7 +171,11 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
           ),
         ];
       }
-      return target === 'Disabled' ? [aws('kms disable-key', ...key)] : [];
+      if (target !== 'Disabled') return [];
+      // KMS refuses DisableKey on a key without its key material: importing it again enables the key, then disable it.
+      return current === 'PendingImport'
+        ? [reimportComment(key), aws('kms disable-key', ...key)]
+        : [aws('kms disable-key', ...key)];
     case 'deletion_date':
       return target === null && current ? [aws('kms cancel-key-deletion', ...key)] : [];
     case 'enable_key_rotation': {

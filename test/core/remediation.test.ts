@@ -166,6 +166,34 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('re-imports the material of a key approved Disabled before disabling it again: KMS refuses DisableKey without it', () => {
+    // Prepare: mallory creates a key for imported material and imports it; Alice (planned) disables the key; mallory
+    // deletes its material.
+    const mallory = sessionIdentity('ReadOnly', 'mallory');
+    const created = by(at(rec('CreateKey__awskmsdg__1'), 'e1', '2024-01-01T00:00:00Z'), mallory);
+    const records = [
+      created,
+      by(at(rec('ImportKeyMaterial__awskmsdg__1'), 'e2', '2024-01-01T00:00:01Z'), mallory),
+      at(
+        rec('DisableKey__awskmsdg__1', (r) => onKey(r)),
+        'e3',
+        '2024-01-01T00:00:02Z',
+      ),
+      by(at(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), 'e4', '2024-01-01T00:00:03Z'), mallory),
+    ];
+    // Act
+    const { last } = detect(records, { plannedPrincipals: [ALICE] });
+    // Assess: the key waits for its material (PendingImport), where DisableKey fails; once imported it is enabled.
+    expect(last).toMatchObject({
+      status: 'drift',
+      changes: { key_state: { before: 'Disabled', after: 'PendingImport' } },
+    });
+    expect(last.remediation.slice(0, 2)).toEqual([
+      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} …`,
+      `aws kms disable-key ${KEY}`,
+    ]);
+  });
+
   it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
     // Prepare: Alice (planned) schedules the key's deletion; mallory cancels it.
     const records = [
