@@ -104,11 +104,19 @@ function createGrantOptions(grant: Partial<GrantValue>): Array<string | Param> {
     ...(encryptionContextEquals ? { EncryptionContextEquals: encryptionContextEquals } : {}),
     ...(sourceArn ? { SourceArn: sourceArn } : {}),
   };
+  // A grant to a service principal the current way (GranteeServicePrincipal, which KMS requires a SourceArn with) is
+  // kept with its service in the same fields as an ARN: in --grantee-principal, which takes an ARN, it would not be the
+  // grant approved. A service named without a SourceArn (DynamoDB's grants on a caller's behalf) was a GranteePrincipal.
+  const servicePrincipal = (principal: string) => !!sourceArn && !principal.startsWith('arn:');
+  const grantee = String(grant.grantee_principal);
+  const retiring = grant.retiring_principal;
   return [
-    param('--grantee-principal', String(grant.grantee_principal)),
+    param(servicePrincipal(grantee) ? '--grantee-service-principal' : '--grantee-principal', grantee),
     param('--operations', grant.operations ?? []),
     ...(Object.keys(constraints).length ? [`--constraints ${shellQuote(JSON.stringify(constraints))}`] : []),
-    ...(grant.retiring_principal ? [param('--retiring-principal', grant.retiring_principal)] : []),
+    ...(retiring
+      ? [param(servicePrincipal(retiring) ? '--retiring-service-principal' : '--retiring-principal', retiring)]
+      : []),
     ...(grant.name ? [param('--name', grant.name)] : []),
   ];
 }

@@ -625,6 +625,22 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('creates a revoked grant to a service principal again as one: in --grantee-service-principal, not as an ARN', () => {
+    // Prepare: a grant made the current way for CloudWatch Logs, on behalf of one log group (KMS requires the SourceArn).
+    const logGroup = 'arn:aws:logs:us-west-2:111122223333:log-group:orders';
+    const commands = grantRevokedByBob('CreateGrant__awskmsdg__1', 'arn:aws:iam::111122223333:user/Alice', (r) => {
+      const request = r.requestParameters as Record<string, unknown>;
+      delete request.granteePrincipal;
+      request.granteeServicePrincipal = 'logs.amazonaws.com';
+      request.retiringServicePrincipal = 'logs.amazonaws.com';
+      request.constraints = { sourceArn: logGroup };
+    });
+    // Assess: --grantee-principal takes the ARN of an AWS principal; the service goes where the approved grant had it.
+    expect(commands).toEqual([
+      `aws kms create-grant ${KEY} --grantee-service-principal logs.amazonaws.com --operations Encrypt RetireGrant --constraints '{"SourceArn":"${logGroup}"}' --retiring-service-principal logs.amazonaws.com`,
+    ]);
+  });
+
   it('creates a revoked grant again with its retiring principal and name', () => {
     const commands = grantRevokedByBob('CreateGrant__awskmsdg__3', 'arn:aws:iam::111122223333:role/Admin', (r) => {
       (r.requestParameters as Record<string, unknown>).name = "books table's grant";
