@@ -161,7 +161,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
   switch (attribute) {
     case 'key_state':
       if (target === 'Enabled') {
-        if (current === 'PendingImport') return [reimportComment(key)];
+        if (current === 'PendingImport') return [reimportComment(key, approved('key_material'))];
         return [
           ...(isPendingDeletion(current) ? [aws('kms cancel-key-deletion', ...key)] : []),
           aws('kms enable-key', ...key),
@@ -258,7 +258,8 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
           ),
         ];
       }
-      return target && !current ? [reimportComment(key)] : [];
+      // Gone, or imported again with another expiry: only its owner can import it again, expiring as approved.
+      return target ? [reimportComment(key, target)] : [];
     case 'primary_region': {
       if (typeof target !== 'string') return [];
       // The call goes to the current primary key, in its Region (the key of this ARN is now a replica).
@@ -311,11 +312,23 @@ function reconnectStoreCommands(
   return [reconnect, ...(undo.target === 'Disabled' ? [aws('kms disable-key', ...key)] : [])];
 }
 
-/** The step to bring back key material, which only its owner holds: a comment, not a command. */
-const reimportComment = (key: Array<string | Param>): string =>
-  comment(
-    `re-import the same key material: ${aws('kms get-parameters-for-import', ...key)} …, then ${aws('kms import-key-material', ...key)} …`,
+/**
+ * The step to bring back key material, which only its owner holds: a comment, not a command. With the approved
+ * material known, the import names its approved expiry: without one, the material would not expire as approved.
+ */
+function reimportComment(key: Array<string | Param>, material?: unknown): string {
+  const { expiration_model: model, valid_to: validTo } = (material ?? {}) as {
+    expiration_model?: unknown;
+    valid_to?: unknown;
+  };
+  const expiry = [
+    ...(typeof model === 'string' ? [param('--expiration-model', model)] : []),
+    ...(typeof validTo === 'string' ? [param('--valid-to', validTo)] : []),
+  ];
+  return comment(
+    `re-import the same key material: ${aws('kms get-parameters-for-import', ...key)} …, then ${aws('kms import-key-material', ...key, ...expiry)} …`,
   );
+}
 
 function aliasCommands(arn: string, region: string, undo: Undo): string[] {
   if (undo.path !== 'target_key_id' || undo.target === undefined) return [];

@@ -194,6 +194,54 @@ describe('Remediation', () => {
     ]);
   });
 
+  /** A key for imported material into which Alice (planned) imports material that never expires. */
+  const importedForGood = (): CloudTrailRecord[] => {
+    const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
+    (created.requestParameters as Record<string, unknown>).origin = 'EXTERNAL';
+    Object.assign((created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata, {
+      origin: 'EXTERNAL',
+      keyState: 'PendingImport',
+      enabled: false,
+    });
+    const imported = at(
+      rec('ImportKeyMaterial__awskmsdg__1', (r) => {
+        const request = r.requestParameters as Record<string, unknown>;
+        request.expirationModel = 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+        delete request.validTo;
+      }),
+      'e2',
+      '2020-01-02T00:00:00Z',
+    );
+    return [created, imported];
+  };
+
+  it('says to import the material again expiring as approved when mallory re-imports it with an expiry', () => {
+    // Prepare: mallory imports the same material again, now expiring (KMS then deletes it at that date).
+    const expiring = by(at(rec('ImportKeyMaterial__awskmsdg__1'), 'e3'), sessionIdentity('ReadOnly', 'mallory'));
+    // Act
+    const { last } = detect([...importedForGood(), expiring], { plannedPrincipals: [ALICE] });
+    // Assess: no command can import what only the key's owner holds; the comment says how, and with which expiry.
+    expect(last.status).toBe('drift');
+    expect(last.remediation).toEqual([
+      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
+    ]);
+  });
+
+  it('names the approved expiry in the re-import that undoes a DeleteImportedKeyMaterial', () => {
+    // Prepare: mallory deletes the approved material.
+    const deleted = by(
+      at(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), 'e3'),
+      sessionIdentity('ReadOnly', 'mallory'),
+    );
+    // Act
+    const { last } = detect([...importedForGood(), deleted], { plannedPrincipals: [ALICE] });
+    // Assess: imported without an expiration model, the material would not be back as approved.
+    expect(last.status).toBe('drift');
+    expect(last.remediation).toEqual([
+      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
+    ]);
+  });
+
   it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
     // Prepare: Alice (planned) schedules the key's deletion; mallory cancels it.
     const records = [
