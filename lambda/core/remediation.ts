@@ -356,11 +356,16 @@ function recreateTrailCommands(arn: string, region: string, approved: ApprovedVa
       `--region ${region}`,
       ...approvedTrailOptions(approved),
     );
+  // What keydrift does not record, so the on-call person does not take the recreated trail for the one deleted.
+  const untracked = comment(
+    'keydrift does not record the S3 key prefix, SNS topic, CloudWatch Logs delivery, insight selectors or tags of a trail: set again any the deleted trail had',
+  );
   if (typeof bucket !== 'string' || !bucket)
-    return [comment(`recreate the trail, then restore its event selectors: ${create('BUCKET_NAME')}`)];
+    return [comment(`recreate the trail, then restore its event selectors: ${create('BUCKET_NAME')}`), untracked];
   return [
     create(param('--s3-bucket-name', bucket)),
     ...(selectors ? putSelectorsCommands(arn, region, selectors) : []),
+    untracked,
   ];
 }
 

@@ -131,6 +131,7 @@ describe('formatTable: remediation', () => {
     expect(deleted.remediation).toEqual([
       expect.stringMatching(/^aws cloudtrail create-trail /),
       expect.stringMatching(/^aws cloudtrail put-event-selectors /),
+      expect.stringMatching(/^# keydrift does not record the S3 key prefix/),
       expect.stringMatching(/^aws cloudtrail start-logging /),
     ]);
     expect(tagged.remediation).toHaveLength(2);
