@@ -526,6 +526,11 @@ export class Keydrift extends Construct {
         entry: path.join(HANDLERS_DIR, 'pager.ts'),
         description: 'keydrift: forwards critical findings to PagerDuty Events API v2',
         environment: { PAGERDUTY_SECRET_NAME: secretName, TABLE_NAME: this.table.tableName },
+        // Room to send an event PagerDuty refused (429 when a burst fills the routing key's 60-second window) three
+        // more times about 30 s apart within the invocation (handlers/pager-app.ts), each with time left for its
+        // attempt, rather than fail at once into Lambda's retries, which meet the same limit and end in the
+        // dead-letter queue.
+        timeout: Duration.minutes(3),
       });
       // GetSecretValue is the pager's one call (adapters/pagerduty.ts), on this secret name with Secrets Manager's
       // six-character suffix. A secret encrypted with a customer managed key also needs kms:Decrypt on that key,

@@ -66,7 +66,7 @@ export const PAGE_TTL_SECONDS = 15 * 24 * 60 * 60;
 
 /** Longest a turn is held: a send and its second try with a fresh routing key (10 s each), and the secret's read. */
 export const TURN_MS = 25_000;
-/** Longest the pager waits for a turn, so that its own send still ends within its 30-second timeout. */
+/** Longest the pager waits for a turn, then fails its invocation (Lambda retries it): each attempt of a send waits anew. */
 export const TURN_WAIT_MS = 8_000;
 const TURN_POLL_MS = 250;
 

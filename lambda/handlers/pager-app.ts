@@ -1,19 +1,21 @@
 /**
  * The pager: SNS delivers each finding published to the page topic; it becomes PagerDuty Events API v2 events (one
- * per changed attribute, `trigger` or `resolve`). 202 is success; 429 and 5xx fail the invocation so that Lambda
- * retries it (twice, about 1 and 3 minutes later; then it waits in the dead-letter queue, which the README's redrive
- * gives back to the pager); a 400 is logged, never retried (but sent
- * once with the secret's current key when the cached one was rotated out). An event
- * older than one already sent for its dedup key is not sent (adapters/page-ledger.ts): it would reopen an incident
- * for drift already undone.
+ * per changed attribute, `trigger` or `resolve`). 202 is success; an event PagerDuty answers with 429, a 5xx or not at
+ * all is sent again within the invocation ({@link PAGERDUTY_RETRIES} times, about {@link PAGERDUTY_RETRY_MS} apart)
+ * while the invocation has the time; then it fails the invocation so that Lambda retries it (twice, about 1 and 3
+ * minutes later; then it waits in the dead-letter queue, which the README's redrive gives back to the pager); a 400
+ * is logged, never retried (but sent once with the secret's current key when the cached one was rotated out). An
+ * event older than one already sent for its dedup key is not sent (adapters/page-ledger.ts): it would reopen an
+ * incident for drift already undone.
  */
 
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SNSEvent } from 'aws-lambda';
-import { PageInFlightError } from '../adapters/errors';
-import type { PageLedger } from '../adapters/page-ledger';
+import type { Context, SNSEvent } from 'aws-lambda';
+import { PageInFlightError, RetryablePagerDutyError } from '../adapters/errors';
+import { type PageLedger, TURN_MS, TURN_WAIT_MS } from '../adapters/page-ledger';
 import { createPagerDutySender, createRoutingKeyProvider, type SendResult } from '../adapters/pagerduty';
 import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
@@ -32,7 +34,32 @@ export interface PagerDeps {
   /** How long the routing key is cached (default 15 minutes). */
   secretTtlMs?: number;
   now?: () => number;
+  /** Replaces the wait before an event is sent again (tests). */
+  sleep?: (ms: number) => Promise<unknown>;
+  /** Replaces Math.random for the back-off's jitter (tests). */
+  random?: () => number;
 }
+
+/** The part of the Lambda context the pager uses: without it (tests), nothing is sent again within the invocation. */
+export type PagerContext = Pick<Context, 'getRemainingTimeInMillis'>;
+
+/**
+ * How often an event PagerDuty answered with 429, a 5xx or not at all is sent again within the invocation, and how
+ * long apart. PagerDuty takes about 120 events a minute per routing key, counted over the last 60 seconds, sends no
+ * Retry-After, and suggests retrying a 429 three times 30 seconds apart (Events API v2 "Rate Limits"; a 5xx or a
+ * network error is "retry after some time" too). Retried sooner, a burst (one policy applied to 100 keys) meets the
+ * same full window; each wait is drawn from 20 to 40 s so that the events of a burst come back spread out, and the
+ * last retry comes a minute or more after the first refusal, once the events PagerDuty took in the burst left the
+ * window.
+ */
+export const PAGERDUTY_RETRIES = 3;
+export const PAGERDUTY_RETRY_MS = 30_000;
+/**
+ * The time an attempt may take, which must be left once the wait is over: the dedup key's turn, taken after up to
+ * {@link TURN_WAIT_MS} and held up to {@link TURN_MS} (a send, its second try with a fresh routing key, the secret's
+ * read), and 2 s to publish the metrics, so that a failed invocation ends with its error rather than a timeout.
+ */
+export const ATTEMPT_RESERVE_MS = TURN_WAIT_MS + TURN_MS + 2_000;
 
 /** What the pager does instead of sending an event older than one already sent for its dedup key. */
 const SUPERSEDED = { outcome: 'superseded' } as const;
@@ -86,8 +113,10 @@ function isAlarmNotification(json: unknown): boolean {
  * @example
  * export const handler = createPager({ secrets: new SecretsManagerClient({}), secretName, logger, metrics });
  */
-export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void> {
+export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerContext) => Promise<void> {
   const { logger, metrics } = deps;
+  const sleep = deps.sleep ?? sleepFor;
+  const random = deps.random ?? Math.random;
   const routingKey = createRoutingKeyProvider({
     client: deps.secrets,
     secretName: deps.secretName,
@@ -198,9 +227,38 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     }
   }
 
-  async function page(finding: Finding): Promise<unknown[]> {
+  /**
+   * {@link sendIfNewest}, again after a wait while PagerDuty answers 429, a 5xx or not at all, as long as the
+   * invocation has the time for the wait and one more attempt; each attempt takes the dedup key's turn anew and asks
+   * the ledger again, so that a newer event of the attribute sent meanwhile by another invocation is not undone.
+   */
+  async function sendWithBackoff(
+    finding: Finding,
+    body: PagerDutyEvent,
+    timeLeft: () => number,
+  ): Promise<SendResult | typeof SUPERSEDED> {
+    for (let retry = 1; ; retry++) {
+      try {
+        return await sendIfNewest(finding, body);
+      } catch (error) {
+        if (!(error instanceof RetryablePagerDutyError) || retry > PAGERDUTY_RETRIES) throw error;
+        const waitMs = Math.round(PAGERDUTY_RETRY_MS * (2 / 3 + (2 / 3) * random()));
+        if (timeLeft() - waitMs < ATTEMPT_RESERVE_MS) throw error;
+        logger.warn('PagerDuty did not take the event; sending it again', {
+          eventId: finding.eventId,
+          dedupKey: body.dedup_key,
+          status: error.status,
+          retry,
+          waitMs,
+        });
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  async function page(finding: Finding, timeLeft: () => number): Promise<unknown[]> {
     const bodies = pagerDutyEventsToSend(finding, await routingKey());
-    const results = await Promise.allSettled(bodies.map((body) => sendIfNewest(finding, body)));
+    const results = await Promise.allSettled(bodies.map((body) => sendWithBackoff(finding, body, timeLeft)));
     const retryable: unknown[] = [];
     results.forEach((result, index) => {
       const { dedup_key, event_action } = bodies[index];
@@ -234,12 +292,13 @@ export function createPager(deps: PagerDeps): (event: SNSEvent) => Promise<void>
     return retryable;
   }
 
-  return async (event) => {
+  return async (event, context) => {
+    const timeLeft = () => context?.getRemainingTimeInMillis() ?? 0;
     try {
       const findings = (event.Records ?? [])
         .map((record) => parse(record.Sns?.Message ?? '', record.Sns?.MessageId ?? ''))
         .filter((f): f is Finding => !!f);
-      const failures = (await Promise.all(findings.map(page))).flat();
+      const failures = (await Promise.all(findings.map((finding) => page(finding, timeLeft)))).flat();
       if (failures.length > 0) throw failures[0];
     } catch (error) {
       count('PagerErrors');

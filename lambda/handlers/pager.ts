@@ -23,5 +23,5 @@ const page = createPager({
 
 export const handler = async (event: SNSEvent, context: Context) => {
   logger.addContext(context);
-  return page(event);
+  return page(event, context);
 };

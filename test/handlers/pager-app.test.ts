@@ -18,7 +18,7 @@ import { MemoryStore } from '../../lambda/core/memory-store';
 import { unbaselinedResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
-import { createPager } from '../../lambda/handlers/pager-app';
+import { ATTEMPT_RESERVE_MS, createPager, type PagerDeps } from '../../lambda/handlers/pager-app';
 import { startTable, type TestTable } from '../adapters/dynalite-table';
 import { hugeFinding } from '../alerts/fixtures';
 import {
@@ -118,6 +118,7 @@ function makePager(
   fetch: typeof globalThis.fetch,
   tableName = table.tableName,
   sleep?: (ms: number) => Promise<unknown>,
+  backoff: Pick<PagerDeps, 'sleep' | 'random'> = {},
 ) {
   return createPager({
     secrets: new SecretsManagerClient({ region: 'us-west-2' }),
@@ -127,7 +128,35 @@ function makePager(
     metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
     fetch,
     endpoint: ENDPOINT,
+    ...backoff,
   });
+}
+
+/**
+ * An invocation's clock: the Lambda context's time left, which the pager's waits (recorded in `waits`) use up at
+ * once, so no test waits for real.
+ */
+function invocationClock(timeoutMs: number, random = () => 0.5) {
+  let elapsed = 0;
+  const waits: number[] = [];
+  const sleep = async (ms: number) => {
+    waits.push(ms);
+    elapsed += ms;
+  };
+  return { context: { getRemainingTimeInMillis: () => timeoutMs - elapsed }, backoff: { sleep, random }, waits };
+}
+
+/** A fetch that answers each attribute's events with its own statuses in turn (202 once they run out). */
+function fetchPerAttribute(statuses: Record<string, number[]>) {
+  const sent: string[] = [];
+  const fetch = (async (_url: string, init: RequestInit) => {
+    const body = JSON.parse(String(init.body));
+    const attribute = body.dedup_key.split(':').pop();
+    const status = statuses[attribute]?.shift() ?? 202;
+    sent.push(`${attribute} ${status}`);
+    return new Response(JSON.stringify({ status: status === 202 ? 'success' : 'error' }), { status });
+  }) as unknown as typeof globalThis.fetch;
+  return { fetch, sent };
 }
 
 describe('createPager', () => {
@@ -301,6 +330,24 @@ describe('createPager', () => {
       ]);
       expect(output.metric('PagerDutySuperseded')).toBe(1);
       expect(output.logs('INFO').at(-1)).toMatchObject({ eventId: 'disable', dedupKey: keyState(), action: 'trigger' });
+    });
+
+    it('is not sent again when, while its invocation waits after a 429, the resolve of a later change goes out', async () => {
+      // Prepare: the trigger is refused; during its wait, another invocation sends the EnableKey's resolve.
+      const { fetch, bodies } = fakeFetch(429, 202);
+      let pager: ReturnType<typeof makePager>;
+      const resolveMeanwhile = async () => pager(snsEvent(pageMessage(enabled)));
+      pager = makePager(fetch, table.tableName, undefined, { sleep: resolveMeanwhile, random: () => 0.5 });
+
+      // Act
+      await pager(snsEvent(pageMessage(disabled)), { getRemainingTimeInMillis: () => 180_000 });
+
+      // Assess: the incident stays closed.
+      expect(sent(bodies)).toEqual([
+        ['trigger', keyState()],
+        ['resolve', keyState()],
+      ]);
+      expect(output.metric('PagerDutySuperseded')).toBe(1);
     });
 
     it('is not sent when EventBridge delivers it after the newer one', async () => {
@@ -481,6 +528,170 @@ describe('createPager', () => {
       status: 429,
     });
     expect(output.metric('PagerErrors')).toBe(1);
+  });
+
+  describe('when PagerDuty refuses an event for now (429: the routing key takes about 120 events a minute)', () => {
+    const keyState: Finding = { ...finding, changes: { key_state: finding.changes.key_state } };
+
+    it('sends it again after a wait within the invocation, and PagerDuty takes it once', async () => {
+      // Prepare: a burst has filled the routing key's window; the wait lets it empty.
+      const { fetch, bodies } = fakeFetch(429, 202);
+      const clock = invocationClock(180_000);
+      const pager = makePager(fetch, table.tableName, undefined, clock.backoff);
+
+      // Act
+      await pager(snsEvent(JSON.stringify(keyState)), clock.context);
+
+      // Assess: the same event twice, refused then taken; no invocation failed, so Lambda retries none.
+      expect(bodies).toEqual([
+        ...formatPagerDutyEvents(keyState, ROUTING_KEY),
+        ...formatPagerDutyEvents(keyState, ROUTING_KEY),
+      ]);
+      expect(clock.waits).toEqual([30_000]);
+      expect([output.metric('PagerDutyEvents'), output.metric('PagerErrors')]).toEqual([1, 0]);
+      expect(output.logs('WARN')[0]).toMatchObject({ dedupKey: pagerDutyDedupKey(keyState, 'key_state'), status: 429 });
+
+      // Act: the same finding again (its copy from the ops topic): PagerDuty has it.
+      await pager(snsEvent(JSON.stringify(keyState)), clock.context);
+
+      // Assess
+      expect(bodies).toHaveLength(2);
+      expect(output.metric('PagerDutySuperseded')).toBe(1);
+    });
+
+    it('waits 20 to 40 s, drawn at random, so that the events of a burst come back spread out', async () => {
+      const waits: number[] = [];
+      for (const draw of [0, 0.999_999]) {
+        const clock = invocationClock(180_000, () => draw);
+        await makePager(
+          fakeFetch(429, 202).fetch,
+          table.tableName,
+          undefined,
+          clock.backoff,
+        )(snsEvent(JSON.stringify({ ...keyState, eventId: `draw-${draw}` })), clock.context);
+        waits.push(...clock.waits);
+      }
+
+      expect(waits).toEqual([20_000, 40_000]);
+    });
+
+    it('sends a 5xx or a network failure again the same way', async () => {
+      let calls = 0;
+      const fetch = (async () => {
+        calls += 1;
+        if (calls === 1) return new Response('{}', { status: 503 });
+        if (calls === 2) throw new TypeError('fetch failed');
+        return new Response('{}', { status: 202 });
+      }) as unknown as typeof globalThis.fetch;
+      const clock = invocationClock(180_000);
+
+      await makePager(
+        fetch,
+        table.tableName,
+        undefined,
+        clock.backoff,
+      )(snsEvent(JSON.stringify(keyState)), clock.context);
+
+      expect([calls, clock.waits.length, output.metric('PagerDutyEvents')]).toEqual([3, 2, 1]);
+    });
+
+    it('does not send a 400 again, however much time is left', async () => {
+      const { fetch, calls } = fakeFetch(400);
+      const clock = invocationClock(180_000);
+
+      await makePager(
+        fetch,
+        table.tableName,
+        undefined,
+        clock.backoff,
+      )(snsEvent(JSON.stringify(keyState)), clock.context);
+
+      expect(calls).toHaveBeenCalledTimes(1);
+      expect(clock.waits).toEqual([]);
+      expect(output.metric('PagerDutyRejected')).toBe(1);
+    });
+
+    it('fails the invocation after three more tries, so that Lambda retries it', async () => {
+      const { fetch, calls } = fakeFetch(429);
+      const clock = invocationClock(180_000);
+
+      const error = await makePager(
+        fetch,
+        table.tableName,
+        undefined,
+        clock.backoff,
+      )(snsEvent(JSON.stringify(keyState)), clock.context).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ name: 'RetryablePagerDutyError', status: 429 });
+      expect(calls).toHaveBeenCalledTimes(4);
+      expect(clock.waits).toEqual([30_000, 30_000, 30_000]);
+      expect(output.metric('PagerErrors')).toBe(1);
+    });
+
+    it('fails the invocation, rather than wait, once the time left would not cover the wait and one more attempt', async () => {
+      // Prepare: 100 s left: two waits of 30 s leave 40 s, which the third would cut below what an attempt may take.
+      const { fetch, calls } = fakeFetch(429);
+      const clock = invocationClock(100_000);
+
+      const error = await makePager(
+        fetch,
+        table.tableName,
+        undefined,
+        clock.backoff,
+      )(snsEvent(JSON.stringify(keyState)), clock.context).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ name: 'RetryablePagerDutyError', status: 429 });
+      expect(calls).toHaveBeenCalledTimes(3);
+      expect(clock.waits).toEqual([30_000, 30_000]);
+      expect(clock.context.getRemainingTimeInMillis()).toBeGreaterThanOrEqual(ATTEMPT_RESERVE_MS);
+    });
+
+    it('sends again, in an invocation of several events, only those PagerDuty refused, until it takes them', async () => {
+      // Prepare: two findings in one invocation, three events; PagerDuty takes the policy events at once.
+      const other = {
+        ...finding,
+        eventId: 'other',
+        resource: `${KEY}-other`,
+        changes: { policy: finding.changes.policy },
+      };
+      const { fetch, sent } = fetchPerAttribute({ key_state: [429, 429, 202] });
+      const clock = invocationClock(180_000);
+
+      // Act
+      await makePager(
+        fetch,
+        table.tableName,
+        undefined,
+        clock.backoff,
+      )(snsEvent(JSON.stringify(finding), JSON.stringify(other)), clock.context);
+
+      // Assess
+      expect([...sent].sort()).toEqual(['key_state 202', 'key_state 429', 'key_state 429', 'policy 202', 'policy 202']);
+      expect([output.metric('PagerDutyEvents'), output.metric('PagerErrors')]).toEqual([3, 0]);
+    });
+
+    it("fails an invocation whose event PagerDuty keeps refusing; Lambda's retry sends only that event", async () => {
+      const { fetch, sent } = fetchPerAttribute({ key_state: [429, 429, 429, 429] });
+      const clock = invocationClock(180_000);
+      const pager = makePager(fetch, table.tableName, undefined, clock.backoff);
+      await expect(pager(snsEvent(JSON.stringify(finding)), clock.context)).rejects.toBeInstanceOf(
+        RetryablePagerDutyError,
+      );
+      expect([...sent].sort()).toEqual([
+        'key_state 429',
+        'key_state 429',
+        'key_state 429',
+        'key_state 429',
+        'policy 202',
+      ]);
+
+      // Act: Lambda's retry, a minute later, in a new invocation.
+      await pager(snsEvent(JSON.stringify(finding)), invocationClock(180_000).context);
+
+      // Assess
+      expect(sent.slice(5)).toEqual(['key_state 202']);
+      expect(clock.waits).toHaveLength(3);
+    });
   });
 
   it('throws on a 5xx and on a network failure', async () => {

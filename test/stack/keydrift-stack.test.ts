@@ -1033,6 +1033,8 @@ describe('keydrift stack with every option', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
+      // Time to send an event PagerDuty refused (429) three more times, about 30 s apart, within one invocation.
+      Timeout: 180,
       Environment: {
         Variables: Match.objectLike({
           PAGERDUTY_SECRET_NAME: 'keydrift/pagerduty',
