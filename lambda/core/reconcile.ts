@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseArn } from './arn';
+import { customKeyStoreArn, parseArn } from './arn';
 import { UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
 import { TRANSIENT_STATES } from './detector';
@@ -58,6 +58,34 @@ export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot, pre
     if (path === 'primary_region' && !leftApproved && primaryMovedElsewhere(to.arn, a, b)) return false;
     return a !== undefined && b !== undefined && !same(a, b);
   });
+}
+
+/**
+ * The ARN keydrift names the custom key store of a key read `Unavailable` by (`custom-key-store/<id>`, as its table
+ * keys the store's items): the store whose disconnection may explain that state. `undefined` for any other key.
+ */
+export function storeOfUnavailableKey(live: ResourceSnapshot): string | undefined {
+  const store = live.attributes.custom_key_store;
+  const arn = parseArn(live.arn);
+  if (live.kind !== 'key' || live.attributes.key_state !== 'Unavailable' || typeof store !== 'string' || !arn) {
+    return undefined;
+  }
+  return customKeyStoreArn(arn.region, arn.account, store);
+}
+
+/**
+ * A key read `Unavailable` while keydrift knows its custom key store disconnected (`store`: the store's stored state,
+ * else its baseline, shows DISCONNECTED): KMS shows the store's connection there, not the key's own state, which comes
+ * back on reconnecting. The key's state is left unknown in the read: not drift of the key, nor a state to approve or,
+ * once the store is connected again, to resolve. A planned disconnection (for UpdateCustomKeyStore) alerts nothing;
+ * an unplanned one keydrift recorded was paged by the store's own DisconnectCustomKeyStore finding, and is not paged
+ * again for each key. With no record of the store, or one that shows it connected, the read is kept as it is: the
+ * key's `Unavailable` is news, and its own finding the only alert of it.
+ */
+export function withStoreDisconnection(live: ResourceSnapshot, store: ResourceSnapshot | undefined): ResourceSnapshot {
+  if (!storeOfUnavailableKey(live) || lookup(store, 'connection_state') !== 'DISCONNECTED') return live;
+  const { key_state: _hidden, ...attributes } = live.attributes;
+  return { ...live, attributes };
 }
 
 /**

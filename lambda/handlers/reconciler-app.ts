@@ -45,10 +45,12 @@ import {
   deletionReminder,
   differingPaths,
   reconcileResource,
+  storeOfUnavailableKey,
   unbaselinedResource,
   withFirstSeen,
   withPrimaryMovedElsewhere,
   withRestoredGrants,
+  withStoreDisconnection,
 } from '../core/reconcile';
 import { knownPaths, lookup, snapshotFromState } from '../core/state';
 import type { Finding, ResourceSnapshot } from '../core/types';
@@ -196,6 +198,8 @@ interface Invocation {
   failed: number;
   /** Failures other than keys that deny keydrift: these, with nothing succeeding, mean the run itself is broken. */
   broken: number;
+  /** The stored custom key stores of keys read `Unavailable`, by store ARN: each loaded once per invocation. */
+  keyStores: Map<string, Promise<ResourceSnapshot | undefined>>;
 }
 
 /**
@@ -298,6 +302,21 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       { concurrency: LOAD_CONCURRENCY },
     );
     return out;
+  }
+
+  /**
+   * A key's read, its state left unknown when keydrift knows its custom key store disconnected (`withStoreDisconnection`).
+   * Only a key read `Unavailable` costs a read of the table, one per store and invocation, shared by its keys.
+   */
+  async function withKeyStore(live: ResourceSnapshot, inv: Invocation): Promise<ResourceSnapshot> {
+    const arn = storeOfUnavailableKey(live);
+    if (!arn) return live;
+    let loading = inv.keyStores.get(arn);
+    if (!loading) {
+      loading = store.load([arn]).then((loaded) => (loaded.states.get(arn) ?? loaded.baselines.get(arn))?.snapshot);
+      inv.keyStores.set(arn, loading);
+    }
+    return withStoreDisconnection(live, await loading);
   }
 
   // ---- one resource ----
@@ -585,7 +604,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
           return;
         }
         run.cursor.counts.keys++;
-        await reconcileOne(read.snapshot, stored ?? {}, world, run, inv, readAt);
+        await reconcileOne(await withKeyStore(read.snapshot, inv), stored ?? {}, world, run, inv, readAt);
       },
       !!stored?.baseline,
     );
@@ -876,6 +895,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       succeeded: 0,
       failed: 0,
       broken: 0,
+      keyStores: new Map(),
     };
     if (trigger.kind === 'invalid') {
       logger.error('Invalid continuation event: it names no run', { event: raw });

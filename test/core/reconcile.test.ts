@@ -13,6 +13,7 @@ import {
   reconcileResource,
   withFirstSeen,
   withPrimaryMovedElsewhere,
+  withStoreDisconnection,
 } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { ResourceSnapshot } from '../../lambda/core/types';
@@ -404,6 +405,29 @@ describe('Reconciling a key in a custom key store', () => {
     expect(finding?.remediation).toEqual([
       `aws kms connect-custom-key-store --custom-key-store-id ${storeId} --region eu-west-1`,
     ]);
+  });
+
+  it('reports nothing of a key found Unavailable while keydrift knows its store disconnected, but pages it otherwise', () => {
+    // Prepare: the store as keydrift stored it, disconnected or connected.
+    const storeArn = `arn:aws:kms:eu-west-1:111122223333:custom-key-store/${storeId}`;
+    const storeIn = (connection_state: string) => snapshotFromState('custom-key-store', storeArn, { connection_state });
+    const unavailable = inStore({ key_state: 'Unavailable' });
+    const reconcileWith = (store?: ResourceSnapshot) =>
+      reconcileResource(
+        { baseline: inStore(), live: withStoreDisconnection(unavailable, store), nowMs: NOW },
+        new MemoryStore(),
+        DEFAULT_CONFIG,
+      );
+
+    // Act
+    const disconnected = reconcileWith(storeIn('DISCONNECTED'));
+    const connected = reconcileWith(storeIn('CONNECTED'));
+    const unknown = reconcileWith(undefined);
+
+    // Assess: the key's own state is unknown while its store is disconnected, not Unavailable.
+    expect(withStoreDisconnection(unavailable, storeIn('DISCONNECTED')).attributes).not.toHaveProperty('key_state');
+    expect(disconnected).toBeUndefined();
+    expect([connected?.severity, unknown?.severity]).toEqual(['critical', 'critical']);
   });
 
   it('says to reconnect the key store, and how to find it, when the baseline does not know which it is', () => {

@@ -115,7 +115,7 @@ function reconciler(overrides: Partial<ReconcilerSettings> = {}, now?: () => num
 }
 
 /** The detector on the same table and accounts, for an event the reconciler ran before. */
-function detector(now?: () => number) {
+function detector(now?: () => number, config = parseDetectionConfig({})) {
   return createDetector({
     kms: new KMSClient({ region: REGION }),
     dynamodb: table.client,
@@ -128,7 +128,7 @@ function detector(now?: () => number) {
       eventBusName: 'default',
       selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-own-key`,
       opsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-ops-key`,
-      config: parseDetectionConfig({}),
+      config,
       alertMinSeverity: 'error',
     },
     logger,
@@ -1588,5 +1588,129 @@ describe('Reconciler: multi-Region keys whose primary Region moves', () => {
     // Assess: the promotion is the drift; what its primary changed meanwhile is not, nor undone from here.
     expect(promoted.findings.map((f) => Object.keys(f.changes))).toEqual([['primary_region']]);
     expect(promoted.findings[0].remediation.join('\n')).not.toMatch(/rotation|schedule-key-deletion/);
+  });
+});
+
+describe('Reconciler: keys of a disconnected custom key store', () => {
+  // The store of the DisconnectCustomKeyStore sample, disconnected and connected by its user Alice.
+  const STORE_ID = 'cks-1234567890abcdef0';
+  const STORE = `arn:aws:kms:${REGION}:${ACCOUNT}:custom-key-store/${STORE_ID}`;
+  const ALICE = `arn:aws:iam::${ACCOUNT}:user/Alice`;
+  const planned = parseDetectionConfig({ plannedPrincipals: [ALICE] });
+  let clock = Date.parse('2026-12-01T00:00:00Z');
+  const storeCall = (eventName: string) =>
+    envelope({
+      ...sample('DisconnectCustomKeyStore__awskmsdg__1'),
+      eventName,
+      eventID: `${eventName}@${clock}`,
+      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+    } as unknown as Json);
+
+  /** An account whose first `inStore` keys are in the store (of `n`), adopted connected and Enabled. */
+  async function adoptedInStore(n: number, inStore: number, options: ConstructorParameters<typeof FakeKms>[0] = {}) {
+    account = accountWith(n, options);
+    const keys = customerKeys(account);
+    for (const key of keys.slice(0, inStore)) key.customKeyStoreId = STORE_ID;
+    await reconciler({}, () => clock)({});
+    return keys.slice(0, inStore);
+  }
+  /** The store's keys as KMS shows them while it is disconnected, or once it is connected again. */
+  const show = (keys: Array<{ keyState: string }>, state: string) => {
+    for (const key of keys) key.keyState = state;
+  };
+
+  it('reports nothing of the keys of a store a planned principal disconnected, nor of their return', async () => {
+    // Prepare
+    const keys = await adoptedInStore(3, 2);
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    show(keys, 'Unavailable');
+    snsMock.resetHistory();
+
+    // Act: a run while the store is disconnected (for its UpdateCustomKeyStore), then one after it is connected again.
+    clock += 60_000;
+    const disconnected = await reconciler({}, () => clock)({});
+    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
+    show(keys, 'Enabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+
+    // Assess: no key was drift, nor back from it; nothing was sent.
+    expect(disconnected).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+    expect(connected).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+    expect(await snapshotOf(keys[0].arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled' });
+  });
+
+  it("pages an unplanned disconnection once, on the store's own finding, not again for each of its keys", async () => {
+    // Prepare
+    const keys = await adoptedInStore(3, 2);
+    clock += 60_000;
+    const { finding } = await detector(() => clock)(storeCall('DisconnectCustomKeyStore'));
+    show(keys, 'Unavailable');
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(finding).toMatchObject({ resource: STORE, severity: 'critical', status: 'drift' });
+    expect(result.findings).toEqual([]);
+    expect(sent(topics.page)).toBe(1);
+  });
+
+  it('pages each key found Unavailable when keydrift has no record of its store disconnecting', async () => {
+    // Prepare
+    const keys = await adoptedInStore(3, 2);
+    show(keys, 'Unavailable');
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the only alert of it, with the command that reconnects the store.
+    expect(result.findings.map((f) => [f.resource, f.severity, f.changes.key_state]).sort()).toEqual(
+      keys.map((k) => [k.arn, 'critical', { before: 'Enabled', after: 'Unavailable' }]).sort(),
+    );
+    expect(result.findings[0].remediation).toEqual([
+      `aws kms connect-custom-key-store --custom-key-store-id ${STORE_ID} --region ${REGION}`,
+    ]);
+  });
+
+  it('pages a key found Unavailable whose store keydrift last saw connected', async () => {
+    // Prepare: disconnected and connected again by a planned principal; then the key is Unavailable again, unseen.
+    const [key] = await adoptedInStore(2, 1);
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    clock += 1000;
+    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
+    show([key], 'Unavailable');
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(result.findings.map((f) => [f.resource, f.severity])).toEqual([[key.arn, 'critical']]);
+  });
+
+  it("reads a store's stored item once per invocation, however many of its keys are found Unavailable", async () => {
+    // Prepare: 12 keys in the store, listed 5 to a page.
+    const keys = await adoptedInStore(13, 12, { keysPageSize: 5 });
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    show(keys, 'Unavailable');
+    const send = jest.spyOn(table.client, 'send');
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    const storeReads = send.mock.calls.filter(([command]) => JSON.stringify(command.input).includes(STORE));
+    send.mockRestore();
+    expect(result.findings).toEqual([]);
+    expect(storeReads).toHaveLength(1);
   });
 });

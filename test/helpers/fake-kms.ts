@@ -33,6 +33,8 @@ export interface FakeKey {
   deletionDate?: Date;
   /** A multi-Region key's primary Region and its replicas' Regions (the key's own Region among them or the primary). */
   multiRegion?: { primaryRegion: string; replicaRegions: string[] };
+  /** The AWS CloudHSM key store the key is in (its origin AWS_CLOUDHSM). */
+  customKeyStoreId?: string;
 }
 
 export interface FakeKmsOptions {
@@ -262,8 +264,9 @@ export class FakeKms {
       KeyUsage: 'ENCRYPT_DECRYPT',
       KeySpec: 'SYMMETRIC_DEFAULT',
       KeyState: key.keyState as KeyMetadata['KeyState'],
-      Origin: 'AWS_KMS',
+      Origin: key.customKeyStoreId ? 'AWS_CLOUDHSM' : 'AWS_KMS',
       KeyManager: key.keyManager,
+      ...(key.customKeyStoreId ? { CustomKeyStoreId: key.customKeyStoreId } : {}),
       MultiRegion: !!key.multiRegion,
       ...(key.multiRegion ? { MultiRegionConfiguration: this.multiRegionConfiguration(key, key.multiRegion) } : {}),
       ...(key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
