@@ -35,6 +35,7 @@ import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
+import { storeOfUnavailableKey, withStoreDisconnection } from '../core/reconcile';
 import { splitPath } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
@@ -311,8 +312,20 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
+   * The custom key store of a key read `Unavailable`, as keydrift stored it (its state, else its baseline): one more
+   * read of the table, only for such a key. `undefined` for any other resource, or a store keydrift has no record of.
+   */
+  async function keyStoreOf(live: ResourceSnapshot | undefined): Promise<ResourceSnapshot | undefined> {
+    const arn = live && storeOfUnavailableKey(live);
+    if (!arn) return undefined;
+    const loaded = await store.load([arn]);
+    return (loaded.states.get(arn) ?? loaded.baselines.get(arn))?.snapshot;
+  }
+
+  /**
    * Re-reads while the live state does not show what the event set (KMS reads are eventually consistent). If it
    * never does, the event is taken as the truth for the paths it set: a later change would have its own event.
+   * `keyStore`: the key's custom key store as stored; while it is disconnected, no read shows the key's own state.
    */
   async function settledLive(
     event: ChangeEvent,
@@ -320,7 +333,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     effect: Effect,
     first: ResourceSnapshot | undefined,
     loaded: LoadResult,
+    keyStore?: ResourceSnapshot,
   ): Promise<ResourceSnapshot | undefined> {
+    first = first && withStoreDisconnection(first, keyStore);
     if (!first || event.errorCode || first.arn !== effect.resource) return first;
     // A state saved after this event happened means a later change was already judged: the live state that differs
     // from this event is that later change, not lag, and stays the truth.
@@ -337,7 +352,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       });
       count('ReadAfterWriteRetries');
       await sleep(lagDelayMs);
-      live = (await readLive(target, event.eventId)) ?? live;
+      const again = await readLive(target, event.eventId);
+      live = again ? withStoreDisconnection(again, keyStore) : live;
       lagging = pathsNotYetVisible(effect, live);
     }
     if (lagging.length === 0) return live;
@@ -548,7 +564,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       effect = effectFor(event, seed(loaded, trails, requested), target);
     }
     const fullTarget: Target = { ...target, related: [...requested].filter((arn) => arn !== target.resource) };
-    const live = await settledLive(event, fullTarget, effect, firstLive, loaded);
+    // A key of a custom key store keydrift knows disconnected reads Unavailable: the store's doing, not the key's
+    // state, which the stored state must not take (the store's reconnection would then read as the key's return).
+    const keyStore = await keyStoreOf(firstLive);
+    const live = await settledLive(event, fullTarget, effect, firstLive, loaded, keyStore);
 
     const judgement = judge(event, fullTarget, loaded, live, trails);
     const { finding } = judgement;
@@ -559,7 +578,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const rejudge = async () => {
       const [fresh, again] = await Promise.all([store.load([...requested]), readLive(fullTarget, event.eventId)]);
       const merged = merge(loaded, fresh);
-      const newer = await settledLive(event, fullTarget, effect, again ?? live, merged);
+      const newer = await settledLive(event, fullTarget, effect, again ?? live, merged, keyStore);
       return judge(event, fullTarget, merged, newer, trails);
     };
     const report = await deliver(
