@@ -6,6 +6,7 @@
 import { keyIdOf, parseArn } from './arn';
 import type { DataSelector } from './effects';
 import { organizationsOfPrincipalKey, stableJson } from './policy';
+import { parseAwsDate, toIsoSeconds } from './time';
 import type { AttributeChange, ChangeEvent, Severity } from './types';
 
 export interface SummaryContext {
@@ -283,6 +284,12 @@ export const EVENTS: Record<string, EventEntry> = {
     severity: 'error',
     summary: s((c) => {
       const material = after(c, 'key_material') as { valid_to?: string | null } | undefined;
+      if (!material && c.event.requestParameters.importType === 'NEW_KEY_MATERIAL') {
+        // Staged (effects.ts isStagedImport): the key goes on using its current material until a RotateKeyOnDemand.
+        const validTo = parseAwsDate(c.event.requestParameters.validTo);
+        const expiry = validTo === undefined ? undefined : toIsoSeconds(validTo);
+        return `New key material imported into ${c.label} by ${c.who}, staged for its next on-demand rotation${expiry ? ` (expires ${expiry})` : ''}`;
+      }
       return `Key material imported into ${c.label} by ${c.who}${material?.valid_to ? ` (expires ${material.valid_to})` : ''}`;
     }),
   },

@@ -303,8 +303,12 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
     valid_to: dateOrNull(request.validTo),
   };
   const arn = requireKeyArn(event, world);
+  const known = world.snapshot(arn)?.attributes;
+  // New material for a key that has its material (ImportType NEW_KEY_MATERIAL) only waits for an on-demand rotation
+  // (PENDING_ROTATION): the key, and the expiry DescribeKey shows (that of the material it uses), stay as they are.
+  if (isStagedImport(event, known)) return effect('key', arn, {});
   // Importing makes a key pending import usable; importing again (a new expiry) leaves a Disabled key disabled.
-  const state = world.snapshot(arn)?.attributes.key_state;
+  const state = known?.key_state;
   const enables = state === undefined || state === 'PendingImport';
   return effect(
     'key',
@@ -314,6 +318,16 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
       implied: { key_material: null },
     },
   );
+}
+
+/**
+ * An ImportKeyMaterial that stages new material for the key's next on-demand rotation: ImportType NEW_KEY_MATERIAL
+ * into a key known to have its material (a first import, into a key pending import, makes it current). On a key
+ * keydrift knows nothing of, it is taken as a first import, as before ImportType existed.
+ */
+function isStagedImport(event: ChangeEvent, key: Record<string, unknown> | undefined): boolean {
+  if (event.requestParameters.importType !== 'NEW_KEY_MATERIAL') return false;
+  return isObject(key?.key_material) || key?.key_state === 'Enabled' || key?.key_state === 'Disabled';
 }
 
 /**

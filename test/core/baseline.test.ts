@@ -251,6 +251,37 @@ describe('CreateKey', () => {
     expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingDeletion');
   });
 
+  it('takes new key material imported into a key that has its material as staged: DescribeKey shows it only after a rotation', () => {
+    // Act: the key gets its material (expiring 2021-01-01), then Alice imports new material for an on-demand rotation
+    // (ImportType NEW_KEY_MATERIAL, as the current ImportKeyMaterial record has it), expiring later.
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
+    Object.assign(staged.requestParameters as Record<string, unknown>, {
+      validTo: 'May 21, 2026, 5:47:45 AM',
+      importType: 'NEW_KEY_MATERIAL',
+      keyMaterialDescription: 'ExampleKeyMaterialA',
+    });
+    staged.responseElements = {
+      keyId: arn,
+      keyMaterialId: '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0',
+    };
+    const { last, store } = detect([
+      at(create, 'create-1', '2024-01-01T00:00:01Z'),
+      at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
+      staged,
+    ]);
+
+    // Assess: the key's current material, and so its expiry, is the one it had; the import is still reported.
+    const current = { expiration_model: 'KEY_MATERIAL_EXPIRES', valid_to: '2021-01-01T20:00:00Z' };
+    expect(store.snapshot(arn)?.attributes.key_material).toEqual(current);
+    expect(last.changes.key_material).toBeUndefined();
+    expect(last.changes.key_state).toBeUndefined();
+    expect(last).toMatchObject({ event: 'ImportKeyMaterial', severity: 'error', status: 'drift' });
+    expect(last.summary).toContain('staged for its next on-demand rotation');
+    expect(last.summary).toContain('expires 2026-05-21T05:47:45Z');
+  });
+
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
     // Act: the key gets its material, Mallory disables it, then imports the same material again.
     const create = rec('CreateKey__awskmsdg__1');
