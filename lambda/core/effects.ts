@@ -339,6 +339,17 @@ function materialGone(event: ChangeEvent, world: World): Effect {
   const pendingDeletion = isPendingDeletion(world.snapshot(arn)?.attributes.key_state);
   return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
 }
+/**
+ * An on-demand rotation of a key with imported material makes the material staged for it (NEW_KEY_MATERIAL) current,
+ * and DescribeKey's expiry then that of the materials the key now uses; the record does not say which expiry that is.
+ * The key's material is left unknown, to be read live (and approved so after a planned rotation), rather than kept at
+ * its value before. Rotating a key with KMS's own material changes nothing keydrift compares.
+ */
+function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
+  const arn = requireKeyArn(event, world);
+  const origin = world.snapshot(arn)?.attributes.origin;
+  return effect('key', arn, {}, origin === undefined || origin === 'EXTERNAL' ? { forgets: ['key_material'] } : {});
+}
 const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
 
 /**
@@ -675,6 +686,7 @@ const EFFECTS: Record<string, EffectOf> = {
   RetireGrant: endGrant,
   RevokeGrant: endGrant,
   ImportKeyMaterial: importKeyMaterial,
+  RotateKeyOnDemand: rotateKeyOnDemand,
   DeleteImportedKeyMaterial: materialGone,
   DeleteExpiredKeyMaterial: materialGone,
   'KMS Imported Key Material Expiration': materialGone,

@@ -2,7 +2,9 @@
  * Baseline rules of DESIGN.md: what the first observed change implies about the approved state, and
  * what a creation sets.
  */
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { reconcileResource } from '../../lambda/core/reconcile';
+import type { ResourceSnapshot } from '../../lambda/core/types';
 import {
   ACCOUNT,
   ALICE,
@@ -280,6 +282,40 @@ describe('CreateKey', () => {
     expect(last).toMatchObject({ event: 'ImportKeyMaterial', severity: 'error', status: 'drift' });
     expect(last.summary).toContain('staged for its next on-demand rotation');
     expect(last.summary).toContain('expires 2026-05-21T05:47:45Z');
+  });
+
+  it('leaves the expiry of a key rotated on demand to its material staged to the live read: no unexplained drift', () => {
+    // Act: Alice (a planned principal) gives the key its material, stages new material expiring later, and rotates the
+    // key on demand, which makes the staged material current.
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
+    Object.assign(staged.requestParameters as Record<string, unknown>, {
+      validTo: 'May 21, 2026, 5:47:45 AM',
+      importType: 'NEW_KEY_MATERIAL',
+    });
+    const { last, store } = detect(
+      [
+        at(create, 'create-1', '2024-01-01T00:00:01Z'),
+        at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
+        staged,
+        at(onKey(rec('RotateKeyOnDemand__awskmsdg-current__1'), arn), 'rotate-1', '2024-01-01T00:00:04Z'),
+      ],
+      { plannedPrincipals: [ALICE] },
+    );
+
+    // Assess: the record does not say the expiry DescribeKey now shows: neither the state nor the baseline keeps the
+    // one from before the rotation.
+    expect(last).toMatchObject({ event: 'RotateKeyOnDemand', status: 'planned', severity: 'info' });
+    expect(store.snapshot(arn)?.attributes).not.toHaveProperty('key_material');
+    expect(store.baseline(arn)?.attributes).not.toHaveProperty('key_material');
+    // The reconciler then reads the key with the rotated-in material's expiry: no drift no event explains.
+    const previous = store.snapshot(arn) as ResourceSnapshot;
+    const rotated = { expiration_model: 'KEY_MATERIAL_EXPIRES', valid_to: '2026-05-21T05:47:45Z' };
+    const live = { ...previous, attributes: { ...previous.attributes, key_material: rotated } };
+    const baseline = store.baseline(arn) as ResourceSnapshot;
+    const nowMs = Date.parse('2024-01-02T00:00:00Z');
+    expect(reconcileResource({ baseline, live, previous, nowMs }, store, DEFAULT_CONFIG)).toBeUndefined();
   });
 
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
