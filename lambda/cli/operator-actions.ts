@@ -17,7 +17,7 @@ import {
   explainAwsError,
   type OpsContext,
 } from '../ops/aws';
-import { parseSince } from '../ops/drift';
+import { parseSince, type StoredFinding } from '../ops/drift';
 import { OperatorError } from '../ops/errors';
 import {
   type AcceptResult,
@@ -179,6 +179,15 @@ async function findingsResources(context: OpsContext, name: string | undefined):
   }
 }
 
+/**
+ * A finding as the findings table shows it: one an ignore rule kept out of alerts says so after its summary (JSON has
+ * `ignoredBy`), or it would read as drift someone was told of.
+ */
+const withIgnoreNoted = (finding: StoredFinding): StoredFinding =>
+  finding.ignoredBy
+    ? { ...finding, summary: `${finding.summary} (kept out of alerts: ${finding.ignoredBy})` }
+    : finding;
+
 export function runFindings(flags: FindingsFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const nowMs = Date.now();
@@ -200,7 +209,7 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
       (resources.length ? `, resource ${resources.join(' and ')}` : '');
     if (flags.format === 'json') out(formatJsonLines(list));
     else if (list.length === 0) out(`No findings ${scope}.\n`);
-    else out(formatTable(list, tableOptions()));
+    else out(formatTable(list.map(withIgnoreNoted), tableOptions()));
     note(
       `keydrift findings: ${list.length} finding(s) ${scope}${flags.limit && list.length >= flags.limit ? ` (first ${flags.limit})` : ''}`,
     );

@@ -27,6 +27,7 @@ import {
   type OpenDrift,
   openDrift,
   openPaths,
+  type StoredFinding,
   type StoredResource,
   sameSnapshot,
   uncomparedPaths,
@@ -86,7 +87,7 @@ export async function status(context: OpsContext): Promise<StatusReport> {
 export async function findings(
   context: OpsContext,
   { resources = [], ...query }: Omit<FindingQuery, 'resource'> & { resources?: string[] },
-): Promise<Finding[]> {
+): Promise<StoredFinding[]> {
   const reader = createTableReader({ client: context.dynamodb, tableName: await context.tableName() });
   if (resources.length <= 1) return reader.findings({ ...query, resource: resources[0] });
   // Several resources (an alias and its key): each one's findings, merged newest first as one list would be.

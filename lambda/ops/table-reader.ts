@@ -51,8 +51,11 @@ export interface TableReader {
    * out of alerts, if one did; `fromIso` bounds how far back.
    */
   resourceFindings(arn: string, options?: { fromIso?: string; pageSize?: number }): AsyncGenerator<StoredFinding>;
-  /** Findings at or after `sinceMs`, newest first: by day through `byTime`, or by resource from its own items. */
-  findings(query: FindingQuery): Promise<Finding[]>;
+  /**
+   * Findings at or after `sinceMs`, newest first: by day through `byTime`, or by resource from its own items; each with
+   * the ignore rule that kept it out of alerts, if one did.
+   */
+  findings(query: FindingQuery): Promise<StoredFinding[]>;
 }
 
 const RESOURCE_PREFIX = 'RESOURCE#';
@@ -80,6 +83,14 @@ export function parseFinding(item: Item): Finding | undefined {
   finding.changes ??= {};
   finding.summary ??= '';
   finding.event ??= str(item, 'event') ?? 'unknown';
+  return finding;
+}
+
+/** A finding as stored, with the ignore rule that kept it out of alerts, if one did. */
+function storedFinding(item: Item): StoredFinding | undefined {
+  const finding: StoredFinding | undefined = parseFinding(item);
+  const ignoredBy = str(item, 'ignoredBy');
+  if (finding && ignoredBy) finding.ignoredBy = ignoredBy;
   return finding;
 }
 
@@ -161,9 +172,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     };
     for await (const page of paginateQuery({ client, pageSize: options.pageSize ?? 25 }, input)) {
       for (const item of page.Items ?? []) {
-        const finding: StoredFinding | undefined = parseFinding(item);
-        const ignoredBy = str(item, 'ignoredBy');
-        if (finding && ignoredBy) finding.ignoredBy = ignoredBy;
+        const finding = storedFinding(item);
         if (finding) yield finding;
       }
     }
@@ -194,23 +203,24 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     return { FilterExpression: parts.length ? parts.join(' AND ') : undefined, names, values };
   }
 
-  async function collect(input: QueryCommandInput, into: Finding[], limit: number): Promise<void> {
+  async function collect(input: QueryCommandInput, into: StoredFinding[], limit: number): Promise<void> {
     for await (const page of paginateQuery({ client, pageSize: 100 }, input)) {
       for (const item of page.Items ?? []) {
-        const finding = parseFinding(item);
+        // An ignored finding says so: listed beside the others, it was never alerted.
+        const finding = storedFinding(item);
         if (finding) into.push(finding);
         if (into.length >= limit) return;
       }
     }
   }
 
-  async function findings(query: FindingQuery): Promise<Finding[]> {
+  async function findings(query: FindingQuery): Promise<StoredFinding[]> {
     const sinceIso = toIsoSeconds(query.sinceMs);
     const limit = query.limit && query.limit > 0 ? query.limit : Number.POSITIVE_INFINITY;
     const { FilterExpression, names, values } = filters(query);
     if (query.resource) {
       // A resource's findings are its own items: one range of its partition, no day-by-day walk.
-      const out: Finding[] = [];
+      const out: StoredFinding[] = [];
       await collect(
         {
           TableName: tableName,
@@ -231,12 +241,12 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
       return out;
     }
     const days = daysBetween(Math.max(query.sinceMs, NO_FINDING_BEFORE_MS), query.nowMs);
-    const out: Finding[] = [];
+    const out: StoredFinding[] = [];
     for (let start = 0; start < days.length && out.length < limit; start += DAYS_AT_ONCE) {
       // A week of days at once, kept in day order so the result stays newest first.
       const batch = await Promise.all(
         days.slice(start, start + DAYS_AT_ONCE).map(async (day) => {
-          const found: Finding[] = [];
+          const found: StoredFinding[] = [];
           await collect(
             {
               TableName: tableName,

@@ -296,6 +296,32 @@ describe('keydrift findings', () => {
     expect(ids(jsonLines<Finding>(run.stdout))).toEqual([created.eventId]);
   });
 
+  it('says which findings an ignore rule kept out of alerts, in JSON (ignoredBy) and in the table', async () => {
+    // Prepare: a drift finding the detector kept out of alerts, 40 days ago (before every other query's window).
+    const store = `arn:aws:kms:${REGION}:${ACCOUNT}:custom-key-store/cks-0ignored0000000000`;
+    const ignored = finding({ resource: store, event: 'UpdateCustomKeyStore', severity: 'error', hoursAgo: 960 });
+    expect(await world.store.claim(ignored.eventId)).toBe('new');
+    await world.store.save({
+      eventId: ignored.eventId,
+      finding: ignored,
+      states: [],
+      baselines: [],
+      ignoredBy: 'HSM team',
+    });
+
+    // Act: by resource, and by day through the index
+    const byResource = keydrift(['findings', '--since', '41d', '--resource', store, '--format', 'json']);
+    const byDay = keydrift(['findings', '--since', '41d', '--format', 'json']);
+    const table = keydrift(['findings', '--since', '41d', '--resource', store]);
+
+    // Assess
+    for (const run of [byResource, byDay]) {
+      const listed = jsonLines<Finding & { ignoredBy?: string }>(run.stdout).find((f) => f.eventId === ignored.eventId);
+      expect(listed?.ignoredBy).toBe('HSM team');
+    }
+    expect(table.stdout).toContain('(kept out of alerts: HSM team)');
+  });
+
   it('prints the same table as replay, and says so when nothing matches', () => {
     const table = keydrift(['findings', '--since', '24h']);
     expect(table.stdout.split('\n')[0]).toMatch(/^TIME +SEVERITY +STATUS +EVENT +SUMMARY$/);
