@@ -24,14 +24,14 @@ export function pathsNotYetVisible(effect: Effect, live: ResourceSnapshot): stri
 }
 
 /**
- * After the live detector judged an event, the live read becomes the known state of the resource, and
- * the paths its baseline does not know yet are adopted from it: they were not part of this change, and
- * this is the first time keydrift sees them; so is a multi-Region key's primary Region moved between two
- * other Regions, recorded there only (`primaryMovedElsewhere`), unless `previous` (the state stored before the
- * event) shows another primary than the approved one. (The attributes the event touched keep what the core decided:
- * inferred, unknown, or moved by a planned change.) Each path seen first is dated by the read (`readAt`, no earlier
- * than it ended: `firstSeenAt`), as the reconciler's `withFirstSeen` dates its own: an unplanned change made before
- * the read, its event delivered after, is not judged against what the read saw of it.
+ * After the live detector judged an event, the live read becomes the known state of the resource (but for drift no
+ * finding reported: `withoutUnreportedDrift`), and the paths its baseline does not know yet are adopted from it: they
+ * were not part of this change, and this is the first time keydrift sees them; so is a multi-Region key's primary
+ * Region moved between two other Regions, recorded there only (`primaryMovedElsewhere`), unless `previous` (the state
+ * stored before the event) shows another primary than the approved one. (The attributes the event touched keep what
+ * the core decided: inferred, unknown, or moved by a planned change.) Each path seen first is dated by the read
+ * (`readAt`, no earlier than it ended: `firstSeenAt`), as the reconciler's `withFirstSeen` dates its own: an unplanned
+ * change made before the read, its event delivered after, is not judged against what the read saw of it.
  */
 export function settleWithLive(
   store: MemoryStore,
@@ -43,7 +43,6 @@ export function settleWithLive(
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
   // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
   const moved = withPrimaryMovedElsewhere(baseline, live, previous);
-  store.putState(live);
   const firstSeenAt = { ...baseline.firstSeenAt };
   for (const [path, value] of Object.entries(live.attributes)) {
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
@@ -59,6 +58,49 @@ export function settleWithLive(
   if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);
+  store.putState(withoutUnreportedDrift(live, baseline, effect, previous));
+}
+
+/**
+ * The live read as the state to store after judging an event, but for the drift the read shows that no finding
+ * reported: a path the event did not touch whose live value differs from its baseline and from the state stored before
+ * (`previous`), such as a key disabled while its event never reached keydrift, read for a later TagResource. The
+ * reconciler takes what the stored state shows for reported (`reconcileResource`), so such a path keeps its stored
+ * value, or stays unknown when there was none, and the reconciler's next run reports it as drift no event explained.
+ * An entry whose map the stored state did not know whole cannot be unknown in a map known whole: that map is stored
+ * as not known whole, keeping the entries it knew absent.
+ */
+export function withoutUnreportedDrift(
+  live: ResourceSnapshot,
+  baseline: ResourceSnapshot,
+  effect: Effect,
+  previous: ResourceSnapshot | undefined,
+): ResourceSnapshot {
+  const explained = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
+  const unreported = differingPaths(baseline, live, previous).filter((path) => {
+    const stored = lookup(previous, path);
+    return !explained(path) && (stored === undefined || stableJson(stored) !== stableJson(lookup(live, path)));
+  });
+  if (unreported.length === 0) return live;
+  const attributes = { ...live.attributes };
+  // Maps with an entry to leave unknown are no longer known whole; what the stored state knew absent stays so.
+  const partial = new Set(
+    unreported
+      .map((path) => ({ path, ...splitPath(path) }))
+      .filter(({ path, entry }) => entry !== undefined && lookup(previous, path) === undefined)
+      .map(({ attribute }) => attribute),
+  );
+  for (const [path, value] of Object.entries(previous?.attributes ?? {})) {
+    if (value === null && partial.has(splitPath(path).attribute) && !(path in attributes)) attributes[path] = null;
+  }
+  const completeMaps = live.completeMaps.filter((map) => !partial.has(map));
+  for (const path of unreported) {
+    const stored = lookup(previous, path);
+    const knownAbsent = stored === null && completeMaps.includes(splitPath(path).attribute);
+    if (stored === undefined || knownAbsent) delete attributes[path];
+    else attributes[path] = stored;
+  }
+  return { ...live, attributes, completeMaps };
 }
 
 /**

@@ -295,10 +295,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       markUndone(finding, effect, live, memory.baseline(effect.resource));
     }
     if (live && live.arn === effect.resource) {
-      // A failed call changed nothing: the live state is simply the state, and adopts unknown baseline paths, dated
-      // by now (the read is over): a change made before it whose event comes later is not judged against that read.
+      // A failed call changed nothing, nor left anything unknown: the live state is simply the state, and adopts
+      // unknown baseline paths, dated by now (the read is over): a change made before it whose event comes later is
+      // not judged against that read.
       const readAt = new Date(now()).toISOString();
-      settleWithLive(memory, event.errorCode ? { ...effect, set: {} } : effect, live, stored?.snapshot, readAt);
+      const settled = event.errorCode ? { ...effect, set: {}, forgets: [] } : effect;
+      settleWithLive(memory, settled, live, stored?.snapshot, readAt);
     }
     // This Region's resources only: the replica a ReplicateKey makes in another Region is that Region's to watch (it
     // has its own CreateKey record there), and this Region's table would hold it unbaselined for good.

@@ -3,7 +3,7 @@
  */
 import { Detector } from '../../lambda/core/detector';
 import { effectOf } from '../../lambda/core/effects';
-import { markUndone, pathsNotYetVisible, settleWithLive } from '../../lambda/core/live';
+import { markUndone, pathsNotYetVisible, settleWithLive, withoutUnreportedDrift } from '../../lambda/core/live';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { withFirstSeen } from '../../lambda/core/reconcile';
@@ -192,6 +192,52 @@ describe('Settling with the live read', () => {
     expect(lookup(baseline, 'key_state')).toBeUndefined();
     expect(lookup(baseline, 'deletion_date')).toBeUndefined();
     expect(lookup(baseline, 'enable_key_rotation')).toBe(true);
+  });
+});
+
+describe('The state a live read leaves after an event', () => {
+  const grant = { granteePrincipal: 'arn:aws:iam::111122223333:role/app', operations: ['Decrypt'] };
+  const baseline = () => liveKey({ grants: { g1: grant } });
+  const rotationOff = () => normalizeRecord(onKey(rec('DisableKeyRotation__awskmsdg__1')));
+
+  it('keeps what the stored state showed of drift no finding reported, and takes what the event set', () => {
+    // Prepare: stored as approved; the read for a DisableKeyRotation shows the key disabled and its grant revoked too.
+    const store = new MemoryStore();
+    const stored = baseline();
+    const live = liveKey({ key_state: 'Disabled', enable_key_rotation: false, grants: {} });
+
+    // Act
+    const state = withoutUnreportedDrift(live, baseline(), effectOf(rotationOff(), store), stored);
+
+    // Assess
+    expect(lookup(state, 'key_state')).toBe('Enabled');
+    expect(lookup(state, 'grants#g1')).toEqual(grant);
+    expect(lookup(state, 'enable_key_rotation')).toBe(false);
+  });
+
+  it('leaves unknown what the stored state did not know, a map entry too, and keeps the entries it knew absent', () => {
+    // Prepare: the stored state knew the tags in part (Old removed); the read shows a tag Owner added, unreported.
+    const store = new MemoryStore();
+    const stored = liveKey({});
+    stored.attributes['tags#Old'] = null;
+    stored.completeMaps = stored.completeMaps.filter((map) => map !== 'tags');
+    delete stored.attributes.key_state;
+    const live = liveKey({ key_state: 'Disabled', tags: { Department: 'IT', Owner: 'eve' } });
+
+    // Act
+    const state = withoutUnreportedDrift(live, liveKey({}), effectOf(rotationOff(), store), stored);
+
+    // Assess
+    expect(lookup(state, 'key_state')).toBeUndefined();
+    expect(lookup(state, 'tags#Owner')).toBeUndefined();
+    expect(lookup(state, 'tags#Old')).toBeNull();
+    expect(lookup(state, 'tags#Department')).toBe('IT');
+  });
+
+  it('keeps the live read whole when it shows only drift the stored state already showed', () => {
+    const store = new MemoryStore();
+    const live = liveKey({ key_state: 'Disabled' });
+    expect(withoutUnreportedDrift(live, liveKey({}), effectOf(rotationOff(), store), live)).toBe(live);
   });
 });
 

@@ -793,15 +793,28 @@ describe('createDetector: live state', () => {
     expect(loaded.baselines.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
   });
 
-  it("never approves a replica's primary moved on from here, where its read last showed it (a promotion, drift)", async () => {
-    // Prepare: a replica here of a primary in us-east-1; an event's read then shows it promoted here, unapproved.
-    const { detect } = makeDetector({}, { now: () => Date.parse('2014-11-04T02:00:00Z') });
+  it("never approves a replica's primary moved on from here, where keydrift last saw it (a promotion, drift)", async () => {
+    // Prepare: a replica here of a primary in us-east-1, then promoted here, unapproved (reported as drift); each
+    // event judged half a minute after it happened.
+    let clock = Date.parse('2014-11-04T00:53:13Z');
+    const { detect } = makeDetector({}, { now: () => clock });
     mockLiveKey({ state: 'Disabled', primaryRegion: 'us-east-1' });
     await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
-    mockLiveKey({ state: 'Enabled', primaryRegion: REGION });
-    await detect(envelope(enableKeyAfterDisableKey()));
+    mockLiveKey({ state: 'Disabled', primaryRegion: REGION });
+    clock = Date.parse('2014-11-04T01:00:30Z');
+    const promoted = await detect(
+      envelope(
+        Object.assign(sample('UpdatePrimaryRegion__awskmsdg__2') as Json, {
+          awsRegion: REGION,
+          eventTime: '2014-11-04T01:00:00Z',
+          requestParameters: { keyId: KEY, primaryRegion: REGION },
+        }),
+      ),
+    );
+    expect(promoted.finding).toMatchObject({ status: 'drift', changes: { primary_region: { after: REGION } } });
     // Moved on from here to eu-west-1 (recorded here too, the old primary's Region).
     mockLiveKey({ state: 'Disabled', primaryRegion: 'eu-west-1' });
+    clock = Date.parse('2014-11-04T01:30:30Z');
 
     // Act: another event here about the key
     await detect(
@@ -813,9 +826,10 @@ describe('createDetector: live state', () => {
       ),
     );
 
-    // Assess: the approved primary is still us-east-1.
+    // Assess: the approved primary is still us-east-1; the state keeps the promotion reported, so that the reconciler
+    // reports the move on, which no event judged here explained.
     const loaded = await store().load([KEY]);
-    expect(loaded.states.get(KEY)?.snapshot.attributes.primary_region).toBe('eu-west-1');
+    expect(loaded.states.get(KEY)?.snapshot.attributes.primary_region).toBe(REGION);
     expect(loaded.baselines.get(KEY)?.snapshot.attributes.primary_region).toBe('us-east-1');
   });
 
@@ -1234,10 +1248,11 @@ describe('createDetector: aliases and concurrency', () => {
     expect(policy.finding?.changes.policy?.external_accounts).toEqual(['444455556666']);
     expect(disable.finding).toMatchObject({ severity: 'critical', status: 'drift' });
     expect(disable.finding?.changes.key_state).toEqual({ before: 'Enabled', after: 'Disabled' });
-    // The loser of the race judged again on the winner's state, then found nothing left to write but its finding.
+    // The loser of the race judged again on the winner's state, which left out the loser's change (the winner's read
+    // showed it, but only the loser's finding reports it), and saved its own change over it.
     expect(output.metric('StaleStateRetries')).toBe(1);
     const saved = await store().load([KEY]);
-    expect(saved.states.get(KEY)?.version).toBe(1);
+    expect(saved.states.get(KEY)?.version).toBe(2);
     expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
       key_state: 'Disabled',
       policy: normalizePolicy(opened),

@@ -1415,6 +1415,107 @@ describe('Reconciler: stored state', () => {
   });
 });
 
+describe('Reconciler: changes no event explained that an event on the key read', () => {
+  let clock = Date.parse('2026-12-01T00:00:00Z');
+  const ALICE = `arn:aws:iam::${ACCOUNT}:user/Alice`;
+  /** A call Alice made on `key` at the clock, as EventBridge delivers its record. */
+  const call = (name: string, key: string, requestParameters: Json = {}, at = clock) =>
+    envelope({
+      ...sample(`${name}__awskmsdg__1`),
+      eventID: `${name}@${at}`,
+      eventTime: new Date(at).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      userIdentity: { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' },
+      requestParameters: { keyId: key, ...requestParameters },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key }],
+    } as unknown as Json);
+  const tagCall = (key: string, at = clock) =>
+    call('TagResource', key, { tags: [{ tagKey: 'team', tagValue: 'blue' }] }, at);
+  /** An adopted key (its alias left to another key, as the fake lists every alias for the read of one). */
+  async function adoptedKey() {
+    account = accountWith(1);
+    account.aliases.clear();
+    const [key] = customerKeys(account);
+    await reconciler({}, () => clock)({});
+    return key;
+  }
+
+  it("reports a key disabled unseen, which the read of a later tag's event showed, on the next run", async () => {
+    // Prepare: the key disabled with no event reaching keydrift; then tagged, and that event judged.
+    const key = await adoptedKey();
+    clock += 60_000;
+    key.keyState = 'Disabled';
+    clock += 1000;
+    key.tags.team = 'blue';
+    const { finding } = await detector(() => clock)(tagCall(key.arn));
+    snsMock.resetHistory();
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+    clock += 60_000;
+    const again = await reconciler({}, () => clock)({});
+
+    // Assess: the tag's finding names the tag; the run reports the disabled key, critical, once.
+    expect(Object.keys(finding?.changes ?? {})).toEqual(['tags']);
+    expect(result.findings.map((f) => [f.event, f.severity, f.status, f.changes.key_state])).toEqual([
+      ['Reconcile', 'critical', 'drift', expect.objectContaining({ before: 'Enabled', after: 'Disabled' })],
+    ]);
+    expect(sent(topics.page)).toBe(1);
+    expect(again.findings).toEqual([]);
+  });
+
+  it("reports a grant made unseen for another account, which the read of a later tag's event showed", async () => {
+    // Prepare: a grant to account 444455556666 whose CreateGrant never reached keydrift; then the key tagged.
+    const key = await adoptedKey();
+    clock += 60_000;
+    key.grants.push({
+      KeyId: key.arn,
+      GrantId: 'unseen-grant',
+      GranteePrincipal: 'arn:aws:iam::444455556666:root',
+      Operations: ['Decrypt'],
+    });
+    key.tags.team = 'blue';
+    await detector(() => clock)(tagCall(key.arn));
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(result.findings.map((f) => [f.event, f.severity, Object.keys(f.changes)])).toEqual([
+      ['Reconcile', 'critical', ['grants']],
+    ]);
+    expect(result.findings[0].changes.grants?.external_accounts).toEqual(['444455556666']);
+  });
+
+  it('reports a key disabled and then tagged, its DisableKey judged after the TagResource, once: from its event', async () => {
+    // Prepare: DisableKey at t0 and TagResource at t0 + 1 s; EventBridge delivers the TagResource first.
+    const key = await adoptedKey();
+    clock += 60_000;
+    const disabledAt = clock;
+    key.keyState = 'Disabled';
+    key.tags.team = 'blue';
+    const tagged = await detector(() => clock + 30_000)(tagCall(key.arn, disabledAt + 1000));
+
+    // Act: the DisableKey arrives later; then a run.
+    const disabled = await detector(() => clock + 40_000)(call('DisableKey', key.arn, {}, disabledAt));
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(Object.keys(tagged.finding?.changes ?? {})).toEqual(['tags']);
+    expect(disabled.finding).toMatchObject({
+      event: 'DisableKey',
+      severity: 'critical',
+      status: 'drift',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    expect(result.findings).toEqual([]);
+    expect(sent(topics.page)).toBe(1);
+  });
+});
+
 /** What the detector does on an unplanned DisableKey event: it alerts, and saves the key's state as disabled. */
 async function detectorSavesDisabled(keyArn: string) {
   await detectorSaves(keyArn, (snapshot) => {
@@ -1676,6 +1777,33 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(result.findings[0].remediation).toEqual([
       `aws kms connect-custom-key-store --custom-key-store-id ${STORE_ID} --region ${REGION}`,
     ]);
+  });
+
+  it("pages a key found Unavailable by the read of a tag's event when keydrift has no record of its store disconnecting", async () => {
+    // Prepare: the store disconnected unseen; a key of it tagged meanwhile (the detector reads it).
+    const [key, other] = await adoptedInStore(3, 2);
+    show([key, other], 'Unavailable');
+    clock += 1000;
+    key.tags.team = 'hsm';
+    const tagged = {
+      ...sample('TagResource__awskmsdg__1'),
+      eventID: `TagResource@${clock}`,
+      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    } as unknown as Json;
+    await detector(() => clock)(envelope(tagged));
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: both keys, the tagged one too, paged as the only alert of it.
+    const paged = result.findings.filter((f) => 'key_state' in f.changes);
+    expect(paged.map((f) => [f.resource, f.severity, f.changes.key_state]).sort()).toEqual(
+      [key, other].map((k) => [k.arn, 'critical', { before: 'Enabled', after: 'Unavailable' }]).sort(),
+    );
   });
 
   it('pages a key found Unavailable whose store keydrift last saw connected', async () => {
