@@ -24,9 +24,9 @@ export function pathsNotYetVisible(effect: Effect, live: ResourceSnapshot): stri
 }
 
 /**
- * After the live detector judged an event, the live read becomes the known state of the resource (but for drift no
- * finding reported: `withoutUnreportedDrift`), and the paths its baseline does not know yet are adopted from it: they
- * were not part of this change, and this is the first time keydrift sees them; so is a multi-Region key's primary
+ * After the live detector judged an event, the live read becomes the known state of the resource (but for changes no
+ * finding reported: `withoutUnreportedChanges`), and the paths its baseline does not know yet are adopted from it:
+ * they were not part of this change, and this is the first time keydrift sees them; so is a multi-Region key's primary
  * Region moved between two other Regions, recorded there only (`primaryMovedElsewhere`), unless `previous` (the state
  * stored before the event) shows another primary than the approved one. (The attributes the event touched keep what
  * the core decided: inferred, unknown, or moved by a planned change.) Each path seen first is dated by the read
@@ -43,6 +43,8 @@ export function settleWithLive(
   const baseline = store.baseline(live.arn) ?? emptySnapshot(live.kind, live.arn);
   // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
   const moved = withPrimaryMovedElsewhere(baseline, live, previous);
+  // Compared with the baseline as it was: a primary moved elsewhere, approved below, is no drift of the stored state.
+  store.putState(withoutUnreportedChanges(live, baseline, effect, previous));
   const firstSeenAt = { ...baseline.firstSeenAt };
   for (const [path, value] of Object.entries(live.attributes)) {
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).
@@ -58,28 +60,36 @@ export function settleWithLive(
   if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);
-  store.putState(withoutUnreportedDrift(live, baseline, effect, previous));
 }
 
 /**
- * The live read as the state to store after judging an event, but for the drift the read shows that no finding
- * reported: a path the event did not touch whose live value differs from its baseline and from the state stored before
- * (`previous`), such as a key disabled while its event never reached keydrift, read for a later TagResource. The
- * reconciler takes what the stored state shows for reported (`reconcileResource`), so such a path keeps its stored
- * value, or stays unknown when there was none, and the reconciler's next run reports it as drift no event explained.
- * An entry whose map the stored state did not know whole cannot be unknown in a map known whole: that map is stored
- * as not known whole, keeping the entries it knew absent.
+ * The live read as the state to store after judging an event, but for the changes the read shows that no finding
+ * reported, on paths the event did not touch: drift (a live value that differs from its baseline and from the state
+ * stored before, `previous`), such as a key disabled while its event never reached keydrift, read for a later
+ * TagResource; and the end of drift the stored state shows (back at its baseline), such as that key enabled again
+ * unseen. The reconciler takes what the stored state shows for reported (`reconcileResource`), so such a path keeps
+ * its stored value, or stays unknown when there was none, and the reconciler's next run reports it as drift no event
+ * explained, or resolved. An entry whose map the stored state did not know whole cannot be unknown in a map known
+ * whole: that map is stored as not known whole, keeping the entries it knew absent.
  */
-export function withoutUnreportedDrift(
+export function withoutUnreportedChanges(
   live: ResourceSnapshot,
   baseline: ResourceSnapshot,
   effect: Effect,
   previous: ResourceSnapshot | undefined,
 ): ResourceSnapshot {
   const explained = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
-  const unreported = differingPaths(baseline, live, previous).filter((path) => {
+  const same = (a: unknown, b: unknown) => stableJson(a) === stableJson(b);
+  // As the reconciler's `back`: drift the stored state shows that the read shows back at its baseline.
+  const ended = previous
+    ? differingPaths(baseline, previous, previous).filter((path) => {
+        const now = lookup(live, path);
+        return now !== undefined && same(now, lookup(baseline, path));
+      })
+    : [];
+  const unreported = [...new Set([...differingPaths(baseline, live, previous), ...ended])].filter((path) => {
     const stored = lookup(previous, path);
-    return !explained(path) && (stored === undefined || stableJson(stored) !== stableJson(lookup(live, path)));
+    return !explained(path) && (stored === undefined || !same(stored, lookup(live, path)));
   });
   if (unreported.length === 0) return live;
   const attributes = { ...live.attributes };

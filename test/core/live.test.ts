@@ -3,7 +3,7 @@
  */
 import { Detector } from '../../lambda/core/detector';
 import { effectOf } from '../../lambda/core/effects';
-import { markUndone, pathsNotYetVisible, settleWithLive, withoutUnreportedDrift } from '../../lambda/core/live';
+import { markUndone, pathsNotYetVisible, settleWithLive, withoutUnreportedChanges } from '../../lambda/core/live';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { withFirstSeen } from '../../lambda/core/reconcile';
@@ -207,7 +207,7 @@ describe('The state a live read leaves after an event', () => {
     const live = liveKey({ key_state: 'Disabled', enable_key_rotation: false, grants: {} });
 
     // Act
-    const state = withoutUnreportedDrift(live, baseline(), effectOf(rotationOff(), store), stored);
+    const state = withoutUnreportedChanges(live, baseline(), effectOf(rotationOff(), store), stored);
 
     // Assess
     expect(lookup(state, 'key_state')).toBe('Enabled');
@@ -225,7 +225,7 @@ describe('The state a live read leaves after an event', () => {
     const live = liveKey({ key_state: 'Disabled', tags: { Department: 'IT', Owner: 'eve' } });
 
     // Act
-    const state = withoutUnreportedDrift(live, liveKey({}), effectOf(rotationOff(), store), stored);
+    const state = withoutUnreportedChanges(live, liveKey({}), effectOf(rotationOff(), store), stored);
 
     // Assess
     expect(lookup(state, 'key_state')).toBeUndefined();
@@ -234,10 +234,23 @@ describe('The state a live read leaves after an event', () => {
     expect(lookup(state, 'tags#Department')).toBe('IT');
   });
 
+  it('keeps the drift the stored state showed that the read shows back at its baseline, unreported', () => {
+    // Prepare: stored disabled (reported); the read for a DisableKeyRotation shows the key enabled again.
+    const store = new MemoryStore();
+    const stored = liveKey({ key_state: 'Disabled' });
+    const live = liveKey({ enable_key_rotation: false });
+
+    // Act
+    const state = withoutUnreportedChanges(live, liveKey({}), effectOf(rotationOff(), store), stored);
+
+    // Assess
+    expect(lookup(state, 'key_state')).toBe('Disabled');
+  });
+
   it('keeps the live read whole when it shows only drift the stored state already showed', () => {
     const store = new MemoryStore();
     const live = liveKey({ key_state: 'Disabled' });
-    expect(withoutUnreportedDrift(live, liveKey({}), effectOf(rotationOff(), store), live)).toBe(live);
+    expect(withoutUnreportedChanges(live, liveKey({}), effectOf(rotationOff(), store), live)).toBe(live);
   });
 });
 

@@ -1465,6 +1465,32 @@ describe('Reconciler: changes no event explained that an event on the key read',
     expect(again.findings).toEqual([]);
   });
 
+  it("resolves a disabled key enabled unseen, which the read of a later tag's event showed, on the next run", async () => {
+    // Prepare: DisableKey judged (paged); the key enabled with no event reaching keydrift; then tagged.
+    const key = await adoptedKey();
+    clock += 60_000;
+    key.keyState = 'Disabled';
+    const disabled = await detector(() => clock + 30_000)(call('DisableKey', key.arn));
+    clock += 60_000;
+    key.keyState = 'Enabled';
+    key.tags.team = 'blue';
+    await detector(() => clock)(tagCall(key.arn));
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the page's incident is closed by the run's resolved finding.
+    expect(disabled.finding).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(result.findings.map((f) => [f.event, f.status, f.changes.key_state])).toEqual([
+      [
+        'Reconcile',
+        'resolved',
+        expect.objectContaining({ before: 'Disabled', after: 'Enabled', back_to_baseline: true }),
+      ],
+    ]);
+  });
+
   it("reports a grant made unseen for another account, which the read of a later tag's event showed", async () => {
     // Prepare: a grant to account 444455556666 whose CreateGrant never reached keydrift; then the key tagged.
     const key = await adoptedKey();
