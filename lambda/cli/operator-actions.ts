@@ -17,7 +17,7 @@ import {
   explainAwsError,
   type OpsContext,
 } from '../ops/aws';
-import { parseSince, type StoredFinding } from '../ops/drift';
+import { parseSince, parseUntil, type StoredFinding } from '../ops/drift';
 import { OperatorError } from '../ops/errors';
 import {
   type AcceptResult,
@@ -51,6 +51,7 @@ export interface CommonFlags extends AwsOptions {
 
 export interface FindingsFlags extends CommonFlags {
   since: string;
+  until?: string;
   severity: Severity;
   resource?: string;
   limit?: number;
@@ -192,12 +193,14 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const nowMs = Date.now();
     const sinceMs = parseSince(flags.since, nowMs) ?? nowMs;
+    const untilMs = flags.until === undefined ? undefined : parseUntil(flags.until, nowMs);
     // A key or trail ARN of this table's Region and account is taken as it is; a key id is resolved to its key's ARN
     // (through the table for a key KMS no longer knows); an alias, by name or ARN, to the alias and its key, as
     // `baseline show` names both.
     const resources = await findingsResources(context, flags.resource);
     const list = await findings(context, {
       sinceMs,
+      untilMs,
       nowMs,
       minSeverity: flags.severity,
       resources,
@@ -205,6 +208,7 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
     });
     const scope =
       `since ${toIsoSeconds(sinceMs)}` +
+      (untilMs !== undefined ? ` until ${toIsoSeconds(untilMs)}` : '') +
       (flags.severity !== 'info' ? `, severity ${flags.severity} or worse` : '') +
       (resources.length ? `, resource ${resources.join(' and ')}` : '');
     if (flags.format === 'json') out(formatJsonLines(list));

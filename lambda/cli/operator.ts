@@ -5,8 +5,9 @@
  */
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { toIsoSeconds } from '../core/time';
 import { SEVERITIES } from '../core/types';
-import { impossibleSince, parseSince } from '../ops/drift';
+import { impossibleSince, parseSince, parseUntil } from '../ops/drift';
 import { isTargetName, TARGET_FORMS } from '../ops/targets';
 import type { AdoptFlags, CommonFlags, FindingsFlags } from './operator-actions';
 
@@ -122,6 +123,11 @@ ${AWS_HELP.replace('0 done,', '0 done, 1 nothing has a baseline yet (no all-clea
         since,
         '7d',
       )
+      .option(
+        '--until <when>',
+        'the last time to list, included, as --since takes it (default: now); a bare date includes its whole day',
+        since,
+      )
       .addOption(
         new Option('--severity <level>', 'only findings at or above this severity').choices(SEVERITIES).default('info'),
       )
@@ -138,10 +144,21 @@ Examples:
   keydrift findings
   keydrift findings --since 24h --severity error
   keydrift findings --since 2026-11-01 --resource arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+  keydrift findings --since 2026-07-01 --until 2026-09-30 --format json > q3-findings.jsonl
   keydrift findings --since 30d --format json | jq -r '[.timestamp, .severity, .summary] | @tsv'
 ${AWS_HELP}`,
     )
-    .action(async (flags: FindingsFlags) => {
+    .action(async (flags: FindingsFlags, command: Command) => {
+      // A period that ends before it starts is a typo (the dates swapped), not an empty audit period.
+      const nowMs = Date.now();
+      const sinceMs = parseSince(flags.since, nowMs) ?? nowMs;
+      const untilMs = flags.until === undefined ? undefined : parseUntil(flags.until, nowMs);
+      if (untilMs !== undefined && untilMs < sinceMs) {
+        command.error(
+          `error: --until ${flags.until} (${toIsoSeconds(untilMs)}) is before --since ${flags.since} ` +
+            `(${toIsoSeconds(sinceMs)})`,
+        );
+      }
       process.exitCode = await (await actions()).runFindings(flags);
     });
 

@@ -2,7 +2,7 @@
  * What the operator commands conclude from keydrift's table, without AWS: open drift per resource (the core's
  * differingPaths between baseline and stored state, and the attributes approved as unknown that an open drift finding
  * changed, dated and rated by the findings), the differences an accept approves, resource labels, and `--since`
- * values. No SDK, no clock: times come in as arguments.
+ * and `--until` values. No SDK, no clock: times come in as arguments.
  */
 
 import { stableJson } from '../core/policy';
@@ -302,6 +302,17 @@ export function parseSince(value: string, nowMs: number): number | undefined {
   const offset = (zone ?? 'Z').toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
   const ms = Date.parse(time ? `${date}T${time}${offset}` : `${date}T00:00:00Z`);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * An `--until` value as epoch milliseconds, read as {@link parseSince} reads `--since`, and inclusive: findings at that
+ * time are listed. A bare date names its whole day (UTC) up to its last millisecond, so `--since 2026-07-01 --until
+ * 2026-09-30` is the third quarter, 30 September included, as an auditor reads it.
+ */
+export function parseUntil(value: string, nowMs: number): number | undefined {
+  const ms = parseSince(value, nowMs);
+  const absolute = ISO_SINCE.exec(value.trim());
+  return ms !== undefined && absolute && !absolute[2] ? ms + UNITS.d - 1 : ms;
 }
 
 /** The `byTime` partitions (`yyyy-mm-dd`, UTC) from `toMs`'s day back to `fromMs`'s, newest first. */

@@ -29,6 +29,8 @@ export interface TableReaderOptions {
 
 export interface FindingQuery {
   sinceMs: number;
+  /** The last time to list, included (a finding's timestamp has whole seconds); none: up to now. */
+  untilMs?: number;
   nowMs: number;
   minSeverity?: Severity;
   resource?: string;
@@ -52,7 +54,7 @@ export interface TableReader {
    */
   resourceFindings(arn: string, options?: { fromIso?: string; pageSize?: number }): AsyncGenerator<StoredFinding>;
   /**
-   * Findings at or after `sinceMs`, newest first: by day through `byTime`, or by resource from its own items; each with
+   * Findings at or after `sinceMs` (and up to `untilMs`), newest first: by day through `byTime`, or by resource from its own items; each with
    * the ignore rule that kept it out of alerts, if one did.
    */
   findings(query: FindingQuery): Promise<StoredFinding[]>;
@@ -215,7 +217,10 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
   }
 
   async function findings(query: FindingQuery): Promise<StoredFinding[]> {
+    if (query.untilMs !== undefined && query.untilMs < query.sinceMs) return [];
     const sinceIso = toIsoSeconds(query.sinceMs);
+    // Every finding of the until's second, whatever its event id; with no until, every later one.
+    const untilSk = query.untilMs === undefined ? AFTER_ALL : `${toIsoSeconds(query.untilMs)}#${AFTER_ALL}`;
     const limit = query.limit && query.limit > 0 ? query.limit : Number.POSITIVE_INFINITY;
     const { FilterExpression, names, values } = filters(query);
     if (query.resource) {
@@ -231,7 +236,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
             ...values,
             ':pk': { S: `${RESOURCE_PREFIX}${query.resource}` },
             ':from': { S: `${FINDING_PREFIX}${sinceIso}` },
-            ':to': { S: `${FINDING_PREFIX}${AFTER_ALL}` },
+            ':to': { S: `${FINDING_PREFIX}${untilSk}` },
           },
           ScanIndexForward: false,
         },
@@ -240,7 +245,9 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
       );
       return out;
     }
-    const days = daysBetween(Math.max(query.sinceMs, NO_FINDING_BEFORE_MS), query.nowMs);
+    // Only the days of the period: a closed quarter a year ago is 92 queries, not a walk back from today.
+    const lastMs = Math.min(query.untilMs ?? query.nowMs, query.nowMs);
+    const days = daysBetween(Math.max(query.sinceMs, NO_FINDING_BEFORE_MS), lastMs);
     const out: StoredFinding[] = [];
     for (let start = 0; start < days.length && out.length < limit; start += DAYS_AT_ONCE) {
       // A week of days at once, kept in day order so the result stays newest first.
@@ -251,10 +258,15 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
             {
               TableName: tableName,
               IndexName: 'byTime',
-              KeyConditionExpression: '#gsi1pk = :day AND #gsi1sk >= :since',
+              KeyConditionExpression: '#gsi1pk = :day AND #gsi1sk BETWEEN :since AND :until',
               FilterExpression,
               ExpressionAttributeNames: { ...names, '#gsi1pk': 'gsi1pk', '#gsi1sk': 'gsi1sk' },
-              ExpressionAttributeValues: { ...values, ':day': { S: `FINDINGS#${day}` }, ':since': { S: sinceIso } },
+              ExpressionAttributeValues: {
+                ...values,
+                ':day': { S: `FINDINGS#${day}` },
+                ':since': { S: sinceIso },
+                ':until': { S: untilSk },
+              },
               ScanIndexForward: false,
             },
             found,

@@ -322,6 +322,65 @@ describe('keydrift findings', () => {
     expect(table.stdout).toContain('(kept out of alerts: HSM team)');
   });
 
+  it('lists a closed period with --until: a bare date includes its whole day, a time is included, with --resource and --limit', async () => {
+    // Prepare: two days 200 days ago (before every other query's window), and a finding on each side of them.
+    const DAY = 24 * HOUR;
+    const first = Math.floor(Date.now() / DAY) * DAY - 200 * DAY;
+    const last = first + DAY;
+    const [one, other] = ['a1', 'b2'].map(
+      (n) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-0000000000${n}`,
+    );
+    const at = async (resource: string, ms: number) => {
+      const f = { ...finding({ resource, event: 'TagResource', severity: 'warning', hoursAgo: 5000 + saved.length }) };
+      f.timestamp = toIsoSeconds(ms);
+      await save(f);
+      return f.eventId;
+    };
+    const before = await at(one, first - 1000);
+    const opening = await at(one, first);
+    const midday = await at(other, last + 12 * HOUR);
+    const closing = await at(one, last + DAY - 1000);
+    const after = await at(one, last + DAY);
+    const date = (ms: number) => toIsoSeconds(ms).slice(0, 10);
+    const period = ['findings', '--since', date(first), '--until', date(last), '--format', 'json'];
+
+    // Act
+    const whole = keydrift(period);
+    const aboutOne = keydrift([...period, '--resource', one]);
+    const limited = keydrift([...period, '--limit', '2']);
+    // 22:00 at UTC-2 on the last day is midnight UTC after it: a finding at that very second is listed.
+    const zoned = keydrift([
+      'findings',
+      '--since',
+      date(first),
+      '--until',
+      `${date(last)}T22:00:00-02:00`,
+      '--format',
+      'json',
+    ]);
+    const table = keydrift(period.slice(0, -2));
+
+    // Assess
+    expect([whole.status, ids(jsonLines<Finding>(whole.stdout))]).toEqual([0, [closing, midday, opening]]);
+    expect(ids(jsonLines<Finding>(aboutOne.stdout))).toEqual([closing, opening]);
+    expect(ids(jsonLines<Finding>(limited.stdout))).toEqual([closing, midday]);
+    expect(ids(jsonLines<Finding>(zoned.stdout))).toEqual([after, closing, midday, opening]);
+    expect(ids(jsonLines<Finding>(whole.stdout))).not.toContain(before);
+    expect(table.stderr).toContain(
+      `keydrift findings: 3 finding(s) since ${date(first)}T00:00:00Z until ${date(last)}T23:59:59Z`,
+    );
+  });
+
+  it('rejects an --until before --since (the dates swapped) rather than list an empty period (exit 2)', () => {
+    const run = keydrift(['findings', '--since', '2026-10-01', '--until', '2026-09-30']);
+    expect([run.status, run.stdout]).toEqual([2, '']);
+    expect(run.stderr).toContain(
+      'error: --until 2026-09-30 (2026-09-30T23:59:59Z) is before --since 2026-10-01 (2026-10-01T00:00:00Z)',
+    );
+    const sameDay = keydrift(['findings', '--since', '2026-09-30', '--until', '2026-09-30']);
+    expect(sameDay.status).toBe(0);
+  });
+
   it('prints the same table as replay, and says so when nothing matches', () => {
     const table = keydrift(['findings', '--since', '24h']);
     expect(table.stdout.split('\n')[0]).toMatch(/^TIME +SEVERITY +STATUS +EVENT +SUMMARY$/);

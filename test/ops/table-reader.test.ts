@@ -37,4 +37,20 @@ describe('Table reader: findings by day', () => {
 
     expect(daysQueried()).toEqual(['FINDINGS#2026-12-06', 'FINDINGS#2026-12-05', 'FINDINGS#2026-12-04']);
   });
+
+  it('walks only the days of a closed period (--since and --until), newest first, not back from today', async () => {
+    // Prepare: `keydrift findings --since 2026-09-29 --until 2026-09-30` on 2026-12-06
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    // Act
+    await reader.findings({
+      sinceMs: Date.parse('2026-09-29T00:00:00Z'),
+      untilMs: Date.parse('2026-09-30T23:59:59.999Z'),
+      nowMs: Date.parse('2026-12-06T12:00:00Z'),
+    });
+
+    // Assess: the period's two days, and none between it and today
+    expect(daysQueried()).toEqual(['FINDINGS#2026-09-30', 'FINDINGS#2026-09-29']);
+  });
 });
