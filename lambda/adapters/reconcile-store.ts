@@ -70,14 +70,14 @@ export interface ReconcileStore {
   /** Writes the state if its version is still `expectedVersion` (`null`: none). Returns false when it was not. */
   putState(snapshot: ResourceSnapshot, expectedVersion: number | null, runId: string): Promise<boolean>;
   /**
-   * Writes the baseline if its version is still `expectedVersion`, still accepted by whom and when it was (what the
+   * Writes the baseline if its version is still `expectedVersion`, still accepted by whom, when and why it was (what the
    * reconciler adds to it is what it had no value for). Returns false when it was not.
    */
   putBaseline(
     snapshot: ResourceSnapshot,
     expectedVersion: number,
     runId: string,
-    accepted: { acceptedBy?: string; acceptedAt?: string },
+    accepted: { acceptedBy?: string; acceptedAt?: string; acceptReason?: string },
   ): Promise<boolean>;
   cursor<T>(): Promise<StoredCursor<T> | undefined>;
   /**
@@ -234,7 +234,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
     snapshot: ResourceSnapshot,
     expectedVersion: number,
     runId: string,
-    accepted: { acceptedBy?: string; acceptedAt?: string },
+    accepted: { acceptedBy?: string; acceptedAt?: string; acceptReason?: string },
   ): Promise<boolean> {
     const at = new Date(now()).toISOString();
     return conditional('PutItem (baseline)', () =>

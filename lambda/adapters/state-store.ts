@@ -5,7 +5,7 @@
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
  * | state | `RESOURCE#<arn>` | `STATE` | `kind`, `snapshot` (JSON), `version`, `updatedAt`, `eventId`, `truncated` |
- * | baseline | `RESOURCE#<arn>` | `BASELINE` | the same, plus `acceptedBy`, `acceptedAt` when a person accepted it |
+ * | baseline | `RESOURCE#<arn>` | `BASELINE` | the same, plus `acceptedBy`, `acceptedAt` (and `acceptReason`, when given) when a person accepted it |
  * | finding | `RESOURCE#<arn>` | `FINDING#<timestamp>#<eventId>` | `gsi1pk` `FINDINGS#<yyyy-mm-dd>`, `gsi1sk` `<timestamp>#<eventId>`, `severity`, `status`, `event`, `finding` (JSON) |
  * | claim | `EVENT#<eventId>` | `CLAIM` | `status` (`in-progress`/`saved`/`done`), `owner`, `leaseUntil` (ms), `delivered` (targets already sent, a string set), `expiresAt` (TTL, 14 days) |
  */
@@ -43,6 +43,8 @@ export interface StoredSnapshot {
   updatedAt?: string;
   acceptedBy?: string;
   acceptedAt?: string;
+  /** Why it was accepted, when the operator said (`keydrift baseline accept --reason`). */
+  acceptReason?: string;
   /** Attributes dropped (left unknown) to keep the item under DynamoDB's 400 KB. */
   truncated?: string[];
 }
@@ -81,9 +83,10 @@ export interface Claim {
 export interface SnapshotWrite {
   snapshot: ResourceSnapshot;
   expectedVersion: number | null;
-  /** Kept on a baseline the detector rewrites: who last accepted it. */
+  /** Kept on a baseline the detector rewrites: who last accepted it, and why. */
   acceptedBy?: string;
   acceptedAt?: string;
+  acceptReason?: string;
 }
 
 export interface SaveInput {
@@ -126,7 +129,8 @@ export interface StateStore {
   /** Marks a saved claim done once its alert is confirmed sent: later copies of the event are duplicates. */
   complete(eventId: string): Promise<void>;
   /**
-   * An operator's explicit accept: the snapshot becomes the baseline, with who and when, each attribute approved as of
+   * An operator's explicit accept: the snapshot becomes the baseline, with who, when and `reason` (a baseline accepted
+   * again without one keeps none of the previous accept's), each attribute approved as of
    * `state.readAt` (default now: see `approvedAsOf`); `record`, when given, goes
    * into the finding history, and with `state` the snapshot becomes the stored state too, in the same transaction.
    *
@@ -137,6 +141,7 @@ export interface StateStore {
     acceptedBy: string,
     record?: Finding,
     state?: AcceptedState,
+    reason?: string,
   ): Promise<void>;
 }
 
@@ -343,6 +348,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         eventId: input.eventId,
         acceptedBy: write.acceptedBy,
         acceptedAt: write.acceptedAt,
+        acceptReason: write.acceptReason,
       });
       return versionedPut(item, write.expectedVersion);
     };
@@ -402,6 +408,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     acceptedBy: string,
     record?: Finding,
     state?: AcceptedState,
+    reason?: string,
   ): Promise<void> {
     const at = new Date(now()).toISOString();
     const { json, truncated } = fitAcceptedBaseline(snapshot, state?.readAt ?? at);
@@ -411,7 +418,9 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       // The version moves too, so a detector that loaded the old baseline cannot overwrite this accept.
       UpdateExpression:
         'SET kind = :kind, #snapshot = :snapshot, updatedAt = :at, updatedBy = :by, acceptedBy = :by, ' +
-        'acceptedAt = :at, truncated = :truncated ADD version :one',
+        `acceptedAt = :at, truncated = :truncated${reason ? ', acceptReason = :reason' : ''} ADD version :one` +
+        // Without a reason now, the previous accept's would read as this one's.
+        (reason ? '' : ' REMOVE acceptReason'),
       ExpressionAttributeNames: { '#snapshot': 'snapshot' },
       ExpressionAttributeValues: {
         ':kind': s(snapshot.kind),
@@ -420,6 +429,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
         ':by': s(acceptedBy),
         ':truncated': { L: truncated.map(s) },
         ':one': n(1),
+        ...(reason ? { ':reason': s(reason) } : {}),
       },
     };
     if (!record && !state) {
@@ -457,6 +467,8 @@ function readSnapshotItem(item: Item): StoredSnapshot {
   const acceptedAt = str(item, 'acceptedAt');
   if (acceptedBy) stored.acceptedBy = acceptedBy;
   if (acceptedAt) stored.acceptedAt = acceptedAt;
+  const acceptReason = str(item, 'acceptReason');
+  if (acceptReason) stored.acceptReason = acceptReason;
   const truncated = item.truncated?.L?.map((v) => v.S ?? '').filter(Boolean);
   if (truncated?.length) stored.truncated = truncated;
   return stored;
@@ -538,6 +550,7 @@ export interface SnapshotItemFields {
   runId?: string;
   acceptedBy?: string;
   acceptedAt?: string;
+  acceptReason?: string;
 }
 
 /** A state or baseline item, its snapshot fitted under DynamoDB's item size (`truncated` names what was left out). */
@@ -552,7 +565,7 @@ export function snapshotItem(sk: 'STATE' | 'BASELINE', snapshot: ResourceSnapsho
     updatedAt: s(fields.updatedAt),
     updatedBy: s(fields.updatedBy),
   };
-  for (const name of ['eventId', 'runId', 'acceptedBy', 'acceptedAt'] as const) {
+  for (const name of ['eventId', 'runId', 'acceptedBy', 'acceptedAt', 'acceptReason'] as const) {
     const value = fields[name];
     if (value) item[name] = s(value);
   }

@@ -201,6 +201,8 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     user: safeText(finding.user, MAX_FIELD),
     ...(finding.sourceIp ? { source_ip: safeText(finding.sourceIp, MAX_FIELD) } : {}),
     ...(finding.userAgent ? { user_agent: safeText(finding.userAgent, MAX_FIELD) } : {}),
+    // An operator's words, typed at the accept: one line, links defanged, cut as any other text.
+    ...(finding.acceptReason ? { accept_reason: safeText(finding.acceptReason, MAX_DETAIL_VALUE) } : {}),
     account: safeText(finding.account, MAX_FIELD),
     region: safeText(finding.region, MAX_FIELD),
     resource: safeText(finding.resource, MAX_FIELD),

@@ -34,7 +34,7 @@ import {
   tellPagerAboutAccepts,
 } from '../ops/operations';
 import { CUSTOM_KEY_STORE_ARN, isTargetName, TARGET_FORMS } from '../ops/targets';
-import { formatJsonLines, formatTable } from './format';
+import { clean, formatJsonLines, formatTable } from './format';
 import {
   adoptCounts,
   formatAccepted,
@@ -57,7 +57,11 @@ export interface FindingsFlags extends CommonFlags {
   limit?: number;
 }
 
-export interface AdoptFlags extends CommonFlags {
+export interface AcceptFlags extends CommonFlags {
+  reason?: string;
+}
+
+export interface AdoptFlags extends AcceptFlags {
   yes?: boolean;
 }
 
@@ -182,12 +186,15 @@ async function findingsResources(context: OpsContext, name: string | undefined):
 
 /**
  * A finding as the findings table shows it: one an ignore rule kept out of alerts says so after its summary (JSON has
- * `ignoredBy`), or it would read as drift someone was told of.
+ * `ignoredBy`), or it would read as drift someone was told of; an accept given a reason says why (`acceptReason`).
  */
-const withIgnoreNoted = (finding: StoredFinding): StoredFinding =>
-  finding.ignoredBy
-    ? { ...finding, summary: `${finding.summary} (kept out of alerts: ${finding.ignoredBy})` }
-    : finding;
+const withNotes = (finding: StoredFinding): StoredFinding => {
+  const notes = [
+    ...(finding.acceptReason ? [`(reason: ${finding.acceptReason})`] : []),
+    ...(finding.ignoredBy ? [`(kept out of alerts: ${finding.ignoredBy})`] : []),
+  ];
+  return notes.length ? { ...finding, summary: [finding.summary, ...notes].join(' ') } : finding;
+};
 
 export function runFindings(flags: FindingsFlags): Promise<number> {
   return withContext(flags, async (context) => {
@@ -213,7 +220,7 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
       (resources.length ? `, resource ${resources.join(' and ')}` : '');
     if (flags.format === 'json') out(formatJsonLines(list));
     else if (list.length === 0) out(`No findings ${scope}.\n`);
-    else out(formatTable(list.map(withIgnoreNoted), tableOptions()));
+    else out(formatTable(list.map(withNotes), tableOptions()));
     note(
       `keydrift findings: ${list.length} finding(s) ${scope}${flags.limit && list.length >= flags.limit ? ` (first ${flags.limit})` : ''}`,
     );
@@ -238,12 +245,14 @@ export function runBaselineShow(key: string, flags: CommonFlags): Promise<number
   });
 }
 
-export function runBaselineAccept(key: string, flags: CommonFlags): Promise<number> {
+export function runBaselineAccept(key: string, flags: AcceptFlags): Promise<number> {
   return withContext(flags, async (context) => {
     const targets = await resolveTargets(context, key);
     const print = (results: AcceptResult[]) =>
       out(flags.format === 'json' ? jsonLines(results) : formatAccepted(results, tableOptions()));
-    const results = await acceptingAll(context, flags, print, () => acceptBaselines(context, targets, Date.now()));
+    const results = await acceptingAll(context, flags, print, () =>
+      acceptBaselines(context, targets, Date.now(), flags.reason),
+    );
     print(results);
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     return EXIT.ok;
@@ -301,10 +310,11 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
     const progress = process.stderr.isTTY
       ? (done: number, total: number) => process.stderr.write(`\rreading ${done}/${total} keys and aliases…`)
       : undefined;
-    const plan = await planAdopt(context, Date.now, progress);
+    const plan = await planAdopt(context, Date.now, progress, flags.reason);
     if (progress) process.stderr.write('\r\u001b[K');
     const pending = plan.results.filter((r) => r.written).length;
     const where = `table ${plan.tableName} (${context.region})`;
+    const why = flags.reason ? `, for: ${clean(flags.reason)}` : '';
     const skipped = plan.inventory.skippedAwsManaged
       ? `; ${plan.inventory.skippedAwsManaged} AWS-managed key(s) skipped`
       : '';
@@ -321,7 +331,7 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
     if (ask) {
       if (flags.format === 'table') print(plan.results);
       const agreed = await confirm(
-        `Accept the live state of ${pending} resource(s) as their baselines in ${where}, as ${plan.acceptedBy} ` +
+        `Accept the live state of ${pending} resource(s) as their baselines in ${where}, as ${plan.acceptedBy}${why} ` +
           `(${adoptCounts(plan.results)})? [y/N] `,
       );
       if (!agreed) {
@@ -333,7 +343,7 @@ export async function runBaselineAdopt(flags: AdoptFlags): Promise<number> {
     if (!ask || flags.format === 'json') print(results);
     reportPagerNotice(await tellPagerAboutAccepts(context, results), flags, context);
     note(
-      `keydrift baseline adopt: accepted ${pending} baseline(s) in ${where} as ${plan.acceptedBy} ` +
+      `keydrift baseline adopt: accepted ${pending} baseline(s) in ${where} as ${plan.acceptedBy}${why} ` +
         `(${adoptCounts(plan.results)})${skipped}`,
     );
     return EXIT.ok;

@@ -155,6 +155,7 @@ export function formatBaselines(views: BaselineView[], options: TableOptions): s
           : 'not by an operator (set by keydrift: adoption or a planned change)'
       }`,
     );
+    if (baseline.acceptReason) out.push(`  reason     ${clean(baseline.acceptReason)}`);
     out.push(`  updated    ${baseline.updatedAt ?? '(unknown)'}`);
     out.push(`  drift      ${!state ? 'unknown (keydrift has stored no state for it yet)' : driftLine(view, paint)}`);
     // A map known in full with no entry (no tags, no grants) has no path of its own: shown as {}.
@@ -206,6 +207,7 @@ export function formatAccepted(results: AcceptResult[], options: TableOptions): 
     );
     out.push(`  resource     ${clean(r.resource)}`);
     out.push(`  accepted by  ${clean(r.acceptedBy ?? '(unknown)')} at ${r.acceptedAt ?? '(unknown)'}`);
+    if (r.acceptReason) out.push(`  reason       ${clean(r.acceptReason)}`);
     if (r.changes.length > 0) {
       out.push(r.result === 'new' ? '  values approved:' : '  changes approved:');
       for (const change of r.changes) out.push(...changeLines(change, '    ', r.result === 'new'));

@@ -9,7 +9,7 @@ import { toIsoSeconds } from '../core/time';
 import { SEVERITIES } from '../core/types';
 import { impossibleSince, parseSince, parseUntil } from '../ops/drift';
 import { isTargetName, TARGET_FORMS } from '../ops/targets';
-import type { AdoptFlags, CommonFlags, FindingsFlags } from './operator-actions';
+import type { AcceptFlags, AdoptFlags, CommonFlags, FindingsFlags } from './operator-actions';
 
 const AWS_HELP = `
 Finds keydrift's table from the TableName output of the stack (--stack-name, default Keydrift) unless --table
@@ -36,6 +36,25 @@ function targetName(value: string): string {
   if (!isTargetName(value)) throw new InvalidArgumentError(`expected ${TARGET_FORMS}`);
   return value;
 }
+
+/**
+ * The most an accept's `--reason` may hold: a change ticket and a sentence or two. It is stored on the baseline item
+ * and in its finding (DynamoDB items are at most 400 KB) and sent to PagerDuty, whose fields keydrift cuts at 1,000.
+ */
+const MAX_ACCEPT_REASON = 1000;
+
+/** An accept's `--reason`: some text, at most {@link MAX_ACCEPT_REASON} characters. */
+function acceptReason(value: string): string {
+  const reason = value.trim();
+  if (!reason) throw new InvalidArgumentError('expected why the state is approved (a change ticket, a sentence)');
+  if (reason.length > MAX_ACCEPT_REASON) {
+    throw new InvalidArgumentError(`at most ${MAX_ACCEPT_REASON} characters (this is ${reason.length})`);
+  }
+  return reason;
+}
+
+const REASON_HELP =
+  'why it is approved (a change ticket, a sentence; at most 1000 characters), recorded with who and when';
 
 function positiveInteger(value: string): number {
   const n = Number(value);
@@ -171,7 +190,7 @@ ${AWS_HELP}`,
       `
 Examples:
   keydrift baseline show alias/payments
-  keydrift baseline accept alias/payments
+  keydrift baseline accept alias/payments --reason 'CHG-4711: rotation off while the key is migrated'
   keydrift baseline adopt --yes`,
     );
 
@@ -213,18 +232,20 @@ ${AWS_HELP.replace('0 done,', '0 done, 1 no baseline recorded yet for what is na
           'identity from STS) and when, and print every approved value that changed. Named by alias, the alias ' +
           '(what it points to) is accepted too.',
       )
-      .argument(...keyArgument),
+      .argument(...keyArgument)
+      .option('--reason <text>', REASON_HELP, acceptReason),
   )
     .addHelpText(
       'after',
       `
 Examples:
   keydrift baseline accept alias/payments
+  keydrift baseline accept alias/payments --reason 'CHG-4711: rotation off while the key is migrated'
   keydrift baseline accept arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab --profile admin
   keydrift baseline accept arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit
 ${AWS_HELP}`,
     )
-    .action(async (key: string, flags: CommonFlags) => {
+    .action(async (key: string, flags: AcceptFlags) => {
       process.exitCode = await (await actions()).runBaselineAccept(key, flags);
     });
 
@@ -237,7 +258,8 @@ ${AWS_HELP}`,
           'trail in the Region as its baseline. Baselines that already match are left as they are. Asks first; ' +
           'where it cannot (standard input is not a terminal), accepts nothing unless --yes is given.',
       )
-      .option('--yes', 'accept without asking (required where standard input is not a terminal)'),
+      .option('--yes', 'accept without asking (required where standard input is not a terminal)')
+      .option('--reason <text>', REASON_HELP, acceptReason),
   )
     .addHelpText(
       'after',

@@ -46,6 +46,11 @@ export interface Finding {
   sourceIp?: string;
   /** The caller's client, as CloudTrail recorded it: chosen by the caller, so never trusted or shown unescaped. */
   userAgent?: string;
+  /**
+   * For a `BaselineAccept`: why the operator approved the state (`keydrift baseline accept --reason`), as typed, so
+   * never shown unescaped either.
+   */
+  acceptReason?: string;
 }
 
 export type ResourceKind = 'key' | 'alias' | 'trail' | 'custom-key-store';

@@ -668,6 +668,7 @@ function changedWrites(
       expectedVersion: before ? before.version : null,
       ...(before?.acceptedBy ? { acceptedBy: before.acceptedBy } : {}),
       ...(before?.acceptedAt ? { acceptedAt: before.acceptedAt } : {}),
+      ...(before?.acceptReason ? { acceptReason: before.acceptReason } : {}),
     });
   }
   return writes;

@@ -513,10 +513,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (drifted.length > 0) run.cursor.counts.openDrift++;
     const changed = !state || !sameState(state.snapshot, live);
     let delivery: Delivery | undefined;
-    const { acceptedBy, acceptedAt } = baseline;
+    const { acceptedBy, acceptedAt, acceptReason } = baseline;
     const baselines =
       approved !== baseline.snapshot
-        ? [{ snapshot: approved, expectedVersion: baseline.version, acceptedBy, acceptedAt }]
+        ? [{ snapshot: approved, expectedVersion: baseline.version, acceptedBy, acceptedAt, acceptReason }]
         : [];
     if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines }, run, inv);
     if (live.kind === 'key') {
@@ -533,7 +533,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       await recon.putState(live, stateWrite.expectedVersion, run.runId);
     }
     if (firstSeen && !finding)
-      await recon.putBaseline(firstSeen, baseline.version, run.runId, { acceptedBy, acceptedAt });
+      await recon.putBaseline(firstSeen, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
   }
 
   /**

@@ -253,6 +253,8 @@ export interface AcceptResult {
   version: number;
   acceptedBy: string | null;
   acceptedAt: string | null;
+  /** Why, when the operator said (`--reason`); for a baseline adopt left as it was, its own accept's reason. */
+  acceptReason?: string;
   /**
    * When the live state it approves was read: the time of its finding (an adopt is confirmed a while after), so that
    * a change made after the read, delivered later, is not taken for an older one.
@@ -304,7 +306,7 @@ async function requireTrail(context: OpsContext, arn: string): Promise<void> {
 function acceptResult(
   live: ResourceSnapshot,
   previous: StoredSnapshot | undefined,
-  by: { acceptedBy: string; acceptedAt: string; readAt: string; rewriteUnchanged: boolean },
+  by: { acceptedBy: string; acceptedAt: string; acceptReason?: string; readAt: string; rewriteUnchanged: boolean },
 ): AcceptResult {
   // What the store will leave out of this baseline, found as it finds it: the same snapshot, dated as it dates it.
   const fitted = fitAcceptedBaseline(live, by.readAt);
@@ -313,6 +315,7 @@ function acceptResult(
   const approved: ResourceSnapshot = truncated.length ? JSON.parse(fitted.json) : live;
   const result = !previous ? 'new' : sameSnapshot(previous.snapshot, approved) ? 'unchanged' : 'changed';
   const kept = result === 'unchanged' && !by.rewriteUnchanged;
+  const acceptReason = kept ? previous?.acceptReason : by.acceptReason;
   const leftOut = truncated.map((attribute) => ({
     attribute,
     entries: Object.keys(live.attributes).filter((path) => splitPath(path).attribute === attribute).length,
@@ -327,6 +330,7 @@ function acceptResult(
     version: kept ? (previous?.version ?? 0) : (previous?.version ?? 0) + 1,
     acceptedBy: kept ? (previous?.acceptedBy ?? null) : by.acceptedBy,
     acceptedAt: kept ? (previous?.acceptedAt ?? null) : by.acceptedAt,
+    ...(acceptReason ? { acceptReason } : {}),
     readAt: by.readAt,
     changes: acceptedChanges(previous?.snapshot, live).filter((c) => !truncated.includes(splitPath(c.path).attribute)),
     ...(leftOut.length ? { leftOut } : {}),
@@ -334,7 +338,8 @@ function acceptResult(
 }
 
 /**
- * Reads each target's live state and records it as its baseline (and its stored state), by the caller, now. A key KMS
+ * Reads each target's live state and records it as its baseline (and its stored state), by the caller, now, for
+ * `reason` when given. A key KMS
  * no longer knows, or a trail CloudTrail no longer knows that keydrift's table holds, reads as deleted: accepting it
  * approves its deletion.
  *
@@ -342,7 +347,12 @@ function acceptResult(
  *   mistyped trail ARN would otherwise approve `trail: "deleted"`
  * @throws ChangedMeanwhileError, having accepted the other targets, when keydrift stored a newer state of some
  */
-export async function acceptBaselines(context: OpsContext, targets: Target[], nowMs: number): Promise<AcceptResult[]> {
+export async function acceptBaselines(
+  context: OpsContext,
+  targets: Target[],
+  nowMs: number,
+  reason?: string,
+): Promise<AcceptResult[]> {
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
   const store = storeFor(context, tableName, nowMs);
   const [live, { states, baselines }] = await Promise.all([
@@ -360,6 +370,7 @@ export async function acceptBaselines(context: OpsContext, targets: Target[], no
     const result = acceptResult(snapshot, baselines.get(snapshot.arn), {
       acceptedBy,
       acceptedAt,
+      acceptReason: reason,
       readAt: acceptedAt,
       rewriteUnchanged: true,
     });
@@ -388,11 +399,13 @@ async function recordAccept(
   approved: ResourceSnapshot = live,
 ): Promise<boolean> {
   try {
-    await store.acceptBaseline(approved, acceptedBy, acceptFinding(result), {
-      expectedVersion: stored.state?.version ?? null,
-      readAt: stored.readAt,
-      snapshot: live,
-    });
+    await store.acceptBaseline(
+      approved,
+      acceptedBy,
+      acceptFinding(result),
+      { expectedVersion: stored.state?.version ?? null, readAt: stored.readAt, snapshot: live },
+      result.acceptReason,
+    );
     return true;
   } catch (error) {
     if (error instanceof StaleStateError) return false;
@@ -438,12 +451,13 @@ export interface AdoptPlan {
 
 /**
  * Reads the live state of every customer-managed key, alias and trail, and compares it with the baselines. Each result
- * is dated when its own resource's read began (`now` dates them).
+ * is dated when its own resource's read began (`now` dates them); those it would write carry `reason`, when given.
  */
 export async function planAdopt(
   context: OpsContext,
   now: () => number,
   onProgress?: (done: number, total: number) => void,
+  reason?: string,
 ): Promise<AdoptPlan> {
   const nowMs = now();
   const [tableName, acceptedBy] = await Promise.all([context.tableName(), context.identity()]);
@@ -476,7 +490,13 @@ export async function planAdopt(
     states,
     results: approved.map((s) => {
       const readAt = new Date(inventory.readAt.get(s.arn) ?? nowMs).toISOString();
-      return acceptResult(s, baselines.get(s.arn), { acceptedBy, acceptedAt, readAt, rewriteUnchanged: false });
+      return acceptResult(s, baselines.get(s.arn), {
+        acceptedBy,
+        acceptedAt,
+        acceptReason: reason,
+        readAt,
+        rewriteUnchanged: false,
+      });
     }),
     live: new Map(snapshots.map((s) => [s.arn, s])),
     approved: new Map(approved.map((s) => [s.arn, s])),
@@ -546,6 +566,7 @@ function acceptFinding(result: AcceptResult): Finding | undefined {
     changes,
     summary: `Baseline of ${result.label} (${result.kind}) accepted by ${result.acceptedBy}: ${approved ? `${approved} approved as they are now` : 'approved as it is now'}${leftOut}`,
     remediation: [],
+    ...(result.acceptReason ? { acceptReason: result.acceptReason } : {}),
   };
 }
 

@@ -452,6 +452,21 @@ describe('createStateStore: save and load', () => {
     expect(loaded.baselines.get(arn)).toMatchObject({ version: 1, acceptedBy: 'carol' });
   });
 
+  it("records an accept's reason with who and when, and drops it when the baseline is accepted again without one", async () => {
+    const store = storeFor('process-a');
+    const arn = `${KEY}-accepted-with-reason`;
+    const snapshot = snapshotFromState('key', arn, { key_state: 'Enabled' });
+
+    await store.acceptBaseline(snapshot, 'carol', undefined, undefined, 'CHG-4711: approved by the key owner');
+    const withReason = (await store.load([arn])).baselines.get(arn);
+    await store.acceptBaseline(snapshot, 'dave');
+    const without = (await store.load([arn])).baselines.get(arn);
+
+    expect(withReason).toMatchObject({ acceptedBy: 'carol', acceptReason: 'CHG-4711: approved by the key owner' });
+    expect(without).toMatchObject({ version: 2, acceptedBy: 'dave' });
+    expect(without).not.toHaveProperty('acceptReason');
+  });
+
   it('stores the accepted snapshot as the state too, in the same transaction, under the version rule of save', async () => {
     // Prepare: the detector stored a state (version 1); the operator's accept loaded that version.
     const store = storeFor('process-a');

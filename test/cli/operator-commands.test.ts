@@ -1369,3 +1369,90 @@ describe('accepting a key with too many grants for a table item', () => {
     expect((await world.pageMessages()).filter((m) => m.resource === ebs)).toEqual([]);
   });
 });
+
+describe('an accept with --reason', () => {
+  let vault: string;
+  // Typed by an operator, so shown as any other text no one checked: a line break, a link, a terminal escape.
+  const reason = 'CHG-4711: archived\nsee https://wiki.example/chg-4711 \u001b[31m@here';
+
+  beforeAll(async () => {
+    vault = await world.createKey('vault');
+    const created = await world.reader.readKey(vault);
+    const f = finding({ resource: vault, event: 'CreateKey', severity: 'info', status: 'planned', hoursAgo: 3 });
+    await save(f, {
+      finding: f,
+      states: [{ snapshot: created, expectedVersion: null }],
+      baselines: [{ snapshot: created, expectedVersion: null }],
+    });
+    await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: vault, Description: 'vault (archived)' }));
+    await world.pageMessages();
+  });
+
+  it('records why with who and when: on the baseline, in baseline show, in its BaselineAccept finding and page', async () => {
+    // Act
+    const run = keydrift(['baseline', 'accept', vault, '--reason', reason, '--format', 'json']);
+    const shown = keydrift(['baseline', 'show', vault]);
+    const shownJson = keydrift(['baseline', 'show', vault, '--format', 'json']);
+    const listed = keydrift(['findings', '--resource', vault, '--since', '1h', '--format', 'json']);
+    const table = keydrift(['findings', '--resource', vault, '--since', '1h']);
+    const pages = (await world.pageMessages()).filter((p) => p.resource === vault);
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(jsonLines<AcceptResult>(run.stdout)).toEqual([
+      expect.objectContaining({ resource: vault, result: 'changed', acceptedBy: MOTO_IDENTITY, acceptReason: reason }),
+    ]);
+    expect((await world.item(`RESOURCE#${vault}`, 'BASELINE'))?.acceptReason?.S).toBe(reason);
+    expect(shown.stdout).toMatch(/\n {2}accepted +by \S+ at \S+\n {2}reason {5}CHG-4711: archived see https:\/\//);
+    expect(jsonLines<{ baseline: { acceptReason?: string } }>(shownJson.stdout)[0].baseline.acceptReason).toBe(reason);
+    const [accept] = jsonLines<Finding>(listed.stdout);
+    expect(accept).toMatchObject({ event: 'BaselineAccept', user: MOTO_IDENTITY, acceptReason: reason });
+    expect(table.stdout).toContain('(reason: CHG-4711: archived see https://wiki.example/chg-4711');
+    for (const output of [shown.stdout, table.stdout]) expect(output).not.toContain('\u001b');
+    // PagerDuty gets it as one line, the link defanged, the escape gone.
+    expect(pages).toEqual([expect.objectContaining({ event: 'BaselineAccept', acceptReason: reason })]);
+    expect(findingProblems(pages[0])).toEqual([]);
+    const events = formatPagerDutyEvents(pages[0], 'routing-key');
+    expect(events.map((e) => e.payload.custom_details.accept_reason)).toEqual(
+      events.map(() => 'CHG-4711: archived see hxxps://wiki.example/chg-4711 @here'),
+    );
+  });
+
+  it('keeps no reason from an earlier accept when the baseline is accepted again without one', async () => {
+    const run = keydrift(['baseline', 'accept', vault]);
+    const shown = keydrift(['baseline', 'show', vault]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).not.toContain('reason');
+    expect(shown.stdout).not.toMatch(/\n {2}reason /);
+    expect((await world.item(`RESOURCE#${vault}`, 'BASELINE'))?.acceptReason).toBeUndefined();
+  });
+
+  it('refuses an empty --reason, or one over 1000 characters, before any AWS call (exit 2)', () => {
+    for (const [given, why] of [
+      ['  ', 'expected why the state is approved'],
+      ['x'.repeat(1001), 'at most 1000 characters (this is 1001)'],
+    ]) {
+      const run = keydrift(['baseline', 'accept', vault, '--reason', given]);
+      expect([run.status, run.stdout]).toEqual([2, '']);
+      expect(run.stderr).toContain(`option '--reason <text>' argument '${given}' is invalid. ${why}`);
+    }
+  });
+
+  it('records the reason adopt is given on each baseline it writes, and says it', async () => {
+    // Prepare
+    await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: vault, Description: 'vault (restored)' }));
+    // Act
+    const run = keydrift(['baseline', 'adopt', '--yes', '--reason', 'CHG-4712: restored', '--format', 'json']);
+    // Assess
+    expect(run.status).toBe(0);
+    const results = jsonLines<AcceptResult>(run.stdout);
+    expect(results.find((r) => r.resource === vault)).toMatchObject({
+      result: 'changed',
+      acceptReason: 'CHG-4712: restored',
+    });
+    expect((await world.item(`RESOURCE#${vault}`, 'BASELINE'))?.acceptReason?.S).toBe('CHG-4712: restored');
+    expect(run.stderr).toMatch(
+      /accepted \d+ baseline\(s\) in table \S+ \(eu-west-1\) as \S+, for: CHG-4712: restored \(/,
+    );
+  });
+});

@@ -116,6 +116,14 @@ describe('keydrift baseline accept', () => {
       '',
     ]);
   });
+
+  it('says why under who and when, on one line, when the operator gave a reason', () => {
+    const reasoned: AcceptResult = { ...adopted, acceptReason: 'CHG-4711\r\nrotation off \u001b[2Jduring migration' };
+    expect(formatAccepted([reasoned], { color: false }).split('\n').slice(2, 4)).toEqual([
+      '  accepted by  arn:aws:sts::111122223333:assumed-role/Admin/carol at 2026-11-22T06:55:22.006Z',
+      expect.stringMatching(/^ {2}reason {7}CHG-4711 +rotation off +\[2Jduring migration$/),
+    ]);
+  });
 });
 
 describe('keydrift baseline show', () => {

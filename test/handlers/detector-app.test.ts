@@ -929,6 +929,36 @@ describe('createDetector: live state', () => {
       });
     });
 
+    it('keeps who accepted the baseline, when and why, when a planned change moves it on', async () => {
+      // Prepare: at 20:00 carol accepts the key closed, saying why; at 20:07:16 the pipeline opens it.
+      const detect = pipelineDetector();
+      await store().acceptBaseline(
+        keySnapshotOf(liveKey({ policy: defaultPolicy() })),
+        'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+        undefined,
+        { expectedVersion: null, readAt: '2022-09-01T20:00:00.000Z' },
+        'CHG-4711: closed until the audit',
+      );
+      const accepted = (await store().load([KEY])).baselines.get(KEY);
+      mockLiveKey({ policy: opened });
+
+      // Act
+      const planned = await detect(
+        put('Pipeline', opened, '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'),
+      );
+
+      // Assess: the planned change is approved; the accept it builds on is still recorded as it was
+      expect(planned.finding).toMatchObject({ status: 'planned' });
+      const baseline = (await store().load([KEY])).baselines.get(KEY);
+      expect(baseline?.snapshot.attributes.policy).toEqual(normalizePolicy(opened));
+      expect(baseline).toMatchObject({
+        version: 2,
+        acceptedBy: accepted?.acceptedBy,
+        acceptedAt: accepted?.acceptedAt,
+        acceptReason: 'CHG-4711: closed until the audit',
+      });
+    });
+
     it("leaves an operator's accept approved when a planned change made before it arrives last: reopening is drift", async () => {
       // Prepare: the pipeline opens the key at 20:06:16 (delivered late); Mallory closes it at 20:07:16; at 20:08
       // carol accepts the key as it is, closed (as keydrift baseline accept writes it, read then).
