@@ -180,9 +180,10 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
         ];
       }
       if (target !== 'Disabled') return [];
-      // KMS refuses DisableKey on a key without its key material: importing it again enables the key, then disable it.
+      // KMS refuses DisableKey on a key without its key material: importing it again (expiring as approved) enables
+      // the key, then disable it.
       return current === 'PendingImport'
-        ? [reimportComment(key), aws('kms disable-key', ...key)]
+        ? [reimportComment(key, approved('key_material')), aws('kms disable-key', ...key)]
         : [aws('kms disable-key', ...key)];
     case 'deletion_date':
       return target === null && current ? [aws('kms cancel-key-deletion', ...key)] : [];

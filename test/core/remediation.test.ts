@@ -242,6 +242,30 @@ describe('Remediation', () => {
     ]);
   });
 
+  it('names the approved expiry in the re-import of a key approved Disabled, once, before it is disabled again', () => {
+    // Prepare: Alice (planned) disables the key whose material she imported never to expire; mallory deletes it.
+    const disabled = at(
+      rec('DisableKey__awskmsdg__1', (r) => onKey(r)),
+      'e3',
+      '2020-01-03T00:00:00Z',
+    );
+    const deleted = by(
+      at(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), 'e4', '2020-01-04T00:00:00Z'),
+      sessionIdentity('ReadOnly', 'mallory'),
+    );
+    // Act
+    const { last } = detect([...importedForGood(), disabled, deleted], { plannedPrincipals: [ALICE] });
+    // Assess: one re-import, expiring as approved, then the DisableKey KMS takes once the material is back.
+    expect(last).toMatchObject({
+      status: 'drift',
+      changes: { key_state: { before: 'Disabled', after: 'PendingImport' } },
+    });
+    expect(last.remediation).toEqual([
+      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
+      `aws kms disable-key ${KEY}`,
+    ]);
+  });
+
   it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
     // Prepare: Alice (planned) schedules the key's deletion; mallory cancels it.
     const records = [
