@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -42,6 +44,19 @@ export const LAMBDA_BANNER =
   "import { createRequire as __keydriftCreateRequire } from 'node:module';" +
   'const require = __keydriftCreateRequire(import.meta.url);';
 
+/** keydrift's own folder: its handlers and their dependencies are under it, wherever the app that uses it runs. */
+const KEYDRIFT_ROOT = path.join(__dirname, '..');
+const KEYDRIFT_LOCK_FILE = path.join(KEYDRIFT_ROOT, 'package-lock.json');
+
+/**
+ * keydrift's own folder and lock file for bundling, when it has one (a clone does). NodejsFunction otherwise looks
+ * for a lock file from the working directory up and bundles from that folder, which in another project's app is that
+ * project's: it refuses keydrift's handlers as outside it (`entryPath … should be under projectRoot`).
+ */
+function keydriftProject(): Pick<NodejsFunctionProps, 'projectRoot' | 'depsLockFilePath'> {
+  return fs.existsSync(KEYDRIFT_LOCK_FILE) ? { projectRoot: KEYDRIFT_ROOT, depsLockFilePath: KEYDRIFT_LOCK_FILE } : {};
+}
+
 export class KeydriftFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: KeydriftFunctionProps) {
     const { logRetentionDays, bundling, environment, ...rest } = props;
@@ -61,6 +76,7 @@ export class KeydriftFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.seconds(30),
+      ...keydriftProject(),
       ...rest,
       role,
       logGroup,

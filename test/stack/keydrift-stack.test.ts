@@ -2,6 +2,9 @@
  * The synthesized keydrift stack, asserted fact by fact: what each resource must guarantee for keydrift to see
  * every change, keep it, and reach a human. Each configuration is synthesized once.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
@@ -1449,6 +1452,26 @@ describe('Keydrift construct', () => {
     expect(names).toEqual([`alias/keydrift/${longest}`, `alias/keydrift/${longest}-ops`]);
     // KMS: alias/ then 1 to 250 letters, digits, slashes, underscores or hyphens, never under alias/aws/.
     for (const name of names) expect(name).toMatch(/^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/);
+  });
+
+  it("synthesizes in another project's app, whose working directory and lock file are that project's", () => {
+    // Prepare: a platform team's CDK project elsewhere, with its own lock file, that imports keydrift's construct
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'platform-app-'));
+    fs.writeFileSync(path.join(project, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
+    const workingDirectory = process.cwd();
+    process.chdir(project);
+    try {
+      // Act
+      const stack = new Stack(testApp(), 'Platform');
+      const keydrift = new Keydrift(stack, 'Keydrift');
+
+      // Assess
+      expect([keydrift.detector, keydrift.reconciler]).toHaveLength(2);
+      Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 2);
+    } finally {
+      process.chdir(workingDirectory);
+      fs.rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it('rejects an invalid configuration before creating anything', () => {
