@@ -1153,9 +1153,15 @@ export class Keydrift extends Construct {
    * nag test.
    */
   private acknowledgeUnavoidableWildcards(): void {
-    const account = '<AWS::AccountId>';
-    const partition = '<AWS::Partition>';
-    const region = '<AWS::Region>';
+    // The ids must spell the ARNs as the policies hold them: a pseudo parameter in an environment-agnostic stack
+    // (cdk-nag writes it `<AWS::AccountId>`), the account and Region themselves in a stack given an `env` (and the
+    // partition, with @aws-cdk/core:enablePartitionLiterals), or the acknowledgements cover nothing.
+    const stack = Stack.of(this);
+    const asNagSpellsIt = (value: string, pseudoParameter: string) =>
+      Token.isUnresolved(value) ? `<AWS::${pseudoParameter}>` : value;
+    const account = asNagSpellsIt(stack.account, 'AccountId');
+    const partition = asNagSpellsIt(stack.partition, 'Partition');
+    const region = asNagSpellsIt(stack.region, 'Region');
     const keys = (reason: string) => ({
       id: `AwsSolutions-IAM5[Resource::arn:${partition}:kms:${region}:${account}:key/*]`,
       reason: `${reason} The actions are read-only (Describe/Get/List) and no key ARN is known at deploy time.`,

@@ -5,9 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { KeydriftProps } from '../../lib/config';
+import { Keydrift } from '../../lib/keydrift';
 import { KeydriftStack } from '../../lib/keydrift-stack';
 import { testApp } from '../helpers/cdk';
 
@@ -21,10 +23,16 @@ interface Violation {
   violatingConstructs?: { constructPath: string }[];
 }
 
-/** Synthesizes on an App of its own (the plugin makes every synth of that App validate) and lists the findings. */
-function unacknowledgedFindings(config: KeydriftProps): string[] {
+/**
+ * Synthesizes on an App of its own (the plugin makes every synth of that App validate) and lists the findings.
+ * `build` puts keydrift in the App; by default the keydrift stack with `config`.
+ */
+function unacknowledgedFindings(
+  config: KeydriftProps,
+  build: (app: App) => void = (app) => new KeydriftStack(app, 'Keydrift', { config }),
+): string[] {
   const app = testApp();
-  new KeydriftStack(app, 'Keydrift', { config });
+  build(app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const quiet = jest.spyOn(console, 'error').mockImplementation(() => {});
   try {
@@ -62,5 +70,34 @@ describe('cdk-nag AWS Solutions checks', () => {
       createTrail: true,
     });
     expect(findings).toEqual([]);
+  });
+
+  it('find nothing unacknowledged in a stack deployed to a given account and Region, whose ARNs name them', () => {
+    const findings = unacknowledgedFindings({ createTrail: true }, (app) => {
+      new KeydriftStack(app, 'Keydrift', {
+        env: { account: '111122223333', region: 'eu-west-1' },
+        config: { createTrail: true },
+      });
+    });
+    expect(findings).toEqual([]);
+  });
+
+  it("still find the wildcards of the user's own roles in a stack that holds keydrift, environment given or not", () => {
+    for (const env of [{ account: '111122223333', region: 'eu-west-1' }, undefined]) {
+      const findings = unacknowledgedFindings({}, (app) => {
+        const stack = new Stack(app, 'Platform', { env });
+        new Keydrift(stack, 'Keydrift', { alertEmails: ['secops@example.com'] });
+        // The platform team's own role, with the very wildcards keydrift acknowledges for its functions.
+        new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(
+          new iam.PolicyStatement({
+            actions: ['kms:DescribeKey'],
+            resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+          }),
+        );
+      });
+      expect(findings).toEqual([
+        expect.stringMatching(/^AwsSolutions AwsSolutions-IAM5\[.*:key\/\*\] .* at Platform\/Auditor\//),
+      ]);
+    }
   });
 });
