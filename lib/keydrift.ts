@@ -25,6 +25,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { TABLE_KEY } from '../lambda/adapters/table-key';
@@ -355,6 +356,10 @@ export class Keydrift extends Construct {
 
   constructor(scope: Construct, id: string, props: KeydriftProps = {}) {
     super(scope, id);
+    // The trail's buckets disable ACLs (BucketOwnerEnforced), so S3 server access logs must be let in by bucket policy.
+    // Without this flag, which an app may lack or turn off, CDK grants them by ACL instead and synth fails; set here,
+    // it holds for keydrift's own resources only.
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     this.config = parseKeydriftConfig(props);
     const stack = Stack.of(this);
     assertChatbotAvailable(stack, this.config);

@@ -1474,6 +1474,31 @@ describe('Keydrift construct', () => {
     }
   });
 
+  it("creates the trail in an app without keydrift's feature flags, its access logs delivered by bucket policy, not ACL", () => {
+    // Prepare: an app created before @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy, or one that turns it off
+    const stack = new Stack(testApp({ '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': false }), 'Platform');
+
+    // Act
+    const keydrift = new Keydrift(stack, 'Keydrift', { createTrail: true });
+
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(keydrift.trail).toBeDefined();
+    const buckets = Object.values(template.findResources('AWS::S3::Bucket'));
+    expect(buckets).toHaveLength(2);
+    for (const bucket of buckets) {
+      expect(bucket.Properties.AccessControl).toBeUndefined();
+      expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    }
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
   it('rejects an invalid configuration before creating anything', () => {
     const stack = new KeydriftStack(testApp(), 'Empty', { config: {} });
     expect(() => new Keydrift(stack, 'Second', { alertEmails: ['bob@'] })).toThrow(
