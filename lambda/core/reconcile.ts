@@ -76,16 +76,23 @@ export function storeOfUnavailableKey(live: ResourceSnapshot): string | undefine
 /**
  * A key read `Unavailable` while keydrift knows its custom key store disconnected (`store`: the store's stored state,
  * else its baseline, shows DISCONNECTED): KMS shows the store's connection there, not the key's own state, which comes
- * back on reconnecting. The key's state is left unknown in the read: not drift of the key, nor a state to approve or,
- * once the store is connected again, to resolve. A planned disconnection (for UpdateCustomKeyStore) alerts nothing;
- * an unplanned one keydrift recorded was paged by the store's own DisconnectCustomKeyStore finding, and is not paged
- * again for each key. With no record of the store, or one that shows it connected, the read is kept as it is: the
- * key's `Unavailable` is news, and its own finding the only alert of it.
+ * back on reconnecting. The key's state is taken as the key's stored state (`previous`) shows it, else left unknown in
+ * the read: not drift of the key, nor a state to approve or, once the store is connected again, to resolve; and a
+ * drift keydrift reported before (a key disabled) stays known, not reported again once the store is connected. A
+ * planned disconnection (for UpdateCustomKeyStore) alerts nothing; an unplanned one keydrift recorded was paged by the
+ * store's own DisconnectCustomKeyStore finding, and is not paged again for each key. With no record of the store, or
+ * one that shows it connected, the read is kept as it is: the key's `Unavailable` is news, and its own finding the
+ * only alert of it.
  */
-export function withStoreDisconnection(live: ResourceSnapshot, store: ResourceSnapshot | undefined): ResourceSnapshot {
+export function withStoreDisconnection(
+  live: ResourceSnapshot,
+  store: ResourceSnapshot | undefined,
+  previous?: ResourceSnapshot,
+): ResourceSnapshot {
   if (!storeOfUnavailableKey(live) || lookup(store, 'connection_state') !== 'DISCONNECTED') return live;
   const { key_state: _hidden, ...attributes } = live.attributes;
-  return { ...live, attributes };
+  const stored = lookup(previous, 'key_state');
+  return { ...live, attributes: stored === undefined ? attributes : { ...attributes, key_state: stored } };
 }
 
 /**

@@ -337,7 +337,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     loaded: LoadResult,
     keyStore?: ResourceSnapshot,
   ): Promise<ResourceSnapshot | undefined> {
-    first = first && withStoreDisconnection(first, keyStore);
+    // A key's own state, which its store's disconnection hides, is as stored: drift reported before stays known.
+    const previous = first && loaded.states.get(first.arn)?.snapshot;
+    first = first && withStoreDisconnection(first, keyStore, previous);
     if (!first || event.errorCode || first.arn !== effect.resource) return first;
     // A state saved after this event happened means a later change was already judged: the live state that differs
     // from this event is that later change, not lag, and stays the truth.
@@ -355,7 +357,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       count('ReadAfterWriteRetries');
       await sleep(lagDelayMs);
       const again = await readLive(target, event.eventId);
-      live = again ? withStoreDisconnection(again, keyStore) : live;
+      live = again ? withStoreDisconnection(again, keyStore, previous) : live;
       lagging = pathsNotYetVisible(effect, live);
     }
     if (lagging.length === 0) return live;

@@ -305,10 +305,15 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   }
 
   /**
-   * A key's read, its state left unknown when keydrift knows its custom key store disconnected (`withStoreDisconnection`).
-   * Only a key read `Unavailable` costs a read of the table, one per store and invocation, shared by its keys.
+   * A key's read, its state taken as stored (`previous`), or left unknown, when keydrift knows its custom key store
+   * disconnected (`withStoreDisconnection`). Only a key read `Unavailable` costs a read of the table, one per store and
+   * invocation, shared by its keys.
    */
-  async function withKeyStore(live: ResourceSnapshot, inv: Invocation): Promise<ResourceSnapshot> {
+  async function withKeyStore(
+    live: ResourceSnapshot,
+    inv: Invocation,
+    previous: ResourceSnapshot | undefined,
+  ): Promise<ResourceSnapshot> {
     const arn = storeOfUnavailableKey(live);
     if (!arn) return live;
     let loading = inv.keyStores.get(arn);
@@ -316,7 +321,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       loading = store.load([arn]).then((loaded) => (loaded.states.get(arn) ?? loaded.baselines.get(arn))?.snapshot);
       inv.keyStores.set(arn, loading);
     }
-    return withStoreDisconnection(live, await loading);
+    return withStoreDisconnection(live, await loading, previous);
   }
 
   // ---- one resource ----
@@ -604,7 +609,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
           return;
         }
         run.cursor.counts.keys++;
-        await reconcileOne(await withKeyStore(read.snapshot, inv), stored ?? {}, world, run, inv, readAt);
+        const live = await withKeyStore(read.snapshot, inv, stored?.state?.snapshot);
+        await reconcileOne(live, stored ?? {}, world, run, inv, readAt);
       },
       !!stored?.baseline,
     );

@@ -430,6 +430,21 @@ describe('Reconciling a key in a custom key store', () => {
     expect([connected?.severity, unknown?.severity]).toEqual(['critical', 'critical']);
   });
 
+  it('keeps the state stored for a key found Unavailable while its store is known disconnected: known drift stays known', () => {
+    // Prepare: the key was reported Disabled before its store was disconnected.
+    const storeArn = `arn:aws:kms:eu-west-1:111122223333:custom-key-store/${storeId}`;
+    const disconnected = snapshotFromState('custom-key-store', storeArn, { connection_state: 'DISCONNECTED' });
+    const previous = inStore({ key_state: 'Disabled' });
+
+    // Act
+    const live = withStoreDisconnection(inStore({ key_state: 'Unavailable' }), disconnected, previous);
+    const finding = reconcileResource({ baseline: inStore(), live, previous, nowMs: NOW }, store, DEFAULT_CONFIG);
+
+    // Assess: neither news nor back at its baseline.
+    expect(live.attributes.key_state).toBe('Disabled');
+    expect(finding).toBeUndefined();
+  });
+
   it('says to reconnect the key store, and how to find it, when the baseline does not know which it is', () => {
     const finding = reconcileResource(
       { baseline: key(), live: key({ key_state: 'Unavailable' }), nowMs: NOW },

@@ -1884,6 +1884,71 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(connected.findings.filter((f) => 'key_state' in f.changes)).toEqual([]);
   });
 
+  it('pages a disabled key once, not again when its store, disconnected meanwhile, is connected again', async () => {
+    // Prepare: the key disabled unseen and paged by a run; then its store disconnected by a planned principal.
+    const [key] = await adoptedInStore(2, 1);
+    show([key], 'Disabled');
+    clock += 60_000;
+    const disabled = await reconciler({}, () => clock)({});
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    show([key], 'Unavailable');
+    clock += 60_000;
+    const whileDisconnected = await reconciler({}, () => clock)({});
+    snsMock.resetHistory();
+
+    // Act: the store connected again; KMS shows the key Disabled, as it was.
+    clock += 1000;
+    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
+    show([key], 'Disabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+
+    // Assess: the disabled key was paged once; the runs after knew it, and it still counts as open drift.
+    expect(disabled.findings.map((f) => [f.resource, f.severity, f.changes.key_state])).toEqual([
+      [key.arn, 'critical', expect.objectContaining({ before: 'Enabled', after: 'Disabled' })],
+    ]);
+    expect(whileDisconnected).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+    expect(connected).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+    expect(sent(topics.page)).toBe(0);
+  });
+
+  it("keeps a disabled key's reported state through the read of a tag's event while its store is disconnected", async () => {
+    // Prepare: the key disabled unseen and paged by a run; its store disconnected by a planned principal; then tagged.
+    const [key] = await adoptedInStore(2, 1);
+    show([key], 'Disabled');
+    clock += 60_000;
+    await reconciler({}, () => clock)({});
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    show([key], 'Unavailable');
+    clock += 1000;
+    key.tags.team = 'hsm';
+    const tagged = {
+      ...sample('TagResource__awskmsdg__1'),
+      eventID: `TagResource@${clock}`,
+      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      userIdentity: { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' },
+      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    } as unknown as Json;
+    await detector(() => clock, planned)(envelope(tagged));
+    snsMock.resetHistory();
+
+    // Act: the store connected again; KMS shows the key Disabled, as it was.
+    clock += 1000;
+    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
+    show([key], 'Disabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+
+    // Assess
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
+    expect(connected.findings.filter((f) => 'key_state' in f.changes)).toEqual([]);
+    expect(sent(topics.page)).toBe(0);
+  });
+
   it("reads a store's stored item once per invocation, however many of its keys are found Unavailable", async () => {
     // Prepare: 12 keys in the store, listed 5 to a page.
     const keys = await adoptedInStore(13, 12, { keysPageSize: 5 });
