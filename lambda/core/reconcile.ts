@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { customKeyStoreArn, parseArn } from './arn';
-import { UNBASELINED_EVENT } from './catalog';
+import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
 import { TRANSIENT_STATES } from './detector';
 import { PRIMARY_ONLY } from './effects';
@@ -93,6 +93,31 @@ export function withStoreDisconnection(
   const { key_state: _hidden, ...attributes } = live.attributes;
   const stored = lookup(previous, 'key_state');
   return { ...live, attributes: stored === undefined ? attributes : { ...attributes, key_state: stored } };
+}
+
+/** What KMS hides from the read of a key pending deletion: its automatic rotation (kms-reader.ts leaves it out). */
+const HIDDEN_WHILE_PENDING_DELETION = ['enable_key_rotation', 'rotation_period_in_days'] as const;
+
+/**
+ * A read of a key pending deletion, with the rotation KMS hides then taken as the key's stored state (`previous`)
+ * shows it: KMS restores it on cancel, and a rotation drift reported before the deletion was scheduled (rotation
+ * turned off) is then still known, not reported again as drift no event explained. A replica's rotation is its
+ * primary's, never read here.
+ */
+export function withHiddenRotationKept(
+  live: ResourceSnapshot,
+  previous: ResourceSnapshot | undefined,
+): ResourceSnapshot {
+  if (live.kind !== 'key' || !isPendingDeletion(live.attributes.key_state)) return live;
+  const primary = live.attributes.primary_region;
+  if (typeof primary === 'string' && primary !== parseArn(live.arn)?.region) return live;
+  const kept = HIDDEN_WHILE_PENDING_DELETION.filter(
+    (path) => !(path in live.attributes) && lookup(previous, path) !== undefined,
+  );
+  if (kept.length === 0) return live;
+  const attributes = { ...live.attributes };
+  for (const path of kept) attributes[path] = lookup(previous, path);
+  return { ...live, attributes };
 }
 
 /**

@@ -35,7 +35,7 @@ import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
-import { storeOfUnavailableKey, withStoreDisconnection } from '../core/reconcile';
+import { storeOfUnavailableKey, withHiddenRotationKept, withStoreDisconnection } from '../core/reconcile';
 import { splitPath } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
@@ -337,9 +337,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     loaded: LoadResult,
     keyStore?: ResourceSnapshot,
   ): Promise<ResourceSnapshot | undefined> {
-    // A key's own state, which its store's disconnection hides, is as stored: drift reported before stays known.
+    // What a read cannot show (a key's own state, which its store's disconnection hides; its rotation, while it is
+    // pending deletion) is as stored: drift reported before stays known.
     const previous = first && loaded.states.get(first.arn)?.snapshot;
-    first = first && withStoreDisconnection(first, keyStore, previous);
+    const asKnown = (read: ResourceSnapshot) =>
+      withHiddenRotationKept(withStoreDisconnection(read, keyStore, previous), previous);
+    first = first && asKnown(first);
     if (!first || event.errorCode || first.arn !== effect.resource) return first;
     // A state saved after this event happened means a later change was already judged: the live state that differs
     // from this event is that later change, not lag, and stays the truth.
@@ -357,7 +360,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       count('ReadAfterWriteRetries');
       await sleep(lagDelayMs);
       const again = await readLive(target, event.eventId);
-      live = again ? withStoreDisconnection(again, keyStore, previous) : live;
+      live = again ? asKnown(again) : live;
       lagging = pathsNotYetVisible(effect, live);
     }
     if (lagging.length === 0) return live;

@@ -48,6 +48,7 @@ import {
   storeOfUnavailableKey,
   unbaselinedResource,
   withFirstSeen,
+  withHiddenRotationKept,
   withPrimaryMovedElsewhere,
   withRestoredGrants,
   withStoreDisconnection,
@@ -609,7 +610,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
           return;
         }
         run.cursor.counts.keys++;
-        const live = await withKeyStore(read.snapshot, inv, stored?.state?.snapshot);
+        const previous = stored?.state?.snapshot;
+        const live = withHiddenRotationKept(await withKeyStore(read.snapshot, inv, previous), previous);
         await reconcileOne(live, stored ?? {}, world, run, inv, readAt);
       },
       !!stored?.baseline,

@@ -12,6 +12,7 @@ import {
   type ReconcileInput,
   reconcileResource,
   withFirstSeen,
+  withHiddenRotationKept,
   withPrimaryMovedElsewhere,
   withStoreDisconnection,
 } from '../../lambda/core/reconcile';
@@ -443,6 +444,25 @@ describe('Reconciling a key in a custom key store', () => {
     // Assess: neither news nor back at its baseline.
     expect(live.attributes.key_state).toBe('Disabled');
     expect(finding).toBeUndefined();
+  });
+
+  it("takes the rotation KMS hides while a key is pending deletion as stored, but for a replica's", () => {
+    // Prepare: rotation stored off; the read of the key pending deletion shows none.
+    const previous = key({ enable_key_rotation: false, rotation_period_in_days: null });
+    const pending = key({ key_state: 'PendingDeletion', deletion_date: '2027-01-01T00:00:00Z' });
+    delete pending.attributes.enable_key_rotation;
+    delete pending.attributes.rotation_period_in_days;
+    const replica = { ...pending, attributes: { ...pending.attributes, primary_region: 'us-east-1' } };
+
+    // Act
+    const kept = withHiddenRotationKept(pending, previous);
+
+    // Assess
+    expect(kept.attributes).toMatchObject({ enable_key_rotation: false, rotation_period_in_days: null });
+    expect(withHiddenRotationKept(replica, previous).attributes).not.toHaveProperty('enable_key_rotation');
+    expect(withHiddenRotationKept(key({ key_state: 'Disabled' }), previous).attributes.enable_key_rotation).toBe(
+      key().attributes.enable_key_rotation,
+    );
   });
 
   it('says to reconnect the key store, and how to find it, when the baseline does not know which it is', () => {

@@ -1515,6 +1515,36 @@ describe('Reconciler: changes no event explained that an event on the key read',
     expect(result.findings[0].changes.grants?.external_accounts).toEqual(['444455556666']);
   });
 
+  it('reports rotation turned off once, not again once a deletion scheduled since is cancelled', async () => {
+    // Prepare: rotation turned off (its event judged); then the key scheduled for deletion, a run while it is pending
+    // deletion (KMS hides its rotation then), and the deletion cancelled (KMS shows the rotation again).
+    const key = await adoptedKey();
+    clock += 60_000;
+    key.rotation = false;
+    const off = await detector(() => clock)(call('DisableKeyRotation', key.arn));
+    clock += 60_000;
+    key.keyState = 'PendingDeletion';
+    key.deletionDate = new Date(clock + 30 * 86_400_000);
+    await detector(() => clock)(call('ScheduleKeyDeletion', key.arn, { pendingWindowInDays: 30 }));
+    clock += 60_000;
+    await reconciler({}, () => clock)({});
+    clock += 60_000;
+    key.keyState = 'Disabled';
+    key.deletionDate = undefined;
+    await detector(() => clock)(call('CancelKeyDeletion', key.arn));
+    snsMock.resetHistory();
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the rotation's drift was reported by its own event, and the run knows it.
+    expect(off.finding).toMatchObject({ event: 'DisableKeyRotation', severity: 'error', status: 'drift' });
+    expect(result.findings).toEqual([]);
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ enable_key_rotation: false });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+  });
+
   it('reports a key disabled and then tagged, its DisableKey judged after the TagResource, once: from its event', async () => {
     // Prepare: DisableKey at t0 and TagResource at t0 + 1 s; EventBridge delivers the TagResource first.
     const key = await adoptedKey();
