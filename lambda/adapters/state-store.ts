@@ -21,7 +21,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { toEventBridgeEntry } from '../alerts/event-entry';
+import { MAX_JSON_BYTES, storedFinding } from '../alerts/event-entry';
 import { approvedAsOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceSnapshot } from '../core/types';
@@ -166,8 +166,7 @@ export interface StateStoreOptions {
   owner?: string;
 }
 
-/** DynamoDB items are at most 400 KB; this leaves room for keys and the other attributes. */
-export const MAX_JSON_BYTES = 350 * 1024;
+export { MAX_JSON_BYTES };
 export const CLAIM_TTL_SECONDS = 14 * 24 * 60 * 60;
 const DEFAULT_LEASE_MS = 35_000;
 const BATCH_GET_LIMIT = 100;
@@ -506,13 +505,8 @@ export function snapshotOfItem(item: Item): ResourceSnapshot {
 }
 
 function findingItem(finding: Finding, createdAt: string, ignoredBy: string | undefined): Item {
-  let json = JSON.stringify(finding);
-  let truncated = false;
-  if (bytes(json) > MAX_JSON_BYTES) {
-    // The EventBridge copy replaces the largest values by their SHA-256 and lists them under `truncated`.
-    json = toEventBridgeEntry(finding, 'default').Detail;
-    truncated = true;
-  }
+  // Over the item limit, the EventBridge copy: the largest values replaced by their SHA-256, listed under `truncated`.
+  const { json, replaced } = storedFinding(finding);
   const item: Item = {
     pk: s(resourcePk(finding.resource)),
     sk: s(findingSk(finding)),
@@ -526,7 +520,7 @@ function findingItem(finding: Finding, createdAt: string, ignoredBy: string | un
     finding: s(json),
     createdAt: s(createdAt),
   };
-  if (truncated) item.truncated = { BOOL: true };
+  if (replaced.length) item.truncated = { BOOL: true };
   if (ignoredBy) item.ignoredBy = s(ignoredBy);
   return item;
 }

@@ -16,6 +16,7 @@ import {
   beforeValue,
   boundedList,
   changeValue,
+  findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
   readableDetails,
@@ -208,13 +209,14 @@ function consoleLine(finding: Finding): string[] {
 }
 
 function nextSteps(finding: Finding): string[] {
-  // A command the chat cannot show is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
-  const findings = commandsBeyondEmail(finding);
-  const whole = findings ? `${findings} shows it whole` : EMAIL_HAS_IT;
-  const copyFrom = findings ?? 'the email alert';
+  // A command the chat cannot show is in the e-mail only when the e-mail shows them all, else in keydrift's findings,
+  // unless keydrift could not keep them: then the e-mail, which shows the first ones, is the only copy.
+  const elsewhere = commandsBeyondEmail(finding);
+  const whole = elsewhere ? elsewhere.whole : EMAIL_HAS_IT;
+  const copyFrom = elsewhere?.kept ? findingsCommand(finding) : 'the email alert';
   const steps = finding.remediation.slice(0, MAX_STEPS).map((c) => step(safeCommand(c, MAX_STEP, whole), copyFrom));
   const more = finding.remediation.length - steps.length;
-  const moreAt = findings ? `not shown: ${step(findings, 'the email alert')} lists them all` : 'in the email';
+  const moreAt = elsewhere ? `not shown${elsewhere.rest((c) => step(c, 'the email alert'))}` : 'in the email';
   if (more > 0) steps.push(`…and ${more} more commands ${moreAt}`);
   const fallback = DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];

@@ -5,6 +5,7 @@
 
 import type { AttributeChange, Finding, Status } from '../core/types';
 import { consoleUrl } from './console-url';
+import { type CommandsElsewhere, commandsElsewhere } from './kept-commands';
 import { severityExplanations } from './reasons';
 import { oneLine, truncate, truncateBytes, utf8Bytes } from './sanitize';
 import {
@@ -212,7 +213,8 @@ function severityReasons(finding: Finding): string[] {
 function shownCommands(finding: Finding, maxBytes: number): string[] {
   const commands: string[] = [];
   let bytes = 0;
-  const whole = `${findingsCommand(finding)} shows it whole`;
+  // Asked only for a command not shown whole: finding out whether keydrift keeps them may mean shrinking a large finding.
+  const whole = () => commandsElsewhere(finding).whole;
   for (const command of finding.remediation.slice(0, MAX_COMMANDS)) {
     const line = safeCommand(command, MAX_COMMAND_CHARS, whole);
     if (bytes + utf8Bytes(line) > maxBytes) break;
@@ -225,13 +227,14 @@ function shownCommands(finding: Finding, maxBytes: number): string[] {
 /**
  * Where the chat and the page, which show fewer commands, send the reader for one they leave out: to the e-mail alert
  * (`undefined`) when it shows every command as the publisher sends it, else to the keydrift findings command that
- * lists them (a command too long for the e-mail is a placeholder there too).
+ * lists them (a command too long for the e-mail is a placeholder there too), or, when keydrift could not keep them,
+ * to the reads of the live and approved state.
  */
-export function commandsBeyondEmail(finding: Finding): string | undefined {
+export function commandsBeyondEmail(finding: Finding): CommandsElsewhere | undefined {
   const emailHasAll =
     shownCommands(finding, DEFAULTS.maxBodyBytes / 4).length === finding.remediation.length &&
     finding.remediation.every((command) => command.length <= MAX_COMMAND_CHARS);
-  return emailHasAll ? undefined : findingsCommand(finding);
+  return emailHasAll ? undefined : commandsElsewhere(finding);
 }
 
 function remediation(finding: Finding, maxBytes: number): string[] {
@@ -243,7 +246,7 @@ function remediation(finding: Finding, maxBytes: number): string[] {
   return [
     'REMEDIATION (one command per line; check each before you run it)',
     ...commands,
-    ...(more > 0 ? [`# ${more} more commands not shown: ${findingsCommand(finding)} lists them all`] : []),
+    ...(more > 0 ? [`# ${more} more commands not shown${commandsElsewhere(finding).rest()}`] : []),
   ];
 }
 

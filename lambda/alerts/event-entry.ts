@@ -37,6 +37,12 @@ export interface TruncatedValue {
 /** EventBridge wants an entry "less than 256KB"; read conservatively as 256,000 bytes. */
 export const MAX_ENTRY_BYTES = 256_000;
 
+/**
+ * The most JSON keydrift's table keeps in one item's finding or snapshot: DynamoDB items are at most 400 KB; this
+ * leaves room for keys and the other attributes.
+ */
+export const MAX_JSON_BYTES = 350 * 1024;
+
 const SOURCE = 'keydrift';
 const DETAIL_TYPE = 'KMS Drift Finding';
 // Values this small are not worth replacing: the stand-in is about as large.
@@ -57,14 +63,27 @@ interface Candidate {
 /** Builds the PutEvents entry for a finding, shrinking its Detail when needed to keep the entry under 256 KB. */
 export function toEventBridgeEntry(finding: Finding, eventBusName: string): EventBridgeEntry {
   const Resources = [finding.resource];
-  const budget = MAX_ENTRY_BYTES - 1 - entrySize({ Source: SOURCE, DetailType: DETAIL_TYPE, Detail: '', Resources });
+  const budget = entryBudget(Resources);
   return {
     Source: SOURCE,
     DetailType: DETAIL_TYPE,
-    Detail: fitDetail(finding, budget),
+    Detail: fitDetail(finding, budget).json,
     Resources,
     EventBusName: eventBusName,
   };
+}
+
+/**
+ * The finding as keydrift's table keeps it (what `keydrift findings` shows): whole, or when its JSON is over
+ * {@link MAX_JSON_BYTES}, its EventBridge copy, whose `truncated` lists the parts replaced (JSON Pointers, as
+ * `replaced` here). The alerts read it to know what the table still holds.
+ */
+export function storedFinding(finding: Finding): { json: string; replaced: string[] } {
+  const json = JSON.stringify(finding);
+  // Only a finding too large for an item pays for the shrinking.
+  if (utf8Bytes(json) <= MAX_JSON_BYTES) return { json, replaced: [] };
+  const fitted = fitDetail(finding, entryBudget([finding.resource]));
+  return { json: fitted.json, replaced: fitted.truncated };
 }
 
 /** The entry's size as EventBridge counts it: Source, DetailType, Detail and each resource in UTF-8, Time as 14. */
@@ -80,9 +99,15 @@ export function truncatedValue(value: unknown): TruncatedValue {
   return { truncated: true, sha256: sha256Hex(json), bytes: utf8Bytes(json) };
 }
 
-function fitDetail(finding: Finding, budget: number): string {
+/** The bytes left for the Detail of an entry naming `resources`. */
+function entryBudget(resources: string[]): number {
+  return MAX_ENTRY_BYTES - 1 - entrySize({ Source: SOURCE, DetailType: DETAIL_TYPE, Detail: '', Resources: resources });
+}
+
+/** The Detail within `budget`, and the pointers of the values it replaced (none when the finding fits whole). */
+function fitDetail(finding: Finding, budget: number): { json: string; truncated: string[] } {
   const whole = JSON.stringify(finding);
-  if (utf8Bytes(whole) <= budget) return whole;
+  if (utf8Bytes(whole) <= budget) return { json: whole, truncated: [] };
 
   const changes: Record<string, Json> = {};
   for (const [attribute, change] of Object.entries(finding.changes)) changes[attribute] = { ...change };
@@ -105,7 +130,7 @@ function fitDetail(finding: Finding, budget: number): string {
     }
     if (fits()) break;
   }
-  return JSON.stringify({ ...detail, truncated });
+  return { json: JSON.stringify({ ...detail, truncated }), truncated };
 }
 
 // The order of sacrifice: before/after values first (policies of up to 32 KB), then long top-level fields (summary,

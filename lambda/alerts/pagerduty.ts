@@ -185,15 +185,16 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
   const changes = changesIn(finding, attribute);
   // A denied call changed nothing: what it tried must not read as a change that happened.
   const label = finding.status === 'denied' ? ATTEMPTED : 'change';
-  // A command left out here is in the e-mail only when the e-mail shows them all, else in keydrift's findings.
-  const findings = commandsBeyondEmail(finding);
+  // A command left out here is in the e-mail only when the e-mail shows them all, else in keydrift's findings (or,
+  // when keydrift could not keep them, nowhere: the reads of the live and approved state are named instead).
+  const elsewhere = commandsBeyondEmail(finding);
   const commands = finding.remediation
     .slice(0, MAX_COMMANDS)
-    .map((c) => safeCommand(c, MAX_COMMAND, findings ? `${findings} shows it whole` : 'it is in the email alert'));
+    .map((c) => safeCommand(c, MAX_COMMAND, elsewhere ? elsewhere.whole : 'it is in the email alert'));
   // The undo is not done at the last one shown (a trail starts logging last): the cut is always announced.
   const more = finding.remediation.length - commands.length;
-  const rest = findings ? `${findings} lists them all` : 'see the email alert';
-  if (more > 0) commands.push(`# ${more} more commands, to run after these: ${rest}`);
+  const rest = elsewhere ? elsewhere.rest() : ': see the email alert';
+  if (more > 0) commands.push(`# ${more} more commands, to run after these${rest}`);
   return {
     attribute: safeText(attribute, MAX_FIELD),
     event: safeText(finding.event, MAX_FIELD),

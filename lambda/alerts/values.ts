@@ -16,7 +16,7 @@ export const PRINCIPAL_DETAILS = [
 ] as const;
 
 // Anything in a command that is not a plain printable character: a line break could smuggle in a second command.
-const UNSAFE_IN_COMMAND = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+export const UNSAFE_IN_COMMAND = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 const EACH_UNSAFE_IN_COMMAND = new RegExp(UNSAFE_IN_COMMAND.source, 'gu');
 
 const CORE_KEYS = new Set<string>(['before', 'after', ...PRINCIPAL_DETAILS.map(([key]) => key)]);
@@ -176,9 +176,10 @@ export function jsonBytes(value: unknown): number {
 
 /**
  * A remediation command to show verbatim, or a shell comment in its place: when it holds control characters (so a
- * paste does nothing) or is longer than `max` (a cut command must never be run). `elsewhere` says where it is whole.
+ * paste does nothing) or is longer than `max` (a cut command must never be run). `elsewhere` says where it is whole
+ * (a function when finding out costs something: only a command not shown as it is asks).
  */
-export function safeCommand(command: string, max: number, elsewhere: string): string {
+export function safeCommand(command: string, max: number, elsewhere: string | (() => string)): string {
   if (UNSAFE_IN_COMMAND.test(command)) {
     // Never meant to be run as it is: the record's text in it is defanged as anywhere else. Each such character is a
     // space, one for one, and the line is never cut: taking out a whole escape sequence (an unterminated OSC runs to
@@ -187,7 +188,7 @@ export function safeCommand(command: string, max: number, elsewhere: string): st
     const shown = `# control characters removed, check before running: ${defangUrls(command.replace(EACH_UNSAFE_IN_COMMAND, ' '))}`;
     if (shown.length <= max) return shown;
   } else if (command.length <= max) return command;
-  return `# a ${command.length}-character command does not fit here: ${elsewhere}`;
+  return `# a ${command.length}-character command does not fit here: ${typeof elsewhere === 'function' ? elsewhere() : elsewhere}`;
 }
 
 /**

@@ -5,8 +5,10 @@
  */
 
 import { createInterface } from 'node:readline';
+import { stateReads } from '../alerts/kept-commands';
 import { aliasArn, isAliasArn, parseArn } from '../core/arn';
 import { KeydriftError } from '../core/errors';
+import { comment } from '../core/remediation';
 import { toIsoSeconds } from '../core/time';
 import type { Severity } from '../core/types';
 import {
@@ -187,13 +189,24 @@ async function findingsResources(context: OpsContext, name: string | undefined):
 /**
  * A finding as the findings table shows it: one an ignore rule kept out of alerts says so after its summary (JSON has
  * `ignoredBy`), or it would read as drift someone was told of; an accept given a reason says why (`acceptReason`).
+ * One whose commands were too many to keep with it (JSON lists `/remediation` under `truncated`) says so where they
+ * would be, with the reads to work them out from, rather than showing none as if nothing were to be undone.
  */
 const withNotes = (finding: StoredFinding): StoredFinding => {
   const notes = [
     ...(finding.acceptReason ? [`(reason: ${finding.acceptReason})`] : []),
     ...(finding.ignoredBy ? [`(kept out of alerts: ${finding.ignoredBy})`] : []),
   ];
-  return notes.length ? { ...finding, summary: [finding.summary, ...notes].join(' ') } : finding;
+  const noted = notes.length ? { ...finding, summary: [finding.summary, ...notes].join(' ') } : finding;
+  const truncated = finding.truncated ?? [];
+  if (!truncated.includes('/remediation')) return noted;
+  // A change left out whole leaves no attribute names: the approved state is still there to compare with.
+  const attributes = truncated.includes('/changes') ? [] : Object.keys(finding.changes);
+  const reads = stateReads(finding, attributes).map(({ command, gives }) => `${command} ${gives}`);
+  return {
+    ...noted,
+    remediation: [comment(`its commands were too many to keep with the finding: ${reads.join(', ')}`)],
+  };
 };
 
 export function runFindings(flags: FindingsFlags): Promise<number> {

@@ -1,5 +1,7 @@
 /** Building and reading the ARNs findings name. */
 
+import type { ResourceKind } from './types';
+
 /** The partition a Region belongs to (`aws`, `aws-cn`, `aws-us-gov`). */
 export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
@@ -46,6 +48,14 @@ export function parseArn(arn: string): ParsedArn | undefined {
 
 export const isKeyArn = (value: string): boolean => /^arn:[\w-]+:kms:[^:]*:\d*:key\//.test(value);
 export const isAliasArn = (value: string): boolean => /^arn:[\w-]+:kms:[^:]*:\d*:alias\//.test(value);
+
+/** The kind of resource an ARN keydrift names is: a key, alias, trail, or (by keydrift's own pattern) custom key store. */
+export function resourceKindOf(arn: string): ResourceKind {
+  if (isKeyArn(arn)) return 'key';
+  if (isAliasArn(arn)) return 'alias';
+  if (arn.includes(':cloudtrail:')) return 'trail';
+  return 'custom-key-store';
+}
 
 /** `alias/payments` from an alias ARN or name. */
 export function aliasNameOf(value: string): string {

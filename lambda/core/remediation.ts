@@ -616,45 +616,46 @@ const UNDO_STEP: Partial<Record<ResourceKind, (undo: Undo) => number>> = { key: 
 
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */
 function inspectCommand(kind: ResourceKind, arn: string, region: string, path: string): string {
+  return comment(`approved value unknown; inspect: ${readCommand(kind, arn, region, splitPath(path).attribute)}`);
+}
+
+/** The AWS CLI read that shows an attribute's live value. */
+export function readCommand(kind: ResourceKind, arn: string, region: string, attribute: string): string {
   const key = [param('--key-id', arn), `--region ${region}`];
-  const { attribute } = splitPath(path);
-  const read = (() => {
-    switch (kind) {
-      case 'key':
-        switch (attribute) {
-          // DescribeKey does not return the policy, rotation, tags, grants or aliases: each has its own read.
-          case 'policy':
-            return aws('kms get-key-policy', ...key, '--policy-name default --output text');
-          case 'enable_key_rotation':
-          case 'rotation_period_in_days':
-            return aws('kms get-key-rotation-status', ...key);
-          case 'tags':
-            return aws('kms list-resource-tags', ...key);
-          case 'grants':
-            return aws('kms list-grants', ...key);
-          case 'aliases':
-            return aws('kms list-aliases', ...key);
-          default:
-            return aws('kms describe-key', ...key);
-        }
-      case 'alias':
-        return aws('kms list-aliases', `--region ${region}`);
-      case 'trail':
-        switch (attribute) {
-          case 'event_selectors':
-            return aws('cloudtrail get-event-selectors', param('--trail-name', arn), `--region ${region}`);
-          case 'logging':
-            return aws('cloudtrail get-trail-status', param('--name', arn), `--region ${region}`);
-          default:
-            return aws('cloudtrail get-trail', param('--name', arn), `--region ${region}`);
-        }
-      default:
-        return aws(
-          'kms describe-custom-key-stores',
-          param('--custom-key-store-id', arn.split('/').pop() ?? arn),
-          `--region ${region}`,
-        );
-    }
-  })();
-  return comment(`approved value unknown; inspect: ${read}`);
+  switch (kind) {
+    case 'key':
+      switch (attribute) {
+        // DescribeKey does not return the policy, rotation, tags, grants or aliases: each has its own read.
+        case 'policy':
+          return aws('kms get-key-policy', ...key, '--policy-name default --output text');
+        case 'enable_key_rotation':
+        case 'rotation_period_in_days':
+          return aws('kms get-key-rotation-status', ...key);
+        case 'tags':
+          return aws('kms list-resource-tags', ...key);
+        case 'grants':
+          return aws('kms list-grants', ...key);
+        case 'aliases':
+          return aws('kms list-aliases', ...key);
+        default:
+          return aws('kms describe-key', ...key);
+      }
+    case 'alias':
+      return aws('kms list-aliases', `--region ${region}`);
+    case 'trail':
+      switch (attribute) {
+        case 'event_selectors':
+          return aws('cloudtrail get-event-selectors', param('--trail-name', arn), `--region ${region}`);
+        case 'logging':
+          return aws('cloudtrail get-trail-status', param('--name', arn), `--region ${region}`);
+        default:
+          return aws('cloudtrail get-trail', param('--name', arn), `--region ${region}`);
+      }
+    default:
+      return aws(
+        'kms describe-custom-key-stores',
+        param('--custom-key-store-id', arn.split('/').pop() ?? arn),
+        `--region ${region}`,
+      );
+  }
 }

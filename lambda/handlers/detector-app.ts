@@ -25,7 +25,7 @@ import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, OPS_WARNING, type PublishReport } from '../adapters/publisher';
 import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { isAliasArn, isKeyArn, parseArn } from '../core/arn';
+import { parseArn, resourceKindOf } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
@@ -153,7 +153,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       if (event.errorCode) {
         // A denied call may name too little for its effect; the core still reports the attempt on what it aimed at.
         const { resource } = new Detector(settings.config, new MemoryStore()).observe(event);
-        return { kind: kindOf(resource), resource, related: [] };
+        return { kind: resourceKindOf(resource), resource, related: [] };
       }
       logger.error('Invalid event: it names no resource', { error: error.message, eventId: event.eventId });
       count('InvalidEvents');
@@ -648,13 +648,6 @@ function savedAfter(event: ChangeEvent, stored: StoredSnapshot): boolean {
 function liveKnowsGroup(live: ResourceSnapshot, path: string): boolean {
   const { attribute, entry } = splitPath(path);
   return entry !== undefined && live.completeMaps.includes(attribute);
-}
-
-function kindOf(resource: string): ResourceKind {
-  if (isKeyArn(resource)) return 'key';
-  if (isAliasArn(resource)) return 'alias';
-  if (resource.includes(':cloudtrail:')) return 'trail';
-  return 'custom-key-store';
 }
 
 /** Writes for the snapshots the core changed, each expecting the version it was loaded at. */

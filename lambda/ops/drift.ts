@@ -30,8 +30,11 @@ export interface StoredResource {
   baseline?: StoredItem;
 }
 
-/** A finding as keydrift's table holds it: `ignoredBy` names the ignore rule that kept it out of alerts. */
-export type StoredFinding = Finding & { ignoredBy?: string };
+/**
+ * A finding as keydrift's table holds it: `ignoredBy` names the ignore rule that kept it out of alerts; `truncated`,
+ * on a finding too large for a table item, the parts its stored copy replaced by their SHA-256 (JSON Pointers).
+ */
+export type StoredFinding = Finding & { ignoredBy?: string; truncated?: string[] };
 
 /** One resource that differs from its baseline, as `keydrift status` reports it. */
 export interface OpenDrift {

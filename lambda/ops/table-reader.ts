@@ -16,7 +16,7 @@ import {
 import { snapshotOfItem } from '../adapters/state-store';
 import { TABLE_KEY } from '../adapters/table-key';
 import { toIsoSeconds } from '../core/time';
-import { type Finding, type ResourceKind, SEVERITIES, type Severity } from '../core/types';
+import { type ResourceKind, SEVERITIES, type Severity } from '../core/types';
 import { daysBetween, type StoredFinding, type StoredItem, type StoredResource } from './drift';
 import { type KeyAttribute, TableKeyError } from './errors';
 
@@ -77,11 +77,12 @@ const NO_FINDING_BEFORE_MS = Date.parse('2014-11-12T00:00:00Z');
 const str = (item: Item, name: string): string | undefined => item[name]?.S;
 
 /** A finding as stored, with the fields the CLI prints present even on a truncated copy. */
-export function parseFinding(item: Item): Finding | undefined {
+export function parseFinding(item: Item): StoredFinding | undefined {
   const json = str(item, 'finding');
   if (!json) return undefined;
-  const finding = JSON.parse(json) as Finding;
+  const finding = JSON.parse(json) as StoredFinding;
   finding.remediation = Array.isArray(finding.remediation) ? finding.remediation : [];
+  if (finding.truncated !== undefined && !Array.isArray(finding.truncated)) delete finding.truncated;
   finding.changes ??= {};
   finding.summary ??= '';
   finding.event ??= str(item, 'event') ?? 'unknown';

@@ -201,8 +201,10 @@ describe('formatEmail: body', () => {
     expect(lines.filter((line) => line.startsWith('aws kms tag-resource'))).toEqual(
       hugeFinding.remediation.slice(0, 3),
     );
+    // Too large for a table item, the finding is kept without its commands: the reads to work them out from instead.
+    const key = `--key-id ${KEY_ARN} --region us-west-2`;
     expect(lines).toContain(
-      `# 27 more commands not shown: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
+      `# 27 more commands not shown, too many for keydrift to keep: aws kms get-key-policy ${key} --policy-name default --output text shows the live policy, aws kms list-resource-tags ${key} shows the live tags, aws kms describe-key ${key} shows the live description, keydrift baseline show ${KEY_ARN} --region us-west-2 the approved ones`,
     );
   });
 
@@ -210,8 +212,9 @@ describe('formatEmail: body', () => {
     // `<the resource ARN>` in a # line that an interactive zsh runs (no interactivecomments) reads and writes files.
     const forged = { ...hugeFinding, resource: `${KEY_ARN}\u001b]8;;https://evil.example\u0007` };
     const pointer = linesOf(forged).find((line) => line.startsWith('# 27 more commands not shown'));
+    const key = '--key-id RESOURCE_ARN --region REGION';
     expect(pointer).toBe(
-      `# 27 more commands not shown: keydrift findings --resource RESOURCE_ARN --region REGION --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
+      `# 27 more commands not shown, too many for keydrift to keep: aws kms get-key-policy ${key} --policy-name default --output text shows the live policy, aws kms list-resource-tags ${key} shows the live tags, aws kms describe-key ${key} shows the live description, keydrift baseline show RESOURCE_ARN --region REGION the approved ones`,
     );
   });
 

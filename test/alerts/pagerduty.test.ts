@@ -380,13 +380,16 @@ describe('formatPagerDutyEvents: hostile strings', () => {
     const change = event!.payload.custom_details.change as { added_principals: string[]; before: string };
     expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(16 * 1024);
     // Five of the thirty commands, each too long to show whole: a placeholder, never a cut command; then the rest counted.
+    // Too large for a table item, the finding is kept without its commands: the reads to work them out from instead.
+    const key = `--key-id ${KEY_ARN} --region us-west-2`;
+    const reads = `aws kms get-key-policy ${key} --policy-name default --output text shows the live policy, aws kms list-resource-tags ${key} shows the live tags, aws kms describe-key ${key} shows the live description, keydrift baseline show ${KEY_ARN} --region us-west-2 the approved ones`;
     expect(event!.payload.custom_details.remediation).toEqual([
       // The email shows three of them: a placeholder never sends the reader there for one it does not show.
       ...Array(5).fill(
-        `# a 5153-character command does not fit here: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} shows it whole`,
+        `# a 5153-character command does not fit here: keydrift kept no copy of it (too many commands): ${reads}`,
       ),
-      // The email shows three of them: the rest are in keydrift's findings only.
-      `# 25 more commands, to run after these: keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${hugeFinding.timestamp.slice(0, 10)} lists them all`,
+      // The email shows three of them: the rest are nowhere keydrift keeps.
+      `# 25 more commands, to run after these, too many for keydrift to keep: ${reads}`,
     ]);
     expect(change.added_principals).toHaveLength(21);
     expect(change.added_principals[20]).toBe('+4980 more');

@@ -17,6 +17,9 @@ import {
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { formatPagerDutyEvents, pagerDutyDedupKey } from '../../lambda/alerts/pagerduty';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { reconcileResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
@@ -320,6 +323,47 @@ describe('keydrift findings', () => {
       expect(listed?.ignoredBy).toBe('HSM team');
     }
     expect(table.stdout).toContain('(kept out of alerts: HSM team)');
+  });
+
+  it('says of a finding kept without its commands (too many for a table item) that they were, with what to read instead', async () => {
+    // Prepare: 44 days ago (before every other query's window), the reconciler found 1,500 grants on a key that had
+    // none approved: one revoke-grant command each, too many to keep with the finding in a table item.
+    const key = `arn:aws:kms:${REGION}:${ACCOUNT}:key/5e7a1c3d-9b2f-4d6e-8a0c-1f3b5d7e9a2c`;
+    const grants = Object.fromEntries(
+      Array.from({ length: 1500 }, (_, i) => [
+        `${'a'.repeat(56)}${String(i).padStart(8, '0')}`,
+        {
+          grantee_principal: `arn:aws:iam::${400000000000 + i}:role/${'r'.repeat(60)}`,
+          retiring_principal: null,
+          operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'],
+          constraints: { encryptionContextSubset: { Department: 'x'.repeat(100) } },
+          name: `grant-${i}`,
+        },
+      ]),
+    );
+    const state = (g: object) => snapshotFromState('key', key, { key_state: 'Enabled', grants: g });
+    const found = reconcileResource(
+      { baseline: state({}), live: state(grants), nowMs: Date.now() - 44 * 24 * HOUR },
+      new MemoryStore(),
+      DEFAULT_CONFIG,
+    );
+    expect(found?.remediation).toHaveLength(1500);
+    expect(await world.store.claim(found!.eventId)).toBe('new');
+    await world.store.save({ eventId: found!.eventId, finding: found!, states: [], baselines: [] });
+
+    // Act
+    const table = keydrift(['findings', '--since', '45d', '--resource', key]);
+    const json = keydrift(['findings', '--since', '45d', '--resource', key, '--format', 'json']);
+
+    // Assess: where the commands would be, the table says they were not kept, and what shows the grants instead.
+    expect(table.status).toBe(0);
+    expect(table.stdout).toContain(
+      `↳ # its commands were too many to keep with the finding: aws kms list-grants --key-id ${key} --region ${REGION} shows the live grants, keydrift baseline show ${key} --region ${REGION} the approved ones\n`,
+    );
+    expect(table.stdout).not.toContain('revoke-grant');
+    // JSON keeps the stored copy's own account of what it replaced.
+    const [listed] = jsonLines<Finding & { truncated?: string[] }>(json.stdout);
+    expect(listed?.truncated).toContain('/remediation');
   });
 
   it('lists a closed period with --until: a bare date includes its whole day, a time is included, with --resource and --limit', async () => {

@@ -1,0 +1,135 @@
+/**
+ * Where the alerts send the reader for the commands they leave out: `keydrift findings` lists them only while
+ * keydrift's table keeps them. A finding too large for a table item is kept as its EventBridge copy, which replaces
+ * the commands of a key found with thousands of unapproved grants (one revoke-grant each) by their SHA-256.
+ */
+import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
+import { formatEmail } from '../../lambda/alerts/email';
+import { MAX_JSON_BYTES, storedFinding } from '../../lambda/alerts/event-entry';
+import { remediationKept } from '../../lambda/alerts/kept-commands';
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import { DEFAULT_CONFIG } from '../../lambda/core/config';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { reconcileResource } from '../../lambda/core/reconcile';
+import { snapshotFromState } from '../../lambda/core/state';
+import type { Finding } from '../../lambda/core/types';
+import { defaultPolicy, KEY_ARN } from '../core/harness';
+
+const NOW = Date.parse('2026-10-03T12:00:00Z');
+const ROUTING_KEY = 'r'.repeat(32);
+
+/** `n` grants to other accounts' roles, each with an encryption context, as an application's grants look. */
+const grantsOf = (n: number) =>
+  Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [
+      `${'a'.repeat(56)}${String(i).padStart(8, '0')}`,
+      {
+        grantee_principal: `arn:aws:iam::${400000000000 + i}:role/${'r'.repeat(60)}`,
+        retiring_principal: null,
+        operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'],
+        constraints: { encryptionContextSubset: { Department: 'x'.repeat(100) } },
+        name: `grant-${i}`,
+      },
+    ]),
+  );
+
+const keyState = (grants: Record<string, unknown>) =>
+  snapshotFromState('key', KEY_ARN, {
+    description: 'd',
+    key_state: 'Enabled',
+    deletion_date: null,
+    enable_key_rotation: true,
+    policy: defaultPolicy(),
+    tags: {},
+    aliases: {},
+    grants,
+  });
+
+/** The reconciler's finding on a key it found with `n` grants its baseline does not have. */
+function grantsFound(n: number): Finding {
+  const finding = reconcileResource(
+    { baseline: keyState({}), live: keyState(grantsOf(n)), nowMs: NOW },
+    new MemoryStore(),
+    DEFAULT_CONFIG,
+  );
+  if (!finding) throw new Error('the reconciler found no drift');
+  return finding;
+}
+
+const day = new Date(NOW).toISOString().slice(0, 10);
+const findingsCommand = `keydrift findings --resource ${KEY_ARN} --region us-west-2 --since ${day}`;
+const listGrants = `aws kms list-grants --key-id ${KEY_ARN} --region us-west-2`;
+const baselineShow = `keydrift baseline show ${KEY_ARN} --region us-west-2`;
+
+describe('commands keydrift could not keep', () => {
+  const found = grantsFound(3000);
+  const stored = JSON.parse(storedFinding(found).json);
+
+  it('are those of a finding whose stored copy replaced them', () => {
+    // Assess: one revoke-grant a grant, far over a table item; the stored copy holds a stand-in, not the commands.
+    expect(found.remediation).toHaveLength(3000);
+    expect(Buffer.byteLength(JSON.stringify(found))).toBeGreaterThan(MAX_JSON_BYTES);
+    expect(stored.truncated).toContain('/remediation');
+    expect(Array.isArray(stored.remediation)).toBe(false);
+    expect(remediationKept(found)).toBe(false);
+  });
+
+  it('are not said by the email to be listed by keydrift findings: it names the reads of the live and approved grants', () => {
+    // Act
+    const body = formatEmail(found).body;
+
+    // Assess
+    expect(body).not.toContain('lists them all');
+    expect(body).toContain(
+      `\n# 2980 more commands not shown, too many for keydrift to keep: ${listGrants} shows the live grants, ${baselineShow} the approved ones\n`,
+    );
+  });
+
+  it('are not said by the chat to be listed by keydrift findings', () => {
+    const steps = formatChatbotNotification(found).content.nextSteps;
+
+    expect(steps).toHaveLength(6);
+    expect(steps[5]).toBe(
+      `…and 2995 more commands not shown, too many for keydrift to keep: \`${listGrants}\` shows the live grants, \`${baselineShow}\` the approved ones`,
+    );
+  });
+
+  it('are not said by the page to be listed by keydrift findings', () => {
+    const [event] = formatPagerDutyEvents(found, ROUTING_KEY);
+
+    const remediation = event!.payload.custom_details.remediation as string[];
+    expect(remediation.slice(0, 5)).toEqual(found.remediation.slice(0, 5));
+    expect(remediation[5]).toBe(
+      `# 2995 more commands, to run after these, too many for keydrift to keep: ${listGrants} shows the live grants, ${baselineShow} the approved ones`,
+    );
+  });
+
+  it('are told apart from those keydrift keeps: a finding within a table item still points at keydrift findings', () => {
+    // Prepare: 300 grants, more commands than any channel shows, the finding kept whole.
+    const kept = grantsFound(300);
+    expect(storedFinding(kept)).toEqual({ json: JSON.stringify(kept), replaced: [] });
+
+    // Act, Assess
+    expect(formatEmail(kept).body).toContain(`\n# 280 more commands not shown: ${findingsCommand} lists them all\n`);
+    expect(formatChatbotNotification(kept).content.nextSteps[5]).toBe(
+      `…and 295 more commands not shown: \`${findingsCommand}\` lists them all`,
+    );
+    expect(formatPagerDutyEvents(kept, ROUTING_KEY)[0]!.payload.custom_details.remediation).toContain(
+      `# 295 more commands, to run after these: ${findingsCommand} lists them all`,
+    );
+  });
+
+  it('name the resource by placeholders when it cannot be pasted', () => {
+    const forged = { ...found, resource: `${KEY_ARN}\u001b]8;;https://evil.example\u0007` };
+
+    expect(formatEmail(forged).body).toContain(
+      `# 2980 more commands not shown, too many for keydrift to keep: aws kms list-grants --key-id RESOURCE_ARN --region REGION shows the live grants, keydrift baseline show RESOURCE_ARN --region REGION the approved ones\n`,
+    );
+  });
+});
+
+it('shrinks no finding within a table item', () => {
+  // The stored form of an ordinary finding is its JSON, unchanged.
+  const small = grantsFound(3);
+  expect(storedFinding(small).json).toBe(JSON.stringify(small));
+});
