@@ -9,6 +9,7 @@ import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws
 import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
+import { commandsElsewhere } from '../alerts/kept-commands';
 import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import { utf8Bytes } from '../alerts/sanitize';
 import { beforeUnknown } from '../alerts/values';
@@ -246,7 +247,12 @@ function compactPageMessage(finding: Finding): string {
     ]),
   );
   const { userAgent: _userAgent, reasons: _reasons, ...rest } = finding;
-  return JSON.stringify({ ...rest, changes, remediation: [] });
+  // One line in their place, so the page says there are commands and where they are (or, too many to keep, what
+  // shows the state they would restore).
+  const count = finding.remediation.length;
+  const remediation =
+    count > 0 ? [`# ${count} commands left out of this page${commandsElsewhere(finding).rest()}`] : [];
+  return JSON.stringify({ ...rest, changes, remediation });
 }
 
 /** Whether text (message and subject) and message attributes fit in one SNS message, as SNS counts them. */

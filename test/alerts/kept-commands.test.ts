@@ -3,6 +3,7 @@
  * keydrift's table keeps them. A finding too large for a table item is kept as its EventBridge copy, which replaces
  * the commands of a key found with thousands of unapproved grants (one revoke-grant each) by their SHA-256.
  */
+import { pageCommand } from '../../lambda/adapters/publisher';
 import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { MAX_JSON_BYTES, storedFinding } from '../../lambda/alerts/event-entry';
@@ -102,6 +103,21 @@ describe('commands keydrift could not keep', () => {
     expect(remediation[5]).toBe(
       `# 2995 more commands, to run after these, too many for keydrift to keep: ${listGrants} shows the live grants, ${baselineShow} the approved ones`,
     );
+  });
+
+  it('are said by the page even when the finding reaches the pager as its compact copy, without commands', () => {
+    // Prepare: too large for one SNS message, the finding goes to the page topic compact.
+    const message = String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', found).input.Message);
+    const compact = JSON.parse(message) as Finding;
+    expect(Buffer.byteLength(message)).toBeLessThan(Buffer.byteLength(JSON.stringify(found)));
+
+    // Act
+    const [event] = formatPagerDutyEvents(compact, ROUTING_KEY);
+
+    // Assess
+    expect(event!.payload.custom_details.remediation).toEqual([
+      `# 3000 commands left out of this page, too many for keydrift to keep: ${listGrants} shows the live grants, ${baselineShow} the approved ones`,
+    ]);
   });
 
   it('are told apart from those keydrift keeps: a finding within a table item still points at keydrift findings', () => {
