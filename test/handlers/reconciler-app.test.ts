@@ -1764,6 +1764,18 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
       awsRegion: REGION,
     } as unknown as Json);
 
+  /** Tagging `key` team=hsm now, by `user` (the sample's own when not given), as the detector receives it. */
+  const tagCall = (key: { arn: string }, user?: Json) =>
+    envelope({
+      ...sample('TagResource__awskmsdg__1'),
+      eventID: `TagResource@${clock}`,
+      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      ...(user ? { userIdentity: user } : {}),
+      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    } as unknown as Json);
+
   /** An account whose first `inStore` keys are in the store (of `n`), adopted connected and Enabled. */
   async function adoptedInStore(n: number, inStore: number, options: ConstructorParameters<typeof FakeKms>[0] = {}) {
     account = accountWith(n, options);
@@ -1841,15 +1853,8 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     show([key, other], 'Unavailable');
     clock += 1000;
     key.tags.team = 'hsm';
-    const tagged = {
-      ...sample('TagResource__awskmsdg__1'),
-      eventID: `TagResource@${clock}`,
-      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
-      awsRegion: REGION,
-      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
-    } as unknown as Json;
-    await detector(() => clock)(envelope(tagged));
+    const tagged = tagCall(key);
+    await detector(() => clock)(tagged);
 
     // Act
     clock += 60_000;
@@ -1886,17 +1891,9 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
     show([key, other], 'Unavailable');
     clock += 1000;
-    const tagged = {
-      ...sample('TagResource__awskmsdg__1'),
-      eventID: `TagResource@${clock}`,
-      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
-      awsRegion: REGION,
-      userIdentity: { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' },
-      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
-    } as unknown as Json;
+    const tagged = tagCall(key, { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' });
     key.tags.team = 'hsm';
-    const { finding } = await detector(() => clock, planned)(envelope(tagged));
+    const { finding } = await detector(() => clock, planned)(tagged);
     const storedWhileDisconnected = await snapshotOf(key.arn, 'STATE');
 
     // Act: the store connected again by the planned principal, its keys back; then a run.
@@ -1954,16 +1951,8 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     show([key], 'Unavailable');
     clock += 1000;
     key.tags.team = 'hsm';
-    const tagged = {
-      ...sample('TagResource__awskmsdg__1'),
-      eventID: `TagResource@${clock}`,
-      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
-      awsRegion: REGION,
-      userIdentity: { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' },
-      requestParameters: { keyId: key.arn, tags: [{ tagKey: 'team', tagValue: 'hsm' }] },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
-    } as unknown as Json;
-    await detector(() => clock, planned)(envelope(tagged));
+    const tagged = tagCall(key, { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' });
+    await detector(() => clock, planned)(tagged);
     snsMock.resetHistory();
 
     // Act: the store connected again; KMS shows the key Disabled, as it was.
