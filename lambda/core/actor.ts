@@ -18,9 +18,15 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 /**
  * Names the caller as precisely as the record allows: the assumed-role session ARN (not just the role),
  * the IAM user, root, a federated user, or the AWS service that acted. ARNs the record leaves out are built in the
- * partition of the record's Region (`aws-cn` in China).
+ * partition of the record's Region (`aws-cn` in China). A caller of another account than `recipientAccount` (the
+ * record's) is named with its account.
  */
-export function resolveActor(identity: unknown, fallbackService?: string, region = ''): Actor {
+export function resolveActor(
+  identity: unknown,
+  fallbackService?: string,
+  region = '',
+  recipientAccount?: string,
+): Actor {
   const id = (identity && typeof identity === 'object' ? identity : {}) as UserIdentity;
   const type = text(id.type) ?? (fallbackService ? 'AWSService' : 'Unknown');
   const invokedBy = text(id.invokedBy);
@@ -40,7 +46,8 @@ export function resolveActor(identity: unknown, fallbackService?: string, region
     const role = issuerArn.split('/').pop();
     const [, partition, , , account] = issuerArn.split(':');
     const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
-    return { arn: sessionArn, name: session, type, issuerArn, invokedBy };
+    const name = ofAccount(session, sessionArn, recipientAccount);
+    return { arn: sessionArn, name, type, issuerArn, invokedBy };
   }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
     // Service events carry `invokedBy: "AWS Internal"`, a placeholder: the service that wrote the record is more precise.
@@ -58,7 +65,13 @@ export function resolveActor(identity: unknown, fallbackService?: string, region
     };
   }
   if (arn) {
-    return { arn, name: shortName(arn, id) || arn, type, issuerArn, invokedBy };
+    return {
+      arn,
+      name: ofAccount(shortName(arn, id) || arn, arn, recipientAccount),
+      type,
+      issuerArn,
+      invokedBy,
+    };
   }
   if (text(id.onBehalfOf?.userId)) {
     // Identity Center users without an ARN: name them by their identity store user id.
@@ -80,6 +93,16 @@ function shortName(arn: string, id: UserIdentity): string {
   if (parts[0] === 'assumed-role' && parts.length >= 3) return parts.slice(2).join('/');
   if (parts[0] === 'federated-user' && parts.length >= 2) return parts.slice(1).join('/');
   return text(id.userName) ?? parts[parts.length - 1] ?? arn;
+}
+
+/**
+ * A caller of another account than the record's is named with its account: `ci via role deployer` of account
+ * 444455556666 is not this account's deployer.
+ */
+function ofAccount(name: string, arn: string, recipientAccount: string | undefined): string {
+  const account = arn.split(':')[4];
+  const elsewhere = !!recipientAccount && !!account && /^\d{12}$/.test(account) && account !== recipientAccount;
+  return elsewhere ? `${name} in account ${account}` : name;
 }
 
 /**

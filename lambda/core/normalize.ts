@@ -118,7 +118,12 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
     service,
     account,
     region,
-    actor: resolveActor(identity, isServiceEvent ? String(record.eventSource) : undefined, region),
+    actor: resolveActor(
+      identity,
+      isServiceEvent ? String(record.eventSource) : undefined,
+      region,
+      text(record.recipientAccountId),
+    ),
     readOnly: classifyRecord(record) !== 'write',
     errorCode: text(record.errorCode),
     errorMessage: text(record.errorMessage),

@@ -4,7 +4,7 @@
  */
 import { isPlannedPrincipal, resolveActor } from '../../lambda/core/actor';
 import { normalizeRecord } from '../../lambda/core/normalize';
-import { ALICE, by, detect, onKey, rec, sessionIdentity } from './harness';
+import { ALICE, by, detect, EXTERNAL_ACCOUNT, onKey, rec, sessionIdentity } from './harness';
 
 const actorOf = (name: string) => normalizeRecord(rec(name)).actor;
 
@@ -25,6 +25,30 @@ describe('Actor', () => {
       issuerArn:
         'arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx',
     });
+  });
+
+  it("names a caller of another account with its account, so another account's role reads as no role of this one", () => {
+    // Prepare: a session of a role named like the planned one, in another account, and an IAM user of another account
+    const session = by(
+      onKey(rec('DisableKey__awskmsdg__1')),
+      sessionIdentity('platform-deployer', 'ci', EXTERNAL_ACCOUNT),
+    );
+    const user = rec('DisableKey__awskmsdg__1', (r) => {
+      r.userIdentity = {
+        ...r.userIdentity,
+        arn: `arn:aws:iam::${EXTERNAL_ACCOUNT}:user/Alice`,
+        accountId: EXTERNAL_ACCOUNT,
+      };
+    });
+
+    // Act
+    const { last } = detect([session], { plannedPrincipals: ['arn:aws:iam::111122223333:role/platform-deployer'] });
+
+    // Assess
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    expect(last.summary).toBe(`Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by ci in account ${EXTERNAL_ACCOUNT}`);
+    expect(normalizeRecord(user).actor.name).toBe(`Alice in account ${EXTERNAL_ACCOUNT}`);
+    expect(actorOf('DisableKey__awskmsdg__1').name).toBe('Alice');
   });
 
   it('names the root user by the root ARN', () => {
