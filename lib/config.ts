@@ -102,8 +102,8 @@ export interface KeydriftConfig {
 export { OVERRIDABLE_NAMES };
 
 // Role or user ARN, with an optional IAM path; sessions (`arn:aws:sts::…:assumed-role/…`) are rejected because
-// planned principals match the issuing role.
-const PRINCIPAL_ARN = /^arn:aws[-a-z]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+// planned principals match the issuing role. A path must end in a name: `role/deployer/` would match no session.
+const PRINCIPAL_ARN = /^arn:aws[-a-z]*:iam::\d{12}:(role|user)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]+$/;
 // Patterns of CloudFormation's AWS::Chatbot::SlackChannelConfiguration, so a bad ID fails at synth, not deploy.
 const SLACK_WORKSPACE_ID = /^[0-9A-Z]{1,255}$/;
 const SLACK_CHANNEL_ID = /^[A-Za-z0-9]+$/;

@@ -10,7 +10,9 @@ import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } f
 // zod/mini ships without messages; the English ones name what is wrong ("Unrecognized key", "Invalid option").
 z.config(en());
 
-const PRINCIPAL = /^arn:aws[\w-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+// An IAM path is `/`-separated names: a path with no name after it (`role/deployer/`) or an empty segment would pass
+// validation and match no session.
+const PRINCIPAL = /^arn:aws[\w-]*:iam::\d{12}:(role|user)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]+$/;
 /**
  * What a severity override may name: every event the core judges, and the statuses that set a severity whatever the
  * event (`drift` does not: a drift finding takes its event's severity).

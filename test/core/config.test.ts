@@ -73,6 +73,17 @@ describe('parseDetectionConfig', () => {
     );
   });
 
+  it('names a planned principal whose path ends without a role name, which no session would match', () => {
+    for (const principal of ['arn:aws:iam::111122223333:role/deployer/', 'arn:aws:iam::111122223333:role//deployer']) {
+      expect(problemsOf({ plannedPrincipals: [principal] })).toBe(
+        'keydrift.config.json is not valid:\n  plannedPrincipals[0]: must be an IAM role or user ARN (arn:aws:iam::123456789012:role/Name)',
+      );
+    }
+    const withPath =
+      'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123';
+    expect(parseDetectionConfig({ plannedPrincipals: [withPath] }).plannedPrincipals).toEqual([withPath]);
+  });
+
   it('lists every problem at once', () => {
     const message = problemsOf({ plannedPrincipals: ['bob'], trailKeys: ['alias/cloudtrail-logs'] });
     expect(message.split('\n').slice(1)).toEqual([

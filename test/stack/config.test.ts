@@ -79,6 +79,10 @@ describe('parseKeydriftConfig', () => {
       'plannedPrincipals[0] "arn:aws:sts::111122223333:assumed-role/Deployer/ci" is not an IAM role or user ARN',
     ],
     [
+      { plannedPrincipals: ['arn:aws:iam::111122223333:role/deployer/'] },
+      'plannedPrincipals[0] "arn:aws:iam::111122223333:role/deployer/" is not an IAM role or user ARN',
+    ],
+    [
       { plannedPrincipals: ['arn:aws:iam::1111:role/x'] },
       'plannedPrincipals[0] "arn:aws:iam::1111:role/x" is not an IAM role',
     ],
