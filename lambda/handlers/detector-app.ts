@@ -338,8 +338,20 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     keyStore?: ResourceSnapshot,
   ): Promise<ResourceSnapshot | undefined> {
     // What a read cannot show (a key's own state, which its store's disconnection hides; its rotation, while it is
-    // pending deletion) is as stored: drift reported before stays known.
-    const previous = first && loaded.states.get(first.arn)?.snapshot;
+    // pending deletion) is as stored: drift reported before stays known. A key state this event set is as it set it: the
+    // stored one would read as a read lagging behind the event (re-read for nothing, then overruled by the event).
+    // (Not when a later change was saved already: the stored state is then the newer truth.)
+    const known = first && loaded.states.get(first.arn);
+    const setsKeyState =
+      !event.errorCode &&
+      first?.arn === effect.resource &&
+      'key_state' in effect.set &&
+      !!known &&
+      !savedAfter(event, known);
+    const previous =
+      known && setsKeyState
+        ? { ...known.snapshot, attributes: { ...known.snapshot.attributes, key_state: effect.set.key_state } }
+        : known?.snapshot;
     const asKnown = (read: ResourceSnapshot) =>
       withHiddenRotationKept(withStoreDisconnection(read, keyStore, previous), previous);
     first = first && asKnown(first);

@@ -1968,6 +1968,32 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(sent(topics.page)).toBe(0);
   });
 
+  it('takes a key disabled while its store is disconnected as the event says, without reading it again', async () => {
+    // Prepare: the store disconnected by a planned principal; then the key, Unavailable, disabled by someone else.
+    const [key] = await adoptedInStore(2, 1);
+    clock += 60_000;
+    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
+    show([key], 'Unavailable');
+    clock += 1000;
+    const disabled = envelope({
+      ...sample('DisableKey__awskmsdg__1'),
+      eventID: `DisableKey@${clock}`,
+      eventTime: new Date(clock).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      requestParameters: { keyId: key.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    } as unknown as Json);
+    kmsMock.resetHistory();
+
+    // Act
+    const { finding } = await detector(() => clock, planned)(disabled);
+
+    // Assess: KMS shows Unavailable, not the key's own state; the read is not taken for one lagging behind the event.
+    expect(finding?.changes.key_state).toEqual({ before: 'Enabled', after: 'Disabled' });
+    expect(kmsMock.commandCalls(DescribeKeyCommand)).toHaveLength(1);
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
+  });
+
   it("reads a store's stored item once per invocation, however many of its keys are found Unavailable", async () => {
     // Prepare: 12 keys in the store, listed 5 to a page.
     const keys = await adoptedInStore(13, 12, { keysPageSize: 5 });
