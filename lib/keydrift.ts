@@ -918,6 +918,14 @@ export class Keydrift extends Construct {
     this.addReconcileHeartbeatAlarm();
     if (this.pager) {
       alarmOnAny('PagerErrorsAlarm', this.pager.metricErrors(sum), 'a critical finding could not be sent to PagerDuty');
+      // Like the detector, the pager has no reserved concurrency, so the account's can run out under it. The
+      // reconciler has no such alarm: its concurrency of 1 throttles it by design, and the heartbeat watches its runs.
+      alarmOnAny(
+        'PagerThrottlesAlarm',
+        this.pager.metricThrottles(sum),
+        'the pager was throttled: account concurrency is exhausted and critical pages wait in Lambda (up to 6 hours, ' +
+          'then the dead-letter queue) without an error',
+      );
       destinationDeliveryFailures(this.pager, 'pager');
       alarmOnAny(
         'PagerInvalidMessagesAlarm',

@@ -165,7 +165,7 @@ const rulesTargeting = (template: Template, functionLogicalId: string) =>
 
 /** Alarm counts; the README's cost table quotes them (test/stack/readme.test.ts). */
 const DEFAULT_ALARMS = 27;
-const FULL_ALARMS = 32;
+const FULL_ALARMS = 33;
 
 /** Each alarm as `Namespace/MetricName Dimension=value`, the value a logical id where it is a reference. */
 function alarmedMetrics(template: Template): string[] {
@@ -196,7 +196,10 @@ function expectedAlarms(stack: KeydriftStack): string[] {
       // Every function sends its failed invocations to the dead-letter queue, and that can fail too.
       `AWS/Lambda/DestinationDeliveryFailures FunctionName=${id(fn)}`,
     ]),
+    // Throttled invocations wait in Lambda's queue for up to 6 hours: findings and pages late, with no error. The
+    // reconciler's concurrency of 1 throttles it by design (a run meeting a running one waits); the heartbeat watches it.
     `AWS/Lambda/Throttles FunctionName=${id(keydrift.detector)}`,
+    ...(keydrift.pager ? [`AWS/Lambda/Throttles FunctionName=${id(keydrift.pager)}`] : []),
     // detector-app.ts: events it rejects or that name no resource; live state and trails it could not read.
     count('InvalidEvents'),
     count('LiveReadFailures'),
@@ -1155,9 +1158,28 @@ describe('keydrift stack with every option', () => {
     expect(environment.alertMinSeverity).toBe(FULL_CONFIG.alertMinSeverity);
   });
 
-  it('alarms on pager errors, its failed dead-lettering, the messages it drops and pages sent unordered', () => {
+  it('alarms on pager errors and throttles, its failed dead-lettering, the messages it drops and pages sent unordered', () => {
     expect(alarmedMetrics(full.template)).toEqual(expectedAlarms(full.stack));
     full.template.resourceCountIs('AWS::CloudWatch::Alarm', FULL_ALARMS);
+  });
+
+  it('alarms to the ops topic as soon as the pager is throttled: a critical page then waits unseen in Lambda', () => {
+    const pager = full.stack.keydrift.pager;
+    if (!pager) throw new Error('the full configuration has no pager');
+    const opsTopic = { Ref: logicalId(full.stack, full.stack.keydrift.opsTopic) };
+    full.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(full.stack, pager) } }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [opsTopic],
+      OKActions: [opsTopic],
+    });
   });
 
   it('creates a logging multi-Region trail of all management events with log file validation', () => {
