@@ -607,17 +607,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       ignoredBy,
       progress,
     );
-    if (ignoredBy) {
-      count('IgnoredFindings');
-      logger.info('Finding matches an ignore rule: kept, not alerted', {
-        eventId: finding.eventId,
-        resource: finding.resource,
-        severity: finding.severity,
-        ignoredBy,
-      });
-      return { finding };
-    }
-    recordFinding(logger, metrics, finding, report);
+    recordFinding(logger, metrics, finding, report, {}, ignoredBy);
     return { finding };
   }
 

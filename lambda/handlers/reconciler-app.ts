@@ -392,7 +392,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     run.cursor.counts.findings++;
     inv.findings.push(finding);
-    recordFinding(logger, metrics, finding, report, ignoredBy ? { ignoredBy } : {});
+    recordFinding(logger, metrics, finding, report, {}, ignoredBy);
     return written ? 'saved' : 'reported';
   }
 

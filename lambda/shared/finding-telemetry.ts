@@ -5,7 +5,9 @@ import type { Finding } from '../core/types';
 
 /**
  * Counts a finding for the dashboard (`Findings` by event, `FindingsBySeverity` by severity; one dimension set
- * each) and logs it with where it was delivered.
+ * each) and logs it with where it was delivered. A finding an ignore rule kept out of alerts (`ignoredBy`, its
+ * reason) is counted apart, as `IgnoredFindings`, wherever it was found (an event, or a reconcile run), so that the
+ * dashboard's findings are those that alerted.
  */
 export function recordFinding(
   logger: Logger,
@@ -13,7 +15,18 @@ export function recordFinding(
   finding: Finding,
   report: PublishReport | undefined,
   extra: Record<string, unknown> = {},
+  ignoredBy?: string,
 ): void {
+  if (ignoredBy) {
+    metrics.addMetric('IgnoredFindings', MetricUnit.Count, 1);
+    logger.info('Finding matches an ignore rule: kept, not alerted', {
+      eventId: finding.eventId,
+      resource: finding.resource,
+      severity: finding.severity,
+      ignoredBy,
+    });
+    return;
+  }
   const byEvent = metrics.singleMetric();
   byEvent.addDimension('event', finding.event);
   byEvent.addMetric('Findings', MetricUnit.Count, 1);

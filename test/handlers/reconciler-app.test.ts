@@ -997,6 +997,34 @@ describe('Reconciler: the custom metrics the README prices', () => {
   });
 });
 
+describe('Reconciler: what the dashboard counts', () => {
+  it('counts a finding an ignore rule keeps out of alerts as ignored, not among the findings, as the detector does', async () => {
+    // Prepare: adopted; a key disabled unseen, in a change window an ignore rule covers
+    account = accountWith(2);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    const config = parseDetectionConfig({ ignore: [{ resource: key.arn, reason: 'change window' }] });
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    const output = captureOutput();
+
+    // Act
+    let result: ReconcileResult;
+    try {
+      result = await reconciler({ config })({});
+    } finally {
+      output.restore();
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+
+    // Assess: the finding is kept, counted apart; the dashboard's findings graphs are of what alerted
+    expect(result.findings.map((f) => [f.resource, f.severity])).toEqual([[key.arn, 'critical']]);
+    expect(output.metric('IgnoredFindings')).toBe(1);
+    expect(output.metric('Findings')).toBe(0);
+    expect(output.metric('FindingsBySeverity')).toBe(0);
+  });
+});
+
 describe('Reconciler: keys that deny keydrift its reads', () => {
   it('counts a key whose policy never let keydrift in apart from failures, so no alarm fires on every run', async () => {
     // Prepare: three keys; the second one's policy does not let the account's IAM policies in.
