@@ -501,6 +501,14 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   },
 };
 
+/**
+ * A key KMS deleted at the end of the waiting period its baseline approves (core/approved-deletion.ts): the schedule a
+ * planned principal made, carried out.
+ */
+export function approvedDeletionSummary(c: SummaryContext, date: string): string {
+  return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${date}`;
+}
+
 function deletionReminderSummary(approval: string) {
   return (c: SummaryContext): string => {
     const detail = c.changes.deletion_date ?? { before: null, after: null };

@@ -1,4 +1,5 @@
 import { isPlannedPrincipal } from './actor';
+import { approvedDeletionDate } from './approved-deletion';
 import { aliasArn, customKeyStoreArn, isAliasArn, keyArn, trailArn } from './arn';
 import type { DetectionConfig } from './config';
 import { type Effect, effectOf, resolveKeyArn } from './effects';
@@ -85,6 +86,9 @@ export class Detector {
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
       return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied, unseen) };
     });
+    // KMS deleting a key at the end of the waiting period a planned principal scheduled: that approval carried out.
+    const deletes = !denied && effect.kind === 'key' && effect.set.key_state === 'Deleted';
+    const approvedDeletion = deletes ? approvedDeletionDate(baseline, state, { atMs: event.epochMs }) : undefined;
     const finding = judge(
       {
         event,
@@ -95,6 +99,7 @@ export class Detector {
         notes: effect.notes,
         untouchedDrift: untouchedDrift(paths, state, baseline),
         approved: (path) => lookup(baseline, path),
+        ...(approvedDeletion ? { approvedDeletionDate: approvedDeletion } : {}),
       },
       this.store,
       this.config,

@@ -1,6 +1,7 @@
 import { isPlannedPrincipal } from './actor';
 import { parseArn } from './arn';
 import {
+  approvedDeletionSummary,
   EVENTS,
   type EventEntry,
   RECONCILE_EVENTS,
@@ -51,6 +52,11 @@ export interface Observation {
   untouchedDrift?: TouchedPath[];
   /** The approved value of any path of the resource (`undefined` when unknown). */
   approved?: ApprovedValue;
+  /**
+   * The key was deleted as its baseline approves (core/approved-deletion.ts): the deletion date a planned principal
+   * scheduled, its waiting period over. The deletion is that approval carried out, not drift.
+   */
+  approvedDeletionDate?: string;
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -184,7 +190,9 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
   // A denied call changed nothing: it must not close an incident (a failed EnableKey of a key still disabled).
   if (status === 'denied') return;
   const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
-  const wasDrifting = (p: TouchedPath) => p.baseline === undefined || !same(p.before, p.baseline);
+  // An approved deletion carried out leaves the key as approved, Deleted: an incident still open for its state closes.
+  const wasDrifting = (p: TouchedPath) =>
+    !!observation.approvedDeletionDate || p.baseline === undefined || !same(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
     if (touched.length === 0 || drifting.has(attribute) || change.unchanged) continue;
@@ -193,16 +201,20 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
   }
 }
 
-/** `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one. */
+/**
+ * `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one; a key
+ * deleted as its baseline approves (`approvedDeletionDate`) is planned too.
+ */
 function statusOf(
   observation: Observation,
   entry: EventEntry,
   config: DetectionConfig,
   managedBy: string | undefined,
 ): Status {
-  const { event, paths } = observation;
+  const { event, paths, approvedDeletionDate } = observation;
   if (event.errorCode) return 'denied';
-  if (entry.routine || managedBy || isPlannedPrincipal(event.actor, config.plannedPrincipals)) return 'planned';
+  if (entry.routine || managedBy || approvedDeletionDate || isPlannedPrincipal(event.actor, config.plannedPrincipals))
+    return 'planned';
   const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
   return backToBaseline ? 'resolved' : 'drift';
 }
@@ -238,7 +250,12 @@ function severityOf(
   return { severity, reasons: status === 'denied' ? reasons.map((r) => `had it succeeded: ${r}`) : reasons };
 }
 
-function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, managedBy: string | undefined): string {
+function summaryOf(
+  entry: EventEntry,
+  status: Status,
+  ctx: SummaryContext,
+  { managedBy, approvedDeletionDate }: { managedBy?: string; approvedDeletionDate?: string },
+): string {
   const base = entry.summary(ctx);
   switch (status) {
     case 'denied':
@@ -248,6 +265,7 @@ function summaryOf(entry: EventEntry, status: Status, ctx: SummaryContext, manag
       }
       return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
     case 'planned':
+      if (approvedDeletionDate) return approvedDeletionSummary(ctx, approvedDeletionDate);
       if (entry.routine) return base;
       return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
     case 'resolved': {
@@ -345,7 +363,9 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
     severity,
     status,
     changes,
-    summary: boundedSummary(summaryOf(entry, status, summaryContext, managedBy)),
+    summary: boundedSummary(
+      summaryOf(entry, status, summaryContext, { managedBy, approvedDeletionDate: observation.approvedDeletionDate }),
+    ),
     remediation: remediationOf(observation, status),
   };
   if (reasons.length) finding.reasons = reasons;

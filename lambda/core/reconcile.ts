@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { approvedDeletionDate } from './approved-deletion';
 import { customKeyStoreArn, parseArn } from './arn';
 import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
@@ -318,6 +319,9 @@ export function reconcileResource(
   const idParts: unknown[] = paths.map((p) => [p.path, p.after]);
   if (previousVersion !== undefined) idParts.unshift({ previousVersion });
   const event = reconcileEvent(live.arn, RECONCILE_EVENT, idParts, nowMs);
+  // A key found deleted, its deletion event missed: the deletion its baseline approves, carried out, is no drift.
+  const deleted = live.kind === 'key' && live.attributes.key_state === 'Deleted';
+  const approvedDeletion = deleted ? approvedDeletionDate(baseline, previous, { byMs: nowMs }) : undefined;
   return judge(
     {
       event,
@@ -328,6 +332,7 @@ export function reconcileResource(
       notes: {},
       untouchedDrift,
       approved: (path) => lookup(baseline, path),
+      ...(approvedDeletion ? { approvedDeletionDate: approvedDeletion } : {}),
     },
     surroundings,
     config,

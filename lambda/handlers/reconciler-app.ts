@@ -34,6 +34,7 @@ import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } 
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
+import { approvedDeleted } from '../core/approved-deletion';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { approvable } from '../core/detector';
@@ -516,15 +517,23 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       config,
     );
     if (finding && (await judgeAgain())) return;
-    if (drifted.length > 0) run.cursor.counts.openDrift++;
+    // A key found deleted as its baseline approves (reported `planned`): the baseline moves to Deleted with it.
+    const deletedAsApproved = finding?.status === 'planned' && isGone(live);
+    if (drifted.length > 0 && !deletedAsApproved) run.cursor.counts.openDrift++;
     const changed = !state || !sameState(state.snapshot, live);
     let delivery: Delivery | undefined;
     const { acceptedBy, acceptedAt, acceptReason } = baseline;
+    const approvedNow = deletedAsApproved ? approvedDeleted(approved) : approved;
     const baselines =
-      approved !== baseline.snapshot
-        ? [{ snapshot: approved, expectedVersion: baseline.version, acceptedBy, acceptedAt, acceptReason }]
+      approvedNow !== baseline.snapshot
+        ? [{ snapshot: approvedNow, expectedVersion: baseline.version, acceptedBy, acceptedAt, acceptReason }]
         : [];
     if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines }, run, inv);
+    // Reported by an earlier run, or its writes refused (the detector saved the key meanwhile): the state moves on
+    // below, and the deletion would then be known drift for good; the baseline is moved too, unless it moved since.
+    if (deletedAsApproved && delivery === 'reported') {
+      await recon.putBaseline(approvedNow, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
+    }
     if (live.kind === 'key') {
       const dependents = {
         trails: surroundings.trailsUsingKey(live.arn),

@@ -441,3 +441,36 @@ describe('configuration', () => {
     );
   });
 });
+
+test('--planned-principal takes the deletion KMS carries out on the date a planned principal scheduled as planned', () => {
+  // Prepare: Alice schedules the deletion (for 2021-04-12T18:58:30Z); KMS deletes the key 43 minutes after that date.
+  const logs = tempDir();
+  const deleteKey = { ...sample('DeleteKey__awskmsdg__1'), eventTime: '2021-04-12T19:42:07Z' };
+  const cmkDeletion = { ...sample('KMSCMKDeletion__awskmsdg__1'), time: '2021-04-12T19:42:08Z' };
+  writeFile(path.join(logs, 'trail.json'), { Records: [sample('ScheduleKeyDeletion__awskmsdg__1'), deleteKey] });
+  writeFile(path.join(logs, 'native.json'), cmkDeletion);
+  const alice = 'arn:aws:iam::111122223333:user/Alice';
+
+  // Act
+  const planned = runKeydrift(['replay', '--format', 'json', '--planned-principal', alice, logs], { cwd });
+  const unplanned = runKeydrift(['replay', '--format', 'json', logs], { cwd });
+
+  // Assess: approved, no alert and exit 0; scheduled by anyone else, the deletion is critical drift as before.
+  const deletions = (run: Run) =>
+    parseFindings(run.stdout)
+      .filter((f) => f.event !== 'ScheduleKeyDeletion')
+      .map((f) => [f.event, f.status, f.severity]);
+  expect(deletions(planned)).toEqual([
+    ['DeleteKey', 'planned', 'info'],
+    ['KMS CMK Deletion', 'resolved', 'info'],
+  ]);
+  expect(parseFindings(planned.stdout)[1].summary).toBe(
+    'Key 1234abcd-12ab-34cd-56ef-1234567890ab deleted by KMS as approved: its deletion was scheduled for 2021-04-12T18:58:30Z',
+  );
+  expect(planned.status).toBe(0);
+  expect(deletions(unplanned)).toEqual([
+    ['DeleteKey', 'drift', 'critical'],
+    ['KMS CMK Deletion', 'drift', 'critical'],
+  ]);
+  expect(unplanned.status).toBe(1);
+});

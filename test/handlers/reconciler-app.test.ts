@@ -764,6 +764,73 @@ describe('Reconciler: keys found pending deletion', () => {
     expect([finding?.status, finding?.changes.enable_key_rotation]).toEqual(['drift', { before: true, after: false }]);
   });
 
+  describe('a deletion Alice, a planned principal, scheduled', () => {
+    const HOUR = 60 * 60 * 1000;
+    const DELETION = START + 7 * DAY;
+    const planned = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
+    /** KMS's record of `name` on `key` at `ms`, in the account's Region. */
+    const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
+      envelope({ ...madeOn(key, name, ms), awsRegion: REGION, recipientAccountId: ACCOUNT, ...fields });
+
+    /** The second key, adopted Enabled, then scheduled for deletion by Alice for DELETION; gone from KMS after it. */
+    async function deletedAsScheduled() {
+      account = accountWith(2);
+      const [, doomed] = customerKeys(account);
+      await reconciler({ config: planned }, () => START)({});
+      Object.assign(doomed, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
+      const response = {
+        keyId: doomed.arn,
+        keyState: 'PendingDeletion',
+        deletionDate: new Date(DELETION).toISOString(),
+      };
+      const schedule = recorded(doomed, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, {
+        responseElements: response,
+      });
+      const { finding } = await detector(() => START + 61_000, planned)(schedule);
+      expect(finding).toMatchObject({ status: 'planned', severity: 'info' });
+      account.keys.delete(doomed.arn);
+      snsMock.resetHistory();
+      return doomed;
+    }
+
+    it('takes the DeleteKey KMS records at the end of the waiting period as planned: no page, baseline Deleted', async () => {
+      // Prepare
+      const doomed = await deletedAsScheduled();
+
+      // Act: KMS deletes the key 40 minutes after the date; a run follows.
+      const deleteKey = recorded(doomed, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
+      const { finding } = await detector(() => DELETION + HOUR, planned)(deleteKey);
+      const after = await reconciler({ config: planned }, () => DELETION + 2 * HOUR)({});
+
+      // Assess
+      expect(finding).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info', remediation: [] });
+      expect(finding?.summary).toMatch(
+        /deleted by KMS as approved: its deletion was scheduled for 2026-12-08T00:00:00Z$/,
+      );
+      expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Deleted', deletion_date: null });
+      expect(after).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+      expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
+    });
+
+    it('takes a key found deleted after the date, its DeleteKey missed, as planned: no page, baseline Deleted', async () => {
+      // Prepare
+      const doomed = await deletedAsScheduled();
+
+      // Act: the run a day after the date finds the key gone, and the next one again.
+      const found = await reconciler({ config: planned }, () => DELETION + DAY)({});
+      const next = await reconciler({ config: planned }, () => DELETION + 2 * DAY)({});
+
+      // Assess
+      expect(found.findings.map((f) => [f.event, f.status, f.severity, f.remediation])).toEqual([
+        ['Reconcile', 'planned', 'info', []],
+      ]);
+      expect(found.counts?.openDrift).toBe(0);
+      expect(await snapshotOf(doomed.arn, 'BASELINE')).toMatchObject({ key_state: 'Deleted', deletion_date: null });
+      expect(next).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+      expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
+    });
+  });
+
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();

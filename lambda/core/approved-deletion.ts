@@ -1,0 +1,49 @@
+import { isPendingDeletion } from './catalog';
+import { lookup } from './state';
+import type { ResourceSnapshot } from './types';
+
+/**
+ * How long after a key's deletion date KMS may still be deleting it. KMS deletes the key itself once the waiting period
+ * is over, as work of its own (DeleteKey, an AWS service event), minutes to hours after the date: a day leaves room
+ * for that. A deletion that comes later, or before the date, is not the schedule approved (it was cancelled and
+ * scheduled again, unseen); one scheduled again that keydrift saw is told apart by the state it stored.
+ */
+export const DELETION_LAG_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * When keydrift knows a key was deleted: at the time of its deletion event (`atMs`), or, for a read that found it gone,
+ * by the time of that read (`byMs`): a reconcile run may come days after the deletion it finds (its event missed), and
+ * the state it stored last, which still shows the approved pending deletion, is what tells the deletion apart then.
+ */
+export type DeletedWhen = { atMs: number } | { byMs: number };
+
+/**
+ * The deletion date a key's baseline approves (`baseline`: pending deletion on that date, as a planned principal
+ * scheduled it), when the key's deletion is that schedule carried out: it happened at or after the date (and, when its
+ * time is known, no later than `DELETION_LAG_MS` after it), and the state keydrift stored last (`stored`), where it
+ * knows them, still shows the approved pending deletion: one cancelled and scheduled again for another date, or never
+ * approved, is not. `undefined` for any other deletion, which stays drift.
+ */
+export function approvedDeletionDate(
+  baseline: ResourceSnapshot | undefined,
+  stored: ResourceSnapshot | undefined,
+  when: DeletedWhen,
+): string | undefined {
+  const date = lookup(baseline, 'deletion_date');
+  if (!isPendingDeletion(lookup(baseline, 'key_state')) || typeof date !== 'string') return undefined;
+  const dateMs = Date.parse(date);
+  if (Number.isNaN(dateMs)) return undefined;
+  const deletedMs = 'atMs' in when ? when.atMs : when.byMs;
+  if (deletedMs < dateMs || ('atMs' in when && when.atMs > dateMs + DELETION_LAG_MS)) return undefined;
+  const storedState = lookup(stored, 'key_state');
+  const storedDate = lookup(stored, 'deletion_date');
+  if (storedState !== undefined && storedState !== lookup(baseline, 'key_state')) return undefined;
+  if (storedDate !== undefined && (typeof storedDate !== 'string' || Date.parse(storedDate) !== dateMs))
+    return undefined;
+  return date;
+}
+
+/** The baseline of a key whose approved deletion was carried out: approved Deleted, as the deletion left it. */
+export function approvedDeleted(baseline: ResourceSnapshot): ResourceSnapshot {
+  return { ...baseline, attributes: { ...baseline.attributes, key_state: 'Deleted', deletion_date: null } };
+}

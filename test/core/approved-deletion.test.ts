@@ -1,0 +1,175 @@
+/**
+ * A key whose deletion a planned principal scheduled is deleted by KMS itself at the end of its waiting period
+ * (DeleteKey, an AWS service event, and KMS's native KMS CMK Deletion): the approved schedule carried out, not drift.
+ */
+import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import { audiencesFor } from '../../lambda/alerts/routing';
+import { Detector } from '../../lambda/core/detector';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { normalizeRecord } from '../../lambda/core/normalize';
+import { reconcileResource } from '../../lambda/core/reconcile';
+import { snapshotFromState } from '../../lambda/core/state';
+import type { Finding } from '../../lambda/core/types';
+import type { CloudTrailRecord } from '../helpers/fixtures';
+import { at, by, config, createKey, KEY_ARN, KEY_ID, onKey, rec, sessionIdentity } from './harness';
+
+const ADMIN_ROLE = 'arn:aws:iam::111122223333:role/Admin';
+const PLANNED = { plannedPrincipals: [ADMIN_ROLE] };
+/** ScheduleKeyDeletion__awskmsdg__1: made 2021-03-23T18:58:30Z, for 20 days. */
+const DELETION_DATE = '2021-04-12T18:58:30Z';
+
+const created = () => at(createKey(), 'create', '2021-03-01T09:00:00Z');
+const scheduled = () => onKey(rec('ScheduleKeyDeletion__awskmsdg__1'));
+const scheduledByAdmin = () => by(scheduled(), sessionIdentity('Admin', 'user01'));
+/** KMS deleting the key (CloudTrail's AWS Service Event) at `time`. */
+const deleteKey = (time = '2021-04-12T19:42:07Z') => at(onKey(rec('DeleteKey__awskmsdg__1')), 'delete-key', time);
+/** KMS's native event for the same deletion, at `time`. */
+const cmkDeletion = (time = '2021-04-12T19:42:08Z') =>
+  rec('KMSCMKDeletion__awskmsdg__1', (r) => {
+    r.time = time;
+  });
+
+function run(records: CloudTrailRecord[], configInput: unknown = PLANNED, between?: (store: MemoryStore) => void) {
+  const detectionConfig = config(configInput);
+  const store = new MemoryStore();
+  const detector = new Detector(detectionConfig, store);
+  const findings: Finding[] = [];
+  records.forEach((record, index) => {
+    if (index === records.length - 1) between?.(store);
+    findings.push(detector.observe(normalizeRecord(record, `record ${index}`)));
+  });
+  return { findings, last: findings[findings.length - 1], store };
+}
+
+describe('A deletion a planned principal scheduled, carried out by KMS', () => {
+  it.each([
+    ['DeleteKey', deleteKey],
+    ['KMS CMK Deletion', cmkDeletion],
+  ])('reports %s on the approved date as planned, info, and approves the key Deleted', (event, deletion) => {
+    // Act
+    const { last, store } = run([created(), scheduledByAdmin(), deletion()]);
+
+    // Assess: no page, no command beyond what is already true.
+    expect(last).toMatchObject({
+      event,
+      status: 'planned',
+      severity: 'info',
+      summary: `Key ${KEY_ID} deleted by KMS as approved: its deletion was scheduled for ${DELETION_DATE}`,
+      remediation: [],
+    });
+    expect(store.baseline(KEY_ARN)?.attributes).toMatchObject({ key_state: 'Deleted', deletion_date: null });
+    expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+    expect(audiencesFor(last)).toEqual(['page']);
+  });
+
+  it('takes the second event of the same deletion as changing nothing', () => {
+    const { findings } = run([created(), scheduledByAdmin(), deleteKey(), cmkDeletion()]);
+    expect(findings[3]).toMatchObject({ event: 'KMS CMK Deletion', severity: 'info' });
+    expect(formatPagerDutyEvents(findings[3], 'routing-key').map((e) => e.event_action)).not.toContain('trigger');
+  });
+
+  it('follows a configured severity for planned changes', () => {
+    const { last } = run([created(), scheduledByAdmin(), deleteKey()], {
+      ...PLANNED,
+      severityOverrides: { planned: 'warning', DeleteKey: 'error' },
+    });
+    expect(last).toMatchObject({ status: 'planned', severity: 'warning' });
+  });
+
+  it('accepts a deletion up to a day after the approved date (KMS deletes when it gets to it)', () => {
+    const { last } = run([created(), scheduledByAdmin(), deleteKey('2021-04-13T18:58:30Z')]);
+    expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+  });
+});
+
+describe('A deletion no one approved stays critical drift', () => {
+  it('pages a deletion an unplanned principal scheduled', () => {
+    const { last, store } = run([created(), scheduled(), deleteKey()]);
+    expect(last).toMatchObject({ event: 'DeleteKey', status: 'drift', severity: 'critical' });
+    expect(last.summary).toBe(`Key ${KEY_ID} deleted by KMS at the end of its waiting period`);
+    expect(store.baseline(KEY_ARN)?.attributes.key_state).toBe('Enabled');
+    expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).toEqual(['trigger']);
+  });
+
+  it('pages a deletion whose approval an operator took back (baseline accepted Enabled again)', () => {
+    const { last } = run([created(), scheduledByAdmin(), deleteKey()], PLANNED, (store) => {
+      const baseline = store.baseline(KEY_ARN);
+      if (!baseline) throw new Error('no baseline');
+      store.putBaseline({
+        ...baseline,
+        attributes: { ...baseline.attributes, key_state: 'Enabled', deletion_date: null },
+      });
+    });
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+
+  it.each([
+    ['before the approved date', '2021-04-12T18:58:29Z'],
+    ['more than a day after it', '2021-04-13T18:58:31Z'],
+  ])('pages a deletion %s: it is not the schedule approved', (_, time) => {
+    const { last } = run([created(), scheduledByAdmin(), deleteKey(time)]);
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+
+  it('pages a deletion rescheduled by an unplanned principal to another date', () => {
+    // Prepare: Alice cancels the approved deletion and schedules it again, for the day after the approved one.
+    const cancel = at(onKey(rec('CancelKeyDeletion__awskmsdg__1')), 'cancel', '2021-03-24T18:58:30Z');
+    const again = at(
+      onKey(
+        rec('ScheduleKeyDeletion__awskmsdg__1', (r) => {
+          (r.responseElements as Record<string, unknown>).deletionDate = 'Apr 13, 2021 10:00:00 AM';
+        }),
+      ),
+      'reschedule',
+      '2021-03-24T19:00:00Z',
+    );
+    const { last } = run([created(), scheduledByAdmin(), cancel, again, deleteKey('2021-04-13T10:05:00Z')]);
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+
+  it('pages a deletion approved without a known date', () => {
+    const { last } = run([created(), scheduledByAdmin(), deleteKey()], PLANNED, (store) => {
+      const baseline = store.baseline(KEY_ARN);
+      if (!baseline) throw new Error('no baseline');
+      store.putBaseline({ ...baseline, attributes: { ...baseline.attributes, deletion_date: null } });
+    });
+    expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+});
+
+describe('A key the reconciler finds deleted, its deletion event missed', () => {
+  /** The state and baseline keydrift holds once the records are judged, and the key read gone at `now`. */
+  function reconcileAfter(records: CloudTrailRecord[], now: string, configInput: unknown = PLANNED) {
+    const { store } = run(records, configInput);
+    const baseline = store.baseline(KEY_ARN);
+    if (!baseline) throw new Error('no baseline');
+    const live = snapshotFromState('key', KEY_ARN, { key_state: 'Deleted', deletion_date: null });
+    const input = { baseline, live, previous: store.snapshot(KEY_ARN), previousVersion: 3, nowMs: Date.parse(now) };
+    return { finding: reconcileResource(input, store, config(configInput)) };
+  }
+
+  it('reports a deletion its baseline approves as planned, info, closing the key state incident', () => {
+    // Act: the run two days after the approved date finds the key gone.
+    const { finding } = reconcileAfter([created(), scheduledByAdmin()], '2021-04-14T06:00:00Z');
+
+    // Assess
+    expect(finding).toMatchObject({
+      event: 'Reconcile',
+      status: 'planned',
+      severity: 'info',
+      summary: `Key ${KEY_ID} deleted by KMS as approved: its deletion was scheduled for ${DELETION_DATE}`,
+      remediation: [],
+    });
+    expect(formatPagerDutyEvents(finding as Finding, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+  });
+
+  it('pages a key found deleted whose deletion no one approved', () => {
+    const { finding } = reconcileAfter([created(), scheduled()], '2021-04-14T06:00:00Z');
+    expect(finding).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+
+  it('pages a key found deleted before its approved date: another schedule was carried out', () => {
+    const { finding } = reconcileAfter([created(), scheduledByAdmin()], '2021-04-12T06:00:00Z');
+    expect(finding).toMatchObject({ status: 'drift', severity: 'critical' });
+  });
+});
