@@ -111,6 +111,13 @@ describe('Rule: ServiceGrantsAreRoutine', () => {
     expect(verdictOf(ServiceGrantsAreRoutine, [rec('CreateGrant__awskmsdg__1')])).toEqual(COMPLIANT);
   });
 
+  it('is COMPLIANT when the call was made for its caller by something that names no service (AWS Internal)', () => {
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      (r.userIdentity as Record<string, unknown>).invokedBy = 'AWS Internal';
+    });
+    expect(verdictOf(ServiceGrantsAreRoutine, [grant])).toEqual(COMPLIANT);
+  });
+
   it('is COMPLIANT when a service-made grant lets another account in', () => {
     const grant = rec('CreateGrant__awskmsdg__3', (r) => {
       (r.requestParameters as Record<string, unknown>).granteePrincipal = `arn:aws:iam::${EXTERNAL_ACCOUNT}:root`;
@@ -217,6 +224,17 @@ describe('Rule: RotationPeriodNotLengthened', () => {
     expect(verdictOf(RotationPeriodNotLengthened, [createKey(), enableRotation(90, 'rotate-1')])).toEqual(
       NOT_APPLICABLE,
     );
+  });
+
+  it('is COMPLIANT when rotation is turned on again, after it was off, at its approved period', () => {
+    const mallory = sessionIdentity('ReadOnly', 'mallory');
+    const records = [
+      at(createKey(), 'create-1', '2024-01-01T00:00:00Z'),
+      at(enableRotation(90, 'rotate-1'), 'rotate-1', '2024-01-02T00:00:00Z'),
+      by(at(onKey(rec('DisableKeyRotation__awskmsdg__1')), 'rotate-2', '2024-01-03T00:00:00Z'), mallory),
+      by(at(enableRotation(90, 'rotate-3'), 'rotate-3', '2024-01-04T00:00:00Z'), mallory),
+    ];
+    expect(verdictOf(RotationPeriodNotLengthened, records, { plannedPrincipals: [ALICE] })).toEqual(COMPLIANT);
   });
 });
 
