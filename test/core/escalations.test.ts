@@ -416,6 +416,18 @@ describe('Escalation: the key that encrypts a trail', () => {
     ]);
   });
 
+  it('reports a policy that takes CloudTrail away from a key known from trailKeys alone as critical', () => {
+    const { last } = detect([createKey({ policy: policyWith(cloudTrailStatement()) }), putKeyPolicy(policyWith())], {
+      ...QUIET_POLICY,
+      trailKeys: [KEY_ARN],
+    });
+    expect(last.severity).toBe('critical');
+    expect(last.changes.policy.cloudtrail_access_removed).toBe(true);
+    expect(last.reasons).toEqual([
+      'TrailKeyKeepsCloudTrailAccess: CloudTrail can no longer encrypt the logs of a trail (configured trailKeys) with this key',
+    ]);
+  });
+
   it('stops protecting the key once the trail is deleted', () => {
     const deleteTrail = rec('DeleteTrail__stratus__1', (r) => {
       r.awsRegion = 'us-west-2';
