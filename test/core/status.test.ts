@@ -174,6 +174,27 @@ describe('Status: planned', () => {
     expect(store.baseline(KEY_ARN)?.attributes.policy).toEqual(store.snapshot(KEY_ARN)?.attributes.policy);
   });
 
+  it('marks a planned change back at its baseline only where it approves drift: a key at its baseline has no incident', () => {
+    // Prepare: the admin disables a key that was at its baseline, then enables it again once someone disabled it.
+    const records = [
+      createKey(),
+      at(by(onKey(rec('DisableKey__awskmsdg__1')), adminSession()), 'planned-disable', '2030-01-01T10:00:00Z'),
+      at(onKey(rec('EnableKey__awskmsdg__1')), 'unplanned-enable', '2030-01-01T11:00:00Z'),
+      at(by(onKey(rec('DisableKey__awskmsdg__1')), adminSession()), 'planned-disable-again', '2030-01-01T12:00:00Z'),
+    ];
+    // Act
+    const { findings } = detect(records, { plannedPrincipals: [ADMIN_ROLE] });
+    // Assess
+    const [, fromBaseline, drift, approvingDrift] = findings;
+    expect(fromBaseline).toMatchObject({
+      status: 'planned',
+      changes: { key_state: { before: 'Enabled', after: 'Disabled' } },
+    });
+    expect(fromBaseline.changes.key_state).not.toHaveProperty('back_to_baseline');
+    expect(drift).toMatchObject({ status: 'drift', changes: { key_state: { before: 'Disabled', after: 'Enabled' } } });
+    expect(approvingDrift).toMatchObject({ status: 'planned', changes: { key_state: { back_to_baseline: true } } });
+  });
+
   it('reports an unplanned revert of a planned change as drift', () => {
     // After the creation (2021-10-14): the sample's own time (2020) is older than the key.
     const rotationOn = at(
