@@ -1102,26 +1102,53 @@ describe('createDetector: live state', () => {
     expect(finding?.changes.enable_key_rotation).toMatchObject({ after: false });
   });
 
-  it('does not approve, as first seen, a grant revoked or a tag removed just before its read, their events arriving after', async () => {
-    // Prepare: a PutKeyPolicy on a key keydrift has not seen makes it read the key at 20:08:00 (its grants and tags
-    // whole); a second before, Alice revoked a grant and removed a tag, which the read shows gone; EventBridge delivers
-    // the RevokeGrant and the UntagResource after.
+  it('does not approve, as first seen, any of two changes made just before its read, their events arriving after', async () => {
+    // Prepare: as above, and Alice changed the description too, a second before the read, which shows both.
     const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
-    mockLiveKey();
+    const live = mockLiveKey();
+    Object.assign(live.describe.KeyMetadata ?? {}, { Description: 'New key description' });
     await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
-    const revoke = Object.assign(sample('RevokeGrant__awskmsdg__1') as Json, { eventTime: '2022-09-01T20:07:59Z' });
-    const untag = Object.assign(sample('UntagResource__awskmsdg__1') as Json, { eventTime: '2022-09-01T20:07:59Z' });
+    const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
+      eventTime: '2022-09-01T20:07:58Z',
+    });
+    const describe = Object.assign(sample('UpdateKeyDescription__awskmsdg__1') as Json, {
+      eventTime: '2022-09-01T20:07:59Z',
+    });
 
     // Act
-    const revoked = (await detect(envelope(revoke))).finding;
-    const untagged = (await detect(envelope(untag))).finding;
+    const rotation = (await detect(envelope(disableRotation))).finding;
+    const description = (await detect(envelope(describe))).finding;
 
-    // Assess: reported, not 'back to its baseline'.
-    expect(revoked).toMatchObject({ event: 'RevokeGrant', status: 'drift' });
-    expect(revoked?.changes.grants).not.toHaveProperty('back_to_baseline');
-    expect(untagged).toMatchObject({ event: 'UntagResource', status: 'drift' });
-    expect(untagged?.changes.tags).not.toHaveProperty('back_to_baseline');
+    // Assess: the first one judged leaves the read's date of the other path, which is reported too.
+    expect(rotation).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+    expect(description).toMatchObject({ event: 'UpdateKeyDescription', status: 'drift' });
+    expect(description?.changes.description).toMatchObject({ after: 'New key description' });
   });
+
+  it.each(['20:07:59', '20:08:00'])(
+    'does not approve, as first seen, a grant revoked or a tag removed just before its read (at %s), their events arriving after',
+    async (madeAt) => {
+      // Prepare: a PutKeyPolicy on a key keydrift has not seen makes it read the key at 20:08:00 (its grants and tags
+      // whole); a second before (or in the second of the read, which CloudTrail dates 20:08:00), Alice revoked a grant
+      // and removed a tag, which the read shows gone; EventBridge delivers the RevokeGrant and the UntagResource after.
+      const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+      mockLiveKey();
+      await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+      const eventTime = `2022-09-01T${madeAt}Z`;
+      const revoke = Object.assign(sample('RevokeGrant__awskmsdg__1') as Json, { eventTime });
+      const untag = Object.assign(sample('UntagResource__awskmsdg__1') as Json, { eventTime });
+
+      // Act
+      const revoked = (await detect(envelope(revoke))).finding;
+      const untagged = (await detect(envelope(untag))).finding;
+
+      // Assess: reported, not 'back to its baseline'.
+      expect(revoked).toMatchObject({ event: 'RevokeGrant', status: 'drift' });
+      expect(revoked?.changes.grants).not.toHaveProperty('back_to_baseline');
+      expect(untagged).toMatchObject({ event: 'UntagResource', status: 'drift' });
+      expect(untagged?.changes.tags).not.toHaveProperty('back_to_baseline');
+    },
+  );
 
   it('still judges against its read a grant revoked after that read, delivered late', async () => {
     // Prepare: as above, but the grant was revoked a second after the read, which did not show it: it was gone then.
@@ -1158,23 +1185,26 @@ describe('createDetector: live state', () => {
     expect(baseline?.snapshot.firstSeenAt?.enable_key_rotation).toBe('2022-09-01T20:08:00.000Z');
   });
 
-  it('does not approve, as first seen, a rotation turned off in the second of its read, before it', async () => {
-    // Prepare: as above, but the rotation was turned off at 20:08:00.2, which CloudTrail dates 20:08:00, and the
-    // read, at 20:08:00.6, shows it off.
-    const { detect } = makeDetector({}, { now: () => Date.parse('2022-09-01T20:08:00.600Z') });
-    mockLiveKey();
-    await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
-    const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
-      eventTime: '2022-09-01T20:08:00Z',
-    });
+  it.each(['20:08:00.600', '20:08:00.000'])(
+    'does not approve, as first seen, a rotation turned off in the second of its read (%s), before it',
+    async (readAt) => {
+      // Prepare: as above, but the rotation was turned off at 20:08:00.2 (or in the millisecond of the read), which
+      // CloudTrail dates 20:08:00, and the read, at 20:08:00.6 (or 20:08:00.000), shows it off.
+      const { detect } = makeDetector({}, { now: () => Date.parse(`2022-09-01T${readAt}Z`) });
+      mockLiveKey();
+      await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+      const disableRotation = Object.assign(sample('DisableKeyRotation__awskmsdg__1') as Json, {
+        eventTime: '2022-09-01T20:08:00Z',
+      });
 
-    // Act
-    const { finding } = await detect(envelope(disableRotation));
+      // Act
+      const { finding } = await detect(envelope(disableRotation));
 
-    // Assess: judged from the value before it (on), which the state the read left does not hold.
-    expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
-    expect(finding?.changes.enable_key_rotation).toMatchObject({ before: true, after: false });
-  });
+      // Assess: judged from the value before it (on), which the state the read left does not hold.
+      expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'drift' });
+      expect(finding?.changes.enable_key_rotation).toMatchObject({ before: true, after: false });
+    },
+  );
 
   it('still judges against what its read saw first a change made after that read, delivered late', async () => {
     // Prepare: as above, but the rotation was turned off (again) a second after the read.
