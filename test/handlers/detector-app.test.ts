@@ -578,6 +578,25 @@ describe('createDetector: alerting', () => {
     expect(output.metric('OpsFallbackAlerts')).toBe(0);
   });
 
+  it("warns the ops topic once of an event on keydrift's own key that fails on every attempt", async () => {
+    // Prepare: KMS throttles every policy read of keydrift's own key, just disabled: each attempt fails.
+    mockLiveKey({ state: 'Disabled' });
+    kmsMock.on(GetKeyPolicyCommand).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const { detect } = makeDetector({ selfKeyArn: KEY }, { now: () => clock });
+    const event = envelope(readRecord('DisableKey__awskmsdg__1'));
+
+    // Act: the invocation and Lambda's two retries.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(detect(structuredClone(event))).rejects.toBeInstanceOf(RetryableKmsError);
+      clock += 90_000;
+    }
+
+    // Assess: the claim kept the warning, so the retries do not send it again.
+    expect(published(topics.ops)).toHaveLength(1);
+    expect(output.metric('OpsFallbackAlerts')).toBe(1);
+  });
+
   it('does not fall back to the ops topic for a failing event on any other key', async () => {
     mockLiveKey({ state: 'Disabled' });
     table.client.middlewareStack.add(
