@@ -426,6 +426,22 @@ describe('createDetector: alerting', () => {
     expect(await claimStatus()).toBe('done');
   });
 
+  it.each([
+    ['its reason', { reason: 'change window' }, 'change window'],
+    ['no reason', {}, 'an ignore rule'],
+  ])('keeps a finding an ignore rule matches out of alerts and stores it with %s', async (_, rule, ignoredBy) => {
+    mockLiveKey();
+    const config = parseDetectionConfig({ ignore: [{ event: 'PutKeyPolicy', ...rule }] });
+    const { detect } = makeDetector({ config });
+
+    const { finding } = await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 0);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+    expect(finding).toBeDefined();
+    expect((await store().load([KEY], { finding })).ignoredBy).toBe(ignoredBy);
+  });
+
   it('keeps an ignored finding quiet when a retry takes over its saved claim that was never marked done', async () => {
     // Prepare: an ignore rule matches; the claim is never marked done (throttled, or the invocation timed out first).
     mockLiveKey();

@@ -23,7 +23,7 @@ import 'aws-sdk-client-mock-jest';
 import { createStateStore } from '../../lambda/adapters/state-store';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { snapshotFromState } from '../../lambda/core/state';
-import type { ResourceSnapshot } from '../../lambda/core/types';
+import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { createDetector } from '../../lambda/handlers/detector-app';
 import {
   CONTINUE_DETAIL_TYPE,
@@ -219,6 +219,34 @@ describe('Reconciler: adoption and drift', () => {
       expect(await item('META', 'RECONCILE')).toBeUndefined();
     },
   );
+
+  it.each([
+    ['its reason', { reason: 'HSM team' }, 'HSM team'],
+    ['no reason', {}, 'an ignore rule'],
+  ])('keeps drift an ignore rule matches out of alerts and stores it with %s', async (_, rule, ignoredBy) => {
+    // Prepare: an ignore rule for one key's findings; both keys disabled behind keydrift's back.
+    account = accountWith(2);
+    await reconciler()({});
+    const [ignored, alerted] = customerKeys(account);
+    const config = parseDetectionConfig({ ignore: [{ resource: ignored.arn, ...rule }] });
+    ignored.keyState = 'Disabled';
+    alerted.keyState = 'Disabled';
+    snsMock.resetHistory();
+
+    // Act
+    const result = await reconciler({ config })({});
+
+    // Assess: both found; only the other key's reaches the topics; the ignored one is kept, marked.
+    const found = (key: { arn: string }) => result.findings.find((f) => f.resource === key.arn);
+    expect(found(ignored)).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(found(alerted)).toMatchObject({ severity: 'critical', status: 'drift' });
+    const messages = snsMock.commandCalls(PublishCommand).map((call) => String(call.args[0].input.Message));
+    expect(messages.some((m) => m.includes(found(alerted)?.eventId ?? '-'))).toBe(true);
+    expect(messages.some((m) => m.includes(found(ignored)?.eventId ?? '-'))).toBe(false);
+    const kept = found(ignored) as Finding;
+    const stored = await item(`RESOURCE#${ignored.arn}`, `FINDING#${kept.timestamp}#${kept.eventId}`);
+    expect(stored?.ignoredBy?.S).toBe(ignoredBy);
+  });
 
   it('reports unexplained drift once, a key that appeared later as a warning, and resolves the drift', async () => {
     // Prepare
