@@ -514,6 +514,9 @@ describe('Reconciling a trail with its baseline', () => {
       DEFAULT_CONFIG,
     );
     expect(finding).toMatchObject({
+      service: 'cloudtrail',
+      event: 'Reconcile',
+      resource: TRAIL,
       severity: 'critical',
       changes: { kms_key_id: { before: KEY, after: foreignKey } },
     });
