@@ -82,7 +82,7 @@ export function storedFinding(finding: Finding): { json: string; replaced: strin
   const json = JSON.stringify(finding);
   // Only a finding too large for an item pays for the shrinking.
   if (utf8Bytes(json) <= MAX_JSON_BYTES) return { json, replaced: [] };
-  const fitted = fitDetail(finding, entryBudget([finding.resource]));
+  const fitted = fitDetail(finding, entryBudget([finding.resource]), json);
   return { json: fitted.json, replaced: fitted.truncated };
 }
 
@@ -104,9 +104,15 @@ function entryBudget(resources: string[]): number {
   return MAX_ENTRY_BYTES - 1 - entrySize({ Source: SOURCE, DetailType: DETAIL_TYPE, Detail: '', Resources: resources });
 }
 
-/** The Detail within `budget`, and the pointers of the values it replaced (none when the finding fits whole). */
-function fitDetail(finding: Finding, budget: number): { json: string; truncated: string[] } {
-  const whole = JSON.stringify(finding);
+/**
+ * The Detail within `budget`, and the pointers of the values it replaced (none when the finding fits whole). `whole`:
+ * the finding's JSON, when the caller has it already.
+ */
+function fitDetail(
+  finding: Finding,
+  budget: number,
+  whole = JSON.stringify(finding),
+): { json: string; truncated: string[] } {
   if (utf8Bytes(whole) <= budget) return { json: whole, truncated: [] };
 
   const changes: Record<string, Json> = {};
