@@ -1234,8 +1234,11 @@ describe('Reconciler: runs continued across invocations', () => {
       .filter((e) => e.DetailType === CONTINUE_DETAIL_TYPE)
       .at(-1);
 
-  it('reads the key after the last one done even when that one was deleted before the run continued', async () => {
-    // Prepare: adopted; the 4th key is disabled unseen; the first invocation reads 3 keys, then the 3rd is deleted.
+  /**
+   * An adopted account of 8 keys whose 4th is disabled unseen; a run's first invocation reads 3 keys, then the keys at
+   * `deleted` go, and the run continues to its end.
+   */
+  async function runContinuedAfterDeleting(deleted: number[]) {
     account = accountWith(8, { keysPageSize: 20 });
     await reconciler()({});
     const keys = customerKeys(account);
@@ -1243,38 +1246,27 @@ describe('Reconciler: runs continued across invocations', () => {
     const run = reconciler({ concurrency: 1 });
     const results: ReconcileResult[] = [await run({}, contextReading(account, 3))];
     expect(results[0].status).toBe('continued');
-    account.keys.delete(keys[2].arn);
-
-    // Act
+    for (const index of deleted) account.keys.delete(keys[index].arn);
     while (results.at(-1)?.status === 'continued') {
       results.push(await run(continuation(lastContinue()), contextReading(account, 100)));
     }
+    const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
+    return { found };
+  }
+
+  it('reads the key after the last one done even when that one was deleted before the run continued', async () => {
+    // Prepare, Act: the 3rd key, the last one done, deleted between the invocations.
+    const { found } = await runContinuedAfterDeleting([2]);
 
     // Assess: the 4th key's drift is found in this run, not the next.
-    const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
     expect(found.map((f) => [f.event, f.severity])).toEqual([['Reconcile', 'critical']]);
   });
 
   it('reads every key not done yet when the last keys done were deleted before the run continued', async () => {
-    // Prepare: adopted; the 4th key is disabled unseen; the first invocation reads 3 keys, then the 2nd and 3rd are
-    // deleted, so the 4th moves back two places in the page.
-    account = accountWith(8, { keysPageSize: 20 });
-    await reconciler()({});
-    const keys = customerKeys(account);
-    keys[3].keyState = 'Disabled';
-    const run = reconciler({ concurrency: 1 });
-    const results: ReconcileResult[] = [await run({}, contextReading(account, 3))];
-    expect(results[0].status).toBe('continued');
-    account.keys.delete(keys[1].arn);
-    account.keys.delete(keys[2].arn);
-
-    // Act
-    while (results.at(-1)?.status === 'continued') {
-      results.push(await run(continuation(lastContinue()), contextReading(account, 100)));
-    }
+    // Prepare, Act: the 2nd and 3rd keys deleted between the invocations, so the 4th moves back two places in the page.
+    const { found } = await runContinuedAfterDeleting([1, 2]);
 
     // Assess: the 4th key's drift is found in this run, and no key still listed is read twice.
-    const found = results.flatMap((r) => r.findings).filter((f) => f.resource === keys[3].arn);
     expect(found.map((f) => [f.event, f.severity])).toEqual([['Reconcile', 'critical']]);
     for (const key of customerKeys(account)) {
       expect(account.callsByKey.get(key.arn)?.get('DescribeKey')).toBe(2);
