@@ -53,8 +53,7 @@ function acceptReason(value: string): string {
   return reason;
 }
 
-const REASON_HELP =
-  'why it is approved (a change ticket, a sentence; at most 1000 characters), recorded with who and when';
+const REASON_HELP = `why it is approved (a change ticket, a sentence; at most ${MAX_ACCEPT_REASON} characters), recorded with who and when`;
 
 function positiveInteger(value: string): number {
   const n = Number(value);
