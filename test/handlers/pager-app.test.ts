@@ -146,6 +146,11 @@ function invocationClock(timeoutMs: number, random = () => 0.5) {
   return { context: { getRemainingTimeInMillis: () => timeoutMs - elapsed }, backoff: { sleep, random }, waits };
 }
 
+/** The pager on `clock` (its waits and time left), handed SNS `messages` as one invocation. */
+function pageOnClock(fetch: typeof globalThis.fetch, clock: ReturnType<typeof invocationClock>, ...messages: string[]) {
+  return makePager(fetch, table.tableName, undefined, clock.backoff)(snsEvent(...messages), clock.context);
+}
+
 /** A fetch that answers each attribute's events with its own statuses in turn (202 once they run out). */
 function fetchPerAttribute(statuses: Record<string, number[]>) {
   const sent: string[] = [];
@@ -563,12 +568,7 @@ describe('createPager', () => {
       const waits: number[] = [];
       for (const draw of [0, 0.999_999]) {
         const clock = invocationClock(180_000, () => draw);
-        await makePager(
-          fakeFetch(429, 202).fetch,
-          table.tableName,
-          undefined,
-          clock.backoff,
-        )(snsEvent(JSON.stringify({ ...keyState, eventId: `draw-${draw}` })), clock.context);
+        await pageOnClock(fakeFetch(429, 202).fetch, clock, JSON.stringify({ ...keyState, eventId: `draw-${draw}` }));
         waits.push(...clock.waits);
       }
 
@@ -585,12 +585,7 @@ describe('createPager', () => {
       }) as unknown as typeof globalThis.fetch;
       const clock = invocationClock(180_000);
 
-      await makePager(
-        fetch,
-        table.tableName,
-        undefined,
-        clock.backoff,
-      )(snsEvent(JSON.stringify(keyState)), clock.context);
+      await pageOnClock(fetch, clock, JSON.stringify(keyState));
 
       expect([calls, clock.waits.length, output.metric('PagerDutyEvents')]).toEqual([3, 2, 1]);
     });
@@ -599,12 +594,7 @@ describe('createPager', () => {
       const { fetch, calls } = fakeFetch(400);
       const clock = invocationClock(180_000);
 
-      await makePager(
-        fetch,
-        table.tableName,
-        undefined,
-        clock.backoff,
-      )(snsEvent(JSON.stringify(keyState)), clock.context);
+      await pageOnClock(fetch, clock, JSON.stringify(keyState));
 
       expect(calls).toHaveBeenCalledTimes(1);
       expect(clock.waits).toEqual([]);
@@ -615,12 +605,7 @@ describe('createPager', () => {
       const { fetch, calls } = fakeFetch(429);
       const clock = invocationClock(180_000);
 
-      const error = await makePager(
-        fetch,
-        table.tableName,
-        undefined,
-        clock.backoff,
-      )(snsEvent(JSON.stringify(keyState)), clock.context).catch((e: unknown) => e);
+      const error = await pageOnClock(fetch, clock, JSON.stringify(keyState)).catch((e: unknown) => e);
 
       expect(error).toMatchObject({ name: 'RetryablePagerDutyError', status: 429 });
       expect(calls).toHaveBeenCalledTimes(4);
@@ -633,12 +618,7 @@ describe('createPager', () => {
       const { fetch, calls } = fakeFetch(429);
       const clock = invocationClock(100_000);
 
-      const error = await makePager(
-        fetch,
-        table.tableName,
-        undefined,
-        clock.backoff,
-      )(snsEvent(JSON.stringify(keyState)), clock.context).catch((e: unknown) => e);
+      const error = await pageOnClock(fetch, clock, JSON.stringify(keyState)).catch((e: unknown) => e);
 
       expect(error).toMatchObject({ name: 'RetryablePagerDutyError', status: 429 });
       expect(calls).toHaveBeenCalledTimes(3);
@@ -658,12 +638,7 @@ describe('createPager', () => {
       const clock = invocationClock(180_000);
 
       // Act
-      await makePager(
-        fetch,
-        table.tableName,
-        undefined,
-        clock.backoff,
-      )(snsEvent(JSON.stringify(finding), JSON.stringify(other)), clock.context);
+      await pageOnClock(fetch, clock, JSON.stringify(finding), JSON.stringify(other));
 
       // Assess
       expect([...sent].sort()).toEqual(['key_state 202', 'key_state 429', 'key_state 429', 'policy 202', 'policy 202']);
