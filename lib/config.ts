@@ -3,6 +3,7 @@
  * {@link Keydrift} construct accepts. Validation fails early, at synth, with a message naming the bad field,
  * because a wrong value here otherwise surfaces as a silent gap in alerting after deployment.
  */
+import { Token } from 'aws-cdk-lib';
 import { z } from 'zod';
 import {
   type DetectionConfig,
@@ -25,7 +26,9 @@ export interface SlackTarget {
 /** Configuration as a user writes it: every field is optional and the defaults are listed per field. */
 export interface KeydriftProps {
   /**
-   * E-mail addresses subscribed to the `email` and `ops` topics (each must confirm by clicking a link).
+   * E-mail addresses subscribed to the `email` and `ops` topics (each must confirm by clicking a link). Each may be
+   * a CDK token (a parameter's value, for one); so may the Slack IDs and the secret name. The other fields are
+   * checked at synth and must be written out.
    * @default []
    */
   readonly alertEmails?: string[];
@@ -229,6 +232,23 @@ function scheduleProblem(schedule: string): string | undefined {
   return gap && 'problem' in gap ? gap.problem : undefined;
 }
 
+/**
+ * A value that only CloudFormation needs (an e-mail subscription, the Slack IDs, the secret's name) may be a CDK token,
+ * such as a CfnParameter's or an SSM parameter's value: it is resolved at deploy and cannot be checked at synth, so it
+ * is taken as given. A literal value is checked by `literal`.
+ */
+function literalOrToken(literal: z.ZodType<string>) {
+  return z.string().superRefine((value, ctx) => {
+    if (Token.isUnresolved(value)) return;
+    for (const issue of literal.safeParse(value).error?.issues ?? []) {
+      ctx.addIssue({ code: 'custom', input: value, message: issue.message });
+    }
+  });
+}
+
+/** An element of a CDK list token (`Fn.split`, a CommaDelimitedList parameter): one string standing for a whole list. */
+const LIST_TOKEN = /^#\{Token\[[^\]]+\]\}$/;
+
 const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
 
 /**
@@ -255,7 +275,7 @@ function detectionSetting<K extends 'ignore' | 'trailKeys'>(field: K) {
 
 const schema = z.strictObject({
   alertEmails: z
-    .array(z.email({ error: 'is not an e-mail address' }))
+    .array(literalOrToken(z.email({ error: 'is not an e-mail address' })))
     .default([])
     .superRefine((emails, ctx) => {
       emails.forEach((email, i) => {
@@ -266,19 +286,20 @@ const schema = z.strictObject({
     }),
   slack: z
     .strictObject({
-      workspaceId: z
-        .string()
-        .regex(
-          SLACK_WORKSPACE_ID,
-          'is not a Slack workspace ID (like T07EA123LEP: authorize the workspace in the chat applications console, then copy its ID)',
-        ),
-      channelId: z.string().regex(SLACK_CHANNEL_ID, 'is not a Slack channel ID (like C07EZ1ABC23)'),
+      workspaceId: literalOrToken(
+        z
+          .string()
+          .regex(
+            SLACK_WORKSPACE_ID,
+            'is not a Slack workspace ID (like T07EA123LEP: authorize the workspace in the chat applications console, then copy its ID)',
+          ),
+      ),
+      channelId: literalOrToken(z.string().regex(SLACK_CHANNEL_ID, 'is not a Slack channel ID (like C07EZ1ABC23)')),
     })
     .optional(),
-  pagerDutySecretName: z
-    .string()
-    .regex(SECRET_NAME, 'is not a Secrets Manager secret name (give the name, not the ARN)')
-    .optional(),
+  pagerDutySecretName: literalOrToken(
+    z.string().regex(SECRET_NAME, 'is not a Secrets Manager secret name (give the name, not the ARN)'),
+  ).optional(),
   plannedPrincipals: z
     .array(z.string().regex(PRINCIPAL_ARN, 'is not an IAM role or user ARN (arn:aws:iam::111122223333:role/NAME)'))
     .default([]),
@@ -322,6 +343,13 @@ function fieldName(path: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = fieldName(issue.path);
   const input = (issue as { input?: unknown }).input;
+  if (typeof input === 'string' && LIST_TOKEN.test(input)) {
+    return `${fieldName(issue.path.slice(0, -1))} is a CDK list token, which keydrift cannot read at synth: give an array of strings`;
+  }
+  // The detection settings are checked at synth and read by the functions as JSON: a value known only at deploy fits neither.
+  if (typeof input === 'string' && Token.isUnresolved(input)) {
+    return `${field} is a CDK token (a value known only at deploy), which keydrift cannot check at synth: write the value out`;
+  }
   // The core's problems already name their field: `ignore[0]: an ignore rule needs event, resource or user`.
   if (issue.code === 'custom' && issue.params?.fromCore) return issue.message;
   if (issue.code === 'unrecognized_keys') {

@@ -2,7 +2,7 @@
  * keydrift's deployment configuration: defaults, and a message naming the field for every kind of mistake, as
  * read from the CDK context the way `cdk synth -c keydrift='{...}'` passes it.
  */
-import { App } from 'aws-cdk-lib';
+import { App, CfnParameter, Stack } from 'aws-cdk-lib';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { configFromContext, stackNameFromContext } from '../../lib/app-context';
 import {
@@ -203,6 +203,42 @@ describe('parseKeydriftConfig', () => {
     expect(() => parseKeydriftConfig({ alertEmails: ['bob@'], ignore: [{}], trailKeys: ['x'] })).toThrow(
       'keydrift config: alertEmails[0] "bob@" is not an e-mail address; ' +
         'ignore[0]: an ignore rule needs event, resource or user; trailKeys[0]: must be a KMS key ARN',
+    );
+  });
+});
+
+describe('configuration values known only at deploy (CDK tokens)', () => {
+  const stack = new Stack(new App(), 'Platform');
+  const parameter = (name: string) => new CfnParameter(stack, name).valueAsString;
+
+  it('takes the e-mail addresses, Slack IDs and secret name as tokens, unchecked, for CloudFormation to resolve', () => {
+    const config = {
+      alertEmails: ['secops@example.com', parameter('OnCallEmail')],
+      slack: { workspaceId: parameter('SlackWorkspace'), channelId: parameter('SlackChannel') },
+      pagerDutySecretName: parameter('RoutingKeySecret'),
+    };
+    expect(parseKeydriftConfig(config)).toMatchObject(config);
+  });
+
+  it('still checks the literal values beside a token', () => {
+    expect(() => parseKeydriftConfig({ alertEmails: [parameter('Email'), 'bob@'] })).toThrow(
+      'keydrift config: alertEmails[1] "bob@" is not an e-mail address',
+    );
+  });
+
+  it('says a detection setting given as a token must be written out, rather than calling it malformed', () => {
+    expect(() => parseKeydriftConfig({ plannedPrincipals: [parameter('Deployer')] })).toThrow(
+      'keydrift config: plannedPrincipals[0] is a CDK token (a value known only at deploy), which keydrift cannot check at synth: write the value out',
+    );
+    expect(() => parseKeydriftConfig({ reconcileSchedule: parameter('Schedule') })).toThrow(
+      'keydrift config: reconcileSchedule is a CDK token',
+    );
+  });
+
+  it('says a list token cannot be read at synth', () => {
+    const emails = new CfnParameter(stack, 'Emails', { type: 'CommaDelimitedList' }).valueAsList;
+    expect(() => parseKeydriftConfig({ alertEmails: emails })).toThrow(
+      'keydrift config: alertEmails is a CDK list token, which keydrift cannot read at synth: give an array of strings',
     );
   });
 });

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { PAGE_TTL_SECONDS } from '../../lambda/adapters/page-ledger';
@@ -1474,6 +1474,44 @@ describe('Keydrift construct', () => {
     expect(names).toEqual([`alias/keydrift/${longest}`, `alias/keydrift/${longest}-ops`]);
     // KMS: alias/ then 1 to 250 letters, digits, slashes, underscores or hyphens, never under alias/aws/.
     for (const name of names) expect(name).toMatch(/^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/);
+  });
+
+  it('subscribes, connects Slack and reads the routing key from values CloudFormation resolves at deploy', () => {
+    // Prepare: a platform team keeps its on-call address and Slack IDs in parameters of its own stack
+    const stack = new Stack(testApp(), 'Platform');
+    const parameter = (name: string) => new CfnParameter(stack, name).valueAsString;
+
+    // Act
+    new Keydrift(stack, 'Keydrift', {
+      alertEmails: [parameter('OnCallEmail')],
+      slack: { workspaceId: parameter('SlackWorkspace'), channelId: parameter('SlackChannel') },
+      pagerDutySecretName: parameter('PagerDutyRoute'),
+    });
+
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(
+      Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } })).map(
+        (subscription) => subscription.Properties.Endpoint,
+      ),
+    ).toEqual([{ Ref: 'OnCallEmail' }, { Ref: 'OnCallEmail' }]);
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: { Ref: 'SlackWorkspace' },
+      SlackChannelId: { Ref: 'SlackChannel' },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PAGERDUTY_SECRET_NAME: { Ref: 'PagerDutyRoute' } }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'ReadPagerDutyRoutingKey',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([{ Ref: 'PagerDutyRoute' }, '-??????'])] },
+          }),
+        ]),
+      },
+    });
   });
 
   it("synthesizes in another project's app, whose working directory and lock file are that project's", () => {
