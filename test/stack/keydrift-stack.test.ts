@@ -963,6 +963,29 @@ describe('keydrift stack: the reconciler', () => {
 });
 
 describe('keydrift stack with every option', () => {
+  it('keeps the logical ids of what holds state, so that an upgrade never replaces the table, keys, queue or trail', () => {
+    // A renamed construct id gives a new logical id: CloudFormation then creates a new resource and, for a retained
+    // one, leaves the old behind. The baselines and history would stay in an orphaned table, and the trail and its
+    // logs would move. These ids are deployed in users' accounts: change them only with a migration.
+    const stateful = Object.entries(full.template.toJSON().Resources as Record<string, Json>)
+      .filter(([, resource]) => resource.DeletionPolicy === 'Retain' || resource.Type === 'AWS::CloudTrail::Trail')
+      .map(([id, resource]) => `${resource.Type} ${id}`)
+      .sort();
+    expect(stateful).toEqual([
+      'AWS::CloudTrail::Trail KeydriftTrailCEFF7945',
+      'AWS::DynamoDB::GlobalTable KeydriftTable9C43AA30',
+      'AWS::KMS::Key KeydriftKey8C180502',
+      'AWS::KMS::Key KeydriftOpsKey4A531478',
+      'AWS::KMS::Key KeydriftTrailKey373D3C89',
+      'AWS::Logs::LogGroup KeydriftDetectorLogGroupC2697A04',
+      'AWS::Logs::LogGroup KeydriftPagerLogGroup93DF862D',
+      'AWS::Logs::LogGroup KeydriftReconcilerLogGroupC832EA86',
+      'AWS::S3::Bucket KeydriftTrailAccessLogsBucketB9CAB06F',
+      'AWS::S3::Bucket KeydriftTrailBucket591FBA0C',
+      'AWS::SQS::Queue KeydriftDeadLetterQueue573E215B',
+    ]);
+  });
+
   it('subscribes each alert address to the email and ops topics', () => {
     const { keydrift } = full.stack;
     for (const email of FULL_CONFIG.alertEmails) {
