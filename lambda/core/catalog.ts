@@ -248,8 +248,12 @@ export const EVENTS: Record<string, EventEntry> = {
   PutKeyPolicy: { severity: 'critical', summary: policySummary },
   DeleteImportedKeyMaterial: {
     severity: 'critical',
-    summary: s(
-      (c) => `Imported key material of ${c.label} deleted by ${c.who}: the key cannot be used until it is re-imported`,
+    summary: s((c) =>
+      // Of the material staged for a rotation (effects.ts deletesStagedMaterial), it changes neither the key's material
+      // nor its state; any other deletion changes both, or names them as already known.
+      'key_material' in c.changes || 'key_state' in c.changes
+        ? `Imported key material of ${c.label} deleted by ${c.who}: the key cannot be used until it is re-imported`
+        : `Key material staged for the next on-demand rotation of ${c.label} deleted by ${c.who}: the key goes on using its current material`,
     ),
   },
   DeleteKey: {

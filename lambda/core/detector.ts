@@ -174,6 +174,8 @@ export class Detector {
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
+    if (effect.stagedKeyMaterial) state.stagedKeyMaterial = effect.stagedKeyMaterial;
+    else if (effect.stagedKeyMaterial === null) delete state.stagedKeyMaterial;
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.

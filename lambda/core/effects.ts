@@ -73,6 +73,12 @@ export interface Effect {
   related: Array<{ kind: ResourceKind; resource: string; set: Record<string, unknown> }>;
   /** Extra details per attribute, copied into the finding's change (e.g. a grant retired by token). */
   notes: Record<string, Record<string, unknown>>;
+  /**
+   * The key material the event leaves staged for the key's next on-demand rotation (`ResourceSnapshot`'s
+   * `stagedKeyMaterial`): its id, or `null` for none known (rotated in, deleted, or staged without an id on record).
+   * Absent: as before the event.
+   */
+  stagedKeyMaterial?: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -306,7 +312,10 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
   const known = world.snapshot(arn)?.attributes;
   // New material for a key that has its material (ImportType NEW_KEY_MATERIAL) only waits for an on-demand rotation
   // (PENDING_ROTATION): the key, and the expiry DescribeKey shows (that of the material it uses), stay as they are.
-  if (isStagedImport(event, known)) return effect('key', arn, {});
+  // Its id (answered since 2025) tells a later deletion of it from one of the material the key uses.
+  if (isStagedImport(event, known)) {
+    return effect('key', arn, {}, { stagedKeyMaterial: text(event.responseElements.keyMaterialId) ?? null });
+  }
   // Importing makes a key pending import usable; importing again (a new expiry) leaves a Disabled key disabled.
   const state = known?.key_state;
   const enables = state === undefined || state === 'PendingImport';
@@ -336,9 +345,24 @@ function isStagedImport(event: ChangeEvent, key: Record<string, unknown> | undef
  */
 function materialGone(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
-  const pendingDeletion = isPendingDeletion(world.snapshot(arn)?.attributes.key_state);
+  const known = world.snapshot(arn);
+  if (deletesStagedMaterial(event, known)) return effect('key', arn, {}, { stagedKeyMaterial: null });
+  const pendingDeletion = isPendingDeletion(known?.attributes.key_state);
   return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
 }
+
+/**
+ * A DeleteImportedKeyMaterial of the material keydrift knows staged for the key's next on-demand rotation
+ * (PENDING_ROTATION): KMS leaves the key, its state and the material it uses as they are. Any other material the key
+ * has is permanently associated with it, current or not, and deleting it makes the key PendingImport; so does a
+ * deletion naming no material (KMS deletes the current one), or one keydrift cannot tell.
+ */
+function deletesStagedMaterial(event: ChangeEvent, key: ResourceSnapshot | undefined): boolean {
+  if (event.eventName !== 'DeleteImportedKeyMaterial' || !key?.stagedKeyMaterial) return false;
+  const deleted = text(event.requestParameters.keyMaterialId) ?? text(event.responseElements.keyMaterialId);
+  return deleted === key.stagedKeyMaterial;
+}
+
 /**
  * An on-demand rotation of a key with imported material makes the material staged for it (NEW_KEY_MATERIAL) current,
  * and DescribeKey's expiry then that of the materials the key now uses; the record does not say which expiry that is.
@@ -348,7 +372,9 @@ function materialGone(event: ChangeEvent, world: World): Effect {
 function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
   const origin = world.snapshot(arn)?.attributes.origin;
-  return effect('key', arn, {}, origin === undefined || origin === 'EXTERNAL' ? { forgets: ['key_material'] } : {});
+  // The staged material is current now: deleting it makes the key PendingImport.
+  const imported = origin === undefined || origin === 'EXTERNAL';
+  return effect('key', arn, {}, imported ? { forgets: ['key_material'], stagedKeyMaterial: null } : {});
 }
 const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
 

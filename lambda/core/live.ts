@@ -44,7 +44,10 @@ export function settleWithLive(
   // A primary the stored state showed here (a promotion still drift) moved on from here: not a move elsewhere.
   const moved = withPrimaryMovedElsewhere(baseline, live, previous);
   // Compared with the baseline as it was: a primary moved elsewhere, approved below, is no drift of the stored state.
-  store.putState(withoutUnreportedChanges(live, baseline, effect, previous));
+  const settled = withoutUnreportedChanges(live, baseline, effect, previous);
+  // No read shows the material staged for a rotation (ListKeyRotations would): it stays as the core left it.
+  const staged = store.snapshot(live.arn)?.stagedKeyMaterial;
+  store.putState(staged ? { ...settled, stagedKeyMaterial: staged } : settled);
   const firstSeenAt = { ...baseline.firstSeenAt };
   for (const [path, value] of Object.entries(live.attributes)) {
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).

@@ -318,6 +318,97 @@ describe('CreateKey', () => {
     expect(reconcileResource({ baseline, live, previous, nowMs }, store, DEFAULT_CONFIG)).toBeUndefined();
   });
 
+  describe('DeleteImportedKeyMaterial of a key with imported material staged for rotation', () => {
+    const CURRENT = '0b7fd7ddbac6eef27907413567cad8c810e2883dc8a7534067a82ee1142fc1e6';
+    const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    const mallory = sessionIdentity('Mallory', 'x');
+
+    /** The key created for imported material, its first material (CURRENT) imported, then new material staged. */
+    function keyWithStagedMaterial(): { arn: string; records: ReturnType<typeof rec>[] } {
+      const create = rec('CreateKey__awskmsdg__1');
+      const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+      const first = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z');
+      first.responseElements = { keyId: arn, keyMaterialId: CURRENT };
+      // As the current ImportKeyMaterial record has it: ImportType NEW_KEY_MATERIAL, answered with the material's id.
+      const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
+      Object.assign(staged.requestParameters as Record<string, unknown>, {
+        validTo: 'May 21, 2026, 5:47:45 AM',
+        importType: 'NEW_KEY_MATERIAL',
+        keyMaterialDescription: 'ExampleKeyMaterialA',
+      });
+      staged.responseElements = { keyId: arn, keyMaterialId: STAGED };
+      return { arn, records: [at(create, 'create-1', '2024-01-01T00:00:01Z'), first, staged] };
+    }
+
+    /** Mallory's DeleteImportedKeyMaterial (the current record) of material `id`; without one, KMS deletes the current. */
+    function deletion(arn: string, id: string | undefined, eventId: string, time: string) {
+      const record = at(onKey(rec('DeleteImportedKeyMaterial__awskmsdg-current__1'), arn), eventId, time);
+      const request = record.requestParameters as Record<string, unknown>;
+      if (id) request.keyMaterialId = id;
+      else delete request.keyMaterialId;
+      record.responseElements = { keyId: arn, keyMaterialId: id ?? CURRENT };
+      return by(record, mallory);
+    }
+
+    it('leaves the key as it is when the material deleted is the one staged: the key still uses its own', () => {
+      // Act: Mallory deletes the staged material, by its id.
+      const { arn, records } = keyWithStagedMaterial();
+      const { last, store } = detect([...records, deletion(arn, STAGED, 'delete-1', '2024-01-01T00:00:04Z')]);
+
+      // Assess: still reported, at its catalogue severity, but not as a key that cannot be used.
+      expect(last).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical', status: 'drift' });
+      expect(last.changes.key_state).toBeUndefined();
+      expect(last.changes.key_material).toBeUndefined();
+      expect(last.summary).toBe(
+        `Key material staged for the next on-demand rotation of ${KEY_ID} deleted by x: the key goes on using its current material`,
+      );
+      expect(store.snapshot(arn)?.attributes.key_state).toBe('Enabled');
+      expect(store.snapshot(arn)?.attributes.key_material).toEqual({
+        expiration_model: 'KEY_MATERIAL_EXPIRES',
+        valid_to: '2021-01-01T20:00:00Z',
+      });
+    });
+
+    it.each([
+      ['names the current material', CURRENT],
+      ['names no material (KMS deletes the current one)', undefined],
+    ])('takes the key as pending import when the deletion %s, staged material or not', (_, id) => {
+      const { arn, records } = keyWithStagedMaterial();
+      const { last, store } = detect([...records, deletion(arn, id, 'delete-1', '2024-01-01T00:00:04Z')]);
+
+      expect(last).toMatchObject({
+        event: 'DeleteImportedKeyMaterial',
+        severity: 'critical',
+        changes: { key_state: { before: 'Enabled', after: 'PendingImport' }, key_material: { after: null } },
+      });
+      expect(last.summary).toContain('the key cannot be used until it is re-imported');
+      expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingImport');
+    });
+
+    it('takes the key as pending import when the material deleted was staged and rotated in since', () => {
+      // Act: Alice rotates the key on demand (the staged material becomes current), then Mallory deletes it.
+      const { arn, records } = keyWithStagedMaterial();
+      const rotate = at(onKey(rec('RotateKeyOnDemand__awskmsdg-current__1'), arn), 'rotate-1', '2024-01-01T00:00:04Z');
+      const { last, store } = detect([...records, rotate, deletion(arn, STAGED, 'delete-1', '2024-01-01T00:00:05Z')]);
+
+      expect(last.changes.key_state).toMatchObject({ after: 'PendingImport' });
+      expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingImport');
+    });
+
+    it('takes the key as pending import when the deleted material was staged once and deleted already', () => {
+      // Act: the staged material is deleted, then Mallory deletes by that id again (KMS would refuse it; nothing staged
+      // is known any more, so the deletion is read as before).
+      const { arn, records } = keyWithStagedMaterial();
+      const { last } = detect([
+        ...records,
+        deletion(arn, STAGED, 'delete-1', '2024-01-01T00:00:04Z'),
+        deletion(arn, STAGED, 'delete-2', '2024-01-01T00:00:05Z'),
+      ]);
+
+      expect(last.changes.key_state).toMatchObject({ after: 'PendingImport' });
+    });
+  });
+
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
     // Act: the key gets its material, Mallory disables it, then imports the same material again.
     const create = rec('CreateKey__awskmsdg__1');

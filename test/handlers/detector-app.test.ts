@@ -748,6 +748,67 @@ describe('createDetector: live state', () => {
     expect(saved.baselines.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
   });
 
+  it('keeps the key material staged for a rotation across live reads: its deletion leaves the key usable, read once', async () => {
+    // Prepare: a key with imported material, as KMS shows it throughout (the staged material changes nothing it shows).
+    const live = mockLiveKey();
+    const material = {
+      Origin: 'EXTERNAL',
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      ValidTo: new Date('2026-01-01T20:00:00Z'),
+    } as const;
+    kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolves({
+      ...live.describe,
+      KeyMetadata: { ...live.describe.KeyMetadata, ...material },
+    } as DescribeKeyCommandOutput);
+    const staged = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    const record = (name: string, eventID: string, eventTime: string, edit: (r: Json) => void) => {
+      const r = Object.assign(sample(name) as Json, { eventID, eventTime });
+      edit(r);
+      return envelope(r);
+    };
+    // Alice's first import, then her new material staged for a rotation (the current ImportKeyMaterial record), then
+    // its deletion by its id (the DeleteImportedKeyMaterial record).
+    const first = record('ImportKeyMaterial__awskmsdg__1', 'import-1', '2025-05-20T20:30:00Z', (r) => {
+      (r.requestParameters as Json).validTo = 'Jan 1, 2026 8:00:00 PM';
+    });
+    const stage = record('ImportKeyMaterial__awskmsdg__1', 'import-2', '2025-05-20T20:40:00Z', (r) => {
+      Object.assign(r.requestParameters as Json, {
+        validTo: 'May 21, 2026, 5:47:45 AM',
+        importType: 'NEW_KEY_MATERIAL',
+      });
+      r.responseElements = { keyId: KEY, keyMaterialId: staged };
+    });
+    const deletion = record(
+      'DeleteImportedKeyMaterial__awskmsdg-current__1',
+      'delete-1',
+      '2025-05-20T20:45:08Z',
+      (r) => {
+        r.awsRegion = REGION;
+        Object.assign(r.requestParameters as Json, { keyMaterialId: staged });
+        r.responseElements = { keyId: KEY, keyMaterialId: staged };
+      },
+    );
+    let clock = Date.parse('2025-05-20T20:30:03Z');
+    const { detect, sleeps } = makeDetector({}, { now: () => clock });
+    await detect(first);
+    clock = Date.parse('2025-05-20T20:40:03Z');
+    await detect(stage);
+    clock = Date.parse('2025-05-20T20:45:11Z');
+
+    // Act
+    const { finding } = await detect(deletion);
+
+    // Assess: reported at its severity, but no key waiting for its import, and nothing for the reads to wait for.
+    expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical', status: 'drift' });
+    expect(finding?.changes).toEqual({});
+    expect(finding?.summary).toContain('staged for the next on-demand rotation');
+    expect(sleeps).toEqual([]);
+    expect(output.metric('ReadAfterWriteLag')).toBe(0);
+    const saved = (await store().load([KEY])).states.get(KEY)?.snapshot;
+    expect(saved?.attributes.key_state).toBe('Enabled');
+    expect(saved?.stagedKeyMaterial).toBeUndefined();
+  });
+
   it('takes a key that still reads as gone after the re-reads as deleted since (an event redriven long after)', async () => {
     kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
     const { detect, sleeps } = makeDetector({ lagRetries: 2 });
