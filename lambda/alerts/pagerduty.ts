@@ -3,9 +3,11 @@
  * region, resource and attribute, so changes while the attribute differs from its baseline stay one incident, and a
  * finding after which the attribute matches its approved value again (`resolved`, or drift a `planned` change
  * approves) closes it. A key's deletion date is paged with its state: one deletion is one incident. A new resource is
- * one incident too (`created`), whatever it was created with.
+ * one incident too (`created`), whatever it was created with. A key's deletion closes the incidents of its other
+ * attributes: no later change can bring them back.
  */
 
+import { keyIdOf } from '../core/arn';
 import { ACCEPT_EVENT, UNBASELINED_EVENT } from '../core/catalog';
 import { ownEntry } from '../core/own';
 import type { AttributeChange, Finding, Severity } from '../core/types';
@@ -70,6 +72,31 @@ const PAGED_WITH: Readonly<Record<string, string>> = { deletion_date: 'key_state
 const CREATIONS: ReadonlySet<string> = new Set([...RESOURCE_CREATIONS, UNBASELINED_EVENT]);
 /** The incident of a new resource: what it was created with is one thing to look at, not one per attribute. */
 const CREATED = 'created';
+/** The incident of a denied call, which changed nothing. */
+const ATTEMPT = 'attempt';
+/**
+ * Every attribute of a key keydrift compares, as its live read (adapters/kms-reader.ts) and the events' effects
+ * (core/effects.ts) name them: each may hold an incident of its own.
+ */
+export const KEY_ATTRIBUTES = [
+  'aliases',
+  'custom_key_store',
+  'deletion_date',
+  'description',
+  'enable_key_rotation',
+  'grants',
+  'key_material',
+  'key_spec',
+  'key_state',
+  'key_usage',
+  'multi_region',
+  'origin',
+  'policy',
+  'primary_region',
+  'replica_regions',
+  'rotation_period_in_days',
+  'tags',
+] as const;
 
 type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;
 
@@ -88,6 +115,15 @@ const changesIn = (finding: Paged, incident: string): Array<[string, AttributeCh
 const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
   changes.length > 0 && changes.every(([, change]) => change.back_to_baseline);
 
+/**
+ * True when the finding is the one that records its key deleted: its state became Deleted (not a second event of a
+ * deletion keydrift knew already, whose state was Deleted before, nor a denied call, which deleted nothing).
+ */
+export function deletesKey(finding: Paged): boolean {
+  const state = finding.changes?.key_state;
+  return finding.status !== 'denied' && state?.after === 'Deleted' && state.before !== 'Deleted';
+}
+
 /** A `resolved` finding of a call that changed nothing (every change `unchanged`): nothing was fixed either. */
 export function changedNothing(finding: Pick<Finding, 'status'> & Partial<Pick<Finding, 'changes'>>): boolean {
   const changes = Object.values(finding.changes ?? {});
@@ -96,11 +132,12 @@ export function changedNothing(finding: Pick<Finding, 'status'> & Partial<Pick<F
 
 /**
  * True when the finding closes one of its incidents: a `resolved` one always, unless it changed nothing; a drift or
- * planned one when it brings all of one incident back (a revoked grant's, or drift a planned change approves).
+ * planned one when it brings all of one incident back (a revoked grant's, or drift a planned change approves); a key's
+ * deletion, whatever its severity, the incidents of the key's other attributes.
  */
 export function resolvesSomeIncident(finding: Paged): boolean {
   if (changedNothing(finding)) return false;
-  if (finding.status === 'resolved') return true;
+  if (finding.status === 'resolved' || deletesKey(finding)) return true;
   return incidentsOf(finding).some((incident) => allBack(changesIn(finding, incident)));
 }
 
@@ -116,12 +153,31 @@ const incidentsOf = (finding: Paged): string[] => [
 export function attributesPaged(finding: Finding): string[] {
   const attributes = incidentsOf(finding);
   if (attributes.length > 0) return attributes;
-  return [finding.status === 'denied' ? 'attempt' : finding.event];
+  return [finding.status === 'denied' ? ATTEMPT : finding.event];
 }
 
-/** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve. */
+/**
+ * The incidents keydrift may hold open on a key the finding deleted, but those the finding pages itself (its state's,
+ * a trigger when the deletion is drift): every attribute's, its creation's and a denied call's. Which of them are open
+ * keydrift does not keep (the pager's ledger forgets an incident quiet for 15 days), and PagerDuty takes the resolve of
+ * a dedup key with no open incident as nothing to do.
+ */
+function incidentsLeftByDeletion(finding: Finding): string[] {
+  if (!deletesKey(finding)) return [];
+  const own = new Set(attributesPaged(finding));
+  const incidents = KEY_ATTRIBUTES.map((attribute) => ownEntry(PAGED_WITH, attribute) ?? attribute);
+  return [...new Set([...incidents, CREATED, ATTEMPT])].filter((incident) => !own.has(incident));
+}
+
+/**
+ * Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve; for a
+ * key's deletion, a resolve of each other incident the key may have open.
+ */
 export function formatPagerDutyEvents(finding: Finding, routingKey: string): PagerDutyEvent[] {
-  return attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute));
+  return [
+    ...attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute)),
+    ...incidentsLeftByDeletion(finding).map((incident) => deletedKeyResolve(finding, routingKey, incident)),
+  ];
 }
 
 /** What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone). */
@@ -168,6 +224,43 @@ function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string)
       group: safeText(finding.account, MAX_FIELD),
       class: safeText(finding.event, MAX_FIELD),
       custom_details: customDetails(finding, attribute, url),
+    },
+    client: 'keydrift',
+    ...(url ? { client_url: url, links: [{ href: url, text: 'Open in the AWS console' }] } : {}),
+  };
+}
+
+/**
+ * The resolve of a deleted key's `incident`: nothing is left to undo on it. Its summary names no change of its own;
+ * the deletion's incident, or its e-mail, says who deleted the key and how.
+ */
+function deletedKeyResolve(finding: Finding, routingKey: string, incident: string): PagerDutyEvent {
+  const url = consoleUrl(finding);
+  const timestamp = ISO_8601.test(finding.timestamp) ? finding.timestamp : undefined;
+  const summary = `Resolved: key ${keyIdOf(finding.resource)} was deleted`;
+  return {
+    routing_key: routingKey,
+    event_action: 'resolve',
+    dedup_key: pagerDutyDedupKey(finding, incident),
+    payload: {
+      summary: eventSummary({ ...finding, severity: 'info', summary }, incident),
+      source: safeText(finding.resource, MAX_FIELD) || 'unknown',
+      severity: 'info',
+      ...(timestamp ? { timestamp } : {}),
+      component: 'kms',
+      group: safeText(finding.account, MAX_FIELD),
+      class: safeText(finding.event, MAX_FIELD),
+      custom_details: {
+        attribute: safeText(incident, MAX_FIELD),
+        event: safeText(finding.event, MAX_FIELD),
+        status: safeText(finding.status, MAX_FIELD),
+        user: safeText(finding.user, MAX_FIELD),
+        account: safeText(finding.account, MAX_FIELD),
+        region: safeText(finding.region, MAX_FIELD),
+        resource: safeText(finding.resource, MAX_FIELD),
+        event_id: safeText(finding.eventId, MAX_FIELD),
+        deletion: safeText(finding.summary, MAX_DETAIL_VALUE),
+      },
     },
     client: 'keydrift',
     ...(url ? { client_url: url, links: [{ href: url, text: 'Open in the AWS console' }] } : {}),

@@ -1,6 +1,7 @@
 /**
  * Which audiences a finding goes to. Chat and email get everything at or above the configured severity; the pager
- * gets critical findings, plus the `resolved` and `planned` ones that close an incident it may hold open. Chat also
+ * gets critical findings, plus the `resolved` and `planned` ones that close an incident it may hold open, and a key's
+ * deletion whatever its severity (it closes the key's other incidents). Chat also
  * gets every `resolved` finding, so the channel that saw the drift hears it was fixed (in its thread).
  */
 

@@ -195,6 +195,23 @@ export const cancelKeyDeletion: Finding = {
   remediation: [`aws kms enable-key ${keyFlag}`],
 };
 
+/** KMS deleting the key at the end of the waiting period no one approved (critical drift), as the replay reports it. */
+export const deleteKey: Finding = {
+  ...scheduleKeyDeletion,
+  event: 'DeleteKey',
+  eventId: 'b25f9cda-74e1-4458-847b-4972a0bf9668',
+  timestamp: '2021-04-12T19:42:07Z',
+  user: 'kms.amazonaws.com',
+  changes: {
+    key_state: { before: 'PendingDeletion', after: 'Deleted' },
+    deletion_date: { before: '2021-04-12T18:58:30Z', after: null, back_to_baseline: true },
+  },
+  summary: 'Key alias/payments deleted by KMS at the end of its waiting period',
+  remediation: [`# ${KEY_ARN} is deleted and cannot be restored: data encrypted under it can no longer be decrypted`],
+  sourceIp: 'AWS Internal',
+  userAgent: 'AWS Internal',
+};
+
 /** Strings an attacker can place in a key description, tag, session name or anything else a record carries. */
 export const HOSTILE = {
   headerInjection: 'Payments key\r\nBcc: x@evil.example\r\nSubject: all clear',
@@ -326,6 +343,7 @@ export const ALL_FINDINGS: Array<[string, Finding]> = [
   ['denied PutKeyPolicy with its attempted policy', deniedPolicyAttempt],
   ['UpdateTrail removing the KMS key', trailKeyRemoved],
   ['CancelKeyDeletion', cancelKeyDeletion],
+  ['DeleteKey', deleteKey],
   ['trail StopLogging', stopLogging],
   ['hostile description', hostileDescription],
   ['hostile 40 KB tag', hostileTag],

@@ -1,17 +1,24 @@
 import { createHash } from 'node:crypto';
-import { formatPagerDutyEvents, pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { keyState } from '../../lambda/adapters/kms-reader';
+import {
+  formatPagerDutyEvents,
+  KEY_ATTRIBUTES,
+  pagerDutyDedupKey,
+  pagerDutyEventsToSend,
+} from '../../lambda/alerts/pagerduty';
 import { audiencesFor } from '../../lambda/alerts/routing';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { unbaselinedResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
-import { at, createTrail, detect, onKey, onTrail, rec } from '../core/harness';
+import { at, createKey, createTrail, detect, onKey, onTrail, rec } from '../core/harness';
 import { malformedSampleText } from '../helpers/fixtures';
 import {
   ACCOUNT,
   ALL_FINDINGS,
   cancelKeyDeletion,
+  deleteKey,
   deniedPolicyAttempt,
   deniedPutKeyPolicy,
   enableKeyRotationResolved,
@@ -340,6 +347,134 @@ describe('pagerDutyEventsToSend: partly resolving changes', () => {
     expect(pagerDutyEventsToSend(opened, 'routing-key').map((e) => [e.event_action, e.dedup_key])).toEqual(
       ['policy', 'key_state'].map((attribute) => ['trigger', pagerDutyDedupKey(opened, attribute)]),
     );
+  });
+});
+
+describe('pagerDutyEventsToSend: a deleted key', () => {
+  /** The incidents a key may hold open besides its state's (its deletion date is paged with its state). */
+  const OTHER_INCIDENTS = [
+    'aliases',
+    'custom_key_store',
+    'description',
+    'enable_key_rotation',
+    'grants',
+    'key_material',
+    'key_spec',
+    'key_usage',
+    'multi_region',
+    'origin',
+    'policy',
+    'primary_region',
+    'replica_regions',
+    'rotation_period_in_days',
+    'tags',
+    'created',
+    'attempt',
+  ];
+  const incidents = (finding: Finding) =>
+    pagerDutyEventsToSend(finding, ROUTING_KEY).map((e) => [e.event_action, e.dedup_key.split(':').pop()]);
+
+  it("keeps the deletion's own incident triggered and resolves every other incident the key may have open", () => {
+    expect(incidents(deleteKey)).toEqual([
+      ['trigger', 'key_state'],
+      ...OTHER_INCIDENTS.map((incident) => ['resolve', incident]),
+    ]);
+  });
+
+  it('says in each resolve that the key was deleted, on the dedup key of that incident', () => {
+    const policy = pagerDutyEventsToSend(deleteKey, ROUTING_KEY).find((e) => e.dedup_key === keyDedup('policy'));
+    expect(policy).toEqual({
+      routing_key: ROUTING_KEY,
+      event_action: 'resolve',
+      dedup_key: keyDedup('policy'),
+      payload: {
+        summary: '[INFO] Resolved: key 1234abcd-12ab-34cd-56ef-1234567890ab was deleted (policy)',
+        source: KEY_ARN,
+        severity: 'info',
+        timestamp: '2021-04-12T19:42:07Z',
+        component: 'kms',
+        group: ACCOUNT,
+        class: 'DeleteKey',
+        custom_details: {
+          attribute: 'policy',
+          event: 'DeleteKey',
+          status: 'drift',
+          user: 'kms.amazonaws.com',
+          account: ACCOUNT,
+          region: REGION,
+          resource: KEY_ARN,
+          event_id: 'b25f9cda-74e1-4458-847b-4972a0bf9668',
+          deletion: 'Key alias/payments deleted by KMS at the end of its waiting period',
+        },
+      },
+      client: 'keydrift',
+      client_url:
+        'https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab',
+      links: [
+        {
+          href: 'https://us-west-2.console.aws.amazon.com/kms/home?region=us-west-2#/kms/keys/1234abcd-12ab-34cd-56ef-1234567890ab',
+          text: 'Open in the AWS console',
+        },
+      ],
+    });
+    expect(pagerDutyEventSchema.safeParse(policy).error).toBeUndefined();
+  });
+
+  it("resolves the state's incident with the others when the deletion is the one its baseline approves", () => {
+    // The approved deletion carried out: planned, info, the key's state back at its (Deleted) baseline.
+    const approved: Finding = {
+      ...deleteKey,
+      status: 'planned',
+      severity: 'info',
+      changes: { ...deleteKey.changes, key_state: { ...deleteKey.changes.key_state!, back_to_baseline: true } },
+      summary: 'Key alias/payments deleted by KMS as approved: its deletion was scheduled for 2021-04-12T18:58:30Z',
+    };
+    expect(incidents(approved)).toEqual([
+      ['resolve', 'key_state'],
+      ...OTHER_INCIDENTS.map((incident) => ['resolve', incident]),
+    ]);
+  });
+
+  it('resolves the incidents of a key the reconciler found deleted, and of one whose deletion an override lowered', () => {
+    const found: Finding = { ...deleteKey, event: 'Reconcile', user: 'keydrift-reconciler' };
+    const lowered: Finding = { ...deleteKey, severity: 'error' };
+    expect(incidents(found)).toEqual(incidents(deleteKey));
+    // Not critical: no one is woken for the deletion, but the page topic still gets it, to close the others.
+    expect(audiencesFor(lowered, 'critical')).toEqual(['page']);
+    expect(incidents(lowered)).toEqual(OTHER_INCIDENTS.map((incident) => ['resolve', incident]));
+  });
+
+  it('sends nothing more for a second event of a deletion already known, nor for a denied deletion', () => {
+    // KMS CMK Deletion after the DeleteKey: the key was Deleted already.
+    const again: Finding = {
+      ...deleteKey,
+      event: 'KMS CMK Deletion',
+      changes: { key_state: { before: 'Deleted', after: 'Deleted', already_known: true } },
+    };
+    const denied: Finding = { ...deleteKey, status: 'denied', severity: 'critical' };
+    expect(incidents(again)).toEqual([['trigger', 'key_state']]);
+    expect(incidents(denied)).toEqual([['trigger', 'key_state']]);
+  });
+
+  it('names every attribute of a key that its live read or its creation records', () => {
+    const read = keyState({
+      metadata: {
+        KeyId: KEY_ARN.split('/')[1],
+        Arn: KEY_ARN,
+        KeyState: 'Enabled',
+        MultiRegion: true,
+        Origin: 'EXTERNAL',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      },
+      policy: '{}',
+      rotation: { KeyRotationEnabled: true, RotationPeriodInDays: 365 },
+      tags: [],
+      aliases: [],
+      grants: [],
+    });
+    const created = detect([createKey()]).last;
+    const attributes = [...Object.keys(read), ...Object.keys(created.changes)];
+    expect(attributes.filter((attribute) => !(KEY_ATTRIBUTES as readonly string[]).includes(attribute))).toEqual([]);
   });
 });
 

@@ -29,6 +29,14 @@ const cmkDeletion = (time = '2021-04-12T19:42:08Z') =>
     r.time = time;
   });
 
+/**
+ * The PagerDuty events of a deletion, as `<action> <incident>`: its state's first, then a resolve of each other
+ * incident the deleted key may have open.
+ */
+const paged = (finding: Finding) =>
+  formatPagerDutyEvents(finding, 'routing-key').map((e) => `${e.event_action} ${e.dedup_key.split(':').pop()}`);
+const trigger = (finding: Finding) => paged(finding).filter((event) => event.startsWith('trigger'));
+
 function run(records: CloudTrailRecord[], configInput: unknown = PLANNED, between?: (store: MemoryStore) => void) {
   const detectionConfig = config(configInput);
   const store = new MemoryStore();
@@ -58,14 +66,15 @@ describe('A deletion a planned principal scheduled, carried out by KMS', () => {
       remediation: [],
     });
     expect(store.baseline(KEY_ARN)?.attributes).toMatchObject({ key_state: 'Deleted', deletion_date: null });
-    expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+    expect(paged(last)[0]).toBe('resolve key_state');
+    expect(trigger(last)).toEqual([]);
     expect(audiencesFor(last)).toEqual(['page']);
   });
 
   it('takes the second event of the same deletion as changing nothing', () => {
     const { findings } = run([created(), scheduledByAdmin(), deleteKey(), cmkDeletion()]);
     expect(findings[3]).toMatchObject({ event: 'KMS CMK Deletion', severity: 'info' });
-    expect(formatPagerDutyEvents(findings[3], 'routing-key').map((e) => e.event_action)).not.toContain('trigger');
+    expect(trigger(findings[3])).toEqual([]);
   });
 
   it('follows a configured severity for planned changes', () => {
@@ -88,7 +97,8 @@ describe('A deletion no one approved stays critical drift', () => {
     expect(last).toMatchObject({ event: 'DeleteKey', status: 'drift', severity: 'critical' });
     expect(last.summary).toBe(`Key ${KEY_ID} deleted by KMS at the end of its waiting period`);
     expect(store.baseline(KEY_ARN)?.attributes.key_state).toBe('Enabled');
-    expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).toEqual(['trigger']);
+    expect(paged(last)[0]).toBe('trigger key_state');
+    expect(trigger(last)).toEqual(['trigger key_state']);
   });
 
   it('pages a deletion whose approval an operator took back (baseline accepted Enabled again)', () => {
@@ -160,7 +170,8 @@ describe('A key the reconciler finds deleted, its deletion event missed', () => 
       summary: `Key ${KEY_ID} deleted by KMS as approved: its deletion was scheduled for ${DELETION_DATE}`,
       remediation: [],
     });
-    expect(formatPagerDutyEvents(finding as Finding, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+    expect(paged(finding as Finding)[0]).toBe('resolve key_state');
+    expect(trigger(finding as Finding)).toEqual([]);
   });
 
   it('pages a key found deleted whose deletion no one approved', () => {

@@ -28,10 +28,14 @@ import {
   by,
   createKey,
   createTrail,
+  decryptFor,
   detect,
+  EXTERNAL_ACCOUNT,
   KEY_ARN,
   onKey,
   onTrail,
+  policyWith,
+  putKeyPolicy,
   rec,
   sessionIdentity,
   TRAIL_ARN,
@@ -459,6 +463,98 @@ describe('createPager', () => {
         eventId: 'disable',
         error: expect.stringContaining('ResourceNotFoundException'),
       });
+    });
+  });
+
+  describe('a deleted key', () => {
+    const MALLORY = sessionIdentity('ReadOnly', 'mallory');
+    const opened = policyWith(decryptFor({ AWS: `arn:aws:iam::${EXTERNAL_ACCOUNT}:root` }));
+    /**
+     * A key whose policy someone opened to another account (critical: its incident stays open), scheduled for
+     * deletion by Alice, then deleted by KMS at the end of the waiting period: the findings the page topic gets.
+     */
+    function deletedAfterPolicyDrift(configInput: unknown = {}): Finding[] {
+      const { findings } = detect(
+        [
+          at(createKey(), 'create', '2021-03-01T00:00:00Z'),
+          at(by(putKeyPolicy(opened), MALLORY), 'open-policy', '2021-03-10T00:00:00Z'),
+          at(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), 'schedule', '2021-03-23T18:58:30Z'),
+          at(onKey(rec('DeleteKey__awskmsdg__1')), 'delete', '2021-04-12T19:42:07Z'),
+        ],
+        configInput,
+      );
+      return findings.filter((f) => audiencesFor(f).includes('page'));
+    }
+    const pageMessage = (f: Finding) => String(pageCommand('arn:aws:sns:us-west-2:111122223333:page', f).input.Message);
+    type Sent = { event_action: string; dedup_key: string; payload: { summary: string } };
+    /** What PagerDuty got for each page message in turn, as `<action> <incident>`. */
+    async function pageEach(findings: Finding[], fetch = fakeFetch(202)): Promise<string[][]> {
+      const perFinding: string[][] = [];
+      for (const f of findings) {
+        const before = fetch.bodies.length;
+        await makePager(fetch.fetch)(snsEvent(pageMessage(f)));
+        perFinding.push(
+          (fetch.bodies.slice(before) as Sent[]).map((b) => `${b.event_action} ${b.dedup_key.split(':').pop()}`),
+        );
+      }
+      return perFinding;
+    }
+
+    it("resolves the incidents of its other attributes, and keeps the deletion's own open when it is drift", async () => {
+      // Prepare
+      const findings = deletedAfterPolicyDrift();
+      expect(findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+        ['PutKeyPolicy', 'drift', 'critical'],
+        ['ScheduleKeyDeletion', 'drift', 'critical'],
+        ['DeleteKey', 'drift', 'critical'],
+      ]);
+      const fetch = fakeFetch(202);
+
+      // Act
+      const sent = await pageEach(findings, fetch);
+
+      // Assess: the policy's incident is resolved, saying why; the key's state (its deletion) is still paged.
+      expect(sent.slice(0, 2)).toEqual([['trigger policy'], ['trigger key_state']]);
+      expect(sent[2]).toEqual(expect.arrayContaining(['trigger key_state', 'resolve policy', 'resolve created']));
+      expect(sent[2]!.filter((s) => s.endsWith(' key_state'))).toEqual(['trigger key_state']);
+      expect(sent[2]!.filter((s) => s.startsWith('trigger'))).toEqual(['trigger key_state']);
+      const policyResolve = (fetch.bodies as Sent[]).find(
+        (b) => b.event_action === 'resolve' && b.dedup_key === pagerDutyDedupKey(findings[0]!, 'policy'),
+      );
+      expect(policyResolve!.payload.summary).toBe(`[INFO] Resolved: key ${KEY_ARN.split('/')[1]} was deleted (policy)`);
+      expect(output.metric('PagerDutySuperseded')).toBe(0);
+    });
+
+    it('resolves them with its state when the deletion is the one a planned principal scheduled', async () => {
+      // Prepare: Alice is a planned principal; mallory's policy change is still drift.
+      const findings = deletedAfterPolicyDrift({ plannedPrincipals: [ALICE] });
+      expect(findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+        ['PutKeyPolicy', 'drift', 'critical'],
+        ['DeleteKey', 'planned', 'info'],
+      ]);
+
+      // Act
+      const sent = await pageEach(findings);
+
+      // Assess: nothing of the key is left open.
+      expect(sent[0]).toEqual(['trigger policy']);
+      expect(sent[1]).toEqual(expect.arrayContaining(['resolve key_state', 'resolve policy']));
+      expect(sent[1]!.filter((s) => s.startsWith('trigger'))).toEqual([]);
+    });
+
+    it('sends a resolve PagerDuty did not take again on the retry, and only that one', async () => {
+      // Prepare: PagerDuty answers the policy's resolve with 500 (no time left for a retry within the invocation).
+      const [, , deletion] = deletedAfterPolicyDrift();
+      const { fetch, sent } = fetchPerAttribute({ policy: [500] });
+      const pager = makePager(fetch);
+      await expect(pager(snsEvent(pageMessage(deletion!)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
+      const first = sent.length;
+
+      // Act: Lambda retries the invocation.
+      await pager(snsEvent(pageMessage(deletion!)));
+
+      // Assess
+      expect(sent.slice(first)).toEqual(['policy 202']);
     });
   });
 

@@ -21,6 +21,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createStateStore } from '../../lambda/adapters/state-store';
+import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
@@ -286,6 +287,46 @@ describe('Reconciler: adoption and drift', () => {
         [second.arn, 'drift', 'warning'],
       ].sort(),
     );
+  });
+
+  it('has the pager resolve the incidents of the other attributes of a key it finds deleted', async () => {
+    // Prepare: adopted; the key's policy opened to another account behind keydrift's back (paged), then the key
+    // deleted, its events missed.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    const policy = JSON.parse(key.policy) as { Statement: Json[] };
+    policy.Statement.push({
+      Sid: 'Outside',
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::444455556666:root' },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    });
+    key.policy = JSON.stringify(policy);
+    const opened = await reconciler()({});
+    account.keys.delete(key.arn);
+    snsMock.resetHistory();
+
+    // Act
+    const found = await reconciler()({});
+
+    // Assess: the deletion pages the key's state, and closes the policy's incident.
+    expect([...opened.findings, ...found.findings].map((f) => [f.status, f.severity, Object.keys(f.changes)])).toEqual([
+      ['drift', 'critical', ['policy']],
+      ['drift', 'critical', ['key_state']],
+    ]);
+    const paged = snsMock
+      .commandCalls(PublishCommand, { TopicArn: topics.page })
+      .flatMap((call) => pagerDutyEventsToSend(JSON.parse(String(call.args[0].input.Message)) as Finding, 'k'))
+      .map((event) => [event.event_action, event.dedup_key.split(':').pop()]);
+    expect(paged).toEqual(
+      expect.arrayContaining([
+        ['trigger', 'key_state'],
+        ['resolve', 'policy'],
+      ]),
+    );
+    expect(paged.filter(([action]) => action === 'trigger')).toEqual([['trigger', 'key_state']]);
   });
 
   it('alerts a drift again when it recurs after it was resolved', async () => {
