@@ -51,6 +51,14 @@ export interface PageLedger {
    */
   admit(page: PageRecord): Promise<boolean>;
   /**
+   * Whether the resolve `page` of an incident keydrift may have left open (a deleted key's other attributes) may be
+   * sent: only when the last event recorded for its dedup key is a trigger no newer than it (the incident is open, as
+   * far as keydrift knows), which it then replaces, or when it is itself the last recorded and PagerDuty has not taken
+   * it (its own retry). A dedup key never paged, or quiet for {@link PAGE_TTL_SECONDS}, is left alone.
+   * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
+   */
+  admitIfOpen(page: PageRecord): Promise<boolean>;
+  /**
    * Records that PagerDuty took `page` (the last recorded or an older trigger): a retry of the invocation (another of
    * the finding's events failed) does not send it again, which would open a new incident once someone resolved it.
    */
@@ -121,13 +129,23 @@ export function createPageLedger({
     }
   }
 
-  const recordIf = (page: PageRecord, update: string, condition: string) =>
+  const recordIf = (page: PageRecord, update: string, condition: string, values: Record<string, AttributeValue> = {}) =>
     updateIf(page.dedupKey, update, condition, {
       ':at': { N: String(page.at) },
       ':eventId': { S: page.eventId },
       ':seen': { SS: [page.eventId] },
       ':action': { S: page.action },
+      ...values,
     });
+  const recorded = 'eventId = :eventId, #action = :action, expiresAt = :expires';
+  /**
+   * The update recording `page` as the newest: a newer trigger keeps what PagerDuty took (an older trigger may still
+   * go, but not twice); a resolve ends it.
+   */
+  const asNewest = (page: PageRecord) =>
+    page.action === 'resolve'
+      ? `SET #at = :at, #seen = :seen, ${recorded}, resolvedAt = :at REMOVE #sent`
+      : `SET #at = :at, #seen = :seen, ${recorded}`;
 
   return {
     async takeTurn(dedupKey) {
@@ -154,20 +172,12 @@ export function createPageLedger({
       };
     },
     async admit(page) {
-      const fields = 'eventId = :eventId, #action = :action, expiresAt = :expires';
       return (
-        // A newer trigger keeps what PagerDuty took (an older trigger may still go, but not twice); a resolve ends it.
-        (await recordIf(
-          page,
-          page.action === 'resolve'
-            ? `SET #at = :at, #seen = :seen, ${fields}, resolvedAt = :at REMOVE #sent`
-            : `SET #at = :at, #seen = :seen, ${fields}`,
-          'attribute_not_exists(#at) OR #at < :at',
-        )) ||
+        (await recordIf(page, asNewest(page), 'attribute_not_exists(#at) OR #at < :at')) ||
         // A resolve of the same second is the last resolve too: older triggers stay out once a newer one reopens.
         (await recordIf(
           page,
-          `SET ${fields}${page.action === 'resolve' ? ', resolvedAt = :at' : ''} ADD #seen :seen`,
+          `SET ${recorded}${page.action === 'resolve' ? ', resolvedAt = :at' : ''} ADD #seen :seen`,
           '#at = :at AND NOT contains(#sent, :eventId) AND (eventId = :eventId OR NOT contains(#seen, :eventId))',
         )) ||
         // Checked, not recorded: the newest stays the newest (its expiry only is kept fresh).
@@ -177,6 +187,12 @@ export function createPageLedger({
             'SET expiresAt = :expires',
             '#action = :action AND NOT contains(#sent, :eventId) AND (attribute_not_exists(resolvedAt) OR resolvedAt < :at)',
           ))
+      );
+    },
+    async admitIfOpen(page) {
+      return (
+        (await recordIf(page, asNewest(page), '#action = :trigger AND #at <= :at', { ':trigger': { S: 'trigger' } })) ||
+        recordIf(page, 'SET expiresAt = :expires', '#at = :at AND eventId = :eventId AND NOT contains(#sent, :eventId)')
       );
     },
     async sent(page) {

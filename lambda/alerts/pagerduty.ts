@@ -158,9 +158,7 @@ export function attributesPaged(finding: Finding): string[] {
 
 /**
  * The incidents keydrift may hold open on a key the finding deleted, but those the finding pages itself (its state's,
- * a trigger when the deletion is drift): every attribute's, its creation's and a denied call's. Which of them are open
- * keydrift does not keep (the pager's ledger forgets an incident quiet for 15 days), and PagerDuty takes the resolve of
- * a dedup key with no open incident as nothing to do.
+ * a trigger when the deletion is drift): every attribute's, its creation's and a denied call's.
  */
 function incidentsLeftByDeletion(finding: Finding): string[] {
   if (!deletesKey(finding)) return [];
@@ -169,15 +167,18 @@ function incidentsLeftByDeletion(finding: Finding): string[] {
   return [...new Set([...incidents, CREATED, ATTEMPT])].filter((incident) => !own.has(incident));
 }
 
-/**
- * Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve; for a
- * key's deletion, a resolve of each other incident the key may have open.
- */
+/** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve. */
 export function formatPagerDutyEvents(finding: Finding, routingKey: string): PagerDutyEvent[] {
-  return [
-    ...attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute)),
-    ...incidentsLeftByDeletion(finding).map((incident) => deletedKeyResolve(finding, routingKey, incident)),
-  ];
+  return attributesPaged(finding).map((attribute) => pagerDutyEvent(finding, routingKey, attribute));
+}
+
+/**
+ * For a key's deletion, the resolve of each other incident the key may hold open (none for any other finding): the
+ * pager sends each only when its ledger shows that incident open (PageLedger.admitIfOpen), so that a deletion does not
+ * send 17 resolves of incidents never opened, which would eat into PagerDuty's rate limit when many keys go at once.
+ */
+export function deletedKeyResolves(finding: Finding, routingKey: string): PagerDutyEvent[] {
+  return incidentsLeftByDeletion(finding).map((incident) => deletedKeyResolve(finding, routingKey, incident));
 }
 
 /** What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone). */

@@ -17,7 +17,7 @@ import type { Context, SNSEvent } from 'aws-lambda';
 import { PageInFlightError, RetryablePagerDutyError } from '../adapters/errors';
 import { type PageLedger, TURN_MS, TURN_WAIT_MS } from '../adapters/page-ledger';
 import { createPagerDutySender, createRoutingKeyProvider, type SendResult } from '../adapters/pagerduty';
-import { type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
+import { deletedKeyResolves, type PagerDutyEvent, pagerDutyEventsToSend } from '../alerts/pagerduty';
 import { type Finding, SEVERITIES, STATUSES } from '../core/types';
 
 export interface PagerDeps {
@@ -63,6 +63,16 @@ export const ATTEMPT_RESERVE_MS = TURN_WAIT_MS + TURN_MS + 2_000;
 
 /** What the pager does instead of sending an event older than one already sent for its dedup key. */
 const SUPERSEDED = { outcome: 'superseded' } as const;
+/** What it does instead of resolving a deleted key's incident that its ledger does not show open. */
+const NOT_OPEN = { outcome: 'not open' } as const;
+
+/** An event to send; `ifOpen`: a deleted key's resolve, sent only when its incident is open (PageLedger.admitIfOpen). */
+type Outcome = SendResult | typeof SUPERSEDED | typeof NOT_OPEN;
+
+interface Outgoing {
+  body: PagerDutyEvent;
+  ifOpen: boolean;
+}
 
 /**
  * The problems that keep a message from being a finding the PagerDuty formatter can read (empty when there are
@@ -148,17 +158,13 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
     return undefined;
   }
 
-  /** False when a newer event for the body's dedup key was sent already. */
-  async function isNewest(finding: Finding, body: PagerDutyEvent): Promise<boolean> {
+  /** False when a newer event for the body's dedup key was sent already (or, `ifOpen`, its incident is not open). */
+  async function isNewest(finding: Finding, { body, ifOpen }: Outgoing): Promise<boolean> {
     const at = Date.parse(finding.timestamp);
     if (Number.isNaN(at)) return true;
     try {
-      return await deps.ledger.admit({
-        dedupKey: body.dedup_key,
-        at,
-        eventId: finding.eventId,
-        action: body.event_action,
-      });
+      const page = { dedupKey: body.dedup_key, at, eventId: finding.eventId, action: body.event_action };
+      return await (ifOpen ? deps.ledger.admitIfOpen(page) : deps.ledger.admit(page));
     } catch (error) {
       // A page matters more than its order, and the table may be unusable for the very reason to page (keydrift's
       // own key disabled).
@@ -187,10 +193,11 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
    * Sends `body` if it is the newest for its dedup key, and records it sent once PagerDuty took it; in the dedup key's
    * turn, so that no other invocation's event of it is checked or sent in between.
    */
-  async function sendIfNewest(finding: Finding, body: PagerDutyEvent): Promise<SendResult | typeof SUPERSEDED> {
+  async function sendIfNewest(finding: Finding, outgoing: Outgoing): Promise<Outcome> {
+    const { body } = outgoing;
     const release = await takeTurn(body);
     try {
-      if (!(await isNewest(finding, body))) return SUPERSEDED;
+      if (!(await isNewest(finding, outgoing))) return outgoing.ifOpen ? NOT_OPEN : SUPERSEDED;
       const result = await sendWithCurrentKey(body);
       if (result.outcome === 'accepted') await markSent(finding, body);
       return result;
@@ -232,14 +239,11 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
    * invocation has the time for the wait and one more attempt; each attempt takes the dedup key's turn anew and asks
    * the ledger again, so that a newer event of the attribute sent meanwhile by another invocation is not undone.
    */
-  async function sendWithBackoff(
-    finding: Finding,
-    body: PagerDutyEvent,
-    timeLeft: () => number,
-  ): Promise<SendResult | typeof SUPERSEDED> {
+  async function sendWithBackoff(finding: Finding, outgoing: Outgoing, timeLeft: () => number): Promise<Outcome> {
+    const { body } = outgoing;
     for (let retry = 1; ; retry++) {
       try {
-        return await sendIfNewest(finding, body);
+        return await sendIfNewest(finding, outgoing);
       } catch (error) {
         if (!(error instanceof RetryablePagerDutyError) || retry > PAGERDUTY_RETRIES) throw error;
         const waitMs = Math.round(PAGERDUTY_RETRY_MS * (2 / 3 + (2 / 3) * random()));
@@ -257,11 +261,15 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
   }
 
   async function page(finding: Finding, timeLeft: () => number): Promise<unknown[]> {
-    const bodies = pagerDutyEventsToSend(finding, await routingKey());
-    const results = await Promise.allSettled(bodies.map((body) => sendWithBackoff(finding, body, timeLeft)));
+    const key = await routingKey();
+    const outgoing: Outgoing[] = [
+      ...pagerDutyEventsToSend(finding, key).map((body) => ({ body, ifOpen: false })),
+      ...deletedKeyResolves(finding, key).map((body) => ({ body, ifOpen: true })),
+    ];
+    const results = await Promise.allSettled(outgoing.map((event) => sendWithBackoff(finding, event, timeLeft)));
     const retryable: unknown[] = [];
     results.forEach((result, index) => {
-      const { dedup_key, event_action } = bodies[index];
+      const { dedup_key, event_action } = outgoing[index].body;
       if (result.status === 'rejected') {
         retryable.push(result.reason);
         logger.warn('PagerDuty did not take the event; the invocation will be retried', {
@@ -269,6 +277,8 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
           dedupKey: dedup_key,
           error: (result.reason as Error).message,
         });
+      } else if (result.value.outcome === 'not open') {
+        logger.debug('Not sent: no incident of the deleted key is open for this attribute', { dedupKey: dedup_key });
       } else if (result.value.outcome === 'superseded') {
         count('PagerDutySuperseded');
         logger.info('Not sent: PagerDuty has this event, or a newer one for this attribute, already', {

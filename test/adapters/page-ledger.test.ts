@@ -41,6 +41,33 @@ describe('createPageLedger', () => {
     expect(await pages.admit(page('2026-10-03T12:00:59.999Z', 'late', 'trigger'))).toBe(false);
   });
 
+  it("takes a deleted key's resolve only while the last event taken for its dedup key is a trigger", async () => {
+    const pages = ledger();
+    const deletion = (dedupKey: string) => page('2026-10-03T12:05:00Z', 'delete', 'resolve', dedupKey);
+    // Never paged: nothing to resolve.
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:never`))).toBe(false);
+    // Resolved already.
+    await pages.admit(page('2026-10-03T12:00:00Z', 'open', 'trigger', `${DEDUP_KEY}:closed`));
+    await pages.admit(page('2026-10-03T12:01:00Z', 'close', 'resolve', `${DEDUP_KEY}:closed`));
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:closed`))).toBe(false);
+    // Open: taken, and recorded, so that an older trigger arriving late does not reopen it.
+    const opened = page('2026-10-03T12:00:00Z', 'open', 'trigger', `${DEDUP_KEY}:open`);
+    await pages.admit(opened);
+    await pages.sent(opened);
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:open`))).toBe(true);
+    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'late', 'trigger', `${DEDUP_KEY}:open`))).toBe(false);
+  });
+
+  it("takes a deleted key's resolve again on its retry until PagerDuty took it", async () => {
+    const pages = ledger();
+    await pages.admit(page('2026-10-03T12:00:00Z', 'open', 'trigger'));
+    const deletion = page('2026-10-03T12:05:00Z', 'delete', 'resolve');
+    expect(await pages.admitIfOpen(deletion)).toBe(true);
+    expect(await pages.admitIfOpen(deletion)).toBe(true);
+    await pages.sent(deletion);
+    expect(await pages.admitIfOpen(deletion)).toBe(false);
+  });
+
   it('does not take again an event PagerDuty took, until a newer one is recorded', async () => {
     const pages = ledger();
     const disable = page('2026-10-03T12:00:00Z', 'disable', 'trigger');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { keyState } from '../../lambda/adapters/kms-reader';
 import {
+  deletedKeyResolves,
   formatPagerDutyEvents,
   KEY_ATTRIBUTES,
   pagerDutyDedupKey,
@@ -371,8 +372,12 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     'created',
     'attempt',
   ];
+  /** The deletion's own events, then the resolves the pager sends of those its ledger shows open. */
   const incidents = (finding: Finding) =>
-    pagerDutyEventsToSend(finding, ROUTING_KEY).map((e) => [e.event_action, e.dedup_key.split(':').pop()]);
+    [...pagerDutyEventsToSend(finding, ROUTING_KEY), ...deletedKeyResolves(finding, ROUTING_KEY)].map((e) => [
+      e.event_action,
+      e.dedup_key.split(':').pop(),
+    ]);
 
   it("keeps the deletion's own incident triggered and resolves every other incident the key may have open", () => {
     expect(incidents(deleteKey)).toEqual([
@@ -381,8 +386,13 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     ]);
   });
 
+  it("offers those resolves apart from the finding's own events, for the pager to send only where an incident is open", () => {
+    expect(pagerDutyEventsToSend(deleteKey, ROUTING_KEY).map((e) => e.dedup_key)).toEqual([keyDedup('key_state')]);
+    expect(deletedKeyResolves(putKeyPolicyOpened, ROUTING_KEY)).toEqual([]);
+  });
+
   it('says in each resolve that the key was deleted, on the dedup key of that incident', () => {
-    const policy = pagerDutyEventsToSend(deleteKey, ROUTING_KEY).find((e) => e.dedup_key === keyDedup('policy'));
+    const policy = deletedKeyResolves(deleteKey, ROUTING_KEY).find((e) => e.dedup_key === keyDedup('policy'));
     expect(policy).toEqual({
       routing_key: ROUTING_KEY,
       event_action: 'resolve',

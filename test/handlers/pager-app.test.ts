@@ -513,11 +513,10 @@ describe('createPager', () => {
       // Act
       const sent = await pageEach(findings, fetch);
 
-      // Assess: the policy's incident is resolved, saying why; the key's state (its deletion) is still paged.
+      // Assess: the policy's incident is resolved, saying why; the key's state (its deletion) is still paged. No
+      // resolve goes for the incidents never opened (its rotation, tags, creation…).
       expect(sent.slice(0, 2)).toEqual([['trigger policy'], ['trigger key_state']]);
-      expect(sent[2]).toEqual(expect.arrayContaining(['trigger key_state', 'resolve policy', 'resolve created']));
-      expect(sent[2]!.filter((s) => s.endsWith(' key_state'))).toEqual(['trigger key_state']);
-      expect(sent[2]!.filter((s) => s.startsWith('trigger'))).toEqual(['trigger key_state']);
+      expect([...sent[2]!].sort()).toEqual(['resolve policy', 'trigger key_state']);
       const policyResolve = (fetch.bodies as Sent[]).find(
         (b) => b.event_action === 'resolve' && b.dedup_key === pagerDutyDedupKey(findings[0]!, 'policy'),
       );
@@ -538,15 +537,29 @@ describe('createPager', () => {
 
       // Assess: nothing of the key is left open.
       expect(sent[0]).toEqual(['trigger policy']);
-      expect(sent[1]).toEqual(expect.arrayContaining(['resolve key_state', 'resolve policy']));
-      expect(sent[1]!.filter((s) => s.startsWith('trigger'))).toEqual([]);
+      expect([...sent[1]!].sort()).toEqual(['resolve key_state', 'resolve policy']);
+    });
+
+    it('sends no resolve for an incident the key never had open, so that deletions spare the rate limit', async () => {
+      // Prepare: the policy's trigger was never paged here (another routing key then, or its record expired).
+      const [, , deletion] = deletedAfterPolicyDrift();
+      const fetch = fakeFetch(202);
+
+      // Act
+      const [sent] = await pageEach([deletion!], fetch);
+
+      // Assess
+      expect(sent).toEqual(['trigger key_state']);
+      expect(output.metric('PagerDutySuperseded')).toBe(0);
     });
 
     it('sends a resolve PagerDuty did not take again on the retry, and only that one', async () => {
-      // Prepare: PagerDuty answers the policy's resolve with 500 (no time left for a retry within the invocation).
-      const [, , deletion] = deletedAfterPolicyDrift();
-      const { fetch, sent } = fetchPerAttribute({ policy: [500] });
+      // Prepare: the policy's incident is open; PagerDuty answers its resolve with 500 (no time left for a retry
+      // within the invocation).
+      const [opening, , deletion] = deletedAfterPolicyDrift();
+      const { fetch, sent } = fetchPerAttribute({ policy: [202, 500] });
       const pager = makePager(fetch);
+      await pager(snsEvent(pageMessage(opening!)));
       await expect(pager(snsEvent(pageMessage(deletion!)))).rejects.toBeInstanceOf(RetryablePagerDutyError);
       const first = sent.length;
 

@@ -21,7 +21,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createStateStore } from '../../lambda/adapters/state-store';
-import { pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
+import { deletedKeyResolves, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
@@ -318,7 +318,8 @@ describe('Reconciler: adoption and drift', () => {
     ]);
     const paged = snsMock
       .commandCalls(PublishCommand, { TopicArn: topics.page })
-      .flatMap((call) => pagerDutyEventsToSend(JSON.parse(String(call.args[0].input.Message)) as Finding, 'k'))
+      .map((call) => JSON.parse(String(call.args[0].input.Message)) as Finding)
+      .flatMap((f) => [...pagerDutyEventsToSend(f, 'k'), ...deletedKeyResolves(f, 'k')])
       .map((event) => [event.event_action, event.dedup_key.split(':').pop()]);
     expect(paged).toEqual(
       expect.arrayContaining([
