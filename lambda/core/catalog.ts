@@ -21,7 +21,7 @@ export interface SummaryContext {
 }
 
 export interface EventEntry {
-  /** A fixed severity, or one that depends on what changed (findings with no event behind them). */
+  /** A fixed severity, or one that depends on what changed (findings with no event behind them, a staged material's deletion). */
   severity: Severity | ((changes: Record<string, AttributeChange>) => Severity);
   summary(ctx: SummaryContext): string;
   /** Scheduled work KMS does itself for an approved setting (automatic rotation): never drift. */
@@ -44,6 +44,14 @@ function deletionWhen(c: SummaryContext): string {
   const days = c.event.requestParameters.pendingWindowInDays ?? c.event.responseElements.pendingWindowInDays;
   return `, ${typeof days === 'number' ? `${days} days` : 'its waiting period'} after its last replica is deleted,`;
 }
+
+/**
+ * Whether a DeleteImportedKeyMaterial deleted material the key uses: that changes its material and state (or names
+ * them as already known). Deleting the material staged for its next rotation (effects.ts deletesStagedMaterial)
+ * changes neither.
+ */
+const deletesMaterialInUse = (changes: Record<string, unknown>): boolean =>
+  'key_material' in changes || 'key_state' in changes;
 
 /** `, open to account 444455556666` (or `to anyone`) for outside access, else nothing. */
 function openedTo(external: string[] | undefined): string {
@@ -247,11 +255,11 @@ export const EVENTS: Record<string, EventEntry> = {
   DisableKey: { severity: 'critical', summary: s((c) => `Key ${c.label} disabled by ${c.who}`) },
   PutKeyPolicy: { severity: 'critical', summary: policySummary },
   DeleteImportedKeyMaterial: {
-    severity: 'critical',
+    // The material staged for a rotation is no more than its import was (error): the key goes on as approved, and a
+    // page would open an incident no later change could resolve.
+    severity: (changes) => (deletesMaterialInUse(changes) ? 'critical' : 'error'),
     summary: s((c) =>
-      // Of the material staged for a rotation (effects.ts deletesStagedMaterial), it changes neither the key's material
-      // nor its state; any other deletion changes both, or names them as already known.
-      'key_material' in c.changes || 'key_state' in c.changes
+      deletesMaterialInUse(c.changes)
         ? `Imported key material of ${c.label} deleted by ${c.who}: the key cannot be used until it is re-imported`
         : `Key material staged for the next on-demand rotation of ${c.label} deleted by ${c.who}: the key goes on using its current material`,
     ),

@@ -355,8 +355,8 @@ describe('CreateKey', () => {
       const { arn, records } = keyWithStagedMaterial();
       const { last, store } = detect([...records, deletion(arn, STAGED, 'delete-1', '2024-01-01T00:00:04Z')]);
 
-      // Assess: still reported, at its catalogue severity, but not as a key that cannot be used.
-      expect(last).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical', status: 'drift' });
+      // Assess: still reported, as its import was (error: alerted, not paged), not as a key that cannot be used.
+      expect(last).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', status: 'drift' });
       expect(last.changes.key_state).toBeUndefined();
       expect(last.changes.key_material).toBeUndefined();
       expect(last.summary).toBe(

@@ -799,7 +799,7 @@ describe('createDetector: live state', () => {
     const { finding } = await detect(deletion);
 
     // Assess: reported at its severity, but no key waiting for its import, and nothing for the reads to wait for.
-    expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical', status: 'drift' });
+    expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', status: 'drift' });
     expect(finding?.changes).toEqual({});
     expect(finding?.summary).toContain('staged for the next on-demand rotation');
     expect(sleeps).toEqual([]);
