@@ -11,6 +11,18 @@ import type { ResourceSnapshot } from './types';
 export const DELETION_LAG_MS = 24 * 60 * 60 * 1000;
 
 /**
+ * KMS's shortest waiting period (ScheduleKeyDeletion takes 7 to 30 days): a multi-Region primary scheduled while it had
+ * replicas waits for their deletion, then this long at least, so it is never deleted sooner after its schedule.
+ */
+export const MIN_WAITING_PERIOD_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * The key state of a multi-Region primary scheduled for deletion while it has replicas: no deletion date until the last
+ * of them is deleted, when KMS moves it to PendingDeletion, dated the waiting period after, with no event of its own.
+ */
+const AWAITING_REPLICAS = 'PendingReplicaDeletion';
+
+/**
  * When keydrift knows a key was deleted: at the time of its deletion event (`atMs`), or, for a read that found it gone,
  * by the time of that read (`byMs`): a reconcile run may come days after the deletion it finds (its event missed), and
  * the state it stored last, which still shows the approved pending deletion, is what tells the deletion apart then.
@@ -22,22 +34,29 @@ export type DeletedWhen = { atMs: number } | { byMs: number };
  * scheduled it), when the key's deletion is that schedule carried out: it happened at or after the date (and, when its
  * time is known, no later than `DELETION_LAG_MS` after it), and the state keydrift stored last (`stored`), where it
  * knows them, still shows the approved pending deletion: one cancelled and scheduled again for another date, or never
- * approved, is not. `undefined` for any other deletion, which stays drift.
+ * approved, is not. `null` for a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion), its
+ * date never seen (no run read it dated): approved too when the state stored last still shows that wait and the
+ * deletion came no sooner than KMS's shortest waiting period after its approval. `undefined` for any other deletion,
+ * which stays drift.
  */
 export function approvedDeletionDate(
   baseline: ResourceSnapshot | undefined,
   stored: ResourceSnapshot | undefined,
   when: DeletedWhen,
-): string | undefined {
+): string | null | undefined {
+  const deletedMs = 'atMs' in when ? when.atMs : when.byMs;
+  const storedState = lookup(stored, 'key_state');
+  if (storedState !== undefined && storedState !== lookup(baseline, 'key_state')) return undefined;
+  if (lookup(baseline, 'key_state') === AWAITING_REPLICAS) {
+    const approvedMs = Date.parse(baseline?.approvedAt?.key_state ?? '');
+    return approvedMs + MIN_WAITING_PERIOD_MS <= deletedMs ? null : undefined;
+  }
   const date = lookup(baseline, 'deletion_date');
   if (!isPendingDeletion(lookup(baseline, 'key_state')) || typeof date !== 'string') return undefined;
   const dateMs = Date.parse(date);
   if (Number.isNaN(dateMs)) return undefined;
-  const deletedMs = 'atMs' in when ? when.atMs : when.byMs;
   if (deletedMs < dateMs || ('atMs' in when && when.atMs > dateMs + DELETION_LAG_MS)) return undefined;
-  const storedState = lookup(stored, 'key_state');
   const storedDate = lookup(stored, 'deletion_date');
-  if (storedState !== undefined && storedState !== lookup(baseline, 'key_state')) return undefined;
   if (storedDate !== undefined && (typeof storedDate !== 'string' || Date.parse(storedDate) !== dateMs))
     return undefined;
   return date;

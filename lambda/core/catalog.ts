@@ -515,10 +515,12 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
 
 /**
  * A key KMS deleted at the end of the waiting period its baseline approves (core/approved-deletion.ts): the schedule a
- * planned principal made, carried out.
+ * planned principal made, carried out. `null`: a multi-Region primary's, scheduled while it had replicas, whose date
+ * (set by KMS once they were gone) keydrift never read.
  */
-export function approvedDeletionSummary(c: SummaryContext, date: string): string {
-  return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${date}`;
+export function approvedDeletionSummary(c: SummaryContext, date: string | null): string {
+  const when = date ?? "the end of the waiting period after its last replica's deletion";
+  return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${when}`;
 }
 
 function deletionReminderSummary(approval: string) {

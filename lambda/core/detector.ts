@@ -99,7 +99,7 @@ export class Detector {
         notes: effect.notes,
         untouchedDrift: untouchedDrift(paths, state, baseline),
         approved: (path) => lookup(baseline, path),
-        ...(approvedDeletion ? { approvedDeletionDate: approvedDeletion } : {}),
+        ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
       },
       this.store,
       this.config,

@@ -54,9 +54,10 @@ export interface Observation {
   approved?: ApprovedValue;
   /**
    * The key was deleted as its baseline approves (core/approved-deletion.ts): the deletion date a planned principal
-   * scheduled, its waiting period over. The deletion is that approval carried out, not drift.
+   * scheduled, its waiting period over, or `null` for a multi-Region primary approved waiting for its replicas, whose
+   * date keydrift never saw. The deletion is that approval carried out, not drift.
    */
-  approvedDeletionDate?: string;
+  approvedDeletionDate?: string | null;
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -192,7 +193,7 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
   const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
   // An approved deletion carried out leaves the key as approved, Deleted: an incident still open for its state closes.
   const wasDrifting = (p: TouchedPath) =>
-    !!observation.approvedDeletionDate || p.baseline === undefined || !same(p.before, p.baseline);
+    observation.approvedDeletionDate !== undefined || p.baseline === undefined || !same(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
     if (touched.length === 0 || drifting.has(attribute) || change.unchanged) continue;
@@ -213,7 +214,8 @@ function statusOf(
 ): Status {
   const { event, paths, approvedDeletionDate } = observation;
   if (event.errorCode) return 'denied';
-  if (entry.routine || managedBy || approvedDeletionDate || isPlannedPrincipal(event.actor, config.plannedPrincipals))
+  const approvedDeletion = approvedDeletionDate !== undefined;
+  if (entry.routine || managedBy || approvedDeletion || isPlannedPrincipal(event.actor, config.plannedPrincipals))
     return 'planned';
   const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
   return backToBaseline ? 'resolved' : 'drift';
@@ -254,7 +256,7 @@ function summaryOf(
   entry: EventEntry,
   status: Status,
   ctx: SummaryContext,
-  { managedBy, approvedDeletionDate }: { managedBy?: string; approvedDeletionDate?: string },
+  { managedBy, approvedDeletionDate }: { managedBy?: string; approvedDeletionDate?: string | null },
 ): string {
   const base = entry.summary(ctx);
   switch (status) {
@@ -265,7 +267,7 @@ function summaryOf(
       }
       return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
     case 'planned':
-      if (approvedDeletionDate) return approvedDeletionSummary(ctx, approvedDeletionDate);
+      if (approvedDeletionDate !== undefined) return approvedDeletionSummary(ctx, approvedDeletionDate);
       if (entry.routine) return base;
       return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
     case 'resolved': {

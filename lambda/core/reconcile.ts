@@ -332,7 +332,7 @@ export function reconcileResource(
       notes: {},
       untouchedDrift,
       approved: (path) => lookup(baseline, path),
-      ...(approvedDeletion ? { approvedDeletionDate: approvedDeletion } : {}),
+      ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
     },
     surroundings,
     config,

@@ -184,3 +184,106 @@ describe('A key the reconciler finds deleted, its deletion event missed', () => 
     expect(finding).toMatchObject({ status: 'drift', severity: 'critical' });
   });
 });
+
+/**
+ * A multi-Region primary with replicas, scheduled for deletion, waits for them (PendingReplicaDeletion, no date): once
+ * the last one is deleted, KMS moves it to PendingDeletion on its own, dated the waiting period after, with no event in
+ * the primary's Region, and deletes it at that date (DeleteKey, KMS CMK Deletion).
+ */
+describe("A multi-Region primary's deletion a planned principal scheduled while it had replicas", () => {
+  const MRK_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
+  const MRK_ARN = `arn:aws:kms:us-west-2:111122223333:key/${MRK_ID}`;
+
+  const createdPrimary = () =>
+    at(
+      rec('CreateKey__awskmsdg__2', (r) => {
+        onKey(r, MRK_ARN);
+        const metadata = (r.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata;
+        Object.assign(metadata, { keyId: MRK_ID, arn: MRK_ARN, multiRegion: true });
+        (r.requestParameters as Record<string, unknown>).multiRegion = true;
+      }),
+      'create-primary',
+      '2021-10-01T09:00:00Z',
+    );
+  const scheduledPrimary = () => onKey(rec('ScheduleKeyDeletion__awskmsdg__2'), MRK_ARN);
+  const scheduledPrimaryByAdmin = () => by(scheduledPrimary(), sessionIdentity('Admin', 'user01'));
+  const primaryDeleted = (time: string) => at(onKey(rec('DeleteKey__awskmsdg__1'), MRK_ARN), 'delete-primary', time);
+  const primaryCmkDeletion = (time: string) =>
+    rec('KMSCMKDeletion__awskmsdg__1', (r) => {
+      Object.assign(r, { time, resources: [MRK_ARN], detail: { 'key-id': MRK_ID } });
+    });
+
+  it('approves the wait for the replicas, with no date', () => {
+    const { last, store } = run([createdPrimary(), scheduledPrimaryByAdmin()]);
+    expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+    expect(store.baseline(MRK_ARN)?.attributes).toMatchObject({
+      key_state: 'PendingReplicaDeletion',
+      deletion_date: null,
+    });
+  });
+
+  /** The reconcile run at `now` reading the primary as `live`, after the records were judged. */
+  function reconcilePrimary(records: CloudTrailRecord[], live: Record<string, unknown>, now: string) {
+    const { store } = run(records);
+    const baseline = store.baseline(MRK_ARN);
+    if (!baseline) throw new Error('no baseline');
+    const read = snapshotFromState('key', MRK_ARN, { ...store.snapshot(MRK_ARN)?.attributes, ...live });
+    const input = {
+      baseline,
+      live: read,
+      previous: store.snapshot(MRK_ARN),
+      previousVersion: 2,
+      nowMs: Date.parse(now),
+    };
+    return reconcileResource(input, store, config(PLANNED));
+  }
+
+  describe('deleted by KMS at the end of its waiting period', () => {
+    it.each([
+      ['DeleteKey', primaryDeleted],
+      ['KMS CMK Deletion', primaryCmkDeletion],
+    ])('takes %s as the approved deletion carried out: planned, info, baseline Deleted', (event, deletion) => {
+      // Act: no run saw the date (the reconciler was off, or this is a replay of the logs).
+      const { last, store } = run([createdPrimary(), scheduledPrimaryByAdmin(), deletion('2021-12-05T12:40:00Z')]);
+
+      // Assess
+      expect(last).toMatchObject({ event, status: 'planned', severity: 'info', remediation: [] });
+      expect(last.summary).toBe(
+        `Key ${MRK_ID} deleted by KMS as approved: its deletion was scheduled for the end of the waiting period after its last replica's deletion`,
+      );
+      expect(store.baseline(MRK_ARN)?.attributes).toMatchObject({ key_state: 'Deleted', deletion_date: null });
+      expect(formatPagerDutyEvents(last, 'routing-key').map((e) => e.event_action)).toEqual(['resolve']);
+    });
+
+    it('is the approved deletion too when a run found it gone', () => {
+      const finding = reconcilePrimary(
+        [createdPrimary(), scheduledPrimaryByAdmin()],
+        { key_state: 'Deleted', deletion_date: null },
+        '2021-12-06T06:00:00Z',
+      );
+      expect(finding).toMatchObject({ event: 'Reconcile', status: 'planned', severity: 'info' });
+    });
+
+    it('pages a deletion an unplanned principal scheduled', () => {
+      const { last } = run([createdPrimary(), scheduledPrimary(), primaryDeleted('2021-12-05T12:40:00Z')]);
+      expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    });
+
+    it('pages a deletion sooner than any waiting period after the approval: not the schedule approved', () => {
+      // KMS waits at least 7 days after the last replica's deletion, itself after the schedule (2021-10-28T17:59:05Z).
+      const { last } = run([createdPrimary(), scheduledPrimaryByAdmin(), primaryDeleted('2021-11-04T17:59:04Z')]);
+      expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    });
+
+    it('pages a deletion after the wait was cancelled (the stored state no longer shows it)', () => {
+      const cancel = at(onKey(rec('CancelKeyDeletion__awskmsdg__1'), MRK_ARN), 'cancel', '2021-10-29T09:00:00Z');
+      const { last } = run([
+        createdPrimary(),
+        scheduledPrimaryByAdmin(),
+        cancel,
+        primaryDeleted('2021-12-05T12:40:00Z'),
+      ]);
+      expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+    });
+  });
+});

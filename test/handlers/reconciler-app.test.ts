@@ -901,6 +901,55 @@ describe('Reconciler: keys found pending deletion', () => {
     });
   });
 
+  describe('a multi-Region primary with a replica, whose deletion Alice, a planned principal, scheduled', () => {
+    /** ScheduleKeyDeletion__awskmsdg__2's key: a multi-Region primary here, with a replica in eu-west-1. */
+    const MRK = 'mrk-1234abcd12ab34cd56ef1234567890ab';
+    /** When KMS deletes the replica: the primary's 7-day waiting period starts then. */
+    const REPLICA_GONE = START + 3 * DAY;
+    const DELETION = REPLICA_GONE + 7 * DAY;
+    const planned = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
+    const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
+      envelope({ ...madeOn(key, name, ms), awsRegion: REGION, recipientAccountId: ACCOUNT, ...fields });
+    /** The primary, adopted, then scheduled for deletion by Alice (7 days): KMS waits for its replica (no date). */
+    async function awaitingItsReplica() {
+      account = accountWith(1);
+      const primary = account.addKey({
+        id: MRK,
+        multiRegion: { primaryRegion: REGION, replicaRegions: ['eu-west-1'] },
+      });
+      await reconciler({ config: planned }, () => START)({});
+      primary.keyState = 'PendingReplicaDeletion';
+      const sampled = sample('ScheduleKeyDeletion__awskmsdg__2').responseElements as Json;
+      const schedule = recorded(primary, 'ScheduleKeyDeletion__awskmsdg__2', START + 60_000, {
+        requestParameters: { keyId: primary.arn, pendingWindowInDays: 7 },
+        responseElements: { ...sampled, keyId: primary.arn, pendingWindowInDays: 7 },
+      });
+      const { finding } = await detector(() => START + 61_000, planned)(schedule);
+      expect(finding).toMatchObject({ status: 'planned', severity: 'info' });
+      expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+        key_state: 'PendingReplicaDeletion',
+        deletion_date: null,
+      });
+      snsMock.resetHistory();
+      return primary;
+    }
+
+    it('takes the primary found deleted, no run having seen its date, as the approved deletion: no page', async () => {
+      // Prepare: no run between the replica's deletion and the primary's.
+      const primary = await awaitingItsReplica();
+      account.keys.delete(primary.arn);
+
+      // Act
+      const found = await reconciler({ config: planned }, () => DELETION + DAY)({});
+
+      // Assess
+      expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([['Reconcile', 'planned', 'info']]);
+      expect(found.counts?.openDrift).toBe(0);
+      expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({ key_state: 'Deleted', deletion_date: null });
+      expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
+    });
+  });
+
   it('reports the deletion of a key adopted pending deletion, critical, when it happens', async () => {
     // Prepare
     const doomed = await adoptedPendingDeletion();
