@@ -1,5 +1,5 @@
 import { isPendingDeletion } from './catalog';
-import { lookup } from './state';
+import { lookup, splitPath } from './state';
 import type { ResourceSnapshot } from './types';
 
 /**
@@ -65,4 +65,36 @@ export function approvedDeletionDate(
 /** The baseline of a key whose approved deletion was carried out: approved Deleted, as the deletion left it. */
 export function approvedDeleted(baseline: ResourceSnapshot): ResourceSnapshot {
   return { ...baseline, attributes: { ...baseline.attributes, key_state: 'Deleted', deletion_date: null } };
+}
+
+/**
+ * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, as a planned
+ * principal scheduled it), moved along as the read `live` shows KMS took the schedule on: its last replica deleted,
+ * the key PendingDeletion on the date KMS set, and the replicas gone. No event in the primary's Region records that
+ * step; it is the approved schedule going on when the read lists no replica (KMS dates the key only then) and the state
+ * keydrift stored last (`stored`), where it knows it, still shows the wait. Its deletion on that date is then approved
+ * as any other (`approvedDeletionDate`). `undefined` otherwise: a wait never approved, or one keydrift saw cancelled,
+ * stays drift.
+ */
+export function withApprovedDeletionDated(
+  baseline: ResourceSnapshot,
+  live: ResourceSnapshot,
+  stored: ResourceSnapshot | undefined,
+): ResourceSnapshot | undefined {
+  const date = lookup(live, 'deletion_date');
+  if (live.kind !== 'key' || lookup(baseline, 'key_state') !== AWAITING_REPLICAS) return undefined;
+  if (lookup(live, 'key_state') !== 'PendingDeletion' || typeof date !== 'string' || Number.isNaN(Date.parse(date)))
+    return undefined;
+  const storedState = lookup(stored, 'key_state');
+  if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
+  const replicaPaths = (snapshot: ResourceSnapshot) =>
+    Object.keys(snapshot.attributes).filter((path) => splitPath(path).attribute === 'replica_regions');
+  if (replicaPaths(live).some((path) => live.attributes[path])) return undefined;
+  const attributes: Record<string, unknown> = {
+    ...baseline.attributes,
+    key_state: 'PendingDeletion',
+    deletion_date: date,
+  };
+  for (const path of replicaPaths(baseline)) if (lookup(live, path) === null) attributes[path] = null;
+  return { ...baseline, attributes };
 }

@@ -523,6 +523,14 @@ export function approvedDeletionSummary(c: SummaryContext, date: string | null):
   return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${when}`;
 }
 
+/**
+ * A multi-Region primary's deletion a planned principal scheduled while it had replicas, dated by KMS once the last was
+ * deleted (core/approved-deletion.ts `withApprovedDeletionDated`): the approved schedule going on, KMS's own step.
+ */
+export function approvedDeletionDatedSummary(c: SummaryContext, date: string): string {
+  return `Deletion of key ${c.label} dated ${date} by KMS, as approved: its last replica is deleted`;
+}
+
 function deletionReminderSummary(approval: string) {
   return (c: SummaryContext): string => {
     const detail = c.changes.deletion_date ?? { before: null, after: null };

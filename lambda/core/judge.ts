@@ -1,6 +1,7 @@
 import { isPlannedPrincipal } from './actor';
 import { parseArn } from './arn';
 import {
+  approvedDeletionDatedSummary,
   approvedDeletionSummary,
   EVENTS,
   type EventEntry,
@@ -58,6 +59,11 @@ export interface Observation {
    * date keydrift never saw. The deletion is that approval carried out, not drift.
    */
   approvedDeletionDate?: string | null;
+  /**
+   * A multi-Region primary's deletion its baseline approves waiting for its replicas, dated by KMS once the last was
+   * deleted (core/approved-deletion.ts `withApprovedDeletionDated`): the approved schedule going on, not drift.
+   */
+  approvedDeletionDated?: string;
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -212,9 +218,9 @@ function statusOf(
   config: DetectionConfig,
   managedBy: string | undefined,
 ): Status {
-  const { event, paths, approvedDeletionDate } = observation;
+  const { event, paths, approvedDeletionDate, approvedDeletionDated } = observation;
   if (event.errorCode) return 'denied';
-  const approvedDeletion = approvedDeletionDate !== undefined;
+  const approvedDeletion = approvedDeletionDate !== undefined || approvedDeletionDated !== undefined;
   if (entry.routine || managedBy || approvedDeletion || isPlannedPrincipal(event.actor, config.plannedPrincipals))
     return 'planned';
   const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
@@ -256,7 +262,11 @@ function summaryOf(
   entry: EventEntry,
   status: Status,
   ctx: SummaryContext,
-  { managedBy, approvedDeletionDate }: { managedBy?: string; approvedDeletionDate?: string | null },
+  {
+    managedBy,
+    approvedDeletionDate,
+    approvedDeletionDated,
+  }: { managedBy?: string; approvedDeletionDate?: string | null; approvedDeletionDated?: string },
 ): string {
   const base = entry.summary(ctx);
   switch (status) {
@@ -268,6 +278,7 @@ function summaryOf(
       return `Denied (${ctx.event.errorCode}): ${ctx.who} tried ${ctx.event.eventName} on ${ctx.label}`;
     case 'planned':
       if (approvedDeletionDate !== undefined) return approvedDeletionSummary(ctx, approvedDeletionDate);
+      if (approvedDeletionDated !== undefined) return approvedDeletionDatedSummary(ctx, approvedDeletionDated);
       if (entry.routine) return base;
       return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
     case 'resolved': {
@@ -366,7 +377,11 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
     status,
     changes,
     summary: boundedSummary(
-      summaryOf(entry, status, summaryContext, { managedBy, approvedDeletionDate: observation.approvedDeletionDate }),
+      summaryOf(entry, status, summaryContext, {
+        managedBy,
+        approvedDeletionDate: observation.approvedDeletionDate,
+        approvedDeletionDated: observation.approvedDeletionDated,
+      }),
     ),
     remediation: remediationOf(observation, status),
   };

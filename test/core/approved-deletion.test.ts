@@ -193,6 +193,8 @@ describe('A key the reconciler finds deleted, its deletion event missed', () => 
 describe("A multi-Region primary's deletion a planned principal scheduled while it had replicas", () => {
   const MRK_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
   const MRK_ARN = `arn:aws:kms:us-west-2:111122223333:key/${MRK_ID}`;
+  /** Its last replica deleted 2021-11-05T12:00:00Z: KMS dates the primary's deletion 30 days after. */
+  const DATED = '2021-12-05T12:00:00Z';
 
   const createdPrimary = () =>
     at(
@@ -237,6 +239,43 @@ describe("A multi-Region primary's deletion a planned principal scheduled while 
     };
     return reconcileResource(input, store, config(PLANNED));
   }
+
+  describe('its last replica deleted: KMS dates its deletion, with no event in its Region', () => {
+    const dated = { key_state: 'PendingDeletion', deletion_date: DATED };
+
+    it('is the approved schedule going on, recorded as planned, info: no alert, and the date now approved', () => {
+      // Act: the run after the last replica's deletion reads the primary pending deletion, dated.
+      const finding = reconcilePrimary([createdPrimary(), scheduledPrimaryByAdmin()], dated, '2021-11-05T13:00:00Z');
+
+      // Assess
+      expect(finding).toMatchObject({
+        event: 'Reconcile',
+        status: 'planned',
+        severity: 'info',
+        changes: {
+          key_state: { before: 'PendingReplicaDeletion', after: 'PendingDeletion' },
+          deletion_date: { before: null, after: DATED },
+        },
+        remediation: [],
+      });
+      expect(finding?.summary).toBe(
+        `Deletion of key ${MRK_ID} dated ${DATED} by KMS, as approved: its last replica is deleted`,
+      );
+      expect(audiencesFor(finding as Finding)).toEqual([]);
+    });
+
+    it('reports drift beside it as ever, without the approved date', () => {
+      const read = { ...dated, description: 'changed unseen' };
+      const finding = reconcilePrimary([createdPrimary(), scheduledPrimaryByAdmin()], read, '2021-11-05T13:00:00Z');
+      expect(finding).toMatchObject({ event: 'Reconcile', status: 'drift', severity: 'warning' });
+      expect(Object.keys(finding?.changes ?? {})).toEqual(['description']);
+    });
+
+    it('stays critical drift when the wait was never approved (scheduled by an unplanned principal)', () => {
+      const finding = reconcilePrimary([createdPrimary(), scheduledPrimary()], dated, '2021-11-05T13:00:00Z');
+      expect(finding).toMatchObject({ event: 'Reconcile', status: 'drift', severity: 'critical' });
+    });
+  });
 
   describe('deleted by KMS at the end of its waiting period', () => {
     it.each([

@@ -902,6 +902,7 @@ describe('Reconciler: keys found pending deletion', () => {
   });
 
   describe('a multi-Region primary with a replica, whose deletion Alice, a planned principal, scheduled', () => {
+    const HOUR = 60 * 60 * 1000;
     /** ScheduleKeyDeletion__awskmsdg__2's key: a multi-Region primary here, with a replica in eu-west-1. */
     const MRK = 'mrk-1234abcd12ab34cd56ef1234567890ab';
     /** When KMS deletes the replica: the primary's 7-day waiting period starts then. */
@@ -910,6 +911,12 @@ describe('Reconciler: keys found pending deletion', () => {
     const planned = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
     const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
       envelope({ ...madeOn(key, name, ms), awsRegion: REGION, recipientAccountId: ACCOUNT, ...fields });
+    /** How many critical findings were published to `topic` (a resolve goes to the page topic too, and wakes no one). */
+    const critical = (topic: string) =>
+      snsMock
+        .commandCalls(PublishCommand, { TopicArn: topic })
+        .filter((c) => JSON.parse(c.args[0].input.Message ?? '{}').severity === 'critical').length;
+
     /** The primary, adopted, then scheduled for deletion by Alice (7 days): KMS waits for its replica (no date). */
     async function awaitingItsReplica() {
       account = accountWith(1);
@@ -934,6 +941,57 @@ describe('Reconciler: keys found pending deletion', () => {
       return primary;
     }
 
+    /** KMS deletes the replica in eu-west-1 (recorded there): the primary is pending deletion, dated, no event here. */
+    function replicaDeleted(primary: { multiRegion?: unknown; keyState: string; deletionDate?: Date }) {
+      Object.assign(primary, {
+        multiRegion: { primaryRegion: REGION, replicaRegions: [] },
+        keyState: 'PendingDeletion',
+        deletionDate: new Date(DELETION),
+      });
+    }
+
+    it('takes the date KMS sets once the replica is gone as the approved schedule going on: no alert, baseline dated', async () => {
+      // Prepare
+      const primary = await awaitingItsReplica();
+      replicaDeleted(primary);
+
+      // Act: the run an hour later; the next one an hour after.
+      const found = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+      const next = await reconciler({ config: planned }, () => REPLICA_GONE + 2 * HOUR)({});
+
+      // Assess: recorded as planned, and the reminder due 7 days before the date reminds it as approved.
+      expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+        ['Reconcile', 'planned', 'info'],
+        ['ApprovedDeletionReminder', 'planned', 'info'],
+      ]);
+      expect(found.findings[0].changes).toEqual({
+        key_state: { before: 'PendingReplicaDeletion', after: 'PendingDeletion' },
+        deletion_date: { before: null, after: '2026-12-11T00:00:00Z' },
+        replica_regions: { before: { 'eu-west-1': true }, after: { 'eu-west-1': null } },
+      });
+      expect(found.counts?.openDrift).toBe(0);
+      expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+        key_state: 'PendingDeletion',
+        deletion_date: '2026-12-11T00:00:00Z',
+      });
+      expect(next).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+      expect([sent(topics.chat), sent(topics.email), critical(topics.page)]).toEqual([0, 0, 0]);
+
+      // Act: KMS deletes the primary 40 minutes after the date.
+      account.keys.delete(primary.arn);
+      const deleteKey = recorded(primary, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, {
+        requestParameters: null,
+      });
+      const { finding } = await detector(() => DELETION + HOUR, planned)(deleteKey);
+
+      // Assess
+      expect(finding).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info' });
+      expect(finding?.summary).toMatch(
+        /deleted by KMS as approved: its deletion was scheduled for 2026-12-11T00:00:00Z$/,
+      );
+      expect([sent(topics.chat), sent(topics.email), critical(topics.page)]).toEqual([0, 0, 0]);
+    });
+
     it('takes the primary found deleted, no run having seen its date, as the approved deletion: no page', async () => {
       // Prepare: no run between the replica's deletion and the primary's.
       const primary = await awaitingItsReplica();
@@ -947,6 +1005,26 @@ describe('Reconciler: keys found pending deletion', () => {
       expect(found.counts?.openDrift).toBe(0);
       expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({ key_state: 'Deleted', deletion_date: null });
       expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
+    });
+
+    it('still pages the date KMS sets on a primary whose deletion no one approved', async () => {
+      // Prepare: adopted, then scheduled unseen (no event reached keydrift), its replica deleted.
+      account = accountWith(1);
+      const primary = account.addKey({
+        id: MRK,
+        multiRegion: { primaryRegion: REGION, replicaRegions: ['eu-west-1'] },
+      });
+      await reconciler({ config: planned }, () => START)({});
+      replicaDeleted(primary);
+
+      // Act
+      const found = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+
+      // Assess
+      expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+        ['Reconcile', 'drift', 'critical'],
+        ['DeletionReminder', 'drift', 'error'],
+      ]);
     });
   });
 
