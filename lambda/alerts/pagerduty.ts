@@ -98,6 +98,20 @@ export const KEY_ATTRIBUTES = [
   'tags',
 ] as const;
 
+/**
+ * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported
+ * or deleted, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
+ * (attributesPaged) when critical: a staged material's deletion is by default, the others by an override.
+ */
+const KEY_EVENTS_CHANGING_NOTHING = [
+  'DeleteImportedKeyMaterial',
+  'ImportKeyMaterial',
+  'KMS CMK Rotation',
+  'RotateKey',
+  'RotateKeyOnDemand',
+  'SynchronizeMultiRegionKey',
+] as const;
+
 type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;
 
 const isNew = (finding: Paged): boolean =>
@@ -158,13 +172,16 @@ export function attributesPaged(finding: Finding): string[] {
 
 /**
  * The incidents keydrift may hold open on a key the finding deleted, but those the finding pages itself (its state's,
- * a trigger when the deletion is drift): every attribute's, its creation's and a denied call's.
+ * a trigger when the deletion is drift): every attribute's, its creation's, a denied call's and those of the events
+ * that changed none of its attributes.
  */
 function incidentsLeftByDeletion(finding: Finding): string[] {
   if (!deletesKey(finding)) return [];
   const own = new Set(attributesPaged(finding));
   const incidents = KEY_ATTRIBUTES.map((attribute) => ownEntry(PAGED_WITH, attribute) ?? attribute);
-  return [...new Set([...incidents, CREATED, ATTEMPT])].filter((incident) => !own.has(incident));
+  return [...new Set([...incidents, CREATED, ATTEMPT, ...KEY_EVENTS_CHANGING_NOTHING])].filter(
+    (incident) => !own.has(incident),
+  );
 }
 
 /** Formats a finding as PagerDuty Events v2 bodies, one per changed attribute, each a trigger or a resolve. */

@@ -371,6 +371,13 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     'tags',
     'created',
     'attempt',
+    // Events that change none of the key's attributes, paged under their names.
+    'DeleteImportedKeyMaterial',
+    'ImportKeyMaterial',
+    'KMS CMK Rotation',
+    'RotateKey',
+    'RotateKeyOnDemand',
+    'SynchronizeMultiRegionKey',
   ];
   /** The deletion's own events, then the resolves the pager sends of those its ledger shows open. */
   const incidents = (finding: Finding) =>
@@ -452,6 +459,22 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     // Not critical: no one is woken for the deletion, but the page topic still gets it, to close the others.
     expect(audiencesFor(lowered, 'critical')).toEqual(['page']);
     expect(incidents(lowered)).toEqual(OTHER_INCIDENTS.map((incident) => ['resolve', incident]));
+  });
+
+  it('resolves the incident of an event that changed none of the key, paged under its name', () => {
+    // Prepare: the key material staged for the next rotation deleted (critical, and no attribute of the key changes),
+    // and an on-demand rotation an override made critical: each one incident, named after its event.
+    const stagedDeleted: Finding = { ...deleteKey, event: 'DeleteImportedKeyMaterial', changes: {}, remediation: [] };
+    const rotated: Finding = { ...stagedDeleted, event: 'RotateKeyOnDemand' };
+    const opened = [stagedDeleted, rotated].flatMap((f) => pagerDutyEventsToSend(f, ROUTING_KEY));
+    expect(opened.map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['trigger', keyDedup('DeleteImportedKeyMaterial')],
+      ['trigger', keyDedup('RotateKeyOnDemand')],
+    ]);
+
+    // Act, Assess: the key's deletion resolves them too, as no later finding can.
+    const resolves = deletedKeyResolves(deleteKey, ROUTING_KEY).map((e) => e.dedup_key);
+    expect(resolves).toEqual(expect.arrayContaining(opened.map((e) => e.dedup_key)));
   });
 
   it('sends nothing more for a second event of a deletion already known, nor for a denied deletion', () => {
