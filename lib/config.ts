@@ -249,6 +249,24 @@ function literalOrToken(literal: z.ZodType<string>) {
 /** An element of a CDK list token (`Fn.split`, a CommaDelimitedList parameter): one string standing for a whole list. */
 const LIST_TOKEN = /^#\{Token\[[^\]]+\]\}$/;
 
+/**
+ * The CDK tokens in a detection setting as given (`ignore`, `trailKeys`), with where each is: strings the core's parser
+ * would take as they are (any text is a valid ignore rule's field), but that the functions would read as the JSON
+ * CloudFormation makes of them at deploy, unchecked.
+ */
+function tokensIn(value: unknown, path: PropertyKey[] = []): Array<{ path: PropertyKey[]; input: string }> {
+  if (typeof value === 'string') {
+    return Token.isUnresolved(value) || LIST_TOKEN.test(value) ? [{ path, input: value }] : [];
+  }
+  if (Array.isArray(value)) return value.flatMap((item, i) => tokensIn(item, [...path, i]));
+  // A token standing for a whole object (Token.asAny) is named by its string form.
+  if (Token.isUnresolved(value)) return [{ path, input: String(value) }];
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, item]) => tokensIn(item, [...path, key]));
+  }
+  return [];
+}
+
 const severity = z.enum(SEVERITIES, { error: `is not one of ${SEVERITIES.join(', ')}` });
 
 /**
@@ -260,6 +278,9 @@ function detectionSetting<K extends 'ignore' | 'trailKeys'>(field: K) {
     .custom<DetectionConfig[K]>()
     .optional()
     .transform((value, ctx): DetectionConfig[K] => {
+      const tokens = tokensIn(value);
+      for (const token of tokens) ctx.addIssue({ code: 'custom', message: 'is a CDK token', ...token });
+      if (tokens.length > 0) return z.NEVER;
       try {
         return parseDetectionConfig({ [field]: value })[field];
       } catch (error) {

@@ -2,7 +2,7 @@
  * keydrift's deployment configuration: defaults, and a message naming the field for every kind of mistake, as
  * read from the CDK context the way `cdk synth -c keydrift='{...}'` passes it.
  */
-import { App, CfnParameter, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { configFromContext, stackNameFromContext } from '../../lib/app-context';
 import {
@@ -232,6 +232,21 @@ describe('configuration values known only at deploy (CDK tokens)', () => {
     );
     expect(() => parseKeydriftConfig({ reconcileSchedule: parameter('Schedule') })).toThrow(
       'keydrift config: reconcileSchedule is a CDK token',
+    );
+  });
+
+  it('refuses a token in an ignore rule or among the trail keys, which the functions would read as JSON', () => {
+    expect(() => parseKeydriftConfig({ ignore: [{ event: 'TagResource', reason: parameter('Why') }] })).toThrow(
+      'keydrift config: ignore[0].reason is a CDK token (a value known only at deploy), which keydrift cannot check at synth: write the value out',
+    );
+    expect(() =>
+      parseKeydriftConfig({ ignore: [{ resource: `arn:aws:kms:*:*:key/${parameter('TestKey')}` }] }),
+    ).toThrow('keydrift config: ignore[0].resource is a CDK token');
+    expect(() => parseKeydriftConfig({ trailKeys: [parameter('TrailKey')] })).toThrow(
+      'keydrift config: trailKeys[0] is a CDK token',
+    );
+    expect(() => parseKeydriftConfig({ trailKeys: Fn.split(',', parameter('TrailKeys')) })).toThrow(
+      'keydrift config: trailKeys is a CDK list token, which keydrift cannot read at synth: give an array of strings',
     );
   });
 
