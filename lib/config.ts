@@ -300,9 +300,15 @@ const schema = z.strictObject({
     .default([])
     .superRefine((emails, ctx) => {
       emails.forEach((email, i) => {
-        if (emails.indexOf(email) !== i) {
+        const first = emails.indexOf(email);
+        if (first === i) return;
+        if (!Token.isUnresolved(email)) {
           ctx.addIssue({ code: 'custom', path: [i], input: email, message: 'is listed twice' });
+          return;
         }
+        // The same parameter twice is the same address twice; its placeholder text means nothing to the reader.
+        const message = `is listed twice (the same CDK token as alertEmails[${first}])`;
+        ctx.addIssue({ code: 'custom', path: [i], input: email, message, params: { tokenAllowed: true } });
       });
     }),
   slack: z
@@ -364,6 +370,8 @@ function fieldName(path: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = fieldName(issue.path);
   const input = (issue as { input?: unknown }).input;
+  // A problem other than being a token, of a field that takes tokens.
+  if (issue.code === 'custom' && issue.params?.tokenAllowed) return `${field} ${issue.message}`;
   if (typeof input === 'string' && LIST_TOKEN.test(input)) {
     return `${fieldName(issue.path.slice(0, -1))} is a CDK list token, which keydrift cannot read at synth: give an array of strings`;
   }

@@ -220,6 +220,13 @@ describe('configuration values known only at deploy (CDK tokens)', () => {
     expect(parseKeydriftConfig(config)).toMatchObject(config);
   });
 
+  it('says an address given twice as the same token is listed twice, not that it must be written out', () => {
+    const onCall = parameter('OnCall');
+    expect(() => parseKeydriftConfig({ alertEmails: [onCall, 'secops@example.com', onCall] })).toThrow(
+      /^keydrift config: alertEmails\[2\] is listed twice \(the same CDK token as alertEmails\[0\]\)$/,
+    );
+  });
+
   it('still checks the literal values beside a token', () => {
     expect(() => parseKeydriftConfig({ alertEmails: [parameter('Email'), 'bob@'] })).toThrow(
       'keydrift config: alertEmails[1] "bob@" is not an e-mail address',
