@@ -9,7 +9,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 15 days: see `PAGE_TTL_SECONDS`) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, or that need not go: a deleted key's resolve of an incident not open; a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 15 days: see `PAGE_TTL_SECONDS`) |
  */
 
 import { randomUUID } from 'node:crypto';
@@ -54,7 +54,8 @@ export interface PageLedger {
    * Whether the resolve `page` of an incident keydrift may have left open (a deleted key's other attributes) may be
    * sent: only when the last event recorded for its dedup key is a trigger no newer than it (the incident is open, as
    * far as keydrift knows), which it then replaces, or when it is itself the last recorded and PagerDuty has not taken
-   * it (its own retry). A dedup key never paged, or quiet for {@link PAGE_TTL_SECONDS}, is left alone.
+   * it (its own retry). A dedup key never paged, resolved already, or quiet for {@link PAGE_TTL_SECONDS} is not
+   * sent, but the resolve is recorded there too, so that a trigger older than it arriving late is not sent either.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
   admitIfOpen(page: PageRecord): Promise<boolean>;
@@ -190,10 +191,15 @@ export function createPageLedger({
       );
     },
     async admitIfOpen(page) {
-      return (
-        (await recordIf(page, asNewest(page), '#action = :trigger AND #at <= :at', { ':trigger': { S: 'trigger' } })) ||
-        recordIf(page, 'SET expiresAt = :expires', '#at = :at AND eventId = :eventId AND NOT contains(#sent, :eventId)')
-      );
+      const open = { ':trigger': { S: 'trigger' } };
+      if (await recordIf(page, asNewest(page), '#action = :trigger AND #at <= :at', open)) return true;
+      const retry = '#at = :at AND eventId = :eventId AND NOT contains(#sent, :eventId)';
+      if (await recordIf(page, 'SET expiresAt = :expires', retry)) return true;
+      // No incident open: nothing to send, but the resolve is recorded all the same (as sent, so that its retry does
+      // not send it), so that a trigger older than it arriving late (a redriven event) opens none on a deleted key.
+      const unsent = `SET #at = :at, #seen = :seen, ${recorded}, resolvedAt = :at, #sent = :seen`;
+      await recordIf(page, unsent, 'attribute_not_exists(#at) OR #at < :at');
+      return false;
     },
     async sent(page) {
       // Whatever was recorded since: an older trigger PagerDuty took must not go again either.

@@ -58,6 +58,22 @@ describe('createPageLedger', () => {
     expect(await pages.admit(page('2026-10-03T12:02:00Z', 'late', 'trigger', `${DEDUP_KEY}:open`))).toBe(false);
   });
 
+  it("keeps a late trigger older than a key's deletion from opening an incident it never had, unsent", async () => {
+    // Prepare: the deletion at 12:05 finds the key's policy never paged, and its rotation's incident closed at 12:01.
+    const pages = ledger();
+    const deletion = (dedupKey: string) => page('2026-10-03T12:05:00Z', 'delete', 'resolve', dedupKey);
+    await pages.admit(page('2026-10-03T12:00:00Z', 'off', 'trigger', `${DEDUP_KEY}:closed`));
+    await pages.admit(page('2026-10-03T12:01:00Z', 'on', 'resolve', `${DEDUP_KEY}:closed`));
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:never`))).toBe(false);
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:closed`))).toBe(false);
+
+    // Act, Assess: changes made before the deletion, their triggers late (a redriven event), open nothing on a key
+    // that is gone; the deletion's retry sends no resolve either.
+    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'late', 'trigger', `${DEDUP_KEY}:never`))).toBe(false);
+    expect(await pages.admit(page('2026-10-03T12:02:00Z', 'late', 'trigger', `${DEDUP_KEY}:closed`))).toBe(false);
+    expect(await pages.admitIfOpen(deletion(`${DEDUP_KEY}:never`))).toBe(false);
+  });
+
   it("takes a deleted key's resolve again on its retry until PagerDuty took it", async () => {
     const pages = ledger();
     await pages.admit(page('2026-10-03T12:00:00Z', 'open', 'trigger'));
