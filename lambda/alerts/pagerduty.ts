@@ -101,7 +101,7 @@ export const KEY_ATTRIBUTES = [
 /**
  * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported
  * or deleted, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
- * (attributesPaged) when critical: a staged material's deletion is by default, the others by an override.
+ * (attributesPaged) when an override made it critical.
  */
 const KEY_EVENTS_CHANGING_NOTHING = [
   'DeleteImportedKeyMaterial',

@@ -462,8 +462,8 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
   });
 
   it('resolves the incident of an event that changed none of the key, paged under its name', () => {
-    // Prepare: the key material staged for the next rotation deleted (critical, and no attribute of the key changes),
-    // and an on-demand rotation an override made critical: each one incident, named after its event.
+    // Prepare: the key material staged for the next rotation deleted, and an on-demand rotation, each made critical
+    // by an override (no attribute of the key changes): each one incident, named after its event.
     const stagedDeleted: Finding = { ...deleteKey, event: 'DeleteImportedKeyMaterial', changes: {}, remediation: [] };
     const rotated: Finding = { ...stagedDeleted, event: 'RotateKeyOnDemand' };
     const opened = [stagedDeleted, rotated].flatMap((f) => pagerDutyEventsToSend(f, ROUTING_KEY));
