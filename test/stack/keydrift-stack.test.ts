@@ -963,12 +963,16 @@ describe('keydrift stack: the reconciler', () => {
 });
 
 describe('keydrift stack with every option', () => {
-  it('keeps the logical ids of what holds state, so that an upgrade never replaces the table, keys, queue or trail', () => {
+  it('keeps the logical ids of what holds state, so that an upgrade never replaces the table, keys, queue, topics or trail', () => {
     // A renamed construct id gives a new logical id: CloudFormation then creates a new resource and, for a retained
-    // one, leaves the old behind. The baselines and history would stay in an orphaned table, and the trail and its
-    // logs would move. These ids are deployed in users' accounts: change them only with a migration.
+    // one, leaves the old behind. The baselines and history would stay in an orphaned table, the trail and its logs
+    // would move, and a new topic would lose the subscriptions users added themselves. These ids are deployed in
+    // users' accounts: change them only with a migration.
     const stateful = Object.entries(full.template.toJSON().Resources as Record<string, Json>)
-      .filter(([, resource]) => resource.DeletionPolicy === 'Retain' || resource.Type === 'AWS::CloudTrail::Trail')
+      .filter(
+        ([, resource]) =>
+          resource.DeletionPolicy === 'Retain' || ['AWS::CloudTrail::Trail', 'AWS::SNS::Topic'].includes(resource.Type),
+      )
       .map(([id, resource]) => `${resource.Type} ${id}`)
       .sort();
     expect(stateful).toEqual([
@@ -982,6 +986,10 @@ describe('keydrift stack with every option', () => {
       'AWS::Logs::LogGroup KeydriftReconcilerLogGroupC832EA86',
       'AWS::S3::Bucket KeydriftTrailAccessLogsBucketB9CAB06F',
       'AWS::S3::Bucket KeydriftTrailBucket591FBA0C',
+      'AWS::SNS::Topic KeydriftChatTopic1F184B4A',
+      'AWS::SNS::Topic KeydriftEmailTopic0CCAD6B3',
+      'AWS::SNS::Topic KeydriftOpsTopic6059C66C',
+      'AWS::SNS::Topic KeydriftPageTopicF2E0C10A',
       'AWS::SQS::Queue KeydriftDeadLetterQueue573E215B',
     ]);
   });
