@@ -398,12 +398,16 @@ async function recordAccept(
   stored: { state: StoredSnapshot | undefined; readAt?: string },
   approved: ResourceSnapshot = live,
 ): Promise<boolean> {
+  // No read shows the material staged for a key's next rotation: the state keeps it, as the detector's reads keep it
+  // (core/live.ts settleWithLive), so that its deletion is still told from one of the material the key uses.
+  const staged = stored.state?.snapshot.stagedKeyMaterial;
+  const state = staged ? { ...live, stagedKeyMaterial: staged } : live;
   try {
     await store.acceptBaseline(
       approved,
       acceptedBy,
       acceptFinding(result),
-      { expectedVersion: stored.state?.version ?? null, readAt: stored.readAt, snapshot: live },
+      { expectedVersion: stored.state?.version ?? null, readAt: stored.readAt, snapshot: state },
       result.acceptReason,
     );
     return true;

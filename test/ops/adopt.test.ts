@@ -210,6 +210,30 @@ describe('keydrift baseline adopt', () => {
 });
 
 describe('keydrift baseline accept', () => {
+  it("keeps the key material keydrift knows staged for the key's next rotation: no read shows it", async () => {
+    // Prepare: a baselined key whose stored state knows material staged for its rotation (the detector took it from
+    // the ImportKeyMaterial it alerted), then tagged behind keydrift's back.
+    const staged = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    const key = await world.createKey('vault');
+    await baselined(key);
+    const loaded = JSON.parse((await world.item(`RESOURCE#${key}`, 'STATE'))?.snapshot?.S ?? '{}');
+    const stagedImport = finding({ resource: key, event: 'ImportKeyMaterial', severity: 'error', hoursAgo: 1 });
+    await world.save({
+      finding: stagedImport,
+      states: [{ snapshot: { ...loaded, stagedKeyMaterial: staged }, expectedVersion: 1 }],
+    });
+    await world.kms.send(
+      new TagResourceCommand({ KeyId: key.split('/')[1], Tags: [{ TagKey: 'team', TagValue: 'x' }] }),
+    );
+
+    // Act: the operator accepts the key as it is now.
+    await acceptBaselines(context, await resolveTargets(context, key), Date.now());
+
+    // Assess: the state stored with the accept still knows the staged material, so its deletion leaves the key usable.
+    const state = JSON.parse((await world.item(`RESOURCE#${key}`, 'STATE'))?.snapshot?.S ?? '{}');
+    expect(state).toMatchObject({ stagedKeyMaterial: staged, attributes: { 'tags#team': 'x' } });
+  });
+
   it('accepts the other targets when one changed meanwhile, prints them and tells the pager of them, then fails naming the one to accept again', async () => {
     // Prepare: a baselined key with its alias, tagged behind keydrift's back; while the key is accepted, the detector
     // saves a newer state of the alias.
