@@ -1007,6 +1007,46 @@ describe('Reconciler: keys found pending deletion', () => {
       expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
     });
 
+    it.each([
+      ['Bob, unplanned', 'Bob', [['TagResource', 'drift', 'warning']]],
+      ['Alice, planned', 'Alice', [['TagResource', 'planned', 'info']]],
+    ])(
+      'takes the date as approved after the detector read the dated primary for a tag by %s',
+      async (_, user, tagged) => {
+        // Prepare: the replica gone; then, before the next run, a tag on the primary (read live by the detector).
+        const primary = await awaitingItsReplica();
+        replicaDeleted(primary);
+        primary.tags = { Department: 'IT' };
+        const tag = recorded(primary, 'TagResource__awskmsdg__1', REPLICA_GONE + 10 * 60_000, {
+          requestParameters: { keyId: primary.arn, tags: [{ tagKey: 'Department', tagValue: 'IT' }] },
+          userIdentity: {
+            type: 'IAMUser',
+            principalId: 'EX_PRINCIPAL_ID',
+            arn: `arn:aws:iam::${ACCOUNT}:user/${user}`,
+            accountId: ACCOUNT,
+            userName: user,
+          },
+        });
+
+        // Act
+        const { finding } = await detector(() => REPLICA_GONE + 11 * 60_000, planned)(tag);
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+
+        // Assess: the tag is judged as ever; the date is the approved schedule going on.
+        expect([finding].map((f) => [f?.event, f?.status, f?.severity])).toEqual(tagged);
+        expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+          ['Reconcile', 'planned', 'info'],
+          ['ApprovedDeletionReminder', 'planned', 'info'],
+        ]);
+        expect(found.counts?.openDrift).toBe(user === 'Bob' ? 1 : 0);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+          key_state: 'PendingDeletion',
+          deletion_date: '2026-12-11T00:00:00Z',
+        });
+        expect(critical(topics.page)).toBe(0);
+      },
+    );
+
     it('still pages the date KMS sets on a primary whose deletion no one approved', async () => {
       // Prepare: adopted, then scheduled unseen (no event reached keydrift), its replica deleted.
       account = accountWith(1);
