@@ -3,7 +3,7 @@ import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
 import { stableJson } from './policy';
 import { approvableFirstSeen, differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
-import { emptySnapshot, lookup, splitPath } from './state';
+import { emptySnapshot, lookup, splitPath, withStagedMaterialOf } from './state';
 import type { Finding, ResourceSnapshot } from './types';
 
 /**
@@ -46,8 +46,7 @@ export function settleWithLive(
   // Compared with the baseline as it was: a primary moved elsewhere, approved below, is no drift of the stored state.
   const settled = withoutUnreportedChanges(live, baseline, effect, previous);
   // No read shows the material staged for a rotation (ListKeyRotations would): it stays as the core left it.
-  const staged = store.snapshot(live.arn)?.stagedKeyMaterial;
-  store.putState(staged ? { ...settled, stagedKeyMaterial: staged } : settled);
+  store.putState(withStagedMaterialOf(store.snapshot(live.arn), settled));
   const firstSeenAt = { ...baseline.firstSeenAt };
   for (const [path, value] of Object.entries(live.attributes)) {
     // A key caught pending deletion by this read was not approved that way (a later event will say who did it).

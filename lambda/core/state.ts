@@ -97,3 +97,12 @@ export function labelOf(arn: string, state?: ResourceSnapshot, baseline?: Resour
   const resource = parseArn(arn)?.resource ?? arn;
   return resource.slice(resource.indexOf('/') + 1);
 }
+
+/**
+ * `read` (a live read, which no KMS answer shows it in) with the key material `stored` knows staged for the key's next
+ * on-demand rotation (core/effects.ts), so that its deletion is still told from one of the material the key uses.
+ */
+export function withStagedMaterialOf(stored: ResourceSnapshot | undefined, read: ResourceSnapshot): ResourceSnapshot {
+  const staged = stored?.stagedKeyMaterial;
+  return staged ? { ...read, stagedKeyMaterial: staged } : read;
+}

@@ -13,7 +13,7 @@ import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { ACCEPT_EVENT } from '../core/catalog';
 import { approvableOver } from '../core/detector';
 import { changesByAttribute } from '../core/judge';
-import { labelOf, splitPath } from '../core/state';
+import { labelOf, splitPath, withStagedMaterialOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { OpsContext } from './aws';
@@ -398,10 +398,8 @@ async function recordAccept(
   stored: { state: StoredSnapshot | undefined; readAt?: string },
   approved: ResourceSnapshot = live,
 ): Promise<boolean> {
-  // No read shows the material staged for a key's next rotation: the state keeps it, as the detector's reads keep it
-  // (core/live.ts settleWithLive), so that its deletion is still told from one of the material the key uses.
-  const staged = stored.state?.snapshot.stagedKeyMaterial;
-  const state = staged ? { ...live, stagedKeyMaterial: staged } : live;
+  // The state keeps the material staged for a key's next rotation, as the detector's reads keep it.
+  const state = withStagedMaterialOf(stored.state?.snapshot, live);
   try {
     await store.acceptBaseline(
       approved,
