@@ -202,8 +202,9 @@ export class Detector {
       Object.assign(relatedState.attributes, related.set);
       this.store.putState(relatedState);
       // A created resource's own baseline is its created state, but an unplanned creation never approves what it
-      // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline).
-      if (planned) {
+      // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline). The aliases
+      // KMS deleted with a key are approved gone however the key's deletion is judged (`alwaysApproved`).
+      if (planned || related.alwaysApproved) {
         const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
         approve(relatedBaseline, related.set, event);
         this.store.putBaseline(relatedBaseline);

@@ -13,7 +13,7 @@ import { isPendingDeletion } from './catalog';
 import { RecordError } from './errors';
 import { ownEntry } from './own';
 import { defaultKeyPolicy, diffPolicies, normalizePolicy } from './policy';
-import { entryPath, MAP_ATTRIBUTES } from './state';
+import { entryPath, lookup, MAP_ATTRIBUTES, mapEntries } from './state';
 import { parseAwsDate, toIsoSeconds } from './time';
 import type { ChangeEvent, ResourceKind, ResourceSnapshot } from './types';
 
@@ -69,8 +69,12 @@ export interface Effect {
    * and its next steps are planned too).
    */
   createdFor?: Record<string, unknown>;
-  /** Other resources the event changes too (the keys an alias moves between, the trail's key). */
-  related: Array<{ kind: ResourceKind; resource: string; set: Record<string, unknown> }>;
+  /**
+   * Other resources the event changes too (the keys an alias moves between, the trail's key, a deleted key's aliases).
+   * Their baselines take what a planned event does to them; one `alwaysApproved` takes it whatever the event's approval:
+   * a deleted key's aliases, which KMS deleted with it, are gone for good, and the key's own finding is their alert.
+   */
+  related: Array<{ kind: ResourceKind; resource: string; set: Record<string, unknown>; alwaysApproved?: boolean }>;
   /** Extra details per attribute, copied into the finding's change (e.g. a grant retired by token). */
   notes: Record<string, Record<string, unknown>>;
   /**
@@ -376,7 +380,23 @@ function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
   const imported = origin === undefined || origin === 'EXTERNAL';
   return effect('key', arn, {}, imported ? { forgets: ['key_material'], stagedKeyMaterial: null } : {});
 }
-const keyDeleted = keyChange(() => ({ key_state: 'Deleted', deletion_date: null }));
+/**
+ * A key's deletion (KMS's DeleteKey, its KMS CMK Deletion). KMS deletes the key's aliases with it, with no DeleteAlias
+ * of their own: each alias the key's stored aliases name goes too (`target_key_id: null`), unless keydrift knows it on
+ * another key or gone already. Those it does not know (the key's read named them) are recorded gone as well.
+ */
+function keyDeleted(event: ChangeEvent, world: World): Effect {
+  const arn = requireKeyArn(event, world);
+  const owner = parseArn(arn);
+  const related: Effect['related'] = [];
+  for (const name of Object.keys(mapEntries(world.snapshot(arn), 'aliases')).sort()) {
+    const alias = aliasArn(owner?.region ?? event.region, owner?.account ?? event.account, name);
+    const target = lookup(world.snapshot(alias), 'target_key_id');
+    if (target !== undefined && target !== arn) continue;
+    related.push({ kind: 'alias', resource: alias, set: { target_key_id: null }, alwaysApproved: true });
+  }
+  return effect('key', arn, { key_state: 'Deleted', deletion_date: null }, { related });
+}
 
 /**
  * ReplicateKey adds a Region to the primary key and creates the replica key, with a policy of its own:

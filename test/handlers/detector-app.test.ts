@@ -1378,6 +1378,32 @@ describe('createDetector: aliases and concurrency', () => {
     expect(saved.states.get(alias)?.snapshot.attributes.target_key_id).toBe(KEY);
   });
 
+  it("records the key's aliases gone with it when KMS deletes the key, loading them from the key's stored aliases", async () => {
+    // Prepare: alias/ExampleAlias created on KEY (CreateAlias__awskmsdg__1, judged); KMS then deletes the key, and the
+    // alias with it (no DeleteAlias event).
+    const alias = 'arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias';
+    const { detect } = makeDetector();
+    mockLiveKey({ aliases: ['alias/ExampleAlias'] });
+    kmsMock.on(DescribeKeyCommand, { KeyId: alias }).resolves(liveKey().describe);
+    await detect(envelope(readRecord('CreateAlias__awskmsdg__1')));
+    kmsMock.reset();
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    // (The sample's awsRegion is not its key's: KMS records the deletion in the key's Region.)
+    const deleteKey = Object.assign(readRecord('DeleteKey__awskmsdg__1'), {
+      awsRegion: 'us-west-2',
+      eventTime: '2022-09-20T10:00:00Z',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(deleteKey));
+
+    // Assess: the key's deletion is the only finding; the alias is saved gone, and approved so.
+    expect(finding).toMatchObject({ event: 'DeleteKey', resource: KEY, severity: 'critical' });
+    const saved = await store().load([alias]);
+    expect(saved.states.get(alias)?.snapshot.attributes).toEqual({ target_key_id: null });
+    expect(saved.baselines.get(alias)?.snapshot.attributes).toEqual({ target_key_id: null });
+  });
+
   it('judges again and saves both when two events on one key are saved at the same time', async () => {
     // Prepare: an operator accepted the key as it was (Enabled, root-only policy); both changes are visible in KMS.
     const opened = JSON.stringify({

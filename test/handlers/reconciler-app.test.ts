@@ -1142,6 +1142,82 @@ describe('Reconciler: keys found pending deletion', () => {
   });
 });
 
+describe('Reconciler: aliases KMS deleted with their key', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const START = Date.parse('2026-12-01T00:00:00Z');
+  const DELETION = START + 7 * DAY;
+  const ALICE = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
+  const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/doomed`;
+
+  /** The sample record `name` made on `key` at `ms`, in the account's Region, as the detector receives it. */
+  const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
+    envelope({
+      ...sample(name),
+      eventID: `${name}@${ms}`,
+      eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      recipientAccountId: ACCOUNT,
+      requestParameters: { keyId: key.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+      ...fields,
+    });
+
+  /** Two keys, the second with alias/doomed, adopted at START. */
+  async function adopted(config = parseDetectionConfig({})) {
+    account = accountWith(2);
+    const [, doomed] = customerKeys(account);
+    account.aliases.set('alias/doomed', doomed.id);
+    await reconciler({ config }, () => START)({});
+    expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: doomed.arn });
+    return doomed;
+  }
+
+  /** Alice schedules the key's deletion for DELETION (seen by the detector); KMS deletes it and its alias then. */
+  async function scheduledAndDeleted(doomed: { arn: string }, config: ReturnType<typeof parseDetectionConfig>) {
+    Object.assign(doomed, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
+    const response = { keyId: doomed.arn, keyState: 'PendingDeletion', deletionDate: new Date(DELETION).toISOString() };
+    await detector(
+      () => START + 61_000,
+      config,
+    )(recorded(doomed, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, { responseElements: response }));
+    account.keys.delete(doomed.arn);
+    account.aliases.delete('alias/doomed');
+    snsMock.resetHistory();
+    const deleteKey = recorded(doomed, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
+    return (await detector(() => DELETION + 60 * 60_000, config)(deleteKey)).finding;
+  }
+
+  it('reports nothing of the alias of a key deleted as approved, on the next runs either', async () => {
+    // Prepare
+    const doomed = await adopted(ALICE);
+    const deleted = await scheduledAndDeleted(doomed, ALICE);
+
+    // Act
+    const next = await reconciler({ config: ALICE }, () => DELETION + DAY)({});
+
+    // Assess: the DeleteKey is the only record, planned; the alias is approved gone with its key.
+    expect(deleted).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info' });
+    expect(next).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+    expect(await snapshotOf(ALIAS, 'STATE')).toEqual({ target_key_id: null });
+    expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: null });
+    expect([sent(topics.chat), sent(topics.email)]).toEqual([0, 0]);
+  });
+
+  it("reports nothing of the alias of a key whose deletion no one approved: the key's page covers it", async () => {
+    // Prepare
+    const doomed = await adopted();
+    const deleted = await scheduledAndDeleted(doomed, parseDetectionConfig({}));
+
+    // Act
+    const next = await reconciler({}, () => DELETION + DAY)({});
+
+    // Assess: the key stays open drift, once; its alias is no drift of its own.
+    expect(deleted).toMatchObject({ event: 'DeleteKey', status: 'drift', severity: 'critical' });
+    expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+    expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: null });
+  });
+});
+
 describe("Reconciler: keydrift's own keys", () => {
   it.each([
     ['main key', 'selfKeyArn'],

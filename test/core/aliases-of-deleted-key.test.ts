@@ -1,0 +1,154 @@
+/**
+ * KMS deletes a key's aliases with the key ("If you delete a KMS key, all aliases associated with that KMS key are
+ * deleted", KMS Developer Guide), with no DeleteAlias event of their own: keydrift's alias resources go with the key.
+ */
+import { Detector } from '../../lambda/core/detector';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { normalizeRecord } from '../../lambda/core/normalize';
+import { reconcileResource } from '../../lambda/core/reconcile';
+import { snapshotFromState } from '../../lambda/core/state';
+import type { Finding } from '../../lambda/core/types';
+import type { CloudTrailRecord } from '../helpers/fixtures';
+import {
+  ACCOUNT,
+  at,
+  by,
+  config,
+  createAlias,
+  createKey,
+  KEY_ARN,
+  KEY_ID,
+  OTHER_KEY_ARN,
+  OTHER_KEY_ID,
+  onKey,
+  REGION,
+  rec,
+  sessionIdentity,
+} from './harness';
+
+const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/Admin`;
+const PLANNED = { plannedPrincipals: [ADMIN_ROLE] };
+const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/ExampleAlias`;
+const OTHER_ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/other`;
+const admin = (record: CloudTrailRecord) => by(record, sessionIdentity('Admin', 'user01'));
+
+const created = () => admin(at(createKey(), 'create', '2021-03-01T09:00:00Z'));
+/** CreateAlias__awskmsdg__1 (alias/ExampleAlias on the samples' key), by Admin. */
+const aliased = () => admin(at(rec('CreateAlias__awskmsdg__1'), 'alias', '2021-03-01T09:01:00Z'));
+/** ScheduleKeyDeletion__awskmsdg__1: made 2021-03-23T18:58:30Z, for 2021-04-12T18:58:30Z. */
+const scheduled = () => onKey(rec('ScheduleKeyDeletion__awskmsdg__1'));
+const deleteKey = (time = '2021-04-12T19:42:07Z') => at(onKey(rec('DeleteKey__awskmsdg__1')), 'delete-key', time);
+const cmkDeletion = () =>
+  rec('KMSCMKDeletion__awskmsdg__1', (r) => {
+    r.time = '2021-04-12T19:42:08Z';
+  });
+
+function run(records: CloudTrailRecord[]) {
+  const store = new MemoryStore();
+  const detector = new Detector(config(PLANNED), store);
+  const findings = records.map((record, index) => detector.observe(normalizeRecord(record, `record ${index}`)));
+  return { findings, store };
+}
+
+/** What the next reconcile run reports of the alias, read gone (KMS no longer knows it). */
+function reconcileAlias(store: MemoryStore): Finding | undefined {
+  const baseline = store.baseline(ALIAS_ARN);
+  if (!baseline) throw new Error('no baseline');
+  const live = snapshotFromState('alias', ALIAS_ARN, { target_key_id: null });
+  const input = {
+    baseline,
+    live,
+    previous: store.snapshot(ALIAS_ARN),
+    previousVersion: 2,
+    nowMs: Date.parse('2021-04-14T06:00:00Z'),
+  };
+  return reconcileResource(input, store, config(PLANNED));
+}
+
+describe("A key's deletion takes the aliases keydrift knows on it", () => {
+  it.each([
+    ['DeleteKey', deleteKey],
+    ['KMS CMK Deletion', cmkDeletion],
+  ])('%s of a deletion a planned principal scheduled: the alias is gone, and approved so', (_, deletion) => {
+    // Act
+    const { findings, store } = run([created(), aliased(), admin(scheduled()), deletion()]);
+
+    // Assess: the key's finding is the deletion's only record; the next run finds nothing to report.
+    expect(findings.at(-1)).toMatchObject({ resource: KEY_ARN, status: 'planned', severity: 'info' });
+    expect(store.snapshot(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
+    expect(store.baseline(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
+    expect(reconcileAlias(store)).toBeUndefined();
+  });
+
+  it('of a deletion no one approved: the key is critical, the alias goes with it, and no run reports it apart', () => {
+    // Act
+    const { findings, store } = run([created(), aliased(), scheduled(), deleteKey()]);
+
+    // Assess
+    expect(findings.at(-1)).toMatchObject({ resource: KEY_ARN, status: 'drift', severity: 'critical' });
+    expect(store.snapshot(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
+    expect(store.baseline(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
+    expect(reconcileAlias(store)).toBeUndefined();
+  });
+
+  it("leaves the key's other events as they were: the second event of the deletion, a later alias of the name", () => {
+    // Act: KMS's two records of the deletion, then the name used again on another key.
+    const again = admin(at(createAlias('alias/ExampleAlias', OTHER_KEY_ID), 'again', '2021-04-20T10:00:00Z'));
+    const { findings } = run([created(), aliased(), admin(scheduled()), deleteKey(), cmkDeletion(), again]);
+
+    // Assess: the new alias was created from nothing, not moved from the deleted key.
+    expect(findings.slice(-2).map((f) => [f.event, f.severity])).toEqual([
+      ['KMS CMK Deletion', 'info'],
+      ['CreateAlias', 'info'],
+    ]);
+    expect(findings.at(-1)?.changes.target_key_id).toEqual({ before: null, after: OTHER_KEY_ARN });
+  });
+
+  it('leaves an alias moved to another key before the deletion where it is', () => {
+    // Prepare: alias/other created on the key, then moved to the other key.
+    const other = admin(at(createAlias('alias/other', KEY_ID), 'other', '2021-03-01T09:02:00Z'));
+    const moved = admin(
+      at(
+        rec('UpdateAlias__awskmsdg__1', (r) => {
+          r.requestParameters = { aliasName: 'alias/other', targetKeyId: OTHER_KEY_ID };
+          r.resources = [
+            { accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: OTHER_ALIAS_ARN },
+            { accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: OTHER_KEY_ARN },
+          ];
+        }),
+        'moved',
+        '2021-03-02T09:00:00Z',
+      ),
+    );
+
+    // Act
+    const { store } = run([created(), aliased(), other, moved, scheduled(), deleteKey()]);
+
+    // Assess
+    expect(store.snapshot(OTHER_ALIAS_ARN)?.attributes).toEqual({ target_key_id: OTHER_KEY_ARN });
+    expect(store.snapshot(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
+  });
+
+  it('still reports an alias deleted on its own (DeleteAlias) while its key exists', () => {
+    // DeleteAlias__awskmsdg__1, of alias/ExampleAlias in the key's Region.
+    const deleted = at(
+      rec('DeleteAlias__awskmsdg__1', (r) => {
+        r.awsRegion = REGION;
+        r.requestParameters = { aliasName: 'alias/ExampleAlias' };
+        r.resources = [
+          { accountId: ACCOUNT, ARN: ALIAS_ARN },
+          { accountId: ACCOUNT, ARN: KEY_ARN },
+        ];
+      }),
+      'delete-alias',
+      '2021-03-05T09:00:00Z',
+    );
+    const { findings } = run([created(), aliased(), deleted]);
+    expect(findings.at(-1)).toMatchObject({
+      event: 'DeleteAlias',
+      resource: ALIAS_ARN,
+      status: 'drift',
+      severity: 'error',
+    });
+  });
+});
