@@ -227,6 +227,26 @@ export function withPrimaryMovedElsewhere(
   return { ...baseline, attributes: { ...baseline.attributes, primary_region: now } };
 }
 
+/**
+ * The baseline of an alias read gone (`live`) whose key is gone too (`keyGone`: the key the state keydrift stored last,
+ * `previous`, else its baseline, shows it on): KMS deleted the alias with its key, with no DeleteAlias of its own, as
+ * the detector takes the key's deletion (core/effects.ts `keyDeleted`). Not drift of the alias, however the key's
+ * deletion is judged: that deletion's finding (its event's, or a run's on the key) is its record, and the alias cannot
+ * come back. Approved gone. `undefined` for any other alias, compared as ever: one gone while its key exists was
+ * deleted on its own, and one keydrift stored gone already was reported then.
+ */
+export function aliasGoneWithItsKey(
+  live: ResourceSnapshot,
+  previous: ResourceSnapshot | undefined,
+  baseline: ResourceSnapshot,
+  keyGone: (keyArn: string) => boolean,
+): ResourceSnapshot | undefined {
+  if (live.kind !== 'alias' || lookup(live, 'target_key_id') !== null) return undefined;
+  const key = lookup(previous ?? baseline, 'target_key_id');
+  if (typeof key !== 'string' || !keyGone(key)) return undefined;
+  return { ...baseline, attributes: { ...baseline.attributes, target_key_id: null } };
+}
+
 function reconcileEvent(resource: string, eventName: string, idParts: unknown[], nowMs: number): ChangeEvent {
   const arn = parseArn(resource);
   const digest = createHash('sha256')

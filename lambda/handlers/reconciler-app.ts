@@ -43,6 +43,7 @@ import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
 import { stableJson } from '../core/policy';
 import {
+  aliasGoneWithItsKey,
   deletionReminder,
   differingPaths,
   reconcileResource,
@@ -722,6 +723,24 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
   }
 
+  /**
+   * An alias KMS deleted with its key: no finding (the key's deletion is its record), its state and baseline gone, as
+   * the detector leaves them from the key's deletion event. Each write only over the version loaded: a save since then
+   * (the detector's, of the name created again) stays, and the next run compares it.
+   */
+  async function approveGoneWithItsKey(
+    live: ResourceSnapshot,
+    approved: ResourceSnapshot,
+    state: StoredSnapshot | undefined,
+    baseline: StoredSnapshot,
+    run: Run,
+  ): Promise<void> {
+    logger.info('Alias gone with its key, which KMS deleted: approved gone', { resource: live.arn });
+    const { acceptedBy, acceptedAt, acceptReason } = baseline;
+    if (!state || !sameState(state.snapshot, live)) await recon.putState(live, state?.version ?? null, run.runId);
+    await recon.putBaseline(approved, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
+  }
+
   /** Reads a resource that is no longer listed (a key KMS no longer knows reads as Deleted). */
   async function readUnlisted(arn: string, kind: string, world: World): Promise<ResourceSnapshot | undefined> {
     switch (kind) {
@@ -782,6 +801,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         if (!live) return;
         if (isGone(live)) totals.gone++;
         else if (live.kind === 'key') totals.keys++;
+        // KMS deletes a key's aliases with it: an alias found gone whose key is no longer listed went with it.
+        const keyGone = (key: string) => inRegion(key) && !present.has(key);
+        const approved = aliasGoneWithItsKey(live, known, stored.baseline.snapshot, keyGone);
+        if (approved) return approveGoneWithItsKey(live, approved, stored.state, stored.baseline, proxy);
         await reconcileOne(live, stored, world, proxy, inv, readAt);
       }),
     );

@@ -5,7 +5,7 @@
 import { Detector } from '../../lambda/core/detector';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
-import { reconcileResource } from '../../lambda/core/reconcile';
+import { aliasGoneWithItsKey, reconcileResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import type { CloudTrailRecord } from '../helpers/fixtures';
@@ -150,5 +150,27 @@ describe("A key's deletion takes the aliases keydrift knows on it", () => {
       status: 'drift',
       severity: 'error',
     });
+  });
+});
+
+describe('An alias the reconciler finds gone', () => {
+  const stored = (target: string | null) => snapshotFromState('alias', ALIAS_ARN, { target_key_id: target });
+  const gone = stored(null);
+
+  it('went with its key when the key it pointed to last is gone too: its baseline is gone', () => {
+    const approved = aliasGoneWithItsKey(gone, stored(KEY_ARN), stored(KEY_ARN), (key) => key === KEY_ARN);
+    expect(approved?.attributes).toEqual({ target_key_id: null });
+  });
+
+  it('was deleted on its own while its key exists: compared as ever', () => {
+    expect(aliasGoneWithItsKey(gone, stored(KEY_ARN), stored(KEY_ARN), () => false)).toBeUndefined();
+  });
+
+  it('is no news when keydrift already knew it gone (its DeleteAlias reported), whatever its key', () => {
+    expect(aliasGoneWithItsKey(gone, gone, stored(KEY_ARN), () => true)).toBeUndefined();
+  });
+
+  it('is not gone when it reads on a key', () => {
+    expect(aliasGoneWithItsKey(stored(OTHER_KEY_ARN), stored(KEY_ARN), stored(KEY_ARN), () => true)).toBeUndefined();
   });
 });

@@ -1216,6 +1216,60 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
     expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
     expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: null });
   });
+
+  it('reports a key found gone with its alias, their events missed, once: on the key', async () => {
+    // Prepare
+    const doomed = await adopted();
+    account.keys.delete(doomed.arn);
+    account.aliases.delete('alias/doomed');
+
+    // Act
+    const found = await reconciler({}, () => START + DAY)({});
+    const next = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess
+    expect(found.findings.map((f) => [f.resource, f.status, f.severity, Object.keys(f.changes)])).toEqual([
+      [doomed.arn, 'drift', 'critical', ['key_state']],
+    ]);
+    expect(found.counts).toMatchObject({ gone: 2, openDrift: 1 });
+    expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: null });
+    expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+  });
+
+  it('reports nothing of an alias found gone after a run found its key deleted', async () => {
+    // Prepare: the key found deleted (critical) while its alias was still listed; then the alias is gone.
+    const doomed = await adopted();
+    account.keys.delete(doomed.arn);
+    const keyGone = await reconciler({}, () => START + DAY)({});
+    expect(keyGone.findings.map((f) => f.resource)).toEqual([doomed.arn]);
+    account.aliases.delete('alias/doomed');
+
+    // Act
+    const next = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess
+    expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+  });
+
+  it('reports an alias deleted while its key exists as DeleteAlias would be: error, with the command back', async () => {
+    // Prepare
+    const doomed = await adopted();
+    account.aliases.delete('alias/doomed');
+
+    // Act
+    const found = await reconciler({}, () => START + DAY)({});
+
+    // Assess: (the key's finding beside it names its aliases changed)
+    expect(found.findings.filter((f) => f.resource === ALIAS)).toMatchObject([
+      {
+        resource: ALIAS,
+        status: 'drift',
+        severity: 'error',
+        changes: { target_key_id: { before: doomed.arn, after: null } },
+        remediation: [expect.stringContaining(`aws kms create-alias --alias-name alias/doomed`)],
+      },
+    ]);
+  });
 });
 
 describe("Reconciler: keydrift's own keys", () => {
