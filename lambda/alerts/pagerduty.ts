@@ -226,22 +226,37 @@ export function pagerDutyDedupKey(
 }
 
 function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string): PagerDutyEvent {
+  // A `planned` change moved the baseline to the live state, so the attribute no longer drifts either.
+  return envelope(finding, routingKey, attribute, actionFor(finding, attribute), {
+    summary: eventSummary(finding, attribute),
+    severity: finding.severity,
+    custom_details: customDetails(finding, attribute, consoleUrl(finding)),
+  });
+}
+
+/** An Events v2 body about the finding's `incident`: where it is, when, and the console link around `payload`. */
+function envelope(
+  finding: Finding,
+  routingKey: string,
+  incident: string,
+  action: PagerDutyEvent['event_action'],
+  payload: Pick<PagerDutyEvent['payload'], 'summary' | 'severity' | 'custom_details'>,
+): PagerDutyEvent {
   const url = consoleUrl(finding);
   const timestamp = ISO_8601.test(finding.timestamp) ? finding.timestamp : undefined;
   return {
     routing_key: routingKey,
-    // A `planned` change moved the baseline to the live state, so the attribute no longer drifts either.
-    event_action: actionFor(finding, attribute),
-    dedup_key: pagerDutyDedupKey(finding, attribute),
+    event_action: action,
+    dedup_key: pagerDutyDedupKey(finding, incident),
     payload: {
-      summary: eventSummary(finding, attribute),
+      summary: payload.summary,
       source: safeText(finding.resource, MAX_FIELD) || 'unknown',
-      severity: finding.severity,
+      severity: payload.severity,
       ...(timestamp ? { timestamp } : {}),
       component: finding.service === 'cloudtrail' ? 'cloudtrail' : 'kms',
       group: safeText(finding.account, MAX_FIELD),
       class: safeText(finding.event, MAX_FIELD),
-      custom_details: customDetails(finding, attribute, url),
+      custom_details: payload.custom_details,
     },
     client: 'keydrift',
     ...(url ? { client_url: url, links: [{ href: url, text: 'Open in the AWS console' }] } : {}),
@@ -253,36 +268,22 @@ function pagerDutyEvent(finding: Finding, routingKey: string, attribute: string)
  * the deletion's incident, or its e-mail, says who deleted the key and how.
  */
 function deletedKeyResolve(finding: Finding, routingKey: string, incident: string): PagerDutyEvent {
-  const url = consoleUrl(finding);
-  const timestamp = ISO_8601.test(finding.timestamp) ? finding.timestamp : undefined;
   const summary = `Resolved: key ${keyIdOf(finding.resource)} was deleted`;
-  return {
-    routing_key: routingKey,
-    event_action: 'resolve',
-    dedup_key: pagerDutyDedupKey(finding, incident),
-    payload: {
-      summary: eventSummary({ ...finding, severity: 'info', summary }, incident),
-      source: safeText(finding.resource, MAX_FIELD) || 'unknown',
-      severity: 'info',
-      ...(timestamp ? { timestamp } : {}),
-      component: 'kms',
-      group: safeText(finding.account, MAX_FIELD),
-      class: safeText(finding.event, MAX_FIELD),
-      custom_details: {
-        attribute: safeText(incident, MAX_FIELD),
-        event: safeText(finding.event, MAX_FIELD),
-        status: safeText(finding.status, MAX_FIELD),
-        user: safeText(finding.user, MAX_FIELD),
-        account: safeText(finding.account, MAX_FIELD),
-        region: safeText(finding.region, MAX_FIELD),
-        resource: safeText(finding.resource, MAX_FIELD),
-        event_id: safeText(finding.eventId, MAX_FIELD),
-        deletion: safeText(finding.summary, MAX_DETAIL_VALUE),
-      },
+  return envelope(finding, routingKey, incident, 'resolve', {
+    summary: eventSummary({ ...finding, severity: 'info', summary }, incident),
+    severity: 'info',
+    custom_details: {
+      attribute: safeText(incident, MAX_FIELD),
+      event: safeText(finding.event, MAX_FIELD),
+      status: safeText(finding.status, MAX_FIELD),
+      user: safeText(finding.user, MAX_FIELD),
+      account: safeText(finding.account, MAX_FIELD),
+      region: safeText(finding.region, MAX_FIELD),
+      resource: safeText(finding.resource, MAX_FIELD),
+      event_id: safeText(finding.eventId, MAX_FIELD),
+      deletion: safeText(finding.summary, MAX_DETAIL_VALUE),
     },
-    client: 'keydrift',
-    ...(url ? { client_url: url, links: [{ href: url, text: 'Open in the AWS console' }] } : {}),
-  };
+  });
 }
 
 function eventSummary(finding: Finding, attribute: string): string {

@@ -66,9 +66,9 @@ const SUPERSEDED = { outcome: 'superseded' } as const;
 /** What it does instead of resolving a deleted key's incident that its ledger does not show open. */
 const NOT_OPEN = { outcome: 'not open' } as const;
 
-/** An event to send; `ifOpen`: a deleted key's resolve, sent only when its incident is open (PageLedger.admitIfOpen). */
 type Outcome = SendResult | typeof SUPERSEDED | typeof NOT_OPEN;
 
+/** An event to send; `ifOpen`: a deleted key's resolve, sent only when its incident is open (PageLedger.admitIfOpen). */
 interface Outgoing {
   body: PagerDutyEvent;
   ifOpen: boolean;
