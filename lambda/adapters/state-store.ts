@@ -170,6 +170,10 @@ export { MAX_JSON_BYTES };
 export const CLAIM_TTL_SECONDS = 14 * 24 * 60 * 60;
 const DEFAULT_LEASE_MS = 35_000;
 const BATCH_GET_LIMIT = 100;
+/** DynamoDB's most actions in one TransactWriteItems. */
+const MAX_TRANSACTION_ACTIONS = 100;
+/** The most resources one `save` may write: a state and a baseline each, beside the finding and the claim. */
+export const MAX_SAVED_RESOURCES = (MAX_TRANSACTION_ACTIONS - 2) / 2;
 const MAX_UNPROCESSED_ROUNDS = 5;
 
 export const resourcePk = (arn: string): string => `RESOURCE#${arn}`;

@@ -23,7 +23,13 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { ClaimLostError, KeyUnreadableError, PublishError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, OPS_WARNING, type PublishReport } from '../adapters/publisher';
-import { createStateStore, type LoadResult, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
+import {
+  createStateStore,
+  type LoadResult,
+  MAX_SAVED_RESOURCES,
+  type SnapshotWrite,
+  type StoredSnapshot,
+} from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { parseArn, resourceKindOf } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
@@ -305,7 +311,18 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // This Region's resources only: the replica a ReplicateKey makes in another Region is that Region's to watch (it
     // has its own CreateKey record there), and this Region's table would hold it unbaselined for good.
     const inThisRegion = (arn: string) => parseArn(arn)?.region === event.region;
-    const arns = [effect.resource, ...effect.related.map((r) => r.resource).filter(inThisRegion)];
+    const related = effect.related.map((r) => r.resource).filter(inThisRegion);
+    // One save is one DynamoDB transaction (100 actions): a key deleted with more aliases than it holds (KMS allows 50
+    // a key) leaves the others on the key, as stored, for the deletion's other event or the next reconcile run, which
+    // record them gone with it alike. Saving them all would fail the event on every attempt.
+    const arns = [effect.resource, ...related].slice(0, MAX_SAVED_RESOURCES);
+    if (related.length >= MAX_SAVED_RESOURCES) {
+      logger.warn('More resources changed than one save holds; the others are left to the next event or run', {
+        eventId: event.eventId,
+        resource: effect.resource,
+        left: related.slice(MAX_SAVED_RESOURCES - 1),
+      });
+    }
     return {
       finding,
       states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states),

@@ -2,7 +2,7 @@
  * An in-process DynamoDB (dynalite, in memory, loopback only) holding a table with the stack's schema. dynalite has
  * no TransactWriteItems, so the client emulates it: every action is applied with its condition, and if any
  * condition fails, those applied are rolled back and a real `TransactionCanceledException` is thrown with one
- * cancellation reason per action, as DynamoDB does.
+ * cancellation reason per action, as DynamoDB does. Like DynamoDB, it refuses a transaction of more than 100 actions.
  */
 
 import type { AddressInfo } from 'node:net';
@@ -115,8 +115,20 @@ async function createTable(client: DynamoDBClient, tableName: string): Promise<v
 
 type Item = Record<string, AttributeValue>;
 
+/** The most actions one TransactWriteItems may hold (DynamoDB's quota: "up to 100 action requests"). */
+const MAX_TRANSACTION_ACTIONS = 100;
+
 async function emulateTransaction(client: DynamoDBClient, input: TransactWriteItemsCommandInput): Promise<void> {
   const actions = input.TransactItems ?? [];
+  if (actions.length > MAX_TRANSACTION_ACTIONS) {
+    throw Object.assign(
+      new Error(
+        "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length " +
+          `less than or equal to ${MAX_TRANSACTION_ACTIONS}`,
+      ),
+      { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } },
+    );
+  }
   const applied: Array<{ table: string; key: Item; before: Item | undefined }> = [];
   const reasons: Array<{ Code: string; Message?: string }> = [];
   for (const action of actions) {

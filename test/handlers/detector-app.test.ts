@@ -1404,6 +1404,39 @@ describe('createDetector: aliases and concurrency', () => {
     expect(saved.baselines.get(alias)?.snapshot.attributes).toEqual({ target_key_id: null });
   });
 
+  it("saves the deletion of a key with as many aliases as KMS allows one key (50), in DynamoDB's 100-action transaction", async () => {
+    // Prepare: the key was read with 50 aliases (KMS's default quota per key) when DisableKey__awskmsdg__1 was judged.
+    const names = Array.from({ length: 50 }, (_, i) => `alias/app-${String(i).padStart(2, '0')}`);
+    const aliases = names.map((name) => `arn:aws:kms:us-west-2:111122223333:${name}`);
+    const { detect } = makeDetector();
+    mockLiveKey({ aliases: names, state: 'Disabled' });
+    await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    kmsMock.reset();
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    const deleteKey = Object.assign(readRecord('DeleteKey__awskmsdg__1'), {
+      awsRegion: 'us-west-2',
+      eventTime: '2022-09-20T10:00:00Z',
+    });
+    const goneIn = async () => {
+      const saved = await store().load(aliases);
+      return aliases.filter(
+        (alias) =>
+          saved.states.get(alias)?.snapshot.attributes.target_key_id === null &&
+          saved.baselines.get(alias)?.snapshot.attributes.target_key_id === null,
+      ).length;
+    };
+
+    // Act
+    const { finding } = await detect(envelope(deleteKey));
+
+    // Assess: the DeleteKey is saved (its claim done), with the aliases one transaction holds; the other two are left
+    // as stored (here, not at all), for the reconciler, which approves an alias gone with its key alike.
+    expect(finding).toMatchObject({ event: 'DeleteKey', resource: KEY, severity: 'critical' });
+    expect(await store().claim(String(deleteKey.eventID))).toBe('done');
+    expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Deleted');
+    expect(await goneIn()).toBe(48);
+  });
+
   it('judges again and saves both when two events on one key are saved at the same time', async () => {
     // Prepare: an operator accepted the key as it was (Enabled, root-only policy); both changes are visible in KMS.
     const opened = JSON.stringify({
