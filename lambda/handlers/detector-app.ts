@@ -313,11 +313,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const inThisRegion = (arn: string) => parseArn(arn)?.region === event.region;
     const related = effect.related.map((r) => r.resource).filter(inThisRegion);
     // One save is one DynamoDB transaction (100 actions): a key deleted with more aliases than it holds (KMS allows 50
-    // a key) leaves the others on the key, as stored, for the deletion's other event or the next reconcile run, which
-    // record them gone with it alike. Saving them all would fail the event on every attempt.
+    // a key) leaves the others on the key, as stored, for the next reconcile run, which records them gone with it
+    // (the deletion's other event finds the key stored Deleted, without them). Saving them all would fail the event on
+    // every attempt.
     const arns = [effect.resource, ...related].slice(0, MAX_SAVED_RESOURCES);
     if (related.length >= MAX_SAVED_RESOURCES) {
-      logger.warn('More resources changed than one save holds; the others are left to the next event or run', {
+      logger.warn('More resources changed than one save holds; the others are left to the next reconcile run', {
         eventId: event.eventId,
         resource: effect.resource,
         left: related.slice(MAX_SAVED_RESOURCES - 1),
