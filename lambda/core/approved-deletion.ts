@@ -67,6 +67,10 @@ export function approvedDeleted(baseline: ResourceSnapshot): ResourceSnapshot {
   return { ...baseline, attributes: { ...baseline.attributes, key_state: 'Deleted', deletion_date: null } };
 }
 
+/** The paths of a key's replica Regions, present or gone. */
+const replicaPaths = (snapshot: ResourceSnapshot) =>
+  Object.keys(snapshot.attributes).filter((path) => splitPath(path).attribute === 'replica_regions');
+
 /**
  * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, as a planned
  * principal scheduled it), moved along as the read `live` shows KMS took the schedule on: its last replica deleted,
@@ -87,8 +91,6 @@ export function withApprovedDeletionDated(
     return undefined;
   const storedState = lookup(stored, 'key_state');
   if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
-  const replicaPaths = (snapshot: ResourceSnapshot) =>
-    Object.keys(snapshot.attributes).filter((path) => splitPath(path).attribute === 'replica_regions');
   if (replicaPaths(live).some((path) => live.attributes[path])) return undefined;
   const attributes: Record<string, unknown> = {
     ...baseline.attributes,
@@ -96,5 +98,30 @@ export function withApprovedDeletionDated(
     deletion_date: date,
   };
   for (const path of replicaPaths(baseline)) if (lookup(live, path) === null) attributes[path] = null;
+  return { ...baseline, attributes };
+}
+
+/**
+ * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, as a planned
+ * principal scheduled it), with each replica the read `live` shows gone approved gone: a replica deleted before the
+ * last is the approved schedule going on (KMS deletes the primary only once none is left). Its deletion is recorded,
+ * and judged, in the replica's own Region; nothing in the primary's Region records it. Only while the read still
+ * shows the wait and the state keydrift stored last (`stored`), where it knows it, does too; a replica added is not
+ * taken. `undefined` when no approved replica is gone, or for a wait never approved or seen cancelled, which stays
+ * drift. The last replica's deletion, KMS dating the primary, is `withApprovedDeletionDated`'s.
+ */
+export function withApprovedReplicasGone(
+  baseline: ResourceSnapshot,
+  live: ResourceSnapshot,
+  stored: ResourceSnapshot | undefined,
+): ResourceSnapshot | undefined {
+  if (live.kind !== 'key' || lookup(baseline, 'key_state') !== AWAITING_REPLICAS) return undefined;
+  if (lookup(live, 'key_state') !== AWAITING_REPLICAS) return undefined;
+  const storedState = lookup(stored, 'key_state');
+  if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
+  const gone = replicaPaths(baseline).filter((path) => baseline.attributes[path] && lookup(live, path) === null);
+  if (gone.length === 0) return undefined;
+  const attributes: Record<string, unknown> = { ...baseline.attributes };
+  for (const path of gone) attributes[path] = null;
   return { ...baseline, attributes };
 }

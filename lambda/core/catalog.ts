@@ -531,6 +531,15 @@ export function approvedDeletionDatedSummary(c: SummaryContext, date: string): s
   return `Deletion of key ${c.label} dated ${date} by KMS, as approved: its last replica is deleted`;
 }
 
+/**
+ * A replica of a multi-Region primary whose deletion a planned principal scheduled while it had replicas, deleted
+ * before the last (core/approved-deletion.ts `withApprovedReplicasGone`): the approved schedule going on.
+ */
+export function approvedReplicasDeletedSummary(c: SummaryContext, regions: readonly string[]): string {
+  const replicas = regions.length === 1 ? 'Replica' : 'Replicas';
+  return `${replicas} of key ${c.label} in ${regions.join(', ')} deleted, as approved: the key's deletion waits for its last replica`;
+}
+
 function deletionReminderSummary(approval: string) {
   return (c: SummaryContext): string => {
     const detail = c.changes.deletion_date ?? { before: null, after: null };

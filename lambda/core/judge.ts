@@ -3,6 +3,7 @@ import { parseArn } from './arn';
 import {
   approvedDeletionDatedSummary,
   approvedDeletionSummary,
+  approvedReplicasDeletedSummary,
   EVENTS,
   type EventEntry,
   RECONCILE_EVENTS,
@@ -64,6 +65,11 @@ export interface Observation {
    * deleted (core/approved-deletion.ts `withApprovedDeletionDated`): the approved schedule going on, not drift.
    */
   approvedDeletionDated?: string;
+  /**
+   * The Regions of a multi-Region primary's replicas deleted before the last while its baseline approves it waiting for
+   * them (core/approved-deletion.ts `withApprovedReplicasGone`): the approved schedule going on, not drift.
+   */
+  approvedReplicasDeleted?: string[];
   notes: Record<string, Record<string, unknown>>;
 }
 
@@ -218,9 +224,10 @@ function statusOf(
   config: DetectionConfig,
   managedBy: string | undefined,
 ): Status {
-  const { event, paths, approvedDeletionDate, approvedDeletionDated } = observation;
+  const { event, paths, approvedDeletionDate, approvedDeletionDated, approvedReplicasDeleted } = observation;
   if (event.errorCode) return 'denied';
-  const approvedDeletion = approvedDeletionDate !== undefined || approvedDeletionDated !== undefined;
+  const approvedDeletion =
+    approvedDeletionDate !== undefined || approvedDeletionDated !== undefined || approvedReplicasDeleted !== undefined;
   if (entry.routine || managedBy || approvedDeletion || isPlannedPrincipal(event.actor, config.plannedPrincipals))
     return 'planned';
   const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
@@ -266,7 +273,13 @@ function summaryOf(
     managedBy,
     approvedDeletionDate,
     approvedDeletionDated,
-  }: { managedBy?: string; approvedDeletionDate?: string | null; approvedDeletionDated?: string },
+    approvedReplicasDeleted,
+  }: {
+    managedBy?: string;
+    approvedDeletionDate?: string | null;
+    approvedDeletionDated?: string;
+    approvedReplicasDeleted?: string[];
+  },
 ): string {
   const base = entry.summary(ctx);
   switch (status) {
@@ -279,6 +292,7 @@ function summaryOf(
     case 'planned':
       if (approvedDeletionDate !== undefined) return approvedDeletionSummary(ctx, approvedDeletionDate);
       if (approvedDeletionDated !== undefined) return approvedDeletionDatedSummary(ctx, approvedDeletionDated);
+      if (approvedReplicasDeleted !== undefined) return approvedReplicasDeletedSummary(ctx, approvedReplicasDeleted);
       if (entry.routine) return base;
       return managedBy ? `${base} (routine for ${managedBy}; baseline updated)` : `${base} (planned; baseline updated)`;
     case 'resolved': {
@@ -381,6 +395,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
         managedBy,
         approvedDeletionDate: observation.approvedDeletionDate,
         approvedDeletionDated: observation.approvedDeletionDated,
+        approvedReplicasDeleted: observation.approvedReplicasDeleted,
       }),
     ),
     remediation: remediationOf(observation, status),

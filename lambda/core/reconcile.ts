@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { approvedDeletionDate, withApprovedDeletionDated } from './approved-deletion';
+import { approvedDeletionDate, withApprovedDeletionDated, withApprovedReplicasGone } from './approved-deletion';
 import { customKeyStoreArn, parseArn } from './arn';
 import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
@@ -309,9 +309,10 @@ export function reconcileResource(
     return stored !== undefined && same(stored, lookup(live, path));
   };
   const drifting = differingPaths(baseline, live, previous);
-  // A multi-Region primary's approved deletion dated by KMS, its last replica deleted: the approved schedule going on.
-  const dated = withApprovedDeletionDated(baseline, live, previous);
-  const goingOn = (path: string) => !!dated && same(lookup(dated, path), lookup(live, path));
+  // A multi-Region primary's approved deletion going on: a replica deleted, or the last, KMS dating the deletion.
+  const step =
+    withApprovedDeletionDated(baseline, live, previous) ?? withApprovedReplicasGone(baseline, live, previous);
+  const goingOn = (path: string) => !!step && same(lookup(step, path), lookup(live, path));
   const news: TouchedPath[] = drifting
     .filter((path) => !known(path) && !goingOn(path))
     .map((path) => ({
@@ -334,8 +335,8 @@ export function reconcileResource(
     }));
   const paths = [...news, ...back];
   // Recorded as planned when it is all there is to say (any drift beside it is reported as ever); the baseline follows.
-  if (paths.length === 0 && dated)
-    return approvedDeletionDated(input, dated, drifting.filter(goingOn), surroundings, config);
+  if (paths.length === 0 && step)
+    return approvedDeletionGoingOn(input, step, drifting.filter(goingOn), surroundings, config);
   if (paths.length === 0) return undefined;
   // Known drift in a map attribute the finding names (another tag, another grant): the attribute is not back yet.
   const touched = new Set(paths.map((p) => splitPath(p.path).attribute));
@@ -366,14 +367,17 @@ export function reconcileResource(
 }
 
 /**
- * The finding of a multi-Region primary's approved deletion dated by KMS (`withApprovedDeletionDated`, `dated`):
- * `planned`, naming the key state, the date and the replicas gone (`paths`). A `Reconcile` finding as any other (its
- * id from what it names and the stored state's version, so the same step seen again is deduped), not an event name of
- * its own: each is a graph on the dashboard, which the free tier's 50 metrics leave no room for.
+ * The finding of a step of a multi-Region primary's approved deletion (`step`): dated by KMS, its last replica deleted
+ * (`withApprovedDeletionDated`), or a replica deleted before the last (`withApprovedReplicasGone`). `planned`, naming
+ * what the step changed (`paths`): the key state, the date and the replica gone, or the replicas gone. A `Reconcile`
+ * finding as any other (its id from what it names and the stored state's version, so the same step seen again is
+ * deduped), not an event name of its own: each is a graph on the dashboard, which the free tier's 50 metrics leave no
+ * room for. Recorded rather than silent, as every move of a baseline is: the history shows where the approved state
+ * the primary is later compared with (its date, its replicas) came from.
  */
-function approvedDeletionDated(
+function approvedDeletionGoingOn(
   { baseline, live, previousVersion, nowMs }: ReconcileInput,
-  dated: ResourceSnapshot,
+  step: ResourceSnapshot,
   paths: string[],
   surroundings: Surroundings,
   config: DetectionConfig,
@@ -395,7 +399,9 @@ function approvedDeletionDated(
       paths: touched,
       creates: false,
       notes: {},
-      approvedDeletionDated: String(lookup(dated, 'deletion_date')),
+      ...(lookup(step, 'key_state') === 'PendingDeletion'
+        ? { approvedDeletionDated: String(lookup(step, 'deletion_date')) }
+        : { approvedReplicasDeleted: paths.map((path) => splitPath(path).entry ?? path) }),
     },
     surroundings,
     config,

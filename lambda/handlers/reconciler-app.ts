@@ -34,7 +34,7 @@ import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } 
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { approvedDeleted, withApprovedDeletionDated } from '../core/approved-deletion';
+import { approvedDeleted, withApprovedDeletionDated, withApprovedReplicasGone } from '../core/approved-deletion';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { approvable } from '../core/detector';
@@ -505,9 +505,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // Compared before a move elsewhere is approved: the stored state, showing the primary approved until now, is no
     // drift from it to resolve.
     const compared = seen ?? restored ?? baseline.snapshot;
-    // A multi-Region primary's approved deletion dated by KMS, its last replica deleted: the baseline follows it.
-    const dated = withApprovedDeletionDated(approved, live, state?.snapshot);
-    const drifted = differingPaths(dated ?? compared, live, state?.snapshot);
+    // A multi-Region primary's approved deletion going on (a replica deleted, or the last, KMS dating the deletion): the
+    // baseline follows it.
+    const goingOn =
+      withApprovedDeletionDated(approved, live, state?.snapshot) ??
+      withApprovedReplicasGone(approved, live, state?.snapshot);
+    const drifted = differingPaths(goingOn ?? compared, live, state?.snapshot);
     const finding = reconcileResource(
       {
         baseline: compared,
@@ -526,16 +529,16 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const changed = !state || !sameState(state.snapshot, live);
     let delivery: Delivery | undefined;
     const { acceptedBy, acceptedAt, acceptReason } = baseline;
-    const approvedNow = deletedAsApproved ? approvedDeleted(approved) : (dated ?? approved);
+    const approvedNow = deletedAsApproved ? approvedDeleted(approved) : (goingOn ?? approved);
     const baselines =
       approvedNow !== baseline.snapshot
         ? [{ snapshot: approvedNow, expectedVersion: baseline.version, acceptedBy, acceptedAt, acceptReason }]
         : [];
     if (finding) delivery = await deliver(finding, { states: changed ? [stateWrite] : [], baselines }, run, inv);
     // Reported by an earlier run, or its writes refused (the detector saved the key meanwhile): the state moves on
-    // below, and the deletion (or its date) would then be known drift for good; the baseline is moved too, unless it
-    // moved since.
-    if ((deletedAsApproved || dated) && delivery === 'reported') {
+    // below, and the deletion (its date, a replica gone) would then be known drift for good; the baseline is moved
+    // too, unless it moved since.
+    if ((deletedAsApproved || goingOn) && delivery === 'reported') {
       await recon.putBaseline(approvedNow, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
     }
     if (live.kind === 'key') {
@@ -544,7 +547,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         usedByKeydrift: live.arn === settings.selfKeyArn || live.arn === settings.opsKeyArn,
       };
       // Dated just now, as approved: a 7-day waiting period's first reminder is due in this very run.
-      const reminder = deletionReminder(live, nowMs, dependents, surroundings, config, dated ?? baseline.snapshot);
+      const reminder = deletionReminder(live, nowMs, dependents, surroundings, config, goingOn ?? baseline.snapshot);
       if (reminder) await deliver(reminder, { states: [], baselines: [] }, run, inv);
     }
     // Only a reported finding lets the state move on: while it is pending, the next run must see the difference again.

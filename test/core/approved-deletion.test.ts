@@ -8,8 +8,8 @@ import { Detector } from '../../lambda/core/detector';
 import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { reconcileResource } from '../../lambda/core/reconcile';
-import { snapshotFromState } from '../../lambda/core/state';
-import type { Finding } from '../../lambda/core/types';
+import { entryPath, snapshotFromState } from '../../lambda/core/state';
+import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { at, by, config, createKey, KEY_ARN, KEY_ID, onKey, rec, sessionIdentity } from './harness';
 
@@ -274,6 +274,90 @@ describe("A multi-Region primary's deletion a planned principal scheduled while 
     it('stays critical drift when the wait was never approved (scheduled by an unplanned principal)', () => {
       const finding = reconcilePrimary([createdPrimary(), scheduledPrimary()], dated, '2021-11-05T13:00:00Z');
       expect(finding).toMatchObject({ event: 'Reconcile', status: 'drift', severity: 'critical' });
+    });
+  });
+
+  describe('a replica deleted before the last: nothing in its Region records it', () => {
+    const REPLICAS = ['eu-west-1', 'ap-southeast-2'];
+    /** `snapshot` with exactly the replicas in `regions`. */
+    const withReplicas = (snapshot: ResourceSnapshot, regions: string[]): ResourceSnapshot => {
+      const attributes = Object.fromEntries(
+        Object.entries(snapshot.attributes).filter(([path]) => !path.startsWith(entryPath('replica_regions', ''))),
+      );
+      for (const region of regions) attributes[entryPath('replica_regions', region)] = true;
+      return { ...snapshot, attributes, completeMaps: [...new Set([...snapshot.completeMaps, 'replica_regions'])] };
+    };
+
+    /** The run at `now` reading the primary with `replicas` left, as `live` shows it otherwise. */
+    function reconcileReplicas(
+      records: CloudTrailRecord[],
+      replicas: string[],
+      live: Record<string, unknown> = {},
+      now = '2021-11-01T12:00:00Z',
+    ) {
+      const { store } = run(records);
+      const baseline = store.baseline(MRK_ARN);
+      const stored = store.snapshot(MRK_ARN);
+      if (!baseline || !stored) throw new Error('no baseline');
+      const read = withReplicas(snapshotFromState('key', MRK_ARN, { ...stored.attributes, ...live }), replicas);
+      const input = {
+        baseline: withReplicas(baseline, REPLICAS),
+        live: read,
+        previous: withReplicas(stored, REPLICAS),
+        previousVersion: 2,
+        nowMs: Date.parse(now),
+      };
+      return reconcileResource(input, store, config(PLANNED));
+    }
+
+    it('is the approved schedule going on, recorded as planned, info: no alert, no command', () => {
+      // Act
+      const finding = reconcileReplicas([createdPrimary(), scheduledPrimaryByAdmin()], ['ap-southeast-2']);
+
+      // Assess
+      expect(finding).toMatchObject({
+        event: 'Reconcile',
+        status: 'planned',
+        severity: 'info',
+        changes: { replica_regions: { before: { 'eu-west-1': true }, after: { 'eu-west-1': null } } },
+        remediation: [],
+      });
+      expect(finding?.summary).toBe(
+        `Replica of key ${MRK_ID} in eu-west-1 deleted, as approved: the key's deletion waits for its last replica`,
+      );
+      expect(audiencesFor(finding as Finding)).toEqual([]);
+    });
+
+    it('reports drift beside it as ever, without the replica gone', () => {
+      const read = { description: 'changed unseen' };
+      const finding = reconcileReplicas([createdPrimary(), scheduledPrimaryByAdmin()], ['ap-southeast-2'], read);
+      expect(finding).toMatchObject({ event: 'Reconcile', status: 'drift', severity: 'warning' });
+      expect(Object.keys(finding?.changes ?? {})).toEqual(['description']);
+    });
+
+    it('reports a replica added during the wait as drift, error, beside one gone', () => {
+      const finding = reconcileReplicas([createdPrimary(), scheduledPrimaryByAdmin()], ['ap-southeast-2', 'us-east-1']);
+      expect(finding).toMatchObject({
+        event: 'Reconcile',
+        status: 'drift',
+        severity: 'error',
+        changes: { replica_regions: { before: { 'us-east-1': null }, after: { 'us-east-1': true } } },
+      });
+    });
+
+    // An unplanned schedule was paged by its own event (the stored state shows the wait): the replica gone is error.
+    it.each([
+      ['the wait was never approved (scheduled by an unplanned principal)', [scheduledPrimary()], {}, 'error'],
+      [
+        'the primary no longer waits (its deletion cancelled unseen)',
+        [scheduledPrimaryByAdmin()],
+        { key_state: 'Disabled' },
+        'critical',
+      ],
+    ])('stays drift when %s', (_, records, live, severity) => {
+      const finding = reconcileReplicas([createdPrimary(), ...records], ['ap-southeast-2'], live);
+      expect(finding).toMatchObject({ event: 'Reconcile', status: 'drift', severity });
+      expect(finding?.changes.replica_regions).toEqual({ before: { 'eu-west-1': true }, after: { 'eu-west-1': null } });
     });
   });
 

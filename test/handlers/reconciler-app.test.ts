@@ -917,12 +917,12 @@ describe('Reconciler: keys found pending deletion', () => {
         .commandCalls(PublishCommand, { TopicArn: topic })
         .filter((c) => JSON.parse(c.args[0].input.Message ?? '{}').severity === 'critical').length;
 
-    /** The primary, adopted, then scheduled for deletion by Alice (7 days): KMS waits for its replica (no date). */
-    async function awaitingItsReplica() {
+    /** The primary, adopted, then scheduled for deletion by Alice (7 days): KMS waits for its replicas (no date). */
+    async function awaitingItsReplica(replicaRegions = ['eu-west-1']) {
       account = accountWith(1);
       const primary = account.addKey({
         id: MRK,
-        multiRegion: { primaryRegion: REGION, replicaRegions: ['eu-west-1'] },
+        multiRegion: { primaryRegion: REGION, replicaRegions },
       });
       await reconciler({ config: planned }, () => START)({});
       primary.keyState = 'PendingReplicaDeletion';
@@ -990,6 +990,146 @@ describe('Reconciler: keys found pending deletion', () => {
         /deleted by KMS as approved: its deletion was scheduled for 2026-12-11T00:00:00Z$/,
       );
       expect([sent(topics.chat), sent(topics.email), critical(topics.page)]).toEqual([0, 0, 0]);
+    });
+
+    describe('with replicas in two Regions', () => {
+      const REPLICAS = ['eu-west-1', 'ap-southeast-2'];
+      /** KMS deletes the replica in eu-west-1 (recorded there): the primary still waits for the other, no event here. */
+      const firstReplicaDeleted = (primary: { multiRegion?: unknown }) => {
+        primary.multiRegion = { primaryRegion: REGION, replicaRegions: ['ap-southeast-2'] };
+      };
+
+      it('takes a replica deleted before the last as the approved schedule going on: no alert, baseline follows', async () => {
+        // Prepare
+        const primary = await awaitingItsReplica(REPLICAS);
+        firstReplicaDeleted(primary);
+
+        // Act: the run a day after the first replica's deletion, and the next one.
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE - DAY)({});
+        const next = await reconciler({ config: planned }, () => REPLICA_GONE - DAY + HOUR)({});
+
+        // Assess: recorded as planned, info, naming the replica gone; the baseline no longer has it.
+        expect(found.findings.map((f) => [f.event, f.status, f.severity, f.remediation])).toEqual([
+          ['Reconcile', 'planned', 'info', []],
+        ]);
+        expect(found.findings[0].changes).toEqual({
+          replica_regions: { before: { 'eu-west-1': true }, after: { 'eu-west-1': null } },
+        });
+        expect(found.findings[0].summary).toBe(
+          `Replica of key ${MRK} in eu-west-1 deleted, as approved: the key's deletion waits for its last replica`,
+        );
+        expect(found.counts?.openDrift).toBe(0);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+          key_state: 'PendingReplicaDeletion',
+          'replica_regions#eu-west-1': null,
+          'replica_regions#ap-southeast-2': true,
+        });
+        expect(next).toMatchObject({ findings: [], counts: { openDrift: 0 } });
+        expect([sent(topics.chat), sent(topics.email), critical(topics.page)]).toEqual([0, 0, 0]);
+
+        // Act: the last replica deleted, KMS dates the primary; then deletes it on that date.
+        replicaDeleted(primary);
+        const dated = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+        account.keys.delete(primary.arn);
+        const deleteKey = recorded(primary, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, {
+          requestParameters: null,
+        });
+        const { finding } = await detector(() => DELETION + HOUR, planned)(deleteKey);
+
+        // Assess: each step approved, none alerted.
+        expect(dated.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+          ['Reconcile', 'planned', 'info'],
+          ['ApprovedDeletionReminder', 'planned', 'info'],
+        ]);
+        expect(dated.findings[0].changes.replica_regions).toEqual({
+          before: { 'ap-southeast-2': true },
+          after: { 'ap-southeast-2': null },
+        });
+        expect(dated.counts?.openDrift).toBe(0);
+        expect(finding).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info' });
+        expect([sent(topics.chat), sent(topics.email), critical(topics.page)]).toEqual([0, 0, 0]);
+      });
+
+      it('takes a replica deleted before the last as approved after the detector read the primary for a tag by Bob', async () => {
+        // Prepare: a replica gone; then, before the next run, Bob tags the primary (read live by the detector).
+        const primary = await awaitingItsReplica(REPLICAS);
+        firstReplicaDeleted(primary);
+        primary.tags = { Department: 'IT' };
+        const tag = recorded(primary, 'TagResource__awskmsdg__1', REPLICA_GONE - DAY, {
+          requestParameters: { keyId: primary.arn, tags: [{ tagKey: 'Department', tagValue: 'IT' }] },
+          userIdentity: {
+            type: 'IAMUser',
+            principalId: 'EX_PRINCIPAL_ID',
+            arn: `arn:aws:iam::${ACCOUNT}:user/Bob`,
+            accountId: ACCOUNT,
+            userName: 'Bob',
+          },
+        });
+
+        // Act
+        const { finding } = await detector(() => REPLICA_GONE - DAY + 60_000, planned)(tag);
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE - DAY + HOUR)({});
+
+        // Assess: the tag is judged as ever, its drift still open; the replica gone is the approved schedule going on.
+        expect([finding?.event, finding?.status, finding?.severity]).toEqual(['TagResource', 'drift', 'warning']);
+        expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([['Reconcile', 'planned', 'info']]);
+        expect(found.counts?.openDrift).toBe(1);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({ 'replica_regions#eu-west-1': null });
+        expect(critical(topics.page)).toBe(0);
+      });
+
+      it('reports a replica deleted before the last as ever when no planned principal approved the wait', async () => {
+        // Prepare: adopted, then scheduled unseen (no event reached keydrift), a replica deleted.
+        account = accountWith(1);
+        const primary = account.addKey({ id: MRK, multiRegion: { primaryRegion: REGION, replicaRegions: REPLICAS } });
+        await reconciler({ config: planned }, () => START)({});
+        primary.keyState = 'PendingReplicaDeletion';
+        firstReplicaDeleted(primary);
+
+        // Act
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE - DAY)({});
+
+        // Assess
+        expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+          ['Reconcile', 'drift', 'critical'],
+        ]);
+        expect(Object.keys(found.findings[0].changes).sort()).toEqual(['key_state', 'replica_regions']);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+          key_state: 'Enabled',
+          'replica_regions#eu-west-1': true,
+        });
+      });
+
+      it('reports a replica deleted before the last as ever once the wait is cancelled (key read Disabled)', async () => {
+        // Prepare: Alice's wait approved, then cancelled unseen and a replica deleted.
+        const primary = await awaitingItsReplica(REPLICAS);
+        primary.keyState = 'Disabled';
+        firstReplicaDeleted(primary);
+
+        // Act
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE - DAY)({});
+
+        // Assess
+        expect(found.findings.map((f) => [f.event, f.status])).toEqual([['Reconcile', 'drift']]);
+        expect(Object.keys(found.findings[0].changes).sort()).toEqual(['key_state', 'replica_regions']);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({ 'replica_regions#eu-west-1': true });
+      });
+
+      it('reports a replica added while the primary waits as drift, error', async () => {
+        // Prepare
+        const primary = await awaitingItsReplica(REPLICAS);
+        primary.multiRegion = { primaryRegion: REGION, replicaRegions: [...REPLICAS, 'us-east-1'] };
+
+        // Act
+        const found = await reconciler({ config: planned }, () => REPLICA_GONE - DAY)({});
+
+        // Assess
+        expect(found.findings.map((f) => [f.event, f.status, f.severity])).toEqual([['Reconcile', 'drift', 'error']]);
+        expect(found.findings[0].changes).toEqual({
+          replica_regions: { before: { 'us-east-1': null }, after: { 'us-east-1': true } },
+        });
+        expect(found.counts?.openDrift).toBe(1);
+      });
     });
 
     it('takes the primary found deleted, no run having seen its date, as the approved deletion: no page', async () => {
