@@ -221,11 +221,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   /**
    * A stored state written after the event happened was read live after it, so it may already show this event's
    * change (events are delivered concurrently and out of order). Its values for the paths the event sets are not
-   * "before" values: they are dropped, and the core falls back to what the event implies or to unknown.
+   * "before" values: they are dropped, and the core falls back to what the event implies or to unknown. Not for a
+   * key's deletion whose key is stored Deleted already: nothing comes after a deletion, so that state is this same
+   * deletion, recorded by its other event (DeleteKey and KMS CMK Deletion record one) or by a reconcile run.
    */
   function withoutLaterValues(event: ChangeEvent, effect: Effect, loaded: LoadResult): LoadResult {
     const stored = loaded.states.get(effect.resource);
     if (!stored || !savedAfter(event, stored)) return loaded;
+    if (effect.set.key_state === 'Deleted' && stored.snapshot.attributes.key_state === 'Deleted') return loaded;
     const paths = Object.keys(effect.set).filter((path) => path in stored.snapshot.attributes);
     const maps = new Set(Object.keys(effect.set).map((path) => splitPath(path).attribute));
     if (paths.length === 0 && !stored.snapshot.completeMaps.some((m) => maps.has(m))) return loaded;

@@ -1437,6 +1437,28 @@ describe('createDetector: aliases and concurrency', () => {
     expect(await goneIn()).toBe(48);
   });
 
+  it("takes the deletion's second event, judged after the first was saved, as the deletion known already", async () => {
+    // Prepare: KMS deletes the key and records it twice, DeleteKey and KMS CMK Deletion a second later; EventBridge
+    // delivers each within seconds, so the first is saved after the second happened.
+    let clock = Date.parse('2022-09-20T10:00:03Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    const deleteKey = Object.assign(readRecord('DeleteKey__awskmsdg__1'), {
+      awsRegion: 'us-west-2',
+      eventTime: '2022-09-20T10:00:00Z',
+    });
+    const cmkDeletion = { ...sample('KMSCMKDeletion__awskmsdg__1'), time: '2022-09-20T10:00:01Z' };
+    await detect(envelope(deleteKey));
+    clock += 1000;
+
+    // Act
+    const { finding } = await detect(cmkDeletion as Json);
+
+    // Assess: the key was stored Deleted by its DeleteKey, as the replay knows it; nothing can come after a deletion.
+    expect(finding).toMatchObject({ event: 'KMS CMK Deletion', resource: KEY, status: 'drift', severity: 'critical' });
+    expect(finding?.changes.key_state).toEqual({ before: 'Deleted', after: 'Deleted', already_known: true });
+  });
+
   it('judges again and saves both when two events on one key are saved at the same time', async () => {
     // Prepare: an operator accepted the key as it was (Enabled, root-only policy); both changes are visible in KMS.
     const opened = JSON.stringify({
