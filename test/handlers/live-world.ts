@@ -151,8 +151,27 @@ export class LiveWorld {
     return this.trails.get(name) ?? [...this.trails.values()].find((t) => t.name === name);
   }
 
-  /** Makes the change a record's call made; failed calls and reads change nothing. */
+  /**
+   * KMS deletes a key's aliases with it, with no DeleteAlias event (KMS Developer Guide: "If you delete a KMS key, all
+   * aliases associated with that KMS key are deleted"); the key then reads NotFound.
+   */
+  private deleteKey(key: WorldKey): void {
+    this.keys.delete(key.arn);
+    for (const [alias, target] of this.aliases) if (target === key.arn) this.aliases.delete(alias);
+  }
+
+  /**
+   * Makes the change a record's call made; failed calls and reads change nothing. KMS's native KMS CMK Deletion
+   * (an EventBridge event, not a record) deletes its key as its DeleteKey does: whichever comes second finds it gone.
+   */
   apply(record: CloudTrailRecord): void {
+    if (record['detail-type'] === 'KMS CMK Deletion') {
+      const [arn] = (record.resources ?? []) as unknown as string[];
+      const deleted = this.keys.get(arn);
+      if (deleted) this.deleteKey(deleted);
+      return;
+    }
+    if (record.eventName === 'DeleteKey' && !this.keyOf(record)) return;
     if (record.errorCode) return;
     const request = (record.requestParameters ?? {}) as Json;
     const response = (record.responseElements ?? {}) as Json;
@@ -268,8 +287,7 @@ export class LiveWorld {
         Object.assign(key(), { state: 'PendingImport', material: undefined });
         return;
       case 'DeleteKey':
-      case 'KMS CMK Deletion':
-        this.keys.delete(key().arn);
+        this.deleteKey(key());
         return;
       case 'CreateTrail': {
         const arn = String(response.trailARN);
