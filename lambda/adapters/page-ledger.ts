@@ -9,7 +9,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, or that need not go: a deleted key's resolve of an incident not open; a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL, 15 days: see `PAGE_TTL_SECONDS`) |
+ * | page | `PAGE#<dedup key>` | `LAST` | `at` (the newest finding's time, ms), `eventId` (the last recorded), `seen` (the events recorded at `at`, a string set), `action`, `sent` (the events PagerDuty took since the last resolve recorded, older triggers included, or that need not go: a deleted key's resolve of an incident not open; a string set), `resolvedAt` (that resolve's time, ms), `turn` and `turnUntil` (the invocation sending now, and until when at most, ms), `expiresAt` (TTL: 15 days, see `PAGE_TTL_SECONDS`; a year after a trigger, see `OPEN_INCIDENT_TTL_SECONDS`) |
  */
 
 import { randomUUID } from 'node:crypto';
@@ -54,8 +54,9 @@ export interface PageLedger {
    * Whether the resolve `page` of an incident keydrift may have left open (a deleted key's other attributes) may be
    * sent: only when the last event recorded for its dedup key is a trigger no newer than it (the incident is open, as
    * far as keydrift knows), which it then replaces, or when it is itself the last recorded and PagerDuty has not taken
-   * it (its own retry). A dedup key never paged, resolved already, or quiet for {@link PAGE_TTL_SECONDS} is not
-   * sent, but the resolve is recorded there too, so that a trigger older than it arriving late is not sent either.
+   * it (its own retry). A dedup key never paged, resolved already, or whose trigger is older than
+   * {@link OPEN_INCIDENT_TTL_SECONDS} is not sent, but the resolve is recorded there too, so that a trigger older than
+   * it arriving late is not sent either.
    * Throws `StoreError` or `RetryableStoreError` when the table cannot be written.
    */
   admitIfOpen(page: PageRecord): Promise<boolean>;
@@ -72,6 +73,13 @@ export interface PageLedger {
  * for 14 days after Lambda gave up on it, and Lambda keeps an asynchronous event for at most 6 hours before that.
  */
 export const PAGE_TTL_SECONDS = 15 * 24 * 60 * 60;
+/**
+ * How long the record of a trigger, the last event of its dedup key, is kept: its incident is open, and a key's
+ * deletion resolves the incidents its ledger shows open (`admitIfOpen`), which may come weeks after the drift was paged
+ * (a pending deletion waits up to 30 days, a multi-Region primary's for its replicas). A year; a resolve's record
+ * goes after {@link PAGE_TTL_SECONDS}.
+ */
+export const OPEN_INCIDENT_TTL_SECONDS = 365 * 24 * 60 * 60;
 
 /** Longest a turn is held: a send and its second try with a fresh routing key (10 s each), and the secret's read. */
 export const TURN_MS = 25_000;
@@ -118,8 +126,8 @@ export function createPageLedger({
             '#turn': 'turn',
           }),
           ExpressionAttributeValues: used({
-            ...values,
             ':expires': { N: String(Math.floor(now() / 1000) + PAGE_TTL_SECONDS) },
+            ...values,
           }),
         }),
       );
@@ -136,6 +144,11 @@ export function createPageLedger({
       ':eventId': { S: page.eventId },
       ':seen': { SS: [page.eventId] },
       ':action': { S: page.action },
+      ':expires': {
+        N: String(
+          Math.floor(now() / 1000) + (page.action === 'trigger' ? OPEN_INCIDENT_TTL_SECONDS : PAGE_TTL_SECONDS),
+        ),
+      },
       ...values,
     });
   const recorded = 'eventId = :eventId, #action = :action, expiresAt = :expires';

@@ -2,6 +2,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PageInFlightError, RetryableStoreError, StoreError } from '../../lambda/adapters/errors';
 import {
   createPageLedger,
+  OPEN_INCIDENT_TTL_SECONDS,
   PAGE_TTL_SECONDS,
   type PageRecord,
   TURN_MS,
@@ -223,6 +224,32 @@ describe('createPageLedger', () => {
     });
   });
 
+  it("keeps an open incident's trigger a year, so that its key's deletion weeks later still finds it open", async () => {
+    // Prepare: the policy's drift paged, never resolved; KMS deletes the key after a 30-day waiting period.
+    const opened = page('2026-10-03T12:00:00Z', 'open', 'trigger');
+    const expiry = async () =>
+      (
+        await table.client.send(
+          new GetItemCommand({
+            TableName: table.tableName,
+            Key: { pk: { S: `PAGE#${DEDUP_KEY}` }, sk: { S: 'LAST' } },
+          }),
+        )
+      ).Item?.expiresAt;
+
+    // Act
+    const pages = ledger();
+    await pages.admit(opened);
+    await pages.sent(opened);
+    const whileOpen = await expiry();
+    await pages.admitIfOpen(page('2026-11-02T12:05:00Z', 'delete', 'resolve'));
+
+    // Assess: kept long past the deletion; once resolved, the usual 15 days.
+    expect(whileOpen).toEqual({ N: String(NOW / 1000 + OPEN_INCIDENT_TTL_SECONDS) });
+    expect(OPEN_INCIDENT_TTL_SECONDS).toBeGreaterThan(30 * 24 * 60 * 60 + PAGE_TTL_SECONDS);
+    expect(await expiry()).toEqual({ N: String(NOW / 1000 + PAGE_TTL_SECONDS) });
+  });
+
   describe('turns to send', () => {
     /** A ledger on a clock that each wait for a turn moves on by `step` ms; `onWait` runs on each wait. */
     function ledgerOnClock(step: number, onWait: () => unknown = () => undefined) {
@@ -307,7 +334,7 @@ describe('createPageLedger', () => {
         eventId: { S: 'disable' },
         seen: { SS: ['disable'] },
         action: { S: 'trigger' },
-        expiresAt: { N: String(NOW / 1000 + PAGE_TTL_SECONDS) },
+        expiresAt: { N: String(NOW / 1000 + OPEN_INCIDENT_TTL_SECONDS) },
       });
       expect(await item(`${DEDUP_KEY}:new`)).toMatchObject({ expiresAt: { N: expect.any(String) } });
       expect(await pages.admit(page('2026-10-03T12:00:00Z', 'disable', 'trigger'))).toBe(true);
