@@ -253,26 +253,30 @@ describe('CreateKey', () => {
     expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingDeletion');
   });
 
-  it('takes new key material imported into a key that has its material as staged: DescribeKey shows it only after a rotation', () => {
-    // Act: the key gets its material (expiring 2021-01-01), then Alice imports new material for an on-demand rotation
-    // (ImportType NEW_KEY_MATERIAL, as the current ImportKeyMaterial record has it), expiring later.
+  const CURRENT = '0b7fd7ddbac6eef27907413567cad8c810e2883dc8a7534067a82ee1142fc1e6';
+  const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+  /** The key created for imported material, its first material (CURRENT) imported, then new material staged. */
+  function keyWithStagedMaterial(): { arn: string; records: ReturnType<typeof rec>[] } {
     const create = rec('CreateKey__awskmsdg__1');
     const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const first = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z');
+    first.responseElements = { keyId: arn, keyMaterialId: CURRENT };
+    // As the current ImportKeyMaterial record has it: ImportType NEW_KEY_MATERIAL, answered with the material's id.
     const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
     Object.assign(staged.requestParameters as Record<string, unknown>, {
       validTo: 'May 21, 2026, 5:47:45 AM',
       importType: 'NEW_KEY_MATERIAL',
       keyMaterialDescription: 'ExampleKeyMaterialA',
     });
-    staged.responseElements = {
-      keyId: arn,
-      keyMaterialId: '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0',
-    };
-    const { last, store } = detect([
-      at(create, 'create-1', '2024-01-01T00:00:01Z'),
-      at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
-      staged,
-    ]);
+    staged.responseElements = { keyId: arn, keyMaterialId: STAGED };
+    return { arn, records: [at(create, 'create-1', '2024-01-01T00:00:01Z'), first, staged] };
+  }
+
+  it('takes new key material imported into a key that has its material as staged: DescribeKey shows it only after a rotation', () => {
+    // Act: the key gets its material (expiring 2021-01-01), then Alice imports new material for an on-demand rotation
+    // (ImportType NEW_KEY_MATERIAL, as the current ImportKeyMaterial record has it), expiring later.
+    const { arn, records } = keyWithStagedMaterial();
+    const { last, store } = detect(records);
 
     // Assess: the key's current material, and so its expiry, is the one it had; the import is still reported.
     const current = { expiration_model: 'KEY_MATERIAL_EXPIRES', valid_to: '2021-01-01T20:00:00Z' };
@@ -287,22 +291,9 @@ describe('CreateKey', () => {
   it('leaves the expiry of a key rotated on demand to its material staged to the live read: no unexplained drift', () => {
     // Act: Alice (a planned principal) gives the key its material, stages new material expiring later, and rotates the
     // key on demand, which makes the staged material current.
-    const create = rec('CreateKey__awskmsdg__1');
-    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
-    const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
-    Object.assign(staged.requestParameters as Record<string, unknown>, {
-      validTo: 'May 21, 2026, 5:47:45 AM',
-      importType: 'NEW_KEY_MATERIAL',
-    });
-    const { last, store } = detect(
-      [
-        at(create, 'create-1', '2024-01-01T00:00:01Z'),
-        at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z'),
-        staged,
-        at(onKey(rec('RotateKeyOnDemand__awskmsdg-current__1'), arn), 'rotate-1', '2024-01-01T00:00:04Z'),
-      ],
-      { plannedPrincipals: [ALICE] },
-    );
+    const { arn, records } = keyWithStagedMaterial();
+    const rotate = at(onKey(rec('RotateKeyOnDemand__awskmsdg-current__1'), arn), 'rotate-1', '2024-01-01T00:00:04Z');
+    const { last, store } = detect([...records, rotate], { plannedPrincipals: [ALICE] });
 
     // Assess: the record does not say the expiry DescribeKey now shows: neither the state nor the baseline keeps the
     // one from before the rotation.
@@ -319,26 +310,7 @@ describe('CreateKey', () => {
   });
 
   describe('DeleteImportedKeyMaterial of a key with imported material staged for rotation', () => {
-    const CURRENT = '0b7fd7ddbac6eef27907413567cad8c810e2883dc8a7534067a82ee1142fc1e6';
-    const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
     const mallory = sessionIdentity('Mallory', 'x');
-
-    /** The key created for imported material, its first material (CURRENT) imported, then new material staged. */
-    function keyWithStagedMaterial(): { arn: string; records: ReturnType<typeof rec>[] } {
-      const create = rec('CreateKey__awskmsdg__1');
-      const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
-      const first = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z');
-      first.responseElements = { keyId: arn, keyMaterialId: CURRENT };
-      // As the current ImportKeyMaterial record has it: ImportType NEW_KEY_MATERIAL, answered with the material's id.
-      const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
-      Object.assign(staged.requestParameters as Record<string, unknown>, {
-        validTo: 'May 21, 2026, 5:47:45 AM',
-        importType: 'NEW_KEY_MATERIAL',
-        keyMaterialDescription: 'ExampleKeyMaterialA',
-      });
-      staged.responseElements = { keyId: arn, keyMaterialId: STAGED };
-      return { arn, records: [at(create, 'create-1', '2024-01-01T00:00:01Z'), first, staged] };
-    }
 
     /** Mallory's DeleteImportedKeyMaterial (the current record) of material `id`; without one, KMS deletes the current. */
     function deletion(arn: string, id: string | undefined, eventId: string, time: string) {
