@@ -214,6 +214,8 @@ describe('Remediation', () => {
     );
     return [created, imported];
   };
+  /** The re-import that brings that material back as approved: never expiring. */
+  const REIMPORT_FOR_GOOD = `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`;
 
   it('says to import the material again expiring as approved when mallory re-imports it with an expiry', () => {
     // Prepare: mallory imports the same material again, now expiring (KMS then deletes it at that date).
@@ -222,9 +224,7 @@ describe('Remediation', () => {
     const { last } = detect([...importedForGood(), expiring], { plannedPrincipals: [ALICE] });
     // Assess: no command can import what only the key's owner holds; the comment says how, and with which expiry.
     expect(last.status).toBe('drift');
-    expect(last.remediation).toEqual([
-      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
-    ]);
+    expect(last.remediation).toEqual([REIMPORT_FOR_GOOD]);
   });
 
   it('names the approved expiry in the re-import that undoes a DeleteImportedKeyMaterial', () => {
@@ -237,9 +237,7 @@ describe('Remediation', () => {
     const { last } = detect([...importedForGood(), deleted], { plannedPrincipals: [ALICE] });
     // Assess: imported without an expiration model, the material would not be back as approved.
     expect(last.status).toBe('drift');
-    expect(last.remediation).toEqual([
-      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
-    ]);
+    expect(last.remediation).toEqual([REIMPORT_FOR_GOOD]);
   });
 
   it('names the approved expiry in the re-import of a key approved Disabled, once, before it is disabled again', () => {
@@ -260,10 +258,7 @@ describe('Remediation', () => {
       status: 'drift',
       changes: { key_state: { before: 'Disabled', after: 'PendingImport' } },
     });
-    expect(last.remediation).toEqual([
-      `# re-import the same key material: aws kms get-parameters-for-import ${KEY} …, then aws kms import-key-material ${KEY} --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE …`,
-      `aws kms disable-key ${KEY}`,
-    ]);
+    expect(last.remediation).toEqual([REIMPORT_FOR_GOOD, `aws kms disable-key ${KEY}`]);
   });
 
   it('says how to schedule again a deletion a planned principal scheduled and someone else cancelled', () => {
