@@ -33,7 +33,7 @@ import {
   type ReconcilerSettings,
 } from '../../lambda/handlers/reconciler-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
-import { FakeKms, seeded } from '../helpers/fake-kms';
+import { type FakeKey, FakeKms, seeded } from '../helpers/fake-kms';
 import { sample } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
 import { captureOutput, envelope, type Json } from './harness';
@@ -2505,8 +2505,8 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(connected.findings.filter((f) => 'key_state' in f.changes)).toEqual([]);
   });
 
-  it('pages a disabled key once, not again when its store, disconnected meanwhile, is connected again', async () => {
-    // Prepare: the key disabled unseen and paged by a run; then its store disconnected by a planned principal.
+  /** A key disabled unseen and paged by a run; then its store disconnected by a planned principal. */
+  async function disabledKeyOfStoreDisconnected() {
     const [key] = await adoptedInStore(2, 1);
     show([key], 'Disabled');
     clock += 60_000;
@@ -2514,16 +2514,27 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     clock += 60_000;
     await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
     show([key], 'Unavailable');
+    return { key, disabled };
+  }
+
+  /** The store connected again by a planned principal, KMS showing the key Disabled, as it was; then a run. */
+  async function storeConnectedAgain(key: FakeKey) {
+    clock += 1000;
+    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
+    show([key], 'Disabled');
+    clock += 60_000;
+    return reconciler({}, () => clock)({});
+  }
+
+  it('pages a disabled key once, not again when its store, disconnected meanwhile, is connected again', async () => {
+    // Prepare: the key disabled unseen and paged by a run; then its store disconnected by a planned principal.
+    const { key, disabled } = await disabledKeyOfStoreDisconnected();
     clock += 60_000;
     const whileDisconnected = await reconciler({}, () => clock)({});
     snsMock.resetHistory();
 
     // Act: the store connected again; KMS shows the key Disabled, as it was.
-    clock += 1000;
-    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
-    show([key], 'Disabled');
-    clock += 60_000;
-    const connected = await reconciler({}, () => clock)({});
+    const connected = await storeConnectedAgain(key);
 
     // Assess: the disabled key was paged once; the runs after knew it, and it still counts as open drift.
     expect(disabled.findings.map((f) => [f.resource, f.severity, f.changes.key_state])).toEqual([
@@ -2536,13 +2547,7 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
 
   it("keeps a disabled key's reported state through the read of a tag's event while its store is disconnected", async () => {
     // Prepare: the key disabled unseen and paged by a run; its store disconnected by a planned principal; then tagged.
-    const [key] = await adoptedInStore(2, 1);
-    show([key], 'Disabled');
-    clock += 60_000;
-    await reconciler({}, () => clock)({});
-    clock += 60_000;
-    await detector(() => clock, planned)(storeCall('DisconnectCustomKeyStore'));
-    show([key], 'Unavailable');
+    const { key } = await disabledKeyOfStoreDisconnected();
     clock += 1000;
     key.tags.team = 'hsm';
     const tagged = tagCall(key, { type: 'IAMUser', arn: ALICE, accountId: ACCOUNT, userName: 'Alice' });
@@ -2550,11 +2555,7 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     snsMock.resetHistory();
 
     // Act: the store connected again; KMS shows the key Disabled, as it was.
-    clock += 1000;
-    await detector(() => clock, planned)(storeCall('ConnectCustomKeyStore'));
-    show([key], 'Disabled');
-    clock += 60_000;
-    const connected = await reconciler({}, () => clock)({});
+    const connected = await storeConnectedAgain(key);
 
     // Assess
     expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Disabled' });
