@@ -350,3 +350,18 @@ export const ALL_FINDINGS: Array<[string, Finding]> = [
   ['32 KB policy change', largePolicyChange],
   ['huge finding', hugeFinding],
 ];
+
+/** `n` grants to other accounts' roles, each with an encryption context, as an application's grants look. */
+export const applicationGrants = (n: number): Record<string, unknown> =>
+  Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [
+      `${'a'.repeat(56)}${String(i).padStart(8, '0')}`,
+      {
+        grantee_principal: `arn:aws:iam::${400000000000 + i}:role/${'r'.repeat(60)}`,
+        retiring_principal: null,
+        operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'],
+        constraints: { encryptionContextSubset: { Department: 'x'.repeat(100) } },
+        name: `grant-${i}`,
+      },
+    ]),
+  );

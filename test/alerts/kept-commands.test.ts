@@ -15,24 +15,10 @@ import { reconcileResource } from '../../lambda/core/reconcile';
 import { snapshotFromState } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { defaultPolicy, KEY_ARN } from '../core/harness';
+import { applicationGrants } from './fixtures';
 
 const NOW = Date.parse('2026-10-03T12:00:00Z');
 const ROUTING_KEY = 'r'.repeat(32);
-
-/** `n` grants to other accounts' roles, each with an encryption context, as an application's grants look. */
-const grantsOf = (n: number) =>
-  Object.fromEntries(
-    Array.from({ length: n }, (_, i) => [
-      `${'a'.repeat(56)}${String(i).padStart(8, '0')}`,
-      {
-        grantee_principal: `arn:aws:iam::${400000000000 + i}:role/${'r'.repeat(60)}`,
-        retiring_principal: null,
-        operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'],
-        constraints: { encryptionContextSubset: { Department: 'x'.repeat(100) } },
-        name: `grant-${i}`,
-      },
-    ]),
-  );
 
 const keyState = (grants: Record<string, unknown>) =>
   snapshotFromState('key', KEY_ARN, {
@@ -49,7 +35,7 @@ const keyState = (grants: Record<string, unknown>) =>
 /** The reconciler's finding on a key it found with `n` grants its baseline does not have. */
 function grantsFound(n: number): Finding {
   const finding = reconcileResource(
-    { baseline: keyState({}), live: keyState(grantsOf(n)), nowMs: NOW },
+    { baseline: keyState({}), live: keyState(applicationGrants(n)), nowMs: NOW },
     new MemoryStore(),
     DEFAULT_CONFIG,
   );

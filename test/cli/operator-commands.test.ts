@@ -25,6 +25,7 @@ import { toIsoSeconds } from '../../lambda/core/time';
 import type { Finding, ResourceSnapshot } from '../../lambda/core/types';
 import { findingProblems } from '../../lambda/handlers/pager-app';
 import type { AcceptResult } from '../../lambda/ops/operations';
+import { applicationGrants } from '../alerts/fixtures';
 import { BIN, type Run, runKeydrift, tempDir, writeFile } from '../helpers/keydrift';
 import {
   ACCOUNT,
@@ -329,18 +330,7 @@ describe('keydrift findings', () => {
     // Prepare: 44 days ago (before every other query's window), the reconciler found 1,500 grants on a key that had
     // none approved: one revoke-grant command each, too many to keep with the finding in a table item.
     const key = `arn:aws:kms:${REGION}:${ACCOUNT}:key/5e7a1c3d-9b2f-4d6e-8a0c-1f3b5d7e9a2c`;
-    const grants = Object.fromEntries(
-      Array.from({ length: 1500 }, (_, i) => [
-        `${'a'.repeat(56)}${String(i).padStart(8, '0')}`,
-        {
-          grantee_principal: `arn:aws:iam::${400000000000 + i}:role/${'r'.repeat(60)}`,
-          retiring_principal: null,
-          operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'],
-          constraints: { encryptionContextSubset: { Department: 'x'.repeat(100) } },
-          name: `grant-${i}`,
-        },
-      ]),
-    );
+    const grants = applicationGrants(1500);
     const state = (g: object) => snapshotFromState('key', key, { key_state: 'Enabled', grants: g });
     const found = reconcileResource(
       { baseline: state({}), live: state(grants), nowMs: Date.now() - 44 * 24 * HOUR },
