@@ -146,8 +146,8 @@ describe('Remediation', () => {
     expect(commands).toEqual([`aws kms enable-key-rotation ${KEY} --rotation-period-in-days 365`]);
   });
 
-  it('offers, commented out, to delete key material imported unplanned into a key approved waiting for its import', () => {
-    // Prepare: Alice (planned) creates a key for imported material; mallory imports material into it.
+  /** Alice's (planned) CreateKey of a key for imported material: it waits for its import. */
+  const createdForImport = (): CloudTrailRecord => {
     const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
     (created.requestParameters as Record<string, unknown>).origin = 'EXTERNAL';
     Object.assign((created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata, {
@@ -155,6 +155,12 @@ describe('Remediation', () => {
       keyState: 'PendingImport',
       enabled: false,
     });
+    return created;
+  };
+
+  it('offers, commented out, to delete key material imported unplanned into a key approved waiting for its import', () => {
+    // Prepare: Alice (planned) creates a key for imported material; mallory imports material into it.
+    const created = createdForImport();
     const imported = by(rec('ImportKeyMaterial__awskmsdg__1'), sessionIdentity('ReadOnly', 'mallory'));
     // Act
     const { last } = detect([created, imported], { plannedPrincipals: [ALICE] });
@@ -196,13 +202,7 @@ describe('Remediation', () => {
 
   /** A key for imported material into which Alice (planned) imports material that never expires. */
   const importedForGood = (): CloudTrailRecord[] => {
-    const created = at(createKey(), 'e1', '2020-01-01T00:00:00Z');
-    (created.requestParameters as Record<string, unknown>).origin = 'EXTERNAL';
-    Object.assign((created.responseElements as { keyMetadata: Record<string, unknown> }).keyMetadata, {
-      origin: 'EXTERNAL',
-      keyState: 'PendingImport',
-      enabled: false,
-    });
+    const created = createdForImport();
     const imported = at(
       rec('ImportKeyMaterial__awskmsdg__1', (r) => {
         const request = r.requestParameters as Record<string, unknown>;
