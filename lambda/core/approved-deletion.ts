@@ -73,55 +73,37 @@ const replicaPaths = (snapshot: ResourceSnapshot) =>
 
 /**
  * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, as a planned
- * principal scheduled it), moved along as the read `live` shows KMS took the schedule on: its last replica deleted,
- * the key PendingDeletion on the date KMS set, and the replicas gone. No event in the primary's Region records that
- * step; it is the approved schedule going on when the read lists no replica (KMS dates the key only then) and the state
- * keydrift stored last (`stored`), where it knows it, still shows the wait. Its deletion on that date is then approved
- * as any other (`approvedDeletionDate`). `undefined` otherwise: a wait never approved, or one keydrift saw cancelled,
- * stays drift.
+ * principal scheduled it), moved along as the read `live` shows KMS took the schedule on. No event in the primary's
+ * Region records either step:
+ * - a replica deleted before the last (its deletion is recorded, and judged, in the replica's own Region): the
+ *   replicas the read shows gone are approved gone, while the read still shows the wait (a replica added is not taken);
+ * - the last replica deleted: KMS dates the key (PendingDeletion on the date it set, the read listing no replica), and
+ *   that date and the replicas gone are approved. Its deletion on that date is then approved as any other
+ *   (`approvedDeletionDate`).
+ *
+ * Only while the state keydrift stored last (`stored`), where it knows it, still shows the wait. `undefined`
+ * otherwise: a wait never approved, or one keydrift saw cancelled, stays drift, as does a read showing no step.
  */
-export function withApprovedDeletionDated(
+export function withApprovedDeletionGoingOn(
   baseline: ResourceSnapshot,
   live: ResourceSnapshot,
   stored: ResourceSnapshot | undefined,
 ): ResourceSnapshot | undefined {
-  const date = lookup(live, 'deletion_date');
   if (live.kind !== 'key' || lookup(baseline, 'key_state') !== AWAITING_REPLICAS) return undefined;
+  const storedState = lookup(stored, 'key_state');
+  if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
+  const attributes: Record<string, unknown> = { ...baseline.attributes };
+  const goneFromLive = replicaPaths(baseline).filter((path) => lookup(live, path) === null);
+  if (lookup(live, 'key_state') === AWAITING_REPLICAS) {
+    const gone = goneFromLive.filter((path) => baseline.attributes[path]);
+    if (gone.length === 0) return undefined;
+    for (const path of gone) attributes[path] = null;
+    return { ...baseline, attributes };
+  }
+  const date = lookup(live, 'deletion_date');
   if (lookup(live, 'key_state') !== 'PendingDeletion' || typeof date !== 'string' || Number.isNaN(Date.parse(date)))
     return undefined;
-  const storedState = lookup(stored, 'key_state');
-  if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
   if (replicaPaths(live).some((path) => live.attributes[path])) return undefined;
-  const attributes: Record<string, unknown> = {
-    ...baseline.attributes,
-    key_state: 'PendingDeletion',
-    deletion_date: date,
-  };
-  for (const path of replicaPaths(baseline)) if (lookup(live, path) === null) attributes[path] = null;
-  return { ...baseline, attributes };
-}
-
-/**
- * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, as a planned
- * principal scheduled it), with each replica the read `live` shows gone approved gone: a replica deleted before the
- * last is the approved schedule going on (KMS deletes the primary only once none is left). Its deletion is recorded,
- * and judged, in the replica's own Region; nothing in the primary's Region records it. Only while the read still
- * shows the wait and the state keydrift stored last (`stored`), where it knows it, does too; a replica added is not
- * taken. `undefined` when no approved replica is gone, or for a wait never approved or seen cancelled, which stays
- * drift. The last replica's deletion, KMS dating the primary, is `withApprovedDeletionDated`'s.
- */
-export function withApprovedReplicasGone(
-  baseline: ResourceSnapshot,
-  live: ResourceSnapshot,
-  stored: ResourceSnapshot | undefined,
-): ResourceSnapshot | undefined {
-  if (live.kind !== 'key' || lookup(baseline, 'key_state') !== AWAITING_REPLICAS) return undefined;
-  if (lookup(live, 'key_state') !== AWAITING_REPLICAS) return undefined;
-  const storedState = lookup(stored, 'key_state');
-  if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
-  const gone = replicaPaths(baseline).filter((path) => baseline.attributes[path] && lookup(live, path) === null);
-  if (gone.length === 0) return undefined;
-  const attributes: Record<string, unknown> = { ...baseline.attributes };
-  for (const path of gone) attributes[path] = null;
-  return { ...baseline, attributes };
+  for (const path of goneFromLive) attributes[path] = null;
+  return { ...baseline, attributes: { ...attributes, key_state: 'PendingDeletion', deletion_date: date } };
 }

@@ -525,7 +525,7 @@ export function approvedDeletionSummary(c: SummaryContext, date: string | null):
 
 /**
  * A multi-Region primary's deletion a planned principal scheduled while it had replicas, dated by KMS once the last was
- * deleted (core/approved-deletion.ts `withApprovedDeletionDated`): the approved schedule going on, KMS's own step.
+ * deleted (core/approved-deletion.ts `withApprovedDeletionGoingOn`): the approved schedule going on, KMS's own step.
  */
 export function approvedDeletionDatedSummary(c: SummaryContext, date: string): string {
   return `Deletion of key ${c.label} dated ${date} by KMS, as approved: its last replica is deleted`;
@@ -533,7 +533,7 @@ export function approvedDeletionDatedSummary(c: SummaryContext, date: string): s
 
 /**
  * A replica of a multi-Region primary whose deletion a planned principal scheduled while it had replicas, deleted
- * before the last (core/approved-deletion.ts `withApprovedReplicasGone`): the approved schedule going on.
+ * before the last (core/approved-deletion.ts `withApprovedDeletionGoingOn`): the approved schedule going on.
  */
 export function approvedReplicasDeletedSummary(c: SummaryContext, regions: readonly string[]): string {
   const replicas = regions.length === 1 ? 'Replica' : 'Replicas';

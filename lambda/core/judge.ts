@@ -62,12 +62,12 @@ export interface Observation {
   approvedDeletionDate?: string | null;
   /**
    * A multi-Region primary's deletion its baseline approves waiting for its replicas, dated by KMS once the last was
-   * deleted (core/approved-deletion.ts `withApprovedDeletionDated`): the approved schedule going on, not drift.
+   * deleted (core/approved-deletion.ts `withApprovedDeletionGoingOn`): the approved schedule going on, not drift.
    */
   approvedDeletionDated?: string;
   /**
    * The Regions of a multi-Region primary's replicas deleted before the last while its baseline approves it waiting for
-   * them (core/approved-deletion.ts `withApprovedReplicasGone`): the approved schedule going on, not drift.
+   * them (core/approved-deletion.ts `withApprovedDeletionGoingOn`): the approved schedule going on, not drift.
    */
   approvedReplicasDeleted?: string[];
   notes: Record<string, Record<string, unknown>>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { approvedDeletionDate, withApprovedDeletionDated, withApprovedReplicasGone } from './approved-deletion';
+import { approvedDeletionDate, withApprovedDeletionGoingOn } from './approved-deletion';
 import { customKeyStoreArn, parseArn } from './arn';
 import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
@@ -310,8 +310,7 @@ export function reconcileResource(
   };
   const drifting = differingPaths(baseline, live, previous);
   // A multi-Region primary's approved deletion going on: a replica deleted, or the last, KMS dating the deletion.
-  const step =
-    withApprovedDeletionDated(baseline, live, previous) ?? withApprovedReplicasGone(baseline, live, previous);
+  const step = withApprovedDeletionGoingOn(baseline, live, previous);
   const goingOn = (path: string) => !!step && same(lookup(step, path), lookup(live, path));
   const news: TouchedPath[] = drifting
     .filter((path) => !known(path) && !goingOn(path))
@@ -367,8 +366,8 @@ export function reconcileResource(
 }
 
 /**
- * The finding of a step of a multi-Region primary's approved deletion (`step`): dated by KMS, its last replica deleted
- * (`withApprovedDeletionDated`), or a replica deleted before the last (`withApprovedReplicasGone`). `planned`, naming
+ * The finding of a step of a multi-Region primary's approved deletion (`step`, `withApprovedDeletionGoingOn`): dated
+ * by KMS, its last replica deleted, or a replica deleted before the last. `planned`, naming
  * what the step changed (`paths`): the key state, the date and the replica gone, or the replicas gone. A `Reconcile`
  * finding as any other (its id from what it names and the stored state's version, so the same step seen again is
  * deduped), not an event name of its own: each is a graph on the dashboard, which the free tier's 50 metrics leave no

@@ -34,7 +34,7 @@ import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } 
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { approvedDeleted, withApprovedDeletionDated, withApprovedReplicasGone } from '../core/approved-deletion';
+import { approvedDeleted, withApprovedDeletionGoingOn } from '../core/approved-deletion';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { approvable } from '../core/detector';
@@ -507,9 +507,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const compared = seen ?? restored ?? baseline.snapshot;
     // A multi-Region primary's approved deletion going on (a replica deleted, or the last, KMS dating the deletion): the
     // baseline follows it.
-    const goingOn =
-      withApprovedDeletionDated(approved, live, state?.snapshot) ??
-      withApprovedReplicasGone(approved, live, state?.snapshot);
+    const goingOn = withApprovedDeletionGoingOn(approved, live, state?.snapshot);
     const drifted = differingPaths(goingOn ?? compared, live, state?.snapshot);
     const finding = reconcileResource(
       {
