@@ -15,7 +15,7 @@ import {
 import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access';
 import type { DetectionConfig } from './config';
 import { ownEntry } from './own';
-import { accountOfPrincipal, diffPolicies, type Policy, stableJson } from './policy';
+import { accountOfPrincipal, diffPolicies, type Policy, sameJson } from './policy';
 import { type ApprovedValue, comment, remediationFor, shellQuote } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
@@ -80,7 +80,6 @@ export interface Surroundings {
 }
 
 const rank = (severity: Severity): number => SEVERITIES.indexOf(severity);
-const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
 
 /**
  * The `changes` object of a finding: touched paths grouped by attribute, with policy and grant details.
@@ -111,7 +110,7 @@ export function changesByAttribute(
 ): Record<string, AttributeChange> {
   const changes: Record<string, AttributeChange> = {};
   for (const { path, before, after } of paths) {
-    if (before !== undefined && same(before, after)) continue;
+    if (before !== undefined && sameJson(before, after)) continue;
     const { attribute, entry } = splitPath(path);
     if (entry === undefined) {
       changes[attribute] = { before: before ?? null, after: after ?? null };
@@ -125,7 +124,7 @@ export function changesByAttribute(
   return changes;
 }
 
-const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && same(p.after, p.baseline);
+const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && sameJson(p.after, p.baseline);
 
 /**
  * What an event that changed nothing keydrift did not already know still leaves off its baseline: the reconciler
@@ -205,7 +204,7 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
   const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
   // An approved deletion carried out leaves the key as approved, Deleted: an incident still open for its state closes.
   const wasDrifting = (p: TouchedPath) =>
-    observation.approvedDeletionDate !== undefined || p.baseline === undefined || !same(p.before, p.baseline);
+    observation.approvedDeletionDate !== undefined || p.baseline === undefined || !sameJson(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
     if (touched.length === 0 || drifting.has(attribute) || change.unchanged) continue;

@@ -1,7 +1,7 @@
 import type { Effect } from './effects';
 import { boundedSummary } from './judge';
 import type { MemoryStore } from './memory-store';
-import { stableJson } from './policy';
+import { sameJson, stableJson } from './policy';
 import { approvableFirstSeen, differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
 import { emptySnapshot, lookup, splitPath, withStagedMaterialOf } from './state';
 import type { Finding, ResourceSnapshot } from './types';
@@ -81,17 +81,16 @@ export function withoutUnreportedChanges(
   previous: ResourceSnapshot | undefined,
 ): ResourceSnapshot {
   const explained = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
-  const same = (a: unknown, b: unknown) => stableJson(a) === stableJson(b);
   // As the reconciler's `back`: drift the stored state shows that the read shows back at its baseline.
   const ended = previous
     ? differingPaths(baseline, previous, previous).filter((path) => {
         const now = lookup(live, path);
-        return now !== undefined && same(now, lookup(baseline, path));
+        return now !== undefined && sameJson(now, lookup(baseline, path));
       })
     : [];
   const unreported = [...new Set([...differingPaths(baseline, live, previous), ...ended])].filter((path) => {
     const stored = lookup(previous, path);
-    return !explained(path) && (stored === undefined || !same(stored, lookup(live, path)));
+    return !explained(path) && (stored === undefined || !sameJson(stored, lookup(live, path)));
   });
   if (unreported.length === 0) return live;
   const attributes = { ...live.attributes };
@@ -129,16 +128,15 @@ export function markUndone(
   baseline: ResourceSnapshot | undefined,
 ): void {
   if (finding.status !== 'drift' || !baseline) return;
-  const same = (a: unknown, b: unknown) => stableJson(a) === stableJson(b);
   // The paths this event took away from their approved value: all back at it in the live state, and nothing else
   // of the attribute still drifting.
   const takenAway = Object.keys(effect.set).filter((path) => {
     const approved = lookup(baseline, path);
-    return approved !== undefined && !same(effect.set[path], approved);
+    return approved !== undefined && !sameJson(effect.set[path], approved);
   });
   const backNow = (path: string) => {
     const now = lookup(live, path);
-    return now !== undefined && same(now, lookup(baseline, path));
+    return now !== undefined && sameJson(now, lookup(baseline, path));
   };
   const stillDrifting = new Set(differingPaths(baseline, live).map((path) => splitPath(path).attribute));
   const undone = Object.keys(finding.changes).filter((attribute) => {

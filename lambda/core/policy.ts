@@ -125,6 +125,9 @@ export function stableJson(value: unknown): string {
   );
 }
 
+/** Whether two values are the same, key order aside. */
+export const sameJson = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
+
 /** One principal an Allow statement grants to, with the fences its conditions set. */
 interface Grantee {
   /** An ARN, a service name (`cloudtrail.amazonaws.com`) or `*`. */

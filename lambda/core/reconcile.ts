@@ -6,7 +6,7 @@ import type { DetectionConfig } from './config';
 import { TRANSIENT_STATES } from './detector';
 import { PRIMARY_ONLY } from './effects';
 import { judge, type Surroundings, type TouchedPath } from './judge';
-import { stableJson } from './policy';
+import { sameJson, stableJson } from './policy';
 import { comment, remediationFor, shellQuote } from './remediation';
 import { knownPaths, lookup, splitPath } from './state';
 import { toIsoSeconds } from './time';
@@ -22,7 +22,6 @@ export const REMINDER_DAYS = [7, 3, 1] as const;
 
 const RECONCILER: Actor = { arn: 'keydrift-reconciler', name: 'the keydrift reconciler', type: 'keydrift' };
 const DAY_MS = 24 * 60 * 60 * 1000;
-const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
 
 /**
  * Key states KMS passes through on its own and leaves by itself: a replica being created, a multi-Region key whose
@@ -50,14 +49,14 @@ export function primaryMovedElsewhere(arn: string, from: unknown, to: unknown): 
  */
 export function differingPaths(from: ResourceSnapshot, to: ResourceSnapshot, previous?: ResourceSnapshot): string[] {
   const last = lookup(previous, 'primary_region');
-  const leftApproved = last !== undefined && !same(last, lookup(from, 'primary_region'));
+  const leftApproved = last !== undefined && !sameJson(last, lookup(from, 'primary_region'));
   // Entries one side lacks in a map it knows whole read as null there, so they count as differences.
   return knownPaths(from, to).filter((path) => {
     const a = lookup(from, path);
     const b = lookup(to, path);
     if (path === 'key_state' && PASSING_KEY_STATES.has(b)) return false;
     if (path === 'primary_region' && !leftApproved && primaryMovedElsewhere(to.arn, a, b)) return false;
-    return a !== undefined && b !== undefined && !same(a, b);
+    return a !== undefined && b !== undefined && !sameJson(a, b);
   });
 }
 
@@ -222,8 +221,8 @@ export function withPrimaryMovedElsewhere(
   const approved = lookup(baseline, 'primary_region');
   const now = lookup(live, 'primary_region');
   const last = lookup(previous, 'primary_region');
-  if (last !== undefined && !same(last, approved)) return undefined;
-  if (same(approved, now) || !primaryMovedElsewhere(live.arn, approved, now)) return undefined;
+  if (last !== undefined && !sameJson(last, approved)) return undefined;
+  if (sameJson(approved, now) || !primaryMovedElsewhere(live.arn, approved, now)) return undefined;
   return { ...baseline, attributes: { ...baseline.attributes, primary_region: now } };
 }
 
@@ -306,12 +305,12 @@ export function reconcileResource(
   // by an earlier run): only what changed since is news.
   const known = (path: string) => {
     const stored = lookup(previous, path);
-    return stored !== undefined && same(stored, lookup(live, path));
+    return stored !== undefined && sameJson(stored, lookup(live, path));
   };
   const drifting = differingPaths(baseline, live, previous);
   // A multi-Region primary's approved deletion going on: a replica deleted, or the last, KMS dating the deletion.
   const step = withApprovedDeletionGoingOn(baseline, live, previous);
-  const goingOn = (path: string) => !!step && same(lookup(step, path), lookup(live, path));
+  const goingOn = (path: string) => !!step && sameJson(lookup(step, path), lookup(live, path));
   const news: TouchedPath[] = drifting
     .filter((path) => !known(path) && !goingOn(path))
     .map((path) => ({
@@ -324,7 +323,7 @@ export function reconcileResource(
   const back: TouchedPath[] = (previous ? differingPaths(baseline, previous, previous) : [])
     .filter((path) => {
       const now = lookup(live, path);
-      return now !== undefined && same(now, lookup(baseline, path));
+      return now !== undefined && sameJson(now, lookup(baseline, path));
     })
     .map((path) => ({
       path,

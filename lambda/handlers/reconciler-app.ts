@@ -41,7 +41,7 @@ import { approvable } from '../core/detector';
 import { logsKmsWrites, type TrailSelectors, workingState } from '../core/effects';
 import { ConfigError } from '../core/errors';
 import { MemoryStore } from '../core/memory-store';
-import { stableJson } from '../core/policy';
+import { sameJson } from '../core/policy';
 import {
   aliasGoneWithItsKey,
   deletionReminder,
@@ -1002,12 +1002,10 @@ function triggerOf(raw: unknown): Trigger {
   return { kind: 'continue', runId: detail.runId, sequence: detail.sequence as number };
 }
 
-const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
-
 /** True when two snapshots know the same paths with the same values and the same complete maps. */
 export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
   const maps = (s: ResourceSnapshot) => [...s.completeMaps].sort().join(',');
-  return maps(a) === maps(b) && knownPaths(a, b).every((path) => same(lookup(a, path), lookup(b, path)));
+  return maps(a) === maps(b) && knownPaths(a, b).every((path) => sameJson(lookup(a, path), lookup(b, path)));
 }
 
 /**

@@ -5,7 +5,7 @@
  * and `--until` values. No SDK, no clock: times come in as arguments.
  */
 
-import { stableJson } from '../core/policy';
+import { sameJson } from '../core/policy';
 import { differingPaths } from '../core/reconcile';
 import { knownPaths, labelOf, lookup, MAP_ATTRIBUTES, splitPath } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -74,7 +74,6 @@ const BASELINE_SETTING_EVENTS: ReadonlySet<string> = new Set([
 ]);
 /** A stored ISO time at the seconds precision findings use. */
 const seconds = (iso: string | undefined): string | undefined => iso?.replace(/\.\d+Z$/, 'Z');
-const same = (a: unknown, b: unknown): boolean => stableJson(a) === stableJson(b);
 
 /** The attribute names of paths (`tags#owner` → `tags`), sorted and unique. */
 export const attributesOf = (paths: string[]): string[] =>
@@ -243,9 +242,9 @@ export function acceptedChanges(previous: ResourceSnapshot | undefined, next: Re
 export function sameSnapshot(a: ResourceSnapshot | undefined, b: ResourceSnapshot): boolean {
   return (
     !!a &&
-    same(a.attributes, b.attributes) &&
-    same([...a.completeMaps].sort(), [...b.completeMaps].sort()) &&
-    same(a.unknownPaths ?? [], b.unknownPaths ?? [])
+    sameJson(a.attributes, b.attributes) &&
+    sameJson([...a.completeMaps].sort(), [...b.completeMaps].sort()) &&
+    sameJson(a.unknownPaths ?? [], b.unknownPaths ?? [])
   );
 }
 
