@@ -81,8 +81,9 @@ const replicaPaths = (snapshot: ResourceSnapshot) =>
  *   that date and the replicas gone are approved. Its deletion on that date is then approved as any other
  *   (`approvedDeletionDate`).
  *
- * Only while the state keydrift stored last (`stored`), where it knows it, still shows the wait. `undefined`
- * otherwise: a wait never approved, or one keydrift saw cancelled, stays drift, as does a read showing no step.
+ * Only while the state keydrift stored last (`stored`), where it knows it, still shows the wait, and for the replicas it
+ * still shows: one it stored gone already was reported then, as drift, and stays so. `undefined` otherwise: a wait never
+ * approved, or one keydrift saw cancelled, stays drift, as does a read showing no step.
  */
 export function withApprovedDeletionGoingOn(
   baseline: ResourceSnapshot,
@@ -93,7 +94,11 @@ export function withApprovedDeletionGoingOn(
   const storedState = lookup(stored, 'key_state');
   if (storedState !== undefined && storedState !== AWAITING_REPLICAS) return undefined;
   const attributes: Record<string, unknown> = { ...baseline.attributes };
-  const goneFromLive = replicaPaths(baseline).filter((path) => lookup(live, path) === null);
+  // A replica the stored state already shows gone was judged when it was stored: deleted while the wait was cancelled
+  // (the key read Disabled), it was reported as drift then, and the wait taken up again later does not approve it.
+  const goneFromLive = replicaPaths(baseline).filter(
+    (path) => lookup(live, path) === null && !(baseline.attributes[path] && lookup(stored, path) === null),
+  );
   if (lookup(live, 'key_state') === AWAITING_REPLICAS) {
     const gone = goneFromLive.filter((path) => baseline.attributes[path]);
     if (gone.length === 0) return undefined;

@@ -1115,6 +1115,38 @@ describe('Reconciler: keys found pending deletion', () => {
         expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({ 'replica_regions#eu-west-1': true });
       });
 
+      it('keeps a replica deleted while the wait was cancelled as drift once the primary waits again', async () => {
+        // Prepare: Alice's wait cancelled unseen (a run reads the key Disabled), a replica deleted meanwhile (reported),
+        // then the deletion scheduled again unseen.
+        const primary = await awaitingItsReplica(REPLICAS);
+        primary.keyState = 'Disabled';
+        await reconciler({ config: planned }, () => START + DAY)({});
+        firstReplicaDeleted(primary);
+        const gone = await reconciler({ config: planned }, () => START + 2 * DAY)({});
+        primary.keyState = 'PendingReplicaDeletion';
+        const waiting = await reconciler({ config: planned }, () => START + 2 * DAY + HOUR)({});
+
+        // Act: the next run, and the one after the last replica's deletion.
+        const next = await reconciler({ config: planned }, () => START + 2 * DAY + 2 * HOUR)({});
+        replicaDeleted(primary);
+        const dated = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+
+        // Assess: the replica gone is still the drift reported then, never "deleted, as approved".
+        expect(gone.findings.map((f) => [f.event, f.status, f.severity])).toEqual([['Reconcile', 'drift', 'error']]);
+        expect(waiting.findings.map((f) => [f.event, f.status])).toEqual([['Reconcile', 'resolved']]);
+        expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+        expect(dated.findings[0].changes.replica_regions).toEqual({
+          before: { 'ap-southeast-2': true },
+          after: { 'ap-southeast-2': null },
+        });
+        expect(dated.counts?.openDrift).toBe(1);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+          key_state: 'PendingDeletion',
+          'replica_regions#eu-west-1': true,
+          'replica_regions#ap-southeast-2': null,
+        });
+      });
+
       it('reports a replica added while the primary waits as drift, error', async () => {
         // Prepare
         const primary = await awaitingItsReplica(REPLICAS);
