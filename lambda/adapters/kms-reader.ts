@@ -287,5 +287,8 @@ function grantConstraints(constraints: GrantListEntry['Constraints']): Record<st
 
 /** The snapshot of a key from its reads. */
 export function keySnapshot(keyArn: string, reads: KeyReads): ResourceSnapshot {
-  return snapshotFromState('key', keyArn, keyState(reads));
+  const snapshot = snapshotFromState('key', keyArn, keyState(reads));
+  // Imported material only: what tells a staged material made current by a rotation (types.ts currentKeyMaterial).
+  const current = reads.metadata.CurrentKeyMaterialId;
+  return reads.metadata.Origin === 'EXTERNAL' && current ? { ...snapshot, currentKeyMaterial: current } : snapshot;
 }

@@ -104,5 +104,21 @@ export function labelOf(arn: string, state?: ResourceSnapshot, baseline?: Resour
  */
 export function withStagedMaterialOf(stored: ResourceSnapshot | undefined, read: ResourceSnapshot): ResourceSnapshot {
   const staged = stored?.stagedKeyMaterial;
-  return staged ? { ...read, stagedKeyMaterial: staged } : read;
+  // Material the read names current is staged no more: a rotation made it current (its event maybe not judged yet).
+  return staged && staged !== read.currentKeyMaterial ? { ...read, stagedKeyMaterial: staged } : read;
+}
+
+/**
+ * `stored` without the key material it knows staged when `read` (KMS now) names that material current: EventBridge
+ * does not keep order, and the rotation that made it current may be judged after a later deletion of it, which makes
+ * the key PendingImport as the deletion of any material the key uses does.
+ */
+export function withoutStagedMadeCurrent(
+  stored: ResourceSnapshot,
+  read: ResourceSnapshot | undefined,
+): ResourceSnapshot {
+  const staged = stored.stagedKeyMaterial;
+  if (!staged || read?.arn !== stored.arn || read.currentKeyMaterial !== staged) return stored;
+  const { stagedKeyMaterial: _, ...rest } = stored;
+  return rest;
 }

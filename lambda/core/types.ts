@@ -128,4 +128,10 @@ export interface ResourceSnapshot {
    * live; a state replaced by a read without it (the reconciler's) knows of none, and deletions read as they did.
    */
   stagedKeyMaterial?: string;
+  /**
+   * Live reads of keys with imported material only: the key material KMS names current (DescribeKey's
+   * `CurrentKeyMaterialId`). A staged material it names was made current by a rotation, whatever order its events
+   * come in. Not an attribute: never compared or approved.
+   */
+  currentKeyMaterial?: string;
 }

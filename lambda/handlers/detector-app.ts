@@ -42,7 +42,7 @@ import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
 import { storeOfUnavailableKey, withHiddenRotationKept, withStoreDisconnection } from '../core/reconcile';
-import { splitPath } from '../core/state';
+import { splitPath, withoutStagedMadeCurrent } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
@@ -209,11 +209,20 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
   }
 
-  /** A memory store holding what was loaded (copies: the core changes snapshots in place) and the live trails. */
-  function seed(loaded: LoadResult, trails: ResourceSnapshot[], touched: Set<string>): MemoryStore {
+  /**
+   * A memory store holding what was loaded (copies: the core changes snapshots in place) and the live trails. The
+   * resource's key material stored as staged is not, once its live read names it current (`withoutStagedMadeCurrent`).
+   */
+  function seed(
+    loaded: LoadResult,
+    trails: ResourceSnapshot[],
+    touched: Set<string>,
+    live: ResourceSnapshot | undefined,
+  ): MemoryStore {
     const memory = new MemoryStore(settings.config.trailKeys);
     for (const trail of trails) if (!touched.has(trail.arn)) memory.putState(trail);
-    for (const stored of loaded.states.values()) memory.putState(structuredClone(stored.snapshot));
+    for (const stored of loaded.states.values())
+      memory.putState(withoutStagedMadeCurrent(structuredClone(stored.snapshot), live));
     for (const stored of loaded.baselines.values()) memory.putBaseline(structuredClone(stored.snapshot));
     return memory;
   }
@@ -294,8 +303,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     trails: ResourceSnapshot[],
   ): Judgement {
     const touched = new Set([target.resource, ...target.related]);
-    const effect = effectFor(event, seed(loaded, trails, touched), target);
-    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched);
+    const effect = effectFor(event, seed(loaded, trails, touched, live), target);
+    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched, live);
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
@@ -595,13 +604,13 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       return { finding: saved };
     }
 
-    let effect = effectFor(event, seed(loaded, trails, requested), target);
+    let effect = effectFor(event, seed(loaded, trails, requested, firstLive), target);
     // UpdateAlias: the key the alias left is known only from the stored alias, so it is loaded now.
     const missing = [effect.resource, ...effect.related.map((r) => r.resource)].filter((arn) => !requested.has(arn));
     if (missing.length > 0) {
       loaded = merge(loaded, await store.load(missing));
       for (const arn of missing) requested.add(arn);
-      effect = effectFor(event, seed(loaded, trails, requested), target);
+      effect = effectFor(event, seed(loaded, trails, requested, firstLive), target);
     }
     const fullTarget: Target = { ...target, related: [...requested].filter((arn) => arn !== target.resource) };
     // A key of a custom key store keydrift knows disconnected reads Unavailable: the store's doing, not the key's

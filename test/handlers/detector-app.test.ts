@@ -809,6 +809,105 @@ describe('createDetector: live state', () => {
     expect(saved?.stagedKeyMaterial).toBeUndefined();
   });
 
+  describe('key material staged for a rotation, its events out of order', () => {
+    const CURRENT = '0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100';
+    const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    /** KMS's answers for the key with imported material: its state, and the material DescribeKey names current. */
+    function liveImportedKey(state: KeyState, currentKeyMaterialId: string) {
+      const live = mockLiveKey({ state });
+      kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolves({
+        ...live.describe,
+        KeyMetadata: {
+          ...live.describe.KeyMetadata,
+          Origin: 'EXTERNAL',
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          CurrentKeyMaterialId: currentKeyMaterialId,
+        },
+      } as DescribeKeyCommandOutput);
+    }
+    const record = (name: string, eventID: string, eventTime: string, edit: (r: Json) => void = () => {}) => {
+      const r = Object.assign(sample(name) as Json, { eventID, eventTime, awsRegion: REGION });
+      edit(r);
+      return envelope(r);
+    };
+    // Alice's first import, her new material staged (the current ImportKeyMaterial record), her rotation on demand
+    // (which makes it current), then Mallory's deletion of that material by its id.
+    const firstImport = record('ImportKeyMaterial__awskmsdg__1', 'import-1', '2025-05-20T20:30:00Z', (r) => {
+      Object.assign(r.requestParameters as Json, {
+        validTo: undefined,
+        expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+      });
+    });
+    const stage = record('ImportKeyMaterial__awskmsdg__1', 'import-2', '2025-05-20T20:40:00Z', (r) => {
+      Object.assign(r.requestParameters as Json, {
+        validTo: undefined,
+        expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        importType: 'NEW_KEY_MATERIAL',
+      });
+      r.responseElements = { keyId: KEY, keyMaterialId: STAGED };
+    });
+    const rotation = record('RotateKeyOnDemand__awskmsdg-current__1', 'rotate-1', '2025-05-20T20:42:00Z');
+    const deletion = record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-1', '2025-05-20T20:45:08Z');
+
+    it('takes the deletion of staged material that KMS names current as the deletion of the material the key uses', async () => {
+      // Prepare: the import and the staging judged; the rotation's event is still on its way when the deletion comes.
+      liveImportedKey('Enabled', CURRENT);
+      let clock = Date.parse('2025-05-20T20:30:03Z');
+      const { detect } = makeDetector({}, { now: () => clock });
+      await detect(firstImport);
+      clock = Date.parse('2025-05-20T20:40:03Z');
+      await detect(stage);
+      liveImportedKey('PendingImport', STAGED);
+      clock = Date.parse('2025-05-20T20:45:11Z');
+
+      // Act
+      const { finding } = await detect(deletion);
+
+      // Assess: the key is unusable, as KMS shows it: paged, not taken for the staged material's deletion.
+      expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical' });
+      expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+      const saved = (await store().load([KEY])).states.get(KEY)?.snapshot;
+      expect(saved?.attributes.key_state).toBe('PendingImport');
+      expect(saved?.stagedKeyMaterial).toBeUndefined();
+    });
+
+    it('does not take material as staged when its import comes after the rotation that made it current', async () => {
+      // Prepare: the first import, then the rotation; the staging ImportKeyMaterial is delivered last.
+      liveImportedKey('Enabled', CURRENT);
+      let clock = Date.parse('2025-05-20T20:30:03Z');
+      const { detect } = makeDetector({}, { now: () => clock });
+      await detect(firstImport);
+      liveImportedKey('Enabled', STAGED);
+      clock = Date.parse('2025-05-20T20:42:03Z');
+      await detect(rotation);
+      clock = Date.parse('2025-05-20T20:42:05Z');
+
+      // Act
+      await detect(stage);
+
+      // Assess: KMS names the material current, so its deletion is that of the material the key uses.
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.stagedKeyMaterial).toBeUndefined();
+      liveImportedKey('PendingImport', STAGED);
+      clock = Date.parse('2025-05-20T20:45:11Z');
+      const { finding } = await detect(deletion);
+      expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical' });
+    });
+
+    it('still takes the deletion of material KMS does not name current as that of the staged material', async () => {
+      liveImportedKey('Enabled', CURRENT);
+      let clock = Date.parse('2025-05-20T20:30:03Z');
+      const { detect } = makeDetector({}, { now: () => clock });
+      await detect(firstImport);
+      clock = Date.parse('2025-05-20T20:40:03Z');
+      await detect(stage);
+      clock = Date.parse('2025-05-20T20:45:11Z');
+
+      const { finding } = await detect(deletion);
+
+      expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
+    });
+  });
+
   it('takes a key that still reads as gone after the re-reads as deleted since (an event redriven long after)', async () => {
     kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
     const { detect, sleeps } = makeDetector({ lagRetries: 2 });
