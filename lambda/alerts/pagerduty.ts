@@ -99,11 +99,12 @@ export const KEY_ATTRIBUTES = [
 ] as const;
 
 /**
- * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported
- * or deleted, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
+ * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported,
+ * deleted or expired, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
  * (attributesPaged) when an override made it critical.
  */
 const KEY_EVENTS_CHANGING_NOTHING = [
+  'DeleteExpiredKeyMaterial',
   'DeleteImportedKeyMaterial',
   'ImportKeyMaterial',
   'KMS CMK Rotation',

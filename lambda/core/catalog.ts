@@ -46,9 +46,9 @@ function deletionWhen(c: SummaryContext): string {
 }
 
 /**
- * Whether a DeleteImportedKeyMaterial deleted material the key uses: that changes its material and state (or names
- * them as already known). Deleting the material staged for its next rotation (effects.ts deletesStagedMaterial)
- * changes neither.
+ * Whether a DeleteImportedKeyMaterial (or DeleteExpiredKeyMaterial) deleted material the key uses: that changes its
+ * material and state (or names them as already known). Deleting the material staged for its next rotation (effects.ts
+ * deletesStagedMaterial) changes neither.
  */
 const deletesMaterialInUse = (changes: Record<string, unknown>): boolean =>
   'key_material' in changes || 'key_state' in changes;
@@ -337,8 +337,10 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   DeleteExpiredKeyMaterial: {
     severity: 'error',
-    summary: s(
-      (c) => `KMS deleted the expired key material of ${c.label}: the key cannot be used until it is re-imported`,
+    summary: s((c) =>
+      deletesMaterialInUse(c.changes)
+        ? `KMS deleted the expired key material of ${c.label}: the key cannot be used until it is re-imported`
+        : `KMS deleted the expired key material staged for the next on-demand rotation of ${c.label}: the key goes on using its current material`,
     ),
   },
   // warning

@@ -357,15 +357,22 @@ function materialGone(event: ChangeEvent, world: World): Effect {
 
 /**
  * A DeleteImportedKeyMaterial of the material keydrift knows staged for the key's next on-demand rotation
- * (PENDING_ROTATION): KMS leaves the key, its state and the material it uses as they are. Any other material the key
+ * (PENDING_ROTATION), or KMS's DeleteExpiredKeyMaterial of it once it expired (records since 2025 name it in
+ * serviceEventDetails): KMS leaves the key, its state and the material it uses as they are. Any other material the key
  * has is permanently associated with it, current or not, and deleting it makes the key PendingImport; so does a
  * deletion naming no material (KMS deletes the current one), or one keydrift cannot tell.
  */
 function deletesStagedMaterial(event: ChangeEvent, key: ResourceSnapshot | undefined): boolean {
-  if (event.eventName !== 'DeleteImportedKeyMaterial' || !key?.stagedKeyMaterial) return false;
-  const deleted = text(event.requestParameters.keyMaterialId) ?? text(event.responseElements.keyMaterialId);
+  if (!STAGED_MATERIAL_DELETIONS.has(event.eventName) || !key?.stagedKeyMaterial) return false;
+  const deleted =
+    text(event.requestParameters.keyMaterialId) ??
+    text(event.responseElements.keyMaterialId) ??
+    text(event.additionalEventData.keyMaterialId);
   return deleted === key.stagedKeyMaterial;
 }
+
+/** The deletions that may name the material staged for a rotation (the native expiry event names no material). */
+const STAGED_MATERIAL_DELETIONS = new Set(['DeleteImportedKeyMaterial', 'DeleteExpiredKeyMaterial']);
 
 /**
  * An on-demand rotation of a key with imported material makes the material staged for it (NEW_KEY_MATERIAL) current,

@@ -372,6 +372,7 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     'created',
     'attempt',
     // Events that change none of the key's attributes, paged under their names.
+    'DeleteExpiredKeyMaterial',
     'DeleteImportedKeyMaterial',
     'ImportKeyMaterial',
     'KMS CMK Rotation',

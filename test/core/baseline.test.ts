@@ -381,6 +381,42 @@ describe('CreateKey', () => {
     });
   });
 
+  describe('DeleteExpiredKeyMaterial of a key with imported material staged for rotation', () => {
+    /** KMS's deletion of expired material, naming it as the current record does (serviceEventDetails.keyMaterialId). */
+    function expiry(arn: string, id: string) {
+      const record = at(onKey(rec('DeleteExpiredKeyMaterial__awskmsdg__1'), arn), 'expired-1', '2024-01-01T00:00:04Z');
+      Object.assign(record.serviceEventDetails as Record<string, unknown>, { keyMaterialId: id });
+      return record;
+    }
+
+    it('leaves the key as it is when the material that expired is the one staged: the key still uses its own', () => {
+      const { arn, records } = keyWithStagedMaterial();
+      const { last, store } = detect([...records, expiry(arn, STAGED)]);
+
+      expect(last).toMatchObject({
+        event: 'DeleteExpiredKeyMaterial',
+        severity: 'error',
+        status: 'drift',
+        changes: {},
+      });
+      expect(last.summary).toBe(
+        `KMS deleted the expired key material staged for the next on-demand rotation of ${KEY_ID}: the key goes on using its current material`,
+      );
+      expect(last.remediation).toEqual([]);
+      expect(store.snapshot(arn)?.attributes.key_state).toBe('Enabled');
+      expect(store.snapshot(arn)?.stagedKeyMaterial).toBeUndefined();
+    });
+
+    it('takes the key as pending import when the material that expired is the current one', () => {
+      const { arn, records } = keyWithStagedMaterial();
+      const { last, store } = detect([...records, expiry(arn, CURRENT)]);
+
+      expect(last.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+      expect(last.summary).toContain('the key cannot be used until it is re-imported');
+      expect(store.snapshot(arn)?.attributes.key_state).toBe('PendingImport');
+    });
+  });
+
   it('leaves a disabled key disabled when its material is imported again, so the disable stays open', () => {
     // Act: the key gets its material, Mallory disables it, then imports the same material again.
     const create = rec('CreateKey__awskmsdg__1');
