@@ -125,7 +125,7 @@ export interface ResourceSnapshot {
    * States of keys with imported material only: the id of the key material keydrift saw staged for the key's next
    * on-demand rotation (ImportKeyMaterial's answer), so that a DeleteImportedKeyMaterial of that material, which leaves
    * the key as it is, is told from one of a material the key uses. Not an attribute: never compared, approved or read
-   * live; a state replaced by a read without it (the reconciler's) knows of none, and deletions read as they did.
+   * live; every live read stored as the state keeps it (`withStagedMaterialOf`), unless KMS names it current.
    */
   stagedKeyMaterial?: string;
   /**

@@ -55,7 +55,7 @@ import {
   withRestoredGrants,
   withStoreDisconnection,
 } from '../core/reconcile';
-import { knownPaths, lookup, snapshotFromState } from '../core/state';
+import { knownPaths, lookup, snapshotFromState, withStagedMaterialOf } from '../core/state';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
@@ -432,7 +432,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const { state, baseline } = stored;
     const nowMs = now();
     const surroundings = surroundingsFor(world, live);
-    const stateWrite: SnapshotWrite = { snapshot: live, expectedVersion: state?.version ?? null };
+    // The read keeps the key material the stored state knows staged (no read shows it), unless KMS names it current.
+    const stateWrite: SnapshotWrite = {
+      snapshot: withStagedMaterialOf(state?.snapshot, live),
+      expectedVersion: state?.version ?? null,
+    };
     // A page's states are loaded before its keys are read, which takes seconds to minutes. When the detector saved
     // this resource meanwhile (it alerted the change from its event), judge again against what it saved, so that
     // the change is not also reported as one no event explained. Saved after the read began and unlike it, it holds
@@ -551,7 +555,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // Only a reported finding lets the state move on: while it is pending, the next run must see the difference again.
     // A state saved since the read began is the newer: it stays.
     if (changed && delivery !== 'saved' && delivery !== 'pending' && !newerThanRead(stored, !reread)) {
-      await recon.putState(live, stateWrite.expectedVersion, run.runId);
+      await recon.putState(stateWrite.snapshot, stateWrite.expectedVersion, run.runId);
     }
     if (firstSeen && !finding)
       await recon.putBaseline(firstSeen, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });

@@ -2640,3 +2640,32 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(storeReads).toHaveLength(1);
   });
 });
+
+describe('Reconciler: key material staged for a rotation', () => {
+  it('keeps the staged key material when it stores a changed read of the key: its deletion still leaves the key usable', async () => {
+    // Prepare: adopted; the detector judged an import that staged new material; then a tag changed unseen, which the
+    // next run reports and stores.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    const staged = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    await detectorSaves(key.arn, (snapshot) => {
+      snapshot.stagedKeyMaterial = staged;
+    });
+    key.tags = { ...key.tags, owner: 'mallory' };
+    expect((await reconciler()({})).findings).toHaveLength(1);
+
+    // Act: Mallory deletes the staged material (the current DeleteImportedKeyMaterial record, on this key).
+    const deletion = Object.assign(sample('DeleteImportedKeyMaterial__awskmsdg-current__1') as Json, {
+      awsRegion: REGION,
+      requestParameters: { keyId: key.id, keyMaterialId: staged },
+      responseElements: { keyId: key.arn, keyMaterialId: staged },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    });
+    const { finding } = await detector()(envelope(deletion));
+
+    // Assess: the key goes on using its current material, as KMS shows it: alerted, not paged.
+    expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
+    expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Enabled', 'tags#owner': 'mallory' });
+  });
+});
