@@ -50,8 +50,8 @@ export interface KeydriftProps {
    */
   readonly plannedPrincipals?: string[];
   /**
-   * Severity per event name, catalogue rule or status, replacing the defaults in DESIGN.md
-   * (e.g. `{ "TagResource": "info", "denied": "error" }`).
+   * Severity per event name or status (`denied`, `planned`, `resolved`), replacing the defaults in DESIGN.md
+   * (e.g. `{ "TagResource": "info", "denied": "error" }`). An escalation rule's id is refused: its severity is fixed.
    * @default {}
    */
   readonly severityOverrides?: Record<string, Severity>;
