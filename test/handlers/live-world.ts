@@ -19,6 +19,7 @@ import {
   type KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
+  ListKeysCommand,
   ListResourceTagsCommand,
 } from '@aws-sdk/client-kms';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
@@ -342,7 +343,7 @@ export class LiveWorld {
     }
   }
 
-  /** Answers the detector's KMS reads from this world. */
+  /** Answers the detector's and the reconciler's KMS reads from this world. */
   installKms(mock: AwsClientStub<KMSClient>): void {
     const keyFor = (keyId: string | undefined): WorldKey => {
       const id = keyId ?? '';
@@ -388,6 +389,11 @@ export class LiveWorld {
       Truncated: false,
     }));
     mock.on(ListGrantsCommand).callsFake(({ KeyId }) => ({ Grants: keyFor(KeyId).grants, Truncated: false }));
+    // The reconciler's listing: every key KMS still knows (one pending deletion too, not one deleted).
+    mock.on(ListKeysCommand).callsFake(() => ({
+      Keys: [...this.keys.values()].map((key) => ({ KeyId: key.id, KeyArn: key.arn })),
+      Truncated: false,
+    }));
     mock.on(ListAliasesCommand).callsFake(({ KeyId }) => {
       const key = KeyId ? keyFor(KeyId) : undefined;
       const aliases = [...this.aliases].filter(([, target]) => !key || target === key.arn);
@@ -402,7 +408,7 @@ export class LiveWorld {
     });
   }
 
-  /** Answers the detector's CloudTrail reads from this world. */
+  /** Answers the detector's and the reconciler's CloudTrail reads from this world. */
   installCloudTrail(mock: AwsClientStub<CloudTrailClient>): void {
     const trailFor = (name: string | undefined) =>
       this.trails.get(name ?? '') ?? [...this.trails.values()].find((t) => t.name === name);
