@@ -528,7 +528,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // A key found deleted as its baseline approves (reported `planned`): the baseline moves to Deleted with it.
     const deletedAsApproved = finding?.status === 'planned' && isGone(live);
     if (drifted.length > 0 && !deletedAsApproved) run.cursor.counts.openDrift++;
-    const changed = !state || !sameState(state.snapshot, live);
+    // Staged material KMS now names current is forgotten, though no attribute changed (a rotation's event missed).
+    const changed =
+      !state ||
+      !sameState(state.snapshot, live) ||
+      state.snapshot.stagedKeyMaterial !== stateWrite.snapshot.stagedKeyMaterial;
     let delivery: Delivery | undefined;
     const { acceptedBy, acceptedAt, acceptReason } = baseline;
     const approvedNow = deletedAsApproved ? approvedDeleted(approved) : (goingOn ?? approved);

@@ -2668,4 +2668,24 @@ describe('Reconciler: key material staged for a rotation', () => {
     expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
     expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Enabled', 'tags#owner': 'mallory' });
   });
+
+  it('forgets the staged key material once KMS names it current, even when nothing else of the key changed', async () => {
+    // Prepare: a key with imported material, adopted; the detector judged an import that staged new material.
+    account = accountWith(1);
+    const [key] = customerKeys(account);
+    key.currentKeyMaterialId = 'a'.repeat(64);
+    await reconciler()({});
+    const staged = 'b'.repeat(64);
+    await detectorSaves(key.arn, (snapshot) => {
+      snapshot.stagedKeyMaterial = staged;
+    });
+
+    // Act: an on-demand rotation makes the staged material current, its event never judged; a run reads the key.
+    key.currentKeyMaterialId = staged;
+    expect((await reconciler()({})).findings).toEqual([]);
+
+    // Assess: the stored state no longer takes it for staged (its deletion would be of the material the key uses).
+    const stored = JSON.parse((await item(`RESOURCE#${key.arn}`, 'STATE'))?.snapshot?.S ?? '{}');
+    expect(stored.stagedKeyMaterial).toBeUndefined();
+  });
 });

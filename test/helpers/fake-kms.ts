@@ -35,6 +35,8 @@ export interface FakeKey {
   multiRegion?: { primaryRegion: string; replicaRegions: string[] };
   /** The AWS CloudHSM key store the key is in (its origin AWS_CLOUDHSM). */
   customKeyStoreId?: string;
+  /** A key with imported material (origin EXTERNAL): the id of the material DescribeKey names current. */
+  currentKeyMaterialId?: string;
 }
 
 export interface FakeKmsOptions {
@@ -264,7 +266,8 @@ export class FakeKms {
       KeyUsage: 'ENCRYPT_DECRYPT',
       KeySpec: 'SYMMETRIC_DEFAULT',
       KeyState: key.keyState as KeyMetadata['KeyState'],
-      Origin: key.customKeyStoreId ? 'AWS_CLOUDHSM' : 'AWS_KMS',
+      Origin: key.customKeyStoreId ? 'AWS_CLOUDHSM' : key.currentKeyMaterialId ? 'EXTERNAL' : 'AWS_KMS',
+      ...(key.currentKeyMaterialId ? { CurrentKeyMaterialId: key.currentKeyMaterialId } : {}),
       KeyManager: key.keyManager,
       ...(key.customKeyStoreId ? { CustomKeyStoreId: key.customKeyStoreId } : {}),
       MultiRegion: !!key.multiRegion,
