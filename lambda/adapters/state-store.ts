@@ -22,7 +22,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { MAX_JSON_BYTES, storedFinding } from '../alerts/event-entry';
-import { approvedAsOf } from '../core/state';
+import { approvedAsOf, baselinePart } from '../core/state';
 import { toIsoSeconds } from '../core/time';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import {
@@ -553,7 +553,7 @@ export interface SnapshotItemFields {
 
 /** A state or baseline item, its snapshot fitted under DynamoDB's item size (`truncated` names what was left out). */
 export function snapshotItem(sk: 'STATE' | 'BASELINE', snapshot: ResourceSnapshot, fields: SnapshotItemFields): Item {
-  const { json, truncated } = fitSnapshot(snapshot);
+  const { json, truncated } = fitSnapshot(sk === 'BASELINE' ? baselinePart(snapshot) : snapshot);
   const item: Item = {
     pk: s(resourcePk(snapshot.arn)),
     sk: s(sk),
@@ -577,7 +577,7 @@ export function snapshotItem(sk: 'STATE' | 'BASELINE', snapshot: ResourceSnapsho
  * `truncated` names the attributes left out: the accept approves them as unknown, not as they are.
  */
 export function fitAcceptedBaseline(snapshot: ResourceSnapshot, readAt: string): { json: string; truncated: string[] } {
-  return fitSnapshot(approvedAsOf(snapshot, toIsoSeconds(Date.parse(readAt))));
+  return fitSnapshot(approvedAsOf(baselinePart(snapshot), toIsoSeconds(Date.parse(readAt))));
 }
 
 export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncated: string[] } {

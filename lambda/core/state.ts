@@ -53,6 +53,15 @@ export function snapshotFromState(kind: ResourceKind, arn: string, state: Record
 }
 
 /**
+ * What a baseline keeps of `snapshot`: its attributes and their dates, not the key material only live reads and events
+ * tell (current, staged), which is never approved (types.ts).
+ */
+export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
+  const { currentKeyMaterial: _current, stagedKeyMaterial: _staged, ...kept } = snapshot;
+  return kept;
+}
+
+/**
  * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute outside the maps
  * is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made before the
  * accept and delivered after it does not put its older value back.

@@ -2669,6 +2669,19 @@ describe('Reconciler: key material staged for a rotation', () => {
     expect(await snapshotOf(key.arn, 'STATE')).toMatchObject({ key_state: 'Enabled', 'tags#owner': 'mallory' });
   });
 
+  it('adopts a key with imported material without the material KMS names current in its baseline (no attribute)', async () => {
+    account = accountWith(1);
+    const [key] = customerKeys(account);
+    key.currentKeyMaterialId = 'a'.repeat(64);
+
+    await reconciler()({});
+
+    const stored = async (sk: 'STATE' | 'BASELINE') =>
+      JSON.parse((await item(`RESOURCE#${key.arn}`, sk))?.snapshot?.S ?? '{}');
+    expect((await stored('STATE')).currentKeyMaterial).toBe(key.currentKeyMaterialId);
+    expect(await stored('BASELINE')).not.toHaveProperty('currentKeyMaterial');
+  });
+
   it('forgets the staged key material once KMS names it current, even when nothing else of the key changed', async () => {
     // Prepare: a key with imported material, adopted; the detector judged an import that staged new material.
     account = accountWith(1);
