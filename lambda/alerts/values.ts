@@ -137,7 +137,11 @@ const DETAIL_LABELS: Record<string, string> = {
   days_left: 'days left',
   dependent_trails: 'trails whose logs it encrypts',
   ended_grant: 'ended grant',
+  aliases_deleted: 'aliases deleted with it',
 };
+
+/** The most items of a list of text a detail shows: the rest are counted (a deleted key's 50 aliases). */
+const MAX_DETAIL_LIST_ITEMS = 10;
 
 /**
  * The details of a change other than before/after and the principal lists, in words rather than internal field
@@ -163,7 +167,9 @@ export function readableDetails(change: AttributeChange): ReadableDetail[] {
 function readableValue(value: unknown): unknown {
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
-    return value.length > 0 ? value.join(', ') : '(none)';
+    if (value.length === 0) return '(none)';
+    const more = value.length - MAX_DETAIL_LIST_ITEMS;
+    return `${value.slice(0, MAX_DETAIL_LIST_ITEMS).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
   }
   return value;
 }

@@ -45,6 +45,29 @@ function deletionWhen(c: SummaryContext): string {
   return `, ${typeof days === 'number' ? `${days} days` : 'its waiting period'} after its last replica is deleted,`;
 }
 
+/** The most characters of alias names a deletion's summary lists: the rest are counted, not cut mid-name by the bound. */
+const MAX_LISTED_ALIAS_CHARS = 160;
+
+/**
+ * `; its aliases alias/a, alias/b went with it` for a key's deletion that took aliases with it (`aliases_deleted`),
+ * else nothing: KMS deletes them with no event of their own, and whoever calls them now fails. Names up to a length,
+ * then how many more (a key may have 50).
+ */
+function aliasesWentWith(changes: Record<string, AttributeChange>): string {
+  const names = changes.key_state?.aliases_deleted;
+  if (!Array.isArray(names) || names.length === 0) return '';
+  const listed: string[] = [];
+  let length = 0;
+  for (const name of names.map(String)) {
+    if (listed.length > 0 && length + name.length > MAX_LISTED_ALIAS_CHARS) break;
+    listed.push(name);
+    length += name.length + 2;
+  }
+  const more = names.length - listed.length;
+  const named = `${listed.join(', ')}${more ? ` and ${more} more` : ''}`;
+  return `; its ${names.length === 1 ? 'alias' : 'aliases'} ${named} went with it`;
+}
+
 /**
  * Whether a DeleteImportedKeyMaterial (or DeleteExpiredKeyMaterial) deleted material the key uses: that changes its
  * material and state (or names them as already known). Deleting the material staged for its next rotation (effects.ts
@@ -266,9 +289,12 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   DeleteKey: {
     severity: 'critical',
-    summary: s((c) => `Key ${c.label} deleted by KMS at the end of its waiting period`),
+    summary: s((c) => `Key ${c.label} deleted by KMS at the end of its waiting period${aliasesWentWith(c.changes)}`),
   },
-  'KMS CMK Deletion': { severity: 'critical', summary: s((c) => `Key ${c.label} deleted (KMS CMK Deletion)`) },
+  'KMS CMK Deletion': {
+    severity: 'critical',
+    summary: s((c) => `Key ${c.label} deleted (KMS CMK Deletion)${aliasesWentWith(c.changes)}`),
+  },
   DisconnectCustomKeyStore: {
     severity: 'critical',
     summary: s((c) => `Custom key store ${c.label} disconnected by ${c.who}: its keys cannot be used`),
@@ -483,9 +509,10 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
       const back = all.filter((attribute) => c.changes[attribute].back_to_baseline);
       const drifting = all.filter((attribute) => !c.changes[attribute].back_to_baseline);
       // All back (a `resolved` finding): the status adds so. Some back beside new drift: named apart, as news too.
+      const aliases = aliasesWentWith(c.changes);
       if (drifting.length === 0 || back.length === 0)
-        return `${c.label} differs from its baseline with no change event seen (${all.join(', ')})`;
-      return `${c.label} differs from its baseline with no change event seen (${drifting.join(', ')}); back to its baseline: ${back.join(', ')}`;
+        return `${c.label} differs from its baseline with no change event seen (${all.join(', ')})${aliases}`;
+      return `${c.label} differs from its baseline with no change event seen (${drifting.join(', ')}); back to its baseline: ${back.join(', ')}${aliases}`;
     }),
   },
   Unbaselined: {
@@ -522,7 +549,7 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
  */
 export function approvedDeletionSummary(c: SummaryContext, date: string | null): string {
   const when = date ?? "the end of the waiting period after its last replica's deletion";
-  return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${when}`;
+  return `Key ${c.label} deleted by KMS as approved: its deletion was scheduled for ${when}${aliasesWentWith(c.changes)}`;
 }
 
 /**

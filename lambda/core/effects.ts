@@ -390,19 +390,24 @@ function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
 /**
  * A key's deletion (KMS's DeleteKey, its KMS CMK Deletion). KMS deletes the key's aliases with it, with no DeleteAlias
  * of their own: each alias the key's stored aliases name goes too (`target_key_id: null`), unless keydrift knows it on
- * another key or gone already. Those it does not know (the key's read named them) are recorded gone as well.
+ * another key or gone already. Those it does not know (the key's read named them) are recorded gone as well. The
+ * key's finding names them (`aliases_deleted` on its `key_state` change): it is their only record.
  */
 function keyDeleted(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
   const owner = parseArn(arn);
   const related: Effect['related'] = [];
+  const names: string[] = [];
   for (const name of Object.keys(mapEntries(world.snapshot(arn), 'aliases')).sort()) {
     const alias = aliasArn(owner?.region ?? event.region, owner?.account ?? event.account, name);
     const target = lookup(world.snapshot(alias), 'target_key_id');
     if (target !== undefined && target !== arn) continue;
     related.push({ kind: 'alias', resource: alias, set: { target_key_id: null }, alwaysApproved: true });
+    names.push(name);
   }
-  return effect('key', arn, { key_state: 'Deleted', deletion_date: null }, { related });
+  // Gone with no finding of their own: the key's finding names them, so that no one misses callers now failing.
+  const notes: Effect['notes'] = names.length && !event.errorCode ? { key_state: { aliases_deleted: names } } : {};
+  return effect('key', arn, { key_state: 'Deleted', deletion_date: null }, { related, notes });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { approvedDeletionDate, withApprovedDeletionGoingOn } from './approved-deletion';
-import { customKeyStoreArn, parseArn } from './arn';
+import { aliasArn, customKeyStoreArn, parseArn } from './arn';
 import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
 import { TRANSIENT_STATES } from './detector';
@@ -8,7 +8,7 @@ import { PRIMARY_ONLY } from './effects';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { sameJson, stableJson } from './policy';
 import { comment, remediationFor, shellQuote } from './remediation';
-import { knownPaths, lookup, splitPath } from './state';
+import { knownPaths, lookup, mapEntries, splitPath } from './state';
 import { toIsoSeconds } from './time';
 import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
@@ -281,6 +281,11 @@ export interface ReconcileInput {
   previousVersion?: number;
   /** The reconcile's time, in epoch milliseconds (the core has no clock). */
   nowMs: number;
+  /**
+   * The key each alias KMS lists now points to, by alias ARN. A key found deleted names the aliases keydrift knew on it
+   * as gone with it, but those listed on another key (moved unseen); absent, all of them.
+   */
+  listedAliasTargets?: ReadonlyMap<string, string | undefined>;
 }
 
 /**
@@ -354,7 +359,7 @@ export function reconcileResource(
       resource: live.arn,
       paths,
       creates: false,
-      notes: {},
+      notes: deleted ? aliasesGoneWith(input, news) : {},
       untouchedDrift,
       approved: (path) => lookup(baseline, path),
       ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
@@ -362,6 +367,28 @@ export function reconcileResource(
     surroundings,
     config,
   );
+}
+
+/**
+ * A key found deleted, its deletion news (`news` has its state): the aliases KMS deleted with it, named on its
+ * `key_state` change (`aliases_deleted`), as the detector names them from the deletion's event (core/effects.ts
+ * `keyDeleted`): those the stored state (else the baseline) shows on the key, but any KMS lists on another key. The
+ * run approves them gone with no finding of their own (`aliasGoneWithItsKey`), so this is their only record.
+ */
+function aliasesGoneWith(
+  { baseline, previous, listedAliasTargets }: ReconcileInput,
+  news: TouchedPath[],
+): Record<string, Record<string, unknown>> {
+  if (!news.some((p) => p.path === 'key_state')) return {};
+  const owner = parseArn(baseline.arn);
+  const elsewhere = (name: string) => {
+    const target = owner && listedAliasTargets?.get(aliasArn(owner.region, owner.account, name));
+    return !!target && target !== baseline.arn;
+  };
+  const names = Object.keys(mapEntries(previous ?? baseline, 'aliases'))
+    .sort()
+    .filter((name) => !elsewhere(name));
+  return names.length ? { key_state: { aliases_deleted: names } } : {};
 }
 
 /**

@@ -20,6 +20,12 @@ export interface AttributeChange {
   external_accounts?: string[];
   /** This attribute is back at its approved value, even if the finding as a whole is still drift. */
   back_to_baseline?: boolean;
+  /**
+   * A key's deletion (`key_state` to Deleted): the names of the aliases KMS deleted with it, with no DeleteAlias of
+   * their own, so no finding but this one (core/effects.ts `keyDeleted`, core/reconcile.ts). Callers of any of them
+   * now fail.
+   */
+  aliases_deleted?: string[];
   [detail: string]: unknown;
 }
 

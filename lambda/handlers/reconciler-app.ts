@@ -520,6 +520,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         previous: state?.snapshot,
         previousVersion: state?.version,
         nowMs,
+        // For a key found deleted only, which names its aliases gone with it: the listing may be long.
+        ...(live.kind === 'key' && isGone(live)
+          ? { listedAliasTargets: new Map(world.aliases.map((alias) => [alias.aliasArn, alias.targetKeyArn])) }
+          : {}),
       },
       surroundings,
       config,

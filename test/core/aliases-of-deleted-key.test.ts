@@ -122,9 +122,10 @@ describe("A key's deletion takes the aliases keydrift knows on it", () => {
     );
 
     // Act
-    const { store } = run([created(), aliased(), other, moved, scheduled(), deleteKey()]);
+    const { findings, store } = run([created(), aliased(), other, moved, scheduled(), deleteKey()]);
 
-    // Assess
+    // Assess: the key's deletion names only the alias that went with it.
+    expect(findings.at(-1)?.changes.key_state?.aliases_deleted).toEqual(['alias/ExampleAlias']);
     expect(store.snapshot(OTHER_ALIAS_ARN)?.attributes).toEqual({ target_key_id: OTHER_KEY_ARN });
     expect(store.snapshot(ALIAS_ARN)?.attributes).toEqual({ target_key_id: null });
   });
@@ -150,6 +151,114 @@ describe("A key's deletion takes the aliases keydrift knows on it", () => {
       status: 'drift',
       severity: 'error',
     });
+  });
+});
+
+describe("A key's deletion finding names the aliases KMS deleted with it", () => {
+  const paymentsAlias = () => admin(at(createAlias('alias/payments', KEY_ID), 'payments', '2021-03-01T09:01:30Z'));
+
+  it.each([
+    ['DeleteKey', deleteKey, 'deleted by KMS at the end of its waiting period'],
+    ['KMS CMK Deletion', cmkDeletion, 'deleted (KMS CMK Deletion)'],
+  ])('%s no one approved: critical drift, the aliases named on its state and in its summary', (_, deletion, words) => {
+    // Act
+    const { findings } = run([created(), aliased(), paymentsAlias(), scheduled(), deletion()]);
+
+    // Assess: as severe as ever, and no command to create the aliases again (nothing restores a deleted key).
+    const finding = findings.at(-1);
+    expect(finding).toMatchObject({ resource: KEY_ARN, status: 'drift', severity: 'critical' });
+    expect(finding?.changes.key_state).toMatchObject({
+      after: 'Deleted',
+      aliases_deleted: ['alias/ExampleAlias', 'alias/payments'],
+    });
+    expect(Object.keys(finding?.changes ?? {}).sort()).toEqual(['deletion_date', 'key_state']);
+    expect(finding?.summary).toBe(
+      `Key alias/ExampleAlias ${words}; its aliases alias/ExampleAlias, alias/payments went with it`,
+    );
+    expect(finding?.remediation.join('\n')).not.toContain('create-alias');
+  });
+
+  it('a deletion a planned principal approved: planned, info, the alias named in the approved summary', () => {
+    // Act
+    const { findings } = run([created(), aliased(), admin(scheduled()), deleteKey()]);
+
+    // Assess
+    expect(findings.at(-1)).toMatchObject({ status: 'planned', severity: 'info', remediation: [] });
+    expect(findings.at(-1)?.changes.key_state?.aliases_deleted).toEqual(['alias/ExampleAlias']);
+    expect(findings.at(-1)?.summary).toBe(
+      'Key alias/ExampleAlias deleted by KMS as approved: its deletion was scheduled for 2021-04-12T18:58:30Z; ' +
+        'its alias alias/ExampleAlias went with it',
+    );
+  });
+
+  it("names none on the deletion's second event, nor on a key without aliases", () => {
+    // Act
+    const { findings } = run([created(), aliased(), scheduled(), deleteKey(), cmkDeletion()]);
+    const bare = run([created(), scheduled(), deleteKey()]).findings.at(-1);
+
+    // Assess
+    expect(findings.at(-2)?.changes.key_state?.aliases_deleted).toEqual(['alias/ExampleAlias']);
+    expect(findings.at(-1)?.changes.key_state).not.toHaveProperty('aliases_deleted');
+    expect(findings.at(-1)?.summary).not.toContain('went with it');
+    expect(bare?.changes.key_state).not.toHaveProperty('aliases_deleted');
+    expect(bare?.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab deleted by KMS at the end of its waiting period',
+    );
+  });
+
+  it("names a key's 50 aliases all in the change, some in the summary, and counts the rest", () => {
+    // Prepare
+    const names = Array.from({ length: 50 }, (_, i) => `alias/app-${String(i).padStart(2, '0')}`);
+    const aliases = names.map((name, i) => admin(at(createAlias(name, KEY_ID), `alias-${i}`, '2021-03-01T09:05:00Z')));
+
+    // Act
+    const finding = run([created(), ...aliases, scheduled(), deleteKey()]).findings.at(-1);
+
+    // Assess
+    expect(finding?.changes.key_state?.aliases_deleted).toEqual(names);
+    expect(finding?.summary).toMatch(
+      /; its aliases alias\/app-00, alias\/app-01, .*alias\/app-\d\d and \d\d more went with it$/,
+    );
+    expect(finding?.summary.length).toBeLessThan(400);
+  });
+
+  it('a reconcile run that finds the key deleted, its events missed, names them: but one KMS lists on another key', () => {
+    // Prepare: the key's stored state shows both aliases; alias/other now points to the other key.
+    const { store } = run([
+      created(),
+      aliased(),
+      admin(at(createAlias('alias/other', KEY_ID), 'o', '2021-03-01T09:02:00Z')),
+    ]);
+    const baseline = store.baseline(KEY_ARN);
+    if (!baseline) throw new Error('no baseline');
+    const input = {
+      baseline,
+      live: snapshotFromState('key', KEY_ARN, { key_state: 'Deleted', deletion_date: null }),
+      previous: store.snapshot(KEY_ARN),
+      previousVersion: 3,
+      nowMs: Date.parse('2021-04-14T06:00:00Z'),
+    };
+
+    // Act
+    const found = reconcileResource(input, store, config(PLANNED));
+    const moved = reconcileResource(
+      { ...input, listedAliasTargets: new Map([[OTHER_ALIAS_ARN, OTHER_KEY_ARN]]) },
+      store,
+      config(PLANNED),
+    );
+
+    // Assess
+    expect(found).toMatchObject({ event: 'Reconcile', status: 'drift', severity: 'critical' });
+    expect(found?.changes.key_state).toMatchObject({
+      after: 'Deleted',
+      aliases_deleted: ['alias/ExampleAlias', 'alias/other'],
+    });
+    expect(found?.summary).toBe(
+      'alias/ExampleAlias differs from its baseline with no change event seen (key_state); ' +
+        'its aliases alias/ExampleAlias, alias/other went with it',
+    );
+    expect(moved?.changes.key_state?.aliases_deleted).toEqual(['alias/ExampleAlias']);
+    expect(moved?.severity).toBe('critical');
   });
 });
 

@@ -1496,8 +1496,10 @@ describe('createDetector: aliases and concurrency', () => {
     // Act
     const { finding } = await detect(envelope(deleteKey));
 
-    // Assess: the key's deletion is the only finding; the alias is saved gone, and approved so.
+    // Assess: the key's deletion is the only finding, and names the alias; the alias is saved gone, and approved so.
     expect(finding).toMatchObject({ event: 'DeleteKey', resource: KEY, severity: 'critical' });
+    expect(finding?.changes.key_state?.aliases_deleted).toEqual(['alias/ExampleAlias']);
+    expect(finding?.summary).toMatch(/; its alias alias\/ExampleAlias went with it$/);
     const saved = await store().load([alias]);
     expect(saved.states.get(alias)?.snapshot.attributes).toEqual({ target_key_id: null });
     expect(saved.baselines.get(alias)?.snapshot.attributes).toEqual({ target_key_id: null });
@@ -1531,6 +1533,7 @@ describe('createDetector: aliases and concurrency', () => {
     // Assess: the DeleteKey is saved (its claim done), with the aliases one transaction holds; the other two are left
     // as stored (here, not at all), for the reconciler, which approves an alias gone with its key alike.
     expect(finding).toMatchObject({ event: 'DeleteKey', resource: KEY, severity: 'critical' });
+    expect(finding?.changes.key_state?.aliases_deleted).toEqual(names);
     expect(await store().claim(String(deleteKey.eventID))).toBe('done');
     expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Deleted');
     expect(await goneIn()).toBe(48);

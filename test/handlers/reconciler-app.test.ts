@@ -1403,6 +1403,8 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
     expect(found.findings.map((f) => [f.resource, f.status, f.severity, Object.keys(f.changes)])).toEqual([
       [doomed.arn, 'drift', 'critical', ['key_state']],
     ]);
+    expect(found.findings[0].changes.key_state?.aliases_deleted).toEqual(['alias/doomed']);
+    expect(found.findings[0].summary).toMatch(/; its alias alias\/doomed went with it$/);
     expect(found.counts).toMatchObject({ gone: 2, openDrift: 1 });
     expect(await snapshotOf(ALIAS, 'BASELINE')).toEqual({ target_key_id: null });
     expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
@@ -1414,6 +1416,8 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
     account.keys.delete(doomed.arn);
     const keyGone = await reconciler({}, () => START + DAY)({});
     expect(keyGone.findings.map((f) => f.resource)).toEqual([doomed.arn]);
+    // Listed still on the deleted key (the listing came first): gone with it, and named on the key's finding.
+    expect(keyGone.findings[0].changes.key_state?.aliases_deleted).toEqual(['alias/doomed']);
     account.aliases.delete('alias/doomed');
 
     // Act
@@ -1421,6 +1425,24 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
 
     // Assess
     expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
+  });
+
+  it('does not name on a key found deleted its alias that KMS lists on another key (moved unseen)', async () => {
+    // Prepare: alias/doomed moved to the first key, its UpdateAlias missed; then the doomed key deleted.
+    const doomed = await adopted();
+    const [kept] = customerKeys(account);
+    account.aliases.set('alias/doomed', kept.id);
+    account.keys.delete(doomed.arn);
+
+    // Act
+    const found = await reconciler({}, () => START + DAY)({});
+
+    // Assess: the key's deletion, critical, names no alias; the alias's move is its own drift.
+    const deletion = found.findings.find((f) => f.resource === doomed.arn);
+    expect(deletion).toMatchObject({ status: 'drift', severity: 'critical' });
+    expect(deletion?.changes.key_state).not.toHaveProperty('aliases_deleted');
+    expect(deletion?.summary).not.toContain('went with it');
+    expect(found.findings.find((f) => f.resource === ALIAS)?.changes.target_key_id?.after).toBe(kept.arn);
   });
 
   it('reports an alias deleted while its key exists as DeleteAlias would be: error, with the command back', async () => {

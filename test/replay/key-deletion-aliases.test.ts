@@ -44,4 +44,9 @@ test('takes the alias as deleted with its key: the name created again on another
     ['CreateAlias', `arn:aws:kms:${REGION}:${ACCOUNT}:alias/ExampleAlias`, 'warning'],
   ]);
   expect(findings[3].changes.target_key_id).toEqual({ before: null, after: OTHER_KEY });
+  // The key's deletion is the alias's only record: it names it.
+  expect(findings[2].changes.key_state).toMatchObject({ after: 'Deleted', aliases_deleted: ['alias/ExampleAlias'] });
+  expect(findings[2].summary).toBe(
+    'Key alias/ExampleAlias deleted by KMS at the end of its waiting period; its alias alias/ExampleAlias went with it',
+  );
 });
