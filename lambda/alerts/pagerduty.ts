@@ -108,6 +108,7 @@ const KEY_EVENTS_CHANGING_NOTHING = [
   'DeleteImportedKeyMaterial',
   'ImportKeyMaterial',
   'KMS CMK Rotation',
+  'KMS Imported Key Material Expiration',
   'RotateKey',
   'RotateKeyOnDemand',
   'SynchronizeMultiRegionKey',

@@ -69,9 +69,9 @@ function aliasesWentWith(changes: Record<string, AttributeChange>): string {
 }
 
 /**
- * Whether a DeleteImportedKeyMaterial (or DeleteExpiredKeyMaterial) deleted material the key uses: that changes its
- * material and state (or names them as already known). Deleting the material staged for its next rotation (effects.ts
- * deletesStagedMaterial) changes neither.
+ * Whether a DeleteImportedKeyMaterial (or an expiry: DeleteExpiredKeyMaterial, KMS Imported Key Material Expiration)
+ * deleted material the key uses: that changes its material and state (or names them as already known). Deleting the
+ * material staged for its next rotation (effects.ts deletesStagedMaterial, expiredMaterialNotInUse) changes neither.
  */
 const deletesMaterialInUse = (changes: Record<string, unknown>): boolean =>
   'key_material' in changes || 'key_state' in changes;
@@ -359,7 +359,11 @@ export const EVENTS: Record<string, EventEntry> = {
   PutEventSelectors: { severity: 'error', summary: selectorSummary },
   'KMS Imported Key Material Expiration': {
     severity: 'error',
-    summary: s((c) => `Imported key material of ${c.label} expired: the key cannot be used until it is re-imported`),
+    summary: s((c) =>
+      deletesMaterialInUse(c.changes)
+        ? `Imported key material of ${c.label} expired: the key cannot be used until it is re-imported`
+        : `Imported key material staged for the next on-demand rotation of ${c.label} expired: the key goes on using its current material`,
+    ),
   },
   DeleteExpiredKeyMaterial: {
     severity: 'error',

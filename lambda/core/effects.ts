@@ -22,6 +22,8 @@ export interface World {
   snapshot(arn: string): ResourceSnapshot | undefined;
   /** The key ARN an alias ARN points to, when known. */
   aliasTarget(aliasArn: string): string | undefined;
+  /** What KMS showed of a resource when it was read after the event (the live detector); the replay reads nothing. */
+  liveRead?(arn: string): ResourceSnapshot | undefined;
 }
 
 /**
@@ -345,12 +347,14 @@ function isStagedImport(event: ChangeEvent, key: Record<string, unknown> | undef
 
 /**
  * Key material gone (deleted, or expired): the key waits for its import again, unless it is pending deletion, which
- * KMS leaves as it is (its deletion stays scheduled, for its date).
+ * KMS leaves as it is (its deletion stays scheduled, for its date). Material staged for a rotation, deleted or
+ * expired, leaves the key as it is.
  */
 function materialGone(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
   const known = world.snapshot(arn);
-  if (deletesStagedMaterial(event, known)) return effect('key', arn, {}, { stagedKeyMaterial: null });
+  if (deletesStagedMaterial(event, known) || expiredMaterialNotInUse(event, world.liveRead?.(arn)))
+    return effect('key', arn, {}, { stagedKeyMaterial: null });
   const pendingDeletion = isPendingDeletion(known?.attributes.key_state);
   return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
 }
@@ -364,15 +368,38 @@ function materialGone(event: ChangeEvent, world: World): Effect {
  */
 function deletesStagedMaterial(event: ChangeEvent, key: ResourceSnapshot | undefined): boolean {
   if (!STAGED_MATERIAL_DELETIONS.has(event.eventName) || !key?.stagedKeyMaterial) return false;
-  const deleted =
-    text(event.requestParameters.keyMaterialId) ??
-    text(event.responseElements.keyMaterialId) ??
-    text(event.additionalEventData.keyMaterialId);
-  return deleted === key.stagedKeyMaterial;
+  return namedMaterial(event) === key.stagedKeyMaterial;
 }
+
+/** The key material a deletion names (records since 2025), if any. */
+const namedMaterial = (event: ChangeEvent): string | undefined =>
+  text(event.requestParameters.keyMaterialId) ??
+  text(event.responseElements.keyMaterialId) ??
+  text(event.additionalEventData.keyMaterialId);
 
 /** The deletions that may name the material staged for a rotation (the native expiry event names no material). */
 const STAGED_MATERIAL_DELETIONS = new Set(['DeleteImportedKeyMaterial', 'DeleteExpiredKeyMaterial']);
+
+/** KMS's word that imported key material expired: its native event (naming no material) and its deletion of it. */
+const MATERIAL_EXPIRIES = new Set(['KMS Imported Key Material Expiration', 'DeleteExpiredKeyMaterial']);
+
+/**
+ * An expiry of key material that KMS, read after it (`read`), shows was not of material permanently associated with
+ * the key: the key still has its material, valid past the event. DescribeKey's ValidTo is the earliest expiry of that
+ * material (none with KEY_MATERIAL_DOES_NOT_EXPIRE), so what expired was staged for the next on-demand rotation
+ * (PENDING_ROTATION), and the key goes on using its current material; the native event names no material, and
+ * keydrift may not know the staged one. A read lagging behind the expiry of material the key uses shows that
+ * material's ValidTo, no later than the event: it is not taken so, nor is a deletion naming the material KMS names
+ * current.
+ */
+function expiredMaterialNotInUse(event: ChangeEvent, read: ResourceSnapshot | undefined): boolean {
+  const material = read?.attributes.key_material;
+  if (!MATERIAL_EXPIRIES.has(event.eventName) || !isObject(material)) return false;
+  const named = namedMaterial(event);
+  if (named !== undefined && named === read?.currentKeyMaterial) return false;
+  if (material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return true;
+  return typeof material.valid_to === 'string' && Date.parse(material.valid_to) > event.epochMs;
+}
 
 /**
  * An on-demand rotation of a key with imported material makes the material staged for it (NEW_KEY_MATERIAL) current,

@@ -10,6 +10,7 @@ import type { ResourceSnapshot } from './types';
 export class MemoryStore implements World, Surroundings {
   private readonly states = new Map<string, ResourceSnapshot>();
   private readonly baselines = new Map<string, ResourceSnapshot>();
+  private readonly reads = new Map<string, ResourceSnapshot>();
 
   /** @param knownTrailKeys keys known to encrypt a trail whose creation the replay will not see. */
   constructor(private readonly knownTrailKeys: readonly string[] = []) {}
@@ -28,6 +29,15 @@ export class MemoryStore implements World, Surroundings {
 
   putBaseline(snapshot: ResourceSnapshot): void {
     this.baselines.set(snapshot.arn, snapshot);
+  }
+
+  /** What the live detector read of a resource after the event it judges (`World.liveRead`). */
+  putLiveRead(snapshot: ResourceSnapshot): void {
+    this.reads.set(snapshot.arn, snapshot);
+  }
+
+  liveRead(arn: string): ResourceSnapshot | undefined {
+    return this.reads.get(arn);
   }
 
   resources(): string[] {

@@ -210,8 +210,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
-   * A memory store holding what was loaded (copies: the core changes snapshots in place) and the live trails. The
-   * resource's key material stored as staged is not, once its live read names it current (`withoutStagedMadeCurrent`).
+   * A memory store holding what was loaded (copies: the core changes snapshots in place), the live trails and the
+   * resource's live read. The resource's key material stored as staged is not, once its live read names it current
+   * (`withoutStagedMadeCurrent`).
    */
   function seed(
     loaded: LoadResult,
@@ -224,6 +225,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     for (const stored of loaded.states.values())
       memory.putState(withoutStagedMadeCurrent(structuredClone(stored.snapshot), live));
     for (const stored of loaded.baselines.values()) memory.putBaseline(structuredClone(stored.snapshot));
+    if (live) memory.putLiveRead(live);
     return memory;
   }
 

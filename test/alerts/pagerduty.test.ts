@@ -376,6 +376,7 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
     'DeleteImportedKeyMaterial',
     'ImportKeyMaterial',
     'KMS CMK Rotation',
+    'KMS Imported Key Material Expiration',
     'RotateKey',
     'RotateKeyOnDemand',
     'SynchronizeMultiRegionKey',

@@ -14,6 +14,7 @@ import {
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
   type GrantListEntry,
+  type KeyMetadata,
   type KeyState,
   KMSClient,
   ListAliasesCommand,
@@ -905,6 +906,170 @@ describe('createDetector: live state', () => {
       const { finding } = await detect(deletion);
 
       expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
+    });
+  });
+
+  describe('expiry of key material staged for a rotation (KMS Imported Key Material Expiration names no material)', () => {
+    const CURRENT = '0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100';
+    const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+    /** KMS's answers for the key with imported material, as DescribeKey shows it: its state and its own material. */
+    function liveImportedKey(state: KeyState, material: Partial<KeyMetadata>) {
+      const live = mockLiveKey({ state });
+      const describe = {
+        ...live.describe,
+        KeyMetadata: { ...live.describe.KeyMetadata, Origin: 'EXTERNAL', CurrentKeyMaterialId: CURRENT, ...material },
+      } as DescribeKeyCommandOutput;
+      kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolves(describe);
+      return { ...live, describe };
+    }
+    const record = (name: string, eventID: string, eventTime: string, edit: (r: Json) => void = () => {}) => {
+      const r = Object.assign(sample(name) as Json, { eventID, eventTime, awsRegion: REGION });
+      edit(r);
+      return envelope(r);
+    };
+    /** Alice's first import (its expiry as `validTo` says, none without it), then her new material staged until May 21. */
+    const imports = (validTo?: string) => [
+      record('ImportKeyMaterial__awskmsdg__1', 'import-1', '2025-05-20T20:30:00Z', (r) => {
+        Object.assign(r.requestParameters as Json, {
+          validTo,
+          expirationModel: validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        });
+      }),
+      record('ImportKeyMaterial__awskmsdg__1', 'import-2', '2025-05-20T20:40:00Z', (r) => {
+        Object.assign(r.requestParameters as Json, {
+          validTo: 'May 21, 2026, 5:47:45 AM',
+          expirationModel: 'KEY_MATERIAL_EXPIRES',
+          importType: 'NEW_KEY_MATERIAL',
+        });
+        r.responseElements = { keyId: KEY, keyMaterialId: STAGED };
+      }),
+    ];
+    /** KMS's native event when material of the key expires: the key's id only (the public sample). */
+    const nativeExpiry = { ...sample('KMSImportedKeyMaterialExpiration__awskmsdg__1'), time: '2026-05-21T05:47:50Z' };
+    /** KMS's record of its deletion of the expired material, naming it (serviceEventDetails.keyMaterialId). */
+    const deletedExpired = (id: string) =>
+      record('DeleteExpiredKeyMaterial__awskmsdg__1', 'expired-1', '2026-05-21T05:48:55Z', (r) => {
+        Object.assign(r.serviceEventDetails as Json, { keyMaterialId: id });
+      });
+
+    async function judgedImports(
+      detect: ReturnType<typeof makeDetector>['detect'],
+      clock: { at: number },
+      validTo?: string,
+    ) {
+      const [first, stage] = imports(validTo);
+      clock.at = Date.parse('2025-05-20T20:30:03Z');
+      await detect(first);
+      clock.at = Date.parse('2025-05-20T20:40:03Z');
+      await detect(stage);
+    }
+
+    it('takes the expiry as that of the staged material when KMS shows the key usable with its own material valid', async () => {
+      // Prepare: the current material does not expire, as an operator accepted the key; the staged one expired.
+      const live = liveImportedKey('Enabled', { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+      const clock = { at: 0 };
+      const { detect, sleeps } = makeDetector({}, { now: () => clock.at });
+      await judgedImports(detect, clock);
+      await store().acceptBaseline(keySnapshotOf(live), 'arn:aws:sts::111122223333:assumed-role/Admin/carol');
+      clock.at = Date.parse('2026-05-21T05:47:53Z');
+
+      // Act
+      const { finding } = await detect(nativeExpiry as Json);
+
+      // Assess: an error, not a key waiting for its import; nothing for the reads to wait for; the state is KMS's.
+      expect(finding).toMatchObject({
+        event: 'KMS Imported Key Material Expiration',
+        severity: 'error',
+        status: 'drift',
+      });
+      expect(finding?.changes).toEqual({});
+      expect(finding?.summary).toBe(
+        'Imported key material staged for the next on-demand rotation of 1234abcd-12ab-34cd-56ef-1234567890ab expired: the key goes on using its current material',
+      );
+      expect(finding?.remediation).toEqual([]);
+      expect(sleeps).toEqual([]);
+      expect(published(topics.page)).toHaveLength(0);
+      const saved = (await store().load([KEY])).states.get(KEY)?.snapshot;
+      expect(saved?.attributes.key_state).toBe('Enabled');
+      expect(saved?.stagedKeyMaterial).toBeUndefined();
+
+      // The deletion KMS records next names that material: the key stays as KMS shows it.
+      clock.at = Date.parse('2026-05-21T05:48:58Z');
+      const deletion = await detect(deletedExpired(STAGED));
+      expect(deletion.finding).toMatchObject({ event: 'DeleteExpiredKeyMaterial', severity: 'error' });
+      expect(deletion.finding?.changes).toEqual({});
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+    });
+
+    it('takes it so too when the material the key uses expires later than the event', async () => {
+      liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2026-06-01T00:00:00Z'),
+      });
+      const clock = { at: 0 };
+      const { detect, sleeps } = makeDetector({}, { now: () => clock.at });
+      await judgedImports(detect, clock, 'Jun 1, 2026, 12:00:00 AM');
+      clock.at = Date.parse('2026-05-21T05:47:53Z');
+
+      const { finding } = await detect(nativeExpiry as Json);
+
+      expect(finding).toMatchObject({ severity: 'error' });
+      expect(finding?.changes).toEqual({});
+      expect(finding?.summary).toContain('staged for the next on-demand rotation');
+      expect(sleeps).toEqual([]);
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+    });
+
+    it('takes the deletion of expired material keydrift did not know staged as that of staged material, as KMS shows it', async () => {
+      // Prepare: the staging import was never seen; KMS names the material it deleted, not the one it names current.
+      liveImportedKey('Enabled', { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+      const clock = { at: Date.parse('2025-05-20T20:30:03Z') };
+      const { detect, sleeps } = makeDetector({}, { now: () => clock.at });
+      await detect(imports()[0]);
+      clock.at = Date.parse('2026-05-21T05:48:58Z');
+
+      const { finding } = await detect(deletedExpired(STAGED));
+
+      expect(finding).toMatchObject({ event: 'DeleteExpiredKeyMaterial', severity: 'error' });
+      expect(finding?.changes).toEqual({});
+      expect(finding?.summary).toContain('staged for the next on-demand rotation');
+      expect(sleeps).toEqual([]);
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+    });
+
+    it('still takes the key as pending import when KMS shows the material the key uses expired by then', async () => {
+      // Prepare: the key's own material expires with the event; KMS still shows it Enabled (its read lagging), then
+      // PendingImport.
+      liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2026-05-21T05:47:45Z'),
+      });
+      const clock = { at: 0 };
+      const { detect } = makeDetector({ lagRetries: 1 }, { now: () => clock.at });
+      await judgedImports(detect, clock, 'May 21, 2026, 5:47:45 AM');
+      clock.at = Date.parse('2026-05-21T05:47:53Z');
+
+      const { finding } = await detect(nativeExpiry as Json);
+
+      expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+      expect(finding?.summary).toContain('the key cannot be used until it is re-imported');
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('PendingImport');
+    });
+
+    it('still takes the key as pending import when KMS reads it so', async () => {
+      liveImportedKey('PendingImport', {});
+      const clock = { at: 0 };
+      const { detect, sleeps } = makeDetector({}, { now: () => clock.at });
+      liveImportedKey('Enabled', { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+      await judgedImports(detect, clock);
+      liveImportedKey('PendingImport', {});
+      clock.at = Date.parse('2026-05-21T05:47:53Z');
+
+      const { finding } = await detect(nativeExpiry as Json);
+
+      expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+      expect(sleeps).toEqual([]);
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('PendingImport');
     });
   });
 
