@@ -395,6 +395,7 @@ const MATERIAL_EXPIRIES = new Set(['KMS Imported Key Material Expiration', 'Dele
 function expiredMaterialNotInUse(event: ChangeEvent, read: ResourceSnapshot | undefined): boolean {
   const material = read?.attributes.key_material;
   if (!MATERIAL_EXPIRIES.has(event.eventName) || !isObject(material)) return false;
+  if (read?.attributes.key_state === 'PendingImport') return false;
   const named = namedMaterial(event);
   if (named !== undefined && named === read?.currentKeyMaterial) return false;
   if (material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return true;
