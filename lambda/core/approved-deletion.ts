@@ -62,6 +62,26 @@ export function approvedDeletionDate(
   return date;
 }
 
+/**
+ * The baseline of a multi-Region primary approved waiting for its replicas (PendingReplicaDeletion, no date) once
+ * keydrift saw the wait interrupted: `state`, an event's or a read's, shows the key out of pending deletion (cancelled,
+ * by someone no one planned: a planned cancel moves the baseline itself). The approval is spent. KMS takes a schedule
+ * made again on as a new wait, with no date either, exactly as the one approved: only its baseline tells them apart.
+ * The key stays approved for deletion, on no date keydrift knows (PendingDeletion, no date), as an ordinary key's
+ * baseline keeps the approved date, which no schedule made again matches: the new wait is drift, and so are its steps
+ * and its deletion (neither `withApprovedDeletionGoingOn` nor `approvedDeletionDate` approves them). A planned
+ * principal scheduling the deletion again approves the new wait. `undefined` for any other key or state.
+ */
+export function withApprovedWaitSpent(
+  baseline: ResourceSnapshot,
+  state: ResourceSnapshot | undefined,
+): ResourceSnapshot | undefined {
+  const now = lookup(state, 'key_state');
+  if (lookup(baseline, 'key_state') !== AWAITING_REPLICAS || now === undefined) return undefined;
+  if (isPendingDeletion(now) || now === 'Deleted') return undefined;
+  return { ...baseline, attributes: { ...baseline.attributes, key_state: 'PendingDeletion', deletion_date: null } };
+}
+
 /** The baseline of a key whose approved deletion was carried out: approved Deleted, as the deletion left it. */
 export function approvedDeleted(baseline: ResourceSnapshot): ResourceSnapshot {
   return { ...baseline, attributes: { ...baseline.attributes, key_state: 'Deleted', deletion_date: null } };

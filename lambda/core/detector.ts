@@ -1,5 +1,5 @@
 import { isPlannedPrincipal } from './actor';
-import { approvedDeletionDate } from './approved-deletion';
+import { approvedDeletionDate, withApprovedWaitSpent } from './approved-deletion';
 import { aliasArn, customKeyStoreArn, isAliasArn, keyArn, trailArn } from './arn';
 import type { DetectionConfig } from './config';
 import { type Effect, effectOf, resolveKeyArn } from './effects';
@@ -196,6 +196,11 @@ export class Detector {
       if (effect.creates) baseline.completeMaps = createdMaps;
       forget(baseline, effect.forgets);
       this.store.putBaseline(baseline);
+    } else {
+      // A multi-Region primary's approved wait for its replicas cancelled by someone no one planned: the approval is
+      // spent, and a wait scheduled again, which KMS shows exactly as the approved one, is not it.
+      const spent = withApprovedWaitSpent(baseline, state);
+      if (spent) this.store.putBaseline(spent);
     }
     for (const related of effect.related) {
       const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);

@@ -34,7 +34,7 @@ import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } 
 import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
-import { approvedDeleted, withApprovedDeletionGoingOn } from '../core/approved-deletion';
+import { approvedDeleted, withApprovedDeletionGoingOn, withApprovedWaitSpent } from '../core/approved-deletion';
 import { parseArn } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { approvable } from '../core/detector';
@@ -539,7 +539,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       state.snapshot.stagedKeyMaterial !== stateWrite.snapshot.stagedKeyMaterial;
     let delivery: Delivery | undefined;
     const { acceptedBy, acceptedAt, acceptReason } = baseline;
-    const approvedNow = deletedAsApproved ? approvedDeleted(approved) : (goingOn ?? approved);
+    // A multi-Region primary's approved wait read cancelled (judged against the wait above): the approval is spent.
+    const spent = withApprovedWaitSpent(approved, live);
+    const approvedNow = deletedAsApproved ? approvedDeleted(approved) : (goingOn ?? spent ?? approved);
     const baselines =
       approvedNow !== baseline.snapshot
         ? [{ snapshot: approvedNow, expectedVersion: baseline.version, acceptedBy, acceptedAt, acceptReason }]
@@ -548,7 +550,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // Reported by an earlier run, or its writes refused (the detector saved the key meanwhile): the state moves on
     // below, and the deletion (its date, a replica gone) would then be known drift for good; the baseline is moved
     // too, unless it moved since.
-    if ((deletedAsApproved || goingOn) && delivery === 'reported') {
+    if ((deletedAsApproved || goingOn || spent) && delivery === 'reported') {
       await recon.putBaseline(approvedNow, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
     }
     if (live.kind === 'key') {
@@ -565,8 +567,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (changed && delivery !== 'saved' && delivery !== 'pending' && !newerThanRead(stored, !reread)) {
       await recon.putState(stateWrite.snapshot, stateWrite.expectedVersion, run.runId);
     }
-    if (firstSeen && !finding)
-      await recon.putBaseline(firstSeen, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
+    // The wait read cancelled again with no news (keydrift stored it so before this run): spent all the same.
+    const quietly = spent ?? firstSeen;
+    if (quietly && !finding)
+      await recon.putBaseline(quietly, baseline.version, run.runId, { acceptedBy, acceptedAt, acceptReason });
   }
 
   /**

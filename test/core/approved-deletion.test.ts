@@ -361,6 +361,56 @@ describe("A multi-Region primary's deletion a planned principal scheduled while 
     });
   });
 
+  /**
+   * Alice, not a planned principal, cancels the approved wait and schedules the deletion again: KMS waits for the
+   * replicas again, with no date, exactly as approved. That new wait is hers, no one approved it.
+   */
+  describe('its approved wait cancelled and scheduled again by Alice, unplanned', () => {
+    const cancelled = () => at(onKey(rec('CancelKeyDeletion__awskmsdg__1'), MRK_ARN), 'cancel', '2021-10-29T09:00:00Z');
+    const scheduledAgain = () => at(scheduledPrimary(), 'schedule-again', '2021-10-30T09:00:00Z');
+    const interrupted = () => [createdPrimary(), scheduledPrimaryByAdmin(), cancelled(), scheduledAgain()];
+
+    it('pages her new schedule as a deletion no one approved, with the command that cancels it', () => {
+      const { findings } = run(interrupted());
+      expect(findings[2]).toMatchObject({ event: 'CancelKeyDeletion', status: 'drift' });
+      expect(findings[3]).toMatchObject({ event: 'ScheduleKeyDeletion', status: 'drift', severity: 'critical' });
+      expect(findings[3].remediation[0]).toMatch(/^aws kms cancel-key-deletion --key-id /);
+      expect(trigger(findings[3])).toEqual(['trigger key_state']);
+    });
+
+    it.each([
+      ['DeleteKey', primaryDeleted],
+      ['KMS CMK Deletion', primaryCmkDeletion],
+    ])("pages KMS's %s at the end of her wait: not the deletion approved", (_, deletion) => {
+      const { last } = run([...interrupted(), deletion('2021-12-05T12:40:00Z')]);
+      expect(last).toMatchObject({ status: 'drift', severity: 'critical' });
+      expect(last.summary).not.toMatch(/as approved/);
+    });
+
+    it('does not take the date KMS sets once her wait is over as the approved schedule going on', () => {
+      const dated = reconcilePrimary(
+        interrupted(),
+        { key_state: 'PendingDeletion', deletion_date: DATED },
+        '2021-11-05T13:00:00Z',
+      );
+      expect(dated).toMatchObject({ event: 'Reconcile', status: 'drift' });
+      expect(dated?.summary).not.toMatch(/as approved/);
+    });
+
+    it('approves the wait again when a planned principal schedules it again', () => {
+      const again = by(scheduledAgain(), sessionIdentity('Admin', 'user01'));
+      const { findings, last } = run([
+        createdPrimary(),
+        scheduledPrimaryByAdmin(),
+        cancelled(),
+        again,
+        primaryDeleted('2021-12-05T12:40:00Z'),
+      ]);
+      expect(findings[3]).toMatchObject({ status: 'planned', severity: 'info' });
+      expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+    });
+  });
+
   describe('deleted by KMS at the end of its waiting period', () => {
     it.each([
       ['DeleteKey', primaryDeleted],

@@ -1133,7 +1133,8 @@ describe('Reconciler: keys found pending deletion', () => {
 
         // Assess: the replica gone is still the drift reported then, never "deleted, as approved".
         expect(gone.findings.map((f) => [f.event, f.status, f.severity])).toEqual([['Reconcile', 'drift', 'error']]);
-        expect(waiting.findings.map((f) => [f.event, f.status])).toEqual([['Reconcile', 'resolved']]);
+        // The wait taken up again is not the one approved (the run that read it cancelled spent that approval).
+        expect(waiting.findings.map((f) => [f.event, f.status])).toEqual([['Reconcile', 'drift']]);
         expect(next).toMatchObject({ findings: [], counts: { openDrift: 1 } });
         expect(dated.findings[0].changes.replica_regions).toEqual({
           before: { 'ap-southeast-2': true },
@@ -1142,9 +1143,57 @@ describe('Reconciler: keys found pending deletion', () => {
         expect(dated.counts?.openDrift).toBe(1);
         expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
           key_state: 'PendingDeletion',
+          deletion_date: null,
           'replica_regions#eu-west-1': true,
-          'replica_regions#ap-southeast-2': null,
+          'replica_regions#ap-southeast-2': true,
         });
+      });
+
+      it('pages the wait scheduled again unseen after a run read it cancelled, and approves none of its steps', async () => {
+        // Prepare: Alice's wait cancelled unseen (a run reads the key Disabled), then scheduled again unseen: KMS shows
+        // the new wait exactly as the approved one, and no event says who made it.
+        const primary = await awaitingItsReplica(REPLICAS);
+        primary.keyState = 'Disabled';
+        const cancelled = await reconciler({ config: planned }, () => START + DAY)({});
+        primary.keyState = 'PendingReplicaDeletion';
+
+        // Act: the run reading the new wait; one after a replica's deletion, one after the last's (KMS dates the key);
+        // then KMS deletes the key on that date.
+        const waiting = await reconciler({ config: planned }, () => START + DAY + HOUR)({});
+        firstReplicaDeleted(primary);
+        const oneGone = await reconciler({ config: planned }, () => REPLICA_GONE - DAY)({});
+        replicaDeleted(primary);
+        const dated = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+        account.keys.delete(primary.arn);
+        const deleteKey = recorded(primary, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, {
+          requestParameters: null,
+        });
+        const { finding } = await detector(() => DELETION + HOUR, planned)(deleteKey);
+
+        // Assess: the new wait is a deletion no one approved, paged with the command that cancels it; KMS's steps and
+        // its deletion are drift, never "as approved".
+        expect(cancelled.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+          ['Reconcile', 'drift', 'critical'],
+        ]);
+        expect(waiting.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+          ['Reconcile', 'drift', 'critical'],
+        ]);
+        expect(waiting.findings[0].changes.key_state).toEqual({
+          before: 'PendingDeletion',
+          after: 'PendingReplicaDeletion',
+        });
+        expect(waiting.findings[0].remediation[0]).toMatch(/^aws kms cancel-key-deletion --key-id /);
+        expect(oneGone.findings.map((f) => [f.event, f.status])).toEqual([['Reconcile', 'drift']]);
+        expect(dated.findings.map((f) => [f.event, f.status])).toEqual([
+          ['Reconcile', 'drift'],
+          ['DeletionReminder', 'drift'],
+        ]);
+        expect(await snapshotOf(primary.arn, 'BASELINE')).toMatchObject({
+          key_state: 'PendingDeletion',
+          deletion_date: null,
+          'replica_regions#eu-west-1': true,
+        });
+        expect(finding).toMatchObject({ event: 'DeleteKey', status: 'drift', severity: 'critical' });
       });
 
       it('reports a replica added while the primary waits as drift, error', async () => {
@@ -1218,6 +1267,70 @@ describe('Reconciler: keys found pending deletion', () => {
         expect(critical(topics.page)).toBe(0);
       },
     );
+
+    it("pages Bob's deletion scheduled again after he cancelled the approved wait, and KMS's date and deletion", async () => {
+      // Prepare: Bob, unplanned, cancels Alice's wait and schedules the deletion again, both seen by the detector.
+      const primary = await awaitingItsReplica();
+      const bob = {
+        type: 'IAMUser',
+        principalId: 'EX_PRINCIPAL_ID',
+        arn: `arn:aws:iam::${ACCOUNT}:user/Bob`,
+        accountId: ACCOUNT,
+        userName: 'Bob',
+      };
+      primary.keyState = 'Disabled';
+      const cancel = recorded(primary, 'CancelKeyDeletion__awskmsdg__1', START + DAY, {
+        requestParameters: { keyId: primary.arn },
+        userIdentity: bob,
+      });
+      const cancelled = await detector(() => START + DAY + 60_000, planned)(cancel);
+      primary.keyState = 'PendingReplicaDeletion';
+      const sampled = sample('ScheduleKeyDeletion__awskmsdg__2').responseElements as Json;
+      const again = recorded(primary, 'ScheduleKeyDeletion__awskmsdg__2', START + DAY + HOUR, {
+        requestParameters: { keyId: primary.arn, pendingWindowInDays: 7 },
+        responseElements: { ...sampled, keyId: primary.arn, pendingWindowInDays: 7 },
+        userIdentity: bob,
+      });
+
+      // Act: his schedule; the run after the replica's deletion (KMS dates the key); KMS's deletion on that date.
+      const { finding: scheduled } = await detector(() => START + DAY + HOUR + 60_000, planned)(again);
+      replicaDeleted(primary);
+      const dated = await reconciler({ config: planned }, () => REPLICA_GONE + HOUR)({});
+      account.keys.delete(primary.arn);
+      const deleteKey = recorded(primary, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, {
+        requestParameters: null,
+      });
+      const { finding: deleted } = await detector(() => DELETION + HOUR, planned)(deleteKey);
+
+      // Assess
+      expect(cancelled.finding).toMatchObject({ event: 'CancelKeyDeletion', status: 'drift' });
+      expect(scheduled).toMatchObject({ event: 'ScheduleKeyDeletion', status: 'drift', severity: 'critical' });
+      expect(scheduled?.remediation[0]).toMatch(/^aws kms cancel-key-deletion --key-id /);
+      expect(dated.findings.map((f) => [f.event, f.status])).toEqual([
+        ['Reconcile', 'drift'],
+        ['DeletionReminder', 'drift'],
+      ]);
+      expect(deleted).toMatchObject({ event: 'DeleteKey', status: 'drift', severity: 'critical' });
+    });
+
+    it('spends the approval of a wait keydrift stored cancelled before a run read it so, with nothing new to report', async () => {
+      // Prepare: the key stored Disabled (its cancel seen) while the baseline still approves the wait; read so.
+      const primary = await awaitingItsReplica();
+      primary.keyState = 'Disabled';
+      await detectorSavesDisabled(primary.arn);
+      // On the clock the detector saved by: a run that began before that save leaves the key to the next.
+      const quiet = await reconciler({ config: planned })({});
+      primary.keyState = 'PendingReplicaDeletion';
+
+      // Act: the deletion scheduled again unseen.
+      const waiting = await reconciler({ config: planned })({});
+
+      // Assess
+      expect(quiet.findings).toEqual([]);
+      expect(waiting.findings.map((f) => [f.event, f.status, f.severity])).toEqual([
+        ['Reconcile', 'drift', 'critical'],
+      ]);
+    });
 
     it('still pages the date KMS sets on a primary whose deletion no one approved', async () => {
       // Prepare: adopted, then scheduled unseen (no event reached keydrift), its replica deleted.
