@@ -31,6 +31,7 @@ import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
+import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
 import { malformedSampleText, sample } from '../helpers/fixtures';
@@ -964,6 +965,15 @@ describe('createDetector: live state', () => {
       await detect(stage);
     }
 
+    /** Read as the expiry of staged material: an error changing nothing, no re-reads, the key stored as KMS shows it. */
+    async function expectStagedExpiry(finding: Finding | undefined, sleeps: number[]) {
+      expect(finding).toMatchObject({ severity: 'error' });
+      expect(finding?.changes).toEqual({});
+      expect(finding?.summary).toContain('staged for the next on-demand rotation');
+      expect(sleeps).toEqual([]);
+      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+    }
+
     it('takes the expiry as that of the staged material when KMS shows the key usable with its own material valid', async () => {
       // Prepare: the current material does not expire, as an operator accepted the key; the staged one expired.
       const live = liveImportedKey('Enabled', { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
@@ -1013,11 +1023,7 @@ describe('createDetector: live state', () => {
 
       const { finding } = await detect(nativeExpiry as Json);
 
-      expect(finding).toMatchObject({ severity: 'error' });
-      expect(finding?.changes).toEqual({});
-      expect(finding?.summary).toContain('staged for the next on-demand rotation');
-      expect(sleeps).toEqual([]);
-      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+      await expectStagedExpiry(finding, sleeps);
     });
 
     it('takes the deletion of expired material keydrift did not know staged as that of staged material, as KMS shows it', async () => {
@@ -1030,11 +1036,8 @@ describe('createDetector: live state', () => {
 
       const { finding } = await detect(deletedExpired(STAGED));
 
-      expect(finding).toMatchObject({ event: 'DeleteExpiredKeyMaterial', severity: 'error' });
-      expect(finding?.changes).toEqual({});
-      expect(finding?.summary).toContain('staged for the next on-demand rotation');
-      expect(sleeps).toEqual([]);
-      expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+      expect(finding?.event).toBe('DeleteExpiredKeyMaterial');
+      await expectStagedExpiry(finding, sleeps);
     });
 
     it('still takes the key as pending import when KMS shows the material the key uses expired by then', async () => {
