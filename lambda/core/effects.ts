@@ -353,7 +353,7 @@ function isStagedImport(event: ChangeEvent, key: Record<string, unknown> | undef
 function materialGone(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
   const known = world.snapshot(arn);
-  if (deletesStagedMaterial(event, known) || expiredMaterialNotInUse(event, world.liveRead?.(arn)))
+  if (deletesStagedMaterial(event, known) || expiredMaterialNotInUse(event, known, world.liveRead?.(arn)))
     return effect('key', arn, {}, { stagedKeyMaterial: null });
   const pendingDeletion = isPendingDeletion(known?.attributes.key_state);
   return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
@@ -390,16 +390,28 @@ const MATERIAL_EXPIRIES = new Set(['KMS Imported Key Material Expiration', 'Dele
  * (PENDING_ROTATION), and the key goes on using its current material; the native event names no material, and
  * keydrift may not know the staged one. A read lagging behind the expiry of material the key uses shows that
  * material's ValidTo, no later than the event: it is not taken so, nor is a deletion naming the material KMS names
- * current.
+ * current. Nor is an expiry of the material keydrift knows the key uses (`known`) expiring by then: a read showing it
+ * valid past the event was taken after its re-import (an automation answering KMS's expiry event), whose event comes.
  */
-function expiredMaterialNotInUse(event: ChangeEvent, read: ResourceSnapshot | undefined): boolean {
+function expiredMaterialNotInUse(
+  event: ChangeEvent,
+  known: ResourceSnapshot | undefined,
+  read: ResourceSnapshot | undefined,
+): boolean {
   const material = read?.attributes.key_material;
   if (!MATERIAL_EXPIRIES.has(event.eventName) || !isObject(material)) return false;
-  if (read?.attributes.key_state === 'PendingImport') return false;
+  if (read?.attributes.key_state === 'PendingImport' || expiresBy(known, event.epochMs)) return false;
   const named = namedMaterial(event);
   if (named !== undefined && named === read?.currentKeyMaterial) return false;
   if (material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return true;
   return typeof material.valid_to === 'string' && Date.parse(material.valid_to) > event.epochMs;
+}
+
+/** Whether the key material `key` shows (the material the key uses) expires no later than `epochMs`. */
+function expiresBy(key: ResourceSnapshot | undefined, epochMs: number): boolean {
+  const material = key?.attributes.key_material;
+  if (!isObject(material) || material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return false;
+  return typeof material.valid_to === 'string' && Date.parse(material.valid_to) <= epochMs;
 }
 
 /**

@@ -1059,6 +1059,31 @@ describe('createDetector: live state', () => {
       expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('PendingImport');
     });
 
+    it('still takes the key as pending import when the material keydrift knows it uses expired by then, read re-imported', async () => {
+      // Prepare: the key's own material expires with the event (as its import said); an automation re-imports it on
+      // KMS's expiry event, before the detector reads the key, whose read then shows it usable with a new ValidTo.
+      const clock = { at: 0 };
+      const { detect } = makeDetector({ lagRetries: 1 }, { now: () => clock.at });
+      liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2026-05-21T05:47:45Z'),
+      });
+      await judgedImports(detect, clock, 'May 21, 2026, 5:47:45 AM');
+      liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2027-05-21T00:00:00Z'),
+      });
+      clock.at = Date.parse('2026-05-21T05:48:10Z');
+
+      // Act
+      const { finding } = await detect(nativeExpiry as Json);
+
+      // Assess: the material in use expired (the key could not be used until its re-import, whose event comes next),
+      // not the staged one: the read is newer than the event.
+      expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+      expect(finding?.summary).toContain('the key cannot be used until it is re-imported');
+    });
+
     it('still takes the key as pending import when KMS reads it so', async () => {
       liveImportedKey('PendingImport', {});
       const clock = { at: 0 };
