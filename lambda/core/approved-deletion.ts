@@ -70,14 +70,18 @@ export function approvedDeletionDate(
  * The key stays approved for deletion, on no date keydrift knows (PendingDeletion, no date), as an ordinary key's
  * baseline keeps the approved date, which no schedule made again matches: the new wait is drift, and so are its steps
  * and its deletion (neither `withApprovedDeletionGoingOn` nor `approvedDeletionDate` approves them). A planned
- * principal scheduling the deletion again approves the new wait. `undefined` for any other key or state.
+ * principal scheduling the deletion again approves the new wait. `undefined` for any other key or state, and for an
+ * event (`atMs`, its time) older than the approval: delivered late, it interrupted a wait a planned schedule made since
+ * replaced (as `approve` keeps a newer planned change), not the wait approved now.
  */
 export function withApprovedWaitSpent(
   baseline: ResourceSnapshot,
   state: ResourceSnapshot | undefined,
+  atMs?: number,
 ): ResourceSnapshot | undefined {
   const now = lookup(state, 'key_state');
   if (lookup(baseline, 'key_state') !== AWAITING_REPLICAS || now === undefined) return undefined;
+  if (atMs !== undefined && Date.parse(baseline.approvedAt?.key_state ?? '') > atMs) return undefined;
   if (isPendingDeletion(now) || now === 'Deleted') return undefined;
   return { ...baseline, attributes: { ...baseline.attributes, key_state: 'PendingDeletion', deletion_date: null } };
 }

@@ -198,8 +198,9 @@ export class Detector {
       this.store.putBaseline(baseline);
     } else {
       // A multi-Region primary's approved wait for its replicas cancelled by someone no one planned: the approval is
-      // spent, and a wait scheduled again, which KMS shows exactly as the approved one, is not it.
-      const spent = withApprovedWaitSpent(baseline, state);
+      // spent, and a wait scheduled again, which KMS shows exactly as the approved one, is not it. (Not by an event older
+      // than the approval: delivered late, it interrupted an earlier wait.)
+      const spent = withApprovedWaitSpent(baseline, state, event.epochMs);
       if (spent) this.store.putBaseline(spent);
     }
     for (const related of effect.related) {

@@ -409,6 +409,27 @@ describe("A multi-Region primary's deletion a planned principal scheduled while 
       expect(findings[3]).toMatchObject({ status: 'planned', severity: 'info' });
       expect(last).toMatchObject({ status: 'planned', severity: 'info' });
     });
+
+    /**
+     * The live detector judges events as they are delivered, out of order: Alice's cancel, delivered after the planned
+     * principal's schedule that followed it, ended the wait that schedule's approval replaced, not the one approved now.
+     */
+    it("keeps the wait a planned principal approved after Alice's cancel, her cancel delivered after it", () => {
+      const again = by(scheduledAgain(), sessionIdentity('Admin', 'user01'));
+      const { findings, last, store } = run(
+        [createdPrimary(), scheduledPrimaryByAdmin(), again, cancelled(), primaryDeleted('2021-12-05T12:40:00Z')],
+        PLANNED,
+        (memory) => {
+          // The live detector's read after her cancel shows the wait going on, and stores it so.
+          const state = memory.snapshot(MRK_ARN);
+          if (!state) throw new Error('no state');
+          memory.putState({ ...state, attributes: { ...state.attributes, key_state: 'PendingReplicaDeletion' } });
+        },
+      );
+      expect(findings[3]).toMatchObject({ event: 'CancelKeyDeletion', status: 'drift' });
+      expect(last).toMatchObject({ status: 'planned', severity: 'info' });
+      expect(store.baseline(MRK_ARN)?.attributes.key_state).toBe('Deleted');
+    });
   });
 
   describe('deleted by KMS at the end of its waiting period', () => {
