@@ -199,8 +199,9 @@ export class Detector {
     } else {
       // A multi-Region primary's approved wait for its replicas cancelled by someone no one planned: the approval is
       // spent, and a wait scheduled again, which KMS shows exactly as the approved one, is not it. (Not by an event older
-      // than the approval: delivered late, it interrupted an earlier wait.)
-      const spent = withApprovedWaitSpent(baseline, state, event.epochMs);
+      // than the approval: delivered late, it interrupted an earlier wait. Nor by a change of something else, whose read
+      // may lag behind the approved schedule: a cancel no event showed is the reconciler's to read.)
+      const spent = 'key_state' in effect.set ? withApprovedWaitSpent(baseline, state, event.epochMs) : undefined;
       if (spent) this.store.putBaseline(spent);
     }
     for (const related of effect.related) {

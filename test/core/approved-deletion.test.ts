@@ -414,6 +414,18 @@ describe("A multi-Region primary's deletion a planned principal scheduled while 
      * The live detector judges events as they are delivered, out of order: Alice's cancel, delivered after the planned
      * principal's schedule that followed it, ended the wait that schedule's approval replaced, not the one approved now.
      */
+    it('keeps the approved wait when an unplanned change of something else is judged from a read lagging behind it', () => {
+      const tagged = at(onKey(rec('TagResource__awskmsdg__1'), MRK_ARN), 'tag', '2021-10-29T09:00:00Z');
+      const { findings, store } = run([createdPrimary(), scheduledPrimaryByAdmin(), tagged], PLANNED, (memory) => {
+        // The live detector's read for the tag still shows the key as it was before the approved schedule.
+        const state = memory.snapshot(MRK_ARN);
+        if (!state) throw new Error('no state');
+        memory.putState({ ...state, attributes: { ...state.attributes, key_state: 'Enabled' } });
+      });
+      expect(findings[2]).toMatchObject({ event: 'TagResource' });
+      expect(store.baseline(MRK_ARN)?.attributes.key_state).toBe('PendingReplicaDeletion');
+    });
+
     it("keeps the wait a planned principal approved after Alice's cancel, her cancel delivered after it", () => {
       const again = by(scheduledAgain(), sessionIdentity('Admin', 'user01'));
       const { findings, last, store } = run(
