@@ -398,20 +398,23 @@ function expiredMaterialNotInUse(
   known: ResourceSnapshot | undefined,
   read: ResourceSnapshot | undefined,
 ): boolean {
-  const material = read?.attributes.key_material;
-  if (!MATERIAL_EXPIRIES.has(event.eventName) || !isObject(material)) return false;
-  if (read?.attributes.key_state === 'PendingImport' || expiresBy(known, event.epochMs)) return false;
+  if (!MATERIAL_EXPIRIES.has(event.eventName) || read?.attributes.key_state === 'PendingImport') return false;
+  if (materialValidAfter(known, event.epochMs) === false) return false;
   const named = namedMaterial(event);
   if (named !== undefined && named === read?.currentKeyMaterial) return false;
-  if (material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return true;
-  return typeof material.valid_to === 'string' && Date.parse(material.valid_to) > event.epochMs;
+  return materialValidAfter(read, event.epochMs) === true;
 }
 
-/** Whether the key material `key` shows (the material the key uses) expires no later than `epochMs`. */
-function expiresBy(key: ResourceSnapshot | undefined, epochMs: number): boolean {
+/**
+ * Whether the key material `key` shows (the material the key uses) is valid after `epochMs`: it never expires, or
+ * expires later. `undefined` when no material or expiry is known.
+ */
+function materialValidAfter(key: ResourceSnapshot | undefined, epochMs: number): boolean | undefined {
   const material = key?.attributes.key_material;
-  if (!isObject(material) || material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return false;
-  return typeof material.valid_to === 'string' && Date.parse(material.valid_to) <= epochMs;
+  if (!isObject(material)) return undefined;
+  if (material.expiration_model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') return true;
+  const validTo = typeof material.valid_to === 'string' ? Date.parse(material.valid_to) : Number.NaN;
+  return Number.isNaN(validTo) ? undefined : validTo > epochMs;
 }
 
 /**
