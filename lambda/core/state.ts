@@ -57,7 +57,7 @@ export function snapshotFromState(kind: ResourceKind, arn: string, state: Record
  * tell (current, staged), which is never approved (types.ts).
  */
 export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
-  const { currentKeyMaterial: _current, stagedKeyMaterial: _staged, ...kept } = snapshot;
+  const { currentKeyMaterial: _current, stagedKeyMaterial: _staged, stagedKeyMaterialAt: _at, ...kept } = snapshot;
   return kept;
 }
 
@@ -109,12 +109,19 @@ export function labelOf(arn: string, state?: ResourceSnapshot, baseline?: Resour
 
 /**
  * `read` (a live read, which no KMS answer shows it in) with the key material `stored` knows staged for the key's next
- * on-demand rotation (core/effects.ts), so that its deletion is still told from one of the material the key uses.
+ * on-demand rotation (core/effects.ts) and its date, so that its deletion is still told from one of the material the
+ * key uses.
  */
 export function withStagedMaterialOf(stored: ResourceSnapshot | undefined, read: ResourceSnapshot): ResourceSnapshot {
   const staged = stored?.stagedKeyMaterial;
+  const at = stored?.stagedKeyMaterialAt;
   // Material the read names current is staged no more: a rotation made it current (its event maybe not judged yet).
-  return staged && staged !== read.currentKeyMaterial ? { ...read, stagedKeyMaterial: staged } : read;
+  // Its date stays: an older import or rotation, delivered late, is overtaken still.
+  const kept = {
+    ...(staged && staged !== read.currentKeyMaterial ? { stagedKeyMaterial: staged } : {}),
+    ...(at ? { stagedKeyMaterialAt: at } : {}),
+  };
+  return Object.keys(kept).length > 0 ? { ...read, ...kept } : read;
 }
 
 /**

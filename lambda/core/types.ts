@@ -135,6 +135,11 @@ export interface ResourceSnapshot {
    */
   stagedKeyMaterial?: string;
   /**
+   * States only: the time (ISO-8601) of the event that last set or cleared `stagedKeyMaterial` (the import that staged
+   * it, its deletion, a rotation), so that an older one, delivered late, changes neither (core/detector.ts).
+   */
+  stagedKeyMaterialAt?: string;
+  /**
    * Live reads of keys with imported material only: the key material KMS names current (DescribeKey's
    * `CurrentKeyMaterialId`). A staged material it names was made current by a rotation, whatever order its events
    * come in. Not an attribute: never compared or approved.

@@ -908,6 +908,43 @@ describe('createDetector: live state', () => {
 
       expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
     });
+
+    describe('an older staging import delivered after a newer one, the key judged from its events (KMS refuses reads)', () => {
+      // Alice stages NEXT (20:50) after the rotation that made STAGED current (20:42); STAGED's own import (20:40)
+      // comes last. Then one of them is deleted.
+      const NEXT = 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210';
+      const stageNext = record('ImportKeyMaterial__awskmsdg__1', 'import-3', '2025-05-20T20:50:00Z', (r) => {
+        Object.assign(r.requestParameters as Json, {
+          validTo: undefined,
+          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          importType: 'NEW_KEY_MATERIAL',
+        });
+        r.responseElements = { keyId: KEY, keyMaterialId: NEXT };
+      });
+      const deletionOf = (id: string) =>
+        record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-2', '2025-05-20T20:55:00Z', (r) => {
+          Object.assign(r.requestParameters as Json, { keyMaterialId: id });
+          r.responseElements = { keyId: KEY, keyMaterialId: id };
+        });
+
+      it.each([
+        ['the material staged last (NEXT)', NEXT, 'error', 'staged for the next on-demand rotation'],
+        ['the material in use (STAGED, rotated in)', STAGED, 'critical', 'cannot be used until it is re-imported'],
+      ])('judges the deletion of %s with its own story', async (_, id, severity, story) => {
+        // Prepare
+        kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
+        const { detect } = makeDetector();
+        for (const event of [firstImport, rotation, stageNext, stage]) await detect(event);
+        expect((await store().load([KEY])).states.get(KEY)?.snapshot.stagedKeyMaterial).toBe(NEXT);
+
+        // Act
+        const { finding } = await detect(deletionOf(id));
+
+        // Assess: the older import did not take NEXT's place as the material staged.
+        expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity });
+        expect(finding?.summary).toContain(story);
+      });
+    });
   });
 
   describe('expiry of key material staged for a rotation (KMS Imported Key Material Expiration names no material)', () => {
