@@ -434,7 +434,8 @@ function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
  * A key's deletion (KMS's DeleteKey, its KMS CMK Deletion). KMS deletes the key's aliases with it, with no DeleteAlias
  * of their own: each alias the key's stored aliases name goes too (`target_key_id: null`), unless keydrift knows it on
  * another key or gone already. Those it does not know (the key's read named them) are recorded gone as well. The
- * key's finding names them (`aliases_deleted` on its `key_state` change): it is their only record.
+ * key's finding names them (`aliases_deleted` on its `key_state` change): it is their only record. The deletion's
+ * second event names none.
  */
 function keyDeleted(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
@@ -448,8 +449,11 @@ function keyDeleted(event: ChangeEvent, world: World): Effect {
     related.push({ kind: 'alias', resource: alias, set: { target_key_id: null }, alwaysApproved: true });
     names.push(name);
   }
-  // Gone with no finding of their own: the key's finding names them, so that no one misses callers now failing.
-  const notes: Effect['notes'] = names.length && !event.errorCode ? { key_state: { aliases_deleted: names } } : {};
+  // Gone with no finding of their own: the key's finding names them, so that no one misses callers now failing. Once:
+  // a key stored Deleted already is this deletion's other event (or a reconcile run) come first, which named them
+  // (those it had no room to save gone, a key's 49th alias on, are recorded gone now, not named again).
+  const named = !event.errorCode && lookup(world.snapshot(arn), 'key_state') !== 'Deleted';
+  const notes: Effect['notes'] = names.length && named ? { key_state: { aliases_deleted: names } } : {};
   return effect('key', arn, { key_state: 'Deleted', deletion_date: null }, { related, notes });
 }
 

@@ -1769,6 +1769,42 @@ describe('createDetector: aliases and concurrency', () => {
     expect(await goneIn()).toBe(48);
   });
 
+  it("names a key's more than 48 aliases once: the deletion's second event names none again", async () => {
+    // Prepare: a key with 50 aliases. KMS deletes it; its DeleteKey is judged while reads still show the key pending
+    // deletion with its aliases (read-after-write lag: taken as the event after the re-reads), and saves 48 of them
+    // gone (one transaction's worth). KMS CMK Deletion, a second later, is judged once the key reads gone.
+    const names = Array.from({ length: 50 }, (_, i) => `alias/app-${String(i).padStart(2, '0')}`);
+    let clock = Date.parse('2022-09-01T10:00:00Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    mockLiveKey({ aliases: names, state: 'Disabled' });
+    await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+    mockLiveKey({ aliases: names, state: 'PendingDeletion' });
+    clock = Date.parse('2022-09-20T10:00:03Z');
+    const deleteKey = Object.assign(readRecord('DeleteKey__awskmsdg__1'), {
+      awsRegion: 'us-west-2',
+      eventTime: '2022-09-20T10:00:00Z',
+    });
+    const cmkDeletion = { ...sample('KMSCMKDeletion__awskmsdg__1'), time: '2022-09-20T10:00:01Z' };
+    const first = await detect(envelope(deleteKey));
+    kmsMock.reset();
+    kmsMock.onAnyCommand().rejects(kmsError('NotFoundException', `Key '${KEY}' does not exist`));
+    clock += 1000;
+
+    // Act
+    const { finding } = await detect(cmkDeletion as Json);
+
+    // Assess: the first named all 50; the second, the deletion known already, names none of them again (no second
+    // alert about them).
+    expect(first.finding?.changes.key_state?.aliases_deleted).toEqual(names);
+    expect(finding).toMatchObject({ event: 'KMS CMK Deletion', resource: KEY, status: 'drift', severity: 'critical' });
+    expect(finding?.changes.key_state).toEqual({ before: 'Deleted', after: 'Deleted', already_known: true });
+    expect(finding?.summary).toBe('Key alias/app-00 deleted (KMS CMK Deletion)');
+    // The two the first had no room to save are recorded gone with the key by the second, without a word.
+    const last = names.slice(48).map((name) => `arn:aws:kms:us-west-2:111122223333:${name}`);
+    const saved = await store().load(last);
+    expect(last.map((alias) => saved.baselines.get(alias)?.snapshot.attributes.target_key_id)).toEqual([null, null]);
+  });
+
   it("takes the deletion's second event, judged after the first was saved, as the deletion known already", async () => {
     // Prepare: KMS deletes the key and records it twice, DeleteKey and KMS CMK Deletion a second later; EventBridge
     // delivers each within seconds, so the first is saved after the second happened.
