@@ -433,7 +433,7 @@ function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
 /**
  * A key's deletion (KMS's DeleteKey, its KMS CMK Deletion). KMS deletes the key's aliases with it, with no DeleteAlias
  * of their own: each alias the key's stored aliases name goes too (`target_key_id: null`), unless keydrift knows it on
- * another key or gone already. Those it does not know (the key's read named them) are recorded gone as well. The
+ * another key or gone already, or a read shows it on another key. Those it does not know (the key's read named them) are recorded gone as well. The
  * key's finding names them (`aliases_deleted` on its `key_state` change): it is their only record. The deletion's
  * second event names none.
  */
@@ -446,6 +446,9 @@ function keyDeleted(event: ChangeEvent, world: World): Effect {
     const alias = aliasArn(owner?.region ?? event.region, owner?.account ?? event.account, name);
     const target = lookup(world.snapshot(alias), 'target_key_id');
     if (target !== undefined && target !== arn) continue;
+    // KMS shows it on another key (the live detector's read): moved off before the deletion, its event still to come.
+    const read = lookup(world.liveRead?.(alias), 'target_key_id');
+    if (typeof read === 'string' && read !== arn) continue;
     related.push({ kind: 'alias', resource: alias, set: { target_key_id: null }, alwaysApproved: true });
     names.push(name);
   }

@@ -7,7 +7,8 @@
  *  2. in parallel: publish the finding and save state, baseline, finding and "claim saved" in one transaction;
  * then the claim is marked done (after the alert is out, so a lost alert is sent again by the retry).
  * Extra round trips happen only when needed: a live read that does not show the event yet (read-after-write lag),
- * an UpdateAlias whose previous key only the stored alias names, or a state saved concurrently by another event.
+ * an UpdateAlias whose previous key only the stored alias names, a key's deletion (the aliases keydrift knows on it are
+ * read, in parallel with any re-read), or a state saved concurrently by another event.
  *
  * Powertools Idempotency (`makeIdempotent`) is not used on purpose: it writes its INPROGRESS record before the
  * handler runs, which would add a third sequential round trip. The claim item does the same job inside phase 1.
@@ -211,14 +212,15 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 
   /**
    * A memory store holding what was loaded (copies: the core changes snapshots in place), the live trails and the
-   * resource's live read. The resource's key material stored as staged is not, once its live read names it current
-   * (`withoutStagedMadeCurrent`).
+   * resource's live read (and those of a deleted key's aliases, `relatedReads`). The resource's key material stored as
+   * staged is not, once its live read names it current (`withoutStagedMadeCurrent`).
    */
   function seed(
     loaded: LoadResult,
     trails: ResourceSnapshot[],
     touched: Set<string>,
     live: ResourceSnapshot | undefined,
+    relatedReads: ResourceSnapshot[] = [],
   ): MemoryStore {
     const memory = new MemoryStore(settings.config.trailKeys);
     for (const trail of trails) if (!touched.has(trail.arn)) memory.putState(trail);
@@ -226,6 +228,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       memory.putState(withoutStagedMadeCurrent(structuredClone(stored.snapshot), live));
     for (const stored of loaded.baselines.values()) memory.putBaseline(structuredClone(stored.snapshot));
     if (live) memory.putLiveRead(live);
+    for (const read of relatedReads) memory.putLiveRead(read);
     return memory;
   }
 
@@ -303,10 +306,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     loaded: LoadResult,
     live: ResourceSnapshot | undefined,
     trails: ResourceSnapshot[],
+    relatedReads: ResourceSnapshot[],
   ): Judgement {
     const touched = new Set([target.resource, ...target.related]);
-    const effect = effectFor(event, seed(loaded, trails, touched, live), target);
-    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched, live);
+    const effect = effectFor(event, seed(loaded, trails, touched, live, relatedReads), target);
+    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched, live, relatedReads);
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
@@ -343,6 +347,20 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states),
       baselines: changedWrites(arns, (arn) => memory.baseline(arn), loaded.baselines),
     };
+  }
+
+  /**
+   * A key's deletion: what KMS shows of the aliases keydrift knows on it (`effect.related`), in parallel. One moved to
+   * another key before the deletion, its UpdateAlias not judged yet (delivered late), did not go with it; the others
+   * read gone. Unreadable ones are judged from what keydrift stored. Nothing for any other event.
+   */
+  async function aliasesOfDeletedKey(event: ChangeEvent, effect: Effect): Promise<ResourceSnapshot[]> {
+    if (event.errorCode || effect.kind !== 'key' || effect.set.key_state !== 'Deleted') return [];
+    const aliases = effect.related.filter((related) => related.kind === 'alias');
+    const reads = await Promise.all(
+      aliases.map((alias) => readLive({ kind: 'alias', resource: alias.resource, related: [] }, event.eventId)),
+    );
+    return reads.filter((read): read is ResourceSnapshot => !!read);
   }
 
   /**
@@ -618,9 +636,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // A key of a custom key store keydrift knows disconnected reads Unavailable: the store's doing, not the key's
     // state, which the stored state must not take (the store's reconnection would then read as the key's return).
     const keyStore = await keyStoreOf(firstLive);
-    const live = await settledLive(event, fullTarget, effect, firstLive, loaded, keyStore);
+    const [live, relatedReads] = await Promise.all([
+      settledLive(event, fullTarget, effect, firstLive, loaded, keyStore),
+      aliasesOfDeletedKey(event, effect),
+    ]);
 
-    const judgement = judge(event, fullTarget, loaded, live, trails);
+    const judgement = judge(event, fullTarget, loaded, live, trails, relatedReads);
     const { finding } = judgement;
     const ignore = matchingIgnoreRule(settings.config, finding);
     const ignoredBy = ignore ? ignore.reason || 'an ignore rule' : undefined;
@@ -630,7 +651,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       const [fresh, again] = await Promise.all([store.load([...requested]), readLive(fullTarget, event.eventId)]);
       const merged = merge(loaded, fresh);
       const newer = await settledLive(event, fullTarget, effect, again ?? live, merged, keyStore);
-      return judge(event, fullTarget, merged, newer, trails);
+      return judge(event, fullTarget, merged, newer, trails, relatedReads);
     };
     const report = await deliver(
       event,

@@ -34,9 +34,12 @@ import { normalizePolicy } from '../../lambda/core/policy';
 import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
+import { assumedRole, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
+import type { CloudTrailRecord } from '../helpers/fixtures';
 import { malformedSampleText, sample } from '../helpers/fixtures';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
 import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
+import { LiveWorld } from './live-world';
 
 const kmsMock = mockClient(KMSClient);
 const snsMock = mockClient(SNSClient);
@@ -1767,6 +1770,68 @@ describe('createDetector: aliases and concurrency', () => {
     expect(await store().claim(String(deleteKey.eventID))).toBe('done');
     expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Deleted');
     expect(await goneIn()).toBe(48);
+  });
+
+  it('leaves an alias KMS shows on another key out of the deletion: moved there by a planned UpdateAlias delivered late', async () => {
+    // Prepare: both keys exist; alias/payments and alias/moved are created on KEY, whose deletion Admin schedules.
+    // Admin moves alias/moved to OLD_KEY just before KMS deletes KEY, but that UpdateAlias reaches the detector only
+    // after the deletion (a redrive from the dead-letter queue).
+    const admin = assumedRole('Admin', 'deployer', '111122223333');
+    const ctx = (eventId: string, time: string) => ({
+      region: REGION,
+      account: '111122223333',
+      identity: admin,
+      eventId,
+      time: new Date(time),
+    });
+    const [key, otherKey] = [keyRef(KEY), keyRef(OLD_KEY)];
+    const moved = 'arn:aws:kms:us-west-2:111122223333:alias/moved';
+    const world = new LiveWorld();
+    world.addKey(KEY);
+    world.addKey(OLD_KEY);
+    world.installKms(kmsMock);
+    let clock = Date.parse('2026-11-01T09:00:00Z');
+    const config = parseDetectionConfig({ plannedPrincipals: ['arn:aws:iam::111122223333:role/Admin'] });
+    const { detect } = makeDetector({ config }, { now: () => clock });
+    const deliver = async (record: CloudTrailRecord) => {
+      clock = Math.max(clock, Date.parse(String(record.eventTime)) + 3000);
+      return (await detect(envelope(record as Json))).finding;
+    };
+    for (const record of [
+      kmsRecords.createAlias('alias/payments', key, ctx('a1', '2026-11-01T09:00:00Z')),
+      kmsRecords.createAlias('alias/moved', key, ctx('a2', '2026-11-01T09:01:00Z')),
+      kmsRecords.scheduleKeyDeletion(
+        key,
+        { pendingWindowInDays: 7, deletionDate: new Date('2026-11-08T09:02:00Z') },
+        ctx('s', '2026-11-01T09:02:00Z'),
+      ),
+    ]) {
+      world.apply(record);
+      await deliver(record);
+    }
+    const update = kmsRecords.updateAlias('alias/moved', otherKey, ctx('u', '2026-11-08T09:01:00Z'));
+    const deletion = kmsRecords.deleteKey(key, {
+      region: REGION,
+      account: '111122223333',
+      eventId: 'd',
+      time: new Date('2026-11-08T09:10:00Z'),
+    });
+    world.apply(update);
+    world.apply(deletion);
+
+    // Act
+    const deleted = await deliver(deletion);
+    clock += 3_600_000;
+    const late = await deliver(update);
+
+    // Assess: the deletion names only the alias that went with it; the late UpdateAlias is planned, and approved.
+    expect(deleted).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info' });
+    expect(deleted?.changes.key_state?.aliases_deleted).toEqual(['alias/payments']);
+    expect(late).toMatchObject({ event: 'UpdateAlias', resource: moved, status: 'planned', severity: 'info' });
+    expect(late?.changes.target_key_id).toMatchObject({ before: KEY, after: OLD_KEY });
+    const saved = await store().load([moved]);
+    expect(saved.states.get(moved)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+    expect(saved.baselines.get(moved)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
   });
 
   it("names a key's more than 48 aliases once: the deletion's second event names none again", async () => {
