@@ -126,7 +126,7 @@ function description(finding: Finding): string {
   const status = slackEscape(oneLine(finding.status, 12));
   const head = [
     `*Event:* ${code(finding.event, 80)} (${service}) · *Status:* ${status}`,
-    `*Who:* ${code(finding.user, 300)}`,
+    `*Who:* ${code(finding.user, 300)}${finding.sourceIdentity ? ` (source identity ${code(finding.sourceIdentity, 80)})` : ''}`,
     ...(finding.sourceIp || finding.userAgent ? [originLine(finding)] : []),
     `*When:* ${escapeWithin(safeText(finding.timestamp, 40), 60, slackEscape)}`,
     `*Where:* account ${code(finding.account, 40)}, region ${code(finding.region, 40)}`,

@@ -123,7 +123,7 @@ function overview(finding: Finding): string[] {
   const facts: Array<[string, string]> = [
     ['Severity', oneLine(finding.severity, 12).toUpperCase()],
     ['Status', `${oneLine(finding.status, 12)} (${statusMeaning(finding)})`],
-    ['Who', safeText(finding.user, MAX_ITEM_CHARS)],
+    ['Who', who(finding)],
     ...(finding.sourceIp || finding.userAgent ? [['From', origin(finding)] as [string, string]] : []),
     ['When', safeText(finding.timestamp, 64)],
     ['Account', safeText(finding.account, 64)],
@@ -136,6 +136,12 @@ function overview(finding: Finding): string[] {
     facts.push(['Error', `${safeText(finding.error.code, 128)}${message}`]);
   }
   return [safeText(finding.summary, MAX_TEXT_CHARS), '', ...facts.map(([label, value]) => fact(label, value))];
+}
+
+/** The `user` ARN, and who is behind its role session when a source identity says so. */
+function who(finding: Finding): string {
+  const user = safeText(finding.user, MAX_ITEM_CHARS);
+  return finding.sourceIdentity ? `${user} (source identity ${safeText(finding.sourceIdentity, 128)})` : user;
 }
 
 /** `203.0.113.5 (aws-cli/2.17.0 …)`: the source IP and the user agent, whichever the record has. */

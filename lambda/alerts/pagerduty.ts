@@ -314,6 +314,7 @@ function customDetails(finding: Finding, attribute: string, url: string | undefi
     event: safeText(finding.event, MAX_FIELD),
     status: safeText(finding.status, MAX_FIELD),
     user: safeText(finding.user, MAX_FIELD),
+    ...(finding.sourceIdentity ? { source_identity: safeText(finding.sourceIdentity, MAX_FIELD) } : {}),
     ...(finding.sourceIp ? { source_ip: safeText(finding.sourceIp, MAX_FIELD) } : {}),
     ...(finding.userAgent ? { user_agent: safeText(finding.userAgent, MAX_FIELD) } : {}),
     // An operator's words, typed at the accept: one line, links defanged, cut as any other text.

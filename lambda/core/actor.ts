@@ -9,7 +9,10 @@ interface UserIdentity {
   principalId?: string;
   userName?: string;
   invokedBy?: string;
-  sessionContext?: { sessionIssuer?: { arn?: string; userName?: string; type?: string } };
+  sessionContext?: {
+    sessionIssuer?: { arn?: string; userName?: string; type?: string };
+    sourceIdentity?: string;
+  };
   onBehalfOf?: { userId?: string; identityStoreArn?: string };
 }
 
@@ -19,7 +22,9 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
  * Names the caller as precisely as the record allows: the assumed-role session ARN (not just the role),
  * the IAM user, root, a federated user, or the AWS service that acted. ARNs the record leaves out are built in the
  * partition of the record's Region (`aws-cn` in China). A caller of another account than `recipientAccount` (the
- * record's) is named with its account.
+ * record's) is named with its account. A role session's source identity (set when the first role of a chain was
+ * assumed, by the identity provider or the caller, and kept through role chaining) names who is behind a session
+ * whose own name need not: it is kept, and named after the session's name.
  */
 export function resolveActor(
   identity: unknown,
@@ -32,6 +37,7 @@ export function resolveActor(
   const invokedBy = text(id.invokedBy);
   const arn = text(id.arn);
   const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
+  const sourceIdentity = text(id.sessionContext?.sourceIdentity);
 
   if (type === 'AWSAccount' && !arn && text(id.accountId)) {
     // A caller from another account: the record names only its account and principal id (`AROA…:session`),
@@ -46,8 +52,8 @@ export function resolveActor(
     const role = issuerArn.split('/').pop();
     const [, partition, , , account] = issuerArn.split(':');
     const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
-    const name = ofAccount(session, sessionArn, recipientAccount);
-    return { arn: sessionArn, name, type, issuerArn, invokedBy };
+    const name = withSourceIdentity(ofAccount(session, sessionArn, recipientAccount), session, sourceIdentity);
+    return { arn: sessionArn, name, type, issuerArn, invokedBy, ...(sourceIdentity ? { sourceIdentity } : {}) };
   }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
     // Service events carry `invokedBy: "AWS Internal"`, a placeholder: the service that wrote the record is more precise.
@@ -65,12 +71,14 @@ export function resolveActor(
     };
   }
   if (arn) {
+    const short = shortName(arn, id) || arn;
     return {
       arn,
-      name: ofAccount(shortName(arn, id) || arn, arn, recipientAccount),
+      name: withSourceIdentity(ofAccount(short, arn, recipientAccount), short, sourceIdentity),
       type,
       issuerArn,
       invokedBy,
+      ...(sourceIdentity ? { sourceIdentity } : {}),
     };
   }
   if (text(id.onBehalfOf?.userId)) {
@@ -93,6 +101,14 @@ function shortName(arn: string, id: UserIdentity): string {
   if (parts[0] === 'assumed-role' && parts.length >= 3) return parts.slice(2).join('/');
   if (parts[0] === 'federated-user' && parts.length >= 2) return parts.slice(1).join('/');
   return text(id.userName) ?? parts[parts.length - 1] ?? arn;
+}
+
+/**
+ * `deploy-4711 (source identity alice@example.com)`: the session's name, then who is behind it when the source
+ * identity says more than the name (an identity provider often sets both to the user's name: said once).
+ */
+function withSourceIdentity(name: string, session: string, sourceIdentity: string | undefined): string {
+  return sourceIdentity && sourceIdentity !== session ? `${name} (source identity ${sourceIdentity})` : name;
 }
 
 /**

@@ -404,5 +404,6 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
     finding.error = { code: event.errorCode, ...(event.errorMessage ? { message: event.errorMessage } : {}) };
   if (event.sourceIp) finding.sourceIp = event.sourceIp;
   if (event.userAgent) finding.userAgent = event.userAgent;
+  if (event.actor.sourceIdentity) finding.sourceIdentity = event.actor.sourceIdentity;
   return finding;
 }

@@ -53,6 +53,11 @@ export interface Finding {
   /** The caller's client, as CloudTrail recorded it: chosen by the caller, so never trusted or shown unescaped. */
   userAgent?: string;
   /**
+   * Who is behind the `user` role session, as its source identity says (absent when the session has none): set by
+   * whoever assumed the first role of the chain, within what the role's trust policy allows, so shown escaped too.
+   */
+  sourceIdentity?: string;
+  /**
    * For a `BaselineAccept`: why the operator approved the state (`keydrift baseline accept --reason`), as typed, so
    * never shown unescaped either.
    */
@@ -72,6 +77,11 @@ export interface Actor {
   type: string;
   /** Set when an AWS service made the call on the caller's behalf (e.g. `ec2.amazonaws.com`). */
   invokedBy?: string;
+  /**
+   * For a role session, its source identity (`sessionContext.sourceIdentity`): the person or workload the identity
+   * provider or the first AssumeRole of a role chain named, kept through the chain.
+   */
+  sourceIdentity?: string;
 }
 
 /** A CloudTrail record (or KMS native event) reduced to what detection needs. */

@@ -23,6 +23,8 @@ import {
 import { chatbotNotificationSchema } from './schemas';
 import { allStrings, UNSAFE_CHARACTERS } from './walk';
 
+const DEPLOY_SESSION = 'arn:aws:sts::111122223333:assumed-role/platform-deployer/deploy-4711';
+
 // Slack's limits for a section and a header; Chatbot renders the description and title into them.
 const SLACK_SECTION = 3000;
 const SLACK_HEADER = 150;
@@ -57,6 +59,12 @@ describe('formatChatbotNotification: format', () => {
       '*Who:* `arn:aws:iam::111122223333:user/Alice`',
       '*From:* IP `203.0.113.5`, user agent `aws-cli/2.17.0 Python/3.11`',
     ]);
+  });
+
+  it('names the source identity behind a role session on the Who line', () => {
+    const chained = { ...putKeyPolicyOpened, user: DEPLOY_SESSION, sourceIdentity: 'alice@example.com' };
+    const lines = formatChatbotNotification(chained).content.description.split('\n');
+    expect(lines[1]).toBe(`*Who:* \`${DEPLOY_SESSION}\` (source identity \`alice@example.com\`)`);
   });
 
   it('calls the source a source, not an IP, when a service made the call (CreateGrant__awskmsdg__3: DynamoDB)', () => {

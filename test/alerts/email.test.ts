@@ -100,6 +100,12 @@ describe('formatEmail: body', () => {
     );
   });
 
+  it('names the source identity behind a role session on the Who line', () => {
+    const user = 'arn:aws:sts::111122223333:assumed-role/platform-deployer/deploy-4711';
+    const chained = { ...putKeyPolicyOpened, user, sourceIdentity: 'alice@example.com' };
+    expect(linesOf(chained)).toContain(`Who:       ${user} (source identity alice@example.com)`);
+  });
+
   it('says where the call came from: its source IP and user agent, when the record has them', () => {
     const fromCli = { ...putKeyPolicyOpened, sourceIp: '203.0.113.5', userAgent: 'aws-cli/2.17.0 Python/3.11' };
     expect(linesOf(fromCli)).toContain('From:      203.0.113.5 (aws-cli/2.17.0 Python/3.11)');

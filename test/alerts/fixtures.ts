@@ -237,7 +237,7 @@ export const HOSTILE_DESCRIPTION = [
 /** A user agent, which the caller chooses freely, carrying every hostile string. */
 export const HOSTILE_USER_AGENT = `aws-cli/2.17.0 ${HOSTILE_DESCRIPTION}`;
 
-/** An UpdateKeyDescription whose new description, actor, user agent and summary are all hostile. */
+/** An UpdateKeyDescription whose new description, actor, source identity, user agent and summary are all hostile. */
 export const hostileDescription: Finding = {
   service: 'kms',
   event: 'UpdateKeyDescription',
@@ -256,6 +256,8 @@ export const hostileDescription: Finding = {
   reasons: [HOSTILE.channelMention],
   sourceIp: '203.0.113.5',
   userAgent: HOSTILE_USER_AGENT,
+  // STS allows no spaces or `<` in a source identity, but a replayed record is whatever the file says.
+  sourceIdentity: HOSTILE_DESCRIPTION,
 };
 
 /** A TagResource whose tag value is 40 KB and whose summary repeats it, as the core's tag summary does. */

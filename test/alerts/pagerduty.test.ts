@@ -143,6 +143,16 @@ describe('formatPagerDutyEvents: where the call came from', () => {
   });
 });
 
+describe('formatPagerDutyEvents: who', () => {
+  it('gives the responder the source identity behind a role session, and leaves it out when there is none', () => {
+    const chained = { ...putKeyPolicyOpened, sourceIdentity: 'alice@example.com' };
+    const [event] = formatPagerDutyEvents(chained, ROUTING_KEY);
+    expect(event!.payload.custom_details).toMatchObject({ source_identity: 'alice@example.com' });
+    const [none] = formatPagerDutyEvents(putKeyPolicyOpened, ROUTING_KEY);
+    expect(Object.keys(none!.payload.custom_details)).not.toContain('source_identity');
+  });
+});
+
 describe('formatPagerDutyEvents: incident lifecycle', () => {
   it('resolves, with the same dedup key, the incident a drift on the same attribute opened', () => {
     const drift: Finding = { ...enableKeyRotationResolved, status: 'drift', severity: 'critical' };

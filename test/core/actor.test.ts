@@ -51,6 +51,42 @@ describe('Actor', () => {
     expect(actorOf('DisableKey__awskmsdg__1').name).toBe('Alice');
   });
 
+  it('names the source identity behind a role session, in the summary and the finding', () => {
+    // Prepare: alice's session, chained into the deployer role as deploy-4711 (the CloudTrail userIdentity
+    // reference: sessionContext.sourceIdentity, kept through role chaining)
+    const identity = sessionIdentity('platform-deployer', 'deploy-4711');
+    (identity.sessionContext as { sourceIdentity?: string }).sourceIdentity = 'alice@example.com';
+    const record = by(onKey(rec('DisableKey__awskmsdg__1')), identity);
+
+    // Act
+    const { last } = detect([record]);
+
+    // Assess
+    expect(last.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by deploy-4711 (source identity alice@example.com)',
+    );
+    expect(last.user).toBe('arn:aws:sts::111122223333:assumed-role/platform-deployer/deploy-4711');
+    expect(last.sourceIdentity).toBe('alice@example.com');
+  });
+
+  it('says a source identity once when the session is named after it, and leaves it out where there is none', () => {
+    const identity = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
+    (identity.sessionContext as { sourceIdentity?: string }).sourceIdentity = 'carol@example.com';
+    const { last } = detect([by(onKey(rec('DisableKey__awskmsdg__1')), identity)]);
+    expect(last.summary).toBe('Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by carol@example.com');
+    expect(last.sourceIdentity).toBe('carol@example.com');
+    expect(detect([rec('DisableKey__awskmsdg__1')]).last).not.toHaveProperty('sourceIdentity');
+  });
+
+  it('keeps the source identity of a session whose record leaves its ARN out', () => {
+    const identity = {
+      type: 'AssumedRole',
+      principalId: 'AROAABC:eve',
+      sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::111122223333:role/oncall' }, sourceIdentity: 'eve.ops' },
+    };
+    expect(resolveActor(identity)).toMatchObject({ name: 'eve (source identity eve.ops)', sourceIdentity: 'eve.ops' });
+  });
+
   it('names the root user by the root ARN', () => {
     const actor = actorOf('StopLogging__panther__2');
     expect(actor).toMatchObject({ arn: 'arn:aws:iam::493859302102:root', name: 'root (493859302102)', type: 'Root' });
