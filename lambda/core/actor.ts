@@ -52,7 +52,11 @@ export function resolveActor(
     const role = issuerArn.split('/').pop();
     const [, partition, , , account] = issuerArn.split(':');
     const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
-    const name = withSourceIdentity(ofAccount(session, sessionArn, recipientAccount), session, sourceIdentity);
+    const name = withSourceIdentity(
+      ofAccount(sessionLabel(session, role ?? ''), sessionArn, recipientAccount),
+      session,
+      sourceIdentity,
+    );
     return { arn: sessionArn, name, type, issuerArn, invokedBy, ...(sourceIdentity ? { sourceIdentity } : {}) };
   }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
@@ -74,7 +78,7 @@ export function resolveActor(
     const short = shortName(arn, id) || arn;
     return {
       arn,
-      name: withSourceIdentity(ofAccount(short, arn, recipientAccount), short, sourceIdentity),
+      name: withSourceIdentity(ofAccount(short, arn, recipientAccount), arn.split('/').pop() ?? '', sourceIdentity),
       type,
       issuerArn,
       invokedBy,
@@ -98,9 +102,25 @@ export function resolveActor(
 function shortName(arn: string, id: UserIdentity): string {
   const resource = arn.split(':').slice(5).join(':');
   const parts = resource.split('/');
-  if (parts[0] === 'assumed-role' && parts.length >= 3) return parts.slice(2).join('/');
+  if (parts[0] === 'assumed-role' && parts.length >= 3) return sessionLabel(parts.slice(2).join('/'), parts[1] ?? '');
   if (parts[0] === 'federated-user' && parts.length >= 2) return parts.slice(1).join('/');
   return text(id.userName) ?? parts[parts.length - 1] ?? arn;
+}
+
+/**
+ * Session names a workload gets without choosing one: an ECS task's id, an EC2 instance's, a UUID or hex token, an
+ * SDK's default (`botocore-session-1700000000`, `aws-go-sdk-…`, `aws-sdk-js-…`: a time in digits).
+ */
+const OPAQUE_SESSION =
+  /^(?:m?i-[0-9a-f]{8,17}|(?:[a-z]+-)*(?:[0-9a-f]{16,}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|\d{9,}))$/i;
+
+/**
+ * The session's name, or, when that name says nothing of who acted (`2cf617ab765a94a42f0a60a06e712974`,
+ * `i-0abc123def4567890`), the session of its role: `session i-0abc123def4567890 of role ops-runner`. A summary is
+ * often all a page or a subject shows; the `user` ARN has the role too.
+ */
+function sessionLabel(session: string, role: string): string {
+  return role && OPAQUE_SESSION.test(session) ? `session ${session} of role ${role}` : session;
 }
 
 /**

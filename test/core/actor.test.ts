@@ -87,6 +87,36 @@ describe('Actor', () => {
     expect(resolveActor(identity)).toMatchObject({ name: 'eve (source identity eve.ops)', sourceIdentity: 'eve.ops' });
   });
 
+  it.each([
+    ["an ECS task (the example logs' payments-app)", 'payments-app', '2cf617ab765a94a42f0a60a06e712974'],
+    ['an EC2 instance profile', 'ops-runner', 'i-0abc123def4567890'],
+    ["an SDK's default session", 'backup-admin', 'botocore-session-1759482000'],
+    ['a UUID', 'AWSCodeBuild-deploy', 'AWSCodeBuild-3c9d4f0e-5a1b-4c2d-9e8f-7a6b5c4d3e2f'],
+  ])('names a session that %s named, which says nothing of who acted, with its role', (_what, role, session) => {
+    const record = by(onKey(rec('DisableKey__awskmsdg__1')), sessionIdentity(role, session));
+    expect(detect([record]).last.summary).toBe(
+      `Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by session ${session} of role ${role}`,
+    );
+  });
+
+  it('names a chosen session name alone, and an unchosen one with its role, then account and source identity', () => {
+    const chosen = by(onKey(rec('DisableKey__awskmsdg__1')), sessionIdentity('platform-deployer', 'codepipeline-7f3a'));
+    expect(detect([chosen]).last.summary).toBe(
+      'Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by codepipeline-7f3a',
+    );
+    const identity = sessionIdentity('ops-runner', 'i-0abc123def4567890', EXTERNAL_ACCOUNT);
+    (identity.sessionContext as { sourceIdentity?: string }).sourceIdentity = 'alice';
+    expect(resolveActor(identity, undefined, 'eu-west-1', '111122223333').name).toBe(
+      `session i-0abc123def4567890 of role ops-runner in account ${EXTERNAL_ACCOUNT} (source identity alice)`,
+    );
+    const noArn = {
+      type: 'AssumedRole',
+      principalId: 'AROAABC:i-0abc123def4567890',
+      sessionContext: identity.sessionContext,
+    };
+    expect(resolveActor(noArn).name).toBe('session i-0abc123def4567890 of role ops-runner (source identity alice)');
+  });
+
   it('names the root user by the root ARN', () => {
     const actor = actorOf('StopLogging__panther__2');
     expect(actor).toMatchObject({ arn: 'arn:aws:iam::493859302102:root', name: 'root (493859302102)', type: 'Root' });
