@@ -433,9 +433,9 @@ function rotateKeyOnDemand(event: ChangeEvent, world: World): Effect {
 /**
  * A key's deletion (KMS's DeleteKey, its KMS CMK Deletion). KMS deletes the key's aliases with it, with no DeleteAlias
  * of their own: each alias the key's stored aliases name goes too (`target_key_id: null`), unless keydrift knows it on
- * another key or gone already, or a read shows it on another key. Those it does not know (the key's read named them) are recorded gone as well. The
- * key's finding names them (`aliases_deleted` on its `key_state` change): it is their only record. The deletion's
- * second event names none.
+ * another key or gone already, or a read shows it on another key. Those it does not know (the key's read named them)
+ * are recorded gone as well. The key's finding names them (`aliases_deleted` on its `key_state` change): it is their
+ * only record. The deletion's second event names none.
  */
 function keyDeleted(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
