@@ -843,14 +843,16 @@ describe('createDetector: live state', () => {
         expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
       });
     });
-    const stage = record('ImportKeyMaterial__awskmsdg__1', 'import-2', '2025-05-20T20:40:00Z', (r) => {
-      Object.assign(r.requestParameters as Json, {
-        validTo: undefined,
-        expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-        importType: 'NEW_KEY_MATERIAL',
+    const staging = (eventId: string, time: string, material: string) =>
+      record('ImportKeyMaterial__awskmsdg__1', eventId, time, (r) => {
+        Object.assign(r.requestParameters as Json, {
+          validTo: undefined,
+          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          importType: 'NEW_KEY_MATERIAL',
+        });
+        r.responseElements = { keyId: KEY, keyMaterialId: material };
       });
-      r.responseElements = { keyId: KEY, keyMaterialId: STAGED };
-    });
+    const stage = staging('import-2', '2025-05-20T20:40:00Z', STAGED);
     const rotation = record('RotateKeyOnDemand__awskmsdg-current__1', 'rotate-1', '2025-05-20T20:42:00Z');
     const deletion = record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-1', '2025-05-20T20:45:08Z');
 
@@ -916,14 +918,7 @@ describe('createDetector: live state', () => {
       // Alice stages NEXT (20:50) after the rotation that made STAGED current (20:42); STAGED's own import (20:40)
       // comes last. Then one of them is deleted.
       const NEXT = 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210';
-      const stageNext = record('ImportKeyMaterial__awskmsdg__1', 'import-3', '2025-05-20T20:50:00Z', (r) => {
-        Object.assign(r.requestParameters as Json, {
-          validTo: undefined,
-          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-          importType: 'NEW_KEY_MATERIAL',
-        });
-        r.responseElements = { keyId: KEY, keyMaterialId: NEXT };
-      });
+      const stageNext = staging('import-3', '2025-05-20T20:50:00Z', NEXT);
       const deletionOf = (id: string) =>
         record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-2', '2025-05-20T20:55:00Z', (r) => {
           Object.assign(r.requestParameters as Json, { keyMaterialId: id });
