@@ -274,8 +274,8 @@ function byTime(a: Located, b: Located): number {
 
 /**
  * How a record differs from the one kept with its eventID (a different call, not a second copy of it), or
- * `undefined` when it is a copy: the same eventName, eventSource, eventTime, account, Region, user, errorCode,
- * requestParameters and resources.
+ * `undefined` when it is a copy: the same eventName, eventSource, eventTime, account, Region, user, source identity,
+ * errorCode, requestParameters and resources.
  */
 function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
   const sameSecond = kept.time === copy.time;
@@ -293,6 +293,10 @@ function conflict(kept: ChangeEvent, copy: ChangeEvent): string | undefined {
   // deleting a key, which has no caller or parameters) another key in resources[].
   const details = listed([
     kept.actor.arn !== copy.actor.arn && `user ${copy.actor.arn}, not ${kept.actor.arn}`,
+    // The finding names the source identity as who was behind the session: a copy naming another (or none) is
+    // another caller, not a second delivery (a session's source identity cannot change).
+    kept.actor.sourceIdentity !== copy.actor.sourceIdentity &&
+      `source identity ${copy.actor.sourceIdentity ?? 'none'}, not ${kept.actor.sourceIdentity ?? 'none'}`,
     kept.errorCode !== copy.errorCode && `errorCode ${copy.errorCode ?? 'none'}, not ${kept.errorCode ?? 'none'}`,
     stableJson(kept.requestParameters) !== stableJson(copy.requestParameters) && 'other requestParameters',
     otherResources(kept, copy) && 'other resources',

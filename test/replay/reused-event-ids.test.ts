@@ -111,6 +111,44 @@ describe('writes that share an eventID but are different calls', () => {
     ]);
   });
 
+  test('a forged copy naming another source identity behind the same session, or none, is reported', async () => {
+    // Prepare: alice's DisableKey through the shared deployer role, and copies with its eventID that blame bob or
+    // leave her out, in a file the sort puts first (same second and call: by place), so a copy is the one judged.
+    const session = {
+      type: 'AssumedRole',
+      principalId: 'AROAEXAMPLEDEPLOYER:deploy-4711',
+      arn: 'arn:aws:sts::111122223333:assumed-role/platform-deployer/deploy-4711',
+      accountId: '111122223333',
+      sessionContext: {
+        sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/platform-deployer' },
+        sourceIdentity: 'alice@example.com',
+      },
+    };
+    const disable = { ...sample('DisableKey__awskmsdg__1'), userIdentity: session };
+    const blaming = (sourceIdentity?: string) => ({
+      ...disable,
+      userIdentity: { ...session, sessionContext: { ...session.sessionContext, sourceIdentity } },
+    });
+    const dir = tempDir();
+    const files = [
+      writeFile(path.join(dir, 'a.json'), { Records: [blaming('bob@example.com')] }),
+      writeFile(path.join(dir, 'b.json'), { Records: [disable] }),
+      writeFile(path.join(dir, 'c.json'), { Records: [blaming(undefined)] }),
+    ];
+    // Act
+    const { findings, summary } = await replayInProcess(files);
+    // Assess: one judged, and the others said, not hidden as second deliveries.
+    expect(findings).toHaveLength(1);
+    expect(summary.recordErrors).toEqual([
+      expect.stringMatching(
+        /b\.json: .*this DisableKey record is ignored \(source identity alice@example\.com, not bob@example\.com\)$/,
+      ),
+      expect.stringMatching(
+        /c\.json: .*this DisableKey record is ignored \(source identity none, not bob@example\.com\)$/,
+      ),
+    ]);
+  });
+
   test('a copy in another account or Region (an organization trail holds every account) is reported, not merged', async () => {
     // Prepare: KMS deleting a key at the end of its waiting period: no caller and no request parameters, only the
     // account, Region and resources[] tell one deletion from another. The same eventID in account B, Region
