@@ -38,6 +38,11 @@ export function resolveActor(
   const arn = text(id.arn);
   const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
   const sourceIdentity = text(id.sessionContext?.sourceIdentity);
+  // A caller its ARN names: `label`, its account when another, then who is behind its role `session`.
+  const named = (label: string, callerArn: string, session: string) => ({
+    name: withSourceIdentity(ofAccount(label, callerArn, recipientAccount), session, sourceIdentity),
+    ...(sourceIdentity ? { sourceIdentity } : {}),
+  });
 
   if (type === 'AWSAccount' && !arn && text(id.accountId)) {
     // A caller from another account: the record names only its account and principal id (`AROA…:session`),
@@ -52,12 +57,13 @@ export function resolveActor(
     const role = issuerArn.split('/').pop();
     const [, partition, , , account] = issuerArn.split(':');
     const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
-    const name = withSourceIdentity(
-      ofAccount(sessionLabel(session, role ?? ''), sessionArn, recipientAccount),
-      session,
-      sourceIdentity,
-    );
-    return { arn: sessionArn, name, type, issuerArn, invokedBy, ...(sourceIdentity ? { sourceIdentity } : {}) };
+    return {
+      arn: sessionArn,
+      ...named(sessionLabel(session, role ?? ''), sessionArn, session),
+      type,
+      issuerArn,
+      invokedBy,
+    };
   }
   if (type === 'AWSService' || (!arn && (invokedBy || fallbackService))) {
     // Service events carry `invokedBy: "AWS Internal"`, a placeholder: the service that wrote the record is more precise.
@@ -75,15 +81,7 @@ export function resolveActor(
     };
   }
   if (arn) {
-    const short = shortName(arn, id) || arn;
-    return {
-      arn,
-      name: withSourceIdentity(ofAccount(short, arn, recipientAccount), arn.split('/').pop() ?? '', sourceIdentity),
-      type,
-      issuerArn,
-      invokedBy,
-      ...(sourceIdentity ? { sourceIdentity } : {}),
-    };
+    return { arn, ...named(shortName(arn, id) || arn, arn, arn.split('/').pop() ?? ''), type, issuerArn, invokedBy };
   }
   if (text(id.onBehalfOf?.userId)) {
     // Identity Center users without an ARN: name them by their identity store user id.

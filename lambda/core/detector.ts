@@ -174,7 +174,7 @@ export class Detector {
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
-    if (effect.stagedKeyMaterial !== undefined) withStagedMaterial(state, effect.stagedKeyMaterial, event);
+    if (effect.stagedKeyMaterial !== undefined) recordStagedMaterial(state, effect.stagedKeyMaterial, event);
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
     // resource); planned changes move it. An unplanned alias stays unapproved: it can redirect what callers encrypt.
@@ -271,12 +271,12 @@ function unseenSince(baseline: ResourceSnapshot, path: string, event: ChangeEven
 }
 
 /**
- * `state` with the key material `staged` (`null`: none) the event leaves staged for the key's next on-demand rotation,
- * dated by the event (`stagedKeyMaterialAt`), unless an event newer than it set or cleared it already: EventBridge does
- * not keep order, and an older import (KMS stages one material at a time) or an older rotation delivered after it was
- * overtaken by it.
+ * Records in `state` the key material `staged` (`null`: none) the event leaves staged for the key's next on-demand
+ * rotation, dated by the event (`stagedKeyMaterialAt`), unless an event newer than it set or cleared it already:
+ * EventBridge does not keep order, and an older import (KMS stages one material at a time) or an older rotation
+ * delivered after it was overtaken by it.
  */
-function withStagedMaterial(state: ResourceSnapshot, staged: string | null, event: ChangeEvent): void {
+function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, event: ChangeEvent): void {
   if (state.stagedKeyMaterialAt && Date.parse(state.stagedKeyMaterialAt) > event.epochMs) return;
   if (staged) state.stagedKeyMaterial = staged;
   else delete state.stagedKeyMaterial;
