@@ -13,6 +13,7 @@ z.config(en());
 // An IAM path is `/`-separated names: a path with no name after it (`role/deployer/`) or an empty segment would pass
 // validation and match no session.
 const PRINCIPAL = /^arn:aws[\w-]*:iam::\d{12}:(role|user)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]+$/;
+const KEY_ARN = /^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 /**
  * What a severity override may name: every event the core judges, and the statuses that set a severity whatever the
  * event (`drift` does not: a drift finding takes its event's severity).
@@ -71,7 +72,8 @@ const Schema = z.strictObject({
     {},
   ),
   ignore: z._default(z.array(IgnoreRule), []),
-  trailKeys: z._default(z.array(z.string().check(z.regex(/^arn:aws[\w-]*:kms:/, 'must be a KMS key ARN'))), []),
+  // A trail's key is known by its key ARN (CloudTrail answers with it): an alias ARN would never match one.
+  trailKeys: z._default(z.array(z.string().check(z.regex(KEY_ARN, 'must be a KMS key ARN'))), []),
 });
 
 /** What the detection core is told: planned principals, severity overrides, ignore rules, known trail keys. */

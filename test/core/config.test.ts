@@ -84,6 +84,13 @@ describe('parseDetectionConfig', () => {
     expect(parseDetectionConfig({ plannedPrincipals: [withPath] }).plannedPrincipals).toEqual([withPath]);
   });
 
+  it('names a trail key given as an alias ARN, which no trail key would match', () => {
+    expect(problemsOf({ trailKeys: ['arn:aws:kms:eu-west-1:111122223333:alias/cloudtrail-logs'] })).toBe(
+      'keydrift.config.json is not valid:\n  trailKeys[0]: must be a KMS key ARN',
+    );
+    expect(parseDetectionConfig({ trailKeys: [KEY_ARN] }).trailKeys).toEqual([KEY_ARN]);
+  });
+
   it('lists every problem at once', () => {
     const message = problemsOf({ plannedPrincipals: ['bob'], trailKeys: ['alias/cloudtrail-logs'] });
     expect(message.split('\n').slice(1)).toEqual([
