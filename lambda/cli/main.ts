@@ -88,11 +88,6 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   if (showProgress) process.stderr.write('\r\u001b[K');
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   const shown = findings.filter((f) => rank(f.severity) >= rank(flags.minSeverity));
-  // A reader that stops early (`| head`) closes the pipe: the rest of the output is dropped quietly, and the exit
-  // status stays the one the findings give (a script reading it still learns of drift), not a stack trace.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
   process.stdout.write(
     flags.format === 'json'
       ? formatJsonLines(shown)
@@ -170,6 +165,12 @@ Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 usage error, 
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`| head`) closes the pipe: the rest of the output is dropped quietly, and the exit
+  // status stays the one the command gives (a script reading a replay still learns of drift), not a stack trace. So
+  // for every command's output, the help and the version as well.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   try {
     await buildProgram().parseAsync(argv);
     return Number(process.exitCode ?? EXIT.ok);

@@ -3,9 +3,10 @@
  * where the help is. The real binary (node bin/keydrift.cjs), as a user runs it; nothing is read and AWS is
  * never called.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO, runKeydrift, tempDir } from '../helpers/keydrift';
+import { BIN, REPO, runKeydrift, tempDir } from '../helpers/keydrift';
 
 let cwd: string;
 
@@ -19,6 +20,24 @@ describe('keydrift --version', () => {
     const run = runKeydrift(['--version'], { cwd });
     expect(run).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
   });
+});
+
+describe('standard output closed before anything is written (`| head -0`)', () => {
+  it.each([[['--version']], [['--help']], [['replay', '--help']], [['help', 'baseline']]])(
+    'keydrift %j ends quietly, with no stack trace, and exits 0',
+    async (args) => {
+      // Act: close the pipe before the command writes to it, as a reader that stops early does.
+      const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const status = await new Promise((resolve) => child.on('close', resolve));
+      // Assess
+      expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+    },
+  );
 });
 
 describe('a usage error', () => {
