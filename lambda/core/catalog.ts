@@ -71,7 +71,8 @@ function aliasesWentWith(changes: Record<string, AttributeChange>): string {
 /**
  * Whether a DeleteImportedKeyMaterial (or an expiry: DeleteExpiredKeyMaterial, KMS Imported Key Material Expiration)
  * deleted material the key uses: that changes its material and state (or names them as already known). Deleting the
- * material staged for its next rotation (effects.ts deletesStagedMaterial, expiredMaterialNotInUse) changes neither.
+ * material staged for its next rotation (effects.ts deletesStagedMaterial, deletesMaterialNotCurrent,
+ * expiredMaterialNotInUse) changes neither.
  */
 const deletesMaterialInUse = (changes: Record<string, unknown>): boolean =>
   'key_material' in changes || 'key_state' in changes;

@@ -24,6 +24,11 @@ export interface World {
   aliasTarget(aliasArn: string): string | undefined;
   /** What KMS showed of a resource when it was read after the event (the live detector); the replay reads nothing. */
   liveRead?(arn: string): ResourceSnapshot | undefined;
+  /**
+   * The live read when the live detector takes it as the truth over the event: its re-reads ran out still not showing
+   * what the event set (or a later change was judged already), so it is no read lag. `undefined` for a first read.
+   */
+  settledRead?(arn: string): ResourceSnapshot | undefined;
 }
 
 /**
@@ -348,13 +353,16 @@ function isStagedImport(event: ChangeEvent, key: Record<string, unknown> | undef
 /**
  * Key material gone (deleted, or expired): the key waits for its import again, unless it is pending deletion, which
  * KMS leaves as it is (its deletion stays scheduled, for its date). Material staged for a rotation, deleted or
- * expired, leaves the key as it is.
+ * expired, leaves the key as it is: keydrift knows it staged, or KMS shows it so (`deletesMaterialNotCurrent`).
  */
 function materialGone(event: ChangeEvent, world: World): Effect {
   const arn = requireKeyArn(event, world);
   const known = world.snapshot(arn);
   if (deletesStagedMaterial(event, known) || expiredMaterialNotInUse(event, known, world.liveRead?.(arn)))
     return effect('key', arn, {}, { stagedKeyMaterial: null });
+  // Staged material keydrift did not know staged: another one it knows staged stays so (its import is the newer).
+  if (deletesMaterialNotCurrent(event, world.settledRead?.(arn)))
+    return effect('key', arn, {}, known?.stagedKeyMaterial ? {} : { stagedKeyMaterial: null });
   const pendingDeletion = isPendingDeletion(known?.attributes.key_state);
   return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
 }
@@ -369,6 +377,23 @@ function materialGone(event: ChangeEvent, world: World): Effect {
 function deletesStagedMaterial(event: ChangeEvent, key: ResourceSnapshot | undefined): boolean {
   if (!STAGED_MATERIAL_DELETIONS.has(event.eventName) || !key?.stagedKeyMaterial) return false;
   return namedMaterial(event) === key.stagedKeyMaterial;
+}
+
+/**
+ * A DeleteImportedKeyMaterial of material keydrift does not know staged (the import that staged it delivered after it,
+ * or a later import judged before it) that KMS, read once the live detector's re-reads ran out (`settled`), shows the
+ * key Enabled or Disabled with other material current (DescribeKey's CurrentKeyMaterialId): deleting any material
+ * permanently associated with the key would have left it PendingImport, so the material was staged for the next
+ * on-demand rotation. Never from a first read, which may lag behind the deletion of the material the key uses (and the
+ * rotation that made it current); nor for a deletion naming no material, or a read naming none current or the deleted
+ * one.
+ */
+function deletesMaterialNotCurrent(event: ChangeEvent, settled: ResourceSnapshot | undefined): boolean {
+  if (event.eventName !== 'DeleteImportedKeyMaterial' || !settled) return false;
+  const named = namedMaterial(event);
+  const state = settled.attributes.key_state;
+  if (state !== 'Enabled' && state !== 'Disabled') return false;
+  return named !== undefined && settled.currentKeyMaterial !== undefined && named !== settled.currentKeyMaterial;
 }
 
 /** The key material a deletion names (records since 2025), if any. */

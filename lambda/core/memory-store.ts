@@ -11,6 +11,7 @@ export class MemoryStore implements World, Surroundings {
   private readonly states = new Map<string, ResourceSnapshot>();
   private readonly baselines = new Map<string, ResourceSnapshot>();
   private readonly reads = new Map<string, ResourceSnapshot>();
+  private readonly settled = new Set<string>();
 
   /** @param knownTrailKeys keys known to encrypt a trail whose creation the replay will not see. */
   constructor(private readonly knownTrailKeys: readonly string[] = []) {}
@@ -31,13 +32,22 @@ export class MemoryStore implements World, Surroundings {
     this.baselines.set(snapshot.arn, snapshot);
   }
 
-  /** What the live detector read of a resource after the event it judges (`World.liveRead`). */
-  putLiveRead(snapshot: ResourceSnapshot): void {
+  /**
+   * What the live detector read of a resource after the event it judges (`World.liveRead`); `settled` when it takes the
+   * read as the truth over the event (`World.settledRead`).
+   */
+  putLiveRead(snapshot: ResourceSnapshot, { settled = false }: { settled?: boolean } = {}): void {
     this.reads.set(snapshot.arn, snapshot);
+    if (settled) this.settled.add(snapshot.arn);
+    else this.settled.delete(snapshot.arn);
   }
 
   liveRead(arn: string): ResourceSnapshot | undefined {
     return this.reads.get(arn);
+  }
+
+  settledRead(arn: string): ResourceSnapshot | undefined {
+    return this.settled.has(arn) ? this.reads.get(arn) : undefined;
   }
 
   resources(): string[] {

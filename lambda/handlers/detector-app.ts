@@ -95,6 +95,13 @@ interface Target {
   related: string[];
 }
 
+/** The live read the core judges an event by. */
+interface LiveRead {
+  read: ResourceSnapshot | undefined;
+  /** Taken as the truth over the event (`World.settledRead`): the re-reads ran out, or a later change was judged. */
+  settled: boolean;
+}
+
 interface Judgement {
   finding: Finding;
   states: SnapshotWrite[];
@@ -221,13 +228,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     touched: Set<string>,
     live: ResourceSnapshot | undefined,
     relatedReads: ResourceSnapshot[] = [],
+    settled = false,
   ): MemoryStore {
     const memory = new MemoryStore(settings.config.trailKeys);
     for (const trail of trails) if (!touched.has(trail.arn)) memory.putState(trail);
     for (const stored of loaded.states.values())
       memory.putState(withoutStagedMadeCurrent(structuredClone(stored.snapshot), live));
     for (const stored of loaded.baselines.values()) memory.putBaseline(structuredClone(stored.snapshot));
-    if (live) memory.putLiveRead(live);
+    if (live) memory.putLiveRead(live, { settled });
     for (const read of relatedReads) memory.putLiveRead(read);
     return memory;
   }
@@ -304,13 +312,13 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     event: ChangeEvent,
     target: Target,
     loaded: LoadResult,
-    live: ResourceSnapshot | undefined,
+    { read: live, settled }: LiveRead,
     trails: ResourceSnapshot[],
     relatedReads: ResourceSnapshot[],
   ): Judgement {
     const touched = new Set([target.resource, ...target.related]);
-    const effect = effectFor(event, seed(loaded, trails, touched, live, relatedReads), target);
-    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched, live, relatedReads);
+    const effect = effectFor(event, seed(loaded, trails, touched, live, relatedReads, settled), target);
+    const memory = seed(withoutLaterValues(event, effect, loaded), trails, touched, live, relatedReads, settled);
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
@@ -376,7 +384,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 
   /**
    * Re-reads while the live state does not show what the event set (KMS reads are eventually consistent). If it
-   * never does, the event is taken as the truth for the paths it set: a later change would have its own event.
+   * never does, the last read is settled: the core judges the event by it (`World.settledRead`), and takes the event
+   * as the truth for the paths it still sets that the read does not show: a later change would have its own event.
    * `keyStore`: the key's custom key store as stored; while it is disconnected, no read shows the key's own state.
    */
   async function settledLive(
@@ -385,8 +394,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     effect: Effect,
     first: ResourceSnapshot | undefined,
     loaded: LoadResult,
+    trails: ResourceSnapshot[],
     keyStore?: ResourceSnapshot,
-  ): Promise<ResourceSnapshot | undefined> {
+  ): Promise<LiveRead> {
     // What a read cannot show (a key's own state, which its store's disconnection hides; its rotation, while it is
     // pending deletion) is as stored: drift reported before stays known. A key state this event set is as it set it: the
     // stored one would read as a read lagging behind the event (re-read for nothing, then overruled by the event).
@@ -405,11 +415,19 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const asKnown = (read: ResourceSnapshot) =>
       withHiddenRotationKept(withStoreDisconnection(read, keyStore, previous), previous);
     first = first && asKnown(first);
-    if (!first || event.errorCode || first.arn !== effect.resource) return first;
+    if (!first || event.errorCode || first.arn !== effect.resource) return { read: first, settled: false };
+    const touched = new Set([target.resource, ...target.related]);
+    /** The event's effect as the core judges it by `read`, taken as the truth over the event or not. */
+    const judgedBy = (read: ResourceSnapshot, settled: boolean) =>
+      effectFor(event, seed(loaded, trails, touched, read, [], settled), target);
     // A state saved after this event happened means a later change was already judged: the live state that differs
-    // from this event is that later change, not lag, and stays the truth.
+    // from this event is that later change, not lag, and stays the truth. Unless the core, taking it so, judges the
+    // event otherwise (a material's deletion read as that of staged material): that read may lag, and is read again.
     const stored = loaded.states.get(effect.resource);
-    if (stored && savedAfter(event, stored)) return first;
+    const laterSaved = !!stored && savedAfter(event, stored);
+    if (laterSaved && stableJson(judgedBy(first, true)) === stableJson(judgedBy(first, false))) {
+      return { read: first, settled: true };
+    }
     let live = first;
     let lagging = pathsNotYetVisible(effect, live);
     for (let attempt = 1; lagging.length > 0 && attempt <= lagRetries; attempt++) {
@@ -425,7 +443,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       live = again ? asKnown(again) : live;
       lagging = pathsNotYetVisible(effect, live);
     }
-    if (lagging.length === 0) return live;
+    if (lagging.length === 0) return { read: live, settled: false };
+    // The re-reads ran out: the core judges the event by the last read. What the event then still sets that the read
+    // does not show is taken from the event, but after a later change was judged: the read shows that change.
+    const byLastRead = judgedBy(live, true);
+    lagging = laterSaved ? [] : pathsNotYetVisible(byLastRead, live);
+    if (lagging.length === 0) return { read: live, settled: true };
     logger.warn('Live state still differs from the event; taking the event for those paths', {
       eventId: event.eventId,
       resource: target.resource,
@@ -435,8 +458,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // Only the paths the event set: a key still read as gone after an event that did not delete it was deleted since
     // (an event redriven from the dead-letter queue long after), and stays so.
     const attributes = { ...live.attributes };
-    for (const path of lagging) if (path in effect.set) attributes[path] = effect.set[path];
-    return { ...live, attributes };
+    for (const path of lagging) if (path in byLastRead.set) attributes[path] = byLastRead.set[path];
+    return { read: { ...live, attributes }, settled: true };
   }
 
   async function saveJudgement(
@@ -637,7 +660,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // state, which the stored state must not take (the store's reconnection would then read as the key's return).
     const keyStore = await keyStoreOf(firstLive);
     const [live, relatedReads] = await Promise.all([
-      settledLive(event, fullTarget, effect, firstLive, loaded, keyStore),
+      settledLive(event, fullTarget, effect, firstLive, loaded, trails, keyStore),
       aliasesOfDeletedKey(event, effect),
     ]);
 
@@ -650,7 +673,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const rejudge = async () => {
       const [fresh, again] = await Promise.all([store.load([...requested]), readLive(fullTarget, event.eventId)]);
       const merged = merge(loaded, fresh);
-      const newer = await settledLive(event, fullTarget, effect, again ?? live, merged, keyStore);
+      const newer = await settledLive(event, fullTarget, effect, again ?? live.read, merged, trails, keyStore);
       return judge(event, fullTarget, merged, newer, trails, relatedReads);
     };
     const report = await deliver(

@@ -817,18 +817,23 @@ describe('createDetector: live state', () => {
   describe('key material staged for a rotation, its events out of order', () => {
     const CURRENT = '0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100';
     const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
-    /** KMS's answers for the key with imported material: its state, and the material DescribeKey names current. */
-    function liveImportedKey(state: KeyState, currentKeyMaterialId: string) {
-      const live = mockLiveKey({ state });
-      kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolves({
-        ...live.describe,
+    /** DescribeKey's answer for the key with imported material: its state, and the material it names current. */
+    function describeImportedKey(state: KeyState, currentKeyMaterialId: string): DescribeKeyCommandOutput {
+      const { describe } = liveKey({ state });
+      return {
+        ...describe,
         KeyMetadata: {
-          ...live.describe.KeyMetadata,
+          ...describe.KeyMetadata,
           Origin: 'EXTERNAL',
           ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
           CurrentKeyMaterialId: currentKeyMaterialId,
         },
-      } as DescribeKeyCommandOutput);
+      } as DescribeKeyCommandOutput;
+    }
+    /** KMS's answers for the key with imported material: its state, and the material DescribeKey names current. */
+    function liveImportedKey(state: KeyState, currentKeyMaterialId: string) {
+      mockLiveKey({ state });
+      kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolves(describeImportedKey(state, currentKeyMaterialId));
     }
     const record = (name: string, eventID: string, eventTime: string, edit: (r: Json) => void = () => {}) => {
       const r = Object.assign(sample(name) as Json, { eventID, eventTime, awsRegion: REGION });
@@ -855,6 +860,8 @@ describe('createDetector: live state', () => {
     const stage = staging('import-2', '2025-05-20T20:40:00Z', STAGED);
     const rotation = record('RotateKeyOnDemand__awskmsdg-current__1', 'rotate-1', '2025-05-20T20:42:00Z');
     const deletion = record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-1', '2025-05-20T20:45:08Z');
+    const NEXT = 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210';
+    const stageNext = staging('import-3', '2025-05-20T20:50:00Z', NEXT);
 
     it('takes the deletion of staged material that KMS names current as the deletion of the material the key uses', async () => {
       // Prepare: the import and the staging judged; the rotation's event is still on its way when the deletion comes.
@@ -914,11 +921,143 @@ describe('createDetector: live state', () => {
       expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', changes: {} });
     });
 
+    describe('the deletion of material keydrift does not know staged (EventBridge gives no order)', () => {
+      /** Read as the deletion of staged material: an error changing nothing, paged to no one, the key as KMS shows it. */
+      async function expectStagedDeletion(finding: Finding | undefined) {
+        expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'error', status: 'drift' });
+        expect(finding?.changes).toEqual({});
+        expect(finding?.summary).toContain('staged for the next on-demand rotation');
+        expect(published(topics.page)).toHaveLength(0);
+        expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
+      }
+
+      it('takes a deletion delivered before the import that staged its material as that of staged material, as KMS still shows the key after the re-reads', async () => {
+        // Prepare: the first import judged; STAGED's deletion is delivered before the import that staged it. KMS shows
+        // the key usable with its first material throughout.
+        liveImportedKey('Enabled', CURRENT);
+        let clock = Date.parse('2025-05-20T20:30:03Z');
+        const { detect, sleeps } = makeDetector({}, { now: () => clock });
+        await detect(firstImport);
+        clock = Date.parse('2025-05-20T20:45:11Z');
+
+        // Act
+        const { finding } = await detect(deletion);
+
+        // Assess: the reads were taken again (a read may lag behind the deletion of the material the key uses), and
+        // the last one still names other material current.
+        expect(sleeps).toEqual([500, 500, 500]);
+        await expectStagedDeletion(finding);
+        // The import delivered after it stages nothing: the material it staged is deleted.
+        clock = Date.parse('2025-05-20T20:45:20Z');
+        await detect(stage);
+        const saved = (await store().load([KEY])).states.get(KEY)?.snapshot;
+        expect(saved?.attributes.key_state).toBe('Enabled');
+        expect(saved?.stagedKeyMaterial).toBeUndefined();
+      });
+
+      it('takes a late deletion of material staged before the one keydrift knows staged as that of staged material', async () => {
+        // Prepare: STAGED staged, deleted (20:45:08), then NEXT staged (20:50); STAGED's deletion is delivered last.
+        liveImportedKey('Enabled', CURRENT);
+        let clock = Date.parse('2025-05-20T20:30:03Z');
+        const { detect, sleeps } = makeDetector({}, { now: () => clock });
+        await detect(firstImport);
+        clock = Date.parse('2025-05-20T20:40:03Z');
+        await detect(stage);
+        clock = Date.parse('2025-05-20T20:50:03Z');
+        await detect(stageNext);
+        clock = Date.parse('2025-05-20T20:50:10Z');
+
+        // Act
+        const { finding } = await detect(deletion);
+
+        // Assess: read again first, though NEXT's import was judged since; NEXT is still the material staged.
+        expect(sleeps).toEqual([500, 500, 500]);
+        await expectStagedDeletion(finding);
+        expect((await store().load([KEY])).states.get(KEY)?.snapshot.stagedKeyMaterial).toBe(NEXT);
+      });
+
+      it.each([
+        ['the deleted material current', STAGED],
+        ['the material before the rotation current', CURRENT],
+      ])(
+        'still pages the deletion of the material the key uses while the first reads lag, showing the key usable with %s',
+        async (_, shownCurrent) => {
+          // Prepare: STAGED was rotated in (its events not judged yet) and deleted. KMS shows the key usable with CURRENT
+          // to the first import; after the deletion, its first two reads still show the key usable, then pending import.
+          mockLiveKey();
+          kmsMock
+            .on(DescribeKeyCommand, { KeyId: KEY })
+            .resolvesOnce(describeImportedKey('Enabled', CURRENT))
+            .resolvesOnce(describeImportedKey('Enabled', shownCurrent))
+            .resolvesOnce(describeImportedKey('Enabled', shownCurrent))
+            .resolves(describeImportedKey('PendingImport', STAGED));
+          let clock = Date.parse('2025-05-20T20:30:03Z');
+          const { detect, sleeps } = makeDetector({}, { now: () => clock });
+          await detect(firstImport);
+          clock = Date.parse('2025-05-20T20:45:11Z');
+
+          // Act
+          const { finding } = await detect(deletion);
+
+          // Assess
+          expect(sleeps).toEqual([500, 500]);
+          expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical' });
+          expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+          expect(published(topics.page)).toHaveLength(1);
+          expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('PendingImport');
+        },
+      );
+
+      it('still pages a late deletion that KMS shows pending import once read again, though a later import was judged', async () => {
+        // Prepare: as above, STAGED's deletion delivered after NEXT's import; the first read after it lags, showing the
+        // key usable with CURRENT, then KMS shows it pending import.
+        mockLiveKey();
+        kmsMock
+          .on(DescribeKeyCommand, { KeyId: KEY })
+          .resolvesOnce(describeImportedKey('Enabled', CURRENT))
+          .resolvesOnce(describeImportedKey('Enabled', CURRENT))
+          .resolvesOnce(describeImportedKey('Enabled', CURRENT))
+          .resolvesOnce(describeImportedKey('Enabled', CURRENT))
+          .resolves(describeImportedKey('PendingImport', STAGED));
+        let clock = Date.parse('2025-05-20T20:30:03Z');
+        const { detect, sleeps } = makeDetector({}, { now: () => clock });
+        await detect(firstImport);
+        clock = Date.parse('2025-05-20T20:40:03Z');
+        await detect(stage);
+        clock = Date.parse('2025-05-20T20:50:03Z');
+        await detect(stageNext);
+        clock = Date.parse('2025-05-20T20:50:10Z');
+
+        // Act
+        const { finding } = await detect(deletion);
+
+        // Assess
+        expect(sleeps).toEqual([500]);
+        expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical' });
+        expect(published(topics.page)).toHaveLength(1);
+      });
+
+      it('still pages the deletion of the material the key uses when every read lags, naming it current', async () => {
+        liveImportedKey('Enabled', CURRENT);
+        let clock = Date.parse('2025-05-20T20:30:03Z');
+        const { detect, sleeps } = makeDetector({}, { now: () => clock });
+        await detect(firstImport);
+        liveImportedKey('Enabled', STAGED);
+        clock = Date.parse('2025-05-20T20:45:11Z');
+
+        const { finding } = await detect(deletion);
+
+        expect(sleeps).toEqual([500, 500, 500]);
+        expect(finding).toMatchObject({ event: 'DeleteImportedKeyMaterial', severity: 'critical' });
+        expect(finding?.changes.key_state).toMatchObject({ before: 'Enabled', after: 'PendingImport' });
+        expect(published(topics.page)).toHaveLength(1);
+        expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('PendingImport');
+      });
+    });
+
     describe('an older staging import delivered after a newer one, the key judged from its events (KMS refuses reads)', () => {
       // Alice stages NEXT (20:50) after the rotation that made STAGED current (20:42); STAGED's own import (20:40)
       // comes last. Then one of them is deleted.
-      const NEXT = 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210';
-      const stageNext = staging('import-3', '2025-05-20T20:50:00Z', NEXT);
       const deletionOf = (id: string) =>
         record('DeleteImportedKeyMaterial__awskmsdg-current__1', 'delete-2', '2025-05-20T20:55:00Z', (r) => {
           Object.assign(r.requestParameters as Json, { keyMaterialId: id });
