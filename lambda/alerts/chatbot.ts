@@ -6,6 +6,7 @@
  */
 
 import { isIP } from 'node:net';
+import { withoutSourceIdentity } from '../core/actor';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
@@ -115,7 +116,11 @@ function title(finding: Finding): string {
   const said = finding.status === 'drift' || startsWithWord(oneLine(text), oneLine(finding.status, 12));
   const status = said ? '' : ` ${oneLine(finding.status, 12).toUpperCase()}`;
   const prefix = `${emoji} [${oneLine(finding.severity, 12).toUpperCase()}]${status} `;
-  return prefix + escapeWithin(safeText(text, MAX_TITLE), MAX_TITLE - prefix.length, slackEscape);
+  const max = MAX_TITLE - prefix.length;
+  // The source identity is shown whole or not at all (the Who line has it): cut, `alice@exa…` reads as another name.
+  const fits = slackEscape(safeText(text, MAX_TITLE)).length <= max;
+  const shown = fits ? text : withoutSourceIdentity(text, finding.sourceIdentity);
+  return prefix + escapeWithin(safeText(shown, MAX_TITLE), max, slackEscape);
 }
 
 const startsWithWord = (text: string, word: string): boolean =>

@@ -3,6 +3,7 @@
  * finding is sanitized to single lines, and the body stays far below SNS's 256 KiB message limit.
  */
 
+import { withoutSourceIdentity } from '../core/actor';
 import type { AttributeChange, Finding, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { type CommandsElsewhere, commandsElsewhere } from './kept-commands';
@@ -89,8 +90,15 @@ export function emailSubject(finding: Finding): string {
   const status = finding.status === 'drift' ? '' : `[${oneLine(finding.status, 12).toUpperCase()}]`;
   // The summary names the change and who made it; the event name is in the body: the subject keeps room for the actor.
   const prefix = `[${oneLine(finding.severity, 12).toUpperCase()}]${status}`;
-  const summary = oneLine(safeText(finding.summary, MAX_SUBJECT * 4));
-  return truncate(`${prefix} ${shortenLongWords(summary, MAX_SUBJECT - prefix.length - 1)}`, MAX_SUBJECT);
+  const max = MAX_SUBJECT - prefix.length - 1;
+  const fitted = (summary: string) => shortenLongWords(oneLine(safeText(summary, MAX_SUBJECT * 4)), max);
+  const whole = fitted(finding.summary);
+  // The source identity is shown whole or not at all (the Who line has it): cut, `alice@exa…` reads as another name.
+  const without = withoutSourceIdentity(finding.summary, finding.sourceIdentity);
+  const keep =
+    without === finding.summary ||
+    (whole.length <= max && withoutSourceIdentity(whole, finding.sourceIdentity) !== whole);
+  return truncate(`${prefix} ${keep ? whole : fitted(without)}`, MAX_SUBJECT);
 }
 
 /**

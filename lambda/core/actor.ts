@@ -126,7 +126,19 @@ function sessionLabel(session: string, role: string): string {
  * identity says more than the name (an identity provider often sets both to the user's name: said once).
  */
 function withSourceIdentity(name: string, session: string, sourceIdentity: string | undefined): string {
-  return sourceIdentity && sourceIdentity !== session ? `${name} (source identity ${sourceIdentity})` : name;
+  return sourceIdentity && sourceIdentity !== session ? `${name}${sourceIdentityNote(sourceIdentity)}` : name;
+}
+
+const sourceIdentityNote = (sourceIdentity: string): string => ` (source identity ${sourceIdentity})`;
+
+/**
+ * A summary without the ` (source identity alice@example.com)` its caller's name has, for a line too short for the
+ * whole summary: cut, `alice@exa…` would read as another name; the finding's `sourceIdentity` still names her.
+ */
+export function withoutSourceIdentity(summary: string, sourceIdentity: string | undefined): string {
+  const note = sourceIdentity ? sourceIdentityNote(sourceIdentity) : '';
+  const at = note ? summary.indexOf(note) : -1;
+  return at < 0 ? summary : summary.slice(0, at) + summary.slice(at + note.length);
 }
 
 /**

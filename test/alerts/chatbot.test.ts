@@ -3,7 +3,7 @@ import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
-import { detect, rec } from '../core/harness';
+import { at, by, createAlias, detect, OTHER_KEY_ID, rec, sessionIdentity, withSourceIdentity } from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -50,6 +50,26 @@ describe('formatChatbotNotification: format', () => {
     expect(formatChatbotNotification(putKeyPolicyOpened).content.title).toBe(
       ':rotating_light: [CRITICAL] Key policy of alias/payments opened to account 444455556666 by Alice',
     );
+  });
+
+  it('leaves out of the title a source identity it would cut, so that no cut name reads as another caller', () => {
+    // Prepare: alice, behind the session deploy-4711, moves alias/my_alias to another key
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+    const alias = at(createAlias('alias/my_alias', OTHER_KEY_ID), 'alias-1', '2020-11-01T09:05:00Z');
+    const { last } = detect([alias, by(rec('UpdateAlias__awskmsdg__1'), identity)]);
+    expect(last.summary).toBe(
+      'Alias alias/my_alias moved from 0987dcba-09fe-87dc-65ba-ab0987654321 to 1234abcd-12ab-34cd-56ef-1234567890ab by deploy-4711 (source identity alice@example.com)',
+    );
+
+    // Act
+    const { content, metadata } = formatChatbotNotification(last);
+
+    // Assess: not `(source identity alice@exa…`; the Who line and the summary, with room for her, name her
+    expect(content.title).toBe(
+      ':red_circle: [ERROR] Alias alias/myˍalias moved from 0987dcba-09fe-87dc-65ba-ab0987654321 to 1234abcd-12ab-34cd-56ef-1234567890ab by deploy-4711',
+    );
+    expect(content.description).toContain('(source identity `alice@example.com`)');
+    expect(metadata.summary).toBe(last.summary.replace('my_alias', 'myˍalias'));
   });
 
   it('says where the call came from, under who made it, when the record says', () => {

@@ -3,7 +3,7 @@ import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
-import { detect, rec } from '../core/harness';
+import { at, by, createAlias, detect, KEY_ID, onKey, rec, sessionIdentity, withSourceIdentity } from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -56,6 +56,42 @@ describe('formatEmail: subject', () => {
     );
     const { subject } = formatEmail({ ...scheduled, summary: `Key ${'y'.repeat(300)} disabled by Mallory` });
     expect(subject).toBe(`[CRITICAL] Key ${'y'.repeat(12)}… disabled by Mallory`);
+  });
+
+  it('leaves out a source identity it would cut, so that no cut name reads as another caller', () => {
+    // Prepare: alice, behind the session deploy-4711, schedules the deletion of the key of alias/payments-prod
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+    const alias = at(createAlias('alias/payments-prod', KEY_ID), 'alias-1', '2021-03-01T09:05:00Z');
+    const { last } = detect([alias, by(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), identity)]);
+    expect(last.summary).toBe(
+      'Key alias/payments-prod scheduled for deletion on 2021-04-12T18:58:30Z by deploy-4711 (source identity alice@example.com)',
+    );
+
+    // Act
+    const { subject } = formatEmail(last);
+
+    // Assess: not `(source identity alice@exa…`; the Who line names her
+    expect(subject).toBe(
+      '[CRITICAL] Key alias/payments-prod scheduled for deletion on 2021-04-12T18:58:30Z by deploy-4711',
+    );
+    expect(linesOf(last)).toContain(`Who:       ${last.user} (source identity alice@example.com)`);
+  });
+
+  it('keeps a source identity whole when cutting long words makes room for it', () => {
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+    const { last } = detect([by(onKey(rec('DisableKey__awskmsdg__1')), identity)]);
+    expect(formatEmail(last).subject).toBe(
+      '[CRITICAL] Key 1234abcd-12a… disabled by deploy-4711 (source identity alice@example.com)',
+    );
+    const named = (sourceIdentity: string) => ({
+      ...last,
+      sourceIdentity,
+      summary: last.summary.replace('alice@example.com', sourceIdentity),
+    });
+    // A source identity that is itself a long word is never the one cut.
+    expect(formatEmail(named('alice.longname@payments.example.com')).subject).toBe(
+      '[CRITICAL] Key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by deploy-4711',
+    );
   });
 
   it('cuts a long word holding $ patterns as it is, with nothing of the summary pasted into it', () => {

@@ -82,6 +82,12 @@ export function sessionIdentity(roleName: string, sessionName: string, account =
   return identity;
 }
 
+/** `identity`, a role session's, with the source identity `sourceIdentity` (`sessionContext.sourceIdentity`). */
+export function withSourceIdentity(identity: Json, sourceIdentity: string): Json {
+  (identity.sessionContext as { sourceIdentity?: string }).sourceIdentity = sourceIdentity;
+  return identity;
+}
+
 export function by(record: CloudTrailRecord, identity: Json): CloudTrailRecord {
   record.userIdentity = identity;
   return record;
