@@ -6,7 +6,7 @@
  */
 
 import { isIP } from 'node:net';
-import { withoutSourceIdentity } from '../core/actor';
+import { sourceIdentityBeyond, withoutSourceIdentity } from '../core/actor';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
@@ -129,9 +129,10 @@ const startsWithWord = (text: string, word: string): boolean =>
 function description(finding: Finding): string {
   const service = slackEscape(oneLine(finding.service, 16));
   const status = slackEscape(oneLine(finding.status, 12));
+  const behind = sourceIdentityBeyond(finding.user, finding.sourceIdentity);
   const head = [
     `*Event:* ${code(finding.event, 80)} (${service}) · *Status:* ${status}`,
-    `*Who:* ${code(finding.user, 300)}${finding.sourceIdentity ? ` (source identity ${code(finding.sourceIdentity, 80)})` : ''}`,
+    `*Who:* ${code(finding.user, 300)}${behind ? ` (source identity ${code(behind, 80)})` : ''}`,
     ...(finding.sourceIp || finding.userAgent ? [originLine(finding)] : []),
     `*When:* ${escapeWithin(safeText(finding.timestamp, 40), 60, slackEscape)}`,
     `*Where:* account ${code(finding.account, 40)}, region ${code(finding.region, 40)}`,

@@ -3,7 +3,7 @@
  * finding is sanitized to single lines, and the body stays far below SNS's 256 KiB message limit.
  */
 
-import { withoutSourceIdentity } from '../core/actor';
+import { sourceIdentityBeyond, withoutSourceIdentity } from '../core/actor';
 import type { AttributeChange, Finding, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { type CommandsElsewhere, commandsElsewhere } from './kept-commands';
@@ -146,10 +146,11 @@ function overview(finding: Finding): string[] {
   return [safeText(finding.summary, MAX_TEXT_CHARS), '', ...facts.map(([label, value]) => fact(label, value))];
 }
 
-/** The `user` ARN, and who is behind its role session when a source identity says so. */
+/** The `user` ARN, and who is behind its role session when a source identity says more than the session's name. */
 function who(finding: Finding): string {
   const user = safeText(finding.user, MAX_ITEM_CHARS);
-  return finding.sourceIdentity ? `${user} (source identity ${safeText(finding.sourceIdentity, 128)})` : user;
+  const behind = sourceIdentityBeyond(finding.user, finding.sourceIdentity);
+  return behind ? `${user} (source identity ${safeText(behind, 128)})` : user;
 }
 
 /** `203.0.113.5 (aws-cli/2.17.0 …)`: the source IP and the user agent, whichever the record has. */

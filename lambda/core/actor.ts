@@ -38,9 +38,9 @@ export function resolveActor(
   const arn = text(id.arn);
   const issuerArn = text(id.sessionContext?.sessionIssuer?.arn);
   const sourceIdentity = text(id.sessionContext?.sourceIdentity);
-  // A caller its ARN names: `label`, its account when another, then who is behind its role `session`.
-  const named = (label: string, callerArn: string, session: string) => ({
-    name: withSourceIdentity(ofAccount(label, callerArn, recipientAccount), session, sourceIdentity),
+  // A caller its ARN names: `label`, its account when another, then who is behind its role session.
+  const named = (label: string, callerArn: string) => ({
+    name: withSourceIdentity(ofAccount(label, callerArn, recipientAccount), callerArn, sourceIdentity),
     ...(sourceIdentity ? { sourceIdentity } : {}),
   });
 
@@ -59,7 +59,7 @@ export function resolveActor(
     const sessionArn = `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`;
     return {
       arn: sessionArn,
-      ...named(sessionLabel(session, role ?? ''), sessionArn, session),
+      ...named(sessionLabel(session, role ?? ''), sessionArn),
       type,
       issuerArn,
       invokedBy,
@@ -81,7 +81,7 @@ export function resolveActor(
     };
   }
   if (arn) {
-    return { arn, ...named(shortName(arn, id) || arn, arn, arn.split('/').pop() ?? ''), type, issuerArn, invokedBy };
+    return { arn, ...named(shortName(arn, id) || arn, arn), type, issuerArn, invokedBy };
   }
   if (text(id.onBehalfOf?.userId)) {
     // Identity Center users without an ARN: name them by their identity store user id.
@@ -121,12 +121,18 @@ function sessionLabel(session: string, role: string): string {
   return role && OPAQUE_SESSION.test(session) ? `session ${session} of role ${role}` : session;
 }
 
+/** `deploy-4711 (source identity alice@example.com)`: the session's name, then who is behind it. */
+function withSourceIdentity(name: string, callerArn: string, sourceIdentity: string | undefined): string {
+  const behind = sourceIdentityBeyond(callerArn, sourceIdentity);
+  return behind ? `${name}${sourceIdentityNote(behind)}` : name;
+}
+
 /**
- * `deploy-4711 (source identity alice@example.com)`: the session's name, then who is behind it when the source
- * identity says more than the name (an identity provider often sets both to the user's name: said once).
+ * The source identity of a caller, to name beside it, when it says more than the session's name, the last part of
+ * its ARN (`user`): an identity provider often sets both to the user's name, said once.
  */
-function withSourceIdentity(name: string, session: string, sourceIdentity: string | undefined): string {
-  return sourceIdentity && sourceIdentity !== session ? `${name}${sourceIdentityNote(sourceIdentity)}` : name;
+export function sourceIdentityBeyond(callerArn: string, sourceIdentity: string | undefined): string | undefined {
+  return sourceIdentity && sourceIdentity !== callerArn.split('/').pop() ? sourceIdentity : undefined;
 }
 
 const sourceIdentityNote = (sourceIdentity: string): string => ` (source identity ${sourceIdentity})`;

@@ -3,7 +3,17 @@ import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
-import { at, by, createAlias, detect, OTHER_KEY_ID, rec, sessionIdentity, withSourceIdentity } from '../core/harness';
+import {
+  at,
+  by,
+  createAlias,
+  detect,
+  OTHER_KEY_ID,
+  onKey,
+  rec,
+  sessionIdentity,
+  withSourceIdentity,
+} from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -85,6 +95,19 @@ describe('formatChatbotNotification: format', () => {
     const chained = { ...putKeyPolicyOpened, user: DEPLOY_SESSION, sourceIdentity: 'alice@example.com' };
     const lines = formatChatbotNotification(chained).content.description.split('\n');
     expect(lines[1]).toBe(`*Who:* \`${DEPLOY_SESSION}\` (source identity \`alice@example.com\`)`);
+  });
+
+  it('names the source identity once when the session is named after it, as the summary does', () => {
+    const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
+    const { last } = detect([
+      by(onKey(rec('DisableKey__awskmsdg__1')), withSourceIdentity(carol, 'carol@example.com')),
+    ]);
+    expect(last).toMatchObject({
+      sourceIdentity: 'carol@example.com',
+      summary: expect.stringMatching(/by carol@example\.com$/),
+    });
+    const lines = formatChatbotNotification(last).content.description.split('\n');
+    expect(lines[1]).toBe(`*Who:* \`${last.user}\``);
   });
 
   it('calls the source a source, not an IP, when a service made the call (CreateGrant__awskmsdg__3: DynamoDB)', () => {

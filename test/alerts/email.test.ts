@@ -142,6 +142,18 @@ describe('formatEmail: body', () => {
     expect(linesOf(chained)).toContain(`Who:       ${user} (source identity alice@example.com)`);
   });
 
+  it('names the source identity once when the session is named after it, as the summary does', () => {
+    const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
+    const { last } = detect([
+      by(onKey(rec('DisableKey__awskmsdg__1')), withSourceIdentity(carol, 'carol@example.com')),
+    ]);
+    expect(last).toMatchObject({
+      sourceIdentity: 'carol@example.com',
+      summary: expect.stringMatching(/by carol@example\.com$/),
+    });
+    expect(linesOf(last)).toContain(`Who:       ${last.user}`);
+  });
+
   it('says where the call came from: its source IP and user agent, when the record has them', () => {
     const fromCli = { ...putKeyPolicyOpened, sourceIp: '203.0.113.5', userAgent: 'aws-cli/2.17.0 Python/3.11' };
     expect(linesOf(fromCli)).toContain('From:      203.0.113.5 (aws-cli/2.17.0 Python/3.11)');
