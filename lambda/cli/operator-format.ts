@@ -4,6 +4,7 @@
  */
 
 import { styleText } from 'node:util';
+import { withoutSourceIdentity } from '../core/actor';
 import { lookup } from '../core/state';
 import type { Severity } from '../core/types';
 import { attributesOf, type OpenDrift, uncomparedPaths } from '../ops/drift';
@@ -91,10 +92,12 @@ export function formatStatus(report: StatusReport, options: TableOptions): strin
     // characters and more, past 80 columns with its indent).
     lines.push(paint('dim', `${' '.repeat(10)}${clean(row.resource)}`));
     if (row.latest) {
-      const { timestamp, event, summary } = row.latest;
-      lines.push(
-        paint('dim', cut(`${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(summary)}`, columns)),
-      );
+      const { timestamp, event, summary, sourceIdentity } = row.latest;
+      const latest = (text: string) => `${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(text)}`;
+      // The source identity is shown whole or not at all (the finding has it): cut, `alice@exa…` reads as another name.
+      const whole = latest(summary);
+      const line = columns && whole.length > columns ? latest(withoutSourceIdentity(summary, sourceIdentity)) : whole;
+      lines.push(paint('dim', cut(line, columns)));
     }
   }
   return `${lines.join('\n')}\n`;

@@ -6,6 +6,7 @@ import { formatAccepted, formatAdopted, formatBaselines, formatStatus } from '..
 import { snapshotFromState } from '../../lambda/core/state';
 import type { OpenDrift } from '../../lambda/ops/drift';
 import type { AcceptResult, BaselineView, StatusReport } from '../../lambda/ops/operations';
+import { by, detect, onKey, rec, sessionIdentity, withSourceIdentity } from '../core/harness';
 
 const KEY = 'arn:aws:kms:ap-southeast-2:111122223333:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
 
@@ -50,6 +51,24 @@ describe('keydrift status on a terminal', () => {
     const [, row] = formatStatus(report, { color: false, columns: 0 }).split('\n');
     expect(row).toMatch(/ {2}description, enab…$/);
     expect(row).toHaveLength(80);
+  });
+});
+
+describe('keydrift status on a wide terminal', () => {
+  it('leaves out of the latest finding a source identity it would cut, so that no cut name reads as another caller', () => {
+    // Prepare: alice, behind the session deploy-4711, turned off the key's rotation
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+    const { last } = detect([by(onKey(rec('DisableKeyRotation__awskmsdg__1')), identity)]);
+    const summary = 'Automatic rotation of key 1234abcd-12ab-34cd-56ef-1234567890ab disabled by deploy-4711';
+    expect(last.summary).toBe(`${summary} (source identity alice@example.com)`);
+    const rotationOff = { ...report, drift: [{ ...drifted, latest: last }] };
+
+    // Act
+    const [, , , latest] = formatStatus(rotationOff, { color: false, columns: 160 }).split('\n');
+
+    // Assess: not `(source identity alice@exa…`
+    expect(latest).toBe(`          latest: ${last.timestamp} DisableKeyRotation: ${summary}`);
+    expect(formatStatus(rotationOff, { color: false, columns: 200 })).toContain(last.summary);
   });
 });
 
