@@ -1,4 +1,4 @@
-import { isPlannedPrincipal } from './actor';
+import { isPlannedPrincipal, withoutSourceIdentity } from './actor';
 import { parseArn } from './arn';
 import {
   approvedDeletionDatedSummary,
@@ -307,8 +307,17 @@ function summaryOf(
 
 /** Longest summary: values a caller chose (a 5,000-character tag) must not turn the one line into a page. */
 const MAX_SUMMARY_CHARS = 400;
-/** A summary cut to its maximum length, with an ellipsis. */
-export function boundedSummary(summary: string): string {
+/**
+ * A summary cut to its maximum length, with an ellipsis. The source identity of its caller's name is kept whole or
+ * left out (the finding's `sourceIdentity` names it): cut, `alice@exa…` reads as another name.
+ */
+export function boundedSummary(summary: string, sourceIdentity?: string): string {
+  const cut = cutSummary(summary);
+  const without = withoutSourceIdentity(summary, sourceIdentity);
+  return without === summary || withoutSourceIdentity(cut, sourceIdentity) !== cut ? cut : cutSummary(without);
+}
+
+function cutSummary(summary: string): string {
   if (summary.length <= MAX_SUMMARY_CHARS) return summary;
   // Never half of a surrogate pair (an emoji in a tag value): a lone surrogate is not text.
   const cut = /[\uD800-\uDBFF]/.test(summary[MAX_SUMMARY_CHARS - 2]) ? MAX_SUMMARY_CHARS - 2 : MAX_SUMMARY_CHARS - 1;
@@ -396,6 +405,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
         approvedDeletionDated: observation.approvedDeletionDated,
         approvedReplicasDeleted: observation.approvedReplicasDeleted,
       }),
+      event.actor.sourceIdentity,
     ),
     remediation: remediationOf(observation, status),
   };

@@ -5,7 +5,7 @@
 import { classifyRecord } from '../../lambda/core/normalize';
 import { SEVERITIES, STATUSES } from '../../lambda/core/types';
 import { sample, sampleNames } from '../helpers/fixtures';
-import { detect, rec } from './harness';
+import { by, detect, rec, sessionIdentity, withSourceIdentity } from './harness';
 
 const writes = sampleNames().filter((name) => classifyRecord(sample(name)) === 'write');
 const reads = sampleNames().filter((name) => classifyRecord(sample(name)) === 'read');
@@ -80,6 +80,35 @@ describe('Summary length', () => {
     expect(last.summary.endsWith('…')).toBe(true);
     expect(last.summary).toMatch(/^Tags of .* changed by Alice: note=x+…$/);
     expect(last.changes.tags.after).toEqual({ note: long });
+  });
+
+  it('leaves out a source identity the cut would reach, so that no cut name reads as another caller', () => {
+    // Prepare: alice, behind the session deploy-4711, grants a role with a long path every operation
+    const grantee = `arn:aws:iam::111122223333:role/${'platform/'.repeat(6)}payments-batch-worker`;
+    const operations = [
+      ...['Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+      ...['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'DescribeKey', 'CreateGrant', 'RetireGrant'],
+    ];
+    const grant = rec('CreateGrant__awskmsdg__1', (r) => {
+      Object.assign(r.requestParameters as object, { granteePrincipal: grantee, operations });
+    });
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+
+    // Act
+    const { last } = detect([by(grant, identity)]);
+
+    // Assess: not `(source identity alice@exa…`; the finding names her
+    expect(last.summary).toBe(
+      `Grant on 1234abcd-12ab-34cd-56ef-1234567890ab for ${grantee} (${[...operations].sort().join(', ')}) created by deploy-4711`,
+    );
+    expect(last.sourceIdentity).toBe('alice@example.com');
+    // A cut that ends further on (in a tag value) keeps it.
+    const tagged = rec('TagResource__awskmsdg__1', (r) => {
+      (r.requestParameters as { tags: unknown }).tags = [{ tagKey: 'note', tagValue: 'x'.repeat(5000) }];
+    });
+    expect(detect([by(tagged, identity)]).last.summary).toMatch(
+      /^Tags of .* changed by deploy-4711 \(source identity alice@example\.com\): note=x+…$/,
+    );
   });
 
   it('never cuts a summary inside a character that takes two UTF-16 units (an emoji)', () => {
