@@ -7,7 +7,7 @@
  *  1. list the account's aliases (one listing, which also names the AWS managed keys to skip) and trails;
  *  2. keys, one ListKeys page at a time: load their stored states and baselines (batched), then read and judge up to
  *     `concurrency` keys at once, every KMS call paced under its request quota (ListGrants: 100 per second);
- *  3. aliases and this Region's trails, from the listings;
+ *  3. aliases, from the listing, and this Region's trails, each read on its own;
  *  4. resources with a baseline that are no longer listed: read again (a key KMS no longer knows is Deleted).
  * Each finding is claimed by its deterministic eventId (the same drift seen every run is one alert), published, and
  * then saved with the new state.
@@ -785,21 +785,24 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const aliases = world.aliases
       .filter((a) => !a.aliasName.startsWith(AWS_ALIAS_PREFIX) && a.targetKeyArn)
       .map((a) => snapshotFromState('alias', a.aliasArn, { target_key_id: a.targetKeyArn }));
-    const trailsReadAt = now();
-    const trails = world.trails.some((t) => isHomeTrail(t.arn))
-      ? await trailReader.readTrails({ where: isHomeTrail })
-      : [];
-    totals.kmsTrails = trails.filter(deliversKmsEvents).length + world.trails.filter((t) => !isHomeTrail(t.arn)).length;
+    // Each home trail is read on its own: one whose status or selectors cannot be read is that trail's failure, not
+    // the end of the aliases and of the resources no longer listed.
+    const trails = world.trails.filter((t) => isHomeTrail(t.arn));
+    // A trail not read (its read failed) is given the benefit of the doubt, as one of another account or Region is.
+    let silentTrails = 0;
     const listed = [...aliases, ...trails];
     const loaded = await loadAll(listed.map((s) => s.arn));
-    const listedDone = await pool(listed, (live) =>
-      guarded(live.arn, inv, proxy, async () => {
+    const listedDone = await pool(listed, (listing) =>
+      guarded(listing.arn, inv, proxy, async () => {
+        const readAt = listing.kind === 'alias' ? world.surveyedAt : now();
+        const live = listing.kind === 'alias' ? listing : await trailReader.readTrail(listing.arn);
         totals[live.kind === 'alias' ? 'aliases' : 'trails']++;
-        const readAt = live.kind === 'alias' ? world.surveyedAt : trailsReadAt;
+        if (live.kind === 'trail' && !deliversKmsEvents(live)) silentTrails++;
         await reconcileOne(live, loaded.get(live.arn) ?? {}, world, proxy, inv, readAt);
       }),
     );
     if (!listedDone) return false;
+    totals.kmsTrails = world.trails.length - silentTrails;
 
     const present = await listedKeys();
     for (const alias of world.aliases) present.add(alias.aliasArn);

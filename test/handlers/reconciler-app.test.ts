@@ -518,6 +518,31 @@ describe('Reconciler: adoption and drift', () => {
     expect(result.counts?.gone).toBe(1);
   });
 
+  it("goes on with the aliases and the keys KMS no longer lists when a trail's status cannot be read", async () => {
+    // Prepare: adopted; then a key deleted and an alias moved unseen, while CloudTrail throttles the trail's status.
+    account = accountWith(2);
+    await reconciler()({});
+    const [gone, other] = customerKeys(account);
+    account.aliases.set('alias/payments', other.id);
+    account.keys.delete(gone.arn);
+    trailMock.on(GetTrailStatusCommand).rejects(throttlingError());
+
+    // Act
+    const result = await reconciler()({});
+
+    // Assess: the trail is a failure of its own (alarmed, read again next run); the rest is reconciled.
+    expect(result).toMatchObject({ status: 'completed', counts: { failures: 1, gone: 1, aliases: 1 } });
+    expect(result.findings.map((f) => [f.resource, f.severity]).sort()).toEqual(
+      [
+        [gone.arn, 'critical'],
+        [other.arn, 'warning'],
+        [`arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`, 'error'],
+      ].sort(),
+    );
+    // A trail it could not read is given the benefit of the doubt: no "no trail delivers KMS events" alarm.
+    expect(result.counts?.kmsTrails).toBe(1);
+  });
+
   it('leaves an organization trail to the management account that owns it, and finishes the run', async () => {
     // Prepare: the member account sees the organization's trail; its role may not read that trail's status.
     const orgTrail = `arn:aws:cloudtrail:${REGION}:999988887777:trail/o-exampleorgid-audit`;
