@@ -458,6 +458,9 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
   const of = (attribute: string, change: AttributeChange): Severity => {
     switch (attribute) {
       case 'key_state':
+        // Left Disabled as its deletion date went back to none: a deletion cancelled, as CancelKeyDeletion weighs.
+        if (change.after === 'Disabled' && changes.deletion_date?.back_to_baseline && !changes.deletion_date.after)
+          return 'info';
         return UNUSABLE_KEY_STATES.has(String(change.after)) ? 'critical' : 'info';
       case 'deletion_date':
       case 'key_material':

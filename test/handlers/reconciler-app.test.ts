@@ -1410,6 +1410,27 @@ describe('Reconciler: keys found pending deletion', () => {
     ]);
   });
 
+  it('takes a deletion cancelled unseen as CancelKeyDeletion: info, the key left Disabled still drift, no second page', async () => {
+    // Prepare: adopted Enabled; its deletion scheduled unseen, which a run pages.
+    account = accountWith(1);
+    const [key] = customerKeys(account);
+    await reconciler({}, () => START)({});
+    Object.assign(key, { keyState: 'PendingDeletion', deletionDate: new Date(START + 30 * DAY) });
+    const scheduled = await reconciler({}, () => START + DAY)({});
+    expect(scheduled.findings.map((f) => [f.severity, f.status])).toEqual([['critical', 'drift']]);
+    snsMock.resetHistory();
+
+    // Act: the deletion cancelled unseen, which leaves the key Disabled.
+    Object.assign(key, { keyState: 'Disabled', deletionDate: undefined });
+    const cancelled = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess: as the detector judges the CancelKeyDeletion record; the key still to be enabled.
+    expect(cancelled.findings.map((f) => [f.severity, f.status, f.changes.key_state?.after, f.remediation])).toEqual([
+      ['info', 'drift', 'Disabled', [`aws kms enable-key --key-id ${key.arn} --region ${REGION}`]],
+    ]);
+    expect(snsMock).not.toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
+  });
+
   it('approves a key caught while being created or updated as working: nothing to report once it is', async () => {
     for (const passing of ['Creating', 'Updating']) {
       // Prepare
