@@ -445,8 +445,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     }
     if (lagging.length === 0) return { read: live, settled: false };
     // The re-reads ran out: the core judges the event by the last read. What the event then still sets that the read
-    // does not show is taken from the event, but after a later change was judged: the read shows that change.
-    const byLastRead = judgedBy(live, true);
+    // does not show is taken from the event, but after a later change was judged: the read shows that change. Only
+    // when taking the read as the truth changes the judgement: any other event is judged as its first read showed it
+    // (a lagging read of an expiry shows the material in use, which a re-import then hides).
+    const settledBy = judgedBy(live, true);
+    const byLastRead = stableJson(settledBy) === stableJson(judgedBy(live, false)) ? effect : settledBy;
     lagging = laterSaved ? [] : pathsNotYetVisible(byLastRead, live);
     if (lagging.length === 0) return { read: live, settled: true };
     logger.warn('Live state still differs from the event; taking the event for those paths', {

@@ -1258,6 +1258,28 @@ describe('createDetector: live state', () => {
       expect(finding?.summary).toContain('the key cannot be used until it is re-imported');
     });
 
+    it('still takes the key as pending import when KMS first shows the material the key uses expired by then, then re-imported', async () => {
+      // Prepare: keydrift knows nothing of the key's material; its first read, lagging, shows the material it uses
+      // expiring with the event; an automation re-imports it before the re-read, which shows a new ValidTo.
+      const expired = liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2026-05-21T05:47:45Z'),
+      });
+      const reimported = liveImportedKey('Enabled', {
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date('2027-05-21T00:00:00Z'),
+      });
+      kmsMock.on(DescribeKeyCommand, { KeyId: KEY }).resolvesOnce(expired.describe).resolves(reimported.describe);
+      const { detect } = makeDetector({ lagRetries: 1 }, { now: () => Date.parse('2026-05-21T05:47:53Z') });
+
+      // Act
+      const { finding } = await detect(nativeExpiry as Json);
+
+      // Assess: the expiry of the material in use, as the first read showed, not that of staged material.
+      expect(finding?.changes.key_state).toMatchObject({ after: 'PendingImport' });
+      expect(finding?.summary).toContain('the key cannot be used until it is re-imported');
+    });
+
     it('still takes the key as pending import when KMS reads it so', async () => {
       liveImportedKey('PendingImport', {});
       const clock = { at: 0 };
