@@ -119,7 +119,7 @@ function title(finding: Finding): string {
   const max = MAX_TITLE - prefix.length;
   // The source identity is shown whole or not at all (the Who line has it): cut, `alice@exa…` reads as another name.
   const fits = slackEscape(safeText(text, MAX_TITLE)).length <= max;
-  const shown = fits ? text : withoutSourceIdentity(text, finding.sourceIdentity);
+  const shown = fits ? text : withoutSourceIdentity(text, finding);
   return prefix + escapeWithin(safeText(shown, MAX_TITLE), max, slackEscape);
 }
 

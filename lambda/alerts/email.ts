@@ -94,10 +94,8 @@ export function emailSubject(finding: Finding): string {
   const fitted = (summary: string) => shortenLongWords(oneLine(safeText(summary, MAX_SUBJECT * 4)), max);
   const whole = fitted(finding.summary);
   // The source identity is shown whole or not at all (the Who line has it): cut, `alice@exa…` reads as another name.
-  const without = withoutSourceIdentity(finding.summary, finding.sourceIdentity);
-  const keep =
-    without === finding.summary ||
-    (whole.length <= max && withoutSourceIdentity(whole, finding.sourceIdentity) !== whole);
+  const without = withoutSourceIdentity(finding.summary, finding);
+  const keep = without === finding.summary || (whole.length <= max && withoutSourceIdentity(whole, finding) !== whole);
   return truncate(`${prefix} ${keep ? whole : fitted(without)}`, MAX_SUBJECT);
 }
 

@@ -92,11 +92,11 @@ export function formatStatus(report: StatusReport, options: TableOptions): strin
     // characters and more, past 80 columns with its indent).
     lines.push(paint('dim', `${' '.repeat(10)}${clean(row.resource)}`));
     if (row.latest) {
-      const { timestamp, event, summary, sourceIdentity } = row.latest;
+      const { timestamp, event, summary } = row.latest;
       const latest = (text: string) => `${' '.repeat(10)}latest: ${timestamp} ${clean(event)}: ${clean(text)}`;
       // The source identity is shown whole or not at all (the finding has it): cut, `alice@exa…` reads as another name.
       const whole = latest(summary);
-      const line = columns && whole.length > columns ? latest(withoutSourceIdentity(summary, sourceIdentity)) : whole;
+      const line = columns && whole.length > columns ? latest(withoutSourceIdentity(summary, row.latest)) : whole;
       lines.push(paint('dim', cut(line, columns)));
     }
   }

@@ -139,10 +139,15 @@ const sourceIdentityNote = (sourceIdentity: string): string => ` (source identit
 
 /**
  * A summary without the ` (source identity alice@example.com)` its caller's name has, for a line too short for the
- * whole summary: cut, `alice@exa…` would read as another name; the finding's `sourceIdentity` still names her.
+ * whole summary: cut, `alice@exa…` would read as another name; the finding's `sourceIdentity` still names her. Only
+ * when the name has it (`sourceIdentityBeyond`): else the same text is a value the caller chose (a tag's), kept.
  */
-export function withoutSourceIdentity(summary: string, sourceIdentity: string | undefined): string {
-  const note = sourceIdentity ? sourceIdentityNote(sourceIdentity) : '';
+export function withoutSourceIdentity(
+  summary: string,
+  { user, sourceIdentity }: { user: string; sourceIdentity?: string },
+): string {
+  const behind = sourceIdentityBeyond(user, sourceIdentity);
+  const note = behind ? sourceIdentityNote(behind) : '';
   const at = note ? summary.indexOf(note) : -1;
   return at < 0 ? summary : summary.slice(0, at) + summary.slice(at + note.length);
 }

@@ -311,10 +311,11 @@ const MAX_SUMMARY_CHARS = 400;
  * A summary cut to its maximum length, with an ellipsis. The source identity of its caller's name is kept whole or
  * left out (the finding's `sourceIdentity` names it): cut, `alice@exa…` reads as another name.
  */
-export function boundedSummary(summary: string, sourceIdentity?: string): string {
+export function boundedSummary(summary: string, caller?: { user: string; sourceIdentity?: string }): string {
   const cut = cutSummary(summary);
-  const without = withoutSourceIdentity(summary, sourceIdentity);
-  return without === summary || withoutSourceIdentity(cut, sourceIdentity) !== cut ? cut : cutSummary(without);
+  if (!caller) return cut;
+  const without = withoutSourceIdentity(summary, caller);
+  return without === summary || withoutSourceIdentity(cut, caller) !== cut ? cut : cutSummary(without);
 }
 
 function cutSummary(summary: string): string {
@@ -405,7 +406,7 @@ export function judge(observation: Observation, surroundings: Surroundings, conf
         approvedDeletionDated: observation.approvedDeletionDated,
         approvedReplicasDeleted: observation.approvedReplicasDeleted,
       }),
-      event.actor.sourceIdentity,
+      { user: event.actor.arn, sourceIdentity: event.actor.sourceIdentity },
     ),
     remediation: remediationOf(observation, status),
   };

@@ -77,6 +77,23 @@ describe('formatEmail: subject', () => {
     expect(linesOf(last)).toContain(`Who:       ${last.user} (source identity alice@example.com)`);
   });
 
+  it("leaves a tag value as it is when it says ' (source identity …)' and the caller's name says none", () => {
+    // Prepare: carol's session is named after her source identity (her name says it once); she sets a tag saying it
+    const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
+    const tagged = rec('TagResource__awskmsdg__1', (r) => {
+      (r.requestParameters as { tags: unknown }).tags = [
+        { tagKey: 'owner', tagValue: 'payments (source identity carol@example.com)' },
+      ];
+    });
+    const { last } = detect([by(onKey(tagged), withSourceIdentity(carol, 'carol@example.com'))]);
+
+    // Act
+    const { subject } = formatEmail(last);
+
+    // Assess: the tag value cut as any other, not told as `owner=payments`
+    expect(subject).toMatch(/ changed by carol@example\.com: owner=payments \(source identity caro…$/);
+  });
+
   it('keeps a source identity whole when cutting long words makes room for it', () => {
     const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
     const { last } = detect([by(onKey(rec('DisableKey__awskmsdg__1')), identity)]);
