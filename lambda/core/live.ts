@@ -145,7 +145,7 @@ export function markUndone(
   });
   for (const attribute of undone) finding.changes[attribute].since_undone = true;
   if (undone.length === 0 || undone.length < Object.keys(finding.changes).length) return;
-  finding.summary = boundedSummary(`${finding.summary} (since undone: back at its baseline)`);
+  finding.summary = boundedSummary(`${finding.summary} (since undone: back at its baseline)`, finding);
   finding.remediation = [
     '# nothing to undo: a later change put it back at its approved state, as the live state shows',
   ];

@@ -8,7 +8,7 @@ import { MemoryStore } from '../../lambda/core/memory-store';
 import { normalizeRecord } from '../../lambda/core/normalize';
 import { withFirstSeen } from '../../lambda/core/reconcile';
 import { lookup, snapshotFromState } from '../../lambda/core/state';
-import { config, createKey, KEY_ARN, onKey, rec } from './harness';
+import { by, config, createKey, KEY_ARN, onKey, rec, sessionIdentity, withSourceIdentity } from './harness';
 
 /** What the live reads of a key return, as the adapters flatten them. */
 const liveKey = (state: Record<string, unknown>) =>
@@ -274,6 +274,45 @@ describe('An older event judged after the change that undid it', () => {
     expect(finding.changes.key_state?.since_undone).toBeUndefined();
     expect(finding.summary).toBe(summary);
     expect(finding.remediation).toEqual(remediation);
+  });
+});
+
+describe('An event judged after the change that undid it, its summary as long as a summary may be', () => {
+  it('leaves out the source identity its caller is named with rather than cut it to say so', () => {
+    // Prepare: alice, behind the session deploy-4711, grants a role with a long path; the grant was retired before
+    // this event is judged. Its summary ends with her source identity, at the 400 characters a summary may have.
+    const store = new MemoryStore();
+    const detector = new Detector(config(), store);
+    detector.observe(normalizeRecord(createKey()));
+    const identity = withSourceIdentity(sessionIdentity('platform-deployer', 'deploy-4711'), 'alice@example.com');
+    const grant = (path: string) =>
+      normalizeRecord(
+        by(
+          onKey(
+            rec('CreateGrant__awskmsdg__1', (r) => {
+              Object.assign(r.requestParameters as object, {
+                granteePrincipal: `arn:aws:iam::111122223333:role/${path}payments-batch-worker`,
+              });
+            }),
+          ),
+          identity,
+        ),
+      );
+    const short = new Detector(config(), new MemoryStore()).observe(grant('')).summary;
+    const event = grant(`${'p'.repeat(400 - short.length - 1)}/`);
+    const effect = effectOf(event, store);
+    const finding = detector.observe(event);
+    expect(finding.summary).toHaveLength(400);
+    expect(finding.summary).toMatch(/ created by deploy-4711 \(source identity alice@example\.com\)$/);
+
+    // Act
+    markUndone(finding, effect, store.baseline(KEY_ARN) ?? liveKey({}), store.baseline(KEY_ARN));
+
+    // Assess: not `(source identity alice@example.co…`; the finding names her
+    expect(finding.changes.grants?.since_undone).toBe(true);
+    expect(finding.summary).toContain(' created by deploy-4711 (since undone: back at its');
+    expect(finding.summary).not.toContain('(source identity');
+    expect(finding.sourceIdentity).toBe('alice@example.com');
   });
 });
 
