@@ -4,7 +4,7 @@
  *
  * | item | pk | sk | other attributes |
  * | --- | --- | --- | --- |
- * | adoption marker | `META` | `ADOPTION` | `adoptedAt`, `runId`, `resources`: the first complete reconcile |
+ * | adoption marker | `META` | `ADOPTION` | `adoptedAt`, `runId`, `resources`, `owed`: the first complete reconcile |
  * | run cursor | `META` | `RECONCILE` | `runId`, `sequence`, `cursor` (JSON), `updatedAt`: an unfinished run |
  *
  * Adoption writes a resource's baseline and state; later reconciles write states that changed without a finding, and
@@ -37,6 +37,12 @@ export interface Adoption {
   adoptedAt: string;
   runId: string;
   resources: number;
+  /**
+   * The resources (ARNs) the adoption could not reconcile, which a later run adopts silently while they have no
+   * baseline; any other resource found without one appeared since. Stored as a string set, absent when empty (as on
+   * a marker of an earlier version: it owes none).
+   */
+  owed: string[];
 }
 
 /** Where an unfinished run stopped. Its shape is the reconciler's business; the store keeps it as JSON. */
@@ -168,6 +174,7 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
       adoptedAt: Item.adoptedAt?.S ?? '',
       runId: Item.runId?.S ?? '',
       resources: Number(Item.resources?.N ?? 0),
+      owed: Item.owed?.SS ?? [],
     };
   }
 
@@ -181,6 +188,8 @@ export function createReconcileStore(options: ReconcileStoreOptions): ReconcileS
             adoptedAt: s(info.adoptedAt),
             runId: s(info.runId),
             resources: n(info.resources),
+            // A string set cannot be empty: none owed is no attribute.
+            ...(info.owed.length > 0 ? { owed: { SS: [...new Set(info.owed)] } } : {}),
           },
         }),
       ),

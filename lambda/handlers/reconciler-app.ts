@@ -1,7 +1,8 @@
 /**
  * The scheduled reconciler: compares the live state of every customer managed key, alias and trail with its baseline
  * and reports what no event explained, resources that disappeared, drift that went away, and keys about to be
- * deleted. The first complete run adopts the live state as the baseline without alerting.
+ * deleted. The first complete run adopts the live state as the baseline without alerting; the resources it could not
+ * reconcile are owed (named in its adoption marker), and a later run adopts them silently too.
  *
  * One run:
  *  1. list the account's aliases (one listing, which also names the AWS managed keys to skip) and trails;
@@ -31,7 +32,7 @@ import { type AccountAlias, createKmsInventory, InvalidMarkerError, type KeyPage
 import { createKmsReader } from '../adapters/kms-reader';
 import { createFindingPublisher, type PublishReport } from '../adapters/publisher';
 import { createRateLimiter, type KmsReadOperation, kmsRates, type RateLimiter } from '../adapters/rate-limiter';
-import { createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
+import { type Adoption, createReconcileStore, type StoredCursor } from '../adapters/reconcile-store';
 import { createStateStore, type SnapshotWrite, type StoredSnapshot } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
 import { approvedDeleted, withApprovedDeletionGoingOn, withApprovedWaitSpent } from '../core/approved-deletion';
@@ -166,12 +167,23 @@ export interface RunCursor {
   /** Counts of the keys phase so far (the finish phase is counted when it completes). */
   counts: RunCounts;
   invocations: number;
+  /**
+   * The resources (ARNs) whose reconcile failed that the adoption still owes: every one of the adopting run; of a later
+   * run, those its adoption marker names as owed. At most {@link MAX_OWED} (some 80 KB of the cursor item).
+   */
+  owed?: string[];
+  /** More than {@link MAX_OWED} failed while adopting: no adoption marker, the next run adopts again. */
+  owedTooMany?: boolean;
 }
 
 interface Run {
   runId: string;
   sequence: number;
   cursor: RunCursor;
+  /** The adoption marker as the run found it (absent while adopting): its `owed` are adopted silently. */
+  adoption?: Adoption;
+  /** Its `owed`, for lookups. */
+  owing: ReadonlySet<string>;
 }
 
 type Trigger = { kind: 'schedule' } | { kind: 'continue'; runId: string; sequence: number } | { kind: 'invalid' };
@@ -215,6 +227,8 @@ const LEASE_MARGIN_MS = 5_000;
 const LOAD_CHUNK = 50;
 const LOAD_CONCURRENCY = 4;
 const DETAILED_FAILURES = 20;
+/** Resources an adoption may owe; more failed, it is not marked (the next run adopts again). */
+export const MAX_OWED = 1_000;
 const AWS_ALIAS_PREFIX = 'alias/aws/';
 
 export const emptyCounts = (): RunCounts => ({
@@ -469,11 +483,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         logger.info('Listed but gone, never baselined; left to the next run', { resource: live.arn });
         return;
       }
-      if (run.cursor.adopting) {
+      if (run.cursor.adopting || run.owing.has(live.arn)) {
         if (await recon.adopt(live, state?.version ?? null, run.runId, undefined, approvable(live))) {
           run.cursor.counts.adopted++;
         } else {
           logger.info('Changed while being adopted; the next run adopts it', { resource: live.arn });
+          owe(run, live.arn);
         }
         return;
       }
@@ -574,6 +589,19 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   }
 
   /**
+   * Records a resource the adoption still owes: one that failed while adopting, or that the marker names and failed
+   * again (the next run adopts it silently, while it has no baseline).
+   */
+  function owe(run: Run, arn: string): void {
+    const { cursor } = run;
+    if (!cursor.adopting && !run.owing.has(arn)) return;
+    const owed = cursor.owed ?? [];
+    if (owed.includes(arn)) return;
+    if (owed.length >= MAX_OWED) cursor.owedTooMany = true;
+    else cursor.owed = [...owed, arn];
+  }
+
+  /**
    * Runs one resource's work; its failure is counted and logged, and the run goes on (unless it is systemic). A key
    * that denies keydrift its reads is no failure when it never had a baseline (its policy never let keydrift in); one
    * that keydrift could read before (`baselined`) is, as someone took that away.
@@ -600,6 +628,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       }
       inv.failed++;
       run.cursor.counts.failures++;
+      owe(run, resource);
       if (inv.failed <= DETAILED_FAILURES) {
         logger.warn('Resource could not be reconciled; the next run tries again', {
           resource,
@@ -677,6 +706,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
           doneKeyIds: [],
           lastKeyId: undefined,
           counts: emptyCounts(),
+          owed: undefined,
+          owedTooMany: undefined,
         });
         continue;
       }
@@ -777,10 +808,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
    * Aliases, this Region's trails, then resources with a baseline that are no longer listed. Returns false when the
    * invocation ran low on time (the next one does this phase again: what was done is not alerted twice).
    */
-  async function finishPhase(run: Run, world: World, inv: Invocation, totals: RunCounts): Promise<boolean> {
+  async function finishPhase(run: Run, world: World, inv: Invocation, finish: RunCursor): Promise<boolean> {
     const pool = <T>(items: T[], task: (item: T) => Promise<void>) =>
       runPool(items, task, { concurrency, shouldStop: inv.timeLow }).then((started) => started === items.length);
-    const proxy: Run = { ...run, cursor: { ...run.cursor, counts: totals } };
+    const proxy: Run = { ...run, cursor: finish };
+    const totals = finish.counts;
 
     const aliases = world.aliases
       .filter((a) => !a.aliasName.startsWith(AWS_ALIAS_PREFIX) && a.targetKeyArn)
@@ -850,6 +882,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const run: Run = {
       runId: randomUUID(),
       sequence: 0,
+      adoption,
+      owing: new Set(adoption?.owed),
       cursor: {
         startedAt: new Date(now()).toISOString(),
         adopting: !adoption,
@@ -907,20 +941,39 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     };
   }
 
-  async function completeRun(run: Run, totals: RunCounts, inv: Invocation): Promise<ReconcileResult> {
-    if (run.cursor.adopting) {
-      if (totals.failures === 0) {
-        await recon.markAdopted({
-          adoptedAt: new Date(now()).toISOString(),
-          runId: run.runId,
-          resources: totals.adopted,
-        });
-      } else {
-        logger.warn('Adoption incomplete: some resources could not be read; the next run adopts them', {
-          failures: totals.failures,
-        });
-      }
+  /**
+   * Marks the adoption done, naming the resources it still owes (their reconcile failed), or, after it, what it owes
+   * still. An adoption with more failures than it may owe is not marked: the next run adopts again.
+   */
+  async function markAdoption(run: Run, finish: RunCursor): Promise<void> {
+    const owed = finish.owed ?? [];
+    const { adoption } = run;
+    if (adoption && owed.length === adoption.owed.length) return;
+    if (finish.owedTooMany) {
+      logger.warn('Adoption incomplete: too many resources could not be read to name them; the next run adopts again', {
+        failures: finish.counts.failures,
+        maxOwed: MAX_OWED,
+      });
+      return;
     }
+    await recon.markAdopted({
+      adoptedAt: adoption?.adoptedAt ?? new Date(now()).toISOString(),
+      runId: adoption?.runId ?? run.runId,
+      resources: (adoption?.resources ?? 0) + finish.counts.adopted,
+      owed,
+    });
+    if (owed.length > 0) {
+      logger.warn(
+        `Adoption incomplete: ${owed.length} resource(s) could not be adopted; later runs adopt them silently, and ` +
+          'report any other resource without a baseline',
+        { owed: owed.length, failures: finish.counts.failures },
+      );
+    }
+  }
+
+  async function completeRun(run: Run, finish: RunCursor, inv: Invocation): Promise<ReconcileResult> {
+    const totals = finish.counts;
+    if (run.cursor.adopting || run.owing.size > 0) await markAdoption(run, finish);
     await recon.clearCursor(run.runId);
     const seconds = (now() - Date.parse(run.cursor.startedAt)) / 1000;
     metrics.addMetric('OpenDrift', MetricUnit.Count, totals.openDrift);
@@ -977,10 +1030,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         count('StaleContinuations');
         return { status: 'ignored', findings: [] };
       }
-      run = { runId: current.runId, sequence: current.sequence, cursor: current.cursor };
+      run = await resumed(current);
     } else if (current) {
       logger.info('Resuming an unfinished reconcile run', { runId: current.runId, sequence: current.sequence });
-      run = { runId: current.runId, sequence: current.sequence, cursor: current.cursor };
+      run = await resumed(current);
     } else {
       run = await startRun();
       if (!run) return { status: 'ignored', findings: [] };
@@ -992,9 +1045,17 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const world = await survey();
     if (run.cursor.phase === 'keys' && !(await keysPhase(run, world, inv))) return continueRun(run, inv);
     if (inv.timeLow()) return continueRun(run, inv);
-    const totals = { ...run.cursor.counts };
-    if (!(await finishPhase(run, world, inv, totals))) return continueRun(run, inv);
-    return completeRun(run, totals, inv);
+    // The finish phase is done again whole by the invocation that completes it: what it counts and owes is kept apart.
+    const finish: RunCursor = { ...run.cursor, counts: { ...run.cursor.counts }, owed: [...(run.cursor.owed ?? [])] };
+    if (!(await finishPhase(run, world, inv, finish))) return continueRun(run, inv);
+    return completeRun(run, finish, inv);
+  }
+
+  /** A stored run, with the adoption marker it adopts the owed resources of (none while adopting). */
+  async function resumed(current: StoredCursor<RunCursor>): Promise<Run> {
+    const adoption = current.cursor.adopting ? undefined : await recon.adoption();
+    const { runId, sequence, cursor } = current;
+    return { runId, sequence, cursor, adoption, owing: new Set(adoption?.owed) };
   }
 
   return async (raw, context) => {

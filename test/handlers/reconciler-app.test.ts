@@ -33,7 +33,7 @@ import {
   type ReconcilerSettings,
 } from '../../lambda/handlers/reconciler-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
-import { type FakeKey, FakeKms, seeded } from '../helpers/fake-kms';
+import { basicPolicy, type FakeKey, FakeKms, seeded } from '../helpers/fake-kms';
 import { sample } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
 import { captureOutput, envelope, type Json } from './harness';
@@ -497,6 +497,101 @@ describe('Reconciler: adoption and drift', () => {
       expect(await item('META', 'ADOPTION')).toBeDefined();
     },
   );
+
+  describe('an adoption that could not read every resource', () => {
+    /** Every DescribeKey of `key` throttled, past each retry. */
+    const throttled = (key: FakeKey) =>
+      kmsMock.on(DescribeKeyCommand, { KeyId: key.arn }).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    /** KMS's default key policy with a statement that lets another account decrypt. */
+    const openToAnotherAccount = () => {
+      const policy = JSON.parse(basicPolicy(ACCOUNT)) as { Statement: Json[] };
+      policy.Statement.push({
+        Sid: 'Outside',
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::444455556666:root' },
+        Action: 'kms:Decrypt',
+        Resource: '*',
+      });
+      return JSON.stringify(policy);
+    };
+
+    it('adopts the key it could not read silently on the next run, and reports a key that appeared since', async () => {
+      // Prepare: the first run's reads of one key are throttled past their retries; then, its CreateKey event lost,
+      // a key appears whose policy lets another account in.
+      account = accountWith(3);
+      const owed = customerKeys(account)[1];
+      throttled(owed);
+      const first = await reconciler()({});
+      kmsMock.reset();
+      account.install(kmsMock);
+      const late = account.addKey({ policy: openToAnotherAccount() });
+
+      // Act
+      const next = await reconciler()({});
+
+      // Assess: the adoption is marked, owing the key; the next run adopts it and reports only the new key.
+      expect(first).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 4, failures: 1 } });
+      expect(next.findings.map((f) => [f.resource, f.event, f.severity])).toEqual([
+        [late.arn, 'Unbaselined', 'critical'],
+      ]);
+      expect(next.counts).toMatchObject({ adopted: 1, failures: 0 });
+      expect((await item(`RESOURCE#${owed.arn}`, 'BASELINE'))?.acceptedBy?.S).toBe('keydrift adoption');
+      // Paid: the marker owes nothing more.
+      expect(await item('META', 'ADOPTION')).toMatchObject({ resources: { N: '5' } });
+      expect((await item('META', 'ADOPTION'))?.owed).toBeUndefined();
+    });
+
+    it('keeps owing a key whose read fails again, and adopts it once it reads', async () => {
+      // Prepare: the first two runs cannot read one key.
+      account = accountWith(2);
+      const owed = customerKeys(account)[0];
+      throttled(owed);
+      await reconciler()({});
+      const again = await reconciler()({});
+      kmsMock.reset();
+      account.install(kmsMock);
+
+      // Act
+      const paid = await reconciler()({});
+
+      // Assess
+      expect(again).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 0, failures: 1 } });
+      expect(paid).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 1, failures: 0 } });
+      expect((await item(`RESOURCE#${owed.arn}`, 'BASELINE'))?.acceptedBy?.S).toBe('keydrift adoption');
+    });
+
+    it('reads an adoption marker stored without owed resources, as earlier versions stored it, as owing none', async () => {
+      // Prepare: an account adopted by an earlier version (its marker has no owed list), whose keys have no baseline
+      // yet (their CreateKey events lost).
+      account = accountWith(2);
+      await table.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: {
+            pk: { S: 'META' },
+            sk: { S: 'ADOPTION' },
+            adoptedAt: { S: '2026-11-20T06:00:03.512Z' },
+            runId: { S: 'run-of-an-earlier-version' },
+            resources: { N: '12' },
+          },
+        }),
+      );
+
+      // Act
+      const result = await reconciler()({});
+
+      // Assess: every resource without a baseline is reported as appeared; the marker is left as it was.
+      expect(result).toMatchObject({ status: 'completed', counts: { adopted: 0, failures: 0 } });
+      expect(result.findings.filter((f) => f.event === 'Unbaselined')).toHaveLength(4);
+      expect(await item('META', 'ADOPTION')).toEqual({
+        pk: { S: 'META' },
+        sk: { S: 'ADOPTION' },
+        adoptedAt: { S: '2026-11-20T06:00:03.512Z' },
+        runId: { S: 'run-of-an-earlier-version' },
+        resources: { N: '12' },
+      });
+    });
+  });
 
   it('reports a baselined key that KMS no longer lists as deleted (critical)', async () => {
     // Prepare
@@ -2045,6 +2140,29 @@ describe('Reconciler: runs continued across invocations', () => {
     expect(results.at(-1)).toMatchObject({ status: 'completed', counts: { failures: 1 } });
     expect(failuresReported()).toEqual([1]);
     added.mockRestore();
+  });
+
+  it('owes the adoption a key whose read failed in the first invocation of a run continued in another', async () => {
+    // Prepare: the first listed key's reads are throttled past their retries; the run reads 2 keys per invocation.
+    account = accountWith(6, { keysPageSize: 2 });
+    const owed = customerKeys(account)[0];
+    kmsMock.on(DescribeKeyCommand, { KeyId: owed.arn }).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    const run = reconciler({ concurrency: 1 });
+
+    // Act
+    const results: ReconcileResult[] = [await run({}, contextReading(account, 2))];
+    expect(results[0].status).toBe('continued');
+    while (results.at(-1)?.status === 'continued') {
+      results.push(await run(continuation(lastContinue()), contextReading(account, 2)));
+    }
+
+    // Assess: the run completed over several invocations, and its adoption marker names the key.
+    expect(results.length).toBeGreaterThan(2);
+    expect(results.at(-1)).toMatchObject({ status: 'completed', counts: { adopted: 7, failures: 1 } });
+    expect((await item('META', 'ADOPTION'))?.owed?.SS).toEqual([owed.arn]);
+    kmsMock.reset();
+    account.install(kmsMock);
+    expect(await reconciler()({})).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 1 } });
   });
 
   it('ignores a continuation event delivered twice or after its run moved on', async () => {
