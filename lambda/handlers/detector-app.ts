@@ -417,17 +417,19 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     first = first && asKnown(first);
     if (!first || event.errorCode || first.arn !== effect.resource) return { read: first, settled: false };
     const touched = new Set([target.resource, ...target.related]);
-    /** The event's effect as the core judges it by `read`, taken as the truth over the event or not. */
     const judgedBy = (read: ResourceSnapshot, settled: boolean) =>
       effectFor(event, seed(loaded, trails, touched, read, [], settled), target);
+    /** The event's effect when the core, taking `read` as the truth over the event, judges it otherwise; else none. */
+    const settlingOtherwise = (read: ResourceSnapshot): Effect | undefined => {
+      const settled = judgedBy(read, true);
+      return stableJson(settled) === stableJson(judgedBy(read, false)) ? undefined : settled;
+    };
     // A state saved after this event happened means a later change was already judged: the live state that differs
     // from this event is that later change, not lag, and stays the truth. Unless the core, taking it so, judges the
     // event otherwise (a material's deletion read as that of staged material): that read may lag, and is read again.
     const stored = loaded.states.get(effect.resource);
     const laterSaved = !!stored && savedAfter(event, stored);
-    if (laterSaved && stableJson(judgedBy(first, true)) === stableJson(judgedBy(first, false))) {
-      return { read: first, settled: true };
-    }
+    if (laterSaved && !settlingOtherwise(first)) return { read: first, settled: true };
     let live = first;
     let lagging = pathsNotYetVisible(effect, live);
     for (let attempt = 1; lagging.length > 0 && attempt <= lagRetries; attempt++) {
@@ -448,8 +450,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // does not show is taken from the event, but after a later change was judged: the read shows that change. Only
     // when taking the read as the truth changes the judgement: any other event is judged as its first read showed it
     // (a lagging read of an expiry shows the material in use, which a re-import then hides).
-    const settledBy = judgedBy(live, true);
-    const byLastRead = stableJson(settledBy) === stableJson(judgedBy(live, false)) ? effect : settledBy;
+    const byLastRead = settlingOtherwise(live) ?? effect;
     lagging = laterSaved ? [] : pathsNotYetVisible(byLastRead, live);
     if (lagging.length === 0) return { read: live, settled: true };
     logger.warn('Live state still differs from the event; taking the event for those paths', {
