@@ -8,8 +8,8 @@ import {
   by,
   createAlias,
   detect,
+  disabledInSessionNamedAfterSourceIdentity,
   OTHER_KEY_ID,
-  onKey,
   rec,
   sessionIdentity,
   withSourceIdentity,
@@ -98,14 +98,7 @@ describe('formatChatbotNotification: format', () => {
   });
 
   it('names the source identity once when the session is named after it, as the summary does', () => {
-    const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
-    const { last } = detect([
-      by(onKey(rec('DisableKey__awskmsdg__1')), withSourceIdentity(carol, 'carol@example.com')),
-    ]);
-    expect(last).toMatchObject({
-      sourceIdentity: 'carol@example.com',
-      summary: expect.stringMatching(/by carol@example\.com$/),
-    });
+    const last = disabledInSessionNamedAfterSourceIdentity();
     const lines = formatChatbotNotification(last).content.description.split('\n');
     expect(lines[1]).toBe(`*Who:* \`${last.user}\``);
   });

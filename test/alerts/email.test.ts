@@ -3,7 +3,18 @@ import { formatEmail } from '../../lambda/alerts/email';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import { remediationFor } from '../../lambda/core/remediation';
 import type { Finding } from '../../lambda/core/types';
-import { at, by, createAlias, detect, KEY_ID, onKey, rec, sessionIdentity, withSourceIdentity } from '../core/harness';
+import {
+  at,
+  by,
+  createAlias,
+  detect,
+  disabledInSessionNamedAfterSourceIdentity,
+  KEY_ID,
+  onKey,
+  rec,
+  sessionIdentity,
+  withSourceIdentity,
+} from '../core/harness';
 import {
   ALL_FINDINGS,
   cancelKeyDeletion,
@@ -160,10 +171,7 @@ describe('formatEmail: body', () => {
   });
 
   it('names the source identity once when the session is named after it, as the summary does', () => {
-    const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
-    const { last } = detect([
-      by(onKey(rec('DisableKey__awskmsdg__1')), withSourceIdentity(carol, 'carol@example.com')),
-    ]);
+    const last = disabledInSessionNamedAfterSourceIdentity();
     expect(last).toMatchObject({
       sourceIdentity: 'carol@example.com',
       summary: expect.stringMatching(/by carol@example\.com$/),

@@ -88,6 +88,15 @@ export function withSourceIdentity(identity: Json, sourceIdentity: string): Json
   return identity;
 }
 
+/**
+ * A DisableKey by an IAM Identity Center session named after its source identity, carol@example.com, as the core
+ * judges it: the summary names her once.
+ */
+export function disabledInSessionNamedAfterSourceIdentity(): Finding {
+  const carol = sessionIdentity('AWSReservedSSO_Admin_0123456789abcdef', 'carol@example.com');
+  return detect([by(onKey(rec('DisableKey__awskmsdg__1')), withSourceIdentity(carol, 'carol@example.com'))]).last;
+}
+
 export function by(record: CloudTrailRecord, identity: Json): CloudTrailRecord {
   record.userIdentity = identity;
   return record;

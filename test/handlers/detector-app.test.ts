@@ -931,6 +931,19 @@ describe('createDetector: live state', () => {
         expect((await store().load([KEY])).states.get(KEY)?.snapshot.attributes.key_state).toBe('Enabled');
       }
 
+      /** A detector that judged the first import (20:30), STAGED's staging (20:40) and NEXT's (20:50); its clock 20:50:10. */
+      async function detectorAfterNextStaged() {
+        let clock = Date.parse('2025-05-20T20:30:03Z');
+        const detector = makeDetector({}, { now: () => clock });
+        await detector.detect(firstImport);
+        clock = Date.parse('2025-05-20T20:40:03Z');
+        await detector.detect(stage);
+        clock = Date.parse('2025-05-20T20:50:03Z');
+        await detector.detect(stageNext);
+        clock = Date.parse('2025-05-20T20:50:10Z');
+        return detector;
+      }
+
       it('takes a deletion delivered before the import that staged its material as that of staged material, as KMS still shows the key after the re-reads', async () => {
         // Prepare: the first import judged; STAGED's deletion is delivered before the import that staged it. KMS shows
         // the key usable with its first material throughout.
@@ -958,14 +971,7 @@ describe('createDetector: live state', () => {
       it('takes a late deletion of material staged before the one keydrift knows staged as that of staged material', async () => {
         // Prepare: STAGED staged, deleted (20:45:08), then NEXT staged (20:50); STAGED's deletion is delivered last.
         liveImportedKey('Enabled', CURRENT);
-        let clock = Date.parse('2025-05-20T20:30:03Z');
-        const { detect, sleeps } = makeDetector({}, { now: () => clock });
-        await detect(firstImport);
-        clock = Date.parse('2025-05-20T20:40:03Z');
-        await detect(stage);
-        clock = Date.parse('2025-05-20T20:50:03Z');
-        await detect(stageNext);
-        clock = Date.parse('2025-05-20T20:50:10Z');
+        const { detect, sleeps } = await detectorAfterNextStaged();
 
         // Act
         const { finding } = await detect(deletion);
@@ -1019,14 +1025,7 @@ describe('createDetector: live state', () => {
           .resolvesOnce(describeImportedKey('Enabled', CURRENT))
           .resolvesOnce(describeImportedKey('Enabled', CURRENT))
           .resolves(describeImportedKey('PendingImport', STAGED));
-        let clock = Date.parse('2025-05-20T20:30:03Z');
-        const { detect, sleeps } = makeDetector({}, { now: () => clock });
-        await detect(firstImport);
-        clock = Date.parse('2025-05-20T20:40:03Z');
-        await detect(stage);
-        clock = Date.parse('2025-05-20T20:50:03Z');
-        await detect(stageNext);
-        clock = Date.parse('2025-05-20T20:50:10Z');
+        const { detect, sleeps } = await detectorAfterNextStaged();
 
         // Act
         const { finding } = await detect(deletion);

@@ -162,6 +162,18 @@ async function item(pk: string, sk: string) {
 const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
 
 const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
+/** A key policy with one more statement, which lets another account decrypt. */
+function openedToAnotherAccount(policyJson: string): string {
+  const policy = JSON.parse(policyJson) as { Statement: Json[] };
+  policy.Statement.push({
+    Sid: 'Outside',
+    Effect: 'Allow',
+    Principal: { AWS: 'arn:aws:iam::444455556666:root' },
+    Action: 'kms:Decrypt',
+    Resource: '*',
+  });
+  return JSON.stringify(policy);
+}
 
 const snapshotOf = async (arn: string, sk: 'STATE' | 'BASELINE') =>
   JSON.parse((await item(`RESOURCE#${arn}`, sk))?.snapshot?.S ?? '{}').attributes;
@@ -295,15 +307,7 @@ describe('Reconciler: adoption and drift', () => {
     account = accountWith(1);
     await reconciler()({});
     const [key] = customerKeys(account);
-    const policy = JSON.parse(key.policy) as { Statement: Json[] };
-    policy.Statement.push({
-      Sid: 'Outside',
-      Effect: 'Allow',
-      Principal: { AWS: 'arn:aws:iam::444455556666:root' },
-      Action: 'kms:Decrypt',
-      Resource: '*',
-    });
-    key.policy = JSON.stringify(policy);
+    key.policy = openedToAnotherAccount(key.policy);
     const opened = await reconciler()({});
     account.keys.delete(key.arn);
     snsMock.resetHistory();
@@ -502,18 +506,6 @@ describe('Reconciler: adoption and drift', () => {
     /** Every DescribeKey of `key` throttled, past each retry. */
     const throttled = (key: FakeKey) =>
       kmsMock.on(DescribeKeyCommand, { KeyId: key.arn }).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
-    /** KMS's default key policy with a statement that lets another account decrypt. */
-    const openToAnotherAccount = () => {
-      const policy = JSON.parse(basicPolicy(ACCOUNT)) as { Statement: Json[] };
-      policy.Statement.push({
-        Sid: 'Outside',
-        Effect: 'Allow',
-        Principal: { AWS: 'arn:aws:iam::444455556666:root' },
-        Action: 'kms:Decrypt',
-        Resource: '*',
-      });
-      return JSON.stringify(policy);
-    };
 
     it('adopts the key it could not read silently on the next run, and reports a key that appeared since', async () => {
       // Prepare: the first run's reads of one key are throttled past their retries; then, its CreateKey event lost,
@@ -524,7 +516,7 @@ describe('Reconciler: adoption and drift', () => {
       const first = await reconciler()({});
       kmsMock.reset();
       account.install(kmsMock);
-      const late = account.addKey({ policy: openToAnotherAccount() });
+      const late = account.addKey({ policy: openedToAnotherAccount(basicPolicy(ACCOUNT)) });
 
       // Act
       const next = await reconciler()({});
