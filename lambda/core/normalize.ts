@@ -98,8 +98,15 @@ function fromCloudTrailRecord(record: Json, where?: string): ChangeEvent {
   const service = WATCHED_SOURCES[String(record.eventSource)];
   if (!service) throw new RecordError(`eventSource "${String(record.eventSource)}" is not KMS or CloudTrail`, where);
   const epochMs = recordTime(record.eventTime);
-  if (epochMs === undefined)
-    throw new RecordError(`${eventName} has no valid eventTime (${JSON.stringify(record.eventTime)})`, where);
+  if (epochMs === undefined) {
+    const time = record.eventTime;
+    throw new RecordError(
+      time === undefined
+        ? `${eventName} has no eventTime`
+        : `${eventName} has no valid eventTime (${JSON.stringify(time)})`,
+      where,
+    );
+  }
   const identity = isObject(record.userIdentity) ? record.userIdentity : undefined;
   const resources = Array.isArray(record.resources) ? record.resources.filter(isObject) : [];
   const region = text(record.awsRegion) ?? 'unknown';
