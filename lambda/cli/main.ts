@@ -42,7 +42,7 @@ function plannedPrincipal(value: string, previous: string[]): string[] {
 /** Loads --config, or ./keydrift.config.json when present, and adds --planned-principal values. */
 function loadConfig(file: string | undefined, planned: string[]): DetectionConfig {
   const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
-  let raw: Record<string, unknown> = {};
+  let raw: unknown = {};
   if (path) {
     let text: string;
     try {
@@ -55,6 +55,12 @@ function loadConfig(file: string | undefined, planned: string[]): DetectionConfi
       raw = JSON.parse(text);
     } catch (error) {
       throw new KeydriftError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    }
+    // As the stack's parser: a file holding `null` is a configuration gone wrong, not the defaults.
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ConfigError(
+        `config file ${path} is not valid:\n  (top level): must be an object, got ${JSON.stringify(raw)}`,
+      );
     }
   }
   const base = path ? parseDetectionConfig(raw, `config file ${path}`) : DEFAULT_CONFIG;

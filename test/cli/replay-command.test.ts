@@ -380,6 +380,20 @@ describe('configuration', () => {
     expect(missing.stderr).toContain(`keydrift: cannot read config file ${absent}`);
   });
 
+  test.each(['null', '[]', '"x"'])(
+    'a keydrift.config.json holding %s, no object, is an error naming the file, as the stack says (exit 2)',
+    (content) => {
+      const project = tempDir();
+      writeFile(path.join(project, 'keydrift.config.json'), `${content}\n`);
+      const run = runKeydrift(['replay', EXAMPLES], { cwd: project });
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        `keydrift: config file keydrift.config.json is not valid:\n  (top level): must be an object, got ${content}\n`,
+      );
+    },
+  );
+
   test('./keydrift.config.json in the working folder is picked up by default', () => {
     const project = tempDir();
     writeFile(path.join(project, 'keydrift.config.json'), {
