@@ -29,6 +29,7 @@ import {
   findings,
   type PagerNotice,
   planAdopt,
+  requireKnownResource,
   requireOwnResource,
   resolveTargets,
   showBaselines,
@@ -162,9 +163,15 @@ export function runStatus(flags: CommonFlags): Promise<number> {
   });
 }
 
-/** The resources `findings --resource` names: none without it. */
-async function findingsResources(context: OpsContext, name: string | undefined): Promise<string[]> {
-  if (!name) return [];
+/**
+ * The resources `findings --resource` names: none without it. `asTyped` when nothing vouched for the name (an ARN taken
+ * as it is, an alias KMS does not know), as KMS does for what it resolves.
+ */
+async function findingsResources(
+  context: OpsContext,
+  name: string | undefined,
+): Promise<{ resources: string[]; asTyped: boolean }> {
+  if (!name) return { resources: [], asTyped: false };
   // Checked before any AWS call: an ARN of anything else (an S3 bucket, a key ARN with a stray character) would be
   // read as a resource with no findings, exit 0, as if nothing had happened to it.
   // A custom key store has findings too (created, connected, deleted), under the ARN keydrift names it by.
@@ -174,15 +181,16 @@ async function findingsResources(context: OpsContext, name: string | undefined):
   }
   if (name.startsWith('arn:')) await requireOwnResource(context, name);
   const alias = name.startsWith('alias/') || isAliasArn(name);
-  if (name.startsWith('arn:') && !alias) return [name];
+  if (name.startsWith('arn:') && !alias) return { resources: [name], asTyped: true };
   try {
     const targets = await resolveTargets(context, name);
-    return alias ? targets.map((t) => t.arn) : [targets[0].arn];
+    return { resources: alias ? targets.map((t) => t.arn) : [targets[0].arn], asTyped: false };
   } catch (error) {
     // An alias KMS no longer knows (deleted, or gone with its key) is what one investigates: its own findings.
     if (!alias || !(error instanceof OperatorError)) throw error;
-    if (name.startsWith('arn:')) return [name];
-    return [aliasArn(context.region, parseArn(await context.identity())?.account ?? '', name)];
+    if (name.startsWith('arn:')) return { resources: [name], asTyped: true };
+    const arn = aliasArn(context.region, parseArn(await context.identity())?.account ?? '', name);
+    return { resources: [arn], asTyped: true };
   }
 }
 
@@ -217,7 +225,7 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
     // A key or trail ARN of this table's Region and account is taken as it is; a key id is resolved to its key's ARN
     // (through the table for a key KMS no longer knows); an alias, by name or ARN, to the alias and its key, as
     // `baseline show` names both.
-    const resources = await findingsResources(context, flags.resource);
+    const { resources, asTyped } = await findingsResources(context, flags.resource);
     const list = await findings(context, {
       sinceMs,
       untilMs,
@@ -226,6 +234,8 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
       resources,
       limit: flags.limit,
     });
+    // A name nothing vouched for, that the table holds nothing of either, is mistyped: no "No findings" for it.
+    if (asTyped && list.length === 0) await requireKnownResource(context, resources[0], flags.resource);
     const scope =
       `since ${toIsoSeconds(sinceMs)}` +
       (untilMs !== undefined ? ` until ${toIsoSeconds(untilMs)}` : '') +

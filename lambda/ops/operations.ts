@@ -98,6 +98,22 @@ export async function findings(
   return query.limit === undefined ? newestFirst : newestFirst.slice(0, query.limit);
 }
 
+/**
+ * Refuses a resource named as typed (an ARN, an alias KMS does not know) that keydrift's table holds nothing of: no
+ * state, no baseline, no finding of any time. Mistyped, or of another Region or table, it would otherwise list as "No
+ * findings", exit 0, as if nothing had happened to it. One item read: ask it only when the period listed none.
+ *
+ * @throws OperatorError naming it (`name`, as the operator typed it) and what to check
+ */
+export async function requireKnownResource(context: OpsContext, arn: string, name = arn): Promise<void> {
+  const tableName = await context.tableName();
+  if (await createTableReader({ client: context.dynamodb, tableName }).holds(arn)) return;
+  throw new OperatorError(
+    `nothing known of ${name} in ${context.region}: keydrift's table ${tableName} holds no state, baseline or finding ` +
+      'of it; check its spelling, the Region (--region) and the table (--table)',
+  );
+}
+
 /** A resource an operator named: a key (by id, ARN, alias name or alias ARN), the alias it was named by, a trail. */
 export interface Target {
   kind: ResourceKind;

@@ -11,6 +11,7 @@ import {
   GetItemCommand,
   paginateQuery,
   paginateScan,
+  QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { snapshotOfItem } from '../adapters/state-store';
@@ -58,6 +59,8 @@ export interface TableReader {
    * the ignore rule that kept it out of alerts, if one did.
    */
   findings(query: FindingQuery): Promise<StoredFinding[]>;
+  /** Whether the table holds anything of a resource: its state, its baseline or a finding of any time (one item read). */
+  holds(arn: string): Promise<boolean>;
 }
 
 const RESOURCE_PREFIX = 'RESOURCE#';
@@ -281,6 +284,20 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     return Number.isFinite(limit) ? out.slice(0, limit) : out;
   }
 
+  async function holds(arn: string): Promise<boolean> {
+    const { Items } = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':pk': { S: `${RESOURCE_PREFIX}${arn}` } },
+        ProjectionExpression: '#pk',
+        Limit: 1,
+      }),
+    );
+    return (Items?.length ?? 0) > 0;
+  }
+
   /** The table's key as DescribeTable tells it; undefined when it cannot (the caller may not describe tables). */
   async function keyOf(): Promise<KeyAttribute[] | undefined> {
     try {
@@ -312,5 +329,5 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     }
   }
 
-  return { check, resources, resourceFindings, findings };
+  return { check, resources, resourceFindings, findings, holds };
 }

@@ -285,6 +285,34 @@ describe('keydrift findings', () => {
     );
   });
 
+  it("refuses a name keydrift's table holds nothing of (mistyped), naming it and what to check (exit 2)", () => {
+    for (const typo of [
+      'alias/nope',
+      `arn:aws:kms:${REGION}:${ACCOUNT}:alias/nope`,
+      `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/nope`,
+      `arn:aws:kms:${REGION}:${ACCOUNT}:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91`,
+    ]) {
+      const run = keydrift(['findings', '--resource', typo, '--format', 'json']);
+      expect([typo, run.status, run.stdout]).toEqual([typo, 2, '']);
+      expect(run.stderr).toBe(
+        `keydrift: nothing known of ${typo} in eu-west-1: keydrift's table ${world.tableName} holds no state, ` +
+          'baseline or finding of it; check its spelling, the Region (--region) and the table (--table)\n',
+      );
+    }
+  });
+
+  it('says "No findings" (exit 0) for a resource the table holds with none in the period, by its findings alone too', async () => {
+    // Prepare: an alias KMS does not know, whose only trace is a finding of long ago.
+    const closed = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/closed-down`;
+    await save(finding({ resource: closed, event: 'DeleteAlias', severity: 'error', hoursAgo: 400 * 24 }));
+    for (const named of [closed, 'alias/closed-down', payments]) {
+      // Act
+      const run = keydrift(['findings', '--since', '2020-01-01', '--until', '2020-01-02', '--resource', named]);
+      // Assess
+      expect([named, run.status, run.stdout]).toEqual([named, 0, expect.stringMatching(/^No findings since /)]);
+    }
+  });
+
   it('filters by --resource a custom key store ARN, the name its findings carry', async () => {
     // Prepare: a store created by someone unplanned, as the detector names it.
     const store = `arn:aws:kms:${REGION}:${ACCOUNT}:custom-key-store/cks-1234567890abcdef0`;

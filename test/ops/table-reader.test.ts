@@ -54,3 +54,33 @@ describe('Table reader: findings by day', () => {
     expect(daysQueried()).toEqual(['FINDINGS#2026-09-30', 'FINDINGS#2026-09-29']);
   });
 });
+
+describe('Table reader: whether it holds a resource', () => {
+  it("reads one item of the resource's partition, its key alone, whatever its kind (state, baseline or finding)", async () => {
+    // Prepare: the alias's only item is a finding.
+    const alias = 'arn:aws:kms:eu-west-1:111122223333:alias/payments';
+    dynamodb.on(QueryCommand).resolves({ Items: [{ pk: { S: `RESOURCE#${alias}` } }] });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    // Act
+    const held = await reader.holds(alias);
+
+    // Assess
+    expect(held).toBe(true);
+    expect(dynamodb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
+      expect.objectContaining({
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: `RESOURCE#${alias}` } },
+        ProjectionExpression: '#pk',
+        Limit: 1,
+      }),
+    ]);
+  });
+
+  it('says no when the partition is empty', async () => {
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    expect(await reader.holds('arn:aws:cloudtrail:eu-west-1:111122223333:trail/nope')).toBe(false);
+  });
+});
