@@ -949,8 +949,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const owed = finish.owed ?? [];
     const { adoption } = run;
     if (adoption && owed.length === adoption.owed.length) return;
-    if (finish.owedTooMany) {
-      logger.warn('Adoption incomplete: too many resources could not be read to name them; the next run adopts again', {
+    // A cursor stored by an earlier version counts its keys' failures but names none of them as owed.
+    const unnamed = !adoption && run.cursor.counts.failures > (run.cursor.owed?.length ?? 0);
+    if (finish.owedTooMany || unnamed) {
+      const why = unnamed ? 'an earlier version did not name' : 'too many to name';
+      logger.warn(`Adoption incomplete: resources could not be read (${why}); the next run adopts again`, {
         failures: finish.counts.failures,
         maxOwed: MAX_OWED,
       });

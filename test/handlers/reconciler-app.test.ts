@@ -2157,6 +2157,33 @@ describe('Reconciler: runs continued across invocations', () => {
     expect(await reconciler()({})).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 1 } });
   });
 
+  it('leaves unmarked an adoption resumed from a cursor of an earlier version that failed a key it named nowhere', async () => {
+    // Prepare: the first invocation, which cannot read the first key, runs as an earlier version did: its stored
+    // cursor counts the failure but names no owed resource.
+    account = accountWith(6, { keysPageSize: 2 });
+    const failed = customerKeys(account)[0];
+    kmsMock.on(DescribeKeyCommand, { KeyId: failed.arn }).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    const run = reconciler({ concurrency: 1 });
+    expect(await run({}, contextReading(account, 2))).toMatchObject({ status: 'continued' });
+    const stored = await item('META', 'RECONCILE');
+    const { owed, ...cursor } = JSON.parse(stored?.cursor?.S ?? '{}');
+    expect(owed).toEqual([failed.arn]);
+    await table.client.send(
+      new PutItemCommand({ TableName: table.tableName, Item: { ...stored, cursor: { S: JSON.stringify(cursor) } } }),
+    );
+    kmsMock.reset();
+    account.install(kmsMock);
+
+    // Act
+    const resumed = await run(continuation(lastContinue()), contextReading(account, 100));
+    const next = await reconciler()({});
+
+    // Assess: no adoption marker (as the earlier version left it), so the next run adopts the key silently.
+    expect(resumed).toMatchObject({ status: 'completed', counts: { failures: 1 } });
+    expect(next).toMatchObject({ status: 'completed', findings: [], counts: { adopted: 1 } });
+    expect((await item(`RESOURCE#${failed.arn}`, 'BASELINE'))?.acceptedBy?.S).toBe('keydrift adoption');
+  });
+
   it('ignores a continuation event delivered twice or after its run moved on', async () => {
     // Prepare
     account = accountWith(6, { keysPageSize: 2 });
