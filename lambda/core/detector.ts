@@ -209,10 +209,14 @@ export class Detector {
       this.store.putState(relatedState);
       // A created resource's own baseline is its created state, but an unplanned creation never approves what it
       // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline). The aliases
-      // KMS deleted with a key are approved gone however the key's deletion is judged (`alwaysApproved`).
+      // KMS deleted with a key are approved gone however the key's deletion is judged (`alwaysApproved`), as gone with
+      // it (`goneWithKey`: a move off it made before, delivered after, is still approved).
       if (planned || related.alwaysApproved) {
         const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
+        const approvedBefore = relatedBaseline.approvedAt?.target_key_id;
         approve(relatedBaseline, related.set, event);
+        if (related.alwaysApproved && relatedBaseline.approvedAt?.target_key_id === event.time)
+          relatedBaseline.goneWithKey = { key: effect.resource, ...(approvedBefore ? { approvedBefore } : {}) };
         this.store.putBaseline(relatedBaseline);
       }
     }
@@ -241,13 +245,31 @@ function approve(
       continue;
     }
     const last = baseline.approvedAt?.[path];
-    if (last !== undefined) {
+    if (last !== undefined && !movedOffBeforeItsKeyDeletion(baseline, path, value, event)) {
       const lastMs = Date.parse(last);
       if (lastMs > event.epochMs || (laterSameSecond && lastMs === event.epochMs)) continue;
     }
     baseline.attributes[path] = value;
     baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
+    if (path === 'target_key_id') delete baseline.goneWithKey;
   }
+}
+
+/**
+ * An alias approved gone with its key's deletion (`goneWithKey`), and `event` moving it to another key (`value`) after
+ * what approved it before: a move older than the deletion, delivered after it, is not overruled by it. KMS deletes only
+ * the aliases still on the key, so one moved off first did not go with it.
+ */
+function movedOffBeforeItsKeyDeletion(
+  baseline: ResourceSnapshot,
+  path: string,
+  value: unknown,
+  event: ChangeEvent,
+): boolean {
+  const gone = baseline.goneWithKey;
+  if (path !== 'target_key_id' || !gone || lookup(baseline, path) !== null) return false;
+  if (typeof value !== 'string' || value === gone.key) return false;
+  return gone.approvedBefore === undefined || Date.parse(gone.approvedBefore) <= event.epochMs;
 }
 
 /**

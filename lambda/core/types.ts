@@ -138,6 +138,13 @@ export interface ResourceSnapshot {
    */
   firstSeenAt?: Record<string, string>;
   /**
+   * Baselines of aliases only: approved gone (`target_key_id: null`) with the deletion of `key`, not by a change of the
+   * alias, and when the alias was approved before that (`approvedBefore`, its `approvedAt`). KMS deletes only the
+   * aliases still on the key: a planned move to another key made in between, delivered after the deletion, is approved
+   * (core/detector.ts).
+   */
+  goneWithKey?: { key: string; approvedBefore?: string };
+  /**
    * States of keys with imported material only: the id of the key material keydrift saw staged for the key's next
    * on-demand rotation (ImportKeyMaterial's answer), so that a DeleteImportedKeyMaterial of that material, which leaves
    * the key as it is, is told from one of a material the key uses. Not an attribute: never compared, approved or read

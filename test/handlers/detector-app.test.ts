@@ -1927,10 +1927,14 @@ describe('createDetector: aliases and concurrency', () => {
     expect(await goneIn()).toBe(48);
   });
 
-  it('leaves an alias KMS shows on another key out of the deletion: moved there by a planned UpdateAlias delivered late', async () => {
-    // Prepare: both keys exist; alias/payments and alias/moved are created on KEY, whose deletion Admin schedules.
-    // Admin moves alias/moved to OLD_KEY just before KMS deletes KEY, but that UpdateAlias reaches the detector only
-    // after the deletion (a redrive from the dead-letter queue).
+  const MOVED = 'arn:aws:kms:us-west-2:111122223333:alias/moved';
+
+  /**
+   * Both keys exist; alias/payments and alias/moved are created on KEY, whose deletion Admin (planned) schedules, all
+   * judged. The test applies its records (`ctx` dates one of Admin's; `deletion` is KMS's DeleteKey of KEY) to `world`
+   * and delivers them in its order (`deliver` sets the clock past each record's time, `later` an hour on).
+   */
+  async function aliasesOfScheduledKey() {
     const admin = assumedRole('Admin', 'deployer', '111122223333');
     const ctx = (eventId: string, time: string) => ({
       region: REGION,
@@ -1939,8 +1943,6 @@ describe('createDetector: aliases and concurrency', () => {
       eventId,
       time: new Date(time),
     });
-    const [key, otherKey] = [keyRef(KEY), keyRef(OLD_KEY)];
-    const moved = 'arn:aws:kms:us-west-2:111122223333:alias/moved';
     const world = new LiveWorld();
     world.addKey(KEY);
     world.addKey(OLD_KEY);
@@ -1953,10 +1955,10 @@ describe('createDetector: aliases and concurrency', () => {
       return (await detect(envelope(record as Json))).finding;
     };
     for (const record of [
-      kmsRecords.createAlias('alias/payments', key, ctx('a1', '2026-11-01T09:00:00Z')),
-      kmsRecords.createAlias('alias/moved', key, ctx('a2', '2026-11-01T09:01:00Z')),
+      kmsRecords.createAlias('alias/payments', keyRef(KEY), ctx('a1', '2026-11-01T09:00:00Z')),
+      kmsRecords.createAlias('alias/moved', keyRef(KEY), ctx('a2', '2026-11-01T09:01:00Z')),
       kmsRecords.scheduleKeyDeletion(
-        key,
+        keyRef(KEY),
         { pendingWindowInDays: 7, deletionDate: new Date('2026-11-08T09:02:00Z') },
         ctx('s', '2026-11-01T09:02:00Z'),
       ),
@@ -1964,29 +1966,123 @@ describe('createDetector: aliases and concurrency', () => {
       world.apply(record);
       await deliver(record);
     }
-    const update = kmsRecords.updateAlias('alias/moved', otherKey, ctx('u', '2026-11-08T09:01:00Z'));
-    const deletion = kmsRecords.deleteKey(key, {
+    const deletion = kmsRecords.deleteKey(keyRef(KEY), {
       region: REGION,
       account: '111122223333',
       eventId: 'd',
       time: new Date('2026-11-08T09:10:00Z'),
     });
+    const later = () => {
+      clock += 3_600_000;
+    };
+    return { world, ctx, deletion, deliver, later };
+  }
+  type AliasStory = Awaited<ReturnType<typeof aliasesOfScheduledKey>>;
+
+  it('leaves an alias KMS shows on another key out of the deletion: moved there by a planned UpdateAlias delivered late', async () => {
+    // Prepare: Admin moves alias/moved to OLD_KEY just before KMS deletes KEY, but that UpdateAlias reaches the
+    // detector only after the deletion (a redrive from the dead-letter queue).
+    const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+    const update = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('u', '2026-11-08T09:01:00Z'));
     world.apply(update);
     world.apply(deletion);
 
     // Act
     const deleted = await deliver(deletion);
-    clock += 3_600_000;
+    later();
     const late = await deliver(update);
 
     // Assess: the deletion names only the alias that went with it; the late UpdateAlias is planned, and approved.
     expect(deleted).toMatchObject({ event: 'DeleteKey', status: 'planned', severity: 'info' });
     expect(deleted?.changes.key_state?.aliases_deleted).toEqual(['alias/payments']);
-    expect(late).toMatchObject({ event: 'UpdateAlias', resource: moved, status: 'planned', severity: 'info' });
+    expect(late).toMatchObject({ event: 'UpdateAlias', resource: MOVED, status: 'planned', severity: 'info' });
     expect(late?.changes.target_key_id).toMatchObject({ before: KEY, after: OLD_KEY });
-    const saved = await store().load([moved]);
-    expect(saved.states.get(moved)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
-    expect(saved.baselines.get(moved)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+    const saved = await store().load([MOVED]);
+    expect(saved.states.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+    expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+  });
+
+  describe("an alias unreadable (its new key's policy keeps keydrift out), its move delivered after its old key's deletion", () => {
+    const lockedOut = () =>
+      kmsMock
+        .on(DescribeKeyCommand, { KeyId: MOVED })
+        .rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
+
+    it('moves its baseline to the key a planned UpdateAlias made before the deletion named: no open drift', async () => {
+      // Prepare: Admin moves alias/moved to OLD_KEY, whose policy keydrift cannot read, just before KMS deletes KEY;
+      // that UpdateAlias reaches the detector after the deletion.
+      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+      const update = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('u', '2026-11-08T09:01:00Z'));
+      world.apply(update);
+      world.apply(deletion);
+      lockedOut();
+
+      // Act
+      await deliver(deletion);
+      later();
+      const late = await deliver(update);
+
+      // Assess: the alias was not on KEY when KMS deleted it; the move is approved.
+      expect(late).toMatchObject({ event: 'UpdateAlias', resource: MOVED, status: 'planned', severity: 'info' });
+      const saved = await store().load([MOVED]);
+      expect(saved.states.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+      expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
+    });
+
+    it('keeps it gone with the key for a move off it that a planned move back onto it followed', async () => {
+      // Prepare: alias/moved goes to OLD_KEY and back to KEY before KEY's deletion; the first move comes last.
+      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
+      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), ctx('back', '2026-11-01T09:01:40Z'));
+      for (const record of [off, back, deletion]) world.apply(record);
+      lockedOut();
+
+      // Act
+      await deliver(back);
+      await deliver(deletion);
+      later();
+      await deliver(off);
+
+      // Assess
+      expect((await store().load([MOVED])).baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+    });
+
+    const THIRD_KEY = 'arn:aws:kms:us-west-2:111122223333:key/3333cccc-33cc-33cc-33cc-333333333333';
+    it.each([
+      [
+        'a planned DeleteAlias',
+        (ctx: AliasStory['ctx']) =>
+          kmsRecords.deleteAlias('alias/moved', keyRef(OLD_KEY), ctx('x', '2026-11-08T09:20:00Z')),
+        null,
+      ],
+      [
+        'a planned UpdateAlias',
+        (ctx: AliasStory['ctx']) =>
+          kmsRecords.updateAlias('alias/moved', keyRef(THIRD_KEY), ctx('x', '2026-11-08T09:20:00Z')),
+        THIRD_KEY,
+      ],
+    ])(
+      'keeps what %s made after the deletion, judged before the move delivered late',
+      async (_, afterwards, approved) => {
+        // Prepare: alias/moved goes to OLD_KEY before KEY's deletion, then changes again after it; the move comes last.
+        const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+        world.addKey(THIRD_KEY);
+        const update = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('u', '2026-11-08T09:01:00Z'));
+        const change = afterwards(ctx);
+        for (const record of [update, deletion, change]) world.apply(record);
+        lockedOut();
+
+        // Act
+        await deliver(deletion);
+        await deliver(change);
+        later();
+        await deliver(update);
+
+        // Assess: the newer change stays approved.
+        const saved = await store().load([MOVED]);
+        expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: approved });
+      },
+    );
   });
 
   it("names a key's more than 48 aliases once: the deletion's second event names none again", async () => {
