@@ -108,10 +108,22 @@ export async function findings(
 export async function requireKnownResource(context: OpsContext, arn: string, name = arn): Promise<void> {
   const tableName = await context.tableName();
   if (await createTableReader({ client: context.dynamodb, tableName }).holds(arn)) return;
+  // A key KMS knows is no typo, recorded or not (an AWS-managed key never is): by its id it lists as "No findings" too.
+  if (isKeyArn(arn) && (await kmsKnowsKey(context, arn))) return;
   throw new OperatorError(
     `nothing known of ${name} in ${context.region}: keydrift's table ${tableName} holds no state, baseline or finding ` +
       'of it; check its spelling, the Region (--region) and the table (--table)',
   );
+}
+
+async function kmsKnowsKey(context: OpsContext, arn: string): Promise<boolean> {
+  try {
+    await context.kms.send(new DescribeKeyCommand({ KeyId: arn }));
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'NotFoundException') return false;
+    throw error;
+  }
 }
 
 /** A resource an operator named: a key (by id, ARN, alias name or alias ARN), the alias it was named by, a trail. */

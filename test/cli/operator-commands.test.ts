@@ -1518,3 +1518,16 @@ describe('an accept with --reason', () => {
     );
   });
 });
+
+describe('keydrift findings --resource, a key KMS knows that keydrift never recorded', () => {
+  it('says "No findings" (exit 0) for it by ARN, as by its id: an existing key is no typo', async () => {
+    // Prepare: a key made after every adopt, as an AWS-managed key is never recorded.
+    const fresh = await world.createKey('never recorded');
+    for (const named of [fresh, fresh.split('/').pop() as string]) {
+      // Act
+      const run = keydrift(['findings', '--resource', named]);
+      // Assess
+      expect([named, run.status, run.stdout]).toEqual([named, 0, expect.stringMatching(/^No findings since /)]);
+    }
+  });
+});
