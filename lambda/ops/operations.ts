@@ -109,19 +109,20 @@ export async function requireKnownResource(context: OpsContext, arn: string, nam
   const tableName = await context.tableName();
   if (await createTableReader({ client: context.dynamodb, tableName }).holds(arn)) return;
   // A key KMS knows is no typo, recorded or not (an AWS-managed key never is): by its id it lists as "No findings" too.
-  if (isKeyArn(arn) && (await kmsKnowsKey(context, arn))) return;
+  if (isKeyArn(arn) && (await describedKeyArn(context, arn))) return;
   throw new OperatorError(
     `nothing known of ${name} in ${context.region}: keydrift's table ${tableName} holds no state, baseline or finding ` +
       'of it; check its spelling, the Region (--region) and the table (--table)',
   );
 }
 
-async function kmsKnowsKey(context: OpsContext, arn: string): Promise<boolean> {
+/** The ARN of the key KMS describes by `name` (id, ARN, alias name or ARN); undefined when KMS knows no such key. */
+async function describedKeyArn(context: OpsContext, name: string): Promise<string | undefined> {
   try {
-    await context.kms.send(new DescribeKeyCommand({ KeyId: arn }));
-    return true;
+    const { KeyMetadata } = await context.kms.send(new DescribeKeyCommand({ KeyId: name }));
+    return KeyMetadata?.Arn;
   } catch (error) {
-    if (error instanceof Error && error.name === 'NotFoundException') return false;
+    if (error instanceof Error && error.name === 'NotFoundException') return undefined;
     throw error;
   }
 }
@@ -148,14 +149,7 @@ export async function resolveTargets(context: OpsContext, name: string): Promise
   // judged by the keydrift of its own Region and account: a baseline of it here would never be compared.
   if (name.startsWith('arn:')) await requireOwnResource(context, name, 'baselines');
   if (TRAIL_ARN.test(name)) return [{ kind: 'trail', arn: name }];
-  let keyArn: string | undefined;
-  try {
-    const { KeyMetadata } = await context.kms.send(new DescribeKeyCommand({ KeyId: name }));
-    keyArn = KeyMetadata?.Arn;
-  } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'NotFoundException') throw error;
-  }
-  keyArn ??= await storedKeyArn(context, name);
+  const keyArn = (await describedKeyArn(context, name)) ?? (await storedKeyArn(context, name));
   if (!keyArn) {
     // An alias KMS no longer knows (deleted, or gone with its key) that keydrift's table holds: its deletion is the
     // drift `status` lists, shown and approved as a deleted key's is.
