@@ -4,6 +4,7 @@
  * harmless one. Of such writes one is judged, chosen whatever the file order, and the other is reported by place.
  */
 import * as path from 'node:path';
+import { sessionIdentity, withSourceIdentity } from '../core/harness';
 import {
   EXAMPLES,
   type Json,
@@ -114,21 +115,12 @@ describe('writes that share an eventID but are different calls', () => {
   test('a forged copy naming another source identity behind the same session, or none, is reported', async () => {
     // Prepare: alice's DisableKey through the shared deployer role, and copies with its eventID that blame bob or
     // leave her out, in a file the sort puts first (same second and call: by place), so a copy is the one judged.
-    const session = {
-      type: 'AssumedRole',
-      principalId: 'AROAEXAMPLEDEPLOYER:deploy-4711',
-      arn: 'arn:aws:sts::111122223333:assumed-role/platform-deployer/deploy-4711',
-      accountId: '111122223333',
-      sessionContext: {
-        sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/platform-deployer' },
-        sourceIdentity: 'alice@example.com',
-      },
+    const blaming = (sourceIdentity?: string) => {
+      const session = sessionIdentity('platform-deployer', 'deploy-4711');
+      const identity = sourceIdentity ? withSourceIdentity(session, sourceIdentity) : session;
+      return { ...sample('DisableKey__awskmsdg__1'), userIdentity: identity };
     };
-    const disable = { ...sample('DisableKey__awskmsdg__1'), userIdentity: session };
-    const blaming = (sourceIdentity?: string) => ({
-      ...disable,
-      userIdentity: { ...session, sessionContext: { ...session.sessionContext, sourceIdentity } },
-    });
+    const disable = blaming('alice@example.com');
     const dir = tempDir();
     const files = [
       writeFile(path.join(dir, 'a.json'), { Records: [blaming('bob@example.com')] }),
