@@ -3,7 +3,7 @@
  * adopting baselines. Each takes an {@link OpsContext} and returns plain data; the CLI prints it.
  */
 
-import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { DescribeCustomKeyStoresCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { StaleStateError } from '../adapters/errors';
 import { createKmsReader, type KmsReader } from '../adapters/kms-reader';
 import { pageCommand } from '../adapters/publisher';
@@ -35,7 +35,7 @@ import {
 import { OperatorError } from './errors';
 import { type Inventory, mapLimit, readInventory } from './inventory';
 import { createTableReader, type FindingQuery, type TableReader } from './table-reader';
-import { isTargetName, TARGET_FORMS, TRAIL_ARN } from './targets';
+import { CUSTOM_KEY_STORE_ARN, isTargetName, TARGET_FORMS, TRAIL_ARN } from './targets';
 
 const CONCURRENCY = 8;
 
@@ -99,21 +99,39 @@ export async function findings(
 }
 
 /**
- * Refuses a resource named as typed (an ARN, an alias KMS does not know) that keydrift's table holds nothing of: no
- * state, no baseline, no finding of any time. Mistyped, or of another Region or table, it would otherwise list as "No
- * findings", exit 0, as if nothing had happened to it. One item read: ask it only when the period listed none.
+ * Refuses a resource named as typed (an ARN, an alias KMS does not know) that keydrift's table holds nothing of (no
+ * state, no baseline, no finding of any time) and AWS does not know either. Mistyped, or of another Region or table,
+ * it would otherwise list as "No findings", exit 0, as if nothing had happened to it. One item read, then one AWS
+ * read: ask it only when the period listed none.
  *
  * @throws OperatorError naming it (`name`, as the operator typed it) and what to check
  */
 export async function requireKnownResource(context: OpsContext, arn: string, name = arn): Promise<void> {
   const tableName = await context.tableName();
   if (await createTableReader({ client: context.dynamodb, tableName }).holds(arn)) return;
-  // A key KMS knows is no typo, recorded or not (an AWS-managed key never is): by its id it lists as "No findings" too.
-  if (isKeyArn(arn) && (await describedKeyArn(context, arn))) return;
+  if (await awsKnows(context, arn)) return;
   throw new OperatorError(
     `nothing known of ${name} in ${context.region}: keydrift's table ${tableName} holds no state, baseline or finding ` +
       'of it; check its spelling, the Region (--region) and the table (--table)',
   );
+}
+
+/**
+ * Whether KMS or CloudTrail knows the resource: one that exists is no typo, recorded or not (an AWS-managed key never
+ * is; a trail or custom key store is first recorded at its first change or reconcile run).
+ */
+async function awsKnows(context: OpsContext, arn: string): Promise<boolean> {
+  if (isKeyArn(arn)) return (await describedKeyArn(context, arn)) !== undefined;
+  if (TRAIL_ARN.test(arn)) return !isUnknownTrail(await readers(context).trailReader.readTrail(arn));
+  if (!CUSTOM_KEY_STORE_ARN.test(arn)) return false;
+  try {
+    const id = arn.slice(arn.lastIndexOf('/') + 1);
+    await context.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: id }));
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'CustomKeyStoreNotFoundException') return false;
+    throw error;
+  }
 }
 
 /** The ARN of the key KMS describes by `name` (id, ARN, alias name or ARN); undefined when KMS knows no such key. */

@@ -1519,7 +1519,7 @@ describe('an accept with --reason', () => {
   });
 });
 
-describe('keydrift findings --resource, a key KMS knows that keydrift never recorded', () => {
+describe('keydrift findings --resource, a key or trail AWS knows that keydrift never recorded', () => {
   it('says "No findings" (exit 0) for it by ARN, as by its id: an existing key is no typo', async () => {
     // Prepare: a key made after every adopt, as an AWS-managed key is never recorded.
     const fresh = await world.createKey('never recorded');
@@ -1529,5 +1529,14 @@ describe('keydrift findings --resource, a key KMS knows that keydrift never reco
       // Assess
       expect([named, run.status, run.stdout]).toEqual([named, 0, expect.stringMatching(/^No findings since /)]);
     }
+  });
+
+  it('says "No findings" (exit 0) for a trail CloudTrail knows, before any reconcile run recorded it', async () => {
+    // Prepare
+    const fresh = await world.createTrail('never-recorded');
+    // Act
+    const run = keydrift(['findings', '--resource', fresh]);
+    // Assess
+    expect([run.status, run.stdout]).toEqual([0, expect.stringMatching(/^No findings since /)]);
   });
 });

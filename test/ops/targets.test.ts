@@ -2,11 +2,17 @@
  * What an operator may name in `keydrift baseline show|accept` (and `findings --resource` by name): a KMS key by id,
  * ARN, alias name or alias ARN, or a trail by ARN. Anything else is refused before KMS is asked.
  */
-import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CustomKeyStoreNotFoundException,
+  DescribeCustomKeyStoresCommand,
+  DescribeKeyCommand,
+  KMSClient,
+} from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { OpsContext } from '../../lambda/ops/aws';
 import { OperatorError } from '../../lambda/ops/errors';
-import { resolveTargets } from '../../lambda/ops/operations';
+import { requireKnownResource, resolveTargets } from '../../lambda/ops/operations';
 import { isTargetName } from '../../lambda/ops/targets';
 
 const KEY_ID = '0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91';
@@ -70,5 +76,47 @@ describe('resolveTargets', () => {
       { kind: 'alias', arn: 'arn:aws:kms:eu-west-1:111122223333:alias/payments' },
     ]);
     expect(kmsMock.commandCalls(DescribeKeyCommand)[0].args[0].input).toEqual({ KeyId: 'alias/payments' });
+  });
+});
+
+describe('requireKnownResource, for a custom key store the table holds nothing of', () => {
+  const STORE_ID = 'cks-1234567890abcdef0';
+  const STORE_ARN = `arn:aws:kms:eu-west-1:111122223333:custom-key-store/${STORE_ID}`;
+  const dynamodbMock = mockClient(DynamoDBClient);
+  const withTable = {
+    ...context,
+    dynamodb: new DynamoDBClient({ region: 'eu-west-1' }),
+    tableName: async () => 'keydrift',
+  } as unknown as OpsContext;
+
+  beforeEach(() => dynamodbMock.on(QueryCommand).resolves({ Items: [], Count: 0 }));
+  afterAll(() => dynamodbMock.restore());
+
+  it('accepts one KMS knows: a store never changed since keydrift was deployed is no typo', async () => {
+    // Prepare: DescribeCustomKeyStores answers as KMS does for an existing store.
+    kmsMock.on(DescribeCustomKeyStoresCommand).resolves({
+      CustomKeyStores: [
+        { CustomKeyStoreId: STORE_ID, CustomKeyStoreName: 'hsm-payments', ConnectionState: 'CONNECTED' },
+      ],
+    });
+    // Act, Assess
+    await expect(requireKnownResource(withTable, STORE_ARN)).resolves.toBeUndefined();
+    expect(kmsMock.commandCalls(DescribeCustomKeyStoresCommand)[0].args[0].input).toEqual({
+      CustomKeyStoreId: STORE_ID,
+    });
+  });
+
+  it('refuses one KMS does not know, naming it and what to check', async () => {
+    // Prepare
+    kmsMock
+      .on(DescribeCustomKeyStoresCommand)
+      .rejects(
+        new CustomKeyStoreNotFoundException({ message: `Custom key store ${STORE_ID} not found.`, $metadata: {} }),
+      );
+    // Act
+    const requiring = requireKnownResource(withTable, STORE_ARN);
+    // Assess
+    await expect(requiring).rejects.toThrow(OperatorError);
+    await expect(requiring).rejects.toThrow(`nothing known of ${STORE_ARN} in eu-west-1: keydrift's table keydrift`);
   });
 });
