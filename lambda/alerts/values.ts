@@ -131,6 +131,8 @@ const FLAG_WORDS: Record<string, string> = {
   cloudtrail_access_removed:
     "CloudTrail loses the kms:GenerateDataKey* permission it needs to encrypt the trail's logs with this key",
   used_by_keydrift: 'keydrift itself uses this key',
+  deletion_cancelled:
+    'a deletion cancelled: keydrift last saw the key pending deletion, which a key leaves for Disabled only by CancelKeyDeletion',
 };
 
 const DETAIL_LABELS: Record<string, string> = {

@@ -77,6 +77,10 @@ function aliasesWentWith(changes: Record<string, AttributeChange>): string {
 const deletesMaterialInUse = (changes: Record<string, unknown>): boolean =>
   'key_material' in changes || 'key_state' in changes;
 
+/** A key's deletion cancelled (`how`: by whom, or that no event was seen), which leaves it Disabled. */
+const deletionCancelledSummary = (label: string, how: string): string =>
+  `Deletion of key ${label} cancelled ${how}; the key is left Disabled`;
+
 /** `, open to account 444455556666` (or `to anyone`) for outside access, else nothing. */
 function openedTo(external: string[] | undefined): string {
   if (!external?.length) return '';
@@ -404,7 +408,7 @@ export const EVENTS: Record<string, EventEntry> = {
   },
   CancelKeyDeletion: {
     severity: 'info',
-    summary: s((c) => `Deletion of key ${c.label} cancelled by ${c.who}; the key is left Disabled`),
+    summary: s((c) => deletionCancelledSummary(c.label, `by ${c.who}`)),
   },
   RotateKeyOnDemand: { severity: 'info', summary: s((c) => `Key ${c.label} rotated on demand by ${c.who}`) },
   RotateKey: {
@@ -458,9 +462,9 @@ function severityOfDifferences(changes: Record<string, AttributeChange>): Severi
   const of = (attribute: string, change: AttributeChange): Severity => {
     switch (attribute) {
       case 'key_state':
-        // Left Disabled as its deletion date went back to none: a deletion cancelled, as CancelKeyDeletion weighs.
-        if (change.after === 'Disabled' && changes.deletion_date?.back_to_baseline && !changes.deletion_date.after)
-          return 'info';
+        // Left a pending deletion keydrift saw for Disabled: a deletion cancelled, as CancelKeyDeletion weighs; but the
+        // deletion its baseline approves (`before`), cancelled, is drift from that approval as any other state.
+        if (change.deletion_cancelled && !isPendingDeletion(change.before)) return 'info';
         return UNUSABLE_KEY_STATES.has(String(change.after)) ? 'critical' : 'info';
       case 'deletion_date':
       case 'key_material':
@@ -517,6 +521,9 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
       const back = all.filter((attribute) => c.changes[attribute].back_to_baseline);
       const drifting = all.filter((attribute) => !c.changes[attribute].back_to_baseline);
       // All back (a `resolved` finding): the status adds so. Some back beside new drift: named apart, as news too.
+      // A deletion cancelled, nothing else new (its date back to none goes with it): in the words of its record.
+      if (c.changes.key_state?.deletion_cancelled && drifting.length === 1 && back.every((a) => a === 'deletion_date'))
+        return deletionCancelledSummary(c.label, 'with no change event seen');
       const aliases = aliasesWentWith(c.changes);
       if (drifting.length === 0 || back.length === 0)
         return `${c.label} differs from its baseline with no change event seen (${all.join(', ')})${aliases}`;

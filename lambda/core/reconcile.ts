@@ -359,7 +359,7 @@ export function reconcileResource(
       resource: live.arn,
       paths,
       creates: false,
-      notes: deleted ? aliasesGoneWith(input, news) : {},
+      notes: deleted ? aliasesGoneWith(input, news) : deletionCancelled(input, news),
       untouchedDrift,
       approved: (path) => lookup(baseline, path),
       ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
@@ -389,6 +389,22 @@ function aliasesGoneWith(
     .sort()
     .filter((name) => !elsewhere(name));
   return names.length ? { key_state: { aliases_deleted: names } } : {};
+}
+
+/**
+ * A key found Disabled, its state news (`news` has it), whose stored state shows it pending deletion (PendingDeletion,
+ * or a multi-Region primary's PendingReplicaDeletion, which has no date): KMS allows no other way from there to
+ * Disabled than CancelKeyDeletion, so its `key_state` change says the deletion was cancelled (`deletion_cancelled`),
+ * for the catalogue to weigh it as that record.
+ */
+function deletionCancelled(
+  { live, previous }: ReconcileInput,
+  news: TouchedPath[],
+): Record<string, Record<string, unknown>> {
+  const left = lookup(previous, 'key_state');
+  if (!news.some((p) => p.path === 'key_state') || live.attributes.key_state !== 'Disabled' || !isPendingDeletion(left))
+    return {};
+  return { key_state: { deletion_cancelled: true } };
 }
 
 /**

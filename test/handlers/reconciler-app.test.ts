@@ -1515,8 +1515,84 @@ describe('Reconciler: keys found pending deletion', () => {
     expect(cancelled.findings.map((f) => [f.severity, f.status, f.changes.key_state?.after, f.remediation])).toEqual([
       ['info', 'drift', 'Disabled', [`aws kms enable-key --key-id ${key.arn} --region ${REGION}`]],
     ]);
+    expect(cancelled.findings[0].summary).toBe(
+      'Deletion of key alias/payments cancelled with no change event seen; the key is left Disabled',
+    );
     expect(snsMock).not.toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
   });
+
+  it("takes a multi-Region primary's wait for its replicas cancelled unseen as CancelKeyDeletion: info, no second page", async () => {
+    // Prepare: ScheduleKeyDeletion__awskmsdg__2's primary, adopted Enabled with a replica; its deletion scheduled
+    // unseen, which puts it in PendingReplicaDeletion (no date, as that record's answer), paged by a run.
+    account = accountWith(1);
+    const primary = account.addKey({
+      id: 'mrk-1234abcd12ab34cd56ef1234567890ab',
+      multiRegion: { primaryRegion: REGION, replicaRegions: ['eu-west-1'] },
+    });
+    await reconciler({}, () => START)({});
+    primary.keyState = 'PendingReplicaDeletion';
+    const scheduled = await reconciler({}, () => START + DAY)({});
+    expect(scheduled.findings.map((f) => [f.severity, f.status, f.changes.key_state?.after])).toEqual([
+      ['critical', 'drift', 'PendingReplicaDeletion'],
+    ]);
+    snsMock.resetHistory();
+
+    // Act: the deletion cancelled unseen, which leaves the primary Disabled; no deletion date before or after.
+    primary.keyState = 'Disabled';
+    const cancelled = await reconciler({}, () => START + 2 * DAY)({});
+
+    // Assess: as the detector judges the CancelKeyDeletion record; the key still to be enabled.
+    expect(cancelled.findings.map((f) => [f.severity, f.status, f.changes.key_state?.after, f.remediation])).toEqual([
+      ['info', 'drift', 'Disabled', [`aws kms enable-key --key-id ${primary.arn} --region ${REGION}`]],
+    ]);
+    expect(cancelled.findings[0].summary).toBe(
+      `Deletion of key ${primary.id} cancelled with no change event seen; the key is left Disabled`,
+    );
+    expect(snsMock).not.toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
+  });
+
+  it.each([
+    ['its deletion', {}, { keyState: 'PendingDeletion', deletionDate: new Date(START + 30 * DAY) }],
+    [
+      'its wait for its replicas (a multi-Region primary)',
+      {
+        id: 'mrk-1234abcd12ab34cd56ef1234567890ab',
+        multiRegion: { primaryRegion: REGION, replicaRegions: ['eu-west-1'] },
+      },
+      { keyState: 'PendingReplicaDeletion' },
+    ],
+  ])(
+    'still pages the key of a trail found Disabled once %s is cancelled unseen: the audit log stops',
+    async (_, made, pending) => {
+      // Prepare: the key encrypts org-audit's logs; adopted Enabled, then its deletion scheduled unseen, paged by a run.
+      account = accountWith(1);
+      const key = account.addKey(made);
+      trailMock.on(DescribeTrailsCommand).resolves({
+        trailList: [
+          { Name: 'org-audit', TrailARN: TRAIL, HomeRegion: REGION, IsMultiRegionTrail: true, KmsKeyId: key.arn },
+        ],
+      });
+      await reconciler({}, () => START)({});
+      Object.assign(key, pending);
+      await reconciler({}, () => START + DAY)({});
+      snsMock.resetHistory();
+
+      // Act: the deletion cancelled unseen, which leaves the key Disabled.
+      Object.assign(key, { keyState: 'Disabled', deletionDate: undefined });
+      const cancelled = await reconciler({}, () => START + 2 * DAY)({});
+
+      // Assess: a disabled trail key is critical however it got there.
+      expect(cancelled.findings.map((f) => [f.severity, f.status, f.changes.key_state?.after, f.reasons])).toEqual([
+        [
+          'critical',
+          'drift',
+          'Disabled',
+          [`TrailKeyStaysUsable: the key encrypting the logs of ${TRAIL} is now Disabled`],
+        ],
+      ]);
+      expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: topics.page });
+    },
+  );
 
   it('approves a key caught while being created or updated as working: nothing to report once it is', async () => {
     for (const passing of ['Creating', 'Updating']) {
