@@ -595,7 +595,7 @@ export function fitSnapshot(snapshot: ResourceSnapshot): { json: string; truncat
     const inGroup = (path: string) => path === group || path.startsWith(`${group}#`);
     for (const path of Object.keys(copy.attributes)) if (inGroup(path)) delete copy.attributes[path];
     // A first-seen date (one per grant of a key first read with thousands) goes with the entry it dates.
-    for (const times of [copy.firstSeenAt, copy.approvedAt]) {
+    for (const times of [copy.firstSeenAt, copy.approvedAt, copy.changedAt]) {
       if (times) for (const path of Object.keys(times)) if (inGroup(path)) delete times[path];
     }
     copy.completeMaps = copy.completeMaps.filter((m) => m !== group);

@@ -171,6 +171,9 @@ export class Detector {
     { planned, recreatesApproved }: { planned: boolean; recreatesApproved: boolean },
   ) {
     Object.assign(state.attributes, effect.set);
+    // Dated for the resource the event names only: what it implies of others (the aliases a key's deletion took with
+    // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion).
+    dateChanges(state, effect.set, event);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
@@ -305,6 +308,13 @@ function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, ev
   state.stagedKeyMaterialAt = event.time;
 }
 
+/** Dates in `state` (`changedAt`) the attributes outside the maps that `values` set, as of `event`. */
+function dateChanges(state: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
+  const paths = Object.keys(values).filter((path) => splitPath(path).entry === undefined);
+  if (paths.length === 0) return;
+  state.changedAt = { ...state.changedAt, ...Object.fromEntries(paths.map((path) => [path, event.time])) };
+}
+
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
 function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | undefined): void {
   if (!attributes?.length) return;
@@ -314,9 +324,10 @@ function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | unde
   if (snapshot.approvedAt) snapshot.approvedAt = withoutPaths(snapshot.approvedAt, gone);
   if (snapshot.unknownPaths) snapshot.unknownPaths = snapshot.unknownPaths.filter((path) => !gone(path));
   if (snapshot.firstSeenAt) snapshot.firstSeenAt = withoutPaths(snapshot.firstSeenAt, gone);
+  if (snapshot.changedAt) snapshot.changedAt = withoutPaths(snapshot.changedAt, gone);
 }
 
-/** The times of `times` (`approvedAt`, `firstSeenAt`) but those of the paths `drop` names. */
+/** The times of `times` (`approvedAt`, `firstSeenAt`, `changedAt`) but those of the paths `drop` names. */
 function withoutPaths(times: Record<string, string>, drop: (path: string) => boolean): Record<string, string> {
   return Object.fromEntries(Object.entries(times).filter(([path]) => !drop(path)));
 }

@@ -54,10 +54,16 @@ export function snapshotFromState(kind: ResourceKind, arn: string, state: Record
 
 /**
  * What a baseline keeps of `snapshot`: its attributes and their dates, not the key material only live reads and events
- * tell (current, staged), which is never approved (types.ts).
+ * tell (current, staged), which is never approved, nor when events changed the state (types.ts).
  */
 export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
-  const { currentKeyMaterial: _current, stagedKeyMaterial: _staged, stagedKeyMaterialAt: _at, ...kept } = snapshot;
+  const {
+    currentKeyMaterial: _current,
+    stagedKeyMaterial: _staged,
+    stagedKeyMaterialAt: _at,
+    changedAt: _changed,
+    ...kept
+  } = snapshot;
   return kept;
 }
 

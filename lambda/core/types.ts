@@ -145,6 +145,13 @@ export interface ResourceSnapshot {
    */
   goneWithKey?: { key: string; approvedBefore?: string };
   /**
+   * States only: the time (ISO-8601) of the event on the resource that last set each attribute outside the maps (a
+   * live read stored since replaces the state, and these with it), so that an older event, delivered late for a
+   * resource no read shows (KMS refuses keydrift, the key is gone), does not put its value back over a newer one
+   * (detector-app.ts).
+   */
+  changedAt?: Record<string, string>;
+  /**
    * States of keys with imported material only: the id of the key material keydrift saw staged for the key's next
    * on-demand rotation (ImportKeyMaterial's answer), so that a DeleteImportedKeyMaterial of that material, which leaves
    * the key as it is, is told from one of a material the key uses. Not an attribute: never compared, approved or read

@@ -268,6 +268,30 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
+   * No read showed the resource (KMS refused keydrift, the key is gone): its state is what events set. What a newer
+   * event set (`changedAt`), judged first, stays as it stored it: this older event, delivered late, was overtaken by it
+   * (`withoutLaterValues` only kept the stored value from being taken as the value before it).
+   */
+  function keepNewerChanges(
+    memory: MemoryStore,
+    event: ChangeEvent,
+    effect: Effect,
+    stored: ResourceSnapshot | undefined,
+  ): void {
+    const state = memory.snapshot(effect.resource);
+    const newer = Object.entries(stored?.changedAt ?? {}).filter(
+      ([path, at]) => path in effect.set && Date.parse(at) > event.epochMs,
+    );
+    if (!stored || !state || newer.length === 0) return;
+    for (const [path, at] of newer) {
+      if (path in stored.attributes) state.attributes[path] = stored.attributes[path];
+      else delete state.attributes[path];
+      state.changedAt = { ...state.changedAt, [path]: at };
+    }
+    memory.putState(state);
+  }
+
+  /**
    * The state the core judges against: the stored values of the paths the event sets (the "before"), and the live
    * read for everything else, so that summaries name a key by the aliases it has now, even on a first event.
    * Attributes and maps the event touches are left exactly as stored.
@@ -322,6 +346,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
+    if (!live || live.arn !== effect.resource) keepNewerChanges(memory, event, effect, stored?.snapshot);
     if (live && live.arn === effect.resource && stored && savedAfter(event, stored)) {
       // A later change was judged first: what the live state shows back at the baseline, it undid.
       markUndone(finding, effect, live, memory.baseline(effect.resource));

@@ -1319,6 +1319,65 @@ describe('createDetector: live state', () => {
     expect(output.metric('LiveReadFailures')).toBe(0);
   });
 
+  describe('a key KMS refuses to let keydrift read, its events delivered newest first', () => {
+    const alice = (eventId: string, time: string) => ({
+      region: REGION,
+      account: '111122223333',
+      eventId,
+      time: new Date(time),
+    });
+    /** A detector whose clock is an hour past each event it judges (the redrive of an older one comes last). */
+    function lockedOutDetector() {
+      kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
+      let clock = Date.parse('2026-11-01T09:00:00Z');
+      const { detect } = makeDetector({}, { now: () => clock });
+      return async (record: CloudTrailRecord) => {
+        clock = Math.max(clock, Date.parse(String(record.eventTime)) + 3_600_000);
+        return (await detect(envelope(record as Json))).finding;
+      };
+    }
+    const opened = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
+      ],
+    });
+
+    it('keeps the rotation the newer event stored when the older one arrives last', async () => {
+      // Prepare: Alice turns rotation off at 09:01 and on again at 09:02; the DisableKeyRotation arrives last.
+      const deliver = lockedOutDetector();
+      const off = kmsRecords.disableKeyRotation(keyRef(KEY), alice('off', '2026-11-01T09:01:00Z'));
+      const on = kmsRecords.enableKeyRotation(keyRef(KEY), alice('on', '2026-11-01T09:02:00Z'));
+      await deliver(on);
+
+      // Act
+      await deliver(off);
+      const saved = await store().load([KEY]);
+      const next = await deliver(kmsRecords.disableKeyRotation(keyRef(KEY), alice('off-2', '2026-11-01T12:00:00Z')));
+
+      // Assess: the key's rotation is on, as the newer event left it; the next change is judged from there.
+      expect(saved.states.get(KEY)?.snapshot.attributes.enable_key_rotation).toBe(true);
+      expect(next?.changes.enable_key_rotation).toMatchObject({ before: true, after: false });
+    });
+
+    it('keeps the policy the newer PutKeyPolicy stored when the older one arrives last', async () => {
+      // Prepare: Alice opens the key to another account at 09:01 and puts the default policy back at 09:02.
+      const deliver = lockedOutDetector();
+      const open = kmsRecords.putKeyPolicy(keyRef(KEY), opened, alice('open', '2026-11-01T09:01:00Z'));
+      const close = kmsRecords.putKeyPolicy(keyRef(KEY), defaultPolicy(), alice('close', '2026-11-01T09:02:00Z'));
+      await deliver(close);
+
+      // Act
+      const late = await deliver(open);
+
+      // Assess: the older change is still reported; the stored policy stays the one put back.
+      expect(late).toMatchObject({ event: 'PutKeyPolicy', status: 'drift', severity: 'critical' });
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes.policy).toEqual(normalizePolicy(defaultPolicy()));
+    });
+  });
+
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {
     mockLiveKey();
     kmsMock
