@@ -208,18 +208,22 @@ export class Detector {
     }
     for (const related of effect.related) {
       const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);
+      const stateChangedAt = relatedState.changedAt?.target_key_id;
       Object.assign(relatedState.attributes, related.set);
       this.store.putState(relatedState);
       // A created resource's own baseline is its created state, but an unplanned creation never approves what it
       // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline). The aliases
       // KMS deleted with a key are approved gone however the key's deletion is judged (`alwaysApproved`), as gone with
-      // it (`goneWithKey`: a move off it made before, delivered after, is still approved).
+      // it (`goneWithKey`: a move off it made before, delivered after, is still approved, but not one older than the
+      // alias's last change known before the deletion, approved or not: a move back onto the key, even unplanned).
       if (planned || related.alwaysApproved) {
         const relatedBaseline = this.store.baseline(related.resource) ?? emptySnapshot(related.kind, related.resource);
-        const approvedBefore = relatedBaseline.approvedAt?.target_key_id;
+        const changedBefore = latest(relatedBaseline.approvedAt?.target_key_id, stateChangedAt);
         approve(relatedBaseline, related.set, event);
-        if (related.alwaysApproved && relatedBaseline.approvedAt?.target_key_id === event.time)
-          relatedBaseline.goneWithKey = { key: effect.resource, ...(approvedBefore ? { approvedBefore } : {}) };
+        // One the deletion's read showed gone (`liveRead`) went with the key: no move made before it can bring it back.
+        const readGone = lookup(this.store.liveRead(related.resource), 'target_key_id') === null;
+        if (related.alwaysApproved && !readGone && relatedBaseline.approvedAt?.target_key_id === event.time)
+          relatedBaseline.goneWithKey = { key: effect.resource, ...(changedBefore ? { changedBefore } : {}) };
         this.store.putBaseline(relatedBaseline);
       }
     }
@@ -260,7 +264,8 @@ function approve(
 
 /**
  * An alias approved gone with its key's deletion (`goneWithKey`), and `event` moving it to another key (`value`) after
- * what approved it before: a move older than the deletion, delivered after it, is not overruled by it. KMS deletes only
+ * its last change known before (approved or not): a move older than the deletion, delivered after it, is not overruled
+ * by it. KMS deletes only
  * the aliases still on the key, so one moved off first did not go with it.
  */
 function movedOffBeforeItsKeyDeletion(
@@ -272,7 +277,13 @@ function movedOffBeforeItsKeyDeletion(
   const gone = baseline.goneWithKey;
   if (path !== 'target_key_id' || !gone || lookup(baseline, path) !== null) return false;
   if (typeof value !== 'string' || value === gone.key) return false;
-  return gone.approvedBefore === undefined || Date.parse(gone.approvedBefore) <= event.epochMs;
+  return gone.changedBefore === undefined || Date.parse(gone.changedBefore) <= event.epochMs;
+}
+
+/** The later of two times (ISO-8601), either possibly missing. */
+function latest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return Date.parse(b) > Date.parse(a) ? b : a;
 }
 
 /**

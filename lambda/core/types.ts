@@ -139,16 +139,17 @@ export interface ResourceSnapshot {
   firstSeenAt?: Record<string, string>;
   /**
    * Baselines of aliases only: approved gone (`target_key_id: null`) with the deletion of `key`, not by a change of the
-   * alias, and when the alias was approved before that (`approvedBefore`, its `approvedAt`). KMS deletes only the
-   * aliases still on the key: a planned move to another key made in between, delivered after the deletion, is approved
-   * (core/detector.ts).
+   * alias nor read gone by the deletion's read of it (unreadable), and the time of the alias's last change keydrift
+   * knew before that (`changedBefore`: its `approvedAt`, or its state's `changedAt` when later, an unplanned change).
+   * KMS deletes only the aliases still on the key: a planned move to another key made in between, delivered after the
+   * deletion, is approved (core/detector.ts).
    */
-  goneWithKey?: { key: string; approvedBefore?: string };
+  goneWithKey?: { key: string; changedBefore?: string };
   /**
    * States only: the time (ISO-8601) of the event on the resource that last set each attribute outside the maps (a
    * live read stored since replaces the state, and these with it), so that an older event, delivered late for a
    * resource no read shows (KMS refuses keydrift, the key is gone), does not put its value back over a newer one
-   * (detector-app.ts).
+   * (detector-app.ts), and an unreadable alias's last change before its key's deletion is known (`goneWithKey`).
    */
   changedAt?: Record<string, string>;
   /**

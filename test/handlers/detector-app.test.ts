@@ -2061,6 +2061,28 @@ describe('createDetector: aliases and concurrency', () => {
     expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: OLD_KEY });
   });
 
+  it('keeps an alias gone with the key for a planned move off it that an unplanned move back onto it followed, delivered late', async () => {
+    // Prepare: Admin moves alias/moved to OLD_KEY; Alice (no one planned) moves it back to KEY before KEY's
+    // deletion. The planned move comes last.
+    const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+    const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
+    const { identity: _, ...byAlice } = ctx('back', '2026-11-01T09:01:40Z');
+    const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), byAlice);
+    for (const record of [off, back, deletion]) world.apply(record);
+
+    // Act
+    await deliver(back);
+    const deleted = await deliver(deletion);
+    later();
+    await deliver(off);
+
+    // Assess: the alias was on KEY when KMS deleted it (the move back came later than the planned move).
+    expect(deleted?.changes.key_state?.aliases_deleted).toEqual(['alias/moved', 'alias/payments']);
+    const saved = await store().load([MOVED]);
+    expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+    expect(saved.states.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+  });
+
   describe("an alias unreadable (its new key's policy keeps keydrift out), its move delivered after its old key's deletion", () => {
     const lockedOut = () =>
       kmsMock
@@ -2104,6 +2126,28 @@ describe('createDetector: aliases and concurrency', () => {
 
       // Assess
       expect((await store().load([MOVED])).baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+    });
+
+    it('keeps it gone with the key for a move off it that an unplanned move back onto it followed', async () => {
+      // Prepare: Admin moves alias/moved to OLD_KEY; Alice (no one planned) moves it back to KEY before KEY's
+      // deletion. The planned move comes last.
+      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
+      const { identity: _, ...byAlice } = ctx('back', '2026-11-01T09:01:40Z');
+      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), byAlice);
+      for (const record of [off, back, deletion]) world.apply(record);
+      lockedOut();
+
+      // Act
+      await deliver(back);
+      await deliver(deletion);
+      later();
+      await deliver(off);
+
+      // Assess: the alias was on KEY when KMS deleted it (the move back came later than the planned move).
+      const saved = await store().load([MOVED]);
+      expect(saved.baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+      expect(saved.states.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
     });
 
     const THIRD_KEY = 'arn:aws:kms:us-west-2:111122223333:key/3333cccc-33cc-33cc-33cc-333333333333';
