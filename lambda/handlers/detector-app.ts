@@ -269,8 +269,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 
   /**
    * No read showed the resource (KMS refused keydrift, the key is gone): its state is what events set. What a newer
-   * event set (`changedAt`), judged first, stays as it stored it: this older event, delivered late, was overtaken by it
-   * (`withoutLaterValues` only kept the stored value from being taken as the value before it).
+   * event set (`changedAt`), judged first, stays as it stored it: this older event, delivered late, was overtaken by it;
+   * and a failed call, which changed nothing, leaves the stored state whole. (`withoutLaterValues` only kept the stored
+   * values from being taken as the values before the event.)
    */
   function keepNewerChanges(
     memory: MemoryStore,
@@ -278,6 +279,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     effect: Effect,
     stored: ResourceSnapshot | undefined,
   ): void {
+    if (stored && event.errorCode) {
+      memory.putState(structuredClone(stored));
+      return;
+    }
     const state = memory.snapshot(effect.resource);
     const newer = Object.entries(stored?.changedAt ?? {}).filter(
       ([path, at]) => path in effect.set && Date.parse(at) > event.epochMs,

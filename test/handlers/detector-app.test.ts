@@ -1361,6 +1361,26 @@ describe('createDetector: live state', () => {
       expect(next?.changes.enable_key_rotation).toMatchObject({ before: true, after: false });
     });
 
+    it("keeps the rotation stored when a failed call to turn it off comes before that state's save was over", async () => {
+      // Prepare: Alice turns rotation on at 09:00; the detector saves that an hour later, after Mallory's
+      // DisableKeyRotation at 09:30, which AWS refused.
+      const deliver = lockedOutDetector();
+      await deliver(kmsRecords.enableKeyRotation(keyRef(KEY), alice('on', '2026-11-01T09:00:00Z')));
+      const refused = { code: 'AccessDenied', message: 'not authorized to perform kms:DisableKeyRotation' };
+      const attempt = kmsRecords.disableKeyRotation(keyRef(KEY), {
+        ...alice('try', '2026-11-01T09:30:00Z'),
+        error: refused,
+      });
+
+      // Act
+      const finding = await deliver(attempt);
+
+      // Assess: the attempt is reported, and changed nothing of what keydrift knows.
+      expect(finding).toMatchObject({ event: 'DisableKeyRotation', status: 'denied' });
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({ enable_key_rotation: true });
+    });
+
     it('keeps the policy the newer PutKeyPolicy stored when the older one arrives last', async () => {
       // Prepare: Alice opens the key to another account at 09:01 and puts the default policy back at 09:02.
       const deliver = lockedOutDetector();
