@@ -122,7 +122,12 @@ export async function requireKnownResource(context: OpsContext, arn: string, nam
  */
 async function awsKnows(context: OpsContext, arn: string): Promise<boolean> {
   if (isKeyArn(arn)) return (await describedKeyArn(context, arn)) !== undefined;
-  if (TRAIL_ARN.test(arn)) return !isUnknownTrail(await readers(context).trailReader.readTrail(arn));
+  // By its exact ARN: the trail reader's match by name would take a multi-Region trail homed in another Region (its
+  // ARN names that Region) for one typed with this Region's, and list "No findings" for an ARN nothing is kept under.
+  if (TRAIL_ARN.test(arn)) {
+    const listed = await readers(context).trailReader.readTrails({ details: false, where: (trail) => trail === arn });
+    return listed.length > 0;
+  }
   if (!CUSTOM_KEY_STORE_ARN.test(arn)) return false;
   try {
     const id = arn.slice(arn.lastIndexOf('/') + 1);

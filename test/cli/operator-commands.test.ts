@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteTrailCommand } from '@aws-sdk/client-cloudtrail';
+import { CloudTrailClient, CreateTrailCommand, DeleteTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateGrantCommand,
@@ -1538,5 +1538,33 @@ describe('keydrift findings --resource, a key or trail AWS knows that keydrift n
     const run = keydrift(['findings', '--resource', fresh]);
     // Assess
     expect([run.status, run.stdout]).toEqual([0, expect.stringMatching(/^No findings since /)]);
+  });
+
+  it("refuses a trail ARN naming this Region for a multi-Region trail homed in another: that trail's ARN names its home", async () => {
+    // Prepare: a multi-Region trail homed in us-east-1, which CloudTrail here lists as a shadow trail by its home ARN.
+    const home = new CloudTrailClient({ ...world.moto.clientConfig, region: 'us-east-1' });
+    world.moto.aws([
+      's3api',
+      'create-bucket',
+      '--bucket',
+      'homed-elsewhere-logs',
+      '--create-bucket-configuration',
+      `LocationConstraint=${REGION}`,
+    ]);
+    const { TrailARN } = await home.send(
+      new CreateTrailCommand({
+        Name: 'homed-elsewhere',
+        S3BucketName: 'homed-elsewhere-logs',
+        IsMultiRegionTrail: true,
+      }),
+    );
+    home.destroy();
+    const typed = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/homed-elsewhere`;
+    expect(TrailARN).toBe(`arn:aws:cloudtrail:us-east-1:${ACCOUNT}:trail/homed-elsewhere`);
+    // Act
+    const run = keydrift(['findings', '--resource', typed]);
+    // Assess: its name alone is no trail of that ARN; listing "No findings" would say nothing happened to it.
+    expect([run.status, run.stdout]).toEqual([2, '']);
+    expect(run.stderr).toMatch(new RegExp(`^keydrift: nothing known of ${typed} in ${REGION}: `));
   });
 });
