@@ -284,8 +284,10 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       return;
     }
     const state = memory.snapshot(effect.resource);
+    // What it leaves unknown (`forgets`: a rotation on demand, the material) too: the newer event set it since.
+    const touches = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
     const newer = Object.entries(stored?.changedAt ?? {}).filter(
-      ([path, at]) => path in effect.set && Date.parse(at) > event.epochMs,
+      ([path, at]) => touches(path) && Date.parse(at) > event.epochMs,
     );
     if (!stored || !state || newer.length === 0) return;
     for (const [path, at] of newer) {

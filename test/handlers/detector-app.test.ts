@@ -1396,6 +1396,29 @@ describe('createDetector: live state', () => {
       const saved = await store().load([KEY]);
       expect(saved.states.get(KEY)?.snapshot.attributes.policy).toEqual(normalizePolicy(defaultPolicy()));
     });
+
+    it('keeps the key material a newer import stored when an older rotation on demand, which leaves it unknown, arrives last', async () => {
+      // Prepare: Alice rotates the key (imported material) on demand at 09:01 and imports its material again at 09:02,
+      // with a new expiry; the rotation arrives last.
+      const deliver = lockedOutDetector();
+      const rotation = kmsRecords.rotateKeyOnDemand(keyRef(KEY), alice('rotate', '2026-11-01T09:01:00Z'));
+      const reimport = Object.assign(sample('ImportKeyMaterial__awskmsdg__1') as CloudTrailRecord, {
+        eventID: 'import',
+        eventTime: '2026-11-01T09:02:00Z',
+      });
+      (reimport.requestParameters as Json).validTo = 'Jan 1, 2027 8:00:00 PM';
+      await deliver(reimport);
+
+      // Act
+      await deliver(rotation);
+
+      // Assess: the material is the one the newer import set, as if the rotation had come first.
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes.key_material).toEqual({
+        expiration_model: 'KEY_MATERIAL_EXPIRES',
+        valid_to: '2027-01-01T20:00:00Z',
+      });
+    });
   });
 
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {
