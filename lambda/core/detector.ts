@@ -173,7 +173,7 @@ export class Detector {
     Object.assign(state.attributes, effect.set);
     // Dated for the resource the event names only: what it implies of others (the aliases a key's deletion took with
     // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion).
-    dateChanges(state, effect.set, event);
+    dateChanges(state, effect.set, event, effect.inferred);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
@@ -319,9 +319,17 @@ function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, ev
   state.stagedKeyMaterialAt = event.time;
 }
 
-/** Dates in `state` (`changedAt`) the attributes outside the maps that `values` set, as of `event`. */
-function dateChanges(state: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
-  const paths = Object.keys(values).filter((path) => splitPath(path).entry === undefined);
+/**
+ * Dates in `state` (`changedAt`) the attributes outside the maps that `values` set, as of `event`, but those it only
+ * `inferred` from the state before it (which keep the date of the last one an event stated).
+ */
+function dateChanges(
+  state: ResourceSnapshot,
+  values: AttributeMap,
+  event: ChangeEvent,
+  inferred: readonly string[] = [],
+): void {
+  const paths = Object.keys(values).filter((path) => splitPath(path).entry === undefined && !inferred.includes(path));
   if (paths.length === 0) return;
   state.changedAt = { ...state.changedAt, ...Object.fromEntries(paths.map((path) => [path, event.time])) };
 }

@@ -70,6 +70,12 @@ export interface Effect {
    */
   forgets?: readonly string[];
   /**
+   * Paths of `set` whose value the record does not state but the state before the event decides (a key's state after
+   * an import of its material, or its deletion): not dated as the event's (`changedAt`), so that an older event
+   * delivered late, which may have made that state before, still sets them.
+   */
+  inferred?: readonly string[];
+  /**
    * Set-up states a creation leaves behind and the value the resource is created for: a trail is created not
    * logging, a custom key store disconnected and a key for imported material pending import, and their creator
    * starts, connects or imports next. What an unplanned creation approves (a planned one approves what it created,
@@ -336,6 +342,7 @@ function importKeyMaterial(event: ChangeEvent, world: World): Effect {
     { key_material: material, ...(enables ? { key_state: 'Enabled' } : {}) },
     {
       implied: { key_material: null },
+      ...(enables ? { inferred: ['key_state'] } : {}),
     },
   );
 }
@@ -364,7 +371,12 @@ function materialGone(event: ChangeEvent, world: World): Effect {
   if (deletesMaterialNotCurrent(event, world.settledRead?.(arn)))
     return effect('key', arn, {}, known?.stagedKeyMaterial ? {} : { stagedKeyMaterial: null });
   const pendingDeletion = isPendingDeletion(known?.attributes.key_state);
-  return effect('key', arn, { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) });
+  return effect(
+    'key',
+    arn,
+    { key_material: null, ...(pendingDeletion ? {} : { key_state: 'PendingImport' }) },
+    pendingDeletion ? {} : { inferred: ['key_state'] },
+  );
 }
 
 /**

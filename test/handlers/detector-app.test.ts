@@ -1419,6 +1419,51 @@ describe('createDetector: live state', () => {
         valid_to: '2027-01-01T20:00:00Z',
       });
     });
+
+    it('keeps the key pending deletion when the deletion of its material, newer, was judged first', async () => {
+      // Prepare: Alice schedules the key's deletion at 09:01, and its imported material is deleted at 09:02 (KMS leaves
+      // the key pending deletion); the ScheduleKeyDeletion arrives last.
+      const deliver = lockedOutDetector();
+      const schedule = kmsRecords.scheduleKeyDeletion(
+        keyRef(KEY),
+        { pendingWindowInDays: 7, deletionDate: new Date('2026-11-08T09:01:00Z') },
+        alice('schedule', '2026-11-01T09:01:00Z'),
+      );
+      const materialGone = Object.assign(sample('DeleteImportedKeyMaterial__awskmsdg-current__1') as CloudTrailRecord, {
+        eventID: 'material-gone',
+        awsRegion: REGION,
+        eventTime: '2026-11-01T09:02:00Z',
+      });
+      await deliver(materialGone);
+
+      // Act
+      await deliver(schedule);
+
+      // Assess: the key is stored pending deletion, as in-time delivery leaves it.
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
+        key_state: 'PendingDeletion',
+        key_material: null,
+      });
+    });
+
+    it('keeps the key disabled when an import of its material, newer, was judged first', async () => {
+      // Prepare: Alice disables the key at 09:01 and imports its material again at 09:02 (KMS leaves a disabled key
+      // disabled); the DisableKey arrives last.
+      const deliver = lockedOutDetector();
+      const reimport = Object.assign(sample('ImportKeyMaterial__awskmsdg__1') as CloudTrailRecord, {
+        eventID: 'import',
+        eventTime: '2026-11-01T09:02:00Z',
+      });
+      await deliver(reimport);
+
+      // Act
+      await deliver(kmsRecords.disableKey(keyRef(KEY), alice('disable', '2026-11-01T09:01:00Z')));
+
+      // Assess
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes.key_state).toBe('Disabled');
+    });
   });
 
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {
