@@ -177,6 +177,11 @@ export class Detector {
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
+    // Unknown as of the event: an older event delivered late (an import before a rotation on demand) does not set it.
+    const forgotten = (effect.forgets ?? []).filter(
+      (attribute) => !(MAP_ATTRIBUTES as readonly string[]).includes(attribute),
+    );
+    dateChanges(state, Object.fromEntries(forgotten.map((attribute) => [attribute, undefined])), event);
     if (effect.stagedKeyMaterial !== undefined) recordStagedMaterial(state, effect.stagedKeyMaterial, event);
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged

@@ -1420,6 +1420,24 @@ describe('createDetector: live state', () => {
       });
     });
 
+    it('leaves the key material unknown when an older import arrives after the rotation on demand that followed it', async () => {
+      // Prepare: Alice imports the key's material at 09:01 and rotates it on demand at 09:02 (the material it then uses
+      // is not the record's to say); the import arrives last.
+      const deliver = lockedOutDetector();
+      const reimport = Object.assign(sample('ImportKeyMaterial__awskmsdg__1') as CloudTrailRecord, {
+        eventID: 'import',
+        eventTime: '2026-11-01T09:01:00Z',
+      });
+      await deliver(kmsRecords.rotateKeyOnDemand(keyRef(KEY), alice('rotate', '2026-11-01T09:02:00Z')));
+
+      // Act
+      await deliver(reimport);
+
+      // Assess: the material stays unknown, as in-time delivery leaves it.
+      const saved = await store().load([KEY]);
+      expect(saved.states.get(KEY)?.snapshot.attributes).not.toHaveProperty('key_material');
+    });
+
     it('keeps the key pending deletion when the deletion of its material, newer, was judged first', async () => {
       // Prepare: Alice schedules the key's deletion at 09:01, and its imported material is deleted at 09:02 (KMS leaves
       // the key pending deletion); the ScheduleKeyDeletion arrives last.
