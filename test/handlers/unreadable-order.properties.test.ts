@@ -1,0 +1,196 @@
+/**
+ * A key KMS refuses to let keydrift read is known from its events only: whatever order EventBridge delivers them in
+ * (each late one judged once the state a newer one saved is there), the state stored is the one in-time delivery leaves.
+ * Rotation, state, policy, deletion, a refused call, and imported material (which a rotation on demand leaves unknown).
+ * Not the maps (tags, grants: their entries are not dated), nor a key state an event infers from the one before it
+ * (the deletion of imported material, after a DisableKey delivered late, leaves the key Disabled).
+ *
+ * More runs: RUNS=500 npx jest test/handlers/unreadable-order.properties.test.ts
+ */
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CloudTrailClient, DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { FakeDynamoDB } from '../../bench/fake-dynamodb';
+import { createStateStore } from '../../lambda/adapters/state-store';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import { createDetector } from '../../lambda/handlers/detector-app';
+import { keyRef, kmsRecords } from '../helpers/cloudtrail-events';
+import { type CloudTrailRecord, sample } from '../helpers/fixtures';
+import { kmsError } from '../helpers/kms-api';
+import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
+
+const REGION = 'us-west-2';
+const KEY = keyRef('arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+const topics = {
+  chat: 'arn:aws:sns:us-west-2:111122223333:keydrift-chat',
+  email: 'arn:aws:sns:us-west-2:111122223333:keydrift-email',
+  page: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
+  ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
+};
+const T0 = Date.parse('2026-11-01T09:00:00Z');
+const RUNS = Number(process.env.RUNS ?? 60);
+
+const kmsMock = mockClient(KMSClient);
+const snsMock = mockClient(SNSClient);
+const eventsMock = mockClient(EventBridgeClient);
+const trailMock = mockClient(CloudTrailClient);
+const ddbMock = mockClient(DynamoDBClient);
+
+afterAll(() => {
+  for (const mock of [kmsMock, snsMock, eventsMock, trailMock, ddbMock]) mock.restore();
+});
+
+const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
+const opened = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [
+    { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+    { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' },
+  ],
+});
+
+type Change =
+  | 'rotationOn'
+  | 'rotationOff'
+  | 'enable'
+  | 'disable'
+  | 'policyOpen'
+  | 'policyDefault'
+  | 'schedule'
+  | 'cancel'
+  | 'deniedOff'
+  | 'rotateNow'
+  | 'reimport';
+const CHANGES: Change[] = [
+  'rotationOn',
+  'rotationOff',
+  'enable',
+  'disable',
+  'policyOpen',
+  'policyDefault',
+  'schedule',
+  'cancel',
+  'deniedOff',
+  'rotateNow',
+  'reimport',
+];
+
+function record(change: Change, index: number): CloudTrailRecord {
+  const ctx = { region: REGION, account: '111122223333', eventId: `e-${index}`, time: new Date(T0 + index * 60_000) };
+  switch (change) {
+    case 'rotationOn':
+      return kmsRecords.enableKeyRotation(KEY, ctx);
+    case 'rotationOff':
+      return kmsRecords.disableKeyRotation(KEY, ctx);
+    case 'enable':
+      return kmsRecords.enableKey(KEY, ctx);
+    case 'disable':
+      return kmsRecords.disableKey(KEY, ctx);
+    case 'policyOpen':
+      return kmsRecords.putKeyPolicy(KEY, opened, ctx);
+    case 'policyDefault':
+      return kmsRecords.putKeyPolicy(KEY, defaultPolicy(), ctx);
+    case 'schedule':
+      return kmsRecords.scheduleKeyDeletion(
+        KEY,
+        { pendingWindowInDays: 7, deletionDate: new Date(T0 + 7 * 86_400_000 + index * 60_000) },
+        ctx,
+      );
+    case 'cancel':
+      return kmsRecords.cancelKeyDeletion(KEY, ctx);
+    case 'deniedOff':
+      return kmsRecords.disableKeyRotation(KEY, { ...ctx, error: { code: 'AccessDenied', message: 'no' } });
+    case 'rotateNow':
+      return kmsRecords.rotateKeyOnDemand(KEY, ctx);
+    case 'reimport': {
+      const r = Object.assign(sample('ImportKeyMaterial__awskmsdg__1') as CloudTrailRecord, {
+        eventID: `e-${index}`,
+        eventTime: new Date(T0 + index * 60_000).toISOString().replace('.000', ''),
+      });
+      (r.requestParameters as Json).validTo = `Jan ${index + 1}, 2027 8:00:00 PM`;
+      return r;
+    }
+  }
+}
+
+/** Delivers `records` in `order` (indexes), each judged a minute after the later of its time and the last judged. */
+async function storedAfter(records: CloudTrailRecord[], order: number[]): Promise<Record<string, unknown>> {
+  const table = new FakeDynamoDB();
+  ddbMock.reset();
+  table.install(ddbMock);
+  const dynamodb = new DynamoDBClient({ region: REGION });
+  let clock = T0;
+  const detect = createDetector({
+    kms: new KMSClient({ region: REGION }),
+    dynamodb,
+    sns: new SNSClient({ region: REGION }),
+    eventBridge: new EventBridgeClient({ region: REGION }),
+    cloudtrail: new CloudTrailClient({ region: REGION }),
+    settings: {
+      tableName: 'keydrift',
+      topics,
+      eventBusName: 'default',
+      selfKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key',
+      opsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key-ops',
+      config: parseDetectionConfig({}),
+      alertMinSeverity: 'error',
+    },
+    logger: new Logger({ serviceName: 'keydrift', logLevel: 'SILENT' }),
+    metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
+    sleep: async () => {},
+    now: () => clock,
+  });
+  for (const index of order) {
+    clock = Math.max(clock, Date.parse(String(records[index].eventTime))) + 60_000;
+    await detect(envelope(records[index] as Json), undefined);
+  }
+  const loaded = await createStateStore({ client: dynamodb, tableName: 'keydrift' }).load([KEY.arn]);
+  return loaded.states.get(KEY.arn)?.snapshot.attributes ?? {};
+}
+
+let output: CapturedOutput;
+afterEach(() => output.restore());
+
+beforeEach(() => {
+  output = captureOutput();
+  kmsMock.reset();
+  kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
+  snsMock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  eventsMock.reset();
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+  trailMock.reset();
+  trailMock.on(DescribeTrailsCommand).resolves({ trailList: [] });
+});
+
+describe('a key keydrift cannot read, its changes delivered in any order', () => {
+  it('ends with the state in-time delivery leaves', async () => {
+    const plan = fc.array(fc.constantFrom(...CHANGES), { minLength: 2, maxLength: 5 }).chain((changes) =>
+      fc.tuple(
+        fc.constant(changes),
+        fc.shuffledSubarray(
+          changes.map((_, i) => i),
+          { minLength: changes.length },
+        ),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(plan, async ([changes, order]) => {
+        const records = changes.map(record);
+        const inTime = await storedAfter(
+          records,
+          changes.map((_, i) => i),
+        );
+        expect(await storedAfter(records, order)).toEqual(inTime);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
