@@ -171,17 +171,14 @@ export class Detector {
     { planned, recreatesApproved }: { planned: boolean; recreatesApproved: boolean },
   ) {
     Object.assign(state.attributes, effect.set);
-    // Dated for the resource the event names only: what it implies of others (the aliases a key's deletion took with
-    // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion).
-    dateChanges(state, effect.set, event, effect.inferred);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
-    // Unknown as of the event: an older event delivered late (an import before a rotation on demand) does not set it.
-    const forgotten = (effect.forgets ?? []).filter(
-      (attribute) => !(MAP_ATTRIBUTES as readonly string[]).includes(attribute),
-    );
-    dateChanges(state, Object.fromEntries(forgotten.map((attribute) => [attribute, undefined])), event);
+    // Dated for the resource the event names only: what it implies of others (the aliases a key's deletion took with
+    // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion). What it
+    // leaves unknown too: an older event delivered late (an import before a rotation on demand) does not set it.
+    const stated = Object.keys(effect.set).filter((path) => !effect.inferred?.includes(path));
+    dateChanges(state, [...stated, ...(effect.forgets ?? [])], event);
     if (effect.stagedKeyMaterial !== undefined) recordStagedMaterial(state, effect.stagedKeyMaterial, event);
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
@@ -325,18 +322,15 @@ function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, ev
 }
 
 /**
- * Dates in `state` (`changedAt`) the attributes outside the maps that `values` set, as of `event`, but those it only
- * `inferred` from the state before it (which keep the date of the last one an event stated).
+ * Dates in `state` (`changedAt`), as of `event`, the `paths` outside the maps it set or left unknown. Paths an event
+ * only inferred from the state before it keep the date of the last event that stated them (`Effect.inferred`).
  */
-function dateChanges(
-  state: ResourceSnapshot,
-  values: AttributeMap,
-  event: ChangeEvent,
-  inferred: readonly string[] = [],
-): void {
-  const paths = Object.keys(values).filter((path) => splitPath(path).entry === undefined && !inferred.includes(path));
-  if (paths.length === 0) return;
-  state.changedAt = { ...state.changedAt, ...Object.fromEntries(paths.map((path) => [path, event.time])) };
+function dateChanges(state: ResourceSnapshot, paths: readonly string[], event: ChangeEvent): void {
+  const dated = paths.filter(
+    (path) => splitPath(path).entry === undefined && !(MAP_ATTRIBUTES as readonly string[]).includes(path),
+  );
+  if (dated.length === 0) return;
+  state.changedAt = { ...state.changedAt, ...Object.fromEntries(dated.map((path) => [path, event.time])) };
 }
 
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
