@@ -505,7 +505,18 @@ export function snapshotOfItem(item: Item): ResourceSnapshot {
     arn: pk.slice(resourcePk('').length),
     attributes: typeof snapshot.attributes === 'object' && snapshot.attributes !== null ? snapshot.attributes : {},
     completeMaps: Array.isArray(snapshot.completeMaps) ? snapshot.completeMaps : [],
+    ...withChangedBefore(snapshot.goneWithKey),
   };
+}
+
+/**
+ * `goneWithKey` as an earlier keydrift wrote it, its date named `approvedBefore`: read as `changedBefore`, so that a
+ * move older than it, delivered late, is still not approved.
+ */
+function withChangedBefore(gone: ResourceSnapshot['goneWithKey']): Pick<ResourceSnapshot, 'goneWithKey'> {
+  if (!gone) return {};
+  const { approvedBefore, ...kept } = gone as typeof gone & { approvedBefore?: string };
+  return { goneWithKey: approvedBefore === undefined ? kept : { changedBefore: approvedBefore, ...kept } };
 }
 
 function findingItem(finding: Finding, createdAt: string, ignoredBy: string | undefined): Item {

@@ -6,7 +6,7 @@ import {
   GetEventSelectorsCommand,
   GetTrailStatusCommand,
 } from '@aws-sdk/client-cloudtrail';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeKeyCommand,
@@ -2227,6 +2227,35 @@ describe('createDetector: aliases and concurrency', () => {
       // Act
       await deliver(back);
       await deliver(deletion);
+      later();
+      await deliver(off);
+
+      // Assess
+      expect((await store().load([MOVED])).baselines.get(MOVED)?.snapshot.attributes).toEqual({ target_key_id: null });
+    });
+
+    it('keeps it gone with the key for a move off it that a planned move back followed, as an earlier version stored it', async () => {
+      // Prepare: as above, the deletion saved by an earlier version, which dated the alias's approval before it
+      // `approvedBefore` and kept no state dates.
+      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
+      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
+      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), ctx('back', '2026-11-01T09:01:40Z'));
+      for (const record of [off, back, deletion]) world.apply(record);
+      lockedOut();
+      await deliver(back);
+      await deliver(deletion);
+      for (const sk of ['BASELINE', 'STATE']) {
+        const Key = { pk: { S: `RESOURCE#${MOVED}` }, sk: { S: sk } };
+        const { Item } = await table.client.send(new GetItemCommand({ TableName: table.tableName, Key }));
+        const { goneWithKey, changedAt: _, ...snapshot } = JSON.parse(Item?.snapshot?.S ?? '{}');
+        const earlier = goneWithKey
+          ? { ...snapshot, goneWithKey: { key: KEY, approvedBefore: '2026-11-01T09:01:40Z' } }
+          : snapshot;
+        const rewritten = { ...Item, snapshot: { S: JSON.stringify(earlier) } };
+        await table.client.send(new PutItemCommand({ TableName: table.tableName, Item: rewritten }));
+      }
+
+      // Act
       later();
       await deliver(off);
 
