@@ -267,8 +267,7 @@ function approve(
 /**
  * An alias approved gone with its key's deletion (`goneWithKey`), and `event` moving it to another key (`value`) after
  * its last change known before (approved or not): a move older than the deletion, delivered after it, is not overruled
- * by it. KMS deletes only
- * the aliases still on the key, so one moved off first did not go with it.
+ * by it. KMS deletes only the aliases still on the key, so one moved off first did not go with it.
  */
 function movedOffBeforeItsKeyDeletion(
   baseline: ResourceSnapshot,
