@@ -2195,6 +2195,23 @@ describe('createDetector: aliases and concurrency', () => {
         .on(DescribeKeyCommand, { KeyId: MOVED })
         .rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
 
+    /**
+     * alias/moved goes to OLD_KEY (planned) and back to KEY (planned or by Alice, whom no one planned) before KEY's
+     * deletion; the move back and the deletion are judged, and `off`, the first move, is left to come last.
+     */
+    async function movedOffAndBackBeforeDeletion({ backPlanned }: { backPlanned: boolean }) {
+      const story = await aliasesOfScheduledKey();
+      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), story.ctx('off', '2026-11-01T09:01:20Z'));
+      const byAdmin = story.ctx('back', '2026-11-01T09:01:40Z');
+      const { identity: _, ...byAlice } = byAdmin;
+      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), backPlanned ? byAdmin : byAlice);
+      for (const record of [off, back, story.deletion]) story.world.apply(record);
+      lockedOut();
+      await story.deliver(back);
+      await story.deliver(story.deletion);
+      return { ...story, off };
+    }
+
     it('moves its baseline to the key a planned UpdateAlias made before the deletion named: no open drift', async () => {
       // Prepare: Admin moves alias/moved to OLD_KEY, whose policy keydrift cannot read, just before KMS deletes KEY;
       // that UpdateAlias reaches the detector after the deletion.
@@ -2217,16 +2234,10 @@ describe('createDetector: aliases and concurrency', () => {
     });
 
     it('keeps it gone with the key for a move off it that a planned move back onto it followed', async () => {
-      // Prepare: alias/moved goes to OLD_KEY and back to KEY before KEY's deletion; the first move comes last.
-      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
-      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
-      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), ctx('back', '2026-11-01T09:01:40Z'));
-      for (const record of [off, back, deletion]) world.apply(record);
-      lockedOut();
+      // Prepare
+      const { deliver, later, off } = await movedOffAndBackBeforeDeletion({ backPlanned: true });
 
       // Act
-      await deliver(back);
-      await deliver(deletion);
       later();
       await deliver(off);
 
@@ -2237,13 +2248,7 @@ describe('createDetector: aliases and concurrency', () => {
     it('keeps it gone with the key for a move off it that a planned move back followed, as an earlier version stored it', async () => {
       // Prepare: as above, the deletion saved by an earlier version, which dated the alias's approval before it
       // `approvedBefore` and kept no state dates.
-      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
-      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
-      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), ctx('back', '2026-11-01T09:01:40Z'));
-      for (const record of [off, back, deletion]) world.apply(record);
-      lockedOut();
-      await deliver(back);
-      await deliver(deletion);
+      const { deliver, later, off } = await movedOffAndBackBeforeDeletion({ backPlanned: true });
       for (const sk of ['BASELINE', 'STATE']) {
         const Key = { pk: { S: `RESOURCE#${MOVED}` }, sk: { S: sk } };
         const { Item } = await table.client.send(new GetItemCommand({ TableName: table.tableName, Key }));
@@ -2266,16 +2271,9 @@ describe('createDetector: aliases and concurrency', () => {
     it('keeps it gone with the key for a move off it that an unplanned move back onto it followed', async () => {
       // Prepare: Admin moves alias/moved to OLD_KEY; Alice (no one planned) moves it back to KEY before KEY's
       // deletion. The planned move comes last.
-      const { world, ctx, deletion, deliver, later } = await aliasesOfScheduledKey();
-      const off = kmsRecords.updateAlias('alias/moved', keyRef(OLD_KEY), ctx('off', '2026-11-01T09:01:20Z'));
-      const { identity: _, ...byAlice } = ctx('back', '2026-11-01T09:01:40Z');
-      const back = kmsRecords.updateAlias('alias/moved', keyRef(KEY), byAlice);
-      for (const record of [off, back, deletion]) world.apply(record);
-      lockedOut();
+      const { deliver, later, off } = await movedOffAndBackBeforeDeletion({ backPlanned: false });
 
       // Act
-      await deliver(back);
-      await deliver(deletion);
       later();
       await deliver(off);
 
