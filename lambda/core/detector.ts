@@ -178,7 +178,7 @@ export class Detector {
     // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion). What it
     // leaves unknown too: an older event delivered late (an import before a rotation on demand) does not set it.
     const stated = Object.keys(effect.set).filter((path) => !effect.inferred?.includes(path));
-    dateChanges(state, [...stated, ...(effect.forgets ?? [])], event);
+    dateChanges(state, [...stated, ...(effect.forgets ?? [])], effect.inferred ?? [], event);
     if (effect.stagedKeyMaterial !== undefined) recordStagedMaterial(state, effect.stagedKeyMaterial, event);
     this.store.putState(state);
     // A creation's state is its baseline (DESIGN: even an unplanned CreateKey, trail or key store: an unmanaged
@@ -322,14 +322,25 @@ function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, ev
 
 /**
  * Dates in `state` (`changedAt`), as of `event`, the `paths` outside the maps it set or left unknown. Paths an event
- * only inferred from the state before it keep the date of the last event that stated them (`Effect.inferred`).
+ * only `inferred` from the state before it keep the date of the last event that stated them (`Effect.inferred`), and
+ * are dated apart (`inferredAt`).
  */
-function dateChanges(state: ResourceSnapshot, paths: readonly string[], event: ChangeEvent): void {
-  const dated = paths.filter(
-    (path) => splitPath(path).entry === undefined && !(MAP_ATTRIBUTES as readonly string[]).includes(path),
-  );
-  if (dated.length === 0) return;
-  state.changedAt = { ...state.changedAt, ...Object.fromEntries(dated.map((path) => [path, event.time])) };
+function dateChanges(
+  state: ResourceSnapshot,
+  paths: readonly string[],
+  inferred: readonly string[],
+  event: ChangeEvent,
+): void {
+  const outsideMaps = (path: string) =>
+    splitPath(path).entry === undefined && !(MAP_ATTRIBUTES as readonly string[]).includes(path);
+  const dated = paths.filter(outsideMaps);
+  if (dated.length > 0) {
+    state.changedAt = { ...state.changedAt, ...Object.fromEntries(dated.map((path) => [path, event.time])) };
+    if (state.inferredAt) state.inferredAt = withoutPaths(state.inferredAt, (path) => dated.includes(path));
+  }
+  const guessed = inferred.filter(outsideMaps);
+  if (guessed.length > 0)
+    state.inferredAt = { ...state.inferredAt, ...Object.fromEntries(guessed.map((path) => [path, event.time])) };
 }
 
 /** Leaves `attributes` (whole maps too) unknown in `snapshot`: neither stated nor known to be absent. */
@@ -342,9 +353,10 @@ function forget(snapshot: ResourceSnapshot, attributes: readonly string[] | unde
   if (snapshot.unknownPaths) snapshot.unknownPaths = snapshot.unknownPaths.filter((path) => !gone(path));
   if (snapshot.firstSeenAt) snapshot.firstSeenAt = withoutPaths(snapshot.firstSeenAt, gone);
   if (snapshot.changedAt) snapshot.changedAt = withoutPaths(snapshot.changedAt, gone);
+  if (snapshot.inferredAt) snapshot.inferredAt = withoutPaths(snapshot.inferredAt, gone);
 }
 
-/** The times of `times` (`approvedAt`, `firstSeenAt`, `changedAt`) but those of the paths `drop` names. */
+/** The times of `times` (`approvedAt`, `firstSeenAt`, `changedAt`, `inferredAt`) but those of the paths `drop` names. */
 function withoutPaths(times: Record<string, string>, drop: (path: string) => boolean): Record<string, string> {
   return Object.fromEntries(Object.entries(times).filter(([path]) => !drop(path)));
 }

@@ -62,6 +62,7 @@ export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
     stagedKeyMaterial: _staged,
     stagedKeyMaterialAt: _at,
     changedAt: _changed,
+    inferredAt: _inferred,
     ...kept
   } = snapshot;
   return kept;

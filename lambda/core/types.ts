@@ -153,6 +153,12 @@ export interface ResourceSnapshot {
    */
   changedAt?: Record<string, string>;
   /**
+   * States only: the time of the event that last inferred an attribute from the state before it (`Effect.inferred`),
+   * which `changedAt` does not date: an older event delivered late that only infers it too (from a state the newer one
+   * has changed since) leaves the newer one's value (detector-app.ts).
+   */
+  inferredAt?: Record<string, string>;
+  /**
    * States of keys with imported material only: the id of the key material keydrift saw staged for the key's next
    * on-demand rotation (ImportKeyMaterial's answer), so that a DeleteImportedKeyMaterial of that material, which leaves
    * the key as it is, is told from one of a material the key uses. Not an attribute: never compared, approved or read

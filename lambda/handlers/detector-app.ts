@@ -286,16 +286,32 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const state = memory.snapshot(effect.resource);
     // What it leaves unknown (`forgets`: a rotation on demand, the material) too: the newer event set it since.
     const touches = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
-    const newer = Object.entries(stored?.changedAt ?? {}).filter(
-      ([path, at]) => touches(path) && Date.parse(at) > event.epochMs,
-    );
+    const after = (times: Record<string, string> | undefined) =>
+      Object.keys(times ?? {}).filter((path) => touches(path) && Date.parse(times?.[path] ?? '') > event.epochMs);
+    // What it only inferred (from the state the newer event left) keeps what the newer one inferred too.
+    const newer = [
+      ...after(stored?.changedAt),
+      ...after(stored?.inferredAt).filter((path) => effect.inferred?.includes(path)),
+    ];
     if (!stored || !state || newer.length === 0) return;
-    for (const [path, at] of newer) {
+    for (const path of newer) {
       if (path in stored.attributes) state.attributes[path] = stored.attributes[path];
       else delete state.attributes[path];
-      state.changedAt = { ...state.changedAt, [path]: at };
+      state.changedAt = withTimeOf(state.changedAt, stored.changedAt, path);
+      state.inferredAt = withTimeOf(state.inferredAt, stored.inferredAt, path);
     }
     memory.putState(state);
+  }
+
+  /** `times` with the time `from` has for `path`, or none when it has none. */
+  function withTimeOf(
+    times: Record<string, string> | undefined,
+    from: Record<string, string> | undefined,
+    path: string,
+  ): Record<string, string> | undefined {
+    const { [path]: _dropped, ...others } = times ?? {};
+    const kept = from?.[path] === undefined ? others : { ...others, [path]: from[path] };
+    return Object.keys(kept).length ? kept : undefined;
   }
 
   /**

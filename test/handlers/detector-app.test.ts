@@ -1482,6 +1482,52 @@ describe('createDetector: live state', () => {
       const saved = await store().load([KEY]);
       expect(saved.states.get(KEY)?.snapshot.attributes.key_state).toBe('Disabled');
     });
+
+    describe('its material deleted and imported again, each judging the key state from the one before', () => {
+      const materialGone = (time: string) =>
+        Object.assign(sample('DeleteImportedKeyMaterial__awskmsdg-current__1') as CloudTrailRecord, {
+          eventID: 'material-gone',
+          awsRegion: REGION,
+          eventTime: time,
+        });
+      const reimport = (time: string) =>
+        Object.assign(sample('ImportKeyMaterial__awskmsdg__1') as CloudTrailRecord, {
+          eventID: 'import',
+          eventTime: time,
+        });
+
+      it('keeps the key enabled by the newer import when the deletion of its material arrives last', async () => {
+        // Prepare: Alice deletes the key's material at 09:01 and imports it again at 09:02; the deletion arrives last.
+        const deliver = lockedOutDetector();
+        await deliver(reimport('2026-11-01T09:02:00Z'));
+
+        // Act
+        await deliver(materialGone('2026-11-01T09:01:00Z'));
+
+        // Assess: enabled with the imported material, as KMS (and in-time delivery) leaves it.
+        const saved = await store().load([KEY]);
+        expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
+          key_state: 'Enabled',
+          key_material: { expiration_model: 'KEY_MATERIAL_EXPIRES', valid_to: '2021-01-01T20:00:00Z' },
+        });
+      });
+
+      it('keeps the key pending import by the newer deletion of its material when the import arrives last', async () => {
+        // Prepare: Alice imports the key's material at 09:01 and deletes it at 09:02; the import arrives last.
+        const deliver = lockedOutDetector();
+        await deliver(materialGone('2026-11-01T09:02:00Z'));
+
+        // Act
+        await deliver(reimport('2026-11-01T09:01:00Z'));
+
+        // Assess
+        const saved = await store().load([KEY]);
+        expect(saved.states.get(KEY)?.snapshot.attributes).toMatchObject({
+          key_state: 'PendingImport',
+          key_material: null,
+        });
+      });
+    });
   });
 
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {
