@@ -4,7 +4,7 @@ import type { MemoryStore } from './memory-store';
 import { sameJson, stableJson } from './policy';
 import { approvableFirstSeen, differingPaths, primaryOnlyOfReplica, withPrimaryMovedElsewhere } from './reconcile';
 import { emptySnapshot, lookup, splitPath, withStagedMaterialOf } from './state';
-import type { Finding, ResourceSnapshot } from './types';
+import type { ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /**
  * Paths the event set that the live read does not show yet. KMS reads are eventually consistent: a
@@ -62,6 +62,53 @@ export function settleWithLive(
   if (Object.keys(firstSeenAt).length > 0) baseline.firstSeenAt = firstSeenAt;
   baseline.completeMaps = [...new Set([...baseline.completeMaps, ...maps])];
   store.putBaseline(baseline);
+}
+
+/**
+ * No read showed the resource (KMS refused keydrift, the key is gone): its state is what events set. What a newer
+ * event set (`changedAt`), judged first, stays as it stored it: this older event, delivered late, was overtaken by it;
+ * and a failed call, which changed nothing, leaves the stored state whole (`stored`: the state as loaded before the
+ * event; the handler's `withoutLaterValues` only kept its values from being taken as the values before the event).
+ */
+export function settleWithoutLive(
+  memory: MemoryStore,
+  event: ChangeEvent,
+  effect: Effect,
+  stored: ResourceSnapshot | undefined,
+): void {
+  if (stored && event.errorCode) {
+    memory.putState(structuredClone(stored));
+    return;
+  }
+  const state = memory.snapshot(effect.resource);
+  // What it leaves unknown (`forgets`: a rotation on demand, the material) too: the newer event set it since.
+  const touches = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
+  const after = (times: Record<string, string> | undefined) =>
+    Object.keys(times ?? {}).filter((path) => touches(path) && Date.parse(times?.[path] ?? '') > event.epochMs);
+  // What it only inferred (from the state the newer event left) keeps what the newer one inferred too.
+  const newer = [
+    ...after(stored?.changedAt),
+    ...after(stored?.inferredAt).filter((path) => effect.inferred?.includes(path)),
+  ];
+  if (!stored || !state || newer.length === 0) return;
+  for (const path of newer) {
+    if (path in stored.attributes) state.attributes[path] = stored.attributes[path];
+    else delete state.attributes[path];
+    state.changedAt = withTimeOf(state.changedAt, stored.changedAt, path);
+    state.inferredAt = withTimeOf(state.inferredAt, stored.inferredAt, path);
+  }
+  memory.putState(state);
+}
+
+/** `times` with the time `from` has for `path`, or none when it has none. */
+function withTimeOf(
+  times: Record<string, string> | undefined,
+  from: Record<string, string> | undefined,
+  path: string,
+): Record<string, string> | undefined {
+  const { [path]: _dropped, ...others } = times ?? {};
+  const kept = from?.[path] === undefined ? others : { ...others, [path]: from[path] };
+  return Object.keys(kept).length ? kept : undefined;
 }
 
 /**

@@ -149,13 +149,14 @@ export interface ResourceSnapshot {
    * States only: the time (ISO-8601) of the event on the resource that last set each attribute outside the maps (a
    * live read stored since replaces the state, and these with it), so that an older event, delivered late for a
    * resource no read shows (KMS refuses keydrift, the key is gone), does not put its value back over a newer one
-   * (detector-app.ts), and an unreadable alias's last change before its key's deletion is known (`goneWithKey`).
+   * (core/live.ts `settleWithoutLive`), and an unreadable alias's last change before its key's deletion is known
+   * (`goneWithKey`).
    */
   changedAt?: Record<string, string>;
   /**
    * States only: the time of the event that last inferred an attribute from the state before it (`Effect.inferred`),
    * which `changedAt` does not date: an older event delivered late that only infers it too (from a state the newer one
-   * has changed since) leaves the newer one's value (detector-app.ts).
+   * has changed since) leaves the newer one's value (core/live.ts).
    */
   inferredAt?: Record<string, string>;
   /**

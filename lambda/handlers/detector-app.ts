@@ -37,7 +37,7 @@ import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
 import { RecordError } from '../core/errors';
-import { markUndone, pathsNotYetVisible, settleWithLive } from '../core/live';
+import { markUndone, pathsNotYetVisible, settleWithLive, settleWithoutLive } from '../core/live';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
@@ -268,53 +268,6 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   }
 
   /**
-   * No read showed the resource (KMS refused keydrift, the key is gone): its state is what events set. What a newer
-   * event set (`changedAt`), judged first, stays as it stored it: this older event, delivered late, was overtaken by it;
-   * and a failed call, which changed nothing, leaves the stored state whole. (`withoutLaterValues` only kept the stored
-   * values from being taken as the values before the event.)
-   */
-  function keepNewerChanges(
-    memory: MemoryStore,
-    event: ChangeEvent,
-    effect: Effect,
-    stored: ResourceSnapshot | undefined,
-  ): void {
-    if (stored && event.errorCode) {
-      memory.putState(structuredClone(stored));
-      return;
-    }
-    const state = memory.snapshot(effect.resource);
-    // What it leaves unknown (`forgets`: a rotation on demand, the material) too: the newer event set it since.
-    const touches = (path: string) => path in effect.set || !!effect.forgets?.includes(splitPath(path).attribute);
-    const after = (times: Record<string, string> | undefined) =>
-      Object.keys(times ?? {}).filter((path) => touches(path) && Date.parse(times?.[path] ?? '') > event.epochMs);
-    // What it only inferred (from the state the newer event left) keeps what the newer one inferred too.
-    const newer = [
-      ...after(stored?.changedAt),
-      ...after(stored?.inferredAt).filter((path) => effect.inferred?.includes(path)),
-    ];
-    if (!stored || !state || newer.length === 0) return;
-    for (const path of newer) {
-      if (path in stored.attributes) state.attributes[path] = stored.attributes[path];
-      else delete state.attributes[path];
-      state.changedAt = withTimeOf(state.changedAt, stored.changedAt, path);
-      state.inferredAt = withTimeOf(state.inferredAt, stored.inferredAt, path);
-    }
-    memory.putState(state);
-  }
-
-  /** `times` with the time `from` has for `path`, or none when it has none. */
-  function withTimeOf(
-    times: Record<string, string> | undefined,
-    from: Record<string, string> | undefined,
-    path: string,
-  ): Record<string, string> | undefined {
-    const { [path]: _dropped, ...others } = times ?? {};
-    const kept = from?.[path] === undefined ? others : { ...others, [path]: from[path] };
-    return Object.keys(kept).length ? kept : undefined;
-  }
-
-  /**
    * The state the core judges against: the stored values of the paths the event sets (the "before"), and the live
    * read for everything else, so that summaries name a key by the aliases it has now, even on a first event.
    * Attributes and maps the event touches are left exactly as stored.
@@ -369,7 +322,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     if (live && live.arn === effect.resource) memory.putState(withLiveContext(memory.snapshot(live.arn), live, effect));
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
-    if (!live || live.arn !== effect.resource) keepNewerChanges(memory, event, effect, stored?.snapshot);
+    if (!live || live.arn !== effect.resource) settleWithoutLive(memory, event, effect, stored?.snapshot);
     if (live && live.arn === effect.resource && stored && savedAfter(event, stored)) {
       // A later change was judged first: what the live state shows back at the baseline, it undid.
       markUndone(finding, effect, live, memory.baseline(effect.resource));
