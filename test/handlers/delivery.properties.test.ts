@@ -18,55 +18,36 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { CloudTrailClient, DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
+import { DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import {
   DescribeKeyCommand,
   type DescribeKeyCommandOutput,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
-  KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
   ListResourceTagsCommand,
 } from '@aws-sdk/client-kms';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import fc from 'fast-check';
 import { FakeDynamoDB } from '../../bench/fake-dynamodb';
-import { parseDetectionConfig } from '../../lambda/core/config';
-import { createDetector, type DetectorHandler } from '../../lambda/handlers/detector-app';
+import type { DetectorHandler } from '../../lambda/handlers/detector-app';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
-import { envelope, type Json, readRecord } from './harness';
+import { envelope, type Json, mockDetectorClients, mockedDetector, readRecord, TOPICS } from './harness';
 
 const REGION = 'us-west-2';
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const OTHER_KEY = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key';
-const topics = {
-  chat: 'arn:aws:sns:us-west-2:111122223333:keydrift-chat',
-  email: 'arn:aws:sns:us-west-2:111122223333:keydrift-email',
-  page: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
-  ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
-};
-const targetOfTopic = new Map(Object.entries(topics).map(([target, arn]) => [arn, target]));
+const targetOfTopic = new Map(Object.entries(TOPICS).map(([target, arn]) => [arn, target]));
 const T0 = Date.parse('2026-11-22T03:00:00Z');
 /** Lambda retries a failed asynchronous invocation after a minute or two: leases of 35 s have run out by then. */
 const ROUND_MS = 90_000;
 const ATTEMPTS = 3;
 const REMAINING_MS = 30_000;
 
-const kmsMock = mockClient(KMSClient);
-const snsMock = mockClient(SNSClient);
-const eventsMock = mockClient(EventBridgeClient);
-const trailMock = mockClient(CloudTrailClient);
-const ddbMock = mockClient(DynamoDBClient);
-
-afterAll(() => {
-  for (const mock of [kmsMock, snsMock, eventsMock, trailMock, ddbMock]) mock.restore();
-});
+const { kmsMock, snsMock, eventsMock, trailMock, ddbMock } = mockDetectorClients();
 
 type FaultKind = 'throttle' | 'fail' | 'lostAck' | 'crash' | 'crashAfter' | 'partial';
 
@@ -274,8 +255,6 @@ beforeAll(() => {
   });
 });
 
-const silentLogger = () => new Logger({ serviceName: 'keydrift', logLevel: 'SILENT' });
-
 interface Plan {
   /** The round (90 s apart) in which each copy of the event is first delivered. */
   copies: number[];
@@ -310,30 +289,9 @@ interface Outcome {
 async function runPlan(plan: Plan, gate: Gate, idle: () => Promise<void>, applied?: Applied): Promise<Outcome> {
   const { sends, dynamodb } = world(gate, applied);
   let clock = T0;
-  const settings = {
-    tableName: 'keydrift',
-    topics,
-    eventBusName: 'default',
-    selfKeyArn: plan.selfKey ? KEY : OTHER_KEY,
-    opsKeyArn: `${OTHER_KEY}-ops`,
-    config: parseDetectionConfig({}),
-    alertMinSeverity: 'error' as const,
-    lagRetries: 0,
-  };
+  const settings = { selfKeyArn: plan.selfKey ? KEY : OTHER_KEY, lagRetries: 0 };
   // Each container (execution environment) has its own detector, so its own claim owner.
-  const container = (): DetectorHandler =>
-    createDetector({
-      kms: new KMSClient({ region: REGION }),
-      dynamodb,
-      sns: new SNSClient({ region: REGION }),
-      eventBridge: new EventBridgeClient({ region: REGION }),
-      cloudtrail: new CloudTrailClient({ region: REGION }),
-      settings,
-      logger: silentLogger(),
-      metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
-      sleep: async () => {},
-      now: () => clock,
-    });
+  const container = (): DetectorHandler => mockedDetector(dynamodb, () => clock, settings);
   const event = envelope(readRecord('PutKeyPolicy__awskmsdg__1'));
   const excused = new Map<string, number>();
   const chains = plan.copies.map((start, copy) => ({

@@ -5,6 +5,16 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { parseDetectionConfig } from '../../lambda/core/config';
+import { createDetector, type DetectorHandler, type DetectorSettings } from '../../lambda/handlers/detector-app';
 
 export type Json = Record<string, unknown>;
 
@@ -74,4 +84,63 @@ export function captureOutput(): CapturedOutput {
       err.mockRestore();
     },
   };
+}
+
+/** The detector's topics in the handler tests (account 111122223333, us-west-2). */
+export const TOPICS = {
+  chat: 'arn:aws:sns:us-west-2:111122223333:keydrift-chat',
+  email: 'arn:aws:sns:us-west-2:111122223333:keydrift-email',
+  page: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
+  ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
+};
+
+/**
+ * Mocks of every client the detector calls, restored after the file's tests. Module level: aws-sdk-client-mock mocks
+ * each client class once.
+ */
+export function mockDetectorClients() {
+  const mocks = {
+    kmsMock: mockClient(KMSClient),
+    snsMock: mockClient(SNSClient),
+    eventsMock: mockClient(EventBridgeClient),
+    trailMock: mockClient(CloudTrailClient),
+    ddbMock: mockClient(DynamoDBClient),
+  };
+  afterAll(() => {
+    for (const mock of Object.values(mocks)) mock.restore();
+  });
+  return mocks;
+}
+
+/**
+ * A detector on those mocks, as the stack configures it (table `keydrift`, {@link TOPICS}, alerts from `error`), but
+ * silent, never sleeping, and on the test's clock (`now`).
+ */
+export function mockedDetector(
+  dynamodb: DynamoDBClient,
+  now: () => number,
+  settings: Partial<DetectorSettings> = {},
+): DetectorHandler {
+  const region = 'us-west-2';
+  return createDetector({
+    kms: new KMSClient({ region }),
+    dynamodb,
+    sns: new SNSClient({ region }),
+    eventBridge: new EventBridgeClient({ region }),
+    cloudtrail: new CloudTrailClient({ region }),
+    settings: {
+      tableName: 'keydrift',
+      topics: TOPICS,
+      eventBusName: 'default',
+      selfKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key',
+      opsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key-ops',
+      config: parseDetectionConfig({}),
+      alertMinSeverity: 'error',
+      ...settings,
+    },
+    logger: new Logger({ serviceName: 'keydrift', logLevel: 'SILENT' }),
+    metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
+    sleep: async () => {},
+    now,
+  });
 }

@@ -8,44 +8,32 @@
  * More runs: RUNS=500 npx jest test/handlers/unreadable-order.properties.test.ts
  */
 
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { CloudTrailClient, DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
+import { DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import fc from 'fast-check';
 import { FakeDynamoDB } from '../../bench/fake-dynamodb';
 import { createStateStore } from '../../lambda/adapters/state-store';
-import { parseDetectionConfig } from '../../lambda/core/config';
-import { createDetector } from '../../lambda/handlers/detector-app';
 import { keyRef, kmsRecords } from '../helpers/cloudtrail-events';
 import { type CloudTrailRecord, sample } from '../helpers/fixtures';
 import { kmsError } from '../helpers/kms-api';
-import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
+import {
+  type CapturedOutput,
+  captureOutput,
+  envelope,
+  type Json,
+  mockDetectorClients,
+  mockedDetector,
+  readRecord,
+} from './harness';
 
 const REGION = 'us-west-2';
 const KEY = keyRef('arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
-const topics = {
-  chat: 'arn:aws:sns:us-west-2:111122223333:keydrift-chat',
-  email: 'arn:aws:sns:us-west-2:111122223333:keydrift-email',
-  page: 'arn:aws:sns:us-west-2:111122223333:keydrift-page',
-  ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
-};
 const T0 = Date.parse('2026-11-01T09:00:00Z');
 const RUNS = Number(process.env.RUNS ?? 60);
 
-const kmsMock = mockClient(KMSClient);
-const snsMock = mockClient(SNSClient);
-const eventsMock = mockClient(EventBridgeClient);
-const trailMock = mockClient(CloudTrailClient);
-const ddbMock = mockClient(DynamoDBClient);
-
-afterAll(() => {
-  for (const mock of [kmsMock, snsMock, eventsMock, trailMock, ddbMock]) mock.restore();
-});
+const { kmsMock, snsMock, eventsMock, trailMock, ddbMock } = mockDetectorClients();
 
 const defaultPolicy = () => String((readRecord('PutKeyPolicy__awskmsdg__1').requestParameters as Json).policy);
 const opened = JSON.stringify({
@@ -127,26 +115,7 @@ async function storedAfter(records: CloudTrailRecord[], order: number[]): Promis
   table.install(ddbMock);
   const dynamodb = new DynamoDBClient({ region: REGION });
   let clock = T0;
-  const detect = createDetector({
-    kms: new KMSClient({ region: REGION }),
-    dynamodb,
-    sns: new SNSClient({ region: REGION }),
-    eventBridge: new EventBridgeClient({ region: REGION }),
-    cloudtrail: new CloudTrailClient({ region: REGION }),
-    settings: {
-      tableName: 'keydrift',
-      topics,
-      eventBusName: 'default',
-      selfKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key',
-      opsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key-ops',
-      config: parseDetectionConfig({}),
-      alertMinSeverity: 'error',
-    },
-    logger: new Logger({ serviceName: 'keydrift', logLevel: 'SILENT' }),
-    metrics: new Metrics({ serviceName: 'keydrift', namespace: 'KeydriftTest' }),
-    sleep: async () => {},
-    now: () => clock,
-  });
+  const detect = mockedDetector(dynamodb, () => clock);
   for (const index of order) {
     clock = Math.max(clock, Date.parse(String(records[index].eventTime))) + 60_000;
     await detect(envelope(records[index] as Json), undefined);
