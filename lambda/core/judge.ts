@@ -214,6 +214,16 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
 }
 
 /**
+ * Whether what the event did beyond this resource's paths, in its notes, lets another account in: the policy of the
+ * replica a ReplicateKey made, which no path of the primary holds. Made again in a Region its baseline approves, the
+ * primary's paths are all back at their baseline, but the new replica's policy is compared with none.
+ */
+const opensOutside = (observation: Pick<Observation, 'notes'>): boolean =>
+  Object.values(observation.notes).some(
+    (note) => Array.isArray(note.external_accounts) && note.external_accounts.length > 0,
+  );
+
+/**
  * `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one; a key
  * deleted as its baseline approves (`approvedDeletionDate`) is planned too.
  */
@@ -229,7 +239,8 @@ function statusOf(
     approvedDeletionDate !== undefined || approvedDeletionDated !== undefined || approvedReplicasDeleted !== undefined;
   if (entry.routine || managedBy || approvedDeletion || isPlannedPrincipal(event.actor, config.plannedPrincipals))
     return 'planned';
-  const backToBaseline = paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length;
+  const backToBaseline =
+    paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length && !opensOutside(observation);
   return backToBaseline ? 'resolved' : 'drift';
 }
 

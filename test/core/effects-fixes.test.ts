@@ -122,6 +122,39 @@ describe('ReplicateKey: the replica key and its policy', () => {
     ]);
     expect(last.changes.policy.external_accounts).toEqual([]);
   });
+
+  it('reports a replica made again in an approved Region, open to another account, as critical drift, not back to its baseline', () => {
+    // Prepare: a planned replica to us-west-2 with the account's default policy, deleted at the end of its waiting
+    // period, then replicated again by someone else with a policy that lets another account in.
+    const approved = at(
+      by(
+        replicateKey((_request, response) => {
+          response.replicaPolicy = JSON.stringify(defaultKeyPolicy(ACCOUNT));
+        }),
+        sessionIdentity('deployer', 'release-42'),
+      ),
+      'replicate-1',
+      '2026-01-01T00:00:00Z',
+    );
+    const deleted = at(onKey(rec('DeleteKey__awskmsdg__1'), REPLICA_ARN), 'delete-replica-1', '2026-01-09T00:00:00Z');
+    const opened = at(
+      replicateKey((_request, response) => {
+        const policy = defaultKeyPolicy(ACCOUNT);
+        policy.Statement.push({ Effect: 'Allow', Principal: { AWS: [EXTERNAL_ACCOUNT] }, Action: ['kms:*'] });
+        response.replicaPolicy = JSON.stringify(policy);
+      }),
+      'replicate-2',
+      '2026-01-10T00:00:00Z',
+    );
+    // Act
+    const { last } = detect([approved, deleted, opened], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/deployer`],
+    });
+    // Assess
+    expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'critical', status: 'drift' });
+    expect(last.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
+    expect(last.reasons).toEqual([`NoOutsideAccessGained: account ${EXTERNAL_ACCOUNT} gained access to the key`]);
+  });
 });
 
 /** CreateTrail__panther__1 (as the harness makes it succeed) naming `requested`, answered with the key's ARN. */
