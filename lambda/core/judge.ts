@@ -16,7 +16,7 @@ import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access
 import type { DetectionConfig } from './config';
 import { ownEntry } from './own';
 import { accountOfPrincipal, diffPolicies, type Policy, sameJson } from './policy';
-import { type ApprovedValue, comment, remediationFor, shellQuote } from './remediation';
+import { type ApprovedValue, comment, remediationFor, shellQuote, stagedMaterialUndo } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
 import { splitPath } from './state';
@@ -336,6 +336,15 @@ function cutSummary(summary: string): string {
   return `${summary.slice(0, cut)}…`;
 }
 
+/** The id of the key material an ImportKeyMaterial staged for the key's next on-demand rotation, if it did. */
+function stagedMaterialOf({ event, paths }: Pick<Observation, 'event' | 'paths'>): string | undefined {
+  if (event.eventName !== 'ImportKeyMaterial' || event.requestParameters.importType !== 'NEW_KEY_MATERIAL')
+    return undefined;
+  if (paths.some((p) => p.path === 'key_material')) return undefined;
+  const id = event.responseElements.keyMaterialId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 function remediationOf(observation: Observation, status: Status): string[] {
   if (status !== 'drift') return [];
   const { kind, resource, paths } = observation;
@@ -362,6 +371,9 @@ function remediationOf(observation: Observation, status: Status): string[] {
       }
     }
   }
+  // New material staged for the next on-demand rotation (effects.ts isStagedImport) sets no path: its id undoes it.
+  const staged = stagedMaterialOf(observation);
+  if (staged) return [stagedMaterialUndo(resource, staged)];
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.
   return remediationFor(

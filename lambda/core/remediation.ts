@@ -292,6 +292,24 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
 }
 
 /**
+ * The undo of new key material staged for a key's next on-demand rotation (ImportType NEW_KEY_MATERIAL): its deletion
+ * by id, which leaves the key using its current material. A comment: once a rotation has made it current, deleting it
+ * leaves the key unusable until it is imported again.
+ */
+export function stagedMaterialUndo(arn: string, materialId: string): string {
+  const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
+  const deletion = aws(
+    'kms delete-imported-key-material',
+    param('--key-id', arn),
+    `--region ${region}`,
+    param('--key-material-id', materialId),
+  );
+  return comment(
+    `unless an on-demand rotation has made it current since (DescribeKey's CurrentKeyMaterialId): ${deletion}`,
+  );
+}
+
+/**
  * A key found `Unavailable`: its custom key store is disconnected, and enabling the key does nothing for that.
  * Reconnecting the store (the key's own, which never changes) brings the key back in the state it had; a key approved
  * Disabled is disabled again after, in case it was enabled meanwhile. Without the store's id, a comment saying where

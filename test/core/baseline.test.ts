@@ -288,6 +288,18 @@ describe('CreateKey', () => {
     expect(last.summary).toContain('expires 2026-05-21T05:47:45Z');
   });
 
+  it('says how to undo new key material staged by someone no one planned: its deletion by id, before a rotation uses it', () => {
+    // Act: Alice, no planned principal, stages new material for the key's next on-demand rotation.
+    const { arn, records } = keyWithStagedMaterial();
+    const { last } = detect(records);
+
+    // Assess: the alert says how to take it out again, and when that is no longer an undo.
+    expect(last).toMatchObject({ event: 'ImportKeyMaterial', severity: 'error', status: 'drift' });
+    expect(last.remediation).toEqual([
+      `# unless an on-demand rotation has made it current since (DescribeKey's CurrentKeyMaterialId): aws kms delete-imported-key-material --key-id ${arn} --region us-west-2 --key-material-id ${STAGED}`,
+    ]);
+  });
+
   it('leaves the expiry of a key rotated on demand to its material staged to the live read: no unexplained drift', () => {
     // Act: Alice (a planned principal) gives the key its material, stages new material expiring later, and rotates the
     // key on demand, which makes the staged material current.
