@@ -321,9 +321,11 @@ function recordStagedMaterial(state: ResourceSnapshot, staged: string | null, ev
 }
 
 /**
- * Dates in `state` (`changedAt`), as of `event`, the `paths` outside the maps it set or left unknown. Paths an event
- * only `inferred` from the state before it keep the date of the last event that stated them (`Effect.inferred`), and
- * are dated apart (`inferredAt`).
+ * Dates in `state` (`changedAt`), as of `event`, the `paths` it set or left unknown: each attribute, and each map entry
+ * (a tag, a grant), present or removed (`null`, a dated absence), so that an older TagResource delivered after the
+ * UntagResource of its tag does not put it back. Not a whole map an event leaves unknown: its entries' dates go with
+ * them (`forget`). Paths an event only `inferred` from the state before it keep the date of the last event that stated
+ * them (`Effect.inferred`), and are dated apart (`inferredAt`).
  */
 function dateChanges(
   state: ResourceSnapshot,
@@ -331,14 +333,13 @@ function dateChanges(
   inferred: readonly string[],
   event: ChangeEvent,
 ): void {
-  const outsideMaps = (path: string) =>
-    splitPath(path).entry === undefined && !(MAP_ATTRIBUTES as readonly string[]).includes(path);
-  const dated = paths.filter(outsideMaps);
+  const datable = (path: string) => !(MAP_ATTRIBUTES as readonly string[]).includes(path);
+  const dated = paths.filter(datable);
   if (dated.length > 0) {
     state.changedAt = { ...state.changedAt, ...Object.fromEntries(dated.map((path) => [path, event.time])) };
     if (state.inferredAt) state.inferredAt = withoutPaths(state.inferredAt, (path) => dated.includes(path));
   }
-  const guessed = inferred.filter(outsideMaps);
+  const guessed = inferred.filter(datable);
   if (guessed.length > 0)
     state.inferredAt = { ...state.inferredAt, ...Object.fromEntries(guessed.map((path) => [path, event.time])) };
 }

@@ -402,6 +402,66 @@ describe('createStateStore: save and load', () => {
     expect(stored?.snapshot.attributes.policy).toEqual(huge.attributes.policy);
   });
 
+  it("keeps the dates of an unreadable key's tags and grants, removals too, and drops those of the grants it leaves unknown", async () => {
+    // Prepare: a key known from its events only, with a tag removed and thousands of grants, each dated by its event.
+    const store = storeFor('process-a');
+    const eventId = newEventId();
+    const at = '2026-10-03T12:00:00Z';
+    const grantIds = Array.from(
+      { length: 3000 },
+      (_, i) => `${String(i).padStart(8, '0')}0e4e15d7f1ad2d4b6d1ad1b8a1e3b7bd`,
+    );
+    const state = (grants: number): ResourceSnapshot => ({
+      kind: 'key',
+      arn: KEY,
+      attributes: {
+        key_state: 'Disabled',
+        'tags#owner': null,
+        ...Object.fromEntries(
+          grantIds.slice(0, grants).map((id, i) => [
+            `grants#${id}`,
+            {
+              grantee_principal: `arn:aws:iam::111122223333:role/ebs-volume-attacher-${i}`,
+              retiring_principal: null,
+              operations: ['Decrypt', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo'],
+              constraints: { encryptionContextSubset: { 'aws:ebs:id': `vol-${i}` } },
+              name: null,
+            },
+          ]),
+        ),
+      },
+      completeMaps: [],
+      changedAt: {
+        key_state: at,
+        'tags#owner': at,
+        ...Object.fromEntries(grantIds.slice(0, grants).map((id) => [`grants#${id}`, at])),
+      },
+    });
+    await store.claim(eventId);
+
+    // Act
+    await store.save({
+      eventId,
+      finding: finding(eventId),
+      states: [{ snapshot: state(2), expectedVersion: null }],
+      baselines: [],
+    });
+    const small = (await store.load([KEY])).states.get(KEY);
+    await store.save({
+      eventId,
+      finding: finding(eventId),
+      states: [{ snapshot: state(3000), expectedVersion: 1 }],
+      baselines: [],
+    });
+    const huge = (await store.load([KEY])).states.get(KEY);
+
+    // Assess
+    expect(small?.snapshot).toEqual(state(2));
+    expect(huge?.truncated).toEqual(['grants']);
+    expect(huge?.snapshot.changedAt).toEqual({ key_state: at, 'tags#owner': at });
+    expect(huge?.snapshot.attributes).toEqual({ key_state: 'Disabled', 'tags#owner': null });
+  });
+
   it('shrinks a finding too large for one item, marking what was replaced', async () => {
     const store = storeFor('process-a');
     const eventId = newEventId();

@@ -1528,6 +1528,75 @@ describe('createDetector: live state', () => {
         });
       });
     });
+
+    describe('its tags and grants, each entry dated by the event that set or removed it', () => {
+      const grant = {
+        grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
+        granteePrincipal: 'arn:aws:iam::111122223333:role/payments-app',
+        operations: ['Decrypt'],
+      };
+
+      it('keeps the tag removed when the TagResource that added it, older, arrives after the UntagResource', async () => {
+        // Prepare: Alice tags the key owner=alice at 09:01 and removes the tag at 09:02; the TagResource arrives last.
+        const deliver = lockedOutDetector();
+        await deliver(kmsRecords.untagResource(keyRef(KEY), ['owner'], alice('untag', '2026-11-01T09:02:00Z')));
+
+        // Act
+        await deliver(kmsRecords.tagResource(keyRef(KEY), { owner: 'alice' }, alice('tag', '2026-11-01T09:01:00Z')));
+        const saved = await store().load([KEY]);
+        const next = await deliver(
+          kmsRecords.tagResource(keyRef(KEY), { owner: 'bob' }, alice('tag-2', '2026-11-01T12:00:00Z')),
+        );
+
+        // Assess: the tag is known gone, as the newer event left it; the next change is judged from there.
+        expect(saved.states.get(KEY)?.snapshot.attributes['tags#owner']).toBeNull();
+        expect(next?.changes.tags).toMatchObject({ before: {}, after: { owner: 'bob' } });
+      });
+
+      it('keeps the tag the newer TagResource stored when an older UntagResource of it arrives last', async () => {
+        // Prepare: Alice removes the tag owner at 09:01 and tags the key owner=alice at 09:02; the UntagResource arrives
+        // last.
+        const deliver = lockedOutDetector();
+        await deliver(kmsRecords.tagResource(keyRef(KEY), { owner: 'alice' }, alice('tag', '2026-11-01T09:02:00Z')));
+
+        // Act
+        await deliver(kmsRecords.untagResource(keyRef(KEY), ['owner'], alice('untag', '2026-11-01T09:01:00Z')));
+
+        // Assess
+        const saved = await store().load([KEY]);
+        expect(saved.states.get(KEY)?.snapshot.attributes['tags#owner']).toBe('alice');
+      });
+
+      it("keeps the tag's value the newer TagResource stored when an older one of another value arrives last", async () => {
+        // Prepare: Alice tags the key owner=alice at 09:01 and owner=bob at 09:02; the first TagResource arrives last.
+        const deliver = lockedOutDetector();
+        await deliver(kmsRecords.tagResource(keyRef(KEY), { owner: 'bob' }, alice('bob', '2026-11-01T09:02:00Z')));
+
+        // Act
+        await deliver(kmsRecords.tagResource(keyRef(KEY), { owner: 'alice' }, alice('alice', '2026-11-01T09:01:00Z')));
+
+        // Assess
+        const saved = await store().load([KEY]);
+        expect(saved.states.get(KEY)?.snapshot.attributes['tags#owner']).toBe('bob');
+      });
+
+      it.each([
+        ['RevokeGrant', kmsRecords.revokeGrant],
+        ['RetireGrant', kmsRecords.retireGrant],
+      ])('keeps the grant ended when its CreateGrant, older, arrives after the %s', async (_name, end) => {
+        // Prepare: Alice grants the payments app Decrypt at 09:01, and the grant ends at 09:02; the CreateGrant arrives
+        // last.
+        const deliver = lockedOutDetector();
+        await deliver(end(keyRef(KEY), grant.grantId, alice('end', '2026-11-01T09:02:00Z')));
+
+        // Act
+        await deliver(kmsRecords.createGrant(keyRef(KEY), grant, alice('create', '2026-11-01T09:01:00Z')));
+
+        // Assess: the grant is known gone, as in-time delivery leaves it.
+        const saved = await store().load([KEY]);
+        expect(saved.states.get(KEY)?.snapshot.attributes[`grants#${grant.grantId}`]).toBeNull();
+      });
+    });
   });
 
   it('fails and releases the claim when KMS keeps throttling, so that the retry judges the event', async () => {

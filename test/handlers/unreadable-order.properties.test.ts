@@ -1,9 +1,9 @@
 /**
  * A key KMS refuses to let keydrift read is known from its events only: whatever order EventBridge delivers them in
  * (each late one judged once the state a newer one saved is there), the state stored is the one in-time delivery leaves.
- * Rotation, state, policy, deletion, a refused call, and imported material (which a rotation on demand leaves unknown).
- * Not the maps (tags, grants: their entries are not dated), nor a key state an event infers from the one before it
- * (the deletion of imported material, after a DisableKey delivered late, leaves the key Disabled).
+ * Rotation, state, policy, deletion, a refused call, imported material (which a rotation on demand leaves unknown), and
+ * a tag and a grant, added and removed (each entry dated, its absence too). Not a key state an event infers from the one
+ * before it (the deletion of imported material, after a DisableKey delivered late, leaves the key Disabled).
  *
  * More runs: RUNS=500 npx jest test/handlers/unreadable-order.properties.test.ts
  */
@@ -55,7 +55,13 @@ type Change =
   | 'cancel'
   | 'deniedOff'
   | 'rotateNow'
-  | 'reimport';
+  | 'reimport'
+  | 'tagAlice'
+  | 'tagBob'
+  | 'untag'
+  | 'grant'
+  | 'revoke'
+  | 'retire';
 const CHANGES: Change[] = [
   'rotationOn',
   'rotationOff',
@@ -68,7 +74,18 @@ const CHANGES: Change[] = [
   'deniedOff',
   'rotateNow',
   'reimport',
+  'tagAlice',
+  'tagBob',
+  'untag',
+  'grant',
+  'revoke',
+  'retire',
 ];
+const GRANT = {
+  grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
+  granteePrincipal: 'arn:aws:iam::111122223333:role/payments-app',
+  operations: ['Decrypt'],
+};
 
 function record(change: Change, index: number): CloudTrailRecord {
   const ctx = { region: REGION, account: '111122223333', eventId: `e-${index}`, time: new Date(T0 + index * 60_000) };
@@ -105,6 +122,18 @@ function record(change: Change, index: number): CloudTrailRecord {
       (r.requestParameters as Json).validTo = `Jan ${index + 1}, 2027 8:00:00 PM`;
       return r;
     }
+    case 'tagAlice':
+      return kmsRecords.tagResource(KEY, { owner: 'alice' }, ctx);
+    case 'tagBob':
+      return kmsRecords.tagResource(KEY, { owner: 'bob' }, ctx);
+    case 'untag':
+      return kmsRecords.untagResource(KEY, ['owner'], ctx);
+    case 'grant':
+      return kmsRecords.createGrant(KEY, GRANT, ctx);
+    case 'revoke':
+      return kmsRecords.revokeGrant(KEY, GRANT.grantId, ctx);
+    case 'retire':
+      return kmsRecords.retireGrant(KEY, GRANT.grantId, ctx);
   }
 }
 
