@@ -174,9 +174,10 @@ export class Detector {
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
-    // Dated for the resource the event names only: what it implies of others (the aliases a key's deletion took with
-    // it) KMS may not have done (an alias moved off the key first, its event delivered after the deletion). What it
-    // leaves unknown too: an older event delivered late (an import before a rotation on demand) does not set it.
+    // Dated for the resource the event names (and the keys an alias moves between, below), not for what a key's
+    // deletion implies of its aliases, which KMS may not have done (an alias moved off the key first, its event delivered
+    // after the deletion). What it leaves unknown too: an older event delivered late (an import before a rotation on
+    // demand) does not set it.
     const stated = Object.keys(effect.set).filter((path) => !effect.inferred?.includes(path));
     dateChanges(state, [...stated, ...(effect.forgets ?? [])], effect.inferred ?? [], event);
     if (effect.stagedKeyMaterial !== undefined) recordStagedMaterial(state, effect.stagedKeyMaterial, event);
@@ -212,6 +213,8 @@ export class Detector {
       const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);
       const stateChangedAt = relatedState.changedAt?.target_key_id;
       Object.assign(relatedState.attributes, related.set);
+      // An alias's entry on a key is dated as the key's own entries are (core/live.ts `settleRelated`).
+      if (!related.alwaysApproved) dateChanges(relatedState, Object.keys(related.set), [], event);
       this.store.putState(relatedState);
       // A created resource's own baseline is its created state, but an unplanned creation never approves what it
       // does to other resources (an unplanned CreateAlias does not add the alias to its key's baseline). The aliases

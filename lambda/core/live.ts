@@ -91,7 +91,34 @@ export function settleWithoutLive(
     ...after(stored?.inferredAt).filter((path) => effect.inferred?.includes(path)),
   ];
   if (!stored || !state || newer.length === 0) return;
-  for (const path of newer) {
+  keepNewer(memory, state, stored, newer);
+}
+
+/**
+ * The keys an alias moves between (`Effect.related`, not the aliases a key's deletion implies gone): no read after the
+ * event shows them, so what a newer event set of them (`changedAt`), judged first, stays as it stored it (`stored`: the
+ * states as loaded before the event), as `settleWithoutLive` keeps it of the resource the event names. A CreateAlias
+ * delivered after the DeleteAlias that followed it does not put the alias back on its key.
+ */
+export function settleRelated(
+  memory: MemoryStore,
+  event: ChangeEvent,
+  effect: Effect,
+  stored: (arn: string) => ResourceSnapshot | undefined,
+): void {
+  if (event.errorCode) return;
+  for (const related of effect.related) {
+    const before = stored(related.resource);
+    const state = memory.snapshot(related.resource);
+    if (related.alwaysApproved || !before || !state) continue;
+    const newer = Object.keys(related.set).filter((path) => Date.parse(before.changedAt?.[path] ?? '') > event.epochMs);
+    if (newer.length > 0) keepNewer(memory, state, before, newer);
+  }
+}
+
+/** `state` with the values and times `stored` has for `paths`, stored in `memory`. */
+function keepNewer(memory: MemoryStore, state: ResourceSnapshot, stored: ResourceSnapshot, paths: string[]): void {
+  for (const path of paths) {
     if (path in stored.attributes) state.attributes[path] = stored.attributes[path];
     else delete state.attributes[path];
     state.changedAt = withTimeOf(state.changedAt, stored.changedAt, path);

@@ -147,10 +147,10 @@ export interface ResourceSnapshot {
   goneWithKey?: { key: string; changedBefore?: string };
   /**
    * States only: the time (ISO-8601) of the event on the resource that last set each attribute, and each map entry
-   * (a tag, a grant; its removal too), it named (a live read stored since replaces the state, and these with it), so
-   * that an older event, delivered late for a resource no read shows (KMS refuses keydrift, the key is gone), does not
-   * put its value back over a newer one (core/live.ts `settleWithoutLive`), and an unreadable alias's last change before
-   * its key's deletion is known (`goneWithKey`).
+   * (a tag, a grant, an alias on a key; its removal too), it named (a live read stored since replaces the state, and
+   * these with it), so that an older event, delivered late for a resource no read shows (KMS refuses keydrift, the key
+   * is gone), does not put its value back over a newer one (core/live.ts `settleWithoutLive`, `settleRelated`), and an
+   * unreadable alias's last change before its key's deletion is known (`goneWithKey`).
    */
   changedAt?: Record<string, string>;
   /**

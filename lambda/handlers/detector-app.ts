@@ -37,7 +37,7 @@ import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
 import { type Effect, effectOf } from '../core/effects';
 import { RecordError } from '../core/errors';
-import { markUndone, pathsNotYetVisible, settleWithLive, settleWithoutLive } from '../core/live';
+import { markUndone, pathsNotYetVisible, settleRelated, settleWithLive, settleWithoutLive } from '../core/live';
 import { MemoryStore } from '../core/memory-store';
 import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
@@ -323,6 +323,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const finding = new Detector(settings.config, memory).observe(event);
     const stored = loaded.states.get(effect.resource);
     if (!live || live.arn !== effect.resource) settleWithoutLive(memory, event, effect, stored?.snapshot);
+    settleRelated(memory, event, effect, (arn) => loaded.states.get(arn)?.snapshot);
     if (live && live.arn === effect.resource && stored && savedAfter(event, stored)) {
       // A later change was judged first: what the live state shows back at the baseline, it undid.
       markUndone(finding, effect, live, memory.baseline(effect.resource));

@@ -1529,7 +1529,7 @@ describe('createDetector: live state', () => {
       });
     });
 
-    describe('its tags and grants, each entry dated by the event that set or removed it', () => {
+    describe('its tags, grants and aliases, each entry dated by the event that set or removed it', () => {
       const grant = {
         grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
         granteePrincipal: 'arn:aws:iam::111122223333:role/payments-app',
@@ -1578,6 +1578,23 @@ describe('createDetector: live state', () => {
         // Assess
         const saved = await store().load([KEY]);
         expect(saved.states.get(KEY)?.snapshot.attributes['tags#owner']).toBe('bob');
+      });
+
+      it('keeps the alias off the key when its CreateAlias, older, arrives after the DeleteAlias', async () => {
+        // Prepare: Alice creates alias/payments on the key at 09:01 and deletes it at 09:02; the CreateAlias arrives
+        // last.
+        const deliver = lockedOutDetector();
+        await deliver(kmsRecords.deleteAlias('alias/payments', keyRef(KEY), alice('delete', '2026-11-01T09:02:00Z')));
+
+        // Act
+        await deliver(kmsRecords.createAlias('alias/payments', keyRef(KEY), alice('create', '2026-11-01T09:01:00Z')));
+
+        // Assess: neither the key nor the alias is known to have it, as in-time delivery leaves them.
+        const saved = await store().load([KEY, `${KEY.split(':key/')[0]}:alias/payments`]);
+        expect(saved.states.get(KEY)?.snapshot.attributes['aliases#alias/payments']).toBeNull();
+        expect(
+          saved.states.get(`${KEY.split(':key/')[0]}:alias/payments`)?.snapshot.attributes.target_key_id,
+        ).toBeNull();
       });
 
       it.each([

@@ -2,8 +2,9 @@
  * A key KMS refuses to let keydrift read is known from its events only: whatever order EventBridge delivers them in
  * (each late one judged once the state a newer one saved is there), the state stored is the one in-time delivery leaves.
  * Rotation, state, policy, deletion, a refused call, imported material (which a rotation on demand leaves unknown), and
- * a tag and a grant, added and removed (each entry dated, its absence too). Not a key state an event infers from the one
- * before it (the deletion of imported material, after a DisableKey delivered late, leaves the key Disabled).
+ * a tag, a grant and an alias, added and removed (each entry dated, its absence too; not an alias moved between keys).
+ * Not a key state an event infers from the one before it (the deletion of imported material, after a DisableKey
+ * delivered late, leaves the key Disabled).
  *
  * More runs: RUNS=500 npx jest test/handlers/unreadable-order.properties.test.ts
  */
@@ -61,7 +62,9 @@ type Change =
   | 'untag'
   | 'grant'
   | 'revoke'
-  | 'retire';
+  | 'retire'
+  | 'alias'
+  | 'unalias';
 const CHANGES: Change[] = [
   'rotationOn',
   'rotationOff',
@@ -80,6 +83,8 @@ const CHANGES: Change[] = [
   'grant',
   'revoke',
   'retire',
+  'alias',
+  'unalias',
 ];
 const GRANT = {
   grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
@@ -134,6 +139,10 @@ function record(change: Change, index: number): CloudTrailRecord {
       return kmsRecords.revokeGrant(KEY, GRANT.grantId, ctx);
     case 'retire':
       return kmsRecords.retireGrant(KEY, GRANT.grantId, ctx);
+    case 'alias':
+      return kmsRecords.createAlias('alias/payments', KEY, ctx);
+    case 'unalias':
+      return kmsRecords.deleteAlias('alias/payments', KEY, ctx);
   }
 }
 
