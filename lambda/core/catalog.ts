@@ -650,6 +650,11 @@ export const RULES: Record<string, RuleEntry> = {
     effect: 'raise',
     explanation: 'A longer rotation period keeps each version of the key material in use longer.',
   },
+  AliasStaysOnApprovedKey: {
+    severity: 'error',
+    effect: 'raise',
+    explanation: 'An alias moved off its approved key (as UpdateAlias, or deleted and created again) is an error.',
+  },
   ServiceGrantsAreRoutine: {
     severity: 'info',
     effect: 'lower',

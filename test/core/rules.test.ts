@@ -3,6 +3,7 @@
  * records: the verdict of the rule's last call is what these tests assert.
  */
 import { ALL_RULES, type Rule, type RuleOutcome } from '../../lambda/core/rules';
+import { AliasStaysOnApprovedKey } from '../../lambda/core/rules/AliasStaysOnApprovedKey';
 import { NoOutsideAccessGained } from '../../lambda/core/rules/NoOutsideAccessGained';
 import { RotationPeriodNotLengthened } from '../../lambda/core/rules/RotationPeriodNotLengthened';
 import { ServiceGrantsAreRoutine } from '../../lambda/core/rules/ServiceGrantsAreRoutine';
@@ -18,16 +19,20 @@ import {
   at,
   by,
   cloudTrailStatement,
+  createAlias,
   createKey,
   createTrail,
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
+  KEY_ID,
   OTHER_KEY_ARN,
+  OTHER_KEY_ID,
   onKey,
   onTrail,
   policyWith,
   putKeyPolicy,
+  REGION,
   rec,
   sessionIdentity,
   TRAIL_ARN,
@@ -175,6 +180,56 @@ describe('Rule: TrailKeyStaysUsable', () => {
     expect(verdictOf(TrailKeyStaysUsable, [createKey(), onKey(rec('DisableKey__awskmsdg__1'))])).toEqual(
       NOT_APPLICABLE,
     );
+  });
+});
+
+describe('Rule: AliasStaysOnApprovedKey', () => {
+  const ALIAS_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
+  const mallory = sessionIdentity('Ops', 'mallory');
+  /** alias/payments created on the key by Alice (a planned principal), then deleted by Mallory. */
+  const approvedThenDeleted = (): CloudTrailRecord[] => [
+    at(createAlias('alias/payments', KEY_ID), 'create-1', '2024-01-01T00:00:01Z'),
+    by(
+      at(
+        rec('DeleteAlias__awskmsdg__1', (r) => {
+          r.awsRegion = REGION;
+          r.requestParameters = { aliasName: 'alias/payments' };
+          r.resources = [{ ARN: KEY_ARN }, { ARN: ALIAS_ARN }];
+        }),
+        'delete-1',
+        '2024-01-01T00:00:02Z',
+      ),
+      mallory,
+    ),
+  ];
+  const planned = { plannedPrincipals: [ALICE] };
+
+  it('is NON_COMPLIANT when an alias approved on one key is created again on another: an error, as a move is', () => {
+    // Act: Mallory creates the alias again, on another key (a move in two calls, DeleteAlias then CreateAlias).
+    const recreated = by(at(createAlias('alias/payments', OTHER_KEY_ID), 'create-2', '2024-01-01T00:00:03Z'), mallory);
+    const records = [...approvedThenDeleted(), recreated];
+
+    // Assess: CreateAlias alone is a warning (not alerted by default); onto another key than the approved one, an error
+    // whose undo moves it back.
+    expect(verdictOf(AliasStaysOnApprovedKey, records, planned)).toEqual(
+      nonCompliant(`the alias now names ${OTHER_KEY_ARN} instead of its approved key ${KEY_ARN}`),
+    );
+    const { last } = detect(records, planned);
+    expect(last).toMatchObject({ event: 'CreateAlias', status: 'drift', severity: 'error' });
+    expect(last.remediation).toEqual([
+      `aws kms update-alias --alias-name alias/payments --region ${REGION} --target-key-id ${KEY_ARN}`,
+    ]);
+  });
+
+  it('is COMPLIANT when the alias is created again on its approved key', () => {
+    const recreated = by(at(createAlias('alias/payments', KEY_ID), 'create-2', '2024-01-01T00:00:03Z'), mallory);
+    expect(verdictOf(AliasStaysOnApprovedKey, [...approvedThenDeleted(), recreated], planned)).toEqual(COMPLIANT);
+  });
+
+  it('does not apply to an alias no baseline approves on a key: a new alias stays a warning', () => {
+    const created = by(at(createAlias('alias/payments', OTHER_KEY_ID), 'create-1'), mallory);
+    expect(verdictOf(AliasStaysOnApprovedKey, [created], planned)).toEqual(NOT_APPLICABLE);
+    expect(detect([created], planned).last).toMatchObject({ event: 'CreateAlias', severity: 'warning' });
   });
 });
 
@@ -420,6 +475,7 @@ describe('A rule that throws', () => {
       'ServiceGrantsAreRoutine',
       'NoOutsideAccessGained',
       'RotationPeriodNotLengthened',
+      'AliasStaysOnApprovedKey',
       'TrailKeyKeepsCloudTrailAccess',
       'TrailKeyStaysUsable',
       'TrailKeepsKmsKey',

@@ -1,3 +1,4 @@
+import { AliasStaysOnApprovedKey } from './AliasStaysOnApprovedKey';
 import { NoOutsideAccessGained } from './NoOutsideAccessGained';
 import { RotationPeriodNotLengthened } from './RotationPeriodNotLengthened';
 import type { Rule } from './rule';
@@ -15,6 +16,7 @@ export const ALL_RULES: readonly Rule[] = [
   ServiceGrantsAreRoutine,
   NoOutsideAccessGained,
   RotationPeriodNotLengthened,
+  AliasStaysOnApprovedKey,
   TrailKeyKeepsCloudTrailAccess,
   TrailKeyStaysUsable,
   TrailKeepsKmsKey,
