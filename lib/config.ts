@@ -402,12 +402,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * Most bytes the detection settings may take in the functions' `KEYDRIFT_CONFIG` variable, as Lambda counts them.
  * Lambda rejects a function whose environment exceeds 4 KB (4,096 bytes), and only at deploy: synth passes. It
  * measures the variables as one JSON object, `{"NAME":"value",…}`, so each `"` of the settings' JSON counts twice
- * ({@link environmentBytes}). The detector's and reconciler's other variables take up to about 1,160 bytes of it with
- * a 64-character stack name (app-context.ts allows no longer) in the partition with the longest ARNs: names and
- * punctuation, the literal values, then the table name, four topic ARNs and the two key ARNs that CloudFormation
- * resolves. 2,900 bytes leaves them 1,196.
+ * ({@link environmentBytes}). The detector's other variables take up to about 1,310 bytes of it with a 64-character
+ * stack name (app-context.ts allows no longer) in the partition with the longest ARNs: names and punctuation, the
+ * literal values, then the table name, five topic ARNs (the last-resort topic's is the detector's alone) and the two
+ * key ARNs that CloudFormation resolves; the reconciler's, about 1,160. 2,750 bytes leaves them 1,346.
  */
-export const MAX_DETECTION_SETTINGS_BYTES = 2900;
+export const MAX_DETECTION_SETTINGS_BYTES = 2750;
 
 /** Bytes a value takes in Lambda's measure of an environment: inside a JSON string, escapes included. */
 export const environmentBytes = (value: string): number => Buffer.byteLength(JSON.stringify(value), 'utf8') - 2;

@@ -13,8 +13,9 @@ export interface KeydriftStackProps extends StackProps {
 
 /**
  * The deployable keydrift stack: one {@link Keydrift} construct plus the stack outputs operator commands read
- * (`TableName`, `ChatTopicArn`, `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`,
- * `DetectorFunctionName`, `PagerFunctionName` (with PagerDuty), `KeyArn`, `OpsKeyArn`, and `TrailArn` or `TrailPrerequisite`). Environment-agnostic unless `env` is given.
+ * (`TableName`, `ChatTopicArn`, `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `LastResortTopicArn`,
+ * `DeadLetterQueueUrl`, `DetectorFunctionName`, `PagerFunctionName` (with PagerDuty), `KeyArn`, `OpsKeyArn`, and
+ * `TrailArn` or `TrailPrerequisite`). Environment-agnostic unless `env` is given.
  */
 export class KeydriftStack extends Stack {
   readonly keydrift: Keydrift;

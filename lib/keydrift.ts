@@ -98,6 +98,8 @@ function stackDeployedPattern(stackId: string): events.EventPattern {
 export const KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 /** What SNS needs from a publisher to an encrypted topic: the functions' use of the ops key (no wildcard actions). */
 export const OPS_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
+/** The AWS managed key for SNS, which no one can disable, delete or re-policy: it encrypts the last-resort topic. */
+export const AWS_MANAGED_SNS_KEY_ALIAS = 'alias/aws/sns';
 
 /** An event name keydrift's rules route to the detector (lambda/core/watched-events.ts). */
 type WatchedEvent =
@@ -129,6 +131,7 @@ export const OUTPUT_KEYS = {
   emailTopicArn: 'EmailTopicArn',
   pageTopicArn: 'PageTopicArn',
   opsTopicArn: 'OpsTopicArn',
+  lastResortTopicArn: 'LastResortTopicArn',
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   detectorFunctionName: 'DetectorFunctionName',
   pagerFunctionName: 'PagerFunctionName',
@@ -147,8 +150,8 @@ const TRAIL_PREREQUISITE =
 const NO_ALERT_TARGETS =
   'keydrift alerts no one: no alertEmails, slack or pagerDutySecretName is configured, so its topics have no ' +
   'subscribers and findings and alarms reach nobody (they are still kept in the table and the logs). Redeploy ' +
-  'with at least one of them, or subscribe to the topics in the ChatTopicArn, EmailTopicArn, PageTopicArn and ' +
-  'OpsTopicArn outputs yourself.';
+  'with at least one of them, or subscribe to the topics in the ChatTopicArn, EmailTopicArn, PageTopicArn, ' +
+  'OpsTopicArn and LastResortTopicArn outputs yourself.';
 
 const NO_OPS_TARGET =
   "keydrift's alarms reach no one: only pagerDutySecretName is configured, and PagerDuty receives the page topic " +
@@ -284,7 +287,8 @@ class TrailLogBucket extends s3.Bucket {
  * Defaults (configuration in {@link KeydriftProps}, validated by `parseKeydriftConfig`):
  * - alerts: `chat`, `email` and `page` topics encrypted with keydrift's key; an `ops` topic for alarms and for
  *   findings about that key, encrypted with a second key of its own (findings about the second key go to the
- *   other topics), so disabling either key is still reported through the other; the pager (with
+ *   other topics), so disabling either key is still reported through the other, and a `lastResort` topic under the
+ *   AWS managed key for SNS, subscribed like ops, for the detector's warning when both are disabled; the pager (with
  *   `pagerDutySecretName`) takes the page topic and the ops topic's critical findings; no e-mail, Slack or paging
  *   targets until configured;
  * - only `error` and `critical` findings are published (`alertMinSeverity`); no planned principals;
@@ -332,6 +336,12 @@ export class Keydrift extends Construct {
   readonly pageTopic: sns.Topic;
   /** Alarms and findings about keydrift's main key; encrypted with {@link opsKey}, deliberately not with that key. */
   readonly opsTopic: sns.Topic;
+  /**
+   * The detector's last way out when an event on one of keydrift's own keys cannot be processed and the ops topic
+   * refuses its warning too (both keys disabled): encrypted with the AWS managed key for SNS, which no one can
+   * disable, so only the detector publishes there (CloudWatch alarms cannot use that key); subscribed like ops.
+   */
+  readonly lastResortTopic: sns.Topic;
   /** Events that neither EventBridge nor the detector could process. */
   readonly deadLetterQueue: sqs.Queue;
   readonly detector: KeydriftFunction;
@@ -456,9 +466,19 @@ export class Keydrift extends Construct {
       }),
     );
 
+    // An attacker who disables both keys back to back leaves the ops topic unable to say so: the detector's warning
+    // then goes here. The AWS managed key cannot be disabled, deleted or given another policy, and lets any IAM
+    // principal of the account publish through SNS (AWS services such as CloudWatch alarms cannot: hence the ops key).
+    this.lastResortTopic = new sns.Topic(this, 'LastResortTopic', {
+      displayName: 'keydrift last resort',
+      masterKey: kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', AWS_MANAGED_SNS_KEY_ALIAS),
+      enforceSSL: true,
+    });
+
     for (const email of this.config.alertEmails) {
       this.emailTopic.addSubscription(new subscriptions.EmailSubscription(email));
       this.opsTopic.addSubscription(new subscriptions.EmailSubscription(email));
+      this.lastResortTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
 
     if (this.config.slack) {
@@ -466,7 +486,7 @@ export class Keydrift extends Construct {
         slackChannelConfigurationName: slackChannelConfigurationName(stack),
         slackWorkspaceId: this.config.slack.workspaceId,
         slackChannelId: this.config.slack.channelId,
-        notificationTopics: [this.chatTopic, this.opsTopic],
+        notificationTopics: [this.chatTopic, this.opsTopic, this.lastResortTopic],
         // The default guardrail is AdministratorAccess: anyone in the channel could then run any command the
         // channel role allows. Notifications need no rights at all, and the channel role (created by the L2) has
         // no policy; the guardrail caps it at CloudWatch reads, the narrowest policy used for notification-only
@@ -508,7 +528,8 @@ export class Keydrift extends Construct {
     this.detector = new KeydriftFunction(this, 'Detector', {
       entry: path.join(HANDLERS_DIR, 'detector.ts'),
       description: 'keydrift: turns KMS and CloudTrail change events into findings',
-      environment: findingEnvironment,
+      // The last-resort topic is the detector's alone (warnOps in detector-app.ts).
+      environment: { ...findingEnvironment, LAST_RESORT_TOPIC_ARN: this.lastResortTopic.topicArn },
     });
     this.grantDetectorAccess(this.detector);
     this.sendFailedInvocationsToDeadLetterQueue(this.detector);
@@ -575,6 +596,8 @@ export class Keydrift extends Construct {
       // triggers for critical findings only. A finding that arrives both ways is one PagerDuty incident: the dedup
       // key is per resource and attribute.
       this.opsTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager, pagerSubscription));
+      // The last-resort topic carries what ops would have (opsCommand's forms): its critical findings page too.
+      this.lastResortTopic.addSubscription(new subscriptions.LambdaSubscription(this.pager, pagerSubscription));
       this.sendFailedInvocationsToDeadLetterQueue(this.pager);
     }
 
@@ -636,8 +659,9 @@ export class Keydrift extends Construct {
 
   /**
    * Creates the stack outputs operator commands rely on, with exactly these ids: `TableName`, `ChatTopicArn`,
-   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `DeadLetterQueueUrl`, `DetectorFunctionName`, `PagerFunctionName` (with PagerDuty), `KeyArn`,
-   * `OpsKeyArn`, plus `TrailArn` (with `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
+   * `EmailTopicArn`, `PageTopicArn`, `OpsTopicArn`, `LastResortTopicArn`, `DeadLetterQueueUrl`,
+   * `DetectorFunctionName`, `PagerFunctionName` (with PagerDuty), `KeyArn`, `OpsKeyArn`, plus `TrailArn` (with
+   * `createTrail`) or `TrailPrerequisite` (without). Call it once per stack.
    *
    * @param scope where the outputs go; their logical ids equal the keys only directly under a stack.
    */
@@ -648,6 +672,11 @@ export class Keydrift extends Construct {
     output(OUTPUT_KEYS.emailTopicArn, this.emailTopic.topicArn, 'Alerts for e-mail');
     output(OUTPUT_KEYS.pageTopicArn, this.pageTopic.topicArn, 'Critical alerts for paging');
     output(OUTPUT_KEYS.opsTopicArn, this.opsTopic.topicArn, "Alarms and findings about keydrift's own key");
+    output(
+      OUTPUT_KEYS.lastResortTopicArn,
+      this.lastResortTopic.topicArn,
+      "Findings about keydrift's own keys when the ops topic refuses them (AWS managed key)",
+    );
     output(OUTPUT_KEYS.deadLetterQueueUrl, this.deadLetterQueue.queueUrl, 'Events keydrift failed to process');
     output(OUTPUT_KEYS.detectorFunctionName, this.detector.functionName, 'Where dead-lettered events are sent back');
     if (this.pager) {
@@ -665,10 +694,19 @@ export class Keydrift extends Construct {
 
   /**
    * Least privilege for the detector: the reads of the key an event names and that key's aliases, trail reads, its
-   * table items (no index), the four topics, the default bus, and the key through the services that use it.
+   * table items (no index), the four topics, the default bus, and the key through the services that use it; and the
+   * last-resort topic.
    */
   private grantDetectorAccess(fn: KeydriftFunction): void {
     this.grantFindingAccess(fn, { kmsListActions: DETECTOR_KMS_LIST_ACTIONS, tableActions: DETECTOR_TABLE_ACTIONS });
+    // No KMS statement: the AWS managed key's own policy lets the account's principals use it through SNS.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishLastResort',
+        actions: ['sns:Publish'],
+        resources: [this.lastResortTopic.topicArn],
+      }),
+    );
   }
 
   /**

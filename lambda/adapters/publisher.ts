@@ -44,6 +44,12 @@ export type Target = 'chat' | 'email' | 'page' | 'ops' | 'eventbridge';
  */
 export const OPS_WARNING = 'ops-warning';
 
+/**
+ * Kept among the targets reached when the ops topic refused that warning too (both of keydrift's keys disabled) and
+ * the last-resort topic, under the AWS managed key, had it instead: a retry does not send it there again.
+ */
+export const LAST_RESORT_WARNING = 'last-resort-warning';
+
 export interface PublishReport {
   delivered: Target[];
   /**
@@ -266,10 +272,10 @@ function fitsSns(text: string, attributes: Record<string, MessageAttributeValue>
 }
 
 /**
- * Publishes a finding to the ops topic. E-mail and Chatbot subscribe to it, and with PagerDuty the pager does too,
- * for critical findings only: each protocol gets the form it can read (`lambda` is the pager's, the finding as the
- * page topic carries it), and the message attributes let the pager's filter policy pick the critical ones (alarm
- * messages have none, so they never reach it).
+ * Publishes a finding to the ops topic (or, in the same forms, to the last-resort topic, subscribed alike). E-mail and
+ * Chatbot subscribe to it, and with PagerDuty the pager does too, for critical findings only: each protocol gets the
+ * form it can read (`lambda` is the pager's, the finding as the page topic carries it), and the message attributes
+ * let the pager's filter policy pick the critical ones (alarm messages have none, so they never reach it).
  */
 export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
   const email = formatEmail(finding);

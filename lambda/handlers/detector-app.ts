@@ -23,7 +23,13 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ClaimLostError, KeyUnreadableError, PublishError, RetryableError, StaleStateError } from '../adapters/errors';
 import { createKmsReader } from '../adapters/kms-reader';
-import { createFindingPublisher, OPS_WARNING, type PublishReport } from '../adapters/publisher';
+import {
+  createFindingPublisher,
+  LAST_RESORT_WARNING,
+  OPS_WARNING,
+  opsCommand,
+  type PublishReport,
+} from '../adapters/publisher';
 import {
   createStateStore,
   type LoadResult,
@@ -50,6 +56,11 @@ import { recordFinding } from '../shared/finding-telemetry';
 import { DetectorEventSchema, describeIssues } from './detector-event';
 
 export interface DetectorSettings extends DetectorEnvironment {
+  /**
+   * The topic under the AWS managed key for SNS, which no one can disable: where an event on one of keydrift's own keys
+   * that cannot be processed is reported when the ops topic refuses it too (both keys disabled).
+   */
+  lastResortTopicArn: string;
   /** Re-reads when the live state does not show the event yet (default 3). */
   lagRetries?: number;
   /** Wait before each re-read (default 500 ms). */
@@ -112,8 +123,11 @@ interface Judgement {
 interface Progress {
   claimed: boolean;
   eventId?: string;
-  /** Set for an event on keydrift's own key until its alert is out: a failure then warns the ops topic. */
-  selfKeyEvent?: ChangeEvent;
+  /**
+   * Set for an event on one of keydrift's own keys (`main` or `ops`) until its alert is out: a failure then warns the
+   * ops topic, or the last-resort topic should ops refuse.
+   */
+  selfKeyEvent?: { event: ChangeEvent; key: 'main' | 'ops' };
   /** Alert targets the event reached, in this attempt or an earlier one: kept with a released claim, not sent again. */
   delivered: string[];
 }
@@ -559,25 +573,63 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   /**
    * keydrift's table, queues and topics use its own key: when that key is disabled or locked, the store fails before
    * anything is judged, and the retries and dead-letter queue may fail the same way. The ops topic does not depend
-   * on the key, so the change, judged from the event alone, goes there before the invocation fails. Only a finding
-   * that would alert does: one matched by an ignore rule, or under alertMinSeverity (DynamoDB's routine grants on the
-   * key: the publisher sends none such to ops), reaches no topic when it is processed, so its failure is left to the
-   * retries and the dead-letter queue.
+   * on the key, so the change, judged from the event alone, goes there before the invocation fails; should the ops
+   * topic refuse it too (its key disabled as well: an attacker disabling both keys back to back), it goes to the
+   * last-resort topic, under the AWS managed key for SNS, which no one can disable. The same for an event on the ops
+   * key. Only a finding that would alert does: one matched by an ignore rule, or under alertMinSeverity (DynamoDB's
+   * routine grants on the key: the publisher sends none such to ops), reaches no topic when it is processed, so its
+   * failure is left to the retries and the dead-letter queue.
+   *
+   * @returns the warning to keep among the targets reached, or `undefined` when none went out
    */
-  async function warnOps(event: ChangeEvent): Promise<boolean> {
+  async function warnOps(event: ChangeEvent): Promise<string | undefined> {
+    let finding: Finding;
     try {
-      const finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
-      if (matchingIgnoreRule(settings.config, finding) || !(await publisher.publishToOps(finding))) return false;
+      finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
+      if (matchingIgnoreRule(settings.config, finding)) return undefined;
+    } catch (error) {
+      logger.error('Could not judge the event alone to warn the ops topic', {
+        eventId: event.eventId,
+        error: describe(error),
+      });
+      return undefined;
+    }
+    try {
+      if (!(await publisher.publishToOps(finding))) return undefined;
       count('OpsFallbackAlerts');
       logger.warn("Event on keydrift's own key could not be processed; sent to the ops topic from the event alone", {
         eventId: event.eventId,
         severity: finding.severity,
       });
-      return true;
+      return OPS_WARNING;
     } catch (error) {
-      logger.error('Could not warn the ops topic either', { eventId: event.eventId, error: describe(error) });
-      return false;
+      logger.error('Could not warn the ops topic either; trying the last-resort topic', {
+        eventId: event.eventId,
+        error: describe(error),
+      });
     }
+    try {
+      await deps.sns.send(opsCommand(settings.lastResortTopicArn, finding));
+      count('LastResortAlerts');
+      logger.warn(
+        "Event on keydrift's own key could not be processed and the ops topic refused it; sent to the last-resort topic",
+        { eventId: event.eventId, severity: finding.severity },
+      );
+      return LAST_RESORT_WARNING;
+    } catch (error) {
+      logger.error('Could not warn the last-resort topic either', { eventId: event.eventId, error: describe(error) });
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether someone already heard of an event on one of keydrift's own keys, in this attempt or an earlier one: a
+   * warning, or the topic its finding goes to under the other key (ops for the main key; chat, email or page for the
+   * ops key). The failure may then be another target's: no warning is sent.
+   */
+  function alreadyHeard({ key }: { key: 'main' | 'ops' }, delivered: readonly string[]): boolean {
+    const underOtherKey = key === 'main' ? ['ops'] : ['chat', 'email', 'page'];
+    return [OPS_WARNING, LAST_RESORT_WARNING, ...underOtherKey].some((target) => delivered.includes(target));
   }
 
   async function releaseQuietly(eventId: string, delivered: readonly string[]): Promise<void> {
@@ -606,7 +658,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       count('OtherAccountEvents');
       return {};
     }
-    if ([target.resource, ...target.related].includes(settings.selfKeyArn)) progress.selfKeyEvent = event;
+    const named = [target.resource, ...target.related];
+    if (named.includes(settings.selfKeyArn)) progress.selfKeyEvent = { event, key: 'main' };
+    else if (named.includes(settings.opsKeyArn)) progress.selfKeyEvent = { event, key: 'ops' };
 
     const leaseMs = context ? context.getRemainingTimeInMillis() + LEASE_MARGIN_MS : settings.claimLeaseMs;
     const requested = new Set([target.resource, ...target.related]);
@@ -705,12 +759,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         error: describe(error),
         cause: describe((error as Error)?.cause),
       });
-      // Only when the ops topic has not had it (or this warning) already: the failure may be another target's. Before
-      // the release, so that the claim keeps the warning, and the retry sends the finding to ops only should the main
-      // key's topics refuse it.
-      const opsHadIt = progress.delivered.includes('ops') || progress.delivered.includes(OPS_WARNING);
-      if (progress.selfKeyEvent && !opsHadIt && (await warnOps(progress.selfKeyEvent))) {
-        progress.delivered.push(OPS_WARNING);
+      // Only when no one heard of it already: the failure may be another target's. Before the release, so that the
+      // claim keeps the warning, and the retry sends the finding to ops only should the main key's topics refuse it.
+      const { selfKeyEvent } = progress;
+      if (selfKeyEvent && !alreadyHeard(selfKeyEvent, progress.delivered)) {
+        const warning = await warnOps(selfKeyEvent.event);
+        if (warning) progress.delivered.push(warning);
       }
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {
         await releaseQuietly(progress.eventId, progress.delivered);

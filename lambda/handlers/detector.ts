@@ -11,13 +11,18 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { readDetectorEnvironment } from '../shared/environment';
 import { logger, metrics } from '../shared/powertools';
+import { required } from '../shared/variables';
 import { createDetector } from './detector-app';
 
 // The SDK's standard retry mode backs off on throttling; five attempts ride out a short burst of KMS throttling
 // within the function's 30-second timeout. What still fails is retried by Lambda's asynchronous retries.
 const retry = { maxAttempts: 5 };
 
-const environment = readDetectorEnvironment(process.env);
+const environment = {
+  ...readDetectorEnvironment(process.env),
+  // The detector's alone: the reconciler reads the settings above but never publishes there.
+  lastResortTopicArn: required(process.env, ['LAST_RESORT_TOPIC_ARN']).LAST_RESORT_TOPIC_ARN,
+};
 
 const detect = createDetector({
   kms: new KMSClient(retry),

@@ -222,6 +222,8 @@ export async function setUpWorld(): Promise<World> {
         eventBusName: EVENT_BUS,
         selfKeyArn: selfKey.arn,
         opsKeyArn: `${selfKey.arn}-ops`,
+        // Not created: no scenario here disables both of keydrift's keys, the only case the detector publishes there.
+        lastResortTopicArn: topics.ops.replace(/[^:]+$/, 'keydrift-last-resort'),
         config: parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::123456789012:role/${PLANNED_ROLE}`] }),
         alertMinSeverity: 'error',
         lagRetries: 2,

@@ -149,6 +149,7 @@ async function detected(world: LiveWorld, deliveries: Delivery[], config: Detect
       eventBusName: 'default',
       selfKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/keydrift-own-key',
       opsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/keydrift-ops-key',
+      lastResortTopicArn: 'arn:last-resort',
       config,
       alertMinSeverity: 'error',
     },

@@ -21,7 +21,7 @@ import {
   ListGrantsCommand,
   ListResourceTagsCommand,
 } from '@aws-sdk/client-kms';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { KMSDisabledException, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { PublishError, RetryableKmsError, RetryableStoreError } from '../../lambda/adapters/errors';
@@ -38,7 +38,7 @@ import { assumedRole, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { malformedSampleText, sample } from '../helpers/fixtures';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
-import { type CapturedOutput, captureOutput, envelope, type Json, readRecord } from './harness';
+import { type CapturedOutput, captureOutput, envelope, type Json, LAST_RESORT_TOPIC, readRecord } from './harness';
 import { LiveWorld } from './live-world';
 
 const kmsMock = mockClient(KMSClient);
@@ -85,6 +85,7 @@ function settings(overrides: Partial<DetectorSettings> = {}): DetectorSettings {
     eventBusName: 'default',
     selfKeyArn: SELF_KEY,
     opsKeyArn: `${SELF_KEY}-ops`,
+    lastResortTopicArn: LAST_RESORT_TOPIC,
     config: parseDetectionConfig({}),
     alertMinSeverity: 'error',
     ...overrides,
@@ -203,6 +204,28 @@ function emailFailsOnce(): void {
 
 const published = (topic: string) =>
   snsMock.commandCalls(PublishCommand, { TopicArn: topic }).map((call) => call.args[0].input);
+
+/** keydrift's table refuses every request, as DynamoDB does when the key that encrypts it is disabled. */
+function tableKeyDisabled(): void {
+  table.client.middlewareStack.add(
+    () => async () => {
+      throw Object.assign(new Error('The KMS key that protects this table is disabled'), {
+        name: 'KMSAccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      });
+    },
+    { step: 'initialize', name: 'keyDisabled' },
+  );
+}
+
+/** The given topics refuse every message, as SNS does when their key is disabled. */
+function topicsKeyDisabled(...refusing: string[]): void {
+  for (const topic of refusing) {
+    snsMock
+      .on(PublishCommand, { TopicArn: topic })
+      .rejects(new KMSDisabledException({ message: 'Key is disabled.', $metadata: { httpStatusCode: 400 } }));
+  }
+}
 
 describe('createDetector: alerting', () => {
   it('publishes a PutKeyPolicy change to email, chat and page, and the finding to EventBridge', async () => {
@@ -482,18 +505,10 @@ describe('createDetector: alerting', () => {
     expect(published(topics.email)).toHaveLength(1);
   });
 
-  it("still warns the ops topic when keydrift's own key is disabled and its table cannot be used", async () => {
+  it("still warns the ops topic, not the last-resort one, when keydrift's own key is disabled and its table cannot be used", async () => {
     // Prepare: the table is encrypted with keydrift's key, which DisableKey just turned off.
     mockLiveKey({ state: 'Disabled' });
-    table.client.middlewareStack.add(
-      () => async () => {
-        throw Object.assign(new Error('The KMS key that protects this table is disabled'), {
-          name: 'KMSAccessDeniedException',
-          $metadata: { httpStatusCode: 400 },
-        });
-      },
-      { step: 'initialize', name: 'keyDisabled' },
-    );
+    tableKeyDisabled();
     const { detect } = makeDetector({ selfKeyArn: KEY });
 
     // Act
@@ -512,6 +527,77 @@ describe('createDetector: alerting', () => {
     });
     expect(published(topics.email)).toHaveLength(0);
     expect(output.metric('OpsFallbackAlerts')).toBe(1);
+    expect(published(LAST_RESORT_TOPIC)).toHaveLength(0);
+    expect(output.metric('LastResortAlerts')).toBe(0);
+  });
+
+  it("warns the last-resort topic when both of keydrift's keys are disabled, and still fails the invocation", async () => {
+    // Prepare: the ops key was disabled first, then DisableKey turned keydrift's main key off: its table refuses, and
+    // so do all four topics.
+    mockLiveKey({ state: 'Disabled' });
+    tableKeyDisabled();
+    topicsKeyDisabled(topics.chat, topics.email, topics.page, topics.ops);
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+
+    // Act
+    const error = await detect(envelope(readRecord('DisableKey__awskmsdg__1'))).catch((e: unknown) => e);
+
+    // Assess: Lambda retries it, and the last-resort topic has what the ops topic would have had, the pager's form too.
+    expect(error).toBeInstanceOf(Error);
+    expect(published(topics.ops)).toHaveLength(1);
+    const [lastResort] = published(LAST_RESORT_TOPIC);
+    expect(lastResort.MessageStructure).toBe('json');
+    expect(lastResort.Subject).toMatch(/CRITICAL/i);
+    expect(Object.keys(JSON.parse(String(lastResort.Message))).sort()).toEqual(['default', 'email', 'https', 'lambda']);
+    expect(JSON.parse(String(lastResort.Message)).email).toContain('DisableKey');
+    expect(JSON.parse(JSON.parse(String(lastResort.Message)).lambda)).toMatchObject({
+      event: 'DisableKey',
+      resource: KEY,
+      severity: 'critical',
+    });
+    expect(lastResort.MessageAttributes?.severity?.StringValue).toBe('critical');
+    expect(output.metric('OpsFallbackAlerts')).toBe(0);
+    expect(output.metric('LastResortAlerts')).toBe(1);
+    expect(output.logs('WARN').map((line) => line.message)).toContainEqual(
+      expect.stringContaining('sent to the last-resort topic'),
+    );
+  });
+
+  it("falls back to the last-resort topic for the ops key's own DisableKey once keydrift's main key is disabled", async () => {
+    // Prepare: the main key was disabled first (its table refuses), then DisableKey turned the ops key off.
+    mockLiveKey({ state: 'Disabled' });
+    tableKeyDisabled();
+    topicsKeyDisabled(topics.chat, topics.email, topics.page, topics.ops);
+    const { detect } = makeDetector({ opsKeyArn: KEY });
+
+    // Act
+    await expect(detect(envelope(readRecord('DisableKey__awskmsdg__1')))).rejects.toThrow();
+
+    // Assess
+    const [lastResort] = published(LAST_RESORT_TOPIC);
+    expect(JSON.parse(JSON.parse(String(lastResort.Message)).lambda)).toMatchObject({
+      event: 'DisableKey',
+      resource: KEY,
+      severity: 'critical',
+    });
+    expect(output.metric('LastResortAlerts')).toBe(1);
+  });
+
+  it("warns the ops topic of a change to the ops key that cannot be processed while keydrift's main key is disabled", async () => {
+    // Prepare: the main key is disabled (its table and the chat, email and page topics refuse); the ops key is not.
+    mockLiveKey();
+    tableKeyDisabled();
+    topicsKeyDisabled(topics.chat, topics.email, topics.page);
+    const { detect } = makeDetector({ opsKeyArn: KEY });
+
+    // Act
+    await expect(detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')))).rejects.toThrow();
+
+    // Assess
+    const [ops] = published(topics.ops);
+    expect(JSON.parse(JSON.parse(String(ops.Message)).lambda)).toMatchObject({ event: 'PutKeyPolicy', resource: KEY });
+    expect(output.metric('OpsFallbackAlerts')).toBe(1);
+    expect(published(LAST_RESORT_TOPIC)).toHaveLength(0);
   });
 
   it("alerts the ops topic once for an event on keydrift's own key when another target fails and Lambda retries", async () => {
@@ -618,6 +704,27 @@ describe('createDetector: alerting', () => {
     expect(output.metric('OpsFallbackAlerts')).toBe(1);
   });
 
+  it("warns the last-resort topic once of an event on keydrift's own key that fails on every attempt, ops refusing", async () => {
+    // Prepare: KMS throttles every policy read of keydrift's own key, just disabled; the ops key is disabled too.
+    mockLiveKey({ state: 'Disabled' });
+    kmsMock.on(GetKeyPolicyCommand).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    topicsKeyDisabled(topics.ops);
+    let clock = Date.parse('2026-11-22T03:00:00Z');
+    const { detect } = makeDetector({ selfKeyArn: KEY }, { now: () => clock });
+    const event = envelope(readRecord('DisableKey__awskmsdg__1'));
+
+    // Act: the invocation and Lambda's two retries.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(detect(structuredClone(event))).rejects.toBeInstanceOf(RetryableKmsError);
+      clock += 90_000;
+    }
+
+    // Assess: the claim kept the last-resort warning, so the retries send it neither there nor to ops again.
+    expect(published(LAST_RESORT_TOPIC)).toHaveLength(1);
+    expect(published(topics.ops)).toHaveLength(1);
+    expect(output.metric('LastResortAlerts')).toBe(1);
+  });
+
   it('does not fall back to the ops topic for a failing event on any other key', async () => {
     mockLiveKey({ state: 'Disabled' });
     table.client.middlewareStack.add(
@@ -631,6 +738,7 @@ describe('createDetector: alerting', () => {
     await expect(detect(envelope(readRecord('DisableKey__awskmsdg__1')))).rejects.toThrow();
 
     expect(published(topics.ops)).toHaveLength(0);
+    expect(published(LAST_RESORT_TOPIC)).toHaveLength(0);
   });
 
   it('pages no one for a grant an AWS service created for its caller (invokedBy), but keeps it', async () => {

@@ -94,6 +94,9 @@ export const TOPICS = {
   ops: 'arn:aws:sns:us-west-2:111122223333:keydrift-ops',
 };
 
+/** The detector's last-resort topic, under the AWS managed key for SNS, in the handler tests. */
+export const LAST_RESORT_TOPIC = 'arn:aws:sns:us-west-2:111122223333:keydrift-last-resort';
+
 /**
  * Mocks of every client the detector calls, restored after the file's tests. Module level: aws-sdk-client-mock mocks
  * each client class once.
@@ -134,6 +137,7 @@ export function mockedDetector(
       eventBusName: 'default',
       selfKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key',
       opsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key-ops',
+      lastResortTopicArn: LAST_RESORT_TOPIC,
       config: parseDetectionConfig({}),
       alertMinSeverity: 'error',
       ...settings,

@@ -129,6 +129,7 @@ function detector(now?: () => number, config = parseDetectionConfig({})) {
       eventBusName: 'default',
       selfKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-own-key`,
       opsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/keydrift-ops-key`,
+      lastResortTopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:keydrift-last-resort`,
       config,
       alertMinSeverity: 'error',
     },

@@ -186,9 +186,9 @@ describe('parseKeydriftConfig', () => {
         'variable (plannedPrincipals ',
     );
     expect(() => parseKeydriftConfig({ plannedPrincipals })).toThrow(
-      /over the limit of 2,900 bytes: Lambda allows 4 KB for all of a function's environment variables .*Shorten plannedPrincipals/,
+      /over the limit of 2,750 bytes: Lambda allows 4 KB for all of a function's environment variables .*Shorten plannedPrincipals/,
     );
-    expect(MAX_DETECTION_SETTINGS_BYTES).toBe(2900);
+    expect(MAX_DETECTION_SETTINGS_BYTES).toBe(2750);
   });
 
   it('accepts detection settings up to that limit', () => {

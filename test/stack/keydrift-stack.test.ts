@@ -349,6 +349,44 @@ describe('keydrift stack with the default configuration', () => {
     });
   });
 
+  it('encrypts the last-resort topic with the AWS managed key for SNS, which no one can disable, and lets no service publish', () => {
+    const { stack, template } = defaults;
+    const id = logicalId(stack, stack.keydrift.lastResortTopic);
+    expect(template.toJSON().Resources[id].Properties.KmsMasterKeyId).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':kms:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':alias/aws/sns',
+        ],
+      ],
+    });
+    const [policy] = Object.values(
+      template.findResources('AWS::SNS::TopicPolicy', { Properties: { Topics: [{ Ref: id }] } }),
+    );
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
+  });
+
+  it('lets the detector alone publish to the last-resort topic', () => {
+    const { stack, template } = defaults;
+    const topic = { Ref: logicalId(stack, stack.keydrift.lastResortTopic) };
+    const statements = roleStatements(template, detectorRole(template));
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Sid: 'PublishLastResort', Effect: 'Allow', Action: 'sns:Publish', Resource: topic }),
+    );
+    // The AWS managed key's own policy lets the account's principals use it through SNS: no statement names it.
+    expect(JSON.stringify(statements)).not.toContain('alias/aws/sns');
+    const reconciler = JSON.stringify(roleStatements(template, reconcilerRole(template)));
+    expect(reconciler).not.toContain(topic.Ref);
+  });
+
   it("lets only this account's CloudWatch alarms use the ops key, to publish to the ops topic", () => {
     const { stack, template } = defaults;
     const key = template.toJSON().Resources[logicalId(stack, stack.keydrift.opsKey)];
@@ -437,6 +475,7 @@ describe('keydrift stack with the default configuration', () => {
           EMAIL_TOPIC_ARN: ref(keydrift.emailTopic),
           PAGE_TOPIC_ARN: ref(keydrift.pageTopic),
           OPS_TOPIC_ARN: ref(keydrift.opsTopic),
+          LAST_RESORT_TOPIC_ARN: ref(keydrift.lastResortTopic),
           EVENT_BUS_NAME: 'default',
           SELF_KEY_ARN: keyArn(stack),
           OPS_KEY_ARN: opsKeyArn(stack),
@@ -771,6 +810,7 @@ describe('keydrift stack with the default configuration', () => {
         'DetectorFunctionName',
         'EmailTopicArn',
         'KeyArn',
+        'LastResortTopicArn',
         'OpsKeyArn',
         'OpsTopicArn',
         'PageTopicArn',
@@ -783,6 +823,9 @@ describe('keydrift stack with the default configuration', () => {
     });
     defaults.template.hasOutput('KeyArn', { Value: keyArn(defaults.stack) });
     defaults.template.hasOutput('OpsKeyArn', { Value: opsKeyArn(defaults.stack) });
+    defaults.template.hasOutput('LastResortTopicArn', {
+      Value: { Ref: logicalId(defaults.stack, defaults.stack.keydrift.lastResortTopic) },
+    });
     defaults.template.hasOutput('DetectorFunctionName', {
       Value: { Ref: logicalId(defaults.stack, defaults.stack.keydrift.detector) },
     });
@@ -988,16 +1031,17 @@ describe('keydrift stack with every option', () => {
       'AWS::S3::Bucket KeydriftTrailBucket591FBA0C',
       'AWS::SNS::Topic KeydriftChatTopic1F184B4A',
       'AWS::SNS::Topic KeydriftEmailTopic0CCAD6B3',
+      'AWS::SNS::Topic KeydriftLastResortTopic7363F380',
       'AWS::SNS::Topic KeydriftOpsTopic6059C66C',
       'AWS::SNS::Topic KeydriftPageTopicF2E0C10A',
       'AWS::SQS::Queue KeydriftDeadLetterQueue573E215B',
     ]);
   });
 
-  it('subscribes each alert address to the email and ops topics', () => {
+  it('subscribes each alert address to the email, ops and last-resort topics', () => {
     const { keydrift } = full.stack;
     for (const email of FULL_CONFIG.alertEmails) {
-      for (const topic of [keydrift.emailTopic, keydrift.opsTopic]) {
+      for (const topic of [keydrift.emailTopic, keydrift.opsTopic, keydrift.lastResortTopic]) {
         full.template.hasResourceProperties('AWS::SNS::Subscription', {
           Protocol: 'email',
           Endpoint: email,
@@ -1005,11 +1049,11 @@ describe('keydrift stack with every option', () => {
         });
       }
     }
-    // Plus the pager's two: the page topic and the ops topic.
-    full.template.resourceCountIs('AWS::SNS::Subscription', 2 * FULL_CONFIG.alertEmails.length + 2);
+    // Plus the pager's three: the page, ops and last-resort topics.
+    full.template.resourceCountIs('AWS::SNS::Subscription', 3 * FULL_CONFIG.alertEmails.length + 3);
   });
 
-  it('sends the chat and ops topics to Slack with CloudWatch read-only guardrails and error logging', () => {
+  it('sends the chat, ops and last-resort topics to Slack with CloudWatch read-only guardrails and error logging', () => {
     const { keydrift } = full.stack;
     full.template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
       SlackWorkspaceId: FULL_CONFIG.slack.workspaceId,
@@ -1021,6 +1065,7 @@ describe('keydrift stack with every option', () => {
       SnsTopicArns: [
         { Ref: logicalId(full.stack, keydrift.chatTopic) },
         { Ref: logicalId(full.stack, keydrift.opsTopic) },
+        { Ref: logicalId(full.stack, keydrift.lastResortTopic) },
       ],
     });
   });
@@ -1098,34 +1143,37 @@ describe('keydrift stack with every option', () => {
     );
   });
 
-  it('subscribes the pager to the page and ops topics with no filter: the JSON-structured findings on ops carry no attributes to filter on', () => {
+  it('subscribes the pager to the page, ops and last-resort topics with no filter: the JSON-structured findings on ops carry no attributes to filter on', () => {
     const { stack, template } = full;
     const pagerArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.pager!), 'Arn'] };
     const subscriptions = Object.values(
       template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'lambda', Endpoint: pagerArn } }),
     ).map((subscription) => subscription.Properties);
-    expect(subscriptions).toHaveLength(2);
+    expect(subscriptions).toHaveLength(3);
     const byTopic = (topic: IConstruct) =>
       subscriptions.find((sub) => sub.TopicArn.Ref === logicalId(stack, topic as never));
     // The pager itself skips the alarms' notifications on ops, and triggers for critical findings only.
     expect(byTopic(stack.keydrift.pageTopic)?.FilterPolicy).toBeUndefined();
     expect(byTopic(stack.keydrift.opsTopic)?.FilterPolicy).toBeUndefined();
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'sns.amazonaws.com',
-      FunctionName: pagerArn,
-      SourceArn: { Ref: logicalId(stack, stack.keydrift.opsTopic) },
-    });
+    expect(byTopic(stack.keydrift.lastResortTopic)?.FilterPolicy).toBeUndefined();
+    for (const topic of [stack.keydrift.opsTopic, stack.keydrift.lastResortTopic]) {
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'sns.amazonaws.com',
+        FunctionName: pagerArn,
+        SourceArn: { Ref: logicalId(stack, topic) },
+      });
+    }
   });
 
-  it('keeps in the dead-letter queue what SNS could not deliver to the pager from either topic, rather than dropping a page', () => {
+  it('keeps in the dead-letter queue what SNS could not deliver to the pager from any topic, rather than dropping a page', () => {
     const { stack, template } = full;
     const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.deadLetterQueue), 'Arn'] };
     const pagerArn = { 'Fn::GetAtt': [logicalId(stack, stack.keydrift.pager!), 'Arn'] };
     const subscriptions = Object.values(
       template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'lambda', Endpoint: pagerArn } }),
     ).map((subscription) => subscription.Properties);
-    expect(subscriptions).toHaveLength(2);
+    expect(subscriptions).toHaveLength(3);
     for (const subscription of subscriptions) {
       expect(subscription.RedrivePolicy).toEqual({ deadLetterTargetArn: queueArn });
     }
@@ -1135,13 +1183,13 @@ describe('keydrift stack with every option', () => {
       .map((s) => ({ action: s.Action, topic: s.Condition?.ArnEquals?.['aws:SourceArn']?.Ref }));
     expect(snsSenders).toEqual(
       expect.arrayContaining(
-        [stack.keydrift.pageTopic, stack.keydrift.opsTopic].map((topic) => ({
+        [stack.keydrift.pageTopic, stack.keydrift.opsTopic, stack.keydrift.lastResortTopic].map((topic) => ({
           action: 'sqs:SendMessage',
           topic: logicalId(stack, topic),
         })),
       ),
     );
-    expect(snsSenders).toHaveLength(2);
+    expect(snsSenders).toHaveLength(3);
   });
 
   it('grants the detector and the reconciler the same exact actions as by default', () => {
@@ -1407,7 +1455,7 @@ describe('Keydrift construct', () => {
     );
     const stack = new KeydriftStack(testApp(), 'Empty', { config: {} });
     expect(() => new Keydrift(stack, 'Large', { plannedPrincipals })).toThrow(
-      /^keydrift config: the detection settings take [\d,]+ bytes in the functions' KEYDRIFT_CONFIG environment variable \(plannedPrincipals [\d,]+, .*\), over the limit of 2,900 bytes: Lambda allows 4 KB .* Shorten plannedPrincipals/,
+      /^keydrift config: the detection settings take [\d,]+ bytes in the functions' KEYDRIFT_CONFIG environment variable \(plannedPrincipals [\d,]+, .*\), over the limit of 2,750 bytes: Lambda allows 4 KB .* Shorten plannedPrincipals/,
     );
   });
 
@@ -1525,7 +1573,7 @@ describe('Keydrift construct', () => {
       Object.values(template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'email' } })).map(
         (subscription) => subscription.Properties.Endpoint,
       ),
-    ).toEqual([{ Ref: 'OnCallEmail' }, { Ref: 'OnCallEmail' }]);
+    ).toEqual([{ Ref: 'OnCallEmail' }, { Ref: 'OnCallEmail' }, { Ref: 'OnCallEmail' }]);
     template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
       SlackWorkspaceId: { Ref: 'SlackWorkspace' },
       SlackChannelId: { Ref: 'SlackChannel' },
