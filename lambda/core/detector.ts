@@ -99,6 +99,7 @@ export class Detector {
         notes: effect.notes,
         untouchedDrift: untouchedDrift(paths, state, baseline),
         approved: (path) => lookup(baseline, path),
+        approvedElsewhere: (arn, path) => lookup(this.store.baseline(arn), path),
         ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
       },
       this.store,

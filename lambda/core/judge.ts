@@ -71,6 +71,11 @@ export interface Observation {
    */
   approvedReplicasDeleted?: string[];
   notes: Record<string, Record<string, unknown>>;
+  /**
+   * The approved value of a path of another resource the event made beyond this one's paths (the replica key a
+   * ReplicateKey made, its `policy`), when keydrift knows it.
+   */
+  approvedElsewhere?: (arn: string, path: string) => unknown;
 }
 
 /** Facts about the surroundings, supplied by the replay's memory or the live detector's reads. */
@@ -216,12 +221,19 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
 /**
  * Whether what the event did beyond this resource's paths, in its notes, lets another account in: the policy of the
  * replica a ReplicateKey made, which no path of the primary holds. Made again in a Region its baseline approves, the
- * primary's paths are all back at their baseline, but the new replica's policy is compared with none.
+ * primary's paths are all back at their baseline, but the new replica's policy is compared with none of them: with the
+ * policy approved for that replica known, only an account it does not let in counts.
  */
-const opensOutside = (observation: Pick<Observation, 'notes'>): boolean =>
-  Object.values(observation.notes).some(
-    (note) => Array.isArray(note.external_accounts) && note.external_accounts.length > 0,
-  );
+function opensOutside(observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): boolean {
+  return Object.values(observation.notes).some((note) => {
+    if (!Array.isArray(note.external_accounts) || note.external_accounts.length === 0) return false;
+    const replica = typeof note.replica_key === 'string' ? note.replica_key : undefined;
+    const approved = replica ? observation.approvedElsewhere?.(replica, 'policy') : undefined;
+    if (!replica || !approved) return true;
+    const account = parseArn(replica)?.account ?? '';
+    return diffPolicies(approved as Policy, note.after as Policy | null, account).external_accounts.length > 0;
+  });
+}
 
 /**
  * `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one; a key

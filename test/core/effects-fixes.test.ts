@@ -155,6 +155,42 @@ describe('ReplicateKey: the replica key and its policy', () => {
     expect(last.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
     expect(last.reasons).toEqual([`NoOutsideAccessGained: account ${EXTERNAL_ACCOUNT} gained access to the key`]);
   });
+
+  it('reads a replica made again in an approved Region with the policy approved for it, open to another account, as back to its baseline', () => {
+    // Prepare: a planned replica to us-west-2 whose policy lets another account in, deleted, then replicated again by
+    // someone else with that same policy.
+    const shared = () => {
+      const policy = defaultKeyPolicy(ACCOUNT);
+      policy.Statement.push({ Effect: 'Allow', Principal: { AWS: [EXTERNAL_ACCOUNT] }, Action: ['kms:*'] });
+      return JSON.stringify(policy);
+    };
+    const approved = at(
+      by(
+        replicateKey((_request, response) => {
+          response.replicaPolicy = shared();
+        }),
+        sessionIdentity('deployer', 'release-42'),
+      ),
+      'replicate-1',
+      '2026-01-01T00:00:00Z',
+    );
+    const deleted = at(onKey(rec('DeleteKey__awskmsdg__1'), REPLICA_ARN), 'delete-replica-1', '2026-01-09T00:00:00Z');
+    const again = at(
+      replicateKey((_request, response) => {
+        response.replicaPolicy = shared();
+      }),
+      'replicate-2',
+      '2026-01-10T00:00:00Z',
+    );
+    // Act
+    const { last } = detect([approved, deleted, again], {
+      plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/deployer`],
+    });
+    // Assess
+    expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'info', status: 'resolved' });
+    expect(last.summary).toMatch(/: back to its baseline$/);
+    expect(last.remediation).toEqual([]);
+  });
 });
 
 /** CreateTrail__panther__1 (as the harness makes it succeed) naming `requested`, answered with the key's ARN. */
