@@ -219,13 +219,13 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
 }
 
 /**
- * Whether what the event did beyond this resource's paths, in its notes, lets another account in: the policy of the
+ * What the event did beyond this resource's paths, in its notes, that lets another account in: the policy of the
  * replica a ReplicateKey made, which no path of the primary holds. Made again in a Region its baseline approves, the
  * primary's paths are all back at their baseline, but the new replica's policy is compared with none of them: with the
  * policy approved for that replica known, only an account it does not let in counts.
  */
-function opensOutside(observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): boolean {
-  return Object.values(observation.notes).some((note) => {
+function openedOutside(observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): Record<string, unknown>[] {
+  return Object.values(observation.notes).filter((note) => {
     if (!Array.isArray(note.external_accounts) || note.external_accounts.length === 0) return false;
     const replica = typeof note.replica_key === 'string' ? note.replica_key : undefined;
     const approved = replica ? observation.approvedElsewhere?.(replica, 'policy') : undefined;
@@ -234,6 +234,9 @@ function opensOutside(observation: Pick<Observation, 'notes' | 'approvedElsewher
     return diffPolicies(approved as Policy, note.after as Policy | null, account).external_accounts.length > 0;
   });
 }
+
+const opensOutside = (observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): boolean =>
+  openedOutside(observation).length > 0;
 
 /**
  * `managedBy`: the AWS service that made a routine grant change, approved as it happens like a planned one; a key
@@ -386,6 +389,21 @@ function remediationOf(observation: Observation, status: Status): string[] {
   // New material staged for the next on-demand rotation (effects.ts isStagedImport) sets no path: its id undoes it.
   const staged = stagedMaterialOf(observation);
   if (staged) return [stagedMaterialUndo(resource, staged)];
+  // Drift only for the replica it made open to another account (`opensOutside`): that replica's policy is the undo, in
+  // its own Region: put back as approved for it, or inspected when keydrift knows no approved one.
+  if (paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length) {
+    return openedOutside(observation).flatMap((note) => {
+      if (typeof note.replica_key !== 'string') return [];
+      const replica = note.replica_key;
+      const approvedOf: ApprovedValue = (path) => observation.approvedElsewhere?.(replica, path);
+      return remediationFor(
+        'key',
+        replica,
+        [{ path: 'policy', current: note.after, target: approvedOf('policy') }],
+        approvedOf,
+      );
+    });
+  }
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.
   return remediationFor(

@@ -154,6 +154,10 @@ describe('ReplicateKey: the replica key and its policy', () => {
     expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'critical', status: 'drift' });
     expect(last.changes.policy.external_accounts).toEqual([EXTERNAL_ACCOUNT]);
     expect(last.reasons).toEqual([`NoOutsideAccessGained: account ${EXTERNAL_ACCOUNT} gained access to the key`]);
+    // The undo is the replica's policy put back as approved for it, in its own Region (the replica itself is approved).
+    expect(last.remediation).toEqual([
+      `aws kms put-key-policy --key-id ${REPLICA_ARN} --region us-west-2 --policy-name default --policy '${JSON.stringify(defaultKeyPolicy(ACCOUNT))}'`,
+    ]);
   });
 
   it('reads a replica made again in an approved Region with the policy approved for it, open to another account, as back to its baseline', () => {
