@@ -221,21 +221,26 @@ function markBackToBaseline(changes: Record<string, AttributeChange>, observatio
 /**
  * What the event did beyond this resource's paths, in its notes, that lets another account in: the policy of the
  * replica a ReplicateKey made, which no path of the primary holds. Made again in a Region its baseline approves, the
- * primary's paths are all back at their baseline, but the new replica's policy is compared with none of them: with the
- * policy approved for that replica known, only an account it does not let in counts.
+ * primary's paths are all back at their baseline, but the new replica's policy is compared with none of them: only an
+ * account the policy approved for that replica does not let in counts, or, with none known (the live detector holds
+ * this Region's resources only), one the primary's approved policy does not let in.
  */
-function openedOutside(observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): Record<string, unknown>[] {
+function openedOutside(
+  observation: Pick<Observation, 'notes' | 'approved' | 'approvedElsewhere'>,
+): Record<string, unknown>[] {
   return Object.values(observation.notes).filter((note) => {
     if (!Array.isArray(note.external_accounts) || note.external_accounts.length === 0) return false;
     const replica = typeof note.replica_key === 'string' ? note.replica_key : undefined;
-    const approved = replica ? observation.approvedElsewhere?.(replica, 'policy') : undefined;
+    const approved = replica
+      ? (observation.approvedElsewhere?.(replica, 'policy') ?? observation.approved?.('policy'))
+      : undefined;
     if (!replica || !approved) return true;
     const account = parseArn(replica)?.account ?? '';
     return diffPolicies(approved as Policy, note.after as Policy | null, account).external_accounts.length > 0;
   });
 }
 
-const opensOutside = (observation: Pick<Observation, 'notes' | 'approvedElsewhere'>): boolean =>
+const opensOutside = (observation: Pick<Observation, 'notes' | 'approved' | 'approvedElsewhere'>): boolean =>
   openedOutside(observation).length > 0;
 
 /**

@@ -4,12 +4,16 @@
  * another account than the record's, and advanced event selectors that leave KMS out. Every record is a
  * public CloudTrail sample, changed only where the scenario needs it.
  */
+import { Detector } from '../../lambda/core/detector';
+import { MemoryStore } from '../../lambda/core/memory-store';
+import { normalizeRecord } from '../../lambda/core/normalize';
 import { defaultKeyPolicy } from '../../lambda/core/policy';
 import { type CloudTrailRecord, malformedSampleText } from '../helpers/fixtures';
 import {
   ACCOUNT,
   at,
   by,
+  config,
   createKey,
   createTrail,
   defaultPolicy,
@@ -194,6 +198,49 @@ describe('ReplicateKey: the replica key and its policy', () => {
     expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'info', status: 'resolved' });
     expect(last.summary).toMatch(/: back to its baseline$/);
     expect(last.remediation).toEqual([]);
+  });
+
+  it("reads a replica made again in an approved Region, open only to an account the primary's approved policy lets in, as back to its baseline where the replica's own baseline is not known", () => {
+    // Prepare: the primary shared with another account and replicated to us-west-2, as planned. The live detector of
+    // us-east-1 holds the primary only (the replica, its baseline and its deletion are us-west-2's).
+    const shared = () => {
+      const policy = defaultKeyPolicy(ACCOUNT);
+      policy.Statement.push({ Effect: 'Allow', Principal: { AWS: [EXTERNAL_ACCOUNT] }, Action: ['kms:*'] });
+      return policy;
+    };
+    const deployer = sessionIdentity('deployer', 'release-42');
+    const planned = detect(
+      [
+        at(by(putKeyPolicy(shared(), PRIMARY_ARN), deployer), 'share-1', '2026-01-01T00:00:00Z'),
+        at(
+          by(
+            replicateKey((_request, response) => {
+              response.replicaPolicy = JSON.stringify(shared());
+            }),
+            deployer,
+          ),
+          'replicate-1',
+          '2026-01-02T00:00:00Z',
+        ),
+      ],
+      { plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:role/deployer`] },
+    );
+    const primaryOnly = new MemoryStore([]);
+    primaryOnly.putState(structuredClone(planned.store.snapshot(PRIMARY_ARN)!));
+    primaryOnly.putBaseline(structuredClone(planned.store.baseline(PRIMARY_ARN)!));
+    const again = at(
+      replicateKey((_request, response) => {
+        response.replicaPolicy = JSON.stringify(shared());
+      }),
+      'replicate-2',
+      '2026-01-10T00:00:00Z',
+    );
+
+    // Act
+    const last = new Detector(config(), primaryOnly).observe(normalizeRecord(again, 'record 0'));
+
+    // Assess
+    expect(last).toMatchObject({ event: 'ReplicateKey', resource: PRIMARY_ARN, severity: 'info', status: 'resolved' });
   });
 });
 
