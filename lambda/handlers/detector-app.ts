@@ -133,6 +133,11 @@ interface Progress {
 }
 
 const LEASE_MARGIN_MS = 5_000;
+/**
+ * The topics with people behind them, each subscribed like the last-resort topic (alertEmails, Slack, the pager): one
+ * that took the finding leaves nothing for the last-resort topic to tell.
+ */
+const AUDIENCE_TOPICS: readonly string[] = ['chat', 'email', 'page', 'ops'];
 
 /**
  * Creates the detector handler from clients and settings.
@@ -580,9 +585,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
    * routine grants on the key: the publisher sends none such to ops), reaches no topic when it is processed, so its
    * failure is left to the retries and the dead-letter queue.
    *
+   * `lastResort` false: the finding reached an audience topic already (chat, e-mail or page took it while ops failed),
+   * whose subscribers the last-resort topic has too; ops is tried again, but no one is told twice.
+   *
    * @returns the warning to keep among the targets reached, or `undefined` when none went out
    */
-  async function warnOps(event: ChangeEvent): Promise<string | undefined> {
+  async function warnOps(event: ChangeEvent, { lastResort }: { lastResort: boolean }): Promise<string | undefined> {
     let finding: Finding;
     try {
       finding = new Detector(settings.config, new MemoryStore(settings.config.trailKeys)).observe(event);
@@ -608,6 +616,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         error: describe(error),
       });
     }
+    if (!lastResort) return undefined;
     try {
       await deps.sns.send(opsCommand(settings.lastResortTopicArn, finding));
       count('LastResortAlerts');
@@ -763,7 +772,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       // claim keeps the warning, and the retry sends the finding to ops only should the main key's topics refuse it.
       const { selfKeyEvent } = progress;
       if (selfKeyEvent && !alreadyHeard(selfKeyEvent, progress.delivered)) {
-        const warning = await warnOps(selfKeyEvent.event);
+        const reached = AUDIENCE_TOPICS.some((target) => progress.delivered.includes(target));
+        const warning = await warnOps(selfKeyEvent.event, { lastResort: !reached });
         if (warning) progress.delivered.push(warning);
       }
       if (progress.claimed && progress.eventId && !(error instanceof ClaimLostError)) {

@@ -600,6 +600,25 @@ describe('createDetector: alerting', () => {
     expect(published(LAST_RESORT_TOPIC)).toHaveLength(0);
   });
 
+  it('sends nothing to the last-resort topic when only the ops topic fails and the finding reached chat, e-mail and page', async () => {
+    // Prepare: both keys are fine; SNS fails every message to the ops topic alone (an internal error, not its key).
+    mockLiveKey();
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.ops })
+      .rejects(Object.assign(new Error('Internal error'), { name: 'InternalErrorException', $metadata: {} }));
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+
+    // Act
+    await expect(detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')))).rejects.toThrow();
+
+    // Assess: everyone subscribed to the last-resort topic had the finding already, through chat, e-mail and page.
+    expect(published(topics.chat)).toHaveLength(1);
+    expect(published(topics.email)).toHaveLength(1);
+    expect(published(topics.page)).toHaveLength(1);
+    expect(published(LAST_RESORT_TOPIC)).toHaveLength(0);
+    expect(output.metric('LastResortAlerts')).toBe(0);
+  });
+
   it("alerts the ops topic once for an event on keydrift's own key when another target fails and Lambda retries", async () => {
     // Prepare: EventBridge fails once, after the ops topic took the finding.
     mockLiveKey({ state: 'Disabled' });
