@@ -653,7 +653,8 @@ export const RULES: Record<string, RuleEntry> = {
   AliasStaysOnApprovedKey: {
     severity: 'error',
     effect: 'raise',
-    explanation: 'An alias moved off its approved key (as UpdateAlias, or deleted and created again) is an error.',
+    explanation:
+      'An alias deleted and created again on another key than its approved one is a move, an error as UpdateAlias is.',
   },
   ServiceGrantsAreRoutine: {
     severity: 'info',

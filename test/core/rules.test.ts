@@ -226,6 +226,21 @@ describe('Rule: AliasStaysOnApprovedKey', () => {
     expect(verdictOf(AliasStaysOnApprovedKey, [...approvedThenDeleted(), recreated], planned)).toEqual(COMPLIANT);
   });
 
+  it('does not apply to UpdateAlias: its own severity, an override of it included, holds', () => {
+    // Act: Mallory moves the approved alias by UpdateAlias, whose severity the configuration lowers to a warning.
+    const created = at(createAlias('alias/my_alias', OTHER_KEY_ID), 'create-1', '2024-01-01T00:00:01Z');
+    const moved = by(at(rec('UpdateAlias__awskmsdg__1'), 'update-1', '2024-01-01T00:00:02Z'), mallory);
+    const overridden = { ...planned, severityOverrides: { UpdateAlias: 'warning' } };
+
+    // Assess: as before this rule, the override decides; the rule is for the move's CreateAlias alone.
+    expect(verdictOf(AliasStaysOnApprovedKey, [created, moved], overridden)).toEqual(NOT_APPLICABLE);
+    expect(detect([created, moved], overridden).last).toMatchObject({
+      event: 'UpdateAlias',
+      status: 'drift',
+      severity: 'warning',
+    });
+  });
+
   it('does not apply to an alias no baseline approves on a key: a new alias stays a warning', () => {
     const created = by(at(createAlias('alias/payments', OTHER_KEY_ID), 'create-1'), mallory);
     expect(verdictOf(AliasStaysOnApprovedKey, [created], planned)).toEqual(NOT_APPLICABLE);
