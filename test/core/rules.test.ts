@@ -226,6 +226,17 @@ describe('Rule: AliasStaysOnApprovedKey', () => {
     expect(verdictOf(AliasStaysOnApprovedKey, [...approvedThenDeleted(), recreated], planned)).toEqual(COMPLIANT);
   });
 
+  it('does not apply while keydrift still knows the alias on its key: how it went is unseen, maybe with its key', () => {
+    // Act: no DeleteAlias seen; the alias is created on another key (its key's deletion was seen only as a live read
+    // already showing the alias there, which keeps it on the deleted key, or its DeleteAlias is still to come).
+    const created = at(createAlias('alias/payments', KEY_ID), 'create-1', '2024-01-01T00:00:01Z');
+    const recreated = by(at(createAlias('alias/payments', OTHER_KEY_ID), 'create-2', '2024-01-01T00:00:03Z'), mallory);
+
+    // Assess: not known to be a move; a DeleteAlias delivered late is an error of its own.
+    expect(verdictOf(AliasStaysOnApprovedKey, [created, recreated], planned)).toEqual(NOT_APPLICABLE);
+    expect(detect([created, recreated], planned).last).toMatchObject({ event: 'CreateAlias', severity: 'warning' });
+  });
+
   it('does not apply to UpdateAlias: its own severity, an override of it included, holds', () => {
     // Act: Mallory moves the approved alias by UpdateAlias, whose severity the configuration lowers to a warning.
     const created = at(createAlias('alias/my_alias', OTHER_KEY_ID), 'create-1', '2024-01-01T00:00:01Z');
