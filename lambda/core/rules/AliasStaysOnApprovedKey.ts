@@ -1,12 +1,10 @@
 import { COMPLIANT, NOT_APPLICABLE, type Rule, violation } from './rule';
 
 /**
- * An alias approved on one key is not made to name another: code that encrypts through the alias would then use a key
- * no one approved. An UpdateAlias says so by its name, and weighs as its catalogue entry (or an override of it) says;
- * a DeleteAlias then a CreateAlias onto another key moves it too, and its CreateAlias is raised to weigh as a move.
- * Only the CreateAlias: an UpdateAlias or a reconcile run keeps its own severity, as an override sets it. Nor one of an
- * alias keydrift still knows on another key: it went unseen, with its key's deletion (which the live detector may see
- * only as a read already showing the alias on the new key) as likely as by a DeleteAlias still to come.
+ * An alias approved on one key is not moved to another in two calls, DeleteAlias then CreateAlias: code encrypting
+ * through the alias would use a key no one approved. That CreateAlias weighs as the move it completes (an UpdateAlias
+ * keeps its own entry, and any override of it). Not one of an alias keydrift still knows on another key: it went
+ * unseen, perhaps with its key's deletion.
  */
 export const AliasStaysOnApprovedKey: Rule = {
   id: 'AliasStaysOnApprovedKey',
