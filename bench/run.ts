@@ -57,6 +57,31 @@ function corpus(name: string, files: number): string {
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
+/**
+ * One key's grant churn: `pairs` grants created and retired one after the other (what EBS, RDS or Lambda leave in a
+ * busy key's month of CloudTrail), each with its own id, from the shared CreateGrant and RetireGrant samples.
+ */
+function grantChurn(pairs: number): string {
+  const file = join(work, `grants-${pairs}.json`);
+  if (existsSync(file)) return file;
+  const samples = resolve(root, '..', 'shared', 'samples', 'cloudtrail');
+  const read = (name: string) => JSON.parse(readFileSync(join(samples, `${name}.json`), 'utf8'));
+  const create = read('CreateGrant__awskmsdg__2');
+  const retire = read('RetireGrant__awskmsdg__1');
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const at = (second: number) => new Date(start + second * 1000).toISOString().replace('.000Z', 'Z');
+  const records = Array.from({ length: pairs }, (_, n) => {
+    const grantId = (n + 1).toString(16).padStart(64, '0');
+    return [
+      { ...create, eventTime: at(2 * n), eventID: `c-${n}`, responseElements: { grantId } },
+      { ...retire, eventTime: at(2 * n + 1), eventID: `r-${n}`, additionalEventData: { grantId } },
+    ];
+  }).flat();
+  mkdirSync(work, { recursive: true });
+  writeFileSync(file, JSON.stringify({ Records: records }));
+  return file;
+}
+
 function replayBench(): void {
   const dir = corpus('corpus-200k', 80);
   // Warm the page cache and the CLI bundle once.
@@ -89,6 +114,9 @@ function replayBench(): void {
     `node bin/keydrift.cjs replay ${big} --format json --no-progress --fail-on never >/dev/null 2>&1`,
   );
   const floorBig = timed(`node ${join(shared, 'floor-parse.mjs')} ${big}`);
+  const churn = timed(
+    `node bin/keydrift.cjs replay ${grantChurn(20_000)} --format json --no-progress --fail-on never >/dev/null 2>&1`,
+  );
 
   console.log('\n## Replay (200,000 records, 80 gzipped files; 1,000,000 records, 400 files)\n');
   console.log('| measure | figure | target |');
@@ -107,6 +135,7 @@ function replayBench(): void {
   );
   console.log(`| replay wall, 1M records (floor ${fmt(floorBig.seconds)} s) | ${fmt(replayBig.seconds)} s | |`);
   console.log(`| replay peak memory, 1M records | ${fmt(replayBig.peakMiB, 0)} MiB | < 256 MiB |`);
+  console.log(`| replay wall, 20,000 grants created and retired on one key | ${fmt(churn.seconds)} s | |`);
 }
 
 /** Builds a Lambda bundle exactly as the stack does (lib/keydrift-function.ts), returning its path and size. */

@@ -391,7 +391,8 @@ function untouchedDrift(paths: TouchedPath[], state: ResourceSnapshot, baseline:
   return [...entries].flatMap((path) => {
     const now = lookup(state, path);
     const approved = lookup(baseline, path);
-    const drifts = now !== undefined && approved !== undefined && stableJson(now) !== stableJson(approved);
+    const drifts =
+      now !== undefined && approved !== undefined && now !== approved && stableJson(now) !== stableJson(approved);
     return drifts ? [{ path, before: now, after: now, baseline: approved }] : [];
   });
 }

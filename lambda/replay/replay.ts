@@ -10,6 +10,7 @@ import { MemoryStore } from '../core/memory-store';
 import { missingCaller, normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
+import { EndedGrants } from './ended-grants';
 import { emptyResult, type FileResult, type ParseOptions, type ParseRequest, readInputFile } from './parse-file';
 import { SeenIds } from './seen-ids';
 import { readStandardInput } from './stdin';
@@ -392,7 +393,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
 
   events.sort(byTime);
   deleteBeforeRecreate(events);
-  const detector = new Detector(options.config, new MemoryStore(options.config.trailKeys));
+  const store = new MemoryStore(options.config.trailKeys);
+  const detector = new Detector(options.config, store);
+  const endedGrants = new EndedGrants(store);
   // Writes by exact eventID: the first in the sorted order is judged, a later one is its duplicate.
   const kept = new Map<string, Located>();
   const findings: Finding[] = [];
@@ -414,7 +417,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     }
     kept.set(event.eventId, located);
     try {
+      endedGrants.restore(event);
       const finding = detector.observeOwn(event);
+      if (finding) endedGrants.setAside(event, finding.resource);
       if (!finding) {
         summary.otherAccounts++;
         continue;
