@@ -167,6 +167,7 @@ const LAMBDA_ENV = {
   EMAIL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:email',
   PAGE_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:page',
   OPS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:ops',
+  LAST_RESORT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:last-resort',
   SELF_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/bench',
   OPS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/bench-ops',
   KEYDRIFT_CONFIG: '{"plannedPrincipals":[],"severityOverrides":{},"alertMinSeverity":"error"}',
