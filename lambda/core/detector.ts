@@ -201,6 +201,7 @@ export class Detector {
       if (unknown.length) baseline.unknownPaths = [...new Set([...(baseline.unknownPaths ?? []), ...unknown])];
       if (effect.creates) baseline.completeMaps = createdMaps;
       forget(baseline, effect.forgets);
+      dropEndedGrants(baseline, values, event);
       this.store.putBaseline(baseline);
     } else {
       // A multi-Region primary's approved wait for its replicas cancelled by someone no one planned: the approval is
@@ -265,6 +266,25 @@ function approve(
     baseline.attributes[path] = value;
     baseline.approvedAt = { ...baseline.approvedAt, [path]: event.time };
     if (path === 'target_key_id') delete baseline.goneWithKey;
+  }
+}
+
+/**
+ * Leaves out of `baseline` the grants `values` approved ended where their absence reads exactly as their end: AWS
+ * services create and retire grants all day, and each kept as `null` (`grants#<id>`) grew the item until the store left
+ * the key's grants out whole. In a grants map known whole an absent entry reads ended (`lookup`), but for an event
+ * older than the map's first read (`firstSeenAt.grants`), which `unseenSince` judges as the read may have seen it; so
+ * only an end newer than that read. KMS ends a grant once and never reuses its id: the only older event still to name
+ * it is its CreateGrant, delivered late, whose stored state is newer than it (the handler does not take its values as
+ * before it) and whose first change settles the grant's entry ended again (`baselineFor`), as the `null` would have.
+ */
+function dropEndedGrants(baseline: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
+  const mapSeenAt = baseline.firstSeenAt?.grants;
+  if (!baseline.completeMaps.includes('grants') || Date.parse(mapSeenAt ?? '') >= event.epochMs) return;
+  for (const path of Object.keys(values)) {
+    const ended = Object.hasOwn(baseline.attributes, path) && baseline.attributes[path] === null;
+    const marked = baseline.unknownPaths?.includes(path) || baseline.firstSeenAt?.[path] !== undefined;
+    if (splitPath(path).attribute === 'grants' && ended && !marked) delete baseline.attributes[path];
   }
 }
 

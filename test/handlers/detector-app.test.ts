@@ -2192,6 +2192,51 @@ describe('createDetector: live state', () => {
     expect(baseline?.snapshot.firstSeenAt?.enable_key_rotation).toBe('2022-09-01T20:08:00.000Z');
   });
 
+  it('keeps the baseline of a key the same size however many grants an AWS service creates and retires on it', async () => {
+    // Prepare: DynamoDB, for its caller, creates a grant on a key keydrift reads and retires it a minute later, over
+    // and over: each pair routine.
+    const world = new LiveWorld();
+    world.addKey(KEY);
+    world.installKms(kmsMock);
+    let clock = Date.parse('2026-11-01T09:00:00Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
+    const baselineSize = async () => JSON.stringify((await store().load([KEY])).baselines.get(KEY)?.snapshot).length;
+    const churn = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const grantId = `${String(i).padStart(8, '0')}7f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a`;
+        const at = (minutes: number) => ({
+          region: REGION,
+          account: '111122223333',
+          identity: dynamodb,
+          eventId: `${grantId.slice(0, 8)}-${minutes}`,
+          time: new Date(Date.parse('2026-11-01T09:00:00Z') + (2 * i + minutes) * 60_000),
+        });
+        const grant = { grantId, granteePrincipal: 'arn:aws:iam::111122223333:role/app', operations: ['Decrypt'] };
+        for (const record of [
+          kmsRecords.createGrant(keyRef(KEY), grant, at(0)),
+          kmsRecords.retireGrant(keyRef(KEY), grantId, at(1)),
+        ]) {
+          world.apply(record);
+          clock = Date.parse(String(record.eventTime)) + 3000;
+          const { finding } = await detect(envelope(record as Json));
+          expect(finding).toMatchObject({ severity: 'info', status: 'planned' });
+        }
+      }
+    };
+    await churn(0, 5);
+    const after5 = await baselineSize();
+
+    // Act
+    await churn(5, 45);
+
+    // Assess: the grants that ended are not kept in the baseline: a grant absent from its map, read whole, is ended.
+    expect(await baselineSize()).toBe(after5);
+    const baseline = (await store().load([KEY])).baselines.get(KEY)?.snapshot;
+    expect(Object.keys(baseline?.attributes ?? {}).filter((path) => path.startsWith('grants#'))).toEqual([]);
+    expect(baseline?.completeMaps).toContain('grants');
+  });
+
   it.each(['20:08:00.600', '20:08:00.000'])(
     'does not approve, as first seen, a rotation turned off in the second of its read (%s), before it',
     async (readAt) => {
