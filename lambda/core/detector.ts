@@ -282,9 +282,9 @@ function dropEndedGrants(baseline: ResourceSnapshot, values: AttributeMap, event
   const mapSeenAt = baseline.firstSeenAt?.grants;
   if (!baseline.completeMaps.includes('grants') || Date.parse(mapSeenAt ?? '') >= event.epochMs) return;
   for (const path of Object.keys(values)) {
+    // Just approved: neither left unknown nor dated as first seen (`approve` cleared both).
     const ended = Object.hasOwn(baseline.attributes, path) && baseline.attributes[path] === null;
-    const marked = baseline.unknownPaths?.includes(path) || baseline.firstSeenAt?.[path] !== undefined;
-    if (splitPath(path).attribute === 'grants' && ended && !marked) delete baseline.attributes[path];
+    if (splitPath(path).attribute === 'grants' && ended) delete baseline.attributes[path];
   }
 }
 
