@@ -175,7 +175,7 @@ export class Detector {
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
     forget(state, effect.forgets);
-    // Dated for the resource the event names (and the keys an alias moves between, below), not for what a key's
+    // Dated for the resource the event names (and the resources it changes with it, below), not for what a key's
     // deletion implies of its aliases, which KMS may not have done (an alias moved off the key first, its event delivered
     // after the deletion). What it leaves unknown too: an older event delivered late (an import before a rotation on
     // demand) does not set it.
@@ -215,7 +215,8 @@ export class Detector {
       const relatedState = this.store.snapshot(related.resource) ?? emptySnapshot(related.kind, related.resource);
       const stateChangedAt = relatedState.changedAt?.target_key_id;
       Object.assign(relatedState.attributes, related.set);
-      // An alias's entry on a key is dated as the key's own entries are (core/live.ts `settleRelated`).
+      // Dated as the resource's own changes are (core/live.ts `settleRelated`): the alias entries on the keys an alias
+      // moves between (a replica a ReplicateKey makes is dated too, but never saved in this Region).
       if (!related.alwaysApproved) dateChanges(relatedState, Object.keys(related.set), [], event);
       this.store.putState(relatedState);
       // A created resource's own baseline is its created state, but an unplanned creation never approves what it

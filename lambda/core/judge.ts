@@ -131,6 +131,10 @@ export function changesByAttribute(
 
 const atBaseline = (p: TouchedPath): boolean => p.baseline !== undefined && sameJson(p.after, p.baseline);
 
+/** Every path the event touched is at its baseline, and nothing else of those attributes drifts. */
+const pathsBackAtBaseline = ({ paths, untouchedDrift }: Pick<Observation, 'paths' | 'untouchedDrift'>): boolean =>
+  paths.length > 0 && paths.every(atBaseline) && !untouchedDrift?.length;
+
 /**
  * What an event that changed nothing keydrift did not already know still leaves off its baseline: the reconciler
  * reported the change before its event arrived, or the same change was made twice. Naming the attribute keeps the
@@ -253,15 +257,13 @@ function statusOf(
   config: DetectionConfig,
   managedBy: string | undefined,
 ): Status {
-  const { event, paths, approvedDeletionDate, approvedDeletionDated, approvedReplicasDeleted } = observation;
+  const { event, approvedDeletionDate, approvedDeletionDated, approvedReplicasDeleted } = observation;
   if (event.errorCode) return 'denied';
   const approvedDeletion =
     approvedDeletionDate !== undefined || approvedDeletionDated !== undefined || approvedReplicasDeleted !== undefined;
   if (entry.routine || managedBy || approvedDeletion || isPlannedPrincipal(event.actor, config.plannedPrincipals))
     return 'planned';
-  const backToBaseline =
-    paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length && !opensOutside(observation);
-  return backToBaseline ? 'resolved' : 'drift';
+  return pathsBackAtBaseline(observation) && !opensOutside(observation) ? 'resolved' : 'drift';
 }
 
 function severityOf(
@@ -396,7 +398,7 @@ function remediationOf(observation: Observation, status: Status): string[] {
   if (staged) return [stagedMaterialUndo(resource, staged)];
   // Drift only for the replica it made open to another account (`opensOutside`): that replica's policy is the undo, in
   // its own Region: put back as approved for it, or inspected when keydrift knows no approved one.
-  if (paths.length > 0 && paths.every(atBaseline) && !observation.untouchedDrift?.length) {
+  if (pathsBackAtBaseline(observation)) {
     return openedOutside(observation).flatMap((note) => {
       if (typeof note.replica_key !== 'string') return [];
       const replica = note.replica_key;
