@@ -26,20 +26,21 @@ export interface SlackTarget {
 /** Configuration as a user writes it: every field is optional and the defaults are listed per field. */
 export interface KeydriftProps {
   /**
-   * E-mail addresses subscribed to the `email` and `ops` topics (each must confirm by clicking a link). Each may be
-   * a CDK token (a parameter's value, for one); so may the Slack IDs and the secret name. The other fields are
-   * checked at synth and must be written out.
+   * E-mail addresses subscribed to the `email`, `ops` and `last-resort` topics (each must confirm by clicking a
+   * link). Each may be a CDK token (a parameter's value, for one); so may the Slack IDs and the secret name. The other
+   * fields are checked at synth and must be written out.
    * @default []
    */
   readonly alertEmails?: string[];
   /**
-   * Slack channel for the `chat` and `ops` topics.
+   * Slack channel for the `chat`, `ops` and `last-resort` topics.
    * @default - no Slack integration
    */
   readonly slack?: SlackTarget;
   /**
    * Name (not ARN) of a Secrets Manager secret holding the PagerDuty Events API v2 routing key. When set, a
-   * `pager` function forwards the `page` topic to PagerDuty.
+   * `pager` function forwards the `page` topic, and the critical findings of the `ops` and `last-resort` topics, to
+   * PagerDuty.
    * @default - no paging
    */
   readonly pagerDutySecretName?: string;
