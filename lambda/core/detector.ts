@@ -78,6 +78,15 @@ export class Detector {
     const recreatesApproved = !!effect.creates && approved?.attributes.trail === 'exists';
     const baseline = approved ?? emptySnapshot(effect.kind, effect.resource);
     if (!denied) this.takeBackRestoredGrants(effect, state, baseline);
+    // Grants whose end is approved already: created before it (KMS never reuses a grant id), their CreateGrant
+    // delivered after it. (Taken before the change settles a grant's approved value as the one before it.)
+    const endedFirst = Object.keys(effect.set).filter(
+      (path) =>
+        isGrant(path) &&
+        effect.set[path] !== null &&
+        Object.hasOwn(baseline.attributes, path) &&
+        baseline.attributes[path] === null,
+    );
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       // A path a read made when or after this change saw first: the state that read left (stored in the second of
       // this change, so not set aside as saved after it) may show the change itself, not what was before it.
@@ -109,6 +118,7 @@ export class Detector {
       this.apply(event, effect, state, baseline, finding, {
         planned: isPlannedPrincipal(event.actor, this.config.plannedPrincipals),
         recreatesApproved,
+        endedFirst,
       });
     return finding;
   }
@@ -169,8 +179,16 @@ export class Detector {
     state: ResourceSnapshot,
     baseline: ResourceSnapshot,
     finding: Finding,
-    { planned, recreatesApproved }: { planned: boolean; recreatesApproved: boolean },
+    {
+      planned,
+      recreatesApproved,
+      endedFirst,
+    }: { planned: boolean; recreatesApproved: boolean; endedFirst: readonly string[] },
   ) {
+    // The grants this event ends that the state did not hold: their CreateGrant, delivered late, is still to come.
+    const endedUnseen = Object.keys(effect.set).filter(
+      (path) => isGrant(path) && effect.set[path] === null && !lookup(state, path),
+    );
     Object.assign(state.attributes, effect.set);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
@@ -192,6 +210,8 @@ export class Detector {
     if (adoptsCreation || finding.status === 'planned') {
       // A creation too: delivered after a planned change that followed it, it must not put back what that changed.
       const values: AttributeMap = { ...effect.set, ...(effect.creates && !planned ? effect.createdFor : {}) };
+      // A grant whose end is approved already stays ended: its CreateGrant was delivered after that end.
+      for (const path of endedFirst) delete values[path];
       // What the working state leaves unknown (the material a key for import is to have) is not approved as it is now.
       const unknown = Object.keys(values).filter((path) => values[path] === undefined);
       for (const path of unknown) delete values[path];
@@ -201,7 +221,9 @@ export class Detector {
       if (unknown.length) baseline.unknownPaths = [...new Set([...(baseline.unknownPaths ?? []), ...unknown])];
       if (effect.creates) baseline.completeMaps = createdMaps;
       forget(baseline, effect.forgets);
-      dropEndedGrants(baseline, values, event);
+      // An end whose CreateGrant is still to come stays, for it; one whose CreateGrant came is spent.
+      const ended = [...Object.keys(values).filter((path) => !endedUnseen.includes(path)), ...endedFirst];
+      dropEndedGrants(baseline, ended, event);
       this.store.putBaseline(baseline);
     } else {
       // A multi-Region primary's approved wait for its replicas cancelled by someone no one planned: the approval is
@@ -271,22 +293,27 @@ function approve(
 }
 
 /**
- * Leaves out of `baseline` the grants `values` approved ended where their absence reads exactly as their end: AWS
+ * Leaves out of `baseline` the grants of `paths` approved ended where their absence reads exactly as their end: AWS
  * services create and retire grants all day, and each kept as `null` (`grants#<id>`) grew the item until the store left
  * the key's grants out whole. In a grants map known whole an absent entry reads ended (`lookup`), but for an event
  * older than the map's first read (`firstSeenAt.grants`), which `unseenSince` judges as the read may have seen it; so
  * only an end newer than that read. KMS ends a grant once and never reuses its id: the only older event still to name
- * it is its CreateGrant, delivered late, whose stored state is newer than it (the handler does not take its values as
- * before it) and whose first change settles the grant's entry ended again (`baselineFor`), as the `null` would have.
+ * it is its CreateGrant, delivered late. The caller keeps the `null` of an end judged before it (the state did not hold
+ * the grant), which that CreateGrant, planned, does not approve over (`apply`), and then leaves out, spent.
  */
-function dropEndedGrants(baseline: ResourceSnapshot, values: AttributeMap, event: ChangeEvent): void {
+function dropEndedGrants(baseline: ResourceSnapshot, paths: readonly string[], event: ChangeEvent): void {
   const mapSeenAt = baseline.firstSeenAt?.grants;
   if (!baseline.completeMaps.includes('grants') || Date.parse(mapSeenAt ?? '') >= event.epochMs) return;
-  for (const path of Object.keys(values)) {
+  for (const path of paths) {
     // Just approved: neither left unknown nor dated as first seen (`approve` cleared both).
     const ended = Object.hasOwn(baseline.attributes, path) && baseline.attributes[path] === null;
-    if (splitPath(path).attribute === 'grants' && ended) delete baseline.attributes[path];
+    if (isGrant(path) && ended) delete baseline.attributes[path];
   }
+}
+
+/** True for a grant's entry (`grants#<id>`). */
+function isGrant(path: string): boolean {
+  return splitPath(path).attribute === 'grants' && splitPath(path).entry !== undefined;
 }
 
 /**

@@ -371,9 +371,13 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         left: related.slice(MAX_SAVED_RESOURCES - 1),
       });
     }
+    // A change judged by a read of its resource is saved even when the state stays the same (a RetireGrant of a grant
+    // no read showed, its CreateGrant still to come): its save is what tells an older event, delivered after it, that
+    // a later change was judged (`savedAfter`), and that the read showing that change is not lagging behind it.
+    const readChange = !event.errorCode && live?.arn === effect.resource && Object.keys(effect.set).length > 0;
     return {
       finding,
-      states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states),
+      states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states, readChange ? [effect.resource] : []),
       baselines: changedWrites(arns, (arn) => memory.baseline(arn), loaded.baselines),
     };
   }
@@ -798,17 +802,22 @@ function liveKnowsGroup(live: ResourceSnapshot, path: string): boolean {
   return entry !== undefined && live.completeMaps.includes(attribute);
 }
 
-/** Writes for the snapshots the core changed, each expecting the version it was loaded at. */
+/**
+ * Writes for the snapshots the core changed (and those of `always`, changed or not), each expecting the version it
+ * was loaded at.
+ */
 function changedWrites(
   arns: string[],
   current: (arn: string) => ResourceSnapshot | undefined,
   loaded: Map<string, StoredSnapshot>,
+  always: readonly string[] = [],
 ): SnapshotWrite[] {
   const writes: SnapshotWrite[] = [];
   for (const arn of new Set(arns)) {
     const snapshot = current(arn);
     const before = loaded.get(arn);
-    if (!snapshot || (before && stableJson(before.snapshot) === stableJson(snapshot))) continue;
+    const unchanged = before && stableJson(before.snapshot) === stableJson(snapshot);
+    if (!snapshot || (unchanged && !always.includes(arn))) continue;
     writes.push({
       snapshot,
       expectedVersion: before ? before.version : null,

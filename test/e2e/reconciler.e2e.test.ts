@@ -283,8 +283,10 @@ describe('Reconciler against moto', () => {
   });
 
   it('resolves drift that was fixed', async () => {
-    // Prepare
+    // Prepare: the run reads after the detector saved the late DisableKey's state (a run reading before it leaves the
+    // key to the detector's newer judgement).
     await world.kms.send(new EnableKeyCommand({ KeyId: keys.payments.id }));
+    clock = Date.now();
 
     // Act
     const result = await reconcile({});

@@ -54,7 +54,7 @@ import {
   kmsRecords,
   trailRecords,
 } from '../helpers/cloudtrail-events';
-import type { CloudTrailRecord } from '../helpers/fixtures';
+import { type CloudTrailRecord, sample } from '../helpers/fixtures';
 import { captureOutput, envelope, type Json } from './harness';
 import { LiveWorld } from './live-world';
 
@@ -905,4 +905,56 @@ describe('the reconciler after the detector: what events missed, and only that',
     const findings = await reconcileAgreesOn(true, { steps, missed: [records.length - 1] });
     expect(findings.map((f) => f.status)).toContain('drift');
   });
+
+  test.each([
+    ['RetireGrant', kmsRecords.retireGrant],
+    ['RevokeGrant', kmsRecords.revokeGrant],
+  ])(
+    "a service's routine grant whose %s is delivered before its CreateGrant: the replay's findings, and no news to the run",
+    async (name, end) => {
+      // Prepare: DynamoDB, for its caller, creates a grant on a key a minute after its creation and ends it a minute
+      // later; EventBridge delivers the end first, then the CreateGrant.
+      const world = new LiveWorld();
+      const first = Date.parse('2026-10-03T10:00:00Z');
+      expect(await reconciled(world, PLANNED_CONFIG, first - RUN_DELAY_MS)).toEqual([]);
+      const ctx = (eventId: string, minutes: number): CallContext => ({
+        region: REGION,
+        account: ACCOUNT,
+        identity: sample('CreateGrant__awskmsdg__3').userIdentity as Json,
+        eventId,
+        time: new Date(first + minutes * 60_000),
+      });
+      const created = kmsRecords.createKey(
+        KEYS[0],
+        { description: 'app key' },
+        { ...ctx('0000-CreateKey', 0), identity: assumedRole(PLANNED, 'codepipeline-7f3a', ACCOUNT) },
+      );
+      const grant = {
+        grantId: 'grant1',
+        granteePrincipal: `arn:aws:iam::${ACCOUNT}:role/app`,
+        operations: ['Decrypt'],
+      };
+      const create = kmsRecords.createGrant(KEYS[0], grant, ctx('0001-CreateGrant', 1));
+      const ended = end(KEYS[0], grant.grantId, ctx('0002-End', 2));
+
+      // Act
+      const { live } = await expectAgreement(
+        world,
+        [{ record: created }, { record: ended, happen: [create, ended] }, { record: create, apply: false }],
+        PLANNED_CONFIG,
+      );
+      const findings = await reconciled(world, PLANNED_CONFIG, first + 2 * 60_000 + RUN_DELAY_MS);
+
+      // Assess: routine both ways; the grant is neither live nor approved, so the run finds it neither gone nor new.
+      expect(live.map((f) => [f.event, f.severity])).toEqual([
+        ['CreateKey', 'info'],
+        [name, 'info'],
+        ['CreateGrant', 'info'],
+      ]);
+      expect(findings.filter((f) => !REMINDERS.has(f.event))).toEqual([]);
+      const stored = (await storedAll([KEYS[0].arn])).get(KEYS[0].arn);
+      expect(lookup(stored?.state, 'grants#grant1')).toBeNull();
+      expect(lookup(stored?.baseline, 'grants#grant1')).toBeNull();
+    },
+  );
 });

@@ -31,6 +31,7 @@ import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
+import { lookup } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
@@ -2235,6 +2236,59 @@ describe('createDetector: live state', () => {
     const baseline = (await store().load([KEY])).baselines.get(KEY)?.snapshot;
     expect(Object.keys(baseline?.attributes ?? {}).filter((path) => path.startsWith('grants#'))).toEqual([]);
     expect(baseline?.completeMaps).toContain('grants');
+  });
+
+  it.each([
+    ['RetireGrant', kmsRecords.retireGrant],
+    ['RevokeGrant', kmsRecords.revokeGrant],
+  ])('keeps ended a grant on a key it reads whose CreateGrant arrives after the %s', async (_name, end) => {
+    // Prepare: DynamoDB, for its caller, creates a grant on a key keydrift reads and knows at 09:01, and the grant ends
+    // at 09:02; EventBridge delivers the end first, then the CreateGrant, whose read shows the grant gone.
+    const world = new LiveWorld();
+    world.addKey(KEY);
+    world.installKms(kmsMock);
+    let clock = Date.parse('2026-11-01T09:00:00Z');
+    const { detect, sleeps } = makeDetector({}, { now: () => clock });
+    const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
+    const at = (eventId: string, time: string) => ({
+      region: REGION,
+      account: '111122223333',
+      identity: dynamodb,
+      eventId,
+      time: new Date(time),
+    });
+    const deliver = async (record: CloudTrailRecord) => {
+      clock += 3000;
+      return (await detect(envelope(record as Json))).finding;
+    };
+    const tag = kmsRecords.tagResource(keyRef(KEY), { team: 'payments' }, at('tag', '2026-11-01T09:00:00Z'));
+    world.apply(tag);
+    await deliver(tag);
+    const grant = {
+      grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
+      granteePrincipal: 'arn:aws:iam::111122223333:role/app',
+      operations: ['Decrypt'],
+    };
+    const create = kmsRecords.createGrant(keyRef(KEY), grant, at('create', '2026-11-01T09:01:00Z'));
+    const ended = end(keyRef(KEY), grant.grantId, at('end', '2026-11-01T09:02:00Z'));
+    world.apply(create);
+    world.apply(ended);
+    clock = Date.parse('2026-11-01T09:02:00Z');
+    await deliver(ended);
+
+    // Act
+    const finding = await deliver(create);
+
+    // Assess: the grant is neither live nor approved, as in-time delivery leaves it (no entry kept for it), and the
+    // read showing it gone is not taken for one lagging behind the CreateGrant.
+    expect(finding).toMatchObject({ event: 'CreateGrant', severity: 'info' });
+    const saved = await store().load([KEY]);
+    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
+    expect(lookup(saved.baselines.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
+    expect(
+      Object.keys(saved.baselines.get(KEY)?.snapshot.attributes ?? {}).filter((p) => p.startsWith('grants#')),
+    ).toEqual([]);
+    expect(sleeps).toEqual([]);
   });
 
   it.each(['20:08:00.600', '20:08:00.000'])(
