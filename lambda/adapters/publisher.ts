@@ -59,9 +59,19 @@ export interface PublishReport {
   tolerated: Array<{ target: Target; error: string }>;
 }
 
+export interface PublishOptions {
+  /** What an earlier attempt at the same event delivered: not sent again. */
+  skip?: readonly string[];
+  /**
+   * An ignore rule matched the finding: it goes nowhere, but a `resolved` one still goes to the page topic, whose
+   * pager only resolves (it closes the incident keydrift may hold open for the drift it undoes).
+   */
+  ignored?: boolean;
+}
+
 export interface Publisher {
   /** Where a finding goes, without sending it. */
-  targetsFor(finding: Finding): Target[];
+  targetsFor(finding: Finding, options?: Pick<PublishOptions, 'ignored'>): Target[];
   /**
    * Sends to every target in parallel, but those in `skip` (what an earlier attempt at the same event delivered). With
    * {@link OPS_WARNING} in `skip`, ops gets the finding only when the main key's topics refuse it for their key.
@@ -69,7 +79,7 @@ export interface Publisher {
    * @throws PublishError naming each failed target, and the targets it did deliver to (a partial EventBridge failure
    * counts as a failure)
    */
-  publish(finding: Finding, options?: { skip?: readonly string[] }): Promise<PublishReport>;
+  publish(finding: Finding, options?: PublishOptions): Promise<PublishReport>;
   /**
    * Sends to the ops topic only: the way out when keydrift cannot work normally because its own key is unusable. A
    * critical finding pages from there too (the pager's subscription takes the ops topic's critical findings). Only a
@@ -115,8 +125,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const reachesOps = (finding: Finding) => severityAtLeast(finding.severity, options.alertMinSeverity);
 
   // A finding on the ops key itself goes to the audiences' topics, which the main key encrypts, and never to ops.
-  function targetsFor(finding: Finding): Target[] {
+  function targetsFor(finding: Finding, { ignored = false }: Pick<PublishOptions, 'ignored'> = {}): Target[] {
     const targets: Target[] = [...audiencesFor(finding, options.alertMinSeverity)];
+    if (ignored) return finding.status === 'resolved' && targets.includes('page') ? ['page'] : [];
     if (isSelf(finding) && reachesOps(finding)) targets.push('ops');
     targets.push('eventbridge');
     return targets;
@@ -166,10 +177,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  async function publish(finding: Finding, { skip = [] }: { skip?: readonly string[] } = {}): Promise<PublishReport> {
+  async function publish(finding: Finding, { skip = [], ignored }: PublishOptions = {}): Promise<PublishReport> {
     const warned = skip.includes(OPS_WARNING);
     const held = (target: Target) => skip.includes(target) || (warned && target === 'ops');
-    const routed = targetsFor(finding);
+    const routed = targetsFor(finding, { ignored });
     const targets = routed.filter((target) => !held(target));
     const results = await Promise.allSettled(targets.map((target) => send(target, finding)));
     const report: PublishReport = { delivered: [], tolerated: [] };

@@ -374,16 +374,15 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     }
     let report: PublishReport | undefined;
     // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
-    const delivered = ignoredBy ? [] : claim.delivered;
-    if (!ignoredBy) {
-      try {
-        report = await publisher.publish(finding, { skip: delivered });
-      } catch (error) {
-        count('AlertPublishFailures');
-        const reached = error instanceof PublishError ? error.delivered : [];
-        await releaseQuietly(finding.eventId, [...delivered, ...reached]);
-        throw error;
-      }
+    const delivered = claim.delivered;
+    try {
+      // Ignored, it goes nowhere but for the pager's resolve (the incident of drift it undoes must not stay open).
+      report = await publisher.publish(finding, { skip: delivered, ignored: ignoredBy !== undefined });
+    } catch (error) {
+      count('AlertPublishFailures');
+      const reached = error instanceof PublishError ? error.delivered : [];
+      await releaseQuietly(finding.eventId, [...delivered, ...reached]);
+      throw error;
     }
     let written = true;
     // The alert is out: should saving fail, the run that takes the claim over judges again and sends only what this

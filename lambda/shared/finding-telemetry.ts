@@ -24,6 +24,8 @@ export function recordFinding(
       resource: finding.resource,
       severity: finding.severity,
       ignoredBy,
+      // A resolved one still closes the page its drift opened.
+      ...(report?.delivered.length ? { delivered: report.delivered } : {}),
     });
     return;
   }

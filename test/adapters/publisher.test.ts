@@ -81,6 +81,24 @@ describe('createPublisher', () => {
     expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
   });
 
+  it('sends a finding an ignore rule matches nowhere, but a resolved one to the page topic, to close its incident', async () => {
+    const back = {
+      status: 'resolved' as const,
+      severity: 'info' as const,
+      changes: { key_state: { before: 'Disabled', after: 'Enabled', back_to_baseline: true } },
+    };
+    const unchanged = { ...back, changes: { key_state: { before: 'Enabled', after: 'Enabled', unchanged: true } } };
+
+    expect(publisher.targetsFor(finding(), { ignored: true })).toEqual([]);
+    expect(publisher.targetsFor(finding({ resource: SELF, ...back }), { ignored: true })).toEqual(['page']);
+    expect(publisher.targetsFor(finding(unchanged), { ignored: true })).toEqual([]);
+    const report = await publisher.publish(finding(back), { ignored: true });
+
+    expect(report.delivered).toEqual(['page']);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
   it('counts a partially failed PutEvents as a failure', async () => {
     eventsMock
       .on(PutEventsCommand)

@@ -492,6 +492,63 @@ describe('createDetector: alerting', () => {
     expect(await detect(structuredClone(event))).toEqual({ duplicate: true });
   });
 
+  describe('a revert by a principal an ignore rule matches', () => {
+    const remediation = parseDetectionConfig({
+      ignore: [{ user: 'arn:aws:sts::*:assumed-role/auto-remediation/*', reason: 'auto-remediation' }],
+    });
+    /** Alice disables the key (critical: paged); the ignored remediation role enables it again. */
+    async function pagedThenReverted(detect: ReturnType<typeof makeDetector>['detect']) {
+      mockLiveKey({ state: 'Disabled' });
+      const drift = await detect(envelope(readRecord('DisableKey__awskmsdg__1')));
+      mockLiveKey({ state: 'Enabled' });
+      snsMock.resetHistory();
+      eventsMock.resetHistory();
+      const revert = Object.assign(enableKeyAfterDisableKey(), {
+        userIdentity: assumedRole('auto-remediation', 'revert', '111122223333'),
+      });
+      return { drift: drift.finding, revert: envelope(revert) };
+    }
+
+    it('still sends its resolve to the pager, which closes the incident, and to no one else', async () => {
+      // Prepare
+      const { detect } = makeDetector({ config: remediation }, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+      const { drift, revert } = await pagedThenReverted(detect);
+
+      // Act
+      const { finding } = await detect(revert);
+
+      // Assess: the drift was paged; its revert is kept ignored, and goes to the page topic only.
+      expect(drift).toMatchObject({ severity: 'critical', status: 'drift' });
+      expect(finding).toMatchObject({ event: 'EnableKey', status: 'resolved' });
+      expect(published(topics.page).map((m) => JSON.parse(String(m.Message)))).toEqual([finding]);
+      for (const topic of [topics.chat, topics.email, topics.ops]) expect(published(topic)).toEqual([]);
+      expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+      expect((await store().load([KEY], { finding })).ignoredBy).toBe('auto-remediation');
+    });
+
+    it('sends that resolve on the retry when the page topic refused it, once', async () => {
+      // Prepare: the page topic refuses the resolve once.
+      const { detect } = makeDetector({ config: remediation }, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+      const { revert } = await pagedThenReverted(detect);
+      snsMock
+        .on(PublishCommand, { TopicArn: topics.page })
+        .rejectsOnce(new Error('connect ETIMEDOUT'))
+        .resolves({ MessageId: 'm-2' });
+      await expect(detect(revert)).rejects.toBeInstanceOf(PublishError);
+
+      // Act
+      const retry = await detect(structuredClone(revert));
+
+      // Assess: tried twice, taken once; nothing else told; a later copy is a duplicate.
+      expect(retry.finding).toMatchObject({ event: 'EnableKey', status: 'resolved' });
+      expect(published(topics.page)).toHaveLength(2);
+      expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+      expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+      expect(await detect(structuredClone(revert))).toEqual({ duplicate: true });
+      expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+    });
+  });
+
   it("sends findings on keydrift's own key to the ops topic as well", async () => {
     mockLiveKey();
     const { detect } = makeDetector({ selfKeyArn: KEY });

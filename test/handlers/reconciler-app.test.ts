@@ -262,6 +262,60 @@ describe('Reconciler: adoption and drift', () => {
     expect(stored?.ignoredBy?.S).toBe(ignoredBy);
   });
 
+  it('still has the pager close the incident of paged drift whose return an ignore rule matches, and tells no one else', async () => {
+    // Prepare: adopted; the key disabled behind keydrift's back (paged); then an ignore rule for it, and it is back.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    const drift = await reconciler()({});
+    key.keyState = 'Enabled';
+    snsMock.resetHistory();
+    eventsMock.resetHistory();
+    const config = parseDetectionConfig({ ignore: [{ resource: key.arn, reason: 'handed to the HSM team' }] });
+
+    // Act
+    const back = await reconciler({ config })({});
+
+    // Assess: the drift was paged; its return goes to the page topic only, and is kept ignored.
+    expect(drift.findings.map((f) => [f.status, f.severity])).toEqual([['drift', 'critical']]);
+    const [resolved] = back.findings;
+    expect(back.findings.map((f) => f.status)).toEqual(['resolved']);
+    const paged = snsMock
+      .commandCalls(PublishCommand, { TopicArn: topics.page })
+      .map((call) => JSON.parse(String(call.args[0].input.Message)) as Finding);
+    expect(paged.flatMap((f) => pagerDutyEventsToSend(f, 'k')).map((e) => e.event_action)).toEqual(['resolve']);
+    expect(sent(topics.chat) + sent(topics.email) + sent(topics.ops)).toBe(0);
+    expect(findingEvents()).toEqual([]);
+    const stored = await item(`RESOURCE#${key.arn}`, `FINDING#${resolved.timestamp}#${resolved.eventId}`);
+    expect(stored?.ignoredBy?.S).toBe('handed to the HSM team');
+  });
+
+  it('sends that ignored return to the pager on the next run when the page topic refused it', async () => {
+    // Prepare: as above; the page topic refuses the resolve once.
+    account = accountWith(1);
+    await reconciler()({});
+    const [key] = customerKeys(account);
+    key.keyState = 'Disabled';
+    await reconciler()({});
+    key.keyState = 'Enabled';
+    snsMock.resetHistory();
+    snsMock
+      .on(PublishCommand, { TopicArn: topics.page })
+      .rejectsOnce(new Error('connect ETIMEDOUT'))
+      .resolves({ MessageId: 'm-2' });
+    const config = parseDetectionConfig({ ignore: [{ resource: key.arn }] });
+
+    // Act
+    const failed = await reconciler({ config })({});
+    const next = await reconciler({ config })({});
+
+    // Assess
+    expect(failed).toMatchObject({ status: 'completed', findings: [], counts: { failures: 1 } });
+    expect(next.findings.map((f) => f.status)).toEqual(['resolved']);
+    expect([sent(topics.chat), sent(topics.email), sent(topics.ops), sent(topics.page)]).toEqual([0, 0, 0, 2]);
+  });
+
   it('reports unexplained drift once, a key that appeared later as a warning, and resolves the drift', async () => {
     // Prepare
     account = accountWith(3);
