@@ -63,8 +63,8 @@ export interface KeydriftProps {
   readonly alertMinSeverity?: Severity;
   /**
    * Findings to drop: each rule gives at least one of `event`, `resource`, `user` (`*` is a wildcard) and
-   * optionally a `reason`; a finding matching every field a rule gives is kept in history but not alerted (a
-   * `resolved` one still has the pager close the incident keydrift opened).
+   * optionally a `reason`; a finding matching every field a rule gives is kept in history but not alerted (the pager
+   * still resolves the incidents keydrift opened that it closes, and opens none for it).
    * Validated by the detection core's own parser (lambda/core/config.ts), as `keydrift replay --config` does.
    * @default []
    */

@@ -10,6 +10,7 @@ import { formatChatbotNotification } from '../alerts/chatbot';
 import { formatEmail } from '../alerts/email';
 import { toEventBridgeEntry, truncatedValue } from '../alerts/event-entry';
 import { commandsElsewhere } from '../alerts/kept-commands';
+import { resolvesSomeIncident } from '../alerts/pagerduty';
 import { audiencesFor, severityAtLeast } from '../alerts/routing';
 import { utf8Bytes } from '../alerts/sanitize';
 import { beforeUnknown } from '../alerts/values';
@@ -63,8 +64,8 @@ export interface PublishOptions {
   /** What an earlier attempt at the same event delivered: not sent again. */
   skip?: readonly string[];
   /**
-   * An ignore rule matched the finding: it goes nowhere, but a `resolved` one still goes to the page topic, whose
-   * pager only resolves (it closes the incident keydrift may hold open for the drift it undoes).
+   * An ignore rule matched the finding: it goes nowhere, but one that closes an incident (a revert, drift a planned
+   * change approves, a key's deletion) still goes to the page topic, marked so that the pager only resolves for it.
    */
   ignored?: boolean;
 }
@@ -126,14 +127,14 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   // A finding on the ops key itself goes to the audiences' topics, which the main key encrypts, and never to ops.
   function targetsFor(finding: Finding, { ignored = false }: Pick<PublishOptions, 'ignored'> = {}): Target[] {
+    if (ignored) return resolvesSomeIncident(finding) ? ['page'] : [];
     const targets: Target[] = [...audiencesFor(finding, options.alertMinSeverity)];
-    if (ignored) return finding.status === 'resolved' && targets.includes('page') ? ['page'] : [];
     if (isSelf(finding) && reachesOps(finding)) targets.push('ops');
     targets.push('eventbridge');
     return targets;
   }
 
-  function send(target: Target, finding: Finding): Promise<unknown> {
+  function send(target: Target, finding: Finding, ignored = false): Promise<unknown> {
     const attributes = messageAttributes(finding);
     switch (target) {
       case 'email': {
@@ -156,7 +157,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
           }),
         );
       case 'page':
-        return sns.send(pageCommand(topics.page, finding));
+        return sns.send(pageCommand(topics.page, finding, { ignored }));
       case 'ops':
         return sns.send(opsCommand(topics.ops, finding));
       case 'eventbridge':
@@ -182,7 +183,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     const held = (target: Target) => skip.includes(target) || (warned && target === 'ops');
     const routed = targetsFor(finding, { ignored });
     const targets = routed.filter((target) => !held(target));
-    const results = await Promise.allSettled(targets.map((target) => send(target, finding)));
+    const results = await Promise.allSettled(targets.map((target) => send(target, finding, ignored)));
     const report: PublishReport = { delivered: [], tolerated: [] };
     const failures: Array<{ target: Target; error: unknown }> = [];
     results.forEach((result, index) => {
@@ -251,7 +252,7 @@ function messageAttributes(finding: Finding): Record<string, MessageAttributeVal
  * and the commands, reasons and user agent are left to the other forms. It is still a finding the pager reads, and
  * its dedup keys, and so the incidents, are the same.
  */
-function compactPageMessage(finding: Finding): string {
+function compactPageMessage(finding: PageMessage): string {
   const changes = Object.fromEntries(
     Object.entries(finding.changes).map(([attribute, change]) => [
       attribute,
@@ -309,13 +310,24 @@ export function opsCommand(topicArn: string, finding: Finding): PublishCommand {
   });
 }
 
+/**
+ * What the page topic carries: the finding, marked `ignored` when an ignore rule matched it, so that the pager sends
+ * only its resolves (in the message itself, which every way back to the pager keeps, its dead-letter redrive too).
+ */
+export type PageMessage = Finding & { ignored?: true };
+
 /** Publishes a finding to the page topic, as the pager reads it: whole, or compact when it would not fit. */
-export function pageCommand(topicArn: string, finding: Finding): PublishCommand {
+export function pageCommand(
+  topicArn: string,
+  finding: Finding,
+  { ignored = false }: Pick<PublishOptions, 'ignored'> = {},
+): PublishCommand {
   const attributes = messageAttributes(finding);
-  const whole = JSON.stringify(finding);
+  const page: PageMessage = ignored ? { ...finding, ignored: true } : finding;
+  const whole = JSON.stringify(page);
   return new PublishCommand({
     TopicArn: topicArn,
-    Message: fitsSns(whole, attributes) ? whole : compactPageMessage(finding),
+    Message: fitsSns(whole, attributes) ? whole : compactPageMessage(page),
     MessageAttributes: attributes,
   });
 }

@@ -200,10 +200,17 @@ export function deletedKeyResolves(finding: Finding, routingKey: string): PagerD
   return incidentsLeftByDeletion(finding).map((incident) => deletedKeyResolve(finding, routingKey, incident));
 }
 
-/** What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone). */
-export function pagerDutyEventsToSend(finding: Finding, routingKey: string): PagerDutyEvent[] {
+/**
+ * What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone), and none
+ * for a finding an ignore rule matched (`ignored`): it only closes what it ends.
+ */
+export function pagerDutyEventsToSend(
+  finding: Finding,
+  routingKey: string,
+  { ignored = false }: { ignored?: boolean } = {},
+): PagerDutyEvent[] {
   return formatPagerDutyEvents(finding, routingKey).filter(
-    (event) => event.event_action === 'resolve' || finding.severity === 'critical',
+    (event) => event.event_action === 'resolve' || (finding.severity === 'critical' && !ignored),
   );
 }
 

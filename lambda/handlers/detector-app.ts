@@ -538,7 +538,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     progress: Progress,
   ): Promise<PublishReport | undefined> {
     const [published, saved] = await Promise.allSettled([
-      // Ignored, it goes nowhere but for the pager's resolve (the incident of drift it undoes must not stay open).
+      // Ignored, it goes nowhere but for the pager's resolves (an incident keydrift opened must not stay open).
       publisher.publish(finding, { skip: progress.delivered, ignored: ignoredBy !== undefined }),
       save(),
     ]);
@@ -586,9 +586,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
    * on the key, so the change, judged from the event alone, goes there before the invocation fails; should the ops
    * topic refuse it too (its key disabled as well: an attacker disabling both keys back to back), it goes to the
    * last-resort topic, under the AWS managed key for SNS, which no one can disable. The same for an event on the ops
-   * key. Only a finding that would alert does: one matched by an ignore rule (but for a resolved one's page), or under
-   * alertMinSeverity (DynamoDB's routine grants on the key: the publisher sends none such to ops), reaches no topic
-   * when it is processed, so its failure is left to the retries and the dead-letter queue.
+   * key. Only a finding that would alert does: one matched by an ignore rule (but for the page of one that closes an
+   * incident), or under alertMinSeverity (DynamoDB's routine grants on the key: the publisher sends none such to ops),
+   * reaches no topic when it is processed, so its failure is left to the retries and the dead-letter queue.
    *
    * `lastResort` false: the finding reached an audience topic already (chat, e-mail or page took it while ops failed),
    * whose subscribers the last-resort topic has too; ops is tried again, but no one is told twice.
@@ -707,7 +707,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 
     if (loaded.finding) {
       // An earlier attempt judged and saved this event but could not alert: send that finding again (unless an
-      // ignore rule kept it from alerting: then only a resolved one's page goes, and it is marked done).
+      // ignore rule kept it from alerting: then only its page goes, when it closes an incident, and it is marked done).
       const saved = loaded.finding;
       const { ignoredBy } = loaded;
       const report = await deliver(

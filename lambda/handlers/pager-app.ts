@@ -104,6 +104,7 @@ export function findingProblems(value: unknown): string[] {
   if (f.reasons !== undefined && !(Array.isArray(f.reasons) && f.reasons.every((r) => typeof r === 'string'))) {
     problems.push('reasons: expected a list of strings');
   }
+  if (f.ignored !== undefined && typeof f.ignored !== 'boolean') problems.push('ignored: expected a boolean');
   return problems;
 }
 
@@ -136,7 +137,8 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
   const send = createPagerDutySender({ fetch: deps.fetch, endpoint: deps.endpoint });
   const count = (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value);
 
-  function parse(message: string, messageId: string): Finding | undefined {
+  /** The finding, and whether an ignore rule matched it (the publisher's pageCommand marks it). */
+  function parse(message: string, messageId: string): { finding: Finding; ignored: boolean } | undefined {
     let json: unknown;
     try {
       json = JSON.parse(message);
@@ -149,8 +151,8 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
     }
     const problems = findingProblems(json);
     if (problems.length === 0) {
-      const finding = json as Finding;
-      return { ...finding, remediation: finding.remediation ?? [] };
+      const { ignored, ...finding } = json as Finding & { ignored?: boolean };
+      return { finding: { ...finding, remediation: finding.remediation ?? [] }, ignored: ignored === true };
     }
     // Sending it again would fail the same way: log it and drop it.
     logger.error('Page message is not a keydrift finding; dropped', { messageId, issues: problems.slice(0, 10) });
@@ -260,10 +262,11 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
     }
   }
 
-  async function page(finding: Finding, timeLeft: () => number): Promise<unknown[]> {
+  /** Sends the finding's events; for one an ignore rule matched (`ignored`), its resolves only: it opens nothing. */
+  async function page(finding: Finding, ignored: boolean, timeLeft: () => number): Promise<unknown[]> {
     const key = await routingKey();
     const outgoing: Outgoing[] = [
-      ...pagerDutyEventsToSend(finding, key).map((body) => ({ body, ifOpen: false })),
+      ...pagerDutyEventsToSend(finding, key, { ignored }).map((body) => ({ body, ifOpen: false })),
       ...deletedKeyResolves(finding, key).map((body) => ({ body, ifOpen: true })),
     ];
     const results = await Promise.allSettled(outgoing.map((event) => sendWithBackoff(finding, event, timeLeft)));
@@ -305,10 +308,10 @@ export function createPager(deps: PagerDeps): (event: SNSEvent, context?: PagerC
   return async (event, context) => {
     const timeLeft = () => context?.getRemainingTimeInMillis() ?? 0;
     try {
-      const findings = (event.Records ?? [])
+      const pages = (event.Records ?? [])
         .map((record) => parse(record.Sns?.Message ?? '', record.Sns?.MessageId ?? ''))
-        .filter((f): f is Finding => !!f);
-      const failures = (await Promise.all(findings.map((finding) => page(finding, timeLeft)))).flat();
+        .filter((p) => p !== undefined);
+      const failures = (await Promise.all(pages.map((p) => page(p.finding, p.ignored, timeLeft)))).flat();
       if (failures.length > 0) throw failures[0];
     } catch (error) {
       count('PagerErrors');

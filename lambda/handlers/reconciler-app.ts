@@ -376,7 +376,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // An earlier run's alert of the same drift that failed part-way kept the targets it reached with the claim.
     const delivered = claim.delivered;
     try {
-      // Ignored, it goes nowhere but for the pager's resolve (the incident of drift it undoes must not stay open).
+      // Ignored, it goes nowhere but for the pager's resolves (an incident keydrift opened must not stay open).
       report = await publisher.publish(finding, { skip: delivered, ignored: ignoredBy !== undefined });
     } catch (error) {
       count('AlertPublishFailures');

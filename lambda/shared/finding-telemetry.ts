@@ -24,7 +24,7 @@ export function recordFinding(
       resource: finding.resource,
       severity: finding.severity,
       ignoredBy,
-      // A resolved one still closes the page its drift opened.
+      // One that closes an incident still goes to the pager, which only resolves for it.
       ...(report?.delivered.length ? { delivered: report.delivered } : {}),
     });
     return;

@@ -99,6 +99,51 @@ describe('createPublisher', () => {
     expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
   });
 
+  it('sends an ignored finding that closes some incident to the page topic only, marked ignored, whatever its status', async () => {
+    // A planned change approving the drifting state, a key's deletion (critical: it would trigger), a revoked grant.
+    const approved = finding({
+      status: 'planned',
+      severity: 'info',
+      changes: { key_state: { before: 'Disabled', after: 'Disabled', back_to_baseline: true } },
+    });
+    const deleted = finding({
+      event: 'DeleteKey',
+      changes: { key_state: { before: 'PendingDeletion', after: 'Deleted' } },
+    });
+    const revoked = finding({
+      event: 'RevokeGrant',
+      severity: 'warning',
+      changes: { grants: { before: { g1: { grantee: 'x' } }, after: { g1: null }, back_to_baseline: true } },
+    });
+    const plannedStillDrifting = finding({ status: 'planned', severity: 'info' });
+
+    expect([approved, deleted, revoked].map((f) => publisher.targetsFor(f, { ignored: true }))).toEqual([
+      ['page'],
+      ['page'],
+      ['page'],
+    ]);
+    expect(publisher.targetsFor(plannedStillDrifting, { ignored: true })).toEqual([]);
+    const report = await publisher.publish(deleted, { ignored: true });
+
+    expect(report.delivered).toEqual(['page']);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+    const page = snsMock.commandCalls(PublishCommand, { TopicArn: topics.page })[0].args[0].input;
+    expect(JSON.parse(String(page.Message))).toEqual({ ...deleted, ignored: true });
+  });
+
+  it('marks an ignored page message that does not fit as ignored in its compact form too', () => {
+    const huge = finding({
+      status: 'resolved',
+      changes: { policy: { before: { Statement: 'x'.repeat(200_000) }, after: {}, back_to_baseline: true } },
+    });
+
+    const compact = JSON.parse(String(pageCommand(topics.page, huge, { ignored: true }).input.Message));
+
+    expect(compact).toMatchObject({ eventId: huge.eventId, ignored: true });
+    expect(JSON.parse(String(pageCommand(topics.page, huge).input.Message))).not.toHaveProperty('ignored');
+  });
+
   it('counts a partially failed PutEvents as a failure', async () => {
     eventsMock
       .on(PutEventsCommand)

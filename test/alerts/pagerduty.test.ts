@@ -174,6 +174,27 @@ describe('formatPagerDutyEvents: incident lifecycle', () => {
     expect(pagerDutyEventsToSend(planned, ROUTING_KEY)).toEqual([]);
   });
 
+  it('sends only the resolves of a finding an ignore rule matched: it closes what it ends, and opens nothing', () => {
+    const policy = { ...putKeyPolicyOpened.changes.policy!, back_to_baseline: true };
+    const key_state = { before: 'Enabled', after: 'Disabled' };
+    const planned: Finding = {
+      ...putKeyPolicyOpened,
+      status: 'planned',
+      severity: 'critical',
+      changes: { policy, key_state },
+    };
+    const actions = (f: Finding, ignored?: boolean) =>
+      pagerDutyEventsToSend(f, ROUTING_KEY, { ignored }).map((e) => [e.event_action, e.dedup_key.split(':').pop()]);
+
+    expect(actions(planned)).toEqual([
+      ['resolve', 'policy'],
+      ['trigger', 'key_state'],
+    ]);
+    expect(actions(planned, true)).toEqual([['resolve', 'policy']]);
+    expect(actions(putKeyPolicyOpened, true)).toEqual([]);
+    expect(actions(enableKeyRotationResolved, true)).toEqual(actions(enableKeyRotationResolved));
+  });
+
   it('triggers a denied attempt under the attribute name "attempt"', () => {
     const [event, ...rest] = formatPagerDutyEvents(deniedPutKeyPolicy, ROUTING_KEY);
     expect(rest).toEqual([]);
@@ -403,6 +424,17 @@ describe('pagerDutyEventsToSend: a deleted key', () => {
       ['trigger', 'key_state'],
       ...OTHER_INCIDENTS.map((incident) => ['resolve', incident]),
     ]);
+  });
+
+  it('resolves every other incident of a deleted key an ignore rule matched, and keeps its own untriggered', () => {
+    expect(deleteKey.severity).toBe('critical');
+    const ignored = [
+      ...pagerDutyEventsToSend(deleteKey, ROUTING_KEY, { ignored: true }),
+      ...deletedKeyResolves(deleteKey, ROUTING_KEY),
+    ];
+    expect(ignored.map((e) => [e.event_action, e.dedup_key.split(':').pop()])).toEqual(
+      OTHER_INCIDENTS.map((incident) => ['resolve', incident]),
+    );
   });
 
   it("offers those resolves apart from the finding's own events, for the pager to send only where an incident is open", () => {

@@ -26,9 +26,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { PublishError, RetryableKmsError, RetryableStoreError } from '../../lambda/adapters/errors';
 import { keySnapshot } from '../../lambda/adapters/kms-reader';
+import type { PageMessage } from '../../lambda/adapters/publisher';
 import { createStateStore } from '../../lambda/adapters/state-store';
 import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
+import { pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
 import { normalizePolicy } from '../../lambda/core/policy';
 import { lookup } from '../../lambda/core/state';
@@ -517,10 +519,10 @@ describe('createDetector: alerting', () => {
       // Act
       const { finding } = await detect(revert);
 
-      // Assess: the drift was paged; its revert is kept ignored, and goes to the page topic only.
+      // Assess: the drift was paged; its revert is kept ignored, and goes to the page topic only, marked ignored.
       expect(drift).toMatchObject({ severity: 'critical', status: 'drift' });
       expect(finding).toMatchObject({ event: 'EnableKey', status: 'resolved' });
-      expect(published(topics.page).map((m) => JSON.parse(String(m.Message)))).toEqual([finding]);
+      expect(published(topics.page).map((m) => JSON.parse(String(m.Message)))).toEqual([{ ...finding, ignored: true }]);
       for (const topic of [topics.chat, topics.email, topics.ops]) expect(published(topic)).toEqual([]);
       expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
       expect((await store().load([KEY], { finding })).ignoredBy).toBe('auto-remediation');
@@ -547,6 +549,49 @@ describe('createDetector: alerting', () => {
       expect(await detect(structuredClone(revert))).toEqual({ duplicate: true });
       expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
     });
+  });
+
+  it('has the pager only resolve, and no one else hear, when a role an ignore rule matches approves paged drift', async () => {
+    // Prepare: Alice changes the key policy (critical: paged); the pipeline role, planned and ignored (it applies
+    // policies all day), then puts one of its own, which the baseline takes over.
+    const config = parseDetectionConfig({
+      plannedPrincipals: ['arn:aws:iam::111122223333:role/pipeline'],
+      ignore: [{ user: 'arn:aws:sts::*:assumed-role/pipeline/*', reason: 'pipeline' }],
+    });
+    const { detect } = makeDetector({ config }, { now: () => Date.parse('2022-09-01T20:08:00Z') });
+    mockLiveKey();
+    const drift = await detect(envelope(readRecord('PutKeyPolicy__awskmsdg__1')));
+    const pipelinePolicy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+      ],
+    });
+    const approval = Object.assign(readRecord('PutKeyPolicy__awskmsdg__1'), {
+      eventID: 'e2000000-0000-4000-8000-000000000002',
+      eventTime: '2022-09-01T20:07:16Z',
+      userIdentity: assumedRole('pipeline', 'deploy', '111122223333'),
+    });
+    (approval.requestParameters as Json).policy = pipelinePolicy;
+    mockLiveKey({ policy: pipelinePolicy });
+    snsMock.resetHistory();
+    eventsMock.resetHistory();
+
+    // Act
+    const { finding } = await detect(envelope(approval));
+
+    // Assess: the drift was paged; the approval is kept ignored, and the page topic has it for its resolve only.
+    expect(drift.finding).toMatchObject({ severity: 'critical', status: 'drift' });
+    expect(finding).toMatchObject({ status: 'planned', changes: { policy: { back_to_baseline: true } } });
+    const pages = published(topics.page).map((m) => JSON.parse(String(m.Message)) as PageMessage);
+    expect(pages).toEqual([{ ...finding, ignored: true }]);
+    const sent = pages.flatMap(({ ignored, ...f }) => pagerDutyEventsToSend(f, 'rk', { ignored }));
+    expect(sent.map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['resolve', pagerDutyDedupKey(finding!, 'policy')],
+    ]);
+    for (const topic of [topics.chat, topics.email, topics.ops]) expect(published(topic)).toEqual([]);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+    expect((await store().load([KEY], { finding })).ignoredBy).toBe('pipeline');
   });
 
   it("sends findings on keydrift's own key to the ops topic as well", async () => {

@@ -553,6 +553,25 @@ describe('createPager', () => {
       expect(output.metric('PagerDutySuperseded')).toBe(0);
     });
 
+    it('resolves them, and triggers nothing, for a deletion an ignore rule matched', async () => {
+      // Prepare: the policy's incident is open; the deletion (critical drift) is one an ignore rule matched.
+      const [opening, , deletion] = deletedAfterPolicyDrift();
+      const fetch = fakeFetch(202);
+      await pageEach([opening!], fetch);
+      const ignored = pageCommand('arn:aws:sns:us-west-2:111122223333:page', deletion!, { ignored: true }).input;
+      const before = fetch.bodies.length;
+
+      // Act
+      await makePager(fetch.fetch)(snsEvent(String(ignored.Message)));
+
+      // Assess
+      expect(deletion!.severity).toBe('critical');
+      const sent = (fetch.bodies.slice(before) as Sent[]).map(
+        (b) => `${b.event_action} ${b.dedup_key.split(':').pop()}`,
+      );
+      expect(sent).toEqual(['resolve policy']);
+    });
+
     it('sends a resolve PagerDuty did not take again on the retry, and only that one', async () => {
       // Prepare: the policy's incident is open; PagerDuty answers its resolve with 500 (no time left for a retry
       // within the invocation).
@@ -591,6 +610,32 @@ describe('createPager', () => {
 
     // Assess
     expect(sent).toEqual(['trigger policy', 'trigger key_state']);
+  });
+
+  it('sends only the resolves of a finding an ignore rule matched, never a trigger', async () => {
+    // Prepare: a critical planned change that approves the key's state and leaves its policy drifting (alerted, it
+    // would trigger the policy's incident too).
+    const key_state = { before: 'Disabled', after: 'Disabled', back_to_baseline: true };
+    const planned: Finding = { ...finding, status: 'planned', changes: { ...finding.changes, key_state } };
+    expect(formatPagerDutyEvents(planned, ROUTING_KEY).map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
+    const ignored = pageCommand('arn:aws:sns:us-west-2:111122223333:page', planned, { ignored: true }).input;
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(String(ignored.Message)));
+
+    // Assess
+    const sent = (bodies as { dedup_key: string; event_action: string }[]).map((b) => [b.event_action, b.dedup_key]);
+    expect(sent).toEqual([['resolve', pagerDutyDedupKey(planned, 'key_state')]]);
+  });
+
+  it('drops a page message whose ignored mark is no boolean', async () => {
+    const { fetch, calls } = fakeFetch(202);
+
+    await makePager(fetch)(snsEvent(JSON.stringify({ ...finding, ignored: 'yes' })));
+
+    expect(calls).not.toHaveBeenCalled();
+    expect(output.metric('PagerInvalidMessages')).toBe(1);
   });
 
   it("pages a page-topic message the README's redrive gives back from the dead-letter queue", async () => {
