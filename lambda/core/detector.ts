@@ -87,6 +87,12 @@ export class Detector {
         Object.hasOwn(baseline.attributes, path) &&
         baseline.attributes[path] === null,
     );
+    // The grants this event ends that neither the state held nor the baseline approved: their CreateGrant, delivered
+    // late, is still to come. (One the baseline approved was judged already: a read made after the end may have left
+    // it out of the state.)
+    const endedUnseen = Object.keys(effect.set).filter(
+      (path) => isGrant(path) && effect.set[path] === null && !lookup(state, path) && !lookup(baseline, path),
+    );
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       // A path a read made when or after this change saw first: the state that read left (stored in the second of
       // this change, so not set aside as saved after it) may show the change itself, not what was before it.
@@ -119,6 +125,7 @@ export class Detector {
         planned: isPlannedPrincipal(event.actor, this.config.plannedPrincipals),
         recreatesApproved,
         endedFirst,
+        endedUnseen,
       });
     return finding;
   }
@@ -183,12 +190,14 @@ export class Detector {
       planned,
       recreatesApproved,
       endedFirst,
-    }: { planned: boolean; recreatesApproved: boolean; endedFirst: readonly string[] },
+      endedUnseen,
+    }: {
+      planned: boolean;
+      recreatesApproved: boolean;
+      endedFirst: readonly string[];
+      endedUnseen: readonly string[];
+    },
   ) {
-    // The grants this event ends that the state did not hold: their CreateGrant, delivered late, is still to come.
-    const endedUnseen = Object.keys(effect.set).filter(
-      (path) => isGrant(path) && effect.set[path] === null && !lookup(state, path),
-    );
     Object.assign(state.attributes, effect.set);
     const createdMaps = [...(effect.knownMaps ?? MAP_ATTRIBUTES)];
     if (effect.creates) state.completeMaps = createdMaps;
@@ -298,8 +307,9 @@ function approve(
  * the key's grants out whole. In a grants map known whole an absent entry reads ended (`lookup`), but for an event
  * older than the map's first read (`firstSeenAt.grants`), which `unseenSince` judges as the read may have seen it; so
  * only an end newer than that read. KMS ends a grant once and never reuses its id: the only older event still to name
- * it is its CreateGrant, delivered late. The caller keeps the `null` of an end judged before it (the state did not hold
- * the grant), which that CreateGrant, planned, does not approve over (`apply`), and then leaves out, spent.
+ * it is its CreateGrant, delivered late. The caller keeps the `null` of an end judged before it (neither the state held
+ * the grant nor the baseline approved it), which that CreateGrant, planned, does not approve over (`apply`), and then
+ * leaves out, spent.
  */
 function dropEndedGrants(baseline: ResourceSnapshot, paths: readonly string[], event: ChangeEvent): void {
   const mapSeenAt = baseline.firstSeenAt?.grants;

@@ -2393,6 +2393,55 @@ describe('createDetector: live state', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('keeps no ended grant whose CreateGrant, judged before its RetireGrant, found a later change saved', async () => {
+    // Prepare: DynamoDB creates a grant on a key keydrift reads at 09:01 and retires it at 09:02; the key is tagged at
+    // 09:03. EventBridge delivers the tag first, then the CreateGrant (its read shows the grant gone), then the end.
+    const world = new LiveWorld();
+    world.addKey(KEY);
+    world.installKms(kmsMock);
+    let clock = Date.parse('2026-11-01T09:00:00Z');
+    const { detect } = makeDetector({}, { now: () => clock });
+    const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
+    const at = (eventId: string, time: string) => ({
+      region: REGION,
+      account: '111122223333',
+      identity: dynamodb,
+      eventId,
+      time: new Date(time),
+    });
+    const deliver = async (record: CloudTrailRecord) => {
+      clock += 3000;
+      return (await detect(envelope(record as Json))).finding;
+    };
+    const first = kmsRecords.tagResource(keyRef(KEY), { team: 'payments' }, at('tag', '2026-11-01T09:00:00Z'));
+    world.apply(first);
+    await deliver(first);
+    const grant = {
+      grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
+      granteePrincipal: 'arn:aws:iam::111122223333:role/app',
+      operations: ['Decrypt'],
+    };
+    const create = kmsRecords.createGrant(keyRef(KEY), grant, at('create', '2026-11-01T09:01:00Z'));
+    const retire = kmsRecords.retireGrant(keyRef(KEY), grant.grantId, at('retire', '2026-11-01T09:02:00Z'));
+    const later = kmsRecords.tagResource(keyRef(KEY), { team: 'ledger' }, at('tag-2', '2026-11-01T09:03:00Z'));
+    for (const record of [create, retire, later]) world.apply(record);
+    clock = Date.parse('2026-11-01T09:03:00Z');
+    await deliver(later);
+    await deliver(create);
+
+    // Act
+    const finding = await deliver(retire);
+
+    // Assess: the grant is ended, and its end, its CreateGrant judged already, is not kept as an entry for good.
+    expect(finding).toMatchObject({ event: 'RetireGrant', severity: 'info' });
+    const saved = await store().load([KEY]);
+    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
+    expect(lookup(saved.baselines.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
+    expect(
+      Object.keys(saved.baselines.get(KEY)?.snapshot.attributes ?? {}).filter((p) => p.startsWith('grants#')),
+    ).toEqual([]);
+  });
+
   it.each(['20:08:00.600', '20:08:00.000'])(
     'does not approve, as first seen, a rotation turned off in the second of its read (%s), before it',
     async (readAt) => {
