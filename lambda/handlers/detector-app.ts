@@ -371,13 +371,18 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         left: related.slice(MAX_SAVED_RESOURCES - 1),
       });
     }
-    // A change judged by a read of its resource is saved even when the state stays the same (a RetireGrant of a grant
-    // no read showed, its CreateGrant still to come): its save is what tells an older event, delivered after it, that
-    // a later change was judged (`savedAfter`), and that the read showing that change is not lagging behind it.
-    const readChange = !event.errorCode && live?.arn === effect.resource && Object.keys(effect.set).length > 0;
+    // The end of a grant, judged by a read of its key, is saved even when the state stays the same (no read showed the
+    // grant, its CreateGrant still to come): its save is what tells that CreateGrant, delivered after it, that a later
+    // change was judged (`savedAfter`), and that the read showing the grant gone is not lagging behind it. Not any call
+    // that left the state as it was (one that changed nothing): every older event delivered after it, on any path,
+    // would then take a read still lagging behind it for the truth.
+    const endsGrant =
+      !event.errorCode &&
+      live?.arn === effect.resource &&
+      Object.entries(effect.set).some(([path, value]) => value === null && isGrantEntry(path));
     return {
       finding,
-      states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states, readChange ? [effect.resource] : []),
+      states: changedWrites(arns, (arn) => memory.snapshot(arn), loaded.states, endsGrant ? [effect.resource] : []),
       baselines: changedWrites(arns, (arn) => memory.baseline(arn), loaded.baselines),
     };
   }
@@ -795,6 +800,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 /** CloudTrail's eventTime has whole seconds: a state saved within the event's own second may be from before it. */
 function savedAfter(event: ChangeEvent, stored: StoredSnapshot): boolean {
   return !!stored.updatedAt && Date.parse(stored.updatedAt) >= event.epochMs + 1000;
+}
+
+/** True for a grant's entry (`grants#<id>`). */
+function isGrantEntry(path: string): boolean {
+  const { attribute, entry } = splitPath(path);
+  return attribute === 'grants' && entry !== undefined;
 }
 
 /** True when the live read knows the whole map `path` belongs to (so a stored entry it lacks is gone). */

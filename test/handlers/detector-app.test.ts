@@ -2393,6 +2393,51 @@ describe('createDetector: live state', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('does not call an unapproved grant since undone when its read lags and a later call that changed nothing was judged first', async () => {
+    // Prepare: Alice, no planned principal, grants an app Decrypt on a key keydrift reads and knows at 09:01:00, then
+    // tags the key again as it is at 09:01:02. The tag is judged first; the CreateGrant's first read, seconds after,
+    // does not show the grant yet (KMS grants take up to minutes to read), the next one does.
+    const world = new LiveWorld();
+    world.addKey(KEY);
+    world.installKms(kmsMock);
+    let clock = Date.parse('2026-11-01T09:00:00Z');
+    const grant = {
+      grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
+      granteePrincipal: 'arn:aws:iam::111122223333:role/app',
+      operations: ['Decrypt'],
+    };
+    const alice = (eventId: string, time: string) => ({
+      region: REGION,
+      account: '111122223333',
+      eventId,
+      time: new Date(time),
+    });
+    const create = kmsRecords.createGrant(keyRef(KEY), grant, alice('create', '2026-11-01T09:01:00Z'));
+    const { detect } = makeDetector({}, { now: () => clock, sleep: async () => world.apply(create) });
+    const deliver = async (record: CloudTrailRecord) => {
+      clock += 2000;
+      return (await detect(envelope(record as Json))).finding;
+    };
+    const tag = kmsRecords.tagResource(keyRef(KEY), { team: 'payments' }, alice('tag', '2026-11-01T09:00:00Z'));
+    world.apply(tag);
+    await deliver(tag);
+    const again = kmsRecords.tagResource(keyRef(KEY), { team: 'payments' }, alice('tag-2', '2026-11-01T09:01:02Z'));
+    world.apply(again);
+    clock = Date.parse('2026-11-01T09:01:02Z');
+    await deliver(again);
+
+    // Act
+    const finding = await deliver(create);
+
+    // Assess: the grant is drift still to undo, and stored live.
+    expect(finding).toMatchObject({ event: 'CreateGrant', status: 'drift' });
+    expect(finding?.summary).not.toContain('since undone');
+    const saved = await store().load([KEY]);
+    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toMatchObject({
+      grantee_principal: grant.granteePrincipal,
+    });
+  });
+
   it('keeps no ended grant whose CreateGrant, judged before its RetireGrant, found a later change saved', async () => {
     // Prepare: DynamoDB creates a grant on a key keydrift reads at 09:01 and retires it at 09:02; the key is tagged at
     // 09:03. EventBridge delivers the tag first, then the CreateGrant (its read shows the grant gone), then the end.
