@@ -7,7 +7,7 @@ import { judge, type TouchedPath } from './judge';
 import type { MemoryStore } from './memory-store';
 import { ownerElsewhere } from './owner';
 import { stableJson } from './policy';
-import { emptySnapshot, lookup, MAP_ATTRIBUTES, splitPath } from './state';
+import { emptySnapshot, isGrantEntry, lookup, MAP_ATTRIBUTES, splitPath } from './state';
 import type { AttributeMap, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
@@ -82,7 +82,7 @@ export class Detector {
     // delivered after it. (Taken before the change settles a grant's approved value as the one before it.)
     const endedFirst = Object.keys(effect.set).filter(
       (path) =>
-        isGrant(path) &&
+        isGrantEntry(path) &&
         effect.set[path] !== null &&
         Object.hasOwn(baseline.attributes, path) &&
         baseline.attributes[path] === null,
@@ -91,7 +91,7 @@ export class Detector {
     // late, is still to come. (One the baseline approved was judged already: a read made after the end may have left
     // it out of the state.)
     const endedUnseen = Object.keys(effect.set).filter(
-      (path) => isGrant(path) && effect.set[path] === null && !lookup(state, path) && !lookup(baseline, path),
+      (path) => isGrantEntry(path) && effect.set[path] === null && !lookup(state, path) && !lookup(baseline, path),
     );
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       // A path a read made when or after this change saw first: the state that read left (stored in the second of
@@ -317,13 +317,8 @@ function dropEndedGrants(baseline: ResourceSnapshot, paths: readonly string[], e
   for (const path of paths) {
     // Just approved: neither left unknown nor dated as first seen (`approve` cleared both).
     const ended = Object.hasOwn(baseline.attributes, path) && baseline.attributes[path] === null;
-    if (isGrant(path) && ended) delete baseline.attributes[path];
+    if (isGrantEntry(path) && ended) delete baseline.attributes[path];
   }
-}
-
-/** True for a grant's entry (`grants#<id>`). */
-function isGrant(path: string): boolean {
-  return splitPath(path).attribute === 'grants' && splitPath(path).entry !== undefined;
 }
 
 /**

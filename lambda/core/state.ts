@@ -16,6 +16,12 @@ export function splitPath(path: string): { attribute: string; entry?: string } {
   return index < 0 ? { attribute: path } : { attribute: path.slice(0, index), entry: path.slice(index + 1) };
 }
 
+/** True for a grant's entry (`grants#<id>`). */
+export function isGrantEntry(path: string): boolean {
+  const { attribute, entry } = splitPath(path);
+  return attribute === 'grants' && entry !== undefined;
+}
+
 /**
  * A path's value: `undefined` when unknown, `null` when known to be absent. An entry a baseline settled as unknown stays
  * so when a live read later shows its map whole: that read came after the change, and may show what the change did.

@@ -49,7 +49,7 @@ import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
 import { storeOfUnavailableKey, withHiddenRotationKept, withStoreDisconnection } from '../core/reconcile';
-import { splitPath, withoutStagedMadeCurrent } from '../core/state';
+import { isGrantEntry, splitPath, withoutStagedMadeCurrent } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
@@ -800,12 +800,6 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
 /** CloudTrail's eventTime has whole seconds: a state saved within the event's own second may be from before it. */
 function savedAfter(event: ChangeEvent, stored: StoredSnapshot): boolean {
   return !!stored.updatedAt && Date.parse(stored.updatedAt) >= event.epochMs + 1000;
-}
-
-/** True for a grant's entry (`grants#<id>`). */
-function isGrantEntry(path: string): boolean {
-  const { attribute, entry } = splitPath(path);
-  return attribute === 'grants' && entry !== undefined;
 }
 
 /** True when the live read knows the whole map `path` belongs to (so a stored entry it lacks is gone). */

@@ -528,6 +528,30 @@ describe('createDetector: alerting', () => {
       expect((await store().load([KEY], { finding })).ignoredBy).toBe('auto-remediation');
     });
 
+    it('still closes the incident when the role is a planned principal too (its revert planned)', async () => {
+      // Prepare: the remediation role is planned as well as ignored.
+      const config = parseDetectionConfig({
+        plannedPrincipals: ['arn:aws:iam::111122223333:role/auto-remediation'],
+        ignore: [{ user: 'arn:aws:sts::*:assumed-role/auto-remediation/*', reason: 'auto-remediation' }],
+      });
+      const { detect } = makeDetector({ config }, { now: () => Date.parse('2014-11-04T01:00:30Z') });
+      const { drift, revert } = await pagedThenReverted(detect);
+
+      // Act
+      const { finding } = await detect(revert);
+
+      // Assess: the drift was paged; its planned revert, back at the baseline, goes to the page topic only.
+      expect(drift).toMatchObject({ severity: 'critical', status: 'drift' });
+      expect(finding).toMatchObject({
+        event: 'EnableKey',
+        status: 'planned',
+        changes: { key_state: { back_to_baseline: true } },
+      });
+      expect(published(topics.page).map((m) => JSON.parse(String(m.Message)))).toEqual([{ ...finding, ignored: true }]);
+      for (const topic of [topics.chat, topics.email, topics.ops]) expect(published(topic)).toEqual([]);
+      expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 0);
+    });
+
     it('sends that resolve on the retry when the page topic refused it, once', async () => {
       // Prepare: the page topic refuses the resolve once.
       const { detect } = makeDetector({ config: remediation }, { now: () => Date.parse('2014-11-04T01:00:30Z') });
