@@ -371,11 +371,9 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
         left: related.slice(MAX_SAVED_RESOURCES - 1),
       });
     }
-    // The end of a grant, judged by a read of its key, is saved even when the state stays the same (no read showed the
-    // grant, its CreateGrant still to come): its save is what tells that CreateGrant, delivered after it, that a later
-    // change was judged (`savedAfter`), and that the read showing the grant gone is not lagging behind it. Not any call
-    // that left the state as it was (one that changed nothing): every older event delivered after it, on any path,
-    // would then take a read still lagging behind it for the truth.
+    // The end of a grant, judged by a read of its key, is saved even when the state stays the same: that save tells its
+    // CreateGrant, delivered after it, that the read showing the grant gone is not lagging (`savedAfter`). Not any call
+    // that changed nothing: an older event delivered after it would take a read still lagging for the truth.
     const endsGrant =
       !event.errorCode &&
       live?.arn === effect.resource &&
