@@ -76,7 +76,10 @@ export function terminalColumns(reported: number | undefined): number {
  * no wider than keeps the header (up to SUMMARY) within its width: a longer name is cut there.
  */
 function eventWidth(findings: Finding[], columns: number | undefined): number {
-  const longest = Math.max(EVENT_WIDTH, ...findings.map((f) => clean(f.event).length));
+  // A loop, not Math.max(...lengths): a month of grant churn is hundreds of thousands of findings, past what a call's
+  // arguments may hold.
+  let longest = EVENT_WIDTH;
+  for (const f of findings) longest = Math.max(longest, clean(f.event).length);
   if (columns === undefined) return longest;
   return Math.max(EVENT_WIDTH, Math.min(longest, columns - BEFORE_EVENT - '  SUMMARY'.length));
 }

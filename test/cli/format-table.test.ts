@@ -253,3 +253,15 @@ describe('formatTable: the EVENT column', () => {
     expect(new Set(summaryStarts(table, findings))).toEqual(new Set([66]));
   });
 });
+
+describe('formatTable: many findings', () => {
+  it('lays out a month of grant churn (200,000 findings) as one row each', async () => {
+    // Prepare
+    const [finding] = await criticalExampleFindings();
+    const findings = Array.from({ length: 200_000 }, () => ({ ...finding, status: 'planned' as const }));
+    // Act
+    const table = formatTable(findings, { color: false });
+    // Assess
+    expect(table.split('\n').filter((line) => /^\d{4}-/.test(line))).toHaveLength(200_000);
+  });
+});
