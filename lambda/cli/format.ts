@@ -91,15 +91,19 @@ function eventWidth(findings: Finding[], columns: number | undefined): number {
  * did it; a command is never wrapped, so it can be copied whole.
  */
 export function formatTable(findings: Finding[], options: { color: boolean; columns?: number }): string {
+  return [...tableLines(findings, options)].join('');
+}
+
+/** {@link formatTable}'s lines one by one, each ending in a line break: a long replay's table is never one string. */
+export function* tableLines(findings: Finding[], options: { color: boolean; columns?: number }): Generator<string> {
   const paint = (style: Style, text: string) => (options.color ? styleText(style, text) : text);
   const columns = options.columns === undefined ? undefined : terminalColumns(options.columns);
   const width = columns ?? 200;
   const events = eventWidth(findings, columns);
   const summaryColumn = BEFORE_EVENT + events + 2;
-  const lines = [
-    paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', events)}  SUMMARY`),
-  ];
+  yield `${paint('bold', `${pad('TIME', 20)}  ${pad('SEVERITY', 8)}  ${pad('STATUS', 8)}  ${pad('EVENT', events)}  SUMMARY`)}\n`;
   for (const f of findings) {
+    const lines: string[] = [];
     const event = pad(clean(f.event), events);
     const row = `${pad(f.timestamp, 20)}  ${paint(SEVERITY_STYLE[f.severity], pad(f.severity.toUpperCase(), 8))}  ${pad(f.status, 8)}  ${event}  `;
     const summary = clean(f.summary);
@@ -113,8 +117,8 @@ export function formatTable(findings: Finding[], options: { color: boolean; colu
       );
     }
     if (f.status === 'drift') lines.push(...remediationLines(f.remediation).map((line) => paint('dim', line)));
+    yield `${lines.join('\n')}\n`;
   }
-  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -147,7 +151,12 @@ export const escapeC1 = (json: string): string => json.replace(/[\u007f-\u009f\u
 
 /** JSON Lines: one finding per line, the format machines read (every control character escaped). */
 export function formatJsonLines(findings: Finding[]): string {
-  return findings.map((f) => `${escapeC1(JSON.stringify(f))}\n`).join('');
+  return [...jsonLines(findings)].join('');
+}
+
+/** {@link formatJsonLines}'s lines one by one, each ending in a line break. */
+export function* jsonLines(findings: Iterable<Finding>): Generator<string> {
+  for (const f of findings) yield `${escapeC1(JSON.stringify(f))}\n`;
 }
 
 /** The run's summary for standard error: what was read, what was found, what was skipped and why. */

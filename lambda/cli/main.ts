@@ -6,7 +6,7 @@ import { ConfigError, KeydriftError } from '../core/errors';
 import { SEVERITIES, type Severity } from '../core/types';
 import { decodeText } from '../replay/parse-file';
 import { replay } from '../replay/replay';
-import { formatJsonLines, formatSummary, formatTable, progressLine, terminalColumns } from './format';
+import { formatSummary, jsonLines, progressLine, tableLines, terminalColumns } from './format';
 import { addOperatorCommands } from './operator';
 
 /** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read (no CloudTrail log). */
@@ -82,6 +82,28 @@ interface ReplayFlags {
   progress: boolean;
 }
 
+/** Output of this many characters or more is written a piece at a time. */
+const OUTPUT_CHUNK = 1 << 20;
+
+/**
+ * Writes lines to standard output about a mebibyte at a time. A month of grant churn is hundreds of megabytes of
+ * findings: built as one string, it was held twice more (the string, then its bytes) beside the findings.
+ */
+function writeInChunks(lines: Iterable<string>): void {
+  let chunk: string[] = [];
+  let length = 0;
+  for (const line of lines) {
+    chunk.push(line);
+    length += line.length;
+    if (length >= OUTPUT_CHUNK) {
+      process.stdout.write(chunk.join(''));
+      chunk = [];
+      length = 0;
+    }
+  }
+  if (chunk.length) process.stdout.write(chunk.join(''));
+}
+
 async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   const config = loadConfig(flags.config, flags.plannedPrincipal);
   const showProgress = flags.progress && process.stderr.isTTY;
@@ -94,10 +116,10 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   if (showProgress) process.stderr.write('\r\u001b[K');
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   const shown = findings.filter((f) => rank(f.severity) >= rank(flags.minSeverity));
-  process.stdout.write(
+  writeInChunks(
     flags.format === 'json'
-      ? formatJsonLines(shown)
-      : formatTable(shown, {
+      ? jsonLines(shown)
+      : tableLines(shown, {
           color: !!process.stdout.isTTY && !process.env.NO_COLOR,
           columns: process.stdout.isTTY ? terminalColumns(process.stdout.columns) : undefined,
         }),

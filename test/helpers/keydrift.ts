@@ -68,7 +68,7 @@ export interface Run {
  */
 export function runKeydrift(
   args: string[],
-  options: { cwd: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: { cwd: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; maxBuffer?: number },
 ): Run {
   const env = { ...(options.env ?? process.env) };
   delete env.NO_COLOR;
@@ -78,6 +78,7 @@ export function runKeydrift(
     encoding: 'utf8',
     env,
     timeout: options.timeoutMs ?? 30_000,
+    maxBuffer: options.maxBuffer,
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
