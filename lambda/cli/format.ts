@@ -151,13 +151,11 @@ export const escapeC1 = (json: string): string => json.replace(/[\u007f-\u009f\u
 
 /** JSON Lines: one finding per line, the format machines read (every control character escaped). */
 export function formatJsonLines(findings: Finding[]): string {
-  return [...jsonLines(findings)].join('');
+  return findings.map(jsonLine).join('');
 }
 
-/** {@link formatJsonLines}'s lines one by one, each ending in a line break. */
-export function* jsonLines(findings: Iterable<Finding>): Generator<string> {
-  for (const f of findings) yield `${escapeC1(JSON.stringify(f))}\n`;
-}
+/** One finding's line of JSON Lines, ending in a line break. */
+export const jsonLine = (finding: Finding): string => `${escapeC1(JSON.stringify(finding))}\n`;
 
 /** The run's summary for standard error: what was read, what was found, what was skipped and why. */
 export function formatSummary(summary: ReplaySummary, shown: number): string {

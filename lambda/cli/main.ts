@@ -3,10 +3,10 @@ import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONFIG, type DetectionConfig, parseDetectionConfig } from '../core/config';
 import { ConfigError, KeydriftError } from '../core/errors';
-import { SEVERITIES, type Severity } from '../core/types';
+import { type Finding, SEVERITIES, type Severity } from '../core/types';
 import { decodeText } from '../replay/parse-file';
 import { replay } from '../replay/replay';
-import { formatSummary, jsonLines, progressLine, tableLines, terminalColumns } from './format';
+import { formatSummary, jsonLine, progressLine, tableLines, terminalColumns } from './format';
 import { addOperatorCommands } from './operator';
 
 /** Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or nothing could be read (no CloudTrail log). */
@@ -86,45 +86,66 @@ interface ReplayFlags {
 const OUTPUT_CHUNK = 1 << 20;
 
 /**
- * Writes lines to standard output about a mebibyte at a time. A month of grant churn is hundreds of megabytes of
- * findings: built as one string, it was held twice more (the string, then its bytes) beside the findings.
+ * Standard output written about a mebibyte at a time. A month of grant churn is hundreds of megabytes of findings:
+ * built as one string, it was held twice more (the string, then its bytes) beside the findings.
  */
-function writeInChunks(lines: Iterable<string>): void {
+function chunkedStdout(): { write: (text: string) => void; end: () => void } {
   let chunk: string[] = [];
   let length = 0;
-  for (const line of lines) {
-    chunk.push(line);
-    length += line.length;
-    if (length >= OUTPUT_CHUNK) {
-      process.stdout.write(chunk.join(''));
-      chunk = [];
-      length = 0;
-    }
-  }
-  if (chunk.length) process.stdout.write(chunk.join(''));
+  const flush = () => {
+    if (chunk.length) process.stdout.write(chunk.join(''));
+    chunk = [];
+    length = 0;
+  };
+  return {
+    write: (text) => {
+      chunk.push(text);
+      length += text.length;
+      if (length >= OUTPUT_CHUNK) flush();
+    },
+    end: flush,
+  };
 }
 
 async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   const config = loadConfig(flags.config, flags.plannedPrincipal);
-  const showProgress = flags.progress && process.stderr.isTTY;
-  const { findings, summary } = await replay(paths, {
+  let progressShown = flags.progress && process.stderr.isTTY;
+  const clearProgress = () => {
+    if (progressShown) process.stderr.write('\r\u001b[K');
+    progressShown = false;
+  };
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  const out = chunkedStdout();
+  // JSON Lines are written as the findings are judged, none held; the table waits for them all (its EVENT column is as
+  // wide as the longest name shown).
+  const table: Finding[] = [];
+  let shown = 0;
+  const { summary } = await replay(paths, {
     config,
     stdin: process.stdin,
     onProgress:
-      showProgress && paths.length ? (done, total) => process.stderr.write(progressLine(done, total)) : undefined,
+      progressShown && paths.length ? (done, total) => process.stderr.write(progressLine(done, total)) : undefined,
+    onFinding: (finding) => {
+      if (rank(finding.severity) < rank(flags.minSeverity)) return;
+      shown++;
+      if (flags.format === 'table') {
+        table.push(finding);
+      } else {
+        clearProgress();
+        out.write(jsonLine(finding));
+      }
+    },
   });
-  if (showProgress) process.stderr.write('\r\u001b[K');
-  const rank = (s: Severity) => SEVERITIES.indexOf(s);
-  const shown = findings.filter((f) => rank(f.severity) >= rank(flags.minSeverity));
-  writeInChunks(
-    flags.format === 'json'
-      ? jsonLines(shown)
-      : tableLines(shown, {
-          color: !!process.stdout.isTTY && !process.env.NO_COLOR,
-          columns: process.stdout.isTTY ? terminalColumns(process.stdout.columns) : undefined,
-        }),
-  );
-  process.stderr.write(formatSummary(summary, shown.length));
+  clearProgress();
+  if (flags.format === 'table') {
+    const lines = tableLines(table, {
+      color: !!process.stdout.isTTY && !process.env.NO_COLOR,
+      columns: process.stdout.isTTY ? terminalColumns(process.stdout.columns) : undefined,
+    });
+    for (const line of lines) out.write(line);
+  }
+  out.end();
+  process.stderr.write(formatSummary(summary, shown));
   // Inputs that are no CloudTrail log (`{}`, a digest folder alone) must not pass for "no drift" either; a log that
   // holds no records (a quiet hour) is a log read.
   if (summary.inputsRead === 0) {
@@ -139,7 +160,7 @@ async function runReplay(paths: string[], flags: ReplayFlags): Promise<number> {
   }
   if (flags.failOn === 'never') return EXIT.ok;
   const failOn = flags.failOn;
-  return findings.some((f) => rank(f.severity) >= rank(failOn)) ? EXIT.findings : EXIT.ok;
+  return SEVERITIES.some((s) => rank(s) >= rank(failOn) && summary.findings[s] > 0) ? EXIT.findings : EXIT.ok;
 }
 
 export function buildProgram(): Command {

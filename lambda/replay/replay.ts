@@ -21,6 +21,11 @@ export interface ReplayOptions {
   stdin?: AsyncIterable<Buffer>;
   /** Called after each input is read. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Called with each finding as it is judged, in order; the result's `findings` is then empty, so a long replay holds
+   * none of them.
+   */
+  onFinding?: (finding: Finding) => void;
   /** Worker threads for reading and parsing; by default one per core for large inputs, none for small. */
   workers?: number;
   /** Decompressed bytes past which one input is reported as too large to read (default: V8's longest string). */
@@ -393,13 +398,23 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
 
   events.sort(byTime);
   deleteBeforeRecreate(events);
+  // Only an eventID read more than once needs its first write kept past judging (to tell a copy from another call):
+  // the others are let go as judged, so a month of grant churn is not held until the end.
+  const ids = new Set<string>();
+  const repeated = new Set<string>();
+  for (const { event } of events) {
+    if (ids.has(event.eventId)) repeated.add(event.eventId);
+    else ids.add(event.eventId);
+  }
+  ids.clear();
+  events.reverse();
   const store = new MemoryStore(options.config.trailKeys);
   const detector = new Detector(options.config, store);
   const endedGrants = new EndedGrants(store);
   // Writes by exact eventID: the first in the sorted order is judged, a later one is its duplicate.
   const kept = new Map<string, Located>();
   const findings: Finding[] = [];
-  for (const located of events) {
+  for (let located = events.pop(); located; located = events.pop()) {
     const { event, where } = located;
     const first = kept.get(event.eventId);
     if (first) {
@@ -415,7 +430,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
         );
       continue;
     }
-    kept.set(event.eventId, located);
+    if (repeated.has(event.eventId)) kept.set(event.eventId, located);
     try {
       endedGrants.restore(event);
       const finding = detector.observeOwn(event);
@@ -429,7 +444,8 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
         continue;
       }
       summary.findings[finding.severity]++;
-      findings.push(finding);
+      if (options.onFinding) options.onFinding(finding);
+      else findings.push(finding);
     } catch (error) {
       summary.recordErrors.push(`${where}: ${event.eventName} ${event.eventId}: ${(error as Error).message}`);
     }
