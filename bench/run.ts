@@ -135,7 +135,9 @@ function replayBench(): void {
   );
   console.log(`| replay wall, 1M records (floor ${fmt(floorBig.seconds)} s) | ${fmt(replayBig.seconds)} s | |`);
   console.log(`| replay peak memory, 1M records | ${fmt(replayBig.peakMiB, 0)} MiB | < 256 MiB |`);
-  console.log(`| replay wall, 20,000 grants created and retired on one key | ${fmt(churn.seconds)} s | |`);
+  console.log(
+    `| replay wall, 20,000 grants created and retired on one key | ${fmt(churn.seconds)} s, ${fmt(churn.peakMiB, 0)} MiB | |`,
+  );
 }
 
 /** Builds a Lambda bundle exactly as the stack does (lib/keydrift-function.ts), returning its path and size. */
