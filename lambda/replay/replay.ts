@@ -255,6 +255,30 @@ function deleteBeforeRecreate(events: Located[]): void {
   }
 }
 
+/**
+ * Gives an event's caller, account, Region, client and resources the copy of each string already held: every record
+ * brings its own copies, and a month of grant churn repeats the same few callers and keys hundreds of thousands of
+ * times (a third of what the writes held until judged).
+ */
+function shareStrings(event: ChangeEvent, strings: Map<string, string>): void {
+  const shared = (text: string): string => {
+    const known = strings.get(text);
+    if (known !== undefined) return known;
+    strings.set(text, text);
+    return text;
+  };
+  // Only the fields present: an absent one stays absent, not set to undefined.
+  const share = <T extends object>(object: T, keys: Array<keyof T>) => {
+    for (const key of keys) {
+      const text = object[key];
+      if (typeof text === 'string') object[key] = shared(text) as T[keyof T];
+    }
+  };
+  share(event, ['account', 'region', 'sourceIp', 'userAgent']);
+  share(event.actor, ['arn', 'name', 'type', 'issuerArn', 'invokedBy', 'sourceIdentity']);
+  event.resourceArns = event.resourceArns.map(shared);
+}
+
 /** A write to judge and where it was read (`file: Records[i]`). */
 interface Located {
   event: ChangeEvent;
@@ -346,6 +370,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   // Reads and other services' records by fingerprint (there are millions); writes by eventID, below.
   const seenIds = new SeenIds();
   const unjudged = new Set<string>();
+  const strings = new Map<string, string>();
   let done = 0;
   const onResult = (result: FileResult<ArrayLike<number>>) => {
     const repeatedReads = seenIds.addAll(result.readIds);
@@ -364,6 +389,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
       const location = `${result.source}: ${where}`;
       try {
         const event = normalizeRecord(raw);
+        shareStrings(event, strings);
         events.push({ event, where: location });
         // Judged all the same (a write is never lost), but said: its finding can name no one.
         const noCaller = missingCaller(raw);
