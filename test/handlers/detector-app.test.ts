@@ -2364,12 +2364,11 @@ describe('createDetector: live state', () => {
     expect(baseline?.completeMaps).toContain('grants');
   });
 
-  it.each([
-    ['RetireGrant', kmsRecords.retireGrant],
-    ['RevokeGrant', kmsRecords.revokeGrant],
-  ])('keeps ended a grant on a key it reads whose CreateGrant arrives after the %s', async (_name, end) => {
-    // Prepare: DynamoDB, for its caller, creates a grant on a key keydrift reads and knows at 09:01, and the grant ends
-    // at 09:02; EventBridge delivers the end first, then the CreateGrant, whose read shows the grant gone.
+  /**
+   * A key keydrift reads and knows (tagged at 09:00) and a grant DynamoDB makes on it: `at` dates DynamoDB's records,
+   * `deliver` hands one to the detector 3 s after the last delivery (or after `setClock`).
+   */
+  async function dynamoDbGrantOnKnownKey() {
     const world = new LiveWorld();
     world.addKey(KEY);
     world.installKms(kmsMock);
@@ -2395,11 +2394,24 @@ describe('createDetector: live state', () => {
       granteePrincipal: 'arn:aws:iam::111122223333:role/app',
       operations: ['Decrypt'],
     };
+    const setClock = (time: string) => {
+      clock = Date.parse(time);
+    };
+    return { world, sleeps, at, deliver, grant, setClock };
+  }
+
+  it.each([
+    ['RetireGrant', kmsRecords.retireGrant],
+    ['RevokeGrant', kmsRecords.revokeGrant],
+  ])('keeps ended a grant on a key it reads whose CreateGrant arrives after the %s', async (_name, end) => {
+    // Prepare: DynamoDB, for its caller, creates a grant on a key keydrift reads and knows at 09:01, and the grant ends
+    // at 09:02; EventBridge delivers the end first, then the CreateGrant, whose read shows the grant gone.
+    const { world, sleeps, at, deliver, grant, setClock } = await dynamoDbGrantOnKnownKey();
     const create = kmsRecords.createGrant(keyRef(KEY), grant, at('create', '2026-11-01T09:01:00Z'));
     const ended = end(keyRef(KEY), grant.grantId, at('end', '2026-11-01T09:02:00Z'));
     world.apply(create);
     world.apply(ended);
-    clock = Date.parse('2026-11-01T09:02:00Z');
+    setClock('2026-11-01T09:02:00Z');
     await deliver(ended);
 
     // Act
@@ -2465,36 +2477,12 @@ describe('createDetector: live state', () => {
   it('keeps no ended grant whose CreateGrant, judged before its RetireGrant, found a later change saved', async () => {
     // Prepare: DynamoDB creates a grant on a key keydrift reads at 09:01 and retires it at 09:02; the key is tagged at
     // 09:03. EventBridge delivers the tag first, then the CreateGrant (its read shows the grant gone), then the end.
-    const world = new LiveWorld();
-    world.addKey(KEY);
-    world.installKms(kmsMock);
-    let clock = Date.parse('2026-11-01T09:00:00Z');
-    const { detect } = makeDetector({}, { now: () => clock });
-    const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
-    const at = (eventId: string, time: string) => ({
-      region: REGION,
-      account: '111122223333',
-      identity: dynamodb,
-      eventId,
-      time: new Date(time),
-    });
-    const deliver = async (record: CloudTrailRecord) => {
-      clock += 3000;
-      return (await detect(envelope(record as Json))).finding;
-    };
-    const first = kmsRecords.tagResource(keyRef(KEY), { team: 'payments' }, at('tag', '2026-11-01T09:00:00Z'));
-    world.apply(first);
-    await deliver(first);
-    const grant = {
-      grantId: '0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60',
-      granteePrincipal: 'arn:aws:iam::111122223333:role/app',
-      operations: ['Decrypt'],
-    };
+    const { world, at, deliver, grant, setClock } = await dynamoDbGrantOnKnownKey();
     const create = kmsRecords.createGrant(keyRef(KEY), grant, at('create', '2026-11-01T09:01:00Z'));
     const retire = kmsRecords.retireGrant(keyRef(KEY), grant.grantId, at('retire', '2026-11-01T09:02:00Z'));
     const later = kmsRecords.tagResource(keyRef(KEY), { team: 'ledger' }, at('tag-2', '2026-11-01T09:03:00Z'));
     for (const record of [create, retire, later]) world.apply(record);
-    clock = Date.parse('2026-11-01T09:03:00Z');
+    setClock('2026-11-01T09:03:00Z');
     await deliver(later);
     await deliver(create);
 
