@@ -2364,6 +2364,16 @@ describe('createDetector: live state', () => {
     expect(baseline?.completeMaps).toContain('grants');
   });
 
+  /** The grant is ended in the stored state and baseline, and the baseline keeps no entry of any grant. */
+  async function expectEndedAndNotKept(grantId: string) {
+    const saved = await store().load([KEY]);
+    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grantId}`)).toBeNull();
+    expect(lookup(saved.baselines.get(KEY)?.snapshot, `grants#${grantId}`)).toBeNull();
+    expect(
+      Object.keys(saved.baselines.get(KEY)?.snapshot.attributes ?? {}).filter((p) => p.startsWith('grants#')),
+    ).toEqual([]);
+  }
+
   /**
    * A key keydrift reads and knows (tagged at 09:00) and a grant DynamoDB makes on it: `at` dates DynamoDB's records,
    * `deliver` hands one to the detector 3 s after the last delivery (or after `setClock`).
@@ -2420,12 +2430,7 @@ describe('createDetector: live state', () => {
     // Assess: the grant is neither live nor approved, as in-time delivery leaves it (no entry kept for it), and the
     // read showing it gone is not taken for one lagging behind the CreateGrant.
     expect(finding).toMatchObject({ event: 'CreateGrant', severity: 'info' });
-    const saved = await store().load([KEY]);
-    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
-    expect(lookup(saved.baselines.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
-    expect(
-      Object.keys(saved.baselines.get(KEY)?.snapshot.attributes ?? {}).filter((p) => p.startsWith('grants#')),
-    ).toEqual([]);
+    await expectEndedAndNotKept(grant.grantId);
     expect(sleeps).toEqual([]);
   });
 
@@ -2491,12 +2496,7 @@ describe('createDetector: live state', () => {
 
     // Assess: the grant is ended, and its end, its CreateGrant judged already, is not kept as an entry for good.
     expect(finding).toMatchObject({ event: 'RetireGrant', severity: 'info' });
-    const saved = await store().load([KEY]);
-    expect(lookup(saved.states.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
-    expect(lookup(saved.baselines.get(KEY)?.snapshot, `grants#${grant.grantId}`)).toBeNull();
-    expect(
-      Object.keys(saved.baselines.get(KEY)?.snapshot.attributes ?? {}).filter((p) => p.startsWith('grants#')),
-    ).toEqual([]);
+    await expectEndedAndNotKept(grant.grantId);
   });
 
   it.each(['20:08:00.600', '20:08:00.000'])(
