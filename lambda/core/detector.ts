@@ -115,6 +115,7 @@ export class Detector {
         untouchedDrift: untouchedDrift(paths, state, baseline),
         approved: (path) => lookup(baseline, path),
         approvedElsewhere: (arn, path) => lookup(this.store.baseline(arn), path),
+        knownElsewhere: (arn, path) => lookup(this.store.snapshot(arn), path),
         ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
       },
       this.store,

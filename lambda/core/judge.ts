@@ -76,6 +76,11 @@ export interface Observation {
    * ReplicateKey made, its `policy`), when keydrift knows it.
    */
   approvedElsewhere?: (arn: string, path: string) => unknown;
+  /**
+   * The value of a path of another resource as keydrift last knew it (the state of the key an alias is approved on),
+   * `undefined` when it does not know it.
+   */
+  knownElsewhere?: (arn: string, path: string) => unknown;
 }
 
 /** Facts about the surroundings, supplied by the replay's memory or the live detector's reads. */
@@ -422,6 +427,7 @@ function remediationOf(observation: Observation, status: Status): string[] {
       target: p.baseline,
     })),
     observation.approved,
+    { approved: observation.approvedElsewhere, known: observation.knownElsewhere },
   );
 }
 

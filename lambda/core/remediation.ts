@@ -124,6 +124,15 @@ function createGrantOptions(grant: Partial<GrantValue>): Array<string | Param> {
 /** The approved value of any path of the resource (`undefined` when unknown), for commands that set several. */
 export type ApprovedValue = (path: string) => unknown;
 
+/**
+ * What keydrift knows of other resources, for an undo that depends on them (an alias's approved key): their approved
+ * values, and their values as it last knew them (`undefined` when unknown).
+ */
+export interface Elsewhere {
+  approved?: (arn: string, path: string) => unknown;
+  known?: (arn: string, path: string) => unknown;
+}
+
 /** The outside accounts (or `*`) that restoring `target` over `current` would let use the key again. */
 function outsideAccessRestored(arn: string, current: unknown, target: unknown): string[] {
   const account = parseArn(arn)?.account ?? '';
@@ -349,13 +358,52 @@ function reimportComment(key: Array<string | Param>, material?: unknown): string
   );
 }
 
-function aliasCommands(arn: string, region: string, undo: Undo): string[] {
+function aliasCommands(
+  arn: string,
+  region: string,
+  undo: Undo,
+  _approved?: ApprovedValue,
+  elsewhere: Elsewhere = {},
+): string[] {
   if (undo.path !== 'target_key_id' || undo.target === undefined) return [];
   const alias = [param('--alias-name', aliasNameOf(arn)), `--region ${region}`];
   if (typeof undo.target === 'string') {
-    return [
-      aws(undo.current ? 'kms update-alias' : 'kms create-alias', ...alias, param('--target-key-id', undo.target)),
-    ];
+    const target = undo.target;
+    const point = aws(
+      undo.current ? 'kms update-alias' : 'kms create-alias',
+      ...alias,
+      param('--target-key-id', target),
+    );
+    // KMS points no alias at a key pending deletion (KMSInvalidStateException), nor ever at a deleted one. Only a state
+    // keydrift knows changes the command: with none, the key is taken as usable.
+    const keyState = elsewhere.known?.(target, 'key_state');
+    const accept = `keydrift baseline accept ${shellQuote(arn)} --region ${region}`;
+    if (keyState === 'Deleted') {
+      return [
+        comment(
+          `the approved key ${shellQuote(target)} is deleted and cannot be a target again: point the alias at its replacement, then approve that: ${accept}`,
+        ),
+      ];
+    }
+    if (!isPendingDeletion(keyState)) return [point];
+    const approvedOfKey: ApprovedValue = (path) => elsewhere.approved?.(target, path);
+    const approvedState = approvedOfKey('key_state');
+    if (isPendingDeletion(approvedState)) {
+      return [
+        comment(
+          `the approved key ${shellQuote(target)} is pending deletion as approved and cannot be a target: point the alias at its replacement, then approve that: ${accept}`,
+        ),
+      ];
+    }
+    // The key's own undo first: cancelling its deletion (which leaves it Disabled), then enabling it unless it was
+    // approved otherwise. An alias approved on it was there to be used.
+    const keyUndo = keyCommands(
+      target,
+      shellQuote(parseArn(target)?.region ?? 'us-east-1'),
+      { path: 'key_state', current: keyState, target: typeof approvedState === 'string' ? approvedState : 'Enabled' },
+      approvedOfKey,
+    );
+    return [...keyUndo, point];
   }
   return undo.target === null && undo.current ? [aws('kms delete-alias', ...alias)] : [];
 }
@@ -566,13 +614,15 @@ function storeCommands(arn: string, region: string, undo: Undo): string[] {
   return [];
 }
 
-const COMMANDS: Record<ResourceKind, (arn: string, region: string, undo: Undo, approved?: ApprovedValue) => string[]> =
-  {
-    key: keyCommands,
-    alias: aliasCommands,
-    trail: trailCommands,
-    'custom-key-store': storeCommands,
-  };
+const COMMANDS: Record<
+  ResourceKind,
+  (arn: string, region: string, undo: Undo, approved?: ApprovedValue, elsewhere?: Elsewhere) => string[]
+> = {
+  key: keyCommands,
+  alias: aliasCommands,
+  trail: trailCommands,
+  'custom-key-store': storeCommands,
+};
 
 /** The change that leaves a resource deleted for good, for the kinds that cannot be brought back. */
 const GONE: Partial<Record<ResourceKind, { path: string; current: string }>> = {
@@ -584,7 +634,13 @@ const GONE: Partial<Record<ResourceKind, { path: string; current: string }>> = {
  * Commands that undo each change whose approved value is known, in order, without repeats. Changes
  * whose approved value is unknown get a command to inspect the resource instead.
  */
-export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], approved?: ApprovedValue): string[] {
+export function remediationFor(
+  kind: ResourceKind,
+  arn: string,
+  undos: Undo[],
+  approved?: ApprovedValue,
+  elsewhere?: Elsewhere,
+): string[] {
   // The Region comes from the record too: quoted like every other value.
   const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
   const commands: string[] = [];
@@ -598,7 +654,7 @@ export function remediationFor(kind: ResourceKind, arn: string, undos: Undo[], a
   const ordered = step ? [...undos].sort((a, b) => step(a) - step(b)) : undos;
   for (const undo of ordered) {
     if (JSON.stringify(undo.target) === JSON.stringify(undo.current)) continue;
-    const undoing = COMMANDS[kind](arn, region, undo, approved);
+    const undoing = COMMANDS[kind](arn, region, undo, approved, elsewhere);
     if (undo.target === undefined && undoing.length === 0) inspect.push(inspectCommand(kind, arn, region, undo.path));
     commands.push(...undoing);
   }

@@ -49,7 +49,7 @@ import { normalizeRecord } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
 import { storeOfUnavailableKey, withHiddenRotationKept, withStoreDisconnection } from '../core/reconcile';
-import { isGrantEntry, splitPath, withoutStagedMadeCurrent } from '../core/state';
+import { isGrantEntry, lookup, splitPath, withoutStagedMadeCurrent } from '../core/state';
 import type { ChangeEvent, Finding, ResourceKind, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
@@ -727,10 +727,18 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     let effect = effectFor(event, seed(loaded, trails, requested, firstLive), target);
     // UpdateAlias: the key the alias left is known only from the stored alias, so it is loaded now.
     const missing = [effect.resource, ...effect.related.map((r) => r.resource)].filter((arn) => !requested.has(arn));
-    if (missing.length > 0) {
-      loaded = merge(loaded, await store.load(missing));
+    // An alias's approved key, as keydrift stored it: pending deletion or deleted, it takes no alias, which the alias's
+    // undo says. Only read: nothing of it is saved from this event.
+    const approvedKey =
+      effect.kind === 'alias' ? lookup(loaded.baselines.get(effect.resource)?.snapshot, 'target_key_id') : undefined;
+    const readOnly =
+      typeof approvedKey === 'string' && !requested.has(approvedKey) && !missing.includes(approvedKey)
+        ? [approvedKey]
+        : [];
+    if (missing.length + readOnly.length > 0) {
+      loaded = merge(loaded, await store.load([...missing, ...readOnly]));
       for (const arn of missing) requested.add(arn);
-      effect = effectFor(event, seed(loaded, trails, requested, firstLive), target);
+      if (missing.length > 0) effect = effectFor(event, seed(loaded, trails, requested, firstLive), target);
     }
     const fullTarget: Target = { ...target, related: [...requested].filter((arn) => arn !== target.resource) };
     // A key of a custom key store keydrift knows disconnected reads Unavailable: the store's doing, not the key's

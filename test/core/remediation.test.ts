@@ -20,6 +20,7 @@ import {
   detect,
   EXTERNAL_ACCOUNT,
   KEY_ARN,
+  KEY_ID,
   OTHER_KEY_ARN,
   OTHER_KEY_ID,
   onKey,
@@ -582,6 +583,76 @@ describe('Remediation', () => {
     expect(detect([rec('CreateAlias__awskmsdg__1'), deleteAlias]).last.resource).toBe(
       'arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias',
     );
+  });
+
+  describe('an alias moved off its approved key in two calls, that key then scheduled for deletion', () => {
+    const ALIAS = 'alias/ExampleAlias';
+    const ALIAS_ARN = `arn:aws:kms:us-west-2:111122223333:${ALIAS}`;
+    const deleteAlias = () =>
+      by(
+        rec('DeleteAlias__awskmsdg__1', (r) => {
+          r.awsRegion = 'us-west-2';
+          (r.requestParameters as Record<string, unknown>).aliasName = ALIAS;
+          r.resources = [];
+        }),
+        mallory,
+      );
+    const scheduled = () => by(onKey(rec('ScheduleKeyDeletion__awskmsdg__1')), mallory);
+    const deleted = () => by(onKey(rec('DeleteKey__awskmsdg__1')), mallory);
+    const recreated = () => by(createAlias(ALIAS, OTHER_KEY_ID), mallory);
+    const approved = () => [createKey(), createAlias(ALIAS, KEY_ID)];
+
+    it('cancels the key deletion and enables the key before pointing the alias back at it', () => {
+      const { last } = detect([...approved(), deleteAlias(), scheduled(), recreated()], { plannedPrincipals: [ALICE] });
+      expect(last.remediation).toEqual([
+        `aws kms cancel-key-deletion ${KEY}`,
+        `aws kms enable-key ${KEY}`,
+        `aws kms update-alias --alias-name ${ALIAS} --region us-west-2 --target-key-id ${KEY_ARN}`,
+      ]);
+    });
+
+    it('cancels the key deletion before creating the deleted alias again', () => {
+      const { last } = detect([...approved(), scheduled(), deleteAlias()], { plannedPrincipals: [ALICE] });
+      expect(last.remediation).toEqual([
+        `aws kms cancel-key-deletion ${KEY}`,
+        `aws kms enable-key ${KEY}`,
+        `aws kms create-alias --alias-name ${ALIAS} --region us-west-2 --target-key-id ${KEY_ARN}`,
+      ]);
+    });
+
+    /** The alias's undo back to the key, which keydrift knows pending deletion and approved `keyState`. */
+    const undoOnto = (keyState: string) =>
+      remediationFor(
+        'alias',
+        ALIAS_ARN,
+        [{ path: 'target_key_id', current: OTHER_KEY_ARN, target: KEY_ARN }],
+        undefined,
+        {
+          known: (arn, path) => (arn === KEY_ARN && path === 'key_state' ? 'PendingDeletion' : undefined),
+          approved: (arn, path) => (arn === KEY_ARN && path === 'key_state' ? keyState : undefined),
+        },
+      );
+
+    it('leaves a key approved Disabled disabled: its deletion cancelled, then the alias back on it', () => {
+      expect(undoOnto('Disabled')).toEqual([
+        `aws kms cancel-key-deletion ${KEY}`,
+        `aws kms update-alias --alias-name ${ALIAS} --region us-west-2 --target-key-id ${KEY_ARN}`,
+      ]);
+    });
+
+    it('never cancels a deletion that is approved: a comment to point the alias at the replacement instead', () => {
+      expect(undoOnto('PendingDeletion')).toEqual([
+        `# the approved key ${KEY_ARN} is pending deletion as approved and cannot be a target: point the alias at its replacement, then approve that: keydrift baseline accept ${ALIAS_ARN} --region us-west-2`,
+      ]);
+    });
+
+    it('says the approved key is deleted, instead of a command KMS would refuse, once it is', () => {
+      const records = [...approved(), deleteAlias(), scheduled(), deleted(), recreated()];
+      const { last } = detect(records, { plannedPrincipals: [ALICE] });
+      expect(last.remediation).toEqual([
+        `# the approved key ${KEY_ARN} is deleted and cannot be a target again: point the alias at its replacement, then approve that: keydrift baseline accept ${ALIAS_ARN} --region us-west-2`,
+      ]);
+    });
   });
 
   it('puts the old tag value back after a TagResource', () => {

@@ -612,6 +612,47 @@ describe('generated sequences of calls on two keys and a trail, planned and not,
   }, 60_000);
 });
 
+describe('an alias moved off its approved key in two calls, that key then scheduled for deletion or deleted', () => {
+  const step = (op: string, key: number, planned: boolean, gap = 60): Step => ({
+    op,
+    key,
+    planned,
+    denied: false,
+    gap,
+    choice: op === 'DeleteKey' ? 2 : 0,
+  });
+  // alias/app-0 created on the first key by the planned principal, deleted by someone else, who then schedules the
+  // key's deletion (and, in the second story, KMS deletes it) and creates the alias again on the other key.
+  const story = (deleted: boolean) =>
+    recordsFor([
+      step('CreateKey', 0, true),
+      step('CreateKey', 1, true),
+      step('CreateAlias', 0, true),
+      step('DeleteAlias', 0, false),
+      step('ScheduleKeyDeletion', 0, false),
+      ...(deleted ? [step('DeleteKey', 0, false)] : []),
+      step('CreateAlias', 1, false),
+    ]);
+  const lastRemediation = (findings: Finding[]) =>
+    findings.filter((f) => f.event === 'CreateAlias').at(-1)?.remediation;
+
+  test.each([
+    ['pending deletion', false, 'aws kms cancel-key-deletion'],
+    ['deleted', true, '# the approved key'],
+  ])(
+    'the key %s: the same undo live as in the replay, not the alias command KMS would refuse',
+    async (_, deleted, first) => {
+      const { offline, live } = await expectAgreement(
+        new LiveWorld(),
+        story(deleted).map((record) => ({ record })),
+        PLANNED_CONFIG,
+      );
+      expect(lastRemediation(live)).toEqual(lastRemediation(offline));
+      expect(lastRemediation(live)?.[0]).toMatch(new RegExp(`^${first}`));
+    },
+  );
+});
+
 describe('the example story with another planned principal', () => {
   test('carol (AdministratorAccess) planned too: her changes are planned live as in the replay', async () => {
     const config = parseDetectionConfig({
