@@ -421,6 +421,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
   const paths_ = inputs.files.map((f) => f.path);
   if (workers > 0 && paths_.length > 1) await readOnWorkers(paths_, workers, parse, onResult);
   else for (const path of paths_) onResult(await readInputFile(path, parse));
+  // All is read: the lookups of the reading are let go (each event keeps its shared strings until judged).
+  strings.clear();
+  unjudged.clear();
 
   events.sort(byTime);
   deleteBeforeRecreate(events);
