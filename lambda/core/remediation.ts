@@ -377,24 +377,23 @@ function aliasCommands(
     // KMS points no alias at a key pending deletion (KMSInvalidStateException), nor ever at a deleted one. Only a state
     // keydrift knows changes the command: with none, the key is taken as usable.
     const keyState = elsewhere.known?.(target, 'key_state');
-    const accept = `keydrift baseline accept ${shellQuote(arn)} --region ${region}`;
-    if (keyState === 'Deleted') {
+    const approvedOfKey: ApprovedValue = (path) => elsewhere.approved?.(target, path);
+    const approvedState = approvedOfKey('key_state');
+    const unusable =
+      keyState === 'Deleted'
+        ? 'is deleted and cannot be a target again'
+        : isPendingDeletion(keyState) && isPendingDeletion(approvedState)
+          ? 'is pending deletion as approved and cannot be a target'
+          : undefined;
+    if (unusable) {
+      const accept = `keydrift baseline accept ${shellQuote(arn)} --region ${region}`;
       return [
         comment(
-          `the approved key ${shellQuote(target)} is deleted and cannot be a target again: point the alias at its replacement, then approve that: ${accept}`,
+          `the approved key ${shellQuote(target)} ${unusable}: point the alias at its replacement, then approve that: ${accept}`,
         ),
       ];
     }
     if (!isPendingDeletion(keyState)) return [point];
-    const approvedOfKey: ApprovedValue = (path) => elsewhere.approved?.(target, path);
-    const approvedState = approvedOfKey('key_state');
-    if (isPendingDeletion(approvedState)) {
-      return [
-        comment(
-          `the approved key ${shellQuote(target)} is pending deletion as approved and cannot be a target: point the alias at its replacement, then approve that: ${accept}`,
-        ),
-      ];
-    }
     // The key's own undo first: cancelling its deletion (which leaves it Disabled), then enabling it unless it was
     // approved otherwise. An alias approved on it was there to be used.
     const keyUndo = keyCommands(
