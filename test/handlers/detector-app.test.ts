@@ -831,19 +831,25 @@ describe('createDetector: alerting', () => {
     expect(output.metric('OpsFallbackAlerts')).toBe(0);
   });
 
-  it("warns the ops topic once of an event on keydrift's own key that fails on every attempt", async () => {
-    // Prepare: KMS throttles every policy read of keydrift's own key, just disabled: each attempt fails.
+  /**
+   * The DisableKey of keydrift's own key, just disabled, whose policy reads KMS throttles: the invocation and Lambda's
+   * two retries, each failing.
+   */
+  async function failSelfKeyEventOnEveryAttempt() {
     mockLiveKey({ state: 'Disabled' });
     kmsMock.on(GetKeyPolicyCommand).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
     let clock = Date.parse('2026-11-22T03:00:00Z');
     const { detect } = makeDetector({ selfKeyArn: KEY }, { now: () => clock });
     const event = envelope(readRecord('DisableKey__awskmsdg__1'));
-
-    // Act: the invocation and Lambda's two retries.
     for (let attempt = 0; attempt < 3; attempt++) {
       await expect(detect(structuredClone(event))).rejects.toBeInstanceOf(RetryableKmsError);
       clock += 90_000;
     }
+  }
+
+  it("warns the ops topic once of an event on keydrift's own key that fails on every attempt", async () => {
+    // Act: KMS throttles every policy read of keydrift's own key, just disabled: each attempt fails.
+    await failSelfKeyEventOnEveryAttempt();
 
     // Assess: the claim kept the warning, so the retries do not send it again.
     expect(published(topics.ops)).toHaveLength(1);
@@ -851,19 +857,11 @@ describe('createDetector: alerting', () => {
   });
 
   it("warns the last-resort topic once of an event on keydrift's own key that fails on every attempt, ops refusing", async () => {
-    // Prepare: KMS throttles every policy read of keydrift's own key, just disabled; the ops key is disabled too.
-    mockLiveKey({ state: 'Disabled' });
-    kmsMock.on(GetKeyPolicyCommand).rejects(kmsError('ThrottlingException', 'Rate exceeded'));
+    // Prepare: the ops key is disabled too.
     topicsKeyDisabled(topics.ops);
-    let clock = Date.parse('2026-11-22T03:00:00Z');
-    const { detect } = makeDetector({ selfKeyArn: KEY }, { now: () => clock });
-    const event = envelope(readRecord('DisableKey__awskmsdg__1'));
 
-    // Act: the invocation and Lambda's two retries.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await expect(detect(structuredClone(event))).rejects.toBeInstanceOf(RetryableKmsError);
-      clock += 90_000;
-    }
+    // Act: KMS throttles every policy read of keydrift's own key, just disabled: each attempt fails.
+    await failSelfKeyEventOnEveryAttempt();
 
     // Assess: the claim kept the last-resort warning, so the retries send it neither there nor to ops again.
     expect(published(LAST_RESORT_TOPIC)).toHaveLength(1);
