@@ -7,7 +7,7 @@ import { TRANSIENT_STATES } from './detector';
 import { PRIMARY_ONLY } from './effects';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { sameJson, stableJson } from './policy';
-import { comment, remediationFor, shellQuote } from './remediation';
+import { comment, type Elsewhere, remediationFor, shellQuote } from './remediation';
 import { knownPaths, lookup, mapEntries, splitPath } from './state';
 import { toIsoSeconds } from './time';
 import type { Actor, ChangeEvent, Finding, ResourceSnapshot } from './types';
@@ -286,6 +286,11 @@ export interface ReconcileInput {
    * as gone with it, but those listed on another key (moved unseen); absent, all of them.
    */
   listedAliasTargets?: ReadonlyMap<string, string | undefined>;
+  /**
+   * What the run knows of other resources: their approved values and their states (the key an alias is approved on,
+   * pending deletion or deleted, takes no alias, which the alias's undo says). Absent, nothing is known of them.
+   */
+  elsewhere?: Elsewhere;
 }
 
 /**
@@ -362,6 +367,8 @@ export function reconcileResource(
       notes: deleted ? aliasesGoneWith(input, news) : deletionCancelled(input, news),
       untouchedDrift,
       approved: (path) => lookup(baseline, path),
+      approvedElsewhere: input.elsewhere?.approved,
+      knownElsewhere: input.elsewhere?.known,
       ...(approvedDeletion !== undefined ? { approvedDeletionDate: approvedDeletion } : {}),
     },
     surroundings,

@@ -56,6 +56,7 @@ import {
   withRestoredGrants,
   withStoreDisconnection,
 } from '../core/reconcile';
+import type { Elsewhere } from '../core/remediation';
 import { knownPaths, lookup, snapshotFromState, withStagedMaterialOf } from '../core/state';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
@@ -215,6 +216,17 @@ interface Invocation {
   broken: number;
   /** The stored custom key stores of keys read `Unavailable`, by store ARN: each loaded once per invocation. */
   keyStores: Map<string, Promise<ResourceSnapshot | undefined>>;
+  /**
+   * Keys' states (`key_state`) by key ARN: as this invocation read them, else as stored (loaded for an alias approved
+   * on the key, once per key and invocation).
+   */
+  keyStates: Map<string, Promise<KeyStates>>;
+}
+
+/** A key's `key_state` as the run knows it, and as approved: what an alias's undo back onto the key depends on. */
+interface KeyStates {
+  known: unknown;
+  approved: unknown;
 }
 
 /**
@@ -339,6 +351,40 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       inv.keyStores.set(arn, loading);
     }
     return withStoreDisconnection(live, await loading, previous);
+  }
+
+  /**
+   * What the run knows of the key an alias found off it is approved on (its undo points the alias back, which KMS
+   * refuses for a key pending deletion or deleted): the key as this invocation read it, else as stored. `undefined`
+   * for any other resource, and for an alias whose move the stored state shows already (no news, no undo).
+   */
+  async function approvedKeyOf(
+    live: ResourceSnapshot,
+    baseline: ResourceSnapshot,
+    previous: ResourceSnapshot | undefined,
+    inv: Invocation,
+  ): Promise<Elsewhere | undefined> {
+    const key = lookup(baseline, 'target_key_id');
+    const target = lookup(live, 'target_key_id');
+    if (
+      live.kind !== 'alias' ||
+      typeof key !== 'string' ||
+      key === target ||
+      lookup(previous, 'target_key_id') === target
+    )
+      return undefined;
+    let loading = inv.keyStates.get(key);
+    if (!loading) {
+      loading = store.load([key]).then((loaded) => ({
+        known: lookup(loaded.states.get(key)?.snapshot, 'key_state'),
+        approved: lookup(loaded.baselines.get(key)?.snapshot, 'key_state'),
+      }));
+      inv.keyStates.set(key, loading);
+    }
+    const states = await loading;
+    const of = (value: unknown) => (arn: string, path: string) =>
+      arn === key && path === 'key_state' ? value : undefined;
+    return { known: of(states.known), approved: of(states.approved) };
   }
 
   // ---- one resource ----
@@ -527,6 +573,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // baseline follows it.
     const goingOn = withApprovedDeletionGoingOn(approved, live, state?.snapshot);
     const drifted = differingPaths(goingOn ?? compared, live, state?.snapshot);
+    // An alias found off its approved key: the undo points it back, unless KMS refuses that key.
+    const elsewhere = await approvedKeyOf(live, compared, state?.snapshot, inv);
     const finding = reconcileResource(
       {
         baseline: compared,
@@ -538,6 +586,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         ...(live.kind === 'key' && isGone(live)
           ? { listedAliasTargets: new Map(world.aliases.map((alias) => [alias.aliasArn, alias.targetKeyArn])) }
           : {}),
+        elsewhere,
       },
       surroundings,
       config,
@@ -671,6 +720,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         run.cursor.counts.keys++;
         const previous = stored?.state?.snapshot;
         const live = withHiddenRotationKept(await withKeyStore(read.snapshot, inv, previous), previous);
+        // Known to this invocation as read: an alias found off it needs no read of the table to know it.
+        const approved = lookup(stored?.baseline?.snapshot, 'key_state');
+        inv.keyStates.set(key.keyArn, Promise.resolve({ known: live.attributes.key_state, approved }));
         await reconcileOne(live, stored ?? {}, world, run, inv, readAt);
       },
       !!stored?.baseline,
@@ -1015,6 +1067,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       failed: 0,
       broken: 0,
       keyStores: new Map(),
+      keyStates: new Map(),
     };
     if (trigger.kind === 'invalid') {
       logger.error('Invalid continuation event: it names no run', { event: raw });

@@ -501,6 +501,55 @@ describe('Reconciling a key in a custom key store', () => {
   });
 });
 
+describe('Reconciling an alias found moved off its approved key', () => {
+  const store = new MemoryStore();
+  const ALIAS = 'arn:aws:kms:eu-west-1:111122223333:alias/payments';
+  const OTHER_KEY = KEY.replace('0f4a6c1e', '1a2b3c4d');
+  const alias = (target: string | null) => snapshotFromState('alias', ALIAS, { target_key_id: target });
+  const onKey = `--key-id ${KEY} --region eu-west-1`;
+  /** The run's knowledge of the approved key: its state, and its approved state. */
+  const knowing = (state: string, approvedState = 'Enabled'): ReconcileInput['elsewhere'] => ({
+    known: (arn, path) => (arn === KEY && path === 'key_state' ? state : undefined),
+    approved: (arn, path) => (arn === KEY && path === 'key_state' ? approvedState : undefined),
+  });
+  const undo = (live: ResourceSnapshot, elsewhere?: ReconcileInput['elsewhere']) =>
+    reconcileResource({ baseline: alias(KEY), live, nowMs: NOW, elsewhere }, store, DEFAULT_CONFIG)?.remediation;
+
+  it('cancels the deletion of the approved key the run knows pending deletion, and enables it, before pointing the alias back', () => {
+    expect(undo(alias(OTHER_KEY), knowing('PendingDeletion'))).toEqual([
+      `aws kms cancel-key-deletion ${onKey}`,
+      `aws kms enable-key ${onKey}`,
+      `aws kms update-alias --alias-name alias/payments --region eu-west-1 --target-key-id ${KEY}`,
+    ]);
+  });
+
+  it('cancels the deletion of the approved key before creating an alias found deleted again', () => {
+    expect(undo(alias(null), knowing('PendingDeletion'))).toEqual([
+      `aws kms cancel-key-deletion ${onKey}`,
+      `aws kms enable-key ${onKey}`,
+      `aws kms create-alias --alias-name alias/payments --region eu-west-1 --target-key-id ${KEY}`,
+    ]);
+  });
+
+  it.each([
+    ['deleted', 'Deleted', 'Enabled', 'is deleted and cannot be a target again'],
+    ['pending deletion as approved', 'PendingDeletion', 'PendingDeletion', 'is pending deletion as approved'],
+  ])(
+    'says the approved key the run knows %s cannot be a target, instead of a command KMS refuses',
+    (_, state, approvedState, says) => {
+      const remediation = undo(alias(OTHER_KEY), knowing(state, approvedState));
+      expect(remediation).toHaveLength(1);
+      expect(remediation?.[0]).toMatch(new RegExp(`^# the approved key ${KEY} ${says}`));
+    },
+  );
+
+  it('points the alias back with the alias command alone when the run knows nothing of the key', () => {
+    expect(undo(alias(OTHER_KEY))).toEqual([
+      `aws kms update-alias --alias-name alias/payments --region eu-west-1 --target-key-id ${KEY}`,
+    ]);
+  });
+});
+
 describe('Reconciling a trail with its baseline', () => {
   const store = new MemoryStore();
   const trail = (kmsKeyId: string) =>

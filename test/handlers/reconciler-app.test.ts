@@ -1843,6 +1843,77 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
   });
 });
 
+describe('Reconciler: an alias found moved off its approved key, that key pending deletion or deleted', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const START = Date.parse('2026-12-01T00:00:00Z');
+  const DELETION = START + 7 * DAY;
+  const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
+  const region = `--region ${REGION}`;
+  const aliasFindingOf = (result: ReconcileResult) => result.findings.find((f) => f.resource === ALIAS);
+  /** The sample record `name` made on `key` at `ms`, in the account's Region, as the detector receives it. */
+  const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
+    envelope({
+      ...sample(name),
+      eventID: `${name}@${ms}`,
+      eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
+      awsRegion: REGION,
+      recipientAccountId: ACCOUNT,
+      requestParameters: { keyId: key.arn },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+      ...fields,
+    });
+
+  it('cancels the deletion of the approved key the run found scheduled, and enables it, before pointing the alias back', async () => {
+    // Prepare: adopted; then, unseen, alias/payments moved to the second key and the first scheduled for deletion.
+    account = accountWith(2);
+    const [approved, other] = customerKeys(account);
+    await reconciler({}, () => START)({});
+    account.aliases.set('alias/payments', other.id);
+    Object.assign(approved, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
+
+    // Act
+    const found = await reconciler({}, () => START + DAY)({});
+
+    // Assess: not the update-alias alone, which KMS refuses for a key pending deletion.
+    expect(aliasFindingOf(found)?.remediation).toEqual([
+      `aws kms cancel-key-deletion --key-id ${approved.arn} ${region}`,
+      `aws kms enable-key --key-id ${approved.arn} ${region}`,
+      `aws kms update-alias --alias-name alias/payments ${region} --target-key-id ${approved.arn}`,
+    ]);
+  });
+
+  it('says the approved key, stored deleted and no longer listed, cannot be a target again', async () => {
+    // Prepare: adopted; alias/payments moved to the second key unseen; then the first key scheduled for deletion and
+    // deleted, both seen by the detector.
+    account = accountWith(2);
+    const [approved, other] = customerKeys(account);
+    await reconciler({}, () => START)({});
+    account.aliases.set('alias/payments', other.id);
+    Object.assign(approved, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
+    const response = {
+      keyId: approved.arn,
+      keyState: 'PendingDeletion',
+      deletionDate: new Date(DELETION).toISOString(),
+    };
+    const scheduled = recorded(approved, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, {
+      responseElements: response,
+    });
+    await detector(() => START + 61_000)(scheduled);
+    account.keys.delete(approved.arn);
+    const deleted = recorded(approved, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
+    await detector(() => DELETION + 60 * 60_000)(deleted);
+    expect(await snapshotOf(approved.arn, 'STATE')).toMatchObject({ key_state: 'Deleted' });
+
+    // Act
+    const found = await reconciler({}, () => DELETION + DAY)({});
+
+    // Assess
+    expect(aliasFindingOf(found)?.remediation).toEqual([
+      `# the approved key ${approved.arn} is deleted and cannot be a target again: point the alias at its replacement, then approve that: keydrift baseline accept ${ALIAS} ${region}`,
+    ]);
+  });
+});
+
 describe("Reconciler: keydrift's own keys", () => {
   it.each([
     ['main key', 'selfKeyArn'],
