@@ -728,9 +728,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     // UpdateAlias: the key the alias left is known only from the stored alias, so it is loaded now.
     const missing = [effect.resource, ...effect.related.map((r) => r.resource)].filter((arn) => !requested.has(arn));
     // An alias's approved key, as keydrift stored it: pending deletion or deleted, it takes no alias, which the alias's
-    // undo says. Only read: nothing of it is saved from this event.
+    // undo says. Only read: nothing of it is saved from this event. A denied call's finding has no undo: not read then.
     const approvedKey =
-      effect.kind === 'alias' ? lookup(loaded.baselines.get(effect.resource)?.snapshot, 'target_key_id') : undefined;
+      effect.kind === 'alias' && !event.errorCode
+        ? lookup(loaded.baselines.get(effect.resource)?.snapshot, 'target_key_id')
+        : undefined;
     const readOnly =
       typeof approvedKey === 'string' && !requested.has(approvedKey) && !missing.includes(approvedKey)
         ? [approvedKey]

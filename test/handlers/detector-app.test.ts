@@ -2594,6 +2594,39 @@ describe('createDetector: aliases and concurrency', () => {
     expect(saved.states.get(alias)?.snapshot.attributes.target_key_id).toBe(KEY);
   });
 
+  it('loads not the key an alias is approved on for a denied call on the alias, whose finding has no undo', async () => {
+    // Prepare: Alice, a planned principal, created alias/my_alias on OLD_KEY (approved there); Mallory moved it to KEY.
+    const config = parseDetectionConfig({ plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'] });
+    const { detect } = makeDetector({ config }, { now: () => Date.parse('2020-11-13T23:20:00Z') });
+    const alias = 'arn:aws:kms:us-west-2:111122223333:alias/my_alias';
+    const createOn = (key: string, fields: Json) =>
+      Object.assign(readRecord('CreateAlias__awskmsdg__1'), {
+        requestParameters: { aliasName: 'alias/my_alias', targetKeyId: key },
+        resources: [{ ARN: key }, { ARN: alias }],
+        ...fields,
+      });
+    kmsMock.on(DescribeKeyCommand, { KeyId: alias }).resolves(liveKey({ arn: OLD_KEY }).describe);
+    await detect(envelope(createOn(OLD_KEY, { eventTime: '2020-11-13T23:00:00Z' })));
+    kmsMock.on(DescribeKeyCommand, { KeyId: alias }).resolves(liveKey({ arn: KEY }).describe);
+    const moved = readRecord('UpdateAlias__awskmsdg__1');
+    moved.userIdentity = { ...(moved.userIdentity as Json), arn: 'arn:aws:iam::111122223333:user/Mallory' };
+    await detect(envelope(moved));
+    const loadsBefore = table.calls.filter((c) => c.command === 'BatchGetItemCommand').length;
+
+    // Act: the alias created again on KEY, which KMS refuses (it exists).
+    const refused = createOn(KEY, {
+      eventID: 'refused',
+      eventTime: '2020-11-13T23:19:00Z',
+      errorCode: 'AlreadyExistsException',
+      errorMessage: 'An alias with the name alias/my_alias already exists',
+    });
+    const { finding } = await detect(envelope(refused));
+
+    // Assess: the event's resources are loaded, and nothing more.
+    expect(finding).toMatchObject({ event: 'CreateAlias', resource: alias, status: 'denied', remediation: [] });
+    expect(table.calls.filter((c) => c.command === 'BatchGetItemCommand').length - loadsBefore).toBe(1);
+  });
+
   it("records the key's aliases gone with it when KMS deletes the key, loading them from the key's stored aliases", async () => {
     // Prepare: alias/ExampleAlias created on KEY (CreateAlias__awskmsdg__1, judged); KMS then deletes the key, and the
     // alias with it (no DeleteAlias event).
