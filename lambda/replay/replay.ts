@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -78,6 +78,18 @@ interface InputList {
 }
 
 /**
+ * Why a path that cannot be followed is missing: it does not exist, or it is a symlink whose target does not (`ls`
+ * lists it, so "no such file" alone would send the user looking at the wrong name).
+ */
+function whyMissing(path: string): string {
+  try {
+    return `broken symlink to ${readlinkSync(path)} (no such file or folder)`;
+  } catch {
+    return 'no such file or folder';
+  }
+}
+
+/**
  * Expands the given paths: folders recursively (log files only, in name order), files as given. Each folder
  * and file is taken once by its real path, so a path named twice or a symlink loop (`up -> ..`) reads nothing twice.
  * A folder named that holds no log file, at any depth, is skipped by name (a file or folder reached again counts as
@@ -106,7 +118,7 @@ export function listInputs(paths: string[]): InputList {
       // Only a path named can be mistyped; one found in a folder (a broken symlink) leaves the replay complete.
       list.skipped.push(
         (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? { source: path, reason: 'no such file or folder', ...(named ? { missing: true as const } : {}) }
+          ? { source: path, reason: whyMissing(path), ...(named ? { missing: true as const } : {}) }
           : { source: path, reason: (error as Error).message },
       );
       return 0;

@@ -572,11 +572,13 @@ describe('folder entries that cannot be read as log files', () => {
     }
   });
 
-  test('a broken symlink in a folder is reported, but is no named path that does not exist: the exit follows the findings', () => {
+  test('a broken symlink in a folder is reported as one, naming its target, but is no named path that does not exist: the exit follows the findings', () => {
     const dir = logFolder();
     fs.symlinkSync(path.join(dir, 'gone.json'), path.join(dir, 'a', 'moved.json'));
     const result = runKeydrift(['replay', dir], { cwd: tempDir() });
-    expect(result.stderr).toContain(`skipped ${path.join(dir, 'a', 'moved.json')}: no such file or folder`);
+    expect(result.stderr).toContain(
+      `skipped ${path.join(dir, 'a', 'moved.json')}: broken symlink to ${path.join(dir, 'gone.json')} (no such file or folder)`,
+    );
     expect(result.stderr).not.toContain('do not exist');
     expect(result.status).toBe(1);
   });
