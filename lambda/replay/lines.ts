@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { lineOfByte, scanUtf8 } from './utf8';
 
 export interface LinesOptions {
   gzip: boolean;
@@ -21,6 +22,8 @@ export interface LinesEnd {
   bytes: number;
   /** Why the reading stopped before the end of the file: the gzip data ends mid-stream, is corrupt, or a read failed. */
   error?: { truncated: boolean; message: string };
+  /** Byte sequences that are no UTF-8 (each read as U+FFFD): how many, and the first's offset and line. */
+  notUtf8?: { count: number; first: number; line: number };
 }
 
 /** Thrown inside the pipeline when `onLine` asks to stop. */
@@ -79,8 +82,23 @@ export async function eachLine(
     else onLine(parts.join(''), line);
   };
 
+  let notUtf8: LinesEnd['notUtf8'];
+  // The start of a character the last chunk ended inside, checked with the next chunk.
+  let carry: Buffer | undefined;
+  const checkUtf8 = (chunk: Buffer): void => {
+    const data = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const offset = bytes - (carry?.length ?? 0);
+    const scan = scanUtf8(data);
+    carry = scan.complete < data.length ? Buffer.from(data.subarray(scan.complete)) : undefined;
+    if (!scan.count) return;
+    // The lines before this chunk are counted; the carry holds no line break.
+    notUtf8 ??= { count: 0, first: offset + scan.first, line: lineOfByte(data, scan.first, line + 1) };
+    notUtf8.count += scan.count;
+  };
+
   const consume = async (chunks: AsyncIterable<Buffer>) => {
     for await (const chunk of chunks) {
+      checkUtf8(chunk);
       const text = decoder.write(chunk);
       take(bytes === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       bytes += chunk.length;
@@ -91,7 +109,7 @@ export async function eachLine(
     if (options.gzip) await pipeline(file, createGunzip(), consume);
     else await pipeline(file, consume);
     finish();
-    return { bytes };
+    return { bytes, notUtf8 };
   } catch (error) {
     if (stopped) return { bytes };
     const { code, message } = error as NodeJS.ErrnoException;
@@ -102,6 +120,6 @@ export async function eachLine(
     } catch (fromOnLine) {
       if (fromOnLine !== STOP) throw fromOnLine;
     }
-    return { bytes, error: { truncated, message } };
+    return { bytes, error: { truncated, message }, notUtf8 };
   }
 }

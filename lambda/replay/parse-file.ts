@@ -4,6 +4,7 @@ import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { classifyRecord, jsonType } from '../core/normalize';
 import { eachLine } from './lines';
 import { fingerprint } from './seen-ids';
+import { notUtf8, utf8Error } from './utf8';
 
 /** A watched write found in an input, with where it came from (for error messages). */
 export interface LocatedRecord {
@@ -621,6 +622,9 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   if (text.includes('\uFEFF')) text = text.replace(JOINED_FILE_MARK, ' ');
   if (text.trim() === '') return { ...result, fileError: 'empty file' };
   const parsed = parseText(text, result);
+  // Said, not refused: the records around such bytes are whole, and one holding them is still judged as it reads.
+  const invalid = data[0] === 0xff && data[1] === 0xfe ? undefined : notUtf8(data);
+  if (invalid && !parsed.fileError) parsed.recordErrors.unshift(invalid);
   if (!truncated) return parsed;
   const cut = `truncated gzip file (the data ends after ${mib(data.length)})`;
   if (parsed.fileError) return { ...parsed, fileError: `${cut}: ${parsed.fileError.replace(CUT, '')}` };
@@ -765,6 +769,7 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
   if (broken) scan(broken.text, broken.origin);
   if (read.values === 0 || first) return undefined;
   result.bytes = end.bytes;
+  if (end.notUtf8) result.recordErrors.unshift(utf8Error(end.notUtf8.count, end.notUtf8.first, end.notUtf8.line));
   if (end.error) {
     result.recordErrors.push(
       `truncated gzip file (the data ends after ${mib(end.bytes)}): the ${result.records} complete record(s) before the cut were read`,

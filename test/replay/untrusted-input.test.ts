@@ -431,6 +431,49 @@ describe('a byte order mark', () => {
   });
 });
 
+describe('bytes that are no UTF-8 (a Latin-1 export, a corrupted copy)', () => {
+  /** JSON Lines whose second record names its caller's agent in Latin-1: `é` as the one byte 0xE9. */
+  const latin1Lines = (first: Json): Buffer => {
+    const utf8 = Buffer.from(jsonLines([first, { ...sample('TagResource__awskmsdg__1'), userAgent: 'caf\u00e9' }]));
+    const e = utf8.indexOf('caf\u00e9') + 3;
+    return Buffer.concat([utf8.subarray(0, e), Buffer.from([0xe9]), utf8.subarray(e + 2)]);
+  };
+
+  test('are reported by byte and line, plain or gzipped, read whole or as a stream; every record still counts', async () => {
+    // Prepare
+    const dir = tempDir();
+    const bytes = latin1Lines(sample('DisableKey__awskmsdg__1'));
+    const plain = writeFile(path.join(dir, 'events.jsonl'), bytes);
+    const gz = writeFile(path.join(dir, 'events.jsonl.gz'), gzipSync(bytes));
+    const said = `not valid UTF-8 (1 byte sequence(s), the first at byte ${bytes.indexOf(0xe9)}, line 2): each is read as U+FFFD`;
+    for (const streamFromBytes of [undefined, 1]) {
+      // Act
+      const { findings, summary } = await replayInProcess([plain, gz], { streamFromBytes });
+      // Assess
+      expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'TagResource']);
+      expect(summary.recordErrors).toEqual([`${plain}: ${said}`, `${gz}: ${said}`]);
+    }
+  });
+
+  test('read as a stream, a valid character split between two chunks is none of them; offsets count across chunks', async () => {
+    // Prepare: a line of three-byte characters past the first chunk (1 MiB, which 3 does not divide), then the byte.
+    const dir = tempDir();
+    const bytes = latin1Lines({ ...sample('DisableKey__awskmsdg__1'), userAgent: '\u20ac'.repeat(400_000) });
+    const valid = jsonLines([{ ...sample('DisableKey__awskmsdg__1'), userAgent: '\u20ac'.repeat(400_000) }]);
+    const files = [
+      writeFile(path.join(dir, 'latin1.jsonl'), bytes),
+      writeFile(path.join(dir, 'latin1.jsonl.gz'), gzipSync(bytes)),
+      writeFile(path.join(dir, 'valid.jsonl'), valid),
+      writeFile(path.join(dir, 'valid.jsonl.gz'), gzipSync(valid)),
+    ];
+    // Act
+    const { summary } = await replayInProcess(files, { streamFromBytes: 1 });
+    // Assess
+    const said = `not valid UTF-8 (1 byte sequence(s), the first at byte ${bytes.indexOf(0xe9)}, line 2): each is read as U+FFFD`;
+    expect(summary.recordErrors).toEqual([`${files[0]}: ${said}`, `${files[1]}: ${said}`]);
+  });
+});
+
 describe('an input too large to read (a decompression bomb)', () => {
   /** A gzipped log that expands far past the small cap the tests use (a real bomb passes V8's string limit). */
   const bigText = () => JSON.stringify({ Records: Array.from({ length: 200 }, () => sample('Decrypt__awskmsdg__2')) });
