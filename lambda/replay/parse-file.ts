@@ -494,6 +494,8 @@ function gunzip(buffer: Buffer, maxBytes: number): { data: Buffer; truncated: bo
     // "unexpected end of file": decompressing again without asking for the end gives the partial output.
     const partial = code === 'Z_BUF_ERROR' ? partialGunzip(buffer, options) : undefined;
     if (partial?.length) return { data: partial, truncated: true };
+    // Cut in its header or first block's (a download stopped in its first bytes): truncated too, not some other fault.
+    if (partial) return { error: `truncated gzip file (it ends after ${mib(buffer.length)}, before any data)` };
     return { error: `not a valid gzip file (${message})` };
   }
 }

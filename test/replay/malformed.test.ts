@@ -321,6 +321,21 @@ describe('a truncated input (a partial download or copy)', () => {
     ]);
     expect(summary).toMatchObject({ inputsRead: 0, records: 0, recordErrors: [] });
   });
+
+  test('a gzipped log file cut in its first bytes, before any data, is skipped as a truncated gzip file, not as no gzip', async () => {
+    // Prepare: a real log file, gzipped, cut inside its gzip header, and inside the first block's code tables.
+    const dir = tempDir();
+    const gz = gzipSync(JSON.stringify({ Records: exampleRecords() }));
+    const inHeader = writeFile(path.join(dir, 'header.json.gz'), gz.subarray(0, 5));
+    const inTables = writeFile(path.join(dir, 'tables.json.gz'), gz.subarray(0, 40));
+    // Act
+    const { summary } = await replayInProcess([inHeader, inTables]);
+    // Assess
+    expect(summary.skipped).toEqual([
+      { source: inHeader, reason: 'truncated gzip file (it ends after 5 bytes, before any data)' },
+      { source: inTables, reason: 'truncated gzip file (it ends after 40 bytes, before any data)' },
+    ]);
+  });
 });
 
 describe('a broken record inside a log file or a stream of values', () => {
