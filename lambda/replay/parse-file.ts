@@ -371,6 +371,19 @@ function nextValueStart(text: string, value: Span): number | undefined {
   return match && match.index < value.end ? match.index : undefined;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters JSON refuses raw in a string are the point.
+const CONTROL = /[\u0000-\u001f]/g;
+
+/**
+ * Whether a value that failed to parse is whole but for control characters written raw in its strings (a line break
+ * or tab an exporter did not escape): it then parses once each is a space. A line break in a string that a `{` follows
+ * looks like the start of the next value, and the value was reported broken off there, or truncated when last.
+ */
+function onlyRawControls(text: string, value: Span, error: string): boolean {
+  if (!error.startsWith('Bad control character')) return false;
+  return parseJson(text.slice(value.start, value.end).replace(CONTROL, ' ')).error === undefined;
+}
+
 const REST_OF_LINE = /[ \t\r]*(?:\n|$)/y;
 const BLANKS = /\s*/y;
 
@@ -415,7 +428,8 @@ function scanValues(
   for (let index = 0; index < values.spans.length; index++) {
     let span = values.spans[index];
     const whole = parseJson(text.slice(span.start, span.end));
-    const next = whole.error === undefined ? undefined : nextValueStart(text, span);
+    const next =
+      whole.error === undefined || onlyRawControls(text, span, whole.error) ? undefined : nextValueStart(text, span);
     const many = count > 0 || values.spans.length > 1 || next !== undefined;
     const value = ++count;
     if (next !== undefined) span = { start: span.start, end: next };

@@ -93,6 +93,31 @@ describe('JSON Lines with a bad line', () => {
     expect(summary.recordErrors).toEqual([expect.stringMatching(new RegExp(`^${file}: line 3: not valid JSON \\(`))]);
   });
 
+  test('a line break written raw in a string, a `{` after it, is reported where it is, not as broken off or truncated', async () => {
+    // Prepare: the middle line's, then the last line's userAgent holds a raw line break (an exporter that did not escape it).
+    const dir = tempDir();
+    const rawBreak = (record: Json) =>
+      JSON.stringify({ ...record, userAgent: 'aws-cli\n{x}' }).replace('aws-cli\\n{x}', 'aws-cli\n{x}');
+    const records = GOOD.map(sample);
+    const middle = `${JSON.stringify(records[0])}\n${rawBreak(records[1])}\n${JSON.stringify(records[2])}\n`;
+    const last = `${JSON.stringify(records[0])}\n${JSON.stringify(records[2])}\n${rawBreak(records[1])}\n`;
+    const files = [writeFile(path.join(dir, 'middle.jsonl'), middle), writeFile(path.join(dir, 'last.jsonl'), last)];
+    const at = (text: string) => {
+      const position = text.indexOf('aws-cli\n{x}') + 'aws-cli'.length;
+      const line = text.slice(0, position).split('\n').length;
+      return `at position ${position} (line ${line} column ${position - text.lastIndexOf('\n', position - 1)})`;
+    };
+    const said = (file: string, text: string, value: number) =>
+      `${file}: value ${value} (line ${value}): not valid JSON (Bad control character in string literal in JSON ${at(text)})`;
+    for (const streamFromBytes of [undefined, 1]) {
+      // Act
+      const { findings, summary } = await replayInProcess(files, { streamFromBytes });
+      // Assess
+      expect(findings.map((f) => f.event).sort()).toEqual(['DisableKey', 'UpdateAlias']);
+      expect(summary.recordErrors).toEqual([said(files[0], middle, 2), said(files[1], last, 3)]);
+    }
+  });
+
   test('the same in a gzipped file, with a line that is JSON but not an object', async () => {
     const file = path.join(tempDir(), 'events.jsonl.gz');
     writeFile(file, gzipSync(`${JSON.stringify(sample('EnableKey__awskmsdg__1'))}\n"just a string"\n`));
