@@ -91,7 +91,7 @@ const isDigest = (value: Record<string, unknown>): boolean => 'digestStartTime' 
 function whyNothing(value: unknown): string {
   if (Array.isArray(value))
     return value.length ? 'no element is a CloudTrail log file, record or event' : 'an empty array';
-  if (!isObject(value)) return `${value === null ? 'null' : typeof value}, not a JSON object`;
+  if (!isObject(value)) return `${jsonType(value)}, not a JSON object`;
   if ('Records' in value) return '"Records" is not an array';
   return 'not a CloudTrail log file, CloudTrail record or EventBridge event';
 }
@@ -118,7 +118,7 @@ function collect(value: unknown, where: string, result: FileResult, item = false
     return content;
   }
   if (!isObject(value)) {
-    result.recordErrors.push(`${where || 'content'}: not a JSON object`);
+    result.recordErrors.push(`${where || 'content'}: ${jsonType(value)}, not a JSON object`);
     return false;
   }
   const list = Array.isArray(value.Records) ? 'Records' : isLookupEvents(value.Events) ? 'Events' : undefined;
@@ -175,7 +175,7 @@ function countRecord(value: unknown, where: string, result: FileResult): void {
     return;
   }
   if (!isObject(record)) {
-    result.recordErrors.push(`${where}: not a JSON object`);
+    result.recordErrors.push(`${where}: ${jsonType(record)}, not a JSON object`);
     return;
   }
   const detailType = record['detail-type'];

@@ -297,8 +297,8 @@ describe('replay() reads', () => {
     );
     expect(summary).toMatchObject({ records: 5, writes: 3, reads: 1, others: 1 });
     expect(summary.recordErrors).toEqual([
-      `${file}: value 3 (line 3) Records[1]: not a JSON object`,
-      `${file}: line ${lastLine}: not a JSON object`,
+      `${file}: value 3 (line 3) Records[1]: a string, not a JSON object`,
+      `${file}: line ${lastLine}: a number, not a JSON object`,
     ]);
   });
 

@@ -79,7 +79,7 @@ describe('a large JSON Lines file, read as a stream', () => {
     expect(whole.recordErrors).toEqual([
       'line 2: broken off where line 3 starts',
       expect.stringMatching(/^line 3 Records\[2\]: not valid JSON \(/),
-      'line 5: not a JSON object',
+      'line 5: a string, not a JSON object',
       expect.stringMatching(/^line 6: not valid JSON \(.* at position \d+ \(line 6 column 24\)\)$/),
     ]);
     expect(found(whole).writes).toEqual(['line 1', 'line 3 Records[1]', 'value 4 (line 4)', 'value 5 (line 4)']);

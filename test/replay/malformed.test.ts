@@ -123,7 +123,7 @@ describe('JSON Lines with a bad line', () => {
     writeFile(file, gzipSync(`${JSON.stringify(sample('EnableKey__awskmsdg__1'))}\n"just a string"\n`));
     const { findings, summary } = await replayInProcess([file]);
     expect(findings.map((f) => f.event)).toEqual(['EnableKey']);
-    expect(summary.recordErrors).toEqual([`${file}: line 2: not a JSON object`]);
+    expect(summary.recordErrors).toEqual([`${file}: line 2: a string, not a JSON object`]);
   });
 });
 
@@ -154,7 +154,7 @@ describe('a record that cannot be judged', () => {
       expect.arrayContaining([
         `${file}: Records[0]: EnableKey has no valid eventTime ("yesterday")`,
         expect.stringMatching(new RegExp(`^${file}: Records\\[1\\]: DisableKey .*names no key`)),
-        `${file}: Records[2]: not a JSON object`,
+        `${file}: Records[2]: a number, not a JSON object`,
       ]),
     );
     expect(summary.recordErrors).toHaveLength(3);

@@ -84,7 +84,7 @@ describe('eventTime values AWS never writes', () => {
 });
 
 describe('values that are no records', () => {
-  test('a string, a number, null and a nested array inside Records are each an error naming the record, not another service', async () => {
+  test('a string, a number, null and a nested array inside Records are each an error naming the record and what it is, not another service', async () => {
     // Prepare
     const file = writeFile(path.join(tempDir(), 'log.json'), {
       Records: ['a string', 42, null, [sample('EnableKey__awskmsdg__1')], sample('DisableKey__awskmsdg__1')],
@@ -93,7 +93,11 @@ describe('values that are no records', () => {
     const { findings, summary } = await replayInProcess([file]);
     // Assess
     expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
-    expect(summary.recordErrors).toEqual([0, 1, 2, 3].map((i) => `${file}: Records[${i}]: not a JSON object`));
+    expect(summary.recordErrors).toEqual(
+      ['a string', 'a number', 'null', 'an array'].map(
+        (what, i) => `${file}: Records[${i}]: ${what}, not a JSON object`,
+      ),
+    );
     expect(summary).toMatchObject({ records: 1, writes: 1, others: 0 });
   });
 
@@ -253,7 +257,7 @@ describe('inputs with nothing to replay', () => {
     ['records-string.json', '{"Records": "x"}', '"Records" is not an array'],
     ['package.json', '{"name": "not-a-log"}', 'not a CloudTrail log file, CloudTrail record or EventBridge event'],
     ['null.json', 'null', 'null, not a JSON object'],
-    ['number.json', '42', 'number, not a JSON object'],
+    ['number.json', '42', 'a number, not a JSON object'],
     ['empty-array.json', '[]', 'an empty array'],
   ];
 
