@@ -2594,7 +2594,7 @@ describe('createDetector: aliases and concurrency', () => {
     expect(saved.states.get(alias)?.snapshot.attributes.target_key_id).toBe(KEY);
   });
 
-  it('loads not the key an alias is approved on for a denied call on the alias, whose finding has no undo', async () => {
+  it('does not load the key an alias is approved on for a denied call on the alias, whose finding has no undo', async () => {
     // Prepare: Alice, a planned principal, created alias/my_alias on OLD_KEY (approved there); Mallory moved it to KEY.
     const config = parseDetectionConfig({ plannedPrincipals: ['arn:aws:iam::111122223333:user/Alice'] });
     const { detect } = makeDetector({ config }, { now: () => Date.parse('2020-11-13T23:20:00Z') });
