@@ -356,7 +356,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   /**
    * What the run knows of the key an alias found off it is approved on (its undo points the alias back, which KMS
    * refuses for a key pending deletion or deleted): the key as this invocation read it, else as stored. `undefined`
-   * for any other resource, and for an alias whose move the stored state shows already (no news, no undo).
+   * for any other resource, and for an alias whose move the stored state shows already (no news, no undo). A stored
+   * state that cannot be read is logged and left unknown (the undo points the alias back, as with no record of the
+   * key): the alias's drift is alerted all the same, and the next alias on the key reads it again.
    */
   async function approvedKeyOf(
     live: ResourceSnapshot,
@@ -375,10 +377,21 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       return undefined;
     let loading = inv.keyStates.get(key);
     if (!loading) {
-      loading = store.load([key]).then((loaded) => ({
-        known: lookup(loaded.states.get(key)?.snapshot, 'key_state'),
-        approved: lookup(loaded.baselines.get(key)?.snapshot, 'key_state'),
-      }));
+      loading = store.load([key]).then(
+        (loaded) => ({
+          known: lookup(loaded.states.get(key)?.snapshot, 'key_state'),
+          approved: lookup(loaded.baselines.get(key)?.snapshot, 'key_state'),
+        }),
+        (error) => {
+          inv.keyStates.delete(key);
+          logger.warn("The approved key of an alias could not be read: the alias's undo assumes it usable", {
+            resource: live.arn,
+            key,
+            error: describe(error),
+          });
+          return { known: undefined, approved: undefined };
+        },
+      );
       inv.keyStates.set(key, loading);
     }
     const states = await loading;

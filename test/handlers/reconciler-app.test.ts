@@ -1882,9 +1882,11 @@ describe('Reconciler: an alias found moved off its approved key, that key pendin
     ]);
   });
 
-  it('says the approved key, stored deleted and no longer listed, cannot be a target again', async () => {
-    // Prepare: adopted; alias/payments moved to the second key unseen; then the first key scheduled for deletion and
-    // deleted, both seen by the detector.
+  /**
+   * Adopted; alias/payments moved to the second key unseen; then the first key scheduled for deletion and deleted,
+   * both seen by the detector. Returns the key.
+   */
+  async function approvedKeyDeletedAsRecorded(): Promise<FakeKey> {
     account = accountWith(2);
     const [approved, other] = customerKeys(account);
     await reconciler({}, () => START)({});
@@ -1903,6 +1905,12 @@ describe('Reconciler: an alias found moved off its approved key, that key pendin
     const deleted = recorded(approved, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
     await detector(() => DELETION + 60 * 60_000)(deleted);
     expect(await snapshotOf(approved.arn, 'STATE')).toMatchObject({ key_state: 'Deleted' });
+    return approved;
+  }
+
+  it('says the approved key, stored deleted and no longer listed, cannot be a target again', async () => {
+    // Prepare
+    const approved = await approvedKeyDeletedAsRecorded();
 
     // Act
     const found = await reconciler({}, () => DELETION + DAY)({});
@@ -1910,6 +1918,25 @@ describe('Reconciler: an alias found moved off its approved key, that key pendin
     // Assess
     expect(aliasFindingOf(found)?.remediation).toEqual([
       `# the approved key ${approved.arn} is deleted and cannot be a target again: point the alias at its replacement, then approve that: keydrift baseline accept ${ALIAS} ${region}`,
+    ]);
+  });
+
+  it('still reports the alias, pointing it back, when the stored state of its approved key cannot be read', async () => {
+    // Prepare: the read of the approved key's stored state fails (DynamoDB throttling past the SDK's retries).
+    const approved = await approvedKeyDeletedAsRecorded();
+    table.failOnce(
+      (command, input) => command === 'BatchGetItemCommand' && JSON.stringify(input).includes(approved.arn),
+      throttlingError(),
+    );
+
+    // Act
+    const found = await reconciler({}, () => DELETION + DAY)({});
+
+    // Assess: the alias's drift is alerted, not left to the next run; its undo is the one keydrift gives knowing
+    // nothing of the key.
+    expect(found.counts).toMatchObject({ failures: 0 });
+    expect(aliasFindingOf(found)?.remediation).toEqual([
+      `aws kms update-alias --alias-name alias/payments ${region} --target-key-id ${approved.arn}`,
     ]);
   });
 });
