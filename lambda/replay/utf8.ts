@@ -33,7 +33,11 @@ export function scanUtf8(data: Uint8Array): Utf8Scan {
     const byte = data[data.length - back];
     if (byte < 0x80) break;
     if (byte >= 0xc0) {
-      if ((lead(byte)?.follow ?? 0) >= back) complete = data.length - back;
+      // Only a start UTF-8 can go on from: E0 80 or F4 90 is invalid whatever follows.
+      const expected = lead(byte);
+      const next = data[data.length - back + 1];
+      if (expected && expected.follow >= back && (back === 1 || (next >= expected.low && next <= expected.high)))
+        complete = data.length - back;
       break;
     }
   }
