@@ -272,29 +272,6 @@ function withLine(
   return `${message.slice(0, position.index)}at position ${origin.position + at} (line ${lineAt(at)} column ${column})`;
 }
 
-/** The longest value whose unexpected token {@link withPosition} looks for: it parses the value about 20 times. */
-const MAX_LOCATED = 1024 * 1024;
-
-/**
- * Adds where JSON.parse met an unexpected token, which Node's message leaves out (`Unexpected token 'F', ..."ly":
- * False,"... is not valid JSON`: Python's True/False/None, NaN, an unquoted or single-quoted string): the shortest
- * prefix of the value that fails on that token rather than on its end ends just past it.
- */
-function withPosition(error: string, value: string): string {
-  if (!error.startsWith('Unexpected token') || /at position \d+/.test(error) || value.length > MAX_LOCATED)
-    return error;
-  const failsWithin = (length: number) => parseJson(value.slice(0, length)).error?.startsWith('Unexpected token');
-  if (!failsWithin(value.length)) return error;
-  let low = 1;
-  let high = value.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (failsWithin(middle)) high = middle;
-    else low = middle + 1;
-  }
-  return `${error}, at position ${high - 1}`;
-}
-
 /** Where one JSON value (or what should be one) lies in a text, `end` excluded. */
 interface Span {
   start: number;
@@ -480,14 +457,14 @@ function scanValues(
       stop = (elements) =>
         `truncated (${elements === undefined ? 'the input ends inside it' : `the ${LIST_NAMES[container?.key ?? '']} ends after ${elements} record(s)`})`;
     }
-    const report = (name: string, { start, end }: Span, error: string, stopped: boolean) =>
+    const report = (name: string, offset: number, error: string, stopped: boolean) =>
       result.recordErrors.push(
         stopped && stop
           ? `${name}: ${stop()}`
-          : `${name}: not valid JSON (${withLine(withPosition(error, text.slice(start, end)), text, start, lineAt, origin)})`,
+          : `${name}: not valid JSON (${withLine(error, text, offset, lineAt, origin)})`,
       );
     if (container === undefined) {
-      report(where || 'content', span, whole.error, true);
+      report(where || 'content', span.start, whole.error, true);
       continue;
     }
     const elements = splitValues(text, container.open, span.end, ']');
@@ -503,14 +480,14 @@ function scanValues(
       }
       broken++;
       endsInElement = stop !== undefined && elements.cut && i === elements.spans.length - 1;
-      report(name, element, item.error, endsInElement);
+      report(name, element.start, item.error, endsInElement);
     });
     if (stop && !endsInElement) {
       // The value stops between two elements, or after the last one.
       result.recordErrors.push(`${where ? `${where}: ` : ''}${stop(elements.spans.length)}`);
     } else if (!broken) {
       // Every element parses: the error is elsewhere in the value.
-      report(where || 'content', span, whole.error, false);
+      report(where || 'content', span.start, whole.error, false);
     }
   }
   return { ...found, values: count };
@@ -611,7 +588,7 @@ function parseText(text: string, result: FileResult): FileResult {
         ? `${CUT}the input ends inside ${cutIn === 'content' ? 'its first value' : cutIn}`
         : found.parsed
           ? 'holds no CloudTrail records (no value is a CloudTrail log file, record or event)'
-          : `not valid JSON or JSON Lines (${withLine(withPosition((error as Error).message, text), text)})`,
+          : `not valid JSON or JSON Lines (${withLine((error as Error).message, text)})`,
     };
   }
   if (isObject(whole) && isDigest(whole)) return { ...result, skipped: DIGEST_SKIPPED };

@@ -383,41 +383,6 @@ describe('a broken record inside a log file or a stream of values', () => {
     ]);
   });
 
-  test("a token JSON has not (Python's False) is placed by line and column, whole value or record", async () => {
-    // Prepare: PutKeyPolicy (Records[7]) written by Python's print, its readOnly False; the same record alone.
-    const records = exampleRecords().map((r) => JSON.stringify(r, null, 2));
-    records[7] = records[7].replace('"readOnly": false', '"readOnly": False');
-    const text = `{"Records": [\n${records.join(',\n')}\n]}\n`;
-    const dir = tempDir();
-    const log = writeFile(path.join(dir, 'log.json'), text);
-    const alone = writeFile(path.join(dir, 'record.json'), records[7]);
-    const place = (within: string) => {
-      const position = within.indexOf('False');
-      const line = within.slice(0, position).split('\n').length;
-      return `at position ${position} (line ${line} column ${position - within.lastIndexOf('\n', position - 1)})`;
-    };
-    // Act
-    const { summary } = await replayInProcess([log, alone]);
-    // Assess
-    expect(summary.recordErrors).toEqual([
-      expect.stringMatching(
-        new RegExp(
-          `^${log}: Records\\[7\\]: not valid JSON \\(Unexpected token 'F', [^]+ is not valid JSON, ${place(text).replace(/[()]/g, '\\$&')}\\)$`,
-        ),
-      ),
-    ]);
-    expect(summary.skipped).toEqual([
-      {
-        source: alone,
-        reason: expect.stringMatching(
-          new RegExp(
-            `^not valid JSON or JSON Lines \\(Unexpected token 'F', [^]+ is not valid JSON, ${place(records[7]).replace(/[()]/g, '\\$&')}\\)$`,
-          ),
-        ),
-      },
-    ]);
-  });
-
   test('through the binary, the file is read: the bad record is reported and the exit follows the findings', () => {
     const records = exampleRecords().map((r) => JSON.stringify(r, null, 2));
     records[3] = records[3].replace(',\n', '\n');
