@@ -888,10 +888,40 @@ describe('Reconciler: a revoked grant re-created by its remediation', () => {
   });
 });
 
-describe('Reconciler: keys found pending deletion', () => {
-  const DAY = 24 * 60 * 60 * 1000;
-  const START = Date.parse('2026-12-01T00:00:00Z');
+/** The sample record `name` made on `key` at `ms`, in the account's Region, as the detector receives it. */
+const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
+  envelope({
+    ...sample(name),
+    eventID: `${name}@${ms}`,
+    eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
+    awsRegion: REGION,
+    recipientAccountId: ACCOUNT,
+    requestParameters: { keyId: key.arn },
+    resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
+    ...fields,
+  });
 
+/** Days of a key's deletion: adopted at START, deleted 7 days on. */
+const DAY = 24 * 60 * 60 * 1000;
+const START = Date.parse('2026-12-01T00:00:00Z');
+const DELETION = START + 7 * DAY;
+
+/** `key` scheduled for deletion on DELETION a minute after START, the detector told: its finding. */
+async function deletionScheduledSeen(key: { arn: string }, config = parseDetectionConfig({})) {
+  Object.assign(key, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
+  const response = { keyId: key.arn, keyState: 'PendingDeletion', deletionDate: new Date(DELETION).toISOString() };
+  const schedule = recorded(key, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, { responseElements: response });
+  return (await detector(() => START + 61_000, config)(schedule)).finding;
+}
+
+/** KMS deletes `key` 40 minutes after DELETION, the detector told an hour after: its finding. */
+async function deletionSeen(key: { arn: string }, config = parseDetectionConfig({})) {
+  account.keys.delete(key.arn);
+  const deleteKey = recorded(key, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
+  return (await detector(() => DELETION + 60 * 60_000, config)(deleteKey)).finding;
+}
+
+describe('Reconciler: keys found pending deletion', () => {
   /** An account whose second key is 6.5 days from deletion at START, adopted by a first run then. */
   async function adoptedPendingDeletion() {
     account = accountWith(2);
@@ -1003,7 +1033,6 @@ describe('Reconciler: keys found pending deletion', () => {
 
   describe('a deletion Alice, a planned principal, scheduled', () => {
     const HOUR = 60 * 60 * 1000;
-    const DELETION = START + 7 * DAY;
     const planned = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
     /** KMS's record of `name` on `key` at `ms`, in the account's Region. */
     const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
@@ -1014,16 +1043,7 @@ describe('Reconciler: keys found pending deletion', () => {
       account = accountWith(2);
       const [, doomed] = customerKeys(account);
       await reconciler({ config: planned }, () => START)({});
-      Object.assign(doomed, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
-      const response = {
-        keyId: doomed.arn,
-        keyState: 'PendingDeletion',
-        deletionDate: new Date(DELETION).toISOString(),
-      };
-      const schedule = recorded(doomed, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, {
-        responseElements: response,
-      });
-      const { finding } = await detector(() => START + 61_000, planned)(schedule);
+      const finding = await deletionScheduledSeen(doomed, planned);
       expect(finding).toMatchObject({ status: 'planned', severity: 'info' });
       account.keys.delete(doomed.arn);
       snsMock.resetHistory();
@@ -1692,24 +1712,8 @@ describe('Reconciler: keys found pending deletion', () => {
 });
 
 describe('Reconciler: aliases KMS deleted with their key', () => {
-  const DAY = 24 * 60 * 60 * 1000;
-  const START = Date.parse('2026-12-01T00:00:00Z');
-  const DELETION = START + 7 * DAY;
   const ALICE = parseDetectionConfig({ plannedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/Alice`] });
   const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/doomed`;
-
-  /** The sample record `name` made on `key` at `ms`, in the account's Region, as the detector receives it. */
-  const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
-    envelope({
-      ...sample(name),
-      eventID: `${name}@${ms}`,
-      eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
-      awsRegion: REGION,
-      recipientAccountId: ACCOUNT,
-      requestParameters: { keyId: key.arn },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
-      ...fields,
-    });
 
   /** Two keys, the second with alias/doomed, adopted at START. */
   async function adopted(config = parseDetectionConfig({})) {
@@ -1723,17 +1727,10 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
 
   /** Alice schedules the key's deletion for DELETION (seen by the detector); KMS deletes it and its alias then. */
   async function scheduledAndDeleted(doomed: { arn: string }, config: ReturnType<typeof parseDetectionConfig>) {
-    Object.assign(doomed, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
-    const response = { keyId: doomed.arn, keyState: 'PendingDeletion', deletionDate: new Date(DELETION).toISOString() };
-    await detector(
-      () => START + 61_000,
-      config,
-    )(recorded(doomed, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, { responseElements: response }));
-    account.keys.delete(doomed.arn);
+    await deletionScheduledSeen(doomed, config);
     account.aliases.delete('alias/doomed');
     snsMock.resetHistory();
-    const deleteKey = recorded(doomed, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
-    return (await detector(() => DELETION + 60 * 60_000, config)(deleteKey)).finding;
+    return deletionSeen(doomed, config);
   }
 
   it('reports nothing of the alias of a key deleted as approved, on the next runs either', async () => {
@@ -1844,24 +1841,9 @@ describe('Reconciler: aliases KMS deleted with their key', () => {
 });
 
 describe('Reconciler: an alias found moved off its approved key, that key pending deletion or deleted', () => {
-  const DAY = 24 * 60 * 60 * 1000;
-  const START = Date.parse('2026-12-01T00:00:00Z');
-  const DELETION = START + 7 * DAY;
   const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
   const region = `--region ${REGION}`;
   const aliasFindingOf = (result: ReconcileResult) => result.findings.find((f) => f.resource === ALIAS);
-  /** The sample record `name` made on `key` at `ms`, in the account's Region, as the detector receives it. */
-  const recorded = (key: { arn: string }, name: string, ms: number, fields: Json = {}) =>
-    envelope({
-      ...sample(name),
-      eventID: `${name}@${ms}`,
-      eventTime: new Date(ms).toISOString().replace('.000Z', 'Z'),
-      awsRegion: REGION,
-      recipientAccountId: ACCOUNT,
-      requestParameters: { keyId: key.arn },
-      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }],
-      ...fields,
-    });
 
   it('cancels the deletion of the approved key the run found scheduled, and enables it, before pointing the alias back', async () => {
     // Prepare: adopted; then, unseen, alias/payments moved to the second key and the first scheduled for deletion.
@@ -1891,19 +1873,8 @@ describe('Reconciler: an alias found moved off its approved key, that key pendin
     const [approved, other] = customerKeys(account);
     await reconciler({}, () => START)({});
     account.aliases.set('alias/payments', other.id);
-    Object.assign(approved, { keyState: 'PendingDeletion', deletionDate: new Date(DELETION) });
-    const response = {
-      keyId: approved.arn,
-      keyState: 'PendingDeletion',
-      deletionDate: new Date(DELETION).toISOString(),
-    };
-    const scheduled = recorded(approved, 'ScheduleKeyDeletion__awskmsdg__1', START + 60_000, {
-      responseElements: response,
-    });
-    await detector(() => START + 61_000)(scheduled);
-    account.keys.delete(approved.arn);
-    const deleted = recorded(approved, 'DeleteKey__awskmsdg__1', DELETION + 40 * 60_000, { requestParameters: null });
-    await detector(() => DELETION + 60 * 60_000)(deleted);
+    await deletionScheduledSeen(approved);
+    await deletionSeen(approved);
     expect(await snapshotOf(approved.arn, 'STATE')).toMatchObject({ key_state: 'Deleted' });
     return approved;
   }
