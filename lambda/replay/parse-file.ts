@@ -77,6 +77,12 @@ const mib = (bytes: number): string =>
   bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${bytes} bytes`;
 
 /**
+ * Node's message for a failed file call without the call and path it ends with (`, open '/logs/a.json'`): every line
+ * that reports it starts with the path already.
+ */
+export const withoutPath = (message: string): string => message.replace(/, [a-z]+ '.*'$/s, '');
+
+/**
  * The refusal of an input past the size limit of one read whole, with the way round it: JSON Lines are read as a
  * stream whatever their size (jq reads no gzip, so a gzipped input is decompressed into it).
  */
@@ -657,7 +663,10 @@ function readWholeFile(path: string, options: ParseOptions): FileResult {
     const { code, message } = error as NodeJS.ErrnoException;
     return {
       ...emptyResult(path, 0),
-      fileError: code === 'ERR_FS_FILE_TOO_LARGE' ? `too large to read (${message})` : message,
+      fileError:
+        code === 'ERR_FS_FILE_TOO_LARGE'
+          ? `too large to read (${message})`
+          : `could not be read (${withoutPath(message)})`,
     };
   }
   try {
@@ -779,7 +788,9 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
   if (tooMuchBroken) return undefined;
   // Gzip checks its data only at the end: what came before a fault cannot be trusted (a truncation is no fault).
   if (end.error && !end.error.truncated) {
-    const fault = gzip ? `not a valid gzip file (${end.error.message})` : `could not be read (${end.error.message})`;
+    const fault = gzip
+      ? `not a valid gzip file (${end.error.message})`
+      : `could not be read (${withoutPath(end.error.message)})`;
     return { ...emptyResult(path, end.bytes), fileError: fault };
   }
   if (broken) scan(broken.text, broken.origin);

@@ -11,7 +11,14 @@ import { missingCaller, normalizeRecord } from '../core/normalize';
 import { stableJson } from '../core/policy';
 import { type ChangeEvent, type Finding, SEVERITIES, type Severity } from '../core/types';
 import { EndedGrants } from './ended-grants';
-import { emptyResult, type FileResult, type ParseOptions, type ParseRequest, readInputFile } from './parse-file';
+import {
+  emptyResult,
+  type FileResult,
+  type ParseOptions,
+  type ParseRequest,
+  readInputFile,
+  withoutPath,
+} from './parse-file';
 import { SeenIds } from './seen-ids';
 import { readStandardInput } from './stdin';
 
@@ -130,7 +137,7 @@ export function listInputs(paths: string[]): InputList {
         entries = readdirSync(path).sort();
       } catch (error) {
         // A folder this user may not list (EACCES) costs that folder only; reported, it counts as one found.
-        list.skipped.push({ source: path, reason: `could not be listed (${(error as Error).message})` });
+        list.skipped.push({ source: path, reason: `could not be listed (${withoutPath((error as Error).message)})` });
         return 1;
       }
       let found = 0;
