@@ -221,6 +221,8 @@ interface Invocation {
    * on the key, once per key and invocation).
    */
   keyStates: Map<string, Promise<KeyStates>>;
+  /** The keys ListKeys returned, once the finishing phase listed them: a key of this Region not among them is deleted. */
+  listedKeys?: Set<string>;
 }
 
 /** A key's `key_state` as the run knows it, and as approved: what an alias's undo back onto the key depends on. */
@@ -355,7 +357,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
 
   /**
    * What the run knows of the key an alias found off it is approved on (its undo points the alias back, which KMS
-   * refuses for a key pending deletion or deleted): the key as this invocation read it, else as stored. `undefined`
+   * refuses for a key pending deletion or deleted): the key as this invocation read it, deleted when ListKeys no
+   * longer lists it (deleted unseen, it is found so only after the aliases), else as stored. `undefined`
    * for any other resource, and for an alias whose move the stored state shows already (no news, no undo). A stored
    * state that cannot be read is logged and left unknown (the undo points the alias back, as with no record of the
    * key): the alias's drift is alerted all the same, and the next alias on the key reads it again.
@@ -375,6 +378,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       lookup(previous, 'target_key_id') === target
     )
       return undefined;
+    const of = (value: unknown) => (arn: string, path: string) =>
+      arn === key && path === 'key_state' ? value : undefined;
+    if (inv.listedKeys && inRegion(key) && !inv.listedKeys.has(key)) return { known: of('Deleted') };
     let loading = inv.keyStates.get(key);
     if (!loading) {
       loading = store.load([key]).then(
@@ -395,8 +401,6 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       inv.keyStates.set(key, loading);
     }
     const states = await loading;
-    const of = (value: unknown) => (arn: string, path: string) =>
-      arn === key && path === 'key_state' ? value : undefined;
     return { known: of(states.known), approved: of(states.approved) };
   }
 
@@ -886,6 +890,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     const trails = world.trails.filter((t) => isHomeTrail(t.arn));
     // A trail not read (its read failed) is given the benefit of the doubt, as one of another account or Region is.
     let silentTrails = 0;
+    const present = await listedKeys();
+    inv.listedKeys = present;
     const listed = [...aliases, ...trails];
     const loaded = await loadAll(listed.map((s) => s.arn));
     const listedDone = await pool(listed, (listing) =>
@@ -900,7 +906,6 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     if (!listedDone) return false;
     totals.kmsTrails = world.trails.length - silentTrails;
 
-    const present = await listedKeys();
     for (const alias of world.aliases) present.add(alias.aliasArn);
     for (const trail of world.trails) present.add(trail.arn);
     const unlisted = (await recon.baselined()).filter(

@@ -901,6 +901,26 @@ const recorded = (key: { arn: string }, name: string, ms: number, fields: Json =
     ...fields,
   });
 
+/** A Lambda context whose remaining time drops below the reserve once `budget` keys have been read. */
+const contextReading = (fake: FakeKms, budget: number) => {
+  const base = fake.calls.get('DescribeKey') ?? 0;
+  return {
+    getRemainingTimeInMillis: () => ((fake.calls.get('DescribeKey') ?? 0) - base < budget ? 600_000 : 1_000),
+  };
+};
+const continuation = (entry: PutEventsRequestEntry | undefined) => ({
+  version: '0',
+  source: entry?.Source,
+  'detail-type': entry?.DetailType,
+  detail: JSON.parse(entry?.Detail ?? '{}'),
+});
+const lastContinue = () =>
+  eventsMock
+    .commandCalls(PutEventsCommand)
+    .flatMap((c) => c.args[0].input.Entries ?? [])
+    .filter((e) => e.DetailType === CONTINUE_DETAIL_TYPE)
+    .at(-1);
+
 /** Days of a key's deletion: adopted at START, deleted 7 days on. */
 const DAY = 24 * 60 * 60 * 1000;
 const START = Date.parse('2026-12-01T00:00:00Z');
@@ -1864,44 +1884,69 @@ describe('Reconciler: an alias found moved off its approved key, that key pendin
     ]);
   });
 
-  /**
-   * Adopted; alias/payments moved to the second key unseen; then the first key scheduled for deletion and deleted,
-   * both seen by the detector. Returns the key.
-   */
-  async function approvedKeyDeletedAsRecorded(): Promise<FakeKey> {
+  it('says the approved key cannot be a target again when it was deleted unseen too (no longer listed, stored Enabled)', async () => {
+    // Prepare: adopted; then, unseen, alias/payments moved to the second key and the first deleted (its waiting
+    // period over): the run finds the key gone only after the aliases.
     account = accountWith(2);
     const [approved, other] = customerKeys(account);
     await reconciler({}, () => START)({});
     account.aliases.set('alias/payments', other.id);
-    await deletionScheduledSeen(approved);
-    await deletionSeen(approved);
-    expect(await snapshotOf(approved.arn, 'STATE')).toMatchObject({ key_state: 'Deleted' });
-    return approved;
-  }
-
-  it('says the approved key, stored deleted and no longer listed, cannot be a target again', async () => {
-    // Prepare
-    const approved = await approvedKeyDeletedAsRecorded();
+    account.keys.delete(approved.arn);
 
     // Act
     const found = await reconciler({}, () => DELETION + DAY)({});
 
-    // Assess
+    // Assess: not the update-alias the stale stored state (Enabled) would give, which KMS refuses for ever.
+    expect(await snapshotOf(approved.arn, 'STATE')).toMatchObject({ key_state: 'Deleted' });
     expect(aliasFindingOf(found)?.remediation).toEqual([
       `# the approved key ${approved.arn} is deleted and cannot be a target again: point the alias at its replacement, then approve that: keydrift baseline accept ${ALIAS} ${region}`,
     ]);
   });
 
+  /**
+   * Adopted; alias/payments moved to the second key unseen; then the first key scheduled for deletion, seen by the
+   * detector. A run's first invocation reads both keys and stops; the aliases are the next one's, which read neither
+   * key: it knows the first from its stored state. Returns the key and that second invocation.
+   */
+  async function aliasesAfterTheKeysInvocation(): Promise<{
+    approved: FakeKey;
+    aliases: () => Promise<ReconcileResult>;
+  }> {
+    account = accountWith(2);
+    const [approved, other] = customerKeys(account);
+    await reconciler({}, () => START)({});
+    account.aliases.set('alias/payments', other.id);
+    await deletionScheduledSeen(approved);
+    const run = reconciler({ concurrency: 1 }, () => START + DAY);
+    expect(await run({}, contextReading(account, 2))).toMatchObject({ status: 'continued' });
+    return { approved, aliases: () => run(continuation(lastContinue()), contextReading(account, 100)) };
+  }
+
+  it('cancels the deletion of the approved key as stored when the run read that key in an earlier invocation', async () => {
+    // Prepare
+    const { approved, aliases } = await aliasesAfterTheKeysInvocation();
+
+    // Act
+    const found = await aliases();
+
+    // Assess
+    expect(aliasFindingOf(found)?.remediation).toEqual([
+      `aws kms cancel-key-deletion --key-id ${approved.arn} ${region}`,
+      `aws kms enable-key --key-id ${approved.arn} ${region}`,
+      `aws kms update-alias --alias-name alias/payments ${region} --target-key-id ${approved.arn}`,
+    ]);
+  });
+
   it('still reports the alias, pointing it back, when the stored state of its approved key cannot be read', async () => {
     // Prepare: the read of the approved key's stored state fails (DynamoDB throttling past the SDK's retries).
-    const approved = await approvedKeyDeletedAsRecorded();
+    const { approved, aliases } = await aliasesAfterTheKeysInvocation();
     table.failOnce(
       (command, input) => command === 'BatchGetItemCommand' && JSON.stringify(input).includes(approved.arn),
       throttlingError(),
     );
 
     // Act
-    const found = await reconciler({}, () => DELETION + DAY)({});
+    const found = await aliases();
 
     // Assess: the alias's drift is alerted, not left to the next run; its undo is the one keydrift gives knowing
     // nothing of the key.
@@ -2193,26 +2238,6 @@ describe('Reconciler: KMS request quotas', () => {
 });
 
 describe('Reconciler: runs continued across invocations', () => {
-  /** A Lambda context whose remaining time drops below the reserve once `budget` keys have been read. */
-  const contextReading = (fake: FakeKms, budget: number) => {
-    const base = fake.calls.get('DescribeKey') ?? 0;
-    return {
-      getRemainingTimeInMillis: () => ((fake.calls.get('DescribeKey') ?? 0) - base < budget ? 600_000 : 1_000),
-    };
-  };
-  const continuation = (entry: PutEventsRequestEntry | undefined) => ({
-    version: '0',
-    source: entry?.Source,
-    'detail-type': entry?.DetailType,
-    detail: JSON.parse(entry?.Detail ?? '{}'),
-  });
-  const lastContinue = () =>
-    eventsMock
-      .commandCalls(PutEventsCommand)
-      .flatMap((c) => c.args[0].input.Entries ?? [])
-      .filter((e) => e.DetailType === CONTINUE_DETAIL_TYPE)
-      .at(-1);
-
   /**
    * An adopted account of 8 keys whose 4th is disabled unseen; a run's first invocation reads 3 keys, then the keys at
    * `deleted` go, and the run continues to its end.
