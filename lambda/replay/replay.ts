@@ -126,7 +126,7 @@ export function listInputs(paths: string[]): InputList {
       list.skipped.push(
         (error as NodeJS.ErrnoException).code === 'ENOENT'
           ? { source: path, reason: whyMissing(path), ...(named ? { missing: true as const } : {}) }
-          : { source: path, reason: (error as Error).message },
+          : { source: path, reason: withoutPath((error as Error).message) },
       );
       return 0;
     }

@@ -592,6 +592,18 @@ describe('folder entries that cannot be read as log files', () => {
     return dir;
   };
 
+  test('a named symlink to itself is skipped with why, named once', () => {
+    // Prepare
+    const loop = path.join(tempDir(), 'loop.json');
+    fs.symlinkSync(loop, loop);
+
+    // Act
+    const { skipped } = listInputs([loop]);
+
+    // Assess
+    expect(skipped).toEqual([{ source: loop, reason: 'ELOOP: too many symbolic links encountered' }]);
+  });
+
   test("a file that cannot be read is reported by name once, with why: not Node's message, which names it again", async () => {
     // Prepare: a real refusal root gets too: the file is gone by the time it is read (listed, then deleted).
     const gone = path.join(tempDir(), 'rotated-away.json');
