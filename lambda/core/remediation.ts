@@ -121,6 +121,9 @@ function createGrantOptions(grant: Partial<GrantValue>): Array<string | Param> {
   ];
 }
 
+/** The Region of a resource, for `--region`: from its ARN, which comes from the record too, so quoted. */
+const quotedRegionOf = (arn: string): string => shellQuote(parseArn(arn)?.region ?? 'us-east-1');
+
 /** The approved value of any path of the resource (`undefined` when unknown), for commands that set several. */
 export type ApprovedValue = (path: string) => unknown;
 
@@ -306,7 +309,7 @@ function keyCommands(arn: string, region: string, undo: Undo, approved: Approved
  * leaves the key unusable until it is imported again.
  */
 export function stagedMaterialUndo(arn: string, materialId: string): string {
-  const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
+  const region = quotedRegionOf(arn);
   const deletion = aws(
     'kms delete-imported-key-material',
     param('--key-id', arn),
@@ -394,11 +397,11 @@ function aliasCommands(
       ];
     }
     if (!isPendingDeletion(keyState)) return [point];
-    // The key's own undo first: cancelling its deletion (which leaves it Disabled), then enabling it unless it was
-    // approved otherwise. An alias approved on it was there to be used.
+    // The key's own undo first (in the alias's Region, the only one its key can be in): cancelling its deletion (which
+    // leaves it Disabled), then enabling it unless it was approved otherwise. An alias approved on it was there to be used.
     const keyUndo = keyCommands(
       target,
-      shellQuote(parseArn(target)?.region ?? 'us-east-1'),
+      region,
       { path: 'key_state', current: keyState, target: typeof approvedState === 'string' ? approvedState : 'Enabled' },
       approvedOfKey,
     );
@@ -640,8 +643,7 @@ export function remediationFor(
   approved?: ApprovedValue,
   elsewhere?: Elsewhere,
 ): string[] {
-  // The Region comes from the record too: quoted like every other value.
-  const region = shellQuote(parseArn(arn)?.region ?? 'us-east-1');
+  const region = quotedRegionOf(arn);
   const commands: string[] = [];
   // Nothing else can be undone on a deleted key or key store, and inspecting it only answers NotFound.
   const gone = GONE[kind];
