@@ -605,14 +605,16 @@ function parseText(text: string, result: FileResult): FileResult {
   };
 }
 
+/** UTF-16 little-endian, by its byte order mark. */
+const isUtf16 = (data: Buffer): boolean => data.length >= 2 && data[0] === 0xff && data[1] === 0xfe;
+
 /**
  * A file's text as Windows tools may write it: UTF-16 with a byte order mark (PowerShell 5's `>`, as in
  * `aws cloudtrail lookup-events > events.json`), else UTF-8; a leading byte order mark (Notepad, some exporters),
  * which JSON.parse refuses as an invisible "Unexpected token", is dropped. Throws when the text is too long for a string.
  */
 export function decodeText(data: Buffer): string {
-  const text =
-    data.length >= 2 && data[0] === 0xff && data[1] === 0xfe ? data.toString('utf16le') : data.toString('utf8');
+  const text = isUtf16(data) ? data.toString('utf16le') : data.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
@@ -645,7 +647,7 @@ export function parseBuffer(source: string, buffer: Buffer, options: ParseOption
   if (text.trim() === '') return { ...result, fileError: 'empty file' };
   const parsed = parseText(text, result);
   // Said, not refused: the records around such bytes are whole, and one holding them is still judged as it reads.
-  const invalid = data[0] === 0xff && data[1] === 0xfe ? undefined : notUtf8(data);
+  const invalid = isUtf16(data) ? undefined : notUtf8(data);
   if (invalid && !parsed.fileError) parsed.recordErrors.unshift(invalid);
   if (!truncated) return parsed;
   const cut = `truncated gzip file (the data ends after ${mib(data.length)})`;
