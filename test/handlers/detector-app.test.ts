@@ -37,7 +37,7 @@ import { lookup } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
-import { assumedRole, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
+import { assumedRole, type CallContext, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { malformedSampleText, sample } from '../helpers/fixtures';
 import { kmsError, sdkOutput } from '../helpers/kms-api';
@@ -50,6 +50,15 @@ const eventsMock = mockClient(EventBridgeClient);
 const trailMock = mockClient(CloudTrailClient);
 
 const REGION = 'us-west-2';
+
+/** A call made in the account's Region at `time` (by Alice, unless `identity` says who). */
+const callAt = (eventId: string, time: string, identity?: Json): CallContext => ({
+  region: REGION,
+  account: '111122223333',
+  ...(identity ? { identity } : {}),
+  eventId,
+  time: new Date(time),
+});
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const OLD_KEY = 'arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321';
 const SELF_KEY = 'arn:aws:kms:us-west-2:111122223333:key/keydrift-own-key';
@@ -1572,12 +1581,7 @@ describe('createDetector: live state', () => {
   });
 
   describe('a key KMS refuses to let keydrift read, its events delivered newest first', () => {
-    const alice = (eventId: string, time: string) => ({
-      region: REGION,
-      account: '111122223333',
-      eventId,
-      time: new Date(time),
-    });
+    const alice = (eventId: string, time: string) => callAt(eventId, time);
     /** A detector whose clock is an hour past each event it judges (the redrive of an older one comes last). */
     function lockedOutDetector() {
       kmsMock.onAnyCommand().rejects(kmsError('AccessDeniedException', 'not authorized to perform kms:DescribeKey'));
@@ -2383,13 +2387,7 @@ describe('createDetector: live state', () => {
     let clock = Date.parse('2026-11-01T09:00:00Z');
     const { detect, sleeps } = makeDetector({}, { now: () => clock });
     const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
-    const at = (eventId: string, time: string) => ({
-      region: REGION,
-      account: '111122223333',
-      identity: dynamodb,
-      eventId,
-      time: new Date(time),
-    });
+    const at = (eventId: string, time: string) => callAt(eventId, time, dynamodb);
     const deliver = async (record: CloudTrailRecord) => {
       clock += 3000;
       return (await detect(envelope(record as Json))).finding;
@@ -2445,12 +2443,7 @@ describe('createDetector: live state', () => {
       granteePrincipal: 'arn:aws:iam::111122223333:role/app',
       operations: ['Decrypt'],
     };
-    const alice = (eventId: string, time: string) => ({
-      region: REGION,
-      account: '111122223333',
-      eventId,
-      time: new Date(time),
-    });
+    const alice = (eventId: string, time: string) => callAt(eventId, time);
     const create = kmsRecords.createGrant(keyRef(KEY), grant, alice('create', '2026-11-01T09:01:00Z'));
     const { detect } = makeDetector({}, { now: () => clock, sleep: async () => world.apply(create) });
     const deliver = async (record: CloudTrailRecord) => {
@@ -2698,13 +2691,7 @@ describe('createDetector: aliases and concurrency', () => {
    */
   async function aliasesOfScheduledKey() {
     const admin = assumedRole('Admin', 'deployer', '111122223333');
-    const ctx = (eventId: string, time: string) => ({
-      region: REGION,
-      account: '111122223333',
-      identity: admin,
-      eventId,
-      time: new Date(time),
-    });
+    const ctx = (eventId: string, time: string) => callAt(eventId, time, admin);
     const world = new LiveWorld();
     world.addKey(KEY);
     world.addKey(OLD_KEY);
@@ -2728,12 +2715,7 @@ describe('createDetector: aliases and concurrency', () => {
       world.apply(record);
       await deliver(record);
     }
-    const deletion = kmsRecords.deleteKey(keyRef(KEY), {
-      region: REGION,
-      account: '111122223333',
-      eventId: 'd',
-      time: new Date('2026-11-08T09:10:00Z'),
-    });
+    const deletion = kmsRecords.deleteKey(keyRef(KEY), callAt('d', '2026-11-08T09:10:00Z'));
     const later = () => {
       clock += 3_600_000;
     };
