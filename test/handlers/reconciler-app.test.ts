@@ -163,6 +163,13 @@ async function item(pk: string, sk: string) {
 const sent = (topic: string) => snsMock.commandCalls(PublishCommand, { TopicArn: topic }).length;
 
 const customerKeys = (fake: FakeKms) => [...fake.keys.values()].filter((k) => k.keyManager === 'CUSTOMER');
+
+/** An account of one customer key, adopted by a first run: that key. */
+async function adoptedKey(): Promise<FakeKey> {
+  account = accountWith(1);
+  await reconciler()({});
+  return customerKeys(account)[0];
+}
 /** A key policy with one more statement, which lets another account decrypt. */
 function openedToAnotherAccount(policyJson: string): string {
   const policy = JSON.parse(policyJson) as { Statement: Json[] };
@@ -264,9 +271,7 @@ describe('Reconciler: adoption and drift', () => {
 
   it('still has the pager close the incident of paged drift whose return an ignore rule matches, and tells no one else', async () => {
     // Prepare: adopted; the key disabled behind keydrift's back (paged); then an ignore rule for it, and it is back.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.keyState = 'Disabled';
     const drift = await reconciler()({});
     key.keyState = 'Enabled';
@@ -293,9 +298,7 @@ describe('Reconciler: adoption and drift', () => {
 
   it('sends that ignored return to the pager on the next run when the page topic refused it', async () => {
     // Prepare: as above; the page topic refuses the resolve once.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.keyState = 'Disabled';
     await reconciler()({});
     key.keyState = 'Enabled';
@@ -359,9 +362,7 @@ describe('Reconciler: adoption and drift', () => {
   it('has the pager resolve the incidents of the other attributes of a key it finds deleted', async () => {
     // Prepare: adopted; the key's policy opened to another account behind keydrift's back (paged), then the key
     // deleted, its events missed.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.policy = openedToAnotherAccount(key.policy);
     const opened = await reconciler()({});
     account.keys.delete(key.arn);
@@ -391,9 +392,7 @@ describe('Reconciler: adoption and drift', () => {
 
   it('alerts a drift again when it recurs after it was resolved', async () => {
     // Prepare: adopted; the key disabled behind keydrift's back (alerted), then enabled again (resolved).
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.keyState = 'Disabled';
     const first = await reconciler()({});
     key.keyState = 'Enabled';
@@ -2471,9 +2470,7 @@ describe('Reconciler: keys KMS lists but does not know yet', () => {
 describe('Reconciler: stored state', () => {
   it('keeps a state the detector saved when the drift it shows was already reported', async () => {
     // Prepare: adopted, then the detector saw a DisableKey event and saved the state
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.keyState = 'Disabled';
     await detectorSavesDisabled(key.arn);
 
@@ -2488,9 +2485,7 @@ describe('Reconciler: stored state', () => {
   it('leaves a key to the next run when the detector saved a change its read missed: no false resolve, no overwrite', async () => {
     // Prepare: a missed DisableKey was reported; the key is enabled again unseen; during the next run, after
     // DescribeKey answered Enabled, it is disabled again and the detector alerts and saves that.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     key.keyState = 'Disabled';
     expect((await reconciler()({})).findings.map((f) => [f.status, f.severity])).toEqual([['drift', 'critical']]);
     key.keyState = 'Enabled';
@@ -2520,9 +2515,7 @@ describe('Reconciler: stored state', () => {
   it('does not report again a change the detector alerted while the run was reading the keys', async () => {
     // Prepare: adopted; the states of the page are loaded, then the key is disabled and the detector alerts it
     // before the reconciler gets to read that key.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     snsMock.resetHistory();
     kmsMock.on(DescribeKeyCommand, { KeyId: key.arn }).callsFake(async () => {
       if (key.keyState !== 'Disabled') {
@@ -3188,9 +3181,7 @@ describe('Reconciler: key material staged for a rotation', () => {
   it('keeps the staged key material when it stores a changed read of the key: its deletion still leaves the key usable', async () => {
     // Prepare: adopted; the detector judged an import that staged new material; then a tag changed unseen, which the
     // next run reports and stores.
-    account = accountWith(1);
-    await reconciler()({});
-    const [key] = customerKeys(account);
+    const key = await adoptedKey();
     const staged = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
     await detectorSaves(key.arn, (snapshot) => {
       snapshot.stagedKeyMaterial = staged;
