@@ -20,8 +20,11 @@ export interface LinesOptions {
 export interface LinesEnd {
   /** Bytes read, decompressed. */
   bytes: number;
-  /** Why the reading stopped before the end of the file: the gzip data ends mid-stream, is corrupt, or a read failed. */
-  error?: { truncated: boolean; message: string };
+  /**
+   * Why the reading stopped before the end of the file: the gzip data ends mid-stream (`truncated`), is corrupt
+   * (`fromGzip`, zlib's error), or a read failed (neither).
+   */
+  error?: { truncated: boolean; fromGzip: boolean; message: string };
   /** Byte sequences that are no UTF-8 (each read as U+FFFD): how many, and the first's offset and line. */
   notUtf8?: { count: number; first: number; line: number };
 }
@@ -115,11 +118,12 @@ export async function eachLine(
     const { code, message } = error as NodeJS.ErrnoException;
     // A gzip file cut short ends in "unexpected end of file": what came before the cut still counts.
     const truncated = code === 'Z_BUF_ERROR';
+    const fromGzip = code?.startsWith('Z_') ?? false;
     try {
       if (truncated) finish();
     } catch (fromOnLine) {
       if (fromOnLine !== STOP) throw fromOnLine;
     }
-    return { bytes, error: { truncated, message }, notUtf8 };
+    return { bytes, error: { truncated, fromGzip, message }, notUtf8 };
   }
 }

@@ -790,7 +790,7 @@ async function streamJsonLines(path: string, gzip: boolean): Promise<FileResult 
   if (tooMuchBroken) return undefined;
   // Gzip checks its data only at the end: what came before a fault cannot be trusted (a truncation is no fault).
   if (end.error && !end.error.truncated) {
-    const fault = gzip
+    const fault = end.error.fromGzip
       ? `not a valid gzip file (${end.error.message})`
       : `could not be read (${withoutPath(end.error.message)})`;
     return { ...emptyResult(path, end.bytes), fileError: fault };

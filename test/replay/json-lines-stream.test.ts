@@ -177,6 +177,29 @@ describe('a large JSON Lines file, read as a stream', () => {
     ]);
   });
 
+  test('says a gzip file whose disk read fails midway could not be read, not that it is no valid gzip', async () => {
+    // Prepare: the disk gives the first half of the file, then fails as a bad sector does.
+    const gzipped = gzipSync(jsonLines(exampleRecords()));
+    const file = writeFile(path.join(tempDir(), 'export.jsonl.gz'), gzipped);
+    const diskError = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' });
+    // The module object the reader imports from (this file's `fs` is a copy of it).
+    const failingRead = jest.spyOn(jest.requireActual<typeof fs>('node:fs'), 'createReadStream').mockImplementation(
+      () =>
+        Readable.from(
+          (function* () {
+            yield gzipped.subarray(0, gzipped.length / 2);
+            throw diskError;
+          })(),
+        ) as fs.ReadStream,
+    );
+
+    // Act
+    const read = await readInputFile(file, STREAMED).finally(() => failingRead.mockRestore());
+
+    // Assess
+    expect(read).toMatchObject({ records: 0, fileError: 'could not be read (EIO: i/o error, read)' });
+  });
+
   test('is left to the whole-file reader when it is no JSON Lines: an indented log, or one value on one line', async () => {
     const dir = tempDir();
     const indented = writeFile(path.join(dir, 'indented.json'), jqPretty([{ Records: exampleRecords() }]));
