@@ -226,26 +226,46 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
     // (through the table for a key KMS no longer knows); an alias, by name or ARN, to the alias and its key, as
     // `baseline show` names both.
     const { resources, asTyped } = await findingsResources(context, flags.resource);
-    const list = await findings(context, {
-      sinceMs,
-      untilMs,
-      nowMs,
-      minSeverity: flags.severity,
-      resources,
-      limit: flags.limit,
-    });
+    // JSON Lines are written as they are read, none held; the table waits for them all (its EVENT column is as wide
+    // as the longest name shown). Once the reader is gone (`| head`: EPIPE), no more is read, nor anything said.
+    let closed = false;
+    const onClosed = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') closed = true;
+    };
+    process.stdout.on('error', onClosed);
+    const list: StoredFinding[] = [];
+    let count = 0;
+    try {
+      const parts = findings(context, {
+        sinceMs,
+        untilMs,
+        nowMs,
+        minSeverity: flags.severity,
+        resources,
+        limit: flags.limit,
+      });
+      for await (const part of parts) {
+        if (closed) break;
+        count += part.length;
+        if (flags.format === 'json') out(formatJsonLines(part));
+        else list.push(...part);
+      }
+    } finally {
+      process.stdout.off('error', onClosed);
+    }
+    if (closed) return EXIT.ok;
     // A name nothing vouched for, that the table holds nothing of either, is mistyped: no "No findings" for it.
-    if (asTyped && list.length === 0) await requireKnownResource(context, resources[0], flags.resource);
+    if (asTyped && count === 0) await requireKnownResource(context, resources[0], flags.resource);
     const scope =
       `since ${toIsoSeconds(sinceMs)}` +
       (untilMs !== undefined ? ` until ${toIsoSeconds(untilMs)}` : '') +
       (flags.severity !== 'info' ? `, severity ${flags.severity} or worse` : '') +
       (resources.length ? `, resource ${resources.join(' and ')}` : '');
-    if (flags.format === 'json') out(formatJsonLines(list));
-    else if (list.length === 0) out(`No findings ${scope}.\n`);
-    else out(formatTable(list.map(withNotes), tableOptions()));
+    if (flags.format === 'table') {
+      out(list.length === 0 ? `No findings ${scope}.\n` : formatTable(list.map(withNotes), tableOptions()));
+    }
     note(
-      `keydrift findings: ${list.length} finding(s) ${scope}${flags.limit && list.length >= flags.limit ? ` (first ${flags.limit})` : ''}`,
+      `keydrift findings: ${count} finding(s) ${scope}${flags.limit && count >= flags.limit ? ` (first ${flags.limit})` : ''}`,
     );
     return EXIT.ok;
   });

@@ -83,19 +83,25 @@ export async function status(context: OpsContext): Promise<StatusReport> {
   };
 }
 
-/** Findings newest first, from the `byTime` index (or the resource's own items with `resource`). */
-export async function findings(
+/**
+ * Findings newest first, from the `byTime` index (or the resource's own items with `resource`), a part at a time: each
+ * read only when the one before is consumed, so a caller that stops early stops the reads.
+ */
+export async function* findings(
   context: OpsContext,
   { resources = [], ...query }: Omit<FindingQuery, 'resource'> & { resources?: string[] },
-): Promise<StoredFinding[]> {
+): AsyncGenerator<StoredFinding[]> {
   const reader = createTableReader({ client: context.dynamodb, tableName: await context.tableName() });
-  if (resources.length <= 1) return reader.findings({ ...query, resource: resources[0] });
+  if (resources.length <= 1) {
+    yield* reader.findingParts({ ...query, resource: resources[0] });
+    return;
+  }
   // Several resources (an alias and its key): each one's findings, merged newest first as one list would be.
   const lists = await Promise.all(resources.map((resource) => reader.findings({ ...query, resource })));
   const newestFirst = lists
     .flat()
     .sort((a, b) => b.timestamp.localeCompare(a.timestamp) || b.eventId.localeCompare(a.eventId));
-  return query.limit === undefined ? newestFirst : newestFirst.slice(0, query.limit);
+  yield query.limit === undefined ? newestFirst : newestFirst.slice(0, query.limit);
 }
 
 /**

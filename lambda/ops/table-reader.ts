@@ -59,6 +59,11 @@ export interface TableReader {
    * the ignore rule that kept it out of alerts, if one did.
    */
   findings(query: FindingQuery): Promise<StoredFinding[]>;
+  /**
+   * The same findings a part at a time, newest first, each read only when the one before is consumed (a page of a
+   * resource's, a day of `byTime`): a caller that stops early (its output closed) stops the reads.
+   */
+  findingParts(query: FindingQuery): AsyncGenerator<StoredFinding[]>;
   /** Whether the table holds anything of a resource: its state, its baseline or a finding of any time (one item read). */
   holds(arn: string): Promise<boolean>;
 }
@@ -209,19 +214,31 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     return { FilterExpression: parts.length ? parts.join(' AND ') : undefined, names, values };
   }
 
-  async function collect(input: QueryCommandInput, into: StoredFinding[], limit: number): Promise<void> {
+  /** A query's findings page by page, at most `limit` in all; no page is read once `stop` is aborted. */
+  async function* pages(input: QueryCommandInput, limit: number, stop?: AbortSignal): AsyncGenerator<StoredFinding[]> {
+    let count = 0;
     for await (const page of paginateQuery({ client, pageSize: 100 }, input)) {
+      const found: StoredFinding[] = [];
       for (const item of page.Items ?? []) {
         // An ignored finding says so: listed beside the others, it was never alerted.
         const finding = storedFinding(item);
-        if (finding) into.push(finding);
-        if (into.length >= limit) return;
+        if (finding) found.push(finding);
+        if (count + found.length >= limit) break;
       }
+      count += found.length;
+      yield found;
+      if (count >= limit || stop?.aborted) return;
     }
   }
 
-  async function findings(query: FindingQuery): Promise<StoredFinding[]> {
-    if (query.untilMs !== undefined && query.untilMs < query.sinceMs) return [];
+  async function collect(input: QueryCommandInput, limit: number, stop: AbortSignal): Promise<StoredFinding[]> {
+    const out: StoredFinding[] = [];
+    for await (const found of pages(input, limit, stop)) out.push(...found);
+    return out;
+  }
+
+  async function* findingParts(query: FindingQuery): AsyncGenerator<StoredFinding[]> {
+    if (query.untilMs !== undefined && query.untilMs < query.sinceMs) return;
     const sinceIso = toIsoSeconds(query.sinceMs);
     // Every finding of the until's second, whatever its event id; with no until, every later one.
     const untilSk = query.untilMs === undefined ? AFTER_ALL : `${toIsoSeconds(query.untilMs)}#${AFTER_ALL}`;
@@ -229,8 +246,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     const { FilterExpression, names, values } = filters(query);
     if (query.resource) {
       // A resource's findings are its own items: one range of its partition, no day-by-day walk.
-      const out: StoredFinding[] = [];
-      await collect(
+      yield* pages(
         {
           TableName: tableName,
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
@@ -244,21 +260,21 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
           },
           ScanIndexForward: false,
         },
-        out,
         limit,
       );
-      return out;
+      return;
     }
     // Only the days of the period: a closed quarter a year ago is 92 queries, not a walk back from today.
     const lastMs = Math.min(query.untilMs ?? query.nowMs, query.nowMs);
     const days = daysBetween(Math.max(query.sinceMs, NO_FINDING_BEFORE_MS), lastMs);
-    const out: StoredFinding[] = [];
-    for (let start = 0; start < days.length && out.length < limit; start += DAYS_AT_ONCE) {
-      // A week of days at once, kept in day order so the result stays newest first.
-      const batch = await Promise.all(
-        days.slice(start, start + DAYS_AT_ONCE).map(async (day) => {
-          const found: StoredFinding[] = [];
-          await collect(
+    // Stopped early (the limit reached, or the caller done), the days still being read stop at their next page.
+    const stop = new AbortController();
+    let count = 0;
+    try {
+      for (let start = 0; start < days.length && count < limit; start += DAYS_AT_ONCE) {
+        // A week of days at once, given in day order so the result stays newest first.
+        const batch = days.slice(start, start + DAYS_AT_ONCE).map((day) =>
+          collect(
             {
               TableName: tableName,
               IndexName: 'byTime',
@@ -273,15 +289,28 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
               },
               ScanIndexForward: false,
             },
-            found,
             limit,
-          );
-          return found;
-        }),
-      );
-      for (const found of batch) out.push(...found);
+            stop.signal,
+          ),
+        );
+        // A later day's failure is reported when its turn comes (or not at all, once stopped), never as unhandled.
+        for (const day of batch) day.catch(() => {});
+        for (const day of batch) {
+          const found = (await day).slice(0, limit - count);
+          count += found.length;
+          yield found;
+          if (count >= limit) return;
+        }
+      }
+    } finally {
+      stop.abort();
     }
-    return Number.isFinite(limit) ? out.slice(0, limit) : out;
+  }
+
+  async function findings(query: FindingQuery): Promise<StoredFinding[]> {
+    const out: StoredFinding[] = [];
+    for await (const found of findingParts(query)) out.push(...found);
+    return out;
   }
 
   async function holds(arn: string): Promise<boolean> {
@@ -329,5 +358,5 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
     }
   }
 
-  return { check, resources, resourceFindings, findings, holds };
+  return { check, resources, resourceFindings, findings, findingParts, holds };
 }

@@ -22,6 +22,7 @@ import {
 import { createTableInput } from '../helpers/table-schema';
 
 interface DynaliteServer {
+  on(event: 'request', listener: (request: { headers: Record<string, string | string[] | undefined> }) => void): void;
   listen(port: number, host: string, callback: () => void): void;
   address(): AddressInfo;
   close(callback: () => void): void;
@@ -32,6 +33,10 @@ const dynalite = require('dynalite') as (options: { createTableMs: number }) => 
 export interface TestTable {
   client: DynamoDBClient;
   tableName: string;
+  /** dynalite's loopback URL, for a client of another process (the CLI). */
+  endpoint: string;
+  /** The action of every request dynalite answered, whoever sent it (`DynamoDB_20120810.Query`), in order. */
+  served: string[];
   /** Every command the client sent, with when it started and when it was answered (performance.now()). */
   calls: Array<{ command: string; start: number; end: number }>;
   /** Delay every command by this many ms from now on (0 to stop). */
@@ -53,6 +58,8 @@ export async function startTable(tableName = 'keydrift-test'): Promise<TestTable
   const server = dynalite({ createTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const served: string[] = [];
+  server.on('request', (request) => served.push(String(request.headers['x-amz-target'])));
   const client = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
   // The emulation's own calls go through a second client, so they are neither delayed nor recorded.
   const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
@@ -92,10 +99,13 @@ export async function startTable(tableName = 'keydrift-test'): Promise<TestTable
     throw error;
   }
   calls.length = 0;
+  served.length = 0;
 
   return {
     client,
     tableName,
+    endpoint,
+    served,
     calls,
     setDelay: (ms) => {
       delay = ms;
