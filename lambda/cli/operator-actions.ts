@@ -6,7 +6,7 @@
 
 import { createInterface } from 'node:readline';
 import { stateReads } from '../alerts/kept-commands';
-import { aliasArn, isAliasArn, parseArn } from '../core/arn';
+import { aliasArn, isAliasArn, keyArn, parseArn } from '../core/arn';
 import { KeydriftError } from '../core/errors';
 import { comment } from '../core/remediation';
 import { toIsoSeconds } from '../core/time';
@@ -186,11 +186,15 @@ async function findingsResources(
     const targets = await resolveTargets(context, name);
     return { resources: alias ? targets.map((t) => t.arn) : [targets[0].arn], asTyped: false };
   } catch (error) {
-    // An alias KMS no longer knows (deleted, or gone with its key) is what one investigates: its own findings.
-    if (!alias || !(error instanceof OperatorError)) throw error;
+    // An alias or key KMS no longer knows (deleted, or gone with its key), whose only trace may be its findings, is
+    // what one investigates: its own findings, under the ARN the name gives in the caller's account.
+    if (!(error instanceof OperatorError)) throw error;
     if (name.startsWith('arn:')) return { resources: [name], asTyped: true };
-    const arn = aliasArn(context.region, parseArn(await context.identity())?.account ?? '', name);
-    return { resources: [arn], asTyped: true };
+    const account = parseArn(await context.identity())?.account ?? '';
+    return {
+      resources: [alias ? aliasArn(context.region, account, name) : keyArn(context.region, account, name)],
+      asTyped: true,
+    };
   }
 }
 

@@ -279,6 +279,15 @@ describe('keydrift findings', () => {
       const gone = keydrift(['findings', '--since', '30d', '--resource', named, '--format', 'json']);
       expect([named, gone.status, ids(jsonLines<Finding>(gone.stdout))]).toEqual([named, 0, [deleted.eventId]]);
     }
+    // So a key KMS no longer knows, whose findings are all the table holds of it, by key id as by ARN.
+    const goneKeyId = '7d2e9c41-5b3a-4f68-9e0d-2a1b3c4d5e6f';
+    const goneKey = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${goneKeyId}`;
+    const disabled = finding({ resource: goneKey, event: 'DisableKey', severity: 'critical', hoursAgo: 32 });
+    await save(disabled);
+    for (const named of [goneKey, goneKeyId]) {
+      const gone = keydrift(['findings', '--since', '30d', '--resource', named, '--format', 'json']);
+      expect([named, gone.status, ids(jsonLines<Finding>(gone.stdout))]).toEqual([named, 0, [disabled.eventId]]);
+    }
     const first = keydrift(['findings', '--since', '30d', '--limit', '3', '--format', 'json']);
     expect(ids(jsonLines<Finding>(first.stdout))).toEqual(
       expected(() => true, Date.now() - 30 * 24 * HOUR).slice(0, 3),
@@ -291,6 +300,7 @@ describe('keydrift findings', () => {
       `arn:aws:kms:${REGION}:${ACCOUNT}:alias/nope`,
       `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/nope`,
       `arn:aws:kms:${REGION}:${ACCOUNT}:key/0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91`,
+      '0f4a6c1e-93b7-4d25-8e1a-6c2f0b7d4a91',
     ]) {
       const run = keydrift(['findings', '--resource', typo, '--format', 'json']);
       expect([typo, run.status, run.stdout]).toEqual([typo, 2, '']);
