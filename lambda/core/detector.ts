@@ -272,8 +272,10 @@ export class Detector {
 
 /**
  * Approves a planned change's (or an adopted creation's) `values` into the baseline, as of the event's time, except an
- * attribute a newer planned change already approved: one delivered late must not undo the one that followed it. Map entries (tags, grants,
- * aliases) are approved as they come: services make and retire grants all day, and their times would outgrow the item.
+ * attribute or map entry (a tag, an alias on a key) a newer planned change already approved: one delivered late must
+ * not undo the one that followed it (a TagResource delivered after the UntagResource of its tag). Grants are approved
+ * as they come: services make and retire them all day, and their times would outgrow the item; KMS never reuses a grant
+ * id, and the end approved before its CreateGrant is kept apart (`apply`'s `endedFirst`).
  */
 function approve(
   baseline: ResourceSnapshot,
@@ -287,7 +289,7 @@ function approve(
   const laterSameSecond = creates && !deletedAsApproved(baseline);
   if (baseline.firstSeenAt) baseline.firstSeenAt = withoutPaths(baseline.firstSeenAt, (path) => path in values);
   for (const [path, value] of Object.entries(values)) {
-    if (splitPath(path).entry !== undefined) {
+    if (isGrantEntry(path)) {
       baseline.attributes[path] = value;
       continue;
     }

@@ -126,8 +126,9 @@ export interface ResourceSnapshot {
   /** Baselines only: paths whose approved value was settled as unknown (never inferred later). */
   unknownPaths?: string[];
   /**
-   * Baselines only: the time (ISO-8601) of the event that last approved each attribute outside the maps, so that an
-   * older change, arriving late, does not replace what a newer one approved (EventBridge does not keep order).
+   * Baselines only: the time (ISO-8601) of the event that last approved each attribute and map entry (a tag), grants
+   * but, so that an older change, arriving late, does not replace what a newer one approved (EventBridge does not keep
+   * order).
    */
   approvedAt?: Record<string, string>;
   /**

@@ -2129,6 +2129,63 @@ describe('createDetector: live state', () => {
         changes: { policy: { external_accounts: ['444455556666'] } },
       });
     });
+
+    describe('a tag the pipeline adds and removes a minute apart, the later change delivered first', () => {
+      const tag = (user: string, eventTime: string, eventID: string) => {
+        const record = sample('TagResource__awskmsdg__1') as Json;
+        (record.requestParameters as Json).tags = [{ tagKey: 'owner', tagValue: 'alice' }];
+        return as(record, user, eventTime, eventID);
+      };
+      const untag = (user: string, eventTime: string, eventID: string) => {
+        const record = sample('UntagResource__awskmsdg__1') as Json;
+        (record.requestParameters as Json).tagKeys = ['owner'];
+        return as(record, user, eventTime, eventID);
+      };
+      const liveTags = (tags: Record<string, string>) => {
+        mockLiveKey();
+        kmsMock.on(ListResourceTagsCommand, { KeyId: KEY }).resolves({
+          ...none,
+          Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+          Truncated: false,
+        });
+      };
+
+      it('keeps the tag approved removed when the earlier TagResource arrives last: tagging it again is drift', async () => {
+        // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; the removal comes
+        // first.
+        const detect = pipelineDetector();
+        liveTags({});
+        await detect(untag('Pipeline', '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+
+        // Act: the earlier TagResource arrives; then someone else puts the tag back.
+        const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
+        liveTags({ owner: 'alice' });
+        const retagged = await detect(tag('Mallory', '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'));
+
+        // Assess
+        expect(late.finding).toMatchObject({ status: 'planned' });
+        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBeNull();
+        expect(retagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: 'alice' } } } });
+      });
+
+      it('keeps the tag approved when the earlier UntagResource of it arrives last: removing it again is drift', async () => {
+        // Prepare: the pipeline removes the tag owner at 20:06:16 and tags the key owner=alice at 20:07:16; the tag comes
+        // first.
+        const detect = pipelineDetector();
+        liveTags({ owner: 'alice' });
+        await detect(tag('Pipeline', '2022-09-01T20:07:16Z', 'e2000000-0000-4000-8000-000000000002'));
+
+        // Act: the earlier UntagResource arrives; then someone else removes the tag.
+        const late = await detect(untag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
+        liveTags({});
+        const untagged = await detect(untag('Mallory', '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'));
+
+        // Assess
+        expect(late.finding).toMatchObject({ status: 'planned' });
+        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('alice');
+        expect(untagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: null } } } });
+      });
+    });
   });
 
   it("says an older event's drift is since undone when the later change judged first put the key back", async () => {
