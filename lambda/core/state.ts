@@ -75,13 +75,13 @@ export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
 }
 
 /**
- * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute outside the maps
- * is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made before the
- * accept and delivered after it does not put its older value back.
+ * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute and map entry
+ * but grants is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made
+ * before the accept and delivered after it does not put its older value back.
  */
 export function approvedAsOf(snapshot: ResourceSnapshot, time: string): ResourceSnapshot {
   const approvedAt: Record<string, string> = {};
-  for (const path of Object.keys(snapshot.attributes)) if (splitPath(path).entry === undefined) approvedAt[path] = time;
+  for (const path of Object.keys(snapshot.attributes)) if (!isGrantEntry(path)) approvedAt[path] = time;
   return { ...snapshot, approvedAt };
 }
 

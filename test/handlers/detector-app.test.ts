@@ -131,6 +131,7 @@ interface LiveKey {
   policy?: string;
   grants?: GrantListEntry[];
   aliases?: string[];
+  tags?: Record<string, string>;
   /** A multi-Region key's primary Region: a replica here unless it is us-west-2. */
   primaryRegion?: string;
 }
@@ -164,7 +165,11 @@ function liveKey(key: LiveKey = {}) {
     describe,
     policy: { ...none, PolicyName: 'default', Policy: key.policy ?? defaultPolicy() },
     rotation: sdkOutput('GetKeyRotationStatus__custodian__1'),
-    tags: { ...none, Tags: [], Truncated: false },
+    tags: {
+      ...none,
+      Tags: Object.entries(key.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+      Truncated: false,
+    },
     aliases: { ...none, Aliases: (key.aliases ?? []).map((AliasName) => ({ AliasName })), Truncated: false },
     grants: { ...none, Grants: key.grants ?? [], Truncated: false },
   };
@@ -2141,14 +2146,7 @@ describe('createDetector: live state', () => {
         (record.requestParameters as Json).tagKeys = ['owner'];
         return as(record, user, eventTime, eventID);
       };
-      const liveTags = (tags: Record<string, string>) => {
-        mockLiveKey();
-        kmsMock.on(ListResourceTagsCommand, { KeyId: KEY }).resolves({
-          ...none,
-          Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
-          Truncated: false,
-        });
-      };
+      const liveTags = (tags: Record<string, string>) => mockLiveKey({ tags });
 
       it('keeps the tag approved removed when the earlier TagResource arrives last: tagging it again is drift', async () => {
         // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; the removal comes
@@ -2184,6 +2182,25 @@ describe('createDetector: live state', () => {
         expect(late.finding).toMatchObject({ status: 'planned' });
         expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('alice');
         expect(untagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: null } } } });
+      });
+
+      it("leaves an operator's accept of the tag approved when the pipeline's older tagging of it arrives last", async () => {
+        // Prepare: at 20:08 carol accepts the key tagged owner=bob, as keydrift baseline accept writes it.
+        const detect = pipelineDetector();
+        const accepted = liveTags({ owner: 'bob' });
+        await store().acceptBaseline(
+          keySnapshotOf(accepted),
+          'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+          undefined,
+          { expectedVersion: null, readAt: '2022-09-01T20:08:00.000Z' },
+        );
+
+        // Act: the pipeline's tagging owner=alice at 20:06:16 arrives after the accept.
+        const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
+
+        // Assess: the accept, newer than the pipeline's change, is still what is approved.
+        expect(late.finding).toMatchObject({ status: 'planned' });
+        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('bob');
       });
     });
   });
