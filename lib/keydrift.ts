@@ -236,6 +236,20 @@ function assertChatbotAvailable(stack: Stack, config: KeydriftConfig): void {
   );
 }
 
+/**
+ * Refuses a second Keydrift in one stack at synth: it would ask for the same key aliases (named after the stack,
+ * {@link keyAliasNames}) and Slack configuration name, and CloudFormation would fail the deployment on them.
+ */
+function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
+  const first = stack.node.findAll().find((construct) => construct instanceof Keydrift && construct !== keydrift);
+  if (!first) return;
+  throw new Error(
+    `keydrift: stack ${stack.node.path} already holds a Keydrift (${first.node.path}); a second one ` +
+      `(${keydrift.node.path}) would ask for the same key aliases (alias/keydrift/<stack name>), and the deployment ` +
+      'would fail. Put one Keydrift per stack, and one per account and Region: each watches them whole.',
+  );
+}
+
 /** The shortest heartbeat window: a run can take several 15-minute invocations, and its metric lands at its end. */
 const MIN_HEARTBEAT_WINDOW = Duration.hours(2);
 /** CloudWatch's limit on period × evaluation periods for alarms with periods of an hour or more. */
@@ -305,7 +319,8 @@ class TrailLogBucket extends s3.Bucket {
  * - the reconciler runs on `reconcileSchedule` (every 6 hours) and after each completed create or update of the
  *   stack, one invocation at a time (reserved concurrency 1),
  *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
- * - function defaults are those of {@link KeydriftFunction}.
+ * - function defaults are those of {@link KeydriftFunction};
+ * - a second Keydrift in the same stack is refused (it would ask for the same key aliases).
  *
  * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources. Its outputs
  * take fixed ids (`TableName`, `KeyArn`, …) directly under the stack, so CDK refuses it in a stack that already has a
@@ -372,6 +387,7 @@ export class Keydrift extends Construct {
     this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     this.config = parseKeydriftConfig(props);
     const stack = Stack.of(this);
+    assertOnlyKeydriftInStack(stack, this);
     assertChatbotAvailable(stack, this.config);
 
     this.key = new kms.Key(this, 'Key', {

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { PAGE_TTL_SECONDS } from '../../lambda/adapters/page-ledger';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
 import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } from '../../lambda/core/watched-events';
@@ -1644,5 +1644,21 @@ describe('Keydrift construct', () => {
       'keydrift config: alertEmails[0] "bob@" is not an e-mail address',
     );
     expect(stack.node.tryFindChild('Second')?.node.children ?? []).toHaveLength(0);
+  });
+
+  it('refuses a second Keydrift in the same stack at synth, naming both, rather than failing the deployment on its key aliases', () => {
+    // Prepare: a platform stack that already holds keydrift
+    const app = testApp();
+    const stack = new Stack(app, 'Platform');
+    new Keydrift(stack, 'Keydrift');
+
+    // Act
+    const second = () => new Keydrift(new Construct(stack, 'Team'), 'KmsWatch', { alertEmails: ['team@example.com'] });
+
+    // Assess
+    expect(second).toThrow(
+      /^keydrift: stack Platform already holds a Keydrift \(Platform\/Keydrift\); a second one \(Platform\/Team\/KmsWatch\) would ask for the same key aliases .* Put one Keydrift per stack/,
+    );
+    expect(() => new Keydrift(new Stack(app, 'OtherRegion'), 'Keydrift')).not.toThrow();
   });
 });
