@@ -407,7 +407,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * ({@link environmentBytes}). The detector's other variables take up to about 1,310 bytes of it with a 64-character
  * stack name (app-context.ts allows no longer) in the partition with the longest ARNs: names and punctuation, the
  * literal values, then the table name, five topic ARNs (the last-resort topic's is the detector's alone) and the two
- * key ARNs that CloudFormation resolves; the reconciler's, about 1,160. 2,750 bytes leaves them 1,346.
+ * key ARNs that CloudFormation resolves; the reconciler's, about 1,160. 2,750 bytes leaves them 1,346. The Keydrift
+ * construct checks the whole environment again with its stack's real name and its own logical ids.
  */
 export const MAX_DETECTION_SETTINGS_BYTES = 2750;
 

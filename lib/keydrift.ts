@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import {
   Annotations,
   ArnFormat,
+  type CfnElement,
   CfnOutput,
   Duration,
   Fn,
@@ -35,6 +36,7 @@ import { KMS_API_WRITES, KMS_NATIVE_EVENTS, KMS_SERVICE_EVENTS, TRAIL_WRITES } f
 import {
   cronGapDays,
   detectionSettingsJson,
+  environmentBytes,
   type KeydriftConfig,
   type KeydriftProps,
   parseKeydriftConfig,
@@ -249,6 +251,9 @@ function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
       'would fail. Put one Keydrift per stack, and one per account and Region: each watches them whole.',
   );
 }
+
+/** Lambda's limit on all of a function's environment variables, measured as one JSON object `{"NAME":"value",…}`. */
+const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
 
 /** The shortest heartbeat window: a run can take several 15-minute invocations, and its metric lands at its end. */
 const MIN_HEARTBEAT_WINDOW = Duration.hours(2);
@@ -561,6 +566,7 @@ export class Keydrift extends Construct {
     });
     this.grantReconcilerAccess(this.reconciler);
     this.sendFailedInvocationsToDeadLetterQueue(this.reconciler);
+    this.assertEnvironmentsFit();
 
     if (this.config.pagerDutySecretName) {
       const secretName = this.config.pagerDutySecretName;
@@ -705,6 +711,56 @@ export class Keydrift extends Construct {
       output(OUTPUT_KEYS.trailArn, this.trail.trailArn, 'The multi-Region trail keydrift created');
     } else {
       output(OUTPUT_KEYS.trailPrerequisite, TRAIL_PREREQUISITE, 'Required: a CloudTrail trail with management events');
+    }
+  }
+
+  /**
+   * Refuses at synth a detector or reconciler whose environment would outgrow Lambda's 4 KB once CloudFormation has
+   * resolved it. parseKeydriftConfig's limit on the detection settings assumes keydrift's own app (a stack name of at
+   * most 64 characters, this construct at the stack's top); in another stack the table and topic names CloudFormation
+   * generates, `<stack name>-<logical id>-<12 characters>`, can be longer: a longer stack name, a construct deeper in
+   * the tree. Reckoned as that limit is, in the partition with the longest ARNs unless the stack's is known.
+   */
+  private assertEnvironmentsFit(): void {
+    const stack = Stack.of(this);
+    const known = (value: string, worst: string) => (Token.isUnresolved(value) ? worst : value);
+    const partition = known(stack.partition, 'aws-us-gov');
+    const region = known(stack.region, 'us-gov-west-1');
+    const account = known(stack.account, '0'.repeat(12));
+    const stackName = known(stack.stackName, 'x'.repeat(128));
+    const logicalId = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+    const generated = (construct: Construct) => `${stackName}-${logicalId(construct)}-${'x'.repeat(12)}`;
+    const arn = (service: string, resource: string) => `arn:${partition}:${service}:${region}:${account}:${resource}`;
+    const resolved = new Map<string, string>([
+      [JSON.stringify({ Ref: logicalId(this.table) }), generated(this.table)],
+      ...[this.chatTopic, this.emailTopic, this.pageTopic, this.opsTopic, this.lastResortTopic].map(
+        (topic): [string, string] => [JSON.stringify({ Ref: logicalId(topic) }), arn('sns', generated(topic))],
+      ),
+      ...[this.key, this.opsKey].map((key): [string, string] => [
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(key), 'Arn'] }),
+        arn('kms', `key/${'0'.repeat(36)}`),
+      ]),
+    ]);
+    for (const fn of [this.detector, this.reconciler]) {
+      const { variables } = stack.resolve((fn.node.defaultChild as lambda.CfnFunction).environment) as {
+        variables: Record<string, unknown>;
+      };
+      const bytes =
+        Object.entries(variables).reduce((sum, [name, value]) => {
+          const text = typeof value === 'string' ? value : (resolved.get(JSON.stringify(value)) ?? String(value));
+          // `"NAME":"value",` for each variable, `{` and `}` around them.
+          return sum + environmentBytes(name) + environmentBytes(text) + 6;
+        }, 2) - 1;
+      if (bytes <= LAMBDA_ENVIRONMENT_MAX_BYTES) continue;
+      throw new Error(
+        `keydrift: the ${fn.node.id.toLowerCase()} function's environment would take up to ` +
+          `${bytes.toLocaleString('en-US')} bytes once CloudFormation names the table and topics after the stack ` +
+          `(${stackName.length} characters) and their logical ids (under ${this.node.path}), over the ` +
+          `${LAMBDA_ENVIRONMENT_MAX_BYTES.toLocaleString('en-US')} bytes Lambda allows: it would refuse the ` +
+          "deployment. Shorten the stack's name (keydrift's own app allows 64 characters), put the Keydrift construct " +
+          'nearer the top of the stack or give it a shorter id, or shorten the detection settings ' +
+          `(KEYDRIFT_CONFIG takes ${environmentBytes(detectionSettingsJson(this.config)).toLocaleString('en-US')} bytes).`,
+      );
     }
   }
 

@@ -1459,13 +1459,19 @@ describe('Keydrift construct', () => {
     );
   });
 
-  it("keeps each function's environment within Lambda's 4 KB as Lambda measures it, at the largest settings and longest stack name", () => {
-    // Prepare: as many ignore rules (quote-heavy JSON, escaped in Lambda's measure) as the limit lets through.
+  /** As many ignore rules (quote-heavy JSON, escaped in Lambda's measure) as the detection settings' limit lets through. */
+  const largestIgnore = () => {
     const rule = (i: number) => ({ event: 'TagResource', user: `arn:aws-us-gov:iam::111122223333:role/r${i}` });
     const ignore = [rule(0)];
     while (environmentBytes(JSON.stringify([...ignore, rule(ignore.length)])) < MAX_DETECTION_SETTINGS_BYTES - 160) {
       ignore.push(rule(ignore.length));
     }
+    return ignore;
+  };
+
+  it("keeps each function's environment within Lambda's 4 KB as Lambda measures it, at the largest settings and longest stack name", () => {
+    // Prepare
+    const ignore = largestIgnore();
     const stackName = `K${'x'.repeat(63)}`;
     const region = 'us-gov-west-1';
     const stack = new KeydriftStack(testApp(), stackName, {
@@ -1500,6 +1506,21 @@ describe('Keydrift construct', () => {
     expect(environmentBytes(JSON.stringify(ignore))).toBeGreaterThan(MAX_DETECTION_SETTINGS_BYTES - 300);
     expect(sizes.length).toBeGreaterThanOrEqual(2);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+  });
+
+  it("refuses at synth, naming the stack name's length and the construct's path, settings that fit keydrift's own app but whose environment would outgrow 4 KB in a user's stack with a longer name", () => {
+    // Prepare: CloudFormation allows stack names of 128 characters; keydrift's own app, 64
+    const stack = new Stack(testApp(), `K${'x'.repeat(127)}`, {
+      env: { account: '111122223333', region: 'us-gov-west-1' },
+    });
+
+    // Act
+    const build = () => new Keydrift(new Construct(stack, 'Security'), 'Keydrift', { ignore: largestIgnore() });
+
+    // Assess
+    expect(build).toThrow(
+      /^keydrift: the detector function's environment would take up to 4,[\d]{3} bytes once CloudFormation names the table and topics after the stack \(128 characters\) and their logical ids \(under Kx+\/Security\/Keydrift\), over the 4,096 bytes Lambda allows: .* Shorten the stack's name/,
+    );
   });
 
   it('passes the full test configuration well within that limit', () => {
