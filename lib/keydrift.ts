@@ -346,7 +346,10 @@ export class Keydrift extends Construct {
   readonly keyAlias: kms.Alias;
   /** `alias/keydrift/<stack name>-ops`, on {@link opsKey}. */
   readonly opsKeyAlias: kms.Alias;
-  /** Baselines, drift history and deduplication (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`). */
+  /**
+   * Baselines, drift history and deduplication (`pk`/`sk`, TTL `expiresAt`, GSI `byTime`), encrypted with {@link key};
+   * its grant* methods grant the use of that key too.
+   */
   readonly table: dynamodb.TableV2;
   /** Chatbot custom-notification JSON for Slack. */
   readonly chatTopic: sns.Topic;
@@ -456,12 +459,15 @@ export class Keydrift extends Construct {
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
     });
     // customerManagedKey() must map the key to each replica's Region, which it cannot do while the Region is a
-    // token. The only replica is the deployment Region's, so it gets keydrift's key directly. The table's L2
-    // does not know the key, so its grant* methods add no KMS rights: see grantKeyUseViaServices.
+    // token. The only replica is the deployment Region's, so it gets keydrift's key directly. keydrift's functions
+    // are granted the key through grantKeyUseViaServices, not the table's grant* methods.
     (this.table.node.defaultChild as dynamodb.CfnGlobalTable).addPropertyOverride(
       'Replicas.0.SSESpecification.KMSMasterKeyId',
       this.key.keyArn,
     );
+    // Told to the L2 too, which otherwise knows no key: a stack that grants its own roles the table
+    // (table.grantReadData) then grants them the key as well, without which DynamoDB refuses them every read.
+    (this.table as { encryptionKey?: kms.IKey }).encryptionKey = this.key;
 
     const encryptedTopic = (topicId: string, displayName: string) =>
       new sns.Topic(this, topicId, { displayName, masterKey: this.key, enforceSSL: true });

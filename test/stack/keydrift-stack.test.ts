@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
 import { PAGE_TTL_SECONDS } from '../../lambda/adapters/page-ledger';
 import { RECONCILE_EVENTS } from '../../lambda/core/catalog';
@@ -1665,6 +1666,29 @@ describe('Keydrift construct', () => {
       'keydrift config: alertEmails[0] "bob@" is not an e-mail address',
     );
     expect(stack.node.tryFindChild('Second')?.node.children ?? []).toHaveLength(0);
+  });
+
+  it("lets a role of the user's stack that is granted the table read it: the grant covers keydrift's key, which encrypts it", () => {
+    // Prepare: a platform team's audit role, to read keydrift's findings
+    const stack = new Stack(testApp(), 'Platform');
+    const keydrift = new Keydrift(stack, 'Keydrift');
+    const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // Act
+    keydrift.table.grantReadData(auditor);
+
+    // Assess
+    const id = (construct: { node: { defaultChild?: unknown } }) =>
+      stack.getLogicalId(construct.node.defaultChild as never);
+    const [policy] = Object.values(
+      Template.fromStack(stack).findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: id(auditor) }] } }),
+    );
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(['kms:Decrypt']),
+        Resource: { 'Fn::GetAtt': [id(keydrift.key), 'Arn'] },
+      }),
+    );
   });
 
   it('refuses a second Keydrift in the same stack at synth, naming both, rather than failing the deployment on its key aliases', () => {
