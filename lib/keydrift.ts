@@ -252,6 +252,27 @@ function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
   );
 }
 
+/**
+ * Refuses at synth a second Keydrift for an account and Region another stack of the app already watches, when both
+ * stacks name them: each would alert on every change twice, and count its metrics (the `Keydrift` namespace, which
+ * the alarms and the reconcile heartbeat read) with the other's. An environment-agnostic stack's are unknown here.
+ */
+function assertOnlyKeydriftInAccountAndRegion(stack: Stack, keydrift: Construct): void {
+  const { account, region } = stack;
+  if (Token.isUnresolved(account) || Token.isUnresolved(region)) return;
+  const other = keydrift.node.root.node.findAll().find((construct) => {
+    if (!(construct instanceof Keydrift) || construct === keydrift) return false;
+    const otherStack = Stack.of(construct);
+    return otherStack !== stack && otherStack.account === account && otherStack.region === region;
+  });
+  if (!other) return;
+  throw new Error(
+    `keydrift: ${other.node.path} already watches account ${account} in ${region}; a second Keydrift there ` +
+      `(${keydrift.node.path}) would alert on every change twice and mix its metrics and alarms with the other's. ` +
+      'Put one Keydrift per account and Region: it watches them whole.',
+  );
+}
+
 /** Lambda's limit on all of a function's environment variables, measured as one JSON object `{"NAME":"value",…}`. */
 const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
 
@@ -325,7 +346,8 @@ class TrailLogBucket extends s3.Bucket {
  *   stack, one invocation at a time (reserved concurrency 1),
  *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
  * - function defaults are those of {@link KeydriftFunction};
- * - a second Keydrift in the same stack is refused (it would ask for the same key aliases).
+ * - a second Keydrift in the same stack is refused (it would ask for the same key aliases), as is one for the
+ *   account and Region of another stack of the app when both stacks give them.
  *
  * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources. Its outputs
  * take fixed ids (`TableName`, `KeyArn`, …) directly under the stack, so CDK refuses it in a stack that already has a
@@ -396,6 +418,7 @@ export class Keydrift extends Construct {
     this.config = parseKeydriftConfig(props);
     const stack = Stack.of(this);
     assertOnlyKeydriftInStack(stack, this);
+    assertOnlyKeydriftInAccountAndRegion(stack, this);
     assertChatbotAvailable(stack, this.config);
 
     this.key = new kms.Key(this, 'Key', {

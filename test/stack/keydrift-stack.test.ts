@@ -1668,6 +1668,24 @@ describe('Keydrift construct', () => {
     expect(stack.node.tryFindChild('Second')?.node.children ?? []).toHaveLength(0);
   });
 
+  it('refuses a second Keydrift for an account and Region another stack of the app already watches, naming both', () => {
+    // Prepare: one app, keydrift already deployed to an account and Region by one of its stacks
+    const app = testApp();
+    const env = { account: '111122223333', region: 'eu-west-1' };
+    new Keydrift(new Stack(app, 'Platform', { env }), 'Keydrift');
+
+    // Act
+    const second = () => new Keydrift(new Stack(app, 'Team', { env }), 'KmsWatch');
+
+    // Assess
+    expect(second).toThrow(
+      /^keydrift: Platform\/Keydrift already watches account 111122223333 in eu-west-1; a second Keydrift there \(Team\/KmsWatch\) would alert on every change twice .* Put one Keydrift per account and Region/,
+    );
+    const elsewhere = () =>
+      new Keydrift(new Stack(app, 'Frankfurt', { env: { ...env, region: 'eu-central-1' } }), 'Keydrift');
+    expect(elsewhere).not.toThrow();
+  });
+
   it("lets a role of the user's stack that is granted the table read it: the grant covers keydrift's key, which encrypts it", () => {
     // Prepare: a platform team's audit role, to read keydrift's findings
     const stack = new Stack(testApp(), 'Platform');
