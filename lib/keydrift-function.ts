@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -63,6 +63,8 @@ export class KeydriftFunction extends NodejsFunction {
     // Created beside the function because a subclass cannot create children before calling super().
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: logRetentionDays ?? logs.RetentionDays.ONE_YEAR,
+      // The record of what keydrift saw and sent outlives the stack, for the audits it serves (CDK's default too).
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
