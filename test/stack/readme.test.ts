@@ -105,6 +105,18 @@ describe('README: security and Regions', () => {
     expect(deploy()).toMatch(/\| `createTrail` \| create a multi-Region [^|]*set it in one Region only \|/);
   });
 
+  it("says createTrail's key and both its buckets are kept when the stack is deleted, and names its output", () => {
+    const template = synthesize({ createTrail: true });
+    const kept = (type: string) =>
+      Object.values(template.findResources(type)).filter((resource) => resource.DeletionPolicy === 'Retain').length;
+    expect(kept('AWS::S3::Bucket')).toBe(2);
+    expect(kept('AWS::KMS::Key')).toBe(3);
+    expect(template.findOutputs(OUTPUT_KEYS.trailArn)).not.toEqual({});
+    expect(deploy()).toMatch(
+      /\| `createTrail` \|[^|]*an access-logs bucket[^|]*the key and both buckets kept when the stack is deleted, its ARN in the `TrailArn` output/,
+    );
+  });
+
   it('gives every AWS Chatbot CLI command --region us-east-2, where the Chatbot API answers', () => {
     const commands = [...readme.matchAll(/`(aws chatbot [^`]*)`/g)].map(([, command]) => command);
     expect(commands.length).toBeGreaterThan(0);
