@@ -28,7 +28,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { TABLE_KEY } from '../lambda/adapters/table-key';
 import { RECONCILE_EVENTS } from '../lambda/core/catalog';
 import { SEVERITIES } from '../lambda/core/types';
@@ -243,7 +243,7 @@ function assertChatbotAvailable(stack: Stack, config: KeydriftConfig): void {
  * {@link keyAliasNames}) and Slack configuration name, and CloudFormation would fail the deployment on them.
  */
 function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
-  const first = stack.node.findAll().find((construct) => construct instanceof Keydrift && construct !== keydrift);
+  const first = stack.node.findAll().find((construct) => isBuiltKeydrift(construct) && construct !== keydrift);
   if (!first) return;
   throw new Error(
     `keydrift: stack ${stack.node.path} already holds a Keydrift (${first.node.path}); a second one ` +
@@ -261,7 +261,7 @@ function assertOnlyKeydriftInAccountAndRegion(stack: Stack, keydrift: Construct)
   const { account, region } = stack;
   if (Token.isUnresolved(account) || Token.isUnresolved(region)) return;
   const other = keydrift.node.root.node.findAll().find((construct) => {
-    if (!(construct instanceof Keydrift) || construct === keydrift) return false;
+    if (!isBuiltKeydrift(construct) || construct === keydrift) return false;
     const otherStack = Stack.of(construct);
     return otherStack !== stack && otherStack.account === account && otherStack.region === region;
   });
@@ -272,6 +272,13 @@ function assertOnlyKeydriftInAccountAndRegion(stack: Stack, keydrift: Construct)
       'Put one Keydrift per account and Region: it watches them whole.',
   );
 }
+
+/**
+ * A Keydrift that created something. One whose constructor threw before it created anything (its configuration
+ * refused, or itself refused as a second) stays in the tree, empty: it asks for no key alias and watches nothing.
+ */
+const isBuiltKeydrift = (construct: IConstruct): boolean =>
+  construct instanceof Keydrift && construct.node.children.length > 0;
 
 /** Lambda's limit on all of a function's environment variables, measured as one JSON object `{"NAME":"value",…}`. */
 const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;

@@ -1709,6 +1709,25 @@ describe('Keydrift construct', () => {
     );
   });
 
+  it('builds a Keydrift where an earlier one was refused before it created anything: that one holds no alias and watches nothing', () => {
+    // Prepare: a first attempt whose configuration is refused, in a stack and in another stack of the same account
+    // and Region
+    const app = testApp();
+    const env = { account: '111122223333', region: 'eu-west-1' };
+    const stack = new Stack(app, 'Platform', { env });
+    const refused = () => new Keydrift(stack, 'Draft', { alertEmails: ['bob@'] });
+    expect(refused).toThrow('keydrift config: alertEmails[0] "bob@" is not an e-mail address');
+
+    // Act
+    const corrected = () => new Keydrift(stack, 'Keydrift', { alertEmails: ['bob@example.com'] });
+
+    // Assess
+    expect(corrected).not.toThrow();
+    Template.fromStack(stack).resourceCountIs('AWS::KMS::Alias', 2);
+    const elsewhere = () => new Keydrift(new Stack(app, 'Team', { env }), 'Keydrift');
+    expect(elsewhere).toThrow(/^keydrift: Platform\/Keydrift already watches account 111122223333 in eu-west-1/);
+  });
+
   it('refuses a second Keydrift in the same stack at synth, naming both, rather than failing the deployment on its key aliases', () => {
     // Prepare: a platform stack that already holds keydrift
     const app = testApp();
