@@ -293,7 +293,12 @@ function approve(
       baseline.attributes[path] = value;
       continue;
     }
-    const last = baseline.approvedAt?.[path];
+    // An entry approved absent with its whole map (an accept: `approvedAsOf`) is dated under the map's name.
+    const { attribute, entry } = splitPath(path);
+    const last = latest(
+      baseline.approvedAt?.[path],
+      entry === undefined ? undefined : baseline.approvedAt?.[attribute],
+    );
     if (last !== undefined && !movedOffBeforeItsKeyDeletion(baseline, path, value, event)) {
       const lastMs = Date.parse(last);
       if (lastMs > event.epochMs || (laterSameSecond && lastMs === event.epochMs)) continue;

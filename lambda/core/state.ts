@@ -77,11 +77,13 @@ export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
 /**
  * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute and map entry
  * but grants is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made
- * before the accept and delivered after it does not put its older value back.
+ * before the accept and delivered after it does not put its older value back. So is each map it shows whole but
+ * grants, under the map's name: what the map lacks (a tag removed before the accept) is approved absent then too.
  */
 export function approvedAsOf(snapshot: ResourceSnapshot, time: string): ResourceSnapshot {
   const approvedAt: Record<string, string> = {};
   for (const path of Object.keys(snapshot.attributes)) if (!isGrantEntry(path)) approvedAt[path] = time;
+  for (const map of snapshot.completeMaps) if (map !== 'grants') approvedAt[map] = time;
   return { ...snapshot, approvedAt };
 }
 

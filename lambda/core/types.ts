@@ -128,7 +128,7 @@ export interface ResourceSnapshot {
   /**
    * Baselines only: the time (ISO-8601) of the event that last approved each attribute and map entry (a tag), grants
    * but, so that an older change, arriving late, does not replace what a newer one approved (EventBridge does not keep
-   * order).
+   * order). A map an accept approved whole is dated under its name (`tags`): what it lacked was approved absent then.
    */
   approvedAt?: Record<string, string>;
   /**

@@ -2202,6 +2202,29 @@ describe('createDetector: live state', () => {
         expect(late.finding).toMatchObject({ status: 'planned' });
         expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('bob');
       });
+
+      it("leaves an operator's accept of the key without the tag approved when the pipeline's older tagging arrives last", async () => {
+        // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; at 20:08 carol
+        // accepts the key, untagged, as keydrift baseline accept writes it.
+        const detect = pipelineDetector();
+        const accepted = liveTags({});
+        await store().acceptBaseline(
+          keySnapshotOf(accepted),
+          'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+          undefined,
+          { expectedVersion: null, readAt: '2022-09-01T20:08:00.000Z' },
+        );
+
+        // Act: the pipeline's tagging at 20:06:16 arrives after the accept; then someone else puts the tag back.
+        const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
+        liveTags({ owner: 'alice' });
+        const retagged = await detect(tag('Mallory', '2022-09-01T20:10:00Z', 'e3000000-0000-4000-8000-000000000003'));
+
+        // Assess: the accept approved the key without the tag, and that is still what is approved.
+        expect(late.finding).toMatchObject({ status: 'planned' });
+        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBeUndefined();
+        expect(retagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: 'alice' } } } });
+      });
     });
   });
 
