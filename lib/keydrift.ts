@@ -760,8 +760,9 @@ export class Keydrift extends Construct {
   private assertEnvironmentsFit(): void {
     const stack = Stack.of(this);
     const known = (value: string, worst: string) => (Token.isUnresolved(value) ? worst : value);
-    const partition = known(stack.partition, 'aws-us-gov');
     const region = known(stack.region, 'us-gov-west-1');
+    // A stack's partition is a token even where its Region is known; the Region tells it then.
+    const partition = Token.isUnresolved(stack.region) ? known(stack.partition, 'aws-us-gov') : partitionOf(region);
     const account = known(stack.account, '0'.repeat(12));
     const stackName = known(stack.stackName, 'x'.repeat(128));
     const logicalId = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);

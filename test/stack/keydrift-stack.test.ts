@@ -1470,19 +1470,15 @@ describe('Keydrift construct', () => {
     return ignore;
   };
 
-  it("keeps each function's environment within Lambda's 4 KB as Lambda measures it, at the largest settings and longest stack name", () => {
-    // Prepare
-    const ignore = largestIgnore();
-    const stackName = `K${'x'.repeat(63)}`;
-    const region = 'us-gov-west-1';
-    const stack = new KeydriftStack(testApp(), stackName, {
-      env: { account: '111122223333', region },
-      config: { ignore },
-    });
+  /**
+   * The size of each function's environment once CloudFormation resolves it (generated names are
+   * `<stack>-<logical id>-<12 characters>`), as Lambda measures it.
+   */
+  const resolvedEnvironmentSizes = (stack: Stack, partition: string): number[] => {
     const template = Template.fromStack(stack).toJSON();
-    // What CloudFormation resolves: generated names are `<stack>-<logical id>-<12 characters>`.
-    const generated = (id: string) => `${stackName}-${id}-${'A'.repeat(12)}`;
-    const arn = (service: string, resource: string) => `arn:aws-us-gov:${service}:${region}:111122223333:${resource}`;
+    const generated = (id: string) => `${stack.stackName}-${id}-${'A'.repeat(12)}`;
+    const arn = (service: string, resource: string) =>
+      `arn:${partition}:${service}:${stack.region}:${stack.account}:${resource}`;
     const resolve = (value: unknown): string => {
       if (typeof value === 'string') return value;
       const { Ref, 'Fn::GetAtt': getAtt } = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
@@ -1492,16 +1488,26 @@ describe('Keydrift construct', () => {
       if (getAtt?.[1] === 'Arn' && type === 'AWS::KMS::Key') return arn('kms', `key/${'0'.repeat(36)}`);
       throw new Error(`no worst case for ${JSON.stringify(value)}`);
     };
-
-    // Act
     const functions = Object.values(template.Resources as Record<string, { Type: string; Properties: Json }>).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && (r.Properties.Environment as Json | undefined)?.Variables,
     );
-    const sizes = functions.map(({ Properties }) => {
+    return functions.map(({ Properties }) => {
       const variables = (Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       const resolved = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, resolve(value)]));
       return Buffer.byteLength(JSON.stringify(resolved));
     });
+  };
+
+  it("keeps each function's environment within Lambda's 4 KB as Lambda measures it, at the largest settings and longest stack name", () => {
+    // Prepare
+    const ignore = largestIgnore();
+    const stack = new KeydriftStack(testApp(), `K${'x'.repeat(63)}`, {
+      env: { account: '111122223333', region: 'us-gov-west-1' },
+      config: { ignore },
+    });
+
+    // Act
+    const sizes = resolvedEnvironmentSizes(stack, 'aws-us-gov');
 
     // Assess
     expect(environmentBytes(JSON.stringify(ignore))).toBeGreaterThan(MAX_DETECTION_SETTINGS_BYTES - 300);
@@ -1522,6 +1528,26 @@ describe('Keydrift construct', () => {
     expect(build).toThrow(
       /^keydrift: the detector function's environment would take up to 4,[\d]{3} bytes once CloudFormation names the table and topics after the stack \(128 characters\) and their logical ids \(under Kx+\/Security\/Keydrift\), over the 4,096 bytes Lambda allows: .* Shorten the stack's name/,
     );
+  });
+
+  it("builds in a user's stack of a commercial Region whose environment fits there, though GovCloud's longer ARNs would not let it", () => {
+    // Prepare: a 90-character stack name, the largest settings, in eu-west-1 and in us-gov-west-1, in an app created
+    // before @aws-cdk/core:enablePartitionLiterals (its stacks' partition stays a token where the Region is known)
+    const env = (region: string) => ({ account: '111122223333', region });
+    const stackName = `K${'x'.repeat(89)}`;
+    const build = (region: string) => {
+      const app = testApp({ '@aws-cdk/core:enablePartitionLiterals': false });
+      const stack = new Stack(app, stackName, { env: env(region) });
+      new Keydrift(stack, 'Keydrift', { ignore: largestIgnore() });
+      return stack;
+    };
+
+    // Act
+    const stack = build('eu-west-1');
+
+    // Assess: within 4 KB in the Region's own partition, over it in GovCloud's
+    expect(Math.max(...resolvedEnvironmentSizes(stack, 'aws'))).toBeLessThanOrEqual(4096);
+    expect(() => build('us-gov-west-1')).toThrow(/^keydrift: the detector function's environment would take up to 4,/);
   });
 
   it('passes the full test configuration well within that limit', () => {
