@@ -243,7 +243,10 @@ function assertChatbotAvailable(stack: Stack, config: KeydriftConfig): void {
  * {@link keyAliasNames}) and Slack configuration name, and CloudFormation would fail the deployment on them.
  */
 function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
-  const first = stack.node.findAll().find((construct) => isBuiltKeydrift(construct) && construct !== keydrift);
+  // Not one of a nested stack's: its aliases are named after that stack (the account and Region check refuses it).
+  const first = stack.node
+    .findAll()
+    .find((construct) => isBuiltKeydrift(construct) && construct !== keydrift && Stack.of(construct) === stack);
   if (!first) return;
   throw new Error(
     `keydrift: stack ${stack.node.path} already holds a Keydrift (${first.node.path}); a second one ` +
@@ -255,23 +258,32 @@ function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
 /**
  * Refuses at synth a second Keydrift for an account and Region another stack of the app already watches, when both
  * stacks name them: each would alert on every change twice, and count its metrics (the `Keydrift` namespace, which
- * the alarms and the reconcile heartbeat read) with the other's. An environment-agnostic stack's are unknown here.
+ * the alarms and the reconcile heartbeat read) with the other's. An environment-agnostic stack's are unknown here,
+ * but a nested stack deploys to its parent's, whatever they are.
  */
 function assertOnlyKeydriftInAccountAndRegion(stack: Stack, keydrift: Construct): void {
   const { account, region } = stack;
-  if (Token.isUnresolved(account) || Token.isUnresolved(region)) return;
+  const known = !Token.isUnresolved(account) && !Token.isUnresolved(region);
   const other = keydrift.node.root.node.findAll().find((construct) => {
     if (!isBuiltKeydrift(construct) || construct === keydrift) return false;
     const otherStack = Stack.of(construct);
-    return otherStack !== stack && otherStack.account === account && otherStack.region === region;
+    if (otherStack === stack) return false;
+    if (deployedWith(otherStack) === deployedWith(stack)) return true;
+    return known && otherStack.account === account && otherStack.region === region;
   });
   if (!other) return;
+  const where = known
+    ? `account ${account} in ${region}`
+    : `the account and Region ${deployedWith(stack).node.path} deploys to`;
   throw new Error(
-    `keydrift: ${other.node.path} already watches account ${account} in ${region}; a second Keydrift there ` +
+    `keydrift: ${other.node.path} already watches ${where}; a second Keydrift there ` +
       `(${keydrift.node.path}) would alert on every change twice and mix its metrics and alarms with the other's. ` +
       'Put one Keydrift per account and Region: it watches them whole.',
   );
 }
+
+/** The top-level stack a stack deploys with: itself, or a nested stack's outermost parent. */
+const deployedWith = (stack: Stack): Stack => (stack.nestedStackParent ? deployedWith(stack.nestedStackParent) : stack);
 
 /**
  * A Keydrift that created something. One whose constructor threw before it created anything (its configuration
@@ -354,7 +366,7 @@ class TrailLogBucket extends s3.Bucket {
  *   up to 15 minutes each; a larger account continues in further invocations through a `Reconcile Continue` event;
  * - function defaults are those of {@link KeydriftFunction};
  * - a second Keydrift in the same stack is refused (it would ask for the same key aliases), as is one for the
- *   account and Region of another stack of the app when both stacks give them.
+ *   account and Region of another stack of the app when both stacks give them, or one is nested in the other.
  *
  * Call {@link Keydrift.exportOutputs} once in the stack so operator commands can find the resources. Its outputs
  * take fixed ids (`TableName`, `KeyArn`, …) directly under the stack, so CDK refuses it in a stack that already has a

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CfnParameter, Stack, Validations } from 'aws-cdk-lib';
+import { CfnParameter, NestedStack, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
@@ -1752,6 +1752,25 @@ describe('Keydrift construct', () => {
     Template.fromStack(stack).resourceCountIs('AWS::KMS::Alias', 2);
     const elsewhere = () => new Keydrift(new Stack(app, 'Team', { env }), 'Keydrift');
     expect(elsewhere).toThrow(/^keydrift: Platform\/Keydrift already watches account 111122223333 in eu-west-1/);
+  });
+
+  it('refuses a second Keydrift in a nested stack of an environment-agnostic stack that holds one, whichever comes first', () => {
+    // Prepare: keydrift's own stack, environment-agnostic, and a nested stack of it, which deploys to its account
+    // and Region whatever they are; then the same two the other way round
+    const parentFirst = new Stack(testApp(), 'Platform');
+    new Keydrift(parentFirst, 'Keydrift');
+    const nestedFirst = new Stack(testApp(), 'Platform');
+    new Keydrift(new NestedStack(nestedFirst, 'Security'), 'Keydrift');
+
+    // Act
+    const inNested = () => new Keydrift(new NestedStack(parentFirst, 'Security'), 'Keydrift');
+    const inParent = () => new Keydrift(nestedFirst, 'Keydrift');
+
+    // Assess
+    const refused =
+      /^keydrift: Platform\/(Security\/)?Keydrift already watches the account and Region Platform deploys to; a second Keydrift there \(Platform\/(Security\/)?Keydrift\) would alert on every change twice/;
+    expect(inNested).toThrow(refused);
+    expect(inParent).toThrow(refused);
   });
 
   it('refuses a second Keydrift in the same stack at synth, naming both, rather than failing the deployment on its key aliases', () => {
