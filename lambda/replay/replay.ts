@@ -403,7 +403,8 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<R
     if (!result.fileError && !result.skipped) summary.inputsRead++;
     const reason = result.fileError ?? result.skipped;
     if (reason) summary.skipped.push({ source: result.source, reason });
-    summary.recordErrors.push(...result.recordErrors.map((e) => `${result.source}: ${e}`));
+    // One by one: a file of many bad records has more errors than a call takes arguments.
+    for (const error of result.recordErrors) summary.recordErrors.push(`${result.source}: ${error}`);
     for (const { raw, where } of result.writes) {
       const location = `${result.source}: ${where}`;
       try {

@@ -84,6 +84,21 @@ describe('JSON Lines with a bad line', () => {
     expect(summary.records).toBe(2);
   });
 
+  test('reports each of more bad lines than a call takes arguments (150,000), and still judges the good ones', async () => {
+    // Prepare: an export whose exporter wrote a number for each record it could not serialize
+    const bad = 150_000;
+    const file = path.join(tempDir(), 'events.jsonl');
+    writeFile(file, `${jsonLines([sample('DisableKey__awskmsdg__1')])}${'7\n'.repeat(bad)}`);
+
+    // Act
+    const { findings, summary } = await replayInProcess([file]);
+
+    // Assess
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.recordErrors).toHaveLength(bad);
+    expect(summary.recordErrors.at(-1)).toBe(`${file}: line ${bad + 1}: a number, not a JSON object`);
+  });
+
   test('a line of blanks JSON does not allow (a no-break space) is reported, not skipped as an empty line', async () => {
     const file = path.join(tempDir(), 'events.jsonl');
     const good = jsonLines([sample('DisableKey__awskmsdg__1'), sample('TagResource__awskmsdg__1')]).split('\n');
