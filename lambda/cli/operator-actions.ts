@@ -252,7 +252,8 @@ export function runFindings(flags: FindingsFlags): Promise<number> {
         if (closed) break;
         count += part.length;
         if (flags.format === 'json') out(formatJsonLines(part));
-        else list.push(...part);
+        // One by one: a busy day holds more findings than a call takes arguments.
+        else for (const finding of part) list.push(finding);
       }
     } finally {
       process.stdout.off('error', onClosed);

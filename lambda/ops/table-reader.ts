@@ -309,7 +309,8 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
 
   async function findings(query: FindingQuery): Promise<StoredFinding[]> {
     const out: StoredFinding[] = [];
-    for await (const found of findingParts(query)) out.push(...found);
+    // One by one: a busy day holds more findings than a call takes arguments (`push(...day)` overflows the stack).
+    for await (const found of findingParts(query)) for (const finding of found) out.push(finding);
     return out;
   }
 

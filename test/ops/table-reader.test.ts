@@ -2,7 +2,7 @@
  * The table reader's walk through the findings by day (the `byTime` index), as `keydrift findings` without
  * `--resource` makes it; DynamoDB answers through aws-sdk-client-mock with no findings.
  */
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createTableReader } from '../../lambda/ops/table-reader';
 
@@ -52,6 +52,32 @@ describe('Table reader: findings by day', () => {
 
     // Assess: the period's two days, and none between it and today
     expect(daysQueried()).toEqual(['FINDINGS#2026-09-30', 'FINDINGS#2026-09-29']);
+  });
+});
+
+describe('Table reader: a busy day', () => {
+  it('lists a day of more findings than a call takes arguments (150,000: the grants of a busy account)', async () => {
+    // Prepare: one day of 1,500 pages of 100 findings; the other day empty
+    const pages = 1_500;
+    dynamodb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+      if (input.ExpressionAttributeValues?.[':day']?.S !== 'FINDINGS#2026-12-06') return { Items: [] };
+      const page = Number(input.ExclusiveStartKey?.page?.N ?? 0);
+      const Items = Array.from({ length: 100 }, (_, i) => ({
+        finding: { S: JSON.stringify({ eventId: `e-${page}-${i}`, event: 'CreateGrant', severity: 'info' }) },
+      }));
+      return { Items, ...(page + 1 < pages ? { LastEvaluatedKey: { page: { N: String(page + 1) } } } : {}) };
+    });
+    const reader = createTableReader({ client: new DynamoDBClient({ region: 'eu-west-1' }), tableName: 'Keydrift' });
+
+    // Act
+    const found = await reader.findings({
+      sinceMs: Date.parse('2026-12-05T00:00:00Z'),
+      nowMs: Date.parse('2026-12-06T12:00:00Z'),
+    });
+
+    // Assess
+    expect(found).toHaveLength(pages * 100);
+    expect(found.at(-1)?.eventId).toBe(`e-${pages - 1}-99`);
   });
 });
 
