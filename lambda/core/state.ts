@@ -75,10 +75,10 @@ export function baselinePart(snapshot: ResourceSnapshot): ResourceSnapshot {
 }
 
 /**
- * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute and map entry
- * but grants is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change made
- * before the accept and delivered after it does not put its older value back. So is each map it shows whole but
- * grants, under the map's name: what the map lacks (a tag removed before the accept) is approved absent then too.
+ * `snapshot` as a baseline approved whole as of `time` (ISO-8601): an operator's accept. Each attribute and each map
+ * entry but a grant is dated then (`approvedAt`), as a planned change dates what it approves, so that a planned change
+ * made before the accept and delivered after it does not put its older value back. So is each map but the grants that
+ * it shows whole, under the map's name: what the map lacks (a tag removed before the accept) is approved absent then.
  */
 export function approvedAsOf(snapshot: ResourceSnapshot, time: string): ResourceSnapshot {
   const approvedAt: Record<string, string> = {};

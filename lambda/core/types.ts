@@ -126,9 +126,10 @@ export interface ResourceSnapshot {
   /** Baselines only: paths whose approved value was settled as unknown (never inferred later). */
   unknownPaths?: string[];
   /**
-   * Baselines only: the time (ISO-8601) of the event that last approved each attribute and map entry (a tag), grants
-   * but, so that an older change, arriving late, does not replace what a newer one approved (EventBridge does not keep
-   * order). A map an accept approved whole is dated under its name (`tags`): what it lacked was approved absent then.
+   * Baselines only: the time (ISO-8601) of the event that last approved each attribute and each map entry but a grant
+   * (a tag, an alias on a key), so that an older change, arriving late, does not replace what a newer one approved
+   * (EventBridge does not keep order). A map an accept approved whole is dated under its name (`tags`): what it lacked
+   * was approved absent then.
    */
   approvedAt?: Record<string, string>;
   /**
