@@ -182,12 +182,13 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       const effect = effectOf(event, new MemoryStore());
       return { kind: effect.kind, resource: effect.resource, related: effect.related.map((r) => r.resource) };
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
       if (event.errorCode) {
-        // A denied call may name too little for its effect; the core still reports the attempt on what it aimed at.
+        // A denied call may name too little for its effect, or carry what KMS refused (a policy that is no JSON, or
+        // nested past what can be read): the core still reports the attempt on what it aimed at.
         const { resource } = new Detector(settings.config, new MemoryStore()).observe(event);
         return { kind: resourceKindOf(resource), resource, related: [] };
       }
+      if (!(error instanceof RecordError)) throw error;
       logger.error('Invalid event: it names no resource', { error: error.message, eventId: event.eventId });
       count('InvalidEvents');
       return undefined;
@@ -321,7 +322,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     try {
       return effectOf(event, memory);
     } catch (error) {
-      if (!(error instanceof RecordError) || !event.errorCode) throw error;
+      // A denied call's attempt is reported whatever it carried (see targetOf).
+      if (!event.errorCode) throw error;
       return { kind: target.kind, resource: target.resource, set: {}, implied: {}, related: [], notes: {} };
     }
   }

@@ -2717,6 +2717,30 @@ describe('createDetector: aliases and concurrency', () => {
     expect(table.calls.filter((c) => c.command === 'BatchGetItemCommand').length - loadsBefore).toBe(1);
   });
 
+  it.each([
+    ['text that is no JSON', '{"Statement": ['],
+    [
+      'an action nested 10,000 arrays deep',
+      `{"Statement":[{"Effect":"Allow","Principal":"*","Action":${'['.repeat(10_000)}"kms:*"${']'.repeat(10_000)}}]}`,
+    ],
+  ])('reports a PutKeyPolicy KMS refused as malformed (%s) as a denied attempt on the key', async (_name, policy) => {
+    // Prepare: denied attempts alert
+    mockLiveKey();
+    const { detect } = makeDetector({ alertMinSeverity: 'warning' });
+    const refused = readRecord('PutKeyPolicy__awskmsdg__1');
+    Object.assign(refused, {
+      requestParameters: { ...(refused.requestParameters as Json), policy },
+      errorCode: 'MalformedPolicyDocumentException',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(refused));
+
+    // Assess
+    expect(finding).toMatchObject({ event: 'PutKeyPolicy', resource: KEY, status: 'denied', changes: {} });
+    expect(published(topics.email)).toHaveLength(1);
+  });
+
   it("records the key's aliases gone with it when KMS deletes the key, loading them from the key's stored aliases", async () => {
     // Prepare: alias/ExampleAlias created on KEY (CreateAlias__awskmsdg__1, judged); KMS then deletes the key, and the
     // alias with it (no DeleteAlias event).
