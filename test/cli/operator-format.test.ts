@@ -105,6 +105,21 @@ describe('keydrift baseline adopt', () => {
     expect(lines.slice(1, 3)).toEqual(names.map((name) => `alias  changed    ${name}  description`));
   });
 
+  it("lists a Region at KMS's quotas (100,000 keys and 50,000 aliases), more than a call takes arguments", () => {
+    const results = Array.from(
+      { length: 150_000 },
+      (_, i): AcceptResult => ({
+        ...adopted,
+        result: 'unchanged',
+        changes: [],
+        label: `alias/app-${String(i).padStart(6, '0')}`,
+      }),
+    );
+    const lines = formatAdopted(results, { color: false }).split('\n');
+    expect(lines).toHaveLength(150_002);
+    expect(lines[150_000]).toBe('key    unchanged  alias/app-149999');
+  });
+
   it('names an attribute left out of the baseline to fit a table item as such, changed or new', () => {
     const busy: AcceptResult = { ...adopted, leftOut: [{ attribute: 'grants', entries: 2500 }] };
     const lines = formatAdopted([busy, { ...busy, result: 'new', label: 'alias/volumes', changes: [] }], {
