@@ -36,8 +36,15 @@ export function classifyRecord(raw: unknown): RecordKind {
   const detailType = raw['detail-type'];
   if (typeof detailType === 'string') {
     if (NATIVE.has(detailType) && raw.source === 'aws.kms') return 'write';
-    return CLOUDTRAIL_DETAIL_TYPES.has(detailType) ? classifyRecord(raw.detail) : 'other';
+    // The detail is a CloudTrail record, not another event: events nested in events (a forged log, thousands deep)
+    // are not unwrapped further, which overflowed the stack and lost the whole file.
+    return CLOUDTRAIL_DETAIL_TYPES.has(detailType) ? classifyTrailRecord(raw.detail) : 'other';
   }
+  return classifyTrailRecord(raw);
+}
+
+function classifyTrailRecord(raw: unknown): RecordKind {
+  if (!isObject(raw)) return 'other';
   const source = raw.eventSource;
   if (typeof source !== 'string' || !(source in WATCHED_SOURCES)) return 'other';
   if (NOT_MANAGEMENT_CATEGORIES.has(String(raw.eventCategory)) || raw.eventType === 'AwsVpceEvent') return 'other';

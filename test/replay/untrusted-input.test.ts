@@ -249,6 +249,21 @@ describe('a write nested thousands of levels deep (a forged log)', () => {
     ]);
     expect(summary).toMatchObject({ inputsRead: 2, duplicates: 1 });
   }, 15_000);
+
+  test('an event whose detail is another event, 20,000 times over, is a bad record; the rest of its file is judged', async () => {
+    const event = '{"detail-type":"AWS API Call via CloudTrail","eventSource":"kms.amazonaws.com","detail":';
+    const forged = `${event.repeat(20_000)}{}${'}'.repeat(20_000)}`;
+    const file = writeFile(
+      path.join(tempDir(), 'log.json'),
+      `{"Records":[${JSON.stringify(sample('DisableKey__awskmsdg__1'))},${forged}]}`,
+    );
+    const { findings, summary } = await replayInProcess([file]);
+    expect(findings.map((f) => f.event)).toEqual(['DisableKey']);
+    expect(summary.skipped).toEqual([]);
+    expect(summary.recordErrors).toEqual([
+      `${file}: Records[1]: nested more than 100 levels deep (no CloudTrail record is)`,
+    ]);
+  });
 });
 
 describe('inputs with nothing to replay', () => {
