@@ -73,6 +73,35 @@ export function normalizeRecord(raw: unknown, where?: string): ChangeEvent {
   return fromCloudTrailRecord(raw, where);
 }
 
+/** What stands in for a value nested deeper than {@link withNestingClipped} keeps. */
+export const NESTED_TOO_DEEP = '(nested too deep to read)';
+
+/**
+ * A copy of a JSON value whose objects and arrays nested deeper than `limit` levels are each replaced by
+ * {@link NESTED_TOO_DEEP}, built without recursion: the core compares and copies values recursively, and a value
+ * thousands of levels deep (JSON.parse takes it) would overflow the stack there.
+ */
+export function withNestingClipped(value: unknown, limit: number): unknown {
+  if (!value || typeof value !== 'object') return value;
+  const copy = (from: object): Json | unknown[] => (Array.isArray(from) ? [...from] : { ...from });
+  const top = copy(value);
+  const pending: Array<{ holder: Json | unknown[]; depth: number }> = [{ holder: top, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const holder = next.holder as Json;
+    for (const [key, child] of Object.entries(holder)) {
+      if (!child || typeof child !== 'object') continue;
+      if (next.depth >= limit) {
+        holder[key] = NESTED_TOO_DEEP;
+        continue;
+      }
+      const inner = copy(child);
+      holder[key] = inner;
+      pending.push({ holder: inner, depth: next.depth + 1 });
+    }
+  }
+  return top;
+}
+
 /** What a JSON value is, for messages: `a number`, `an array`, `null`... */
 export function jsonType(value: unknown): string {
   if (value === null) return 'null';

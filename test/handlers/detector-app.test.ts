@@ -32,6 +32,7 @@ import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { pagerDutyDedupKey, pagerDutyEventsToSend } from '../../lambda/alerts/pagerduty';
 import { parseDetectionConfig } from '../../lambda/core/config';
+import { NESTED_TOO_DEEP } from '../../lambda/core/normalize';
 import { normalizePolicy } from '../../lambda/core/policy';
 import { lookup } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
@@ -2740,6 +2741,28 @@ describe('createDetector: aliases and concurrency', () => {
     expect(finding).toMatchObject({ event: 'PutKeyPolicy', resource: KEY, status: 'denied', changes: {} });
     expect(published(topics.email)).toHaveLength(1);
   });
+
+  it.each([false, true])(
+    'alerts on a CreateGrant whose constraints nest 10,000 levels deep, the deep part marked (denied: %s)',
+    async (denied) => {
+      // Prepare
+      mockLiveKey();
+      const { detect } = makeDetector({ alertMinSeverity: 'warning' });
+      const record = sample('CreateGrant__awskmsdg__1') as Json;
+      Object.assign(record.requestParameters as Json, {
+        constraints: JSON.parse(`${'{"a":'.repeat(10_000)}"x"${'}'.repeat(10_000)}`),
+      });
+      if (denied) record.errorCode = 'ValidationException';
+
+      // Act
+      const { finding } = await detect(envelope(record));
+
+      // Assess
+      expect(finding).toMatchObject({ event: 'CreateGrant', resource: KEY, status: denied ? 'denied' : 'drift' });
+      expect(JSON.stringify(finding)).toContain(NESTED_TOO_DEEP);
+      expect(published(topics.email)).toHaveLength(1);
+    },
+  );
 
   it("records the key's aliases gone with it when KMS deletes the key, loading them from the key's stored aliases", async () => {
     // Prepare: alias/ExampleAlias created on KEY (CreateAlias__awskmsdg__1, judged); KMS then deletes the key, and the
