@@ -73,6 +73,9 @@ export function normalizeRecord(raw: unknown, where?: string): ChangeEvent {
   return fromCloudTrailRecord(raw, where);
 }
 
+/** The deepest a record may nest objects and arrays: CloudTrail's go about ten levels deep (advanced event selectors). */
+export const MAX_RECORD_DEPTH = 100;
+
 /** What stands in for a value nested deeper than {@link withNestingClipped} keeps. */
 export const NESTED_TOO_DEEP = '(nested too deep to read)';
 

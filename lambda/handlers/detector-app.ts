@@ -45,7 +45,7 @@ import { type Effect, effectOf } from '../core/effects';
 import { RecordError } from '../core/errors';
 import { markUndone, pathsNotYetVisible, settleRelated, settleWithLive, settleWithoutLive } from '../core/live';
 import { MemoryStore } from '../core/memory-store';
-import { normalizeRecord, withNestingClipped } from '../core/normalize';
+import { MAX_RECORD_DEPTH, normalizeRecord, withNestingClipped } from '../core/normalize';
 import { ownerElsewhere } from '../core/owner';
 import { stableJson } from '../core/policy';
 import { storeOfUnavailableKey, withHiddenRotationKept, withStoreDisconnection } from '../core/reconcile';
@@ -133,8 +133,6 @@ interface Progress {
 }
 
 const LEASE_MARGIN_MS = 5_000;
-/** The deepest an event may nest objects and arrays (CloudTrail's records go about ten levels deep), as the replay reads. */
-const MAX_EVENT_DEPTH = 100;
 /**
  * The topics with people behind them, each subscribed like the last-resort topic (alertEmails, Slack, the pager): one
  * that took the finding leaves nothing for the last-resort topic to tell.
@@ -172,7 +170,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     try {
       // What is nested deeper than any CloudTrail record (a value thousands of levels deep in a request) would overflow
       // the stack where the core compares values, failing the event for good: it is marked, and the call still judged.
-      return normalizeRecord(withNestingClipped(raw, MAX_EVENT_DEPTH));
+      return normalizeRecord(withNestingClipped(raw, MAX_RECORD_DEPTH));
     } catch (error) {
       if (!(error instanceof RecordError)) throw error;
       logger.error('Invalid event: the record cannot be read', { error: error.message, id: validated.data.id });

@@ -1,7 +1,7 @@
 import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { classifyRecord, jsonType } from '../core/normalize';
+import { classifyRecord, jsonType, MAX_RECORD_DEPTH } from '../core/normalize';
 import { eachLine } from './lines';
 import { fingerprint } from './seen-ids';
 import { notUtf8, utf8Error } from './utf8';
@@ -151,14 +151,6 @@ function recordId(record: Record<string, unknown>): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/**
- * The deepest a write may nest objects and arrays; CloudTrail's go about ten levels deep (advanced event selectors).
- * A write is kept whole, sent between threads and compared with its copies, all of which recurse: one nested
- * thousands of levels deep (a forged log) overflowed the stack there, which ended the replay, or lost the message
- * from a worker thread, on which the replay then waited for ever.
- */
-const MAX_WRITE_DEPTH = 100;
-
 /** Whether a value nests objects and arrays deeper than `limit` levels, counted without recursion. */
 function nestedDeeperThan(value: unknown, limit: number): boolean {
   const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
@@ -206,8 +198,11 @@ function countRecord(value: unknown, where: string, result: FileResult): void {
     return;
   }
   const kind = classifyRecord(record);
-  if (kind === 'write' && nestedDeeperThan(record, MAX_WRITE_DEPTH)) {
-    result.recordErrors.push(`${where}: nested more than ${MAX_WRITE_DEPTH} levels deep (no CloudTrail record is)`);
+  // A write is kept whole, sent between threads and compared with its copies, all of which recurse: one nested
+  // thousands of levels deep (a forged log) overflowed the stack there, which ended the replay, or lost the message
+  // from a worker thread, on which the replay then waited for ever.
+  if (kind === 'write' && nestedDeeperThan(record, MAX_RECORD_DEPTH)) {
+    result.recordErrors.push(`${where}: nested more than ${MAX_RECORD_DEPTH} levels deep (no CloudTrail record is)`);
     return;
   }
   result.records++;
