@@ -2148,6 +2148,19 @@ describe('createDetector: live state', () => {
         return as(record, user, eventTime, eventID);
       };
       const liveTags = (tags: Record<string, string>) => mockLiveKey({ tags });
+      /** carol accepts the key at 20:08 with these tags, as keydrift baseline accept writes it. */
+      const acceptedAt0800 = (tags: Record<string, string>) =>
+        store().acceptBaseline(
+          keySnapshotOf(liveTags(tags)),
+          'arn:aws:sts::111122223333:assumed-role/Admin/carol',
+          undefined,
+          {
+            expectedVersion: null,
+            readAt: '2022-09-01T20:08:00.000Z',
+          },
+        );
+      const approvedOwner = async () =>
+        (await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner'];
 
       it('keeps the tag approved removed when the earlier TagResource arrives last: tagging it again is drift', async () => {
         // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; the removal comes
@@ -2163,7 +2176,7 @@ describe('createDetector: live state', () => {
 
         // Assess
         expect(late.finding).toMatchObject({ status: 'planned' });
-        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBeNull();
+        expect(await approvedOwner()).toBeNull();
         expect(retagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: 'alice' } } } });
       });
 
@@ -2181,40 +2194,28 @@ describe('createDetector: live state', () => {
 
         // Assess
         expect(late.finding).toMatchObject({ status: 'planned' });
-        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('alice');
+        expect(await approvedOwner()).toBe('alice');
         expect(untagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: null } } } });
       });
 
       it("leaves an operator's accept of the tag approved when the pipeline's older tagging of it arrives last", async () => {
-        // Prepare: at 20:08 carol accepts the key tagged owner=bob, as keydrift baseline accept writes it.
+        // Prepare: at 20:08 carol accepts the key tagged owner=bob.
         const detect = pipelineDetector();
-        const accepted = liveTags({ owner: 'bob' });
-        await store().acceptBaseline(
-          keySnapshotOf(accepted),
-          'arn:aws:sts::111122223333:assumed-role/Admin/carol',
-          undefined,
-          { expectedVersion: null, readAt: '2022-09-01T20:08:00.000Z' },
-        );
+        await acceptedAt0800({ owner: 'bob' });
 
         // Act: the pipeline's tagging owner=alice at 20:06:16 arrives after the accept.
         const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
 
         // Assess: the accept, newer than the pipeline's change, is still what is approved.
         expect(late.finding).toMatchObject({ status: 'planned' });
-        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBe('bob');
+        expect(await approvedOwner()).toBe('bob');
       });
 
       it("leaves an operator's accept of the key without the tag approved when the pipeline's older tagging arrives last", async () => {
         // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; at 20:08 carol
-        // accepts the key, untagged, as keydrift baseline accept writes it.
+        // accepts the key, untagged.
         const detect = pipelineDetector();
-        const accepted = liveTags({});
-        await store().acceptBaseline(
-          keySnapshotOf(accepted),
-          'arn:aws:sts::111122223333:assumed-role/Admin/carol',
-          undefined,
-          { expectedVersion: null, readAt: '2022-09-01T20:08:00.000Z' },
-        );
+        await acceptedAt0800({});
 
         // Act: the pipeline's tagging at 20:06:16 arrives after the accept; then someone else puts the tag back.
         const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
@@ -2223,7 +2224,7 @@ describe('createDetector: live state', () => {
 
         // Assess: the accept approved the key without the tag, and that is still what is approved.
         expect(late.finding).toMatchObject({ status: 'planned' });
-        expect((await store().load([KEY])).baselines.get(KEY)?.snapshot.attributes['tags#owner']).toBeUndefined();
+        expect(await approvedOwner()).toBeUndefined();
         expect(retagged.finding).toMatchObject({ status: 'drift', changes: { tags: { after: { owner: 'alice' } } } });
       });
     });
