@@ -186,7 +186,14 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     } catch (error) {
       if (event.errorCode) {
         // A denied call may name too little for its effect, or carry what KMS refused (a policy that is no JSON, or
-        // nested past what can be read): the core still reports the attempt on what it aimed at.
+        // nested past what can be read): the core still reports the attempt on what it aimed at. Anything but a
+        // record too thin is said, should it be a fault of keydrift's own.
+        if (!(error instanceof RecordError)) {
+          logger.warn("A denied call's request could not be read; it is reported as an attempt", {
+            eventId: event.eventId,
+            error: describe(error),
+          });
+        }
         const { resource } = new Detector(settings.config, new MemoryStore()).observe(event);
         return { kind: resourceKindOf(resource), resource, related: [] };
       }

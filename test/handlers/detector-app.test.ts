@@ -2149,7 +2149,7 @@ describe('createDetector: live state', () => {
       };
       const liveTags = (tags: Record<string, string>) => mockLiveKey({ tags });
       /** carol accepts the key at 20:08 with these tags, as keydrift baseline accept writes it. */
-      const acceptedAt0800 = (tags: Record<string, string>) =>
+      const acceptedAt2008 = (tags: Record<string, string>) =>
         store().acceptBaseline(
           keySnapshotOf(liveTags(tags)),
           'arn:aws:sts::111122223333:assumed-role/Admin/carol',
@@ -2201,7 +2201,7 @@ describe('createDetector: live state', () => {
       it("leaves an operator's accept of the tag approved when the pipeline's older tagging of it arrives last", async () => {
         // Prepare: at 20:08 carol accepts the key tagged owner=bob.
         const detect = pipelineDetector();
-        await acceptedAt0800({ owner: 'bob' });
+        await acceptedAt2008({ owner: 'bob' });
 
         // Act: the pipeline's tagging owner=alice at 20:06:16 arrives after the accept.
         const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
@@ -2215,7 +2215,7 @@ describe('createDetector: live state', () => {
         // Prepare: the pipeline tags the key owner=alice at 20:06:16 and removes the tag at 20:07:16; at 20:08 carol
         // accepts the key, untagged.
         const detect = pipelineDetector();
-        await acceptedAt0800({});
+        await acceptedAt2008({});
 
         // Act: the pipeline's tagging at 20:06:16 arrives after the accept; then someone else puts the tag back.
         const late = await detect(tag('Pipeline', '2022-09-01T20:06:16Z', 'e1000000-0000-4000-8000-000000000001'));
@@ -2741,6 +2741,9 @@ describe('createDetector: aliases and concurrency', () => {
     // Assess
     expect(finding).toMatchObject({ event: 'PutKeyPolicy', resource: KEY, status: 'denied', changes: {} });
     expect(published(topics.email)).toHaveLength(1);
+    expect(output.logs('WARN').map((line) => line.message)).toContainEqual(
+      "A denied call's request could not be read; it is reported as an attempt",
+    );
   });
 
   it.each([false, true])(
