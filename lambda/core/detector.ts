@@ -452,8 +452,12 @@ function untouchedDrift(paths: TouchedPath[], state: ResourceSnapshot, baseline:
   return [...entries].flatMap((path) => {
     const now = lookup(state, path);
     const approved = lookup(baseline, path);
+    // Absent on one side only differs without serializing (a key's thousands of unapproved grants, each event).
     const drifts =
-      now !== undefined && approved !== undefined && now !== approved && stableJson(now) !== stableJson(approved);
+      now !== undefined &&
+      approved !== undefined &&
+      now !== approved &&
+      ((now === null) !== (approved === null) || stableJson(now) !== stableJson(approved));
     return drifts ? [{ path, before: now, after: now, baseline: approved }] : [];
   });
 }

@@ -16,7 +16,15 @@ import { allowsCloudTrailEncryption, namesCloudTrail } from './cloudtrail-access
 import type { DetectionConfig } from './config';
 import { ownEntry } from './own';
 import { accountOfPrincipal, diffPolicies, type Policy, sameJson } from './policy';
-import { type ApprovedValue, comment, remediationFor, shellQuote, stagedMaterialUndo } from './remediation';
+import {
+  type ApprovedValue,
+  comment,
+  MAX_UNTOUCHED_UNDOS,
+  moreToUndo,
+  remediationFor,
+  shellQuote,
+  stagedMaterialUndo,
+} from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
 import { splitPath } from './state';
@@ -418,10 +426,11 @@ function remediationOf(observation: Observation, status: Status): string[] {
   }
   // What is still drifting in the attributes it touched is undone too: the resource is back only when all of it is.
   // Only to the approved value: with none known, the value before this change may be an earlier unapproved one.
-  return remediationFor(
+  const untouched = observation.untouchedDrift ?? [];
+  const commands = remediationFor(
     kind,
     resource,
-    [...paths, ...(observation.untouchedDrift ?? [])].map((p) => ({
+    [...paths, ...untouched.slice(0, MAX_UNTOUCHED_UNDOS)].map((p) => ({
       path: p.path,
       current: p.after,
       target: p.baseline,
@@ -429,6 +438,12 @@ function remediationOf(observation: Observation, status: Status): string[] {
     observation.approved,
     { approved: observation.approvedElsewhere, known: observation.knownElsewhere },
   );
+  const leftOut = new Map<string, number>();
+  for (const { path } of untouched.slice(MAX_UNTOUCHED_UNDOS)) {
+    const { attribute } = splitPath(path);
+    leftOut.set(attribute, (leftOut.get(attribute) ?? 0) + 1);
+  }
+  return [...commands, ...[...leftOut].map(([attribute, count]) => moreToUndo(kind, resource, attribute, count))];
 }
 
 /**

@@ -689,6 +689,22 @@ function trailUndoStep(undo: Undo): number {
 
 const UNDO_STEP: Partial<Record<ResourceKind, (undo: Undo) => number>> = { key: keyUndoStep, trail: trailUndoStep };
 
+/**
+ * How many of the other entries still drifting in the maps a change touched (`untouchedDrift`) its finding undoes. A
+ * key with thousands of unapproved grants made each finding undo them all, and a replay's commands grew with the
+ * square of the grants (1,000 grants: half a million commands, 9 s; 10,000: out of memory). The rest is pointed to
+ * by the read that lists them, and each such entry's own finding undoes it.
+ */
+export const MAX_UNTOUCHED_UNDOS = 20;
+
+/** The line that stands for the `count` entries of a map left out of a finding's undo, with the read that lists them. */
+export function moreToUndo(kind: ResourceKind, arn: string, attribute: string, count: number): string {
+  const read = readCommand(kind, arn, quotedRegionOf(arn), attribute);
+  return comment(
+    `${count} more ${attribute} entries differ from the approved baseline (each its own finding); list them: ${read}`,
+  );
+}
+
 /** The read that shows an attribute's live value, for a change whose approved value is unknown. */
 function inspectCommand(kind: ResourceKind, arn: string, region: string, path: string): string {
   return comment(`approved value unknown; inspect: ${readCommand(kind, arn, region, splitPath(path).attribute)}`);

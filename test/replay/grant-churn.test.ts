@@ -128,3 +128,26 @@ test("the replay's store keeps a key's grants still in place, not every grant it
   expect(grants(store.baseline(KEY)?.attributes)).toEqual([]);
   expect(grants(store.snapshot(KEY)?.changedAt)).toEqual([]);
 });
+
+test('a grant among many left in place undoes itself and 20 others, and counts the rest with the read that lists them', async () => {
+  // Prepare: Alice creates 26 grants and retires none (an application that leaks them).
+  const leaked = 26;
+  const creates = Array.from({ length: leaked }, (_, n) =>
+    record('CreateGrant__awskmsdg__2', n, `leak-${n}`, { responseElements: { grantId: grantId(n) } }),
+  );
+  const file = writeFile(path.join(tempDir(), 'leaked-grants.json'), JSON.stringify({ Records: creates }));
+
+  // Act
+  const { findings } = await replayInProcess([file]);
+
+  // Assess: the last grant's own revoke, the first 20 of the 25 others, then one line for the 5 left
+  const last = findings.find((f) => f.eventId === `leak-${leaked - 1}`);
+  const revoked = (last?.remediation ?? []).flatMap(
+    (c) => /^aws kms revoke-grant .* --grant-id (\w+)$/.exec(c)?.[1] ?? [],
+  );
+  expect(revoked).toEqual([grantId(leaked - 1), ...Array.from({ length: 20 }, (_, n) => grantId(n))]);
+  expect(last?.remediation.at(-1)).toBe(
+    `# 5 more grants entries differ from the approved baseline (each its own finding); list them: aws kms list-grants --key-id ${KEY} --region us-west-2`,
+  );
+  expect(last?.remediation).toHaveLength(22);
+});
