@@ -239,44 +239,38 @@ function assertChatbotAvailable(stack: Stack, config: KeydriftConfig): void {
 }
 
 /**
- * Refuses a second Keydrift in one stack at synth: it would ask for the same key aliases (named after the stack,
- * {@link keyAliasNames}) and Slack configuration name, and CloudFormation would fail the deployment on them.
+ * Refuses at synth a second Keydrift in one stack, or for an account and Region another stack of the app watches.
+ * - In one stack it would ask for the same key aliases (named after the stack, {@link keyAliasNames}) and Slack
+ *   configuration name, and CloudFormation would fail the deployment on them.
+ * - For one account and Region (both stacks name them, or one is nested in the other, which deploys to its parent's)
+ *   each would alert on every change twice, and count its metrics (the `Keydrift` namespace, which the alarms and the
+ *   reconcile heartbeat read) with the other's. An environment-agnostic stack's are unknown here.
  */
-function assertOnlyKeydriftInStack(stack: Stack, keydrift: Construct): void {
-  // Not one of a nested stack's: its aliases are named after that stack (the account and Region check refuses it).
-  const first = stack.node
+function assertOnlyKeydrift(stack: Stack, keydrift: Construct): void {
+  const others = keydrift.node.root.node
     .findAll()
-    .find((construct) => isBuiltKeydrift(construct) && construct !== keydrift && Stack.of(construct) === stack);
-  if (!first) return;
-  throw new Error(
-    `keydrift: stack ${stack.node.path} already holds a Keydrift (${first.node.path}); a second one ` +
-      `(${keydrift.node.path}) would ask for the same key aliases (alias/keydrift/<stack name>), and the deployment ` +
-      'would fail. Put one Keydrift per stack, and one per account and Region: each watches them whole.',
-  );
-}
-
-/**
- * Refuses at synth a second Keydrift for an account and Region another stack of the app already watches, when both
- * stacks name them: each would alert on every change twice, and count its metrics (the `Keydrift` namespace, which
- * the alarms and the reconcile heartbeat read) with the other's. An environment-agnostic stack's are unknown here,
- * but a nested stack deploys to its parent's, whatever they are.
- */
-function assertOnlyKeydriftInAccountAndRegion(stack: Stack, keydrift: Construct): void {
+    .filter((construct) => isBuiltKeydrift(construct) && construct !== keydrift);
+  const inStack = others.find((other) => Stack.of(other) === stack);
+  if (inStack) {
+    throw new Error(
+      `keydrift: stack ${stack.node.path} already holds a Keydrift (${inStack.node.path}); a second one ` +
+        `(${keydrift.node.path}) would ask for the same key aliases (alias/keydrift/<stack name>), and the deployment ` +
+        'would fail. Put one Keydrift per stack, and one per account and Region: each watches them whole.',
+    );
+  }
   const { account, region } = stack;
   const known = !Token.isUnresolved(account) && !Token.isUnresolved(region);
-  const other = keydrift.node.root.node.findAll().find((construct) => {
-    if (!isBuiltKeydrift(construct) || construct === keydrift) return false;
-    const otherStack = Stack.of(construct);
-    if (otherStack === stack) return false;
+  const elsewhere = others.find((other) => {
+    const otherStack = Stack.of(other);
     if (deployedWith(otherStack) === deployedWith(stack)) return true;
     return known && otherStack.account === account && otherStack.region === region;
   });
-  if (!other) return;
+  if (!elsewhere) return;
   const where = known
     ? `account ${account} in ${region}`
     : `the account and Region ${deployedWith(stack).node.path} deploys to`;
   throw new Error(
-    `keydrift: ${other.node.path} already watches ${where}; a second Keydrift there ` +
+    `keydrift: ${elsewhere.node.path} already watches ${where}; a second Keydrift there ` +
       `(${keydrift.node.path}) would alert on every change twice and mix its metrics and alarms with the other's. ` +
       'Put one Keydrift per account and Region: it watches them whole.',
   );
@@ -436,8 +430,7 @@ export class Keydrift extends Construct {
     this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     this.config = parseKeydriftConfig(props);
     const stack = Stack.of(this);
-    assertOnlyKeydriftInStack(stack, this);
-    assertOnlyKeydriftInAccountAndRegion(stack, this);
+    assertOnlyKeydrift(stack, this);
     assertChatbotAvailable(stack, this.config);
 
     this.key = new kms.Key(this, 'Key', {
@@ -767,14 +760,14 @@ export class Keydrift extends Construct {
    * resolved it. parseKeydriftConfig's limit on the detection settings assumes keydrift's own app (a stack name of at
    * most 64 characters, this construct at the stack's top); in another stack the table and topic names CloudFormation
    * generates, `<stack name>-<logical id>-<12 characters>`, can be longer: a longer stack name, a construct deeper in
-   * the tree. Reckoned as that limit is, in the partition with the longest ARNs unless the stack's is known.
+   * the tree. Reckoned as that limit is, in the partition with the longest ARNs unless the stack's Region is known.
    */
   private assertEnvironmentsFit(): void {
     const stack = Stack.of(this);
     const known = (value: string, worst: string) => (Token.isUnresolved(value) ? worst : value);
     const region = known(stack.region, 'us-gov-west-1');
-    // A stack's partition is a token even where its Region is known; the Region tells it then.
-    const partition = Token.isUnresolved(stack.region) ? known(stack.partition, 'aws-us-gov') : partitionOf(region);
+    // From the Region: a stack's partition is a token even where its Region is known.
+    const partition = partitionOf(region);
     const account = known(stack.account, '0'.repeat(12));
     const stackName = known(stack.stackName, 'x'.repeat(128));
     const logicalId = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
