@@ -76,6 +76,17 @@ export function normalizeRecord(raw: unknown, where?: string): ChangeEvent {
 /** The deepest a record may nest objects and arrays: CloudTrail's go about ten levels deep (advanced event selectors). */
 export const MAX_RECORD_DEPTH = 100;
 
+/** Whether a value nests objects and arrays deeper than `limit` levels, counted without recursion. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.depth > limit) return true;
+    for (const child of Object.values(next.value as object))
+      if (child && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
+
 /** What stands in for a value nested deeper than {@link withNestingClipped} keeps. */
 export const NESTED_TOO_DEEP = '(nested too deep to read)';
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { classifyRecord, jsonType, MAX_RECORD_DEPTH } from '../core/normalize';
+import { classifyRecord, jsonType, MAX_RECORD_DEPTH, nestedDeeperThan } from '../core/normalize';
 import { eachLine } from './lines';
 import { fingerprint } from './seen-ids';
 import { notUtf8, utf8Error } from './utf8';
@@ -149,17 +149,6 @@ const VIA_CLOUDTRAIL = / via CloudTrail$/;
 function recordId(record: Record<string, unknown>): string | undefined {
   const id = record.eventID ?? (isObject(record.detail) ? record.detail.eventID : undefined) ?? record.id;
   return typeof id === 'string' ? id : undefined;
-}
-
-/** Whether a value nests objects and arrays deeper than `limit` levels, counted without recursion. */
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    if (next.depth > limit) return true;
-    for (const child of Object.values(next.value as object))
-      if (child && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
-  }
-  return false;
 }
 
 /**
