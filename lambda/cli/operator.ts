@@ -61,6 +61,12 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+/** A name of a table or stack: an empty one would silently mean another (`--table ''`, the stack's table). */
+function name(value: string): string {
+  if (!value.trim()) throw new InvalidArgumentError('expected a name, not an empty one');
+  return value;
+}
+
 function url(value: string): string {
   try {
     new URL(value);
@@ -76,14 +82,17 @@ function withAwsOptions(command: Command): Command {
     .addOption(
       new Option('--stack-name <name>', "the keydrift stack whose TableName output names keydrift's table")
         .env('KEYDRIFT_STACK_NAME')
-        .default('Keydrift'),
+        .default('Keydrift')
+        .argParser(name),
     )
     .addOption(
       new Option(
         '--table <name>',
         "keydrift's DynamoDB table (skips the stack lookup, so accept and adopt tell no page topic: they name the " +
           'PagerDuty incidents to resolve by hand)',
-      ).env('KEYDRIFT_TABLE'),
+      )
+        .env('KEYDRIFT_TABLE')
+        .argParser(name),
     )
     .option('--profile <name>', 'AWS profile to use (default: AWS_PROFILE, else the default credential chain)')
     .option('--region <name>', "AWS Region (default: AWS_REGION, else the profile's, else AWS_DEFAULT_REGION)")

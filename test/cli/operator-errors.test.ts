@@ -118,3 +118,20 @@ describe('keydrift baseline adopt without --yes', () => {
     );
   });
 });
+
+describe('an empty table or stack name', () => {
+  it.each([
+    [['--table', ''], {}, "option '--table <name>' argument '' is invalid"],
+    [['--stack-name', ' '], {}, "option '--stack-name <name>' argument ' ' is invalid"],
+    [[], { KEYDRIFT_TABLE: '' }, "option '--table <name>' value '' from env 'KEYDRIFT_TABLE' is invalid"],
+  ])('is refused before any AWS call rather than read as the default (%j %j, exit 2)', (args, extraEnv, message) => {
+    // Act
+    const run = runKeydrift(['status', ...args], { cwd, env: { ...env, ...extraEnv } });
+    // Assess
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      `error: ${message}. expected a name, not an empty one\n(run keydrift status --help for usage)\n`,
+    );
+  });
+});
