@@ -95,6 +95,22 @@ export function withStoreDisconnection(
   return { ...live, attributes: stored === undefined ? attributes : { ...attributes, key_state: stored } };
 }
 
+/**
+ * A key read `Unavailable` that keydrift has no approved state for (`baseline` knows none, or there is none: the run
+ * adopting it, or finding it appeared): KMS shows its custom key store disconnected there, not the key's own state,
+ * which comes back when the store is connected. Its state is left unknown in the read, as neither approved nor stored:
+ * the state KMS shows once the store is connected is approved as first seen, and a later disconnection is drift from
+ * it, not a return to an approved `Unavailable`.
+ */
+export function withUnapprovedUnavailableUnknown(
+  live: ResourceSnapshot,
+  baseline: ResourceSnapshot | undefined,
+): ResourceSnapshot {
+  if (!storeOfUnavailableKey(live) || lookup(baseline, 'key_state') !== undefined) return live;
+  const { key_state: _hidden, ...attributes } = live.attributes;
+  return { ...live, attributes };
+}
+
 /** What KMS hides from the read of a key pending deletion: its automatic rotation (kms-reader.ts leaves it out). */
 const HIDDEN_WHILE_PENDING_DELETION = ['enable_key_rotation', 'rotation_period_in_days'] as const;
 
@@ -162,12 +178,14 @@ export function primaryOnlyOfReplica(baseline: ResourceSnapshot, attribute: stri
 
 /**
  * Whether a live read may approve `value` at `path` of a resource when its baseline does not know it: not a path
- * settled as unknown, a key state in passing, a pending deletion's date, or a primary's attribute of a key approved
- * as a replica (`primaryOnlyOfReplica`). The reconciler's `withFirstSeen` and the detector's `settleWithLive` ask it.
+ * settled as unknown, a key state in passing, a pending deletion's date, a key's `Unavailable` (its store's connection),
+ * or a primary's attribute of a key approved as a replica (`primaryOnlyOfReplica`). The reconciler's `withFirstSeen` and the detector's `settleWithLive` ask it.
  */
 export function approvableFirstSeen(baseline: ResourceSnapshot, path: string, value: unknown): boolean {
   if (baseline.unknownPaths?.includes(path)) return false;
   if (TRANSIENT_STATES.has(value) || (path === 'deletion_date' && value !== null)) return false;
+  // A custom key store's disconnection, not the key's own state (withUnapprovedUnavailableUnknown).
+  if (path === 'key_state' && value === 'Unavailable') return false;
   return !primaryOnlyOfReplica(baseline, splitPath(path).attribute);
 }
 

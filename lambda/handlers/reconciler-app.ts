@@ -55,6 +55,7 @@ import {
   withPrimaryMovedElsewhere,
   withRestoredGrants,
   withStoreDisconnection,
+  withUnapprovedUnavailableUnknown,
 } from '../core/reconcile';
 import type { Elsewhere } from '../core/remediation';
 import { knownPaths, lookup, snapshotFromState, withStagedMaterialOf } from '../core/state';
@@ -736,7 +737,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         }
         run.cursor.counts.keys++;
         const previous = stored?.state?.snapshot;
-        const live = withHiddenRotationKept(await withKeyStore(read.snapshot, inv, previous), previous);
+        const known = withHiddenRotationKept(await withKeyStore(read.snapshot, inv, previous), previous);
+        // Unavailable with no approved state to compare: the store's connection, not a state to adopt.
+        const live = withUnapprovedUnavailableUnknown(known, stored?.baseline?.snapshot);
         // Known to this invocation as read: an alias found off it needs no read of the table to know it.
         const approved = lookup(stored?.baseline?.snapshot, 'key_state');
         inv.keyStates.set(key.keyArn, Promise.resolve({ known: live.attributes.key_state, approved }));

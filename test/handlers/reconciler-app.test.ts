@@ -3046,6 +3046,33 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(result.findings.map((f) => [f.resource, f.severity])).toEqual([[key.arn, 'critical']]);
   });
 
+  it('pages a key adopted while its store was disconnected when it is Unavailable again after the store was connected', async () => {
+    // Prepare: the store was disconnected before keydrift was deployed; its key was Enabled all along.
+    account = accountWith(2);
+    const [key] = customerKeys(account);
+    key.customKeyStoreId = STORE_ID;
+    show([key], 'Unavailable');
+    await reconciler({}, () => clock)({});
+    clock += 60_000;
+    const stillDisconnected = await reconciler({}, () => clock)({});
+    show([key], 'Enabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+    show([key], 'Unavailable');
+
+    // Act: the store disconnected again, unseen.
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the key's own state is approved once the store shows it; losing it again is critical drift.
+    expect(stillDisconnected.findings).toEqual([]);
+    expect(connected.findings).toEqual([]);
+    expect(await snapshotOf(key.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled' });
+    expect(result.findings.map((f) => [f.resource, f.status, f.severity, f.changes.key_state])).toEqual([
+      [key.arn, 'drift', 'critical', { before: 'Enabled', after: 'Unavailable' }],
+    ]);
+  });
+
   it('takes no Unavailable from the read of a key event while its store is known disconnected', async () => {
     // Prepare: the store disconnected by a planned principal; a key of it tagged meanwhile (the detector reads it).
     const [key, other] = await adoptedInStore(3, 2);
