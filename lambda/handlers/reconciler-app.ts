@@ -58,7 +58,7 @@ import {
   withUnapprovedUnavailableUnknown,
 } from '../core/reconcile';
 import type { Elsewhere } from '../core/remediation';
-import { knownPaths, lookup, snapshotFromState, withStagedMaterialOf } from '../core/state';
+import { knownPaths, lookup, snapshotFromState, splitPath, withStagedMaterialOf } from '../core/state';
 import type { Finding, ResourceSnapshot } from '../core/types';
 import type { DetectorEnvironment } from '../shared/environment';
 import { recordFinding } from '../shared/finding-telemetry';
@@ -495,7 +495,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
   /**
    * Adopts, reports a resource that appeared, or compares with the baseline (and reminds about a deletion).
    * `readAt`: when the read of `live` began (epoch ms). `reread`: `stored` was read again just now (it was loaded
-   * with its page, before the resource was read).
+   * with its page, before the resource was read). `readsAt`: for a key, when its own reads began (its read began
+   * earlier, `readAt`, with the account's alias listing).
    */
   async function reconcileOne(
     live: ResourceSnapshot,
@@ -505,6 +506,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     inv: Invocation,
     readAt: number,
     reread = false,
+    readsAt?: number,
   ): Promise<void> {
     const { state, baseline } = stored;
     const nowMs = now();
@@ -521,8 +523,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // the detector just alerted, and overwrite its state); the next run compares again. Its drift still counts.
     // A key's aliases come from the listing at the start of the invocation, so what the page loaded can be newer too
     // (saved after that listing; what was saved in its millisecond, as by an earlier run with a stopped clock, is not).
-    const newerThanRead = (current: Stored, loaded: boolean): boolean =>
-      !!current.state && savedSince(current, loaded ? readAt + 1 : readAt) && !sameState(current.state.snapshot, live);
+    // Saved before the key's own reads began (`readsAt`), it is newer than its aliases only: the rest of the read is the
+    // newer, and a difference there is news (a change no event explained), not a change the read missed.
+    const newerThanRead = (current: Stored, loaded: boolean): boolean => {
+      if (!current.state || !savedSince(current, loaded ? readAt + 1 : readAt)) return false;
+      if (readsAt !== undefined && !savedSince(current, readsAt)) return !sameAliases(current.state.snapshot, live);
+      return !sameState(current.state.snapshot, live);
+    };
     const savedAfterRead = (current: Stored, loaded: boolean): boolean => {
       if (!current.state || !newerThanRead(current, loaded)) return false;
       logger.info('Saved by the detector after this read began; left to the next run', { resource: live.arn });
@@ -535,7 +542,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       if (savedAfterRead(stored, !reread)) return true;
       const newer = reread ? undefined : await newerStored(live.arn, stored);
       if (newer && savedAfterRead(newer, false)) return true;
-      if (newer) await reconcileOne(live, newer, world, run, inv, readAt, true);
+      if (newer) await reconcileOne(live, newer, world, run, inv, readAt, true, readsAt);
       return !!newer;
     };
 
@@ -730,6 +737,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
       async () => {
         // The read began with its aliases: the account's listing, made when the invocation began.
         const readAt = world.surveyedAt;
+        const readsAt = now();
         const read = await inventory.readKey(key.keyArn, world.aliasNamesByKey.get(key.keyArn) ?? []);
         if (read.keyManager === 'AWS') {
           run.cursor.counts.awsManagedKeys++;
@@ -743,7 +751,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
         // Known to this invocation as read: an alias found off it needs no read of the table to know it.
         const approved = lookup(stored?.baseline?.snapshot, 'key_state');
         inv.keyStates.set(key.keyArn, Promise.resolve({ known: live.attributes.key_state, approved }));
-        await reconcileOne(live, stored ?? {}, world, run, inv, readAt);
+        await reconcileOne(live, stored ?? {}, world, run, inv, readAt, false, readsAt);
       },
       !!stored?.baseline,
     );
@@ -1162,6 +1170,16 @@ function triggerOf(raw: unknown): Trigger {
 export function sameState(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
   const maps = (s: ResourceSnapshot) => [...s.completeMaps].sort().join(',');
   return maps(a) === maps(b) && knownPaths(a, b).every((path) => sameJson(lookup(a, path), lookup(b, path)));
+}
+
+/** True when two snapshots know the same aliases (a key's, as its read took them from the account's listing). */
+function sameAliases(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
+  return (
+    a.completeMaps.includes('aliases') === b.completeMaps.includes('aliases') &&
+    knownPaths(a, b)
+      .filter((path) => splitPath(path).attribute === 'aliases')
+      .every((path) => sameJson(lookup(a, path), lookup(b, path)))
+  );
 }
 
 /**

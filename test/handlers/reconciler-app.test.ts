@@ -2677,6 +2677,37 @@ describe('Reconciler: changes no event explained that an event on the key read',
     expect(result.findings[0].changes.grants?.external_accounts).toEqual(['444455556666']);
   });
 
+  it('reports a grant made unseen for another account on a key tagged after the run listed the aliases, before it read the key', async () => {
+    // Prepare: a grant to account 444455556666 whose CreateGrant never reached keydrift; the run lists the account's
+    // aliases, then the key is tagged and that event judged, and only then does the run read the key.
+    const key = await adoptedKey();
+    clock += 60_000;
+    key.grants.push({
+      KeyId: key.arn,
+      GrantId: 'unseen-grant',
+      GranteePrincipal: 'arn:aws:iam::444455556666:root',
+      Operations: ['Decrypt'],
+    });
+    kmsMock.on(ListKeysCommand).callsFake(async () => {
+      if (key.tags.team !== 'blue') {
+        clock += 1000;
+        key.tags.team = 'blue';
+        await detector(() => clock)(tagCall(key.arn));
+        clock += 1000;
+      }
+      return { Keys: [...account.keys.values()].map((k) => ({ KeyId: k.id, KeyArn: k.arn })), Truncated: false };
+    });
+
+    // Act
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the read, made after the tag was saved, is the newer: the grant is news now, not a run later.
+    expect(result.findings.map((f) => [f.event, f.severity, Object.keys(f.changes)])).toEqual([
+      ['Reconcile', 'critical', ['grants']],
+    ]);
+  });
+
   it('reports rotation turned off once, not again once a deletion scheduled since is cancelled', async () => {
     // Prepare: rotation turned off (its event judged); then the key scheduled for deletion, a run while it is pending
     // deletion (KMS hides its rotation then), and the deletion cancelled (KMS shows the rotation again).
