@@ -23,19 +23,33 @@ export const TRANSIENT_STATES: ReadonlySet<unknown> = new Set([
  * state in passing (pending deletion, creating, updating). A key caught so is approved working (Enabled, no deletion
  * date), as the detector approves an unplanned creation: a pending deletion is open drift, reminded as unapproved and
  * reported when it happens; cancelling it and enabling the key bring it back, and a later DisableKey is drift again.
+ * Nor `Unavailable`, a custom key store's disconnection rather than the key's own state: that state is left unknown,
+ * and approved as first seen once the store is connected.
  */
 export function approvable(snapshot: ResourceSnapshot): ResourceSnapshot {
+  if (snapshot.attributes.key_state === 'Unavailable') return withoutKeyState(snapshot);
   if (!TRANSIENT_STATES.has(snapshot.attributes.key_state)) return snapshot;
   return { ...snapshot, attributes: { ...snapshot.attributes, key_state: 'Enabled', deletion_date: null } };
+}
+
+/** `snapshot` with its key state unknown. */
+export function withoutKeyState(snapshot: ResourceSnapshot): ResourceSnapshot {
+  const { key_state: _unknown, ...attributes } = snapshot.attributes;
+  return { ...snapshot, attributes };
 }
 
 /**
  * `approvable`, over the baseline a resource already has (`keydrift baseline adopt` run again): a key caught in passing
  * keeps the state and deletion date approved for it. A deletion an operator accepted stays approved, and a key approved
  * Disabled stays so; neither is approved working, which would resolve the pending deletion's incident. What its read
- * does not show (KMS hides a key's rotation while it is pending deletion) keeps its approved value.
+ * does not show (KMS hides a key's rotation while it is pending deletion) keeps its approved value. A key read
+ * `Unavailable` (its store disconnected) keeps its approved state too.
  */
 export function approvableOver(snapshot: ResourceSnapshot, baseline: ResourceSnapshot | undefined): ResourceSnapshot {
+  const approvedState = baseline?.attributes.key_state;
+  if (snapshot.attributes.key_state === 'Unavailable' && approvedState !== undefined) {
+    return { ...snapshot, attributes: { ...snapshot.attributes, key_state: approvedState } };
+  }
   if (!TRANSIENT_STATES.has(snapshot.attributes.key_state) || !baseline) return approvable(snapshot);
   // What KMS hides from the read of a key in passing (its rotation, while it is pending deletion) stays as approved.
   const hidden = Object.entries(baseline.attributes).filter(

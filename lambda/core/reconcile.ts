@@ -3,7 +3,7 @@ import { approvedDeletionDate, withApprovedDeletionGoingOn } from './approved-de
 import { aliasArn, customKeyStoreArn, parseArn } from './arn';
 import { isPendingDeletion, UNBASELINED_EVENT } from './catalog';
 import type { DetectionConfig } from './config';
-import { TRANSIENT_STATES } from './detector';
+import { TRANSIENT_STATES, withoutKeyState } from './detector';
 import { PRIMARY_ONLY } from './effects';
 import { judge, type Surroundings, type TouchedPath } from './judge';
 import { sameJson, stableJson } from './policy';
@@ -107,8 +107,7 @@ export function withUnapprovedUnavailableUnknown(
   baseline: ResourceSnapshot | undefined,
 ): ResourceSnapshot {
   if (!storeOfUnavailableKey(live) || lookup(baseline, 'key_state') !== undefined) return live;
-  const { key_state: _hidden, ...attributes } = live.attributes;
-  return { ...live, attributes };
+  return withoutKeyState(live);
 }
 
 /** What KMS hides from the read of a key pending deletion: its automatic rotation (kms-reader.ts leaves it out). */

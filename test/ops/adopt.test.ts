@@ -6,6 +6,7 @@
  */
 import { CloudTrailClient, CreateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import {
+  DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyRotationCommand,
   ScheduleKeyDeletionCommand,
@@ -163,6 +164,38 @@ describe('keydrift baseline adopt', () => {
     const archived = plan.results.find((r) => r.resource === archive);
     expect(archived?.changes.map((c) => c.path)).not.toContain('key_state');
     expect(await baseline(archive)).toMatchObject({ key_state: 'Disabled', deletion_date: null });
+  });
+
+  it('approves no state of a key read Unavailable (its key store disconnected), and keeps the one approved before', async () => {
+    // Prepare: two keys of a custom key store KMS reads Unavailable (moto has no key stores: its answer is edited),
+    // one of them approved Enabled already.
+    const fresh = await world.createKey('hsm-fresh');
+    const known = await world.createKey('hsm-known');
+    await baselined(known);
+    const send = context.kms.send.bind(context.kms);
+    const disconnected = jest.spyOn(context.kms, 'send').mockImplementation((async (command: object) => {
+      const output = await send(command as DescribeKeyCommand);
+      const metadata = command instanceof DescribeKeyCommand ? output.KeyMetadata : undefined;
+      if (metadata?.Arn === fresh || metadata?.Arn === known) {
+        Object.assign(metadata, {
+          KeyState: 'Unavailable',
+          CustomKeyStoreId: 'cks-1234567890abcdef0',
+          Origin: 'AWS_CLOUDHSM',
+        });
+      }
+      return output;
+    }) as never);
+
+    // Act
+    const plan = await planAdopt(context, Date.now).finally(() => disconnected.mockRestore());
+    await applyAdopt(context, plan, Date.now());
+
+    // Assess: the store's connection is approved for neither key; the state KMS shows once it is connected is.
+    const baseline = async (key: string) =>
+      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+    expect(await baseline(fresh)).not.toHaveProperty('key_state');
+    expect(await baseline(known)).toMatchObject({ key_state: 'Enabled' });
+    expect(plan.results.find((r) => r.resource === known)?.changes.map((c) => c.path)).not.toContain('key_state');
   });
 
   it('keeps the approved rotation of a key caught pending deletion, which KMS hides then', async () => {
