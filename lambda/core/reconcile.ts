@@ -177,8 +177,9 @@ export function primaryOnlyOfReplica(baseline: ResourceSnapshot, attribute: stri
 
 /**
  * Whether a live read may approve `value` at `path` of a resource when its baseline does not know it: not a path
- * settled as unknown, a key state in passing, a pending deletion's date, a key's `Unavailable` (its store's connection),
- * or a primary's attribute of a key approved as a replica (`primaryOnlyOfReplica`). The reconciler's `withFirstSeen` and the detector's `settleWithLive` ask it.
+ * settled as unknown, a key state in passing, a pending deletion's date, a key's `Unavailable` (its store's
+ * connection), or a primary's attribute of a key approved as a replica (`primaryOnlyOfReplica`). The reconciler's
+ * `withFirstSeen` and the detector's `settleWithLive` ask it.
  */
 export function approvableFirstSeen(baseline: ResourceSnapshot, path: string, value: unknown): boolean {
   if (baseline.unknownPaths?.includes(path)) return false;

@@ -523,8 +523,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcilerHandler {
     // the detector just alerted, and overwrite its state); the next run compares again. Its drift still counts.
     // A key's aliases come from the listing at the start of the invocation, so what the page loaded can be newer too
     // (saved after that listing; what was saved in its millisecond, as by an earlier run with a stopped clock, is not).
-    // Saved before the key's own reads began (`readsAt`), it is newer than its aliases only: the rest of the read is the
-    // newer, and a difference there is news (a change no event explained), not a change the read missed.
+    // Saved before the key's own reads began (`readsAt`), it is newer than its aliases only: the rest of the read is
+    // the newer, and a difference there is news (a change no event explained), not a change the read missed.
     const newerThanRead = (current: Stored, loaded: boolean): boolean => {
       if (!current.state || !savedSince(current, loaded ? readAt + 1 : readAt)) return false;
       if (readsAt !== undefined && !savedSince(current, readsAt)) return !sameAliases(current.state.snapshot, live);
