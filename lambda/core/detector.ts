@@ -7,7 +7,7 @@ import { judge, type TouchedPath } from './judge';
 import type { MemoryStore } from './memory-store';
 import { ownerElsewhere } from './owner';
 import { stableJson } from './policy';
-import { emptySnapshot, isGrantEntry, lookup, MAP_ATTRIBUTES, splitPath } from './state';
+import { emptySnapshot, isGrantEntry, isPathOf, lookup, MAP_ATTRIBUTES, splitPath } from './state';
 import type { AttributeMap, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
 /** States that are never inferred as an approved baseline: a key is not approved to be pending deletion. */
@@ -91,7 +91,9 @@ export class Detector {
     // unplanned re-creation does not replace that approval (trail ARNs are names; key and key store ids are new).
     const recreatesApproved = !!effect.creates && approved?.attributes.trail === 'exists';
     const baseline = approved ?? emptySnapshot(effect.kind, effect.resource);
-    if (!denied) this.takeBackRestoredGrants(effect, state, baseline);
+    // The state's paths, listed once for the scans below: a key may hold thousands of grants.
+    const statePaths = Object.keys(state.attributes);
+    if (!denied) this.takeBackRestoredGrants(effect, state, baseline, statePaths);
     // Grants whose end is approved already: created before it (KMS never reuses a grant id), their CreateGrant
     // delivered after it. (Taken before the change settles a grant's approved value as the one before it.)
     const endedFirst = Object.keys(effect.set).filter(
@@ -126,7 +128,7 @@ export class Detector {
         paths,
         creates: !!effect.creates && !recreatesApproved,
         notes: effect.notes,
-        untouchedDrift: untouchedDrift(paths, state, baseline),
+        untouchedDrift: untouchedDrift(paths, state, baseline, statePaths),
         approved: (path) => lookup(baseline, path),
         approvedElsewhere: (arn, path) => lookup(this.store.baseline(arn), path),
         knownElsewhere: (arn, path) => lookup(this.store.snapshot(arn), path),
@@ -149,14 +151,26 @@ export class Detector {
    * A grant created exactly as an approved grant that is gone (its remediation re-created it) takes that grant's
    * place in the baseline: KMS gives it a new id, but it is the approved grant back, not a new one.
    */
-  private takeBackRestoredGrants(effect: Effect, state: ResourceSnapshot, baseline: ResourceSnapshot): void {
-    for (const [path, value] of Object.entries(effect.set)) {
-      const { attribute, entry } = splitPath(path);
-      if (attribute !== 'grants' || !entry || !value || lookup(baseline, path) !== undefined) continue;
+  private takeBackRestoredGrants(
+    effect: Effect,
+    state: ResourceSnapshot,
+    baseline: ResourceSnapshot,
+    statePaths: readonly string[],
+  ): void {
+    const created = Object.entries(effect.set).filter(
+      ([path, value]) => isGrantEntry(path) && value && lookup(baseline, path) === undefined,
+    );
+    // Only a grant the state knows ended can be one taken back: with none (a key's thousands of grants, all still
+    // there), the baseline's grants are not scanned.
+    const anyEnded = () =>
+      state.completeMaps.includes('grants') ||
+      statePaths.some((path) => state.attributes[path] === null && isGrantEntry(path));
+    if (created.length === 0 || !anyEnded()) return;
+    for (const [path, value] of created) {
       const wanted = stableJson(value);
       const gone = Object.keys(baseline.attributes).find(
         (approvedPath) =>
-          splitPath(approvedPath).attribute === 'grants' &&
+          isPathOf(approvedPath, 'grants') &&
           lookup(state, approvedPath) === null &&
           stableJson(baseline.attributes[approvedPath]) === wanted,
       );
@@ -415,7 +429,9 @@ function dateChanges(
   const datable = (path: string) => !(MAP_ATTRIBUTES as readonly string[]).includes(path);
   const dated = paths.filter(datable);
   if (dated.length > 0) {
-    state.changedAt = { ...state.changedAt, ...Object.fromEntries(dated.map((path) => [path, event.time])) };
+    // In place: a key's changedAt dates each of its grants, and a copy at each event grew with them.
+    state.changedAt ??= {};
+    for (const path of dated) state.changedAt[path] = event.time;
     if (state.inferredAt) state.inferredAt = withoutPaths(state.inferredAt, (path) => dated.includes(path));
   }
   const guessed = inferred.filter(datable);
@@ -452,28 +468,43 @@ function deletedAsApproved(baseline: ResourceSnapshot): boolean {
  * The entries of the map attributes `paths` touch that the event did not touch and that differ from their known
  * approved value (a revoked grant leaves another, unapproved grant on the key). Each as a path at its value now.
  */
-function untouchedDrift(paths: TouchedPath[], state: ResourceSnapshot, baseline: ResourceSnapshot): TouchedPath[] {
+function untouchedDrift(
+  paths: TouchedPath[],
+  state: ResourceSnapshot,
+  baseline: ResourceSnapshot,
+  statePaths: readonly string[],
+): TouchedPath[] {
   const touched = new Set(paths.map((p) => p.path));
-  const maps = new Set(
-    paths.map((p) => splitPath(p.path)).flatMap(({ attribute, entry }) => (entry ? [attribute] : [])),
-  );
-  if (maps.size === 0) return [];
-  const entries = new Set(
-    [...Object.keys(state.attributes), ...Object.keys(baseline.attributes)].filter(
-      (path) => !touched.has(path) && maps.has(splitPath(path).attribute),
-    ),
-  );
-  return [...entries].flatMap((path) => {
-    const now = lookup(state, path);
+  const maps = [
+    ...new Set(paths.map((p) => splitPath(p.path)).flatMap(({ attribute, entry }) => (entry ? [attribute] : []))),
+  ];
+  if (maps.length === 0) return [];
+  // By prefix, without splitting each path: a key may hold thousands of grants, scanned at each of its events.
+  const untouchedIn = (path: string) => {
+    for (const map of maps) if (isPathOf(path, map)) return !touched.has(path);
+    return false;
+  };
+  const drift: TouchedPath[] = [];
+  const compare = (path: string, now: unknown) => {
+    if (now === undefined) return;
     const approved = lookup(baseline, path);
     // Absent on one side only differs without serializing (a key's thousands of unapproved grants, each event).
     const drifts =
-      now !== undefined &&
       approved !== undefined &&
       now !== approved &&
       ((now === null) !== (approved === null) || stableJson(now) !== stableJson(approved));
-    return drifts ? [{ path, before: now, after: now, baseline: approved }] : [];
-  });
+    if (drifts) drift.push({ path, before: now, after: now, baseline: approved });
+  };
+  // The state's own paths (unchanged since listed): their values need no lookup.
+  for (const path of statePaths) if (untouchedIn(path)) compare(path, state.attributes[path]);
+  // An entry the state does not hold is unknown in it (no drift) but in a map it knows whole: only then are the
+  // baseline's entries scanned too.
+  if (maps.some((map) => state.completeMaps.includes(map))) {
+    for (const path of Object.keys(baseline.attributes)) {
+      if (!Object.hasOwn(state.attributes, path) && untouchedIn(path)) compare(path, lookup(state, path));
+    }
+  }
+  return drift;
 }
 
 /**

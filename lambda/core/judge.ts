@@ -27,7 +27,7 @@ import {
 } from './remediation';
 import { ALL_RULES, type RuleContext } from './rules';
 import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
-import { splitPath } from './state';
+import { attributeOf, isPathOf, splitPath } from './state';
 import {
   type AttributeChange,
   type ChangeEvent,
@@ -223,13 +223,15 @@ function grantOutsiders(change: AttributeChange, ownAccount: string): string[] {
 function markBackToBaseline(changes: Record<string, AttributeChange>, observation: Observation, status: Status): void {
   // A denied call changed nothing: it must not close an incident (a failed EnableKey of a key still disabled).
   if (status === 'denied') return;
-  const drifting = new Set((observation.untouchedDrift ?? []).map((p) => splitPath(p.path).attribute));
+  const untouched = observation.untouchedDrift ?? [];
   // An approved deletion carried out leaves the key as approved, Deleted: an incident still open for its state closes.
   const wasDrifting = (p: TouchedPath) =>
     observation.approvedDeletionDate !== undefined || p.baseline === undefined || !sameJson(p.before, p.baseline);
   for (const [attribute, change] of Object.entries(changes)) {
     const touched = observation.paths.filter((p) => splitPath(p.path).attribute === attribute);
-    if (touched.length === 0 || drifting.has(attribute) || change.unchanged) continue;
+    if (touched.length === 0 || change.unchanged) continue;
+    // Found at the first entry, mostly: a key's untouched drift may be thousands of grants, at each of its events.
+    if (untouched.some((p) => isPathOf(p.path, attribute))) continue;
     const back = status === 'planned' ? touched.some(wasDrifting) : touched.every(atBaseline);
     if (back) change.back_to_baseline = true;
   }
@@ -438,12 +440,31 @@ function remediationOf(observation: Observation, status: Status): string[] {
     observation.approved,
     { approved: observation.approvedElsewhere, known: observation.knownElsewhere },
   );
-  const leftOut = new Map<string, number>();
-  for (const { path } of untouched.slice(MAX_UNTOUCHED_UNDOS)) {
-    const { attribute } = splitPath(path);
-    leftOut.set(attribute, (leftOut.get(attribute) ?? 0) + 1);
-  }
+  const leftOut = countByAttribute(untouched, MAX_UNTOUCHED_UNDOS);
   return [...commands, ...[...leftOut].map(([attribute, count]) => moreToUndo(kind, resource, attribute, count))];
+}
+
+/**
+ * How many of `paths` from index `from` each attribute holds, in the order they first appear. The attribute is taken
+ * apart only where it changes from the path before: a key's untouched drift may be thousands of grants, at each of its
+ * events.
+ */
+function countByAttribute(paths: readonly TouchedPath[], from: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  let attribute: string | undefined;
+  let run = 0;
+  for (let i = from; i < paths.length; i++) {
+    const { path } = paths[i];
+    if (attribute !== undefined && isPathOf(path, attribute)) {
+      run++;
+      continue;
+    }
+    if (attribute !== undefined) counts.set(attribute, (counts.get(attribute) ?? 0) + run);
+    attribute = attributeOf(path);
+    run = 1;
+  }
+  if (attribute !== undefined) counts.set(attribute, (counts.get(attribute) ?? 0) + run);
+  return counts;
 }
 
 /**

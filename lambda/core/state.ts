@@ -16,10 +16,20 @@ export function splitPath(path: string): { attribute: string; entry?: string } {
   return index < 0 ? { attribute: path } : { attribute: path.slice(0, index), entry: path.slice(index + 1) };
 }
 
+/** `splitPath(path).attribute`, without the object: for scans over a key's thousands of grants. */
+export function attributeOf(path: string): string {
+  const index = path.indexOf(SEPARATOR);
+  return index < 0 ? path : path.slice(0, index);
+}
+
+/** `attributeOf(path) === attribute` (an attribute's name, with no `#`), by a prefix check. */
+export function isPathOf(path: string, attribute: string): boolean {
+  return path.startsWith(attribute) && (path.length === attribute.length || path[attribute.length] === SEPARATOR);
+}
+
 /** True for a grant's entry (`grants#<id>`). */
 export function isGrantEntry(path: string): boolean {
-  const { attribute, entry } = splitPath(path);
-  return attribute === 'grants' && entry !== undefined;
+  return path.startsWith(`grants${SEPARATOR}`);
 }
 
 /**
@@ -97,8 +107,11 @@ export function mapEntries(snapshot: ResourceSnapshot | undefined, attribute: st
   const out: Record<string, unknown> = {};
   if (!snapshot) return out;
   const prefix = `${attribute}${SEPARATOR}`;
-  for (const [path, value] of Object.entries(snapshot.attributes)) {
-    if (path.startsWith(prefix) && value !== null) out[path.slice(prefix.length)] = value;
+  // By key, not entry: a key's thousands of grants made a pair each, at each of its events.
+  for (const path of Object.keys(snapshot.attributes)) {
+    if (!path.startsWith(prefix)) continue;
+    const value = snapshot.attributes[path];
+    if (value !== null) out[path.slice(prefix.length)] = value;
   }
   return out;
 }
