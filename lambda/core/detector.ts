@@ -7,6 +7,7 @@ import { judge, type TouchedPath } from './judge';
 import type { MemoryStore } from './memory-store';
 import { ownerElsewhere } from './owner';
 import { stableJson } from './policy';
+import { grantManagedByService } from './rules/ServiceGrantsAreRoutine';
 import { emptySnapshot, isGrantEntry, isPathOf, lookup, MAP_ATTRIBUTES, splitPath } from './state';
 import type { AttributeMap, ChangeEvent, Finding, ResourceSnapshot } from './types';
 
@@ -109,10 +110,23 @@ export class Detector {
     const endedUnseen = Object.keys(effect.set).filter(
       (path) => isGrantEntry(path) && effect.set[path] === null && !lookup(state, path) && !lookup(baseline, path),
     );
+    // Of those, the ones a grants map the baseline knows whole shows absent (and the state holds no end of), ended by a
+    // caller no one planned (nor an AWS service ending its own grant): only their CreateGrant tells whether they were
+    // approved (a service's routine grant is); the map, known before they were made, cannot. Judged against it, such an
+    // end changed nothing; judged against no approved value, it is drift, as after an approved CreateGrant judged first.
+    const approvedEnd =
+      denied ||
+      isPlannedPrincipal(event.actor, this.config.plannedPrincipals) ||
+      !!grantManagedByService({ event, changes: {} });
+    const endedUnknown = approvedEnd
+      ? []
+      : endedUnseen.filter((path) => lookup(baseline, path) === null && !Object.hasOwn(state.attributes, path));
     const paths: TouchedPath[] = Object.entries(effect.set).map(([path, after]) => {
       // A path a read made when or after this change saw first: the state that read left (stored in the second of
       // this change, so not set aside as saved after it) may show the change itself, not what was before it.
       const unseen = !denied && unseenSince(baseline, path, event);
+      // Neither the grant it ended nor its approval is known yet: its CreateGrant settles both.
+      if (!unseen && endedUnknown.includes(path)) return { path, before: undefined, after, baseline: undefined };
       const known = unseen ? undefined : lookup(state, path);
       const before = known !== undefined ? known : effect.creates ? null : effect.implied[path];
       return { path, before, after, baseline: this.baselineFor(baseline, path, before, effect, denied, unseen) };

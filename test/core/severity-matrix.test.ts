@@ -78,9 +78,10 @@ const unplanned: Array<[string, Status, Severity]> = [
   ['PutKeyPolicy__awskmsdg__1', 'resolved', 'info'],
   ['PutKeyPolicy__panther__1', 'drift', 'critical'],
   ['PutKeyPolicy__streamalert__1', 'drift', 'critical'],
-  // The created key has no grant and no tag: retiring, revoking or removing one leaves it at its baseline.
-  ['RetireGrant__awskmsdg__1', 'resolved', 'info'],
-  ['RevokeGrant__awskmsdg__1', 'resolved', 'info'],
+  // The created key has no grant: one ended was made since, its CreateGrant (delivered late) all that tells whether it
+  // was approved.
+  ['RetireGrant__awskmsdg__1', 'drift', 'warning'],
+  ['RevokeGrant__awskmsdg__1', 'drift', 'warning'],
   ['RotateKeyOnDemand__awskmsdg-current__1', 'drift', 'info'],
   ['ScheduleKeyDeletion__awskmsdg__1', 'drift', 'critical'],
   ['ScheduleKeyDeletion__awskmsdg__2', 'drift', 'critical'],
@@ -89,6 +90,7 @@ const unplanned: Array<[string, Status, Severity]> = [
   ['StopLogging__stratus__1', 'drift', 'critical'],
   ['StopLogging__streamalert__1', 'drift', 'critical'],
   ['TagResource__awskmsdg__1', 'drift', 'warning'],
+  // Nor a tag: removing one leaves it at its baseline.
   ['UntagResource__awskmsdg__1', 'resolved', 'info'],
   ['UpdateAlias__awskmsdg__1', 'drift', 'error'],
   ['UpdateCustomKeyStore__awskmsdg__1', 'drift', 'error'],

@@ -2,6 +2,7 @@
  * The four statuses of DESIGN.md: drift, resolved, planned, denied.
  */
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
+import type { CloudTrailRecord } from '../helpers/fixtures';
 import {
   at,
   by,
@@ -74,6 +75,60 @@ describe('Status: drift', () => {
     const [closed] = formatPagerDutyEvents(enabled, 'routing-key');
     expect([paged.event_action, closed.event_action]).toEqual(['trigger', 'resolve']);
     expect(paged.dedup_key).toBe(closed.dedup_key);
+  });
+
+  describe('a grant DynamoDB makes on a key keydrift knows, ended at 00:00:02, its CreateGrant of 00:00:01 delivered first or last', () => {
+    const grant = () => at(onKey(rec('CreateGrant__awskmsdg__3')), 'grant', '2024-01-01T00:00:01Z');
+    const grantId = String(grant().responseElements?.grantId);
+    /** `record` (RevokeGrant or RetireGrant) ending DynamoDB's grant, at 00:00:02. */
+    const ending = (record: CloudTrailRecord) => {
+      const end = at(onKey(record), 'end', '2024-01-01T00:00:02Z');
+      if (end.requestParameters) end.requestParameters.grantId = grantId;
+      else end.additionalEventData = { grantId };
+      return end;
+    };
+    /** The findings, by event, and the approved grant, of the grant and its end delivered in order, then end first. */
+    const bothOrders = (end: CloudTrailRecord) =>
+      [detect([createKey(), grant(), end]), detect([createKey(), structuredClone(end), grant()])].map(
+        ({ findings, store }) => ({
+          findings: Object.fromEntries(findings.slice(1).map((f) => [f.event, f])),
+          approved: store.baseline(KEY_ARN)?.attributes[`grants#${grantId}`],
+        }),
+      );
+
+    it('reports Alice revoking it as drift, warning, also when her RevokeGrant is judged first; it stays approved', () => {
+      // Act
+      const [inOrder, endFirst] = bothOrders(ending(rec('RevokeGrant__awskmsdg__1')));
+
+      // Assess: her revoke pages either way (not "changed nothing"), and the routine grant is approved either way.
+      for (const { findings } of [inOrder, endFirst]) {
+        expect(findings.CreateGrant).toMatchObject({ status: 'planned', severity: 'info' });
+        expect(findings.RevokeGrant).toMatchObject({ status: 'drift', severity: 'warning' });
+      }
+      expect(endFirst.findings.RevokeGrant.summary).toBe(
+        `Grant ${grantId.slice(0, 12)}… on ${KEY_ID} revoked by Alice`,
+      );
+      expect(inOrder.approved).toMatchObject({ grantee_principal: 'dynamodb.us-west-2.amazonaws.com' });
+      expect(endFirst.approved).toEqual(inOrder.approved);
+    });
+
+    it('stays silent when DynamoDB retires it itself, its RetireGrant judged first or not: routine, nothing approved', () => {
+      // Prepare: DynamoDB's caller retires the grant, as DynamoDB (its caller's session, invoked by it).
+      const retire = by(ending(rec('RetireGrant__awskmsdg__1')), grant().userIdentity as Record<string, unknown>);
+      retire.sourceIPAddress = 'dynamodb.amazonaws.com';
+
+      // Act
+      const [inOrder, endFirst] = bothOrders(retire);
+
+      // Assess
+      for (const { findings, approved } of [inOrder, endFirst]) {
+        for (const finding of Object.values(findings)) {
+          expect(finding).toMatchObject({ status: 'planned', severity: 'info' });
+          expect(finding.changes.grants.back_to_baseline).toBeUndefined();
+        }
+        expect(approved ?? null).toBeNull();
+      }
+    });
   });
 });
 

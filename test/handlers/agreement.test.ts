@@ -998,4 +998,48 @@ describe('the reconciler after the detector: what events missed, and only that',
       expect(lookup(stored?.baseline, 'grants#grant1')).toBeNull();
     },
   );
+
+  test("a service's routine grant revoked by Alice, her RevokeGrant delivered before its CreateGrant: the replay's findings, the same drift", async () => {
+    // Prepare: DynamoDB, for its caller, creates a grant on a key a minute after its creation, and Alice (no planned
+    // principal) revokes it a minute later; EventBridge delivers her RevokeGrant first, then the CreateGrant.
+    const world = new LiveWorld();
+    const first = Date.parse('2026-10-03T10:00:00Z');
+    expect(await reconciled(world, PLANNED_CONFIG, first - RUN_DELAY_MS)).toEqual([]);
+    const ctx = (eventId: string, minutes: number, identity: Json): CallContext => ({
+      region: REGION,
+      account: ACCOUNT,
+      identity,
+      eventId,
+      time: new Date(first + minutes * 60_000),
+    });
+    const created = kmsRecords.createKey(
+      KEYS[0],
+      { description: 'app key' },
+      ctx('0000-CreateKey', 0, assumedRole(PLANNED, 'codepipeline-7f3a', ACCOUNT)),
+    );
+    const grant = { grantId: 'grant1', granteePrincipal: `arn:aws:iam::${ACCOUNT}:role/app`, operations: ['Decrypt'] };
+    const dynamodb = sample('CreateGrant__awskmsdg__3').userIdentity as Json;
+    const create = kmsRecords.createGrant(KEYS[0], grant, ctx('0001-CreateGrant', 1, dynamodb));
+    const alice = sample('RevokeGrant__awskmsdg__1').userIdentity as Json;
+    const revoked = kmsRecords.revokeGrant(KEYS[0], grant.grantId, ctx('0002-RevokeGrant', 2, alice));
+
+    // Act
+    const { live } = await expectAgreement(
+      world,
+      [{ record: created }, { record: revoked, happen: [create, revoked] }, { record: create, apply: false }],
+      PLANNED_CONFIG,
+    );
+    const findings = await reconciled(world, PLANNED_CONFIG, first + 2 * 60_000 + RUN_DELAY_MS);
+
+    // Assess: her revoke is drift, as in order; the grant stays approved and gone, drift the run already knows.
+    expect(live.map((f) => [f.event, f.status, f.severity])).toEqual([
+      ['CreateKey', 'planned', 'info'],
+      ['RevokeGrant', 'drift', 'warning'],
+      ['CreateGrant', 'planned', 'info'],
+    ]);
+    expect(findings.filter((f) => !REMINDERS.has(f.event))).toEqual([]);
+    const stored = (await storedAll([KEYS[0].arn])).get(KEYS[0].arn);
+    expect(lookup(stored?.state, 'grants#grant1')).toBeNull();
+    expect(lookup(stored?.baseline, 'grants#grant1')).toMatchObject({ grantee_principal: grant.granteePrincipal });
+  });
 });
