@@ -440,31 +440,12 @@ function remediationOf(observation: Observation, status: Status): string[] {
     observation.approved,
     { approved: observation.approvedElsewhere, known: observation.knownElsewhere },
   );
-  const leftOut = countByAttribute(untouched, MAX_UNTOUCHED_UNDOS);
-  return [...commands, ...[...leftOut].map(([attribute, count]) => moreToUndo(kind, resource, attribute, count))];
-}
-
-/**
- * How many of `paths` from index `from` each attribute holds, in the order they first appear. The attribute is taken
- * apart only where it changes from the path before: a key's untouched drift may be thousands of grants, at each of its
- * events.
- */
-function countByAttribute(paths: readonly TouchedPath[], from: number): Map<string, number> {
-  const counts = new Map<string, number>();
-  let attribute: string | undefined;
-  let run = 0;
-  for (let i = from; i < paths.length; i++) {
-    const { path } = paths[i];
-    if (attribute !== undefined && isPathOf(path, attribute)) {
-      run++;
-      continue;
-    }
-    if (attribute !== undefined) counts.set(attribute, (counts.get(attribute) ?? 0) + run);
-    attribute = attributeOf(path);
-    run = 1;
+  const leftOut = new Map<string, number>();
+  for (let i = MAX_UNTOUCHED_UNDOS; i < untouched.length; i++) {
+    const attribute = attributeOf(untouched[i].path);
+    leftOut.set(attribute, (leftOut.get(attribute) ?? 0) + 1);
   }
-  if (attribute !== undefined) counts.set(attribute, (counts.get(attribute) ?? 0) + run);
-  return counts;
+  return [...commands, ...[...leftOut].map(([attribute, count]) => moreToUndo(kind, resource, attribute, count))];
 }
 
 /**
