@@ -15,8 +15,9 @@ interface Ended {
  * every grant it ever had, and a month of CloudTrail took hours. An ended grant the state and baseline both know as
  * ended (or the baseline not at all) tells nothing about any other path: no drift (`null` against `null`), no approved
  * grant to take back. KMS never reuses a grant id, but a later record may still name it (a retire tried again, or
- * recorded twice under two eventIDs): its entries are put back, as they were, before that event is judged. Replay only: the live detector keeps a grant's
- * dated end on a key it cannot read, so that its CreateGrant delivered after it does not put it back.
+ * recorded twice under two eventIDs): its entries are put back, as they were, before that event is judged. Replay
+ * only: the live detector keeps a grant's dated end on a key it cannot read, so that its CreateGrant delivered after
+ * it does not put it back.
  */
 export class EndedGrants {
   private readonly ended = new Map<string, Ended[]>();
@@ -35,7 +36,7 @@ export class EndedGrants {
         const baseline = this.store.baseline(arn);
         if (state) {
           state.attributes[path] = null;
-          if (changedAt !== undefined) state.changedAt = { ...state.changedAt, [path]: changedAt };
+          if (changedAt !== undefined) state.changedAt = Object.assign(state.changedAt ?? {}, { [path]: changedAt });
         }
         if (inBaseline && baseline) baseline.attributes[path] = null;
       }
@@ -53,10 +54,8 @@ export class EndedGrants {
       const inBaseline = !!baseline && Object.hasOwn(baseline.attributes, path);
       const changedAt = state.changedAt?.[path];
       delete state.attributes[path];
-      if (changedAt !== undefined) {
-        const { [path]: _dropped, ...others } = state.changedAt ?? {};
-        state.changedAt = others;
-      }
+      // In place, as the detector dates changes: a key's changedAt may date thousands of grants.
+      if (changedAt !== undefined) delete state.changedAt?.[path];
       if (inBaseline) delete baseline.attributes[path];
       const entry = { arn, inBaseline, ...(changedAt !== undefined ? { changedAt } : {}) };
       this.ended.set(id, [...(this.ended.get(id) ?? []), entry]);
