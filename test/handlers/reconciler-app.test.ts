@@ -2602,6 +2602,15 @@ describe('Reconciler: changes no event explained that an event on the key read',
     return key;
   }
 
+  /** A grant to account 444455556666 made on `key` with no CreateGrant reaching keydrift. */
+  const grantUnseenToAnotherAccount = (key: FakeKey) =>
+    key.grants.push({
+      KeyId: key.arn,
+      GrantId: 'unseen-grant',
+      GranteePrincipal: 'arn:aws:iam::444455556666:root',
+      Operations: ['Decrypt'],
+    });
+
   it("reports a key disabled unseen, which the read of a later tag's event showed, on the next run", async () => {
     // Prepare: the key disabled with no event reaching keydrift; then tagged, and that event judged.
     const key = await adoptedKey();
@@ -2657,12 +2666,7 @@ describe('Reconciler: changes no event explained that an event on the key read',
     // Prepare: a grant to account 444455556666 whose CreateGrant never reached keydrift; then the key tagged.
     const key = await adoptedKey();
     clock += 60_000;
-    key.grants.push({
-      KeyId: key.arn,
-      GrantId: 'unseen-grant',
-      GranteePrincipal: 'arn:aws:iam::444455556666:root',
-      Operations: ['Decrypt'],
-    });
+    grantUnseenToAnotherAccount(key);
     key.tags.team = 'blue';
     await detector(() => clock)(tagCall(key.arn));
 
@@ -2682,12 +2686,7 @@ describe('Reconciler: changes no event explained that an event on the key read',
     // aliases, then the key is tagged and that event judged, and only then does the run read the key.
     const key = await adoptedKey();
     clock += 60_000;
-    key.grants.push({
-      KeyId: key.arn,
-      GrantId: 'unseen-grant',
-      GranteePrincipal: 'arn:aws:iam::444455556666:root',
-      Operations: ['Decrypt'],
-    });
+    grantUnseenToAnotherAccount(key);
     kmsMock.on(ListKeysCommand).callsFake(async () => {
       if (key.tags.team !== 'blue') {
         clock += 1000;
