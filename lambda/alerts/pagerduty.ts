@@ -131,6 +131,10 @@ const changesIn = (finding: Paged, incident: string): Array<[string, AttributeCh
 const allBack = (changes: Array<[string, AttributeChange]>): boolean =>
   changes.length > 0 && changes.every(([, change]) => change.back_to_baseline);
 
+/** Every change of an incident undone by a later change judged before it: the drift is over already. */
+const allUndone = (changes: Array<[string, AttributeChange]>): boolean =>
+  changes.length > 0 && changes.every(([, change]) => change.since_undone);
+
 /**
  * True when the finding is the one that records its key deleted: its state became Deleted (not a second event of a
  * deletion keydrift knew already, whose state was Deleted before, nor a denied call, which deleted nothing).
@@ -201,17 +205,20 @@ export function deletedKeyResolves(finding: Finding, routingKey: string): PagerD
 }
 
 /**
- * What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone), and none
- * for a finding an ignore rule matched (`ignored`): it only closes what it ends.
+ * What the pager sends: every resolve, but triggers only for critical findings (nothing else wakes anyone), none for a
+ * finding an ignore rule matched (`ignored`): it only closes what it ends, and none for an incident whose every change
+ * a later change already undid (`since_undone`): nothing would ever resolve it.
  */
 export function pagerDutyEventsToSend(
   finding: Finding,
   routingKey: string,
   { ignored = false }: { ignored?: boolean } = {},
 ): PagerDutyEvent[] {
-  return formatPagerDutyEvents(finding, routingKey).filter(
-    (event) => event.event_action === 'resolve' || (finding.severity === 'critical' && !ignored),
-  );
+  return attributesPaged(finding).flatMap((incident) => {
+    const event = pagerDutyEvent(finding, routingKey, incident);
+    const wakes = finding.severity === 'critical' && !ignored && !allUndone(changesIn(finding, incident));
+    return event.event_action === 'resolve' || wakes ? [event] : [];
+  });
 }
 
 /** Resolve when the finding, or every attribute of this incident, is back at its approved value; else trigger. */

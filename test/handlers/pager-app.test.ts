@@ -451,6 +451,23 @@ describe('createPager', () => {
       expect([output.metric('PagerDutyEvents'), output.metric('PagerDutySuperseded')]).toEqual([1, 1]);
     });
 
+    it('opens no incident for drift a later change already undid, even when the table cannot be written', async () => {
+      // Prepare: the EnableKey was judged first, so the DisableKey before it arrives with its change since undone.
+      const undone: Finding = {
+        ...disabled,
+        changes: { key_state: { ...disabled.changes.key_state, since_undone: true } },
+      };
+      const { fetch, bodies } = fakeFetch(202);
+      const pager = makePager(fetch, 'no-such-table');
+
+      // Act
+      await pager(snsEvent(pageMessage(enabled)));
+      await pager(snsEvent(pageMessage(undone)));
+
+      // Assess: the incident stays closed.
+      expect(sent(bodies)).toEqual([['resolve', keyState()]]);
+    });
+
     it('is sent, and the failed check logged, when the table cannot be written', async () => {
       const { fetch, bodies } = fakeFetch(202);
 
