@@ -261,6 +261,8 @@ function compactPageMessage(finding: PageMessage): string {
         before: beforeUnknown(change) ? null : truncatedValue(change.before),
         after: truncatedValue(change.after),
         ...(change.back_to_baseline ? { back_to_baseline: true } : {}),
+        // Drift a later change undid opens no incident (alerts/pagerduty.ts): nothing would close it.
+        ...(change.since_undone ? { since_undone: true } : {}),
       },
     ]),
   );

@@ -243,6 +243,24 @@ describe('createPager', () => {
     expect(output.metric('PagerInvalidMessages')).toBe(0);
   });
 
+  it('opens no incident for drift since undone too large for one SNS message, as when it fits', async () => {
+    // Prepare: the huge policy change arrives after the change that put the policy back (judged first).
+    const undone: Finding = {
+      ...hugeFinding,
+      changes: { policy: { ...hugeFinding.changes.policy, since_undone: true } },
+    };
+    const input = pageCommand('arn:aws:sns:us-west-2:111122223333:page', undone).input;
+    expect(Buffer.byteLength(JSON.stringify(undone))).toBeGreaterThan(256 * 1024);
+    const { fetch, bodies } = fakeFetch(202);
+
+    // Act
+    await makePager(fetch)(snsEvent(String(input.Message)));
+
+    // Assess
+    expect(bodies).toEqual([]);
+    expect(output.metric('PagerInvalidMessages')).toBe(0);
+  });
+
   it('pages a new key too large for one SNS message as one incident, "created", as when it fits', async () => {
     // Prepare: the reconciler finds a key open to anyone (critical) that appeared without its creation event, with
     // 3,000 grants: the finding is over 256 KiB, so the page topic carries its compact copy.
