@@ -17,9 +17,11 @@ import {
   findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
+  principalListUnknown,
   readableDetails,
   safeCommand,
   safeText,
+  UNKNOWN_REMOVED_PRINCIPALS,
 } from './values';
 
 /** How much of a finding the email shows. */
@@ -175,7 +177,8 @@ function changesSection(finding: Finding, maxValueChars: number): string[] {
 function changeLines(attribute: string, change: AttributeChange, finding: Finding, maxValueChars: number): string[] {
   const lines: string[] = [];
   for (const [key, label] of PRINCIPAL_DETAILS) {
-    if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
+    if (principalListUnknown(key, change)) lines.push(`  ${label}: ${UNKNOWN_REMOVED_PRINCIPALS}`);
+    else if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
   }
   lines.push(valueLine('before:', beforeValue(attribute, change, finding), change, maxValueChars));
   lines.push(valueLine('after: ', changeValue(change.after, 'after'), change, maxValueChars));

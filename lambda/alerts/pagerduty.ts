@@ -22,10 +22,12 @@ import {
   boundedList,
   changeValue,
   PRINCIPAL_DETAILS,
+  principalListUnknown,
   RESOURCE_CREATIONS,
   readableDetails,
   safeCommand,
   safeText,
+  UNKNOWN_REMOVED_PRINCIPALS,
 } from './values';
 
 /** One `POST https://events.pagerduty.com/v2/enqueue` body. */
@@ -364,6 +366,10 @@ function trimmedChange(attribute: string, change: AttributeChange, finding: Find
   };
   for (const [key] of PRINCIPAL_DETAILS) {
     if (!Array.isArray(change[key])) continue;
+    if (principalListUnknown(key, change)) {
+      trimmed[key] = UNKNOWN_REMOVED_PRINCIPALS;
+      continue;
+    }
     const { items, more } = boundedList(change[key], MAX_DETAIL_ITEMS, MAX_FIELD);
     trimmed[key] = more > 0 ? [...items, `+${more} more`] : items;
   }

@@ -105,6 +105,17 @@ export function boundedList(value: unknown, maxItems: number, maxEach: number): 
   return { items, more: value.length - items.length };
 }
 
+/**
+ * What a principal list of a change says when the finding cannot fill it: no principal removed from a policy whose
+ * previous version is unknown is a list left empty for want of it, not a policy that lost nobody.
+ */
+export const UNKNOWN_REMOVED_PRINCIPALS = '(unknown: the previous policy is not known)';
+
+/** True when the change lists removed principals (`key`) though the state they were removed from is unknown. */
+export function principalListUnknown(key: string, change: AttributeChange): boolean {
+  return key === 'removed_principals' && Array.isArray(change[key]) && change.before === null;
+}
+
 /** True when the change lists who gained or lost access (policy and grant changes). */
 export function hasPrincipalDetails(change: AttributeChange): boolean {
   return PRINCIPAL_DETAILS.some(([key]) => Array.isArray(change[key]));

@@ -96,7 +96,14 @@ function policySummary(ctx: SummaryContext): string {
     return `Key policy of ${ctx.label} no longer lets CloudTrail encrypt logs (changed by ${ctx.who})`;
   const added = change?.added_principals?.length ?? 0;
   const removed = change?.removed_principals?.length ?? 0;
-  const detail = added || removed ? ` (+${added} / -${removed} principals)` : '';
+  // With the previous policy unknown every principal counts as added and none as removed: counts would say nobody lost
+  // access when nobody knows.
+  const detail =
+    change && change.before === null
+      ? ' (previous policy unknown)'
+      : added || removed
+        ? ` (+${added} / -${removed} principals)`
+        : '';
   return `Key policy of ${ctx.label} changed by ${ctx.who}${detail}${organizationDetail(change)}`;
 }
 
