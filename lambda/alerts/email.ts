@@ -14,6 +14,7 @@ import {
   boundedList,
   changeValue,
   compactValue,
+  driftChangingNothing,
   findingsCommand,
   hasPrincipalDetails,
   PRINCIPAL_DETAILS,
@@ -70,8 +71,15 @@ function statusMeaning(finding: Finding): string {
   if (finding.status === 'drift' && changes.length > 0 && changes.every((c) => c.since_undone === true)) {
     return 'it made the resource differ from its approved baseline; a later change already put it back';
   }
+  if (driftChangingNothing(finding)) {
+    return 'made by a principal not planned to make it; it left the approved attributes of the key as they were';
+  }
   return STATUS_MEANING[finding.status] ?? 'unknown status';
 }
+
+/** What to do about drift that changed none of the key's approved attributes: a rotation cannot be reverted. */
+export const NOTHING_TO_REVERT =
+  "Nothing to revert: the key's approved attributes are as they were. Find out why this principal made the change.";
 
 const NO_REMEDIATION: Record<Status, string> = {
   drift: 'No ready-made command: compare with the baseline, then revert by hand or accept the change.',
@@ -257,6 +265,7 @@ function remediation(finding: Finding, maxBytes: number): string[] {
   const commands = shownCommands(finding, maxBytes);
   const more = finding.remediation.length - commands.length;
   if (commands.length === 0 && more === 0) {
+    if (driftChangingNothing(finding)) return ['REMEDIATION', NOTHING_TO_REVERT];
     return ['REMEDIATION', NO_REMEDIATION[finding.status] ?? NO_REMEDIATION.drift];
   }
   return [

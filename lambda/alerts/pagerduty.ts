@@ -21,6 +21,7 @@ import {
   beforeValue,
   boundedList,
   changeValue,
+  KEY_EVENTS_CHANGING_NOTHING,
   PRINCIPAL_DETAILS,
   principalListUnknown,
   RESOURCE_CREATIONS,
@@ -98,22 +99,6 @@ export const KEY_ATTRIBUTES = [
   'replica_regions',
   'rotation_period_in_days',
   'tags',
-] as const;
-
-/**
- * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported,
- * deleted or expired, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
- * (attributesPaged) when an override made it critical.
- */
-const KEY_EVENTS_CHANGING_NOTHING = [
-  'DeleteExpiredKeyMaterial',
-  'DeleteImportedKeyMaterial',
-  'ImportKeyMaterial',
-  'KMS CMK Rotation',
-  'KMS Imported Key Material Expiration',
-  'RotateKey',
-  'RotateKeyOnDemand',
-  'SynchronizeMultiRegionKey',
 ] as const;
 
 type Paged = Pick<Finding, 'event' | 'status'> & Partial<Pick<Finding, 'changes'>>;

@@ -51,6 +51,34 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
 }
 
 /**
+ * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported,
+ * deleted or expired, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
+ * (attributesPaged) when an override made it critical.
+ */
+export const KEY_EVENTS_CHANGING_NOTHING = [
+  'DeleteExpiredKeyMaterial',
+  'DeleteImportedKeyMaterial',
+  'ImportKeyMaterial',
+  'KMS CMK Rotation',
+  'KMS Imported Key Material Expiration',
+  'RotateKey',
+  'RotateKeyOnDemand',
+  'SynchronizeMultiRegionKey',
+] as const;
+
+/**
+ * A drift finding of one of those events that changed none of the key's attributes (an on-demand rotation): the key
+ * does not differ from its baseline, and there is nothing to revert (a rotation cannot be undone).
+ */
+export function driftChangingNothing(finding: Pick<Finding, 'event' | 'status' | 'changes'>): boolean {
+  return (
+    finding.status === 'drift' &&
+    Object.keys(finding.changes ?? {}).length === 0 &&
+    (KEY_EVENTS_CHANGING_NOTHING as readonly string[]).includes(finding.event)
+  );
+}
+
+/**
  * The calls that make the resource they name: nothing was there before what they set. Not ReplicateKey: its finding
  * is the primary key's, which was there before (a new Region in replica_regions, the replica's policy), and the
  * replica's own creation is the CreateKey record of the replica's Region.
