@@ -68,20 +68,19 @@ export function defaultSeverityReason(
       : `Set by configuration for ${status} findings (${severityPhrase(standard)} by default): ${why}.`;
   }
   const entry = ownEntry(EVENTS, event) ?? ownEntry(RECONCILE_EVENTS, event);
-  const explanation = (entry as { explanation?: unknown } | undefined)?.explanation;
-  if (typeof explanation === 'string' && explanation.trim() !== '') return explanation;
   const catalogued = (entry ?? UNKNOWN_WRITE).severity;
   // One that depends on what changed (drift found with no event, a deletion reminder) is worked out from the changes,
   // so that an override of it is told apart too.
   const byChanges = typeof catalogued !== 'string';
   const standard = !byChanges ? catalogued : finding.changes ? catalogued(finding.changes) : undefined;
-  if (standard === undefined || (byChanges && standard === severity))
-    return `The severity keydrift's event catalogue gives ${event} for what it found.`;
+  if (standard !== undefined && standard !== severity) {
+    const forWhat = byChanges ? ', for what it found' : '';
+    return `Set by configuration for ${event} (${severityPhrase(standard)} by default in keydrift's event catalogue${forWhat}).`;
+  }
+  if (entry?.explanation) return entry.explanation;
+  if (byChanges) return `The severity keydrift's event catalogue gives ${event} for what it found.`;
   const name = entry ? event : `A write keydrift does not know yet (${event})`;
-  const forWhat = byChanges ? ', for what it found' : '';
-  return standard === severity
-    ? `${name} is ${severityPhrase(severity)} by default in keydrift's event catalogue.`
-    : `Set by configuration for ${event} (${severityPhrase(standard)} by default in keydrift's event catalogue${forWhat}).`;
+  return `${name} is ${severityPhrase(severity)} by default in keydrift's event catalogue.`;
 }
 
 const SEVERITY_PHRASE: Record<Severity, string> = {

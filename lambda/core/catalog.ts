@@ -26,6 +26,8 @@ export interface EventEntry {
   summary(ctx: SummaryContext): string;
   /** Scheduled work KMS does itself for an approved setting (automatic rotation): never drift. */
   routine?: boolean;
+  /** Why the severity is what it is, for alerts' "why" (alerts/reasons.ts), where it depends on what changed. */
+  explanation?: string;
 }
 
 const list = (values: unknown): string => (Array.isArray(values) && values.length ? values.join(', ') : '');
@@ -293,6 +295,9 @@ export const EVENTS: Record<string, EventEntry> = {
     // The material staged for a rotation is no more than its import was (error): the key goes on as approved, and a
     // page would open an incident no later change could resolve.
     severity: (changes) => (deletesMaterialInUse(changes) ? 'critical' : 'error'),
+    explanation:
+      'Deleting the imported key material a key uses leaves it unusable until the material is re-imported ' +
+      '(critical); deleting material only staged for its next rotation leaves it as approved (an error).',
     summary: s((c) =>
       deletesMaterialInUse(c.changes)
         ? `Imported key material of ${c.label} deleted by ${c.who}: the key cannot be used until it is re-imported`
@@ -523,6 +528,9 @@ export const UNBASELINED_EVENT = 'Unbaselined';
 export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   Reconcile: {
     severity: severityOfDifferences,
+    explanation:
+      'Drift found with no event behind it weighs as the change that would have made it (a key found Disabled as a ' +
+      'DisableKey), the worst difference winning.',
     summary: s((c) => {
       const all = Object.keys(c.changes);
       const back = all.filter((attribute) => c.changes[attribute].back_to_baseline);
@@ -554,6 +562,7 @@ export const RECONCILE_EVENTS: Record<string, EventEntry> = {
   },
   DeletionReminder: {
     severity: (changes) => (Number(changes.deletion_date?.days_left) <= 3 ? 'critical' : 'error'),
+    explanation: 'A key deletion no one approved is an error while days remain to cancel it, critical from 3 days.',
     summary: deletionReminderSummary(''),
   },
   /** A deletion a planned principal scheduled: its baseline is "pending deletion on that date". */

@@ -558,7 +558,21 @@ describe('formatEmail: nothing the reader can misread', () => {
       "\nWHY WARNING\n- Set by configuration for Reconcile (critical by default in keydrift's event catalogue, for what it found).\n",
     );
     expect(formatEmail({ ...found, severity: 'critical' }).body).toContain(
-      "\nWHY CRITICAL\n- The severity keydrift's event catalogue gives Reconcile for what it found.\n",
+      '\nWHY CRITICAL\n- Drift found with no event behind it weighs as the change that would have made it (a key found ' +
+        'Disabled as a DisableKey), the worst difference winning.\n',
+    );
+  });
+
+  it("explains an imported key material's deletion by what it deleted: material in use (critical) or staged (error)", () => {
+    // Prepare: the real DeleteImportedKeyMaterial record.
+    const deleted = detect([rec('DeleteImportedKeyMaterial__awskmsdg-current__1')]).last;
+    // Act
+    const body = formatEmail(deleted).body;
+    // Assess
+    expect(body).toContain(
+      `\nWHY ${deleted.severity.toUpperCase()}\n- Deleting the imported key material a key uses leaves it unusable until ` +
+        'the material is re-imported (critical); deleting material only staged for its next rotation leaves it as ' +
+        'approved (an error).\n',
     );
   });
 });
