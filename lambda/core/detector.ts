@@ -43,23 +43,22 @@ export function withoutKeyState(snapshot: ResourceSnapshot): ResourceSnapshot {
  * `approvable`, over the baseline a resource already has (`keydrift baseline adopt` run again): a key caught in passing
  * keeps the state and deletion date approved for it. A deletion an operator accepted stays approved, and a key approved
  * Disabled stays so; neither is approved working, which would resolve the pending deletion's incident. What its read
- * does not show (KMS hides a key's rotation while it is pending deletion) keeps its approved value. A key read
- * `Unavailable` (its store disconnected) keeps its approved state too.
+ * does not show (KMS hides a key's rotation while it is pending deletion) keeps its approved value. So does a key read
+ * `Unavailable` (its store disconnected), whose state is not its own either.
  */
 export function approvableOver(snapshot: ResourceSnapshot, baseline: ResourceSnapshot | undefined): ResourceSnapshot {
-  const approvedState = baseline?.attributes.key_state;
-  if (snapshot.attributes.key_state === 'Unavailable' && approvedState !== undefined) {
-    return { ...snapshot, attributes: { ...snapshot.attributes, key_state: approvedState } };
-  }
-  if (!TRANSIENT_STATES.has(snapshot.attributes.key_state) || !baseline) return approvable(snapshot);
+  const state = snapshot.attributes.key_state;
+  if (!(TRANSIENT_STATES.has(state) || state === 'Unavailable') || !baseline) return approvable(snapshot);
   // What KMS hides from the read of a key in passing (its rotation, while it is pending deletion) stays as approved.
   const hidden = Object.entries(baseline.attributes).filter(
     ([path]) => splitPath(path).entry === undefined && !(path in snapshot.attributes),
   );
   const read = { ...snapshot, attributes: { ...Object.fromEntries(hidden), ...snapshot.attributes } };
   const approved = baseline.attributes.key_state;
-  // Only a state no one chooses (creating, updating) is no approval to keep.
-  if (typeof approved !== 'string' || approved === 'Creating' || approved === 'Updating') return approvable(read);
+  // Only a state no one chooses (creating, updating; a store's disconnection, approved before keydrift knew better) is
+  // no approval to keep.
+  const chosen = typeof approved === 'string' && !['Creating', 'Updating', 'Unavailable'].includes(approved);
+  if (!chosen) return approvable(read);
   const deletionDate = baseline.attributes.deletion_date ?? null;
   return { ...read, attributes: { ...read.attributes, key_state: approved, deletion_date: deletionDate } };
 }

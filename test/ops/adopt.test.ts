@@ -167,18 +167,33 @@ describe('keydrift baseline adopt', () => {
   });
 
   it('approves no state of a key read Unavailable (its key store disconnected), and keeps the one approved before', async () => {
-    // Prepare: two keys of a custom key store KMS reads Unavailable (moto has no key stores: its answer is edited),
-    // one of them approved Enabled already.
+    // Prepare: keys of a custom key store KMS reads Unavailable (moto has no key stores: its answer is edited): one
+    // new, one approved Enabled, one whose deletion an operator accepted, one an older keydrift approved Unavailable.
     const fresh = await world.createKey('hsm-fresh');
     const known = await world.createKey('hsm-known');
     await baselined(known);
+    const retiring = await world.createKey('hsm-retiring');
+    await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: retiring.split('/')[1], PendingWindowInDays: 7 }));
+    await acceptBaselines(context, await resolveTargets(context, retiring), Date.now());
+    const stale = await world.createKey('hsm-stale');
+    const read = await world.reader.readKey(stale);
+    await world.save({
+      finding: finding({ resource: stale, event: 'Reconcile', severity: 'info', status: 'planned', hoursAgo: 24 }),
+      baselines: [
+        { snapshot: { ...read, attributes: { ...read.attributes, key_state: 'Unavailable' } }, expectedVersion: null },
+      ],
+    });
+    const baseline = async (key: string) =>
+      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+    const accepted = await baseline(retiring);
     const send = context.kms.send.bind(context.kms);
     const disconnected = jest.spyOn(context.kms, 'send').mockImplementation((async (command: object) => {
       const output = await send(command as DescribeKeyCommand);
       const metadata = command instanceof DescribeKeyCommand ? output.KeyMetadata : undefined;
-      if (metadata?.Arn === fresh || metadata?.Arn === known) {
+      if (metadata?.Arn && [fresh, known, retiring, stale].includes(metadata.Arn)) {
         Object.assign(metadata, {
           KeyState: 'Unavailable',
+          DeletionDate: undefined,
           CustomKeyStoreId: 'cks-1234567890abcdef0',
           Origin: 'AWS_CLOUDHSM',
         });
@@ -190,11 +205,14 @@ describe('keydrift baseline adopt', () => {
     const plan = await planAdopt(context, Date.now).finally(() => disconnected.mockRestore());
     await applyAdopt(context, plan, Date.now());
 
-    // Assess: the store's connection is approved for neither key; the state KMS shows once it is connected is.
-    const baseline = async (key: string) =>
-      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+    // Assess: the store's connection is approved for no key; the state KMS shows once it is connected is.
     expect(await baseline(fresh)).not.toHaveProperty('key_state');
+    expect(await baseline(stale)).not.toHaveProperty('key_state');
     expect(await baseline(known)).toMatchObject({ key_state: 'Enabled' });
+    expect(await baseline(retiring)).toMatchObject({
+      key_state: 'PendingDeletion',
+      deletion_date: accepted.deletion_date,
+    });
     expect(plan.results.find((r) => r.resource === known)?.changes.map((c) => c.path)).not.toContain('key_state');
   });
 
