@@ -190,7 +190,7 @@ function changeSummary(attribute: string, change: AttributeChange, finding: Find
         : `${escapeWithin(safeText(label, 64), 64, slackEscape)} ${code(safeText(value, MAX_VALUE), MAX_VALUE)}`,
     );
   const lists = PRINCIPAL_DETAILS.filter(([key]) => Array.isArray(change[key])).map(([key, label]) => {
-    if (principalListUnknown(key, change)) return `${label} ${UNKNOWN_REMOVED_PRINCIPALS}`;
+    if (principalListUnknown(key, change, finding)) return `${label} ${UNKNOWN_REMOVED_PRINCIPALS}`;
     const { items, more } = boundedList(change[key], MAX_PRINCIPALS, MAX_PRINCIPAL);
     const shown = items.map((item) => code(item, MAX_PRINCIPAL));
     if (more > 0) shown.push(`+${more} more`);

@@ -185,7 +185,7 @@ function changesSection(finding: Finding, maxValueChars: number): string[] {
 function changeLines(attribute: string, change: AttributeChange, finding: Finding, maxValueChars: number): string[] {
   const lines: string[] = [];
   for (const [key, label] of PRINCIPAL_DETAILS) {
-    if (principalListUnknown(key, change)) lines.push(`  ${label}: ${UNKNOWN_REMOVED_PRINCIPALS}`);
+    if (principalListUnknown(key, change, finding)) lines.push(`  ${label}: ${UNKNOWN_REMOVED_PRINCIPALS}`);
     else if (Array.isArray(change[key])) lines.push(...listLines(label, change[key]));
   }
   lines.push(valueLine('before:', beforeValue(attribute, change, finding), change, maxValueChars));

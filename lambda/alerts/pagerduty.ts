@@ -351,7 +351,7 @@ function trimmedChange(attribute: string, change: AttributeChange, finding: Find
   };
   for (const [key] of PRINCIPAL_DETAILS) {
     if (!Array.isArray(change[key])) continue;
-    if (principalListUnknown(key, change)) {
+    if (principalListUnknown(key, change, finding)) {
       trimmed[key] = UNKNOWN_REMOVED_PRINCIPALS;
       continue;
     }

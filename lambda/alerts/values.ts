@@ -139,9 +139,18 @@ export function boundedList(value: unknown, maxItems: number, maxEach: number): 
  */
 export const UNKNOWN_REMOVED_PRINCIPALS = '(unknown: the previous policy is not known)';
 
-/** True when the change lists removed principals (`key`) though the state they were removed from is unknown. */
-export function principalListUnknown(key: string, change: AttributeChange): boolean {
-  return key === 'removed_principals' && Array.isArray(change[key]) && change.before === null;
+/**
+ * True when the change lists removed principals (`key`) though the state they were removed from is unknown. A policy
+ * its call made with its key (a CreateKey's, the new replica's of a ReplicateKey) replaced none: nobody was removed.
+ */
+export function principalListUnknown(
+  key: string,
+  change: AttributeChange,
+  finding: Pick<Finding, 'event' | 'status'>,
+): boolean {
+  if (key !== 'removed_principals' || !Array.isArray(change[key]) || change.before !== null) return false;
+  const madeWithItsKey = RESOURCE_CREATIONS.has(finding.event) || typeof change.replica_key === 'string';
+  return finding.status === 'denied' || !madeWithItsKey;
 }
 
 /** True when the change lists who gained or lost access (policy and grant changes). */

@@ -6,11 +6,18 @@
  */
 import { formatChatbotNotification, formatEmail, formatPagerDutyEvents } from '../../lambda/alerts';
 import type { Finding } from '../../lambda/core/types';
-import { detect, rec } from '../core/harness';
+import { createKey, detect, rec } from '../core/harness';
+import { type CloudTrailRecord, malformedSampleText } from '../helpers/fixtures';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000000000';
 
 const policyReplaced = (sample: string): Finding => detect([rec(sample)]).last;
+
+/** The ReplicateKey documentation example, without the trailing comma that makes it invalid JSON in its source. */
+function replicateKey(): CloudTrailRecord {
+  const text = malformedSampleText('ReplicateKey__awskmsdg__1').replace(/("replicaPolicy": ".*"),(\s*\})/, '$1$2');
+  return JSON.parse(text) as CloudTrailRecord;
+}
 
 describe('A key policy replaced while the previous one is unknown', () => {
   it('is summed up as such, not as a change that removed no principal', () => {
@@ -84,5 +91,21 @@ describe('A key policy replaced while the previous one is unknown', () => {
       'Key policy of 1234abcd-12ab-34cd-56ef-1234567890ab changed by Alice (+0 / -1 principals)',
     );
     expect(formatEmail(last).body).toContain('  removed principals: arn:aws:iam::111122223333:root');
+  });
+
+  it.each([
+    ['a new key', () => detect([createKey()]).last],
+    ['the new replica of a ReplicateKey', () => detect([replicateKey()]).last],
+  ])('says no principal was removed from the policy %s was made with', (_what, made: () => Finding) => {
+    // Act
+    const finding = made();
+    const pages = JSON.stringify(formatPagerDutyEvents(finding, ROUTING_KEY));
+
+    // Assess
+    expect(finding.changes.policy).toMatchObject({ before: null, removed_principals: [] });
+    expect(formatEmail(finding).body).toContain('  removed principals: (none)');
+    expect(formatChatbotNotification(finding).content.description).toContain('removed principals none');
+    expect(pages).toContain('"removed_principals":[]');
+    expect(pages).not.toContain('previous policy is not known');
   });
 });
