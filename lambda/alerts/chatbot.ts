@@ -10,7 +10,7 @@ import { sourceIdentityBeyond, withoutSourceIdentity } from '../core/actor';
 import type { AttributeChange, Finding, Severity, Status } from '../core/types';
 import { consoleUrl } from './console-url';
 import { sha256Hex } from './digest';
-import { commandsBeyondEmail, NOTHING_TO_REVERT } from './email';
+import { commandsBeyondEmail, nothingToRevert } from './email';
 import { severityExplanations } from './reasons';
 import { escapeWithin, oneLine, slackCode, slackCodeExact, slackEscape, slackEscapeLiteral } from './sanitize';
 import {
@@ -228,7 +228,7 @@ function nextSteps(finding: Finding): string[] {
   const more = finding.remediation.length - steps.length;
   const moreAt = elsewhere ? `not shown${elsewhere.rest((c) => step(c, 'the email alert'))}` : 'in the email';
   if (more > 0) steps.push(`…and ${more} more commands ${moreAt}`);
-  const fallback = driftChangingNothing(finding) ? NOTHING_TO_REVERT : DEFAULT_STEP[finding.status];
+  const fallback = driftChangingNothing(finding) ? nothingToRevert(finding) : DEFAULT_STEP[finding.status];
   return steps.length > 0 ? steps : fallback ? [fallback] : [];
 }
 

@@ -17,6 +17,7 @@ import {
   driftChangingNothing,
   findingsCommand,
   hasPrincipalDetails,
+  KEY_MATERIAL_EXPIRIES,
   PRINCIPAL_DETAILS,
   principalListUnknown,
   readableDetails,
@@ -72,14 +73,24 @@ function statusMeaning(finding: Finding): string {
     return 'it made the resource differ from its approved baseline; a later change already put it back';
   }
   if (driftChangingNothing(finding)) {
-    return 'made by a principal not planned to make it; it left the approved attributes of the key as they were';
+    const by = KEY_MATERIAL_EXPIRIES.has(finding.event)
+      ? 'made by KMS as the key material expired'
+      : 'made by a principal not planned to make it';
+    return `${by}; it left the approved attributes of the key as they were`;
   }
   return STATUS_MEANING[finding.status] ?? 'unknown status';
 }
 
-/** What to do about drift that changed none of the key's approved attributes: a rotation cannot be reverted. */
-export const NOTHING_TO_REVERT =
-  "Nothing to revert: the key's approved attributes are as they were. Find out why this principal made the change.";
+/**
+ * What to do about drift that changed none of the key's approved attributes: a rotation cannot be reverted. KMS's
+ * own deletion of expired material was no principal's doing.
+ */
+export function nothingToRevert(finding: Pick<Finding, 'event'>): string {
+  const asWhom = KEY_MATERIAL_EXPIRIES.has(finding.event)
+    ? 'KMS made the change as the key material expired.'
+    : 'Find out why this principal made the change.';
+  return `Nothing to revert: the key's approved attributes are as they were. ${asWhom}`;
+}
 
 const NO_REMEDIATION: Record<Status, string> = {
   drift: 'No ready-made command: compare with the baseline, then revert by hand or accept the change.',
@@ -265,7 +276,7 @@ function remediation(finding: Finding, maxBytes: number): string[] {
   const commands = shownCommands(finding, maxBytes);
   const more = finding.remediation.length - commands.length;
   if (commands.length === 0 && more === 0) {
-    if (driftChangingNothing(finding)) return ['REMEDIATION', NOTHING_TO_REVERT];
+    if (driftChangingNothing(finding)) return ['REMEDIATION', nothingToRevert(finding)];
     return ['REMEDIATION', NO_REMEDIATION[finding.status] ?? NO_REMEDIATION.drift];
   }
   return [

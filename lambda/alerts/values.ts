@@ -66,6 +66,12 @@ export const KEY_EVENTS_CHANGING_NOTHING = [
   'SynchronizeMultiRegionKey',
 ] as const;
 
+/** Those of them KMS makes itself as imported key material expires: no principal made the change. */
+export const KEY_MATERIAL_EXPIRIES: ReadonlySet<string> = new Set([
+  'DeleteExpiredKeyMaterial',
+  'KMS Imported Key Material Expiration',
+]);
+
 /**
  * A drift finding of one of those events that changed none of the key's attributes (an on-demand rotation): the key
  * does not differ from its baseline, and there is nothing to revert (a rotation cannot be undone).

@@ -6,7 +6,7 @@
  * README allows.
  */
 import { formatChatbotNotification, formatEmail } from '../../lambda/alerts';
-import { detect, rec } from '../core/harness';
+import { at, detect, onKey, rec } from '../core/harness';
 
 const rotatedOnDemand = () =>
   detect([rec('RotateKeyOnDemand__awskmsdg-current__1')], { severityOverrides: { RotateKeyOnDemand: 'critical' } })
@@ -45,5 +45,42 @@ describe('An on-demand rotation by a principal not planned to make it', () => {
     expect(nextSteps).toEqual([
       "Nothing to revert: the key's approved attributes are as they were. Find out why this principal made the change.",
     ]);
+  });
+});
+
+describe("KMS's deletion of expired key material staged for the next on-demand rotation", () => {
+  const STAGED = '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+
+  /** A key given its material, then new material staged, which KMS deletes as it expires (its id in the record). */
+  const stagedMaterialExpired = () => {
+    const create = rec('CreateKey__awskmsdg__1');
+    const arn = (create.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn;
+    const first = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-1', '2024-01-01T00:00:02Z');
+    const staged = at(onKey(rec('ImportKeyMaterial__awskmsdg__1'), arn), 'import-2', '2024-01-01T00:00:03Z');
+    Object.assign(staged.requestParameters as Record<string, unknown>, { importType: 'NEW_KEY_MATERIAL' });
+    staged.responseElements = { keyId: arn, keyMaterialId: STAGED };
+    const expiry = at(onKey(rec('DeleteExpiredKeyMaterial__awskmsdg__1'), arn), 'expired-1', '2024-01-01T00:00:04Z');
+    Object.assign(expiry.serviceEventDetails as Record<string, unknown>, { keyMaterialId: STAGED });
+    return detect([at(create, 'create-1', '2024-01-01T00:00:01Z'), first, staged, expiry]).last;
+  };
+
+  it('is told as made by KMS, not by a principal to question', () => {
+    // Act
+    const finding = stagedMaterialExpired();
+    const { body } = formatEmail(finding);
+    const { nextSteps } = formatChatbotNotification(finding).content;
+
+    // Assess
+    expect(finding).toMatchObject({ event: 'DeleteExpiredKeyMaterial', status: 'drift', changes: {}, remediation: [] });
+    expect(body).toContain(
+      'Status:    drift (made by KMS as the key material expired; it left the approved attributes of the key as they were)',
+    );
+    expect(body).toContain(
+      "REMEDIATION\nNothing to revert: the key's approved attributes are as they were. KMS made the change as the key material expired.",
+    );
+    expect(nextSteps).toEqual([
+      "Nothing to revert: the key's approved attributes are as they were. KMS made the change as the key material expired.",
+    ]);
+    expect(body).not.toContain('principal');
   });
 });
