@@ -18,6 +18,8 @@ export interface StoredItem {
   updatedAt?: string;
   acceptedBy?: string;
   acceptedAt?: string;
+  /** Why the baseline was accepted, when the accept gave a reason (`--reason`). */
+  acceptReason?: string;
   /** Attributes left out of the item to fit DynamoDB's item size (a key with thousands of grants): unknown there. */
   truncated?: string[];
 }
@@ -56,7 +58,13 @@ export interface OpenDrift {
   severity: Severity | null;
   /** The resource's newest finding, whatever its status. */
   latest: Finding | null;
-  baseline: { version: number; updatedAt: string | null; acceptedBy: string | null; acceptedAt: string | null };
+  baseline: {
+    version: number;
+    updatedAt: string | null;
+    acceptedBy: string | null;
+    acceptedAt: string | null;
+    acceptReason?: string;
+  };
   stateUpdatedAt: string | null;
 }
 
@@ -194,6 +202,7 @@ export function openDrift(
       updatedAt: baseline?.updatedAt ?? null,
       acceptedBy: baseline?.acceptedBy ?? null,
       acceptedAt: baseline?.acceptedAt ?? null,
+      ...(baseline?.acceptReason ? { acceptReason: baseline.acceptReason } : {}),
     },
     stateUpdatedAt: state?.updatedAt ?? null,
   };

@@ -110,7 +110,7 @@ function storedItem(item: Item): StoredItem {
     snapshot: snapshotOfItem(item),
     version: Number(item.version?.N ?? 0),
   };
-  for (const name of ['updatedAt', 'acceptedBy', 'acceptedAt'] as const) {
+  for (const name of ['updatedAt', 'acceptedBy', 'acceptedAt', 'acceptReason'] as const) {
     const value = str(item, name);
     if (value) stored[name] = value;
   }
@@ -151,11 +151,20 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
             TotalSegments: SCAN_SEGMENTS,
             FilterExpression: '#sk IN (:state, :baseline)',
             ProjectionExpression:
-              '#pk, #sk, #kind, #snapshot, #version, #updatedAt, #acceptedBy, #acceptedAt, #truncated',
+              '#pk, #sk, #kind, #snapshot, #version, #updatedAt, #acceptedBy, #acceptedAt, #acceptReason, #truncated',
             ExpressionAttributeNames: Object.fromEntries(
-              ['pk', 'sk', 'kind', 'snapshot', 'version', 'updatedAt', 'acceptedBy', 'acceptedAt', 'truncated'].map(
-                (n) => [`#${n}`, n],
-              ),
+              [
+                'pk',
+                'sk',
+                'kind',
+                'snapshot',
+                'version',
+                'updatedAt',
+                'acceptedBy',
+                'acceptedAt',
+                'acceptReason',
+                'truncated',
+              ].map((n) => [`#${n}`, n]),
             ),
             ExpressionAttributeValues: { ':state': { S: 'STATE' }, ':baseline': { S: 'BASELINE' } },
           },

@@ -1527,6 +1527,25 @@ describe('an accept with --reason', () => {
       /accepted \d+ baseline\(s\) in table \S+ \(eu-west-1\) as \S+, for: CHG-4712: restored \(/,
     );
   });
+
+  it('is named by status beside who accepted the baseline and when, once the key drifts from it', async () => {
+    // Prepare: the description changed again, as the detector stores it.
+    await world.kms.send(new UpdateKeyDescriptionCommand({ KeyId: vault, Description: 'vault (reopened)' }));
+    const retitled = finding({ resource: vault, event: 'UpdateKeyDescription', severity: 'warning', hoursAgo: 0 });
+    const version = Number((await world.item(`RESOURCE#${vault}`, 'STATE'))?.version?.N);
+    const states = [{ snapshot: await world.reader.readKey(vault), expectedVersion: version }];
+    await save(retitled, { finding: retitled, states });
+
+    // Act
+    const run = keydrift(['status', '--format', 'json']);
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(jsonLines<StatusRow>(run.stdout).find((r) => r.resource === vault)).toMatchObject({
+      attributes: ['description'],
+      baseline: { acceptedBy: MOTO_IDENTITY, acceptedAt: expect.any(String), acceptReason: 'CHG-4712: restored' },
+    });
+  });
 });
 
 describe('keydrift findings --resource, a key or trail AWS knows that keydrift never recorded', () => {
