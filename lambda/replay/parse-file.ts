@@ -102,6 +102,11 @@ function whyNothing(value: unknown): string {
   return 'not a CloudTrail log file, CloudTrail record or EventBridge event';
 }
 
+/** What lookup-events output that ends with a NextToken misses. */
+const ONE_PAGE =
+  'one page of lookup-events output: the events after it were not fetched (run it without --max-items or ' +
+  '--no-paginate, or again with --starting-token)';
+
 /**
  * Whether `Events` is `aws cloudtrail lookup-events` output: empty, or holding events with a `CloudTrailEvent`
  * (other AWS CLI commands, RDS's `describe-events` say, print `{"Events": [...]}` too).
@@ -132,6 +137,10 @@ function collect(value: unknown, where: string, result: FileResult, item = false
     (value[list] as unknown[]).forEach((record, index) => {
       countRecord(record, `${where ? `${where} ` : ''}${list}[${index}]`, result);
     });
+    // The AWS CLI prints a NextToken only when it stopped before the last event (--max-items, --no-paginate).
+    if (list === 'Events' && typeof value.NextToken === 'string' && value.NextToken) {
+      result.recordErrors.push(`${where ? `${where} ` : ''}NextToken: ${ONE_PAGE}`);
+    }
     return true;
   }
   if ('detail-type' in value || 'eventName' in value || 'CloudTrailEvent' in value) {

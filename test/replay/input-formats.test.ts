@@ -414,10 +414,7 @@ describe('aws cloudtrail lookup-events output', () => {
     // Prepare
     const dir = tempDir();
     const files = [
-      writeFile(
-        path.join(dir, 'lookup.json'),
-        JSON.stringify({ Events: events(), NextToken: 'eyJ2IjoyfQ==' }, null, 4),
-      ),
+      writeFile(path.join(dir, 'lookup.json'), JSON.stringify({ Events: events() }, null, 4)),
       writeFile(path.join(dir, 'events.json'), JSON.stringify(events(), null, 2)),
       writeFile(path.join(dir, 'events.jsonl'), jsonLines(events())),
     ];
@@ -428,6 +425,23 @@ describe('aws cloudtrail lookup-events output', () => {
       expect({ file, ids: ids(findings) }).toEqual({ file, ids: WRITES });
       expect(summary).toMatchObject({ inputsRead: 1, records: 3, writes: 2, reads: 1, recordErrors: [], skipped: [] });
     }
+  });
+
+  test('one page of it (--max-items: it ends with a NextToken) is read, and said to miss the events after it', async () => {
+    const dir = tempDir();
+    const page = writeFile(path.join(dir, 'page.json'), { Events: events(), NextToken: 'eyJ2IjoyfQ==' });
+    // Pages one after another (jq -c of each), the last one fetched still with a NextToken.
+    const pages = writeFile(
+      path.join(dir, 'pages.jsonl'),
+      jsonLines([{ Events: events().slice(0, 1) }, { Events: events().slice(1), NextToken: 'eyJ2IjozfQ==' }]),
+    );
+    const { findings, summary } = await replayInProcess([page, pages]);
+    expect(ids(findings)).toEqual(WRITES);
+    expect(summary.recordErrors).toEqual([
+      `${page}: NextToken: one page of lookup-events output: the events after it were not fetched (run it without ` +
+        '--max-items or --no-paginate, or again with --starting-token)',
+      expect.stringMatching(new RegExp(`^${pages}: line 2 NextToken: one page of lookup-events output: `)),
+    ]);
   });
 
   test('an event whose CloudTrailEvent is not valid JSON is a bad record naming its place; the others count', async () => {
