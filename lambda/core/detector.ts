@@ -173,12 +173,13 @@ export class Detector {
     const created = Object.entries(effect.set).filter(
       ([path, value]) => isGrantEntry(path) && value && lookup(baseline, path) === undefined,
     );
+    if (created.length === 0) return;
     // Only a grant the state knows ended can be one taken back: with none (a key's thousands of grants, all still
     // there), the baseline's grants are not scanned.
-    const anyEnded = () =>
+    const anyEnded =
       state.completeMaps.includes('grants') ||
       statePaths.some((path) => state.attributes[path] === null && isGrantEntry(path));
-    if (created.length === 0 || !anyEnded()) return;
+    if (!anyEnded) return;
     for (const [path, value] of created) {
       const wanted = stableJson(value);
       const gone = Object.keys(baseline.attributes).find(
