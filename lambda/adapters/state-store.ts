@@ -8,6 +8,10 @@
  * | baseline | `RESOURCE#<arn>` | `BASELINE` | the same, plus `acceptedBy`, `acceptedAt` (and `acceptReason`, when given) when a person accepted it |
  * | finding | `RESOURCE#<arn>` | `FINDING#<timestamp>#<eventId>` | `gsi1pk` `FINDINGS#<yyyy-mm-dd>`, `gsi1sk` `<timestamp>#<eventId>`, `severity`, `status`, `event`, `finding` (JSON) |
  * | claim | `EVENT#<eventId>` | `CLAIM` | `status` (`in-progress`/`saved`/`done`), `owner`, `leaseUntil` (ms), `delivered` (targets already sent, a string set), `expiresAt` (TTL, 14 days) |
+ *
+ * A resource whose `RESOURCE#<arn>` is over DynamoDB's 2,048-byte partition key (no real one is: a denied call may
+ * name any key id KMS takes, up to 2,048 characters) is kept under `RESOURCE#sha256:<hex of the arn>`; its items
+ * still name it whole (`resource`, and the snapshot's or finding's JSON).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -21,6 +25,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { sha256Hex } from '../alerts/digest';
 import { MAX_JSON_BYTES, storedFinding } from '../alerts/event-entry';
 import { approvedAsOf, baselinePart } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -176,7 +181,16 @@ const MAX_TRANSACTION_ACTIONS = 100;
 export const MAX_SAVED_RESOURCES = (MAX_TRANSACTION_ACTIONS - 2) / 2;
 const MAX_UNPROCESSED_ROUNDS = 5;
 
-export const resourcePk = (arn: string): string => `RESOURCE#${arn}`;
+/** DynamoDB's largest partition key, in bytes. */
+const MAX_PK_BYTES = 2048;
+const RESOURCE_PREFIX = 'RESOURCE#';
+/** Where a resource named too long for a key is kept: no ARN starts so. */
+const DIGEST_PREFIX = `${RESOURCE_PREFIX}sha256:`;
+/** A resource's partition key: `RESOURCE#<arn>`, or its digest when that is over DynamoDB's limit. */
+export const resourcePk = (arn: string): string => {
+  const pk = `${RESOURCE_PREFIX}${arn}`;
+  return Buffer.byteLength(pk, 'utf8') <= MAX_PK_BYTES ? pk : `${DIGEST_PREFIX}${sha256Hex(arn)}`;
+};
 export const eventPk = (eventId: string): string => `EVENT#${eventId}`;
 const claimKey = (eventId: string): Item => ({ pk: { S: eventPk(eventId) }, sk: { S: 'CLAIM' } });
 export const findingSk = (ref: Pick<FindingRef, 'timestamp' | 'eventId'>): string =>
@@ -502,7 +516,8 @@ export function snapshotOfItem(item: Item): ResourceSnapshot {
   return {
     ...snapshot,
     kind: snapshot.kind ?? (str(item, 'kind') as ResourceSnapshot['kind']),
-    arn: pk.slice(resourcePk('').length),
+    // A digest key names no resource: the snapshot does.
+    arn: pk.startsWith(DIGEST_PREFIX) ? String(snapshot.arn) : pk.slice(RESOURCE_PREFIX.length),
     attributes: typeof snapshot.attributes === 'object' && snapshot.attributes !== null ? snapshot.attributes : {},
     completeMaps: Array.isArray(snapshot.completeMaps) ? snapshot.completeMaps : [],
     ...withChangedBefore(snapshot.goneWithKey),

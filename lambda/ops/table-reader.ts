@@ -14,7 +14,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { snapshotOfItem } from '../adapters/state-store';
+import { resourcePk, snapshotOfItem } from '../adapters/state-store';
 import { TABLE_KEY } from '../adapters/table-key';
 import { toIsoSeconds } from '../core/time';
 import { type ResourceKind, SEVERITIES, type Severity } from '../core/types';
@@ -133,7 +133,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
       const pk = str(item, 'pk') ?? '';
       if (!pk.startsWith(RESOURCE_PREFIX)) return;
       const stored = storedItem(item);
-      const arn = pk.slice(RESOURCE_PREFIX.length);
+      const arn = stored.snapshot.arn;
       const kind = (str(item, 'kind') ?? stored.snapshot.kind) as ResourceKind;
       const resource = byArn.get(arn) ?? { arn, kind };
       if (str(item, 'sk') === 'STATE') resource.state = stored;
@@ -184,7 +184,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
       KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
       ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
       ExpressionAttributeValues: {
-        ':pk': { S: `${RESOURCE_PREFIX}${arn}` },
+        ':pk': { S: resourcePk(arn) },
         ':from': { S: `${FINDING_PREFIX}${options.fromIso ?? ''}` },
         ':to': { S: `${FINDING_PREFIX}${AFTER_ALL}` },
       },
@@ -263,7 +263,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
           ExpressionAttributeNames: { ...names, '#pk': 'pk', '#sk': 'sk' },
           ExpressionAttributeValues: {
             ...values,
-            ':pk': { S: `${RESOURCE_PREFIX}${query.resource}` },
+            ':pk': { S: resourcePk(query.resource) },
             ':from': { S: `${FINDING_PREFIX}${sinceIso}` },
             ':to': { S: `${FINDING_PREFIX}${untilSk}` },
           },
@@ -329,7 +329,7 @@ export function createTableReader({ client, tableName }: TableReaderOptions): Ta
         TableName: tableName,
         KeyConditionExpression: '#pk = :pk',
         ExpressionAttributeNames: { '#pk': 'pk' },
-        ExpressionAttributeValues: { ':pk': { S: `${RESOURCE_PREFIX}${arn}` } },
+        ExpressionAttributeValues: { ':pk': { S: resourcePk(arn) } },
         ProjectionExpression: '#pk',
         Limit: 1,
       }),

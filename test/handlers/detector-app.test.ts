@@ -37,6 +37,7 @@ import { normalizePolicy } from '../../lambda/core/policy';
 import { lookup } from '../../lambda/core/state';
 import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
+import { createTableReader } from '../../lambda/ops/table-reader';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
 import { assumedRole, type CallContext, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
@@ -2745,6 +2746,34 @@ describe('createDetector: aliases and concurrency', () => {
     expect(output.logs('WARN').map((line) => line.message)).toContainEqual(
       "A denied call's request could not be read; it is reported as an attempt",
     );
+  });
+
+  it('records and alerts a denied DisableKey naming a key id too long for a DynamoDB key, and lists it in the findings', async () => {
+    // Prepare: Mallory's DisableKey of a 2,010-character key id (KMS takes ids of up to 2,048), which KMS refused:
+    // `RESOURCE#` and its ARN are over DynamoDB's 2,048-byte partition key.
+    const { detect } = makeDetector({ alertMinSeverity: 'warning' });
+    const keyId = 'x'.repeat(2010);
+    const probe = readRecord('DisableKey__awskmsdg__1');
+    delete probe.resources;
+    Object.assign(probe, {
+      eventTime: '2026-11-01T09:00:00Z',
+      requestParameters: { keyId },
+      errorCode: 'AccessDeniedException',
+      errorMessage: 'not authorized to perform kms:DisableKey',
+    });
+
+    // Act
+    const { finding } = await detect(envelope(probe));
+
+    // Assess: the attempt is reported under the key id it named, and `keydrift findings` lists it.
+    const resource = `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
+    expect(finding).toMatchObject({ event: 'DisableKey', resource, status: 'denied' });
+    expect(published(topics.email)).toHaveLength(1);
+    const reader = createTableReader({ client: table.client, tableName: table.tableName });
+    const day = { sinceMs: Date.parse('2026-11-01T00:00:00Z'), nowMs: Date.parse('2026-11-02T00:00:00Z') };
+    const listed = expect.objectContaining({ event: 'DisableKey', resource, status: 'denied' });
+    expect(await reader.findings(day)).toEqual([listed]);
+    expect(await reader.findings({ ...day, resource })).toEqual([listed]);
   });
 
   it.each([false, true])(
