@@ -6,8 +6,8 @@
  */
 
 import { parseArn, resourceKindOf } from '../core/arn';
-import { readCommand, shellQuote } from '../core/remediation';
-import type { Finding } from '../core/types';
+import { comment, readCommand, shellQuote } from '../core/remediation';
+import type { AttributeChange, Finding } from '../core/types';
 import { storedFinding } from './event-entry';
 import { findingsCommand, UNSAFE_IN_COMMAND } from './values';
 
@@ -73,4 +73,43 @@ export function stateReads(
   }));
   const baseline = `keydrift baseline show ${shellQuote(arn)} --region ${where}`;
   return [...live, { command: baseline, gives: live.length ? 'the approved ones' : 'shows the approved state' }];
+}
+
+/**
+ * The line that stands for a finding's commands where keydrift kept no copy of them (`keydrift findings` shows it in
+ * their place): the reads to work them out from.
+ */
+export function commandsNotKept(finding: Pick<Finding, 'resource' | 'region'>, attributes: string[]): string {
+  const reads = stateReads(finding, attributes).map(({ command, gives }) => `${command} ${gives}`);
+  return comment(`its commands were too many to keep with the finding: ${reads.join(', ')}`);
+}
+
+/**
+ * A finding read back from keydrift's table, as the alerts can read it: a copy shortened to fit an item (`truncated`
+ * lists what it replaced) holds stand-ins (`{ truncated, sha256, bytes }`) where its largest values were, even its
+ * commands, reasons or changes. A retry sending again the finding an earlier attempt saved sends this instead: commands
+ * left out become the line `keydrift findings` shows, reasons or an error left out are none, a change left out whole
+ * goes from unknown to its stand-in, and the whole map left out is no change named. Stand-ins of values stay, shown as
+ * they are, and so does `truncated`.
+ */
+export function alertableStoredFinding(stored: Finding): Finding {
+  if (!Array.isArray((stored as { truncated?: unknown }).truncated)) return stored;
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  const finding: Finding = { ...stored };
+  const changes: Record<string, unknown> =
+    isObject(stored.changes) && (stored.changes as Record<string, unknown>).truncated !== true ? stored.changes : {};
+  finding.changes = Object.fromEntries(
+    Object.entries(changes).map(([attribute, change]): [string, AttributeChange] =>
+      isObject(change) && change.truncated !== true
+        ? [attribute, change as AttributeChange]
+        : [attribute, { before: null, after: change }],
+    ),
+  );
+  if (!Array.isArray(stored.remediation)) {
+    finding.remediation = [commandsNotKept(stored, Object.keys(finding.changes))];
+  }
+  if (stored.reasons !== undefined && !Array.isArray(stored.reasons)) delete finding.reasons;
+  if (stored.error !== undefined && typeof stored.error?.code !== 'string') delete finding.error;
+  return finding;
 }

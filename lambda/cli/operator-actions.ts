@@ -5,10 +5,9 @@
  */
 
 import { createInterface } from 'node:readline';
-import { stateReads } from '../alerts/kept-commands';
+import { commandsNotKept } from '../alerts/kept-commands';
 import { aliasArn, isAliasArn, keyArn, parseArn } from '../core/arn';
 import { KeydriftError } from '../core/errors';
-import { comment } from '../core/remediation';
 import { toIsoSeconds } from '../core/time';
 import type { Severity } from '../core/types';
 import {
@@ -214,11 +213,7 @@ const withNotes = (finding: StoredFinding): StoredFinding => {
   if (!truncated.includes('/remediation')) return noted;
   // A change left out whole leaves no attribute names: the approved state is still there to compare with.
   const attributes = truncated.includes('/changes') ? [] : Object.keys(finding.changes);
-  const reads = stateReads(finding, attributes).map(({ command, gives }) => `${command} ${gives}`);
-  return {
-    ...noted,
-    remediation: [comment(`its commands were too many to keep with the finding: ${reads.join(', ')}`)],
-  };
+  return { ...noted, remediation: [commandsNotKept(finding, attributes)] };
 };
 
 export function runFindings(flags: FindingsFlags): Promise<number> {

@@ -38,6 +38,7 @@ import {
   type StoredSnapshot,
 } from '../adapters/state-store';
 import { createTrailReader } from '../adapters/trail-reader';
+import { alertableStoredFinding } from '../alerts/kept-commands';
 import { parseArn, resourceKindOf } from '../core/arn';
 import { matchingIgnoreRule } from '../core/config';
 import { Detector } from '../core/detector';
@@ -722,11 +723,12 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     if (loaded.finding) {
       // An earlier attempt judged and saved this event but could not alert: send that finding again (unless an
       // ignore rule kept it from alerting: then only its page goes, when it closes an incident, and it is marked done).
+      // Too large for a table item, it was kept shortened: what alerts read of it is made whole enough to read.
       const saved = loaded.finding;
       const { ignoredBy } = loaded;
       const report = await deliver(
         event,
-        saved,
+        alertableStoredFinding(saved),
         () => store.save({ eventId: event.eventId, finding: saved, states: [], baselines: [], ignoredBy }),
         ignoredBy,
         progress,

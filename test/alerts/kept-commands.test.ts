@@ -3,11 +3,11 @@
  * keydrift's table keeps them. A finding too large for a table item is kept as its EventBridge copy, which replaces
  * the commands of a key found with thousands of unapproved grants (one revoke-grant each) by their SHA-256.
  */
-import { pageCommand } from '../../lambda/adapters/publisher';
+import { opsCommand, pageCommand } from '../../lambda/adapters/publisher';
 import { formatChatbotNotification } from '../../lambda/alerts/chatbot';
 import { formatEmail } from '../../lambda/alerts/email';
 import { MAX_JSON_BYTES, storedFinding } from '../../lambda/alerts/event-entry';
-import { remediationKept } from '../../lambda/alerts/kept-commands';
+import { alertableStoredFinding, remediationKept } from '../../lambda/alerts/kept-commands';
 import { formatPagerDutyEvents } from '../../lambda/alerts/pagerduty';
 import { DEFAULT_CONFIG } from '../../lambda/core/config';
 import { MemoryStore } from '../../lambda/core/memory-store';
@@ -134,4 +134,48 @@ it('shrinks no finding within a table item', () => {
   // The stored form of an ordinary finding is its JSON, unchanged.
   const small = grantsFound(3);
   expect(storedFinding(small).json).toBe(JSON.stringify(small));
+});
+
+describe('a stored copy sent again by a retry', () => {
+  const many = (n: number, entry: (i: number) => [string, unknown]) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => entry(i)));
+  // Too many changes, each too small to replace: the whole map is left out. One change too large, all of it small
+  // details: that change is left out whole. The commands go first, in both.
+  it.each([
+    ['its changes all left out', many(12_000, (i) => [`tag_${i}`, { before: 'a', after: 'b' }]), '/changes', []],
+    [
+      'one change left out whole',
+      { tags: { before: 'a', after: 'b', ...many(30_000, (i) => [`d${i}`, 'x']) } },
+      '/changes/tags',
+      ['tags'],
+    ],
+  ])('alerts in every form with %s', (_, changes, pointer, attributes) => {
+    // Prepare
+    const stored = JSON.parse(storedFinding({ ...grantsFound(3), changes } as Finding).json);
+    expect(stored.truncated).toEqual(['/remediation', pointer]);
+
+    // Act
+    const resent = alertableStoredFinding(stored);
+
+    // Assess
+    expect(Object.keys(resent.changes)).toEqual(attributes);
+    expect(resent.remediation).toEqual([
+      expect.stringMatching(/^# its commands were too many to keep with the finding: /),
+    ]);
+    expect(formatEmail(resent).body).toContain(`${resent.remediation[0]}\n`);
+    expect(formatChatbotNotification(resent).content.nextSteps).toHaveLength(1);
+    expect(formatPagerDutyEvents(resent, ROUTING_KEY).length).toBeGreaterThan(0);
+    expect(() => opsCommand('arn:aws:sns:us-west-2:111122223333:ops', resent)).not.toThrow();
+  });
+
+  it('names the reads of the live and approved grants where its commands were', () => {
+    const stored = JSON.parse(storedFinding(grantsFound(3000)).json);
+
+    const resent = alertableStoredFinding(stored);
+
+    expect(resent.remediation).toEqual([
+      `# its commands were too many to keep with the finding: ${listGrants} shows the live grants, ${baselineShow} the approved ones`,
+    ]);
+    expect(formatEmail(resent).body).toContain(resent.remediation[0]);
+  });
 });

@@ -39,6 +39,7 @@ import type { Finding } from '../../lambda/core/types';
 import { createDetector, type DetectorDeps, type DetectorSettings } from '../../lambda/handlers/detector-app';
 import { createTableReader } from '../../lambda/ops/table-reader';
 import { startTable, type TestTable, throttlingError } from '../adapters/dynalite-table';
+import { hugeFinding } from '../alerts/fixtures';
 import { assumedRole, type CallContext, keyRef, kmsRecords } from '../helpers/cloudtrail-events';
 import type { CloudTrailRecord } from '../helpers/fixtures';
 import { malformedSampleText, sample } from '../helpers/fixtures';
@@ -471,6 +472,49 @@ describe('createDetector: alerting', () => {
     expect(retry.finding).toMatchObject({ severity: 'critical' });
     expect(published(topics.email)).toHaveLength(1);
     expect(await claimStatus()).toBe('done');
+  });
+
+  it('alerts everywhere on the retry of a finding saved too large to keep whole, its commands named as not kept', async () => {
+    // Prepare: an earlier attempt judged a PutKeyPolicy on keydrift's own key whose finding is too large for a table
+    // item (32 KB policies, 5,000 accounts, 150 KB of commands), saved it shortened and could not alert.
+    mockLiveKey();
+    const record = readRecord('PutKeyPolicy__awskmsdg__1');
+    const large: Finding = {
+      ...hugeFinding,
+      eventId: String(record.eventID),
+      timestamp: String(record.eventTime),
+      account: '111122223333',
+      region: REGION,
+      resource: KEY,
+    };
+    const earlier = store();
+    expect(await earlier.claim(large.eventId)).toBe('new');
+    await earlier.save({ eventId: large.eventId, finding: large, states: [], baselines: [] });
+    await earlier.release(large.eventId);
+    const { detect } = makeDetector({ selfKeyArn: KEY });
+
+    // Act
+    const retry = await detect(envelope(record));
+
+    // Assess: every topic took it once, in a form its reader reads, and the claim is done.
+    expect(retry.finding).toMatchObject({
+      eventId: large.eventId,
+      truncated: expect.arrayContaining(['/remediation']),
+    });
+    for (const topic of [topics.chat, topics.email, topics.page, topics.ops]) expect(published(topic)).toHaveLength(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    const notKept = `# its commands were too many to keep with the finding: aws kms get-key-policy --key-id ${KEY} --region ${REGION} --policy-name default`;
+    expect(published(topics.email)[0].Message).toContain(notKept);
+    const chat = JSON.parse(String(published(topics.chat)[0].Message));
+    expect(JSON.stringify(chat)).toContain('its commands were too many to keep with the finding');
+    const page: PageMessage = JSON.parse(String(published(topics.page)[0].Message));
+    expect(pagerDutyEventsToSend(page, 'rk').map((e) => [e.event_action, e.dedup_key])).toEqual(
+      ['policy', 'tags', 'description'].map((attribute) => ['trigger', pagerDutyDedupKey(large, attribute)]),
+    );
+    const ops = JSON.parse(String(published(topics.ops)[0].Message));
+    expect(ops.email).toContain(notKept);
+    expect(pagerDutyEventsToSend(JSON.parse(ops.lambda), 'rk')).toHaveLength(3);
+    expect(await detect(envelope(record))).toEqual({ duplicate: true });
   });
 
   it.each([
