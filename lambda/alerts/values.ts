@@ -52,8 +52,8 @@ export function changeValue(value: unknown, side: 'before' | 'after'): string {
 
 /**
  * The key events whose finding may change none of the key's attributes (core/effects.ts): staged key material imported,
- * deleted or expired, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's name
- * (attributesPaged) when an override made it critical.
+ * deleted or expired, the rotations and a multi-Region key's synchronization. Such a finding is paged under its event's
+ * name (attributesPaged) when an override made it critical.
  */
 export const KEY_EVENTS_CHANGING_NOTHING = [
   'DeleteExpiredKeyMaterial',

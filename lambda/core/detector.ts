@@ -111,8 +111,9 @@ export class Detector {
     );
     // Of those, the ones a grants map the baseline knows whole shows absent (and the state holds no end of), ended by a
     // caller no one planned (nor an AWS service ending its own grant): only their CreateGrant tells whether they were
-    // approved (a service's routine grant is); the map, known before they were made, cannot. Judged against it, such an
-    // end changed nothing; judged against no approved value, it is drift, as after an approved CreateGrant judged first.
+    // approved (a service's routine grant is); the map, known before they were made, cannot. Judged against it, such
+    // an end changed nothing; judged against no approved value, it is drift, as after an approved CreateGrant judged
+    // first.
     const approvedEnd =
       denied ||
       isPlannedPrincipal(event.actor, this.config.plannedPrincipals) ||
