@@ -318,12 +318,16 @@ export function parseSince(value: string, nowMs: number): number | undefined {
 /**
  * An `--until` value as epoch milliseconds, read as {@link parseSince} reads `--since`, and inclusive: findings at that
  * time are listed. A bare date names its whole day (UTC) up to its last millisecond, so `--since 2026-07-01 --until
- * 2026-09-30` is the third quarter, 30 September included, as an auditor reads it.
+ * 2026-09-30` is the third quarter, 30 September included, as an auditor reads it; a time to the minute names its
+ * whole minute (`T23:59`: up to 23:59:59.999).
  */
 export function parseUntil(value: string, nowMs: number): number | undefined {
   const ms = parseSince(value, nowMs);
   const absolute = ISO_SINCE.exec(value.trim());
-  return ms !== undefined && absolute && !absolute[2] ? ms + UNITS.d - 1 : ms;
+  if (ms === undefined || !absolute) return ms;
+  const time = absolute[2];
+  if (!time) return ms + UNITS.d - 1;
+  return time.length === 'hh:mm'.length ? ms + UNITS.m - 1 : ms;
 }
 
 /** The `byTime` partitions (`yyyy-mm-dd`, UTC) from `toMs`'s day back to `fromMs`'s, newest first. */

@@ -16,6 +16,7 @@ import {
   openDrift,
   openPaths,
   parseSince,
+  parseUntil,
   type StoredResource,
   sameSnapshot,
 } from '../../lambda/ops/drift';
@@ -363,6 +364,14 @@ describe('parseSince and daysBetween', () => {
     expect(parseSince('2026-10-01T08:30:00+0200', NOW)).toBe(Date.parse('2026-10-01T06:30:00Z'));
     for (const bad of ['', 'yesterday', '7', '7y', '10/01/2026', '2026-13-45'])
       expect(parseSince(bad, NOW)).toBeUndefined();
+  });
+
+  it('reads an --until as inclusive of what it names: a bare date its whole day, a time to the minute its minute', () => {
+    expect(parseUntil('2026-09-30', NOW)).toBe(Date.parse('2026-09-30T23:59:59.999Z'));
+    expect(parseUntil('2026-09-30T23:59', NOW)).toBe(Date.parse('2026-09-30T23:59:59.999Z'));
+    expect(parseUntil('2026-09-30T23:59+02:00', NOW)).toBe(Date.parse('2026-09-30T21:59:59.999Z'));
+    expect(parseUntil('2026-09-30T23:59:30Z', NOW)).toBe(Date.parse('2026-09-30T23:59:30Z'));
+    expect(parseUntil('7d', NOW)).toBe(NOW - 7 * 86_400_000);
   });
 
   it('refuses a duration that reaches back past any date, which would stop findings with a stack trace', () => {
