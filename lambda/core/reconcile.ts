@@ -96,17 +96,26 @@ export function withStoreDisconnection(
 }
 
 /**
- * A key read `Unavailable` that keydrift has no approved state for (`baseline` knows none, or there is none: the run
- * adopting it, or finding it appeared): KMS shows its custom key store disconnected there, not the key's own state,
- * which comes back when the store is connected. Its state is left unknown in the read, as neither approved nor stored:
- * the state KMS shows once the store is connected is approved as first seen, and a later disconnection is drift from
- * it, not a return to an approved `Unavailable`.
+ * Whether `baseline` approves a key `Unavailable`, as keydrift did before it knew that state for its custom key
+ * store's disconnection: no approved state (`withFirstSeen` drops it), as `keydrift baseline adopt` takes it.
+ */
+function approvesUnavailable(baseline: ResourceSnapshot | undefined): boolean {
+  return baseline?.kind === 'key' && lookup(baseline, 'key_state') === 'Unavailable';
+}
+
+/**
+ * A key read `Unavailable` that keydrift has no approved state for (`baseline` knows none, or an `Unavailable` an
+ * earlier keydrift approved, or there is none: the run adopting it, or finding it appeared): KMS shows its custom key
+ * store disconnected there, not the key's own state, which comes back when the store is connected. Its state is left
+ * unknown in the read, as neither approved nor stored: the state KMS shows once the store is connected is approved as
+ * first seen, and a later disconnection is drift from it, not a return to an approved `Unavailable`.
  */
 export function withUnapprovedUnavailableUnknown(
   live: ResourceSnapshot,
   baseline: ResourceSnapshot | undefined,
 ): ResourceSnapshot {
-  if (!storeOfUnavailableKey(live) || lookup(baseline, 'key_state') !== undefined) return live;
+  const approved = lookup(baseline, 'key_state') !== undefined && !approvesUnavailable(baseline);
+  if (!storeOfUnavailableKey(live) || approved) return live;
   return withoutKeyState(live);
 }
 
@@ -196,7 +205,8 @@ export function approvableFirstSeen(baseline: ResourceSnapshot, path: string, va
  * passing, a deletion date, a path settled as unknown, an attribute left out to fit the table (`truncated`), or a
  * primary's attribute of a key approved as a replica (`primaryOnlyOfReplica`). Each is dated by the read (`readAt`,
  * `firstSeenAt`): an unplanned change made before it, its event delivered after, is not judged against what the read
- * saw of it. `undefined` when nothing is new.
+ * saw of it. A key's `Unavailable` an earlier keydrift approved is dropped, as no approved state. `undefined` when
+ * nothing is new.
  */
 export function withFirstSeen(
   baseline: ResourceSnapshot,
@@ -204,11 +214,14 @@ export function withFirstSeen(
   truncated: readonly string[] = [],
   readAt?: string,
 ): ResourceSnapshot | undefined {
-  const attributes = { ...baseline.attributes };
+  // An `Unavailable` an earlier keydrift approved is dropped: the key's state is not known yet.
+  const dropped = approvesUnavailable(baseline);
+  const known = dropped ? withoutKeyState(baseline) : baseline;
+  const attributes = { ...known.attributes };
   const firstSeenAt = { ...baseline.firstSeenAt };
-  let seen = false;
+  let seen = dropped;
   for (const [path, value] of Object.entries(live.attributes)) {
-    if (truncated.includes(splitPath(path).attribute) || lookup(baseline, path) !== undefined) continue;
+    if (truncated.includes(splitPath(path).attribute) || lookup(known, path) !== undefined) continue;
     if (!approvableFirstSeen(baseline, path, value)) continue;
     attributes[path] = value;
     if (readAt) firstSeenAt[path] = readAt;

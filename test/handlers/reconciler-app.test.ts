@@ -3103,6 +3103,41 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     ]);
   });
 
+  it('drops an Unavailable an earlier keydrift approved, and approves the state KMS shows once the store is connected', async () => {
+    // Prepare: the key adopted while its store was disconnected by a keydrift that approved (and stored) Unavailable.
+    const [key] = await adoptedInStore(2, 1);
+    for (const sk of ['BASELINE', 'STATE']) {
+      const stored = await item(`RESOURCE#${key.arn}`, sk);
+      const snapshot = JSON.parse(stored?.snapshot?.S ?? '{}');
+      snapshot.attributes.key_state = 'Unavailable';
+      const Item = { ...stored, snapshot: { S: JSON.stringify(snapshot) } };
+      await table.client.send(new PutItemCommand({ TableName: table.tableName, Item }));
+    }
+    show([key], 'Unavailable');
+    clock += 60_000;
+    const stillDisconnected = await reconciler({}, () => clock)({});
+    const whileDisconnected = await snapshotOf(key.arn, 'BASELINE');
+    show([key], 'Enabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+    show([key], 'Unavailable');
+
+    // Act: the store disconnected again, unseen.
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+
+    // Assess: the approved Unavailable is no approval; the key's own state is approved once the store shows it, and
+    // losing it again is critical drift.
+    expect(stillDisconnected.findings).toEqual([]);
+    expect(whileDisconnected).not.toHaveProperty('key_state');
+    expect(connected.findings).toEqual([]);
+    expect(await snapshotOf(key.arn, 'BASELINE')).toMatchObject({ key_state: 'Enabled' });
+    expect((await item(`RESOURCE#${key.arn}`, 'BASELINE'))?.acceptedBy?.S).toBe('keydrift adoption');
+    expect(result.findings.map((f) => [f.resource, f.status, f.severity, f.changes.key_state])).toEqual([
+      [key.arn, 'drift', 'critical', { before: 'Enabled', after: 'Unavailable' }],
+    ]);
+  });
+
   it('takes no Unavailable from the read of a key event while its store is known disconnected', async () => {
     // Prepare: the store disconnected by a planned principal; a key of it tagged meanwhile (the detector reads it).
     const [key, other] = await adoptedInStore(3, 2);
