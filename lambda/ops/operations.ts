@@ -418,14 +418,18 @@ export async function acceptBaselines(
   const results: AcceptResult[] = [];
   const changed: string[] = [];
   for (const snapshot of live) {
-    const result = acceptResult(snapshot, baselines.get(snapshot.arn), {
+    const baseline = baselines.get(snapshot.arn);
+    // A key read Unavailable shows its store disconnected, not a state anyone approves: as adopt, not approved.
+    const approved =
+      snapshot.attributes.key_state === 'Unavailable' ? approvableOver(snapshot, baseline?.snapshot) : snapshot;
+    const result = acceptResult(approved, baseline, {
       acceptedBy,
       acceptedAt,
       acceptReason: reason,
       readAt: acceptedAt,
       rewriteUnchanged: true,
     });
-    if (await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) })) {
+    if (await recordAccept(store, snapshot, result, acceptedBy, { state: states.get(snapshot.arn) }, approved)) {
       results.push(result);
     } else {
       changed.push(result.label);

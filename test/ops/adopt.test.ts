@@ -57,6 +57,32 @@ async function baselined(arn: string): Promise<void> {
   });
 }
 
+/** The attributes `key`'s stored baseline approves. */
+async function baseline(key: string): Promise<Record<string, unknown>> {
+  return JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
+}
+
+/**
+ * Makes KMS read `keys` as keys of a disconnected custom key store (`Unavailable`), until restored: moto has no key
+ * stores, so its DescribeKey answer is edited.
+ */
+function readUnavailable(keys: string[]): jest.SpyInstance {
+  const send = context.kms.send.bind(context.kms);
+  return jest.spyOn(context.kms, 'send').mockImplementation((async (command: object) => {
+    const output = await send(command as DescribeKeyCommand);
+    const metadata = command instanceof DescribeKeyCommand ? output.KeyMetadata : undefined;
+    if (metadata?.Arn && keys.includes(metadata.Arn)) {
+      Object.assign(metadata, {
+        KeyState: 'Unavailable',
+        DeletionDate: undefined,
+        CustomKeyStoreId: 'cks-1234567890abcdef0',
+        Origin: 'AWS_CLOUDHSM',
+      });
+    }
+    return output;
+  }) as never);
+}
+
 describe('keydrift baseline adopt', () => {
   it("dates each approval when its own resource's read began: a change paged while adopt read other keys is resolved", async () => {
     // Prepare: two baselined keys. Adopt begins at `start` and reads a resource a minute; the second key is disabled
@@ -147,8 +173,6 @@ describe('keydrift baseline adopt', () => {
     await world.kms.send(new DisableKeyCommand({ KeyId: archive.split('/')[1] }));
     await baselined(archive);
     await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: archive.split('/')[1], PendingWindowInDays: 7 }));
-    const baseline = async (key: string) =>
-      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
     const accepted = await baseline(retired);
 
     // Act: adopt run again (to baseline new resources).
@@ -183,23 +207,8 @@ describe('keydrift baseline adopt', () => {
         { snapshot: { ...read, attributes: { ...read.attributes, key_state: 'Unavailable' } }, expectedVersion: null },
       ],
     });
-    const baseline = async (key: string) =>
-      JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
     const accepted = await baseline(retiring);
-    const send = context.kms.send.bind(context.kms);
-    const disconnected = jest.spyOn(context.kms, 'send').mockImplementation((async (command: object) => {
-      const output = await send(command as DescribeKeyCommand);
-      const metadata = command instanceof DescribeKeyCommand ? output.KeyMetadata : undefined;
-      if (metadata?.Arn && [fresh, known, retiring, stale].includes(metadata.Arn)) {
-        Object.assign(metadata, {
-          KeyState: 'Unavailable',
-          DeletionDate: undefined,
-          CustomKeyStoreId: 'cks-1234567890abcdef0',
-          Origin: 'AWS_CLOUDHSM',
-        });
-      }
-      return output;
-    }) as never);
+    const disconnected = readUnavailable([fresh, known, retiring, stale]);
 
     // Act
     const plan = await planAdopt(context, Date.now).finally(() => disconnected.mockRestore());
@@ -225,8 +234,6 @@ describe('keydrift baseline adopt', () => {
       new TagResourceCommand({ KeyId: key.split('/')[1], Tags: [{ TagKey: 'team', TagValue: 'x' }] }),
     );
     await world.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.split('/')[1], PendingWindowInDays: 7 }));
-    const baseline = async (arn: string) =>
-      JSON.parse((await world.item(`RESOURCE#${arn}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes;
 
     // Act: adopt run again.
     const plan = await planAdopt(context, Date.now);
@@ -261,6 +268,24 @@ describe('keydrift baseline adopt', () => {
 });
 
 describe('keydrift baseline accept', () => {
+  it('approves no Unavailable (its key store disconnected): a key keeps its approved state, or has none', async () => {
+    // Prepare: a key approved Enabled and a key with no baseline, both read Unavailable.
+    const known = await world.createKey('hsm-accept-known');
+    await baselined(known);
+    const fresh = await world.createKey('hsm-accept-fresh');
+    const disconnected = readUnavailable([known, fresh]);
+
+    // Act
+    await acceptBaselines(context, await resolveTargets(context, known), Date.now());
+    await acceptBaselines(context, await resolveTargets(context, fresh), Date.now()).finally(() =>
+      disconnected.mockRestore(),
+    );
+
+    // Assess
+    expect(await baseline(known)).toMatchObject({ key_state: 'Enabled' });
+    expect(await baseline(fresh)).not.toHaveProperty('key_state');
+  });
+
   it("keeps the key material keydrift knows staged for the key's next rotation: no read shows it", async () => {
     // Prepare: a baselined key whose stored state knows material staged for its rotation (the detector took it from
     // the ImportKeyMaterial it alerted), then tagged behind keydrift's back.
@@ -330,11 +355,9 @@ describe('keydrift baseline accept', () => {
     expect(message).toMatch(/^alias\/ledger changed while being accepted/);
     expect(accepted.map((r) => [r.resource, r.result])).toEqual([[key, 'changed']]);
     expect(printed).toEqual([accepted]);
-    expect(JSON.parse((await world.item(`RESOURCE#${key}`, 'BASELINE'))?.snapshot?.S ?? '{}').attributes).toMatchObject(
-      {
-        'tags#team': 'x',
-      },
-    );
+    expect(await baseline(key)).toMatchObject({
+      'tags#team': 'x',
+    });
     const told = (await world.pageMessages()).filter((f) => f.event === 'BaselineAccept');
     expect(told.map((f) => f.resource)).toEqual([key]);
     expect(noted).toEqual([expect.stringMatching(/^keydrift: told the page topic that 1 resource\(s\) are approved/)]);
