@@ -3076,6 +3076,20 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     expect(result.findings.map((f) => [f.resource, f.severity])).toEqual([[key.arn, 'critical']]);
   });
 
+  /** Runs with `key`'s store still disconnected, then connected, then disconnected again with no event seen. */
+  async function runsThroughReconnection(key: FakeKey) {
+    clock += 60_000;
+    const stillDisconnected = await reconciler({}, () => clock)({});
+    const whileDisconnected = await snapshotOf(key.arn, 'BASELINE');
+    show([key], 'Enabled');
+    clock += 60_000;
+    const connected = await reconciler({}, () => clock)({});
+    show([key], 'Unavailable');
+    clock += 60_000;
+    const result = await reconciler({}, () => clock)({});
+    return { stillDisconnected, whileDisconnected, connected, result };
+  }
+
   it('pages a key adopted while its store was disconnected when it is Unavailable again after the store was connected', async () => {
     // Prepare: the store was disconnected before keydrift was deployed; its key was Enabled all along.
     account = accountWith(2);
@@ -3083,16 +3097,9 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
     key.customKeyStoreId = STORE_ID;
     show([key], 'Unavailable');
     await reconciler({}, () => clock)({});
-    clock += 60_000;
-    const stillDisconnected = await reconciler({}, () => clock)({});
-    show([key], 'Enabled');
-    clock += 60_000;
-    const connected = await reconciler({}, () => clock)({});
-    show([key], 'Unavailable');
 
-    // Act: the store disconnected again, unseen.
-    clock += 60_000;
-    const result = await reconciler({}, () => clock)({});
+    // Act: runs with the store still disconnected, connected, then disconnected again, unseen.
+    const { stillDisconnected, connected, result } = await runsThroughReconnection(key);
 
     // Assess: the key's own state is approved once the store shows it; losing it again is critical drift.
     expect(stillDisconnected.findings).toEqual([]);
@@ -3114,17 +3121,9 @@ describe('Reconciler: keys of a disconnected custom key store', () => {
       await table.client.send(new PutItemCommand({ TableName: table.tableName, Item }));
     }
     show([key], 'Unavailable');
-    clock += 60_000;
-    const stillDisconnected = await reconciler({}, () => clock)({});
-    const whileDisconnected = await snapshotOf(key.arn, 'BASELINE');
-    show([key], 'Enabled');
-    clock += 60_000;
-    const connected = await reconciler({}, () => clock)({});
-    show([key], 'Unavailable');
 
-    // Act: the store disconnected again, unseen.
-    clock += 60_000;
-    const result = await reconciler({}, () => clock)({});
+    // Act: runs with the store still disconnected, connected, then disconnected again, unseen.
+    const { stillDisconnected, whileDisconnected, connected, result } = await runsThroughReconnection(key);
 
     // Assess: the approved Unavailable is no approval; the key's own state is approved once the store shows it, and
     // losing it again is critical drift.
