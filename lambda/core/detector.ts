@@ -64,6 +64,14 @@ export function approvableOver(snapshot: ResourceSnapshot, baseline: ResourceSna
 }
 
 /**
+ * What an operator's accept approves of a resource's read: all of it, as read (a pending deletion too), but a key read
+ * `Unavailable`, whose state is its store's connection: that is taken as adopt takes it ({@link approvableOver}).
+ */
+export function acceptable(snapshot: ResourceSnapshot, baseline: ResourceSnapshot | undefined): ResourceSnapshot {
+  return snapshot.attributes.key_state === 'Unavailable' ? approvableOver(snapshot, baseline) : snapshot;
+}
+
+/**
  * The detection core's main loop for one event: work out what it changed, infer or read the baseline,
  * judge the change, then move the state (and, for planned changes and creations, the baseline).
  */

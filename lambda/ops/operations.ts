@@ -11,7 +11,7 @@ import { createStateStore, fitAcceptedBaseline, type StateStore, type StoredSnap
 import { createTrailReader, type TrailReader } from '../adapters/trail-reader';
 import { aliasArn, isAliasArn, isKeyArn, keyArn, parseArn } from '../core/arn';
 import { ACCEPT_EVENT } from '../core/catalog';
-import { approvableOver } from '../core/detector';
+import { acceptable, approvableOver } from '../core/detector';
 import { changesByAttribute } from '../core/judge';
 import { labelOf, splitPath, withStagedMaterialOf } from '../core/state';
 import { toIsoSeconds } from '../core/time';
@@ -419,9 +419,7 @@ export async function acceptBaselines(
   const changed: string[] = [];
   for (const snapshot of live) {
     const baseline = baselines.get(snapshot.arn);
-    // A key read Unavailable shows its store disconnected, not a state anyone approves: as adopt, not approved.
-    const approved =
-      snapshot.attributes.key_state === 'Unavailable' ? approvableOver(snapshot, baseline?.snapshot) : snapshot;
+    const approved = acceptable(snapshot, baseline?.snapshot);
     const result = acceptResult(approved, baseline, {
       acceptedBy,
       acceptedAt,
